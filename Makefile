@@ -1,0 +1,44 @@
+# SwiftHA: `make test` and `make demo` work on a fresh Debian machine. Targets install the
+# Debian packages they need when run as root (apt-get), then build with SwiftPM.
+
+SWIFT      ?= swift
+SHARED     ?= $(abspath ../shared)
+BENCH_DIR  ?= /tmp/swiftha-bench
+BUILD_FLAGS ?=
+
+# What building and testing need: libxml2 and libsystemd headers, pkg-config, Pacemaker's
+# RelaxNG schemas (pacemaker-common), python3 for the benchmark generator.
+DEB_PACKAGES := libxml2-dev libsystemd-dev pkg-config pacemaker-common python3
+# The real Pacemaker tools, used by the side-by-side benchmark only.
+PEER_PACKAGES := pacemaker-cli-utils
+
+.PHONY: all deps peer-deps build test demo bench clean
+
+all: build
+
+deps:
+	@./scripts/ensure-packages.sh $(DEB_PACKAGES)
+
+peer-deps:
+	@./scripts/ensure-packages.sh $(PEER_PACKAGES)
+
+build: deps
+	$(SWIFT) build $(BUILD_FLAGS)
+
+# One build, then every test from it. SWIFTHA_SHARED tells the conformance tests where
+# ../shared is; they skip with a message when it is absent.
+test: deps
+	$(SWIFT) build --build-tests $(BUILD_FLAGS)
+	SWIFTHA_SHARED=$(SHARED) $(SWIFT) test --skip-build $(BUILD_FLAGS)
+
+demo: build
+	@./scripts/demo.sh
+
+bench: deps peer-deps
+	$(SWIFT) build -c release --product cib-bench
+	@mkdir -p $(BENCH_DIR)
+	@test -f $(BENCH_DIR)/cib-32x2000.xml || python3 $(SHARED)/bench/gen_cib.py -n 32 -m 2000 -o $(BENCH_DIR)/cib-32x2000.xml --seed 11
+	$(SWIFT) run -c release --skip-build cib-bench $(BENCH_DIR)/cib-32x2000.xml
+
+clean:
+	rm -rf .build

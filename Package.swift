@@ -1,0 +1,97 @@
+// swift-tools-version: 6.2
+//
+// SwiftHA: a high-availability cluster stack in the Heartbeat-3 split.
+// The module borders of docs/DESIGN.md are enforced here: CIB and PolicyEngine import no
+// networking and spawn no process; only Daemons and Tools may use everything.
+
+import PackageDescription
+
+let package = Package(
+    name: "SwiftHA",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "CIB", targets: ["CIB"]),
+        .library(name: "PolicyEngine", targets: ["PolicyEngine"]),
+        .library(name: "Messaging", targets: ["Messaging"]),
+        .library(name: "LRM", targets: ["LRM"]),
+        .library(name: "Agents", targets: ["Agents"]),
+        .library(name: "Stonith", targets: ["Stonith"]),
+        .library(name: "Controller", targets: ["Controller"]),
+        .library(name: "HASupport", targets: ["HASupport"]),
+        .library(name: "ToolSupport", targets: ["ToolSupport"]),
+        .executable(name: "corosyncd", targets: ["corosyncd"]),
+        .executable(name: "cibd", targets: ["cibd"]),
+        .executable(name: "crmd", targets: ["crmd"]),
+        .executable(name: "lrmd", targets: ["lrmd"]),
+        .executable(name: "stonithd", targets: ["stonithd"]),
+        .executable(name: "pacemakerd", targets: ["pacemakerd"]),
+        .executable(name: "cibadmin", targets: ["cibadmin"]),
+        .executable(name: "crm_verify", targets: ["crm_verify"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+    ],
+    targets: [
+        // System libraries. libxml2's shim switches off its ICU support (docs/SWIFT-NOTES.md).
+        .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+
+        // Libraries.
+        .target(name: "CIB", dependencies: [
+            "CLibXML2",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .target(name: "PolicyEngine", dependencies: ["CIB"]),
+        .target(name: "Messaging", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .target(name: "Agents", dependencies: [
+            "CIB",
+            .product(name: "Subprocess", package: "swift-subprocess"),
+        ]),
+        .target(name: "LRM", dependencies: ["Agents", "CIB"]),
+        .target(name: "Stonith", dependencies: ["Agents", "Messaging"]),
+        .target(name: "Controller", dependencies: ["CIB", "PolicyEngine", "Messaging"]),
+        .target(name: "HASupport", dependencies: [
+            "CSystemd",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .target(name: "ToolSupport", dependencies: [
+            "CIB", "HASupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Daemons.
+        .executableTarget(name: "corosyncd", dependencies: ["Messaging", "HASupport"], path: "Sources/Daemons/corosyncd"),
+        .executableTarget(name: "cibd", dependencies: ["CIB", "Messaging", "HASupport"], path: "Sources/Daemons/cibd"),
+        .executableTarget(name: "crmd", dependencies: ["Controller", "HASupport"], path: "Sources/Daemons/crmd"),
+        .executableTarget(name: "lrmd", dependencies: ["LRM", "HASupport"], path: "Sources/Daemons/lrmd"),
+        .executableTarget(name: "stonithd", dependencies: ["Stonith", "HASupport"], path: "Sources/Daemons/stonithd"),
+        .executableTarget(name: "pacemakerd", dependencies: ["HASupport"], path: "Sources/Daemons/pacemakerd"),
+
+        // Operator tools.
+        .executableTarget(name: "cibadmin", dependencies: [
+            "CIB", "ToolSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/Tools/cibadmin"),
+        .executableTarget(name: "crm_verify", dependencies: [
+            "CIB", "ToolSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/Tools/crm_verify"),
+
+        // Benchmarks (make bench), not tests.
+        .executableTarget(name: "cib-bench", dependencies: ["CIB", "CLibXML2"], path: "Benchmarks/cib-bench"),
+
+        // Tests.
+        .testTarget(name: "CIBTests", dependencies: ["CIB"]),
+        .testTarget(name: "ToolTests", dependencies: ["CIB"]),
+        .testTarget(name: "HASupportTests", dependencies: ["HASupport", "ToolSupport"]),
+    ]
+)
