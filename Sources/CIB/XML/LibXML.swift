@@ -35,10 +35,17 @@ public struct XMLParseError: Error, CustomStringConvertible, Sendable, Equatable
 /// refuse inputs that could only exhaust memory or stack.
 public struct XMLReadLimits: Sendable {
     /// Largest input accepted, in bytes.
-    public var maxBytes: Int = 1 << 30
-    /// libxml2 itself refuses nesting deeper than 256 levels and single text or attribute
-    /// values over 10 MB unless told otherwise; we keep those limits.
-    public init(maxBytes: Int = 1 << 30) { self.maxBytes = maxBytes }
+    public var maxBytes: Int
+    /// Deepest element nesting accepted (a CIB is about 10 levels deep).
+    public var maxDepth: Int
+    /// Longest single attribute value or text accepted, in bytes.
+    public var maxValueBytes: Int
+
+    public init(maxBytes: Int = 1 << 30, maxDepth: Int = 256, maxValueBytes: Int = 10_000_000) {
+        self.maxBytes = maxBytes
+        self.maxDepth = maxDepth
+        self.maxValueBytes = maxValueBytes
+    }
 }
 
 /// A parsed libxml2 document, owned by this object and freed with it.
@@ -54,6 +61,42 @@ final class LibXMLDocument {
     /// Parses bytes. Whitespace-only text is dropped, the network is never used, entities are
     /// not expanded (no external entity can be read), and CDATA becomes plain text.
     static func parse(_ data: some ContiguousBytes, source: String, limits: XMLReadLimits = .init()) throws(XMLParseError) -> LibXMLDocument {
+        let doc = try parseUnchecked(data, source: source, limits: limits)
+        try doc.checkLimits(limits, source: source)
+        return doc
+    }
+
+    /// Walks the document once, refusing nesting and values beyond the limits, so that the
+    /// recursive conversion and every later walk stay well within any thread's stack.
+    func checkLimits(_ limits: XMLReadLimits, source: String) throws(XMLParseError) {
+        var stack: [(xmlNodePtr, Int)] = [(rootNode, 1)]
+        while let (node, depth) = stack.popLast() {
+            if depth > limits.maxDepth {
+                throw XMLParseError(source: source, line: Int(xmlGetLineNo(node)), column: 0,
+                                    message: "elements are nested more than \(limits.maxDepth) levels deep; no CIB is nested that deep, so the file is damaged or not a CIB")
+            }
+            var prop = node.pointee.properties
+            while let p = prop {
+                if let c = p.pointee.children, let content = c.pointee.content, strlen(content) > limits.maxValueBytes {
+                    throw XMLParseError(source: source, line: Int(xmlGetLineNo(node)), column: 0,
+                                        message: "attribute \(LibXMLDocument.string(p.pointee.name)) of <\(LibXMLDocument.string(node.pointee.name))> is over \(limits.maxValueBytes / 1_000_000) MB; no CIB value is that long, so the file is damaged or not a CIB")
+                }
+                prop = p.pointee.next
+            }
+            var child = node.pointee.children
+            while let c = child {
+                if c.pointee.type == XML_ELEMENT_NODE {
+                    stack.append((c, depth + 1))
+                } else if let content = c.pointee.content, strlen(content) > limits.maxValueBytes {
+                    throw XMLParseError(source: source, line: Int(xmlGetLineNo(c)), column: 0,
+                                        message: "a text of <\(LibXMLDocument.string(node.pointee.name))> is over \(limits.maxValueBytes / 1_000_000) MB; no CIB value is that long")
+                }
+                child = c.pointee.next
+            }
+        }
+    }
+
+    private static func parseUnchecked(_ data: some ContiguousBytes, source: String, limits: XMLReadLimits) throws(XMLParseError) -> LibXMLDocument {
         _ = libxmlReady
         let count = data.withUnsafeBytes { $0.count }
         if count == 0 {
@@ -67,7 +110,9 @@ final class LibXMLDocument {
             throw XMLParseError(source: source, line: 0, column: 0, message: "out of memory creating the XML parser")
         }
         defer { xmlFreeParserCtxt(ctxt) }
-        let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOBLANKS.rawValue
+        // XML_PARSE_HUGE lifts libxml2's look-ahead limit, which large real CIBs (tens of MB)
+        // exceed; the depth and value-size limits it also lifts are enforced by `checkedElement`.
+        let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOBLANKS.rawValue | XML_PARSE_HUGE.rawValue
             | XML_PARSE_NOWARNING.rawValue | XML_PARSE_NOCDATA.rawValue)
         // Collect errors (nothing is printed); the first one is the cause, later ones follow from it.
         let box = ErrorBox()
