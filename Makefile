@@ -9,7 +9,7 @@ BUILD_FLAGS ?=
 # What building and testing need: libxml2 and libsystemd headers, pkg-config, Pacemaker's
 # RelaxNG schemas (pacemaker-common), python3 for the benchmark generator.
 DEB_PACKAGES := libxml2-dev libsystemd-dev pkg-config pacemaker-common python3
-# The real Pacemaker tools, used by the side-by-side benchmark only.
+# The real Pacemaker tools, for differential tests and side-by-side benchmarks.
 PEER_PACKAGES := pacemaker-cli-utils
 
 .PHONY: all deps peer-deps build test demo bench clean
@@ -27,7 +27,7 @@ build: deps
 
 # One build, then every test from it. SWIFTHA_SHARED tells the conformance tests where
 # ../shared is; they skip with a message when it is absent.
-test: deps
+test: deps peer-deps
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	SWIFTHA_SHARED=$(SHARED) $(SWIFT) test --skip-build $(BUILD_FLAGS)
 

@@ -86,11 +86,14 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/crm_verify"),
 
+        // Examples of using the libraries from another Swift tool.
+        .executableTarget(name: "cib-summary", dependencies: ["CIB"], path: "Examples/cib-summary"),
+
         // Benchmarks (make bench), not tests.
         .executableTarget(name: "cib-bench", dependencies: ["CIB", "CLibXML2"], path: "Benchmarks/cib-bench"),
 
         // Tests.
-        .testTarget(name: "CIBTests", dependencies: ["CIB"]),
+        .testTarget(name: "CIBTests", dependencies: ["CIB"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ToolTests", dependencies: ["CIB"]),
         .testTarget(name: "HASupportTests", dependencies: ["HASupport", "ToolSupport"]),
     ]

@@ -67,6 +67,9 @@ public enum CIBValue {
             number = ""
             let factor: Int
             switch (c, inTime) {
+            // Pacemaker also takes hours and seconds before the T ("P10S").
+            case ("H", false): factor = 3_600_000
+            case ("S", false): factor = 1000
             case ("Y", false): factor = 365 * 86_400_000
             case ("M", false): factor = 30 * 86_400_000
             case ("W", false): factor = 7 * 86_400_000

@@ -59,6 +59,7 @@ import Testing
         #expect(CIBValue.milliseconds("1h") == 3_600_000)
         #expect(CIBValue.milliseconds("PT1M30S") == 90_000)
         #expect(CIBValue.milliseconds("P1D") == 86_400_000)
+        #expect(CIBValue.milliseconds("P10S") == 10_000)
         #expect(CIBValue.milliseconds("abc") == nil)
         #expect(CIBValue.milliseconds("10 parsecs") == nil)
         #expect(CIBValue.milliseconds("PT") == nil)

@@ -104,3 +104,45 @@ import Testing
         #expect(up.configuration.resourceDefaults.first?.value(of: "resource-stickiness") == "100")
     }
 }
+
+@Suite struct OldSchemaTests {
+    func fixture(_ name: String) throws -> Data {
+        let url = Bundle.module.url(forResource: "Fixtures/\(name)", withExtension: "xml")!
+        return try Data(contentsOf: url)
+    }
+
+    @Test func pacemaker10CIBValidatesAndUpgrades() throws {
+        let (cib, report) = try CIBValidator.validate(try fixture("pacemaker-1.0"), source: "pacemaker-1.0.xml")
+        #expect(report.isValid, "\(report.problems)")
+        if CIBSchema.installed.contains("pacemaker-1.0") { #expect(report.schemaUsed == "pacemaker-1.0") }
+        let up = cib.upgraded(to: "pacemaker-3.9")
+        #expect(up.validateWith == "pacemaker-3.9")
+        #expect(up.configuration.nodes.allSatisfy { $0.type == "member" })
+        #expect(try up.root.xpath("//master").isEmpty)
+        #expect(up.configuration.constraints[1].element["kind"] == "Mandatory")
+        #expect(up.configuration.constraints[1].score == nil)
+        #expect(try up.root.xpathElements("//rule").first?["role"] == "Promoted")
+        #expect(try up.root.xpathElements("//op[@id='db-mon-s']").first?["role"] == "Unpromoted")
+        #expect(up.configuration.resourceDefaults.first?.value(of: "resource-stickiness") == "50")
+        if CIBSchema.newestInstalled == "pacemaker-3.9" {
+            let r = CIBValidator.validate(up)
+            #expect(r.isValid, "\(r.problems)")
+            #expect(r.schemaUsed == "pacemaker-3.9")
+        }
+    }
+
+    @Test func everyInstalledSchemaCompiles() throws {
+        guard !CIBSchema.installed.isEmpty else {
+            print("SKIPPED: Pacemaker's schemas are not installed")
+            return
+        }
+        // Each version from 1.0 up is usable as validate-with.
+        let base = try CIB.parse(try fixture("pacemaker-1.0"))
+        for schema in CIBSchema.installed {
+            var cib = base
+            cib.validateWith = schema
+            let report = CIBValidator.validate(cib)
+            #expect(report.schemaUsed == schema, "\(schema): \(report.schemaNote ?? "")")
+        }
+    }
+}

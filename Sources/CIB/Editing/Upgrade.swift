@@ -7,6 +7,8 @@
 ///   (constraints, resource sets, rules, operations, target-role);
 /// - the cluster-wide defaults `default-resource-stickiness` and `is-managed-default` move to
 ///   `<rsc_defaults>`, their home since Pacemaker 1.1;
+/// - node type `normal` becomes `member`; an ordering's `score` becomes its `kind`
+///   (positive: Mandatory, zero: Optional);
 /// - `validate-with` becomes the newest schema (or the given one).
 extension CIB {
     /// The upgraded CIB; the input is unchanged. Bumps the epoch when anything changed.
@@ -16,6 +18,7 @@ extension CIB {
             CIB.upgradeRoles(&config)
             CIB.upgradeMasters(&config)
             CIB.moveLegacyDefaults(&config)
+            CIB.upgradeNodesAndOrders(&config)
             out.root.setFirstElement(named: "configuration", to: config)
         }
         let current = validateWith.flatMap(CIBSchema.version(of:))
@@ -68,6 +71,25 @@ extension CIB {
             let meta = XElement("meta_attributes", ["id": "\(id)-meta_attributes"],
                                 children: [XElement("nvpair", ["id": "\(id)-meta_attributes-promotable", "name": "promotable", "value": "true"])])
             e.children.insert(.element(meta), at: 0)
+        }
+    }
+
+    static func upgradeNodesAndOrders(_ config: inout XElement) {
+        config.updateElements { section in
+            switch section.name {
+            case "nodes":
+                section.updateElements { node in
+                    if node.name == "node", node["type"] == "normal" { node["type"] = "member" }
+                }
+            case "constraints":
+                section.updateElements { c in
+                    guard c.name == "rsc_order", c["kind"] == nil, let s = c["score"], let score = CIBValue.score(s) else { return }
+                    c["score"] = nil
+                    c["kind"] = score > 0 ? "Mandatory" : score == 0 ? "Optional" : "Mandatory"
+                }
+            default:
+                break
+            }
         }
     }
 

@@ -15,8 +15,9 @@ public enum CIBRules {
     }
 
     static let resourceClasses: Set<String> = ["ocf", "lsb", "service", "systemd", "stonith", "nagios", "upstart", "heartbeat"]
-    static let targetRoles: Set<String> = ["Started", "Stopped", "Promoted", "Unpromoted", "Master", "Slave"]
-    static let constraintRoles: Set<String> = ["Started", "Stopped", "Promoted", "Unpromoted", "Master", "Slave"]
+    /// Role names, compared without regard to case as Pacemaker does.
+    static let roles: Set<String> = ["started", "stopped", "promoted", "unpromoted", "master", "slave"]
+    static func isRole(_ v: String) -> Bool { roles.contains(v.lowercased()) }
     static let orderKinds: Set<String> = ["Mandatory", "Optional", "Serialize"]
     static let actions: Set<String> = ["start", "stop", "promote", "demote"]
     static let onFail: Set<String> = ["ignore", "block", "demote", "stop", "restart", "standby", "fence", "restart-container"]
@@ -86,8 +87,9 @@ public enum CIBRules {
             if operational { checkFencingConfigured() }
         }
 
-        /// Element names whose `id` refers to something defined elsewhere.
-        static let referenceElements: Set<String> = ["resource_ref", "obj_ref", "role"]
+        /// Element names whose `id` refers to something defined elsewhere, or (node) lives in
+        /// its own namespace: a remote node's id is the id of the resource that connects it.
+        static let referenceElements: Set<String> = ["resource_ref", "obj_ref", "role", "node"]
 
         mutating func collectIDs() {
             var duplicates: [(XElement, String)] = []
@@ -146,11 +148,15 @@ public enum CIBRules {
             } else if CIBRules.scoreOptions.contains(name) {
                 if CIBValue.score(v) == nil { error(e, "\(name) '\(v)' is not a score; use an integer, INFINITY or -INFINITY") }
             } else if CIBRules.countOptions.contains(name) {
-                if Int(v).map({ $0 < 0 }) ?? true { error(e, "\(name) '\(v)' is not a count; use a whole number, 0 or more") }
+                // The *-series-max options take -1 for "no limit".
+                let least = name.hasSuffix("-series-max") ? -1 : 0
+                if Int(v).map({ $0 < least }) ?? true {
+                    error(e, "\(name) '\(v)' is not a count; use a whole number, \(least) or more")
+                }
             } else if name == "migration-threshold" {
                 if CIBValue.score(v).map({ $0 < 0 }) ?? true { error(e, "migration-threshold '\(v)' must be a whole number or INFINITY") }
             } else if name == "target-role" {
-                if !CIBRules.targetRoles.contains(v) { error(e, "target-role '\(v)' is not a role; use Started, Stopped, Promoted or Unpromoted") }
+                if !CIBRules.isRole(v) { error(e, "target-role '\(v)' is not a role; use Started, Stopped, Promoted or Unpromoted") }
             }
         }
 
@@ -211,7 +217,8 @@ public enum CIBRules {
                 guard let ms = CIBValue.milliseconds(op.interval) else { continue }
                 let key = "\(op.name)/\(ms)/\(op.role ?? "")"
                 if let other = seen[key] {
-                    error(op.element, "operation '\(op.name)' with interval \(op.interval) is defined twice (also as '\(other)'); delete one or give them different intervals")
+                    let message = "operation '\(op.name)' with interval \(op.interval) is defined twice (also as '\(other)'); delete one or give them different intervals"
+                    if ms > 0 { error(op.element, message) } else { warning(op.element, message) }
                 }
                 seen[key] = op.id
             }
@@ -231,7 +238,7 @@ public enum CIBRules {
             if let v = op.onFail, !CIBRules.onFail.contains(v) {
                 error(e, "on-fail '\(v)' is not a policy; use ignore, block, demote, stop, restart, standby or fence")
             }
-            if let v = op.role, !CIBRules.constraintRoles.contains(v) {
+            if let v = op.role, !CIBRules.isRole(v) {
                 error(e, "role '\(v)' is not a role; use Started, Stopped, Promoted or Unpromoted")
             }
             if let v = op.enabled, !CIBValue.isBoolean(v) {
@@ -257,7 +264,7 @@ public enum CIBRules {
                     }
                 }
                 for attr in ["rsc-role", "with-rsc-role", "role"] {
-                    if let v = e[attr], !CIBRules.constraintRoles.contains(v) {
+                    if let v = e[attr], !CIBRules.isRole(v) {
                         error(e, "\(attr) '\(v)' is not a role; use Started, Stopped, Promoted or Unpromoted")
                     }
                 }
@@ -296,7 +303,7 @@ public enum CIBRules {
                     for id in set.resources where !isResourceLike(id) {
                         error(set.element, "resource_ref '\(id)' names no resource; define it first or correct the name")
                     }
-                    if let v = set.role, !CIBRules.constraintRoles.contains(v) {
+                    if let v = set.role, !CIBRules.isRole(v) {
                         error(set.element, "role '\(v)' is not a role; use Started, Stopped, Promoted or Unpromoted")
                     }
                     if let v = set.action, !CIBRules.actions.contains(v) {
@@ -360,7 +367,9 @@ public enum CIBRules {
             let enabled = (config.clusterOption("fencing-enabled") ?? config.clusterOption("stonith-enabled")).map(CIBValue.isTrue) ?? true
             guard enabled, !config.resources.isEmpty || !config.nodes.isEmpty else { return }
             let hasDevice = config.resources.flatMap(\.primitives).contains { $0.agent.standard == "stonith" }
-            if !hasDevice {
+            // With a watchdog (sbd), nodes fence themselves: no device is needed.
+            let watchdog = config.clusterOption("have-watchdog").map(CIBValue.isTrue) ?? false
+            if !hasDevice && !watchdog {
                 problems.append(ValidationProblem(.error, element: "crm_config", id: nil,
                     "fencing is enabled (stonith-enabled=true) but no fence device is configured, so no resource will be started; add a stonith resource, or set stonith-enabled=false on a cluster without shared data"))
             }
