@@ -77,25 +77,9 @@ extension CIB {
     /// set (with `value++` and `value+=N` incrementing numbers), children merged the same way
     /// and added when absent. With `allowCreate`, an element that does not exist is created.
     public mutating func modify(_ xml: XElement, in section: CIBSection?, allowCreate: Bool = false) throws(CIBError) {
-        let section = try resolveSection(section, for: xml)
-        var copy = self
-        let sectionPath = copy.ensureSection(section)
-        let target: [Int]
-        if xml.name == section.path.last {
-            target = sectionPath
-        } else if let found = copy.findPath(tag: xml.name, id: xml.id, under: sectionPath) {
-            target = found
-        } else if allowCreate {
-            copy.root.modifyElement(at: sectionPath) { $0.append(xml) }
-            copy.bumpVersion(for: section)
-            self = copy
-            return
-        } else {
-            throw CIBError(.notFound, "no <\(xml.name)\(xml.id.map { " id=\"\($0)\"" } ?? "")> in the \(section.rawValue) section; create it first (or add --allow-create)")
+        try editTarget(of: xml, in: section, ifMissing: allowCreate ? .append : .fail("create it first (or add --allow-create)")) {
+            CIB.merge(xml, into: &$0)
         }
-        copy.root.modifyElement(at: target) { CIB.merge(xml, into: &$0) }
-        copy.bumpVersion(for: section)
-        self = copy
     }
 
     /// Replaces the element with the same tag and id in the section (or the section itself,
@@ -109,18 +93,31 @@ extension CIB {
             self = incoming
             return
         }
+        try editTarget(of: xml, in: section, ifMissing: .fail("use --create to add it")) { $0 = xml }
+    }
+
+    private enum MissingTarget {
+        case append
+        case fail(String)
+    }
+
+    /// Finds the element `xml` names in the section (its tag and id; the section itself when
+    /// `xml` is the section's element), changes it with `body`, and bumps the version. All or
+    /// nothing: on error the CIB is unchanged.
+    private mutating func editTarget(of xml: XElement, in section: CIBSection?, ifMissing: MissingTarget,
+                                     _ body: (inout XElement) -> Void) throws(CIBError) {
         let section = try resolveSection(section, for: xml)
         var copy = self
         let sectionPath = copy.ensureSection(section)
-        let target: [Int]
         if xml.name == section.path.last {
-            target = sectionPath
+            copy.root.modifyElement(at: sectionPath, body)
         } else if let found = copy.findPath(tag: xml.name, id: xml.id, under: sectionPath) {
-            target = found
+            copy.root.modifyElement(at: found, body)
+        } else if case .fail(let hint) = ifMissing {
+            throw CIBError(.notFound, "no <\(xml.name)\(xml.id.map { " id=\"\($0)\"" } ?? "")> in the \(section.rawValue) section; \(hint)")
         } else {
-            throw CIBError(.notFound, "no <\(xml.name)\(xml.id.map { " id=\"\($0)\"" } ?? "")> in the \(section.rawValue) section to replace; use --create to add it")
+            copy.root.modifyElement(at: sectionPath) { $0.append(xml) }
         }
-        copy.root.modifyElement(at: target) { $0 = xml }
         copy.bumpVersion(for: section)
         self = copy
     }
