@@ -7,8 +7,9 @@ BENCH_DIR  ?= /tmp/swiftha-bench
 BUILD_FLAGS ?=
 
 # What building and testing need: libxml2 and libsystemd headers, pkg-config, Pacemaker's
-# RelaxNG schemas (pacemaker-common), python3 for the benchmark generator.
-DEB_PACKAGES := libxml2-dev libsystemd-dev pkg-config pacemaker-common python3
+# RelaxNG schemas (pacemaker-common), python3 for the benchmark generator, and the real
+# resource and fence agents the Agents tests run unchanged (resource-agents, fence-agents).
+DEB_PACKAGES := libxml2-dev libsystemd-dev pkg-config pacemaker-common python3 resource-agents fence-agents
 # The real Pacemaker tools, for differential tests and side-by-side benchmarks.
 PEER_PACKAGES := pacemaker-cli-utils
 

@@ -27,6 +27,8 @@ let package = Package(
         .executable(name: "pacemakerd", targets: ["pacemakerd"]),
         .executable(name: "cibadmin", targets: ["cibadmin"]),
         .executable(name: "crm_verify", targets: ["crm_verify"]),
+        .executable(name: "crm_simulate", targets: ["crm_simulate"]),
+        .executable(name: "corosync-keygen", targets: ["corosync-keygen"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
     ],
     targets: [
         // System libraries. libxml2's shim switches off its ICU support (docs/SWIFT-NOTES.md).
@@ -49,12 +52,15 @@ let package = Package(
         .target(name: "Messaging", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Agents", dependencies: [
-            "CIB",
+            "CIB", "CSystemd",
             .product(name: "Subprocess", package: "swift-subprocess"),
+            .product(name: "SystemPackage", package: "swift-system"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "LRM", dependencies: ["Agents", "CIB"]),
+        .target(name: "LRM", dependencies: ["Agents", "CIB", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Stonith", dependencies: ["Agents", "Messaging"]),
         .target(name: "Controller", dependencies: ["CIB", "PolicyEngine", "Messaging"]),
         .target(name: "HASupport", dependencies: [
@@ -86,6 +92,15 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/crm_verify"),
 
+        .executableTarget(name: "crm_simulate", dependencies: [
+            "CIB", "PolicyEngine", "ToolSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/Tools/crm_simulate"),
+        .executableTarget(name: "corosync-keygen", dependencies: [
+            "Messaging", "HASupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/Tools/corosync-keygen"),
+
         // Examples of using the libraries from another Swift tool.
         .executableTarget(name: "cib-summary", dependencies: ["CIB"], path: "Examples/cib-summary"),
 
@@ -96,5 +111,12 @@ let package = Package(
         .testTarget(name: "CIBTests", dependencies: ["CIB"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ToolTests", dependencies: ["CIB"]),
         .testTarget(name: "HASupportTests", dependencies: ["HASupport", "ToolSupport"]),
+        .testTarget(name: "PolicyEngineTests", dependencies: ["PolicyEngine", "CIB"]),
+        .testTarget(name: "MessagingTests", dependencies: [
+            "Messaging",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
+        .testTarget(name: "AgentsTests", dependencies: ["Agents", "LRM", "CIB"]),
     ]
 )

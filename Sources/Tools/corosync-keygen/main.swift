@@ -1,0 +1,3 @@
+import HASupport
+
+HASupport.notYetAvailable(program: "corosync-keygen", issue: 4)

@@ -1,0 +1,3 @@
+import HASupport
+
+HASupport.notYetAvailable(program: "crm_simulate", issue: 3)
