@@ -13,7 +13,7 @@ DEB_PACKAGES := libxml2-dev libsystemd-dev pkg-config pacemaker-common python3 r
 # The real Pacemaker tools, for differential tests and side-by-side benchmarks.
 PEER_PACKAGES := pacemaker-cli-utils
 
-.PHONY: all deps peer-deps build test demo bench clean
+.PHONY: all deps peer-deps build test demo bench clean ratchet
 
 all: build
 
@@ -43,3 +43,8 @@ bench: deps peer-deps
 
 clean:
 	rm -rf .build
+
+# Re-record the scheduler conformance ratchet (the cases that match now) after an improvement.
+ratchet: deps
+	$(SWIFT) build --build-tests $(BUILD_FLAGS)
+	UPDATE_RATCHET=1 SWIFTHA_SHARED=$(SHARED) $(SWIFT) test --skip-build $(BUILD_FLAGS) --filter ConformanceSuiteTests

@@ -1,3 +1,75 @@
+import ArgumentParser
+import CIB
+import Foundation
 import HASupport
+import PolicyEngine
+import ToolSupport
 
-HASupport.notYetAvailable(program: "crm_simulate", issue: 3)
+/// crm_simulate: show what the cluster would do with a given CIB.
+///
+/// This build shows the cluster status as Pacemaker's crm_simulate does (the same layout as
+/// `crm_mon -1`). Computing transitions (-S, -R, -s, -G) arrives with the rest of issue #3;
+/// until then those options say so and exit with status 3 instead of printing a guess.
+struct CrmSimulate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crm_simulate",
+        abstract: "Simulate a Pacemaker cluster's response to events.",
+        discussion: """
+        Examples:
+          crm_simulate -x pe-input-42.xml            (show the cluster status it records)
+          CIB_file=cib.xml crm_simulate -L
+        """)
+
+    @Option(name: [.customShort("x"), .customLong("xml-file")], help: "Use the CIB in the named file.") var xmlFile: String?
+    @Flag(name: [.customShort("L"), .customLong("live-check")], help: "Use the running cluster's CIB (or CIB_file).") var live = false
+    @Flag(name: [.customShort("p"), .customLong("xml-pipe")], help: "Read the CIB from stdin.") var xmlPipe = false
+    @Flag(name: [.customShort("S"), .customLong("simulate")], help: "Simulate the transition's execution and show the result.") var simulate = false
+    @Flag(name: [.customShort("R"), .customLong("run")], help: "Compute the transition without simulating its execution.") var runOnly = false
+    @Flag(name: [.customShort("s"), .customLong("show-scores")], help: "Show allocation scores.") var showScores = false
+    @Flag(name: [.customShort("Q"), .customLong("quiet")], help: "Print less (no status).") var quiet = false
+    @Option(name: [.customShort("G"), .customLong("save-graph")], help: "Save the transition graph to FILE.") var saveGraph: String?
+    @Option(name: [.customShort("D"), .customLong("save-dotfile")], help: "Save the transition graph in DOT format to FILE.") var saveDot: String?
+    @Option(name: [.customShort("O"), .customLong("save-output")], help: "Save the resulting CIB to FILE.") var saveOutput: String?
+    @Option(name: [.customShort("t"), .customLong("set-datetime")], help: "Evaluate at this ISO 8601 date and time.") var dateTime: String?
+    @Option(name: [.customShort("u"), .customLong("node-up")], help: "Bring a node online.") var nodeUp: [String] = []
+    @Option(name: [.customShort("d"), .customLong("node-down")], help: "Take a node offline.") var nodeDown: [String] = []
+    @Option(name: [.customShort("f"), .customLong("node-fail")], help: "Mark a node as failed.") var nodeFail: [String] = []
+    @Option(name: [.customShort("i"), .customLong("op-inject")], help: "Inject an operation result: RSC_TASK_INTERVAL@NODE=RC.") var opInject: [String] = []
+    @Option(name: [.customShort("F"), .customLong("op-fail")], help: "Fail an operation when simulating: RSC_TASK_INTERVAL@NODE=RC.") var opFail: [String] = []
+    @Flag(name: [.customShort("V"), .long], help: "Print more details.") var verbose: Int
+
+    func run() throws {
+        let program = "crm_simulate"
+        let cib = loadCIB(program: program)
+        var now = SchedulerInput.executionDate(of: cib) ?? Int(Date().timeIntervalSince1970)
+        if let dateTime {
+            guard let t = ISO8601Time.parse(dateTime) else {
+                ToolSupport.fail(program, "--set-datetime '\(dateTime)' is not an ISO 8601 date; write it like 2024-03-01T12:00:00Z or 2005-020", .usage)
+            }
+            now = t
+        }
+        let wantsTransition = simulate || runOnly || showScores || saveGraph != nil || saveDot != nil || saveOutput != nil
+            || !nodeUp.isEmpty || !nodeDown.isEmpty || !nodeFail.isEmpty || !opInject.isEmpty || !opFail.isEmpty
+        if wantsTransition {
+            ToolSupport.fail(program, "computing transitions (-S, -R, -s, -G, -D, -O and the what-if options) is not available in this build yet; it is issue #3 in progress. Without them, crm_simulate -x FILE shows the cluster status", .unimplementedFeature)
+        }
+        if quiet { return }
+        let ws = Simulator.workingSet(SchedulerInput(cib: cib, now: now))
+        print("Current cluster status:")
+        for line in StatusText.render(ws) { print(line) }
+    }
+
+    func loadCIB(program: String) -> CIB {
+        let sources = [xmlFile != nil, live, xmlPipe].filter { $0 }.count
+        if sources > 1 { ToolSupport.fail(program, "give only one of -x, -L and -p", .usage) }
+        do {
+            if let xmlFile { return try CIBFile.load(xmlFile) }
+            if xmlPipe { return try CIB.parse(FileHandle.standardInput.readDataToEndOfFile(), source: "stdin") }
+        } catch {
+            ToolSupport.fail(program, error)
+        }
+        return CIBLocation.fromEnvironment().load(program: program)
+    }
+}
+
+CrmSimulate.main()

@@ -1,0 +1,71 @@
+import CIB
+
+/// What the PolicyEngine decides from: a CIB snapshot and the time to decide at.
+///
+/// The engine never reads a clock: `now` is the CIB's `execution-date` when it has one, the
+/// caller's time otherwise (crm_simulate's `-t`, the DC's clock in the cluster).
+public struct SchedulerInput: Sendable {
+    public var cib: CIB
+    /// Seconds since the epoch.
+    public var now: Int
+
+    public init(cib: CIB, now: Int) {
+        self.cib = cib
+        self.now = now
+    }
+
+    /// The CIB's own `execution-date`, when it records one (saved scheduler inputs do).
+    public static func executionDate(of cib: CIB) -> Int? {
+        cib.root["execution-date"].flatMap { Int($0) }
+    }
+}
+
+/// Cluster options (`crm_config`), with Pacemaker's defaults.
+public struct ClusterOptions: Sendable, Equatable {
+    public var fencingEnabled = true
+    public var symmetricCluster = true
+    public var noQuorumPolicy = "stop"
+    public var maintenanceMode = false
+    public var stopAllResources = false
+    public var startupFencing = true
+    public var stopOrphanResources = true
+    public var stopOrphanActions = true
+    public var startFailureIsFatal = true
+    public var placementStrategy = "default"
+    public var haveWatchdog = false
+    public var concurrentFencing = true
+    public var nodeHealthStrategy = "none"
+    public var shutdownLock = false
+    public var raw: [String: String] = [:]
+
+    public init() {}
+
+    /// Reads the options from the first value each name has in `crm_config` (rule-less sets).
+    public init(_ config: Configuration) {
+        var values: [String: String] = [:]
+        for set in config.clusterPropertySets where set.rule == nil {
+            for pair in set.pairs {
+                if values[pair.name] == nil, let v = pair.value { values[pair.name] = v }
+            }
+        }
+        raw = values
+        func bool(_ names: String..., default d: Bool) -> Bool {
+            for n in names { if let v = values[n] { return CIBValue.isTrue(v) } }
+            return d
+        }
+        fencingEnabled = bool("fencing-enabled", "stonith-enabled", default: true)
+        symmetricCluster = bool("symmetric-cluster", default: true)
+        noQuorumPolicy = values["no-quorum-policy"] ?? "stop"
+        maintenanceMode = bool("maintenance-mode", default: false)
+        stopAllResources = bool("stop-all-resources", default: false)
+        startupFencing = bool("startup-fencing", default: true)
+        stopOrphanResources = bool("stop-orphan-resources", default: true)
+        stopOrphanActions = bool("stop-orphan-actions", default: true)
+        startFailureIsFatal = bool("start-failure-is-fatal", default: true)
+        placementStrategy = values["placement-strategy"] ?? "default"
+        haveWatchdog = bool("have-watchdog", default: false)
+        concurrentFencing = bool("concurrent-fencing", default: true)
+        nodeHealthStrategy = values["node-health-strategy"] ?? "none"
+        shutdownLock = bool("shutdown-lock", default: false)
+    }
+}

@@ -1,0 +1,203 @@
+import CIB
+
+/// Operation execution status (`op-status`), as the executor records it.
+enum ExecStatus: Int {
+    case pending = -1, done = 0, cancelled = 1, timeout = 2, notSupported = 3, error = 4,
+         errorHard = 5, errorFatal = 6, notInstalled = 7, notConnected = 8, invalid = 9,
+         noFenceDevice = 10, noSecrets = 11
+}
+
+/// OCF result codes the history interprets.
+enum OCFResult {
+    static let ok = 0, error = 1, invalidParameter = 2, unimplemented = 3, insufficientPrivileges = 4,
+               notInstalled = 5, notConfigured = 6, notRunning = 7, runningPromoted = 8, failedPromoted = 9,
+               degraded = 190, degradedPromoted = 191
+}
+
+/// What one node's operation history says about one resource there.
+struct NodeHistory: Equatable {
+    var role: Role = .unknown
+    var onFail: FailurePolicy?
+    var pendingTask: String?
+    var lastFailureTask: String?
+    /// A probe found the agent missing: the resource can never run on this node.
+    var notInstalled = false
+    /// A failure happened whose on-fail is ignore.
+    var failureIgnored = false
+
+    var isActive: Bool { role >= .started }
+}
+
+/// One `<lrm_rsc_op>`, decoded.
+struct RecordedOp {
+    var id: String
+    var task: String
+    var intervalMS: Int
+    var callID: Int
+    var rc: Int
+    var status: ExecStatus
+    var targetRC: Int?
+
+    init(_ e: XElement) {
+        id = e["id"] ?? ""
+        task = e["operation"] ?? ""
+        intervalMS = Int(e["interval"] ?? "0") ?? 0
+        callID = Int(e["call-id"] ?? "") ?? -1
+        rc = Int(e["rc-code"] ?? "") ?? 0
+        status = ExecStatus(rawValue: Int(e["op-status"] ?? "0") ?? 0) ?? .error
+        // transition-key: "action:transition:target-rc:uuid"
+        if let key = e["transition-key"] {
+            let parts = key.split(separator: ":")
+            if parts.count >= 3 { targetRC = Int(parts[2]) }
+        }
+        if callID == -1 && status == .done && e["transition-magic"] == nil { status = .pending }
+    }
+
+    var isProbe: Bool { task == "monitor" && intervalMS == 0 }
+}
+
+enum History {
+    /// Replays a resource's operations on one node, oldest first, into its state there.
+    ///
+    /// `policy(task, interval)` gives the configured on-fail for an operation, or nil for the
+    /// default.
+    static func evaluate(_ elements: [XElement], fencingEnabled: Bool,
+                         policy: (String, Int) -> FailurePolicy?) -> NodeHistory {
+        var ops = elements.map(RecordedOp.init)
+        // Oldest first; pending operations (no call id yet) are the newest.
+        ops.sort { a, b in
+            let ka = a.callID < 0 ? Int.max : a.callID
+            let kb = b.callID < 0 ? Int.max : b.callID
+            return ka < kb
+        }
+        var h = NodeHistory()
+        for op in ops {
+            switch op.task {
+            case "notify", "cancel", "meta-data", "validate-all":
+                continue
+            default:
+                break
+            }
+            if op.status == .pending {
+                h.pendingTask = op.task
+                if op.task == "start" || op.task == "migrate_from" || op.task == "promote" || op.task == "demote" || op.task == "stop" {
+                    if h.role < .started && op.task != "stop" { h.role = .started }
+                }
+                continue
+            }
+            if op.status == .cancelled { continue }
+            if let outcome = success(op) {
+                apply(success: outcome, of: op, to: &h)
+            } else {
+                fail(op, &h, fencingEnabled: fencingEnabled, policy: policy)
+            }
+        }
+        return h
+    }
+
+    /// The role a successful operation leaves, or nil when the operation failed.
+    private static func success(_ op: RecordedOp) -> Role?? {
+        guard op.status == .done else { return nil }
+        let expected = op.targetRC
+        let rc = op.rc
+        if op.task == "monitor" {
+            switch rc {
+            case OCFResult.notRunning:
+                // A probe finding nothing, or a monitor told to expect that.
+                if op.isProbe || expected == rc { return .some(.stopped) }
+                return nil
+            case OCFResult.ok, OCFResult.degraded:
+                if expected == nil || expected == rc || expected == OCFResult.ok || op.isProbe { return .some(.started) }
+                if expected == OCFResult.runningPromoted { return nil }
+                return .some(.started)
+            case OCFResult.runningPromoted, OCFResult.degradedPromoted:
+                if op.isProbe || expected == nil || expected == rc { return .some(.promoted) }
+                return nil
+            case OCFResult.notInstalled where op.isProbe:
+                return .some(nil)
+            default:
+                return nil
+            }
+        }
+        if let expected, rc == expected { return .some(nil) }
+        if expected == nil && (rc == OCFResult.ok || rc == OCFResult.degraded) { return .some(nil) }
+        return nil
+    }
+
+    private static let clearable: Set<FailurePolicy> = [.block, .ignore, .demote, .restart, .restartContainer]
+
+    private static func clearPastFailure(_ h: inout NodeHistory) {
+        if let f = h.onFail, clearable.contains(f) { h.onFail = nil }
+    }
+
+    private static func apply(success outcome: Role?, of op: RecordedOp, to h: inout NodeHistory) {
+        switch op.task {
+        case "monitor":
+            if op.rc == OCFResult.notInstalled {
+                h.notInstalled = true
+                h.role = .stopped
+            } else if outcome == .stopped {
+                h.role = .stopped
+                clearPastFailure(&h)
+            } else if outcome == .promoted {
+                h.role = .promoted
+            } else if h.role < .started {
+                h.role = .started
+            }
+        case "start", "migrate_from":
+            h.role = .started
+            clearPastFailure(&h)
+        case "stop":
+            h.role = .stopped
+            clearPastFailure(&h)
+        case "promote":
+            h.role = .promoted
+            clearPastFailure(&h)
+        case "demote":
+            if h.onFail == .demote { clearPastFailure(&h) }
+            h.role = .unpromoted
+        case "migrate_to":
+            // The resource still runs here until the migration completes and it is stopped.
+            if h.role < .started { h.role = .started }
+        default:
+            if h.role < .started { h.role = .started }
+        }
+    }
+
+    private static func fail(_ op: RecordedOp, _ h: inout NodeHistory, fencingEnabled: Bool,
+                             policy: (String, Int) -> FailurePolicy?) {
+        let configured = policy(op.task, op.intervalMS)
+        var action: FailurePolicy
+        if let configured {
+            action = configured
+        } else if op.task == "stop" {
+            action = fencingEnabled ? .fence : .block
+        } else {
+            action = .restart
+        }
+        if action == .fence && !fencingEnabled { action = .block }
+        if op.isProbe && (op.rc == OCFResult.notInstalled || op.status == .notInstalled) {
+            h.notInstalled = true
+            h.role = .stopped
+            return
+        }
+        h.lastFailureTask = op.task
+        if action == .ignore {
+            h.failureIgnored = true
+        } else {
+            h.onFail = max(h.onFail ?? action, action)
+        }
+        switch op.task {
+        case "promote":
+            h.role = .promoted
+        case "demote":
+            h.role = .promoted
+        default:
+            if op.rc == OCFResult.failedPromoted || op.rc == OCFResult.runningPromoted {
+                h.role = .promoted
+            } else if h.role < .started {
+                h.role = .started
+            }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import CIB
+
+/// Building the scheduler's resource tree from the configuration.
+enum Resources {
+    static func unpack(config: Configuration, into ws: inout WorkingSet) {
+        let defaults = NVSets.flatten(config.resourceDefaults)
+        let templates = Dictionary(config.templates.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let nodeCount = ws.nodes.count
+        for r in config.resources {
+            let i = add(r, parent: nil, defaults: defaults, templates: templates, nodeCount: nodeCount, into: &ws)
+            ws.topLevel.append(i)
+        }
+    }
+
+    /// Adds a configured resource (and, for a clone, its instances); returns its index.
+    @discardableResult
+    static func add(_ r: Resource, parent: Int?, defaults: [String: String], templates: [String: Primitive],
+                    nodeCount: Int, suffix: String = "", into ws: inout WorkingSet) -> Int {
+        var meta = defaults
+        if let parent { meta.merge(ws.resources[parent].meta) { _, p in p } }
+        meta.merge(NVSets.flatten(r.metaAttributes)) { _, own in own }
+        let index = ws.resources.count
+        switch r {
+        case .primitive(var p):
+            if let t = p.template, let template = templates[t] { p = merge(template: template, into: p) }
+            var res = SchedulerResource(id: p.id + suffix, configuredID: p.id, variant: .primitive(p.agent),
+                                        parent: parent, element: p.element)
+            res.meta = meta
+            res.parameters = NVSets.flatten(p.instanceAttributes)
+            ws.resources.append(res)
+        case .group(let g):
+            var res = SchedulerResource(id: g.id + suffix, configuredID: g.id, variant: .group, parent: parent, element: g.element)
+            res.meta = meta
+            ws.resources.append(res)
+            for m in g.members {
+                let c = add(.primitive(m), parent: index, defaults: defaults, templates: templates, nodeCount: nodeCount,
+                            suffix: suffix, into: &ws)
+                ws.resources[index].children.append(c)
+            }
+        case .clone(let c):
+            let promotable = c.isPromotable
+            let unique = meta["globally-unique"].map(CIBValue.isTrue) ?? false
+            var res = SchedulerResource(id: c.id, configuredID: c.id, variant: .clone(promotable: promotable, unique: unique),
+                                        parent: parent, element: c.element)
+            res.meta = meta
+            ws.resources.append(res)
+            guard let child = c.child else { break }
+            let max = cloneMax(meta, nodeCount: nodeCount)
+            for n in 0..<max {
+                let ci = add(child, parent: index, defaults: defaults, templates: templates, nodeCount: nodeCount,
+                             suffix: ":\(n)", into: &ws)
+                ws.resources[index].children.append(ci)
+            }
+        case .bundle(let b):
+            var res = SchedulerResource(id: b.id, configuredID: b.id, variant: .bundle, parent: parent, element: b.element)
+            res.meta = meta
+            ws.resources.append(res)
+            if let p = b.primitive {
+                let ci = add(.primitive(p), parent: index, defaults: defaults, templates: templates, nodeCount: nodeCount, into: &ws)
+                ws.resources[index].children.append(ci)
+            }
+        }
+        return index
+    }
+
+    /// clone-max, defaulting to the number of nodes.
+    static func cloneMax(_ meta: [String: String], nodeCount: Int) -> Int {
+        if let v = meta["clone-max"], let n = Int(v) { return max(0, n) }
+        return nodeCount
+    }
+
+    /// A primitive that names a template takes the template's definition, its own settings
+    /// taking precedence.
+    static func merge(template: Primitive, into p: Primitive) -> Primitive {
+        var out = p
+        for attr in ["class", "provider", "type"] where out.element[attr] == nil {
+            out.element[attr] = template.element[attr]
+        }
+        for child in template.element.elements where out.element.firstElement(named: child.name) == nil {
+            out.element.append(child)
+        }
+        return out
+    }
+
+    /// The clone a resource belongs to, if any.
+    static func enclosingClone(_ i: Int, in ws: WorkingSet) -> Int? {
+        var p = ws.resources[i].parent
+        while let j = p {
+            if case .clone = ws.resources[j].variant { return j }
+            p = ws.resources[j].parent
+        }
+        return nil
+    }
+
+    /// The on-fail configured for an operation of a resource (by name and interval).
+    static func configuredOnFail(_ r: SchedulerResource, task: String, intervalMS: Int) -> FailurePolicy? {
+        for op in Primitive(r.element).operations where op.name == task {
+            guard (CIBValue.milliseconds(op.interval) ?? 0) == intervalMS else { continue }
+            if let v = op.onFail { return FailurePolicy(name: v) }
+        }
+        if let v = r.meta["on-fail"] { return FailurePolicy(name: v) }
+        return nil
+    }
+}
+
+/// Name/value sets, flattened the way Pacemaker reads them.
+enum NVSets {
+    /// The values of rule-less sets, higher `score` first; the first value of a name wins.
+    static func flatten(_ sets: [NVSet]) -> [String: String] {
+        var out: [String: String] = [:]
+        let ordered = sets.enumerated().sorted { a, b in
+            let sa = a.element.score.flatMap(CIBValue.score) ?? 0
+            let sb = b.element.score.flatMap(CIBValue.score) ?? 0
+            return sa != sb ? sa > sb : a.offset < b.offset
+        }.map(\.element)
+        for set in ordered where set.rule == nil {
+            for pair in set.pairs {
+                if out[pair.name] == nil, let v = pair.value { out[pair.name] = v }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,148 @@
+import CIB
+import Foundation
+import PolicyEngine
+import Testing
+
+/// Pacemaker's scheduler regression suite (../shared/conformance/pacemaker-scheduler), compared
+/// the way the suite compares: whitespace-insensitive, blank lines ignored. Prints one table of
+/// matches per topic, and fails when a case on the ratchet (Tests/PolicyEngineTests/ratchet.txt)
+/// stops matching, so the counts only go up. `make ratchet` rewrites the ratchet.
+@Suite struct ConformanceSuiteTests {
+    static var suiteDirectory: String? {
+        let env = ProcessInfo.processInfo.environment["SWIFTHA_SHARED"]
+        let beside = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared").path
+        for d in [env, beside].compactMap({ $0 }) where FileManager.default.fileExists(atPath: d + "/conformance/pacemaker-scheduler") {
+            return d + "/conformance/pacemaker-scheduler"
+        }
+        return nil
+    }
+
+    static let ratchetPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("ratchet.txt").path
+
+    @Test func schedulerSuite() throws {
+        guard let dir = Self.suiteDirectory else {
+            print("SKIPPED: ../shared/conformance/pacemaker-scheduler is not present (set SWIFTHA_SHARED)")
+            return
+        }
+        let index = try String(contentsOfFile: dir + "/INDEX.tsv", encoding: .utf8)
+            .split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        let extra = Self.extraArgs(dir)
+        var results: [SuiteCaseResult] = []
+        for row in index where row.count >= 2 {
+            let name = row[0]
+            let topic = row[1]
+            guard let input = FileManager.default.contents(atPath: "\(dir)/xml/\(name).xml"),
+                  let expected = try? String(contentsOfFile: "\(dir)/summary/\(name).summary", encoding: .utf8) else { continue }
+            var result = SuiteCaseResult(name: name, topic: topic)
+            if let cib = try? CIB.parse(input, source: name) {
+                let now = extra[name].flatMap(Self.dateOption) ?? SchedulerInput.executionDate(of: cib) ?? 0
+                let ours = Simulator.summaryText(SchedulerInput(cib: cib, now: now))
+                result.compare(ours: ours, expected: expected)
+            }
+            results.append(result)
+        }
+        let table = SuiteCaseResult.table(results)
+        print(table)
+        let passing = Set(results.flatMap { r in r.passedMetrics.map { "\($0) \(r.name)" } })
+        if ProcessInfo.processInfo.environment["UPDATE_RATCHET"] == "1" {
+            try (passing.sorted().joined(separator: "\n") + "\n").write(toFile: Self.ratchetPath, atomically: true, encoding: .utf8)
+            print("ratchet rewritten: \(passing.count) entries")
+            return
+        }
+        let ratchet = (try? String(contentsOfFile: Self.ratchetPath, encoding: .utf8))?
+            .split(separator: "\n").map(String.init).filter { !$0.isEmpty } ?? []
+        let lost = ratchet.filter { !passing.contains($0) }
+        #expect(lost.isEmpty, "cases that matched before and no longer do:\n\(lost.prefix(30).joined(separator: "\n"))")
+        let gained = passing.subtracting(ratchet)
+        if !gained.isEmpty { print("\(gained.count) new matches not yet on the ratchet: run `make ratchet` to record them") }
+    }
+
+    static func extraArgs(_ dir: String) -> [String: [String]] {
+        guard let text = try? String(contentsOfFile: dir + "/EXTRA_ARGS.tsv", encoding: .utf8) else { return [:] }
+        var out: [String: [String]] = [:]
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: "\t").map(String.init)
+            if f.count >= 2 { out[f[0]] = Array(f.dropFirst()) }
+        }
+        return out
+    }
+
+    /// The time given by `-t DATE` in a case's extra arguments.
+    static func dateOption(_ args: [String]) -> Int? {
+        guard let i = args.firstIndex(of: "-t"), i + 1 < args.count else { return nil }
+        return ISO8601Time.parse(args[i + 1])
+    }
+}
+
+/// One case's comparison.
+struct SuiteCaseResult {
+    var name: String
+    var topic: String
+    var transitionSummary = false
+    var currentStatus = false
+    var wholeSummary = false
+
+    var passedMetrics: [String] {
+        var m: [String] = []
+        if currentStatus { m.append("status") }
+        if transitionSummary { m.append("transition") }
+        if wholeSummary { m.append("summary") }
+        return m
+    }
+
+    mutating func compare(ours: String, expected: String) {
+        let a = SummarySections(ours)
+        let b = SummarySections(expected)
+        currentStatus = a.section("Current cluster status:") == b.section("Current cluster status:")
+        transitionSummary = a.section("Transition Summary:") == b.section("Transition Summary:")
+        wholeSummary = a.all == b.all
+    }
+
+    static func table(_ results: [SuiteCaseResult]) -> String {
+        var byTopic: [String: [SuiteCaseResult]] = [:]
+        for r in results { byTopic[r.topic, default: []].append(r) }
+        func row(_ name: String, _ rs: [SuiteCaseResult]) -> String {
+            let n = rs.count
+            let c = rs.filter(\.currentStatus).count
+            let t = rs.filter(\.transitionSummary).count
+            let w = rs.filter(\.wholeSummary).count
+            return name.padding(toLength: 44, withPad: " ", startingAt: 0)
+                + String(format: "%5d %8d %11d %9d", n, c, t, w)
+        }
+        var lines = ["scheduler suite: cases matching, by topic (status = Current cluster status section)",
+                     "topic".padding(toLength: 44, withPad: " ", startingAt: 0) + "cases   status  transition   summary"]
+        for topic in byTopic.keys.sorted() { lines.append(row(topic, byTopic[topic]!)) }
+        lines.append(row("TOTAL", results))
+        let total = max(1, results.count)
+        lines.append(String(format: "transition summary %.1f%%, whole summary %.1f%%",
+                            100.0 * Double(results.filter(\.transitionSummary).count) / Double(total),
+                            100.0 * Double(results.filter(\.wholeSummary).count) / Double(total)))
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// A summary split into its sections, each normalised as the suite compares: all whitespace
+/// removed from each line, blank lines dropped.
+struct SummarySections {
+    var all: [String]
+    var sections: [String: [String]] = [:]
+
+    static let headers = ["Current cluster status:", "Transition Summary:", "Executing Cluster Transition:", "Revised Cluster Status:"]
+
+    init(_ text: String) {
+        var current = "preamble"
+        var all: [String] = []
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let line = String(raw)
+            if Self.headers.contains(line.trimmingCharacters(in: .whitespaces)) { current = line.trimmingCharacters(in: .whitespaces) }
+            let norm = line.filter { !$0.isWhitespace }
+            guard !norm.isEmpty else { continue }
+            all.append(norm)
+            sections[current, default: []].append(norm)
+        }
+        self.all = all
+    }
+
+    func section(_ name: String) -> [String] { sections[name] ?? [] }
+}
