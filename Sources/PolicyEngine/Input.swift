@@ -59,8 +59,9 @@ public struct ClusterOptions: Sendable, Equatable {
         maintenanceMode = bool("maintenance-mode", default: false)
         stopAllResources = bool("stop-all-resources", default: false)
         startupFencing = bool("startup-fencing", default: true)
-        stopOrphanResources = bool("stop-orphan-resources", default: true)
-        stopOrphanActions = bool("stop-orphan-actions", default: true)
+        // Pacemaker 3 renamed these; both spellings are read, the new one first.
+        stopOrphanResources = bool("stop-removed-resources", "stop-orphan-resources", default: true)
+        stopOrphanActions = bool("cancel-removed-actions", "stop-orphan-actions", default: true)
         startFailureIsFatal = bool("start-failure-is-fatal", default: true)
         placementStrategy = values["placement-strategy"] ?? "default"
         haveWatchdog = bool("have-watchdog", default: false)

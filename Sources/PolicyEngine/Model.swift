@@ -17,8 +17,22 @@ public struct SchedulerNode: Sendable, Equatable {
     public var expectedUp = false
     /// Node attributes: the configured ones, then the transient ones from the status section.
     public var attributes: [String: String] = [:]
+    /// The attributes the configuration gives (before the status section's).
+    public var configuredAttributes: [String: String] = [:]
+    /// Whether the status section has an entry for the node.
+    public var hasState = false
+    /// For a remote node, the connection resource; for a guest node, its container resource.
+    public var connection: String?
+    public var container: String?
+    /// A bundle replica's node.
+    public var isBundleNode = false
+    /// A guest node whose container failed: it is reset rather than fenced.
+    public var remoteReset = false
+    public var health: Health = .green
     /// Why the node must be fenced, when it must.
     public var fenceReason: String?
+
+    public enum Health: Sendable, Equatable { case green, yellow, red }
 
     public init(id: String, name: String) {
         self.id = id
@@ -111,6 +125,13 @@ public struct SchedulerResource: Sendable {
     public var orphan = false
     /// A pending operation (record-pending), by node.
     public var pendingTask: String?
+    /// Nodes where a probe found the agent not installed.
+    public var notInstalledOn: [String] = []
+    /// The node of a pending non-probe action.
+    public var pendingNode: String?
+    /// For a bundle: its container image, and whether its resource is promotable.
+    public var bundleImage: String?
+    public var bundlePromotable = false
     /// The worst failure policy the history asks for.
     public var onFail: FailurePolicy?
 
@@ -131,6 +152,11 @@ public struct WorkingSet: Sendable {
     public var topLevel: [Int]
     public var haveQuorum: Bool
     public var now: Int
+    /// Probes that failed in a way that only means "cannot run here" (not installed, invalid
+    /// parameter), by configured resource id, then node: the result's name.
+    public var maskedProbes: [String: [String: String]] = [:]
+    /// The replicas of each bundle, by the bundle's index.
+    public var bundleReplicas: [Int: [BundleReplica]] = [:]
     public var cib: CIB
 
     /// The index of a resource by its id (instance id for clone instances).
@@ -147,4 +173,38 @@ public struct WorkingSet: Sendable {
         if resources[i].isPrimitive { return [i] }
         return resources[i].children.flatMap { primitives(under: $0) }
     }
+}
+
+/// Pacemaker's node and resource name order: case-insensitive, with runs of digits compared
+/// as numbers (node2 before node10).
+public func naturalLess(_ a: String, _ b: String) -> Bool {
+    naturalCompare(a, b) < 0
+}
+
+public func naturalCompare(_ a: String, _ b: String) -> Int {
+    let x = Array(a.lowercased().utf8), y = Array(b.lowercased().utf8)
+    var i = 0, j = 0
+    func isDigit(_ c: UInt8) -> Bool { c >= 48 && c <= 57 }
+    while i < x.count && j < y.count {
+        if isDigit(x[i]) && isDigit(y[j]) {
+            var ei = i, ej = j
+            while ei < x.count && isDigit(x[ei]) { ei += 1 }
+            while ej < y.count && isDigit(y[ej]) { ej += 1 }
+            // Compare the numbers without leading zeros by length, then digit by digit.
+            var si = i, sj = j
+            while si < ei - 1 && x[si] == 48 { si += 1 }
+            while sj < ej - 1 && y[sj] == 48 { sj += 1 }
+            if ei - si != ej - sj { return ei - si < ej - sj ? -1 : 1 }
+            for k in 0..<(ei - si) where x[si + k] != y[sj + k] { return x[si + k] < y[sj + k] ? -1 : 1 }
+            i = ei
+            j = ej
+        } else {
+            if x[i] != y[j] { return x[i] < y[j] ? -1 : 1 }
+            i += 1
+            j += 1
+        }
+    }
+    if i < x.count { return 1 }
+    if j < y.count { return -1 }
+    return 0
 }

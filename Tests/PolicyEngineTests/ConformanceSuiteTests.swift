@@ -39,6 +39,11 @@ import Testing
                 let now = extra[name].flatMap(Self.dateOption) ?? SchedulerInput.executionDate(of: cib) ?? 0
                 let ours = Simulator.summaryText(SchedulerInput(cib: cib, now: now))
                 result.compare(ours: ours, expected: expected)
+                if let show = ProcessInfo.processInfo.environment["SUITE_SHOW"], !result.passedMetrics.contains(show),
+                   ProcessInfo.processInfo.environment["SUITE_CASE"].map({ name.hasPrefix($0) }) ?? true {
+                    // A developer aid: the first differing section of each failing case.
+                    print("=== \(name) [\(topic)]\n--- ours\n\(ours)--- expected\n\(expected)")
+                }
             }
             results.append(result)
         }

@@ -36,7 +36,7 @@ public enum CIBRules {
     static let booleanOptions: Set<String> = [
         "stonith-enabled", "fencing-enabled", "symmetric-cluster", "maintenance-mode", "start-failure-is-fatal",
         "stop-orphan-resources", "stop-orphan-actions", "enable-startup-probes", "startup-fencing",
-        "concurrent-fencing", "is-managed", "maintenance", "notify", "globally-unique", "interleave",
+        "concurrent-fencing", "stop-removed-resources", "cancel-removed-actions", "is-managed", "maintenance", "notify", "globally-unique", "interleave",
         "ordered", "promotable", "remove-after-stop", "stop-all-resources", "enable-acl", "critical",
     ]
     /// Options whose values must be scores.

@@ -1,15 +1,32 @@
+import CIB
+
 /// The cluster status as text, laid out as `crm_mon -1` and `crm_simulate` print it:
-/// a node list, then the full list of resources.
+/// a node list, then the full list of resources (inactive ones included).
 public enum StatusText {
+    /// What to show beyond the defaults.
+    public struct Options: Sendable {
+        /// Pending actions ("Starting", "(Monitoring)"): shown for the current status only.
+        public var showPending: Bool
+        public init(showPending: Bool = true) { self.showPending = showPending }
+    }
+
     /// The lines of the "Node List" and "Full List of Resources" blocks (two-space indented).
-    public static func render(_ ws: WorkingSet) -> [String] {
-        var out = ["  * Node List:"]
-        out += nodeList(ws).map { "    * " + $0 }
-        out.append("")
-        out.append("  * Full List of Resources:")
-        for i in ws.topLevel {
-            out += resourceLines(i, ws, indent: "    ")
+    public static func render(_ ws: WorkingSet, options: Options = .init()) -> [String] {
+        var out: [String] = []
+        let nodes = nodeList(ws)
+        if !nodes.isEmpty {
+            out.append("  * Node List:")
+            out += nodes.map { "    * " + $0 }
+            out.append("")
         }
+        out.append("  * Full List of Resources:")
+        let printer = Printer(ws: ws, options: options)
+        var any = false
+        for i in ws.topLevel where printer.isShown(i) {
+            out += printer.lines(i, indent: "    ")
+            any = true
+        }
+        if !any { out.append("    * No resources") }
         return out
     }
 
@@ -19,160 +36,309 @@ public enum StatusText {
         var lines: [String] = []
         var online: [String] = [], offline: [String] = []
         var remoteOnline: [String] = [], remoteOffline: [String] = []
-        var guestOnline: [String] = [], guestOffline: [String] = []
-        let sorted = ws.nodes.sorted { $0.name < $1.name }
-        for n in sorted {
-            let active = ws.resources.contains { $0.isPrimitive && $0.activeOn.contains(n.name) }
-            if n.unclean {
-                lines.append("Node \(n.name): UNCLEAN (\(n.online ? "online" : "offline"))")
-            } else if n.pending {
-                lines.append("Node \(n.name): pending")
-            } else if n.online && (n.standby || n.standbyOnFail) {
-                lines.append("Node \(n.name): standby" + (active ? " (with active resources)" : ""))
-            } else if n.online && n.maintenance {
-                lines.append("Node \(n.name): maintenance")
-            } else if n.online {
-                switch n.kind {
-                case .member: online.append(n.name)
-                case .remote: remoteOnline.append(n.name)
-                case .guest: guestOnline.append(n.name)
+        var guestOnline: [String] = []
+        for n in ws.nodes.sorted(by: { naturalLess($0.name, $1.name) }) {
+            let kind = n.kind == .member ? "Node" : (n.kind == .remote ? "RemoteNode" : "GuestNode")
+            let health = n.health == .red ? " (health is RED)" : (n.health == .yellow ? " (health is YELLOW)" : "")
+            if n.kind == .guest && !n.online { continue }
+            let individual = n.unclean || n.pending || (n.standbyOnFail && n.online) || n.standby || n.maintenance || n.health != .green
+            if individual {
+                let status: String
+                if n.unclean {
+                    status = "UNCLEAN (\(n.online ? "online" : (n.pending ? "pending" : "offline")))"
+                } else if n.pending {
+                    status = "pending"
+                } else if n.standbyOnFail && n.online {
+                    status = "standby (on-fail)"
+                } else if n.standby {
+                    let active = ws.resources.contains { $0.isPrimitive && $0.activeOn.contains(n.name) && $0.role >= .started }
+                    status = !n.online ? "OFFLINE (standby)" : (active ? "standby (with active resources)" : "standby")
+                } else if n.maintenance {
+                    status = n.online ? "maintenance" : "OFFLINE (maintenance)"
+                } else {
+                    status = n.online ? "online" : "OFFLINE"
                 }
-            } else {
-                switch n.kind {
-                case .member: offline.append(n.name)
-                case .remote: remoteOffline.append(n.name)
-                case .guest: guestOffline.append(n.name)
-                }
+                lines.append("\(kind) \(n.name): \(status)\(health)")
+                continue
+            }
+            switch (n.kind, n.online) {
+            case (.member, true): online.append(n.name)
+            case (.member, false): offline.append(n.name)
+            case (.remote, true): remoteOnline.append(n.name)
+            case (.remote, false): remoteOffline.append(n.name)
+            case (.guest, true): guestOnline.append(n.name)
+            case (.guest, false): break
             }
         }
-        func list(_ label: String, _ names: [String]) {
-            if !names.isEmpty { lines.append("\(label): [ \(names.joined(separator: " ")) ]") }
+        for (label, names) in [("Online", online), ("OFFLINE", offline), ("RemoteOnline", remoteOnline),
+                               ("RemoteOFFLINE", remoteOffline), ("GuestOnline", guestOnline)] where !names.isEmpty {
+            lines.append("\(label): [ \(names.joined(separator: " ")) ]")
         }
-        list("Online", online)
-        list("OFFLINE", offline)
-        list("RemoteOnline", remoteOnline)
-        list("RemoteOFFLINE", remoteOffline)
-        list("GuestOnline", guestOnline)
-        list("GuestOFFLINE", guestOffline)
         return lines
     }
 
     // MARK: resources
 
-    static func resourceLines(_ i: Int, _ ws: WorkingSet, indent: String) -> [String] {
-        let r = ws.resources[i]
-        switch r.variant {
-        case .primitive:
-            return [indent + "* " + primitiveLine(r, ws)]
-        case .group:
+    struct Printer {
+        let ws: WorkingSet
+        let options: Options
+
+        /// Inactive orphans and the hidden connections of guest nodes are not shown.
+        func isShown(_ i: Int) -> Bool {
+            let r = ws.resources[i]
+            if r.meta["internal_rsc"].map(CIBValue.isTrue) == true { return false }
+            if r.orphan && !isActive(i) && r.activeOn.isEmpty { return false }
+            return true
+        }
+
+        func lines(_ i: Int, indent: String) -> [String] {
+            let r = ws.resources[i]
+            switch r.variant {
+            case .primitive:
+                return [indent + "* " + primitiveLine(i)]
+            case .group:
+                var lines = [indent + "* Resource Group: \(r.id)" + flagText(groupFlags(r)) + ":"]
+                for c in r.children { lines += self.lines(c, indent: indent + "  ") }
+                return lines
+            case .clone(let promotable, let unique):
+                return cloneLines(i, indent: indent, promotable: promotable, unique: unique)
+            case .bundle:
+                return bundleLines(i, indent: indent)
+            }
+        }
+
+        func flagText(_ flags: [String]) -> String {
+            flags.isEmpty ? "" : " (\(flags.joined(separator: ", ")))"
+        }
+
+        func isMaintenance(_ r: SchedulerResource) -> Bool {
+            ws.options.maintenanceMode || r.maintenance
+                || r.activeOn.contains { ws.node(named: $0)?.maintenance == true }
+        }
+
+        func isManaged(_ r: SchedulerResource) -> Bool {
+            r.managed && !isMaintenance(r) && !(r.orphan && !ws.options.stopOrphanResources) && !r.blocked
+        }
+
+        func groupFlags(_ r: SchedulerResource) -> [String] {
             var flags: [String] = []
-            if r.targetRole == .stopped { flags.append("disabled") }
-            if !r.managed { flags.append("unmanaged") }
-            var lines = [indent + "* Resource Group: \(r.id)" + (flags.isEmpty ? "" : " (\(flags.joined(separator: ", ")))") + ":"]
-            for c in r.children { lines += resourceLines(c, ws, indent: indent + "  ") }
-            return lines
-        case .clone(let promotable, let unique):
-            return cloneLines(i, ws, indent: indent, promotable: promotable, unique: unique)
-        case .bundle:
-            var lines = [indent + "* Container bundle: \(r.id):"]
-            for c in r.children { lines += resourceLines(c, ws, indent: indent + "  ") }
-            return lines
+            if r.targetRole == .stopped || (r.targetRole == .unpromoted && inPromotable(r)) { flags.append("disabled") }
+            if ws.options.maintenanceMode || r.maintenance { flags.append("maintenance") } else if !r.managed { flags.append("unmanaged") }
+            return flags
         }
-    }
 
-    static func agentText(_ r: SchedulerResource) -> String {
-        guard let a = r.agent else { return "" }
-        return a.description
-    }
-
-    /// `rsc\t(ocf:heartbeat:IPaddr2):\t Started node1 (flags)`.
-    static func primitiveLine(_ r: SchedulerResource, _ ws: WorkingSet, showNodes: Bool = true) -> String {
-        var state = ""
-        if r.orphan { state += "ORPHANED " }
-        let role = r.role == .unknown || r.activeOn.isEmpty ? Role.stopped : r.role
-        if r.failed && !r.activeOn.isEmpty {
-            state += "FAILED" + (role == .promoted ? " Promoted" : "")
-        } else if let p = r.pendingTask, !r.activeOn.isEmpty {
-            state += pendingWord(p) ?? role.description
-        } else {
-            state += role.description
+        /// Whether the top non-bundle ancestor is a promotable clone, or the resource is the
+        /// bundled resource of a promotable bundle.
+        func inPromotable(_ r: SchedulerResource) -> Bool {
+            var p = r.parent
+            var promotable = false
+            while let j = p {
+                switch ws.resources[j].variant {
+                case .clone(let pr, _): promotable = pr
+                case .bundle: promotable = ws.resources[j].bundlePromotable && r.id != r.configuredID
+                default: break
+                }
+                p = ws.resources[j].parent
+            }
+            return promotable
         }
-        if showNodes {
-            if r.activeOn.count == 1 {
-                state += " " + r.activeOn[0]
-            } else if r.activeOn.count > 1 {
-                state += " [ " + r.activeOn.joined(separator: " ") + " ]"
+
+        func inAnonymousClone(_ r: SchedulerResource) -> Bool {
+            var p = r.parent
+            while let j = p {
+                if case .clone(_, let unique) = ws.resources[j].variant { return !unique }
+                p = ws.resources[j].parent
+            }
+            return false
+        }
+
+        /// The nodes that count for display: unclean or online ones, or any for an unmanaged
+        /// resource.
+        func displayNodes(_ r: SchedulerResource) -> [String] {
+            r.activeOn.filter { name in
+                guard let n = ws.node(named: name) else { return false }
+                return n.unclean || n.online || !r.managed
             }
         }
-        var flags: [String] = []
-        if r.activeOn.count == 1, let n = ws.node(named: r.activeOn[0]), n.unclean { flags.append("UNCLEAN") }
-        var rest: [String] = []
-        if r.targetRole == .stopped && !r.orphan { rest.append("disabled") }
-        if r.blocked { rest.append("blocked") } else if !r.managed || ws.options.maintenanceMode || r.maintenance { rest.append(r.maintenance ? "maintenance" : "unmanaged") }
-        if r.failureIgnored { rest.append("failure ignored") }
-        var text = "\(r.id)\t(\(agentText(r))):\t \(state)"
-        if !flags.isEmpty { text += " (\(flags.joined(separator: ", ")))" }
-        if !rest.isEmpty { text += " (\(rest.joined(separator: ", ")))" }
-        return text
-    }
 
-    static func pendingWord(_ task: String) -> String? {
-        switch task {
-        case "start": "Starting"
-        case "stop": "Stopping"
-        case "promote": "Promoting"
-        case "demote": "Demoting"
-        case "migrate_to", "migrate_from": "Migrating"
-        case "monitor": "Monitoring"
-        default: nil
+        func isActive(_ i: Int) -> Bool {
+            let r = ws.resources[i]
+            if r.isPrimitive { return !displayNodes(r).isEmpty }
+            return ws.primitives(under: i).contains { !displayNodes(ws.resources[$0]).isEmpty }
         }
-    }
 
-    static func cloneLines(_ i: Int, _ ws: WorkingSet, indent: String, promotable: Bool, unique: Bool) -> [String] {
-        let r = ws.resources[i]
-        var attrs: [String] = []
-        if promotable { attrs.append("promotable") }
-        if unique { attrs.append("unique") }
-        if r.targetRole == .stopped { attrs.append("disabled") }
-        if !r.managed { attrs.append("unmanaged") }
-        let childName = r.children.first.map { ws.resources[$0].configuredID } ?? ""
-        var lines = [indent + "* Clone Set: \(r.id) [\(childName)]" + (attrs.isEmpty ? "" : " (\(attrs.joined(separator: ", ")))") + ":"]
-        let inner = indent + "  "
-        if unique {
-            for c in r.children { lines += resourceLines(c, ws, indent: inner) }
-            return lines
+        func name(_ r: SchedulerResource) -> String {
+            inAnonymousClone(r) ? r.configuredID : r.id
         }
-        // Anonymous: instances that are simply running (or stopped) are summarised by node.
-        var started: [String] = [], promoted: [String] = [], unpromoted: [String] = []
-        var detailed: [Int] = []
-        for c in r.children {
-            let child = ws.resources[c]
-            let prims = ws.primitives(under: c).map { ws.resources[$0] }
-            let interesting = prims.contains { $0.failed || $0.pendingTask != nil || !$0.managed || $0.activeOn.count > 1 || $0.orphan }
-                || (child.variant == .group && prims.contains { $0.activeOn.isEmpty } && prims.contains { !$0.activeOn.isEmpty })
-            if interesting { detailed.append(c); continue }
-            guard let node = prims.first?.activeOn.first else { continue }
-            let role = prims.map(\.role).max() ?? .started
-            if promotable {
-                if role == .promoted { promoted.append(node) } else { unpromoted.append(node) }
+
+        /// `rsc\t(ocf:heartbeat:IPaddr2):\t Started node1 (flags)`.
+        func primitiveLine(_ i: Int, nameOverride: String? = nil, nodeOverride: String?? = nil) -> String {
+            let r = ws.resources[i]
+            let role: Role = r.activeOn.isEmpty || r.role == .unknown ? .stopped : r.role
+            var words: [String] = []
+            if r.orphan { words.append("ORPHANED") }
+            let pending = options.showPending ? r.pendingTask : nil
+            if r.failed && !r.activeOn.isEmpty {
+                words.append("FAILED")
+                if role == .promoted { words.append("Promoted") }
+            } else if let p = pending, let word = pendingWord(p) {
+                words.append(word)
+            } else if role == .started && inPromotable(r) {
+                words.append("Unpromoted")
             } else {
-                started.append(node)
+                words.append(role.description)
+            }
+            var node: String?
+            if r.activeOn.count == 1 {
+                node = r.activeOn[0]
+            } else if r.activeOn.isEmpty, let p = r.pendingNode, options.showPending, r.pendingTask != "monitor" {
+                node = p
+            }
+            if let override = nodeOverride { node = override }
+            if r.activeOn.count <= 1, let node { words.append(node) }
+            var text = "\(nameOverride ?? name(r))\t(\(agentText(r))):\t " + words.joined(separator: " ")
+            if role == .stopped, let masked = maskedProbe(r, node: node) { text += " (\(masked)) " }
+            var flags: [String] = []
+            if let node, let n = ws.node(named: node), n.unclean, !n.online, r.activeOn.count <= 1 { flags.append("UNCLEAN") }
+            if options.showPending, r.pendingTask == "monitor", r.pendingNode != nil { flags.append("Monitoring") }
+            if r.targetRole == .stopped && !r.orphan { flags.append("disabled") }
+            if r.blocked {
+                flags.append("blocked")
+            } else if isMaintenance(r) {
+                flags.append("maintenance")
+            } else if !r.managed || (r.orphan && !ws.options.stopOrphanResources) {
+                flags.append("unmanaged")
+            }
+            if r.failureIgnored { flags.append("failure ignored") }
+            text += flagText(flags)
+            if r.activeOn.count > 1 { text += " [ " + r.activeOn.joined(separator: " ") + " ]" }
+            return text
+        }
+
+        func maskedProbe(_ r: SchedulerResource, node: String?) -> String? {
+            guard let byNode = ws.maskedProbes[r.configuredID] else { return nil }
+            if let node { return byNode[node] }
+            return ws.nodes.sorted { naturalLess($0.name, $1.name) }.lazy.compactMap { byNode[$0.name] }.first
+        }
+
+        func agentText(_ r: SchedulerResource) -> String {
+            guard let a = r.agent else { return "" }
+            if a.standard == "ocf" { return a.description }
+            return "\(a.standard):\(a.type)"
+        }
+
+        func pendingWord(_ task: String) -> String? {
+            switch task {
+            case "start": "Starting"
+            case "stop": "Stopping"
+            case "promote": "Promoting"
+            case "demote": "Demoting"
+            case "migrate_to", "migrate_from": "Migrating"
+            default: nil
             }
         }
-        for c in detailed { lines += resourceLines(c, ws, indent: inner) }
-        func list(_ label: String, _ names: [String]) {
-            if !names.isEmpty { lines.append(inner + "* \(label): [ \(names.sorted().joined(separator: " ")) ]") }
+
+        // MARK: clones
+
+        func cloneLines(_ i: Int, indent: String, promotable: Bool, unique: Bool) -> [String] {
+            let r = ws.resources[i]
+            var attrs: [String] = []
+            if promotable { attrs.append("promotable") }
+            if unique { attrs.append("unique") }
+            if r.targetRole == .stopped || (promotable && r.targetRole == .unpromoted) { attrs.append("disabled") }
+            if ws.options.maintenanceMode || r.maintenance { attrs.append("maintenance") } else if !r.managed { attrs.append("unmanaged") }
+            let childName = ws.resources[i].element.elements.first { $0.name == "primitive" || $0.name == "group" }?.id ?? ""
+            var lines = [indent + "* Clone Set: \(r.id) [\(childName)]" + flagText(attrs) + ":"]
+            let inner = indent + "  "
+            if unique {
+                for c in r.children where !(ws.resources[c].orphan && !isActive(c)) { lines += self.lines(c, indent: inner) }
+                return lines
+            }
+            var promoted: [String] = [], started: [String] = []
+            var full: [Int] = []
+            for c in r.children {
+                let prims = ws.primitives(under: c)
+                let activePrims = prims.filter { !displayNodes(ws.resources[$0]).isEmpty }
+                let nodes = Set(activePrims.flatMap { displayNodes(ws.resources[$0]) })
+                let partly = !activePrims.isEmpty
+                let fully = partly && activePrims.count == prims.count
+                let pending = options.showPending && prims.contains { ws.resources[$0].pendingTask.map { $0 != "monitor" } ?? false }
+                let troubled = prims.contains { ws.resources[$0].orphan || !isManaged(ws.resources[$0]) || ws.resources[$0].failed }
+                let uncleanNode = nodes.count == 1 && ws.node(named: nodes.first!).map { $0.unclean && !$0.online } == true
+                if pending || (partly && troubled) || (fully && uncleanNode) || (fully && nodes.count > 1) || (partly && !fully) {
+                    full.append(c)
+                } else if fully, let node = nodes.first {
+                    let role = prims.map { ws.resources[$0].role }.max() ?? .started
+                    if role == .promoted { promoted.append(node) } else { started.append(node) }
+                }
+            }
+            for c in full { lines += self.lines(c, indent: inner) }
+            if !promoted.isEmpty { lines.append(inner + "* Promoted: [ \(sortedNames(promoted)) ]") }
+            if !started.isEmpty {
+                let label = promotable ? (r.targetRole == .unpromoted ? "Unpromoted (target-role)" : "Unpromoted") : "Started"
+                lines.append(inner + "* \(label): [ \(sortedNames(started)) ]")
+            }
+            let cloneMax = Resources.cloneMax(r.meta, nodeCount: r.children.count)
+            let activeInstances = promoted.count + started.count
+            guard cloneMax > activeInstances else { return lines }
+            let everActive = Set(r.children.flatMap { ws.primitives(under: $0) }.flatMap { ws.resources[$0].activeOn })
+            var candidates = ws.nodes.filter { !$0.isBundleNode }.map(\.name)
+            if !ws.options.symmetricCluster {
+                let probed = Set(r.children.flatMap { ws.primitives(under: $0) }.flatMap { ws.resources[$0].activeOn })
+                candidates = candidates.filter { probed.contains($0) }
+            }
+            candidates = candidates.filter { !everActive.contains($0) }
+            let childID = childName
+            let disabled = r.targetRole.map { $0 == .stopped } ?? (r.children.first.map { ws.resources[$0].targetRole == .stopped } ?? false)
+            var byStatus: [String: [String]] = [:]
+            for n in candidates {
+                var status = "Stopped"
+                if let masked = ws.maskedProbes[childID]?[n] ?? firstMemberMasked(r, node: n) {
+                    status = "Stopped (\(masked))"
+                } else if disabled {
+                    status = "Stopped (disabled)"
+                }
+                byStatus[status, default: []].append(n)
+            }
+            for status in byStatus.keys.sorted() {
+                lines.append(inner + "* \(status): [ \(sortedNames(byStatus[status]!)) ]")
+            }
+            return lines
         }
-        list("Promoted", promoted)
-        list("Unpromoted", unpromoted)
-        list("Started", started)
-        // Where no instance runs: every other node that could run one.
-        let running = Set(r.children.flatMap { ws.primitives(under: $0) }.flatMap { ws.resources[$0].activeOn })
-        let stoppedNodes = ws.nodes.filter { !running.contains($0.name) && $0.kind == .member }.map(\.name)
-        let activeInstances = r.children.filter { c in ws.primitives(under: c).contains { !ws.resources[$0].activeOn.isEmpty } }.count
-        if activeInstances < r.children.count && !stoppedNodes.isEmpty {
-            list(r.targetRole == .stopped ? "Stopped (disabled)" : "Stopped", stoppedNodes)
+
+        /// For a cloned group, a masked probe of one of its members on the node.
+        func firstMemberMasked(_ clone: SchedulerResource, node: String) -> String? {
+            guard let first = clone.children.first else { return nil }
+            for p in ws.primitives(under: first) {
+                if let m = ws.maskedProbes[ws.resources[p].configuredID]?[node] { return m }
+            }
+            return nil
         }
-        return lines
+
+        func sortedNames(_ names: [String]) -> String {
+            names.sorted(by: naturalLess).joined(separator: " ")
+        }
+
+        // MARK: bundles
+
+        func bundleLines(_ i: Int, indent: String) -> [String] {
+            let r = ws.resources[i]
+            let replicas = ws.bundleReplicas[i] ?? []
+            var attrs: [String] = []
+            if r.meta["globally-unique"].map(CIBValue.isTrue) == true { attrs.append("unique") }
+            if ws.options.maintenanceMode || r.maintenance { attrs.append("maintenance") } else if !r.managed { attrs.append("unmanaged") }
+            let word = replicas.count > 1 ? "Container bundle set" : "Container bundle"
+            var lines = [indent + "* \(word): \(r.id) [\(r.bundleImage ?? "")]" + flagText(attrs) + ":"]
+            for rep in replicas {
+                let shown = rep.child ?? rep.container
+                let containerRes = ws.resources[rep.container]
+                var name = rep.connection.map { ws.resources[$0].id } ?? containerRes.id
+                if let ip = rep.ipAddress { name += " (\(ip))" }
+                let child = ws.resources[shown]
+                let containerNode: String?? = child.activeOn.count > 1 ? .some(nil) : .some(containerRes.activeOn.first)
+                lines.append(indent + "  * " + primitiveLine(shown, nameOverride: name, nodeOverride: containerNode))
+            }
+            return lines
+        }
     }
 }

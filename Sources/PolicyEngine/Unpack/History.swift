@@ -24,6 +24,9 @@ struct NodeHistory: Equatable {
     var notInstalled = false
     /// A failure happened whose on-fail is ignore.
     var failureIgnored = false
+    /// A probe result that only means "cannot run here": "Not installed", "Invalid parameter".
+    var maskedProbe: String?
+    var pendingInterval = 0
 
     var isActive: Bool { role >= .started }
 }
@@ -37,8 +40,10 @@ struct RecordedOp {
     var rc: Int
     var status: ExecStatus
     var targetRC: Int?
+    var lastRCChange: Int?
 
     init(_ e: XElement) {
+        lastRCChange = e["last-rc-change"].flatMap { Int($0) }
         id = e["id"] ?? ""
         task = e["operation"] ?? ""
         intervalMS = Int(e["interval"] ?? "0") ?? 0
@@ -61,7 +66,7 @@ enum History {
     ///
     /// `policy(task, interval)` gives the configured on-fail for an operation, or nil for the
     /// default.
-    static func evaluate(_ elements: [XElement], fencingEnabled: Bool,
+    static func evaluate(_ elements: [XElement], fencingEnabled: Bool, failureTimeout: Int = 0, now: Int = 0,
                          policy: (String, Int) -> FailurePolicy?) -> NodeHistory {
         var ops = elements.map(RecordedOp.init)
         // Oldest first; pending operations (no call id yet) are the newest.
@@ -80,6 +85,7 @@ enum History {
             }
             if op.status == .pending {
                 h.pendingTask = op.task
+                h.pendingInterval = op.intervalMS
                 if op.task == "start" || op.task == "migrate_from" || op.task == "promote" || op.task == "demote" || op.task == "stop" {
                     if h.role < .started && op.task != "stop" { h.role = .started }
                 }
@@ -88,6 +94,11 @@ enum History {
             if op.status == .cancelled { continue }
             if let outcome = success(op) {
                 apply(success: outcome, of: op, to: &h)
+            } else if failureTimeout > 0, let changed = op.lastRCChange, changed + failureTimeout <= now {
+                // An expired failure no longer counts, but what it says about the resource
+                // still does: a failed stop leaves it running.
+                if op.task == "stop", h.role < .started { h.role = .started }
+                if op.task == "start" || (op.task == "monitor" && !op.isProbe) { if h.role < .started { h.role = .started } }
             } else {
                 fail(op, &h, fencingEnabled: fencingEnabled, policy: policy)
             }
@@ -97,7 +108,9 @@ enum History {
 
     /// The role a successful operation leaves, or nil when the operation failed.
     private static func success(_ op: RecordedOp) -> Role?? {
-        guard op.status == .done else { return nil }
+        // Old executors recorded an unexpected result as op-status 4 (error) with the real
+        // rc: judge those by the rc, as for a completed operation.
+        guard op.status == .done || op.status == .error else { return nil }
         let expected = op.targetRC
         let rc = op.rc
         if op.task == "monitor" {
@@ -108,13 +121,13 @@ enum History {
                 return nil
             case OCFResult.ok, OCFResult.degraded:
                 if expected == nil || expected == rc || expected == OCFResult.ok || op.isProbe { return .some(.started) }
+                // A monitor of the Stopped role found the resource running.
+                if expected == OCFResult.notRunning { return nil }
                 if expected == OCFResult.runningPromoted { return nil }
                 return .some(.started)
             case OCFResult.runningPromoted, OCFResult.degradedPromoted:
                 if op.isProbe || expected == nil || expected == rc { return .some(.promoted) }
                 return nil
-            case OCFResult.notInstalled where op.isProbe:
-                return .some(nil)
             default:
                 return nil
             }
@@ -133,10 +146,7 @@ enum History {
     private static func apply(success outcome: Role?, of op: RecordedOp, to h: inout NodeHistory) {
         switch op.task {
         case "monitor":
-            if op.rc == OCFResult.notInstalled {
-                h.notInstalled = true
-                h.role = .stopped
-            } else if outcome == .stopped {
+            if outcome == .stopped {
                 h.role = .stopped
                 clearPastFailure(&h)
             } else if outcome == .promoted {
@@ -176,8 +186,11 @@ enum History {
             action = .restart
         }
         if action == .fence && !fencingEnabled { action = .block }
-        if op.isProbe && (op.rc == OCFResult.notInstalled || op.status == .notInstalled) {
+        // A probe that finds the agent missing, or its parameters invalid here, only means
+        // the resource cannot run on this node: not a failure.
+        if op.isProbe && (op.rc == OCFResult.notInstalled || op.rc == OCFResult.invalidParameter || op.status == .notInstalled) {
             h.notInstalled = true
+            h.maskedProbe = op.rc == OCFResult.invalidParameter ? "Invalid parameter" : "Not installed"
             h.role = .stopped
             return
         }
@@ -191,7 +204,7 @@ enum History {
         case "promote":
             h.role = .promoted
         case "demote":
-            h.role = .promoted
+            h.role = .unpromoted
         default:
             if op.rc == OCFResult.failedPromoted || op.rc == OCFResult.runningPromoted {
                 h.role = .promoted

@@ -2,101 +2,196 @@ import CIB
 
 /// Nodes and their states: membership, controller state, join state, and node attributes.
 enum Nodes {
-    static func unpack(config: Configuration, status: Status, options: ClusterOptions) -> [SchedulerNode] {
+    /// The nodes of the configuration, plus the remote nodes that `ocf:pacemaker:remote`
+    /// resources define and the guest nodes that the `remote-node` meta attribute defines,
+    /// sorted as Pacemaker sorts them.
+    static func declare(config: Configuration) -> [SchedulerNode] {
         var nodes: [SchedulerNode] = []
         for n in config.nodes {
             var node = SchedulerNode(id: n.id, name: n.uname)
             node.kind = n.type == "remote" ? .remote : .member
-            node.attributes = NVSets.flatten(n.attributes)
+            node.configuredAttributes = NVSets.flatten(n.attributes)
             nodes.append(node)
         }
-        // Remote nodes defined by ocf:pacemaker:remote resources, and guest nodes by the
-        // remote-node meta attribute, even when the nodes section does not list them.
-        for r in config.resources.flatMap(\.primitives) {
-            if r.agent.standard == "ocf", r.agent.provider == "pacemaker", r.agent.type == "remote",
-               !nodes.contains(where: { $0.name == r.id }) {
-                var node = SchedulerNode(id: r.id, name: r.id)
-                node.kind = .remote
-                nodes.append(node)
-            }
-            if let guest = Resource.primitive(r).meta("remote-node"), !nodes.contains(where: { $0.name == guest }) {
-                var node = SchedulerNode(id: guest, name: guest)
-                node.kind = .guest
-                nodes.append(node)
-            }
-        }
-        let states = Dictionary(status.nodeStates.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        for i in nodes.indices {
-            let state = states[nodes[i].id] ?? status.nodeStates.first { $0.uname == nodes[i].name }
-            if let state {
-                for set in state.transientAttributes {
-                    for pair in set.pairs { if let v = pair.value { nodes[i].attributes[pair.name] = v } }
+        for r in config.resources {
+            if case .primitive(let p) = r, p.agent.standard == "ocf", p.agent.provider == "pacemaker", p.agent.type == "remote" {
+                if let i = nodes.firstIndex(where: { $0.name == p.id }) {
+                    nodes[i].kind = .remote
+                    nodes[i].connection = p.id
+                } else {
+                    var node = SchedulerNode(id: p.id, name: p.id)
+                    node.kind = .remote
+                    node.connection = p.id
+                    nodes.append(node)
                 }
             }
-            if nodes[i].kind == .member {
-                determineMemberState(&nodes[i], state: state, options: options)
+        }
+        for r in config.resources {
+            let candidates: [Primitive]
+            switch r {
+            case .primitive(let p): candidates = [p]
+            case .group(let g): candidates = g.members
+            default: candidates = []
             }
-            nodes[i].standby = nodes[i].attributes["standby"].map(CIBValue.isTrue) ?? false
-            nodes[i].maintenance = nodes[i].attributes["maintenance"].map(CIBValue.isTrue) ?? false
-            nodes[i].attributes["#uname"] = nodes[i].name
-            nodes[i].attributes["#id"] = nodes[i].id
-            nodes[i].attributes["#kind"] = nodes[i].kind == .member ? "cluster" : (nodes[i].kind == .remote ? "remote" : "container")
+            for p in candidates {
+                guard let guest = Resource.primitive(p).meta("remote-node") else { continue }
+                if let i = nodes.firstIndex(where: { $0.name == guest }) {
+                    nodes[i].kind = .guest
+                    nodes[i].container = p.id
+                } else {
+                    var node = SchedulerNode(id: guest, name: guest)
+                    node.kind = .guest
+                    node.container = p.id
+                    nodes.append(node)
+                }
+            }
         }
         return nodes
     }
 
-    /// A timestamp or "true" means yes, "0"/"false"/absent means no.
-    static func truthy(_ v: String?) -> Bool {
-        guard let v else { return false }
-        if let n = Int(v) { return n > 0 }
-        return CIBValue.isTrue(v) || v == "online"
+    /// Reads each cluster node's `<node_state>` into its state.
+    static func unpackMembers(_ nodes: inout [SchedulerNode], status: Status, options: ClusterOptions,
+                              haveQuorum: Bool, noQuorumPanic: Bool) {
+        for i in nodes.indices where nodes[i].kind == .member {
+            let state = nodeState(for: nodes[i], in: status)
+            if let state { readAttributes(&nodes[i], state) }
+            determineMemberState(&nodes[i], state: state, options: options)
+            // Without quorum, a policy of fence (or suicide) fences the nodes still online.
+            if ["fence", "suicide"].contains(options.noQuorumPolicy), options.fencingEnabled,
+               !haveQuorum, noQuorumPanic, nodes[i].online {
+                fence(&nodes[i], "cluster does not have quorum")
+            }
+        }
+    }
+
+    static func nodeState(for node: SchedulerNode, in status: Status) -> NodeState? {
+        status.nodeStates.first { $0.id == node.id } ?? status.nodeStates.first { $0.uname == node.name && $0.element["id"] == nil }
+            ?? status.nodeStates.first { $0.uname == node.name }
+    }
+
+    /// Configured attributes first, the status section's transient ones over them; standby and
+    /// maintenance are read from them (only for nodes that have a status entry).
+    static func readAttributes(_ node: inout SchedulerNode, _ state: NodeState) {
+        node.hasState = true
+        var attrs = node.configuredAttributes
+        for set in state.transientAttributes {
+            for pair in set.pairs { if let v = pair.value { attrs[pair.name] = v } }
+        }
+        node.attributes.merge(attrs) { _, new in new }
+        node.standby = attrs["standby"].map(CIBValue.isTrue) ?? false
+        node.maintenance = attrs["maintenance"].map(CIBValue.isTrue) ?? false
+        if let s = attrs["shutdown"], s != "0", !s.isEmpty { node.shutdown = true }
+    }
+
+    /// When the node joined the membership: > 0 (a time, or 1 for "true"), 0 for "false",
+    /// -1 when the status never says (the node has not been seen).
+    static func memberSince(_ v: String?) -> Int {
+        guard let v else { return -1 }
+        if let n = Int(v) { return n >= 0 ? n : -1 }
+        if CIBValue.isTrue(v) { return 1 }
+        if ["false", "no", "0", "off", "n"].contains(v.lowercased()) { return 0 }
+        return -1
+    }
+
+    /// When the node's controller came up: > 0, or 0 when it is not running.
+    static func onlineSince(_ v: String?) -> Int {
+        guard let v else { return 0 }
+        if let n = Int(v) { return max(0, n) }
+        return v == "online" ? 1 : 0
+    }
+
+    static func fence(_ node: inout SchedulerNode, _ reason: String) {
+        node.unclean = true
+        if node.fenceReason == nil { node.fenceReason = reason }
     }
 
     static func determineMemberState(_ node: inout SchedulerNode, state: NodeState?, options: ClusterOptions) {
         guard let state else {
             // Never seen: with fencing and startup-fencing, it must be fenced before use.
             node.online = false
-            node.unclean = options.fencingEnabled && options.startupFencing
-            if node.unclean { node.fenceReason = "node is unclean (never seen)" }
+            if options.fencingEnabled && options.startupFencing { fence(&node, "node is unclean (never seen)") }
             return
         }
-        let inCluster = truthy(state.inCCM)
-        let peerOnline = truthy(state.crmd)
-        let join = state.join ?? "down"
-        let expected = state.expected ?? "down"
-        node.expectedUp = join == "member"
-        if let s = state.element["shutdown"], s != "0", !s.isEmpty { node.shutdown = true }
+        let member = memberSince(state.inCCM)
+        let online = onlineSince(state.crmd)
+        let join = state.join
+        let expected = state.expected
+        node.expectedUp = expected == "member"
 
         guard options.fencingEnabled else {
-            node.online = inCluster && peerOnline && join == "member"
+            if member <= 0 {
+                node.online = false
+            } else if online > 0 {
+                node.online = join?.lowercased() == "member"
+            } else if node.expectedUp && !node.shutdown {
+                fence(&node, "peer is unexpectedly down")
+            }
             return
         }
-        if inCluster && peerOnline && join == "member" {
-            node.online = true
-        } else if inCluster && peerOnline && (join == "pending" || join == "down" || join == "nack") {
-            node.pending = join != "nack"
-            node.online = false
-            if join == "nack" {
-                node.unclean = true
-                node.fenceReason = "node failed to join"
-            }
-        } else if !inCluster && !peerOnline {
-            node.online = false
-            if expected == "member" && !node.shutdown {
-                node.unclean = true
-                node.fenceReason = "peer is unexpectedly down"
-            }
-        } else if inCluster && !peerOnline {
-            node.online = false
-            if expected == "member" || join == "member" {
-                node.unclean = true
-                node.fenceReason = "peer is no longer part of the cluster"
-            }
-        } else {
-            // Controller up, but not in the membership: lost.
-            node.online = false
-            node.unclean = expected == "member"
-            if node.unclean { node.fenceReason = "peer is not part of the cluster" }
+        if node.shutdown {
+            node.online = online > 0
+            return
         }
+        if member < 0 {
+            fence(&node, "peer has not been seen by the cluster")
+            node.online = false
+            return
+        }
+        let terminate = node.attributes["terminate"].map { Int($0).map { $0 > 0 } ?? CIBValue.isTrue($0) } ?? false
+        if join == "nack" {
+            fence(&node, "peer failed membership criteria")
+        } else if terminate {
+            if member <= 0 && online <= 0 && join == "down" {
+                node.online = false
+                return
+            }
+            fence(&node, "fencing was requested")
+        } else if expected == nil || expected == "down" {
+            if member > 0 || online > 0 { node.pending = true }
+        } else if member <= 0 {
+            fence(&node, "peer is no longer part of the cluster")
+        } else if online <= 0 {
+            fence(&node, "peer process is no longer available")
+        } else if join == "member" {
+            // Active.
+        } else if join == "pending" || join == "down" {
+            node.pending = true
+        } else {
+            fence(&node, "peer was in an unknown state")
+        }
+        node.online = member > 0
+    }
+
+    /// Node health from the `#health*` attributes under node-health-strategy.
+    static func health(_ node: SchedulerNode, options: ClusterOptions) -> SchedulerNode.Health {
+        let strategy = options.nodeHealthStrategy
+        guard strategy != "none" else { return .green }
+        let (red, yellow, green): (Int, Int, Int)
+        switch strategy {
+        case "migrate-on-red": (red, yellow, green) = (-CIBValue.infinity, 0, 0)
+        case "only-green": (red, yellow, green) = (-CIBValue.infinity, -CIBValue.infinity, 0)
+        default:
+            red = options.raw["node-health-red"].flatMap(CIBValue.score) ?? -CIBValue.infinity
+            yellow = options.raw["node-health-yellow"].flatMap(CIBValue.score) ?? 0
+            green = options.raw["node-health-green"].flatMap(CIBValue.score) ?? 0
+        }
+        var worst = SchedulerNode.Health.green
+        for (name, value) in node.attributes where name.hasPrefix("#health") {
+            let score: Int
+            switch value.lowercased() {
+            case "red": score = red
+            case "yellow": score = yellow
+            case "green": score = green
+            default: score = CIBValue.score(value) ?? 0
+            }
+            if value.lowercased() == "yellow" && score > red {
+                if worst == .green { worst = .yellow }
+            } else if score <= red {
+                worst = .red
+            } else if yellow != green && score <= yellow && worst == .green {
+                worst = .yellow
+            }
+        }
+        return worst
     }
 }

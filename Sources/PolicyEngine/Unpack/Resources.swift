@@ -10,6 +10,29 @@ enum Resources {
             let i = add(r, parent: nil, defaults: defaults, templates: templates, nodeCount: nodeCount, into: &ws)
             ws.topLevel.append(i)
         }
+        // Guest nodes (remote-node meta) are reached through an implicit, hidden connection.
+        for n in ws.nodes where n.kind == .guest && !n.isBundleNode {
+            guard ws.index(of: n.name) == nil else { continue }
+            var r = SchedulerResource(id: n.name, configuredID: n.name,
+                                      variant: .primitive(ResourceAgentName(standard: "ocf", provider: "pacemaker", type: "remote")),
+                                      parent: nil, element: XElement("primitive", ["id": n.name]))
+            r.meta = ["internal_rsc": "true"]
+            ws.resources.append(r)
+            ws.topLevel.append(ws.resources.count - 1)
+        }
+        // Higher priority first; equal priorities keep the configuration's order.
+        ws.topLevel = ws.topLevel.enumerated().sorted { a, b in
+            let pa = priority(ws.resources[a.element]), pb = priority(ws.resources[b.element])
+            return pa != pb ? pa > pb : a.offset < b.offset
+        }.map(\.element)
+    }
+
+    /// The `priority` meta attribute as Pacemaker reads a score: the leading integer.
+    static func priority(_ r: SchedulerResource) -> Int {
+        guard let v = r.meta["priority"] else { return 0 }
+        if let s = CIBValue.score(v) { return s }
+        let digits = v.prefix { $0.isNumber || $0 == "-" || $0 == "+" }
+        return Int(digits) ?? 0
     }
 
     /// Adds a configured resource (and, for a clone, its instances); returns its index.
@@ -39,13 +62,15 @@ enum Resources {
             }
         case .clone(let c):
             let promotable = c.isPromotable
-            let unique = meta["globally-unique"].map(CIBValue.isTrue) ?? false
+            // LSB, systemd and the like cannot tell instances apart: they are cloned anonymously.
+            let ocfOnly = c.child.map { $0.primitives.allSatisfy { ["ocf", "stonith"].contains($0.agent.standard) } } ?? true
+            let unique = ocfOnly && (meta["globally-unique"].map(CIBValue.isTrue) ?? false)
             var res = SchedulerResource(id: c.id, configuredID: c.id, variant: .clone(promotable: promotable, unique: unique),
                                         parent: parent, element: c.element)
             res.meta = meta
             ws.resources.append(res)
             guard let child = c.child else { break }
-            let max = cloneMax(meta, nodeCount: nodeCount)
+            let max = cloneMax(meta, nodeCount: max(1, ws.nodes.count))
             for n in 0..<max {
                 let ci = add(child, parent: index, defaults: defaults, templates: templates, nodeCount: nodeCount,
                              suffix: ":\(n)", into: &ws)
@@ -55,10 +80,7 @@ enum Resources {
             var res = SchedulerResource(id: b.id, configuredID: b.id, variant: .bundle, parent: parent, element: b.element)
             res.meta = meta
             ws.resources.append(res)
-            if let p = b.primitive {
-                let ci = add(.primitive(p), parent: index, defaults: defaults, templates: templates, nodeCount: nodeCount, into: &ws)
-                ws.resources[index].children.append(ci)
-            }
+            Bundles.build(b, at: index, defaults: defaults, templates: templates, into: &ws)
         }
         return index
     }
@@ -76,8 +98,14 @@ enum Resources {
         for attr in ["class", "provider", "type"] where out.element[attr] == nil {
             out.element[attr] = template.element[attr]
         }
-        for child in template.element.elements where out.element.firstElement(named: child.name) == nil {
-            out.element.append(child)
+        // The template's name/value sets apply after the primitive's own (which win); its
+        // operations apply when the primitive defines none.
+        for child in template.element.elements {
+            if ["meta_attributes", "instance_attributes", "utilization"].contains(child.name) {
+                out.element.append(child)
+            } else if out.element.firstElement(named: child.name) == nil {
+                out.element.append(child)
+            }
         }
         return out
     }

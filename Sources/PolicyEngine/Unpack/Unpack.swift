@@ -8,68 +8,203 @@ enum Unpack {
         let config = cib.configuration
         let options = ClusterOptions(config)
         let haveQuorum = cib.root["have-quorum"].map(CIBValue.isTrue) ?? false
+        let panic = cib.root["no-quorum-panic"].map(CIBValue.isTrue) ?? false
         var ws = WorkingSet(options: options, nodes: [], resources: [], topLevel: [],
                             haveQuorum: haveQuorum, now: input.now, cib: cib)
-        ws.nodes = Nodes.unpack(config: config, status: cib.status, options: options)
+        var nodes = Nodes.declare(config: config)
+        nodes.sort { naturalLess($0.name, $1.name) }
+        Nodes.unpackMembers(&nodes, status: cib.status, options: options, haveQuorum: haveQuorum || !panic, noQuorumPanic: panic || haveQuorum)
+        for i in nodes.indices where nodes[i].kind == .remote && nodes[i].connection != nil {
+            // A remote node is presumed unclean until its status says otherwise.
+            if options.fencingEnabled && options.startupFencing { nodes[i].unclean = true }
+        }
+        ws.nodes = nodes
         Resources.unpack(config: config, into: &ws)
         applyHistory(&ws)
+        for i in ws.nodes.indices { ws.nodes[i].health = Nodes.health(ws.nodes[i], options: options) }
         return ws
     }
 
-    /// Reads every node's `<lrm_resources>` into the resources' states.
+    /// Reads the `<lrm_resources>` of each node into the resources' states, in Pacemaker's
+    /// passes: online cluster nodes; then remote and guest nodes whose connection runs; then,
+    /// when fencing is possible, every node left (a resource recorded active on a node that is
+    /// down gets that node fenced).
     static func applyHistory(_ ws: inout WorkingSet) {
-        for state in ws.cib.status.nodeStates {
-            let nodeName = state.uname
-            guard ws.nodes.contains(where: { $0.name == nodeName }) else { continue }
-            for lrm in state.lrmResources {
-                let ops = lrm.element.elements(named: "lrm_rsc_op")
-                guard !ops.isEmpty else { continue }
-                let configured = findConfigured(lrm.id, in: ws)
-                let policy: (String, Int) -> FailurePolicy? = { task, interval in
-                    guard let i = configured else { return nil }
-                    return Resources.configuredOnFail(ws.resources[i], task: task, intervalMS: interval)
-                }
-                let h = History.evaluate(ops, fencingEnabled: ws.options.fencingEnabled, policy: policy)
-                let target: Int?
-                if let i = configured {
-                    target = instance(for: i, lrmID: lrm.id, node: nodeName, active: h.isActive || h.onFail != nil, in: &ws)
-                } else if h.isActive {
-                    target = addOrphan(lrm, in: &ws)
-                } else {
-                    target = nil
-                }
-                guard let r = target else { continue }
-                record(h, node: nodeName, resource: r, in: &ws)
+        let states = ws.cib.status.nodeStates
+        var done = Set<Int>()
+        func process(_ k: Int, _ state: NodeState, node n: Int) {
+            done.insert(k)
+            if ws.nodes[n].kind != .member {
+                Nodes.readAttributes(&ws.nodes[n], state)
+                if !ws.nodes[n].remoteReset { ws.nodes[n].unclean = false }
             }
+            unpackLRM(state, node: ws.nodes[n].name, in: &ws)
+        }
+        func nodeIndex(_ state: NodeState) -> Int? {
+            ws.nodes.firstIndex { $0.id == state.id } ?? ws.nodes.firstIndex { $0.name == state.uname }
+        }
+        for (k, state) in states.enumerated() {
+            guard let n = nodeIndex(state), ws.nodes[n].kind == .member else { continue }
+            if !ws.nodes[n].online && (ws.options.fencingEnabled || ws.options.shutdownLock) { continue }
+            // Without fencing, nothing can be known about an offline node: skip its history.
+            if !ws.nodes[n].online { done.insert(k); continue }
+            process(k, state, node: n)
+        }
+        // Remote and guest nodes come up when their connection (or container) runs.
+        var progress = true
+        while progress {
+            progress = false
+            updateRemoteStates(&ws)
+            for (k, state) in states.enumerated() where !done.contains(k) {
+                guard let n = nodeIndex(state), ws.nodes[n].kind != .member, ws.nodes[n].online else { continue }
+                process(k, state, node: n)
+                progress = true
+            }
+        }
+        if ws.options.fencingEnabled {
+            for (k, state) in states.enumerated() where !done.contains(k) {
+                guard let n = nodeIndex(state) else { continue }
+                process(k, state, node: n)
+            }
+        }
+        updateRemoteStates(&ws)
+    }
+
+    /// Remote nodes are online while their connection resource runs; guest nodes while their
+    /// container runs (and its host is not lost).
+    static func updateRemoteStates(_ ws: inout WorkingSet) {
+        for n in ws.nodes.indices where ws.nodes[n].kind != .member {
+            let resourceID = ws.nodes[n].kind == .remote ? ws.nodes[n].connection : ws.nodes[n].container
+            guard let rid = resourceID, let r = ws.resources.firstIndex(where: { $0.id == rid }) else {
+                ws.nodes[n].online = false
+                continue
+            }
+            let res = ws.resources[r]
+            var online = res.role >= .started && !res.activeOn.isEmpty && !res.failed
+            if ws.nodes[n].kind == .guest, let host = res.activeOn.first, let h = ws.node(named: host), h.unclean && !h.online {
+                online = false
+            }
+            if ws.nodes[n].kind == .guest && res.failed { ws.nodes[n].remoteReset = true }
+            ws.nodes[n].online = online
+            if ws.nodes[n].kind == .guest, !res.managed { ws.nodes[n].maintenance = true }
+        }
+    }
+
+    static func unpackLRM(_ state: NodeState, node nodeName: String, in ws: inout WorkingSet) {
+        guard let node = ws.node(named: nodeName) else { return }
+        for lrm in state.lrmResources {
+            let ops = lrm.element.elements(named: "lrm_rsc_op")
+            guard !ops.isEmpty else { continue }
+            let configured = findConfigured(lrm.id, in: ws)
+            let policy: (String, Int) -> FailurePolicy? = { task, interval in
+                guard let i = configured else { return nil }
+                return Resources.configuredOnFail(ws.resources[i], task: task, intervalMS: interval)
+            }
+            let timeout = configured.flatMap { ws.resources[$0].meta["failure-timeout"] }.flatMap(CIBValue.milliseconds) ?? 0
+            var h = History.evaluate(ops, fencingEnabled: ws.options.fencingEnabled, failureTimeout: timeout / 1000,
+                                     now: ws.now, policy: policy)
+            // On a node that will be fenced, a failure changes nothing: everything there
+            // is recovered once the node is fenced.
+            if node.unclean { h.onFail = nil }
+            if let masked = h.maskedProbe, node.online {
+                let key = configured.map { ws.resources[$0].configuredID } ?? lrm.id
+                ws.maskedProbes[key, default: [:]][nodeName] = masked
+            }
+            let target: Int?
+            if let i = configured {
+                target = instance(for: i, lrmID: lrm.id, node: nodeName, active: h.isActive || h.onFail != nil, in: &ws)
+            } else if h.isActive, let c = emptyClone(for: lrm.id, in: ws) {
+                let base = lrm.id.split(separator: ":").first.map(String.init) ?? lrm.id
+                let proto = Primitive(ws.resources[c].element.elements.first { $0.id == base }!)
+                var r = SchedulerResource(id: "\(base):\(ws.resources[c].children.count)", configuredID: base,
+                                          variant: .primitive(proto.agent), parent: c, element: proto.element)
+                r.meta = ws.resources[c].meta
+                r.orphan = true
+                ws.resources.append(r)
+                ws.resources[c].children.append(ws.resources.count - 1)
+                target = ws.resources.count - 1
+            } else if h.isActive {
+                target = addOrphan(lrm, in: &ws)
+            } else {
+                target = nil
+            }
+            guard let r = target else { continue }
+            record(h, node: nodeName, resource: r, in: &ws)
         }
     }
 
     /// The configured primitive an lrm_resource id names: the exact id, or for clone
     /// instances the id before the `:N` suffix.
     static func findConfigured(_ id: String, in ws: WorkingSet) -> Int? {
-        if let i = ws.resources.firstIndex(where: { $0.id == id && $0.isPrimitive }) { return i }
+        if let i = ws.resources.firstIndex(where: { $0.id == id && $0.isPrimitive && !$0.orphan }) { return i }
         let base = id.split(separator: ":").first.map(String.init) ?? id
-        return ws.resources.firstIndex { $0.configuredID == base && $0.isPrimitive }
+        return ws.resources.firstIndex { $0.configuredID == base && $0.isPrimitive && !$0.orphan }
+    }
+
+    /// A clone whose configured child is `id` but that has no instances (clone-max 0).
+    static func emptyClone(for id: String, in ws: WorkingSet) -> Int? {
+        let base = id.split(separator: ":").first.map(String.init) ?? id
+        return ws.resources.firstIndex { r in
+            guard case .clone = r.variant, r.children.isEmpty else { return false }
+            return r.element.elements.contains { $0.name == "primitive" && $0.id == base }
+        }
     }
 
     /// For a clone's primitive, the instance this history belongs to.
     static func instance(for i: Int, lrmID: String, node: String, active: Bool, in ws: inout WorkingSet) -> Int? {
+        if let b = ws.resources[i].parent, ws.resources[b].variant == .bundle, ws.resources[i].configuredID != ws.resources[i].id {
+            // A bundle's resource: the copy of the replica whose guest node this is.
+            return Bundles.replica(onNode: node, of: b, in: ws)?.child
+        }
         guard let cloneIndex = Resources.enclosingClone(i, in: ws) else { return i }
         guard case .clone(_, let unique) = ws.resources[cloneIndex].variant else { return i }
         let configuredID = ws.resources[i].configuredID
         let candidates = ws.primitives(under: cloneIndex).filter { ws.resources[$0].configuredID == configuredID }
-        if unique || lrmID.contains(":") {
-            if let exact = candidates.first(where: { ws.resources[$0].id == lrmID }) {
-                if unique { return exact }
-                // Anonymous clones may name any instance; keep it if it is free on this node.
-                if !active || !ws.resources[exact].activeOn.contains(where: { _ in true }) { return exact }
-            }
-            if unique { return nil }
+        if unique {
+            if let exact = candidates.first(where: { ws.resources[$0].id == lrmID }) { return exact }
+            return active ? addCloneOrphan(clone: cloneIndex, configured: i, id: lrmID, in: &ws) : nil
         }
         guard active else { return nil }
-        // Anonymous: an instance already here, else the first one active nowhere.
-        if let here = candidates.first(where: { ws.resources[$0].activeOn.contains(node) }) { return here }
-        return candidates.first { ws.resources[$0].activeOn.isEmpty && ws.resources[$0].onFail == nil }
+        // Anonymous. In a cloned group, the members on one node belong to one group instance:
+        // the instance with members here already, else the first instance active nowhere.
+        let snapshot = ws
+        let instances = snapshot.resources[cloneIndex].children.filter { !snapshot.resources[$0].orphan }
+        func member(of instance: Int) -> Int? {
+            snapshot.primitives(under: instance).first { snapshot.resources[$0].configuredID == configuredID }
+        }
+        func activeHere(_ inst: Int) -> Bool {
+            snapshot.primitives(under: inst).contains { snapshot.resources[$0].activeOn.contains(node) }
+        }
+        func activeAnywhere(_ inst: Int) -> Bool {
+            snapshot.primitives(under: inst).contains { !snapshot.resources[$0].activeOn.isEmpty || snapshot.resources[$0].onFail != nil }
+        }
+        if let inst = instances.first(where: activeHere), let m = member(of: inst) {
+            if !ws.resources[m].activeOn.contains(node) && ws.resources[m].onFail == nil { return m }
+            // A second copy on the same node: an orphan.
+            return addCloneOrphan(clone: cloneIndex, configured: i, id: nil, in: &ws)
+        }
+        if let inst = instances.first(where: { !activeAnywhere($0) }), let m = member(of: inst) { return m }
+        return addCloneOrphan(clone: cloneIndex, configured: i, id: nil, in: &ws)
+    }
+
+    /// An instance beyond clone-max found in the history: an orphan inside the clone.
+    static func addCloneOrphan(clone: Int, configured i: Int, id: String?, in ws: inout WorkingSet) -> Int {
+        let base = ws.resources[i].configuredID
+        let n = ws.resources[clone].children.count
+        var r = ws.resources[i]
+        r.id = id ?? "\(base):\(n)"
+        r.orphan = true
+        r.activeOn = []
+        r.role = .unknown
+        r.failed = false
+        r.onFail = nil
+        r.pendingTask = nil
+        r.children = []
+        r.parent = clone
+        // A cloned group's member becomes its own instance here.
+        ws.resources.append(r)
+        ws.resources[clone].children.append(ws.resources.count - 1)
+        return ws.resources.count - 1
     }
 
     static func addOrphan(_ lrm: LRMResource, in ws: inout WorkingSet) -> Int {
@@ -82,9 +217,14 @@ enum Unpack {
     }
 
     static func record(_ h: NodeHistory, node: String, resource r: Int, in ws: inout WorkingSet) {
+        guard let n = ws.nodes.firstIndex(where: { $0.name == node }) else { return }
         if h.isActive && !ws.resources[r].activeOn.contains(node) { ws.resources[r].activeOn.append(node) }
+        if ws.resources[r].activeOn.count > 1, ws.resources[r].meta["multiple-active"] == "block" { ws.resources[r].blocked = true }
         if h.isActive { ws.resources[r].role = max(ws.resources[r].role, h.role) }
-        if let p = h.pendingTask { ws.resources[r].pendingTask = p }
+        if let p = h.pendingTask {
+            ws.resources[r].pendingTask = p
+            if p != "monitor" || h.pendingInterval > 0 { ws.resources[r].pendingNode = node }
+        }
         if h.failureIgnored { ws.resources[r].failureIgnored = true }
         if let f = h.onFail {
             ws.resources[r].onFail = max(ws.resources[r].onFail ?? f, f)
@@ -92,19 +232,24 @@ enum Unpack {
             case .ignore:
                 break
             case .fence:
-                if let n = ws.nodes.firstIndex(where: { $0.name == node }), ws.options.fencingEnabled {
-                    ws.nodes[n].unclean = true
-                    ws.nodes[n].fenceReason = "\(ws.resources[r].id) failed there"
-                }
+                if ws.options.fencingEnabled { Nodes.fence(&ws.nodes[n], "\(ws.resources[r].id) failed there") }
                 ws.resources[r].failed = true
             case .block:
                 ws.resources[r].failed = true
                 ws.resources[r].blocked = true
             case .standby:
-                if let n = ws.nodes.firstIndex(where: { $0.name == node }) { ws.nodes[n].standbyOnFail = true }
+                ws.nodes[n].standbyOnFail = true
                 ws.resources[r].failed = true
             default:
                 ws.resources[r].failed = true
+            }
+        }
+        // A managed resource thought active on a node that is down: the node must be fenced.
+        if h.isActive, !ws.nodes[n].online, !ws.nodes[n].maintenance, ws.resources[r].managed, !ws.options.maintenanceMode {
+            if ws.nodes[n].kind == .guest {
+                if let c = ws.nodes[n].container, let ci = ws.index(of: c) { ws.resources[ci].failed = true }
+            } else if ws.options.fencingEnabled {
+                Nodes.fence(&ws.nodes[n], "\(ws.resources[r].id) is thought to be active there")
             }
         }
     }

@@ -1,0 +1,113 @@
+import CIB
+
+/// One replica of a bundle: its container, its address, its connection and its copy of the
+/// bundled resource (indexes into the working set's resources).
+public struct BundleReplica: Sendable {
+    public var number: Int
+    public var container: Int
+    public var ip: Int?
+    public var ipAddress: String?
+    public var connection: Int?
+    public var child: Int?
+    /// The guest node the replica's resource runs on (when the bundle has a resource).
+    public var node: String?
+}
+
+/// Bundles: a container image run `replicas` times, each replica with its own container
+/// resource, optionally an IP address, and (when the bundle holds a resource) a remote
+/// connection and a guest node on which that resource's copy runs.
+enum Bundles {
+    /// Builds the replicas of the bundle at index `b`.
+    static func build(_ bundle: Bundle, at b: Int, defaults: [String: String], templates: [String: Primitive], into ws: inout WorkingSet) {
+        guard let container = bundle.container else { return }
+        let kind = container.name
+        let meta = ws.resources[b].meta
+        var promotedMax = Int(container["promoted-max"] ?? container["masters"] ?? meta["promoted-max"] ?? "") ?? 0
+        if promotedMax == 0, meta["promotable"].map(CIBValue.isTrue) == true { promotedMax = 1 }
+        let replicas = Int(container["replicas"] ?? "") ?? max(1, promotedMax)
+        ws.resources[b].variant = .bundle
+        ws.resources[b].bundleImage = container["image"]
+        ws.resources[b].bundlePromotable = promotedMax > 0
+        let ipStart = bundle.network?["ip-range-start"]
+        var list: [BundleReplica] = []
+        for i in 0..<replicas {
+            var meta = ws.resources[b].meta
+            meta.removeValue(forKey: "priority")
+            let containerID = "\(bundle.id)-\(kind)-\(i)"
+            let c = addPrimitive(id: containerID, configuredID: containerID,
+                                 agent: ResourceAgentName(standard: "ocf", provider: "heartbeat", type: kind),
+                                 parent: b, meta: meta, into: &ws)
+            var replica = BundleReplica(number: i, container: c)
+            if let ipStart, let address = increment(ipStart, by: i) {
+                let ipID = "\(bundle.id)-ip-\(address)"
+                replica.ip = addPrimitive(id: ipID, configuredID: ipID,
+                                          agent: ResourceAgentName(standard: "ocf", provider: "heartbeat", type: "IPaddr2"),
+                                          parent: b, meta: meta, into: &ws)
+                replica.ipAddress = address
+            }
+            if var p = bundle.primitive {
+                if let t = p.template, let template = templates[t] { p = Resources.merge(template: template, into: p) }
+                let nodeName = "\(bundle.id)-\(i)"
+                var connMeta = meta
+                connMeta["internal_rsc"] = "true"
+                replica.connection = addPrimitive(id: nodeName, configuredID: nodeName,
+                                                  agent: ResourceAgentName(standard: "ocf", provider: "pacemaker", type: "remote"),
+                                                  parent: b, meta: connMeta, into: &ws)
+                var childMeta = defaults
+                childMeta.merge(ws.resources[b].meta) { _, m in m }
+                childMeta.merge(NVSets.flatten(p.metaAttributes)) { _, own in own }
+                childMeta.removeValue(forKey: "priority")
+                let child = addPrimitive(id: "\(p.id):\(i)", configuredID: p.id, agent: p.agent, parent: b, meta: childMeta,
+                                         element: p.element, into: &ws)
+                ws.resources[child].parameters = NVSets.flatten(p.instanceAttributes)
+                replica.child = child
+                replica.node = nodeName
+                if let n = ws.nodes.firstIndex(where: { $0.name == nodeName }) {
+                    // A node entry left in the configuration for the replica.
+                    ws.nodes[n].kind = .guest
+                    ws.nodes[n].container = containerID
+                    ws.nodes[n].isBundleNode = true
+                    ws.nodes[n].unclean = false
+                } else {
+                    var node = SchedulerNode(id: nodeName, name: nodeName)
+                    node.kind = .guest
+                    node.container = containerID
+                    node.isBundleNode = true
+                    ws.nodes.append(node)
+                }
+            }
+            list.append(replica)
+        }
+        ws.bundleReplicas[b] = list
+    }
+
+    @discardableResult
+    static func addPrimitive(id: String, configuredID: String, agent: ResourceAgentName, parent: Int, meta: [String: String],
+                             element: XElement? = nil, into ws: inout WorkingSet) -> Int {
+        var r = SchedulerResource(id: id, configuredID: configuredID, variant: .primitive(agent), parent: parent,
+                                  element: element ?? XElement("primitive", ["id": id]))
+        r.meta = meta
+        ws.resources.append(r)
+        let i = ws.resources.count - 1
+        ws.resources[parent].children.append(i)
+        return i
+    }
+
+    /// The IPv4 address `n` after `start`.
+    static func increment(_ start: String, by n: Int) -> String? {
+        let parts = start.split(separator: ".").compactMap { Int($0) }
+        guard parts.count == 4 else { return nil }
+        var value = parts.reduce(0) { $0 * 256 + $1 } + n
+        var out: [Int] = []
+        for _ in 0..<4 {
+            out.insert(value % 256, at: 0)
+            value /= 256
+        }
+        return out.map(String.init).joined(separator: ".")
+    }
+
+    /// The replica whose guest node is `node`, for a bundle's resource history found there.
+    static func replica(onNode node: String, of bundle: Int, in ws: WorkingSet) -> BundleReplica? {
+        ws.bundleReplicas[bundle]?.first { $0.node == node }
+    }
+}
