@@ -40,14 +40,10 @@ public struct ClusterOptions: Sendable, Equatable {
 
     public init() {}
 
-    /// Reads the options from the first value each name has in `crm_config` (rule-less sets).
-    public init(_ config: Configuration) {
-        var values: [String: String] = [:]
-        for set in config.clusterPropertySets where set.rule == nil {
-            for pair in set.pairs {
-                if values[pair.name] == nil, let v = pair.value { values[pair.name] = v }
-            }
-        }
+    /// Reads the options from `crm_config`: the first value each name has among the sets
+    /// that apply at `now` (rule-less ones and those whose rule passes).
+    public init(_ config: Configuration, now: Int = 0) {
+        let values = NVSets.flatten(config.clusterPropertySets, context: RuleContext(now: now))
         raw = values
         func bool(_ names: String..., default d: Bool) -> Bool {
             for n in names { if let v = values[n] { return CIBValue.isTrue(v) } }

@@ -155,6 +155,8 @@ public struct WorkingSet: Sendable {
     /// Probes that failed in a way that only means "cannot run here" (not installed, invalid
     /// parameter), by configured resource id, then node: the result's name.
     public var maskedProbes: [String: [String: String]] = [:]
+    /// The `rsc_defaults` sets (some may have rules that test the resource).
+    public var resourceDefaultSets: [NVSet] = []
     /// The replicas of each bundle, by the bundle's index.
     public var bundleReplicas: [Int: [BundleReplica]] = [:]
     public var cib: CIB

@@ -5,12 +5,13 @@ enum Nodes {
     /// The nodes of the configuration, plus the remote nodes that `ocf:pacemaker:remote`
     /// resources define and the guest nodes that the `remote-node` meta attribute defines,
     /// sorted as Pacemaker sorts them.
-    static func declare(config: Configuration) -> [SchedulerNode] {
+    static func declare(config: Configuration, now: Int) -> [SchedulerNode] {
         var nodes: [SchedulerNode] = []
         for n in config.nodes {
             var node = SchedulerNode(id: n.id, name: n.uname)
             node.kind = n.type == "remote" ? .remote : .member
-            node.configuredAttributes = NVSets.flatten(n.attributes)
+            let builtIn = ["#uname": n.uname, "#id": n.id, "#kind": node.kind == .member ? "cluster" : "remote"]
+            node.configuredAttributes = NVSets.flatten(n.attributes, context: RuleContext(now: now, nodeAttributes: builtIn))
             nodes.append(node)
         }
         for r in config.resources {

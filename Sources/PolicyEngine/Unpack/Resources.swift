@@ -2,8 +2,11 @@ import CIB
 
 /// Building the scheduler's resource tree from the configuration.
 enum Resources {
+
     static func unpack(config: Configuration, into ws: inout WorkingSet) {
-        let defaults = NVSets.flatten(config.resourceDefaults)
+        // Defaults whose rules test the resource (rsc_expression) are resolved per primitive below.
+        let defaults = NVSets.flatten(config.resourceDefaults, context: RuleContext(now: ws.now))
+        ws.resourceDefaultSets = config.resourceDefaults
         let templates = Dictionary(config.templates.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let nodeCount = ws.nodes.count
         for r in config.resources {
@@ -40,8 +43,13 @@ enum Resources {
     static func add(_ r: Resource, parent: Int?, defaults: [String: String], templates: [String: Primitive],
                     nodeCount: Int, suffix: String = "", into ws: inout WorkingSet) -> Int {
         var meta = defaults
+        if case .primitive(let p) = r, ws.resourceDefaultSets.contains(where: { $0.rule != nil }) {
+            var ctx = RuleContext(now: ws.now)
+            ctx.resourceAgent = p.agent
+            meta = NVSets.flatten(ws.resourceDefaultSets, context: ctx)
+        }
         if let parent { meta.merge(ws.resources[parent].meta) { _, p in p } }
-        meta.merge(NVSets.flatten(r.metaAttributes)) { _, own in own }
+        meta.merge(NVSets.flatten(r.metaAttributes, context: RuleContext(now: ws.now))) { _, own in own }
         let index = ws.resources.count
         switch r {
         case .primitive(var p):
@@ -133,15 +141,19 @@ enum Resources {
 
 /// Name/value sets, flattened the way Pacemaker reads them.
 enum NVSets {
-    /// The values of rule-less sets, higher `score` first; the first value of a name wins.
-    static func flatten(_ sets: [NVSet]) -> [String: String] {
+    /// The values of the sets that apply (rule-less ones, and those whose rule passes in
+    /// `context`), higher `score` first; the first value of a name wins.
+    static func flatten(_ sets: [NVSet], context: RuleContext? = nil) -> [String: String] {
         var out: [String: String] = [:]
         let ordered = sets.enumerated().sorted { a, b in
             let sa = a.element.score.flatMap(CIBValue.score) ?? 0
             let sb = b.element.score.flatMap(CIBValue.score) ?? 0
             return sa != sb ? sa > sb : a.offset < b.offset
         }.map(\.element)
-        for set in ordered where set.rule == nil {
+        for set in ordered {
+            if let rule = set.rule {
+                guard let context, RuleEvaluator.passes(rule.element, context) else { continue }
+            }
             for pair in set.pairs {
                 if out[pair.name] == nil, let v = pair.value { out[pair.name] = v }
             }

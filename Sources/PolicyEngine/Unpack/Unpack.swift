@@ -6,12 +6,12 @@ enum Unpack {
     static func run(_ input: SchedulerInput) -> WorkingSet {
         let cib = input.cib
         let config = cib.configuration
-        let options = ClusterOptions(config)
+        let options = ClusterOptions(config, now: input.now)
         let haveQuorum = cib.root["have-quorum"].map(CIBValue.isTrue) ?? false
         let panic = cib.root["no-quorum-panic"].map(CIBValue.isTrue) ?? false
         var ws = WorkingSet(options: options, nodes: [], resources: [], topLevel: [],
                             haveQuorum: haveQuorum, now: input.now, cib: cib)
-        var nodes = Nodes.declare(config: config)
+        var nodes = Nodes.declare(config: config, now: input.now)
         nodes.sort { naturalLess($0.name, $1.name) }
         Nodes.unpackMembers(&nodes, status: cib.status, options: options, haveQuorum: haveQuorum || !panic, noQuorumPanic: panic || haveQuorum)
         for i in nodes.indices where nodes[i].kind == .remote && nodes[i].connection != nil {
