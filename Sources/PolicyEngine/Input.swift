@@ -9,9 +9,14 @@ public struct SchedulerInput: Sendable {
     /// Seconds since the epoch.
     public var now: Int
 
-    public init(cib: CIB, now: Int) {
+    /// The `-t` value as given, when the time was set by the caller rather than taken from
+    /// the CIB (crm_simulate says "Setting effective cluster time" then).
+    public var effectiveTimeText: String?
+
+    public init(cib: CIB, now: Int, effectiveTimeText: String? = nil) {
         self.cib = cib
         self.now = now
+        self.effectiveTimeText = effectiveTimeText
     }
 
     /// The CIB's own `execution-date`, when it records one (saved scheduler inputs do).

@@ -170,6 +170,16 @@ public struct WorkingSet: Sendable {
         nodes.first { $0.name == name }
     }
 
+    /// Whether a resource sits in a promotable clone.
+    public func isInPromotableClone(_ r: SchedulerResource) -> Bool {
+        var p = r.parent
+        while let j = p {
+            if case .clone(let promotable, _) = resources[j].variant { return promotable }
+            p = resources[j].parent
+        }
+        return false
+    }
+
     /// Every primitive under (and including) a resource.
     public func primitives(under i: Int) -> [Int] {
         if resources[i].isPrimitive { return [i] }

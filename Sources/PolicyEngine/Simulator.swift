@@ -1,3 +1,5 @@
+import CIB
+
 /// What `crm_simulate -S` prints: the current status, the transition summary, the actions in
 /// the order a cluster would execute them, and the status they leave.
 public enum Simulator {
@@ -6,18 +8,64 @@ public enum Simulator {
         Unpack.run(input)
     }
 
+    /// The line saying which time the simulation uses, if any.
+    static func timeLine(_ input: SchedulerInput) -> String? {
+        if let t = input.effectiveTimeText { return "Setting effective cluster time: \(t)" }
+        if let d = SchedulerInput.executionDate(of: input.cib) {
+            let c = CivilTime(d)
+            func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+            return "Using the original execution date of: \(c.year)-\(two(c.month))-\(two(c.day)) \(two(c.hour)):\(two(c.minute)):\(two(c.second))Z"
+        }
+        return nil
+    }
+
+    /// The lines printed before "Current cluster status:": the time, the maintenance-mode
+    /// banner, and how many resource instances are disabled or blocked.
+    public static func preamble(_ input: SchedulerInput, _ ws: WorkingSet) -> [String] {
+        var lines: [String] = []
+        if let t = timeLine(input) { lines.append(t) }
+        var spacer = false
+        if ws.options.maintenanceMode {
+            lines += ["", "              *** Resource management is DISABLED ***",
+                      "  The cluster will not attempt to start, stop or recover services"]
+            spacer = true
+        }
+        let (disabled, blocked, total) = instanceCounts(ws)
+        if disabled > 0 || blocked > 0 {
+            lines.append("\(disabled) of \(total) resource instances DISABLED and \(blocked) BLOCKED from further action due to failure")
+            spacer = true
+        }
+        if spacer { lines.append("") }
+        return lines
+    }
+
+    /// (disabled, blocked, all) over the leaf primitives, removed ones that are stopped left out.
+    static func instanceCounts(_ ws: WorkingSet) -> (Int, Int, Int) {
+        var disabled = 0, blocked = 0, total = 0
+        for r in ws.resources where r.isPrimitive {
+            if r.orphan && r.activeOn.isEmpty { continue }
+            total += 1
+            let promotableClone = ws.isInPromotableClone(r)
+            if r.targetRole == .stopped || (r.targetRole == .unpromoted && promotableClone) { disabled += 1 }
+            if r.blocked { blocked += 1 }
+        }
+        return (disabled, blocked, total)
+    }
+
     /// The full `-S` text.
     public static func summaryText(_ input: SchedulerInput) -> String {
         let ws = Unpack.run(input)
-        var lines = ["Current cluster status:"]
+        var lines = preamble(input, ws)
+        lines.append("Current cluster status:")
         lines += StatusText.render(ws)
         lines.append("")
         lines.append("Transition Summary:")
         lines.append("")
         lines.append("Executing Cluster Transition:")
+        if let t = timeLine(input) { lines.append(t) }
         lines.append("")
         lines.append("Revised Cluster Status:")
-        lines += StatusText.render(ws)
+        lines += StatusText.render(ws, options: .init(showPending: false))
         return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -36,8 +36,9 @@ import Testing
                   let expected = try? String(contentsOfFile: "\(dir)/summary/\(name).summary", encoding: .utf8) else { continue }
             var result = SuiteCaseResult(name: name, topic: topic)
             if let cib = try? CIB.parse(input, source: name) {
-                let now = extra[name].flatMap(Self.dateOption) ?? SchedulerInput.executionDate(of: cib) ?? 0
-                let ours = Simulator.summaryText(SchedulerInput(cib: cib, now: now))
+                let dateText = extra[name].flatMap(Self.dateText)
+                let now = dateText.flatMap(ISO8601Time.parse) ?? SchedulerInput.executionDate(of: cib) ?? 0
+                let ours = Simulator.summaryText(SchedulerInput(cib: cib, now: now, effectiveTimeText: dateText))
                 result.compare(ours: ours, expected: expected)
                 if let show = ProcessInfo.processInfo.environment["SUITE_SHOW"], !result.passedMetrics.contains(show),
                    ProcessInfo.processInfo.environment["SUITE_CASE"].map({ name.hasPrefix($0) }) ?? true {
@@ -73,10 +74,10 @@ import Testing
         return out
     }
 
-    /// The time given by `-t DATE` in a case's extra arguments.
-    static func dateOption(_ args: [String]) -> Int? {
+    /// The `-t DATE` of a case's extra arguments.
+    static func dateText(_ args: [String]) -> String? {
         guard let i = args.firstIndex(of: "-t"), i + 1 < args.count else { return nil }
-        return ISO8601Time.parse(args[i + 1])
+        return args[i + 1]
     }
 }
 

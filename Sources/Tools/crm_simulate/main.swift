@@ -48,13 +48,15 @@ struct CrmSimulate: ParsableCommand {
             }
             now = t
         }
+        let input = SchedulerInput(cib: cib, now: now, effectiveTimeText: dateTime)
         let wantsTransition = simulate || runOnly || showScores || saveGraph != nil || saveDot != nil || saveOutput != nil
             || !nodeUp.isEmpty || !nodeDown.isEmpty || !nodeFail.isEmpty || !opInject.isEmpty || !opFail.isEmpty
         if wantsTransition {
             ToolSupport.fail(program, "computing transitions (-S, -R, -s, -G, -D, -O and the what-if options) is not available in this build yet; it is issue #3 in progress. Without them, crm_simulate -x FILE shows the cluster status", .unimplementedFeature)
         }
         if quiet { return }
-        let ws = Simulator.workingSet(SchedulerInput(cib: cib, now: now))
+        let ws = Simulator.workingSet(input)
+        for line in Simulator.preamble(input, ws) { print(line) }
         print("Current cluster status:")
         for line in StatusText.render(ws) { print(line) }
     }
