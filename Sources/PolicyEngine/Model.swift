@@ -155,6 +155,10 @@ public struct WorkingSet: Sendable {
     /// Probes that failed in a way that only means "cannot run here" (not installed, invalid
     /// parameter), by configured resource id, then node: the result's name.
     public var maskedProbes: [String: [String: String]] = [:]
+    /// Nodes a resource may not run on because of its history (failed stop, hard error).
+    public var historyBans: [Int: Set<String>] = [:]
+    /// Resources that may run nowhere because of a fatal error.
+    public var fatallyFailed: Set<Int> = []
     /// The `rsc_defaults` sets (some may have rules that test the resource).
     public var resourceDefaultSets: [NVSet] = []
     /// The replicas of each bundle, by the bundle's index.

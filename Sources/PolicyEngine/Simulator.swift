@@ -52,20 +52,28 @@ public enum Simulator {
         return (disabled, blocked, total)
     }
 
+    /// The scheduler's decision: the working set, the changes and the revised state.
+    public static func schedule(_ input: SchedulerInput) -> (WorkingSet, Transition) {
+        let ws = Unpack.run(input)
+        let assignment = Assignment.run(ws)
+        return (ws, TransitionPlanner.plan(ws, assignment))
+    }
+
     /// The full `-S` text.
     public static func summaryText(_ input: SchedulerInput) -> String {
-        let ws = Unpack.run(input)
+        let (ws, transition) = schedule(input)
         var lines = preamble(input, ws)
         lines.append("Current cluster status:")
         lines += StatusText.render(ws)
         lines.append("")
         lines.append("Transition Summary:")
+        lines += transition.changes.map(\.text)
         lines.append("")
         lines.append("Executing Cluster Transition:")
         if let t = timeLine(input) { lines.append(t) }
         lines.append("")
         lines.append("Revised Cluster Status:")
-        lines += StatusText.render(ws, options: .init(showPending: false))
+        lines += StatusText.render(transition.revised, options: .init(showPending: false))
         return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -27,6 +27,13 @@ struct NodeHistory: Equatable {
     /// A probe result that only means "cannot run here": "Not installed", "Invalid parameter".
     var maskedProbe: String?
     var pendingInterval = 0
+    /// A stop that failed and was not followed by a successful one: never run here again
+    /// until cleaned up.
+    var failedStop = false
+    /// A hard error (agent not installed, ...): the resource cannot run on this node.
+    var banNode = false
+    /// A fatal error (not configured): the resource cannot run anywhere.
+    var banEverywhere = false
 
     var isActive: Bool { role >= .started }
 }
@@ -108,6 +115,9 @@ enum History {
 
     /// The role a successful operation leaves, or nil when the operation failed.
     private static func success(_ op: RecordedOp) -> Role?? {
+        // The degraded results mean running (190) and running promoted (191).
+        var op = op
+        if op.rc == OCFResult.degraded { op.rc = OCFResult.ok } else if op.rc == OCFResult.degradedPromoted { op.rc = OCFResult.runningPromoted }
         // Old executors recorded an unexpected result as op-status 4 (error) with the real
         // rc: judge those by the rc, as for a completed operation.
         guard op.status == .done || op.status == .error else { return nil }
@@ -159,6 +169,7 @@ enum History {
             clearPastFailure(&h)
         case "stop":
             h.role = .stopped
+            h.failedStop = false
             clearPastFailure(&h)
         case "promote":
             h.role = .promoted
@@ -195,6 +206,12 @@ enum History {
             return
         }
         h.lastFailureTask = op.task
+        if op.task == "stop" { h.failedStop = true }
+        if op.rc == OCFResult.notInstalled || op.status == .notInstalled || op.status == .errorHard
+            || op.rc == OCFResult.invalidParameter || op.rc == OCFResult.insufficientPrivileges {
+            h.banNode = true
+        }
+        if op.rc == OCFResult.notConfigured || op.status == .errorFatal { h.banEverywhere = true }
         if action == .ignore {
             h.failureIgnored = true
         } else {

@@ -226,6 +226,8 @@ enum Unpack {
             if p != "monitor" || h.pendingInterval > 0 { ws.resources[r].pendingNode = node }
         }
         if h.failureIgnored { ws.resources[r].failureIgnored = true }
+        if h.failedStop || h.banNode || h.maskedProbe != nil { ws.historyBans[r, default: []].insert(node) }
+        if h.banEverywhere { ws.fatallyFailed.insert(Resources.enclosingClone(r, in: ws) ?? r) }
         if let f = h.onFail {
             ws.resources[r].onFail = max(ws.resources[r].onFail ?? f, f)
             switch f {

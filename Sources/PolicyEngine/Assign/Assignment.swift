@@ -1,0 +1,512 @@
+import CIB
+
+/// The assignment stage: where each resource should run, and in which role.
+///
+/// Follows Pacemaker's order: node tables from the configuration and the history, location
+/// constraints, stickiness and failure bans; then each resource is assigned in priority
+/// order, its colocation primaries first, its dependents' preferences merged in.
+struct Assignment {
+    var ws: WorkingSet
+    /// Allowed nodes and scores per resource index.
+    var tables: [Int: NodeScores] = [:]
+    var colocations: [Colocation] = []
+    var promotedLocations: [(Int, String, Int)] = []
+    /// The node each assigned resource goes to (nil: stopped). Unassigned resources are absent.
+    var assigned: [Int: String?] = [:]
+    var assigning: Set<Int> = []
+    var nextRole: [Int: Role] = [:]
+    /// Primitives assigned to each node in this run (the tie-breaker).
+    var numResources: [String: Int] = [:]
+    var updating: Set<Int> = []
+
+    init(_ ws: WorkingSet) {
+        self.ws = ws
+    }
+
+    // MARK: node criteria
+
+    func available(_ node: String) -> Bool {
+        guard let n = ws.node(named: node) else { return false }
+        return n.online && !n.shutdown && !n.unclean && !n.standby && !n.standbyOnFail && !n.maintenance && !n.pending
+    }
+
+    func stickiness(_ i: Int) -> Int {
+        let r = ws.resources[i]
+        if let v = r.meta["resource-stickiness"] ?? r.meta["default-resource-stickiness"] { return CIBValue.score(v) ?? 0 }
+        return Resources.enclosingClone(i, in: ws) != nil ? 1 : 0
+    }
+
+    /// The resource and everything under it.
+    func subtree(_ i: Int) -> [Int] {
+        [i] + ws.resources[i].children.flatMap { subtree($0) }
+    }
+
+    mutating func buildTables() {
+        let baseScores = Dictionary(ws.cib.configuration.nodes.map { ($0.uname, CIBValue.score($0.element["score"] ?? "0") ?? 0) },
+                                    uniquingKeysWith: { a, _ in a })
+        for i in ws.resources.indices {
+            var t = NodeScores()
+            if ws.options.symmetricCluster {
+                for n in ws.nodes { t[n.name] = baseScores[n.name] ?? 0 }
+            } else if ws.resources[i].meta["internal_rsc"] != nil {
+                for n in ws.nodes { t[n.name] = 0 }
+            }
+            let r = ws.resources[i]
+            if r.isPrimitive && !r.managed, r.activeOn.count == 1 { t.add(Score.infinity, to: r.activeOn[0]) }
+            if r.orphan && ws.options.stopOrphanResources { for n in ws.nodes { t[n.name] = -Score.infinity } }
+            for node in ws.historyBans[i] ?? [] { t.add(-Score.infinity, to: node) }
+            tables[i] = t
+        }
+        for f in ws.fatallyFailed { for j in subtree(f) { for n in ws.nodes { tables[j]?[n.name] = -Score.infinity } } }
+    }
+
+    mutating func location(_ r: Int, _ node: String, _ score: Int) {
+        switch ws.resources[r].variant {
+        case .group:
+            tables[r]?.add(score, to: node)
+            for (k, m) in ws.resources[r].children.enumerated() { location(m, node, k == 0 ? score : 0) }
+        case .clone, .bundle:
+            tables[r]?.add(score, to: node)
+            for c in ws.resources[r].children { location(c, node, score) }
+        case .primitive:
+            tables[r]?.add(score, to: node)
+        }
+    }
+
+    mutating func applyNodeCriteria() {
+        let (placement, promoted) = ConstraintSet.locations(ws)
+        for (r, node, s) in placement { location(r, node, s) }
+        promotedLocations = promoted
+        // Stickiness where a managed leaf runs on exactly one node.
+        for i in ws.resources.indices where ws.resources[i].isPrimitive {
+            let r = ws.resources[i]
+            guard r.managed, r.activeOn.count == 1 else { continue }
+            let s = stickiness(i)
+            guard s >= 1 else { continue }
+            if ws.options.symmetricCluster { tables[i]?.add(s, to: r.activeOn[0]) } else { tables[i]?.addIfAllowed(s, to: r.activeOn[0]) }
+        }
+        // migration-threshold: enough failures ban the node.
+        for i in ws.resources.indices where ws.resources[i].isPrimitive {
+            let r = ws.resources[i]
+            if r.onFail == .stop { for j in subtree(anonymousClone(of: i) ?? i) { for n in ws.nodes { tables[j]?[n.name] = -Score.infinity } } }
+            let threshold = r.meta["migration-threshold"].flatMap(CIBValue.score) ?? Score.infinity
+            guard threshold > 0, !r.failureIgnored else { continue }
+            let timeout = (r.meta["failure-timeout"].flatMap(CIBValue.milliseconds) ?? 0) / 1000
+            for n in ws.nodes {
+                let fc = Failcounts.count(r.configuredID, node: n, failureTimeoutSeconds: timeout, now: ws.now)
+                    + (r.id != r.configuredID ? Failcounts.count(r.id, node: n, failureTimeoutSeconds: timeout, now: ws.now) : 0)
+                guard fc >= threshold else { continue }
+                let target = anonymousClone(of: i) ?? i
+                for j in subtree(target) { tables[j]?[n.name] = -Score.infinity }
+            }
+        }
+        colocations = ConstraintSet.colocations(ws)
+        applyTickets()
+    }
+
+    /// Resources that depend on a ticket the site does not hold (not granted, or in standby):
+    /// by loss-policy, stopped (the default), frozen in place, or kept from being promoted.
+    var frozen: Set<Int> = []
+    var noPromotion: Set<Int> = []
+
+    mutating func applyTickets() {
+        let states = Dictionary(ws.cib.status.tickets.compactMap { t in t.id.map { ($0, t) } }, uniquingKeysWith: { a, _ in a })
+        for c in ws.cib.configuration.constraints where c.kind == .ticket {
+            let e = c.element
+            guard let ticket = e["ticket"] else { continue }
+            let state = states[ticket]
+            let granted = state?["granted"].map(CIBValue.isTrue) ?? false
+            let standby = state?["standby"].map(CIBValue.isTrue) ?? false
+            guard !granted || standby else { continue }
+            var targets: [(Int, String?)] = []
+            if let rsc = e["rsc"] { for i in ConstraintSet.resolve(rsc, ws) { targets.append((i, e["rsc-role"])) } }
+            for set in c.resourceSets {
+                for id in set.resources { for i in ConstraintSet.resolve(id, ws) { targets.append((i, set.role ?? e["rsc-role"])) } }
+            }
+            var policy = e["loss-policy"] ?? "stop"
+            // Demoting only means something for the Promoted role; otherwise it is a stop.
+            if policy == "demote" && e["rsc-role"].flatMap({ Role(name: $0) }) != .promoted { policy = "stop" }
+            for (r, roleName) in targets {
+                let role = roleName.flatMap { Role(name: $0) }
+                if role == .promoted || policy == "demote" {
+                    for j in subtree(r) { noPromotion.insert(j) }
+                    if role == .promoted { continue }
+                    if policy == "demote" { continue }
+                }
+                switch policy {
+                case "freeze":
+                    for j in subtree(r) { frozen.insert(j) }
+                default:
+                    for j in subtree(r) { for n in ws.nodes { tables[j]?[n.name] = -Score.infinity } }
+                }
+            }
+        }
+    }
+
+    func anonymousClone(of i: Int) -> Int? {
+        guard let c = Resources.enclosingClone(i, in: ws), case .clone(_, let unique) = ws.resources[c].variant, !unique else { return nil }
+        return c
+    }
+
+    // MARK: assignment
+
+    mutating func assignAll() {
+        for i in ws.topLevel { assign(i) }
+    }
+
+    mutating func assign(_ i: Int) {
+        switch ws.resources[i].variant {
+        case .primitive: _ = assignPrimitive(i, prefer: nil)
+        case .group: assignGroup(i)
+        case .clone: assignClone(i)
+        case .bundle: assignBundle(i)
+        }
+    }
+
+    mutating func assignGroup(_ g: Int) {
+        guard assigned[g] == nil, !assigning.contains(g) else { return }
+        assigning.insert(g)
+        var first: String??
+        for m in ws.resources[g].children {
+            let node = assignPrimitive(m, prefer: nil)
+            if first == nil { first = .some(node) }
+        }
+        assigned[g] = first ?? .some(nil)
+        assigning.remove(g)
+    }
+
+    /// The colocations where `i` is the dependent ("this with"), and where it is the primary
+    /// ("with this"); a group member also sees its group's.
+    func thisWith(_ i: Int) -> [Colocation] {
+        var list = colocations.filter { $0.dependent == i }
+        if let g = ws.resources[i].parent, ws.resources[g].variant == .group, ws.resources[g].children.first == i {
+            list += colocations.filter { $0.dependent == g }
+        }
+        return list
+    }
+
+    func withThis(_ i: Int) -> [Colocation] {
+        var list = colocations.filter { $0.primary == i }
+        if let g = ws.resources[i].parent, ws.resources[g].variant == .group, ws.resources[g].children.last == i {
+            list += colocations.filter { $0.primary == g }
+        }
+        return list
+    }
+
+    /// The resource a colocation's primary stands for when applying it: a group's last member
+    /// for mandatory colocations, its first for finite ones.
+    func effectivePrimary(_ c: Colocation) -> Int {
+        let p = c.primary
+        guard ws.resources[p].variant == .group, let first = ws.resources[p].children.first,
+              let last = ws.resources[p].children.last else { return p }
+        return abs(c.score) >= Score.infinity ? last : first
+    }
+
+    mutating func assignPrimitive(_ i: Int, prefer: String?) -> String? {
+        if let p = ws.resources[i].parent, ws.resources[p].variant == .group, assigned[p] == nil, !assigning.contains(p) {
+            assignGroup(p)
+            return assigned[i] ?? nil
+        }
+        if let done = assigned[i] { return done }
+        if assigning.contains(i) { return nil }
+        assigning.insert(i)
+        defer { assigning.remove(i) }
+        let this = thisWith(i), with = withThis(i)
+        for c in this where abs(c.score) >= Score.infinity { applyThisWith(c, to: i) }
+        for c in with where abs(c.score) >= Score.infinity { addDependentScores(c, primary: i) }
+        for c in this where abs(c.score) < Score.infinity { applyThisWith(c, to: i) }
+        for c in with where abs(c.score) < Score.infinity { addDependentScores(c, primary: i) }
+        let r = ws.resources[i]
+        var role = r.targetRole ?? .started
+        if role == .promoted || role == .unpromoted { role = .started }
+        if r.targetRole == .stopped {
+            for n in ws.nodes { tables[i]?[n.name] = -Score.infinity }
+        }
+        if ws.options.fencingEnabled && !hasFenceDevice && !ws.options.haveWatchdog {
+            return place(i, r.activeOn.first)
+        }
+        if !r.managed || isMaintained(r) || frozen.contains(i) {
+            return place(i, r.activeOn.count == 1 ? r.activeOn[0] : nil)
+        }
+        if ws.options.stopAllResources { return place(i, nil) }
+        return assignBestNode(i, prefer: prefer)
+    }
+
+    var hasFenceDevice: Bool {
+        ws.resources.contains { $0.agent?.standard == "stonith" && !$0.orphan }
+    }
+
+    func isMaintained(_ r: SchedulerResource) -> Bool {
+        ws.options.maintenanceMode || r.maintenance || r.activeOn.contains { ws.node(named: $0)?.maintenance == true }
+    }
+
+    @discardableResult
+    mutating func place(_ i: Int, _ node: String?) -> String? {
+        assigned[i] = .some(node)
+        if let node { numResources[node, default: 0] += 1 }
+        return node
+    }
+
+    mutating func assignBestNode(_ i: Int, prefer: String?) -> String? {
+        let table = tables[i] ?? NodeScores()
+        let current = ws.resources[i].activeOn.first { ws.node(named: $0).map { $0.online && !$0.unclean } ?? false }
+        func effective(_ n: String) -> Int { available(n) ? (table[n] ?? -Score.infinity) : -Score.infinity }
+        let sorted = table.scores.keys.sorted { a, b in
+            let ea = effective(a), eb = effective(b)
+            if ea != eb { return ea > eb }
+            let ca = numResources[a, default: 0], cb = numResources[b, default: 0]
+            if ca != cb { return ca < cb }
+            if (a == current) != (b == current) { return a == current }
+            return a.utf8.lexicographicallyPrecedes(b.utf8)
+        }
+        guard let best = sorted.first else { return place(i, nil) }
+        var chosen = best
+        if let prefer, let ps = table[prefer], ps >= (table[best] ?? 0), available(prefer), ps >= 0 { chosen = prefer }
+        if chosen == best, (table[best] ?? 0) > 0, available(best), let cur = current, available(cur),
+           (table[cur] ?? -1) >= 0, table[cur] == table[best], effective(cur) == effective(best) {
+            let unique = Resources.enclosingClone(i, in: ws).map { c -> Bool in
+                if case .clone(_, let u) = ws.resources[c].variant { return u } else { return false }
+            } ?? false
+            if !unique { chosen = cur }
+        }
+        if (table[chosen] ?? -Score.infinity) < 0 || !available(chosen) { return place(i, nil) }
+        return place(i, chosen)
+    }
+
+    /// The dependent side of a colocation: the primary's placement changes the dependent's
+    /// scores.
+    mutating func applyThisWith(_ c: Colocation, to dependent: Int) {
+        let primary = effectivePrimary(c)
+        if assigned[primary] == nil { assign(primary) }
+        if case .clone = ws.resources[primary].variant {
+            applyCloneColocation(c, primary: primary, dependent: dependent)
+            return
+        }
+        guard var table = tables[dependent] else { return }
+        let archive = table
+        if let pr = c.primaryRole, (nextRole[primary] ?? .started) != pr && !(pr == .unpromoted && (nextRole[primary] ?? .started) == .started) {
+            return
+        }
+        let target = assigned[primary] ?? nil
+        if let node = target {
+            let value = attribute(node, c.nodeAttribute)
+            for n in table.scores.keys {
+                if attribute(n, c.nodeAttribute)?.lowercased() == value?.lowercased() && value != nil {
+                    if c.score < Score.infinity { table[n] = Score.add(table[n]!, c.score) }
+                } else if c.score >= Score.infinity {
+                    table[n] = -Score.infinity
+                }
+            }
+        } else {
+            if c.score < 0 { return }
+            for n in table.scores.keys { table[n] = Score.add(table[n]!, -c.score) }
+        }
+        if abs(c.score) >= Score.infinity || table.scores.contains(where: { available($0.key) && $0.value >= 0 }) {
+            tables[dependent] = table
+        } else {
+            tables[dependent] = archive
+        }
+    }
+
+    mutating func applyCloneColocation(_ c: Colocation, primary: Int, dependent: Int) {
+        guard var table = tables[dependent] else { return }
+        var hosts: [String: Role] = [:]
+        for inst in ws.resources[primary].children {
+            for p in ws.primitives(under: inst) {
+                if let node = assigned[p] ?? nil { hosts[node] = max(hosts[node] ?? .stopped, nextRole[p] ?? .started) }
+            }
+        }
+        if let pr = c.primaryRole { hosts = hosts.filter { $0.value == pr || (pr == .unpromoted && $0.value == .started) } }
+        if c.score >= Score.infinity {
+            for n in table.scores.keys where hosts[n] == nil { table[n] = -Score.infinity }
+        } else {
+            for n in table.scores.keys where hosts[n] != nil { table[n] = Score.add(table[n]!, c.score) }
+        }
+        tables[dependent] = table
+    }
+
+    func attribute(_ node: String, _ name: String) -> String? {
+        if name == "#uname" { return node }
+        return ws.node(named: node)?.attributes[name]
+    }
+
+    /// The primary side: the dependent's preferences, scaled by the colocation's strength,
+    /// are merged into the primary's scores (when the dependent has influence).
+    mutating func addDependentScores(_ c: Colocation, primary: Int) {
+        guard c.influence || ws.resources[primary].activeOn.isEmpty else { return }
+        var target = tables[primary] ?? NodeScores()
+        let dependent = firstLeaf(c.dependent)
+        merge(source: dependent, into: &target, colocation: c, factor: Float(c.score) / 1_000_000, primary: primary)
+        tables[primary] = target
+    }
+
+    func firstLeaf(_ i: Int) -> Int {
+        if ws.resources[i].variant == .group, let f = ws.resources[i].children.first { return f }
+        return i
+    }
+
+    mutating func merge(source: Int, into nodes: inout NodeScores, colocation c: Colocation, factor: Float, primary: Int) {
+        guard !updating.contains(source) else { return }
+        updating.insert(source)
+        defer { updating.remove(source) }
+        var work = nodes
+        let src = tables[source] ?? NodeScores()
+        for n in work.scores.keys.sorted() {
+            let value = attribute(n, c.nodeAttribute)
+            var best = -Score.infinity
+            for (m, s) in src.scores where isUsable(m) && attribute(m, c.nodeAttribute) == value {
+                best = max(best, s)
+            }
+            if src.scores.isEmpty { best = -Score.infinity }
+            if factor < 0 && best < 0 {
+                let allowed = src.scores.filter { $0.value >= 0 }.count
+                if stickiness(primary) >= -best || !c.influence || allowed != 1 { continue }
+            }
+            let product = Float(factor) * Float(best)
+            var d = Int(product.rounded(.toNearestOrAwayFromZero))
+            if d == 0 && best != 0 { d = factor < 0 ? -1 : 1 }
+            work[n] = Score.add(d, work[n]!)
+        }
+        if work.scores.contains(where: { available($0.key) && $0.value >= 0 }) {
+            for c2 in withThis(source) where c2.influence && c2.dependent != primary {
+                merge(source: firstLeaf(c2.dependent), into: &work, colocation: c2,
+                      factor: factor * Float(c2.score) / 1_000_000, primary: primary)
+            }
+            nodes = work
+        }
+    }
+
+    func isUsable(_ node: String) -> Bool {
+        guard let n = ws.node(named: node) else { return false }
+        return n.online && !n.unclean && !n.shutdown
+    }
+
+    // MARK: clones and bundles
+
+    mutating func assignClone(_ c: Int) {
+        guard assigned[c] == nil, !assigning.contains(c) else { return }
+        assigning.insert(c)
+        defer { assigning.remove(c) }
+        let r = ws.resources[c]
+        guard case .clone(let promotable, let unique) = r.variant else { return }
+        for col in colocations where col.dependent == c { applyThisWith(col, to: c) }
+        let nodeMax = unique ? (Int(r.meta["clone-node-max"] ?? "1") ?? 1) : 1
+        var perNode: [String: Int] = [:]
+        let instances = r.children.filter { !ws.resources[$0].orphan }
+        // Instances active now keep their node when they can; then the rest, in order.
+        let ordered = instances.sorted { a, b in
+            let aa = !activeNodes(a).isEmpty, ba = !activeNodes(b).isEmpty
+            if aa != ba { return aa }
+            return a < b
+        }
+        let cloneTable = tables[c] ?? NodeScores()
+        for inst in ordered {
+            for leaf in subtree(inst) where tables[leaf] != nil {
+                for n in ws.nodes where !available(n.name) || (cloneTable[n.name] ?? -Score.infinity) < 0 || perNode[n.name, default: 0] >= nodeMax {
+                    tables[leaf]?[n.name] = -Score.infinity
+                }
+            }
+            let node: String?
+            switch ws.resources[inst].variant {
+            case .group:
+                assignGroup(inst)
+                node = assigned[inst] ?? nil
+            default:
+                let current = activeNodes(inst).first
+                node = assignPrimitive(inst, prefer: current)
+            }
+            if let node { perNode[node, default: 0] += 1 }
+        }
+        for o in r.children where ws.resources[o].orphan { for leaf in subtree(o) { assigned[leaf] = .some(nil) } }
+        if promotable { assignRoles(c) }
+        assigned[c] = .some(nil)
+    }
+
+    func activeNodes(_ inst: Int) -> [String] {
+        Array(Set(ws.primitives(under: inst).flatMap { ws.resources[$0].activeOn }))
+    }
+
+    /// Promotion: each started instance's priority is the promotion score on its node
+    /// (`master-ID` node attributes) plus Promoted-role location scores; the best promoted-max
+    /// ones are promoted.
+    mutating func assignRoles(_ c: Int) {
+        let r = ws.resources[c]
+        let promotedMax = Int(r.meta["promoted-max"] ?? r.meta["master-max"] ?? "1") ?? 1
+        var candidates: [(Int, Int, String)] = []
+        for inst in r.children where !ws.resources[inst].orphan {
+            let leaves = ws.primitives(under: inst)
+            guard let node = assigned[leaves.first ?? inst] ?? nil else { continue }
+            for leaf in leaves { nextRole[leaf] = .unpromoted }
+            var priority = -1
+            for leaf in leaves {
+                let res = ws.resources[leaf]
+                let n = ws.node(named: node)
+                let keys = ["master-\(res.id)", "master-\(res.configuredID)"]
+                if let v = keys.lazy.compactMap({ n?.attributes[$0] }).first, let s = CIBValue.score(v) {
+                    priority = max(priority, s)
+                }
+                if res.targetRole == .unpromoted { priority = -Score.infinity }
+            }
+            for (rsc, locNode, s) in promotedLocations where (rsc == c || rsc == inst) && locNode == node {
+                priority = Score.add(priority, s)
+            }
+            // A willing instance is ranked by the clone's own score for its node, plus its own.
+            if priority >= 0 { priority = Score.add(tables[c]?[node] ?? 0, priority) }
+            candidates.append((inst, priority, node))
+        }
+        candidates.sort { a, b in
+            if a.1 != b.1 { return a.1 > b.1 }
+            let ra = ws.primitives(under: a.0).map { ws.resources[$0].role }.max() ?? .stopped
+            let rb = ws.primitives(under: b.0).map { ws.resources[$0].role }.max() ?? .stopped
+            if ra != rb { return ra > rb }
+            return a.0 < b.0
+        }
+        var promoted = 0
+        for (inst, priority, node) in candidates {
+            guard promoted < promotedMax, priority >= 0, available(node), ws.resources[inst].managed,
+                  !noPromotion.contains(inst) else { continue }
+            for leaf in ws.primitives(under: inst) { nextRole[leaf] = .promoted }
+            promoted += 1
+        }
+    }
+
+    mutating func assignBundle(_ b: Int) {
+        guard assigned[b] == nil else { return }
+        assigned[b] = .some(nil)
+        for rep in ws.bundleReplicas[b] ?? [] {
+            let node = assignPrimitive(rep.container, prefer: ws.resources[rep.container].activeOn.first)
+            if let ip = rep.ip {
+                if let node { for n in ws.nodes where n.name != node { tables[ip]?[n.name] = -Score.infinity } }
+                _ = node == nil ? place(ip, nil) : assignPrimitive(ip, prefer: node)
+            }
+            if let conn = rep.connection { _ = node == nil ? place(conn, nil) : assignPrimitive(conn, prefer: node) }
+            if let child = rep.child, let guest = rep.node {
+                if node != nil, ws.resources[child].managed {
+                    place(child, guest)
+                    // A promoted copy stays promoted (bundle promotion is not scheduled yet).
+                    if ws.resources[child].role == .promoted { nextRole[child] = .promoted }
+                } else {
+                    place(child, nil)
+                }
+            }
+        }
+    }
+
+    /// Runs every assignment stage.
+    static func run(_ ws: WorkingSet) -> Assignment {
+        var a = Assignment(ws)
+        a.buildTables()
+        a.applyNodeCriteria()
+        a.assignAll()
+        for i in ws.resources.indices where ws.resources[i].isPrimitive && a.assigned[i] == nil {
+            _ = a.assignPrimitive(i, prefer: nil)
+        }
+        for i in ws.resources.indices where ws.resources[i].isPrimitive && a.nextRole[i] == nil {
+            a.nextRole[i] = (a.assigned[i] ?? nil) == nil ? .stopped : .started
+        }
+        for i in ws.resources.indices where ws.resources[i].isPrimitive && (a.assigned[i] ?? nil) == nil {
+            a.nextRole[i] = .stopped
+        }
+        return a
+    }
+}

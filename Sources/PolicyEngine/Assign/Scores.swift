@@ -1,0 +1,60 @@
+import CIB
+
+/// Score arithmetic with Pacemaker's infinities: -INFINITY wins over everything, then
+/// +INFINITY; finite sums saturate at ±1 000 000.
+public enum Score {
+    public static let infinity = CIBValue.infinity
+
+    public static func add(_ a: Int, _ b: Int) -> Int {
+        if a <= -infinity || b <= -infinity { return -infinity }
+        if a >= infinity || b >= infinity { return infinity }
+        return max(-infinity, min(infinity, a + b))
+    }
+
+    /// "INFINITY", "-INFINITY" or the number, as crm_simulate prints scores.
+    public static func text(_ s: Int) -> String {
+        if s >= infinity { return "INFINITY" }
+        if s <= -infinity { return "-INFINITY" }
+        return String(s)
+    }
+}
+
+/// Node scores for one resource: the nodes it may run on and how much it wants each.
+/// A node absent from the table is not allowed at all (asymmetric clusters).
+public struct NodeScores: Sendable, Equatable {
+    public var scores: [String: Int] = [:]
+
+    public subscript(node: String) -> Int? {
+        get { scores[node] }
+        set { scores[node] = newValue }
+    }
+
+    /// Adds to a node's score, allowing the node if it was not.
+    public mutating func add(_ value: Int, to node: String) {
+        scores[node] = Score.add(scores[node] ?? 0, value)
+    }
+
+    /// Adds to the score of a node only if it is allowed already.
+    public mutating func addIfAllowed(_ value: Int, to node: String) {
+        if let s = scores[node] { scores[node] = Score.add(s, value) }
+    }
+}
+
+/// Failcounts from the node attributes (`fail-count-RSC#OP_INTERVAL`, or the older
+/// `fail-count-RSC`), with failure-timeout expiry.
+enum Failcounts {
+    /// The total failcount of a resource (by configured id) on a node.
+    static func count(_ resourceID: String, node: SchedulerNode, failureTimeoutSeconds: Int, now: Int) -> Int {
+        var total = 0
+        for (name, value) in node.attributes {
+            guard name == "fail-count-\(resourceID)" || name.hasPrefix("fail-count-\(resourceID)#") else { continue }
+            if failureTimeoutSeconds > 0 {
+                let suffix = name.dropFirst("fail-count-".count)
+                let last = node.attributes["last-failure-\(suffix)"].flatMap { Int($0) } ?? 0
+                if last > 0 && last + failureTimeoutSeconds <= now { continue }
+            }
+            total = Score.add(total, CIBValue.score(value) ?? 0)
+        }
+        return total
+    }
+}

@@ -1,0 +1,149 @@
+import CIB
+
+/// One line of the Transition Summary: what changes for a resource or node, and why.
+public struct PlannedChange: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case start = "Start", stop = "Stop", move = "Move", recover = "Recover", restart = "Restart"
+        case promote = "Promote", demote = "Demote", fence = "Fence"
+    }
+    public var kind: Kind
+    public var subject: String
+    public var details: String
+    public var reason: String?
+
+    /// The line as crm_simulate prints it.
+    public var text: String {
+        if kind == .fence { return "  * Fence (reboot) \(subject) '\(details)'" }
+        let pad = kind.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
+        var line = "  * \(pad) \(subject) ( \(details) )"
+        if let reason { line += "  \(reason)" }
+        return line
+    }
+}
+
+/// The scheduler's decision for one CIB: the changes, and the state they leave.
+public struct Transition: Sendable {
+    public var changes: [PlannedChange]
+    /// The working set as it will be once the transition has run.
+    public var revised: WorkingSet
+}
+
+/// Turns an assignment into the transition summary and the revised state.
+enum TransitionPlanner {
+    static func plan(_ ws: WorkingSet, _ a: Assignment) -> Transition {
+        var changes: [PlannedChange] = []
+        var revised = ws
+        let canFence = ws.options.fencingEnabled && (a.hasFenceDevice || ws.options.haveWatchdog)
+        // Fencing: the newest request first; nodes the status never mentions were added last.
+        if canFence {
+            let order = ws.cib.status.nodeStates.map(\.uname)
+            let unclean = ws.nodes.filter { $0.unclean && $0.kind == .member }
+            let seen = unclean.filter { order.contains($0.name) }.sorted { order.firstIndex(of: $0.name)! > order.firstIndex(of: $1.name)! }
+            let unseen = unclean.filter { !order.contains($0.name) }
+            for n in unseen.reversed() + seen {
+                changes.append(PlannedChange(kind: .fence, subject: n.name, details: n.fenceReason ?? "node is unclean", reason: nil))
+            }
+            for i in revised.nodes.indices where revised.nodes[i].unclean && revised.nodes[i].kind == .member {
+                revised.nodes[i].unclean = false
+                revised.nodes[i].online = false
+                revised.nodes[i].pending = false
+                revised.nodes[i].standby = revised.nodes[i].configuredAttributes["standby"].map(CIBValue.isTrue) ?? false
+                revised.nodes[i].fenceReason = nil
+            }
+        }
+        let quorumStop = !ws.haveQuorum && ws.options.noQuorumPolicy == "stop"
+        let quorumFreeze = !ws.haveQuorum && ws.options.noQuorumPolicy == "freeze"
+        for i in order(ws) {
+            let r = ws.resources[i]
+            guard r.isPrimitive, r.meta["internal_rsc"] == nil else { continue }
+            let active = r.activeOn
+            let current = active.first
+            var next = a.assigned[i] ?? nil
+            let origRole: Role = active.isEmpty ? .stopped : (r.role == .unknown ? .started : r.role)
+            var nextRole = next == nil ? Role.stopped : (a.nextRole[i] ?? .started)
+            let managed = r.managed && !a.isMaintained(r) && !r.blocked
+            if !managed {
+                continue
+            }
+            if r.orphan && active.isEmpty { continue }
+            if current == nil && next == nil { continue }
+            var startReason: String?
+            var startBlocked = false
+            if quorumStop || quorumFreeze, next != nil, (current == nil || current != next || nextRole > origRole) {
+                startReason = quorumStop ? "no quorum" : "quorum freeze"
+                startBlocked = true
+            }
+            let needRole = origRole > .started || nextRole > .unpromoted
+            func roleText(_ role: Role) -> String { role == .started && ws.isInPromotableClone(r) ? "Unpromoted" : role.description }
+            if startBlocked {
+                if let current {
+                    if quorumFreeze {
+                        next = current
+                        nextRole = origRole
+                    } else {
+                        changes.append(PlannedChange(kind: .stop, subject: r.id, details: current, reason: "due to no quorum"))
+                        next = nil
+                        nextRole = .stopped
+                    }
+                } else if let n = next {
+                    let details = needRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : n
+                    changes.append(PlannedChange(kind: nextRole == .promoted ? .promote : .start, subject: r.id, details: details,
+                                                 reason: "due to \(startReason!) (blocked)"))
+                    next = nil
+                    nextRole = .stopped
+                }
+            } else if current == nil, let n = next {
+                let details = needRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : n
+                changes.append(PlannedChange(kind: nextRole == .promoted ? .promote : .start, subject: r.id, details: details, reason: nil))
+            } else if next == nil {
+                for node in active {
+                    let details = needRole ? "\(roleText(origRole)) \(node)" : node
+                    changes.append(PlannedChange(kind: .stop, subject: r.id, details: details, reason: "due to node availability"))
+                }
+            } else if let c = current, let n = next, c != n {
+                var details = "\(c) -> \(n)"
+                if needRole {
+                    details = origRole == nextRole ? "\(c) -> \(n) \(roleText(origRole))" : "\(roleText(origRole)) \(c) -> \(roleText(nextRole)) \(n)"
+                }
+                changes.append(PlannedChange(kind: r.failed ? .recover : .move, subject: r.id, details: details, reason: nil))
+            } else if let n = next {
+                if r.failed || active.count > 1 {
+                    let details = needRole && origRole != nextRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : (needRole ? "\(roleText(origRole)) \(n)" : n)
+                    changes.append(PlannedChange(kind: .recover, subject: r.id, details: details, reason: nil))
+                } else if origRole == .promoted && nextRole < .promoted {
+                    changes.append(PlannedChange(kind: .demote, subject: r.id, details: "Promoted -> \(roleText(nextRole)) \(n)", reason: nil))
+                } else if nextRole == .promoted && origRole < .promoted {
+                    changes.append(PlannedChange(kind: .promote, subject: r.id, details: "\(roleText(origRole)) -> Promoted \(n)", reason: nil))
+                }
+            }
+            revised.resources[i].activeOn = next.map { [$0] } ?? []
+            revised.resources[i].role = next == nil ? .stopped : nextRole
+            revised.resources[i].failed = false
+            revised.resources[i].onFail = nil
+            revised.resources[i].pendingTask = nil
+            revised.resources[i].pendingNode = nil
+        }
+        // Resources recorded on fenced nodes are gone from there.
+        if canFence {
+            let fenced = Set(ws.nodes.filter { $0.unclean && $0.kind == .member }.map(\.name))
+            for i in revised.resources.indices where revised.resources[i].isPrimitive {
+                let before = revised.resources[i].activeOn
+                revised.resources[i].activeOn = before.filter { !fenced.contains($0) }
+                if revised.resources[i].activeOn.isEmpty && !before.isEmpty { revised.resources[i].role = .stopped }
+            }
+        }
+        return Transition(changes: changes, revised: revised)
+    }
+
+    /// Resources in the status list's order, children depth first.
+    static func order(_ ws: WorkingSet) -> [Int] {
+        func walk(_ i: Int) -> [Int] {
+            let r = ws.resources[i]
+            if case .bundle = r.variant {
+                return (ws.bundleReplicas[i] ?? []).flatMap { rep in [rep.ip, Optional(rep.container), rep.connection, rep.child].compactMap { $0 } }
+            }
+            return [i] + r.children.flatMap(walk)
+        }
+        return ws.topLevel.flatMap(walk)
+    }
+}
