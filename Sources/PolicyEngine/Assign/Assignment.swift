@@ -73,7 +73,42 @@ struct Assignment {
         }
     }
 
+    /// Node health under node-health-strategy: the sum of the node's `#health*` attributes
+    /// (red, yellow and green mapped to the strategy's scores) applies to every resource.
+    func healthScore(_ n: SchedulerNode) -> Int {
+        let strategy = ws.options.nodeHealthStrategy
+        guard strategy != "none" else { return 0 }
+        let raw = ws.options.raw
+        let (red, yellow, green): (Int, Int, Int)
+        switch strategy {
+        case "migrate-on-red": (red, yellow, green) = (-Score.infinity, 0, 0)
+        case "only-green": (red, yellow, green) = (-Score.infinity, -Score.infinity, 0)
+        default:
+            red = raw["node-health-red"].flatMap(CIBValue.score) ?? 0
+            yellow = raw["node-health-yellow"].flatMap(CIBValue.score) ?? 0
+            green = raw["node-health-green"].flatMap(CIBValue.score) ?? 0
+        }
+        var sum = strategy == "progressive" ? (raw["node-health-base"].flatMap(CIBValue.score) ?? 0) : 0
+        for (name, value) in n.attributes where name.hasPrefix("#health") {
+            switch value.lowercased() {
+            case "red": sum = Score.add(sum, red)
+            case "yellow": sum = Score.add(sum, yellow)
+            case "green": sum = Score.add(sum, green)
+            default: sum = Score.add(sum, CIBValue.score(value) ?? 0)
+            }
+        }
+        return sum
+    }
+
     mutating func applyNodeCriteria() {
+        for n in ws.nodes {
+            let h = healthScore(n)
+            guard h != 0 else { continue }
+            for r in ws.topLevel {
+                if h < 0, ws.resources[r].meta["allow-unhealthy-nodes"].map(CIBValue.isTrue) == true { continue }
+                location(r, n.name, h)
+            }
+        }
         let (placement, promoted) = ConstraintSet.locations(ws)
         for (r, node, s) in placement { location(r, node, s) }
         promotedLocations = promoted

@@ -110,7 +110,7 @@ enum Nodes {
         guard let state else {
             // Never seen: with fencing and startup-fencing, it must be fenced before use.
             node.online = false
-            if options.fencingEnabled && options.startupFencing { fence(&node, "node is unclean (never seen)") }
+            if options.fencingEnabled && options.startupFencing { fence(&node, "node is unclean") }
             return
         }
         let member = memberSince(state.inCCM)
