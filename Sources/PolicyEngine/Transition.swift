@@ -53,42 +53,53 @@ enum TransitionPlanner {
         }
         let quorumStop = !ws.haveQuorum && ws.options.noQuorumPolicy == "stop"
         let quorumFreeze = !ws.haveQuorum && ws.options.noQuorumPolicy == "freeze"
-        for i in order(ws) {
+        let resources = order(ws).filter { ws.resources[$0].isPrimitive && ws.resources[$0].meta["internal_rsc"] == nil }
+        // First where everything goes; then what orderings make of it.
+        var next: [Int: String?] = [:]
+        var starting = Set<Int>()
+        for i in resources {
             let r = ws.resources[i]
-            guard r.isPrimitive, r.meta["internal_rsc"] == nil else { continue }
+            next[i] = a.assigned[i] ?? nil
+            guard let n = next[i] ?? nil, r.managed, !a.isMaintained(r), !r.blocked, !a.frozen.contains(i) else { continue }
+            if r.activeOn.first != n || r.failed || r.activeOn.count > 1 { starting.insert(i) }
+        }
+        let effects = OrderingEffects.compute(ws, next: next, starting: starting)
+        for i in resources {
+            let r = ws.resources[i]
             let active = r.activeOn
             let current = active.first
             var next = a.assigned[i] ?? nil
             let origRole: Role = active.isEmpty ? .stopped : (r.role == .unknown ? .started : r.role)
             var nextRole = next == nil ? Role.stopped : (a.nextRole[i] ?? .started)
-            let managed = r.managed && !a.isMaintained(r) && !r.blocked
-            if !managed {
-                continue
-            }
+            let managed = r.managed && !a.isMaintained(r) && !r.blocked && !a.frozen.contains(i)
+            if !managed { continue }
             if r.orphan && active.isEmpty { continue }
             if current == nil && next == nil { continue }
-            var startReason: String?
-            var startBlocked = false
-            if quorumStop || quorumFreeze, next != nil, (current == nil || current != next || nextRole > origRole) {
-                startReason = quorumStop ? "no quorum" : "quorum freeze"
-                startBlocked = true
-            }
             let needRole = origRole > .started || nextRole > .unpromoted
             func roleText(_ role: Role) -> String { role == .started && ws.isInPromotableClone(r) ? "Unpromoted" : role.description }
-            if startBlocked {
+            var blockedReason: String?
+            if quorumStop || quorumFreeze, next != nil, (current == nil || current != next || nextRole > origRole) {
+                blockedReason = quorumStop ? "no quorum" : "quorum freeze"
+            } else if let reason = effects.unrunnable[i], next != nil || current != nil {
+                blockedReason = reason
+            }
+            if let reason = blockedReason {
                 if let current {
-                    if quorumFreeze {
+                    if quorumFreeze && reason == "quorum freeze" {
                         next = current
                         nextRole = origRole
                     } else {
-                        changes.append(PlannedChange(kind: .stop, subject: r.id, details: current, reason: "due to no quorum"))
+                        for node in active {
+                            changes.append(PlannedChange(kind: .stop, subject: r.id, details: needRole ? "\(roleText(origRole)) \(node)" : node,
+                                                         reason: "due to \(reason)"))
+                        }
                         next = nil
                         nextRole = .stopped
                     }
                 } else if let n = next {
                     let details = needRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : n
                     changes.append(PlannedChange(kind: nextRole == .promoted ? .promote : .start, subject: r.id, details: details,
-                                                 reason: "due to \(startReason!) (blocked)"))
+                                                 reason: "due to \(reason) (blocked)"))
                     next = nil
                     nextRole = .stopped
                 }
@@ -110,6 +121,9 @@ enum TransitionPlanner {
                 if r.failed || active.count > 1 {
                     let details = needRole && origRole != nextRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : (needRole ? "\(roleText(origRole)) \(n)" : n)
                     changes.append(PlannedChange(kind: .recover, subject: r.id, details: details, reason: nil))
+                } else if let reason = effects.restart[i] {
+                    let details = needRole && origRole != nextRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : (needRole ? "\(roleText(origRole)) \(n)" : n)
+                    changes.append(PlannedChange(kind: .restart, subject: r.id, details: details, reason: "due to \(reason)"))
                 } else if origRole == .promoted && nextRole < .promoted {
                     changes.append(PlannedChange(kind: .demote, subject: r.id, details: "Promoted -> \(roleText(nextRole)) \(n)", reason: nil))
                 } else if nextRole == .promoted && origRole < .promoted {

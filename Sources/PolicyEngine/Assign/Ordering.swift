@@ -1,0 +1,157 @@
+import CIB
+
+/// An ordering between two resources: `then` may only start after `first` has started (and,
+/// when symmetrical, stops before it).
+struct Ordering: Sendable {
+    var id: String
+    var first: Int
+    var then: Int
+    var firstAction: String
+    var thenAction: String
+    /// Mandatory orderings constrain; optional ones only order actions that happen anyway.
+    var mandatory: Bool
+    /// For a set that does not require all its members: `then` needs any one of these.
+    var anyOf: [Int] = []
+    /// `require-all="false"` between clones: any one instance anywhere is enough.
+    var requireAll = true
+}
+
+/// How orderings change what the transition does: a start that cannot happen makes what
+/// depends on it unrunnable; a start that must happen restarts what depends on it.
+struct OrderingEffects {
+    /// Primitives whose start cannot happen, with the reason.
+    var unrunnable: [Int: String] = [:]
+    /// Active primitives that must restart in place, with the reason.
+    var restart: [Int: String] = [:]
+
+    static func orderings(_ ws: WorkingSet) -> [Ordering] {
+        var out: [Ordering] = []
+        for c in ws.cib.configuration.constraints where c.kind == .order {
+            let e = c.element
+            let kind = e["kind"] ?? (e["score"].flatMap(CIBValue.score).map { $0 > 0 ? "Mandatory" : "Optional" } ?? "Mandatory")
+            let mandatory = kind.lowercased() == "mandatory"
+            if let f = e["first"], let t = e["then"] {
+                for fi in ConstraintSet.resolve(f, ws) {
+                    for ti in ConstraintSet.resolve(t, ws) {
+                        out.append(Ordering(id: c.id, first: fi, then: ti, firstAction: e["first-action"] ?? "start",
+                                            thenAction: e["then-action"] ?? e["first-action"] ?? "start", mandatory: mandatory,
+                                            requireAll: e["require-all"].map(CIBValue.isTrue) ?? true))
+                    }
+                }
+                continue
+            }
+            // Sequential sets: each member after the previous one; each set after the one before.
+            var previous: [Int] = []
+            var previousAny: [Int] = []
+            for set in c.resourceSets {
+                let members = set.resources.flatMap { ConstraintSet.resolve($0, ws) }
+                let action = set.action ?? "start"
+                if set.sequential {
+                    for k in members.indices.dropFirst() {
+                        out.append(Ordering(id: c.id, first: members[k - 1], then: members[k], firstAction: action,
+                                            thenAction: action, mandatory: mandatory))
+                    }
+                }
+                for m in (set.sequential ? Array(members.prefix(1)) : members) {
+                    if previousAny.count > 1 {
+                        out.append(Ordering(id: c.id, first: previousAny[0], then: m, firstAction: action, thenAction: action,
+                                            mandatory: mandatory, anyOf: previousAny))
+                    } else {
+                        for p in previous {
+                            out.append(Ordering(id: c.id, first: p, then: m, firstAction: action, thenAction: action, mandatory: mandatory))
+                        }
+                    }
+                }
+                previousAny = []
+                if !members.isEmpty {
+                    if set.requireAll {
+                        previous = set.sequential ? [members.last!] : members
+                    } else {
+                        previous = []
+                        previousAny = members
+                    }
+                }
+            }
+        }
+        // Ordered groups: each member starts after the one before.
+        for r in ws.resources where r.variant == .group {
+            guard r.meta["ordered"].map(CIBValue.isTrue) ?? true else { continue }
+            for k in r.children.indices.dropFirst() {
+                out.append(Ordering(id: "#group-order", first: r.children[k - 1], then: r.children[k],
+                                    firstAction: "start", thenAction: "start", mandatory: true))
+            }
+        }
+        return out
+    }
+
+    /// Propagates unrunnable starts and required restarts along mandatory start orderings,
+    /// until nothing changes.
+    static func compute(_ ws: WorkingSet, next: [Int: String?], starting: Set<Int>) -> OrderingEffects {
+        var effects = OrderingEffects()
+        let orders = orderings(ws).filter { $0.mandatory && $0.firstAction == "start" && $0.thenAction == "start" }
+        func leaves(_ i: Int) -> [Int] { ws.primitives(under: i) }
+        func name(_ i: Int, _ action: String) -> String {
+            if case .clone = ws.resources[i].variant { return "\(ws.resources[i].id) running" }
+            if ws.resources[i].variant == .group { return "\(ws.resources[i].id) running" }
+            return "\(ws.resources[i].id) \(action)"
+        }
+        var changed = true
+        var rounds = 0
+        while changed && rounds < 50 {
+            changed = false
+            rounds += 1
+            for o in orders {
+                var thens = leaves(o.then)
+                if ws.resources[o.then].variant == .group, let f = ws.resources[o.then].children.first { thens = [f] }
+                // Interleaved clones: each instance depends on the first clone's instance on
+                // its own node only.
+                let interleaved: Bool = {
+                    guard case .clone = ws.resources[o.first].variant, case .clone = ws.resources[o.then].variant else { return false }
+                    return ws.resources[o.then].meta["interleave"].map(CIBValue.isTrue) ?? false
+                }()
+                for t in thens {
+                    var firsts = (o.anyOf.isEmpty ? [o.first] : o.anyOf).flatMap(leaves)
+                    if interleaved && o.requireAll {
+                        let node = (next[t] ?? nil) ?? ws.resources[t].activeOn.first
+                        firsts = firsts.filter { (next[$0] ?? nil) == node || ws.resources[$0].activeOn.first == node }
+                    }
+                    // A resource disabled on purpose (target-role Stopped) has no start to wait for.
+                    if !firsts.isEmpty && firsts.allSatisfy({ ws.resources[$0].targetRole == .stopped }) { continue }
+                    let willRun: (Int) -> Bool = { p in (next[p] ?? nil) != nil && effects.unrunnable[p] == nil }
+                    let firstRunnable: Bool
+                    if !o.anyOf.isEmpty || interleaved || !o.requireAll {
+                        firstRunnable = firsts.contains(where: willRun)
+                    } else if case .clone = ws.resources[o.first].variant {
+                        firstRunnable = firsts.contains(where: willRun)
+                    } else {
+                        firstRunnable = !firsts.isEmpty && firsts.allSatisfy(willRun)
+                    }
+                    // A primitive or group that (re)starts restarts what depends on it. A clone
+                    // does when one of its instances stops somewhere (a new instance elsewhere
+                    // does not).
+                    let firstStarts: Bool
+                    if case .clone = ws.resources[o.first].variant {
+                        firstStarts = firsts.contains { p in
+                            guard let cur = ws.resources[p].activeOn.first else { return false }
+                            return (next[p] ?? nil) != cur || effects.restart[p] != nil || effects.unrunnable[p] != nil
+                        }
+                    } else {
+                        firstStarts = firsts.contains { starting.contains($0) || effects.restart[$0] != nil }
+                    }
+                    if !firstRunnable {
+                        if effects.unrunnable[t] == nil, (next[t] ?? nil) != nil {
+                            effects.unrunnable[t] = o.requireAll ? "unrunnable \(name(o.first, o.firstAction))" : "unrunnable clone-one-or-more:\(o.id)"
+                            changed = true
+                        }
+                    } else if firstStarts, effects.restart[t] == nil, effects.unrunnable[t] == nil,
+                              let cur = ws.resources[t].activeOn.first, ws.resources[t].activeOn.count == 1,
+                              (next[t] ?? nil) == cur, !starting.contains(t) {
+                        effects.restart[t] = "required \(name(o.first, o.firstAction))"
+                        changed = true
+                    }
+                }
+            }
+        }
+        return effects
+    }
+}
