@@ -4,7 +4,7 @@ import CIB
 public struct PlannedChange: Sendable, Equatable {
     public enum Kind: String, Sendable {
         case start = "Start", stop = "Stop", move = "Move", recover = "Recover", restart = "Restart"
-        case promote = "Promote", demote = "Demote", fence = "Fence"
+        case promote = "Promote", demote = "Demote", fence = "Fence", migrate = "Migrate"
     }
     public var kind: Kind
     public var subject: String
@@ -116,7 +116,11 @@ enum TransitionPlanner {
                 if needRole {
                     details = origRole == nextRole ? "\(c) -> \(n) \(roleText(origRole))" : "\(roleText(origRole)) \(c) -> \(roleText(nextRole)) \(n)"
                 }
-                changes.append(PlannedChange(kind: r.failed ? .recover : .move, subject: r.id, details: details, reason: nil))
+                // A resource that allows it moves by live migration when both ends are up.
+                let canMigrate = (r.meta["allow-migrate"].map(CIBValue.isTrue) ?? false) && !r.failed && active.count == 1
+                    && ws.node(named: c).map { $0.online && !$0.unclean } == true && origRole == nextRole && origRole == .started
+                    && effects.restart[i] == nil
+                changes.append(PlannedChange(kind: r.failed ? .recover : (canMigrate ? .migrate : .move), subject: r.id, details: details, reason: nil))
             } else if let n = next {
                 if r.failed || active.count > 1 {
                     let details = needRole && origRole != nextRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : (needRole ? "\(roleText(origRole)) \(n)" : n)
