@@ -8,8 +8,9 @@ BUILD_FLAGS ?=
 
 # What building and testing need: libxml2 and libsystemd headers, pkg-config, Pacemaker's
 # RelaxNG schemas (pacemaker-common), python3 for the benchmark generator, and the real
-# resource and fence agents the Agents tests run unchanged (resource-agents, fence-agents).
-DEB_PACKAGES := libxml2-dev libsystemd-dev pkg-config pacemaker-common python3 resource-agents fence-agents
+# resource and fence agents the Agents tests run unchanged (resource-agents, fence-agents), and
+# dbus-daemon for the systemd-over-D-Bus tests.
+DEB_PACKAGES := libxml2-dev libsystemd-dev pkg-config pacemaker-common python3 resource-agents fence-agents dbus-daemon
 # The real Pacemaker tools, for differential tests and side-by-side benchmarks.
 PEER_PACKAGES := pacemaker-cli-utils
 
@@ -27,10 +28,12 @@ build: deps
 	$(SWIFT) build $(BUILD_FLAGS)
 
 # One build, then every test from it. SWIFTHA_SHARED tells the conformance tests where
-# ../shared is; they skip with a message when it is absent.
+# ../shared is; they skip with a message when it is absent. The suites run one after the
+# other: the CPU-heavy conformance loops would otherwise starve the process-running tests of
+# Swift's two cooperative threads on a 2-core machine.
 test: deps peer-deps
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
-	SWIFTHA_SHARED=$(SHARED) $(SWIFT) test --skip-build $(BUILD_FLAGS)
+	SWIFTHA_SHARED=$(SHARED) $(SWIFT) test --skip-build --no-parallel $(BUILD_FLAGS)
 
 demo: build
 	@./scripts/demo.sh

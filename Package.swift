@@ -117,6 +117,6 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
-        .testTarget(name: "AgentsTests", dependencies: ["Agents", "LRM", "CIB"]),
+        .testTarget(name: "AgentsTests", dependencies: ["Agents", "LRM", "CIB", "CSystemd"]),
     ]
 )

@@ -5,8 +5,13 @@ import Crypto
 public enum CIBDigest {
     /// The hex digest of an element.
     public static func digest(of element: XElement) -> String {
-        let bytes = element.xmlBytes(.compact)
-        return Insecure.MD5.hash(data: bytes).map { byte in
+        md5Hex(element.xmlBytes(.compact))
+    }
+
+    /// The lowercase hex MD5 of some bytes (Pacemaker's digests are MD5; none is used for
+    /// security).
+    public static func md5Hex(_ bytes: [UInt8]) -> String {
+        Insecure.MD5.hash(data: bytes).map { byte in
             let s = String(byte, radix: 16)
             return byte < 16 ? "0" + s : s
         }.joined()

@@ -1,0 +1,327 @@
+import Foundation
+import Subprocess
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// One process to run for an agent action: what to execute, with which environment and input,
+/// and how long it may take.
+public struct ProcessRequest: Sendable, Hashable {
+    /// Absolute path of the executable.
+    public var executable: String
+    public var arguments: [String]
+    /// The complete environment (nothing is inherited from the caller).
+    public var environment: [String: String]
+    /// Text written to the process's stdin (fence agents); nil gives it /dev/null.
+    public var standardInput: String?
+    /// When the timeout expires, the whole process group gets SIGTERM, and SIGKILL after
+    /// `killGrace` unless every member has exited by then.
+    public var timeout: Duration
+    public var killGrace: Duration
+    /// At most this many bytes of stdout and of stderr are kept; the rest is read and dropped.
+    public var outputLimit: Int
+    public var workingDirectory: String
+
+    public init(executable: String, arguments: [String] = [], environment: [String: String] = [:],
+                standardInput: String? = nil, timeout: Duration, killGrace: Duration = .seconds(5),
+                outputLimit: Int = 64 * 1024, workingDirectory: String = "/") {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.standardInput = standardInput
+        self.timeout = timeout
+        self.killGrace = killGrace
+        self.outputLimit = outputLimit
+        self.workingDirectory = workingDirectory
+    }
+}
+
+/// How a process run ended.
+public struct ProcessOutcome: Sendable, Hashable {
+    /// How the process itself terminated.
+    public enum Termination: Sendable, Hashable, CustomStringConvertible {
+        case exited(Int32)
+        case signalled(Int32)
+
+        public var description: String {
+            switch self {
+            case .exited(let code): "exited with status \(code)"
+            case .signalled(let s): "killed by \(signalName(s))"
+            }
+        }
+    }
+
+    /// Why the run ended.
+    public enum Ending: Sendable, Hashable {
+        /// The process exited (or died) on its own.
+        case finished
+        /// The timeout expired and the process group was killed.
+        case timedOut
+        /// The caller's task was cancelled and the process group was killed.
+        case cancelled
+    }
+
+    public var termination: Termination
+    public var ending: Ending
+    /// The process id of the agent, which is also its process group and session id.
+    public var processGroup: Int32
+    public var standardOutput: String
+    public var standardError: String
+    /// True when stdout or stderr was longer than the limit and was cut.
+    public var outputTruncated: Bool
+    /// From launch to the end of the process (and, after a timeout, of its group).
+    public var duration: Duration
+}
+
+/// The process could not be started.
+public struct ProcessLaunchError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var executable: String
+    public var reason: String
+    /// True when the executable does not exist or is not executable.
+    public var notFound: Bool
+
+    public var description: String {
+        "cannot run \(executable): \(reason)" + (notFound ? "; check that it exists and is executable (chmod +x)" : "")
+    }
+}
+
+/// Runs agent processes: each in a new session (so in its own process group), with a timeout
+/// that kills the whole group, bounded capture of stdout and stderr, and the exec time measured.
+///
+/// The agent itself is always reaped. When an action ends normally, whatever the agent left
+/// running in its group (the daemon a start action launched) is left alone, as Pacemaker does.
+/// When it times out or is cancelled, the group gets SIGTERM (and SIGCONT, so stopped members
+/// can act on it), then SIGKILL once the grace period is over or at once when only the agent
+/// itself remains, so no member of the group survives.
+public enum ProcessRunner {
+    /// Runs the request to its end.
+    public static func run(_ request: ProcessRequest) async throws(ProcessLaunchError) -> ProcessOutcome {
+        var env: [Environment.Key: String] = [:]
+        for (k, v) in request.environment {
+            if let key = Environment.Key(rawValue: k) { env[key] = v }
+        }
+        var options = PlatformOptions()
+        options.createSession = true
+        // Used by swift-subprocess when the calling task is cancelled mid-run.
+        options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: request.killGrace)]
+        let configuration = Configuration(
+            executable: .path(FilePath(request.executable)),
+            arguments: Arguments(request.arguments),
+            environment: .custom(env),
+            workingDirectory: FilePath(request.workingDirectory),
+            platformOptions: options)
+
+        let clock = ContinuousClock()
+        let started = clock.now
+        do {
+            let result: ExecutionResult<Supervised, SequenceOutput, SequenceOutput>
+            if let text = request.standardInput {
+                result = try await Subprocess.run(configuration, input: .string(text), output: .sequence, error: .sequence) { execution in
+                    await supervise(execution, request)
+                }
+            } else {
+                result = try await Subprocess.run(configuration, input: .none, output: .sequence, error: .sequence) { execution in
+                    await supervise(execution, request)
+                }
+            }
+            let supervised = result.closureResult
+            let termination: ProcessOutcome.Termination
+            switch result.terminationStatus {
+            case .exited(let code): termination = .exited(code)
+            case .signaled(let signal): termination = .signalled(signal)
+            }
+            return ProcessOutcome(
+                termination: termination,
+                ending: supervised.ending,
+                processGroup: result.processIdentifier.value,
+                standardOutput: String(decoding: supervised.stdout.bytes, as: UTF8.self),
+                standardError: String(decoding: supervised.stderr.bytes, as: UTF8.self),
+                outputTruncated: supervised.stdout.truncated || supervised.stderr.truncated,
+                duration: clock.now - started)
+        } catch let error as SubprocessError {
+            let notFound = error.code == .init(.executableNotFound) || !FileManager.default.isExecutableFile(atPath: request.executable)
+            throw ProcessLaunchError(executable: request.executable, reason: "\(error)", notFound: notFound)
+        } catch {
+            throw ProcessLaunchError(executable: request.executable, reason: "\(error)", notFound: false)
+        }
+    }
+
+    struct Captured: Sendable {
+        var bytes: [UInt8] = []
+        var truncated = false
+    }
+
+    struct Supervised: Sendable {
+        var stdout = Captured()
+        var stderr = Captured()
+        var ending = ProcessOutcome.Ending.finished
+    }
+
+    private enum Piece: Sendable {
+        case stdout(Captured)
+        case stderr(Captured)
+        case deadline
+        case cancelled
+        case exited
+    }
+
+    /// Watches a running process: collects its output, and kills its group when the deadline
+    /// passes or the caller is cancelled.
+    private static func supervise(_ execution: Execution<some InputProtocol, SequenceOutput, SequenceOutput>, _ request: ProcessRequest) async -> Supervised {
+        let pid = execution.processIdentifier.value
+        let pidfd = execution.processIdentifier.processDescriptor
+        let limit = max(0, request.outputLimit)
+        var supervised = Supervised()
+        await withTaskGroup(of: Piece.self) { group in
+            group.addTask { .stdout(await collect(execution.standardOutput, limit: limit)) }
+            group.addTask { .stderr(await collect(execution.standardError, limit: limit)) }
+            group.addTask {
+                do {
+                    // Capped so that an absurd timeout cannot overflow the sleep.
+                    try await Task.sleep(for: min(request.timeout, .seconds(366 * 86_400)))
+                    return .deadline
+                } catch {
+                    return .cancelled
+                }
+            }
+            var readersDone = 0
+            var exited = false
+            var watchingExit = false
+            while let piece = await group.next() {
+                switch piece {
+                case .stdout(let c):
+                    supervised.stdout = c
+                    readersDone += 1
+                case .stderr(let c):
+                    supervised.stderr = c
+                    readersDone += 1
+                case .deadline:
+                    if !exited && supervised.ending == .finished { supervised.ending = .timedOut }
+                case .cancelled:
+                    if !exited && supervised.ending == .finished { supervised.ending = .cancelled }
+                case .exited:
+                    exited = true
+                }
+                if supervised.ending != .finished && !exited {
+                    // Kill the group outside this (possibly cancelled) task so the grace
+                    // period is really waited for.
+                    let grace = request.killGrace
+                    await Task { await killProcessGroup(pid, grace: grace, leaderExited: { processHasExited(pid, pidfd) }) }.value
+                    exited = true
+                }
+                if readersDone == 2 && !exited && !watchingExit {
+                    // Both pipes are closed; the agent has usually exited by now, but it may
+                    // have closed them itself and still be running: wait for its end.
+                    group.addTask {
+                        var pause = Duration.milliseconds(1)
+                        while !processHasExited(pid, pidfd) {
+                            do { try await Task.sleep(for: pause) } catch { return .cancelled }
+                            pause = min(pause * 2, .milliseconds(20))
+                        }
+                        return .exited
+                    }
+                    watchingExit = true
+                }
+                if exited && readersDone == 2 {
+                    group.cancelAll()
+                }
+            }
+        }
+        return supervised
+    }
+
+    /// Reads a stream to its end, keeping at most `limit` bytes.
+    private static func collect(_ sequence: SubprocessOutputSequence, limit: Int) async -> Captured {
+        var captured = Captured()
+        do {
+            for try await buffer in sequence {
+                let room = limit - captured.bytes.count
+                buffer.withUnsafeBytes { raw in
+                    if room > 0 { captured.bytes.append(contentsOf: raw.prefix(room)) }
+                    if raw.count > room { captured.truncated = true }
+                }
+            }
+        } catch {
+            // The stream ends with an error when the process is torn down; keep what was read.
+        }
+        return captured
+    }
+
+    /// True once the process has terminated (it is then a zombie until swift-subprocess reaps
+    /// it, which keeps its pid, and so its process group id, from being reused meanwhile).
+    static func processHasExited(_ pid: pid_t, _ pidfd: CInt) -> Bool {
+        if pidfd >= 0 {
+            var fds = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+            return poll(&fds, 1, 0) > 0
+        }
+        guard let state = ProcessTable.state(of: pid) else { return true }
+        return state == "Z" || state == "X"
+    }
+
+    /// SIGTERM (and SIGCONT) to the group, then SIGKILL after `grace` or as soon as no member
+    /// other than an exited leader is left. Only the group the runner created is signalled.
+    static func killProcessGroup(_ pgid: pid_t, grace: Duration, leaderExited: @Sendable () -> Bool) async {
+        guard pgid > 1 else { return }
+        kill(-pgid, SIGTERM)
+        kill(-pgid, SIGCONT)
+        let clock = ContinuousClock()
+        let deadline = clock.now + grace
+        while clock.now < deadline {
+            if leaderExited() && ProcessTable.liveMembers(ofGroup: pgid).isEmpty { break }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        kill(-pgid, SIGKILL)
+        // Wait (bounded) for the leader to die so the caller's reaping does not stall.
+        let hardDeadline = clock.now + .seconds(5)
+        while !leaderExited() && clock.now < hardDeadline {
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+    }
+}
+
+/// Reads Linux's /proc process table.
+public enum ProcessTable {
+    /// One process as /proc/PID/stat shows it.
+    public struct Entry: Sendable, Hashable {
+        public var pid: Int32
+        public var state: Character
+        public var parent: Int32
+        public var processGroup: Int32
+        public var session: Int32
+    }
+
+    /// The entry of one process, nil when there is no such process.
+    public static func entry(of pid: Int32) -> Entry? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        // After "pid (comm) ": state ppid pgrp session ...
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count >= 4, let state = fields[0].first,
+              let ppid = Int32(fields[1]), let pgrp = Int32(fields[2]), let sid = Int32(fields[3]) else { return nil }
+        return Entry(pid: pid, state: state, parent: ppid, processGroup: pgrp, session: sid)
+    }
+
+    /// The state letter (R, S, D, Z, ...) of a process, nil when there is none.
+    public static func state(of pid: Int32) -> Character? { entry(of: pid)?.state }
+
+    /// True when the process exists and has not terminated (it is not a zombie).
+    public static func isRunning(_ pid: Int32) -> Bool {
+        guard let s = state(of: pid) else { return false }
+        return s != "Z" && s != "X"
+    }
+
+    /// Every process of the group that has not terminated.
+    public static func liveMembers(ofGroup pgid: Int32) -> [Int32] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        var out: [Int32] = []
+        for name in names {
+            guard let pid = Int32(name), let e = entry(of: pid), e.processGroup == pgid else { continue }
+            if e.state != "Z" && e.state != "X" { out.append(pid) }
+        }
+        return out
+    }
+}

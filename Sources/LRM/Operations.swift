@@ -1,0 +1,165 @@
+import Agents
+import CIB
+
+/// A resource lrmd knows: its id and agent. Registered before operations can run on it.
+public struct ResourceDefinition: Sendable, Hashable {
+    public var id: String
+    public var agent: ResourceAgentName
+
+    public init(id: String, agent: ResourceAgentName) {
+        self.id = id
+        self.agent = agent
+    }
+}
+
+/// An operation a client (crmd, crm_resource) asks for.
+public struct OperationRequest: Sendable, Hashable {
+    public var resource: String
+    public var action: AgentAction
+    /// Zero for a one-shot action; for a recurring monitor, how often it runs.
+    public var interval: Duration
+    public var timeout: Duration
+    /// The instance attributes the agent gets (and the parameter digest is taken of).
+    public var parameters: [String: String]
+    /// Meta attributes (`OCF_RESKEY_CRM_meta_*`).
+    public var meta: [String: String]
+    /// The monitor depth (`OCF_CHECK_LEVEL`).
+    public var checkLevel: Int?
+
+    public init(resource: String, action: AgentAction, interval: Duration = .zero, timeout: Duration = .seconds(20),
+                parameters: [String: String] = [:], meta: [String: String] = [:], checkLevel: Int? = nil) {
+        self.resource = resource
+        self.action = action
+        self.interval = interval
+        self.timeout = timeout
+        self.parameters = parameters
+        self.meta = meta
+        self.checkLevel = checkLevel
+    }
+
+    /// True for a recurring operation (an interval above zero).
+    public var isRecurring: Bool { interval > .zero }
+
+    /// The operation's key, `RSC_ACTION_INTERVALMS` as Pacemaker writes it (`db_monitor_10000`).
+    public var key: OperationKey { OperationKey(resource: resource, action: action, interval: interval) }
+}
+
+/// Names an operation independently of its runs: resource, action and interval.
+public struct OperationKey: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var resource: String
+    public var action: AgentAction
+    public var interval: Duration
+
+    public init(resource: String, action: AgentAction, interval: Duration = .zero) {
+        self.resource = resource
+        self.action = action
+        self.interval = interval
+    }
+
+    /// `db_monitor_10000`.
+    public var description: String { "\(resource)_\(action.rawValue)_\(interval.wholeMilliseconds)" }
+
+    public static func < (a: OperationKey, b: OperationKey) -> Bool { a.description < b.description }
+}
+
+/// The digest of an operation's parameters, exactly as Pacemaker computes an operation digest:
+/// MD5 of ` <parameters NAME="VALUE" .../>` plus a newline, the attributes sorted by name and
+/// escaped as Pacemaker escapes them (`&amp; &lt; &gt; &quot; &apos;`). A changed digest tells
+/// the controller that a resource's definition changed since the operation ran.
+///
+/// Pacemaker's "all" digest of an operation also covers its `CRM_meta_timeout`; the controller
+/// adds that parameter when it wants that digest.
+public enum ParameterDigest {
+    /// The hex digest of `parameters`.
+    public static func digest(_ parameters: [String: String]) -> String {
+        CIBDigest.md5Hex(Array(canonicalText(parameters).utf8))
+    }
+
+    /// The text that is digested.
+    public static func canonicalText(_ parameters: [String: String]) -> String {
+        var text = " <parameters"
+        for (name, value) in parameters.sorted(by: { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }) {
+            text += " \(name)=\"\(escape(value))\""
+        }
+        return text + "/>\n"
+    }
+
+    private static func escape(_ value: String) -> String {
+        var out = ""
+        out.reserveCapacity(value.utf8.count)
+        for c in value.unicodeScalars {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            case "\n": out += "&#10;"
+            case "\r": out += "&#13;"
+            case "\t": out += "&#9;"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+}
+
+/// One completed run of an operation, as the history keeps it and subscribers receive it.
+public struct OperationRecord: Sendable, Hashable {
+    public var key: OperationKey
+    /// The call id the queue gave the operation when it was submitted (kept by every run of a
+    /// recurring monitor).
+    public var callID: Int
+    public var exitCode: OCFExitCode
+    public var status: ExecutionStatus
+    public var exitReason: String?
+    /// When the run started (the queue's time).
+    public var started: Duration
+    /// How long the agent ran.
+    public var execTime: Duration
+    /// How long the operation waited in the queue before it ran.
+    public var queueTime: Duration
+    /// When the result last changed for this operation key.
+    public var lastChange: Duration
+    /// `ParameterDigest` of the parameters it ran with.
+    public var parameterDigest: String
+
+    /// True when the result is a failure of this action (what `last_failure` records).
+    public var isFailure: Bool {
+        switch status {
+        case .done: break
+        case .cancelled: return false
+        default: return true
+        }
+        switch key.action {
+        case .monitor, .status:
+            // Probes and monitors that find a resource stopped are not failures by themselves;
+            // the controller compares them with what it expected.
+            return !(exitCode == .success || exitCode == .notRunning || exitCode == .runningPromoted
+                     || exitCode == .degraded || exitCode == .degradedPromoted)
+        case .stop:
+            return exitCode != .success
+        default:
+            return exitCode != .success
+        }
+    }
+}
+
+/// The operation history of one resource: the last run of each operation key, the last
+/// failure, and the call ids.
+public struct ResourceHistory: Sendable, Hashable {
+    public var resource: ResourceDefinition
+    /// The last completed run of each operation key.
+    public var operations: [OperationKey: OperationRecord] = [:]
+    /// The most recent failed run, whichever operation it was.
+    public var lastFailure: OperationRecord?
+
+    public init(resource: ResourceDefinition) {
+        self.resource = resource
+    }
+
+    /// The last completed run of any operation (the highest call id, then the latest start).
+    public var lastOperation: OperationRecord? {
+        operations.values.max { ($0.started, $0.callID) < ($1.started, $1.callID) }
+    }
+}

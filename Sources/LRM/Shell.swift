@@ -1,0 +1,137 @@
+import Agents
+import CIB
+import Logging
+
+/// The thin shell around `OperationQueue`: it performs the queue's directives with the real
+/// `AgentExecutor` and a clock, and feeds their outcomes back as events.
+///
+/// Time is read from the clock it is given (tests may pass any `Clock`). Every launched action
+/// and armed timer is a task the shell tracks; `shutdown()` cancels them all, which kills every
+/// running agent's process group, and waits for them. There is no IPC here yet: lrmd's socket
+/// API will call these methods.
+public actor LRMShell<C: Clock> where C.Duration == Duration {
+    private var queue: OperationQueue
+    private let executor: AgentExecutor
+    private let clock: C
+    private let origin: C.Instant
+    private let logger: Logger
+    private var actions: [Int: Task<Void, Never>] = [:]
+    private var timers: [LRMTimer: Task<Void, Never>] = [:]
+    private var subscribers: [Int: AsyncStream<OperationRecord>.Continuation] = [:]
+    private var nextSubscriber = 0
+    private var stopped = false
+
+    public init(executor: AgentExecutor, clock: C, parallelLimit: Int = 4, logger: Logger = Logger(label: "swiftha.lrmd")) {
+        self.queue = OperationQueue(parallelLimit: parallelLimit)
+        self.executor = executor
+        self.clock = clock
+        self.origin = clock.now
+        self.logger = logger
+    }
+
+    private var now: Duration { origin.duration(to: clock.now) }
+
+    /// Registers a resource with its agent.
+    public func register(_ resource: ResourceDefinition) {
+        queue.onRegister(resource)
+    }
+
+    /// Forgets a resource, cancelling its operations.
+    public func unregister(_ id: String) {
+        perform(queue.onUnregister(id, now: now))
+    }
+
+    /// Submits an operation; returns its call id. Results arrive on `results()`.
+    @discardableResult
+    public func submit(_ request: OperationRequest) throws(LRMError) -> Int {
+        guard !stopped else { throw LRMError.invalidRequest("lrmd is shutting down") }
+        let (callID, directives) = try queue.onSubmit(request, now: now)
+        perform(directives)
+        return callID
+    }
+
+    /// Cancels the operation with this key.
+    public func cancel(_ key: OperationKey) {
+        perform(queue.onCancel(key, now: now))
+    }
+
+    /// A resource's operation history.
+    public func history(of resource: String) -> ResourceHistory? {
+        queue.history(of: resource)
+    }
+
+    /// The results the queue reports, from now on, until `shutdown()`.
+    public func results() -> AsyncStream<OperationRecord> {
+        let (stream, continuation) = AsyncStream<OperationRecord>.makeStream()
+        let id = nextSubscriber
+        nextSubscriber += 1
+        subscribers[id] = continuation
+        continuation.onTermination = { [weak self] _ in
+            Task { await self?.unsubscribe(id) }
+        }
+        return stream
+    }
+
+    /// Cancels every timer and running action (killing their process groups) and waits for them.
+    public func shutdown() async {
+        stopped = true
+        for t in timers.values { t.cancel() }
+        timers = [:]
+        let running = actions
+        for t in running.values { t.cancel() }
+        for t in running.values { await t.value }
+        for c in subscribers.values { c.finish() }
+        subscribers = [:]
+    }
+
+    // MARK: - Performing directives
+
+    private func unsubscribe(_ id: Int) {
+        subscribers[id] = nil
+    }
+
+    private func perform(_ directives: [LRMDirective]) {
+        for directive in directives {
+            switch directive {
+            case .execute(let callID, let request):
+                guard !stopped else { continue }
+                logger.debug("executing \(request.agent) \(request.action) on \(request.resource)", metadata: ["call": "\(callID)"])
+                let executor = self.executor
+                actions[callID] = Task {
+                    let result = await executor.run(request)
+                    self.completed(callID, result)
+                }
+            case .kill(let callID):
+                actions[callID]?.cancel()
+            case .schedule(let timer, let delay):
+                timers[timer]?.cancel()
+                let clock = self.clock
+                let deadline = clock.now.advanced(by: delay)
+                timers[timer] = Task {
+                    do { try await clock.sleep(until: deadline, tolerance: nil) } catch { return }
+                    guard !Task.isCancelled else { return }
+                    self.fired(timer)
+                }
+            case .cancelTimer(let timer):
+                timers[timer]?.cancel()
+                timers[timer] = nil
+            case .report(let record):
+                if record.isFailure {
+                    logger.warning("\(record.key) (call \(record.callID)): \(record.exitCode), \(record.status)\(record.exitReason.map { ": " + $0 } ?? "")")
+                }
+                for c in subscribers.values { c.yield(record) }
+            }
+        }
+    }
+
+    private func completed(_ callID: Int, _ result: AgentResult) {
+        actions[callID] = nil
+        perform(queue.onCompleted(callID: callID, result: result, now: now))
+    }
+
+    private func fired(_ timer: LRMTimer) {
+        timers[timer] = nil
+        guard !stopped else { return }
+        perform(queue.onTimer(timer, now: now))
+    }
+}
