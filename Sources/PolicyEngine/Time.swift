@@ -1,3 +1,5 @@
+import CIB
+
 /// ISO 8601 dates as Pacemaker accepts them (crm_simulate -t, date expressions), computed
 /// without any calendar service: calendar dates (2005-01-20), ordinal dates (2005-020) and
 /// week dates (2005-W03-4), with an optional time (T11:30[:00]) and offset (Z, +01:00).
@@ -70,14 +72,5 @@ public enum ISO8601Time {
         let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         return era * 146_097 + doe - 719_468
-    }
-}
-
-extension String {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while s.first?.isWhitespace == true { s.removeFirst() }
-        while s.last?.isWhitespace == true { s.removeLast() }
-        return String(s)
     }
 }

@@ -33,7 +33,10 @@ enum TransitionPlanner {
     static func plan(_ ws: WorkingSet, _ a: Assignment) -> Transition {
         var changes: [PlannedChange] = []
         var revised = ws
+        // Fencing needs a device (or a watchdog), and quorum unless told to ignore its loss.
+        let policy = ws.options.noQuorumPolicy
         let canFence = ws.options.fencingEnabled && (a.hasFenceDevice || ws.options.haveWatchdog)
+            && (ws.haveQuorum || policy == "ignore")
         // Fencing: the newest request first; nodes the status never mentions were added last.
         if canFence {
             let order = ws.cib.status.nodeStates.map(\.uname)
@@ -51,8 +54,8 @@ enum TransitionPlanner {
                 revised.nodes[i].fenceReason = nil
             }
         }
-        let quorumStop = !ws.haveQuorum && ws.options.noQuorumPolicy == "stop"
-        let quorumFreeze = !ws.haveQuorum && ws.options.noQuorumPolicy == "freeze"
+        let quorumStop = !ws.haveQuorum && (policy == "stop" || policy == "suicide" || policy == "fence")
+        let quorumFreeze = !ws.haveQuorum && policy == "freeze"
         let resources = order(ws).filter { ws.resources[$0].isPrimitive && ws.resources[$0].meta["internal_rsc"] == nil }
         // First where everything goes; then what orderings make of it.
         var next: [Int: String?] = [:]
@@ -76,9 +79,18 @@ enum TransitionPlanner {
             if r.orphan && active.isEmpty { continue }
             if current == nil && next == nil { continue }
             let needRole = origRole > .started || nextRole > .unpromoted
+            // On a lost node that cannot be fenced, nothing can be stopped: it stays as it is.
+            if let c = current, let node = ws.node(named: c), node.unclean, !canFence, next != c {
+                let reason = quorumStop ? "due to no quorum (blocked)" : "blocked"
+                for n in active {
+                    changes.append(PlannedChange(kind: .stop, subject: r.id, details: needRole ? "\(origRole) \(n)" : n, reason: reason))
+                }
+                continue
+            }
             func roleText(_ role: Role) -> String { role == .started && ws.isInPromotableClone(r) ? "Unpromoted" : role.description }
             var blockedReason: String?
-            if quorumStop || quorumFreeze, next != nil, (current == nil || current != next || nextRole > origRole) {
+            // Without quorum nothing new starts, except what requires nothing.
+            if quorumStop || quorumFreeze, r.meta["requires"] != "nothing", next != nil, (current == nil || current != next || nextRole > origRole) {
                 blockedReason = quorumStop ? "no quorum" : "quorum freeze"
             } else if let reason = effects.unrunnable[i], next != nil || current != nil {
                 blockedReason = reason
@@ -121,10 +133,18 @@ enum TransitionPlanner {
                     && ws.node(named: c).map { $0.online && !$0.unclean } == true && origRole == nextRole && origRole == .started
                     && effects.restart[i] == nil
                 changes.append(PlannedChange(kind: r.failed ? .recover : (canMigrate ? .migrate : .move), subject: r.id, details: details, reason: nil))
+            } else if let n = next, active.count > 1, r.meta["multiple-active"] == "stop_only" {
+                _ = n
+                for node in active {
+                    changes.append(PlannedChange(kind: .stop, subject: r.id, details: node, reason: "due to node availability"))
+                }
+                next = nil
+                nextRole = .stopped
             } else if let n = next {
                 if r.failed || active.count > 1 {
                     let details = needRole && origRole != nextRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : (needRole ? "\(roleText(origRole)) \(n)" : n)
-                    changes.append(PlannedChange(kind: .recover, subject: r.id, details: details, reason: nil))
+                    changes.append(PlannedChange(kind: .recover, subject: r.id, details: details,
+                                                 reason: active.count > 1 && !r.failed ? "due to being multiply active" : nil))
                 } else if let reason = effects.restart[i] {
                     let details = needRole && origRole != nextRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : (needRole ? "\(roleText(origRole)) \(n)" : n)
                     changes.append(PlannedChange(kind: .restart, subject: r.id, details: details, reason: "due to \(reason)"))

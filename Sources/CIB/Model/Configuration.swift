@@ -209,7 +209,8 @@ public struct Tag: ElementView {
 }
 
 extension String {
-    var trimmingSpaces: String {
+    /// The string without leading and trailing whitespace (no Foundation needed).
+    public var trimmingSpaces: String {
         var s = Substring(self)
         while s.first?.isWhitespace == true { s.removeFirst() }
         while s.last?.isWhitespace == true { s.removeLast() }
