@@ -105,18 +105,19 @@ let package = Package(
         .executableTarget(name: "cib-summary", dependencies: ["CIB"], path: "Examples/cib-summary"),
 
         // Benchmarks (make bench), not tests.
-        .executableTarget(name: "cib-bench", dependencies: ["CIB", "CLibXML2"], path: "Benchmarks/cib-bench"),
+        .executableTarget(name: "cib-bench", dependencies: ["CIB", "CLibXML2", "PolicyEngine"], path: "Benchmarks/cib-bench"),
 
-        // Tests.
-        .testTarget(name: "CIBTests", dependencies: ["CIB"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ToolTests", dependencies: ["CIB"]),
+        // Tests, and what they share.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "CIBTests", dependencies: ["CIB", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ToolTests", dependencies: ["CIB", "TestSupport"]),
         .testTarget(name: "HASupportTests", dependencies: ["HASupport", "ToolSupport"]),
-        .testTarget(name: "PolicyEngineTests", dependencies: ["PolicyEngine", "CIB"]),
+        .testTarget(name: "PolicyEngineTests", dependencies: ["PolicyEngine", "CIB", "TestSupport"]),
         .testTarget(name: "MessagingTests", dependencies: [
             "Messaging",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
-        .testTarget(name: "AgentsTests", dependencies: ["Agents", "LRM", "CIB", "CSystemd"]),
+        .testTarget(name: "AgentsTests", dependencies: ["Agents", "LRM", "CIB", "CSystemd", "TestSupport"]),
     ]
 )

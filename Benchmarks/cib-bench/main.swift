@@ -1,6 +1,7 @@
 import CIB
 import CLibXML2
 import Foundation
+import PolicyEngine
 
 // make bench: times the CIB library on one large CIB, beside libxml2's bare parse of the same
 // bytes and, when installed, Pacemaker's crm_verify on the same file. Prints ratios.
@@ -63,6 +64,14 @@ print("  SwiftHA validate          \(fmt(validate))   (\(report.schemaUsed ?? "o
 print("  SwiftHA diff              \(fmt(diff))   (\(patch.changes.count) changes)")
 print("  SwiftHA apply patch       \(fmt(apply))")
 print("  SwiftHA write + fsync     \(fmt(write))")
+
+// The scheduler as far as it goes today (unpack, assignment, transition summary).
+var changes = 0
+let schedule = best {
+    let input = SchedulerInput(cib: cib, now: SchedulerInput.executionDate(of: cib) ?? 0)
+    changes = Simulator.schedule(input).1.changes.count
+}
+print("  SwiftHA schedule          \(fmt(schedule))   (unpack + assignment + summary, \(changes) changes)")
 
 // Pacemaker's crm_verify on the same file, for a side-by-side figure.
 if FileManager.default.isExecutableFile(atPath: "/usr/sbin/crm_verify") {

@@ -3,6 +3,7 @@ import CIB
 import Foundation
 import LRM
 import Testing
+import TestSupport
 
 /// Parameter digests match Pacemaker's operation digests.
 @Suite struct DigestTests {
@@ -21,7 +22,7 @@ import Testing
     @Test func matchesCrmResourceDigests() async throws {
         guard Installed.agent("/usr/sbin/crm_resource", for: "matchesCrmResourceDigests") else { return }
         let s = try Scratch()
-        var rng = SplitMix(seed: 42)
+        var rng = SeededGenerator(seed: 42)
         let alphabet = Array("abcXYZ019_-./:&<>\"' =")
         for round in 0..<8 {
             var params: [String: String] = [:]

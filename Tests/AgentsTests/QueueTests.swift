@@ -2,6 +2,7 @@ import Agents
 import CIB
 import LRM
 import Testing
+import TestSupport
 
 /// A simulated shell for the queue: time is a number, timers are a list, "running" actions are
 /// call ids waiting for the test to complete them.
@@ -322,7 +323,7 @@ struct Sim {
     /// operation has been reported exactly once.
     @Test(arguments: [UInt64(1), 2, 3, 4, 5, 6, 7, 8])
     func randomWorkloadsKeepTheInvariants(seed: UInt64) {
-        var rng = SplitMix(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         let resources = ["r0", "r1", "r2", "r3", "r4", "r5"]
         var sim = Sim(limit: 3, resources: resources)
         var oneShots = Set<Int>()
@@ -425,19 +426,6 @@ struct Sim {
         #expect(queue.recurring.count == count)
     }
 
-}
-
-/// SplitMix64, for repeatable random tests.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// The history written as CIB status, as Pacemaker writes it.

@@ -1,6 +1,7 @@
 import CIB
 import Foundation
 import Testing
+import TestSupport
 
 /// Every CIB of Pacemaker's scheduler regression suite must load and round-trip losslessly.
 @Suite struct ConformanceTests {

@@ -1,6 +1,7 @@
 import CIB
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct PatchTests {
     @Test func diffThenApplyGivesTheTarget() throws {

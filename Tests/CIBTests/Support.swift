@@ -1,45 +1,11 @@
 import CIB
 import Foundation
 import Testing
+import TestSupport
 
-/// Where ../shared is: SWIFTHA_SHARED, or beside the package.
+/// The suite's inputs, through the shared test support.
 enum Shared {
-    static var directory: String? {
-        let env = ProcessInfo.processInfo.environment["SWIFTHA_SHARED"]
-        let beside = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared").path
-        for d in [env, beside].compactMap({ $0 }) where FileManager.default.fileExists(atPath: d + "/conformance") {
-            return d
-        }
-        return nil
-    }
-
-    static var conformanceXML: String? {
-        directory.map { $0 + "/conformance/pacemaker-scheduler/xml" }
-    }
-
-    /// The conformance input files, sorted; empty (with a printed reason) when ../shared is absent.
-    static var conformanceFiles: [String] {
-        guard let dir = conformanceXML,
-              let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
-            print("SKIPPED: ../shared/conformance is not present (set SWIFTHA_SHARED); the conformance inputs were not checked")
-            return []
-        }
-        return names.filter { $0.hasSuffix(".xml") }.sorted().map { dir + "/" + $0 }
-    }
-}
-
-/// A small deterministic generator (SplitMix64) so that random tests repeat exactly.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    static var conformanceFiles: [String] { SharedData.conformanceFiles }
 }
 
 let sampleCIB = """

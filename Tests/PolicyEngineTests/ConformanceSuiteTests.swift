@@ -2,21 +2,14 @@ import CIB
 import Foundation
 import PolicyEngine
 import Testing
+import TestSupport
 
 /// Pacemaker's scheduler regression suite (../shared/conformance/pacemaker-scheduler), compared
 /// the way the suite compares: whitespace-insensitive, blank lines ignored. Prints one table of
 /// matches per topic, and fails when a case on the ratchet (Tests/PolicyEngineTests/ratchet.txt)
 /// stops matching, so the counts only go up. `make ratchet` rewrites the ratchet.
 @Suite struct ConformanceSuiteTests {
-    static var suiteDirectory: String? {
-        let env = ProcessInfo.processInfo.environment["SWIFTHA_SHARED"]
-        let beside = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared").path
-        for d in [env, beside].compactMap({ $0 }) where FileManager.default.fileExists(atPath: d + "/conformance/pacemaker-scheduler") {
-            return d + "/conformance/pacemaker-scheduler"
-        }
-        return nil
-    }
+    static var suiteDirectory: String? { SharedData.schedulerSuite }
 
     static let ratchetPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("ratchet.txt").path
 

@@ -1,6 +1,7 @@
 import CIB
 import Foundation
 import Testing
+import TestSupport
 
 /// Differential: Pacemaker's own crm_verify (Debian's pacemaker-cli-utils, 2.1.5) against
 /// SwiftHA's validation, on every input of the scheduler suite. Where Pacemaker accepts a
@@ -9,15 +10,7 @@ import Testing
 @Suite struct DifferentialTests {
     static let pacemakerVerify = "/usr/sbin/crm_verify"
 
-    static var sharedXML: String? {
-        let env = ProcessInfo.processInfo.environment["SWIFTHA_SHARED"]
-        let beside = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared").path
-        for d in [env, beside].compactMap({ $0 }) where FileManager.default.fileExists(atPath: d + "/conformance") {
-            return d + "/conformance/pacemaker-scheduler/xml"
-        }
-        return nil
-    }
+    static var sharedXML: String? { SharedData.schedulerSuite.map { $0 + "/xml" } }
 
     @Test func whatPacemakerAcceptsSwiftHAAccepts() throws {
         guard FileManager.default.isExecutableFile(atPath: Self.pacemakerVerify) else {

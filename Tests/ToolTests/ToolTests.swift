@@ -1,43 +1,7 @@
 import CIB
 import Foundation
 import Testing
-
-/// Runs the built tools as an operator would, with CIB_file pointing at a scratch file.
-struct Tool {
-    static var binDir: URL {
-        // The test bundle sits beside the products in the build directory.
-        var dir = Bundle.main.bundleURL
-        if dir.pathExtension == "xctest" { dir = dir.deletingLastPathComponent() }
-        return dir
-    }
-
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    static func run(_ name: String, _ args: [String], env: [String: String] = [:], stdin: String? = nil) throws -> Result {
-        let p = Process()
-        p.executableURL = binDir.appendingPathComponent(name)
-        p.arguments = args
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "CIB_file")
-        for (k, v) in env { environment[k] = v }
-        p.environment = environment
-        let out = Pipe(), err = Pipe(), inp = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = inp
-        try p.run()
-        if let stdin { inp.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try inp.fileHandleForWriting.close()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
-}
+import TestSupport
 
 let validCIB = """
 <cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0">

@@ -1,0 +1,81 @@
+import Foundation
+
+/// What the test suites share: where ../shared is, a repeatable random generator, and a way
+/// to run the built tools as an operator would.
+
+/// SplitMix64: a small deterministic generator, so that random tests repeat exactly.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+    public var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// The shared data beside the project (../shared), or where SWIFTHA_SHARED points.
+public enum SharedData {
+    public static var directory: String? {
+        let env = ProcessInfo.processInfo.environment["SWIFTHA_SHARED"]
+        let beside = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared").path
+        for d in [env, beside].compactMap({ $0 }) where FileManager.default.fileExists(atPath: d + "/conformance") {
+            return d
+        }
+        return nil
+    }
+
+    /// Pacemaker's scheduler regression suite.
+    public static var schedulerSuite: String? {
+        directory.map { $0 + "/conformance/pacemaker-scheduler" }
+    }
+
+    /// The suite's input CIBs, sorted; empty (with a printed reason) when ../shared is absent.
+    public static var conformanceFiles: [String] {
+        guard let dir = schedulerSuite.map({ $0 + "/xml" }),
+              let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
+            print("SKIPPED: ../shared/conformance is not present (set SWIFTHA_SHARED); the conformance inputs were not checked")
+            return []
+        }
+        return names.filter { $0.hasSuffix(".xml") }.sorted().map { dir + "/" + $0 }
+    }
+}
+
+/// Runs a built tool (found beside the test bundle) with arguments, environment and input.
+public enum Tool {
+    public static var binDir: URL {
+        var dir = Bundle.main.bundleURL
+        if dir.pathExtension == "xctest" { dir = dir.deletingLastPathComponent() }
+        return dir
+    }
+
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    public static func run(_ name: String, _ args: [String], env: [String: String] = [:], stdin: String? = nil) throws -> Result {
+        let p = Process()
+        p.executableURL = binDir.appendingPathComponent(name)
+        p.arguments = args
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "CIB_file")
+        for (k, v) in env { environment[k] = v }
+        p.environment = environment
+        let out = Pipe(), err = Pipe(), inp = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = inp
+        try p.run()
+        if let stdin { inp.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try inp.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+}
