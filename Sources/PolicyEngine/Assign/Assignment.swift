@@ -428,29 +428,43 @@ struct Assignment {
         let nodeMax = unique ? (Int(r.meta["clone-node-max"] ?? "1") ?? 1) : 1
         var perNode: [String: Int] = [:]
         let instances = r.children.filter { !ws.resources[$0].orphan }
-        // Instances active now keep their node when they can; then the rest, in order.
-        let ordered = instances.sorted { a, b in
-            let aa = !activeNodes(a).isEmpty, ba = !activeNodes(b).isEmpty
-            if aa != ba { return aa }
-            return a < b
-        }
         let cloneTable = tables[c] ?? NodeScores()
-        for inst in ordered {
+        let availableCount = max(1, ws.nodes.filter { available($0.name) && (cloneTable[$0.name] ?? -1) >= 0 }.count)
+        let optimal = max(1, instances.count / availableCount)
+        func restrict(_ inst: Int) {
             for leaf in subtree(inst) where tables[leaf] != nil {
                 for n in ws.nodes where !available(n.name) || (cloneTable[n.name] ?? -Score.infinity) < 0 || perNode[n.name, default: 0] >= nodeMax {
                     tables[leaf]?[n.name] = -Score.infinity
                 }
             }
-            let node: String?
+        }
+        func assignInstance(_ inst: Int, prefer: String?) -> String? {
+            restrict(inst)
             switch ws.resources[inst].variant {
             case .group:
                 assignGroup(inst)
-                node = assigned[inst] ?? nil
+                return assigned[inst] ?? nil
             default:
-                let current = activeNodes(inst).first
-                node = assignPrimitive(inst, prefer: current)
+                return assignPrimitive(inst, prefer: prefer)
             }
-            if let node { perNode[node, default: 0] += 1 }
+        }
+        // First, instances running now stay where they are when they can.
+        var done = Set<Int>()
+        for inst in instances {
+            let nodes = activeNodes(inst)
+            let failed = ws.primitives(under: inst).contains { ws.resources[$0].failed }
+            guard nodes.count == 1, let current = nodes.first, !failed, available(current),
+                  (cloneTable[current] ?? -1) >= 0, perNode[current, default: 0] < min(optimal, nodeMax) else { continue }
+            let leaves = ws.primitives(under: inst)
+            guard leaves.allSatisfy({ (tables[$0]?[current] ?? -1) >= 0 }) else { continue }
+            if let node = assignInstance(inst, prefer: current) {
+                perNode[node, default: 0] += 1
+            }
+            done.insert(inst)
+        }
+        // Then the rest, in order.
+        for inst in instances where !done.contains(inst) {
+            if let node = assignInstance(inst, prefer: nil) { perNode[node, default: 0] += 1 }
         }
         for o in r.children where ws.resources[o].orphan { for leaf in subtree(o) { assigned[leaf] = .some(nil) } }
         if promotable { assignRoles(c) }
