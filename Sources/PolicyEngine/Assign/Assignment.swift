@@ -448,6 +448,25 @@ struct Assignment {
                 return assignPrimitive(inst, prefer: prefer)
             }
         }
+        // A promotable clone's instances are drawn to where they would be promoted: a
+        // positive promotion score (the node's master-ID attribute) adds to the placement.
+        if promotable {
+            let occupied = Set(instances.flatMap { activeNodes($0) })
+            for inst in instances {
+                let here = Set(activeNodes(inst))
+                for leaf in ws.primitives(under: inst) {
+                    let res = ws.resources[leaf]
+                    for n in ws.nodes where available(n.name) {
+                        // It counts where the instance runs, or, for an instance running
+                        // nowhere, on nodes no other instance occupies.
+                        guard here.contains(n.name) || (here.isEmpty && !occupied.contains(n.name)) else { continue }
+                        let keys = unique ? ["master-\(res.id)"] : ["master-\(res.id)", "master-\(res.configuredID)"]
+                        guard let v = keys.lazy.compactMap({ n.attributes[$0] }).first, let score = CIBValue.score(v), score > 0 else { continue }
+                        tables[leaf]?.addIfAllowed(score, to: n.name)
+                    }
+                }
+            }
+        }
         // First, instances running now stay where they are when they can.
         var done = Set<Int>()
         for inst in instances {

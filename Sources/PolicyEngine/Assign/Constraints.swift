@@ -125,6 +125,10 @@ enum ConstraintSet {
                 if ws.nodes.contains(where: { $0.name == node }) { entries.append((node, s)) }
             } else if let rule = e.firstElement(named: "rule") {
                 let resolved = rule["id-ref"].flatMap { rules[$0] } ?? rule
+                // A rule may carry the role instead of the constraint.
+                if e["role"] == nil, let role = resolved["role"].flatMap({ Role(name: $0) }) {
+                    targets = targets.map { ($0.0, role) }
+                }
                 for n in ws.nodes {
                     var ctx = RuleContext(now: ws.now, nodeAttributes: n.attributes)
                     ctx.nodeAttributes["#uname"] = n.name
