@@ -14,6 +14,9 @@ struct Ordering: Sendable {
     var anyOf: [Int] = []
     /// `require-all="false"` between clones: any one instance anywhere is enough.
     var requireAll = true
+    /// Whether the reverse holds for stops too (the default for mandatory orderings): then a
+    /// `then` that is running must also stop when `first` cannot run.
+    var symmetrical = true
 }
 
 /// How orderings change what the transition does: a start that cannot happen makes what
@@ -30,12 +33,14 @@ struct OrderingEffects {
             let e = c.element
             let kind = e["kind"] ?? (e["score"].flatMap(CIBValue.score).map { $0 > 0 ? "Mandatory" : "Optional" } ?? "Mandatory")
             let mandatory = kind.lowercased() == "mandatory"
+            let symmetrical = e["symmetrical"].map(CIBValue.isTrue) ?? mandatory
             if let f = e["first"], let t = e["then"] {
                 for fi in ConstraintSet.resolve(f, ws) {
                     for ti in ConstraintSet.resolve(t, ws) {
                         out.append(Ordering(id: c.id, first: fi, then: ti, firstAction: e["first-action"] ?? "start",
                                             thenAction: e["then-action"] ?? e["first-action"] ?? "start", mandatory: mandatory,
-                                            requireAll: e["require-all"].map(CIBValue.isTrue) ?? true))
+                                            requireAll: e["require-all"].map(CIBValue.isTrue) ?? true,
+                                            symmetrical: symmetrical))
                     }
                 }
                 continue
@@ -49,16 +54,17 @@ struct OrderingEffects {
                 if set.sequential {
                     for k in members.indices.dropFirst() {
                         out.append(Ordering(id: c.id, first: members[k - 1], then: members[k], firstAction: action,
-                                            thenAction: action, mandatory: mandatory))
+                                            thenAction: action, mandatory: mandatory, symmetrical: symmetrical))
                     }
                 }
                 for m in (set.sequential ? Array(members.prefix(1)) : members) {
                     if previousAny.count > 1 {
                         out.append(Ordering(id: c.id, first: previousAny[0], then: m, firstAction: action, thenAction: action,
-                                            mandatory: mandatory, anyOf: previousAny))
+                                            mandatory: mandatory, anyOf: previousAny, symmetrical: symmetrical))
                     } else {
                         for p in previous {
-                            out.append(Ordering(id: c.id, first: p, then: m, firstAction: action, thenAction: action, mandatory: mandatory))
+                            out.append(Ordering(id: c.id, first: p, then: m, firstAction: action, thenAction: action,
+                                                mandatory: mandatory, symmetrical: symmetrical))
                         }
                     }
                 }
@@ -115,8 +121,6 @@ struct OrderingEffects {
                         let node = (next[t] ?? nil) ?? ws.resources[t].activeOn.first
                         firsts = firsts.filter { (next[$0] ?? nil) == node || ws.resources[$0].activeOn.first == node }
                     }
-                    // A resource disabled on purpose (target-role Stopped) has no start to wait for.
-                    if !firsts.isEmpty && firsts.allSatisfy({ ws.resources[$0].targetRole == .stopped }) { continue }
                     let willRun: (Int) -> Bool = { p in (next[p] ?? nil) != nil && effects.unrunnable[p] == nil }
                     let firstRunnable: Bool
                     if !o.anyOf.isEmpty || interleaved || !o.requireAll {
@@ -139,8 +143,16 @@ struct OrderingEffects {
                         firstStarts = firsts.contains { starting.contains($0) || effects.restart[$0] != nil }
                     }
                     if !firstRunnable {
-                        if effects.unrunnable[t] == nil, (next[t] ?? nil) != nil {
-                            effects.unrunnable[t] = o.requireAll ? "unrunnable \(name(o.first, o.firstAction))" : "unrunnable clone-one-or-more:\(o.id)"
+                        // A running `then` that stays put needs no start, unless the ordering
+                        // is symmetrical.
+                        let needsStart = starting.contains(t) || ws.resources[t].activeOn.isEmpty
+                        if effects.unrunnable[t] == nil, (next[t] ?? nil) != nil, o.symmetrical || needsStart {
+                            // A first that runs now and is being stopped takes its dependents down
+                            // with it; one that never ran leaves their starts unrunnable.
+                            let stopping = firsts.allSatisfy { !ws.resources[$0].activeOn.isEmpty }
+                            effects.unrunnable[t] = !o.requireAll ? "unrunnable clone-one-or-more:\(o.id)"
+                                : (stopping && o.symmetrical && !ws.resources[t].activeOn.isEmpty
+                                    ? "required \(name(o.first, o.firstAction))" : "unrunnable \(name(o.first, o.firstAction))")
                             changed = true
                         }
                     } else if firstStarts, effects.restart[t] == nil, effects.unrunnable[t] == nil,
