@@ -114,7 +114,7 @@ let package = Package(
         .testTarget(name: "HASupportTests", dependencies: ["HASupport", "ToolSupport"]),
         .testTarget(name: "PolicyEngineTests", dependencies: ["PolicyEngine", "CIB", "TestSupport"]),
         .testTarget(name: "MessagingTests", dependencies: [
-            "Messaging",
+            "Messaging", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),

@@ -1,7 +1,17 @@
-/// The Messaging module: membership, total order, quorum and process groups over authenticated UDP.
+/// The Messaging module: membership, total order, quorum and process groups over authenticated
+/// UDP (issue #4). What is here so far:
 ///
-/// Its implementation arrives with issue #4; this file only establishes the module and its
-/// borders (see Package.swift and docs/DESIGN.md).
+/// - ``CorosyncConfig``: the `corosync.conf` parser (totem, nodelist, quorum, logging, system),
+///   with corosync's defaults and the effective totem timers (``TotemTiming``).
+/// - ``AuthKey`` and ``PacketProtection``: the cluster key and the sealing of every packet
+///   (AES-256-GCM under HKDF-SHA256 keys, sender id, sequence number, replay window).
+/// - ``Votequorum``: votequorum's rules as a pure value type.
+/// - ``TotemRing`` (token passing, sequence numbers, retransmission, flow control, token loss,
+///   failure to receive) and ``TotemNode`` (gather, commit, recovery of the old ring's messages,
+///   merge detection) as instances, and ``TotemWire``, their byte layout.
+///
+/// Protocol cores are instances (docs/DESIGN.md): value types that never read a clock, never
+/// sleep and never do I/O; time comes in as a parameter and timers go out as directives.
 public enum MessagingModule {
     /// The issue that delivers this module.
     public static let issue = 4

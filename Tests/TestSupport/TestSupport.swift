@@ -22,10 +22,21 @@ public enum SharedData {
         let env = ProcessInfo.processInfo.environment["SWIFTHA_SHARED"]
         let beside = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared").path
-        for d in [env, beside].compactMap({ $0 }) where FileManager.default.fileExists(atPath: d + "/conformance") {
+        for d in [env, beside].compactMap({ $0 })
+        where FileManager.default.fileExists(atPath: d + "/conformance") || FileManager.default.fileExists(atPath: d + "/peer") {
             return d
         }
         return nil
+    }
+
+    /// The text of a file under ../shared, or nil (with a printed reason) when it is absent.
+    public static func text(_ relative: String) -> String? {
+        guard let dir = directory,
+              let text = try? String(contentsOfFile: dir + "/" + relative, encoding: .utf8) else {
+            print("SKIPPED: ../shared/\(relative) is not present (set SWIFTHA_SHARED); that sample was not checked")
+            return nil
+        }
+        return text
     }
 
     /// Pacemaker's scheduler regression suite.
@@ -62,8 +73,9 @@ public enum Tool {
         let p = Process()
         p.executableURL = binDir.appendingPathComponent(name)
         p.arguments = args
+        // The tool sees only what the test gives it of SwiftHA's own settings.
         var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "CIB_file")
+        for key in ["CIB_file", "SWIFTHA_ROOT", "SWIFTHA_NODE"] { environment.removeValue(forKey: key) }
         for (k, v) in env { environment[k] = v }
         p.environment = environment
         let out = Pipe(), err = Pipe(), inp = Pipe()
@@ -78,4 +90,11 @@ public enum Tool {
         p.waitUntilExit()
         return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
+}
+
+/// A fresh scratch directory, removed by the caller.
+public func scratchDirectory(_ label: String) -> String {
+    let d = NSTemporaryDirectory() + "swiftha-\(label)-\(UUID().uuidString)"
+    try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+    return d
 }

@@ -1,0 +1,498 @@
+/// One node of the Totem protocol: the membership algorithm (gather, commit, install) around the
+/// operational ring (``TotemRing``), as an instance that returns directives.
+///
+/// - Gather: a node that starts, loses the token, fails to receive, or hears of another ring
+///   multicasts a join with the nodes it believes alive (`proc`) and those it gave up on
+///   (`fail`), every `join` ms. Joins are merged (unions of both sets) until every node of
+///   `proc - fail` has sent a join with exactly the same sets: that is consensus. Nodes that do
+///   not answer within `consensus` ms are moved to `fail`.
+/// - Commit: the lowest node id of the agreed set creates a commit token for a new ring (sequence
+///   number above every one seen) and passes it around the new members twice: the first rotation
+///   tells every member the ring is forming, the second installs it.
+/// - Recovery: each member starts a ``TotemRing`` for the new ring. Members that come from the
+///   same old ring (the commit token carries each member's old ring and its all-received-up-to)
+///   first multicast, in the new ring, the old ring's messages that some of them may lack, then a
+///   "done" marker. When every member's marker has been delivered, each member has the same set
+///   of the old ring's messages; it delivers them in their old order up to the first gap (a
+///   message none of them has), then reports the configuration change, then delivers the new
+///   ring's messages. So the members that move together from one ring to the next deliver the
+///   same messages of the old ring, and the change arrives at the same place in the stream
+///   (Extended Virtual Synchrony).
+/// - The representative of every ring multicasts a merge-detect message every `merge` ms so that
+///   separated rings find each other.
+///
+/// Simplifications against totemsrp: no transitional configuration is reported (only the
+/// regular one), and a ring that fails during its own recovery is abandoned as a whole (its
+/// members keep the ring before it as their old ring).
+public struct TotemNode: Sendable {
+    public typealias NodeID = UInt32
+
+    public struct Join: Sendable, Equatable {
+        public var sender: NodeID
+        /// The highest ring sequence number the sender knows.
+        public var ringSeq: UInt64
+        public var proc: [NodeID]
+        public var fail: [NodeID]
+
+        public init(sender: NodeID, ringSeq: UInt64, proc: [NodeID], fail: [NodeID]) {
+            self.sender = sender
+            self.ringSeq = ringSeq
+            self.proc = proc
+            self.fail = fail
+        }
+    }
+
+    public struct CommitToken: Sendable, Equatable {
+        /// What a member brings from its old ring.
+        public struct Entry: Sendable, Equatable {
+            public var node: NodeID
+            public var oldRing: TotemRing.RingID?
+            public var oldAru: UInt64
+
+            public init(node: NodeID, oldRing: TotemRing.RingID?, oldAru: UInt64) {
+                self.node = node
+                self.oldRing = oldRing
+                self.oldAru = oldAru
+            }
+        }
+
+        public var ring: TotemRing.RingID
+        public var members: [NodeID]
+        /// 1: forming; 2: install.
+        public var phase: Int
+        /// Filled in by each member during the first rotation.
+        public var entries: [Entry] = []
+
+        public init(ring: TotemRing.RingID, members: [NodeID], phase: Int, entries: [Entry] = []) {
+            self.ring = ring
+            self.members = members
+            self.phase = phase
+            self.entries = entries
+        }
+    }
+
+    public enum Packet: Sendable, Equatable {
+        case ring(TotemRing.Packet)
+        case join(Join)
+        case commit(CommitToken)
+        case mergeDetect(TotemRing.RingID, from: NodeID)
+    }
+
+    public enum Timer: Sendable, Hashable {
+        case ring(TotemRing.Timer)
+        case join
+        case consensus
+        case commitLoss
+        case merge
+    }
+
+    public enum Directive: Sendable, Equatable {
+        /// Send to every node of the nodelist but this one.
+        case multicast(Packet)
+        case send(Packet, to: NodeID)
+        case schedule(Timer, after: Duration)
+        case cancel(Timer)
+        case deliver(TotemRing.Message)
+        /// A new ring is installed with these members.
+        case configurationChange(ring: TotemRing.RingID, members: [NodeID])
+        /// Store this ring sequence number durably before going on, and pass it back to ``init``
+        /// after a restart (corosync keeps it in a ringid file): a restarted node must never
+        /// form a ring with an identifier it already used.
+        case storeRingSeq(UInt64)
+    }
+
+    public enum State: Sendable, Equatable {
+        case gather, commit
+        /// The new ring runs, but the old ring's messages are still being exchanged.
+        case recovery
+        case operational
+    }
+
+    public let nodeID: NodeID
+    public let nodelist: [NodeID]
+    public let timing: TotemTiming
+    public private(set) var state: State = .gather
+    /// The operational ring, when there is one.
+    public private(set) var ring: TotemRing?
+    public private(set) var highestRingSeq: UInt64 = 0
+    private var proc: Set<NodeID> = []
+    private var fail: Set<NodeID> = []
+    private var consensus: Set<NodeID> = []
+    private var committing: TotemRing.RingID?
+    private var pending: [[UInt8]] = []
+    /// The last ring this node was operational in, until the next ring has recovered its messages.
+    private var previous: TotemRing?
+    /// Messages of `previous` received from the other members during recovery.
+    private var recovered: [UInt64: TotemRing.Message] = [:]
+    /// Members whose recovery is done (their marker was delivered).
+    private var recoveryDone: Set<NodeID> = []
+    /// New-ring messages delivered by the ring during recovery, held back until it ends.
+    private var heldBack: [TotemRing.Message] = []
+
+    /// Tags in front of every payload on the ring.
+    enum Tag: UInt8 {
+        case regular = 0
+        case recovered = 1
+        case recoveryDone = 2
+    }
+
+    /// - Parameter ringSeq: the last value of ``Directive/storeRingSeq(_:)`` this node stored
+    ///   (0 on a first start).
+    public init(nodeID: NodeID, nodelist: [NodeID], timing: TotemTiming, ringSeq: UInt64 = 0) {
+        self.nodeID = nodeID
+        self.nodelist = nodelist.sorted()
+        self.timing = timing
+        self.highestRingSeq = ringSeq
+    }
+
+    /// The members of the installed ring (empty before the first one).
+    public var members: [NodeID] { ring?.members ?? [] }
+
+    /// Starts gathering, alone.
+    public mutating func start() -> [Directive] {
+        enterGather(proc: [nodeID], fail: [])
+    }
+
+    /// Queues a payload for total-order multicast.
+    public mutating func submit(_ payload: [UInt8]) {
+        if state == .operational || state == .recovery, ring != nil {
+            ring!.submit([Tag.regular.rawValue] + payload)
+        } else {
+            pending.append(payload)
+        }
+    }
+
+    public mutating func onPacket(_ packet: Packet) -> [Directive] {
+        switch packet {
+        case .ring(let p):
+            guard state == .operational || state == .recovery, ring != nil else { return [] }
+            return fromRing(ring!.onPacket(p))
+        case .join(let j): return onJoin(j)
+        case .commit(let c): return onCommit(c)
+        case .mergeDetect(let r, let from): return onMergeDetect(r, from: from)
+        }
+    }
+
+    public mutating func onTimer(_ timer: Timer) -> [Directive] {
+        switch timer {
+        case .ring(let t):
+            guard state == .operational || state == .recovery, ring != nil else { return [] }
+            return fromRing(ring!.onTimer(t))
+        case .join:
+            guard state == .gather else { return [] }
+            return [.multicast(.join(myJoin)), .schedule(.join, after: timing.join)]
+        case .consensus:
+            guard state == .gather else { return [] }
+            let agreed = proc.subtracting(fail)
+            let silent = agreed.subtracting(consensus)
+            if silent.isEmpty {
+                // Consensus was reached but no commit token came: start the round again.
+                consensus = [nodeID]
+            } else {
+                fail.formUnion(silent)
+                consensus = [nodeID]
+            }
+            var out: [Directive] = [.multicast(.join(myJoin)), .schedule(.consensus, after: timing.consensus)]
+            out += checkConsensus()
+            return out
+        case .commitLoss:
+            guard state == .commit else { return [] }
+            return enterGather(proc: proc, fail: [])
+        case .merge:
+            guard state == .operational || state == .recovery, let ring, ring.ring.representative == nodeID else { return [] }
+            return [.multicast(.mergeDetect(ring.ring, from: nodeID)), .schedule(.merge, after: timing.merge)]
+        }
+    }
+
+    // MARK: gather
+
+    private var myJoin: Join {
+        Join(sender: nodeID, ringSeq: highestRingSeq, proc: proc.sorted(), fail: fail.sorted())
+    }
+
+    private mutating func enterGather(proc newProc: Set<NodeID>, fail newFail: Set<NodeID>) -> [Directive] {
+        var out: [Directive] = []
+        if ring != nil {
+            out += [.cancel(.ring(.tokenLoss)), .cancel(.ring(.tokenRetransmit)), .cancel(.merge)]
+        }
+        leaveRing()
+        committing = nil
+        state = .gather
+        proc = newProc.union([nodeID])
+        fail = newFail.subtracting([nodeID])
+        consensus = [nodeID]
+        out += [.cancel(.commitLoss), .multicast(.join(myJoin)), .schedule(.join, after: timing.join),
+                .schedule(.consensus, after: timing.consensus)]
+        out += checkConsensus()
+        return out
+    }
+
+    private mutating func onJoin(_ j: Join) -> [Directive] {
+        guard j.sender != nodeID, nodelist.contains(j.sender) else { return [] }
+        switch state {
+        case .operational, .recovery:
+            guard let ring, j.ringSeq >= ring.ring.seq else { return [] }
+            highestRingSeq = max(highestRingSeq, j.ringSeq)
+            var out = enterGather(proc: Set(ring.members).union(j.proc), fail: Set(j.fail))
+            out += onJoin(j)
+            return out
+        case .commit:
+            guard let committing, j.ringSeq >= committing.seq else { return [] }
+            highestRingSeq = max(highestRingSeq, j.ringSeq)
+            var out = enterGather(proc: proc.union(j.proc), fail: fail)
+            out += onJoin(j)
+            return out
+        case .gather:
+            highestRingSeq = max(highestRingSeq, j.ringSeq)
+            if fail.contains(j.sender) { return [] }
+            var newProc = proc.union(j.proc)
+            var newFail = fail.union(j.fail).subtracting([nodeID])
+            if j.fail.contains(nodeID) {
+                // It gave up on us: we cannot form a ring together this round.
+                newFail.insert(j.sender)
+            }
+            newProc.insert(j.sender)
+            var out: [Directive] = []
+            if newProc != proc || newFail != fail {
+                proc = newProc
+                fail = newFail
+                consensus = [nodeID]
+                out += [.multicast(.join(myJoin)), .schedule(.consensus, after: timing.consensus)]
+            }
+            if Set(j.proc) == proc && Set(j.fail) == fail { consensus.insert(j.sender) }
+            out += checkConsensus()
+            return out
+        }
+    }
+
+    private mutating func checkConsensus() -> [Directive] {
+        guard state == .gather else { return [] }
+        let agreed = proc.subtracting(fail)
+        guard agreed.isSubset(of: consensus), let representative = agreed.min(), representative == nodeID else { return [] }
+        let members = agreed.sorted()
+        let newRing = TotemRing.RingID(seq: highestRingSeq + 4, representative: nodeID)
+        highestRingSeq = newRing.seq
+        state = .commit
+        committing = newRing
+        var out: [Directive] = [.storeRingSeq(newRing.seq), .cancel(.join), .cancel(.consensus),
+                                .schedule(.commitLoss, after: timing.token)]
+        if members == [nodeID] {
+            leaveRing()
+            out += install(newRing, members: members, entries: [myEntry])
+        } else {
+            leaveRing()
+            out.append(.send(.commit(CommitToken(ring: newRing, members: members, phase: 1, entries: [myEntry])),
+                             to: successor(in: members)))
+        }
+        return out
+    }
+
+    // MARK: commit and install
+
+    private func successor(in members: [NodeID]) -> NodeID {
+        let i = members.firstIndex(of: nodeID)!
+        return members[(i + 1) % members.count]
+    }
+
+    private mutating func onCommit(_ c: CommitToken) -> [Directive] {
+        guard c.members.contains(nodeID) else { return [] }
+        let rep = c.ring.representative
+        switch c.phase {
+        case 1:
+            if rep == nodeID {
+                // Back at the representative: everyone knows; install.
+                guard state == .commit, committing == c.ring else { return [] }
+                var out = install(c.ring, members: c.members, entries: c.entries)
+                var next = c
+                next.phase = 2
+                out.insert(.send(.commit(next), to: successor(in: c.members)), at: 0)
+                return out
+            }
+            // A newer ring than any we know of, that counts us in (duplicates are older by now).
+            guard c.ring.seq > highestRingSeq else { return [] }
+            leaveRing()
+            highestRingSeq = max(highestRingSeq, c.ring.seq)
+            state = .commit
+            committing = c.ring
+            var c = c
+            c.entries.append(myEntry)
+            return [.storeRingSeq(c.ring.seq), .cancel(.join), .cancel(.consensus), .cancel(.ring(.tokenLoss)), .cancel(.ring(.tokenRetransmit)),
+                    .schedule(.commitLoss, after: timing.token), .send(.commit(c), to: successor(in: c.members))]
+        default:
+            guard state == .commit, committing == c.ring, rep != nodeID else { return [] }
+            var out = install(c.ring, members: c.members, entries: c.entries)
+            let next = successor(in: c.members)
+            if next != rep { out.insert(.send(.commit(c), to: next), at: 0) }
+            return out
+        }
+    }
+
+    /// This node's old ring, for the commit token.
+    private var myEntry: CommitToken.Entry {
+        CommitToken.Entry(node: nodeID, oldRing: previous?.ring, oldAru: previous?.aru ?? 0)
+    }
+
+    /// Stops using the current ring: an operational ring becomes the old ring whose messages the
+    /// next ring recovers; a ring abandoned during its own recovery is dropped whole (the old ring
+    /// stays the one before it). Regular payloads not yet sent are kept for the next ring.
+    private mutating func leaveRing() {
+        guard let r = ring else { return }
+        for p in r.pending where p.first == Tag.regular.rawValue { pending.append(Array(p.dropFirst())) }
+        if state == .operational {
+            previous = r
+            recovered = [:]
+        }
+        ring = nil
+        heldBack = []
+        recoveryDone = []
+    }
+
+    /// The old ring's messages this node has above `seq` (its own and the recovered ones), by
+    /// sequence number. Delivered messages stay held until every member of the old ring had
+    /// them, so they can still be offered to a member that lacks them.
+    private func oldMessages(after seq: UInt64) -> [UInt64: TotemRing.Message] {
+        guard let previous else { return [:] }
+        var all = recovered.filter { $0.key > seq }
+        for m in previous.heldMessages(after: seq) { all[m.seq] = m }
+        return all
+    }
+
+    private mutating func install(_ id: TotemRing.RingID, members: [NodeID], entries: [CommitToken.Entry]) -> [Directive] {
+        var r = TotemRing(nodeID: nodeID, members: members, ring: id, timing: timing)
+        // Recovery: offer the old ring's messages the members coming from it may lack.
+        if let old = previous?.ring {
+            let group = entries.filter { $0.oldRing == old }
+            if group.count > 1, let lowest = group.map(\.oldAru).min() {
+                for m in oldMessages(after: lowest).values.sorted(by: { $0.seq < $1.seq }) {
+                    r.submit(Self.encodeRecovered(m))
+                }
+            }
+        }
+        var marker = [Tag.recoveryDone.rawValue]
+        withUnsafeBytes(of: nodeID.bigEndian) { marker.append(contentsOf: $0) }
+        r.submit(marker)
+        for p in pending { r.submit([Tag.regular.rawValue] + p) }
+        pending = []
+        state = .recovery
+        committing = nil
+        proc = Set(members)
+        fail = []
+        recoveryDone = []
+        heldBack = []
+        ring = r
+        var out: [Directive] = [.cancel(.commitLoss), .cancel(.join), .cancel(.consensus)]
+        out += fromRing(ring!.start())
+        if id.representative == nodeID {
+            out.append(.schedule(.merge, after: timing.merge))
+        }
+        return out
+    }
+
+    /// Every member's recovery is done: deliver the old ring's messages up to the first gap,
+    /// report the new configuration, then the new ring's messages held back so far.
+    private mutating func finishRecovery() -> [Directive] {
+        guard let ring else { return [] }
+        var out: [Directive] = []
+        if let previous {
+            let old = oldMessages(after: previous.delivered)
+            var seq = previous.delivered + 1
+            while let m = old[seq] {
+                if m.payload.first == Tag.regular.rawValue {
+                    out.append(.deliver(TotemRing.Message(ring: m.ring, seq: m.seq, sender: m.sender, payload: Array(m.payload.dropFirst()))))
+                }
+                seq += 1
+            }
+        }
+        previous = nil
+        recovered = [:]
+        state = .operational
+        out.append(.configurationChange(ring: ring.ring, members: ring.members))
+        for m in heldBack { out.append(.deliver(m)) }
+        heldBack = []
+        return out
+    }
+
+    static func encodeRecovered(_ m: TotemRing.Message) -> [UInt8] {
+        var b: [UInt8] = [Tag.recovered.rawValue]
+        withUnsafeBytes(of: m.ring.seq.bigEndian) { b.append(contentsOf: $0) }
+        withUnsafeBytes(of: m.ring.representative.bigEndian) { b.append(contentsOf: $0) }
+        withUnsafeBytes(of: m.seq.bigEndian) { b.append(contentsOf: $0) }
+        withUnsafeBytes(of: m.sender.bigEndian) { b.append(contentsOf: $0) }
+        b.append(contentsOf: m.payload)
+        return b
+    }
+
+    static func decodeRecovered(_ b: [UInt8]) -> TotemRing.Message? {
+        guard b.count >= 25, b[0] == Tag.recovered.rawValue else { return nil }
+        func int<T: FixedWidthInteger>(_ at: Int, _: T.Type) -> T {
+            var v: T = 0
+            for i in 0..<MemoryLayout<T>.size { v = v << 8 | T(b[at + i]) }
+            return v
+        }
+        return TotemRing.Message(ring: .init(seq: int(1, UInt64.self), representative: int(9, UInt32.self)),
+                                 seq: int(13, UInt64.self), sender: int(21, UInt32.self), payload: Array(b[25...]))
+    }
+
+    /// A message the ring delivered, seen through the tags.
+    private mutating func onRingDelivery(_ m: TotemRing.Message) -> [Directive] {
+        guard let tag = m.payload.first.flatMap(Tag.init(rawValue:)) else { return [] }
+        switch tag {
+        case .regular:
+            let app = TotemRing.Message(ring: m.ring, seq: m.seq, sender: m.sender, payload: Array(m.payload.dropFirst()))
+            if state == .recovery {
+                heldBack.append(app)
+                return []
+            }
+            return [.deliver(app)]
+        case .recovered:
+            guard state == .recovery, let old = Self.decodeRecovered(m.payload), let previous, old.ring == previous.ring,
+                  old.seq > previous.delivered else { return [] }
+            if recovered[old.seq] == nil { recovered[old.seq] = old }
+            return []
+        case .recoveryDone:
+            guard state == .recovery, m.payload.count == 5 else { return [] }
+            recoveryDone.insert(m.sender)
+            if let ring, Set(ring.members).isSubset(of: recoveryDone) { return finishRecovery() }
+            return []
+        }
+    }
+
+    private mutating func onMergeDetect(_ r: TotemRing.RingID, from: NodeID) -> [Directive] {
+        guard from != nodeID, nodelist.contains(from) else { return [] }
+        switch state {
+        case .operational, .recovery:
+            guard let ring, r != ring.ring, !ring.members.contains(from) else { return [] }
+            highestRingSeq = max(highestRingSeq, r.seq)
+            return enterGather(proc: Set(ring.members).union([from]), fail: [])
+        case .gather:
+            highestRingSeq = max(highestRingSeq, r.seq)
+            guard !proc.contains(from) || fail.contains(from) else { return [] }
+            fail.remove(from)
+            proc.insert(from)
+            consensus = [nodeID]
+            return [.multicast(.join(myJoin)), .schedule(.consensus, after: timing.consensus)]
+        case .commit:
+            return []
+        }
+    }
+
+    // MARK: the operational ring
+
+    private mutating func fromRing(_ directives: [TotemRing.Directive]) -> [Directive] {
+        var out: [Directive] = []
+        for d in directives {
+            switch d {
+            case .multicast(let p): out.append(.multicast(.ring(p)))
+            case .send(let p, let to): out.append(.send(.ring(p), to: to))
+            case .schedule(let t, let after): out.append(.schedule(.ring(t), after: after))
+            case .cancel(let t): out.append(.cancel(.ring(t)))
+            case .deliver(let m): out += onRingDelivery(m)
+            case .tokenLost, .failedToReceive:
+                let members = Set(ring?.members ?? [])
+                out += enterGather(proc: members, fail: [])
+                return out
+            }
+        }
+        return out
+    }
+}
