@@ -44,12 +44,14 @@ let package = Package(
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
 
         // Libraries.
+        .target(name: "DurableFile"),
         .target(name: "CIB", dependencies: [
-            "CLibXML2",
+            "CLibXML2", "DurableFile",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "PolicyEngine", dependencies: ["CIB"]),
         .target(name: "Messaging", dependencies: [
+            "DurableFile",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),

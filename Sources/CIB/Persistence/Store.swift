@@ -1,3 +1,4 @@
+import DurableFile
 import Foundation
 
 /// Reading and writing CIB files safely.
@@ -56,43 +57,19 @@ public enum CIBFile {
 
     /// temp file + fsync + rename + fsync of the directory.
     public static func atomicWrite(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws(CIBError) {
-        let dir = (path as NSString).deletingLastPathComponent
-        let directory = dir.isEmpty ? "." : dir
-        let tmp = "\(directory)/.\((path as NSString).lastPathComponent).tmp.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard fd >= 0 else {
-            throw CIBError(.io, "\(path): cannot create a temporary file in \(directory): \(String(cString: strerror(errno))); check that the directory exists and is writable")
-        }
-        var ok = true
-        var failure = ""
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    ok = false
-                    failure = String(cString: strerror(errno))
-                    return
-                }
-                offset += n
+        do {
+            try DurableFile.write(bytes, to: path, mode: mode)
+        } catch {
+            switch error {
+            case .cannotCreateTemporary(let directory, let reason):
+                throw CIBError(.io, "\(path): cannot create a temporary file in \(directory): \(reason); check that the directory exists and is writable")
+            case .cannotWrite(let reason):
+                throw CIBError(.io, "\(path): writing failed (\(reason)); the old file is unchanged")
+            case .cannotReplace(let reason):
+                throw CIBError(.io, "\(path): cannot replace the file (\(reason)); the old file is unchanged")
+            case .exists:
+                throw CIBError(.exists, "\(path) exists and was left unchanged")
             }
-        }
-        if ok && fsync(fd) != 0 { ok = false; failure = String(cString: strerror(errno)) }
-        close(fd)
-        guard ok else {
-            unlink(tmp)
-            throw CIBError(.io, "\(path): writing failed (\(failure)); the old file is unchanged")
-        }
-        guard rename(tmp, path) == 0 else {
-            let why = String(cString: strerror(errno))
-            unlink(tmp)
-            throw CIBError(.io, "\(path): cannot replace the file (\(why)); the old file is unchanged")
-        }
-        let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 {
-            fsync(dfd)
-            close(dfd)
         }
     }
 }

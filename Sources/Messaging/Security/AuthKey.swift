@@ -1,3 +1,4 @@
+import DurableFile
 import Foundation
 
 /// The cluster's shared secret (`/etc/corosync/authkey`): random bytes that every node holds.
@@ -85,55 +86,19 @@ public struct AuthKey: Sendable, Equatable {
         if !overwrite && FileManager.default.fileExists(atPath: path) {
             throw AuthKeyError(.exists, "\(path) already exists and was left unchanged; remove it first or pass --force to replace it (every node must then get the new key)")
         }
-        let name = (path as NSString).lastPathComponent
-        let tmp = "\(directory)/.\(name).tmp.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o400)
-        guard fd >= 0 else {
-            throw AuthKeyError(.io, "\(directory): cannot create a temporary file (\(String(cString: strerror(errno)))); check that the directory is writable")
-        }
-        var failure: String?
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = String(cString: strerror(errno))
-                    return
-                }
-                offset += n
+        do {
+            try DurableFile.write(bytes, to: path, mode: 0o400, replace: overwrite)
+        } catch {
+            switch error {
+            case .exists:
+                throw AuthKeyError(.exists, "\(path) already exists and was left unchanged; remove it first or pass --force to replace it")
+            case .cannotCreateTemporary(_, let reason):
+                throw AuthKeyError(.io, "\(directory): cannot create a temporary file (\(reason)); check that the directory is writable")
+            case .cannotWrite(let reason):
+                throw AuthKeyError(.io, "\(path): writing the key failed (\(reason)); nothing was changed")
+            case .cannotReplace(let reason):
+                throw AuthKeyError(.io, "\(path): cannot move the new key into place (\(reason)); nothing was changed")
             }
-        }
-        // The mode given to open() is masked by the umask; make it exactly 0400.
-        if failure == nil && fchmod(fd, 0o400) != 0 { failure = String(cString: strerror(errno)) }
-        if failure == nil && fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
-        close(fd)
-        if let failure {
-            unlink(tmp)
-            throw AuthKeyError(.io, "\(path): writing the key failed (\(failure)); nothing was changed")
-        }
-        if overwrite {
-            guard rename(tmp, path) == 0 else {
-                let why = String(cString: strerror(errno))
-                unlink(tmp)
-                throw AuthKeyError(.io, "\(path): cannot move the new key into place (\(why)); nothing was changed")
-            }
-        } else {
-            // link(2) fails if the name exists, so a key created meanwhile is never replaced.
-            guard link(tmp, path) == 0 else {
-                let code = errno
-                unlink(tmp)
-                if code == EEXIST {
-                    throw AuthKeyError(.exists, "\(path) already exists and was left unchanged; remove it first or pass --force to replace it")
-                }
-                throw AuthKeyError(.io, "\(path): cannot move the new key into place (\(String(cString: strerror(code)))); nothing was changed")
-            }
-            unlink(tmp)
-        }
-        let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 {
-            fsync(dfd)
-            close(dfd)
         }
     }
 
