@@ -94,7 +94,7 @@ public struct AgentExecutor: Sendable {
         case .stonith: return await runFence(request)
         case .systemd: return await runSystemd(request)
         case .service:
-            if Systemd.isKnownUnit(request.agent.type, bus: systemdBus) { return await runSystemd(request) }
+            if await Systemd.isKnownUnit(request.agent.type, bus: systemdBus) { return await runSystemd(request) }
             return await runLSB(request)
         }
     }
@@ -238,8 +238,16 @@ public struct AgentExecutor: Sendable {
 
 extension Systemd {
     /// True when the unit manager has a unit file for this service. False where systemd is absent.
-    public static func isKnownUnit(_ type: String, bus: Bus = .system) -> Bool {
+    /// The bus call blocks, so it runs on a thread of its own, never on Swift's cooperative
+    /// pool (two such calls would otherwise stall every other operation's timers).
+    public static func isKnownUnit(_ type: String, bus: Bus = .system) async -> Bool {
         if bus == .system && !isAvailable() { return false }
-        return (try? listUnits(bus: bus).contains(type.hasSuffix(".service") ? String(type.dropLast(8)) : type)) ?? false
+        let name = type.hasSuffix(".service") ? String(type.dropLast(8)) : type
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let thread = Thread {
+                continuation.resume(returning: (try? listUnits(bus: bus).contains(name)) ?? false)
+            }
+            thread.start()
+        }
     }
 }

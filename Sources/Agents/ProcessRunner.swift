@@ -200,8 +200,12 @@ public enum ProcessRunner {
                     supervised.stderr = c
                     readersDone += 1
                 case .deadline:
+                    // An agent that already exited finished in time, even if its output is
+                    // still being read: never kill what a successful start left running.
+                    if !exited && processHasExited(pid, pidfd) { exited = true }
                     if !exited && supervised.ending == .finished { supervised.ending = .timedOut }
                 case .cancelled:
+                    if !exited && processHasExited(pid, pidfd) { exited = true }
                     if !exited && supervised.ending == .finished { supervised.ending = .cancelled }
                 case .exited:
                     exited = true

@@ -62,48 +62,6 @@ public struct OperationKey: Sendable, Hashable, Comparable, CustomStringConverti
     public static func < (a: OperationKey, b: OperationKey) -> Bool { a.description < b.description }
 }
 
-/// The digest of an operation's parameters, exactly as Pacemaker computes an operation digest:
-/// MD5 of ` <parameters NAME="VALUE" .../>` plus a newline, the attributes sorted by name and
-/// escaped as Pacemaker escapes them (`&amp; &lt; &gt; &quot; &apos;`). A changed digest tells
-/// the controller that a resource's definition changed since the operation ran.
-///
-/// Pacemaker's "all" digest of an operation also covers its `CRM_meta_timeout`; the controller
-/// adds that parameter when it wants that digest.
-public enum ParameterDigest {
-    /// The hex digest of `parameters`.
-    public static func digest(_ parameters: [String: String]) -> String {
-        CIBDigest.md5Hex(Array(canonicalText(parameters).utf8))
-    }
-
-    /// The text that is digested.
-    public static func canonicalText(_ parameters: [String: String]) -> String {
-        var text = " <parameters"
-        for (name, value) in parameters.sorted(by: { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }) {
-            text += " \(name)=\"\(escape(value))\""
-        }
-        return text + "/>\n"
-    }
-
-    private static func escape(_ value: String) -> String {
-        var out = ""
-        out.reserveCapacity(value.utf8.count)
-        for c in value.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            case "\n": out += "&#10;"
-            case "\r": out += "&#13;"
-            case "\t": out += "&#9;"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
-    }
-}
-
 /// One completed run of an operation, as the history keeps it and subscribers receive it.
 public struct OperationRecord: Sendable, Hashable {
     public var key: OperationKey

@@ -104,6 +104,8 @@ public actor LRMShell<C: Clock> where C.Duration == Duration {
             case .kill(let callID):
                 actions[callID]?.cancel()
             case .schedule(let timer, let delay):
+                // After shutdown no timer may be armed again.
+                guard !stopped else { continue }
                 timers[timer]?.cancel()
                 let clock = self.clock
                 let deadline = clock.now.advanced(by: delay)

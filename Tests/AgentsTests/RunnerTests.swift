@@ -23,10 +23,11 @@ import Glibc
             while :; do sleep 1; done
             """)
         let executor = AgentExecutor(host: s.host, killGrace: .milliseconds(500))
-        let result = await executor.run(AgentRequest(resource: "hang", agent: agent, action: .start, timeout: .milliseconds(500)))
+        // Long enough for the script to record both pids even on a loaded machine.
+        let result = await executor.run(AgentRequest(resource: "hang", agent: agent, action: .start, timeout: .seconds(3)))
         #expect(result.status == .timedOut)
         #expect(result.exitCode == .errGeneric)
-        #expect(result.exitReason?.contains("did not complete within 500ms") == true)
+        #expect(result.exitReason?.contains("did not complete within 3s") == true)
         let ids = s.read("pids").split(separator: "\n").compactMap { Int32($0) }
         #expect(ids.count == 2)
         for pid in ids {
@@ -49,7 +50,8 @@ import Glibc
             echo $$ >> "\(pids)"
             while :; do sleep 0.05; done
             """)
-        let outcome = try await ProcessRunner.run(ProcessRequest(executable: script, timeout: .milliseconds(300), killGrace: .milliseconds(300)))
+        // Long enough for the trap to be set and the pids recorded even on a loaded machine.
+        let outcome = try await ProcessRunner.run(ProcessRequest(executable: script, timeout: .seconds(3), killGrace: .milliseconds(300)))
         #expect(outcome.ending == .timedOut)
         #expect(outcome.termination == .signalled(SIGKILL))
         let ids = s.read("pids").split(separator: "\n").compactMap { Int32($0) }

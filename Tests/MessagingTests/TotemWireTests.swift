@@ -4,14 +4,16 @@ import Testing
 import TestSupport
 
 @Suite struct TotemWireTests {
+    static func seq(_ rng: inout SeededGenerator) -> UInt64 { UInt64.random(in: 0...TotemWire.maxSequence, using: &rng) }
+
     static func randomPacket(_ rng: inout SeededGenerator) -> TotemRing.Packet {
-        let ring = TotemRing.RingID(seq: rng.next(), representative: UInt32.random(in: 1...UInt32.max, using: &rng))
+        let ring = TotemRing.RingID(seq: seq(&rng), representative: UInt32.random(in: 1...UInt32.max, using: &rng))
         if Bool.random(using: &rng) {
             let payload = (0..<Int.random(in: 0..<300, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            return .message(.init(ring: ring, seq: rng.next(), sender: UInt32.random(in: 1...9, using: &rng), payload: payload))
+            return .message(.init(ring: ring, seq: seq(&rng), sender: UInt32.random(in: 1...9, using: &rng), payload: payload))
         }
-        let rtr = (0..<Int.random(in: 0..<20, using: &rng)).map { _ in rng.next() }
-        return .token(.init(ring: ring, tokenSeq: rng.next(), seq: rng.next(), aru: rng.next(),
+        let rtr = (0..<Int.random(in: 0..<20, using: &rng)).map { _ in seq(&rng) }
+        return .token(.init(ring: ring, tokenSeq: seq(&rng), seq: seq(&rng), aru: seq(&rng),
                             aruID: Bool.random(using: &rng) ? nil : UInt32.random(in: 1...9, using: &rng),
                             rtr: rtr, fcc: Int.random(in: 0...50, using: &rng)))
     }
@@ -22,6 +24,16 @@ import TestSupport
             let p = Self.randomPacket(&rng)
             #expect(try TotemWire.decode(TotemWire.encode(p)).get() == p)
         }
+    }
+
+    /// A sequence number no ring reaches would overflow the protocol's counters: refused.
+    @Test func implausibleSequencesAreRefused() {
+        let ring = TotemRing.RingID(seq: UInt64.max, representative: 1)
+        let message = TotemRing.Packet.message(.init(ring: ring, seq: 1, sender: 1, payload: []))
+        #expect(TotemWire.decode(TotemWire.encode(message)) == .failure(.implausibleSequence))
+        let token = TotemRing.Packet.token(.init(ring: .init(seq: 5, representative: 1), tokenSeq: UInt64.max - 1, seq: 3,
+                                                 aru: 3, aruID: nil, rtr: [], fcc: 0))
+        #expect(TotemWire.decode(TotemWire.encode(token)) == .failure(.implausibleSequence))
     }
 
     @Test func cutOrPaddedPacketsAreRefused() {
@@ -48,11 +60,11 @@ import TestSupport
         func ids() -> [UInt32] { (0..<Int.random(in: 0..<9, using: &rng)).map { _ in UInt32.random(in: 1...50, using: &rng) } }
         switch Int.random(in: 0..<4, using: &rng) {
         case 0: return .ring(randomPacket(&rng))
-        case 1: return .join(.init(sender: 3, ringSeq: rng.next(), proc: ids(), fail: ids()))
+        case 1: return .join(.init(sender: 3, ringSeq: Self.seq(&rng), proc: ids(), fail: ids()))
         case 2:
-            let entries = ids().map { TotemNode.CommitToken.Entry(node: $0, oldRing: Bool.random(using: &rng) ? nil : .init(seq: 8, representative: $0), oldAru: rng.next()) }
-            return .commit(.init(ring: .init(seq: rng.next(), representative: 2), members: ids(), phase: Int.random(in: 1...2, using: &rng), entries: entries))
-        default: return .mergeDetect(.init(seq: rng.next(), representative: 4), from: 9)
+            let entries = ids().map { TotemNode.CommitToken.Entry(node: $0, oldRing: Bool.random(using: &rng) ? nil : .init(seq: 8, representative: $0), oldAru: Self.seq(&rng)) }
+            return .commit(.init(ring: .init(seq: Self.seq(&rng), representative: 2), members: ids(), phase: Int.random(in: 1...2, using: &rng), entries: entries))
+        default: return .mergeDetect(.init(seq: Self.seq(&rng), representative: 4), from: 9)
         }
     }
 

@@ -21,6 +21,9 @@
 ///   tie-breaker node (by default the lowest node id of the last quorate membership) stays
 ///   quorate.
 public struct Votequorum: Sendable, Equatable {
+    /// The most votes or expected votes anything may claim (corosync.conf allows no more).
+    public static let maxVotes = 1_000_000
+
     /// The configuration votequorum runs with.
     public struct Settings: Sendable, Equatable {
         /// Expected votes at start (quorum.expected_votes, or the nodelist's sum).
@@ -145,7 +148,7 @@ public struct Votequorum: Sendable, Equatable {
     }
 
     /// The sum of the members' votes.
-    public var totalVotes: Int { members.reduce(0) { $0 + $1.votes } }
+    public var totalVotes: Int { members.reduce(0) { min(Votequorum.maxVotes, $0 + min(max(0, $1.votes), Votequorum.maxVotes)) } }
 
     /// The state as published.
     public var status: Status {
@@ -180,7 +183,8 @@ public struct Votequorum: Sendable, Equatable {
         // it from waiting for all.
         var allowDecrease = false
         if !isQuorate, let peer = members.first(where: { $0.nodeID != nodeID && $0.isQuorate && $0.expectedVotes != nil }) {
-            expectedVotes = peer.expectedVotes!
+            // Votes are bounded as corosync.conf bounds them; a peer cannot push us past that.
+            expectedVotes = min(peer.expectedVotes!, Votequorum.maxVotes)
             allowDecrease = true
         }
         recalculate(allowDecrease: allowDecrease, byCurrentNodes: false)
@@ -208,7 +212,7 @@ public struct Votequorum: Sendable, Equatable {
     /// quorum (but never below what the present votes need).
     public mutating func setExpectedVotes(_ votes: Int) -> [Directive] {
         guard votes >= 1 else { return [] }
-        expectedVotes = max(votes, totalVotes)
+        expectedVotes = max(min(votes, Votequorum.maxVotes), totalVotes)
         recalculate(allowDecrease: true, byCurrentNodes: false, maxExpected: expectedVotes)
         return publishIfChanged()
     }
@@ -218,7 +222,7 @@ public struct Votequorum: Sendable, Equatable {
     private func highestExpected() -> Int {
         var h = expectedVotes
         for m in members where m.nodeID != nodeID && m.isQuorate {
-            h = max(h, m.expectedVotes ?? 0)
+            h = max(h, min(m.expectedVotes ?? 0, Votequorum.maxVotes))
         }
         return h
     }
@@ -232,7 +236,7 @@ public struct Votequorum: Sendable, Equatable {
             expectedVotes = members.count
         }
         let highest = maxExpected > 0 ? maxExpected : highestExpected()
-        var newQuorum = max((highest + 2) / 2, (total + 2) / 2)
+        var newQuorum = max(highest / 2 + 1, total / 2 + 1)
         if !allowDecrease { newQuorum = max(quorum, newQuorum) }
         if settings.twoNode && members.count <= 2 { newQuorum = 1 }
         quorum = newQuorum

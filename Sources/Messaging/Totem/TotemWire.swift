@@ -33,8 +33,15 @@ public enum TotemWire {
     public static let maxNodes = 1024
 
     public enum DecodeFailure: String, Sendable, Equatable, Error {
-        case empty, unknownType, truncated, trailingBytes, tooLarge
+        /// `implausibleSequence`: a ring or message sequence number no real ring reaches
+        /// (above 2^62); accepting it would let one packet overflow the protocol's counters.
+        case empty, unknownType, truncated, trailingBytes, tooLarge, implausibleSequence
     }
+
+    /// The largest sequence number accepted from the network.
+    public static let maxSequence: UInt64 = 1 << 62
+
+    static func plausible(_ values: UInt64...) -> Bool { values.allSatisfy { $0 <= maxSequence } }
 
     /// Encodes a packet of the membership layer (a ring packet is encoded as by ``encode(_:)``).
     public static func encode(node packet: TotemNode.Packet) -> ByteBuffer {
@@ -104,6 +111,7 @@ public enum TotemWire {
             let proc: [UInt32], fail: [UInt32]
             switch readIDs(&b) { case .success(let v): proc = v; case .failure(let f): return .failure(f) }
             switch readIDs(&b) { case .success(let v): fail = v; case .failure(let f): return .failure(f) }
+            guard plausible(ringSeq) else { return .failure(.implausibleSequence) }
             packet = .join(.init(sender: sender, ringSeq: ringSeq, proc: proc, fail: fail))
         case 4:
             guard let rs = b.readInteger(as: UInt64.self), let rr = b.readInteger(as: UInt32.self),
@@ -117,12 +125,15 @@ public enum TotemWire {
             for _ in 0..<count {
                 let node = b.readInteger(as: UInt32.self)!, os = b.readInteger(as: UInt64.self)!
                 let orep = b.readInteger(as: UInt32.self)!, aru = b.readInteger(as: UInt64.self)!
+                guard plausible(os, aru) else { return .failure(.implausibleSequence) }
                 entries.append(.init(node: node, oldRing: orep == 0 ? nil : .init(seq: os, representative: orep), oldAru: aru))
             }
+            guard plausible(rs) else { return .failure(.implausibleSequence) }
             packet = .commit(.init(ring: .init(seq: rs, representative: rr), members: members, phase: Int(phase), entries: entries))
         case 5:
             guard let rs = b.readInteger(as: UInt64.self), let rr = b.readInteger(as: UInt32.self),
                   let from = b.readInteger(as: UInt32.self) else { return .failure(.truncated) }
+            guard plausible(rs) else { return .failure(.implausibleSequence) }
             packet = .mergeDetect(.init(seq: rs, representative: rr), from: from)
         default:
             return .failure(.unknownType)
@@ -170,6 +181,7 @@ public enum TotemWire {
                   let length = b.readInteger(as: UInt32.self) else { return .failure(.truncated) }
             guard Int(length) <= maxPayload else { return .failure(.tooLarge) }
             guard let payload = b.readBytes(length: Int(length)) else { return .failure(.truncated) }
+            guard plausible(rs, seq) else { return .failure(.implausibleSequence) }
             packet = .message(.init(ring: .init(seq: rs, representative: rr), seq: seq, sender: sender, payload: payload))
         case 2:
             guard let rs = b.readInteger(as: UInt64.self), let rr = b.readInteger(as: UInt32.self),
@@ -182,6 +194,9 @@ public enum TotemWire {
             var rtr: [UInt64] = []
             rtr.reserveCapacity(Int(count))
             for _ in 0..<count { rtr.append(b.readInteger(as: UInt64.self)!) }
+            guard plausible(rs, tokenSeq, seq, aru), rtr.allSatisfy({ $0 <= maxSequence }) else {
+                return .failure(.implausibleSequence)
+            }
             packet = .token(.init(ring: .init(seq: rs, representative: rr), tokenSeq: tokenSeq, seq: seq, aru: aru,
                                   aruID: aruID == 0 ? nil : aruID, rtr: rtr, fcc: Int(fcc)))
         default:
