@@ -66,6 +66,20 @@ enum TransitionPlanner {
             guard let n = next[i] ?? nil, r.managed, !a.isMaintained(r), !r.blocked, !a.frozen.contains(i) else { continue }
             if r.activeOn.first != n || r.failed || r.activeOn.count > 1 { starting.insert(i) }
         }
+        // A resource whose parameters changed since it started restarts where it is.
+        var definitionChanged = Set<Int>()
+        for i in resources {
+            let r = ws.resources[i]
+            // Removed resources, bundle parts and fence devices (whose digests leave out the
+            // pcmk_* host settings) are not compared.
+            guard let n = next[i] ?? nil, r.activeOn == [n], !starting.contains(i), let recorded = r.startDigests[n],
+                  r.managed, !a.isMaintained(r), !r.orphan, r.agent?.standard != "stonith",
+                  !(r.parent.map { ws.resources[$0].variant == .bundle } ?? false) else { continue }
+            if ParameterDigest.digest(r.parameters) != recorded {
+                definitionChanged.insert(i)
+                starting.insert(i)
+            }
+        }
         let effects = OrderingEffects.compute(ws, next: next, starting: starting)
         for i in resources {
             let r = ws.resources[i]
@@ -145,6 +159,9 @@ enum TransitionPlanner {
                     let details = needRole && origRole != nextRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : (needRole ? "\(roleText(origRole)) \(n)" : n)
                     changes.append(PlannedChange(kind: .recover, subject: r.id, details: details,
                                                  reason: active.count > 1 && !r.failed ? "due to being multiply active" : nil))
+                } else if definitionChanged.contains(i) {
+                    let details = needRole ? "\(roleText(origRole)) \(n)" : n
+                    changes.append(PlannedChange(kind: .restart, subject: r.id, details: details, reason: "due to resource definition change"))
                 } else if let reason = effects.restart[i] {
                     let details = needRole && origRole != nextRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : (needRole ? "\(roleText(origRole)) \(n)" : n)
                     changes.append(PlannedChange(kind: .restart, subject: r.id, details: details, reason: "due to \(reason)"))

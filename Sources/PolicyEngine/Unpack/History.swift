@@ -34,6 +34,8 @@ struct NodeHistory: Equatable {
     var banNode = false
     /// A fatal error (not configured): the resource cannot run anywhere.
     var banEverywhere = false
+    /// The parameter digest the resource was last started with here.
+    var startDigest: String?
 
     var isActive: Bool { role >= .started }
 }
@@ -48,8 +50,10 @@ struct RecordedOp {
     var status: ExecStatus
     var targetRC: Int?
     var lastRCChange: Int?
+    var digest: String?
 
     init(_ e: XElement) {
+        digest = e["op-digest"]
         lastRCChange = e["last-rc-change"].flatMap { Int($0) }
         id = e["id"] ?? ""
         task = e["operation"] ?? ""
@@ -166,6 +170,7 @@ enum History {
             }
         case "start", "migrate_from":
             h.role = .started
+            h.startDigest = op.digest
             clearPastFailure(&h)
         case "stop":
             h.role = .stopped

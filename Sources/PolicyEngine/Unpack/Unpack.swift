@@ -219,6 +219,7 @@ enum Unpack {
     static func record(_ h: NodeHistory, node: String, resource r: Int, in ws: inout WorkingSet) {
         guard let n = ws.nodes.firstIndex(where: { $0.name == node }) else { return }
         if h.isActive && !ws.resources[r].activeOn.contains(node) { ws.resources[r].activeOn.append(node) }
+        if h.isActive, let d = h.startDigest { ws.resources[r].startDigests[node] = d }
         if ws.resources[r].activeOn.count > 1, ws.resources[r].meta["multiple-active"] == "block" { ws.resources[r].blocked = true }
         if h.isActive { ws.resources[r].role = max(ws.resources[r].role, h.role) }
         if let p = h.pendingTask {
