@@ -541,8 +541,17 @@ struct Assignment {
     mutating func assignBundle(_ b: Int) {
         guard assigned[b] == nil else { return }
         assigned[b] = .some(nil)
-        for rep in ws.bundleReplicas[b] ?? [] {
+        let perHost = Int(ws.resources[b].element.elements.first { ["docker", "podman", "rkt"].contains($0.name) }?["replicas-per-host"] ?? "1") ?? 1
+        var used: [String: Int] = [:]
+        // Replicas running now keep their node first; each host takes replicas-per-host.
+        let replicas = (ws.bundleReplicas[b] ?? []).sorted { a, c in
+            let aa = !ws.resources[a.container].activeOn.isEmpty, ca = !ws.resources[c.container].activeOn.isEmpty
+            return aa != ca ? aa : a.number < c.number
+        }
+        for rep in replicas {
+            for (n, count) in used where count >= perHost { tables[rep.container]?[n] = -Score.infinity }
             let node = assignPrimitive(rep.container, prefer: ws.resources[rep.container].activeOn.first)
+            if let node { used[node, default: 0] += 1 }
             if let ip = rep.ip {
                 if let node { for n in ws.nodes where n.name != node { tables[ip]?[n.name] = -Score.infinity } }
                 _ = node == nil ? place(ip, nil) : assignPrimitive(ip, prefer: node)

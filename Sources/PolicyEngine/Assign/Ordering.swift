@@ -123,7 +123,15 @@ struct OrderingEffects {
                     }
                     let willRun: (Int) -> Bool = { p in (next[p] ?? nil) != nil && effects.unrunnable[p] == nil }
                     let firstRunnable: Bool
-                    if !o.anyOf.isEmpty || interleaved || !o.requireAll {
+                    // clone-min: dependents need at least that many instances running.
+                    let cloneMin: Int? = {
+                        guard case .clone = ws.resources[o.first].variant else { return nil }
+                        return ws.resources[o.first].meta["clone-min"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil }
+                    }()
+                    let counting = cloneMin != nil && o.anyOf.isEmpty && !interleaved
+                    if let minimum = cloneMin, counting {
+                        firstRunnable = firsts.filter(willRun).count >= minimum
+                    } else if !o.anyOf.isEmpty || interleaved || !o.requireAll {
                         firstRunnable = firsts.contains(where: willRun)
                     } else if case .clone = ws.resources[o.first].variant {
                         firstRunnable = firsts.contains(where: willRun)
@@ -134,7 +142,10 @@ struct OrderingEffects {
                     // does when one of its instances stops somewhere (a new instance elsewhere
                     // does not).
                     let firstStarts: Bool
-                    if case .clone = ws.resources[o.first].variant {
+                    if counting {
+                        // With clone-min, losing an instance matters only below the minimum.
+                        firstStarts = false
+                    } else if case .clone = ws.resources[o.first].variant {
                         firstStarts = firsts.contains { p in
                             guard let cur = ws.resources[p].activeOn.first else { return false }
                             return (next[p] ?? nil) != cur || effects.restart[p] != nil || effects.unrunnable[p] != nil
@@ -150,7 +161,7 @@ struct OrderingEffects {
                             // A first that runs now and is being stopped takes its dependents down
                             // with it; one that never ran leaves their starts unrunnable.
                             let stopping = firsts.allSatisfy { !ws.resources[$0].activeOn.isEmpty }
-                            effects.unrunnable[t] = !o.requireAll ? "unrunnable clone-one-or-more:\(o.id)"
+                            effects.unrunnable[t] = !o.requireAll || counting ? "unrunnable clone-one-or-more:\(o.id)"
                                 : (stopping && o.symmetrical && !ws.resources[t].activeOn.isEmpty
                                     ? "required \(name(o.first, o.firstAction))" : "unrunnable \(name(o.first, o.firstAction))")
                             changed = true
