@@ -56,7 +56,7 @@ enum TransitionPlanner {
         }
         let quorumStop = !ws.haveQuorum && (policy == "stop" || policy == "suicide" || policy == "fence")
         let quorumFreeze = !ws.haveQuorum && policy == "freeze"
-        let resources = order(ws).filter { ws.resources[$0].isPrimitive && ws.resources[$0].meta["internal_rsc"] == nil }
+        let resources = order(ws).filter { ws.resources[$0].isPrimitive }
         // First where everything goes; then what orderings make of it.
         var next: [Int: String?] = [:]
         var starting = Set<Int>()

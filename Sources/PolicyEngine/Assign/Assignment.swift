@@ -55,6 +55,10 @@ struct Assignment {
             if r.isPrimitive && !r.managed, r.activeOn.count == 1 { t.add(Score.infinity, to: r.activeOn[0]) }
             if r.orphan && ws.options.stopOrphanResources { for n in ws.nodes { t[n.name] = -Score.infinity } }
             for node in ws.historyBans[i] ?? [] { t.add(-Score.infinity, to: node) }
+            // A remote connection runs on a cluster node, never on a remote or guest node.
+            if let a = r.agent, a.standard == "ocf", a.provider == "pacemaker", a.type == "remote" {
+                for n in ws.nodes where n.kind != .member { t[n.name] = -Score.infinity }
+            }
             tables[i] = t
         }
         for f in ws.fatallyFailed { for j in subtree(f) { for n in ws.nodes { tables[j]?[n.name] = -Score.infinity } } }
@@ -244,6 +248,12 @@ struct Assignment {
         }
         if let done = assigned[i] { return done }
         if assigning.contains(i) { return nil }
+        // A guest node's hidden connection goes wherever the guest's container goes.
+        if ws.resources[i].meta["internal_rsc"] != nil, ws.resources[i].parent == nil,
+           let guest = ws.node(named: ws.resources[i].id), guest.kind == .guest, let c = guest.container, let ci = ws.index(of: c) {
+            assign(ci)
+            return place(i, assigned[ci] ?? nil)
+        }
         assigning.insert(i)
         defer { assigning.remove(i) }
         let this = thisWith(i), with = withThis(i)
@@ -550,13 +560,17 @@ struct Assignment {
         }
         for rep in replicas {
             for (n, count) in used where count >= perHost { tables[rep.container]?[n] = -Score.infinity }
+            // Containers run on cluster nodes, never inside another guest.
+            for n in ws.nodes where n.kind == .guest {
+                for part in [Optional(rep.container), rep.ip, rep.connection].compactMap({ $0 }) { tables[part]?[n.name] = -Score.infinity }
+            }
             let node = assignPrimitive(rep.container, prefer: ws.resources[rep.container].activeOn.first)
             if let node { used[node, default: 0] += 1 }
-            if let ip = rep.ip {
-                if let node { for n in ws.nodes where n.name != node { tables[ip]?[n.name] = -Score.infinity } }
-                _ = node == nil ? place(ip, nil) : assignPrimitive(ip, prefer: node)
+            // The address and the connection go with the container.
+            for part in [rep.ip, rep.connection].compactMap({ $0 }) {
+                if let node { for n in ws.nodes where n.name != node { tables[part]?[n.name] = -Score.infinity } }
+                _ = node == nil ? place(part, nil) : assignPrimitive(part, prefer: node)
             }
-            if let conn = rep.connection { _ = node == nil ? place(conn, nil) : assignPrimitive(conn, prefer: node) }
             if let child = rep.child, let guest = rep.node {
                 if node != nil, ws.resources[child].managed {
                     place(child, guest)

@@ -133,6 +133,10 @@ struct OrderingEffects {
                         firstRunnable = firsts.filter(willRun).count >= minimum
                     } else if !o.anyOf.isEmpty || interleaved || !o.requireAll {
                         firstRunnable = firsts.contains(where: willRun)
+                    } else if ws.resources[o.first].variant == .bundle {
+                        // A bundle runs when its resource (or, without one, its containers) runs somewhere.
+                        let core = (ws.bundleReplicas[o.first] ?? []).map { $0.child ?? $0.container }
+                        firstRunnable = core.contains(where: willRun)
                     } else if case .clone = ws.resources[o.first].variant {
                         firstRunnable = firsts.contains(where: willRun)
                     } else {
