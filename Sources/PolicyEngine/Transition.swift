@@ -38,6 +38,11 @@ enum TransitionPlanner {
         let canFence = ws.options.fencingEnabled && (a.hasFenceDevice || ws.options.haveWatchdog)
             && (ws.haveQuorum || policy == "ignore")
         // Fencing: the newest request first; nodes the status never mentions were added last.
+        // A guest is "fenced" by recovering its container; that needs no fence device.
+        for n in ws.nodes.reversed() where n.kind == .guest && n.remoteReset {
+            guard ws.resources.contains(where: { $0.isPrimitive && $0.activeOn.contains(n.name) }) else { continue }
+            changes.append(PlannedChange(kind: .fence, subject: "\(n.name) (resource: \(n.container ?? ""))", details: "guest is unclean", reason: nil))
+        }
         if canFence {
             let order = ws.cib.status.nodeStates.map(\.uname)
             let unclean = ws.nodes.filter { $0.unclean && $0.kind == .member }

@@ -27,7 +27,17 @@ struct Assignment {
 
     func available(_ node: String) -> Bool {
         guard let n = ws.node(named: node) else { return false }
-        return n.online && !n.shutdown && !n.unclean && !n.standby && !n.standbyOnFail && !n.maintenance && !n.pending
+        // A guest whose container is being recovered comes back where the container goes.
+        let reachable = n.online || (n.kind == .guest && n.remoteReset)
+        guard reachable && !n.shutdown && !n.unclean && !n.standby && !n.standbyOnFail && !n.maintenance && !n.pending else {
+            return false
+        }
+        if n.kind != .member {
+            // A remote or guest node is usable only while its connection (or container) is placed.
+            let carrier = n.kind == .guest ? n.container : n.connection
+            if let c = carrier, let ci = ws.index(of: c), let placed = assigned[ci] { return placed != nil }
+        }
+        return true
     }
 
     func stickiness(_ i: Int) -> Int {
@@ -55,6 +65,11 @@ struct Assignment {
             if r.isPrimitive && !r.managed, r.activeOn.count == 1 { t.add(Score.infinity, to: r.activeOn[0]) }
             if r.orphan && ws.options.stopOrphanResources { for n in ws.nodes { t[n.name] = -Score.infinity } }
             for node in ws.historyBans[i] ?? [] { t.add(-Score.infinity, to: node) }
+            // A bundle's replica nodes host only that bundle's own resource.
+            for n in ws.nodes where n.isBundleNode {
+                let own = ws.resources[i].parent.flatMap { p in ws.bundleReplicas[p]?.first { $0.node == n.name }?.child } == i
+                if !own { t.scores.removeValue(forKey: n.name) }
+            }
             // A remote connection runs on a cluster node, never on a remote or guest node.
             if let a = r.agent, a.standard == "ocf", a.provider == "pacemaker", a.type == "remote" {
                 for n in ws.nodes where n.kind != .member { t[n.name] = -Score.infinity }
@@ -190,7 +205,18 @@ struct Assignment {
     // MARK: assignment
 
     mutating func assignAll() {
+        // What carries remote and guest nodes first (their connections and containers), so
+        // that those nodes are known to be usable or not when the rest is placed.
+        for n in ws.nodes where n.kind != .member {
+            if let c = (n.kind == .guest ? n.container : n.connection), let ci = ws.index(of: c) { assign(topAncestor(ci)) }
+        }
         for i in ws.topLevel { assign(i) }
+    }
+
+    func topAncestor(_ i: Int) -> Int {
+        var j = i
+        while let p = ws.resources[j].parent { j = p }
+        return j
     }
 
     mutating func assign(_ i: Int) {

@@ -79,6 +79,15 @@ struct OrderingEffects {
                 }
             }
         }
+        // A guest node's connection starts after its container, and what runs on the guest
+        // after the connection.
+        for n in ws.nodes where n.kind == .guest && !n.isBundleNode {
+            guard let c = n.container, let ci = ws.index(of: c), let conn = ws.index(of: n.name) else { continue }
+            out.append(Ordering(id: "#guest-container", first: ci, then: conn, firstAction: "start", thenAction: "start", mandatory: true))
+            for (i, r) in ws.resources.enumerated() where r.isPrimitive && r.activeOn.contains(n.name) {
+                out.append(Ordering(id: "#guest-resource", first: ci, then: i, firstAction: "start", thenAction: "start", mandatory: true))
+            }
+        }
         // Ordered groups: each member starts after the one before.
         for r in ws.resources where r.variant == .group {
             guard r.meta["ordered"].map(CIBValue.isTrue) ?? true else { continue }

@@ -68,6 +68,12 @@ enum Unpack {
             }
         }
         updateRemoteStates(&ws)
+        // A guest whose container failed is reset: what ran inside it has to be recovered.
+        for n in ws.nodes where n.kind == .guest && n.remoteReset {
+            for i in ws.resources.indices where ws.resources[i].isPrimitive && ws.resources[i].activeOn.contains(n.name) {
+                ws.resources[i].failed = true
+            }
+        }
     }
 
     /// Remote nodes are online while their connection resource runs; guest nodes while their
