@@ -40,7 +40,6 @@ enum TransitionPlanner {
         // Fencing: the newest request first; nodes the status never mentions were added last.
         // A guest is "fenced" by recovering its container; that needs no fence device.
         for n in ws.nodes.reversed() where n.kind == .guest && n.remoteReset {
-            guard ws.resources.contains(where: { $0.isPrimitive && $0.activeOn.contains(n.name) }) else { continue }
             changes.append(PlannedChange(kind: .fence, subject: "\(n.name) (resource: \(n.container ?? ""))", details: "guest is unclean", reason: nil))
         }
         if canFence {

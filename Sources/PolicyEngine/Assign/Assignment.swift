@@ -70,8 +70,10 @@ struct Assignment {
                 let own = ws.resources[i].parent.flatMap { p in ws.bundleReplicas[p]?.first { $0.node == n.name }?.child } == i
                 if !own { t.scores.removeValue(forKey: n.name) }
             }
-            // A remote connection runs on a cluster node, never on a remote or guest node.
-            if let a = r.agent, a.standard == "ocf", a.provider == "pacemaker", a.type == "remote" {
+            // A remote connection, or a guest's container, runs on a cluster node, never on a
+            // remote or guest node.
+            let isContainer = ws.nodes.contains { $0.kind == .guest && $0.container == r.id }
+            if let a = r.agent, isContainer || (a.standard == "ocf" && a.provider == "pacemaker" && a.type == "remote") {
                 for n in ws.nodes where n.kind != .member { t[n.name] = -Score.infinity }
             }
             tables[i] = t
