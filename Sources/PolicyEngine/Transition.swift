@@ -147,7 +147,9 @@ enum TransitionPlanner {
                     details = origRole == nextRole ? "\(c) -> \(n) \(roleText(origRole))" : "\(roleText(origRole)) \(c) -> \(roleText(nextRole)) \(n)"
                 }
                 // A resource that allows it moves by live migration when both ends are up.
-                let canMigrate = (r.meta["allow-migrate"].map(CIBValue.isTrue) ?? false) && !r.failed && active.count == 1
+                // Remote connections migrate unless told not to.
+                let isConnection = r.meta["internal_rsc"] == nil && (r.agent.map { $0.standard == "ocf" && $0.provider == "pacemaker" && $0.type == "remote" } ?? false)
+                let canMigrate = (r.meta["allow-migrate"].map(CIBValue.isTrue) ?? isConnection) && !r.failed && active.count == 1
                     && ws.node(named: c).map { $0.online && !$0.unclean } == true && origRole == nextRole && origRole == .started
                     && effects.restart[i] == nil
                 changes.append(PlannedChange(kind: r.failed ? .recover : (canMigrate ? .migrate : .move), subject: r.id, details: details, reason: nil))

@@ -27,17 +27,15 @@ struct Assignment {
 
     func available(_ node: String) -> Bool {
         guard let n = ws.node(named: node) else { return false }
-        // A guest whose container is being recovered comes back where the container goes.
-        let reachable = n.online || (n.kind == .guest && n.remoteReset)
-        guard reachable && !n.shutdown && !n.unclean && !n.standby && !n.standbyOnFail && !n.maintenance && !n.pending else {
-            return false
-        }
+        guard !n.shutdown && !n.standby && !n.standbyOnFail && !n.maintenance && !n.pending else { return false }
         if n.kind != .member {
-            // A remote or guest node is usable only while its connection (or container) is placed.
+            // A remote or guest node is usable where its connection (or container) is placed.
             let carrier = n.kind == .guest ? n.container : n.connection
             if let c = carrier, let ci = ws.index(of: c), let placed = assigned[ci] { return placed != nil }
+            // A guest whose container is being recovered comes back where the container goes.
+            return (n.online || (n.kind == .guest && n.remoteReset)) && !n.unclean
         }
-        return true
+        return n.online && !n.unclean
     }
 
     func stickiness(_ i: Int) -> Int {
