@@ -71,7 +71,7 @@ struct Assignment {
             // A remote connection, or a guest's container, runs on a cluster node, never on a
             // remote or guest node.
             let isContainer = ws.nodes.contains { $0.kind == .guest && $0.container == r.id }
-            if let a = r.agent, isContainer || (a.standard == "ocf" && a.provider == "pacemaker" && a.type == "remote") {
+            if let a = r.agent, isContainer || a.standard == "stonith" || (a.standard == "ocf" && a.provider == "pacemaker" && a.type == "remote") {
                 for n in ws.nodes where n.kind != .member { t[n.name] = -Score.infinity }
             }
             tables[i] = t

@@ -68,6 +68,10 @@ enum Unpack {
             }
         }
         updateRemoteStates(&ws)
+        // An instance of a promotable clone that runs but is not promoted is Unpromoted.
+        for i in ws.resources.indices where ws.resources[i].isPrimitive && ws.resources[i].role == .started {
+            if ws.isInPromotableClone(ws.resources[i]) { ws.resources[i].role = .unpromoted }
+        }
         // A guest whose container failed is reset: what ran inside it has to be recovered.
         for n in ws.nodes where n.kind == .guest && n.remoteReset {
             for i in ws.resources.indices where ws.resources[i].isPrimitive && ws.resources[i].activeOn.contains(n.name) {
