@@ -512,10 +512,25 @@ struct Assignment {
                   (cloneTable[current] ?? -1) >= 0, perNode[current, default: 0] < min(optimal, nodeMax) else { continue }
             let leaves = ws.primitives(under: inst)
             guard leaves.allSatisfy({ (tables[$0]?[current] ?? -1) >= 0 }) else { continue }
-            if let node = assignInstance(inst, prefer: current) {
-                perNode[node, default: 0] += 1
+            // Try to keep it where it is: when it would land elsewhere, undo that, rule that
+            // node out for this instance, and try again (a bounded number of times).
+            var kept: String?
+            let before = tables
+            for _ in 0..<max(1, instances.count) {
+                let saved = (tables, assigned, numResources, nextRole)
+                let node = assignInstance(inst, prefer: current)
+                if node == current { kept = node; break }
+                (tables, assigned, numResources, nextRole) = saved
+                guard let elsewhere = node else { break }
+                for leaf in subtree(inst) { tables[leaf]?[elsewhere] = -Score.infinity }
             }
-            done.insert(inst)
+            if let kept {
+                perNode[kept, default: 0] += 1
+                done.insert(inst)
+            } else {
+                tables = before
+                for leaf in subtree(inst) { assigned.removeValue(forKey: leaf) }
+            }
         }
         // Then the rest, in order.
         for inst in instances where !done.contains(inst) {
