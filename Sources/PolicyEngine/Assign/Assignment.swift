@@ -349,6 +349,8 @@ struct Assignment {
     mutating func applyThisWith(_ c: Colocation, to dependent: Int) {
         let primary = effectivePrimary(c)
         if assigned[primary] == nil { assign(primary) }
+        // A primary still unassigned (a colocation loop) has nothing to say yet.
+        if assigned[primary] == nil { return }
         if case .clone = ws.resources[primary].variant {
             applyCloneColocation(c, primary: primary, dependent: dependent)
             return
