@@ -351,6 +351,9 @@ struct Assignment {
         if assigned[primary] == nil { assign(primary) }
         // A primary still unassigned (a colocation loop) has nothing to say yet.
         if assigned[primary] == nil { return }
+        // For a promotable dependent, a colocation of its Promoted role decides only which
+        // instance is promoted (see assignRoles), not where instances run.
+        if c.dependentRole == .promoted, case .clone(true, _) = ws.resources[dependent].variant { return }
         if case .clone = ws.resources[primary].variant {
             applyCloneColocation(c, primary: primary, dependent: dependent)
             return
@@ -570,6 +573,23 @@ struct Assignment {
             }
             for (rsc, locNode, s) in promotedLocations where (rsc == c || rsc == inst) && locNode == node {
                 priority = Score.add(priority, s)
+            }
+            // Colocations of the Promoted role with another resource: promote where it is.
+            for col in colocations where col.dependent == c && col.dependentRole == .promoted {
+                let primary = effectivePrimary(col)
+                guard let target = assigned[primary] ?? nil else {
+                    if col.score >= Score.infinity { priority = -Score.infinity }
+                    continue
+                }
+                let here = attribute(node, col.nodeAttribute) == attribute(target, col.nodeAttribute)
+                if here {
+                    if col.score < Score.infinity { priority = Score.add(priority, col.score) }
+                } else if col.score >= Score.infinity {
+                    priority = -Score.infinity
+                } else if col.score <= -Score.infinity {
+                    continue
+                }
+                if here && col.score <= -Score.infinity { priority = -Score.infinity }
             }
             // A willing instance is ranked by the clone's own score for its node, plus its own.
             if priority >= 0 { priority = Score.add(tables[c]?[node] ?? 0, priority) }
