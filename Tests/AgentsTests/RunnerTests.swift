@@ -32,7 +32,7 @@ import Glibc
         #expect(ids.count == 2)
         for pid in ids {
             // The agent is reaped by the runner; its child is killed (init reaps the orphan).
-            #expect(!isAlive(pid), "process \(pid) survived the timeout")
+            #expect(await eventually { !isAlive(pid) }, "process \(pid) survived the timeout")
         }
         // The agent itself (our child) is fully reaped: not even a zombie is left.
         #expect(ProcessTable.entry(of: ids[1]) == nil || ProcessTable.entry(of: ids[1])?.parent != getpid())
@@ -56,7 +56,7 @@ import Glibc
         #expect(outcome.termination == .signalled(SIGKILL))
         let ids = s.read("pids").split(separator: "\n").compactMap { Int32($0) }
         #expect(ids.count == 2)
-        for pid in ids { #expect(!isAlive(pid), "process \(pid) survived SIGKILL") }
+        for pid in ids { #expect(await eventually { !isAlive(pid) }, "process \(pid) survived SIGKILL") }
         #expect(ProcessTable.liveMembers(ofGroup: outcome.processGroup).isEmpty)
     }
 
@@ -143,7 +143,7 @@ import Glibc
         let outcome = try await task.value
         #expect(outcome.ending == .cancelled)
         for pid in s.read("pids").split(separator: "\n").compactMap({ Int32($0) }) {
-            #expect(!isAlive(pid), "process \(pid) survived cancellation")
+            #expect(await eventually { !isAlive(pid) }, "process \(pid) survived cancellation")
         }
     }
 
@@ -224,7 +224,7 @@ import Glibc
             if i % 2 == 0 {
                 #expect(o.ending == .timedOut)
                 for pid in s.read("pids-\(i)").split(separator: "\n").compactMap({ Int32($0) }) {
-                    #expect(!isAlive(pid), "run \(i): process \(pid) survived")
+                    #expect(await eventually { !isAlive(pid) }, "run \(i): process \(pid) survived")
                 }
             } else {
                 #expect(o.ending == .finished)

@@ -75,7 +75,7 @@ import Testing
         #expect(record.status == .timedOut)
         #expect(record.exitCode == .errGeneric)
         for pid in s.read("pids").split(separator: "\n").compactMap({ Int32($0) }) {
-            #expect(!isAlive(pid), "process \(pid) survived the timeout")
+            #expect(await eventually { !isAlive(pid) }, "process \(pid) survived the timeout")
         }
         #expect(await shell.history(of: "h")?.lastFailure?.callID == call)
         await shell.shutdown()
@@ -92,7 +92,7 @@ import Testing
         #expect(await eventually { !s.read("pids").isEmpty })
         await shell.shutdown()
         let pid = try #require(Int32(s.read("pids").trimmingCharacters(in: .whitespacesAndNewlines)))
-        #expect(!isAlive(pid))
+        #expect(await eventually { !isAlive(pid) })
         await #expect(throws: LRMError.self) { try await shell.submit(OperationRequest(resource: "s", action: .stop)) }
     }
 }
