@@ -105,6 +105,7 @@ let package = Package(
 
         // Examples of using the libraries from another Swift tool.
         .executableTarget(name: "cib-summary", dependencies: ["CIB"], path: "Examples/cib-summary"),
+        .executableTarget(name: "placement", dependencies: ["CIB", "PolicyEngine"], path: "Examples/placement"),
 
         // Benchmarks (make bench), not tests.
         .executableTarget(name: "cib-bench", dependencies: ["CIB", "CLibXML2", "PolicyEngine"], path: "Benchmarks/cib-bench"),

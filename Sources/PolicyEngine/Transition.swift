@@ -21,11 +21,30 @@ public struct PlannedChange: Sendable, Equatable {
     }
 }
 
+/// Where one resource will run, and the node scores that decided it.
+public struct Placement: Sendable, Equatable {
+    public var resource: String
+    /// Where it runs now.
+    public var current: [String]
+    /// Where it will run; nil when it will be stopped.
+    public var next: String?
+    public var role: Role
+    /// Its score for each node it may run on (unavailable nodes are left out), best first.
+    public var scores: [(node: String, score: Int)]
+
+    public static func == (a: Placement, b: Placement) -> Bool {
+        a.resource == b.resource && a.current == b.current && a.next == b.next && a.role == b.role
+            && a.scores.map(\.node) == b.scores.map(\.node) && a.scores.map(\.score) == b.scores.map(\.score)
+    }
+}
+
 /// The scheduler's decision for one CIB: the changes, and the state they leave.
 public struct Transition: Sendable {
     public var changes: [PlannedChange]
     /// The working set as it will be once the transition has run.
     public var revised: WorkingSet
+    /// Each primitive's placement, in the status list's order.
+    public var placements: [Placement] = []
 }
 
 /// Turns an assignment into the transition summary and the revised state.
@@ -193,7 +212,14 @@ enum TransitionPlanner {
                 if revised.resources[i].activeOn.isEmpty && !before.isEmpty { revised.resources[i].role = .stopped }
             }
         }
-        return Transition(changes: changes, revised: revised)
+        let placements = order(ws).filter { ws.resources[$0].isPrimitive && ws.resources[$0].meta["internal_rsc"] == nil }.map { i in
+            let scores = (a.tables[i]?.scores ?? [:]).filter { a.available($0.key) }
+                .sorted { $0.value != $1.value ? $0.value > $1.value : naturalLess($0.key, $1.key) }
+                .map { (node: $0.key, score: $0.value) }
+            return Placement(resource: ws.resources[i].id, current: ws.resources[i].activeOn,
+                             next: revised.resources[i].activeOn.first, role: revised.resources[i].role, scores: scores)
+        }
+        return Transition(changes: changes, revised: revised, placements: placements)
     }
 
     /// Resources in the status list's order, children depth first.
