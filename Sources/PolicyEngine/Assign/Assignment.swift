@@ -358,6 +358,10 @@ struct Assignment {
             applyCloneColocation(c, primary: primary, dependent: dependent)
             return
         }
+        if ws.resources[primary].variant == .bundle {
+            applyCloneColocation(c, primary: primary, dependent: dependent)
+            return
+        }
         guard var table = tables[dependent] else { return }
         let archive = table
         if let pr = c.primaryRole, (nextRole[primary] ?? .started) != pr && !(pr == .unpromoted && (nextRole[primary] ?? .started) == .started) {
@@ -387,9 +391,16 @@ struct Assignment {
     mutating func applyCloneColocation(_ c: Colocation, primary: Int, dependent: Int) {
         guard var table = tables[dependent] else { return }
         var hosts: [String: Role] = [:]
-        for inst in ws.resources[primary].children {
-            for p in ws.primitives(under: inst) {
-                if let node = assigned[p] ?? nil { hosts[node] = max(hosts[node] ?? .stopped, nextRole[p] ?? .started) }
+        if ws.resources[primary].variant == .bundle {
+            // A bundle is where its containers run.
+            for rep in ws.bundleReplicas[primary] ?? [] {
+                if let node = assigned[rep.container] ?? nil { hosts[node] = .started }
+            }
+        } else {
+            for inst in ws.resources[primary].children {
+                for p in ws.primitives(under: inst) {
+                    if let node = assigned[p] ?? nil { hosts[node] = max(hosts[node] ?? .stopped, nextRole[p] ?? .started) }
+                }
             }
         }
         if let pr = c.primaryRole { hosts = hosts.filter { $0.value == pr || (pr == .unpromoted && $0.value == .started) } }
