@@ -12,6 +12,8 @@ struct Ordering: Sendable {
     var mandatory: Bool
     /// For a set that does not require all its members: `then` needs any one of these.
     var anyOf: [Int] = []
+    /// The id of that set (it names the requirement in reasons).
+    var anyOfSet: String?
     /// `require-all="false"` between clones: any one instance anywhere is enough.
     var requireAll = true
     /// Whether the reverse holds for stops too (the default for mandatory orderings): then a
@@ -48,6 +50,7 @@ struct OrderingEffects {
             // Sequential sets: each member after the previous one; each set after the one before.
             var previous: [Int] = []
             var previousAny: [Int] = []
+            var previousAnySet: String?
             for set in c.resourceSets {
                 let members = set.resources.flatMap { ConstraintSet.resolve($0, ws) }
                 let action = set.action ?? "start"
@@ -60,7 +63,7 @@ struct OrderingEffects {
                 for m in (set.sequential ? Array(members.prefix(1)) : members) {
                     if previousAny.count > 1 {
                         out.append(Ordering(id: c.id, first: previousAny[0], then: m, firstAction: action, thenAction: action,
-                                            mandatory: mandatory, anyOf: previousAny, symmetrical: symmetrical))
+                                            mandatory: mandatory, anyOf: previousAny, anyOfSet: previousAnySet, symmetrical: symmetrical))
                     } else {
                         for p in previous {
                             out.append(Ordering(id: c.id, first: p, then: m, firstAction: action, thenAction: action,
@@ -75,6 +78,7 @@ struct OrderingEffects {
                     } else {
                         previous = []
                         previousAny = members
+                        previousAnySet = set.id
                     }
                 }
             }
@@ -155,8 +159,9 @@ struct OrderingEffects {
                     // does when one of its instances stops somewhere (a new instance elsewhere
                     // does not).
                     let firstStarts: Bool
-                    if counting {
-                        // With clone-min, losing an instance matters only below the minimum.
+                    if counting || !o.requireAll || !o.anyOf.isEmpty {
+                        // When any one (or clone-min) of several will do, losing one matters
+                        // only below the requirement.
                         firstStarts = false
                     } else if case .clone = ws.resources[o.first].variant {
                         firstStarts = firsts.contains { p in
@@ -174,7 +179,8 @@ struct OrderingEffects {
                             // A first that runs now and is being stopped takes its dependents down
                             // with it; one that never ran leaves their starts unrunnable.
                             let stopping = firsts.allSatisfy { !ws.resources[$0].activeOn.isEmpty }
-                            effects.unrunnable[t] = !o.requireAll || counting ? "unrunnable clone-one-or-more:\(o.id)"
+                            effects.unrunnable[t] = !o.anyOf.isEmpty ? "unrunnable one-or-more:\(o.anyOfSet ?? o.id)"
+                                : !o.requireAll || counting ? "unrunnable clone-one-or-more:\(o.id)"
                                 : (stopping && o.symmetrical && !ws.resources[t].activeOn.isEmpty
                                     ? "required \(name(o.first, o.firstAction))" : "unrunnable \(name(o.first, o.firstAction))")
                             changed = true
