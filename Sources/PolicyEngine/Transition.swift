@@ -104,6 +104,15 @@ enum TransitionPlanner {
             }
         }
         let effects = OrderingEffects.compute(ws, next: next, starting: starting)
+        // A stop that must wait for a dependent which cannot stop (blocked or unmanaged) is
+        // blocked too.
+        var stopBlocked = Set<Int>()
+        for o in OrderingEffects.orderings(ws) where o.mandatory && o.symmetrical {
+            let stuck = ws.primitives(under: o.then).contains { t in
+                !ws.resources[t].activeOn.isEmpty && (ws.resources[t].blocked || !ws.resources[t].managed)
+            }
+            if stuck { for f in ws.primitives(under: o.first) { stopBlocked.insert(f) } }
+        }
         for i in resources {
             let r = ws.resources[i]
             let active = r.activeOn
@@ -156,10 +165,13 @@ enum TransitionPlanner {
                 let details = needRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : n
                 changes.append(PlannedChange(kind: nextRole == .promoted ? .promote : .start, subject: r.id, details: details, reason: nil))
             } else if next == nil {
+                let blocked = stopBlocked.contains(i)
                 for node in active {
                     let details = needRole ? "\(roleText(origRole)) \(node)" : node
-                    changes.append(PlannedChange(kind: .stop, subject: r.id, details: details, reason: "due to node availability"))
+                    changes.append(PlannedChange(kind: .stop, subject: r.id, details: details,
+                                                 reason: blocked ? "due to node availability (blocked)" : "due to node availability"))
                 }
+                if blocked { continue }
             } else if let c = current, let n = next, c != n {
                 var details = "\(c) -> \(n)"
                 if needRole {
