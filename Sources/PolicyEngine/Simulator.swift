@@ -56,7 +56,8 @@ public enum Simulator {
     public static func schedule(_ input: SchedulerInput) -> (WorkingSet, Transition) {
         let ws = Unpack.run(input)
         let assignment = Assignment.run(ws)
-        return (ws, TransitionPlanner.plan(ws, assignment))
+        // Assignment may learn more about the nodes (a node to fence for a lost ticket).
+        return (ws, TransitionPlanner.plan(assignment.ws, assignment))
     }
 
     /// The full `-S` text.

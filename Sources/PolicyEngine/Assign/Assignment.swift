@@ -190,6 +190,15 @@ struct Assignment {
                 switch policy {
                 case "freeze":
                     for j in subtree(r) { frozen.insert(j) }
+                case "fence" where !granted:
+                    // The site lost the ticket (revoked, not merely in standby): nodes
+                    // running the resource are fenced.
+                    for j in subtree(r) {
+                        for n in ws.nodes.indices where ws.resources[j].activeOn.contains(ws.nodes[n].name) {
+                            Nodes.fence(&ws.nodes[n], "deadman ticket was lost")
+                        }
+                        for n in ws.nodes { tables[j]?[n.name] = -Score.infinity }
+                    }
                 default:
                     for j in subtree(r) { for n in ws.nodes { tables[j]?[n.name] = -Score.infinity } }
                 }
