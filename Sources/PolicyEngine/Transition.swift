@@ -10,10 +10,12 @@ public struct PlannedChange: Sendable, Equatable {
     public var subject: String
     public var details: String
     public var reason: String?
+    /// For fencing: reboot, off or on.
+    public var fenceAction = "reboot"
 
     /// The line as crm_simulate prints it.
     public var text: String {
-        if kind == .fence { return "  * Fence (reboot) \(subject) '\(details)'" }
+        if kind == .fence { return "  * Fence (\(fenceAction)) \(subject) '\(details)'" }
         let pad = kind.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
         var line = "  * \(pad) \(subject) ( \(details) )"
         if let reason { line += "  \(reason)" }
@@ -59,7 +61,10 @@ enum TransitionPlanner {
         // Fencing: the newest request first; nodes the status never mentions were added last.
         // A guest is "fenced" by recovering its container; that needs no fence device.
         for n in ws.nodes.reversed() where n.kind == .guest && n.remoteReset {
-            changes.append(PlannedChange(kind: .fence, subject: "\(n.name) (resource: \(n.container ?? ""))", details: "guest is unclean", reason: nil))
+            var change = PlannedChange(kind: .fence, subject: "\(n.name) (resource: \(n.container ?? ""))", details: "guest is unclean", reason: nil)
+            // A guest whose container will not run again is switched off, not rebooted.
+            if let c = n.container, let ci = ws.index(of: c), (a.assigned[ci] ?? nil) == nil { change.fenceAction = "off" }
+            changes.append(change)
         }
         if canFence {
             let order = ws.cib.status.nodeStates.map(\.uname)
