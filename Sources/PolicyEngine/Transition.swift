@@ -112,7 +112,11 @@ enum TransitionPlanner {
         // A stop that must wait for a dependent which cannot stop (blocked or unmanaged) is
         // blocked too.
         var stopBlocked = Set<Int>()
-        for o in OrderingEffects.orderings(ws) where o.mandatory && o.symmetrical {
+        let allOrders = OrderingEffects.orderings(ws)
+        // Resources that move without migrating (a stop, then a start elsewhere): what is
+        // ordered after them cannot migrate either.
+        var stoppedPlainly = Set<Int>()
+        for o in allOrders where o.mandatory && o.symmetrical {
             let stuck = ws.primitives(under: o.then).contains { t in
                 !ws.resources[t].activeOn.isEmpty && (ws.resources[t].blocked || !ws.resources[t].managed)
             }
@@ -185,10 +189,22 @@ enum TransitionPlanner {
                 // A resource that allows it moves by live migration when both ends are up.
                 // Remote connections migrate unless told not to.
                 let isConnection = r.meta["internal_rsc"] == nil && (r.agent.map { $0.standard == "ocf" && $0.provider == "pacemaker" && $0.type == "remote" } ?? false)
-                let canMigrate = (r.meta["allow-migrate"].map(CIBValue.isTrue) ?? isConnection) && !r.failed && active.count == 1
+                var canMigrate = (r.meta["allow-migrate"].map(CIBValue.isTrue) ?? isConnection) && !r.failed && active.count == 1
                     && ws.node(named: c).map { $0.online && !$0.unclean } == true && origRole == nextRole && origRole == .started
                     && effects.restart[i] == nil
-                changes.append(PlannedChange(kind: r.failed ? .recover : (canMigrate ? .migrate : .move), subject: r.id, details: details, reason: nil))
+                var reason: String?
+                if canMigrate {
+                    for o in allOrders where o.mandatory && o.firstAction == "start" {
+                        let thens = ws.resources[o.then].variant == .group ? Array(ws.resources[o.then].children.prefix(1)) : ws.primitives(under: o.then)
+                        guard thens.contains(i), ws.primitives(under: o.first).contains(where: { stoppedPlainly.contains($0) }) else { continue }
+                        canMigrate = false
+                        let firstName = ws.resources[o.first].id
+                        reason = "due to unmigrateable \(firstName) stop"
+                        break
+                    }
+                }
+                if !canMigrate { stoppedPlainly.insert(i) }
+                changes.append(PlannedChange(kind: r.failed ? .recover : (canMigrate ? .migrate : .move), subject: r.id, details: details, reason: reason))
             } else if let n = next, active.count > 1, r.meta["multiple-active"] == "stop_only" {
                 _ = n
                 for node in active {
