@@ -622,12 +622,15 @@ struct Assignment {
             if ra != rb { return ra > rb }
             return a.0 < b.0
         }
+        let promotedNodeMax = Int(r.meta["promoted-node-max"] ?? r.meta["master-node-max"] ?? "1") ?? 1
         var promoted = 0
+        var promotedOn: [String: Int] = [:]
         for (inst, priority, node) in candidates {
             guard promoted < promotedMax, priority >= 0, available(node), ws.resources[inst].managed,
-                  !noPromotion.contains(inst) else { continue }
+                  !noPromotion.contains(inst), promotedOn[node, default: 0] < promotedNodeMax else { continue }
             for leaf in ws.primitives(under: inst) { nextRole[leaf] = .promoted }
             promoted += 1
+            promotedOn[node, default: 0] += 1
         }
     }
 
