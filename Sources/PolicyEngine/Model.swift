@@ -129,6 +129,8 @@ public struct SchedulerResource: Sendable {
     public var notInstalledOn: [String] = []
     /// The node of a pending non-probe action.
     public var pendingNode: String?
+    /// The id the resource's history has on each node (`rsc:2` for an anonymous instance).
+    public var historyIDs: [String: String] = [:]
     /// The parameter digest each node last started the resource with.
     public var startDigests: [String: String] = [:]
     /// For a bundle: its container image, and whether its resource is promotable.

@@ -521,7 +521,8 @@ struct Assignment {
                         // It counts where the instance runs, or, for an instance running
                         // nowhere, on nodes no other instance occupies.
                         guard here.contains(n.name) || (here.isEmpty && !occupied.contains(n.name)) else { continue }
-                        let keys = unique ? ["master-\(res.id)"] : ["master-\(res.id)", "master-\(res.configuredID)"]
+                        let keys = (res.historyIDs[n.name].map { ["master-\($0)"] } ?? [])
+                            + (unique ? ["master-\(res.id)"] : ["master-\(res.id)", "master-\(res.configuredID)"])
                         guard let v = keys.lazy.compactMap({ n.attributes[$0] }).first, let score = CIBValue.score(v), score > 0 else { continue }
                         tables[leaf]?.addIfAllowed(score, to: n.name)
                     }
@@ -585,7 +586,7 @@ struct Assignment {
             for leaf in leaves {
                 let res = ws.resources[leaf]
                 let n = ws.node(named: node)
-                let keys = ["master-\(res.id)", "master-\(res.configuredID)"]
+                let keys = (res.historyIDs[node].map { ["master-\($0)"] } ?? []) + ["master-\(res.id)", "master-\(res.configuredID)"]
                 if let v = keys.lazy.compactMap({ n?.attributes[$0] }).first, let s = CIBValue.score(v) {
                     priority = max(priority, s)
                 }

@@ -139,6 +139,7 @@ enum Unpack {
                 target = nil
             }
             guard let r = target else { continue }
+            ws.resources[r].historyIDs[nodeName] = lrm.id
             record(h, node: nodeName, resource: r, in: &ws)
         }
     }
