@@ -115,7 +115,7 @@ let package = Package(
         .testTarget(name: "CIBTests", dependencies: ["CIB", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ToolTests", dependencies: ["CIB", "TestSupport"]),
         .testTarget(name: "HASupportTests", dependencies: ["HASupport", "ToolSupport"]),
-        .testTarget(name: "PolicyEngineTests", dependencies: ["PolicyEngine", "CIB", "TestSupport"]),
+        .testTarget(name: "PolicyEngineTests", dependencies: ["PolicyEngine", "CIB", "TestSupport"], exclude: ["ratchet.txt"]),
         .testTarget(name: "MessagingTests", dependencies: [
             "Messaging", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),

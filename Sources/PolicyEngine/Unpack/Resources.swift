@@ -8,9 +8,8 @@ enum Resources {
         let defaults = NVSets.flatten(config.resourceDefaults, context: RuleContext(now: ws.now))
         ws.resourceDefaultSets = config.resourceDefaults
         let templates = Dictionary(config.templates.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        let nodeCount = ws.nodes.count
         for r in config.resources {
-            let i = add(r, parent: nil, defaults: defaults, templates: templates, nodeCount: nodeCount, into: &ws)
+            let i = add(r, parent: nil, defaults: defaults, templates: templates, into: &ws)
             ws.topLevel.append(i)
         }
         // Guest nodes (remote-node meta) are reached through an implicit, hidden connection.
@@ -41,7 +40,7 @@ enum Resources {
     /// Adds a configured resource (and, for a clone, its instances); returns its index.
     @discardableResult
     static func add(_ r: Resource, parent: Int?, defaults: [String: String], templates: [String: Primitive],
-                    nodeCount: Int, suffix: String = "", into ws: inout WorkingSet) -> Int {
+                    suffix: String = "", into ws: inout WorkingSet) -> Int {
         var meta = defaults
         if case .primitive(let p) = r, ws.resourceDefaultSets.contains(where: { $0.rule != nil }) {
             var ctx = RuleContext(now: ws.now)
@@ -64,7 +63,7 @@ enum Resources {
             res.meta = meta
             ws.resources.append(res)
             for m in g.members {
-                let c = add(.primitive(m), parent: index, defaults: defaults, templates: templates, nodeCount: nodeCount,
+                let c = add(.primitive(m), parent: index, defaults: defaults, templates: templates,
                             suffix: suffix, into: &ws)
                 ws.resources[index].children.append(c)
             }
@@ -80,7 +79,7 @@ enum Resources {
             guard let child = c.child else { break }
             let max = cloneMax(meta, nodeCount: max(1, ws.nodes.count))
             for n in 0..<max {
-                let ci = add(child, parent: index, defaults: defaults, templates: templates, nodeCount: nodeCount,
+                let ci = add(child, parent: index, defaults: defaults, templates: templates,
                              suffix: ":\(n)", into: &ws)
                 ws.resources[index].children.append(ci)
             }
