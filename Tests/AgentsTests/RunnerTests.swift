@@ -15,13 +15,7 @@ import Glibc
     @Test func timeoutKillsTheWholeProcessGroup() async throws {
         let s = try Scratch()
         let pids = s.file("pids")
-        let agent = try s.ocfAgent("Hang", """
-            #!/bin/sh
-            sleep 1000 &
-            echo $! > "\(pids)"
-            echo $$ >> "\(pids)"
-            while :; do sleep 1; done
-            """)
+        let agent = try s.hangingAgent(pids: pids)
         let executor = AgentExecutor(host: s.host, killGrace: .milliseconds(500))
         // Long enough for the script to record both pids even on a loaded machine.
         let result = await executor.run(AgentRequest(resource: "hang", agent: agent, action: .start, timeout: .seconds(3)))

@@ -59,13 +59,7 @@ import Testing
     @Test func queueTimeoutKillsAHungAgent() async throws {
         let s = try Scratch()
         let pids = s.file("pids")
-        let agent = try s.ocfAgent("Hang", """
-            #!/bin/sh
-            sleep 1000 &
-            echo $! > "\(pids)"
-            echo $$ >> "\(pids)"
-            while :; do sleep 1; done
-            """)
+        let agent = try s.hangingAgent(pids: pids)
         let shell = LRMShell(executor: AgentExecutor(host: s.host, killGrace: .milliseconds(300)), clock: ContinuousClock())
         await shell.register(ResourceDefinition(id: "h", agent: agent))
         let stream = await shell.results()

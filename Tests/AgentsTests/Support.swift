@@ -58,6 +58,18 @@ final class Scratch: @unchecked Sendable {
         return ResourceAgentName(standard: "ocf", provider: "test", type: name)
     }
 
+    /// Writes `ocf:test:Hang`: an agent that starts a background `sleep 1000`, records its
+    /// child's and its own pid in `pids`, and never returns.
+    func hangingAgent(pids: String) throws -> ResourceAgentName {
+        try ocfAgent("Hang", """
+            #!/bin/sh
+            sleep 1000 &
+            echo $! > "\(pids)"
+            echo $$ >> "\(pids)"
+            while :; do sleep 1; done
+            """)
+    }
+
     func file(_ name: String) -> String { base + "/" + name }
 
     func read(_ name: String) -> String {
