@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "Controller", targets: ["Controller"]),
         .library(name: "HASupport", targets: ["HASupport"]),
         .library(name: "ToolSupport", targets: ["ToolSupport"]),
+        .library(name: "LocalIPC", targets: ["LocalIPC"]),
         .executable(name: "corosyncd", targets: ["corosyncd"]),
         .executable(name: "cibd", targets: ["cibd"]),
         .executable(name: "crmd", targets: ["crmd"]),
@@ -29,6 +30,9 @@ let package = Package(
         .executable(name: "crm_verify", targets: ["crm_verify"]),
         .executable(name: "crm_simulate", targets: ["crm_simulate"]),
         .executable(name: "corosync-keygen", targets: ["corosync-keygen"]),
+        .executable(name: "corosync-cfgtool", targets: ["corosync-cfgtool"]),
+        .executable(name: "corosync-quorumtool", targets: ["corosync-quorumtool"]),
+        .executable(name: "corosync-cmapctl", targets: ["corosync-cmapctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -45,14 +49,22 @@ let package = Package(
 
         // Libraries.
         .target(name: "DurableFile"),
+        // Local IPC between daemons and tools: framed messages over Unix sockets, peer
+        // credentials checked. Every daemon's API and client library sits on it.
+        .target(name: "LocalIPC", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "CIB", dependencies: [
             "CLibXML2", "DurableFile",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "PolicyEngine", dependencies: ["CIB"]),
         .target(name: "Messaging", dependencies: [
-            "DurableFile",
+            "DurableFile", "LocalIPC",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -62,7 +74,7 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "LRM", dependencies: ["Agents", "CIB", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "LRM", dependencies: ["Agents", "CIB", "LocalIPC", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Stonith", dependencies: ["Agents", "Messaging"]),
         .target(name: "Controller", dependencies: ["CIB", "PolicyEngine", "Messaging"]),
         .target(name: "HASupport", dependencies: [
@@ -77,10 +89,16 @@ let package = Package(
         ]),
 
         // Daemons.
-        .executableTarget(name: "corosyncd", dependencies: ["Messaging", "HASupport"], path: "Sources/Daemons/corosyncd"),
+        .executableTarget(name: "corosyncd", dependencies: [
+            "Messaging", "LocalIPC", "HASupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/Daemons/corosyncd"),
         .executableTarget(name: "cibd", dependencies: ["CIB", "Messaging", "HASupport"], path: "Sources/Daemons/cibd"),
         .executableTarget(name: "crmd", dependencies: ["Controller", "HASupport"], path: "Sources/Daemons/crmd"),
-        .executableTarget(name: "lrmd", dependencies: ["LRM", "HASupport"], path: "Sources/Daemons/lrmd"),
+        .executableTarget(name: "lrmd", dependencies: [
+            "LRM", "Agents", "LocalIPC", "HASupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/Daemons/lrmd"),
         .executableTarget(name: "stonithd", dependencies: ["Stonith", "HASupport"], path: "Sources/Daemons/stonithd"),
         .executableTarget(name: "pacemakerd", dependencies: ["HASupport"], path: "Sources/Daemons/pacemakerd"),
 
@@ -102,6 +120,18 @@ let package = Package(
             "Messaging", "HASupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/corosync-keygen"),
+        .executableTarget(name: "corosync-cfgtool", dependencies: [
+            "Messaging", "HASupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/Tools/corosync-cfgtool"),
+        .executableTarget(name: "corosync-quorumtool", dependencies: [
+            "Messaging", "HASupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/Tools/corosync-quorumtool"),
+        .executableTarget(name: "corosync-cmapctl", dependencies: [
+            "Messaging", "HASupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/Tools/corosync-cmapctl"),
 
         // Examples of using the libraries from another Swift tool.
         .executableTarget(name: "cib-summary", dependencies: ["CIB"], path: "Examples/cib-summary"),
@@ -117,10 +147,13 @@ let package = Package(
         .testTarget(name: "HASupportTests", dependencies: ["HASupport", "ToolSupport"]),
         .testTarget(name: "PolicyEngineTests", dependencies: ["PolicyEngine", "CIB", "TestSupport"], exclude: ["ratchet.txt"]),
         .testTarget(name: "MessagingTests", dependencies: [
-            "Messaging", "TestSupport",
+            "Messaging", "LocalIPC", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "AgentsTests", dependencies: ["Agents", "LRM", "CIB", "CSystemd", "TestSupport"]),
+        .testTarget(name: "LocalIPCTests", dependencies: ["LocalIPC", "TestSupport"]),
+        .testTarget(name: "LRMTests", dependencies: ["LRM", "Agents", "LocalIPC", "CIB", "TestSupport"]),
     ]
 )

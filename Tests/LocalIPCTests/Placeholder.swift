@@ -1,0 +1,3 @@
+import Testing
+
+// Tests arrive with the code they test (issue #5).
