@@ -41,6 +41,8 @@ public struct ClusterOptions: Sendable, Equatable {
     public var concurrentFencing = true
     public var nodeHealthStrategy = "none"
     public var shutdownLock = false
+    /// Whether resources are probed on nodes where their state is unknown.
+    public var startupProbes = true
     public var raw: [String: String] = [:]
 
     public init() {}
@@ -69,5 +71,6 @@ public struct ClusterOptions: Sendable, Equatable {
         concurrentFencing = bool("concurrent-fencing", default: true)
         nodeHealthStrategy = values["node-health-strategy"] ?? "none"
         shutdownLock = bool("shutdown-lock", default: false)
+        startupProbes = bool("enable-startup-probes", default: true)
     }
 }

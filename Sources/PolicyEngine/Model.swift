@@ -133,6 +133,8 @@ public struct SchedulerResource: Sendable {
     public var historyIDs: [String: String] = [:]
     /// The parameter digest each node last started the resource with.
     public var startDigests: [String: String] = [:]
+    /// The recurring operations active on each node ("monitor_10000"), oldest first.
+    public var recurringOn: [String: [String]] = [:]
     /// For a bundle: its container image, and whether its resource is promotable.
     public var bundleImage: String?
     public var bundlePromotable = false
@@ -165,6 +167,9 @@ public struct WorkingSet: Sendable {
     public var fatallyFailed: Set<Int> = []
     /// The `rsc_defaults` sets (some may have rules that test the resource).
     public var resourceDefaultSets: [NVSet] = []
+    /// The resource ids each node's history has an entry for (clone instances as recorded,
+    /// numbered or not), whatever the entry says.
+    public var historyEntries: [String: Set<String>] = [:]
     /// The replicas of each bundle, by the bundle's index.
     public var bundleReplicas: [Int: [BundleReplica]] = [:]
     public var cib: CIB

@@ -57,7 +57,9 @@ public enum Simulator {
         let ws = Unpack.run(input)
         let assignment = Assignment.run(ws)
         // Assignment may learn more about the nodes (a node to fence for a lost ticket).
-        return (ws, TransitionPlanner.plan(assignment.ws, assignment))
+        var transition = TransitionPlanner.plan(assignment.ws, assignment)
+        transition.graph = GraphBuilder.build(assignment.ws, assignment, transition)
+        return (ws, transition)
     }
 
     /// The full `-S` text.
@@ -71,6 +73,7 @@ public enum Simulator {
         lines += transition.changes.map(\.text)
         lines.append("")
         lines.append("Executing Cluster Transition:")
+        lines += transition.graph.simulationLines()
         if let t = timeLine(input) { lines.append(t) }
         lines.append("")
         lines.append("Revised Cluster Status:")

@@ -47,12 +47,35 @@ public struct Transition: Sendable {
     public var revised: WorkingSet
     /// Each primitive's placement, in the status list's order.
     public var placements: [Placement] = []
+    /// What happens to each managed primitive, by resource index: the basis of the action graph.
+    var plans: [Int: ResourcePlan] = [:]
+    /// The actions and their order.
+    public var graph = ActionGraph()
+}
+
+/// What the transition does to one primitive, in terms of where and in which role it runs.
+struct ResourcePlan: Sendable, Equatable {
+    enum Mode: Sendable, Equatable {
+        /// Nothing changes (though missing recurring monitors may still be scheduled).
+        case none
+        case start, stop, promote, demote
+        /// Stop where it runs, start on another node (or live-migrate there).
+        case move(migrate: Bool)
+        /// Stop and start again: after a failure, on a definition change, or as ordered.
+        case restart
+    }
+    var current: [String]
+    var origRole: Role
+    var next: String?
+    var nextRole: Role
+    var mode: Mode
 }
 
 /// Turns an assignment into the transition summary and the revised state.
 enum TransitionPlanner {
     static func plan(_ ws: WorkingSet, _ a: Assignment) -> Transition {
         var changes: [PlannedChange] = []
+        var plans: [Int: ResourcePlan] = [:]
         var revised = ws
         // Fencing needs a device (or a watchdog), and quorum unless told to ignore its loss.
         let policy = ws.options.noQuorumPolicy
@@ -142,6 +165,7 @@ enum TransitionPlanner {
                 }
                 continue
             }
+            var mode = ResourcePlan.Mode.none
             func roleText(_ role: Role) -> String { role == .started && ws.isInPromotableClone(r) ? "Unpromoted" : role.description }
             var blockedReason: String?
             // Without quorum nothing new starts, except what requires nothing.
@@ -156,6 +180,7 @@ enum TransitionPlanner {
                         next = current
                         nextRole = origRole
                     } else {
+                        mode = .stop
                         for node in active {
                             changes.append(PlannedChange(kind: .stop, subject: r.id, details: needRole ? "\(roleText(origRole)) \(node)" : node,
                                                          reason: "due to \(reason)"))
@@ -171,9 +196,11 @@ enum TransitionPlanner {
                     nextRole = .stopped
                 }
             } else if current == nil, let n = next {
+                mode = .start
                 let details = needRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : n
                 changes.append(PlannedChange(kind: nextRole == .promoted ? .promote : .start, subject: r.id, details: details, reason: nil))
             } else if next == nil {
+                mode = .stop
                 let blocked = stopBlocked.contains(i)
                 for node in active {
                     let details = needRole ? "\(roleText(origRole)) \(node)" : node
@@ -204,9 +231,11 @@ enum TransitionPlanner {
                     }
                 }
                 if !canMigrate { stoppedPlainly.insert(i) }
+                mode = .move(migrate: canMigrate && !r.failed)
                 changes.append(PlannedChange(kind: r.failed ? .recover : (canMigrate ? .migrate : .move), subject: r.id, details: details, reason: reason))
             } else if let n = next, active.count > 1, r.meta["multiple-active"] == "stop_only" {
                 _ = n
+                mode = .stop
                 for node in active {
                     changes.append(PlannedChange(kind: .stop, subject: r.id, details: node, reason: "due to node availability"))
                 }
@@ -214,21 +243,27 @@ enum TransitionPlanner {
                 nextRole = .stopped
             } else if let n = next {
                 if r.failed || active.count > 1 {
+                    mode = .restart
                     let details = needRole && origRole != nextRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : (needRole ? "\(roleText(origRole)) \(n)" : n)
                     changes.append(PlannedChange(kind: .recover, subject: r.id, details: details,
                                                  reason: active.count > 1 && !r.failed ? "due to being multiply active" : nil))
                 } else if definitionChanged.contains(i) {
+                    mode = .restart
                     let details = needRole ? "\(roleText(origRole)) \(n)" : n
                     changes.append(PlannedChange(kind: .restart, subject: r.id, details: details, reason: "due to resource definition change"))
                 } else if let reason = effects.restart[i] {
+                    mode = .restart
                     let details = needRole && origRole != nextRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : (needRole ? "\(roleText(origRole)) \(n)" : n)
                     changes.append(PlannedChange(kind: .restart, subject: r.id, details: details, reason: "due to \(reason)"))
                 } else if origRole == .promoted && nextRole < .promoted {
+                    mode = .demote
                     changes.append(PlannedChange(kind: .demote, subject: r.id, details: "Promoted -> \(roleText(nextRole)) \(n)", reason: nil))
                 } else if nextRole == .promoted && origRole < .promoted {
+                    mode = .promote
                     changes.append(PlannedChange(kind: .promote, subject: r.id, details: "\(roleText(origRole)) -> Promoted \(n)", reason: nil))
                 }
             }
+            plans[i] = ResourcePlan(current: active, origRole: origRole, next: next, nextRole: next == nil ? .stopped : nextRole, mode: mode)
             revised.resources[i].activeOn = next.map { [$0] } ?? []
             revised.resources[i].role = next == nil ? .stopped : nextRole
             revised.resources[i].failed = false
@@ -252,7 +287,7 @@ enum TransitionPlanner {
             return Placement(resource: ws.resources[i].id, current: ws.resources[i].activeOn,
                              next: revised.resources[i].activeOn.first, role: revised.resources[i].role, scores: scores)
         }
-        return Transition(changes: changes, revised: revised, placements: placements)
+        return Transition(changes: changes, revised: revised, placements: placements, plans: plans)
     }
 
     /// Resources in the status list's order, children depth first.

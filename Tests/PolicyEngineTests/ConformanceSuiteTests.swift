@@ -81,11 +81,14 @@ struct SuiteCaseResult {
     var transitionSummary = false
     var currentStatus = false
     var wholeSummary = false
+    /// The Executing Cluster Transition section: the simulated actions in order.
+    var executing = false
 
     var passedMetrics: [String] {
         var m: [String] = []
         if currentStatus { m.append("status") }
         if transitionSummary { m.append("transition") }
+        if executing { m.append("executing") }
         if wholeSummary { m.append("summary") }
         return m
     }
@@ -95,6 +98,7 @@ struct SuiteCaseResult {
         let b = SummarySections(expected)
         currentStatus = a.section("Current cluster status:") == b.section("Current cluster status:")
         transitionSummary = a.section("Transition Summary:") == b.section("Transition Summary:")
+        executing = a.section("Executing Cluster Transition:") == b.section("Executing Cluster Transition:")
         wholeSummary = a.all == b.all
     }
 
@@ -105,12 +109,13 @@ struct SuiteCaseResult {
             let n = rs.count
             let c = rs.filter(\.currentStatus).count
             let t = rs.filter(\.transitionSummary).count
+            let e = rs.filter(\.executing).count
             let w = rs.filter(\.wholeSummary).count
             return name.padding(toLength: 44, withPad: " ", startingAt: 0)
-                + String(format: "%5d %8d %11d %9d", n, c, t, w)
+                + String(format: "%5d %8d %11d %10d %9d", n, c, t, e, w)
         }
         var lines = ["scheduler suite: cases matching, by topic (status = Current cluster status section)",
-                     "topic".padding(toLength: 44, withPad: " ", startingAt: 0) + "cases   status  transition   summary"]
+                     "topic".padding(toLength: 44, withPad: " ", startingAt: 0) + "cases   status  transition  executing   summary"]
         for topic in byTopic.keys.sorted() { lines.append(row(topic, byTopic[topic]!)) }
         lines.append(row("TOTAL", results))
         let total = max(1, results.count)

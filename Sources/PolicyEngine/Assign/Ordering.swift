@@ -19,6 +19,9 @@ struct Ordering: Sendable {
     /// Whether the reverse holds for stops too (the default for mandatory orderings): then a
     /// `then` that is running must also stop when `first` cannot run.
     var symmetrical = true
+    /// Whether the inverse actions are ordered the other way round in the graph (the default
+    /// for every kind but Serialize).
+    var inverse = true
 }
 
 /// How orderings change what the transition does: a start that cannot happen makes what
@@ -36,13 +39,14 @@ struct OrderingEffects {
             let kind = e["kind"] ?? (e["score"].flatMap(CIBValue.score).map { $0 > 0 ? "Mandatory" : "Optional" } ?? "Mandatory")
             let mandatory = kind.lowercased() == "mandatory"
             let symmetrical = e["symmetrical"].map(CIBValue.isTrue) ?? mandatory
+            let inverse = e["symmetrical"].map(CIBValue.isTrue) ?? (kind.lowercased() != "serialize")
             if let f = e["first"], let t = e["then"] {
                 for fi in ConstraintSet.resolve(f, ws) {
                     for ti in ConstraintSet.resolve(t, ws) {
                         out.append(Ordering(id: c.id, first: fi, then: ti, firstAction: e["first-action"] ?? "start",
                                             thenAction: e["then-action"] ?? e["first-action"] ?? "start", mandatory: mandatory,
                                             requireAll: e["require-all"].map(CIBValue.isTrue) ?? true,
-                                            symmetrical: symmetrical))
+                                            symmetrical: symmetrical, inverse: inverse))
                     }
                 }
                 continue
@@ -57,17 +61,17 @@ struct OrderingEffects {
                 if set.sequential {
                     for k in members.indices.dropFirst() {
                         out.append(Ordering(id: c.id, first: members[k - 1], then: members[k], firstAction: action,
-                                            thenAction: action, mandatory: mandatory, symmetrical: symmetrical))
+                                            thenAction: action, mandatory: mandatory, symmetrical: symmetrical, inverse: inverse))
                     }
                 }
                 for m in (set.sequential ? Array(members.prefix(1)) : members) {
                     if previousAny.count > 1 {
                         out.append(Ordering(id: c.id, first: previousAny[0], then: m, firstAction: action, thenAction: action,
-                                            mandatory: mandatory, anyOf: previousAny, anyOfSet: previousAnySet, symmetrical: symmetrical))
+                                            mandatory: mandatory, anyOf: previousAny, anyOfSet: previousAnySet, symmetrical: symmetrical, inverse: inverse))
                     } else {
                         for p in previous {
                             out.append(Ordering(id: c.id, first: p, then: m, firstAction: action, thenAction: action,
-                                                mandatory: mandatory, symmetrical: symmetrical))
+                                                mandatory: mandatory, symmetrical: symmetrical, inverse: inverse))
                         }
                     }
                 }

@@ -36,6 +36,9 @@ struct NodeHistory: Equatable {
     var banEverywhere = false
     /// The parameter digest the resource was last started with here.
     var startDigest: String?
+    /// The recurring operations active here since the resource last started, oldest first,
+    /// as operation keys without the resource ("monitor_10000").
+    var activeRecurring: [String] = []
 
     var isActive: Bool { role >= .started }
 }
@@ -87,6 +90,7 @@ enum History {
             return ka < kb
         }
         var h = NodeHistory()
+        h.activeRecurring = activeRecurring(ops)
         for op in ops {
             switch op.task {
             case "notify", "cancel", "meta-data", "validate-all":
@@ -115,6 +119,32 @@ enum History {
             }
         }
         return h
+    }
+
+    /// The recurring operations still running: those recorded after the last start (or the
+    /// last operation implying one), unless a later stop ended them.
+    static func activeRecurring(_ ops: [RecordedOp]) -> [String] {
+        var start = -1, stop = -1, impliedMonitor = -1, impliedPromotable = -1
+        for (k, op) in ops.enumerated() {
+            if op.task == "stop" && op.status == .done {
+                stop = k
+            } else if op.task == "start" || op.task == "migrate_from" {
+                start = k
+            } else if impliedMonitor <= stop && op.task == "monitor" {
+                if op.rc == OCFResult.ok || op.rc == OCFResult.runningPromoted { impliedMonitor = k }
+            } else if op.task == "promote" || op.task == "demote" {
+                impliedPromotable = k
+            }
+        }
+        if start == -1 { start = impliedPromotable != -1 ? impliedPromotable : impliedMonitor }
+        var keys: [String] = []
+        for (k, op) in ops.enumerated() {
+            if start < stop && k <= stop { continue }
+            if k < start || op.intervalMS == 0 || op.status == .pending { continue }
+            let key = "\(op.task)_\(op.intervalMS)"
+            if !keys.contains(key) { keys.append(key) }
+        }
+        return keys
     }
 
     /// The role a successful operation leaves, or nil when the operation failed.

@@ -1,0 +1,108 @@
+/// The transition graph: the actions a transition needs and the order they must run in.
+///
+/// The controller executes it: an action runs once every action in its `inputs` has
+/// completed. Pseudo-actions are ordering points that need nothing done; cluster actions are
+/// done by the controller itself (fencing, shutting a node down).
+public struct ActionGraph: Sendable {
+    /// The actions, in the order the graph lists them (Pacemaker's synapse order).
+    public var actions: [GraphAction]
+    /// For each action (by position in `actions`), the positions of the actions that must
+    /// complete before it.
+    public var inputs: [[Int]]
+    /// Graph-wide settings the executor needs (cluster-delay, stonith-timeout, batch-limit, ...).
+    public var settings: [(name: String, value: String)] = []
+
+    public init(actions: [GraphAction] = [], inputs: [[Int]] = [], settings: [(name: String, value: String)] = []) {
+        self.actions = actions
+        self.inputs = inputs
+        self.settings = settings
+    }
+
+    public var isEmpty: Bool { actions.isEmpty }
+}
+
+/// One action of a transition graph.
+public struct GraphAction: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// A resource agent operation on a node.
+        case resource
+        /// An ordering point; nothing runs.
+        case pseudo
+        /// Fencing a node.
+        case fence
+        /// Something the controller does on a node (do_shutdown, clear_failcount).
+        case cluster
+    }
+
+    /// Unique within the graph; numbered in the order the scheduler created the actions.
+    public var id: Int
+    public var kind: Kind
+    /// start, stop, monitor, promote, demote, migrate_to, migrate_from, notify, stonith,
+    /// do_shutdown, running, stopped, promoted, demoted...
+    public var task: String
+    /// The operation key: `rsc_start_0`, `rsc_monitor_10000`, `stonith-node1-reboot`.
+    public var key: String
+    /// The resource's id as the status shows it (`rsc`, `clone-child:2`), if any.
+    public var resource: String?
+    /// The node the action runs on, if any.
+    public var node: String?
+    public var intervalMS: Int
+    /// Meta attributes passed with the action (without the CRM_meta_ prefix): timeout,
+    /// on_node, op_target_rc, stonith_action...
+    public var meta: [String: String]
+
+    public init(id: Int, kind: Kind, task: String, key: String, resource: String? = nil, node: String? = nil,
+                intervalMS: Int = 0, meta: [String: String] = [:]) {
+        self.id = id
+        self.kind = kind
+        self.task = task
+        self.key = key
+        self.resource = resource
+        self.node = node
+        self.intervalMS = intervalMS
+        self.meta = meta
+    }
+}
+
+extension ActionGraph {
+    /// The order a controller with unlimited parallelism would run the actions in, when each
+    /// completes at once: repeated passes over the list, each running every action whose
+    /// inputs have completed (including those completed earlier in the same pass).
+    /// This is the order `crm_simulate -S` prints them in.
+    public func executionOrder() -> [Int] {
+        var done = [Bool](repeating: false, count: actions.count)
+        var order: [Int] = []
+        order.reserveCapacity(actions.count)
+        var progressed = true
+        while progressed {
+            progressed = false
+            for i in actions.indices where !done[i] {
+                if inputs[i].allSatisfy({ done[$0] }) {
+                    done[i] = true
+                    order.append(i)
+                    progressed = true
+                }
+            }
+        }
+        return order
+    }
+
+    /// The lines of crm_simulate's "Executing Cluster Transition" section.
+    public func simulationLines() -> [String] {
+        executionOrder().map { i in
+            let a = actions[i]
+            switch a.kind {
+            case .pseudo:
+                return "  * Pseudo action:   \(a.key)" + (a.node.map { " on \($0)" } ?? "")
+            case .fence:
+                return "  * Fencing \(a.node ?? "") (\(a.meta["stonith_action"] ?? "reboot"))"
+            case .cluster:
+                return "  * Cluster action:  \(a.task) on \(a.node ?? "")"
+            case .resource:
+                let name = (a.resource ?? "").padding(toLength: max(15, (a.resource ?? "").count), withPad: " ", startingAt: 0)
+                let op = a.intervalMS > 0 ? "\(a.task)=\(a.intervalMS)" : a.task
+                return "  * Resource action: \(name) \(op) on \(a.node ?? "")"
+            }
+        }
+    }
+}

@@ -1,0 +1,482 @@
+import CIB
+
+/// Builds the transition graph from a transition's per-resource plans: the actions each
+/// change needs, then the orderings between them.
+///
+/// Actions are numbered in the order the scheduler creates them (recurring operations found
+/// in the history, then probes node by node, then each resource's actions, then fencing and
+/// shutdowns). The graph lists each resource's actions newest first, parents before their
+/// children, then the node-level actions newest first; the simulated execution order follows
+/// from that listing, as it does in Pacemaker.
+struct GraphBuilder {
+    let ws: WorkingSet
+    let assignment: Assignment
+    let transition: Transition
+
+    private var actions: [GraphAction] = []
+    /// Creation sequence of each action (its id).
+    private var owner: [Int?] = []
+    private var inputs: [[Int]] = []
+    private var byKey: [String: Int] = [:]
+    private var nextID = 0
+    /// Ids reserved for recurring operations found in the history, by "rsc key@node".
+    private var reserved: [String: Int] = [:]
+    /// Configured ids the history records some anonymous clone instance under, unnumbered.
+    private let historyNamed: Set<String>
+
+    init(ws: WorkingSet, assignment: Assignment, transition: Transition) {
+        self.ws = ws
+        self.assignment = assignment
+        self.transition = transition
+        historyNamed = ws.historyEntries.values.reduce(into: Set<String>()) { $0.formUnion($1) }
+    }
+
+    static func build(_ ws: WorkingSet, _ a: Assignment, _ t: Transition) -> ActionGraph {
+        var b = GraphBuilder(ws: ws, assignment: a, transition: t)
+        b.reserveHistoryRecurring()
+        b.createProbes()
+        for top in ws.topLevel { b.createActions(top) }
+        b.createFencingAndShutdowns()
+        b.orderResources()
+        b.orderUserConstraints()
+        return b.finish()
+    }
+
+    // MARK: Creating actions
+
+    private static func lookupKey(_ key: String, _ node: String?) -> String { "\(key)@\(node ?? "")" }
+
+    /// The action with this key on this node, if created.
+    private func find(_ key: String, on node: String?) -> Int? { byKey[Self.lookupKey(key, node)] }
+
+    @discardableResult
+    private mutating func add(_ kind: GraphAction.Kind, task: String, key: String, resource: Int?, node: String?,
+                              interval: Int = 0, meta: [String: String] = [:]) -> Int {
+        let lookup = Self.lookupKey(key, node)
+        if let existing = byKey[lookup] { return existing }
+        let id: Int
+        if let r = reserved[lookup] { id = r } else { id = nextID; nextID += 1 }
+        actions.append(GraphAction(id: id, kind: kind, task: task, key: key, resource: resource.map(displayName),
+                                   node: node, intervalMS: interval, meta: meta))
+        owner.append(resource)
+        inputs.append([])
+        byKey[lookup] = actions.count - 1
+        return actions.count - 1
+    }
+
+    private mutating func order(_ first: Int?, _ then: Int?) {
+        guard let first, let then, first != then, !inputs[then].contains(first) else { return }
+        inputs[then].append(first)
+    }
+
+    /// Recurring operations running now were known before anything else was created.
+    private mutating func reserveHistoryRecurring() {
+        for i in TransitionPlanner.order(ws) where ws.resources[i].isPrimitive {
+            let r = ws.resources[i]
+            for node in ws.nodes.map(\.name) {
+                for op in r.recurringOn[node] ?? [] {
+                    reserved[Self.lookupKey("\(r.id)_\(op)", node)] = nextID
+                    nextID += 1
+                }
+            }
+        }
+    }
+
+    /// The name an action shows for its resource. An anonymous clone's instances are known by
+    /// the clone's primitive id when the history records them under it, else by instance id.
+    private func displayName(_ i: Int) -> String {
+        let r = ws.resources[i]
+        guard r.isPrimitive, r.id != r.configuredID, !r.orphan, historyNamed.contains(r.configuredID) else { return r.id }
+        return r.configuredID
+    }
+
+    private func isUnclean(_ node: String) -> Bool { ws.node(named: node)?.unclean ?? false }
+
+    // MARK: Probes
+
+    private mutating func createProbes() {
+        guard ws.options.startupProbes else { return }
+        let nodes = ws.nodes.filter { $0.online && !$0.unclean && !$0.pending }.sorted { naturalLess($0.name, $1.name) }
+        for node in nodes {
+            for top in ws.topLevel { probe(top, on: node) }
+        }
+    }
+
+    private mutating func probe(_ i: Int, on node: SchedulerNode) {
+        let r = ws.resources[i]
+        switch r.variant {
+        case .group:
+            for c in r.children { probe(c, on: node) }
+        case .clone(_, let unique):
+            if unique {
+                for c in r.children { probe(c, on: node) }
+            } else {
+                // An anonymous clone probes one instance per node: the one already known
+                // there, else the one going there, else the first.
+                let chosen = r.children.first { known(ws.primitives(under: $0), on: node.name) }
+                    ?? r.children.first { (assignment.assigned[firstLeaf($0)] ?? nil) == node.name } ?? r.children.first
+                if let c = chosen { probe(c, on: node) }
+            }
+        case .bundle:
+            return
+        case .primitive:
+            guard !r.orphan, !known([i], on: node.name) else { return }
+            if node.kind != .member && r.agent?.standard == "stonith" { return }
+            if node.kind == .remote || node.kind == .guest { return }
+            add(.resource, task: "monitor", key: "\(r.id)_monitor_0", resource: i, node: node.name,
+                meta: ["op_target_rc": "7"])
+        }
+    }
+
+    /// Whether the history on a node says anything about any of these primitives.
+    private func known(_ leaves: [Int], on node: String) -> Bool {
+        let entries = ws.historyEntries[node] ?? []
+        return leaves.contains { p in
+            let r = ws.resources[p]
+            if r.historyIDs[node] != nil || entries.contains(r.id) { return true }
+            // An anonymous instance's history may be recorded under the unnumbered id.
+            return r.id != r.configuredID && !isUniqueInstance(p) && entries.contains(r.configuredID)
+        }
+    }
+
+    private func isUniqueInstance(_ p: Int) -> Bool {
+        guard let c = Resources.enclosingClone(p, in: ws), case .clone(_, let unique) = ws.resources[c].variant else { return false }
+        return unique
+    }
+
+    private func firstLeaf(_ i: Int) -> Int {
+        ws.resources[i].isPrimitive ? i : (ws.resources[i].children.first.map(firstLeaf) ?? i)
+    }
+
+    // MARK: Resource actions
+
+    private mutating func createActions(_ i: Int) {
+        let r = ws.resources[i]
+        switch r.variant {
+        case .primitive:
+            createPrimitiveActions(i)
+        case .group:
+            for c in r.children { createActions(c) }
+            // A group that stops only some members still passes its start point, so that
+            // whatever is ordered after the group's start waits for the stop.
+            let partial = membersDo(i, "stop") && ws.primitives(under: i).contains { (transition.plans[$0]?.next ?? nil) != nil }
+            if partial && !membersDo(i, "start") {
+                add(.pseudo, task: "start", key: "\(r.id)_start_0", resource: i, node: nil)
+            }
+            for task in ["start", "running", "stop", "stopped"] { pseudoIfNeeded(i, task) }
+            if r.meta["promotable"].map(CIBValue.isTrue) == true {
+                for task in ["demote", "demoted", "promote", "promoted"] { pseudoIfNeeded(i, task) }
+            }
+        case .clone(let promotable, _):
+            for c in r.children { createActions(c) }
+            for task in ["start", "running", "stop", "stopped"] { pseudoIfNeeded(i, task) }
+            if promotable {
+                for task in ["promote", "promoted", "demote", "demoted"] { pseudoIfNeeded(i, task) }
+            }
+        case .bundle:
+            return
+        }
+    }
+
+    /// The action a collective's pseudo-action stands for on its members.
+    private static func memberTask(_ task: String) -> String {
+        switch task {
+        case "running": "start"
+        case "stopped": "stop"
+        case "promoted": "promote"
+        case "demoted": "demote"
+        default: task
+        }
+    }
+
+    /// Whether any primitive under a resource has an action with this task.
+    private func membersDo(_ i: Int, _ task: String) -> Bool {
+        ws.primitives(under: i).contains { p in
+            let id = ws.resources[p].id
+            return actions.indices.contains { k in owner[k] == p && actions[k].key == "\(id)_\(task)_0" }
+        }
+    }
+
+    /// A group's or clone's pseudo-action, when any member does what it stands for.
+    private mutating func pseudoIfNeeded(_ i: Int, _ task: String) {
+        guard membersDo(i, Self.memberTask(task)) else { return }
+        add(.pseudo, task: task, key: "\(ws.resources[i].id)_\(task)_0", resource: i, node: nil)
+    }
+
+    private mutating func createPrimitiveActions(_ i: Int) {
+        let r = ws.resources[i]
+        guard let plan = transition.plans[i] else { return }
+        let id = r.id
+        @discardableResult func resourceOp(_ task: String, on node: String, meta: [String: String] = [:]) -> Int {
+            // What would run on a node being fenced is implied by the fencing.
+            let kind: GraphAction.Kind = isUnclean(node) ? .pseudo : .resource
+            return add(kind, task: task, key: "\(id)_\(task)_0", resource: i, node: kind == .pseudo ? nil : node, meta: meta)
+        }
+        func down(_ nodes: [String]) {
+            for n in nodes {
+                if plan.origRole == .promoted { resourceOp("demote", on: n) }
+                resourceOp("stop", on: n)
+            }
+        }
+        func up(_ n: String) {
+            resourceOp("start", on: n)
+            if plan.nextRole == .promoted { resourceOp("promote", on: n) }
+        }
+        switch plan.mode {
+        case .none:
+            break
+        case .start:
+            if let n = plan.next { up(n) }
+        case .stop:
+            down(plan.current)
+        case .restart, .move(migrate: false):
+            down(plan.current)
+            if let n = plan.next { up(n) }
+        case .move(migrate: true):
+            down(plan.current)
+            if let n = plan.next { up(n) }
+        case .promote:
+            if let n = plan.next { resourceOp("promote", on: n) }
+        case .demote:
+            if let n = plan.next { resourceOp("demote", on: n) }
+        }
+        createRecurring(i, plan)
+        if case .move(migrate: true) = plan.mode, let from = plan.current.first, let to = plan.next {
+            let meta = ["migrate_source": from, "migrate_target": to]
+            add(.resource, task: "migrate_to", key: "\(id)_migrate_to_0", resource: i, node: from, meta: meta)
+            add(.resource, task: "migrate_from", key: "\(id)_migrate_from_0", resource: i, node: to, meta: meta)
+            // The start on the target is then only an ordering point.
+            if let s = find("\(id)_start_0", on: to) {
+                actions[s].kind = .pseudo
+                actions[s].node = nil
+                byKey[Self.lookupKey("\(id)_start_0", nil)] = s
+            }
+        }
+    }
+
+    /// The recurring operations for the role the resource will have, where it will run.
+    private mutating func createRecurring(_ i: Int, _ plan: ResourcePlan) {
+        let r = ws.resources[i]
+        guard let node = plan.next, !isUnclean(node), plan.nextRole >= .started else { return }
+        let changedHere = find("\(r.id)_start_0", on: node) != nil || find("\(r.id)_promote_0", on: node) != nil
+            || find("\(r.id)_demote_0", on: node) != nil || find("\(r.id)_start_0", on: nil) != nil
+        let promotable = ws.isInPromotableClone(r)
+        let running = r.recurringOn[node] ?? []
+        for op in Primitive(r.element).operations {
+            guard op.name != "start", op.name != "stop", op.name != "promote", op.name != "demote" else { continue }
+            guard let interval = CIBValue.milliseconds(op.interval), interval > 0 else { continue }
+            if let enabled = op.enabled, !CIBValue.isTrue(enabled) { continue }
+            let wanted: Role = op.role.flatMap { Role(name: $0) } ?? .unknown
+            if wanted == .stopped { continue }
+            if wanted != .unknown {
+                let role = plan.nextRole == .started && promotable ? Role.unpromoted : plan.nextRole
+                let want = wanted == .started && promotable ? Role.unpromoted : wanted
+                if role != want && !(want == .unpromoted && role == .started) { continue }
+            } else if promotable && plan.nextRole == .promoted {
+                // An operation without a role is for the unpromoted role of a promotable resource.
+                continue
+            }
+            let key = "\(op.name)_\(interval)"
+            guard changedHere || !running.contains(key) else { continue }
+            add(.resource, task: op.name, key: "\(r.id)_\(key)", resource: i, node: node, interval: interval)
+        }
+    }
+
+    // MARK: Fencing and shutdowns
+
+    private mutating func createFencingAndShutdowns() {
+        for change in transition.changes where change.kind == .fence {
+            let node = change.subject.split(separator: " ").first.map(String.init) ?? change.subject
+            guard ws.node(named: node)?.kind == .member else { continue }
+            add(.fence, task: "stonith", key: "stonith-\(node)-\(change.fenceAction)", resource: nil, node: node,
+                meta: ["stonith_action": change.fenceAction])
+        }
+        for n in ws.nodes where n.shutdown && n.online && !n.unclean && n.kind == .member {
+            add(.cluster, task: "do_shutdown", key: "do_shutdown-\(n.name)", resource: nil, node: n.name)
+        }
+    }
+
+    // MARK: Orderings
+
+    /// A resource's action with a task, on any node (pseudo ones included).
+    private func actionsOf(_ i: Int, _ task: String) -> [Int] {
+        actions.indices.filter { owner[$0] == i && actions[$0].task == task && actions[$0].intervalMS == 0 && !isProbe($0) }
+    }
+
+    private func isProbe(_ k: Int) -> Bool { actions[k].task == "monitor" && actions[k].intervalMS == 0 }
+
+    private mutating func orderResources() {
+        for i in ws.resources.indices {
+            let r = ws.resources[i]
+            switch r.variant {
+            case .primitive: orderPrimitive(i)
+            case .group: orderGroup(i)
+            case .clone(let promotable, _): orderClone(i, promotable: promotable)
+            case .bundle: break
+            }
+        }
+        // Fencing comes before whatever it implies, and a node shuts down once stopped.
+        for k in actions.indices where actions[k].kind == .fence {
+            let node = actions[k].node
+            for s in actions.indices where actions[s].kind == .pseudo && actions[s].resource != nil {
+                if let o = owner[s], ws.resources[o].isPrimitive, transition.plans[o]?.current.contains(node ?? "") == true,
+                   actions[s].task == "stop" || actions[s].task == "demote" {
+                    order(k, s)
+                }
+            }
+        }
+        for k in actions.indices where actions[k].kind == .cluster && actions[k].task == "do_shutdown" {
+            for s in actions.indices where actions[s].node == actions[k].node && actions[s].kind == .resource
+                && (actions[s].task == "stop" || actions[s].task == "demote" || actions[s].task == "migrate_to") {
+                order(s, k)
+            }
+        }
+    }
+
+    private mutating func orderPrimitive(_ i: Int) {
+        let probes = actions.indices.filter { owner[$0] == i && isProbe($0) }
+        let starts = actionsOf(i, "start"), stops = actionsOf(i, "stop")
+        let promotes = actionsOf(i, "promote"), demotes = actionsOf(i, "demote")
+        // Probe before starting; for a clone instance, before the clone starts.
+        let clone = Resources.enclosingClone(i, in: ws)
+        for p in probes {
+            if let c = clone {
+                order(p, find("\(ws.resources[c].id)_start_0", on: nil))
+            }
+            for s in starts { order(p, s) }
+        }
+        for d in demotes { for s in stops { order(d, s) } }
+        for s in stops { for st in starts { order(s, st) } }
+        for st in starts { for p in promotes { order(st, p) } }
+        for d in demotes { for p in promotes { order(d, p) } }
+        // Live migration: migrate_to, migrate_from, stop the source, the start completes.
+        if let to = actions.indices.first(where: { owner[$0] == i && actions[$0].task == "migrate_to" }),
+           let from = actions.indices.first(where: { owner[$0] == i && actions[$0].task == "migrate_from" }) {
+            order(to, from)
+            for s in stops { order(from, s) }
+            for st in starts { order(from, st) }
+        }
+        // Recurring operations after the action that brings the role they watch.
+        for k in actions.indices where owner[k] == i && actions[k].intervalMS > 0 {
+            let node = actions[k].node
+            for st in starts where actions[st].node == node || actions[st].kind == .pseudo { order(st, k) }
+            if transition.plans[i]?.nextRole == .promoted {
+                for p in promotes { order(p, k) }
+            } else {
+                for d in demotes { order(d, k) }
+            }
+        }
+    }
+
+    private mutating func orderGroup(_ g: Int) {
+        let gid = ws.resources[g].id
+        let start = find("\(gid)_start_0", on: nil), running = find("\(gid)_running_0", on: nil)
+        let stop = find("\(gid)_stop_0", on: nil), stopped = find("\(gid)_stopped_0", on: nil)
+        order(stopped, start)
+        let members = ws.resources[g].children
+        for (n, m) in members.enumerated() {
+            for s in firstActions(m, "start") { order(start, s) }
+            for s in completionActions(m, "start") { order(s, running) }
+            for s in firstActions(m, "stop") { order(stop, s) }
+            for s in completionActions(m, "stop") { order(s, stopped) }
+            if n + 1 < members.count {
+                let next = members[n + 1]
+                for a in completionActions(m, "start") { for b in firstActions(next, "start") { order(a, b) } }
+                for a in completionActions(next, "stop") { for b in firstActions(m, "stop") { order(a, b) } }
+            }
+        }
+    }
+
+    private mutating func orderClone(_ c: Int, promotable: Bool) {
+        let cid = ws.resources[c].id
+        func pseudo(_ t: String) -> Int? { find("\(cid)_\(t)_0", on: nil) }
+        order(pseudo("stopped"), pseudo("start"))
+        order(pseudo("start"), pseudo("running"))
+        order(pseudo("stop"), pseudo("stopped"))
+        if promotable {
+            order(pseudo("demoted"), pseudo("stop"))
+            order(pseudo("running"), pseudo("promote"))
+            order(pseudo("promote"), pseudo("promoted"))
+            order(pseudo("demote"), pseudo("demoted"))
+            order(pseudo("demoted"), pseudo("promote"))
+            order(pseudo("stopped"), pseudo("promote"))
+        }
+        for inst in ws.resources[c].children {
+            for s in firstActions(inst, "start") { order(pseudo("start"), s) }
+            for s in completionActions(inst, "start") { order(s, pseudo("running")) }
+            for s in firstActions(inst, "stop") { order(pseudo("stop"), s) }
+            for s in completionActions(inst, "stop") { order(s, pseudo("stopped")) }
+            if promotable {
+                for s in firstActions(inst, "promote") { order(pseudo("promote"), s) }
+                for s in completionActions(inst, "promote") { order(s, pseudo("promoted")) }
+                for s in firstActions(inst, "demote") { order(pseudo("demote"), s) }
+                for s in completionActions(inst, "demote") { order(s, pseudo("demoted")) }
+            }
+        }
+    }
+
+    /// The actions that begin a task for a resource: a primitive's own, a collective's pseudo-action.
+    private func firstActions(_ i: Int, _ task: String) -> [Int] {
+        if ws.resources[i].isPrimitive { return actionsOf(i, task) }
+        return find("\(ws.resources[i].id)_\(task)_0", on: nil).map { [$0] } ?? []
+    }
+
+    /// The actions that end a task for a resource: a primitive's own, a collective's
+    /// "running"/"stopped"/"promoted"/"demoted" pseudo-action.
+    private func completionActions(_ i: Int, _ task: String) -> [Int] {
+        if ws.resources[i].isPrimitive {
+            // A migrating resource has started once its migration completed.
+            return actionsOf(i, task)
+        }
+        let done: String
+        switch task {
+        case "start": done = "running"
+        case "stop": done = "stopped"
+        case "promote": done = "promoted"
+        case "demote": done = "demoted"
+        default: done = task
+        }
+        return find("\(ws.resources[i].id)_\(done)_0", on: nil).map { [$0] } ?? []
+    }
+
+    private static func inverse(_ task: String) -> String? {
+        switch task {
+        case "start": "stop"
+        case "stop": "start"
+        case "promote": "demote"
+        case "demote": "promote"
+        default: nil
+        }
+    }
+
+    private mutating func orderUserConstraints() {
+        for o in OrderingEffects.orderings(ws) where o.anyOf.isEmpty && o.id != "#group-order" {
+            guard o.first != o.then else { continue }
+            let firsts = completionActions(o.first, o.firstAction)
+            let thens = firstActions(o.then, o.thenAction)
+            for f in firsts { for t in thens { order(f, t) } }
+            if o.inverse, let fi = Self.inverse(o.thenAction), let ti = Self.inverse(o.firstAction) {
+                for f in completionActions(o.then, fi) { for t in firstActions(o.first, ti) { order(f, t) } }
+            }
+        }
+    }
+
+    // MARK: The graph's listing
+
+    private func finish() -> ActionGraph {
+        var listing: [Int] = []
+        func walk(_ i: Int) {
+            let own = actions.indices.filter { owner[$0] == i }.sorted { actions[$0].id > actions[$1].id }
+            listing += own
+            let r = ws.resources[i]
+            if case .bundle = r.variant { return }
+            for c in r.children { walk(c) }
+        }
+        for top in ws.topLevel { walk(top) }
+        listing += actions.indices.filter { owner[$0] == nil }.sorted { actions[$0].id > actions[$1].id }
+        var position = [Int](repeating: 0, count: actions.count)
+        for (p, k) in listing.enumerated() { position[k] = p }
+        return ActionGraph(actions: listing.map { actions[$0] },
+                           inputs: listing.map { k in inputs[k].map { position[$0] }.sorted { actions[listing[$0]].id < actions[listing[$1]].id } })
+    }
+}
