@@ -113,7 +113,7 @@ let package = Package(
         ], path: "Sources/Tools/crm_verify"),
 
         .executableTarget(name: "crm_simulate", dependencies: [
-            "CIB", "PolicyEngine", "ToolSupport",
+            "CIB", "PolicyEngine", "ToolSupport", "DurableFile",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/crm_simulate"),
         .executableTarget(name: "corosync-keygen", dependencies: [

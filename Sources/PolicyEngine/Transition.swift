@@ -69,6 +69,8 @@ struct ResourcePlan: Sendable, Equatable {
     var next: String?
     var nextRole: Role
     var mode: Mode
+    /// It should start but cannot (no quorum, an unrunnable dependency).
+    var blockedStart = false
 }
 
 /// Turns an assignment into the transition summary and the revised state.
@@ -166,6 +168,7 @@ enum TransitionPlanner {
                 continue
             }
             var mode = ResourcePlan.Mode.none
+            var blockedStart = false
             func roleText(_ role: Role) -> String { role == .started && ws.isInPromotableClone(r) ? "Unpromoted" : role.description }
             var blockedReason: String?
             // Without quorum nothing new starts, except what requires nothing.
@@ -192,6 +195,7 @@ enum TransitionPlanner {
                     let details = needRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : n
                     changes.append(PlannedChange(kind: nextRole == .promoted ? .promote : .start, subject: r.id, details: details,
                                                  reason: "due to \(reason) (blocked)"))
+                    blockedStart = true
                     next = nil
                     nextRole = .stopped
                 }
@@ -263,7 +267,8 @@ enum TransitionPlanner {
                     changes.append(PlannedChange(kind: .promote, subject: r.id, details: "\(roleText(origRole)) -> Promoted \(n)", reason: nil))
                 }
             }
-            plans[i] = ResourcePlan(current: active, origRole: origRole, next: next, nextRole: next == nil ? .stopped : nextRole, mode: mode)
+            plans[i] = ResourcePlan(current: active, origRole: origRole, next: next, nextRole: next == nil ? .stopped : nextRole, mode: mode,
+                                    blockedStart: blockedStart)
             revised.resources[i].activeOn = next.map { [$0] } ?? []
             revised.resources[i].role = next == nil ? .stopped : nextRole
             revised.resources[i].failed = false

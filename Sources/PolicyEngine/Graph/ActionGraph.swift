@@ -1,3 +1,5 @@
+import CIB
+
 /// The transition graph: the actions a transition needs and the order they must run in.
 ///
 /// The controller executes it: an action runs once every action in its `inputs` has
@@ -50,6 +52,12 @@ public struct GraphAction: Sendable, Equatable {
     /// Meta attributes passed with the action (without the CRM_meta_ prefix): timeout,
     /// on_node, op_target_rc, stonith_action...
     public var meta: [String: String]
+    /// For resource actions: the agent, the primitive's configured id, and its parameters.
+    public var agent: ResourceAgentName?
+    public var configuredID: String?
+    public var parameters: [String: String] = [:]
+    /// The node's id (uuid) in the CIB.
+    public var nodeID: String?
 
     public init(id: Int, kind: Kind, task: String, key: String, resource: String? = nil, node: String? = nil,
                 intervalMS: Int = 0, meta: [String: String] = [:]) {

@@ -23,11 +23,16 @@ struct GraphBuilder {
     private var reserved: [String: Int] = [:]
     /// Configured ids the history records some anonymous clone instance under, unnumbered.
     private let historyNamed: Set<String>
+    private let opDefaultTimeout: Int?
 
     init(ws: WorkingSet, assignment: Assignment, transition: Transition) {
         self.ws = ws
         self.assignment = assignment
         self.transition = transition
+        opDefaultTimeout = ws.cib.configuration.element.firstElement(named: "op_defaults")?
+            .elements(named: "meta_attributes").lazy.compactMap { set in
+                set.elements(named: "nvpair").first { $0["name"] == "timeout" }?["value"].flatMap(CIBValue.milliseconds)
+            }.first
         historyNamed = ws.historyEntries.values.reduce(into: Set<String>()) { $0.formUnion($1) }
     }
 
@@ -58,6 +63,16 @@ struct GraphBuilder {
         if let r = reserved[lookup] { id = r } else { id = nextID; nextID += 1 }
         actions.append(GraphAction(id: id, kind: kind, task: task, key: key, resource: resource.map(displayName),
                                    node: node, intervalMS: interval, meta: meta))
+        if let resource, ws.resources[resource].isPrimitive {
+            let r = ws.resources[resource]
+            actions[actions.count - 1].agent = r.agent
+            actions[actions.count - 1].configuredID = r.configuredID
+            actions[actions.count - 1].parameters = r.parameters
+            if kind == .resource || kind == .pseudo {
+                actions[actions.count - 1].meta["timeout"] = String(timeout(of: r, task: task, interval: interval))
+            }
+        }
+        if let node { actions[actions.count - 1].nodeID = ws.node(named: node)?.id }
         owner.append(resource)
         inputs.append([])
         byKey[lookup] = actions.count - 1
@@ -67,6 +82,18 @@ struct GraphBuilder {
     private mutating func order(_ first: Int?, _ then: Int?) {
         guard let first, let then, first != then, !inputs[then].contains(first) else { return }
         inputs[then].append(first)
+    }
+
+    /// The configured timeout of an operation in milliseconds: the op's own, else the
+    /// op_defaults', else 20 s. A probe uses the monitor's.
+    private func timeout(of r: SchedulerResource, task: String, interval: Int) -> Int {
+        let ops = Primitive(r.element).operations
+        let name = task == "monitor" && interval == 0 ? "monitor" : task
+        let own = ops.first { $0.name == name && (CIBValue.milliseconds($0.interval) ?? 0) == interval && $0.timeout != nil }
+            ?? (interval == 0 && task == "monitor" ? ops.first { $0.name == "monitor" && $0.timeout != nil } : nil)
+        if let t = own?.timeout.flatMap(CIBValue.milliseconds) { return t }
+        if let t = opDefaultTimeout { return t }
+        return 20000
     }
 
     /// Recurring operations running now were known before anything else was created.
@@ -159,7 +186,10 @@ struct GraphBuilder {
             for c in r.children { createActions(c) }
             // A group that stops only some members still passes its start point, so that
             // whatever is ordered after the group's start waits for the stop.
-            let partial = membersDo(i, "stop") && ws.primitives(under: i).contains { (transition.plans[$0]?.next ?? nil) != nil }
+            let partial = membersDo(i, "stop") && ws.primitives(under: i).contains { p in
+                guard let plan = transition.plans[p] else { return false }
+                return plan.blockedStart || (plan.next != nil && ws.resources[p].managed)
+            }
             if partial && !membersDo(i, "start") {
                 add(.pseudo, task: "start", key: "\(r.id)_start_0", resource: i, node: nil)
             }
@@ -278,7 +308,8 @@ struct GraphBuilder {
             }
             let key = "\(op.name)_\(interval)"
             guard changedHere || !running.contains(key) else { continue }
-            add(.resource, task: op.name, key: "\(r.id)_\(key)", resource: i, node: node, interval: interval)
+            add(.resource, task: op.name, key: "\(r.id)_\(key)", resource: i, node: node, interval: interval,
+                meta: ["interval": String(interval), "name": op.name])
         }
     }
 
@@ -370,20 +401,44 @@ struct GraphBuilder {
 
     private mutating func orderGroup(_ g: Int) {
         let gid = ws.resources[g].id
-        let start = find("\(gid)_start_0", on: nil), running = find("\(gid)_running_0", on: nil)
-        let stop = find("\(gid)_stop_0", on: nil), stopped = find("\(gid)_stopped_0", on: nil)
+        func pseudo(_ t: String) -> Int? { find("\(gid)_\(t)_0", on: nil) }
+        let start = pseudo("start"), running = pseudo("running"), stop = pseudo("stop"), stopped = pseudo("stopped")
+        order(stop, stopped)
         order(stopped, start)
+        order(start, running)
+        let ordered = ws.resources[g].meta["ordered"].map(CIBValue.isTrue) ?? true
+        let promotable = ws.isInPromotableClone(ws.resources[g])
         let members = ws.resources[g].children
+        var lastActive: Int?
         for (n, m) in members.enumerated() {
-            for s in firstActions(m, "start") { order(start, s) }
-            for s in completionActions(m, "start") { order(s, running) }
+            let active = !ws.resources[m].activeOn.isEmpty
             for s in firstActions(m, "stop") { order(stop, s) }
             for s in completionActions(m, "stop") { order(s, stopped) }
-            if n + 1 < members.count {
-                let next = members[n + 1]
-                for a in completionActions(m, "start") { for b in firstActions(next, "start") { order(a, b) } }
-                for a in completionActions(next, "stop") { for b in firstActions(m, "stop") { order(a, b) } }
+            for s in firstActions(m, "start") { order(start, s) }
+            for s in completionActions(m, "start") { order(s, running) }
+            if promotable {
+                for s in firstActions(m, "demote") { order(pseudo("demote"), s) }
+                for s in completionActions(m, "demote") { order(s, pseudo("demoted")) }
+                for s in firstActions(m, "promote") { order(pseudo("promote"), s) }
+                for s in completionActions(m, "promote") { order(s, pseudo("promoted")) }
             }
+            if ordered, n > 0 {
+                let previous = members[n - 1]
+                for a in completionActions(previous, "start") { for b in firstActions(m, "start") { order(a, b) } }
+                for a in completionActions(m, "stop") { for b in firstActions(previous, "stop") { order(a, b) } }
+                let previousActive = !ws.resources[previous].activeOn.isEmpty
+                if active && !previousActive {
+                    for a in completionActions(m, "stop") { for b in firstActions(previous, "start") { order(a, b) } }
+                    if let last = lastActive {
+                        for a in completionActions(m, "stop") { for b in firstActions(last, "stop") { order(a, b) } }
+                    }
+                }
+                if promotable {
+                    for a in completionActions(previous, "promote") { for b in firstActions(m, "promote") { order(a, b) } }
+                    for a in completionActions(m, "demote") { for b in firstActions(previous, "demote") { order(a, b) } }
+                }
+            }
+            if active { lastActive = m }
         }
     }
 
@@ -467,10 +522,18 @@ struct GraphBuilder {
         var listing: [Int] = []
         func walk(_ i: Int) {
             let own = actions.indices.filter { owner[$0] == i }.sorted { actions[$0].id > actions[$1].id }
-            listing += own
             let r = ws.resources[i]
-            if case .bundle = r.variant { return }
-            for c in r.children { walk(c) }
+            switch r.variant {
+            case .bundle:
+                listing += own
+            case .clone:
+                // A clone lists its instances' actions before its own.
+                for c in r.children { walk(c) }
+                listing += own
+            default:
+                listing += own
+                for c in r.children { walk(c) }
+            }
         }
         for top in ws.topLevel { walk(top) }
         listing += actions.indices.filter { owner[$0] == nil }.sorted { actions[$0].id > actions[$1].id }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CIB
+import DurableFile
 import Foundation
 import HASupport
 import PolicyEngine
@@ -7,9 +8,10 @@ import ToolSupport
 
 /// crm_simulate: show what the cluster would do with a given CIB.
 ///
-/// This build shows the cluster status as Pacemaker's crm_simulate does (the same layout as
-/// `crm_mon -1`). Computing transitions (-S, -R, -s, -G) arrives with the rest of issue #3;
-/// until then those options say so and exit with status 3 instead of printing a guess.
+/// It shows the cluster status as Pacemaker's crm_simulate does (the same layout as
+/// `crm_mon -1`), computes the transition (-R), simulates its execution (-S) and saves its
+/// graph (-G). Scores (-s), DOT files, saved results and the what-if options arrive with the
+/// rest of issue #3; until then they say so and exit with status 3 instead of printing a guess.
 struct CrmSimulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crm_simulate",
@@ -17,6 +19,8 @@ struct CrmSimulate: ParsableCommand {
         discussion: """
         Examples:
           crm_simulate -x pe-input-42.xml            (show the cluster status it records)
+          crm_simulate -x pe-input-42.xml -S         (what the cluster did with it, step by step)
+          crm_simulate -x pe-input-42.xml -R -G g.xml (save the transition graph)
           CIB_file=cib.xml crm_simulate -L
         """)
 
@@ -49,16 +53,39 @@ struct CrmSimulate: ParsableCommand {
             now = t
         }
         let input = SchedulerInput(cib: cib, now: now, effectiveTimeText: dateTime)
-        let wantsTransition = simulate || runOnly || showScores || saveGraph != nil || saveDot != nil || saveOutput != nil
+        let unavailable = showScores || saveDot != nil || saveOutput != nil
             || !nodeUp.isEmpty || !nodeDown.isEmpty || !nodeFail.isEmpty || !opInject.isEmpty || !opFail.isEmpty
-        if wantsTransition {
-            ToolSupport.fail(program, "computing transitions (-S, -R, -s, -G, -D, -O and the what-if options) is not available in this build yet; it is issue #3 in progress. Without them, crm_simulate -x FILE shows the cluster status", .unimplementedFeature)
+        if unavailable {
+            ToolSupport.fail(program, "scores (-s), -D, -O and the what-if options (--node-up, --node-down, --node-fail, --op-inject, --op-fail) are not available in this build yet; they are issue #3 in progress. -S, -R and -G work", .unimplementedFeature)
+        }
+        if !(simulate || runOnly || saveGraph != nil) {
+            if quiet { return }
+            let ws = Simulator.workingSet(input)
+            for line in Simulator.preamble(input, ws) { print(line) }
+            print("Current cluster status:")
+            for line in StatusText.render(ws) { print(line) }
+            return
+        }
+        let (ws, transition) = Simulator.schedule(input)
+        if let saveGraph {
+            let text = transition.graph.xml().xmlString(.pretty)
+            do {
+                try DurableFile.write(Array(text.utf8), to: saveGraph, mode: 0o644)
+            } catch {
+                ToolSupport.fail(program, "could not write the graph to \(saveGraph): \(error)", .cantCreate)
+            }
         }
         if quiet { return }
-        let ws = Simulator.workingSet(input)
+        if simulate {
+            print(Simulator.summaryText(input), terminator: "")
+            return
+        }
         for line in Simulator.preamble(input, ws) { print(line) }
         print("Current cluster status:")
         for line in StatusText.render(ws) { print(line) }
+        print("")
+        print("Transition Summary:")
+        for change in transition.changes { print(change.text) }
     }
 
     func loadCIB(program: String) -> CIB {
