@@ -65,6 +65,11 @@ public enum Simulator {
     /// The full `-S` text.
     public static func summaryText(_ input: SchedulerInput) -> String {
         let (ws, transition) = schedule(input)
+        return summaryText(input, ws, transition)
+    }
+
+    /// The full `-S` text of a transition already scheduled.
+    public static func summaryText(_ input: SchedulerInput, _ ws: WorkingSet, _ transition: Transition) -> String {
         var lines = preamble(input, ws)
         lines.append("Current cluster status:")
         lines += StatusText.render(ws)

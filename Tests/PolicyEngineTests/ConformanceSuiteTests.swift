@@ -31,8 +31,19 @@ import TestSupport
             if let cib = try? CIB.parse(input, source: name) {
                 let dateText = extra[name].flatMap(Self.dateText)
                 let now = dateText.flatMap(ISO8601Time.parse) ?? SchedulerInput.executionDate(of: cib) ?? 0
-                let ours = Simulator.summaryText(SchedulerInput(cib: cib, now: now, effectiveTimeText: dateText))
+                let input = SchedulerInput(cib: cib, now: now, effectiveTimeText: dateText)
+                let (ws, transition) = Simulator.schedule(input)
+                let ours = Simulator.summaryText(input, ws, transition)
                 result.compare(ours: ours, expected: expected)
+                if let exp = try? String(contentsOfFile: "\(dir)/exp/\(name).exp", encoding: .utf8),
+                   let expected = try? GraphShape(XElement.parse(exp)) {
+                    let mine = GraphShape(transition.graph.xml())
+                    result.graph = mine == expected
+                    if ProcessInfo.processInfo.environment["SUITE_SHOW"] == "graph", !result.graph,
+                       ProcessInfo.processInfo.environment["SUITE_CASE"].map({ name.hasPrefix($0) }) ?? true {
+                        print("=== \(name) [\(topic)]\n" + mine.difference(from: expected))
+                    }
+                }
                 if let show = ProcessInfo.processInfo.environment["SUITE_SHOW"], !result.passedMetrics.contains(show),
                    ProcessInfo.processInfo.environment["SUITE_CASE"].map({ name.hasPrefix($0) }) ?? true {
                     // A developer aid: the first differing section of each failing case.
@@ -83,12 +94,16 @@ struct SuiteCaseResult {
     var wholeSummary = false
     /// The Executing Cluster Transition section: the simulated actions in order.
     var executing = false
+    /// The -G graph has the same actions on the same nodes and the same ordering edges as
+    /// exp/NAME.exp, up to action numbering (attributes are not compared yet).
+    var graph = false
 
     var passedMetrics: [String] {
         var m: [String] = []
         if currentStatus { m.append("status") }
         if transitionSummary { m.append("transition") }
         if executing { m.append("executing") }
+        if graph { m.append("graph") }
         if wholeSummary { m.append("summary") }
         return m
     }
@@ -111,17 +126,19 @@ struct SuiteCaseResult {
             let t = rs.filter(\.transitionSummary).count
             let e = rs.filter(\.executing).count
             let w = rs.filter(\.wholeSummary).count
+            let g = rs.filter(\.graph).count
             return name.padding(toLength: 44, withPad: " ", startingAt: 0)
-                + String(format: "%5d %8d %11d %10d %9d", n, c, t, e, w)
+                + String(format: "%5d %8d %11d %10d %9d %7d", n, c, t, e, w, g)
         }
         var lines = ["scheduler suite: cases matching, by topic (status = Current cluster status section)",
-                     "topic".padding(toLength: 44, withPad: " ", startingAt: 0) + "cases   status  transition  executing   summary"]
+                     "topic".padding(toLength: 44, withPad: " ", startingAt: 0) + "cases   status  transition  executing   summary   graph"]
         for topic in byTopic.keys.sorted() { lines.append(row(topic, byTopic[topic]!)) }
         lines.append(row("TOTAL", results))
         let total = max(1, results.count)
-        lines.append(String(format: "transition summary %.1f%%, whole summary %.1f%%",
+        lines.append(String(format: "transition summary %.1f%%, whole summary %.1f%%, graph (actions and edges) %.1f%%",
                             100.0 * Double(results.filter(\.transitionSummary).count) / Double(total),
-                            100.0 * Double(results.filter(\.wholeSummary).count) / Double(total)))
+                            100.0 * Double(results.filter(\.wholeSummary).count) / Double(total),
+                            100.0 * Double(results.filter(\.graph).count) / Double(total)))
         return lines.joined(separator: "\n")
     }
 }
@@ -149,4 +166,34 @@ struct SummarySections {
     }
 
     func section(_ name: String) -> [String] { sections[name] ?? [] }
+}
+
+/// A transition graph reduced to what the suite's graph comparison checks: which actions on
+/// which nodes, and which action waits for which, with the action numbering left out.
+struct GraphShape: Equatable {
+    var actions: Set<String> = []
+    var edges: Set<String> = []
+
+    init(_ graph: XElement) {
+        func name(_ e: XElement) -> String {
+            "\(e.name) \(e["operation_key"] ?? "")" + (e["on_node"].map { "@\($0)" } ?? "")
+        }
+        for synapse in graph.elements(named: "synapse") {
+            guard let action = synapse.firstElement(named: "action_set")?.elements.first else { continue }
+            actions.insert(name(action))
+            for trigger in synapse.firstElement(named: "inputs")?.elements(named: "trigger") ?? [] {
+                if let input = trigger.elements.first { edges.insert("\(name(action)) <- \(name(input))") }
+            }
+        }
+    }
+
+    /// What differs, for a developer: lines only in `expected` (-) and only here (+).
+    func difference(from expected: GraphShape) -> String {
+        var lines: [String] = []
+        for a in expected.actions.subtracting(actions).sorted() { lines.append("- \(a)") }
+        for a in actions.subtracting(expected.actions).sorted() { lines.append("+ \(a)") }
+        for e in expected.edges.subtracting(edges).sorted() { lines.append("- \(e)") }
+        for e in edges.subtracting(expected.edges).sorted() { lines.append("+ \(e)") }
+        return lines.joined(separator: "\n")
+    }
 }

@@ -186,7 +186,8 @@ struct GraphBuilder {
             for c in r.children { createActions(c) }
             // A group that stops only some members still passes its start point, so that
             // whatever is ordered after the group's start waits for the stop.
-            let partial = membersDo(i, "stop") && ws.primitives(under: i).contains { p in
+            let partial = membersDo(i, "stop") && ws.primitives(under: i).allSatisfy { ws.resources[$0].managed }
+                && ws.primitives(under: i).contains { p in
                 guard let plan = transition.plans[p] else { return false }
                 return plan.blockedStart || (plan.next != nil && ws.resources[p].managed)
             }
@@ -199,6 +200,15 @@ struct GraphBuilder {
             }
         case .clone(let promotable, _):
             for c in r.children { createActions(c) }
+            // A clone that stops some instances while others keep running passes its
+            // start and running points again.
+            let partial = membersDo(i, "stop") && !membersDo(i, "start")
+                && ws.primitives(under: i).allSatisfy { ws.resources[$0].managed }
+                && ws.primitives(under: i).contains { (transition.plans[$0]?.next ?? nil) != nil }
+            if partial {
+                add(.pseudo, task: "start", key: "\(r.id)_start_0", resource: i, node: nil)
+                add(.pseudo, task: "running", key: "\(r.id)_running_0", resource: i, node: nil)
+            }
             for task in ["start", "running", "stop", "stopped"] { pseudoIfNeeded(i, task) }
             if promotable {
                 for task in ["promote", "promoted", "demote", "demoted"] { pseudoIfNeeded(i, task) }
@@ -284,9 +294,23 @@ struct GraphBuilder {
         }
     }
 
-    /// The recurring operations for the role the resource will have, where it will run.
+    /// The recurring operations for the role the resource will have, where it will run, and
+    /// the Stopped-role monitors everywhere else.
     private mutating func createRecurring(_ i: Int, _ plan: ResourcePlan) {
         let r = ws.resources[i]
+        for op in Primitive(r.element).operations where op.role.flatMap({ Role(name: $0) }) == .stopped {
+            guard let interval = CIBValue.milliseconds(op.interval), interval > 0 else { continue }
+            if let enabled = op.enabled, !CIBValue.isTrue(enabled) { continue }
+            let key = "\(op.name)_\(interval)"
+            for n in ws.nodes where n.online && !n.unclean && n.kind == .member && n.name != plan.next {
+                if (r.recurringOn[n.name] ?? []).contains(key) && find("\(r.id)_stop_0", on: n.name) == nil { continue }
+                if assignment.tables[i]?.scores[n.name].map({ $0 <= -Score.infinity }) == true && !plan.current.contains(n.name) { continue }
+                let m = add(.resource, task: op.name, key: "\(r.id)_\(key)", resource: i, node: n.name, interval: interval,
+                            meta: ["interval": String(interval), "name": op.name, "role": "Stopped", "op_target_rc": "7"])
+                order(find("\(r.id)_stop_0", on: n.name), m)
+                order(find("\(r.id)_monitor_0", on: n.name), m)
+            }
+        }
         guard let node = plan.next, !isUnclean(node), plan.nextRole >= .started else { return }
         let changedHere = find("\(r.id)_start_0", on: node) != nil || find("\(r.id)_promote_0", on: node) != nil
             || find("\(r.id)_demote_0", on: node) != nil || find("\(r.id)_start_0", on: nil) != nil
@@ -414,6 +438,7 @@ struct GraphBuilder {
             let active = !ws.resources[m].activeOn.isEmpty
             for s in firstActions(m, "stop") { order(stop, s) }
             for s in completionActions(m, "stop") { order(s, stopped) }
+            probesBefore(m, stopped.map { [$0] } ?? [])
             for s in firstActions(m, "start") { order(start, s) }
             for s in completionActions(m, "start") { order(s, running) }
             if promotable {
@@ -426,11 +451,14 @@ struct GraphBuilder {
                 let previous = members[n - 1]
                 for a in completionActions(previous, "start") { for b in firstActions(m, "start") { order(a, b) } }
                 for a in completionActions(m, "stop") { for b in firstActions(previous, "stop") { order(a, b) } }
+                probesBefore(m, firstActions(previous, "stop"))
                 let previousActive = !ws.resources[previous].activeOn.isEmpty
                 if active && !previousActive {
                     for a in completionActions(m, "stop") { for b in firstActions(previous, "start") { order(a, b) } }
+                    probesBefore(m, firstActions(previous, "start"))
                     if let last = lastActive {
                         for a in completionActions(m, "stop") { for b in firstActions(last, "stop") { order(a, b) } }
+                        probesBefore(m, firstActions(last, "stop"))
                     }
                 }
                 if promotable {
@@ -461,12 +489,22 @@ struct GraphBuilder {
             for s in completionActions(inst, "start") { order(s, pseudo("running")) }
             for s in firstActions(inst, "stop") { order(pseudo("stop"), s) }
             for s in completionActions(inst, "stop") { order(s, pseudo("stopped")) }
+            probesBefore(inst, pseudo("stopped").map { [$0] } ?? [])
             if promotable {
                 for s in firstActions(inst, "promote") { order(pseudo("promote"), s) }
                 for s in completionActions(inst, "promote") { order(s, pseudo("promoted")) }
                 for s in firstActions(inst, "demote") { order(pseudo("demote"), s) }
                 for s in completionActions(inst, "demote") { order(s, pseudo("demoted")) }
             }
+        }
+    }
+
+    /// "First stop, then something" for a primitive also means: probe it first, so that
+    /// what follows does not race with a copy found running.
+    private mutating func probesBefore(_ first: Int, _ thens: [Int]) {
+        guard ws.resources[first].isPrimitive else { return }
+        for p in actions.indices where owner[p] == first && isProbe(p) {
+            for t in thens where owner[t] != first { order(p, t) }
         }
     }
 
@@ -510,8 +548,11 @@ struct GraphBuilder {
             let firsts = completionActions(o.first, o.firstAction)
             let thens = firstActions(o.then, o.thenAction)
             for f in firsts { for t in thens { order(f, t) } }
+            if o.firstAction == "stop" { probesBefore(o.first, thens) }
             if o.inverse, let fi = Self.inverse(o.thenAction), let ti = Self.inverse(o.firstAction) {
-                for f in completionActions(o.then, fi) { for t in firstActions(o.first, ti) { order(f, t) } }
+                let inverseThens = firstActions(o.first, ti)
+                for f in completionActions(o.then, fi) { for t in inverseThens { order(f, t) } }
+                if fi == "stop" { probesBefore(o.then, inverseThens) }
             }
         }
     }

@@ -1,0 +1,102 @@
+import CIB
+import PolicyEngine
+import Testing
+
+/// The transition graph on small hand-written CIBs: which actions, and what waits for what.
+@Suite struct GraphTests {
+    func schedule(_ resources: String, constraints: String = "", status: String = "") throws -> Transition {
+        let xml = """
+        <cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0" have-quorum="1">
+          <configuration>
+            <crm_config><cluster_property_set id="o"><nvpair id="o1" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+            <nodes><node id="1" uname="node1"/><node id="2" uname="node2"/></nodes>
+            <resources>\(resources)</resources>
+            <constraints>\(constraints)</constraints>
+          </configuration>
+          <status>
+            <node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member">\(status)</node_state>
+            <node_state id="2" uname="node2" in_ccm="true" crmd="online" join="member" expected="member"/>
+          </status>
+        </cib>
+        """
+        return Simulator.schedule(SchedulerInput(cib: try CIB.parse(xml), now: 0)).1
+    }
+
+    /// "key@node" of each action, and of each input of the named action.
+    func names(_ g: ActionGraph) -> [String] { g.actions.map { $0.key + ($0.node.map { "@\($0)" } ?? "") } }
+    func inputs(of key: String, _ g: ActionGraph) -> Set<String> {
+        guard let i = g.actions.firstIndex(where: { $0.key == key }) else { return [] }
+        return Set(g.inputs[i].map { names(g)[$0] })
+    }
+
+    func history(_ id: String, monitor: Bool = true) -> String {
+        """
+        <lrm id="1"><lrm_resources><lrm_resource id="\(id)" class="ocf" provider="heartbeat" type="Dummy">
+          <lrm_rsc_op id="\(id)_last_0" operation="start" call-id="1" rc-code="0" op-status="0" interval="0" transition-key="1:1:0:x"/>
+          \(monitor ? "<lrm_rsc_op id=\"\(id)_monitor_10000\" operation=\"monitor\" call-id=\"2\" rc-code=\"0\" op-status=\"0\" interval=\"10000\" transition-key=\"2:1:0:x\"/>" : "")
+        </lrm_resource></lrm_resources></lrm>
+        """
+    }
+
+    let dummyWithMonitor = #"<primitive id="vip" class="ocf" provider="heartbeat" type="Dummy"><operations><op id="vip-mon" name="monitor" interval="10s" timeout="30s"/></operations></primitive>"#
+
+    @Test func aFreshResourceIsProbedEverywhereThenStartedThenMonitored() throws {
+        let g = try schedule(dummyWithMonitor, constraints: #"<rsc_location id="l" rsc="vip" node="node2" score="100"/>"#).graph
+        #expect(Set(names(g)) == ["vip_monitor_0@node1", "vip_monitor_0@node2", "vip_start_0@node2", "vip_monitor_10000@node2"])
+        #expect(inputs(of: "vip_start_0", g) == ["vip_monitor_0@node1", "vip_monitor_0@node2"])
+        #expect(inputs(of: "vip_monitor_10000", g) == ["vip_start_0@node2"])
+        let monitor = try #require(g.actions.first { $0.key == "vip_monitor_10000" })
+        #expect(monitor.meta["timeout"] == "30000")
+        #expect(monitor.intervalMS == 10000)
+        // Probes run first, then the start, then the monitor.
+        #expect(g.simulationLines().last == "  * Resource action: vip             monitor=10000 on node2")
+    }
+
+    @Test func aRunningResourceWithItsMonitorNeedsNothing() throws {
+        let g = try schedule(dummyWithMonitor, constraints: #"<rsc_location id="l" rsc="vip" node="node1" score="100"/>"#,
+                             status: history("vip")).graph
+        // Known on node1; only node2 still needs a probe.
+        #expect(names(g) == ["vip_monitor_0@node2"])
+    }
+
+    @Test func aMoveStopsBeforeItStarts() throws {
+        let g = try schedule(dummyWithMonitor, constraints: #"<rsc_location id="l" rsc="vip" node="node2" score="INFINITY"/>"#,
+                             status: history("vip")).graph
+        #expect(inputs(of: "vip_start_0", g).contains("vip_stop_0@node1"))
+        let order = g.executionOrder().map { names(g)[$0] }
+        #expect(order.firstIndex(of: "vip_stop_0@node1")! < order.firstIndex(of: "vip_start_0@node2")!)
+    }
+
+    @Test func groupMembersStartInOrderAndStopInReverse() throws {
+        let group = """
+        <group id="g"><primitive id="a" class="ocf" provider="heartbeat" type="Dummy"/><primitive id="b" class="ocf" provider="heartbeat" type="Dummy"/></group>
+        """
+        let g = try schedule(group).graph
+        #expect(inputs(of: "b_start_0", g).isSuperset(of: ["a_start_0@node1", "g_start_0"]))
+        #expect(inputs(of: "g_running_0", g) == ["a_start_0@node1", "b_start_0@node1", "g_start_0"])
+        let order = g.executionOrder().map { names(g)[$0] }
+        #expect(order.firstIndex(of: "a_start_0@node1")! < order.firstIndex(of: "b_start_0@node1")!)
+    }
+
+    @Test func anOrderingConstraintOrdersStartsAndItsInverseOrdersStops() throws {
+        let two = """
+        <primitive id="a" class="ocf" provider="heartbeat" type="Dummy"/><primitive id="b" class="ocf" provider="heartbeat" type="Dummy"/>
+        """
+        let g = try schedule(two, constraints: #"<rsc_order id="o" first="a" then="b"/>"#)
+        #expect(inputs(of: "b_start_0", g.graph).contains("a_start_0@node1"))
+        // Every action waits only for actions that exist; the execution reaches all of them.
+        #expect(g.graph.executionOrder().count == g.graph.actions.count)
+    }
+
+    @Test func theGraphXMLNamesEveryActionAndItsInputs() throws {
+        let g = try schedule(dummyWithMonitor, constraints: #"<rsc_location id="l" rsc="vip" node="node2" score="100"/>"#).graph
+        let xml = g.xml()
+        #expect(xml.name == "transition_graph")
+        #expect(xml.elements(named: "synapse").count == g.actions.count)
+        let start = try #require(xml.elements(named: "synapse").first { $0.descendants().contains { $0["operation_key"] == "vip_start_0" && $0.name == "rsc_op" && $0.firstElement(named: "primitive") != nil } })
+        let op = try #require(start.firstElement(named: "action_set")?.elements.first)
+        #expect(op["on_node"] == "node2")
+        #expect(op.firstElement(named: "primitive")?["type"] == "Dummy")
+        #expect(start.firstElement(named: "inputs")?.elements(named: "trigger").count == 2)
+    }
+}
