@@ -340,15 +340,48 @@ struct GraphBuilder {
     // MARK: Fencing and shutdowns
 
     private mutating func createFencingAndShutdowns() {
+        // Node by node, in name order; the DC's own fencing or shutdown comes after the others'.
+        var fenceAction: [String: String] = [:]
         for change in transition.changes where change.kind == .fence {
             let node = change.subject.split(separator: " ").first.map(String.init) ?? change.subject
-            guard ws.node(named: node)?.kind == .member else { continue }
-            add(.fence, task: "stonith", key: "stonith-\(node)-\(change.fenceAction)", resource: nil, node: node,
-                meta: ["stonith_action": change.fenceAction])
+            fenceAction[node] = change.fenceAction
         }
-        for n in ws.nodes where n.shutdown && n.online && !n.unclean && n.kind == .member {
-            add(.cluster, task: "do_shutdown", key: "do_shutdown-\(n.name)", resource: nil, node: n.name)
+        let dc = ws.cib.root["dc-uuid"]
+        var dcDown: Int?
+        var fencings: [Int] = []
+        var shutdowns: [Int] = []
+        for n in ws.nodes.sorted(by: { naturalLess($0.name, $1.name) }) where n.kind == .member {
+            let isDC = dc != nil && n.id == dc
+            if let action = fenceAction[n.name] {
+                let k = add(.fence, task: "stonith", key: "stonith-\(n.name)-\(action)", resource: nil, node: n.name,
+                            meta: ["stonith_action": action])
+                if isDC {
+                    dcDown = k
+                } else {
+                    // Without concurrent fencing, one node after the other.
+                    if !ws.options.concurrentFencing, let previous = fencings.last { order(previous, k) }
+                    fencings.append(k)
+                }
+            } else if n.shutdown && n.online && !n.unclean {
+                let k = add(.cluster, task: "do_shutdown", key: "do_shutdown-\(n.name)", resource: nil, node: n.name)
+                if isDC { dcDown = k } else { shutdowns.append(k) }
+            }
         }
+        if let dcDown {
+            if actions[dcDown].task == "do_shutdown" { for k in shutdowns { order(k, dcDown) } }
+            if ws.options.concurrentFencing {
+                for k in fencings { order(k, dcDown) }
+            } else if let last = fencings.last {
+                order(last, dcDown)
+            }
+        }
+    }
+
+    /// Whether recovering a resource from a lost node must wait for the node's fencing.
+    private func requiresFencing(_ r: SchedulerResource) -> Bool {
+        guard ws.options.fencingEnabled else { return false }
+        let requires = r.meta["requires"] ?? (r.agent?.standard == "stonith" ? "quorum" : "fencing")
+        return requires == "fencing" || requires == "unfencing"
     }
 
     // MARK: Orderings
@@ -375,7 +408,7 @@ struct GraphBuilder {
             let node = actions[k].node
             for s in actions.indices where actions[s].kind == .pseudo && actions[s].resource != nil {
                 if let o = owner[s], ws.resources[o].isPrimitive, transition.plans[o]?.current.contains(node ?? "") == true,
-                   actions[s].task == "stop" || actions[s].task == "demote" {
+                   requiresFencing(ws.resources[o]), actions[s].task == "stop" || actions[s].task == "demote" {
                     order(k, s)
                 }
             }
@@ -408,6 +441,7 @@ struct GraphBuilder {
         if let to = actions.indices.first(where: { owner[$0] == i && actions[$0].task == "migrate_to" }),
            let from = actions.indices.first(where: { owner[$0] == i && actions[$0].task == "migrate_from" }) {
             order(to, from)
+            for p in probes { order(p, to) }
             for s in stops { order(from, s) }
             for st in starts { order(from, st) }
         }
@@ -449,9 +483,8 @@ struct GraphBuilder {
             }
             if ordered, n > 0 {
                 let previous = members[n - 1]
-                for a in completionActions(previous, "start") { for b in firstActions(m, "start") { order(a, b) } }
-                for a in completionActions(m, "stop") { for b in firstActions(previous, "stop") { order(a, b) } }
-                probesBefore(m, firstActions(previous, "stop"))
+                orderResources(previous, "start", m, "start")
+                orderResources(m, "stop", previous, "stop")
                 let previousActive = !ws.resources[previous].activeOn.isEmpty
                 if active && !previousActive {
                     for a in completionActions(m, "stop") { for b in firstActions(previous, "start") { order(a, b) } }
@@ -484,6 +517,16 @@ struct GraphBuilder {
             order(pseudo("demoted"), pseudo("promote"))
             order(pseudo("stopped"), pseudo("promote"))
         }
+        // Instances of an ordered clone start by number and stop the other way round.
+        if ws.resources[c].meta["ordered"].map(CIBValue.isTrue) == true {
+            let instances = ws.resources[c].children
+            for (n, a) in instances.enumerated() {
+                for b in instances.dropFirst(n + 1) {
+                    for x in completionActions(a, "start") { for y in firstActions(b, "start") { order(x, y) } }
+                    for x in completionActions(b, "stop") { for y in firstActions(a, "stop") { order(x, y) } }
+                }
+            }
+        }
         for inst in ws.resources[c].children {
             for s in firstActions(inst, "start") { order(pseudo("start"), s) }
             for s in completionActions(inst, "start") { order(s, pseudo("running")) }
@@ -496,6 +539,45 @@ struct GraphBuilder {
                 for s in firstActions(inst, "demote") { order(pseudo("demote"), s) }
                 for s in completionActions(inst, "demote") { order(s, pseudo("demoted")) }
             }
+        }
+    }
+
+    /// "First do this to one resource, then that to another": the actions that complete the
+    /// first task wait before those that begin the second, with what that implies for probes
+    /// and live migrations.
+    private mutating func orderResources(_ first: Int, _ firstTask: String, _ then: Int, _ thenTask: String) {
+        let thens = firstActions(then, thenTask)
+        for f in completionActions(first, firstTask) { for t in thens { order(f, t) } }
+        if firstTask == "stop" { probesBefore(first, thens) }
+        orderMigrations(first, firstTask, then, thenTask)
+    }
+
+    private func migrationAction(_ i: Int, _ task: String) -> Int? {
+        actions.indices.first { owner[$0] == i && actions[$0].task == task }
+    }
+
+    private func isMigrating(_ i: Int) -> Bool { migrationAction(i, "migrate_from") != nil }
+
+    /// Orderings with a live-migrating resource apply to its migration: what must come
+    /// before its start (or, for a stop, before it leaves) comes before its migrate_to.
+    private mutating func orderMigrations(_ first: Int, _ firstTask: String, _ then: Int, _ thenTask: String) {
+        guard ws.resources[first].isPrimitive, ws.resources[then].isPrimitive, first != then,
+              let migrateTo = migrationAction(then, "migrate_to") else { return }
+        switch (firstTask, thenTask) {
+        case ("start", "start"):
+            if let from = migrationAction(first, "migrate_from") {
+                order(from, migrateTo)
+            } else {
+                for f in actionsOf(first, "start") { order(f, migrateTo) }
+            }
+        case ("stop", "stop"):
+            if !isMigrating(first) { for f in actionsOf(first, "stop") { order(f, migrateTo) } }
+        case ("promote", "start"):
+            for f in actionsOf(first, "promote") { order(f, migrateTo) }
+        case ("demote", "stop"):
+            for f in actionsOf(first, "demote") { order(f, migrateTo) }
+        default:
+            break
         }
     }
 
@@ -545,14 +627,9 @@ struct GraphBuilder {
     private mutating func orderUserConstraints() {
         for o in OrderingEffects.orderings(ws) where o.anyOf.isEmpty && o.id != "#group-order" {
             guard o.first != o.then else { continue }
-            let firsts = completionActions(o.first, o.firstAction)
-            let thens = firstActions(o.then, o.thenAction)
-            for f in firsts { for t in thens { order(f, t) } }
-            if o.firstAction == "stop" { probesBefore(o.first, thens) }
+            orderResources(o.first, o.firstAction, o.then, o.thenAction)
             if o.inverse, let fi = Self.inverse(o.thenAction), let ti = Self.inverse(o.firstAction) {
-                let inverseThens = firstActions(o.first, ti)
-                for f in completionActions(o.then, fi) { for t in inverseThens { order(f, t) } }
-                if fi == "stop" { probesBefore(o.then, inverseThens) }
+                orderResources(o.then, fi, o.first, ti)
             }
         }
     }
