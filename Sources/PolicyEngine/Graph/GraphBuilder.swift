@@ -42,6 +42,7 @@ struct GraphBuilder {
         b.createProbes()
         for top in ws.topLevel { b.createActions(top) }
         b.createFencingAndShutdowns()
+        b.createNotifications()
         b.orderResources()
         b.orderUserConstraints()
         return b.finish()
@@ -210,8 +211,13 @@ struct GraphBuilder {
                 add(.pseudo, task: "running", key: "\(r.id)_running_0", resource: i, node: nil)
             }
             for task in ["start", "running", "stop", "stopped"] { pseudoIfNeeded(i, task) }
+            notificationPoints(i, "start", "running")
+            notificationPoints(i, "stop", "stopped")
             if promotable {
-                for task in ["promote", "promoted", "demote", "demoted"] { pseudoIfNeeded(i, task) }
+                for task in ["promote", "promoted"] { pseudoIfNeeded(i, task) }
+                notificationPoints(i, "promote", "promoted")
+                for task in ["demote", "demoted"] { pseudoIfNeeded(i, task) }
+                notificationPoints(i, "demote", "demoted")
             }
         case .bundle:
             return
@@ -334,6 +340,100 @@ struct GraphBuilder {
             guard changedHere || !running.contains(key) else { continue }
             add(.resource, task: op.name, key: "\(r.id)_\(key)", resource: i, node: node, interval: interval,
                 meta: ["interval": String(interval), "name": op.name])
+        }
+    }
+
+    // MARK: Notifications
+
+    private func notifies(_ clone: Int) -> Bool {
+        ws.resources[clone].meta["notify"].map(CIBValue.isTrue) ?? false
+    }
+
+    /// A notifying clone's pseudo-actions around one of its tasks: "pre" notifications before
+    /// the task, "post" ones after it completes, each with a point where all are confirmed.
+    private mutating func notificationPoints(_ c: Int, _ task: String, _ done: String) {
+        guard notifies(c) else { return }
+        let cid = ws.resources[c].id
+        let action = find("\(cid)_\(task)_0", on: nil), complete = find("\(cid)_\(done)_0", on: nil)
+        func point(_ type: String, _ of: String, _ kind: String) -> Int {
+            add(.pseudo, task: kind, key: "\(cid)_\(type)_notify_\(of)_0", resource: c, node: nil,
+                meta: ["notify_type": type.hasSuffix("pre") ? "pre" : "post", "notify_operation": task,
+                       "notify_key_type": type, "notify_key_operation": of])
+        }
+        var pre: (Int, Int)?, post: (Int, Int)?
+        if let action {
+            let p = point("pre", task, "notify"), d = point("confirmed-pre", task, "notified")
+            order(p, d)
+            order(d, action)
+            pre = (p, d)
+        }
+        if let complete {
+            let p = point("post", done, "notify"), d = point("confirmed-post", done, "notified")
+            order(complete, p)
+            order(p, d)
+            post = (p, d)
+        }
+        if let pre, let post { order(pre.1, post.0) }
+    }
+
+    private func notifyPoint(_ c: Int, _ type: String, _ task: String) -> Int? {
+        let cid = ws.resources[c].id
+        let of: String
+        if type.hasSuffix("post") {
+            switch task {
+            case "start": of = "running"
+            case "stop": of = "stopped"
+            case "promote": of = "promoted"
+            default: of = "demoted"
+            }
+        } else {
+            of = task
+        }
+        return find("\(cid)_\(type)_notify_\(of)_0", on: nil)
+    }
+
+    /// The notify operations each instance receives, created last as in Pacemaker.
+    private mutating func createNotifications() {
+        for c in ws.resources.indices {
+            guard case .clone = ws.resources[c].variant, notifies(c) else { continue }
+            for task in ["start", "stop", "promote", "demote"] {
+                let leaves = ws.primitives(under: c)
+                let doing = leaves.filter { p in actions.indices.contains { owner[$0] == p && actions[$0].task == task && actions[$0].intervalMS == 0 } }
+                // Start, promote and demote notifications are only sent when some instance does it.
+                if task != "stop" && doing.isEmpty { continue }
+                for p in leaves { notify(p, clone: c, task: task) }
+            }
+        }
+    }
+
+    private mutating func notify(_ p: Int, clone c: Int, task: String) {
+        let r = ws.resources[p]
+        guard let plan = transition.plans[p] ?? Optional(ResourcePlan(current: r.activeOn, origRole: r.activeOn.isEmpty ? .stopped : r.role,
+                                                                       next: r.activeOn.first, nextRole: r.role, mode: .none)) else { return }
+        let pre = notifyPoint(c, "pre", task), preDone = notifyPoint(c, "confirmed-pre", task)
+        let post = notifyPoint(c, "post", task), postDone = notifyPoint(c, "confirmed-post", task)
+        func online(_ n: String) -> Bool { ws.node(named: n).map { $0.online && !$0.unclean } ?? false }
+        func create(_ type: String, on node: String, _ point: Int?, _ done: Int?) {
+            guard let point, let done, online(node) else { return }
+            let k = add(.resource, task: "notify", key: "\(r.id)_\(type)_notify_\(task)_0", resource: p, node: node,
+                        meta: ["notify_type": type, "notify_operation": task])
+            order(point, k)
+            order(k, done)
+            if type == "post" {
+                for m in actions.indices where owner[m] == p && actions[m].intervalMS > 0 { order(done, m) }
+            }
+        }
+        if !r.activeOn.isEmpty && (task == "stop" || task == "demote") {
+            let stopping = find("\(r.id)_stop_0", on: nil) != nil || r.activeOn.contains { find("\(r.id)_stop_0", on: $0) != nil }
+            for n in r.activeOn {
+                create("pre", on: n, pre, preDone)
+                if task == "demote" || !stopping { create("post", on: n, post, postDone) }
+            }
+        }
+        if let n = plan.next, plan.nextRole != .stopped, task == "start" || task == "promote" {
+            let starting = find("\(r.id)_start_0", on: n) != nil || find("\(r.id)_start_0", on: nil) != nil
+            if task != "start" || !starting { create("pre", on: n, pre, preDone) }
+            create("post", on: n, post, postDone)
         }
     }
 
@@ -509,6 +609,16 @@ struct GraphBuilder {
         order(pseudo("stopped"), pseudo("start"))
         order(pseudo("start"), pseudo("running"))
         order(pseudo("stop"), pseudo("stopped"))
+        if notifies(c) {
+            order(notifyPoint(c, "confirmed-post", "stop"), notifyPoint(c, "pre", "start"))
+            if promotable {
+                order(notifyPoint(c, "confirmed-post", "stop"), notifyPoint(c, "pre", "promote"))
+                order(notifyPoint(c, "confirmed-post", "start"), notifyPoint(c, "pre", "promote"))
+                order(notifyPoint(c, "confirmed-post", "demote"), notifyPoint(c, "pre", "promote"))
+                order(notifyPoint(c, "confirmed-post", "demote"), notifyPoint(c, "pre", "start"))
+                order(notifyPoint(c, "confirmed-post", "demote"), notifyPoint(c, "pre", "stop"))
+            }
+        }
         if promotable {
             order(pseudo("demoted"), pseudo("stop"))
             order(pseudo("running"), pseudo("promote"))
@@ -516,6 +626,7 @@ struct GraphBuilder {
             order(pseudo("demote"), pseudo("demoted"))
             order(pseudo("demoted"), pseudo("promote"))
             order(pseudo("stopped"), pseudo("promote"))
+            order(pseudo("demoted"), pseudo("start"))
         }
         // Instances of an ordered clone start by number and stop the other way round.
         if ws.resources[c].meta["ordered"].map(CIBValue.isTrue) == true {
