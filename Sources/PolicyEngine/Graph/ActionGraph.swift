@@ -105,6 +105,7 @@ extension ActionGraph {
             case .fence:
                 return "  * Fencing \(a.node ?? "") (\(a.meta["stonith_action"] ?? "reboot"))"
             case .cluster:
+                if let r = a.resource { return "  * Cluster action:  \(a.task) for \(r) on \(a.node ?? "")" }
                 return "  * Cluster action:  \(a.task) on \(a.node ?? "")"
             case .resource:
                 let name = (a.resource ?? "").padding(toLength: max(15, (a.resource ?? "").count), withPad: " ", startingAt: 0)

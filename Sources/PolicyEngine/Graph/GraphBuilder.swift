@@ -21,6 +21,8 @@ struct GraphBuilder {
     private var nextID = 0
     /// Ids reserved for recurring operations found in the history, by "rsc key@node".
     private var reserved: [String: Int] = [:]
+    /// History deletions of resources that exist only in the history, by action.
+    private var removedHistory: [Int: String] = [:]
     /// Configured ids the history records some anonymous clone instance under, unnumbered.
     private let historyNamed: Set<String>
     private let opDefaultTimeout: Int?
@@ -39,7 +41,10 @@ struct GraphBuilder {
     static func build(_ ws: WorkingSet, _ a: Assignment, _ t: Transition) -> ActionGraph {
         var b = GraphBuilder(ws: ws, assignment: a, transition: t)
         b.reserveHistoryRecurring()
+        b.cancelRemovedOperations()
+        b.deleteRemovedHistory()
         b.createProbes()
+        b.clearRemovedFailcounts()
         for top in ws.topLevel { b.createActions(top) }
         b.createFencingAndShutdowns()
         b.createNotifications()
@@ -83,6 +88,74 @@ struct GraphBuilder {
     private mutating func order(_ first: Int?, _ then: Int?) {
         guard let first, let then, first != then, !inputs[then].contains(first) else { return }
         inputs[then].append(first)
+    }
+
+    /// A cancellation of a recurring operation running on a node.
+    @discardableResult
+    private mutating func cancel(_ i: Int, _ op: String, on node: String) -> Int {
+        let r = ws.resources[i]
+        let parts = op.split(separator: "_")
+        let interval = parts.last.flatMap { Int($0) } ?? 0
+        let name = parts.dropLast().joined(separator: "_")
+        // Its key is the operation's; the lookup key tells it apart from the operation itself.
+        let k = add(.resource, task: "cancel", key: "cancel:\(r.id)_\(op)", resource: i, node: node, interval: interval,
+                    meta: ["interval": String(interval), "operation": name])
+        actions[k].key = "\(r.id)_\(op)"
+        return k
+    }
+
+    /// Recurring operations still running that the configuration no longer has are cancelled.
+    private mutating func cancelRemovedOperations() {
+        guard ws.options.stopOrphanActions else { return }
+        for i in TransitionPlanner.order(ws) where ws.resources[i].isPrimitive && !ws.resources[i].orphan {
+            let r = ws.resources[i]
+            guard r.managed else { continue }
+            let configured = Set(Primitive(r.element).operations.compactMap { op -> String? in
+                guard let ms = CIBValue.milliseconds(op.interval), ms > 0 else { return nil }
+                if let enabled = op.enabled, !CIBValue.isTrue(enabled) { return nil }
+                return "\(op.name)_\(ms)"
+            })
+            for n in ws.nodes.map(\.name) {
+                for op in r.recurringOn[n] ?? [] where !configured.contains(op) { cancel(i, op, on: n) }
+            }
+        }
+    }
+
+    /// The history of resources no longer configured is deleted, node by node (after the
+    /// stop where one still runs).
+    private mutating func deleteRemovedHistory() {
+        guard ws.options.stopOrphanResources else { return }
+        for state in ws.cib.status.nodeStates {
+            let node = state.uname
+            guard let n = ws.node(named: node), n.online, !n.unclean else { continue }
+            for lrm in state.lrmResources where !lrm.element.elements(named: "lrm_rsc_op").isEmpty {
+                guard Unpack.findConfigured(lrm.id, in: ws) == nil else { continue }
+                let orphan = ws.resources.indices.first { ws.resources[$0].orphan && ws.resources[$0].isPrimitive
+                    && (ws.resources[$0].id == lrm.id || ws.resources[$0].historyIDs[node] == lrm.id) }
+                if let o = orphan, !ws.resources[o].managed { continue }
+                let k = add(.resource, task: "delete", key: "\(lrm.id)_delete_0", resource: orphan, node: node)
+                if orphan == nil {
+                    removedHistory[k] = lrm.id
+                    actions[k].resource = lrm.id
+                    actions[k].agent = lrm.agent
+                    actions[k].configuredID = lrm.id
+                    actions[k].meta["timeout"] = String(opDefaultTimeout ?? 20000)
+                }
+            }
+        }
+    }
+
+    /// The failcounts of resources no longer configured are cleared where they are set.
+    private mutating func clearRemovedFailcounts() {
+        guard ws.options.stopOrphanResources else { return }
+        for i in ws.resources.indices where ws.resources[i].orphan && ws.resources[i].isPrimitive && ws.resources[i].parent == nil {
+            let id = ws.resources[i].id
+            for n in ws.nodes.sorted(by: { naturalLess($0.name, $1.name) }) where n.online && !n.unclean {
+                let set = n.attributes.contains { $0.key == "fail-count-\(id)" || $0.key.hasPrefix("fail-count-\(id)#") }
+                guard set else { continue }
+                add(.cluster, task: "clear_failcount", key: "\(id)_clear_failcount_0", resource: i, node: n.name)
+            }
+        }
     }
 
     /// The configured timeout of an operation in milliseconds: the op's own, else the
@@ -317,6 +390,16 @@ struct GraphBuilder {
                 order(find("\(r.id)_monitor_0", on: n.name), m)
             }
         }
+        if let node = plan.next, plan.nextRole >= .started {
+            for op in Primitive(r.element).operations where op.role.flatMap({ Role(name: $0) }) == .stopped {
+                guard let interval = CIBValue.milliseconds(op.interval), interval > 0 else { continue }
+                let key = "\(op.name)_\(interval)"
+                if (r.recurringOn[node] ?? []).contains(key) {
+                    let c = cancel(i, key, on: node)
+                    order(c, find("\(r.id)_start_0", on: node))
+                }
+            }
+        }
         guard let node = plan.next, !isUnclean(node), plan.nextRole >= .started else { return }
         let changedHere = find("\(r.id)_start_0", on: node) != nil || find("\(r.id)_promote_0", on: node) != nil
             || find("\(r.id)_demote_0", on: node) != nil || find("\(r.id)_start_0", on: nil) != nil
@@ -331,7 +414,17 @@ struct GraphBuilder {
             if wanted != .unknown {
                 let role = plan.nextRole == .started && promotable ? Role.unpromoted : plan.nextRole
                 let want = wanted == .started && promotable ? Role.unpromoted : wanted
-                if role != want && !(want == .unpromoted && role == .started) { continue }
+                if role != want && !(want == .unpromoted && role == .started) {
+                    // A monitor for the role it leaves is cancelled first.
+                    let key = "\(op.name)_\(interval)"
+                    let origRole = plan.origRole == .started && promotable ? Role.unpromoted : plan.origRole
+                    if running.contains(key), plan.current.contains(node), want == origRole || (want == .unpromoted && origRole == .started) {
+                        let c = cancel(i, key, on: node)
+                        let before = plan.origRole == .promoted ? "demote" : (plan.nextRole == .promoted ? "promote" : "stop")
+                        order(c, find("\(r.id)_\(before)_0", on: node))
+                    }
+                    continue
+                }
             } else if promotable && plan.nextRole == .promoted {
                 // An operation without a role is for the unpromoted role of a promotable resource.
                 continue
@@ -512,6 +605,10 @@ struct GraphBuilder {
                     order(k, s)
                 }
             }
+        }
+        for k in actions.indices where actions[k].task == "delete" {
+            guard let o = owner[k] else { continue }
+            order(find("\(ws.resources[o].id)_stop_0", on: actions[k].node), k)
         }
         for k in actions.indices where actions[k].kind == .cluster && actions[k].task == "do_shutdown" {
             for s in actions.indices where actions[s].node == actions[k].node && actions[s].kind == .resource
@@ -765,7 +862,16 @@ struct GraphBuilder {
             }
         }
         for top in ws.topLevel { walk(top) }
-        listing += actions.indices.filter { owner[$0] == nil }.sorted { actions[$0].id > actions[$1].id }
+        // Resources found only in the history come after the configured ones, each with its
+        // actions newest first.
+        var seen: [String] = []
+        for k in actions.indices.sorted(by: { actions[$0].id < actions[$1].id }) {
+            if let id = removedHistory[k], !seen.contains(id) { seen.append(id) }
+        }
+        for id in seen {
+            listing += actions.indices.filter { removedHistory[$0] == id }.sorted { actions[$0].id > actions[$1].id }
+        }
+        listing += actions.indices.filter { owner[$0] == nil && removedHistory[$0] == nil }.sorted { actions[$0].id > actions[$1].id }
         var position = [Int](repeating: 0, count: actions.count)
         for (p, k) in listing.enumerated() { position[k] = p }
         return ActionGraph(actions: listing.map { actions[$0] },
