@@ -606,6 +606,10 @@ struct GraphBuilder {
                 }
             }
         }
+        for k in actions.indices where actions[k].task == "clear_failcount" {
+            guard let o = owner[k] else { continue }
+            for stop in actionsOf(o, "stop") { order(k, stop) }
+        }
         for k in actions.indices where actions[k].task == "delete" {
             guard let o = owner[k] else { continue }
             order(find("\(ws.resources[o].id)_stop_0", on: actions[k].node), k)
