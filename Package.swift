@@ -153,6 +153,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "AgentsTests", dependencies: ["Agents", "LRM", "CIB", "CSystemd", "TestSupport"]),
+        .testTarget(name: "ControllerTests", dependencies: ["Controller", "PolicyEngine", "CIB", "TestSupport"]),
         .testTarget(name: "LocalIPCTests", dependencies: ["LocalIPC", "TestSupport"]),
         .testTarget(name: "LRMTests", dependencies: ["LRM", "Agents", "LocalIPC", "CIB", "TestSupport"]),
     ]

@@ -1,8 +1,4 @@
-/// The Controller module: crmd's logic: DC election, join, and the transition executor.
-///
-/// Its implementation arrives with issue #6; this file only establishes the module and its
-/// borders (see Package.swift and docs/DESIGN.md).
-public enum ControllerModule {
-    /// The issue that delivers this module.
-    public static let issue = 6
-}
+/// The Controller module: crmd's logic as instances (docs/DESIGN.md): who is DC
+/// (`DCElection`), bringing every member's operation history to the DC (`JoinRound`), and
+/// running a transition graph (`TransitionExecutor`). crmd's daemon is a shell around them.
+public enum ControllerModule {}
