@@ -177,30 +177,40 @@ struct Assignment {
             for set in c.resourceSets {
                 for id in set.resources { for i in ConstraintSet.resolve(id, ws) { targets.append((i, set.role ?? e["rsc-role"])) } }
             }
-            var policy = e["loss-policy"] ?? "stop"
-            // Demoting only means something for the Promoted role; otherwise it is a stop.
-            if policy == "demote" && e["rsc-role"].flatMap({ Role(name: $0) }) != .promoted { policy = "stop" }
+            let policy = e["loss-policy"] ?? "stop"
             for (r, roleName) in targets {
                 let role = roleName.flatMap { Role(name: $0) }
-                if role == .promoted || policy == "demote" {
-                    for j in subtree(r) { noPromotion.insert(j) }
-                    if role == .promoted { continue }
-                    if policy == "demote" { continue }
-                }
-                switch policy {
-                case "freeze":
-                    for j in subtree(r) { frozen.insert(j) }
-                case "fence" where !granted:
-                    // The site lost the ticket (revoked, not merely in standby): nodes
-                    // running the resource are fenced.
-                    for j in subtree(r) {
-                        for n in ws.nodes.indices where ws.resources[j].activeOn.contains(ws.nodes[n].name) {
-                            Nodes.fence(&ws.nodes[n], "deadman ticket was lost")
+                // A promotable clone may promote nothing while a Promoted-role ticket is
+                // missing or in standby.
+                if role == .promoted { for j in subtree(r) { noPromotion.insert(j) } }
+                for j in subtree(r) where ws.resources[j].isPrimitive {
+                    let leaf = ws.resources[j]
+                    let active = !leaf.activeOn.isEmpty
+                    var current = active ? leaf.role : .stopped
+                    if current == .started && ws.isInPromotableClone(leaf) { current = .unpromoted }
+                    let roleMatches = role == nil || role == current
+                    func ban() { for n in ws.nodes { tables[j]?[n.name] = -Score.infinity } }
+                    if !granted && active {
+                        switch policy {
+                        case "demote":
+                            // Demotion is all a Promoted-role ticket asks; any other role stops.
+                            if role != .promoted { ban() }
+                        case "fence":
+                            // The site lost the ticket: the nodes running what matches are fenced.
+                            guard roleMatches else { continue }
+                            ban()
+                            for n in ws.nodes.indices where leaf.activeOn.contains(ws.nodes[n].name) {
+                                Nodes.fence(&ws.nodes[n], "deadman ticket was lost")
+                            }
+                        case "freeze":
+                            if roleMatches { frozen.insert(j) }
+                        default:
+                            ban()
                         }
-                        for n in ws.nodes { tables[j]?[n.name] = -Score.infinity }
+                    } else if role != .promoted || policy == "stop" {
+                        // Not running, or the ticket is only in standby: it may not start.
+                        ban()
                     }
-                default:
-                    for j in subtree(r) { for n in ws.nodes { tables[j]?[n.name] = -Score.infinity } }
                 }
             }
         }
