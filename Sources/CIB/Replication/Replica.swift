@@ -1,0 +1,211 @@
+/// cibd's brain: one node's copy of the CIB, kept identical to every other member's.
+///
+/// Every change is a versioned patch multicast to the process group in total order; each
+/// member applies the patches in that order, so all copies go through the same versions. A
+/// client's change is acknowledged only once its patch has been delivered back in the agreed
+/// order and applied. When the membership changes, the members agree on the newest copy
+/// (admin_epoch, then epoch, then num_updates; the digest breaks no ties: on equal versions
+/// with different contents the lowest-named member's copy wins) and the others take it.
+///
+/// An instance (docs/DESIGN.md): no I/O. The shell multicasts, persists and replies.
+public struct CIBReplica: Sendable {
+    /// A client's change.
+    public enum Operation: Sendable, Equatable {
+        case create(XElement, section: CIBSection?)
+        case modify(XElement, section: CIBSection?, allowCreate: Bool)
+        case replace(XElement, section: CIBSection?)
+        case delete(XElement, section: CIBSection?)
+        case xpath(String, XPathOperation)
+        case patch(CIBPatch)
+        /// Replace the whole CIB (cibadmin --replace without a section).
+        case replaceAll(CIB)
+    }
+
+    /// An XPath edit (a Sendable, Equatable mirror of `CIB.XPathEdit`).
+    public enum XPathOperation: Sendable, Equatable {
+        case modify(XElement), replace(XElement), create(XElement), delete(all: Bool)
+    }
+
+    /// What the members multicast to each other, in total order.
+    public enum Message: Sendable, Equatable {
+        /// A change: the patch from `patch.source` to `patch.target`, and the operation it
+        /// came from (so the origin can redo it if another change got in first).
+        case change(origin: String, request: UInt64, attempt: Int, patch: CIBPatch, operation: Operation)
+        /// After a membership change: each member's version.
+        case offer(from: String, view: UInt64, version: CIBVersion, digest: String)
+        /// The newest copy, for the members that have another.
+        case full(from: String, view: UInt64, cib: CIB)
+    }
+
+    public enum Directive: Sendable, Equatable {
+        case multicast(Message)
+        /// Answer a client: the version its change produced, or why it was refused.
+        case reply(request: UInt64, Result<CIBVersion, CIBError>)
+        /// Write the CIB to disk (atomically, with its digest and a backup).
+        case persist(CIB)
+        /// Tell subscribers what changed.
+        case notify(CIBPatch)
+        /// The copy was replaced by the cluster's newest one.
+        case synced(from: String, version: CIBVersion)
+    }
+
+    public let localName: String
+    public private(set) var cib: CIB
+    public private(set) var members: [String] = []
+    /// Whether the copy is the agreed one; changes wait until it is.
+    public private(set) var isSynced = false
+    /// How many times a change is redone after others got in first, before it is refused.
+    public let maxAttempts: Int
+
+    /// The configuration (view) the members are agreeing in; the group layer numbers them
+    /// the same way on every member (CPG's ring id).
+    private var view: UInt64 = 0
+    private var offers: [String: (version: CIBVersion, digest: String)] = [:]
+    private var queued: [(UInt64, Operation)] = []
+    /// Changes multicast and not yet delivered back, by request.
+    private var inFlight: [UInt64: Operation] = [:]
+
+    public init(localName: String, cib: CIB, maxAttempts: Int = 5) {
+        self.localName = localName
+        self.cib = cib
+        self.maxAttempts = maxAttempts
+    }
+
+    // MARK: Clients
+
+    /// A client asks for a change. It is checked against the local copy at once (a bad
+    /// request is refused without a round trip) and multicast.
+    public mutating func onRequest(_ request: UInt64, _ op: Operation) -> [Directive] {
+        guard isSynced else {
+            queued.append((request, op))
+            return []
+        }
+        return propose(request, op, attempt: 1)
+    }
+
+    private mutating func propose(_ request: UInt64, _ op: Operation, attempt: Int) -> [Directive] {
+        do {
+            let next = try Self.apply(op, to: cib)
+            let patch = CIBPatch.diff(cib, next)
+            if patch.isEmpty && patch.source == patch.target {
+                return [.reply(request: request, .success(cib.version))]
+            }
+            inFlight[request] = op
+            return [.multicast(.change(origin: localName, request: request, attempt: attempt, patch: patch, operation: op))]
+        } catch {
+            return [.reply(request: request, .failure(error))]
+        }
+    }
+
+    /// The result of an operation on a CIB, with its version bumped as cibadmin does.
+    public static func apply(_ op: Operation, to base: CIB) throws(CIBError) -> CIB {
+        var c = base
+        switch op {
+        case .create(let xml, let section): try c.create(xml, in: section)
+        case .modify(let xml, let section, let allowCreate): try c.modify(xml, in: section, allowCreate: allowCreate)
+        case .replace(let xml, let section): try c.replace(xml, in: section)
+        case .delete(let xml, let section):
+            if !(try c.delete(xml, in: section)) { throw CIBError(.notFound, "nothing matched the element to delete") }
+        case .xpath(let path, let edit):
+            let e: CIB.XPathEdit
+            switch edit {
+            case .modify(let x): e = .modify(x)
+            case .replace(let x): e = .replace(x)
+            case .create(let x): e = .create(x)
+            case .delete(let all): e = .delete(all: all)
+            }
+            try c.edit(xpath: path, e)
+        case .patch(let p): c = try c.applying(p)
+        case .replaceAll(let new):
+            // A replacement must not go back in time: its version must be newer.
+            guard new.version > base.version else {
+                throw CIBError(.badRequest, "the replacement CIB has version \(new.version), not newer than the cluster's \(base.version); raise its epoch or admin_epoch")
+            }
+            c = new
+        }
+        return c
+    }
+
+    // MARK: Delivery in total order
+
+    public mutating func onDeliver(_ message: Message) -> [Directive] {
+        switch message {
+        case .change(let origin, let request, let attempt, let patch, let op):
+            return deliverChange(origin: origin, request: request, attempt: attempt, patch: patch, op: op)
+        case .offer(let from, let v, let version, let digest):
+            guard v == view, members.contains(from) else { return [] }
+            offers[from] = (version, digest)
+            return decideSync()
+        case .full(let from, let v, let newest):
+            guard v == view, !isSynced else { return [] }
+            var out: [Directive] = []
+            if newest.version != cib.version || newest.digest != cib.digest {
+                cib = newest
+                out.append(.persist(newest))
+                out.append(.synced(from: from, version: newest.version))
+            }
+            return out + finishSync()
+        }
+    }
+
+    private mutating func deliverChange(origin: String, request: UInt64, attempt: Int, patch: CIBPatch, op: Operation) -> [Directive] {
+        // While the members agree on a copy, changes in flight from the old membership are
+        // dropped by everyone alike; their origins redo them once synced.
+        guard isSynced else {
+            if origin == localName, inFlight.removeValue(forKey: request) != nil { queued.append((request, op)) }
+            return []
+        }
+        do {
+            let next = try cib.applying(patch)
+            cib = next
+            var out: [Directive] = [.persist(next), .notify(patch)]
+            if origin == localName, inFlight.removeValue(forKey: request) != nil {
+                out.append(.reply(request: request, .success(next.version)))
+            }
+            return out
+        } catch {
+            // Another change got in first (every member sees the same, so every member
+            // refuses it). The origin redoes the operation on the new copy.
+            guard origin == localName, inFlight.removeValue(forKey: request) != nil else { return [] }
+            if attempt >= maxAttempts {
+                return [.reply(request: request, .failure(CIBError(.versionMismatch, "the change kept conflicting with concurrent changes (\(attempt) attempts); try again")))]
+            }
+            return propose(request, op, attempt: attempt + 1)
+        }
+    }
+
+    // MARK: Membership and sync
+
+    /// The process group's membership changed (`view` identifies the new configuration, the
+    /// same on every member): agree on the newest copy before any change.
+    public mutating func onMembership(_ newMembers: [String], view newView: UInt64) -> [Directive] {
+        members = newMembers.sorted()
+        view = newView
+        offers = [:]
+        isSynced = false
+        return [.multicast(.offer(from: localName, view: view, version: cib.version, digest: cib.digest))]
+    }
+
+    private mutating func decideSync() -> [Directive] {
+        guard members.allSatisfy({ offers[$0] != nil }) else { return [] }
+        // The newest version; among equal versions, the lowest-named member's copy.
+        let best = members.max { a, b in
+            let x = offers[a]!, y = offers[b]!
+            if x.version != y.version { return x.version < y.version }
+            return a > b
+        }!
+        let differs = members.contains { offers[$0]!.version != offers[best]!.version || offers[$0]!.digest != offers[best]!.digest }
+        if !differs { return finishSync() }
+        if best == localName { return [.multicast(.full(from: localName, view: view, cib: cib))] }
+        return []
+    }
+
+    private mutating func finishSync() -> [Directive] {
+        isSynced = true
+        var out: [Directive] = []
+        let waiting = queued
+        queued = []
+        for (request, op) in waiting { out += propose(request, op, attempt: 1) }
+        return out
+    }
+}

@@ -1,0 +1,173 @@
+import CIB
+import Testing
+import TestSupport
+
+/// CIB replicas over a simulated total-order multicast: the same changes in the same order
+/// everywhere, acknowledgements only after delivery, and agreement on the newest copy when
+/// the membership changes.
+@Suite struct ReplicaTests {
+    static let base = """
+    <cib validate-with="pacemaker-3.9" epoch="5" num_updates="0" admin_epoch="0">
+      <configuration><crm_config/><nodes/><resources/><constraints/></configuration><status/>
+    </cib>
+    """
+
+    static func primitive(_ id: String) -> XElement {
+        XElement("primitive", ["id": id, "class": "ocf", "provider": "heartbeat", "type": "Dummy"])
+    }
+
+    /// Replicas sharing one totally ordered channel; messages are delivered to every member
+    /// of the configuration they were sent in, in one order, in random interleavings with
+    /// new requests.
+    struct Cluster {
+        var replicas: [String: CIBReplica] = [:]
+        var channel: [CIBReplica.Message] = []
+        var replies: [UInt64: Result<CIBVersion, CIBError>] = [:]
+        var persisted: [String: Int] = [:]
+
+        init(_ names: [String], cibs: [String: CIB] = [:]) throws {
+            for n in names { replicas[n] = CIBReplica(localName: n, cib: try cibs[n] ?? CIB.parse(ReplicaTests.base)) }
+            for n in names { var r = replicas[n]!; let ds = r.onMembership(names, view: 1); replicas[n] = r; handle(n, ds) }
+        }
+
+        mutating func handle(_ node: String, _ ds: [CIBReplica.Directive]) {
+            for d in ds {
+                switch d {
+                case .multicast(let m): channel.append(m)
+                case .reply(let r, let result):
+                    #expect(replies[r] == nil, "request \(r) answered twice")
+                    replies[r] = result
+                case .persist: persisted[node, default: 0] += 1
+                default: break
+                }
+            }
+        }
+
+        mutating func request(_ node: String, _ id: UInt64, _ op: CIBReplica.Operation) {
+            var r = replicas[node]!
+            let ds = r.onRequest(id, op)
+            replicas[node] = r
+            handle(node, ds)
+        }
+
+        /// Delivers the oldest message to every member.
+        mutating func deliverOne() {
+            guard !channel.isEmpty else { return }
+            let m = channel.removeFirst()
+            for n in replicas.keys.sorted() {
+                var r = replicas[n]!
+                let ds = r.onDeliver(m)
+                replicas[n] = r
+                handle(n, ds)
+            }
+        }
+
+        mutating func deliverAll() {
+            var guardCount = 0
+            while !channel.isEmpty && guardCount < 10_000 { deliverOne(); guardCount += 1 }
+        }
+
+        var digests: Set<String> { Set(replicas.values.map { $0.cib.digest }) }
+        var versions: Set<CIBVersion> { Set(replicas.values.map { $0.cib.version }) }
+    }
+
+    @Test func aChangeIsAcknowledgedOnlyAfterDeliveryAndAppliedEverywhere() throws {
+        var c = try Cluster(["node1", "node2", "node3"])
+        c.deliverAll()
+        #expect(c.replicas.values.allSatisfy { $0.isSynced })
+        c.request("node2", 1, .create(Self.primitive("web"), section: .resources))
+        #expect(c.replies[1] == nil, "acknowledged before the change was delivered")
+        c.deliverAll()
+        guard case .success(let v)? = c.replies[1] else { Issue.record("no success: \(String(describing: c.replies[1]))"); return }
+        #expect(v.epoch == 6)
+        #expect(c.digests.count == 1)
+        #expect(c.replicas.values.allSatisfy { $0.cib.configuration.resources.contains { $0.id == "web" } })
+    }
+
+    @Test func aBadRequestIsRefusedAtOnceAndChangesNothing() throws {
+        var c = try Cluster(["node1", "node2"])
+        c.deliverAll()
+        c.request("node1", 7, .delete(Self.primitive("missing"), section: .resources))
+        guard case .failure(let e)? = c.replies[7] else { Issue.record("not refused"); return }
+        #expect(e.kind == .notFound)
+        #expect(c.channel.isEmpty)
+    }
+
+    @Test func concurrentChangesAllLandInOneOrder() throws {
+        for seed in 1...50 {
+            var rng = SeededGenerator(seed: UInt64(seed))
+            var c = try Cluster(["node1", "node2", "node3"])
+            c.deliverAll()
+            var id: UInt64 = 0
+            for _ in 0..<12 {
+                id += 1
+                let node = ["node1", "node2", "node3"].randomElement(using: &rng)!
+                c.request(node, id, .create(Self.primitive("r\(id)"), section: .resources))
+                // Deliver a random number of pending messages between requests.
+                for _ in 0..<Int.random(in: 0...2, using: &rng) { c.deliverOne() }
+            }
+            c.deliverAll()
+            #expect(c.digests.count == 1, "seed \(seed): copies differ")
+            #expect(c.replies.count == 12)
+            let ok = c.replies.values.filter { if case .success = $0 { return true } else { return false } }.count
+            let names = Set(c.replicas["node1"]!.cib.configuration.resources.compactMap(\.id))
+            // Every acknowledged change is in every copy.
+            for (r, result) in c.replies { if case .success = result { #expect(names.contains("r\(r)"), "seed \(seed): r\(r) acknowledged but lost") } }
+            #expect(ok == names.count)
+        }
+    }
+
+    @Test func aJoiningNodeTakesTheNewestCopy() throws {
+        var c = try Cluster(["node1", "node2"])
+        c.deliverAll()
+        c.request("node1", 1, .create(Self.primitive("web"), section: .resources))
+        c.deliverAll()
+        // node3 comes with an old copy; the three agree on the newest.
+        c.replicas["node3"] = CIBReplica(localName: "node3", cib: try CIB.parse(Self.base))
+        for n in ["node1", "node2", "node3"] { var r = c.replicas[n]!; let ds = r.onMembership(["node1", "node2", "node3"], view: 2); c.replicas[n] = r; c.handle(n, ds) }
+        c.deliverAll()
+        #expect(c.digests.count == 1)
+        #expect(c.replicas["node3"]!.cib.configuration.resources.contains { $0.id == "web" })
+        #expect(c.replicas.values.allSatisfy { $0.isSynced })
+    }
+
+    @Test func aNewerAdminEpochWinsOverMoreUpdates() throws {
+        let busy = try CIB.parse(Self.base.replacingOccurrences(of: #"epoch="5""#, with: #"epoch="90""#))
+        let admin = try CIB.parse(Self.base.replacingOccurrences(of: #"admin_epoch="0""#, with: #"admin_epoch="1""#))
+        var c = try Cluster(["node1", "node2"], cibs: ["node1": busy, "node2": admin])
+        c.deliverAll()
+        #expect(c.versions == [CIBVersion(adminEpoch: 1, epoch: 5, numUpdates: 0)])
+    }
+
+    @Test func changesWaitWhileTheMembersAgree() throws {
+        var c = try Cluster(["node1", "node2"])
+        // Not delivered yet: not synced, so the request waits.
+        c.request("node1", 1, .create(Self.primitive("web"), section: .resources))
+        #expect(c.replies[1] == nil)
+        c.deliverAll()
+        guard case .success? = c.replies[1] else { Issue.record("queued change not applied"); return }
+        #expect(c.digests.count == 1)
+    }
+
+    @Test func aChangeCaughtByAMembershipChangeIsRedoneOnce() throws {
+        var c = try Cluster(["node1", "node2", "node3"])
+        c.deliverAll()
+        c.request("node3", 9, .create(Self.primitive("db"), section: .resources))
+        // node2 leaves before the change is delivered.
+        for n in ["node1", "node3"] { var r = c.replicas[n]!; let ds = r.onMembership(["node1", "node3"], view: 2); c.replicas[n] = r; c.handle(n, ds) }
+        c.replicas["node2"] = nil
+        c.deliverAll()
+        guard case .success? = c.replies[9] else { Issue.record("change lost: \(String(describing: c.replies[9]))"); return }
+        #expect(c.digests.count == 1)
+        #expect(c.replicas["node1"]!.cib.configuration.resources.filter { $0.id == "db" }.count == 1)
+    }
+
+    @Test func aReplacementMustBeNewer() throws {
+        var c = try Cluster(["node1"])
+        c.deliverAll()
+        let old = try CIB.parse(Self.base.replacingOccurrences(of: #"epoch="5""#, with: #"epoch="2""#))
+        c.request("node1", 3, .replaceAll(old))
+        guard case .failure(let e)? = c.replies[3] else { Issue.record("accepted an older CIB"); return }
+        #expect(e.message.contains("not newer"))
+    }
+}
