@@ -162,6 +162,33 @@ import TestSupport
         #expect(c.replicas["node1"]!.cib.configuration.resources.filter { $0.id == "db" }.count == 1)
     }
 
+    @Test func messagesSurviveTheirWireForm() throws {
+        var c = try Cluster(["node1", "node2"])
+        let offer = c.channel[0]
+        #expect(try CIBReplica.Message(xml: XElement.parse(offer.xml.xmlString())) == offer)
+        c.deliverAll()
+        let ops: [CIBReplica.Operation] = [
+            .create(Self.primitive("a"), section: .resources),
+            .modify(Self.primitive("a"), section: .resources, allowCreate: true),
+            .xpath("//primitive[@id='a']", .delete(all: true)),
+        ]
+        var id: UInt64 = 0
+        for op in ops {
+            id += 1
+            c.request("node1", id, op)
+            let m = try #require(c.channel.last)
+            #expect(try CIBReplica.Message(xml: XElement.parse(m.xml.xmlString())) == m)
+            c.deliverAll()
+        }
+        let full = CIBReplica.Message.full(from: "node1", view: 4, cib: c.replicas["node1"]!.cib)
+        #expect(try CIBReplica.Message(xml: XElement.parse(full.xml.xmlString())) == full)
+        for bad in [#"<cib_message/>"#, #"<cib_message type="change" origin="n" request="x" attempt="1"/>"#,
+                    #"<cib_message type="offer" from="n" view="1"/>"#, #"<other/>"#,
+                    #"<cib_message type="change" origin="n" request="1" attempt="1"><diff format="2"/><operation kind="explode"/></cib_message>"#] {
+            #expect(throws: CIBError.self) { try CIBReplica.Message(xml: XElement.parse(bad)) }
+        }
+    }
+
     @Test func aReplacementMustBeNewer() throws {
         var c = try Cluster(["node1"])
         c.deliverAll()

@@ -209,3 +209,111 @@ public struct CIBReplica: Sendable {
         return out
     }
 }
+
+// MARK: Wire form
+
+extension CIBReplica.Message {
+    /// The message as XML, to multicast through the process group.
+    public var xml: XElement {
+        switch self {
+        case .change(let origin, let request, let attempt, let patch, let op):
+            var e = XElement("cib_message", ["type": "change", "origin": origin, "request": String(request), "attempt": String(attempt)])
+            e.append(patch.xml)
+            e.append(Self.operationXML(op))
+            return e
+        case .offer(let from, let view, let version, let digest):
+            var e = XElement("cib_message", ["type": "offer", "from": from, "view": String(view), "digest": digest])
+            version.write(into: &e)
+            return e
+        case .full(let from, let view, let cib):
+            var e = XElement("cib_message", ["type": "full", "from": from, "view": String(view)])
+            e.append(cib.root)
+            return e
+        }
+    }
+
+    /// Reads a message; anything malformed is refused with what is wrong.
+    public init(xml e: XElement) throws(CIBError) {
+        func need(_ name: String) throws(CIBError) -> String {
+            guard let v = e[name], !v.isEmpty else { throw CIBError(.malformed, "cib_message: missing attribute \(name)") }
+            return v
+        }
+        func number<T: FixedWidthInteger>(_ name: String, _: T.Type) throws(CIBError) -> T {
+            guard let v = T(try need(name)) else { throw CIBError(.malformed, "cib_message: \(name) is not a number") }
+            return v
+        }
+        guard e.name == "cib_message" else { throw CIBError(.malformed, "expected <cib_message>, got <\(e.name)>") }
+        switch try need("type") {
+        case "change":
+            guard let p = e.firstElement(named: "diff"), let o = e.firstElement(named: "operation") else {
+                throw CIBError(.malformed, "cib_message change: needs a <diff> and an <operation>")
+            }
+            self = .change(origin: try need("origin"), request: try number("request", UInt64.self), attempt: try number("attempt", Int.self),
+                           patch: try CIBPatch(xml: p), operation: try Self.operation(o))
+        case "offer":
+            self = .offer(from: try need("from"), view: try number("view", UInt64.self), version: CIBVersion(attributesOf: e),
+                          digest: try need("digest"))
+        case "full":
+            guard let c = e.firstElement(named: "cib") else { throw CIBError(.malformed, "cib_message full: needs a <cib>") }
+            self = .full(from: try need("from"), view: try number("view", UInt64.self), cib: try CIB(c))
+        case let other:
+            throw CIBError(.malformed, "cib_message: unknown type '\(other)'")
+        }
+    }
+
+    static func operationXML(_ op: CIBReplica.Operation) -> XElement {
+        func wrap(_ kind: String, _ section: CIBSection?, _ child: XElement?, extra: KeyValuePairs<String, String> = [:]) -> XElement {
+            var e = XElement("operation", ["kind": kind])
+            if let section { e["section"] = section.rawValue }
+            for (k, v) in extra { e[k] = v }
+            if let child { e.append(child) }
+            return e
+        }
+        switch op {
+        case .create(let x, let s): return wrap("create", s, x)
+        case .modify(let x, let s, let allow): return wrap("modify", s, x, extra: ["allow-create": allow ? "true" : "false"])
+        case .replace(let x, let s): return wrap("replace", s, x)
+        case .delete(let x, let s): return wrap("delete", s, x)
+        case .xpath(let path, let edit):
+            switch edit {
+            case .modify(let x): return wrap("xpath-modify", nil, x, extra: ["xpath": path])
+            case .replace(let x): return wrap("xpath-replace", nil, x, extra: ["xpath": path])
+            case .create(let x): return wrap("xpath-create", nil, x, extra: ["xpath": path])
+            case .delete(let all): return wrap("xpath-delete", nil, nil, extra: ["xpath": path, "all": all ? "true" : "false"])
+            }
+        case .patch(let p): return wrap("patch", nil, p.xml)
+        case .replaceAll(let c): return wrap("replace-all", nil, c.root)
+        }
+    }
+
+    static func operation(_ e: XElement) throws(CIBError) -> CIBReplica.Operation {
+        let section: CIBSection?
+        if let s = e["section"] {
+            guard let known = CIBSection(rawValue: s) else { throw CIBError(.malformed, "operation: unknown section '\(s)'") }
+            section = known
+        } else {
+            section = nil
+        }
+        func child() throws(CIBError) -> XElement {
+            guard let c = e.elements.first else { throw CIBError(.malformed, "operation \(e["kind"] ?? ""): needs an element") }
+            return c
+        }
+        func xpath() throws(CIBError) -> String {
+            guard let x = e["xpath"] else { throw CIBError(.malformed, "operation \(e["kind"] ?? ""): needs an xpath") }
+            return x
+        }
+        switch e["kind"] ?? "" {
+        case "create": return .create(try child(), section: section)
+        case "modify": return .modify(try child(), section: section, allowCreate: e["allow-create"] == "true")
+        case "replace": return .replace(try child(), section: section)
+        case "delete": return .delete(try child(), section: section)
+        case "xpath-modify": return .xpath(try xpath(), .modify(try child()))
+        case "xpath-replace": return .xpath(try xpath(), .replace(try child()))
+        case "xpath-create": return .xpath(try xpath(), .create(try child()))
+        case "xpath-delete": return .xpath(try xpath(), .delete(all: e["all"] == "true"))
+        case "patch": return .patch(try CIBPatch(xml: try child()))
+        case "replace-all": return .replaceAll(try CIB(try child()))
+        case let other: throw CIBError(.malformed, "operation: unknown kind '\(other)'")
+        }
+    }
+}
