@@ -30,6 +30,7 @@ let package = Package(
         .executable(name: "crm_verify", targets: ["crm_verify"]),
         .executable(name: "crm_simulate", targets: ["crm_simulate"]),
         .executable(name: "corosync-keygen", targets: ["corosync-keygen"]),
+        .executable(name: "fence_swiftha", targets: ["fence_swiftha"]),
         .executable(name: "corosync-cfgtool", targets: ["corosync-cfgtool"]),
         .executable(name: "corosync-quorumtool", targets: ["corosync-quorumtool"]),
         .executable(name: "corosync-cmapctl", targets: ["corosync-cmapctl"]),
@@ -120,6 +121,7 @@ let package = Package(
             "Messaging", "HASupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/corosync-keygen"),
+        .executableTarget(name: "fence_swiftha", dependencies: ["Stonith"], path: "Sources/Tools/fence_swiftha"),
         .executableTarget(name: "corosync-cfgtool", dependencies: [
             "Messaging", "HASupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -153,6 +155,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "AgentsTests", dependencies: ["Agents", "LRM", "CIB", "CSystemd", "TestSupport"]),
+        .testTarget(name: "StonithTests", dependencies: ["Stonith", "TestSupport"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "PolicyEngine", "CIB", "TestSupport"]),
         .testTarget(name: "LocalIPCTests", dependencies: ["LocalIPC", "TestSupport"]),
         .testTarget(name: "LRMTests", dependencies: ["LRM", "Agents", "LocalIPC", "CIB", "TestSupport"]),

@@ -1,0 +1,92 @@
+import Foundation
+
+/// The processes of one SwiftHA node on a machine that runs several: every process of a
+/// node (its daemons, its agents and their children) carries SWIFTHA_ROOT=<the node's root>
+/// in its environment. This is how `fence_swiftha` fences a node, the way fence_xvm destroys
+/// a virtual machine: it kills all of them.
+public enum NodeProcesses {
+    /// The ids of the processes whose environment has SWIFTHA_ROOT equal to `root` (the
+    /// caller excluded). Processes that end while being read are skipped.
+    public static func find(root: String, proc: String = "/proc") -> [Int32] {
+        let me = getpid()
+        let wanted = Array("SWIFTHA_ROOT=\(normalized(root))".utf8)
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: proc) else { return [] }
+        var found: [Int32] = []
+        for name in entries {
+            guard let pid = Int32(name), pid != me, pid > 1 else { continue }
+            guard let env = FileManager.default.contents(atPath: "\(proc)/\(name)/environ") else { continue }
+            for entry in env.split(separator: 0) where Array(entry) == wanted || Array(entry) == wanted + [UInt8(ascii: "/")] {
+                found.append(pid)
+                break
+            }
+        }
+        return found.sorted()
+    }
+
+    /// Kills every process of the node with SIGKILL, again and again while new ones appear
+    /// (a dying daemon's child may still fork), until none is left or `attempts` rounds
+    /// have passed. Returns the processes still alive (empty on success).
+    @discardableResult
+    public static func killAll(root: String, attempts: Int = 50, pause: useconds_t = 20_000) -> [Int32] {
+        var left = find(root: root)
+        var round = 0
+        while !left.isEmpty && round < attempts {
+            round += 1
+            for pid in left { kill(pid, SIGKILL) }
+            usleep(pause)
+            // A killed process lingers as a zombie until its parent reaps it; a zombie runs
+            // nothing, so it does not count.
+            left = find(root: root).filter { !isZombie($0) }
+        }
+        return left
+    }
+
+    public static func isZombie(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }
+        let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+        return state == "Z" || state == "X"
+    }
+
+    /// A root without a trailing slash (but "/" stays "/").
+    public static func normalized(_ root: String) -> String {
+        var r = root
+        while r.count > 1 && r.hasSuffix("/") { r.removeLast() }
+        return r
+    }
+}
+
+/// The `roots` parameter of fence_swiftha: `node1:/path1;node2:/path2`.
+public struct NodeRoots: Sendable, Equatable {
+    public var roots: [(node: String, root: String)]
+
+    public static func == (a: NodeRoots, b: NodeRoots) -> Bool {
+        a.roots.map(\.node) == b.roots.map(\.node) && a.roots.map(\.root) == b.roots.map(\.root)
+    }
+
+    /// Parses the parameter; an error names the part that is wrong and the right form.
+    public init(_ text: String) throws(NodeRootsError) {
+        var out: [(String, String)] = []
+        for part in text.split(separator: ";", omittingEmptySubsequences: true) {
+            let p = part.trimmingCharacters(in: .whitespaces)
+            guard let colon = p.firstIndex(of: ":") else {
+                throw NodeRootsError(message: "roots: '\(p)' has no ':'; write node:/path, separated by ';' (node1:/srv/n1;node2:/srv/n2)")
+            }
+            let node = String(p[..<colon]), root = String(p[p.index(after: colon)...])
+            guard !node.isEmpty, root.hasPrefix("/") else {
+                throw NodeRootsError(message: "roots: '\(p)' needs a node name and an absolute path (node1:/srv/n1)")
+            }
+            if out.contains(where: { $0.0 == node }) { throw NodeRootsError(message: "roots: node '\(node)' is listed twice") }
+            out.append((node, root))
+        }
+        guard !out.isEmpty else { throw NodeRootsError(message: "roots is empty; write node:/path, separated by ';'") }
+        roots = out
+    }
+
+    public func root(of node: String) -> String? { roots.first { $0.node == node }?.root }
+}
+
+public struct NodeRootsError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import Stonith
+
+// fence_swiftha: the fence agent for SwiftHA test clusters whose nodes share one machine.
+// It fences a node by killing every process that carries that node's SWIFTHA_ROOT, as
+// fence_xvm destroys a virtual machine. It speaks the fence-agent protocol: options as
+// key=value lines on stdin (what stonithd sends) or on the command line.
+
+let metadata = """
+<?xml version="1.0" ?>
+<resource-agent name="fence_swiftha" shortdesc="Fence agent for SwiftHA nodes sharing one machine">
+<longdesc>Fences a SwiftHA node that runs on this machine beside others by killing all of its processes (every process whose environment has SWIFTHA_ROOT set to the node's root directory), as fence_xvm destroys a virtual machine. The node comes back when it is started again.</longdesc>
+<vendor-url>https://github.com/swiftha</vendor-url>
+<parameters>
+	<parameter name="action" unique="0" required="1">
+		<getopt mixed="-o, --action=[action]" />
+		<content type="string" default="reboot" />
+		<shortdesc lang="en">Fencing action</shortdesc>
+	</parameter>
+	<parameter name="plug" unique="0" required="1" obsoletes="port">
+		<getopt mixed="-n, --plug=[node]" />
+		<content type="string" />
+		<shortdesc lang="en">The node to fence</shortdesc>
+	</parameter>
+	<parameter name="port" unique="0" required="0" deprecated="1">
+		<getopt mixed="-n, --plug=[node]" />
+		<content type="string" />
+		<shortdesc lang="en">The node to fence</shortdesc>
+	</parameter>
+	<parameter name="roots" unique="0" required="1">
+		<getopt mixed="--roots=[node:/path;...]" />
+		<content type="string" />
+		<shortdesc lang="en">Each node and its root directory: node1:/path1;node2:/path2</shortdesc>
+	</parameter>
+</parameters>
+<actions>
+	<action name="on" automatic="0"/>
+	<action name="off" />
+	<action name="reboot" />
+	<action name="status" />
+	<action name="list" />
+	<action name="monitor" />
+	<action name="metadata" />
+	<action name="validate-all" />
+</actions>
+</resource-agent>
+"""
+
+func fail(_ message: String, code: Int32 = 1) -> Never {
+    FileHandle.standardError.write(Data("fence_swiftha: \(message)\n".utf8))
+    exit(code)
+}
+
+/// Options from the command line, else from stdin (key=value per line, # comments).
+func readOptions() -> [String: String] {
+    var options: [String: String] = [:]
+    var args = CommandLine.arguments.dropFirst()
+    if args.isEmpty {
+        let input = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        for line in input.split(whereSeparator: \.isNewline) {
+            let l = line.trimmingCharacters(in: .whitespaces)
+            guard !l.isEmpty, !l.hasPrefix("#"), let eq = l.firstIndex(of: "=") else { continue }
+            options[String(l[..<eq])] = String(l[l.index(after: eq)...])
+        }
+        return options
+    }
+    let short = ["-o": "action", "-n": "plug"]
+    while let a = args.popFirst() {
+        if let key = short[a] {
+            guard let v = args.popFirst() else { fail("\(a) needs a value", code: 1) }
+            options[key] = v
+        } else if a.hasPrefix("--") {
+            let body = a.dropFirst(2)
+            if let eq = body.firstIndex(of: "=") {
+                options[String(body[..<eq])] = String(body[body.index(after: eq)...])
+            } else if let v = args.first, !v.hasPrefix("-") {
+                options[String(body)] = v
+                args.removeFirst()
+            } else {
+                options[String(body)] = "1"
+            }
+        } else {
+            fail("unexpected argument '\(a)'; use -o ACTION -n NODE --roots=node:/path;... or key=value lines on stdin")
+        }
+    }
+    return options
+}
+
+let options = readOptions()
+let action = (options["action"] ?? options["option"] ?? "reboot").lowercased()
+if action == "metadata" {
+    print(metadata)
+    exit(0)
+}
+guard let rootsText = options["roots"] else { fail("the roots parameter is missing; give roots=node1:/path1;node2:/path2") }
+let roots: NodeRoots
+do { roots = try NodeRoots(rootsText) } catch { fail(error.description) }
+let plug = options["plug"] ?? options["port"] ?? options["nodename"]
+
+func target() -> (node: String, root: String) {
+    guard let plug, !plug.isEmpty else { fail("no node given: set plug (or port, or nodename)") }
+    guard let root = roots.root(of: plug) else {
+        fail("node '\(plug)' is not in roots (\(roots.roots.map(\.node).joined(separator: ", ")))")
+    }
+    return (plug, root)
+}
+
+switch action {
+case "list", "list-status":
+    for (node, root) in roots.roots {
+        if action == "list" { print("\(node),") } else { print("\(node),,\(NodeProcesses.find(root: root).isEmpty ? "off" : "on")") }
+    }
+case "monitor", "validate-all":
+    for (node, root) in roots.roots where !FileManager.default.fileExists(atPath: root) {
+        fail("the root of \(node), \(root), does not exist")
+    }
+case "status":
+    let t = target()
+    let on = !NodeProcesses.find(root: t.root).isEmpty
+    print("Status: \(on ? "ON" : "OFF")")
+    exit(on ? 0 : 2)
+case "off", "reboot":
+    let t = target()
+    let left = NodeProcesses.killAll(root: t.root)
+    guard left.isEmpty else { fail("could not kill every process of \(t.node): still alive: \(left.map(String.init).joined(separator: " "))") }
+    print("Success: \(t.node) fenced (\(action))")
+case "on":
+    let t = target()
+    fail("cannot power \(t.node) on: start it again with pacemakerd --root \(t.root)")
+default:
+    fail("unknown action '\(action)'; use on, off, reboot, status, list, list-status, monitor, metadata or validate-all")
+}
+exit(0)
