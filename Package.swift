@@ -76,7 +76,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "LRM", dependencies: ["Agents", "CIB", "LocalIPC", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Stonith", dependencies: ["Agents", "Messaging"]),
+        .target(name: "Stonith", dependencies: ["Agents", "Messaging", "CIB"]),
         .target(name: "Controller", dependencies: ["CIB", "PolicyEngine", "Messaging"]),
         .target(name: "HASupport", dependencies: [
             "CSystemd",
@@ -155,7 +155,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "AgentsTests", dependencies: ["Agents", "LRM", "CIB", "CSystemd", "TestSupport"]),
-        .testTarget(name: "StonithTests", dependencies: ["Stonith", "TestSupport"]),
+        .testTarget(name: "StonithTests", dependencies: ["Stonith", "CIB", "TestSupport"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "PolicyEngine", "CIB", "TestSupport"]),
         .testTarget(name: "LocalIPCTests", dependencies: ["LocalIPC", "TestSupport"]),
         .testTarget(name: "LRMTests", dependencies: ["LRM", "Agents", "LocalIPC", "CIB", "TestSupport"]),

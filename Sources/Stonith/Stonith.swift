@@ -1,8 +1,5 @@
-/// The Stonith module: fence devices, topology and fencing history.
-///
-/// Its implementation arrives with issue #6; this file only establishes the module and its
-/// borders (see Package.swift and docs/DESIGN.md).
-public enum StonithModule {
-    /// The issue that delivers this module.
-    public static let issue = 6
-}
+/// The Stonith module: fence devices from the CIB (`FenceDevice`), fencing topology
+/// (`FencingTopology`), a fencing request carried out level by level (`FencingOperation`),
+/// and the processes of a node sharing a machine with others (`NodeProcesses`, used by
+/// `fence_swiftha`). stonithd is a shell around them.
+public enum StonithModule {}

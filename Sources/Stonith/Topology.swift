@@ -1,0 +1,165 @@
+import CIB
+import Foundation
+
+/// A fence device: a stonith-class primitive of the CIB.
+public struct FenceDevice: Sendable, Equatable {
+    public var id: String
+    /// The fence agent (`fence_ipmilan`, `fence_swiftha`...).
+    public var agent: String
+    /// The agent's parameters (pcmk_* ones included; the shell leaves those out when it
+    /// calls the agent).
+    public var parameters: [String: String]
+
+    public init(id: String, agent: String, parameters: [String: String] = [:]) {
+        self.id = id
+        self.agent = agent
+        self.parameters = parameters
+    }
+
+    /// The fence devices a CIB configures (stonith primitives, in clones and groups too).
+    public static func all(in cib: CIB) -> [FenceDevice] {
+        var out: [FenceDevice] = []
+        cib.configuration.element.firstElement(named: "resources")?.walk { e in
+            guard e.name == "primitive", e["class"] == "stonith", let id = e.id, let type = e["type"] else { return }
+            var params: [String: String] = [:]
+            for set in e.elements(named: "instance_attributes") {
+                for nv in set.elements(named: "nvpair") { if let n = nv["name"], let v = nv["value"], params[n] == nil { params[n] = v } }
+            }
+            out.append(FenceDevice(id: id, agent: type, parameters: params))
+        }
+        return out
+    }
+
+    /// pcmk_host_map: `node:plug;node2:plug2` (`=` is accepted for `:`, commas and spaces
+    /// for `;`).
+    public var hostMap: [String: String] {
+        guard let text = parameters["pcmk_host_map"] else { return [:] }
+        var map: [String: String] = [:]
+        for entry in text.split(whereSeparator: { $0 == ";" || $0 == "," || $0 == " " }) {
+            let parts = entry.split(maxSplits: 1, whereSeparator: { $0 == ":" || $0 == "=" })
+            if parts.count == 2 { map[String(parts[0])] = String(parts[1]) }
+        }
+        return map
+    }
+
+    /// pcmk_host_list, split on commas and spaces.
+    public var hostList: [String]? {
+        parameters["pcmk_host_list"].map { $0.split(whereSeparator: { $0 == "," || $0 == " " || $0 == ";" }).map(String.init) }
+    }
+
+    /// Whether the device can fence a node, when the configuration alone says so; nil when
+    /// the agent must be asked (pcmk_host_check dynamic-list or status).
+    public func canFence(_ node: String) -> Bool? {
+        let check = parameters["pcmk_host_check"] ?? ((hostList != nil || !hostMap.isEmpty) ? "static-list" : "dynamic-list")
+        switch check {
+        case "none": return true
+        case "static-list": return (hostList?.contains(node) ?? false) || hostMap[node] != nil
+        default: return nil
+        }
+    }
+
+    /// What the agent is told to fence: the host map's plug, else the node's name.
+    public func plug(for node: String) -> String { hostMap[node] ?? node }
+}
+
+/// Which devices fence a node, in which order: the fencing topology's levels for that node
+/// (by name, name pattern or node attribute), lowest index first; without levels, each
+/// capable device on its own, in configuration order.
+public enum FencingTopology {
+    public static func levels(for target: String, levels: [FencingLevel], attributes: [String: String] = [:],
+                              devices: [FenceDevice], canFence: (FenceDevice) -> Bool) -> [[String]] {
+        let matching = levels.filter { level in
+            if let t = level.target { return t == target }
+            if let pattern = level.targetPattern {
+                guard let re = try? NSRegularExpression(pattern: pattern) else { return false }
+                return re.firstMatch(in: target, range: NSRange(target.startIndex..., in: target)) != nil
+            }
+            if let a = level.targetAttribute { return attributes[a] == level.targetValue }
+            return false
+        }.sorted { (Int($0.index ?? "") ?? 0) < (Int($1.index ?? "") ?? 0) }
+        if !matching.isEmpty { return matching.map(\.devices).filter { !$0.isEmpty } }
+        return devices.filter(canFence).map { [$0.id] }
+    }
+}
+
+/// One fencing request, carried out level by level: every device of a level must succeed;
+/// a level that fails hands over to the next; when none is left, fencing failed. A reboot
+/// through several devices of one level (two power supplies) switches them all off, then
+/// all on, so the node is never powered through one while the other cycles.
+///
+/// An instance: the shell runs the agents and reports each result.
+public struct FencingOperation: Sendable {
+    public struct Step: Sendable, Equatable {
+        public var device: String
+        public var action: String
+    }
+
+    public enum Directive: Sendable, Equatable {
+        /// Run a device's agent with this action against the target.
+        case run(device: String, action: String, target: String, timeout: Duration)
+        /// Done: the target is fenced, or it could not be (and why).
+        case finished(success: Bool, detail: String)
+    }
+
+    public let target: String
+    public let action: String
+    public let levels: [[String]]
+    public let timeout: Duration
+    private var level = 0
+    private var steps: [Step] = []
+    private var step = 0
+    private var failures: [String] = []
+    public private(set) var isFinished = false
+
+    public init(target: String, action: String, levels: [[String]], timeout: Duration = .seconds(60)) {
+        self.target = target
+        self.action = action
+        self.levels = levels
+        self.timeout = timeout
+    }
+
+    private func plan(_ devices: [String]) -> [Step] {
+        if action == "reboot" && devices.count > 1 {
+            return devices.map { Step(device: $0, action: "off") } + devices.map { Step(device: $0, action: "on") }
+        }
+        return devices.map { Step(device: $0, action: action) }
+    }
+
+    public mutating func start() -> [Directive] {
+        guard !levels.isEmpty else {
+            isFinished = true
+            return [.finished(success: false, detail: "no fence device can fence \(target); configure one (a stonith primitive with pcmk_host_list, or a fencing-topology level)")]
+        }
+        level = 0
+        steps = plan(levels[0])
+        step = 0
+        return runStep()
+    }
+
+    private func runStep() -> [Directive] {
+        let s = steps[step]
+        return [.run(device: s.device, action: s.action, target: target, timeout: timeout)]
+    }
+
+    /// The result of the step in progress.
+    public mutating func onResult(success: Bool, output: String = "") -> [Directive] {
+        guard !isFinished else { return [] }
+        let s = steps[step]
+        if success {
+            step += 1
+            if step < steps.count { return runStep() }
+            isFinished = true
+            let devices = levels[level].joined(separator: ",")
+            return [.finished(success: true, detail: "\(target) fenced (\(action)) by \(devices) at level \(level + 1)")]
+        }
+        failures.append("\(s.device) \(s.action): \(output.isEmpty ? "failed" : output)")
+        level += 1
+        guard level < levels.count else {
+            isFinished = true
+            return [.finished(success: false, detail: "could not fence \(target): " + failures.joined(separator: "; "))]
+        }
+        steps = plan(levels[level])
+        step = 0
+        return runStep()
+    }
+}
