@@ -133,6 +133,8 @@ public struct SchedulerResource: Sendable {
     public var historyIDs: [String: String] = [:]
     /// The parameter digest each node last started the resource with.
     public var startDigests: [String: String] = [:]
+    /// Where the agent can reload: the restart digest and the parameters it covers, by node.
+    public var restartDigests: [String: (digest: String, parameters: [String])] = [:]
     /// The recurring operations active on each node ("monitor_10000"), oldest first.
     public var recurringOn: [String: [String]] = [:]
     /// For a bundle: its container image, and whether its resource is promotable.

@@ -4,7 +4,7 @@ import CIB
 public struct PlannedChange: Sendable, Equatable {
     public enum Kind: String, Sendable {
         case start = "Start", stop = "Stop", move = "Move", recover = "Recover", restart = "Restart"
-        case promote = "Promote", demote = "Demote", fence = "Fence", migrate = "Migrate"
+        case promote = "Promote", demote = "Demote", fence = "Fence", migrate = "Migrate", reload = "Reload"
     }
     public var kind: Kind
     public var subject: String
@@ -63,6 +63,8 @@ struct ResourcePlan: Sendable, Equatable {
         case move(migrate: Bool)
         /// Stop and start again: after a failure, on a definition change, or as ordered.
         case restart
+        /// Reload changed parameters in place.
+        case reload
     }
     var current: [String]
     var origRole: Role
@@ -121,6 +123,7 @@ enum TransitionPlanner {
         }
         // A resource whose parameters changed since it started restarts where it is.
         var definitionChanged = Set<Int>()
+        var reloads = Set<Int>()
         for i in resources {
             let r = ws.resources[i]
             // Removed resources, bundle parts and fence devices (whose digests leave out the
@@ -129,6 +132,12 @@ enum TransitionPlanner {
                   r.managed, !a.isMaintained(r), !r.orphan, r.agent?.standard != "stonith",
                   !(r.parent.map { ws.resources[$0].variant == .bundle } ?? false) else { continue }
             if ParameterDigest.digest(r.parameters) != recorded {
+                // When only parameters the agent can reload changed, it reloads in place.
+                if let (restartDigest, names) = r.restartDigests[n],
+                   ParameterDigest.digest(r.parameters.filter { names.contains($0.key) }) == restartDigest {
+                    reloads.insert(i)
+                    continue
+                }
                 definitionChanged.insert(i)
                 starting.insert(i)
             }
@@ -251,6 +260,9 @@ enum TransitionPlanner {
                     let details = needRole && origRole != nextRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : (needRole ? "\(roleText(origRole)) \(n)" : n)
                     changes.append(PlannedChange(kind: .recover, subject: r.id, details: details,
                                                  reason: active.count > 1 && !r.failed ? "due to being multiply active" : nil))
+                } else if reloads.contains(i) && effects.restart[i] == nil {
+                    mode = .reload
+                    changes.append(PlannedChange(kind: .reload, subject: r.id, details: needRole ? "\(roleText(origRole)) \(n)" : n, reason: nil))
                 } else if definitionChanged.contains(i) {
                     mode = .restart
                     let details = needRole ? "\(roleText(origRole)) \(n)" : n

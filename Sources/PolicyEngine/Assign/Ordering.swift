@@ -167,6 +167,9 @@ struct OrderingEffects {
                         // When any one (or clone-min) of several will do, losing one matters
                         // only below the requirement.
                         firstStarts = false
+                    } else if interleaved {
+                        // Interleaved: the instance on the same node starting restarts this one.
+                        firstStarts = firsts.contains { starting.contains($0) || effects.restart[$0] != nil }
                     } else if case .clone = ws.resources[o.first].variant {
                         firstStarts = firsts.contains { p in
                             guard let cur = ws.resources[p].activeOn.first else { return false }
@@ -192,7 +195,11 @@ struct OrderingEffects {
                     } else if firstStarts, effects.restart[t] == nil, effects.unrunnable[t] == nil,
                               let cur = ws.resources[t].activeOn.first, ws.resources[t].activeOn.count == 1,
                               (next[t] ?? nil) == cur, !starting.contains(t) {
-                        effects.restart[t] = "required \(name(o.first, o.firstAction))"
+                        if interleaved, let f = firsts.first(where: { starting.contains($0) || effects.restart[$0] != nil }) {
+                            effects.restart[t] = "required \(ws.resources[f].id) \(o.firstAction)"
+                        } else {
+                            effects.restart[t] = "required \(name(o.first, o.firstAction))"
+                        }
                         changed = true
                     }
                 }

@@ -358,6 +358,8 @@ struct GraphBuilder {
             if let n = plan.next { resourceOp("promote", on: n) }
         case .demote:
             if let n = plan.next { resourceOp("demote", on: n) }
+        case .reload:
+            if let n = plan.next { resourceOp("reload-agent", on: n) }
         }
         createRecurring(i, plan)
         if case .move(migrate: true) = plan.mode, let from = plan.current.first, let to = plan.next {
@@ -403,6 +405,7 @@ struct GraphBuilder {
         guard let node = plan.next, !isUnclean(node), plan.nextRole >= .started else { return }
         let changedHere = find("\(r.id)_start_0", on: node) != nil || find("\(r.id)_promote_0", on: node) != nil
             || find("\(r.id)_demote_0", on: node) != nil || find("\(r.id)_start_0", on: nil) != nil
+            || find("\(r.id)_reload-agent_0", on: node) != nil
         let promotable = ws.isInPromotableClone(r)
         let running = r.recurringOn[node] ?? []
         for op in Primitive(r.element).operations {
@@ -650,6 +653,7 @@ struct GraphBuilder {
         for k in actions.indices where owner[k] == i && actions[k].intervalMS > 0 {
             let node = actions[k].node
             for st in starts where actions[st].node == node || actions[st].kind == .pseudo { order(st, k) }
+            for reload in actionsOf(i, "reload-agent") { order(reload, k) }
             if transition.plans[i]?.nextRole == .promoted {
                 for p in promotes { order(p, k) }
             } else {

@@ -36,6 +36,10 @@ struct NodeHistory: Equatable {
     var banEverywhere = false
     /// The parameter digest the resource was last started with here.
     var startDigest: String?
+    /// The digest of the parameters that need a restart when changed (the others can be
+    /// reloaded), and their names, as the last start recorded them.
+    var restartDigest: String?
+    var forceRestart: [String]?
     /// The recurring operations active here since the resource last started, oldest first,
     /// as operation keys without the resource ("monitor_10000").
     var activeRecurring: [String] = []
@@ -54,9 +58,13 @@ struct RecordedOp {
     var targetRC: Int?
     var lastRCChange: Int?
     var digest: String?
+    var restartDigest: String?
+    var forceRestart: [String]?
 
     init(_ e: XElement) {
         digest = e["op-digest"]
+        restartDigest = e["op-restart-digest"]
+        forceRestart = e["op-force-restart"].map { $0.split(separator: " ").map(String.init) }
         lastRCChange = e["last-rc-change"].flatMap { Int($0) }
         id = e["id"] ?? ""
         task = e["operation"] ?? ""
@@ -201,6 +209,8 @@ enum History {
         case "start", "migrate_from":
             h.role = .started
             h.startDigest = op.digest
+            h.restartDigest = op.restartDigest
+            h.forceRestart = op.forceRestart
             clearPastFailure(&h)
         case "stop":
             h.role = .stopped
