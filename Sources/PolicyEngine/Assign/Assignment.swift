@@ -584,8 +584,28 @@ struct Assignment {
     /// Promotion: each started instance's priority is the promotion score on its node
     /// (`master-ID` node attributes) plus Promoted-role location scores; the best promoted-max
     /// ones are promoted.
+    /// Where a resource will run (in a role, when one is given): its leaves' nodes.
+    func nodes(of i: Int, role: Role?) -> [String] {
+        var out: [String] = []
+        for leaf in ws.primitives(under: i) {
+            guard let n = assigned[leaf] ?? nil else { continue }
+            if let role, role > .started {
+                let r = nextRole[leaf] ?? .started
+                if role == .promoted ? r != .promoted : r == .promoted { continue }
+            }
+            if !out.contains(n) { out.append(n) }
+        }
+        if out.isEmpty, let n = assigned[i] ?? nil { out.append(n) }
+        return out
+    }
+
     mutating func assignRoles(_ c: Int) {
         let r = ws.resources[c]
+        // The roles of what this clone's promotion follows are decided first.
+        for col in colocations where col.dependent == c && col.dependentRole == .promoted {
+            let top = topAncestor(effectivePrimary(col))
+            if top != c && !assigning.contains(top) { assign(top) }
+        }
         let promotedMax = Int(r.meta["promoted-max"] ?? r.meta["master-max"] ?? "1") ?? 1
         var candidates: [(Int, Int, String)] = []
         for inst in r.children where !ws.resources[inst].orphan {
@@ -608,11 +628,12 @@ struct Assignment {
             // Colocations of the Promoted role with another resource: promote where it is.
             for col in colocations where col.dependent == c && col.dependentRole == .promoted {
                 let primary = effectivePrimary(col)
-                guard let target = assigned[primary] ?? nil else {
+                let targets = nodes(of: primary, role: col.primaryRole)
+                guard !targets.isEmpty else {
                     if col.score >= Score.infinity { priority = -Score.infinity }
                     continue
                 }
-                let here = attribute(node, col.nodeAttribute) == attribute(target, col.nodeAttribute)
+                let here = targets.contains { attribute(node, col.nodeAttribute) == attribute($0, col.nodeAttribute) }
                 if here {
                     if col.score < Score.infinity { priority = Score.add(priority, col.score) }
                 } else if col.score >= Score.infinity {
