@@ -96,7 +96,8 @@ let package = Package(
         .executableTarget(name: "cibd", dependencies: ["CIB", "Messaging", "HASupport"], path: "Sources/Daemons/cibd"),
         .executableTarget(name: "crmd", dependencies: ["Controller", "HASupport"], path: "Sources/Daemons/crmd"),
         .executableTarget(name: "lrmd", dependencies: [
-            "LRM", "Agents", "LocalIPC", "HASupport",
+            "LRM", "Agents", "LocalIPC", "HASupport", "CSystemd",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Daemons/lrmd"),
         .executableTarget(name: "stonithd", dependencies: ["Stonith", "HASupport"], path: "Sources/Daemons/stonithd"),
