@@ -1,0 +1,225 @@
+import Agents
+import CIB
+import Foundation
+import LocalIPC
+import LRM
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real lrmd process with real agents (Debian's resource-agents, and the tests' own
+/// scripts), driven through LRMClient.
+@Suite(.serialized) struct LRMDaemonTests {
+    @Test func dummyStartMonitorStop() async throws {
+        guard dummyInstalled("dummyStartMonitorStop") else { return }
+        let node = try LRMNode(name: "n1")
+        try await node.start()
+        let lrmd = try await node.connect()
+        try await lrmd.register(ResourceDefinition(id: "d", agent: dummy, parameters: ["fake": "hello"]))
+
+        let start = try await lrmd.run(OperationRequest(resource: "d", action: .start, timeout: .seconds(20)))
+        #expect(start.exitCode == .success && start.status == .done, "\(start)")
+        #expect(FileManager.default.fileExists(atPath: node.rscTmp + "/Dummy-d.state"), "Dummy keeps its state under the node root")
+
+        let monitor = try await lrmd.run(OperationRequest(resource: "d", action: .monitor, timeout: .seconds(20)))
+        #expect(monitor.exitCode == .success)
+
+        let stop = try await lrmd.run(OperationRequest(resource: "d", action: .stop, timeout: .seconds(20)))
+        #expect(stop.exitCode == .success)
+        #expect(!FileManager.default.fileExists(atPath: node.rscTmp + "/Dummy-d.state"))
+        let probe = try await lrmd.run(OperationRequest(resource: "d", action: .monitor, timeout: .seconds(20)))
+        #expect(probe.exitCode == .notRunning)
+
+        let history = try await lrmd.history(of: "d")
+        #expect(history.resource.agent == dummy)
+        #expect(history.resource.parameters == ["fake": "hello"])
+        #expect(history.operations[OperationKey(resource: "d", action: .start)]?.callID == start.callID)
+        #expect(history.operations[OperationKey(resource: "d", action: .stop)]?.callID == stop.callID)
+        #expect(history.operations[OperationKey(resource: "d", action: .start)]?.parameterDigest.isEmpty == false)
+        #expect(start.callID < monitor.callID && monitor.callID < stop.callID)
+
+        // The agent catalog and meta-data through lrmd.
+        #expect(try await lrmd.classes().contains("ocf"))
+        #expect(try await lrmd.providers() == ["heartbeat", "test"])
+        #expect(try await lrmd.agents(standard: "ocf", provider: "heartbeat").contains("Dummy"))
+        let meta = try await lrmd.metadata(for: dummy)
+        #expect(meta.name == "Dummy")
+        #expect(meta.parameter("state") != nil)
+        #expect(meta.supports("monitor"))
+        let status = try await lrmd.status()
+        #expect(status.root == node.root && status.node == "n1" && status.resources == 1 && status.subscribers == 1)
+
+        try await lrmd.unregister("d")
+        #expect(try await lrmd.histories().isEmpty)
+        await lrmd.close()
+        #expect(try await node.terminate() == 0)
+    }
+
+    @Test func recurringMonitorReportsTheChangeWhenTheStateFileGoes() async throws {
+        guard dummyInstalled("recurringMonitorReportsTheChangeWhenTheStateFileGoes") else { return }
+        let node = try LRMNode(name: "n1")
+        try await node.start()
+        let lrmd = try await node.connect()
+        let results = ResultLog(lrmd)
+        try await lrmd.register(ResourceDefinition(id: "web", agent: dummy))
+        #expect(try await lrmd.run(OperationRequest(resource: "web", action: .start)).exitCode == .success)
+
+        let monitor = try await lrmd.execute(OperationRequest(resource: "web", action: .monitor, interval: .milliseconds(200), timeout: .seconds(20)))
+        let first = await results.wait { $0.callID == monitor }
+        #expect(first?.exitCode == .success)
+        // Several unchanged runs later, the state file disappears behind the agent's back.
+        try await Task.sleep(for: .milliseconds(700))
+        try FileManager.default.removeItem(atPath: node.rscTmp + "/Dummy-web.state")
+        let change = await results.wait { $0.callID == monitor && $0.exitCode != .success }
+        #expect(change?.exitCode == .notRunning, "\(results.of(monitor))")
+        #expect(change?.status == .done)
+        // Only the first result and the change were reported, not every run.
+        #expect(results.of(monitor).map(\.exitCode) == [.success, .notRunning], "\(results.of(monitor))")
+
+        try await lrmd.cancel(OperationKey(resource: "web", action: .monitor, interval: .milliseconds(200)))
+        let cancelled = await results.wait { $0.callID == monitor && $0.status == .cancelled }
+        #expect(cancelled != nil)
+        await lrmd.close()
+        #expect(try await node.terminate() == 0)
+    }
+
+    @Test func timeoutKillsTheAgentsWholeProcessGroup() async throws {
+        let node = try LRMNode(name: "n1")
+        let pidFile = node.base + "/hang.pids"
+        let hang = try node.hangingAgent(pidFile: pidFile)
+        try await node.start()
+        let lrmd = try await node.connect()
+        try await lrmd.register(ResourceDefinition(id: "stuck", agent: hang))
+        let result = try await lrmd.run(OperationRequest(resource: "stuck", action: .start, timeout: .seconds(1)))
+        #expect(result.status == .timedOut, "\(result)")
+        #expect(result.exitReason?.contains("1s") == true, "\(result.exitReason ?? "")")
+        let spawned = pids(in: pidFile)
+        #expect(spawned.count == 2, "the agent recorded its child and itself")
+        // The agent and its background child are gone, and nothing is left in its group.
+        #expect(await eventually { spawned.allSatisfy { !ProcessTable.isRunning($0) } }, "left running: \(spawned.filter(ProcessTable.isRunning))")
+        if let leader = spawned.last {
+            #expect(ProcessTable.liveMembers(ofGroup: leader).isEmpty)
+        }
+        let history = try await lrmd.history(of: "stuck")
+        #expect(history.lastFailure?.status == .timedOut)
+        await lrmd.close()
+        #expect(try await node.terminate() == 0)
+    }
+
+    @Test func twoNodesRunDummyWithTheSameIdWithoutSharingState() async throws {
+        guard dummyInstalled("twoNodesRunDummyWithTheSameIdWithoutSharingState") else { return }
+        let a = try LRMNode(name: "a")
+        let b = try LRMNode(name: "b")
+        try await a.start()
+        try await b.start()
+        let la = try await a.connect()
+        let lb = try await b.connect()
+        for l in [la, lb] {
+            try await l.register(ResourceDefinition(id: "same", agent: dummy))
+            #expect(try await l.run(OperationRequest(resource: "same", action: .start)).exitCode == .success)
+        }
+        #expect(FileManager.default.fileExists(atPath: a.rscTmp + "/Dummy-same.state"))
+        #expect(FileManager.default.fileExists(atPath: b.rscTmp + "/Dummy-same.state"))
+        // Stopping it on a leaves b's running.
+        #expect(try await la.run(OperationRequest(resource: "same", action: .stop)).exitCode == .success)
+        #expect(try await la.run(OperationRequest(resource: "same", action: .monitor)).exitCode == .notRunning)
+        #expect(try await lb.run(OperationRequest(resource: "same", action: .monitor)).exitCode == .success)
+        await la.close()
+        await lb.close()
+        #expect(try await a.terminate() == 0)
+        #expect(try await b.terminate() == 0)
+    }
+
+    @Test func sigtermLeavesNoAgentProcessBehind() async throws {
+        let node = try LRMNode(name: "n1")
+        let pidFile = node.base + "/hang.pids"
+        let hang = try node.hangingAgent(pidFile: pidFile)
+        try await node.start()
+        let lrmd = try await node.connect()
+        try await lrmd.register(ResourceDefinition(id: "busy", agent: hang))
+        let call = try await lrmd.execute(OperationRequest(resource: "busy", action: .start, timeout: .seconds(120)))
+        #expect(await eventually { pids(in: pidFile).count == 2 }, "the agent started")
+        let spawned = pids(in: pidFile)
+
+        let waiting = Task { try await lrmd.result(of: call) }
+        #expect(try await node.terminate() == 0, "lrmd exits 0 on SIGTERM: \(node.log)")
+        #expect(spawned.allSatisfy { !ProcessTable.isRunning($0) }, "left running: \(spawned.filter(ProcessTable.isRunning))")
+        if let leader = spawned.last {
+            #expect(ProcessTable.liveMembers(ofGroup: leader).isEmpty)
+        }
+        #expect(!FileManager.default.fileExists(atPath: node.socketPath), "the socket is removed")
+        // The client waiting for the result learns that lrmd went away instead of hanging.
+        await #expect(throws: (any Error).self) { _ = try await waiting.value }
+        #expect(!lrmd.isConnected)
+        #expect(node.log.contains("received SIGTERM"))
+    }
+
+    @Test func unknownAgentsAndResourcesGiveClearErrors() async throws {
+        let node = try LRMNode(name: "n1")
+        try await node.start()
+        let lrmd = try await node.connect()
+        let missing = ResourceAgentName(standard: "ocf", provider: "heartbeat", type: "NoSuchAgent")
+
+        // A missing agent can be registered (crmd probes everywhere), and its operations end
+        // with OCF_ERR_INSTALLED (5) and a reason naming where it was looked for.
+        try await lrmd.register(ResourceDefinition(id: "ghost", agent: missing))
+        let probe = try await lrmd.run(OperationRequest(resource: "ghost", action: .monitor))
+        #expect(probe.exitCode == .errInstalled)
+        #expect(probe.status == .notInstalled)
+        #expect(probe.exitReason?.contains("not installed") == true)
+        #expect(probe.exitReason?.contains(node.ocfRoot + "/resource.d/heartbeat/NoSuchAgent") == true, "\(probe.exitReason ?? "")")
+
+        await #expect {
+            _ = try await lrmd.metadata(for: missing)
+        } throws: { error in
+            guard let f = error as? LRMFailure else { return false }
+            return f.kind == .notInstalled && f.message.contains("ocf:heartbeat:NoSuchAgent")
+        }
+        await #expect {
+            try await lrmd.register(ResourceDefinition(id: "x", agent: ResourceAgentName(standard: "bogus", provider: nil, type: "thing")))
+        } throws: { error in
+            guard let f = error as? LRMFailure else { return false }
+            return f.kind == .invalidAgent && f.message.contains("unknown resource agent class 'bogus'")
+        }
+        await #expect {
+            _ = try await lrmd.execute(OperationRequest(resource: "never-registered", action: .start))
+        } throws: { error in
+            guard let f = error as? LRMFailure else { return false }
+            return f.kind == .unknownResource && f.message.contains("never-registered") && f.message.contains("register it")
+        }
+        await #expect {
+            try await lrmd.cancel(OperationKey(resource: "ghost", action: .monitor, interval: .seconds(10)))
+        } throws: { error in
+            (error as? LRMFailure)?.kind == .invalidRequest
+        }
+        await lrmd.close()
+        #expect(try await node.terminate() == 0)
+    }
+
+    @Test func badCommandLinesExitWithUsage() throws {
+        let bogus = try Tool.run("lrmd", ["--bogus"])
+        #expect(bogus.status == 64)
+        #expect(bogus.stderr.contains("Unknown option '--bogus'"))
+        let relative = try Tool.run("lrmd", ["--root", "relative/dir"])
+        #expect(relative.status == 64)
+        #expect(relative.stderr.contains("absolute path"))
+        let limit = try Tool.run("lrmd", ["--root", "/tmp", "--parallel-limit", "0"])
+        #expect(limit.status == 64)
+    }
+
+    @Test func aSecondLrmdForTheSameRootRefusesToStart() async throws {
+        let node = try LRMNode(name: "n1")
+        try await node.start()
+        let second = try Tool.run("lrmd", ["--root", node.root])
+        #expect(second.status == 69, "\(second.stderr)")
+        #expect(second.stderr.contains("already serving"))
+        // The first one is unaffected.
+        let lrmd = try await node.connect()
+        #expect(try await lrmd.status().root == node.root)
+        await lrmd.close()
+        #expect(try await node.terminate() == 0)
+    }
+}
