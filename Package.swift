@@ -29,6 +29,7 @@ let package = Package(
         .executable(name: "cibadmin", targets: ["cibadmin"]),
         .executable(name: "crm_verify", targets: ["crm_verify"]),
         .executable(name: "crm_simulate", targets: ["crm_simulate"]),
+        .executable(name: "crm_resource", targets: ["crm_resource"]),
         .executable(name: "corosync-keygen", targets: ["corosync-keygen"]),
         .executable(name: "corosync-cfgtool", targets: ["corosync-cfgtool"]),
         .executable(name: "corosync-quorumtool", targets: ["corosync-quorumtool"]),
@@ -113,6 +114,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/crm_verify"),
 
+        .executableTarget(name: "crm_resource", dependencies: [
+            "CIB", "Agents", "LRM", "HASupport", "ToolSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/Tools/crm_resource"),
         .executableTarget(name: "crm_simulate", dependencies: [
             "CIB", "PolicyEngine", "ToolSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,0 +1,138 @@
+import Agents
+import CIB
+import Foundation
+import LRM
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `crm_resource --force-*`: one operation of a configured resource, run directly, with
+/// Pacemaker's report line and exit code.
+@Suite struct CrmResourceTests {
+    static func cib(_ resources: String, opDefaults: String = "") -> String {
+        """
+        <cib admin_epoch="0" epoch="1" num_updates="0" validate-with="pacemaker-3.9">
+          <configuration>
+            <crm_config/>
+            <nodes/>
+            <resources>
+        \(resources)
+            </resources>
+            <constraints/>
+        \(opDefaults)
+          </configuration>
+          <status/>
+        </cib>
+        """
+    }
+
+    func run(_ node: LRMNode, _ cibFile: String, _ args: [String]) throws -> Tool.Result {
+        try Tool.run("crm_resource", args + ["--ocf-root", node.ocfRoot], env: ["CIB_file": cibFile, "SWIFTHA_ROOT": node.root])
+    }
+
+    @Test func forceStartCheckStopDummy() throws {
+        guard dummyInstalled("forceStartCheckStopDummy") else { return }
+        let node = try LRMNode(name: "n1")
+        let file = node.base + "/cib.xml"
+        try Self.cib("""
+            <primitive id="d" class="ocf" provider="heartbeat" type="Dummy">
+              <instance_attributes id="d-ia"><nvpair id="d-fake" name="fake" value="x"/></instance_attributes>
+            </primitive>
+            """).write(toFile: file, atomically: true, encoding: .utf8)
+
+        let start = try run(node, file, ["--force-start", "-r", "d"])
+        #expect(start.status == 0, "\(start.stderr)")
+        #expect(start.stdout == "Operation force-start for d (ocf:heartbeat:Dummy) returned 0 (ok)\n")
+        #expect(FileManager.default.fileExists(atPath: node.rscTmp + "/Dummy-d.state"), "the agent kept its state under the node root")
+        let check = try run(node, file, ["--force-check", "-r", "d"])
+        #expect(check.status == 0)
+        #expect(check.stdout.hasPrefix("Operation force-check for d (ocf:heartbeat:Dummy) returned 0 (ok)"))
+        let stop = try run(node, file, ["--force-stop", "-r", "d"])
+        #expect(stop.status == 0)
+        let stopped = try run(node, file, ["--force-check", "-r", "d"])
+        #expect(stopped.status == 7)
+        #expect(stopped.stdout.hasPrefix("Operation force-check for d (ocf:heartbeat:Dummy) returned 7 (not running"))
+    }
+
+    @Test func theCIBsTimeoutKillsAHungAgentsWholeGroup() throws {
+        let node = try LRMNode(name: "n1")
+        let pidFile = node.base + "/hang.pids"
+        _ = try node.hangingAgent(pidFile: pidFile)
+        let file = node.base + "/cib.xml"
+        try Self.cib("""
+            <primitive id="stuck" class="ocf" provider="test" type="Hang">
+              <operations><op id="stuck-start" name="start" interval="0" timeout="1s"/></operations>
+            </primitive>
+            """, opDefaults: #"<op_defaults><meta_attributes id="od"><nvpair id="od-t" name="timeout" value="300s"/></meta_attributes></op_defaults>"#)
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try run(node, file, ["--force-start", "-r", "stuck"])
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("Operation force-start for stuck (ocf:test:Hang) could not be executed (Timed Out: the agent did not complete within 1s"), "\(result.stderr)")
+        let spawned = pids(in: pidFile)
+        #expect(spawned.count == 2)
+        // Unlike Pacemaker 2.1.5's crm_resource, nothing of the agent is left running.
+        for pid in spawned { #expect(!ProcessTable.isRunning(pid), "pid \(pid) is still running") }
+        if let leader = spawned.last { #expect(ProcessTable.liveMembers(ofGroup: leader).isEmpty) }
+    }
+
+    @Test func errorsAndTheirExitCodes() throws {
+        let node = try LRMNode(name: "n1")
+        let file = node.base + "/cib.xml"
+        try Self.cib("""
+            <group id="g"><primitive id="g1" class="ocf" provider="heartbeat" type="Dummy"/></group>
+            <primitive id="ghost" class="ocf" provider="heartbeat" type="NoSuchAgent"/>
+            """).write(toFile: file, atomically: true, encoding: .utf8)
+        let missing = try run(node, file, ["--force-start", "-r", "nope"])
+        #expect(missing.status == 105)
+        #expect(missing.stderr.contains("Resource 'nope' not found"))
+        let group = try run(node, file, ["--force-start", "-r", "g"])
+        #expect(group.status == 3)
+        #expect(group.stderr.contains("doesn't support group resources"))
+        let ghost = try run(node, file, ["--force-check", "-r", "ghost"])
+        #expect(ghost.status == 5)
+        #expect(ghost.stderr.contains("could not be executed (Not installed: resource agent ocf:heartbeat:NoSuchAgent is not installed"))
+        let noResource = try run(node, file, ["--force-start"])
+        #expect(noResource.status == 64)
+        #expect(noResource.stderr.contains("Must supply a resource id with -r"))
+        let noCommand = try run(node, file, ["-r", "g1"])
+        #expect(noCommand.status == 64)
+        let noCIB = try Tool.run("crm_resource", ["--force-start", "-r", "d"], env: ["CIB_file": node.base + "/absent.xml"])
+        #expect(noCIB.status != 0)
+        #expect(noCIB.stderr.contains("absent.xml"))
+    }
+
+    @Test func preparationReadsAgentParametersMetaAndTimeoutFromTheCIB() throws {
+        let cib = try CIB.parse(Self.cib("""
+            <template id="tpl" class="ocf" provider="heartbeat" type="Dummy">
+              <instance_attributes id="tpl-ia"><nvpair id="tpl-a" name="a" value="from-template"/><nvpair id="tpl-b" name="b" value="template"/></instance_attributes>
+            </template>
+            <clone id="c">
+              <meta_attributes id="c-ma"><nvpair id="c-max" name="clone-max" value="2"/></meta_attributes>
+              <primitive id="p" template="tpl">
+                <instance_attributes id="p-ia"><nvpair id="p-b" name="b" value="own"/></instance_attributes>
+                <meta_attributes id="p-ma"><nvpair id="p-tr" name="target-role" value="Started"/></meta_attributes>
+                <operations>
+                  <op id="p-mon" name="monitor" interval="10s" timeout="45s">
+                    <instance_attributes id="p-mon-ia"><nvpair id="p-cl" name="OCF_CHECK_LEVEL" value="10"/></instance_attributes>
+                  </op>
+                </operations>
+              </primitive>
+            </clone>
+            """, opDefaults: #"<op_defaults><meta_attributes id="od"><nvpair id="od-t" name="timeout" value="90s"/></meta_attributes></op_defaults>"#))
+        let check = try ForcedOperation.prepare("force-check", resource: "p:1", in: cib)
+        #expect(check.request.agent == ResourceAgentName(standard: "ocf", provider: "heartbeat", type: "Dummy"))
+        #expect(check.request.resource == "p:1")
+        #expect(check.request.action == .monitor)
+        #expect(check.request.parameters == ["a": "from-template", "b": "own"])
+        #expect(check.request.meta == ["clone-max": "2", "target-role": "Started"])
+        #expect(check.request.timeout == .seconds(45))
+        #expect(check.request.checkLevel == 10)
+        // No start op: op_defaults' timeout; an explicit timeout wins over both.
+        #expect(try ForcedOperation.prepare("force-start", resource: "c", in: cib).request.timeout == .seconds(90))
+        #expect(try ForcedOperation.prepare("force-start", resource: "p", in: cib, timeout: .seconds(3)).request.timeout == .seconds(3))
+        #expect(throws: ForcedOperation.Failure.self) { try ForcedOperation.prepare("force-start", resource: "zzz", in: cib) }
+    }
+}
