@@ -52,16 +52,22 @@ public final class IPCConnection<P: LocalIPCProtocol>: Sendable, Hashable, Custo
     public let peer: PeerCredentials
     let channel: Channel
     private let maximumFrameSize: Int
+    private let maximumPendingBytes: Int
     private let logger: Logger
     private let closeHandlers = Mutex<[@Sendable () -> Void]?>([])
+    private let pendingBytes = Atomic<Int>(0)
 
-    init(id: UInt64, peer: PeerCredentials, channel: Channel, maximumFrameSize: Int, logger: Logger) {
+    init(id: UInt64, peer: PeerCredentials, channel: Channel, maximumFrameSize: Int, maximumPendingBytes: Int, logger: Logger) {
         self.id = id
         self.peer = peer
         self.channel = channel
         self.maximumFrameSize = maximumFrameSize
+        self.maximumPendingBytes = maximumPendingBytes
         self.logger = logger
     }
+
+    /// Bytes handed to the socket but not yet written (the client has not read them).
+    public var unsentBytes: Int { pendingBytes.load(ordering: .relaxed) }
 
     /// `connection 3 (pid 1234 uid 0 gid 0)`.
     public var description: String { "connection \(id) (\(peer))" }
@@ -73,7 +79,7 @@ public final class IPCConnection<P: LocalIPCProtocol>: Sendable, Hashable, Custo
     /// or the event is too large to send; never blocks.
     @discardableResult
     public func push(_ event: P.Event) -> Bool {
-        guard isOpen else { return false }
+        guard isOpen, channel.isActive else { return false }
         return send(Envelope<P>(kind: .event, event: event))
     }
 
@@ -109,7 +115,17 @@ public final class IPCConnection<P: LocalIPCProtocol>: Sendable, Hashable, Custo
             }
             return false
         }
-        channel.writeAndFlush(buffer, promise: nil)
+        let size = buffer.readableBytes
+        let pending = pendingBytes.add(size, ordering: .relaxed).newValue
+        if pending > maximumPendingBytes {
+            pendingBytes.subtract(size, ordering: .relaxed)
+            logger.warning("\(P.name): closing \(self): \(pending - size) bytes are waiting to be sent and the client is not reading them (limit \(maximumPendingBytes) bytes)")
+            close()
+            return false
+        }
+        channel.writeAndFlush(buffer).whenComplete { [self] _ in
+            pendingBytes.subtract(size, ordering: .relaxed)
+        }
         return true
     }
 
@@ -153,6 +169,11 @@ public final class IPCServer<P: LocalIPCProtocol>: Sendable {
     public let path: String
     public let policy: AccessPolicy
     public let maximumFrameSize: Int
+    /// How many requests of one connection are handled at once (1: one at a time, in order).
+    public let requestConcurrency: Int
+    /// How many bytes may wait to be sent to one client before it is disconnected as not
+    /// reading (so a stuck client cannot make the daemon's memory grow without bound).
+    public let maximumPendingBytes: Int
     private let logger: Logger
     private let group: any EventLoopGroup
     private let handler: Handler
@@ -174,12 +195,23 @@ public final class IPCServer<P: LocalIPCProtocol>: Sendable {
         var channel: NIOAsyncChannel<ByteBuffer, Never>
     }
 
+    /// - Parameters:
+    ///   - path: the socket's path (`<root>/run/swiftha/NAME.sock`).
+    ///   - policy: who may connect (`AccessPolicy.standard()`: root, this user, haclient).
+    ///   - maximumFrameSize: the largest message accepted or sent, in bytes.
+    ///   - requestConcurrency: requests of one connection handled at once; 1 (the default)
+    ///     handles them one at a time in the order sent.
+    ///   - maximumPendingBytes: unsent bytes allowed per connection before it is closed.
+    ///   - handler: answers each request; a thrown error becomes a failure reply.
     public init(path: String, policy: AccessPolicy = .standard(), maximumFrameSize: Int = LocalIPC.defaultMaximumFrameSize,
+                requestConcurrency: Int = 1, maximumPendingBytes: Int = 64 * 1024 * 1024,
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 logger: Logger = Logger(label: "swiftha.ipc"), handler: @escaping Handler) {
         self.path = path
         self.policy = policy
         self.maximumFrameSize = maximumFrameSize
+        self.requestConcurrency = max(1, requestConcurrency)
+        self.maximumPendingBytes = max(maximumFrameSize, maximumPendingBytes)
         self.group = group
         self.logger = logger
         self.handler = handler
@@ -284,7 +316,7 @@ public final class IPCServer<P: LocalIPCProtocol>: Sendable {
         guard let peer = accepted.peer else {
             logger.warning("\(P.name): refused a connection on \(path): its peer credentials could not be read")
             let conn = IPCConnection<P>(id: 0, peer: PeerCredentials(pid: 0, uid: .max, gid: .max), channel: channel,
-                                        maximumFrameSize: maximumFrameSize, logger: logger)
+                                        maximumFrameSize: maximumFrameSize, maximumPendingBytes: maximumPendingBytes, logger: logger)
             conn.send(Envelope(kind: .refused, message: "the server could not read this process's credentials"))
             try? await accepted.channel.executeThenClose { _ in }
             return
@@ -292,13 +324,13 @@ public final class IPCServer<P: LocalIPCProtocol>: Sendable {
         let connection: IPCConnection<P>? = state.withLock { s in
             guard s.phase != .stopped else { return nil }
             let c = IPCConnection<P>(id: s.nextConnection, peer: peer, channel: channel,
-                                     maximumFrameSize: maximumFrameSize, logger: logger)
+                                     maximumFrameSize: maximumFrameSize, maximumPendingBytes: maximumPendingBytes, logger: logger)
             s.nextConnection += 1
             s.connections[c.id] = c
             return c
         }
         guard let connection else {
-            let c = IPCConnection<P>(id: 0, peer: peer, channel: channel, maximumFrameSize: maximumFrameSize, logger: logger)
+            let c = IPCConnection<P>(id: 0, peer: peer, channel: channel, maximumFrameSize: maximumFrameSize, maximumPendingBytes: maximumPendingBytes, logger: logger)
             c.send(Envelope(kind: .refused, message: "\(P.name) is shutting down"))
             try? await accepted.channel.executeThenClose { _ in }
             return
@@ -319,25 +351,33 @@ public final class IPCServer<P: LocalIPCProtocol>: Sendable {
         }
         connection.send(Envelope(kind: .welcome, message: P.name))
 
+        let limit = requestConcurrency
         do {
             try await accepted.channel.executeThenClose { inbound in
-                for try await frame in inbound {
-                    let envelope: Envelope<P>
-                    do {
-                        envelope = try Envelope<P>.decode(frame)
-                    } catch {
-                        logger.warning("\(P.name): closing \(connection): a frame of \(frame.readableBytes) bytes is not a valid \(P.name) message (\(Self.decodingReason(error)))")
-                        return
-                    }
-                    guard envelope.kind == .request, let id = envelope.id, let request = envelope.request else {
-                        logger.warning("\(P.name): closing \(connection): it sent a '\(envelope.kind.rawValue)' message without id or request; clients may only send requests")
-                        return
-                    }
-                    do {
-                        let reply = try await handler(request, connection)
-                        connection.send(Envelope(kind: .reply, id: id, reply: reply))
-                    } catch {
-                        connection.send(Envelope(kind: .failure, id: id, message: "\(error)"))
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    var inFlight = 0
+                    for try await frame in inbound {
+                        let envelope: Envelope<P>
+                        do {
+                            envelope = try Envelope<P>.decode(frame)
+                        } catch {
+                            logger.warning("\(P.name): closing \(connection): a frame of \(frame.readableBytes) bytes is not a valid \(P.name) message (\(Self.decodingReason(error)))")
+                            return
+                        }
+                        guard envelope.kind == .request, let id = envelope.id, let request = envelope.request else {
+                            logger.warning("\(P.name): closing \(connection): it sent a '\(envelope.kind.rawValue)' message without id or request; clients may only send requests")
+                            return
+                        }
+                        if limit <= 1 {
+                            await answer(id, request, connection)
+                            continue
+                        }
+                        if inFlight >= limit {
+                            try await group.next()
+                            inFlight -= 1
+                        }
+                        group.addTask { await self.answer(id, request, connection) }
+                        inFlight += 1
                     }
                 }
             }
@@ -345,6 +385,15 @@ public final class IPCServer<P: LocalIPCProtocol>: Sendable {
             if state.withLock({ $0.phase }) != .stopped {
                 logger.warning("\(P.name): closing \(connection): \(error)")
             }
+        }
+    }
+
+    private func answer(_ id: UInt64, _ request: P.Request, _ connection: IPCConnection<P>) async {
+        do {
+            let reply = try await handler(request, connection)
+            connection.send(Envelope(kind: .reply, id: id, reply: reply))
+        } catch {
+            connection.send(Envelope(kind: .failure, id: id, message: "\(error)"))
         }
     }
 

@@ -223,3 +223,36 @@ import Glibc
         #expect(try await node.terminate() == 0)
     }
 }
+
+/// What an agent run by lrmd sees.
+@Suite struct LRMAgentEnvironmentTests {
+    @Test func agentsGetTheNodesScratchDirectoriesAndMergedAttributes() async throws {
+        let node = try LRMNode(name: "n7")
+        let dump = node.base + "/env.txt"
+        let agent = try node.agent("Env", """
+            #!/bin/sh
+            env > "\(dump)"
+            exit 0
+            """)
+        try await node.start()
+        let lrmd = try await node.connect()
+        try await lrmd.register(ResourceDefinition(id: "probe", agent: agent, parameters: ["ip": "10.0.0.1", "port": "80"],
+                                                   meta: ["target-role": "Started"]))
+        let r = try await lrmd.run(OperationRequest(resource: "probe", action: .start, timeout: .seconds(7),
+                                                    parameters: ["port": "8080"], meta: ["clone-max": "2"]))
+        #expect(r.exitCode == .success)
+        let lines = Set(((try? String(contentsOfFile: dump, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init))
+        for expected in [
+            "HA_RSCTMP=\(node.root)/run/resource-agents", "HA_VARRUN=\(node.root)/run", "SWIFTHA_ROOT=\(node.root)",
+            "OCF_ROOT=\(node.ocfRoot)", "OCF_RESOURCE_INSTANCE=probe", "OCF_RESOURCE_PROVIDER=test", "OCF_RESOURCE_TYPE=Env",
+            "OCF_RESKEY_ip=10.0.0.1", "OCF_RESKEY_port=8080",
+            "OCF_RESKEY_CRM_meta_target_role=Started", "OCF_RESKEY_CRM_meta_clone_max=2", "OCF_RESKEY_CRM_meta_timeout=7000",
+        ] {
+            #expect(lines.contains(expected), "missing \(expected)")
+        }
+        var isDir: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: node.root + "/run/resource-agents", isDirectory: &isDir) && isDir.boolValue)
+        await lrmd.close()
+        #expect(try await node.terminate() == 0)
+    }
+}

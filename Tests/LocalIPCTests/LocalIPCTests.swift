@@ -76,11 +76,14 @@ struct Fixture {
     let log = LogCapture()
     let handled = Counter()
 
-    init(policy: AccessPolicy = .standard(), maximumFrameSize: Int = 64 * 1024) {
+    init(policy: AccessPolicy = .standard(), maximumFrameSize: Int = 64 * 1024, requestConcurrency: Int = 1,
+         maximumPendingBytes: Int = 64 * 1024 * 1024) {
         directory = scratchDirectory("ipc")
         path = directory + "/run/swiftha/echod.sock"
         let handled = self.handled
-        server = IPCServer<EchoAPI>(path: path, policy: policy, maximumFrameSize: maximumFrameSize, logger: log.logger) { request, connection in
+        server = IPCServer<EchoAPI>(path: path, policy: policy, maximumFrameSize: maximumFrameSize,
+                                    requestConcurrency: requestConcurrency, maximumPendingBytes: maximumPendingBytes,
+                                    logger: log.logger) { request, connection in
             handled.increment()
             switch request {
             case .echo(let text): return .text(text)
@@ -374,6 +377,48 @@ func frame(_ payload: [UInt8]) -> [UInt8] {
         }
         #expect((try? String(contentsOfFile: g.path, encoding: .utf8)) == "keep me")
         await g.cleanup()
+    }
+
+    @Test func requestsOfOneConnectionRunInOrderUnlessConcurrencyIsAllowed() async throws {
+        for concurrency in [1, 4] {
+            let f = Fixture(requestConcurrency: concurrency)
+            try await f.server.start()
+            let client = try await IPCClient<EchoAPI>.connect(path: f.path)
+            let slowDone = Counter()
+            let slow = Task {
+                _ = try await client.request(.sleep(milliseconds: 300))
+                slowDone.increment()
+            }
+            #expect(await eventually { f.handled.value == 1 }, "the slow request is being handled")
+            #expect(try await client.request(.echo("quick")) == .text("quick"))
+            if concurrency == 1 {
+                #expect(slowDone.value == 1, "one at a time: the quick request waited for the slow one")
+            } else {
+                #expect(slowDone.value == 0, "concurrent: the quick request did not wait for the slow one")
+            }
+            try await slow.value
+            await client.close()
+            await f.cleanup()
+        }
+    }
+
+    @Test func aClientThatDoesNotReadIsDisconnectedNotBufferedForever() async throws {
+        let f = Fixture(maximumFrameSize: 1024, maximumPendingBytes: 64 * 1024)
+        try await f.server.start()
+        // A raw client that never reads: it asks for a flood of events.
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.autoRead, value: false)
+            .connect(unixDomainSocketPath: f.path).get()
+        var buffer = channel.allocator.buffer(capacity: 128)
+        buffer.writeBytes(frame(Array(#"{"kind":"request","id":1,"request":{"subscribe":{"ticks":50000}}}"#.utf8)))
+        try await channel.writeAndFlush(buffer)
+        #expect(await eventually(within: .seconds(20)) { f.log.contains("the client is not reading them") }, "\(f.log.all.suffix(3))")
+        #expect(await eventually { f.server.connections.isEmpty })
+        try? await channel.close()
+        let client = try await IPCClient<EchoAPI>.connect(path: f.path, maximumFrameSize: 1024)
+        #expect(try await client.request(.echo("fine")) == .text("fine"))
+        await client.close()
+        await f.cleanup()
     }
 
     // MARK: - Credentials

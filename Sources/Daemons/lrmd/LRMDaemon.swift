@@ -80,7 +80,9 @@ struct LRMDaemon: AsyncParsableCommand {
             throw ExitCode(CRMExit.cantCreate.rawValue)
         }
         let path = env.socketDirectory + "/" + LRMAPI.socketName
-        let server = IPCServer<LRMAPI>(path: path, logger: logger) { request, connection in
+        // Requests of one client are answered concurrently: a slow meta-data read does not
+        // hold up crmd's next operation. (LRMClient awaits each call, so its own order holds.)
+        let server = IPCServer<LRMAPI>(path: path, requestConcurrency: 16, logger: logger) { request, connection in
             await service.handle(request, from: connection)
         }
         do {
