@@ -82,6 +82,18 @@ struct Envelope<P: LocalIPCProtocol>: Codable, Sendable {
     }
 }
 
+/// The kind and id of a message, read when its content cannot be.
+struct EnvelopeHeader: Decodable {
+    var kind: EnvelopeKind
+    var id: UInt64?
+
+    enum EnvelopeKind: String, Decodable { case welcome, refused, request, reply, failure, event }
+
+    static func decode(_ buffer: ByteBuffer) throws -> EnvelopeHeader {
+        try JSONDecoder().decode(EnvelopeHeader.self, from: Data(buffer.readableBytesView))
+    }
+}
+
 /// What can go wrong for a client. Every case names the socket and says what to do.
 public enum IPCError: Error, Sendable, CustomStringConvertible {
     /// Nothing accepts connections at the path.

@@ -361,6 +361,14 @@ public final class IPCServer<P: LocalIPCProtocol>: Sendable {
                         do {
                             envelope = try Envelope<P>.decode(frame)
                         } catch {
+                            // A well-formed request this server does not understand (a newer
+                            // client) gets a failure reply; anything else closes the connection.
+                            if let header = try? EnvelopeHeader.decode(frame), header.kind == EnvelopeHeader.EnvelopeKind.request, let id = header.id {
+                                logger.warning("\(P.name): \(connection) sent request \(id) that this \(P.name) does not understand (\(Self.decodingReason(error)))")
+                                connection.send(Envelope(kind: .failure, id: id,
+                                                         message: "\(P.name) does not understand this request (\(Self.decodingReason(error))); are the client and \(P.name) from the same SwiftHA version?"))
+                                continue
+                            }
                             logger.warning("\(P.name): closing \(connection): a frame of \(frame.readableBytes) bytes is not a valid \(P.name) message (\(Self.decodingReason(error)))")
                             return
                         }

@@ -101,7 +101,7 @@ import Glibc
         // The agent and its background child are gone, and nothing is left in its group.
         #expect(await eventually { spawned.allSatisfy { !ProcessTable.isRunning($0) } }, "left running: \(spawned.filter(ProcessTable.isRunning))")
         if let leader = spawned.last {
-            #expect(ProcessTable.liveMembers(ofGroup: leader).isEmpty)
+            #expect(await eventually(within: .seconds(5)) { ProcessTable.liveMembers(ofGroup: leader).isEmpty })
         }
         let history = try await lrmd.history(of: "stuck")
         #expect(history.lastFailure?.status == .timedOut)
@@ -146,9 +146,9 @@ import Glibc
 
         let waiting = Task { try await lrmd.result(of: call) }
         #expect(try await node.terminate() == 0, "lrmd exits 0 on SIGTERM: \(node.log)")
-        #expect(spawned.allSatisfy { !ProcessTable.isRunning($0) }, "left running: \(spawned.filter(ProcessTable.isRunning))")
+        #expect(await eventually(within: .seconds(5)) { spawned.allSatisfy { !ProcessTable.isRunning($0) } }, "left running: \(spawned.filter(ProcessTable.isRunning))")
         if let leader = spawned.last {
-            #expect(ProcessTable.liveMembers(ofGroup: leader).isEmpty)
+            #expect(await eventually(within: .seconds(5)) { ProcessTable.liveMembers(ofGroup: leader).isEmpty })
         }
         #expect(!FileManager.default.fileExists(atPath: node.socketPath), "the socket is removed")
         // The client waiting for the result learns that lrmd went away instead of hanging.

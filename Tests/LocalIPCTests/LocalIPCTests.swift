@@ -128,6 +128,17 @@ func serverClosesAfterSending(_ bytes: [UInt8], to path: String) async throws ->
     return closed
 }
 
+/// Keeps the text of every frame a raw channel receives.
+final class FrameCollector: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    private let frames = Mutex<[String]>([])
+    var texts: [String] { frames.withLock { $0 } }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let b = Self.unwrapInboundIn(data)
+        frames.withLock { $0.append(String(decoding: b.readableBytesView, as: UTF8.self)) }
+    }
+}
+
 /// Binds a Unix socket at `path` and closes it without removing the file, as a crashed
 /// daemon leaves it.
 func makeStaleSocket(_ path: String) {
@@ -274,6 +285,25 @@ func frame(_ payload: [UInt8]) -> [UInt8] {
         // Valid JSON, but a server-to-client kind.
         #expect(try await serverClosesAfterSending(frame(Array(#"{"kind":"reply","id":1,"reply":{"ok":{}}}"#.utf8)), to: f.path))
         #expect(await eventually { f.log.contains("clients may only send requests") }, "\(f.log.all)")
+        // A well-formed request of a kind this server does not know is answered with a failure,
+        // and the connection stays open.
+        let unknown = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { ch in
+                ch.eventLoop.makeCompletedFuture {
+                    try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(IPCFrameDecoder(maximumFrameSize: 1 << 20)))
+                }
+            }
+            .connect(unixDomainSocketPath: f.path).get()
+        let replies = FrameCollector()
+        try await unknown.pipeline.addHandler(replies)
+        var request = unknown.allocator.buffer(capacity: 128)
+        request.writeBytes(frame(Array(#"{"kind":"request","id":7,"request":{"launchRockets":{}}}"#.utf8)))
+        try await unknown.writeAndFlush(request)
+        #expect(await eventually { replies.texts.contains { $0.contains(#""kind":"failure""#) && $0.contains(#""id":7"#) } }, "\(replies.texts)")
+        #expect(replies.texts.contains { $0.contains("does not understand this request") })
+        #expect(unknown.isActive)
+        try? await unknown.close()
+
         // Random bytes, many frames of them: never a crash.
         var rng = SeededGenerator(seed: 5)
         for _ in 0..<20 {
