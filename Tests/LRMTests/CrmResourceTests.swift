@@ -105,6 +105,21 @@ import Glibc
         #expect(noCIB.stderr.contains("absent.xml"))
     }
 
+    /// A real agent given invalid parameters answers OCF_ERR_CONFIGURED (6), with its reason.
+    @Test func invalidParametersGiveRc6() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/lib/ocf/resource.d/heartbeat/IPaddr2") else {
+            print("SKIPPED: invalidParametersGiveRc6: ocf:heartbeat:IPaddr2 is not installed (apt-get install resource-agents)")
+            return
+        }
+        let node = try LRMNode(name: "n1")
+        let file = node.base + "/cib.xml"
+        // No ip parameter: IPaddr2 refuses before it touches any interface.
+        try Self.cib(#"<primitive id="vip" class="ocf" provider="heartbeat" type="IPaddr2"/>"#).write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try run(node, file, ["--force-start", "-r", "vip"])
+        #expect(r.status == 6)
+        #expect(r.stdout.hasPrefix("Operation force-start for vip (ocf:heartbeat:IPaddr2) returned 6 (not configured: IP address (the ip parameter) is mandatory)"), "\(r.stdout)")
+    }
+
     @Test func preparationReadsAgentParametersMetaAndTimeoutFromTheCIB() throws {
         let cib = try CIB.parse(Self.cib("""
             <template id="tpl" class="ocf" provider="heartbeat" type="Dummy">

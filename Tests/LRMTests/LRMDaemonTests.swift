@@ -256,3 +256,72 @@ import Glibc
         #expect(try await node.terminate() == 0)
     }
 }
+
+/// Sends `GET /` to 127.0.0.1:port; returns the response's first line, or nil when nothing
+/// answers.
+func httpStatusLine(port: UInt16) -> String? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = port.bigEndian
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let ok = withUnsafePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard ok == 0 else { return nil }
+    let request = Array("GET / HTTP/1.0\r\n\r\n".utf8)
+    guard write(fd, request, request.count) == request.count else { return nil }
+    var response: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while response.count < 65536 {
+        let n = read(fd, &chunk, chunk.count)
+        if n <= 0 { break }
+        response += chunk[0..<n]
+    }
+    return String(decoding: response, as: UTF8.self).split(separator: "\r\n").first.map(String.init)
+}
+
+/// ocf:heartbeat:anything keeps a real server running after its start action returns.
+@Suite struct LRMLongRunningResourceTests {
+    @Test func anythingRunsAnHTTPServerUntilStopped() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/lib/ocf/resource.d/heartbeat/anything") else {
+            print("SKIPPED: anythingRunsAnHTTPServerUntilStopped: ocf:heartbeat:anything is not installed (apt-get install resource-agents)")
+            return
+        }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else {
+            print("SKIPPED: anythingRunsAnHTTPServerUntilStopped: /usr/bin/python3 is not installed (it serves HTTP in this test)")
+            return
+        }
+        let node = try LRMNode(name: "n1")
+        try "hello from the cluster\n".write(toFile: node.base + "/index.html", atomically: true, encoding: .utf8)
+        var generator = SystemRandomNumberGenerator()
+        let port = UInt16.random(in: 30000...60000, using: &generator)
+        try await node.start()
+        let lrmd = try await node.connect()
+        let anything = ResourceAgentName(standard: "ocf", provider: "heartbeat", type: "anything")
+        try await lrmd.register(ResourceDefinition(id: "web", agent: anything, parameters: [
+            "binfile": "/usr/bin/python3",
+            "cmdline_options": "-m http.server \(port) --bind 127.0.0.1 --directory \(node.base)",
+        ]))
+        let start = try await lrmd.run(OperationRequest(resource: "web", action: .start, timeout: .seconds(20)))
+        #expect(start.exitCode == .success, "\(start)")
+        let pidFile = node.root + "/run/anything_web.pid"
+        let pid = Int32(((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(pid != nil, "anything wrote its pid file under HA_VARRUN (\(pidFile))")
+        guard let pid else { return }
+        // The server outlives the start action and answers.
+        #expect(await eventually(within: .seconds(15)) { httpStatusLine(port: port)?.hasPrefix("HTTP/1.0 200") == true })
+        #expect(ProcessTable.isRunning(pid))
+        #expect(try await lrmd.run(OperationRequest(resource: "web", action: .monitor)).exitCode == .success)
+
+        let stop = try await lrmd.run(OperationRequest(resource: "web", action: .stop, timeout: .seconds(20)))
+        #expect(stop.exitCode == .success)
+        #expect(await eventually(within: .seconds(10)) { !ProcessTable.isRunning(pid) })
+        #expect(httpStatusLine(port: port) == nil)
+        #expect(try await lrmd.run(OperationRequest(resource: "web", action: .monitor)).exitCode == .notRunning)
+        await lrmd.close()
+        #expect(try await node.terminate() == 0)
+    }
+}
