@@ -97,6 +97,11 @@ public final class IPCClient<P: LocalIPCProtocol>: Sendable {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<P.Reply, any Error>) in
                 guard core.register(id, continuation) else { return }
+                // Cancelled before the continuation was registered: onCancel found nothing to fail.
+                if Task.isCancelled {
+                    core.fail(id, CancellationError())
+                    return
+                }
                 channel.writeAndFlush(buffer).whenFailure { error in
                     core.fail(id, IPCError.disconnected(service: P.name, path: core.path, reason: "the request could not be sent: \(Self.reason(error))"))
                 }

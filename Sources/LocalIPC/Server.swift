@@ -270,8 +270,10 @@ public final class IPCServer<P: LocalIPCProtocol>: Sendable {
         logger.info("\(P.name): serving \(path)")
     }
 
-    /// Stops accepting, closes every connection, waits for their handlers, and removes the
-    /// socket file (when it is still the one this server made). Safe to call more than once.
+    /// Stops accepting, closes every connection, waits for their handlers (which are cancelled),
+    /// and removes the socket file (when it is still the one this server made). Safe to call
+    /// more than once; do not await it from inside a request handler (it waits for that
+    /// handler): start it in a new task there instead.
     public func stop() async {
         let (listener, loop, conns) = state.withLock { s in
             s.phase = .stopped

@@ -365,6 +365,20 @@ func frame(_ payload: [UInt8]) -> [UInt8] {
         await f.cleanup()
     }
 
+    @Test func cancellingTheCallerEndsItsRequest() async throws {
+        let f = Fixture(requestConcurrency: 2)
+        try await f.server.start()
+        let client = try await IPCClient<EchoAPI>.connect(path: f.path)
+        let pending = Task { try await client.request(.sleep(milliseconds: 60_000)) }
+        #expect(await eventually { f.handled.value == 1 })
+        pending.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await pending.value }
+        // The connection is still usable.
+        #expect(try await client.request(.echo("after cancel")) == .text("after cancel"))
+        await client.close()
+        await f.cleanup()
+    }
+
     @Test func connectingWhereNothingListensSaysSo() async throws {
         let dir = scratchDirectory("ipc")
         defer { try? FileManager.default.removeItem(atPath: dir) }
