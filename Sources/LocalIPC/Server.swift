@@ -275,13 +275,7 @@ public final class IPCServer<P: LocalIPCProtocol>: Sendable {
     /// more than once; do not await it from inside a request handler (it waits for that
     /// handler): start it in a new task there instead.
     public func stop() async {
-        let (listener, loop, conns) = state.withLock { s in
-            s.phase = .stopped
-            return (s.listener, s.acceptLoop, Array(s.connections.values))
-        }
-        listener?.close(promise: nil)
-        for c in conns { c.close() }
-        loop?.cancel()
+        let loop = beginStopping()
         await loop?.value
         let inode = state.withLock { s -> UInt64? in
             let i = s.socketInode
@@ -293,6 +287,32 @@ public final class IPCServer<P: LocalIPCProtocol>: Sendable {
         if let inode, Self.inode(of: path) == inode {
             unlink(path)
         }
+    }
+
+    /// Starts the server and serves until the calling task is cancelled (or `stop()` is
+    /// called), then stops it: the shape of a swift-service-lifecycle `Service.run()`.
+    public func run() async throws {
+        try await start()
+        let loop = state.withLock { $0.acceptLoop }
+        await withTaskCancellationHandler {
+            await loop?.value
+        } onCancel: {
+            _ = beginStopping()
+        }
+        await stop()
+    }
+
+    /// Closes the listener and every connection and cancels the accept loop; returns the loop
+    /// to wait for.
+    private func beginStopping() -> Task<Void, Never>? {
+        let (listener, loop, conns) = state.withLock { s in
+            s.phase = .stopped
+            return (s.listener, s.acceptLoop, Array(s.connections.values))
+        }
+        listener?.close(promise: nil)
+        for c in conns { c.close() }
+        loop?.cancel()
+        return loop
     }
 
     // MARK: - Serving

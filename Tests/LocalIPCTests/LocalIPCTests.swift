@@ -364,6 +364,20 @@ func frame(_ payload: [UInt8]) -> [UInt8] {
         await f.cleanup()
     }
 
+    @Test func runServesUntilItsTaskIsCancelled() async throws {
+        let f = Fixture()
+        let server = f.server
+        let serving = Task { try await server.run() }
+        #expect(await eventually { FileManager.default.fileExists(atPath: f.path) })
+        let client = try await IPCClient<EchoAPI>.connect(path: f.path)
+        #expect(try await client.request(.echo("running")) == .text("running"))
+        serving.cancel()
+        try await serving.value
+        #expect(!FileManager.default.fileExists(atPath: f.path), "the socket is removed")
+        await #expect(throws: IPCError.self) { _ = try await client.request(.echo("gone")) }
+        await f.cleanup()
+    }
+
     @Test func requestTimeout() async throws {
         let f = Fixture()
         try await f.server.start()
