@@ -152,6 +152,23 @@ final class FrameCollector: ChannelInboundHandler, Sendable {
     }
 }
 
+/// Runs a program to its end and returns what it printed.
+struct ProgramResult { var status: Int32; var stdout: String; var stderr: String }
+
+func runProgram(_ path: String, _ args: [String]) throws -> ProgramResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return ProgramResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
 /// Binds a Unix socket at `path` and closes it without removing the file, as a crashed
 /// daemon leaves it.
 func makeStaleSocket(_ path: String) {
@@ -536,6 +553,49 @@ func frame(_ payload: [UInt8]) -> [UInt8] {
         #expect(await eventually { g.log.contains("refused connection") }, "\(g.log.all)")
         #expect(g.handled.value == 0)
         await g.cleanup()
+    }
+
+    /// Another user really connecting (through setpriv): refused unless in haclient.
+    @Test func otherUsersAreRefusedUnlessInHaclient() async throws {
+        guard getuid() == 0 else {
+            print("SKIPPED: otherUsersAreRefusedUnlessInHaclient: needs root to connect as another user")
+            return
+        }
+        for tool in ["/usr/bin/setpriv", "/usr/bin/python3"] where !FileManager.default.isExecutableFile(atPath: tool) {
+            print("SKIPPED: otherUsersAreRefusedUnlessInHaclient: \(tool) is not installed")
+            return
+        }
+        guard let haclient = getgrnam("haclient")?.pointee.gr_gid else {
+            print("SKIPPED: otherUsersAreRefusedUnlessInHaclient: there is no group haclient (apt-get install pacemaker-common, or groupadd haclient)")
+            return
+        }
+        let f = Fixture()
+        try await f.server.start()
+        // Open the path to everyone so that only the credentials check decides.
+        chmod(f.directory, 0o755)
+        chmod(f.directory + "/run", 0o755)
+        chmod(f.directory + "/run/swiftha", 0o755)
+        chmod(f.path, 0o666)
+        let script = """
+            import socket, struct, json, sys
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(sys.argv[1])
+            n = struct.unpack(">I", s.recv(4))[0]
+            data = b""
+            while len(data) < n:
+                data += s.recv(n - len(data))
+            print(json.loads(data)["kind"], json.loads(data).get("message", ""))
+            """
+        func connect(groups: String) throws -> ProgramResult {
+            try runProgram("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", groups, "/usr/bin/python3", "-c", script, f.path])
+        }
+        let stranger = try connect(groups: "--clear-groups")
+        #expect(stranger.stdout.hasPrefix("refused "), "\(stranger.stdout) \(stranger.stderr)")
+        #expect(stranger.stdout.contains("uid 65534"))
+        #expect(await eventually { f.log.contains("refused connection") && f.log.contains("uid 65534") }, "\(f.log.all)")
+        let member = try connect(groups: "--groups=\(haclient)")
+        #expect(member.stdout.hasPrefix("welcome echod"), "\(member.stdout) \(member.stderr)")
+        await f.cleanup()
     }
 
     // MARK: - Codec without sockets
