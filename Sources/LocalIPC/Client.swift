@@ -114,6 +114,9 @@ public final class IPCClient<P: LocalIPCProtocol>: Sendable {
     /// True while the connection is open.
     public var isConnected: Bool { core.isOpen }
 
+    /// Why the connection ended (an `IPCError`), or nil while it is open.
+    public var closeReason: (any Error)? { core.endReason }
+
     /// Closes the connection. Requests in flight throw `IPCError.closed`.
     public func close() async {
         core.end(IPCError.closed(service: P.name))
@@ -159,6 +162,7 @@ final class ClientCore<P: LocalIPCProtocol>: Sendable {
     }
 
     var isOpen: Bool { state.withLock { $0.ended == nil } }
+    var endReason: (any Error)? { state.withLock { $0.ended } }
 
     func nextID() -> UInt64 {
         state.withLock { s in

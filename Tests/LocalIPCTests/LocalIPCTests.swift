@@ -376,6 +376,7 @@ func frame(_ payload: [UInt8]) -> [UInt8] {
             return path == f.path
         }
         #expect(!client.isConnected)
+        #expect(client.closeReason.map { "\($0)" }?.contains("the server closed the connection") == true)
         // Later requests fail at once, naming the service.
         await #expect(throws: IPCError.self) { _ = try await client.request(.echo("x")) }
         await f.cleanup()
