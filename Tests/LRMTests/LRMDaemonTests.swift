@@ -199,6 +199,27 @@ import Glibc
         #expect(try await node.terminate() == 0)
     }
 
+    @Test func crashingAgentsAndBadMetaDataAreReportedAsSuch() async throws {
+        let node = try LRMNode(name: "n1")
+        let crash = try node.agent("Crash", "#!/bin/sh\nkill -SEGV $$\n")
+        let garbage = try node.agent("Garbage", "#!/bin/sh\necho 'this is not XML'\nexit 0\n")
+        try await node.start()
+        let lrmd = try await node.connect()
+        try await lrmd.register(ResourceDefinition(id: "c", agent: crash))
+        let r = try await lrmd.run(OperationRequest(resource: "c", action: .start))
+        #expect(r.status == .crashed(signal: SIGSEGV), "\(r)")
+        #expect(r.exitReason?.contains("SIGSEGV") == true, "\(r.exitReason ?? "")")
+        #expect(try await lrmd.history(of: "c").lastFailure?.callID == r.callID)
+        await #expect {
+            _ = try await lrmd.metadata(for: garbage)
+        } throws: { error in
+            guard let f = error as? LRMFailure else { return false }
+            return f.kind == .badMetadata && f.message.contains("ocf:test:Garbage")
+        }
+        await lrmd.close()
+        #expect(try await node.terminate() == 0)
+    }
+
     @Test func badCommandLinesExitWithUsage() throws {
         let bogus = try Tool.run("lrmd", ["--bogus"])
         #expect(bogus.status == 64)
