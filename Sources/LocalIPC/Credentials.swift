@@ -68,11 +68,14 @@ public struct AccessPolicy: Sendable, Hashable {
     public var allowedGroup: UInt32?
     /// The group's name, for messages.
     public var groupName: String
+    /// Lets every peer in (for tests of other things; never for a daemon).
+    public var allowsEveryone: Bool
 
-    public init(allowedUsers: Set<UInt32>, allowedGroup: UInt32?, groupName: String = "haclient") {
+    public init(allowedUsers: Set<UInt32>, allowedGroup: UInt32?, groupName: String = "haclient", allowsEveryone: Bool = false) {
         self.allowedUsers = allowedUsers
         self.allowedGroup = allowedGroup
         self.groupName = groupName
+        self.allowsEveryone = allowsEveryone
     }
 
     /// SwiftHA's policy: root, this process's user, and members of `groupName` (looked up in
@@ -84,11 +87,11 @@ public struct AccessPolicy: Sendable, Hashable {
     }
 
     /// Everyone is let in (for tests of other things; never for a daemon).
-    public static let everyone = AccessPolicy(allowedUsers: [], allowedGroup: nil, groupName: "*")
+    public static let everyone = AccessPolicy(allowedUsers: [], allowedGroup: nil, allowsEveryone: true)
 
     /// The decision for a peer.
     public func decide(_ peer: PeerCredentials) -> AccessDecision {
-        if groupName == "*" { return .allowed("any user is allowed") }
+        if allowsEveryone { return .allowed("every user is allowed by this server's policy") }
         if allowedUsers.contains(peer.uid) {
             return .allowed(peer.uid == 0 ? "uid 0 (root)" : "uid \(peer.uid) is an allowed user")
         }
