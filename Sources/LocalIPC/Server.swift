@@ -266,7 +266,11 @@ public final class IPCServer<P: LocalIPCProtocol>: Sendable {
             s.phase = .serving
             return false
         }
-        if stopNow { await stop() }
+        if stopNow {
+            // stop() was called while binding.
+            await stop()
+            throw IPCServerError.stopped(service: P.name)
+        }
         logger.info("\(P.name): serving \(path)")
     }
 

@@ -523,6 +523,7 @@ func frame(_ payload: [UInt8]) -> [UInt8] {
         // Without a haclient group on the machine only the users are let in.
         let noGroup = AccessPolicy(allowedUsers: [0], allowedGroup: nil)
         #expect(!noGroup.decide(PeerCredentials(pid: 1, uid: 1000, gid: 105, groups: [105])).isAllowed)
+        #expect(AccessPolicy.everyone.decide(PeerCredentials(pid: 1, uid: 4321, gid: 4321)).isAllowed)
         // The standard policy always lets root and this process's own user in.
         let standard = AccessPolicy.standard()
         #expect(standard.allowedUsers.contains(0) && standard.allowedUsers.contains(getuid()))
