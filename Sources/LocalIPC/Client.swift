@@ -33,6 +33,11 @@ public final class IPCClient<P: LocalIPCProtocol>: Sendable {
         self.events = events
     }
 
+    /// A client dropped without `close()` closes its connection.
+    deinit {
+        channel.close(promise: nil)
+    }
+
     /// Connects to the server at `path` and waits for it to accept this process.
     ///
     /// - Throws: `IPCError.cannotConnect` when nothing listens there, `.refused` when the
