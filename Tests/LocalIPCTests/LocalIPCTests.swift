@@ -362,6 +362,19 @@ func frame(_ payload: [UInt8]) -> [UInt8] {
         await f.cleanup()
     }
 
+    @Test func aDroppedClientClosesItsConnection() async throws {
+        let f = Fixture()
+        try await f.server.start()
+        func use() async throws {
+            let client = try await IPCClient<EchoAPI>.connect(path: f.path)
+            #expect(try await client.request(.echo("once")) == .text("once"))
+            #expect(f.server.connections.count == 1)
+        }
+        try await use()
+        #expect(await eventually { f.server.connections.isEmpty }, "the connection of a client no longer referenced is closed")
+        await f.cleanup()
+    }
+
     @Test func stoppingTheServerFailsPendingRequestsPromptly() async throws {
         let f = Fixture()
         try await f.server.start()
