@@ -140,6 +140,15 @@ public struct ForcedOperation: Sendable, Hashable {
         return ("Operation \(command) for \(request.resource) (\(name)) could not be executed (\(Self.statusText(result.status))\(reason))", true)
     }
 
+    /// Pacemaker runs only OCF and LSB agents by hand; for other standards (systemd units,
+    /// fence devices) this is the result it gives instead: an error, exit code 3.
+    public func unsupportedStandard(resolvedStandard: String) -> AgentResult? {
+        let standard = resolvedStandard.lowercased()
+        guard standard != "ocf", standard != "lsb" else { return nil }
+        let why = "Manual execution of the \(standard) standard is unsupported"
+        return AgentResult(exitCode: .errUnimplemented, status: .error(why), exitReason: why)
+    }
+
     /// The exit code: the agent's OCF code (1 when it did not run to its end, 5 when it is not
     /// installed), as Pacemaker's crm_resource exits.
     public static func exitCode(_ result: AgentResult) -> Int32 {

@@ -85,7 +85,11 @@ import Glibc
         try Self.cib("""
             <group id="g"><primitive id="g1" class="ocf" provider="heartbeat" type="Dummy"/></group>
             <primitive id="ghost" class="ocf" provider="heartbeat" type="NoSuchAgent"/>
+            <primitive id="unit" class="systemd" type="nginx"/>
             """).write(toFile: file, atomically: true, encoding: .utf8)
+        let unit = try run(node, file, ["--force-start", "-r", "unit"])
+        #expect(unit.status == 3)
+        #expect(unit.stderr == "Operation force-start for unit (systemd:nginx) could not be executed (Error: Manual execution of the systemd standard is unsupported)\n", "\(unit.stderr)")
         let missing = try run(node, file, ["--force-start", "-r", "nope"])
         #expect(missing.status == 105)
         #expect(missing.stderr.contains("Resource 'nope' not found"))

@@ -101,6 +101,18 @@ struct CrmResource: AsyncParsableCommand {
         var executor = AgentExecutor(host: AgentHost(root: env.root, ocfRoot: ocfRoot), killGrace: .seconds(5))
         executor.logger.logLevel = .critical
 
+        // Like Pacemaker, only OCF and LSB agents are run by hand (service: is whichever of
+        // systemd and LSB has the service).
+        var standard = request.agent.standard
+        if standard.lowercased() == "service" {
+            standard = await Systemd.isKnownUnit(request.agent.type) ? "systemd" : "lsb"
+        }
+        if let refused = operation.unsupportedStandard(resolvedStandard: standard) {
+            let (line, _) = operation.report(refused)
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+            throw ExitCode(ForcedOperation.exitCode(refused))
+        }
+
         // SIGINT/SIGTERM cancel the operation, which kills the agent's process group: an
         // interrupted crm_resource leaves nothing running behind it.
         let task = Task { await executor.run(request) }
