@@ -71,6 +71,9 @@ public struct LRMStatus: Codable, Sendable, Hashable {
     public var running: Int
     public var queued: Int
     public var subscribers: Int
+    /// Seconds since 1970 at lrmd's time origin: an operation record's `started` and
+    /// `lastChange` are durations since then (pass it to `ResourceHistory.lrmResource`).
+    public var epochOfOrigin: Int
 }
 
 /// Why lrmd could not do what it was asked.

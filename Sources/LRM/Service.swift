@@ -161,7 +161,8 @@ public final class LRMService: Sendable {
             let load = await shell.load
             return .status(LRMStatus(node: node, root: host.root, pid: getpid(), resources: load.resources,
                                      running: load.running, queued: load.queued,
-                                     subscribers: state.withLock { $0.subscribers.count }))
+                                     subscribers: state.withLock { $0.subscribers.count },
+                                     epochOfOrigin: shell.epochOfOrigin))
         }
     }
 

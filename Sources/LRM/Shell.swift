@@ -1,5 +1,6 @@
 import Agents
 import CIB
+import Foundation
 import Logging
 
 /// The thin shell around `OperationQueue`: it performs the queue's directives with the real
@@ -14,6 +15,10 @@ public actor LRMShell<C: Clock> where C.Duration == Duration {
     private let executor: AgentExecutor
     private let clock: C
     private let origin: C.Instant
+    /// The wall-clock time (seconds since 1970) of the queue's time origin: record times
+    /// (`started`, `lastChange`) are durations since then. `ResourceHistory.lrmResource`
+    /// takes it to write `last-rc-change`.
+    public nonisolated let epochOfOrigin: Int
     private let logger: Logger
     private var actions: [Int: Task<Void, Never>] = [:]
     private var timers: [LRMTimer: Task<Void, Never>] = [:]
@@ -26,6 +31,7 @@ public actor LRMShell<C: Clock> where C.Duration == Duration {
         self.executor = executor
         self.clock = clock
         self.origin = clock.now
+        self.epochOfOrigin = Int(Date().timeIntervalSince1970)
         self.logger = logger
     }
 

@@ -51,6 +51,15 @@ import Glibc
         #expect(meta.supports("monitor"))
         let status = try await lrmd.status()
         #expect(status.root == node.root && status.node == "n1" && status.resources == 1 && status.subscribers == 1)
+        // The history as the CIB's <lrm_resource>, with wall-clock last-rc-change.
+        let now = Int(Date().timeIntervalSince1970)
+        let xml = history.lrmResource(epochOfOrigin: status.epochOfOrigin, node: "n1").element
+        let ops = xml.elements(named: "lrm_rsc_op")
+        #expect(ops.map { $0["id"] ?? "" }.contains("d_last_0"))
+        for op in ops {
+            let changed = Int(op["last-rc-change"] ?? "") ?? 0
+            #expect(changed >= status.epochOfOrigin && changed <= now + 1, "\(op)")
+        }
 
         try await lrmd.unregister("d")
         #expect(try await lrmd.histories().isEmpty)
