@@ -140,6 +140,13 @@ public final class LRMClient: Sendable {
         try await histories(nil)
     }
 
+    /// Every resource's history as the `<lrm_resource>` elements of this node's CIB status
+    /// (what crmd writes under `<lrm_resources>`), with wall-clock `last-rc-change`.
+    public func lrmResources(node: String? = nil) async throws -> [LRMResource] {
+        let origin = try await status().epochOfOrigin
+        return try await histories().map { $0.lrmResource(epochOfOrigin: origin, node: node) }
+    }
+
     /// An agent's meta-data.
     public func metadata(for agent: ResourceAgentName) async throws -> AgentMetadata {
         switch try await ipc.request(.metadata(agent: agent.description)) {

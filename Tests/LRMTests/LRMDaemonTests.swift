@@ -61,6 +61,10 @@ import Glibc
             #expect(changed >= status.epochOfOrigin && changed <= now + 1, "\(op)")
         }
 
+        let status2 = try await lrmd.lrmResources(node: "n1")
+        #expect(status2.map { $0.element["id"] } == ["d"])
+        #expect(status2.first?.element["type"] == "Dummy")
+
         try await lrmd.unregister("d")
         #expect(try await lrmd.histories().isEmpty)
         await lrmd.close()
