@@ -233,6 +233,31 @@ import Glibc
         #expect(try await node.terminate() == 0)
     }
 
+    @Test func lrmdTellsSystemdWhenItIsReady() async throws {
+        let node = try LRMNode(name: "n1")
+        // A notification socket like systemd's: lrmd sends READY=1 once it serves.
+        let path = node.base + "/notify.sock"
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in raw.copyBytes(from: Array(path.utf8) + [0]) }
+        let bound = withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0)
+        var tv = timeval(tv_sec: 20, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        try await node.start(environment: ["NOTIFY_SOCKET": path])
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = recv(fd, &buffer, buffer.count, 0)
+        let message = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
+        #expect(message.contains("READY=1"), "got '\(message)'")
+        #expect(message.contains(node.socketPath))
+        #expect(try await node.terminate() == 0)
+    }
+
     @Test func badCommandLinesExitWithUsage() throws {
         let bogus = try Tool.run("lrmd", ["--bogus"])
         #expect(bogus.status == 64)

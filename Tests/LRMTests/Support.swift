@@ -76,13 +76,15 @@ final class LRMNode: @unchecked Sendable {
     }
 
     /// Starts lrmd and waits (bounded) until it accepts connections.
-    func start(extra: [String] = []) async throws {
+    func start(extra: [String] = [], environment: [String: String] = [:]) async throws {
         let p = Process()
         p.executableURL = Tool.binDir.appendingPathComponent("lrmd")
         p.arguments = ["--root", root, "--node", name, "--ocf-root", ocfRoot, "--kill-grace", "1", "--verbose"] + extra
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "SWIFTHA_ROOT")
         env.removeValue(forKey: "SWIFTHA_NODE")
+        env.removeValue(forKey: "NOTIFY_SOCKET")
+        env.merge(environment) { _, new in new }
         p.environment = env
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
