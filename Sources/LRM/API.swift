@@ -46,11 +46,17 @@ public enum LRMRequest: Codable, Sendable, Hashable {
 
 /// lrmd's answer to a request.
 public enum LRMReply: Codable, Sendable, Hashable {
+    /// The request was carried out (register, unregister, cancel, subscribe, unsubscribe).
     case done
+    /// The call id an executed operation got; its results carry it.
     case callID(Int)
+    /// Resource histories (`history`).
     case histories([ResourceHistory])
+    /// An agent's parsed meta-data (`metadata`).
     case metadata(AgentMetadata)
+    /// Classes, providers or agents.
     case names([String])
+    /// lrmd's state (`status`).
     case status(LRMStatus)
     /// The request could not be carried out; the failure says why and what to do.
     case failure(LRMFailure)
@@ -64,12 +70,19 @@ public enum LRMEvent: Codable, Sendable, Hashable {
 
 /// lrmd's state in a few numbers.
 public struct LRMStatus: Codable, Sendable, Hashable {
+    /// The node's name, when lrmd was given one.
     public var node: String?
+    /// The node root lrmd serves.
     public var root: String
+    /// lrmd's process id.
     public var pid: Int32
+    /// Registered resources.
     public var resources: Int
+    /// Operations running now.
     public var running: Int
+    /// Operations waiting for their resource or a free slot.
     public var queued: Int
+    /// Connections subscribed to results.
     public var subscribers: Int
     /// Seconds since 1970 at lrmd's time origin: an operation record's `started` and
     /// `lastChange` are durations since then (pass it to `ResourceHistory.lrmResource`).
