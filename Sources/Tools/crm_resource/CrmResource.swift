@@ -73,14 +73,34 @@ struct CrmResource: AsyncParsableCommand {
             throw ValidationError("say what to do: --force-start, --force-stop, --force-check, --force-promote or --force-demote (the other crm_resource commands are not in this build yet)")
         }
         if count > 1 { throw ValidationError("give only one of --force-start, --force-stop, --force-check, --force-promote and --force-demote") }
-        if resource == nil || resource!.isEmpty { throw ValidationError("Must supply a resource id with -r") }
         if let timeout, CIBValue.milliseconds(timeout) == nil || CIBValue.milliseconds(timeout)! <= 0 {
             throw ValidationError("--timeout \(timeout) is not a duration: write e.g. 30s, 500ms or 2min")
         }
     }
 
+    /// Writes lines on stderr.
+    static func printErrors(_ lines: String...) {
+        FileHandle.standardError.write(Data(lines.map { $0 + "\n" }.joined().utf8))
+    }
+
+    /// Pacemaker's words for an exit code (`crm_exit_str`), for its closing error line.
+    static func exitText(_ code: Int32) -> String {
+        if let known = CRMExit(rawValue: code) { return known.summary }
+        switch code {
+        case 8: return "Promoted"
+        case 9: return "Failed in promoted role"
+        case 190: return "Service active but more likely to fail soon"
+        case 191: return "Service promoted but more likely to fail soon"
+        default: return "Unknown exit status"
+        }
+    }
+
     func run() async throws {
         let program = "crm_resource"
+        guard let resource, !resource.isEmpty else {
+            Self.printErrors("crm_resource: Must supply a resource id with -r")
+            throw ExitCode(CRMExit.usage.rawValue)
+        }
         let env = NodeEnvironment(root: root, node: node)
         let cibPath = ProcessInfo.processInfo.environment["CIB_file"].flatMap { $0.isEmpty ? nil : $0 }
             ?? env.cibDirectory + "/cib.xml"
@@ -89,10 +109,15 @@ struct CrmResource: AsyncParsableCommand {
 
         let operation: ForcedOperation
         do {
-            operation = try ForcedOperation.prepare(command!, resource: resource!, in: cib,
+            operation = try ForcedOperation.prepare(command!, resource: resource, in: cib,
                                                     timeout: timeout.flatMap(CIBValue.milliseconds).map { .milliseconds($0) })
         } catch {
-            ToolSupport.printError(program, error.message)
+            // The lines Pacemaker 2.1.5 prints, prefixes included.
+            if error.exitCode == CRMExit.noSuchObject.rawValue {
+                Self.printErrors("\(program): \(error.message)", "Error performing operation: \(Self.exitText(error.exitCode))")
+            } else {
+                Self.printErrors(error.message, "\(program): Error performing operation: \(Self.exitText(error.exitCode))")
+            }
             throw ExitCode(error.exitCode)
         }
         var request = operation.request
@@ -108,9 +133,9 @@ struct CrmResource: AsyncParsableCommand {
             standard = await Systemd.isKnownUnit(request.agent.type) ? "systemd" : "lsb"
         }
         if let refused = operation.unsupportedStandard(resolvedStandard: standard) {
-            let (line, _) = operation.report(refused)
-            FileHandle.standardError.write(Data((line + "\n").utf8))
-            throw ExitCode(ForcedOperation.exitCode(refused))
+            let code = ForcedOperation.exitCode(refused)
+            Self.printErrors(operation.report(refused).line, "\(program): Error performing operation: \(Self.exitText(code))")
+            throw ExitCode(code)
         }
 
         // SIGINT/SIGTERM cancel the operation, which kills the agent's process group: an
@@ -133,9 +158,14 @@ struct CrmResource: AsyncParsableCommand {
         } else {
             print(line)
         }
+        // The agent's own output, as Pacemaker prints it (each text and a newline).
         for text in [result.standardOutput, result.standardError] where !text.isEmpty {
-            print(text.hasSuffix("\n") ? String(text.dropLast()) : text)
+            print(text)
         }
-        throw ExitCode(ForcedOperation.exitCode(result))
+        let code = ForcedOperation.exitCode(result)
+        if code != 0 {
+            Self.printErrors("\(program): Error performing operation: \(Self.exitText(code))")
+        }
+        throw ExitCode(code)
     }
 }
