@@ -163,3 +163,56 @@ import Glibc
         #expect(throws: ForcedOperation.Failure.self) { try ForcedOperation.prepare("force-start", resource: "zzz", in: cib) }
     }
 }
+
+/// Differential: Pacemaker's own crm_resource (Debian's pacemaker-cli-utils) and ours on the
+/// same CIB print the same lines and exit with the same code.
+@Suite struct CrmResourceDifferentialTests {
+    @Test func sameOutputAndExitCodesAsPacemaker() throws {
+        let peer = "/usr/sbin/crm_resource"
+        guard FileManager.default.isExecutableFile(atPath: peer) else {
+            print("SKIPPED: sameOutputAndExitCodesAsPacemaker: \(peer) is not installed (apt-get install pacemaker-cli-utils)")
+            return
+        }
+        guard dummyInstalled("sameOutputAndExitCodesAsPacemaker"),
+              FileManager.default.isExecutableFile(atPath: "/usr/lib/ocf/resource.d/heartbeat/IPaddr2") else { return }
+        let node = try LRMNode(name: "n1")
+        let file = node.base + "/cib.xml"
+        // A resource id no state file anywhere has, so both see Dummy stopped.
+        let id = "swiftha-diff-\(UUID().uuidString.prefix(8))"
+        try CrmResourceTests.cib("""
+            <primitive id="\(id)" class="ocf" provider="heartbeat" type="Dummy"/>
+            <group id="g"><primitive id="g1" class="ocf" provider="heartbeat" type="Dummy"/></group>
+            <primitive id="unit" class="systemd" type="nginx"/>
+            <primitive id="vip" class="ocf" provider="heartbeat" type="IPaddr2"/>
+            """).write(toFile: file, atomically: true, encoding: .utf8)
+        let cases: [[String]] = [
+            ["--force-check", "-r", id], ["--force-start", "-r", "g"], ["--force-start", "-r", "nope"],
+            ["--force-start", "-r", "unit"], ["--force-start", "-r", "vip"],
+            ["--force-start"],
+        ]
+        for args in cases {
+            let theirs = try runPeer(peer, args, cibFile: file)
+            let ours = try Tool.run("crm_resource", args, env: ["CIB_file": file, "SWIFTHA_ROOT": node.root])
+            #expect(ours.status == theirs.status, "\(args): exit \(ours.status), Pacemaker \(theirs.status)")
+            #expect(ours.stdout == theirs.stdout, "\(args): stdout\n\(ours.stdout)\nPacemaker:\n\(theirs.stdout)")
+            #expect(ours.stderr == theirs.stderr, "\(args): stderr\n\(ours.stderr)\nPacemaker:\n\(theirs.stderr)")
+        }
+    }
+
+    func runPeer(_ path: String, _ args: [String], cibFile: String) throws -> (status: Int32, stdout: String, stderr: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        env["CIB_file"] = cibFile
+        p.environment = env
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+}
