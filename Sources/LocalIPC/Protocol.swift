@@ -15,6 +15,14 @@ import NIOCore
 /// Every connection's peer credentials (SO_PEERCRED) are checked against an `AccessPolicy`
 /// before anything else is read: root, the daemon's own user and members of `haclient` are
 /// let in; anyone else gets a refusal message and is disconnected.
+///
+/// The wire format, for tools in other languages (scripts/bench-lrmd.py speaks it): each frame
+/// is a JSON object `{"kind": K, "id": N, "request"|"reply"|"event": BODY, "message": TEXT}`.
+/// The server's first frame is `{"kind":"welcome","message":SERVICE}` or
+/// `{"kind":"refused","message":WHY}`; the client sends `request`s with ids of its choosing;
+/// the server answers each with a `reply` or a `failure` (with `message`) of the same id, and
+/// sends `event`s at any time. Bodies are the Swift types' Codable JSON (an enum case
+/// `register(x)` is `{"register":{"_0":x}}`).
 public enum LocalIPC {
     /// The default largest frame: 16 MiB (a full CIB fits).
     public static let defaultMaximumFrameSize = 16 * 1024 * 1024
