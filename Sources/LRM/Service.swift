@@ -166,6 +166,11 @@ public final class LRMService: Sendable {
         }
     }
 
+    /// Forgets every agent's cached meta-data (after agents were installed or upgraded).
+    public func invalidateMetadata() async {
+        await metadataCache.invalidate()
+    }
+
     private static func unknown(_ id: String) -> LRMFailure {
         LRMFailure(.unknownResource, LRMError.unknownResource(id).description)
     }

@@ -233,7 +233,7 @@ import Glibc
         #expect(try await node.terminate() == 0)
     }
 
-    @Test func lrmdTellsSystemdWhenItIsReady() async throws {
+    @Test func lrmdTellsSystemdWhenReadyAndRereadsMetaDataOnSIGHUP() async throws {
         let node = try LRMNode(name: "n1")
         // A notification socket like systemd's: lrmd sends READY=1 once it serves.
         let path = node.base + "/notify.sock"
@@ -255,6 +255,22 @@ import Glibc
         let message = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
         #expect(message.contains("READY=1"), "got '\(message)'")
         #expect(message.contains(node.socketPath))
+        // SIGHUP does not stop lrmd; it reads agents' meta-data afresh.
+        func metaAgent(_ version: String) throws -> ResourceAgentName {
+            try node.agent("Meta", """
+                #!/bin/sh
+                echo '<resource-agent name="Meta" version="\(version)"><parameters/><actions><action name="start" timeout="20s"/></actions></resource-agent>'
+                """)
+        }
+        let meta = try metaAgent("1")
+        let lrmd = try await node.connect()
+        #expect(try await lrmd.metadata(for: meta).agentVersion == "1")
+        _ = try metaAgent("2")
+        #expect(try await lrmd.metadata(for: meta).agentVersion == "1", "kept from the first read")
+        kill(node.process!.processIdentifier, SIGHUP)
+        #expect(await eventually { node.log.contains("received SIGHUP") })
+        #expect(try await lrmd.metadata(for: meta).agentVersion == "2", "read again after SIGHUP")
+        await lrmd.close()
         #expect(try await node.terminate() == 0)
     }
 

@@ -23,7 +23,8 @@ struct LRMDaemon: AsyncParsableCommand {
             Serves the LRM API on <root>/run/swiftha/lrmd.sock (peer credentials checked: root, \
             lrmd's user and group haclient). Agents get HA_RSCTMP=<root>/run/resource-agents, \
             HA_VARRUN=<root>/run and SWIFTHA_ROOT=<root>, so nodes sharing a machine never share \
-            agent state. SIGTERM or SIGINT cancels every operation and exits 0.
+            agent state. SIGTERM or SIGINT cancels every operation and exits 0; SIGHUP makes lrmd \
+            read agents' meta-data afresh.
             """)
 
     @Option(help: "The node's root directory (default: $SWIFTHA_ROOT, else /).")
@@ -62,7 +63,7 @@ struct LRMDaemon: AsyncParsableCommand {
         // (Agents get default dispositions back: the spawner resets them in the child.)
         let (signals, signalSink) = AsyncStream<Int32>.makeStream()
         var sources: [DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT] {
+        for sig in [SIGTERM, SIGINT, SIGHUP] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler { signalSink.yield(sig) }
@@ -96,7 +97,13 @@ struct LRMDaemon: AsyncParsableCommand {
         _ = sd_notify(0, "READY=1\nSTATUS=serving \(path)")
 
         var iterator = signals.makeAsyncIterator()
-        let sig = await iterator.next() ?? SIGTERM
+        var sig = await iterator.next() ?? SIGTERM
+        while sig == SIGHUP {
+            // SIGHUP: agents may have been installed or upgraded; read their meta-data afresh.
+            await service.invalidateMetadata()
+            logger.info("received SIGHUP: agent meta-data will be read again")
+            sig = await iterator.next() ?? SIGTERM
+        }
         logger.info("received \(sig == SIGINT ? "SIGINT" : "SIGTERM"): stopping; cancelling every operation")
         _ = sd_notify(0, "STOPPING=1")
         await server.stop()
