@@ -29,6 +29,7 @@ let package = Package(
         .executable(name: "cibadmin", targets: ["cibadmin"]),
         .executable(name: "crm_verify", targets: ["crm_verify"]),
         .executable(name: "crm_simulate", targets: ["crm_simulate"]),
+        .executable(name: "crm_resource", targets: ["crm_resource"]),
         .executable(name: "corosync-keygen", targets: ["corosync-keygen"]),
         .executable(name: "fence_swiftha", targets: ["fence_swiftha"]),
         .executable(name: "corosync-cfgtool", targets: ["corosync-cfgtool"]),
@@ -97,7 +98,8 @@ let package = Package(
         .executableTarget(name: "cibd", dependencies: ["CIB", "Messaging", "HASupport"], path: "Sources/Daemons/cibd"),
         .executableTarget(name: "crmd", dependencies: ["Controller", "HASupport"], path: "Sources/Daemons/crmd"),
         .executableTarget(name: "lrmd", dependencies: [
-            "LRM", "Agents", "LocalIPC", "HASupport",
+            "LRM", "Agents", "LocalIPC", "HASupport", "CSystemd",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Daemons/lrmd"),
         .executableTarget(name: "stonithd", dependencies: ["Stonith", "HASupport"], path: "Sources/Daemons/stonithd"),
@@ -113,6 +115,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/crm_verify"),
 
+        .executableTarget(name: "crm_resource", dependencies: [
+            "CIB", "Agents", "LRM", "HASupport", "ToolSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/Tools/crm_resource"),
         .executableTarget(name: "crm_simulate", dependencies: [
             "CIB", "PolicyEngine", "ToolSupport", "DurableFile",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -157,7 +163,14 @@ let package = Package(
         .testTarget(name: "AgentsTests", dependencies: ["Agents", "LRM", "CIB", "CSystemd", "TestSupport"]),
         .testTarget(name: "StonithTests", dependencies: ["Stonith", "CIB", "TestSupport"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "PolicyEngine", "CIB", "TestSupport"]),
-        .testTarget(name: "LocalIPCTests", dependencies: ["LocalIPC", "TestSupport"]),
+        .testTarget(name: "LocalIPCTests", dependencies: [
+            "LocalIPC", "TestSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOTestUtils", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "LRMTests", dependencies: ["LRM", "Agents", "LocalIPC", "CIB", "TestSupport"]),
     ]
 )

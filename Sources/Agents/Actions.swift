@@ -35,7 +35,7 @@ public enum AgentStandard: String, Sendable, Hashable, CaseIterable, CustomStrin
 /// OCF 1.1 defines start, stop, monitor, promote, demote, notify, reload, reload-agent,
 /// migrate_to, migrate_from, meta-data and validate-all. LSB scripts know start, stop and status
 /// (monitor is run as status). Fence agents add list, status, reboot, off and on.
-public enum AgentAction: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+public enum AgentAction: String, Sendable, Hashable, Codable, CaseIterable, CustomStringConvertible {
     case start
     case stop
     case monitor

@@ -174,8 +174,15 @@ public struct AgentExecutor: Sendable {
             return AgentResult(exitCode: code, status: .done, exitReason: code == .errInstalled ? "systemd has no unit \(Systemd.unitName(request.agent.type))" : nil,
                                duration: clock.now - started)
         } catch {
-            if case .systemdNotAvailable = error {
+            switch error {
+            case .systemdNotAvailable:
                 return AgentResult(exitCode: .errInstalled, status: .notInstalled, exitReason: error.description, duration: clock.now - started)
+            case .systemdJobTimedOut:
+                return AgentResult(exitCode: .errGeneric, status: .timedOut, exitReason: error.description, duration: clock.now - started)
+            case .systemdJobCancelled:
+                return AgentResult(exitCode: .errGeneric, status: .cancelled, exitReason: error.description, duration: clock.now - started)
+            default:
+                break
             }
             return AgentResult(exitCode: .errGeneric, status: .error(error.description), exitReason: error.description, duration: clock.now - started)
         }

@@ -19,6 +19,10 @@ public enum AgentError: Error, Hashable, Sendable, CustomStringConvertible {
     case systemd(unit: String, call: String, reason: String)
     /// A directory the node's agents need could not be created.
     case directory(path: String, reason: String)
+    /// A systemd job did not finish within the operation's timeout; it was cancelled.
+    case systemdJobTimedOut(unit: String, job: String, timeout: Duration)
+    /// The operation was cancelled while its systemd job ran; the job was cancelled too.
+    case systemdJobCancelled(unit: String, job: String)
 
     public var description: String {
         switch self {
@@ -36,6 +40,10 @@ public enum AgentError: Error, Hashable, Sendable, CustomStringConvertible {
             return "systemd is not available on this node (\(why)): use an lsb: or ocf: agent instead, or run the node under systemd"
         case .systemd(let unit, let call, let reason):
             return "systemd unit \(unit): \(call) failed: \(reason)"
+        case .systemdJobTimedOut(let unit, let job, let timeout):
+            return "systemd's job \(job) for \(unit) did not finish within \(timeout.cibText) and was cancelled; raise the operation's timeout if the unit needs longer, or check `systemctl status \(unit)`"
+        case .systemdJobCancelled(let unit, let job):
+            return "the operation on \(unit) was cancelled; systemd's job \(job) was cancelled too"
         case .directory(let path, let reason):
             return "cannot create \(path): \(reason); check the node root (--root / SWIFTHA_ROOT) and its permissions"
         }

@@ -3,7 +3,7 @@
 ///
 /// Every standard is reported in these terms: LSB status codes, systemd unit states and fence
 /// agent exit codes are mapped onto them (see `LSBMapping`), just as Pacemaker does.
-public enum OCFExitCode: Int32, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+public enum OCFExitCode: Int32, Sendable, Hashable, Codable, CaseIterable, CustomStringConvertible {
     /// `OCF_SUCCESS`: the action succeeded (for monitor: the resource is running).
     case success = 0
     /// `OCF_ERR_GENERIC`: a generic or unspecified error; the resource may be recovered here.
@@ -106,7 +106,7 @@ public enum OCFExitCode: Int32, Sendable, Hashable, CaseIterable, CustomStringCo
 }
 
 /// How an action ended, beside its OCF code: like Pacemaker's execution status.
-public enum ExecutionStatus: Hashable, Sendable, CustomStringConvertible {
+public enum ExecutionStatus: Hashable, Sendable, Codable, CustomStringConvertible {
     /// The agent ran to the end; its exit code is the answer.
     case done
     /// The agent did not finish within the timeout; its whole process group was killed.

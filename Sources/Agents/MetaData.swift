@@ -5,7 +5,7 @@ import Foundation
 ///
 /// OCF, fence and Pacemaker's own agents all print this `<resource-agent>` document for their
 /// `meta-data` action; LSB scripts and systemd units get one synthesised from their name.
-public struct AgentMetadata: Sendable, Hashable {
+public struct AgentMetadata: Sendable, Hashable, Codable {
     /// The `name` attribute of `<resource-agent>`.
     public var name: String
     /// The agent's own version (`version` attribute).
@@ -18,7 +18,7 @@ public struct AgentMetadata: Sendable, Hashable {
     public var actions: [Action]
 
     /// One instance attribute the agent accepts.
-    public struct Parameter: Sendable, Hashable {
+    public struct Parameter: Sendable, Hashable, Codable {
         public var name: String
         public var shortDescription: String?
         public var longDescription: String?
@@ -55,7 +55,7 @@ public struct AgentMetadata: Sendable, Hashable {
     }
 
     /// The `<content type=...>` of a parameter.
-    public enum ContentType: Sendable, Hashable, CustomStringConvertible {
+    public enum ContentType: Sendable, Hashable, Codable, CustomStringConvertible {
         case string, integer, boolean, time, port
         /// One of the listed `<option value=...>`s.
         case select([String])
@@ -76,7 +76,7 @@ public struct AgentMetadata: Sendable, Hashable {
     }
 
     /// One `<action>` line: an action with its advised timeout and, for monitors, interval.
-    public struct Action: Sendable, Hashable {
+    public struct Action: Sendable, Hashable, Codable {
         public var name: String
         public var timeout: Duration?
         public var interval: Duration?

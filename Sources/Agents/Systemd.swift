@@ -1,5 +1,6 @@
 import CSystemd
 import Foundation
+import Synchronization
 
 /// systemd units driven over D-Bus through libsystemd's sd-bus: start or stop a unit and wait
 /// for its job, read its ActiveState.
@@ -46,16 +47,21 @@ public enum Systemd {
     /// start succeeds when the unit is active, stop when it is inactive or failed. monitor and
     /// status report `success` for active, reloading and activating units, `notRunning` else.
     /// A unit systemd does not know gives `errInstalled`.
+    ///
+    /// A job that does not finish within `timeout` is cancelled (systemd's `Job.Cancel`) and
+    /// `AgentError.systemdJobTimedOut` is thrown. Cancelling the calling task cancels the job
+    /// the same way and throws `AgentError.systemdJobCancelled`.
     public static func perform(_ action: AgentAction, unit: String, timeout: Duration, bus target: Bus = .system) async throws(AgentError) -> OCFExitCode {
         let unit = unitName(unit)
-        return try await onBusThread(target) { bus throws(AgentError) -> OCFExitCode in
+        let cancelled = CancelFlag()
+        return try await onBusThread(target, cancelled: cancelled) { bus throws(AgentError) -> OCFExitCode in
             let path = try loadUnit(bus, unit)
             let load = try property(bus, path: path, interface: "org.freedesktop.systemd1.Unit", name: "LoadState", unit: unit)
             if load == "not-found" { return .errInstalled }
             switch action {
             case .start, .stop:
                 let job = try call(bus, member: action == .start ? "StartUnit" : "StopUnit", unit: unit)
-                try waitForJob(bus, job: job, unit: unit, timeout: timeout)
+                try waitForJob(bus, job: job, unit: unit, timeout: timeout, cancelled: cancelled)
                 let state = try property(bus, path: path, interface: "org.freedesktop.systemd1.Unit", name: "ActiveState", unit: unit)
                 if action == .start { return state == "active" || state == "reloading" ? .success : .errGeneric }
                 return state == "inactive" || state == "failed" ? .success : .errGeneric
@@ -101,18 +107,30 @@ public enum Systemd {
 
     // MARK: - sd-bus plumbing (all calls blocking, so run off the cooperative pool)
 
-    private static func onBusThread<T: Sendable>(_ target: Bus, _ body: @escaping @Sendable (OpaquePointer) throws(AgentError) -> T) async throws(AgentError) -> T {
+    /// Set when the task waiting for a bus thread is cancelled; the thread polls it.
+    final class CancelFlag: Sendable {
+        private let value = Atomic<Bool>(false)
+        func set() { value.store(true, ordering: .releasing) }
+        var isSet: Bool { value.load(ordering: .acquiring) }
+    }
+
+    private static func onBusThread<T: Sendable>(_ target: Bus, cancelled: CancelFlag = CancelFlag(),
+                                                 _ body: @escaping @Sendable (OpaquePointer) throws(AgentError) -> T) async throws(AgentError) -> T {
         if target == .system && !isAvailable() {
             throw AgentError.systemdNotAvailable("\(runtimeDirectory) does not exist, so systemd is not the init system")
         }
-        let result: Result<T, AgentError> = await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                do throws(AgentError) {
-                    continuation.resume(returning: .success(try withBus(target, body)))
-                } catch {
-                    continuation.resume(returning: .failure(error))
+        let result: Result<T, AgentError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                Thread.detachNewThread {
+                    do throws(AgentError) {
+                        continuation.resume(returning: .success(try withBus(target, body)))
+                    } catch {
+                        continuation.resume(returning: .failure(error))
+                    }
                 }
             }
+        } onCancel: {
+            cancelled.set()
         }
         return try result.get()
     }
@@ -194,11 +212,16 @@ public enum Systemd {
         return String(cString: value)
     }
 
-    /// Waits until the job object disappears (the job finished) or the timeout passes.
-    private static func waitForJob(_ bus: OpaquePointer, job: String, unit: String, timeout: Duration) throws(AgentError) {
+    /// Waits until the job object disappears (the job finished). When the timeout passes or
+    /// the caller is cancelled first, the job is cancelled and the matching error thrown.
+    private static func waitForJob(_ bus: OpaquePointer, job: String, unit: String, timeout: Duration, cancelled: CancelFlag) throws(AgentError) {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while clock.now < deadline {
+            if cancelled.isSet {
+                cancelJob(bus, job: job)
+                throw AgentError.systemdJobCancelled(unit: unit, job: job)
+            }
             var err = sd_bus_error()
             var value: UnsafeMutablePointer<CChar>?
             let r = sd_bus_get_property_string(bus, "org.freedesktop.systemd1", job, "org.freedesktop.systemd1.Job", "State", &err, &value)
@@ -207,6 +230,18 @@ public enum Systemd {
             if r < 0 { return }  // the job object is gone: the job is done
             usleep(50_000)
         }
-        throw AgentError.systemd(unit: unit, call: "wait for job \(job)", reason: "it did not finish within \(timeout)")
+        cancelJob(bus, job: job)
+        throw AgentError.systemdJobTimedOut(unit: unit, job: job, timeout: timeout)
+    }
+
+    /// Asks systemd to cancel a job (`org.freedesktop.systemd1.Job.Cancel`). A job that has
+    /// just finished is gone already; that is not an error.
+    private static func cancelJob(_ bus: OpaquePointer, job: String) {
+        var m: OpaquePointer?
+        var reply: OpaquePointer?
+        var err = sd_bus_error()
+        defer { sd_bus_error_free(&err); sd_bus_message_unref(m); sd_bus_message_unref(reply) }
+        guard sd_bus_message_new_method_call(bus, &m, "org.freedesktop.systemd1", job, "org.freedesktop.systemd1.Job", "Cancel") >= 0 else { return }
+        _ = sd_bus_call(bus, m, 5_000_000, &err, &reply)
     }
 }

@@ -1,19 +1,49 @@
 import Agents
 import CIB
 
-/// A resource lrmd knows: its id and agent. Registered before operations can run on it.
-public struct ResourceDefinition: Sendable, Hashable {
+/// A resource lrmd knows: its id and agent, and the instance and meta attributes its operations
+/// get unless an operation gives its own. Registered before operations can run on it.
+public struct ResourceDefinition: Sendable, Hashable, Codable {
     public var id: String
     public var agent: ResourceAgentName
+    /// Instance attributes (`OCF_RESKEY_*`) every operation starts from.
+    public var parameters: [String: String]
+    /// Meta attributes (`OCF_RESKEY_CRM_meta_*`) every operation starts from.
+    public var meta: [String: String]
 
-    public init(id: String, agent: ResourceAgentName) {
+    public init(id: String, agent: ResourceAgentName, parameters: [String: String] = [:], meta: [String: String] = [:]) {
         self.id = id
         self.agent = agent
+        self.parameters = parameters
+        self.meta = meta
+    }
+
+    private enum CodingKeys: String, CodingKey { case id, agent, parameters, meta }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        let text = try c.decode(String.self, forKey: .agent)
+        guard let agent = ResourceAgentName(parsing: text) else {
+            throw DecodingError.dataCorruptedError(forKey: .agent, in: c,
+                debugDescription: "'\(text)' is not an agent name: write CLASS:PROVIDER:TYPE or CLASS:TYPE, e.g. ocf:heartbeat:Dummy")
+        }
+        self.agent = agent
+        parameters = try c.decodeIfPresent([String: String].self, forKey: .parameters) ?? [:]
+        meta = try c.decodeIfPresent([String: String].self, forKey: .meta) ?? [:]
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(agent.description, forKey: .agent)
+        try c.encode(parameters, forKey: .parameters)
+        try c.encode(meta, forKey: .meta)
     }
 }
 
 /// An operation a client (crmd, crm_resource) asks for.
-public struct OperationRequest: Sendable, Hashable {
+public struct OperationRequest: Sendable, Hashable, Codable {
     public var resource: String
     public var action: AgentAction
     /// Zero for a one-shot action; for a recurring monitor, how often it runs.
@@ -45,7 +75,7 @@ public struct OperationRequest: Sendable, Hashable {
 }
 
 /// Names an operation independently of its runs: resource, action and interval.
-public struct OperationKey: Sendable, Hashable, Comparable, CustomStringConvertible {
+public struct OperationKey: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
     public var resource: String
     public var action: AgentAction
     public var interval: Duration
@@ -63,7 +93,7 @@ public struct OperationKey: Sendable, Hashable, Comparable, CustomStringConverti
 }
 
 /// One completed run of an operation, as the history keeps it and subscribers receive it.
-public struct OperationRecord: Sendable, Hashable {
+public struct OperationRecord: Sendable, Hashable, Codable {
     public var key: OperationKey
     /// The call id the queue gave the operation when it was submitted (kept by every run of a
     /// recurring monitor).
@@ -105,7 +135,7 @@ public struct OperationRecord: Sendable, Hashable {
 
 /// The operation history of one resource: the last run of each operation key, the last
 /// failure, and the call ids.
-public struct ResourceHistory: Sendable, Hashable {
+public struct ResourceHistory: Sendable, Hashable, Codable {
     public var resource: ResourceDefinition
     /// The last completed run of each operation key.
     public var operations: [OperationKey: OperationRecord] = [:]
@@ -114,6 +144,24 @@ public struct ResourceHistory: Sendable, Hashable {
 
     public init(resource: ResourceDefinition) {
         self.resource = resource
+    }
+
+    private enum CodingKeys: String, CodingKey { case resource, operations, lastFailure }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        resource = try c.decode(ResourceDefinition.self, forKey: .resource)
+        let records = try c.decode([OperationRecord].self, forKey: .operations)
+        operations = Dictionary(records.map { ($0.key, $0) }, uniquingKeysWith: { a, b in a.callID > b.callID ? a : b })
+        lastFailure = try c.decodeIfPresent(OperationRecord.self, forKey: .lastFailure)
+    }
+
+    /// Encoded with the operations as a list sorted by key.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(resource, forKey: .resource)
+        try c.encode(operations.values.sorted { $0.key < $1.key }, forKey: .operations)
+        try c.encodeIfPresent(lastFailure, forKey: .lastFailure)
     }
 
     /// The last completed run of any operation (the highest call id, then the latest start).

@@ -1,5 +1,6 @@
 import Agents
 import CIB
+import Foundation
 import Logging
 
 /// The thin shell around `OperationQueue`: it performs the queue's directives with the real
@@ -14,6 +15,10 @@ public actor LRMShell<C: Clock> where C.Duration == Duration {
     private let executor: AgentExecutor
     private let clock: C
     private let origin: C.Instant
+    /// The wall-clock time (seconds since 1970) of the queue's time origin: record times
+    /// (`started`, `lastChange`) are durations since then. `ResourceHistory.lrmResource`
+    /// takes it to write `last-rc-change`.
+    public nonisolated let epochOfOrigin: Int
     private let logger: Logger
     private var actions: [Int: Task<Void, Never>] = [:]
     private var timers: [LRMTimer: Task<Void, Never>] = [:]
@@ -26,6 +31,7 @@ public actor LRMShell<C: Clock> where C.Duration == Duration {
         self.executor = executor
         self.clock = clock
         self.origin = clock.now
+        self.epochOfOrigin = Int(Date().timeIntervalSince1970)
         self.logger = logger
     }
 
@@ -50,14 +56,32 @@ public actor LRMShell<C: Clock> where C.Duration == Duration {
         return callID
     }
 
-    /// Cancels the operation with this key.
-    public func cancel(_ key: OperationKey) {
-        perform(queue.onCancel(key, now: now))
+    /// Cancels the operation with this key. Returns false when no operation has that key.
+    @discardableResult
+    public func cancel(_ key: OperationKey) -> Bool {
+        let directives = queue.onCancel(key, now: now)
+        perform(directives)
+        return directives.contains { if case .kill = $0 { true } else if case .report = $0 { true } else { false } }
     }
 
     /// A resource's operation history.
     public func history(of resource: String) -> ResourceHistory? {
         queue.history(of: resource)
+    }
+
+    /// Every registered resource's history, sorted by resource id.
+    public func histories() -> [ResourceHistory] {
+        queue.registeredResources.compactMap { queue.history(of: $0.id) }
+    }
+
+    /// A registered resource's definition.
+    public func resource(_ id: String) -> ResourceDefinition? {
+        queue.history(of: id)?.resource
+    }
+
+    /// How many operations run now, and how many wait.
+    public var load: (running: Int, queued: Int, resources: Int) {
+        (queue.running.count, queue.queued.count, queue.registeredResources.count)
     }
 
     /// The results the queue reports, from now on, until `shutdown()`.

@@ -51,7 +51,8 @@ import Glibc
         let ids = s.read("pids").split(separator: "\n").compactMap { Int32($0) }
         #expect(ids.count == 2)
         for pid in ids { #expect(await eventually { !isAlive(pid) }, "process \(pid) survived SIGKILL") }
-        #expect(ProcessTable.liveMembers(ofGroup: outcome.processGroup).isEmpty)
+        // Members die asynchronously after SIGKILL: wait (bounded) for the group to empty.
+        #expect(await eventually { ProcessTable.liveMembers(ofGroup: outcome.processGroup).isEmpty })
     }
 
     /// The agent runs in its own session and process group, not in ours.

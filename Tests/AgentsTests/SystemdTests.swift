@@ -7,7 +7,8 @@ import Testing
 /// A stand-in for systemd's unit manager on a private D-Bus: enough of
 /// org.freedesktop.systemd1 (LoadUnit, StartUnit, StopUnit, ListUnitFiles, unit and job
 /// properties) to drive `Systemd` through real sd-bus round trips where systemd itself is absent.
-/// Jobs stay alive for two polls before they finish, so waiting for a job is exercised too.
+/// Jobs stay alive for two polls before they finish, so waiting for a job is exercised too;
+/// jobs of units named `slow*` never finish until cancelled (`Job.Cancel`).
 final class FakeSystemd: @unchecked Sendable {
     let address: String
     /// dbus-daemon, run by our own runner: cancelling the task kills and reaps it.
@@ -17,6 +18,7 @@ final class FakeSystemd: @unchecked Sendable {
     private var states: [String: String] = [:]
     private var jobs: [String: (unit: String, polls: Int, result: String)] = [:]
     private var nextJob = 1
+    private var cancelled: [String] = []
     private var stopped = false
     private var loop: Thread?
     private let done = DispatchSemaphore(value: 0)
@@ -66,6 +68,10 @@ final class FakeSystemd: @unchecked Sendable {
     }
 
     func state(of unit: String) -> String { lock.withLock { states[unit] ?? "inactive" } }
+    /// The jobs cancelled through Job.Cancel, in order.
+    var cancelledJobs: [String] { lock.withLock { cancelled } }
+    /// The jobs not finished yet.
+    var pendingJobs: [String] { lock.withLock { Array(jobs.keys) } }
 
     static func unitPath(_ unit: String) -> String {
         "/org/freedesktop/systemd1/unit/" + unit.unicodeScalars.map { c in
@@ -120,7 +126,7 @@ final class FakeSystemd: @unchecked Sendable {
                     let path = "/org/freedesktop/systemd1/job/\(nextJob)"
                     nextJob += 1
                     let result = member == "StopUnit" ? "inactive" : (unit.hasPrefix("broken") ? "failed" : "active")
-                    jobs[path] = (unit, 2, result)
+                    jobs[path] = (unit, unit.hasPrefix("slow") ? Int.max : 2, result)
                     states[unit] = member == "StopUnit" ? "deactivating" : "activating"
                     return path
                 }
@@ -139,6 +145,16 @@ final class FakeSystemd: @unchecked Sendable {
             default:
                 return fail(m, "org.freedesktop.DBus.Error.UnknownMethod", "no method \(member)")
             }
+        }
+        if member == "Cancel" && path.hasPrefix("/org/freedesktop/systemd1/job/") {
+            let known = lock.withLock { () -> Bool in
+                guard let job = jobs.removeValue(forKey: path) else { return false }
+                cancelled.append(path)
+                states[job.unit] = "inactive"
+                return true
+            }
+            guard known else { return fail(m, "org.freedesktop.systemd1.NoSuchJob", "no job \(path)") }
+            return reply(m) { _ in }
         }
         guard member == "Get" else { return fail(m, "org.freedesktop.DBus.Error.UnknownMethod", "no method \(member)") }
         _ = readString(m)  // interface
@@ -219,6 +235,32 @@ final class FakeSystemd: @unchecked Sendable {
         let missing = await executor.run(AgentRequest(resource: "m", agent: ResourceAgentName(standard: "systemd", provider: nil, type: "missing"), action: .start))
         #expect(missing.exitCode == .errInstalled)
         #expect(missing.exitReason == "systemd has no unit missing.service")
+    }
+
+    /// A job that outlives the operation's timeout is cancelled and reported as a timeout;
+    /// cancelling the operation cancels its job.
+    @Test func slowJobsTimeOutAndCancelledOperationsCancelTheirJob() async throws {
+        guard Installed.agent("/usr/bin/dbus-daemon", for: "slowJobsTimeOutAndCancelledOperationsCancelTheirJob") else { return }
+        let s = try Scratch()
+        let fake = try FakeSystemd(directory: s.base)
+        var executor = AgentExecutor(host: s.host)
+        executor.systemdBus = .address(fake.address)
+        let slow = ResourceAgentName(standard: "systemd", provider: nil, type: "slow")
+
+        let timedOut = await executor.run(AgentRequest(resource: "slow", agent: slow, action: .start, timeout: .milliseconds(300)))
+        #expect(timedOut.status == .timedOut, "\(timedOut)")
+        #expect(timedOut.exitReason?.contains("did not finish within 300ms") == true, "\(timedOut.exitReason ?? "")")
+        #expect(fake.cancelledJobs.count == 1, "the timed-out job was cancelled in systemd")
+        #expect(fake.pendingJobs.isEmpty)
+
+        let running = Task { await executor.run(AgentRequest(resource: "slow", agent: slow, action: .start, timeout: .seconds(60))) }
+        #expect(await eventually { fake.pendingJobs.count == 1 }, "the job was queued")
+        running.cancel()
+        let result = await running.value
+        #expect(result.status == .cancelled, "\(result)")
+        #expect(fake.cancelledJobs.count == 2)
+        #expect(fake.pendingJobs.isEmpty)
+        await fake.stop()
     }
 
     @Test func unreachableBusIsAClearError() async throws {

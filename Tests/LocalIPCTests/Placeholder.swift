@@ -1,3 +1,0 @@
-import Testing
-
-// Tests arrive with the code they test (issue #5).
