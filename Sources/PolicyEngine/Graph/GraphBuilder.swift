@@ -16,6 +16,8 @@ struct GraphBuilder {
     private var actions: [GraphAction] = []
     /// Creation sequence of each action (its id).
     private var owner: [Int?] = []
+    /// Each resource's actions, by position, in creation order.
+    private var owned: [Int: [Int]] = [:]
     private var inputs: [[Int]] = []
     private var byKey: [String: Int] = [:]
     private var nextID = 0
@@ -80,6 +82,7 @@ struct GraphBuilder {
         }
         if let node { actions[actions.count - 1].nodeID = ws.node(named: node)?.id }
         owner.append(resource)
+        if let resource { owned[resource, default: []].append(actions.count - 1) }
         inputs.append([])
         byKey[lookup] = actions.count - 1
         return actions.count - 1
@@ -312,7 +315,7 @@ struct GraphBuilder {
     private func membersDo(_ i: Int, _ task: String) -> Bool {
         ws.primitives(under: i).contains { p in
             let id = ws.resources[p].id
-            return actions.indices.contains { k in owner[k] == p && actions[k].key == "\(id)_\(task)_0" }
+            return (owned[p] ?? []).contains { actions[$0].key == "\(id)_\(task)_0" }
         }
     }
 
@@ -494,7 +497,7 @@ struct GraphBuilder {
             guard case .clone = ws.resources[c].variant, notifies(c) else { continue }
             for task in ["start", "stop", "promote", "demote"] {
                 let leaves = ws.primitives(under: c)
-                let doing = leaves.filter { p in actions.indices.contains { owner[$0] == p && actions[$0].task == task && actions[$0].intervalMS == 0 } }
+                let doing = leaves.filter { p in (owned[p] ?? []).contains { actions[$0].task == task && actions[$0].intervalMS == 0 } }
                 // Start, promote and demote notifications are only sent when some instance does it.
                 if task != "stop" && doing.isEmpty { continue }
                 for p in leaves { notify(p, clone: c, task: task) }
@@ -516,7 +519,7 @@ struct GraphBuilder {
             order(point, k)
             order(k, done)
             if type == "post" {
-                for m in actions.indices where owner[m] == p && actions[m].intervalMS > 0 { order(done, m) }
+                for m in owned[p] ?? [] where actions[m].intervalMS > 0 { order(done, m) }
             }
         }
         if !r.activeOn.isEmpty && (task == "stop" || task == "demote") {
@@ -584,7 +587,7 @@ struct GraphBuilder {
 
     /// A resource's action with a task, on any node (pseudo ones included).
     private func actionsOf(_ i: Int, _ task: String) -> [Int] {
-        actions.indices.filter { owner[$0] == i && actions[$0].task == task && actions[$0].intervalMS == 0 && !isProbe($0) }
+        (owned[i] ?? []).filter { actions[$0].task == task && actions[$0].intervalMS == 0 && !isProbe($0) }
     }
 
     private func isProbe(_ k: Int) -> Bool { actions[k].task == "monitor" && actions[k].intervalMS == 0 }
@@ -600,9 +603,10 @@ struct GraphBuilder {
             }
         }
         // Fencing comes before whatever it implies, and a node shuts down once stopped.
+        let impliedStops = actions.indices.filter { actions[$0].kind == .pseudo && actions[$0].resource != nil && (actions[$0].task == "stop" || actions[$0].task == "demote") }
         for k in actions.indices where actions[k].kind == .fence {
             let node = actions[k].node
-            for s in actions.indices where actions[s].kind == .pseudo && actions[s].resource != nil {
+            for s in impliedStops {
                 if let o = owner[s], ws.resources[o].isPrimitive, transition.plans[o]?.current.contains(node ?? "") == true,
                    requiresFencing(ws.resources[o]), actions[s].task == "stop" || actions[s].task == "demote" {
                     order(k, s)
@@ -617,8 +621,10 @@ struct GraphBuilder {
             guard let o = owner[k] else { continue }
             order(find("\(ws.resources[o].id)_stop_0", on: actions[k].node), k)
         }
+        var byNode: [String: [Int]] = [:]
+        for k in actions.indices { if let n = actions[k].node { byNode[n, default: []].append(k) } }
         for k in actions.indices where actions[k].kind == .cluster && actions[k].task == "do_shutdown" {
-            for s in actions.indices where actions[s].node == actions[k].node && actions[s].kind == .resource
+            for s in byNode[actions[k].node ?? ""] ?? [] where actions[s].kind == .resource
                 && (actions[s].task == "stop" || actions[s].task == "demote" || actions[s].task == "migrate_to") {
                 order(s, k)
             }
@@ -626,7 +632,7 @@ struct GraphBuilder {
     }
 
     private mutating func orderPrimitive(_ i: Int) {
-        let probes = actions.indices.filter { owner[$0] == i && isProbe($0) }
+        let probes = (owned[i] ?? []).filter { isProbe($0) }
         let starts = actionsOf(i, "start"), stops = actionsOf(i, "stop")
         let promotes = actionsOf(i, "promote"), demotes = actionsOf(i, "demote")
         // Probe before starting; for a clone instance, before the clone starts.
@@ -642,15 +648,15 @@ struct GraphBuilder {
         for st in starts { for p in promotes { order(st, p) } }
         for d in demotes { for p in promotes { order(d, p) } }
         // Live migration: migrate_to, migrate_from, stop the source, the start completes.
-        if let to = actions.indices.first(where: { owner[$0] == i && actions[$0].task == "migrate_to" }),
-           let from = actions.indices.first(where: { owner[$0] == i && actions[$0].task == "migrate_from" }) {
+        if let to = (owned[i] ?? []).first(where: { actions[$0].task == "migrate_to" }),
+           let from = (owned[i] ?? []).first(where: { actions[$0].task == "migrate_from" }) {
             order(to, from)
             for p in probes { order(p, to) }
             for s in stops { order(from, s) }
             for st in starts { order(from, st) }
         }
         // Recurring operations after the action that brings the role they watch.
-        for k in actions.indices where owner[k] == i && actions[k].intervalMS > 0 {
+        for k in owned[i] ?? [] where actions[k].intervalMS > 0 {
             let node = actions[k].node
             for st in starts where actions[st].node == node || actions[st].kind == .pseudo { order(st, k) }
             for reload in actionsOf(i, "reload-agent") { order(reload, k) }
@@ -769,7 +775,7 @@ struct GraphBuilder {
     }
 
     private func migrationAction(_ i: Int, _ task: String) -> Int? {
-        actions.indices.first { owner[$0] == i && actions[$0].task == task }
+        (owned[i] ?? []).first { actions[$0].task == task }
     }
 
     private func isMigrating(_ i: Int) -> Bool { migrationAction(i, "migrate_from") != nil }
@@ -801,7 +807,7 @@ struct GraphBuilder {
     /// what follows does not race with a copy found running.
     private mutating func probesBefore(_ first: Int, _ thens: [Int]) {
         guard ws.resources[first].isPrimitive else { return }
-        for p in actions.indices where owner[p] == first && isProbe(p) {
+        for p in owned[first] ?? [] where isProbe(p) {
             for t in thens where owner[t] != first { order(p, t) }
         }
     }
@@ -855,7 +861,7 @@ struct GraphBuilder {
     private func finish() -> ActionGraph {
         var listing: [Int] = []
         func walk(_ i: Int) {
-            let own = actions.indices.filter { owner[$0] == i }.sorted { actions[$0].id > actions[$1].id }
+            let own = (owned[i] ?? []).sorted { actions[$0].id > actions[$1].id }
             let r = ws.resources[i]
             switch r.variant {
             case .bundle:
@@ -873,11 +879,14 @@ struct GraphBuilder {
         // Resources found only in the history come after the configured ones, each with its
         // actions newest first.
         var seen: [String] = []
-        for k in actions.indices.sorted(by: { actions[$0].id < actions[$1].id }) {
-            if let id = removedHistory[k], !seen.contains(id) { seen.append(id) }
+        var byID: [String: [Int]] = [:]
+        for k in removedHistory.keys.sorted(by: { actions[$0].id < actions[$1].id }) {
+            let id = removedHistory[k]!
+            if byID[id] == nil { seen.append(id) }
+            byID[id, default: []].append(k)
         }
         for id in seen {
-            listing += actions.indices.filter { removedHistory[$0] == id }.sorted { actions[$0].id > actions[$1].id }
+            listing += byID[id]!.sorted { actions[$0].id > actions[$1].id }
         }
         listing += actions.indices.filter { owner[$0] == nil && removedHistory[$0] == nil }.sorted { actions[$0].id > actions[$1].id }
         var position = [Int](repeating: 0, count: actions.count)
