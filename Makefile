@@ -43,6 +43,8 @@ bench: deps peer-deps
 	@mkdir -p $(BENCH_DIR)
 	@test -f $(BENCH_DIR)/cib-32x2000.xml || python3 $(SHARED)/bench/gen_cib.py -n 32 -m 2000 -o $(BENCH_DIR)/cib-32x2000.xml --seed 11
 	$(SWIFT) run -c release --skip-build cib-bench $(BENCH_DIR)/cib-32x2000.xml
+	$(SWIFT) build -c release --product crm_simulate
+	python3 scripts/bench-scheduler.py --ours .build/release/crm_simulate --dir $(BENCH_DIR) --shared $(SHARED) $(if $(BENCH_BIG),--big,)
 	$(SWIFT) build -c release --product lrmd
 	python3 scripts/bench-lrmd.py --lrmd .build/release/lrmd
 

@@ -176,6 +176,11 @@ public struct WorkingSet: Sendable {
     public var bundleReplicas: [Int: [BundleReplica]] = [:]
     public var cib: CIB
 
+    /// Configured (not orphaned) primitives by id and by configured id, the first of each:
+    /// the history of thousands of resources on dozens of nodes is matched against it.
+    /// Unpacking builds it once the configuration is read (orphans, added later, are never in it).
+    var configuredPrimitives = PrimitiveIndex()
+
     /// The index of a resource by its id (instance id for clone instances).
     public func index(of id: String) -> Int? {
         resources.firstIndex { $0.id == id }
@@ -234,4 +239,18 @@ public func naturalCompare(_ a: String, _ b: String) -> Int {
     if i < x.count { return 1 }
     if j < y.count { return -1 }
     return 0
+}
+
+struct PrimitiveIndex: Sendable {
+    var byID: [String: Int] = [:]
+    var byConfiguredID: [String: Int] = [:]
+
+    init() {}
+
+    init(_ resources: [SchedulerResource]) {
+        for (i, r) in resources.enumerated() where r.isPrimitive && !r.orphan {
+            if byID[r.id] == nil { byID[r.id] = i }
+            if byConfiguredID[r.configuredID] == nil { byConfiguredID[r.configuredID] = i }
+        }
+    }
 }

@@ -340,16 +340,20 @@ struct Assignment {
     mutating func assignBestNode(_ i: Int, prefer: String?) -> String? {
         let table = tables[i] ?? NodeScores()
         let current = ws.resources[i].activeOn.first { ws.node(named: $0).map { $0.online && !$0.unclean } ?? false }
-        func effective(_ n: String) -> Int { available(n) ? (table[n] ?? -Score.infinity) : -Score.infinity }
-        let sorted = table.scores.keys.sorted { a, b in
-            let ea = effective(a), eb = effective(b)
+        var effectiveScores: [String: Int] = [:]
+        for n in table.scores.keys { effectiveScores[n] = available(n) ? (table[n] ?? -Score.infinity) : -Score.infinity }
+        func effective(_ n: String) -> Int { effectiveScores[n] ?? (available(n) ? (table[n] ?? -Score.infinity) : -Score.infinity) }
+        // The best node: the highest score, then the fewest resources, then where it runs now,
+        // then the name.
+        let best = table.scores.keys.min { a, b in
+            let ea = effectiveScores[a]!, eb = effectiveScores[b]!
             if ea != eb { return ea > eb }
             let ca = numResources[a, default: 0], cb = numResources[b, default: 0]
             if ca != cb { return ca < cb }
             if (a == current) != (b == current) { return a == current }
             return a.utf8.lexicographicallyPrecedes(b.utf8)
         }
-        guard let best = sorted.first else { return place(i, nil) }
+        guard let best else { return place(i, nil) }
         var chosen = best
         if let prefer, let ps = table[prefer], ps >= (table[best] ?? 0), available(prefer), ps >= 0 { chosen = prefer }
         if chosen == best, (table[best] ?? 0) > 0, available(best), let cur = current, available(cur),

@@ -30,6 +30,7 @@ enum Unpack {
     /// when fencing is possible, every node left (a resource recorded active on a node that is
     /// down gets that node fenced).
     static func applyHistory(_ ws: inout WorkingSet) {
+        ws.configuredPrimitives = PrimitiveIndex(ws.resources)
         let states = ws.cib.status.nodeStates
         var done = Set<Int>()
         func process(_ k: Int, _ state: NodeState, node n: Int) {
@@ -148,9 +149,10 @@ enum Unpack {
     /// The configured primitive an lrm_resource id names: the exact id, or for clone
     /// instances the id before the `:N` suffix.
     static func findConfigured(_ id: String, in ws: WorkingSet) -> Int? {
-        if let i = ws.resources.firstIndex(where: { $0.id == id && $0.isPrimitive && !$0.orphan }) { return i }
+        let index = ws.configuredPrimitives
+        if let i = index.byID[id] { return i }
         let base = id.split(separator: ":").first.map(String.init) ?? id
-        return ws.resources.firstIndex { $0.configuredID == base && $0.isPrimitive && !$0.orphan }
+        return index.byConfiguredID[base]
     }
 
     /// A clone whose configured child is `id` but that has no instances (clone-max 0).

@@ -75,7 +75,9 @@ struct CrmSimulate: ParsableCommand {
                 ToolSupport.fail(program, "could not write the graph to \(saveGraph): \(error)", .cantCreate)
             }
         }
-        if quiet { return }
+        // The process ends here: leave the (large) scheduler state to the kernel rather than
+        // freeing it piece by piece.
+        if quiet { Foundation.exit(0) }
         if simulate {
             print(Simulator.summaryText(input), terminator: "")
             return
