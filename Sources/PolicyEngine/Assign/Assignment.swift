@@ -15,6 +15,11 @@ struct Assignment {
     var assigned: [Int: String?] = [:]
     var assigning: Set<Int> = []
     var nextRole: [Int: Role] = [:]
+    /// resource-discovery: primitives probed only where an exclusive constraint allows them,
+    /// those nodes, and nodes where a primitive is never probed.
+    var exclusiveDiscovery = Set<Int>()
+    var probeNodes: [Int: Set<String>] = [:]
+    var noProbeNodes: [Int: Set<String>] = [:]
     /// Primitives assigned to each node in this run (the tie-breaker).
     var numResources: [String: Int] = [:]
     var updating: Set<Int> = []
@@ -128,9 +133,26 @@ struct Assignment {
                 location(r, n.name, h)
             }
         }
-        let (placement, promoted) = ConstraintSet.locations(ws)
+        let (placement, promoted, discovery) = ConstraintSet.locations(ws)
         for (r, node, s) in placement { location(r, node, s) }
         promotedLocations = promoted
+        // Exclusive discovery: a resource runs only on nodes that a location constraint with
+        // resource-discovery=exclusive names for it; "never" only stops probes there.
+        var exclusive: [Int: Set<String>] = [:]
+        for d in discovery {
+            for leaf in ws.primitives(under: d.resource) {
+                if d.mode == "exclusive" {
+                    exclusive[leaf, default: []].formUnion(d.nodes)
+                    probeNodes[leaf, default: []].formUnion(d.nodes)
+                } else {
+                    noProbeNodes[leaf, default: []].formUnion(d.nodes)
+                }
+            }
+            if d.mode == "exclusive" { exclusiveDiscovery.formUnion(ws.primitives(under: d.resource)) }
+        }
+        for (leaf, allowed) in exclusive {
+            for n in ws.nodes where !allowed.contains(n.name) { tables[leaf]?[n.name] = -Score.infinity }
+        }
         // Stickiness where a managed leaf runs on exactly one node.
         for i in ws.resources.indices where ws.resources[i].isPrimitive {
             let r = ws.resources[i]

@@ -93,9 +93,11 @@ enum ConstraintSet {
 
     /// Location constraints as (resource, node, score) entries, rules evaluated per node.
     /// Promoted-role constraints are kept apart for promotion.
-    static func locations(_ ws: WorkingSet) -> (placement: [(Int, String, Int)], promoted: [(Int, String, Int)]) {
+    static func locations(_ ws: WorkingSet) -> (placement: [(Int, String, Int)], promoted: [(Int, String, Int)],
+                                                 discovery: [(resource: Int, mode: String, nodes: [String])]) {
         var placement: [(Int, String, Int)] = []
         var promoted: [(Int, String, Int)] = []
+        var discovery: [(resource: Int, mode: String, nodes: [String])] = []
         let config = ws.cib.configuration
         let rules = Dictionary(config.element.descendants().filter { $0.name == "rule" && $0.id != nil }.map { ($0.id!, $0) },
                                uniquingKeysWith: { a, _ in a })
@@ -146,8 +148,13 @@ enum ConstraintSet {
                 for (node, s) in entries {
                     if role == .promoted { promoted.append((r, node, s)) } else { placement.append((r, node, s)) }
                 }
+                // resource-discovery: where the resource is probed (and, when exclusive, the
+                // only nodes it may run on).
+                if let mode = e["resource-discovery"], mode == "exclusive" || mode == "never" {
+                    discovery.append((r, mode, entries.map(\.0)))
+                }
             }
         }
-        return (placement, promoted)
+        return (placement, promoted, discovery)
     }
 }

@@ -225,6 +225,8 @@ struct GraphBuilder {
             return
         case .primitive:
             guard !r.orphan, !known([i], on: node.name) else { return }
+            if assignment.exclusiveDiscovery.contains(i), !(assignment.probeNodes[i]?.contains(node.name) ?? false) { return }
+            if assignment.noProbeNodes[i]?.contains(node.name) == true { return }
             if node.kind != .member && r.agent?.standard == "stonith" { return }
             if node.kind == .remote || node.kind == .guest { return }
             add(.resource, task: "monitor", key: "\(r.id)_monitor_0", resource: i, node: node.name,
