@@ -150,11 +150,19 @@ enum TransitionPlanner {
         // Resources that move without migrating (a stop, then a start elsewhere): what is
         // ordered after them cannot migrate either.
         var stoppedPlainly = Set<Int>()
-        for o in allOrders where o.mandatory && o.symmetrical {
-            let stuck = ws.primitives(under: o.then).contains { t in
+        func stuck(_ i: Int) -> Bool {
+            ws.primitives(under: i).contains { t in
                 !ws.resources[t].activeOn.isEmpty && (ws.resources[t].blocked || !ws.resources[t].managed)
             }
-            if stuck { for f in ws.primitives(under: o.first) { stopBlocked.insert(f) } }
+        }
+        for o in allOrders where o.mandatory {
+            if o.symmetrical && o.firstAction == "start" && o.thenAction == "start", stuck(o.then) {
+                for f in ws.primitives(under: o.first) { stopBlocked.insert(f) }
+            }
+            // "Stop this, then stop that": that cannot stop while this cannot.
+            if o.firstAction == "stop" && o.thenAction == "stop", stuck(o.first) {
+                for t in ws.primitives(under: o.then) { stopBlocked.insert(t) }
+            }
         }
         for i in resources {
             let r = ws.resources[i]
