@@ -103,7 +103,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Daemons/lrmd"),
         .executableTarget(name: "stonithd", dependencies: ["Stonith", "HASupport"], path: "Sources/Daemons/stonithd"),
-        .executableTarget(name: "pacemakerd", dependencies: ["HASupport"], path: "Sources/Daemons/pacemakerd"),
+        .executableTarget(name: "pacemakerd", dependencies: [
+            "HASupport", "CSystemd",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Sources/Daemons/pacemakerd"),
 
         // Operator tools.
         .executableTarget(name: "cibadmin", dependencies: [

@@ -1,5 +1,203 @@
+import ArgumentParser
+import CSystemd
+import Foundation
 import HASupport
+import Logging
 
-// pacemakerd is delivered by issue #6. Until then it says so and exits with
-// CRM_EX_UNIMPLEMENT_FEATURE, so that nothing mistakes it for a running daemon.
-HASupport.notYetAvailable(program: "pacemakerd", issue: 6)
+/// pacemakerd: starts a node's daemons in order (corosyncd, cibd, stonithd, lrmd, crmd), each
+/// once the previous one says it is ready (sd_notify READY=1 on a socket pacemakerd gives it),
+/// restarts one that dies, gives up on one that keeps dying, and stops them in reverse order
+/// on SIGTERM. The decisions are `Supervisor`'s; this is the shell that runs processes.
+struct Pacemakerd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pacemakerd",
+        abstract: "Start and watch a SwiftHA node's daemons.",
+        discussion: """
+        Starts corosyncd, cibd, stonithd, lrmd and crmd in that order, passing each --root and
+        --node. A daemon that dies is restarted; one that dies more than 5 times in 60 s makes
+        pacemakerd stop the node's daemons and exit 1. SIGTERM stops them, crmd first.
+        The root and node name come from --root/--node or SWIFTHA_ROOT/SWIFTHA_NODE.
+        """)
+
+    @Option(help: "The node's root directory (default: SWIFTHA_ROOT, else /).") var root: String?
+    @Option(help: "The node's name (default: SWIFTHA_NODE).") var node: String?
+    @Option(name: .customLong("daemons-from"), help: "Where the daemons' executables are (default: beside pacemakerd).")
+    var daemonsFrom: String?
+    @Option(help: "The daemons to run, in order (comma-separated).") var daemons = "corosyncd,cibd,stonithd,lrmd,crmd"
+    @Flag(name: .shortAndLong, help: "Log debug messages.") var verbose = false
+
+    func run() throws {
+        bootstrapLogging(program: "pacemakerd", level: verbose ? .debug : .info)
+        let env = NodeEnvironment(root: root, node: node)
+        let dir = daemonsFrom ?? URL(fileURLWithPath: Self.ownExecutable()).deletingLastPathComponent().path
+        let names = daemons.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !names.isEmpty else { throw ValidationError("--daemons names no daemon") }
+        for n in names where !FileManager.default.isExecutableFile(atPath: dir + "/" + n) {
+            throw ValidationError("\(n) is not an executable in \(dir); build the package (swift build) or give --daemons-from DIR")
+        }
+        let shell = try SupervisorShell(env: env, directory: dir, daemons: names)
+        shell.run()
+    }
+
+    static func ownExecutable() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+}
+
+/// Runs the supervisor's directives on one serial queue: processes, notify sockets, timers
+/// and signals.
+final class SupervisorShell: @unchecked Sendable {
+    let env: NodeEnvironment
+    let directory: String
+    let queue = DispatchQueue(label: "pacemakerd")
+    let logger = Logger(label: "pacemakerd")
+    let start = ContinuousClock.now
+    var supervisor: Supervisor
+    var pids: [String: pid_t] = [:]
+    var timers: [Supervisor.Timer: DispatchWorkItem] = [:]
+    var signalSources: [DispatchSourceSignal] = []
+    let socketDirectory: String
+
+    init(env: NodeEnvironment, directory: String, daemons: [String]) throws {
+        self.env = env
+        self.directory = directory
+        supervisor = Supervisor(daemons: daemons)
+        socketDirectory = env.socketDirectory
+        try FileManager.default.createDirectory(atPath: socketDirectory, withIntermediateDirectories: true)
+        for d in daemons { try listenForNotifications(of: d) }
+    }
+
+    var now: Duration { start.duration(to: .now) }
+
+    func run() -> Never {
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            source.setEventHandler { [unowned self] in
+                logger.notice("signal \(sig): stopping the node's daemons")
+                perform(supervisor.stop(now: now))
+            }
+            source.resume()
+            signalSources.append(source)
+        }
+        queue.async { [self] in perform(supervisor.start(now: now)) }
+        dispatchMain()
+    }
+
+    func notifyPath(_ daemon: String) -> String { "\(socketDirectory)/notify-\(daemon).sock" }
+
+    /// A datagram socket per daemon, given to it as NOTIFY_SOCKET: what arrives there is that
+    /// daemon's.
+    func listenForNotifications(of daemon: String) throws {
+        let path = notifyPath(daemon)
+        unlink(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { throw ValidationError("cannot create a socket for \(daemon)'s notifications: \(String(cString: strerror(errno)))") }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { throw ValidationError("the socket path \(path) is too long; use a shorter --root") }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+            raw[bytes.count] = 0
+        }
+        let rc = withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else { throw ValidationError("cannot bind \(path): \(String(cString: strerror(errno)))") }
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+        source.setEventHandler { [unowned self] in
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let n = recv(fd, &buffer, buffer.count, 0)
+            guard n > 0 else { return }
+            let text = String(decoding: buffer[0..<n], as: UTF8.self)
+            if text.split(separator: "\n").contains("READY=1") {
+                perform(supervisor.onReady(daemon, now: now))
+            }
+        }
+        source.resume()
+        readSources.append(source)
+    }
+    var readSources: [DispatchSourceRead] = []
+
+    func perform(_ directives: [Supervisor.Directive]) {
+        for d in directives {
+            switch d {
+            case .spawn(let name): spawn(name)
+            case .signal(let name, let sig):
+                if let pid = pids[name] { kill(pid, sig) }
+            case .arm(let timer, let after):
+                timers[timer]?.cancel()
+                let item = DispatchWorkItem { [unowned self] in
+                    timers[timer] = nil
+                    perform(supervisor.onTimer(timer, now: now))
+                }
+                timers[timer] = item
+                let ns = after.components.seconds * 1_000_000_000 + after.components.attoseconds / 1_000_000_000
+                queue.asyncAfter(deadline: .now() + .nanoseconds(Int(ns)), execute: item)
+            case .disarm(let timer):
+                timers.removeValue(forKey: timer)?.cancel()
+            case .ready:
+                _ = sd_notify(0, "READY=1\nSTATUS=all daemons started")
+            case .log(let message):
+                logger.notice("\(message)")
+            case .exit(let status):
+                _ = sd_notify(0, "STOPPING=1")
+                for d in supervisor.daemons { unlink(notifyPath(d)) }
+                exit(status)
+            }
+        }
+    }
+
+    func spawn(_ name: String) {
+        let path = directory + "/" + name
+        var arguments = [path, "--root", env.root]
+        if let node = env.node { arguments += ["--node", node] }
+        var environment = ProcessInfo.processInfo.environment
+        environment["SWIFTHA_ROOT"] = env.root
+        if let node = env.node { environment["SWIFTHA_NODE"] = node }
+        environment["NOTIFY_SOCKET"] = notifyPath(name)
+        var pid: pid_t = 0
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for p in argv { free(p) }
+            for p in envp { free(p) }
+        }
+        // The child starts with no signal blocked and SIGTERM/SIGINT at their defaults: the
+        // queue's thread that spawns it blocks signals, and pacemakerd ignores those two.
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for sig in [SIGTERM, SIGINT, SIGHUP, SIGPIPE] { sigaddset(&defaults, sig) }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let rc = posix_spawn(&pid, path, nil, &attr, argv, envp)
+        guard rc == 0 else {
+            logger.error("cannot start \(name) (\(path)): \(String(cString: strerror(rc)))")
+            perform(supervisor.onExit(name, status: 127, now: now))
+            return
+        }
+        pids[name] = pid
+        let child = pid
+        logger.debug("\(name) started, pid \(child)")
+        // A thread per daemon waits for it; its exit comes back through the queue.
+        let thread = Thread { [unowned self] in
+            var status: Int32 = 0
+            while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+            let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            queue.async { [self] in
+                if pids[name] == child { pids[name] = nil }
+                perform(supervisor.onExit(name, status: code, now: now))
+            }
+        }
+        thread.start()
+    }
+}
+
+Pacemakerd.main()

@@ -1,0 +1,168 @@
+/// pacemakerd's brain: starts a node's daemons one after the other (each once the previous one
+/// says it is ready), restarts one that dies, gives up on one that keeps dying, and stops them
+/// all in reverse order.
+///
+/// An instance (docs/DESIGN.md): no clock, no processes. The shell spawns, signals, arms the
+/// timers and reports what happened; time comes in as `now`.
+public struct Supervisor: Sendable {
+    public struct Policy: Sendable, Equatable {
+        /// A daemon that dies more than this many times within `window` is given up on, and
+        /// the node is stopped cleanly.
+        public var maxRestarts: Int
+        public var window: Duration
+        /// How long a daemon may take to say it is ready.
+        public var readyTimeout: Duration
+        /// How long a daemon may take to stop after SIGTERM before it gets SIGKILL.
+        public var stopTimeout: Duration
+        /// The pause before a dead daemon is started again.
+        public var restartDelay: Duration
+
+        public init(maxRestarts: Int = 5, window: Duration = .seconds(60), readyTimeout: Duration = .seconds(60),
+                    stopTimeout: Duration = .seconds(60), restartDelay: Duration = .milliseconds(500)) {
+            self.maxRestarts = maxRestarts
+            self.window = window
+            self.readyTimeout = readyTimeout
+            self.stopTimeout = stopTimeout
+            self.restartDelay = restartDelay
+        }
+    }
+
+    public enum Timer: Sendable, Hashable {
+        case ready(String), kill(String), restart(String)
+    }
+
+    public enum Directive: Sendable, Equatable {
+        case spawn(String)
+        case signal(String, Int32)
+        case arm(Timer, after: Duration)
+        case disarm(Timer)
+        /// Every daemon is up (or known to be absent from this build): tell systemd.
+        case ready
+        case log(String)
+        /// Everything is stopped: exit with this status.
+        case exit(Int32)
+    }
+
+    private enum State: Sendable, Equatable { case idle, starting, running, stopping, dead, absent }
+
+    public static let sigterm: Int32 = 15
+    public static let sigkill: Int32 = 9
+    /// The exit status of a daemon that is not part of this build (CRM_EX_UNIMPLEMENT_FEATURE):
+    /// it is not restarted.
+    public static let notAvailable: Int32 = 3
+
+    public let daemons: [String]
+    public let policy: Policy
+    private var states: [String: State] = [:]
+    private var deaths: [String: [Duration]] = [:]
+    private var stopping = false
+    private var exitStatus: Int32 = 0
+    private var announcedReady = false
+
+    public init(daemons: [String], policy: Policy = Policy()) {
+        self.daemons = daemons
+        self.policy = policy
+        for d in daemons { states[d] = .idle }
+    }
+
+    public func isRunning(_ daemon: String) -> Bool { states[daemon] == .running || states[daemon] == .starting }
+
+    /// Starts the first daemon.
+    public mutating func start(now: Duration) -> [Directive] {
+        startNext()
+    }
+
+    /// The next daemon in order that has not been started, once every earlier one is up.
+    private mutating func startNext() -> [Directive] {
+        guard !stopping else { return [] }
+        for d in daemons {
+            switch states[d]! {
+            case .idle:
+                states[d] = .starting
+                return [.log("starting \(d)"), .spawn(d), .arm(.ready(d), after: policy.readyTimeout)]
+            case .starting:
+                return []
+            default:
+                continue
+            }
+        }
+        if !announcedReady {
+            announcedReady = true
+            let absent = daemons.filter { states[$0] == .absent }
+            var out: [Directive] = []
+            if !absent.isEmpty { out.append(.log("not part of this build, running without: \(absent.joined(separator: ", "))")) }
+            return out + [.log("all daemons started"), .ready]
+        }
+        return []
+    }
+
+    /// A daemon said READY=1.
+    public mutating func onReady(_ daemon: String, now: Duration) -> [Directive] {
+        guard states[daemon] == .starting else { return [] }
+        states[daemon] = .running
+        return [.disarm(.ready(daemon)), .log("\(daemon) is ready")] + startNext()
+    }
+
+    /// A daemon's process ended.
+    public mutating func onExit(_ daemon: String, status: Int32, now: Duration) -> [Directive] {
+        guard let state = states[daemon], state != .idle, state != .dead, state != .absent else { return [] }
+        var out: [Directive] = [.disarm(.ready(daemon)), .disarm(.kill(daemon))]
+        if stopping {
+            states[daemon] = .dead
+            return out + stopNext()
+        }
+        if state == .starting && status == Self.notAvailable {
+            states[daemon] = .absent
+            return out + [.log("\(daemon) is not available in this build (exit status 3); continuing without it")] + startNext()
+        }
+        states[daemon] = .dead
+        let recent = (deaths[daemon] ?? []).filter { now - $0 < policy.window } + [now]
+        deaths[daemon] = recent
+        if recent.count > policy.maxRestarts {
+            exitStatus = 1
+            out.append(.log("\(daemon) died \(recent.count) times within \(policy.window); giving up and stopping this node's daemons"))
+            return out + beginStop()
+        }
+        out.append(.log("\(daemon) exited with status \(status); restarting it (\(recent.count) of \(policy.maxRestarts) within \(policy.window))"))
+        out.append(.arm(.restart(daemon), after: policy.restartDelay))
+        return out
+    }
+
+    public mutating func onTimer(_ timer: Timer, now: Duration) -> [Directive] {
+        switch timer {
+        case .ready(let d):
+            guard states[d] == .starting else { return [] }
+            // Killed; its exit brings the restart (or the giving up).
+            return [.log("\(d) did not become ready within \(policy.readyTimeout); killing it"), .signal(d, Self.sigkill)]
+        case .kill(let d):
+            guard states[d] == .stopping else { return [] }
+            return [.log("\(d) did not stop within \(policy.stopTimeout); killing it"), .signal(d, Self.sigkill)]
+        case .restart(let d):
+            guard states[d] == .dead, !stopping else { return [] }
+            states[d] = .starting
+            return [.log("restarting \(d)"), .spawn(d), .arm(.ready(d), after: policy.readyTimeout)]
+        }
+    }
+
+    /// SIGTERM: stop the daemons, the last started first. crmd, stopped first, moves the
+    /// node's resources away before it exits.
+    public mutating func stop(now: Duration) -> [Directive] {
+        guard !stopping else { return [] }
+        return beginStop()
+    }
+
+    private mutating func beginStop() -> [Directive] {
+        stopping = true
+        for d in daemons where states[d] == .idle { states[d] = .dead }
+        return stopNext()
+    }
+
+    private mutating func stopNext() -> [Directive] {
+        if daemons.contains(where: { states[$0] == .stopping }) { return [] }
+        for d in daemons.reversed() where states[d] == .running || states[d] == .starting {
+            states[d] = .stopping
+            return [.log("stopping \(d)"), .signal(d, Self.sigterm), .arm(.kill(d), after: policy.stopTimeout)]
+        }
+        return [.log("all daemons stopped"), .exit(exitStatus)]
+    }
+}
