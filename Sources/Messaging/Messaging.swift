@@ -8,7 +8,11 @@
 /// - ``Votequorum``: votequorum's rules as a pure value type.
 /// - ``TotemRing`` (token passing, sequence numbers, retransmission, flow control, token loss,
 ///   failure to receive) and ``TotemNode`` (gather, commit, recovery of the old ring's messages,
-///   merge detection) as instances, and ``TotemWire``, their byte layout.
+///   merge detection, clean leave) as instances, and ``TotemWire``, their byte layout.
+/// - ``ClusterEngine``: what corosyncd runs, totem and votequorum composed, with the node
+///   information exchange; the daemon (Sources/Daemons/corosyncd) is its NIO shell.
+/// - ``BootCounter`` and ``PersistentCounter``: numbers kept durably across restarts (the
+///   packet incarnation, the ring sequence number).
 ///
 /// Protocol cores are instances (docs/DESIGN.md): value types that never read a clock, never
 /// sleep and never do I/O; time comes in as a parameter and timers go out as directives.

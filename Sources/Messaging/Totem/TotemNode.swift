@@ -76,6 +76,28 @@ public struct TotemNode: Sendable {
         case join(Join)
         case commit(CommitToken)
         case mergeDetect(TotemRing.RingID, from: NodeID)
+        /// The sender is shutting down cleanly and leaves `ring` (its last ring): the others
+        /// form a new membership without it at once instead of waiting for the token to be lost.
+        case leave(TotemRing.RingID, from: NodeID)
+    }
+
+    /// Why this node went back to gathering (for the log: corosync's "A processor failed,
+    /// forming new configuration" and its kin).
+    public enum GatherReason: Sendable, Equatable {
+        /// The node has just started.
+        case start
+        /// The token did not come back within the token timeout.
+        case tokenLost
+        /// This node missed messages for `fail_recv_const` token rotations.
+        case failedToReceive
+        /// A join from a node that wants a new membership.
+        case joinReceived(from: NodeID)
+        /// A merge-detect from another ring: the two rings merge.
+        case mergeDetected(from: NodeID)
+        /// The commit token did not come back in time.
+        case commitLost
+        /// A member left cleanly.
+        case memberLeft(NodeID)
     }
 
     public enum Timer: Sendable, Hashable {
@@ -129,6 +151,11 @@ public struct TotemNode: Sendable {
     /// New-ring messages delivered by the ring during recovery, held back until it ends.
     private var heldBack: [TotemRing.Message] = []
 
+    /// Why the node last entered gather.
+    public private(set) var lastGatherReason: GatherReason?
+    /// Set by ``leave()``: the node takes no further part.
+    public private(set) var hasLeft = false
+
     /// Tags in front of every payload on the ring.
     enum Tag: UInt8 {
         case regular = 0
@@ -150,11 +177,25 @@ public struct TotemNode: Sendable {
 
     /// Starts gathering, alone.
     public mutating func start() -> [Directive] {
-        enterGather(proc: [nodeID], fail: [])
+        enterGather(proc: [nodeID], fail: [], reason: .start)
+    }
+
+    /// Leaves the cluster cleanly (on shutdown): tells every node so that they re-form the
+    /// membership without this one at once, cancels every timer and ignores everything from
+    /// then on. The caller sends the returned packets and then stops.
+    public mutating func leave() -> [Directive] {
+        guard !hasLeft else { return [] }
+        hasLeft = true
+        let last = ring?.ring ?? committing ?? TotemRing.RingID(seq: highestRingSeq, representative: nodeID)
+        let packet = Packet.leave(last, from: nodeID)
+        leaveRing()
+        return [.cancel(.ring(.tokenLoss)), .cancel(.ring(.tokenRetransmit)), .cancel(.ring(.hold)), .cancel(.merge), .cancel(.join),
+                .cancel(.consensus), .cancel(.commitLoss), .multicast(packet)]
     }
 
     /// Queues a payload for total-order multicast.
     public mutating func submit(_ payload: [UInt8]) {
+        guard !hasLeft else { return }
         if state == .operational || state == .recovery, ring != nil {
             ring!.submit([Tag.regular.rawValue] + payload)
         } else {
@@ -162,7 +203,15 @@ public struct TotemNode: Sendable {
         }
     }
 
+    /// Passes on the token if this node holds it on an idle ring, so that payloads submitted
+    /// just now go out without waiting for the hold timer.
+    public mutating func releaseHeldToken() -> [Directive] {
+        guard !hasLeft, state == .operational || state == .recovery, ring != nil else { return [] }
+        return fromRing(ring!.releaseHeldToken())
+    }
+
     public mutating func onPacket(_ packet: Packet) -> [Directive] {
+        guard !hasLeft else { return [] }
         switch packet {
         case .ring(let p):
             guard state == .operational || state == .recovery, ring != nil else { return [] }
@@ -170,10 +219,12 @@ public struct TotemNode: Sendable {
         case .join(let j): return onJoin(j)
         case .commit(let c): return onCommit(c)
         case .mergeDetect(let r, let from): return onMergeDetect(r, from: from)
+        case .leave(_, let from): return onLeave(from: from)
         }
     }
 
     public mutating func onTimer(_ timer: Timer) -> [Directive] {
+        guard !hasLeft else { return [] }
         switch timer {
         case .ring(let t):
             guard state == .operational || state == .recovery, ring != nil else { return [] }
@@ -197,7 +248,7 @@ public struct TotemNode: Sendable {
             return out
         case .commitLoss:
             guard state == .commit else { return [] }
-            return enterGather(proc: proc, fail: [])
+            return enterGather(proc: proc, fail: [], reason: .commitLost)
         case .merge:
             guard state == .operational || state == .recovery, let ring, ring.ring.representative == nodeID else { return [] }
             return [.multicast(.mergeDetect(ring.ring, from: nodeID)), .schedule(.merge, after: timing.merge)]
@@ -210,10 +261,11 @@ public struct TotemNode: Sendable {
         Join(sender: nodeID, ringSeq: highestRingSeq, proc: proc.sorted(), fail: fail.sorted())
     }
 
-    private mutating func enterGather(proc newProc: Set<NodeID>, fail newFail: Set<NodeID>) -> [Directive] {
+    private mutating func enterGather(proc newProc: Set<NodeID>, fail newFail: Set<NodeID>, reason: GatherReason) -> [Directive] {
+        lastGatherReason = reason
         var out: [Directive] = []
         if ring != nil {
-            out += [.cancel(.ring(.tokenLoss)), .cancel(.ring(.tokenRetransmit)), .cancel(.merge)]
+            out += [.cancel(.ring(.tokenLoss)), .cancel(.ring(.tokenRetransmit)), .cancel(.ring(.hold)), .cancel(.merge)]
         }
         leaveRing()
         committing = nil
@@ -233,13 +285,13 @@ public struct TotemNode: Sendable {
         case .operational, .recovery:
             guard let ring, j.ringSeq >= ring.ring.seq else { return [] }
             highestRingSeq = max(highestRingSeq, j.ringSeq)
-            var out = enterGather(proc: Set(ring.members).union(j.proc), fail: Set(j.fail))
+            var out = enterGather(proc: Set(ring.members).union(j.proc), fail: Set(j.fail), reason: .joinReceived(from: j.sender))
             out += onJoin(j)
             return out
         case .commit:
             guard let committing, j.ringSeq >= committing.seq else { return [] }
             highestRingSeq = max(highestRingSeq, j.ringSeq)
-            var out = enterGather(proc: proc.union(j.proc), fail: fail)
+            var out = enterGather(proc: proc.union(j.proc), fail: fail, reason: .joinReceived(from: j.sender))
             out += onJoin(j)
             return out
         case .gather:
@@ -316,7 +368,7 @@ public struct TotemNode: Sendable {
             committing = c.ring
             var c = c
             c.entries.append(myEntry)
-            return [.storeRingSeq(c.ring.seq), .cancel(.join), .cancel(.consensus), .cancel(.ring(.tokenLoss)), .cancel(.ring(.tokenRetransmit)),
+            return [.storeRingSeq(c.ring.seq), .cancel(.join), .cancel(.consensus), .cancel(.ring(.tokenLoss)), .cancel(.ring(.tokenRetransmit)), .cancel(.ring(.hold)),
                     .schedule(.commitLoss, after: timing.token), .send(.commit(c), to: successor(in: c.members))]
         default:
             guard state == .commit, committing == c.ring, rep != nodeID else { return [] }
@@ -463,7 +515,7 @@ public struct TotemNode: Sendable {
         case .operational, .recovery:
             guard let ring, r != ring.ring, !ring.members.contains(from) else { return [] }
             highestRingSeq = max(highestRingSeq, r.seq)
-            return enterGather(proc: Set(ring.members).union([from]), fail: [])
+            return enterGather(proc: Set(ring.members).union([from]), fail: [], reason: .mergeDetected(from: from))
         case .gather:
             highestRingSeq = max(highestRingSeq, r.seq)
             guard !proc.contains(from) || fail.contains(from) else { return [] }
@@ -473,6 +525,27 @@ public struct TotemNode: Sendable {
             return [.multicast(.join(myJoin)), .schedule(.consensus, after: timing.consensus)]
         case .commit:
             return []
+        }
+    }
+
+    /// A member says it leaves: re-form without it now.
+    private mutating func onLeave(from: NodeID) -> [Directive] {
+        guard from != nodeID, nodelist.contains(from) else { return [] }
+        switch state {
+        case .operational, .recovery:
+            guard let ring, ring.members.contains(from) else { return [] }
+            return enterGather(proc: Set(ring.members).subtracting([from]), fail: [from], reason: .memberLeft(from))
+        case .commit:
+            guard let committing, proc.contains(from) else { return [] }
+            _ = committing
+            return enterGather(proc: proc.subtracting([from]), fail: [from], reason: .memberLeft(from))
+        case .gather:
+            guard proc.contains(from), !fail.contains(from) else { return [] }
+            fail.insert(from)
+            consensus = [nodeID]
+            var out: [Directive] = [.multicast(.join(myJoin)), .schedule(.consensus, after: timing.consensus)]
+            out += checkConsensus()
+            return out
         }
     }
 
@@ -489,7 +562,8 @@ public struct TotemNode: Sendable {
             case .deliver(let m): out += onRingDelivery(m)
             case .tokenLost, .failedToReceive:
                 let members = Set(ring?.members ?? [])
-                out += enterGather(proc: members, fail: [])
+                let reason: GatherReason = d == .tokenLost ? .tokenLost : .failedToReceive
+                out += enterGather(proc: members, fail: [], reason: reason)
                 return out
             }
         }
