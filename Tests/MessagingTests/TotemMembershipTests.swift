@@ -81,8 +81,12 @@ struct ClusterSimulation {
         queue.push(.init(time: now + delay, order: order, payload: kind))
     }
 
+    /// Drops the packets for which it returns true (targeted losses).
+    var dropFilter: ((TotemNode.Packet, _ from: NodeID, _ to: NodeID) -> Bool)?
+
     mutating func transmit(_ packet: TotemNode.Packet, from: NodeID, to: NodeID) {
         guard !blocked.contains([min(from, to), max(from, to)]) else { return }
+        if let dropFilter, dropFilter(packet, from, to) { return }
         // Every packet goes through the wire codec, as it would between real nodes.
         guard case .success(let p) = TotemWire.decodeNode(TotemWire.encode(node: packet)), p == packet else {
             violations.append("\(packet) does not survive the wire codec")

@@ -178,6 +178,17 @@ public struct TotemTiming: Sendable, Equatable {
     public var tokenRetransmitsBeforeLossConst: Int
     public var maxMessages: Int
     public var windowSize: Int
+    /// `netmtu`: the largest datagram, IP and UDP headers included.
+    public var netMTU: Int
+
+    /// Bytes one datagram carries besides a fragment's data: IPv6 and UDP headers (48), the
+    /// packet header and GCM tag (24 + 16), the ring message header (29), the wrapper of a
+    /// message recovered into the next ring (25) and the fragment header (9).
+    public static let fragmentOverhead = 48 + 24 + 16 + 29 + 25 + FragmentHeader.size
+
+    /// The largest payload sent as one ring message; longer ones are fragmented. With the
+    /// default netmtu of 1500 this is 1349 bytes.
+    public var maxFragmentPayload: Int { max(64, netMTU - Self.fragmentOverhead) }
 
     public init(config: TotemConfig, nodeCount: Int) {
         var token = config.token
@@ -199,6 +210,7 @@ public struct TotemTiming: Sendable, Equatable {
         self.tokenRetransmitsBeforeLossConst = config.tokenRetransmitsBeforeLossConst
         self.maxMessages = config.maxMessages
         self.windowSize = config.windowSize
+        self.netMTU = config.netMTU
     }
 
     /// The longest time from a node's crash to the survivors' new membership, not counting the

@@ -21,6 +21,9 @@
 /// - The representative of every ring multicasts a merge-detect message every `merge` ms so that
 ///   separated rings find each other.
 ///
+/// - Fragmentation: a payload longer than ``TotemTiming/maxFragmentPayload`` (from `netmtu`)
+///   goes as several ring messages and is delivered whole (see ``FragmentHeader``).
+///
 /// Simplifications against totemsrp: no transitional configuration is reported (only the
 /// regular one), and a ring that fails during its own recovery is abandoned as a whole (its
 /// members keep the ring before it as their old ring).
@@ -141,7 +144,14 @@ public struct TotemNode: Sendable {
     private var fail: Set<NodeID> = []
     private var consensus: Set<NodeID> = []
     private var committing: TotemRing.RingID?
+    /// Ring payloads (tagged) waiting for the next ring.
     private var pending: [[UInt8]] = []
+    /// This node's fragmented messages, by message id, until they are delivered here: a message
+    /// cut by a configuration change is submitted again from them.
+    private var outgoing: [UInt32: [UInt8]] = [:]
+    private var nextMessageID: UInt32 = 0
+    /// Fragmented messages being put back together.
+    public private(set) var assembler = FragmentAssembler()
     /// The last ring this node was operational in, until the next ring has recovered its messages.
     private var previous: TotemRing?
     /// Messages of `previous` received from the other members during recovery.
@@ -150,6 +160,12 @@ public struct TotemNode: Sendable {
     private var recoveryDone: Set<NodeID> = []
     /// New-ring messages delivered by the ring during recovery, held back until it ends.
     private var heldBack: [TotemRing.Message] = []
+
+    /// The largest payload ``submit(_:)`` accepts: 1 MiB.
+    public static let maxMessageSize = 1 << 20
+    /// How many of its own fragmented messages a node remembers for a resend (the oldest are
+    /// forgotten first; they are normally dropped at once when delivered).
+    static let maxOutgoing = 256
 
     /// Why the node last entered gather.
     public private(set) var lastGatherReason: GatherReason?
@@ -161,6 +177,8 @@ public struct TotemNode: Sendable {
         case regular = 0
         case recovered = 1
         case recoveryDone = 2
+        /// A fragment of a larger message (``FragmentHeader``).
+        case fragment = 3
     }
 
     /// - Parameter ringSeq: the last value of ``Directive/storeRingSeq(_:)`` this node stored
@@ -193,14 +211,32 @@ public struct TotemNode: Sendable {
                 .cancel(.consensus), .cancel(.commitLoss), .multicast(packet)]
     }
 
-    /// Queues a payload for total-order multicast.
-    public mutating func submit(_ payload: [UInt8]) {
-        guard !hasLeft else { return }
+    /// Queues a payload for total-order multicast; one longer than
+    /// ``TotemTiming/maxFragmentPayload`` goes as several fragments and is delivered whole.
+    /// Returns false (and queues nothing) for a payload over ``maxMessageSize`` or after
+    /// ``leave()``.
+    @discardableResult
+    public mutating func submit(_ payload: [UInt8]) -> Bool {
+        guard !hasLeft, payload.count <= Self.maxMessageSize else { return false }
+        let parts = ringPayloads(payload)
         if state == .operational || state == .recovery, ring != nil {
-            ring!.submit([Tag.regular.rawValue] + payload)
+            for p in parts { ring!.submit(p) }
         } else {
-            pending.append(payload)
+            pending += parts
         }
+        return true
+    }
+
+    /// A payload as the ring carries it: tagged, and cut into fragments when too long.
+    private mutating func ringPayloads(_ payload: [UInt8]) -> [[UInt8]] {
+        let chunk = timing.maxFragmentPayload
+        guard payload.count > chunk else { return [[Tag.regular.rawValue] + payload] }
+        nextMessageID &+= 1
+        outgoing[nextMessageID] = payload
+        if outgoing.count > Self.maxOutgoing, let oldest = outgoing.keys.max(by: { nextMessageID &- $0 < nextMessageID &- $1 }) {
+            outgoing[oldest] = nil
+        }
+        return FragmentHeader.cut(payload, id: nextMessageID, chunk: chunk)
     }
 
     /// Passes on the token if this node holds it on an idle ring, so that payloads submitted
@@ -389,7 +425,21 @@ public struct TotemNode: Sendable {
     /// stays the one before it). Regular payloads not yet sent are kept for the next ring.
     private mutating func leaveRing() {
         guard let r = ring else { return }
-        for p in r.pending where p.first == Tag.regular.rawValue { pending.append(Array(p.dropFirst())) }
+        var moved = r.pending.filter { $0.first == Tag.regular.rawValue || $0.first == Tag.fragment.rawValue }
+        // A fragmented message whose first fragments already went out in this ring cannot be
+        // finished in the next one (receivers assemble within one ring): send it again, whole.
+        let started = Set(moved.compactMap { p in FragmentHeader.parse(p).flatMap { $0.index == 0 ? $0.id : nil } })
+        var restart: [UInt32] = []
+        moved.removeAll { p in
+            guard let h = FragmentHeader.parse(p), h.index > 0, !started.contains(h.id) else { return false }
+            if !restart.contains(h.id) { restart.append(h.id) }
+            return true
+        }
+        var again: [[UInt8]] = []
+        for id in restart {
+            if let payload = outgoing.removeValue(forKey: id) { again += ringPayloads(payload) }
+        }
+        pending += again + moved
         if state == .operational {
             previous = r
             recovered = [:]
@@ -423,7 +473,7 @@ public struct TotemNode: Sendable {
         var marker = [Tag.recoveryDone.rawValue]
         withUnsafeBytes(of: nodeID.bigEndian) { marker.append(contentsOf: $0) }
         r.submit(marker)
-        for p in pending { r.submit([Tag.regular.rawValue] + p) }
+        for p in pending { r.submit(p) }
         pending = []
         state = .recovery
         committing = nil
@@ -449,9 +499,7 @@ public struct TotemNode: Sendable {
             let old = oldMessages(after: previous.delivered)
             var seq = previous.delivered + 1
             while let m = old[seq] {
-                if m.payload.first == Tag.regular.rawValue {
-                    out.append(.deliver(TotemRing.Message(ring: m.ring, seq: m.seq, sender: m.sender, payload: Array(m.payload.dropFirst()))))
-                }
+                out += application(m)
                 seq += 1
             }
         }
@@ -459,9 +507,29 @@ public struct TotemNode: Sendable {
         recovered = [:]
         state = .operational
         out.append(.configurationChange(ring: ring.ring, members: ring.members))
-        for m in heldBack { out.append(.deliver(m)) }
+        assembler.keepOnly(Set(ring.members))
+        let held = heldBack
         heldBack = []
+        for m in held { out += application(m) }
         return out
+    }
+
+    /// An application message (whole, or a fragment) in the agreed order: what to deliver.
+    private mutating func application(_ m: TotemRing.Message) -> [Directive] {
+        switch m.payload.first.flatMap(Tag.init(rawValue:)) {
+        case .regular:
+            return [.deliver(TotemRing.Message(ring: m.ring, seq: m.seq, sender: m.sender, payload: Array(m.payload.dropFirst())))]
+        case .fragment:
+            switch assembler.add(m.payload, sender: m.sender, ring: m.ring) {
+            case .complete(let payload):
+                if m.sender == nodeID, let h = FragmentHeader.parse(m.payload) { outgoing[h.id] = nil }
+                return [.deliver(TotemRing.Message(ring: m.ring, seq: m.seq, sender: m.sender, payload: payload))]
+            case .incomplete, .dropped:
+                return []
+            }
+        default:
+            return []
+        }
     }
 
     static func encodeRecovered(_ m: TotemRing.Message) -> [UInt8] {
@@ -489,13 +557,12 @@ public struct TotemNode: Sendable {
     private mutating func onRingDelivery(_ m: TotemRing.Message) -> [Directive] {
         guard let tag = m.payload.first.flatMap(Tag.init(rawValue:)) else { return [] }
         switch tag {
-        case .regular:
-            let app = TotemRing.Message(ring: m.ring, seq: m.seq, sender: m.sender, payload: Array(m.payload.dropFirst()))
+        case .regular, .fragment:
             if state == .recovery {
-                heldBack.append(app)
+                heldBack.append(m)
                 return []
             }
-            return [.deliver(app)]
+            return application(m)
         case .recovered:
             guard state == .recovery, let old = Self.decodeRecovered(m.payload), let previous, old.ring == previous.ring,
                   old.seq > previous.delivered else { return [] }
