@@ -1,0 +1,282 @@
+import Foundation
+import Messaging
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One corosyncd process of a test cluster: its node root, its log (stderr) and its status file.
+final class CorosyncdNode: @unchecked Sendable {
+    let name: String
+    let nodeID: Int
+    let root: String
+    private(set) var process: Process?
+    private(set) var logPath = ""
+    private var starts = 0
+
+    init(name: String, nodeID: Int, root: String) {
+        self.name = name
+        self.nodeID = nodeID
+        self.root = root
+    }
+
+    /// Starts `corosyncd -f --root ROOT --node NAME`, its stderr into a fresh log file.
+    func start() throws {
+        starts += 1
+        logPath = "\(root)/corosyncd-\(starts).log"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let p = Process()
+        p.executableURL = Tool.binDir.appendingPathComponent("corosyncd")
+        p.arguments = ["-f", "--root", root, "--node", name]
+        var env = ProcessInfo.processInfo.environment
+        for key in ["SWIFTHA_ROOT", "SWIFTHA_NODE", "NOTIFY_SOCKET"] { env.removeValue(forKey: key) }
+        p.environment = env
+        let log = FileHandle(forWritingAtPath: logPath)!
+        p.standardError = log
+        p.standardOutput = log
+        try p.run()
+        process = p
+    }
+
+    var isRunning: Bool { process?.isRunning ?? false }
+
+    /// Sends a signal to the process this test started (by its PID), if it still runs.
+    func signal(_ sig: Int32) {
+        guard let p = process, p.isRunning else { return }
+        kill(p.processIdentifier, sig)
+    }
+
+    /// SIGKILL, and waits until it is gone.
+    func killHard() {
+        signal(SIGKILL)
+        process?.waitUntilExit()
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// The members of the last "Members[N]: ..." line of the current run's log.
+    var members: [Int]? {
+        guard let line = log.split(separator: "\n").last(where: { $0.contains("[QUORUM] Members[") }),
+              let colon = line.range(of: "]: ") else { return nil }
+        return line[colon.upperBound...].split(separator: " ").compactMap { Int($0) }
+    }
+
+    /// Whether the last quorum line of the current run says this node is in the primary component.
+    var quorate: Bool? {
+        guard let line = log.split(separator: "\n").last(where: { $0.contains("component and will") }) else { return nil }
+        return line.contains("within the primary component")
+    }
+
+    /// The status file corosyncd keeps (key=value lines).
+    var status: [String: String] {
+        let text = (try? String(contentsOfFile: "\(root)/run/swiftha/corosyncd.status", encoding: .utf8)) ?? ""
+        var out: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let kv = line.split(separator: "=", maxSplits: 1)
+            if kv.count == 2 { out[String(kv[0])] = String(kv[1]) }
+        }
+        return out
+    }
+}
+
+/// Three corosyncd on 127.0.0.1-3, each with its own root, one port chosen for this run.
+final class CorosyncdCluster: @unchecked Sendable {
+    let scratch: String
+    let port: Int
+    let key: AuthKey
+    /// node1, node2, node3.
+    let all: [CorosyncdNode]
+
+    /// token 300 ms, token_coefficient 0: a crash is detected after about 300 + 360 ms.
+    static let token = 300
+
+    init(port: Int) throws {
+        let dir = scratchDirectory("corosyncd")
+        scratch = dir
+        self.port = port
+        key = try AuthKey.generate()
+        all = (1...3).map { CorosyncdNode(name: "node\($0)", nodeID: $0, root: "\(dir)/node\($0)") }
+        for n in all {
+            try FileManager.default.createDirectory(atPath: "\(n.root)/etc/corosync", withIntermediateDirectories: true)
+            try config.write(toFile: "\(n.root)/etc/corosync/corosync.conf", atomically: true, encoding: .utf8)
+            try key.write(to: "\(n.root)/etc/corosync/authkey")
+        }
+    }
+
+    subscript(_ i: Int) -> CorosyncdNode { all[i - 1] }
+
+    var config: String {
+        var text = """
+        totem {
+            version: 2
+            cluster_name: swiftha-test
+            transport: knet
+            token: \(Self.token)
+            token_coefficient: 0
+            interface {
+                linknumber: 0
+                mcastport: \(port)
+            }
+        }
+        quorum {
+            provider: corosync_votequorum
+        }
+        logging {
+            to_stderr: yes
+        }
+        nodelist {
+
+        """
+        for i in 1...3 {
+            text += "    node {\n        ring0_addr: 127.0.0.\(i)\n        name: node\(i)\n        nodeid: \(i)\n    }\n"
+        }
+        return text + "}\n"
+    }
+
+    /// Stops every process this test started that still runs (SIGKILL, by PID) and removes the
+    /// scratch directory.
+    func tearDown() {
+        for n in all { n.killHard() }
+        try? FileManager.default.removeItem(atPath: scratch)
+    }
+
+    /// Polls `condition` every 50 ms until it holds or `seconds` pass; returns how long it took.
+    static func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Duration? {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let deadline = start + .milliseconds(Int(seconds * 1000))
+        while clock.now < deadline {
+            if condition() { return clock.now - start }
+            usleep(50_000)
+        }
+        return condition() ? clock.now - start : nil
+    }
+}
+
+extension CorosyncdCluster {
+    /// Starts all three; if one cannot bind (the port is taken), the caller tries another port.
+    func startAll() throws -> Bool {
+        for n in all { try n.start() }
+        // A daemon that cannot bind exits at once.
+        usleep(300_000)
+        return all.allSatisfy(\.isRunning)
+    }
+}
+
+@Suite(.serialized) struct CorosyncdProcessTests {
+    static func freshCluster() throws -> CorosyncdCluster {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<5 {
+            let cluster = try CorosyncdCluster(port: Int.random(in: 20_000..<60_000, using: &rng))
+            if try cluster.startAll() { return cluster }
+            let why = cluster.all.map(\.log).joined(separator: "\n")
+            cluster.tearDown()
+            guard why.contains("cannot open UDP") else {
+                Issue.record("corosyncd did not start:\n\(why)")
+                throw CancellationError()
+            }
+        }
+        Issue.record("no free UDP port found for the test cluster")
+        throw CancellationError()
+    }
+
+    /// Three nodes form one ring and are quorate; a SIGKILLed node is dropped by the others; a
+    /// node with the wrong authkey never joins and its packets are counted as dropped; the
+    /// killed node, restarted with the right key, rejoins; SIGTERM leaves cleanly.
+    @Test func threeNodesFormARingSurviveACrashRefuseAWrongKeyAndRejoin() throws {
+        let c = try Self.freshCluster()
+        defer { c.tearDown() }
+        func report() -> String {
+            c.all.map { "--- \($0.name) (\($0.logPath)):\n\($0.log.split(separator: "\n").suffix(15).joined(separator: "\n"))" }.joined(separator: "\n")
+        }
+
+        // 1. One ring of three, quorate.
+        let formed = CorosyncdCluster.waitFor(20) { c.all.allSatisfy { $0.members == [1, 2, 3] && $0.quorate == true } }
+        #expect(formed != nil, "no ring of 3:\n\(report())")
+        guard formed != nil else { return }
+        #expect(c[1].status["members"] == "1 2 3")
+        #expect(c[1].status["quorate"] == "1")
+        #expect(c[1].status["packets_dropped_authenticationFailed"] == "0")
+
+        // 2. SIGKILL node 3: nodes 1 and 2 install a membership without it and stay quorate.
+        //    The bound follows from the config: token 300 + consensus 360 ms, plus a margin; the
+        //    deadline is generous (a loaded machine), the measured time is printed.
+        c[3].killHard()
+        let dropped = CorosyncdCluster.waitFor(15) {
+            [c[1], c[2]].allSatisfy { $0.members == [1, 2] && $0.quorate == true }
+        }
+        #expect(dropped != nil, "node 3's crash was not noticed:\n\(report())")
+        if let dropped { print("corosyncd: SIGKILL of node 3 to a membership of [1, 2] at node 1 and 2: \(dropped) (token 300 ms, consensus 360 ms)") }
+        #expect(c[1].log.contains("A processor failed, forming new configuration") || c[2].log.contains("A processor failed, forming new configuration"))
+
+        // 3. Node 3 with another authkey: it never joins, and the others count its packets as
+        //    dropped.
+        let wrong = try AuthKey.generate()
+        try wrong.write(to: "\(c[3].root)/etc/corosync/authkey", overwrite: true)
+        try c[3].start()
+        let refused = CorosyncdCluster.waitFor(15) {
+            Int(c[1].status["packets_dropped_authenticationFailed"] ?? "0")! > 0 && c[3].members == [3]
+        }
+        #expect(refused != nil, "the wrong key's packets were not counted:\n\(report())")
+        // Give it a few token rounds more: still apart.
+        usleep(1_500_000)
+        #expect(c[1].members == [1, 2] && c[2].members == [1, 2])
+        #expect(c[3].members == [3])
+        #expect(c[3].quorate == false)
+        #expect(!c[3].log.contains("Members[2]") && !c[3].log.contains("Members[3]"))
+        #expect(c[1].log.contains("authenticationFailed"))
+        #expect(Int(c[3].status["packets_dropped_authenticationFailed"] ?? "0")! > 0)
+
+        // 4. Node 3 with the right key again: it rejoins.
+        c[3].killHard()
+        try c.key.write(to: "\(c[3].root)/etc/corosync/authkey", overwrite: true)
+        try c[3].start()
+        let rejoined = CorosyncdCluster.waitFor(20) { c.all.allSatisfy { $0.members == [1, 2, 3] && $0.quorate == true } }
+        #expect(rejoined != nil, "node 3 did not rejoin:\n\(report())")
+        // Its boot counter went up at every start, so its peers took its packets at once.
+        #expect(c[3].status["incarnation"] == "3")
+
+        // 5. SIGTERM: node 3 leaves cleanly and the others see it without a token timeout;
+        //    every process exits 0.
+        c[3].signal(SIGTERM)
+        let left = CorosyncdCluster.waitFor(15) { [c[1], c[2]].allSatisfy { $0.members == [1, 2] } }
+        #expect(left != nil, "node 3's leave was not seen:\n\(report())")
+        if let left { print("corosyncd: SIGTERM of node 3 to a membership of [1, 2]: \(left)") }
+        #expect(c[1].log.contains("Node 3 is leaving the cluster cleanly") || c[2].log.contains("Node 3 is leaving the cluster cleanly"))
+        for n in c.all {
+            n.signal(SIGTERM)
+            n.process?.waitUntilExit()
+            #expect(n.process?.terminationReason == .exit && n.process?.terminationStatus == 0, "\(n.name) did not exit cleanly")
+        }
+        #expect(c[1].log.contains("Corosync Cluster Engine exiting normally"))
+    }
+
+    @Test func aConfigurationErrorNamesTheFileAndLineAndExits78() throws {
+        let dir = scratchDirectory("corosyncd-conf")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/etc/corosync", withIntermediateDirectories: true)
+        try "totem {\n    version: 2\n    token: 3OO\n}\n".write(toFile: dir + "/etc/corosync/corosync.conf", atomically: true, encoding: .utf8)
+        let r = try Tool.run("corosyncd", ["-f", "--root", dir])
+        #expect(r.status == 78)
+        #expect(r.stderr.contains("\(dir)/etc/corosync/corosync.conf:3:"))
+        #expect(r.stderr.contains("token"))
+        // No corosync.conf at all.
+        let empty = scratchDirectory("corosyncd-none")
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        let none = try Tool.run("corosyncd", ["--root", empty])
+        #expect(none.status == 78)
+        #expect(none.stderr.contains("there is no corosync.conf"))
+    }
+
+    @Test func helpDocumentsTheTimersAndTheDetectionFormula() throws {
+        let r = try Tool.run("corosyncd", ["--help"])
+        #expect(r.status == 0)
+        for word in ["token", "token_coefficient", "consensus", "join", "token_retransmits_before_loss_const",
+                     "fail_recv_const", "send_join", "3000", "650", "1.2 * token", "2500",
+                     "effective token = token + (nodes - 2) * token_coefficient"] {
+            #expect(r.stdout.contains(word), "--help does not mention \(word)")
+        }
+    }
+}
