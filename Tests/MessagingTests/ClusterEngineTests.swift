@@ -22,6 +22,7 @@ struct EngineCluster {
     var memberships: [NodeID: [ClusterEngine.Membership]] = [:]
     var quorum: [NodeID: Votequorum.Status] = [:]
     var reasons: [NodeID: [TotemNode.GatherReason]] = [:]
+    var transitional: [NodeID: [(TotemRing.RingID, [NodeID])]] = [:]
     var delivered: [NodeID: [[UInt8]]] = [:]
     var disk: [NodeID: UInt64] = [:]
 
@@ -69,6 +70,7 @@ struct EngineCluster {
             case .storeRingSeq(let s): disk[id] = s
             case .gathering(let r): reasons[id, default: []].append(r)
             case .membershipChanged(let m): memberships[id, default: []].append(m)
+            case .transitionalMembership(let ring, let members): transitional[id, default: []].append((ring, members))
             case .quorumChanged(let s): quorum[id] = s
             case .deliver(let m): delivered[id, default: []].append(m.payload)
             }
@@ -146,6 +148,11 @@ struct EngineCluster {
         let bound = TotemSimulation.micros(c.config.totem.timing(nodeCount: 3).failureDetectionBound) + 100_000
         #expect(c.now - crashAt <= bound)
         #expect(c.quorum[1]?.quorate == true && c.quorum[2]?.quorate == true)
+        // The survivors moved together: each reports the same transitional membership, from
+        // the ring of three, holding the two of them.
+        let ringOfThree = c.memberships[1]!.dropLast().last!.ring
+        #expect(c.transitional[1]!.last!.0 == ringOfThree && c.transitional[1]!.last!.1 == [1, 2])
+        #expect(c.transitional[2]!.last!.0 == ringOfThree && c.transitional[2]!.last!.1 == [1, 2])
         // Down to one of three: no quorum.
         c.crash(2)
         c.run(for: 10_000_000) { $0.settled }

@@ -130,6 +130,8 @@ final class CorosyncDaemon: @unchecked Sendable {
                 }
             case .gathering(let reason):
                 logGathering(reason)
+            case .transitionalMembership(let ring, let members):
+                logger.debug("[TOTEM ] Transitional membership from ring \(ring): \(list(members))")
             case .membershipChanged(let m):
                 logMembership(m)
             case .quorumChanged(let status):

@@ -46,6 +46,10 @@ public struct ClusterEngine: Sendable {
         case storeRingSeq(UInt64)
         /// The node went back to gathering a membership, and why.
         case gathering(TotemNode.GatherReason)
+        /// The transitional membership (EVS): the members of the old ring `ring` moving into
+        /// the new one with this node; the old ring's last messages follow, then
+        /// ``membershipChanged(_:)``.
+        case transitionalMembership(ring: TotemRing.RingID, members: [NodeID])
         /// A new membership was installed (after the old ring's messages were delivered).
         case membershipChanged(Membership)
         /// The quorum state, published at the first membership and at every change.
@@ -141,6 +145,7 @@ public struct ClusterEngine: Sendable {
             case .storeRingSeq(let s): out.append(.storeRingSeq(s))
             case .deliver(let m): out += onDeliver(m)
             case .configurationChange(let ring, let members): out += onConfigurationChange(ring, members: members)
+            case .transitionalConfiguration(let ring, let members): out.append(.transitionalMembership(ring: ring, members: members))
             }
         }
         if !wasGathering, totem.state == .gather, let reason = totem.lastGatherReason {

@@ -13,20 +13,19 @@
 ///   same old ring (the commit token carries each member's old ring and its all-received-up-to)
 ///   first multicast, in the new ring, the old ring's messages that some of them may lack, then a
 ///   "done" marker. When every member's marker has been delivered, each member has the same set
-///   of the old ring's messages; it delivers them in their old order up to the first gap (a
-///   message none of them has), then reports the configuration change, then delivers the new
+///   of the old ring's messages; it reports the transitional configuration (the members that
+///   came from its old ring), delivers the old ring's messages in their old order up to the
+///   first gap (a message none of them has), then reports the configuration change, then delivers the new
 ///   ring's messages. So the members that move together from one ring to the next deliver the
 ///   same messages of the old ring, and the change arrives at the same place in the stream
 ///   (Extended Virtual Synchrony).
 /// - The representative of every ring multicasts a merge-detect message every `merge` ms so that
 ///   separated rings find each other.
-///
 /// - Fragmentation: a payload longer than ``TotemTiming/maxFragmentPayload`` (from `netmtu`)
 ///   goes as several ring messages and is delivered whole (see ``FragmentHeader``).
 ///
-/// Simplifications against totemsrp: no transitional configuration is reported (only the
-/// regular one), and a ring that fails during its own recovery is abandoned as a whole (its
-/// members keep the ring before it as their old ring).
+/// Simplification against totemsrp: a ring that fails during its own recovery is abandoned as
+/// a whole (its members keep the ring before it as their old ring).
 public struct TotemNode: Sendable {
     public typealias NodeID = UInt32
 
@@ -120,6 +119,12 @@ public struct TotemNode: Sendable {
         case deliver(TotemRing.Message)
         /// A new ring is installed with these members.
         case configurationChange(ring: TotemRing.RingID, members: [NodeID])
+        /// The transitional configuration of Extended Virtual Synchrony: the members of this
+        /// node's old ring `ring` that move with it into the new ring (itself included). The old
+        /// ring's messages delivered after this and before the next ``configurationChange`` are
+        /// delivered in this transitional configuration; every member that makes the same move
+        /// reports the same members and then delivers the same messages.
+        case transitionalConfiguration(ring: TotemRing.RingID, members: [NodeID])
         /// Store this ring sequence number durably before going on, and pass it back to ``init``
         /// after a restart (corosync keeps it in a ringid file): a restarted node must never
         /// form a ring with an identifier it already used.
@@ -158,6 +163,8 @@ public struct TotemNode: Sendable {
     private var recovered: [UInt64: TotemRing.Message] = [:]
     /// Members whose recovery is done (their marker was delivered).
     private var recoveryDone: Set<NodeID> = []
+    /// The members of `previous` that move with this node into the ring in recovery.
+    private var transitional: [NodeID] = []
     /// New-ring messages delivered by the ring during recovery, held back until it ends.
     private var heldBack: [TotemRing.Message] = []
 
@@ -462,8 +469,10 @@ public struct TotemNode: Sendable {
     private mutating func install(_ id: TotemRing.RingID, members: [NodeID], entries: [CommitToken.Entry]) -> [Directive] {
         var r = TotemRing(nodeID: nodeID, members: members, ring: id, timing: timing)
         // Recovery: offer the old ring's messages the members coming from it may lack.
+        transitional = []
         if let old = previous?.ring {
             let group = entries.filter { $0.oldRing == old }
+            transitional = Set(group.map(\.node)).union([nodeID]).sorted()
             if group.count > 1, let lowest = group.map(\.oldAru).min() {
                 for m in oldMessages(after: lowest).values.sorted(by: { $0.seq < $1.seq }) {
                     r.submit(Self.encodeRecovered(m))
@@ -496,6 +505,7 @@ public struct TotemNode: Sendable {
         guard let ring else { return [] }
         var out: [Directive] = []
         if let previous {
+            out.append(.transitionalConfiguration(ring: previous.ring, members: transitional))
             let old = oldMessages(after: previous.delivered)
             var seq = previous.delivered + 1
             while let m = old[seq] {
