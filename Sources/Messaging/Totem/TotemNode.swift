@@ -168,6 +168,12 @@ public struct TotemNode: Sendable {
     /// New-ring messages delivered by the ring during recovery, held back until it ends.
     private var heldBack: [TotemRing.Message] = []
 
+    /// The highest ring sequence number taken from the network (2^61). Rings grow by 4 per
+    /// configuration, so honest ones never come near it; a packet claiming more is ignored, so
+    /// that no packet can push this node's ring numbers past what the wire codec accepts
+    /// (which would cut it off from its peers for good, the number being stored on disk).
+    public static let maxRingSeq: UInt64 = TotemWire.maxSequence >> 1
+
     /// The largest payload ``submit(_:)`` accepts: 1 MiB.
     public static let maxMessageSize = 1 << 20
     /// How many of its own fragmented messages a node remembers for a resend (the oldest are
@@ -194,7 +200,7 @@ public struct TotemNode: Sendable {
         self.nodeID = nodeID
         self.nodelist = nodelist.sorted()
         self.timing = timing
-        self.highestRingSeq = ringSeq
+        self.highestRingSeq = min(ringSeq, Self.maxRingSeq)
     }
 
     /// The members of the installed ring (empty before the first one).
@@ -323,7 +329,7 @@ public struct TotemNode: Sendable {
     }
 
     private mutating func onJoin(_ j: Join) -> [Directive] {
-        guard j.sender != nodeID, nodelist.contains(j.sender) else { return [] }
+        guard j.sender != nodeID, nodelist.contains(j.sender), j.ringSeq <= Self.maxRingSeq else { return [] }
         switch state {
         case .operational, .recovery:
             guard let ring, j.ringSeq >= ring.ring.seq else { return [] }
@@ -390,7 +396,7 @@ public struct TotemNode: Sendable {
     }
 
     private mutating func onCommit(_ c: CommitToken) -> [Directive] {
-        guard c.members.contains(nodeID) else { return [] }
+        guard c.members.contains(nodeID), c.ring.seq <= Self.maxRingSeq else { return [] }
         let rep = c.ring.representative
         switch c.phase {
         case 1:
@@ -587,7 +593,7 @@ public struct TotemNode: Sendable {
     }
 
     private mutating func onMergeDetect(_ r: TotemRing.RingID, from: NodeID) -> [Directive] {
-        guard from != nodeID, nodelist.contains(from) else { return [] }
+        guard from != nodeID, nodelist.contains(from), r.seq <= Self.maxRingSeq else { return [] }
         switch state {
         case .operational, .recovery:
             guard let ring, r != ring.ring, !ring.members.contains(from) else { return [] }

@@ -128,6 +128,11 @@ public struct TotemRing: Sendable {
         case failedToReceive
     }
 
+    /// The highest message or token sequence number taken from the network (2^61): a ring
+    /// never reaches it, and a packet claiming more is ignored, so that one packet cannot push
+    /// the ring's numbers past what the wire codec accepts (the ring would then stall).
+    public static let maxSeq: UInt64 = TotemWire.maxSequence >> 1
+
     public let nodeID: NodeID
     public let members: [NodeID]
     public let ring: RingID
@@ -238,7 +243,7 @@ public struct TotemRing: Sendable {
     // MARK: messages
 
     private mutating func onMessage(_ m: Message) -> [Directive] {
-        guard m.ring == ring, m.seq > released, members.contains(m.sender) else { return [] }
+        guard m.ring == ring, m.seq > released, m.seq <= Self.maxSeq, members.contains(m.sender) else { return [] }
         var out: [Directive] = []
         // A message from our successor means it got the token we passed on.
         if m.sender == successor, let t = lastSentToken, m.seq > t.seq {
@@ -270,7 +275,8 @@ public struct TotemRing: Sendable {
     // MARK: the token
 
     private mutating func onToken(_ incoming: Token) -> [Directive] {
-        guard incoming.ring == ring, incoming.tokenSeq > lastTokenSeq else { return [] }
+        guard incoming.ring == ring, incoming.tokenSeq > lastTokenSeq, incoming.tokenSeq <= Self.maxSeq,
+              incoming.seq <= Self.maxSeq else { return [] }
         var t = incoming
         lastTokenSeq = t.tokenSeq
         var out: [Directive] = [.cancel(.tokenRetransmit), .schedule(.tokenLoss, after: timing.token)]
