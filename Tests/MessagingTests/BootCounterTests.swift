@@ -19,6 +19,22 @@ import TestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/var/lib/corosync") == ["incarnation"])
     }
 
+    /// The floor (corosyncd passes the wall clock) lifts a lost counter above what peers saw;
+    /// a clock stepped back below it changes nothing: the counter still grows by one.
+    @Test func theFloorOnlyEverRaisesTheCounter() throws {
+        let dir = scratchDirectory("bootcounter")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/incarnation"
+        #expect(try BootCounter.next(path: path, floor: 1_000) == 1_000)
+        #expect(try BootCounter.next(path: path, floor: 2_000) == 2_000)
+        // The clock went back an hour: still one more than last time.
+        #expect(try BootCounter.next(path: path, floor: 400) == 2_001)
+        #expect(try BootCounter.next(path: path, floor: 0) == 2_002)
+        // The file is lost: the floor still comes out above every earlier incarnation.
+        try FileManager.default.removeItem(atPath: path)
+        #expect(try BootCounter.next(path: path, floor: 2_500) == 2_500)
+    }
+
     @Test func aDamagedCounterIsAnErrorThatNamesTheFile() throws {
         let dir = scratchDirectory("bootcounter")
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -80,14 +80,16 @@ struct Corosyncd: ParsableCommand {
         let ringSeqPath = stateDir + "/ringid_\(startup.node.nodeID)"
         let ringSeq: UInt64
         do {
-            incarnation = try BootCounter.next(path: env.path(BootCounter.relativePath))
+            // The wall clock is only a floor, for a node whose counter file was lost.
+            incarnation = try BootCounter.next(path: env.path(BootCounter.relativePath),
+                                               floor: UInt64(max(0, Date().timeIntervalSince1970)))
             ringSeq = try PersistentCounter.read(path: ringSeqPath) ?? 0
         } catch {
             fail(.ioError, error.message)
         }
 
         let name = startup.node.name.map { " (\($0))" } ?? ""
-        logger.notice("[MAIN  ] Corosync Cluster Engine (SwiftHA) starting up as node \(startup.node.nodeID)\(name), start #\(incarnation)")
+        logger.notice("[MAIN  ] Corosync Cluster Engine (SwiftHA) starting up as node \(startup.node.nodeID)\(name), incarnation \(incarnation)")
         logger.notice("[TOTEM ] Initializing transport (UDP/IP Unicast, transport \(startup.config.totem.transport.rawValue)) on \(startup.bindAddress.ipAddress ?? "?"):\(startup.port)")
         if startup.config.totem.transport == .knet {
             logger.info("[TOTEM ] transport knet runs over SwiftHA's UDP unicast with one link (link 0)")
@@ -113,7 +115,6 @@ struct Corosyncd: ParsableCommand {
         let channel: any Channel
         do {
             channel = try DatagramBootstrap(group: group)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {

@@ -51,13 +51,19 @@ public enum BootCounter {
     /// Where the counter lives, relative to the node root.
     public static let relativePath = "var/lib/corosync/incarnation"
 
-    /// Raises the counter at `path` by one, stores it durably and returns it (1 on a first start).
-    public static func next(path: String) throws(PersistentCounterError) -> UInt64 {
+    /// Raises the counter at `path` by one (or to `floor`, when that is higher), stores it
+    /// durably and returns it.
+    ///
+    /// corosyncd passes the wall clock in seconds as the floor. The counter alone already grows
+    /// at every start whatever the clock does; the floor only matters when the file was lost (a
+    /// reinstalled node): the node then still comes back with an incarnation above the ones its
+    /// peers remember, unless its clock is behind as well.
+    public static func next(path: String, floor: UInt64 = 1) throws(PersistentCounterError) -> UInt64 {
         let current = try PersistentCounter.read(path: path) ?? 0
         guard current < TotemWireLimits.maxIncarnation else {
             throw PersistentCounterError("\(path): the boot counter has reached its limit (\(current)); it cannot grow any further. Stop every node, remove this file on every node, and start them again")
         }
-        let next = current + 1
+        let next = max(current + 1, min(floor, TotemWireLimits.maxIncarnation))
         try PersistentCounter.write(next, path: path)
         return next
     }
