@@ -351,6 +351,33 @@ extension CorosyncdCluster {
         #expect(none.stderr.contains("there is no corosync.conf"))
     }
 
+    /// The root and the node come from SWIFTHA_ROOT and SWIFTHA_NODE too, and -c picks another
+    /// corosync.conf; the errors say which file was read and what to do.
+    @Test func theRootTheNodeAndTheFileComeFromTheEnvironmentOrOptions() throws {
+        let dir = scratchDirectory("corosyncd-env")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/etc/corosync", withIntermediateDirectories: true)
+        let conf = "totem {\n version: 2\n}\nnodelist {\n node {\n  ring0_addr: 127.0.0.1\n  nodeid: 1\n  name: a\n }\n node {\n  ring0_addr: 127.0.0.2\n  nodeid: 2\n  name: b\n }\n}\n"
+        try conf.write(toFile: dir + "/etc/corosync/corosync.conf", atomically: true, encoding: .utf8)
+        // SWIFTHA_ROOT finds the config; two nodelist addresses are local: the name is needed.
+        let both = try Tool.run("corosyncd", ["-f"], env: ["SWIFTHA_ROOT": dir])
+        #expect(both.status == 78)
+        #expect(both.stderr.contains("\(dir)/etc/corosync/corosync.conf: several nodelist addresses are local"))
+        #expect(both.stderr.contains("--node NAME or SWIFTHA_NODE"))
+        // SWIFTHA_NODE names it; the missing authkey is next, with the command that makes one.
+        let named = try Tool.run("corosyncd", ["-f"], env: ["SWIFTHA_ROOT": dir, "SWIFTHA_NODE": "b"])
+        #expect(named.status == 78)
+        #expect(named.stderr.contains("\(dir)/etc/corosync/authkey: there is no authkey"))
+        #expect(named.stderr.contains("corosync-keygen"))
+        // An unknown name lists the ones there are.
+        let unknown = try Tool.run("corosyncd", ["-f", "--root", dir, "--node", "zz"])
+        #expect(unknown.status == 78 && unknown.stderr.contains("no node is named 'zz'") && unknown.stderr.contains("a 127.0.0.1"))
+        // -c reads another file.
+        try "totem {\n  token: -5\n}\n".write(toFile: dir + "/other.conf", atomically: true, encoding: .utf8)
+        let other = try Tool.run("corosyncd", ["-f", "--root", dir, "-c", dir + "/other.conf"])
+        #expect(other.status == 78 && other.stderr.contains("\(dir)/other.conf:2:"))
+    }
+
     @Test func helpDocumentsTheTimersAndTheDetectionFormula() throws {
         let r = try Tool.run("corosyncd", ["--help"])
         #expect(r.status == 0)
