@@ -85,8 +85,9 @@ final class CorosyncDaemon: @unchecked Sendable {
     }
 
     private func noteDrop(_ why: PacketProtection.Rejection, from address: SocketAddress) {
+        // The counters reach the status file with the next periodic write (at most once a
+        // second), never one write per packet: a flood must not turn into a flood of writes.
         let count = protection.stats[why]
-        statusDirty = true
         guard count.isPowerOfTen else { return }
         let advice: String
         switch why {
