@@ -56,6 +56,11 @@ final class CorosyncDaemon: @unchecked Sendable {
     func start(channel: any Channel) {
         loop.preconditionInEventLoop()
         self.channel = channel
+        // A signal that came before the start: stop at once.
+        guard !stopping else {
+            channel.close(promise: nil)
+            return
+        }
         perform(engine.start())
         statusTimer = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in
             if protection.stats != lastStatsWritten { statusDirty = true }

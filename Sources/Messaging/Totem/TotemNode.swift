@@ -396,7 +396,8 @@ public struct TotemNode: Sendable {
     }
 
     private mutating func onCommit(_ c: CommitToken) -> [Directive] {
-        guard c.members.contains(nodeID), c.ring.seq <= Self.maxRingSeq else { return [] }
+        guard c.members.contains(nodeID), c.ring.seq <= Self.maxRingSeq, Set(c.members).isSubset(of: nodelist),
+              Set(c.members).count == c.members.count else { return [] }
         let rep = c.ring.representative
         switch c.phase {
         case 1:
