@@ -9,8 +9,10 @@
 /// - ``TotemRing`` (token passing, sequence numbers, retransmission, flow control, token loss,
 ///   failure to receive) and ``TotemNode`` (gather, commit, recovery of the old ring's messages,
 ///   merge detection, clean leave) as instances, and ``TotemWire``, their byte layout.
-/// - ``ClusterEngine``: what corosyncd runs, totem and votequorum composed, with the node
-///   information exchange; the daemon (Sources/Daemons/corosyncd) is its NIO shell.
+/// - ``ClusterEngine``: what corosyncd runs, totem, votequorum and closed process groups
+///   (``ProcessGroups``, corosync's CPG semantics) composed, with the node information and join
+///   list exchanges; the daemon (Sources/Daemons/corosyncd) is its NIO shell. The local IPC that
+///   lets clients use the groups comes next.
 /// - ``BootCounter`` and ``PersistentCounter``: numbers kept durably across restarts (the
 ///   packet incarnation, the ring sequence number).
 ///

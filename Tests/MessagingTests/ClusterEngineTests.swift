@@ -24,6 +24,7 @@ struct EngineCluster {
     var reasons: [NodeID: [TotemNode.GatherReason]] = [:]
     var transitional: [NodeID: [(TotemRing.RingID, [NodeID])]] = [:]
     var delivered: [NodeID: [[UInt8]]] = [:]
+    var groupEvents: [NodeID: [ProcessGroups.Event]] = [:]
     var disk: [NodeID: UInt64] = [:]
 
     static func config(nodes: Int, extraQuorum: String = "") -> CorosyncConfig {
@@ -40,6 +41,7 @@ struct EngineCluster {
     mutating func boot(_ id: NodeID) {
         engines[id] = ClusterEngine(nodeID: id, config: config, ringSeq: disk[id] ?? 0)
         alive.insert(id)
+        groupEvents[id] = []
         generation[id] = [:]
         perform(engines[id]!.start(), at: id)
     }
@@ -75,6 +77,7 @@ struct EngineCluster {
             case .transitionalMembership(let ring, let members): transitional[id, default: []].append((ring, members))
             case .quorumChanged(let s): quorum[id] = s
             case .deliver(let m): delivered[id, default: []].append(m.payload)
+            case .processGroup(let e): groupEvents[id, default: []].append(e)
             }
         }
     }

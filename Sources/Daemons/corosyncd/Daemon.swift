@@ -142,7 +142,7 @@ final class CorosyncDaemon: @unchecked Sendable {
                 logMembership(m)
             case .quorumChanged(let status):
                 logQuorum(status)
-            case .deliver:
+            case .deliver, .processGroup:
                 break  // CPG clients come with the local IPC.
             }
         }

@@ -54,14 +54,17 @@ public struct ClusterEngine: Sendable {
         case membershipChanged(Membership)
         /// The quorum state, published at the first membership and at every change.
         case quorumChanged(Votequorum.Status)
-        /// An application message, in the agreed order (for CPG, later).
+        /// An application message, in the agreed order.
         case deliver(TotemRing.Message)
+        /// A closed process group event for the local members of that group.
+        case processGroup(ProcessGroups.Event)
     }
 
     /// The first byte of every payload on the ring says which service it belongs to.
     enum Service: UInt8 {
         case application = 0
         case votequorum = 1
+        case processGroups = 2
     }
 
     public let nodeID: NodeID
@@ -70,6 +73,8 @@ public struct ClusterEngine: Sendable {
     public private(set) var quorum: Votequorum?
     /// The installed membership, nil before the first.
     public private(set) var membership: Membership?
+    /// The closed process groups, as the agreed order has made them.
+    public private(set) var processGroups: ProcessGroups
     /// Application messages delivered so far.
     public private(set) var deliveredCount: UInt64 = 0
     /// Service messages that could not be decoded (and were ignored).
@@ -85,6 +90,7 @@ public struct ClusterEngine: Sendable {
     ///   - ringSeq: the ring sequence number stored by the last run (0 on a first start).
     public init(nodeID: NodeID, config: CorosyncConfig, ringSeq: UInt64 = 0) {
         self.nodeID = nodeID
+        processGroups = ProcessGroups(nodeID: nodeID)
         let ids = config.nodes.map(\.nodeID)
         totem = TotemNode(nodeID: nodeID, nodelist: ids, timing: config.totem.timing(nodeCount: ids.count), ringSeq: ringSeq)
         quorum = Votequorum.Settings(config).map { Votequorum(nodeID: nodeID, settings: $0) }
@@ -101,6 +107,12 @@ public struct ClusterEngine: Sendable {
     /// Queues an application payload for total-order delivery to every member.
     public mutating func submit(_ payload: [UInt8]) -> [Directive] {
         totem.submit([Service.application.rawValue] + payload)
+        return translate(totem.releaseHeldToken())
+    }
+
+    /// Submits a local process's group request (join, leave, multicast) to the ring.
+    public mutating func submit(_ request: ProcessGroups.Request) -> [Directive] {
+        totem.submit([Service.processGroups.rawValue] + request.payload)
         return translate(totem.releaseHeldToken())
     }
 
@@ -171,6 +183,12 @@ public struct ClusterEngine: Sendable {
                                 left: old.subtracting(now).sorted())
         membership = change
         var out: [Directive] = [.membershipChanged(change)]
+        let (events, joinList) = processGroups.onMembership(members)
+        out += events.map { .processGroup($0) }
+        if joinList.payload.count > 3 {
+            totem.submit([Service.processGroups.rawValue] + joinList.payload)
+            out += translate(totem.releaseHeldToken())
+        }
         guard quorum != nil else { return out }
         // What was known of members that stay holds until they say otherwise; new members
         // count with their configured votes until their node information arrives.
@@ -198,6 +216,8 @@ public struct ClusterEngine: Sendable {
             return []
         }
         switch service {
+        case .processGroups:
+            return processGroups.onDeliver(Array(m.payload.dropFirst()), from: m.sender).map { .processGroup($0) }
         case .application:
             deliveredCount += 1
             return [.deliver(TotemRing.Message(ring: m.ring, seq: m.seq, sender: m.sender, payload: Array(m.payload.dropFirst())))]
