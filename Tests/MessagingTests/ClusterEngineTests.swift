@@ -27,14 +27,14 @@ struct EngineCluster {
     var groupEvents: [NodeID: [ProcessGroups.Event]] = [:]
     var disk: [NodeID: UInt64] = [:]
 
-    static func config(nodes: Int, extraQuorum: String = "") -> CorosyncConfig {
-        var text = "totem {\n token: 300\n token_coefficient: 0\n}\nquorum {\n provider: corosync_votequorum\n\(extraQuorum)\n}\nnodelist {\n"
+    static func config(nodes: Int, extraQuorum: String = "", extraTotem: String = "") -> CorosyncConfig {
+        var text = "totem {\n token: 300\n token_coefficient: 0\n\(extraTotem)\n}\nquorum {\n provider: corosync_votequorum\n\(extraQuorum)\n}\nnodelist {\n"
         for i in 1...nodes { text += " node {\n  ring0_addr: 127.0.0.\(i)\n  nodeid: \(i)\n }\n" }
         return try! CorosyncConfig.parse(text + "}\n")
     }
 
-    init(nodes: Int, extraQuorum: String = "") {
-        config = Self.config(nodes: nodes, extraQuorum: extraQuorum)
+    init(nodes: Int, extraQuorum: String = "", extraTotem: String = "") {
+        config = Self.config(nodes: nodes, extraQuorum: extraQuorum, extraTotem: extraTotem)
         for id in 1...NodeID(nodes) { boot(id) }
     }
 
@@ -203,6 +203,42 @@ struct EngineCluster {
         #expect(c.quorum[1]?.quorate == true)
         #expect(c.quorum[3]?.quorate == true, "node 1's information should release node 3")
         #expect(c.quorum[3]?.flags.contains("WaitForAll") == true)
+    }
+
+    /// send_join: every join waits a random delay of up to send_join before it goes out; the
+    /// cluster still forms, and a crash is still detected within token + consensus + send_join.
+    @Test func sendJoinDelaysJoinsRandomlyAndTheClusterStillForms() {
+        let config = EngineCluster.config(nodes: 3, extraTotem: " send_join: 40")
+        var engine = ClusterEngine(nodeID: 1, config: config, seed: 7)
+        let start = engine.start()
+        #expect(!start.contains { if case .multicast(.join) = $0 { true } else { false } }, "the first join must wait")
+        let delays = start.compactMap { d -> Duration? in
+            if case .schedule(.totem(.sendJoin), let after) = d { return after }
+            return nil
+        }
+        #expect(delays.count == 1)
+        #expect(delays.allSatisfy { $0 >= .zero && $0 <= .milliseconds(40) })
+        // (Alone, it formed a ring of one at once; the delayed join finds nothing to do.)
+        #expect(engine.onTimer(.totem(.sendJoin)).isEmpty)
+        // A join from node 2: back to gathering, and the answer waits for its delay too.
+        let ringSeq = engine.totem.highestRingSeq
+        let answer = engine.onPacket(.join(.init(sender: 2, ringSeq: ringSeq, proc: [2, 3], fail: [])), from: 2)
+        #expect(engine.totem.state == .gather)
+        #expect(!answer.contains { if case .multicast(.join) = $0 { true } else { false } })
+        #expect(answer.contains { if case .schedule(.totem(.sendJoin), _) = $0 { true } else { false } })
+        let fired = engine.onTimer(.totem(.sendJoin))
+        #expect(fired.contains { if case .multicast(.join(let j)) = $0 { j.proc == [1, 2, 3] } else { false } })
+
+        var c = EngineCluster(nodes: 3, extraTotem: " send_join: 40")
+        c.run(for: 10_000_000) { $0.settled }
+        #expect(c.settled)
+        let crashAt = c.now
+        c.crash(3)
+        c.run(for: 10_000_000) { $0.settled }
+        #expect(c.members(1) == [1, 2])
+        let timing = c.config.totem.timing(nodeCount: 3)
+        let bound = TotemSimulation.micros(timing.failureDetectionBound + timing.sendJoin) + 100_000
+        #expect(c.now - crashAt <= bound)
     }
 
     @Test func membershipPacketsClaimingAnotherSenderAreIgnored() {

@@ -47,7 +47,8 @@ final class CorosyncDaemon: @unchecked Sendable {
         protection = PacketProtection(mode: mode, nodeID: startup.node.nodeID, incarnation: incarnation,
                                       clusterName: startup.config.totem.clusterName ?? "",
                                       knownSenders: Set(startup.config.nodes.map(\.nodeID)))
-        engine = ClusterEngine(nodeID: startup.node.nodeID, config: startup.config, ringSeq: ringSeq)
+        engine = ClusterEngine(nodeID: startup.node.nodeID, config: startup.config, ringSeq: ringSeq,
+                               seed: UInt64.random(in: 0...UInt64.max))
     }
 
     var nodeID: UInt32 { startup.node.nodeID }

@@ -88,11 +88,12 @@ public struct ClusterEngine: Sendable {
     ///   - nodeID: this node.
     ///   - config: the parsed corosync.conf (nodelist, totem timers, quorum settings).
     ///   - ringSeq: the ring sequence number stored by the last run (0 on a first start).
-    public init(nodeID: NodeID, config: CorosyncConfig, ringSeq: UInt64 = 0) {
+    ///   - seed: seeds the protocol's random choices (the `send_join` delays).
+    public init(nodeID: NodeID, config: CorosyncConfig, ringSeq: UInt64 = 0, seed: UInt64 = 0) {
         self.nodeID = nodeID
         processGroups = ProcessGroups(nodeID: nodeID)
         let ids = config.nodes.map(\.nodeID)
-        totem = TotemNode(nodeID: nodeID, nodelist: ids, timing: config.totem.timing(nodeCount: ids.count), ringSeq: ringSeq)
+        totem = TotemNode(nodeID: nodeID, nodelist: ids, timing: config.totem.timing(nodeCount: ids.count), ringSeq: ringSeq, seed: seed)
         quorum = Votequorum.Settings(config).map { Votequorum(nodeID: nodeID, settings: $0) }
         var v: [NodeID: Int] = [:]
         for n in config.nodes { v[n.nodeID] = n.quorumVotes ?? config.quorum.votes ?? 1 }

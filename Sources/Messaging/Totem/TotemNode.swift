@@ -108,6 +108,8 @@ public struct TotemNode: Sendable {
         case consensus
         case commitLoss
         case merge
+        /// The random delay before a join, with `send_join`.
+        case sendJoin
     }
 
     public enum Directive: Sendable, Equatable {
@@ -180,6 +182,10 @@ public struct TotemNode: Sendable {
     /// forgotten first; they are normally dropped at once when delivered).
     static let maxOutgoing = 256
 
+    /// A join waits for its `send_join` delay.
+    private var joinSendPending = false
+    /// The random delays of `send_join`; seeded, so a simulation replays exactly.
+    private var random: SplitMix64
     /// Why the node last entered gather.
     public private(set) var lastGatherReason: GatherReason?
     /// Set by ``leave()``: the node takes no further part.
@@ -194,9 +200,13 @@ public struct TotemNode: Sendable {
         case fragment = 3
     }
 
-    /// - Parameter ringSeq: the last value of ``Directive/storeRingSeq(_:)`` this node stored
-    ///   (0 on a first start).
-    public init(nodeID: NodeID, nodelist: [NodeID], timing: TotemTiming, ringSeq: UInt64 = 0) {
+    /// - Parameters:
+    ///   - ringSeq: the last value of ``Directive/storeRingSeq(_:)`` this node stored (0 on a
+    ///     first start).
+    ///   - seed: seeds the random delays of `send_join` (the shell passes a random number; tests
+    ///     a fixed one).
+    public init(nodeID: NodeID, nodelist: [NodeID], timing: TotemTiming, ringSeq: UInt64 = 0, seed: UInt64 = 0) {
+        random = SplitMix64(seed: seed ^ (UInt64(nodeID) &* 0x9E37_79B9_7F4A_7C15))
         self.nodeID = nodeID
         self.nodelist = nodelist.sorted()
         self.timing = timing
@@ -280,7 +290,7 @@ public struct TotemNode: Sendable {
             return fromRing(ring!.onTimer(t))
         case .join:
             guard state == .gather else { return [] }
-            return [.multicast(.join(myJoin)), .schedule(.join, after: timing.join)]
+            return sendJoin() + [.schedule(.join, after: timing.join)]
         case .consensus:
             guard state == .gather else { return [] }
             let agreed = proc.subtracting(fail)
@@ -292,9 +302,13 @@ public struct TotemNode: Sendable {
                 fail.formUnion(silent)
                 consensus = [nodeID]
             }
-            var out: [Directive] = [.multicast(.join(myJoin)), .schedule(.consensus, after: timing.consensus)]
+            var out: [Directive] = sendJoin() + [.schedule(.consensus, after: timing.consensus)]
             out += checkConsensus()
             return out
+        case .sendJoin:
+            joinSendPending = false
+            guard state == .gather else { return [] }
+            return [.multicast(.join(myJoin))]
         case .commitLoss:
             guard state == .commit else { return [] }
             return enterGather(proc: proc, fail: [], reason: .commitLost)
@@ -305,6 +319,18 @@ public struct TotemNode: Sendable {
     }
 
     // MARK: gather
+
+    /// Multicasts this node's join now, or, with `send_join` set, after a random delay of up to
+    /// send_join (corosync's way of keeping a large cluster's joins from arriving all at once);
+    /// the join sent is the one current when the delay ends.
+    private mutating func sendJoin() -> [Directive] {
+        guard timing.sendJoin > .zero else { return [.multicast(.join(myJoin))] }
+        guard !joinSendPending else { return [] }
+        joinSendPending = true
+        let (s, a) = timing.sendJoin.components
+        let micros = max(1, s * 1_000_000 + a / 1_000_000_000_000)
+        return [.schedule(.sendJoin, after: .microseconds(Int64.random(in: 0...micros, using: &random)))]
+    }
 
     private var myJoin: Join {
         Join(sender: nodeID, ringSeq: highestRingSeq, proc: proc.sorted(), fail: fail.sorted())
@@ -322,7 +348,7 @@ public struct TotemNode: Sendable {
         proc = newProc.union([nodeID])
         fail = newFail.subtracting([nodeID])
         consensus = [nodeID]
-        out += [.cancel(.commitLoss), .multicast(.join(myJoin)), .schedule(.join, after: timing.join),
+        out += [.cancel(.commitLoss)] + sendJoin() + [.schedule(.join, after: timing.join),
                 .schedule(.consensus, after: timing.consensus)]
         out += checkConsensus()
         return out
@@ -358,7 +384,7 @@ public struct TotemNode: Sendable {
                 proc = newProc
                 fail = newFail
                 consensus = [nodeID]
-                out += [.multicast(.join(myJoin)), .schedule(.consensus, after: timing.consensus)]
+                out += sendJoin() + [.schedule(.consensus, after: timing.consensus)]
             }
             if Set(j.proc) == proc && Set(j.fail) == fail { consensus.insert(j.sender) }
             out += checkConsensus()
@@ -606,7 +632,7 @@ public struct TotemNode: Sendable {
             fail.remove(from)
             proc.insert(from)
             consensus = [nodeID]
-            return [.multicast(.join(myJoin)), .schedule(.consensus, after: timing.consensus)]
+            return sendJoin() + [.schedule(.consensus, after: timing.consensus)]
         case .commit:
             return []
         }
@@ -627,7 +653,7 @@ public struct TotemNode: Sendable {
             guard proc.contains(from), !fail.contains(from) else { return [] }
             fail.insert(from)
             consensus = [nodeID]
-            var out: [Directive] = [.multicast(.join(myJoin)), .schedule(.consensus, after: timing.consensus)]
+            var out: [Directive] = sendJoin() + [.schedule(.consensus, after: timing.consensus)]
             out += checkConsensus()
             return out
         }
@@ -652,5 +678,20 @@ public struct TotemNode: Sendable {
             }
         }
         return out
+    }
+}
+
+/// SplitMix64: a small generator for protocol randomness that must replay exactly in tests.
+struct SplitMix64: RandomNumberGenerator, Sendable {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
