@@ -100,8 +100,12 @@ final class CorosyncdCluster: @unchecked Sendable {
     /// Whether packets are sealed (false: crypto_cipher and crypto_hash none).
     let secure: Bool
 
-    init(port: Int, secure: Bool = true) throws {
+    /// The totem timer lines of corosync.conf; empty: corosync's defaults.
+    let timers: String
+
+    init(port: Int, secure: Bool = true, timers: String = "token: \(CorosyncdCluster.token)\n    token_coefficient: 0") throws {
         self.secure = secure
+        self.timers = timers
         let dir = scratchDirectory("corosyncd")
         scratch = dir
         self.port = port
@@ -122,8 +126,7 @@ final class CorosyncdCluster: @unchecked Sendable {
             version: 2
             cluster_name: swiftha-test
             transport: knet
-            token: \(Self.token)
-            token_coefficient: 0
+            \(timers)
             \(secure ? "" : "crypto_cipher: none\n    crypto_hash: none")
             interface {
                 linknumber: 0
@@ -176,10 +179,13 @@ extension CorosyncdCluster {
 }
 
 @Suite(.serialized) struct CorosyncdProcessTests {
-    static func freshCluster(secure: Bool = true, start: [Int] = [1, 2, 3], prepare: (CorosyncdCluster) throws -> Void = { _ in }) throws -> CorosyncdCluster {
+    static func freshCluster(secure: Bool = true, timers: String? = nil, start: [Int] = [1, 2, 3],
+                             prepare: (CorosyncdCluster) throws -> Void = { _ in }) throws -> CorosyncdCluster {
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<5 {
-            let cluster = try CorosyncdCluster(port: Int.random(in: 20_000..<60_000, using: &rng), secure: secure)
+            let port = Int.random(in: 20_000..<60_000, using: &rng)
+            let cluster = try timers.map { try CorosyncdCluster(port: port, secure: secure, timers: $0) }
+                ?? CorosyncdCluster(port: port, secure: secure)
             try prepare(cluster)
             if try cluster.start(start) { return cluster }
             let why = cluster.all.map(\.log).joined(separator: "\n")
@@ -332,6 +338,33 @@ extension CorosyncdCluster {
         #expect(joined != nil, "node 3 could not join after the flood:\n\(c[3].log.suffix(1500))\n--- node 1:\n\(c[1].log.suffix(3000))\n\(c[1].status)")
         let running = c.all.allSatisfy { $0.isRunning }
         #expect(running)
+    }
+
+    /// Not a test but a measurement, run on demand: the time from SIGKILL of one of three
+    /// nodes to the others' new membership, with corosync's default timers (token 3000,
+    /// token_coefficient 650: 3650 + 4380 = 8030 ms expected) and with token 300,
+    /// token_coefficient 0 (660 ms expected), three times each.
+    ///
+    ///     SWIFTHA_MEASURE=1 swift test --skip-build --filter measureDetectionTimes
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["SWIFTHA_MEASURE"] == "1",
+                   "a measurement of about 40 s; set SWIFTHA_MEASURE=1 to run it"))
+    func measureDetectionTimes() throws {
+        for (label, timers) in [("defaults (token 3000, token_coefficient 650)", ""),
+                                ("token 300, token_coefficient 0", "token: 300\n    token_coefficient: 0")] {
+            let c = try Self.freshCluster(timers: timers)
+            defer { c.tearDown() }
+            let formed = CorosyncdCluster.waitFor(30) { c.all.allSatisfy { $0.members == [1, 2, 3] } }
+            #expect(formed != nil)
+            var times: [Duration] = []
+            for _ in 0..<3 {
+                c[3].killHard()
+                if let t = CorosyncdCluster.waitFor(30, { c[1].members == [1, 2] && c[2].members == [1, 2] }) { times.append(t) }
+                try c[3].start()
+                #expect(CorosyncdCluster.waitFor(30) { c.all.allSatisfy { $0.members == [1, 2, 3] } } != nil)
+            }
+            #expect(times.count == 3)
+            print("corosyncd detection, \(label): \(times.map { "\(Int(Double($0.components.attoseconds) / 1e15 + Double($0.components.seconds) * 1000)) ms" }.joined(separator: ", ")) (50 ms polling)")
+        }
     }
 
     @Test func aConfigurationErrorNamesTheFileAndLineAndExits78() throws {
