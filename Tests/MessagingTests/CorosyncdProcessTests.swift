@@ -201,7 +201,8 @@ extension CorosyncdCluster {
 
     /// Three nodes form one ring and are quorate; a SIGKILLed node is dropped by the others; a
     /// node with the wrong authkey never joins and its packets are counted as dropped; the
-    /// killed node, restarted with the right key, rejoins; SIGTERM leaves cleanly.
+    /// killed node, restarted with the right key, rejoins; SIGTERM leaves cleanly; a node left
+    /// alone loses quorum.
     @Test func threeNodesFormARingSurviveACrashRefuseAWrongKeyAndRejoin() throws {
         // Node 1 runs as under systemd (Type=notify): it must say READY=1 once it is in a ring.
         let notify = try NotifySocket()
@@ -263,18 +264,24 @@ extension CorosyncdCluster {
         let third = Int(c[3].status["incarnation"] ?? "0")!
         #expect(third >= firstIncarnation + 2, "incarnations \(firstIncarnation) ... \(third)")
 
-        // 5. SIGTERM: node 3 leaves cleanly and the others see it without a token timeout;
-        //    every process exits 0.
+        // 5. SIGTERM: node 3 leaves cleanly, the others see it without a token timeout, and
+        //    it exits 0.
         c[3].signal(SIGTERM)
         let left = CorosyncdCluster.waitFor(15) { [c[1], c[2]].allSatisfy { $0.members == [1, 2] } }
         #expect(left != nil, "node 3's leave was not seen:\n\(report())")
         if let left { print("corosyncd: SIGTERM of node 3 to a membership of [1, 2]: \(left)") }
         #expect(c[1].log.contains("Node 3 is leaving the cluster cleanly") || c[2].log.contains("Node 3 is leaving the cluster cleanly"))
-        for n in c.all {
-            n.signal(SIGTERM)
-            n.process?.waitUntilExit()
-            #expect(n.process?.terminationReason == .exit && n.process?.terminationStatus == 0, "\(n.name) did not exit cleanly")
-        }
+        c[3].process?.waitUntilExit()
+        #expect(c[3].process?.terminationReason == .exit && c[3].process?.terminationStatus == 0, "node 3 did not exit cleanly")
+
+        // 6. Node 2 fails too: node 1 alone is a minority and loses quorum.
+        c[2].killHard()
+        let alone = CorosyncdCluster.waitFor(15) { c[1].members == [1] && c[1].quorate == false }
+        #expect(alone != nil, "node 1 alone should be in the non-primary component:\n\(report())")
+        #expect(c[1].status["quorate"] == "0" || CorosyncdCluster.waitFor(3) { c[1].status["quorate"] == "0" } != nil)
+        c[1].signal(SIGTERM)
+        c[1].process?.waitUntilExit()
+        #expect(c[1].process?.terminationReason == .exit && c[1].process?.terminationStatus == 0, "node 1 did not exit cleanly")
         #expect(c[1].log.contains("Corosync Cluster Engine exiting normally"))
         #expect(notify.messages.contains { $0.contains("STOPPING=1") })
     }
