@@ -13,6 +13,7 @@
 ///   (``ProcessGroups``, corosync's CPG semantics) composed, with the node information and join
 ///   list exchanges; the daemon (Sources/Daemons/corosyncd) is its NIO shell. The local IPC that
 ///   lets clients use the groups comes next.
+/// - ``LinkSelector``: which knet link reaches each peer (passive link mode, heartbeats).
 /// - ``BootCounter`` and ``PersistentCounter``: numbers kept durably across restarts (the
 ///   packet incarnation, the ring sequence number).
 ///

@@ -103,8 +103,13 @@ final class CorosyncdCluster: @unchecked Sendable {
     /// The totem timer lines of corosync.conf; empty: corosync's defaults.
     let timers: String
 
-    init(port: Int, secure: Bool = true, timers: String = "token: \(CorosyncdCluster.token)\n    token_coefficient: 0") throws {
+    /// 1, or 2 for knet with ring1_addr on 127.0.1.x (port + 1).
+    let links: Int
+
+    init(port: Int, secure: Bool = true, links: Int = 1,
+         timers: String = "token: \(CorosyncdCluster.token)\n    token_coefficient: 0") throws {
         self.secure = secure
+        self.links = links
         self.timers = timers
         let dir = scratchDirectory("corosyncd")
         scratch = dir
@@ -132,6 +137,7 @@ final class CorosyncdCluster: @unchecked Sendable {
                 linknumber: 0
                 mcastport: \(port)
             }
+            \(links > 1 ? "interface {\n        linknumber: 1\n        mcastport: \(port + 1)\n    }" : "")
         }
         quorum {
             provider: corosync_votequorum
@@ -143,7 +149,8 @@ final class CorosyncdCluster: @unchecked Sendable {
 
         """
         for i in 1...3 {
-            text += "    node {\n        ring0_addr: 127.0.0.\(i)\n        name: node\(i)\n        nodeid: \(i)\n    }\n"
+            let ring1 = links > 1 ? "        ring1_addr: 127.0.1.\(i)\n" : ""
+            text += "    node {\n        ring0_addr: 127.0.0.\(i)\n\(ring1)        name: node\(i)\n        nodeid: \(i)\n    }\n"
         }
         return text + "}\n"
     }
@@ -179,13 +186,13 @@ extension CorosyncdCluster {
 }
 
 @Suite(.serialized) struct CorosyncdProcessTests {
-    static func freshCluster(secure: Bool = true, timers: String? = nil, start: [Int] = [1, 2, 3],
+    static func freshCluster(secure: Bool = true, links: Int = 1, timers: String? = nil, start: [Int] = [1, 2, 3],
                              prepare: (CorosyncdCluster) throws -> Void = { _ in }) throws -> CorosyncdCluster {
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<5 {
             let port = Int.random(in: 20_000..<60_000, using: &rng)
-            let cluster = try timers.map { try CorosyncdCluster(port: port, secure: secure, timers: $0) }
-                ?? CorosyncdCluster(port: port, secure: secure)
+            let cluster = try timers.map { try CorosyncdCluster(port: port, secure: secure, links: links, timers: $0) }
+                ?? CorosyncdCluster(port: port, secure: secure, links: links)
             try prepare(cluster)
             if try cluster.start(start) { return cluster }
             let why = cluster.all.map(\.log).joined(separator: "\n")
@@ -345,6 +352,31 @@ extension CorosyncdCluster {
         #expect(joined != nil, "node 3 could not join after the flood:\n\(c[3].log.suffix(1500))\n--- node 1:\n\(c[1].log.suffix(3000))\n\(c[1].status)")
         let running = c.all.allSatisfy { $0.isRunning }
         #expect(running)
+    }
+
+    /// knet with two links: node 3's link 0 is taken (the test holds its address and port), so
+    /// the others reach node 3 on link 1 and each other on link 0, and the ring forms anyway.
+    @Test func withTwoLinksAPeerIsReachedOnTheLinkThatWorks() throws {
+        var stolen: (any Channel)?
+        defer { try? stolen?.close().wait() }
+        let c = try Self.freshCluster(links: 2, start: [1, 2]) { cluster in
+            try? stolen?.close().wait()
+            stolen = try DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(host: "127.0.0.3", port: cluster.port).wait()
+        }
+        defer { c.tearDown() }
+        try c[3].start()
+        let formed = CorosyncdCluster.waitFor(20) { c.all.allSatisfy { $0.members == [1, 2, 3] && $0.quorate == true } }
+        #expect(formed != nil, "no ring of 3 over the working links:\n\(c[3].log.suffix(2000))")
+        #expect(c[3].log.contains("running without link 0"))
+        #expect(c[3].status["links"] == "1")
+        #expect(c[1].status["links"] == "0 1")
+        let seen = CorosyncdCluster.waitFor(5) { c[1].status["node_3_links_up"] == "1" && c[1].status["node_2_links_up"] == "0 1" }
+        #expect(seen != nil, "link states at node 1: \(c[1].status.filter { $0.key.hasSuffix("links_up") })")
+        // A crash is still noticed, over whichever link.
+        c[3].killHard()
+        let dropped = CorosyncdCluster.waitFor(15) { [c[1], c[2]].allSatisfy { $0.members == [1, 2] } }
+        #expect(dropped != nil)
     }
 
     /// Not a test but a measurement, run on demand: the time from SIGKILL of one of three

@@ -7,9 +7,9 @@ import Messaging
 import NIOCore
 import NIOPosix
 
-/// The shell around ``ClusterEngine``: a UDP socket (swift-nio), the packet protection, the
-/// engine's timers on the event loop, the log lines an operator expects from corosync, a status
-/// file and sd_notify. Every method runs on `loop`; nothing here decides anything about
+/// The shell around ``ClusterEngine``: a UDP socket per link (swift-nio), the packet
+/// protection, the choice of link for each peer (``LinkSelector``), the engine's timers on the
+/// event loop, the log lines an operator expects from corosync, a status file and sd_notify. Every method runs on `loop`; nothing here decides anything about
 /// membership or quorum.
 final class CorosyncDaemon: @unchecked Sendable {
     let loop: any EventLoop
@@ -20,7 +20,11 @@ final class CorosyncDaemon: @unchecked Sendable {
     let ringSeqPath: String
     let statusPath: String
     private var engine: ClusterEngine
-    private var channel: (any Channel)?
+    /// A bound socket per link (a link that could not be bound has none).
+    private var channels: [Int: any Channel] = [:]
+    private var selector: LinkSelector
+    private var linkWasUp: [UInt32: [Int: Bool]] = [:]
+    private var heartbeatTimer: RepeatedTask?
     private var timers: [ClusterEngine.Timer: Scheduled<Void>] = [:]
     private var generation: [ClusterEngine.Timer: UInt64] = [:]
     private var statusTimer: RepeatedTask?
@@ -49,18 +53,28 @@ final class CorosyncDaemon: @unchecked Sendable {
                                       knownSenders: Set(startup.config.nodes.map(\.nodeID)))
         engine = ClusterEngine(nodeID: startup.node.nodeID, config: startup.config, ringSeq: ringSeq,
                                seed: UInt64.random(in: 0...UInt64.max))
+        selector = LinkSelector(links: startup.links, token: startup.config.totem.timing(nodeCount: startup.config.nodes.count).token)
     }
+
+    /// Monotonic time, for the link states.
+    private var now: Duration { .nanoseconds(Int64(clamping: NIODeadline.now().uptimeNanoseconds)) }
 
     var nodeID: UInt32 { startup.node.nodeID }
 
-    /// Starts the protocol on a bound channel.
-    func start(channel: any Channel) {
+    /// Starts the protocol on the bound channels (by link number).
+    func start(channels: [Int: any Channel]) {
         loop.preconditionInEventLoop()
-        self.channel = channel
+        self.channels = channels
         // A signal that came before the start: stop at once.
         guard !stopping else {
-            channel.close(promise: nil)
+            for c in channels.values { c.close(promise: nil) }
             return
+        }
+        selector = LinkSelector(links: channels.keys.sorted(), token: engine.totem.timing.token)
+        if selector.needsHeartbeats {
+            heartbeatTimer = loop.scheduleRepeatedTask(initialDelay: .zero, delay: .nanoseconds(selector.pingInterval.nanoseconds)) { [self] _ in
+                sendHeartbeats()
+            }
         }
         perform(engine.start())
         statusTimer = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in
@@ -72,12 +86,14 @@ final class CorosyncDaemon: @unchecked Sendable {
 
     // MARK: packets in
 
-    func onDatagram(_ envelope: AddressedEnvelope<ByteBuffer>) {
+    func onDatagram(_ envelope: AddressedEnvelope<ByteBuffer>, link: Int) {
         guard !stopping else { return }
         switch protection.open(envelope.data) {
         case .rejected(let why):
             noteDrop(why, from: envelope.remoteAddress)
         case .accepted(let packet):
+            selector.heard(from: packet.sender, on: link, at: now)
+            if packet.payload.readableBytesView.elementsEqual(LinkSelector.heartbeat) { return }
             switch TotemWire.decodeNode(packet.payload) {
             case .failure(let why):
                 undecodable += 1
@@ -119,9 +135,9 @@ final class CorosyncDaemon: @unchecked Sendable {
         for d in directives {
             switch d {
             case .multicast(let p):
-                send(p, to: Array(startup.peers.values))
+                send(p, to: startup.peers.keys.sorted())
             case .send(let p, let to):
-                if let address = startup.peers[to] { send(p, to: [address]) }
+                send(p, to: [to])
             case .schedule(let timer, let after):
                 schedule(timer, after: after)
             case .cancel(let timer):
@@ -149,19 +165,46 @@ final class CorosyncDaemon: @unchecked Sendable {
         }
         if needsFlush {
             needsFlush = false
-            channel?.flush()
+            for c in channels.values { c.flush() }
         }
         writeStatusIfDirty()
     }
 
-    private func send(_ packet: TotemNode.Packet, to addresses: [SocketAddress]) {
-        guard let channel, !addresses.isEmpty else { return }
-        // Sealed once, sent to every address: the receivers' replay windows are their own.
+    private func send(_ packet: TotemNode.Packet, to nodes: [UInt32]) {
+        let targets = nodes.filter { startup.peers[$0] != nil }
+        guard !channels.isEmpty, !targets.isEmpty else { return }
+        // Sealed once, sent to every peer: the receivers' replay windows are their own.
         let datagram = protection.seal(TotemWire.encode(node: packet))
-        for address in addresses {
-            channel.write(AddressedEnvelope(remoteAddress: address, data: datagram), promise: nil)
+        let t = now
+        for node in targets {
+            for link in selector.links(to: node, at: t) {
+                guard let channel = channels[link], let address = startup.peers[node]?[link] else { continue }
+                channel.write(AddressedEnvelope(remoteAddress: address, data: datagram), promise: nil)
+            }
         }
         needsFlush = true
+    }
+
+    /// With several links: a heartbeat to every peer on every link, and a log line when a
+    /// link to a peer comes up or goes down (as knet logs them).
+    private func sendHeartbeats() {
+        guard !stopping else { return }
+        let t = now
+        for (node, addresses) in startup.peers.sorted(by: { $0.key < $1.key }) {
+            for (link, address) in addresses.sorted(by: { $0.key < $1.key }) {
+                guard let channel = channels[link] else { continue }
+                let datagram = protection.seal(ByteBuffer(bytes: LinkSelector.heartbeat))
+                channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: datagram), promise: nil)
+                let up = selector.isUp(node, link: link, at: t)
+                if linkWasUp[node]?[link] != up {
+                    if linkWasUp[node]?[link] != nil || up {
+                        logger.notice("[KNET  ] link: host: \(node) link: \(link) is \(up ? "up" : "down")")
+                        statusDirty = true
+                    }
+                    linkWasUp[node, default: [:]][link] = up
+                }
+            }
+        }
     }
 
     private func schedule(_ timer: ClusterEngine.Timer, after: Duration) {
@@ -249,11 +292,19 @@ final class CorosyncDaemon: @unchecked Sendable {
             "ring_id=\(engine.membership.map { "\($0.ring)" } ?? "")",
             "members=\(engine.membership.map { list($0.members) } ?? "")",
             "secure=\(startup.key != nil ? 1 : 0)",
+            "links=\(channels.keys.sorted().map(String.init).joined(separator: " "))",
             "packets_sealed=\(stats.sealed)",
             "packets_accepted=\(stats.accepted)",
             "packets_dropped=\(stats.dropped)",
         ]
         for r in PacketProtection.Rejection.allCases { lines.append("packets_dropped_\(r.rawValue)=\(stats[r])") }
+        if selector.needsHeartbeats {
+            let t = now
+            for node in startup.peers.keys.sorted() {
+                let up = selector.links.filter { selector.isUp(node, link: $0, at: t) }
+                lines.append("node_\(node)_links_up=\(up.map(String.init).joined(separator: " "))")
+            }
+        }
         lines.append("packets_undecodable=\(undecodable)")
         if let s = lastStatus {
             lines += ["quorate=\(s.quorate ? 1 : 0)", "quorum=\(s.quorum)", "total_votes=\(s.totalVotes)",
@@ -280,12 +331,13 @@ final class CorosyncDaemon: @unchecked Sendable {
         stopping = true
         // Send the leave a second time: one lost datagram should not cost the others a token
         // timeout. The socket closes once that copy has been written.
-        var last: EventLoopFuture<Void>?
-        if let channel {
-            for case .multicast(let p) in leave {
-                let datagram = protection.seal(TotemWire.encode(node: p))
-                for address in startup.peers.values {
-                    last = channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: datagram))
+        var written: [EventLoopFuture<Void>] = []
+        for case .multicast(let p) in leave {
+            let datagram = protection.seal(TotemWire.encode(node: p))
+            for addresses in startup.peers.values {
+                for (link, address) in addresses {
+                    guard let channel = channels[link] else { continue }
+                    written.append(channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: datagram)))
                 }
             }
         }
@@ -294,14 +346,16 @@ final class CorosyncDaemon: @unchecked Sendable {
         for (_, t) in timers { t.cancel() }
         timers = [:]
         statusTimer?.cancel()
-        guard let channel else { return }
-        (last ?? loop.makeSucceededVoidFuture()).whenComplete { [logger] _ in
+        heartbeatTimer?.cancel()
+        guard !channels.isEmpty else { return }
+        let all = channels.values
+        EventLoopFuture.andAllComplete(written, on: loop).whenComplete { [logger] _ in
             logger.notice("[MAIN  ] Corosync Cluster Engine exiting normally")
-            channel.close(promise: nil)
+            for c in all { c.close(promise: nil) }
         }
     }
 
-    private func notify(_ state: String) {
+    func notify(_ state: String) {
         _ = sd_notify(0, state)
     }
 }
@@ -311,11 +365,15 @@ final class CorosyncDaemon: @unchecked Sendable {
 final class TotemChannelHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     let daemon: CorosyncDaemon
+    let link: Int
 
-    init(daemon: CorosyncDaemon) { self.daemon = daemon }
+    init(daemon: CorosyncDaemon, link: Int) {
+        self.daemon = daemon
+        self.link = link
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        daemon.onDatagram(unwrapInboundIn(data))
+        daemon.onDatagram(unwrapInboundIn(data), link: link)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

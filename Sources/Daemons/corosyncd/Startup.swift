@@ -21,9 +21,17 @@ struct Startup {
     var config: CorosyncConfig
     var configFile: String
     var node: NodeEntry
-    var bindAddress: SocketAddress
-    var peers: [UInt32: SocketAddress]
+    /// The link numbers (ringX_addr), lowest first; only 0 unless transport knet has more.
+    var links: [Int]
+    /// This node's address on each link.
+    var bindAddresses: [Int: SocketAddress]
+    /// Every other node's address on each link.
+    var peers: [UInt32: [Int: SocketAddress]]
+    /// The port of link 0 (mcastport, default 5405).
     var port: Int
+
+    /// The address on link 0.
+    var bindAddress: SocketAddress { bindAddresses[links[0]]! }
     var key: AuthKey?
     var keyFile: String?
 
@@ -47,10 +55,17 @@ struct Startup {
         }
         let node = try chooseNode(config: config, name: env.node, file: file)
         let port = config.totem.interfaces.first { $0.linkNumber == 0 }?.multicastPort ?? 5405
-        let bind = try resolve(node.ring0!, port: port, file: file, line: node.line)
-        var peers: [UInt32: SocketAddress] = [:]
+        // Each link uses its interface's mcastport, else link 0's.
+        let links = node.addresses.keys.sorted()
+        func portOf(_ link: Int) -> Int { config.totem.interfaces.first { $0.linkNumber == link }?.multicastPort ?? port }
+        var bind: [Int: SocketAddress] = [:]
+        for link in links { bind[link] = try resolve(node.addresses[link]!, port: portOf(link), file: file, line: node.line) }
+        var peers: [UInt32: [Int: SocketAddress]] = [:]
         for other in config.nodes where other.nodeID != node.nodeID {
-            peers[other.nodeID] = try resolve(other.ring0!, port: port, file: file, line: other.line)
+            for link in links {
+                guard let a = other.addresses[link] else { continue }
+                peers[other.nodeID, default: [:]][link] = try resolve(a, port: portOf(link), file: file, line: other.line)
+            }
         }
         var key: AuthKey?
         var keyFile: String?
@@ -63,8 +78,8 @@ struct Startup {
                 throw StartupError(.config, error.message)
             }
         }
-        return Startup(config: config, configFile: file, node: node, bindAddress: bind, peers: peers, port: port,
-                       key: key, keyFile: keyFile)
+        return Startup(config: config, configFile: file, node: node, links: links, bindAddresses: bind, peers: peers,
+                       port: port, key: key, keyFile: keyFile)
     }
 
     /// This node: the one named by --node / SWIFTHA_NODE, else the one whose ring0_addr is an

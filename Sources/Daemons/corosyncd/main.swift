@@ -16,7 +16,9 @@ struct Corosyncd: ParsableCommand {
         corosyncd reads <root>/etc/corosync/corosync.conf (or -c FILE) and the authkey, finds this \
         node in the nodelist (by --node NAME, else by a local ring0_addr), binds UDP on its ring0_addr \
         and totem.interface.mcastport (default 5405), and forms a ring with the other nodes. \
-        transport udpu and knet both run over SwiftHA's UDP unicast. It always runs in the foreground \
+        transport udpu and knet both run over SwiftHA's UDP unicast; with knet, each ringX_addr is a \
+        link, and every peer is reached on its lowest working link (heartbeats on all links, failover \
+        within half the token timeout). It always runs in the foreground \
         and logs to journald when it is there, else to stderr.
 
         FAILURE DETECTION (totem section; milliseconds; corosync's defaults):
@@ -92,9 +94,9 @@ struct Corosyncd: ParsableCommand {
         logger.notice("[MAIN  ] Corosync Cluster Engine (SwiftHA) starting up as node \(startup.node.nodeID)\(name), incarnation \(incarnation)")
         logger.notice("[TOTEM ] Initializing transport (UDP/IP Unicast, transport \(startup.config.totem.transport.rawValue)) on \(startup.bindAddress.ipAddress ?? "?"):\(startup.port)")
         if startup.config.totem.transport == .knet {
-            logger.info("[TOTEM ] transport knet runs over SwiftHA's UDP unicast with one link (link 0)")
-            if startup.config.totem.interfaces.contains(where: { $0.linkNumber != 0 }) {
-                logger.warning("[TOTEM ] only link 0 is used; the other knet links in \(startup.configFile) are ignored for now")
+            logger.info("[TOTEM ] transport knet runs over SwiftHA's UDP unicast, links \(startup.links.map(String.init).joined(separator: ", "))")
+            if startup.config.totem.linkMode != "passive" {
+                logger.warning("[KNET  ] link_mode \(startup.config.totem.linkMode) runs as passive (one link at a time per peer, the lowest that works)")
             }
         }
         if let keyFile = startup.keyFile {
@@ -112,20 +114,34 @@ struct Corosyncd: ParsableCommand {
                                     ringSeqPath: ringSeqPath, statusPath: env.path("run/swiftha/corosyncd.status"))
         try? FileManager.default.createDirectory(atPath: env.path("run/swiftha"), withIntermediateDirectories: true)
 
-        let channel: any Channel
-        do {
-            channel = try DatagramBootstrap(group: group)
-                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(TotemChannelHandler(daemon: daemon))
+        // One socket per link. A link that cannot be bound is left out (knet carries on with
+        // the others); without any, corosyncd cannot run.
+        var channels: [Int: any Channel] = [:]
+        var failures: [String] = []
+        for link in startup.links {
+            let address = startup.bindAddresses[link]!
+            do {
+                channels[link] = try DatagramBootstrap(group: group)
+                    .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(TotemChannelHandler(daemon: daemon, link: link))
+                        }
                     }
-                }
-                .bind(to: startup.bindAddress)
-                .wait()
-        } catch {
+                    .bind(to: address)
+                    .wait()
+            } catch {
+                let what = "cannot open UDP \(address.ipAddress ?? "?"):\(address.port ?? 0) for node \(startup.node.nodeID) link \(link) (\(error)); is another corosync running on this address, or is the address not on this machine? Change ring\(link)_addr or mcastport in \(startup.configFile)"
+                failures.append(what)
+                if startup.links.count > 1 { logger.error("[KNET  ] \(what); running without link \(link)") }
+            }
+        }
+        guard !channels.isEmpty else {
             try? group.syncShutdownGracefully()
-            fail(.osError, "cannot open UDP \(startup.bindAddress.ipAddress ?? "?"):\(startup.port) for node \(startup.node.nodeID) (\(error)); is another corosync running on this address, or is the address not on this machine? Change ring0_addr or mcastport in \(startup.configFile)")
+            fail(.osError, failures.joined(separator: "; "))
+        }
+        if startup.links.count > 1 {
+            logger.notice("[KNET  ] \(channels.count) of \(startup.links.count) links open (\(channels.keys.sorted().map { "link \($0)" }.joined(separator: ", "))); link_mode passive: each peer is reached on its lowest working link")
         }
 
         // SIGTERM and SIGINT: leave cleanly, then the socket closes and run() returns.
@@ -141,8 +157,8 @@ struct Corosyncd: ParsableCommand {
             sources.append(source)
         }
 
-        loop.execute { daemon.start(channel: channel) }
-        try? channel.closeFuture.wait()
+        loop.execute { daemon.start(channels: channels) }
+        try? EventLoopFuture.andAllComplete(channels.values.map(\.closeFuture), on: loop).wait()
         for s in sources { s.cancel() }
         try? group.syncShutdownGracefully()
         HASupport.exit(daemon.exitCode)

@@ -22,6 +22,9 @@ import NIOCore
 /// leave:        0x06 | ring seq u64 | ring rep u32 | from u32
 /// ```
 ///
+/// Type 0x07 is the link heartbeat of ``LinkSelector`` (the single byte 0x07), which the
+/// daemon consumes before decoding; it is not a totem packet.
+///
 /// Decoding never throws and never traps: anything that is not exactly one well-formed packet
 /// (short, trailing bytes, absurd counts) comes back as a ``DecodeFailure``.
 public enum TotemWire {
