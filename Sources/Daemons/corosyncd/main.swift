@@ -157,8 +157,9 @@ struct Corosyncd: ParsableCommand {
             sources.append(source)
         }
 
-        loop.execute { daemon.start(channels: channels) }
-        try? EventLoopFuture.andAllComplete(channels.values.map(\.closeFuture), on: loop).wait()
+        let opened = channels
+        loop.execute { daemon.start(channels: opened) }
+        try? EventLoopFuture.andAllComplete(opened.values.map(\.closeFuture), on: loop).wait()
         for s in sources { s.cancel() }
         try? group.syncShutdownGracefully()
         HASupport.exit(daemon.exitCode)
