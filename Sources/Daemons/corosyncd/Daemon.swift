@@ -111,6 +111,9 @@ final class CorosyncDaemon: @unchecked Sendable {
         // second), never one write per packet: a flood must not turn into a flood of writes.
         let count = protection.stats[why]
         guard count.isPowerOfTen else { return }
+        // With several links, a packet sent on every link (while no link to a peer is known to
+        // work) arrives more than once: counted, not worth a warning.
+        if why == .replayed, startup.links.count > 1 { return }
         let advice: String
         switch why {
         case .authenticationFailed:
