@@ -92,8 +92,11 @@ let package = Package(
 
         // Daemons.
         .executableTarget(name: "corosyncd", dependencies: [
-            "Messaging", "LocalIPC", "HASupport",
+            "Messaging", "LocalIPC", "HASupport", "CSystemd",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ], path: "Sources/Daemons/corosyncd"),
         .executableTarget(name: "cibd", dependencies: ["CIB", "Messaging", "HASupport"], path: "Sources/Daemons/cibd"),
         .executableTarget(name: "crmd", dependencies: ["Controller", "HASupport"], path: "Sources/Daemons/crmd"),

@@ -8,7 +8,14 @@
 /// - ``Votequorum``: votequorum's rules as a pure value type.
 /// - ``TotemRing`` (token passing, sequence numbers, retransmission, flow control, token loss,
 ///   failure to receive) and ``TotemNode`` (gather, commit, recovery of the old ring's messages,
-///   merge detection) as instances, and ``TotemWire``, their byte layout.
+///   merge detection, clean leave) as instances, and ``TotemWire``, their byte layout.
+/// - ``ClusterEngine``: what corosyncd runs, totem, votequorum and closed process groups
+///   (``ProcessGroups``, corosync's CPG semantics) composed, with the node information and join
+///   list exchanges; the daemon (Sources/Daemons/corosyncd) is its NIO shell. The local IPC that
+///   lets clients use the groups comes next.
+/// - ``LinkSelector``: which knet link reaches each peer (passive link mode, heartbeats).
+/// - ``BootCounter`` and ``PersistentCounter``: numbers kept durably across restarts (the
+///   packet incarnation, the ring sequence number).
 ///
 /// Protocol cores are instances (docs/DESIGN.md): value types that never read a clock, never
 /// sleep and never do I/O; time comes in as a parameter and timers go out as directives.

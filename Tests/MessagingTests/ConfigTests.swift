@@ -433,4 +433,14 @@ func parseError(_ text: String, file: String = "corosync.conf") -> ConfigError? 
             _ = try? CorosyncConfig.parse(text)
         }
     }
+
+    @Test func holdNeverOutlastsTokenRetransmit() throws {
+        let c = try CorosyncConfig.parse("totem {\n  token: 1000\n  hold: 5000\n}\n", file: "c.conf")
+        let timing = c.totem.timing(nodeCount: 2)
+        #expect(timing.hold == timing.tokenRetransmit)
+        #expect(c.warnings.contains { $0.message.contains("hold (5000 ms) is longer than token_retransmit") })
+        let d = try CorosyncConfig.parse("totem {\n  token: 1000\n}\n", file: "d.conf")
+        #expect(d.totem.timing(nodeCount: 2).hold == .milliseconds(180))
+        #expect(!d.warnings.contains { $0.message.contains("hold") })
+    }
 }

@@ -31,7 +31,7 @@ func rejection(_ r: PacketProtection.Opened) -> PacketProtection.Rejection? {
     }
 
     @Test func roundTripEncryptsAndAuthenticates() {
-        var (a, b) = pair()
+        let (a, b) = pair()
         for i in 0..<50 {
             let text = "message \(i) " + String(repeating: "x", count: i * 37)
             let wire = a.seal(buffer(text))
@@ -51,7 +51,7 @@ func rejection(_ r: PacketProtection.Opened) -> PacketProtection.Rejection? {
     }
 
     @Test func everySingleByteChangeIsRefused() {
-        var (a, b) = pair()
+        let (a, b) = pair()
         let wire = bytes(a.seal(buffer("the transition graph for node3")))
         for i in wire.indices {
             for flip: UInt8 in [0x01, 0x80, 0xFF] {
@@ -68,9 +68,9 @@ func rejection(_ r: PacketProtection.Opened) -> PacketProtection.Rejection? {
     }
 
     @Test func wrongKeyOrOtherClusterFailsAuthentication() {
-        var a = PacketProtection(mode: .sealed(key), nodeID: 1, incarnation: 1, clusterName: "c")
-        var wrongKey = PacketProtection(mode: .sealed(testKey(2)), nodeID: 2, incarnation: 1, clusterName: "c")
-        var otherCluster = PacketProtection(mode: .sealed(key), nodeID: 2, incarnation: 1, clusterName: "d")
+        let a = PacketProtection(mode: .sealed(key), nodeID: 1, incarnation: 1, clusterName: "c")
+        let wrongKey = PacketProtection(mode: .sealed(testKey(2)), nodeID: 2, incarnation: 1, clusterName: "c")
+        let otherCluster = PacketProtection(mode: .sealed(key), nodeID: 2, incarnation: 1, clusterName: "d")
         for _ in 0..<10 {
             let wire = a.seal(buffer("hello"))
             #expect(rejection(wrongKey.open(wire)) == .authenticationFailed)
@@ -81,7 +81,7 @@ func rejection(_ r: PacketProtection.Opened) -> PacketProtection.Rejection? {
     }
 
     @Test func replaysAndDuplicatesAreRefused() {
-        var (a, b) = pair(window: 64)
+        let (a, b) = pair(window: 64)
         let first = a.seal(buffer("1"))
         #expect(accepted(b.open(first)) != nil)
         #expect(rejection(b.open(first)) == .replayed)
@@ -99,7 +99,7 @@ func rejection(_ r: PacketProtection.Opened) -> PacketProtection.Rejection? {
     }
 
     @Test func truncatedPacketsAreRefused() {
-        var (a, b) = pair()
+        let (a, b) = pair()
         let wire = bytes(a.seal(buffer("a payload long enough to cut anywhere")))
         for n in 0..<wire.count {
             let r = b.open(ByteBuffer(bytes: wire.prefix(n)))
@@ -112,13 +112,13 @@ func rejection(_ r: PacketProtection.Opened) -> PacketProtection.Rejection? {
     }
 
     @Test func aRestartedSenderIsAcceptedAndItsOldPacketsAreNot() {
-        var a1 = PacketProtection(mode: .sealed(key), nodeID: 1, incarnation: 1000)
-        var b = PacketProtection(mode: .sealed(key), nodeID: 2, incarnation: 5)
+        let a1 = PacketProtection(mode: .sealed(key), nodeID: 1, incarnation: 1000)
+        let b = PacketProtection(mode: .sealed(key), nodeID: 2, incarnation: 5)
         let old = a1.seal(buffer("before the crash"))
         let older = a1.seal(buffer("also before"))
         #expect(accepted(b.open(old)) != nil)
         // Node 1 restarts: sequence numbers start again at 1, under a new incarnation and key.
-        var a2 = PacketProtection(mode: .sealed(key), nodeID: 1, incarnation: 2000)
+        let a2 = PacketProtection(mode: .sealed(key), nodeID: 1, incarnation: 2000)
         let fresh = a2.seal(buffer("after the restart"))
         #expect(accepted(b.open(fresh))?.sequence == 1)
         #expect(rejection(b.open(older)) == .staleIncarnation)
@@ -126,7 +126,7 @@ func rejection(_ r: PacketProtection.Opened) -> PacketProtection.Rejection? {
     }
 
     @Test func aForgedNewIncarnationDoesNotLockOutTheRealSender() {
-        var (a, b) = pair()
+        let (a, b) = pair()
         #expect(accepted(b.open(a.seal(buffer("1")))) != nil)
         // A forged header claims a much newer incarnation; it cannot authenticate...
         var forged = bytes(a.seal(buffer("2")))
@@ -137,18 +137,18 @@ func rejection(_ r: PacketProtection.Opened) -> PacketProtection.Rejection? {
     }
 
     @Test func sendersOutsideTheNodelistAndOurOwnIdAreRefused() {
-        var a = PacketProtection(mode: .sealed(key), nodeID: 9, incarnation: 1)
-        var b = PacketProtection(mode: .sealed(key), nodeID: 2, incarnation: 1, knownSenders: [1, 2, 3])
+        let a = PacketProtection(mode: .sealed(key), nodeID: 9, incarnation: 1)
+        let b = PacketProtection(mode: .sealed(key), nodeID: 2, incarnation: 1, knownSenders: [1, 2, 3])
         #expect(rejection(b.open(a.seal(buffer("x")))) == .unknownSender)
-        var me = PacketProtection(mode: .sealed(key), nodeID: 2, incarnation: 7)
+        let me = PacketProtection(mode: .sealed(key), nodeID: 2, incarnation: 7)
         #expect(rejection(b.open(me.seal(buffer("x")))) == .unknownSender)
     }
 
     @Test func plaintextModeAndMismatches() {
-        var pa = PacketProtection(mode: .plaintext, nodeID: 1, incarnation: 1)
-        var pb = PacketProtection(mode: .plaintext, nodeID: 2, incarnation: 1)
-        var sb = PacketProtection(mode: .sealed(key), nodeID: 2, incarnation: 1)
-        var sa = PacketProtection(mode: .sealed(key), nodeID: 1, incarnation: 1)
+        let pa = PacketProtection(mode: .plaintext, nodeID: 1, incarnation: 1)
+        let pb = PacketProtection(mode: .plaintext, nodeID: 2, incarnation: 1)
+        let sb = PacketProtection(mode: .sealed(key), nodeID: 2, incarnation: 1)
+        let sa = PacketProtection(mode: .sealed(key), nodeID: 1, incarnation: 1)
         let clear = pa.seal(buffer("in clear"))
         #expect(String(decoding: bytes(clear), as: UTF8.self).hasSuffix("in clear"))
         #expect(accepted(pb.open(clear)).map { String(buffer: $0.payload) } == "in clear")
@@ -161,7 +161,7 @@ func rejection(_ r: PacketProtection.Opened) -> PacketProtection.Rejection? {
 
     @Test func randomDatagramsAreNeverAccepted() {
         var rng = SeededGenerator(seed: 42)
-        var (a, b) = pair()
+        let (a, b) = pair()
         let valid = bytes(a.seal(buffer("seed packet")))
         var tried: UInt64 = 0
         for i in 0..<5000 {

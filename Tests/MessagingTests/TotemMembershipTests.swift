@@ -41,6 +41,10 @@ struct ClusterSimulation {
     var transitions: [[TotemRing.RingID]: [NodeID: [UInt64]]] = [:]
     /// The sequence numbers each node delivered, per ring.
     var deliveredSeqs: [NodeID: [TotemRing.RingID: [UInt64]]] = [:]
+    /// The transitional configuration each node reported last, until its next ring installs.
+    var pendingTransitional: [NodeID: (TotemRing.RingID, [NodeID])] = [:]
+    /// For each move from one ring to the next: the transitional configuration each node reported.
+    var transitionalSets: [[TotemRing.RingID]: [NodeID: [NodeID]]] = [:]
     /// Whether to check extended virtual synchrony.
     var checkEVS = true
 
@@ -67,6 +71,7 @@ struct ClusterSimulation {
         deliveredSeqs[id] = [:]
         seen[id] = []
         lastInstalled[id] = nil
+        pendingTransitional[id] = nil
         let d = nodes[id]!.start()
         perform(d, at: id)
     }
@@ -81,8 +86,12 @@ struct ClusterSimulation {
         queue.push(.init(time: now + delay, order: order, payload: kind))
     }
 
+    /// Drops the packets for which it returns true (targeted losses).
+    var dropFilter: ((TotemNode.Packet, _ from: NodeID, _ to: NodeID) -> Bool)?
+
     mutating func transmit(_ packet: TotemNode.Packet, from: NodeID, to: NodeID) {
         guard !blocked.contains([min(from, to), max(from, to)]) else { return }
+        if let dropFilter, dropFilter(packet, from, to) { return }
         // Every packet goes through the wire codec, as it would between real nodes.
         guard case .success(let p) = TotemWire.decodeNode(TotemWire.encode(node: packet)), p == packet else {
             violations.append("\(packet) does not survive the wire codec")
@@ -112,8 +121,36 @@ struct ClusterSimulation {
                 check(m, at: id)
             case .storeRingSeq(let seq):
                 disk[id] = seq
+            case .transitionalConfiguration(let old, let members):
+                if old != lastInstalled[id] {
+                    violations.append("node \(id) reported a transitional configuration from \(old), but its last ring was \(String(describing: lastInstalled[id]))")
+                }
+                if !members.contains(id) {
+                    violations.append("node \(id) is missing from its own transitional configuration \(members)")
+                }
+                pendingTransitional[id] = (old, members)
             case .configurationChange(let ring, let members):
                 configurationChanges += 1
+                if let old = lastInstalled[id] {
+                    // Extended virtual synchrony: a transitional configuration came first, and
+                    // every node making the same move reports the same one, which holds them all.
+                    if let (from, moving) = pendingTransitional[id], from == old {
+                        transitionalSets[[old, ring], default: [:]][id] = moving
+                        let sets = transitionalSets[[old, ring]]!
+                        if checkEVS, Set(sets.values).count > 1 {
+                            violations.append("moving from \(old) to \(ring), nodes reported different transitional configurations: \(sets)")
+                        }
+                        for (_, set) in sets where !Set(sets.keys).isSubset(of: Set(set)) {
+                            violations.append("moving from \(old) to \(ring), a transitional configuration \(set) lacks a node that made the move (\(sets.keys.sorted()))")
+                        }
+                        if !Set(moving).isSubset(of: Set(members)) {
+                            violations.append("transitional configuration \(moving) is not within the new ring \(members)")
+                        }
+                    } else {
+                        violations.append("node \(id) moved from \(old) to \(ring) without a transitional configuration")
+                    }
+                }
+                pendingTransitional[id] = nil
                 if let other = installed[ring], other != members {
                     violations.append("ring \(ring) installed with \(other) and with \(members) at node \(id)")
                 }

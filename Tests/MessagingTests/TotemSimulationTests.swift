@@ -329,7 +329,7 @@ struct TotemSimulation {
         var ring = TotemRing(nodeID: 2, members: [1, 2, 3], ring: .init(seq: 1, representative: 1), timing: timing)
         let start = ring.start()
         #expect(start == [.schedule(.tokenLoss, after: .milliseconds(1100))])
-        #expect(ring.onTimer(.tokenLoss) == [.cancel(.tokenRetransmit), .tokenLost])
+        #expect(ring.onTimer(.tokenLoss) == [.cancel(.tokenRetransmit), .cancel(.hold), .tokenLost])
         #expect(ring.state == .tokenLost)
         #expect(ring.onPacket(.token(.init(ring: ring.ring, tokenSeq: 9, seq: 0, aru: 0, aruID: nil, rtr: [], fcc: 0))).isEmpty)
     }
@@ -367,6 +367,44 @@ struct TotemSimulation {
             _ = healthy.onPacket(.token(.init(ring: healthy.ring, tokenSeq: UInt64(visit * 2), seq: 50, aru: 0, aruID: 1, rtr: [], fcc: 0)))
         }
         #expect(healthy.state == .operational)
+    }
+
+    /// An idle ring does not spin: the representative holds the token for `hold`, and passes it
+    /// on at once when something is submitted.
+    @Test func anIdleRingHoldsTheTokenUntilThereIsSomethingToSend() {
+        let timing = Self.timing(token: 1000)
+        #expect(timing.hold > .zero && timing.hold < timing.tokenRetransmit)
+        var rep = TotemRing(nodeID: 1, members: [1, 2], ring: .init(seq: 1, representative: 1), timing: timing)
+        let start = rep.start()
+        func passed(_ d: [TotemRing.Directive]) -> TotemRing.Token? {
+            d.compactMap { if case .send(.token(let t), to: 2) = $0 { t } else { nil } }.first
+        }
+        #expect(passed(start) == nil)
+        #expect(start.contains(.schedule(.hold, after: timing.hold)))
+        #expect(rep.heldToken != nil)
+        // The hold timer passes it on.
+        let afterHold = rep.onTimer(.hold)
+        #expect(passed(afterHold)?.tokenSeq == 2)
+        #expect(rep.heldToken == nil)
+        // Back at the representative, still idle: held again; a submission releases it.
+        let back = TotemRing.Token(ring: rep.ring, tokenSeq: 3, seq: 0, aru: 0, aruID: nil, rtr: [], fcc: 0)
+        #expect(passed(rep.onPacket(.token(back))) == nil)
+        rep.submit([7])
+        let released = rep.releaseHeldToken()
+        #expect(released.first == .cancel(.hold))
+        #expect(passed(released)?.tokenSeq == 4)
+        #expect(rep.onTimer(.hold).isEmpty)
+        #expect(rep.releaseHeldToken().isEmpty)
+        // With something pending the token is never held.
+        let busy = TotemRing.Token(ring: rep.ring, tokenSeq: 5, seq: 0, aru: 0, aruID: nil, rtr: [], fcc: 0)
+        let d = rep.onPacket(.token(busy))
+        #expect(passed(d)?.seq == 1)
+        #expect(rep.heldToken == nil)
+        // A member that is not the representative never holds it.
+        var member = TotemRing(nodeID: 2, members: [1, 2], ring: .init(seq: 1, representative: 1), timing: timing)
+        _ = member.start()
+        let toMember = TotemRing.Token(ring: rep.ring, tokenSeq: 2, seq: 0, aru: 0, aruID: nil, rtr: [], fcc: 0)
+        #expect(member.onPacket(.token(toMember)).contains { if case .send(.token, to: 1) = $0 { true } else { false } })
     }
 
     @Test func flowControlBoundsMessagesPerVisit() {

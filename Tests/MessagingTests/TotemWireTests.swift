@@ -58,8 +58,9 @@ import TestSupport
 
     static func randomNodePacket(_ rng: inout SeededGenerator) -> TotemNode.Packet {
         func ids() -> [UInt32] { (0..<Int.random(in: 0..<9, using: &rng)).map { _ in UInt32.random(in: 1...50, using: &rng) } }
-        switch Int.random(in: 0..<4, using: &rng) {
+        switch Int.random(in: 0..<5, using: &rng) {
         case 0: return .ring(randomPacket(&rng))
+        case 4: return .leave(.init(seq: Self.seq(&rng), representative: 2), from: 7)
         case 1: return .join(.init(sender: 3, ringSeq: Self.seq(&rng), proc: ids(), fail: ids()))
         case 2:
             let entries = ids().map { TotemNode.CommitToken.Entry(node: $0, oldRing: Bool.random(using: &rng) ? nil : .init(seq: 8, representative: $0), oldAru: Self.seq(&rng)) }
@@ -83,7 +84,7 @@ import TestSupport
         }
         for _ in 0..<20_000 {
             var bytes = (0..<Int.random(in: 0..<80, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            if !bytes.isEmpty { bytes[0] = UInt8.random(in: 1...5, using: &rng) }
+            if !bytes.isEmpty { bytes[0] = UInt8.random(in: 1...6, using: &rng) }
             _ = TotemWire.decodeNode(ByteBuffer(bytes: bytes))
         }
     }

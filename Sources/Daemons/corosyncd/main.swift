@@ -1,5 +1,204 @@
+import ArgumentParser
+import Dispatch
+import Foundation
 import HASupport
+import Logging
+import Messaging
+import NIOCore
+import NIOPosix
 
-// corosyncd is delivered by issue #4. Until then it says so and exits with
-// CRM_EX_UNIMPLEMENT_FEATURE, so that nothing mistakes it for a running daemon.
-HASupport.notYetAvailable(program: "corosyncd", issue: 4)
+/// corosyncd: the cluster membership and messaging daemon (what corosync is for Pacemaker).
+struct Corosyncd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "corosyncd",
+        abstract: "SwiftHA's cluster engine: membership, failure detection, ordered messaging and quorum over authenticated UDP.",
+        discussion: """
+        corosyncd reads <root>/etc/corosync/corosync.conf (or -c FILE) and the authkey, finds this \
+        node in the nodelist (by --node NAME, else by a local ring0_addr), binds UDP on its ring0_addr \
+        and totem.interface.mcastport (default 5405), and forms a ring with the other nodes. \
+        transport udpu and knet both run over SwiftHA's UDP unicast; with knet, each ringX_addr is a \
+        link, and every peer is reached on its lowest working link (heartbeats on all links, failover \
+        within half the token timeout). It always runs in the foreground \
+        and logs to journald when it is there, else to stderr.
+
+        FAILURE DETECTION (totem section; milliseconds; corosync's defaults):
+          token                 3000  the token must come back within this
+          token_coefficient      650  added to token per node beyond 2
+          consensus      1.2 * token  time to agree on a new membership
+          join                    50  time to wait for joins in each round
+          token_retransmits_before_loss_const   4
+                                      token retransmissions before it is
+                                      lost: token_retransmit is
+                                      token / (this + 0.2)
+          fail_recv_const       2500  token rotations a node may miss
+                                      messages before it is taken out
+          send_join                0  random delay up to this before a join
+
+        effective token = token + (nodes - 2) * token_coefficient
+                          (nodelist of 3 or more nodes; else token)
+        consensus       = 1.2 * effective token, unless set
+        detection      ~= effective token + consensus (+ network delay)
+        With the defaults and 3 nodes: 3650 + 4380 = 8030 ms.
+        With token 300 and token_coefficient 0: 300 + 360 = 660 ms.
+        A node stopped with SIGTERM or SIGINT tells the others that it
+        leaves, so they form the new membership at once.
+
+        FILES (under --root): etc/corosync/corosync.conf, etc/corosync/authkey (crypto_cipher and \
+        crypto_hash none turn encryption off, with a warning), var/lib/corosync/incarnation (the boot \
+        counter), var/lib/corosync/ringid_<nodeid>, run/swiftha/corosyncd.status (state and packet counters).
+
+        EXIT STATUS: 0 after a clean shutdown; 78 for a configuration error (the message names the \
+        file and line); 69 when another corosyncd runs for this root; 71 when the socket cannot be \
+        opened; 74 when the state files cannot be written.
+        """)
+
+    @Option(name: .long, help: ArgumentHelp("The node's root directory (default: $SWIFTHA_ROOT, else /).", valueName: "DIR"))
+    var root: String?
+
+    @Option(name: .long, help: ArgumentHelp("This node's name in the nodelist (default: $SWIFTHA_NODE, else the node whose ring0_addr is local).", valueName: "NAME"))
+    var node: String?
+
+    @Option(name: .customShort("c"), help: ArgumentHelp("corosync.conf to read instead of <root>/etc/corosync/corosync.conf.", valueName: "FILE"))
+    var configFile: String?
+
+    @Flag(name: .customShort("f"), help: "Run in the foreground (corosyncd always does; accepted for compatibility).")
+    var foreground = false
+
+    func run() throws {
+        let env = NodeEnvironment(root: root, node: node)
+        let startup: Startup
+        do {
+            startup = try Startup.load(environment: env, configFile: configFile)
+        } catch {
+            fail(error.code, error.message)
+        }
+        let logger = makeLogger(startup.config.logging)
+        for w in startup.config.warnings { logger.warning("\(w)") }
+
+        let stateDir = env.path("var/lib/corosync")
+        // Held (open) until the process ends.
+        _ = acquireLock(directory: stateDir)
+        let incarnation: UInt64
+        let ringSeqPath = stateDir + "/ringid_\(startup.node.nodeID)"
+        let ringSeq: UInt64
+        do {
+            // The wall clock is only a floor, for a node whose counter file was lost.
+            incarnation = try BootCounter.next(path: env.path(BootCounter.relativePath),
+                                               floor: UInt64(max(0, Date().timeIntervalSince1970)))
+            ringSeq = try PersistentCounter.read(path: ringSeqPath) ?? 0
+        } catch {
+            fail(.ioError, error.message)
+        }
+
+        let name = startup.node.name.map { " (\($0))" } ?? ""
+        logger.notice("[MAIN  ] Corosync Cluster Engine (SwiftHA) starting up as node \(startup.node.nodeID)\(name), incarnation \(incarnation)")
+        logger.notice("[TOTEM ] Initializing transport (UDP/IP Unicast, transport \(startup.config.totem.transport.rawValue)) on \(startup.bindAddress.ipAddress ?? "?"):\(startup.port)")
+        if startup.config.totem.transport == .knet {
+            logger.info("[TOTEM ] transport knet runs over SwiftHA's UDP unicast, links \(startup.links.map(String.init).joined(separator: ", "))")
+            if startup.config.totem.linkMode != "passive" {
+                logger.warning("[KNET  ] link_mode \(startup.config.totem.linkMode) runs as passive (one link at a time per peer, the lowest that works)")
+            }
+        }
+        if let keyFile = startup.keyFile {
+            logger.notice("[TOTEM ] Packets are encrypted and authenticated (AES-256-GCM, keys derived from \(keyFile))")
+            if let problem = AuthKey.permissionProblem(path: keyFile) { logger.warning("[TOTEM ] \(problem)") }
+        } else {
+            logger.error("[TOTEM ] WARNING: crypto_cipher and crypto_hash are none: cluster packets are NEITHER ENCRYPTED NOR AUTHENTICATED. Anyone who can reach UDP port \(startup.port) can read the cluster's traffic, join it or disrupt it. Create a key with corosync-keygen, copy it to every node and remove these settings from \(startup.configFile).")
+        }
+        let timing = startup.config.totem.timing(nodeCount: startup.config.nodes.count)
+        logger.info("[TOTEM ] token \(timing.token.milliseconds) ms, consensus \(timing.consensus.milliseconds) ms, join \(timing.join.milliseconds) ms: a failed node is detected within about \(timing.failureDetectionBound.milliseconds) ms")
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let daemon = CorosyncDaemon(loop: loop, logger: logger, startup: startup, incarnation: incarnation, ringSeq: ringSeq,
+                                    ringSeqPath: ringSeqPath, statusPath: env.path("run/swiftha/corosyncd.status"))
+        try? FileManager.default.createDirectory(atPath: env.path("run/swiftha"), withIntermediateDirectories: true)
+
+        // One socket per link. A link that cannot be bound is left out (knet carries on with
+        // the others); without any, corosyncd cannot run.
+        var channels: [Int: any Channel] = [:]
+        var failures: [String] = []
+        for link in startup.links {
+            let address = startup.bindAddresses[link]!
+            do {
+                channels[link] = try DatagramBootstrap(group: group)
+                    .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(TotemChannelHandler(daemon: daemon, link: link))
+                        }
+                    }
+                    .bind(to: address)
+                    .wait()
+            } catch {
+                let what = "cannot open UDP \(address.ipAddress ?? "?"):\(address.port ?? 0) for node \(startup.node.nodeID) link \(link) (\(error)); is another corosync running on this address, or is the address not on this machine? Change ring\(link)_addr or mcastport in \(startup.configFile)"
+                failures.append(what)
+                if startup.links.count > 1 { logger.error("[KNET  ] \(what); running without link \(link)") }
+            }
+        }
+        guard !channels.isEmpty else {
+            try? group.syncShutdownGracefully()
+            fail(.osError, failures.joined(separator: "; "))
+        }
+        if startup.links.count > 1 {
+            logger.notice("[KNET  ] \(channels.count) of \(startup.links.count) links open (\(channels.keys.sorted().map { "link \($0)" }.joined(separator: ", "))); link_mode passive: each peer is reached on its lowest working link")
+        }
+
+        // SIGTERM and SIGINT: leave cleanly, then the socket closes and run() returns.
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            let name = sig == SIGTERM ? "SIGTERM" : "SIGINT"
+            source.setEventHandler {
+                loop.execute { daemon.shutdown(reason: "\(name) received") }
+            }
+            source.resume()
+            sources.append(source)
+        }
+
+        let opened = channels
+        loop.execute { daemon.start(channels: opened) }
+        try? EventLoopFuture.andAllComplete(opened.values.map(\.closeFuture), on: loop).wait()
+        for s in sources { s.cancel() }
+        try? group.syncShutdownGracefully()
+        HASupport.exit(daemon.exitCode)
+    }
+
+    private func fail(_ code: CRMExit, _ message: String) -> Never {
+        FileHandle.standardError.write(Data("corosyncd: \(message)\n".utf8))
+        HASupport.exit(code)
+    }
+
+    /// journald when it is there; stderr otherwise, and also when running with -f and
+    /// logging.to_stderr (the default).
+    private func makeLogger(_ logging: LoggingConfig) -> Logger {
+        let journal = JournalLogHandler.journalAvailable
+        let level: Logger.Level = logging.debug == .off ? .info : .debug
+        LoggingSystem.bootstrap { label in
+            var handlers: [any LogHandler] = []
+            if journal { handlers.append(JournalLogHandler(label: label, journal: true)) }
+            if !journal || (foreground && logging.toStderr) { handlers.append(JournalLogHandler(label: label, journal: false)) }
+            var h = MultiplexLogHandler(handlers)
+            h.logLevel = level
+            return h
+        }
+        return Logger(label: "corosyncd")
+    }
+
+    /// One corosyncd per node root: a second one would reuse the boot counter and ring ids.
+    private func acquireLock(directory: String) -> Int32 {
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/corosyncd.lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            fail(.ioError, "\(path): cannot open the lock file (\(String(cString: strerror(errno)))); check that \(directory) is writable")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            fail(.unavailable, "\(path) is locked: another corosyncd runs for the node root \(directory.dropLast("/var/lib/corosync".count)); stop it first, or give this one its own --root")
+        }
+        return fd
+    }
+}
+
+Corosyncd.main()

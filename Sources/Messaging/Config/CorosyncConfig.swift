@@ -166,7 +166,8 @@ public struct TotemTiming: Sendable, Equatable {
     public var token: Duration
     /// The token retransmission timer: token / (token_retransmits_before_loss_const + 0.2).
     public var tokenRetransmit: Duration
-    /// The hold timer: token_retransmit * 0.8 - 10 ms.
+    /// The hold timer: token_retransmit * 0.8 - 10 ms (as configured, but never longer than
+    /// token_retransmit).
     public var hold: Duration
     public var join: Duration
     public var sendJoin: Duration
@@ -178,6 +179,17 @@ public struct TotemTiming: Sendable, Equatable {
     public var tokenRetransmitsBeforeLossConst: Int
     public var maxMessages: Int
     public var windowSize: Int
+    /// `netmtu`: the largest datagram, IP and UDP headers included.
+    public var netMTU: Int
+
+    /// Bytes one datagram carries besides a fragment's data: IPv6 and UDP headers (48), the
+    /// packet header and GCM tag (24 + 16), the ring message header (29), the wrapper of a
+    /// message recovered into the next ring (25) and the fragment header (9).
+    public static let fragmentOverhead = 48 + 24 + 16 + 29 + 25 + FragmentHeader.size
+
+    /// The largest payload sent as one ring message; longer ones are fragmented. With the
+    /// default netmtu of 1500 this is 1349 bytes.
+    public var maxFragmentPayload: Int { max(64, netMTU - Self.fragmentOverhead) }
 
     public init(config: TotemConfig, nodeCount: Int) {
         var token = config.token
@@ -189,7 +201,8 @@ public struct TotemTiming: Sendable, Equatable {
         let retransmit = config.tokenRetransmit
             ?? .milliseconds(Int(Double(tokenMs) / (Double(config.tokenRetransmitsBeforeLossConst) + 0.2)))
         self.tokenRetransmit = retransmit
-        self.hold = config.hold ?? .milliseconds(max(0, Int(Double(Self.ms(retransmit)) * 0.8) - 10))
+        // Held longer than token_retransmit, the token would look lost to the others.
+        self.hold = min(config.hold ?? .milliseconds(max(0, Int(Double(Self.ms(retransmit)) * 0.8) - 10)), retransmit)
         self.join = config.join
         self.sendJoin = config.sendJoin
         self.consensus = config.consensus ?? .milliseconds(Int(1.2 * Double(tokenMs)))
@@ -199,6 +212,7 @@ public struct TotemTiming: Sendable, Equatable {
         self.tokenRetransmitsBeforeLossConst = config.tokenRetransmitsBeforeLossConst
         self.maxMessages = config.maxMessages
         self.windowSize = config.windowSize
+        self.netMTU = config.netMTU
     }
 
     /// The longest time from a node's crash to the survivors' new membership, not counting the
@@ -564,6 +578,9 @@ struct Reader {
         }
         if t.consensus != nil, TotemTiming.ms(timing.consensus) * 10 < TotemTiming.ms(timing.token) * 12, nodes.count > 2 {
             warn(line, "consensus (\(TotemTiming.ms(timing.consensus)) ms) is less than 1.2 * token (\(TotemTiming.ms(timing.token)) ms); with 3 or more nodes this risks needless membership changes")
+        }
+        if let hold = t.hold, hold > timing.tokenRetransmit {
+            warn(line, "hold (\(TotemTiming.ms(hold)) ms) is longer than token_retransmit (\(TotemTiming.ms(timing.tokenRetransmit)) ms) and is cut to it; remove hold to get token_retransmit * 0.8 - 10 ms")
         }
         if t.transport == .udp {
             warn(line, "transport udp (multicast) runs as udpu (unicast to the nodelist) in SwiftHA")

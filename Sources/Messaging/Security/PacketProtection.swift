@@ -22,9 +22,14 @@ import NIOCore
 /// either. Each sender has its own key for each incarnation,
 /// `HKDF-SHA256(authkey, salt: "SwiftHA totem v1", info: cluster name | sender | incarnation)`,
 /// so the 12-byte GCM nonce can simply be the sequence number and a nonce is never used twice
-/// with one key, even across restarts (the incarnation changes with every start; the shell uses
-/// the start time in nanoseconds, which also makes it grow). Nodes of another cluster with the
-/// same key, or with another key, fail authentication.
+/// with one key, even across restarts: the incarnation changes with every start (corosyncd
+/// passes its ``BootCounter``, kept on disk, so it grows even when the clock is stepped back).
+/// Nodes of another cluster with the same key, or with another key, fail authentication.
+///
+/// This is a class, not a struct, on purpose: the sequence number is the nonce, and a copied
+/// value would seal its next packet with a number the original already used. Every holder of a
+/// `PacketProtection` shares the one counter. It is not `Sendable`: use one instance from one
+/// event loop (the UDP channel's).
 ///
 /// Receiving keeps, per sender, the newest incarnation seen and a sliding window of the last
 /// ``replayWindowSize`` sequence numbers: a packet from an older incarnation, a sequence number
@@ -37,7 +42,7 @@ import NIOCore
 /// With `crypto_cipher: none` and `crypto_hash: none` (``Mode/plaintext``) packets carry the
 /// same header but are neither encrypted nor authenticated; the window then only filters
 /// duplicates, which is no protection against an attacker.
-public struct PacketProtection: Sendable {
+public final class PacketProtection {
     /// Whether packets are sealed.
     public enum Mode: Sendable, Equatable {
         /// AES-256-GCM with per-sender keys derived from the authkey.
@@ -129,8 +134,9 @@ public struct PacketProtection: Sendable {
     /// - Parameters:
     ///   - mode: sealed with the cluster key, or plaintext.
     ///   - nodeID: this node's nodeid.
-    ///   - incarnation: a number that differs (and preferably grows) at every start of this
-    ///     node; the shell passes the start time in nanoseconds since the epoch.
+    ///   - incarnation: a number that grows at every start of this node; corosyncd passes its
+    ///     ``BootCounter``. Two instances sealing with the same node id and incarnation would
+    ///     reuse nonces: never create a second one for a running node.
     ///   - clusterName: totem.cluster_name; part of the key derivation.
     ///   - knownSenders: the nodelist's ids, or nil to accept any.
     ///   - replayWindowSize: a multiple of 64; default 1024.
@@ -177,7 +183,7 @@ public struct PacketProtection: Sendable {
     public var sequence: UInt64 { nextSequence }
 
     /// Wraps `payload` into a packet from this node, with the next sequence number.
-    public mutating func seal(_ payload: ByteBuffer) -> ByteBuffer {
+    public func seal(_ payload: ByteBuffer) -> ByteBuffer {
         let seq = nextSequence
         nextSequence += 1
         var out = ByteBufferAllocator().buffer(capacity: Self.headerSize + payload.readableBytes + Self.tagSize)
@@ -204,7 +210,7 @@ public struct PacketProtection: Sendable {
 
     /// Checks a received datagram. Accepted packets come back with their payload (decrypted);
     /// refused ones are counted in ``stats`` and should simply be dropped.
-    public mutating func open(_ datagram: ByteBuffer) -> Opened {
+    public func open(_ datagram: ByteBuffer) -> Opened {
         let result = check(datagram)
         switch result {
         case .accepted: stats.accepted += 1
@@ -213,7 +219,7 @@ public struct PacketProtection: Sendable {
         return result
     }
 
-    private mutating func check(_ datagram: ByteBuffer) -> Opened {
+    private func check(_ datagram: ByteBuffer) -> Opened {
         var buf = datagram
         guard buf.readableBytes >= Self.headerSize,
               let m0 = buf.readInteger(as: UInt8.self), let m1 = buf.readInteger(as: UInt8.self),

@@ -9,7 +9,7 @@ public final class PacketProtectionHandler: ChannelDuplexHandler {
     public typealias OutboundIn = AddressedEnvelope<ByteBuffer>
     public typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
-    private var protection: PacketProtection
+    private let protection: PacketProtection
 
     public init(_ protection: PacketProtection) {
         self.protection = protection

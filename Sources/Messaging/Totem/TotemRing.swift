@@ -20,6 +20,10 @@
 ///   sees its successor make progress; a member that has not held the token for `token`
 ///   reports ``Directive/tokenLost`` (the membership algorithm, gather and commit, starts from
 ///   there; it is not part of this first slice).
+/// - Hold: on an idle ring (nothing pending, nothing missing, every message received by all)
+///   the representative keeps the token for `hold` ms before passing it on, as totemsrp does,
+///   so that an idle cluster does not spin the token as fast as the network allows.
+///   ``releaseHeldToken()`` passes it on at once when there is something to send.
 /// - Failure to receive: a member that is behind and makes no progress for more than
 ///   `fail_recv_const` visits of the token reports ``Directive/failedToReceive``.
 public struct TotemRing: Sendable {
@@ -95,6 +99,8 @@ public struct TotemRing: Sendable {
         case tokenLoss
         /// `token_retransmit`: resend the token we passed on.
         case tokenRetransmit
+        /// `hold`: pass on the token held on an idle ring.
+        case hold
     }
 
     /// What the shell must do.
@@ -122,6 +128,11 @@ public struct TotemRing: Sendable {
         case failedToReceive
     }
 
+    /// The highest message or token sequence number taken from the network (2^61): a ring
+    /// never reaches it, and a packet claiming more is ignored, so that one packet cannot push
+    /// the ring's numbers past what the wire codec accepts (the ring would then stall).
+    public static let maxSeq: UInt64 = TotemWire.maxSequence >> 1
+
     public let nodeID: NodeID
     public let members: [NodeID]
     public let ring: RingID
@@ -148,6 +159,8 @@ public struct TotemRing: Sendable {
     /// Token visits in a row during which this node was behind and its aru did not move.
     public private(set) var visitsWithoutProgress = 0
     private var aruAtLastVisit: UInt64 = 0
+    /// The token the representative holds on an idle ring.
+    public private(set) var heldToken: Token?
 
     /// A member of ring `ring` with these `members` (this node among them).
     public init(nodeID: NodeID, members: [NodeID], ring: RingID, timing: TotemTiming) {
@@ -204,16 +217,33 @@ public struct TotemRing: Sendable {
         case .tokenRetransmit:
             guard let t = lastSentToken else { return [] }
             return [.send(.token(t), to: successor), .schedule(.tokenRetransmit, after: timing.tokenRetransmit)]
+        case .hold:
+            return passHeldToken()
         case .tokenLoss:
             state = .tokenLost
-            return [.cancel(.tokenRetransmit), .tokenLost]
+            heldToken = nil
+            return [.cancel(.tokenRetransmit), .cancel(.hold), .tokenLost]
         }
+    }
+
+    /// Passes on a token held on an idle ring now (call it when a payload was submitted, or
+    /// another member asked for the token); nothing when no token is held.
+    public mutating func releaseHeldToken() -> [Directive] {
+        guard state == .operational, heldToken != nil else { return [] }
+        return [.cancel(.hold)] + passHeldToken()
+    }
+
+    private mutating func passHeldToken() -> [Directive] {
+        guard let t = heldToken else { return [] }
+        heldToken = nil
+        lastSentToken = t
+        return [.send(.token(t), to: successor), .schedule(.tokenRetransmit, after: timing.tokenRetransmit)]
     }
 
     // MARK: messages
 
     private mutating func onMessage(_ m: Message) -> [Directive] {
-        guard m.ring == ring, m.seq > released, members.contains(m.sender) else { return [] }
+        guard m.ring == ring, m.seq > released, m.seq <= Self.maxSeq, members.contains(m.sender) else { return [] }
         var out: [Directive] = []
         // A message from our successor means it got the token we passed on.
         if m.sender == successor, let t = lastSentToken, m.seq > t.seq {
@@ -245,7 +275,8 @@ public struct TotemRing: Sendable {
     // MARK: the token
 
     private mutating func onToken(_ incoming: Token) -> [Directive] {
-        guard incoming.ring == ring, incoming.tokenSeq > lastTokenSeq else { return [] }
+        guard incoming.ring == ring, incoming.tokenSeq > lastTokenSeq, incoming.tokenSeq <= Self.maxSeq,
+              incoming.seq <= Self.maxSeq else { return [] }
         var t = incoming
         lastTokenSeq = t.tokenSeq
         var out: [Directive] = [.cancel(.tokenRetransmit), .schedule(.tokenLoss, after: timing.token)]
@@ -315,8 +346,15 @@ public struct TotemRing: Sendable {
         }
         previousVisitAru = t.aru
 
-        // 6. Pass it on, and keep a copy until the successor shows progress.
+        // 6. Pass it on, and keep a copy until the successor shows progress; or, on an idle
+        //    ring, the representative holds it for a while.
         t.tokenSeq += 1
+        if nodeID == ring.representative, members.count > 1, timing.hold > .zero, pending.isEmpty, allowed == 0,
+           t.rtr.isEmpty, t.fcc == 0, t.aru == t.seq, delivered == t.seq {
+            heldToken = t
+            out.append(.schedule(.hold, after: timing.hold))
+            return out
+        }
         lastSentToken = t
         out.append(.send(.token(t), to: successor))
         out.append(.schedule(.tokenRetransmit, after: timing.tokenRetransmit))

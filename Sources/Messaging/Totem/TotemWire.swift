@@ -19,7 +19,11 @@ import NIOCore
 ///                    | entry count u16 | (node u32 | old ring seq u64 | old ring rep u32
 ///                      (0: none) | old aru u64) * n
 /// merge detect: 0x05 | ring seq u64 | ring rep u32 | from u32
+/// leave:        0x06 | ring seq u64 | ring rep u32 | from u32
 /// ```
+///
+/// Type 0x07 is the link heartbeat of ``LinkSelector`` (the single byte 0x07), which the
+/// daemon consumes before decoding; it is not a totem packet.
 ///
 /// Decoding never throws and never traps: anything that is not exactly one well-formed packet
 /// (short, trailing bytes, absurd counts) comes back as a ``DecodeFailure``.
@@ -72,9 +76,9 @@ public enum TotemWire {
                 b.writeInteger(e.oldAru)
             }
             return b
-        case .mergeDetect(let r, let from):
+        case .mergeDetect(let r, let from), .leave(let r, let from):
             var b = ByteBufferAllocator().buffer(capacity: 17)
-            b.writeInteger(UInt8(5))
+            if case .leave = packet { b.writeInteger(UInt8(6)) } else { b.writeInteger(UInt8(5)) }
             b.writeInteger(r.seq)
             b.writeInteger(r.representative)
             b.writeInteger(from)
@@ -130,11 +134,12 @@ public enum TotemWire {
             }
             guard plausible(rs) else { return .failure(.implausibleSequence) }
             packet = .commit(.init(ring: .init(seq: rs, representative: rr), members: members, phase: Int(phase), entries: entries))
-        case 5:
+        case 5, 6:
             guard let rs = b.readInteger(as: UInt64.self), let rr = b.readInteger(as: UInt32.self),
                   let from = b.readInteger(as: UInt32.self) else { return .failure(.truncated) }
             guard plausible(rs) else { return .failure(.implausibleSequence) }
-            packet = .mergeDetect(.init(seq: rs, representative: rr), from: from)
+            let ring = TotemRing.RingID(seq: rs, representative: rr)
+            packet = type == 5 ? .mergeDetect(ring, from: from) : .leave(ring, from: from)
         default:
             return .failure(.unknownType)
         }

@@ -1,0 +1,276 @@
+/// What one corosyncd runs, as an instance: the totem membership and ring (``TotemNode``), with
+/// votequorum (``Votequorum``) on top, fed by the membership changes and by the node
+/// information every member multicasts in total order after each change (votequorum's
+/// NodeInfo messages).
+///
+/// Like its parts, it never reads a clock, sleeps or does I/O: the daemon hands it packets
+/// (already opened by ``PacketProtection`` and decoded by ``TotemWire``) and timer expiries,
+/// and performs the ``Directive``s it returns. That keeps corosyncd a thin shell and lets a
+/// whole cluster of engines run in one test process.
+public struct ClusterEngine: Sendable {
+    public typealias NodeID = TotemNode.NodeID
+
+    /// A new membership, with what changed against the previous one.
+    public struct Membership: Sendable, Equatable {
+        public var ring: TotemRing.RingID
+        /// Sorted.
+        public var members: [NodeID]
+        public var joined: [NodeID]
+        public var left: [NodeID]
+
+        public init(ring: TotemRing.RingID, members: [NodeID], joined: [NodeID], left: [NodeID]) {
+            self.ring = ring
+            self.members = members
+            self.joined = joined
+            self.left = left
+        }
+    }
+
+    /// The engine's timers: the ring's and votequorum's.
+    public enum Timer: Sendable, Hashable {
+        case totem(TotemNode.Timer)
+        case quorum(Votequorum.Timer)
+    }
+
+    /// What the shell must do.
+    public enum Directive: Sendable, Equatable {
+        /// Seal and send to every other node of the nodelist.
+        case multicast(TotemNode.Packet)
+        /// Seal and send to one node.
+        case send(TotemNode.Packet, to: NodeID)
+        /// Arm (or re-arm) a timer; its expiry comes back through ``onTimer(_:)``.
+        case schedule(Timer, after: Duration)
+        case cancel(Timer)
+        /// Store the ring sequence number durably before going on (see
+        /// ``TotemNode/Directive/storeRingSeq(_:)``).
+        case storeRingSeq(UInt64)
+        /// The node went back to gathering a membership, and why.
+        case gathering(TotemNode.GatherReason)
+        /// The transitional membership (EVS): the members of the old ring `ring` moving into
+        /// the new one with this node; the old ring's last messages follow, then
+        /// ``membershipChanged(_:)``.
+        case transitionalMembership(ring: TotemRing.RingID, members: [NodeID])
+        /// A new membership was installed (after the old ring's messages were delivered).
+        case membershipChanged(Membership)
+        /// The quorum state, published at the first membership and at every change.
+        case quorumChanged(Votequorum.Status)
+        /// An application message, in the agreed order.
+        case deliver(TotemRing.Message)
+        /// A closed process group event for the local members of that group.
+        case processGroup(ProcessGroups.Event)
+    }
+
+    /// The first byte of every payload on the ring says which service it belongs to.
+    enum Service: UInt8 {
+        case application = 0
+        case votequorum = 1
+        case processGroups = 2
+    }
+
+    public let nodeID: NodeID
+    public private(set) var totem: TotemNode
+    /// nil when votequorum is off (no `quorum { provider: corosync_votequorum }`).
+    public private(set) var quorum: Votequorum?
+    /// The installed membership, nil before the first.
+    public private(set) var membership: Membership?
+    /// The closed process groups, as the agreed order has made them.
+    public private(set) var processGroups: ProcessGroups
+    /// Application messages delivered so far.
+    public private(set) var deliveredCount: UInt64 = 0
+    /// Service messages that could not be decoded (and were ignored).
+    public private(set) var malformedServiceMessages: UInt64 = 0
+    private let votes: [NodeID: Int]
+    private var quorumInfo: [NodeID: Votequorum.Member] = [:]
+    /// The totem state after the last call, to notice a return to gather.
+    private var stateSeen: TotemNode.State = .gather
+
+    /// - Parameters:
+    ///   - nodeID: this node.
+    ///   - config: the parsed corosync.conf (nodelist, totem timers, quorum settings).
+    ///   - ringSeq: the ring sequence number stored by the last run (0 on a first start).
+    ///   - seed: seeds the protocol's random choices (the `send_join` delays).
+    public init(nodeID: NodeID, config: CorosyncConfig, ringSeq: UInt64 = 0, seed: UInt64 = 0) {
+        self.nodeID = nodeID
+        processGroups = ProcessGroups(nodeID: nodeID)
+        let ids = config.nodes.map(\.nodeID)
+        totem = TotemNode(nodeID: nodeID, nodelist: ids, timing: config.totem.timing(nodeCount: ids.count), ringSeq: ringSeq, seed: seed)
+        quorum = Votequorum.Settings(config).map { Votequorum(nodeID: nodeID, settings: $0) }
+        var v: [NodeID: Int] = [:]
+        for n in config.nodes { v[n.nodeID] = n.quorumVotes ?? config.quorum.votes ?? 1 }
+        votes = v
+    }
+
+    /// Starts gathering a membership.
+    public mutating func start() -> [Directive] {
+        translate(totem.start())
+    }
+
+    /// Queues an application payload for total-order delivery to every member.
+    public mutating func submit(_ payload: [UInt8]) -> [Directive] {
+        totem.submit([Service.application.rawValue] + payload)
+        return translate(totem.releaseHeldToken())
+    }
+
+    /// Submits a local process's group request (join, leave, multicast) to the ring.
+    public mutating func submit(_ request: ProcessGroups.Request) -> [Directive] {
+        totem.submit([Service.processGroups.rawValue] + request.payload)
+        return translate(totem.releaseHeldToken())
+    }
+
+    /// A packet from `sender` (the authenticated sender of its envelope). Membership packets
+    /// that claim to come from another node than the one that sealed them are ignored.
+    public mutating func onPacket(_ packet: TotemNode.Packet, from sender: NodeID) -> [Directive] {
+        switch packet {
+        case .join(let j) where j.sender != sender: return []
+        case .mergeDetect(_, let from) where from != sender: return []
+        case .leave(_, let from) where from != sender: return []
+        default: break
+        }
+        return translate(totem.onPacket(packet))
+    }
+
+    public mutating func onTimer(_ timer: Timer) -> [Directive] {
+        switch timer {
+        case .totem(let t): return translate(totem.onTimer(t))
+        case .quorum(let t):
+            guard quorum != nil else { return [] }
+            return translate(quorum!.onTimer(t))
+        }
+    }
+
+    /// Leaves cleanly (shutdown): the returned packets tell the others at once.
+    public mutating func leave() -> [Directive] {
+        translate(totem.leave())
+    }
+
+    // MARK: composition
+
+    private mutating func translate(_ directives: [TotemNode.Directive]) -> [Directive] {
+        let wasGathering = stateSeen == .gather
+        defer { stateSeen = totem.state }
+        var out: [Directive] = []
+        for d in directives {
+            switch d {
+            case .multicast(let p): out.append(.multicast(p))
+            case .send(let p, let to): out.append(.send(p, to: to))
+            case .schedule(let t, let after): out.append(.schedule(.totem(t), after: after))
+            case .cancel(let t): out.append(.cancel(.totem(t)))
+            case .storeRingSeq(let s): out.append(.storeRingSeq(s))
+            case .deliver(let m): out += onDeliver(m)
+            case .configurationChange(let ring, let members): out += onConfigurationChange(ring, members: members)
+            case .transitionalConfiguration(let ring, let members): out.append(.transitionalMembership(ring: ring, members: members))
+            }
+        }
+        if !wasGathering, totem.state == .gather, let reason = totem.lastGatherReason {
+            out.insert(.gathering(reason), at: 0)
+        }
+        return out
+    }
+
+    private mutating func translate(_ directives: [Votequorum.Directive]) -> [Directive] {
+        directives.map {
+            switch $0 {
+            case .schedule(let t, let after): .schedule(.quorum(t), after: after)
+            case .cancel(let t): .cancel(.quorum(t))
+            case .publish(let s): .quorumChanged(s)
+            }
+        }
+    }
+
+    private mutating func onConfigurationChange(_ ring: TotemRing.RingID, members: [NodeID]) -> [Directive] {
+        let old = Set(membership?.members ?? [])
+        let now = Set(members)
+        let change = Membership(ring: ring, members: members.sorted(), joined: now.subtracting(old).sorted(),
+                                left: old.subtracting(now).sorted())
+        membership = change
+        var out: [Directive] = [.membershipChanged(change)]
+        let (events, joinList) = processGroups.onMembership(members)
+        out += events.map { .processGroup($0) }
+        if joinList.payload.count > 3 {
+            totem.submit([Service.processGroups.rawValue] + joinList.payload)
+            out += translate(totem.releaseHeldToken())
+        }
+        guard quorum != nil else { return out }
+        // What was known of members that stay holds until they say otherwise; new members
+        // count with their configured votes until their node information arrives.
+        var info: [NodeID: Votequorum.Member] = [:]
+        for id in members {
+            info[id] = (old.contains(id) ? quorumInfo[id] : nil) ?? Votequorum.Member(id, votes: votes[id] ?? 1)
+        }
+        quorumInfo = info
+        out += translate(quorum!.onMembership(members.map { quorumInfo[$0]! }))
+        quorumInfo[nodeID] = ownInfo
+        totem.submit(QuorumNodeInfo(ownInfo).encoded)
+        out += translate(totem.releaseHeldToken())
+        return out
+    }
+
+    private var ownInfo: Votequorum.Member {
+        let q = quorum!
+        return Votequorum.Member(nodeID, votes: votes[nodeID] ?? 1, isQuorate: q.isQuorate,
+                                 expectedVotes: q.expectedVotes, isWaitingForAll: q.isWaitingForAll)
+    }
+
+    private mutating func onDeliver(_ m: TotemRing.Message) -> [Directive] {
+        guard let first = m.payload.first, let service = Service(rawValue: first) else {
+            malformedServiceMessages += 1
+            return []
+        }
+        switch service {
+        case .processGroups:
+            return processGroups.onDeliver(Array(m.payload.dropFirst()), from: m.sender).map { .processGroup($0) }
+        case .application:
+            deliveredCount += 1
+            return [.deliver(TotemRing.Message(ring: m.ring, seq: m.seq, sender: m.sender, payload: Array(m.payload.dropFirst())))]
+        case .votequorum:
+            guard let info = QuorumNodeInfo(decoding: m.payload), info.member.nodeID == m.sender else {
+                malformedServiceMessages += 1
+                return []
+            }
+            guard quorum != nil, m.sender != nodeID, quorumInfo[m.sender] != nil,
+                  quorumInfo[m.sender] != info.member else { return [] }
+            quorumInfo[m.sender] = info.member
+            let members = (membership?.members ?? []).compactMap { quorumInfo[$0] }
+            var out = translate(quorum!.onMembership(members))
+            // Tell the others when our own state changed because of it.
+            if quorumInfo[nodeID] != ownInfo {
+                quorumInfo[nodeID] = ownInfo
+                totem.submit(QuorumNodeInfo(ownInfo).encoded)
+                out += translate(totem.releaseHeldToken())
+            }
+            return out
+        }
+    }
+}
+
+/// votequorum's node information, multicast by every member after each membership change:
+///
+/// ```
+/// 0x01 (service) | node id u32 | votes u32 | expected votes u32 | flags u8 (1: quorate, 2: waiting for all)
+/// ```
+struct QuorumNodeInfo: Sendable, Equatable {
+    var member: Votequorum.Member
+
+    init(_ member: Votequorum.Member) { self.member = member }
+
+    var encoded: [UInt8] {
+        var b: [UInt8] = [ClusterEngine.Service.votequorum.rawValue]
+        func put(_ v: UInt32) { withUnsafeBytes(of: v.bigEndian) { b.append(contentsOf: $0) } }
+        put(member.nodeID)
+        put(UInt32(clamping: max(0, member.votes)))
+        put(UInt32(clamping: max(0, member.expectedVotes ?? 0)))
+        b.append((member.isQuorate ? 1 : 0) | (member.isWaitingForAll ? 2 : 0))
+        return b
+    }
+
+    /// nil for anything but exactly one well-formed record; votes are bounded as corosync.conf
+    /// bounds them.
+    init?(decoding b: [UInt8]) {
+        guard b.count == 14, b[0] == ClusterEngine.Service.votequorum.rawValue, b[13] & ~3 == 0 else { return nil }
+        func get(_ at: Int) -> UInt32 { b[at..<at + 4].reduce(0) { $0 << 8 | UInt32($1) } }
+        let id = get(1), votes = Int(get(5)), expected = Int(get(9))
+        guard id != 0, votes <= Votequorum.maxVotes, expected <= Votequorum.maxVotes else { return nil }
+        member = Votequorum.Member(id, votes: votes, isQuorate: b[13] & 1 != 0, expectedVotes: expected == 0 ? nil : expected,
+                                   isWaitingForAll: b[13] & 2 != 0)
+    }
+}
