@@ -158,7 +158,7 @@ let package = Package(
         // Tests, and what they share.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CIBTests", dependencies: ["CIB", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ToolTests", dependencies: ["CIB", "TestSupport"]),
+        .testTarget(name: "ToolTests", dependencies: ["CIB", "Stonith", "TestSupport"]),
         .testTarget(name: "HASupportTests", dependencies: ["HASupport", "ToolSupport"]),
         .testTarget(name: "PolicyEngineTests", dependencies: ["PolicyEngine", "CIB", "TestSupport"], exclude: ["ratchet.txt"]),
         .testTarget(name: "MessagingTests", dependencies: [

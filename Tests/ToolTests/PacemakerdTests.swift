@@ -1,0 +1,147 @@
+import Foundation
+import Stonith
+import Testing
+import TestSupport
+
+/// pacemakerd with real processes: stand-in daemons that record what happens to them, then
+/// the real corosyncd and lrmd.
+@Suite(.serialized) struct PacemakerdTests {
+    /// A stand-in daemon: logs its start and SIGTERM with a monotonic time, says READY=1 on
+    /// NOTIFY_SOCKET, then waits.
+    static let fake = """
+    #!/usr/bin/env python3
+    import os, signal, socket, sys, time
+    name = os.path.basename(sys.argv[0])
+    log = os.path.join(os.environ["SWIFTHA_ROOT"], name + ".log")
+    def note(what):
+        with open(log, "a") as f: f.write("%s %d %.6f %s\\n" % (what, os.getpid(), time.monotonic(), " ".join(sys.argv[1:])))
+    note("start")
+    def term(*a):
+        note("term")
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, term)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.sendto(b"READY=1", os.environ["NOTIFY_SOCKET"])
+    while True: time.sleep(1)
+    """
+
+    static let daemons = ["corosyncd", "cibd", "stonithd", "lrmd", "crmd"]
+
+    struct Entry { var what: String; var pid: Int32; var time: Double; var args: String }
+
+    static func entries(_ root: String, _ daemon: String) -> [Entry] {
+        guard let text = try? String(contentsOfFile: "\(root)/\(daemon).log", encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            let f = line.split(separator: " ", maxSplits: 3).map(String.init)
+            guard f.count >= 3, let pid = Int32(f[1]), let t = Double(f[2]) else { return nil }
+            return Entry(what: f[0], pid: pid, time: t, args: f.count > 3 ? f[3] : "")
+        }
+    }
+
+    static func waitUntil(_ what: String, timeout: Double = 15, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !condition() {
+            if Date() > deadline { Issue.record("timed out waiting for: \(what)"); return false }
+            usleep(50_000)
+        }
+        return true
+    }
+
+    static func pacemakerd(_ args: [String], output: String) throws -> Process {
+        let p = Process()
+        p.executableURL = Tool.binDir.appendingPathComponent("pacemakerd")
+        p.arguments = args
+        p.standardOutput = FileHandle(forWritingAtPath: output)
+        p.standardError = FileHandle(forWritingAtPath: output)
+        try p.run()
+        return p
+    }
+
+    @Test func startsInOrderRestartsADeadDaemonAndStopsInReverse() throws {
+        let base = scratchDirectory("pacemakerd-fake")
+        let bin = base + "/bin", root = base + "/root"
+        for d in [bin, root] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        try Self.fake.write(toFile: bin + "/fake", atomically: true, encoding: .utf8)
+        chmod(bin + "/fake", 0o755)
+        for d in Self.daemons { try FileManager.default.createSymbolicLink(atPath: "\(bin)/\(d)", withDestinationPath: "fake") }
+        let out = base + "/pacemakerd.out"
+        FileManager.default.createFile(atPath: out, contents: nil)
+        let p = try Self.pacemakerd(["--root", root, "--node", "node1", "--daemons-from", bin], output: out)
+        defer {
+            if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+            for pid in NodeProcesses.find(root: root) { kill(pid, SIGKILL) }
+        }
+        guard Self.waitUntil("all five started", { Self.daemons.allSatisfy { !Self.entries(root, $0).isEmpty } }) else { return }
+        let starts = Self.daemons.map { Self.entries(root, $0)[0] }
+        #expect(starts.map(\.time) == starts.map(\.time).sorted(), "started out of order")
+        #expect(starts.allSatisfy { $0.args == "--root \(root) --node node1" })
+
+        // A daemon killed outright is started again.
+        let cibd = starts[1].pid
+        kill(cibd, SIGKILL)
+        guard Self.waitUntil("cibd restarted", { Self.entries(root, "cibd").filter { $0.what == "start" }.count == 2 }) else { return }
+
+        // SIGTERM: crmd first, corosyncd last; pacemakerd exits 0 and nothing of the node is left.
+        kill(p.processIdentifier, SIGTERM)
+        guard Self.waitUntil("pacemakerd exits", { !p.isRunning }) else { return }
+        #expect(p.terminationStatus == 0)
+        let terms = Self.daemons.map { d in Self.entries(root, d).last { $0.what == "term" }?.time ?? -1 }
+        #expect(terms.allSatisfy { $0 > 0 }, "a daemon was not asked to stop: \(terms)")
+        #expect(terms == terms.sorted(by: >), "not stopped in reverse order")
+        #expect(NodeProcesses.find(root: root).filter { !NodeProcesses.isZombie($0) }.isEmpty)
+        let log = try String(contentsOfFile: out, encoding: .utf8)
+        #expect(log.contains("cibd exited with status 137; restarting it"))
+    }
+
+    @Test func runsTheRealCorosyncdAndLrmd() throws {
+        let root = scratchDirectory("pacemakerd-real")
+        try FileManager.default.createDirectory(atPath: root + "/etc/corosync", withIntermediateDirectories: true)
+        let port = 20000 + Int(getpid() % 20000)
+        try """
+        totem {
+            version: 2
+            cluster_name: pacemakerd-test
+            transport: udpu
+            token: 300
+            crypto_cipher: none
+            crypto_hash: none
+            interface {
+                mcastport: \(port)
+            }
+        }
+        quorum {
+            provider: corosync_votequorum
+        }
+        logging {
+            to_stderr: yes
+        }
+        nodelist {
+            node {
+                ring0_addr: 127.0.0.1
+                name: node1
+                nodeid: 1
+            }
+        }
+        """.write(toFile: root + "/etc/corosync/corosync.conf", atomically: true, encoding: .utf8)
+        let out = root + "/pacemakerd.out"
+        FileManager.default.createFile(atPath: out, contents: nil)
+        let p = try Self.pacemakerd(["--root", root, "--node", "node1"], output: out)
+        defer {
+            if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+            for pid in NodeProcesses.find(root: root) { kill(pid, SIGKILL) }
+        }
+        guard Self.waitUntil("all daemons started", {
+            (try? String(contentsOfFile: out, encoding: .utf8))?.contains("all daemons started") ?? false
+        }) else { return }
+        let log = try String(contentsOfFile: out, encoding: .utf8)
+        #expect(log.contains("corosyncd is ready"))
+        #expect(log.contains("lrmd is ready"))
+        #expect(log.contains("not available in this build"), "cibd, stonithd and crmd are not built yet")
+        #expect(FileManager.default.fileExists(atPath: root + "/run/swiftha/lrmd.sock"))
+        #expect(NodeProcesses.find(root: root).count >= 2, "corosyncd and lrmd carry the node's SWIFTHA_ROOT")
+        kill(p.processIdentifier, SIGTERM)
+        guard Self.waitUntil("pacemakerd exits", { !p.isRunning }) else { return }
+        #expect(p.terminationStatus == 0)
+        #expect(NodeProcesses.find(root: root).filter { !NodeProcesses.isZombie($0) }.isEmpty, "daemons left behind")
+    }
+}
