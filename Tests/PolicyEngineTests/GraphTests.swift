@@ -5,21 +5,7 @@ import Testing
 /// The transition graph on small hand-written CIBs: which actions, and what waits for what.
 @Suite struct GraphTests {
     func schedule(_ resources: String, constraints: String = "", status: String = "") throws -> Transition {
-        let xml = """
-        <cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0" have-quorum="1">
-          <configuration>
-            <crm_config><cluster_property_set id="o"><nvpair id="o1" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
-            <nodes><node id="1" uname="node1"/><node id="2" uname="node2"/></nodes>
-            <resources>\(resources)</resources>
-            <constraints>\(constraints)</constraints>
-          </configuration>
-          <status>
-            <node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member">\(status)</node_state>
-            <node_state id="2" uname="node2" in_ccm="true" crmd="online" join="member" expected="member"/>
-          </status>
-        </cib>
-        """
-        return Simulator.schedule(SchedulerInput(cib: try CIB.parse(xml), now: 0)).1
+        try TwoNodeCluster.schedule(resources, constraints: constraints, status: status)
     }
 
     /// "key@node" of each action, and of each input of the named action.
