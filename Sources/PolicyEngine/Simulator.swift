@@ -69,13 +69,23 @@ public enum Simulator {
     }
 
     /// The full `-S` text of a transition already scheduled.
-    public static func summaryText(_ input: SchedulerInput, _ ws: WorkingSet, _ transition: Transition) -> String {
-        var lines = preamble(input, ws)
+    ///
+    /// With what-if changes, the status shown first is the one `before` describes (the CIB as
+    /// read), then the changes, then the transition of the changed CIB.
+    public static func summaryText(_ input: SchedulerInput, _ ws: WorkingSet, _ transition: Transition,
+                                   before: (input: SchedulerInput, ws: WorkingSet)? = nil, modifications: [String] = []) -> String {
+        let shown = before ?? (input, ws)
+        var lines = preamble(shown.input, shown.ws)
         lines.append("Current cluster status:")
-        lines += StatusText.render(ws)
+        lines += StatusText.render(shown.ws)
         lines.append("")
+        if !modifications.isEmpty {
+            lines.append("Performing Requested Modifications:")
+            lines += modifications
+            lines.append("")
+        }
         lines.append("Transition Summary:")
-        lines += transition.changes.map(\.text)
+        lines += PlannedChange.lines(transition.changes)
         lines.append("")
         lines.append("Executing Cluster Transition:")
         lines += transition.graph.simulationLines()

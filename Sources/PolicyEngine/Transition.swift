@@ -13,13 +13,23 @@ public struct PlannedChange: Sendable, Equatable {
     /// For fencing: reboot, off or on.
     public var fenceAction = "reboot"
 
-    /// The line as crm_simulate prints it.
-    public var text: String {
-        if kind == .fence { return "  * Fence (\(fenceAction)) \(subject) '\(details)'" }
-        let pad = kind.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
-        var line = "  * \(pad) \(subject) ( \(details) )"
-        if let reason { line += "  \(reason)" }
-        return line
+    /// The line alone, with the narrowest columns.
+    public var text: String { Self.lines([self])[0] }
+
+    /// The lines as crm_simulate prints them: the change, then the resource and the details
+    /// in columns that widen as longer names come (so earlier lines may be narrower, exactly
+    /// as Pacemaker lays them out).
+    public static func lines(_ changes: [PlannedChange]) -> [String] {
+        var resourceWidth = 5, detailWidth = 5
+        return changes.map { c in
+            if c.kind == .fence { return "  * Fence (\(c.fenceAction)) \(c.subject) '\(c.details)'" }
+            if c.subject.count > resourceWidth { resourceWidth = c.subject.count + 2 }
+            if c.details.count > detailWidth { detailWidth = c.details.count }
+            let kind = c.kind.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
+            let rsc = c.subject.padding(toLength: max(resourceWidth, c.subject.count), withPad: " ", startingAt: 0)
+            let details = String(repeating: " ", count: max(0, detailWidth - c.details.count)) + c.details
+            return "  * \(kind)   \(rsc)   ( \(details) )" + (c.reason.map { "  \($0)" } ?? "")
+        }
     }
 }
 

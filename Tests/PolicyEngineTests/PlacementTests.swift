@@ -14,7 +14,7 @@ import Testing
         let t = try schedule(dummy, constraints: #"<rsc_location id="l" rsc="vip" node="node2" score="100"/>"#)
         #expect(t.placements.first?.next == "node2")
         #expect(t.placements.first?.scores.first?.score == 100)
-        #expect(t.changes.map(\.text) == ["  * Start      vip ( node2 )"])
+        #expect(t.changes.map(\.text) == ["  * Start      vip     ( node2 )"])
     }
 
     @Test func runningResourceStaysWithStickinessAndMovesWithoutIt() throws {
@@ -29,7 +29,7 @@ import Testing
         #expect(stays.placements.first?.next == "node1")
         #expect(stays.changes.isEmpty)
         let moves = try schedule(dummy, constraints: prefer2, status: running)
-        #expect(moves.changes.map(\.text) == ["  * Move       vip ( node1 -> node2 )"])
+        #expect(moves.changes.map(\.text) == ["  * Move       vip     ( node1 -> node2 )"])
     }
 
     @Test func mandatoryColocationAndBan() throws {

@@ -173,13 +173,19 @@ struct GraphBuilder {
         return 20000
     }
 
-    /// Recurring operations running now were known before anything else was created.
+    /// Recurring operations running now were known before anything else was created, and so
+    /// was the stop of a resource that failed where it runs (its recovery starts there).
     private mutating func reserveHistoryRecurring() {
         for i in TransitionPlanner.order(ws) where ws.resources[i].isPrimitive {
             let r = ws.resources[i]
+            let restartsOnFailure = r.failed && [nil, .restart, .restartContainer, .resetRemote].contains(r.onFail)
             for node in ws.nodes.map(\.name) {
                 for op in r.recurringOn[node] ?? [] {
                     reserved[Self.lookupKey("\(r.id)_\(op)", node)] = nextID
+                    nextID += 1
+                }
+                if restartsOnFailure && r.activeOn.contains(node) {
+                    reserved[Self.lookupKey("\(r.id)_stop_0", node)] = nextID
                     nextID += 1
                 }
             }

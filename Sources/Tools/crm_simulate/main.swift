@@ -53,10 +53,36 @@ struct CrmSimulate: ParsableCommand {
             now = t
         }
         let input = SchedulerInput(cib: cib, now: now, effectiveTimeText: dateTime)
-        let unavailable = showScores || saveDot != nil || saveOutput != nil
-            || !nodeUp.isEmpty || !nodeDown.isEmpty || !nodeFail.isEmpty || !opInject.isEmpty || !opFail.isEmpty
+        let unavailable = showScores || saveDot != nil || saveOutput != nil || !opFail.isEmpty
         if unavailable {
-            ToolSupport.fail(program, "scores (-s), -D, -O and the what-if options (--node-up, --node-down, --node-fail, --op-inject, --op-fail) are not available in this build yet; they are issue #3 in progress. -S, -R and -G work", .unimplementedFeature)
+            ToolSupport.fail(program, "scores (-s), -D, -O and --op-fail are not available in this build yet; they are issue #3 in progress. -S, -R, -G, --node-up, --node-down, --node-fail and --op-inject work", .unimplementedFeature)
+        }
+        let injections = SchedulerInjections(nodeUp: nodeUp, nodeDown: nodeDown, nodeFail: nodeFail, opInject: opInject, now: now)
+        if !injections.isEmpty {
+            let changed: (cib: CIB, lines: [String])
+            do { changed = try injections.apply(to: cib) } catch { ToolSupport.fail(program, error) }
+            let modified = SchedulerInput(cib: changed.cib, now: now, effectiveTimeText: dateTime)
+            let (ws, transition) = Simulator.schedule(modified)
+            if let saveGraph { writeGraph(transition.graph, to: saveGraph, program: program) }
+            if quiet { Foundation.exit(0) }
+            if simulate {
+                let before = (input: input, ws: Simulator.workingSet(input))
+                print(Simulator.summaryText(modified, ws, transition, before: before, modifications: changed.lines), terminator: "")
+                return
+            }
+            let original = Simulator.workingSet(input)
+            for line in Simulator.preamble(input, original) { print(line) }
+            print("Current cluster status:")
+            for line in StatusText.render(original) { print(line) }
+            print("")
+            print("Performing Requested Modifications:")
+            for line in changed.lines { print(line) }
+            if simulate || runOnly {
+                print("")
+                print("Transition Summary:")
+                for line in PlannedChange.lines(transition.changes) { print(line) }
+            }
+            return
         }
         if !(simulate || runOnly || saveGraph != nil) {
             if quiet { return }
@@ -67,14 +93,7 @@ struct CrmSimulate: ParsableCommand {
             return
         }
         let (ws, transition) = Simulator.schedule(input)
-        if let saveGraph {
-            let text = transition.graph.xml().xmlString(.pretty)
-            do {
-                try DurableFile.write(Array(text.utf8), to: saveGraph, mode: 0o644)
-            } catch {
-                ToolSupport.fail(program, "could not write the graph to \(saveGraph): \(error)", .cantCreate)
-            }
-        }
+        if let saveGraph { writeGraph(transition.graph, to: saveGraph, program: program) }
         // The process ends here: leave the (large) scheduler state to the kernel rather than
         // freeing it piece by piece.
         if quiet { Foundation.exit(0) }
@@ -87,7 +106,16 @@ struct CrmSimulate: ParsableCommand {
         for line in StatusText.render(ws) { print(line) }
         print("")
         print("Transition Summary:")
-        for change in transition.changes { print(change.text) }
+        for line in PlannedChange.lines(transition.changes) { print(line) }
+    }
+
+    func writeGraph(_ graph: ActionGraph, to path: String, program: String) {
+        let text = graph.xml().xmlString(.pretty)
+        do {
+            try DurableFile.write(Array(text.utf8), to: path, mode: 0o644)
+        } catch {
+            ToolSupport.fail(program, "could not write the graph to \(path): \(error)", .cantCreate)
+        }
     }
 
     func loadCIB(program: String) -> CIB {

@@ -1,0 +1,168 @@
+import CIB
+
+/// crm_simulate's what-if changes to a CIB before it is scheduled: nodes brought up, taken
+/// down or failed, and operation results injected into the history. A pure function of the
+/// CIB, as Pacemaker's injections are.
+public struct SchedulerInjections: Sendable, Equatable {
+    public var nodeUp: [String] = []
+    public var nodeDown: [String] = []
+    public var nodeFail: [String] = []
+    /// `RSC_TASK_INTERVAL@NODE=RC`, as in `--op-inject`.
+    public var opInject: [String] = []
+    /// The time of injected operations (seconds since the epoch).
+    public var now: Int = 0
+
+    public init(nodeUp: [String] = [], nodeDown: [String] = [], nodeFail: [String] = [], opInject: [String] = [], now: Int = 0) {
+        self.nodeUp = nodeUp
+        self.nodeDown = nodeDown
+        self.nodeFail = nodeFail
+        self.opInject = opInject
+        self.now = now
+    }
+
+    public var isEmpty: Bool { nodeUp.isEmpty && nodeDown.isEmpty && nodeFail.isEmpty && opInject.isEmpty }
+
+    /// The changed CIB and the lines crm_simulate prints under "Performing Requested
+    /// Modifications". A bad operation spec or an unknown resource is an error naming it.
+    public func apply(to cib: CIB) throws(CIBError) -> (cib: CIB, lines: [String]) {
+        var c = cib
+        var lines: [String] = []
+        for n in nodeUp {
+            lines.append("  * Bringing node \(n) online")
+            c.updateNodeState(n) { s in
+                s["in_ccm"] = "true"; s["crmd"] = "online"; s["join"] = "member"; s["expected"] = "member"
+            }
+        }
+        for n in nodeDown {
+            lines.append("  * Taking node \(n) offline")
+            c.updateNodeState(n) { s in
+                s["in_ccm"] = "false"; s["crmd"] = "offline"; s["join"] = "down"; s["expected"] = "down"
+                s.removeElements { $0.name == "lrm" || $0.name == "transient_attributes" }
+            }
+        }
+        for n in nodeFail {
+            lines.append("  * Failing node \(n)")
+            c.updateNodeState(n) { s in
+                s["in_ccm"] = "false"; s["crmd"] = "online"; s["join"] = "member"; s["expected"] = "member"
+            }
+        }
+        for spec in opInject {
+            lines.append("  * Injecting \(spec) into the configuration")
+            lines += try inject(spec, into: &c)
+        }
+        return (c, lines)
+    }
+
+    /// `RSC_TASK_INTERVAL@NODE=RC`: the resource's history on the node gets that result, and
+    /// a failure counts in its failcount.
+    private func inject(_ spec: String, into c: inout CIB) throws(CIBError) -> [String] {
+        guard let at = spec.firstIndex(of: "@"), let eq = spec.lastIndex(of: "="), at < eq,
+              let rc = Int(spec[spec.index(after: eq)...]) else {
+            throw CIBError(.badRequest, "--op-inject '\(spec)': write it as RESOURCE_TASK_INTERVAL@NODE=RC, like web_monitor_10000@node1=7")
+        }
+        let key = String(spec[..<at]), node = String(spec[spec.index(after: at)..<eq])
+        guard let (rsc, task, interval) = Self.parseKey(key) else {
+            throw CIBError(.badRequest, "--op-inject '\(spec)': '\(key)' is not RESOURCE_TASK_INTERVAL (web_start_0, web_monitor_10000)")
+        }
+        let base = rsc.split(separator: ":").first.map(String.init) ?? rsc
+        var primitive: XElement?
+        c.configuration.element.firstElement(named: "resources")?.walk { e in
+            if primitive == nil, e.name == "primitive", e.id == base { primitive = e }
+        }
+        guard let p = primitive else {
+            throw CIBError(.notFound, "--op-inject '\(spec)': no primitive '\(base)' in the configuration")
+        }
+        let now = self.now
+        let fatalStart = ClusterOptions(c.configuration).startFailureIsFatal
+        var notes: [String] = []
+        c.updateNodeState(node) { s in
+            var lrm = s.firstElement(named: "lrm") ?? XElement("lrm", ["id": s["id"] ?? node])
+            var resources = lrm.firstElement(named: "lrm_resources") ?? XElement("lrm_resources")
+            var entry = resources.elements(named: "lrm_resource").first { $0.id == rsc }
+                ?? XElement("lrm_resource", ["id": rsc])
+            for attr in ["class", "provider", "type"] where entry[attr] == nil { entry[attr] = p[attr] }
+            var callID = 0
+            for op in entry.elements(named: "lrm_rsc_op") { callID = max(callID, Int(op["call-id"] ?? "") ?? 0) }
+            let id = "\(rsc)_\(task)_\(interval)"
+            entry.removeElements { $0.name == "lrm_rsc_op" && $0.id == id }
+            let expected = task == "monitor" && interval == 0 && rc == 7 ? 7 : 0
+            entry.append(XElement("lrm_rsc_op", [
+                "id": id, "operation_key": id, "operation": task, "interval": String(interval),
+                "call-id": String(callID + 1), "rc-code": String(rc), "op-status": "0",
+                "transition-key": "1:1:\(expected):00000000-0000-0000-0000-000000000000",
+                "transition-magic": "0:\(rc);1:1:\(expected):00000000-0000-0000-0000-000000000000",
+                "last-rc-change": String(now), "exec-time": "0", "queue-time": "0", "on_node": node,
+                "crm-debug-origin": "crm_simulate",
+            ]))
+            resources.replaceElement(withID: rsc, named: "lrm_resource", by: entry)
+            lrm.setFirstElement(named: "lrm_resources", to: resources)
+            s.setFirstElement(named: "lrm", to: lrm)
+            // A failure counts (a probe finding the resource stopped is no failure).
+            let failed = rc != 0 && !(task == "monitor" && interval == 0 && rc == 7)
+            if failed {
+                var attrs = s.firstElement(named: "transient_attributes") ?? XElement("transient_attributes", ["id": s["id"] ?? node])
+                var set = attrs.firstElement(named: "instance_attributes") ?? XElement("instance_attributes", ["id": "status-\(s["id"] ?? node)"])
+                let name = "fail-count-\(rsc)#\(task)_\(interval)"
+                let current = set.elements(named: "nvpair").first { $0["name"] == name }?["value"].flatMap(CIBValue.score) ?? 0
+                let infinite = task == "stop" || (task == "start" && fatalStart)
+                let value = infinite ? "INFINITY" : String(current + 1)
+                let where_ = "/node_state '\(s["id"] ?? node)'"
+                notes.append("  * Injecting attribute \(name)=\(infinite ? "INFINITY" : "value++") into \(where_)")
+                notes.append("  * Injecting attribute last-failure-\(rsc)#\(task)_\(interval)=\(now) into \(where_)")
+                set.removeElements { $0.name == "nvpair" && ($0["name"] == name || $0["name"] == "last-failure-\(rsc)#\(task)_\(interval)") }
+                set.append(XElement("nvpair", ["id": "status-\(s["id"] ?? node)-\(name)", "name": name, "value": value]))
+                set.append(XElement("nvpair", ["id": "status-\(s["id"] ?? node)-last-failure-\(rsc)", "name": "last-failure-\(rsc)#\(task)_\(interval)", "value": String(now)]))
+                attrs.setFirstElement(named: "instance_attributes", to: set)
+                s.setFirstElement(named: "transient_attributes", to: attrs)
+            }
+        }
+        return notes
+    }
+
+    /// `rsc_task_interval`: the resource may contain underscores, the interval is the last
+    /// part, and migrate_to/migrate_from are tasks with one.
+    static func parseKey(_ key: String) -> (String, String, Int)? {
+        guard let last = key.lastIndex(of: "_"), let interval = Int(key[key.index(after: last)...]) else { return nil }
+        let head = key[..<last]
+        for task in ["migrate_to", "migrate_from", "reload-agent", "meta-data"] where head.hasSuffix("_" + task) {
+            return (String(head.dropLast(task.count + 1)), task, interval)
+        }
+        guard let sep = head.lastIndex(of: "_") else { return nil }
+        let rsc = String(head[..<sep]), task = String(head[head.index(after: sep)...])
+        guard !rsc.isEmpty, !task.isEmpty else { return nil }
+        return (rsc, task, interval)
+    }
+}
+
+extension CIB {
+    /// Edits a node's `<node_state>`, creating it (with the node's id from the nodes section)
+    /// when the status has none.
+    mutating func updateNodeState(_ node: String, _ edit: (inout XElement) -> Void) {
+        let statusPath = ensureSection(.status)
+        var status = root.element(at: statusPath) ?? XElement("status")
+        let id = configuration.element.firstElement(named: "nodes")?.elements(named: "node").first { $0["uname"] == node }?.id ?? node
+        var state = status.elements(named: "node_state").first { $0["uname"] == node }
+            ?? XElement("node_state", ["id": id, "uname": node])
+        edit(&state)
+        if status.elements(named: "node_state").contains(where: { $0["uname"] == node }) {
+            status.children = status.children.map { child in
+                if case .element(let e) = child, e.name == "node_state", e["uname"] == node { return .element(state) }
+                return child
+            }
+        } else {
+            status.append(state)
+        }
+        root.modifyElement(at: statusPath) { $0 = status }
+    }
+}
+
+extension XElement {
+    /// Replaces the child element with this tag and id, or appends it.
+    mutating func replaceElement(withID id: String, named name: String, by element: XElement) {
+        if let i = children.firstIndex(where: { if case .element(let e) = $0 { return e.name == name && e.id == id } else { return false } }) {
+            children[i] = .element(element)
+        } else {
+            append(element)
+        }
+    }
+}
