@@ -24,6 +24,12 @@ import TestSupport
         let saved = try XElement.parse(String(contentsOfFile: graph, encoding: .utf8))
         #expect(saved.name == "transition_graph")
         #expect(saved.elements(named: "synapse").count == 3)
+        let dot = dir + "/graph.dot"
+        #expect(try Tool.run("crm_simulate", ["-x", cib, "-R", "-Q", "-D", dot]).status == 0)
+        let text = try String(contentsOfFile: dot, encoding: .utf8)
+        #expect(text.hasPrefix(" digraph \"g\" {\n") && text.hasSuffix("}\n"))
+        #expect(text.contains(#""d1_monitor_0 node1" -> "d1_start_0 node1" [ style = bold]"#))
+        #expect(text.contains(#""d1_start_0 node1" -> "d1_monitor_10000 node1" [ style = bold]"#))
     }
 
     @Test func unfinishedOptionsSaySoAndExit3() throws {
@@ -31,6 +37,7 @@ import TestSupport
         let cib = dir + "/cib.xml"
         try validCIB.write(toFile: cib, atomically: true, encoding: .utf8)
         let r = try Tool.run("crm_simulate", ["-x", cib, "-s"])
+        #expect(try Tool.run("crm_simulate", ["-x", cib, "-S", "--op-fail", "d1_start_0@node1=1"]).status == 3)
         #expect(r.status == 3)
         #expect(r.stderr.contains("not available in this build yet"))
         let bad = try Tool.run("crm_simulate", ["-x", cib, "-S", "-G", dir + "/no/such/dir/g.xml"])

@@ -62,3 +62,31 @@ extension ActionGraph {
         return e
     }
 }
+
+extension ActionGraph {
+    /// The graph in Graphviz DOT (`crm_simulate -D`): each action a node (bold green, orange
+    /// text for pseudo-actions), each ordering an edge.
+    public func dot() -> String {
+        func name(_ a: GraphAction) -> String {
+            switch a.kind {
+            case .fence: return "stonith '\(a.meta["stonith_action"] ?? "reboot")' \(a.node ?? "<none>")"
+            case .pseudo: return a.key
+            case .resource where a.task == "cancel": return "Cancel \(a.key) \(a.node ?? "<none>")"
+            default: return a.node.map { "\(a.key) \($0)" } ?? a.key
+            }
+        }
+        func quoted(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        let order = actions.indices.sorted { actions[$0].id > actions[$1].id }
+        var out = " digraph \"g\" {\n"
+        for i in order {
+            let a = actions[i]
+            out += "\(quoted(name(a))) [ style=bold color=\"green\" fontcolor=\"\(a.kind == .pseudo ? "orange" : "black")\"]\n"
+        }
+        for i in order {
+            for j in inputs[i].sorted(by: { actions[$0].id > actions[$1].id }) {
+                out += "\(quoted(name(actions[j]))) -> \(quoted(name(actions[i]))) [ style = bold]\n"
+            }
+        }
+        return out + "}\n"
+    }
+}

@@ -53,9 +53,9 @@ struct CrmSimulate: ParsableCommand {
             now = t
         }
         let input = SchedulerInput(cib: cib, now: now, effectiveTimeText: dateTime)
-        let unavailable = showScores || saveDot != nil || saveOutput != nil || !opFail.isEmpty
+        let unavailable = showScores || saveOutput != nil || !opFail.isEmpty
         if unavailable {
-            ToolSupport.fail(program, "scores (-s), -D, -O and --op-fail are not available in this build yet; they are issue #3 in progress. -S, -R, -G, --node-up, --node-down, --node-fail and --op-inject work", .unimplementedFeature)
+            ToolSupport.fail(program, "scores (-s), -O and --op-fail are not available in this build yet; they are issue #3 in progress. -S, -R, -G, -D, --node-up, --node-down, --node-fail and --op-inject work", .unimplementedFeature)
         }
         let injections = SchedulerInjections(nodeUp: nodeUp, nodeDown: nodeDown, nodeFail: nodeFail, opInject: opInject, now: now)
         if !injections.isEmpty {
@@ -64,6 +64,7 @@ struct CrmSimulate: ParsableCommand {
             let modified = SchedulerInput(cib: changed.cib, now: now, effectiveTimeText: dateTime)
             let (ws, transition) = Simulator.schedule(modified)
             if let saveGraph { writeGraph(transition.graph, to: saveGraph, program: program) }
+            if let saveDot { write(transition.graph.dot(), to: saveDot, what: "DOT file", program: program) }
             if quiet { Foundation.exit(0) }
             if simulate {
                 let before = (input: input, ws: Simulator.workingSet(input))
@@ -84,7 +85,7 @@ struct CrmSimulate: ParsableCommand {
             }
             return
         }
-        if !(simulate || runOnly || saveGraph != nil) {
+        if !(simulate || runOnly || saveGraph != nil || saveDot != nil) {
             if quiet { return }
             let ws = Simulator.workingSet(input)
             for line in Simulator.preamble(input, ws) { print(line) }
@@ -94,6 +95,7 @@ struct CrmSimulate: ParsableCommand {
         }
         let (ws, transition) = Simulator.schedule(input)
         if let saveGraph { writeGraph(transition.graph, to: saveGraph, program: program) }
+        if let saveDot { write(transition.graph.dot(), to: saveDot, what: "DOT file", program: program) }
         // The process ends here: leave the (large) scheduler state to the kernel rather than
         // freeing it piece by piece.
         if quiet { Foundation.exit(0) }
@@ -110,11 +112,14 @@ struct CrmSimulate: ParsableCommand {
     }
 
     func writeGraph(_ graph: ActionGraph, to path: String, program: String) {
-        let text = graph.xml().xmlString(.pretty)
+        write(graph.xml().xmlString(.pretty), to: path, what: "graph", program: program)
+    }
+
+    func write(_ text: String, to path: String, what: String, program: String) {
         do {
             try DurableFile.write(Array(text.utf8), to: path, mode: 0o644)
         } catch {
-            ToolSupport.fail(program, "could not write the graph to \(path): \(error)", .cantCreate)
+            ToolSupport.fail(program, "could not write the \(what) to \(path): \(error)", .cantCreate)
         }
     }
 
