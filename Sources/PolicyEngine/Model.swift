@@ -169,6 +169,8 @@ public struct WorkingSet: Sendable {
     public var fatallyFailed: Set<Int> = []
     /// The `rsc_defaults` sets (some may have rules that test the resource).
     public var resourceDefaultSets: [NVSet] = []
+    /// The failed operations of the history, in the order the status lists them.
+    public var failedOperations: [FailedOperation] = []
     /// The resource ids each node's history has an entry for (clone instances as recorded,
     /// numbered or not), whatever the entry says.
     public var historyEntries: [String: Set<String>] = [:]

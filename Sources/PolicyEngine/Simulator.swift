@@ -40,7 +40,7 @@ public enum Simulator {
     }
 
     /// (disabled, blocked, all) over the leaf primitives, removed ones that are stopped left out.
-    static func instanceCounts(_ ws: WorkingSet) -> (Int, Int, Int) {
+    public static func instanceCounts(_ ws: WorkingSet) -> (Int, Int, Int) {
         var disabled = 0, blocked = 0, total = 0
         for r in ws.resources where r.isPrimitive {
             if r.orphan && r.activeOn.isEmpty { continue }

@@ -7,7 +7,29 @@ public enum StatusText {
     public struct Options: Sendable {
         /// Pending actions ("Starting", "(Monitoring)"): shown for the current status only.
         public var showPending: Bool
-        public init(showPending: Bool = true) { self.showPending = showPending }
+        /// Stopped resources too (crm_simulate, `crm_mon -r`); otherwise only active ones.
+        public var showInactive: Bool
+        public init(showPending: Bool = true, showInactive: Bool = true) {
+            self.showPending = showPending
+            self.showInactive = showInactive
+        }
+    }
+
+    /// The status as `crm_mon -1` prints it below its summary: the node list, then the active
+    /// resources (or all of them), each block at the left margin.
+    public static func monitorLines(_ ws: WorkingSet, showInactive: Bool) -> [String] {
+        var out: [String] = []
+        for line in render(ws, options: .init(showPending: true, showInactive: showInactive)) {
+            guard line.hasPrefix("  ") else { out.append(line); continue }
+            let body = String(line.dropFirst(2))
+            // The block headers lose their bullet.
+            if body == "* Node List:" || body == "* Full List of Resources:" || body == "* Active Resources:" {
+                out.append(String(body.dropFirst(2)))
+            } else {
+                out.append(body)
+            }
+        }
+        return out
     }
 
     /// The lines of the "Node List" and "Full List of Resources" blocks (two-space indented).
@@ -19,14 +41,14 @@ public enum StatusText {
             out += nodes.map { "    * " + $0 }
             out.append("")
         }
-        out.append("  * Full List of Resources:")
+        out.append(options.showInactive ? "  * Full List of Resources:" : "  * Active Resources:")
         let printer = Printer(ws: ws, options: options)
         var any = false
         for i in ws.topLevel where printer.isShown(i) {
             out += printer.lines(i, indent: "    ")
             any = true
         }
-        if !any { out.append("    * No resources") }
+        if !any { out.append(options.showInactive ? "    * No resources" : "    * No active resources") }
         return out
     }
 
@@ -88,6 +110,7 @@ public enum StatusText {
             let r = ws.resources[i]
             if r.meta["internal_rsc"].map(CIBValue.isTrue) == true { return false }
             if r.orphan && !isActive(i) && r.activeOn.isEmpty { return false }
+            if !options.showInactive && !isActive(i) { return false }
             return true
         }
 
@@ -97,8 +120,12 @@ public enum StatusText {
             case .primitive:
                 return [indent + "* " + primitiveLine(i)]
             case .group:
-                var lines = [indent + "* Resource Group: \(r.id)" + flagText(groupFlags(r)) + ":"]
-                for c in r.children { lines += self.lines(c, indent: indent + "  ") }
+                var flags = groupFlags(r)
+                let members = r.children.filter { options.showInactive || isActive($0) }
+                let inactive = r.children.count - members.count
+                if inactive > 0 { flags.insert("\(inactive) member\(inactive == 1 ? "" : "s") inactive", at: 0) }
+                var lines = [indent + "* Resource Group: \(r.id)" + flagText(flags) + ":"]
+                for c in members { lines += self.lines(c, indent: indent + "  ") }
                 return lines
             case .clone(let promotable, let unique):
                 return cloneLines(i, indent: indent, promotable: promotable, unique: unique)
@@ -251,7 +278,9 @@ public enum StatusText {
             var lines = [indent + "* Clone Set: \(r.id) [\(childName)]" + flagText(attrs) + ":"]
             let inner = indent + "  "
             if unique {
-                for c in r.children where !(ws.resources[c].orphan && !isActive(c)) { lines += self.lines(c, indent: inner) }
+                for c in r.children where !(ws.resources[c].orphan && !isActive(c)) && (options.showInactive || isActive(c)) {
+                    lines += self.lines(c, indent: inner)
+                }
                 return lines
             }
             var promoted: [String] = [], started: [String] = []
@@ -272,7 +301,7 @@ public enum StatusText {
                     if role == .promoted { promoted.append(node) } else { started.append(node) }
                 }
             }
-            for c in full { lines += self.lines(c, indent: inner) }
+            for c in full where options.showInactive || isActive(c) { lines += self.lines(c, indent: inner) }
             if !promoted.isEmpty { lines.append(inner + "* Promoted: [ \(sortedNames(promoted)) ]") }
             if !started.isEmpty {
                 let label = promotable ? (r.targetRole == .unpromoted ? "Unpromoted (target-role)" : "Unpromoted") : "Started"
@@ -280,7 +309,7 @@ public enum StatusText {
             }
             let cloneMax = Resources.cloneMax(r.meta, nodeCount: r.children.count)
             let activeInstances = promoted.count + started.count
-            guard cloneMax > activeInstances else { return lines }
+            guard cloneMax > activeInstances, options.showInactive else { return lines }
             let everActive = Set(r.children.flatMap { ws.primitives(under: $0) }.flatMap { ws.resources[$0].activeOn })
             var candidates = ws.nodes.filter { !$0.isBundleNode }.map(\.name)
             if !ws.options.symmetricCluster {

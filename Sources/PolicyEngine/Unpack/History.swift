@@ -43,6 +43,8 @@ struct NodeHistory: Equatable {
     /// The recurring operations active here since the resource last started, oldest first,
     /// as operation keys without the resource ("monitor_10000").
     var activeRecurring: [String] = []
+    /// The failed operations, oldest first, as crm_mon lists them.
+    var failures: [FailedOperation] = []
 
     var isActive: Bool { role >= .started }
 }
@@ -60,8 +62,12 @@ struct RecordedOp {
     var digest: String?
     var restartDigest: String?
     var forceRestart: [String]?
+    var exitReason: String?
+    var execTimeMS: Int?
 
     init(_ e: XElement) {
+        exitReason = e["exit-reason"].flatMap { $0.isEmpty ? nil : $0 }
+        execTimeMS = e["exec-time"].flatMap { Int($0) }
         digest = e["op-digest"]
         restartDigest = e["op-restart-digest"]
         forceRestart = e["op-force-restart"].map { $0.split(separator: " ").map(String.init) }
@@ -242,6 +248,8 @@ enum History {
             action = .restart
         }
         if action == .fence && !fencingEnabled { action = .block }
+        h.failures.append(FailedOperation(task: op.task, intervalMS: op.intervalMS, rc: op.rc, status: op.status.rawValue,
+                                          exitReason: op.exitReason, lastRCChange: op.lastRCChange, execTimeMS: op.execTimeMS))
         // A probe that finds the agent missing, or its parameters invalid here, only means
         // the resource cannot run on this node: not a failure.
         if op.isProbe && (op.rc == OCFResult.notInstalled || op.rc == OCFResult.invalidParameter || op.status == .notInstalled) {
@@ -275,4 +283,18 @@ enum History {
             }
         }
     }
+}
+
+/// A failed operation from the history.
+public struct FailedOperation: Sendable, Equatable {
+    public var resource = ""
+    public var node = ""
+    public var task: String
+    public var intervalMS: Int
+    public var rc: Int
+    /// The executor's op-status (0 done, 2 timed out, 4 error...).
+    public var status: Int
+    public var exitReason: String?
+    public var lastRCChange: Int?
+    public var execTimeMS: Int?
 }

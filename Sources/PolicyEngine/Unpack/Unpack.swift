@@ -115,6 +115,17 @@ enum Unpack {
             let timeout = configured.flatMap { ws.resources[$0].meta["failure-timeout"] }.flatMap(CIBValue.milliseconds) ?? 0
             var h = History.evaluate(ops, fencingEnabled: ws.options.fencingEnabled, failureTimeout: timeout / 1000,
                                      now: ws.now, policy: policy)
+            for var f in h.failures {
+                f.resource = lrm.id
+                f.node = nodeName
+                // One entry per operation and node (the last failure and the operation's own
+                // record describe the same failure).
+                if let k = ws.failedOperations.firstIndex(where: { $0.resource == f.resource && $0.node == f.node && $0.task == f.task && $0.intervalMS == f.intervalMS }) {
+                    ws.failedOperations[k] = f
+                } else {
+                    ws.failedOperations.append(f)
+                }
+            }
             // On a node that will be fenced, a failure changes nothing: everything there
             // is recovered once the node is fenced.
             if node.unclean { h.onFail = nil }

@@ -1,0 +1,175 @@
+import ArgumentParser
+import CIB
+import Foundation
+import HASupport
+import PolicyEngine
+import ToolSupport
+
+/// crm_mon: the cluster's status, laid out as Pacemaker's crm_mon prints it.
+///
+/// It reads the CIB named by CIB_file (Pacemaker's crm_mon does the same). The live cluster's
+/// CIB comes with cibd (issue #6); until then, without CIB_file, it says so and exits 102.
+struct CrmMon: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crm_mon",
+        abstract: "Show the cluster's status.",
+        discussion: """
+        Examples:
+          CIB_file=cib.xml crm_mon -1       (the status a CIB records)
+          CIB_file=cib.xml crm_mon -1 -r    (stopped resources too)
+        """)
+
+    @Flag(name: [.customShort("1"), .customLong("one-shot")], help: "Show the status once and exit.") var oneShot = false
+    @Flag(name: [.customShort("r"), .customLong("inactive")], help: "Show inactive resources too.") var inactive = false
+    @Flag(name: [.customShort("s"), .customLong("simple-status")], help: "One line of status, as for a monitoring check.") var simple = false
+    @Option(name: .customLong("output-as"), help: "text (default); xml and html arrive later.") var outputAs = "text"
+    @Flag(name: [.customShort("V"), .long], help: "Print more details.") var verbose: Int
+
+    func run() throws {
+        let program = "crm_mon"
+        guard outputAs == "text" else {
+            ToolSupport.fail(program, "--output-as \(outputAs) is not available in this build yet (issue #7); use text", .unimplementedFeature)
+        }
+        let cib = CIBLocation.fromEnvironment().load(program: program)
+        let now = Int(Date().timeIntervalSince1970)
+        let ws = Simulator.workingSet(SchedulerInput(cib: cib, now: now))
+        if simple {
+            print(MonitorText.simpleStatus(ws))
+            return
+        }
+        for line in MonitorText.summary(cib, ws, now: Date()) { print(line) }
+        print("")
+        for line in StatusText.monitorLines(ws, showInactive: inactive) { print(line) }
+        let failed = MonitorText.failedActions(ws)
+        if !failed.isEmpty {
+            print("")
+            print("Failed Resource Actions:")
+            for line in failed { print(line) }
+        }
+    }
+}
+
+/// What crm_mon prints that crm_simulate does not.
+enum MonitorText {
+    /// The "Cluster Summary" block.
+    static func summary(_ cib: CIB, _ ws: WorkingSet, now: Date) -> [String] {
+        let props = ws.options.raw
+        var lines = ["Cluster Summary:"]
+        lines.append("  * Stack: \(props["cluster-infrastructure"] ?? "unknown")")
+        if let dc = cib.root["dc-uuid"], let node = ws.nodes.first(where: { $0.id == dc }) {
+            let version = props["dc-version"] ?? "unknown"
+            lines.append("  * Current DC: \(node.name) (version \(version)) - partition \(ws.haveQuorum ? "with" : "WITHOUT") quorum")
+        } else {
+            lines.append("  * Current DC: NONE")
+        }
+        lines.append("  * Last updated: \(timestamp(now))")
+        var change = "  * Last change:  \(cib.root["cib-last-written"] ?? "")"
+        if let user = cib.root["update-user"] { change += " by \(user)" }
+        if let client = cib.root["update-client"] { change += " via \(client)" }
+        if let origin = cib.root["update-origin"] { change += " on \(origin)" }
+        lines.append(change)
+        let nodes = ws.nodes.filter { !$0.isBundleNode }.count
+        lines.append("  * \(nodes) node\(nodes == 1 ? "" : "s") configured")
+        let (disabled, blocked, total) = Simulator.instanceCounts(ws)
+        var instances = "  * \(total) resource instance\(total == 1 ? "" : "s") configured"
+        if disabled > 0 || blocked > 0 {
+            var parts: [String] = []
+            if disabled > 0 { parts.append("\(disabled) DISABLED") }
+            if blocked > 0 { parts.append("\(blocked) BLOCKED from further action due to failure") }
+            instances += " (" + parts.joined(separator: ", ") + ")"
+        }
+        lines.append(instances)
+        return lines
+    }
+
+    /// `Mon Nov 23 23:14:10 2026`, in local time.
+    static func timestamp(_ date: Date) -> String {
+        var t = time_t(date.timeIntervalSince1970)
+        var tm = tm()
+        localtime_r(&t, &tm)
+        var buffer = [CChar](repeating: 0, count: 64)
+        let n = strftime(&buffer, buffer.count, "%a %b %e %H:%M:%S %Y", &tm)
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// "Failed Resource Actions": `rsc 10s-interval monitor on node1 returned 'not running'
+    /// (reason) at TIME after 12ms`, or `... could not be executed (Timed Out)`.
+    static func failedActions(_ ws: WorkingSet) -> [String] {
+        ws.failedOperations.map { f in
+            var line = "  * \(f.resource) "
+            if f.intervalMS > 0 { line += "\(readableInterval(f.intervalMS))-interval " }
+            line += "\(f.task) on \(f.node) "
+            if f.status == 0 {
+                line += "returned '\(rcText(f.rc))'"
+                if let r = f.exitReason { line += " (\(r))" }
+            } else {
+                line += "could not be executed (\(statusText(f.status)))"
+                if let r = f.exitReason { line += ": \(r)" }
+            }
+            if let t = f.lastRCChange, t > 0 { line += " at \(timestamp(Date(timeIntervalSince1970: Double(t))))" }
+            if let e = f.execTimeMS, e > 0 { line += " after \(readableInterval(e))" }
+            return line
+        }
+    }
+
+    /// An OCF result code in words, as Pacemaker names them.
+    static func rcText(_ rc: Int) -> String {
+        switch rc {
+        case 0: "ok"
+        case 1: "error"
+        case 2: "invalid parameter"
+        case 3: "unimplemented feature"
+        case 4: "insufficient privileges"
+        case 5: "not installed"
+        case 6: "not configured"
+        case 7: "not running"
+        case 8: "promoted"
+        case 9: "promoted (failed)"
+        case 190: "degraded"
+        case 191: "degraded promoted"
+        default: "unknown"
+        }
+    }
+
+    /// The executor's op-status in words.
+    static func statusText(_ status: Int) -> String {
+        switch status {
+        case -1: "pending"
+        case 0: "complete"
+        case 1: "Cancelled"
+        case 2: "Timed Out"
+        case 3: "NOT SUPPORTED"
+        case 4: "Error"
+        case 5: "Hard error"
+        case 6: "Fatal error"
+        case 7: "Not installed"
+        case 8: "Internal communication failure"
+        case 9: "Cannot execute now"
+        case 10: "No fence device"
+        case 11: "CIB secrets unavailable"
+        default: "UNKNOWN"
+        }
+    }
+
+    /// 10000 -> "10s", 90000 -> "1m30s", 1 -> "1ms".
+    static func readableInterval(_ ms: Int) -> String {
+        var rest = ms
+        var out = ""
+        for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] where rest >= size {
+            out += "\(rest / size)\(unit)"
+            rest %= size
+        }
+        if rest > 0 || out.isEmpty { out += "\(rest)ms" }
+        return out
+    }
+
+    /// `crm_mon -s`: one line for a monitoring system.
+    static func simpleStatus(_ ws: WorkingSet) -> String {
+        let online = ws.nodes.filter { $0.online && !$0.isBundleNode }.count
+        let total = ws.nodes.filter { !$0.isBundleNode }.count
+        let (_, _, instances) = Simulator.instanceCounts(ws)
+        return "CLUSTER OK: \(online) node\(online == 1 ? "" : "s") online, \(instances) resource instance\(instances == 1 ? "" : "s") configured" + (online < total ? " (\(total - online) offline)" : "")
+    }
+}
+
+CrmMon.main()

@@ -1,0 +1,88 @@
+import CIB
+import Foundation
+import Testing
+import TestSupport
+
+/// crm_mon on CIB files: its own behaviour, and side by side with Pacemaker's crm_mon (2.1.5,
+/// when installed) on every input of the scheduler suite.
+@Suite struct CrmMonTests {
+    static let pacemaker = "/usr/sbin/crm_mon"
+    /// How many suite inputs give output identical to Pacemaker's (the "Last updated" line
+    /// aside). Raise it when more match; the test fails when fewer do.
+    static let identicalAtLeast = 500
+
+    static func output(_ binary: String, _ file: String, _ args: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args
+        p.environment = ["CIB_file": file, "PATH": "/usr/bin:/bin", "TZ": "UTC"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.hasPrefix("  * Last updated:") }.joined(separator: "\n")
+    }
+
+    @Test func sameAsPacemakersCrmMonOnTheSuite() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.pacemaker) else {
+            print("SKIPPED: Pacemaker's crm_mon is not installed (make test installs pacemaker-cli-utils as root)")
+            return
+        }
+        guard let dir = SharedData.schedulerSuite.map({ $0 + "/xml" }) else {
+            print("SKIPPED: ../shared/conformance is not present (set SWIFTHA_SHARED)")
+            return
+        }
+        let ours = Tool.binDir.appendingPathComponent("crm_mon").path
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".xml") }.sorted()
+        var identical = 0
+        var first: [String] = []
+        for name in files {
+            let a = try Self.output(Self.pacemaker, dir + "/" + name, ["-1"])
+            let b = try Self.output(ours, dir + "/" + name, ["-1"])
+            if a == b { identical += 1 } else if first.count < 3 { first.append(name) }
+        }
+        print("crm_mon -1: \(identical) of \(files.count) suite inputs identical to Pacemaker 2.1.5's (first differences: \(first.joined(separator: ", ")))")
+        #expect(identical >= Self.identicalAtLeast)
+    }
+
+    @Test func summaryNodesResourcesAndFailures() throws {
+        let dir = scratchDirectory("crm_mon")
+        let path = dir + "/cib.xml"
+        try """
+        <cib validate-with="pacemaker-3.9" epoch="3" num_updates="0" admin_epoch="0" have-quorum="1" dc-uuid="1" cib-last-written="Mon Nov 23 10:00:00 2026">
+          <configuration>
+            <crm_config><cluster_property_set id="o"><nvpair id="o1" name="stonith-enabled" value="false"/>
+              <nvpair id="o2" name="cluster-infrastructure" value="corosync"/><nvpair id="o3" name="dc-version" value="swiftha"/></cluster_property_set></crm_config>
+            <nodes><node id="1" uname="node1"/><node id="2" uname="node2"/></nodes>
+            <resources><primitive id="web" class="ocf" provider="heartbeat" type="Dummy"/><primitive id="db" class="ocf" provider="heartbeat" type="Dummy"/></resources>
+            <constraints/>
+          </configuration>
+          <status>
+            <node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member">
+              <lrm id="1"><lrm_resources><lrm_resource id="web" class="ocf" provider="heartbeat" type="Dummy">
+                <lrm_rsc_op id="web_last_0" operation="start" call-id="1" rc-code="0" op-status="0" interval="0" transition-key="1:1:0:x"/>
+                <lrm_rsc_op id="web_monitor_10000" operation="monitor" call-id="2" rc-code="7" op-status="0" interval="10000" transition-key="2:1:0:x" last-rc-change="0" exit-reason="pid file gone"/>
+              </lrm_resource></lrm_resources></lrm>
+            </node_state>
+            <node_state id="2" uname="node2" in_ccm="false" crmd="offline" join="down" expected="down"/>
+          </status>
+        </cib>
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try Tool.run("crm_mon", ["-1"], env: ["CIB_file": path, "TZ": "UTC"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("  * Stack: corosync\n  * Current DC: node1 (version swiftha) - partition with quorum\n"))
+        #expect(r.stdout.contains("  * 2 nodes configured\n  * 2 resource instances configured\n"))
+        #expect(r.stdout.contains("Node List:\n  * Online: [ node1 ]\n  * OFFLINE: [ node2 ]\n"))
+        #expect(r.stdout.contains("Active Resources:\n  * web\t(ocf:heartbeat:Dummy):\t FAILED node1\n"))
+        #expect(!r.stdout.contains("db\t"), "a stopped resource is shown only with -r")
+        #expect(r.stdout.contains("Failed Resource Actions:\n  * web 10s-interval monitor on node1 returned 'not running' (pid file gone)"))
+        let all = try Tool.run("crm_mon", ["-1", "-r"], env: ["CIB_file": path])
+        #expect(all.stdout.contains("Full List of Resources:\n"))
+        #expect(all.stdout.contains("  * db\t(ocf:heartbeat:Dummy):\t Stopped\n"))
+        let none = try Tool.run("crm_mon", ["-1"], env: ["CIB_file": ""])
+        #expect(none.status == 102, "no cluster and no CIB_file")
+    }
+}
