@@ -68,7 +68,7 @@ enum MonitorText {
         if let client = cib.root["update-client"] { change += " via \(client)" }
         if let origin = cib.root["update-origin"] { change += " on \(origin)" }
         lines.append(change)
-        let nodes = ws.nodes.filter { !$0.isBundleNode }.count
+        let nodes = ws.nodes.count
         lines.append("  * \(nodes) node\(nodes == 1 ? "" : "s") configured")
         let (disabled, blocked, total) = Simulator.instanceCounts(ws)
         var instances = "  * \(total) resource instance\(total == 1 ? "" : "s") configured"
