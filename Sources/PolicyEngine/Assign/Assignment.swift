@@ -18,9 +18,15 @@ struct Assignment {
     /// Primitives assigned to each node in this run (the tie-breaker).
     var numResources: [String: Int] = [:]
     var updating: Set<Int> = []
+    /// Capacities and needs under the placement strategy (see Utilization.swift).
+    var utilization: Utilization
+    /// The nodes each primitive needing capacity may run on before assignment (for the
+    /// graph's load_stopped points).
+    var initialAllowed: [Int: [String]] = [:]
 
     init(_ ws: WorkingSet) {
         self.ws = ws
+        utilization = Utilization(ws)
     }
 
     // MARK: node criteria
@@ -219,7 +225,7 @@ struct Assignment {
         for n in ws.nodes where n.kind != .member {
             if let c = (n.kind == .guest ? n.container : n.connection), let ci = ws.index(of: c) { assign(topAncestor(ci)) }
         }
-        for i in ws.topLevel { assign(i) }
+        for i in assignmentOrder() { assign(i) }
     }
 
     func topAncestor(_ i: Int) -> Int {
@@ -323,26 +329,32 @@ struct Assignment {
     @discardableResult
     mutating func place(_ i: Int, _ node: String?) -> String? {
         assigned[i] = .some(node)
-        if let node { numResources[node, default: 0] += 1 }
+        if let node {
+            numResources[node, default: 0] += 1
+            if utilization.isActive { utilization.consume(i, on: node) }
+        }
         return node
     }
 
     mutating func assignBestNode(_ i: Int, prefer: String?) -> String? {
+        let mostFree = banInsufficientCapacity(i)
+        let prefer = prefer ?? mostFree
         let table = tables[i] ?? NodeScores()
         let current = ws.resources[i].activeOn.first { ws.node(named: $0).map { $0.online && !$0.unclean } ?? false }
         func effective(_ n: String) -> Int { available(n) ? (table[n] ?? -Score.infinity) : -Score.infinity }
         let sorted = table.scores.keys.sorted { a, b in
             let ea = effective(a), eb = effective(b)
             if ea != eb { return ea > eb }
-            let ca = numResources[a, default: 0], cb = numResources[b, default: 0]
-            if ca != cb { return ca < cb }
-            if (a == current) != (b == current) { return a == current }
-            return a.utf8.lexicographicallyPrecedes(b.utf8)
+            return utilization.prefers(a, over: b, counts: numResources, current: current)
         }
         guard let best = sorted.first else { return place(i, nil) }
         var chosen = best
-        if let prefer, let ps = table[prefer], ps >= (table[best] ?? 0), available(prefer), ps >= 0 { chosen = prefer }
-        if chosen == best, (table[best] ?? 0) > 0, available(best), let cur = current, available(cur),
+        var preferred = false
+        if let prefer, let ps = table[prefer], ps >= (table[best] ?? 0), available(prefer), ps >= 0 {
+            chosen = prefer
+            preferred = true
+        }
+        if !preferred, (table[best] ?? 0) > 0, available(best), let cur = current, available(cur),
            (table[cur] ?? -1) >= 0, table[cur] == table[best], effective(cur) == effective(best) {
             let unique = Resources.enclosingClone(i, in: ws).map { c -> Bool in
                 if case .clone(_, let u) = ws.resources[c].variant { return u } else { return false }
@@ -543,10 +555,10 @@ struct Assignment {
             var kept: String?
             let before = tables
             for _ in 0..<max(1, instances.count) {
-                let saved = (tables, assigned, numResources, nextRole)
+                let saved = (tables, assigned, numResources, nextRole, utilization)
                 let node = assignInstance(inst, prefer: current)
                 if node == current { kept = node; break }
-                (tables, assigned, numResources, nextRole) = saved
+                (tables, assigned, numResources, nextRole, utilization) = saved
                 guard let elsewhere = node else { break }
                 for leaf in subtree(inst) { tables[leaf]?[elsewhere] = -Score.infinity }
             }
@@ -675,6 +687,9 @@ struct Assignment {
         var a = Assignment(ws)
         a.buildTables()
         a.applyNodeCriteria()
+        if a.utilization.isActive {
+            for i in a.utilization.required.keys { a.initialAllowed[i] = a.tables[i].map { Array($0.scores.keys) } ?? [] }
+        }
         a.assignAll()
         for i in ws.resources.indices where ws.resources[i].isPrimitive && a.assigned[i] == nil {
             _ = a.assignPrimitive(i, prefer: nil)

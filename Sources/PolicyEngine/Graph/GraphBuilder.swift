@@ -41,6 +41,8 @@ struct GraphBuilder {
     static func build(_ ws: WorkingSet, _ a: Assignment, _ t: Transition) -> ActionGraph {
         var b = GraphBuilder(ws: ws, assignment: a, transition: t)
         b.reserveHistoryRecurring()
+        let load = LoadPoints(ws, a)
+        b.addLoadPoints(load)
         b.cancelRemovedOperations()
         b.deleteRemovedHistory()
         b.createProbes()
@@ -50,6 +52,7 @@ struct GraphBuilder {
         b.createNotifications()
         b.orderResources()
         b.orderUserConstraints()
+        b.orderLoadPoints(load)
         return b.finish()
     }
 
@@ -880,5 +883,38 @@ struct GraphBuilder {
         for (p, k) in listing.enumerated() { position[k] = p }
         return ActionGraph(actions: listing.map { actions[$0] },
                            inputs: listing.map { k in inputs[k].map { position[$0] }.sorted { actions[listing[$0]].id < actions[listing[$1]].id } })
+    }
+}
+
+// MARK: Utilization (load_stopped points)
+
+extension GraphBuilder {
+    /// One `load_stopped_<node>` pseudo-action per node a resource needing capacity runs on
+    /// or may run on (see LoadPoints).
+    fileprivate mutating func addLoadPoints(_ load: LoadPoints) {
+        for n in load.nodes { add(.pseudo, task: "load_stopped_\(n)", key: "load_stopped_\(n)", resource: nil, node: nil) }
+    }
+
+    /// Stops (and probes) on a node come before its point; starts and migrations to a node
+    /// come after it.
+    fileprivate mutating func orderLoadPoints(_ load: LoadPoints) {
+        for e in load.entries {
+            let id = ws.resources[e.resource].id
+            let plan = transition.plans[e.resource]
+            for n in e.current {
+                let point = find("load_stopped_\(n)", on: nil)
+                let stop = find("\(id)_stop_0", on: n) ?? (isUnclean(n) ? find("\(id)_stop_0", on: nil) : nil)
+                order(stop, point)
+                order(find("\(id)_monitor_0", on: n), point)
+            }
+            for n in e.allowed {
+                let point = find("load_stopped_\(n)", on: nil)
+                order(point, find("\(id)_start_0", on: n))
+                guard let plan, plan.next == n else { continue }
+                // A live migration's start is an ordering point; its migrate_to runs on the source.
+                if let start = find("\(id)_start_0", on: nil), actions[start].kind == .pseudo { order(point, start) }
+                if let from = plan.current.first { order(point, find("\(id)_migrate_to_0", on: from)) }
+            }
+        }
     }
 }
