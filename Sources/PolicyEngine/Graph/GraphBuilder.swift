@@ -282,6 +282,7 @@ struct GraphBuilder {
             let partial = membersDo(i, "stop") && !membersDo(i, "start")
                 && ws.primitives(under: i).allSatisfy { ws.resources[$0].managed }
                 && ws.primitives(under: i).contains { (transition.plans[$0]?.next ?? nil) != nil }
+                && OrderingEffects.orderings(ws).contains { $0.first == i && $0.firstAction == "start" }
             if partial {
                 add(.pseudo, task: "start", key: "\(r.id)_start_0", resource: i, node: nil)
                 add(.pseudo, task: "running", key: "\(r.id)_running_0", resource: i, node: nil)

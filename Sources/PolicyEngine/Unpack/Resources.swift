@@ -53,6 +53,11 @@ enum Resources {
         switch r {
         case .primitive(var p):
             if let t = p.template, let template = templates[t] { p = merge(template: template, into: p) }
+            // Operations may be defined once and referred to by id.
+            if let ref = p.element.firstElement(named: "operations")?["id-ref"],
+               let shared = ws.cib.configuration.element.descendants().first(where: { $0.name == "operations" && $0.id == ref }) {
+                p.element.setFirstElement(named: "operations", to: shared)
+            }
             var res = SchedulerResource(id: p.id + suffix, configuredID: p.id, variant: .primitive(p.agent),
                                         parent: parent, element: p.element)
             res.meta = meta
