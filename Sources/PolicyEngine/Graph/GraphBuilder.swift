@@ -282,7 +282,16 @@ struct GraphBuilder {
             let partial = membersDo(i, "stop") && !membersDo(i, "start")
                 && ws.primitives(under: i).allSatisfy { ws.resources[$0].managed }
                 && ws.primitives(under: i).contains { (transition.plans[$0]?.next ?? nil) != nil }
-                && OrderingEffects.orderings(ws).contains { $0.first == i && $0.firstAction == "start" }
+                && OrderingEffects.orderings(ws).contains { o in
+                    // Something waits for it: a start, or a minimum number of its instances.
+                    o.first == i && o.firstAction == "start" && (!o.requireAll || r.meta["clone-min"] != nil
+                        || ws.primitives(under: o.then).contains { p in
+                        switch transition.plans[p]?.mode {
+                        case .start?, .restart?, .move(migrate: false)?: return true
+                        default: return false
+                        }
+                    })
+                }
             if partial {
                 add(.pseudo, task: "start", key: "\(r.id)_start_0", resource: i, node: nil)
                 add(.pseudo, task: "running", key: "\(r.id)_running_0", resource: i, node: nil)
@@ -899,6 +908,7 @@ extension GraphBuilder {
     /// Stops (and probes) on a node come before its point; starts and migrations to a node
     /// come after it.
     fileprivate mutating func orderLoadPoints(_ load: LoadPoints) {
+        var migrations: [(point: Int, migrateTo: Int)] = []
         for e in load.entries {
             let id = ws.resources[e.resource].id
             let plan = transition.plans[e.resource]
@@ -914,8 +924,23 @@ extension GraphBuilder {
                 guard let plan, plan.next == n else { continue }
                 // A live migration's start is an ordering point; its migrate_to runs on the source.
                 if let start = find("\(id)_start_0", on: nil), actions[start].kind == .pseudo { order(point, start) }
-                if let from = plan.current.first { order(point, find("\(id)_migrate_to_0", on: from)) }
+                if let point, let from = plan.current.first, let m = find("\(id)_migrate_to_0", on: from) {
+                    migrations.append((point, m))
+                }
             }
+        }
+        // Two resources migrating to each other's node would wait for each other: an
+        // ordering that closes a loop is dropped (checked newest migration first).
+        for (point, m) in migrations { order(point, m) }
+        for (point, m) in migrations.sorted(by: { actions[$0.migrateTo].id > actions[$1.migrateTo].id }) {
+            var seen = Set<Int>()
+            var stack = [point]
+            var loop = false
+            while let k = stack.popLast(), !loop {
+                if k == m { loop = true }
+                for i in inputs[k] where seen.insert(i).inserted { stack.append(i) }
+            }
+            if loop { inputs[m].removeAll { $0 == point } }
         }
     }
 }
