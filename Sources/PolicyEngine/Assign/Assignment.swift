@@ -262,7 +262,7 @@ struct Assignment {
         if let g = ws.resources[i].parent, ws.resources[g].variant == .group, ws.resources[g].children.first == i {
             list += colocations.filter { $0.dependent == g }
         }
-        return list
+        return byPriority(list, \.primary)
     }
 
     func withThis(_ i: Int) -> [Colocation] {
@@ -270,7 +270,29 @@ struct Assignment {
         if let g = ws.resources[i].parent, ws.resources[g].variant == .group, ws.resources[g].children.last == i {
             list += colocations.filter { $0.primary == g }
         }
-        return list
+        return byPriority(list, \.dependent)
+    }
+
+    /// Colocations in the order Pacemaker applies them: the other resource's priority first,
+    /// then clones before groups before primitives, then the other resource's id.
+    func byPriority(_ list: [Colocation], _ other: KeyPath<Colocation, Int>) -> [Colocation] {
+        func rank(_ v: ResourceVariant) -> Int {
+            switch v {
+            case .primitive: 0
+            case .group: 1
+            case .clone(let promotable, _): promotable ? 3 : 2
+            case .bundle: 4
+            }
+        }
+        return list.enumerated().sorted { a, b in
+            let x = ws.resources[a.element[keyPath: other]], y = ws.resources[b.element[keyPath: other]]
+            let px = Resources.priority(x), py = Resources.priority(y)
+            if px != py { return px > py }
+            let vx = rank(x.variant), vy = rank(y.variant)
+            if vx != vy { return vx > vy }
+            if x.id != y.id { return x.id.utf8.lexicographicallyPrecedes(y.id.utf8) }
+            return a.offset < b.offset
+        }.map(\.element)
     }
 
     /// The resource a colocation's primary stands for when applying it: a group's last member
