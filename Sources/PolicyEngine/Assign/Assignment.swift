@@ -262,6 +262,11 @@ struct Assignment {
         if let g = ws.resources[i].parent, ws.resources[g].variant == .group, ws.resources[g].children.first == i {
             list += colocations.filter { $0.dependent == g }
         }
+        // A bundle's containers carry the bundle's colocations.
+        if let b = ws.resources[i].parent, ws.resources[b].variant == .bundle,
+           ws.bundleReplicas[b]?.contains(where: { $0.container == i }) == true {
+            list += colocations.filter { $0.dependent == b }
+        }
         return byPriority(list, \.primary)
     }
 
@@ -690,7 +695,9 @@ struct Assignment {
             // The address and the connection go with the container.
             for part in [rep.ip, rep.connection].compactMap({ $0 }) {
                 if let node { for n in ws.nodes where n.name != node { tables[part]?[n.name] = -Score.infinity } }
-                _ = node == nil ? place(part, nil) : assignPrimitive(part, prefer: node)
+                // A connection whose container cannot run is still placed (its start is then
+                // unrunnable); an address is not.
+                _ = node == nil && part != rep.connection ? place(part, nil) : assignPrimitive(part, prefer: node)
             }
             if let child = rep.child, let guest = rep.node {
                 if node != nil, ws.resources[child].managed {

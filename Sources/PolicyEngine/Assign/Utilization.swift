@@ -50,6 +50,14 @@ struct Utilization: Sendable {
             let values = NVSets.flatten(Primitive(r.element).utilization, context: context).mapValues(Self.amount)
             if !values.isEmpty { required[i] = values }
         }
+        // A bundle's resource is tied to its replica's guest node, which has no capacities:
+        // what it needs is needed by the replica's container instead.
+        for replicas in ws.bundleReplicas.values {
+            for rep in replicas {
+                guard let child = rep.child, let need = required.removeValue(forKey: child) else { continue }
+                required[rep.container] = need
+            }
+        }
         self.required = required
     }
 
@@ -211,8 +219,9 @@ extension Assignment {
     /// What a resource of the colocated set adds to the set's needs, counting only what is
     /// not assigned yet and nothing twice.
     private func addNeeds(_ rsc: Int, members: Set<Int>, into total: inout [String: Int]) {
-        guard assigned[rsc] == nil else { return }
         let r = ws.resources[rsc]
+        // (A bundle is marked assigned as soon as its assignment begins; its containers tell.)
+        guard assigned[rsc] == nil || r.variant == .bundle else { return }
         switch r.variant {
         case .primitive:
             if let need = utilization.required[rsc] { Utilization.add(need, to: &total) }
@@ -233,7 +242,8 @@ extension Assignment {
             }
             if !existing, let first = r.children.first { addNeeds(first, members: members, into: &total) }
         case .bundle:
-            break
+            // The replicas are alike: the first container stands for any.
+            if let first = ws.bundleReplicas[rsc]?.first?.container { addNeeds(first, members: members, into: &total) }
         }
     }
 
@@ -435,7 +445,10 @@ struct LoadPoints {
                 return
             }
             guard r.managed, a.utilization.required[i] != nil else { return }
-            let allowed = (a.initialAllowed[i] ?? []).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            // In a symmetric cluster every node is allowed to begin with (bundle nodes too,
+            // though banned); otherwise those the constraints name.
+            let allowed = (ws.options.symmetricCluster ? ws.nodes.map(\.name) : a.initialAllowed[i] ?? [])
+                .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             let entry = Entry(resource: i, current: r.activeOn, allowed: allowed)
             for n in entry.current + entry.allowed where seen.insert(n).inserted { nodes.append(n) }
             entries.append(entry)
