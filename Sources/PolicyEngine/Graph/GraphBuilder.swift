@@ -82,6 +82,10 @@ struct GraphBuilder {
             }
         }
         if let node { actions[actions.count - 1].nodeID = ws.node(named: node)?.id }
+        if kind == .resource, let resource, let name = historyName(resource) {
+            actions[actions.count - 1].historyName = name
+            actions[actions.count - 1].instanceID = ws.resources[resource].id
+        }
         owner.append(resource)
         inputs.append([])
         byKey[lookup] = actions.count - 1
@@ -190,11 +194,21 @@ struct GraphBuilder {
     /// the clone's primitive id when the history records them under it, else by instance id.
     private func displayName(_ i: Int) -> String {
         let r = ws.resources[i]
-        guard r.isPrimitive, r.id != r.configuredID, !r.orphan, historyNamed.contains(r.configuredID) else { return r.id }
+        guard r.isPrimitive, r.id != r.configuredID, !r.orphan else { return r.id }
+        // An anonymous instance found in the history under another instance's number keeps it.
+        if let recorded = historyName(i), recorded != r.configuredID { return recorded }
+        guard historyNamed.contains(r.configuredID) else { return r.id }
         return r.configuredID
     }
 
     private func isUnclean(_ node: String) -> Bool { ws.node(named: node)?.unclean ?? false }
+
+    /// The name the history knows an anonymous clone instance by, when not its own.
+    private func historyName(_ i: Int) -> String? {
+        let r = ws.resources[i]
+        guard r.isPrimitive, r.id != r.configuredID, !r.orphan, !isUniqueInstance(i) else { return nil }
+        return ws.nodes.lazy.compactMap { r.historyIDs[$0.name] }.first { $0 != r.id }
+    }
 
     // MARK: Probes
 
