@@ -297,14 +297,15 @@ struct GraphBuilder {
                 && ws.primitives(under: i).allSatisfy { ws.resources[$0].managed }
                 && ws.primitives(under: i).contains { (transition.plans[$0]?.next ?? nil) != nil }
                 && OrderingEffects.orderings(ws).contains { o in
-                    // Something waits for it: a start, or a minimum number of its instances.
+                    // Something counts its running instances (clone-min, require-all="false"),
+                    // or must start after it.
                     o.first == i && o.firstAction == "start" && (!o.requireAll || r.meta["clone-min"] != nil
-                        || ws.primitives(under: o.then).contains { p in
-                        switch transition.plans[p]?.mode {
-                        case .start?, .restart?, .move(migrate: false)?: return true
-                        default: return false
-                        }
-                    })
+                        || (o.mandatory && ws.primitives(under: o.then).contains { p in
+                            switch transition.plans[p]?.mode {
+                            case .start?, .restart?, .move(migrate: false)?: return true
+                            default: return false
+                            }
+                        }))
                 }
             if partial {
                 add(.pseudo, task: "start", key: "\(r.id)_start_0", resource: i, node: nil)
