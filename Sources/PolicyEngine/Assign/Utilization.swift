@@ -442,6 +442,8 @@ struct LoadPoints {
             let r = ws.resources[i]
             guard r.isPrimitive else {
                 for c in r.children { walk(c) }
+                // A bundle's containers carry what its resource needs.
+                for rep in ws.bundleReplicas[i] ?? [] where !r.children.contains(rep.container) { walk(rep.container) }
                 return
             }
             guard r.managed, a.utilization.required[i] != nil else { return }
