@@ -658,9 +658,11 @@ struct GraphBuilder {
         let clone = Resources.enclosingClone(i, in: ws)
         for p in probes {
             if let c = clone {
+                // An instance's probe comes before the clone starts (and so before the instance).
                 order(p, find("\(ws.resources[c].id)_start_0", on: nil))
+            } else {
+                for s in starts { order(p, s) }
             }
-            for s in starts { order(p, s) }
         }
         for d in demotes { for s in stops { order(d, s) } }
         for s in stops { for st in starts { order(s, st) } }
