@@ -9,7 +9,20 @@ struct Assignment {
     var ws: WorkingSet
     /// Allowed nodes and scores per resource index.
     var tables: [Int: NodeScores] = [:]
-    var colocations: [Colocation] = []
+    var colocations: [Colocation] = [] {
+        didSet {
+            byDependent = Dictionary(grouping: colocations.indices, by: { colocations[$0].dependent })
+            byPrimary = Dictionary(grouping: colocations.indices, by: { colocations[$0].primary })
+        }
+    }
+    /// Positions in `colocations` by dependent and by primary, in list order.
+    private(set) var byDependent: [Int: [Int]] = [:]
+    private(set) var byPrimary: [Int: [Int]] = [:]
+
+    /// The colocations where `i` is the dependent, in list order.
+    func colocations(dependent i: Int) -> [Colocation] { (byDependent[i] ?? []).map { colocations[$0] } }
+    /// The colocations where `i` is the primary, in list order.
+    func colocations(primary i: Int) -> [Colocation] { (byPrimary[i] ?? []).map { colocations[$0] } }
     var promotedLocations: [(Int, String, Int)] = []
     /// The node each assigned resource goes to (nil: stopped). Unassigned resources are absent.
     var assigned: [Int: String?] = [:]
@@ -258,22 +271,22 @@ struct Assignment {
     /// The colocations where `i` is the dependent ("this with"), and where it is the primary
     /// ("with this"); a group member also sees its group's.
     func thisWith(_ i: Int) -> [Colocation] {
-        var list = colocations.filter { $0.dependent == i }
+        var list = colocations(dependent: i)
         if let g = ws.resources[i].parent, ws.resources[g].variant == .group, ws.resources[g].children.first == i {
-            list += colocations.filter { $0.dependent == g }
+            list += colocations(dependent: g)
         }
         // A bundle's containers carry the bundle's colocations.
         if let b = ws.resources[i].parent, ws.resources[b].variant == .bundle,
            ws.bundleReplicas[b]?.contains(where: { $0.container == i }) == true {
-            list += colocations.filter { $0.dependent == b }
+            list += colocations(dependent: b)
         }
         return byPriority(list, \.primary)
     }
 
     func withThis(_ i: Int) -> [Colocation] {
-        var list = colocations.filter { $0.primary == i }
+        var list = colocations(primary: i)
         if let g = ws.resources[i].parent, ws.resources[g].variant == .group, ws.resources[g].children.last == i {
-            list += colocations.filter { $0.primary == g }
+            list += colocations(primary: g)
         }
         return byPriority(list, \.dependent)
     }

@@ -139,7 +139,7 @@ extension Assignment {
     /// those of the other members.
     func thisWithList(_ rsc: Int, for orig: Int) -> [Colocation] {
         let r = ws.resources[rsc]
-        let own = colocations.filter { $0.dependent == rsc }
+        let own = colocations(dependent: rsc)
         switch r.variant {
         case .group:
             guard let first = r.children.first else { return [] }
@@ -169,7 +169,7 @@ extension Assignment {
     /// (a group's with its last member).
     func withThisList(_ rsc: Int, for orig: Int) -> [Colocation] {
         let r = ws.resources[rsc]
-        let own = colocations.filter { $0.primary == rsc }
+        let own = colocations(primary: rsc)
         switch r.variant {
         case .group:
             guard let last = r.children.last, orig == rsc || orig == last else { return [] }
