@@ -98,6 +98,14 @@ import Testing
         #expect(placed(t) == ["base": "node2", "dep": "node2"])
     }
 
+    @Test func whenNothingHoldsAllTheMostCapableNodeIsPreferred() throws {
+        // base and dep need 5 cpus together, which no node has: base goes where most is free
+        // (node2, though node1 sorts first), and dep, which fits only beside it, cannot follow.
+        let t = try schedule(strategy: "utilization", capacities: [3, 4], resources: rsc("base", cpu: 2) + rsc("dep", cpu: 3),
+                             constraints: #"<rsc_colocation id="c" rsc="dep" with-rsc="base" score="INFINITY"/>"#)
+        #expect(placed(t) == ["base": "node2", "dep": "-"])
+    }
+
     @Test func higherPriorityIsPlacedFirst() throws {
         // One slot: the more important resource takes it, whatever the configuration order.
         let t = try schedule(strategy: "utilization", capacities: [2, 0],

@@ -226,8 +226,8 @@ extension Assignment {
         case .primitive:
             if let need = utilization.required[rsc] { Utilization.add(need, to: &total) }
         case .group:
-            let members0 = groupIsCollocated(rsc) ? r.children : Array(r.children.prefix(1))
-            for m in members0 where assigned[m] == nil && !members.contains(m) {
+            let counted = groupIsCollocated(rsc) ? r.children : Array(r.children.prefix(1))
+            for m in counted where assigned[m] == nil && !members.contains(m) {
                 addNeeds(m, members: members, into: &total)
             }
         case .clone:
