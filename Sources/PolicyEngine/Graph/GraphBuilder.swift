@@ -53,6 +53,7 @@ struct GraphBuilder {
         b.orderResources()
         b.orderUserConstraints()
         b.orderLoadPoints(load)
+        b.orderStartsAfterFencing()
         return b.finish()
     }
 
@@ -958,6 +959,32 @@ extension GraphBuilder {
                 for i in inputs[k] where seen.insert(i).inserted { stack.append(i) }
             }
             if loop { inputs[m].removeAll { $0 == point } }
+        }
+    }
+}
+
+// MARK: Starts after fencing
+
+extension GraphBuilder {
+    /// What needs fencing to start (or be promoted) waits for every fencing of the transition;
+    /// what needs only quorum waits for the fencing of a node where it might be running
+    /// unknown to us (never probed there).
+    fileprivate mutating func orderStartsAfterFencing() {
+        let fencings = actions.indices.filter { actions[$0].kind == .fence && actions[$0].meta["stonith_action"] != "on" }
+        guard !fencings.isEmpty else { return }
+        for i in ws.resources.indices where ws.resources[i].isPrimitive && ws.resources[i].managed {
+            let r = ws.resources[i]
+            if requiresFencing(r) {
+                let starts = actionsOf(i, "start") + actionsOf(i, "promote")
+                for f in fencings { for k in starts { order(f, k) } }
+            } else if (r.meta["requires"] ?? "quorum") == "quorum" {
+                let starts = actionsOf(i, "start")
+                guard !starts.isEmpty else { continue }
+                for f in fencings {
+                    guard let target = actions[f].node, assignment.tables[i]?.scores[target] != nil, !known([i], on: target) else { continue }
+                    for k in starts { order(f, k) }
+                }
+            }
         }
     }
 }
