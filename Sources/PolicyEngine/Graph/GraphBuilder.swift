@@ -754,7 +754,7 @@ struct GraphBuilder {
         if promotable {
             order(pseudo("demoted"), pseudo("stop"))
             order(pseudo("running"), pseudo("promote"))
-            order(pseudo("promote"), pseudo("promoted"))
+            // (No "promote, then promoted": Pacemaker's graph relies on the instances'.)
             order(pseudo("demote"), pseudo("demoted"))
             order(pseudo("demoted"), pseudo("promote"))
             order(pseudo("stopped"), pseudo("promote"))
