@@ -645,7 +645,7 @@ struct GraphBuilder {
         }
         for k in actions.indices where actions[k].kind == .cluster && actions[k].task == "do_shutdown" {
             for s in actions.indices where actions[s].node == actions[k].node && actions[s].kind == .resource
-                && (actions[s].task == "stop" || actions[s].task == "demote" || actions[s].task == "migrate_to") {
+                && (actions[s].task == "stop" || actions[s].task == "demote") {
                 order(s, k)
             }
         }
