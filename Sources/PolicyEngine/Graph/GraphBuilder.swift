@@ -54,6 +54,7 @@ struct GraphBuilder {
         b.orderUserConstraints()
         b.orderLoadPoints(load)
         b.orderStartsAfterFencing()
+        b.orderAntiColocated()
         return b.finish()
     }
 
@@ -984,6 +985,33 @@ extension GraphBuilder {
                     guard let target = actions[f].node, assignment.tables[i]?.scores[target] != nil, !known([i], on: target) else { continue }
                     for k in starts { order(f, k) }
                 }
+            }
+        }
+    }
+}
+
+// MARK: Anti-colocations
+
+extension GraphBuilder {
+    /// Two primitives that must never share a node: on any one node, what makes one lose its
+    /// role there (stop, or demote) comes before what gives the other its role (start, or
+    /// promote), and so does the probe of the first.
+    fileprivate mutating func orderAntiColocated() {
+        for c in assignment.colocations where c.score <= -Score.infinity && c.id != "#group-members" {
+            guard ws.resources[c.dependent].isPrimitive, ws.resources[c.primary].isPrimitive,
+                  Resources.enclosingClone(c.dependent, in: ws) == nil, Resources.enclosingClone(c.primary, in: ws) == nil else { continue }
+            order(losing: c.dependent, c.dependentRole, gaining: c.primary, c.primaryRole)
+            order(losing: c.primary, c.primaryRole, gaining: c.dependent, c.dependentRole)
+        }
+    }
+
+    private mutating func order(losing first: Int, _ firstRole: Role?, gaining then: Int, _ thenRole: Role?) {
+        let firstTasks = firstRole == .promoted ? ["demote"] : (firstRole == .unpromoted ? ["stop", "promote"] : ["stop"])
+        let thenTasks = thenRole == .promoted ? ["promote"] : (thenRole == .unpromoted ? ["start", "demote"] : ["start"])
+        let thens = thenTasks.flatMap { actionsOf(then, $0) }
+        for f in firstTasks.flatMap({ actionsOf(first, $0) }) + (firstTasks.contains("stop") ? actions.indices.filter { owner[$0] == first && isProbe($0) } : []) {
+            for t in thens where actions[f].node == nil || actions[t].node == nil || actions[f].node == actions[t].node {
+                order(f, t)
             }
         }
     }
