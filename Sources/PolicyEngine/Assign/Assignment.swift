@@ -9,7 +9,20 @@ struct Assignment {
     var ws: WorkingSet
     /// Allowed nodes and scores per resource index.
     var tables: [Int: NodeScores] = [:]
-    var colocations: [Colocation] = []
+    var colocations: [Colocation] = [] {
+        didSet {
+            byDependent = Dictionary(grouping: colocations.indices, by: { colocations[$0].dependent })
+            byPrimary = Dictionary(grouping: colocations.indices, by: { colocations[$0].primary })
+        }
+    }
+    /// Positions in `colocations` by dependent and by primary, in list order.
+    private(set) var byDependent: [Int: [Int]] = [:]
+    private(set) var byPrimary: [Int: [Int]] = [:]
+
+    /// The colocations where `i` is the dependent, in list order.
+    func colocations(dependent i: Int) -> [Colocation] { (byDependent[i] ?? []).map { colocations[$0] } }
+    /// The colocations where `i` is the primary, in list order.
+    func colocations(primary i: Int) -> [Colocation] { (byPrimary[i] ?? []).map { colocations[$0] } }
     var promotedLocations: [(Int, String, Int)] = []
     /// The node each assigned resource goes to (nil: stopped). Unassigned resources are absent.
     var assigned: [Int: String?] = [:]
@@ -23,9 +36,15 @@ struct Assignment {
     /// Primitives assigned to each node in this run (the tie-breaker).
     var numResources: [String: Int] = [:]
     var updating: Set<Int> = []
+    /// Capacities and needs under the placement strategy (see Utilization.swift).
+    var utilization: Utilization
+    /// The nodes each primitive needing capacity may run on before assignment (for the
+    /// graph's load_stopped points).
+    var initialAllowed: [Int: [String]] = [:]
 
     init(_ ws: WorkingSet) {
         self.ws = ws
+        utilization = Utilization(ws)
     }
 
     // MARK: node criteria
@@ -251,7 +270,7 @@ struct Assignment {
         for n in ws.nodes where n.kind != .member {
             if let c = (n.kind == .guest ? n.container : n.connection), let ci = ws.index(of: c) { assign(topAncestor(ci)) }
         }
-        for i in ws.topLevel { assign(i) }
+        for i in assignmentOrder() { assign(i) }
     }
 
     func topAncestor(_ i: Int) -> Int {
@@ -284,19 +303,46 @@ struct Assignment {
     /// The colocations where `i` is the dependent ("this with"), and where it is the primary
     /// ("with this"); a group member also sees its group's.
     func thisWith(_ i: Int) -> [Colocation] {
-        var list = colocations.filter { $0.dependent == i }
+        var list = colocations(dependent: i)
         if let g = ws.resources[i].parent, ws.resources[g].variant == .group, ws.resources[g].children.first == i {
-            list += colocations.filter { $0.dependent == g }
+            list += colocations(dependent: g)
         }
-        return list
+        // A bundle's containers carry the bundle's colocations.
+        if let b = ws.resources[i].parent, ws.resources[b].variant == .bundle,
+           ws.bundleReplicas[b]?.contains(where: { $0.container == i }) == true {
+            list += colocations(dependent: b)
+        }
+        return byPriority(list, \.primary)
     }
 
     func withThis(_ i: Int) -> [Colocation] {
-        var list = colocations.filter { $0.primary == i }
+        var list = colocations(primary: i)
         if let g = ws.resources[i].parent, ws.resources[g].variant == .group, ws.resources[g].children.last == i {
-            list += colocations.filter { $0.primary == g }
+            list += colocations(primary: g)
         }
-        return list
+        return byPriority(list, \.dependent)
+    }
+
+    /// Colocations in the order Pacemaker applies them: the other resource's priority first,
+    /// then clones before groups before primitives, then the other resource's id.
+    func byPriority(_ list: [Colocation], _ other: KeyPath<Colocation, Int>) -> [Colocation] {
+        func rank(_ v: ResourceVariant) -> Int {
+            switch v {
+            case .primitive: 0
+            case .group: 1
+            case .clone(let promotable, _): promotable ? 3 : 2
+            case .bundle: 4
+            }
+        }
+        return list.enumerated().sorted { a, b in
+            let x = ws.resources[a.element[keyPath: other]], y = ws.resources[b.element[keyPath: other]]
+            let px = Resources.priority(x), py = Resources.priority(y)
+            if px != py { return px > py }
+            let vx = rank(x.variant), vy = rank(y.variant)
+            if vx != vy { return vx > vy }
+            if x.id != y.id { return x.id.utf8.lexicographicallyPrecedes(y.id.utf8) }
+            return a.offset < b.offset
+        }.map(\.element)
     }
 
     /// The resource a colocation's primary stands for when applying it: a group's last member
@@ -355,11 +401,16 @@ struct Assignment {
     @discardableResult
     mutating func place(_ i: Int, _ node: String?) -> String? {
         assigned[i] = .some(node)
-        if let node { numResources[node, default: 0] += 1 }
+        if let node {
+            numResources[node, default: 0] += 1
+            if utilization.isActive { utilization.consume(i, on: node) }
+        }
         return node
     }
 
     mutating func assignBestNode(_ i: Int, prefer: String?) -> String? {
+        let mostFree = banInsufficientCapacity(i)
+        let prefer = prefer ?? mostFree
         let table = tables[i] ?? NodeScores()
         let current = ws.resources[i].activeOn.first { ws.node(named: $0).map { $0.online && !$0.unclean } ?? false }
         var effectiveScores: [String: Int] = [:]
@@ -370,15 +421,16 @@ struct Assignment {
         let best = table.scores.keys.min { a, b in
             let ea = effectiveScores[a]!, eb = effectiveScores[b]!
             if ea != eb { return ea > eb }
-            let ca = numResources[a, default: 0], cb = numResources[b, default: 0]
-            if ca != cb { return ca < cb }
-            if (a == current) != (b == current) { return a == current }
-            return a.utf8.lexicographicallyPrecedes(b.utf8)
+            return utilization.prefers(a, over: b, counts: numResources, current: current)
         }
         guard let best else { return place(i, nil) }
         var chosen = best
-        if let prefer, let ps = table[prefer], ps >= (table[best] ?? 0), available(prefer), ps >= 0 { chosen = prefer }
-        if chosen == best, (table[best] ?? 0) > 0, available(best), let cur = current, available(cur),
+        var preferred = false
+        if let prefer, let ps = table[prefer], ps >= (table[best] ?? 0), available(prefer), ps >= 0 {
+            chosen = prefer
+            preferred = true
+        }
+        if !preferred, (table[best] ?? 0) > 0, available(best), let cur = current, available(cur),
            (table[cur] ?? -1) >= 0, table[cur] == table[best], effective(cur) == effective(best) {
             let unique = Resources.enclosingClone(i, in: ws).map { c -> Bool in
                 if case .clone(_, let u) = ws.resources[c].variant { return u } else { return false }
@@ -579,10 +631,10 @@ struct Assignment {
             var kept: String?
             let before = tables
             for _ in 0..<max(1, instances.count) {
-                let saved = (tables, assigned, numResources, nextRole)
+                let saved = (tables, assigned, numResources, nextRole, utilization)
                 let node = assignInstance(inst, prefer: current)
                 if node == current { kept = node; break }
-                (tables, assigned, numResources, nextRole) = saved
+                (tables, assigned, numResources, nextRole, utilization) = saved
                 guard let elsewhere = node else { break }
                 for leaf in subtree(inst) { tables[leaf]?[elsewhere] = -Score.infinity }
             }
@@ -713,7 +765,9 @@ struct Assignment {
             // The address and the connection go with the container.
             for part in [rep.ip, rep.connection].compactMap({ $0 }) {
                 if let node { for n in ws.nodes where n.name != node { tables[part]?[n.name] = -Score.infinity } }
-                _ = node == nil ? place(part, nil) : assignPrimitive(part, prefer: node)
+                // A connection whose container cannot run is still placed (its start is then
+                // unrunnable); an address is not.
+                _ = node == nil && part != rep.connection ? place(part, nil) : assignPrimitive(part, prefer: node)
             }
             if let child = rep.child, let guest = rep.node {
                 if node != nil, ws.resources[child].managed {
@@ -732,6 +786,9 @@ struct Assignment {
         var a = Assignment(ws)
         a.buildTables()
         a.applyNodeCriteria()
+        if a.utilization.isActive {
+            for i in a.utilization.required.keys { a.initialAllowed[i] = a.tables[i].map { Array($0.scores.keys) } ?? [] }
+        }
         a.assignAll()
         for i in ws.resources.indices where ws.resources[i].isPrimitive && a.assigned[i] == nil {
             _ = a.assignPrimitive(i, prefer: nil)

@@ -311,7 +311,9 @@ public enum StatusText {
             let activeInstances = promoted.count + started.count
             guard cloneMax > activeInstances, options.showInactive else { return lines }
             let everActive = Set(r.children.flatMap { ws.primitives(under: $0) }.flatMap { ws.resources[$0].activeOn })
-            var candidates = ws.nodes.filter { !$0.isBundleNode }.map(\.name)
+            // A bundle's nodes count only when the nodes section declares them.
+            let declared = Set(ws.cib.configuration.nodes.map(\.uname))
+            var candidates = ws.nodes.filter { !$0.isBundleNode || declared.contains($0.name) }.map(\.name)
             if !ws.options.symmetricCluster {
                 let probed = Set(r.children.flatMap { ws.primitives(under: $0) }.flatMap { ws.resources[$0].activeOn })
                 candidates = candidates.filter { probed.contains($0) }

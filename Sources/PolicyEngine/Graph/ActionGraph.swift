@@ -58,6 +58,11 @@ public struct GraphAction: Sendable, Equatable {
     public var parameters: [String: String] = [:]
     /// The node's id (uuid) in the CIB.
     public var nodeID: String?
+    /// For an anonymous clone instance the history knows by another name (the unnumbered id,
+    /// or another instance's number): that name, which keys its operations in the graph.
+    public var historyName: String?
+    /// The instance's own id (`rsc:2`), when `historyName` is set.
+    public var instanceID: String?
 
     public init(id: Int, kind: Kind, task: String, key: String, resource: String? = nil, node: String? = nil,
                 intervalMS: Int = 0, meta: [String: String] = [:]) {

@@ -43,6 +43,8 @@ struct GraphBuilder {
     static func build(_ ws: WorkingSet, _ a: Assignment, _ t: Transition) -> ActionGraph {
         var b = GraphBuilder(ws: ws, assignment: a, transition: t)
         b.reserveHistoryRecurring()
+        let load = LoadPoints(ws, a)
+        b.addLoadPoints(load)
         b.cancelRemovedOperations()
         b.deleteRemovedHistory()
         b.createProbes()
@@ -52,6 +54,9 @@ struct GraphBuilder {
         b.createNotifications()
         b.orderResources()
         b.orderUserConstraints()
+        b.orderLoadPoints(load)
+        b.orderStartsAfterFencing()
+        b.orderAntiColocated()
         return b.finish()
     }
 
@@ -81,6 +86,10 @@ struct GraphBuilder {
             }
         }
         if let node { actions[actions.count - 1].nodeID = ws.node(named: node)?.id }
+        if kind == .resource, let resource, let name = historyName(resource) {
+            actions[actions.count - 1].historyName = name
+            actions[actions.count - 1].instanceID = ws.resources[resource].id
+        }
         owner.append(resource)
         if let resource { owned[resource, default: []].append(actions.count - 1) }
         inputs.append([])
@@ -196,11 +205,21 @@ struct GraphBuilder {
     /// the clone's primitive id when the history records them under it, else by instance id.
     private func displayName(_ i: Int) -> String {
         let r = ws.resources[i]
-        guard r.isPrimitive, r.id != r.configuredID, !r.orphan, historyNamed.contains(r.configuredID) else { return r.id }
+        guard r.isPrimitive, r.id != r.configuredID, !r.orphan else { return r.id }
+        // An anonymous instance found in the history under another instance's number keeps it.
+        if let recorded = historyName(i), recorded != r.configuredID { return recorded }
+        guard historyNamed.contains(r.configuredID) else { return r.id }
         return r.configuredID
     }
 
     private func isUnclean(_ node: String) -> Bool { ws.node(named: node)?.unclean ?? false }
+
+    /// The name the history knows an anonymous clone instance by, when not its own.
+    private func historyName(_ i: Int) -> String? {
+        let r = ws.resources[i]
+        guard r.isPrimitive, r.id != r.configuredID, !r.orphan, !isUniqueInstance(i) else { return nil }
+        return ws.nodes.lazy.compactMap { r.historyIDs[$0.name] }.first { $0 != r.id }
+    }
 
     // MARK: Probes
 
@@ -290,6 +309,17 @@ struct GraphBuilder {
             let partial = membersDo(i, "stop") && !membersDo(i, "start")
                 && ws.primitives(under: i).allSatisfy { ws.resources[$0].managed }
                 && ws.primitives(under: i).contains { (transition.plans[$0]?.next ?? nil) != nil }
+                && OrderingEffects.orderings(ws).contains { o in
+                    // Something counts its running instances (clone-min, require-all="false"),
+                    // or must start after it.
+                    o.first == i && o.firstAction == "start" && (!o.requireAll || r.meta["clone-min"] != nil
+                        || (o.mandatory && ws.primitives(under: o.then).contains { p in
+                            switch transition.plans[p]?.mode {
+                            case .start?, .restart?, .move(migrate: false)?: return true
+                            default: return false
+                            }
+                        }))
+                }
             if partial {
                 add(.pseudo, task: "start", key: "\(r.id)_start_0", resource: i, node: nil)
                 add(.pseudo, task: "running", key: "\(r.id)_running_0", resource: i, node: nil)
@@ -633,7 +663,7 @@ struct GraphBuilder {
         for k in actions.indices { if let n = actions[k].node { byNode[n, default: []].append(k) } }
         for k in actions.indices where actions[k].kind == .cluster && actions[k].task == "do_shutdown" {
             for s in byNode[actions[k].node ?? ""] ?? [] where actions[s].kind == .resource
-                && (actions[s].task == "stop" || actions[s].task == "demote" || actions[s].task == "migrate_to") {
+                && (actions[s].task == "stop" || actions[s].task == "demote") {
                 order(s, k)
             }
         }
@@ -647,9 +677,11 @@ struct GraphBuilder {
         let clone = Resources.enclosingClone(i, in: ws)
         for p in probes {
             if let c = clone {
+                // An instance's probe comes before the clone starts (and so before the instance).
                 order(p, find("\(ws.resources[c].id)_start_0", on: nil))
+            } else {
+                for s in starts { order(p, s) }
             }
-            for s in starts { order(p, s) }
         }
         for d in demotes { for s in stops { order(d, s) } }
         for s in stops { for st in starts { order(s, st) } }
@@ -741,7 +773,7 @@ struct GraphBuilder {
         if promotable {
             order(pseudo("demoted"), pseudo("stop"))
             order(pseudo("running"), pseudo("promote"))
-            order(pseudo("promote"), pseudo("promoted"))
+            // (No "promote, then promoted": Pacemaker's graph relies on the instances'.)
             order(pseudo("demote"), pseudo("demoted"))
             order(pseudo("demoted"), pseudo("promote"))
             order(pseudo("stopped"), pseudo("promote"))
@@ -901,5 +933,107 @@ struct GraphBuilder {
         for (p, k) in listing.enumerated() { position[k] = p }
         return ActionGraph(actions: listing.map { actions[$0] },
                            inputs: listing.map { k in inputs[k].map { position[$0] }.sorted { actions[listing[$0]].id < actions[listing[$1]].id } })
+    }
+}
+
+// MARK: Utilization (load_stopped points)
+
+extension GraphBuilder {
+    /// One `load_stopped_<node>` pseudo-action per node a resource needing capacity runs on
+    /// or may run on (see LoadPoints).
+    fileprivate mutating func addLoadPoints(_ load: LoadPoints) {
+        for n in load.nodes { add(.pseudo, task: "load_stopped_\(n)", key: "load_stopped_\(n)", resource: nil, node: nil) }
+    }
+
+    /// Stops (and probes) on a node come before its point; starts and migrations to a node
+    /// come after it.
+    fileprivate mutating func orderLoadPoints(_ load: LoadPoints) {
+        var migrations: [(point: Int, migrateTo: Int)] = []
+        for e in load.entries {
+            let id = ws.resources[e.resource].id
+            let plan = transition.plans[e.resource]
+            for n in e.current {
+                let point = find("load_stopped_\(n)", on: nil)
+                let stop = find("\(id)_stop_0", on: n) ?? (isUnclean(n) ? find("\(id)_stop_0", on: nil) : nil)
+                order(stop, point)
+                order(find("\(id)_monitor_0", on: n), point)
+            }
+            for n in e.allowed {
+                let point = find("load_stopped_\(n)", on: nil)
+                order(point, find("\(id)_start_0", on: n))
+                guard let plan, plan.next == n else { continue }
+                // A live migration's start is an ordering point; its migrate_to runs on the source.
+                if let start = find("\(id)_start_0", on: nil), actions[start].kind == .pseudo { order(point, start) }
+                if let point, let from = plan.current.first, let m = find("\(id)_migrate_to_0", on: from) {
+                    migrations.append((point, m))
+                }
+            }
+        }
+        // Two resources migrating to each other's node would wait for each other: an
+        // ordering that closes a loop is dropped (checked newest migration first).
+        for (point, m) in migrations { order(point, m) }
+        for (point, m) in migrations.sorted(by: { actions[$0.migrateTo].id > actions[$1.migrateTo].id }) {
+            var seen = Set<Int>()
+            var stack = [point]
+            var loop = false
+            while let k = stack.popLast(), !loop {
+                if k == m { loop = true }
+                for i in inputs[k] where seen.insert(i).inserted { stack.append(i) }
+            }
+            if loop { inputs[m].removeAll { $0 == point } }
+        }
+    }
+}
+
+// MARK: Starts after fencing
+
+extension GraphBuilder {
+    /// What needs fencing to start (or be promoted) waits for every fencing of the transition;
+    /// what needs only quorum waits for the fencing of a node where it might be running
+    /// unknown to us (never probed there).
+    fileprivate mutating func orderStartsAfterFencing() {
+        let fencings = actions.indices.filter { actions[$0].kind == .fence && actions[$0].meta["stonith_action"] != "on" }
+        guard !fencings.isEmpty else { return }
+        for i in ws.resources.indices where ws.resources[i].isPrimitive && ws.resources[i].managed {
+            let r = ws.resources[i]
+            if requiresFencing(r) {
+                let starts = actionsOf(i, "start") + actionsOf(i, "promote")
+                for f in fencings { for k in starts { order(f, k) } }
+            } else if (r.meta["requires"] ?? "quorum") == "quorum" {
+                let starts = actionsOf(i, "start")
+                guard !starts.isEmpty else { continue }
+                for f in fencings {
+                    guard let target = actions[f].node, assignment.tables[i]?.scores[target] != nil, !known([i], on: target) else { continue }
+                    for k in starts { order(f, k) }
+                }
+            }
+        }
+    }
+}
+
+// MARK: Anti-colocations
+
+extension GraphBuilder {
+    /// Two primitives that must never share a node: on any one node, what makes one lose its
+    /// role there (stop, or demote) comes before what gives the other its role (start, or
+    /// promote), and so does the probe of the first.
+    fileprivate mutating func orderAntiColocated() {
+        for c in assignment.colocations where c.score <= -Score.infinity && c.id != "#group-members" {
+            guard ws.resources[c.dependent].isPrimitive, ws.resources[c.primary].isPrimitive,
+                  Resources.enclosingClone(c.dependent, in: ws) == nil, Resources.enclosingClone(c.primary, in: ws) == nil else { continue }
+            order(losing: c.dependent, c.dependentRole, gaining: c.primary, c.primaryRole)
+            order(losing: c.primary, c.primaryRole, gaining: c.dependent, c.dependentRole)
+        }
+    }
+
+    private mutating func order(losing first: Int, _ firstRole: Role?, gaining then: Int, _ thenRole: Role?) {
+        let firstTasks = firstRole == .promoted ? ["demote"] : (firstRole == .unpromoted ? ["stop", "promote"] : ["stop"])
+        let thenTasks = thenRole == .promoted ? ["promote"] : (thenRole == .unpromoted ? ["start", "demote"] : ["start"])
+        let thens = thenTasks.flatMap { actionsOf(then, $0) }
+        for f in firstTasks.flatMap({ actionsOf(first, $0) }) + (firstTasks.contains("stop") ? (owned[first] ?? []).filter { isProbe($0) } : []) {
+            for t in thens where actions[f].node == nil || actions[t].node == nil || actions[f].node == actions[t].node {
+                order(f, t)
+            }
+        }
     }
 }

@@ -35,6 +35,10 @@ extension ActionGraph {
         case .fence, .cluster: name = "crm_event"
         }
         var e = XElement(name, ["id": String(a.id), "operation": a.task, "operation_key": a.key])
+        if a.kind == .resource, let history = a.historyName, let instance = a.instanceID, a.key.hasPrefix(instance + "_") {
+            e["operation_key"] = history + a.key.dropFirst(instance.count)
+            e["internal_operation_key"] = a.key
+        }
         if a.kind != .pseudo, let node = a.node {
             e["on_node"] = node
             e["on_node_uuid"] = a.nodeID ?? node

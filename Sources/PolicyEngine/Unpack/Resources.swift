@@ -52,7 +52,19 @@ enum Resources {
         let index = ws.resources.count
         switch r {
         case .primitive(var p):
-            if let t = p.template, let template = templates[t] { p = merge(template: template, into: p) }
+            if let t = p.template, let template = templates[t] {
+                p = merge(template: template, into: p)
+                // The template's meta attributes are the primitive's own, below its explicit ones.
+                let own = NVSets.flatten(r.metaAttributes, context: RuleContext(now: ws.now))
+                for (name, value) in NVSets.flatten(template.metaAttributes, context: RuleContext(now: ws.now)) where own[name] == nil {
+                    meta[name] = value
+                }
+            }
+            // Operations may be defined once and referred to by id.
+            if let ref = p.element.firstElement(named: "operations")?["id-ref"],
+               let shared = ws.cib.configuration.element.descendants().first(where: { $0.name == "operations" && $0.id == ref }) {
+                p.element.setFirstElement(named: "operations", to: shared)
+            }
             var res = SchedulerResource(id: p.id + suffix, configuredID: p.id, variant: .primitive(p.agent),
                                         parent: parent, element: p.element)
             res.meta = meta
