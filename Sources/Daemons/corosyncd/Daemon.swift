@@ -19,20 +19,24 @@ final class CorosyncDaemon: @unchecked Sendable {
     let incarnation: UInt64
     let ringSeqPath: String
     let statusPath: String
-    private var engine: ClusterEngine
+    var engine: ClusterEngine
     /// A bound socket per link (a link that could not be bound has none).
-    private var channels: [Int: any Channel] = [:]
-    private var selector: LinkSelector
+    var channels: [Int: any Channel] = [:]
+    var selector: LinkSelector
     private var linkWasUp: [UInt32: [Int: Bool]] = [:]
     private var heartbeatTimer: RepeatedTask?
     private var timers: [ClusterEngine.Timer: Scheduled<Void>] = [:]
     private var generation: [ClusterEngine.Timer: UInt64] = [:]
     private var statusTimer: RepeatedTask?
     private var notifiedReady = false
+    /// Set when quorum-tracking clients must hear the state (after a membership or quorum change).
+    private var clientsNeedQuorum = false
+    /// The local IPC's per-client state (LocalService.swift).
+    var local = LocalClients()
     private var lastQuorate: Bool?
     private var lastStatus: Votequorum.Status?
-    private var undecodable: UInt64 = 0
-    private var stopping = false
+    var undecodable: UInt64 = 0
+    private(set) var stopping = false
     private var needsFlush = false
     private var statusDirty = true
     private var lastStatsWritten: PacketProtection.Stats?
@@ -57,7 +61,7 @@ final class CorosyncDaemon: @unchecked Sendable {
     }
 
     /// Monotonic time, for the link states.
-    private var now: Duration { .nanoseconds(Int64(clamping: NIODeadline.now().uptimeNanoseconds)) }
+    var now: Duration { .nanoseconds(Int64(clamping: NIODeadline.now().uptimeNanoseconds)) }
 
     var nodeID: UInt32 { startup.node.nodeID }
 
@@ -80,6 +84,7 @@ final class CorosyncDaemon: @unchecked Sendable {
         statusTimer = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in
             if protection.stats != lastStatsWritten { statusDirty = true }
             writeStatusIfDirty()
+            publishCMapChanges()
         }
         writeStatusIfDirty()
     }
@@ -134,7 +139,7 @@ final class CorosyncDaemon: @unchecked Sendable {
 
     // MARK: directives out
 
-    private func perform(_ directives: [ClusterEngine.Directive]) {
+    func perform(_ directives: [ClusterEngine.Directive]) {
         for d in directives {
             switch d {
             case .multicast(let p):
@@ -160,15 +165,24 @@ final class CorosyncDaemon: @unchecked Sendable {
                 logger.debug("[TOTEM ] Transitional membership from ring \(ring): \(list(members))")
             case .membershipChanged(let m):
                 logMembership(m)
+                clientsNeedQuorum = true
             case .quorumChanged(let status):
                 logQuorum(status)
-            case .deliver, .processGroup:
-                break  // CPG clients come with the local IPC.
+                clientsNeedQuorum = true
+            case .processGroup(let event):
+                route(event)
+            case .deliver:
+                break  // Raw application messages have no local client.
             }
         }
         if needsFlush {
             needsFlush = false
             for c in channels.values { c.flush() }
+        }
+        if clientsNeedQuorum {
+            clientsNeedQuorum = false
+            publishQuorum()
+            publishCMapChanges()
         }
         writeStatusIfDirty()
     }
