@@ -296,7 +296,8 @@ final class CorosyncDaemon: @unchecked Sendable {
 
     private func list(_ ids: [UInt32]) -> String { ids.map(String.init).joined(separator: " ") }
 
-    /// A small key=value file for scripts and tests until cmap is served over local IPC.
+    /// A small key=value file for scripts and tests (the same facts, and more, are in cmap over
+    /// the local IPC).
     private func writeStatusIfDirty() {
         guard statusDirty else { return }
         statusDirty = false
