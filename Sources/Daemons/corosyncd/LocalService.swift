@@ -27,10 +27,17 @@ struct LocalClients {
     var lastCMap: [String: CMapValue] = [:]
     /// Connections whose close is watched.
     var watched: Set<UInt64> = []
+    /// Multicasts answered `tryAgain` (the ring's send queue was full).
+    var tryAgainCount: UInt64 = 0
 }
 
 /// The largest CPG message a client may multicast (the ring's own limit, less the header).
 let maximumGroupMessage = TotemNode.maxMessageSize - 256
+
+/// Ring payloads (fragments) that may wait to be sent before clients are told to try again:
+/// a client that sends faster than the ring carries is slowed down, never buffered without
+/// bound (a few MB at the default netmtu).
+let maximumQueuedPayloads = 4096
 
 extension CorosyncDaemon {
     /// Answers one local request; runs on `loop`.
@@ -70,6 +77,11 @@ extension CorosyncDaemon {
             }
             guard payload.count <= maximumGroupMessage else {
                 throw LocalRequestError("a CPG message of \(payload.count) bytes is larger than the limit of \(maximumGroupMessage) bytes; split it")
+            }
+            let queued = engine.totem.queuedPayloads
+            guard queued < maximumQueuedPayloads else {
+                local.tryAgainCount += 1
+                return .tryAgain(queued: queued)
             }
             perform(engine.submit(try engine.processGroups.multicast(group, pid: pid, payload: Array(payload))))
             return .done
@@ -343,6 +355,8 @@ extension CorosyncDaemon {
         m["stats.srp.delivered"] = .u64(engine.deliveredCount)
         m["stats.srp.malformed_service_messages"] = .u64(engine.malformedServiceMessages)
         m["stats.cpg.groups"] = .u32(UInt32(clamping: engine.processGroups.groups.count))
+        m["stats.cpg.try_again"] = .u64(local.tryAgainCount)
+        m["stats.srp.queued"] = .u32(UInt32(clamping: engine.totem.queuedPayloads))
         m["stats.ipc.connections_tracked"] = .u32(UInt32(clamping: local.watched.count))
         return m
     }

@@ -206,7 +206,7 @@ public enum CorosyncRequest: Codable, Sendable {
     /// CPG: leave a group.
     case cpgLeave(group: String)
     /// CPG: multicast to a group this connection has joined; delivered to every member (the
-    /// sender too) in the agreed order.
+    /// sender too) in the agreed order. Answered `tryAgain` while the ring's send queue is full.
     case cpgMulticast(group: String, payload: Data)
     /// CPG: the members of a group, as the agreed order has made them so far.
     case cpgMembers(group: String)
@@ -236,6 +236,9 @@ public enum CorosyncReply: Codable, Sendable {
     case quorum(QuorumState)
     case cmap([CMapEntry])
     case ringStatus(RingStatus)
+    /// Not now: the ring's send queue is full (corosync's CS_ERR_TRY_AGAIN); send again a little
+    /// later. ``CorosyncClient`` does so by itself.
+    case tryAgain(queued: Int)
 }
 
 /// What corosyncd tells a client unasked.

@@ -121,7 +121,18 @@ public final class CorosyncClient: Sendable {
     }
 
     fileprivate func multicast(_ group: String, _ payload: Data) async throws {
-        try await expectDone(.cpgMulticast(group: group, payload: payload))
+        // While the ring's send queue is full, wait and send again (1 ms, doubling up to 50 ms):
+        // the caller is slowed down to what the ring carries. Cancelling the task stops it.
+        var pause = Duration.milliseconds(1)
+        while true {
+            switch try await ipc.request(.cpgMulticast(group: group, payload: payload)) {
+            case .done: return
+            case .tryAgain:
+                try await Task.sleep(for: pause)
+                pause = min(pause * 2, .milliseconds(50))
+            default: throw Self.unexpected("done")
+            }
+        }
     }
 
     fileprivate func leave(_ group: String) async throws {
@@ -274,7 +285,8 @@ public final class CPGHandle: Sendable {
     }
 
     /// Multicasts a message to the group; every member, this one included, receives it in the
-    /// agreed order. Returns once corosyncd has queued it for the ring.
+    /// agreed order. Returns once corosyncd has queued it for the ring; while the ring's queue
+    /// is full it waits (so a fast sender goes at the ring's pace).
     public func multicast(_ payload: Data) async throws {
         try await client.multicast(group, payload)
     }
