@@ -333,6 +333,24 @@ extension CPGEvent {
                                  [0, 0, 0, 40] + Array(#"{"kind":"request","id":1,"request":{"x":1}}"#.utf8.prefix(40))] {
             try Self.sendRaw(garbage, to: socket)
         }
+        // Seeded random and mutated frames (a valid request with bytes changed or cut).
+        var rng = SeededGenerator(seed: 4)
+        let valid = Array(#"{"kind":"request","id":7,"request":{"cmapList":{"prefix":"totem."}}}"#.utf8)
+        for i in 0..<150 {
+            var body: [UInt8]
+            if i % 2 == 0 {
+                body = (0..<Int.random(in: 0..<200, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            } else {
+                body = valid
+                for _ in 0..<Int.random(in: 1...6, using: &rng) {
+                    body[Int.random(in: 0..<body.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+                }
+                if i % 5 == 0 { body = Array(body.prefix(Int.random(in: 0..<body.count, using: &rng))) }
+            }
+            // Mostly a true length; sometimes one that lies.
+            let length = i % 7 == 0 ? UInt32.random(in: 0...UInt32.max, using: &rng) : UInt32(body.count)
+            try Self.sendRaw(withUnsafeBytes(of: length.bigEndian, Array.init) + body, to: socket)
+        }
         try await Task.sleep(for: .milliseconds(200))
         #expect(c[1].isRunning, "corosyncd died:\n\(c[1].log.suffix(1500))")
         #expect(try await probe.quorumState().quorate)
