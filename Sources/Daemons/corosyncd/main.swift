@@ -52,7 +52,7 @@ struct Corosyncd: ParsableCommand {
         corosync-cfgtool, corosync-quorumtool and corosync-cmapctl; root, corosyncd's user and group haclient).
 
         EXIT STATUS: 0 after a clean shutdown; 78 for a configuration error (the message names the \
-        file and line); 69 when another corosyncd runs for this root; 71 when the socket cannot be \
+        file and line); 69 when another corosyncd runs for this root (or serves its IPC socket); 71 when the socket cannot be \
         opened; 74 when the state files cannot be written.
         """)
 
@@ -162,9 +162,9 @@ struct Corosyncd: ParsableCommand {
         }
 
         let opened = channels
-        loop.execute { daemon.start(channels: opened) }
 
-        // The local IPC (CPG, quorum, cmap, cfg). Requests are handled on the daemon's loop.
+        // The local IPC (CPG, quorum, cmap, cfg), listening before the ring starts: READY=1
+        // (at the first membership) means clients can connect. Requests run on the daemon's loop.
         let socketPath = CorosyncAPI.socketPath(root: env.root)
         let server = IPCServer<CorosyncAPI>(path: socketPath, group: group, logger: logger) { request, connection in
             try await loop.submit { try daemon.handle(request, from: connection) }.get()
@@ -173,12 +173,12 @@ struct Corosyncd: ParsableCommand {
             try Self.blocking { try await server.start() }
         } catch {
             logger.critical("[MAIN  ] cannot serve the local IPC on \(socketPath): \(error)")
-            loop.execute { daemon.shutdown(reason: "the local IPC socket could not be opened") }
-            try? EventLoopFuture.andAllComplete(opened.values.map(\.closeFuture), on: loop).wait()
+            for c in opened.values { try? c.close().wait() }
             try? group.syncShutdownGracefully()
             HASupport.exit(.unavailable)
         }
         logger.notice("[IPC   ] Serving CPG, quorum, cmap and cfg on \(socketPath)")
+        loop.execute { daemon.start(channels: opened) }
 
         try? EventLoopFuture.andAllComplete(opened.values.map(\.closeFuture), on: loop).wait()
         try? Self.blocking { await server.stop() }
