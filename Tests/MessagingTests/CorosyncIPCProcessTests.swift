@@ -99,8 +99,24 @@ extension CPGEvent {
             handles.append(h)
             events.append(Collected.reading(h.events))
         }
-        // A process joins a group once.
+        // A process joins a group once; a name must be 1 to 128 bytes; only members multicast.
         await #expect(throws: IPCError.self) { _ = try await clients[0].join("swiftha-test") }
+        do {
+            _ = try await clients[0].join(String(repeating: "g", count: 129))
+            Issue.record("a 129-byte group name was accepted")
+        } catch {
+            #expect("\(error)".contains("1 to 128 bytes"), "\(error)")
+        }
+        let stranger = try await Self.connect(c[1])
+        let strangerHandle = try await stranger.join("elsewhere")
+        try await strangerHandle.leave()
+        do {
+            try await strangerHandle.multicast(Data("x".utf8))
+            Issue.record("a multicast from outside the group was accepted")
+        } catch {
+            #expect("\(error)".contains("not a member of CPG group 'elsewhere'"), "\(error)")
+        }
+        await stranger.close()
         let allJoined = await Self.eventually(10) { events.allSatisfy { $0.items.last?.members == [1, 2, 3] } }
         #expect(allJoined, "joins not seen: \(events.map { $0.items })")
         // The joining process's first event has it join.

@@ -1,5 +1,4 @@
 import CSystemd
-import DurableFile
 import Foundation
 import HASupport
 import Logging
@@ -329,7 +328,10 @@ final class CorosyncDaemon: @unchecked Sendable {
                       "expected_votes=\(s.expectedVotes)"]
         }
         do {
-            try DurableFile.write(Array((lines.joined(separator: "\n") + "\n").utf8), to: statusPath, mode: 0o644)
+            // Atomic (a reader sees the old or the new file) but not synced: this runs on the
+            // ring's event loop, about once a second, and an fsync there could stall the token.
+            // The file is a view of the running state, worthless after a crash anyway.
+            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: statusPath), options: .atomic)
         } catch {
             logger.debug("cannot write \(statusPath): \(error)")
         }

@@ -17,6 +17,8 @@ struct LocalClients {
     struct GroupMember {
         var connection: Connection
         var active: Bool
+        /// Its leave is on the ring: it may no longer multicast.
+        var leaving = false
     }
 
     /// group -> pid -> member.
@@ -65,15 +67,16 @@ extension CorosyncDaemon {
             return .done
 
         case .cpgLeave(let group):
-            guard let m = local.groups[group]?[pid], m.connection == connection else {
-                throw LocalRequestError("this connection (pid \(pid)) is not a member of CPG group '\(group)' on node \(nodeID); join it first")
+            guard let m = local.groups[group]?[pid], m.connection == connection, !m.leaving else {
+                throw LocalRequestError("this connection (pid \(pid)) is not a member of CPG group '\(group)' on node \(nodeID) (or is already leaving it); join it first")
             }
+            local.groups[group]![pid]!.leaving = true
             perform(engine.submit(try engine.processGroups.leave(group, pid: pid)))
             return .done
 
         case .cpgMulticast(let group, let payload):
-            guard let m = local.groups[group]?[pid], m.connection == connection else {
-                throw LocalRequestError("this connection (pid \(pid)) is not a member of CPG group '\(group)' on node \(nodeID); join the group before multicasting to it")
+            guard let m = local.groups[group]?[pid], m.connection == connection, !m.leaving else {
+                throw LocalRequestError("this connection (pid \(pid)) is not a member of CPG group '\(group)' on node \(nodeID) (or is leaving it); join the group before multicasting to it")
             }
             guard payload.count <= maximumGroupMessage else {
                 throw LocalRequestError("a CPG message of \(payload.count) bytes is larger than the limit of \(maximumGroupMessage) bytes; split it")
