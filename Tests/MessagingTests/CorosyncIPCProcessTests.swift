@@ -170,6 +170,7 @@ extension CPGEvent {
         #expect(q.quorate && q.members.map(\.nodeID) == [1, 2])
         let quorumHeard = await Self.eventually(5) { quorumAt1.items.last?.members.map(\.nodeID) == [1, 2] }
         #expect(quorumHeard, "quorum change not pushed: \(quorumAt1.items)")
+        #expect(quorumAt1.items.first?.members.map(\.nodeID) == [1, 2, 3], "the state when tracking began comes first")
         let cmapHeard = await Self.eventually(5) { membersAt1.items.contains { $0.key == "runtime.members.3.status" && $0.value == nil } }
         #expect(cmapHeard, "cmap change not pushed: \(membersAt1.items)")
 

@@ -96,7 +96,13 @@ extension CorosyncDaemon {
             return .quorum(quorumState)
 
         case .quorumTrack(let on):
-            if on { local.quorumTrackers[connection.id] = connection } else { local.quorumTrackers[connection.id] = nil }
+            if on {
+                local.quorumTrackers[connection.id] = connection
+                // The current state first, in order with the changes that follow.
+                connection.push(.quorumChanged(quorumState))
+            } else {
+                local.quorumTrackers[connection.id] = nil
+            }
             return .done
 
         case .cmapGet(let key):

@@ -212,7 +212,8 @@ public enum CorosyncRequest: Codable, Sendable {
     case cpgMembers(group: String)
     /// Quorum: the current state.
     case quorumState
-    /// Quorum: send `quorumChanged` events on every change (true) or stop (false).
+    /// Quorum: send `quorumChanged` events, the current state first and then one on every
+    /// change (true), or stop (false).
     case quorumTrack(Bool)
     /// cmap: one key (a failure names the key when there is none).
     case cmapGet(key: String)

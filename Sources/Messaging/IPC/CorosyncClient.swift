@@ -162,8 +162,8 @@ public final class CorosyncClient: Sendable {
             return stream
         }
         sink.onTermination = { [weak self] _ in _ = self?.state.withLock { $0.quorum.removeValue(forKey: id) } }
+        // corosyncd pushes the current state first, in order with the changes.
         try await expectDone(.quorumTrack(true))
-        sink.yield(try await quorumState())
         return stream
     }
 
