@@ -11,8 +11,10 @@
 ///   merge detection, clean leave) as instances, and ``TotemWire``, their byte layout.
 /// - ``ClusterEngine``: what corosyncd runs, totem, votequorum and closed process groups
 ///   (``ProcessGroups``, corosync's CPG semantics) composed, with the node information and join
-///   list exchanges; the daemon (Sources/Daemons/corosyncd) is its NIO shell. The local IPC that
-///   lets clients use the groups comes next.
+///   list exchanges; the daemon (Sources/Daemons/corosyncd) is its NIO shell.
+/// - ``CorosyncAPI`` and ``CorosyncClient``: corosyncd's local IPC (CPG, quorum, cmap, cfg) and
+///   its Swift client (``CPGHandle``, typed async methods, AsyncStreams of events);
+///   ``CorosyncToolOutput``, what corosync-quorumtool, -cfgtool and -cmapctl print.
 /// - ``LinkSelector``: which knet link reaches each peer (passive link mode, heartbeats).
 /// - ``BootCounter`` and ``PersistentCounter``: numbers kept durably across restarts (the
 ///   packet incarnation, the ring sequence number).

@@ -224,8 +224,9 @@ extension CorosyncdCluster {
         let formed = CorosyncdCluster.waitFor(20) { c.all.allSatisfy { $0.members == [1, 2, 3] && $0.quorate == true } }
         #expect(formed != nil, "no ring of 3:\n\(report())")
         guard formed != nil else { return }
-        #expect(c[1].status["members"] == "1 2 3")
-        #expect(c[1].status["quorate"] == "1")
+        // The status file is written (durably) just after the log line: wait for it, bounded.
+        let written = CorosyncdCluster.waitFor(5) { c[1].status["members"] == "1 2 3" && c[1].status["quorate"] == "1" }
+        #expect(written != nil, "status file: \(c[1].status)")
         #expect(c[1].status["packets_dropped_authenticationFailed"] == "0")
         let firstIncarnation = Int(c[3].status["incarnation"] ?? "0")!
         #expect(firstIncarnation > 0)

@@ -1,5 +1,4 @@
 import CSystemd
-import DurableFile
 import Foundation
 import HASupport
 import Logging
@@ -19,20 +18,24 @@ final class CorosyncDaemon: @unchecked Sendable {
     let incarnation: UInt64
     let ringSeqPath: String
     let statusPath: String
-    private var engine: ClusterEngine
+    var engine: ClusterEngine
     /// A bound socket per link (a link that could not be bound has none).
-    private var channels: [Int: any Channel] = [:]
-    private var selector: LinkSelector
+    var channels: [Int: any Channel] = [:]
+    var selector: LinkSelector
     private var linkWasUp: [UInt32: [Int: Bool]] = [:]
     private var heartbeatTimer: RepeatedTask?
     private var timers: [ClusterEngine.Timer: Scheduled<Void>] = [:]
     private var generation: [ClusterEngine.Timer: UInt64] = [:]
     private var statusTimer: RepeatedTask?
     private var notifiedReady = false
+    /// Set when quorum-tracking clients must hear the state (after a membership or quorum change).
+    private var clientsNeedQuorum = false
+    /// The local IPC's per-client state (LocalService.swift).
+    var local = LocalClients()
     private var lastQuorate: Bool?
     private var lastStatus: Votequorum.Status?
-    private var undecodable: UInt64 = 0
-    private var stopping = false
+    var undecodable: UInt64 = 0
+    private(set) var stopping = false
     private var needsFlush = false
     private var statusDirty = true
     private var lastStatsWritten: PacketProtection.Stats?
@@ -57,7 +60,7 @@ final class CorosyncDaemon: @unchecked Sendable {
     }
 
     /// Monotonic time, for the link states.
-    private var now: Duration { .nanoseconds(Int64(clamping: NIODeadline.now().uptimeNanoseconds)) }
+    var now: Duration { .nanoseconds(Int64(clamping: NIODeadline.now().uptimeNanoseconds)) }
 
     var nodeID: UInt32 { startup.node.nodeID }
 
@@ -80,6 +83,7 @@ final class CorosyncDaemon: @unchecked Sendable {
         statusTimer = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in
             if protection.stats != lastStatsWritten { statusDirty = true }
             writeStatusIfDirty()
+            publishCMapChanges()
         }
         writeStatusIfDirty()
     }
@@ -134,7 +138,7 @@ final class CorosyncDaemon: @unchecked Sendable {
 
     // MARK: directives out
 
-    private func perform(_ directives: [ClusterEngine.Directive]) {
+    func perform(_ directives: [ClusterEngine.Directive]) {
         for d in directives {
             switch d {
             case .multicast(let p):
@@ -160,15 +164,24 @@ final class CorosyncDaemon: @unchecked Sendable {
                 logger.debug("[TOTEM ] Transitional membership from ring \(ring): \(list(members))")
             case .membershipChanged(let m):
                 logMembership(m)
+                clientsNeedQuorum = true
             case .quorumChanged(let status):
                 logQuorum(status)
-            case .deliver, .processGroup:
-                break  // CPG clients come with the local IPC.
+                clientsNeedQuorum = true
+            case .processGroup(let event):
+                route(event)
+            case .deliver:
+                break  // Raw application messages have no local client.
             }
         }
         if needsFlush {
             needsFlush = false
             for c in channels.values { c.flush() }
+        }
+        if clientsNeedQuorum {
+            clientsNeedQuorum = false
+            publishQuorum()
+            publishCMapChanges()
         }
         writeStatusIfDirty()
     }
@@ -282,7 +295,8 @@ final class CorosyncDaemon: @unchecked Sendable {
 
     private func list(_ ids: [UInt32]) -> String { ids.map(String.init).joined(separator: " ") }
 
-    /// A small key=value file for scripts and tests until cmap is served over local IPC.
+    /// A small key=value file for scripts and tests (the same facts, and more, are in cmap over
+    /// the local IPC).
     private func writeStatusIfDirty() {
         guard statusDirty else { return }
         statusDirty = false
@@ -314,7 +328,10 @@ final class CorosyncDaemon: @unchecked Sendable {
                       "expected_votes=\(s.expectedVotes)"]
         }
         do {
-            try DurableFile.write(Array((lines.joined(separator: "\n") + "\n").utf8), to: statusPath, mode: 0o644)
+            // Atomic (a reader sees the old or the new file) but not synced: this runs on the
+            // ring's event loop, about once a second, and an fsync there could stall the token.
+            // The file is a view of the running state, worthless after a crash anyway.
+            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: statusPath), options: .atomic)
         } catch {
             logger.debug("cannot write \(statusPath): \(error)")
         }

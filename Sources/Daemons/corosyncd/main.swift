@@ -2,10 +2,12 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import HASupport
+import LocalIPC
 import Logging
 import Messaging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// corosyncd: the cluster membership and messaging daemon (what corosync is for Pacemaker).
 struct Corosyncd: ParsableCommand {
@@ -45,10 +47,12 @@ struct Corosyncd: ParsableCommand {
 
         FILES (under --root): etc/corosync/corosync.conf, etc/corosync/authkey (crypto_cipher and \
         crypto_hash none turn encryption off, with a warning), var/lib/corosync/incarnation (the boot \
-        counter), var/lib/corosync/ringid_<nodeid>, run/swiftha/corosyncd.status (state and packet counters).
+        counter), var/lib/corosync/ringid_<nodeid>, run/swiftha/corosyncd.status (state and packet counters), \
+        run/swiftha/corosyncd.sock (the local IPC: CPG, quorum, cmap and cfg for cibd, crmd, stonithd and \
+        corosync-cfgtool, corosync-quorumtool and corosync-cmapctl; root, corosyncd's user and group haclient).
 
         EXIT STATUS: 0 after a clean shutdown; 78 for a configuration error (the message names the \
-        file and line); 69 when another corosyncd runs for this root; 71 when the socket cannot be \
+        file and line); 69 when another corosyncd runs for this root (or serves its IPC socket); 71 when the socket cannot be \
         opened; 74 when the state files cannot be written.
         """)
 
@@ -158,11 +162,41 @@ struct Corosyncd: ParsableCommand {
         }
 
         let opened = channels
+
+        // The local IPC (CPG, quorum, cmap, cfg), listening before the ring starts: READY=1
+        // (at the first membership) means clients can connect. Requests run on the daemon's loop.
+        let socketPath = CorosyncAPI.socketPath(root: env.root)
+        let server = IPCServer<CorosyncAPI>(path: socketPath, group: group, logger: logger) { request, connection in
+            try await loop.submit { try daemon.handle(request, from: connection) }.get()
+        }
+        do {
+            try Self.blocking { try await server.start() }
+        } catch {
+            logger.critical("[MAIN  ] cannot serve the local IPC on \(socketPath): \(error)")
+            for c in opened.values { try? c.close().wait() }
+            try? group.syncShutdownGracefully()
+            HASupport.exit(.unavailable)
+        }
+        logger.notice("[IPC   ] Serving CPG, quorum, cmap and cfg on \(socketPath)")
         loop.execute { daemon.start(channels: opened) }
+
         try? EventLoopFuture.andAllComplete(opened.values.map(\.closeFuture), on: loop).wait()
+        try? Self.blocking { await server.stop() }
         for s in sources { s.cancel() }
         try? group.syncShutdownGracefully()
         HASupport.exit(daemon.exitCode)
+    }
+
+    /// Runs async work from this synchronous main and waits for it.
+    private static func blocking(_ body: @escaping @Sendable () async throws -> Void) throws {
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<Result<Void, any Error>>(.success(()))
+        Task {
+            do { try await body() } catch { result.withLock { $0 = .failure(error) } }
+            done.signal()
+        }
+        done.wait()
+        try result.withLock { $0 }.get()
     }
 
     private func fail(_ code: CRMExit, _ message: String) -> Never {

@@ -98,6 +98,12 @@ public struct ProcessGroups: Sendable, Equatable {
         try Request(payload: Wire.encode(.multicast, group: group, pid: pid) + payload)
     }
 
+    /// A local process ended or closed its connection: it leaves this group (reason
+    /// `processDown`). Harmless when it is not a member by the time it is delivered.
+    public func processDown(_ group: String, pid: UInt32) throws(RequestError) -> Request {
+        try Request(payload: Wire.encode(.processDown, group: group, pid: pid))
+    }
+
     /// A local process ended: it leaves every group it was in (reason `processDown`).
     public func processEnded(pid: UInt32) -> [Request] {
         let me = Member(node: nodeID, pid: pid)

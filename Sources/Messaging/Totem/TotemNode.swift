@@ -216,6 +216,10 @@ public struct TotemNode: Sendable {
     /// The members of the installed ring (empty before the first one).
     public var members: [NodeID] { ring?.members ?? [] }
 
+    /// Ring payloads (fragments counted one by one) submitted here and not yet sent: what the
+    /// shell looks at to push back on local clients that send faster than the ring carries.
+    public var queuedPayloads: Int { pending.count + (ring?.pending.count ?? 0) }
+
     /// Starts gathering, alone.
     public mutating func start() -> [Directive] {
         enterGather(proc: [nodeID], fail: [], reason: .start)

@@ -1,0 +1,256 @@
+import Foundation
+import LocalIPC
+
+/// corosyncd's local API, served on `<root>/run/swiftha/corosyncd.sock` (peer credentials
+/// checked: root, corosyncd's user, group haclient). It carries corosync's four client
+/// services: closed process groups (CPG), quorum, the runtime key-value store (cmap) and the
+/// configuration service (cfg). Use it through ``CorosyncClient``.
+public enum CorosyncAPI: LocalIPCProtocol {
+    public typealias Request = CorosyncRequest
+    public typealias Reply = CorosyncReply
+    public typealias Event = CorosyncEvent
+    public static let name = "corosyncd"
+    /// The socket's file name in the node's socket directory.
+    public static let socketName = "corosyncd.sock"
+
+    /// `<root>/run/swiftha/corosyncd.sock`.
+    public static func socketPath(root: String) -> String {
+        (root.hasSuffix("/") ? root : root + "/") + "run/swiftha/" + socketName
+    }
+}
+
+/// A member of a closed process group: a process (pid) on a node.
+public struct CPGMember: Codable, Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var nodeID: UInt32
+    public var pid: UInt32
+
+    public init(nodeID: UInt32, pid: UInt32) {
+        self.nodeID = nodeID
+        self.pid = pid
+    }
+
+    public static func < (a: CPGMember, b: CPGMember) -> Bool { (a.nodeID, a.pid) < (b.nodeID, b.pid) }
+    public var description: String { "\(nodeID):\(pid)" }
+}
+
+/// Why a member joined or left a group (corosync's CPG_REASON_*).
+public enum CPGReason: String, Codable, Sendable {
+    /// It asked to join.
+    case join
+    /// It asked to leave.
+    case leave
+    /// Its node left the ring (crashed, partitioned or stopped).
+    case nodeDown
+    /// Its node joined the ring with it already a member.
+    case nodeUp
+    /// Its process ended (or closed its connection to corosyncd).
+    case processDown
+}
+
+/// A member joining or leaving, with why.
+public struct CPGChange: Codable, Sendable, Equatable {
+    public var member: CPGMember
+    public var reason: CPGReason
+
+    public init(member: CPGMember, reason: CPGReason) {
+        self.member = member
+        self.reason = reason
+    }
+}
+
+/// The quorum state (what `corosync-quorumtool -s` shows).
+public struct QuorumState: Codable, Sendable, Equatable {
+    /// This node's id.
+    public var nodeID: UInt32
+    /// Whether this node's partition has quorum.
+    public var quorate: Bool
+    public var expectedVotes: Int
+    public var highestExpected: Int
+    public var totalVotes: Int
+    /// The votes needed for quorum.
+    public var quorum: Int
+    /// The members of the ring, with their votes and names, sorted by node id.
+    public var members: [Node]
+    /// votequorum's flags as quorumtool prints them (Quorate, 2Node, WaitForAll, ...).
+    public var flags: [String]
+    /// The ring id: its representative and sequence number.
+    public var ringRepresentative: UInt32
+    public var ringSequence: UInt64
+    /// Whether votequorum is the quorum provider (false: no `quorum { provider: corosync_votequorum }`).
+    public var providerConfigured: Bool
+
+    /// A ring member as quorum sees it.
+    public struct Node: Codable, Sendable, Equatable {
+        public var nodeID: UInt32
+        public var votes: Int
+        public var name: String?
+
+        public init(nodeID: UInt32, votes: Int, name: String?) {
+            self.nodeID = nodeID
+            self.votes = votes
+            self.name = name
+        }
+    }
+
+    public init(nodeID: UInt32, quorate: Bool, expectedVotes: Int, highestExpected: Int, totalVotes: Int, quorum: Int,
+                members: [Node], flags: [String], ringRepresentative: UInt32, ringSequence: UInt64, providerConfigured: Bool) {
+        self.nodeID = nodeID
+        self.quorate = quorate
+        self.expectedVotes = expectedVotes
+        self.highestExpected = highestExpected
+        self.totalVotes = totalVotes
+        self.quorum = quorum
+        self.members = members
+        self.flags = flags
+        self.ringRepresentative = ringRepresentative
+        self.ringSequence = ringSequence
+        self.providerConfigured = providerConfigured
+    }
+}
+
+/// A typed cmap value, with corosync's type names (`corosync-cmapctl` prints them).
+public enum CMapValue: Codable, Sendable, Equatable, CustomStringConvertible {
+    case u8(UInt8)
+    case u16(UInt16)
+    case u32(UInt32)
+    case u64(UInt64)
+    case i32(Int32)
+    case string(String)
+
+    /// `u32`, `str`, ...
+    public var typeName: String {
+        switch self {
+        case .u8: "u8"
+        case .u16: "u16"
+        case .u32: "u32"
+        case .u64: "u64"
+        case .i32: "i32"
+        case .string: "str"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .u8(let v): "\(v)"
+        case .u16(let v): "\(v)"
+        case .u32(let v): "\(v)"
+        case .u64(let v): "\(v)"
+        case .i32(let v): "\(v)"
+        case .string(let s): s
+        }
+    }
+}
+
+/// One cmap key and its value.
+public struct CMapEntry: Codable, Sendable, Equatable {
+    public var key: String
+    public var value: CMapValue
+
+    public init(key: String, value: CMapValue) {
+        self.key = key
+        self.value = value
+    }
+
+    /// The line `corosync-cmapctl` prints: `totem.token (u32) = 3000`.
+    public var line: String { "\(key) (\(value.typeName)) = \(value)" }
+}
+
+/// The status of one knet link / totem interface (`corosync-cfgtool -s`).
+public struct LinkStatus: Codable, Sendable, Equatable {
+    /// The link number (ringX_addr).
+    public var link: Int
+    /// This node's address on the link.
+    public var address: String
+    /// Every node of the nodelist with an address on this link, sorted by node id.
+    public var nodes: [Peer]
+
+    public struct Peer: Codable, Sendable, Equatable {
+        public var nodeID: UInt32
+        /// `localhost`, `connected` or `disconnected`.
+        public var state: String
+
+        public init(nodeID: UInt32, state: String) {
+            self.nodeID = nodeID
+            self.state = state
+        }
+    }
+
+    public init(link: Int, address: String, nodes: [Peer]) {
+        self.link = link
+        self.address = address
+        self.nodes = nodes
+    }
+}
+
+/// What `corosync-cfgtool -s` shows.
+public struct RingStatus: Codable, Sendable, Equatable {
+    public var nodeID: UInt32
+    /// The configured transport (`knet`, `udpu`, `udp`).
+    public var transport: String
+    public var links: [LinkStatus]
+
+    public init(nodeID: UInt32, transport: String, links: [LinkStatus]) {
+        self.nodeID = nodeID
+        self.transport = transport
+        self.links = links
+    }
+}
+
+/// What a client may ask corosyncd.
+public enum CorosyncRequest: Codable, Sendable {
+    /// This node's id.
+    case localNodeID
+    /// CPG: join a group (this connection's process becomes a member once the join is
+    /// delivered in the agreed order; its own configuration change event says so).
+    case cpgJoin(group: String)
+    /// CPG: leave a group.
+    case cpgLeave(group: String)
+    /// CPG: multicast to a group this connection has joined; delivered to every member (the
+    /// sender too) in the agreed order. Answered `tryAgain` while the ring's send queue is full.
+    case cpgMulticast(group: String, payload: Data)
+    /// CPG: the members of a group, as the agreed order has made them so far.
+    case cpgMembers(group: String)
+    /// Quorum: the current state.
+    case quorumState
+    /// Quorum: send `quorumChanged` events, the current state first and then one on every
+    /// change (true), or stop (false).
+    case quorumTrack(Bool)
+    /// cmap: one key (a failure names the key when there is none).
+    case cmapGet(key: String)
+    /// cmap: every key starting with the prefix ("" for all), sorted.
+    case cmapList(prefix: String)
+    /// cmap: send `cmapChanged` events for keys starting with the prefix.
+    case cmapTrack(prefix: String)
+    /// cmap: stop tracking a prefix.
+    case cmapUntrack(prefix: String)
+    /// cfg: the ring's link status.
+    case cfgRingStatus
+    /// cfg: shut corosyncd down (it leaves the ring cleanly).
+    case cfgShutdown
+}
+
+/// corosyncd's answers.
+public enum CorosyncReply: Codable, Sendable {
+    case done
+    case nodeID(UInt32)
+    case members([CPGMember])
+    case quorum(QuorumState)
+    case cmap([CMapEntry])
+    case ringStatus(RingStatus)
+    /// Not now: the ring's send queue is full (corosync's CS_ERR_TRY_AGAIN); send again a little
+    /// later. ``CorosyncClient`` does so by itself.
+    case tryAgain(queued: Int)
+}
+
+/// What corosyncd tells a client unasked.
+public enum CorosyncEvent: Codable, Sendable {
+    /// A group's members changed (corosync's confchg callback). Sent to the group's local
+    /// members, the joining process included.
+    case cpgConfigurationChange(group: String, members: [CPGMember], joined: [CPGChange], left: [CPGChange])
+    /// A message multicast to a group, in the agreed order.
+    case cpgDeliver(group: String, sender: CPGMember, payload: Data)
+    /// The quorum state changed (to connections that track quorum).
+    case quorumChanged(QuorumState)
+    /// A tracked cmap key was added or changed (`value` set) or removed (`value` nil).
+    case cmapChanged(key: String, value: CMapValue?)
+}

@@ -1,0 +1,67 @@
+/// The text corosync 3.1's tools print, from corosyncd's answers; pure, so the layout is
+/// tested without a daemon. The tools (Sources/Tools/corosync-*) only fetch and print.
+public enum CorosyncToolOutput {
+    /// `corosync-quorumtool -s`: the Quorum information, Votequorum information and Membership
+    /// information sections. `date` is the local time as ctime(3) prints it.
+    public static func quorumStatus(_ q: QuorumState, date: String) -> String {
+        var out = """
+        Quorum information
+        ------------------
+        Date:             \(date)
+        Quorum provider:  \(q.providerConfigured ? "corosync_votequorum" : "(none)")
+        Nodes:            \(q.members.count)
+        Node ID:          \(q.nodeID)
+        Ring ID:          \(String(q.ringRepresentative, radix: 16)).\(String(q.ringSequence, radix: 16))
+        Quorate:          \(q.quorate ? "Yes" : "No")
+
+        """
+        if q.providerConfigured {
+            out += """
+
+            Votequorum information
+            ----------------------
+            Expected votes:   \(q.expectedVotes)
+            Highest expected: \(q.highestExpected)
+            Total votes:      \(q.totalVotes)
+            Quorum:           \(q.quorum) \(q.quorate ? " " : "Activity blocked")
+            Flags:            \(q.flags.map { $0 + " " }.joined())
+
+            """
+        }
+        return out + membership(q)
+    }
+
+    /// `corosync-quorumtool -l`: the Membership information section (a node id and votes per
+    /// member, this node marked `(local)`).
+    public static func membership(_ q: QuorumState) -> String {
+        var out = "\nMembership information\n----------------------\n" + pad("Nodeid") + " " + pad("Votes") + " Name\n"
+        for n in q.members {
+            let name = n.name ?? "\(n.nodeID)"
+            out += pad("\(n.nodeID)") + " " + pad("\(n.votes)") + " " + name + (n.nodeID == q.nodeID ? " (local)" : "") + "\n"
+        }
+        return out
+    }
+
+    /// `corosync-cfgtool -s`: the local node id and transport, then every link with this
+    /// node's address and each node's state on it.
+    public static func ringStatus(_ r: RingStatus) -> String {
+        var out = "Local node ID \(r.nodeID), transport \(r.transport)\n"
+        for link in r.links {
+            out += "LINK ID \(link.link) udp\n\taddr\t= \(link.address)\n\tstatus:\n"
+            for n in link.nodes {
+                out += "\t\tnodeid: \(pad("\(n.nodeID)")):\t\(n.state)\n"
+            }
+        }
+        return out
+    }
+
+    /// `corosync-cmapctl`: a `key (type) = value` line per entry.
+    public static func cmap(_ entries: [CMapEntry]) -> String {
+        entries.map { $0.line + "\n" }.joined()
+    }
+
+    /// Right-aligned in 10 columns (printf's `%10s`).
+    static func pad(_ s: String) -> String {
+        String(repeating: " ", count: max(0, 10 - s.count)) + s
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Messaging
+import Testing
+
+/// The tools' layout, without a daemon, and the API's messages through JSON.
+@Suite struct CorosyncToolOutputTests {
+    static let twoOfThree = QuorumState(
+        nodeID: 2, quorate: false, expectedVotes: 3, highestExpected: 3, totalVotes: 1, quorum: 2,
+        members: [.init(nodeID: 2, votes: 1, name: "b")], flags: ["WaitForAll"],
+        ringRepresentative: 2, ringSequence: 0x1c, providerConfigured: true)
+
+    @Test func quorumStatusHasCorosyncsThreeSections() {
+        let text = CorosyncToolOutput.quorumStatus(Self.twoOfThree, date: "Mon Nov 23 23:10:00 2026")
+        #expect(text == """
+            Quorum information
+            ------------------
+            Date:             Mon Nov 23 23:10:00 2026
+            Quorum provider:  corosync_votequorum
+            Nodes:            1
+            Node ID:          2
+            Ring ID:          2.1c
+            Quorate:          No
+
+            Votequorum information
+            ----------------------
+            Expected votes:   3
+            Highest expected: 3
+            Total votes:      1
+            Quorum:           2 Activity blocked
+            Flags:            WaitForAll 
+
+            Membership information
+            ----------------------
+                Nodeid      Votes Name
+                     2          1 b (local)
+
+            """)
+    }
+
+    @Test func withoutAProviderThereIsNoVotequorumSection() {
+        var q = Self.twoOfThree
+        q.providerConfigured = false
+        q.quorate = true
+        let text = CorosyncToolOutput.quorumStatus(q, date: "d")
+        #expect(text.contains("Quorum provider:  (none)"))
+        #expect(!text.contains("Votequorum information"))
+        #expect(text.contains("Membership information"))
+    }
+
+    @Test func ringStatusListsEveryNodePerLink() {
+        let r = RingStatus(nodeID: 1, transport: "knet", links: [
+            LinkStatus(link: 0, address: "10.0.0.1", nodes: [.init(nodeID: 1, state: "localhost"), .init(nodeID: 12, state: "disconnected")]),
+            LinkStatus(link: 1, address: "10.1.0.1", nodes: [.init(nodeID: 1, state: "localhost"), .init(nodeID: 12, state: "connected")]),
+        ])
+        #expect(CorosyncToolOutput.ringStatus(r) == """
+            Local node ID 1, transport knet
+            LINK ID 0 udp
+            \taddr\t= 10.0.0.1
+            \tstatus:
+            \t\tnodeid:          1:\tlocalhost
+            \t\tnodeid:         12:\tdisconnected
+            LINK ID 1 udp
+            \taddr\t= 10.1.0.1
+            \tstatus:
+            \t\tnodeid:          1:\tlocalhost
+            \t\tnodeid:         12:\tconnected
+
+            """)
+    }
+
+    @Test func cmapLinesNameTheType() {
+        let entries = [CMapEntry(key: "totem.token", value: .u32(3000)), CMapEntry(key: "totem.cluster_name", value: .string("ha")),
+                       CMapEntry(key: "quorum.two_node", value: .u8(0)), CMapEntry(key: "stats.srp.delivered", value: .u64(7)),
+                       CMapEntry(key: "totem.interface.0.mcastport", value: .u16(5405)), CMapEntry(key: "x", value: .i32(-1))]
+        #expect(CorosyncToolOutput.cmap(entries) == """
+            totem.token (u32) = 3000
+            totem.cluster_name (str) = ha
+            quorum.two_node (u8) = 0
+            stats.srp.delivered (u64) = 7
+            totem.interface.0.mcastport (u16) = 5405
+            x (i32) = -1
+
+            """)
+    }
+
+    @Test func messagesSurviveJSON() throws {
+        let payload = Data((0...255).map { UInt8($0) })
+        let request = CorosyncRequest.cpgMulticast(group: "cib", payload: payload)
+        let back = try JSONDecoder().decode(CorosyncRequest.self, from: JSONEncoder().encode(request))
+        guard case .cpgMulticast(let g, let p) = back else { Issue.record("\(back)"); return }
+        #expect(g == "cib" && p == payload)
+        let event = CorosyncEvent.cmapChanged(key: "runtime.members.3.status", value: nil)
+        let e = try JSONDecoder().decode(CorosyncEvent.self, from: JSONEncoder().encode(event))
+        guard case .cmapChanged(let k, let v) = e else { Issue.record("\(e)"); return }
+        #expect(k == "runtime.members.3.status" && v == nil)
+        #expect(CorosyncAPI.socketPath(root: "/n1") == "/n1/run/swiftha/corosyncd.sock")
+        #expect(CorosyncAPI.socketPath(root: "/") == "/run/swiftha/corosyncd.sock")
+    }
+}
