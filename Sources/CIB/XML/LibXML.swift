@@ -299,6 +299,12 @@ extension XElement {
     ///
     /// Throws `XMLParseError` naming the line and column of the first problem.
     public static func parse(_ data: some ContiguousBytes, source: String = "input", limits: XMLReadLimits = .init()) throws(XMLParseError) -> XElement {
+        if let tree = try SAXReader.parse(data, source: source, limits: limits) { return tree }
+        return try parseThroughDocument(data, source: source, limits: limits)
+    }
+
+    /// The same, through a libxml2 document (what validation and XPath use).
+    static func parseThroughDocument(_ data: some ContiguousBytes, source: String = "input", limits: XMLReadLimits = .init()) throws(XMLParseError) -> XElement {
         try LibXMLDocument.parse(data, source: source, limits: limits).toElement()
     }
 

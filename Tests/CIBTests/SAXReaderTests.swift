@@ -1,0 +1,55 @@
+@testable import CIB
+import Foundation
+import Testing
+import TestSupport
+
+/// The SAX reader gives the very tree the document path gives, and refuses what it refuses.
+@Suite struct SAXReaderTests {
+    @Test func sameTreeAsTheDocumentPathOnEverySuiteInput() throws {
+        guard let dir = SharedData.schedulerSuite.map({ $0 + "/xml" }) else {
+            print("SKIPPED: ../shared/conformance is not present (set SWIFTHA_SHARED)")
+            return
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".xml") }.sorted()
+        #expect(files.count > 600)
+        for name in files {
+            let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + name))
+            let sax = try SAXReader.parse(data, source: name, limits: .init())
+            let dom = try XElement.parseThroughDocument(data, source: name)
+            #expect(sax == dom, "\(name): the SAX tree differs from the document's")
+        }
+    }
+
+    @Test func textCommentsReferencesAndWhitespace() throws {
+        let xml = """
+        <cib a="x &amp; y &#38; z &lt;&quot;&apos;&#x41;">
+          <!-- kept -->
+          <b>text &amp; more<![CDATA[ raw <x> ]]></b>
+          <c>   </c>
+        </cib>
+        """
+        let sax = try #require(try SAXReader.parse(Array(xml.utf8), source: "t", limits: .init()))
+        #expect(sax == (try XElement.parseThroughDocument(Array(xml.utf8), source: "t")))
+        #expect(sax["a"] == "x & y & z <\"'A")
+        #expect(sax.firstElement(named: "b")?.text == "text & more raw <x> ")
+        #expect(sax.firstElement(named: "c")?.children.isEmpty == true)
+    }
+
+    @Test func limitsAndMalformedInput() throws {
+        let deep = String(repeating: "<a>", count: 300) + String(repeating: "</a>", count: 300)
+        #expect(throws: XMLParseError.self) { try XElement.parse(deep) }
+        let long = "<a b=\"" + String(repeating: "x", count: 2000) + "\"/>"
+        #expect(throws: XMLParseError.self) { try XElement.parse(Array(long.utf8), limits: .init(maxValueBytes: 1000)) }
+        do {
+            _ = try XElement.parse("<cib>\n<a>\n</cib>")
+            Issue.record("accepted a mismatched tag")
+        } catch {
+            #expect(error.line == 3, "the line of the problem: \(error)")
+        }
+        #expect(throws: XMLParseError.self) { try XElement.parse("") }
+        // A DOCTYPE goes through the document path, entity references kept.
+        let withDoctype = "<!DOCTYPE cib [<!ENTITY e \"v\">]><cib>&e;</cib>"
+        #expect(try SAXReader.parse(Array(withDoctype.utf8), source: "d", limits: .init()) == nil)
+        #expect(try XElement.parse(withDoctype).children == [.text("&e;")])
+    }
+}
