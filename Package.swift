@@ -30,6 +30,7 @@ let package = Package(
         .executable(name: "crm_verify", targets: ["crm_verify"]),
         .executable(name: "crm_simulate", targets: ["crm_simulate"]),
         .executable(name: "crm_mon", targets: ["crm_mon"]),
+        .executable(name: "crm_node", targets: ["crm_node"]),
         .executable(name: "crm_resource", targets: ["crm_resource"]),
         .executable(name: "corosync-keygen", targets: ["corosync-keygen"]),
         .executable(name: "fence_swiftha", targets: ["fence_swiftha"]),
@@ -131,6 +132,10 @@ let package = Package(
             "CIB", "PolicyEngine", "ToolSupport", "DurableFile",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/crm_simulate"),
+        .executableTarget(name: "crm_node", dependencies: [
+            "Messaging", "HASupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/Tools/crm_node"),
         .executableTarget(name: "crm_mon", dependencies: [
             "CIB", "PolicyEngine", "ToolSupport", "HASupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
