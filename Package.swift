@@ -31,6 +31,9 @@ let package = Package(
         .executable(name: "crm_simulate", targets: ["crm_simulate"]),
         .executable(name: "crm_mon", targets: ["crm_mon"]),
         .executable(name: "crm_node", targets: ["crm_node"]),
+        .executable(name: "crm_attribute", targets: ["crm_attribute"]),
+        .executable(name: "crm_standby", targets: ["crm_standby"]),
+        .executable(name: "crm_failcount", targets: ["crm_failcount"]),
         .executable(name: "crm_resource", targets: ["crm_resource"]),
         .executable(name: "corosync-keygen", targets: ["corosync-keygen"]),
         .executable(name: "fence_swiftha", targets: ["fence_swiftha"]),
@@ -132,6 +135,18 @@ let package = Package(
             "CIB", "PolicyEngine", "ToolSupport", "DurableFile",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/crm_simulate"),
+        .executableTarget(name: "crm_attribute", dependencies: [
+            "CIB", "ToolSupport", "HASupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/Tools/crm_attribute"),
+        .executableTarget(name: "crm_standby", dependencies: [
+            "CIB", "ToolSupport", "HASupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/Tools/crm_standby"),
+        .executableTarget(name: "crm_failcount", dependencies: [
+            "CIB", "ToolSupport", "HASupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/Tools/crm_failcount"),
         .executableTarget(name: "crm_node", dependencies: [
             "Messaging", "HASupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
