@@ -128,6 +128,7 @@ let package = Package(
         ], path: "Sources/Tools/crm_verify"),
 
         .executableTarget(name: "crm_resource", dependencies: [
+            "PolicyEngine",
             "CIB", "Agents", "LRM", "HASupport", "ToolSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/crm_resource"),

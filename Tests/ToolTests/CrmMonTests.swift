@@ -86,3 +86,32 @@ import TestSupport
         #expect(none.status == 102, "no cluster and no CIB_file")
     }
 }
+
+/// crm_resource --list, --list-raw and --locate beside Pacemaker's on the suite's inputs.
+@Suite struct CrmResourceListTests {
+    @Test func listsLikePacemaker() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/crm_resource") else {
+            print("SKIPPED: Pacemaker's crm_resource is not installed (make test installs pacemaker-cli-utils as root)")
+            return
+        }
+        guard let dir = SharedData.schedulerSuite.map({ $0 + "/xml" }) else {
+            print("SKIPPED: ../shared/conformance is not present (set SWIFTHA_SHARED)")
+            return
+        }
+        let ours = Tool.binDir.appendingPathComponent("crm_resource").path
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".xml") }.sorted()
+        var list = 0, raw = 0
+        for name in files {
+            let path = dir + "/" + name
+            if try CrmMonTests.output("/usr/sbin/crm_resource", path, ["--list"]) == CrmMonTests.output(ours, path, ["--list"]) { list += 1 }
+            if try CrmMonTests.output("/usr/sbin/crm_resource", path, ["--list-raw"]) == CrmMonTests.output(ours, path, ["--list-raw"]) { raw += 1 }
+        }
+        print("crm_resource: --list identical for \(list), --list-raw for \(raw), of \(files.count) suite inputs")
+        #expect(list >= 600)
+        #expect(raw >= 580)
+        let path = dir + "/bug-1820-1.xml"
+        for args in [["-W", "-r", "test1"], ["-W", "-r", "p1"], ["-W", "-r", "nothere"]] {
+            #expect(try CrmMonTests.output("/usr/sbin/crm_resource", path, args) == CrmMonTests.output(ours, path, args), "\(args)")
+        }
+    }
+}

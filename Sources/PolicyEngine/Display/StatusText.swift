@@ -9,10 +9,22 @@ public enum StatusText {
         public var showPending: Bool
         /// Stopped resources too (crm_simulate, `crm_mon -r`); otherwise only active ones.
         public var showInactive: Bool
-        public init(showPending: Bool = true, showInactive: Bool = true) {
+        /// The node a primitive runs on (crm_resource --list leaves it out).
+        public var showNodes: Bool
+        public init(showPending: Bool = true, showInactive: Bool = true, showNodes: Bool = true) {
             self.showPending = showPending
             self.showInactive = showInactive
+            self.showNodes = showNodes
         }
+    }
+
+    /// `crm_resource --list`: every resource, with its state but not its node.
+    public static func resourceList(_ ws: WorkingSet) -> [String] {
+        let printer = Printer(ws: ws, options: .init(showPending: true, showInactive: true, showNodes: false))
+        var out = ["Full List of Resources:"]
+        for i in ws.topLevel where printer.isShown(i) { out += printer.lines(i, indent: "  ") }
+        if out.count == 1 { out.append("  * No resources") }
+        return out
     }
 
     /// The status as `crm_mon -1` prints it below its summary: the node list, then the active
@@ -222,11 +234,11 @@ public enum StatusText {
                 node = p
             }
             if let override = nodeOverride { node = override }
-            if r.activeOn.count <= 1, let node { words.append(node) }
+            if r.activeOn.count <= 1, let node, options.showNodes { words.append(node) }
             var text = "\(nameOverride ?? name(r))\t(\(agentText(r))):\t " + words.joined(separator: " ")
             if role == .stopped, let masked = maskedProbe(r, node: node) { text += " (\(masked)) " }
             var flags: [String] = []
-            if let node, let n = ws.node(named: node), n.unclean, !n.online, r.activeOn.count <= 1 { flags.append("UNCLEAN") }
+            if options.showNodes, let node, let n = ws.node(named: node), n.unclean, !n.online, r.activeOn.count <= 1 { flags.append("UNCLEAN") }
             if options.showPending, r.pendingTask == "monitor", r.pendingNode != nil { flags.append("Monitoring") }
             if r.targetRole == .stopped && !r.orphan { flags.append("disabled") }
             if r.blocked {

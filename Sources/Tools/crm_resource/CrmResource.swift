@@ -5,6 +5,7 @@ import Dispatch
 import Foundation
 import HASupport
 import LRM
+import PolicyEngine
 import ToolSupport
 
 #if canImport(Glibc)
@@ -43,6 +44,15 @@ struct CrmResource: AsyncParsableCommand {
     @Flag(name: .customLong("force-demote"), help: "(Advanced) Bypass the cluster and demote a resource on the local node.")
     var forceDemote = false
 
+    @Flag(name: [.customShort("L"), .customLong("list")], help: "List all resources, with their state.")
+    var list = false
+
+    @Flag(name: [.customShort("l"), .customLong("list-raw")], help: "List the ids of all primitives.")
+    var listRaw = false
+
+    @Flag(name: [.customShort("W"), .customLong("locate")], help: "Show the nodes where a resource runs.")
+    var locate = false
+
     @Option(name: [.customShort("T"), .customLong("timeout")], help: "(Advanced) The operation's timeout (e.g. 30s, 2min), instead of the CIB's.")
     var timeout: String?
 
@@ -68,6 +78,12 @@ struct CrmResource: AsyncParsableCommand {
     }
 
     func validate() throws {
+        if list || listRaw || locate {
+            if [list, listRaw, locate, forceStart, forceStop, forceCheck, forcePromote, forceDemote].filter({ $0 }).count > 1 {
+                throw ValidationError("give only one command")
+            }
+            return
+        }
         let count = [forceStart, forceStop, forceCheck, forcePromote, forceDemote].filter { $0 }.count
         if count == 0 {
             throw ValidationError("say what to do: --force-start, --force-stop, --force-check, --force-promote or --force-demote (the other crm_resource commands are not in this build yet)")
@@ -97,6 +113,39 @@ struct CrmResource: AsyncParsableCommand {
 
     func run() async throws {
         let program = "crm_resource"
+        if list || listRaw || locate {
+            let env = NodeEnvironment(root: root, node: node)
+            let cibPath = ProcessInfo.processInfo.environment["CIB_file"].flatMap { $0.isEmpty ? nil : $0 }
+                ?? env.cibDirectory + "/cib.xml"
+            let cib: CIB
+            do { cib = try CIBFile.load(cibPath) } catch { ToolSupport.fail(program, error) }
+            let ws = Simulator.workingSet(SchedulerInput(cib: cib, now: Int(Date().timeIntervalSince1970)))
+            if list {
+                for line in StatusText.resourceList(ws) { print(line) }
+            } else if listRaw {
+                // Every primitive of the configuration, clone instances by instance id.
+                for top in ws.topLevel where !ws.resources[top].orphan {
+                    for p in ws.primitives(under: top) { print(ws.resources[p].id) }
+                }
+            } else {
+                guard let resource, !resource.isEmpty else {
+                    Self.printErrors("crm_resource: Must supply a resource id with -r")
+                    throw ExitCode(CRMExit.usage.rawValue)
+                }
+                guard let i = ws.resources.firstIndex(where: { $0.id == resource }) ?? ws.resources.firstIndex(where: { $0.configuredID == resource }) else {
+                    Self.printErrors("crm_resource: Resource '\(resource)' not found", "Error performing operation: No such object")
+                    throw ExitCode(CRMExit.noSuchObject.rawValue)
+                }
+                let leaves = ws.primitives(under: i).filter { !ws.resources[$0].activeOn.isEmpty }
+                if leaves.isEmpty { Self.printErrors("resource \(resource) is NOT running") }
+                for p in leaves {
+                    for n in ws.resources[p].activeOn {
+                        print("resource \(resource) is running on: \(n)" + (ws.resources[p].role == .promoted ? " Promoted" : ""))
+                    }
+                }
+            }
+            return
+        }
         guard let resource, !resource.isEmpty else {
             Self.printErrors("crm_resource: Must supply a resource id with -r")
             throw ExitCode(CRMExit.usage.rawValue)
