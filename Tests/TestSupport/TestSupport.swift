@@ -70,8 +70,13 @@ public enum Tool {
     }
 
     public static func run(_ name: String, _ args: [String], env: [String: String] = [:], stdin: String? = nil) throws -> Result {
+        try run(executable: binDir.appendingPathComponent(name).path, args, env: env, stdin: stdin)
+    }
+
+    /// Runs any executable (Pacemaker's tools, for a side-by-side test) the same way.
+    public static func run(executable: String, _ args: [String], env: [String: String] = [:], stdin: String? = nil) throws -> Result {
         let p = Process()
-        p.executableURL = binDir.appendingPathComponent(name)
+        p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
         // The tool sees only what the test gives it of SwiftHA's own settings.
         var environment = ProcessInfo.processInfo.environment

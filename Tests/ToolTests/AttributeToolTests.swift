@@ -33,17 +33,8 @@ import TestSupport
         try cib.write(toFile: path, atomically: true, encoding: .utf8)
         var out: [String] = []
         for c in commands {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: tools(c[0]))
-            p.arguments = Array(c.dropFirst())
-            p.environment = ["CIB_file": path, "PATH": "/usr/bin:/bin:/usr/sbin"]
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            out.append("\(c.joined(separator: " ")) -> \(p.terminationStatus): \(text)")
+            let r = try Tool.run(executable: tools(c[0]), Array(c.dropFirst()), env: ["CIB_file": path])
+            out.append("\(c.joined(separator: " ")) -> \(r.status): \(r.stdout)")
         }
         let final = try CIB.parse(String(contentsOfFile: path, encoding: .utf8))
         for e in final.root.descendants() where e.name == "nvpair" {

@@ -11,18 +11,10 @@ import TestSupport
     /// aside). Raise it when more match; the test fails when fewer do.
     static let identicalAtLeast = 530
 
+    /// Stdout and stderr of a run on a CIB file, the "Last updated" line left out.
     static func output(_ binary: String, _ file: String, _ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = args
-        p.environment = ["CIB_file": file, "PATH": "/usr/bin:/bin", "TZ": "UTC"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        let r = try Tool.run(executable: binary, args, env: ["CIB_file": file, "TZ": "UTC"])
+        return (r.stdout + r.stderr).split(separator: "\n", omittingEmptySubsequences: false)
             .filter { !$0.hasPrefix("  * Last updated:") }.joined(separator: "\n")
     }
 

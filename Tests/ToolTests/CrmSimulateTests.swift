@@ -95,15 +95,7 @@ import TestSupport
         let path = dir + "/cib.xml"
         try Self.cib.write(toFile: path, atomically: true, encoding: .utf8)
         let ours = try Tool.run("crm_simulate", ["-x", path, "-S"] + whatIf)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.pacemaker)
-        p.arguments = ["-x", path, "-S"] + whatIf
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let theirs = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        let theirs = try Tool.run(executable: Self.pacemaker, ["-x", path, "-S"] + whatIf).stdout
         #expect(ours.status == 0, "\(ours.stderr)")
         #expect(Self.normalized(ours.stdout) == Self.normalized(theirs), "ours:\n\(ours.stdout)\nPacemaker's:\n\(theirs)")
     }

@@ -98,14 +98,7 @@ final class LibXMLDocument {
 
     private static func parseUnchecked(_ data: some ContiguousBytes, source: String, limits: XMLReadLimits) throws(XMLParseError) -> LibXMLDocument {
         _ = libxmlReady
-        let count = data.withUnsafeBytes { $0.count }
-        if count == 0 {
-            throw XMLParseError(source: source, line: 0, column: 0, message: "the file is empty; a CIB starts with <cib ...>")
-        }
-        if count > limits.maxBytes {
-            throw XMLParseError(source: source, line: 0, column: 0,
-                                message: "the input is \(count) bytes, over the limit of \(limits.maxBytes) bytes; this is not a CIB")
-        }
+        try checkSize(data, source: source, limits: limits)
         guard let ctxt = xmlNewParserCtxt() else {
             throw XMLParseError(source: source, line: 0, column: 0, message: "out of memory creating the XML parser")
         }
@@ -134,6 +127,18 @@ final class LibXMLDocument {
             throw first.withSource(source)
         }
         throw parseError(from: xmlCtxtGetLastError(ctxt), source: source)
+    }
+
+    /// Refuses empty input and input over the size limit.
+    static func checkSize(_ data: some ContiguousBytes, source: String, limits: XMLReadLimits) throws(XMLParseError) {
+        let count = data.withUnsafeBytes { $0.count }
+        if count == 0 {
+            throw XMLParseError(source: source, line: 0, column: 0, message: "the file is empty; a CIB starts with <cib ...>")
+        }
+        if count > limits.maxBytes {
+            throw XMLParseError(source: source, line: 0, column: 0,
+                                message: "the input is \(count) bytes, over the limit of \(limits.maxBytes) bytes; this is not a CIB")
+        }
     }
 
     /// Builds a libxml2 document from an element tree, node for node, so that a path of child

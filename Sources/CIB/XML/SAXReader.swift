@@ -142,14 +142,7 @@ enum SAXReader {
     /// The element tree of the bytes, or nil when the document path must read them (a DOCTYPE).
     static func parse(_ data: some ContiguousBytes, source: String, limits: XMLReadLimits) throws(XMLParseError) -> XElement? {
         _ = libxmlReady
-        let count = data.withUnsafeBytes { $0.count }
-        if count == 0 {
-            throw XMLParseError(source: source, line: 0, column: 0, message: "the file is empty; a CIB starts with <cib ...>")
-        }
-        if count > limits.maxBytes {
-            throw XMLParseError(source: source, line: 0, column: 0,
-                                message: "the input is \(count) bytes, over the limit of \(limits.maxBytes) bytes; this is not a CIB")
-        }
+        try LibXMLDocument.checkSize(data, source: source, limits: limits)
         let hasDoctype = data.withUnsafeBytes { raw -> Bool in
             let needle = Array("<!DOCTYPE".utf8)
             let limit = min(raw.count, 4096)
