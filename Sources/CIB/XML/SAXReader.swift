@@ -50,7 +50,7 @@ enum SAXReader {
 
     /// `&amp;`, `&#38;` and the like, left in attribute values when entities are not replaced.
     static func decodeReferences(_ s: String) -> String {
-        guard s.contains("&") else { return s }
+        guard s.utf8.contains(0x26) else { return s }
         var out = ""
         var rest = Substring(s)
         while let amp = rest.firstIndex(of: "&") {
@@ -101,8 +101,10 @@ enum SAXReader {
                     b.fail("attribute \(name) of <\(string(localname))> is over \(b.limits.maxValueBytes / 1_000_000) MB; no CIB value is that long, so the file is damaged or not a CIB")
                     return
                 }
-                let value = String(decoding: UnsafeBufferPointer(start: begin, count: count), as: UTF8.self)
-                attrs.append(XAttribute(name, decodeReferences(value)))
+                let bytes = UnsafeBufferPointer(start: begin, count: count)
+                let value = String(decoding: bytes, as: UTF8.self)
+                // Only a value with a reference left in it needs decoding.
+                attrs.append(XAttribute(name, bytes.contains(0x26) ? decodeReferences(value) : value))
             }
         }
         b.stack.append(XElement(string(localname), attributes: attrs, children: []))
