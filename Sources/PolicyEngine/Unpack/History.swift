@@ -79,14 +79,31 @@ struct RecordedOp {
         rc = Int(e["rc-code"] ?? "") ?? 0
         status = ExecStatus(rawValue: Int(e["op-status"] ?? "0") ?? 0) ?? .error
         // transition-key: "action:transition:target-rc:uuid"
-        if let key = e["transition-key"] {
-            let parts = key.split(separator: ":")
-            if parts.count >= 3 { targetRC = Int(parts[2]) }
-        }
+        if let key = e["transition-key"] { targetRC = Self.thirdField(key) }
         if callID == -1 && status == .done && e["transition-magic"] == nil { status = .pending }
     }
 
     var isProbe: Bool { task == "monitor" && intervalMS == 0 }
+
+    /// The third colon-separated field as a number (a transition key's expected result),
+    /// read without splitting the string: the history of a large cluster has many thousands.
+    static func thirdField(_ key: String) -> Int? {
+        var field = 0
+        var value = 0, digits = 0
+        for b in key.utf8 {
+            if b == UInt8(ascii: ":") {
+                if field == 2 { break }
+                field += 1
+                continue
+            }
+            guard field == 2 else { continue }
+            guard b >= 48 && b <= 57 else { return nil }
+            value = value * 10 + Int(b - 48)
+            digits += 1
+            if digits > 9 { return nil }
+        }
+        return field == 2 && digits > 0 ? value : nil
+    }
 }
 
 enum History {
