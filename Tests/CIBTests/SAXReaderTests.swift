@@ -53,3 +53,44 @@ import TestSupport
         #expect(try XElement.parse(withDoctype).children == [.text("&e;")])
     }
 }
+
+/// Seeded mutations of real CIBs: the reader either returns a tree or throws a parse error
+/// naming a place; it never crashes, hangs or returns a tree the document path refuses.
+@Suite struct XMLFuzzTests {
+    @Test func mutatedCIBsNeverCrashTheReader() throws {
+        guard let dir = SharedData.schedulerSuite.map({ $0 + "/xml" }) else {
+            print("SKIPPED: ../shared/conformance is not present (set SWIFTHA_SHARED)")
+            return
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".xml") }.sorted().prefix(40)
+        var rng = SeededGenerator(seed: 2026)
+        var accepted = 0, refused = 0
+        let alphabet = Array("<>&;\"'=/ !?[]-#x0aZ".utf8) + [0, 0xFF, 0xC3, 0x80]
+        for name in names {
+            let original = Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/" + name)))
+            for _ in 0..<25 {
+                var bytes = original
+                for _ in 0..<Int.random(in: 1...8, using: &rng) {
+                    let at = Int.random(in: 0..<bytes.count, using: &rng)
+                    switch Int.random(in: 0..<4, using: &rng) {
+                    case 0: bytes[at] = alphabet.randomElement(using: &rng)!
+                    case 1: bytes.remove(at: at)
+                    case 2: bytes.insert(alphabet.randomElement(using: &rng)!, at: at)
+                    default: bytes = Array(bytes[..<at])
+                    }
+                    if bytes.isEmpty { break }
+                }
+                do {
+                    let tree = try XElement.parse(bytes, source: name)
+                    accepted += 1
+                    // What the reader accepts, the document path accepts the same way.
+                    #expect(tree == (try? XElement.parseThroughDocument(bytes, source: name)), "\(name): the readers disagree")
+                } catch {
+                    refused += 1
+                    #expect(!error.message.isEmpty)
+                }
+            }
+        }
+        #expect(accepted > 0 && refused > 0, "the mutations should both pass and fail: \(accepted) accepted, \(refused) refused")
+    }
+}
