@@ -127,6 +127,11 @@ struct CIBDaemonCommand: AsyncParsableCommand {
                 return .corosyncLost
             }
             tasks.addTask {
+                // The resync timer (see CIBCore).
+                while (try? await Task.sleep(for: .seconds(1))) != nil { await core.tick() }
+                return .signal(SIGTERM)
+            }
+            tasks.addTask {
                 var it = signals.makeAsyncIterator()
                 return .signal(await it.next() ?? SIGTERM)
             }

@@ -21,6 +21,13 @@ import Messaging
 /// (a process that leaves never comes back with the same pid while a peer still runs). A list
 /// recurs only after a member joined and left again; offers of the earlier configuration are
 /// delivered before the configuration change that ends it, so none is taken for the later one.
+///
+/// A round of agreement can stall when messages of a configuration are lost while the ring
+/// re-forms (nodes starting together). A member still unsynced after `resyncTicks` ticks
+/// multicasts `<cib_resync>`; every member takes its delivery, at the same place in the total
+/// order, as a new configuration with the same members and the view number of the member
+/// list plus the request's origin and count, and agrees on the newest copy again. Changes in
+/// flight are redone by their origins, as after any membership change.
 actor CIBCore {
     private var replica: CIBReplica
     private let store: CIBStore
@@ -31,6 +38,12 @@ actor CIBCore {
     private var pending: [UInt64: CheckedContinuation<Result<CIBVersion, CIBError>, Never>] = [:]
     private var nextRequest: UInt64 = 1
     private var readySent = false
+    /// The current configuration's members as CPG reported them.
+    private var members: [String] = []
+    private var unsyncedTicks = 0
+    private var resyncsSent = 0
+    /// Ticks (of about a second) unsynced before asking for a new round of agreement.
+    static let resyncTicks = 2
 
     init(member: String, cib: CIB, store: CIBStore, outbox: AsyncStream<Data>.Continuation, logger: Logger) {
         replica = CIBReplica(localName: member, cib: cib)
@@ -59,12 +72,19 @@ actor CIBCore {
         switch event {
         case .configurationChange(let members, let joined, let left):
             let names = members.map(\.description)
+            self.members = names
+            unsyncedTicks = 0
             logger.info("CPG group 'cib' now has \(names.count) member(s) [\(names.joined(separator: " "))]; joined [\(joined.map(\.member.description).joined(separator: " "))], left [\(left.map { "\($0.member) (\($0.reason))" }.joined(separator: " "))]; agreeing on the newest copy")
             perform(replica.onMembership(names, view: Self.viewNumber(names)))
         case .message(let sender, let payload):
             let message: CIBReplica.Message
             do {
-                message = try CIBReplica.Message(xml: try XElement.parse(payload, source: "CPG message from \(sender)"))
+                let e = try XElement.parse(payload, source: "CPG message from \(sender)")
+                if e.name == "cib_resync" {
+                    onResync(e, from: sender.description)
+                    return
+                }
+                message = try CIBReplica.Message(xml: e)
             } catch {
                 logger.error("dropped a message from \(sender) that is not a CIB message: \(error)")
                 return
@@ -76,6 +96,28 @@ actor CIBCore {
             logger.info("the copy is the cluster's agreed one (version \(replica.cib.version)); ready")
             _ = sd_notify(0, "READY=1\nSTATUS=CIB \(replica.cib.version), \(replica.members.count) member(s)")
         }
+    }
+
+    /// Called about once a second: asks for a new round of agreement when this copy has been
+    /// unsynced for `resyncTicks` ticks.
+    func tick() {
+        guard !replica.isSynced, !members.isEmpty else {
+            unsyncedTicks = 0
+            return
+        }
+        unsyncedTicks += 1
+        guard unsyncedTicks >= Self.resyncTicks else { return }
+        unsyncedTicks = 0
+        resyncsSent += 1
+        logger.warning("the members have not agreed on a copy for \(Self.resyncTicks) s; asking for a new round")
+        outbox.yield(Data(XElement("cib_resync", ["from": replica.localName, "n": String(resyncsSent)]).xmlBytes(.compact)))
+    }
+
+    private func onResync(_ e: XElement, from sender: String) {
+        guard members.contains(sender), let n = e["n"] else { return }
+        unsyncedTicks = 0
+        logger.info("\(sender) asked for a new round of agreement (\(n)); agreeing on the newest copy again")
+        perform(replica.onMembership(members, view: Self.viewNumber(members + ["resync \(sender) \(n)"])))
     }
 
     private func perform(_ directives: [CIBReplica.Directive]) {
