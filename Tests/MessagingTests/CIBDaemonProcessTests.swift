@@ -1,4 +1,5 @@
 import CIB
+import CIBClient
 import Foundation
 import Messaging
 import Testing
@@ -208,5 +209,59 @@ final class CIBDNode: @unchecked Sendable {
             cibds[1].holds("//rsc_location[@id='loc']")
         }
         #expect(reached != nil, "node2 did not get the change made through the restarted cibd:\n\(Self.report(cibds))")
+    }
+}
+
+/// CIBClient against live cibds: queries by section and XPath, changes, subscriptions.
+@Suite(.serialized) struct CIBClientProcessTests {
+    @Test func aSubscriberOnNode3GetsThePatchOfAChangeMadeOnNode1() async throws {
+        let (c, cibds) = try CIBDaemonProcessTests.cluster()
+        defer { CIBDaemonProcessTests.tearDown(c, cibds) }
+        for n in cibds { try n.start() }
+        try #require(CorosyncdCluster.waitFor(30) { cibds.allSatisfy(\.isReady) } != nil,
+                     Comment(rawValue: CIBDaemonProcessTests.report(cibds)))
+
+        let node1 = try await CIBClient.connect(root: cibds[0].root)
+        let node3 = try await CIBClient.connect(root: cibds[2].root)
+        let changes = try await node3.changes()
+        let before = try await node1.query().version
+
+        let p = XElement("primitive", ["id": "web", "class": "ocf", "provider": "heartbeat", "type": "apache"])
+        let version = try await node1.change(.create(p, section: .resources))
+        #expect(version > before)
+
+        // node3's subscriber hears of it, with the patch to that version (within 15 s).
+        let heard: CIBPatch? = await withTaskGroup(of: CIBPatch?.self) { g in
+            g.addTask {
+                for await patch in changes { return patch }
+                return nil
+            }
+            g.addTask {
+                try? await Task.sleep(for: .seconds(15))
+                return nil
+            }
+            let first = await g.next()!
+            g.cancelAll()
+            return first
+        }
+        #expect(heard?.target == version, "the notification's patch: \(String(describing: heard))")
+
+        let section = try await node3.queryXML(section: .resources)
+        #expect(section.hasPrefix("<resources") && section.contains(#"id="web""#), "\(section)")
+        let match = try await node3.queryXML(xpath: "//primitive[@id='web']")
+        #expect(match.hasPrefix("<primitive"), "\(match)")
+        await #expect(throws: CIBError.self) { _ = try await node3.queryXML(xpath: "//primitive[@id='none']") }
+
+        // A refusal comes back as the CIB library's error.
+        do {
+            _ = try await node3.change(.create(p, section: .resources))
+            Issue.record("creating 'web' twice was accepted")
+        } catch let e as CIBError {
+            #expect(e.kind == .exists, "\(e)")
+        }
+        let status = try await node3.status()
+        #expect(status.synced && status.members.count == 3 && status.version == version.description, "\(status)")
+        await node1.close()
+        await node3.close()
     }
 }
