@@ -62,7 +62,9 @@ public final class CIBClient: Sendable {
         }
     }
 
-    /// Every change from now on, as its patch. Finishes when the connection ends.
+    /// Every change from now on, as its patch (the patches of changes made anywhere in the
+    /// cluster, in the order this node applies them). Finishes when the connection ends.
+    /// Call it once per client: the connection has one event stream.
     public func changes() async throws -> AsyncStream<CIBPatch> {
         let events = ipc.events
         switch try await ipc.request(.subscribe) {
