@@ -265,3 +265,79 @@ final class CIBDNode: @unchecked Sendable {
         await node3.close()
     }
 }
+
+/// The cibds' way out of a round of agreement that stalls: a member of group "cib" that
+/// ignores the round started by its join (as when messages are lost while the ring re-forms)
+/// and answers only the new round a cibd asks for with `<cib_resync>`.
+@Suite(.serialized) struct CIBResyncProcessTests {
+    /// The view number cibd gives a configuration (its documented choice: FNV-1a of the sorted
+    /// member list).
+    static func viewNumber(_ members: [String]) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in members.sorted().joined(separator: ",").utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x0000_0100_0000_01b3
+        }
+        return h
+    }
+
+    @Test func aStalledRoundIsRestartedAndCompletes() async throws {
+        let cib = try CIB.parse("""
+            <cib admin_epoch="0" epoch="3" num_updates="0" validate-with="pacemaker-3.9"><configuration><crm_config/>\
+            <nodes/><resources/><constraints/></configuration><status/></cib>
+            """)
+        let (c, cibds) = try CIBDaemonProcessTests.cluster()
+        defer { CIBDaemonProcessTests.tearDown(c, cibds) }
+        for n in cibds { try CIBStore(directory: n.cibDirectory).save(cib) }
+        for n in cibds { try n.start() }
+        try #require(CorosyncdCluster.waitFor(30) { cibds.allSatisfy(\.isReady) } != nil,
+                     Comment(rawValue: CIBDaemonProcessTests.report(cibds)))
+
+        // The slow member: an older copy, so it is never the one to send the newest.
+        let corosync = try await CorosyncClient.connect(root: cibds[0].root)
+        let group = try await corosync.join("cib")
+        let me = corosync.me.description
+        let answering = Task {
+            var members: [String] = []
+            var answered = 0
+            for await event in group.events {
+                switch event {
+                case .configurationChange(let m, _, _):
+                    members = m.map(\.description)
+                case .message(_, let payload):
+                    guard let e = try? XElement.parse(payload), e.name == "cib_resync",
+                          let from = e["from"], let n = e["n"] else { continue }
+                    let view = Self.viewNumber(members + ["resync \(from) \(n)"])
+                    let offer = CIBReplica.Message.offer(from: me, view: view, version: CIBVersion(), digest: "slow")
+                    try? await group.multicast(Data(offer.xml.xmlBytes(.compact)))
+                    answered += 1
+                }
+            }
+            return answered
+        }
+
+        // Every cibd gets back to an agreed copy, with the slow member still in the group.
+        var synced = false
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(20)
+        while !synced && clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            var all = true
+            for n in cibds {
+                let client = try await CIBClient.connect(root: n.root)
+                let s = try await client.status()
+                await client.close()
+                all = all && s.synced && s.members.count == 4
+            }
+            synced = all
+        }
+        #expect(synced, "the cibds did not agree again:\n\(CIBDaemonProcessTests.report(cibds))")
+        #expect(cibds.contains { $0.log.contains("asking for a new round") })
+        let create = try cibds[1].cibadmin(["--create", "--scope", "resources", "--xml-text", CIBDaemonProcessTests.dummy])
+        #expect(create.status == 0, "cibadmin --create after the new round: \(create.stderr)")
+
+        await corosync.close()
+        let answered = await answering.value
+        #expect(answered >= 1)
+    }
+}
