@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "HASupport", targets: ["HASupport"]),
         .library(name: "ToolSupport", targets: ["ToolSupport"]),
         .library(name: "LocalIPC", targets: ["LocalIPC"]),
+        .library(name: "CIBClient", targets: ["CIBClient"]),
         .executable(name: "corosyncd", targets: ["corosyncd"]),
         .executable(name: "cibd", targets: ["cibd"]),
         .executable(name: "crmd", targets: ["crmd"]),
@@ -67,6 +68,8 @@ let package = Package(
             "CLibXML2", "DurableFile",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // cibd's client API and library (CIB itself imports no networking).
+        .target(name: "CIBClient", dependencies: ["CIB", "LocalIPC"]),
         .target(name: "PolicyEngine", dependencies: ["CIB"]),
         .target(name: "Messaging", dependencies: [
             "DurableFile", "LocalIPC",
@@ -103,7 +106,11 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Sources/Daemons/corosyncd"),
-        .executableTarget(name: "cibd", dependencies: ["CIB", "Messaging", "HASupport"], path: "Sources/Daemons/cibd"),
+        .executableTarget(name: "cibd", dependencies: [
+            "CIB", "CIBClient", "Messaging", "LocalIPC", "HASupport", "CSystemd",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Sources/Daemons/cibd"),
         .executableTarget(name: "crmd", dependencies: ["Controller", "HASupport"], path: "Sources/Daemons/crmd"),
         .executableTarget(name: "lrmd", dependencies: [
             "LRM", "Agents", "LocalIPC", "HASupport", "CSystemd",
@@ -119,7 +126,7 @@ let package = Package(
 
         // Operator tools.
         .executableTarget(name: "cibadmin", dependencies: [
-            "CIB", "ToolSupport",
+            "CIB", "CIBClient", "LocalIPC", "HASupport", "ToolSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/cibadmin"),
         .executableTarget(name: "crm_verify", dependencies: [
@@ -188,7 +195,7 @@ let package = Package(
         .testTarget(name: "HASupportTests", dependencies: ["HASupport", "ToolSupport"]),
         .testTarget(name: "PolicyEngineTests", dependencies: ["PolicyEngine", "CIB", "TestSupport"], exclude: ["ratchet.txt"]),
         .testTarget(name: "MessagingTests", dependencies: [
-            "Messaging", "LocalIPC", "TestSupport",
+            "Messaging", "LocalIPC", "TestSupport", "CIB", "CIBClient",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -1,11 +1,16 @@
 import ArgumentParser
 import CIB
+import CIBClient
+import Dispatch
 import Foundation
 import HASupport
+import LocalIPC
 import ToolSupport
 
 /// cibadmin: query and edit the CIB, with Pacemaker's options and exit codes.
-/// With CIB_file=FILE it works on that file and writes changes back atomically.
+/// With CIB_file=FILE it works on that file and writes changes back atomically; without, on
+/// the running cluster through the node's cibd (`<root>/run/swiftha/cibd.sock`, the root from
+/// SWIFTHA_ROOT), with the same output and exit codes.
 struct CibAdmin: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cibadmin",
@@ -92,7 +97,8 @@ struct CibAdmin: ParsableCommand {
             ToolSupport.fail(program, "no command given; use one of --query, --create, --modify, --replace, --delete, --patch, --upgrade, --bump, --erase (see --help)", .usage)
         }
         let location = CIBLocation.fromEnvironment()
-        var cib = location.load(program: program)
+        let live = location == .live ? LiveCIB(program: program) : nil
+        var cib = live?.load() ?? location.load(program: program)
         let before = cib
 
         do {
@@ -150,7 +156,34 @@ struct CibAdmin: ParsableCommand {
             for p in introduced { ToolSupport.printError(program, p.description) }
             ToolSupport.fail(program, "the change was refused because it makes the configuration invalid (nothing was written); fix the problems above, or add --force to write it anyway", .config)
         }
-        location.save(cib, program: program)
+        if let live {
+            live.apply(liveOperation(command, xml: xml, section: section, result: cib))
+        } else {
+            location.save(cib, program: program)
+        }
+    }
+
+    /// The change to send to cibd for a command, the same edit the file mode made locally.
+    /// (Whole-CIB commands send the result, whose version the command has raised.)
+    func liveOperation(_ command: String, xml: XElement?, section: CIBSection?, result: CIB) -> CIBReplica.Operation {
+        switch command {
+        case "--patch":
+            if let xml, let p = try? CIBPatch(xml: xml) { return .patch(p) }
+        case "--delete", "--delete-all":
+            if let xpath { return .xpath(xpath, .delete(all: deleteAll)) }
+            if let xml { return .delete(xml, section: section) }
+        case "--create", "--modify", "--replace":
+            guard let xml else { break }
+            if let xpath {
+                return .xpath(xpath, command == "--create" ? .create(xml) : command == "--modify" ? .modify(xml) : .replace(xml))
+            }
+            if command == "--create" { return .create(xml, section: section) }
+            if command == "--modify" { return .modify(xml, section: section, allowCreate: allowCreate) }
+            return .replace(xml, section: section)
+        default:
+            break
+        }
+        return .replaceAll(result)
     }
 
     func runQuery(_ cib: CIB, section: CIBSection?, xml: XElement?) throws {
@@ -173,6 +206,56 @@ struct CibAdmin: ParsableCommand {
         if noChildren { e = XElement(e.name, attributes: e.attributes) }
         print(e.xmlString(), terminator: "")
     }
+}
+
+/// The running cluster's CIB, through this node's cibd. Failures end the program with the
+/// exit code the file mode uses for the same problem (102 when cibd cannot be reached).
+struct LiveCIB {
+    let program: String
+    let root = NodeEnvironment().root
+
+    func load() -> CIB {
+        blocking { client in try await client.query() }
+    }
+
+    func apply(_ operation: CIBReplica.Operation) {
+        _ = blocking { client in try await client.change(operation) }
+    }
+
+    private func blocking<T: Sendable>(_ body: @escaping @Sendable (CIBClient) async throws -> T) -> T {
+        let box = ResultBox<T>()
+        let done = DispatchSemaphore(value: 0)
+        let root = self.root
+        Task {
+            do {
+                let client = try await CIBClient.connect(root: root, timeout: .seconds(10))
+                do {
+                    box.result = .success(try await body(client))
+                } catch {
+                    box.result = .failure(error)
+                }
+                await client.close()
+            } catch {
+                box.result = .failure(error)
+            }
+            done.signal()
+        }
+        done.wait()
+        switch box.result! {
+        case .success(let v): return v
+        case .failure(let e as CIBError): ToolSupport.fail(program, e)
+        case .failure(let e as IPCError):
+            if case .cannotConnect = e {
+                ToolSupport.fail(program, "cannot connect to the cluster's CIB at \(CIBAPI.socketPath(root: root)): cibd is not running on this node (start the cluster, set SWIFTHA_ROOT to the node's root, or set CIB_file=FILE to work on a file instead)", .disconnect)
+            }
+            ToolSupport.fail(program, e.description, .disconnect)
+        case .failure(let e): ToolSupport.fail(program, "\(e)", .error)
+        }
+    }
+}
+
+private final class ResultBox<T: Sendable>: @unchecked Sendable {
+    var result: Result<T, any Error>?
 }
 
 CibAdmin.main()

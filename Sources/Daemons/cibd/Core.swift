@@ -1,0 +1,227 @@
+import CIB
+import CIBClient
+import CSystemd
+import Foundation
+import HASupport
+import LocalIPC
+import Logging
+import Messaging
+
+/// The shell around `CIBReplica`: feeds it CPG's events and clients' requests, and performs
+/// what it asks (multicast, write, reply, notify).
+///
+/// Member names are CPG members as `nodeid:pid`: unique per process, and the same text on
+/// every node, so the replicas' tie-breaks and `origin`s agree.
+///
+/// The view number given to the replica for a configuration is a 64-bit FNV-1a hash of its
+/// sorted member list. CPG delivers every configuration change, and the messages between
+/// them, in one order on every member, and each member computes the number from the list
+/// alone, so all members of a configuration agree on it without any extra message. It tells
+/// a configuration's offers from those of the one before, which always has another member list
+/// (a process that leaves never comes back with the same pid while a peer still runs). A list
+/// recurs only after a member joined and left again; offers of the earlier configuration are
+/// delivered before the configuration change that ends it, so none is taken for the later one.
+///
+/// A round of agreement can stall when messages of a configuration are lost while the ring
+/// re-forms (nodes starting together). A member still unsynced after `resyncTicks` ticks
+/// multicasts `<cib_resync>`; every member takes its delivery, at the same place in the total
+/// order, as a new configuration with the same members and the view number of the member
+/// list plus the request's origin and count, and agrees on the newest copy again. Changes in
+/// flight are redone by their origins, as after any membership change.
+actor CIBCore {
+    private var replica: CIBReplica
+    private let store: CIBStore
+    private let outbox: AsyncStream<Data>.Continuation
+    private let logger: Logger
+    private var server: IPCServer<CIBAPI>?
+    private var subscribers: Set<UInt64> = []
+    private var pending: [UInt64: CheckedContinuation<Result<CIBVersion, CIBError>, Never>] = [:]
+    private var nextRequest: UInt64 = 1
+    private var readySent = false
+    /// The current configuration's members as CPG reported them.
+    private var members: [String] = []
+    private var unsyncedTicks = 0
+    private var resyncsSent = 0
+    /// Ticks (of about a second) unsynced before asking for a new round of agreement.
+    static let resyncTicks = 2
+
+    init(member: String, cib: CIB, store: CIBStore, outbox: AsyncStream<Data>.Continuation, logger: Logger) {
+        replica = CIBReplica(localName: member, cib: cib)
+        self.store = store
+        self.outbox = outbox
+        self.logger = logger
+    }
+
+    func attach(_ server: IPCServer<CIBAPI>) {
+        self.server = server
+    }
+
+    /// The view number of a configuration (see the type's documentation).
+    static func viewNumber(_ members: [String]) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in members.sorted().joined(separator: ",").utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x0000_0100_0000_01b3
+        }
+        return h
+    }
+
+    // MARK: CPG
+
+    func onEvent(_ event: CPGEvent) {
+        switch event {
+        case .configurationChange(let members, let joined, let left):
+            let names = members.map(\.description)
+            self.members = names
+            unsyncedTicks = 0
+            logger.info("CPG group 'cib' now has \(names.count) member(s) [\(names.joined(separator: " "))]; joined [\(joined.map(\.member.description).joined(separator: " "))], left [\(left.map { "\($0.member) (\($0.reason))" }.joined(separator: " "))]; agreeing on the newest copy")
+            perform(replica.onMembership(names, view: Self.viewNumber(names)))
+        case .message(let sender, let payload):
+            let message: CIBReplica.Message
+            do {
+                let e = try XElement.parse(payload, source: "CPG message from \(sender)")
+                if e.name == "cib_resync" {
+                    onResync(e, from: sender.description)
+                    return
+                }
+                message = try CIBReplica.Message(xml: e)
+            } catch {
+                logger.error("dropped a message from \(sender) that is not a CIB message: \(error)")
+                return
+            }
+            perform(replica.onDeliver(message))
+        }
+        if replica.isSynced && !readySent {
+            readySent = true
+            logger.info("the copy is the cluster's agreed one (version \(replica.cib.version)); ready")
+            _ = sd_notify(0, "READY=1\nSTATUS=CIB \(replica.cib.version), \(replica.members.count) member(s)")
+        }
+    }
+
+    /// Called about once a second: asks for a new round of agreement when this copy has been
+    /// unsynced for `resyncTicks` ticks.
+    func tick() {
+        guard !replica.isSynced, !members.isEmpty else {
+            unsyncedTicks = 0
+            return
+        }
+        unsyncedTicks += 1
+        guard unsyncedTicks >= Self.resyncTicks else { return }
+        unsyncedTicks = 0
+        resyncsSent += 1
+        logger.warning("the members have not agreed on a copy for \(Self.resyncTicks) s; asking for a new round")
+        outbox.yield(Data(XElement("cib_resync", ["from": replica.localName, "n": String(resyncsSent)]).xmlBytes(.compact)))
+    }
+
+    private func onResync(_ e: XElement, from sender: String) {
+        guard members.contains(sender), let n = e["n"] else { return }
+        unsyncedTicks = 0
+        logger.info("\(sender) asked for a new round of agreement (\(n)); agreeing on the newest copy again")
+        perform(replica.onMembership(members, view: Self.viewNumber(members + ["resync \(sender) \(n)"])))
+    }
+
+    private func perform(_ directives: [CIBReplica.Directive]) {
+        for d in directives {
+            switch d {
+            case .multicast(let m):
+                outbox.yield(Data(m.xml.xmlBytes(.compact)))
+            case .persist(let cib):
+                do {
+                    try store.save(cib)
+                } catch {
+                    // A change must never be acknowledged unless it is on disk: stop here.
+                    logger.critical("cannot write the CIB to \(store.cibPath): \(error.description); free space or fix permissions on \(store.directory); exiting without acknowledging the change")
+                    HASupport.exit(.ioError)
+                }
+            case .reply(let request, let result):
+                pending.removeValue(forKey: request)?.resume(returning: result)
+            case .notify(let patch):
+                guard let server, !subscribers.isEmpty else { continue }
+                let subs = subscribers
+                server.broadcast(.changed(patch: patch.xml.xmlString(.compact))) { subs.contains($0.id) }
+            case .synced(let from, let version):
+                logger.info("took the cluster's newest copy, version \(version), from \(from)")
+            }
+        }
+    }
+
+    // MARK: Clients
+
+    func handle(_ request: CIBRequest, from connection: IPCConnection<CIBAPI>) async -> CIBReply {
+        switch request {
+        case .query(let section, let xpath):
+            do {
+                return .xml(try Self.query(replica.cib, section: section, xpath: xpath))
+            } catch {
+                return Self.failure(error)
+            }
+        case .change(let text):
+            let op: CIBReplica.Operation
+            do {
+                op = try CIBReplica.Operation(xml: try XElement.parse(text, source: "the change request"))
+            } catch let e as CIBError {
+                return Self.failure(e)
+            } catch {
+                return Self.failure(CIBError(.malformed, "the change request is not well-formed XML: \(error)"))
+            }
+            let id = nextRequest
+            nextRequest += 1
+            let result = await withCheckedContinuation { (c: CheckedContinuation<Result<CIBVersion, CIBError>, Never>) in
+                self.assumeIsolated { core in
+                    core.pending[id] = c
+                    core.perform(core.replica.onRequest(id, op))
+                }
+            }
+            switch result {
+            case .success(let v): return .version(adminEpoch: v.adminEpoch, epoch: v.epoch, numUpdates: v.numUpdates)
+            case .failure(let e): return Self.failure(e)
+            }
+        case .subscribe:
+            let id = connection.id
+            subscribers.insert(id)
+            connection.onClose { [weak self] in Task { await self?.unsubscribe(id) } }
+            return .done
+        case .unsubscribe:
+            subscribers.remove(connection.id)
+            return .done
+        case .status:
+            return .status(CIBDaemonStatus(member: replica.localName, members: replica.members, synced: replica.isSynced,
+                                           version: replica.cib.version.description, digest: replica.cib.digest))
+        }
+    }
+
+    /// Answers every change still waiting: cibd is stopping and cannot know their outcome.
+    func failPending() {
+        let waiting = pending
+        pending = [:]
+        for (_, c) in waiting {
+            c.resume(returning: .failure(CIBError(.io, "cibd stopped before the change was delivered; it may or may not have been applied: query the CIB before trying again")))
+        }
+    }
+
+    private func unsubscribe(_ id: UInt64) {
+        subscribers.remove(id)
+    }
+
+    static func query(_ cib: CIB, section: String?, xpath: String?) throws(CIBError) -> String {
+        if let xpath {
+            let elements = try cib.query(xpath: xpath).compactMap { cib.root.element(at: $0.path) }
+            guard !elements.isEmpty else { throw CIBError(.notFound, "nothing in the CIB matches the XPath \(xpath)") }
+            if elements.count == 1 { return elements[0].xmlString() }
+            return XElement("xpath-query", attributes: [], children: elements.map { .element($0) }).xmlString()
+        }
+        var s: CIBSection?
+        if let section {
+            guard let known = CIBSection(rawValue: section) else {
+                throw CIBError(.badRequest, "unknown section '\(section)'; use one of \(CIBSection.names)")
+            }
+            s = known
+        }
+        return try cib.query(section: s).xmlString()
+    }
+
+    private static func failure(_ error: any Error) -> CIBReply {
+        if let e = error as? CIBError { return .failure(kind: e.kind.name, message: e.message) }
+        return .failure(kind: CIBError.Kind.badRequest.name, message: "\(error)")
+    }
+}

@@ -1,0 +1,343 @@
+import CIB
+import CIBClient
+import Foundation
+import Messaging
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One cibd process of a test cluster, beside that node's corosyncd (same root).
+final class CIBDNode: @unchecked Sendable {
+    let name: String
+    let root: String
+    private(set) var process: Process?
+    private(set) var logPath = ""
+    private(set) var notify: NotifySocket?
+    private var starts = 0
+
+    init(name: String, root: String) {
+        self.name = name
+        self.root = root
+    }
+
+    /// Starts `cibd --root ROOT --node NAME` with a fresh NOTIFY_SOCKET.
+    func start() throws {
+        starts += 1
+        logPath = "\(root)/cibd-\(starts).log"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        notify?.close()
+        let n = try NotifySocket()
+        notify = n
+        let p = Process()
+        p.executableURL = Tool.binDir.appendingPathComponent("cibd")
+        p.arguments = ["--root", root, "--node", name]
+        var env = ProcessInfo.processInfo.environment
+        for key in ["SWIFTHA_ROOT", "SWIFTHA_NODE", "CIB_file"] { env.removeValue(forKey: key) }
+        env["NOTIFY_SOCKET"] = n.path
+        p.environment = env
+        let log = FileHandle(forWritingAtPath: logPath)!
+        p.standardError = log
+        p.standardOutput = log
+        try p.run()
+        process = p
+    }
+
+    var isReady: Bool { notify?.messages.contains { $0.contains("READY=1") } ?? false }
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// SIGKILL of the process this test started, and waits until it is gone.
+    func killHard() {
+        guard let p = process, p.isRunning else { return }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+    }
+
+    /// SIGTERM; the exit status, or nil when it did not end within `seconds`.
+    func terminate(within seconds: Double = 15) -> Int32? {
+        guard let p = process else { return nil }
+        if p.isRunning { kill(p.processIdentifier, SIGTERM) }
+        guard CorosyncdCluster.waitFor(seconds, { !p.isRunning }) != nil else { return nil }
+        return p.terminationStatus
+    }
+
+    func cibadmin(_ args: [String]) throws -> Tool.Result {
+        try Tool.run("cibadmin", args, env: ["SWIFTHA_ROOT": root])
+    }
+
+    var cibDirectory: String { root + "/var/lib/pacemaker/cib" }
+
+    /// The CIB this node's cibd last wrote.
+    var onDisk: CIB? { try? CIBStore(directory: cibDirectory).load() }
+
+    /// Whether the CIB on this node's disk has an element matching `xpath`.
+    func holds(_ xpath: String) -> Bool {
+        guard let cib = onDisk, let found = try? cib.root.xpathElements(xpath) else { return false }
+        return !found.isEmpty
+    }
+
+    func cleanUp() {
+        killHard()
+        notify?.close()
+    }
+}
+
+/// Three corosyncd and three cibd on 127.0.0.1-3, each node with its own scratch root.
+@Suite(.serialized) struct CIBDaemonProcessTests {
+    static func cluster(prepare: (CorosyncdCluster) throws -> Void = { _ in }) throws -> (CorosyncdCluster, [CIBDNode]) {
+        let c = try CorosyncdProcessTests.freshCluster(prepare: prepare)
+        let cibds = c.all.map { CIBDNode(name: $0.name, root: $0.root) }
+        return (c, cibds)
+    }
+
+    static func tearDown(_ c: CorosyncdCluster, _ cibds: [CIBDNode]) {
+        for n in cibds { n.cleanUp() }
+        c.tearDown()
+    }
+
+    static func report(_ cibds: [CIBDNode]) -> String {
+        cibds.map { "--- \($0.name) cibd:\n\($0.log)" }.joined(separator: "\n")
+    }
+
+    static let dummy = #"<primitive id="d1" class="ocf" provider="pacemaker" type="Dummy"/>"#
+
+    /// A change through node1's cibd is acknowledged, is on node1's disk at once and on every
+    /// node's disk soon after, and node3's cibd shows it; cibadmin gives the same output and
+    /// exit codes as with CIB_file; SIGTERM ends every cibd with 0.
+    @Test func aChangeOnOneNodeIsVisibleAndWrittenOnAll() throws {
+        let (c, cibds) = try Self.cluster()
+        defer { Self.tearDown(c, cibds) }
+        for n in cibds { try n.start() }
+        let ready = CorosyncdCluster.waitFor(30) { cibds.allSatisfy(\.isReady) }
+        try #require(ready != nil, "not every cibd became ready:\n\(Self.report(cibds))")
+
+        let create = try cibds[0].cibadmin(["--create", "--scope", "resources", "--xml-text", Self.dummy])
+        #expect(create.status == 0, "cibadmin --create: \(create.stderr)")
+        // Acknowledged: on this node's disk already.
+        #expect(cibds[0].holds("//primitive[@id='d1']"))
+        // And on every node's disk, and visible through node3's cibd.
+        let everywhere = CorosyncdCluster.waitFor(10) {
+            cibds.allSatisfy { $0.holds("//primitive[@id='d1']") }
+        }
+        #expect(everywhere != nil, "the change did not reach every node's disk:\n\(Self.report(cibds))")
+        let seen = try cibds[2].cibadmin(["--query", "--xpath", "//primitive[@id='d1']"])
+        #expect(seen.status == 0 && seen.stdout.contains(#"id="d1""#), "node3: \(seen.status) \(seen.stdout) \(seen.stderr)")
+
+        // Every node holds the same copy.
+        let versions = Set(cibds.compactMap { $0.onDisk.map { "\($0.version) \($0.digest)" } })
+        #expect(versions.count == 1, "the nodes' copies differ: \(versions)")
+
+        // The live mode answers as the file mode does, on the same CIB.
+        let file = c.scratch + "/copy.xml"
+        try FileManager.default.copyItem(atPath: cibds[1].cibDirectory + "/cib.xml", toPath: file)
+        for args in [["--query", "--scope", "resources"], ["--query", "--xpath", "//primitive"], ["--query", "--xpath", "//nothing"],
+                     ["--create", "--scope", "resources", "--xml-text", Self.dummy], ["--query", "--scope", "nosuch"]] {
+            let live = try cibds[1].cibadmin(args)
+            let offline = try Tool.run("cibadmin", args, env: ["CIB_file": file])
+            #expect(live.status == offline.status, "\(args): live \(live.status) (\(live.stderr)), file \(offline.status) (\(offline.stderr))")
+            #expect(live.stdout == offline.stdout, "\(args): live and file outputs differ")
+        }
+
+        // modify, replace and delete through node2, seen on node1.
+        let modify = try cibds[1].cibadmin(["--modify", "--xml-text", #"<primitive id="d1" description="changed"/>"#])
+        #expect(modify.status == 0, "--modify: \(modify.stderr)")
+        let q1 = try cibds[0].cibadmin(["--query", "--xpath", "//primitive[@id='d1']"])
+        let seenModify = CorosyncdCluster.waitFor(10) { (try? cibds[0].cibadmin(["--query", "--xpath", "//primitive[@id='d1']"]).stdout.contains("changed")) ?? false }
+        #expect(seenModify != nil, "node1 does not see the modification: \(q1.stdout)")
+        let replace = try cibds[1].cibadmin(["--replace", "--scope", "constraints", "--xml-text", "<constraints/>"])
+        #expect(replace.status == 0, "--replace: \(replace.stderr)")
+        let delete = try cibds[1].cibadmin(["--delete", "--xml-text", #"<primitive id="d1"/>"#])
+        #expect(delete.status == 0, "--delete: \(delete.stderr)")
+        let gone = CorosyncdCluster.waitFor(10) { (try? cibds[0].cibadmin(["--query", "--scope", "resources"]).stdout.contains("d1")) == false }
+        #expect(gone != nil, "node1 still shows d1")
+
+        for n in cibds {
+            let status = n.terminate()
+            #expect(status == 0, "\(n.name): cibd ended with \(String(describing: status)) on SIGTERM:\n\(n.log)")
+        }
+    }
+
+    /// A node that starts with an older CIB takes the newest when it joins; a SIGKILLed cibd,
+    /// restarted, rejoins and takes the changes it missed.
+    @Test func aJoiningNodeTakesTheNewestCopyAndAKilledOneResyncs() throws {
+        let newer = """
+            <cib admin_epoch="0" epoch="5" num_updates="0" validate-with="pacemaker-3.9"><configuration><crm_config/><nodes/>\
+            <resources><primitive id="newer" class="ocf" provider="pacemaker" type="Dummy"/></resources><constraints/>\
+            </configuration><status/></cib>
+            """
+        let older = """
+            <cib admin_epoch="0" epoch="2" num_updates="7" validate-with="pacemaker-3.9"><configuration><crm_config/><nodes/>\
+            <resources><primitive id="older" class="ocf" provider="pacemaker" type="Dummy"/></resources><constraints/>\
+            </configuration><status/></cib>
+            """
+        let (c, cibds) = try Self.cluster()
+        defer { Self.tearDown(c, cibds) }
+        try CIBStore(directory: cibds[0].cibDirectory).save(try CIB.parse(older))
+        try CIBStore(directory: cibds[1].cibDirectory).save(try CIB.parse(newer))
+        try CIBStore(directory: cibds[2].cibDirectory).save(try CIB.parse(older))
+
+        try cibds[0].start()
+        try cibds[2].start()
+        try #require(CorosyncdCluster.waitFor(30) { cibds[0].isReady && cibds[2].isReady } != nil, Comment(rawValue: Self.report(cibds)))
+        // node2 joins later with the newest copy: the others take it.
+        try cibds[1].start()
+        try #require(CorosyncdCluster.waitFor(30) { cibds[1].isReady } != nil, Comment(rawValue: Self.report(cibds)))
+        let synced = CorosyncdCluster.waitFor(15) {
+            cibds.allSatisfy { $0.onDisk?.version == CIBVersion(adminEpoch: 0, epoch: 5, numUpdates: 0) }
+        }
+        #expect(synced != nil, "not every node took the newest copy: \(cibds.map { $0.onDisk?.version.description ?? "-" })\n\(Self.report(cibds))")
+        let q = try cibds[0].cibadmin(["--query", "--scope", "resources"])
+        #expect(q.stdout.contains("newer") && !q.stdout.contains("older"), "\(q.stdout)")
+
+        // SIGKILL node3's cibd; a change goes on without it; restarted, it takes the change.
+        cibds[2].killHard()
+        let create = try cibds[0].cibadmin(["--create", "--scope", "resources", "--xml-text", Self.dummy])
+        #expect(create.status == 0, "cibadmin --create while node3's cibd is down: \(create.stderr)")
+        try cibds[2].start()
+        try #require(CorosyncdCluster.waitFor(30) { cibds[2].isReady } != nil, Comment(rawValue: Self.report(cibds)))
+        let caughtUp = CorosyncdCluster.waitFor(15) {
+            cibds[2].holds("//primitive[@id='d1']")
+        }
+        #expect(caughtUp != nil, "the restarted cibd did not take the change it missed:\n\(Self.report(cibds))")
+        // And it takes part again: a change through it reaches node2.
+        let again = try cibds[2].cibadmin(["--create", "--scope", "constraints",
+                                           "--xml-text", #"<rsc_location id="loc" rsc="d1" node="node1" score="100"/>"#])
+        #expect(again.status == 0, "cibadmin --create through the restarted cibd: \(again.stderr)")
+        let reached = CorosyncdCluster.waitFor(10) {
+            cibds[1].holds("//rsc_location[@id='loc']")
+        }
+        #expect(reached != nil, "node2 did not get the change made through the restarted cibd:\n\(Self.report(cibds))")
+    }
+}
+
+/// CIBClient against live cibds: queries by section and XPath, changes, subscriptions.
+@Suite(.serialized) struct CIBClientProcessTests {
+    @Test func aSubscriberOnNode3GetsThePatchOfAChangeMadeOnNode1() async throws {
+        let (c, cibds) = try CIBDaemonProcessTests.cluster()
+        defer { CIBDaemonProcessTests.tearDown(c, cibds) }
+        for n in cibds { try n.start() }
+        try #require(CorosyncdCluster.waitFor(30) { cibds.allSatisfy(\.isReady) } != nil,
+                     Comment(rawValue: CIBDaemonProcessTests.report(cibds)))
+
+        let node1 = try await CIBClient.connect(root: cibds[0].root)
+        let node3 = try await CIBClient.connect(root: cibds[2].root)
+        let changes = try await node3.changes()
+        let before = try await node1.query().version
+
+        let p = XElement("primitive", ["id": "web", "class": "ocf", "provider": "heartbeat", "type": "apache"])
+        let version = try await node1.change(.create(p, section: .resources))
+        #expect(version > before)
+
+        // node3's subscriber hears of it, with the patch to that version (within 15 s).
+        let heard: CIBPatch? = await withTaskGroup(of: CIBPatch?.self) { g in
+            g.addTask {
+                for await patch in changes { return patch }
+                return nil
+            }
+            g.addTask {
+                try? await Task.sleep(for: .seconds(15))
+                return nil
+            }
+            let first = await g.next()!
+            g.cancelAll()
+            return first
+        }
+        #expect(heard?.target == version, "the notification's patch: \(String(describing: heard))")
+
+        let section = try await node3.queryXML(section: .resources)
+        #expect(section.hasPrefix("<resources") && section.contains(#"id="web""#), "\(section)")
+        let match = try await node3.queryXML(xpath: "//primitive[@id='web']")
+        #expect(match.hasPrefix("<primitive"), "\(match)")
+        await #expect(throws: CIBError.self) { _ = try await node3.queryXML(xpath: "//primitive[@id='none']") }
+
+        // A refusal comes back as the CIB library's error.
+        do {
+            _ = try await node3.change(.create(p, section: .resources))
+            Issue.record("creating 'web' twice was accepted")
+        } catch let e as CIBError {
+            #expect(e.kind == .exists, "\(e)")
+        }
+        let status = try await node3.status()
+        #expect(status.synced && status.members.count == 3 && status.version == version.description, "\(status)")
+        await node1.close()
+        await node3.close()
+    }
+}
+
+/// The cibds' way out of a round of agreement that stalls: a member of group "cib" that
+/// ignores the round started by its join (as when messages are lost while the ring re-forms)
+/// and answers only the new round a cibd asks for with `<cib_resync>`.
+@Suite(.serialized) struct CIBResyncProcessTests {
+    /// The view number cibd gives a configuration (its documented choice: FNV-1a of the sorted
+    /// member list).
+    static func viewNumber(_ members: [String]) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in members.sorted().joined(separator: ",").utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x0000_0100_0000_01b3
+        }
+        return h
+    }
+
+    @Test func aStalledRoundIsRestartedAndCompletes() async throws {
+        let cib = try CIB.parse("""
+            <cib admin_epoch="0" epoch="3" num_updates="0" validate-with="pacemaker-3.9"><configuration><crm_config/>\
+            <nodes/><resources/><constraints/></configuration><status/></cib>
+            """)
+        let (c, cibds) = try CIBDaemonProcessTests.cluster()
+        defer { CIBDaemonProcessTests.tearDown(c, cibds) }
+        for n in cibds { try CIBStore(directory: n.cibDirectory).save(cib) }
+        for n in cibds { try n.start() }
+        try #require(CorosyncdCluster.waitFor(30) { cibds.allSatisfy(\.isReady) } != nil,
+                     Comment(rawValue: CIBDaemonProcessTests.report(cibds)))
+
+        // The slow member: an older copy, so it is never the one to send the newest.
+        let corosync = try await CorosyncClient.connect(root: cibds[0].root)
+        let group = try await corosync.join("cib")
+        let me = corosync.me.description
+        let answering = Task {
+            var members: [String] = []
+            var answered = 0
+            for await event in group.events {
+                switch event {
+                case .configurationChange(let m, _, _):
+                    members = m.map(\.description)
+                case .message(_, let payload):
+                    guard let e = try? XElement.parse(payload), e.name == "cib_resync",
+                          let from = e["from"], let n = e["n"] else { continue }
+                    let view = Self.viewNumber(members + ["resync \(from) \(n)"])
+                    let offer = CIBReplica.Message.offer(from: me, view: view, version: CIBVersion(), digest: "slow")
+                    try? await group.multicast(Data(offer.xml.xmlBytes(.compact)))
+                    answered += 1
+                }
+            }
+            return answered
+        }
+
+        // Every cibd gets back to an agreed copy, with the slow member still in the group.
+        var synced = false
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(20)
+        while !synced && clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            var all = true
+            for n in cibds {
+                let client = try await CIBClient.connect(root: n.root)
+                let s = try await client.status()
+                await client.close()
+                all = all && s.synced && s.members.count == 4
+            }
+            synced = all
+        }
+        #expect(synced, "the cibds did not agree again:\n\(CIBDaemonProcessTests.report(cibds))")
+        #expect(cibds.contains { $0.log.contains("asking for a new round") })
+        let create = try cibds[1].cibadmin(["--create", "--scope", "resources", "--xml-text", CIBDaemonProcessTests.dummy])
+        #expect(create.status == 0, "cibadmin --create after the new round: \(create.stderr)")
+
+        await corosync.close()
+        let answered = await answering.value
+        #expect(answered >= 1)
+    }
+}
