@@ -94,7 +94,7 @@ let package = Package(
         ]),
 
         .target(name: "ToolSupport", dependencies: [
-            "CIB", "HASupport",
+            "CIB", "CIBClient", "LocalIPC", "HASupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

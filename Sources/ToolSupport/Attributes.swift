@@ -32,6 +32,7 @@ public enum AttributeTool {
     public static func run(program: String, name: String, action: Action, scope: CIBAttributeScope, node: String?, quiet: Bool) {
         let location = CIBLocation.fromEnvironment()
         var cib = location.load(program: program)
+        let original = cib
         if let node, scope == .nodes || scope == .status {
             let known = cib.configuration.element.firstElement(named: "nodes")?.elements(named: "node").contains { $0["uname"] == node || $0.id == node } ?? false
             let inStatus = cib.status.nodeStates.contains { $0.uname == node || $0.id == node }
@@ -49,10 +50,10 @@ public enum AttributeTool {
                 }
             case .update(let value):
                 try cib.setAttribute(name, to: value, scope: scope, node: node)
-                location.save(cib, program: program)
+                location.save(cib, original: original, program: program)
             case .delete:
                 if let id = try cib.deleteAttribute(name, scope: scope, node: node) {
-                    location.save(cib, program: program)
+                    location.save(cib, original: original, program: program)
                     let what = scope == .crmConfig ? "crm_config option" : "\(scope.rawValue) attribute"
                     if !quiet { print("Deleted \(what): id=\(id) name=\(name)") }
                 }

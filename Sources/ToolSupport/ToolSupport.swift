@@ -52,24 +52,26 @@ public enum CIBLocation: Equatable, Sendable {
     /// The message given while the live CIB is not reachable from tools.
     public static let liveUnavailable = "cannot connect to the cluster's CIB: cibd is not running on this node (set CIB_file=FILE to work on a file instead)"
 
-    /// Loads the CIB. The live cluster is reached through cibd, which this build's tools do not
-    /// contact yet: they say so and exit with CRM_EX_DISCONNECT (102).
+    /// Loads the CIB: the file, or the running cluster's through this node's cibd (102 when
+    /// cibd cannot be reached).
     public func load(program: String) -> CIB {
         switch self {
         case .file(let path):
             do { return try CIBFile.load(path) } catch { ToolSupport.fail(program, error) }
         case .live:
-            ToolSupport.fail(program, CIBLocation.liveUnavailable, .disconnect)
+            return LiveCIB(program: program).load()
         }
     }
 
-    /// Writes the CIB back atomically.
-    public func save(_ cib: CIB, program: String) {
+    /// Writes a changed CIB back: the file atomically; to the running cluster as a patch from
+    /// the copy it was made from, so a change someone made in between is never overwritten
+    /// (the patch is refused and the tool says to try again).
+    public func save(_ cib: CIB, original: CIB, program: String) {
         switch self {
         case .file(let path):
             do { try CIBFile.write(cib, to: path, digest: false) } catch { ToolSupport.fail(program, error) }
         case .live:
-            ToolSupport.fail(program, CIBLocation.liveUnavailable, .disconnect)
+            LiveCIB(program: program).apply(.patch(CIBPatch.diff(original, cib)))
         }
     }
 }

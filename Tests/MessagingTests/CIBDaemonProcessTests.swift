@@ -161,6 +161,28 @@ final class CIBDNode: @unchecked Sendable {
 
     /// A node that starts with an older CIB takes the newest when it joins; a SIGKILLed cibd,
     /// restarted, rejoins and takes the changes it missed.
+    /// The operator tools on the live cluster: an attribute set through node1 is read through
+    /// node3, crm_mon and crm_verify -L read the live CIB.
+    @Test func theToolsWorkOnTheLiveCluster() throws {
+        let (c, cibds) = try Self.cluster()
+        defer { Self.tearDown(c, cibds) }
+        for n in cibds { try n.start() }
+        let ready = CorosyncdCluster.waitFor(30) { cibds.allSatisfy(\.isReady) }
+        try #require(ready != nil, "not every cibd became ready:\n\(Self.report(cibds))")
+        let set = try Tool.run("crm_attribute", ["--name", "no-quorum-policy", "--update", "ignore"], env: ["SWIFTHA_ROOT": cibds[0].root])
+        #expect(set.status == 0, "crm_attribute --update: \(set.stderr)")
+        let seen = CorosyncdCluster.waitFor(10) {
+            (try? Tool.run("crm_attribute", ["--name", "no-quorum-policy", "--query"], env: ["SWIFTHA_ROOT": cibds[2].root]))?.stdout
+                == "scope=crm_config  name=no-quorum-policy value=ignore\n"
+        }
+        #expect(seen != nil, "node3 does not see the option set through node1")
+        let mon = try Tool.run("crm_mon", ["-1"], env: ["SWIFTHA_ROOT": cibds[1].root])
+        #expect(mon.status == 0 && mon.stdout.hasPrefix("Cluster Summary:"), "crm_mon: \(mon.stderr)")
+        #expect(try Tool.run("crm_verify", ["-L"], env: ["SWIFTHA_ROOT": cibds[1].root]).status == 0)
+        let deleted = try Tool.run("crm_attribute", ["--name", "no-quorum-policy", "--delete"], env: ["SWIFTHA_ROOT": cibds[1].root])
+        #expect(deleted.status == 0 && deleted.stdout.hasPrefix("Deleted crm_config option:"), "\(deleted.stdout) \(deleted.stderr)")
+    }
+
     @Test func aJoiningNodeTakesTheNewestCopyAndAKilledOneResyncs() throws {
         let newer = """
             <cib admin_epoch="0" epoch="5" num_updates="0" validate-with="pacemaker-3.9"><configuration><crm_config/><nodes/>\

@@ -159,7 +159,7 @@ struct CibAdmin: ParsableCommand {
         if let live {
             live.apply(liveOperation(command, xml: xml, section: section, result: cib))
         } else {
-            location.save(cib, program: program)
+            location.save(cib, original: before, program: program)
         }
     }
 
@@ -208,54 +208,5 @@ struct CibAdmin: ParsableCommand {
     }
 }
 
-/// The running cluster's CIB, through this node's cibd. Failures end the program with the
-/// exit code the file mode uses for the same problem (102 when cibd cannot be reached).
-struct LiveCIB {
-    let program: String
-    let root = NodeEnvironment().root
-
-    func load() -> CIB {
-        blocking { client in try await client.query() }
-    }
-
-    func apply(_ operation: CIBReplica.Operation) {
-        _ = blocking { client in try await client.change(operation) }
-    }
-
-    private func blocking<T: Sendable>(_ body: @escaping @Sendable (CIBClient) async throws -> T) -> T {
-        let box = ResultBox<T>()
-        let done = DispatchSemaphore(value: 0)
-        let root = self.root
-        Task {
-            do {
-                let client = try await CIBClient.connect(root: root, timeout: .seconds(10))
-                do {
-                    box.result = .success(try await body(client))
-                } catch {
-                    box.result = .failure(error)
-                }
-                await client.close()
-            } catch {
-                box.result = .failure(error)
-            }
-            done.signal()
-        }
-        done.wait()
-        switch box.result! {
-        case .success(let v): return v
-        case .failure(let e as CIBError): ToolSupport.fail(program, e)
-        case .failure(let e as IPCError):
-            if case .cannotConnect = e {
-                ToolSupport.fail(program, "cannot connect to the cluster's CIB at \(CIBAPI.socketPath(root: root)): cibd is not running on this node (start the cluster, set SWIFTHA_ROOT to the node's root, or set CIB_file=FILE to work on a file instead)", .disconnect)
-            }
-            ToolSupport.fail(program, e.description, .disconnect)
-        case .failure(let e): ToolSupport.fail(program, "\(e)", .error)
-        }
-    }
-}
-
-private final class ResultBox<T: Sendable>: @unchecked Sendable {
-    var result: Result<T, any Error>?
-}
 
 CibAdmin.main()

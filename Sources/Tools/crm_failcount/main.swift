@@ -22,6 +22,7 @@ struct CrmFailcount: ParsableCommand {
         }
         let location = CIBLocation.fromEnvironment()
         var cib = location.load(program: program)
+        let original = cib
         let prefixes = ["fail-count-\(resource)", "last-failure-\(resource)"]
         func matches(_ name: String, _ prefix: String) -> Bool { name == prefix || name.hasPrefix(prefix + "#") }
         let attrs = (try? cib.attributes(prefix: "fail-count-\(resource)", scope: .status, node: node)) ?? []
@@ -33,7 +34,7 @@ struct CrmFailcount: ParsableCommand {
                     }
                 }
             } catch { ToolSupport.fail(program, error) }
-            location.save(cib, program: program)
+            location.save(cib, original: original, program: program)
             return
         }
         // The counts of every operation, INFINITY if any is.

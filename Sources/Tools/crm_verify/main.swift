@@ -34,7 +34,9 @@ struct CrmVerify: ParsableCommand {
         do {
             if live {
                 guard case .file(let path) = CIBLocation.fromEnvironment() else {
-                    ToolSupport.fail(program, CIBLocation.liveUnavailable, .disconnect)
+                    // The running cluster's CIB, through this node's cibd.
+                    let cib = LiveCIB(program: program).load()
+                    return (Data(cib.xmlString().utf8), "the live CIB")
                 }
                 return (try CIBFile.read(path), path)
             }
