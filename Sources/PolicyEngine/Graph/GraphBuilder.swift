@@ -449,31 +449,38 @@ struct GraphBuilder {
             || find("\(r.id)_reload-agent_0", on: node) != nil
         let promotable = ws.isInPromotableClone(r)
         let running = r.recurringOn[node] ?? []
-        for op in Primitive(r.element).operations {
+        let ops = Primitive(r.element).operations
+        // An operation configured twice with the same name and interval is ignored.
+        let configured = ops.reduce(into: [String: Int]()) { n, op in
+            if let ms = CIBValue.milliseconds(op.interval) { n["\(op.name)_\(ms)", default: 0] += 1 }
+        }
+        for op in ops {
             guard op.name != "start", op.name != "stop", op.name != "promote", op.name != "demote" else { continue }
             guard let interval = CIBValue.milliseconds(op.interval), interval > 0 else { continue }
+            guard configured["\(op.name)_\(interval)"] == 1 else { continue }
             if let enabled = op.enabled, !CIBValue.isTrue(enabled) { continue }
             let wanted: Role = op.role.flatMap { Role(name: $0) } ?? .unknown
             if wanted == .stopped { continue }
-            if wanted != .unknown {
-                let role = plan.nextRole == .started && promotable ? Role.unpromoted : plan.nextRole
-                let want = wanted == .started && promotable ? Role.unpromoted : wanted
-                if role != want && !(want == .unpromoted && role == .started) {
-                    // A monitor for the role it leaves is cancelled first.
-                    let key = "\(op.name)_\(interval)"
-                    let origRole = plan.origRole == .started && promotable ? Role.unpromoted : plan.origRole
-                    if running.contains(key), plan.current.contains(node), want == origRole || (want == .unpromoted && origRole == .started) {
-                        let c = cancel(i, key, on: node)
-                        let before = plan.origRole == .promoted ? "demote" : (plan.nextRole == .promoted ? "promote" : "stop")
-                        order(c, find("\(r.id)_\(before)_0", on: node))
+            let key = "\(op.name)_\(interval)"
+            // An operation without a role watches any role but the promoted one; one with a role
+            // watches exactly that role (a promotable instance that is not promoted is Unpromoted).
+            let role = plan.nextRole == .started && promotable ? Role.unpromoted : plan.nextRole
+            let matches = wanted == .unknown ? plan.nextRole != .promoted : wanted == role
+            if !matches {
+                // One running here for the role the resource leaves is cancelled first.
+                if running.contains(key), find("\(r.id)_start_0", on: node) == nil {
+                    let c = cancel(i, key, on: node)
+                    let before: String?
+                    switch plan.origRole {
+                    case .started, .unpromoted:
+                        before = plan.nextRole == .promoted ? "promote" : (plan.nextRole == .stopped ? "stop" : nil)
+                    case .promoted: before = "demote"
+                    default: before = nil
                     }
-                    continue
+                    if let before { order(c, find("\(r.id)_\(before)_0", on: node)) }
                 }
-            } else if promotable && plan.nextRole == .promoted {
-                // An operation without a role is for the unpromoted role of a promotable resource.
                 continue
             }
-            let key = "\(op.name)_\(interval)"
             guard changedHere || !running.contains(key) else { continue }
             add(.resource, task: op.name, key: "\(r.id)_\(key)", resource: i, node: node, interval: interval,
                 meta: ["interval": String(interval), "name": op.name])
