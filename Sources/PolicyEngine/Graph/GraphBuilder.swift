@@ -365,7 +365,13 @@ struct GraphBuilder {
 
     private mutating func createPrimitiveActions(_ i: Int) {
         let r = ws.resources[i]
-        guard let plan = transition.plans[i] else { return }
+        guard let plan = transition.plans[i] else {
+            // A resource that stays stopped still gets its Stopped-role monitors.
+            if r.managed && !r.orphan && r.activeOn.isEmpty {
+                createRecurring(i, ResourcePlan(current: [], origRole: .stopped, next: nil, nextRole: .stopped, mode: .none))
+            }
+            return
+        }
         let id = r.id
         @discardableResult func resourceOp(_ task: String, on node: String, meta: [String: String] = [:]) -> Int {
             // What would run on a node being fenced is implied by the fencing.
@@ -420,13 +426,17 @@ struct GraphBuilder {
     /// the Stopped-role monitors everywhere else.
     private mutating func createRecurring(_ i: Int, _ plan: ResourcePlan) {
         let r = ws.resources[i]
-        for op in Primitive(r.element).operations where op.role.flatMap({ Role(name: $0) }) == .stopped {
+        // Stopped-role monitors are not supported for anonymous clone instances.
+        let anonymous = Resources.enclosingClone(i, in: ws).map { c in
+            if case .clone(_, let unique) = ws.resources[c].variant { return !unique }
+            return false
+        } ?? false
+        for op in Primitive(r.element).operations where !anonymous && op.role.flatMap({ Role(name: $0) }) == .stopped {
             guard let interval = CIBValue.milliseconds(op.interval), interval > 0 else { continue }
             if let enabled = op.enabled, !CIBValue.isTrue(enabled) { continue }
             let key = "\(op.name)_\(interval)"
             for n in ws.nodes where n.online && !n.unclean && n.kind == .member && n.name != plan.next {
                 if (r.recurringOn[n.name] ?? []).contains(key) && find("\(r.id)_stop_0", on: n.name) == nil { continue }
-                if assignment.tables[i]?.scores[n.name].map({ $0 <= -Score.infinity }) == true && !plan.current.contains(n.name) { continue }
                 let m = add(.resource, task: op.name, key: "\(r.id)_\(key)", resource: i, node: n.name, interval: interval,
                             meta: ["interval": String(interval), "name": op.name, "role": "Stopped", "op_target_rc": "7"])
                 order(find("\(r.id)_stop_0", on: n.name), m)
