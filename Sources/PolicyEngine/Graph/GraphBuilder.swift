@@ -574,7 +574,7 @@ struct GraphBuilder {
             order(point, k)
             order(k, done)
             if type == "post" {
-                for m in owned[p] ?? [] where actions[m].intervalMS > 0 { order(done, m) }
+                for m in owned[p] ?? [] where actions[m].intervalMS > 0 && actions[m].task != "cancel" { order(done, m) }
             }
         }
         if !r.activeOn.isEmpty && (task == "stop" || task == "demote") {
@@ -713,7 +713,7 @@ struct GraphBuilder {
             for st in starts { order(from, st) }
         }
         // Recurring operations after the action that brings the role they watch.
-        for k in owned[i] ?? [] where actions[k].intervalMS > 0 {
+        for k in owned[i] ?? [] where actions[k].intervalMS > 0 && actions[k].task != "cancel" {
             let node = actions[k].node
             for st in starts where actions[st].node == node || actions[st].kind == .pseudo { order(st, k) }
             for reload in actionsOf(i, "reload-agent") { order(reload, k) }
