@@ -85,4 +85,64 @@ import Testing
         #expect(op.firstElement(named: "primitive")?["type"] == "Dummy")
         #expect(start.firstElement(named: "inputs")?.elements(named: "trigger").count == 2)
     }
+
+    // MARK: Recurring operations by role
+
+    func promotable(_ ops: String, meta: String = "") -> String {
+        """
+        <clone id="ms"><meta_attributes id="ms-m"><nvpair id="ms-m1" name="promotable" value="true"/>
+          <nvpair id="ms-m2" name="clone-max" value="1"/>\(meta)</meta_attributes>
+          <primitive id="p" class="ocf" provider="heartbeat" type="Dummy"><operations>\(ops)</operations></primitive></clone>
+        """
+    }
+
+    @Test func promotingCancelsTheRolelessMonitorFirstAndStartsThePromotedOne() throws {
+        let ops = #"<op id="m10" name="monitor" interval="10s"/><op id="m11" name="monitor" interval="11s" role="Promoted"/>"#
+        let t = try schedule(promotable(ops), constraints: #"<rsc_location id="l" rsc="ms" node="node1" score="100" role="Promoted"/>"#,
+                             status: history("p"))
+        let g = t.graph
+        let cancel = try #require(g.actions.first { $0.task == "cancel" })
+        #expect(cancel.key == "p:0_monitor_10000" || cancel.key == "p_monitor_10000")
+        let promote = try #require(g.actions.first { $0.task == "promote" })
+        #expect(inputs(of: promote.key, g).contains(cancel.key + "@node1"))
+        let monitor = try #require(g.actions.first { $0.intervalMS == 11000 && $0.task == "monitor" })
+        #expect(inputs(of: monitor.key, g).contains(promote.key + "@node1"))
+        #expect(!inputs(of: cancel.key, g).contains(promote.key + "@node1"))
+        // No cycle: the cancel, the promote and the new monitor all execute, in that order.
+        let lines = g.simulationLines().joined(separator: "\n")
+        #expect(lines.contains("cancel=10000 on node1"))
+        #expect(lines.contains("promote on node1"))
+        #expect(lines.contains("monitor=11000 on node1"))
+    }
+
+    @Test func aStartedRoleMonitorIsNotForAnUnpromotedInstance() throws {
+        let ops = #"<op id="m10" name="monitor" interval="10s" role="Started"/><op id="m12" name="monitor" interval="12s" role="Unpromoted"/>"#
+        let g = try schedule(promotable(ops)).graph
+        let recurring = g.actions.filter { $0.intervalMS > 0 }.map(\.intervalMS)
+        #expect(recurring == [12000])
+    }
+
+    @Test func anOperationConfiguredTwiceIsIgnored() throws {
+        let rsc = #"<primitive id="vip" class="ocf" provider="heartbeat" type="Dummy"><operations><op id="a" name="monitor" interval="10s"/><op id="b" name="monitor" interval="10s" role="Started"/><op id="c" name="monitor" interval="20s"/></operations></primitive>"#
+        let g = try schedule(rsc).graph
+        #expect(g.actions.filter { $0.intervalMS > 0 }.map(\.intervalMS) == [20000])
+    }
+
+    @Test func aStoppedResourceGetsItsStoppedRoleMonitorsEverywhere() throws {
+        let rsc = #"<primitive id="vip" class="ocf" provider="heartbeat" type="Dummy"><meta_attributes id="m"><nvpair id="m1" name="target-role" value="Stopped"/></meta_attributes><operations><op id="a" name="monitor" interval="10s"/><op id="b" name="monitor" interval="20s" role="Stopped"/></operations></primitive>"#
+        let g = try schedule(rsc).graph
+        #expect(Set(names(g)) == ["vip_monitor_0@node1", "vip_monitor_0@node2", "vip_monitor_20000@node1", "vip_monitor_20000@node2"])
+        // Each waits for the probe on its node.
+        for (k, a) in g.actions.enumerated() where a.intervalMS == 20000 {
+            #expect(g.inputs[k].map { names(g)[$0] } == ["vip_monitor_0@\(a.node ?? "")"])
+        }
+        let stopped = try #require(g.actions.first { $0.intervalMS == 20000 })
+        #expect(stopped.meta["op_target_rc"] == "7")
+    }
+
+    @Test func anAnonymousCloneHasNoStoppedRoleMonitors() throws {
+        let rsc = #"<clone id="c"><meta_attributes id="cm"><nvpair id="cm1" name="target-role" value="Stopped"/></meta_attributes><primitive id="d" class="ocf" provider="heartbeat" type="Dummy"><operations><op id="b" name="monitor" interval="20s" role="Stopped"/></operations></primitive></clone>"#
+        let g = try schedule(rsc).graph
+        #expect(g.actions.filter { $0.intervalMS > 0 }.isEmpty)
+    }
 }
