@@ -145,4 +145,13 @@ import Testing
         let g = try schedule(rsc).graph
         #expect(g.actions.filter { $0.intervalMS > 0 }.isEmpty)
     }
+
+    @Test func maintenanceCancelsRunningMonitorsAndNothingElse() throws {
+        let rsc = #"<primitive id="vip" class="ocf" provider="heartbeat" type="Dummy"><meta_attributes id="m"><nvpair id="m1" name="maintenance" value="true"/></meta_attributes><operations><op id="vip-mon" name="monitor" interval="10s"/></operations></primitive>"#
+        let g = try schedule(rsc, constraints: #"<rsc_location id="l" rsc="vip" node="node1" score="100"/>"#, status: history("vip")).graph
+        let cancels = g.actions.filter { $0.task == "cancel" }
+        #expect(cancels.map(\.key) == ["vip_monitor_10000"])
+        #expect(cancels.first?.node == "node1")
+        #expect(!g.actions.contains { $0.task == "stop" || $0.task == "start" })
+    }
 }

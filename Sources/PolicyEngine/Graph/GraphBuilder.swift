@@ -116,12 +116,18 @@ struct GraphBuilder {
         return k
     }
 
-    /// Recurring operations still running that the configuration no longer has are cancelled.
+    /// Recurring operations still running that the configuration no longer has are cancelled,
+    /// and all of them in maintenance mode.
     private mutating func cancelRemovedOperations() {
-        guard ws.options.stopOrphanActions else { return }
         for i in TransitionPlanner.order(ws) where ws.resources[i].isPrimitive && !ws.resources[i].orphan {
             let r = ws.resources[i]
-            guard r.managed else { continue }
+            // Maintenance mode (the cluster's, the resource's or the node's) cancels them all.
+            let maintenance = ws.options.maintenanceMode || r.maintenance
+            for n in ws.nodes where maintenance || n.maintenance {
+                guard n.maintenance || (n.online && !n.unclean) else { continue }
+                for op in r.recurringOn[n.name] ?? [] { cancel(i, op, on: n.name) }
+            }
+            guard ws.options.stopOrphanActions, r.managed, !maintenance else { continue }
             let configured = Set(Primitive(r.element).operations.compactMap { op -> String? in
                 guard let ms = CIBValue.milliseconds(op.interval), ms > 0 else { return nil }
                 if let enabled = op.enabled, !CIBValue.isTrue(enabled) { return nil }
