@@ -154,4 +154,18 @@ import Testing
         #expect(cancels.first?.node == "node1")
         #expect(!g.actions.contains { $0.task == "stop" || $0.task == "start" })
     }
+
+    @Test func aSetNeedingAnyOneMemberPassesThroughAOneOrMorePoint() throws {
+        let rscs = ["a", "b", "c"].map { #"<primitive id="\#($0)" class="ocf" provider="heartbeat" type="Dummy"/>"# }.joined()
+        let order = """
+        <rsc_order id="o"><resource_set id="any" sequential="false" require-all="false"><resource_ref id="a"/><resource_ref id="b"/></resource_set>
+          <resource_set id="after"><resource_ref id="c"/></resource_set></rsc_order>
+        """
+        let g = try schedule(rscs, constraints: order).graph
+        let point = try #require(g.actions.first { $0.key == "one-or-more:any" })
+        #expect(point.kind == .pseudo)
+        #expect(Set(inputs(of: "one-or-more:any", g).map { $0.prefix { $0 != "@" } }) == ["a_start_0", "b_start_0"])
+        #expect(inputs(of: "c_start_0", g).contains("one-or-more:any"))
+        #expect(!inputs(of: "c_start_0", g).contains { $0.hasPrefix("a_start_0") || $0.hasPrefix("b_start_0") })
+    }
 }

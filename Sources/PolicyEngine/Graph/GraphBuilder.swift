@@ -43,6 +43,7 @@ struct GraphBuilder {
     static func build(_ ws: WorkingSet, _ a: Assignment, _ t: Transition) -> ActionGraph {
         var b = GraphBuilder(ws: ws, assignment: a, transition: t)
         b.reserveHistoryRecurring()
+        b.reserveOneOrMorePoints()
         let load = LoadPoints(ws, a)
         b.addLoadPoints(load)
         b.cancelRemovedOperations()
@@ -909,9 +910,42 @@ struct GraphBuilder {
         }
     }
 
+    /// A set that does not require all its members (`require-all="false"`) comes before the
+    /// next set through a `one-or-more:<set>` point: it follows the members' starts (or
+    /// promotes) and what follows waits for it. Stopping needs them all again.
+    private mutating func orderAnyOf(_ o: Ordering, set: String) {
+        if o.firstAction == "start" || o.firstAction == "promote" {
+            let firsts = o.anyOf.flatMap { completionActions($0, o.firstAction) }
+            if !firsts.isEmpty {
+                let point = add(.pseudo, task: "one-or-more:\(set)", key: "one-or-more:\(set)", resource: nil, node: nil)
+                for f in firsts { order(f, point) }
+                for t in firstActions(o.then, o.thenAction) { order(point, t) }
+            }
+        } else {
+            for m in o.anyOf where m != o.then { orderResources(m, o.firstAction, o.then, o.thenAction) }
+        }
+        guard o.inverse, let fi = Self.inverse(o.thenAction), let ti = Self.inverse(o.firstAction) else { return }
+        for m in o.anyOf where m != o.then { orderResources(o.then, fi, m, ti) }
+    }
+
+    /// The points of sets that do not require all their members are known from the start.
+    private mutating func reserveOneOrMorePoints() {
+        for o in OrderingEffects.orderings(ws) where o.firstAction == "start" || o.firstAction == "promote" {
+            guard let set = o.anyOfSet, !o.anyOf.isEmpty else { continue }
+            let lookup = Self.lookupKey("one-or-more:\(set)", nil)
+            guard reserved[lookup] == nil else { continue }
+            reserved[lookup] = nextID
+            nextID += 1
+        }
+    }
+
     private mutating func orderUserConstraints() {
-        for o in OrderingEffects.orderings(ws) where o.anyOf.isEmpty && o.id != "#group-order" {
+        for o in OrderingEffects.orderings(ws) where o.id != "#group-order" {
             guard o.first != o.then else { continue }
+            if let set = o.anyOfSet, !o.anyOf.isEmpty {
+                orderAnyOf(o, set: set)
+                continue
+            }
             orderResources(o.first, o.firstAction, o.then, o.thenAction)
             if o.inverse, let fi = Self.inverse(o.thenAction), let ti = Self.inverse(o.firstAction) {
                 orderResources(o.then, fi, o.first, ti)
