@@ -168,4 +168,28 @@ import Testing
         #expect(inputs(of: "c_start_0", g).contains("one-or-more:any"))
         #expect(!inputs(of: "c_start_0", g).contains { $0.hasPrefix("a_start_0") || $0.hasPrefix("b_start_0") })
     }
+
+    func cloneThenPrimitive(cloneMin: Int) -> (String, String) {
+        let rscs = """
+        <clone id="c"><meta_attributes id="cm"><nvpair id="cm1" name="clone-min" value="\(cloneMin)"/></meta_attributes>
+          <primitive id="d" class="ocf" provider="heartbeat" type="Dummy"/></clone>
+        <primitive id="after" class="ocf" provider="heartbeat" type="Dummy"/>
+        """
+        return (rscs, #"<rsc_order id="o" first="c" then="after"/>"#)
+    }
+
+    @Test func anOrderingAfterEnoughCloneInstancesWaitsForEachInstanceStart() throws {
+        let (rscs, order) = cloneThenPrimitive(cloneMin: 2)
+        let g = try schedule(rscs, constraints: order).graph
+        #expect(Set(inputs(of: "clone-one-or-more:o", g).map { $0.prefix { $0 != "@" } }) == ["d:0_start_0", "d:1_start_0"])
+        #expect(inputs(of: "after_start_0", g).contains("clone-one-or-more:o"))
+        #expect(!inputs(of: "after_start_0", g).contains("c_running_0"))
+    }
+
+    @Test func tooFewCloneInstancesLeaveNoOneOrMorePoint() throws {
+        let (rscs, order) = cloneThenPrimitive(cloneMin: 3)
+        let g = try schedule(rscs, constraints: order).graph
+        #expect(!g.actions.contains { $0.key.hasPrefix("clone-one-or-more") })
+        #expect(!g.actions.contains { $0.key == "after_start_0" })
+    }
 }

@@ -928,11 +928,47 @@ struct GraphBuilder {
         for m in o.anyOf where m != o.then { orderResources(o.then, fi, m, ti) }
     }
 
-    /// The points of sets that do not require all their members are known from the start.
+    /// The minimum number of a clone's instances an ordering after it needs (clone-min, or
+    /// one for `require-all="false"`), if it counts them.
+    private func minimumInstances(_ o: Ordering) -> Int? {
+        guard o.anyOf.isEmpty, case .clone = ws.resources[o.first].variant else { return nil }
+        if let v = ws.resources[o.first].meta["clone-min"] { return Int(v).flatMap { $0 > 0 ? $0 : nil } }
+        return o.requireAll ? nil : 1
+    }
+
+    /// An ordering after enough of a clone's instances passes through a
+    /// `clone-one-or-more:<ordering>` point that follows each instance's action.
+    /// The point is runnable, and so in the graph, only when enough instances will be active.
+    private mutating func orderAfterInstances(_ o: Ordering, minimum: Int) {
+        let children = ws.resources[o.first].children
+        let firsts = children.flatMap { firstActions($0, o.firstAction) }
+        guard !firsts.isEmpty else { return }
+        if o.firstAction == "start" {
+            let active = children.filter { c in
+                ws.primitives(under: c).allSatisfy { p in
+                    transition.plans[p].map { $0.next != nil } ?? !ws.resources[p].activeOn.isEmpty
+                }
+            }.count
+            guard active >= minimum else { return }
+        }
+        let point = add(.pseudo, task: "clone-one-or-more:\(o.id)", key: "clone-one-or-more:\(o.id)", resource: nil, node: nil)
+        for f in firsts { order(f, point) }
+        for t in firstActions(o.then, o.thenAction) { order(point, t) }
+    }
+
+    /// The points of sets that do not require all their members, and of orderings after
+    /// enough clone instances, are known from the start.
     private mutating func reserveOneOrMorePoints() {
-        for o in OrderingEffects.orderings(ws) where o.firstAction == "start" || o.firstAction == "promote" {
-            guard let set = o.anyOfSet, !o.anyOf.isEmpty else { continue }
-            let lookup = Self.lookupKey("one-or-more:\(set)", nil)
+        for o in OrderingEffects.orderings(ws) {
+            let key: String
+            if let set = o.anyOfSet, !o.anyOf.isEmpty, o.firstAction == "start" || o.firstAction == "promote" {
+                key = "one-or-more:\(set)"
+            } else if minimumInstances(o) != nil {
+                key = "clone-one-or-more:\(o.id)"
+            } else {
+                continue
+            }
+            let lookup = Self.lookupKey(key, nil)
             guard reserved[lookup] == nil else { continue }
             reserved[lookup] = nextID
             nextID += 1
@@ -946,7 +982,11 @@ struct GraphBuilder {
                 orderAnyOf(o, set: set)
                 continue
             }
-            orderResources(o.first, o.firstAction, o.then, o.thenAction)
+            if let minimum = minimumInstances(o) {
+                orderAfterInstances(o, minimum: minimum)
+            } else {
+                orderResources(o.first, o.firstAction, o.then, o.thenAction)
+            }
             if o.inverse, let fi = Self.inverse(o.thenAction), let ti = Self.inverse(o.firstAction) {
                 orderResources(o.then, fi, o.first, ti)
             }
