@@ -192,4 +192,10 @@ import Testing
         #expect(!g.actions.contains { $0.key.hasPrefix("clone-one-or-more") })
         #expect(!g.actions.contains { $0.key == "after_start_0" })
     }
+
+    @Test func aRemovedMonitorIsCancelledEvenWhenUnmanaged() throws {
+        let rsc = #"<primitive id="vip" class="ocf" provider="heartbeat" type="Dummy"><meta_attributes id="m"><nvpair id="m1" name="is-managed" value="false"/></meta_attributes></primitive>"#
+        let g = try schedule(rsc, status: history("vip")).graph
+        #expect(g.actions.filter { $0.task == "cancel" }.map { "\($0.key)@\($0.node ?? "")" } == ["vip_monitor_10000@node1"])
+    }
 }

@@ -128,7 +128,7 @@ struct GraphBuilder {
                 guard n.maintenance || (n.online && !n.unclean) else { continue }
                 for op in r.recurringOn[n.name] ?? [] { cancel(i, op, on: n.name) }
             }
-            guard ws.options.stopOrphanActions, r.managed, !maintenance else { continue }
+            guard ws.options.stopOrphanActions, !maintenance else { continue }
             let configured = Set(Primitive(r.element).operations.compactMap { op -> String? in
                 guard let ms = CIBValue.milliseconds(op.interval), ms > 0 else { return nil }
                 if let enabled = op.enabled, !CIBValue.isTrue(enabled) { return nil }
