@@ -198,4 +198,17 @@ import Testing
         let g = try schedule(rsc, status: history("vip")).graph
         #expect(g.actions.filter { $0.task == "cancel" }.map { "\($0.key)@\($0.node ?? "")" } == ["vip_monitor_10000@node1"])
     }
+
+    @Test func aPendingStartIsScheduledAgainWhereTheResourceStays() throws {
+        let status = """
+        <lrm id="1"><lrm_resources><lrm_resource id="vip" class="ocf" provider="heartbeat" type="Dummy">
+          <lrm_rsc_op id="vip_last_0" operation="start" call-id="-1" rc-code="1" op-status="-1" interval="0" transition-key="1:1:0:x"/>
+        </lrm_resource></lrm_resources></lrm>
+        """
+        let t = try schedule(dummyWithMonitor, constraints: #"<rsc_location id="l" rsc="vip" node="node1" score="100"/>"#, status: status)
+        #expect(t.changes.isEmpty)
+        let g = t.graph
+        #expect(names(g).contains("vip_start_0@node1"))
+        #expect(inputs(of: "vip_monitor_10000", g).contains("vip_start_0@node1"))
+    }
 }

@@ -395,6 +395,10 @@ struct GraphBuilder {
             resourceOp("start", on: n)
             if plan.nextRole == .promoted { resourceOp("promote", on: n) }
         }
+        // A start still pending is in the graph again where the resource is assigned.
+        if r.pendingTask == "start", r.pendingNode != nil, let n = plan.next, plan.nextRole >= .started {
+            resourceOp("start", on: n)
+        }
         switch plan.mode {
         case .none:
             break
