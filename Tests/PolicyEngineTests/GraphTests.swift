@@ -211,4 +211,15 @@ import Testing
         #expect(names(g).contains("vip_start_0@node1"))
         #expect(inputs(of: "vip_monitor_10000", g).contains("vip_start_0@node1"))
     }
+
+    @Test func aProbeStillPendingIsRepeated() throws {
+        let status = """
+        <lrm id="1"><lrm_resources><lrm_resource id="vip" class="ocf" provider="heartbeat" type="Dummy">
+          <lrm_rsc_op id="vip_last_0" operation="monitor" call-id="2" rc-code="7" op-status="-1" interval="0" transition-key="1:1:7:x"/>
+        </lrm_resource></lrm_resources></lrm>
+        """
+        let g = try schedule(dummyWithMonitor, status: status).graph
+        #expect(names(g).contains("vip_monitor_0@node1"))
+        #expect(names(g).contains("vip_monitor_0@node2"))
+    }
 }

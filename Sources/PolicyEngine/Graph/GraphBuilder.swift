@@ -271,6 +271,7 @@ struct GraphBuilder {
         let entries = ws.historyEntries[node] ?? []
         return leaves.contains { p in
             let r = ws.resources[p]
+            if r.pendingProbeOn.contains(node) { return false }
             if r.historyIDs[node] != nil || entries.contains(r.id) { return true }
             // An anonymous instance's history may be recorded under the unnumbered id.
             return r.id != r.configuredID && !isUniqueInstance(p) && entries.contains(r.configuredID)

@@ -252,6 +252,7 @@ enum Unpack {
         if let p = h.pendingTask {
             ws.resources[r].pendingTask = p
             if p != "monitor" || h.pendingInterval > 0 { ws.resources[r].pendingNode = node }
+            if p == "monitor", h.pendingInterval == 0, h.role == .unknown { ws.resources[r].pendingProbeOn.insert(node) }
         }
         if h.failureIgnored { ws.resources[r].failureIgnored = true }
         if h.failedStop || h.banNode || h.maskedProbe != nil { ws.historyBans[r, default: []].insert(node) }
