@@ -222,4 +222,14 @@ import Testing
         #expect(names(g).contains("vip_monitor_0@node1"))
         #expect(names(g).contains("vip_monitor_0@node2"))
     }
+
+    @Test func aRemovedMonitorIsCancelledAfterTheStopAndKeepsItsId() throws {
+        let rsc = #"<primitive id="vip" class="ocf" provider="heartbeat" type="Dummy"/>"#
+        let g = try schedule(rsc, constraints: #"<rsc_location id="l" rsc="vip" node="node2" score="INFINITY"/>"#,
+                             status: history("vip")).graph
+        let cancel = try #require(g.actions.first { $0.task == "cancel" })
+        #expect(inputs(of: cancel.key, g).contains("vip_stop_0@node1"))
+        // The running operation was known before anything was created: the cancel has the first id.
+        #expect(cancel.id == g.actions.map(\.id).min())
+    }
 }

@@ -23,6 +23,8 @@ struct GraphBuilder {
     private var nextID = 0
     /// Ids reserved for recurring operations found in the history, by "rsc key@node".
     private var reserved: [String: Int] = [:]
+    /// Cancellations that wait for the resource's stops (removed operations, maintenance).
+    private var cancelsAfterStop: Set<Int> = []
     /// History deletions of resources that exist only in the history, by action.
     private var removedHistory: [Int: String] = [:]
     /// Configured ids the history records some anonymous clone instance under, unnumbered.
@@ -111,6 +113,13 @@ struct GraphBuilder {
         let interval = parts.last.flatMap { Int($0) } ?? 0
         let name = parts.dropLast().joined(separator: "_")
         // Its key is the operation's; the lookup key tells it apart from the operation itself.
+        // It takes the id the running operation was known by.
+        let lookup = Self.lookupKey("cancel:\(r.id)_\(op)", node)
+        let running = Self.lookupKey("\(r.id)_\(op)", node)
+        if reserved[lookup] == nil, let id = reserved[running], byKey[running] == nil {
+            reserved[lookup] = id
+            reserved[running] = nil
+        }
         let k = add(.resource, task: "cancel", key: "cancel:\(r.id)_\(op)", resource: i, node: node, interval: interval,
                     meta: ["interval": String(interval), "operation": name])
         actions[k].key = "\(r.id)_\(op)"
@@ -126,7 +135,7 @@ struct GraphBuilder {
             let maintenance = ws.options.maintenanceMode || r.maintenance
             for n in ws.nodes where maintenance || n.maintenance {
                 guard n.maintenance || (n.online && !n.unclean) else { continue }
-                for op in r.recurringOn[n.name] ?? [] { cancel(i, op, on: n.name) }
+                for op in r.recurringOn[n.name] ?? [] { cancelsAfterStop.insert(cancel(i, op, on: n.name)) }
             }
             guard ws.options.stopOrphanActions, !maintenance else { continue }
             let configured = Set(Primitive(r.element).operations.compactMap { op -> String? in
@@ -135,7 +144,7 @@ struct GraphBuilder {
                 return "\(op.name)_\(ms)"
             })
             for n in ws.nodes.map(\.name) {
-                for op in r.recurringOn[n] ?? [] where !configured.contains(op) { cancel(i, op, on: n) }
+                for op in r.recurringOn[n] ?? [] where !configured.contains(op) { cancelsAfterStop.insert(cancel(i, op, on: n)) }
             }
         }
     }
@@ -701,6 +710,8 @@ struct GraphBuilder {
     private mutating func orderPrimitive(_ i: Int) {
         let probes = (owned[i] ?? []).filter { isProbe($0) }
         let starts = actionsOf(i, "start"), stops = actionsOf(i, "stop")
+        // Cancellations of removed operations, or for maintenance, come after any stop.
+        for k in owned[i] ?? [] where cancelsAfterStop.contains(k) { for s in stops { order(s, k) } }
         let promotes = actionsOf(i, "promote"), demotes = actionsOf(i, "demote")
         // Probe before starting; for a clone instance, before the clone starts.
         let clone = Resources.enclosingClone(i, in: ws)
