@@ -232,4 +232,30 @@ import Testing
         // The running operation was known before anything was created: the cancel has the first id.
         #expect(cancel.id == g.actions.map(\.id).min())
     }
+
+    @Test func theStopOfAFailureIsKnownFirstOnlyWhereItFailed() throws {
+        func lrm(_ ops: String) -> String {
+            #"<lrm id="x"><lrm_resources><lrm_resource id="vip" class="ocf" provider="heartbeat" type="Dummy">\#(ops)</lrm_resource></lrm_resources></lrm>"#
+        }
+        let ok = #"<lrm_rsc_op id="vip_last_0" operation="start" call-id="2" rc-code="0" op-status="0" interval="0" transition-key="1:1:0:x"/>"#
+        let failed = ok + #"<lrm_rsc_op id="vip_last_failure_0" operation="monitor" call-id="3" rc-code="1" op-status="0" interval="10000" transition-key="2:1:0:x"/>"#
+        let xml = """
+        <cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0" have-quorum="1">
+          <configuration>
+            <crm_config><cluster_property_set id="o"><nvpair id="o1" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+            <nodes><node id="1" uname="node1"/><node id="2" uname="node2"/></nodes>
+            <resources>\(dummyWithMonitor)</resources>
+            <constraints><rsc_location id="l" rsc="vip" node="node1" score="100"/></constraints>
+          </configuration>
+          <status>
+            <node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member">\(lrm(ok))</node_state>
+            <node_state id="2" uname="node2" in_ccm="true" crmd="online" join="member" expected="member">\(lrm(failed))</node_state>
+          </status>
+        </cib>
+        """
+        let g = Simulator.schedule(SchedulerInput(cib: try CIB.parse(xml), now: 0)).1.graph
+        let stop1 = try #require(g.actions.first { $0.key == "vip_stop_0" && $0.node == "node1" })
+        let stop2 = try #require(g.actions.first { $0.key == "vip_stop_0" && $0.node == "node2" })
+        #expect(stop2.id < stop1.id)
+    }
 }

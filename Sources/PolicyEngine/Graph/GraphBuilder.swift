@@ -209,7 +209,8 @@ struct GraphBuilder {
                     reserved[Self.lookupKey("\(r.id)_\(op)", node)] = nextID
                     nextID += 1
                 }
-                if restartsOnFailure && r.activeOn.contains(node) {
+                // The stop is known on the nodes where the failure happened.
+                if restartsOnFailure && r.activeOn.contains(node) && (r.failedOn.isEmpty || r.failedOn.contains(node)) {
                     reserved[Self.lookupKey("\(r.id)_stop_0", node)] = nextID
                     nextID += 1
                 }

@@ -259,6 +259,7 @@ enum Unpack {
         if h.banEverywhere { ws.fatallyFailed.insert(Resources.enclosingClone(r, in: ws) ?? r) }
         if let f = h.onFail {
             ws.resources[r].onFail = max(ws.resources[r].onFail ?? f, f)
+            if f != .ignore { ws.resources[r].failedOn.insert(node) }
             switch f {
             case .ignore:
                 break
