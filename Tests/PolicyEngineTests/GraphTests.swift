@@ -258,4 +258,30 @@ import Testing
         let stop2 = try #require(g.actions.first { $0.key == "vip_stop_0" && $0.node == "node2" })
         #expect(stop2.id < stop1.id)
     }
+
+    @Test func fencingComesBeforeTheStopOfTheGroupItImplies() throws {
+        let started = #"<lrm_rsc_op id="a_last_0" operation="start" call-id="2" rc-code="0" op-status="0" interval="0" transition-key="1:1:0:x"/>"#
+        let lrm = """
+        <lrm id="2"><lrm_resources><lrm_resource id="a" class="ocf" provider="heartbeat" type="Dummy">\(started)</lrm_resource></lrm_resources></lrm>
+        """
+        let xml = """
+        <cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0" have-quorum="1">
+          <configuration>
+            <crm_config><cluster_property_set id="o"><nvpair id="o1" name="stonith-enabled" value="true"/></cluster_property_set></crm_config>
+            <nodes><node id="1" uname="node1"/><node id="2" uname="node2"/></nodes>
+            <resources><primitive id="fence" class="stonith" type="fence_xvm"/>
+              <group id="g"><primitive id="a" class="ocf" provider="heartbeat" type="Dummy"/></group></resources>
+            <constraints><rsc_location id="l" rsc="g" node="node1" score="-INFINITY"/></constraints>
+          </configuration>
+          <status>
+            <node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/>
+            <node_state id="2" uname="node2" in_ccm="false" crmd="offline" join="down" expected="member">\(lrm)</node_state>
+          </status>
+        </cib>
+        """
+        let g = Simulator.schedule(SchedulerInput(cib: try CIB.parse(xml), now: 0)).1.graph
+        let fence = try #require(g.actions.first { $0.kind == .fence })
+        let groupStop = try #require(g.actions.firstIndex { $0.key == "g_stop_0" })
+        #expect(g.inputs[groupStop].map { g.actions[$0].id }.contains(fence.id))
+    }
 }

@@ -687,6 +687,10 @@ struct GraphBuilder {
                 if let o = owner[s], ws.resources[o].isPrimitive, transition.plans[o]?.current.contains(node ?? "") == true,
                    requiresFencing(ws.resources[o]), actions[s].task == "stop" || actions[s].task == "demote" {
                     order(k, s)
+                    // And before the stop of the top-level resource it belongs to.
+                    var top = o
+                    while let p = ws.resources[top].parent { top = p }
+                    if actions[s].task == "stop", top != o { order(k, find("\(ws.resources[top].id)_stop_0", on: nil)) }
                 }
             }
         }
