@@ -284,4 +284,18 @@ import Testing
         let groupStop = try #require(g.actions.firstIndex { $0.key == "g_stop_0" })
         #expect(g.inputs[groupStop].map { g.actions[$0].id }.contains(fence.id))
     }
+
+    @Test func anAntiColocatedGroupStartsOnlyOnceTheOtherHasStopped() throws {
+        let rscs = """
+        <group id="gA"><primitive id="a" class="ocf" provider="heartbeat" type="Dummy"/></group>
+        <group id="gB"><primitive id="b" class="ocf" provider="heartbeat" type="Dummy"/></group>
+        """
+        let constraints = """
+        <rsc_location id="la" rsc="gA" node="node2" score="INFINITY"/><rsc_location id="lb" rsc="gB" node="node1" score="100"/>
+        <rsc_colocation id="c" rsc="gB" with-rsc="gA" score="-INFINITY"/>
+        """
+        let g = try schedule(rscs, constraints: constraints, status: history("a", monitor: false)).graph
+        #expect(names(g).contains("a_stop_0@node1"))
+        #expect(inputs(of: "gB_start_0", g).contains("gA_stopped_0"))
+    }
 }

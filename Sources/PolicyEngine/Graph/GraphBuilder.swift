@@ -1137,7 +1137,8 @@ extension GraphBuilder {
     /// promote), and so does the probe of the first.
     fileprivate mutating func orderAntiColocated() {
         for c in assignment.colocations where c.score <= -Score.infinity && c.id != "#group-members" {
-            guard ws.resources[c.dependent].isPrimitive, ws.resources[c.primary].isPrimitive,
+            func plain(_ i: Int) -> Bool { ws.resources[i].isPrimitive || ws.resources[i].variant == .group }
+            guard plain(c.dependent), plain(c.primary),
                   Resources.enclosingClone(c.dependent, in: ws) == nil, Resources.enclosingClone(c.primary, in: ws) == nil else { continue }
             order(losing: c.dependent, c.dependentRole, gaining: c.primary, c.primaryRole)
             order(losing: c.primary, c.primaryRole, gaining: c.dependent, c.dependentRole)
@@ -1147,8 +1148,10 @@ extension GraphBuilder {
     private mutating func order(losing first: Int, _ firstRole: Role?, gaining then: Int, _ thenRole: Role?) {
         let firstTasks = firstRole == .promoted ? ["demote"] : (firstRole == .unpromoted ? ["stop", "promote"] : ["stop"])
         let thenTasks = thenRole == .promoted ? ["promote"] : (thenRole == .unpromoted ? ["start", "demote"] : ["start"])
-        let thens = thenTasks.flatMap { actionsOf(then, $0) }
-        for f in firstTasks.flatMap({ actionsOf(first, $0) }) + (firstTasks.contains("stop") ? (owned[first] ?? []).filter { isProbe($0) } : []) {
+        // A group stands for its members: its completion first, its start point then.
+        let thens = thenTasks.flatMap { firstActions(then, $0) }
+        let probes = firstTasks.contains("stop") ? (owned[first] ?? []).filter { isProbe($0) } : []
+        for f in firstTasks.flatMap({ completionActions(first, $0) }) + probes {
             for t in thens where actions[f].node == nil || actions[t].node == nil || actions[f].node == actions[t].node {
                 order(f, t)
             }
