@@ -298,4 +298,15 @@ import Testing
         #expect(names(g).contains("a_stop_0@node1"))
         #expect(inputs(of: "gB_start_0", g).contains("gA_stopped_0"))
     }
+
+    @Test func whatFollowsANotifyingCloneWaitsForItsNotificationsToBeConfirmed() throws {
+        let rscs = """
+        <clone id="c"><meta_attributes id="cm"><nvpair id="cm1" name="notify" value="true"/></meta_attributes>
+          <primitive id="d" class="ocf" provider="heartbeat" type="Dummy"/></clone>
+        <primitive id="after" class="ocf" provider="heartbeat" type="Dummy"/>
+        """
+        let g = try schedule(rscs, constraints: #"<rsc_order id="o" first="c" then="after"/>"#).graph
+        #expect(inputs(of: "after_start_0", g).contains("c_confirmed-post_notify_running_0"))
+        #expect(!inputs(of: "after_start_0", g).contains("c_running_0"))
+    }
 }

@@ -918,6 +918,11 @@ struct GraphBuilder {
         case "demote": done = "demoted"
         default: done = task
         }
+        // A notifying clone has completed once the notifications after it are confirmed.
+        if case .clone = ws.resources[i].variant, notifies(i),
+           let confirmed = find("\(ws.resources[i].id)_confirmed-post_notify_\(done)_0", on: nil) {
+            return [confirmed]
+        }
         return find("\(ws.resources[i].id)_\(done)_0", on: nil).map { [$0] } ?? []
     }
 
