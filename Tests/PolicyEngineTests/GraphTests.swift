@@ -309,4 +309,29 @@ import Testing
         #expect(inputs(of: "after_start_0", g).contains("c_confirmed-post_notify_running_0"))
         #expect(!inputs(of: "after_start_0", g).contains("c_running_0"))
     }
+
+    @Test func removedHistoryIsDeletedNodeByNodeInTheConfigurationsOrder() throws {
+        let lrm = """
+        <lrm id="x"><lrm_resources><lrm_resource id="gone" class="ocf" provider="heartbeat" type="Dummy">
+          <lrm_rsc_op id="gone_last_0" operation="monitor" call-id="1" rc-code="7" op-status="0" interval="0" transition-key="1:1:7:x"/>
+        </lrm_resource></lrm_resources></lrm>
+        """
+        let xml = """
+        <cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0" have-quorum="1">
+          <configuration>
+            <crm_config><cluster_property_set id="o"><nvpair id="o1" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+            <nodes><node id="1" uname="node1"/><node id="2" uname="node2"/></nodes>
+            <resources/><constraints/>
+          </configuration>
+          <status>
+            <node_state id="2" uname="node2" in_ccm="true" crmd="online" join="member" expected="member">\(lrm)</node_state>
+            <node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member">\(lrm)</node_state>
+          </status>
+        </cib>
+        """
+        let g = Simulator.schedule(SchedulerInput(cib: try CIB.parse(xml), now: 0)).1.graph
+        let d1 = try #require(g.actions.first { $0.task == "delete" && $0.node == "node1" })
+        let d2 = try #require(g.actions.first { $0.task == "delete" && $0.node == "node2" })
+        #expect(d1.id < d2.id)
+    }
 }

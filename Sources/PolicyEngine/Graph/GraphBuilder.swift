@@ -153,9 +153,11 @@ struct GraphBuilder {
     /// stop where one still runs).
     private mutating func deleteRemovedHistory() {
         guard ws.options.stopOrphanResources else { return }
-        for state in ws.cib.status.nodeStates {
-            let node = state.uname
-            guard let n = ws.node(named: node), n.online, !n.unclean else { continue }
+        // Node by node in the configuration's order, as the scheduler knows them.
+        let states = Dictionary(ws.cib.status.nodeStates.map { ($0.uname, $0) }, uniquingKeysWith: { a, _ in a })
+        for n in ws.nodes where n.online && !n.unclean {
+            guard let state = states[n.name] else { continue }
+            let node = n.name
             for lrm in state.lrmResources where !lrm.element.elements(named: "lrm_rsc_op").isEmpty {
                 guard Unpack.findConfigured(lrm.id, in: ws) == nil else { continue }
                 let orphan = ws.resources.indices.first { ws.resources[$0].orphan && ws.resources[$0].isPrimitive
