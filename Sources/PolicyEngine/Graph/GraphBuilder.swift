@@ -727,7 +727,8 @@ struct GraphBuilder {
                 // An instance's probe comes before the clone starts (and so before the instance).
                 order(p, find("\(ws.resources[c].id)_start_0", on: nil))
             } else {
-                for s in starts { order(p, s) }
+                // And before a reload of what is found running elsewhere.
+                for s in starts + actionsOf(i, "reload-agent") { order(p, s) }
             }
         }
         for d in demotes { for s in stops { order(d, s) } }
