@@ -334,4 +334,15 @@ import Testing
         let d2 = try #require(g.actions.first { $0.task == "delete" && $0.node == "node2" })
         #expect(d1.id < d2.id)
     }
+
+    @Test func aSingleMemberSetNotRequiringAllStillOrdersWhatFollows() throws {
+        let rscs = ["a", "c"].map { #"<primitive id="\#($0)" class="ocf" provider="heartbeat" type="Dummy"/>"# }.joined()
+        let order = """
+        <rsc_order id="o"><resource_set id="any" require-all="false"><resource_ref id="a"/></resource_set>
+          <resource_set id="after"><resource_ref id="c"/></resource_set></rsc_order>
+        """
+        let g = try schedule(rscs, constraints: order).graph
+        #expect(inputs(of: "one-or-more:any", g).map { $0.prefix { $0 != "@" } } == ["a_start_0"])
+        #expect(inputs(of: "c_start_0", g).contains("one-or-more:any"))
+    }
 }
