@@ -129,6 +129,10 @@ public struct SchedulerResource: Sendable {
     public var notInstalledOn: [String] = []
     /// The node of a pending non-probe action.
     public var pendingNode: String?
+    /// Nodes whose history records a failure that was not ignored.
+    public var failedOn: Set<String> = []
+    /// Nodes whose history has only a probe still pending: the state there is still unknown.
+    public var pendingProbeOn: Set<String> = []
     /// The id the resource's history has on each node (`rsc:2` for an anonymous instance).
     public var historyIDs: [String: String] = [:]
     /// The parameter digest each node last started the resource with.

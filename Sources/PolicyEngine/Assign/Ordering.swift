@@ -65,7 +65,7 @@ struct OrderingEffects {
                     }
                 }
                 for m in (set.sequential ? Array(members.prefix(1)) : members) {
-                    if previousAny.count > 1 {
+                    if !previousAny.isEmpty {
                         out.append(Ordering(id: c.id, first: previousAny[0], then: m, firstAction: action, thenAction: action,
                                             mandatory: mandatory, anyOf: previousAny, anyOfSet: previousAnySet, symmetrical: symmetrical, inverse: inverse))
                     } else {

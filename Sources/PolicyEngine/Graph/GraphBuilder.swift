@@ -23,6 +23,8 @@ struct GraphBuilder {
     private var nextID = 0
     /// Ids reserved for recurring operations found in the history, by "rsc key@node".
     private var reserved: [String: Int] = [:]
+    /// Cancellations that wait for the resource's stops (removed operations, maintenance).
+    private var cancelsAfterStop: Set<Int> = []
     /// History deletions of resources that exist only in the history, by action.
     private var removedHistory: [Int: String] = [:]
     /// Configured ids the history records some anonymous clone instance under, unnumbered.
@@ -43,6 +45,7 @@ struct GraphBuilder {
     static func build(_ ws: WorkingSet, _ a: Assignment, _ t: Transition) -> ActionGraph {
         var b = GraphBuilder(ws: ws, assignment: a, transition: t)
         b.reserveHistoryRecurring()
+        b.reserveOneOrMorePoints()
         let load = LoadPoints(ws, a)
         b.addLoadPoints(load)
         b.cancelRemovedOperations()
@@ -110,25 +113,38 @@ struct GraphBuilder {
         let interval = parts.last.flatMap { Int($0) } ?? 0
         let name = parts.dropLast().joined(separator: "_")
         // Its key is the operation's; the lookup key tells it apart from the operation itself.
+        // It takes the id the running operation was known by.
+        let lookup = Self.lookupKey("cancel:\(r.id)_\(op)", node)
+        let running = Self.lookupKey("\(r.id)_\(op)", node)
+        if reserved[lookup] == nil, let id = reserved[running], byKey[running] == nil {
+            reserved[lookup] = id
+            reserved[running] = nil
+        }
         let k = add(.resource, task: "cancel", key: "cancel:\(r.id)_\(op)", resource: i, node: node, interval: interval,
                     meta: ["interval": String(interval), "operation": name])
         actions[k].key = "\(r.id)_\(op)"
         return k
     }
 
-    /// Recurring operations still running that the configuration no longer has are cancelled.
+    /// Recurring operations still running that the configuration no longer has are cancelled,
+    /// and all of them in maintenance mode.
     private mutating func cancelRemovedOperations() {
-        guard ws.options.stopOrphanActions else { return }
         for i in TransitionPlanner.order(ws) where ws.resources[i].isPrimitive && !ws.resources[i].orphan {
             let r = ws.resources[i]
-            guard r.managed else { continue }
+            // Maintenance mode (the cluster's, the resource's or the node's) cancels them all.
+            let maintenance = ws.options.maintenanceMode || r.maintenance
+            for n in ws.nodes where maintenance || n.maintenance {
+                guard n.maintenance || (n.online && !n.unclean) else { continue }
+                for op in r.recurringOn[n.name] ?? [] { cancelsAfterStop.insert(cancel(i, op, on: n.name)) }
+            }
+            guard ws.options.stopOrphanActions, !maintenance else { continue }
             let configured = Set(Primitive(r.element).operations.compactMap { op -> String? in
                 guard let ms = CIBValue.milliseconds(op.interval), ms > 0 else { return nil }
                 if let enabled = op.enabled, !CIBValue.isTrue(enabled) { return nil }
                 return "\(op.name)_\(ms)"
             })
             for n in ws.nodes.map(\.name) {
-                for op in r.recurringOn[n] ?? [] where !configured.contains(op) { cancel(i, op, on: n) }
+                for op in r.recurringOn[n] ?? [] where !configured.contains(op) { cancelsAfterStop.insert(cancel(i, op, on: n)) }
             }
         }
     }
@@ -137,9 +153,11 @@ struct GraphBuilder {
     /// stop where one still runs).
     private mutating func deleteRemovedHistory() {
         guard ws.options.stopOrphanResources else { return }
-        for state in ws.cib.status.nodeStates {
-            let node = state.uname
-            guard let n = ws.node(named: node), n.online, !n.unclean else { continue }
+        // Node by node in the configuration's order, as the scheduler knows them.
+        let states = Dictionary(ws.cib.status.nodeStates.map { ($0.uname, $0) }, uniquingKeysWith: { a, _ in a })
+        for n in ws.nodes where n.online && !n.unclean {
+            guard let state = states[n.name] else { continue }
+            let node = n.name
             for lrm in state.lrmResources where !lrm.element.elements(named: "lrm_rsc_op").isEmpty {
                 guard Unpack.findConfigured(lrm.id, in: ws) == nil else { continue }
                 let orphan = ws.resources.indices.first { ws.resources[$0].orphan && ws.resources[$0].isPrimitive
@@ -193,7 +211,8 @@ struct GraphBuilder {
                     reserved[Self.lookupKey("\(r.id)_\(op)", node)] = nextID
                     nextID += 1
                 }
-                if restartsOnFailure && r.activeOn.contains(node) {
+                // The stop is known on the nodes where the failure happened.
+                if restartsOnFailure && r.activeOn.contains(node) && (r.failedOn.isEmpty || r.failedOn.contains(node)) {
                     reserved[Self.lookupKey("\(r.id)_stop_0", node)] = nextID
                     nextID += 1
                 }
@@ -264,6 +283,7 @@ struct GraphBuilder {
         let entries = ws.historyEntries[node] ?? []
         return leaves.contains { p in
             let r = ws.resources[p]
+            if r.pendingProbeOn.contains(node) { return false }
             if r.historyIDs[node] != nil || entries.contains(r.id) { return true }
             // An anonymous instance's history may be recorded under the unnumbered id.
             return r.id != r.configuredID && !isUniqueInstance(p) && entries.contains(r.configuredID)
@@ -365,7 +385,13 @@ struct GraphBuilder {
 
     private mutating func createPrimitiveActions(_ i: Int) {
         let r = ws.resources[i]
-        guard let plan = transition.plans[i] else { return }
+        guard let plan = transition.plans[i] else {
+            // A resource that stays stopped still gets its Stopped-role monitors.
+            if r.managed && !r.orphan && r.activeOn.isEmpty {
+                createRecurring(i, ResourcePlan(current: [], origRole: .stopped, next: nil, nextRole: .stopped, mode: .none))
+            }
+            return
+        }
         let id = r.id
         @discardableResult func resourceOp(_ task: String, on node: String, meta: [String: String] = [:]) -> Int {
             // What would run on a node being fenced is implied by the fencing.
@@ -381,6 +407,10 @@ struct GraphBuilder {
         func up(_ n: String) {
             resourceOp("start", on: n)
             if plan.nextRole == .promoted { resourceOp("promote", on: n) }
+        }
+        // A start still pending is in the graph again where the resource is assigned.
+        if r.pendingTask == "start", r.pendingNode != nil, let n = plan.next, plan.nextRole >= .started {
+            resourceOp("start", on: n)
         }
         switch plan.mode {
         case .none:
@@ -420,13 +450,17 @@ struct GraphBuilder {
     /// the Stopped-role monitors everywhere else.
     private mutating func createRecurring(_ i: Int, _ plan: ResourcePlan) {
         let r = ws.resources[i]
-        for op in Primitive(r.element).operations where op.role.flatMap({ Role(name: $0) }) == .stopped {
+        // Stopped-role monitors are not supported for anonymous clone instances.
+        let anonymous = Resources.enclosingClone(i, in: ws).map { c in
+            if case .clone(_, let unique) = ws.resources[c].variant { return !unique }
+            return false
+        } ?? false
+        for op in Primitive(r.element).operations where !anonymous && op.role.flatMap({ Role(name: $0) }) == .stopped {
             guard let interval = CIBValue.milliseconds(op.interval), interval > 0 else { continue }
             if let enabled = op.enabled, !CIBValue.isTrue(enabled) { continue }
             let key = "\(op.name)_\(interval)"
             for n in ws.nodes where n.online && !n.unclean && n.kind == .member && n.name != plan.next {
                 if (r.recurringOn[n.name] ?? []).contains(key) && find("\(r.id)_stop_0", on: n.name) == nil { continue }
-                if assignment.tables[i]?.scores[n.name].map({ $0 <= -Score.infinity }) == true && !plan.current.contains(n.name) { continue }
                 let m = add(.resource, task: op.name, key: "\(r.id)_\(key)", resource: i, node: n.name, interval: interval,
                             meta: ["interval": String(interval), "name": op.name, "role": "Stopped", "op_target_rc": "7"])
                 order(find("\(r.id)_stop_0", on: n.name), m)
@@ -449,31 +483,38 @@ struct GraphBuilder {
             || find("\(r.id)_reload-agent_0", on: node) != nil
         let promotable = ws.isInPromotableClone(r)
         let running = r.recurringOn[node] ?? []
-        for op in Primitive(r.element).operations {
+        let ops = Primitive(r.element).operations
+        // An operation configured twice with the same name and interval is ignored.
+        let configured = ops.reduce(into: [String: Int]()) { n, op in
+            if let ms = CIBValue.milliseconds(op.interval) { n["\(op.name)_\(ms)", default: 0] += 1 }
+        }
+        for op in ops {
             guard op.name != "start", op.name != "stop", op.name != "promote", op.name != "demote" else { continue }
             guard let interval = CIBValue.milliseconds(op.interval), interval > 0 else { continue }
+            guard configured["\(op.name)_\(interval)"] == 1 else { continue }
             if let enabled = op.enabled, !CIBValue.isTrue(enabled) { continue }
             let wanted: Role = op.role.flatMap { Role(name: $0) } ?? .unknown
             if wanted == .stopped { continue }
-            if wanted != .unknown {
-                let role = plan.nextRole == .started && promotable ? Role.unpromoted : plan.nextRole
-                let want = wanted == .started && promotable ? Role.unpromoted : wanted
-                if role != want && !(want == .unpromoted && role == .started) {
-                    // A monitor for the role it leaves is cancelled first.
-                    let key = "\(op.name)_\(interval)"
-                    let origRole = plan.origRole == .started && promotable ? Role.unpromoted : plan.origRole
-                    if running.contains(key), plan.current.contains(node), want == origRole || (want == .unpromoted && origRole == .started) {
-                        let c = cancel(i, key, on: node)
-                        let before = plan.origRole == .promoted ? "demote" : (plan.nextRole == .promoted ? "promote" : "stop")
-                        order(c, find("\(r.id)_\(before)_0", on: node))
+            let key = "\(op.name)_\(interval)"
+            // An operation without a role watches any role but the promoted one; one with a role
+            // watches exactly that role (a promotable instance that is not promoted is Unpromoted).
+            let role = plan.nextRole == .started && promotable ? Role.unpromoted : plan.nextRole
+            let matches = wanted == .unknown ? plan.nextRole != .promoted : wanted == role
+            if !matches {
+                // One running here for the role the resource leaves is cancelled first.
+                if running.contains(key), find("\(r.id)_start_0", on: node) == nil {
+                    let c = cancel(i, key, on: node)
+                    let before: String?
+                    switch plan.origRole {
+                    case .started, .unpromoted:
+                        before = plan.nextRole == .promoted ? "promote" : (plan.nextRole == .stopped ? "stop" : nil)
+                    case .promoted: before = "demote"
+                    default: before = nil
                     }
-                    continue
+                    if let before { order(c, find("\(r.id)_\(before)_0", on: node)) }
                 }
-            } else if promotable && plan.nextRole == .promoted {
-                // An operation without a role is for the unpromoted role of a promotable resource.
                 continue
             }
-            let key = "\(op.name)_\(interval)"
             guard changedHere || !running.contains(key) else { continue }
             add(.resource, task: op.name, key: "\(r.id)_\(key)", resource: i, node: node, interval: interval,
                 meta: ["interval": String(interval), "name": op.name])
@@ -557,7 +598,7 @@ struct GraphBuilder {
             order(point, k)
             order(k, done)
             if type == "post" {
-                for m in owned[p] ?? [] where actions[m].intervalMS > 0 { order(done, m) }
+                for m in owned[p] ?? [] where actions[m].intervalMS > 0 && actions[m].task != "cancel" { order(done, m) }
             }
         }
         if !r.activeOn.isEmpty && (task == "stop" || task == "demote") {
@@ -648,6 +689,10 @@ struct GraphBuilder {
                 if let o = owner[s], ws.resources[o].isPrimitive, transition.plans[o]?.current.contains(node ?? "") == true,
                    requiresFencing(ws.resources[o]), actions[s].task == "stop" || actions[s].task == "demote" {
                     order(k, s)
+                    // And before the stop of the top-level resource it belongs to.
+                    var top = o
+                    while let p = ws.resources[top].parent { top = p }
+                    if actions[s].task == "stop", top != o { order(k, find("\(ws.resources[top].id)_stop_0", on: nil)) }
                 }
             }
         }
@@ -672,6 +717,8 @@ struct GraphBuilder {
     private mutating func orderPrimitive(_ i: Int) {
         let probes = (owned[i] ?? []).filter { isProbe($0) }
         let starts = actionsOf(i, "start"), stops = actionsOf(i, "stop")
+        // Cancellations of removed operations, or for maintenance, come after any stop.
+        for k in owned[i] ?? [] where cancelsAfterStop.contains(k) { for s in stops { order(s, k) } }
         let promotes = actionsOf(i, "promote"), demotes = actionsOf(i, "demote")
         // Probe before starting; for a clone instance, before the clone starts.
         let clone = Resources.enclosingClone(i, in: ws)
@@ -680,7 +727,8 @@ struct GraphBuilder {
                 // An instance's probe comes before the clone starts (and so before the instance).
                 order(p, find("\(ws.resources[c].id)_start_0", on: nil))
             } else {
-                for s in starts { order(p, s) }
+                // And before a reload of what is found running elsewhere.
+                for s in starts + actionsOf(i, "reload-agent") { order(p, s) }
             }
         }
         for d in demotes { for s in stops { order(d, s) } }
@@ -696,7 +744,7 @@ struct GraphBuilder {
             for st in starts { order(from, st) }
         }
         // Recurring operations after the action that brings the role they watch.
-        for k in owned[i] ?? [] where actions[k].intervalMS > 0 {
+        for k in owned[i] ?? [] where actions[k].intervalMS > 0 && actions[k].task != "cancel" {
             let node = actions[k].node
             for st in starts where actions[st].node == node || actions[st].kind == .pseudo { order(st, k) }
             for reload in actionsOf(i, "reload-agent") { order(reload, k) }
@@ -873,6 +921,11 @@ struct GraphBuilder {
         case "demote": done = "demoted"
         default: done = task
         }
+        // A notifying clone has completed once the notifications after it are confirmed.
+        if case .clone = ws.resources[i].variant, notifies(i),
+           let confirmed = find("\(ws.resources[i].id)_confirmed-post_notify_\(done)_0", on: nil) {
+            return [confirmed]
+        }
         return find("\(ws.resources[i].id)_\(done)_0", on: nil).map { [$0] } ?? []
     }
 
@@ -886,10 +939,83 @@ struct GraphBuilder {
         }
     }
 
+    /// A set that does not require all its members (`require-all="false"`) comes before the
+    /// next set through a `one-or-more:<set>` point: it follows the members' starts (or
+    /// promotes) and what follows waits for it. Stopping needs them all again.
+    private mutating func orderAnyOf(_ o: Ordering, set: String) {
+        if o.firstAction == "start" || o.firstAction == "promote" {
+            let firsts = o.anyOf.flatMap { completionActions($0, o.firstAction) }
+            if !firsts.isEmpty {
+                let point = add(.pseudo, task: "one-or-more:\(set)", key: "one-or-more:\(set)", resource: nil, node: nil)
+                for f in firsts { order(f, point) }
+                for t in firstActions(o.then, o.thenAction) { order(point, t) }
+            }
+        } else {
+            for m in o.anyOf where m != o.then { orderResources(m, o.firstAction, o.then, o.thenAction) }
+        }
+        guard o.inverse, let fi = Self.inverse(o.thenAction), let ti = Self.inverse(o.firstAction) else { return }
+        for m in o.anyOf where m != o.then { orderResources(o.then, fi, m, ti) }
+    }
+
+    /// The minimum number of a clone's instances an ordering after it needs (clone-min, or
+    /// one for `require-all="false"`), if it counts them.
+    private func minimumInstances(_ o: Ordering) -> Int? {
+        guard o.anyOf.isEmpty, case .clone = ws.resources[o.first].variant else { return nil }
+        if let v = ws.resources[o.first].meta["clone-min"] { return Int(v).flatMap { $0 > 0 ? $0 : nil } }
+        return o.requireAll ? nil : 1
+    }
+
+    /// An ordering after enough of a clone's instances passes through a
+    /// `clone-one-or-more:<ordering>` point that follows each instance's action.
+    /// The point is runnable, and so in the graph, only when enough instances will be active.
+    private mutating func orderAfterInstances(_ o: Ordering, minimum: Int) {
+        let children = ws.resources[o.first].children
+        let firsts = children.flatMap { firstActions($0, o.firstAction) }
+        guard !firsts.isEmpty else { return }
+        if o.firstAction == "start" {
+            let active = children.filter { c in
+                ws.primitives(under: c).allSatisfy { p in
+                    transition.plans[p].map { $0.next != nil } ?? !ws.resources[p].activeOn.isEmpty
+                }
+            }.count
+            guard active >= minimum else { return }
+        }
+        let point = add(.pseudo, task: "clone-one-or-more:\(o.id)", key: "clone-one-or-more:\(o.id)", resource: nil, node: nil)
+        for f in firsts { order(f, point) }
+        for t in firstActions(o.then, o.thenAction) { order(point, t) }
+    }
+
+    /// The points of sets that do not require all their members, and of orderings after
+    /// enough clone instances, are known from the start.
+    private mutating func reserveOneOrMorePoints() {
+        for o in OrderingEffects.orderings(ws) {
+            let key: String
+            if let set = o.anyOfSet, !o.anyOf.isEmpty, o.firstAction == "start" || o.firstAction == "promote" {
+                key = "one-or-more:\(set)"
+            } else if minimumInstances(o) != nil {
+                key = "clone-one-or-more:\(o.id)"
+            } else {
+                continue
+            }
+            let lookup = Self.lookupKey(key, nil)
+            guard reserved[lookup] == nil else { continue }
+            reserved[lookup] = nextID
+            nextID += 1
+        }
+    }
+
     private mutating func orderUserConstraints() {
-        for o in OrderingEffects.orderings(ws) where o.anyOf.isEmpty && o.id != "#group-order" {
+        for o in OrderingEffects.orderings(ws) where o.id != "#group-order" {
             guard o.first != o.then else { continue }
-            orderResources(o.first, o.firstAction, o.then, o.thenAction)
+            if let set = o.anyOfSet, !o.anyOf.isEmpty {
+                orderAnyOf(o, set: set)
+                continue
+            }
+            if let minimum = minimumInstances(o) {
+                orderAfterInstances(o, minimum: minimum)
+            } else {
+                orderResources(o.first, o.firstAction, o.then, o.thenAction)
+            }
             if o.inverse, let fi = Self.inverse(o.thenAction), let ti = Self.inverse(o.firstAction) {
                 orderResources(o.then, fi, o.first, ti)
             }
@@ -1019,7 +1145,8 @@ extension GraphBuilder {
     /// promote), and so does the probe of the first.
     fileprivate mutating func orderAntiColocated() {
         for c in assignment.colocations where c.score <= -Score.infinity && c.id != "#group-members" {
-            guard ws.resources[c.dependent].isPrimitive, ws.resources[c.primary].isPrimitive,
+            func plain(_ i: Int) -> Bool { ws.resources[i].isPrimitive || ws.resources[i].variant == .group }
+            guard plain(c.dependent), plain(c.primary),
                   Resources.enclosingClone(c.dependent, in: ws) == nil, Resources.enclosingClone(c.primary, in: ws) == nil else { continue }
             order(losing: c.dependent, c.dependentRole, gaining: c.primary, c.primaryRole)
             order(losing: c.primary, c.primaryRole, gaining: c.dependent, c.dependentRole)
@@ -1029,8 +1156,10 @@ extension GraphBuilder {
     private mutating func order(losing first: Int, _ firstRole: Role?, gaining then: Int, _ thenRole: Role?) {
         let firstTasks = firstRole == .promoted ? ["demote"] : (firstRole == .unpromoted ? ["stop", "promote"] : ["stop"])
         let thenTasks = thenRole == .promoted ? ["promote"] : (thenRole == .unpromoted ? ["start", "demote"] : ["start"])
-        let thens = thenTasks.flatMap { actionsOf(then, $0) }
-        for f in firstTasks.flatMap({ actionsOf(first, $0) }) + (firstTasks.contains("stop") ? (owned[first] ?? []).filter { isProbe($0) } : []) {
+        // A group stands for its members: its completion first, its start point then.
+        let thens = thenTasks.flatMap { firstActions(then, $0) }
+        let probes = firstTasks.contains("stop") ? (owned[first] ?? []).filter { isProbe($0) } : []
+        for f in firstTasks.flatMap({ completionActions(first, $0) }) + probes {
             for t in thens where actions[f].node == nil || actions[t].node == nil || actions[f].node == actions[t].node {
                 order(f, t)
             }

@@ -252,12 +252,14 @@ enum Unpack {
         if let p = h.pendingTask {
             ws.resources[r].pendingTask = p
             if p != "monitor" || h.pendingInterval > 0 { ws.resources[r].pendingNode = node }
+            if p == "monitor", h.pendingInterval == 0, h.role == .unknown { ws.resources[r].pendingProbeOn.insert(node) }
         }
         if h.failureIgnored { ws.resources[r].failureIgnored = true }
         if h.failedStop || h.banNode || h.maskedProbe != nil { ws.historyBans[r, default: []].insert(node) }
         if h.banEverywhere { ws.fatallyFailed.insert(Resources.enclosingClone(r, in: ws) ?? r) }
         if let f = h.onFail {
             ws.resources[r].onFail = max(ws.resources[r].onFail ?? f, f)
+            if f != .ignore { ws.resources[r].failedOn.insert(node) }
             switch f {
             case .ignore:
                 break
