@@ -85,7 +85,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "LRM", dependencies: ["Agents", "CIB", "LocalIPC", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Stonith", dependencies: ["Agents", "Messaging", "CIB"]),
+        // Fencing: devices, topology, the fencer instance, and stonithd's API and client library.
+        .target(name: "Stonith", dependencies: ["Agents", "Messaging", "CIB", "LocalIPC"]),
         .target(name: "Controller", dependencies: ["CIB", "PolicyEngine", "Messaging"]),
         .target(name: "HASupport", dependencies: [
             "CSystemd",
