@@ -118,7 +118,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Daemons/lrmd"),
-        .executableTarget(name: "stonithd", dependencies: ["Stonith", "HASupport"], path: "Sources/Daemons/stonithd"),
+        .executableTarget(name: "stonithd", dependencies: [
+            "Stonith", "Agents", "CIB", "CIBClient", "Messaging", "LocalIPC", "HASupport", "CSystemd",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Sources/Daemons/stonithd"),
         .executableTarget(name: "pacemakerd", dependencies: [
             "HASupport", "CSystemd",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -202,7 +206,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "AgentsTests", dependencies: ["Agents", "LRM", "CIB", "CSystemd", "TestSupport"]),
-        .testTarget(name: "StonithTests", dependencies: ["Stonith", "CIB", "TestSupport"]),
+        .testTarget(name: "StonithTests", dependencies: ["Stonith", "CIB", "LocalIPC", "Messaging", "TestSupport"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "PolicyEngine", "CIB", "TestSupport"]),
         .testTarget(name: "LocalIPCTests", dependencies: [
             "LocalIPC", "TestSupport",
