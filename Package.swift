@@ -38,6 +38,7 @@ let package = Package(
         .executable(name: "crm_resource", targets: ["crm_resource"]),
         .executable(name: "corosync-keygen", targets: ["corosync-keygen"]),
         .executable(name: "fence_swiftha", targets: ["fence_swiftha"]),
+        .executable(name: "stonith_admin", targets: ["stonith_admin"]),
         .executable(name: "corosync-cfgtool", targets: ["corosync-cfgtool"]),
         .executable(name: "corosync-quorumtool", targets: ["corosync-quorumtool"]),
         .executable(name: "corosync-cmapctl", targets: ["corosync-cmapctl"]),
@@ -173,6 +174,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/corosync-keygen"),
         .executableTarget(name: "fence_swiftha", dependencies: ["Stonith"], path: "Sources/Tools/fence_swiftha"),
+        .executableTarget(name: "stonith_admin", dependencies: [
+            "Stonith", "Agents", "CIB", "LocalIPC", "HASupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/Tools/stonith_admin"),
         .executableTarget(name: "corosync-cfgtool", dependencies: [
             "Messaging", "HASupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
