@@ -193,6 +193,32 @@ final class StonithdNode: @unchecked Sendable {
         #expect(none.status == 105, "\(none.status) \(none.stderr)")
         #expect(none.stderr.contains("Couldn't fence node9: No such device (no fence device can fence node9"), "\(none.stderr)")
 
+        // An agent of Debian's fence-agents, unchanged, carries out a fencing: fence_dummy
+        // keeps the "power" state of its plug in a file.
+        if FileManager.default.isExecutableFile(atPath: "/usr/sbin/fence_dummy") {
+            let statusFile = c.scratch + "/dummy.status"
+            try "on".write(toFile: statusFile, atomically: true, encoding: .utf8)
+            let dummy = """
+            <primitive id="dummy" class="stonith" type="fence_dummy"><instance_attributes id="dummy-ia">\
+            <nvpair id="dummy-hosts" name="pcmk_host_list" value="node5"/><nvpair id="dummy-file" name="status_file" value="\(statusFile)"/>\
+            </instance_attributes></primitive>
+            """
+            #expect(try cibds[1].cibadmin(["--create", "--scope", "resources", "--xml-text", dummy]).status == 0)
+            let seen = CorosyncdCluster.waitFor(10) { (try? stonithds[1].admin(["--list", "node5"]).stdout) == "dummy\n1 fence device found\n" }
+            #expect(seen != nil, "dummy not registered:\n\(report())")
+            let off = try stonithds[1].admin(["--fence", "node5", "-t", "30"])
+            #expect(off.status == 0, "\(off.status) \(off.stderr)\n\(report())")
+            #expect((try? String(contentsOfFile: statusFile, encoding: .utf8)) == "off", "fence_dummy did not switch node5 off")
+            let h = try stonithds[0].admin(["-H", "node5"])
+            #expect(h.stdout.hasPrefix("turning off of node5 successful: delegate=node2, client=stonith_admin."), "\(h.stdout)")
+            let xml = try stonithds[0].admin(["-H", "node5", "--output-as", "xml"])
+            #expect(xml.stdout.contains(#"<fence_event action="off" target="node5" client="stonith_admin."#) && xml.stdout.contains(#"status="success" delegate="node2""#),
+                    "\(xml.stdout)")
+            #expect(xml.stdout.contains(#"<status code="0" message="OK"/>"#))
+        } else {
+            Issue.record("fence_dummy (Debian's fence-agents) is not installed: the real-agent part was not run")
+        }
+
         // An agent of Debian's fence-agents through stonithd: its meta-data, unchanged.
         if FileManager.default.isExecutableFile(atPath: "/usr/sbin/fence_ipmilan") {
             let meta = try await client.metadata(agent: "fence_ipmilan")
