@@ -170,7 +170,7 @@ public struct Fencer: Sendable {
         return [.multicast(.request(request)),
                 .schedule(.request(id: id), after: timeout),
                 .schedule(.waiter(token: token), after: timeout + .seconds(5)),
-                .log("\(client) asks to \(action) \(target) within \(timeout): request \(id)")]
+                .log("\(client) asks to \(action) \(target) within \(timeout.secondsText): request \(id)")]
     }
 
     /// A client confirms that `target` is safely down.

@@ -265,3 +265,38 @@ public enum FenceCapability {
         return all.filter { level in level.allSatisfy { byID[$0] != nil } }
     }
 }
+
+extension FenceDevice {
+    /// The devices this node may use: those not banned from it by a location constraint
+    /// (`rsc_location` of the device with `node=THIS` and score -INFINITY), as Pacemaker's
+    /// fencer does not register a device the cluster keeps off a node. Rules are not read.
+    public static func usable(on node: String, in cib: CIB) -> [FenceDevice] {
+        let banned = bans(in: cib)
+        return all(in: cib).filter { !(banned[$0.id]?.contains(node.lowercased()) ?? false) }
+    }
+
+    /// Device id to the nodes (lowercased) it is banned from.
+    static func bans(in cib: CIB) -> [String: Set<String>] {
+        var out: [String: Set<String>] = [:]
+        cib.configuration.element.firstElement(named: "constraints")?.walk { e in
+            guard e.name == "rsc_location", let rsc = e["rsc"], let node = e["node"], let score = e["score"] else { return }
+            let s = score.lowercased()
+            if s == "-infinity" || s == "-inf" { out[rsc, default: []].insert(node.lowercased()) }
+        }
+        return out
+    }
+
+    /// The permanent attributes of each node of the configuration (for topology levels by
+    /// target-attribute), by node name.
+    public static func nodeAttributes(in cib: CIB) -> [String: [String: String]] {
+        var out: [String: [String: String]] = [:]
+        for n in cib.configuration.nodes {
+            var attrs: [String: String] = [:]
+            for set in n.element.elements(named: "instance_attributes") {
+                for nv in set.elements(named: "nvpair") { if let k = nv["name"], let v = nv["value"], attrs[k] == nil { attrs[k] = v } }
+            }
+            out[n.uname] = attrs
+        }
+        return out
+    }
+}

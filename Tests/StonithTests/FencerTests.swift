@@ -231,3 +231,33 @@ extension Fencer {
         #expect(FenceDevice.parseDuration("x") == nil)
     }
 }
+
+@Suite struct DeviceUseTests {
+    @Test func bannedDevicesAreNotUsedAndAttributeLevelsMatch() throws {
+        let cib = try CIB.parse("""
+        <cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0"><configuration><crm_config/>
+          <nodes><node id="1" uname="node1"><instance_attributes id="n1"><nvpair id="n1a" name="rack" value="r1"/></instance_attributes></node><node id="2" uname="node2"/></nodes>
+          <resources>
+            <primitive id="pdu-r1" class="stonith" type="fence_apc"><instance_attributes id="a"><nvpair id="a1" name="pcmk_host_check" value="none"/></instance_attributes></primitive>
+            <primitive id="ipmi" class="stonith" type="fence_ipmilan"><instance_attributes id="b"><nvpair id="b1" name="pcmk_host_list" value="node1 node2"/></instance_attributes></primitive>
+          </resources>
+          <constraints><rsc_location id="ban" rsc="ipmi" node="node2" score="-INFINITY"/><rsc_location id="pref" rsc="pdu-r1" node="node2" score="100"/></constraints>
+          <fencing-topology><fencing-level id="l1" target-attribute="rack" target-value="r1" index="1" devices="pdu-r1"/></fencing-topology>
+        </configuration><status/></cib>
+        """)
+        #expect(FenceDevice.usable(on: "node1", in: cib).map(\.id) == ["pdu-r1", "ipmi"])
+        #expect(FenceDevice.usable(on: "node2", in: cib).map(\.id) == ["pdu-r1"], "ipmi is banned from node2")
+        let attrs = FenceDevice.nodeAttributes(in: cib)
+        #expect(attrs["node1"] == ["rack": "r1"])
+        let devices = FenceDevice.usable(on: "node2", in: cib)
+        let levels = cib.configuration.fencingLevels
+        #expect(FenceCapability.levels(target: "node1", devices: devices, topology: levels, attributes: attrs["node1"] ?? [:],
+                                       installed: { _ in true }, answers: [:]) == [["pdu-r1"]])
+        // node2 has no rack attribute: no level names it, so each capable device on its own.
+        #expect(FenceCapability.levels(target: "node2", devices: devices, topology: levels, attributes: attrs["node2"] ?? [:],
+                                       installed: { _ in true }, answers: [:]) == [["pdu-r1"]])
+        // A level whose device this node cannot run is not offered.
+        #expect(FenceCapability.levels(target: "node1", devices: devices, topology: levels, attributes: ["rack": "r1"],
+                                       installed: { $0 != "fence_apc" }, answers: [:]) == [])
+    }
+}

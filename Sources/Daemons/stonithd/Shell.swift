@@ -21,6 +21,7 @@ actor FencerShell {
     private var nextToken: UInt64 = 1
     private(set) var devices: [FenceDevice] = []
     private var topology: [FencingLevel] = []
+    private var nodeAttributes: [String: [String: String]] = [:]
     private var stonithTimeout: Duration = .seconds(60)
     private var configured = false
     let node: String
@@ -43,7 +44,8 @@ actor FencerShell {
 
     /// Takes the fence devices, levels and stonith-timeout from a CIB.
     func configure(from cib: CIB) async {
-        let newDevices = FenceDevice.all(in: cib)
+        let newDevices = FenceDevice.usable(on: node, in: cib)
+        nodeAttributes = FenceDevice.nodeAttributes(in: cib)
         let newLevels = cib.configuration.fencingLevels
         let option = cib.configuration.clusterOption("stonith-timeout") ?? cib.configuration.clusterOption("fencing-timeout")
         let timeout = option.flatMap(FenceDevice.parseDuration) ?? .seconds(60)
@@ -58,7 +60,7 @@ actor FencerShell {
         for d in newDevices where !runner.isInstalled(d.agent) {
             logger.warning("device \(d.id): fence agent \(d.agent) is not installed on this node (looked in \(runner.directories.joined(separator: ", "))); other nodes may still use it")
         }
-        logger.notice("fence devices from the CIB: \(newDevices.isEmpty ? "none" : newDevices.map { "\($0.id) (\($0.agent))" }.joined(separator: ", ")); \(newLevels.count) topology level(s); stonith-timeout \(timeout.cibText)")
+        logger.notice("fence devices from the CIB usable on \(node): \(newDevices.isEmpty ? "none" : newDevices.map { "\($0.id) (\($0.agent))" }.joined(separator: ", ")); \(newLevels.count) topology level(s); stonith-timeout \(timeout.cibText)")
     }
 
     // MARK: - Clients
@@ -206,6 +208,7 @@ actor FencerShell {
         for q in FenceCapability.questions(target: target, devices: devs, installed: runner.isInstalled) {
             answers[q.device.id] = await runner.agentCanFence(q.device, target, check: q.check, timeout: askTimeout)
         }
-        return FenceCapability.levels(target: target, devices: devs, topology: topo, installed: runner.isInstalled, answers: answers)
+        return FenceCapability.levels(target: target, devices: devs, topology: topo, attributes: nodeAttributes[target] ?? [:],
+                                      installed: runner.isInstalled, answers: answers)
     }
 }
