@@ -104,12 +104,17 @@ public struct Fencer: Sendable {
     /// The levels this node offered, by operation.
     private var offered: [String: [[String]]] = [:]
     private var waiters: [String: [UInt64]] = [:]
-    private var waiterTimeouts: [UInt64: String] = [:]
+    /// What each waiting client asked, for answering it when its time is up.
+    private var waiterTimeouts: [UInt64: FenceEvent] = [:]
     private var counter = 0
+    /// This node's requests not yet delivered back to it, and those whose time ran out before.
+    private var undelivered: Set<String> = []
+    private var expiredEarly: Set<String> = []
 
     private struct Tracking: Sendable {
         var request: FencerRequest
         var executor: String?
+        var executorNode: String?
     }
 
     private struct Origination: Sendable {
@@ -156,7 +161,7 @@ public struct Fencer: Sendable {
                                         client: String, now: Date) -> [Directive] {
         if let same = order.reversed().first(where: { history[$0]?.state == .pending && history[$0]?.target == target && history[$0]?.action == action }) {
             waiters[same, default: []].append(token)
-            waiterTimeouts[token] = same
+            waiterTimeouts[token] = history[same]
             return [.schedule(.waiter(token: token), after: timeout),
                     .log("\(client) asks to \(action) \(target): joining the request \(same) already in progress")]
         }
@@ -166,7 +171,8 @@ public struct Fencer: Sendable {
         let request = FencerRequest(id: id, target: target, action: action, origin: node, originMember: member,
                                     client: client, timeoutMilliseconds: max(1, ms), requested: now)
         waiters[id, default: []].append(token)
-        waiterTimeouts[token] = id
+        waiterTimeouts[token] = event(of: request, state: .pending, delegate: nil, reason: nil, completed: nil)
+        undelivered.insert(id)
         return [.multicast(.request(request)),
                 .schedule(.request(id: id), after: timeout),
                 .schedule(.waiter(token: token), after: timeout + .seconds(5)),
@@ -180,7 +186,7 @@ public struct Fencer: Sendable {
         let event = FenceEvent(id: id, target: target, action: .off, state: .done, delegate: FenceEvent.human, origin: node,
                                client: client, exitReason: "manually confirmed", requested: now, completed: now)
         waiters[id, default: []].append(token)
-        waiterTimeouts[token] = id
+        waiterTimeouts[token] = event
         return [.multicast(.result(FenceResult(outcome: .ok, event: event))),
                 .schedule(.waiter(token: token), after: .seconds(30)),
                 .log("\(client) confirms that \(target) is down")]
@@ -201,27 +207,30 @@ public struct Fencer: Sendable {
                     if o.awaiting.isEmpty && o.deciding { out += decide(id) }
                 }
             }
-            for (id, t) in tracking where history[id]?.state == .pending {
-                if t.executor == gone {
-                    let executorNode = names[gone] ?? gone
-                    if t.request.originMember == member {
-                        if executorNode == t.request.target {
-                            // The target was fencing itself, and it is gone: that is the outcome.
-                            out += finish(id, outcome: .ok, delegate: executorNode,
-                                          reason: "\(executorNode) fenced itself and left the cluster", now: time)
-                        } else {
-                            out.append(.log("\(executorNode), which was fencing \(t.request.target) (\(id)), left the group; trying another node"))
-                            out += nextExecutor(id, now: time)
-                        }
-                    }
-                } else if t.request.originMember == gone && t.executor == nil {
-                    // Nobody took it and nobody will: every member marks it failed alike.
-                    out += record(FenceResult(outcome: .failed(reason: "its origin \(t.request.origin) left the cluster before any node took it"),
-                                              event: event(of: t.request, state: .failed, delegate: nil,
-                                                           reason: "its origin \(t.request.origin) left the cluster before any node took it", completed: time)))
+            for (id, t) in tracking where history[id]?.state == .pending && t.executor == gone && t.request.originMember == member {
+                let executorNode = names[gone] ?? gone
+                if executorNode.lowercased() == t.request.target.lowercased() {
+                    // The target was fencing itself, and it is gone: that is the outcome.
+                    out += finish(id, outcome: .ok, delegate: executorNode,
+                                  reason: "\(executorNode) fenced itself and left the cluster", now: time)
+                } else {
+                    out.append(.log("\(executorNode), which was fencing \(t.request.target) (\(id)), left the group; trying another node"))
+                    out += nextExecutor(id, now: time)
                 }
             }
             names[gone] = nil
+        }
+        // Requests whose origin is gone and that no member is carrying out: nobody will hand
+        // them on, so every member marks them failed alike (it sees the same changes in the
+        // same order).
+        for id in order {
+            guard let t = tracking[id], history[id]?.state == .pending, !members.contains(t.request.originMember) else { continue }
+            if let executor = t.executor, members.contains(executor) { continue }
+            let why = t.executor == nil
+                ? "its origin \(t.request.origin) left the cluster before any node took it"
+                : "the node fencing \(t.request.target) (\(t.executorNode ?? t.executor!)) and the origin \(t.request.origin) both left the cluster"
+            out += record(FenceResult(outcome: .failed(reason: why),
+                                      event: event(of: t.request, state: .failed, delegate: nil, reason: why, completed: time)))
         }
         // Members that joined learn the history from the longest-standing member.
         let stayed = before.filter { now.contains($0) && !joined.contains($0) }.sorted()
@@ -240,6 +249,11 @@ public struct Fencer: Sendable {
             tracking[r.id] = Tracking(request: r)
             var out: [Directive] = []
             if r.originMember == member {
+                undelivered.remove(r.id)
+                if expiredEarly.remove(r.id) != nil {
+                    let why = "no result within \(r.timeout.secondsText)"
+                    return finish(r.id, outcome: .timedOut(reason: why), delegate: nil, reason: why, now: now)
+                }
                 originated[r.id] = Origination(awaiting: Set(members))
                 out.append(.schedule(.query(id: r.id), after: Self.queryTime(r.timeout)))
             }
@@ -258,7 +272,20 @@ public struct Fencer: Sendable {
         case .execute(let id, let executor, let node):
             names[executor] = node
             guard var t = tracking[id], history[id]?.state == .pending else { return [] }
+            guard members.contains(executor) else {
+                // It left before this was delivered (the origin chose from an older view).
+                if t.request.originMember == member {
+                    return [.log("\(node) left before it could fence \(t.request.target) (\(id)); trying another node")] + nextExecutor(id, now: now)
+                }
+                if !members.contains(t.request.originMember) {
+                    let why = "the node chosen to fence \(t.request.target) (\(node)) and the origin \(t.request.origin) both left the cluster"
+                    return record(FenceResult(outcome: .failed(reason: why),
+                                              event: event(of: t.request, state: .failed, delegate: nil, reason: why, completed: now)))
+                }
+                return []
+            }
             t.executor = executor
+            t.executorNode = node
             tracking[id] = t
             history[id]?.delegate = node
             guard executor == member else { return [] }
@@ -313,17 +340,24 @@ public struct Fencer: Sendable {
             let silent = o.awaiting.compactMap { names[$0] ?? $0 }.sorted()
             return [.log("no offer from \(silent.joined(separator: ", ")) for \(id) in time; deciding without")] + decide(id)
         case .request(let id):
+            if undelivered.contains(id) {
+                // The group has not even delivered it yet: end it as soon as it does.
+                expiredEarly.insert(id)
+                return []
+            }
             guard history[id]?.state == .pending, let t = tracking[id] else { return [] }
             let why = "no result within \(t.request.timeout.secondsText)"
             return finish(id, outcome: .timedOut(reason: why), delegate: t.executor.flatMap { names[$0] }, reason: why, now: now)
         case .waiter(let token):
-            guard let id = waiterTimeouts.removeValue(forKey: token) else { return [] }
-            waiters[id]?.removeAll { $0 == token }
-            guard let e = history[id] else { return [] }
-            var event = e
+            guard let asked = waiterTimeouts.removeValue(forKey: token) else { return [] }
+            waiters[asked.id]?.removeAll { $0 == token }
+            var event = history[asked.id] ?? asked
             event.state = .failed
             event.timedOut = true
-            return [.reply(token: token, FenceResult(outcome: .timedOut(reason: "the request \(id) did not finish in time"), event: event))]
+            event.completed = now
+            let why = "the request \(asked.id) did not finish in time"
+            event.exitReason = why
+            return [.reply(token: token, FenceResult(outcome: .timedOut(reason: why), event: event))]
         }
     }
 
