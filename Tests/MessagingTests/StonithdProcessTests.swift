@@ -153,6 +153,15 @@ final class StonithdNode: @unchecked Sendable {
             #expect(h.stdout.contains(", origin=node1, last-successful='"), "\(s.name): \(h.stdout)")
             #expect(h.stdout.hasSuffix("'\n1 event found\n"), "\(s.name): \(h.stdout)")
         }
+        // A stonithd that starts again learns the history from the others.
+        #expect(stonithds[1].terminate() == 0, "node2's stonithd did not stop cleanly:\n\(stonithds[1].log)")
+        try stonithds[1].start()
+        try #require(CorosyncdCluster.waitFor(30) { stonithds[1].isReady } != nil, "node2's stonithd not ready again:\n\(report())")
+        let learned = CorosyncdCluster.waitFor(10) {
+            (try? stonithds[1].admin(["--history", "node3"]).stdout)?.hasPrefix("reboot of node3 successful: delegate=node1") ?? false
+        }
+        #expect(learned != nil, "the restarted stonithd does not know node3's fencing:\n\(report())")
+
         let client = try await StonithClient.connect(root: c[2].root, name: "test")
         let events = try await client.history(target: "node3")
         #expect(events.count == 1 && events.first?.state == .done && events.first?.delegate == "node1" && events.first?.origin == "node1")
