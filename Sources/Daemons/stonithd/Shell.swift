@@ -158,7 +158,7 @@ actor FencerShell {
             case .assess(let id, let target, _):
                 Task {
                     let levels = await self.assess(target: target)
-                    await self.assessed(id, levels)
+                    self.assessed(id, levels)
                 }
             case .runAgent(let id, let deviceID, let action, let target, let timeout):
                 let device = devices.first { $0.id == deviceID }
@@ -170,7 +170,7 @@ actor FencerShell {
                     } else {
                         (ok, output) = (false, "device \(deviceID) is no longer configured")
                     }
-                    await self.agentDone(id, ok, output)
+                    self.agentDone(id, ok, output)
                 }
             case .reply(let token, let result):
                 waiting.removeValue(forKey: token)?.resume(returning: result)
@@ -180,7 +180,7 @@ actor FencerShell {
             case .schedule(let timer, let after):
                 Task {
                     try? await Task.sleep(for: after)
-                    await self.fire(timer)
+                    self.fire(timer)
                 }
             case .log(let line):
                 logger.notice("\(line)")

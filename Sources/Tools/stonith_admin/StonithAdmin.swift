@@ -16,10 +16,10 @@ struct StonithAdmin: AsyncParsableCommand {
         abstract: "Access the fencing API.",
         discussion: """
         Examples:
-          stonith_admin --list-registered          (the fence devices of the CIB)
-          stonith_admin --reboot node3             (fence node3; exits 0 once it is fenced)
-          stonith_admin --confirm node3            (node3 is known to be down: record it)
-          stonith_admin --history '*' --verbose    (every fencing operation the cluster made)
+          stonith_admin --list-registered        (the fence devices of the CIB)
+          stonith_admin --reboot node3           (exits 0 once node3 is fenced)
+          stonith_admin --confirm node3          (node3 is down: record it)
+          stonith_admin --history '*' --verbose  (every fencing operation)
         """,
         helpNames: [.customShort("?"), .customLong("help")])
 
@@ -197,7 +197,7 @@ struct StonithAdmin: AsyncParsableCommand {
     }
 
     static func describe(_ error: any Error) -> String {
-        (error as? CustomStringConvertible)?.description ?? "\(error)"
+        String(describing: error)
     }
 
     static func exitCode(_ error: any Error) -> CRMExit {
@@ -223,6 +223,6 @@ struct StonithAdmin: AsyncParsableCommand {
         var t = time_t(date.timeIntervalSince1970)
         var buf = [CChar](repeating: 0, count: 32)
         guard ctime_r(&t, &buf) != nil else { return "\(date)\n" }
-        return String(cString: buf)
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
