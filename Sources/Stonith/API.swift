@@ -138,6 +138,9 @@ public enum StonithRequest: Codable, Sendable, Hashable {
     case confirm(target: String, client: String)
     /// The fencing history this node knows, of one target or of all (nil).
     case history(target: String?)
+    /// Forget the finished operations of one target, or of all (nil), on every node
+    /// (`stonith_admin --history NODE --cleanup`).
+    case cleanHistory(target: String?)
     /// The devices registered from the CIB; with a target, those that can fence it.
     case devices(target: String?)
     /// The fence agents installed on this node.

@@ -73,6 +73,15 @@ public final class StonithClient: Sendable {
         }
     }
 
+    /// Forgets the finished operations of one target (or all) on every node.
+    public func cleanHistory(target: String? = nil) async throws {
+        switch try await ipc.request(.cleanHistory(target: target), timeout: .seconds(30)) {
+        case .done: return
+        case .failure(let f): throw f
+        case let other: throw Self.unexpected(other)
+        }
+    }
+
     /// The fence devices registered from the CIB (ids); with a target, those that can fence it.
     public func registeredDevices(target: String? = nil) async throws -> [String] {
         try await names(.devices(target: target), timeout: .seconds(60))

@@ -14,6 +14,9 @@ public enum FencerMessage: Codable, Sendable, Equatable {
     case result(FenceResult)
     /// A member's history, sent when members join so that they learn what happened before.
     case history([FenceEvent])
+    /// Forget the finished operations of a target (nil: of all); asked by a client (`token`)
+    /// of `member`.
+    case cleanup(target: String?, member: String, token: UInt64)
 }
 
 /// A fencing request as its origin multicasts it.
@@ -83,6 +86,8 @@ public struct Fencer: Sendable {
         case schedule(Timer, after: Duration)
         /// Something worth a line in the log.
         case log(String)
+        /// Tell the client with this token that its request is done (a history cleanup).
+        case done(token: UInt64)
     }
 
     /// This node's name and this process as a CPG member.
@@ -192,6 +197,11 @@ public struct Fencer: Sendable {
                 .log("\(client) confirms that \(target) is down")]
     }
 
+    /// A client asks to forget the finished operations of a target (nil: all) everywhere.
+    public mutating func onCleanHistory(token: UInt64, target: String?) -> [Directive] {
+        return [.multicast(.cleanup(target: target, member: member, token: token)), .log("cleaning up the fencing history\(target.map { " of \($0)" } ?? "")")]
+    }
+
     // MARK: - The group
 
     /// The group's members changed (members as `nodeid:pid`, all of them after the change).
@@ -298,6 +308,15 @@ public struct Fencer: Sendable {
 
         case .result(let r):
             return record(r)
+
+        case .cleanup(let target, let asker, let token):
+            let gone = order.filter { id in
+                guard let e = history[id], e.state != .pending else { return false }
+                return target == nil || e.target.lowercased() == target!.lowercased()
+            }
+            for id in gone { history[id] = nil }
+            order.removeAll { history[$0] == nil }
+            return asker == member ? [.done(token: token)] : []
 
         case .history(let events):
             for e in events {

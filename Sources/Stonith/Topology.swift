@@ -300,3 +300,32 @@ extension FenceDevice {
         return out
     }
 }
+
+extension FenceDevice {
+    /// The delay before a fencing action (off, reboot) of this device against `target`, as
+    /// Pacemaker's fencer computes it: pcmk_delay_base (a duration, or a map
+    /// `node1:5s;node2:0s` naming each target's), plus a random part up to pcmk_delay_max.
+    /// Whole seconds, as Pacemaker counts them. Zero for other actions.
+    public func delay(action: String, target: String, using rng: inout some RandomNumberGenerator) -> Duration {
+        guard action == "off" || action == "reboot" else { return .zero }
+        let max = parameters["pcmk_delay_max"].flatMap(Self.parseDuration).map { $0.components.seconds } ?? 0
+        var base: Int64 = 0
+        if let text = parameters["pcmk_delay_base"] {
+            var value: String? = text
+            if text.contains(":") {
+                value = nil
+                for entry in text.split(whereSeparator: { $0 == ";" || $0 == " " || $0 == "\t" }) {
+                    let kv = entry.split(separator: ":", maxSplits: 1)
+                    if kv.count == 2, kv[0].lowercased() == target.lowercased() { value = String(kv[1]); break }
+                }
+            }
+            base = value.flatMap(Self.parseDuration).map { $0.components.seconds } ?? 0
+        }
+        var top = max == 0 ? base : max
+        if top < base { base = top }
+        top = Swift.max(top, base)
+        guard top > 0 else { return .zero }
+        let extra = top != base ? Int64.random(in: 0..<(top - base), using: &rng) : 0
+        return .seconds(base + extra)
+    }
+}

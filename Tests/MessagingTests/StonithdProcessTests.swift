@@ -197,6 +197,13 @@ final class StonithdNode: @unchecked Sendable {
         let all = try stonithds[1].admin(["-H", "*", "-V"])
         #expect(all.stdout.hasSuffix("3 events found\n"), "\(all.stdout)")
 
+        // --cleanup forgets node4's operations on every node, and only node4's.
+        let cleaned = try stonithds[0].admin(["--history", "node4", "--cleanup"])
+        #expect(cleaned.status == 0 && cleaned.stdout == "cleaning up fencing-history for node node4\n", "\(cleaned.status) \(cleaned.stdout) \(cleaned.stderr)")
+        let forgotten = CorosyncdCluster.waitFor(5) { (try? stonithds[1].admin(["-H", "node4", "-V"]).stdout) == "0 events found\n" }
+        #expect(forgotten != nil, "node2 still has node4's history")
+        #expect(try stonithds[1].admin(["-H", "*", "-V"]).stdout.hasSuffix("1 event found\n"), "node3's fencing is kept")
+
         // No device can fence node9.
         let none = try stonithds[0].admin(["-F", "node9", "-t", "20"])
         #expect(none.status == 105, "\(none.status) \(none.stderr)")

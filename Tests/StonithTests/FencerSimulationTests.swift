@@ -60,7 +60,7 @@ struct FencerSimulation {
                 if tokens[token] != member { problems.append("token \(token) answered by \(member), taken by \(tokens[token] ?? "nobody")") }
             case .notify: break
             case .schedule(let t, _): timers.append((member, t))
-            case .log: break
+            case .log, .done: break
             }
         }
     }

@@ -2,6 +2,7 @@ import CIB
 import Foundation
 import Stonith
 import Testing
+import TestSupport
 
 let T0 = Date(timeIntervalSince1970: 1_700_000_000)
 
@@ -11,6 +12,7 @@ struct FencerCluster {
     var fencers: [String: Fencer] = [:]   // by member
     var queue: [(from: String, FencerMessage)] = []
     var replies: [UInt64: FenceResult] = [:]
+    var done: Set<UInt64> = []
     var runs: [(member: String, id: String, device: String, action: String, target: String)] = []
     var assessments: [(member: String, id: String, target: String)] = []
     var notified: [String: [FenceEvent]] = [:]
@@ -35,6 +37,7 @@ struct FencerCluster {
             case .notify(let e): notified[member, default: []].append(e)
             case .schedule(let t, let after): timers.append((member, t, after))
             case .log: break
+            case .done(let token): done.insert(token)
             }
         }
     }
@@ -193,6 +196,20 @@ extension Fencer {
         #expect(c.fencers["1:100"]!.history(target: "node3").allSatisfy { $0.state == .done })
     }
 
+    @Test func aCleanupForgetsOneTargetsFinishedOperationsEverywhere() {
+        var c = cluster()
+        c.call("1:100") { $0.onConfirm(token: 1, target: "node3", client: "a.1", now: T0) }
+        c.call("1:100") { $0.onConfirm(token: 2, target: "node2", client: "a.1", now: T0) }
+        c.settle()
+        c.call("2:200") { $0.onCleanHistory(token: 3, target: "NODE3") }
+        c.settle()
+        #expect(c.done == [3])
+        for f in c.fencers.values { #expect(f.history().map(\.target) == ["node2"]) }
+        c.call("3:300") { $0.onCleanHistory(token: 4, target: nil) }
+        c.settle()
+        for f in c.fencers.values { #expect(f.history().isEmpty) }
+    }
+
     @Test func aJoiningMemberLearnsTheHistory() {
         var c = cluster()
         c.call("1:100") { $0.onConfirm(token: 1, target: "node3", client: "a.1", now: T0) }
@@ -259,5 +276,29 @@ extension Fencer {
         // A level whose device this node cannot run is not offered.
         #expect(FenceCapability.levels(target: "node1", devices: devices, topology: levels, attributes: ["rack": "r1"],
                                        installed: { $0 != "fence_apc" }, answers: [:]) == [])
+    }
+}
+
+@Suite struct DelayTests {
+    @Test func delaysAsPacemakerComputesThem() {
+        var rng = SeededGenerator(seed: 7)
+        let fixed = FenceDevice(id: "d", agent: "fence_x", parameters: ["pcmk_delay_base": "5s"])
+        #expect(fixed.delay(action: "reboot", target: "node1", using: &rng) == .seconds(5))
+        #expect(fixed.delay(action: "on", target: "node1", using: &rng) == .zero, "unfencing is never delayed")
+        let mapped = FenceDevice(id: "d", agent: "fence_x", parameters: ["pcmk_delay_base": "node1:10s;node2:0s"])
+        #expect(mapped.delay(action: "off", target: "node1", using: &rng) == .seconds(10))
+        #expect(mapped.delay(action: "off", target: "node2", using: &rng) == .zero)
+        #expect(mapped.delay(action: "off", target: "node3", using: &rng) == .zero)
+        let random = FenceDevice(id: "d", agent: "fence_x", parameters: ["pcmk_delay_base": "2", "pcmk_delay_max": "6s"])
+        var seen = Set<Duration>()
+        for _ in 0..<200 {
+            let d = random.delay(action: "reboot", target: "n", using: &rng)
+            #expect(d >= .seconds(2) && d < .seconds(6))
+            seen.insert(d)
+        }
+        #expect(seen.count == 4, "2, 3, 4 and 5 s all occur")
+        let capped = FenceDevice(id: "d", agent: "fence_x", parameters: ["pcmk_delay_base": "9s", "pcmk_delay_max": "3s"])
+        #expect(capped.delay(action: "reboot", target: "n", using: &rng) == .seconds(3), "base is limited to max")
+        #expect(FenceDevice(id: "d", agent: "a").delay(action: "reboot", target: "n", using: &rng) == .zero)
     }
 }

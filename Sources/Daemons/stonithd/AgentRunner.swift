@@ -92,6 +92,12 @@ actor AgentRunner {
         let params = device.agentParameters(target: target, defaultHostArgument: hostArg)
         let timeout = min(limit, device.timeout(for: action, default: defaultTimeout))
         let agentAction = device.agentAction(for: action)
+        var rng = SystemRandomNumberGenerator()
+        let delay = device.delay(action: action, target: target, using: &rng)
+        if delay > .zero {
+            logger.notice("delaying \(action) of \(target) with device \(device.id) by \(delay.cibText) (pcmk_delay_base / pcmk_delay_max)")
+            try? await Task.sleep(for: delay)
+        }
         logger.notice("running \(device.agent) \(agentAction) of \(target) for device \(device.id) (timeout \(timeout.cibText))")
         let r = await run(agent: device.agent, resource: device.id, action: agentAction, parameters: params, timeout: timeout)
         let ok = r.status == .done && r.exitCode == .success

@@ -18,6 +18,7 @@ actor FencerShell {
     private var server: IPCServer<StonithAPI>?
     private var subscribers: Set<UInt64> = []
     private var waiting: [UInt64: CheckedContinuation<FenceResult, Never>] = [:]
+    private var cleaning: [UInt64: CheckedContinuation<Void, Never>] = [:]
     private var nextToken: UInt64 = 1
     private(set) var devices: [FenceDevice] = []
     private var topology: [FencingLevel] = []
@@ -84,6 +85,14 @@ actor FencerShell {
             return .result(await wait { token, now in fencer.onConfirm(token: token, target: target, client: who, now: now) })
         case .history(let target):
             return .history(fencer.history(target: target))
+        case .cleanHistory(let target):
+            let token = nextToken
+            nextToken += 1
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                cleaning[token] = c
+                perform(fencer.onCleanHistory(token: token, target: target))
+            }
+            return .done
         case .devices(let target):
             guard let target else { return .names(devices.filter { !$0.isDisabled }.map(\.id)) }
             let levels = await assess(target: target)
@@ -119,6 +128,8 @@ actor FencerShell {
 
     /// Failure replies for clients still waiting (stonithd is stopping).
     func failWaiting() {
+        for (_, c) in cleaning { c.resume() }
+        cleaning = [:]
         let all = waiting
         waiting = [:]
         for (_, c) in all {
@@ -182,6 +193,8 @@ actor FencerShell {
                     try? await Task.sleep(for: after)
                     self.fire(timer)
                 }
+            case .done(let token):
+                cleaning.removeValue(forKey: token)?.resume()
             case .log(let line):
                 logger.notice("\(line)")
             }

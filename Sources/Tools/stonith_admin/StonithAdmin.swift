@@ -36,6 +36,8 @@ struct StonithAdmin: AsyncParsableCommand {
     @Option(name: [.customShort("a"), .customLong("agent")], help: "The agent to use (with --metadata).") var agent: String?
     @Option(name: [.customShort("t"), .customLong("timeout")], help: "Operation timeout in seconds (default 120).") var timeout: Int = 120
     @Option(name: .customLong("tolerance"), help: "Do nothing if an equivalent --fence request succeeded less than this many seconds earlier.") var tolerance: Int = 0
+    @Flag(name: [.customShort("c"), .customLong("cleanup")], help: "Cleanup wherever appropriate. Requires --history.") var cleanup = false
+    @Flag(name: [.customShort("b"), .customLong("broadcast")], help: "Broadcast wherever appropriate (every node already holds the whole history).") var broadcast = false
     @Option(name: [.customShort("T"), .customLong("tag")], help: "Identify fencing operations with the specified tag.") var tag: String?
     @Option(name: .customLong("output-as"), help: "Output format: text (default) or xml.") var outputAs = "text"
     @Flag(name: [.customShort("V"), .customLong("verbose")], help: "Show all recorded and pending operations (with --history).") var verbose: Int
@@ -109,7 +111,20 @@ struct StonithAdmin: AsyncParsableCommand {
                 finish(Self.exitCode(error), error: "Failed to list registered devices: \(Self.describe(error))", prefixed: false)
             }
         }
+        if cleanup {
+            guard let target = history else { finish(.usage, error: "--cleanup requires --history NODE (or '*')") }
+            var info = ""
+            if !quiet && !xml { info = "cleaning up fencing-history\(target.isEmpty ? "" : " for node \(target)")\n" }
+            if broadcast && !quiet && !xml { info += "gather fencing-history from all nodes\n" }
+            do {
+                try await client.cleanHistory(target: target == "*" ? nil : target)
+            } catch {
+                finish(Self.exitCode(error), body: info, error: "Couldn't clean up the fencing history: \(Self.describe(error))")
+            }
+            finish(.ok, body: info)
+        }
         if let target = history ?? last {
+            if broadcast && !quiet && !xml { print("gather fencing-history from all nodes") }
             let events: [FenceEvent]
             do {
                 events = try await client.history(target: target == "*" ? nil : target)
