@@ -118,6 +118,7 @@ public struct FencingOperation: Sendable {
     private var steps: [Step] = []
     private var step = 0
     private var failures: [String] = []
+    private var ignored: [String] = []
     public private(set) var isFinished = false
 
     public init(target: String, action: String, levels: [[String]], timeout: Duration = .seconds(60)) {
@@ -154,12 +155,18 @@ public struct FencingOperation: Sendable {
     public mutating func onResult(success: Bool, output: String = "") -> [Directive] {
         guard !isFinished else { return [] }
         let s = steps[step]
-        if success {
+        if !success && s.action == "on" && action == "reboot" {
+            // The "on" half of a reboot through several devices: the target is off already,
+            // which is what fencing needs; as Pacemaker does, the failure is only noted.
+            ignored.append("\(s.device) on: \(output.isEmpty ? "failed" : output)")
+        }
+        if success || (s.action == "on" && action == "reboot") {
             step += 1
             if step < steps.count { return runStep() }
             isFinished = true
             let devices = levels[level].joined(separator: ",")
-            return [.finished(success: true, detail: "\(target) fenced (\(action)) by \(devices) at level \(level + 1)")]
+            let note = ignored.isEmpty ? "" : " (switching it back on failed: " + ignored.joined(separator: "; ") + ")"
+            return [.finished(success: true, detail: "\(target) fenced (\(action)) by \(devices) at level \(level + 1)" + note)]
         }
         failures.append("\(s.device) \(s.action): \(output.isEmpty ? "failed" : output)")
         level += 1

@@ -60,6 +60,16 @@ import Testing
         #expect(op.onResult(success: true).isEmpty)
     }
 
+    @Test func aFailedOnAfterEveryOffIsStillAFencedNode() {
+        var op = FencingOperation(target: "node1", action: "reboot", levels: [["psu1", "psu2"]])
+        _ = op.start()
+        _ = op.onResult(success: true)
+        _ = op.onResult(success: true)
+        #expect(op.onResult(success: false, output: "agent cannot power on") == [.run(device: "psu2", action: "on", target: "node1", timeout: .seconds(60))])
+        guard case .finished(true, let detail)? = op.onResult(success: true).first else { Issue.record("not fenced"); return }
+        #expect(detail.contains("switching it back on failed: psu1 on: agent cannot power on"))
+    }
+
     @Test func everyLevelFailingIsAFailureWithTheReasons() {
         var op = FencingOperation(target: "node1", action: "off", levels: [["a"], ["b"]])
         _ = op.start()
