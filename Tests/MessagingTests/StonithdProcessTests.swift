@@ -138,7 +138,10 @@ final class StonithdNode: @unchecked Sendable {
         _ = CorosyncdCluster.waitFor(5) { NodeProcesses.find(root: c[3].root).count >= 4 }
 
         // Fence node3 from node1.
+        let clock = ContinuousClock()
+        let started = clock.now
         let reboot = try stonithds[0].admin(["--reboot", "node3", "--timeout", "40"])
+        print("stonith_admin --reboot node3 took \(clock.now - started) (tool start, request, offers, fence_swiftha, result)")
         #expect(reboot.status == 0, "stonith_admin --reboot node3: \(reboot.status) \(reboot.stderr)\n\(report())")
         #expect(reboot.stdout.isEmpty && reboot.stderr.isEmpty)
         w.waitUntilExit()

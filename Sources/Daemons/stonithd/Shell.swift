@@ -58,6 +58,15 @@ actor FencerShell {
         configured = true
         guard changed else { return }
         await runner.forgetLists()
+        // Read each agent's meta-data and each dynamic device's list now, so that the first
+        // fencing does not wait for them.
+        let runner = self.runner, askTimeout = min(timeout, .seconds(20))
+        Task {
+            for d in newDevices where runner.isInstalled(d.agent) {
+                _ = await runner.hostArgument(agent: d.agent)
+                if d.hostCheck == .dynamicList { _ = await runner.agentCanFence(d, "", check: .dynamicList, timeout: askTimeout) }
+            }
+        }
         for d in newDevices where !runner.isInstalled(d.agent) {
             logger.warning("device \(d.id): fence agent \(d.agent) is not installed on this node (looked in \(runner.directories.joined(separator: ", "))); other nodes may still use it")
         }
