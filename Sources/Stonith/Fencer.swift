@@ -12,8 +12,9 @@ public enum FencerMessage: Codable, Sendable, Equatable {
     case execute(id: String, member: String, node: String)
     /// The operation is over (done or failed): every member records it.
     case result(FenceResult)
-    /// A member's history, sent when members join so that they learn what happened before.
-    case history([FenceEvent])
+    /// A member's history, sent when members join so that they learn what happened before,
+    /// with where each pending operation stands.
+    case history([FenceEvent], pending: [FencerPending])
     /// Forget the finished operations of a target (nil: of all); asked by a client (`token`)
     /// of `member`.
     case cleanup(target: String?, member: String, token: UInt64)
@@ -44,6 +45,19 @@ public struct FencerRequest: Codable, Sendable, Equatable {
     }
 
     public var timeout: Duration { .milliseconds(Int64(timeoutMilliseconds)) }
+}
+
+/// Where a pending operation stands: its request and the member carrying it out, if any.
+public struct FencerPending: Codable, Sendable, Equatable {
+    public var request: FencerRequest
+    public var executor: String?
+    public var executorNode: String?
+
+    public init(request: FencerRequest, executor: String? = nil, executorNode: String? = nil) {
+        self.request = request
+        self.executor = executor
+        self.executorNode = executorNode
+    }
 }
 
 /// The fencer of one node: takes its clients' requests, agrees with the other nodes' fencers
@@ -112,6 +126,8 @@ public struct Fencer: Sendable {
     /// What each waiting client asked, for answering it when its time is up.
     private var waiterTimeouts: [UInt64: FenceEvent] = [:]
     private var counter = 0
+    /// Executors named for operations this member has not heard of yet (it joined since).
+    private var unknownExecutions: [String: (member: String, node: String)] = [:]
     /// This node's requests not yet delivered back to it, and those whose time ran out before.
     private var undelivered: Set<String> = []
     private var expiredEarly: Set<String> = []
@@ -164,7 +180,9 @@ public struct Fencer: Sendable {
     /// cluster is joined rather than repeated.
     public mutating func onFenceRequest(token: UInt64, target: String, action: FenceAction, timeout: Duration,
                                         client: String, now: Date) -> [Directive] {
-        if let same = order.reversed().first(where: { history[$0]?.state == .pending && history[$0]?.target == target && history[$0]?.action == action }) {
+        // Only an operation this member follows itself (a member that joined later may list
+        // operations it only heard of).
+        if let same = order.reversed().first(where: { tracking[$0] != nil && history[$0]?.state == .pending && history[$0]?.target == target && history[$0]?.action == action }) {
             waiters[same, default: []].append(token)
             waiterTimeouts[token] = history[same]
             return [.schedule(.waiter(token: token), after: timeout),
@@ -230,22 +248,12 @@ public struct Fencer: Sendable {
             }
             names[gone] = nil
         }
-        // Requests whose origin is gone and that no member is carrying out: nobody will hand
-        // them on, so every member marks them failed alike (it sees the same changes in the
-        // same order).
-        for id in order {
-            guard let t = tracking[id], history[id]?.state == .pending, !members.contains(t.request.originMember) else { continue }
-            if let executor = t.executor, members.contains(executor) { continue }
-            let why = t.executor == nil
-                ? "its origin \(t.request.origin) left the cluster before any node took it"
-                : "the node fencing \(t.request.target) (\(t.executorNode ?? t.executor!)) and the origin \(t.request.origin) both left the cluster"
-            out += record(FenceResult(outcome: .failed(reason: why),
-                                      event: event(of: t.request, state: .failed, delegate: nil, reason: why, completed: time)))
-        }
+        out += settleOrphans(at: time)
         // Members that joined learn the history from the longest-standing member.
         let stayed = before.filter { now.contains($0) && !joined.contains($0) }.sorted()
         if !joined.isEmpty, stayed.first == member, !order.isEmpty {
-            out.append(.multicast(.history(order.compactMap { history[$0] })))
+            let pending = order.compactMap { id in tracking[id].map { FencerPending(request: $0.request, executor: $0.executor, executorNode: $0.executorNode) } }
+            out.append(.multicast(.history(order.compactMap { history[$0] }, pending: pending)))
         }
         return out
     }
@@ -281,7 +289,12 @@ public struct Fencer: Sendable {
 
         case .execute(let id, let executor, let node):
             names[executor] = node
-            guard var t = tracking[id], history[id]?.state == .pending else { return [] }
+            guard var t = tracking[id], history[id]?.state == .pending else {
+                // Not known here yet (this member joined after the request): kept until the
+                // history from the others arrives.
+                if history[id] == nil { unknownExecutions[id] = (executor, node) }
+                return []
+            }
             guard members.contains(executor) else {
                 // It left before this was delivered (the origin chose from an older view).
                 if t.request.originMember == member {
@@ -318,10 +331,14 @@ public struct Fencer: Sendable {
             order.removeAll { history[$0] == nil }
             return asker == member ? [.done(token: token)] : []
 
-        case .history(let events):
+        case .history(let events, let pending):
+            // The sender's copy was taken when this member joined; what this member has seen
+            // since is newer, except a result of an operation already over there (a late
+            // duplicate that the others ignored).
+            let snapshotIDs = Set(events.map(\.id))
             for e in events {
                 if let mine = history[e.id] {
-                    if mine.state == .pending && e.state != .pending {
+                    if e.state != .pending && (mine.state == .pending || mine != e) {
                         history[e.id] = e
                         tracking[e.id] = nil
                     }
@@ -329,9 +346,33 @@ public struct Fencer: Sendable {
                     insert(e)
                 }
             }
+            for p in pending where history[p.request.id]?.state == .pending && tracking[p.request.id] == nil {
+                var t = Tracking(request: p.request, executor: p.executor, executorNode: p.executorNode)
+                if let late = unknownExecutions.removeValue(forKey: p.request.id) {
+                    t.executor = late.member
+                    t.executorNode = late.node
+                    history[p.request.id]?.delegate = late.node
+                }
+                tracking[p.request.id] = t
+            }
+            unknownExecutions = [:]
+            // A manual confirmation delivered after the copy was taken settled the pending
+            // operations against its target on the other members: here too.
+            for id in order where !snapshotIDs.contains(id) {
+                guard let c = history[id], c.isManualConfirmation else { continue }
+                for other in order where snapshotIDs.contains(other) {
+                    guard var e = history[other], e.state == .pending, e.target.lowercased() == c.target.lowercased(), e.action != .on else { continue }
+                    e.state = .done
+                    e.delegate = FenceEvent.human
+                    e.completed = c.completed
+                    e.exitReason = "manually confirmed"
+                    history[other] = e
+                    tracking[other] = nil
+                }
+            }
             order.sort { (history[$0]?.requested ?? .distantPast) < (history[$1]?.requested ?? .distantPast) }
             trim()
-            return []
+            return settleOrphans(at: now)
         }
     }
 
@@ -399,6 +440,23 @@ public struct Fencer: Sendable {
     }
 
     // MARK: - Internals
+
+    /// Requests whose origin is gone and that no member is carrying out: nobody will hand
+    /// them on, so every member marks them failed alike (it sees the same changes in the
+    /// same order).
+    private mutating func settleOrphans(at time: Date) -> [Directive] {
+        var out: [Directive] = []
+        for id in order {
+            guard let t = tracking[id], history[id]?.state == .pending, !members.contains(t.request.originMember) else { continue }
+            if let executor = t.executor, members.contains(executor) { continue }
+            let why = t.executor == nil
+                ? "its origin \(t.request.origin) left the cluster before any node took it"
+                : "the node fencing \(t.request.target) (\(t.executorNode ?? t.executor!)) and the origin \(t.request.origin) both left the cluster"
+            out += record(FenceResult(outcome: .failed(reason: why),
+                                      event: event(of: t.request, state: .failed, delegate: nil, reason: why, completed: time)))
+        }
+        return out
+    }
 
     private mutating func decide(_ id: String) -> [Directive] {
         guard var o = originated[id], o.deciding else { return [] }

@@ -8,7 +8,7 @@ import TestSupport
 /// agents answering success or failure in any order, timers firing at any time, members
 /// crashing. After every step, and once everything has settled, the invariants are checked.
 struct FencerSimulation {
-    enum Item { case message(FencerMessage), membership(members: [String], left: [String]) }
+    enum Item { case message(FencerMessage), membership(members: [String], joined: [String], left: [String]) }
 
     var rng: SeededGenerator
     var fencers: [String: Fencer] = [:]
@@ -27,6 +27,11 @@ struct FencerSimulation {
     /// What happened, for a failing seed's report.
     var trace: [String] = []
     var clock = Date(timeIntervalSince1970: 1_700_000_000)
+    /// Members that have joined the group (a restarted member only after its join is delivered).
+    var active: Set<String> = []
+    /// Nodes whose member crashed, and a counter for new pids.
+    var down: [String] = []
+    var pid = 1000
 
     init(seed: UInt64) {
         rng = SeededGenerator(seed: seed)
@@ -37,6 +42,7 @@ struct FencerSimulation {
             nodeOf[m] = "node\(i + 1)"
             reach[m] = Set((1...n + 1).map { "node\($0)" }.filter { _ in Bool.random(using: &rng) })
         }
+        active = Set(members)
         for m in members { perform(m, fencers[m]!.onMembership(members: members, joined: members, left: [], at: clock)) }
     }
 
@@ -76,10 +82,13 @@ struct FencerSimulation {
         guard !queue.isEmpty else { return }
         let item = queue.removeFirst()
         let now = clock
-        for m in alive {
+        if case .membership(_, let joined, _) = item { active.formUnion(joined.filter { fencers[$0] != nil }) }
+        let members = active.sorted()
+        for m in members {
             switch item {
             case .message(let msg): call(m) { $0.onMessage(msg, now: now) }
-            case .membership(let members, let left): call(m) { $0.onMembership(members: members, joined: [], left: left, at: now) }
+            case .membership(_, let joined, let left):
+                call(m) { $0.onMembership(members: members, joined: joined.filter { members.contains($0) }, left: left, at: now) }
             }
         }
     }
@@ -105,8 +114,8 @@ struct FencerSimulation {
             let t = timers.remove(at: Int.random(in: 0..<timers.count, using: &rng))
             trace.append("\(t.member) timer \(t.timer)")
             call(t.member) { $0.onTimer(t.timer, now: now) }
-        case 72..<92:
-            guard requestsLeft > 0, let m = alive.randomElement(using: &rng) else { return }
+        case 72..<88:
+            guard requestsLeft > 0, let m = alive.filter({ active.contains($0) }).randomElement(using: &rng) else { return }
             requestsLeft -= 1
             let token = nextToken
             nextToken += 1
@@ -118,6 +127,10 @@ struct FencerSimulation {
                 let action: FenceAction = Bool.random(using: &rng) ? .reboot : .off
                 call(m) { $0.onFenceRequest(token: token, target: target, action: action, timeout: .seconds(60), client: "crmd.\(token)", now: now) }
             }
+        case 88..<94:
+            guard !down.isEmpty else { return }
+            let node = down.remove(at: Int.random(in: 0..<down.count, using: &rng))
+            restart(node)
         default:
             guard crashesLeft > 0, alive.count > 1, let victim = alive.randomElement(using: &rng) else { return }
             crashesLeft -= 1
@@ -130,12 +143,26 @@ struct FencerSimulation {
     /// survivors see it leave, in order.
     mutating func crash(_ victim: String) {
         fencers[victim] = nil
+        active.remove(victim)
+        if let n = nodeOf[victim] { down.append(n) }
         trace.append("\(victim) crashes")
         assessments.removeAll { $0.member == victim }
         runs.removeAll { $0.member == victim }
         timers.removeAll { $0.member == victim }
         for (t, m) in tokens where m == victim { tokens[t] = nil }
-        queue.append(.membership(members: alive, left: [victim]))
+        queue.append(.membership(members: alive, joined: [], left: [victim]))
+    }
+
+    /// A crashed node starts again: a new process, empty, that joins the group.
+    mutating func restart(_ node: String) {
+        pid += 1
+        let id = node.dropFirst(4)
+        let member = "\(id):\(pid)"
+        fencers[member] = Fencer(node: node, member: member)
+        nodeOf[member] = node
+        reach[member] = reach.first { nodeOf[$0.key] == node }?.value ?? []
+        trace.append("\(member) (\(node)) starts again")
+        queue.append(.membership(members: alive, joined: [member], left: []))
     }
 
     /// Lets everything finish: messages delivered, assessments and agents answered, timers fired.
@@ -161,15 +188,20 @@ struct FencerSimulation {
         }
     }
 
+    /// The members there from the start (a member that joined later learns the history as it
+    /// was when it joined, and may see an operation in flight then end otherwise: see
+    /// `restartedMembersAnswerTheirClients`).
+    var original: [String] { alive.filter { active.contains($0) && Int($0.split(separator: ":")[1])! < 1000 } }
+
     /// Members that agree on the group's order have the same finished entries.
     func checkHistories() -> [String] {
         var out: [String] = []
-        let members = alive
+        let members = original
         guard let first = members.first, let reference = fencers[first] else { return [] }
         let finished = Dictionary(reference.history().filter { $0.state != .pending }.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        for m in members.dropFirst() {
+        for m in members.dropFirst() where active.contains(m) {
             for e in fencers[m]!.history() where e.state != .pending {
-                if let r = finished[e.id], r != e { out.append("\(m) records \(e.id) as \(e.state)/\(e.delegate ?? "-"), \(first) as \(r.state)/\(r.delegate ?? "-")") }
+                if let r = finished[e.id], (r.state, r.delegate, r.exitReason, r.target, r.action) != (e.state, e.delegate, e.exitReason, e.target, e.action) { out.append("\(m) records \(e.id) as \(e.state)/\(e.delegate ?? "-"), \(first) as \(r.state)/\(r.delegate ?? "-")") }
             }
         }
         return out
@@ -193,11 +225,11 @@ struct FencerSimulation {
             sim.problems.append("token \(token) got \(sim.replies[token] ?? 0) replies")
         }
         // Nothing is left pending once everything has settled, and every member knows the same.
-        for m in sim.alive {
+        for m in sim.original {
             let pending = sim.fencers[m]!.history().filter { $0.state == .pending }
             if !pending.isEmpty { sim.problems.append("\(m) still has \(pending.map(\.id)) pending") }
         }
-        let lists = Set(sim.alive.map { sim.fencers[$0]!.history().map(\.id) })
+        let lists = Set(sim.original.map { Set(sim.fencers[$0]!.history().map(\.id)) })
         if lists.count > 1 { sim.problems.append("members' histories differ: \(lists)") }
         #expect(sim.problems.isEmpty, "seed \(seed): \(sim.problems.prefix(5))\n\(sim.trace.suffix(80).joined(separator: "\n"))")
     }
