@@ -1,3 +1,4 @@
+import CIB
 import Foundation
 
 /// What `stonith_admin` prints, as Pacemaker 2.1.5's prints it (lib/fencing/st_output.c,
@@ -158,5 +159,31 @@ public enum StonithAdminOutput {
         var s = "  <list name=\"fencing history\" count=\"\(chosen.count)\">\n"
         for e in chosen { s += "    " + xmlEvent(e, zone: zone) + "\n" }
         return s + "  </list>\n"
+    }
+}
+
+/// A fence agent's meta-data as Pacemaker shows it (`stonith_admin --metadata`): the agent's
+/// XML with start and stop actions added (the cluster carries them out, with a 20s timeout),
+/// the parameters it fills in itself (action, plug, port) not required, written with two
+/// spaces per level and no XML declaration.
+public enum FenceAgentMetadata {
+    public static func pacemakerForm(_ text: String, agent: String) throws -> String {
+        var root = try XElement.parse(text, source: "the meta-data of \(agent)")
+        var actionsPath: [Int]?
+        var hasStop = false
+        var parameterPaths: [[Int]] = []
+        root.walkWithPath { e, path in
+            if e.name == "actions" && actionsPath == nil { actionsPath = path }
+            if e.name == "action" && e["name"] == "stop" { hasStop = true }
+            if e.name == "parameter", let n = e["name"], ["action", "plug", "port"].contains(n) { parameterPaths.append(path) }
+        }
+        if !hasStop, let p = actionsPath {
+            _ = root.modifyElement(at: p) { actions in
+                actions.append(XElement("action", ["name": "stop", "timeout": "20s"]))
+                actions.append(XElement("action", ["name": "start", "timeout": "20s"]))
+            }
+        }
+        for p in parameterPaths { _ = root.modifyElement(at: p) { $0["required"] = "0" } }
+        return root.xmlString(.pretty)
     }
 }

@@ -110,7 +110,13 @@ actor FencerShell {
         case .agents:
             return .names(runner.installed())
         case .metadata(let agent):
-            do { return .text(try await runner.metadata(agent: agent)) } catch { return .failure(error) }
+            do {
+                let raw = try await runner.metadata(agent: agent)
+                // As Pacemaker's fencer gives it: with start and stop, action/plug/port not required.
+                return .text((try? FenceAgentMetadata.pacemakerForm(raw, agent: agent)) ?? raw)
+            } catch {
+                return .failure(error)
+            }
         case .subscribe:
             let id = connection.id
             subscribers.insert(id)

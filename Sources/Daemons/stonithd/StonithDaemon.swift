@@ -78,6 +78,9 @@ struct StonithDaemon: AsyncParsableCommand {
         let logger = Logger(label: "stonithd")
         let env = NodeEnvironment(root: root, node: node)
 
+        // A fence agent that exits without reading its stdin must not take stonithd down
+        // (agents get the default dispositions back: the spawner resets them).
+        signal(SIGPIPE, SIG_IGN)
         let (signals, signalSink) = AsyncStream<Int32>.makeStream()
         var sources: [DispatchSourceSignal] = []
         for sig in [SIGTERM, SIGINT] {

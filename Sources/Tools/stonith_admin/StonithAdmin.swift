@@ -70,6 +70,8 @@ struct StonithAdmin: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // An agent that exits without reading its stdin (fence_ack_manual) must not kill us.
+        signal(SIGPIPE, SIG_IGN)
         let env = NodeEnvironment(root: root)
         let actions = [listRegistered || listFor != nil, listInstalled, metadata, history != nil, last != nil,
                        fence != nil, unfence != nil, reboot != nil, confirm != nil].filter { $0 }.count
@@ -90,7 +92,7 @@ struct StonithAdmin: AsyncParsableCommand {
         do {
             client = try await StonithClient.connect(root: env.root, name: name)
         } catch {
-            finish(.disconnect, error: "Could not connect to fencer: \(Self.describe(error))", prefixed: false)
+            finish(.disconnect, error: "Could not connect to fencer: Transport endpoint is not connected (\(Self.describe(error)))", prefixed: false)
         }
         if let target = confirm {
             do {
@@ -167,19 +169,24 @@ struct StonithAdmin: AsyncParsableCommand {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let dirs = ["/usr/sbin", URL(fileURLWithPath: exe).deletingLastPathComponent().path]
         guard !agent.contains("/"), let dir = dirs.first(where: { FileManager.default.isExecutableFile(atPath: $0 + "/" + agent) }) else {
-            finish(.noSuchObject, error: "Can't get fence agent meta-data: No such device (\(agent) is not in \(dirs.joined(separator: " or ")))")
+            finish(.noSuchObject, error: "Can't get fence agent meta-data: No such device (\(agent) is not in \(dirs.joined(separator: " or ")))", prefixed: false)
         }
         let executor = AgentExecutor(host: AgentHost(root: env.root, fenceDirectory: dir))
         let r = await executor.run(AgentRequest(resource: agent, agent: ResourceAgentName(standard: "stonith", provider: nil, type: agent),
                                                 action: .metaData, timeout: .seconds(timeout)))
         guard r.status == .done, r.exitCode == .success, !r.standardOutput.isEmpty else {
-            finish(.error, error: "Can't get fence agent meta-data: \(r.exitReason ?? "the agent's meta-data action failed (\(r))")")
+            let what = r.standardOutput.isEmpty ? "No data available" : "Error"
+            finish(.error, error: "Can't get fence agent meta-data: \(what) (\(agent) metadata: \(r.exitReason ?? "\(r)"))", prefixed: false)
         }
-        var text = r.standardOutput
-        if !text.hasSuffix("\n") { text += "\n" }
+        let text: String
+        do {
+            text = try FenceAgentMetadata.pacemakerForm(r.standardOutput, agent: agent)
+        } catch {
+            finish(.error, error: "Can't get fence agent meta-data: Error (the agent's meta-data is not valid XML: \(Self.describe(error)))", prefixed: false)
+        }
         if xml {
-            let stripped = text.split(separator: "\n").filter { !$0.hasPrefix("<?xml") }.joined(separator: "\n")
-            finish(.ok, body: "  <metadata>\n" + stripped + "\n  </metadata>\n")
+            let indented = text.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
+            finish(.ok, body: "  <metadata>\n" + indented + "\n  </metadata>\n")
         }
         finish(.ok, body: text)
     }
