@@ -111,7 +111,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Sources/Daemons/cibd"),
-        .executableTarget(name: "crmd", dependencies: ["Controller", "HASupport"], path: "Sources/Daemons/crmd"),
+        .executableTarget(name: "crmd", dependencies: [
+            "Controller", "PolicyEngine", "CIB", "CIBClient", "LRM", "Agents", "Messaging", "LocalIPC", "HASupport", "CSystemd",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Sources/Daemons/crmd"),
         .executableTarget(name: "lrmd", dependencies: [
             "LRM", "Agents", "LocalIPC", "HASupport", "CSystemd",
             .product(name: "Logging", package: "swift-log"),
@@ -195,7 +199,7 @@ let package = Package(
         .testTarget(name: "HASupportTests", dependencies: ["HASupport", "ToolSupport"]),
         .testTarget(name: "PolicyEngineTests", dependencies: ["PolicyEngine", "CIB", "TestSupport"], exclude: ["ratchet.txt"]),
         .testTarget(name: "MessagingTests", dependencies: [
-            "Messaging", "LocalIPC", "TestSupport", "CIB", "CIBClient",
+            "Messaging", "LocalIPC", "TestSupport", "CIB", "CIBClient", "LRM", "Stonith",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
