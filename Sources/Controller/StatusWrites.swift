@@ -34,13 +34,18 @@ public struct StatusWrites: Sendable {
 
     static func statePath(_ id: String) -> String { "/cib/status/node_state[@id='\(id)']" }
 
+    /// `dc-uuid` and `have-quorum` on the `<cib>` element.
+    public func rootAttributes(dc: ControllerMember) -> CIBReplica.Operation {
+        var e = XElement("cib")
+        e["have-quorum"] = quorate ? "1" : "0"
+        e["dc-uuid"] = String(dc.nodeID)
+        return .xpath("/cib", .modify(e))
+    }
+
     public func operations(for d: ControllerCore.Directive, dc: ControllerMember) -> [CIBReplica.Operation] {
         switch d {
         case .becameDC:
-            var e = XElement("cib")
-            e["have-quorum"] = quorate ? "1" : "0"
-            e["dc-uuid"] = String(dc.nodeID)
-            return [.xpath("/cib", .modify(e))]
+            return [rootAttributes(dc: dc)]
         case .recordJoin(let m, let lrm):
             let id = String(m.nodeID)
             var ops: [CIBReplica.Operation] = StatusRecords.missingNodes(in: nodes, members: [(id, m.name)]).map { .create($0, section: .nodes) }
@@ -49,8 +54,10 @@ public struct StatusWrites: Sendable {
             ops.append(.xpath(Self.statePath(id), .create(StatusRecords.lrm(id: id, lrmResources: lrm))))
             return ops
         case .recordMembers(let members):
+            // The DC and quorum again: a write of the DC before this one may have been redone
+            // after this DC's first one.
             let ids = Set(members.map { String($0.nodeID) })
-            return StatusRecords.staleNodes(in: status, members: ids).map {
+            return [rootAttributes(dc: dc)] + StatusRecords.staleNodes(in: status, members: ids).map {
                 .modify(StatusRecords.left(id: $0.id, uname: $0.uname, clean: false, nodeStillUp: false), section: .status, allowCreate: true)
             }
         case .recordLeft(let m, let clean, let up):
