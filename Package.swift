@@ -38,6 +38,7 @@ let package = Package(
         .executable(name: "crm_resource", targets: ["crm_resource"]),
         .executable(name: "corosync-keygen", targets: ["corosync-keygen"]),
         .executable(name: "fence_swiftha", targets: ["fence_swiftha"]),
+        .executable(name: "stonith_admin", targets: ["stonith_admin"]),
         .executable(name: "corosync-cfgtool", targets: ["corosync-cfgtool"]),
         .executable(name: "corosync-quorumtool", targets: ["corosync-quorumtool"]),
         .executable(name: "corosync-cmapctl", targets: ["corosync-cmapctl"]),
@@ -85,7 +86,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "LRM", dependencies: ["Agents", "CIB", "LocalIPC", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Stonith", dependencies: ["Agents", "Messaging", "CIB"]),
+        // Fencing: devices, topology, the fencer instance, and stonithd's API and client library.
+        .target(name: "Stonith", dependencies: ["Agents", "Messaging", "CIB", "LocalIPC"]),
         .target(name: "Controller", dependencies: ["CIB", "PolicyEngine", "Messaging"]),
         .target(name: "HASupport", dependencies: [
             "CSystemd",
@@ -121,7 +123,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Daemons/lrmd"),
-        .executableTarget(name: "stonithd", dependencies: ["Stonith", "HASupport"], path: "Sources/Daemons/stonithd"),
+        .executableTarget(name: "stonithd", dependencies: [
+            "Stonith", "Agents", "CIB", "CIBClient", "Messaging", "LocalIPC", "HASupport", "CSystemd",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Sources/Daemons/stonithd"),
         .executableTarget(name: "pacemakerd", dependencies: [
             "HASupport", "CSystemd",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -172,6 +178,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/corosync-keygen"),
         .executableTarget(name: "fence_swiftha", dependencies: ["Stonith"], path: "Sources/Tools/fence_swiftha"),
+        .executableTarget(name: "stonith_admin", dependencies: [
+            "Stonith", "Agents", "CIB", "LocalIPC", "HASupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/Tools/stonith_admin"),
         .executableTarget(name: "corosync-cfgtool", dependencies: [
             "Messaging", "HASupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -205,7 +215,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "AgentsTests", dependencies: ["Agents", "LRM", "CIB", "CSystemd", "TestSupport"]),
-        .testTarget(name: "StonithTests", dependencies: ["Stonith", "CIB", "TestSupport"]),
+        .testTarget(name: "StonithTests", dependencies: ["Stonith", "CIB", "LocalIPC", "Messaging", "TestSupport"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "PolicyEngine", "CIB", "TestSupport"]),
         .testTarget(name: "LocalIPCTests", dependencies: [
             "LocalIPC", "TestSupport",

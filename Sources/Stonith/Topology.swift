@@ -1,3 +1,4 @@
+import Agents
 import CIB
 import Foundation
 
@@ -9,6 +10,8 @@ public struct FenceDevice: Sendable, Equatable {
     /// The agent's parameters (pcmk_* ones included; the shell leaves those out when it
     /// calls the agent).
     public var parameters: [String: String]
+    /// The primitive's meta attributes (`target-role`...).
+    public var meta: [String: String] = [:]
 
     public init(id: String, agent: String, parameters: [String: String] = [:]) {
         self.id = id
@@ -25,7 +28,13 @@ public struct FenceDevice: Sendable, Equatable {
             for set in e.elements(named: "instance_attributes") {
                 for nv in set.elements(named: "nvpair") { if let n = nv["name"], let v = nv["value"], params[n] == nil { params[n] = v } }
             }
-            out.append(FenceDevice(id: id, agent: type, parameters: params))
+            var meta: [String: String] = [:]
+            for set in e.elements(named: "meta_attributes") {
+                for nv in set.elements(named: "nvpair") { if let n = nv["name"], let v = nv["value"], meta[n] == nil { meta[n] = v } }
+            }
+            var device = FenceDevice(id: id, agent: type, parameters: params)
+            device.meta = meta
+            out.append(device)
         }
         return out
     }
@@ -161,5 +170,133 @@ public struct FencingOperation: Sendable {
         steps = plan(levels[level])
         step = 0
         return runStep()
+    }
+}
+
+/// How stonithd finds out whether a device can fence a node (`pcmk_host_check`).
+public enum HostCheck: String, Sendable, Equatable {
+    /// pcmk_host_list / pcmk_host_map say (the default when either is set).
+    case staticList = "static-list"
+    /// The agent's `list` output names the node's plug (the default otherwise).
+    case dynamicList = "dynamic-list"
+    /// The agent's `status` of the node's plug answers (on or off).
+    case status
+    /// Every node.
+    case none
+}
+
+extension FenceDevice {
+    public var hostCheck: HostCheck {
+        if let v = parameters["pcmk_host_check"], let c = HostCheck(rawValue: v.lowercased()) { return c }
+        return (hostList != nil || !hostMap.isEmpty) ? .staticList : .dynamicList
+    }
+
+    /// A device stopped by `target-role=Stopped` is not used.
+    public var isDisabled: Bool { meta["target-role"]?.lowercased() == "stopped" }
+
+    /// Whether the agent's `list` output (`port[,alias]` lines) names the node.
+    public func listNames(_ node: String, output: String) -> Bool {
+        let plug = plug(for: node).lowercased()
+        return FenceProtocol.parseList(output).contains { $0.port.lowercased() == plug || $0.alias?.lowercased() == plug }
+    }
+
+    /// The action the agent is given for a fencing action (`pcmk_reboot_action` may rename it).
+    public func agentAction(for action: String) -> String {
+        parameters["pcmk_\(action)_action"].flatMap { $0.isEmpty ? nil : $0 } ?? action
+    }
+
+    /// The agent's parameters for an action against a node, as Pacemaker's fencer passes them:
+    /// the device's own (the shell's fence protocol leaves pcmk_* out), `nodename=NODE`, and
+    /// the node's plug under the host argument (`pcmk_host_argument`, else the agent's default:
+    /// `plug` when its meta-data has it, else `port`; `none` passes no plug).
+    public func agentParameters(target: String, defaultHostArgument: String = "port") -> [String: String] {
+        var p = parameters
+        p["nodename"] = target
+        let arg = parameters["pcmk_host_argument"] ?? defaultHostArgument
+        if arg.lowercased() != "none" {
+            let configured = parameters[arg]
+            if configured == nil || configured?.lowercased() == "dynamic" { p[arg] = plug(for: target) }
+        }
+        return p
+    }
+
+    /// How long one action may take: `pcmk_<action>_timeout`, else the cluster's.
+    public func timeout(for action: String, default fallback: Duration) -> Duration {
+        guard let text = parameters["pcmk_\(action)_timeout"], let d = Self.parseDuration(text) else { return fallback }
+        return d
+    }
+
+    /// `60`, `60s`, `90000ms`, `2min`.
+    public static func parseDuration(_ text: String) -> Duration? {
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let units: [(String, Int64)] = [("ms", 1), ("msec", 1), ("min", 60_000), ("m", 60_000), ("s", 1000), ("sec", 1000), ("h", 3_600_000), ("hr", 3_600_000)]
+        for (unit, factor) in units.sorted(by: { $0.0.count > $1.0.count }) where t.hasSuffix(unit) {
+            guard let n = Int64(t.dropLast(unit.count).trimmingCharacters(in: .whitespaces)), n >= 0 else { return nil }
+            return .milliseconds(n * factor)
+        }
+        guard let n = Int64(t), n >= 0 else { return nil }
+        return .seconds(n)
+    }
+}
+
+/// Which levels of devices one node can run against a target. Pure: the agents' answers for
+/// devices that must be asked (`questions`) come in as `answers`.
+public enum FenceCapability {
+    /// The devices whose agent must be asked (list or status) whether it can fence the target.
+    public static func questions(target: String, devices: [FenceDevice], installed: (String) -> Bool) -> [(device: FenceDevice, check: HostCheck)] {
+        devices.filter { !$0.isDisabled && installed($0.agent) }.compactMap { d in
+            switch d.hostCheck {
+            case .dynamicList, .status: (d, d.hostCheck)
+            case .staticList, .none: nil
+            }
+        }
+    }
+
+    /// The levels this node can run: the topology's levels for the target whose every
+    /// device is registered, enabled and installed here; without levels, each device that
+    /// can fence the target on its own, in configuration order.
+    public static func levels(target: String, devices: [FenceDevice], topology: [FencingLevel], attributes: [String: String] = [:],
+                              installed: (String) -> Bool, answers: [String: Bool]) -> [[String]] {
+        let usable = devices.filter { !$0.isDisabled && installed($0.agent) }
+        let byID = Dictionary(usable.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let all = FencingTopology.levels(for: target, levels: topology, attributes: attributes, devices: usable) { d in
+            d.canFence(target) ?? answers[d.id] ?? false
+        }
+        return all.filter { level in level.allSatisfy { byID[$0] != nil } }
+    }
+}
+
+extension FenceDevice {
+    /// The devices this node may use: those not banned from it by a location constraint
+    /// (`rsc_location` of the device with `node=THIS` and score -INFINITY), as Pacemaker's
+    /// fencer does not register a device the cluster keeps off a node. Rules are not read.
+    public static func usable(on node: String, in cib: CIB) -> [FenceDevice] {
+        let banned = bans(in: cib)
+        return all(in: cib).filter { !(banned[$0.id]?.contains(node.lowercased()) ?? false) }
+    }
+
+    /// Device id to the nodes (lowercased) it is banned from.
+    static func bans(in cib: CIB) -> [String: Set<String>] {
+        var out: [String: Set<String>] = [:]
+        cib.configuration.element.firstElement(named: "constraints")?.walk { e in
+            guard e.name == "rsc_location", let rsc = e["rsc"], let node = e["node"], let score = e["score"] else { return }
+            let s = score.lowercased()
+            if s == "-infinity" || s == "-inf" { out[rsc, default: []].insert(node.lowercased()) }
+        }
+        return out
+    }
+
+    /// The permanent attributes of each node of the configuration (for topology levels by
+    /// target-attribute), by node name.
+    public static func nodeAttributes(in cib: CIB) -> [String: [String: String]] {
+        var out: [String: [String: String]] = [:]
+        for n in cib.configuration.nodes {
+            var attrs: [String: String] = [:]
+            for set in n.element.elements(named: "instance_attributes") {
+                for nv in set.elements(named: "nvpair") { if let k = nv["name"], let v = nv["value"], attrs[k] == nil { attrs[k] = v } }
+            }
+            out[n.uname] = attrs
+        }
+        return out
     }
 }
