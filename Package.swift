@@ -114,7 +114,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Sources/Daemons/cibd"),
         .executableTarget(name: "crmd", dependencies: [
-            "Controller", "PolicyEngine", "CIB", "CIBClient", "LRM", "Agents", "Messaging", "LocalIPC", "HASupport", "CSystemd",
+            "Controller", "PolicyEngine", "CIB", "CIBClient", "LRM", "Agents", "Messaging", "LocalIPC", "HASupport", "CSystemd", "Stonith",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Sources/Daemons/crmd"),

@@ -217,7 +217,7 @@ public struct ControllerCore: Sendable {
         return out
     }
 
-    public mutating func onFenceResult(transition: Int, index: Int, _ result: FenceResult) -> [Directive] {
+    public mutating func onFenceResult(transition: Int, index: Int, _ result: FencingResult) -> [Directive] {
         guard isDC, transition == transitionID, var ex = executor else { return [] }
         let d: [TransitionExecutor.Directive]
         switch result {

@@ -147,19 +147,16 @@ public enum ControllerMessage: Codable, Sendable, Hashable {
 }
 
 /// The outcome of a fencing request.
-public enum FenceResult: Sendable, Equatable {
+public enum FencingResult: Sendable, Equatable {
     /// The node is confirmed down (off, or rebooted).
     case done
     /// Fencing failed; the node's state is unknown.
     case failed(String)
 }
 
-/// Who fences a node for the controller: stonithd, through its client.
-///
-/// TODO(lead): wire the real stonithd client (branch `stonith`) to this protocol in crmd.
-/// Until it is, crmd has no Fencer and reports every fencing action as failed ("no fencer"),
-/// so the TransitionExecutor never recovers resources from a lost node while fencing is enabled.
-public protocol Fencer: Sendable {
+/// Who fences a node for the controller. crmd's is stonithd, through `StonithClient`
+/// (Sources/Daemons/crmd/StonithdFencer.swift); the tests give their own.
+public protocol NodeFencer: Sendable {
     /// Fences `target` (a node name) with `action` (reboot, off or on), giving up after `timeout`.
-    func fence(target: String, action: String, timeout: Duration) async -> FenceResult
+    func fence(target: String, action: String, timeout: Duration) async -> FencingResult
 }

@@ -24,7 +24,7 @@ final class SimulatedCluster {
     var cib: CIB
     var queue: [(from: ControllerMember, message: ControllerMessage)] = []
     var now = 1_700_000_000
-    var fencer: (String) -> FenceResult = { _ in .failed("no fencer") }
+    var fencer: (String) -> FencingResult = { _ in .failed("no fencer") }
     var fenceRequests: [String] = []
     var schedulerRuns = 0
     var startsPerNode: [String: Int] = [:]

@@ -144,7 +144,7 @@ struct CRMDaemonCommand: AsyncParsableCommand {
         let shell = ControllerShell(
             env: env, local: ControllerMember(nodeID: corosync.nodeID, name: localName), names: names,
             cib: cib, lrmd: lrmd, group: group, sink: sink, logger: logger,
-            shutdownTimeout: .milliseconds(Int64(shutdownTimeout * 1000)))
+            shutdownTimeout: .milliseconds(Int64(shutdownTimeout * 1000)), fencer: StonithdFencer(root: env.root))
         shell.quorate = initialQuorum.map { $0.quorate || !$0.providerConfigured } ?? true
         logger.info("crmd \(getpid()) started for node \(localName) (id \(corosync.nodeID)) with root \(env.root); member \(corosync.me) of CPG group 'crmd'")
         _ = sd_notify(0, "READY=1\nSTATUS=controller of \(localName)")

@@ -20,7 +20,7 @@ enum ShellEvent: Sendable {
     case localDone(ActionRequest, OperationRecord?, failure: (rc: Int, status: Int, reason: String)?)
     /// A recurring operation was accepted by lrmd with this call id.
     case recurringStarted(ActionRequest, callID: Int)
-    case fenced(transition: Int, index: Int, FenceResult)
+    case fenced(transition: Int, index: Int, FencingResult)
     case signal(Int32)
     case lost(String)
 }
@@ -36,7 +36,7 @@ final class ControllerShell: @unchecked Sendable {
     let group: CPGHandle
     let sink: AsyncStream<ShellEvent>.Continuation
     let logger: Logger
-    let fencer: (any Fencer)?
+    let fencer: (any NodeFencer)?
     var quorate = true
     var timers: [ControllerCore.Timer: Task<Void, Never>] = [:]
     /// Versions produced by this controller's own CIB writes: their notifications are not news.
@@ -53,7 +53,7 @@ final class ControllerShell: @unchecked Sendable {
 
     init(env: NodeEnvironment, local: ControllerMember, names: [UInt32: String], cib: CIBClient, lrmd: LRMClient,
          group: CPGHandle, sink: AsyncStream<ShellEvent>.Continuation, logger: Logger, shutdownTimeout: Duration,
-         fencer: (any Fencer)? = nil) {
+         fencer: (any NodeFencer)? = nil) {
         self.env = env
         core = ControllerCore(local: local, uuid: UUID().uuidString.lowercased())
         core.shutdownEscalation = shutdownTimeout
@@ -63,7 +63,6 @@ final class ControllerShell: @unchecked Sendable {
         self.group = group
         self.sink = sink
         self.logger = logger
-        // TODO(lead): pass stonithd's client here once branch `stonith` is merged (see `Fencer`).
         self.fencer = fencer
         peInputs = PEInputSeries(directory: env.path("var/lib/pacemaker/pengine"))
     }
@@ -302,7 +301,7 @@ final class ControllerShell: @unchecked Sendable {
         case .fence(let node, let action, let timeout, let t, let i):
             logger.warning("fencing \(node) (\(action))")
             guard let fencer else {
-                logger.error("cannot fence \(node): this crmd has no fencer (stonithd is not wired in yet); its resources stay where they are until it is cleanly down")
+                logger.error("cannot fence \(node): this crmd has no fencer; its resources stay where they are until it is cleanly down")
                 sink.yield(.fenced(transition: t, index: i, .failed("no fencer configured")))
                 return
             }
