@@ -27,11 +27,11 @@ import Glibc
             out = root + "/pacemakerd.out"
         }
 
-        func start() throws {
+        func start(daemons: String = "corosyncd,cibd,lrmd,crmd") throws {
             _ = FileManager.default.createFile(atPath: out, contents: nil)
             let p = Process()
             p.executableURL = Tool.binDir.appendingPathComponent("pacemakerd")
-            p.arguments = ["--root", root, "--node", name, "--daemons", "corosyncd,cibd,lrmd,crmd"]
+            p.arguments = ["--root", root, "--node", name, "--daemons", daemons]
             var env = ProcessInfo.processInfo.environment
             for key in ["SWIFTHA_ROOT", "SWIFTHA_NODE", "NOTIFY_SOCKET", "CIB_file"] { env.removeValue(forKey: key) }
             p.environment = env
@@ -88,6 +88,13 @@ import Glibc
         func stop() {
             guard let p = process, !hasExited else { return }
             kill(p.processIdentifier, SIGTERM)
+        }
+
+        /// A power cut: SIGKILL to pacemakerd and every process of the node at once.
+        func killAll() {
+            if let p = process, !hasExited { kill(p.processIdentifier, SIGKILL) }
+            for pid in NodeProcesses.find(root: root) { kill(pid, SIGKILL) }
+            for _ in 0..<100 where !hasExited { usleep(50_000) }
         }
 
         func cleanUp() {
@@ -206,5 +213,66 @@ import Glibc
         let gone = reader.query("/cib/status/node_state[@id='\(holder + 1)']").first
         #expect(gone?["crmd"] == "offline" && gone?["expected"] == "down", "\(String(describing: gone))")
     }
-}
 
+    /// Fencing on: every node also runs stonithd, fence_swiftha is the device. The node running
+    /// d1 loses power (SIGKILL of all its processes): the DC records it lost and unclean, has
+    /// stonithd fence it, and only then starts d1 on a survivor.
+    @Test func aLostNodeIsFencedThenItsResourceIsRecovered() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/lib/ocf/resource.d/heartbeat/Dummy") else {
+            print("SKIPPED: aLostNodeIsFenced...: resource-agents is not installed (no /usr/lib/ocf/resource.d/heartbeat/Dummy)")
+            return
+        }
+        let c = try CorosyncdProcessTests.freshCluster(start: [])
+        let nodes = c.all.map { Node(name: $0.name, root: $0.root) }
+        defer {
+            for n in nodes { n.cleanUp() }
+            c.tearDown()
+        }
+        for n in nodes { try n.start(daemons: "corosyncd,cibd,stonithd,lrmd,crmd") }
+        let up = await Self.waitFor(90) { nodes.allSatisfy(\.started) }
+        try #require(up, "not every node started:\n\(Self.report(nodes))")
+        let roots = nodes.map { "\($0.name):\($0.root)" }.joined(separator: ";")
+        let device = nodes[0].cibadmin(["--create", "--scope", "resources", "--xml-text", """
+            <primitive id="fence" class="stonith" type="fence_swiftha"><instance_attributes id="fence-ia">\
+            <nvpair id="fence-roots" name="roots" value="\(roots)"/></instance_attributes></primitive>
+            """])
+        #expect(device?.status == 0, "cibadmin: \(device?.stderr ?? "")")
+        let rsc = nodes[0].cibadmin(["--create", "--scope", "resources", "--xml-text", """
+            <primitive id="d1" class="ocf" provider="heartbeat" type="Dummy"><operations>\
+            <op id="d1-monitor-2s" name="monitor" interval="2s" timeout="20s"/></operations></primitive>
+            """])
+        #expect(rsc?.status == 0, "cibadmin: \(rsc?.stderr ?? "")")
+        let prefer = nodes[0].cibadmin(["--create", "--scope", "constraints", "--xml-text",
+            #"<rsc_location id="d1-prefers-node2" rsc="d1" node="node2" score="100"/>"#])
+        #expect(prefer?.status == 0, "cibadmin: \(prefer?.stderr ?? "")")
+
+        let onNode2 = await Self.waitFor(60) {
+            nodes.filter(\.runsDummy).map(\.name) == ["node2"] && Self.cibSaysStarted(nodes[0], on: "node2", id: 2)
+        }
+        try #require(onNode2, "d1 did not start on node2:\n\(Self.report(nodes))")
+
+        // Power cut on node2.
+        nodes[1].killAll()
+        let survivors = [nodes[0], nodes[2]]
+        let recovered = await Self.waitFor(60) {
+            let running = survivors.filter(\.runsDummy)
+            guard running.count == 1, let i = nodes.firstIndex(where: { $0 === running[0] }) else { return false }
+            return Self.cibSaysStarted(nodes[0], on: running[0].name, id: i + 1)
+        }
+        #expect(recovered, "d1 was not recovered on a survivor:\n\(Self.report(nodes))")
+        let state = nodes[0].query("/cib/status/node_state[@id='2']").first
+        #expect(state?["in_ccm"] == "false" && state?["crmd"] == "offline" && state?["expected"] == "down" && state?["join"] == "down",
+                "node2 is not recorded as fenced: \(String(describing: state?.attributes))")
+        // stonithd's history has node2 fenced, and d1 started no earlier than that.
+        let stonith = try await StonithClient.connect(root: nodes[0].root, name: "test")
+        let history = try await stonith.history(target: "node2")
+        await stonith.close()
+        let done = history.first { $0.state == .done }
+        #expect(done != nil, "no completed fencing of node2 in the history: \(history)")
+        if let completed = done?.completed, let i = nodes.indices.first(where: { $0 != 1 && nodes[$0].runsDummy }) {
+            let start = nodes[0].query("/cib/status/node_state[@id='\(i + 1)']//lrm_rsc_op[@id='d1_last_0']").first
+            let at = Int(start?["last-rc-change"] ?? "") ?? 0
+            #expect(at >= Int(completed.timeIntervalSince1970.rounded(.down)), "d1 started at \(at), before node2's fencing completed at \(completed)")
+        }
+    }
+}

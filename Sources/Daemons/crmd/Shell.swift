@@ -50,6 +50,8 @@ final class ControllerShell: @unchecked Sendable {
     let peInputs: PEInputSeries
     var startFailureIsFatal = true
     var exiting = false
+    /// Fence devices started on this node (see `runLocally`).
+    var startedDevices: Set<String> = []
 
     init(env: NodeEnvironment, local: ControllerMember, names: [UInt32: String], cib: CIBClient, lrmd: LRMClient,
          group: CPGHandle, sink: AsyncStream<ShellEvent>.Continuation, logger: Logger, shutdownTimeout: Duration,
@@ -123,6 +125,10 @@ final class ControllerShell: @unchecked Sendable {
             timers[t] = nil
             await perform(core.onTimer(t))
         case .localDone(let req, let record, let failure):
+            if let record, req.agent?.hasPrefix("stonith:") == true, req.task == "start", record.exitCode == .success, record.status == .done,
+               let rsc = req.resource {
+                startedDevices.insert(rsc)
+            }
             if let record {
                 keysByCallID[record.callID] = req.transitionKey
                 await sendResult(req, record)
@@ -185,6 +191,13 @@ final class ControllerShell: @unchecked Sendable {
         let sink = self.sink
         let logger = self.logger
         let stopping = req.task == "stop" ? recurring.filter { $0.value.resource == req.resource }.map(\.value) : []
+        // Fence devices: stonithd uses them straight from the CIB, so "started" only says
+        // where the cluster watches them, kept here as Pacemaker's executor keeps it. Every
+        // action runs the agent's monitor (a real call id); a probe where the device was not
+        // started reports "not running", a stop always succeeds.
+        let fenceDevice = req.agent?.hasPrefix("stonith:") ?? false
+        let deviceStarted = startedDevices.contains(req.resource ?? "")
+        if fenceDevice && req.task == "stop" { startedDevices.remove(req.resource ?? "") }
         Task {
             func fail(_ rc: Int, _ status: Int, _ why: String) {
                 logger.error("\(req.operationKey) on this node: \(why)")
@@ -207,6 +220,18 @@ final class ControllerShell: @unchecked Sendable {
                 }
                 guard let text = req.agent, let agent = ResourceAgentName(parsing: text) else {
                     return fail(5, 7, "no agent given for \(rsc) (\(req.agent ?? "none")); fix the primitive's class, provider and type")
+                }
+                if fenceDevice && req.intervalMS == 0 {
+                    try await lrmd.register(ResourceDefinition(id: rsc, agent: agent, parameters: req.parameters))
+                    var record = try await lrmd.run(OperationRequest(resource: rsc, action: .monitor, timeout: .milliseconds(max(1, req.timeoutMS)),
+                                                                     parameters: req.parameters))
+                    if req.task == "stop" || (req.task == "monitor" && !deviceStarted) {
+                        record.exitCode = req.task == "stop" ? .success : .notRunning
+                        record.status = .done
+                        record.exitReason = nil
+                    }
+                    sink.yield(.localDone(req, record, failure: nil))
+                    return
                 }
                 guard let action = AgentAction(rawValue: req.task) else {
                     return fail(3, 3, "'\(req.task)' is not an action this controller runs")
@@ -244,6 +269,19 @@ final class ControllerShell: @unchecked Sendable {
         do {
             for r in try await lrmd.lrmResources(node: localName) {
                 var e = r.element
+                if e["class"] == "stonith" {
+                    // Only where it was started, as started (see `runLocally`).
+                    guard let id = e.id, startedDevices.contains(id) else { continue }
+                    let ops = e.elements(named: "lrm_rsc_op")
+                    guard var last = ops.max(by: { Int($0["call-id"] ?? "") ?? 0 < Int($1["call-id"] ?? "") ?? 0 }) else { continue }
+                    last["id"] = "\(id)_last_0"
+                    last["operation"] = "start"
+                    last["operation_key"] = "\(id)_start_0"
+                    last["interval"] = "0"
+                    last["rc-code"] = "0"
+                    last["op-status"] = "0"
+                    e.children = [.element(last)]
+                }
                 e.updateElements { op in
                     guard op.name == "lrm_rsc_op", let id = op["call-id"].flatMap(Int.init), let key = keysByCallID[id] else { return }
                     op["transition-key"] = key
