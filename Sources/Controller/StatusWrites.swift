@@ -34,6 +34,9 @@ public struct StatusWrites: Sendable {
 
     static func statePath(_ id: String) -> String { "/cib/status/node_state[@id='\(id)']" }
 
+    /// What the DC writes as `dc-version`: the Pacemaker version it is compatible with.
+    public static let dcVersion = "2.1.5-swiftha"
+
     /// `dc-uuid` and `have-quorum` on the `<cib>` element.
     public func rootAttributes(dc: ControllerMember) -> CIBReplica.Operation {
         var e = XElement("cib")
@@ -45,7 +48,13 @@ public struct StatusWrites: Sendable {
     public func operations(for d: ControllerCore.Directive, dc: ControllerMember) -> [CIBReplica.Operation] {
         switch d {
         case .becameDC:
-            return [rootAttributes(dc: dc)]
+            // As Pacemaker's DC does: the DC's version and the stack, for crm_mon.
+            var set = XElement("cluster_property_set", attributes: [XAttribute("id", "cib-bootstrap-options")])
+            for (name, value) in [("dc-version", Self.dcVersion), ("cluster-infrastructure", "corosync")] {
+                set.append(XElement("nvpair", attributes: [XAttribute("id", "cib-bootstrap-options-\(name)"),
+                                                           XAttribute("name", name), XAttribute("value", value)]))
+            }
+            return [rootAttributes(dc: dc), .modify(set, section: .crmConfig, allowCreate: true)]
         case .recordJoin(let m, let lrm):
             let id = String(m.nodeID)
             var ops: [CIBReplica.Operation] = StatusRecords.missingNodes(in: nodes, members: [(id, m.name)]).map { .create($0, section: .nodes) }
