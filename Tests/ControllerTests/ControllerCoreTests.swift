@@ -301,8 +301,11 @@ final class SimulatedCluster {
         let joined = core.onMessage(.joinHistory(round: 1, nodeID: 1, node: "node1", lrmResources: "<lrm_resources/>"), from: me)
         #expect(joined.contains(.recordMembers([me])))
         #expect(joined.contains { if case .schedule = $0 { return true }; return false })
-        _ = core.onScheduled(ActionGraph(), recheck: .seconds(900))
+        // An empty transition completes at once and arms cluster-recheck-interval.
+        #expect(core.onScheduled(ActionGraph(), recheck: .seconds(900)).contains(.arm(.recheck, after: .seconds(900))))
         #expect(!core.busy)
+        #expect(core.onTimer(.recheck).contains(.schedule(reason: "cluster-recheck-interval")))
+        _ = core.onScheduled(ActionGraph(), recheck: .seconds(900))
         let stale = ActionResult(node: "node1", resource: "d1", agent: "ocf:heartbeat:Dummy", task: "monitor", intervalMS: 10_000,
                                  transitionKey: "5:1:0:u", callID: 3, rc: 7, opStatus: 0, lastRCChange: 0)
         let out = core.onMessage(.result(stale), from: me)

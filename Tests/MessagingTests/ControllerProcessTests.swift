@@ -269,6 +269,7 @@ import Glibc
         try #require(onNode2, "d1 did not start on node2:\n\(Self.report(nodes))")
 
         // Power cut on node2.
+        let cut = ContinuousClock.now
         nodes[1].killAll()
         let survivors = [nodes[0], nodes[2]]
         let recovered = await Self.waitFor(60) {
@@ -277,6 +278,7 @@ import Glibc
             return Self.cibSaysStarted(nodes[0], on: running[0].name, id: i + 1)
         }
         #expect(recovered, "d1 was not recovered on a survivor:\n\(Self.report(nodes))")
+        if recovered { print("crmd: power cut of node2 to d1 started on a survivor, fenced first (token 300 ms): \(ContinuousClock.now - cut)") }
         let state = nodes[0].query("/cib/status/node_state[@id='2']").first
         #expect(state?["in_ccm"] == "false" && state?["crmd"] == "offline" && state?["expected"] == "down" && state?["join"] == "down",
                 "node2 is not recorded as fenced: \(String(describing: state?.attributes))")
