@@ -55,8 +55,11 @@ public struct ControllerCore: Sendable {
         case schedule(reason: String)
         /// DC: fence a node, then call `onFenceResult`.
         case fence(node: String, action: String, timeout: Duration, transition: Int, index: Int)
-        /// This node's controller should exit now (it was told to shut down).
-        case exit
+        /// This node's controller should exit now. `clean`: the DC told it to (its resources
+        /// were moved away), so it leaves the group on purpose; otherwise it just goes, and the
+        /// others see it lost (its resources may still run: they must not be started elsewhere
+        /// unless the node is fenced).
+        case exit(clean: Bool)
         /// Something worth a line in the log.
         case note(String)
     }
@@ -151,7 +154,7 @@ public struct ControllerCore: Sendable {
             if request.task == "do_shutdown" {
                 let done = ActionResult(node: local.name, resource: "", agent: "", task: "do_shutdown", intervalMS: 0,
                                         transitionKey: request.transitionKey, callID: 0, rc: 0, opStatus: 0, lastRCChange: 0)
-                return [.note("the DC told this node to shut down"), .send(.result(done)), .exit]
+                return [.note("the DC told this node to shut down"), .send(.result(done)), .exit(clean: true)]
             }
             return [.runLocally(request)]
         case .result(let result):
@@ -241,7 +244,7 @@ public struct ControllerCore: Sendable {
         case .recheck:
             return requestSchedule("cluster-recheck-interval")
         case .shutdownEscalation:
-            return [.note("the DC did not tell this node to shut down in time; exiting anyway"), .exit]
+            return [.note("the DC did not tell this node to shut down in time; exiting anyway"), .exit(clean: false)]
         case .retry:
             return requestSchedule("retrying after a failed transition")
         }
@@ -251,7 +254,7 @@ public struct ControllerCore: Sendable {
     public mutating func onShutdownRequested() -> [Directive] {
         guard !shuttingDown else { return [] }
         shuttingDown = true
-        guard election.dc != nil else { return [.note("no DC: exiting at once"), .exit] }
+        guard election.dc != nil else { return [.note("no DC: exiting at once"), .exit(clean: true)] }
         return [.send(.shutdownRequest(nodeID: local.nodeID, node: local.name)), .arm(.shutdownEscalation, after: shutdownEscalation)]
     }
 

@@ -18,6 +18,7 @@ final class SimulatedCluster {
         var history: [ActionResult] = []
         var recurring: [String: ActionRequest] = [:]
         var exited = false
+        var cleanExit = false
     }
 
     var nodes: [Node]
@@ -97,8 +98,9 @@ final class SimulatedCluster {
                     nodes[k].recurring = [:]
                 }
                 perform(nodes[i].core.onFenceResult(transition: t, index: index, r), at: i)
-            case .exit:
+            case .exit(let clean):
                 nodes[i].exited = true
+                nodes[i].cleanExit = clean
             }
         }
     }
@@ -173,7 +175,7 @@ final class SimulatedCluster {
             // A node told to shut down leaves the group cleanly.
             for i in nodes.indices where nodes[i].up && nodes[i].exited {
                 nodes[i].up = false
-                membershipChanged(left: [(nodes[i].core.local, true, true)])
+                membershipChanged(left: [(nodes[i].core.local, nodes[i].cleanExit, true)])
             }
         }
         return true
@@ -251,7 +253,7 @@ final class SimulatedCluster {
         let k = c.index(at)
         c.perform(c.nodes[k].core.onShutdownRequested(), at: k)
         #expect(c.settle())
-        #expect(c.nodes[k].exited && !c.nodes[k].up)
+        #expect(c.nodes[k].exited && c.nodes[k].cleanExit && !c.nodes[k].up)
         let after = c.whereRunning("d1")
         #expect(after.count == 1 && after != [at], "d1 runs on \(after) after \(at) shut down")
         #expect(c.activeInCIB("d1") == after)
@@ -290,6 +292,31 @@ final class SimulatedCluster {
         #expect(fenced["expected"] == "down" && fenced["join"] == "down")
         #expect(c.whereRunning("d1").count == 1 && !c.whereRunning("d1").contains(lost))
         #expect(c.activeInCIB("d1") == c.whereRunning("d1"))
+    }
+
+    /// A member joining later, and the DC itself going away: each time the (new) DC reads every
+    /// member's history before scheduling, so a running resource is never started again.
+    @Test func aLateMemberAndANewDCNeverStartWhatAlreadyRuns() throws {
+        let c = try SimulatedCluster(nodes: 3, configuration: Self.configuration(fencing: false)
+            .replacingOccurrences(of: "<constraints></constraints>", with: #"<constraints><rsc_location id="p" rsc="d1" node="node2" score="50"/></constraints>"#))
+        c.nodes[2].up = false
+        c.membershipChanged()
+        #expect(c.settle())
+        #expect(c.whereRunning("d1") == ["node2"])
+        // node3 joins: probed there, d1 stays on node2.
+        c.nodes[2].up = true
+        c.membershipChanged()
+        #expect(c.settle())
+        #expect(c.whereRunning("d1") == ["node2"])
+        #expect(c.nodes[2].history.contains { $0.resource == "d1" && $0.isProbe && $0.rc == 7 }, "node3 was not probed")
+        // The DC (node1) leaves: node2 takes over, reads the histories, and starts nothing.
+        c.nodes[0].up = false
+        c.membershipChanged(left: [(c.nodes[0].core.local, true, true)])
+        #expect(c.settle())
+        #expect(c.dc?.name == "node2")
+        #expect(c.whereRunning("d1") == ["node2"])
+        #expect(c.startsPerNode.values.reduce(0, +) == 1, "d1 was started \(c.startsPerNode)")
+        #expect(c.activeInCIB("d1") == ["node2"])
     }
 
     @Test func resultsOfAnOlderTransitionAndOfNoTransitionAreRecordedAndAFailureReschedules() {

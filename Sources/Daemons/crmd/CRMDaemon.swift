@@ -185,12 +185,14 @@ struct CRMDaemonCommand: AsyncParsableCommand {
             return why
         }
         _ = sd_notify(0, "STOPPING=1")
-        try? await group.leave()
+        // Only a node whose resources were moved away leaves on purpose; otherwise closing the
+        // connection makes the others see this controller lost.
+        if end == "exit" { try? await group.leave() }
         await lrmd.close()
         await cib.close()
         await corosync.close()
-        if end == "exit" {
-            logger.info("crmd stopped")
+        if end == "exit" || end == "exit-unclean" {
+            logger.info("crmd stopped\(end == "exit" ? "" : " without the DC's leave: the cluster sees this node's controller lost")")
         } else {
             logger.critical("\(end); exiting (pacemakerd restarts crmd)")
             throw ExitCode(CRMExit.disconnect.rawValue)

@@ -50,6 +50,8 @@ final class ControllerShell: @unchecked Sendable {
     let peInputs: PEInputSeries
     var startFailureIsFatal = true
     var exiting = false
+    /// Whether to leave the group on purpose when exiting (see `ControllerCore.Directive.exit`).
+    var cleanExit = false
     /// Fence devices started on this node (see `runLocally`).
     var startedDevices: Set<String> = []
 
@@ -84,7 +86,7 @@ final class ControllerShell: @unchecked Sendable {
             default:
                 await handle(event)
             }
-            if exiting { return "exit" }
+            if exiting { return cleanExit ? "exit" : "exit-unclean" }
         }
         return "the event stream ended"
     }
@@ -348,8 +350,9 @@ final class ControllerShell: @unchecked Sendable {
                 let r = await fencer.fence(target: node, action: action, timeout: timeout)
                 sink.yield(.fenced(transition: t, index: i, r))
             }
-        case .exit:
+        case .exit(let clean):
             exiting = true
+            cleanExit = clean
         case .note(let s):
             logger.info("\(s)")
         }
