@@ -79,6 +79,7 @@ final class ControllerShell: @unchecked Sendable {
 
     /// Runs until the core says exit; returns "exit", or why it ended.
     func run(_ events: AsyncStream<ShellEvent>) async -> String? {
+        await adoptRecurring()
         for await event in events {
             switch event {
             case .lost(let why):
@@ -132,7 +133,7 @@ final class ControllerShell: @unchecked Sendable {
                 startedDevices.insert(rsc)
             }
             if let record {
-                keysByCallID[record.callID] = req.transitionKey
+                remember(record.callID, req.transitionKey)
                 await sendResult(req, record)
             } else if let failure {
                 let r = ActionResult(node: localName, resource: req.resource ?? "", agent: req.agent ?? "", task: req.task,
@@ -143,7 +144,7 @@ final class ControllerShell: @unchecked Sendable {
             }
         case .recurringStarted(let req, let callID):
             recurring[callID] = req
-            keysByCallID[callID] = req.transitionKey
+            remember(callID, req.transitionKey)
             if let record = early.removeValue(forKey: callID) { await sendResult(req, record) }
         case .fenced(let t, let i, let result):
             await perform(core.onFenceResult(transition: t, index: i, result))
@@ -160,6 +161,30 @@ final class ControllerShell: @unchecked Sendable {
     }
 
     // MARK: Local operations
+
+    /// Recurring operations lrmd already runs (this crmd restarted): their later results are
+    /// reported like those of the operations this crmd starts, as expecting success.
+    func adoptRecurring() async {
+        guard let histories = try? await lrmd.histories() else { return }
+        for h in histories {
+            for op in h.operations.values where op.key.interval > .zero && recurring[op.callID] == nil {
+                let ms = Int(op.key.interval.components.seconds * 1000 + op.key.interval.components.attoseconds / 1_000_000_000_000_000)
+                recurring[op.callID] = ActionRequest(
+                    node: localName, task: op.key.action.rawValue, resource: h.resource.id, agent: h.resource.agent.description,
+                    intervalMS: ms, timeoutMS: 20_000, parameters: h.resource.parameters, meta: [:],
+                    transitionKey: TransitionKey(actionID: 0, transitionID: 0, targetRC: 0, uuid: "adopted").description)
+            }
+        }
+        if !recurring.isEmpty { logger.info("watching \(recurring.count) recurring operation(s) lrmd already runs") }
+    }
+
+    /// Remembers the transition key of an operation run here (bounded).
+    func remember(_ callID: Int, _ key: String) {
+        keysByCallID[callID] = key
+        if keysByCallID.count > 20_000 {
+            for id in keysByCallID.keys.sorted().prefix(10_000) { keysByCallID[id] = nil }
+        }
+    }
 
     func onLRMRecord(_ record: OperationRecord) {
         guard record.key.interval > .zero, recurring[record.callID] == nil, record.status != .cancelled else { return }
