@@ -228,7 +228,9 @@ import Glibc
         }
         #expect(moved, "d1 did not move off \(nodes[holder].name):\n\(Self.report(nodes))")
         let gone = reader.query("/cib/status/node_state[@id='\(holder + 1)']").first
-        #expect(gone?["crmd"] == "offline" && gone?["expected"] == "down", "\(String(describing: gone))")
+        #expect(gone?["crmd"] == "offline" && gone?["expected"] == "down" && gone?["in_ccm"] == "false", "\(String(describing: gone))")
+        let after = try Tool.run("crm_mon", ["-1"], env: ["SWIFTHA_ROOT": reader.root])
+        #expect(after.stdout.contains("OFFLINE: [ \(nodes[holder].name) ]"), "crm_mon -1 after the stop:\n\(after.stdout)")
     }
 
     /// Fencing on: every node also runs stonithd, fence_swiftha is the device. The node running

@@ -98,8 +98,10 @@ final class ControllerShell: @unchecked Sendable {
             var seen = Set<UInt32>()
             let ms = members.filter { seen.insert($0.nodeID).inserted }.map { member($0.nodeID) }
             let stillThere = Set(ms.map(\.nodeID))
+            // A member that left on purpose is shutting its node down (pacemakerd stops corosyncd
+            // next): recorded out of the membership. One whose process ended is still in it.
             let gone = left.filter { !stillThere.contains($0.member.nodeID) }.map {
-                (member: member($0.member.nodeID), clean: $0.reason == .leave, nodeStillUp: $0.reason != .nodeDown)
+                (member: member($0.member.nodeID), clean: $0.reason == .leave, nodeStillUp: $0.reason == .processDown)
             }
             logger.info("CPG group 'crmd': \(ms.map(\.description).joined(separator: ", ")); left: \(gone.map { "\($0.member) (\($0.clean ? "clean" : "lost"))" }.joined(separator: ", "))")
             await perform(core.onMembership(ms, left: gone))
