@@ -351,7 +351,9 @@ final class ControllerShell: @unchecked Sendable {
             case .recordMembers(let ms): logger.info("join complete: \(ms.map(\.description).joined(separator: ", "))")
             case .recordLeft(let m, let clean, _): logger.info("\(m.name) left \(clean ? "cleanly" : "without a clean leave: it is unclean until fenced")")
             case .recordFenced(let node): logger.notice("\(node) was fenced")
-            case .recordResult(let r): logger.info("\(r.operationKey) on \(r.node): rc=\(r.rc) status=\(r.opStatus)\(r.isFailure ? " (failed)" : "")")
+            case .recordResult(let r):
+                logger.info("\(r.operationKey) on \(r.node): rc=\(r.rc) status=\(r.opStatus)\(r.isFailure ? " (failed)" : "")",
+                            metadata: ["node": "\(r.node)", "resource": "\(r.resource)", "operation": "\(r.operationKey)"])
             default: break
             }
             await record(d)
@@ -361,7 +363,8 @@ final class ControllerShell: @unchecked Sendable {
             let history = await localHistory()
             await send(.joinHistory(round: round, nodeID: core.local.nodeID, node: localName, lrmResources: history))
         case .runLocally(let req):
-            logger.info("running \(req.operationKey) (\(req.transitionKey))")
+            logger.info("running \(req.operationKey) (\(req.transitionKey))",
+                        metadata: ["node": "\(localName)", "resource": "\(req.resource ?? "")", "operation": "\(req.operationKey)"])
             runLocally(req)
         case .schedule(let reason):
             await schedule(reason)
