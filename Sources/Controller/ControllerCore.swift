@@ -80,9 +80,17 @@ public struct ControllerCore: Sendable {
     private var actionIndex: [Int: Int] = [:]
     private var recheck: Duration?
     public var shutdownEscalation: Duration = .seconds(45)
-    /// How long after a failed transition the scheduler is run again.
+    /// How long after a failed transition the scheduler is run again; it doubles with every
+    /// failed transition in a row (a fence device that never answers), up to `maxRetryDelay`.
     public var retryDelay: Duration = .seconds(1)
+    public var maxRetryDelay: Duration = .seconds(60)
     private var failedInTransition = false
+    /// Transitions in a row that ended with a failure.
+    public private(set) var failedTransitions = 0
+    /// The wait before the scheduler runs again after the last failed transition.
+    public var currentRetryDelay: Duration {
+        failedTransitions == 0 ? .zero : min(maxRetryDelay, retryDelay * (1 << min(failedTransitions - 1, 16)))
+    }
 
     public init(local: ControllerMember, uuid: String, joinDeadline: Duration = .seconds(10)) {
         self.local = local
@@ -336,6 +344,7 @@ public struct ControllerCore: Sendable {
             case .finished(let outcome):
                 switch outcome {
                 case .complete:
+                    failedTransitions = 0
                     out.append(.note("transition \(t) complete"))
                     if let reason = pendingReason {
                         out += requestSchedule(reason)
@@ -348,7 +357,8 @@ public struct ControllerCore: Sendable {
                         pendingReason = nil
                         out += requestSchedule(why)
                     } else if failedInTransition {
-                        out.append(.arm(.retry, after: retryDelay))
+                        failedTransitions += 1
+                        out.append(.arm(.retry, after: currentRetryDelay))
                     } else {
                         out += requestSchedule(reason)
                     }

@@ -274,9 +274,18 @@ final class SimulatedCluster {
         c.nodes[k].up = false
         c.fencer = { _ in .failed("the fence device did not answer") }
         c.membershipChanged(left: [(c.nodes[k].core.local, false, false)])
-        // The DC keeps trying to fence (a new transition after each failure): bounded.
+        // The DC tries to fence, and after the failure asks for a retry later, later each time.
         _ = c.settle(maxSteps: 300)
-        #expect(c.fenceRequests.contains(lost))
+        #expect(c.fenceRequests == [lost])
+        let dcIndex = c.index(c.dc!.name)
+        var delays: [Duration] = []
+        for _ in 0..<8 {
+            c.perform(c.nodes[dcIndex].core.onTimer(.retry), at: dcIndex)
+            _ = c.settle(maxSteps: 300)
+            delays.append(c.nodes[dcIndex].core.currentRetryDelay)
+        }
+        #expect(c.fenceRequests.count == 9)
+        #expect(delays == [2, 4, 8, 16, 32, 60, 60, 60].map { Duration.seconds($0) }, "\(delays)")
         let s = try #require(try c.cib.root.xpathElements("/cib/status/node_state[@uname='\(lost)']").first)
         #expect(s["in_ccm"] == "false" && s["crmd"] == "offline" && s["expected"] == "member", "lost, not cleanly down: unclean")
         let ws = Simulator.workingSet(SchedulerInput(cib: c.cib, now: c.now))
