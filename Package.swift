@@ -113,7 +113,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Sources/Daemons/cibd"),
-        .executableTarget(name: "crmd", dependencies: ["Controller", "HASupport"], path: "Sources/Daemons/crmd"),
+        .executableTarget(name: "crmd", dependencies: [
+            "Controller", "PolicyEngine", "CIB", "CIBClient", "LRM", "Agents", "Messaging", "LocalIPC", "HASupport", "CSystemd", "Stonith",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Sources/Daemons/crmd"),
         .executableTarget(name: "lrmd", dependencies: [
             "LRM", "Agents", "LocalIPC", "HASupport", "CSystemd",
             .product(name: "Logging", package: "swift-log"),
@@ -205,7 +209,7 @@ let package = Package(
         .testTarget(name: "HASupportTests", dependencies: ["HASupport", "ToolSupport"]),
         .testTarget(name: "PolicyEngineTests", dependencies: ["PolicyEngine", "CIB", "TestSupport"], exclude: ["ratchet.txt"]),
         .testTarget(name: "MessagingTests", dependencies: [
-            "Messaging", "LocalIPC", "TestSupport", "CIB", "CIBClient", "Stonith",
+            "Messaging", "LocalIPC", "TestSupport", "CIB", "CIBClient", "LRM", "Stonith",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -137,7 +137,7 @@ import TestSupport
         #expect(log.contains("corosyncd is ready"))
         #expect(log.contains("lrmd is ready"))
         #expect(log.contains("stonithd is ready"), "\(log)")
-        #expect(log.contains("not available in this build"), "crmd is not built yet")
+        #expect(log.contains("crmd is ready"), "\(log)")
         #expect(FileManager.default.fileExists(atPath: root + "/run/swiftha/lrmd.sock"))
         #expect(FileManager.default.fileExists(atPath: root + "/run/swiftha/stonithd.sock"))
         #expect(NodeProcesses.find(root: root).count >= 2, "corosyncd and lrmd carry the node's SWIFTHA_ROOT")

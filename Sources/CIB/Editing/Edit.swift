@@ -116,7 +116,7 @@ extension CIB {
         } else if case .fail(let hint) = ifMissing {
             throw CIBError(.notFound, "no <\(xml.name)\(xml.id.map { " id=\"\($0)\"" } ?? "")> in the \(section.rawValue) section; \(hint)")
         } else {
-            copy.root.modifyElement(at: sectionPath) { $0.append(xml) }
+            copy.root.modifyElement(at: sectionPath) { $0.append(CIB.expandingIncrements(xml)) }
         }
         copy.bumpVersion(for: section)
         self = copy
@@ -233,9 +233,21 @@ extension CIB {
                 merge(child, into: &existing)
                 target.children[i] = .element(existing)
             } else {
-                target.append(child)
+                // A new element: its `name++` values count from zero.
+                target.append(expandingIncrements(child))
             }
         }
+    }
+
+    /// `element` with every `name++` / `name+=N` attribute value expanded against nothing.
+    static func expandingIncrements(_ element: XElement) -> XElement {
+        var e = element
+        e.attributes = element.attributes.map { XAttribute($0.name, expandIncrement($0.value, attribute: $0.name, current: nil)) }
+        e.children = element.children.map {
+            if case .element(let child) = $0 { return .element(expandingIncrements(child)) }
+            return $0
+        }
+        return e
     }
 
     /// `value="value++"` adds one, `value="value+=5"` adds five, to the current number.

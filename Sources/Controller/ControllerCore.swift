@@ -1,0 +1,387 @@
+import CIB
+import PolicyEngine
+
+/// One node's controller (crmd) as an instance: the election, the DC's join round, the DC's
+/// transitions, and the node's part in running actions, combined. It is told what happened
+/// (membership, messages from other controllers, CIB changes, the scheduler's graph, timers,
+/// fencing results) and returns what to do; it reads no clock and does no I/O (docs/STYLE.md 1).
+///
+/// The DC's cycle: an election makes it DC → a join round collects every member's history into
+/// the status → the scheduler is run on the CIB → the graph is executed, each action sent to its
+/// node's controller → results come back, are recorded, and confirm actions → the transition
+/// ends. Any new event (a CIB change not made by the DC itself, a failure no action expected, a
+/// member joining or leaving) aborts the transition; once the actions in flight have reported,
+/// the scheduler is run again.
+public struct ControllerCore: Sendable {
+    public enum Timer: Sendable, Hashable {
+        case join(round: Int)
+        case action(transition: Int, index: Int)
+        /// cluster-recheck-interval: run the scheduler again even without an event.
+        case recheck
+        /// This node asked to shut down and was not told to go in time.
+        case shutdownEscalation
+        /// Run the scheduler again after a transition failed (not at once: a failure that
+        /// repeats, like a fence device that does not answer, must not spin).
+        case retry
+    }
+
+    public enum Directive: Sendable, Equatable {
+        /// Multicast to every controller.
+        case send(ControllerMessage)
+        case arm(Timer, after: Duration)
+        case disarm(Timer)
+        /// This node became the DC (write `dc-uuid`) or stopped being it.
+        case becameDC
+        case resignedDC
+        /// Send the DC this node's history for this join round.
+        case sendHistory(round: Int)
+        /// Run this action on the local executor and report the result (`.result`).
+        case runLocally(ActionRequest)
+        /// DC: write a member's node_state as joined, with this history as its `lrm`.
+        case recordJoin(ControllerMember, lrmResources: String)
+        /// DC: the join round is over; record every node_state that shows a non-member up as lost.
+        case recordMembers([ControllerMember])
+        /// DC: a member left the group; `clean` when it left on purpose.
+        case recordLeft(ControllerMember, clean: Bool, nodeStillUp: Bool)
+        /// DC: record an operation's result (and its failcount when it is a failure).
+        case recordResult(ActionResult)
+        /// DC: a node asked to shut down (its `shutdown` attribute).
+        case recordShutdownRequest(nodeID: UInt32, node: String)
+        /// DC: a node was fenced (down; its history and transient attributes deleted).
+        case recordFenced(node: String)
+        /// DC: clear a resource's failcounts on a node (`clear_failcount`).
+        case clearFailcount(resource: String, node: String)
+        /// DC: run the scheduler on the current CIB, save its input, and call `onScheduled`.
+        case schedule(reason: String)
+        /// DC: fence a node, then call `onFenceResult`.
+        case fence(node: String, action: String, timeout: Duration, transition: Int, index: Int)
+        /// This node's controller should exit now. `clean`: the DC told it to (its resources
+        /// were moved away), so it leaves the group on purpose; otherwise it just goes, and the
+        /// others see it lost (its resources may still run: they must not be started elsewhere
+        /// unless the node is fenced).
+        case exit(clean: Bool)
+        /// Something worth a line in the log.
+        case note(String)
+    }
+
+    public let local: ControllerMember
+    /// The uuid in this controller's transition keys.
+    public let uuid: String
+    public private(set) var election: DCElection
+    public private(set) var join: JoinRound
+    public private(set) var executor: TransitionExecutor?
+    /// The number of the last transition started.
+    public private(set) var transitionID = 0
+    /// Whether a join round has completed since this node became DC.
+    public private(set) var joinedOnce = false
+    public private(set) var shuttingDown = false
+    private var scheduling = false
+    private var pendingReason: String?
+    private var actionIndex: [Int: Int] = [:]
+    private var recheck: Duration?
+    public var shutdownEscalation: Duration = .seconds(45)
+    /// How long after a failed transition the scheduler is run again; it doubles with every
+    /// failed transition in a row (a fence device that never answers), up to `maxRetryDelay`.
+    public var retryDelay: Duration = .seconds(1)
+    public var maxRetryDelay: Duration = .seconds(60)
+    private var failedInTransition = false
+    /// Transitions in a row that ended with a failure.
+    public private(set) var failedTransitions = 0
+    /// The wait before the scheduler runs again after the last failed transition.
+    public var currentRetryDelay: Duration {
+        failedTransitions == 0 ? .zero : min(maxRetryDelay, retryDelay * (1 << min(failedTransitions - 1, 16)))
+    }
+
+    public init(local: ControllerMember, uuid: String, joinDeadline: Duration = .seconds(10)) {
+        self.local = local
+        self.uuid = uuid
+        election = DCElection(local: local)
+        join = JoinRound(deadline: joinDeadline)
+    }
+
+    public var isDC: Bool { election.isDC }
+    /// Whether the DC has a transition in progress.
+    public var busy: Bool { scheduling || (executor.map { !$0.isFinished } ?? false) }
+
+    // MARK: Membership
+
+    /// The controllers' group changed: `members` now, and who left (`clean`: on purpose).
+    public mutating func onMembership(_ members: [ControllerMember], left: [(member: ControllerMember, clean: Bool, nodeStillUp: Bool)] = []) -> [Directive] {
+        let before = Set(election.members)
+        var out: [Directive] = []
+        let wasDC = isDC
+        for d in election.onMembership(members) {
+            switch d {
+            case .dcChanged(let dc): out.append(.note("the DC is now \(dc.map(\.description) ?? "nobody")"))
+            case .resignDC:
+                out.append(.resignedDC)
+                executor = nil
+                scheduling = false
+                joinedOnce = false
+                pendingReason = nil
+            case .becomeDC:
+                out.append(.becameDC)
+            }
+        }
+        guard isDC else { return out }
+        for l in left { out.append(.recordLeft(l.member, clean: l.clean, nodeStillUp: l.nodeStillUp)) }
+        // Actions in flight on members that left will never report.
+        let gone = Set(left.map(\.member.name))
+        if var ex = executor, !ex.isFinished {
+            let lost = ex.running.filter { ex.graph.actions[$0].kind != .fence && gone.contains(ex.graph.actions[$0].node ?? "") }
+            var d: [TransitionExecutor.Directive] = []
+            for i in lost { d += ex.onResult(action: i, .error("\(ex.graph.actions[i].node ?? "?") left the cluster")) }
+            executor = ex
+            out += perform(d)
+        }
+        let joined = Set(members).subtracting(before)
+        if !wasDC || !joined.isEmpty {
+            // A new DC, or new members: every member's history is read again.
+            out += join.start(members: election.members).flatMap { handleJoin($0) }
+            out += abortTransition("\(wasDC ? "members joined" : "this node became the DC")")
+        } else if !left.isEmpty {
+            out += join.onLeft(left.map(\.member)).flatMap { self.handleJoin($0) }
+            out += requestSchedule("\(left.map(\.member.name).joined(separator: ", ")) left")
+        }
+        return out
+    }
+
+    // MARK: Messages
+
+    public mutating func onMessage(_ message: ControllerMessage, from sender: ControllerMember) -> [Directive] {
+        switch message {
+        case .joinRequest(let round, let dc):
+            guard dc == election.dc?.nodeID else { return [] }
+            return [.sendHistory(round: round)]
+        case .joinHistory(let round, let nodeID, let name, let lrm):
+            guard isDC else { return [] }
+            let member = ControllerMember(nodeID: nodeID, name: name)
+            return join.onHistory(from: member, round: round, history: Array(lrm.utf8)).flatMap { handleJoin($0) }
+        case .execute(let request):
+            guard request.node == local.name else { return [] }
+            if request.task == "do_shutdown" {
+                let done = ActionResult(node: local.name, resource: "", agent: "", task: "do_shutdown", intervalMS: 0,
+                                        transitionKey: request.transitionKey, callID: 0, rc: 0, opStatus: 0, lastRCChange: 0)
+                return [.note("the DC told this node to shut down"), .send(.result(done)), .exit(clean: true)]
+            }
+            return [.runLocally(request)]
+        case .result(let result):
+            guard isDC else { return [] }
+            return onResult(result)
+        case .shutdownRequest(let nodeID, let node):
+            guard isDC else { return [] }
+            return [.recordShutdownRequest(nodeID: nodeID, node: node)] + requestSchedule("\(node) is shutting down")
+        }
+    }
+
+    /// An operation's result reached the DC.
+    mutating func onResult(_ r: ActionResult) -> [Directive] {
+        var out: [Directive] = []
+        if !["do_shutdown"].contains(r.task) { out.append(.recordResult(r)) }
+        let key = r.transitionKey.flatMap(TransitionKey.init)
+        if var ex = executor, !ex.isFinished, let key, key.uuid == uuid, key.transitionID == transitionID,
+           let i = actionIndex[key.actionID], ex.running.contains(i) {
+            let result: TransitionExecutor.Result = r.opStatus == 0
+                ? .finished(rc: r.rc)
+                : .error(r.exitReason ?? "execution status \(r.opStatus)")
+            let d = ex.onResult(action: i, result)
+            executor = ex
+            out += perform(d)
+        } else if r.isFailure {
+            out += requestSchedule("\(r.operationKey) on \(r.node) failed (rc=\(r.rc), status \(r.opStatus))")
+        }
+        return out
+    }
+
+    // MARK: CIB and scheduler
+
+    /// The CIB changed, not by this DC's own writes.
+    public mutating func onCIBChanged(_ reason: String) -> [Directive] {
+        guard isDC else { return [] }
+        return requestSchedule(reason)
+    }
+
+    /// The scheduler's answer to `.schedule`. `recheck` is cluster-recheck-interval (nil: none).
+    public mutating func onScheduled(_ graph: ActionGraph, recheck: Duration?) -> [Directive] {
+        guard isDC, scheduling else { return [] }
+        scheduling = false
+        self.recheck = recheck
+        if let reason = pendingReason {
+            // Something happened while the scheduler ran: its graph may be out of date.
+            pendingReason = nil
+            scheduling = true
+            return [.schedule(reason: reason)]
+        }
+        transitionID += 1
+        failedInTransition = false
+        func setting(_ name: String) -> Duration? {
+            graph.settings.first { $0.name == name }.flatMap { CIBValue.milliseconds($0.value) }.map { .milliseconds($0) }
+        }
+        let limit = graph.settings.first { $0.name == "batch-limit" }.flatMap { Int($0.value) } ?? 0
+        var ex = TransitionExecutor(graph: graph, batchLimit: limit, clusterDelay: setting("cluster-delay") ?? .seconds(60),
+                                    fencingTimeout: setting("stonith-timeout") ?? .seconds(60))
+        actionIndex = Dictionary(graph.actions.indices.map { (graph.actions[$0].id, $0) }, uniquingKeysWith: { a, _ in a })
+        var out: [Directive] = [.disarm(.recheck), .note("transition \(transitionID): \(graph.actions.count) action(s)")]
+        let d = ex.start()
+        executor = ex
+        out += perform(d)
+        return out
+    }
+
+    public mutating func onFenceResult(transition: Int, index: Int, _ result: FencingResult) -> [Directive] {
+        guard isDC, transition == transitionID, var ex = executor else { return [] }
+        let d: [TransitionExecutor.Directive]
+        switch result {
+        case .done: d = ex.onResult(action: index, .finished(rc: 0))
+        case .failed(let why): d = ex.onResult(action: index, .error(why))
+        }
+        executor = ex
+        return perform(d)
+    }
+
+    public mutating func onTimer(_ timer: Timer) -> [Directive] {
+        switch timer {
+        case .join(let round):
+            guard isDC else { return [] }
+            return join.onTimer(round: round).flatMap { handleJoin($0) }
+        case .action(let t, let i):
+            guard isDC, t == transitionID, var ex = executor else { return [] }
+            let d = ex.onTimeout(action: i)
+            executor = ex
+            return perform(d)
+        case .recheck:
+            return requestSchedule("cluster-recheck-interval")
+        case .shutdownEscalation:
+            return [.note("the DC did not tell this node to shut down in time; exiting anyway"), .exit(clean: false)]
+        case .retry:
+            return requestSchedule("retrying after a failed transition")
+        }
+    }
+
+    /// This node was asked to stop (SIGTERM): ask the DC to move its resources away first.
+    public mutating func onShutdownRequested() -> [Directive] {
+        guard !shuttingDown else { return [] }
+        shuttingDown = true
+        guard election.dc != nil else { return [.note("no DC: exiting at once"), .exit(clean: true)] }
+        return [.send(.shutdownRequest(nodeID: local.nodeID, node: local.name)), .arm(.shutdownEscalation, after: shutdownEscalation)]
+    }
+
+    // MARK: Internals
+
+    private mutating func handleJoin(_ d: JoinRound.Directive) -> [Directive] {
+        switch d {
+        case .requestHistory(let m, let round):
+            // One request reaches everyone: send it once, for the first member.
+            return m == election.members.first ? [.send(.joinRequest(round: round, dc: local.nodeID))] : []
+        case .armTimer(let round, let after):
+            return [.arm(.join(round: round), after: after)]
+        case .recordHistory(let member, let history):
+            return [.recordJoin(member, lrmResources: String(decoding: history, as: UTF8.self))]
+        case .complete(let round, let joined, let missing):
+            joinedOnce = true
+            var out: [Directive] = [.disarm(.join(round: round)), .recordMembers(joined)]
+            if !missing.isEmpty { out.append(.note("join round \(round): no history from \(missing.map(\.description).joined(separator: ", "))")) }
+            return out + requestSchedule("join round \(round) complete")
+        }
+    }
+
+    private mutating func abortTransition(_ reason: String) -> [Directive] {
+        guard var ex = executor, !ex.isFinished else { return [] }
+        pendingReason = pendingReason ?? reason
+        let d = ex.abort(reason: reason)
+        executor = ex
+        return perform(d)
+    }
+
+    /// Runs the scheduler now, or once the transition in progress has stopped.
+    private mutating func requestSchedule(_ reason: String) -> [Directive] {
+        guard isDC else { return [] }
+        guard joinedOnce, !join.active else {
+            return []  // the join round's completion schedules
+        }
+        if let ex = executor, !ex.isFinished {
+            return abortTransition(reason)
+        }
+        if scheduling {
+            pendingReason = pendingReason ?? reason
+            return []
+        }
+        scheduling = true
+        pendingReason = nil
+        return [.schedule(reason: reason)]
+    }
+
+    private mutating func perform(_ directives: [TransitionExecutor.Directive]) -> [Directive] {
+        var out: [Directive] = []
+        let t = transitionID
+        for d in directives {
+            switch d {
+            case .execute(let a, let timeout):
+                guard let node = a.node else { continue }
+                if a.kind == .cluster && a.task == "clear_failcount" {
+                    // Done by the DC itself, in the CIB.
+                    out.append(.clearFailcount(resource: a.resource ?? "", node: node))
+                    continue
+                }
+                let key = TransitionKey(actionID: a.id, transitionID: t, targetRC: Int(a.meta["op_target_rc"] ?? "") ?? 0, uuid: uuid)
+                let ms = Int(timeout.components.seconds) * 1000 + Int(timeout.components.attoseconds / 1_000_000_000_000_000)
+                let request = ActionRequest(node: node, task: a.task, resource: a.historyName ?? a.resource,
+                                            agent: a.agent?.description, intervalMS: a.intervalMS, timeoutMS: ms,
+                                            parameters: a.parameters, meta: a.meta, transitionKey: key.description)
+                out.append(.send(.execute(request)))
+            case .fence(let a, let timeout):
+                out.append(.fence(node: a.node ?? "", action: a.meta["stonith_action"] ?? "reboot", timeout: timeout,
+                                  transition: t, index: actionIndex[a.id] ?? 0))
+            case .armTimer(let i, let after):
+                out.append(.arm(.action(transition: t, index: i), after: after))
+            case .disarmTimer(let i):
+                out.append(.disarm(.action(transition: t, index: i)))
+            case .confirmed(let a, _):
+                if a.kind == .fence, let node = a.node { out.append(.recordFenced(node: node)) }
+            case .failed(_, _, let reason):
+                failedInTransition = true
+                out.append(.note("transition \(t): \(reason)"))
+            case .finished(let outcome):
+                switch outcome {
+                case .complete:
+                    failedTransitions = 0
+                    out.append(.note("transition \(t) complete"))
+                    if let reason = pendingReason {
+                        out += requestSchedule(reason)
+                    } else if let recheck {
+                        out.append(.arm(.recheck, after: recheck))
+                    }
+                case .aborted(let reason):
+                    out.append(.note("transition \(t) aborted: \(reason)"))
+                    if let why = pendingReason {
+                        pendingReason = nil
+                        out += requestSchedule(why)
+                    } else if failedInTransition {
+                        failedTransitions += 1
+                        out.append(.arm(.retry, after: currentRetryDelay))
+                    } else {
+                        out += requestSchedule(reason)
+                    }
+                }
+            }
+        }
+        // After a .clearFailcount the action counts as done.
+        for d in out {
+            if case .clearFailcount(let rsc, let node) = d, var ex = executor,
+               let i = ex.running.first(where: { ex.graph.actions[$0].task == "clear_failcount" && ex.graph.actions[$0].node == node
+                                                  && (ex.graph.actions[$0].resource ?? "") == rsc }) {
+                let more = ex.onResult(action: i, .finished(rc: 0))
+                executor = ex
+                out += perform(more)
+            }
+        }
+        return out
+    }
+}
+
+extension JoinRound {
+    /// Several members left.
+    mutating func onLeft(_ members: [ControllerMember]) -> [Directive] {
+        members.flatMap { onLeft($0) }
+    }
+}

@@ -1,0 +1,107 @@
+import CIB
+
+/// The CIB changes that carry out the core's record directives, in order. Pure: the daemon
+/// sends them to cibd (a delete of something absent, `notFound`, is not an error there), and
+/// the tests apply them to a CIB value with `CIBReplica.apply`.
+public struct StatusWrites: Sendable {
+    /// The CIB node id of a node name (corosync's node id, as text).
+    public var nodeID: @Sendable (String) -> String
+    /// Seconds since 1970.
+    public var now: Int
+    public var startFailureIsFatal: Bool
+    public var quorate: Bool
+    /// The `<status>` and `<nodes>` sections as they are now (for join and membership records).
+    public var status: XElement?
+    public var nodes: XElement?
+
+    public init(nodeID: @escaping @Sendable (String) -> String, now: Int, startFailureIsFatal: Bool = true, quorate: Bool = true,
+                status: XElement? = nil, nodes: XElement? = nil) {
+        self.nodeID = nodeID
+        self.now = now
+        self.startFailureIsFatal = startFailureIsFatal
+        self.quorate = quorate
+        self.status = status
+        self.nodes = nodes
+    }
+
+    /// Whether a directive needs the current `status` and `nodes` sections.
+    public static func needsSections(_ d: ControllerCore.Directive) -> Bool {
+        switch d {
+        case .recordJoin, .recordMembers: return true
+        default: return false
+        }
+    }
+
+    static func statePath(_ id: String) -> String { "/cib/status/node_state[@id='\(id)']" }
+
+    /// What the DC writes as `dc-version`: the Pacemaker version it is compatible with.
+    public static let dcVersion = "2.1.5-swiftha"
+
+    /// `dc-uuid` and `have-quorum` on the `<cib>` element.
+    public func rootAttributes(dc: ControllerMember) -> CIBReplica.Operation {
+        var e = XElement("cib")
+        e["have-quorum"] = quorate ? "1" : "0"
+        e["dc-uuid"] = String(dc.nodeID)
+        return .xpath("/cib", .modify(e))
+    }
+
+    public func operations(for d: ControllerCore.Directive, dc: ControllerMember) -> [CIBReplica.Operation] {
+        switch d {
+        case .becameDC:
+            // As Pacemaker's DC does: the DC's version and the stack, for crm_mon.
+            var set = XElement("cluster_property_set", attributes: [XAttribute("id", "cib-bootstrap-options")])
+            for (name, value) in [("dc-version", Self.dcVersion), ("cluster-infrastructure", "corosync")] {
+                set.append(XElement("nvpair", attributes: [XAttribute("id", "cib-bootstrap-options-\(name)"),
+                                                           XAttribute("name", name), XAttribute("value", value)]))
+            }
+            return [rootAttributes(dc: dc), .modify(set, section: .crmConfig, allowCreate: true)]
+        case .recordJoin(let m, let lrm):
+            let id = String(m.nodeID)
+            var ops: [CIBReplica.Operation] = StatusRecords.missingNodes(in: nodes, members: [(id, m.name)]).map { .create($0, section: .nodes) }
+            ops.append(.modify(StatusRecords.joined(id: id, uname: m.name), section: .status, allowCreate: true))
+            ops.append(.xpath(Self.statePath(id) + "/lrm", .delete(all: true)))
+            ops.append(.xpath(Self.statePath(id), .create(StatusRecords.lrm(id: id, lrmResources: lrm))))
+            return ops
+        case .recordMembers(let members):
+            // The DC and quorum again: a write of the DC before this one may have been redone
+            // after this DC's first one.
+            let ids = Set(members.map { String($0.nodeID) })
+            return [rootAttributes(dc: dc)] + StatusRecords.staleNodes(in: status, members: ids).map {
+                .modify(StatusRecords.left(id: $0.id, uname: $0.uname, clean: false, nodeStillUp: false), section: .status, allowCreate: true)
+            }
+        case .recordLeft(let m, let clean, let up):
+            let id = String(m.nodeID)
+            var ops: [CIBReplica.Operation] = [.modify(StatusRecords.left(id: id, uname: m.name, clean: clean, nodeStillUp: up),
+                                                       section: .status, allowCreate: true)]
+            if clean { ops.append(.xpath(Self.statePath(id) + "/transient_attributes", .delete(all: true))) }
+            return ops
+        case .recordResult(let r):
+            let id = nodeID(r.node)
+            let base = Self.statePath(id) + "/lrm/lrm_resources/lrm_resource[@id='\(r.resource)']"
+            switch r.task {
+            case "cancel": return [.xpath(base + "/lrm_rsc_op[@interval='\(r.intervalMS)']", .delete(all: true))]
+            case "delete": return [.xpath(base, .delete(all: true))]
+            case "do_shutdown": return []
+            default: break
+            }
+            var ops: [CIBReplica.Operation] = [.modify(StatusRecords.result(r, nodeID: id), section: .status, allowCreate: true)]
+            if let fc = StatusRecords.failcount(r, nodeID: id, now: now, startFailureIsFatal: startFailureIsFatal) {
+                ops.append(.modify(fc, section: .status, allowCreate: true))
+            }
+            return ops
+        case .recordShutdownRequest(let nodeID, let node):
+            return [.modify(StatusRecords.shutdownRequest(nodeID: String(nodeID), uname: node, now: now), section: .status, allowCreate: true)]
+        case .recordFenced(let node):
+            let id = nodeID(node)
+            return [.modify(StatusRecords.fenced(id: id, uname: node), section: .status, allowCreate: true),
+                    .xpath(Self.statePath(id) + "/lrm", .delete(all: true)),
+                    .xpath(Self.statePath(id) + "/transient_attributes", .delete(all: true))]
+        case .clearFailcount(let rsc, let node):
+            let id = nodeID(node)
+            return [.xpath(Self.statePath(id) + "/transient_attributes/instance_attributes/nvpair[starts-with(@name,'fail-count-\(rsc)#') or starts-with(@name,'last-failure-\(rsc)#')]",
+                           .delete(all: true))]
+        default:
+            return []
+        }
+    }
+}

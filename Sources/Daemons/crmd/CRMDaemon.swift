@@ -1,0 +1,213 @@
+import ArgumentParser
+import CIB
+import CIBClient
+import CSystemd
+import Controller
+import Dispatch
+import Foundation
+import HASupport
+import LRM
+import LocalIPC
+import Logging
+import Messaging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// crmd: the node's controller. A thin shell around `ControllerCore` (Sources/Controller):
+/// it joins CPG group "crmd" through corosyncd, and feeds the core what happens (membership,
+/// the other controllers' messages, CIB changes, lrmd results, timers, signals); it performs
+/// what the core asks (CIB writes through cibd, operations through lrmd, the scheduler).
+@main
+struct CRMDaemonCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crmd",
+        abstract: "SwiftHA's controller: elects the DC, which runs the scheduler and has every node execute its part.",
+        discussion: """
+            Connects to the node's corosyncd, cibd and lrmd (under --root), joins CPG group \
+            "crmd" and elects the DC (the member with the lowest node id) at every membership \
+            change. The DC collects every member's operation history into the CIB status, runs \
+            the scheduler on every relevant change (saving each input as \
+            <root>/var/lib/pacemaker/pengine/pe-input-N.xml, which crm_simulate -x replays) and \
+            executes the transition graph: each action goes to its node's crmd, which runs it \
+            through its lrmd; results are recorded in the status. Sends READY=1 to NOTIFY_SOCKET \
+            once joined. SIGTERM or SIGINT: asks the DC to move the node's resources away, then \
+            leaves the group and exits 0.
+            """)
+
+    @Option(help: "The node's root directory (default: $SWIFTHA_ROOT, else /).")
+    var root: String?
+
+    @Option(help: "The node's name (default: $SWIFTHA_NODE, else its name in corosync.conf's nodelist).")
+    var node: String?
+
+    @Option(name: .customLong("connect-timeout"), help: "Seconds to wait for corosyncd, cibd and lrmd at start.")
+    var connectTimeout: Double = 60
+
+    @Option(name: .customLong("shutdown-timeout"), help: "Seconds to wait at SIGTERM for the DC to move this node's resources away.")
+    var shutdownTimeout: Double = 45
+
+    @Flag(name: .shortAndLong, help: "Log debug messages.")
+    var verbose = false
+
+    func validate() throws {
+        let env = NodeEnvironment(root: root, node: node)
+        guard env.root.hasPrefix("/") else {
+            throw ValidationError("the node root must be an absolute path (got '\(env.root)'); give --root /ABSOLUTE/PATH or SWIFTHA_ROOT")
+        }
+        guard connectTimeout > 0, connectTimeout <= 3600 else {
+            throw ValidationError("--connect-timeout must be between 0 and 3600 seconds (got \(connectTimeout))")
+        }
+        guard shutdownTimeout > 0, shutdownTimeout <= 86400 else {
+            throw ValidationError("--shutdown-timeout must be between 0 and 86400 seconds (got \(shutdownTimeout))")
+        }
+    }
+
+    func run() async throws {
+        bootstrapLogging(program: "crmd", level: verbose ? .debug : .info)
+        let logger = Logger(label: "crmd")
+        let env = NodeEnvironment(root: root, node: node)
+
+        let (events, sink) = AsyncStream<ShellEvent>.makeStream()
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { sink.yield(.signal(sig)) }
+            source.resume()
+            sources.append(source)
+        }
+        defer { for s in sources { s.cancel() } }
+
+        let deadline = ContinuousClock.now + .milliseconds(Int64(connectTimeout * 1000))
+        let corosync: CorosyncClient
+        do {
+            corosync = try await Self.retry(until: deadline) { try await CorosyncClient.connect(root: env.root) }
+        } catch {
+            logger.critical("cannot reach corosyncd: \(error); start corosyncd for this node root first")
+            throw ExitCode(CRMExit.unavailable.rawValue)
+        }
+        // Node names from corosync's nodelist.
+        var names: [UInt32: String] = [:]
+        if let entries = try? await corosync.cmapList(prefix: "nodelist.node.") {
+            var ids: [String: UInt32] = [:], unames: [String: String] = [:]
+            for e in entries {
+                let parts = e.key.split(separator: ".")
+                guard parts.count == 4 else { continue }
+                let n = String(parts[2])
+                if parts[3] == "nodeid", let v = UInt32(e.value.description) { ids[n] = v }
+                if parts[3] == "name" { unames[n] = e.value.description }
+                if parts[3] == "ring0_addr", unames[n] == nil { unames[n] = e.value.description }
+            }
+            for (n, id) in ids { if let u = unames[n] { names[id] = u } }
+        }
+        let localName = env.node ?? names[corosync.nodeID] ?? ProcessInfo.processInfo.hostName
+        names[corosync.nodeID] = localName
+
+        let cib: CIBClient
+        do {
+            cib = try await Self.retry(until: deadline) {
+                let c = try await CIBClient.connect(root: env.root)
+                guard try await c.status().synced else {
+                    await c.close()
+                    throw IPCError.cannotConnect(service: "cibd", path: CIBAPI.socketPath(root: env.root), reason: "its copy is not synced yet")
+                }
+                return c
+            }
+        } catch {
+            logger.critical("cannot reach cibd: \(error); start cibd for this node root first")
+            await corosync.close()
+            throw ExitCode(CRMExit.unavailable.rawValue)
+        }
+        let lrmd: LRMClient
+        do {
+            lrmd = try await Self.retry(until: deadline) { try await LRMClient.connect(root: env.root) }
+        } catch {
+            logger.critical("cannot reach lrmd: \(error); start lrmd for this node root first")
+            await cib.close()
+            await corosync.close()
+            throw ExitCode(CRMExit.unavailable.rawValue)
+        }
+        let changes = try await cib.changes()
+        let results = lrmd.results()
+        let group: CPGHandle
+        do {
+            group = try await corosync.join("crmd")
+        } catch {
+            logger.critical("cannot join CPG group 'crmd': \(error); is another crmd running for this node root?")
+            throw ExitCode(CRMExit.unavailable.rawValue)
+        }
+        let quorum = try? await corosync.quorumChanges()
+        let initialQuorum = try? await corosync.quorumState()
+
+        let shell = ControllerShell(
+            env: env, local: ControllerMember(nodeID: corosync.nodeID, name: localName), names: names,
+            cib: cib, lrmd: lrmd, group: group, sink: sink, logger: logger,
+            shutdownTimeout: .milliseconds(Int64(shutdownTimeout * 1000)), fencer: StonithdFencer(root: env.root))
+        shell.quorate = initialQuorum.map { $0.quorate || !$0.providerConfigured } ?? true
+        logger.info("crmd \(getpid()) started for node \(localName) (id \(corosync.nodeID)) with root \(env.root); member \(corosync.me) of CPG group 'crmd'")
+        _ = sd_notify(0, "READY=1\nSTATUS=controller of \(localName)")
+
+        let end: String = await withTaskGroup(of: String?.self) { tasks in
+            tasks.addTask {
+                for await e in group.events { sink.yield(.cpg(e)) }
+                sink.yield(.lost("the connection to corosyncd ended"))
+                return nil
+            }
+            tasks.addTask {
+                for await p in changes { sink.yield(.cibChanged(p)) }
+                sink.yield(.lost("the connection to cibd ended"))
+                return nil
+            }
+            tasks.addTask {
+                for await r in results { sink.yield(.lrm(r)) }
+                sink.yield(.lost("the connection to lrmd ended"))
+                return nil
+            }
+            if let quorum {
+                tasks.addTask {
+                    for await q in quorum { sink.yield(.quorum(q.quorate || !q.providerConfigured)) }
+                    return nil
+                }
+            }
+            tasks.addTask {
+                await shell.run(events)
+            }
+            var why = ""
+            for await r in tasks {
+                if let r {
+                    why = r
+                    break
+                }
+            }
+            tasks.cancelAll()
+            return why
+        }
+        _ = sd_notify(0, "STOPPING=1")
+        // Only a node whose resources were moved away leaves on purpose; otherwise closing the
+        // connection makes the others see this controller lost.
+        if end == "exit" { try? await group.leave() }
+        await lrmd.close()
+        await cib.close()
+        await corosync.close()
+        if end == "exit" || end == "exit-unclean" {
+            logger.info("crmd stopped\(end == "exit" ? "" : " without the DC's leave: the cluster sees this node's controller lost")")
+        } else {
+            logger.critical("\(end); exiting (pacemakerd restarts crmd)")
+            throw ExitCode(CRMExit.disconnect.rawValue)
+        }
+    }
+
+    /// Tries `body` every 200 ms until it succeeds or the deadline passes.
+    static func retry<T>(until deadline: ContinuousClock.Instant, _ body: () async throws -> T) async throws -> T {
+        while true {
+            do {
+                return try await body()
+            } catch {
+                guard ContinuousClock.now < deadline else { throw error }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+}

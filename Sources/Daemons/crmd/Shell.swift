@@ -1,0 +1,483 @@
+import Agents
+import CIB
+import CIBClient
+import Controller
+import Foundation
+import HASupport
+import LRM
+import Logging
+import Messaging
+import PolicyEngine
+
+/// What reaches the shell's one loop.
+enum ShellEvent: Sendable {
+    case cpg(CPGEvent)
+    case cibChanged(CIBPatch)
+    case lrm(OperationRecord)
+    case quorum(Bool)
+    case timer(ControllerCore.Timer)
+    /// A local operation ended (its record), or could not run (rc, op-status, why).
+    case localDone(ActionRequest, OperationRecord?, failure: (rc: Int, status: Int, reason: String)?)
+    /// A recurring operation was accepted by lrmd with this call id.
+    case recurringStarted(ActionRequest, callID: Int)
+    case fenced(transition: Int, index: Int, FencingResult)
+    case signal(Int32)
+    case lost(String)
+}
+
+/// The shell: one loop that owns the core and performs its directives in order (each CIB write
+/// is awaited before the next directive, so the scheduler always sees what was recorded).
+final class ControllerShell: @unchecked Sendable {
+    let env: NodeEnvironment
+    var core: ControllerCore
+    var names: [UInt32: String]
+    let cib: CIBClient
+    let lrmd: LRMClient
+    let group: CPGHandle
+    let sink: AsyncStream<ShellEvent>.Continuation
+    let logger: Logger
+    let fencer: (any NodeFencer)?
+    var quorate = true
+    var timers: [ControllerCore.Timer: Task<Void, Never>] = [:]
+    /// Versions produced by this controller's own CIB writes: their notifications are not news.
+    var ownVersions: Set<CIBVersion> = []
+    /// Recurring operations started here: call id → the request (for its later results).
+    var recurring: [Int: ActionRequest] = [:]
+    /// Results of recurring operations that arrived before lrmd's answer named their call id.
+    var early: [Int: OperationRecord] = [:]
+    /// Transition keys of operations run here, by call id (added to the history at a join).
+    var keysByCallID: [Int: String] = [:]
+    let peInputs: PEInputSeries
+    var startFailureIsFatal = true
+    var exiting = false
+    /// Whether to leave the group on purpose when exiting (see `ControllerCore.Directive.exit`).
+    var cleanExit = false
+    /// Fence devices started on this node (see `runLocally`).
+    var startedDevices: Set<String> = []
+
+    init(env: NodeEnvironment, local: ControllerMember, names: [UInt32: String], cib: CIBClient, lrmd: LRMClient,
+         group: CPGHandle, sink: AsyncStream<ShellEvent>.Continuation, logger: Logger, shutdownTimeout: Duration,
+         fencer: (any NodeFencer)? = nil) {
+        self.env = env
+        core = ControllerCore(local: local, uuid: UUID().uuidString.lowercased())
+        core.shutdownEscalation = shutdownTimeout
+        self.names = names
+        self.cib = cib
+        self.lrmd = lrmd
+        self.group = group
+        self.sink = sink
+        self.logger = logger
+        self.fencer = fencer
+        peInputs = PEInputSeries(directory: env.path("var/lib/pacemaker/pengine"))
+    }
+
+    var localName: String { core.local.name }
+
+    func nodeID(of name: String) -> String {
+        names.first { $0.value == name }.map { String($0.key) } ?? name
+    }
+
+    /// Runs until the core says exit; returns "exit", or why it ended.
+    func run(_ events: AsyncStream<ShellEvent>) async -> String? {
+        await adoptRecurring()
+        for await event in events {
+            switch event {
+            case .lost(let why):
+                return why
+            default:
+                await handle(event)
+            }
+            if exiting { return cleanExit ? "exit" : "exit-unclean" }
+        }
+        return "the event stream ended"
+    }
+
+    func handle(_ event: ShellEvent) async {
+        switch event {
+        case .cpg(.configurationChange(let members, _, let left)):
+            var seen = Set<UInt32>()
+            let ms = members.filter { seen.insert($0.nodeID).inserted }.map { member($0.nodeID) }
+            let stillThere = Set(ms.map(\.nodeID))
+            // A member that left on purpose is shutting its node down (pacemakerd stops corosyncd
+            // next): recorded out of the membership. One whose process ended is still in it.
+            let gone = left.filter { !stillThere.contains($0.member.nodeID) }.map {
+                (member: member($0.member.nodeID), clean: $0.reason == .leave, nodeStillUp: $0.reason == .processDown)
+            }
+            logger.info("CPG group 'crmd': \(ms.map(\.description).joined(separator: ", ")); left: \(gone.map { "\($0.member) (\($0.clean ? "clean" : "lost"))" }.joined(separator: ", "))")
+            await perform(core.onMembership(ms, left: gone))
+        case .cpg(.message(let sender, let payload)):
+            guard let m = try? ControllerMessage.decode(payload) else {
+                logger.warning("dropped a message from \(sender) that is not a controller message")
+                return
+            }
+            await perform(core.onMessage(m, from: member(sender.nodeID)))
+        case .cibChanged(let patch):
+            if ownVersions.remove(patch.target) != nil { return }
+            guard core.isDC else { return }
+            await perform(core.onCIBChanged("the CIB changed (now \(patch.target))"))
+        case .lrm(let record):
+            onLRMRecord(record)
+            if let (req, record) = takeRecurringResult(record) { await sendResult(req, record) }
+        case .quorum(let q):
+            guard q != quorate else { return }
+            quorate = q
+            logger.info("quorum \(q ? "gained" : "lost")")
+            if core.isDC {
+                await writeRootAttributes()
+                await perform(core.onCIBChanged("quorum \(q ? "gained" : "lost")"))
+            }
+        case .timer(let t):
+            timers[t] = nil
+            await perform(core.onTimer(t))
+        case .localDone(let req, let record, let failure):
+            if let record, req.agent?.hasPrefix("stonith:") == true, req.task == "start", record.exitCode == .success, record.status == .done,
+               let rsc = req.resource {
+                startedDevices.insert(rsc)
+            }
+            if let record {
+                remember(record.callID, req.transitionKey)
+                await sendResult(req, record)
+            } else if let failure {
+                let r = ActionResult(node: localName, resource: req.resource ?? "", agent: req.agent ?? "", task: req.task,
+                                     intervalMS: req.intervalMS, transitionKey: req.transitionKey, callID: -1, rc: failure.rc,
+                                     opStatus: failure.status, lastRCChange: Int(Date().timeIntervalSince1970),
+                                     exitReason: failure.reason)
+                await send(.result(r))
+            }
+        case .recurringStarted(let req, let callID):
+            recurring[callID] = req
+            remember(callID, req.transitionKey)
+            if let record = early.removeValue(forKey: callID) { await sendResult(req, record) }
+        case .fenced(let t, let i, let result):
+            await perform(core.onFenceResult(transition: t, index: i, result))
+        case .signal(let sig):
+            logger.info("received \(sig == SIGINT ? "SIGINT" : "SIGTERM"): asking the DC to move this node's resources away before stopping")
+            await perform(core.onShutdownRequested())
+        case .lost:
+            break
+        }
+    }
+
+    func member(_ id: UInt32) -> ControllerMember {
+        ControllerMember(nodeID: id, name: names[id] ?? "node\(id)")
+    }
+
+    // MARK: Local operations
+
+    /// Recurring operations lrmd already runs (this crmd restarted): their later results are
+    /// reported like those of the operations this crmd starts, as expecting success.
+    func adoptRecurring() async {
+        guard let histories = try? await lrmd.histories() else { return }
+        for h in histories {
+            for op in h.operations.values where op.key.interval > .zero && recurring[op.callID] == nil {
+                let ms = Int(op.key.interval.components.seconds * 1000 + op.key.interval.components.attoseconds / 1_000_000_000_000_000)
+                recurring[op.callID] = ActionRequest(
+                    node: localName, task: op.key.action.rawValue, resource: h.resource.id, agent: h.resource.agent.description,
+                    intervalMS: ms, timeoutMS: 20_000, parameters: h.resource.parameters, meta: [:],
+                    transitionKey: TransitionKey(actionID: 0, transitionID: 0, targetRC: 0, uuid: "adopted").description)
+            }
+        }
+        if !recurring.isEmpty { logger.info("watching \(recurring.count) recurring operation(s) lrmd already runs") }
+    }
+
+    /// Remembers the transition key of an operation run here (bounded).
+    func remember(_ callID: Int, _ key: String) {
+        keysByCallID[callID] = key
+        if keysByCallID.count > 20_000 {
+            for id in keysByCallID.keys.sorted().prefix(10_000) { keysByCallID[id] = nil }
+        }
+    }
+
+    func onLRMRecord(_ record: OperationRecord) {
+        guard record.key.interval > .zero, recurring[record.callID] == nil, record.status != .cancelled else { return }
+        early[record.callID] = record
+        if early.count > 256, let first = early.keys.min() { early[first] = nil }
+    }
+
+    func takeRecurringResult(_ record: OperationRecord) -> (ActionRequest, OperationRecord)? {
+        guard let req = recurring[record.callID] else { return nil }
+        if record.status == .cancelled {
+            recurring[record.callID] = nil
+            return nil
+        }
+        return (req, record)
+    }
+
+    func sendResult(_ req: ActionRequest, _ record: OperationRecord) async {
+        let last = Int(Date().timeIntervalSince1970) // lrmd's record times are its own; the change is now
+        let r = ActionResult(node: localName, resource: req.resource ?? record.key.resource, agent: req.agent ?? "",
+                             task: req.task, intervalMS: req.intervalMS, transitionKey: req.transitionKey,
+                             callID: record.callID, rc: Int(record.exitCode.rawValue), opStatus: record.status.pacemakerCode,
+                             execTimeMS: Int(record.execTime.components.seconds * 1000 + record.execTime.components.attoseconds / 1_000_000_000_000_000),
+                             queueTimeMS: Int(record.queueTime.components.seconds * 1000 + record.queueTime.components.attoseconds / 1_000_000_000_000_000),
+                             lastRCChange: last, digest: record.parameterDigest, exitReason: record.exitReason)
+        await send(.result(r))
+    }
+
+    /// Runs an action on this node's lrmd in a task of its own; its end comes back as an event.
+    func runLocally(_ req: ActionRequest) {
+        let lrmd = self.lrmd
+        let sink = self.sink
+        let logger = self.logger
+        let stopping = req.task == "stop" ? recurring.filter { $0.value.resource == req.resource }.map(\.value) : []
+        // Fence devices: stonithd uses them straight from the CIB, so "started" only says
+        // where the cluster watches them, kept here as Pacemaker's executor keeps it. Every
+        // action runs the agent's monitor (a real call id); a probe where the device was not
+        // started reports "not running", a stop always succeeds.
+        let fenceDevice = req.agent?.hasPrefix("stonith:") ?? false
+        let deviceStarted = startedDevices.contains(req.resource ?? "")
+        if fenceDevice && req.task == "stop" { startedDevices.remove(req.resource ?? "") }
+        Task {
+            func fail(_ rc: Int, _ status: Int, _ why: String) {
+                logger.error("\(req.operationKey) on this node: \(why)")
+                sink.yield(.localDone(req, nil, failure: (rc, status, why)))
+            }
+            guard let rsc = req.resource else { return fail(1, 4, "the action names no resource") }
+            do {
+                switch req.task {
+                case "cancel":
+                    let action = AgentAction(rawValue: req.meta["operation"] ?? "monitor") ?? .monitor
+                    try await lrmd.cancel(OperationKey(resource: rsc, action: action, interval: .milliseconds(req.intervalMS)))
+                    sink.yield(.localDone(req, nil, failure: (0, 0, "cancelled")))
+                    return
+                case "delete":
+                    try? await lrmd.unregister(rsc)
+                    sink.yield(.localDone(req, nil, failure: (0, 0, "deleted")))
+                    return
+                default:
+                    break
+                }
+                guard let text = req.agent, let agent = ResourceAgentName(parsing: text) else {
+                    return fail(5, 7, "no agent given for \(rsc) (\(req.agent ?? "none")); fix the primitive's class, provider and type")
+                }
+                if fenceDevice && req.intervalMS == 0 {
+                    try await lrmd.register(ResourceDefinition(id: rsc, agent: agent, parameters: req.parameters))
+                    var record = try await lrmd.run(OperationRequest(resource: rsc, action: .monitor, timeout: .milliseconds(max(1, req.timeoutMS)),
+                                                                     parameters: req.parameters))
+                    if req.task == "stop" || (req.task == "monitor" && !deviceStarted) {
+                        record.exitCode = req.task == "stop" ? .success : .notRunning
+                        record.status = .done
+                        record.exitReason = nil
+                    }
+                    sink.yield(.localDone(req, record, failure: nil))
+                    return
+                }
+                guard let action = AgentAction(rawValue: req.task) else {
+                    return fail(3, 3, "'\(req.task)' is not an action this controller runs")
+                }
+                try await lrmd.register(ResourceDefinition(id: rsc, agent: agent, parameters: req.parameters))
+                // A stop ends the resource's recurring operations first, as Pacemaker's controller does.
+                for r in stopping {
+                    let a = AgentAction(rawValue: r.task) ?? .monitor
+                    try? await lrmd.cancel(OperationKey(resource: rsc, action: a, interval: .milliseconds(r.intervalMS)))
+                }
+                let op = OperationRequest(resource: rsc, action: action, interval: .milliseconds(req.intervalMS),
+                                          timeout: .milliseconds(max(1, req.timeoutMS)), parameters: req.parameters,
+                                          meta: req.meta.filter { !["on_node", "on_node_uuid", "op_target_rc"].contains($0.key) })
+                if req.intervalMS > 0 {
+                    let callID = try await lrmd.execute(op)
+                    sink.yield(.recurringStarted(req, callID: callID))
+                } else {
+                    let record = try await lrmd.run(op)
+                    sink.yield(.localDone(req, record, failure: nil))
+                }
+            } catch let f as LRMFailure {
+                switch f.kind {
+                case .notInstalled, .invalidAgent: fail(5, 7, f.message)
+                default: fail(1, 4, f.message)
+                }
+            } catch {
+                fail(1, 8, "lrmd: \(error)")
+            }
+        }
+    }
+
+    /// This node's history as `<lrm_resources>`, with the transition keys known here.
+    func localHistory() async -> String {
+        var list = XElement("lrm_resources")
+        do {
+            for r in try await lrmd.lrmResources(node: localName) {
+                var e = r.element
+                if e["class"] == "stonith" {
+                    // Only where it was started, as started (see `runLocally`).
+                    guard let id = e.id, startedDevices.contains(id) else { continue }
+                    let ops = e.elements(named: "lrm_rsc_op")
+                    guard var last = ops.max(by: { Int($0["call-id"] ?? "") ?? 0 < Int($1["call-id"] ?? "") ?? 0 }) else { continue }
+                    last["id"] = "\(id)_last_0"
+                    last["operation"] = "start"
+                    last["operation_key"] = "\(id)_start_0"
+                    last["interval"] = "0"
+                    last["rc-code"] = "0"
+                    last["op-status"] = "0"
+                    e.children = [.element(last)]
+                }
+                e.updateElements { op in
+                    guard op.name == "lrm_rsc_op", let id = op["call-id"].flatMap(Int.init), let key = keysByCallID[id] else { return }
+                    op["transition-key"] = key
+                    op["transition-magic"] = "\(op["op-status"] ?? "0"):\(op["rc-code"] ?? "0");\(key)"
+                }
+                list.append(e)
+            }
+        } catch {
+            logger.error("cannot read lrmd's history for the join: \(error)")
+        }
+        return list.xmlString(.compact)
+    }
+
+    // MARK: Directives
+
+    func perform(_ directives: [ControllerCore.Directive]) async {
+        for d in directives {
+            await perform(d)
+        }
+    }
+
+    func perform(_ d: ControllerCore.Directive) async {
+        switch d {
+        case .send(let m):
+            await send(m)
+        case .arm(let t, let after):
+            timers[t]?.cancel()
+            let sink = self.sink
+            timers[t] = Task {
+                do { try await Task.sleep(for: after) } catch { return }
+                sink.yield(.timer(t))
+            }
+        case .disarm(let t):
+            timers.removeValue(forKey: t)?.cancel()
+        case .becameDC, .recordJoin, .recordMembers, .recordLeft, .recordResult, .recordShutdownRequest, .recordFenced, .clearFailcount:
+            switch d {
+            case .becameDC: logger.info("this node (\(core.local)) is the DC")
+            case .recordMembers(let ms): logger.info("join complete: \(ms.map(\.description).joined(separator: ", "))")
+            case .recordLeft(let m, let clean, _): logger.info("\(m.name) left \(clean ? "cleanly" : "without a clean leave: it is unclean until fenced")")
+            case .recordFenced(let node): logger.notice("\(node) was fenced")
+            case .recordResult(let r):
+                logger.info("\(r.operationKey) on \(r.node): rc=\(r.rc) status=\(r.opStatus)\(r.isFailure ? " (failed)" : "")",
+                            metadata: ["node": "\(r.node)", "resource": "\(r.resource)", "operation": "\(r.operationKey)"])
+            default: break
+            }
+            await record(d)
+        case .resignedDC:
+            logger.info("this node is no longer the DC")
+        case .sendHistory(let round):
+            let history = await localHistory()
+            await send(.joinHistory(round: round, nodeID: core.local.nodeID, node: localName, lrmResources: history))
+        case .runLocally(let req):
+            logger.info("running \(req.operationKey) (\(req.transitionKey))",
+                        metadata: ["node": "\(localName)", "resource": "\(req.resource ?? "")", "operation": "\(req.operationKey)"])
+            runLocally(req)
+        case .schedule(let reason):
+            await schedule(reason)
+        case .fence(let node, let action, let timeout, let t, let i):
+            logger.warning("fencing \(node) (\(action))")
+            guard let fencer else {
+                logger.error("cannot fence \(node): this crmd has no fencer; its resources stay where they are until it is cleanly down")
+                sink.yield(.fenced(transition: t, index: i, .failed("no fencer configured")))
+                return
+            }
+            let sink = self.sink
+            Task {
+                let r = await fencer.fence(target: node, action: action, timeout: timeout)
+                sink.yield(.fenced(transition: t, index: i, r))
+            }
+        case .exit(let clean):
+            exiting = true
+            cleanExit = clean
+        case .note(let s):
+            logger.info("\(s)")
+        }
+    }
+
+    func send(_ m: ControllerMessage) async {
+        do {
+            try await group.multicast(m.encoded())
+        } catch {
+            logger.error("cannot multicast to CPG group 'crmd': \(error)")
+            sink.yield(.lost("cannot multicast to CPG group 'crmd': \(error)"))
+        }
+    }
+
+    /// Writes through cibd; false when it failed.
+    @discardableResult
+    func write(_ op: CIBReplica.Operation, quietIfMissing: Bool = false) async -> Bool {
+        do {
+            let v = try await cib.change(op)
+            ownVersions.insert(v)
+            if ownVersions.count > 4096 { ownVersions.removeAll() }
+            return true
+        } catch let e as CIBError where e.kind == .notFound && quietIfMissing {
+            return false
+        } catch {
+            logger.error("cannot update the CIB: \(error)")
+            return false
+        }
+    }
+
+    func writeRootAttributes() async {
+        await record(.becameDC)
+    }
+
+    /// Carries out a record directive: its CIB changes, in order.
+    func record(_ d: ControllerCore.Directive) async {
+        let names = self.names
+        var writes = StatusWrites(nodeID: { n in names.first { $0.value == n }.map { String($0.key) } ?? n },
+                                  now: Int(Date().timeIntervalSince1970), startFailureIsFatal: startFailureIsFatal, quorate: quorate)
+        if StatusWrites.needsSections(d) {
+            writes.status = (try? await cib.queryXML(section: .status)).flatMap { try? XElement.parse(Array($0.utf8), source: "cibd's status") }
+            writes.nodes = (try? await cib.queryXML(section: .nodes)).flatMap { try? XElement.parse(Array($0.utf8), source: "cibd's nodes") }
+        }
+        for op in writes.operations(for: d, dc: core.local) {
+            var quiet = false
+            if case .xpath(_, .delete) = op { quiet = true }
+            await write(op, quietIfMissing: quiet)
+        }
+    }
+
+    /// Runs the scheduler on the CIB as it is now and hands the graph to the core.
+    func schedule(_ reason: String) async {
+        let cibNow: CIB
+        do {
+            cibNow = try await cib.query()
+        } catch {
+            logger.error("cannot read the CIB to run the scheduler: \(error); trying again at the next event")
+            await perform(core.onScheduled(ActionGraph(), recheck: .seconds(5)))
+            return
+        }
+        let now = Int(Date().timeIntervalSince1970)
+        var input = cibNow
+        input.root["execution-date"] = String(now)
+        let n = peInputs.save(input)
+        let (ws, transition) = Simulator.schedule(SchedulerInput(cib: input, now: now))
+        startFailureIsFatal = ws.options.startFailureIsFatal
+        let text = ws.options.raw["cluster-recheck-interval"] ?? "15min"
+        let ms = CIBValue.milliseconds(text) ?? 900_000
+        logger.info("scheduler run (\(reason)): \(transition.graph.actions.count) action(s)\(n.map { ", input saved as pe-input-\($0).xml" } ?? "")")
+        await perform(core.onScheduled(transition.graph, recheck: ms > 0 ? .milliseconds(ms) : nil))
+    }
+}
+
+/// The saved scheduler inputs: `pe-input-N.xml`, N one more than the highest already there
+/// (so the series continues across restarts).
+final class PEInputSeries: @unchecked Sendable {
+    let directory: String
+    var next: Int
+
+    init(directory: String) {
+        self.directory = directory
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        next = (PEInputNames.highest(in: names) ?? -1) + 1
+    }
+
+    func save(_ cib: CIB) -> Int? {
+        let n = next
+        let path = "\(directory)/pe-input-\(n).xml"
+        do {
+            try Data(cib.root.xmlBytes(.pretty)).write(to: URL(fileURLWithPath: path), options: .atomic)
+            next += 1
+            return n
+        } catch {
+            return nil
+        }
+    }
+}

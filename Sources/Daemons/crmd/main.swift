@@ -1,5 +1,0 @@
-import HASupport
-
-// crmd is delivered by issue #6. Until then it says so and exits with
-// CRM_EX_UNIMPLEMENT_FEATURE, so that nothing mistakes it for a running daemon.
-HASupport.notYetAvailable(program: "crmd", issue: 6)

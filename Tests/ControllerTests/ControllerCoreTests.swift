@@ -1,0 +1,391 @@
+import CIB
+import Controller
+import PolicyEngine
+import Testing
+import TestSupport
+
+/// A whole cluster of `ControllerCore`s in one process: messages delivered to every member in
+/// one total order (as CPG does), the CIB a value the DC's `StatusWrites` are applied to, the
+/// real scheduler, and for each node a simulated executor that runs Dummy-like resources.
+final class SimulatedCluster {
+    struct Node {
+        var core: ControllerCore
+        var up = true
+        /// Resources running on this node.
+        var running: Set<String> = []
+        var callID = 0
+        /// Results of the operations run here, oldest first (the node's lrmd history).
+        var history: [ActionResult] = []
+        var recurring: [String: ActionRequest] = [:]
+        var exited = false
+        var cleanExit = false
+    }
+
+    var nodes: [Node]
+    var cib: CIB
+    var queue: [(from: ControllerMember, message: ControllerMessage)] = []
+    var now = 1_700_000_000
+    var fencer: (String) -> FencingResult = { _ in .failed("no fencer") }
+    var fenceRequests: [String] = []
+    var schedulerRuns = 0
+    var startsPerNode: [String: Int] = [:]
+    /// Every directive each node was given, for assertions.
+    var log: [String] = []
+
+    init(nodes count: Int, configuration: String) throws {
+        nodes = (1...count).map { Node(core: ControllerCore(local: ControllerMember(nodeID: UInt32($0), name: "node\($0)"), uuid: "uuid-\($0)")) }
+        cib = try CIB.parse("""
+        <cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0">
+          <configuration>\(configuration)</configuration><status/>
+        </cib>
+        """)
+    }
+
+    func index(_ name: String) -> Int { nodes.firstIndex { $0.core.local.name == name }! }
+    var members: [ControllerMember] { nodes.filter(\.up).map(\.core.local) }
+
+    /// Every live node sees the membership change.
+    func membershipChanged(left: [(ControllerMember, Bool, Bool)] = []) {
+        let ms = members
+        for i in nodes.indices where nodes[i].up {
+            let d = nodes[i].core.onMembership(ms, left: left.map { (member: $0.0, clean: $0.1, nodeStillUp: $0.2) })
+            perform(d, at: i)
+        }
+    }
+
+    func apply(_ ops: [CIBReplica.Operation]) {
+        for op in ops {
+            do {
+                cib = try CIBReplica.apply(op, to: cib)
+            } catch {
+                if case .xpath(_, .delete) = op, error.kind == .notFound { continue }
+                Issue.record("CIB change failed: \(error) for \(op)")
+            }
+        }
+    }
+
+    func perform(_ directives: [ControllerCore.Directive], at i: Int) {
+        let me = nodes[i].core.local
+        for d in directives {
+            log.append("\(me.name): \(d)")
+            switch d {
+            case .send(let m):
+                queue.append((me, m))
+            case .arm, .disarm, .resignedDC, .note:
+                break
+            case .becameDC, .recordJoin, .recordMembers, .recordLeft, .recordResult, .recordShutdownRequest, .recordFenced, .clearFailcount:
+                let names = nodes.map(\.core.local)
+                var w = StatusWrites(nodeID: { n in names.first { $0.name == n }.map { String($0.nodeID) } ?? n }, now: now)
+                w.status = cib.root.firstElement(named: "status")
+                w.nodes = cib.root.firstElement(named: "configuration")?.firstElement(named: "nodes")
+                apply(w.operations(for: d, dc: me))
+            case .sendHistory(let round):
+                queue.append((me, .joinHistory(round: round, nodeID: me.nodeID, node: me.name, lrmResources: historyXML(i))))
+            case .runLocally(let req):
+                run(req, at: i)
+            case .schedule:
+                schedulerRuns += 1
+                now += 1
+                var input = cib
+                input.root["execution-date"] = String(now)
+                let graph = Simulator.schedule(SchedulerInput(cib: input, now: now)).1.graph
+                perform(nodes[i].core.onScheduled(graph, recheck: nil), at: i)
+            case .fence(let node, _, _, let t, let index):
+                fenceRequests.append(node)
+                let r = fencer(node)
+                if r == .done, let k = nodes.firstIndex(where: { $0.core.local.name == node }) {
+                    nodes[k].running = []
+                    nodes[k].recurring = [:]
+                }
+                perform(nodes[i].core.onFenceResult(transition: t, index: index, r), at: i)
+            case .exit(let clean):
+                nodes[i].exited = true
+                nodes[i].cleanExit = clean
+            }
+        }
+    }
+
+    /// The simulated executor: start and stop always work; a monitor tells the truth.
+    func run(_ req: ActionRequest, at i: Int) {
+        let rsc = req.resource ?? ""
+        var rc = 0
+        switch req.task {
+        case "start":
+            nodes[i].running.insert(rsc)
+            startsPerNode[nodes[i].core.local.name, default: 0] += 1
+        case "stop":
+            nodes[i].running.remove(rsc)
+            nodes[i].recurring = nodes[i].recurring.filter { $0.value.resource != rsc }
+        case "monitor":
+            rc = nodes[i].running.contains(rsc) ? 0 : 7
+            if req.intervalMS > 0 { nodes[i].recurring[req.operationKey] = req }
+        case "cancel":
+            nodes[i].recurring = nodes[i].recurring.filter { !($0.value.resource == rsc && $0.value.intervalMS == req.intervalMS) }
+        default:
+            break
+        }
+        report(req, rc: rc, at: i)
+    }
+
+    func report(_ req: ActionRequest, rc: Int, at i: Int) {
+        nodes[i].callID += 1
+        let r = ActionResult(node: nodes[i].core.local.name, resource: req.resource ?? "", agent: req.agent ?? "", task: req.task,
+                             intervalMS: req.intervalMS, transitionKey: req.transitionKey, callID: nodes[i].callID, rc: rc,
+                             opStatus: 0, lastRCChange: now, digest: ParameterDigest.digest(req.parameters))
+        if !["cancel", "delete"].contains(req.task) { nodes[i].history.append(r) }
+        queue.append((nodes[i].core.local, .result(r)))
+    }
+
+    /// A resource dies on a node: its recurring monitor reports "not running".
+    func killResource(_ rsc: String, on name: String) {
+        let i = index(name)
+        nodes[i].running.remove(rsc)
+        for req in nodes[i].recurring.values where req.resource == rsc { report(req, rc: 7, at: i) }
+    }
+
+    func historyXML(_ i: Int) -> String {
+        var list = XElement("lrm_resources")
+        var byResource: [String: [ActionResult]] = [:]
+        for r in nodes[i].history { byResource[r.resource, default: []].append(r) }
+        for (rsc, results) in byResource.sorted(by: { $0.key < $1.key }) {
+            var e = StatusRecords.result(results[0], nodeID: "x").firstElement(named: "lrm")!.firstElement(named: "lrm_resources")!
+                .firstElement(named: "lrm_resource")!
+            e.children = []
+            if let last = results.last(where: { $0.intervalMS == 0 }) { e.append(StatusRecords.operation(last, id: "\(rsc)_last_0")) }
+            var seen = Set<String>()
+            for r in results.reversed() where r.intervalMS > 0 && seen.insert(r.operationKey).inserted {
+                e.append(StatusRecords.operation(r, id: r.operationKey))
+            }
+            list.append(e)
+        }
+        return list.xmlString(.compact)
+    }
+
+    /// Delivers messages until none is left (bounded).
+    @discardableResult
+    func settle(maxSteps: Int = 5000) -> Bool {
+        var steps = 0
+        while !queue.isEmpty {
+            steps += 1
+            if steps > maxSteps { return false }
+            let (from, m) = queue.removeFirst()
+            for i in nodes.indices where nodes[i].up {
+                perform(nodes[i].core.onMessage(m, from: from), at: i)
+            }
+            // A node told to shut down leaves the group cleanly.
+            for i in nodes.indices where nodes[i].up && nodes[i].exited {
+                nodes[i].up = false
+                membershipChanged(left: [(nodes[i].core.local, nodes[i].cleanExit, true)])
+            }
+        }
+        return true
+    }
+
+    var dc: ControllerMember? { nodes.first { $0.up && $0.core.isDC }?.core.local }
+    func whereRunning(_ rsc: String) -> [String] { nodes.filter { $0.running.contains(rsc) }.map(\.core.local.name) }
+
+    /// Where the CIB status says the resource is active (the scheduler's reading of it).
+    func activeInCIB(_ rsc: String) -> [String] {
+        let ws = Simulator.workingSet(SchedulerInput(cib: cib, now: now))
+        return ws.resources.first { $0.id == rsc }?.activeOn ?? []
+    }
+
+    func attribute(_ name: String, of node: String) -> String? {
+        let id = String(nodes[index(node)].core.local.nodeID)
+        return (try? cib.root.xpathElements("/cib/status/node_state[@id='\(id)']/transient_attributes//nvpair[@name='\(name)']"))?.first?["value"]
+    }
+}
+
+@Suite struct ControllerCoreTests {
+    static func configuration(fencing: Bool) -> String {
+        """
+        <crm_config><cluster_property_set id="o"><nvpair id="o1" name="stonith-enabled" value="\(fencing)"/></cluster_property_set></crm_config>
+        <nodes/>
+        <resources>\(fencing ? #"<primitive id="fence" class="stonith" type="fence_swiftha"/>"# : "")
+        <primitive id="d1" class="ocf" provider="heartbeat" type="Dummy">
+          <operations><op id="d1-mon" name="monitor" interval="10s" timeout="20s"/></operations>
+        </primitive></resources>
+        <constraints>\(fencing ? #"<rsc_location id="prefer2" rsc="d1" node="node2" score="100"/>"# : "")</constraints>
+        """
+    }
+
+    @Test func theDCStartsTheResourceOnceRecordsItRecoversAFailureAndMovesItAtShutdown() throws {
+        let c = try SimulatedCluster(nodes: 3, configuration: Self.configuration(fencing: false))
+        c.membershipChanged()
+        #expect(c.settle())
+        #expect(c.dc?.name == "node1")
+        #expect(c.cib.root["dc-uuid"] == "1" && c.cib.root["have-quorum"] == "1")
+        // Every member got a node entry and a joined node_state.
+        for n in 1...3 {
+            let s = try #require(try c.cib.root.xpathElements("/cib/status/node_state[@id='\(n)']").first)
+            #expect(s["crmd"] == "online" && s["join"] == "member" && s["in_ccm"] == "true" && s["expected"] == "member")
+            #expect(!(try c.cib.root.xpathElements("/cib/configuration/nodes/node[@id='\(n)'][@uname='node\(n)']")).isEmpty)
+        }
+        // Started on exactly one node; the status agrees, with the monitor recorded.
+        let first = c.whereRunning("d1")
+        try #require(first.count == 1, "d1 runs on \(first)")
+        let node = first[0]
+        #expect(c.activeInCIB("d1") == [node])
+        let id = c.nodes[c.index(node)].core.local.nodeID
+        let start = try #require(try c.cib.root.xpathElements("/cib/status/node_state[@id='\(id)']//lrm_rsc_op[@id='d1_last_0']").first)
+        #expect(start["operation"] == "start" && start["rc-code"] == "0" && start["op-status"] == "0")
+        #expect(start["transition-magic"]?.hasPrefix("0:0;") == true && TransitionKey(start["transition-key"] ?? "") != nil)
+        #expect(!(try c.cib.root.xpathElements("/cib/status/node_state[@id='\(id)']//lrm_rsc_op[@id='d1_monitor_10000']")).isEmpty)
+        // Probes ran on the other nodes first and found it stopped.
+        for other in ["node1", "node2", "node3"] where other != node {
+            let oid = c.nodes[c.index(other)].core.local.nodeID
+            let probe = try #require(try c.cib.root.xpathElements("/cib/status/node_state[@id='\(oid)']//lrm_rsc_op[@id='d1_last_0']").first)
+            #expect(probe["operation"] == "monitor" && probe["rc-code"] == "7")
+        }
+
+        // The monitor finds it dead: a failcount, and it runs again.
+        c.killResource("d1", on: node)
+        #expect(c.settle())
+        #expect(c.attribute("fail-count-d1#monitor_10000", of: node) == "1")
+        #expect(c.attribute("last-failure-d1#monitor_10000", of: node) != nil)
+        #expect(c.whereRunning("d1").count == 1)
+        #expect(c.activeInCIB("d1") == c.whereRunning("d1"))
+        let failure = try c.cib.root.xpathElements("/cib/status/node_state[@id='\(id)']//lrm_rsc_op[@id='d1_last_failure_0']")
+        #expect(failure.first?["rc-code"] == "7")
+
+        // Its node shuts down: the DC moves d1 away first, then tells the node to go.
+        let at = c.whereRunning("d1")[0]
+        let k = c.index(at)
+        c.perform(c.nodes[k].core.onShutdownRequested(), at: k)
+        #expect(c.settle())
+        #expect(c.nodes[k].exited && c.nodes[k].cleanExit && !c.nodes[k].up)
+        let after = c.whereRunning("d1")
+        #expect(after.count == 1 && after != [at], "d1 runs on \(after) after \(at) shut down")
+        #expect(c.activeInCIB("d1") == after)
+        let gone = try #require(try c.cib.root.xpathElements("/cib/status/node_state[@uname='\(at)']").first)
+        #expect(gone["crmd"] == "offline" && gone["expected"] == "down" && gone["join"] == "down")
+    }
+
+    @Test func aLostNodeIsFencedBeforeItsResourceIsRecovered() throws {
+        let c = try SimulatedCluster(nodes: 3, configuration: Self.configuration(fencing: true))
+        c.membershipChanged()
+        #expect(c.settle())
+        let first = c.whereRunning("d1")
+        try #require(first.count == 1)
+        // Lose node2, which runs d1 (it prefers node2; node1 is the DC).
+        #expect(first == ["node2"])
+        let lost = "node2"
+        let k = c.index(lost)
+        c.nodes[k].up = false
+        c.fencer = { _ in .failed("the fence device did not answer") }
+        c.membershipChanged(left: [(c.nodes[k].core.local, false, false)])
+        // The DC tries to fence, and after the failure asks for a retry later, later each time.
+        _ = c.settle(maxSteps: 300)
+        #expect(c.fenceRequests == [lost])
+        let dcIndex = c.index(c.dc!.name)
+        var delays: [Duration] = []
+        for _ in 0..<8 {
+            c.perform(c.nodes[dcIndex].core.onTimer(.retry), at: dcIndex)
+            _ = c.settle(maxSteps: 300)
+            delays.append(c.nodes[dcIndex].core.currentRetryDelay)
+        }
+        #expect(c.fenceRequests.count == 9)
+        #expect(delays == [2, 4, 8, 16, 32, 60, 60, 60].map { Duration.seconds($0) }, "\(delays)")
+        let s = try #require(try c.cib.root.xpathElements("/cib/status/node_state[@uname='\(lost)']").first)
+        #expect(s["in_ccm"] == "false" && s["crmd"] == "offline" && s["expected"] == "member", "lost, not cleanly down: unclean")
+        let ws = Simulator.workingSet(SchedulerInput(cib: c.cib, now: c.now))
+        #expect(ws.nodes.first { $0.name == lost }?.unclean == true)
+        #expect(c.whereRunning("d1") == [lost], "d1 was recovered before the fencing was confirmed")
+        #expect(c.startsPerNode["node1", default: 0] == 0 && c.startsPerNode["node3", default: 0] == 0 || c.whereRunning("d1") == [lost])
+        // Fencing now works: the node is recorded down and d1 runs on one survivor.
+        c.fencer = { _ in .done }
+        c.queue.removeAll()
+        c.perform(c.nodes[c.index(c.dc!.name)].core.onTimer(.recheck), at: c.index(c.dc!.name))
+        #expect(c.settle())
+        let fenced = try #require(try c.cib.root.xpathElements("/cib/status/node_state[@uname='\(lost)']").first)
+        #expect(fenced["expected"] == "down" && fenced["join"] == "down")
+        #expect(c.whereRunning("d1").count == 1 && !c.whereRunning("d1").contains(lost))
+        #expect(c.activeInCIB("d1") == c.whereRunning("d1"))
+    }
+
+    /// A member joining later, and the DC itself going away: each time the (new) DC reads every
+    /// member's history before scheduling, so a running resource is never started again.
+    @Test func aLateMemberAndANewDCNeverStartWhatAlreadyRuns() throws {
+        let c = try SimulatedCluster(nodes: 3, configuration: Self.configuration(fencing: false)
+            .replacingOccurrences(of: "<constraints></constraints>", with: #"<constraints><rsc_location id="p" rsc="d1" node="node2" score="50"/></constraints>"#))
+        c.nodes[2].up = false
+        c.membershipChanged()
+        #expect(c.settle())
+        #expect(c.whereRunning("d1") == ["node2"])
+        // node3 joins: probed there, d1 stays on node2.
+        c.nodes[2].up = true
+        c.membershipChanged()
+        #expect(c.settle())
+        #expect(c.whereRunning("d1") == ["node2"])
+        #expect(c.nodes[2].history.contains { $0.resource == "d1" && $0.isProbe && $0.rc == 7 }, "node3 was not probed")
+        // The DC (node1) leaves: node2 takes over, reads the histories, and starts nothing.
+        c.nodes[0].up = false
+        c.membershipChanged(left: [(c.nodes[0].core.local, true, true)])
+        #expect(c.settle())
+        #expect(c.dc?.name == "node2")
+        #expect(c.whereRunning("d1") == ["node2"])
+        #expect(c.startsPerNode.values.reduce(0, +) == 1, "d1 was started \(c.startsPerNode)")
+        #expect(c.activeInCIB("d1") == ["node2"])
+    }
+
+    @Test func resultsOfAnOlderTransitionAndOfNoTransitionAreRecordedAndAFailureReschedules() {
+        var core = ControllerCore(local: ControllerMember(nodeID: 1, name: "node1"), uuid: "u")
+        let me = core.local
+        let d = core.onMembership([me])
+        #expect(d.contains(.becameDC))
+        #expect(d.contains(.send(.joinRequest(round: 1, dc: 1))))
+        let joined = core.onMessage(.joinHistory(round: 1, nodeID: 1, node: "node1", lrmResources: "<lrm_resources/>"), from: me)
+        #expect(joined.contains(.recordMembers([me])))
+        #expect(joined.contains { if case .schedule = $0 { return true }; return false })
+        // An empty transition completes at once and arms cluster-recheck-interval.
+        #expect(core.onScheduled(ActionGraph(), recheck: .seconds(900)).contains(.arm(.recheck, after: .seconds(900))))
+        #expect(!core.busy)
+        #expect(core.onTimer(.recheck).contains(.schedule(reason: "cluster-recheck-interval")))
+        _ = core.onScheduled(ActionGraph(), recheck: .seconds(900))
+        let stale = ActionResult(node: "node1", resource: "d1", agent: "ocf:heartbeat:Dummy", task: "monitor", intervalMS: 10_000,
+                                 transitionKey: "5:1:0:u", callID: 3, rc: 7, opStatus: 0, lastRCChange: 0)
+        let out = core.onMessage(.result(stale), from: me)
+        #expect(out.first == .recordResult(stale))
+        #expect(out.contains { if case .schedule = $0 { return true }; return false }, "a failed monitor nobody expected reschedules")
+        // Not a failure: recorded, nothing more.
+        _ = core.onScheduled(ActionGraph(), recheck: nil)
+        var ok = stale
+        ok.rc = 0
+        #expect(core.onMessage(.result(ok), from: me) == [.recordResult(ok)])
+    }
+
+    @Test func statusRecordsAreShapedAsPacemakerWritesThem() throws {
+        let r = ActionResult(node: "node2", resource: "d1", agent: "ocf:heartbeat:Dummy", task: "start", intervalMS: 0,
+                             transitionKey: "7:3:0:abc", callID: 12, rc: 1, opStatus: 0, execTimeMS: 15, lastRCChange: 1_700_000_000,
+                             digest: "f2317cad3d54cec5d7d7aa7d0bf35cf8", exitReason: "boom")
+        let e = StatusRecords.result(r, nodeID: "2")
+        let rsc = try #require(e.firstElement(named: "lrm")?.firstElement(named: "lrm_resources")?.firstElement(named: "lrm_resource"))
+        #expect(rsc["class"] == "ocf" && rsc["provider"] == "heartbeat" && rsc["type"] == "Dummy")
+        let ops = rsc.elements(named: "lrm_rsc_op")
+        #expect(ops.map(\.id) == ["d1_last_0", "d1_last_failure_0"])
+        #expect(ops[0]["transition-magic"] == "0:1;7:3:0:abc" && ops[0]["call-id"] == "12" && ops[0]["exit-reason"] == "boom")
+        #expect(ops[0]["op-digest"] == "f2317cad3d54cec5d7d7aa7d0bf35cf8" && ops[0]["last-rc-change"] == "1700000000")
+        // A failed start counts INFINITY under start-failure-is-fatal; a monitor one more.
+        let fc = try #require(StatusRecords.failcount(r, nodeID: "2", now: 5, startFailureIsFatal: true))
+        let pairs = try fc.xpathElements("//nvpair")
+        #expect(pairs.map { $0["name"] } == ["fail-count-d1#start_0", "last-failure-d1#start_0"])
+        #expect(pairs[0]["value"] == "INFINITY" && pairs[0]["id"] == "status-2-fail-count-d1.start_0")
+        var mon = r
+        mon.task = "monitor"
+        mon.intervalMS = 10_000
+        mon.transitionKey = "8:3:0:abc"
+        mon.rc = 7
+        #expect(try StatusRecords.failcount(mon, nodeID: "2", now: 5, startFailureIsFatal: true)?.xpathElements("//nvpair").first?["value"] == "value++")
+        var probe = mon
+        probe.intervalMS = 0
+        probe.transitionKey = "9:3:7:abc"
+        #expect(!probe.isFailure && StatusRecords.failcount(probe, nodeID: "2", now: 5, startFailureIsFatal: true) == nil)
+        #expect(PEInputNames.highest(in: ["pe-input-3.xml", "pe-input-12.xml", "pe-input-x.xml", "other"]) == 12)
+        #expect(PEInputNames.highest(in: []) == nil)
+        let status = try XElement.parse(Array("""
+        <status><node_state id="1" uname="a" crmd="online" join="member"/><node_state id="2" uname="b" crmd="offline" join="down"/>
+        <node_state id="3" uname="c" crmd="online" join="member"/></status>
+        """.utf8))
+        #expect(StatusRecords.staleNodes(in: status, members: ["1"]).map(\.uname) == ["c"])
+    }
+}

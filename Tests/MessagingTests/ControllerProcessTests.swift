@@ -1,0 +1,299 @@
+import CIB
+import Foundation
+import LRM
+import Messaging
+import Stonith
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real three-node cluster: on 127.0.0.1-3, each node's pacemakerd runs its corosyncd, cibd,
+/// lrmd and crmd (stonithd is left out and fencing disabled). An ocf:heartbeat:Dummy resource
+/// is configured through cibadmin; the test reads the Dummy state files (the resource itself),
+/// each node's lrmd and the CIB, and waits only with deadlines.
+@Suite(.serialized) struct ControllerProcessTests {
+    final class Node: @unchecked Sendable {
+        let name: String
+        let root: String
+        var process: Process?
+        let out: String
+
+        init(name: String, root: String) {
+            self.name = name
+            self.root = root
+            out = root + "/pacemakerd.out"
+        }
+
+        func start(daemons: String = "corosyncd,cibd,lrmd,crmd") throws {
+            _ = FileManager.default.createFile(atPath: out, contents: nil)
+            let p = Process()
+            p.executableURL = Tool.binDir.appendingPathComponent("pacemakerd")
+            p.arguments = ["--root", root, "--node", name, "--daemons", daemons]
+            var env = ProcessInfo.processInfo.environment
+            for key in ["SWIFTHA_ROOT", "SWIFTHA_NODE", "NOTIFY_SOCKET", "CIB_file"] { env.removeValue(forKey: key) }
+            p.environment = env
+            p.standardOutput = FileHandle(forWritingAtPath: out)
+            p.standardError = FileHandle(forWritingAtPath: out)
+            try p.run()
+            process = p
+        }
+
+        var log: String { (try? String(contentsOfFile: out, encoding: .utf8)) ?? "" }
+        var started: Bool { log.contains("all daemons started") }
+        /// The Dummy's state file: it exists while the resource runs here.
+        var stateFile: String { root + "/run/resource-agents/Dummy-d1.state" }
+        var runsDummy: Bool { FileManager.default.fileExists(atPath: stateFile) }
+
+        func cibadmin(_ args: [String]) -> Tool.Result? {
+            try? Tool.run("cibadmin", args, env: ["SWIFTHA_ROOT": root])
+        }
+
+        /// The elements an XPath selects in this node's CIB (through its cibd).
+        func query(_ xpath: String) -> [XElement] {
+            guard let r = cibadmin(["--query", "--xpath", xpath]), r.status == 0,
+                  let e = try? XElement.parse(Array(r.stdout.utf8)) else { return [] }
+            return e.name == "xpath-query" ? e.elements : [e]
+        }
+
+        /// d1's history in this node's lrmd.
+        func lrmdHistory() async -> ResourceHistory? {
+            guard let c = try? await LRMClient.connect(root: root, timeout: .seconds(5)) else { return nil }
+            defer { Task { await c.close() } }
+            return try? await c.history(of: "d1")
+        }
+
+        /// pacemakerd's exit status, once it has exited (reaped here with waitpid: Foundation
+        /// does not always notice the exit of a child started from an async test).
+        private(set) var exitStatus: Int32?
+
+        var hasExited: Bool {
+            if exitStatus != nil { return true }
+            guard let p = process else { return true }
+            var status: Int32 = 0
+            let r = waitpid(p.processIdentifier, &status, WNOHANG)
+            if r == p.processIdentifier {
+                exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+                return true
+            }
+            if r < 0 && errno == ECHILD && !p.isRunning {
+                exitStatus = p.terminationStatus
+                return true
+            }
+            return false
+        }
+
+        func stop() {
+            guard let p = process, !hasExited else { return }
+            kill(p.processIdentifier, SIGTERM)
+        }
+
+        /// A power cut: SIGKILL to pacemakerd and every process of the node at once.
+        func killAll() {
+            if let p = process, !hasExited { kill(p.processIdentifier, SIGKILL) }
+            for pid in NodeProcesses.find(root: root) { kill(pid, SIGKILL) }
+            for _ in 0..<100 where !hasExited { usleep(50_000) }
+        }
+
+        func cleanUp() {
+            if let p = process, !hasExited {
+                kill(p.processIdentifier, SIGKILL)
+                for _ in 0..<100 where !hasExited { usleep(50_000) }
+            }
+            for pid in NodeProcesses.find(root: root) { kill(pid, SIGKILL) }
+        }
+    }
+
+    /// Runs a CIB-writing tool again while it exits 103 (CRM_EX_OLD: its change kept
+    /// conflicting with the DC's status writes; see the report), at most 10 times.
+    static func retrying(_ body: () -> Tool.Result?) -> Tool.Result? {
+        var r = body()
+        for _ in 0..<10 where r?.status == 103 {
+            usleep(500_000)
+            r = body()
+        }
+        return r
+    }
+
+    static func waitFor(_ seconds: Double, _ condition: () async -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        return await condition()
+    }
+
+    static func report(_ nodes: [Node]) -> String {
+        nodes.map { "--- \($0.name):\n\($0.log.split(separator: "\n").suffix(60).joined(separator: "\n"))" }.joined(separator: "\n")
+    }
+
+    /// Whether the CIB (as `node` reads it) records d1 started on `where` and stopped elsewhere.
+    static func cibSaysStarted(_ reader: Node, on whereName: String, id: Int) -> Bool {
+        let last = reader.query("/cib/status/node_state[@id='\(id)']/lrm/lrm_resources/lrm_resource[@id='d1']/lrm_rsc_op[@id='d1_last_0']")
+        guard let op = last.first else { return false }
+        return op["operation"] == "start" && op["rc-code"] == "0" && op["op-status"] == "0" && op["on_node"] == whereName
+            && op["transition-key"] != nil && op["op-digest"] != nil && op["exec-time"] != nil && op["last-rc-change"] != nil
+    }
+
+    @Test func aDummyStartsOnceIsRecoveredAfterAFailureAndMovesWhenItsNodeStops() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/lib/ocf/resource.d/heartbeat/Dummy") else {
+            print("SKIPPED: aDummyStartsOnce...: resource-agents is not installed (no /usr/lib/ocf/resource.d/heartbeat/Dummy)")
+            return
+        }
+        let c = try CorosyncdProcessTests.freshCluster(start: [])
+        let nodes = c.all.map { Node(name: $0.name, root: $0.root) }
+        defer {
+            for n in nodes { n.cleanUp() }
+            c.tearDown()
+        }
+        for n in nodes { try n.start() }
+        let up = await Self.waitFor(90) { nodes.allSatisfy(\.started) }
+        try #require(up, "not every node started:\n\(Self.report(nodes))")
+
+        // The configuration, through node1's cibd (the DC's: a change through another node's
+        // cibd can be refused with 103 when the DC's status writes keep getting in first; see
+        // the report).
+        let props = Self.retrying { try? Tool.run("crm_attribute", ["--type", "crm_config", "--name", "stonith-enabled", "--update", "false"],
+                                                  env: ["SWIFTHA_ROOT": nodes[0].root]) }
+        #expect(props?.status == 0, "crm_attribute: \(props?.status ?? -1) \(props?.stderr ?? "")")
+        let rsc = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "resources", "--xml-text", """
+            <primitive id="d1" class="ocf" provider="heartbeat" type="Dummy"><operations>\
+            <op id="d1-monitor-2s" name="monitor" interval="2s" timeout="20s"/></operations></primitive>
+            """]) }
+        #expect(rsc?.status == 0, "cibadmin: \(rsc?.status ?? -1) \(rsc?.stderr ?? "")")
+
+        // 1. d1 runs on exactly one node; its lrmd and the CIB agree.
+        let started = await Self.waitFor(60) {
+            let running = nodes.filter(\.runsDummy)
+            guard running.count == 1, let i = nodes.firstIndex(where: { $0 === running[0] }) else { return false }
+            return Self.cibSaysStarted(nodes[0], on: running[0].name, id: i + 1)
+        }
+        try #require(started, "d1 did not start on exactly one node:\n\(Self.report(nodes))")
+        let first = nodes.firstIndex(where: \.runsDummy)!
+        let history = await nodes[first].lrmdHistory()
+        let start = history?.operations.values.first { $0.key.action == .start }
+        #expect(start?.exitCode == .success, "lrmd's history on \(nodes[first].name): \(String(describing: history))")
+        for (i, n) in nodes.enumerated() where i != first {
+            let h = await n.lrmdHistory()
+            #expect(h?.operations.values.contains { $0.key.action == .start } != true, "\(n.name)'s lrmd started d1 too")
+        }
+        // Every node's CIB says the same; the DC is recorded; saved scheduler inputs replay.
+        #expect(nodes.allSatisfy { Self.cibSaysStarted($0, on: nodes[first].name, id: first + 1) })
+        let dcRecorded = await Self.waitFor(10) { nodes[0].query("/cib[@dc-uuid='1'][@have-quorum='1']").count == 1 }
+        #expect(dcRecorded, "the CIB does not name node1 as the DC with quorum: \(nodes[0].query("/cib").first.map { "\($0.attributes)" } ?? "")")
+        let peDir = nodes[0].root + "/var/lib/pacemaker/pengine"
+        let inputs = (try? FileManager.default.contentsOfDirectory(atPath: peDir))?.filter { $0.hasPrefix("pe-input-") } ?? []
+        #expect(!inputs.isEmpty, "the DC saved no pe-input")
+        if let one = inputs.sorted().last {
+            let replay = try Tool.run("crm_simulate", ["-x", peDir + "/" + one, "-S"])
+            #expect(replay.status == 0 && replay.stdout.contains("Transition Summary:"), "crm_simulate -x \(one): \(replay.stderr)")
+        }
+
+        // crm_mon on the live cluster shows the DC and where d1 runs.
+        let mon = try Tool.run("crm_mon", ["-1"], env: ["SWIFTHA_ROOT": nodes[2].root])
+        #expect(mon.status == 0 && mon.stdout.contains("Current DC: node1 (version 2.1.5-swiftha) - partition with quorum")
+                    && mon.stdout.contains("Stack: corosync") && mon.stdout.contains("Online: [ node1 node2 node3 ]") && mon.stdout.contains("Started \(nodes[first].name)"),
+                "crm_mon -1: \(mon.status)\n\(mon.stdout)\(mon.stderr)")
+
+        // 2. The resource dies under its monitor: a failcount, and it runs again.
+        try FileManager.default.removeItem(atPath: nodes[first].stateFile)
+        let name = nodes[first].name
+        let counted = await Self.waitFor(60) {
+            let fc = nodes[0].query("/cib/status/node_state[@id='\(first + 1)']/transient_attributes//nvpair[@name='fail-count-d1#monitor_2000']")
+            return (Int(fc.first?["value"] ?? "") ?? 0) >= 1
+        }
+        #expect(counted, "no failcount for the failed monitor:\n\(Self.report(nodes))")
+        let recovered = await Self.waitFor(60) {
+            nodes.filter(\.runsDummy).count == 1
+                && nodes.indices.contains { nodes[$0].runsDummy && Self.cibSaysStarted(nodes[0], on: nodes[$0].name, id: $0 + 1) }
+        }
+        #expect(recovered, "d1 was not recovered after the monitor failure on \(name):\n\(Self.report(nodes))")
+        let failure = nodes[0].query("/cib/status/node_state[@id='\(first + 1)']//lrm_rsc_op[@id='d1_last_failure_0']")
+        #expect(failure.first?["rc-code"] == "7")
+
+        // 3. A clean stop of the node running d1: d1 moves to another node first.
+        let holder = try #require(nodes.firstIndex { $0.runsDummy })
+        nodes[holder].stop()
+        let exited = await Self.waitFor(90) { nodes[holder].hasExited }
+        #expect(exited, "\(nodes[holder].name)'s pacemakerd did not stop:\n\(Self.report(nodes))")
+        #expect(nodes[holder].exitStatus == 0)
+        let reader = nodes[holder == 0 ? 1 : 0]
+        let moved = await Self.waitFor(60) {
+            let running = nodes.filter(\.runsDummy)
+            guard running.count == 1, running[0] !== nodes[holder], let i = nodes.firstIndex(where: { $0 === running[0] }) else { return false }
+            return Self.cibSaysStarted(reader, on: running[0].name, id: i + 1)
+        }
+        #expect(moved, "d1 did not move off \(nodes[holder].name):\n\(Self.report(nodes))")
+        let gone = reader.query("/cib/status/node_state[@id='\(holder + 1)']").first
+        #expect(gone?["crmd"] == "offline" && gone?["expected"] == "down" && gone?["in_ccm"] == "false", "\(String(describing: gone))")
+        let after = try Tool.run("crm_mon", ["-1"], env: ["SWIFTHA_ROOT": reader.root])
+        #expect(after.stdout.contains("OFFLINE: [ \(nodes[holder].name) ]"), "crm_mon -1 after the stop:\n\(after.stdout)")
+    }
+
+    /// Fencing on: every node also runs stonithd, fence_swiftha is the device. The node running
+    /// d1 loses power (SIGKILL of all its processes): the DC records it lost and unclean, has
+    /// stonithd fence it, and only then starts d1 on a survivor.
+    @Test func aLostNodeIsFencedThenItsResourceIsRecovered() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/lib/ocf/resource.d/heartbeat/Dummy") else {
+            print("SKIPPED: aLostNodeIsFenced...: resource-agents is not installed (no /usr/lib/ocf/resource.d/heartbeat/Dummy)")
+            return
+        }
+        let c = try CorosyncdProcessTests.freshCluster(start: [])
+        let nodes = c.all.map { Node(name: $0.name, root: $0.root) }
+        defer {
+            for n in nodes { n.cleanUp() }
+            c.tearDown()
+        }
+        for n in nodes { try n.start(daemons: "corosyncd,cibd,stonithd,lrmd,crmd") }
+        let up = await Self.waitFor(90) { nodes.allSatisfy(\.started) }
+        try #require(up, "not every node started:\n\(Self.report(nodes))")
+        let roots = nodes.map { "\($0.name):\($0.root)" }.joined(separator: ";")
+        let device = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "resources", "--xml-text", """
+            <primitive id="fence" class="stonith" type="fence_swiftha"><instance_attributes id="fence-ia">\
+            <nvpair id="fence-roots" name="roots" value="\(roots)"/></instance_attributes></primitive>
+            """]) }
+        #expect(device?.status == 0, "cibadmin: \(device?.stderr ?? "")")
+        let rsc = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "resources", "--xml-text", """
+            <primitive id="d1" class="ocf" provider="heartbeat" type="Dummy"><operations>\
+            <op id="d1-monitor-2s" name="monitor" interval="2s" timeout="20s"/></operations></primitive>
+            """]) }
+        #expect(rsc?.status == 0, "cibadmin: \(rsc?.stderr ?? "")")
+        let prefer = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "constraints", "--xml-text",
+            #"<rsc_location id="d1-prefers-node2" rsc="d1" node="node2" score="100"/>"#]) }
+        #expect(prefer?.status == 0, "cibadmin: \(prefer?.stderr ?? "")")
+
+        let onNode2 = await Self.waitFor(60) {
+            nodes.filter(\.runsDummy).map(\.name) == ["node2"] && Self.cibSaysStarted(nodes[0], on: "node2", id: 2)
+        }
+        try #require(onNode2, "d1 did not start on node2:\n\(Self.report(nodes))")
+
+        // Power cut on node2.
+        let cut = ContinuousClock.now
+        nodes[1].killAll()
+        let survivors = [nodes[0], nodes[2]]
+        let recovered = await Self.waitFor(60) {
+            let running = survivors.filter(\.runsDummy)
+            guard running.count == 1, let i = nodes.firstIndex(where: { $0 === running[0] }) else { return false }
+            return Self.cibSaysStarted(nodes[0], on: running[0].name, id: i + 1)
+        }
+        #expect(recovered, "d1 was not recovered on a survivor:\n\(Self.report(nodes))")
+        if recovered { print("crmd: power cut of node2 to d1 started on a survivor, fenced first (token 300 ms): \(ContinuousClock.now - cut)") }
+        let state = nodes[0].query("/cib/status/node_state[@id='2']").first
+        #expect(state?["in_ccm"] == "false" && state?["crmd"] == "offline" && state?["expected"] == "down" && state?["join"] == "down",
+                "node2 is not recorded as fenced: \(String(describing: state?.attributes))")
+        // stonithd's history has node2 fenced, and d1 started no earlier than that.
+        let stonith = try await StonithClient.connect(root: nodes[0].root, name: "test")
+        let history = try await stonith.history(target: "node2")
+        await stonith.close()
+        let done = history.first { $0.state == .done }
+        #expect(done != nil, "no completed fencing of node2 in the history: \(history)")
+        if let completed = done?.completed, let i = nodes.indices.first(where: { $0 != 1 && nodes[$0].runsDummy }) {
+            let start = nodes[0].query("/cib/status/node_state[@id='\(i + 1)']//lrm_rsc_op[@id='d1_last_0']").first
+            let at = Int(start?["last-rc-change"] ?? "") ?? 0
+            #expect(at >= Int(completed.timeIntervalSince1970.rounded(.down)), "d1 started at \(at), before node2's fencing completed at \(completed)")
+        }
+    }
+}
