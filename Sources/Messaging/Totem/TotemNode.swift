@@ -12,7 +12,8 @@
 /// - Recovery: each member starts a ``TotemRing`` for the new ring. Members that come from the
 ///   same old ring (the commit token carries each member's old ring and its all-received-up-to)
 ///   first multicast, in the new ring, the old ring's messages that some of them may lack, then a
-///   "done" marker. When every member's marker has been delivered, each member has the same set
+///   "done" marker. A member sends nothing new until its recovery is done (as in totemsrp): a
+///   ring given up during its recovery takes none of its messages along. When every member's marker has been delivered, each member has the same set
 ///   of the old ring's messages; it reports the transitional configuration (the members that
 ///   came from its old ring), delivers the old ring's messages in their old order up to the
 ///   first gap (a message none of them has), then reports the configuration change, then delivers the new
@@ -246,7 +247,9 @@ public struct TotemNode: Sendable {
     public mutating func submit(_ payload: [UInt8]) -> Bool {
         guard !hasLeft, payload.count <= Self.maxMessageSize else { return false }
         let parts = ringPayloads(payload)
-        if state == .operational || state == .recovery, ring != nil {
+        // Nothing new goes out while a ring recovers (as in totemsrp): a ring abandoned during
+        // its recovery takes none of this node's messages with it.
+        if state == .operational, ring != nil {
             for p in parts { ring!.submit(p) }
         } else {
             pending += parts
@@ -519,8 +522,6 @@ public struct TotemNode: Sendable {
         var marker = [Tag.recoveryDone.rawValue]
         withUnsafeBytes(of: nodeID.bigEndian) { marker.append(contentsOf: $0) }
         r.submit(marker)
-        for p in pending { r.submit(p) }
-        pending = []
         state = .recovery
         committing = nil
         proc = Set(members)
@@ -553,6 +554,12 @@ public struct TotemNode: Sendable {
         previous = nil
         recovered = [:]
         state = .operational
+        // What was submitted while the ring formed and recovered goes out now, before anything
+        // submitted from here on.
+        for p in pending { self.ring!.submit(p) }
+        let waiting = !pending.isEmpty
+        pending = []
+        if waiting { out += fromRing(self.ring!.releaseHeldToken()) }
         out.append(.configurationChange(ring: ring.ring, members: ring.members))
         assembler.keepOnly(Set(ring.members))
         let held = heldBack
