@@ -11,8 +11,9 @@ BUILD_FLAGS ?=
 # resource and fence agents the Agents tests run unchanged (resource-agents, fence-agents), and
 # dbus-daemon for the systemd-over-D-Bus tests.
 DEB_PACKAGES := libxml2-dev libsystemd-dev pkg-config pacemaker-common python3 resource-agents fence-agents dbus-daemon
-# The real Pacemaker tools, for differential tests and side-by-side benchmarks.
-PEER_PACKAGES := pacemaker-cli-utils
+# The real Pacemaker tools and corosync (with libcpg and a C compiler for its CPG client), for
+# differential tests and side-by-side benchmarks.
+PEER_PACKAGES := pacemaker-cli-utils corosync libcpg4 gcc
 
 .PHONY: all deps peer-deps build test demo bench clean ratchet
 
@@ -47,6 +48,8 @@ bench: deps peer-deps
 	python3 scripts/bench-scheduler.py --ours .build/release/crm_simulate --dir $(BENCH_DIR) --shared $(SHARED) $(if $(BENCH_BIG),--big,)
 	$(SWIFT) build -c release --product lrmd
 	python3 scripts/bench-lrmd.py --lrmd .build/release/lrmd
+	$(SWIFT) build -c release --product corosyncd
+	python3 scripts/bench-corosync.py --corosyncd .build/release/corosyncd
 
 clean:
 	rm -rf .build

@@ -42,6 +42,7 @@ let package = Package(
         .executable(name: "corosync-cfgtool", targets: ["corosync-cfgtool"]),
         .executable(name: "corosync-quorumtool", targets: ["corosync-quorumtool"]),
         .executable(name: "corosync-cmapctl", targets: ["corosync-cmapctl"]),
+        .executable(name: "corosync-cpgtool", targets: ["corosync-cpgtool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -194,6 +195,10 @@ let package = Package(
             "Messaging", "HASupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/corosync-cmapctl"),
+        .executableTarget(name: "corosync-cpgtool", dependencies: [
+            "Messaging", "HASupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/Tools/corosync-cpgtool"),
 
         // Examples of using the libraries from another Swift tool.
         .executableTarget(name: "cib-summary", dependencies: ["CIB"], path: "Examples/cib-summary"),

@@ -114,10 +114,14 @@ struct EngineCluster {
 
     func members(_ id: NodeID) -> [NodeID] { memberships[id]?.last?.members ?? [] }
 
-    /// Every live node has the same membership of every live node, and knows every live
-    /// member's votes (the node information went round).
+    /// Every live node has the same membership of every live node, knows every live member's
+    /// votes (the node information went round), and has synchronized its view of the process
+    /// groups (every member's join list was delivered).
     var settled: Bool {
-        alive.allSatisfy { members($0) == alive.sorted() && quorum[$0]?.totalVotes == alive.count && quorum[$0]?.members == alive.sorted() }
+        alive.allSatisfy {
+            members($0) == alive.sorted() && quorum[$0]?.totalVotes == alive.count && quorum[$0]?.members == alive.sorted()
+                && engines[$0]!.processGroups.isSynchronized && engines[$0]!.processGroups.ring == memberships[$0]?.last?.ring
+        }
     }
 }
 

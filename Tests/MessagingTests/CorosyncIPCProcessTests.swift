@@ -287,6 +287,77 @@ extension CPGEvent {
             #expect(q.stdout.contains(line), "'\(line)' missing in:\n\(q.stdout)")
         }
         #expect(q.stdout.range(of: #"Ring ID:          [0-9a-f]+\.[0-9a-f]+"#, options: .regularExpression) != nil)
+        // corosync-cpgtool lists the groups joined on two nodes, as corosync's does.
+        let a = try await probe.join("swiftha-cpgtool")
+        let other = try await Self.connect(c[2])
+        let b = try await other.join("swiftha-cpgtool")
+        let listed = await Self.eventually(10) { (try? await probe.groups())?.first { $0.name == "swiftha-cpgtool" }?.members.count == 2 }
+        #expect(listed)
+        let cpg = try Tool.run("corosync-cpgtool", [], env: ["SWIFTHA_ROOT": c[3].root])
+        #expect(cpg.status == 0, "\(cpg.stderr)")
+        let pids = try await probe.members(of: "swiftha-cpgtool")
+        #expect(pids.count == 2)
+        var expected = "swiftha-cpgtool\n"
+        for m in pids {
+            expected += "\t\t" + String(repeating: " ", count: 10 - "\(m.pid)".count) + "\(m.pid)\t         \(m.nodeID) (127.0.0.\(m.nodeID))\n"
+        }
+        #expect(cpg.stdout.hasPrefix("Group Name\t       PID\t   Node ID\n"))
+        #expect(cpg.stdout.contains(expected), "\(cpg.stdout)")
+        let names = try Tool.run("corosync-cpgtool", ["-n"], env: ["SWIFTHA_ROOT": c[1].root])
+        #expect(names.stdout.split(separator: "\n").contains("swiftha-cpgtool"))
+        let delimited = try Tool.run("corosync-cpgtool", ["-d", ";"], env: ["SWIFTHA_ROOT": c[1].root])
+        #expect(delimited.stdout.hasPrefix("GRP_NAME;PID;NODEID\n") && delimited.stdout.contains("swiftha-cpgtool;\(pids[0].pid);\(pids[0].nodeID)\n"))
+        try await a.leave()
+        try await b.leave()
+        await other.close()
+        // corosync-cmapctl writes, with corosync 3.1.7's messages and exit codes; a tracker sees them.
+        func cmapctl(_ args: [String], node: Int = 1) throws -> Tool.Result {
+            try Tool.run("corosync-cmapctl", args, env: ["SWIFTHA_ROOT": c[node].root])
+        }
+        let tracked = try await probe.cmapTrack(prefix: "test.")
+        #expect(try cmapctl(["-s", "test.key", "u32", "5"]).status == 0)
+        #expect(try cmapctl(["-g", "test.key"]).stdout == "test.key (u32) = 5\n")
+        #expect(try await probe.cmapGet("test.key") == .u32(5))
+        let bad = try cmapctl(["-s", "test.key", "u32", "abc"])
+        #expect(bad.status == 1 && bad.stderr == "abc is not valid u32 type value\n")
+        #expect(try cmapctl(["-s", "x.y", "u8", "300"]).stderr == "300 is not valid u8 integer\n")
+        #expect(try cmapctl(["-s", "x.y", "badtype", "1"]).stderr == "Unknown type badtype\n")
+        let few = try cmapctl(["-s", "x.y"])
+        #expect(few.status == 1 && few.stderr == "At least 3 parameters are expected for set\n")
+        #expect(try cmapctl(["-s", "test.str", "str", "hello world"]).status == 0)
+        #expect(try cmapctl(["test."]).stdout == "test.key (u32) = 5\ntest.str (str) = hello world\n")
+        // cmap is each node's own.
+        #expect(try cmapctl(["test."], node: 2).stdout.isEmpty)
+        #expect(try cmapctl(["-d", "test.key"]).status == 0)
+        let gone = try cmapctl(["-g", "test.key"])
+        #expect(gone.status == 1 && gone.stderr == "Can't get key test.key. Error CS_ERR_NOT_EXIST\n")
+        let noKey = try cmapctl(["-d", "nonexist.key"])
+        #expect(noKey.status == 1 && noKey.stderr == "Can't delete key nonexist.key. Error CS_ERR_NOT_EXIST\n")
+        #expect(try cmapctl(["-D", "test."]).status == 0)
+        let empty0 = try cmapctl(["test."])
+        #expect(empty0.status == 1 && empty0.stdout.isEmpty)
+        let collector = Task {
+            var out: [CMapChange] = []
+            for await change in tracked {
+                out.append(change)
+                if out.count == 4 { break }
+            }
+            return out
+        }
+        let bound = Task {
+            try await Task.sleep(for: .seconds(10))
+            collector.cancel()
+        }
+        let seen = await collector.value
+        bound.cancel()
+        #expect(seen.map(\.key) == ["test.key", "test.str", "test.key", "test.str"])
+        #expect(seen.map(\.value) == [.u32(5), .string("hello world"), nil, nil])
+
+        let noDaemon = scratchDirectory("no-corosyncd")
+        defer { try? FileManager.default.removeItem(atPath: noDaemon) }
+        let none = try Tool.run("corosync-cpgtool", ["--root", noDaemon])
+        #expect(none.status == 1 && none.stderr.contains("Could not initialize corosync cpg API"))
+
         let l = try Tool.run("corosync-quorumtool", ["-l"], env: ["SWIFTHA_ROOT": c[2].root])
         #expect(l.status == 0)
         #expect(l.stdout == """

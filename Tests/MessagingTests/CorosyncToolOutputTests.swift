@@ -9,6 +9,23 @@ import Testing
         members: [.init(nodeID: 2, votes: 1, name: "b")], flags: ["WaitForAll"],
         ringRepresentative: 2, ringSequence: 0x1c, providerConfigured: true)
 
+    /// The layouts of corosync 3.1.7's corosync-cpgtool, captured from it (two groups, three
+    /// members, on 10.99.223.x): the default, -n and -d ','.
+    @Test func cpgtoolLayoutsAreCorosyncs() {
+        let groups = [CPGGroup(name: "another", members: [CPGMember(nodeID: 1, pid: 6746)]),
+                      CPGGroup(name: "grp-one", members: [CPGMember(nodeID: 1, pid: 6744), CPGMember(nodeID: 2, pid: 6745)])]
+        let addresses: [UInt32: String] = [1: "10.99.223.1", 2: "10.99.223.2", 3: "10.99.223.3"]
+        #expect(CorosyncToolOutput.processGroups(groups, addresses: addresses)
+            == "Group Name\t       PID\t   Node ID\nanother\n\t\t      6746\t         1 (10.99.223.1)\ngrp-one\n\t\t      6744\t         1 (10.99.223.1)\n\t\t      6745\t         2 (10.99.223.2)\n")
+        #expect(CorosyncToolOutput.processGroups(groups, addresses: addresses, namesOnly: true) == "another\ngrp-one\n")
+        #expect(CorosyncToolOutput.processGroups(groups, addresses: addresses, delimiter: ",")
+            == "GRP_NAME,PID,NODEID\nanother,6746,1\ngrp-one,6744,1\ngrp-one,6745,2\n")
+        // Unprintable bytes of a name are escaped, unless -e.
+        let odd = [CPGGroup(name: "a\u{1}b", members: [])]
+        #expect(CorosyncToolOutput.processGroups(odd, addresses: [:], namesOnly: true) == "a\\x01b\n")
+        #expect(CorosyncToolOutput.processGroups(odd, addresses: [:], namesOnly: true, escape: false) == "a\u{1}b\n")
+    }
+
     @Test func quorumStatusHasCorosyncsThreeSections() {
         let text = CorosyncToolOutput.quorumStatus(Self.twoOfThree, date: "Mon Nov 23 23:10:00 2026")
         #expect(text == """

@@ -19,6 +19,9 @@ final class CorosyncdNode: @unchecked Sendable {
     private var starts = 0
     /// Set for the next start (NOTIFY_SOCKET, for instance).
     var environment: [String: String] = [:]
+    /// A command that runs corosyncd (its path and arguments follow), e.g. `ip netns exec NS`;
+    /// it must exec it, so that the PID is corosyncd's.
+    var launcher: [String] = []
 
     init(name: String, nodeID: Int, root: String) {
         self.name = name
@@ -32,8 +35,14 @@ final class CorosyncdNode: @unchecked Sendable {
         logPath = "\(root)/corosyncd-\(starts).log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let p = Process()
-        p.executableURL = Tool.binDir.appendingPathComponent("corosyncd")
-        p.arguments = ["-f", "--root", root, "--node", name]
+        let daemon = Tool.binDir.appendingPathComponent("corosyncd")
+        if let first = launcher.first {
+            p.executableURL = URL(fileURLWithPath: first)
+            p.arguments = Array(launcher.dropFirst()) + [daemon.path, "-f", "--root", root, "--node", name]
+        } else {
+            p.executableURL = daemon
+            p.arguments = ["-f", "--root", root, "--node", name]
+        }
         var env = ProcessInfo.processInfo.environment
         for key in ["SWIFTHA_ROOT", "SWIFTHA_NODE", "NOTIFY_SOCKET"] { env.removeValue(forKey: key) }
         env.merge(environment) { _, new in new }

@@ -27,6 +27,8 @@ struct LocalClients {
     var cmapTrackers: [UInt64: (connection: Connection, prefixes: Set<String>)] = [:]
     /// The cmap as last published to trackers.
     var lastCMap: [String: CMapValue] = [:]
+    /// Keys set (a value) or deleted (nil) through cmap, over what corosyncd computes.
+    var cmapWrites: [String: CMapValue?] = [:]
     /// Connections whose close is watched.
     var watched: Set<UInt64> = []
     /// Multicasts answered `tryAgain` (the ring's send queue was full).
@@ -92,6 +94,12 @@ extension CorosyncDaemon {
         case .cpgMembers(let group):
             return .members(engine.processGroups.members(of: group).map { CPGMember(nodeID: $0.node, pid: $0.pid) })
 
+        case .cpgGroups:
+            let pg = engine.processGroups
+            return .groups(pg.groups.keys.sorted().map { name in
+                CPGGroup(name: name, members: pg.members(of: name).map { CPGMember(nodeID: $0.node, pid: $0.pid) })
+            })
+
         case .quorumState:
             return .quorum(quorumState)
 
@@ -126,6 +134,28 @@ extension CorosyncDaemon {
         case .cmapUntrack(let prefix):
             local.cmapTrackers[connection.id]?.prefixes.remove(prefix)
             if local.cmapTrackers[connection.id]?.prefixes.isEmpty == true { local.cmapTrackers[connection.id] = nil }
+            return .done
+
+        case .cmapSet(let key, let value):
+            guard !key.isEmpty, key.utf8.count <= 255, !key.contains(where: { $0.isWhitespace || $0.isNewline }) else {
+                throw LocalRequestError("the cmap key '\(key.prefix(40))' is empty, longer than 255 bytes or holds white space (CS_ERR_INVALID_PARAM); use a name like totem.token")
+            }
+            logger.info("[CMAP  ] \(key) set to \(value) (\(value.typeName)) by pid \(pid)")
+            local.cmapWrites[key] = .some(value)
+            publishCMapChanges()
+            return .done
+
+        case .cmapDelete(let key):
+            guard cmap()[key] != nil else {
+                throw LocalRequestError("cmap has no key '\(key)' on node \(nodeID) (CS_ERR_NOT_EXIST); list the keys with corosync-cmapctl")
+            }
+            local.cmapWrites[key] = .some(nil)
+            publishCMapChanges()
+            return .done
+
+        case .cmapDeletePrefix(let prefix):
+            for key in cmap().keys where key.hasPrefix(prefix) { local.cmapWrites[key] = .some(nil) }
+            publishCMapChanges()
             return .done
 
         case .cfgRingStatus:
@@ -367,6 +397,7 @@ extension CorosyncDaemon {
         m["stats.cpg.try_again"] = .u64(local.tryAgainCount)
         m["stats.srp.queued"] = .u32(UInt32(clamping: engine.totem.queuedPayloads))
         m["stats.ipc.connections_tracked"] = .u32(UInt32(clamping: local.watched.count))
+        for (key, value) in local.cmapWrites { m[key] = value }
         return m
     }
 

@@ -184,12 +184,11 @@ public struct ClusterEngine: Sendable {
                                 left: old.subtracting(now).sorted())
         membership = change
         var out: [Directive] = [.membershipChanged(change)]
-        let (events, joinList) = processGroups.onMembership(members)
-        out += events.map { .processGroup($0) }
-        if joinList.payload.count > 3 {
-            totem.submit([Service.processGroups.rawValue] + joinList.payload)
-            out += translate(totem.releaseHeldToken())
-        }
+        // Every member sends its join list, even an empty one: the groups' view of the new
+        // ring is synchronized once all of them are delivered.
+        let joinList = processGroups.onMembership(ring: ring, members: members)
+        totem.submit([Service.processGroups.rawValue] + joinList.payload)
+        out += translate(totem.releaseHeldToken())
         guard quorum != nil else { return out }
         // What was known of members that stay holds until they say otherwise; new members
         // count with their configured votes until their node information arrives.

@@ -5,12 +5,23 @@
 ///
 /// A local process (identified by its pid) joins, leaves or multicasts through this node's
 /// instance, which turns the request into a ring payload (``Request``); nothing changes until
-/// the ring delivers it, at every node alike. When the membership of the ring changes, the
-/// members on nodes that left are dropped (reason `nodedown`), and every node multicasts the
-/// list of its own processes' groups (a join list); a node that joins the ring learns the
-/// groups from those lists, and the others learn its processes from its own.
+/// the ring delivers it, at every node alike.
 ///
-/// The instance does no I/O: the local IPC (next) hands it the clients' requests and routes the
+/// Synchronization after a membership change (corosync's CPG sync: downlist and joinlist). Nodes
+/// that come from different rings hold different views of the groups, so a new ring first
+/// agrees on one: every member multicasts a join list, tagged with the new ring, naming its own
+/// processes and their groups (each node is the authority on its own processes). When the join
+/// lists of all members of the ring have been delivered (at the same place of the stream
+/// everywhere), each node replaces its view with what they say, and tells its members of the
+/// difference in one configuration change per group (members of nodes that left: `nodedown`;
+/// processes the lists bring: `nodeup`). Group requests delivered in the ring before that point
+/// are held and applied right after it, in their order. So every node of a ring reports the same
+/// configurations in the same order once the ring is synchronized, and a node reports nothing
+/// from a ring that never got there (its held requests are dropped, at every node that delivered
+/// them: a multicast sent then is lost, and a join or leave of this node's own process still
+/// counts, through the next join list).
+///
+/// The instance does no I/O: the local IPC hands it the clients' requests and routes the
 /// ``Event``s to the clients that are members of the group.
 public struct ProcessGroups: Sendable, Equatable {
     public typealias NodeID = UInt32
@@ -60,10 +71,34 @@ public struct ProcessGroups: Sendable, Equatable {
     public static let maxJoinList = 4096
 
     public let nodeID: NodeID
-    /// The members of every group, as the agreed order has made them.
+    /// The members of every group, as the events so far have told them (this node's view).
     public private(set) var groups: [String: Set<Member>] = [:]
     /// Ring payloads that could not be decoded (ignored).
     public private(set) var malformed: UInt64 = 0
+    /// This node's own processes in each group, as their delivered requests made them: what its
+    /// next join list says, whether or not the view is synchronized.
+    private var own: [String: Set<UInt32>] = [:]
+    /// The ring whose view is being synchronized (or was, once ``isSynchronized``).
+    public private(set) var ring: TotemRing.RingID?
+    private var ringMembers: Set<NodeID> = []
+    /// The join lists of `ring` delivered so far.
+    private var joinLists: [NodeID: [JoinEntry]] = [:]
+    /// Every member's join list of the current ring has been delivered and applied.
+    public private(set) var isSynchronized = false
+    /// Group requests delivered in `ring` before it was synchronized, in order.
+    private var held: [HeldRequest] = []
+
+    struct JoinEntry: Sendable, Equatable {
+        var group: String
+        var pid: UInt32
+    }
+
+    struct HeldRequest: Sendable, Equatable {
+        var payload: [UInt8]
+        var sender: NodeID
+    }
+    /// Requests dropped because their ring never got synchronized.
+    public private(set) var droppedUnsynchronized: UInt64 = 0
 
     public init(nodeID: NodeID) {
         self.nodeID = nodeID
@@ -121,42 +156,90 @@ public struct ProcessGroups: Sendable, Equatable {
             return []
         }
         switch message {
-        case .request(let kind, let group, let pid, let data):
-            let member = Member(node: sender, pid: pid)
-            switch kind {
-            case .join:
-                return add([member], to: group, reason: .join)
-            case .leave, .processDown:
-                return remove([member], from: group, reason: kind == .leave ? .leave : .processDown)
-            case .multicast:
-                guard groups[group]?.contains(member) == true else { return [] }
-                return [.deliver(group: group, from: member, payload: data)]
-            case .joinList:
+        case .request(let kind, let group, let pid, _):
+            if sender == nodeID {
+                switch kind {
+                case .join: own[group, default: []].insert(pid)
+                case .leave, .processDown:
+                    own[group]?.remove(pid)
+                    if own[group]?.isEmpty == true { own[group] = nil }
+                case .multicast, .joinList: break
+                }
+            }
+            guard isSynchronized else {
+                held.append(HeldRequest(payload: payload, sender: sender))
                 return []
             }
-        case .joinList(let entries):
-            var out: [Event] = []
-            var byGroup: [String: [Member]] = [:]
-            for (group, pid) in entries { byGroup[group, default: []].append(Member(node: sender, pid: pid)) }
-            for group in byGroup.keys.sorted() { out += add(byGroup[group]!, to: group, reason: .nodeUp) }
-            return out
+            return apply(message, from: sender)
+        case .joinList(let listRing, let entries):
+            guard listRing == ring, !isSynchronized, ringMembers.contains(sender), joinLists[sender] == nil else { return [] }
+            joinLists[sender] = entries.map { JoinEntry(group: $0.0, pid: $0.1) }
+            guard ringMembers.allSatisfy({ joinLists[$0] != nil }) else { return [] }
+            return synchronize()
         }
     }
 
-    /// A new ring membership: the members on nodes that left are dropped, and this node's own
-    /// join list is returned, to be submitted to the new ring.
-    public mutating func onMembership(_ members: [NodeID]) -> (events: [Event], joinList: Request) {
-        let alive = Set(members)
+    /// A request in the agreed order, on a synchronized view.
+    private mutating func apply(_ message: Wire.Message, from sender: NodeID) -> [Event] {
+        guard case .request(let kind, let group, let pid, let data) = message else { return [] }
+        let member = Member(node: sender, pid: pid)
+        switch kind {
+        case .join:
+            return add([member], to: group, reason: .join)
+        case .leave, .processDown:
+            return remove([member], from: group, reason: kind == .leave ? .leave : .processDown)
+        case .multicast:
+            guard groups[group]?.contains(member) == true else { return [] }
+            return [.deliver(group: group, from: member, payload: data)]
+        case .joinList:
+            return []
+        }
+    }
+
+    /// Every member's join list is in: the view becomes what they say, one configuration change
+    /// per group that differs, then the requests held so far.
+    private mutating func synchronize() -> [Event] {
+        var view: [String: Set<Member>] = [:]
+        for node in ringMembers.sorted() {
+            for e in joinLists[node]! { view[e.group, default: []].insert(Member(node: node, pid: e.pid)) }
+        }
         var out: [Event] = []
-        for group in groups.keys.sorted() {
-            let gone = groups[group]!.filter { !alive.contains($0.node) }
-            if !gone.isEmpty { out += remove(Array(gone), from: group, reason: .nodeDown) }
+        for group in Set(groups.keys).union(view.keys).sorted() {
+            let before = groups[group] ?? [], after = view[group] ?? []
+            let joined = after.subtracting(before), left = before.subtracting(after)
+            guard !joined.isEmpty || !left.isEmpty else { continue }
+            out.append(.configurationChange(
+                group: group, members: after.sorted(),
+                joined: joined.sorted().map { Change($0, $0.node == nodeID ? .join : .nodeUp) },
+                left: left.sorted().map { Change($0, !ringMembers.contains($0.node) ? .nodeDown : $0.node == nodeID ? .leave : .processDown) }))
         }
+        groups = view
+        isSynchronized = true
+        joinLists = [:]
+        let requests = held
+        held = []
+        for r in requests {
+            if let m = Wire.decode(r.payload) { out += apply(m, from: r.sender) }
+        }
+        return out
+    }
+
+    /// A new ring is installed: its view must be synchronized before anything more is reported.
+    /// Returns this node's join list, to be submitted to the new ring (every member must send
+    /// one, even an empty one). Requests held from a ring that never got synchronized are
+    /// dropped.
+    public mutating func onMembership(ring newRing: TotemRing.RingID, members: [NodeID]) -> Request {
+        droppedUnsynchronized += UInt64(held.count)
+        held = []
+        ring = newRing
+        ringMembers = Set(members)
+        joinLists = [:]
+        isSynchronized = false
         var entries: [(String, UInt32)] = []
-        for group in groups.keys.sorted() {
-            for m in groups[group]!.sorted() where m.node == nodeID { entries.append((group, m.pid)) }
+        for group in own.keys.sorted() {
+            for pid in own[group]!.sorted() { entries.append((group, pid)) }
         }
-        return (out, Request(payload: Wire.encodeJoinList(Array(entries.prefix(Self.maxJoinList)))))
+        return Request(payload: Wire.encodeJoinList(ring: newRing, Array(entries.prefix(Self.maxJoinList))))
     }
 
     private mutating func add(_ new: [Member], to group: String, reason: Reason) -> [Event] {
@@ -182,14 +265,15 @@ public struct ProcessGroups: Sendable, Equatable {
     /// ```
     /// request:   kind u8 (1 join, 2 leave, 3 multicast, 5 process down) | name length u8 | name
     ///            | pid u32 | data (multicast only)
-    /// join list: 4 | count u16 | (name length u8 | name | pid u32) * count
+    /// join list: 4 | ring seq u64 | ring representative u32 | count u16
+    ///            | (name length u8 | name | pid u32) * count
     /// ```
     enum Wire {
         enum Kind: UInt8 { case join = 1, leave = 2, multicast = 3, joinList = 4, processDown = 5 }
 
         enum Message {
             case request(Kind, group: String, pid: UInt32, data: [UInt8])
-            case joinList([(String, UInt32)])
+            case joinList(TotemRing.RingID, [(String, UInt32)])
         }
 
         static func name(_ group: String) throws(RequestError) -> [UInt8] {
@@ -206,8 +290,10 @@ public struct ProcessGroups: Sendable, Equatable {
             return b
         }
 
-        static func encodeJoinList(_ entries: [(String, UInt32)]) -> [UInt8] {
+        static func encodeJoinList(ring: TotemRing.RingID, _ entries: [(String, UInt32)]) -> [UInt8] {
             var b: [UInt8] = [Kind.joinList.rawValue]
+            withUnsafeBytes(of: ring.seq.bigEndian) { b.append(contentsOf: $0) }
+            withUnsafeBytes(of: ring.representative.bigEndian) { b.append(contentsOf: $0) }
             withUnsafeBytes(of: UInt16(entries.count).bigEndian) { b.append(contentsOf: $0) }
             for (group, pid) in entries {
                 let n = Array(group.utf8.prefix(maxNameLength))
@@ -238,7 +324,8 @@ public struct ProcessGroups: Sendable, Equatable {
             }
             guard let k = byte(), let kind = Kind(rawValue: k) else { return nil }
             if kind == .joinList {
-                guard let hi = byte(), let lo = byte() else { return nil }
+                guard let seqHi = u32(), let seqLo = u32(), let rep = u32(), let hi = byte(), let lo = byte() else { return nil }
+                let listRing = TotemRing.RingID(seq: UInt64(seqHi) << 32 | UInt64(seqLo), representative: rep)
                 let count = Int(hi) << 8 | Int(lo)
                 guard count <= maxJoinList else { return nil }
                 var entries: [(String, UInt32)] = []
@@ -246,7 +333,7 @@ public struct ProcessGroups: Sendable, Equatable {
                     guard let g = name(), let pid = u32() else { return nil }
                     entries.append((g, pid))
                 }
-                return i == b.endIndex ? .joinList(entries) : nil
+                return i == b.endIndex ? .joinList(listRing, entries) : nil
             }
             guard let g = name(), let pid = u32() else { return nil }
             let data = Array(b[i...])

@@ -114,7 +114,12 @@ public enum CMapValue: Codable, Sendable, Equatable, CustomStringConvertible {
     case u16(UInt16)
     case u32(UInt32)
     case u64(UInt64)
+    case i8(Int8)
+    case i16(Int16)
     case i32(Int32)
+    case i64(Int64)
+    case float(Float)
+    case double(Double)
     case string(String)
 
     /// `u32`, `str`, ...
@@ -124,7 +129,12 @@ public enum CMapValue: Codable, Sendable, Equatable, CustomStringConvertible {
         case .u16: "u16"
         case .u32: "u32"
         case .u64: "u64"
+        case .i8: "i8"
+        case .i16: "i16"
         case .i32: "i32"
+        case .i64: "i64"
+        case .float: "flt"
+        case .double: "dbl"
         case .string: "str"
         }
     }
@@ -135,10 +145,44 @@ public enum CMapValue: Codable, Sendable, Equatable, CustomStringConvertible {
         case .u16(let v): "\(v)"
         case .u32(let v): "\(v)"
         case .u64(let v): "\(v)"
+        case .i8(let v): "\(v)"
+        case .i16(let v): "\(v)"
         case .i32(let v): "\(v)"
+        case .i64(let v): "\(v)"
+        case .float(let v): String(format: "%.6f", v)
+        case .double(let v): String(format: "%.6f", v)
         case .string(let s): s
         }
     }
+
+    /// What `corosync-cmapctl -s KEY TYPE VALUE` means, or the message corosync-cmapctl prints
+    /// when TYPE or VALUE is not valid.
+    public static func parse(type: String, value: String) -> Result<CMapValue, CMapParseError> {
+        func int<T: FixedWidthInteger>(_: T.Type, _ make: (T) -> CMapValue) -> Result<CMapValue, CMapParseError> {
+            if let v = T(value) { return .success(make(v)) }
+            // corosync's wording differs for the narrow integers.
+            return .failure(CMapParseError(message: T.bitWidth <= 16 ? "\(value) is not valid \(type) integer" : "\(value) is not valid \(type) type value"))
+        }
+        switch type {
+        case "u8": return int(UInt8.self, CMapValue.u8)
+        case "u16": return int(UInt16.self, CMapValue.u16)
+        case "u32": return int(UInt32.self, CMapValue.u32)
+        case "u64": return int(UInt64.self, CMapValue.u64)
+        case "i8": return int(Int8.self, CMapValue.i8)
+        case "i16": return int(Int16.self, CMapValue.i16)
+        case "i32": return int(Int32.self, CMapValue.i32)
+        case "i64": return int(Int64.self, CMapValue.i64)
+        case "flt": return Float(value).map { .success(.float($0)) } ?? .failure(CMapParseError(message: "\(value) is not valid flt type value"))
+        case "dbl": return Double(value).map { .success(.double($0)) } ?? .failure(CMapParseError(message: "\(value) is not valid dbl type value"))
+        case "str": return .success(.string(value))
+        default: return .failure(CMapParseError(message: "Unknown type \(type)"))
+        }
+    }
+}
+
+/// Why a value given to `corosync-cmapctl -s` was refused (corosync's message).
+public struct CMapParseError: Error, Sendable, Equatable {
+    public var message: String
 }
 
 /// One cmap key and its value.
@@ -196,6 +240,17 @@ public struct RingStatus: Codable, Sendable, Equatable {
     }
 }
 
+/// A closed process group and its members (sorted by node, then pid).
+public struct CPGGroup: Codable, Sendable, Equatable {
+    public var name: String
+    public var members: [CPGMember]
+
+    public init(name: String, members: [CPGMember]) {
+        self.name = name
+        self.members = members
+    }
+}
+
 /// What a client may ask corosyncd.
 public enum CorosyncRequest: Codable, Sendable {
     /// This node's id.
@@ -210,6 +265,8 @@ public enum CorosyncRequest: Codable, Sendable {
     case cpgMulticast(group: String, payload: Data)
     /// CPG: the members of a group, as the agreed order has made them so far.
     case cpgMembers(group: String)
+    /// CPG: every group with its members (what corosync-cpgtool lists), sorted by name.
+    case cpgGroups
     /// Quorum: the current state.
     case quorumState
     /// Quorum: send `quorumChanged` events, the current state first and then one on every
@@ -223,6 +280,12 @@ public enum CorosyncRequest: Codable, Sendable {
     case cmapTrack(prefix: String)
     /// cmap: stop tracking a prefix.
     case cmapUntrack(prefix: String)
+    /// cmap: set a key on this node (corosync's cmap is each node's own; trackers are told).
+    case cmapSet(key: String, value: CMapValue)
+    /// cmap: delete a key (a failure says CS_ERR_NOT_EXIST when there is none).
+    case cmapDelete(key: String)
+    /// cmap: delete every key starting with the prefix.
+    case cmapDeletePrefix(prefix: String)
     /// cfg: the ring's link status.
     case cfgRingStatus
     /// cfg: shut corosyncd down (it leaves the ring cleanly).
@@ -234,6 +297,7 @@ public enum CorosyncReply: Codable, Sendable {
     case done
     case nodeID(UInt32)
     case members([CPGMember])
+    case groups([CPGGroup])
     case quorum(QuorumState)
     case cmap([CMapEntry])
     case ringStatus(RingStatus)

@@ -145,6 +145,12 @@ public final class CorosyncClient: Sendable {
         return m
     }
 
+    /// Every group with its members, sorted by name.
+    public func groups() async throws -> [CPGGroup] {
+        guard case .groups(let g) = try await ipc.request(.cpgGroups) else { throw Self.unexpected("groups") }
+        return g
+    }
+
     // MARK: - Quorum
 
     /// The quorum state now.
@@ -177,6 +183,21 @@ public final class CorosyncClient: Sendable {
     }
 
     /// Every key under a prefix ("" for all), sorted by key.
+    /// Sets a key in this node's cmap.
+    public func cmapSet(_ key: String, _ value: CMapValue) async throws {
+        try await expectDone(.cmapSet(key: key, value: value))
+    }
+
+    /// Deletes a key of this node's cmap.
+    public func cmapDelete(_ key: String) async throws {
+        try await expectDone(.cmapDelete(key: key))
+    }
+
+    /// Deletes every key of this node's cmap that starts with `prefix`.
+    public func cmapDelete(prefix: String) async throws {
+        try await expectDone(.cmapDeletePrefix(prefix: prefix))
+    }
+
     public func cmapList(prefix: String = "") async throws -> [CMapEntry] {
         guard case .cmap(let entries) = try await ipc.request(.cmapList(prefix: prefix)) else { throw Self.unexpected("cmap") }
         return entries

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The text corosync 3.1's tools print, from corosyncd's answers; pure, so the layout is
 /// tested without a daemon. The tools (Sources/Tools/corosync-*) only fetch and print.
 public enum CorosyncToolOutput {
@@ -29,6 +31,42 @@ public enum CorosyncToolOutput {
             """
         }
         return out + membership(q)
+    }
+
+    /// `corosync-cpgtool`: every group and its members, as corosync 3.1 lays them out: a header,
+    /// then each group's name on a line of its own and a line per member (pid, node id and the
+    /// node's ring0 address); with `delimiter`, one line per member, fields separated by it;
+    /// with `namesOnly`, the group names alone. Unprintable bytes of a name are shown as `\xHH`
+    /// unless `escape` is false.
+    public static func processGroups(_ groups: [CPGGroup], addresses: [UInt32: String], delimiter: String? = nil,
+                                     namesOnly: Bool = false, escape: Bool = true) -> String {
+        func name(_ g: CPGGroup) -> String {
+            guard escape else { return g.name }
+            var out = ""
+            for b in g.name.utf8 {
+                if b < 0x20 || b >= 0x7F { out += "\\x" + String(format: "%02X", b) } else { out.append(Character(Unicode.Scalar(b))) }
+            }
+            return out
+        }
+        if namesOnly {
+            return groups.map { name($0) + "\n" }.joined()
+        }
+        if let d = delimiter {
+            var out = "GRP_NAME\(d)PID\(d)NODEID\n"
+            for g in groups {
+                for m in g.members { out += "\(name(g))\(d)\(m.pid)\(d)\(m.nodeID)\n" }
+            }
+            return out
+        }
+        func right(_ s: String) -> String { String(repeating: " ", count: max(0, 10 - s.count)) + s }
+        var out = "Group Name\t" + right("PID") + "\t" + right("Node ID") + "\n"
+        for g in groups {
+            out += name(g) + "\n"
+            for m in g.members {
+                out += "\t\t" + right("\(m.pid)") + "\t" + right("\(m.nodeID)") + " (\(addresses[m.nodeID] ?? "?"))\n"
+            }
+        }
+        return out
     }
 
     /// `corosync-quorumtool -l`: the Membership information section (a node id and votes per

@@ -12,13 +12,15 @@
 /// - Recovery: each member starts a ``TotemRing`` for the new ring. Members that come from the
 ///   same old ring (the commit token carries each member's old ring and its all-received-up-to)
 ///   first multicast, in the new ring, the old ring's messages that some of them may lack, then a
-///   "done" marker. When every member's marker has been delivered, each member has the same set
-///   of the old ring's messages; it reports the transitional configuration (the members that
-///   came from its old ring), delivers the old ring's messages in their old order up to the
-///   first gap (a message none of them has), then reports the configuration change, then delivers the new
-///   ring's messages. So the members that move together from one ring to the next deliver the
-///   same messages of the old ring, and the change arrives at the same place in the stream
-///   (Extended Virtual Synchrony).
+///   "done" marker. A member sends nothing new until its recovery is done (as in totemsrp): a
+///   ring given up during its recovery takes none of its messages along. When every member's
+///   marker has been delivered, each member has the same set of the old ring's messages; it
+///   reports the transitional configuration (the members that came from its old ring),
+///   delivers the old ring's messages in their old order, skipping the gaps (messages none of
+///   them has, sent by nodes that did not come along), then reports the configuration change,
+///   then delivers the new ring's messages. So the members that move together from one ring to
+///   the next deliver the same messages of the old ring, and the change arrives at the same
+///   place in the stream (Extended Virtual Synchrony).
 /// - The representative of every ring multicasts a merge-detect message every `merge` ms so that
 ///   separated rings find each other.
 /// - Fragmentation: a payload longer than ``TotemTiming/maxFragmentPayload`` (from `netmtu`)
@@ -246,7 +248,9 @@ public struct TotemNode: Sendable {
     public mutating func submit(_ payload: [UInt8]) -> Bool {
         guard !hasLeft, payload.count <= Self.maxMessageSize else { return false }
         let parts = ringPayloads(payload)
-        if state == .operational || state == .recovery, ring != nil {
+        // Nothing new goes out while a ring recovers (as in totemsrp): a ring abandoned during
+        // its recovery takes none of this node's messages with it.
+        if state == .operational, ring != nil {
             for p in parts { ring!.submit(p) }
         } else {
             pending += parts
@@ -519,8 +523,6 @@ public struct TotemNode: Sendable {
         var marker = [Tag.recoveryDone.rawValue]
         withUnsafeBytes(of: nodeID.bigEndian) { marker.append(contentsOf: $0) }
         r.submit(marker)
-        for p in pending { r.submit(p) }
-        pending = []
         state = .recovery
         committing = nil
         proc = Set(members)
@@ -536,23 +538,29 @@ public struct TotemNode: Sendable {
         return out
     }
 
-    /// Every member's recovery is done: deliver the old ring's messages up to the first gap,
+    /// Every member's recovery is done: deliver the old ring's messages (skipping the gaps),
     /// report the new configuration, then the new ring's messages held back so far.
     private mutating func finishRecovery() -> [Directive] {
         guard let ring else { return [] }
         var out: [Directive] = []
         if let previous {
             out.append(.transitionalConfiguration(ring: previous.ring, members: transitional))
+            // In their old order, past the gaps: a message none of them has was sent by a node
+            // that did not come along, and what follows it must not be lost (totemsrp delivers
+            // the transitional configuration's messages the same way). Every member of the
+            // transitional configuration holds the same set by now, so all deliver the same.
             let old = oldMessages(after: previous.delivered)
-            var seq = previous.delivered + 1
-            while let m = old[seq] {
-                out += application(m)
-                seq += 1
-            }
+            for seq in old.keys.sorted() { out += application(old[seq]!) }
         }
         previous = nil
         recovered = [:]
         state = .operational
+        // What was submitted while the ring formed and recovered goes out now, before anything
+        // submitted from here on.
+        for p in pending { self.ring!.submit(p) }
+        let waiting = !pending.isEmpty
+        pending = []
+        if waiting { out += fromRing(self.ring!.releaseHeldToken()) }
         out.append(.configurationChange(ring: ring.ring, members: ring.members))
         assembler.keepOnly(Set(ring.members))
         let held = heldBack
