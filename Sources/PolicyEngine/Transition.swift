@@ -61,6 +61,9 @@ public struct Transition: Sendable {
     var plans: [Int: ResourcePlan] = [:]
     /// The actions and their order.
     public var graph = ActionGraph()
+    /// The allocation and promotion scores the assignment decided with, in the order it used
+    /// them (empty unless asked for: see `Simulator.schedule(_:scores:)`).
+    public var scores: [ScoreLine] = []
 }
 
 /// What the transition does to one primitive, in terms of where and in which role it runs.

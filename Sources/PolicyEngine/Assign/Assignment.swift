@@ -41,6 +41,9 @@ struct Assignment {
     /// The nodes each primitive needing capacity may run on before assignment (for the
     /// graph's load_stopped points).
     var initialAllowed: [Int: [String]] = [:]
+    /// The scores each stage decided with, in the order they were used; nil unless asked for
+    /// (see ScoreLog.swift).
+    var scoreLog: [ScoreLine]?
 
     init(_ ws: WorkingSet) {
         self.ws = ws
@@ -291,6 +294,7 @@ struct Assignment {
     mutating func assignGroup(_ g: Int) {
         guard assigned[g] == nil, !assigning.contains(g) else { return }
         assigning.insert(g)
+        showScores("pcmk__group_assign", g)
         var first: String??
         for m in ws.resources[g].children {
             let node = assignPrimitive(m, prefer: nil)
@@ -380,6 +384,7 @@ struct Assignment {
         if r.targetRole == .stopped {
             for n in ws.nodes { tables[i]?[n.name] = -Score.infinity }
         }
+        showScores("pcmk__primitive_assign", i)
         if ws.options.fencingEnabled && !hasFenceDevice && !ws.options.haveWatchdog {
             return place(i, r.activeOn.first)
         }
@@ -617,6 +622,7 @@ struct Assignment {
                 }
             }
         }
+        showScores("pcmk__clone_assign", c)
         // First, instances running now stay where they are when they can.
         var done = Set<Int>()
         for inst in instances {
@@ -631,10 +637,10 @@ struct Assignment {
             var kept: String?
             let before = tables
             for _ in 0..<max(1, instances.count) {
-                let saved = (tables, assigned, numResources, nextRole, utilization)
+                let saved = (tables, assigned, numResources, nextRole, utilization, scoreLog)
                 let node = assignInstance(inst, prefer: current)
                 if node == current { kept = node; break }
-                (tables, assigned, numResources, nextRole, utilization) = saved
+                (tables, assigned, numResources, nextRole, utilization, scoreLog) = saved
                 guard let elsewhere = node else { break }
                 for leaf in subtree(inst) { tables[leaf]?[elsewhere] = -Score.infinity }
             }
@@ -735,6 +741,10 @@ struct Assignment {
         let promotedNodeMax = Int(r.meta["promoted-node-max"] ?? r.meta["master-node-max"] ?? "1") ?? 1
         var promoted = 0
         var promotedOn: [String: Int] = [:]
+        for (inst, priority, node) in candidates { showPromotionScore(inst, node: node, score: priority) }
+        for inst in r.children where !ws.resources[inst].orphan && !candidates.contains(where: { $0.0 == inst }) {
+            showPromotionScore(inst, node: nil, score: -Score.infinity)
+        }
         for (inst, priority, node) in candidates {
             guard promoted < promotedMax, priority >= 0, available(node), ws.resources[inst].managed,
                   !noPromotion.contains(inst), promotedOn[node, default: 0] < promotedNodeMax else { continue }
@@ -747,6 +757,7 @@ struct Assignment {
     mutating func assignBundle(_ b: Int) {
         guard assigned[b] == nil else { return }
         assigned[b] = .some(nil)
+        showScores("pcmk__bundle_assign", b)
         let perHost = Int(ws.resources[b].element.elements.first { ["docker", "podman", "rkt"].contains($0.name) }?["replicas-per-host"] ?? "1") ?? 1
         var used: [String: Int] = [:]
         // Replicas running now keep their node first; each host takes replicas-per-host.
@@ -782,8 +793,9 @@ struct Assignment {
     }
 
     /// Runs every assignment stage.
-    static func run(_ ws: WorkingSet) -> Assignment {
+    static func run(_ ws: WorkingSet, recordScores: Bool = false) -> Assignment {
         var a = Assignment(ws)
+        if recordScores { a.scoreLog = [] }
         a.buildTables()
         a.applyNodeCriteria()
         if a.utilization.isActive {
