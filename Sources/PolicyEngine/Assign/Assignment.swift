@@ -567,7 +567,7 @@ struct Assignment {
 
     func isUsable(_ node: String) -> Bool {
         guard let n = ws.node(named: node) else { return false }
-        return n.online && !n.unclean && !n.shutdown
+        return n.online && !n.unclean && !n.shutdown && !n.standby && !n.maintenance
     }
 
     // MARK: clones and bundles

@@ -133,7 +133,7 @@ enum ConstraintSet {
                 }
                 for n in ws.nodes {
                     var ctx = RuleContext(now: ws.now, nodeAttributes: n.attributes)
-                    ctx.nodeAttributes["#uname"] = n.name
+                    ctx.nodeAttributes.merge(builtInAttributes(n, ws)) { _, builtIn in builtIn }
                     guard RuleEvaluator.passes(resolved, ctx, rules: rules) else { continue }
                     if let s = resolved["score"].flatMap(CIBValue.score) {
                         entries.append((n.name, s))
@@ -156,5 +156,23 @@ enum ConstraintSet {
             }
         }
         return (placement, promoted, discovery)
+    }
+
+    /// The node attributes every node has without configuring them: its name and id, its
+    /// kind (cluster, remote or container), whether it is the DC, and the cluster's name.
+    static func builtInAttributes(_ n: SchedulerNode, _ ws: WorkingSet) -> [String: String] {
+        var attrs = ["#uname": n.name, "#id": n.id]
+        switch n.kind {
+        case .member: attrs["#kind"] = "cluster"
+        case .remote: attrs["#kind"] = "remote"
+        case .guest: attrs["#kind"] = "container"
+        }
+        attrs["#is_dc"] = ws.cib.root["dc-uuid"] == n.id && n.kind == .member ? "true" : "false"
+        if let name = ws.options.raw["cluster-name"] {
+            attrs["#cluster-name"] = name
+            if n.attributes["site-name"] == nil { attrs["#site-name"] = name }
+        }
+        if let site = n.attributes["site-name"] { attrs["#site-name"] = site }
+        return attrs
     }
 }
