@@ -311,6 +311,8 @@ struct Assignment {
         if let g = ws.resources[i].parent, ws.resources[g].variant == .group, ws.resources[g].children.first == i {
             list += colocations(dependent: g)
         }
+        // A clone's instance (or the first member of a cloned group) carries the clone's.
+        if let c = cloneOf(instanceOrFirstMember: i) { list += colocations(dependent: c) }
         // A bundle's containers carry the bundle's colocations.
         if let b = ws.resources[i].parent, ws.resources[b].variant == .bundle,
            ws.bundleReplicas[b]?.contains(where: { $0.container == i }) == true {
@@ -323,8 +325,21 @@ struct Assignment {
         var list = colocations(primary: i)
         if let g = ws.resources[i].parent, ws.resources[g].variant == .group, ws.resources[g].children.last == i {
             list += colocations(primary: g)
+            if let c = ws.resources[g].parent, case .clone = ws.resources[c].variant { list += colocations(primary: c) }
+        } else if let c = ws.resources[i].parent, case .clone = ws.resources[c].variant {
+            list += colocations(primary: c)
         }
         return byPriority(list, \.dependent)
+    }
+
+    /// The clone whose colocations `i` applies: its own clone when `i` is an instance, the
+    /// group's clone when `i` is the first member of a cloned group.
+    func cloneOf(instanceOrFirstMember i: Int) -> Int? {
+        guard let p = ws.resources[i].parent else { return nil }
+        if case .clone = ws.resources[p].variant { return p }
+        if ws.resources[p].variant == .group, ws.resources[p].children.first == i,
+           let c = ws.resources[p].parent, case .clone = ws.resources[c].variant { return c }
+        return nil
     }
 
     /// Colocations in the order Pacemaker applies them: the other resource's priority first,
@@ -455,7 +470,7 @@ struct Assignment {
         if assigned[primary] == nil { return }
         // For a promotable dependent, a colocation of its Promoted role decides only which
         // instance is promoted (see assignRoles), not where instances run.
-        if c.dependentRole == .promoted, case .clone(true, _) = ws.resources[dependent].variant { return }
+        if c.dependentRole == .promoted, case .clone(true, _) = ws.resources[c.dependent].variant { return }
         if case .clone = ws.resources[primary].variant {
             applyCloneColocation(c, primary: primary, dependent: dependent)
             return
@@ -521,20 +536,26 @@ struct Assignment {
 
     /// The primary side: the dependent's preferences, scaled by the colocation's strength,
     /// are merged into the primary's scores (when the dependent has influence).
-    mutating func addDependentScores(_ c: Colocation, primary: Int) {
+    /// A clone takes only what keeps its scores from turning negative (`nonnegative`).
+    mutating func addDependentScores(_ c: Colocation, primary: Int, nonnegative: Bool = false) {
         guard c.influence || ws.resources[primary].activeOn.isEmpty else { return }
         var target = tables[primary] ?? NodeScores()
         let dependent = firstLeaf(c.dependent)
-        merge(source: dependent, into: &target, colocation: c, factor: Float(c.score) / 1_000_000, primary: primary)
+        merge(source: dependent, into: &target, colocation: c, factor: Float(c.score) / 1_000_000, primary: primary,
+              nonnegative: nonnegative)
         tables[primary] = target
     }
+
+    /// A node marked unusable while merging only nonnegative scores (it becomes 1 at the end).
+    static let unusableMark = -100 * Score.infinity
 
     func firstLeaf(_ i: Int) -> Int {
         if ws.resources[i].variant == .group, let f = ws.resources[i].children.first { return f }
         return i
     }
 
-    mutating func merge(source: Int, into nodes: inout NodeScores, colocation c: Colocation, factor: Float, primary: Int) {
+    mutating func merge(source: Int, into nodes: inout NodeScores, colocation c: Colocation, factor: Float, primary: Int,
+                        nonnegative: Bool = false) {
         guard !updating.contains(source) else { return }
         updating.insert(source)
         defer { updating.remove(source) }
@@ -551,16 +572,24 @@ struct Assignment {
                 let allowed = src.scores.filter { $0.value >= 0 }.count
                 if stickiness(primary) >= -best || !c.influence || allowed != 1 { continue }
             }
+            let old = work[n]!
+            if old == Self.unusableMark { continue }
             let product = Float(factor) * Float(best)
             var d = Int(product.rounded(.toNearestOrAwayFromZero))
             if d == 0 && best != 0 { d = factor < 0 ? -1 : 1 }
-            work[n] = Score.add(d, work[n]!)
+            let new = Score.add(d, old)
+            if nonnegative && new < 0 {
+                if old > 0 { work[n] = Self.unusableMark }
+                continue
+            }
+            work[n] = new
         }
         if work.scores.contains(where: { available($0.key) && $0.value >= 0 }) {
             for c2 in withThis(source) where c2.influence && c2.dependent != primary {
                 merge(source: firstLeaf(c2.dependent), into: &work, colocation: c2,
-                      factor: factor * Float(c2.score) / 1_000_000, primary: primary)
+                      factor: factor * Float(c2.score) / 1_000_000, primary: primary, nonnegative: nonnegative)
             }
+            if nonnegative { for (n, v) in work.scores where v == Self.unusableMark { work[n] = 1 } }
             nodes = work
         }
     }
@@ -578,7 +607,13 @@ struct Assignment {
         defer { assigning.remove(c) }
         let r = ws.resources[c]
         guard case .clone(let promotable, let unique) = r.variant else { return }
-        for col in colocations where col.dependent == c { applyThisWith(col, to: c) }
+        // What the clone is colocated with is placed first (its instances then apply those
+        // colocations themselves); the preferences of what is colocated with the clone count.
+        for col in colocations(dependent: c) {
+            let p = effectivePrimary(col)
+            if assigned[p] == nil { assign(p) }
+        }
+        for col in withThis(c) { addDependentScores(col, primary: c, nonnegative: true) }
         let nodeMax = unique ? (Int(r.meta["clone-node-max"] ?? "1") ?? 1) : 1
         var perNode: [String: Int] = [:]
         let instances = r.children.filter { !ws.resources[$0].orphan }
