@@ -616,8 +616,8 @@ struct Assignment {
         for col in withThis(c) { addDependentScores(col, primary: c, nonnegative: true) }
         let nodeMax = unique ? (Int(r.meta["clone-node-max"] ?? "1") ?? 1) : 1
         var perNode: [String: Int] = [:]
-        let instances = r.children.filter { !ws.resources[$0].orphan }
         let cloneTable = tables[c] ?? NodeScores()
+        let instances = orderInstances(c, r.children.filter { !ws.resources[$0].orphan })
         let availableCount = max(1, ws.nodes.filter { available($0.name) && (cloneTable[$0.name] ?? -1) >= 0 }.count)
         let optimal = max(1, instances.count / availableCount)
         func restrict(_ inst: Int) {
@@ -663,7 +663,9 @@ struct Assignment {
         for inst in instances {
             let nodes = activeNodes(inst)
             let failed = ws.primitives(under: inst).contains { ws.resources[$0].failed }
-            guard nodes.count == 1, let current = nodes.first, !failed, available(current),
+            // A multiply active instance is tried where it was first seen active.
+            let first = ws.primitives(under: inst).compactMap { ws.resources[$0].activeOn.first }.first
+            guard !nodes.isEmpty, let current = nodes.count == 1 ? nodes.first : first, !failed, available(current),
                   (cloneTable[current] ?? -1) >= 0, perNode[current, default: 0] < min(optimal, nodeMax) else { continue }
             let leaves = ws.primitives(under: inst)
             guard leaves.allSatisfy({ (tables[$0]?[current] ?? -1) >= 0 }) else { continue }
@@ -672,10 +674,11 @@ struct Assignment {
             var kept: String?
             let before = tables
             for _ in 0..<max(1, instances.count) {
-                let saved = (tables, assigned, numResources, nextRole, utilization, scoreLog)
+                let saved = (tables, assigned, numResources, nextRole, utilization)
                 let node = assignInstance(inst, prefer: current)
                 if node == current { kept = node; break }
-                (tables, assigned, numResources, nextRole, utilization, scoreLog) = saved
+                // The attempt is undone, but the scores it used were shown (as Pacemaker does).
+                (tables, assigned, numResources, nextRole, utilization) = saved
                 guard let elsewhere = node else { break }
                 for leaf in subtree(inst) { tables[leaf]?[elsewhere] = -Score.infinity }
             }
@@ -694,6 +697,65 @@ struct Assignment {
         for o in r.children where ws.resources[o].orphan { for leaf in subtree(o) { assigned[leaf] = .some(nil) } }
         if promotable { assignRoles(c) }
         assigned[c] = .some(nil)
+    }
+
+    /// The order in which a clone's instances are placed (as Pacemaker orders them): running
+    /// ones before stopped ones, those on allowed and usable nodes first, healthy before
+    /// failed, then by how much the clone's colocations favour the node each runs on, then by
+    /// instance number.
+    func orderInstances(_ c: Int, _ instances: [Int]) -> [Int] {
+        let cloneTable = tables[c] ?? NodeScores()
+        struct Key { var active: Int; var current: String?; var allowed: Bool; var usable: Bool; var parentAllowed: Bool
+                     var failed: Bool; var colocation: Int }
+        func key(_ inst: Int) -> Key {
+            let active = activeNodes(inst)
+            let current = active.first
+            let leaves = ws.primitives(under: inst)
+            let allowed = current.map { n in (tables[inst]?[n] ?? -1) >= 0 } ?? true
+            let usable = current.map { n in ws.node(named: n).map { !$0.unclean && $0.online && !$0.shutdown && !$0.standby && !$0.maintenance } ?? false } ?? false
+            var colocation = 0
+            if let n = current {
+                // (A colocation of a role applies to roles, decided later.)
+                for col in colocations(dependent: c) where col.dependentRole == nil {
+                    let p = effectivePrimary(col)
+                    guard assigned[p] != nil else { continue }
+                    let here = nodes(of: p, role: col.primaryRole).contains { attribute($0, col.nodeAttribute) == attribute(n, col.nodeAttribute) }
+                    if here { colocation = Score.add(colocation, col.score) }
+                    else if col.score >= Score.infinity { colocation = -Score.infinity }
+                }
+                for col in colocations(primary: c) where col.influence {
+                    let dep = tables[firstLeaf(col.dependent)]?[n] ?? -Score.infinity
+                    let product = Float(col.score) / 1_000_000 * Float(dep)
+                    var d = Int(product.rounded(.toNearestOrAwayFromZero))
+                    if d == 0 && dep != 0 { d = col.score < 0 ? -1 : 1 }
+                    colocation = Score.add(colocation, d)
+                }
+            }
+            return Key(active: active.count, current: current, allowed: allowed, usable: usable,
+                       parentAllowed: current.map { cloneTable[$0] != nil } ?? false,
+                       failed: leaves.contains { ws.resources[$0].failed }, colocation: colocation)
+        }
+        let keys = Dictionary(uniqueKeysWithValues: instances.map { ($0, key($0)) })
+        func before(_ a: Int, _ b: Int) -> Bool? {
+            let x = keys[a]!, y = keys[b]!
+            if x.active > 0 && y.active > 0 && x.active != y.active { return x.active < y.active }
+            if x.allowed != y.allowed { return x.allowed }
+            if (x.current == nil) != (y.current == nil) { return x.current != nil }
+            if x.current == nil { return nil }
+            if x.usable != y.usable { return x.usable }
+            if x.parentAllowed != y.parentAllowed { return x.parentAllowed }
+            if x.failed != y.failed { return !x.failed }
+            if x.colocation != y.colocation { return x.colocation > y.colocation }
+            return nil
+        }
+        // A stable insertion sort: ties keep the instance order.
+        var out: [Int] = []
+        for inst in instances {
+            var k = out.count
+            while k > 0, before(inst, out[k - 1]) == true { k -= 1 }
+            out.insert(inst, at: k)
+        }
+        return out
     }
 
     func activeNodes(_ inst: Int) -> [String] {
@@ -762,15 +824,26 @@ struct Assignment {
                 }
                 if here && col.score <= -Score.infinity { priority = -Score.infinity }
             }
-            // A willing instance is ranked by the clone's own score for its node, plus its own.
-            if priority >= 0 { priority = Score.add(tables[c]?[node] ?? 0, priority) }
             candidates.append((inst, priority, node))
+        }
+        // The willing instances' priorities add up on their nodes, on top of the clone's own
+        // score there; each willing instance is then ranked by its node's total.
+        var nodeTotals = tables[c] ?? NodeScores()
+        for (_, priority, node) in candidates where priority >= 0 {
+            nodeTotals[node] = Score.add(priority, nodeTotals[node] ?? 0)
+        }
+        let ownPriority = Dictionary(candidates.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
+        candidates = candidates.map { inst, priority, node in
+            (inst, priority >= 0 ? (nodeTotals[node] ?? priority) : priority, node)
         }
         candidates.sort { a, b in
             if a.1 != b.1 { return a.1 > b.1 }
             let ra = ws.primitives(under: a.0).map { ws.resources[$0].role }.max() ?? .stopped
             let rb = ws.primitives(under: b.0).map { ws.resources[$0].role }.max() ?? .stopped
             if ra != rb { return ra > rb }
+            // Then as instances are ordered for placement: the higher own priority first.
+            let pa = ownPriority[a.0] ?? 0, pb = ownPriority[b.0] ?? 0
+            if pa != pb { return pa > pb }
             return a.0 < b.0
         }
         let promotedNodeMax = Int(r.meta["promoted-node-max"] ?? r.meta["master-node-max"] ?? "1") ?? 1
