@@ -87,7 +87,8 @@ struct Assignment {
                 for n in ws.nodes { t[n.name] = 0 }
             }
             let r = ws.resources[i]
-            if r.isPrimitive && !r.managed, r.activeOn.count == 1 { t.add(Score.infinity, to: r.activeOn[0]) }
+            // An unmanaged resource stays wherever it is active.
+            if r.isPrimitive && !r.managed { for n in r.activeOn { t.add(Score.infinity, to: n) } }
             if r.orphan && ws.options.stopOrphanResources { for n in ws.nodes { t[n.name] = -Score.infinity } }
             for node in ws.historyBans[i] ?? [] { t.add(-Score.infinity, to: node) }
             // A bundle's replica nodes host only that bundle's own resource.
@@ -308,8 +309,16 @@ struct Assignment {
     /// ("with this"); a group member also sees its group's.
     func thisWith(_ i: Int) -> [Colocation] {
         var list = colocations(dependent: i)
-        if let g = ws.resources[i].parent, ws.resources[g].variant == .group, ws.resources[g].children.first == i {
-            list += colocations(dependent: g)
+        if let g = ws.resources[i].parent, ws.resources[g].variant == .group {
+            let members = ws.resources[g].children
+            if members.first == i {
+                list += colocations(dependent: g)
+            } else if members.prefix { $0 != i }.contains(where: { !ws.resources[$0].managed }) {
+                // Later members follow the group's colocations through the member before
+                // them, unless an earlier member is unmanaged: then they apply the mandatory
+                // ones themselves.
+                list += colocations(dependent: g).filter { $0.score >= Score.infinity }
+            }
         }
         // A clone's instance (or the first member of a cloned group) carries the clone's.
         if let c = cloneOf(instanceOrFirstMember: i) { list += colocations(dependent: c) }
