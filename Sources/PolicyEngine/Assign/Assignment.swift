@@ -815,23 +815,18 @@ struct Assignment {
             for (rsc, locNode, s) in promotedLocations where (rsc == c || rsc == inst) && locNode == node {
                 priority = Score.add(priority, s)
             }
-            // Colocations of the Promoted role with another resource: promote where it is.
-            for col in colocations where col.dependent == c && col.dependentRole == .promoted {
+            // Colocations of a role with another resource: the Promoted role is drawn to where
+            // the other resource is (and kept away by a mandatory one), the Unpromoted role
+            // pushes promotion away.
+            for col in colocations where col.dependent == c && (col.dependentRole == .promoted || col.dependentRole == .unpromoted) {
                 let primary = effectivePrimary(col)
                 let targets = nodes(of: primary, role: col.primaryRole)
-                guard !targets.isEmpty else {
-                    if col.score >= Score.infinity { priority = -Score.infinity }
-                    continue
-                }
                 let here = targets.contains { attribute(node, col.nodeAttribute) == attribute($0, col.nodeAttribute) }
                 if here {
-                    if col.score < Score.infinity { priority = Score.add(priority, col.score) }
-                } else if col.score >= Score.infinity {
+                    priority = Score.add(priority, col.dependentRole == .unpromoted ? -col.score : col.score)
+                } else if col.score >= Score.infinity && col.dependentRole == .promoted {
                     priority = -Score.infinity
-                } else if col.score <= -Score.infinity {
-                    continue
                 }
-                if here && col.score <= -Score.infinity { priority = -Score.infinity }
             }
             candidates.append((inst, priority, node))
         }
@@ -841,6 +836,8 @@ struct Assignment {
         for (_, priority, node) in candidates where priority >= 0 {
             nodeTotals[node] = Score.add(priority, nodeTotals[node] ?? 0)
         }
+        // Without a ticket its Promoted role needs, the clone may promote nowhere.
+        if noPromotion.contains(c) { for n in nodeTotals.scores.keys { nodeTotals[n] = -Score.infinity } }
         let ownPriority = Dictionary(candidates.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
         candidates = candidates.map { inst, priority, node in
             (inst, priority >= 0 ? (nodeTotals[node] ?? priority) : priority, node)
