@@ -840,7 +840,12 @@ struct Assignment {
         if noPromotion.contains(c) { for n in nodeTotals.scores.keys { nodeTotals[n] = -Score.infinity } }
         let ownPriority = Dictionary(candidates.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
         candidates = candidates.map { inst, priority, node in
-            (inst, priority >= 0 ? (nodeTotals[node] ?? priority) : priority, node)
+            // An instance left promoted as it is (unmanaged or blocked) keeps that role.
+            let leaves = ws.primitives(under: inst)
+            if leaves.contains(where: { (!ws.resources[$0].managed || ws.resources[$0].blocked) && ws.resources[$0].role == .promoted }) {
+                return (inst, Score.infinity, node)
+            }
+            return (inst, priority >= 0 ? (nodeTotals[node] ?? priority) : priority, node)
         }
         candidates.sort { a, b in
             if a.1 != b.1 { return a.1 > b.1 }
@@ -856,7 +861,7 @@ struct Assignment {
         var promoted = 0
         var promotedOn: [String: Int] = [:]
         for (inst, priority, node) in candidates { showPromotionScore(inst, node: node, score: priority) }
-        for inst in r.children where !ws.resources[inst].orphan && !candidates.contains(where: { $0.0 == inst }) {
+        for inst in r.children where !candidates.contains(where: { $0.0 == inst }) {
             showPromotionScore(inst, node: nil, score: -Score.infinity)
         }
         for (inst, priority, node) in candidates {
