@@ -631,8 +631,9 @@ struct Assignment {
         let optimal = max(1, instances.count / availableCount)
         func restrict(_ inst: Int) {
             for leaf in subtree(inst) where tables[leaf] != nil {
+                // (Nodes the instance may not run on at all stay out of its table.)
                 for n in ws.nodes where !available(n.name) || (cloneTable[n.name] ?? -Score.infinity) < 0 || perNode[n.name, default: 0] >= nodeMax {
-                    tables[leaf]?[n.name] = -Score.infinity
+                    if tables[leaf]?[n.name] != nil { tables[leaf]?[n.name] = -Score.infinity }
                 }
             }
         }
