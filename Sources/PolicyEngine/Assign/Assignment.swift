@@ -516,24 +516,50 @@ struct Assignment {
 
     mutating func applyCloneColocation(_ c: Colocation, primary: Int, dependent: Int) {
         guard var table = tables[dependent] else { return }
-        var hosts: [String: Role] = [:]
+        // Where the primary's instances will be: node, role, and the instance's score there.
+        var instances: [(node: String, role: Role, score: Int)] = []
         if ws.resources[primary].variant == .bundle {
             // A bundle is where its containers run.
             for rep in ws.bundleReplicas[primary] ?? [] {
-                if let node = assigned[rep.container] ?? nil { hosts[node] = .started }
+                if let node = assigned[rep.container] ?? nil { instances.append((node, .started, 0)) }
             }
         } else {
             for inst in ws.resources[primary].children {
-                for p in ws.primitives(under: inst) {
-                    if let node = assigned[p] ?? nil { hosts[node] = max(hosts[node] ?? .stopped, nextRole[p] ?? .started) }
-                }
+                let leaves = ws.primitives(under: inst)
+                guard let first = leaves.first, let node = assigned[first] ?? nil else { continue }
+                let role = leaves.map { nextRole[$0] ?? .started }.max() ?? .started
+                instances.append((node, role, tables[first]?[node] ?? 0))
             }
         }
-        if let pr = c.primaryRole { hosts = hosts.filter { $0.value == pr || (pr == .unpromoted && $0.value == .started) } }
+        let promotable: Bool = { if case .clone(true, _) = ws.resources[primary].variant { return true } else { return false } }()
+        if let pr = c.primaryRole {
+            instances = instances.filter { $0.role == pr || (pr == .unpromoted && $0.role == .started) }
+        }
+        func same(_ n: String, _ host: String) -> Bool {
+            guard let v = attribute(host, c.nodeAttribute) else { return false }
+            return attribute(n, c.nodeAttribute)?.lowercased() == v.lowercased()
+        }
         if c.score >= Score.infinity {
-            for n in table.scores.keys where hosts[n] == nil { table[n] = -Score.infinity }
+            if promotable && c.primaryRole != nil {
+                // Only where an instance will have the role, with that instance's score added
+                // (unless both sides are Promoted: that decides roles, not places).
+                guard !(c.dependentRole == .promoted && c.primaryRole == .promoted) else { return }
+                for n in table.scores.keys {
+                    if let host = instances.last(where: { $0.node == n }) {
+                        table[n] = Score.add(table[n]!, host.score)
+                    } else {
+                        table[n] = -Score.infinity
+                    }
+                }
+            } else {
+                let hosts = Set(instances.map(\.node))
+                for n in table.scores.keys where !hosts.contains(n) { table[n] = -Score.infinity }
+            }
         } else {
-            for n in table.scores.keys where hosts[n] != nil { table[n] = Score.add(table[n]!, c.score) }
+            // Each instance adds the score where it will be.
+            for host in instances {
+                for n in table.scores.keys where same(n, host.node) { table[n] = Score.add(table[n]!, c.score) }
+            }
         }
         tables[dependent] = table
     }
