@@ -189,8 +189,9 @@ enum Unpack {
             if let exact = candidates.first(where: { ws.resources[$0].id == lrmID }) { return exact }
             return active ? addCloneOrphan(clone: cloneIndex, configured: i, id: lrmID, in: &ws) : nil
         }
-        guard active else { return nil }
-        // Anonymous. In a cloned group, the members on one node belong to one group instance:
+        // Anonymous: history that shows it inactive is matched the same way (a copy found
+        // stopped where another copy runs, with every instance running elsewhere, is an
+        // orphan that runs nowhere). In a cloned group, the members on one node belong to one group instance:
         // the instance with members here already, else the first instance active nowhere.
         let snapshot = ws
         let instances = snapshot.resources[cloneIndex].children.filter { !snapshot.resources[$0].orphan }
@@ -203,13 +204,17 @@ enum Unpack {
         func activeAnywhere(_ inst: Int) -> Bool {
             snapshot.primitives(under: inst).contains { !snapshot.resources[$0].activeOn.isEmpty || snapshot.resources[$0].onFail != nil }
         }
+        // (History showing it stopped is matched only for the orphan it may need: its
+        // operations are not kept.)
         if let inst = instances.first(where: activeHere), let m = member(of: inst) {
-            if !ws.resources[m].activeOn.contains(node) && ws.resources[m].onFail == nil { return m }
+            if !ws.resources[m].activeOn.contains(node) && ws.resources[m].onFail == nil { return active ? m : nil }
             // A second copy on the same node: an orphan.
-            return addCloneOrphan(clone: cloneIndex, configured: i, id: nil, in: &ws)
+            let orphan = addCloneOrphan(clone: cloneIndex, configured: i, id: nil, in: &ws)
+            return active ? orphan : nil
         }
-        if let inst = instances.first(where: { !activeAnywhere($0) }), let m = member(of: inst) { return m }
-        return addCloneOrphan(clone: cloneIndex, configured: i, id: nil, in: &ws)
+        if let inst = instances.first(where: { !activeAnywhere($0) }), let m = member(of: inst) { return active ? m : nil }
+        let orphan = addCloneOrphan(clone: cloneIndex, configured: i, id: nil, in: &ws)
+        return active ? orphan : nil
     }
 
     /// An instance beyond clone-max found in the history: an orphan inside the clone.
