@@ -739,7 +739,7 @@ struct Assignment {
     /// ones before stopped ones, those on allowed and usable nodes first, healthy before
     /// failed, then by how much the clone's colocations favour the node each runs on, then by
     /// instance number.
-    func orderInstances(_ c: Int, _ instances: [Int]) -> [Int] {
+    mutating func orderInstances(_ c: Int, _ instances: [Int]) -> [Int] {
         let cloneTable = tables[c] ?? NodeScores()
         struct Key { var active: Int; var current: String?; var allowed: Bool; var usable: Bool; var parentAllowed: Bool
                      var failed: Bool; var colocation: Int }
@@ -749,23 +749,20 @@ struct Assignment {
             let leaves = ws.primitives(under: inst)
             let allowed = current.map { n in (tables[inst]?[n] ?? -1) >= 0 } ?? true
             let usable = current.map { n in ws.node(named: n).map { !$0.unclean && $0.online && !$0.shutdown && !$0.standby && !$0.maintenance } ?? false } ?? false
+            // The clone's colocations, merged into a table of the current node alone (what
+            // is colocated with the clone counts only while it keeps the score nonnegative).
             var colocation = 0
             if let n = current {
-                // (A colocation of a role applies to roles, decided later.)
+                var table = NodeScores(scores: [n: 0])
                 for col in colocations(dependent: c) where col.dependentRole == nil {
-                    let p = effectivePrimary(col)
-                    guard assigned[p] != nil else { continue }
-                    let here = nodes(of: p, role: col.primaryRole).contains { attribute($0, col.nodeAttribute) == attribute(n, col.nodeAttribute) }
-                    if here { colocation = Score.add(colocation, col.score) }
-                    else if col.score >= Score.infinity { colocation = -Score.infinity }
+                    merge(source: firstLeaf(effectivePrimary(col)), into: &table, colocation: col,
+                          factor: Float(col.score) / 1_000_000, primary: inst)
                 }
-                for col in colocations(primary: c) where col.influence {
-                    let dep = tables[firstLeaf(col.dependent)]?[n] ?? -Score.infinity
-                    let product = Float(col.score) / 1_000_000 * Float(dep)
-                    var d = Int(product.rounded(.toNearestOrAwayFromZero))
-                    if d == 0 && dep != 0 { d = col.score < 0 ? -1 : 1 }
-                    colocation = Score.add(colocation, d)
+                for col in colocations(primary: c) where col.influence || active.isEmpty {
+                    merge(source: firstLeaf(col.dependent), into: &table, colocation: col,
+                          factor: Float(col.score) / 1_000_000, primary: inst, nonnegative: true)
                 }
+                colocation = table[n] ?? 0
             }
             return Key(active: active.count, current: current, allowed: allowed, usable: usable,
                        parentAllowed: current.map { cloneTable[$0] != nil } ?? false,
