@@ -90,7 +90,12 @@ struct Assignment {
             // An unmanaged resource stays wherever it is active.
             if r.isPrimitive && !r.managed { for n in r.activeOn { t.add(Score.infinity, to: n) } }
             if r.orphan && ws.options.stopOrphanResources { for n in ws.nodes { t[n.name] = -Score.infinity } }
-            for node in ws.historyBans[i] ?? [] { t.add(-Score.infinity, to: node) }
+            // Bans from the history, the resource's own and those of what encloses it.
+            var k: Int? = i
+            while let j = k {
+                for node in ws.historyBans[j] ?? [] { t.add(-Score.infinity, to: node) }
+                k = ws.resources[j].parent
+            }
             // A bundle's replica nodes host only that bundle's own resource.
             for n in ws.nodes where n.isBundleNode {
                 let own = ws.resources[i].parent.flatMap { p in ws.bundleReplicas[p]?.first { $0.node == n.name }?.child } == i

@@ -151,7 +151,11 @@ enum Unpack {
             } else {
                 target = nil
             }
-            guard let r = target else { continue }
+            guard let r = target else {
+                // A stopped anonymous instance's history is not kept, but a ban it implies is.
+                if let i = configured, h.banNode || h.maskedProbe != nil { banAnonymous(i, node: nodeName, in: &ws) }
+                continue
+            }
             ws.resources[r].historyIDs[nodeName] = lrm.id
             record(h, node: nodeName, resource: r, in: &ws)
         }
@@ -246,6 +250,16 @@ enum Unpack {
         return ws.resources.count - 1
     }
 
+    /// Bans `node` for `r`, or for the whole anonymous clone `r` belongs to.
+    static func banAnonymous(_ r: Int, node: String, in ws: inout WorkingSet) {
+        var target = r
+        if let c = Resources.enclosingClone(r, in: ws), case .clone(_, false) = ws.resources[c].variant,
+           !(ws.resources[c].parent.map { ws.resources[$0].variant == .bundle } ?? false) {
+            target = c
+        }
+        ws.historyBans[target, default: []].insert(node)
+    }
+
     static func record(_ h: NodeHistory, node: String, resource r: Int, in ws: inout WorkingSet) {
         guard let n = ws.nodes.firstIndex(where: { $0.name == node }) else { return }
         if h.isActive && !ws.resources[r].activeOn.contains(node) { ws.resources[r].activeOn.append(node) }
@@ -260,7 +274,10 @@ enum Unpack {
             if p == "monitor", h.pendingInterval == 0, h.role == .unknown { ws.resources[r].pendingProbeOn.insert(node) }
         }
         if h.failureIgnored { ws.resources[r].failureIgnored = true }
-        if h.failedStop || h.banNode || h.maskedProbe != nil { ws.historyBans[r, default: []].insert(node) }
+        if h.failedStop { ws.historyBans[r, default: []].insert(node) }
+        // A hard error, or a probe finding the agent missing, bans the node for the whole of
+        // an anonymous clone (every instance is the same resource).
+        if h.banNode || h.maskedProbe != nil { banAnonymous(r, node: node, in: &ws) }
         if h.banEverywhere { ws.fatallyFailed.insert(Resources.enclosingClone(r, in: ws) ?? r) }
         if let f = h.onFail {
             ws.resources[r].onFail = max(ws.resources[r].onFail ?? f, f)
