@@ -53,13 +53,23 @@ public enum Simulator {
     }
 
     /// The scheduler's decision: the working set, the changes and the revised state.
-    public static func schedule(_ input: SchedulerInput) -> (WorkingSet, Transition) {
+    ///
+    /// With `scores`, the transition also carries the allocation and promotion scores each
+    /// assignment stage used (recording them costs time and memory, so only when asked).
+    public static func schedule(_ input: SchedulerInput, scores: Bool = false) -> (WorkingSet, Transition) {
         let ws = Unpack.run(input)
-        let assignment = Assignment.run(ws)
+        let assignment = Assignment.run(ws, recordScores: scores)
         // Assignment may learn more about the nodes (a node to fence for a lost ticket).
         var transition = TransitionPlanner.plan(assignment.ws, assignment)
+        transition.scores = assignment.scoreLog ?? []
         transition.graph = GraphBuilder.build(assignment.ws, assignment, transition)
         return (ws, transition)
+    }
+
+    /// The scores as `crm_simulate -s` prints them beside the status: a heading, one item a
+    /// line, a blank line. (With -Q, Pacemaker prints the bare lines: `ScoreLine.text`.)
+    public static func scoreSection(_ transition: Transition) -> [String] {
+        ["Assignment Scores:"] + transition.scores.map { "  * " + $0.text } + [""]
     }
 
     /// The full `-S` text.
@@ -73,7 +83,8 @@ public enum Simulator {
     /// With what-if changes, the status shown first is the one `before` describes (the CIB as
     /// read), then the changes, then the transition of the changed CIB.
     public static func summaryText(_ input: SchedulerInput, _ ws: WorkingSet, _ transition: Transition,
-                                   before: (input: SchedulerInput, ws: WorkingSet)? = nil, modifications: [String] = []) -> String {
+                                   before: (input: SchedulerInput, ws: WorkingSet)? = nil, modifications: [String] = [],
+                                   showScores: Bool = false) -> String {
         let shown = before ?? (input, ws)
         var lines = preamble(shown.input, shown.ws)
         lines.append("Current cluster status:")
@@ -84,6 +95,7 @@ public enum Simulator {
             lines += modifications
             lines.append("")
         }
+        if showScores { lines += scoreSection(transition) }
         lines.append("Transition Summary:")
         lines += PlannedChange.lines(transition.changes)
         lines.append("")

@@ -56,6 +56,8 @@ public enum ISO8601Time {
             offset = (h * 3600 + m * 60) * (body[sign] == "+" ? 1 : -1)
             body = body[..<sign]
         }
+        // "15:00:00 +00:00": a space may stand before the offset.
+        while body.last == " " { body = body.dropLast() }
         let f = body.split(separator: ":")
         guard !f.isEmpty, f.count <= 3 else { return nil }
         let nums = f.map { Int($0.split(separator: ".").first ?? "") }

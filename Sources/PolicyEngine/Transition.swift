@@ -61,6 +61,9 @@ public struct Transition: Sendable {
     var plans: [Int: ResourcePlan] = [:]
     /// The actions and their order.
     public var graph = ActionGraph()
+    /// The allocation and promotion scores the assignment decided with, in the order it used
+    /// them (empty unless asked for: see `Simulator.schedule(_:scores:)`).
+    public var scores: [ScoreLine] = []
 }
 
 /// What the transition does to one primitive, in terms of where and in which role it runs.
@@ -141,10 +144,14 @@ enum TransitionPlanner {
             guard let n = next[i] ?? nil, r.activeOn == [n], !starting.contains(i), let recorded = r.startDigests[n],
                   r.managed, !a.isMaintained(r), !r.orphan, r.agent?.standard != "stonith",
                   !(r.parent.map { ws.resources[$0].variant == .bundle } ?? false) else { continue }
-            if ParameterDigest.digest(r.parameters) != recorded {
-                // When only parameters the agent can reload changed, it reloads in place.
-                if let (restartDigest, names) = r.restartDigests[n],
-                   ParameterDigest.digest(r.parameters.filter { names.contains($0.key) }) == restartDigest {
+            // The start ran with the resource's parameters and the start operation's own.
+            let own = startOperationParameters(r)
+            let parameters = r.parameters.merging(own) { _, op in op }
+            if ParameterDigest.digest(parameters) != recorded {
+                // When only parameters the agent can reload changed, it reloads in place
+                // (unless the start has parameters of its own: they only apply by starting).
+                if own.isEmpty, let (restartDigest, names) = r.restartDigests[n],
+                   ParameterDigest.digest(parameters.filter { names.contains($0.key) }) == restartDigest {
                     reloads.insert(i)
                     continue
                 }
@@ -323,6 +330,23 @@ enum TransitionPlanner {
                              next: revised.resources[i].activeOn.first, role: revised.resources[i].role, scores: scores)
         }
         return Transition(changes: changes, revised: revised, placements: placements, plans: plans)
+    }
+
+    /// The instance attributes the configured start operation (interval 0) adds to the
+    /// resource's parameters.
+    static func startOperationParameters(_ r: SchedulerResource) -> [String: String] {
+        guard let ops = r.element.firstElement(named: "operations") else { return [:] }
+        for op in ops.elements(named: "op") where op["name"] == "start" {
+            guard (op["interval"].flatMap(CIBValue.milliseconds) ?? 0) == 0 else { continue }
+            var out: [String: String] = [:]
+            for set in op.elements(named: "instance_attributes") {
+                for pair in set.elements(named: "nvpair") {
+                    if let name = pair["name"], let value = pair["value"], out[name] == nil { out[name] = value }
+                }
+            }
+            return out
+        }
+        return [:]
     }
 
     /// Resources in the status list's order, children depth first.

@@ -30,11 +30,22 @@ import TestSupport
             var result = SuiteCaseResult(name: name, topic: topic)
             if let cib = try? CIB.parse(input, source: name) {
                 let dateText = extra[name].flatMap(Self.dateText)
-                let now = dateText.flatMap(ISO8601Time.parse) ?? SchedulerInput.executionDate(of: cib) ?? 0
+                // Without -t or an execution-date, crm_simulate decides at the current time: the
+                // expected outputs were made on 2026-07-01 (README of the suite's copy).
+                let now = dateText.flatMap(ISO8601Time.parse) ?? SchedulerInput.executionDate(of: cib) ?? Self.suiteMadeAt
                 let input = SchedulerInput(cib: cib, now: now, effectiveTimeText: dateText)
-                let (ws, transition) = Simulator.schedule(input)
+                let (ws, transition) = Simulator.schedule(input, scores: true)
                 let ours = Simulator.summaryText(input, ws, transition)
                 result.compare(ours: ours, expected: expected)
+                if let expectedScores = try? String(contentsOfFile: "\(dir)/scores/\(name).scores", encoding: .utf8) {
+                    let mine = ScoreLines(transition.scores.map(\.text))
+                    let theirs = ScoreLines(expectedScores.split(separator: "\n").map(String.init))
+                    result.scores = mine == theirs
+                    if ProcessInfo.processInfo.environment["SUITE_SHOW"] == "scores", !result.scores,
+                       ProcessInfo.processInfo.environment["SUITE_CASE"].map({ name.hasPrefix($0) }) ?? true {
+                        print("=== \(name) [\(topic)]\n" + mine.difference(from: theirs))
+                    }
+                }
                 if let exp = try? String(contentsOfFile: "\(dir)/exp/\(name).exp", encoding: .utf8),
                    let expected = try? GraphShape(XElement.parse(exp)) {
                     let mine = GraphShape(transition.graph.xml())
@@ -68,6 +79,9 @@ import TestSupport
         if !gained.isEmpty { print("\(gained.count) new matches not yet on the ratchet: run `make ratchet` to record them") }
     }
 
+    /// When the suite's expected files were produced (2026-07-01T00:00:00Z).
+    static let suiteMadeAt = 1_782_864_000
+
     static func extraArgs(_ dir: String) -> [String: [String]] {
         guard let text = try? String(contentsOfFile: dir + "/EXTRA_ARGS.tsv", encoding: .utf8) else { return [:] }
         var out: [String: [String]] = [:]
@@ -97,6 +111,9 @@ struct SuiteCaseResult {
     /// The -G graph has the same actions on the same nodes and the same ordering edges as
     /// exp/NAME.exp, up to action numbering (attributes are not compared yet).
     var graph = false
+    /// The -sSQ scores equal scores/NAME.scores as the suite compares them (sorted,
+    /// whitespace-insensitive).
+    var scores = false
 
     var passedMetrics: [String] {
         var m: [String] = []
@@ -104,6 +121,7 @@ struct SuiteCaseResult {
         if transitionSummary { m.append("transition") }
         if executing { m.append("executing") }
         if graph { m.append("graph") }
+        if scores { m.append("scores") }
         if wholeSummary { m.append("summary") }
         return m
     }
@@ -127,18 +145,20 @@ struct SuiteCaseResult {
             let e = rs.filter(\.executing).count
             let w = rs.filter(\.wholeSummary).count
             let g = rs.filter(\.graph).count
+            let s = rs.filter(\.scores).count
             return name.padding(toLength: 44, withPad: " ", startingAt: 0)
-                + String(format: "%5d %8d %11d %10d %9d %7d", n, c, t, e, w, g)
+                + String(format: "%5d %8d %11d %10d %9d %7d %7d", n, c, t, e, w, g, s)
         }
         var lines = ["scheduler suite: cases matching, by topic (status = Current cluster status section)",
-                     "topic".padding(toLength: 44, withPad: " ", startingAt: 0) + "cases   status  transition  executing   summary   graph"]
+                     "topic".padding(toLength: 44, withPad: " ", startingAt: 0) + "cases   status  transition  executing   summary   graph  scores"]
         for topic in byTopic.keys.sorted() { lines.append(row(topic, byTopic[topic]!)) }
         lines.append(row("TOTAL", results))
         let total = max(1, results.count)
-        lines.append(String(format: "transition summary %.1f%%, whole summary %.1f%%, graph (actions and edges) %.1f%%",
+        lines.append(String(format: "transition summary %.1f%%, whole summary %.1f%%, graph (actions and edges) %.1f%%, scores %.1f%%",
                             100.0 * Double(results.filter(\.transitionSummary).count) / Double(total),
                             100.0 * Double(results.filter(\.wholeSummary).count) / Double(total),
-                            100.0 * Double(results.filter(\.graph).count) / Double(total)))
+                            100.0 * Double(results.filter(\.graph).count) / Double(total),
+                            100.0 * Double(results.filter(\.scores).count) / Double(total)))
         return lines.joined(separator: "\n")
     }
 }
@@ -195,5 +215,27 @@ struct GraphShape: Equatable {
         for e in expected.edges.subtracting(edges).sorted() { lines.append("- \(e)") }
         for e in edges.subtracting(expected.edges).sorted() { lines.append("+ \(e)") }
         return lines.joined(separator: "\n")
+    }
+}
+
+/// Score lines as the suite compares them: whitespace removed, blank lines dropped, sorted by
+/// bytes (LC_ALL=C), duplicates kept.
+struct ScoreLines: Equatable {
+    var lines: [String]
+
+    init(_ raw: [String]) {
+        lines = raw.map { $0.filter { !$0.isWhitespace } }.filter { !$0.isEmpty }
+            .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+
+    /// What differs, for a developer: lines only in `expected` (-) and only here (+).
+    func difference(from expected: ScoreLines) -> String {
+        var mine: [String: Int] = [:], theirs: [String: Int] = [:]
+        for l in lines { mine[l, default: 0] += 1 }
+        for l in expected.lines { theirs[l, default: 0] += 1 }
+        var out: [String] = []
+        for l in Set(expected.lines).sorted() where theirs[l]! > (mine[l] ?? 0) { out.append("- \(l)" + (theirs[l]! > 1 ? " x\(theirs[l]! - (mine[l] ?? 0))" : "")) }
+        for l in Set(lines).sorted() where mine[l]! > (theirs[l] ?? 0) { out.append("+ \(l)" + (mine[l]! > 1 ? " x\(mine[l]! - (theirs[l] ?? 0))" : "")) }
+        return out.joined(separator: "\n")
     }
 }

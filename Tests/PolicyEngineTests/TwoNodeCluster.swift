@@ -5,7 +5,7 @@ import PolicyEngine
 /// constraints and node1 history, scheduled at time 0: what the hand-written scheduler tests
 /// start from.
 enum TwoNodeCluster {
-    static func schedule(_ resources: String, constraints: String = "", status: String = "") throws -> Transition {
+    static func schedule(_ resources: String, constraints: String = "", status: String = "", scores: Bool = false) throws -> Transition {
         let xml = """
         <cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0" have-quorum="1">
           <configuration>
@@ -20,6 +20,6 @@ enum TwoNodeCluster {
           </status>
         </cib>
         """
-        return Simulator.schedule(SchedulerInput(cib: try CIB.parse(xml), now: 0)).1
+        return Simulator.schedule(SchedulerInput(cib: try CIB.parse(xml), now: 0), scores: scores).1
     }
 }

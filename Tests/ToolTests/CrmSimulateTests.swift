@@ -32,11 +32,25 @@ import TestSupport
         #expect(text.contains(#""d1_start_0 node1" -> "d1_monitor_10000 node1" [ style = bold]"#))
     }
 
+    /// -s: with -Q the bare score lines and a blank line where the simulation begins; without
+    /// it a heading, one item a line, before the Transition Summary.
+    @Test func showScores() throws {
+        let dir = scratchDirectory("crm_simulate-scores")
+        let cib = dir + "/cib.xml"
+        try onlineCIB.write(toFile: cib, atomically: true, encoding: .utf8)
+        let quiet = try Tool.run("crm_simulate", ["-x", cib, "-sSQ"])
+        #expect(quiet.status == 0, "\(quiet.stderr)")
+        #expect(quiet.stdout == "pcmk__primitive_assign: d1 allocation score on node1: 0\n\n")
+        let full = try Tool.run("crm_simulate", ["-x", cib, "-s", "-S"])
+        #expect(full.status == 0, "\(full.stderr)")
+        #expect(full.stdout.contains("\n\nAssignment Scores:\n  * pcmk__primitive_assign: d1 allocation score on node1: 0\n\nTransition Summary:\n"))
+    }
+
     @Test func unfinishedOptionsSaySoAndExit3() throws {
         let dir = scratchDirectory("crm_simulate-unfinished")
         let cib = dir + "/cib.xml"
         try validCIB.write(toFile: cib, atomically: true, encoding: .utf8)
-        let r = try Tool.run("crm_simulate", ["-x", cib, "-s"])
+        let r = try Tool.run("crm_simulate", ["-x", cib, "-S", "-O", dir + "/out.xml"])
         #expect(try Tool.run("crm_simulate", ["-x", cib, "-S", "--op-fail", "d1_start_0@node1=1"]).status == 3)
         #expect(r.status == 3)
         #expect(r.stderr.contains("not available in this build yet"))
@@ -77,6 +91,28 @@ import TestSupport
 
     static func normalized(_ text: String) -> [String] {
         text.split(separator: "\n").map { $0.filter { !$0.isWhitespace } }.filter { !$0.isEmpty && !$0.contains("last-failure") }
+    }
+
+    /// The -sSQ scores for primitives and groups, whose stages Pacemaker 2.1.5 names as 3.0
+    /// does (but for the group stage, pcmk__group_allocate then), sorted as the suite sorts.
+    @Test func scoresSameAsPacemaker() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.pacemaker) else {
+            print("SKIPPED: Pacemaker's crm_simulate is not installed (make test installs pacemaker-cli-utils as root)")
+            return
+        }
+        let dir = scratchDirectory("crm_simulate-scores-peer")
+        let path = dir + "/cib.xml"
+        let cib = Self.cib.replacingOccurrences(of: "</constraints>", with: #"<rsc_colocation id="cw" rsc="pg" with-rsc="web" score="-50"/></constraints>"#)
+        try cib.write(toFile: path, atomically: true, encoding: .utf8)
+        func sorted(_ text: String) -> [String] {
+            text.replacingOccurrences(of: "pcmk__group_allocate", with: "pcmk__group_assign")
+                .split(separator: "\n").map(String.init).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        }
+        let ours = try Tool.run("crm_simulate", ["-x", path, "-sSQ"])
+        let theirs = try Tool.run(executable: Self.pacemaker, ["-x", path, "-sSQ"]).stdout
+        #expect(ours.status == 0, "\(ours.stderr)")
+        #expect(sorted(ours.stdout).count == 18)
+        #expect(sorted(ours.stdout) == sorted(theirs), "ours:\n\(ours.stdout)\nPacemaker's:\n\(theirs)")
     }
 
     @Test(arguments: [

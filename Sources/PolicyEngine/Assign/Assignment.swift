@@ -41,6 +41,9 @@ struct Assignment {
     /// The nodes each primitive needing capacity may run on before assignment (for the
     /// graph's load_stopped points).
     var initialAllowed: [Int: [String]] = [:]
+    /// The scores each stage decided with, in the order they were used; nil unless asked for
+    /// (see ScoreLog.swift).
+    var scoreLog: [ScoreLine]?
 
     init(_ ws: WorkingSet) {
         self.ws = ws
@@ -84,9 +87,15 @@ struct Assignment {
                 for n in ws.nodes { t[n.name] = 0 }
             }
             let r = ws.resources[i]
-            if r.isPrimitive && !r.managed, r.activeOn.count == 1 { t.add(Score.infinity, to: r.activeOn[0]) }
+            // An unmanaged resource stays wherever it is active.
+            if r.isPrimitive && !r.managed { for n in r.activeOn { t.add(Score.infinity, to: n) } }
             if r.orphan && ws.options.stopOrphanResources { for n in ws.nodes { t[n.name] = -Score.infinity } }
-            for node in ws.historyBans[i] ?? [] { t.add(-Score.infinity, to: node) }
+            // Bans from the history, the resource's own and those of what encloses it.
+            var k: Int? = i
+            while let j = k {
+                for node in ws.historyBans[j] ?? [] { t.add(-Score.infinity, to: node) }
+                k = ws.resources[j].parent
+            }
             // A bundle's replica nodes host only that bundle's own resource.
             for n in ws.nodes where n.isBundleNode {
                 let own = ws.resources[i].parent.flatMap { p in ws.bundleReplicas[p]?.first { $0.node == n.name }?.child } == i
@@ -291,6 +300,7 @@ struct Assignment {
     mutating func assignGroup(_ g: Int) {
         guard assigned[g] == nil, !assigning.contains(g) else { return }
         assigning.insert(g)
+        showScores("pcmk__group_assign", g)
         var first: String??
         for m in ws.resources[g].children {
             let node = assignPrimitive(m, prefer: nil)
@@ -304,9 +314,19 @@ struct Assignment {
     /// ("with this"); a group member also sees its group's.
     func thisWith(_ i: Int) -> [Colocation] {
         var list = colocations(dependent: i)
-        if let g = ws.resources[i].parent, ws.resources[g].variant == .group, ws.resources[g].children.first == i {
-            list += colocations(dependent: g)
+        if let g = ws.resources[i].parent, ws.resources[g].variant == .group {
+            let members = ws.resources[g].children
+            if members.first == i {
+                list += colocations(dependent: g)
+            } else if members.prefix { $0 != i }.contains(where: { !ws.resources[$0].managed }) {
+                // Later members follow the group's colocations through the member before
+                // them, unless an earlier member is unmanaged: then they apply the mandatory
+                // ones themselves.
+                list += colocations(dependent: g).filter { $0.score >= Score.infinity }
+            }
         }
+        // A clone's instance (or the first member of a cloned group) carries the clone's.
+        if let c = cloneOf(instanceOrFirstMember: i) { list += colocations(dependent: c) }
         // A bundle's containers carry the bundle's colocations.
         if let b = ws.resources[i].parent, ws.resources[b].variant == .bundle,
            ws.bundleReplicas[b]?.contains(where: { $0.container == i }) == true {
@@ -319,8 +339,21 @@ struct Assignment {
         var list = colocations(primary: i)
         if let g = ws.resources[i].parent, ws.resources[g].variant == .group, ws.resources[g].children.last == i {
             list += colocations(primary: g)
+            if let c = ws.resources[g].parent, case .clone = ws.resources[c].variant { list += colocations(primary: c) }
+        } else if let c = ws.resources[i].parent, case .clone = ws.resources[c].variant {
+            list += colocations(primary: c)
         }
         return byPriority(list, \.dependent)
+    }
+
+    /// The clone whose colocations `i` applies: its own clone when `i` is an instance, the
+    /// group's clone when `i` is the first member of a cloned group.
+    func cloneOf(instanceOrFirstMember i: Int) -> Int? {
+        guard let p = ws.resources[i].parent else { return nil }
+        if case .clone = ws.resources[p].variant { return p }
+        if ws.resources[p].variant == .group, ws.resources[p].children.first == i,
+           let c = ws.resources[p].parent, case .clone = ws.resources[c].variant { return c }
+        return nil
     }
 
     /// Colocations in the order Pacemaker applies them: the other resource's priority first,
@@ -380,6 +413,7 @@ struct Assignment {
         if r.targetRole == .stopped {
             for n in ws.nodes { tables[i]?[n.name] = -Score.infinity }
         }
+        showScores("pcmk__primitive_assign", i)
         if ws.options.fencingEnabled && !hasFenceDevice && !ws.options.haveWatchdog {
             return place(i, r.activeOn.first)
         }
@@ -450,7 +484,7 @@ struct Assignment {
         if assigned[primary] == nil { return }
         // For a promotable dependent, a colocation of its Promoted role decides only which
         // instance is promoted (see assignRoles), not where instances run.
-        if c.dependentRole == .promoted, case .clone(true, _) = ws.resources[dependent].variant { return }
+        if c.dependentRole == .promoted, case .clone(true, _) = ws.resources[c.dependent].variant { return }
         if case .clone = ws.resources[primary].variant {
             applyCloneColocation(c, primary: primary, dependent: dependent)
             return
@@ -487,24 +521,50 @@ struct Assignment {
 
     mutating func applyCloneColocation(_ c: Colocation, primary: Int, dependent: Int) {
         guard var table = tables[dependent] else { return }
-        var hosts: [String: Role] = [:]
+        // Where the primary's instances will be: node, role, and the instance's score there.
+        var instances: [(node: String, role: Role, score: Int)] = []
         if ws.resources[primary].variant == .bundle {
             // A bundle is where its containers run.
             for rep in ws.bundleReplicas[primary] ?? [] {
-                if let node = assigned[rep.container] ?? nil { hosts[node] = .started }
+                if let node = assigned[rep.container] ?? nil { instances.append((node, .started, 0)) }
             }
         } else {
             for inst in ws.resources[primary].children {
-                for p in ws.primitives(under: inst) {
-                    if let node = assigned[p] ?? nil { hosts[node] = max(hosts[node] ?? .stopped, nextRole[p] ?? .started) }
-                }
+                let leaves = ws.primitives(under: inst)
+                guard let first = leaves.first, let node = assigned[first] ?? nil else { continue }
+                let role = leaves.map { nextRole[$0] ?? .started }.max() ?? .started
+                instances.append((node, role, tables[first]?[node] ?? 0))
             }
         }
-        if let pr = c.primaryRole { hosts = hosts.filter { $0.value == pr || (pr == .unpromoted && $0.value == .started) } }
+        let promotable: Bool = { if case .clone(true, _) = ws.resources[primary].variant { return true } else { return false } }()
+        if let pr = c.primaryRole {
+            instances = instances.filter { $0.role == pr || (pr == .unpromoted && $0.role == .started) }
+        }
+        func same(_ n: String, _ host: String) -> Bool {
+            guard let v = attribute(host, c.nodeAttribute) else { return false }
+            return attribute(n, c.nodeAttribute)?.lowercased() == v.lowercased()
+        }
         if c.score >= Score.infinity {
-            for n in table.scores.keys where hosts[n] == nil { table[n] = -Score.infinity }
+            if promotable && c.primaryRole != nil {
+                // Only where an instance will have the role, with that instance's score added
+                // (unless both sides are Promoted: that decides roles, not places).
+                guard !(c.dependentRole == .promoted && c.primaryRole == .promoted) else { return }
+                for n in table.scores.keys {
+                    if let host = instances.last(where: { $0.node == n }) {
+                        table[n] = Score.add(table[n]!, host.score)
+                    } else {
+                        table[n] = -Score.infinity
+                    }
+                }
+            } else {
+                let hosts = Set(instances.map(\.node))
+                for n in table.scores.keys where !hosts.contains(n) { table[n] = -Score.infinity }
+            }
         } else {
-            for n in table.scores.keys where hosts[n] != nil { table[n] = Score.add(table[n]!, c.score) }
+            // Each instance adds the score where it will be.
+            for host in instances {
+                for n in table.scores.keys where same(n, host.node) { table[n] = Score.add(table[n]!, c.score) }
+            }
         }
         tables[dependent] = table
     }
@@ -516,20 +576,26 @@ struct Assignment {
 
     /// The primary side: the dependent's preferences, scaled by the colocation's strength,
     /// are merged into the primary's scores (when the dependent has influence).
-    mutating func addDependentScores(_ c: Colocation, primary: Int) {
+    /// A clone takes only what keeps its scores from turning negative (`nonnegative`).
+    mutating func addDependentScores(_ c: Colocation, primary: Int, nonnegative: Bool = false) {
         guard c.influence || ws.resources[primary].activeOn.isEmpty else { return }
         var target = tables[primary] ?? NodeScores()
         let dependent = firstLeaf(c.dependent)
-        merge(source: dependent, into: &target, colocation: c, factor: Float(c.score) / 1_000_000, primary: primary)
+        merge(source: dependent, into: &target, colocation: c, factor: Float(c.score) / 1_000_000, primary: primary,
+              nonnegative: nonnegative)
         tables[primary] = target
     }
+
+    /// A node marked unusable while merging only nonnegative scores (it becomes 1 at the end).
+    static let unusableMark = -100 * Score.infinity
 
     func firstLeaf(_ i: Int) -> Int {
         if ws.resources[i].variant == .group, let f = ws.resources[i].children.first { return f }
         return i
     }
 
-    mutating func merge(source: Int, into nodes: inout NodeScores, colocation c: Colocation, factor: Float, primary: Int) {
+    mutating func merge(source: Int, into nodes: inout NodeScores, colocation c: Colocation, factor: Float, primary: Int,
+                        nonnegative: Bool = false) {
         guard !updating.contains(source) else { return }
         updating.insert(source)
         defer { updating.remove(source) }
@@ -546,23 +612,31 @@ struct Assignment {
                 let allowed = src.scores.filter { $0.value >= 0 }.count
                 if stickiness(primary) >= -best || !c.influence || allowed != 1 { continue }
             }
+            let old = work[n]!
+            if old == Self.unusableMark { continue }
             let product = Float(factor) * Float(best)
             var d = Int(product.rounded(.toNearestOrAwayFromZero))
             if d == 0 && best != 0 { d = factor < 0 ? -1 : 1 }
-            work[n] = Score.add(d, work[n]!)
+            let new = Score.add(d, old)
+            if nonnegative && new < 0 {
+                if old > 0 { work[n] = Self.unusableMark }
+                continue
+            }
+            work[n] = new
         }
         if work.scores.contains(where: { available($0.key) && $0.value >= 0 }) {
             for c2 in withThis(source) where c2.influence && c2.dependent != primary {
                 merge(source: firstLeaf(c2.dependent), into: &work, colocation: c2,
-                      factor: factor * Float(c2.score) / 1_000_000, primary: primary)
+                      factor: factor * Float(c2.score) / 1_000_000, primary: primary, nonnegative: nonnegative)
             }
+            if nonnegative { for (n, v) in work.scores where v == Self.unusableMark { work[n] = 1 } }
             nodes = work
         }
     }
 
     func isUsable(_ node: String) -> Bool {
         guard let n = ws.node(named: node) else { return false }
-        return n.online && !n.unclean && !n.shutdown
+        return n.online && !n.unclean && !n.shutdown && !n.standby && !n.maintenance
     }
 
     // MARK: clones and bundles
@@ -573,17 +647,24 @@ struct Assignment {
         defer { assigning.remove(c) }
         let r = ws.resources[c]
         guard case .clone(let promotable, let unique) = r.variant else { return }
-        for col in colocations where col.dependent == c { applyThisWith(col, to: c) }
+        // What the clone is colocated with is placed first (its instances then apply those
+        // colocations themselves); the preferences of what is colocated with the clone count.
+        for col in colocations(dependent: c) {
+            let p = effectivePrimary(col)
+            if assigned[p] == nil { assign(p) }
+        }
+        for col in withThis(c) { addDependentScores(col, primary: c, nonnegative: true) }
         let nodeMax = unique ? (Int(r.meta["clone-node-max"] ?? "1") ?? 1) : 1
         var perNode: [String: Int] = [:]
-        let instances = r.children.filter { !ws.resources[$0].orphan }
         let cloneTable = tables[c] ?? NodeScores()
+        let instances = orderInstances(c, r.children.filter { !ws.resources[$0].orphan })
         let availableCount = max(1, ws.nodes.filter { available($0.name) && (cloneTable[$0.name] ?? -1) >= 0 }.count)
         let optimal = max(1, instances.count / availableCount)
         func restrict(_ inst: Int) {
             for leaf in subtree(inst) where tables[leaf] != nil {
+                // (Nodes the instance may not run on at all stay out of its table.)
                 for n in ws.nodes where !available(n.name) || (cloneTable[n.name] ?? -Score.infinity) < 0 || perNode[n.name, default: 0] >= nodeMax {
-                    tables[leaf]?[n.name] = -Score.infinity
+                    if tables[leaf]?[n.name] != nil { tables[leaf]?[n.name] = -Score.infinity }
                 }
             }
         }
@@ -617,12 +698,15 @@ struct Assignment {
                 }
             }
         }
+        showScores("pcmk__clone_assign", c)
         // First, instances running now stay where they are when they can.
         var done = Set<Int>()
         for inst in instances {
             let nodes = activeNodes(inst)
             let failed = ws.primitives(under: inst).contains { ws.resources[$0].failed }
-            guard nodes.count == 1, let current = nodes.first, !failed, available(current),
+            // A multiply active instance is tried where it was first seen active.
+            let first = ws.primitives(under: inst).compactMap { ws.resources[$0].activeOn.first }.first
+            guard !nodes.isEmpty, let current = nodes.count == 1 ? nodes.first : first, !failed, available(current),
                   (cloneTable[current] ?? -1) >= 0, perNode[current, default: 0] < min(optimal, nodeMax) else { continue }
             let leaves = ws.primitives(under: inst)
             guard leaves.allSatisfy({ (tables[$0]?[current] ?? -1) >= 0 }) else { continue }
@@ -634,6 +718,7 @@ struct Assignment {
                 let saved = (tables, assigned, numResources, nextRole, utilization)
                 let node = assignInstance(inst, prefer: current)
                 if node == current { kept = node; break }
+                // The attempt is undone, but the scores it used were shown (as Pacemaker does).
                 (tables, assigned, numResources, nextRole, utilization) = saved
                 guard let elsewhere = node else { break }
                 for leaf in subtree(inst) { tables[leaf]?[elsewhere] = -Score.infinity }
@@ -653,6 +738,62 @@ struct Assignment {
         for o in r.children where ws.resources[o].orphan { for leaf in subtree(o) { assigned[leaf] = .some(nil) } }
         if promotable { assignRoles(c) }
         assigned[c] = .some(nil)
+    }
+
+    /// The order in which a clone's instances are placed (as Pacemaker orders them): running
+    /// ones before stopped ones, those on allowed and usable nodes first, healthy before
+    /// failed, then by how much the clone's colocations favour the node each runs on, then by
+    /// instance number.
+    mutating func orderInstances(_ c: Int, _ instances: [Int]) -> [Int] {
+        let cloneTable = tables[c] ?? NodeScores()
+        struct Key { var active: Int; var current: String?; var allowed: Bool; var usable: Bool; var parentAllowed: Bool
+                     var failed: Bool; var colocation: Int }
+        func key(_ inst: Int) -> Key {
+            let active = activeNodes(inst)
+            let current = active.first
+            let leaves = ws.primitives(under: inst)
+            let allowed = current.map { n in (tables[inst]?[n] ?? -1) >= 0 } ?? true
+            let usable = current.map { n in ws.node(named: n).map { !$0.unclean && $0.online && !$0.shutdown && !$0.standby && !$0.maintenance } ?? false } ?? false
+            // The clone's colocations, merged into a table of the current node alone (what
+            // is colocated with the clone counts only while it keeps the score nonnegative).
+            var colocation = 0
+            if let n = current {
+                var table = NodeScores(scores: [n: 0])
+                for col in colocations(dependent: c) where col.dependentRole == nil {
+                    merge(source: firstLeaf(effectivePrimary(col)), into: &table, colocation: col,
+                          factor: Float(col.score) / 1_000_000, primary: inst)
+                }
+                for col in colocations(primary: c) where col.influence || active.isEmpty {
+                    merge(source: firstLeaf(col.dependent), into: &table, colocation: col,
+                          factor: Float(col.score) / 1_000_000, primary: inst, nonnegative: true)
+                }
+                colocation = table[n] ?? 0
+            }
+            return Key(active: active.count, current: current, allowed: allowed, usable: usable,
+                       parentAllowed: current.map { cloneTable[$0] != nil } ?? false,
+                       failed: leaves.contains { ws.resources[$0].failed }, colocation: colocation)
+        }
+        let keys = Dictionary(uniqueKeysWithValues: instances.map { ($0, key($0)) })
+        func before(_ a: Int, _ b: Int) -> Bool? {
+            let x = keys[a]!, y = keys[b]!
+            if x.active > 0 && y.active > 0 && x.active != y.active { return x.active < y.active }
+            if x.allowed != y.allowed { return x.allowed }
+            if (x.current == nil) != (y.current == nil) { return x.current != nil }
+            if x.current == nil { return nil }
+            if x.usable != y.usable { return x.usable }
+            if x.parentAllowed != y.parentAllowed { return x.parentAllowed }
+            if x.failed != y.failed { return !x.failed }
+            if x.colocation != y.colocation { return x.colocation > y.colocation }
+            return nil
+        }
+        // A stable insertion sort: ties keep the instance order.
+        var out: [Int] = []
+        for inst in instances {
+            var k = out.count
+            while k > 0, before(inst, out[k - 1]) == true { k -= 1 }
+            out.insert(inst, at: k)
+        }
+        return out
     }
 
     func activeNodes(_ inst: Int) -> [String] {
@@ -703,38 +844,55 @@ struct Assignment {
             for (rsc, locNode, s) in promotedLocations where (rsc == c || rsc == inst) && locNode == node {
                 priority = Score.add(priority, s)
             }
-            // Colocations of the Promoted role with another resource: promote where it is.
-            for col in colocations where col.dependent == c && col.dependentRole == .promoted {
+            // Colocations of a role with another resource: the Promoted role is drawn to where
+            // the other resource is (and kept away by a mandatory one), the Unpromoted role
+            // pushes promotion away.
+            for col in colocations where col.dependent == c && (col.dependentRole == .promoted || col.dependentRole == .unpromoted) {
                 let primary = effectivePrimary(col)
                 let targets = nodes(of: primary, role: col.primaryRole)
-                guard !targets.isEmpty else {
-                    if col.score >= Score.infinity { priority = -Score.infinity }
-                    continue
-                }
                 let here = targets.contains { attribute(node, col.nodeAttribute) == attribute($0, col.nodeAttribute) }
                 if here {
-                    if col.score < Score.infinity { priority = Score.add(priority, col.score) }
-                } else if col.score >= Score.infinity {
+                    priority = Score.add(priority, col.dependentRole == .unpromoted ? -col.score : col.score)
+                } else if col.score >= Score.infinity && col.dependentRole == .promoted {
                     priority = -Score.infinity
-                } else if col.score <= -Score.infinity {
-                    continue
                 }
-                if here && col.score <= -Score.infinity { priority = -Score.infinity }
             }
-            // A willing instance is ranked by the clone's own score for its node, plus its own.
-            if priority >= 0 { priority = Score.add(tables[c]?[node] ?? 0, priority) }
             candidates.append((inst, priority, node))
+        }
+        // The willing instances' priorities add up on their nodes, on top of the clone's own
+        // score there; each willing instance is then ranked by its node's total.
+        var nodeTotals = tables[c] ?? NodeScores()
+        for (_, priority, node) in candidates where priority >= 0 {
+            nodeTotals[node] = Score.add(priority, nodeTotals[node] ?? 0)
+        }
+        // Without a ticket its Promoted role needs, the clone may promote nowhere.
+        if noPromotion.contains(c) { for n in nodeTotals.scores.keys { nodeTotals[n] = -Score.infinity } }
+        let ownPriority = Dictionary(candidates.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
+        candidates = candidates.map { inst, priority, node in
+            // An instance left promoted as it is (unmanaged or blocked) keeps that role.
+            let leaves = ws.primitives(under: inst)
+            if leaves.contains(where: { (!ws.resources[$0].managed || ws.resources[$0].blocked) && ws.resources[$0].role == .promoted }) {
+                return (inst, Score.infinity, node)
+            }
+            return (inst, priority >= 0 ? (nodeTotals[node] ?? priority) : priority, node)
         }
         candidates.sort { a, b in
             if a.1 != b.1 { return a.1 > b.1 }
             let ra = ws.primitives(under: a.0).map { ws.resources[$0].role }.max() ?? .stopped
             let rb = ws.primitives(under: b.0).map { ws.resources[$0].role }.max() ?? .stopped
             if ra != rb { return ra > rb }
+            // Then as instances are ordered for placement: the higher own priority first.
+            let pa = ownPriority[a.0] ?? 0, pb = ownPriority[b.0] ?? 0
+            if pa != pb { return pa > pb }
             return a.0 < b.0
         }
         let promotedNodeMax = Int(r.meta["promoted-node-max"] ?? r.meta["master-node-max"] ?? "1") ?? 1
         var promoted = 0
         var promotedOn: [String: Int] = [:]
+        for (inst, priority, node) in candidates { showPromotionScore(inst, node: node, score: priority) }
+        for inst in r.children where !candidates.contains(where: { $0.0 == inst }) {
+            showPromotionScore(inst, node: nil, score: -Score.infinity)
+        }
         for (inst, priority, node) in candidates {
             guard promoted < promotedMax, priority >= 0, available(node), ws.resources[inst].managed,
                   !noPromotion.contains(inst), promotedOn[node, default: 0] < promotedNodeMax else { continue }
@@ -747,6 +905,7 @@ struct Assignment {
     mutating func assignBundle(_ b: Int) {
         guard assigned[b] == nil else { return }
         assigned[b] = .some(nil)
+        showScores("pcmk__bundle_assign", b)
         let perHost = Int(ws.resources[b].element.elements.first { ["docker", "podman", "rkt"].contains($0.name) }?["replicas-per-host"] ?? "1") ?? 1
         var used: [String: Int] = [:]
         // Replicas running now keep their node first; each host takes replicas-per-host.
@@ -782,8 +941,9 @@ struct Assignment {
     }
 
     /// Runs every assignment stage.
-    static func run(_ ws: WorkingSet) -> Assignment {
+    static func run(_ ws: WorkingSet, recordScores: Bool = false) -> Assignment {
         var a = Assignment(ws)
+        if recordScores { a.scoreLog = [] }
         a.buildTables()
         a.applyNodeCriteria()
         if a.utilization.isActive {

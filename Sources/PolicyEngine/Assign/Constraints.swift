@@ -122,29 +122,45 @@ enum ConstraintSet {
                 }
             }
             guard !targets.isEmpty else { continue }
-            var entries: [(String, Int)] = []
-            if let node = e["node"], let s = e["score"].flatMap(CIBValue.score) {
-                if ws.nodes.contains(where: { $0.name == node }) { entries.append((node, s)) }
-            } else if let rule = e.firstElement(named: "rule") {
-                let resolved = rule["id-ref"].flatMap { rules[$0] } ?? rule
-                // A rule may carry the role instead of the constraint.
-                if e["role"] == nil, let role = resolved["role"].flatMap({ Role(name: $0) }) {
-                    targets = targets.map { ($0.0, role) }
-                }
-                for n in ws.nodes {
-                    var ctx = RuleContext(now: ws.now, nodeAttributes: n.attributes)
-                    ctx.nodeAttributes["#uname"] = n.name
-                    guard RuleEvaluator.passes(resolved, ctx, rules: rules) else { continue }
-                    if let s = resolved["score"].flatMap(CIBValue.score) {
-                        entries.append((n.name, s))
-                    } else if let attr = resolved["score-attribute"] {
-                        if let v = n.attributes[attr], let s = CIBValue.score(v) { entries.append((n.name, s)) }
-                    } else {
-                        entries.append((n.name, 0))
+            // Where the constraint places a resource: its node, or the nodes where its rule
+            // passes (a rule comparing with the resource's own parameters or meta attributes,
+            // value-source, is evaluated for each resource).
+            func entriesFor(_ target: Int?) -> [(String, Int)] {
+                var entries: [(String, Int)] = []
+                if let node = e["node"], let s = e["score"].flatMap(CIBValue.score) {
+                    if ws.nodes.contains(where: { $0.name == node }) { entries.append((node, s)) }
+                } else if let rule = e.firstElement(named: "rule") {
+                    let resolved = rule["id-ref"].flatMap { rules[$0] } ?? rule
+                    for n in ws.nodes {
+                        var ctx = RuleContext(now: ws.now, nodeAttributes: n.attributes)
+                        ctx.nodeAttributes.merge(builtInAttributes(n, ws)) { _, builtIn in builtIn }
+                        if let target {
+                            ctx.resourceParameters = ws.resources[target].parameters
+                            ctx.resourceMeta = ws.resources[target].meta
+                        }
+                        guard RuleEvaluator.passes(resolved, ctx, rules: rules) else { continue }
+                        if let s = resolved["score"].flatMap(CIBValue.score) {
+                            entries.append((n.name, s))
+                        } else if let attr = resolved["score-attribute"] {
+                            if let v = n.attributes[attr], let s = CIBValue.score(v) { entries.append((n.name, s)) }
+                        } else {
+                            entries.append((n.name, 0))
+                        }
                     }
                 }
+                return entries
             }
+            if e["role"] == nil, let rule = e.firstElement(named: "rule"),
+               let role = (rule["id-ref"].flatMap { rules[$0] } ?? rule)["role"].flatMap({ Role(name: $0) }) {
+                // A rule may carry the role instead of the constraint.
+                targets = targets.map { ($0.0, role) }
+            }
+            let perResource = e.firstElement(named: "rule").map { r in
+                (r["id-ref"].flatMap { rules[$0] } ?? r).descendants().contains { $0["value-source"] != nil }
+            } ?? false
+            let shared = perResource ? [] : entriesFor(nil)
             for (r, role) in targets {
+                let entries = perResource ? entriesFor(r) : shared
                 for (node, s) in entries {
                     if role == .promoted { promoted.append((r, node, s)) } else { placement.append((r, node, s)) }
                 }
@@ -156,5 +172,23 @@ enum ConstraintSet {
             }
         }
         return (placement, promoted, discovery)
+    }
+
+    /// The node attributes every node has without configuring them: its name and id, its
+    /// kind (cluster, remote or container), whether it is the DC, and the cluster's name.
+    static func builtInAttributes(_ n: SchedulerNode, _ ws: WorkingSet) -> [String: String] {
+        var attrs = ["#uname": n.name, "#id": n.id]
+        switch n.kind {
+        case .member: attrs["#kind"] = "cluster"
+        case .remote: attrs["#kind"] = "remote"
+        case .guest: attrs["#kind"] = "container"
+        }
+        attrs["#is_dc"] = ws.cib.root["dc-uuid"] == n.id && n.kind == .member ? "true" : "false"
+        if let name = ws.options.raw["cluster-name"] {
+            attrs["#cluster-name"] = name
+            if n.attributes["site-name"] == nil { attrs["#site-name"] = name }
+        }
+        if let site = n.attributes["site-name"] { attrs["#site-name"] = site }
+        return attrs
     }
 }

@@ -151,7 +151,11 @@ enum Unpack {
             } else {
                 target = nil
             }
-            guard let r = target else { continue }
+            guard let r = target else {
+                // A stopped anonymous instance's history is not kept, but a ban it implies is.
+                if let i = configured, h.banNode || h.maskedProbe != nil { banAnonymous(i, node: nodeName, in: &ws) }
+                continue
+            }
             ws.resources[r].historyIDs[nodeName] = lrm.id
             record(h, node: nodeName, resource: r, in: &ws)
         }
@@ -189,8 +193,9 @@ enum Unpack {
             if let exact = candidates.first(where: { ws.resources[$0].id == lrmID }) { return exact }
             return active ? addCloneOrphan(clone: cloneIndex, configured: i, id: lrmID, in: &ws) : nil
         }
-        guard active else { return nil }
-        // Anonymous. In a cloned group, the members on one node belong to one group instance:
+        // Anonymous: history that shows it inactive is matched the same way (a copy found
+        // stopped where another copy runs, with every instance running elsewhere, is an
+        // orphan that runs nowhere). In a cloned group, the members on one node belong to one group instance:
         // the instance with members here already, else the first instance active nowhere.
         let snapshot = ws
         let instances = snapshot.resources[cloneIndex].children.filter { !snapshot.resources[$0].orphan }
@@ -203,13 +208,17 @@ enum Unpack {
         func activeAnywhere(_ inst: Int) -> Bool {
             snapshot.primitives(under: inst).contains { !snapshot.resources[$0].activeOn.isEmpty || snapshot.resources[$0].onFail != nil }
         }
+        // (History showing it stopped is matched only for the orphan it may need: its
+        // operations are not kept.)
         if let inst = instances.first(where: activeHere), let m = member(of: inst) {
-            if !ws.resources[m].activeOn.contains(node) && ws.resources[m].onFail == nil { return m }
+            if !ws.resources[m].activeOn.contains(node) && ws.resources[m].onFail == nil { return active ? m : nil }
             // A second copy on the same node: an orphan.
-            return addCloneOrphan(clone: cloneIndex, configured: i, id: nil, in: &ws)
+            let orphan = addCloneOrphan(clone: cloneIndex, configured: i, id: nil, in: &ws)
+            return active ? orphan : nil
         }
-        if let inst = instances.first(where: { !activeAnywhere($0) }), let m = member(of: inst) { return m }
-        return addCloneOrphan(clone: cloneIndex, configured: i, id: nil, in: &ws)
+        if let inst = instances.first(where: { !activeAnywhere($0) }), let m = member(of: inst) { return active ? m : nil }
+        let orphan = addCloneOrphan(clone: cloneIndex, configured: i, id: nil, in: &ws)
+        return active ? orphan : nil
     }
 
     /// An instance beyond clone-max found in the history: an orphan inside the clone.
@@ -241,6 +250,16 @@ enum Unpack {
         return ws.resources.count - 1
     }
 
+    /// Bans `node` for `r`, or for the whole anonymous clone `r` belongs to.
+    static func banAnonymous(_ r: Int, node: String, in ws: inout WorkingSet) {
+        var target = r
+        if let c = Resources.enclosingClone(r, in: ws), case .clone(_, false) = ws.resources[c].variant,
+           !(ws.resources[c].parent.map { ws.resources[$0].variant == .bundle } ?? false) {
+            target = c
+        }
+        ws.historyBans[target, default: []].insert(node)
+    }
+
     static func record(_ h: NodeHistory, node: String, resource r: Int, in ws: inout WorkingSet) {
         guard let n = ws.nodes.firstIndex(where: { $0.name == node }) else { return }
         if h.isActive && !ws.resources[r].activeOn.contains(node) { ws.resources[r].activeOn.append(node) }
@@ -255,7 +274,10 @@ enum Unpack {
             if p == "monitor", h.pendingInterval == 0, h.role == .unknown { ws.resources[r].pendingProbeOn.insert(node) }
         }
         if h.failureIgnored { ws.resources[r].failureIgnored = true }
-        if h.failedStop || h.banNode || h.maskedProbe != nil { ws.historyBans[r, default: []].insert(node) }
+        if h.failedStop { ws.historyBans[r, default: []].insert(node) }
+        // A hard error, or a probe finding the agent missing, bans the node for the whole of
+        // an anonymous clone (every instance is the same resource).
+        if h.banNode || h.maskedProbe != nil { banAnonymous(r, node: node, in: &ws) }
         if h.banEverywhere { ws.fatallyFailed.insert(Resources.enclosingClone(r, in: ws) ?? r) }
         if let f = h.onFail {
             ws.resources[r].onFail = max(ws.resources[r].onFail ?? f, f)

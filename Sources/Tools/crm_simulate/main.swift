@@ -10,8 +10,9 @@ import ToolSupport
 ///
 /// It shows the cluster status as Pacemaker's crm_simulate does (the same layout as
 /// `crm_mon -1`), computes the transition (-R), simulates its execution (-S) and saves its
-/// graph (-G). Scores (-s), DOT files, saved results and the what-if options arrive with the
-/// rest of issue #3; until then they say so and exit with status 3 instead of printing a guess.
+/// graph (-G), prints the allocation and promotion scores (-s), and answers what-if questions.
+/// Saved results (-O) and --op-fail arrive with the rest of issue #3; until then they say so and
+/// exit with status 3 instead of printing a guess.
 struct CrmSimulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crm_simulate",
@@ -53,22 +54,23 @@ struct CrmSimulate: ParsableCommand {
             now = t
         }
         let input = SchedulerInput(cib: cib, now: now, effectiveTimeText: dateTime)
-        let unavailable = showScores || saveOutput != nil || !opFail.isEmpty
+        let unavailable = saveOutput != nil || !opFail.isEmpty
         if unavailable {
-            ToolSupport.fail(program, "scores (-s), -O and --op-fail are not available in this build yet; they are issue #3 in progress. -S, -R, -G, -D, --node-up, --node-down, --node-fail and --op-inject work", .unimplementedFeature)
+            ToolSupport.fail(program, "-O and --op-fail are not available in this build yet; they are issue #3 in progress. -S, -R, -s, -G, -D, --node-up, --node-down, --node-fail and --op-inject work", .unimplementedFeature)
         }
         let injections = SchedulerInjections(nodeUp: nodeUp, nodeDown: nodeDown, nodeFail: nodeFail, opInject: opInject, now: now)
         if !injections.isEmpty {
             let changed: (cib: CIB, lines: [String])
             do { changed = try injections.apply(to: cib) } catch { ToolSupport.fail(program, error) }
             let modified = SchedulerInput(cib: changed.cib, now: now, effectiveTimeText: dateTime)
-            let (ws, transition) = Simulator.schedule(modified)
+            let (ws, transition) = Simulator.schedule(modified, scores: showScores)
             if let saveGraph { writeGraph(transition.graph, to: saveGraph, program: program) }
             if let saveDot { write(transition.graph.dot(), to: saveDot, what: "DOT file", program: program) }
-            if quiet { Foundation.exit(0) }
+            if quiet { printQuietScores(transition, spacerBefore: true) }
             if simulate {
                 let before = (input: input, ws: Simulator.workingSet(input))
-                print(Simulator.summaryText(modified, ws, transition, before: before, modifications: changed.lines), terminator: "")
+                print(Simulator.summaryText(modified, ws, transition, before: before, modifications: changed.lines,
+                                            showScores: showScores), terminator: "")
                 return
             }
             let original = Simulator.workingSet(input)
@@ -78,14 +80,18 @@ struct CrmSimulate: ParsableCommand {
             print("")
             print("Performing Requested Modifications:")
             for line in changed.lines { print(line) }
-            if simulate || runOnly {
+            if showScores {
+                print("")
+                for line in Simulator.scoreSection(transition).dropLast() { print(line) }
+            }
+            if simulate || runOnly || showScores {
                 print("")
                 print("Transition Summary:")
                 for line in PlannedChange.lines(transition.changes) { print(line) }
             }
             return
         }
-        if !(simulate || runOnly || saveGraph != nil || saveDot != nil) {
+        if !(simulate || runOnly || showScores || saveGraph != nil || saveDot != nil) {
             if quiet { return }
             let ws = Simulator.workingSet(input)
             for line in Simulator.preamble(input, ws) { print(line) }
@@ -93,22 +99,35 @@ struct CrmSimulate: ParsableCommand {
             for line in StatusText.render(ws) { print(line) }
             return
         }
-        let (ws, transition) = Simulator.schedule(input)
+        let (ws, transition) = Simulator.schedule(input, scores: showScores)
         if let saveGraph { writeGraph(transition.graph, to: saveGraph, program: program) }
         if let saveDot { write(transition.graph.dot(), to: saveDot, what: "DOT file", program: program) }
-        // The process ends here: leave the (large) scheduler state to the kernel rather than
-        // freeing it piece by piece.
-        if quiet { Foundation.exit(0) }
+        if quiet { printQuietScores(transition, spacerBefore: false) }
         if simulate {
-            print(Simulator.summaryText(input), terminator: "")
+            print(Simulator.summaryText(input, ws, transition, showScores: showScores), terminator: "")
             return
         }
         for line in Simulator.preamble(input, ws) { print(line) }
         print("Current cluster status:")
         for line in StatusText.render(ws) { print(line) }
         print("")
+        if showScores { for line in Simulator.scoreSection(transition) { print(line) } }
         print("Transition Summary:")
         for line in PlannedChange.lines(transition.changes) { print(line) }
+    }
+
+    /// With -Q, Pacemaker prints only the scores (when asked for), as bare lines, and a blank
+    /// line where the simulation would begin; then the process ends, leaving the (large)
+    /// scheduler state to the kernel rather than freeing it piece by piece.
+    func printQuietScores(_ transition: Transition, spacerBefore: Bool) -> Never {
+        var out = ""
+        if showScores {
+            if spacerBefore { out += "\n" }
+            for line in transition.scores { out += line.text + "\n" }
+        }
+        if simulate && (showScores || spacerBefore) { out += "\n" }
+        print(out, terminator: "")
+        Foundation.exit(0)
     }
 
     func writeGraph(_ graph: ActionGraph, to path: String, program: String) {
