@@ -317,3 +317,29 @@ import ToolSupport
         #expect(cib.tickets.isEmpty)
     }
 }
+
+/// `crm_resource --why` (no resource, no node: every resource) beside Pacemaker's on every
+/// input of the scheduler suite.
+@Suite struct CrmResourceWhySuiteTests {
+    /// How many suite inputs give identical output; raise it when more match.
+    static let identicalAtLeast = 655
+
+    @Test func whyLikePacemakerOnTheSuite() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/crm_resource") else {
+            print("SKIPPED: Pacemaker's crm_resource is not installed (make test installs pacemaker-cli-utils as root)")
+            return
+        }
+        let files = SharedData.conformanceFiles
+        guard !files.isEmpty else { return }
+        let ours = Tool.binDir.appendingPathComponent("crm_resource").path
+        var identical = 0
+        var first: [String] = []
+        for path in files {
+            let a = try Tool.run(executable: "/usr/sbin/crm_resource", ["-Y"], env: ["CIB_file": path])
+            let b = try Tool.run(executable: ours, ["-Y"], env: ["CIB_file": path])
+            if (a.status, a.stdout, a.stderr) == (b.status, b.stdout, b.stderr) { identical += 1 } else if first.count < 3 { first.append((path as NSString).lastPathComponent) }
+        }
+        print("crm_resource --why: \(identical) of \(files.count) suite inputs identical to Pacemaker 2.1.5's (first differences: \(first.joined(separator: ", ")))")
+        #expect(identical >= Self.identicalAtLeast)
+    }
+}

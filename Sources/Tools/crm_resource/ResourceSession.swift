@@ -340,7 +340,7 @@ struct ResourceSession {
         var lines: [String] = []
         switch (rsc, o.node) {
         case (nil, nil):
-            for top in ws.topLevel where !ws.resources[top].orphan {
+            for top in ws.topLevel {
                 lines.append("Resource \(ws.resources[top].id) is \(activeNodes(top).isEmpty ? "not " : "")running")
                 lines += checks(top)
             }
