@@ -343,3 +343,22 @@ import ToolSupport
         #expect(identical >= Self.identicalAtLeast)
     }
 }
+
+/// crm_node --remove on a CIB file: the node's configuration entry and its status go.
+@Suite struct CrmNodeRemoveTests {
+    @Test func removesTheNodeFromNodesAndStatus() throws {
+        let path = scratchDirectory("crm_node") + "/cib.xml"
+        try ResourceToolDifferentialTests.cib.write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try Tool.run("crm_node", ["--remove", "node2"], env: ["CIB_file": path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let cib = try CIB.parse(String(contentsOfFile: path, encoding: .utf8))
+        #expect(cib.root.descendants().filter { $0.name == "node" || $0.name == "node_state" }.map { $0["uname"] ?? "" } == ["node1", "node1"])
+        let byID = try Tool.run("crm_node", ["-R", "1"], env: ["CIB_file": path])
+        #expect(byID.status == 0)
+        let after = try CIB.parse(String(contentsOfFile: path, encoding: .utf8))
+        #expect(after.root.descendants().filter { $0.name == "node" || $0.name == "node_state" }.isEmpty)
+        let missing = try Tool.run("crm_node", ["--remove", "node9"], env: ["CIB_file": path])
+        #expect(missing.status == 105)
+        #expect(missing.stderr.contains("no node named node9"))
+    }
+}
