@@ -22,7 +22,7 @@ struct CrmMon: ParsableCommand {
     @Flag(name: [.customShort("1"), .customLong("one-shot")], help: "Show the status once and exit.") var oneShot = false
     @Flag(name: [.customShort("r"), .customLong("inactive")], help: "Show inactive resources too.") var inactive = false
     @Flag(name: [.customShort("s"), .customLong("simple-status")], help: "One line of status, as for a monitoring check.") var simple = false
-    @Option(name: .customLong("output-as"), help: "text (default) or xml (Pacemaker 2.1.5's <pacemaker-result> layout).") var outputAs = "text"
+    @Option(name: .customLong("output-as"), help: "text (default), xml (Pacemaker 2.1.5's <pacemaker-result> layout) or html.") var outputAs = "text"
     @Flag(name: [.customShort("f"), .customLong("failcounts")], help: "Display resource fail counts (Migration Summary).") var failcounts = false
     @Flag(name: [.customShort("A"), .customLong("show-node-attributes")], help: "Display node attributes.") var nodeAttributes = false
     @Option(name: [.customShort("i"), .customLong("interval")], help: "Update frequency of the refreshing display (default 5s).") var interval = "5s"
@@ -30,8 +30,8 @@ struct CrmMon: ParsableCommand {
 
     func run() throws {
         let program = "crm_mon"
-        guard ["text", "xml"].contains(outputAs) else {
-            ToolSupport.fail(program, "--output-as \(outputAs): use text or xml", .usage)
+        guard ["text", "xml", "html"].contains(outputAs) else {
+            ToolSupport.fail(program, "--output-as \(outputAs): use text, xml or html", .usage)
         }
         guard let intervalMS = CIBValue.milliseconds(interval), intervalMS > 0 else {
             ToolSupport.fail(program, "--interval \(interval) is not a duration: write e.g. 5s, 500ms or 1min", .usage)
@@ -54,6 +54,10 @@ struct CrmMon: ParsableCommand {
             let request = CommandLine.arguments.joined(separator: " ")
             let text = MonitorXML.document(cib, ws, request: request, now: Date(timeIntervalSince1970: Double(now))).xmlString()
             return [text.hasSuffix("\n") ? String(text.dropLast()) : text]
+        }
+        if outputAs == "html" {
+            let text = MonitorHTML.page(cib, ws, now: Date(timeIntervalSince1970: Double(now)), inactive: inactive)
+            return [String(text.dropLast())]
         }
         if simple { return [MonitorText.simpleStatus(ws)] }
         var lines = MonitorText.summary(cib, ws, now: Date())
