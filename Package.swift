@@ -36,6 +36,7 @@ let package = Package(
         .executable(name: "crm_standby", targets: ["crm_standby"]),
         .executable(name: "crm_failcount", targets: ["crm_failcount"]),
         .executable(name: "crm_resource", targets: ["crm_resource"]),
+        .executable(name: "crm_ticket", targets: ["crm_ticket"]),
         .executable(name: "corosync-keygen", targets: ["corosync-keygen"]),
         .executable(name: "fence_swiftha", targets: ["fence_swiftha"]),
         .executable(name: "stonith_admin", targets: ["stonith_admin"]),
@@ -162,12 +163,16 @@ let package = Package(
             "CIB", "ToolSupport", "HASupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/crm_standby"),
+        .executableTarget(name: "crm_ticket", dependencies: [
+            "CIB", "ToolSupport", "HASupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/Tools/crm_ticket"),
         .executableTarget(name: "crm_failcount", dependencies: [
             "CIB", "ToolSupport", "HASupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/crm_failcount"),
         .executableTarget(name: "crm_node", dependencies: [
-            "Messaging", "HASupport",
+            "Messaging", "HASupport", "CIB", "ToolSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/crm_node"),
         .executableTarget(name: "crm_mon", dependencies: [
@@ -210,7 +215,7 @@ let package = Package(
         // Tests, and what they share.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CIBTests", dependencies: ["CIB", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ToolTests", dependencies: ["CIB", "Stonith", "TestSupport"]),
+        .testTarget(name: "ToolTests", dependencies: ["CIB", "Stonith", "ToolSupport", "TestSupport"]),
         .testTarget(name: "HASupportTests", dependencies: ["HASupport", "ToolSupport"]),
         .testTarget(name: "PolicyEngineTests", dependencies: ["PolicyEngine", "CIB", "TestSupport"], exclude: ["ratchet.txt"]),
         .testTarget(name: "MessagingTests", dependencies: [

@@ -54,24 +54,25 @@ public enum CIBLocation: Equatable, Sendable {
 
     /// Loads the CIB: the file, or the running cluster's through this node's cibd (102 when
     /// cibd cannot be reached).
-    public func load(program: String) -> CIB {
+    public func load(program: String, root: String? = nil) -> CIB {
         switch self {
         case .file(let path):
             do { return try CIBFile.load(path) } catch { ToolSupport.fail(program, error) }
         case .live:
-            return LiveCIB(program: program).load()
+            return LiveCIB(program: program, root: NodeEnvironment(root: root).root).load()
         }
     }
 
     /// Writes a changed CIB back: the file atomically; to the running cluster as a patch from
     /// the copy it was made from, so a change someone made in between is never overwritten
     /// (the patch is refused and the tool says to try again).
-    public func save(_ cib: CIB, original: CIB, program: String) {
+    public func save(_ cib: CIB, original: CIB, program: String, root: String? = nil) {
+        if cib == original { return }
         switch self {
         case .file(let path):
             do { try CIBFile.write(cib, to: path, digest: false) } catch { ToolSupport.fail(program, error) }
         case .live:
-            LiveCIB(program: program).apply(.patch(CIBPatch.diff(original, cib)))
+            LiveCIB(program: program, root: NodeEnvironment(root: root).root).apply(.patch(CIBPatch.diff(original, cib)))
         }
     }
 }

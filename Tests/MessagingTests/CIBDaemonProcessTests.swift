@@ -183,6 +183,46 @@ final class CIBDNode: @unchecked Sendable {
         #expect(deleted.status == 0 && deleted.stdout.hasPrefix("Deleted crm_config option:"), "\(deleted.stdout) \(deleted.stderr)")
     }
 
+    /// crm_resource, crm_ticket and crm_node --remove on the live cluster: changes made through
+    /// one node's cibd are seen through another's.
+    @Test func resourceTicketAndNodeToolsWorkOnTheLiveCluster() throws {
+        let (c, cibds) = try Self.cluster()
+        defer { Self.tearDown(c, cibds) }
+        for n in cibds { try n.start() }
+        let ready = CorosyncdCluster.waitFor(30) { cibds.allSatisfy(\.isReady) }
+        try #require(ready != nil, "not every cibd became ready:\n\(Self.report(cibds))")
+        let env0 = ["SWIFTHA_ROOT": cibds[0].root], env2 = ["SWIFTHA_ROOT": cibds[2].root]
+        #expect(try cibds[0].cibadmin(["--create", "--scope", "resources", "--xml-text", Self.dummy]).status == 0)
+        #expect(try cibds[0].cibadmin(["--create", "--scope", "nodes", "--xml-text", #"<node id="9" uname="gone"/>"#]).status == 0)
+        _ = CorosyncdCluster.waitFor(10) { (try? cibds[2].cibadmin(["--query", "--scope", "nodes"]).stdout.contains("gone")) ?? false }
+
+        let set = try Tool.run("crm_resource", ["-r", "d1", "--meta", "-p", "target-role", "-v", "Stopped"], env: env0)
+        #expect(set.status == 0 && set.stdout == "Set 'd1' option: id=d1-meta_attributes-target-role set=d1-meta_attributes name=target-role value=Stopped\n", "\(set.stdout)\(set.stderr)")
+        let ban = try Tool.run("crm_resource", ["--ban", "-r", "d1", "-N", "gone"], env: env0)
+        #expect(ban.status == 0, "--ban: \(ban.stderr)")
+        let grant = try Tool.run("crm_ticket", ["-t", "T1", "--grant", "--force"], env: env0)
+        #expect(grant.status == 0, "crm_ticket --grant: \(grant.stderr)")
+
+        let seen = CorosyncdCluster.waitFor(10) {
+            (try? Tool.run("crm_resource", ["-r", "d1", "--meta", "-g", "target-role"], env: env2))?.stdout == "Stopped\n"
+                && (try? Tool.run("crm_ticket", ["-t", "T1", "-G", "granted"], env: env2))?.stdout == "true\n"
+                && (try? Tool.run("crm_resource", ["-a", "-r", "d1"], env: env2))?.stdout.contains("cli-ban-d1-on-gone") == true
+        }
+        #expect(seen != nil, "node3 does not see the changes made through node1")
+        let why = try Tool.run("crm_resource", ["--why", "-r", "d1"], env: env2)
+        #expect(why.stdout.hasPrefix("Resource d1 is not running\nConfiguration specifies 'd1' should remain stopped\n"), "\(why.stdout)\(why.stderr)")
+        let clear = try Tool.run("crm_resource", ["--clear", "-r", "d1"], env: env2)
+        #expect(clear.stdout == "Removing constraint: cli-ban-d1-on-gone\n", "\(clear.stdout)\(clear.stderr)")
+
+        // A node that is still a member is not removed; one that left is.
+        let member = try Tool.run("crm_node", ["--remove", cibds[1].name], env: env0)
+        #expect(member.status == 107, "\(member.stderr)")
+        let removed = try Tool.run("crm_node", ["--remove", "gone"], env: env0)
+        #expect(removed.status == 0 && removed.stdout.contains("corosync.conf"), "\(removed.stdout)\(removed.stderr)")
+        let goneEverywhere = CorosyncdCluster.waitFor(10) { (try? cibds[2].cibadmin(["--query", "--scope", "nodes"]).stdout.contains("gone")) == false }
+        #expect(goneEverywhere != nil, "node3 still lists the removed node")
+    }
+
     @Test func aJoiningNodeTakesTheNewestCopyAndAKilledOneResyncs() throws {
         let newer = """
             <cib admin_epoch="0" epoch="5" num_updates="0" validate-with="pacemaker-3.9"><configuration><crm_config/><nodes/>\

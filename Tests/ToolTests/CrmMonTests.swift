@@ -40,6 +40,82 @@ import TestSupport
         #expect(identical >= Self.identicalAtLeast)
     }
 
+    /// How many suite inputs give `--output-as xml` identical to Pacemaker's (the
+    /// last_update element and the program's path in `request` aside).
+    static let identicalXMLAtLeast = 345
+
+    /// The XML of a run, without what depends on the moment and the path of the binary.
+    static func xmlOutput(_ binary: String, _ file: String) throws -> String {
+        let r = try Tool.run(executable: binary, ["--output-as", "xml"], env: ["CIB_file": file, "TZ": "UTC"])
+        return "\(r.status)\n" + (r.stdout + r.stderr).split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.contains("<last_update ") }
+            .map { $0.replacingOccurrences(of: #"request="[^"]*crm_mon "#, with: #"request="crm_mon "#, options: .regularExpression) }
+            .joined(separator: "\n")
+    }
+
+    /// How many suite inputs give `-1 -A -f` (node attributes, migration summary) identical
+    /// to Pacemaker's.
+    static let identicalWithAttributesAtLeast = 500
+
+    @Test func attributesAndFailcountsLikePacemakersOnTheSuite() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.pacemaker) else {
+            print("SKIPPED: Pacemaker's crm_mon is not installed (make test installs pacemaker-cli-utils as root)")
+            return
+        }
+        let files = SharedData.conformanceFiles
+        guard !files.isEmpty else { return }
+        let ours = Tool.binDir.appendingPathComponent("crm_mon").path
+        var identical = 0
+        for path in files where try Self.output(Self.pacemaker, path, ["-1", "-A", "-f"]) == Self.output(ours, path, ["-1", "-A", "-f"]) {
+            identical += 1
+        }
+        print("crm_mon -1 -A -f: \(identical) of \(files.count) suite inputs identical to Pacemaker 2.1.5's")
+        #expect(identical >= Self.identicalWithAttributesAtLeast)
+    }
+
+    /// How many suite inputs give `--output-as html` identical to Pacemaker's.
+    static let identicalHTMLAtLeast = 550
+
+    @Test func htmlLikePacemakersOnTheSuite() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.pacemaker) else {
+            print("SKIPPED: Pacemaker's crm_mon is not installed (make test installs pacemaker-cli-utils as root)")
+            return
+        }
+        let files = SharedData.conformanceFiles
+        guard !files.isEmpty else { return }
+        let ours = Tool.binDir.appendingPathComponent("crm_mon").path
+        func page(_ binary: String, _ path: String) throws -> String {
+            let r = try Tool.run(executable: binary, ["--output-as", "html"], env: ["CIB_file": path, "TZ": "UTC"])
+            return "\(r.status)\n" + (r.stdout + r.stderr).split(separator: "\n", omittingEmptySubsequences: false)
+                .filter { !$0.contains(">Last updated: <") }.joined(separator: "\n")
+        }
+        var identical = 0
+        for path in files where try page(Self.pacemaker, path) == page(ours, path) { identical += 1 }
+        print("crm_mon --output-as html: \(identical) of \(files.count) suite inputs identical to Pacemaker 2.1.5's")
+        #expect(identical >= Self.identicalHTMLAtLeast)
+    }
+
+    @Test func xmlLikePacemakersOnTheSuite() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.pacemaker) else {
+            print("SKIPPED: Pacemaker's crm_mon is not installed (make test installs pacemaker-cli-utils as root)")
+            return
+        }
+        let files = SharedData.conformanceFiles
+        guard !files.isEmpty else { return }
+        let ours = Tool.binDir.appendingPathComponent("crm_mon").path
+        var identical = 0
+        var first: [String] = []
+        for path in files {
+            if try Self.xmlOutput(Self.pacemaker, path) == Self.xmlOutput(ours, path) {
+                identical += 1
+            } else if first.count < 3 {
+                first.append((path as NSString).lastPathComponent)
+            }
+        }
+        print("crm_mon --output-as xml: \(identical) of \(files.count) suite inputs identical to Pacemaker 2.1.5's (first differences: \(first.joined(separator: ", ")))")
+        #expect(identical >= Self.identicalXMLAtLeast)
+    }
+
     @Test func summaryNodesResourcesAndFailures() throws {
         let dir = scratchDirectory("crm_mon")
         let path = dir + "/cib.xml"
@@ -74,6 +150,10 @@ import TestSupport
         let all = try Tool.run("crm_mon", ["-1", "-r"], env: ["CIB_file": path])
         #expect(all.stdout.contains("Full List of Resources:\n"))
         #expect(all.stdout.contains("  * db\t(ocf:heartbeat:Dummy):\t Stopped\n"))
+        let piped = try Tool.run("crm_mon", [], env: ["CIB_file": path])
+        #expect(piped.status == 0 && piped.stdout.hasPrefix("Cluster Summary:"), "without -1 and without a terminal: one shot")
+        let bad = try Tool.run("crm_mon", ["--output-as", "json"], env: ["CIB_file": path])
+        #expect(bad.status == 64)
         let none = try Tool.run("crm_mon", ["-1"], env: ["CIB_file": ""])
         #expect(none.status == 102, "no cluster and no CIB_file")
     }

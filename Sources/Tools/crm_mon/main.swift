@@ -22,29 +22,104 @@ struct CrmMon: ParsableCommand {
     @Flag(name: [.customShort("1"), .customLong("one-shot")], help: "Show the status once and exit.") var oneShot = false
     @Flag(name: [.customShort("r"), .customLong("inactive")], help: "Show inactive resources too.") var inactive = false
     @Flag(name: [.customShort("s"), .customLong("simple-status")], help: "One line of status, as for a monitoring check.") var simple = false
-    @Option(name: .customLong("output-as"), help: "text (default); xml and html arrive later.") var outputAs = "text"
+    @Option(name: .customLong("output-as"), help: "text (default), xml (Pacemaker 2.1.5's <pacemaker-result> layout) or html.") var outputAs = "text"
+    @Flag(name: [.customShort("f"), .customLong("failcounts")], help: "Display resource fail counts (Migration Summary).") var failcounts = false
+    @Flag(name: [.customShort("A"), .customLong("show-node-attributes")], help: "Display node attributes.") var nodeAttributes = false
+    @Option(name: [.customShort("i"), .customLong("interval")], help: "Update frequency of the refreshing display (default 5s).") var interval = "5s"
     @Flag(name: [.customShort("V"), .long], help: "Print more details.") var verbose: Int
 
     func run() throws {
         let program = "crm_mon"
-        guard outputAs == "text" else {
-            ToolSupport.fail(program, "--output-as \(outputAs) is not available in this build yet (issue #7); use text", .unimplementedFeature)
+        guard ["text", "xml", "html"].contains(outputAs) else {
+            ToolSupport.fail(program, "--output-as \(outputAs): use text, xml or html", .usage)
         }
+        guard let intervalMS = CIBValue.milliseconds(interval), intervalMS > 0 else {
+            ToolSupport.fail(program, "--interval \(interval) is not a duration: write e.g. 5s, 500ms or 1min", .usage)
+        }
+        // The refreshing display, on a terminal only; elsewhere (a pipe, a file) one shot.
+        if outputAs == "text" && !oneShot && !simple && isatty(STDOUT_FILENO) != 0 {
+            LiveDisplay.run(every: intervalMS) { render() }
+            return
+        }
+        for line in render() { print(line) }
+    }
+
+    /// The status once: loaded fresh from CIB_file or the cluster.
+    func render() -> [String] {
+        let program = "crm_mon"
         let cib = CIBLocation.fromEnvironment().load(program: program)
         let now = Int(Date().timeIntervalSince1970)
         let ws = Simulator.workingSet(SchedulerInput(cib: cib, now: now))
-        if simple {
-            print(MonitorText.simpleStatus(ws))
-            return
+        if outputAs == "xml" {
+            let request = CommandLine.arguments.joined(separator: " ")
+            let text = MonitorXML.document(cib, ws, request: request, now: Date(timeIntervalSince1970: Double(now))).xmlString()
+            return [text.hasSuffix("\n") ? String(text.dropLast()) : text]
         }
-        for line in MonitorText.summary(cib, ws, now: Date()) { print(line) }
-        print("")
-        for line in StatusText.monitorLines(ws, showInactive: inactive) { print(line) }
+        if outputAs == "html" {
+            let text = MonitorHTML.page(cib, ws, now: Date(timeIntervalSince1970: Double(now)), inactive: inactive)
+            return [String(text.dropLast())]
+        }
+        if simple { return [MonitorText.simpleStatus(ws)] }
+        var lines = MonitorText.summary(cib, ws, now: Date())
+        lines.append("")
+        lines += StatusText.monitorLines(ws, showInactive: inactive)
+        if nodeAttributes {
+            let attrs = MonitorText.nodeAttributes(ws)
+            if !attrs.isEmpty { lines += [""] + attrs }
+        }
+        if failcounts {
+            let summary = MonitorText.migrationSummary(cib, ws)
+            if !summary.isEmpty { lines += [""] + summary }
+        }
         let failed = MonitorText.failedActions(ws)
         if !failed.isEmpty {
+            lines += ["", "Failed Resource Actions:"] + failed
+        }
+        return lines
+    }
+}
+
+/// crm_mon's refreshing display: the status redrawn every interval until q (or Q) is typed or
+/// SIGINT comes; the terminal is put back as it was.
+enum LiveDisplay {
+    nonisolated(unsafe) static var saved = termios()
+    nonisolated(unsafe) static var changed = false
+
+    static func restore() {
+        if changed { tcsetattr(STDIN_FILENO, TCSANOW, &saved) }
+    }
+
+    static func run(every ms: Int, _ render: () -> [String]) {
+        if isatty(STDIN_FILENO) != 0, tcgetattr(STDIN_FILENO, &saved) == 0 {
+            var raw = saved
+            raw.c_lflag &= ~tcflag_t(ICANON | ECHO)
+            tcsetattr(STDIN_FILENO, TCSANOW, &raw)
+            changed = true
+        }
+        signal(SIGINT) { _ in
+            LiveDisplay.restore()
             print("")
-            print("Failed Resource Actions:")
-            for line in failed { print(line) }
+            exit(0)
+        }
+        defer { restore() }
+        while true {
+            let text = render().joined(separator: "\n")
+            // Home, clear the screen, then the status.
+            print("\u{1B}[H\u{1B}[2J" + text, terminator: "\n")
+            fflush(nil)
+            var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)]
+            let deadline = Date().addingTimeInterval(Double(ms) / 1000)
+            while Date() < deadline {
+                let left = Int32(max(1, deadline.timeIntervalSinceNow * 1000))
+                guard poll(&fds, 1, left) > 0 else { continue }
+                var c: UInt8 = 0
+                if read(STDIN_FILENO, &c, 1) == 1 {
+                    if c == UInt8(ascii: "q") || c == UInt8(ascii: "Q") { return }
+                } else {
+                    // stdin closed: keep refreshing on the timer alone.
+                    fds[0].fd = -1
+                }
+            }
         }
     }
 }
@@ -161,6 +236,48 @@ enum MonitorText {
         }
         if rest > 0 || out.isEmpty { out += "\(rest)ms" }
         return out
+    }
+
+    /// `crm_mon -A`: each online node's attributes but the internal ones, `name : value`.
+    static func nodeAttributes(_ ws: WorkingSet) -> [String] {
+        guard let list = MonitorXML.nodeAttributes(ws) else { return [] }
+        var lines = ["Node Attributes:"]
+        for node in list.elements {
+            lines.append("  * Node: \(node["name"] ?? ""):")
+            for a in node.elements {
+                let name = a["name"] ?? "", value = a["value"] ?? ""
+                var line = "    * " + name.padding(toLength: max(32, name.count), withPad: " ", startingAt: 0) + "\t: " + value.padding(toLength: max(10, value.count), withPad: " ", startingAt: 0)
+                if let e = a["expected"].flatMap({ Int($0) }) {
+                    let v = Int(value) ?? 0
+                    if v <= 0 { line += "\t: Connectivity is lost" } else if v < e { line += "\t: Connectivity is degraded (Expected=\(e))" }
+                }
+                lines.append(line)
+            }
+        }
+        return lines
+    }
+
+    /// `crm_mon -f`: "Migration Summary", each online node's resources that have failed there.
+    static func migrationSummary(_ cib: CIB, _ ws: WorkingSet) -> [String] {
+        var lines: [String] = []
+        for state in cib.root.firstElement(named: "status")?.elements(named: "node_state") ?? [] {
+            guard let node = ws.nodes.first(where: { $0.id == state.id }), node.online else { continue }
+            if lines.isEmpty { lines.append("Migration Summary:") }
+            var header = false
+            for entry in state.firstElement(named: "lrm")?.firstElement(named: "lrm_resources")?.elements(named: "lrm_resource") ?? [] {
+                let id = entry.id ?? ""
+                let base = id.split(separator: ":").first.map(String.init) ?? id
+                guard let r = ws.resources.first(where: { ($0.id == id || $0.configuredID == base) && !$0.orphan }) else { continue }
+                let (count, last) = MonitorXML.failcount(ws, node: node, resource: base)
+                guard count > 0 else { continue }
+                if !header { lines.append("  * Node: \(node.name):"); header = true }
+                let threshold = r.meta["migration-threshold"].flatMap { CIBValue.score($0) }.map { min($0, CIBValue.infinity) } ?? CIBValue.infinity
+                var line = "    * \(base): migration-threshold=\(threshold) fail-count=\(count)"
+                if last > 0 { line += " last-failure='\(MonitorXML.ctime(last))'" }
+                lines.append(line)
+            }
+        }
+        return lines
     }
 
     /// `crm_mon -s`: one line for a monitoring system.

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import HASupport
 import Messaging
+import CIB
+import ToolSupport
 
 /// crm_node: this node's name and id, the cluster's nodes, the partition and its quorum, as
 /// Pacemaker's crm_node prints them. It asks the node's corosyncd (--root or SWIFTHA_ROOT).
@@ -11,7 +13,7 @@ struct CrmNode: AsyncParsableCommand {
         commandName: "crm_node",
         abstract: "Tool for displaying low-level node information.",
         discussion: """
-        EXIT STATUS: 0 ok; 64 usage; 102 corosyncd is not reachable (not connected); 105 no such node.
+        EXIT STATUS: 0 ok; 64 usage; 102 corosyncd or cibd is not reachable (not connected); 105 no such node; 107 (--remove) the node is still a member.
         """)
 
     @Flag(name: [.customShort("n"), .customLong("name")], help: "Show the name of the local node.") var name = false
@@ -20,7 +22,7 @@ struct CrmNode: AsyncParsableCommand {
     @Flag(name: [.customShort("l"), .customLong("list")], help: "List the cluster's nodes: id, name and state.") var list = false
     @Flag(name: [.customShort("p"), .customLong("partition")], help: "List the names of the nodes in this node's partition.") var partition = false
     @Flag(name: [.customShort("q"), .customLong("quorum")], help: "Show whether this node's partition is quorate (1) or not (0).") var quorum = false
-    @Option(name: [.customShort("R"), .customLong("remove")], help: "Remove a node from the cluster's configuration (needs cibd).") var remove: String?
+    @Option(name: [.customShort("R"), .customLong("remove")], help: "Remove a node that left the cluster from the CIB (its nodes entry and status), on CIB_file or through cibd; refused while it is still a member.") var remove: String?
     @Option(help: ArgumentHelp("The node's root directory (default: $SWIFTHA_ROOT, else /).", valueName: "DIR")) var root: String?
 
     func run() async throws {
@@ -29,11 +31,8 @@ struct CrmNode: AsyncParsableCommand {
             FileHandle.standardError.write(Data("crm_node: give exactly one of -n, -N ID, -i, -l, -p, -q, -R NODE (see --help)\n".utf8))
             throw ExitCode(64)
         }
-        if let remove {
-            FileHandle.standardError.write(Data("crm_node: removing \(remove) needs cibd, which is not available in this build yet (issue #6)\n".utf8))
-            throw ExitCode(3)
-        }
         let env = NodeEnvironment(root: root)
+        if let remove { throw ExitCode(await Self.remove(remove, env: env).rawValue) }
         let state: QuorumState
         let nodelist: [(id: UInt32, name: String)]
         do {
@@ -70,6 +69,42 @@ struct CrmNode: AsyncParsableCommand {
         } else if quorum {
             print(state.quorate ? "1" : "0")
         }
+    }
+
+    /// `--remove NAME`: takes a node that has left the cluster out of the CIB (its nodes entry
+    /// and its status), on CIB_file or through cibd. On a live cluster it first asks corosyncd
+    /// whether the node is still a member (then it refuses), and afterwards says what to change
+    /// in corosync.conf, which corosyncd cannot change at run time.
+    static func remove(_ name: String, env: NodeEnvironment) async -> CRMExit {
+        let location = CIBLocation.fromEnvironment()
+        var nodelistEntry: String?
+        if location == .live {
+            if let client = try? await CorosyncClient.connect(root: env.root, timeout: .seconds(5)) {
+                let state = try? await client.quorumState()
+                let nodes = (try? await client.cmapList(prefix: "nodelist.node.")).map(nodelist) ?? []
+                await client.close()
+                let id = UInt32(name)
+                let member = state?.members.first { $0.name == name || (id != nil && $0.nodeID == id) }
+                if let member {
+                    FileHandle.standardError.write(Data("crm_node: not removing \(name): it is still a member of the cluster (node id \(member.nodeID)); stop the cluster on it first (systemctl stop pacemaker corosync, or pacemakerd's SIGTERM), then run crm_node --remove \(name) again\n".utf8))
+                    return .unsafe
+                }
+                nodelistEntry = nodes.first { $0.name == name || (id != nil && $0.id == id) }.map { "nodelist { node { name: \($0.name) nodeid: \($0.id) ... } }" }
+            }
+        }
+        var cib = location.load(program: "crm_node", root: env.root)
+        let original = cib
+        if cib.removeNode(name) == 0 {
+            FileHandle.standardError.write(Data("crm_node: no node named \(name) in the CIB (neither in configuration/nodes nor in status); crm_node -l lists the cluster's nodes\n".utf8))
+            return .noSuchObject
+        }
+        location.save(cib, original: original, program: "crm_node", root: env.root)
+        if location == .live {
+            let conf = env.corosyncConf
+            print("Removed \(name) from the CIB.")
+            print("To take it out of the membership for good, delete its entry \(nodelistEntry ?? "(node { name: \(name) ... })") from the nodelist of \(conf) on every remaining node, then restart corosyncd there one node at a time: corosyncd reads its nodelist from corosync.conf only when it starts.")
+        }
+        return .ok
     }
 
     /// `nodelist.node.N.nodeid` and `nodelist.node.N.name` from cmap.

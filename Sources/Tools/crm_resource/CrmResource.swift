@@ -53,10 +53,68 @@ struct CrmResource: AsyncParsableCommand {
     @Flag(name: [.customShort("W"), .customLong("locate")], help: "Show the nodes where a resource runs.")
     var locate = false
 
+    @Flag(name: [.customShort("M"), .customLong("move")], help: "Move a resource: prefer --node, or ban the node it runs on.")
+    var move = false
+    @Flag(name: [.customShort("B"), .customLong("ban")], help: "Keep a resource off --node (default: the node it runs on).")
+    var ban = false
+    @Flag(name: [.customShort("U"), .customLong("clear")], help: "Remove the constraints --move and --ban made.")
+    var clear = false
+    @Flag(name: [.customShort("e"), .customLong("expired")], help: "With --clear: only those whose lifetime ended.")
+    var expired = false
+    @Option(name: [.customShort("u"), .customLong("lifetime")], help: "With --move/--ban: how long (ISO 8601 duration, e.g. PT1H).")
+    var lifetime: String?
+    @Flag(name: [.customLong("promoted"), .customLong("master")], help: "With --move/--ban/--clear: the promoted role only.")
+    var promoted = false
+
+    @Flag(name: [.customShort("C"), .customLong("cleanup")], help: "Forget failures (and the history of failed resources).")
+    var cleanup = false
+    @Flag(name: [.customShort("R"), .customLong("refresh")], help: "Forget the history so the state is probed again.")
+    var refresh = false
+    @Option(name: [.customShort("n"), .customLong("operation")], help: "With --cleanup: only this operation's failures.")
+    var operation: String?
+    @Option(name: [.customShort("I"), .customLong("interval")], help: "With --cleanup --operation: its interval (default 0).")
+    var interval: String?
+
+    @Flag(name: [.customShort("a"), .customLong("constraints")], help: "Show the location and colocation constraints of a resource.")
+    var constraints = false
+    @Flag(name: [.customShort("A"), .customLong("stack")], help: "Like --constraints, following colocations recursively.")
+    var stack = false
+    @Flag(name: .customLong("recursive"), help: "Follow colocations (with --set-parameter --meta, and --constraints).")
+    var recursive = false
+    @Flag(name: [.customShort("Y"), .customLong("why")], help: "Say why a resource is (not) running.")
+    var why = false
+
+    @Option(name: [.customShort("p"), .customLong("set-parameter")], help: "Set a parameter (with --parameter-value).")
+    var setParameter: String?
+    @Option(name: [.customShort("g"), .customLong("get-parameter")], help: "Show a parameter's value.")
+    var getParameter: String?
+    @Option(name: [.customShort("d"), .customLong("delete-parameter")], help: "Delete a parameter.")
+    var deleteParameter: String?
+    @Option(name: [.customShort("v"), .customLong("parameter-value")], help: "The value for --set-parameter.")
+    var parameterValue: String?
+    @Flag(name: [.customShort("m"), .customLong("meta")], help: "A meta attribute instead of a parameter.")
+    var meta = false
+    @Flag(name: [.customShort("z"), .customLong("utilization")], help: "A utilization attribute instead of a parameter.")
+    var utilization = false
+    @Option(name: [.customShort("s"), .customLong("set-name")], help: "The id of the attribute set.")
+    var setName: String?
+    @Option(name: [.customShort("i"), .customLong("nvpair")], help: "The id of the nvpair.")
+    var nvpair: String?
+    @Option(name: [.customShort("t"), .customLong("resource-type")], help: "The element of the resource, for --delete (primitive, group...).")
+    var resourceType: String?
+    @Flag(name: [.customShort("D"), .customLong("delete")], help: "Delete a resource from the configuration (with -t).")
+    var delete = false
+
+    @Option(name: [.customShort("N"), .customLong("node")], help: "The node (for --move, --ban, --clear, --cleanup, --refresh, --why).")
+    var node: String?
+
+    @Flag(name: [.customShort("Q"), .customLong("quiet")], help: "Print only what is essential.")
+    var quiet = false
+
     @Option(name: [.customShort("T"), .customLong("timeout")], help: "(Advanced) The operation's timeout (e.g. 30s, 2min), instead of the CIB's.")
     var timeout: String?
 
-    @Flag(name: [.customShort("f"), .customLong("force")], help: "Accepted for compatibility.")
+    @Flag(name: [.customShort("f"), .customLong("force")], help: "Override checks: --move also bans the current node, --cleanup/--refresh act on this resource only, attributes go where named.")
     var force = false
 
     @Flag(name: [.customShort("V"), .customLong("verbose")], help: "Trace the agent (OCF_TRACE_RA=1).")
@@ -64,9 +122,6 @@ struct CrmResource: AsyncParsableCommand {
 
     @Option(help: "The node's root directory (default: $SWIFTHA_ROOT, else /).")
     var root: String?
-
-    @Option(help: "The node's name (default: $SWIFTHA_NODE).")
-    var node: String?
 
     @Option(name: .customLong("ocf-root"), help: ArgumentHelp("Where OCF agents are.", visibility: .hidden))
     var ocfRoot: String = "/usr/lib/ocf"
@@ -77,18 +132,23 @@ struct CrmResource: AsyncParsableCommand {
         return chosen.count == 1 ? chosen[0] : nil
     }
 
+    /// The cluster commands (everything but --force-*), by name; at most one may be given.
+    var clusterCommands: [String] {
+        [("list", list), ("list-raw", listRaw), ("locate", locate), ("move", move), ("ban", ban), ("clear", clear),
+         ("cleanup", cleanup), ("refresh", refresh), ("constraints", constraints || stack), ("why", why),
+         ("set-parameter", setParameter != nil), ("get-parameter", getParameter != nil),
+         ("delete-parameter", deleteParameter != nil), ("delete", delete)].filter(\.1).map(\.0)
+    }
+
     func validate() throws {
-        if list || listRaw || locate {
-            if [list, listRaw, locate, forceStart, forceStop, forceCheck, forcePromote, forceDemote].filter({ $0 }).count > 1 {
-                throw ValidationError("give only one command")
-            }
-            return
+        let forced = [forceStart, forceStop, forceCheck, forcePromote, forceDemote].filter { $0 }.count
+        if clusterCommands.count + forced > 1 {
+            throw ValidationError("give only one command (got --\((clusterCommands + (forced > 0 ? ["force-*"] : [])).joined(separator: ", --")))")
         }
-        let count = [forceStart, forceStop, forceCheck, forcePromote, forceDemote].filter { $0 }.count
-        if count == 0 {
-            throw ValidationError("say what to do: --force-start, --force-stop, --force-check, --force-promote or --force-demote (the other crm_resource commands are not in this build yet)")
+        if !clusterCommands.isEmpty { return }
+        if forced == 0 {
+            throw ValidationError("say what to do: e.g. --list, --locate, --move, --ban, --clear, --cleanup, --refresh, --why, --constraints, --set-parameter, --get-parameter or --force-start (see --help)")
         }
-        if count > 1 { throw ValidationError("give only one of --force-start, --force-stop, --force-check, --force-promote and --force-demote") }
         if let timeout, CIBValue.milliseconds(timeout) == nil || CIBValue.milliseconds(timeout)! <= 0 {
             throw ValidationError("--timeout \(timeout) is not a duration: write e.g. 30s, 500ms or 2min")
         }
@@ -113,44 +173,16 @@ struct CrmResource: AsyncParsableCommand {
 
     func run() async throws {
         let program = "crm_resource"
-        if list || listRaw || locate {
-            let env = NodeEnvironment(root: root, node: node)
-            let cibPath = ProcessInfo.processInfo.environment["CIB_file"].flatMap { $0.isEmpty ? nil : $0 }
-                ?? env.cibDirectory + "/cib.xml"
-            let cib: CIB
-            do { cib = try CIBFile.load(cibPath) } catch { ToolSupport.fail(program, error) }
-            let ws = Simulator.workingSet(SchedulerInput(cib: cib, now: Int(Date().timeIntervalSince1970)))
-            if list {
-                for line in StatusText.resourceList(ws) { print(line) }
-            } else if listRaw {
-                // Every primitive of the configuration, clone instances by instance id.
-                for top in ws.topLevel where !ws.resources[top].orphan {
-                    for p in ws.primitives(under: top) { print(ws.resources[p].id) }
-                }
-            } else {
-                guard let resource, !resource.isEmpty else {
-                    Self.printErrors("crm_resource: Must supply a resource id with -r")
-                    throw ExitCode(CRMExit.usage.rawValue)
-                }
-                guard let i = ws.resources.firstIndex(where: { $0.id == resource }) ?? ws.resources.firstIndex(where: { $0.configuredID == resource }) else {
-                    Self.printErrors("crm_resource: Resource '\(resource)' not found", "Error performing operation: No such object")
-                    throw ExitCode(CRMExit.noSuchObject.rawValue)
-                }
-                let leaves = ws.primitives(under: i).filter { !ws.resources[$0].activeOn.isEmpty }
-                if leaves.isEmpty { Self.printErrors("resource \(resource) is NOT running") }
-                for p in leaves {
-                    for n in ws.resources[p].activeOn {
-                        print("resource \(resource) is running on: \(n)" + (ws.resources[p].role == .promoted ? " Promoted" : ""))
-                    }
-                }
-            }
-            return
+        if let name = clusterCommands.first {
+            var session = ResourceSession(options: self, command: name)
+            let code = session.run()
+            throw ExitCode(code.rawValue)
         }
         guard let resource, !resource.isEmpty else {
             Self.printErrors("crm_resource: Must supply a resource id with -r")
             throw ExitCode(CRMExit.usage.rawValue)
         }
-        let env = NodeEnvironment(root: root, node: node)
+        let env = NodeEnvironment(root: root)
         let cibPath = ProcessInfo.processInfo.environment["CIB_file"].flatMap { $0.isEmpty ? nil : $0 }
             ?? env.cibDirectory + "/cib.xml"
         let cib: CIB

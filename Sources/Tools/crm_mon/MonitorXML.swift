@@ -1,0 +1,323 @@
+import CIB
+import Foundation
+import PolicyEngine
+import ToolSupport
+
+/// `crm_mon --output-as xml`: Pacemaker 2.1.5's `<pacemaker-result api-version="2.25">`
+/// document: summary, nodes, resources, node_attributes, node_history, failures, tickets, bans
+/// and status, element for element.
+enum MonitorXML {
+    static func bool(_ b: Bool) -> String { b ? "true" : "false" }
+
+    static func document(_ cib: CIB, _ ws: WorkingSet, request: String, now: Date) -> XElement {
+        var result = XElement("pacemaker-result", ["api-version": "2.25", "request": request])
+        result.append(summary(cib, ws, now: now))
+        result.append(nodes(cib, ws))
+        result.append(resources(ws))
+        if let a = nodeAttributes(ws) { result.append(a) }
+        if let h = nodeHistory(cib, ws) { result.append(h) }
+        if let f = failures(ws, cib) { result.append(f) }
+        if let t = tickets(cib) { result.append(t) }
+        if let b = bans(cib, ws) { result.append(b) }
+        result.append(XElement("status", ["code": "0", "message": "OK"]))
+        return result
+    }
+
+    static func summary(_ cib: CIB, _ ws: WorkingSet, now: Date) -> XElement {
+        let props = ws.options.raw
+        var s = XElement("summary")
+        s.append(XElement("stack", ["type": props["cluster-infrastructure"] ?? "unknown"]))
+        if let dc = cib.root["dc-uuid"], let node = ws.nodes.first(where: { $0.id == dc }) {
+            s.append(XElement("current_dc", ["present": "true", "version": props["dc-version"] ?? "", "name": node.name, "id": node.id,
+                                             "with_quorum": bool(ws.haveQuorum), "mixed_version": "false"]))
+        } else {
+            s.append(XElement("current_dc", ["present": "false"]))
+        }
+        s.append(XElement("last_update", ["time": ctime(Int(now.timeIntervalSince1970))]))
+        s.append(XElement("last_change", ["time": cib.root["cib-last-written"] ?? "", "user": cib.root["update-user"] ?? "",
+                                          "client": cib.root["update-client"] ?? "", "origin": cib.root["update-origin"] ?? ""]))
+        s.append(XElement("nodes_configured", ["number": String(ws.nodes.count)]))
+        let (disabled, blocked, total) = Simulator.instanceCounts(ws)
+        s.append(XElement("resources_configured", ["number": String(total), "disabled": String(disabled), "blocked": String(blocked)]))
+        let timeout = props["stonith-timeout"].flatMap(CIBValue.milliseconds) ?? 60000
+        let delay = (props["priority-fencing-delay"].flatMap(CIBValue.milliseconds) ?? 0) / 1000 * 1000
+        s.append(XElement("cluster_options", [
+            "stonith-enabled": bool(CIBValue.isTrue(props["stonith-enabled"] ?? "true")), "symmetric-cluster": bool(ws.options.symmetricCluster),
+            "no-quorum-policy": ws.options.noQuorumPolicy, "maintenance-mode": bool(ws.options.maintenanceMode),
+            "stop-all-resources": bool(ws.options.stopAllResources), "stonith-timeout-ms": String(timeout),
+            "priority-fencing-delay-ms": String(delay),
+        ]))
+        return s
+    }
+
+    /// How many primitives are active on a node (Pacemaker's running_rsc).
+    static func runningCount(_ ws: WorkingSet, _ node: String) -> Int {
+        ws.resources.filter { $0.isPrimitive && $0.activeOn.contains(node) }.count
+    }
+
+    static func nodes(_ cib: CIB, _ ws: WorkingSet) -> XElement {
+        var list = XElement("nodes")
+        let dc = cib.root["dc-uuid"]
+        for n in ws.nodes.sorted(by: { naturalLess($0.name, $1.name) }) {
+            var attrs: [XAttribute] = [
+                .init("name", n.name), .init("id", n.id), .init("online", bool(n.online)), .init("standby", bool(n.standby)),
+                .init("standby_onfail", bool(n.standbyOnFail)), .init("maintenance", bool(n.maintenance)),
+                .init("pending", bool(n.pending)), .init("unclean", bool(n.unclean)),
+                .init("health", n.health == .red ? "red" : (n.health == .yellow ? "yellow" : "green")),
+            ]
+            if n.online && n.kind == .member { attrs.append(.init("feature_set", n.attributes["#feature-set"] ?? "<3.15.1")) }
+            attrs += [.init("shutdown", bool(n.shutdown)), .init("expected_up", bool(n.expectedUp)), .init("is_dc", bool(n.id == dc)),
+                      .init("resources_running", String(runningCount(ws, n.name))), .init("type", n.kind == .member ? "member" : "remote")]
+            if n.kind == .guest, let c = n.container { attrs.append(.init("id_as_resource", c)) }
+            list.append(XElement("node", attributes: attrs))
+        }
+        return list
+    }
+
+    static func agentName(_ r: SchedulerResource) -> String {
+        let e = r.element
+        return "\(e["class"] ?? "")\(e["provider"].map { ":" + $0 } ?? ""):\(e["type"] ?? "")"
+    }
+
+    static func displayRole(_ ws: WorkingSet, _ r: SchedulerResource) -> String {
+        var role = r.activeOn.isEmpty ? Role.stopped : r.role
+        if role == .unknown { role = r.activeOn.isEmpty ? .stopped : .started }
+        if role == .started && ws.isInPromotableClone(r) { role = .unpromoted }
+        return role.description
+    }
+
+    static func isDisabled(_ r: SchedulerResource, promotable: Bool) -> Bool {
+        guard let t = r.element.firstElementValue(meta: "target-role").flatMap(Role.init(name:)) else { return false }
+        return t == .stopped || (t == .unpromoted && promotable)
+    }
+
+    static func resource(_ ws: WorkingSet, _ i: Int) -> XElement? {
+        let r = ws.resources[i]
+        switch r.variant {
+        case .primitive:
+            let unique = r.parent.map { CIBValue.isTrue(ws.resources[$0].meta["globally-unique"] ?? "false") } ?? false
+            var attrs: [XAttribute] = [.init("id", unique ? r.id : r.configuredID), .init("resource_agent", agentName(r)), .init("role", displayRole(ws, r))]
+            if let t = r.meta["target-role"] { attrs.append(.init("target_role", t)) }
+            attrs += [.init("active", bool(!r.activeOn.isEmpty)), .init("orphaned", bool(r.orphan)), .init("blocked", bool(r.blocked)),
+                      .init("managed", bool(r.managed && !r.maintenance && !r.blocked)), .init("failed", bool(r.failed)),
+                      .init("failure_ignored", bool(r.failureIgnored)), .init("nodes_running_on", String(r.activeOn.count))]
+            var e = XElement("resource", attributes: attrs)
+            for n in r.activeOn {
+                let node = ws.node(named: n)
+                e.append(XElement("node", ["name": n, "id": node?.id ?? n, "cached": bool(node?.online ?? false)]))
+            }
+            return e
+        case .group:
+            var e = XElement("group", ["id": r.id, "number_resources": String(r.children.count), "managed": bool(r.managed && !r.maintenance),
+                                       "disabled": bool(isDisabled(r, promotable: false))])
+            for c in r.children { if let x = resource(ws, c) { e.append(x) } }
+            return e
+        case .clone(let promotable, _):
+            var attrs: [XAttribute] = [.init("id", r.id), .init("multi_state", bool(promotable)),
+                                       .init("unique", bool(CIBValue.isTrue(r.meta["globally-unique"] ?? "false"))),
+                                       .init("managed", bool(r.managed && !r.maintenance)), .init("disabled", bool(isDisabled(r, promotable: promotable))),
+                                       .init("failed", bool(r.failed)), .init("failure_ignored", bool(r.failureIgnored))]
+            if let t = r.meta["target-role"] ?? r.children.first.flatMap({ ws.resources[$0].meta["target-role"] }) { attrs.append(.init("target_role", t)) }
+            var e = XElement("clone", attributes: attrs)
+            for c in r.children { if let x = resource(ws, c) { e.append(x) } }
+            return e
+        default:
+            return nil
+        }
+    }
+
+    static func resources(_ ws: WorkingSet) -> XElement {
+        var list = XElement("resources")
+        for top in ws.topLevel {
+            let r = ws.resources[top]
+            if let x = resource(ws, top) { list.append(x) }
+        }
+        return list
+    }
+
+    static let hiddenAttributes = ["fail-count-", "last-failure-", "shutdown", "terminate", "standby", "#"]
+
+    static func nodeAttributes(_ ws: WorkingSet) -> XElement? {
+        var list = XElement("node_attributes")
+        for n in ws.nodes.sorted(by: { naturalLess($0.name, $1.name) }) where n.online {
+            var all = n.configuredAttributes
+            for (k, v) in n.attributes { all[k] = v }
+            let names = all.keys.filter { k in !hiddenAttributes.contains { k.hasPrefix($0) } }
+                .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+            guard !names.isEmpty else { continue }
+            var e = XElement("node", ["name": n.name])
+            for k in names {
+                var a = XElement("attribute", ["name": k, "value": all[k]!])
+                if let expected = pingExpected(ws, node: n.name, attribute: k) { a["expected"] = String(expected) }
+                e.append(a)
+            }
+            list.append(e)
+        }
+        return list.elements.isEmpty ? nil : list
+    }
+
+    /// For the attribute a ping resource running on the node sets: the score it gives when
+    /// every host answers (hosts times multiplier).
+    static func pingExpected(_ ws: WorkingSet, node: String, attribute: String) -> Int? {
+        for r in ws.resources where r.isPrimitive && r.activeOn.contains(node) {
+            guard let type = r.element["type"]?.lowercased(), type == "ping" || type == "pingd" else { continue }
+            let name = r.parameters["name"] ?? "pingd"
+            guard name.lowercased() == attribute.lowercased() else { continue }
+            let hosts = r.parameters["host_list"].map { $0.components(separatedBy: " ").count } ?? 0
+            let multiplier = r.parameters["multiplier"].flatMap { Int($0) } ?? 1
+            return hosts * multiplier
+        }
+        return nil
+    }
+
+    /// A resource's failcount on a node (sum over its operations) and its latest failure.
+    static func failcount(_ ws: WorkingSet, node: SchedulerNode, resource: String) -> (Int, Int) {
+        var count = 0, last = 0
+        var all = node.configuredAttributes
+        for (k, v) in node.attributes { all[k] = v }
+        for (k, v) in all {
+            for (prefix, isCount) in [("fail-count-", true), ("last-failure-", false)] where k.hasPrefix(prefix) {
+                let rest = k.dropFirst(prefix.count)
+                let rsc = rest.split(separator: "#", maxSplits: 1).first.map(String.init) ?? String(rest)
+                guard rsc == resource else { continue }
+                if isCount { count = min(CIBValue.infinity, count + (CIBValue.score(v) ?? 0)) } else { last = max(last, Int(v) ?? 0) }
+            }
+        }
+        return (count, last)
+    }
+
+    static func nodeHistory(_ cib: CIB, _ ws: WorkingSet) -> XElement? {
+        var list = XElement("node_history")
+        let states = cib.root.firstElement(named: "status")?.elements(named: "node_state") ?? []
+        var any = false
+        for state in states {
+            guard let node = ws.nodes.first(where: { $0.id == state.id }), node.online else { continue }
+            any = true
+            var e = XElement("node", ["name": node.name])
+            let entries = state.firstElement(named: "lrm")?.firstElement(named: "lrm_resources")?.elements(named: "lrm_resource") ?? []
+            for entry in entries {
+                let id = entry.id ?? ""
+                let ops = entry.elements(named: "lrm_rsc_op").filter { op in
+                    let probe = op["operation"] == "monitor" && (op["interval"] ?? "0") == "0"
+                    return op["operation"] != "notify" && !(probe && op["rc-code"] == "7")
+                }.sorted { (Int($0["call-id"] ?? "") ?? 0) < (Int($1["call-id"] ?? "") ?? 0) }
+                guard !ops.isEmpty else { continue }
+                let base = id.split(separator: ":").first.map(String.init) ?? id
+                let known = ws.resources.first { $0.id == id && !$0.orphan } ?? ws.resources.first { $0.configuredID == base && !$0.orphan }
+                let unique = known.map { k in k.parent.map { CIBValue.isTrue(ws.resources[$0].meta["globally-unique"] ?? "false") } ?? false } ?? false
+                var h = XElement("resource_history", ["id": known == nil ? id : (unique ? known!.id : known!.configuredID)])
+                if let known {
+                    h["orphan"] = "false"
+                    h["migration-threshold"] = known.meta["migration-threshold"].flatMap { CIBValue.score($0) }.map { String(min($0, CIBValue.infinity)) } ?? String(CIBValue.infinity)
+                    let (count, last) = failcount(ws, node: node, resource: base)
+                    if count > 0 { h["fail-count"] = count >= CIBValue.infinity ? "INFINITY" : String(count) }
+                    if last > 0 { h["last-failure"] = ctime(last) }
+                } else {
+                    h["orphan"] = "true"
+                }
+                for op in ops {
+                    let interval = op["interval"] ?? "0"
+                    let task = op["operation"] == "monitor" && interval == "0" ? "probe" : (op["operation"] ?? "")
+                    let rc = Int(op["rc-code"] ?? "0") ?? 0
+                    var o = XElement("operation_history", ["call": op["call-id"] ?? "", "task": task, "rc": String(rc), "rc_text": MonitorText.rcText(rc)])
+                    if interval != "0" { o["interval"] = "\(interval)ms" }
+                    if let t = op["last-rc-change"].flatMap({ Int($0) }), t > 0 { o["last-rc-change"] = ctime(t) }
+                    if let v = op["exec-time"] { o["exec-time"] = "\(v)ms" }
+                    if let v = op["queue-time"] { o["queue-time"] = "\(v)ms" }
+                    h.append(o)
+                }
+                e.append(h)
+            }
+            if !e.elements.isEmpty { list.append(e) }
+        }
+        return any ? list : nil
+    }
+
+    static func failures(_ ws: WorkingSet, _ cib: CIB) -> XElement? {
+        guard !ws.failedOperations.isEmpty else { return nil }
+        var list = XElement("failures")
+        // The failed entries of the history, found again for their call ids and keys.
+        var ops: [String: [XElement]] = [:]
+        for state in cib.root.firstElement(named: "status")?.elements(named: "node_state") ?? [] {
+            let name = state["uname"] ?? ""
+            for r in state.firstElement(named: "lrm")?.firstElement(named: "lrm_resources")?.elements(named: "lrm_resource") ?? [] {
+                for op in r.elements(named: "lrm_rsc_op") { ops["\(name)|\(r.id ?? "")", default: []].append(op) }
+            }
+        }
+        for f in ws.failedOperations {
+            let candidates = ops["\(f.node)|\(f.resource)"] ?? []
+            let op = candidates.last { ($0["operation"] == f.task) && (Int($0["interval"] ?? "0") ?? 0) == f.intervalMS && (Int($0["rc-code"] ?? "") ?? -1) == f.rc }
+            var e = XElement("failure", attributes: [
+                .init(op?["operation_key"] == nil ? "id" : "op_key", op?["operation_key"] ?? op?.id ?? ""),
+                .init("node", f.node), .init("exitstatus", MonitorText.rcText(f.rc)), .init("exitreason", op?["exit-reason"] ?? f.exitReason ?? "none"),
+                .init("exitcode", String(f.rc)), .init("call", op?["call-id"] ?? ""), .init("status", execStatus(f.status)),
+            ])
+            if let t = f.lastRCChange, t > 0 {
+                e["last-rc-change"] = CLIConstraint.format(Date(timeIntervalSince1970: Double(t)), timeZone: .current)
+                e["queued"] = op?["queue-time"]
+                e["exec"] = op?["exec-time"]
+                e["interval"] = String(f.intervalMS)
+                e["task"] = f.task
+            }
+            list.append(e)
+        }
+        return list
+    }
+
+    /// pcmk_exec_status_str.
+    static func execStatus(_ s: Int) -> String {
+        switch s {
+        case -1: "pending"
+        case 0: "complete"
+        case 1: "Cancelled"
+        case 2: "Timed Out"
+        case 3: "NOT SUPPORTED"
+        case 4: "Error"
+        case 5: "Hard error"
+        case 6: "Fatal error"
+        case 7: "Not installed"
+        case 8: "Internal communication failure"
+        case 9: "Cannot execute now"
+        case 10: "No fence device"
+        case 11: "CIB secrets unavailable"
+        default: "UNKNOWN"
+        }
+    }
+
+    static func tickets(_ cib: CIB) -> XElement? {
+        let all = cib.tickets
+        guard !all.isEmpty else { return nil }
+        var list = XElement("tickets")
+        for t in all {
+            var e = XElement("ticket", ["id": t.id, "status": t.granted ? "granted" : "revoked", "standby": bool(t.standby)])
+            if let g = t.lastGranted { e["last-granted"] = ctime(g) }
+            list.append(e)
+        }
+        return list
+    }
+
+    static func bans(_ cib: CIB, _ ws: WorkingSet) -> XElement? {
+        var list = XElement("bans")
+        for c in cib.constraintElements where c.name == "rsc_location" {
+            guard let rsc = c["rsc"], let node = c["node"], ws.node(named: node) != nil,
+                  let score = CIBValue.score(c["score"] ?? ""), score < 0 else { continue }
+            let promoted = ["Promoted", "Master"].contains(c["role"] ?? "")
+            list.append(XElement("ban", ["id": c.id ?? "", "resource": rsc, "node": node, "weight": String(max(score, -CIBValue.infinity)),
+                                         "promoted-only": bool(promoted), "master_only": bool(promoted)]))
+        }
+        return list.elements.isEmpty ? nil : list
+    }
+
+    /// `Tue Nov 24 00:28:14 2026`, as ctime prints it, local time.
+    static func ctime(_ seconds: Int) -> String { TicketText.asctime(seconds) }
+}
+
+extension XElement {
+    /// The value of a meta attribute in the element's own meta_attributes.
+    func firstElementValue(meta name: String) -> String? {
+        for set in elements(named: "meta_attributes") {
+            for p in set.elements(named: "nvpair") where p["name"] == name { return p["value"] }
+        }
+        return nil
+    }
+}
