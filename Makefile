@@ -12,7 +12,7 @@ BUILD_FLAGS ?=
 # dbus-daemon for the systemd-over-D-Bus tests.
 DEB_PACKAGES := libxml2-dev libsystemd-dev pkg-config pacemaker-common python3 resource-agents fence-agents dbus-daemon
 # The real Pacemaker tools, for differential tests and side-by-side benchmarks.
-PEER_PACKAGES := pacemaker-cli-utils
+PEER_PACKAGES := pacemaker-cli-utils crmsh
 
 .PHONY: all deps peer-deps build test demo bench clean ratchet
 
