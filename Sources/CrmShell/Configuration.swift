@@ -98,8 +98,12 @@ public enum CrmConfig {
                 }
                 try delete([id], from: &copy, cascade: false)
             } else if kind == .node, let nodes = copy.sectionPath(.nodes),
-                      copy.root.element(at: nodes)!.elements(named: "node").contains(where: { $0["uname"] == d.element["uname"] }) {
-                guard replace else { throw CrmError("Cannot create node \(d.element["uname"]!): a node with that name exists") }
+                      let k = copy.root.element(at: nodes)!.children.firstIndex(where: { $0.element?.name == "node" && $0.element?["uname"] == d.element["uname"] }) {
+                // A node the cluster already knows: its definition is updated in place, keeping its id.
+                var updated = d.element
+                updated["id"] = copy.root.element(at: nodes + [k])!.id
+                copy.root.modifyElement(at: nodes + [k]) { $0 = updated }
+                break
             }
             var element = d.element
             if !d.members.isEmpty {
@@ -129,7 +133,6 @@ public enum CrmConfig {
             let path = copy.ensureSection(section(kind))
             copy.root.modifyElement(at: path) { $0.append(element) }
         }
-        copy.bumpVersion(for: .configuration)
         cib = copy
     }
 
@@ -156,7 +159,6 @@ public enum CrmConfig {
                 removeEmptyContainers(&copy)
             }
         }
-        copy.bumpVersion(for: .configuration)
         cib = copy
     }
 
@@ -217,7 +219,6 @@ public enum CrmConfig {
             }
             c.removeElements { ["rsc_defaults", "op_defaults", "tags", "fencing-topology"].contains($0.name) }
         }
-        cib.bumpVersion(for: .configuration)
     }
 
     /// The node names of the configuration, for fencing_topology without node names.

@@ -212,7 +212,10 @@ public struct CrmParser {
             case "operations":
                 let pairs = t.pairs()
                 var ops = XElement("operations")
-                for (n, v) in pairs where n == "$id" { ops["id"] = v }
+                for (n, v) in pairs where n == "$id" {
+                    ops["id"] = v
+                    ids.used.insert(v)
+                }
                 operations = ops
             case "op":
                 let name = try t.require("the operation name after op")
@@ -220,7 +223,7 @@ public struct CrmParser {
                 var op = XElement("op", ["name": name])
                 for (n, v) in t.pairs() { op[n] = v }
                 if op["interval"] == nil { op["interval"] = "0" }
-                let opID = ids.make("\(id)-\(name)-\(op["interval"]!)")
+                let opID = ids.make("\(operations?.id ?? id)-\(name)-\(op["interval"]!)")
                 op["id"] = opID
                 while let k = t.peek, k == "op_params" || k == "op_meta" {
                     _ = t.next()
@@ -380,8 +383,9 @@ public struct CrmParser {
                     throw t.error("unknown operation \"\(op)\" in a rule (use eq, ne, lt, gt, lte, gte, defined, not_defined)")
                 }
                 let value = try t.require("the value after \(op)")
-                x = XElement("expression", ["operation": bare, "attribute": w, "value": value])
+                x = XElement("expression", ["operation": bare, "attribute": w])
                 if parts.count == 2 { x["type"] = parts[0] }
+                x["value"] = value
             }
             let xid = ids.make("\(ruleID)-expression")
             x["id"] = xid

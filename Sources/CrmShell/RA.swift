@@ -24,15 +24,20 @@ public enum CrmRA {
     }
 
     /// `crm ra info`: title, description, parameters and the actions' advised defaults.
-    public static func info(_ m: AgentMetadata, agent: String) -> String {
+    public static func info(_ m: AgentMetadata, agent: String, actionsXML: [XElement]? = nil) -> String {
         var blocks: [String] = []
-        blocks.append("\(m.shortDescription ?? m.name) (\(agent))")
+        /// A short description that only repeats the name or the long one is left out (crmsh's rule).
+        func short(_ text: String?, name: String, long: String?) -> String? {
+            guard let text, !text.isEmpty, text != name, text != long, text != m.name else { return nil }
+            return text
+        }
+        blocks.append(short(m.shortDescription, name: m.name, long: m.longDescription).map { "\($0) (\(agent))" } ?? agent)
         if let long = m.longDescription, !long.isEmpty { blocks.append(long) }
         var params: [String] = []
         for p in m.parameters {
             var head = p.name + (p.required ? "*" : "")
             if let d = p.defaultValue, !d.isEmpty { head += " (\(p.type), [\(d)])" } else { head += " (\(p.type))" }
-            head += ": \(p.shortDescription ?? "")"
+            head += ": \(short(p.shortDescription, name: p.name, long: p.longDescription) ?? "")"
             var s = head
             if let long = p.longDescription, !long.isEmpty {
                 s += "\n    " + long.replacingOccurrences(of: "\n", with: "\n    ") + "\n"
@@ -52,6 +57,15 @@ public enum CrmRA {
             if let d = a.depth { s += " depth=\(d)" }
             if let r = a.role { s += " role=\(r)" }
             actions.append("    " + s)
+        }
+        if let actionsXML {
+            // The agent's own attribute order, as crmsh prints it.
+            actions = actionsXML.compactMap { a in
+                guard let name = a["name"], name != "meta-data", name != "validate-all" else { return nil }
+                var s = name.padding(toLength: max(13, name.count), withPad: " ", startingAt: 0)
+                for attr in a.attributes where attr.name != "name" && !attr.value.isEmpty { s += " \(attr.name)=\(attr.value)" }
+                return "    " + s
+            }
         }
         if !actions.isEmpty { blocks.append("Operations' defaults (advisory minimum):\n\n" + actions.joined(separator: "\n")) }
         return blocks.joined(separator: "\n\n")

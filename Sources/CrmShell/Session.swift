@@ -18,10 +18,17 @@ public protocol CrmHost {
     /// The levels the executable serves itself (ra, cluster, status, history): true when done
     /// without error, nil when it does not know the level.
     func external(_ level: String, _ words: [String], _ session: inout CrmSession) -> Bool?
+    /// Warnings about a new primitive's agent: not installed here, unknown or missing
+    /// parameters (from its meta-data). They do not stop the definition.
+    func checkPrimitive(_ primitive: XElement) -> [String]
     /// This node's name (for `node standby` without a node).
     var localNode: String? { get }
     func out(_ text: String)
     func err(_ text: String)
+}
+
+extension CrmHost {
+    public func checkPrimitive(_ primitive: XElement) -> [String] { [] }
 }
 
 /// The shell: levels, the configure level's shadow copy, and each command. Lines go in one at
@@ -163,6 +170,9 @@ public struct CrmSession {
             return false
         }
         cib.root["cib-last-written"] = nil
+        // One new epoch for the whole commit, as a replace through cibadmin gives.
+        cib.version = original.version
+        cib.bumpVersion(for: .configuration)
         do {
             try host.saveCIB(cib, original: original)
             self.original = cib
@@ -192,6 +202,9 @@ public struct CrmSession {
             do {
                 let d = try CrmConfig.define(words, in: &cib)
                 for warning in d.warnings { host.err("WARNING: \(warning)") }
+                if d.kind == .primitive {
+                    for warning in host.checkPrimitive(d.element) { host.err("WARNING: \(warning)") }
+                }
                 shadow = cib
             } catch {
                 self.error(error.message)
@@ -212,7 +225,8 @@ public struct CrmSession {
                         text += cib.root.element(at: p)!.xmlString()
                     }
                 }
-                host.out(text.hasSuffix("\n") ? String(text.dropLast()) : text)
+                if args.count == 1 { text = "<?xml version=\"1.0\" ?>\n" + text }
+                host.out(text)
                 return
             }
             do {
@@ -288,7 +302,6 @@ public struct CrmSession {
                     } else {
                         cib.root.setFirstElement(named: "configuration", to: element)
                     }
-                    cib.bumpVersion(for: .configuration)
                 } else {
                     try CrmConfig.load(text, into: &cib, replace: method != "update")
                 }

@@ -137,6 +137,7 @@ public enum CrmShow {
         var head = "\(keyword) \(e.id ?? "") \(agent(e))"
         if let d = e["description"] { head += " \\\n\tdescription=\(q(d))" }
         var lines = [head] + sets(e, [("instance_attributes", "params"), ("meta_attributes", "meta"), ("utilization", "utilization")])
+        if let ops = e.firstElement(named: "operations"), let id = ops.id { lines.append("operations $id=\(id)") }
         for op in e.firstElement(named: "operations")?.elements(named: "op") ?? [] {
             var words = ["op", op["name"] ?? ""]
             for a in op.attributes where a.name != "name" && a.name != "id" { words.append("\(a.name)=\(q(a.value))") }
@@ -182,7 +183,7 @@ public enum CrmShow {
             switch x.name {
             case "expression":
                 var operation = x["operation"] ?? ""
-                if let t = x["type"] { operation = "\(t):\(operation)" }
+                if let t = x["type"], t != "string" { operation = "\(t):\(operation)" }
                 let attr = x["attribute"] ?? ""
                 guard let v = x["value"] else { return "\(operation) \(attr)" }
                 return "\(attr) \(operation) \(v)"

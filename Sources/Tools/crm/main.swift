@@ -268,17 +268,9 @@ struct ShellHost: CrmHost {
         case "info", "meta":
             guard let spec = args.first else { err("ERROR: ra.info: usage: info [<class>:[<provider>:]]<type>"); return false }
             let agent = ShellHost.agentName(spec)
-            let executor = AgentExecutor(host: catalog.host)
-            let box = Box()
-            let done = DispatchSemaphore(value: 0)
-            Task {
-                do { box.result = .success(try await executor.metadata(for: agent)) } catch { box.result = .failure(error) }
-                done.signal()
-            }
-            done.wait()
-            switch box.result! {
-            case .success(let m):
-                out(CrmRA.info(m, agent: agent.description))
+            switch metadataWithXML(agent) {
+            case .success(let (m, xml)):
+                out(CrmRA.info(m, agent: agent.description, actionsXML: xml?.firstElement(named: "actions")?.elements(named: "action")))
                 return true
             case .failure(let e):
                 err("ERROR: \(agent): got no meta-data, does this RA exist? (\(e))")
@@ -302,7 +294,49 @@ struct ShellHost: CrmHost {
         }
     }
 
-    final class Box: @unchecked Sendable { var result: Result<AgentMetadata, any Error>? }
+    final class Box: @unchecked Sendable { var result: Result<(AgentMetadata, XElement?), any Error>? }
+
+    /// The agent's meta-data, typed, and (for OCF and fence agents) as the XML it printed.
+    func metadataWithXML(_ agent: ResourceAgentName) -> Result<(AgentMetadata, XElement?), any Error> {
+        let executor = AgentExecutor(host: catalog.host)
+        let box = Box()
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do {
+                if agent.standard == "ocf" || agent.standard == "stonith" {
+                    let r = await executor.run(AgentRequest(resource: agent.type, agent: agent, action: .metaData, timeout: .seconds(10)))
+                    if r.status == .done, r.exitCode == .success, let xml = try? XElement.parse(Array(r.standardOutput.utf8), source: agent.description),
+                       let m = try? AgentMetadata.parse(xml, agent: agent.description) {
+                        box.result = .success((m, xml))
+                        done.signal()
+                        return
+                    }
+                }
+                box.result = .success((try await executor.metadata(for: agent), nil))
+            } catch { box.result = .failure(error) }
+            done.signal()
+        }
+        done.wait()
+        return box.result!
+    }
+
+    func metadata(_ agent: ResourceAgentName) -> Result<AgentMetadata, any Error> {
+        metadataWithXML(agent).map(\.0)
+    }
+
+    func checkPrimitive(_ primitive: XElement) -> [String] {
+        guard let cls = primitive["class"], let type = primitive["type"], cls != "systemd", cls != "service" else { return [] }
+        let agent = ResourceAgentName(standard: cls, provider: primitive["provider"], type: type)
+        do { _ = try catalog.executable(for: agent) } catch {
+            return ["\(primitive.id ?? ""): \(error) (the definition is kept: the agent must be installed on every node that may run it)"]
+        }
+        guard cls == "ocf" || cls == "stonith", case .success(let m) = metadata(agent) else { return [] }
+        var params: [String: String] = [:]
+        for set in primitive.elements(named: "instance_attributes") {
+            for p in set.elements(named: "nvpair") { params[p["name"] ?? ""] = p["value"] ?? "" }
+        }
+        return m.problems(in: params, agent: agent.description).map { "\(primitive.id ?? ""): parameter '\($0.parameter)': \($0.message)" }
+    }
 
     // MARK: cluster
 
