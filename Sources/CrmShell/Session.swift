@@ -21,6 +21,8 @@ public protocol CrmHost {
     /// Warnings about a new primitive's agent: not installed here, unknown or missing
     /// parameters (from its meta-data). They do not stop the definition.
     func checkPrimitive(_ primitive: XElement) -> [String]
+    /// Which of these resources are active in the CIB's status (delete refuses them).
+    func active(_ ids: [String], in cib: CIB) -> [String]
     /// This node's name (for `node standby` without a node).
     var localNode: String? { get }
     func out(_ text: String)
@@ -29,6 +31,7 @@ public protocol CrmHost {
 
 extension CrmHost {
     public func checkPrimitive(_ primitive: XElement) -> [String] { [] }
+    public func active(_ ids: [String], in cib: CIB) -> [String] { [] }
 }
 
 /// The shell: levels, the configure level's shadow copy, and each command. Lines go in one at
@@ -41,6 +44,8 @@ public struct CrmSession {
     public var original: CIB?
     public var host: any CrmHost
     public var failures = 0
+    /// `crm -F`: commit even when verification finds errors, delete running resources.
+    public var force = false
 
     public init(host: any CrmHost) { self.host = host }
 
@@ -123,7 +128,7 @@ public struct CrmSession {
             if pending {
                 switch host.confirm("There are changes pending. Do you want to commit them (y/n)?") {
                 case .some(true), .none:
-                    if !commit(force: false) { return false }
+                    if !commit(force: force) { return false }
                 case .some(false):
                     shadow = nil
                     original = nil
@@ -138,7 +143,7 @@ public struct CrmSession {
 
     /// The end of input or of a one-shot command: an implicit commit of pending changes.
     public mutating func finish() -> Bool {
-        if pending { return commit(force: false) }
+        if pending { return commit(force: force) }
         return true
     }
 
@@ -238,8 +243,13 @@ public struct CrmSession {
         case "delete", "rm":
             guard !args.isEmpty else { error("configure.delete: name the objects to delete; usage: delete <id> [<id>...]"); return }
             guard var cib = workingCopy() else { return }
+            let names = args.filter { $0 != "force" }
+            if !force && !args.contains("force"), let running = host.active(names, in: cib).first {
+                error("resource \(running) is running, can't delete it; stop it first (crm resource stop \(running)), or delete ... force")
+                return
+            }
             do {
-                try CrmConfig.delete(args, from: &cib)
+                try CrmConfig.delete(names, from: &cib)
                 shadow = cib
             } catch {
                 self.error(error.message)
@@ -254,7 +264,7 @@ public struct CrmSession {
                 error("configure.commit: unknown keyword \"\(a)\"; usage: commit [force]")
                 return
             }
-            _ = commit(force: args.first == "force")
+            _ = commit(force: force || args.first == "force")
         case "erase":
             guard var cib = workingCopy() else { return }
             if let a = args.first, a != "nodes" { error("configure.erase: unknown keyword \"\(a)\"; usage: erase [nodes]"); return }

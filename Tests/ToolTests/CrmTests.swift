@@ -231,5 +231,151 @@ import TestSupport
         let cb = try load(theirs).root.firstElement(named: "configuration")!
         #expect(canonical(ca) == canonical(cb))
     }
-}
 
+    /// On a terminal, quit with pending changes asks; n discards, y commits. The terminal is a
+    /// pseudo-terminal from util-linux's script.
+    @Test func quitOnATerminalAsksFirst() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else {
+            print("SKIPPED: /usr/bin/script (util-linux) is not installed; the terminal session was not checked")
+            return
+        }
+        let f = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: f) }
+        _ = try crm(f, ["configure", "property", "stonith-enabled=false"])
+        let crmPath = Tool.binDir.appendingPathComponent("crm").path
+        let no = try Tool.run(executable: "/usr/bin/script", ["-qec", crmPath, "/dev/null"], env: ["CIB_file": f],
+                              stdin: "configure\nprimitive d1 Dummy\nquit\nn\n")
+        #expect(no.stdout.contains("There are changes pending. Do you want to commit them (y/n)?"), "\(no.stdout)")
+        #expect(try load(f).root.xpathElements("//primitive").isEmpty)
+        let yes = try Tool.run(executable: "/usr/bin/script", ["-qec", crmPath, "/dev/null"], env: ["CIB_file": f],
+                               stdin: "configure\nprimitive d1 Dummy\nquit\ny\n")
+        #expect(yes.stdout.contains("There are changes pending."))
+        #expect(try load(f).root.xpathElements("//primitive").map(\.id) == ["d1"])
+    }
+
+    /// A resource the status shows running is not deleted without force.
+    @Test func deleteRefusesARunningResource() throws {
+        let f = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: f) }
+        _ = try crm(f, ["configure", "property", "stonith-enabled=false"])
+        _ = try crm(f, ["configure", "primitive", "d1", "Dummy"])
+        var cib = try load(f)
+        let status = try XElement.parse("""
+            <status><node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="1"><lrm_resources>
+            <lrm_resource id="d1" class="ocf" provider="heartbeat" type="Dummy">
+            <lrm_rsc_op id="d1_last_0" operation_key="d1_start_0" operation="start" crm_feature_set="3.16.1" transition-key="1:1:0:a" transition-magic="0:0;1:1:0:a" call-id="2" rc-code="0" op-status="0" interval="0" last-rc-change="1" exec-time="1" queue-time="0" op-digest="x"/>
+            </lrm_resource></lrm_resources></lrm></node_state></status>
+            """)
+        cib.root.setFirstElement(named: "status", to: status)
+        try CIBFile.write(cib, to: f, digest: false)
+        let r = try crm(f, ["configure", "delete", "d1"])
+        #expect(r.status == 1)
+        #expect(r.stderr.hasPrefix("ERROR: resource d1 is running, can't delete it"))
+        #expect(try load(f).root.xpathElements("//primitive").count == 1)
+        #expect(try crm(f, ["configure", "delete", "d1", "force"]).status == 0)
+        #expect(try load(f).root.xpathElements("//primitive").isEmpty)
+    }
+
+    @Test func statusIsCrmMonOneShot() throws {
+        let f = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: f) }
+        for args in CrmTests.tutorial { _ = try crm(f, args) }
+        let ours = try crm(f, ["status"])
+        let mon = try Tool.run("crm_mon", ["-1"], env: ["CIB_file": f])
+        func stable(_ s: String) -> [String] { s.split(separator: "\n").map(String.init).filter { !$0.contains("Last updated") } }
+        #expect(ours.status == mon.status)
+        #expect(stable(ours.stdout) == stable(mon.stdout))
+        #expect(stable(ours.stdout).contains("  * OFFLINE: [ node1 node2 ]"), "\(ours.stdout)")
+    }
+
+    @Test func nodeAndResourceCommandsThroughTheExecutable() throws {
+        let f = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: f) }
+        for args in CrmTests.tutorial { _ = try crm(f, args) }
+        for args in [["node", "maintenance", "node1"], ["node", "utilization", "node2", "set", "memory", "2048"],
+                     ["node", "attribute", "node2", "set", "site", "b"], ["resource", "maintenance", "vip", "on"],
+                     ["resource", "unmanage", "apache"], ["node", "standby", "node2", "reboot"]] {
+            let r = try crm(f, args)
+            #expect(r.status == (args.last == "reboot" ? 1 : 0), "\(args): \(r.stderr)")
+        }
+        let cib = try load(f)
+        #expect(try cib.attribute("maintenance", scope: .nodes, node: "node1")?.value == "on")
+        #expect(try cib.attribute("site", scope: .nodes, node: "node2")?.value == "b")
+        #expect(try cib.root.xpathElements("//node[@uname='node2']/utilization/nvpair[@name='memory']").first?["value"] == "2048")
+        #expect(try cib.root.xpathElements("//nvpair[@id='vip-meta_attributes-maintenance']").first?["value"] == "true")
+        #expect(try cib.root.xpathElements("//nvpair[@id='apache-meta_attributes-is-managed']").first?["value"] == "false")
+        let show = try crm(f, ["node", "attribute", "node2", "show", "site"])
+        #expect(show.stdout == "scope=nodes  name=site value=b\n")
+        let xml = try crm(f, ["configure", "show", "xml"])
+        #expect(xml.stdout.hasPrefix("<?xml version=\"1.0\" ?>\n<cib "))
+        #expect(!xml.stdout.contains("<status"))
+    }
+
+    /// More of the syntax side by side with crmsh: sets, date rules, typed expressions, fencing
+    /// levels per node, tags, node attributes, operations ids.
+    @Test func sameAsCrmshOnSetsRulesAndFencing() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/crm"),
+              FileManager.default.fileExists(atPath: "/usr/lib/ocf/resource.d/heartbeat/Dummy") else {
+            print("SKIPPED: crmsh (/usr/sbin/crm) or resource-agents is not installed; the side-by-side check did not run (make peers)")
+            return
+        }
+        let commands = """
+        property stonith-enabled=false no-quorum-policy=ignore
+        primitive d1 Dummy params state="/run/x y" op monitor interval=10s op_params depth=0
+        primitive d2 Dummy operations $id=d2-ops op monitor interval=30s
+        primitive d3 Dummy
+        primitive d4 Dummy
+        primitive d5 ocf:pacemaker:Dummy meta resource-stickiness=10 params fake=2 utilization cpu=1 op monitor interval=10s role=Promoted op monitor interval=10s role=Unpromoted op stop timeout=60s
+        primitive st stonith:fence_dummy params pcmk_host_list="node1 node2"
+        group g1 d3 d4 meta target-role=Stopped
+        clone cl-g1 g1 meta interleave=true
+        location l1 d1 rule 100: date in start=2025-01-01 end=2026-01-01
+        location l2 d1 rule 100: date spec hours=9-17 weekdays=1-5
+        location l3 d1 rule 100: date in start=2025-01-01 years=1
+        location l4 d2 role=Started 50: node2
+        location l5 d2 rule pingd: defined pingd
+        location l6 d2 rule -inf: attr1 string:ne foo and attr2 number:lte 5
+        colocation c1 inf: ( d1 d2 ) cl-g1
+        colocation c2 inf: [ d1 d2 ] d5:Started
+        order o1 Mandatory: d1 d2 d5
+        order o2 Serialize: d1 d2
+        order o3 0: d1 d2
+        order o4 d1:start d2:stop
+        rsc_ticket t1 ticketB: d1 d2 loss-policy=freeze
+        fencing_topology node1: st node2: st,st
+        node node1 attributes standby=off utilization memory=1024
+        rsc_defaults $id=my-defaults migration-threshold=3
+        op_defaults timeout=120s record-pending=true
+        tag t2: d1 d2
+        commit
+
+        """
+        let ours = try scratch(), theirs = try scratch()
+        defer { for p in [ours, theirs] { try? FileManager.default.removeItem(atPath: p) } }
+        #expect(try crm(ours, ["configure"], stdin: commands).status == 0)
+        #expect(try Tool.run(executable: "/usr/sbin/crm", ["configure"], env: ["CIB_file": theirs], stdin: commands).status == 0)
+        let showA = try crm(ours, ["configure", "show"]).stdout
+        let showB = try Tool.run(executable: "/usr/sbin/crm", ["configure", "show"], env: ["CIB_file": theirs]).stdout
+        #expect(showA == showB)
+        #expect(showA.contains("fencing_topology \\\n\tnode1: st \\\n\tnode2: st,st\n"))
+        func canonical(_ e: XElement) -> String {
+            let attrs = e.attributes.sorted { $0.name < $1.name }.map { "\($0.name)=\($0.value)" }.joined(separator: ",")
+            return "<\(e.name) \(attrs)>" + e.elements.map(canonical).joined() + "</\(e.name)>"
+        }
+        #expect(canonical(try load(ours).root.firstElement(named: "configuration")!) == canonical(try load(theirs).root.firstElement(named: "configuration")!))
+    }
+
+    @Test func raInfoIsCrmshs() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/crm"),
+              FileManager.default.fileExists(atPath: "/usr/lib/ocf/resource.d/heartbeat/IPaddr2") else {
+            print("SKIPPED: crmsh (/usr/sbin/crm) or resource-agents is not installed; crm ra was not compared")
+            return
+        }
+        for args in [["ra", "classes"], ["ra", "list", "ocf", "heartbeat"], ["ra", "info", "ocf:heartbeat:IPaddr2"],
+                     ["ra", "info", "ocf:heartbeat:Dummy"], ["ra", "providers", "Dummy"]] {
+            let a = try Tool.run("crm", args)
+            let b = try Tool.run(executable: "/usr/sbin/crm", args)
+            #expect(a.stdout == b.stdout, "\(args)")
+        }
+    }
+}

@@ -49,7 +49,8 @@ struct Crm: ParsableCommand {
     var words: [String] = []
 
     func run() throws {
-        var session = CrmSession(host: ShellHost(force: force))
+        var session = CrmSession(host: ShellHost())
+        session.force = force
         if !words.isEmpty {
             session.execute(words)
             // A one-shot level name alone (`crm configure`) opens that level interactively.
@@ -145,7 +146,6 @@ struct LineReader {
 /// The real world behind the shell: the CIB through CIBLocation, our other tools beside this
 /// executable, $EDITOR, the terminal, the agents installed here.
 struct ShellHost: CrmHost {
-    let force: Bool
     let location = CIBLocation.fromEnvironment()
 
     static func hostname() -> String {
@@ -382,6 +382,14 @@ struct ShellHost: CrmHost {
         default:
             err("ERROR: cluster.\(words.first ?? ""): No such command; usage: cluster {start|stop|status}")
             return false
+        }
+    }
+
+    func active(_ ids: [String], in cib: CIB) -> [String] {
+        let ws = Simulator.workingSet(SchedulerInput(cib: cib, now: Int(Date().timeIntervalSince1970)))
+        return ids.filter { id in
+            guard let i = ws.resources.firstIndex(where: { $0.id == id || $0.configuredID == id }) else { return false }
+            return ws.primitives(under: i).contains { !ws.resources[$0].activeOn.isEmpty }
         }
     }
 
