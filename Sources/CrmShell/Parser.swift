@@ -439,7 +439,7 @@ public struct CrmParser {
                 if let (k, _) = open { list.setAttributes[k, default: []].append((n, v)) } else { list.attributes.append((n, v)) }
                 continue
             }
-            let parts = w.split(separator: ":", maxSplits: 1).map(String.init)
+            let parts = w.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             if parts.count == 2 && !qualifiers.contains(where: { $0.lowercased() == parts[1].lowercased() }) {
                 throw t.error("\"\(parts[1])\" in \"\(w)\" is not one of \(qualifiers.joined(separator: ", "))")
             }
@@ -629,7 +629,7 @@ public struct CrmParser {
             head = try t.require("the node name")
         }
         let parts = head.split(separator: ":").map(String.init)
-        let uname = parts[0]
+        guard let uname = parts.first, parts.count <= 2 else { throw t.error("\"\(head)\" is not a node name") }
         var e = XElement("node", ["id": nodeID ?? uname, "uname": uname])
         if parts.count == 2 { e["type"] = parts[1] }
         let owner = uname

@@ -1,6 +1,7 @@
 import CIB
 import CrmShell
 import Testing
+import TestSupport
 
 /// The tutorial's definitions, as the issue lists them.
 let tutorial: [[String]] = [
@@ -233,6 +234,38 @@ func words(_ text: String) throws -> [[String]] {
         #expect(vip.firstElement(named: "instance_attributes")?.firstElement(named: "nvpair")?.id == "vip-instance_attributes-ip")
         #expect(vip.firstElement(named: "instance_attributes")?.firstElement(named: "nvpair")?["value"] == "10.0.0.1")
         #expect(try other.q("//nvpair[@id='rsc-options-resource-stickiness']").count == 1)
+    }
+
+    /// Random word sequences never crash the parser; what they define stays valid XML ids.
+    @Test func randomWordsNeverCrash() throws {
+        let vocabulary = ["primitive", "group", "clone", "ms", "location", "colocation", "order", "rsc_ticket", "property",
+                          "rsc_defaults", "op_defaults", "fencing_topology", "tag", "node", "d1", "d2", "Dummy", "ocf:heartbeat:Dummy",
+                          ":", "::", "(", ")", "[", "]", "=", "a=", "=b", "x:", "inf:", "-inf:", "100:", "rule", "op", "monitor",
+                          "interval=10s", "params", "meta", "op_params", "op_meta", "date", "in", "gt", "spec", "and", "or",
+                          "#uname", "eq", "defined", "node1", "$id=x", "$role=Promoted", "d1:Promoted", "d1:start", "@t",
+                          "Mandatory:", "symmetrical=false", "utilization", "attributes", "operations", "string:eq", "lsb:", ":x"]
+        var rng = SeededGenerator(seed: 7)
+        var defined = 0
+        for _ in 0..<3000 {
+            var cib = CIB.empty()
+            try? CrmConfig.define(["primitive", "d1", "Dummy"], in: &cib)
+            try? CrmConfig.define(["primitive", "d2", "Dummy"], in: &cib)
+            let n = Int.random(in: 1...9, using: &rng)
+            let words = [vocabulary[Int.random(in: 0..<14, using: &rng)]] + (0..<n).map { _ in vocabulary.randomElement(using: &rng)! }
+            if (try? CrmConfig.define(words, in: &cib)) != nil {
+                defined += 1
+                // What show prints reads back to the same configuration.
+                let text = try CrmShow.render(cib)
+                var again = CIB.empty()
+                do {
+                    try CrmConfig.load(text, into: &again, replace: true)
+                    #expect(try CrmShow.render(again) == text, "\(words)")
+                } catch {
+                    Issue.record("\(words): \(error)\n\(text)")
+                }
+            }
+        }
+        #expect(defined > 100)
     }
 
     @Test func lexerQuotesAndContinuations() throws {
