@@ -31,7 +31,12 @@ public enum CrmConfig {
     }
 
     /// The path of the top-level object with this id (a primitive may sit in a group or clone).
+    /// Node ids are apart: a remote node's id is its connection resource's id.
     static func find(_ id: String, in cib: CIB) -> [Int]? {
+        find(id, in: cib, nodes: false) ?? find(id, in: cib, nodes: true)
+    }
+
+    static func find(_ id: String, in cib: CIB, nodes: Bool) -> [Int]? {
         guard let config = cib.sectionPath(.configuration), let top = cib.root.element(at: config) else { return nil }
         if id == "fencing_topology" || id == "fencing-topology" {
             return cib.sectionPath(.fencingTopology)
@@ -41,7 +46,7 @@ public enum CrmConfig {
                                     "cluster_property_set", "meta_attributes"]
         var found: [Int]?
         top.walkWithPath { e, p in
-            guard found == nil, e.id == id, objects.contains(e.name) else { return }
+            guard found == nil, e.id == id, objects.contains(e.name), (e.name == "node") == nodes else { return }
             // meta_attributes count only as the sets of rsc_defaults/op_defaults.
             if e.name == "meta_attributes" {
                 guard p.count == 2, let parent = top.element(at: p.dropLast()),
@@ -86,7 +91,7 @@ public enum CrmConfig {
             copy.root.modifyElement(at: config) { $0.append(d.element) }
         default:
             let id = d.id
-            if let existing = find(id, in: copy) {
+            if let existing = find(id, in: copy, nodes: kind == .node) {
                 let old = copy.root.element(at: existing)!
                 guard replace else {
                     throw CrmError("Cannot create \(kind == .ms ? "ms" : kind.rawValue) with ID '\(id)': Found existing \(kindName(old)) with same ID.")
@@ -217,7 +222,7 @@ public enum CrmConfig {
                     s.children = []
                 }
             }
-            c.removeElements { ["rsc_defaults", "op_defaults", "tags", "fencing-topology"].contains($0.name) }
+            c.removeElements { ["rsc_defaults", "op_defaults", "tags", "fencing-topology", "alerts"].contains($0.name) }
         }
     }
 
@@ -235,7 +240,7 @@ public enum CrmConfig {
         var d = try parser.parse(words, nodes: nodeNames(cib))
         if replace, d.kind != .property, d.kind != .rscDefaults, d.kind != .opDefaults {
             var without = cib
-            if find(d.kind == .fencingTopology ? "fencing_topology" : d.id, in: without) != nil {
+            if find(d.kind == .fencingTopology ? "fencing_topology" : d.id, in: without, nodes: d.kind == .node) != nil, d.kind != .node {
                 try delete([d.kind == .fencingTopology ? "fencing_topology" : d.id], from: &without, cascade: false)
                 var again = CrmParser(ids: IDAllocator(cib: without))
                 d = try again.parse(words, nodes: nodeNames(cib))
@@ -245,12 +250,48 @@ public enum CrmConfig {
         return d
     }
 
+    /// An object given as its XML (`xml <bundle ...>...</bundle>`), for what has no crmsh
+    /// syntax here: it replaces the object with the same id, or is added to its section.
+    public static func addXML(_ text: String, to cib: inout CIB) throws(CrmError) {
+        let e: XElement
+        do { e = try XElement.parse(Array(text.utf8), source: "xml") } catch { throw CrmError("xml: \(error)") }
+        let section: CIBSection
+        switch e.name {
+        case "primitive", "template", "group", "clone", "master", "bundle": section = .resources
+        case "rsc_location", "rsc_colocation", "rsc_order", "rsc_ticket": section = .constraints
+        case "alert": section = .alerts
+        case "tag": section = .tags
+        default: throw CrmError("xml: <\(e.name)> is not an object crm can add; use cibadmin")
+        }
+        guard let id = e.id else { throw CrmError("xml: <\(e.name)> needs an id") }
+        var copy = cib
+        if e.name != "alert", let p = find(id, in: copy) {
+            copy.root.modifyElement(at: p) { $0 = e }
+        } else if e.name == "alert", let p = copy.sectionPath(.alerts),
+                  let k = copy.root.element(at: p)!.children.firstIndex(where: { $0.element?.name == "alert" && $0.element?.id == id }) {
+            copy.root.modifyElement(at: p + [k]) { $0 = e }
+        } else {
+            let p = copy.ensureSection(section)
+            copy.root.modifyElement(at: p) { $0.append(e) }
+        }
+        cib = copy
+    }
+
     /// Applies a whole crmsh configuration text (load, edit): every definition in order.
     /// With `replace` the configuration is erased first (nodes are kept unless redefined).
     public static func load(_ text: String, into cib: inout CIB, replace: Bool) throws(CrmError) {
         var copy = cib
         if replace { erase(&copy) }
         for (n, line) in CrmLexer.logicalLines(text).enumerated() {
+            let trimmed = line.drop { $0 == " " || $0 == "\t" }
+            if trimmed.hasPrefix("xml ") || trimmed.hasPrefix("xml\t") {
+                do {
+                    try addXML(String(trimmed.dropFirst(4)), to: &copy)
+                } catch {
+                    throw CrmError("line \(n + 1): \(error.message)")
+                }
+                continue
+            }
             let words = try CrmLexer.words(line)
             guard !words.isEmpty else { continue }
             do {

@@ -10,6 +10,8 @@ public enum CrmLexer {
         var escape = false
         for c in line {
             if escape {
+                // Inside double quotes only \" and \\ are escapes (POSIX); elsewhere any character.
+                if quote == "\"" && c != "\"" && c != "\\" { current.append("\\") }
                 current.append(c)
                 escape = false
                 inWord = true

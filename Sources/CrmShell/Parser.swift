@@ -139,8 +139,14 @@ public struct CrmParser {
         /// `name=value` pairs up to the next word that is not one.
         mutating func pairs() -> [(String, String)] {
             var out: [(String, String)] = []
-            while let w = peek, let eq = w.firstIndex(of: "="), eq != w.startIndex {
-                out.append((String(w[..<eq]), String(w[w.index(after: eq)...])))
+            while let w = peek {
+                if w.hasPrefix("@") && w.count > 1 && !w.contains("=") {
+                    out.append(("@", String(w.dropFirst())))  // a reference to another nvpair
+                } else if let eq = w.firstIndex(of: "="), eq != w.startIndex {
+                    out.append((String(w[..<eq]), String(w[w.index(after: eq)...])))
+                } else {
+                    break
+                }
                 i += 1
             }
             return out
@@ -167,6 +173,7 @@ public struct CrmParser {
         let id = setID.map { ids.used.insert($0); return $0 } ?? ids.make("\(owner)-\(tag)")
         var set = XElement(tag, ["id": id])
         for (n, v) in rest {
+            if n == "@" { set.append(XElement("nvpair", ["id-ref": v])); continue }
             set.append(XElement("nvpair", ["name": n, "value": v, "id": ids.make("\(id)-\(n)")]))
         }
         return set
@@ -287,7 +294,8 @@ public struct CrmParser {
         guard w.hasSuffix(":"), w.count > 1 else { return nil }
         let s = String(w.dropLast())
         switch s.lowercased() {
-        case "inf", "+inf", "infinity", "+infinity": return ("score", "INFINITY")
+        case "inf", "infinity": return ("score", "INFINITY")
+        case "+inf", "+infinity": return ("score", "+INFINITY")
         case "-inf", "-infinity": return ("score", "-INFINITY")
         default: break
         }

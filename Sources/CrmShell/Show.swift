@@ -15,7 +15,7 @@ public enum CrmShow {
     static let ranks: [String: Int] = [
         "node": 0, "rsc_template": 1, "primitive": 2, "bundle": 3, "group": 4, "ms": 5, "clone": 6,
         "tag": 8, "location": 9, "colocation": 9, "order": 9, "rsc_ticket": 10, "fencing_topology": 10,
-        "property": 11, "rsc_defaults": 12, "op_defaults": 13,
+        "property": 11, "rsc_defaults": 12, "op_defaults": 13, "alert": 14,
     ]
 
     /// The whole configuration, or only the objects named.
@@ -44,14 +44,14 @@ public enum CrmShow {
             for e in r.elements {
                 switch e.name {
                 case "primitive": add("primitive", e.id ?? "", primitive(e, keyword: "primitive"))
-                case "template": add("rsc_template", e.id ?? "", primitive(e, keyword: "rsc_template"))
+                case "template": add("rsc_template", e.id ?? "", ["xml " + e.xmlString(.compact)])
                 case "group", "clone", "master":
                     let kind = e.name == "master" ? "ms" : e.name
                     add(kind, e.id ?? "", container(e, keyword: kind))
                     resources(e)
                 case "bundle":
-                    add("bundle", e.id ?? "", ["bundle \(e.id ?? "")"])
-                    resources(e)
+                    // No crmsh syntax here yet: shown (and read back) as its XML.
+                    add("bundle", e.id ?? "", ["xml " + e.xmlString(.compact)])
                 default: break
                 }
             }
@@ -61,15 +61,23 @@ public enum CrmShow {
             add("tag", t.id ?? "", [(["tag", t.id ?? ""] + t.elements(named: "obj_ref").compactMap(\.id)).joined(separator: " ")])
         }
         for c in config.firstElement(named: "constraints")?.elements ?? [] {
+            guard printable(c) else {
+                add(["rsc_location": "location", "rsc_colocation": "colocation", "rsc_order": "order"][c.name] ?? "rsc_ticket",
+                    c.id ?? "", ["xml " + c.xmlString(.compact)])
+                continue
+            }
             switch c.name {
             case "rsc_location": add("location", c.id ?? "", location(c))
             case "rsc_colocation": add("colocation", c.id ?? "", [simpleConstraint(c, keyword: "colocation")])
             case "rsc_order": add("order", c.id ?? "", [simpleConstraint(c, keyword: "order")])
             case "rsc_ticket": add("rsc_ticket", c.id ?? "", [simpleConstraint(c, keyword: "rsc_ticket")])
-            default: break
+            default: add("location", c.id ?? "", ["xml " + c.xmlString(.compact)])
             }
         }
-        if let f = config.firstElement(named: "fencing-topology") {
+        for a in config.firstElement(named: "alerts")?.elements(named: "alert") ?? [] {
+            add("alert", a.id ?? "", ["xml " + a.xmlString(.compact)])
+        }
+        if let f = config.firstElement(named: "fencing-topology"), !f.elements(named: "fencing-level").isEmpty {
             add("fencing_topology", "fencing_topology", fencing(f, nodes: config.firstElement(named: "nodes")?.elements(named: "node").compactMap { $0["uname"] } ?? []))
         }
         for s in config.firstElement(named: "crm_config")?.elements(named: "cluster_property_set") ?? [] {
@@ -85,6 +93,24 @@ public enum CrmShow {
         }.map(\.element)
     }
 
+    /// Whether crmsh's syntax (as parsed here) can say all of a constraint; when not, it is
+    /// shown as its XML (`xml <...>`), which reads back unchanged.
+    static func printable(_ c: XElement) -> Bool {
+        var ok = true
+        c.walk { e in
+            if e.name == "rule" && e.elements(named: "rule").count > 0 { ok = false }
+            if e.name == "expression" && e["value-source"] != nil { ok = false }
+            if e["id-ref"] != nil { ok = false }
+        }
+        switch c.name {
+        case "rsc_location": if !c.elements(named: "resource_set").isEmpty || (c["node"] != nil && c["score"] == nil && c["score-attribute"] == nil) { ok = false }
+        case "rsc_colocation": if c["score"] == nil && c["score-attribute"] == nil { ok = false }
+        case "rsc_order": if let k = c["kind"], !["Mandatory", "Optional", "Serialize"].contains(k) { ok = false }
+        default: break
+        }
+        return ok
+    }
+
     // MARK: pieces
 
     static func q(_ v: String) -> String { CrmLexer.quoted(v) }
@@ -95,6 +121,7 @@ public enum CrmShow {
         let nv = set.elements(named: "nvpair")
         if nv.isEmpty, let id = set.id, set["id-ref"] == nil { out.append("$id=\(id)") }
         for p in nv {
+            if let ref = p["id-ref"] { out.append(p["name"].map { "@\(ref):\($0)" } ?? "@\(ref)"); continue }
             if let v = p["value"] { out.append("\(p["name"] ?? "")=\(q(v))") } else { out.append(p["name"] ?? "") }
         }
         return out

@@ -431,3 +431,30 @@ final class MemoryHost: CrmHost {
         #expect(s.failures == 1)
     }
 }
+
+/// Pacemaker's scheduler suite as a corpus of real configurations: what `configure show`
+/// prints for each reads back (load replace) to a configuration that shows the same.
+@Suite struct CrmShowCorpusTests {
+    @Test func showReadsBackOnTheSchedulerSuite() throws {
+        let files = SharedData.conformanceFiles
+        guard !files.isEmpty else { return }
+        var same = 0, differ: [String] = [], failed: [String] = []
+        for f in files {
+            guard let cib = try? CIBFile.load(f) else { continue }
+            let text = try CrmShow.render(cib)
+            var again = cib
+            do {
+                try CrmConfig.load(text, into: &again, replace: true)
+            } catch {
+                failed.append("\(f.split(separator: "/").last!): \(error.message)")
+                continue
+            }
+            if try CrmShow.render(again) == text { same += 1 } else { differ.append(String(f.split(separator: "/").last!)) }
+        }
+        print("configure show read back: \(same) of \(files.count) the same; \(differ.count) differ; \(failed.count) not read")
+        for d in failed.prefix(40) { print("  not read: \(d)") }
+        for d in differ.prefix(20) { print("  differs: \(d)") }
+        #expect(same == files.count)
+        #expect(failed.isEmpty)
+    }
+}

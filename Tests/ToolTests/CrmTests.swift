@@ -76,6 +76,7 @@ import TestSupport
         let show = try crm(f, ["configure", "show"])
         #expect(show.status == 0)
         #expect(show.stdout == CrmTests.tutorialShow)
+        #expect(try crm(f, ["configure show website"]).stdout == "group website vip apache\n")
         let verify = try crm(f, ["configure", "verify"])
         #expect(verify.status == 0, "\(verify.stderr)")
         let status = try crm(f, ["status"])

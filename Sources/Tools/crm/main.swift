@@ -52,6 +52,14 @@ struct Crm: ParsableCommand {
         var session = CrmSession(host: ShellHost())
         session.force = force
         if !words.isEmpty {
+            // `crm "configure show"`: one quoted command line is split as crmsh splits lines.
+            var words = self.words
+            if words.count == 1, words[0].contains(" ") {
+                do { words = try CrmLexer.words(words[0]) } catch {
+                    session.error(error.message)
+                    Foundation.exit(1)
+                }
+            }
             session.execute(words)
             // A one-shot level name alone (`crm configure`) opens that level interactively.
             if words.count == 1 && !session.level.isEmpty {
