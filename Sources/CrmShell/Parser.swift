@@ -209,6 +209,7 @@ public struct CrmParser {
             }
         }
         var operations: XElement?
+        var operationsAt: Int?
         var first = true
         while let w = t.next() {
             defer { first = false }
@@ -217,6 +218,7 @@ public struct CrmParser {
             case "meta": e.append(attributeSet("meta_attributes", owner: id, pairs: t.pairs()))
             case "utilization": e.append(attributeSet("utilization", owner: id, pairs: t.pairs()))
             case "operations":
+                if operationsAt == nil { operationsAt = e.children.count }
                 let pairs = t.pairs()
                 var ops = XElement("operations")
                 for (n, v) in pairs where n == "$id" {
@@ -225,6 +227,7 @@ public struct CrmParser {
                 }
                 operations = ops
             case "op":
+                if operationsAt == nil { operationsAt = e.children.count }
                 let name = try t.require("the operation name after op")
                 if name.contains("=") { throw t.error("op needs an operation name first (op monitor interval=10s), not \"\(name)\"") }
                 var op = XElement("op", ["name": name])
@@ -252,7 +255,8 @@ public struct CrmParser {
                 throw t.error("unknown keyword \"\(w)\"")
             }
         }
-        if let operations { e.append(operations) }
+        // The operations go where the first op was written (crmsh keeps the order).
+        if let operations { e.children.insert(.element(operations), at: operationsAt ?? e.children.count) }
         return CrmDefinition(kind: .primitive, element: e)
     }
 
@@ -577,8 +581,8 @@ public struct CrmParser {
         var current: String?
         var plain: [String] = []
         while let w = t.next() {
-            if w.hasSuffix(":") && w.count > 1 {
-                current = String(w.dropLast())
+            if (w.hasSuffix(":") && w.count > 1) || (w.hasPrefix("attr:") && w.contains("=")) {
+                current = w.hasPrefix("attr:") && w.contains("=") && !w.hasSuffix(":") ? w : String(w.dropLast())
                 levels.append((current!, []))
             } else if current != nil {
                 levels[levels.count - 1].1.append(w)

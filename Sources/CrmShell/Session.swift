@@ -322,7 +322,7 @@ public struct CrmSession {
         case "edit":
             guard var cib = workingCopy() else { return }
             do {
-                let before = try CrmShow.render(cib, only: args)
+                let before = try CrmShow.render(cib, only: args, obscure: false)
                 let after = try host.edit(before)
                 guard after != before else { return }
                 if args.isEmpty {

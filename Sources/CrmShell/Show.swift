@@ -19,8 +19,10 @@ public enum CrmShow {
     ]
 
     /// The whole configuration, or only the objects named.
-    public static func render(_ cib: CIB, only: [String] = []) throws(CrmError) -> String {
-        var objects = self.objects(cib)
+    /// Values of parameters whose names match `passw*` print as ******, as crmsh's show does
+    /// (not for `edit`, which must read back the real values).
+    public static func render(_ cib: CIB, only: [String] = [], obscure: Bool = true) throws(CrmError) -> String {
+        var objects = self.objects(cib, obscure: obscure)
         if !only.isEmpty {
             for id in only where !objects.contains(where: { $0.id == id }) {
                 throw CrmError("object \(id) does not exist")
@@ -30,7 +32,7 @@ public enum CrmShow {
         return objects.map { $0.text + "\n" }.joined()
     }
 
-    public static func objects(_ cib: CIB) -> [Object] {
+    public static func objects(_ cib: CIB, obscure: Bool = false) -> [Object] {
         guard let config = cib.root.firstElement(named: "configuration") else { return [] }
         var out: [Object] = []
         func add(_ kind: String, _ id: String, _ lines: [String]) {
@@ -43,15 +45,15 @@ public enum CrmShow {
         func resources(_ r: XElement) {
             for e in r.elements {
                 switch e.name {
-                case "primitive": add("primitive", e.id ?? "", primitive(e, keyword: "primitive"))
-                case "template": add("rsc_template", e.id ?? "", ["xml " + e.xmlString(.compact)])
+                case "primitive": add("primitive", e.id ?? "", primitive(e, keyword: "primitive", obscure: obscure))
+                case "template": add("rsc_template", e.id ?? "", xml(e))
                 case "group", "clone", "master":
                     let kind = e.name == "master" ? "ms" : e.name
                     add(kind, e.id ?? "", container(e, keyword: kind))
                     resources(e)
                 case "bundle":
                     // No crmsh syntax here yet: shown (and read back) as its XML.
-                    add("bundle", e.id ?? "", ["xml " + e.xmlString(.compact)])
+                    add("bundle", e.id ?? "", xml(e))
                 default: break
                 }
             }
@@ -63,7 +65,7 @@ public enum CrmShow {
         for c in config.firstElement(named: "constraints")?.elements ?? [] {
             guard printable(c) else {
                 add(["rsc_location": "location", "rsc_colocation": "colocation", "rsc_order": "order"][c.name] ?? "rsc_ticket",
-                    c.id ?? "", ["xml " + c.xmlString(.compact)])
+                    c.id ?? "", xml(c))
                 continue
             }
             switch c.name {
@@ -71,11 +73,11 @@ public enum CrmShow {
             case "rsc_colocation": add("colocation", c.id ?? "", [simpleConstraint(c, keyword: "colocation")])
             case "rsc_order": add("order", c.id ?? "", [simpleConstraint(c, keyword: "order")])
             case "rsc_ticket": add("rsc_ticket", c.id ?? "", [simpleConstraint(c, keyword: "rsc_ticket")])
-            default: add("location", c.id ?? "", ["xml " + c.xmlString(.compact)])
+            default: add("location", c.id ?? "", xml(c))
             }
         }
         for a in config.firstElement(named: "alerts")?.elements(named: "alert") ?? [] {
-            add("alert", a.id ?? "", ["xml " + a.xmlString(.compact)])
+            add("alert", a.id ?? "", xml(a))
         }
         if let f = config.firstElement(named: "fencing-topology"), !f.elements(named: "fencing-level").isEmpty {
             add("fencing_topology", "fencing_topology", fencing(f, nodes: config.firstElement(named: "nodes")?.elements(named: "node").compactMap { $0["uname"] } ?? []))
@@ -115,14 +117,25 @@ public enum CrmShow {
 
     static func q(_ v: String) -> String { CrmLexer.quoted(v) }
 
-    static func pairs(_ set: XElement) -> [String] {
+    /// An object crm has no syntax for, as crmsh shows it: `xml ` and its XML, one element a line.
+    static func xml(_ e: XElement) -> [String] {
+        var lines = e.xmlString().split(separator: "\n").map(String.init)
+        if !lines.isEmpty { lines[0] = "xml " + lines[0] }
+        return [lines.joined(separator: " \\\n")]
+    }
+
+    static func pairs(_ set: XElement, obscure: Bool = false) -> [String] {
         var out: [String] = []
         if let ref = set["id-ref"] { out.append("$id-ref=\(ref)") }
         let nv = set.elements(named: "nvpair")
-        if nv.isEmpty, let id = set.id, set["id-ref"] == nil { out.append("$id=\(id)") }
         for p in nv {
             if let ref = p["id-ref"] { out.append(p["name"].map { "@\(ref):\($0)" } ?? "@\(ref)"); continue }
-            if let v = p["value"] { out.append("\(p["name"] ?? "")=\(q(v))") } else { out.append(p["name"] ?? "") }
+            let name = p["name"] ?? ""
+            if let v = p["value"] {
+                out.append("\(name)=\(q(obscure && name.hasPrefix("passw") ? "******" : v))")
+            } else {
+                out.append(name)
+            }
         }
         return out
     }
@@ -147,7 +160,7 @@ public enum CrmShow {
         var head = "node"
         if id != uname { head += CrmLexer.quoted(id) == id ? " \(id):" : " $id=\"\(id)\"" }
         head += " \(uname)"
-        if let t = n["type"], t != "member", t != "normal" { head += ":\(t)" }
+        if let t = n["type"], t != "normal" { head += ":\(t)" }
         if let d = n["description"] { head += " description=\(q(d))" }
         return (id, [head] + sets(n, [("instance_attributes", "attributes"), ("utilization", "utilization")]))
     }
@@ -160,16 +173,24 @@ public enum CrmShow {
         return "\(cls):\(type)"
     }
 
-    static func primitive(_ e: XElement, keyword: String) -> [String] {
+    static func primitive(_ e: XElement, keyword: String, obscure: Bool = false) -> [String] {
         var head = "\(keyword) \(e.id ?? "") \(agent(e))"
         if let d = e["description"] { head += " \\\n\tdescription=\(q(d))" }
-        var lines = [head] + sets(e, [("instance_attributes", "params"), ("meta_attributes", "meta"), ("utilization", "utilization")])
-        if let ops = e.firstElement(named: "operations"), let id = ops.id { lines.append("operations $id=\(id)") }
-        for op in e.firstElement(named: "operations")?.elements(named: "op") ?? [] {
-            var words = ["op", op["name"] ?? ""]
-            for a in op.attributes where a.name != "name" && a.name != "id" { words.append("\(a.name)=\(q(a.value))") }
-            lines.append(words.joined(separator: " "))
-            lines += sets(op, [("instance_attributes", "op_params"), ("meta_attributes", "op_meta")])
+        // In the XML's order, as crmsh prints them.
+        var lines = [head]
+        let keywords = ["instance_attributes": "params", "meta_attributes": "meta", "utilization": "utilization"]
+        for child in e.elements {
+            if let k = keywords[child.name] {
+                lines.append(([k] + pairs(child, obscure: obscure)).joined(separator: " "))
+            } else if child.name == "operations" {
+                if let id = child.id { lines.append("operations $id=\(id)") }
+                for op in child.elements(named: "op") {
+                    var words = ["op", op["name"] ?? ""]
+                    for a in op.attributes where a.name != "name" && a.name != "id" { words.append("\(a.name)=\(q(a.value))") }
+                    lines.append(words.joined(separator: " "))
+                    lines += sets(op, [("instance_attributes", "op_params"), ("meta_attributes", "op_meta")])
+                }
+            }
         }
         return lines
     }
@@ -300,6 +321,6 @@ public enum CrmShow {
            Set(byTarget.map { $0.1 }).count == 1 {
             return [(["fencing_topology"] + byTarget[0].1).joined(separator: " ")]
         }
-        return ["fencing_topology"] + byTarget.map { (["\($0.0):"] + $0.1).joined(separator: " ") }
+        return ["fencing_topology"] + byTarget.map { (["\($0.0.hasPrefix("attr:") ? $0.0 : $0.0 + ":")"] + $0.1).joined(separator: " ") }
     }
 }

@@ -441,7 +441,7 @@ final class MemoryHost: CrmHost {
         var same = 0, differ: [String] = [], failed: [String] = []
         for f in files {
             guard let cib = try? CIBFile.load(f) else { continue }
-            let text = try CrmShow.render(cib)
+            let text = try CrmShow.render(cib, obscure: false)
             var again = cib
             do {
                 try CrmConfig.load(text, into: &again, replace: true)
@@ -449,7 +449,7 @@ final class MemoryHost: CrmHost {
                 failed.append("\(f.split(separator: "/").last!): \(error.message)")
                 continue
             }
-            if try CrmShow.render(again) == text { same += 1 } else { differ.append(String(f.split(separator: "/").last!)) }
+            if try CrmShow.render(again, obscure: false) == text { same += 1 } else { differ.append(String(f.split(separator: "/").last!)) }
         }
         print("configure show read back: \(same) of \(files.count) the same; \(differ.count) differ; \(failed.count) not read")
         for d in failed.prefix(40) { print("  not read: \(d)") }
