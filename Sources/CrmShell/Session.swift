@@ -342,7 +342,7 @@ public struct CrmSession {
 
     // MARK: resource
 
-    static let resourceUsage = "resource {start|stop|restart|promote|demote|manage|unmanage|maintenance|locate|cleanup|refresh|move|ban|clear|failcount} <rsc> ..."
+    static let resourceUsage = "resource {start|stop|restart|promote|demote|manage|unmanage|maintenance|locate|cleanup|refresh|move|ban|clear|failcount|param|meta|utilization} <rsc> ..."
 
     /// Loads, changes and writes the CIB at once (the resource and node levels do not use the
     /// shadow copy, as in crmsh).
@@ -359,6 +359,19 @@ public struct CrmSession {
 
     /// Sets (or with nil removes) a meta attribute of a resource, with crm_resource's ids.
     static func setMeta(_ name: String, _ value: String?, resource: String, in cib: inout CIB) throws(CrmError) {
+        try setAttribute(name, value, set: "meta_attributes", resource: resource, in: &cib)
+    }
+
+    /// The value of a resource's parameter, meta attribute or utilization.
+    static func attribute(_ name: String, set tag: String, resource: String, in cib: CIB) throws(CrmError) -> String? {
+        guard let p = CrmConfig.find(resource, in: cib, nodes: false), let e = cib.root.element(at: p),
+              ["primitive", "group", "clone", "master", "bundle"].contains(e.name) else { throw CrmError("resource \(resource) does not exist") }
+        return e.elements(named: tag).flatMap { $0.elements(named: "nvpair") }.first { $0["name"] == name }?["value"]
+    }
+
+    /// Sets (or with nil removes) a resource's parameter, meta attribute or utilization, with
+    /// crm_resource's ids (`<rsc>-meta_attributes-<name>`).
+    static func setAttribute(_ name: String, _ value: String?, set tag: String, resource: String, in cib: inout CIB) throws(CrmError) {
         guard let r = cib.sectionPath(.resources) else { throw CrmError("resource \(resource) does not exist") }
         var path: [Int]?
         cib.root.element(at: r)!.walkWithPath { e, p in
@@ -366,8 +379,8 @@ public struct CrmSession {
         }
         guard let path else { throw CrmError("resource \(resource) does not exist") }
         cib.root.modifyElement(at: path) { e in
-            let setIndex = e.children.firstIndex { $0.element?.name == "meta_attributes" }
-            var set = setIndex.flatMap { e.children[$0].element } ?? XElement("meta_attributes", ["id": "\(resource)-meta_attributes"])
+            let setIndex = e.children.firstIndex { $0.element?.name == tag }
+            var set = setIndex.flatMap { e.children[$0].element } ?? XElement(tag, ["id": "\(resource)-\(tag)"])
             if let k = set.children.firstIndex(where: { $0.element?["name"] == name }), case .element(var pair) = set.children[k] {
                 if let value { pair["value"] = value; set.children[k] = .element(pair) } else { set.children.remove(at: k) }
             } else if let value {
@@ -396,16 +409,60 @@ public struct CrmSession {
         func tool(_ name: String, _ arguments: [String]) {
             if host.run(name, arguments) != 0 { failures += 1 }
         }
-        /// `[<node>] [<lifetime>] [force]` of move and ban.
+        /// `<rsc> [<node>] [<lifetime>] [force]` of move and ban, passed as crmsh passes them.
         func placement(_ option: String) {
-            guard let r = need("\(w) <rsc> [<node>] [<lifetime>] [force]") else { return }
-            var a = ["--resource", r, option]
-            for x in args.dropFirst() {
-                if x == "force" { a.append("--force") } else if x.hasPrefix("P") || x.hasPrefix("lifetime=") {
-                    a += ["--lifetime", x.hasPrefix("lifetime=") ? String(x.dropFirst(9)) : x]
-                } else { a += ["--node", x] }
+            let usage = "\(w) <rsc> [<node>] [<lifetime>] [force]"
+            guard let r = need(usage) else { return }
+            var rest = Array(args.dropFirst())
+            let force = rest.contains("force") || self.force
+            rest.removeAll { $0 == "force" }
+            guard rest.count <= 2 else { error("resource.\(w): too many arguments; usage: \(usage)"); return }
+            let nodes = (try? host.loadCIB()).map(CrmConfig.nodeNames) ?? []
+            var node: String?, lifetime: String?
+            for x in rest {
+                let value = x.hasPrefix("lifetime=") ? String(x.dropFirst(9)) : x
+                if node == nil && lifetime == nil && nodes.contains(x) { node = x } else { lifetime = value }
             }
+            if rest.count == 2 && node == nil { error("resource.\(w): Not our node: \(rest[0])"); return }
+            if option == "--move" && node == nil && !force {
+                error("resource.\(w): No target node: Move requires either a target node or 'force'")
+                return
+            }
+            var a = (option == "--move" ? ["--quiet"] : []) + [option, "--resource", r]
+            if let node { a += ["--node", node] }
+            if let lifetime { a += ["--lifetime", lifetime] }
+            if force { a.append("--force") }
+            let before = failures
             tool("crm_resource", a)
+            if failures == before {
+                let action = option == "--move" ? "Move" : "Ban"
+                host.out("INFO: \(action) constraint created for \(r)\(node.map { " to \($0)" } ?? "")")
+                host.out("INFO: Use `crm resource clear \(r)` to remove this constraint")
+            }
+        }
+        /// `param|meta|utilization <rsc> set|delete|show <name> [<value>]`.
+        func attributeCommand(_ tag: String) {
+            let usage = "\(w) <rsc> set|delete|show <name> [<value>]"
+            guard args.count >= 3 else { error("resource.\(w): usage: \(usage)"); return }
+            let (r, verb, name) = (args[0], args[1], args[2])
+            switch verb {
+            case "set":
+                guard args.count == 4 else { error("resource.\(w): usage: \(usage)"); return }
+                change { (cib: inout CIB) throws(CrmError) in try CrmSession.setAttribute(name, args[3], set: tag, resource: r, in: &cib) }
+            case "delete":
+                change { (cib: inout CIB) throws(CrmError) in try CrmSession.setAttribute(name, nil, set: tag, resource: r, in: &cib) }
+            case "show", "get":
+                do {
+                    guard let v = try CrmSession.attribute(name, set: tag, resource: r, in: try host.loadCIB()) else {
+                        error("resource.\(w): \(r) has no \(name)")
+                        return
+                    }
+                    host.out(v)
+                } catch {
+                    self.error(error.message)
+                }
+            default: error("resource.\(w): unknown keyword \"\(verb)\"; usage: \(usage)")
+            }
         }
         switch w {
         case "start": meta("target-role", "Started", usage: "start <rsc>")
@@ -440,7 +497,9 @@ public struct CrmSession {
         case "ban": placement("--ban")
         case "clear", "unmove", "unmigrate", "unban":
             guard let r = need("clear <rsc>") else { return }
-            tool("crm_resource", ["--resource", r, "--clear"])
+            let before = failures
+            tool("crm_resource", ["--quiet", "--clear", "--resource", r])
+            if failures == before { host.out("INFO: Removed migration constraints for \(r)") }
         case "cleanup", "refresh":
             var a = ["--\(w)"]
             for (i, x) in args.enumerated() {
@@ -455,9 +514,12 @@ public struct CrmSession {
             case "set":
                 guard args.count == 4 else { error("resource.failcount: usage: failcount <rsc> set <node> <value>"); return }
                 if args[3] == "0" { tool("crm_failcount", ["-D", "-r", args[0], "-N", args[2]]); return }
-                tool("crm_attribute", ["-N", args[2], "-l", "reboot", "-n", "fail-count-\(args[0])#monitor_0", "-v", args[3]])
+                tool("crm_attribute", ["-t", "status", "-n", "fail-count-\(args[0])", "-N", args[2], "-v", args[3]])
             default: error("resource.failcount: unknown keyword \"\(args[1])\"; usage: failcount <rsc> set|delete|show <node> [<value>]")
             }
+        case "param": attributeCommand("instance_attributes")
+        case "meta": attributeCommand("meta_attributes")
+        case "utilization": attributeCommand("utilization")
         case "status", "show", "list":
             tool("crm_resource", args.isEmpty ? ["--list"] : ["--resource", args[0], "--locate"])
         default:

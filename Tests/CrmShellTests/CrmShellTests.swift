@@ -407,12 +407,21 @@ final class MemoryHost: CrmHost {
         #expect(try stored.attribute("site", scope: .nodes, node: "node1")?.value == "a")
         #expect(try stored.q("//node[@uname='node1']/utilization/nvpair").first?["value"] == "4")
         #expect(host.ran == [
-            ["crm_resource", "--resource", "vip", "--move", "--node", "node2", "--lifetime", "PT5M"],
+            ["crm_resource", "--quiet", "--move", "--resource", "vip", "--node", "node2", "--lifetime", "PT5M"],
             ["crm_resource", "--cleanup", "--resource", "vip"],
-            ["crm_resource", "--resource", "vip", "--ban", "--node", "node1", "--force"],
-            ["crm_resource", "--resource", "vip", "--clear"],
+            ["crm_resource", "--ban", "--resource", "vip", "--node", "node1", "--force"],
+            ["crm_resource", "--quiet", "--clear", "--resource", "vip"],
             ["crm_resource", "--resource", "vip", "--locate"],
         ])
+        #expect(host.output.contains("INFO: Move constraint created for vip to node2"))
+        // move needs a node or force; a lifetime alone is not a node.
+        let moves = try run(host, "resource move vip\nresource move vip PT1H force\nresource param vip set ip 10.0.0.9\nresource param vip show ip\nresource meta vip delete target-role\n")
+        #expect(moves.failures == 1)
+        #expect(host.errors.last == "ERROR: resource.move: No target node: Move requires either a target node or 'force'")
+        #expect(host.ran.last == ["crm_resource", "--quiet", "--move", "--resource", "vip", "--lifetime", "PT1H", "--force"])
+        #expect(try host.stored.q("//nvpair[@id='vip-instance_attributes-ip']").first?["value"] == "10.0.0.9")
+        #expect(host.output.last == "10.0.0.9")
+        #expect(try host.stored.q("//nvpair[@id='vip-meta_attributes-target-role']").isEmpty)
         _ = try run(host, "node online node2\nresource start vip\n")
         #expect(try host.stored.attribute("standby", scope: .nodes, node: "node2")?.value == "off")
         #expect(try host.stored.q("//nvpair[@id='vip-meta_attributes-target-role']").first?["value"] == "Started")
