@@ -11,9 +11,9 @@ BUILD_FLAGS ?=
 # resource and fence agents the Agents tests run unchanged (resource-agents, fence-agents), and
 # dbus-daemon for the systemd-over-D-Bus tests.
 DEB_PACKAGES := libxml2-dev libsystemd-dev pkg-config pacemaker-common python3 resource-agents fence-agents dbus-daemon
-# The real Pacemaker tools and corosync (with libcpg and a C compiler for its CPG client), for
-# differential tests and side-by-side benchmarks.
-PEER_PACKAGES := pacemaker-cli-utils corosync libcpg4 gcc
+# The real Pacemaker tools, crmsh and corosync (with libcpg and a C compiler for its CPG
+# client), for differential tests and side-by-side benchmarks.
+PEER_PACKAGES := pacemaker-cli-utils crmsh corosync libcpg4 gcc
 
 .PHONY: all deps peer-deps build test demo bench clean ratchet
 

@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "ToolSupport", targets: ["ToolSupport"]),
         .library(name: "LocalIPC", targets: ["LocalIPC"]),
         .library(name: "CIBClient", targets: ["CIBClient"]),
+        .library(name: "CrmShell", targets: ["CrmShell"]),
         .executable(name: "corosyncd", targets: ["corosyncd"]),
         .executable(name: "cibd", targets: ["cibd"]),
         .executable(name: "crmd", targets: ["crmd"]),
@@ -37,6 +38,7 @@ let package = Package(
         .executable(name: "crm_failcount", targets: ["crm_failcount"]),
         .executable(name: "crm_resource", targets: ["crm_resource"]),
         .executable(name: "crm_ticket", targets: ["crm_ticket"]),
+        .executable(name: "crm", targets: ["crm"]),
         .executable(name: "corosync-keygen", targets: ["corosync-keygen"]),
         .executable(name: "fence_swiftha", targets: ["fence_swiftha"]),
         .executable(name: "stonith_admin", targets: ["stonith_admin"]),
@@ -102,6 +104,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // The crm shell's syntax (crmsh): parser, configure show printer and the session's
+        // levels, over CIB values; the crm executable does the I/O.
+        .target(name: "CrmShell", dependencies: ["CIB", "Agents"]),
+
         // Daemons.
         .executableTarget(name: "corosyncd", dependencies: [
             "Messaging", "LocalIPC", "HASupport", "CSystemd",
@@ -151,6 +157,10 @@ let package = Package(
             "CIB", "Agents", "LRM", "HASupport", "ToolSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/crm_resource"),
+        .executableTarget(name: "crm", dependencies: [
+            "CrmShell", "CIB", "Agents", "PolicyEngine", "HASupport", "ToolSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/Tools/crm"),
         .executableTarget(name: "crm_simulate", dependencies: [
             "CIB", "PolicyEngine", "ToolSupport", "DurableFile",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -216,6 +226,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CIBTests", dependencies: ["CIB", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ToolTests", dependencies: ["CIB", "Stonith", "ToolSupport", "TestSupport"]),
+        .testTarget(name: "CrmShellTests", dependencies: ["CrmShell", "CIB", "TestSupport"]),
         .testTarget(name: "HASupportTests", dependencies: ["HASupport", "ToolSupport"]),
         .testTarget(name: "PolicyEngineTests", dependencies: ["PolicyEngine", "CIB", "TestSupport"], exclude: ["ratchet.txt"]),
         .testTarget(name: "MessagingTests", dependencies: [

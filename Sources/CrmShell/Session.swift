@@ -1,0 +1,652 @@
+import CIB
+
+/// What the shell needs from the world; the `crm` executable provides the real one, tests
+/// may provide their own.
+public protocol CrmHost {
+    /// The CIB (CIB_file or the live cluster's).
+    func loadCIB() throws(CrmError) -> CIB
+    /// Writes a changed CIB back, as a patch from `original` on a live cluster.
+    func saveCIB(_ cib: CIB, original: CIB) throws(CrmError)
+    /// Runs another tool of ours (crm_resource, crm_mon...), its output passing through; its
+    /// exit status.
+    func run(_ tool: String, _ arguments: [String]) -> Int32
+    /// Lets the user edit a text ($EDITOR); the edited text.
+    func edit(_ text: String) throws(CrmError) -> String
+    func readFile(_ path: String) throws(CrmError) -> String
+    /// A yes/no answer from the user, or nil when there is no terminal to ask on.
+    func confirm(_ question: String) -> Bool?
+    /// The levels the executable serves itself (ra, cluster, status, history): true when done
+    /// without error, nil when it does not know the level.
+    func external(_ level: String, _ words: [String], _ session: inout CrmSession) -> Bool?
+    /// Warnings about a new primitive's agent: not installed here, unknown or missing
+    /// parameters (from its meta-data). They do not stop the definition.
+    func checkPrimitive(_ primitive: XElement) -> [String]
+    /// Which of these resources are active in the CIB's status (delete refuses them).
+    func active(_ ids: [String], in cib: CIB) -> [String]
+    /// This node's name (for `node standby` without a node).
+    var localNode: String? { get }
+    func out(_ text: String)
+    func err(_ text: String)
+}
+
+extension CrmHost {
+    public func checkPrimitive(_ primitive: XElement) -> [String] { [] }
+    public func active(_ ids: [String], in cib: CIB) -> [String] { [] }
+}
+
+/// The shell: levels, the configure level's shadow copy, and each command. Lines go in one at
+/// a time (`execute`); nothing reaches the CIB before `commit` (or the implicit commit when a
+/// one-shot command or a batch ends, as in crmsh).
+public struct CrmSession {
+    public var level: [String] = []
+    /// The configure level's working copy, and the CIB it was made from.
+    public var shadow: CIB?
+    public var original: CIB?
+    public var host: any CrmHost
+    public var failures = 0
+    /// `crm -F`: commit even when verification finds errors, delete running resources.
+    public var force = false
+
+    public init(host: any CrmHost) { self.host = host }
+
+    public var pending: Bool {
+        guard let shadow, let original else { return false }
+        return shadow.root.firstElement(named: "configuration") != original.root.firstElement(named: "configuration")
+    }
+
+    public static let levels = ["configure", "resource", "node", "ra", "cluster", "status", "history", "help"]
+
+    public mutating func error(_ message: String) {
+        host.err("ERROR: \(message)")
+        failures += 1
+    }
+
+    /// Runs one command line (already split in words). False when it failed.
+    @discardableResult
+    public mutating func execute(_ words: [String]) -> Bool {
+        guard let w = words.first else { return true }
+        let before = failures
+        switch w {
+        case "quit", "exit", "bye", "q":
+            return leave(all: true)
+        case "end", "up":
+            return leave(all: false)
+        case "cd":
+            if words.count == 1 || words[1] == ".." { return leave(all: false) }
+            if words[1] == "/" { return leave(all: true) }
+            return execute(Array(words.dropFirst()))
+        case "help", "?":
+            host.out(help())
+            return true
+        default: break
+        }
+        if level.isEmpty {
+            guard CrmSession.levels.contains(w) else {
+                error("\(w): No such command")
+                return false
+            }
+            if words.count == 1 && !["status", "help"].contains(w) {
+                level = [w]
+                return true
+            }
+            return run(level: w, Array(words.dropFirst()))
+        }
+        // A level name from inside another level goes there first (crmsh allows `configure` within `resource`).
+        if CrmSession.levels.contains(w) && w != level[0] && !(level[0] == "configure" && w == "node") {
+            if words.count == 1 && !["status", "help"].contains(w) {
+                if level[0] == "configure" && !leave(all: false) { return false }
+                level = [w]
+                return true
+            }
+            return run(level: w, Array(words.dropFirst()))
+        }
+        _ = run(level: level[0], words)
+        return failures == before
+    }
+
+    mutating func run(level name: String, _ words: [String]) -> Bool {
+        let before = failures
+        switch name {
+        case "configure": configure(words)
+        case "resource": resource(words)
+        case "node": node(words)
+        default:
+            let h = host
+            if let ok = h.external(name, words, &self) {
+                if !ok { failures += 1 }
+            } else {
+                error("\(name): No such command")
+            }
+        }
+        return failures == before
+    }
+
+    /// Leaves the current level (or every level). Leaving configure with pending changes asks
+    /// first on a terminal; without one, the changes are committed, as crmsh does in batch mode.
+    public mutating func leave(all: Bool) -> Bool {
+        if level.first == "configure" || (all && pending) {
+            if pending {
+                switch host.confirm("There are changes pending. Do you want to commit them (y/n)?") {
+                case .some(true), .none:
+                    if !commit(force: force) { return false }
+                case .some(false):
+                    shadow = nil
+                    original = nil
+                }
+            }
+            shadow = nil
+            original = nil
+        }
+        if all { level = [] } else if !level.isEmpty { level.removeLast() }
+        return true
+    }
+
+    /// The end of input or of a one-shot command: an implicit commit of pending changes.
+    public mutating func finish() -> Bool {
+        if pending { return commit(force: force) }
+        return true
+    }
+
+    // MARK: configure
+
+    mutating func workingCopy() -> CIB? {
+        if let shadow { return shadow }
+        do {
+            let cib = try host.loadCIB()
+            shadow = cib
+            original = cib
+            return cib
+        } catch {
+            self.error(error.message)
+            return nil
+        }
+    }
+
+    public mutating func commit(force: Bool) -> Bool {
+        guard var cib = shadow, let original else { return true }
+        guard pending else { return true }
+        let report = CIBValidator.validate(cib)
+        printProblems(report)
+        // With no resources (after erase), nothing can start wrongly: fencing settings do not block it.
+        let noResources = cib.root.firstElement(named: "configuration")?.firstElement(named: "resources")?.elements.isEmpty ?? true
+        let blocking = report.errors.filter { !(noResources && $0.element == "crm_config") }
+        if !blocking.isEmpty && !force {
+            error("configure.commit: the configuration is not valid; fix it, or commit force to write it anyway")
+            return false
+        }
+        cib.root["cib-last-written"] = nil
+        // One new epoch for the whole commit, as a replace through cibadmin gives.
+        cib.version = original.version
+        cib.bumpVersion(for: .configuration)
+        do {
+            try host.saveCIB(cib, original: original)
+            self.original = cib
+            self.shadow = cib
+            return true
+        } catch {
+            self.error(error.message)
+            return false
+        }
+    }
+
+    /// `ERROR: primitive 'vip': ...` / `WARNING: ...`, one line each, on stderr.
+    func printProblems(_ report: ValidationReport) {
+        for p in report.problems {
+            let text = p.description.hasPrefix(p.severity.rawValue + ": ") ? String(p.description.dropFirst(p.severity.rawValue.count + 2)) : p.description
+            host.err("\(p.severity == .error ? "ERROR" : "WARNING"): \(text)")
+        }
+    }
+
+    static let configureUsage = "configure {<definition> | show [xml] [<id>...] | delete <id>... | verify | commit [force] | erase [nodes] | load [xml] update|replace <file> | edit [<id>] | refresh}"
+
+    mutating func configure(_ words: [String]) {
+        guard let w = words.first else { return }
+        let args = Array(words.dropFirst())
+        if CrmParser.isDefinition(w) {
+            guard var cib = workingCopy() else { return }
+            do {
+                let d = try CrmConfig.define(words, in: &cib)
+                for warning in d.warnings { host.err("WARNING: \(warning)") }
+                if d.kind == .primitive {
+                    for warning in host.checkPrimitive(d.element) { host.err("WARNING: \(warning)") }
+                }
+                shadow = cib
+            } catch {
+                self.error(error.message)
+            }
+            return
+        }
+        switch w {
+        case "show":
+            guard let cib = workingCopy() else { return }
+            if args.first == "xml" {
+                var copy = cib
+                copy.root.removeElements { $0.name == "status" }
+                var text = copy.xmlString()
+                if args.count > 1 {
+                    text = ""
+                    for id in args.dropFirst() {
+                        guard let p = CrmConfig.find(id, in: cib) else { error("object \(id) does not exist"); return }
+                        text += cib.root.element(at: p)!.xmlString()
+                    }
+                }
+                if args.count == 1 { text = "<?xml version=\"1.0\" ?>\n" + text }
+                host.out(text)
+                return
+            }
+            do {
+                let text = try CrmShow.render(cib, only: args.filter { $0 != "changed" })
+                if !text.isEmpty { host.out(String(text.dropLast())) }
+            } catch {
+                self.error(error.message)
+            }
+        case "delete", "rm":
+            guard !args.isEmpty else { error("configure.delete: name the objects to delete; usage: delete <id> [<id>...]"); return }
+            guard var cib = workingCopy() else { return }
+            let names = args.filter { $0 != "force" }
+            if !force && !args.contains("force"), let running = host.active(names, in: cib).first {
+                error("resource \(running) is running, can't delete it; stop it first (crm resource stop \(running)), or delete ... force")
+                return
+            }
+            do {
+                try CrmConfig.delete(names, from: &cib)
+                shadow = cib
+            } catch {
+                self.error(error.message)
+            }
+        case "verify":
+            guard let cib = workingCopy() else { return }
+            let report = CIBValidator.validate(cib)
+            printProblems(report)
+            if !report.isValid { failures += 1 }
+        case "commit":
+            if let a = args.first, a != "force" {
+                error("configure.commit: unknown keyword \"\(a)\"; usage: commit [force]")
+                return
+            }
+            _ = commit(force: force || args.first == "force")
+        case "erase":
+            guard var cib = workingCopy() else { return }
+            if let a = args.first, a != "nodes" { error("configure.erase: unknown keyword \"\(a)\"; usage: erase [nodes]"); return }
+            CrmConfig.erase(&cib, nodes: args.first == "nodes")
+            shadow = cib
+        case "refresh":
+            shadow = nil
+            original = nil
+            _ = workingCopy()
+        case "load":
+            var a = args[...]
+            let xml = a.first == "xml"
+            if xml { a.removeFirst() }
+            guard a.count == 2, let method = a.first, method == "update" || method == "replace" || method == "push" else {
+                error("configure.load: usage: load [xml] {replace|update|push} <file>")
+                return
+            }
+            guard var cib = workingCopy() else { return }
+            do throws(CrmError) {
+                let text = try host.readFile(a.last!)
+                if xml {
+                    let loaded = try? CIB.parse(text, source: a.last!)
+                    let element: XElement
+                    if let loaded, let c = loaded.root.firstElement(named: "configuration") { element = c } else {
+                        guard let e = try? XElement.parse(Array(text.utf8), source: a.last!), e.name == "configuration" else {
+                            throw CrmError("configure.load: \(a.last!) is not a CIB or a <configuration> element")
+                        }
+                        element = e
+                    }
+                    if method == "update" {
+                        var copy = cib
+                        for section in element.elements {
+                            let path = copy.ensureSection(CIBSection(rawValue: section.name) ?? .configuration)
+                            copy.root.modifyElement(at: path) { s in
+                                for child in section.elements {
+                                    if let i = s.children.firstIndex(where: { $0.element?.name == child.name && $0.element?.id == child.id && child.id != nil }) {
+                                        s.children[i] = .element(child)
+                                    } else {
+                                        s.append(child)
+                                    }
+                                }
+                            }
+                        }
+                        cib = copy
+                    } else {
+                        cib.root.setFirstElement(named: "configuration", to: element)
+                    }
+                } else {
+                    try CrmConfig.load(text, into: &cib, replace: method != "update")
+                }
+                shadow = cib
+            } catch {
+                self.error(error.message)
+            }
+        case "edit":
+            guard var cib = workingCopy() else { return }
+            do {
+                let before = try CrmShow.render(cib, only: args, obscure: false)
+                let after = try host.edit(before)
+                guard after != before else { return }
+                if args.isEmpty {
+                    try CrmConfig.load(after, into: &cib, replace: true)
+                } else {
+                    try CrmConfig.delete(args, from: &cib, cascade: false)
+                    try CrmConfig.load(after, into: &cib, replace: false)
+                }
+                shadow = cib
+            } catch {
+                self.error(error.message)
+            }
+        default:
+            error("configure.\(w): No such command; usage: \(CrmSession.configureUsage)")
+        }
+    }
+
+    // MARK: resource
+
+    static let resourceUsage = "resource {start|stop|restart|promote|demote|manage|unmanage|maintenance|locate|cleanup|refresh|move|ban|clear|failcount|param|meta|utilization} <rsc> ..."
+
+    /// Loads, changes and writes the CIB at once (the resource and node levels do not use the
+    /// shadow copy, as in crmsh).
+    mutating func change(_ body: (inout CIB) throws(CrmError) -> Void) {
+        do {
+            let cib = try host.loadCIB()
+            var changed = cib
+            try body(&changed)
+            try host.saveCIB(changed, original: cib)
+        } catch {
+            self.error(error.message)
+        }
+    }
+
+    /// Sets (or with nil removes) a meta attribute of a resource, with crm_resource's ids.
+    static func setMeta(_ name: String, _ value: String?, resource: String, in cib: inout CIB) throws(CrmError) {
+        try setAttribute(name, value, set: "meta_attributes", resource: resource, in: &cib)
+    }
+
+    /// The value of a resource's parameter, meta attribute or utilization.
+    static func attribute(_ name: String, set tag: String, resource: String, in cib: CIB) throws(CrmError) -> String? {
+        guard let p = CrmConfig.find(resource, in: cib, nodes: false), let e = cib.root.element(at: p),
+              ["primitive", "group", "clone", "master", "bundle"].contains(e.name) else { throw CrmError("resource \(resource) does not exist") }
+        return e.elements(named: tag).flatMap { $0.elements(named: "nvpair") }.first { $0["name"] == name }?["value"]
+    }
+
+    /// Sets (or with nil removes) a resource's parameter, meta attribute or utilization, with
+    /// crm_resource's ids (`<rsc>-meta_attributes-<name>`).
+    static func setAttribute(_ name: String, _ value: String?, set tag: String, resource: String, in cib: inout CIB) throws(CrmError) {
+        guard let r = cib.sectionPath(.resources) else { throw CrmError("resource \(resource) does not exist") }
+        var path: [Int]?
+        cib.root.element(at: r)!.walkWithPath { e, p in
+            if path == nil, e.id == resource, ["primitive", "group", "clone", "master", "bundle"].contains(e.name) { path = r + p }
+        }
+        guard let path else { throw CrmError("resource \(resource) does not exist") }
+        cib.root.modifyElement(at: path) { e in
+            let setIndex = e.children.firstIndex { $0.element?.name == tag }
+            var set = setIndex.flatMap { e.children[$0].element } ?? XElement(tag, ["id": "\(resource)-\(tag)"])
+            if let k = set.children.firstIndex(where: { $0.element?["name"] == name }), case .element(var pair) = set.children[k] {
+                if let value { pair["value"] = value; set.children[k] = .element(pair) } else { set.children.remove(at: k) }
+            } else if let value {
+                set.append(XElement("nvpair", ["id": "\(set.id ?? resource)-\(name)", "name": name, "value": value]))
+            }
+            if let setIndex { e.children[setIndex] = .element(set) } else if value != nil {
+                // Pacemaker puts the sets before the operations.
+                let at = e.children.firstIndex { $0.element?.name == "operations" || ["primitive", "group", "clone"].contains($0.element?.name ?? "") } ?? e.children.count
+                e.children.insert(.element(set), at: at)
+            }
+        }
+        cib.bumpVersion(for: .configuration)
+    }
+
+    mutating func resource(_ words: [String]) {
+        guard let w = words.first else { return }
+        let args = Array(words.dropFirst())
+        func need(_ usage: String) -> String? {
+            guard let r = args.first else { error("resource.\(w): name the resource; usage: \(usage)"); return nil }
+            return r
+        }
+        func meta(_ name: String, _ value: String?, usage: String) {
+            guard let r = need(usage) else { return }
+            change { (cib: inout CIB) throws(CrmError) in try CrmSession.setMeta(name, value, resource: r, in: &cib) }
+        }
+        func tool(_ name: String, _ arguments: [String]) {
+            if host.run(name, arguments) != 0 { failures += 1 }
+        }
+        /// `<rsc> [<node>] [<lifetime>] [force]` of move and ban, passed as crmsh passes them.
+        func placement(_ option: String) {
+            let usage = "\(w) <rsc> [<node>] [<lifetime>] [force]"
+            guard let r = need(usage) else { return }
+            var rest = Array(args.dropFirst())
+            let force = rest.contains("force") || self.force
+            rest.removeAll { $0 == "force" }
+            guard rest.count <= 2 else { error("resource.\(w): too many arguments; usage: \(usage)"); return }
+            let nodes = (try? host.loadCIB()).map(CrmConfig.nodeNames) ?? []
+            var node: String?, lifetime: String?
+            for x in rest {
+                let value = x.hasPrefix("lifetime=") ? String(x.dropFirst(9)) : x
+                if node == nil && lifetime == nil && nodes.contains(x) { node = x } else { lifetime = value }
+            }
+            if rest.count == 2 && node == nil { error("resource.\(w): Not our node: \(rest[0])"); return }
+            if option == "--move" && node == nil && !force {
+                error("resource.\(w): No target node: Move requires either a target node or 'force'")
+                return
+            }
+            var a = (option == "--move" ? ["--quiet"] : []) + [option, "--resource", r]
+            if let node { a += ["--node", node] }
+            if let lifetime { a += ["--lifetime", lifetime] }
+            if force { a.append("--force") }
+            let before = failures
+            tool("crm_resource", a)
+            if failures == before {
+                let action = option == "--move" ? "Move" : "Ban"
+                host.out("INFO: \(action) constraint created for \(r)\(node.map { " to \($0)" } ?? "")")
+                host.out("INFO: Use `crm resource clear \(r)` to remove this constraint")
+            }
+        }
+        /// `param|meta|utilization <rsc> set|delete|show <name> [<value>]`.
+        func attributeCommand(_ tag: String) {
+            let usage = "\(w) <rsc> set|delete|show <name> [<value>]"
+            guard args.count >= 3 else { error("resource.\(w): usage: \(usage)"); return }
+            let (r, verb, name) = (args[0], args[1], args[2])
+            switch verb {
+            case "set":
+                guard args.count == 4 else { error("resource.\(w): usage: \(usage)"); return }
+                change { (cib: inout CIB) throws(CrmError) in try CrmSession.setAttribute(name, args[3], set: tag, resource: r, in: &cib) }
+            case "delete":
+                change { (cib: inout CIB) throws(CrmError) in try CrmSession.setAttribute(name, nil, set: tag, resource: r, in: &cib) }
+            case "show", "get":
+                do {
+                    guard let v = try CrmSession.attribute(name, set: tag, resource: r, in: try host.loadCIB()) else {
+                        error("resource.\(w): \(r) has no \(name)")
+                        return
+                    }
+                    host.out(v)
+                } catch {
+                    self.error(error.message)
+                }
+            default: error("resource.\(w): unknown keyword \"\(verb)\"; usage: \(usage)")
+            }
+        }
+        switch w {
+        case "start": meta("target-role", "Started", usage: "start <rsc>")
+        case "stop": meta("target-role", "Stopped", usage: "stop <rsc>")
+        case "restart":
+            guard let r = need("restart <rsc>") else { return }
+            host.out("INFO: ordering \(r) to stop")
+            meta("target-role", "Stopped", usage: "restart <rsc>")
+            let h = host
+            _ = h.external("wait-stopped", [r], &self)
+            host.out("INFO: ordering \(r) to start")
+            meta("target-role", "Started", usage: "restart <rsc>")
+        case "promote", "demote":
+            guard let r = need("\(w) <rsc>") else { return }
+            change { (cib: inout CIB) throws(CrmError) in
+                guard let p = CrmConfig.find(r, in: cib), let e = cib.root.element(at: p),
+                      e.name == "master" || (e.name == "clone" && e.elements(named: "meta_attributes").flatMap { $0.elements(named: "nvpair") }
+                        .contains { $0["name"] == "promotable" && CIBValue.isTrue($0["value"] ?? "") }) else {
+                    throw CrmError("resource.\(w): \(r) is not a promotable resource")
+                }
+                try CrmSession.setMeta("target-role", w == "promote" ? "Promoted" : "Unpromoted", resource: r, in: &cib)
+            }
+        case "manage": meta("is-managed", "true", usage: "manage <rsc>")
+        case "unmanage": meta("is-managed", "false", usage: "unmanage <rsc>")
+        case "maintenance":
+            let on = args.count < 2 || args[1] == "on" || args[1] == "true"
+            meta("maintenance", on ? "true" : "false", usage: "maintenance <rsc> [on|off]")
+        case "locate":
+            guard let r = need("locate <rsc>") else { return }
+            tool("crm_resource", ["--resource", r, "--locate"])
+        case "move", "migrate": placement("--move")
+        case "ban": placement("--ban")
+        case "clear", "unmove", "unmigrate", "unban":
+            guard let r = need("clear <rsc>") else { return }
+            let before = failures
+            tool("crm_resource", ["--quiet", "--clear", "--resource", r])
+            if failures == before { host.out("INFO: Removed migration constraints for \(r)") }
+        case "cleanup", "refresh":
+            var a = ["--\(w)"]
+            for (i, x) in args.enumerated() {
+                if x == "force" { a.append("--force") } else if i == 0 { a += ["--resource", x] } else { a += ["--node", x] }
+            }
+            tool("crm_resource", a)
+        case "failcount":
+            guard args.count >= 3 else { error("resource.failcount: usage: failcount <rsc> set|delete|show <node> [<value>]"); return }
+            switch args[1] {
+            case "show": tool("crm_failcount", ["-G", "-r", args[0], "-N", args[2]])
+            case "delete": tool("crm_failcount", ["-D", "-r", args[0], "-N", args[2]])
+            case "set":
+                guard args.count == 4 else { error("resource.failcount: usage: failcount <rsc> set <node> <value>"); return }
+                if args[3] == "0" { tool("crm_failcount", ["-D", "-r", args[0], "-N", args[2]]); return }
+                tool("crm_attribute", ["-t", "status", "-n", "fail-count-\(args[0])", "-N", args[2], "-v", args[3]])
+            default: error("resource.failcount: unknown keyword \"\(args[1])\"; usage: failcount <rsc> set|delete|show <node> [<value>]")
+            }
+        case "param": attributeCommand("instance_attributes")
+        case "meta": attributeCommand("meta_attributes")
+        case "utilization": attributeCommand("utilization")
+        case "status", "show", "list":
+            tool("crm_resource", args.isEmpty ? ["--list"] : ["--resource", args[0], "--locate"])
+        default:
+            error("resource.\(w): No such command; usage: \(CrmSession.resourceUsage)")
+        }
+    }
+
+    // MARK: node
+
+    static let nodeUsage = "node {standby|online|maintenance|ready} [<node>] | attribute <node> set|delete|show <name> [<value>] | utilization <node> set|delete|show <name> [<value>] | status-attr <node> set|delete|show <name> [<value>]"
+
+    mutating func node(_ words: [String]) {
+        guard let w = words.first else { return }
+        let args = Array(words.dropFirst())
+        func target() -> String? {
+            if let n = args.first, n != "forever", n != "reboot", n != "lifetime=forever", n != "lifetime=reboot" { return n }
+            guard let local = host.localNode else { error("node.\(w): name the node (this node's name is not known); usage: \(w) <node>"); return nil }
+            return local
+        }
+        func lifetime() -> CIBAttributeScope {
+            args.contains { $0 == "reboot" || $0 == "lifetime=reboot" } ? .status : .nodes
+        }
+        func set(_ name: String, _ value: String?, node: String, scope: CIBAttributeScope) {
+            change { (cib: inout CIB) throws(CrmError) in
+                guard CrmConfig.nodeNames(cib).contains(node) || cib.status.nodeStates.contains(where: { $0.uname == node }) else {
+                    throw CrmError("node.\(w): node \(node) does not exist")
+                }
+                do throws(CIBError) {
+                    if let value { try cib.setAttribute(name, to: value, scope: scope, node: node) } else { try cib.deleteAttribute(name, scope: scope, node: node) }
+                } catch { throw CrmError(error.message) }
+            }
+        }
+        switch w {
+        case "standby", "online", "maintenance", "ready":
+            guard let n = target() else { return }
+            let name = (w == "standby" || w == "online") ? "standby" : "maintenance"
+            let value = (w == "standby" || w == "maintenance") ? "on" : "off"
+            set(name, value, node: n, scope: lifetime())
+        case "attribute", "status-attr", "utilization":
+            guard args.count >= 3 else { error("node.\(w): usage: \(w) <node> set|delete|show <name> [<value>]"); return }
+            let (n, verb, name) = (args[0], args[1], args[2])
+            let scope: CIBAttributeScope = w == "status-attr" ? .status : .nodes
+            switch verb {
+            case "set":
+                guard args.count == 4 else { error("node.\(w): usage: \(w) <node> set <name> <value>"); return }
+                if w == "utilization" {
+                    change { (cib: inout CIB) throws(CrmError) in try CrmSession.setUtilization(name, args[3], node: n, in: &cib) }
+                } else {
+                    set(name, args[3], node: n, scope: scope)
+                }
+            case "delete":
+                if w == "utilization" {
+                    change { (cib: inout CIB) throws(CrmError) in try CrmSession.setUtilization(name, nil, node: n, in: &cib) }
+                } else {
+                    set(name, nil, node: n, scope: scope)
+                }
+            case "show":
+                do {
+                    let cib = try host.loadCIB()
+                    if w == "utilization" {
+                        let value = CrmSession.utilization(name, node: n, in: cib)
+                        host.out("scope=nodes  name=\(name) value=\(value ?? "")")
+                        if value == nil { failures += 1 }
+                    } else if let a = try? cib.attribute(name, scope: scope, node: n) {
+                        host.out("scope=\(scope.rawValue)  name=\(name) value=\(a.value)")
+                    } else {
+                        error("node.\(w): \(n) has no attribute \(name)")
+                    }
+                } catch {
+                    self.error(error.message)
+                }
+            default: error("node.\(w): unknown keyword \"\(verb)\"; usage: \(w) <node> set|delete|show <name> [<value>]")
+            }
+        case "show", "list", "status":
+            do {
+                let cib = try host.loadCIB()
+                let nodes = cib.root.firstElement(named: "configuration")?.firstElement(named: "nodes")?.elements(named: "node") ?? []
+                for n in nodes where args.isEmpty || args.contains(n["uname"] ?? "") {
+                    let (_, lines) = CrmShow.node(n)
+                    host.out(lines.joined(separator: " \\\n\t"))
+                }
+            } catch {
+                self.error(error.message)
+            }
+        default:
+            error("node.\(w): No such command; usage: \(CrmSession.nodeUsage)")
+        }
+    }
+
+    static func nodePath(_ node: String, in cib: CIB) throws(CrmError) -> [Int] {
+        guard let p = cib.sectionPath(.nodes),
+              let k = cib.root.element(at: p)!.children.firstIndex(where: { $0.element?.name == "node" && ($0.element?["uname"] == node || $0.element?.id == node) }) else {
+            throw CrmError("node \(node) does not exist")
+        }
+        return p + [k]
+    }
+
+    static func setUtilization(_ name: String, _ value: String?, node: String, in cib: inout CIB) throws(CrmError) {
+        let path = try nodePath(node, in: cib)
+        cib.root.modifyElement(at: path) { n in
+            let i = n.children.firstIndex { $0.element?.name == "utilization" }
+            var set = i.flatMap { n.children[$0].element } ?? XElement("utilization", ["id": "nodes-\(n.id ?? node)-utilization"])
+            set.removeElements { $0["name"] == name && value == nil }
+            if let value {
+                if let k = set.children.firstIndex(where: { $0.element?["name"] == name }), case .element(var p) = set.children[k] {
+                    p["value"] = value
+                    set.children[k] = .element(p)
+                } else {
+                    set.append(XElement("nvpair", ["id": "\(set.id!)-\(name)", "name": name, "value": value]))
+                }
+            }
+            if let i { n.children[i] = .element(set) } else { n.append(set) }
+        }
+        cib.bumpVersion(for: .configuration)
+    }
+
+    static func utilization(_ name: String, node: String, in cib: CIB) -> String? {
+        guard let p = try? nodePath(node, in: cib) else { return nil }
+        return cib.root.element(at: p)!.elements(named: "utilization").flatMap { $0.elements(named: "nvpair") }.first { $0["name"] == name }?["value"]
+    }
+
+    func help() -> String {
+        switch level.first {
+        case "configure": "usage: \(CrmSession.configureUsage)\ndefinitions:\n" + CrmParser.usage.keys.sorted().map { "  " + CrmParser.usage[$0]! }.joined(separator: "\n")
+        case "resource": "usage: \(CrmSession.resourceUsage)"
+        case "node": "usage: \(CrmSession.nodeUsage)"
+        default: "levels: configure, resource, node, ra, status, cluster; quit to leave"
+        }
+    }
+}

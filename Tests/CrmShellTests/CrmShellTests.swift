@@ -1,0 +1,469 @@
+import CIB
+import CrmShell
+import Testing
+import TestSupport
+
+/// The tutorial's definitions, as the issue lists them.
+let tutorial: [[String]] = [
+    ["property", "stonith-enabled=false"],
+    ["property", "no-quorum-policy=ignore"],
+    ["primitive", "vip", "ocf:heartbeat:IPaddr2", "params", "ip=172.25.70.100", "nic=eth0", "cidr_netmask=24"],
+    ["primitive", "apache", "lsb:httpd", "op", "monitor", "interval=10s"],
+    ["group", "website", "vip", "apache"],
+    ["primitive", "vmfence", "stonith:fence_xvm", "params", "pcmk_host_map=server2:server2;server3:server3", "op", "monitor", "interval=1min"],
+]
+
+extension CIB {
+    func q(_ xpath: String) throws -> [XElement] { try root.xpathElements(xpath) }
+}
+
+func define(_ lines: [[String]], into cib: inout CIB) throws {
+    for l in lines { try CrmConfig.define(l, in: &cib) }
+}
+
+func words(_ text: String) throws -> [[String]] {
+    try CrmLexer.logicalLines(text).map { try CrmLexer.words($0) }.filter { !$0.isEmpty }
+}
+
+@Suite struct CrmParserTests {
+    @Test func tutorialBuildsCrmshsElementsAndIDs() throws {
+        var cib = CIB.empty()
+        try define(tutorial, into: &cib)
+        let group = try #require(try cib.q("//group[@id='website']").first)
+        #expect(group.elements(named: "primitive").map(\.id) == ["vip", "apache"])
+        let vip = group.elements(named: "primitive")[0]
+        #expect(vip["class"] == "ocf" && vip["provider"] == "heartbeat" && vip["type"] == "IPaddr2")
+        let ia = try #require(vip.firstElement(named: "instance_attributes"))
+        #expect(ia.id == "vip-instance_attributes")
+        #expect(ia.elements(named: "nvpair").map(\.id) == ["vip-instance_attributes-ip", "vip-instance_attributes-nic", "vip-instance_attributes-cidr_netmask"])
+        let apacheOp = try #require(group.elements(named: "primitive")[1].firstElement(named: "operations")?.firstElement(named: "op"))
+        #expect(apacheOp.id == "apache-monitor-10s" && apacheOp["interval"] == "10s" && apacheOp["name"] == "monitor")
+        let fence = try #require(try cib.q("//primitive[@id='vmfence']").first)
+        #expect(fence["class"] == "stonith" && fence["provider"] == nil && fence["type"] == "fence_xvm")
+        #expect(fence.firstElement(named: "instance_attributes")?.firstElement(named: "nvpair")?["value"] == "server2:server2;server3:server3")
+        #expect(fence.firstElement(named: "operations")?.firstElement(named: "op")?.id == "vmfence-monitor-1min")
+        let props = try cib.q("//cluster_property_set[@id='cib-bootstrap-options']/nvpair").compactMap(\.id)
+        #expect(props == ["cib-bootstrap-options-stonith-enabled", "cib-bootstrap-options-no-quorum-policy"])
+        #expect(try CrmShow.render(cib) == """
+            primitive apache lsb:httpd \\
+            \top monitor interval=10s
+            primitive vip IPaddr2 \\
+            \tparams ip=172.25.70.100 nic=eth0 cidr_netmask=24
+            primitive vmfence stonith:fence_xvm \\
+            \tparams pcmk_host_map="server2:server2;server3:server3" \\
+            \top monitor interval=1min
+            group website vip apache
+            property cib-bootstrap-options: \\
+            \tstonith-enabled=false \\
+            \tno-quorum-policy=ignore
+
+            """)
+    }
+
+    /// Every kind of definition; the expected text is what crmsh 4.4.1 printed for the same input.
+    @Test func everyDefinitionShowsAsCrmshDoes() throws {
+        var cib = CIB.empty()
+        try define(try words("""
+            node node1
+            node 2: node2 attributes site=a utilization cpu=2
+            primitive d1 ocf:heartbeat:Dummy params fake=1 meta target-role=Stopped op start timeout=20s op monitor interval=10s timeout=20s op monitor interval=11s role=Promoted op_params depth=0 op_meta foo=bar
+            primitive d2 Dummy op monitor interval=5 timeout=30
+            primitive d3 Dummy
+            primitive st stonith:fence_dummy params pcmk_host_list="a b" op monitor interval=1min
+            group g1 d2 meta target-role=Started
+            clone c1 g1 meta clone-max=2
+            primitive s1 ocf:pacemaker:Stateful
+            ms m1 s1 meta notify=true
+            location l1 d1 100: node1
+            location l2 d1 rule -inf: #uname eq node1
+            location l3 d1 rule 50: defined pingd and pingd gt 0
+            location l4 c1 rule -inf: date gt 2025-01-01
+            colocation col1 inf: d1 c1
+            colocation col2 -inf: d1:Started m1:Promoted
+            order o1 Mandatory: d1 c1
+            order o2 Optional: d1 m1:promote symmetrical=false
+            order o3 inf: d1 ( st d3 )
+            rsc_ticket t1 ticketA: d1 loss-policy=stop
+            property stonith-enabled=false
+            rsc_defaults resource-stickiness=100
+            op_defaults timeout=30s
+            tag tg d1 st
+            fencing_topology st
+            """), into: &cib)
+        #expect(try CrmShow.render(cib) == """
+            node 2: node2 \\
+            \tattributes site=a \\
+            \tutilization cpu=2
+            node node1
+            primitive d1 Dummy \\
+            \tparams fake=1 \\
+            \tmeta target-role=Stopped \\
+            \top start timeout=20s interval=0 \\
+            \top monitor interval=10s timeout=20s \\
+            \top monitor interval=11s role=Promoted \\
+            \top_params depth=0 \\
+            \top_meta foo=bar
+            primitive d2 Dummy \\
+            \top monitor interval=5 timeout=30
+            primitive d3 Dummy
+            primitive s1 ocf:pacemaker:Stateful
+            primitive st stonith:fence_dummy \\
+            \tparams pcmk_host_list="a b" \\
+            \top monitor interval=1min
+            group g1 d2 \\
+            \tmeta target-role=Started
+            ms m1 s1 \\
+            \tmeta notify=true
+            clone c1 g1 \\
+            \tmeta clone-max=2
+            tag tg d1 st
+            colocation col1 inf: d1 c1
+            colocation col2 -inf: d1:Started m1:Promoted
+            location l1 d1 100: node1
+            location l2 d1 \\
+            \trule -inf: #uname eq node1
+            location l3 d1 \\
+            \trule 50: defined pingd and pingd gt 0
+            location l4 c1 \\
+            \trule -inf: date gt 2025-01-01
+            order o1 Mandatory: d1 c1
+            order o2 Optional: d1 m1:promote symmetrical=false
+            order o3 Mandatory: d1 ( st d3 )
+            fencing_topology st
+            rsc_ticket t1 ticketA: d1 loss-policy=stop
+            property cib-bootstrap-options: \\
+            \tstonith-enabled=false
+            rsc_defaults rsc-options: \\
+            \tresource-stickiness=100
+            op_defaults op-options: \\
+            \ttimeout=30s
+
+            """)
+        // The ids crmsh gives.
+        func ids(_ xpath: String) throws -> [String] { try cib.q(xpath).compactMap(\.id) }
+        #expect(try ids("//primitive[@id='d1']//op") == ["d1-start-0", "d1-monitor-10s", "d1-monitor-11s"])
+        #expect(try ids("//op[@id='d1-monitor-11s']/*") == ["d1-monitor-11s-instance_attributes", "d1-monitor-11s-meta_attributes"])
+        #expect(try ids("//rsc_location[@id='l3']//*") == ["l3-rule", "l3-rule-expression", "l3-rule-expression-0"])
+        #expect(try ids("//rsc_order[@id='o3']/resource_set") == ["o3-0", "o3-1"])
+        #expect(try cib.q("//resource_set[@id='o3-1']").first?["sequential"] == "false")
+        #expect(try ids("//fencing-level") == ["fencing", "fencing-0"])
+        #expect(try ids("//master") == ["m1"])
+        #expect(try ids("//clone[@id='c1']/group") == ["g1"])
+        #expect(try cib.q("//rsc_colocation[@id='col2']").first?["with-rsc-role"] == "Promoted")
+        #expect(try cib.q("//date_expression").first?["start"] == "2025-01-01")
+    }
+
+    @Test func setsRolesAndRuleForms() throws {
+        var cib = CIB.empty()
+        try define(try words("""
+            node node1
+            primitive d1 Dummy
+            primitive d3 Dummy
+            primitive d4 Dummy
+            clone p1 d4 meta promotable=true
+            location l5 d1 rule $role=Promoted 100: #uname eq node1 or #uname eq node2 rule -inf: not_defined foo
+            location l6 d1 resource-discovery=never -inf: node1
+            colocation c3 inf: d1 d3 p1:Promoted
+            order o4 Mandatory: [ d1 d3 ] p1
+            property p2: maintenance-mode=false
+            """), into: &cib)
+        let text = try CrmShow.render(cib)
+        #expect(text.contains("location l5 d1 \\\n\trule $role=Promoted 100: #uname eq node1 or #uname eq node2 \\\n\trule -inf: not_defined foo\n"))
+        #expect(text.contains("location l6 d1 resource-discovery=never -inf: node1\n"))
+        #expect(text.contains("colocation c3 inf: d1 d3 p1:Promoted\n"))
+        #expect(text.contains("order o4 Mandatory: [ d1 d3 ] p1\n"))
+        #expect(text.contains("property p2: \\\n\tmaintenance-mode=false\n"))
+        let rule = try #require(try cib.q("//rule[@id='l5-rule']").first)
+        #expect(rule["boolean-op"] == "or" && rule["role"] == "Promoted" && rule["score"] == "100")
+        #expect(try cib.q("//rule[@id='l5-rule-0']/expression").first?.id == "l5-rule-0-expression")
+        let sets = try cib.q("//rsc_colocation[@id='c3']/resource_set")
+        #expect(sets.map(\.id) == ["c3-0", "c3-1"] && sets[1]["role"] == "Promoted")
+        let o4 = try cib.q("//rsc_order[@id='o4']/resource_set")
+        #expect(o4[0]["require-all"] == "false" && o4[0]["sequential"] == "false")
+        #expect(try cib.q("//nvpair[@id='p2-maintenance-mode']").count == 1)
+    }
+
+    @Test func errorsNameTheWordAndTheForm() throws {
+        var cib = CIB.empty()
+        #expect(throws: CrmError("configure.primitive: unknown keyword \"parms\"; usage: primitive <rsc> {[<class>:[<provider>:]]<type>|@<template>} [params ...] [meta ...] [op ...]")) {
+            try CrmConfig.define(["primitive", "d1", "Dummy", "meta", "a=1", "parms", "x=1"], in: &cib)
+        }
+        #expect(throws: CrmError("configure.frobnicate: No such command")) { try CrmConfig.define(["frobnicate", "x"], in: &cib) }
+        for bad in [["primitive", "d1"], ["group", "g"], ["location", "l", "d1", "xyz"], ["colocation", "c", "d1", "d2"],
+                    ["order", "o", "Mandatory:", "d1"], ["property", "stonith-enabled"], ["location", "l", "d1", "rule", "#uname", "is", "x"],
+                    ["primitive", "1bad", "Dummy"], ["primitive", "d", "weird:a:b:c"]] {
+            #expect(throws: CrmError.self, "\(bad)") { try CrmConfig.define(bad, in: &cib) }
+        }
+        try CrmConfig.define(["primitive", "d1", "Dummy"], in: &cib)
+        #expect(throws: CrmError("Cannot create primitive with ID 'd1': Found existing primitive with same ID.")) {
+            try CrmConfig.define(["primitive", "d1", "Dummy"], in: &cib)
+        }
+        #expect(throws: CrmError("g refers to missing object nope")) { try CrmConfig.define(["group", "g", "d1", "nope"], in: &cib) }
+        #expect(throws: CrmError("object nope does not exist")) { try CrmConfig.delete(["nope"], from: &cib) }
+        // A failed definition leaves nothing behind.
+        #expect(try cib.q("//group").isEmpty)
+    }
+
+    @Test func deleteTakesAResourceOutOfGroupsConstraintsAndTags() throws {
+        var cib = CIB.empty()
+        try define(tutorial + [["location", "l1", "vip", "100:", "node1"], ["colocation", "c", "inf:", "apache", "vmfence", "vip"],
+                               ["tag", "t", "vip", "apache"]], into: &cib)
+        try CrmConfig.delete(["vip"], from: &cib)
+        #expect(try cib.q("//primitive[@id='vip']").isEmpty)
+        #expect(try cib.q("//group[@id='website']/primitive").map(\.id) == ["apache"])
+        #expect(try cib.q("//rsc_location").isEmpty)
+        #expect(try cib.q("//resource_ref").map(\.id) == ["apache", "vmfence"])
+        #expect(try cib.q("//obj_ref").map(\.id) == ["apache"])
+        try CrmConfig.delete(["website"], from: &cib)
+        #expect(try cib.q("/cib/configuration/resources/primitive").map(\.id) == ["apache", "vmfence"])
+        CrmConfig.erase(&cib)
+        #expect(try CrmShow.render(cib) == "")
+    }
+
+    @Test func loadReplaceAndUpdateRoundTripTheShowText() throws {
+        var cib = CIB.empty()
+        try define(tutorial, into: &cib)
+        let text = try CrmShow.render(cib)
+        var other = CIB.empty()
+        try CrmConfig.load(text, into: &other, replace: true)
+        #expect(try CrmShow.render(other) == text)
+        #expect(try other.q("//*[@id]").compactMap(\.id).sorted() == cib.q("//*[@id]").compactMap(\.id).sorted())
+        // Update: a changed definition replaces the old one, with the same ids.
+        try CrmConfig.load("primitive vip IPaddr2 \\\n\tparams ip=10.0.0.1\nrsc_defaults resource-stickiness=1\n", into: &other, replace: false)
+        let vip = try #require(try other.q("//group/primitive[@id='vip']").first)
+        #expect(vip.firstElement(named: "instance_attributes")?.firstElement(named: "nvpair")?.id == "vip-instance_attributes-ip")
+        #expect(vip.firstElement(named: "instance_attributes")?.firstElement(named: "nvpair")?["value"] == "10.0.0.1")
+        #expect(try other.q("//nvpair[@id='rsc-options-resource-stickiness']").count == 1)
+    }
+
+    /// Random word sequences never crash the parser; what they define stays valid XML ids.
+    @Test func randomWordsNeverCrash() throws {
+        let vocabulary = ["primitive", "group", "clone", "ms", "location", "colocation", "order", "rsc_ticket", "property",
+                          "rsc_defaults", "op_defaults", "fencing_topology", "tag", "node", "d1", "d2", "Dummy", "ocf:heartbeat:Dummy",
+                          ":", "::", "(", ")", "[", "]", "=", "a=", "=b", "x:", "inf:", "-inf:", "100:", "rule", "op", "monitor",
+                          "interval=10s", "params", "meta", "op_params", "op_meta", "date", "in", "gt", "spec", "and", "or",
+                          "#uname", "eq", "defined", "node1", "$id=x", "$role=Promoted", "d1:Promoted", "d1:start", "@t",
+                          "Mandatory:", "symmetrical=false", "utilization", "attributes", "operations", "string:eq", "lsb:", ":x"]
+        var rng = SeededGenerator(seed: 7)
+        var defined = 0
+        for _ in 0..<3000 {
+            var cib = CIB.empty()
+            try? CrmConfig.define(["primitive", "d1", "Dummy"], in: &cib)
+            try? CrmConfig.define(["primitive", "d2", "Dummy"], in: &cib)
+            let n = Int.random(in: 1...9, using: &rng)
+            let words = [vocabulary[Int.random(in: 0..<14, using: &rng)]] + (0..<n).map { _ in vocabulary.randomElement(using: &rng)! }
+            if (try? CrmConfig.define(words, in: &cib)) != nil {
+                defined += 1
+                // What show prints reads back to the same configuration.
+                let text = try CrmShow.render(cib)
+                var again = CIB.empty()
+                do {
+                    try CrmConfig.load(text, into: &again, replace: true)
+                    #expect(try CrmShow.render(again) == text, "\(words)")
+                } catch {
+                    Issue.record("\(words): \(error)\n\(text)")
+                }
+            }
+        }
+        #expect(defined > 100)
+    }
+
+    @Test func lexerQuotesAndContinuations() throws {
+        #expect(try CrmLexer.words("primitive st stonith:x params pcmk_host_map=\"a:b;c:d\" x='y z'") ==
+                ["primitive", "st", "stonith:x", "params", "pcmk_host_map=a:b;c:d", "x=y z"])
+        #expect(try CrmLexer.words("# a comment") == [])
+        #expect(CrmLexer.logicalLines("a \\\n\tb\n\nc\n") == ["a  \tb", "c"])
+        #expect(throws: CrmError.self) { try CrmLexer.words("x \"open") }
+        #expect(CrmLexer.quoted("/var/x") == "\"/var/x\"" && CrmLexer.quoted("10s") == "10s")
+    }
+}
+
+/// A host over an in-memory CIB that records what was written and printed.
+final class MemoryHost: CrmHost {
+    var stored: CIB
+    var saves = 0
+    var answer: Bool?
+    var output: [String] = []
+    var errors: [String] = []
+    var ran: [[String]] = []
+    var files: [String: String] = [:]
+
+    init(_ cib: CIB = CIB.empty(), answer: Bool? = nil) {
+        stored = cib
+        self.answer = answer
+    }
+
+    func loadCIB() throws(CrmError) -> CIB { stored }
+    func saveCIB(_ cib: CIB, original: CIB) throws(CrmError) {
+        stored = cib
+        saves += 1
+    }
+    func run(_ tool: String, _ arguments: [String]) -> Int32 {
+        ran.append([tool] + arguments)
+        return 0
+    }
+    func edit(_ text: String) throws(CrmError) -> String { text.replacingOccurrences(of: "interval=10s", with: "interval=20s") }
+    func readFile(_ path: String) throws(CrmError) -> String {
+        guard let f = files[path] else { throw CrmError("cannot read \(path)") }
+        return f
+    }
+    func confirm(_ question: String) -> Bool? {
+        output.append(question)
+        return answer
+    }
+    func external(_ level: String, _ words: [String], _ session: inout CrmSession) -> Bool? { level == "status" ? true : nil }
+    var localNode: String? { "node1" }
+    func out(_ text: String) { output.append(text) }
+    func err(_ text: String) { errors.append(text) }
+}
+
+@Suite struct CrmSessionTests {
+    func run(_ host: MemoryHost, _ text: String) throws -> CrmSession {
+        var s = CrmSession(host: host)
+        for w in try words(text) { s.execute(w) }
+        return s
+    }
+
+    @Test func nothingReachesTheCIBBeforeCommit() throws {
+        let host = MemoryHost()
+        var s = try run(host, """
+            configure
+            property stonith-enabled=false
+            primitive vip ocf:heartbeat:IPaddr2 params ip=172.25.70.100 nic=eth0 cidr_netmask=24
+            primitive apache lsb:httpd op monitor interval=10s
+            group website vip apache
+            verify
+            """)
+        #expect(host.saves == 0 && s.pending && s.failures == 0)
+        #expect(try host.stored.q("//primitive").isEmpty)
+        s.execute(["commit"])
+        #expect(host.saves == 1 && !s.pending)
+        #expect(try host.stored.q("//group[@id='website']/primitive").count == 2)
+        s.execute(["show"])
+        #expect(host.output.last?.hasPrefix("primitive apache lsb:httpd \\\n\top monitor interval=10s") == true)
+    }
+
+    @Test func leavingWithPendingChangesAsksFirst() throws {
+        // Answered no: discarded.
+        let no = MemoryHost(answer: false)
+        var s = try run(no, "configure\nprimitive d1 Dummy\n")
+        _ = s.leave(all: true)
+        #expect(no.output.contains("There are changes pending. Do you want to commit them (y/n)?"))
+        #expect(no.saves == 0 && s.level.isEmpty)
+        // Answered yes: committed.
+        let yes = MemoryHost(answer: true)
+        s = try run(yes, "configure\nproperty stonith-enabled=false\nprimitive d1 Dummy\nend\n")
+        #expect(yes.saves == 1 && s.level.isEmpty, "\(yes.errors)")
+        // No terminal to ask on: committed, as crmsh does in batch mode.
+        let batch = MemoryHost(answer: nil)
+        s = try run(batch, "configure\nproperty stonith-enabled=false\nprimitive d1 Dummy\n")
+        let finished = s.finish()
+        #expect(finished)
+        #expect(batch.saves == 1)
+    }
+
+    @Test func anInvalidConfigurationIsNotCommittedUnlessForced() throws {
+        let host = MemoryHost()
+        var s = try run(host, "configure\norder o1 Mandatory: ghost1 ghost2\n")
+        let refused = s.commit(force: false)
+        #expect(!refused)
+        #expect(host.saves == 0)
+        #expect(host.errors.contains { $0.contains("ghost1") })
+        let forced = s.commit(force: true)
+        #expect(forced && host.saves == 1)
+    }
+
+    @Test func badCommandsFailWithTheRightForm() throws {
+        let host = MemoryHost()
+        let s = try run(host, "frob\nconfigure\nprimitive d1 Dummy parms x=1\nshow nope\n")
+        #expect(s.failures == 3)
+        #expect(host.errors[0] == "ERROR: frob: No such command")
+        #expect(host.errors[1].hasPrefix("ERROR: configure.primitive: unknown keyword \"parms\"; usage: primitive <rsc>"))
+        #expect(host.errors[2] == "ERROR: object nope does not exist")
+    }
+
+    @Test func resourceAndNodeCommandsWriteWhatCrmshWrites() throws {
+        var cib = CIB.empty()
+        try define(tutorial + [["node", "1:", "node1"], ["node", "2:", "node2"]], into: &cib)
+        let host = MemoryHost(cib)
+        let s = try run(host, """
+            resource stop vip
+            resource unmanage apache
+            node standby node2
+            node attribute node1 set site a
+            node utilization node1 set cpu 4
+            resource move vip node2 PT5M
+            resource cleanup vip
+            resource ban vip node1 force
+            resource clear vip
+            resource locate vip
+            resource promote vip
+            """)
+        #expect(s.failures == 1)  // vip is not promotable
+        let stored = host.stored
+        #expect(try stored.q("//nvpair[@id='vip-meta_attributes-target-role']").first?["value"] == "Stopped")
+        #expect(try stored.q("//nvpair[@id='apache-meta_attributes-is-managed']").first?["value"] == "false")
+        #expect(try stored.attribute("standby", scope: .nodes, node: "node2")?.value == "on")
+        #expect(try stored.attribute("site", scope: .nodes, node: "node1")?.value == "a")
+        #expect(try stored.q("//node[@uname='node1']/utilization/nvpair").first?["value"] == "4")
+        #expect(host.ran == [
+            ["crm_resource", "--quiet", "--move", "--resource", "vip", "--node", "node2", "--lifetime", "PT5M"],
+            ["crm_resource", "--cleanup", "--resource", "vip"],
+            ["crm_resource", "--ban", "--resource", "vip", "--node", "node1", "--force"],
+            ["crm_resource", "--quiet", "--clear", "--resource", "vip"],
+            ["crm_resource", "--resource", "vip", "--locate"],
+        ])
+        #expect(host.output.contains("INFO: Move constraint created for vip to node2"))
+        // move needs a node or force; a lifetime alone is not a node.
+        let moves = try run(host, "resource move vip\nresource move vip PT1H force\nresource param vip set ip 10.0.0.9\nresource param vip show ip\nresource meta vip delete target-role\n")
+        #expect(moves.failures == 1)
+        #expect(host.errors.last == "ERROR: resource.move: No target node: Move requires either a target node or 'force'")
+        #expect(host.ran.last == ["crm_resource", "--quiet", "--move", "--resource", "vip", "--lifetime", "PT1H", "--force"])
+        #expect(try host.stored.q("//nvpair[@id='vip-instance_attributes-ip']").first?["value"] == "10.0.0.9")
+        #expect(host.output.last == "10.0.0.9")
+        #expect(try host.stored.q("//nvpair[@id='vip-meta_attributes-target-role']").isEmpty)
+        _ = try run(host, "node online node2\nresource start vip\n")
+        #expect(try host.stored.attribute("standby", scope: .nodes, node: "node2")?.value == "off")
+        #expect(try host.stored.q("//nvpair[@id='vip-meta_attributes-target-role']").first?["value"] == "Started")
+    }
+
+    @Test func editAndLoadGoThroughTheShadow() throws {
+        var cib = CIB.empty()
+        try define(tutorial, into: &cib)
+        let host = MemoryHost(cib)
+        host.files["/x.crm"] = "primitive d9 Dummy\n"
+        var s = try run(host, "configure\nedit\nload update /x.crm\n")
+        #expect(s.failures == 0 && host.saves == 0)
+        #expect(try s.shadow!.q("//op[@id='apache-monitor-20s']").count == 1)
+        #expect(try s.shadow!.q("//primitive[@id='d9']").count == 1)
+        s.execute(["load", "replace", "/missing"])
+        #expect(s.failures == 1)
+    }
+}
+
+/// Pacemaker's scheduler suite as a corpus of real configurations: what `configure show`
+/// prints for each reads back (load replace) to a configuration that shows the same.
+@Suite struct CrmShowCorpusTests {
+    @Test func showReadsBackOnTheSchedulerSuite() throws {
+        let files = SharedData.conformanceFiles
+        guard !files.isEmpty else { return }
+        var same = 0, differ: [String] = [], failed: [String] = []
+        for f in files {
+            guard let cib = try? CIBFile.load(f) else { continue }
+            let text = try CrmShow.render(cib, obscure: false)
+            var again = cib
+            do {
+                try CrmConfig.load(text, into: &again, replace: true)
+            } catch {
+                failed.append("\(f.split(separator: "/").last!): \(error.message)")
+                continue
+            }
+            if try CrmShow.render(again, obscure: false) == text { same += 1 } else { differ.append(String(f.split(separator: "/").last!)) }
+        }
+        print("configure show read back: \(same) of \(files.count) the same; \(differ.count) differ; \(failed.count) not read")
+        for d in failed.prefix(40) { print("  not read: \(d)") }
+        for d in differ.prefix(20) { print("  differs: \(d)") }
+        #expect(same == files.count)
+        #expect(failed.isEmpty)
+    }
+}
