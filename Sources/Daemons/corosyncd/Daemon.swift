@@ -143,6 +143,13 @@ final class CorosyncDaemon: @unchecked Sendable {
             switch d {
             case .multicast(let p):
                 send(p, to: startup.peers.keys.sorted())
+            case .send(let p, let to) where to == nodeID:
+                // A ring of one passes the token to itself: it comes back through the event
+                // loop (never re-entrantly), as it would through the loopback interface.
+                loop.execute { [self] in
+                    guard !stopping else { return }
+                    perform(engine.onPacket(p, from: nodeID))
+                }
             case .send(let p, let to):
                 send(p, to: [to])
             case .schedule(let timer, let after):

@@ -349,7 +349,7 @@ public struct TotemRing: Sendable {
         // 6. Pass it on, and keep a copy until the successor shows progress; or, on an idle
         //    ring, the representative holds it for a while.
         t.tokenSeq += 1
-        if nodeID == ring.representative, members.count > 1, timing.hold > .zero, pending.isEmpty, allowed == 0,
+        if nodeID == ring.representative, timing.hold > .zero, pending.isEmpty, allowed == 0,
            t.rtr.isEmpty, t.fcc == 0, t.aru == t.seq, delivered == t.seq {
             heldToken = t
             out.append(.schedule(.hold, after: timing.hold))
