@@ -143,6 +143,10 @@ public enum StonithRequest: Codable, Sendable, Hashable {
     case cleanHistory(target: String?)
     /// The devices registered from the CIB; with a target, those that can fence it.
     case devices(target: String?)
+    /// The targets a registered device's agent lists (`stonith_admin --list-targets`).
+    case targets(device: String)
+    /// Whether a registered device works: its agent's monitor (`stonith_admin --query`).
+    case monitor(device: String)
     /// The fence agents installed on this node.
     case agents
     /// A fence agent's meta-data XML.

@@ -87,6 +87,20 @@ public final class StonithClient: Sendable {
         try await names(.devices(target: target), timeout: .seconds(60))
     }
 
+    /// The targets a registered device's agent lists.
+    public func targets(device: String) async throws -> [String] {
+        try await names(.targets(device: device), timeout: .seconds(150))
+    }
+
+    /// Checks a registered device with its agent's monitor; throws `StonithFailure` when it fails.
+    public func monitor(device: String) async throws {
+        switch try await ipc.request(.monitor(device: device), timeout: .seconds(150)) {
+        case .done: return
+        case .failure(let f): throw f
+        case let other: throw Self.unexpected(other)
+        }
+    }
+
     /// The fence agents installed on this node (`fence_ipmilan`, `fence_swiftha`...), sorted.
     public func installedAgents() async throws -> [String] {
         try await names(.agents, timeout: nil)

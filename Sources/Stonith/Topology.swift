@@ -204,7 +204,7 @@ extension FenceDevice {
     /// Whether the agent's `list` output (`port[,alias]` lines) names the node.
     public func listNames(_ node: String, output: String) -> Bool {
         let plug = plug(for: node).lowercased()
-        return FenceProtocol.parseList(output).contains { $0.port.lowercased() == plug || $0.alias?.lowercased() == plug }
+        return StonithAdminOutput.parseTargets(output).contains { $0.lowercased() == plug }
     }
 
     /// The action the agent is given for a fencing action (`pcmk_reboot_action` may rename it).

@@ -180,6 +180,11 @@ final class StonithdNode: @unchecked Sendable {
             stonithds.prefix(2).allSatisfy { (try? $0.admin(["-L"]).stdout) == "swiftha\nfail-dev\n2 fence devices found\n" }
         }
         #expect(registered != nil, "fail-dev not registered:\n\(report())")
+        let targets = try stonithds[0].admin(["--list-targets", "swiftha"])
+        #expect(targets.stdout == "node1\nnode2\nnode3\n3 fence targets found\n", "\(targets.status) \(targets.stdout) \(targets.stderr)")
+        #expect(try stonithds[0].admin(["--query", "swiftha"]).status == 0)
+        let unknown = try stonithds[0].admin(["--query", "nosuch"])
+        #expect(unknown.status == 105 && unknown.stderr.contains("no fence device 'nosuch' is registered on node1"), "\(unknown.status) \(unknown.stderr)")
         let forNode4 = try stonithds[1].admin(["--list", "node4"])
         #expect(forNode4.stdout == "fail-dev\n1 fence device found\n", "\(forNode4.stdout)")
 

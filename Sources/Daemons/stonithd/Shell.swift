@@ -107,6 +107,19 @@ actor FencerShell {
             let levels = await assess(target: target)
             var seen = Set<String>()
             return .names(levels.flatMap { $0 }.filter { seen.insert($0).inserted })
+        case .targets(let id), .monitor(let id):
+            guard let device = devices.first(where: { $0.id == id }) else {
+                return .failure(StonithFailure(.notFound, "no fence device '\(id)' is registered on \(node); stonith_admin --list-registered lists them"))
+            }
+            var params = device.parameters
+            params.removeValue(forKey: await runner.hostArgument(agent: device.agent))
+            let action = request == .targets(device: id) ? "list" : "monitor"
+            let r = await runner.run(agent: device.agent, resource: device.id, action: device.agentAction(for: action), parameters: params,
+                                     timeout: device.timeout(for: action, default: stonithTimeout))
+            guard r.status == .done, r.exitCode == .success else {
+                return .failure(StonithFailure(.agentFailed, "\(device.id) \(action): \(device.agent): \(AgentRunner.summary(r))"))
+            }
+            return action == "list" ? .names(StonithAdminOutput.parseTargets(r.standardOutput)) : .done
         case .agents:
             return .names(runner.installed())
         case .metadata(let agent):
