@@ -132,7 +132,9 @@ public struct FenceResult: Codable, Sendable, Hashable {
 public enum StonithRequest: Codable, Sendable, Hashable {
     /// Fence a node; answered with `.result` once the operation finished (anywhere in the
     /// cluster), failed, or timed out. `timeout` in milliseconds; `client` names the asker.
-    case fence(target: String, action: FenceAction, timeoutMilliseconds: Int, client: String)
+    /// `delaySeconds` (`stonith_admin --delay`): seconds to wait before the first device runs,
+    /// on top of its pcmk_delay_base/max; negative disables every delay; nil is 0.
+    case fence(target: String, action: FenceAction, timeoutMilliseconds: Int, client: String, delaySeconds: Int? = nil)
     /// Record that a node is safely down without fencing it (`stonith_admin --confirm`).
     /// Pending requests to fence it complete successfully.
     case confirm(target: String, client: String)

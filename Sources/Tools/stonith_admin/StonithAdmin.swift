@@ -37,6 +37,7 @@ struct StonithAdmin: AsyncParsableCommand {
     @Option(name: [.customShort("C"), .customLong("confirm")], help: "Tell cluster that named host is now safely down.") var confirm: String?
     @Option(name: [.customShort("a"), .customLong("agent")], help: "The agent to use (with --metadata).") var agent: String?
     @Option(name: [.customShort("t"), .customLong("timeout")], help: "Operation timeout in seconds (default 120).") var timeout: Int = 120
+    @Option(name: [.customShort("y"), .customLong("delay")], help: "Apply a fencing delay in seconds. Any static/random delays from pcmk_delay_base/max will be added, otherwise all disabled with the value -1 (default 0; with --fence, --reboot, --unfence).") var delay: Int = 0
     @Option(name: .customLong("tolerance"), help: "Do nothing if an equivalent --fence request succeeded less than this many seconds earlier.") var tolerance: Int = 0
     @Flag(name: [.customShort("c"), .customLong("cleanup")], help: "Cleanup wherever appropriate. Requires --history.") var cleanup = false
     @Flag(name: [.customShort("b"), .customLong("broadcast")], help: "Broadcast wherever appropriate (every node already holds the whole history).") var broadcast = false
@@ -225,7 +226,7 @@ struct StonithAdmin: AsyncParsableCommand {
         }
         let r: FenceResult
         do {
-            r = try await client.fence(target: target, action: action, timeout: .seconds(timeout))
+            r = try await client.fence(target: target, action: action, timeout: .seconds(timeout), delay: delay)
         } catch {
             finish(Self.exitCode(error), error: "Couldn't \(what) \(target): \(Self.describe(error))")
         }
