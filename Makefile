@@ -14,6 +14,8 @@ DEB_PACKAGES := libxml2-dev libsystemd-dev pkg-config pacemaker-common python3 r
 # The real Pacemaker tools, crmsh and corosync (with libcpg and a C compiler for its CPG
 # client), for differential tests and side-by-side benchmarks.
 PEER_PACKAGES := pacemaker-cli-utils crmsh corosync libcpg4 gcc
+# pacemaker-execd and liblrmd's headers, for the lrmd benchmark's side-by-side figures.
+BENCH_PEER_PACKAGES := pacemaker pacemaker-dev gcc
 
 .PHONY: all deps peer-deps build test demo bench clean ratchet
 
@@ -40,6 +42,7 @@ demo: build
 	@./scripts/demo.sh
 
 bench: deps peer-deps
+	@./scripts/ensure-packages.sh $(BENCH_PEER_PACKAGES) || echo "make bench: without $(BENCH_PEER_PACKAGES), the lrmd figures have no pacemaker-execd beside them"
 	$(SWIFT) build -c release --product cib-bench
 	@mkdir -p $(BENCH_DIR)
 	@test -f $(BENCH_DIR)/cib-32x2000.xml || python3 $(SHARED)/bench/gen_cib.py -n 32 -m 2000 -o $(BENCH_DIR)/cib-32x2000.xml --seed 11

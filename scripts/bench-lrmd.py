@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
 """Benchmark of lrmd (make bench): operations per second through lrmd's IPC API for a no-op
 OCF agent, lrmd's overhead per operation against a bare fork/exec of the same agent, IPC
-round trips, and lrmd's memory with 1000 registered resources.
+round trips, and lrmd's memory with 1000 registered resources; then the same figures for
+Pacemaker's executor, pacemaker-execd, side by side, where it can be driven here.
 
 It speaks lrmd's wire protocol directly (4-byte big-endian length + JSON), so it measures
-the daemon, not a client library. Usage: bench-lrmd.py [--lrmd PATH] [--ops N]
+the daemon, not a client library. pacemaker-execd is driven through its own client library
+(liblrmd) by scripts/execd-bench.c, compiled here; that needs pacemaker (the daemon),
+pacemaker-dev (headers), a C compiler, and root (execd only runs OCF agents from
+/usr/lib/ocf/resource.d, where the no-op agent is put for the run and removed after).
+Usage: bench-lrmd.py [--lrmd PATH] [--ops N] [--no-peer]
 """
 import argparse, json, os, signal, socket, struct, subprocess, sys, tempfile, time
 
@@ -60,10 +65,28 @@ class LRMD:
         return self.results.pop(call_id)
 
 
+    def wait_any(self):
+        """Waits for the next result; returns its call id."""
+        while True:
+            m = self.recv()
+            if m["kind"] == "event":
+                rec = m["event"]["result"]["_0"]
+                self.results[rec["callID"]] = rec
+                return rec["callID"]
+
+
+def duration(seconds):
+    # Swift's Duration encodes as its 128-bit count of attoseconds: [high 64 bits, low 64 bits].
+    atto = int(seconds * 10**18)
+    return [atto >> 64, atto & (2**64 - 1)]
+
+
 def op(resource, timeout_s=20):
-    # Durations travel as Swift's Duration encoding: [seconds, attoseconds].
-    return {"execute": {"_0": {"resource": resource, "action": "start", "interval": [0, 0],
-                               "timeout": [timeout_s, 0], "parameters": {}, "meta": {}}}}
+    return {"execute": {"_0": {"resource": resource, "action": "start", "interval": duration(0),
+                               "timeout": duration(timeout_s), "parameters": {}, "meta": {}}}}
+
+
+WINDOW = 64  # operations in flight in the parallel runs (execd evicts a client ~500 behind)
 
 
 def rss_kb(pid):
@@ -79,6 +102,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lrmd", default=os.path.join(here, "..", ".build", "release", "lrmd"))
     ap.add_argument("--ops", type=int, default=2000)
+    ap.add_argument("--no-peer", action="store_true", help="leave out pacemaker-execd")
     args = ap.parse_args()
     if not os.access(args.lrmd, os.X_OK):
         sys.exit(f"{args.lrmd} is not built: swift build -c release --product lrmd")
@@ -102,6 +126,7 @@ def main():
         lrmd = LRMD(sock)
         lrmd.call({"subscribe": {}})
         n = 2000
+        bare = 0.0
         t = time.perf_counter()
         for _ in range(n):
             lrmd.call({"status": {}})
@@ -117,11 +142,21 @@ def main():
         print(f"no-op agent through lrmd, one at a time: {seq * 1e3:8.2f} ms/op")
 
         t = time.perf_counter()
-        ids = [lrmd.call(op(f"r{i % 16}"))["callID"]["_0"] for i in range(args.ops)]
-        for i in ids:
-            lrmd.wait_result(i)
+        issued = done = 0
+        while issued < min(WINDOW, args.ops):
+            lrmd.call(op(f"r{issued % 16}"))
+            issued += 1
+        while done < args.ops:
+            # Results that came in while a request was answered are already in lrmd.results.
+            if not lrmd.results:
+                lrmd.wait_any()
+            lrmd.results.popitem()
+            done += 1
+            if issued < args.ops:
+                lrmd.call(op(f"r{issued % 16}"))
+                issued += 1
         par = time.perf_counter() - t
-        print(f"no-op agent through lrmd, 16 resources:  {args.ops / par:8.0f} ops/s (parallel limit 8)")
+        print(f"no-op agent through lrmd, 16 resources:  {args.ops / par:8.0f} ops/s ({WINDOW} in flight, parallel limit 8)")
 
         t = time.perf_counter()
         for _ in range(args.ops // 4):
@@ -135,15 +170,82 @@ def main():
             lrmd.call({"register": {"_0": {"id": f"m{i}", "agent": "ocf:bench:Noop", "parameters": {"p": str(i)}, "meta": {}}}})
         after = rss_kb(daemon.pid)
         print(f"lrmd RSS: {before} kB with 16 resources, {after} kB with 1016")
-        if subprocess.run(["sh", "-c", "command -v pacemaker-execd || test -x /usr/lib/pacemaker/pacemaker-execd"],
-                          stdout=subprocess.DEVNULL).returncode != 0:
-            print("peer: SKIPPED: pacemaker-execd is not installed (apt-get install pacemaker) — no side-by-side figure")
-        else:
-            print("peer: SKIPPED: pacemaker-execd needs a running cluster stack to be driven; no side-by-side figure yet")
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=30)
+    try:
+        if not args.no_peer:
+            peer(args, base, seq_ops=args.ops // 4, bare=bare, agent=agent)
+    finally:
         subprocess.run(["rm", "-rf", base])
+
+
+EXECD = "/usr/lib/pacemaker/pacemaker-execd"
+PEER_AGENT_DIR = "/usr/lib/ocf/resource.d/swiftha-bench"
+
+
+def peer(args, base, seq_ops, bare, agent):
+    """The same figures for pacemaker-execd, or one line saying why they cannot be had here."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if not os.access(EXECD, os.X_OK):
+        return print(f"peer: SKIPPED: {EXECD} is not installed (apt-get install pacemaker)")
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "pacemaker-lrmd", "glib-2.0"], capture_output=True, text=True)
+    if flags.returncode != 0:
+        return print("peer: SKIPPED: liblrmd's headers are not installed (apt-get install pacemaker-dev)")
+    client = os.path.join(base, "execd-bench")
+    cc = subprocess.run(["cc", "-O2", "-o", client, os.path.join(here, "execd-bench.c")] + flags.stdout.split(),
+                        capture_output=True, text=True)
+    if cc.returncode != 0:
+        return print(f"peer: SKIPPED: cannot compile scripts/execd-bench.c: {cc.stderr.strip()[:300]}")
+    if os.geteuid() != 0:
+        return print(f"peer: SKIPPED: pacemaker-execd runs OCF agents only from /usr/lib/ocf/resource.d; putting the no-op agent there needs root")
+    if subprocess.run([client, "register", "0", "probe", "x", "y"], capture_output=True).returncode == 0:
+        return print("peer: SKIPPED: a pacemaker-execd is already running on this machine (its IPC name is machine-wide); not disturbing it")
+    made_dir = not os.path.isdir(PEER_AGENT_DIR)
+    os.makedirs(PEER_AGENT_DIR, exist_ok=True)
+    peer_agent = os.path.join(PEER_AGENT_DIR, "Noop")
+    subprocess.run(["cp", agent, peer_agent], check=True)
+    log = os.path.join(base, "execd.log")
+    execd = subprocess.Popen([EXECD, "-l", log], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(500):
+            if subprocess.run([client, "register", "16", "r", "swiftha-bench", "Noop"], capture_output=True).returncode == 0:
+                break
+            if execd.poll() is not None:
+                return print(f"peer: SKIPPED: pacemaker-execd exited at start (status {execd.returncode}); see {log}")
+            time.sleep(0.02)
+        else:
+            return print("peer: SKIPPED: pacemaker-execd did not accept a connection within 10 s")
+
+        def timed(mode, n):
+            r = subprocess.run([client, mode, str(n), "16", "r"], capture_output=True, text=True, timeout=600)
+            if r.returncode != 0:
+                raise RuntimeError(f"execd-bench {mode}: {r.stderr.strip()}")
+            return float(r.stdout)
+
+        seq = timed("seq", seq_ops) / seq_ops
+        print(f"peer pacemaker-execd, one at a time:     {seq * 1e3:8.2f} ms/op")
+        par = timed("par", args.ops)
+        print(f"peer pacemaker-execd, 16 resources:      {args.ops / par:8.0f} ops/s ({WINDOW} in flight, no parallel limit)")
+        print(f"peer pacemaker-execd overhead per op:    {(seq - bare) * 1e3:8.2f} ms")
+        before = rss_kb(execd.pid)
+        r = subprocess.run([client, "register", "1000", "m", "swiftha-bench", "Noop"], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"execd-bench register: {r.stderr.strip()}")
+        after = rss_kb(execd.pid)
+        print(f"peer pacemaker-execd RSS: {before} kB with 16 resources, {after} kB with 1016")
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        print(f"peer: FAILED: {e}; see {log}")
+    finally:
+        execd.send_signal(signal.SIGTERM)
+        try:
+            execd.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            execd.kill()
+            execd.wait()
+        os.remove(peer_agent)
+        if made_dir:
+            os.rmdir(PEER_AGENT_DIR)
 
 
 if __name__ == "__main__":

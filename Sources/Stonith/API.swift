@@ -132,7 +132,9 @@ public struct FenceResult: Codable, Sendable, Hashable {
 public enum StonithRequest: Codable, Sendable, Hashable {
     /// Fence a node; answered with `.result` once the operation finished (anywhere in the
     /// cluster), failed, or timed out. `timeout` in milliseconds; `client` names the asker.
-    case fence(target: String, action: FenceAction, timeoutMilliseconds: Int, client: String)
+    /// `delaySeconds` (`stonith_admin --delay`): seconds to wait before the first device runs,
+    /// on top of its pcmk_delay_base/max; negative disables every delay; nil is 0.
+    case fence(target: String, action: FenceAction, timeoutMilliseconds: Int, client: String, delaySeconds: Int? = nil)
     /// Record that a node is safely down without fencing it (`stonith_admin --confirm`).
     /// Pending requests to fence it complete successfully.
     case confirm(target: String, client: String)
@@ -143,6 +145,10 @@ public enum StonithRequest: Codable, Sendable, Hashable {
     case cleanHistory(target: String?)
     /// The devices registered from the CIB; with a target, those that can fence it.
     case devices(target: String?)
+    /// The targets a registered device's agent lists (`stonith_admin --list-targets`).
+    case targets(device: String)
+    /// Whether a registered device works: its agent's monitor (`stonith_admin --query`).
+    case monitor(device: String)
     /// The fence agents installed on this node.
     case agents
     /// A fence agent's meta-data XML.

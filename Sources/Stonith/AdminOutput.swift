@@ -96,6 +96,23 @@ public enum StonithAdminOutput {
         return out
     }
 
+    /// The targets in a fence agent's `list` output, as Pacemaker reads them: every word
+    /// (separated by spaces, commas or semicolons) of the characters a node name may have,
+    /// leaving out `on`, `off` and lines of complaints ("invalid", "variable").
+    public static func parseTargets(_ output: String) -> [String] {
+        var out: [String] = []
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+        for line in output.replacingOccurrences(of: "\\n", with: "\n").split(separator: "\n") {
+            if line.contains("invalid") || line.contains("variable") { continue }
+            for word in line.split(whereSeparator: { $0.isWhitespace || $0 == "," || $0 == ";" }) {
+                let entry = String(word.prefix { allowed.contains($0) })
+                guard !entry.isEmpty, entry.lowercased() != "on", entry.lowercased() != "off" else { continue }
+                out.append(entry)
+            }
+        }
+        return out
+    }
+
     /// A list with Pacemaker's text footer: items, then `N fence devices found`.
     public static func listText(_ items: [String], singular: String, plural: String) -> String {
         items.map { $0 + "\n" }.joined() + "\(items.count) \(items.count == 1 ? singular : plural) found\n"
@@ -131,9 +148,9 @@ public enum StonithAdminOutput {
         return s + "</pacemaker-result>\n"
     }
 
-    public static func xmlList(name: String, items: [String], itemName: String) -> String {
+    public static func xmlList(name: String, items: [String], itemName: String?) -> String {
         var s = "  <list name=\"\(xmlEscape(name))\" count=\"\(items.count)\">\n"
-        for i in items { s += "    <item name=\"\(itemName)\">\(xmlEscape(i))</item>\n" }
+        for i in items { s += "    <item\(itemName.map { " name=\"\($0)\"" } ?? "")>\(xmlEscape(i))</item>\n" }
         return s + "  </list>\n"
     }
 

@@ -42,11 +42,13 @@ public final class StonithClient: Sendable {
     /// Fences `target` and waits until it is done, failed, or `timeout` has passed (the
     /// result is then `.timedOut`). Any node of the cluster whose devices can fence the
     /// target may carry it out; a node fences itself only when no other can.
-    public func fence(target: String, action: FenceAction = .reboot, timeout: Duration = .seconds(120)) async throws -> FenceResult {
+    /// `delay` is `stonith_admin --delay`: seconds before the first device runs, added to its
+    /// pcmk_delay_base/max; negative disables every delay.
+    public func fence(target: String, action: FenceAction = .reboot, timeout: Duration = .seconds(120), delay: Int? = nil) async throws -> FenceResult {
         let ms = max(1, Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
         // stonithd answers by the timeout; the connection waits a little longer for that answer.
-        let request = StonithRequest.fence(target: target, action: action, timeoutMilliseconds: ms, client: name)
-        switch try await ipc.request(request, timeout: timeout + .seconds(15)) {
+        let request = StonithRequest.fence(target: target, action: action, timeoutMilliseconds: ms, client: name, delaySeconds: delay)
+        switch try await ipc.request(request, timeout: timeout + .seconds(15 + max(0, delay ?? 0))) {
         case .result(let r): return r
         case .failure(let f): throw f
         case let other: throw Self.unexpected(other)
@@ -85,6 +87,20 @@ public final class StonithClient: Sendable {
     /// The fence devices registered from the CIB (ids); with a target, those that can fence it.
     public func registeredDevices(target: String? = nil) async throws -> [String] {
         try await names(.devices(target: target), timeout: .seconds(60))
+    }
+
+    /// The targets a registered device's agent lists.
+    public func targets(device: String) async throws -> [String] {
+        try await names(.targets(device: device), timeout: .seconds(150))
+    }
+
+    /// Checks a registered device with its agent's monitor; throws `StonithFailure` when it fails.
+    public func monitor(device: String) async throws {
+        switch try await ipc.request(.monitor(device: device), timeout: .seconds(150)) {
+        case .done: return
+        case .failure(let f): throw f
+        case let other: throw Self.unexpected(other)
+        }
     }
 
     /// The fence agents installed on this node (`fence_ipmilan`, `fence_swiftha`...), sorted.

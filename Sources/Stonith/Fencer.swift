@@ -31,9 +31,13 @@ public struct FencerRequest: Codable, Sendable, Equatable {
     public var client: String
     public var timeoutMilliseconds: Int
     public var requested: Date
+    /// The client's requested delay in seconds (`stonith_admin --delay`), for the first device
+    /// run; negative disables pcmk_delay_base/max too.
+    public var delaySeconds: Int?
 
     public init(id: String, target: String, action: FenceAction, origin: String, originMember: String, client: String,
-                timeoutMilliseconds: Int, requested: Date) {
+                timeoutMilliseconds: Int, requested: Date, delaySeconds: Int? = nil) {
+        self.delaySeconds = delaySeconds
         self.id = id
         self.target = target
         self.action = action
@@ -92,7 +96,9 @@ public struct Fencer: Sendable {
         /// `onAssessed`.
         case assess(id: String, target: String, action: FenceAction)
         /// Run a device's agent; answer with `onAgentResult`.
-        case runAgent(id: String, device: String, action: String, target: String, timeout: Duration)
+        /// `requestedDelay`: the client's delay, for the operation's first device only (as
+        /// Pacemaker's fencer); a negative one (every delay disabled) for every device.
+        case runAgent(id: String, device: String, action: String, target: String, timeout: Duration, requestedDelay: Int? = nil)
         /// Answer a client.
         case reply(token: UInt64, FenceResult)
         /// Tell subscribers an operation finished.
@@ -120,6 +126,8 @@ public struct Fencer: Sendable {
     private var originated: [String: Origination] = [:]
     /// The operations this node executes.
     private var executions: [String: FencingOperation] = [:]
+    /// Operations whose first device has run (the client's delay is spent).
+    private var delaySpent: Set<String> = []
     /// The levels this node offered, by operation.
     private var offered: [String: [[String]]] = [:]
     private var waiters: [String: [UInt64]] = [:]
@@ -179,7 +187,7 @@ public struct Fencer: Sendable {
     /// A client asks to fence `target`. An identical request already pending anywhere in the
     /// cluster is joined rather than repeated.
     public mutating func onFenceRequest(token: UInt64, target: String, action: FenceAction, timeout: Duration,
-                                        client: String, now: Date) -> [Directive] {
+                                        client: String, delay: Int? = nil, now: Date) -> [Directive] {
         // Only an operation this member follows itself (a member that joined later may list
         // operations it only heard of).
         if let same = order.reversed().first(where: { tracking[$0] != nil && history[$0]?.state == .pending && history[$0]?.target == target && history[$0]?.action == action }) {
@@ -192,13 +200,15 @@ public struct Fencer: Sendable {
         let id = "\(node)/\(member)/\(counter)"
         let ms = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         let request = FencerRequest(id: id, target: target, action: action, origin: node, originMember: member,
-                                    client: client, timeoutMilliseconds: max(1, ms), requested: now)
+                                    client: client, timeoutMilliseconds: max(1, ms), requested: now, delaySeconds: delay)
         waiters[id, default: []].append(token)
         waiterTimeouts[token] = event(of: request, state: .pending, delegate: nil, reason: nil, completed: nil)
         undelivered.insert(id)
+        // The requested delay does not eat up the timeout (as Pacemaker's fencer).
+        let delayed = timeout + .seconds(max(0, delay ?? 0))
         return [.multicast(.request(request)),
-                .schedule(.request(id: id), after: timeout),
-                .schedule(.waiter(token: token), after: timeout + .seconds(5)),
+                .schedule(.request(id: id), after: delayed),
+                .schedule(.waiter(token: token), after: delayed + .seconds(5)),
                 .log("\(client) asks to \(action) \(target) within \(timeout.secondsText): request \(id)")]
     }
 
@@ -486,9 +496,14 @@ public struct Fencer: Sendable {
         return directives.flatMap { d -> [Directive] in
             switch d {
             case .run(let device, let action, let target, let timeout):
-                return [.runAgent(id: id, device: device, action: action, target: target, timeout: timeout)]
+                var requested = t.request.delaySeconds
+                if let r = requested, r >= 0, delaySpent.contains(id) { requested = nil }
+                delaySpent.insert(id)
+                return [.runAgent(id: id, device: device, action: action, target: target, timeout: timeout + .seconds(max(0, requested ?? 0)),
+                                  requestedDelay: requested)]
             case .finished(let success, let detail):
                 executions[id] = nil
+                delaySpent.remove(id)
                 _ = t
                 return finish(id, outcome: success ? .ok : .failed(reason: detail), delegate: node, reason: detail, now: now)
             }

@@ -204,7 +204,7 @@ extension FenceDevice {
     /// Whether the agent's `list` output (`port[,alias]` lines) names the node.
     public func listNames(_ node: String, output: String) -> Bool {
         let plug = plug(for: node).lowercased()
-        return FenceProtocol.parseList(output).contains { $0.port.lowercased() == plug || $0.alias?.lowercased() == plug }
+        return StonithAdminOutput.parseTargets(output).contains { $0.lowercased() == plug }
     }
 
     /// The action the agent is given for a fencing action (`pcmk_reboot_action` may rename it).
@@ -313,7 +313,15 @@ extension FenceDevice {
     /// Pacemaker's fencer computes it: pcmk_delay_base (a duration, or a map
     /// `node1:5s;node2:0s` naming each target's), plus a random part up to pcmk_delay_max.
     /// Whole seconds, as Pacemaker counts them. Zero for other actions.
-    public func delay(action: String, target: String, using rng: inout some RandomNumberGenerator) -> Duration {
+    ///
+    /// `requested` is the client's delay (`stonith_admin --delay`) in seconds: added to the
+    /// device's; negative disables every delay.
+    public func delay(action: String, target: String, requested: Int? = nil, using rng: inout some RandomNumberGenerator) -> Duration {
+        if let r = requested, r < 0 { return .zero }
+        return .seconds(Int64(requested ?? 0)) + deviceDelay(action: action, target: target, using: &rng)
+    }
+
+    private func deviceDelay(action: String, target: String, using rng: inout some RandomNumberGenerator) -> Duration {
         guard action == "off" || action == "reboot" else { return .zero }
         let max = parameters["pcmk_delay_max"].flatMap(Self.parseDuration).map { $0.components.seconds } ?? 0
         var base: Int64 = 0

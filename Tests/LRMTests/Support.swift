@@ -76,10 +76,10 @@ final class LRMNode: @unchecked Sendable {
     }
 
     /// Starts lrmd and waits (bounded) until it accepts connections.
-    func start(extra: [String] = [], environment: [String: String] = [:]) async throws {
+    func start(extra: [String] = [], environment: [String: String] = [:], verbose: Bool = true) async throws {
         let p = Process()
         p.executableURL = Tool.binDir.appendingPathComponent("lrmd")
-        p.arguments = ["--root", root, "--node", name, "--ocf-root", ocfRoot, "--kill-grace", "1", "--verbose"] + extra
+        p.arguments = ["--root", root, "--node", name, "--ocf-root", ocfRoot, "--kill-grace", "1"] + (verbose ? ["--verbose"] : []) + extra
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "SWIFTHA_ROOT")
         env.removeValue(forKey: "SWIFTHA_NODE")

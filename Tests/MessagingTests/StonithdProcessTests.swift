@@ -180,6 +180,11 @@ final class StonithdNode: @unchecked Sendable {
             stonithds.prefix(2).allSatisfy { (try? $0.admin(["-L"]).stdout) == "swiftha\nfail-dev\n2 fence devices found\n" }
         }
         #expect(registered != nil, "fail-dev not registered:\n\(report())")
+        let targets = try stonithds[0].admin(["--list-targets", "swiftha"])
+        #expect(targets.stdout == "node1\nnode2\nnode3\n3 fence targets found\n", "\(targets.status) \(targets.stdout) \(targets.stderr)")
+        #expect(try stonithds[0].admin(["--query", "swiftha"]).status == 0)
+        let unknown = try stonithds[0].admin(["--query", "nosuch"])
+        #expect(unknown.status == 105 && unknown.stderr.contains("no fence device 'nosuch' is registered on node1"), "\(unknown.status) \(unknown.stderr)")
         let forNode4 = try stonithds[1].admin(["--list", "node4"])
         #expect(forNode4.stdout == "fail-dev\n1 fence device found\n", "\(forNode4.stdout)")
 
@@ -225,8 +230,12 @@ final class StonithdNode: @unchecked Sendable {
             #expect(try cibds[1].cibadmin(["--create", "--scope", "resources", "--xml-text", dummy]).status == 0)
             let seen = CorosyncdCluster.waitFor(10) { (try? stonithds[1].admin(["--list", "node5"]).stdout) == "dummy\n1 fence device found\n" }
             #expect(seen != nil, "dummy not registered:\n\(report())")
-            let off = try stonithds[1].admin(["--fence", "node5", "-t", "30"])
+            // stonith_admin --delay: the device waits that long before it runs.
+            let offStarted = ContinuousClock.now
+            let off = try stonithds[1].admin(["--fence", "node5", "-t", "30", "--delay", "1"])
             #expect(off.status == 0, "\(off.status) \(off.stderr)\n\(report())")
+            #expect(ContinuousClock.now - offStarted >= .seconds(1), "--delay 1 was not waited")
+            #expect(stonithds[1].log.contains("delaying off of node5 with device dummy by 1s (1s requested"), "\(stonithds[1].log.suffix(2000))")
             #expect((try? String(contentsOfFile: statusFile, encoding: .utf8)) == "off", "fence_dummy did not switch node5 off")
             let h = try stonithds[0].admin(["-H", "node5"])
             #expect(h.stdout.hasPrefix("turning off of node5 successful: delegate=node2, client=stonith_admin."), "\(h.stdout)")

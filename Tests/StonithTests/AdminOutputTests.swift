@@ -39,6 +39,12 @@ import Testing
                 == "turning off of node4 successful: delegate=a human, client=stonith_admin.42, origin=node1, completed='2023-11-14 22:13:20Z'\n1 event found\n")
     }
 
+    @Test func listOutputIsReadAsPacemakerReadsIt() {
+        #expect(StonithAdminOutput.parseTargets("node1,\nnode2,alias2\n") == ["node1", "node2", "alias2"])
+        #expect(StonithAdminOutput.parseTargets("vm-1 on\nvm-2 off\nWARNING: invalid option x\n") == ["vm-1", "vm-2"])
+        #expect(StonithAdminOutput.parseTargets("a;b c\\nd") == ["a", "b", "c", "d"])
+    }
+
     @Test func listsAndXML() {
         #expect(StonithAdminOutput.listText(["a"], singular: "fence device", plural: "fence devices") == "a\n1 fence device found\n")
         #expect(StonithAdminOutput.listText([], singular: "fence device", plural: "fence devices") == "0 fence devices found\n")

@@ -55,7 +55,7 @@ struct FencerSimulation {
                 trace.append("\(member) multicasts \(m)")
                 queue.append(.message(m))
             case .assess(let id, let target, _): assessments.append((member, id, target))
-            case .runAgent(let id, _, _, let target, _):
+            case .runAgent(let id, _, _, let target, _, _):
                 if let other = runs.first(where: { $0.id == id && $0.member != member && fencers[$0.member] != nil }) {
                     problems.append("\(id) runs on \(member) while \(other.member) still runs it")
                 }

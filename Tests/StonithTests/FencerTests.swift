@@ -14,6 +14,8 @@ struct FencerCluster {
     var replies: [UInt64: FenceResult] = [:]
     var done: Set<UInt64> = []
     var runs: [(member: String, id: String, device: String, action: String, target: String)] = []
+    /// The client delay each agent run was given (`stonith_admin --delay`), in order.
+    var requestedDelays: [Int?] = []
     var assessments: [(member: String, id: String, target: String)] = []
     var notified: [String: [FenceEvent]] = [:]
     var timers: [(member: String, timer: Fencer.Timer, after: Duration)] = []
@@ -32,7 +34,9 @@ struct FencerCluster {
             switch d {
             case .multicast(let m): queue.append((member, m))
             case .assess(let id, let target, _): assessments.append((member, id, target))
-            case .runAgent(let id, let device, let action, let target, _): runs.append((member, id, device, action, target))
+            case .runAgent(let id, let device, let action, let target, _, let delay):
+                runs.append((member, id, device, action, target))
+                requestedDelays.append(delay)
             case .reply(let token, let r): replies[token] = r
             case .notify(let e): notified[member, default: []].append(e)
             case .schedule(let t, let after): timers.append((member, t, after))
@@ -300,5 +304,30 @@ extension Fencer {
         let capped = FenceDevice(id: "d", agent: "fence_x", parameters: ["pcmk_delay_base": "9s", "pcmk_delay_max": "3s"])
         #expect(capped.delay(action: "reboot", target: "n", using: &rng) == .seconds(3), "base is limited to max")
         #expect(FenceDevice(id: "d", agent: "a").delay(action: "reboot", target: "n", using: &rng) == .zero)
+        // stonith_admin --delay: added to the device's delays; -1 disables them all.
+        #expect(fixed.delay(action: "reboot", target: "node1", requested: 3, using: &rng) == .seconds(8))
+        #expect(fixed.delay(action: "on", target: "node1", requested: 3, using: &rng) == .seconds(3))
+        #expect(fixed.delay(action: "reboot", target: "node1", requested: -1, using: &rng) == .zero)
+        #expect(random.delay(action: "reboot", target: "n", requested: -1, using: &rng) == .zero)
+    }
+
+    @Test func theClientsDelayIsForTheFirstDeviceOnlyAndMinusOneForEvery() {
+        // A reboot through two levels: the first fails, the second runs its off and on.
+        for (requested, expected) in [(5, [5, nil, nil]), (-1, [-1, -1, -1]), (0, [0, nil, nil])] as [(Int, [Int?])] {
+            var c = FencerTests().cluster(everyoneCan: [["first"], ["second"]])
+            c.capability["2:200"] = { _ in [] }
+            c.capability["3:300"] = { _ in [] }
+            c.call("1:100") { $0.onFenceRequest(token: 1, target: "node3", action: .off, timeout: .seconds(60), client: "stonith_admin.1", delay: requested, now: T0) }
+            c.settle()
+            c.agentAnswers(success: false)
+            c.settle()
+            c.agentAnswers(success: true)
+            c.settle()
+            #expect(c.replies[1]?.outcome == .ok, "\(String(describing: c.replies[1]))")
+            #expect(Array(c.requestedDelays.prefix(2)) == Array(expected.prefix(2)), "delay \(requested): \(c.requestedDelays)")
+            // The request's timer is pushed back by the requested delay.
+            let request = c.timers.first { if case .request = $0.timer { true } else { false } }
+            #expect(request?.after == .seconds(60 + max(0, requested)))
+        }
     }
 }

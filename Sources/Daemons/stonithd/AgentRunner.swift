@@ -87,15 +87,15 @@ actor AgentRunner {
 
     /// Runs a fencing step of a device against a target: the action after pcmk_<action>_action,
     /// the parameters with nodename and the plug, the device's own timeout within `limit`.
-    func fence(device: FenceDevice, action: String, target: String, limit: Duration, defaultTimeout: Duration) async -> (success: Bool, output: String) {
+    func fence(device: FenceDevice, action: String, target: String, limit: Duration, defaultTimeout: Duration, requestedDelay: Int? = nil) async -> (success: Bool, output: String) {
         let hostArg = await hostArgument(agent: device.agent)
         let params = device.agentParameters(target: target, defaultHostArgument: hostArg)
         let timeout = min(limit, device.timeout(for: action, default: defaultTimeout))
         let agentAction = device.agentAction(for: action)
         var rng = SystemRandomNumberGenerator()
-        let delay = device.delay(action: action, target: target, using: &rng)
+        let delay = device.delay(action: action, target: target, requested: requestedDelay, using: &rng)
         if delay > .zero {
-            logger.notice("delaying \(action) of \(target) with device \(device.id) by \(delay.cibText) (pcmk_delay_base / pcmk_delay_max)")
+            logger.notice("delaying \(action) of \(target) with device \(device.id) by \(delay.cibText) (\(requestedDelay.map { $0 > 0 ? "\($0)s requested, " : "" } ?? "")pcmk_delay_base / pcmk_delay_max)")
             try? await Task.sleep(for: delay)
         }
         logger.notice("running \(device.agent) \(agentAction) of \(target) for device \(device.id) (timeout \(timeout.cibText))")

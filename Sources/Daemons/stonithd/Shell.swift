@@ -77,14 +77,14 @@ actor FencerShell {
 
     func handle(_ request: StonithRequest, from connection: IPCConnection<StonithAPI>) async -> StonithReply {
         switch request {
-        case .fence(let target, let action, let ms, let client):
+        case .fence(let target, let action, let ms, let client, let delay):
             guard Self.validNodeName(target) else {
                 return .failure(StonithFailure(.invalidRequest, "'\(target)' is not a node name; give the name of the node to fence"))
             }
             guard ms > 0 else { return .failure(StonithFailure(.invalidRequest, "the timeout must be positive (got \(ms) ms)")) }
             let who = "\(client).\(connection.peer.pid)"
             return .result(await wait { token, now in
-                fencer.onFenceRequest(token: token, target: target, action: action, timeout: .milliseconds(Int64(ms)), client: who, now: now)
+                fencer.onFenceRequest(token: token, target: target, action: action, timeout: .milliseconds(Int64(ms)), client: who, delay: delay, now: now)
             })
         case .confirm(let target, let client):
             guard Self.validNodeName(target) else {
@@ -107,6 +107,19 @@ actor FencerShell {
             let levels = await assess(target: target)
             var seen = Set<String>()
             return .names(levels.flatMap { $0 }.filter { seen.insert($0).inserted })
+        case .targets(let id), .monitor(let id):
+            guard let device = devices.first(where: { $0.id == id }) else {
+                return .failure(StonithFailure(.notFound, "no fence device '\(id)' is registered on \(node); stonith_admin --list-registered lists them"))
+            }
+            var params = device.parameters
+            params.removeValue(forKey: await runner.hostArgument(agent: device.agent))
+            let action = request == .targets(device: id) ? "list" : "monitor"
+            let r = await runner.run(agent: device.agent, resource: device.id, action: device.agentAction(for: action), parameters: params,
+                                     timeout: device.timeout(for: action, default: stonithTimeout))
+            guard r.status == .done, r.exitCode == .success else {
+                return .failure(StonithFailure(.agentFailed, "\(device.id) \(action): \(device.agent): \(AgentRunner.summary(r))"))
+            }
+            return action == "list" ? .names(StonithAdminOutput.parseTargets(r.standardOutput)) : .done
         case .agents:
             return .names(runner.installed())
         case .metadata(let agent):
@@ -186,13 +199,13 @@ actor FencerShell {
                     let levels = await self.assess(target: target)
                     self.assessed(id, levels)
                 }
-            case .runAgent(let id, let deviceID, let action, let target, let timeout):
+            case .runAgent(let id, let deviceID, let action, let target, let timeout, let requestedDelay):
                 let device = devices.first { $0.id == deviceID }
                 let fallback = stonithTimeout
                 Task {
                     let (ok, output): (Bool, String)
                     if let device {
-                        (ok, output) = await self.runner.fence(device: device, action: action, target: target, limit: timeout, defaultTimeout: fallback)
+                        (ok, output) = await self.runner.fence(device: device, action: action, target: target, limit: timeout, defaultTimeout: fallback, requestedDelay: requestedDelay)
                     } else {
                         (ok, output) = (false, "device \(deviceID) is no longer configured")
                     }

@@ -25,6 +25,8 @@ struct StonithAdmin: AsyncParsableCommand {
 
     @Flag(name: [.customShort("L"), .customLong("list-registered")], help: "List all registered devices.") var listRegistered = false
     @Option(name: [.customShort("l"), .customLong("list")], help: "List devices that can terminate the specified host.") var listFor: String?
+    @Option(name: [.customShort("s"), .customLong("list-targets")], help: "List the targets that can be fenced by the named device.") var listTargets: String?
+    @Option(name: [.customShort("Q"), .customLong("query")], help: "Check the named device's status.") var query: String?
     @Flag(name: [.customShort("I"), .customLong("list-installed")], help: "List all installed devices.") var listInstalled = false
     @Flag(name: [.customShort("M"), .customLong("metadata")], help: "Show agent metadata. Requires: --agent.") var metadata = false
     @Option(name: [.customShort("H"), .customLong("history")], help: "Show last successful fencing operation for named node (or '*' for all nodes).") var history: String?
@@ -35,6 +37,7 @@ struct StonithAdmin: AsyncParsableCommand {
     @Option(name: [.customShort("C"), .customLong("confirm")], help: "Tell cluster that named host is now safely down.") var confirm: String?
     @Option(name: [.customShort("a"), .customLong("agent")], help: "The agent to use (with --metadata).") var agent: String?
     @Option(name: [.customShort("t"), .customLong("timeout")], help: "Operation timeout in seconds (default 120).") var timeout: Int = 120
+    @Option(name: [.customShort("y"), .customLong("delay")], help: "Apply a fencing delay in seconds. Any static/random delays from pcmk_delay_base/max will be added, otherwise all disabled with the value -1 (default 0; with --fence, --reboot, --unfence).") var delay: Int = 0
     @Option(name: .customLong("tolerance"), help: "Do nothing if an equivalent --fence request succeeded less than this many seconds earlier.") var tolerance: Int = 0
     @Flag(name: [.customShort("c"), .customLong("cleanup")], help: "Cleanup wherever appropriate. Requires --history.") var cleanup = false
     @Flag(name: [.customShort("b"), .customLong("broadcast")], help: "Broadcast wherever appropriate (every node already holds the whole history).") var broadcast = false
@@ -73,7 +76,7 @@ struct StonithAdmin: AsyncParsableCommand {
         // An agent that exits without reading its stdin (fence_ack_manual) must not kill us.
         signal(SIGPIPE, SIG_IGN)
         let env = NodeEnvironment(root: root)
-        let actions = [listRegistered || listFor != nil, listInstalled, metadata, history != nil, last != nil,
+        let actions = [listRegistered || listFor != nil, listInstalled, listTargets != nil, query != nil, metadata, history != nil, last != nil,
                        fence != nil, unfence != nil, reboot != nil, confirm != nil].filter { $0 }.count
         guard actions > 0 else {
             finish(.usage, error: "no command given; use --list-registered, --list-installed, --reboot NODE, --fence NODE, --confirm NODE or --history NODE (see --help)")
@@ -101,6 +104,23 @@ struct StonithAdmin: AsyncParsableCommand {
                 finish(.ok)
             } catch {
                 finish(Self.exitCode(error), error: "Couldn't confirm \(target): \(Self.describe(error))")
+            }
+        }
+        if let device = listTargets {
+            do {
+                let targets = try await client.targets(device: device)
+                finish(.ok, body: xml ? StonithAdminOutput.xmlList(name: "fence targets", items: targets, itemName: nil)
+                                      : StonithAdminOutput.listText(targets, singular: "fence target", plural: "fence targets"))
+            } catch {
+                finish(Self.exitCode(error), error: "Couldn't list targets: \(Self.describe(error))", prefixed: false)
+            }
+        }
+        if let device = query {
+            do {
+                try await client.monitor(device: device)
+                finish(.ok)
+            } catch {
+                finish(Self.exitCode(error), error: "Couldn't query \(device): \(Self.describe(error))")
             }
         }
         if listRegistered || listFor != nil {
@@ -206,7 +226,7 @@ struct StonithAdmin: AsyncParsableCommand {
         }
         let r: FenceResult
         do {
-            r = try await client.fence(target: target, action: action, timeout: .seconds(timeout))
+            r = try await client.fence(target: target, action: action, timeout: .seconds(timeout), delay: delay)
         } catch {
             finish(Self.exitCode(error), error: "Couldn't \(what) \(target): \(Self.describe(error))")
         }
