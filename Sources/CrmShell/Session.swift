@@ -469,8 +469,16 @@ public struct CrmSession {
         case "stop": meta("target-role", "Stopped", usage: "stop <rsc>")
         case "restart":
             guard let r = need("restart <rsc>") else { return }
+            do {
+                guard CrmConfig.find(r, in: try host.loadCIB()) != nil else { error("resource \(r) does not exist"); return }
+            } catch {
+                self.error(error.message)
+                return
+            }
+            let before = failures
             host.out("INFO: ordering \(r) to stop")
             meta("target-role", "Stopped", usage: "restart <rsc>")
+            guard failures == before else { return }
             let h = host
             _ = h.external("wait-stopped", [r], &self)
             host.out("INFO: ordering \(r) to start")

@@ -467,3 +467,54 @@ final class MemoryHost: CrmHost {
         #expect(failed.isEmpty)
     }
 }
+
+/// `crm history`: which saved scheduler input a command means, and how it is replayed.
+@Suite struct CrmHistoryTests {
+    static let files: [(name: String, time: Int)] = [
+        ("pe-input-10.bz2", 300), ("pe-input-2.xml", 100), ("pe-warn-0.bz2", 200), ("pe-input-3.xml", 100),
+        ("pe-input-x.xml", 50), ("cib.xml", 10), ("pe-input-.bz2", 10), ("pe-error-3.bz2", 400),
+    ]
+
+    @Test func theSavedInputsInTheOrderTheyWereWritten() {
+        let list = CrmHistory.inputs(Self.files)
+        #expect(list.map(\.file) == ["pe-input-2.xml", "pe-input-3.xml", "pe-warn-0.bz2", "pe-input-10.bz2", "pe-error-3.bz2"])
+        #expect(list.map(\.shortName) == ["pe-input-2", "pe-input-3", "pe-warn-0", "pe-input-10", "pe-error-3"])
+        #expect(CrmHistory.input(named: "pe-input-10.bz2")?.compressed == true)
+        #expect(CrmHistory.input(named: "pe-input-1x.bz2") == nil)
+        #expect(CrmHistory.input(named: "pe-input--1.xml") == nil)
+    }
+
+    @Test func numbersIndexesAndNamesSelectAsCrmshDoes() throws {
+        let list = CrmHistory.inputs(Self.files)
+        #expect(try CrmHistory.select(nil, from: list).file == "pe-error-3.bz2")
+        #expect(try CrmHistory.select("0", from: list).file == "pe-error-3.bz2")
+        #expect(try CrmHistory.select("-1", from: list).file == "pe-input-10.bz2")
+        #expect(try CrmHistory.select("-4", from: list).file == "pe-input-2.xml")
+        #expect(try CrmHistory.select("10", from: list).file == "pe-input-10.bz2")
+        #expect(try CrmHistory.select("pe-warn", from: list).file == "pe-warn-0.bz2")
+        #expect(try CrmHistory.select("pe-input-2", from: list).file == "pe-input-2.xml")
+        #expect(throws: CrmError("history: PE file 7 not found (saved: 5, pe-input-2 to pe-error-3)")) { try CrmHistory.select("7", from: list) }
+        #expect(throws: CrmError("history: PE file 3 ambiguous (pe-input-3.xml, pe-error-3.bz2); name the file")) { try CrmHistory.select("3", from: list) }
+        #expect(throws: CrmError("history: pe-input-9: path not found")) { try CrmHistory.select("pe-input-9", from: list) }
+        #expect(throws: CrmError("history: pe-input: path ambiguous (pe-input-2.xml, pe-input-3.xml, pe-input-10.bz2)")) { try CrmHistory.select("pe-input", from: list) }
+        #expect(throws: CrmError("history: PE input file for index -5 not found (there are 5 transitions: 0 to -4)")) { try CrmHistory.select("-5", from: list) }
+        #expect(throws: CrmError("history: no transitions found in the source")) { try CrmHistory.select(nil, from: []) }
+        #expect(throws: CrmError.self) { try CrmHistory.select("latest", from: list) }
+    }
+
+    @Test func peinputsRangesAndReplayOptions() throws {
+        #expect(try CrmHistory.ranges([]) == nil)
+        #expect(try CrmHistory.ranges(["3", "5:7"]) == [3...3, 5...7])
+        #expect(throws: CrmError("history.peinputs: 7:5: invalid peinputs range (the first number must not be above the second)")) { try CrmHistory.ranges(["7:5"]) }
+        #expect(throws: CrmError.self) { try CrmHistory.ranges(["a:b"]) }
+        #expect(try CrmHistory.replay([]) == CrmHistory.Replay(arguments: ["-S"], actionsOnly: false, rest: []))
+        #expect(try CrmHistory.replay(["12", "nograph", "vvv", "scores", "actions"]) == CrmHistory.Replay(arguments: ["-S", "-s"], actionsOnly: true, rest: ["12"]))
+        #expect(throws: CrmError("history.transition: unknown keyword \"frob\"; usage: transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization]")) {
+            try CrmHistory.replay(["12", "frob"])
+        }
+        #expect(throws: CrmError.self) { try CrmHistory.replay(["utilization"]) }
+        let output = "Current cluster status:\n  * Node List:\n    * Online: [ node1 ]\n\nTransition Summary:\n  * Start      d1     ( node1 )\n  * Stop       d2     ( node1 )  due to node availability\n\nExecuting Cluster Transition:\n  * Resource action: d1 start on node1\n"
+        #expect(CrmHistory.actions(in: output) == "  * Start      d1     ( node1 )\n  * Stop       d2     ( node1 )  due to node availability")
+        #expect(CrmHistory.actions(in: "Current cluster status:\n") == "")
+    }
+}

@@ -1,0 +1,284 @@
+import CIB
+import Foundation
+import Stonith
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `crm history` over saved scheduler inputs under a node root, `crm cluster` running a real
+/// one-node stack through pacemakerd, and the resource, node and usage commands of the
+/// executable on a CIB_file.
+@Suite(.serialized) struct CrmHistoryClusterTests {
+    /// A scheduler input as the DC saves it: two online nodes, node1 the DC, d1 never run.
+    static let input = """
+    <cib crm_feature_set="3.16.1" validate-with="pacemaker-3.9" epoch="5" num_updates="0" admin_epoch="0" dc-uuid="1" have-quorum="1" update-client="crm" update-origin="node1">
+      <configuration>
+        <crm_config><cluster_property_set id="cib-bootstrap-options"><nvpair id="cib-bootstrap-options-stonith-enabled" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+        <nodes><node id="1" uname="node1"/><node id="2" uname="node2"/></nodes>
+        <resources><primitive id="d1" class="ocf" provider="heartbeat" type="Dummy"/></resources>
+        <constraints><rsc_location id="l1" rsc="d1" node="node2" score="100"/></constraints>
+      </configuration>
+      <status>
+        <node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/>
+        <node_state id="2" uname="node2" in_ccm="true" crmd="online" join="member" expected="member"/>
+      </status>
+    </cib>
+
+    """
+
+    func crm(_ root: String, _ args: [String]) throws -> Tool.Result {
+        try Tool.run("crm", args, env: ["SWIFTHA_ROOT": root, "SWIFTHA_NODE": "node1"])
+    }
+
+    @Test func historyListsAndReplaysTheSavedInputs() throws {
+        let root = scratchDirectory("crm-history")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let dir = root + "/var/lib/pacemaker/pengine"
+        // No directory yet: an error naming it, exit 1.
+        let none = try crm(root, ["history", "transitions"])
+        #expect(none.status == 1)
+        #expect(none.stderr.contains("ERROR: history: no transitions found: \(dir) does not exist"), "\(none.stderr)")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Self.input.write(toFile: dir + "/pe-input-0.xml", atomically: true, encoding: .utf8)
+        utime(dir + "/pe-input-0.xml", nil)
+        var compressed = false
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/bzip2") {
+            // The second input as Pacemaker saves them: bzip2-compressed, d1 now running on node2.
+            let second = Self.input.replacingOccurrences(of: "<node_state id=\"2\" uname=\"node2\" in_ccm=\"true\" crmd=\"online\" join=\"member\" expected=\"member\"/>", with: """
+                <node_state id="2" uname="node2" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="2"><lrm_resources>
+                <lrm_resource id="d1" class="ocf" provider="heartbeat" type="Dummy">
+                <lrm_rsc_op id="d1_last_0" operation_key="d1_start_0" operation="start" crm_feature_set="3.16.1" transition-key="1:1:0:a" transition-magic="0:0;1:1:0:a" call-id="2" rc-code="0" op-status="0" interval="0" last-rc-change="1" exec-time="1" queue-time="0" op-digest="f2317cad3d54cec5d7d7aa7d0bf35cf8"/>
+                </lrm_resource></lrm_resources></lrm></node_state>
+                """)
+            try second.write(toFile: dir + "/pe-input-1", atomically: true, encoding: .utf8)
+            let z = try Tool.run(executable: "/usr/bin/bzip2", ["-z", dir + "/pe-input-1"])
+            #expect(z.status == 0)
+            // Written a second later, as the DC's next run would be.
+            var times = [timeval(tv_sec: time(nil) + 1, tv_usec: 0), timeval(tv_sec: time(nil) + 1, tv_usec: 0)]
+            utimes(dir + "/pe-input-1.bz2", &times)
+            compressed = true
+        } else {
+            print("SKIPPED (part): bzip2 is not installed; a compressed pe-input was not read")
+        }
+
+        let list = try crm(root, ["history", "transitions"])
+        #expect(list.status == 0, "\(list.stderr)")
+        let lines = list.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "Time                            Name            Node            Tags")
+        #expect(lines.count == (compressed ? 3 : 2))
+        #expect(lines.dropFirst().first?.hasSuffix(" - --:--:--: pe-input-0      node1") == true, "\(list.stdout)")
+        if compressed { #expect(lines.last?.contains(": pe-input-1      node1") == true) }
+
+        let paths = try crm(root, ["history", "peinputs"])
+        #expect(paths.stdout == "\(dir)/pe-input-0.xml\n" + (compressed ? "\(dir)/pe-input-1.bz2\n" : ""))
+        #expect(try crm(root, ["history", "peinputs", "0"]).stdout == "\(dir)/pe-input-0.xml\n")
+        let verbose = try crm(root, ["history", "peinputs", "0", "v"]).stdout.split(separator: "\n")
+        #expect(verbose.count == 3 && verbose[2].contains("pe-input-0    crm        no-user    node1"), "\(verbose)")
+
+        // transition N replays the input through crm_simulate -S: the same output as running it.
+        let replay = try crm(root, ["history", "transition", "pe-input-0"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        let direct = try Tool.run("crm_simulate", ["-x", dir + "/pe-input-0.xml", "-S"])
+        #expect(replay.stdout == "INFO: running ptest with \(dir)/pe-input-0.xml\n" + direct.stdout)
+        #expect(direct.stdout.contains("Transition Summary:"))
+        let actions = try crm(root, ["history", "transition", "-\(compressed ? 1 : 0)", "actions"])
+        #expect(actions.stdout == "INFO: running ptest with \(dir)/pe-input-0.xml\n  * Start      d1      ( node2 )\n", "\(actions.stdout)\(actions.stderr)")
+        if FileManager.default.isExecutableFile(atPath: "/usr/sbin/crm_simulate") {
+            // Pacemaker's crm_simulate decides the same on the input (its columns aside).
+            let theirs = try Tool.run(executable: "/usr/sbin/crm_simulate", ["-x", dir + "/pe-input-0.xml", "-S"])
+            func words(_ s: String) -> [Substring] { s.split(whereSeparator: \.isWhitespace) }
+            #expect(words(CrmHistoryLines.actions(theirs.stdout)) == words(CrmHistoryLines.actions(direct.stdout)), "\(theirs.stdout)")
+        }
+        if compressed {
+            // The latest (pe-input-1.bz2): d1 runs where it should, nothing to do.
+            let latest = try crm(root, ["history", "latest"])
+            #expect(latest.status == 0, "\(latest.stderr)")
+            #expect(latest.stdout.hasPrefix("INFO: running ptest with \(dir)/pe-input-1.bz2\n"))
+            #expect(latest.stdout.contains("d1\t(ocf:heartbeat:Dummy):\t Started node2"), "\(latest.stdout)")
+            #expect(try crm(root, ["history", "transition", "1", "actions"]).stdout.hasSuffix("WARNING: No actions found.\n"))
+        }
+        let show = try crm(root, ["history", "show", "pe-input-0"])
+        #expect(show.stdout.contains("primitive d1 Dummy\n") && show.stdout.contains("location l1 d1 100: node2\n"), "\(show.stdout)")
+        let status = try crm(root, ["history", "show", "0", "status"])
+        #expect(status.stdout.contains("Online: [ node1 node2 ]"), "\(status.stdout)")
+
+        // Wrong words: named, with the right form, exit 1.
+        let bad = try crm(root, ["history", "transition", "7"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.hasPrefix("ERROR: history: PE file 7 not found"))
+        let frob = try crm(root, ["history", "frob"])
+        #expect(frob.status == 1)
+        #expect(frob.stderr == "ERROR: history.frob: No such command; usage: \(CrmHistoryLines.usage)\n")
+        #expect(try crm(root, ["history", "transition", "0", "extra"]).stderr.contains("unknown keyword \"extra\""))
+        #expect(try crm(root, ["history", "show"]).status == 1)
+    }
+
+    /// `crm cluster start` runs this node's pacemakerd (the real corosyncd, cibd, stonithd,
+    /// lrmd and crmd) from SWIFTHA_ROOT; crm then works on the live CIB, the DC's saved inputs
+    /// show in `crm history`, and `crm cluster stop` stops every daemon of the node.
+    @Test func clusterStartStatusStopOnThisNode() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/lib/ocf/resource.d/heartbeat/Dummy") else {
+            print("SKIPPED: clusterStartStatusStopOnThisNode: resource-agents is not installed (no ocf:heartbeat:Dummy)")
+            return
+        }
+        let root = scratchDirectory("crm-cluster")
+        defer {
+            NodeProcesses.killAll(root: root)
+            try? FileManager.default.removeItem(atPath: root)
+        }
+        // Without corosync.conf: refused, naming the file.
+        let early = try crm(root, ["cluster", "start"])
+        #expect(early.status == 1)
+        #expect(early.stderr.contains("\(root)/etc/corosync/corosync.conf does not exist"))
+        try FileManager.default.createDirectory(atPath: root + "/etc/corosync", withIntermediateDirectories: true)
+        let port = 20000 + Int((getpid() + 7919) % 20000)
+        try """
+        totem {
+            version: 2
+            cluster_name: crm-cluster-test
+            transport: udpu
+            token: 300
+            crypto_cipher: none
+            crypto_hash: none
+            interface {
+                mcastport: \(port)
+            }
+        }
+        quorum {
+            provider: corosync_votequorum
+        }
+        nodelist {
+            node {
+                ring0_addr: 127.0.0.1
+                name: node1
+                nodeid: 1
+            }
+        }
+        """.write(toFile: root + "/etc/corosync/corosync.conf", atomically: true, encoding: .utf8)
+
+        #expect(try crm(root, ["cluster", "status"]).stdout == "pacemakerd is not running on node1 (root \(root))\n")
+        let start = try crm(root, ["cluster", "start"])
+        #expect(start.status == 0, "\(start.stderr)")
+        #expect(start.stdout == "INFO: The cluster stack started on node1\n")
+        let pid = try String(contentsOfFile: root + "/run/swiftha/pacemakerd.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try crm(root, ["cluster", "status"]).stdout == "pacemakerd is running on node1 (pid \(pid), root \(root))\n")
+        #expect(try crm(root, ["cluster", "start"]).stdout == "INFO: The cluster stack already started on node1 (pacemakerd \(pid))\n")
+        let log = root + "/var/log/pacemaker/pacemaker.log"
+        guard PacemakerdTests.waitUntil("all daemons started", timeout: 90, {
+            (try? String(contentsOfFile: log, encoding: .utf8))?.contains("all daemons started") ?? false
+        }) else { return }
+
+        // The live cluster, through crm: configure (retried while the node is still joining),
+        // the resource starts, the DC saved its inputs.
+        func retrying(_ args: [String]) throws -> Tool.Result {
+            var r = try crm(root, args)
+            for _ in 0..<60 where r.status != 0 { usleep(500_000); r = try crm(root, args) }
+            return r
+        }
+        #expect(try retrying(["configure", "property", "stonith-enabled=false"]).status == 0)
+        let define = try retrying(["configure", "primitive", "d1", "Dummy", "op", "monitor", "interval=5s"])
+        #expect(define.status == 0, "\(define.stderr)")
+        guard PacemakerdTests.waitUntil("d1 started", timeout: 60, {
+            (try? crm(root, ["resource", "locate", "d1"]))?.stdout.contains("resource d1 is running on: node1") ?? false
+        }) else { return }
+        let status = try crm(root, ["status"])
+        #expect(status.stdout.contains("Online: [ node1 ]") && status.stdout.contains("Started node1"), "\(status.stdout)")
+        let transitions = try crm(root, ["history", "transitions"])
+        #expect(transitions.status == 0, "\(transitions.stderr)")
+        #expect(transitions.stdout.contains(": pe-input-0      node1"), "\(transitions.stdout)")
+        let latest = try crm(root, ["history", "latest"])
+        #expect(latest.status == 0 && latest.stdout.contains("Transition Summary:"), "\(latest.stdout)\(latest.stderr)")
+        // resource stop through the live CIB.
+        #expect(try crm(root, ["resource", "stop", "d1"]).status == 0)
+        #expect(PacemakerdTests.waitUntil("d1 stopped", timeout: 60, {
+            (try? crm(root, ["resource", "locate", "d1"]))?.stdout.contains("is NOT running") ?? false
+        }))
+
+        let stop = try crm(root, ["cluster", "stop"])
+        #expect(stop.status == 0, "\(stop.stderr)")
+        #expect(stop.stdout == "INFO: The cluster stack stopped on node1\n")
+        #expect(NodeProcesses.find(root: root).filter { !NodeProcesses.isZombie($0) }.isEmpty, "daemons left behind")
+        #expect(!FileManager.default.fileExists(atPath: root + "/run/swiftha/pacemakerd.pid"))
+        #expect(try crm(root, ["cluster", "stop"]).stdout == "INFO: The cluster stack already stopped on node1\n")
+        #expect(try crm(root, ["cluster", "frob"]).status == 1)
+        #expect(try crm(root, ["cluster", "start", "node2"]).stderr.contains("unknown keyword \"node2\""))
+    }
+
+    /// resource and node commands, and usage errors, through the executable on a CIB_file.
+    @Test func resourceNodeCommandsAndUsageErrors() throws {
+        let f = NSTemporaryDirectory() + "swiftha-crm-\(UUID().uuidString).xml"
+        defer { try? FileManager.default.removeItem(atPath: f) }
+        try CrmTests.emptyCIB.write(toFile: f, atomically: true, encoding: .utf8)
+        func crm(_ args: [String]) throws -> Tool.Result { try Tool.run("crm", args, env: ["CIB_file": f]) }
+        for args in [["configure", "property", "stonith-enabled=false"], ["configure", "primitive", "d1", "Dummy"],
+                     ["configure", "primitive", "s1", "ocf:pacemaker:Stateful"], ["configure", "clone", "p1", "s1", "meta", "promotable=true"]] {
+            let r = try crm(args)
+            #expect(r.status == 0, "\(args): \(r.stderr)")
+        }
+        func value(_ xpath: String) throws -> String? { try CIBFile.load(f).root.xpathElements(xpath).first?["value"] }
+        #expect(try crm(["resource", "stop", "d1"]).status == 0)
+        #expect(try value("//nvpair[@id='d1-meta_attributes-target-role']") == "Stopped")
+        let restart = try crm(["resource", "restart", "d1"])
+        #expect(restart.status == 0)
+        #expect(restart.stdout == "INFO: ordering d1 to stop\nINFO: ordering d1 to start\n")
+        #expect(try value("//nvpair[@id='d1-meta_attributes-target-role']") == "Started")
+        #expect(try crm(["resource", "promote", "p1"]).status == 0)
+        #expect(try value("//nvpair[@id='p1-meta_attributes-target-role']") == "Promoted")
+        #expect(try crm(["resource", "demote", "p1"]).status == 0)
+        #expect(try value("//nvpair[@id='p1-meta_attributes-target-role']") == "Unpromoted")
+        #expect(try crm(["resource", "maintenance", "d1"]).status == 0)
+        #expect(try value("//nvpair[@id='d1-meta_attributes-maintenance']") == "true")
+        #expect(try crm(["resource", "maintenance", "d1", "off"]).status == 0)
+        #expect(try value("//nvpair[@id='d1-meta_attributes-maintenance']") == "false")
+        let locate = try crm(["resource", "locate", "d1"])
+        #expect(locate.status == 0 && locate.stderr == "resource d1 is NOT running\n", "\(locate.stdout)\(locate.stderr)")
+        for w in ["cleanup", "refresh"] {
+            let r = try crm(["resource", w, "d1"])
+            #expect(r.status == 0, "\(w): \(r.stderr)")
+        }
+        #expect(try crm(["node", "maintenance", "node1"]).status == 0)
+        #expect(try crm(["node", "ready", "node1"]).status == 0)
+        #expect(try CIBFile.load(f).attribute("maintenance", scope: .nodes, node: "node1")?.value == "off")
+        #expect(try crm(["node", "utilization", "node1", "set", "cpu", "2"]).status == 0)
+        #expect(try crm(["node", "utilization", "node1", "show", "cpu"]).stdout == "scope=nodes  name=cpu value=2\n")
+        #expect(try crm(["node", "attribute", "node1", "delete", "maintenance"]).status == 0)
+        #expect(try CIBFile.load(f).attribute("maintenance", scope: .nodes, node: "node1") == nil)
+
+        let epoch = try CIBFile.load(f).version.epoch
+        for (args, message) in [
+            (["resource", "restart", "ghost"], "ERROR: resource ghost does not exist\n"),
+            (["resource", "start"], "ERROR: resource.start: name the resource; usage: start <rsc>\n"),
+            (["resource", "promote", "d1"], "ERROR: resource.promote: d1 is not a promotable resource\n"),
+            (["resource", "frob", "d1"], "ERROR: resource.frob: No such command; usage: \(CrmHistoryLines.resourceUsage)\n"),
+            (["node", "attribute", "node1", "set", "x"], "ERROR: node.attribute: usage: attribute <node> set <name> <value>\n"),
+            (["node", "standby", "ghost"], "ERROR: node.standby: node ghost does not exist\n"),
+            (["ra", "providers"], "ERROR: ra.providers: usage: providers <type> [<class>]\n"),
+            (["configure", "erase", "all"], "ERROR: configure.erase: unknown keyword \"all\"; usage: erase [nodes]\n"),
+            (["configure", "load", "merge", "/x"], "ERROR: configure.load: usage: load [xml] {replace|update|push} <file>\n"),
+        ] {
+            let r = try crm(args)
+            #expect(r.status == 1, "\(args)")
+            #expect(r.stderr == message, "\(args)")
+        }
+        #expect(try CIBFile.load(f).version.epoch == epoch, "a refused command changed the CIB")
+    }
+}
+
+/// Texts the tests compare with.
+enum CrmHistoryLines {
+    static let usage = "history {transitions | peinputs [<n>|<n>:<m>...] [v] | transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization] | latest | show <pe> [status]}"
+    static let resourceUsage = "resource {start|stop|restart|promote|demote|manage|unmanage|maintenance|locate|cleanup|refresh|move|ban|clear|failcount|param|meta|utilization} <rsc> ..."
+
+    /// The Transition Summary lines of crm_simulate's output.
+    static func actions(_ output: String) -> String {
+        var out: [Substring] = [], inside = false
+        for line in output.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("Transition Summary:") { inside = true; continue }
+            if inside { if !line.hasPrefix(" ") && !line.isEmpty { break }; if !line.isEmpty { out.append(line) } }
+        }
+        return out.joined(separator: "\n")
+    }
+}
