@@ -116,34 +116,40 @@ import Glibc
         #expect(try crm(root, ["history", "show"]).status == 1)
     }
 
-    /// `crm cluster start` runs this node's pacemakerd (the real corosyncd, cibd, stonithd,
-    /// lrmd and crmd) from SWIFTHA_ROOT; crm then works on the live CIB, the DC's saved inputs
-    /// show in `crm history`, and `crm cluster stop` stops every daemon of the node.
-    @Test func clusterStartStatusStopOnThisNode() throws {
+    /// `crm cluster start` on each of three nodes (127.0.0.1-3, each its own SWIFTHA_ROOT)
+    /// runs that node's pacemakerd with the real corosyncd, cibd, stonithd, lrmd and crmd;
+    /// crm then works on the live CIB, the DC's saved inputs show in `crm history`, and
+    /// `crm cluster stop` stops every daemon of each node.
+    @Test func clusterStartStatusStopOnEachNode() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/lib/ocf/resource.d/heartbeat/Dummy") else {
-            print("SKIPPED: clusterStartStatusStopOnThisNode: resource-agents is not installed (no ocf:heartbeat:Dummy)")
+            print("SKIPPED: clusterStartStatusStopOnEachNode: resource-agents is not installed (no ocf:heartbeat:Dummy)")
             return
         }
-        let root = scratchDirectory("crm-cluster")
+        let base = scratchDirectory("crm-cluster")
+        let roots = (1...3).map { "\(base)/node\($0)" }
         defer {
-            NodeProcesses.killAll(root: root)
-            try? FileManager.default.removeItem(atPath: root)
+            for r in roots { NodeProcesses.killAll(root: r) }
+            try? FileManager.default.removeItem(atPath: base)
+        }
+        func crm(_ i: Int, _ args: [String]) throws -> Tool.Result {
+            try Tool.run("crm", args, env: ["SWIFTHA_ROOT": roots[i - 1], "SWIFTHA_NODE": "node\(i)"])
         }
         // Without corosync.conf: refused, naming the file.
-        let early = try crm(root, ["cluster", "start"])
+        let early = try crm(1, ["cluster", "start"])
         #expect(early.status == 1)
-        #expect(early.stderr.contains("\(root)/etc/corosync/corosync.conf does not exist"))
-        try FileManager.default.createDirectory(atPath: root + "/etc/corosync", withIntermediateDirectories: true)
+        #expect(early.stderr.contains("\(roots[0])/etc/corosync/corosync.conf does not exist"), "\(early.stderr)")
         let port = 20000 + Int((getpid() + 7919) % 20000)
-        try """
+        let conf = """
         totem {
             version: 2
             cluster_name: crm-cluster-test
-            transport: udpu
+            transport: knet
             token: 300
+            token_coefficient: 0
             crypto_cipher: none
             crypto_hash: none
             interface {
+                linknumber: 0
                 mcastport: \(port)
             }
         }
@@ -151,60 +157,68 @@ import Glibc
             provider: corosync_votequorum
         }
         nodelist {
-            node {
-                ring0_addr: 127.0.0.1
-                name: node1
-                nodeid: 1
-            }
+        \((1...3).map { "    node {\n        ring0_addr: 127.0.0.\($0)\n        name: node\($0)\n        nodeid: \($0)\n    }" }.joined(separator: "\n"))
         }
-        """.write(toFile: root + "/etc/corosync/corosync.conf", atomically: true, encoding: .utf8)
 
-        #expect(try crm(root, ["cluster", "status"]).stdout == "pacemakerd is not running on node1 (root \(root))\n")
-        let start = try crm(root, ["cluster", "start"])
-        #expect(start.status == 0, "\(start.stderr)")
-        #expect(start.stdout == "INFO: The cluster stack started on node1\n")
-        let pid = try String(contentsOfFile: root + "/run/swiftha/pacemakerd.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(try crm(root, ["cluster", "status"]).stdout == "pacemakerd is running on node1 (pid \(pid), root \(root))\n")
-        #expect(try crm(root, ["cluster", "start"]).stdout == "INFO: The cluster stack already started on node1 (pacemakerd \(pid))\n")
-        let log = root + "/var/log/pacemaker/pacemaker.log"
-        guard PacemakerdTests.waitUntil("all daemons started", timeout: 90, {
-            (try? String(contentsOfFile: log, encoding: .utf8))?.contains("all daemons started") ?? false
-        }) else { return }
+        """
+        for r in roots {
+            try FileManager.default.createDirectory(atPath: r + "/etc/corosync", withIntermediateDirectories: true)
+            try conf.write(toFile: r + "/etc/corosync/corosync.conf", atomically: true, encoding: .utf8)
+        }
 
-        // The live cluster, through crm: configure (retried while the node is still joining),
+        #expect(try crm(1, ["cluster", "status"]).stdout == "pacemakerd is not running on node1 (root \(roots[0]))\n")
+        for i in 1...3 {
+            let start = try crm(i, ["cluster", "start"])
+            #expect(start.status == 0, "\(start.stderr)")
+            #expect(start.stdout == "INFO: The cluster stack started on node\(i)\n")
+        }
+        let pid = try String(contentsOfFile: roots[0] + "/run/swiftha/pacemakerd.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try crm(1, ["cluster", "status"]).stdout == "pacemakerd is running on node1 (pid \(pid), root \(roots[0]))\n")
+        #expect(try crm(1, ["cluster", "start"]).stdout == "INFO: The cluster stack already started on node1 (pacemakerd \(pid))\n")
+        for r in roots {
+            guard PacemakerdTests.waitUntil("all daemons started", timeout: 90, {
+                (try? String(contentsOfFile: r + "/var/log/pacemaker/pacemaker.log", encoding: .utf8))?.contains("all daemons started") ?? false
+            }) else { return }
+        }
+
+        // The live cluster, through crm on node1: configure (retried while the nodes join),
         // the resource starts, the DC saved its inputs.
         func retrying(_ args: [String]) throws -> Tool.Result {
-            var r = try crm(root, args)
-            for _ in 0..<60 where r.status != 0 { usleep(500_000); r = try crm(root, args) }
+            var r = try crm(1, args)
+            for _ in 0..<60 where r.status != 0 { usleep(500_000); r = try crm(1, args) }
             return r
         }
+        #expect(PacemakerdTests.waitUntil("three nodes online", timeout: 60, {
+            (try? crm(1, ["status"]))?.stdout.contains("Online: [ node1 node2 node3 ]") ?? false
+        }))
         #expect(try retrying(["configure", "property", "stonith-enabled=false"]).status == 0)
         let define = try retrying(["configure", "primitive", "d1", "Dummy", "op", "monitor", "interval=5s"])
         #expect(define.status == 0, "\(define.stderr)")
         guard PacemakerdTests.waitUntil("d1 started", timeout: 60, {
-            (try? crm(root, ["resource", "locate", "d1"]))?.stdout.contains("resource d1 is running on: node1") ?? false
+            (try? crm(1, ["resource", "locate", "d1"]))?.stdout.contains("resource d1 is running on: node") ?? false
         }) else { return }
-        let status = try crm(root, ["status"])
-        #expect(status.stdout.contains("Online: [ node1 ]") && status.stdout.contains("Started node1"), "\(status.stdout)")
-        let transitions = try crm(root, ["history", "transitions"])
+        let transitions = try crm(1, ["history", "transitions"])
         #expect(transitions.status == 0, "\(transitions.stderr)")
         #expect(transitions.stdout.contains(": pe-input-0      node1"), "\(transitions.stdout)")
-        let latest = try crm(root, ["history", "latest"])
+        let latest = try crm(1, ["history", "latest"])
         #expect(latest.status == 0 && latest.stdout.contains("Transition Summary:"), "\(latest.stdout)\(latest.stderr)")
+        #expect(try crm(1, ["history", "transitions"]).stdout.split(separator: "\n").count >= 2)
         // resource stop through the live CIB.
-        #expect(try crm(root, ["resource", "stop", "d1"]).status == 0)
+        #expect(try crm(1, ["resource", "stop", "d1"]).status == 0)
         #expect(PacemakerdTests.waitUntil("d1 stopped", timeout: 60, {
-            (try? crm(root, ["resource", "locate", "d1"]))?.stdout.contains("is NOT running") ?? false
+            (try? crm(1, ["resource", "locate", "d1"]))?.stderr.contains("resource d1 is NOT running") ?? false
         }))
 
-        let stop = try crm(root, ["cluster", "stop"])
-        #expect(stop.status == 0, "\(stop.stderr)")
-        #expect(stop.stdout == "INFO: The cluster stack stopped on node1\n")
-        #expect(NodeProcesses.find(root: root).filter { !NodeProcesses.isZombie($0) }.isEmpty, "daemons left behind")
-        #expect(!FileManager.default.fileExists(atPath: root + "/run/swiftha/pacemakerd.pid"))
-        #expect(try crm(root, ["cluster", "stop"]).stdout == "INFO: The cluster stack already stopped on node1\n")
-        #expect(try crm(root, ["cluster", "frob"]).status == 1)
-        #expect(try crm(root, ["cluster", "start", "node2"]).stderr.contains("unknown keyword \"node2\""))
+        for i in [3, 2, 1] {
+            let stop = try crm(i, ["cluster", "stop"])
+            #expect(stop.status == 0, "\(stop.stderr)")
+            #expect(stop.stdout == "INFO: The cluster stack stopped on node\(i)\n")
+            #expect(NodeProcesses.find(root: roots[i - 1]).filter { !NodeProcesses.isZombie($0) }.isEmpty, "node\(i)'s daemons left behind")
+            #expect(!FileManager.default.fileExists(atPath: roots[i - 1] + "/run/swiftha/pacemakerd.pid"))
+        }
+        #expect(try crm(1, ["cluster", "stop"]).stdout == "INFO: The cluster stack already stopped on node1\n")
+        #expect(try crm(1, ["cluster", "frob"]).status == 1)
+        #expect(try crm(1, ["cluster", "start", "node2"]).stderr.contains("unknown keyword \"node2\""))
     }
 
     /// resource and node commands, and usage errors, through the executable on a CIB_file.
