@@ -325,12 +325,7 @@ public struct CrmSession {
                 let before = try CrmShow.render(cib, only: args, obscure: false)
                 let after = try host.edit(before)
                 guard after != before else { return }
-                if args.isEmpty {
-                    try CrmConfig.load(after, into: &cib, replace: true)
-                } else {
-                    try CrmConfig.delete(args, from: &cib, cascade: false)
-                    try CrmConfig.load(after, into: &cib, replace: false)
-                }
+                try CrmConfig.applyEdit(before: before, after: after, to: &cib)
                 shadow = cib
             } catch {
                 self.error(error.message)

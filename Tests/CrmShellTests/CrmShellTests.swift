@@ -1,3 +1,4 @@
+import Foundation
 import CIB
 import CrmShell
 import Testing
@@ -516,5 +517,34 @@ final class MemoryHost: CrmHost {
         let output = "Current cluster status:\n  * Node List:\n    * Online: [ node1 ]\n\nTransition Summary:\n  * Start      d1     ( node1 )\n  * Stop       d2     ( node1 )  due to node availability\n\nExecuting Cluster Transition:\n  * Resource action: d1 start on node1\n"
         #expect(CrmHistory.actions(in: output) == "  * Start      d1     ( node1 )\n  * Stop       d2     ( node1 )  due to node availability")
         #expect(CrmHistory.actions(in: "Current cluster status:\n") == "")
+    }
+}
+
+/// `edit`: only what the text changed is redefined, in place; what was taken out is deleted.
+@Suite struct CrmEditTests {
+    @Test func onlyChangedObjectsMoveAndRemovedOnesGo() throws {
+        var cib = CIB.empty()
+        try define(tutorial + [["location", "l1", "website", "100:", "node1"], ["order", "o1", "Mandatory:", "vip", "apache"],
+                               ["property", "maintenance-mode=false"]], into: &cib)
+        let before = try CrmShow.render(cib, obscure: false)
+        let after = before
+            .replacingOccurrences(of: "interval=10s", with: "interval=30s")
+            .replacingOccurrences(of: "location l1 website 100: node1\n", with: "")
+            .replacingOccurrences(of: " \\\n\tmaintenance-mode=false", with: "")
+            + "primitive d9 Dummy\n"
+        try CrmConfig.applyEdit(before: before, after: after, to: &cib)
+        #expect(try cib.q("//group[@id='website']/primitive").map(\.id) == ["vip", "apache"])
+        #expect(try cib.q("//op[@id='apache-monitor-30s']").count == 1)
+        #expect(try cib.q("//rsc_location").isEmpty)
+        #expect(try cib.q("//rsc_order[@id='o1']").count == 1)
+        #expect(try cib.q("//nvpair[@name='maintenance-mode']").isEmpty)
+        #expect(try cib.q("//nvpair[@name='no-quorum-policy']").first?["value"] == "ignore")
+        #expect(try cib.q("//resources/primitive").map(\.id) == ["vmfence", "d9"])
+        // Nothing changed: nothing moves.
+        let again = try CrmShow.render(cib, obscure: false)
+        var same = cib
+        try CrmConfig.applyEdit(before: again, after: again, to: &same)
+        #expect(same == cib)
+        #expect(throws: CrmError.self) { try CrmConfig.applyEdit(before: again, after: again + "primitive d10 Dummy parms x=1\n", to: &same) }
     }
 }

@@ -281,6 +281,72 @@ import Glibc
     }
 }
 
+/// load update|replace, edit through $EDITOR (whole, one object in a group, an object
+/// taken out of the text) and erase, side by side with crmsh 4.4 on CIB_file copies. crmsh
+/// edits only on a terminal, so both run under util-linux's script.
+@Suite(.serialized) struct CrmLoadEditEraseTests {
+    @Test func sameAsCrmshOnLoadEditErase() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/crm"), FileManager.default.isExecutableFile(atPath: "/usr/bin/script"),
+              FileManager.default.fileExists(atPath: "/usr/lib/ocf/resource.d/heartbeat/Dummy") else {
+            print("SKIPPED: crmsh (/usr/sbin/crm), util-linux's script or resource-agents is not installed; load/edit/erase were not compared (make peers)")
+            return
+        }
+        let dir = scratchDirectory("crm-edit")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let ours = dir + "/ours.xml", theirs = dir + "/theirs.xml"
+        for f in [ours, theirs] { try CrmTests.emptyCIB.write(toFile: f, atomically: true, encoding: .utf8) }
+        try """
+        property stonith-enabled=false
+        primitive d1 Dummy op monitor interval=10s
+        primitive d2 Dummy
+        group g1 d1 d2
+        location l1 g1 100: node1
+
+        """.write(toFile: dir + "/base.crm", atomically: true, encoding: .utf8)
+        try """
+        primitive d3 Dummy params fake=3
+        primitive d2 Dummy meta target-role=Stopped
+        colocation c1 inf: d3 g1
+
+        """.write(toFile: dir + "/update.crm", atomically: true, encoding: .utf8)
+        let crmPath = Tool.binDir.appendingPathComponent("crm").path
+        func both(_ command: String, editor: String? = nil) throws {
+            var editorPath = "true"
+            if let editor {
+                editorPath = dir + "/editor.sh"
+                try "#!/bin/sh\n\(editor) \"$1\"\n".write(toFile: editorPath, atomically: true, encoding: .utf8)
+                chmod(editorPath, 0o755)
+            }
+            for (exe, f) in [(crmPath, ours), ("/usr/sbin/crm", theirs)] {
+                let r = try Tool.run(executable: "/usr/bin/script", ["-qec", "\(exe) \(command)", "/dev/null"], env: ["CIB_file": f, "EDITOR": editorPath])
+                #expect(r.status == 0, "\(exe) \(command): \(r.stdout)")
+            }
+            let a = try Tool.run("crm", ["configure", "show"], env: ["CIB_file": ours]).stdout
+            let b = try Tool.run(executable: "/usr/sbin/crm", ["configure", "show"], env: ["CIB_file": theirs]).stdout
+            #expect(a == b, "after \(command)")
+            #expect(CrmLoadEditEraseTests.canonical(try CIBFile.load(ours)) == CrmLoadEditEraseTests.canonical(try CIBFile.load(theirs)), "after \(command)")
+        }
+        try both("configure load replace \(dir)/base.crm")
+        try both("configure load update \(dir)/update.crm")
+        try both("configure edit d1", editor: "sed -i s/interval=10s/interval=20s/")
+        #expect(try CIBFile.load(ours).root.xpathElements("//group[@id='g1']/primitive").map(\.id) == ["d1", "d2"], "d1 left its group")
+        try both("configure edit", editor: "sed -i s/fake=3/fake=4/")
+        try both("configure edit c1", editor: "sed -i /^colocation/d")
+        #expect(try CIBFile.load(ours).root.xpathElements("//rsc_colocation").isEmpty)
+        try both("configure erase")
+        try both("configure erase nodes")
+        #expect(try Tool.run("crm", ["configure", "show"], env: ["CIB_file": ours]).stdout == "")
+    }
+
+    static func canonical(_ cib: CIB) -> String {
+        func c(_ e: XElement) -> String {
+            let attrs = e.attributes.sorted { $0.name < $1.name }.map { "\($0.name)=\($0.value)" }.joined(separator: ",")
+            return "<\(e.name) \(attrs)>" + e.elements.map(c).joined() + "</\(e.name)>"
+        }
+        return cib.root.firstElement(named: "configuration").map(c) ?? ""
+    }
+}
+
 /// Texts the tests compare with.
 enum CrmHistoryLines {
     static let usage = "history {transitions | peinputs [<n>|<n>:<m>...] [v] | transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization] | latest | show <pe> [status]}"
