@@ -421,7 +421,8 @@ final class MemoryHost: CrmHost {
         #expect(host.errors.last == "ERROR: resource.move: No target node: Move requires either a target node or 'force'")
         #expect(host.ran.last == ["crm_resource", "--quiet", "--move", "--resource", "vip", "--lifetime", "PT1H", "--force"])
         #expect(try host.stored.q("//nvpair[@id='vip-instance_attributes-ip']").first?["value"] == "10.0.0.9")
-        #expect(host.output.last == "10.0.0.9")
+        #expect(host.output.suffix(3) == ["Set 'vip' option: id=vip-instance_attributes-ip name=ip value=10.0.0.9", "10.0.0.9",
+                                          "Deleted 'vip' option: id=vip-meta_attributes-target-role name=target-role"])
         #expect(try host.stored.q("//nvpair[@id='vip-meta_attributes-target-role']").isEmpty)
         _ = try run(host, "node online node2\nresource start vip\n")
         #expect(try host.stored.attribute("standby", scope: .nodes, node: "node2")?.value == "off")

@@ -300,7 +300,7 @@ import TestSupport
             #expect(r.status == (args.last == "reboot" ? 1 : 0), "\(args): \(r.stderr)")
         }
         let cib = try load(f)
-        #expect(try cib.attribute("maintenance", scope: .nodes, node: "node1")?.value == "on")
+        #expect(try cib.attribute("maintenance", scope: .nodes, node: "node1")?.value == "true")
         #expect(try cib.attribute("site", scope: .nodes, node: "node2")?.value == "b")
         #expect(try cib.root.xpathElements("//node[@uname='node2']/utilization/nvpair[@name='memory']").first?["value"] == "2048")
         #expect(try cib.root.xpathElements("//nvpair[@id='vip-meta_attributes-maintenance']").first?["value"] == "true")
