@@ -696,7 +696,9 @@ public struct CrmSession {
         case "configure": "usage: \(CrmSession.configureUsage)\ndefinitions:\n" + CrmParser.usage.keys.sorted().map { "  " + CrmParser.usage[$0]! }.joined(separator: "\n")
         case "resource": "usage: \(CrmSession.resourceUsage)"
         case "node": "usage: \(CrmSession.nodeUsage)"
-        default: "levels: configure, resource, node, ra, status, cluster; quit to leave"
+        case "history": "usage: \(CrmHistory.usage)"
+        case "cluster": "usage: cluster {start|stop|restart|status} (this node)"
+        default: "levels: configure, resource, node, ra, status, cluster, history; quit to leave"
         }
     }
 }

@@ -379,6 +379,34 @@ import Glibc
         }
     }
 
+    /// `crm status` is crmsh's: crm_mon -1 -r without options, crmsh's option words, the
+    /// same text as crmsh around our crm_mon.
+    @Test func statusOptionsAsCrmsh() throws {
+        let f = NSTemporaryDirectory() + "swiftha-crm-\(UUID().uuidString).xml"
+        defer { try? FileManager.default.removeItem(atPath: f) }
+        try CrmTests.emptyCIB.write(toFile: f, atomically: true, encoding: .utf8)
+        for args in CrmTests.tutorial { _ = try Tool.run("crm", args, env: ["CIB_file": f]) }
+        func stable(_ s: String) -> String { s.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.contains("Last updated") }.joined(separator: "\n") }
+        let plain = try Tool.run("crm", ["status"], env: ["CIB_file": f])
+        let mon = try Tool.run("crm_mon", ["-1", "-r"], env: ["CIB_file": f])
+        #expect(plain.status == 0)
+        #expect(stable(plain.stdout) == stable(mon.stdout + "\n"))
+        #expect(plain.stdout.contains("Full List of Resources:"))
+        let xml = try Tool.run("crm", ["status", "xml"], env: ["CIB_file": f])
+        #expect(xml.status == 0 && xml.stdout.hasPrefix("<pacemaker-result "), "\(xml.stdout)")
+        let simple = try Tool.run("crm", ["status", "simple"], env: ["CIB_file": f])
+        #expect(simple.stdout == (try Tool.run("crm_mon", ["-1", "-s"], env: ["CIB_file": f])).stdout + "\n")
+        let bad = try Tool.run("crm", ["status", "frob"], env: ["CIB_file": f])
+        #expect(bad.status == 1)
+        #expect(bad.stderr == "ERROR: status: unknown keyword \"frob\"; usage: status [failcounts|html|inactive|simple|verbose|xml...]\n")
+        #expect(try Tool.run("crm", ["status", "bynode"], env: ["CIB_file": f]).stderr.contains("bynode (crm_mon -n) is not available"))
+        if FileManager.default.isExecutableFile(atPath: "/usr/sbin/crm") {
+            // crmsh runs Pacemaker's crm_mon -1 -r: the same text on this configuration.
+            let theirs = try Tool.run(executable: "/usr/sbin/crm", ["status"], env: ["CIB_file": f])
+            #expect(stable(plain.stdout) == stable(theirs.stdout), "\(theirs.stdout)")
+        }
+    }
+
     static func canonical(_ cib: CIB) -> String {
         func c(_ e: XElement) -> String {
             let attrs = e.attributes.sorted { $0.name < $1.name }.map { "\($0.name)=\($0.value)" }.joined(separator: ",")

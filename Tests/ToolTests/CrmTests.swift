@@ -282,7 +282,7 @@ import TestSupport
         defer { try? FileManager.default.removeItem(atPath: f) }
         for args in CrmTests.tutorial { _ = try crm(f, args) }
         let ours = try crm(f, ["status"])
-        let mon = try Tool.run("crm_mon", ["-1"], env: ["CIB_file": f])
+        let mon = try Tool.run("crm_mon", ["-1", "-r"], env: ["CIB_file": f])
         func stable(_ s: String) -> [String] { s.split(separator: "\n").map(String.init).filter { !$0.contains("Last updated") } }
         #expect(ours.status == mon.status)
         #expect(stable(ours.stdout) == stable(mon.stdout))

@@ -236,14 +236,44 @@ struct ShellHost: CrmHost {
 
     func external(_ level: String, _ words: [String], _ session: inout CrmSession) -> Bool? {
         switch level {
-        case "status":
-            return run("crm_mon", ["-1"] + words.filter { $0 != "bynode" && $0 != "simple" }) == 0
+        case "status": return status(words)
         case "ra": return ra(words, &session)
         case "cluster": return cluster(words)
         case "wait-stopped": return waitStopped(words[0])
         case "history": return history(words)
         default: return nil
         }
+    }
+
+    // MARK: status
+
+    /// crmsh's status options and the crm_mon options they stand for.
+    static let statusOptions: [String: [String]] = [
+        "inactive": ["-r"], "failcounts": ["-f"], "simple": ["-s"], "verbose": ["-V"],
+        "xml": ["--output-as", "xml"], "html": ["--output-as", "html"],
+    ]
+    static let statusNotYet: [String: String] = [
+        "bynode": "-n", "ops": "-o", "timing": "-t", "quiet": "-Q", "tickets": "-c", "noheaders": "-D",
+        "detail": "-R", "brief": "-b", "full": "-ncrft",
+    ]
+
+    /// `crm status [<option>...]`: crm_mon -1 with crmsh's options (none: -r, as crmsh).
+    func status(_ words: [String]) -> Bool {
+        var args = ["-1"]
+        if words.isEmpty { args.append("-r") }
+        for w in words {
+            if let o = ShellHost.statusOptions[w] { args += o; continue }
+            if let o = ShellHost.statusNotYet[w] {
+                err("ERROR: status: \(w) (crm_mon \(o)) is not available in this build yet; usage: status [\(ShellHost.statusOptions.keys.sorted().joined(separator: "|"))...]")
+                return false
+            }
+            err("ERROR: status: unknown keyword \"\(w)\"; usage: status [\(ShellHost.statusOptions.keys.sorted().joined(separator: "|"))...]")
+            return false
+        }
+        // crmsh pages crm_mon's output with a line of its own after it.
+        let (code, text) = capture("crm_mon", args)
+        if !text.isEmpty { out(text) }
+        return code == 0
     }
 
     // MARK: ra
