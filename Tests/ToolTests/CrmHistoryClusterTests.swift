@@ -100,6 +100,8 @@ import Glibc
             #expect(latest.stdout.contains("d1\t(ocf:heartbeat:Dummy):\t Started node2"), "\(latest.stdout)")
             #expect(try crm(root, ["history", "transition", "1", "actions"]).stdout.hasSuffix("WARNING: No actions found.\n"))
         }
+        let scores = try crm(root, ["history", "transition", "pe-input-0", "scores", "nograph"])
+        #expect(scores.stdout.contains("d1 allocation score on node2: 100"), "\(scores.stdout)\(scores.stderr)")
         let show = try crm(root, ["history", "show", "pe-input-0"])
         #expect(show.stdout.contains("primitive d1 Dummy\n") && show.stdout.contains("location l1 d1 100: node2\n"), "\(show.stdout)")
         let status = try crm(root, ["history", "show", "0", "status"])
