@@ -107,6 +107,11 @@ import Glibc
         let status = try crm(root, ["history", "show", "0", "status"])
         #expect(status.stdout.contains("Online: [ node1 node2 ]"), "\(status.stdout)")
 
+        // The interactive form: the history level, its help, back up and out.
+        let session = try Tool.run("crm", [], env: ["SWIFTHA_ROOT": root, "SWIFTHA_NODE": "node1"],
+                                   stdin: "history\nhelp\npeinputs 0\nend\ncluster\nhelp\nquit\n")
+        #expect(session.status == 0, "\(session.stderr)")
+        #expect(session.stdout == "usage: \(CrmHistoryLines.usage)\n\(dir)/pe-input-0.xml\nusage: cluster {start|stop|restart|status} (this node)\n")
         // Wrong words: named, with the right form, exit 1.
         let bad = try crm(root, ["history", "transition", "7"])
         #expect(bad.status == 1)
