@@ -1,6 +1,7 @@
 import Agents
 import ArgumentParser
 import CIB
+import CIBClient
 import CrmShell
 import Dispatch
 import Foundation
@@ -170,8 +171,59 @@ struct ShellHost: CrmHost {
 
     func loadCIB() throws(CrmError) -> CIB { location.load(program: "crm") }
 
+    /// On a file, written at once. On the live cluster, a patch from the copy crm read: when
+    /// cibd refuses it because the version moved on while only the status changed (the
+    /// cluster records operation results all the time), the same change is made again on
+    /// the current copy, as crmsh's version-less patches apply; a configuration someone
+    /// else changed in between is never overwritten.
     func saveCIB(_ cib: CIB, original: CIB) throws(CrmError) {
-        location.save(cib, original: original, program: "crm")
+        guard location == .live else {
+            location.save(cib, original: original, program: "crm")
+            return
+        }
+        if cib == original { return }
+        let root = NodeEnvironment().root
+        var patch = CIBPatch.diff(original, cib)
+        for _ in 0..<20 {
+            switch ShellHost.change(.patch(patch), root: root) {
+            case nil:
+                return
+            case let e? where e.kind == .versionMismatch:
+                let fresh = LiveCIB(program: "crm", root: root).load()
+                guard fresh.root.firstElement(named: "configuration") == original.root.firstElement(named: "configuration") else {
+                    throw CrmError("the cluster's configuration changed since crm read it (now version \(fresh.version)); nothing was written; look at it again (configure refresh, or run the command again)")
+                }
+                patch.source = fresh.version
+                if patch.target <= fresh.version {
+                    patch.target = CIBVersion(adminEpoch: fresh.version.adminEpoch, epoch: fresh.version.epoch, numUpdates: fresh.version.numUpdates + 1)
+                }
+                patch.digest = nil
+            case let e?:
+                throw CrmError(e.message)
+            }
+        }
+        throw CrmError("the cluster's CIB kept changing while crm wrote to it (20 tries); nothing was written; try again")
+    }
+
+    final class ErrorBox: @unchecked Sendable { var error: CIBError?; var other: String? }
+
+    /// One change through this node's cibd: nil when done, else cibd's refusal.
+    static func change(_ operation: CIBReplica.Operation, root: String) -> CIBError? {
+        let box = ErrorBox()
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do {
+                let client = try await CIBClient.connect(root: root, timeout: .seconds(10))
+                do { _ = try await client.change(operation) } catch let e as CIBError { box.error = e } catch { box.other = "\(error)" }
+                await client.close()
+            } catch {
+                box.other = "cannot reach cibd: \(error)"
+            }
+            done.signal()
+        }
+        done.wait()
+        if let other = box.other { return CIBError(.badRequest, other) }
+        return box.error
     }
 
     /// Our tools are installed beside crm.
