@@ -166,10 +166,11 @@ public struct CrmSession {
         guard var cib = shadow, let original else { return true }
         guard pending else { return true }
         let report = CIBValidator.validate(cib)
-        printProblems(report)
-        // With no resources (after erase), nothing can start wrongly: fencing settings do not block it.
+        // With no resources (after erase), nothing can start wrongly: fencing settings do not
+        // block it, and are said as warnings.
         let noResources = cib.root.firstElement(named: "configuration")?.firstElement(named: "resources")?.elements.isEmpty ?? true
         let blocking = report.errors.filter { !(noResources && $0.element == "crm_config") }
+        printProblems(report, asWarnings: noResources ? ["crm_config"] : [])
         if !blocking.isEmpty && !force {
             error("configure.commit: the configuration is not valid; fix it, or commit force to write it anyway")
             return false
@@ -190,10 +191,10 @@ public struct CrmSession {
     }
 
     /// `ERROR: primitive 'vip': ...` / `WARNING: ...`, one line each, on stderr.
-    func printProblems(_ report: ValidationReport) {
+    func printProblems(_ report: ValidationReport, asWarnings: Set<String> = []) {
         for p in report.problems {
             let text = p.description.hasPrefix(p.severity.rawValue + ": ") ? String(p.description.dropFirst(p.severity.rawValue.count + 2)) : p.description
-            host.err("\(p.severity == .error ? "ERROR" : "WARNING"): \(text)")
+            host.err("\(p.severity == .error && !asWarnings.contains(p.element) ? "ERROR" : "WARNING"): \(text)")
         }
     }
 

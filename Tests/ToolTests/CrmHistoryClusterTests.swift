@@ -276,6 +276,9 @@ import Glibc
         defer { try? FileManager.default.removeItem(atPath: f) }
         try CrmTests.emptyCIB.write(toFile: f, atomically: true, encoding: .utf8)
         func crm(_ args: [String]) throws -> Tool.Result { try Tool.run("crm", args, env: ["CIB_file": f]) }
+        // Without resources, fencing settings do not block a commit: said as a warning.
+        let bare = try crm(["configure", "property", "maintenance-mode=false"])
+        #expect(bare.status == 0 && bare.stderr.hasPrefix("WARNING: crm_config: fencing is enabled") && !bare.stderr.contains("ERROR"), "\(bare.stderr)")
         for args in [["configure", "property", "stonith-enabled=false"], ["configure", "primitive", "d1", "Dummy"],
                      ["configure", "primitive", "s1", "ocf:pacemaker:Stateful"], ["configure", "clone", "p1", "s1", "meta", "promotable=true"]] {
             let r = try crm(args)
