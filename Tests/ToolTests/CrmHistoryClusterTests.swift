@@ -174,6 +174,11 @@ import Glibc
         }
 
         #expect(try crm(1, ["cluster", "status"]).stdout == "pacemakerd is not running on node1 (root \(roots[0]))\n")
+        // Without the stack, a command needing the CIB fails; the interactive session goes on.
+        let down = try Tool.run("crm", [], env: ["SWIFTHA_ROOT": roots[0], "SWIFTHA_NODE": "node1"], stdin: "configure show\ncluster status\nquit\n")
+        #expect(down.status == 1)
+        #expect(down.stderr.hasPrefix("ERROR: cannot connect to the cluster's CIB at \(roots[0])/run/swiftha/cibd.sock: cibd is not running on this node"), "\(down.stderr)")
+        #expect(down.stdout == "pacemakerd is not running on node1 (root \(roots[0]))\n")
         for i in 1...3 {
             let start = try crm(i, ["cluster", "start"])
             #expect(start.status == 0, "\(start.stderr)")

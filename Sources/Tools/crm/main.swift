@@ -169,7 +169,32 @@ struct ShellHost: CrmHost {
 
     var localNode: String? { NodeEnvironment().node ?? ShellHost.hostname() }
 
-    func loadCIB() throws(CrmError) -> CIB { location.load(program: "crm") }
+    /// The CIB; on the live cluster a failure (cibd not running) is an error of the command,
+    /// so that an interactive session goes on.
+    func loadCIB() throws(CrmError) -> CIB {
+        guard location == .live else { return location.load(program: "crm") }
+        let root = NodeEnvironment().root
+        final class Box: @unchecked Sendable { var result: Result<CIB, any Error>? }
+        let box = Box()
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do {
+                let client = try await CIBClient.connect(root: root, timeout: .seconds(10))
+                do { box.result = .success(try await client.query()) } catch { box.result = .failure(error) }
+                await client.close()
+            } catch {
+                box.result = .failure(error)
+            }
+            done.signal()
+        }
+        done.wait()
+        switch box.result! {
+        case .success(let cib): return cib
+        case .failure(let e as CIBError): throw CrmError(e.message)
+        case .failure:
+            throw CrmError("cannot connect to the cluster's CIB at \(CIBAPI.socketPath(root: root)): cibd is not running on this node (start the cluster with crm cluster start, set SWIFTHA_ROOT to the node's root, or set CIB_file=FILE to work on a file instead)")
+        }
+    }
 
     /// On a file, written at once. On the live cluster, a patch from the copy crm read: when
     /// cibd refuses it because the version moved on while only the status changed (the
