@@ -23,13 +23,15 @@ struct Crm: ParsableCommand {
         commandName: "crm",
         abstract: "The cluster shell (crmsh syntax).",
         discussion: """
-            Levels: configure, resource, node, ra, status, cluster.
+            Levels: configure, resource, node, ra, status, cluster, history.
             Examples:
               crm configure primitive vip ocf:heartbeat:IPaddr2 params ip=10.0.0.10 op monitor interval=10s
               crm configure show
               crm resource stop vip
               crm node standby node2
               crm ra info ocf:heartbeat:IPaddr2
+              crm cluster start       (this node: SWIFTHA_ROOT or systemd)
+              crm history transitions ; crm history transition -1
               crm -f commands.txt
             In the interactive form (crm, then configure), changes stay in a working copy until
             commit; leaving with changes pending asks on a terminal, and commits them when the
