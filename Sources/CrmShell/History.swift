@@ -1,3 +1,5 @@
+import CIB
+
 /// `crm history`: the transitions the DC ran, as the scheduler inputs it saved
 /// (`pe-input-N`, `pe-warn-N`, `pe-error-N`, `.xml` or `.bz2`, under
 /// var/lib/pacemaker/pengine). Which file a command means and how it is replayed are decided
@@ -151,5 +153,25 @@ public enum CrmHistory {
             }
         }
         return out.joined(separator: "\n")
+    }
+}
+
+/// Writing a change to a CIB that moved on while crm held its copy.
+public enum CrmRebase {
+    /// The patch from `original` to `changed`, made again for `current` (the cluster's copy
+    /// now): allowed only when the configuration is as crm read it (the cluster writes
+    /// operation results to the status all the time), so that no one's configuration change
+    /// is overwritten. The patch has no digest (the status it lands on differs).
+    public static func patch(from original: CIB, to changed: CIB, onto current: CIB) throws(CrmError) -> CIBPatch {
+        guard current.root.firstElement(named: "configuration") == original.root.firstElement(named: "configuration") else {
+            throw CrmError("the cluster's configuration changed since crm read it (now version \(current.version)); nothing was written; look at it again (configure refresh, or run the command again)")
+        }
+        var patch = CIBPatch.diff(original, changed)
+        patch.source = current.version
+        if patch.target <= current.version {
+            patch.target = CIBVersion(adminEpoch: current.version.adminEpoch, epoch: current.version.epoch, numUpdates: current.version.numUpdates + 1)
+        }
+        patch.digest = nil
+        return patch
     }
 }

@@ -549,3 +549,38 @@ final class MemoryHost: CrmHost {
         #expect(throws: CrmError.self) { try CrmConfig.applyEdit(before: again, after: again + "primitive d10 Dummy parms x=1\n", to: &same) }
     }
 }
+
+/// A change made on a copy the cluster has since updated (status only) lands on the current
+/// copy; a configuration changed underneath is never overwritten.
+@Suite struct CrmRebaseTests {
+    @Test func statusUpdatesDoNotBlockAConfigurationChange() throws {
+        var original = CIB.empty()
+        try define([["node", "1:", "node1"], ["node", "2:", "node2"], ["property", "stonith-enabled=false"]], into: &original)
+        original.root.setFirstElement(named: "status", to: try XElement.parse(#"<status><node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/></status>"#))
+        var changed = original
+        try define([["primitive", "d1", "Dummy"]], into: &changed)
+        changed.bumpVersion(for: .configuration)
+        // The cluster recorded a node's state meanwhile.
+        var current = original
+        current.root.setFirstElement(named: "status", to: try XElement.parse(#"<status><node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/><node_state id="2" uname="node2" in_ccm="true" crmd="online" join="member" expected="member"/></status>"#))
+        current.bumpVersion(for: .status)
+        #expect(throws: CIBError.self) { _ = try current.applying(CIBPatch.diff(original, changed)) }
+        let patch = try CrmRebase.patch(from: original, to: changed, onto: current)
+        let result = try current.applying(patch)
+        #expect(try result.q("//primitive[@id='d1']").count == 1)
+        #expect(try result.q("//node_state").count == 2)
+        #expect(result.version == changed.version)
+        // Someone changed the configuration meanwhile: refused, nothing overwritten.
+        var other = current
+        try define([["primitive", "d2", "Dummy"]], into: &other)
+        #expect(throws: CrmError.self) { _ = try CrmRebase.patch(from: original, to: changed, onto: other) }
+        // A status-only change gets a version above the current one.
+        var attr = original
+        try attr.setAttribute("x", to: "1", scope: .status, node: "node1")
+        let statusPatch = try CrmRebase.patch(from: original, to: attr, onto: current)
+        #expect(statusPatch.target > current.version && statusPatch.source == current.version)
+        let withAttr = try current.applying(statusPatch)
+        #expect(try withAttr.attribute("x", scope: .status, node: "node1")?.value == "1")
+        #expect(try withAttr.q("//node_state").count == 2)
+    }
+}

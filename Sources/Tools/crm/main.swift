@@ -216,15 +216,7 @@ struct ShellHost: CrmHost {
             case nil:
                 return
             case let e? where e.kind == .versionMismatch:
-                let fresh = LiveCIB(program: "crm", root: root).load()
-                guard fresh.root.firstElement(named: "configuration") == original.root.firstElement(named: "configuration") else {
-                    throw CrmError("the cluster's configuration changed since crm read it (now version \(fresh.version)); nothing was written; look at it again (configure refresh, or run the command again)")
-                }
-                patch.source = fresh.version
-                if patch.target <= fresh.version {
-                    patch.target = CIBVersion(adminEpoch: fresh.version.adminEpoch, epoch: fresh.version.epoch, numUpdates: fresh.version.numUpdates + 1)
-                }
-                patch.digest = nil
+                patch = try CrmRebase.patch(from: original, to: cib, onto: try loadCIB())
             case let e?:
                 throw CrmError(e.message)
             }
