@@ -158,7 +158,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/crm_resource"),
         .executableTarget(name: "crm", dependencies: [
-            "CrmShell", "CIB", "Agents", "PolicyEngine", "HASupport", "ToolSupport",
+            "CrmShell", "CIB", "CIBClient", "Agents", "PolicyEngine", "HASupport", "ToolSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/crm"),
         .executableTarget(name: "crm_simulate", dependencies: [

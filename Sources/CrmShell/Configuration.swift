@@ -302,4 +302,46 @@ public enum CrmConfig {
         }
         cib = copy
     }
+
+    /// The objects of a text in crm syntax, each as (kind and id, its logical line), in order.
+    static func objects(_ text: String) throws(CrmError) -> [(key: String, id: String, line: String)] {
+        var out: [(key: String, id: String, line: String)] = []
+        for line in CrmLexer.logicalLines(text) {
+            let w = try CrmLexer.words(line)
+            guard w.count > 1 else { continue }
+            let id = w[1].hasSuffix(":") ? String(w[1].dropLast()) : w[1]
+            out.append((w[0] + " " + id, id, line))
+        }
+        return out
+    }
+
+    /// What `edit` does with the edited text, as crmsh does: only the objects whose text
+    /// changed are redefined (a primitive in place, so it stays in its group), new ones are
+    /// added, and those taken out of the text are deleted; the others stay as and where they
+    /// are.
+    public static func applyEdit(before: String, after: String, to cib: inout CIB) throws(CrmError) {
+        let old = try objects(before)
+        let new = try objects(after)
+        var copy = cib
+        let oldLines = Dictionary(old.map { ($0.key, $0.line) }, uniquingKeysWith: { a, _ in a })
+        let newKeys = Set(new.map(\.key))
+        for o in old where !newKeys.contains(o.key) {
+            if o.key.hasPrefix("node ") {
+                if let p = find(o.id, in: copy, nodes: true) { copy.root.removeNode(at: p) }
+            } else if find(o.id, in: copy) != nil {
+                try delete([o.id], from: &copy)
+            }
+        }
+        var changed: [String] = []
+        for n in new where oldLines[n.key] != n.line {
+            let kind = n.key.split(separator: " ").first.map(String.init) ?? ""
+            // A set of properties or defaults is written whole: a name taken out goes.
+            if oldLines[n.key] != nil, ["property", "rsc_defaults", "op_defaults"].contains(kind), let p = find(n.id, in: copy) {
+                copy.root.removeNode(at: p)
+            }
+            changed.append(n.line)
+        }
+        if !changed.isEmpty { try load(changed.joined(separator: "\n"), into: &copy, replace: false) }
+        cib = copy
+    }
 }

@@ -166,10 +166,11 @@ public struct CrmSession {
         guard var cib = shadow, let original else { return true }
         guard pending else { return true }
         let report = CIBValidator.validate(cib)
-        printProblems(report)
-        // With no resources (after erase), nothing can start wrongly: fencing settings do not block it.
+        // With no resources (after erase), nothing can start wrongly: fencing settings do not
+        // block it, and are said as warnings.
         let noResources = cib.root.firstElement(named: "configuration")?.firstElement(named: "resources")?.elements.isEmpty ?? true
         let blocking = report.errors.filter { !(noResources && $0.element == "crm_config") }
+        printProblems(report, asWarnings: noResources ? ["crm_config"] : [])
         if !blocking.isEmpty && !force {
             error("configure.commit: the configuration is not valid; fix it, or commit force to write it anyway")
             return false
@@ -190,10 +191,10 @@ public struct CrmSession {
     }
 
     /// `ERROR: primitive 'vip': ...` / `WARNING: ...`, one line each, on stderr.
-    func printProblems(_ report: ValidationReport) {
+    func printProblems(_ report: ValidationReport, asWarnings: Set<String> = []) {
         for p in report.problems {
             let text = p.description.hasPrefix(p.severity.rawValue + ": ") ? String(p.description.dropFirst(p.severity.rawValue.count + 2)) : p.description
-            host.err("\(p.severity == .error ? "ERROR" : "WARNING"): \(text)")
+            host.err("\(p.severity == .error && !asWarnings.contains(p.element) ? "ERROR" : "WARNING"): \(text)")
         }
     }
 
@@ -325,12 +326,7 @@ public struct CrmSession {
                 let before = try CrmShow.render(cib, only: args, obscure: false)
                 let after = try host.edit(before)
                 guard after != before else { return }
-                if args.isEmpty {
-                    try CrmConfig.load(after, into: &cib, replace: true)
-                } else {
-                    try CrmConfig.delete(args, from: &cib, cascade: false)
-                    try CrmConfig.load(after, into: &cib, replace: false)
-                }
+                try CrmConfig.applyEdit(before: before, after: after, to: &cib)
                 shadow = cib
             } catch {
                 self.error(error.message)
@@ -358,7 +354,8 @@ public struct CrmSession {
     }
 
     /// Sets (or with nil removes) a meta attribute of a resource, with crm_resource's ids.
-    static func setMeta(_ name: String, _ value: String?, resource: String, in cib: inout CIB) throws(CrmError) {
+    @discardableResult
+    static func setMeta(_ name: String, _ value: String?, resource: String, in cib: inout CIB) throws(CrmError) -> String? {
         try setAttribute(name, value, set: "meta_attributes", resource: resource, in: &cib)
     }
 
@@ -371,20 +368,33 @@ public struct CrmSession {
 
     /// Sets (or with nil removes) a resource's parameter, meta attribute or utilization, with
     /// crm_resource's ids (`<rsc>-meta_attributes-<name>`).
-    static func setAttribute(_ name: String, _ value: String?, set tag: String, resource: String, in cib: inout CIB) throws(CrmError) {
+    /// Sets (or with nil deletes) an attribute of a resource; what crm_resource says about it
+    /// (`Set 'd1' option: id=... set=... name=... value=...`, `Deleted 'd1' option: ...`).
+    @discardableResult
+    static func setAttribute(_ name: String, _ value: String?, set tag: String, resource: String, in cib: inout CIB) throws(CrmError) -> String? {
         guard let r = cib.sectionPath(.resources) else { throw CrmError("resource \(resource) does not exist") }
         var path: [Int]?
         cib.root.element(at: r)!.walkWithPath { e, p in
             if path == nil, e.id == resource, ["primitive", "group", "clone", "master", "bundle"].contains(e.name) { path = r + p }
         }
         guard let path else { throw CrmError("resource \(resource) does not exist") }
+        var message: String?
         cib.root.modifyElement(at: path) { e in
             let setIndex = e.children.firstIndex { $0.element?.name == tag }
             var set = setIndex.flatMap { e.children[$0].element } ?? XElement(tag, ["id": "\(resource)-\(tag)"])
             if let k = set.children.firstIndex(where: { $0.element?["name"] == name }), case .element(var pair) = set.children[k] {
-                if let value { pair["value"] = value; set.children[k] = .element(pair) } else { set.children.remove(at: k) }
+                if let value {
+                    pair["value"] = value
+                    set.children[k] = .element(pair)
+                    message = "Set '\(resource)' option: id=\(pair.id ?? "") name=\(name) value=\(value)"
+                } else {
+                    set.children.remove(at: k)
+                    message = "Deleted '\(resource)' option: id=\(pair.id ?? "") name=\(name)"
+                }
             } else if let value {
-                set.append(XElement("nvpair", ["id": "\(set.id ?? resource)-\(name)", "name": name, "value": value]))
+                let id = "\(set.id ?? resource)-\(name)"
+                set.append(XElement("nvpair", ["id": id, "name": name, "value": value]))
+                message = "Set '\(resource)' option: id=\(id) set=\(set.id ?? "") name=\(name) value=\(value)"
             }
             if let setIndex { e.children[setIndex] = .element(set) } else if value != nil {
                 // Pacemaker puts the sets before the operations.
@@ -393,6 +403,7 @@ public struct CrmSession {
             }
         }
         cib.bumpVersion(for: .configuration)
+        return message
     }
 
     mutating func resource(_ words: [String]) {
@@ -446,11 +457,12 @@ public struct CrmSession {
             guard args.count >= 3 else { error("resource.\(w): usage: \(usage)"); return }
             let (r, verb, name) = (args[0], args[1], args[2])
             switch verb {
-            case "set":
-                guard args.count == 4 else { error("resource.\(w): usage: \(usage)"); return }
-                change { (cib: inout CIB) throws(CrmError) in try CrmSession.setAttribute(name, args[3], set: tag, resource: r, in: &cib) }
-            case "delete":
-                change { (cib: inout CIB) throws(CrmError) in try CrmSession.setAttribute(name, nil, set: tag, resource: r, in: &cib) }
+            case "set", "delete":
+                guard args.count == (verb == "set" ? 4 : 3) else { error("resource.\(w): usage: \(w) <rsc> \(verb) <name>\(verb == "set" ? " <value>" : "")"); return }
+                let before = failures
+                var said: String?
+                change { (cib: inout CIB) throws(CrmError) in said = try CrmSession.setAttribute(name, verb == "set" ? args[3] : nil, set: tag, resource: r, in: &cib) }
+                if failures == before, let said { host.out(said) }
             case "show", "get":
                 do {
                     guard let v = try CrmSession.attribute(name, set: tag, resource: r, in: try host.loadCIB()) else {
@@ -469,22 +481,33 @@ public struct CrmSession {
         case "stop": meta("target-role", "Stopped", usage: "stop <rsc>")
         case "restart":
             guard let r = need("restart <rsc>") else { return }
+            do {
+                guard CrmConfig.find(r, in: try host.loadCIB()) != nil else { error("resource \(r) does not exist"); return }
+            } catch {
+                self.error(error.message)
+                return
+            }
+            let before = failures
             host.out("INFO: ordering \(r) to stop")
             meta("target-role", "Stopped", usage: "restart <rsc>")
+            guard failures == before else { return }
             let h = host
             _ = h.external("wait-stopped", [r], &self)
             host.out("INFO: ordering \(r) to start")
             meta("target-role", "Started", usage: "restart <rsc>")
         case "promote", "demote":
             guard let r = need("\(w) <rsc>") else { return }
+            let before = failures
+            var said: String?
             change { (cib: inout CIB) throws(CrmError) in
                 guard let p = CrmConfig.find(r, in: cib), let e = cib.root.element(at: p),
                       e.name == "master" || (e.name == "clone" && e.elements(named: "meta_attributes").flatMap { $0.elements(named: "nvpair") }
                         .contains { $0["name"] == "promotable" && CIBValue.isTrue($0["value"] ?? "") }) else {
                     throw CrmError("resource.\(w): \(r) is not a promotable resource")
                 }
-                try CrmSession.setMeta("target-role", w == "promote" ? "Promoted" : "Unpromoted", resource: r, in: &cib)
+                said = try CrmSession.setMeta("target-role", w == "promote" ? "Promoted" : "Unpromoted", resource: r, in: &cib)
             }
+            if failures == before, let said { host.out(said) }
         case "manage": meta("is-managed", "true", usage: "manage <rsc>")
         case "unmanage": meta("is-managed", "false", usage: "unmanage <rsc>")
         case "maintenance":
@@ -556,8 +579,24 @@ public struct CrmSession {
         case "standby", "online", "maintenance", "ready":
             guard let n = target() else { return }
             let name = (w == "standby" || w == "online") ? "standby" : "maintenance"
-            let value = (w == "standby" || w == "maintenance") ? "on" : "off"
+            // crmsh's values: standby on|off, maintenance true|off.
+            let value = w == "standby" ? "on" : w == "maintenance" ? "true" : "off"
+            let before = failures
+            if w == "standby" {
+                // One standby per node: the other lifetime's goes, as crmsh does.
+                let other: CIBAttributeScope = lifetime() == .nodes ? .status : .nodes
+                change { (cib: inout CIB) throws(CrmError) in
+                    guard CrmConfig.nodeNames(cib).contains(n) || cib.status.nodeStates.contains(where: { $0.uname == n }) else {
+                        throw CrmError("node.\(w): node \(n) does not exist")
+                    }
+                    if (try? cib.attribute("standby", scope: other, node: n)) != nil {
+                        do throws(CIBError) { try cib.deleteAttribute("standby", scope: other, node: n) } catch { throw CrmError(error.message) }
+                    }
+                }
+            }
+            guard failures == before else { return }
             set(name, value, node: n, scope: lifetime())
+            if failures == before && (w == "standby" || w == "online") { host.out("INFO: \(w) node \(n)") }
         case "attribute", "status-attr", "utilization":
             guard args.count >= 3 else { error("node.\(w): usage: \(w) <node> set|delete|show <name> [<value>]"); return }
             let (n, verb, name) = (args[0], args[1], args[2])
@@ -571,11 +610,18 @@ public struct CrmSession {
                     set(name, args[3], node: n, scope: scope)
                 }
             case "delete":
+                guard args.count == 3 else { error("node.\(w): usage: \(w) <node> delete <name>"); return }
+                // What crm_attribute says: `Deleted nodes attribute: id=nodes-1-site name=site`.
+                let existing: String? = (try? host.loadCIB()).flatMap { cib in
+                    w == "utilization" ? CrmSession.utilizationID(name, node: n, in: cib) : (try? cib.attribute(name, scope: scope, node: n))?.id
+                }
+                let before = failures
                 if w == "utilization" {
                     change { (cib: inout CIB) throws(CrmError) in try CrmSession.setUtilization(name, nil, node: n, in: &cib) }
                 } else {
                     set(name, nil, node: n, scope: scope)
                 }
+                if failures == before, let existing { host.out("Deleted \(scope.rawValue) attribute: id=\(existing) name=\(name)") }
             case "show":
                 do {
                     let cib = try host.loadCIB()
@@ -636,6 +682,11 @@ public struct CrmSession {
         cib.bumpVersion(for: .configuration)
     }
 
+    static func utilizationID(_ name: String, node: String, in cib: CIB) -> String? {
+        guard let p = try? nodePath(node, in: cib) else { return nil }
+        return cib.root.element(at: p)!.elements(named: "utilization").flatMap { $0.elements(named: "nvpair") }.first { $0["name"] == name }?.id
+    }
+
     static func utilization(_ name: String, node: String, in cib: CIB) -> String? {
         guard let p = try? nodePath(node, in: cib) else { return nil }
         return cib.root.element(at: p)!.elements(named: "utilization").flatMap { $0.elements(named: "nvpair") }.first { $0["name"] == name }?["value"]
@@ -646,7 +697,9 @@ public struct CrmSession {
         case "configure": "usage: \(CrmSession.configureUsage)\ndefinitions:\n" + CrmParser.usage.keys.sorted().map { "  " + CrmParser.usage[$0]! }.joined(separator: "\n")
         case "resource": "usage: \(CrmSession.resourceUsage)"
         case "node": "usage: \(CrmSession.nodeUsage)"
-        default: "levels: configure, resource, node, ra, status, cluster; quit to leave"
+        case "history": "usage: \(CrmHistory.usage)"
+        case "cluster": "usage: cluster {start|stop|restart|status} (this node)"
+        default: "levels: configure, resource, node, ra, status, cluster, history; quit to leave"
         }
     }
 }

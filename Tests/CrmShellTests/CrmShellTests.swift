@@ -1,3 +1,4 @@
+import Foundation
 import CIB
 import CrmShell
 import Testing
@@ -420,7 +421,8 @@ final class MemoryHost: CrmHost {
         #expect(host.errors.last == "ERROR: resource.move: No target node: Move requires either a target node or 'force'")
         #expect(host.ran.last == ["crm_resource", "--quiet", "--move", "--resource", "vip", "--lifetime", "PT1H", "--force"])
         #expect(try host.stored.q("//nvpair[@id='vip-instance_attributes-ip']").first?["value"] == "10.0.0.9")
-        #expect(host.output.last == "10.0.0.9")
+        #expect(host.output.suffix(3) == ["Set 'vip' option: id=vip-instance_attributes-ip name=ip value=10.0.0.9", "10.0.0.9",
+                                          "Deleted 'vip' option: id=vip-meta_attributes-target-role name=target-role"])
         #expect(try host.stored.q("//nvpair[@id='vip-meta_attributes-target-role']").isEmpty)
         _ = try run(host, "node online node2\nresource start vip\n")
         #expect(try host.stored.attribute("standby", scope: .nodes, node: "node2")?.value == "off")
@@ -465,5 +467,120 @@ final class MemoryHost: CrmHost {
         for d in differ.prefix(20) { print("  differs: \(d)") }
         #expect(same == files.count)
         #expect(failed.isEmpty)
+    }
+}
+
+/// `crm history`: which saved scheduler input a command means, and how it is replayed.
+@Suite struct CrmHistoryTests {
+    static let files: [(name: String, time: Int)] = [
+        ("pe-input-10.bz2", 300), ("pe-input-2.xml", 100), ("pe-warn-0.bz2", 200), ("pe-input-3.xml", 100),
+        ("pe-input-x.xml", 50), ("cib.xml", 10), ("pe-input-.bz2", 10), ("pe-error-3.bz2", 400),
+    ]
+
+    @Test func theSavedInputsInTheOrderTheyWereWritten() {
+        let list = CrmHistory.inputs(Self.files)
+        #expect(list.map(\.file) == ["pe-input-2.xml", "pe-input-3.xml", "pe-warn-0.bz2", "pe-input-10.bz2", "pe-error-3.bz2"])
+        #expect(list.map(\.shortName) == ["pe-input-2", "pe-input-3", "pe-warn-0", "pe-input-10", "pe-error-3"])
+        #expect(CrmHistory.input(named: "pe-input-10.bz2")?.compressed == true)
+        #expect(CrmHistory.input(named: "pe-input-1x.bz2") == nil)
+        #expect(CrmHistory.input(named: "pe-input--1.xml") == nil)
+    }
+
+    @Test func numbersIndexesAndNamesSelectAsCrmshDoes() throws {
+        let list = CrmHistory.inputs(Self.files)
+        #expect(try CrmHistory.select(nil, from: list).file == "pe-error-3.bz2")
+        #expect(try CrmHistory.select("0", from: list).file == "pe-error-3.bz2")
+        #expect(try CrmHistory.select("-1", from: list).file == "pe-input-10.bz2")
+        #expect(try CrmHistory.select("-4", from: list).file == "pe-input-2.xml")
+        #expect(try CrmHistory.select("10", from: list).file == "pe-input-10.bz2")
+        #expect(try CrmHistory.select("pe-warn", from: list).file == "pe-warn-0.bz2")
+        #expect(try CrmHistory.select("pe-input-2", from: list).file == "pe-input-2.xml")
+        #expect(throws: CrmError("history: PE file 7 not found (saved: 5, pe-input-2 to pe-error-3)")) { try CrmHistory.select("7", from: list) }
+        #expect(throws: CrmError("history: PE file 3 ambiguous (pe-input-3.xml, pe-error-3.bz2); name the file")) { try CrmHistory.select("3", from: list) }
+        #expect(throws: CrmError("history: pe-input-9: path not found")) { try CrmHistory.select("pe-input-9", from: list) }
+        #expect(throws: CrmError("history: pe-input: path ambiguous (pe-input-2.xml, pe-input-3.xml, pe-input-10.bz2)")) { try CrmHistory.select("pe-input", from: list) }
+        #expect(throws: CrmError("history: PE input file for index -5 not found (there are 5 transitions: 0 to -4)")) { try CrmHistory.select("-5", from: list) }
+        #expect(throws: CrmError("history: no transitions found in the source")) { try CrmHistory.select(nil, from: []) }
+        #expect(throws: CrmError.self) { try CrmHistory.select("latest", from: list) }
+    }
+
+    @Test func peinputsRangesAndReplayOptions() throws {
+        #expect(try CrmHistory.ranges([]) == nil)
+        #expect(try CrmHistory.ranges(["3", "5:7"]) == [3...3, 5...7])
+        #expect(throws: CrmError("history.peinputs: 7:5: invalid peinputs range (the first number must not be above the second)")) { try CrmHistory.ranges(["7:5"]) }
+        #expect(throws: CrmError.self) { try CrmHistory.ranges(["a:b"]) }
+        #expect(try CrmHistory.replay([]) == CrmHistory.Replay(arguments: ["-S"], actionsOnly: false, rest: []))
+        #expect(try CrmHistory.replay(["12", "nograph", "vvv", "scores", "actions"]) == CrmHistory.Replay(arguments: ["-S", "-s"], actionsOnly: true, rest: ["12"]))
+        #expect(throws: CrmError("history.transition: unknown keyword \"frob\"; usage: transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization]")) {
+            try CrmHistory.replay(["12", "frob"])
+        }
+        #expect(throws: CrmError.self) { try CrmHistory.replay(["utilization"]) }
+        let output = "Current cluster status:\n  * Node List:\n    * Online: [ node1 ]\n\nTransition Summary:\n  * Start      d1     ( node1 )\n  * Stop       d2     ( node1 )  due to node availability\n\nExecuting Cluster Transition:\n  * Resource action: d1 start on node1\n"
+        #expect(CrmHistory.actions(in: output) == "  * Start      d1     ( node1 )\n  * Stop       d2     ( node1 )  due to node availability")
+        #expect(CrmHistory.actions(in: "Current cluster status:\n") == "")
+    }
+}
+
+/// `edit`: only what the text changed is redefined, in place; what was taken out is deleted.
+@Suite struct CrmEditTests {
+    @Test func onlyChangedObjectsMoveAndRemovedOnesGo() throws {
+        var cib = CIB.empty()
+        try define(tutorial + [["location", "l1", "website", "100:", "node1"], ["order", "o1", "Mandatory:", "vip", "apache"],
+                               ["property", "maintenance-mode=false"]], into: &cib)
+        let before = try CrmShow.render(cib, obscure: false)
+        let after = before
+            .replacingOccurrences(of: "interval=10s", with: "interval=30s")
+            .replacingOccurrences(of: "location l1 website 100: node1\n", with: "")
+            .replacingOccurrences(of: " \\\n\tmaintenance-mode=false", with: "")
+            + "primitive d9 Dummy\n"
+        try CrmConfig.applyEdit(before: before, after: after, to: &cib)
+        #expect(try cib.q("//group[@id='website']/primitive").map(\.id) == ["vip", "apache"])
+        #expect(try cib.q("//op[@id='apache-monitor-30s']").count == 1)
+        #expect(try cib.q("//rsc_location").isEmpty)
+        #expect(try cib.q("//rsc_order[@id='o1']").count == 1)
+        #expect(try cib.q("//nvpair[@name='maintenance-mode']").isEmpty)
+        #expect(try cib.q("//nvpair[@name='no-quorum-policy']").first?["value"] == "ignore")
+        #expect(try cib.q("//resources/primitive").map(\.id) == ["vmfence", "d9"])
+        // Nothing changed: nothing moves.
+        let again = try CrmShow.render(cib, obscure: false)
+        var same = cib
+        try CrmConfig.applyEdit(before: again, after: again, to: &same)
+        #expect(same == cib)
+        #expect(throws: CrmError.self) { try CrmConfig.applyEdit(before: again, after: again + "primitive d10 Dummy parms x=1\n", to: &same) }
+    }
+}
+
+/// A change made on a copy the cluster has since updated (status only) lands on the current
+/// copy; a configuration changed underneath is never overwritten.
+@Suite struct CrmRebaseTests {
+    @Test func statusUpdatesDoNotBlockAConfigurationChange() throws {
+        var original = CIB.empty()
+        try define([["node", "1:", "node1"], ["node", "2:", "node2"], ["property", "stonith-enabled=false"]], into: &original)
+        original.root.setFirstElement(named: "status", to: try XElement.parse(#"<status><node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/></status>"#))
+        var changed = original
+        try define([["primitive", "d1", "Dummy"]], into: &changed)
+        changed.bumpVersion(for: .configuration)
+        // The cluster recorded a node's state meanwhile.
+        var current = original
+        current.root.setFirstElement(named: "status", to: try XElement.parse(#"<status><node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/><node_state id="2" uname="node2" in_ccm="true" crmd="online" join="member" expected="member"/></status>"#))
+        current.bumpVersion(for: .status)
+        #expect(throws: CIBError.self) { _ = try current.applying(CIBPatch.diff(original, changed)) }
+        let patch = try CrmRebase.patch(from: original, to: changed, onto: current)
+        let result = try current.applying(patch)
+        #expect(try result.q("//primitive[@id='d1']").count == 1)
+        #expect(try result.q("//node_state").count == 2)
+        #expect(result.version == changed.version)
+        // Someone changed the configuration meanwhile: refused, nothing overwritten.
+        var other = current
+        try define([["primitive", "d2", "Dummy"]], into: &other)
+        #expect(throws: CrmError.self) { _ = try CrmRebase.patch(from: original, to: changed, onto: other) }
+        // A status-only change gets a version above the current one.
+        var attr = original
+        try attr.setAttribute("x", to: "1", scope: .status, node: "node1")
+        let statusPatch = try CrmRebase.patch(from: original, to: attr, onto: current)
+        #expect(statusPatch.target > current.version && statusPatch.source == current.version)
+        let withAttr = try current.applying(statusPatch)
+        #expect(try withAttr.attribute("x", scope: .status, node: "node1")?.value == "1")
+        #expect(try withAttr.q("//node_state").count == 2)
     }
 }

@@ -282,7 +282,7 @@ import TestSupport
         defer { try? FileManager.default.removeItem(atPath: f) }
         for args in CrmTests.tutorial { _ = try crm(f, args) }
         let ours = try crm(f, ["status"])
-        let mon = try Tool.run("crm_mon", ["-1"], env: ["CIB_file": f])
+        let mon = try Tool.run("crm_mon", ["-1", "-r"], env: ["CIB_file": f])
         func stable(_ s: String) -> [String] { s.split(separator: "\n").map(String.init).filter { !$0.contains("Last updated") } }
         #expect(ours.status == mon.status)
         #expect(stable(ours.stdout) == stable(mon.stdout))
@@ -300,7 +300,7 @@ import TestSupport
             #expect(r.status == (args.last == "reboot" ? 1 : 0), "\(args): \(r.stderr)")
         }
         let cib = try load(f)
-        #expect(try cib.attribute("maintenance", scope: .nodes, node: "node1")?.value == "on")
+        #expect(try cib.attribute("maintenance", scope: .nodes, node: "node1")?.value == "true")
         #expect(try cib.attribute("site", scope: .nodes, node: "node2")?.value == "b")
         #expect(try cib.root.xpathElements("//node[@uname='node2']/utilization/nvpair[@name='memory']").first?["value"] == "2048")
         #expect(try cib.root.xpathElements("//nvpair[@id='vip-meta_attributes-maintenance']").first?["value"] == "true")

@@ -1,6 +1,7 @@
 import Agents
 import ArgumentParser
 import CIB
+import CIBClient
 import CrmShell
 import Dispatch
 import Foundation
@@ -22,13 +23,15 @@ struct Crm: ParsableCommand {
         commandName: "crm",
         abstract: "The cluster shell (crmsh syntax).",
         discussion: """
-            Levels: configure, resource, node, ra, status, cluster.
+            Levels: configure, resource, node, ra, status, cluster, history.
             Examples:
               crm configure primitive vip ocf:heartbeat:IPaddr2 params ip=10.0.0.10 op monitor interval=10s
               crm configure show
               crm resource stop vip
               crm node standby node2
               crm ra info ocf:heartbeat:IPaddr2
+              crm cluster start       (this node: SWIFTHA_ROOT or systemd)
+              crm history transitions ; crm history transition -1
               crm -f commands.txt
             In the interactive form (crm, then configure), changes stay in a working copy until
             commit; leaving with changes pending asks on a terminal, and commits them when the
@@ -45,12 +48,16 @@ struct Crm: ParsableCommand {
     @Flag(name: [.customShort("w"), .customLong("wait")], help: "Accepted for compatibility.")
     var wait = false
 
-    @Argument(parsing: .remaining, help: "A command: LEVEL COMMAND [ARGUMENTS...].")
+    @Argument(parsing: .captureForPassthrough, help: "A command: LEVEL COMMAND [ARGUMENTS...].")
     var words: [String] = []
 
     func run() throws {
         var session = CrmSession(host: ShellHost())
         session.force = force
+        if let first = words.first, ["--help", "-h", "help"].contains(first) && words.count == 1 && first != "help" {
+            print(Crm.helpMessage())
+            return
+        }
         if !words.isEmpty {
             // `crm "configure show"`: one quoted command line is split as crmsh splits lines.
             var words = self.words
@@ -164,10 +171,78 @@ struct ShellHost: CrmHost {
 
     var localNode: String? { NodeEnvironment().node ?? ShellHost.hostname() }
 
-    func loadCIB() throws(CrmError) -> CIB { location.load(program: "crm") }
+    /// The CIB; on the live cluster a failure (cibd not running) is an error of the command,
+    /// so that an interactive session goes on.
+    func loadCIB() throws(CrmError) -> CIB {
+        guard location == .live else { return location.load(program: "crm") }
+        let root = NodeEnvironment().root
+        final class Box: @unchecked Sendable { var result: Result<CIB, any Error>? }
+        let box = Box()
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do {
+                let client = try await CIBClient.connect(root: root, timeout: .seconds(10))
+                do { box.result = .success(try await client.query()) } catch { box.result = .failure(error) }
+                await client.close()
+            } catch {
+                box.result = .failure(error)
+            }
+            done.signal()
+        }
+        done.wait()
+        switch box.result! {
+        case .success(let cib): return cib
+        case .failure(let e as CIBError): throw CrmError(e.message)
+        case .failure:
+            throw CrmError("cannot connect to the cluster's CIB at \(CIBAPI.socketPath(root: root)): cibd is not running on this node (start the cluster with crm cluster start, set SWIFTHA_ROOT to the node's root, or set CIB_file=FILE to work on a file instead)")
+        }
+    }
 
+    /// On a file, written at once. On the live cluster, a patch from the copy crm read: when
+    /// cibd refuses it because the version moved on while only the status changed (the
+    /// cluster records operation results all the time), the same change is made again on
+    /// the current copy, as crmsh's version-less patches apply; a configuration someone
+    /// else changed in between is never overwritten.
     func saveCIB(_ cib: CIB, original: CIB) throws(CrmError) {
-        location.save(cib, original: original, program: "crm")
+        guard location == .live else {
+            location.save(cib, original: original, program: "crm")
+            return
+        }
+        if cib == original { return }
+        let root = NodeEnvironment().root
+        var patch = CIBPatch.diff(original, cib)
+        for _ in 0..<20 {
+            switch ShellHost.change(.patch(patch), root: root) {
+            case nil:
+                return
+            case let e? where e.kind == .versionMismatch:
+                patch = try CrmRebase.patch(from: original, to: cib, onto: try loadCIB())
+            case let e?:
+                throw CrmError(e.message)
+            }
+        }
+        throw CrmError("the cluster's CIB kept changing while crm wrote to it (20 tries); nothing was written; try again")
+    }
+
+    final class ErrorBox: @unchecked Sendable { var error: CIBError?; var other: String? }
+
+    /// One change through this node's cibd: nil when done, else cibd's refusal.
+    static func change(_ operation: CIBReplica.Operation, root: String) -> CIBError? {
+        let box = ErrorBox()
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do {
+                let client = try await CIBClient.connect(root: root, timeout: .seconds(10))
+                do { _ = try await client.change(operation) } catch let e as CIBError { box.error = e } catch { box.other = "\(error)" }
+                await client.close()
+            } catch {
+                box.other = "cannot reach cibd: \(error)"
+            }
+            done.signal()
+        }
+        done.wait()
+        if let other = box.other { return CIBError(.badRequest, other) }
+        return box.error
     }
 
     /// Our tools are installed beside crm.
@@ -232,16 +307,44 @@ struct ShellHost: CrmHost {
 
     func external(_ level: String, _ words: [String], _ session: inout CrmSession) -> Bool? {
         switch level {
-        case "status":
-            return run("crm_mon", ["-1"] + words.filter { $0 != "bynode" && $0 != "simple" }) == 0
+        case "status": return status(words)
         case "ra": return ra(words, &session)
         case "cluster": return cluster(words)
         case "wait-stopped": return waitStopped(words[0])
-        case "history":
-            err("ERROR: history: transition history is not available in this build; use crm_simulate -x <pe-input> -S to replay a transition")
-            return false
+        case "history": return history(words)
         default: return nil
         }
+    }
+
+    // MARK: status
+
+    /// crmsh's status options and the crm_mon options they stand for.
+    static let statusOptions: [String: [String]] = [
+        "inactive": ["-r"], "failcounts": ["-f"], "simple": ["-s"], "verbose": ["-V"],
+        "xml": ["--output-as", "xml"], "html": ["--output-as", "html"],
+    ]
+    static let statusNotYet: [String: String] = [
+        "bynode": "-n", "ops": "-o", "timing": "-t", "quiet": "-Q", "tickets": "-c", "noheaders": "-D",
+        "detail": "-R", "brief": "-b", "full": "-ncrft",
+    ]
+
+    /// `crm status [<option>...]`: crm_mon -1 with crmsh's options (none: -r, as crmsh).
+    func status(_ words: [String]) -> Bool {
+        var args = ["-1"]
+        if words.isEmpty { args.append("-r") }
+        for w in words {
+            if let o = ShellHost.statusOptions[w] { args += o; continue }
+            if let o = ShellHost.statusNotYet[w] {
+                err("ERROR: status: \(w) (crm_mon \(o)) is not available in this build yet; usage: status [\(ShellHost.statusOptions.keys.sorted().joined(separator: "|"))...]")
+                return false
+            }
+            err("ERROR: status: unknown keyword \"\(w)\"; usage: status [\(ShellHost.statusOptions.keys.sorted().joined(separator: "|"))...]")
+            return false
+        }
+        // crmsh pages crm_mon's output with a line of its own after it.
+        let (code, text) = capture("crm_mon", args)
+        if !text.isEmpty { out(text) }
+        return code == 0
     }
 
     // MARK: ra
@@ -346,49 +449,268 @@ struct ShellHost: CrmHost {
         return m.problems(in: params, agent: agent.description).map { "\(primitive.id ?? ""): parameter '\($0.parameter)': \($0.message)" }
     }
 
+    // MARK: history
+
+    /// Where the DC saves its scheduler inputs on this node.
+    var peDirectory: String { NodeEnvironment().path("var/lib/pacemaker/pengine") }
+
+    func peInputs() throws(CrmError) -> [CrmHistory.Input] {
+        let dir = peDirectory
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
+            throw CrmError("history: no transitions found: \(dir) does not exist or cannot be read (the DC saves its scheduler inputs there)")
+        }
+        return CrmHistory.inputs(names.map { name in
+            var st = stat()
+            let time = stat(dir + "/" + name, &st) == 0 ? Int(st.st_mtim.tv_sec) : 0
+            return (name, time)
+        })
+    }
+
+    /// The input as XML in a file crm_simulate reads (a .bz2 is decompressed with bzip2 into
+    /// a temporary file, which `done` removes).
+    func readable(_ input: CrmHistory.Input) throws(CrmError) -> (path: String, done: () -> Void) {
+        let path = peDirectory + "/" + input.file
+        guard input.compressed else { return (path, {}) }
+        guard let bzip2 = ["/usr/bin/bzip2", "/bin/bzip2"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw CrmError("history: \(input.file) is compressed and bzip2 is not installed (apt-get install bzip2)")
+        }
+        let tmp = NSTemporaryDirectory() + "crm-\(input.shortName)-\(getpid()).xml"
+        FileManager.default.createFile(atPath: tmp, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: bzip2)
+        p.arguments = ["-dc", path]
+        p.standardOutput = FileHandle(forWritingAtPath: tmp)
+        do { try p.run() } catch { throw CrmError("history: cannot run \(bzip2): \(error.localizedDescription)") }
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw CrmError("history: \(path) is not a bzip2 file bzip2 can read")
+        }
+        return (tmp, { try? FileManager.default.removeItem(atPath: tmp) })
+    }
+
+    func loadInput(_ input: CrmHistory.Input) throws(CrmError) -> CIB {
+        let (path, done) = try readable(input)
+        defer { done() }
+        do { return try CIBFile.load(path) } catch { throw CrmError("history: \(input.file): \(error.message)") }
+    }
+
+    static func localTime(_ t: Int, _ format: String) -> String {
+        var time = time_t(t)
+        var parts = tm()
+        localtime_r(&time, &parts)
+        var buf = [CChar](repeating: 0, count: 64)
+        let n = strftime(&buf, buf.count, format, &parts)
+        return String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
+
+    /// When the scheduler ran on the input (its execution-date), else the file's time; and
+    /// the DC it names.
+    func details(_ input: CrmHistory.Input) -> (time: Int, dc: String, cib: CIB?) {
+        guard let cib = try? loadInput(input) else { return (input.time, "", nil) }
+        let time = cib.root["execution-date"].flatMap { Int($0) } ?? input.time
+        let dcID = cib.root["dc-uuid"] ?? ""
+        let dc = cib.root.firstElement(named: "configuration")?.firstElement(named: "nodes")?.elements(named: "node")
+            .first { $0.id == dcID }?["uname"] ?? dcID
+        return (time, dc, cib)
+    }
+
+    /// Runs a tool beside crm and returns its exit status and standard output.
+    func capture(_ tool: String, _ arguments: [String]) -> (Int32, String) {
+        let path = ShellHost.toolPath(tool)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        do { try p.run() } catch {
+            err("ERROR: cannot run \(path): \(error.localizedDescription)")
+            return (1, "")
+        }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    func history(_ words: [String]) -> Bool {
+        guard let w = words.first else { return true }
+        var args = Array(words.dropFirst())
+        do throws(CrmError) {
+            switch w {
+            case "transitions":
+                guard args.isEmpty else { throw CrmError("history.transitions: unknown keyword \"\(args[0])\"; usage: transitions") }
+                let list = try peInputs()
+                out("\(ShellHost.pad("Time", 30))  \(ShellHost.pad("Name", 15)) \(ShellHost.pad("Node", 15)) Tags")
+                for input in list {
+                    let d = details(input)
+                    let line = "\(ShellHost.localTime(d.time, "%F")) \(ShellHost.localTime(d.time, "%X")) - --:--:--: \(ShellHost.pad(input.shortName, 15)) \(ShellHost.pad(d.dc, 15)) "
+                    out(String(line.reversed().drop { $0 == " " }.reversed()))
+                }
+                return true
+            case "peinputs":
+                let verbose = args.contains("v")
+                args.removeAll { $0 == "v" }
+                let ranges = try CrmHistory.ranges(args)
+                let list = try peInputs().filter { input in ranges.map { $0.contains { $0.contains(input.number) } } ?? true }
+                guard !list.isEmpty else { throw CrmError("history.peinputs: no transitions found\(ranges == nil ? "" : " in \(args.joined(separator: " "))") in \(peDirectory)") }
+                if verbose {
+                    out("Date       Start    End       Filename      Client     User       Origin      Tags")
+                    out("====       =====    ===       ========      ======     ====       ======      ====")
+                }
+                for input in list {
+                    guard verbose else { out(peDirectory + "/" + input.file); continue }
+                    let d = details(input)
+                    let attr = { (name: String, none: String) in d.cib?.root[name] ?? none }
+                    out("\(ShellHost.localTime(d.time, "%F")) \(ShellHost.localTime(d.time, "%X")) --:--:--  \(ShellHost.pad(input.shortName, 13)) \(ShellHost.pad(attr("update-client", "no-client"), 10)) \(ShellHost.pad(attr("update-user", "no-user"), 10)) \(attr("update-origin", "no-origin"))   ")
+                }
+                return true
+            case "transition", "latest":
+                if w == "latest" && !args.isEmpty { throw CrmError("history.latest: unknown keyword \"\(args[0])\"; usage: latest") }
+                if let sub = args.first, ["showdot", "log", "save", "tags"].contains(sub) {
+                    throw CrmError("history.transition: \(sub) is not available in this build (no logs or graphs are collected); usage: transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions]")
+                }
+                let replay = try CrmHistory.replay(args)
+                let input = try CrmHistory.select(replay.rest.first, from: peInputs())
+                let (path, done) = try readable(input)
+                defer { done() }
+                out("INFO: running ptest with \(peDirectory)/\(input.file)")
+                let (status, text) = capture("crm_simulate", ["-x", path] + replay.arguments)
+                if status != 0 { out("WARNING: Simulation was unsuccessful (RC=\(status)).") }
+                if replay.actionsOnly {
+                    let actions = CrmHistory.actions(in: text)
+                    if actions.isEmpty { out("WARNING: No actions found.") } else { out(actions) }
+                } else if !text.isEmpty {
+                    out(String(text.hasSuffix("\n") ? text.dropLast() : Substring(text)))
+                }
+                return status == 0
+            case "show":
+                guard let spec = args.first else { throw CrmError("history.show: name the transition; usage: show <pe> [status]") }
+                if args.count > 1 && (args[1] != "status" || args.count > 2) {
+                    throw CrmError("history.show: unknown keyword \"\(args[args[1] == "status" ? 2 : 1])\"; usage: show <pe> [status]")
+                }
+                let input = try CrmHistory.select(spec, from: peInputs())
+                if args.count == 2 {
+                    let (path, done) = try readable(input)
+                    defer { done() }
+                    let (status, text) = capture("crm_simulate", ["-x", path])
+                    out(String(text.hasSuffix("\n") ? text.dropLast() : Substring(text)))
+                    return status == 0
+                }
+                let text = try CrmShow.render(try loadInput(input))
+                if !text.isEmpty { out(String(text.dropLast())) }
+                return true
+            default:
+                throw CrmError("history.\(w): No such command; usage: \(CrmHistory.usage)")
+            }
+        } catch {
+            err("ERROR: \(error.message)")
+            return false
+        }
+    }
+
     // MARK: cluster
 
-    /// pacemakerd for this node: through systemctl when systemd runs this machine, else the
-    /// pacemakerd executable beside crm, started in the background (with the node's root).
+    /// pacemakerd for this node: through systemctl on a normal installation where systemd
+    /// runs, else (a node root from SWIFTHA_ROOT, or no systemd) the pacemakerd executable
+    /// beside crm, started in the background with the node's root and name. Its pid is kept
+    /// in <root>/run/swiftha/pacemakerd.pid and its output goes to
+    /// <root>/var/log/pacemaker/pacemaker.log.
     func cluster(_ words: [String]) -> Bool {
         let env = NodeEnvironment()
-        let systemd = FileManager.default.fileExists(atPath: "/run/systemd/system")
+        let systemd = env.root == "/" && FileManager.default.fileExists(atPath: "/run/systemd/system")
         let pidFile = env.path("run/swiftha/pacemakerd.pid")
+        let logFile = env.path("var/log/pacemaker/pacemaker.log")
+        let node = env.node ?? localNode ?? "this node"
+        /// The recorded pacemakerd, when it still runs (a stale file, or a pid now used by
+        /// another program, does not count).
         func running() -> Int32? {
             guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
-                  kill(pid, 0) == 0 else { return nil }
+                  pid > 1, kill(pid, 0) == 0,
+                  let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                  let argv0 = cmdline.split(separator: 0).first, String(decoding: argv0, as: UTF8.self).hasSuffix("pacemakerd"),
+                  let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let state = stat.split(separator: ")").last?.split(separator: " ").first, state != "Z" else { return nil }
             return pid
+        }
+        let usage = "cluster {start|stop|restart|status}"
+        if words.count > 1 {
+            err("ERROR: cluster.\(words[0]): unknown keyword \"\(words[1])\"; usage: \(usage) (on this node; other nodes are not reached from here)")
+            return false
         }
         switch words.first {
         case "start":
             if systemd { return spawn("/bin/systemctl", ["start", "pacemaker"]) == 0 }
-            if let pid = running() { out("INFO: The cluster stack is already running on this node (pacemakerd \(pid))"); return true }
+            if let pid = running() { out("INFO: The cluster stack already started on \(node) (pacemakerd \(pid))"); return true }
             let path = ShellHost.toolPath("pacemakerd")
             guard FileManager.default.isExecutableFile(atPath: path) else { err("ERROR: cluster.start: pacemakerd is not installed beside crm (looked for \(path))"); return false }
+            guard FileManager.default.fileExists(atPath: env.corosyncConf) else {
+                err("ERROR: cluster.start: \(env.corosyncConf) does not exist; write the cluster's corosync.conf first (crm cluster start runs this node's stack from it)")
+                return false
+            }
+            for dir in [env.path("run/swiftha"), env.path("var/log/pacemaker")] {
+                try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            }
+            if !FileManager.default.fileExists(atPath: logFile) { FileManager.default.createFile(atPath: logFile, contents: nil) }
+            guard let log = FileHandle(forWritingAtPath: logFile) else { err("ERROR: cluster.start: cannot write \(logFile)"); return false }
+            log.seekToEndOfFile()
             let p = Process()
             p.executableURL = URL(fileURLWithPath: path)
             p.arguments = ["--root", env.root] + (env.node.map { ["--node", $0] } ?? [])
+            var environment = ProcessInfo.processInfo.environment
+            environment["SWIFTHA_ROOT"] = env.root
+            if let n = env.node { environment["SWIFTHA_NODE"] = n }
+            environment.removeValue(forKey: "CIB_file")
+            p.environment = environment
             p.standardInput = FileHandle.nullDevice
-            p.standardOutput = FileHandle.nullDevice
+            p.standardOutput = log
+            p.standardError = log
             do { try p.run() } catch { err("ERROR: cluster.start: cannot run \(path): \(error.localizedDescription)"); return false }
-            try? FileManager.default.createDirectory(atPath: env.path("run/swiftha"), withIntermediateDirectories: true)
-            try? "\(p.processIdentifier)\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
-            out("INFO: The cluster stack started on \(localNode ?? "this node")")
+            do { try "\(p.processIdentifier)\n".write(toFile: pidFile, atomically: true, encoding: .utf8) } catch {
+                err("ERROR: cluster.start: cannot write \(pidFile): \(error.localizedDescription); stopping pacemakerd \(p.processIdentifier)")
+                kill(p.processIdentifier, SIGTERM)
+                return false
+            }
+            // pacemakerd refuses a bad setup at once; give it a moment to say so.
+            for _ in 0..<10 where p.isRunning { usleep(100_000) }
+            if !p.isRunning {
+                try? FileManager.default.removeItem(atPath: pidFile)
+                err("ERROR: cluster.start: pacemakerd exited with status \(p.terminationStatus); see \(logFile)")
+                return false
+            }
+            out("INFO: The cluster stack started on \(node)")
             return true
         case "stop":
             if systemd { return spawn("/bin/systemctl", ["stop", "pacemaker"]) == 0 }
-            guard let pid = running() else { out("INFO: The cluster stack is not running on this node"); return true }
+            guard let pid = running() else {
+                try? FileManager.default.removeItem(atPath: pidFile)
+                out("INFO: The cluster stack already stopped on \(node)")
+                return true
+            }
+            // pacemakerd stops the daemons, crmd first (which moves the resources away).
             kill(pid, SIGTERM)
-            for _ in 0..<600 where kill(pid, 0) == 0 { usleep(100_000) }
+            var left = 1200
+            while running() != nil && left > 0 { usleep(100_000); left -= 1 }
+            if running() != nil {
+                err("ERROR: cluster.stop: pacemakerd \(pid) is still running after 2 minutes; see \(logFile)")
+                return false
+            }
             try? FileManager.default.removeItem(atPath: pidFile)
-            out("INFO: The cluster stack stopped on \(localNode ?? "this node")")
+            out("INFO: The cluster stack stopped on \(node)")
             return true
+        case "restart":
+            return cluster(["stop"]) && cluster(["start"])
         case "status":
             if systemd { return spawn("/bin/systemctl", ["status", "pacemaker", "--no-pager"]) == 0 }
-            if let pid = running() { out("pacemakerd is running (pid \(pid)) with root \(env.root)") } else { out("pacemakerd is not running (root \(env.root))") }
+            if let pid = running() {
+                out("pacemakerd is running on \(node) (pid \(pid), root \(env.root))")
+            } else {
+                out("pacemakerd is not running on \(node) (root \(env.root))")
+            }
             return true
         default:
-            err("ERROR: cluster.\(words.first ?? ""): No such command; usage: cluster {start|stop|status}")
+            err("ERROR: cluster.\(words.first ?? ""): No such command; usage: \(usage)")
             return false
         }
     }
