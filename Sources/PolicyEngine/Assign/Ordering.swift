@@ -185,7 +185,13 @@ struct OrderingEffects {
                         if effects.unrunnable[t] == nil, (next[t] ?? nil) != nil, o.symmetrical || needsStart {
                             // A first that runs now and is being stopped takes its dependents down
                             // with it; one that never ran leaves their starts unrunnable.
-                            let stopping = firsts.allSatisfy { !ws.resources[$0].activeOn.isEmpty }
+                            // A clone that cannot run at all (its own placement stops it) leaves
+                            // its running action unrunnable from the start; one stopping because
+                            // its own starts were blocked by an ordering requires the stop.
+                            var stopping = firsts.allSatisfy { !ws.resources[$0].activeOn.isEmpty }
+                            if case .clone = ws.resources[o.first].variant, !firsts.contains(where: { effects.unrunnable[$0] != nil }) {
+                                stopping = false
+                            }
                             effects.unrunnable[t] = !o.anyOf.isEmpty ? "unrunnable one-or-more:\(o.anyOfSet ?? o.id)"
                                 : !o.requireAll || counting ? "unrunnable clone-one-or-more:\(o.id)"
                                 : (stopping && o.symmetrical && !ws.resources[t].activeOn.isEmpty
