@@ -283,8 +283,11 @@ enum TransitionPlanner {
                 if r.failed || active.count > 1 {
                     mode = .restart
                     let details = needRole && origRole != nextRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : (needRole ? "\(roleText(origRole)) \(n)" : n)
-                    changes.append(PlannedChange(kind: .recover, subject: r.id, details: details,
-                                                 reason: active.count > 1 && !r.failed ? "due to being multiply active" : nil))
+                    // Active on several nodes: a failed resource is recovered (saying why
+                    // when the unexpected copies alone are stopped); a healthy one restarts.
+                    let unexpected = active.count > 1 && r.meta["multiple-active"] == "stop_unexpected"
+                    changes.append(PlannedChange(kind: r.failed ? .recover : .restart, subject: r.id, details: details,
+                                                 reason: r.failed && unexpected ? "due to being multiply active" : nil))
                 } else if reloads.contains(i) && effects.restart[i] == nil {
                     mode = .reload
                     changes.append(PlannedChange(kind: .reload, subject: r.id, details: needRole ? "\(roleText(origRole)) \(n)" : n, reason: nil))
