@@ -123,6 +123,8 @@ enum TransitionPlanner {
             }
         }
         let quorumStop = !ws.haveQuorum && (policy == "stop" || policy == "suicide" || policy == "fence")
+        // no-quorum-policy=demote: promoted instances are demoted, the rest stops as with "stop".
+        let quorumDemote = !ws.haveQuorum && policy == "demote"
         let quorumFreeze = !ws.haveQuorum && policy == "freeze"
         let resources = order(ws).filter { ws.resources[$0].isPrimitive }
         // First where everything goes; then what orderings make of it.
@@ -206,7 +208,12 @@ enum TransitionPlanner {
             func roleText(_ role: Role) -> String { role == .started && ws.isInPromotableClone(r) ? "Unpromoted" : role.description }
             var blockedReason: String?
             // Without quorum nothing new starts, except what requires nothing.
-            if quorumStop || quorumFreeze, r.meta["requires"] != "nothing", next != nil, (current == nil || current != next || nextRole > origRole) {
+            // Without quorum (policy stop) everything that needs it stops, wherever it is.
+            if quorumDemote, ws.isInPromotableClone(r), current != nil, next == current {
+                if nextRole == .promoted { nextRole = origRole == .promoted ? .unpromoted : .started }
+            } else if quorumStop || quorumDemote, r.meta["requires"] != "nothing", next != nil || current != nil {
+                blockedReason = "no quorum"
+            } else if quorumFreeze, r.meta["requires"] != "nothing", next != nil, (current == nil || current != next || nextRole > origRole) {
                 blockedReason = quorumStop ? "no quorum" : "quorum freeze"
             } else if let reason = effects.unrunnable[i], next != nil || current != nil {
                 blockedReason = reason
