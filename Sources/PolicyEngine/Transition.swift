@@ -227,15 +227,18 @@ enum TransitionPlanner {
                         mode = .stop
                         for node in active {
                             changes.append(PlannedChange(kind: .stop, subject: r.id, details: needRole ? "\(roleText(origRole)) \(node)" : node,
-                                                         reason: "due to \(reason)"))
+                                                         reason: reason.isEmpty ? nil : "due to \(reason)"))
                         }
                         next = nil
                         nextRole = .stopped
                     }
                 } else if let n = next {
                     let details = needRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : n
-                    changes.append(PlannedChange(kind: nextRole == .promoted ? .promote : .start, subject: r.id, details: details,
-                                                 reason: "due to \(reason) (blocked)"))
+                    // An interleaved instance blocked by its peer is not listed.
+                    if !reason.isEmpty {
+                        changes.append(PlannedChange(kind: nextRole == .promoted ? .promote : .start, subject: r.id, details: details,
+                                                     reason: "due to \(reason) (blocked)"))
+                    }
                     blockedStart = true
                     next = nil
                     nextRole = .stopped

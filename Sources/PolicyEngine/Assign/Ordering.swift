@@ -192,7 +192,10 @@ struct OrderingEffects {
                             if case .clone = ws.resources[o.first].variant, !firsts.contains(where: { effects.unrunnable[$0] != nil }) {
                                 stopping = false
                             }
-                            effects.unrunnable[t] = !o.anyOf.isEmpty ? "unrunnable one-or-more:\(o.anyOfSet ?? o.id)"
+                            // (Between interleaved clones the instances are ordered one by
+                            // one, which gives no reason: an empty one.)
+                            effects.unrunnable[t] = interleaved && o.requireAll && !counting && o.anyOf.isEmpty ? ""
+                                : !o.anyOf.isEmpty ? "unrunnable one-or-more:\(o.anyOfSet ?? o.id)"
                                 : !o.requireAll || counting ? "unrunnable clone-one-or-more:\(o.id)"
                                 : (stopping && o.symmetrical && !ws.resources[t].activeOn.isEmpty
                                     ? "required \(name(o.first, o.firstAction))" : "unrunnable \(name(o.first, o.firstAction))")
