@@ -144,12 +144,22 @@ enum TransitionPlanner {
             // Removed resources, bundle parts and fence devices (whose digests leave out the
             // pcmk_* host settings) are not compared.
             guard let n = next[i] ?? nil, r.activeOn == [n], !starting.contains(i), let recorded = r.startDigests[n],
-                  r.managed, !a.isMaintained(r), !r.orphan, r.agent?.standard != "stonith",
+                  r.managed, !a.isMaintained(r), !r.orphan,
                   !(r.parent.map { ws.resources[$0].variant == .bundle } ?? false) else { continue }
             // The start ran with the resource's parameters and the start operation's own.
             let own = startOperationParameters(r)
             let parameters = r.parameters.merging(own) { _, op in op }
-            if ParameterDigest.digest(parameters) != recorded {
+            // crm_simulate reads a sanitized CIB: when only secret parameters (shown masked)
+            // differ, the digest without them decides.
+            var secureMatch = false
+            if let secure = r.secureDigests[n] {
+                // (Fence devices' pcmk_* host settings are left out of it too.)
+                let fencing = r.agent?.standard == "stonith"
+                secureMatch = ParameterDigest.digest(parameters.filter {
+                    !secure.parameters.contains($0.key) && !(fencing && $0.key.hasPrefix("pcmk_"))
+                }) == secure.digest
+            }
+            if ParameterDigest.digest(parameters) != recorded && !secureMatch {
                 // When only parameters the agent can reload changed, it reloads in place
                 // (unless the start has parameters of its own: they only apply by starting).
                 if own.isEmpty, let (restartDigest, names) = r.restartDigests[n],

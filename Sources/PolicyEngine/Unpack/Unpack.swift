@@ -265,6 +265,7 @@ enum Unpack {
         if h.isActive && !ws.resources[r].activeOn.contains(node) { ws.resources[r].activeOn.append(node) }
         if h.isActive, let d = h.startDigest { ws.resources[r].startDigests[node] = d }
         if h.isActive, let d = h.restartDigest, let names = h.forceRestart { ws.resources[r].restartDigests[node] = (d, names) }
+        if h.isActive, let secure = h.secureDigest { ws.resources[r].secureDigests[node] = secure }
         if !h.activeRecurring.isEmpty, ws.nodes[n].online { ws.resources[r].recurringOn[node] = h.activeRecurring }
         if ws.resources[r].activeOn.count > 1, ws.resources[r].meta["multiple-active"] == "block" { ws.resources[r].blocked = true }
         if h.isActive { ws.resources[r].role = max(ws.resources[r].role, h.role) }
