@@ -139,6 +139,7 @@ enum TransitionPlanner {
         // A resource whose parameters changed since it started restarts where it is.
         var definitionChanged = Set<Int>()
         var reloads = Set<Int>()
+        var agentChanged = Set<Int>()
         for i in resources {
             let r = ws.resources[i]
             // Removed resources, bundle parts and fence devices (whose digests leave out the
@@ -158,6 +159,17 @@ enum TransitionPlanner {
                 secureMatch = ParameterDigest.digest(parameters.filter {
                     !secure.parameters.contains($0.key) && !(fencing && $0.key.hasPrefix("pcmk_"))
                 }) == secure.digest
+            }
+            // The history names another agent (class, provider or type): the resource is
+            // restarted as the new one, which gives no reason.
+            let historyID = r.historyIDs[n] ?? r.id
+            let recordedAgent = ws.cib.status.nodeStates.first { $0.uname == n }?
+                .lrmResources.first { $0.id == historyID }?.agent
+            if let recordedAgent, let agent = r.agent, recordedAgent != agent {
+                agentChanged.insert(i)
+                definitionChanged.insert(i)
+                starting.insert(i)
+                continue
             }
             if ParameterDigest.digest(parameters) != recorded && !secureMatch {
                 // When only parameters the agent can reload changed, it reloads in place
@@ -314,7 +326,8 @@ enum TransitionPlanner {
                 } else if definitionChanged.contains(i) {
                     mode = .restart
                     let details = needRole ? "\(roleText(origRole)) \(n)" : n
-                    changes.append(PlannedChange(kind: .restart, subject: r.id, details: details, reason: "due to resource definition change"))
+                    changes.append(PlannedChange(kind: .restart, subject: r.id, details: details,
+                                                 reason: agentChanged.contains(i) ? nil : "due to resource definition change"))
                 } else if let reason = effects.restart[i] {
                     mode = .restart
                     let details = needRole && origRole != nextRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : (needRole ? "\(roleText(origRole)) \(n)" : n)
