@@ -234,6 +234,14 @@ enum History {
     private static func apply(success outcome: Role?, of op: RecordedOp, to h: inout NodeHistory) {
         switch op.task {
         case "monitor":
+            // A probe finding the resource running stands for its start: its digest is the
+            // one the definition is compared with.
+            if op.isProbe, outcome != .stopped, h.role < .started, op.digest != nil {
+                h.startDigest = op.digest
+                h.restartDigest = op.restartDigest
+                h.forceRestart = op.forceRestart
+                h.secureDigest = op.secureDigest
+            }
             if outcome == .stopped {
                 h.role = .stopped
                 clearPastFailure(&h)
