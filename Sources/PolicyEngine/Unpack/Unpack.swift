@@ -280,6 +280,9 @@ enum Unpack {
         // an anonymous clone (every instance is the same resource).
         if h.banNode || h.maskedProbe != nil { banAnonymous(r, node: node, in: &ws) }
         if h.banEverywhere { ws.fatallyFailed.insert(Resources.enclosingClone(r, in: ws) ?? r) }
+        // On a node already to be fenced for a failure, the fencing settles this one too: the
+        // resource is not shown (or recovered) as failed.
+        let settled = ws.options.fencingEnabled && ws.nodes[n].unclean && ws.nodes[n].fenceReason != nil
         if let f = h.onFail {
             ws.resources[r].onFail = max(ws.resources[r].onFail ?? f, f)
             if f != .ignore { ws.resources[r].failedOn.insert(node) }
@@ -288,7 +291,7 @@ enum Unpack {
                 break
             case .fence:
                 if ws.options.fencingEnabled { Nodes.fence(&ws.nodes[n], "\(ws.resources[r].id) failed there") }
-                ws.resources[r].failed = true
+                if !settled { ws.resources[r].failed = true }
             case .block:
                 ws.resources[r].failed = true
                 ws.resources[r].blocked = true
@@ -296,7 +299,7 @@ enum Unpack {
                 ws.nodes[n].standbyOnFail = true
                 ws.resources[r].failed = true
             default:
-                ws.resources[r].failed = true
+                if !settled { ws.resources[r].failed = true }
             }
         }
         // A managed resource thought active on a node that is down: the node must be fenced.
