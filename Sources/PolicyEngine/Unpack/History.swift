@@ -306,6 +306,13 @@ enum History {
         if op.rc == OCFResult.notConfigured || op.status == .errorFatal { h.banEverywhere = true }
         if action == .ignore {
             h.failureIgnored = true
+            // An ignored failure counts as the operation's success: an ignored failed stop
+            // leaves the resource stopped.
+            if op.task == "stop" {
+                h.failedStop = false
+                h.role = .stopped
+                return
+            }
         } else {
             h.onFail = max(h.onFail ?? action, action)
         }
