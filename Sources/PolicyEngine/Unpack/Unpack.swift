@@ -69,6 +69,13 @@ enum Unpack {
             }
         }
         updateRemoteStates(&ws)
+        // A migration whose migrate_from failed on the target leaves the resource failed
+        // where it still runs (the source).
+        for f in ws.failedOperations where f.task == "migrate_from" {
+            guard let i = ws.index(of: f.resource), ws.resources[i].isPrimitive,
+                  !ws.resources[i].activeOn.isEmpty, !ws.resources[i].activeOn.contains(f.node) else { continue }
+            ws.resources[i].failed = true
+        }
         // An instance of a promotable clone that runs but is not promoted is Unpromoted.
         for i in ws.resources.indices where ws.resources[i].isPrimitive && ws.resources[i].role == .started {
             if ws.isInPromotableClone(ws.resources[i]) { ws.resources[i].role = .unpromoted }
