@@ -278,7 +278,9 @@ enum TransitionPlanner {
                                                  reason: blocked ? "due to node availability (blocked)" : "due to node availability"))
                 }
                 if blocked { continue }
-            } else if let c = current, let n = next, c != n {
+            } else if let c = current, let n = next, c != n, !(r.failed && active.count > 1 && active.contains(n)) {
+                // (Failed on several nodes, one of them the chosen one: it is recovered
+                // there, below.)
                 var details = "\(c) -> \(n)"
                 if needRole {
                     details = origRole == nextRole ? "\(c) -> \(n) \(roleText(origRole))" : "\(roleText(origRole)) \(c) -> \(roleText(nextRole)) \(n)"

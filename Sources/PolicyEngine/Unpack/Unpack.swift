@@ -69,6 +69,7 @@ enum Unpack {
             }
         }
         updateRemoteStates(&ws)
+        activeAfterFailedMigration(&ws)
         // A migration whose migrate_from failed on the target leaves the resource failed
         // where it still runs (the source).
         for f in ws.failedOperations where f.task == "migrate_from" {
@@ -105,6 +106,32 @@ enum Unpack {
             if ws.nodes[n].kind == .guest && res.failed { ws.nodes[n].remoteReset = true }
             ws.nodes[n].online = online
             if ws.nodes[n].kind == .guest, !res.managed { ws.nodes[n].maintenance = true }
+        }
+    }
+
+    /// A migrate_to that failed (the source's latest operation) may have left the resource
+    /// running on the target too: unless the target recorded something newer, it counts as
+    /// active there as well (listed first).
+    static func activeAfterFailedMigration(_ ws: inout WorkingSet) {
+        let states = ws.cib.status.nodeStates
+        for state in states {
+            let source = state.uname
+            for lrm in state.lrmResources {
+                let ops = lrm.element.elements(named: "lrm_rsc_op")
+                guard let last = ops.max(by: { (Int($0["call-id"] ?? "") ?? -1) < (Int($1["call-id"] ?? "") ?? -1) }),
+                      last["operation"] == "migrate_to", let target = last["migrate_target"], target != source,
+                      (Int(last["rc-code"] ?? "") ?? 0) != 0 || (Int(last["op-status"] ?? "") ?? 0) != 0,
+                      let t = ws.node(named: target), t.online else { continue }
+                guard let i = ws.resources.indices.first(where: {
+                    ws.resources[$0].isPrimitive && ws.resources[$0].historyIDs[source] == lrm.id && ws.resources[$0].activeOn.contains(source)
+                }), !ws.resources[i].activeOn.contains(target) else { continue }
+                // Something newer on the target (by the time of its last change) settles it.
+                let when = last["last-rc-change"].flatMap { Int($0) }
+                let targetOps = states.first { $0.uname == target }?.lrmResources.first { $0.id == lrm.id }?
+                    .element.elements(named: "lrm_rsc_op") ?? []
+                if let when, targetOps.contains(where: { ($0["last-rc-change"].flatMap { Int($0) } ?? 0) > when }) { continue }
+                ws.resources[i].activeOn.insert(target, at: 0)
+            }
         }
     }
 
