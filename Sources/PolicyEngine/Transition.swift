@@ -314,7 +314,9 @@ enum TransitionPlanner {
                 next = nil
                 nextRole = .stopped
             } else if let n = next {
-                if r.failed || active.count > 1 {
+                // on-fail=demote: a failed promoted instance is only demoted where it is.
+                let demoteOnly = r.onFail == .demote && active.count == 1 && origRole == .promoted && nextRole < .promoted
+                if (r.failed && !demoteOnly) || active.count > 1 {
                     mode = .restart
                     let details = needRole && origRole != nextRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : (needRole ? "\(roleText(origRole)) \(n)" : n)
                     // Active on several nodes: a failed resource is recovered (saying why
