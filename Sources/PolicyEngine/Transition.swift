@@ -96,8 +96,12 @@ enum TransitionPlanner {
         var revised = ws
         // Fencing needs a device (or a watchdog), and quorum unless told to ignore its loss.
         let policy = ws.options.noQuorumPolicy
-        let canFence = ws.options.fencingEnabled && (a.hasFenceDevice || ws.options.haveWatchdog)
-            && (ws.haveQuorum || policy == "ignore")
+        // Without quorum, only nodes still in the membership (online) can be fenced.
+        let fencingPossible = ws.options.fencingEnabled && (a.hasFenceDevice || ws.options.haveWatchdog)
+        let fenceable = Set(ws.nodes.filter {
+            $0.unclean && $0.kind == .member && fencingPossible && (ws.haveQuorum || policy == "ignore" || $0.online)
+        }.map(\.name))
+        let canFence = !fenceable.isEmpty
         // Fencing: the newest request first; nodes the status never mentions were added last.
         // A guest is "fenced" by recovering its container; that needs no fence device.
         for n in ws.nodes.reversed() where n.kind == .guest && n.remoteReset {
@@ -108,13 +112,13 @@ enum TransitionPlanner {
         }
         if canFence {
             let order = ws.cib.status.nodeStates.map(\.uname)
-            let unclean = ws.nodes.filter { $0.unclean && $0.kind == .member }
+            let unclean = ws.nodes.filter { fenceable.contains($0.name) }
             let seen = unclean.filter { order.contains($0.name) }.sorted { order.firstIndex(of: $0.name)! > order.firstIndex(of: $1.name)! }
             let unseen = unclean.filter { !order.contains($0.name) }
             for n in unseen.reversed() + seen {
                 changes.append(PlannedChange(kind: .fence, subject: n.name, details: n.fenceReason ?? "node is unclean", reason: nil))
             }
-            for i in revised.nodes.indices where revised.nodes[i].unclean && revised.nodes[i].kind == .member {
+            for i in revised.nodes.indices where fenceable.contains(revised.nodes[i].name) {
                 revised.nodes[i].unclean = false
                 revised.nodes[i].online = false
                 revised.nodes[i].pending = false
@@ -218,7 +222,7 @@ enum TransitionPlanner {
             if current == nil && next == nil { continue }
             let needRole = origRole > .started || nextRole > .unpromoted
             // On a lost node that cannot be fenced, nothing can be stopped: it stays as it is.
-            if let c = current, let node = ws.node(named: c), node.unclean, !canFence, next != c {
+            if let c = current, let node = ws.node(named: c), node.unclean, !fenceable.contains(c), next != c {
                 let reason = quorumStop ? "due to no quorum (blocked)" : "blocked"
                 for n in active {
                     changes.append(PlannedChange(kind: .stop, subject: r.id, details: needRole ? "\(origRole) \(n)" : n, reason: reason))
@@ -233,7 +237,8 @@ enum TransitionPlanner {
             // Without quorum (policy stop) everything that needs it stops, wherever it is.
             if quorumDemote, ws.isInPromotableClone(r), current != nil, next == current {
                 if nextRole == .promoted { nextRole = origRole == .promoted ? .unpromoted : .started }
-            } else if quorumStop || quorumDemote, r.meta["requires"] != "nothing", next != nil || current != nil {
+            } else if quorumStop || quorumDemote, r.meta["requires"] != "nothing", next != nil {
+                // (One that could run nowhere anyway stops for that reason, below.)
                 blockedReason = "no quorum"
             } else if quorumFreeze, r.meta["requires"] != "nothing", next != nil, (current == nil || current != next || nextRole > origRole) {
                 blockedReason = quorumStop ? "no quorum" : "quorum freeze"
@@ -355,7 +360,7 @@ enum TransitionPlanner {
         }
         // Resources recorded on fenced nodes are gone from there.
         if canFence {
-            let fenced = Set(ws.nodes.filter { $0.unclean && $0.kind == .member }.map(\.name))
+            let fenced = fenceable
             for i in revised.resources.indices where revised.resources[i].isPrimitive {
                 let before = revised.resources[i].activeOn
                 revised.resources[i].activeOn = before.filter { !fenced.contains($0) }
