@@ -326,6 +326,9 @@ enum Unpack {
             case .fence:
                 if ws.options.fencingEnabled { Nodes.fence(&ws.nodes[n], "\(ws.resources[r].id) failed there") }
                 if !settled { ws.resources[r].failed = true }
+                // Without quorum a node out of the membership cannot be fenced: the resource
+                // is blocked there instead.
+                if !ws.haveQuorum, ws.options.noQuorumPolicy != "ignore", !ws.nodes[n].online { ws.resources[r].blocked = true }
             case .block:
                 ws.resources[r].failed = true
                 ws.resources[r].blocked = true
