@@ -270,6 +270,17 @@ enum TransitionPlanner {
                     next = nil
                     nextRole = .stopped
                 }
+            } else if current == nil, let n = next, ws.nodes.contains(where: { p in
+                p.pending && p.kind == .member && !(ws.historyEntries[p.name] ?? []).contains(r.historyIDs[p.name] ?? r.id)
+                    && !(ws.historyEntries[p.name] ?? []).contains(r.configuredID)
+            }) {
+                // A start waits for the probe on a node still joining (pending), which
+                // cannot run yet: it is blocked.
+                let details = needRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : n
+                changes.append(PlannedChange(kind: nextRole == .promoted ? .promote : .start, subject: r.id, details: details, reason: "blocked"))
+                blockedStart = true
+                next = nil
+                nextRole = .stopped
             } else if current == nil, let n = next {
                 mode = .start
                 let details = needRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : n
