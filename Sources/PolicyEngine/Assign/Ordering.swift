@@ -200,6 +200,14 @@ struct OrderingEffects {
                                 : (stopping && o.symmetrical && !ws.resources[t].activeOn.isEmpty
                                     ? "required \(name(o.first, o.firstAction))" : "unrunnable \(name(o.first, o.firstAction))")
                             changed = true
+                            // A plain group's members all wait for the group's start: they
+                            // are blocked for the same reason.
+                            if ws.resources[o.then].variant == .group, ws.resources[o.then].parent == nil,
+                               let reason = effects.unrunnable[t], !reason.isEmpty {
+                                for m in ws.resources[o.then].children where m != t && effects.unrunnable[m] == nil && (next[m] ?? nil) != nil {
+                                    effects.unrunnable[m] = reason
+                                }
+                            }
                         }
                     } else if firstStarts, effects.restart[t] == nil, effects.unrunnable[t] == nil,
                               let cur = ws.resources[t].activeOn.first, ws.resources[t].activeOn.count == 1,
