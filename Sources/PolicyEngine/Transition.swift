@@ -187,7 +187,26 @@ enum TransitionPlanner {
                 starting.insert(i)
             }
         }
-        let effects = OrderingEffects.compute(ws, next: next, starting: starting)
+        var effects = OrderingEffects.compute(ws, next: next, starting: starting)
+        // What must run with a resource that cannot start cannot run either.
+        var colocatedChange = true
+        var colocatedRounds = 0
+        while colocatedChange && colocatedRounds < 20 {
+            colocatedChange = false
+            colocatedRounds += 1
+            for c in a.colocations where c.score >= Score.infinity && c.dependentRole == nil && c.primaryRole == nil
+                && !c.id.hasPrefix("#") && ws.resources[c.dependent].isPrimitive && ws.resources[c.dependent].parent == nil {
+                let primaries: [Int]
+                if ws.resources[c.primary].isPrimitive, ws.resources[c.primary].parent == nil { primaries = [c.primary] }
+                else if ws.resources[c.primary].variant == .group, ws.resources[c.primary].parent == nil { primaries = ws.resources[c.primary].children }
+                else { continue }
+                guard primaries.contains(where: { effects.unrunnable[$0].map { !$0.isEmpty } ?? false }) else { continue }
+                let d = c.dependent
+                guard effects.unrunnable[d] == nil, (next[d] ?? nil) != nil else { continue }
+                effects.unrunnable[d] = "colocation with \(ws.resources[c.primary].id)"
+                colocatedChange = true
+            }
+        }
         // A stop that must wait for a dependent which cannot stop (blocked or unmanaged) is
         // blocked too.
         var stopBlocked = Set<Int>()
