@@ -37,7 +37,8 @@ struct OrderingEffects {
         for c in ws.cib.configuration.constraints where c.kind == .order {
             let e = c.element
             let kind = e["kind"] ?? (e["score"].flatMap(CIBValue.score).map { $0 > 0 ? "Mandatory" : "Optional" } ?? "Mandatory")
-            let mandatory = kind.lowercased() == "mandatory"
+            // An unknown kind counts as Mandatory, as in Pacemaker.
+            let mandatory = !["optional", "serialize"].contains(kind.lowercased())
             let symmetrical = e["symmetrical"].map(CIBValue.isTrue) ?? mandatory
             let inverse = e["symmetrical"].map(CIBValue.isTrue) ?? (kind.lowercased() != "serialize")
             if let f = e["first"], let t = e["then"] {
