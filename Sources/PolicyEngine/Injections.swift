@@ -30,20 +30,20 @@ public struct SchedulerInjections: Sendable, Equatable {
         for n in nodeUp {
             lines.append("  * Bringing node \(n) online")
             c.updateNodeState(n) { s in
-                s["in_ccm"] = "true"; s["crmd"] = "online"; s["join"] = "member"; s["expected"] = "member"
+                s["in_ccm"] = "true"; s["crmd"] = "online"; s["join"] = "member"; s["expected"] = "member"; s["crm-debug-origin"] = "crm_simulate"
             }
         }
         for n in nodeDown {
             lines.append("  * Taking node \(n) offline")
             c.updateNodeState(n) { s in
-                s["in_ccm"] = "false"; s["crmd"] = "offline"; s["join"] = "down"; s["expected"] = "down"
+                s["in_ccm"] = "false"; s["crmd"] = "offline"; s["join"] = "down"; s["expected"] = "down"; s["crm-debug-origin"] = "crm_simulate"
                 s.removeElements { $0.name == "lrm" || $0.name == "transient_attributes" }
             }
         }
         for n in nodeFail {
             lines.append("  * Failing node \(n)")
             c.updateNodeState(n) { s in
-                s["in_ccm"] = "false"; s["crmd"] = "online"; s["join"] = "member"; s["expected"] = "member"
+                s["in_ccm"] = "false"; s["crmd"] = "online"; s["join"] = "member"; s["expected"] = "member"; s["crm-debug-origin"] = "crm_simulate"
             }
         }
         for spec in opInject {
@@ -76,32 +76,11 @@ public struct SchedulerInjections: Sendable, Equatable {
         let fatalStart = ClusterOptions(c.configuration).startFailureIsFatal
         var notes: [String] = []
         c.updateNodeState(node) { s in
-            var lrm = s.firstElement(named: "lrm") ?? XElement("lrm", ["id": s["id"] ?? node])
-            var resources = lrm.firstElement(named: "lrm_resources") ?? XElement("lrm_resources")
-            var entry = resources.elements(named: "lrm_resource").first { $0.id == rsc }
-                ?? XElement("lrm_resource", ["id": rsc])
-            for attr in ["class", "provider", "type"] where entry[attr] == nil { entry[attr] = p[attr] }
-            var callID = 0
-            for op in entry.elements(named: "lrm_rsc_op") { callID = max(callID, Int(op["call-id"] ?? "") ?? 0) }
-            let id = "\(rsc)_\(task)_\(interval)"
-            entry.removeElements { $0.name == "lrm_rsc_op" && $0.id == id }
-            let expected = task == "monitor" && interval == 0 && rc == 7 ? 7 : 0
-            entry.append(XElement("lrm_rsc_op", [
-                "id": id, "operation_key": id, "operation": task, "interval": String(interval),
-                "call-id": String(callID + 1), "rc-code": String(rc), "op-status": "0",
-                "transition-key": "1:1:\(expected):00000000-0000-0000-0000-000000000000",
-                "transition-magic": "0:\(rc);1:1:\(expected):00000000-0000-0000-0000-000000000000",
-                "last-rc-change": String(now), "exec-time": "0", "queue-time": "0", "on_node": node,
-                "crm-debug-origin": "crm_simulate",
-            ]))
-            resources.replaceElement(withID: rsc, named: "lrm_resource", by: entry)
-            lrm.setFirstElement(named: "lrm_resources", to: resources)
-            s.setFirstElement(named: "lrm", to: lrm)
             // A failure counts (a probe finding the resource stopped is no failure).
             let failed = rc != 0 && !(task == "monitor" && interval == 0 && rc == 7)
             if failed {
                 var attrs = s.firstElement(named: "transient_attributes") ?? XElement("transient_attributes", ["id": s["id"] ?? node])
-                var set = attrs.firstElement(named: "instance_attributes") ?? XElement("instance_attributes", ["id": "status-\(s["id"] ?? node)"])
+                var set = attrs.firstElement(named: "instance_attributes") ?? XElement("instance_attributes", ["id": s["id"] ?? node])
                 let name = "fail-count-\(rsc)#\(task)_\(interval)"
                 let current = set.elements(named: "nvpair").first { $0["name"] == name }?["value"].flatMap(CIBValue.score) ?? 0
                 let infinite = task == "stop" || (task == "start" && fatalStart)
@@ -110,12 +89,19 @@ public struct SchedulerInjections: Sendable, Equatable {
                 notes.append("  * Injecting attribute \(name)=\(infinite ? "INFINITY" : "value++") into \(where_)")
                 notes.append("  * Injecting attribute last-failure-\(rsc)#\(task)_\(interval)=\(now) into \(where_)")
                 set.removeElements { $0.name == "nvpair" && ($0["name"] == name || $0["name"] == "last-failure-\(rsc)#\(task)_\(interval)") }
-                set.append(XElement("nvpair", ["id": "status-\(s["id"] ?? node)-\(name)", "name": name, "value": value]))
-                set.append(XElement("nvpair", ["id": "status-\(s["id"] ?? node)-last-failure-\(rsc)", "name": "last-failure-\(rsc)#\(task)_\(interval)", "value": String(now)]))
+                // Pacemaker's ids: the node id, a dash, and the name with '#' as '.'.
+                let last = "last-failure-\(rsc)#\(task)_\(interval)"
+                func nvpairID(_ n: String) -> String { "\(s["id"] ?? node)-" + n.replacingOccurrences(of: "#", with: ".") }
+                set.append(XElement("nvpair", ["id": nvpairID(name), "name": name, "value": value]))
+                set.append(XElement("nvpair", ["id": nvpairID(last), "name": last, "value": String(now)]))
                 attrs.setFirstElement(named: "instance_attributes", to: set)
                 s.setFirstElement(named: "transient_attributes", to: attrs)
             }
         }
+        // The failure is counted first, then the result recorded (the order Pacemaker's
+        // status section shows).
+        c.recordResult(resource: rsc, task: task, intervalMS: interval, rc: rc, expected: 0, node: node,
+                       agent: p["class"].map { ($0, p["provider"], p["type"] ?? "") }, digest: nil, now: now)
         return notes
     }
 

@@ -139,6 +139,8 @@ public struct SchedulerResource: Sendable {
     public var startDigests: [String: String] = [:]
     /// Where the agent can reload: the restart digest and the parameters it covers, by node.
     public var restartDigests: [String: (digest: String, parameters: [String])] = [:]
+    /// Per node: the last start's digest without its secret parameters, and their names.
+    public var secureDigests: [String: SecureDigest] = [:]
     /// The recurring operations active on each node ("monitor_10000"), oldest first.
     public var recurringOn: [String: [String]] = [:]
     /// For a bundle: its container image, and whether its resource is promotable.

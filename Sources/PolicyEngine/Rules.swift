@@ -64,7 +64,13 @@ public enum RuleEvaluator {
         let type = e["type"]?.lowercased() ?? inferType(op, actual, expected)
         let order: Int
         switch type {
-        case "number", "integer":
+        case "integer":
+            // Parsed as C's strtoll does: the leading integer, whatever follows ("3.6" is 3).
+            guard let a = leadingInteger(actual), let b = leadingInteger(expected) else {
+                return compareStrings(op, actual, expected)
+            }
+            order = a < b ? -1 : (a > b ? 1 : 0)
+        case "number":
             guard let a = Double(actual.trimmingSpaces), let b = Double(expected.trimmingSpaces) else {
                 return compareStrings(op, actual, expected)
             }
@@ -75,6 +81,16 @@ public enum RuleEvaluator {
             return compareStrings(op, actual, expected)
         }
         return test(op, order)
+    }
+
+    /// The integer a text starts with (after blanks, with an optional sign), if any.
+    static func leadingInteger(_ text: String) -> Int? {
+        var chars = Substring(text.trimmingSpaces)
+        var sign = ""
+        if let f = chars.first, f == "-" || f == "+" { sign = f == "-" ? "-" : ""; chars = chars.dropFirst() }
+        let digits = chars.prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty else { return nil }
+        return Int(sign + digits) ?? (sign == "-" ? Int.min : Int.max)
     }
 
     static func inferType(_ op: String, _ a: String, _ b: String) -> String {

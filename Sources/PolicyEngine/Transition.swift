@@ -96,8 +96,12 @@ enum TransitionPlanner {
         var revised = ws
         // Fencing needs a device (or a watchdog), and quorum unless told to ignore its loss.
         let policy = ws.options.noQuorumPolicy
-        let canFence = ws.options.fencingEnabled && (a.hasFenceDevice || ws.options.haveWatchdog)
-            && (ws.haveQuorum || policy == "ignore")
+        // Without quorum, only nodes still in the membership (online) can be fenced.
+        let fencingPossible = ws.options.fencingEnabled && (a.hasFenceDevice || ws.options.haveWatchdog)
+        let fenceable = Set(ws.nodes.filter {
+            $0.unclean && $0.kind == .member && fencingPossible && (ws.haveQuorum || policy == "ignore" || $0.online)
+        }.map(\.name))
+        let canFence = !fenceable.isEmpty
         // Fencing: the newest request first; nodes the status never mentions were added last.
         // A guest is "fenced" by recovering its container; that needs no fence device.
         for n in ws.nodes.reversed() where n.kind == .guest && n.remoteReset {
@@ -108,13 +112,13 @@ enum TransitionPlanner {
         }
         if canFence {
             let order = ws.cib.status.nodeStates.map(\.uname)
-            let unclean = ws.nodes.filter { $0.unclean && $0.kind == .member }
+            let unclean = ws.nodes.filter { fenceable.contains($0.name) }
             let seen = unclean.filter { order.contains($0.name) }.sorted { order.firstIndex(of: $0.name)! > order.firstIndex(of: $1.name)! }
             let unseen = unclean.filter { !order.contains($0.name) }
             for n in unseen.reversed() + seen {
                 changes.append(PlannedChange(kind: .fence, subject: n.name, details: n.fenceReason ?? "node is unclean", reason: nil))
             }
-            for i in revised.nodes.indices where revised.nodes[i].unclean && revised.nodes[i].kind == .member {
+            for i in revised.nodes.indices where fenceable.contains(revised.nodes[i].name) {
                 revised.nodes[i].unclean = false
                 revised.nodes[i].online = false
                 revised.nodes[i].pending = false
@@ -123,6 +127,8 @@ enum TransitionPlanner {
             }
         }
         let quorumStop = !ws.haveQuorum && (policy == "stop" || policy == "suicide" || policy == "fence")
+        // no-quorum-policy=demote: promoted instances are demoted, the rest stops as with "stop".
+        let quorumDemote = !ws.haveQuorum && policy == "demote"
         let quorumFreeze = !ws.haveQuorum && policy == "freeze"
         let resources = order(ws).filter { ws.resources[$0].isPrimitive }
         // First where everything goes; then what orderings make of it.
@@ -137,17 +143,39 @@ enum TransitionPlanner {
         // A resource whose parameters changed since it started restarts where it is.
         var definitionChanged = Set<Int>()
         var reloads = Set<Int>()
+        var agentChanged = Set<Int>()
         for i in resources {
             let r = ws.resources[i]
             // Removed resources, bundle parts and fence devices (whose digests leave out the
             // pcmk_* host settings) are not compared.
             guard let n = next[i] ?? nil, r.activeOn == [n], !starting.contains(i), let recorded = r.startDigests[n],
-                  r.managed, !a.isMaintained(r), !r.orphan, r.agent?.standard != "stonith",
+                  r.managed, !a.isMaintained(r), !r.orphan,
                   !(r.parent.map { ws.resources[$0].variant == .bundle } ?? false) else { continue }
             // The start ran with the resource's parameters and the start operation's own.
             let own = startOperationParameters(r)
             let parameters = r.parameters.merging(own) { _, op in op }
-            if ParameterDigest.digest(parameters) != recorded {
+            // crm_simulate reads a sanitized CIB: when only secret parameters (shown masked)
+            // differ, the digest without them decides.
+            var secureMatch = false
+            if let secure = r.secureDigests[n] {
+                // (Fence devices' pcmk_* host settings are left out of it too.)
+                let fencing = r.agent?.standard == "stonith"
+                secureMatch = ParameterDigest.digest(parameters.filter {
+                    !secure.parameters.contains($0.key) && !(fencing && $0.key.hasPrefix("pcmk_"))
+                }) == secure.digest
+            }
+            // The history names another agent (class, provider or type): the resource is
+            // restarted as the new one, which gives no reason.
+            let historyID = r.historyIDs[n] ?? r.id
+            let recordedAgent = ws.cib.status.nodeStates.first { $0.uname == n }?
+                .lrmResources.first { $0.id == historyID }?.agent
+            if let recordedAgent, let agent = r.agent, recordedAgent != agent {
+                agentChanged.insert(i)
+                definitionChanged.insert(i)
+                starting.insert(i)
+                continue
+            }
+            if ParameterDigest.digest(parameters) != recorded && !secureMatch {
                 // When only parameters the agent can reload changed, it reloads in place
                 // (unless the start has parameters of its own: they only apply by starting).
                 if own.isEmpty, let (restartDigest, names) = r.restartDigests[n],
@@ -159,7 +187,26 @@ enum TransitionPlanner {
                 starting.insert(i)
             }
         }
-        let effects = OrderingEffects.compute(ws, next: next, starting: starting)
+        var effects = OrderingEffects.compute(ws, next: next, starting: starting)
+        // What must run with a resource that cannot start cannot run either.
+        var colocatedChange = true
+        var colocatedRounds = 0
+        while colocatedChange && colocatedRounds < 20 {
+            colocatedChange = false
+            colocatedRounds += 1
+            for c in a.colocations where c.score >= Score.infinity && c.dependentRole == nil && c.primaryRole == nil
+                && !c.id.hasPrefix("#") && ws.resources[c.dependent].isPrimitive && ws.resources[c.dependent].parent == nil {
+                let primaries: [Int]
+                if ws.resources[c.primary].isPrimitive, ws.resources[c.primary].parent == nil { primaries = [c.primary] }
+                else if ws.resources[c.primary].variant == .group, ws.resources[c.primary].parent == nil { primaries = ws.resources[c.primary].children }
+                else { continue }
+                guard primaries.contains(where: { effects.unrunnable[$0].map { !$0.isEmpty } ?? false }) else { continue }
+                let d = c.dependent
+                guard effects.unrunnable[d] == nil, (next[d] ?? nil) != nil else { continue }
+                effects.unrunnable[d] = "colocation with \(ws.resources[c.primary].id)"
+                colocatedChange = true
+            }
+        }
         // A stop that must wait for a dependent which cannot stop (blocked or unmanaged) is
         // blocked too.
         var stopBlocked = Set<Int>()
@@ -194,7 +241,7 @@ enum TransitionPlanner {
             if current == nil && next == nil { continue }
             let needRole = origRole > .started || nextRole > .unpromoted
             // On a lost node that cannot be fenced, nothing can be stopped: it stays as it is.
-            if let c = current, let node = ws.node(named: c), node.unclean, !canFence, next != c {
+            if let c = current, let node = ws.node(named: c), node.unclean, !fenceable.contains(c), next != c {
                 let reason = quorumStop ? "due to no quorum (blocked)" : "blocked"
                 for n in active {
                     changes.append(PlannedChange(kind: .stop, subject: r.id, details: needRole ? "\(origRole) \(n)" : n, reason: reason))
@@ -206,7 +253,13 @@ enum TransitionPlanner {
             func roleText(_ role: Role) -> String { role == .started && ws.isInPromotableClone(r) ? "Unpromoted" : role.description }
             var blockedReason: String?
             // Without quorum nothing new starts, except what requires nothing.
-            if quorumStop || quorumFreeze, r.meta["requires"] != "nothing", next != nil, (current == nil || current != next || nextRole > origRole) {
+            // Without quorum (policy stop) everything that needs it stops, wherever it is.
+            if quorumDemote, ws.isInPromotableClone(r), current != nil, next == current {
+                if nextRole == .promoted { nextRole = origRole == .promoted ? .unpromoted : .started }
+            } else if quorumStop || quorumDemote, r.meta["requires"] != "nothing", next != nil {
+                // (One that could run nowhere anyway stops for that reason, below.)
+                blockedReason = "no quorum"
+            } else if quorumFreeze, r.meta["requires"] != "nothing", next != nil, (current == nil || current != next || nextRole > origRole) {
                 blockedReason = quorumStop ? "no quorum" : "quorum freeze"
             } else if let reason = effects.unrunnable[i], next != nil || current != nil {
                 blockedReason = reason
@@ -220,19 +273,33 @@ enum TransitionPlanner {
                         mode = .stop
                         for node in active {
                             changes.append(PlannedChange(kind: .stop, subject: r.id, details: needRole ? "\(roleText(origRole)) \(node)" : node,
-                                                         reason: "due to \(reason)"))
+                                                         reason: reason.isEmpty ? nil : "due to \(reason)"))
                         }
                         next = nil
                         nextRole = .stopped
                     }
                 } else if let n = next {
                     let details = needRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : n
-                    changes.append(PlannedChange(kind: nextRole == .promoted ? .promote : .start, subject: r.id, details: details,
-                                                 reason: "due to \(reason) (blocked)"))
+                    // An interleaved instance blocked by its peer is not listed.
+                    if !reason.isEmpty {
+                        changes.append(PlannedChange(kind: nextRole == .promoted ? .promote : .start, subject: r.id, details: details,
+                                                     reason: "due to \(reason) (blocked)"))
+                    }
                     blockedStart = true
                     next = nil
                     nextRole = .stopped
                 }
+            } else if current == nil, let n = next, ws.nodes.contains(where: { p in
+                p.pending && p.kind == .member && !(ws.historyEntries[p.name] ?? []).contains(r.historyIDs[p.name] ?? r.id)
+                    && !(ws.historyEntries[p.name] ?? []).contains(r.configuredID)
+            }) {
+                // A start waits for the probe on a node still joining (pending), which
+                // cannot run yet: it is blocked.
+                let details = needRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : n
+                changes.append(PlannedChange(kind: nextRole == .promoted ? .promote : .start, subject: r.id, details: details, reason: "blocked"))
+                blockedStart = true
+                next = nil
+                nextRole = .stopped
             } else if current == nil, let n = next {
                 mode = .start
                 let details = needRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : n
@@ -246,7 +313,9 @@ enum TransitionPlanner {
                                                  reason: blocked ? "due to node availability (blocked)" : "due to node availability"))
                 }
                 if blocked { continue }
-            } else if let c = current, let n = next, c != n {
+            } else if let c = current, let n = next, c != n, !(r.failed && active.count > 1 && active.contains(n)) {
+                // (Failed on several nodes, one of them the chosen one: it is recovered
+                // there, below.)
                 var details = "\(c) -> \(n)"
                 if needRole {
                     details = origRole == nextRole ? "\(c) -> \(n) \(roleText(origRole))" : "\(roleText(origRole)) \(c) -> \(roleText(nextRole)) \(n)"
@@ -280,18 +349,24 @@ enum TransitionPlanner {
                 next = nil
                 nextRole = .stopped
             } else if let n = next {
-                if r.failed || active.count > 1 {
+                // on-fail=demote: a failed promoted instance is only demoted where it is.
+                let demoteOnly = r.onFail == .demote && active.count == 1 && origRole == .promoted && nextRole < .promoted
+                if (r.failed && !demoteOnly) || active.count > 1 {
                     mode = .restart
                     let details = needRole && origRole != nextRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : (needRole ? "\(roleText(origRole)) \(n)" : n)
-                    changes.append(PlannedChange(kind: .recover, subject: r.id, details: details,
-                                                 reason: active.count > 1 && !r.failed ? "due to being multiply active" : nil))
+                    // Active on several nodes: a failed resource is recovered (saying why
+                    // when the unexpected copies alone are stopped); a healthy one restarts.
+                    let unexpected = active.count > 1 && r.meta["multiple-active"] == "stop_unexpected"
+                    changes.append(PlannedChange(kind: r.failed ? .recover : .restart, subject: r.id, details: details,
+                                                 reason: r.failed && unexpected ? "due to being multiply active" : nil))
                 } else if reloads.contains(i) && effects.restart[i] == nil {
                     mode = .reload
                     changes.append(PlannedChange(kind: .reload, subject: r.id, details: needRole ? "\(roleText(origRole)) \(n)" : n, reason: nil))
                 } else if definitionChanged.contains(i) {
                     mode = .restart
                     let details = needRole ? "\(roleText(origRole)) \(n)" : n
-                    changes.append(PlannedChange(kind: .restart, subject: r.id, details: details, reason: "due to resource definition change"))
+                    changes.append(PlannedChange(kind: .restart, subject: r.id, details: details,
+                                                 reason: agentChanged.contains(i) ? nil : "due to resource definition change"))
                 } else if let reason = effects.restart[i] {
                     mode = .restart
                     let details = needRole && origRole != nextRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : (needRole ? "\(roleText(origRole)) \(n)" : n)
@@ -315,7 +390,7 @@ enum TransitionPlanner {
         }
         // Resources recorded on fenced nodes are gone from there.
         if canFence {
-            let fenced = Set(ws.nodes.filter { $0.unclean && $0.kind == .member }.map(\.name))
+            let fenced = fenceable
             for i in revised.resources.indices where revised.resources[i].isPrimitive {
                 let before = revised.resources[i].activeOn
                 revised.resources[i].activeOn = before.filter { !fenced.contains($0) }

@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 
 /// crm_simulate as a user runs it: -S prints the simulated transition, -G saves the graph,
-/// and what is not built yet says so with exit status 3.
+/// -O the resulting CIB, and what is not built yet says so with exit status 3.
 @Suite struct CrmSimulateTests {
     /// The valid CIB with node1 up.
     let onlineCIB = validCIB.replacingOccurrences(of: "<status/>", with: """
@@ -46,12 +46,38 @@ import TestSupport
         #expect(full.stdout.contains("\n\nAssignment Scores:\n  * pcmk__primitive_assign: d1 allocation score on node1: 0\n\nTransition Summary:\n"))
     }
 
+    /// -O saves the CIB the simulation leaves: the probe, start and recurring monitor of d1
+    /// recorded in node1's history, as Pacemaker's simulation records them; reading it again
+    /// shows d1 started with nothing left to do.
+    @Test func saveOutputRecordsTheSimulatedResults() throws {
+        let dir = scratchDirectory("crm_simulate-save-output")
+        let cib = dir + "/cib.xml", out = dir + "/out.xml"
+        try onlineCIB.write(toFile: cib, atomically: true, encoding: .utf8)
+        let r = try Tool.run("crm_simulate", ["-x", cib, "-S", "-Q", "-O", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        let saved = try XElement.parse(String(contentsOfFile: out, encoding: .utf8))
+        var ops: [XElement] = []
+        saved.walk { if $0.name == "lrm_rsc_op" { ops.append($0) } }
+        #expect(ops.map { $0.id } == ["d1_last_0", "d1_monitor_10000"])
+        #expect(ops.first?["operation_key"] == "d1_start_0")
+        #expect(ops.first?["transition-key"] == "2:-1:0:xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
+        #expect(ops.first?["op-digest"] == "f2317cad3d54cec5d7d7aa7d0bf35cf8")
+        #expect(ops.last?["call-id"] == "3" && ops.last?["rc-code"] == "0")
+        let again = try Tool.run("crm_simulate", ["-x", out, "-S"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("* d1\t(ocf:pacemaker:Dummy):\t Started node1"))
+        #expect(again.stdout.contains("Transition Summary:\n\nExecuting Cluster Transition:\n\nRevised"))
+        // Without -S the CIB is saved as given (with the what-if changes).
+        #expect(try Tool.run("crm_simulate", ["-x", cib, "-O", out, "--node-down", "node1"]).status == 0)
+        let down = try String(contentsOfFile: out, encoding: .utf8)
+        #expect(down.contains(#"crmd="offline""#) && !down.contains("lrm_rsc_op"))
+    }
+
     @Test func unfinishedOptionsSaySoAndExit3() throws {
         let dir = scratchDirectory("crm_simulate-unfinished")
         let cib = dir + "/cib.xml"
         try validCIB.write(toFile: cib, atomically: true, encoding: .utf8)
-        let r = try Tool.run("crm_simulate", ["-x", cib, "-S", "-O", dir + "/out.xml"])
-        #expect(try Tool.run("crm_simulate", ["-x", cib, "-S", "--op-fail", "d1_start_0@node1=1"]).status == 3)
+        let r = try Tool.run("crm_simulate", ["-x", cib, "-S", "--op-fail", "d1_start_0@node1=1"])
         #expect(r.status == 3)
         #expect(r.stderr.contains("not available in this build yet"))
         let bad = try Tool.run("crm_simulate", ["-x", cib, "-S", "-G", dir + "/no/such/dir/g.xml"])
@@ -113,6 +139,40 @@ import TestSupport
         #expect(ours.status == 0, "\(ours.stderr)")
         #expect(sorted(ours.stdout).count == 18)
         #expect(sorted(ours.stdout) == sorted(theirs), "ours:\n\(ours.stdout)\nPacemaker's:\n\(theirs)")
+    }
+
+    /// The status section -O saves, element by element, without the times that are "now".
+    static func savedStatus(_ path: String) throws -> [String] {
+        let cib = try XElement.parse(String(contentsOfFile: path, encoding: .utf8))
+        var lines: [String] = []
+        cib.firstElement(named: "status")?.walk { e in
+            let attrs = e.attributes.filter { $0.name != "last-rc-change" && !(e.name == "nvpair" && $0.name == "value" && (e["name"] ?? "").hasPrefix("last-failure")) }
+            lines.append(e.name + attrs.map { " \($0.name)=\($0.value)" }.joined())
+        }
+        return lines
+    }
+
+    /// -S -O: the CIB the simulated transition leaves, as Pacemaker's crm_simulate saves it
+    /// (the what-if changes, then every simulated result in the histories).
+    @Test(arguments: [
+        [], ["--node-fail", "node1"], ["--node-down", "node2"], ["--node-up", "node3"],
+        ["--op-inject", "web_monitor_10000@node1=7"], ["--op-inject", "ip_monitor_0@node3=7"],
+        ["--node-down", "node1", "--op-inject", "ip_monitor_0@node3=0"],
+    ])
+    func savedOutputSameAsPacemaker(_ whatIf: [String]) throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.pacemaker) else {
+            print("SKIPPED: Pacemaker's crm_simulate is not installed (make test installs pacemaker-cli-utils as root)")
+            return
+        }
+        let dir = scratchDirectory("crm_simulate-save-output-peer")
+        let path = dir + "/cib.xml"
+        try Self.cib.write(toFile: path, atomically: true, encoding: .utf8)
+        let ours = try Tool.run("crm_simulate", ["-x", path, "-S", "-O", dir + "/ours.xml"] + whatIf)
+        _ = try Tool.run(executable: Self.pacemaker, ["-x", path, "-S", "-O", dir + "/theirs.xml"] + whatIf)
+        #expect(ours.status == 0, "\(ours.stderr)")
+        let mine = try Self.savedStatus(dir + "/ours.xml"), theirs = try Self.savedStatus(dir + "/theirs.xml")
+        #expect(mine.filter { $0.hasPrefix("lrm_rsc_op") }.count >= 6)
+        #expect(mine == theirs, "ours:\n\(mine.joined(separator: "\n"))\nPacemaker's:\n\(theirs.joined(separator: "\n"))")
     }
 
     @Test(arguments: [

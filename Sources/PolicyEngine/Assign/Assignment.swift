@@ -526,7 +526,9 @@ struct Assignment {
         if ws.resources[primary].variant == .bundle {
             // A bundle is where its containers run.
             for rep in ws.bundleReplicas[primary] ?? [] {
-                if let node = assigned[rep.container] ?? nil { instances.append((node, .started, 0)) }
+                // In the role its resource will have there.
+                let role = rep.child.map { nextRole[$0] ?? .started } ?? .started
+                if let node = assigned[rep.container] ?? nil { instances.append((node, role, 0)) }
             }
         } else {
             for inst in ws.resources[primary].children {

@@ -37,7 +37,8 @@ struct OrderingEffects {
         for c in ws.cib.configuration.constraints where c.kind == .order {
             let e = c.element
             let kind = e["kind"] ?? (e["score"].flatMap(CIBValue.score).map { $0 > 0 ? "Mandatory" : "Optional" } ?? "Mandatory")
-            let mandatory = kind.lowercased() == "mandatory"
+            // An unknown kind counts as Mandatory, as in Pacemaker.
+            let mandatory = !["optional", "serialize"].contains(kind.lowercased())
             let symmetrical = e["symmetrical"].map(CIBValue.isTrue) ?? mandatory
             let inverse = e["symmetrical"].map(CIBValue.isTrue) ?? (kind.lowercased() != "serialize")
             if let f = e["first"], let t = e["then"] {
@@ -185,12 +186,29 @@ struct OrderingEffects {
                         if effects.unrunnable[t] == nil, (next[t] ?? nil) != nil, o.symmetrical || needsStart {
                             // A first that runs now and is being stopped takes its dependents down
                             // with it; one that never ran leaves their starts unrunnable.
-                            let stopping = firsts.allSatisfy { !ws.resources[$0].activeOn.isEmpty }
-                            effects.unrunnable[t] = !o.anyOf.isEmpty ? "unrunnable one-or-more:\(o.anyOfSet ?? o.id)"
+                            // A clone that cannot run at all (its own placement stops it) leaves
+                            // its running action unrunnable from the start; one stopping because
+                            // its own starts were blocked by an ordering requires the stop.
+                            var stopping = firsts.allSatisfy { !ws.resources[$0].activeOn.isEmpty }
+                            if case .clone = ws.resources[o.first].variant, !firsts.contains(where: { effects.unrunnable[$0] != nil }) {
+                                stopping = false
+                            }
+                            // (Between interleaved clones the instances are ordered one by
+                            // one, which gives no reason: an empty one.)
+                            effects.unrunnable[t] = interleaved && o.requireAll && !counting && o.anyOf.isEmpty ? ""
+                                : !o.anyOf.isEmpty ? "unrunnable one-or-more:\(o.anyOfSet ?? o.id)"
                                 : !o.requireAll || counting ? "unrunnable clone-one-or-more:\(o.id)"
                                 : (stopping && o.symmetrical && !ws.resources[t].activeOn.isEmpty
                                     ? "required \(name(o.first, o.firstAction))" : "unrunnable \(name(o.first, o.firstAction))")
                             changed = true
+                            // A plain group's members all wait for the group's start: they
+                            // are blocked for the same reason.
+                            if ws.resources[o.then].variant == .group, ws.resources[o.then].parent == nil,
+                               let reason = effects.unrunnable[t], !reason.isEmpty {
+                                for m in ws.resources[o.then].children where m != t && effects.unrunnable[m] == nil && (next[m] ?? nil) != nil {
+                                    effects.unrunnable[m] = reason
+                                }
+                            }
                         }
                     } else if firstStarts, effects.restart[t] == nil, effects.unrunnable[t] == nil,
                               let cur = ws.resources[t].activeOn.first, ws.resources[t].activeOn.count == 1,

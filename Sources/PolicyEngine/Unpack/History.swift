@@ -15,6 +15,12 @@ enum OCFResult {
 }
 
 /// What one node's operation history says about one resource there.
+/// A start's digest without its secret parameters, and their names.
+public struct SecureDigest: Equatable, Sendable {
+    public var digest: String
+    public var parameters: [String]
+}
+
 struct NodeHistory: Equatable {
     var role: Role = .unknown
     var onFail: FailurePolicy?
@@ -40,6 +46,9 @@ struct NodeHistory: Equatable {
     /// reloaded), and their names, as the last start recorded them.
     var restartDigest: String?
     var forceRestart: [String]?
+    /// The digest without the secret parameters, and their names, as the last start recorded
+    /// them (a sanitized CIB shows those parameters masked).
+    var secureDigest: SecureDigest?
     /// The recurring operations active here since the resource last started, oldest first,
     /// as operation keys without the resource ("monitor_10000").
     var activeRecurring: [String] = []
@@ -60,6 +69,7 @@ struct RecordedOp {
     var targetRC: Int?
     var lastRCChange: Int?
     var digest: String?
+    var secureDigest: SecureDigest?
     var restartDigest: String?
     var forceRestart: [String]?
     var exitReason: String?
@@ -70,6 +80,9 @@ struct RecordedOp {
         execTimeMS = e["exec-time"].flatMap { Int($0) }
         digest = e["op-digest"]
         restartDigest = e["op-restart-digest"]
+        if let d = e["op-secure-digest"] {
+            secureDigest = SecureDigest(digest: d, parameters: (e["op-secure-params"] ?? "").split(separator: " ").map(String.init))
+        }
         forceRestart = e["op-force-restart"].map { $0.split(separator: " ").map(String.init) }
         lastRCChange = e["last-rc-change"].flatMap { Int($0) }
         id = e["id"] ?? ""
@@ -221,6 +234,14 @@ enum History {
     private static func apply(success outcome: Role?, of op: RecordedOp, to h: inout NodeHistory) {
         switch op.task {
         case "monitor":
+            // A probe finding the resource running stands for its start: its digest is the
+            // one the definition is compared with.
+            if op.isProbe, outcome != .stopped, h.role < .started, op.digest != nil {
+                h.startDigest = op.digest
+                h.restartDigest = op.restartDigest
+                h.forceRestart = op.forceRestart
+                h.secureDigest = op.secureDigest
+            }
             if outcome == .stopped {
                 h.role = .stopped
                 clearPastFailure(&h)
@@ -234,6 +255,7 @@ enum History {
             h.startDigest = op.digest
             h.restartDigest = op.restartDigest
             h.forceRestart = op.forceRestart
+            h.secureDigest = op.secureDigest
             clearPastFailure(&h)
         case "stop":
             h.role = .stopped
@@ -284,6 +306,13 @@ enum History {
         if op.rc == OCFResult.notConfigured || op.status == .errorFatal { h.banEverywhere = true }
         if action == .ignore {
             h.failureIgnored = true
+            // An ignored failure counts as the operation's success: an ignored failed stop
+            // leaves the resource stopped.
+            if op.task == "stop" {
+                h.failedStop = false
+                h.role = .stopped
+                return
+            }
         } else {
             h.onFail = max(h.onFail ?? action, action)
         }

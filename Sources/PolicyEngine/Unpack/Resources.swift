@@ -166,7 +166,8 @@ enum NVSets {
                 guard let context, RuleEvaluator.passes(rule.element, context) else { continue }
             }
             for pair in set.pairs {
-                if out[pair.name] == nil, let v = pair.value { out[pair.name] = v }
+                // "#default" leaves the name unset (as in Pacemaker's older CIBs).
+                if out[pair.name] == nil, let v = pair.value, v.lowercased() != "#default" { out[pair.name] = v }
             }
         }
         return out

@@ -69,6 +69,14 @@ enum Unpack {
             }
         }
         updateRemoteStates(&ws)
+        activeAfterFailedMigration(&ws)
+        // A migration whose migrate_from failed on the target leaves the resource failed
+        // where it still runs (the source).
+        for f in ws.failedOperations where f.task == "migrate_from" {
+            guard let i = ws.index(of: f.resource), ws.resources[i].isPrimitive,
+                  !ws.resources[i].activeOn.isEmpty, !ws.resources[i].activeOn.contains(f.node) else { continue }
+            ws.resources[i].failed = true
+        }
         // An instance of a promotable clone that runs but is not promoted is Unpromoted.
         for i in ws.resources.indices where ws.resources[i].isPrimitive && ws.resources[i].role == .started {
             if ws.isInPromotableClone(ws.resources[i]) { ws.resources[i].role = .unpromoted }
@@ -98,6 +106,32 @@ enum Unpack {
             if ws.nodes[n].kind == .guest && res.failed { ws.nodes[n].remoteReset = true }
             ws.nodes[n].online = online
             if ws.nodes[n].kind == .guest, !res.managed { ws.nodes[n].maintenance = true }
+        }
+    }
+
+    /// A migrate_to that failed (the source's latest operation) may have left the resource
+    /// running on the target too: unless the target recorded something newer, it counts as
+    /// active there as well (listed first).
+    static func activeAfterFailedMigration(_ ws: inout WorkingSet) {
+        let states = ws.cib.status.nodeStates
+        for state in states {
+            let source = state.uname
+            for lrm in state.lrmResources {
+                let ops = lrm.element.elements(named: "lrm_rsc_op")
+                guard let last = ops.max(by: { (Int($0["call-id"] ?? "") ?? -1) < (Int($1["call-id"] ?? "") ?? -1) }),
+                      last["operation"] == "migrate_to", let target = last["migrate_target"], target != source,
+                      (Int(last["rc-code"] ?? "") ?? 0) != 0 || (Int(last["op-status"] ?? "") ?? 0) != 0,
+                      let t = ws.node(named: target), t.online else { continue }
+                guard let i = ws.resources.indices.first(where: {
+                    ws.resources[$0].isPrimitive && ws.resources[$0].historyIDs[source] == lrm.id && ws.resources[$0].activeOn.contains(source)
+                }), !ws.resources[i].activeOn.contains(target) else { continue }
+                // Something newer on the target (by the time of its last change) settles it.
+                let when = last["last-rc-change"].flatMap { Int($0) }
+                let targetOps = states.first { $0.uname == target }?.lrmResources.first { $0.id == lrm.id }?
+                    .element.elements(named: "lrm_rsc_op") ?? []
+                if let when, targetOps.contains(where: { ($0["last-rc-change"].flatMap { Int($0) } ?? 0) > when }) { continue }
+                ws.resources[i].activeOn.insert(target, at: 0)
+            }
         }
     }
 
@@ -265,6 +299,7 @@ enum Unpack {
         if h.isActive && !ws.resources[r].activeOn.contains(node) { ws.resources[r].activeOn.append(node) }
         if h.isActive, let d = h.startDigest { ws.resources[r].startDigests[node] = d }
         if h.isActive, let d = h.restartDigest, let names = h.forceRestart { ws.resources[r].restartDigests[node] = (d, names) }
+        if h.isActive, let secure = h.secureDigest { ws.resources[r].secureDigests[node] = secure }
         if !h.activeRecurring.isEmpty, ws.nodes[n].online { ws.resources[r].recurringOn[node] = h.activeRecurring }
         if ws.resources[r].activeOn.count > 1, ws.resources[r].meta["multiple-active"] == "block" { ws.resources[r].blocked = true }
         if h.isActive { ws.resources[r].role = max(ws.resources[r].role, h.role) }
@@ -279,6 +314,9 @@ enum Unpack {
         // an anonymous clone (every instance is the same resource).
         if h.banNode || h.maskedProbe != nil { banAnonymous(r, node: node, in: &ws) }
         if h.banEverywhere { ws.fatallyFailed.insert(Resources.enclosingClone(r, in: ws) ?? r) }
+        // On a node already to be fenced for a failure, the fencing settles this one too: the
+        // resource is not shown (or recovered) as failed.
+        let settled = ws.options.fencingEnabled && ws.nodes[n].unclean && ws.nodes[n].fenceReason != nil
         if let f = h.onFail {
             ws.resources[r].onFail = max(ws.resources[r].onFail ?? f, f)
             if f != .ignore { ws.resources[r].failedOn.insert(node) }
@@ -287,7 +325,10 @@ enum Unpack {
                 break
             case .fence:
                 if ws.options.fencingEnabled { Nodes.fence(&ws.nodes[n], "\(ws.resources[r].id) failed there") }
-                ws.resources[r].failed = true
+                if !settled { ws.resources[r].failed = true }
+                // Without quorum a node out of the membership cannot be fenced: the resource
+                // is blocked there instead.
+                if !ws.haveQuorum, ws.options.noQuorumPolicy != "ignore", !ws.nodes[n].online { ws.resources[r].blocked = true }
             case .block:
                 ws.resources[r].failed = true
                 ws.resources[r].blocked = true
@@ -295,7 +336,7 @@ enum Unpack {
                 ws.nodes[n].standbyOnFail = true
                 ws.resources[r].failed = true
             default:
-                ws.resources[r].failed = true
+                if !settled { ws.resources[r].failed = true }
             }
         }
         // A managed resource thought active on a node that is down: the node must be fenced.

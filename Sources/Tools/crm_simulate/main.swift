@@ -10,9 +10,9 @@ import ToolSupport
 ///
 /// It shows the cluster status as Pacemaker's crm_simulate does (the same layout as
 /// `crm_mon -1`), computes the transition (-R), simulates its execution (-S) and saves its
-/// graph (-G), prints the allocation and promotion scores (-s), and answers what-if questions.
-/// Saved results (-O) and --op-fail arrive with the rest of issue #3; until then they say so and
-/// exit with status 3 instead of printing a guess.
+/// graph (-G), prints the allocation and promotion scores (-s), saves the CIB the simulation
+/// leaves (-O), and answers what-if questions. --op-fail arrives with the rest of issue #3;
+/// until then it says so and exits with status 3 instead of printing a guess.
 struct CrmSimulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crm_simulate",
@@ -54,9 +54,8 @@ struct CrmSimulate: ParsableCommand {
             now = t
         }
         let input = SchedulerInput(cib: cib, now: now, effectiveTimeText: dateTime)
-        let unavailable = saveOutput != nil || !opFail.isEmpty
-        if unavailable {
-            ToolSupport.fail(program, "-O and --op-fail are not available in this build yet; they are issue #3 in progress. -S, -R, -s, -G, -D, --node-up, --node-down, --node-fail and --op-inject work", .unimplementedFeature)
+        if !opFail.isEmpty {
+            ToolSupport.fail(program, "--op-fail is not available in this build yet; it is issue #3 in progress. -S, -R, -s, -O, -G, -D, --node-up, --node-down, --node-fail and --op-inject work", .unimplementedFeature)
         }
         let injections = SchedulerInjections(nodeUp: nodeUp, nodeDown: nodeDown, nodeFail: nodeFail, opInject: opInject, now: now)
         if !injections.isEmpty {
@@ -64,6 +63,7 @@ struct CrmSimulate: ParsableCommand {
             do { changed = try injections.apply(to: cib) } catch { ToolSupport.fail(program, error) }
             let modified = SchedulerInput(cib: changed.cib, now: now, effectiveTimeText: dateTime)
             let (ws, transition) = Simulator.schedule(modified, scores: showScores)
+            saveResult(modified, transition)
             if let saveGraph { writeGraph(transition.graph, to: saveGraph, program: program) }
             if let saveDot { write(transition.graph.dot(), to: saveDot, what: "DOT file", program: program) }
             if quiet { printQuietScores(transition, spacerBefore: true) }
@@ -92,6 +92,7 @@ struct CrmSimulate: ParsableCommand {
             return
         }
         if !(simulate || runOnly || showScores || saveGraph != nil || saveDot != nil) {
+            if let saveOutput { write(cib.xmlString(.pretty), to: saveOutput, what: "resulting CIB", program: program) }
             if quiet { return }
             let ws = Simulator.workingSet(input)
             for line in Simulator.preamble(input, ws) { print(line) }
@@ -100,6 +101,7 @@ struct CrmSimulate: ParsableCommand {
             return
         }
         let (ws, transition) = Simulator.schedule(input, scores: showScores)
+        saveResult(input, transition)
         if let saveGraph { writeGraph(transition.graph, to: saveGraph, program: program) }
         if let saveDot { write(transition.graph.dot(), to: saveDot, what: "DOT file", program: program) }
         if quiet { printQuietScores(transition, spacerBefore: false) }
@@ -128,6 +130,13 @@ struct CrmSimulate: ParsableCommand {
         if simulate && (showScores || spacerBefore) { out += "\n" }
         print(out, terminator: "")
         Foundation.exit(0)
+    }
+
+    /// -O: the CIB the simulated transition leaves (with -S), or the CIB as scheduled.
+    func saveResult(_ input: SchedulerInput, _ transition: Transition) {
+        guard let saveOutput else { return }
+        let result = simulate ? Simulator.resultingCIB(input.cib, transition, now: input.now) : input.cib
+        write(result.xmlString(.pretty), to: saveOutput, what: "resulting CIB", program: "crm_simulate")
     }
 
     func writeGraph(_ graph: ActionGraph, to path: String, program: String) {
