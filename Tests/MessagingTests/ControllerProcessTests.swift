@@ -269,6 +269,11 @@ import Glibc
             nodes.filter(\.runsDummy).map(\.name) == ["node2"] && Self.cibSaysStarted(nodes[0], on: "node2", id: 2)
         }
         try #require(onNode2, "d1 did not start on node2:\n\(Self.report(nodes))")
+        // The fence device is started (watched) on exactly one node.
+        let watched = await Self.waitFor(30) {
+            nodes[0].query("/cib/status/node_state/lrm/lrm_resources/lrm_resource[@id='fence']/lrm_rsc_op[@id='fence_last_0'][@operation='start'][@rc-code='0']").count == 1
+        }
+        #expect(watched, "the fence device is not started on exactly one node")
 
         // Power cut on node2.
         let cut = ContinuousClock.now
