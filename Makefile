@@ -14,7 +14,7 @@ DEB_PACKAGES := libxml2-dev libsystemd-dev pkg-config pacemaker-common python3 r
 # The real Pacemaker tools, for differential tests and side-by-side benchmarks.
 PEER_PACKAGES := pacemaker-cli-utils
 
-.PHONY: all deps peer-deps build test demo bench clean ratchet
+.PHONY: all deps peer-deps build test demo bench bench-failover clean ratchet
 
 all: build
 
@@ -35,6 +35,8 @@ test: deps peer-deps
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	SWIFTHA_SHARED=$(SHARED) $(SWIFT) test --skip-build --no-parallel $(BUILD_FLAGS)
 
+# Three nodes on 127.0.0.1-3, fencing on, a web server that fails over when its node loses
+# power; stops and removes everything it started, on failure and Ctrl-C too.
 demo: build
 	@./scripts/demo.sh
 
@@ -47,6 +49,17 @@ bench: deps peer-deps
 	python3 scripts/bench-scheduler.py --ours .build/release/crm_simulate --dir $(BENCH_DIR) --shared $(SHARED) $(if $(BENCH_BIG),--big,)
 	$(SWIFT) build -c release --product lrmd
 	python3 scripts/bench-lrmd.py --lrmd .build/release/lrmd
+	$(MAKE) bench-failover
+
+# Failover of a real 3-node cluster on 127.0.0.1-3 with fencing: a web server grouped with a
+# dummy address, its node SIGKILLed FAILOVERS times with token 300 ms and FAILOVERS_1000 times
+# with token 1000 ms; prints median/min/max beside Pacemaker's figures, and the peak RSS of one
+# node's daemons.
+FAILOVERS      ?= 20
+FAILOVERS_1000 ?= 3
+bench-failover: deps
+	$(SWIFT) build -c release $(BUILD_FLAGS)
+	python3 scripts/failover.py bench --bin $$($(SWIFT) build -c release --show-bin-path) --failovers $(FAILOVERS) --token 300 --failovers2 $(FAILOVERS_1000) --token2 1000
 
 clean:
 	rm -rf .build
