@@ -138,6 +138,10 @@ class Node:
             except subprocess.TimeoutExpired:
                 pass
             self.proc = None
+        # A power cut also loses the node's volatile state, as a reboot empties /run (a tmpfs):
+        # agents' state and pid files, sockets. Left there, the node's probes would report the
+        # resources it ran before the cut as still active once it is back.
+        shutil.rmtree(os.path.join(self.root, "run"), ignore_errors=True)
 
     def stop(self):
         """A clean stop (SIGTERM to pacemakerd), then SIGKILL of whatever is left."""
@@ -285,7 +289,8 @@ nodelist {{
                      '<meta_attributes id="rsc-options"><nvpair id="rsc-options-resource-stickiness" name="resource-stickiness" value="100"/></meta_attributes>'])
         self.cib(n, ["--create", "--scope", "resources", "--xml-text",
                      f'<primitive id="fence" class="stonith" type="fence_swiftha"><instance_attributes id="fence-ia">'
-                     f'<nvpair id="fence-roots" name="roots" value="{roots}"/></instance_attributes>'
+                     f'<nvpair id="fence-roots" name="roots" value="{roots}"/>'
+                     f'<nvpair id="fence-host-list" name="pcmk_host_list" value="{" ".join(m.name for m in self.nodes)}"/></instance_attributes>'
                      f'<operations><op id="fence-monitor" name="monitor" interval="60s"/></operations></primitive>'])
         # The web server runs through ocf:heartbeat:anything, unchanged. The agent starts it
         # with `su -`, which clears the environment; /usr/bin/env puts the node's SWIFTHA_ROOT
