@@ -17,7 +17,7 @@ PEER_PACKAGES := pacemaker-cli-utils crmsh corosync libcpg4 gcc
 # pacemaker-execd and liblrmd's headers, for the lrmd benchmark's side-by-side figures.
 BENCH_PEER_PACKAGES := pacemaker pacemaker-dev gcc
 
-.PHONY: all deps peer-deps build test demo bench clean ratchet
+.PHONY: all deps peer-deps build test demo bench bench-failover clean ratchet
 
 all: build
 
@@ -38,6 +38,8 @@ test: deps peer-deps
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	SWIFTHA_SHARED=$(SHARED) $(SWIFT) test --skip-build --no-parallel $(BUILD_FLAGS)
 
+# Three nodes on 127.0.0.1-3, fencing on, a web server that fails over when its node loses
+# power; stops and removes everything it started, on failure and Ctrl-C too.
 demo: build
 	@./scripts/demo.sh
 
@@ -53,6 +55,17 @@ bench: deps peer-deps
 	python3 scripts/bench-lrmd.py --lrmd .build/release/lrmd
 	$(SWIFT) build -c release --product corosyncd
 	python3 scripts/bench-corosync.py --corosyncd .build/release/corosyncd
+	$(MAKE) bench-failover
+
+# Failover of a real 3-node cluster on 127.0.0.1-3 with fencing: a web server grouped with a
+# dummy address, its node SIGKILLed FAILOVERS times with token 300 ms and FAILOVERS_1000 times
+# with token 1000 ms; prints median/min/max beside Pacemaker's figures, and the peak RSS of one
+# node's daemons.
+FAILOVERS      ?= 20
+FAILOVERS_1000 ?= 3
+bench-failover: deps
+	$(SWIFT) build -c release $(BUILD_FLAGS)
+	python3 scripts/failover.py bench --bin $$($(SWIFT) build -c release --show-bin-path) --failovers $(FAILOVERS) --token 300 --failovers2 $(FAILOVERS_1000) --token2 1000
 
 clean:
 	rm -rf .build

@@ -1,26 +1,47 @@
 #!/usr/bin/env bash
-# The cluster demo: three nodes on 127.0.0.1-3 with a floating resource that fails over.
-# It needs the running cluster (issues #4, #5, #6). Until those land, it shows what works
-# today, the CIB tools on a file, and says what is missing.
+# make demo: three SwiftHA nodes on 127.0.0.1-3 with fencing (fence_swiftha) and a web server
+# (ocf:heartbeat:anything running python3 -m http.server) grouped with a dummy address; the
+# node serving the page loses power (SIGKILL of all its processes); the demo shows it fenced
+# and the page served by another node, with the time it took; then it stops everything and
+# removes what it made. scripts/failover.py does the work.
+#
+# Cleanup, whatever happens (failure, Ctrl-C, the script killed): the EXIT trap stops every
+# process whose SWIFTHA_ROOT lies in this demo's own directory (by PID, never by name), then
+# removes the directory.
 set -euo pipefail
-bin=$(swift build --show-bin-path)
+cd "$(dirname "$0")/.."
+bin=${SWIFTHA_BIN:-$(swift build --show-bin-path)}
 work=$(mktemp -d /tmp/swiftha-demo.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-echo "== SwiftHA demo =="
-echo "The 3-node failover demo needs corosyncd (#4), lrmd (#5) and cibd/crmd/stonithd/pacemakerd (#6),"
-echo "which are not built yet. What works today: the CIB library and its tools on a file."
-echo
-export CIB_file="$work/cib.xml"
-"$bin/cibadmin" --empty > "$CIB_file"
-echo "\$ cibadmin --create --scope resources --xml-text '<primitive id=\"vip\" class=\"ocf\" provider=\"heartbeat\" type=\"IPaddr2\">...'"
-"$bin/cibadmin" --create --scope resources --xml-text '<primitive id="vip" class="ocf" provider="heartbeat" type="IPaddr2"><instance_attributes id="vip-ia"><nvpair id="vip-ip" name="ip" value="192.0.2.10"/></instance_attributes><operations><op id="vip-mon" name="monitor" interval="10s"/></operations></primitive>'
-echo "\$ cibadmin --query --xpath \"//primitive[@id='vip']\""
-"$bin/cibadmin" --query --xpath "//primitive[@id='vip']"
-echo "\$ crm_verify -L        # fencing is on by default and no fence device exists:"
-"$bin/crm_verify" -L || echo "(exit $?)"
-echo "\$ cibadmin --create --scope crm_config --xml-text '<cluster_property_set id=\"opts\"><nvpair id=\"opts-se\" name=\"stonith-enabled\" value=\"false\"/></cluster_property_set>'"
-"$bin/cibadmin" --create --scope crm_config --xml-text '<cluster_property_set id="opts"><nvpair id="opts-se" name="stonith-enabled" value="false"/></cluster_property_set>'
-echo "\$ crm_verify -L && echo valid"
-"$bin/crm_verify" -L && echo valid
-echo
-echo "make demo will start the cluster and fail a node over once issue #6 lands."
+
+cleanup() {
+    local rc=$?
+    # A second Ctrl-C or TERM does not cut the cleanup short.
+    trap '' INT TERM
+    trap - EXIT
+    if [[ -n "${demo_pid:-}" ]] && kill -0 "$demo_pid" 2>/dev/null; then
+        kill -TERM "$demo_pid" 2>/dev/null || true
+        wait "$demo_pid" 2>/dev/null || true
+    fi
+    local pids=() e p
+    for e in /proc/[0-9]*/environ; do
+        p=${e#/proc/}; p=${p%/environ}
+        if { tr '\0' '\n' < "$e"; } 2>/dev/null | grep -q "^SWIFTHA_ROOT=$work/"; then pids+=("$p"); fi
+    done
+    if ((${#pids[@]})); then
+        echo "demo: stopping ${#pids[@]} leftover process(es) of the demo: ${pids[*]}"
+        kill -KILL "${pids[@]}" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if ! command -v python3 >/dev/null; then echo "demo: python3 is needed (apt-get install python3)" >&2; exit 1; fi
+if [[ ! -x /usr/lib/ocf/resource.d/heartbeat/anything ]]; then
+    echo "demo: resource-agents is needed (apt-get install resource-agents)" >&2; exit 1
+fi
+python3 scripts/failover.py demo --bin "$bin" --work "$work" --token "${TOKEN:-300}" &
+demo_pid=$!
+wait "$demo_pid"

@@ -269,6 +269,11 @@ import Glibc
             nodes.filter(\.runsDummy).map(\.name) == ["node2"] && Self.cibSaysStarted(nodes[0], on: "node2", id: 2)
         }
         try #require(onNode2, "d1 did not start on node2:\n\(Self.report(nodes))")
+        // The fence device is started (watched) on exactly one node.
+        let watched = await Self.waitFor(30) {
+            nodes[0].query("/cib/status/node_state/lrm/lrm_resources/lrm_resource[@id='fence']/lrm_rsc_op[@id='fence_last_0'][@operation='start'][@rc-code='0']").count == 1
+        }
+        #expect(watched, "the fence device is not started on exactly one node")
 
         // Power cut on node2.
         let cut = ContinuousClock.now
@@ -295,5 +300,143 @@ import Glibc
             let at = Int(start?["last-rc-change"] ?? "") ?? 0
             #expect(at >= Int(completed.timeIntervalSince1970.rounded(.down)), "d1 started at \(at), before node2's fencing completed at \(completed)")
         }
+    }
+
+    /// The service of the power-cut test: ocf:heartbeat:anything, unchanged, runs this script
+    /// (through /usr/bin/env, which puts the node's SWIFTHA_ROOT back after the agent's `su -`,
+    /// so fence_swiftha finds it). Every 50 ms it appends "<root> <pid> <time>" to a file all
+    /// nodes share: each instance of the service says itself where and when it ran.
+    static let serviceScript = """
+        import os, sys, time
+        root = os.environ.get("SWIFTHA_ROOT", "?")
+        while True:
+            with open(sys.argv[1], "a") as f:
+                f.write("%s %d %.3f\\n" % (root, os.getpid(), time.time()))
+            time.sleep(0.05)
+
+        """
+
+    /// One run of the service: where (the node's root), its pid, its first and last record.
+    struct ServiceRun: Equatable, CustomStringConvertible {
+        var root: String
+        var pid: Int
+        var first: Double
+        var last: Double
+        var description: String { "\((root as NSString).lastPathComponent) pid \(pid) \(first)...\(last)" }
+    }
+
+    /// The service's runs, in the order they began.
+    static func serviceRuns(_ file: String) -> [ServiceRun] {
+        let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+        var runs: [ServiceRun] = []
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: " ")
+            guard f.count == 3, let pid = Int(f[1]), let t = Double(f[2]) else { continue }
+            if let i = runs.firstIndex(where: { $0.root == String(f[0]) && $0.pid == pid }) {
+                runs[i].last = max(runs[i].last, t)
+            } else {
+                runs.append(ServiceRun(root: String(f[0]), pid: pid, first: t, last: t))
+            }
+        }
+        return runs.sorted { $0.first < $1.first }
+    }
+
+    /// A power cut of the node that runs a real service (and is the DC): SIGKILL of every
+    /// process carrying its SWIFTHA_ROOT. The survivors elect a DC, fence the node through
+    /// stonithd (fence_swiftha), and start the service once, on one survivor; the service's own
+    /// records show it never ran on two nodes at once.
+    @Test func aPowerCutOfTheDCFencesItAndItsServiceRunsAgainOnceOnASurvivor() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/lib/ocf/resource.d/heartbeat/anything"),
+              FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else {
+            print("SKIPPED: aPowerCutOfTheDC...: needs resource-agents (ocf:heartbeat:anything) and /usr/bin/python3")
+            return
+        }
+        let c = try CorosyncdProcessTests.freshCluster(start: [])
+        let nodes = c.all.map { Node(name: $0.name, root: $0.root) }
+        defer {
+            for n in nodes { n.cleanUp() }
+            c.tearDown()
+        }
+        let script = c.scratch + "/service.py"
+        let records = c.scratch + "/service.records"
+        try Self.serviceScript.write(toFile: script, atomically: true, encoding: .utf8)
+        for n in nodes { try n.start(daemons: "corosyncd,cibd,stonithd,lrmd,crmd") }
+        let up = await Self.waitFor(90) { nodes.allSatisfy(\.started) }
+        try #require(up, "not every node started:\n\(Self.report(nodes))")
+        let roots = nodes.map { "\($0.name):\($0.root)" }.joined(separator: ";")
+        let device = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "resources", "--xml-text", """
+            <primitive id="fence" class="stonith" type="fence_swiftha"><instance_attributes id="fence-ia">\
+            <nvpair id="fence-roots" name="roots" value="\(roots)"/></instance_attributes></primitive>
+            """]) }
+        #expect(device?.status == 0, "cibadmin: \(device?.stderr ?? "")")
+        let rsc = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "resources", "--xml-text", """
+            <primitive id="svc" class="ocf" provider="heartbeat" type="anything"><instance_attributes id="svc-ia">\
+            <nvpair id="svc-binfile" name="binfile" value="/usr/bin/env"/>\
+            <nvpair id="svc-cmdline" name="cmdline_options" value="SWIFTHA_ROOT=$SWIFTHA_ROOT /usr/bin/python3 \(script) \(records)"/>\
+            </instance_attributes><operations><op id="svc-monitor-2s" name="monitor" interval="2s" timeout="20s"/></operations></primitive>
+            """]) }
+        #expect(rsc?.status == 0, "cibadmin: \(rsc?.stderr ?? "")")
+        let prefer = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "constraints", "--xml-text",
+            #"<rsc_location id="svc-prefers-node1" rsc="svc" node="node1" score="100"/>"#]) }
+        #expect(prefer?.status == 0, "cibadmin: \(prefer?.stderr ?? "")")
+
+        // The service runs on node1 (it may have started elsewhere first, before the location
+        // constraint was in: then that run ended before this one began).
+        let running = await Self.waitFor(60) {
+            let runs = Self.serviceRuns(records)
+            return runs.last?.root == nodes[0].root && Date().timeIntervalSince1970 - runs[runs.count - 1].last < 1
+        }
+        try #require(running, "svc did not start on node1: \(Self.serviceRuns(records))\n\(Self.report(nodes))")
+        let mon = try Tool.run("crm_mon", ["-1"], env: ["SWIFTHA_ROOT": nodes[2].root])
+        #expect(mon.stdout.contains("Current DC: node1") && mon.stdout.contains("svc\t(ocf:heartbeat:anything):\t Started node1"),
+                "crm_mon -1:\n\(mon.stdout)\(mon.stderr)")
+
+        let before = Self.serviceRuns(records).count
+
+        // Power cut on node1.
+        let cut = Date().timeIntervalSince1970
+        nodes[0].killAll()
+        // Every process of node1 is gone by now (the service may have written until then).
+        let dead = Date().timeIntervalSince1970
+        let survivors = [nodes[1], nodes[2]]
+        let recovered = await Self.waitFor(60) {
+            let runs = Self.serviceRuns(records)
+            return runs.count > before && Date().timeIntervalSince1970 - runs[runs.count - 1].last < 1
+        }
+        #expect(recovered, "svc was not recovered: \(Self.serviceRuns(records))\n\(Self.report(nodes))")
+        if recovered, let back = Self.serviceRuns(records).last {
+            print("crmd: power cut of node1 (the DC) to svc running on \((back.root as NSString).lastPathComponent), fenced first (token 300 ms): \(String(format: "%.3f", back.first - cut)) s")
+        }
+        // Some time more: nothing else starts, the recovered one keeps running.
+        try await Task.sleep(for: .seconds(4))
+        let runs = Self.serviceRuns(records)
+        #expect(runs.count == before + 1, "svc ran \(runs.count - before) times after the cut, not once: \(runs)")
+        guard runs.count == before + 1 else { return }
+        let back = runs[before]
+        #expect(runs[before - 1].root == nodes[0].root && runs[before - 1].last <= dead, "\(runs) (node1 was dead at \(dead))")
+        #expect(survivors.map(\.root).contains(back.root), "svc runs again on \(back.root), not on a survivor")
+        #expect(Date().timeIntervalSince1970 - back.last < 1, "the recovered svc stopped: \(runs)")
+        for (a, b) in zip(runs, runs.dropFirst()) {
+            #expect(a.last < b.first, "svc ran on two nodes at once: \(a) and \(b)")
+        }
+        let holder = try #require(nodes.firstIndex { $0.root == back.root })
+        let state = nodes[holder].query("/cib/status/node_state[@id='1']").first
+        #expect(state?["in_ccm"] == "false" && state?["crmd"] == "offline" && state?["join"] == "down",
+                "node1 is not recorded as fenced: \(String(describing: state?.attributes))")
+        let after = try Tool.run("crm_mon", ["-1"], env: ["SWIFTHA_ROOT": nodes[holder].root])
+        #expect(after.stdout.contains("OFFLINE: [ node1 ]") && after.stdout.contains("Started \(nodes[holder].name)"), "crm_mon -1:\n\(after.stdout)")
+        // Every survivor's stonithd has node1 fenced, before the service ran again.
+        for n in survivors {
+            let stonith = try await StonithClient.connect(root: n.root, name: "test")
+            let history = try await stonith.history(target: "node1")
+            await stonith.close()
+            let done = history.first { $0.state == .done }
+            #expect(done != nil, "\(n.name): no completed fencing of node1 in the history: \(history)")
+            if let completed = done?.completed {
+                #expect(completed.timeIntervalSince1970 <= back.first + 0.001, "svc ran again at \(back.first), before node1's fencing completed at \(completed.timeIntervalSince1970)")
+            }
+        }
+        let admin = try Tool.run("stonith_admin", ["--history", "node1"], env: ["SWIFTHA_ROOT": nodes[holder].root])
+        #expect(admin.stdout.contains("reboot of node1 successful"), "stonith_admin --history node1:\n\(admin.stdout)\(admin.stderr)")
     }
 }

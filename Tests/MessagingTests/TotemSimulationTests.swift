@@ -407,6 +407,43 @@ struct TotemSimulation {
         #expect(member.onPacket(.token(toMember)).contains { if case .send(.token, to: 1) = $0 { true } else { false } })
     }
 
+    /// Corosync's token hold cancel: a member that has something to send while the token went
+    /// round idle asks the representative for it, once; the representative passes the token
+    /// it holds at once instead of at the end of its hold timer.
+    @Test func aMemberWithSomethingToSendCancelsTheRepresentativesHold() {
+        let timing = Self.timing(token: 1000)
+        let ringID = TotemRing.RingID(seq: 1, representative: 1)
+        var rep = TotemRing(nodeID: 1, members: [1, 2], ring: ringID, timing: timing)
+        var member = TotemRing(nodeID: 2, members: [1, 2], ring: ringID, timing: timing)
+        _ = member.start()
+        #expect(rep.start().contains(.schedule(.hold, after: timing.hold)))
+        // The token went round idle: the member saw it pass.
+        _ = rep.onTimer(.hold)
+        let idle = TotemRing.Token(ring: ringID, tokenSeq: 2, seq: 0, aru: 0, aruID: nil, rtr: [], fcc: 0)
+        _ = member.onPacket(.token(idle))
+        let back = TotemRing.Token(ring: ringID, tokenSeq: 3, seq: 0, aru: 0, aruID: nil, rtr: [], fcc: 0)
+        _ = rep.onPacket(.token(back))
+        #expect(rep.heldToken != nil)
+        // Nothing to send: no request.
+        #expect(member.releaseHeldToken().isEmpty)
+        member.submit([9])
+        let asked = member.releaseHeldToken()
+        #expect(asked == [.multicast(.holdCancel(ringID, from: 2))])
+        #expect(member.releaseHeldToken().isEmpty, "asked twice in one idle spell")
+        // The representative passes it on now; a request for another ring or without a held
+        // token does nothing.
+        #expect(rep.onPacket(.holdCancel(.init(seq: 0, representative: 1), from: 2)).isEmpty)
+        let released = rep.onPacket(.holdCancel(ringID, from: 2))
+        #expect(released.first == .cancel(.hold))
+        #expect(released.contains { if case .send(.token(let t), to: 2) = $0 { t.tokenSeq == 4 } else { false } })
+        #expect(rep.heldToken == nil)
+        #expect(rep.onPacket(.holdCancel(ringID, from: 2)).isEmpty)
+        // Through the wire codec.
+        let wire = TotemWire.encode(TotemRing.Packet.holdCancel(ringID, from: 2))
+        #expect((try? TotemWire.decode(wire).get()) == .holdCancel(ringID, from: 2))
+        #expect((try? TotemWire.decodeNode(wire).get()) == .ring(.holdCancel(ringID, from: 2)))
+    }
+
     @Test func flowControlBoundsMessagesPerVisit() {
         var ring = TotemRing(nodeID: 1, members: [1, 2], ring: .init(seq: 1, representative: 1), timing: Self.timing())
         for i in 0..<100 { ring.submit([UInt8(i)]) }

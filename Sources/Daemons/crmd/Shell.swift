@@ -21,6 +21,8 @@ enum ShellEvent: Sendable {
     /// A recurring operation was accepted by lrmd with this call id.
     case recurringStarted(ActionRequest, callID: Int)
     case fenced(transition: Int, index: Int, FencingResult)
+    /// A result this controller made itself (fence devices).
+    case localResult(ActionResult)
     case signal(Int32)
     case lost(String)
 }
@@ -53,7 +55,10 @@ final class ControllerShell: @unchecked Sendable {
     /// Whether to leave the group on purpose when exiting (see `ControllerCore.Directive.exit`).
     var cleanExit = false
     /// Fence devices started on this node (see `runLocally`).
-    var startedDevices: Set<String> = []
+    var startedDevices: [String: ActionResult] = [:]
+    /// Call ids for results this controller makes itself (fence devices, actions lrmd could
+    /// not take): increasing across restarts, above lrmd's.
+    var nextCallID = Int(Date().timeIntervalSince1970) * 10
 
     init(env: NodeEnvironment, local: ControllerMember, names: [UInt32: String], cib: CIBClient, lrmd: LRMClient,
          group: CPGHandle, sink: AsyncStream<ShellEvent>.Continuation, logger: Logger, shutdownTimeout: Duration,
@@ -130,16 +135,13 @@ final class ControllerShell: @unchecked Sendable {
             timers[t] = nil
             await perform(core.onTimer(t))
         case .localDone(let req, let record, let failure):
-            if let record, req.agent?.hasPrefix("stonith:") == true, req.task == "start", record.exitCode == .success, record.status == .done,
-               let rsc = req.resource {
-                startedDevices.insert(rsc)
-            }
             if let record {
                 remember(record.callID, req.transitionKey)
                 await sendResult(req, record)
             } else if let failure {
+                nextCallID += 1
                 let r = ActionResult(node: localName, resource: req.resource ?? "", agent: req.agent ?? "", task: req.task,
-                                     intervalMS: req.intervalMS, transitionKey: req.transitionKey, callID: -1, rc: failure.rc,
+                                     intervalMS: req.intervalMS, transitionKey: req.transitionKey, callID: nextCallID, rc: failure.rc,
                                      opStatus: failure.status, lastRCChange: Int(Date().timeIntervalSince1970),
                                      exitReason: failure.reason)
                 await send(.result(r))
@@ -150,6 +152,8 @@ final class ControllerShell: @unchecked Sendable {
             if let record = early.removeValue(forKey: callID) { await sendResult(req, record) }
         case .fenced(let t, let i, let result):
             await perform(core.onFenceResult(transition: t, index: i, result))
+        case .localResult(let r):
+            await send(.result(r))
         case .signal(let sig):
             logger.info("received \(sig == SIGINT ? "SIGINT" : "SIGTERM"): asking the DC to move this node's resources away before stopping")
             await perform(core.onShutdownRequested())
@@ -220,13 +224,31 @@ final class ControllerShell: @unchecked Sendable {
         let sink = self.sink
         let logger = self.logger
         let stopping = req.task == "stop" ? recurring.filter { $0.value.resource == req.resource }.map(\.value) : []
-        // Fence devices: stonithd uses them straight from the CIB, so "started" only says
-        // where the cluster watches them, kept here as Pacemaker's executor keeps it. Every
-        // action runs the agent's monitor (a real call id); a probe where the device was not
-        // started reports "not running", a stop always succeeds.
-        let fenceDevice = req.agent?.hasPrefix("stonith:") ?? false
-        let deviceStarted = startedDevices.contains(req.resource ?? "")
-        if fenceDevice && req.task == "stop" { startedDevices.remove(req.resource ?? "") }
+        // Fence devices: stonithd runs them, straight from the CIB; "started" only says where
+        // the cluster watches one, kept here as Pacemaker's executor keeps it. A start always
+        // succeeds, a stop too; a monitor says running where started, not running elsewhere.
+        if req.agent?.hasPrefix("stonith:") == true, let rsc = req.resource {
+            var rc = 0
+            switch req.task {
+            case "start":
+                break
+            case "stop":
+                startedDevices[rsc] = nil
+            case "monitor":
+                rc = startedDevices[rsc] != nil ? 0 : 7
+            default:
+                rc = 3
+            }
+            nextCallID += 1
+            let r = ActionResult(node: localName, resource: rsc, agent: req.agent ?? "", task: req.task, intervalMS: req.intervalMS,
+                                 transitionKey: req.transitionKey, callID: nextCallID, rc: rc, opStatus: 0,
+                                 lastRCChange: Int(Date().timeIntervalSince1970), digest: ParameterDigest.digest(req.parameters),
+                                 exitReason: rc == 3 ? "\(req.task) is not an action of fence devices" : nil)
+            if req.task == "start" { startedDevices[rsc] = r }
+            let sink = self.sink
+            Task { sink.yield(.localResult(r)) }
+            return
+        }
         Task {
             func fail(_ rc: Int, _ status: Int, _ why: String) {
                 logger.error("\(req.operationKey) on this node: \(why)")
@@ -249,18 +271,6 @@ final class ControllerShell: @unchecked Sendable {
                 }
                 guard let text = req.agent, let agent = ResourceAgentName(parsing: text) else {
                     return fail(5, 7, "no agent given for \(rsc) (\(req.agent ?? "none")); fix the primitive's class, provider and type")
-                }
-                if fenceDevice && req.intervalMS == 0 {
-                    try await lrmd.register(ResourceDefinition(id: rsc, agent: agent, parameters: req.parameters))
-                    var record = try await lrmd.run(OperationRequest(resource: rsc, action: .monitor, timeout: .milliseconds(max(1, req.timeoutMS)),
-                                                                     parameters: req.parameters))
-                    if req.task == "stop" || (req.task == "monitor" && !deviceStarted) {
-                        record.exitCode = req.task == "stop" ? .success : .notRunning
-                        record.status = .done
-                        record.exitReason = nil
-                    }
-                    sink.yield(.localDone(req, record, failure: nil))
-                    return
                 }
                 guard let action = AgentAction(rawValue: req.task) else {
                     return fail(3, 3, "'\(req.task)' is not an action this controller runs")
@@ -298,19 +308,7 @@ final class ControllerShell: @unchecked Sendable {
         do {
             for r in try await lrmd.lrmResources(node: localName) {
                 var e = r.element
-                if e["class"] == "stonith" {
-                    // Only where it was started, as started (see `runLocally`).
-                    guard let id = e.id, startedDevices.contains(id) else { continue }
-                    let ops = e.elements(named: "lrm_rsc_op")
-                    guard var last = ops.max(by: { Int($0["call-id"] ?? "") ?? 0 < Int($1["call-id"] ?? "") ?? 0 }) else { continue }
-                    last["id"] = "\(id)_last_0"
-                    last["operation"] = "start"
-                    last["operation_key"] = "\(id)_start_0"
-                    last["interval"] = "0"
-                    last["rc-code"] = "0"
-                    last["op-status"] = "0"
-                    e.children = [.element(last)]
-                }
+                if e["class"] == "stonith" { continue }
                 e.updateElements { op in
                     guard op.name == "lrm_rsc_op", let id = op["call-id"].flatMap(Int.init), let key = keysByCallID[id] else { return }
                     op["transition-key"] = key
@@ -320,6 +318,14 @@ final class ControllerShell: @unchecked Sendable {
             }
         } catch {
             logger.error("cannot read lrmd's history for the join: \(error)")
+        }
+        for (id, start) in startedDevices.sorted(by: { $0.key < $1.key }) {
+            if let rsc = StatusRecords.result(start, nodeID: "x").firstElement(named: "lrm")?.firstElement(named: "lrm_resources")?
+                .firstElement(named: "lrm_resource") {
+                var e = rsc
+                e.children = [.element(StatusRecords.operation(start, id: "\(id)_last_0"))]
+                list.append(e)
+            }
         }
         return list.xmlString(.compact)
     }

@@ -124,6 +124,7 @@ public struct ClusterEngine: Sendable {
         case .join(let j) where j.sender != sender: return []
         case .mergeDetect(_, let from) where from != sender: return []
         case .leave(_, let from) where from != sender: return []
+        case .ring(.holdCancel(_, let from)) where from != sender: return []
         default: break
         }
         return translate(totem.onPacket(packet))

@@ -92,6 +92,10 @@ public struct TotemRing: Sendable {
     public enum Packet: Sendable, Equatable {
         case message(Message)
         case token(Token)
+        /// A member with something to send asks the representative to pass on the token it
+        /// holds on an idle ring now rather than when its hold timer ends (corosync's token
+        /// hold cancel).
+        case holdCancel(RingID, from: NodeID)
     }
 
     public enum Timer: Sendable, Hashable {
@@ -161,6 +165,9 @@ public struct TotemRing: Sendable {
     private var aruAtLastVisit: UInt64 = 0
     /// The token the representative holds on an idle ring.
     public private(set) var heldToken: Token?
+    /// Whether the token last left this node (not the representative) on an idle ring, so the
+    /// representative may be holding it: a payload submitted now asks for it (`holdCancel`).
+    private var ringIdle = false
 
     /// A member of ring `ring` with these `members` (this node among them).
     public init(nodeID: NodeID, members: [NodeID], ring: RingID, timing: TotemTiming) {
@@ -207,6 +214,9 @@ public struct TotemRing: Sendable {
         switch packet {
         case .message(let m): return onMessage(m)
         case .token(let t): return onToken(t)
+        case .holdCancel(let r, _):
+            guard r == ring, heldToken != nil else { return [] }
+            return [.cancel(.hold)] + passHeldToken()
         }
     }
 
@@ -229,8 +239,14 @@ public struct TotemRing: Sendable {
     /// Passes on a token held on an idle ring now (call it when a payload was submitted, or
     /// another member asked for the token); nothing when no token is held.
     public mutating func releaseHeldToken() -> [Directive] {
-        guard state == .operational, heldToken != nil else { return [] }
-        return [.cancel(.hold)] + passHeldToken()
+        guard state == .operational else { return [] }
+        if heldToken != nil { return [.cancel(.hold)] + passHeldToken() }
+        // Another member (the representative) may hold the token: ask it, once per idle spell.
+        if ringIdle, !pending.isEmpty, nodeID != ring.representative {
+            ringIdle = false
+            return [.multicast(.holdCancel(ring, from: nodeID))]
+        }
+        return []
     }
 
     private mutating func passHeldToken() -> [Directive] {
@@ -349,8 +365,10 @@ public struct TotemRing: Sendable {
         // 6. Pass it on, and keep a copy until the successor shows progress; or, on an idle
         //    ring, the representative holds it for a while.
         t.tokenSeq += 1
-        if nodeID == ring.representative, timing.hold > .zero, pending.isEmpty, allowed == 0,
-           t.rtr.isEmpty, t.fcc == 0, t.aru == t.seq, delivered == t.seq {
+        let idle = timing.hold > .zero && pending.isEmpty && allowed == 0
+            && t.rtr.isEmpty && t.fcc == 0 && t.aru == t.seq && delivered == t.seq
+        ringIdle = idle && nodeID != ring.representative
+        if nodeID == ring.representative, idle {
             heldToken = t
             out.append(.schedule(.hold, after: timing.hold))
             return out

@@ -104,7 +104,7 @@ public enum TotemWire {
     public static func decodeNode(_ buffer: ByteBuffer) -> Result<TotemNode.Packet, DecodeFailure> {
         var b = buffer
         guard let type = b.getInteger(at: b.readerIndex, as: UInt8.self) else { return .failure(.empty) }
-        if type == 1 || type == 2 { return decode(buffer).map { .ring($0) } }
+        if type == 1 || type == 2 || type == 7 { return decode(buffer).map { .ring($0) } }
         b.moveReaderIndex(forwardBy: 1)
         let packet: TotemNode.Packet
         switch type {
@@ -171,6 +171,11 @@ public enum TotemWire {
             let rtr = t.rtr.prefix(maxRetransmitRequests)
             b.writeInteger(UInt16(rtr.count))
             for s in rtr { b.writeInteger(s) }
+        case .holdCancel(let r, let from):
+            b.writeInteger(UInt8(7))
+            b.writeInteger(r.seq)
+            b.writeInteger(r.representative)
+            b.writeInteger(from)
         }
         return b
     }
@@ -204,6 +209,11 @@ public enum TotemWire {
             }
             packet = .token(.init(ring: .init(seq: rs, representative: rr), tokenSeq: tokenSeq, seq: seq, aru: aru,
                                   aruID: aruID == 0 ? nil : aruID, rtr: rtr, fcc: Int(fcc)))
+        case 7:
+            guard let rs = b.readInteger(as: UInt64.self), let rr = b.readInteger(as: UInt32.self),
+                  let from = b.readInteger(as: UInt32.self) else { return .failure(.truncated) }
+            guard plausible(rs) else { return .failure(.implausibleSequence) }
+            packet = .holdCancel(.init(seq: rs, representative: rr), from: from)
         default:
             return .failure(.unknownType)
         }
