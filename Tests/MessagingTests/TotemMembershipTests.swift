@@ -53,6 +53,8 @@ struct ClusterSimulation {
         self.faults = faults
         ids = (1...UInt32(nodeCount)).map { $0 }
         var config = TotemConfig()
+        // udpu: netmtu 1500, so large messages go as many fragments.
+        config.transport = .udpu
         config.token = .milliseconds(200)
         config.tokenCoefficient = .milliseconds(100)
         timing = config.timing(nodeCount: nodeCount)
