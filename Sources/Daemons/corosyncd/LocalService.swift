@@ -51,7 +51,7 @@ let maximumGroupMessage = TotemNode.maxMessageSize - 256
 /// Ring payloads (fragments) that may wait to be sent before clients are told to try again:
 /// a client that sends faster than the ring carries is slowed down, never buffered without
 /// bound (a few MB for small and middle-sized messages).
-let maximumQueuedPayloads = 1024
+let maximumQueuedPayloads = 256
 
 extension CorosyncDaemon {
     /// Answers one local request; runs on `loop`.
