@@ -11,7 +11,7 @@ corosync.conf for both (knet, token 300, token_coefficient 0, crypto off as in .
     to a group that a receiver on each of the three nodes joined; messages/s and MB/s from the
     first send to the last delivery at the slowest receiver;
   - CPG latency: the sender multicasts at a steady 100 messages/s; p50 and p99 of the time from
-    each send to the sender's own delivery of it;
+    each send to the sender's own delivery of it (after 100 messages of warm-up);
   - peak resident memory (VmHWM) of each daemon after the run.
 
 corosync's CPG clients are Benchmarks/corosync-cpg/cpgbench.c, compiled here with cc and linked
@@ -267,7 +267,7 @@ def finish(r, timeout=60):
 
 def latency(c, messages, size, rate):
     """p50 and p99 (ms) from send to the sender's own delivery at RATE messages/s, with a
-    receiver on each node."""
+    receiver on each node; the first 100 messages (a second of warm-up) are not counted."""
     group = f"lat{random.randint(0, 99999)}"
     receivers = [c.client(i, ["recv", group, str(messages)]) for i in range(1, 4)]
     for r in receivers:
@@ -278,7 +278,7 @@ def latency(c, messages, size, rate):
     sender.wait()
     for r in receivers:
         finish(r, 30)
-    if len(words) != 4 or int(words[1]) != messages:
+    if len(words) != 4 or int(words[1]) != messages - 100:
         raise RuntimeError(f"{c.name}: the latency sender ended with {words}")
     return float(words[2]), float(words[3])
 
@@ -417,7 +417,8 @@ def client(path, args):
         sent_at, lat = {}, []
         t0 = time.monotonic()
         k = 0
-        while len(lat) < n:
+        answered = 0
+        while answered < n:
             now = time.monotonic()
             if k < n and now >= t0 + k / rate:
                 payload = struct.pack(">Q", k) + bytes(max(0, size - 8))
@@ -436,7 +437,10 @@ def client(path, args):
             if is_delivery(f):
                 seq = struct.unpack(">Q", delivery_payload(f)[:8])[0]
                 if seq in sent_at:
-                    lat.append(time.monotonic() - sent_at.pop(seq))
+                    t = time.monotonic() - sent_at.pop(seq)
+                    answered += 1
+                    if seq >= 100:
+                        lat.append(t)
         lat.sort()
         print(f"lat {len(lat)} {lat[len(lat) // 2] * 1000:.3f} {lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000:.3f}", flush=True)
         return

@@ -12,7 +12,7 @@
  *   cpgbench lat GROUP N SIZE M RATE
  *                                as send, but RATE messages a second, and print
  *                                "lat N P50 P99": milliseconds from each send to its own
- *                                delivery at this sender
+ *                                delivery at this sender (the first 100 not counted)
  */
 #include <errno.h>
 #include <poll.h>
@@ -47,7 +47,8 @@ static long delivered, wanted;
 static size_t members;
 static double first, last;
 static double *sent_at, *latency;
-static long latencies;
+static long latencies, answered;
+#define WARMUP 100
 
 static double mono(void) {
     struct timespec t;
@@ -72,8 +73,10 @@ static void deliver(cpg_handle_t h, const struct cpg_name *g, uint32_t node, uin
         long seq;
         memcpy(&seq, msg, sizeof seq);
         if (seq >= 0 && seq < wanted && sent_at[seq] > 0) {
-            latency[latencies++] = mono() - sent_at[seq];
+            /* The first second (warm-up: the group's joins settling) is not counted. */
+            if (seq >= WARMUP) latency[latencies++] = mono() - sent_at[seq];
             sent_at[seq] = 0;
+            answered++;
         }
     }
     double t = now();
@@ -133,7 +136,7 @@ int main(int argc, char **argv) {
             while ((e = cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1)) == CS_ERR_TRY_AGAIN) dispatch(h, fd, 1);
             if (e != CS_OK) { fprintf(stderr, "cpg_mcast_joined: error %d\n", e); return 69; }
         }
-        while (latencies < wanted) dispatch(h, fd, 1000);
+        while (answered < wanted) dispatch(h, fd, 1000);
         qsort(latency, latencies, sizeof *latency, by_value);
         printf("lat %ld %.3f %.3f\n", latencies, latency[latencies / 2] * 1000, latency[(long)(latencies * 0.99) < latencies ? (long)(latencies * 0.99) : latencies - 1] * 1000);
     } else {
