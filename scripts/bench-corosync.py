@@ -7,18 +7,21 @@ corosync.conf for both (knet, token 300, token_coefficient 0, crypto off as in .
   - failure detection: seconds from SIGKILL of node 3 until nodes 1 and 2 both report {1, 2}
     (polled every 10 ms: through corosyncd's status file, and corosync-quorumtool for corosync),
     then node 3 is restarted and the time until it is back in a ring of 3 (rejoin);
-  - CPG throughput: one sender on node 1 multicasts N messages of SIZE bytes to a group that a
-    receiver on each of the three nodes joined; messages/s and MB/s from the first send to the
-    last delivery at the slowest receiver;
+  - CPG throughput: one sender on node 1 multicasts N messages of SIZE bytes (64, 1600, 8000)
+    to a group that a receiver on each of the three nodes joined; messages/s and MB/s from the
+    first send to the last delivery at the slowest receiver;
+  - CPG latency: the sender multicasts at a steady 100 messages/s; p50 and p99 of the time from
+    each send to the sender's own delivery of it (after 100 messages of warm-up);
   - peak resident memory (VmHWM) of each daemon after the run.
 
 corosync's CPG clients are Benchmarks/corosync-cpg/cpgbench.c, compiled here with cc and linked
-against Debian's libcpg.so.4. corosyncd's are this script itself, speaking corosyncd's local
-IPC (4-byte length + JSON, as CorosyncClient does).
+against Debian's libcpg.so.4. corosyncd's are its twin Benchmarks/corosync-cpg/swiftcpgbench.c,
+which speaks corosyncd's local IPC (4-byte length frames, binary for the CPG data path, JSON
+otherwise, as CorosyncClient); with --python-client (or without cc), this script itself.
 
 Needs root and `ip netns`; the corosync side also needs corosync and libcpg4 (apt-get install
 corosync) and a C compiler. Usage: bench-corosync.py [--corosyncd PATH] [--messages N]
-[--size BYTES] [--kills K]
+[--sizes 64,1600,8000] [--kills K] [--latency-messages N] [--rate R] [--only ours|peer]
 """
 import argparse, base64, json, os, random, shutil, signal, socket, struct, subprocess, sys, tempfile, time
 
@@ -120,8 +123,8 @@ def peak_kib(pid):
 class Ours:
     name = "corosyncd"
 
-    def __init__(self, net, corosyncd, scratch):
-        self.net, self.bin, self.dir = net, corosyncd, scratch
+    def __init__(self, net, corosyncd, scratch, cbench=None):
+        self.net, self.bin, self.dir, self.cbench = net, corosyncd, scratch, cbench
         self.procs = {}
         for i in range(1, 4):
             etc = f"{self.root(i)}/etc/corosync"
@@ -164,7 +167,10 @@ class Ours:
                     p.wait()
 
     def client(self, i, args):
-        return subprocess.Popen([sys.executable, os.path.abspath(__file__), "--client", f"{self.root(i)}/run/swiftha/corosyncd.sock"] + args,
+        sock = f"{self.root(i)}/run/swiftha/corosyncd.sock"
+        if self.cbench:
+            return subprocess.Popen([self.cbench, sock] + args, stdout=subprocess.PIPE, text=True)
+        return subprocess.Popen([sys.executable, os.path.abspath(__file__), "--client", sock] + args,
                                 stdout=subprocess.PIPE, text=True)
 
 
@@ -227,7 +233,57 @@ class Corosync:
 # ---------------------------------------------------------------- measurements
 
 
-def measure(c, messages, size, kills):
+def throughput(c, messages, size):
+    group = f"bench{random.randint(0, 99999)}"
+    receivers = [c.client(i, ["recv", group, str(messages)]) for i in range(1, 4)]
+    for r in receivers:
+        if r.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"{c.name}: a receiver did not join")
+    sender = c.client(1, ["send", group, str(messages), str(size), "4"])
+    sent = sender.stdout.read().split()
+    sender.wait()
+    ends = []
+    for r in receivers:
+        words = finish(r)
+        if len(words) != 4 or int(words[1]) != messages:
+            print(f"{c.name}: a receiver of the {size} B run did not get all {messages} messages within 60 s of the sender's end ({words}); not counted")
+            return None
+        ends.append(float(words[3]))
+    if len(sent) != 4:
+        raise RuntimeError(f"{c.name}: the sender ended with {sent}")
+    elapsed = max(ends) - float(sent[2])
+    return messages / elapsed, messages * size / elapsed / 1e6
+
+
+def finish(r, timeout=60):
+    """A receiver's output words; a receiver still waiting after `timeout` s is stopped."""
+    try:
+        out = r.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        r.kill()
+        out = r.communicate()[0]
+    return (out or "").split()
+
+
+def latency(c, messages, size, rate):
+    """p50 and p99 (ms) from send to the sender's own delivery at RATE messages/s, with a
+    receiver on each node; the first 100 messages (a second of warm-up) are not counted."""
+    group = f"lat{random.randint(0, 99999)}"
+    receivers = [c.client(i, ["recv", group, str(messages)]) for i in range(1, 4)]
+    for r in receivers:
+        if r.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"{c.name}: a receiver did not join")
+    sender = c.client(1, ["lat", group, str(messages), str(size), "4", str(rate)])
+    words = sender.stdout.read().split()
+    sender.wait()
+    for r in receivers:
+        finish(r, 30)
+    if len(words) != 4 or int(words[1]) != messages - 100:
+        raise RuntimeError(f"{c.name}: the latency sender ended with {words}")
+    return float(words[2]), float(words[3])
+
+
+def measure(c, messages, sizes, kills, lat_messages, lat_size, rate):
     out = {}
     t0 = time.time()
     for i in range(1, 4):
@@ -251,27 +307,10 @@ def measure(c, messages, size, kills):
         rejoin.append(time.time() - t1)
     out["detect"], out["rejoin"] = detect, rejoin
     time.sleep(1.0)
-
-    group = f"bench{random.randint(0, 99999)}"
-    receivers = [c.client(i, ["recv", group, str(messages)]) for i in range(1, 4)]
-    for r in receivers:
-        if r.stdout.readline().strip() != "ready":
-            raise RuntimeError(f"{c.name}: a receiver did not join")
-    sender = c.client(1, ["send", group, str(messages), str(size), "4"])
-    sent = sender.stdout.read().split()
-    ends = []
-    for r in receivers:
-        words = r.stdout.read().split()
-        r.wait()
-        if len(words) != 4 or int(words[1]) != messages:
-            raise RuntimeError(f"{c.name}: a receiver ended with {words}")
-        ends.append(float(words[3]))
-    sender.wait()
-    if len(sent) != 4:
-        raise RuntimeError(f"{c.name}: the sender ended with {sent}")
-    elapsed = max(ends) - float(sent[2])
-    out["msgs"] = messages / elapsed
-    out["mbs"] = messages * size / elapsed / 1e6
+    if lat_messages:
+        out["lat"] = latency(c, lat_messages, lat_size, rate)
+    for size in sizes:
+        out[size] = throughput(c, messages, size)
     out["rss"] = [peak_kib(c.procs[i].pid) for i in range(1, 4)]
     return out
 
@@ -280,6 +319,10 @@ def measure(c, messages, size, kills):
 
 
 class IPC:
+    """corosyncd's local IPC: 4-byte length frames; JSON for the control messages, binary for
+    the CPG data path (0, kind 1 request / 2 reply / 4 event, id for requests and replies, body;
+    see CorosyncAPI.swift)."""
+
     def __init__(self, path):
         for _ in range(100):
             try:
@@ -291,24 +334,30 @@ class IPC:
         else:
             sys.exit(f"cannot connect to {path}")
         self.buf = b""
+        self.pos = 0
         self.next = 1
         if self.frame()["kind"] != "welcome":
             sys.exit("corosyncd refused the connection")
 
     def raw(self):
         while True:
-            if len(self.buf) >= 4:
-                n = struct.unpack(">I", self.buf[:4])[0]
-                if len(self.buf) >= 4 + n:
-                    f, self.buf = self.buf[4:4 + n], self.buf[4 + n:]
-                    return f
+            b, p = self.buf, self.pos
+            if len(b) - p >= 4:
+                n = int.from_bytes(b[p:p + 4], "big")
+                if len(b) - p >= 4 + n:
+                    self.pos = p + 4 + n
+                    return b[p + 4:p + 4 + n]
             chunk = self.sock.recv(1 << 20)
             if not chunk:
                 sys.exit("corosyncd closed the connection")
-            self.buf += chunk
+            self.buf = b[p:] + chunk
+            self.pos = 0
 
     def frame(self):
-        return json.loads(self.raw())
+        f = self.raw()
+        if f[0] == 0:
+            return {"kind": {2: "reply", 4: "event"}.get(f[1], "binary"), "binary": f}
+        return json.loads(f)
 
     def send(self, request):
         i = self.next
@@ -317,19 +366,44 @@ class IPC:
         self.sock.sendall(struct.pack(">I", len(body)) + body)
         return i
 
+    def multicast_frame(self, group, payload):
+        """A binary cpgMulticast request, not yet sent: (id, frame)."""
+        i = self.next
+        self.next += 1
+        g = group.encode()
+        body = b"\x00\x01" + i.to_bytes(8, "big") + b"\x01" + bytes([len(g)]) + g + payload
+        return i, len(body).to_bytes(4, "big") + body
+
+
+def is_delivery(f):
+    return f[0] == 0 and f[1] == 4 and f[2] == 1
+
+
+def delivery_payload(f):
+    n = f[3]
+    return f[4 + n + 8:]
+
+
+def wait_members(c, want):
+    members = 0
+    while members < want:
+        m = c.frame()
+        if m["kind"] == "event" and "cpgConfigurationChange" in m.get("event", {}):
+            members = len(m["event"]["cpgConfigurationChange"]["members"])
+
 
 def client(path, args):
-    """--client SOCKET recv GROUP N | send GROUP N SIZE MEMBERS (same output as cpgbench)."""
+    """--client SOCKET recv GROUP N | send GROUP N SIZE MEMBERS | lat GROUP N SIZE MEMBERS RATE
+    (same output as cpgbench)."""
     c = IPC(path)
     mode, group, n = args[0], args[1], int(args[2])
     c.send({"cpgJoin": {"group": group}})
-    members = 0
     if mode == "recv":
         print("ready", flush=True)
         got, first, last = 0, 0.0, 0.0
         while got < n:
             f = c.raw()
-            if b'"cpgDeliver"' in f:
+            if is_delivery(f):
                 last = time.time()
                 if got == 0:
                     first = last
@@ -337,37 +411,71 @@ def client(path, args):
         print(f"recv {got} {first:.6f} {last:.6f}", flush=True)
         return
     size, want = int(args[3]), int(args[4])
-    while members < want:
-        m = c.frame()
-        if m["kind"] == "event" and "cpgConfigurationChange" in m["event"]:
-            members = len(m["event"]["cpgConfigurationChange"]["members"])
+    wait_members(c, want)
+    if mode == "lat":
+        rate = float(args[5])
+        sent_at, lat = {}, []
+        t0 = time.monotonic()
+        k = 0
+        answered = 0
+        while answered < n:
+            now = time.monotonic()
+            if k < n and now >= t0 + k / rate:
+                payload = struct.pack(">Q", k) + bytes(max(0, size - 8))
+                _, fr = c.multicast_frame(group, payload)
+                sent_at[k] = time.monotonic()
+                c.sock.sendall(fr)
+                k += 1
+                continue
+            timeout = (t0 + k / rate - now) if k < n else 1.0
+            if c.pos >= len(c.buf):
+                import select
+                r, _, _ = select.select([c.sock], [], [], max(0.0, timeout))
+                if not r:
+                    continue
+            f = c.raw()
+            if is_delivery(f):
+                seq = struct.unpack(">Q", delivery_payload(f)[:8])[0]
+                if seq in sent_at:
+                    t = time.monotonic() - sent_at.pop(seq)
+                    answered += 1
+                    if seq >= 100:
+                        lat.append(t)
+        lat.sort()
+        print(f"lat {len(lat)} {lat[len(lat) // 2] * 1000:.3f} {lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000:.3f}", flush=True)
+        return
     window, outstanding, sent, delivered = 256, {}, 0, 0
     start = time.time()
-    pending = []
     while sent < n or outstanding:
+        batch = []
         while sent < n and len(outstanding) < window:
-            payload = base64.b64encode(struct.pack(">Q", sent) + bytes(size - 8)).decode()
-            i = c.send({"cpgMulticast": {"group": group, "payload": payload}})
+            payload = struct.pack(">Q", sent) + bytes(max(0, size - 8))
+            i, fr = c.multicast_frame(group, payload)
             outstanding[i] = payload
+            batch.append(fr)
             sent += 1
+        if batch:
+            c.sock.sendall(b"".join(batch))
         f = c.raw()
-        if f.startswith(b'{"kind":"event"') or b'"kind":"event"' in f[:40]:
-            delivered += 1
-            continue
+        if f[0] == 0:
+            if f[1] == 4:
+                delivered += 1
+                continue
+            if f[1] == 2:
+                i = int.from_bytes(f[2:10], "big")
+                payload = outstanding.pop(i, None)
+                if f[10] == 2 and payload is not None:
+                    time.sleep(0.001)
+                    j, fr = c.multicast_frame(group, payload)
+                    outstanding[j] = payload
+                    c.sock.sendall(fr)
+                continue
         m = json.loads(f)
-        if m["kind"] == "event":
-            delivered += 1
-            continue
-        payload = outstanding.pop(m["id"], None)
-        if m["kind"] == "reply" and "tryAgain" in m["reply"] and payload is not None:
-            time.sleep(0.001)
-            j = c.send({"cpgMulticast": {"group": group, "payload": payload}})
-            outstanding[j] = payload
-        elif m["kind"] == "failure":
+        if m["kind"] == "failure":
             sys.exit(f"corosyncd: {m.get('message')}")
     end = time.time()
     while delivered < n:
-        if b'cpgDeliver' in c.raw():
+        if is_delivery(c.raw()):
             delivered += 1
     print(f"sent {n} {start:.6f} {end:.6f}", flush=True)
 
@@ -377,10 +485,16 @@ def main():
         return client(sys.argv[2], sys.argv[3:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corosyncd", default=f"{ROOT}/.build/release/corosyncd")
-    ap.add_argument("--messages", type=int, default=20000)
-    ap.add_argument("--size", type=int, default=1024)
+    ap.add_argument("--messages", type=int, default=30000, help="messages per throughput run")
+    ap.add_argument("--sizes", default="64,1600,8000", help="message sizes in bytes, comma-separated")
     ap.add_argument("--kills", type=int, default=3)
+    ap.add_argument("--latency-messages", type=int, default=1000, help="messages of the latency run (0: none)")
+    ap.add_argument("--latency-size", type=int, default=64)
+    ap.add_argument("--rate", type=float, default=100, help="messages/s of the latency run")
+    ap.add_argument("--only", choices=["ours", "peer"], help="run one side only")
+    ap.add_argument("--python-client", action="store_true", help="corosyncd's clients in Python (this script) instead of C")
     a = ap.parse_args()
+    sizes = [int(x) for x in a.sizes.split(",") if x]
     print(f"== corosyncd against corosync 3.1.7: 3 nodes in network namespaces, knet, token 300, token_coefficient 0, crypto off")
     if os.geteuid() != 0 or shutil.which("ip") is None or sh("ip", "netns", "list", check=False).returncode != 0:
         print("SKIPPED: needs root and `ip netns` (three namespaces, a bridge and veth pairs)")
@@ -389,13 +503,22 @@ def main():
     results = {}
     net = Network()
     try:
-        ours = Ours(net, a.corosyncd, scratch)
-        try:
-            results["ours"] = measure(ours, a.messages, a.size, a.kills)
-        finally:
-            ours.stop()
-        peer_missing = None
-        if shutil.which("corosync") is None or not os.path.exists("/usr/lib/x86_64-linux-gnu/libcpg.so.4"):
+        args = (a.messages, sizes, a.kills, a.latency_messages, a.latency_size, a.rate)
+        cbench = None
+        if shutil.which("cc") and not a.python_client:
+            cbench = f"{scratch}/swiftcpgbench"
+            sh("cc", "-O2", "-o", cbench, f"{ROOT}/Benchmarks/corosync-cpg/swiftcpgbench.c")
+        print(f"corosyncd's clients: {'Benchmarks/corosync-cpg/swiftcpgbench.c (C)' if cbench else 'this script (Python)'}; corosync's: cpgbench.c (C, libcpg)")
+        if a.only != "peer":
+            ours = Ours(net, a.corosyncd, scratch, cbench)
+            try:
+                results["ours"] = measure(ours, *args)
+            finally:
+                ours.stop()
+        peer_missing = "--only ours" if a.only == "ours" else None
+        if peer_missing:
+            pass
+        elif shutil.which("corosync") is None or not os.path.exists("/usr/lib/x86_64-linux-gnu/libcpg.so.4"):
             peer_missing = "corosync or libcpg4 is not installed (apt-get install corosync)"
         elif shutil.which("cc") is None:
             peer_missing = "no C compiler for the libcpg client (apt-get install gcc)"
@@ -404,7 +527,7 @@ def main():
             sh("cc", "-O2", "-o", cpgbench, f"{ROOT}/Benchmarks/corosync-cpg/cpgbench.c", "/usr/lib/x86_64-linux-gnu/libcpg.so.4")
             peer = Corosync(net, scratch, cpgbench)
             try:
-                results["peer"] = measure(peer, a.messages, a.size, a.kills)
+                results["peer"] = measure(peer, *args)
             finally:
                 peer.stop()
         else:
@@ -417,16 +540,23 @@ def main():
         return "/".join(f"{x * 1000:.0f}" for x in xs)
 
     o, p = results.get("ours"), results.get("peer")
-    rows = [("formation (s)", lambda r: f"{r['formation']:.2f}", lambda: p["formation"] / o["formation"]),
-            ("failure detection after SIGKILL (ms, each run)", lambda r: ms(r["detect"]), lambda: (sum(p["detect"]) / sum(o["detect"]))),
-            ("rejoin after restart (ms, each run)", lambda r: ms(r["rejoin"]), lambda: (sum(p["rejoin"]) / sum(o["rejoin"]))),
-            (f"CPG {a.size} B msgs/s (1 sender, 3 receivers)", lambda r: f"{r['msgs']:.0f}", lambda: o["msgs"] / p["msgs"]),
-            (f"CPG {a.size} B MB/s", lambda r: f"{r['mbs']:.1f}", lambda: o["mbs"] / p["mbs"]),
-            ("peak RSS per daemon (MiB)", lambda r: "/".join(f"{(k or 0) / 1024:.0f}" for k in r["rss"]),
-             lambda: sum(k or 0 for k in p["rss"]) / max(1, sum(k or 0 for k in o["rss"])))]
+    rows = [("formation (s)", lambda r: f"{r['formation']:.2f}", lambda: p["formation"] / o["formation"])]
+    if a.kills:
+        rows += [("failure detection after SIGKILL (ms, each run)", lambda r: ms(r["detect"]), lambda: (sum(p["detect"]) / sum(o["detect"]))),
+                 ("rejoin after restart (ms, each run)", lambda r: ms(r["rejoin"]), lambda: (sum(p["rejoin"]) / sum(o["rejoin"])))]
+    for size in sizes:
+        rows += [(f"CPG {size} B msgs/s (1 sender, 3 receivers)", lambda r, s=size: f"{r[s][0]:.0f}" if r[s] else "stalled",
+                  lambda s=size: o[s][0] / p[s][0] if o[s] and p[s] else float("nan")),
+                 (f"CPG {size} B MB/s", lambda r, s=size: f"{r[s][1]:.1f}" if r[s] else "stalled",
+                  lambda s=size: o[s][1] / p[s][1] if o[s] and p[s] else float("nan"))]
+    if a.latency_messages:
+        rows += [(f"latency p50 at {a.rate:.0f} msg/s, {a.latency_size} B (ms)", lambda r: f"{r['lat'][0]:.3f}", lambda: p["lat"][0] / o["lat"][0]),
+                 (f"latency p99 at {a.rate:.0f} msg/s, {a.latency_size} B (ms)", lambda r: f"{r['lat'][1]:.3f}", lambda: p["lat"][1] / o["lat"][1])]
+    rows += [("peak RSS per daemon (MiB)", lambda r: "/".join(f"{(k or 0) / 1024:.0f}" for k in r["rss"]),
+              lambda: sum(k or 0 for k in p["rss"]) / max(1, sum(k or 0 for k in o["rss"])))]
     print(f"{'':48} {'corosyncd':>16} {'corosync':>16} {'advantage':>10}")
     for label, fmt, ratio in rows:
-        print(f"{label:48} {fmt(o):>16} {fmt(p) if p else 'n/a':>16} {('%.2fx' % ratio()) if p else '':>10}")
+        print(f"{label:48} {fmt(o) if o else 'n/a':>16} {fmt(p) if p else 'n/a':>16} {('%.2fx' % ratio()) if o and p else '':>10}")
     print("advantage: corosync's time or memory / corosyncd's, corosyncd's rate / corosync's (above 1: corosyncd is better)")
 
 

@@ -9,6 +9,10 @@
  *   cpgbench send GROUP N SIZE M join GROUP, wait until it has M members, multicast N
  *                                messages of SIZE bytes (agreed order, TRY_AGAIN retried),
  *                                print "sent N START END"
+ *   cpgbench lat GROUP N SIZE M RATE
+ *                                as send, but RATE messages a second, and print
+ *                                "lat N P50 P99": milliseconds from each send to its own
+ *                                delivery at this sender (the first 100 not counted)
  */
 #include <errno.h>
 #include <poll.h>
@@ -42,6 +46,20 @@ cs_error_t cpg_finalize(cpg_handle_t);
 static long delivered, wanted;
 static size_t members;
 static double first, last;
+static double *sent_at, *latency;
+static long latencies, answered;
+#define WARMUP 100
+
+static double mono(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
 
 static double now(void) {
     struct timespec t;
@@ -50,7 +68,17 @@ static double now(void) {
 }
 
 static void deliver(cpg_handle_t h, const struct cpg_name *g, uint32_t node, uint32_t pid, void *msg, size_t len) {
-    (void)h; (void)g; (void)node; (void)pid; (void)msg; (void)len;
+    (void)h; (void)g; (void)node; (void)pid;
+    if (sent_at && len >= sizeof(long)) {
+        long seq;
+        memcpy(&seq, msg, sizeof seq);
+        if (seq >= 0 && seq < wanted && sent_at[seq] > 0) {
+            /* The first second (warm-up: the group's joins settling) is not counted. */
+            if (seq >= WARMUP) latency[latencies++] = mono() - sent_at[seq];
+            sent_at[seq] = 0;
+            answered++;
+        }
+    }
     double t = now();
     if (delivered == 0) first = t;
     last = t;
@@ -90,6 +118,27 @@ int main(int argc, char **argv) {
         fflush(stdout);
         while (delivered < wanted) dispatch(h, fd, 1000);
         printf("recv %ld %.6f %.6f\n", delivered, first, last);
+    } else if (strcmp(argv[1], "lat") == 0) {
+        size_t size = argc > 4 ? (size_t)atol(argv[4]) : 64;
+        size_t want = argc > 5 ? (size_t)atol(argv[5]) : 1;
+        double rate = argc > 6 ? atof(argv[6]) : 100;
+        while (members < want) dispatch(h, fd, 100);
+        char *buf = calloc(1, size < sizeof(long) ? sizeof(long) : size);
+        struct iovec iov = { .iov_base = buf, .iov_len = size < sizeof(long) ? sizeof(long) : size };
+        sent_at = calloc(wanted, sizeof *sent_at);
+        latency = calloc(wanted, sizeof *latency);
+        double t0 = mono();
+        for (long i = 0; i < wanted; i++) {
+            double due = t0 + i / rate;
+            for (double t = mono(); t < due; t = mono()) dispatch(h, fd, (int)((due - t) * 1000) + 1 > 0 ? (int)((due - t) * 1000) : 0);
+            memcpy(buf, &i, sizeof i);
+            sent_at[i] = mono();
+            while ((e = cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1)) == CS_ERR_TRY_AGAIN) dispatch(h, fd, 1);
+            if (e != CS_OK) { fprintf(stderr, "cpg_mcast_joined: error %d\n", e); return 69; }
+        }
+        while (answered < wanted) dispatch(h, fd, 1000);
+        qsort(latency, latencies, sizeof *latency, by_value);
+        printf("lat %ld %.3f %.3f\n", latencies, latency[latencies / 2] * 1000, latency[(long)(latencies * 0.99) < latencies ? (long)(latencies * 0.99) : latencies - 1] * 1000);
     } else {
         size_t size = argc > 4 ? (size_t)atol(argv[4]) : 1024;
         size_t want = argc > 5 ? (size_t)atol(argv[5]) : 1;

@@ -23,6 +23,11 @@ import NIOCore
 /// the server answers each with a `reply` or a `failure` (with `message`) of the same id, and
 /// sends `event`s at any time. Bodies are the Swift types' Codable JSON (an enum case
 /// `register(x)` is `{"register":{"_0":x}}`).
+///
+/// A protocol may also give its hot messages a compact binary body (`writeBinary`): such a
+/// frame starts with a 0 byte, then the kind (1 request, 2 reply, 4 event), for a request or
+/// reply its id (8 bytes big endian), then the protocol's body. Both ends of a connection
+/// accept either form in any frame.
 public enum LocalIPC {
     /// The default largest frame: 16 MiB (a full CIB fits).
     public static let defaultMaximumFrameSize = 16 * 1024 * 1024
@@ -43,6 +48,40 @@ public protocol LocalIPCProtocol: Sendable {
     associatedtype Event: Codable & Sendable
     /// The service's name, used in log lines and error messages (`lrmd`, `cibd`...).
     static var name: String { get }
+
+    /// A compact binary body for a request, reply or event that travels often (corosyncd's CPG
+    /// multicasts and deliveries): writes it and returns true, or returns false to have it sent
+    /// as JSON. The defaults send everything as JSON.
+    static func writeBinary(request: Request, to buffer: inout ByteBuffer) -> Bool
+    static func writeBinary(reply: Reply, to buffer: inout ByteBuffer) -> Bool
+    static func writeBinary(event: Event, to buffer: inout ByteBuffer) -> Bool
+    /// Reads what the `writeBinary` of the same kind wrote (the whole rest of the buffer);
+    /// nil when it is not valid.
+    static func readBinaryRequest(_ buffer: inout ByteBuffer) -> Request?
+    static func readBinaryReply(_ buffer: inout ByteBuffer) -> Reply?
+    static func readBinaryEvent(_ buffer: inout ByteBuffer) -> Event?
+}
+
+extension LocalIPCProtocol {
+    public static func writeBinary(request: Request, to buffer: inout ByteBuffer) -> Bool { false }
+    public static func writeBinary(reply: Reply, to buffer: inout ByteBuffer) -> Bool { false }
+    public static func writeBinary(event: Event, to buffer: inout ByteBuffer) -> Bool { false }
+    public static func readBinaryRequest(_ buffer: inout ByteBuffer) -> Request? { nil }
+    public static func readBinaryReply(_ buffer: inout ByteBuffer) -> Reply? { nil }
+    public static func readBinaryEvent(_ buffer: inout ByteBuffer) -> Event? { nil }
+}
+
+/// The binary frames' first byte (a JSON frame starts with `{`) and kinds.
+enum BinaryFrame {
+    static let marker: UInt8 = 0
+    static let request: UInt8 = 1
+    static let reply: UInt8 = 2
+    static let event: UInt8 = 4
+}
+
+/// A binary frame whose body the protocol could not read.
+struct BinaryFrameError: Error, CustomStringConvertible {
+    var description: String
 }
 
 /// What travels in one frame.
@@ -79,14 +118,65 @@ struct Envelope<P: LocalIPCProtocol>: Codable, Sendable {
     }
 
     func encoded(allocator: ByteBufferAllocator = ByteBufferAllocator()) throws -> ByteBuffer {
+        if let binary = binaryEncoded(allocator: allocator) { return binary }
         let data = try JSONEncoder().encode(self)
         var buffer = allocator.buffer(capacity: data.count)
         buffer.writeBytes(data)
         return buffer
     }
 
+    /// The binary frame, when the protocol has a binary body for this message: marker 0, the
+    /// kind (1 request, 2 reply, 4 event), for requests and replies the id (8 bytes, big
+    /// endian), then the protocol's body.
+    private func binaryEncoded(allocator: ByteBufferAllocator) -> ByteBuffer? {
+        var buffer = allocator.buffer(capacity: 64)
+        buffer.writeInteger(BinaryFrame.marker)
+        switch kind {
+        case .request:
+            guard let request, let id else { return nil }
+            buffer.writeInteger(BinaryFrame.request)
+            buffer.writeInteger(id)
+            return P.writeBinary(request: request, to: &buffer) ? buffer : nil
+        case .reply:
+            guard let reply, let id else { return nil }
+            buffer.writeInteger(BinaryFrame.reply)
+            buffer.writeInteger(id)
+            return P.writeBinary(reply: reply, to: &buffer) ? buffer : nil
+        case .event:
+            guard let event else { return nil }
+            buffer.writeInteger(BinaryFrame.event)
+            return P.writeBinary(event: event, to: &buffer) ? buffer : nil
+        default:
+            return nil
+        }
+    }
+
     static func decode(_ buffer: ByteBuffer) throws -> Envelope {
-        try JSONDecoder().decode(Envelope.self, from: Data(buffer.readableBytesView))
+        if buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == BinaryFrame.marker {
+            return try decodeBinary(buffer)
+        }
+        return try JSONDecoder().decode(Envelope.self, from: Data(buffer.readableBytesView))
+    }
+
+    private static func decodeBinary(_ frame: ByteBuffer) throws -> Envelope {
+        var b = frame
+        b.moveReaderIndex(forwardBy: 1)
+        guard let kind = b.readInteger(as: UInt8.self) else { throw BinaryFrameError(description: "a binary frame without a kind") }
+        switch kind {
+        case BinaryFrame.request:
+            guard let id = b.readInteger(as: UInt64.self) else { throw BinaryFrameError(description: "a binary request without an id") }
+            guard let r = P.readBinaryRequest(&b) else { throw BinaryFrameError(description: "binary request \(id) does not decode") }
+            return Envelope(kind: .request, id: id, request: r)
+        case BinaryFrame.reply:
+            guard let id = b.readInteger(as: UInt64.self) else { throw BinaryFrameError(description: "a binary reply without an id") }
+            guard let r = P.readBinaryReply(&b) else { throw BinaryFrameError(description: "binary reply \(id) does not decode") }
+            return Envelope(kind: .reply, id: id, reply: r)
+        case BinaryFrame.event:
+            guard let e = P.readBinaryEvent(&b) else { throw BinaryFrameError(description: "a binary event does not decode") }
+            return Envelope(kind: .event, event: e)
+        default:
+            throw BinaryFrameError(description: "a binary frame of unknown kind \(kind)")
+        }
     }
 }
 
@@ -98,7 +188,15 @@ struct EnvelopeHeader: Decodable {
     enum EnvelopeKind: String, Decodable { case welcome, refused, request, reply, failure, event }
 
     static func decode(_ buffer: ByteBuffer) throws -> EnvelopeHeader {
-        try JSONDecoder().decode(EnvelopeHeader.self, from: Data(buffer.readableBytesView))
+        if buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == BinaryFrame.marker {
+            var b = buffer
+            b.moveReaderIndex(forwardBy: 1)
+            guard b.readInteger(as: UInt8.self) == BinaryFrame.request, let id = b.readInteger(as: UInt64.self) else {
+                throw BinaryFrameError(description: "not a binary request")
+            }
+            return EnvelopeHeader(kind: .request, id: id)
+        }
+        return try JSONDecoder().decode(EnvelopeHeader.self, from: Data(buffer.readableBytesView))
     }
 }
 

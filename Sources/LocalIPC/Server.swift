@@ -83,6 +83,19 @@ public final class IPCConnection<P: LocalIPCProtocol>: Sendable, Hashable, Custo
         return send(Envelope<P>(kind: .event, event: event))
     }
 
+    /// Like `push`, but leaves the event in the connection's write buffer until `flush()`:
+    /// a burst of events goes out in one system call. Call `flush()` after the burst.
+    @discardableResult
+    public func pushWithoutFlush(_ event: P.Event) -> Bool {
+        guard isOpen, channel.isActive else { return false }
+        return send(Envelope<P>(kind: .event, event: event), flush: false)
+    }
+
+    /// Sends what `pushWithoutFlush` left in the write buffer.
+    public func flush() {
+        channel.flush()
+    }
+
     /// Runs `body` once when the connection closes (at once when it already has). Use it to
     /// drop the connection's subscriptions.
     public func onClose(_ body: @escaping @Sendable () -> Void) {
@@ -100,7 +113,7 @@ public final class IPCConnection<P: LocalIPCProtocol>: Sendable, Hashable, Custo
     }
 
     @discardableResult
-    func send(_ envelope: Envelope<P>) -> Bool {
+    func send(_ envelope: Envelope<P>, flush: Bool = true) -> Bool {
         let buffer: ByteBuffer
         do {
             buffer = try envelope.encoded(allocator: channel.allocator)
@@ -123,7 +136,8 @@ public final class IPCConnection<P: LocalIPCProtocol>: Sendable, Hashable, Custo
             close()
             return false
         }
-        channel.writeAndFlush(buffer).whenComplete { [self] _ in
+        let written = flush ? channel.writeAndFlush(buffer) : channel.write(buffer)
+        written.whenComplete { [self] _ in
             pendingBytes.subtract(size, ordering: .relaxed)
         }
         return true
@@ -164,6 +178,10 @@ public final class IPCConnection<P: LocalIPCProtocol>: Sendable, Hashable, Custo
 public final class IPCServer<P: LocalIPCProtocol>: Sendable {
     /// Answers one request. A thrown error becomes a failure reply carrying its description.
     public typealias Handler = @Sendable (P.Request, IPCConnection<P>) async throws -> P.Reply
+    /// Answers one request synchronously on the connection's event loop (no task, no thread
+    /// hop): for a daemon whose state lives on the same event loop as the server's
+    /// connections (`group` with one thread). A thrown error becomes a failure reply.
+    public typealias InlineHandler = @Sendable (P.Request, IPCConnection<P>) throws -> P.Reply
 
     /// The socket's path.
     public let path: String
@@ -177,6 +195,7 @@ public final class IPCServer<P: LocalIPCProtocol>: Sendable {
     private let logger: Logger
     private let group: any EventLoopGroup
     private let handler: Handler
+    private let inlineHandler: InlineHandler?
     private let state = Mutex(State())
 
     private struct State: Sendable {
@@ -193,6 +212,7 @@ public final class IPCServer<P: LocalIPCProtocol>: Sendable {
     private struct Accepted: Sendable {
         var peer: PeerCredentials?
         var channel: NIOAsyncChannel<ByteBuffer, Never>
+        var inline: InlineRequests<P>?
     }
 
     /// - Parameters:
@@ -215,6 +235,25 @@ public final class IPCServer<P: LocalIPCProtocol>: Sendable {
         self.group = group
         self.logger = logger
         self.handler = handler
+        self.inlineHandler = nil
+    }
+
+    /// A server whose requests are answered by `inlineHandler` on the event loop of the
+    /// connection that sent them, in the order sent; replies and events of one event-loop
+    /// turn leave in one write. Otherwise as the other initializer.
+    public init(path: String, policy: AccessPolicy = .standard(), maximumFrameSize: Int = LocalIPC.defaultMaximumFrameSize,
+                maximumPendingBytes: Int = 64 * 1024 * 1024,
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                logger: Logger = Logger(label: "swiftha.ipc"), inlineHandler: @escaping InlineHandler) {
+        self.path = path
+        self.policy = policy
+        self.maximumFrameSize = maximumFrameSize
+        self.requestConcurrency = 1
+        self.maximumPendingBytes = max(maximumFrameSize, maximumPendingBytes)
+        self.group = group
+        self.logger = logger
+        self.handler = { request, connection in try inlineHandler(request, connection) }
+        self.inlineHandler = inlineHandler
     }
 
     /// The open connections.
@@ -240,6 +279,8 @@ public final class IPCServer<P: LocalIPCProtocol>: Sendable {
             throw error
         }
         let maximumFrameSize = self.maximumFrameSize
+        let inlineHandler = self.inlineHandler
+        let logger = self.logger
         let listener: NIOAsyncChannel<Accepted, Never>
         do {
             listener = try await ServerBootstrap(group: group)
@@ -248,8 +289,14 @@ public final class IPCServer<P: LocalIPCProtocol>: Sendable {
                     channel.peerCredentials().map { Optional($0) }.recover { _ in nil }.flatMapThrowing { peer in
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(IPCFrameDecoder(maximumFrameSize: maximumFrameSize)))
                         try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(IPCFrameEncoder(maximumFrameSize: maximumFrameSize)))
+                        var inline: InlineRequests<P>?
+                        if let inlineHandler {
+                            let h = InlineRequests<P>(handler: inlineHandler, logger: logger)
+                            try channel.pipeline.syncOperations.addHandler(h)
+                            inline = h
+                        }
                         let async = try NIOAsyncChannel<ByteBuffer, Never>(wrappingChannelSynchronously: channel)
-                        return Accepted(peer: peer, channel: async)
+                        return Accepted(peer: peer, channel: async, inline: inline)
                     }
                 }
         } catch {
@@ -375,7 +422,20 @@ public final class IPCServer<P: LocalIPCProtocol>: Sendable {
         case .allowed(let why):
             logger.debug("\(P.name): accepted \(connection): \(why)")
         }
-        connection.send(Envelope(kind: .welcome, message: P.name))
+        if let inline = accepted.inline {
+            // From the welcome on, requests are answered on the event loop as they arrive
+            // (the client sends none before the welcome).
+            do {
+                try await channel.eventLoop.submit {
+                    inline.connection = connection
+                    connection.send(Envelope(kind: .welcome, message: P.name))
+                }.get()
+            } catch {
+                return
+            }
+        } else {
+            connection.send(Envelope(kind: .welcome, message: P.name))
+        }
 
         let limit = requestConcurrency
         do {
@@ -383,6 +443,11 @@ public final class IPCServer<P: LocalIPCProtocol>: Sendable {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     var inFlight = 0
                     for try await frame in inbound {
+                        if accepted.inline != nil {
+                            // Requests are answered inline once the welcome is out: this frame came before it.
+                            logger.warning("\(P.name): closing \(connection): it sent a frame of \(frame.readableBytes) bytes before the server's welcome")
+                            return
+                        }
                         let envelope: Envelope<P>
                         do {
                             envelope = try Envelope<P>.decode(frame)
@@ -431,7 +496,7 @@ public final class IPCServer<P: LocalIPCProtocol>: Sendable {
         }
     }
 
-    private static func decodingReason(_ error: any Error) -> String {
+    static func decodingReason(_ error: any Error) -> String {
         switch error {
         case DecodingError.dataCorrupted(let c): return "not JSON: \(c.debugDescription)"
         case DecodingError.keyNotFound(let k, _): return "missing field \(k.stringValue)"
@@ -490,5 +555,69 @@ public final class IPCServer<P: LocalIPCProtocol>: Sendable {
         var st = stat()
         guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK else { return nil }
         return UInt64(st.st_ino)
+    }
+}
+
+/// Answers a connection's requests on its event loop once the server has let it in (before
+/// that, frames go on to the server's task, which closes a connection that talks first).
+final class InlineRequests<P: LocalIPCProtocol>: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let handler: IPCServer<P>.InlineHandler
+    private let logger: Logger
+    /// Set on the event loop when the connection is let in.
+    var connection: IPCConnection<P>?
+    private var unflushed = false
+
+    init(handler: @escaping IPCServer<P>.InlineHandler, logger: Logger) {
+        self.handler = handler
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let connection else {
+            context.fireChannelRead(data)
+            return
+        }
+        let frame = Self.unwrapInboundIn(data)
+        let envelope: Envelope<P>
+        do {
+            envelope = try Envelope<P>.decode(frame)
+        } catch {
+            let why = IPCServer<P>.decodingReason(error)
+            if let header = try? EnvelopeHeader.decode(frame), header.kind == .request, let id = header.id {
+                logger.warning("\(P.name): \(connection) sent request \(id) that this \(P.name) does not understand (\(why))")
+                connection.send(Envelope(kind: .failure, id: id,
+                                         message: "\(P.name) does not understand this request (\(why)); are the client and \(P.name) from the same SwiftHA version?"),
+                                flush: false)
+                unflushed = true
+                return
+            }
+            logger.warning("\(P.name): closing \(connection): a frame of \(frame.readableBytes) bytes is not a valid \(P.name) message (\(why))")
+            context.close(promise: nil)
+            return
+        }
+        guard envelope.kind == .request, let id = envelope.id, let request = envelope.request else {
+            logger.warning("\(P.name): closing \(connection): it sent a '\(envelope.kind.rawValue)' message without id or request; clients may only send requests")
+            context.close(promise: nil)
+            return
+        }
+        let answer: Envelope<P>
+        do {
+            answer = Envelope(kind: .reply, id: id, reply: try handler(request, connection))
+        } catch {
+            answer = Envelope(kind: .failure, id: id, message: "\(error)")
+        }
+        connection.send(answer, flush: false)
+        unflushed = true
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if unflushed {
+            unflushed = false
+            context.channel.flush()
+        }
+        context.fireChannelReadComplete()
     }
 }

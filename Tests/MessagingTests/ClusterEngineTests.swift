@@ -268,6 +268,50 @@ struct EngineCluster {
         #expect(c.delivered[1]?.count == 30)
         #expect(c.delivered[1] == c.delivered[2] && c.delivered[2] == c.delivered[3])
     }
+
+    /// Group messages queued while the token is elsewhere are packed into few ring messages,
+    /// and every member still delivers each of them, in the order sent.
+    @Test func smallGroupMessagesQueuedTogetherTravelPackedAndArriveInOrder() throws {
+        var c = EngineCluster(nodes: 3)
+        c.run(for: 5_000_000) { $0.settled }
+        #expect(c.settled)
+        for id: UInt32 in 1...3 {
+            let join = try c.engines[id]!.processGroups.join("g", pid: 100 + id)
+            c.perform(c.engines[id]!.submit(join), at: id)
+        }
+        c.run(for: 2_000_000) { c in c.alive.allSatisfy { c.engines[$0]!.processGroups.members(of: "g").count == 3 } }
+        // Node 2 does not hold the token (the representative, node 1, holds it on an idle ring).
+        let before = c.engines[2]!.totem.queuedPayloads
+        var sent: [[UInt8]] = []
+        for i in 0..<300 {
+            let payload = Array("m\(i)-".utf8) + [UInt8](repeating: UInt8(i % 251), count: 64)
+            sent.append(payload)
+            c.perform(c.engines[2]!.submit(try c.engines[2]!.processGroups.multicast("g", pid: 102, payload: payload)), at: 2)
+        }
+        // A large message travels on its own, and later small ones are packed after it.
+        let large = [UInt8](repeating: 7, count: ClusterEngine.packable + 1)
+        sent.append(large)
+        c.perform(c.engines[2]!.submit(try c.engines[2]!.processGroups.multicast("g", pid: 102, payload: large)), at: 2)
+        for i in 0..<20 {
+            let payload = Array("after\(i)".utf8)
+            sent.append(payload)
+            c.perform(c.engines[2]!.submit(try c.engines[2]!.processGroups.multicast("g", pid: 102, payload: payload)), at: 2)
+        }
+        let queued = c.engines[2]!.totem.queuedPayloads - before
+        #expect(queued >= 1 && queued <= 4, "321 messages in \(queued) ring payloads")
+        c.run(for: 5_000_000) { c in
+            c.alive.allSatisfy { id in c.groupEvents[id]!.filter { if case .deliver = $0 { true } else { false } }.count == sent.count }
+        }
+        for id: UInt32 in 1...3 {
+            let got = c.groupEvents[id]!.compactMap { e -> [UInt8]? in
+                guard case .deliver(let g, let from, let payload) = e, g == "g" else { return nil }
+                #expect(from == ProcessGroups.Member(node: 2, pid: 102))
+                return payload
+            }
+            #expect(got == sent, "node \(id) delivered \(got.count) of \(sent.count), or out of order")
+        }
+        #expect(c.engines[1]!.malformedServiceMessages == 0)
+    }
 }
 
 /// Packets a confused or hostile member could send (well-formed, so they pass the decoder, but

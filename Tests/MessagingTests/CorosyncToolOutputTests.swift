@@ -1,5 +1,6 @@
 import Foundation
 import Messaging
+import NIOCore
 import Testing
 
 /// The tools' layout, without a daemon, and the API's messages through JSON.
@@ -112,5 +113,42 @@ import Testing
         #expect(k == "runtime.members.3.status" && v == nil)
         #expect(CorosyncAPI.socketPath(root: "/n1") == "/n1/run/swiftha/corosyncd.sock")
         #expect(CorosyncAPI.socketPath(root: "/") == "/run/swiftha/corosyncd.sock")
+    }
+
+    @Test func theCPGDataPathHasCompactBinaryBodies() {
+        let payload = Data((0..<300).map { (i: Int) -> UInt8 in UInt8(i % 256) })
+        var b = ByteBuffer()
+        #expect(CorosyncAPI.writeBinary(request: .cpgMulticast(group: "cib", payload: payload), to: &b))
+        #expect(Array(b.readableBytesView.prefix(5)) == [1, 3, UInt8(ascii: "c"), UInt8(ascii: "i"), UInt8(ascii: "b")])
+        #expect(b.readableBytes == 5 + 300, "1 tag + 1 length + 3 name + payload, nothing else")
+        guard case .cpgMulticast(let g, let p)? = CorosyncAPI.readBinaryRequest(&b) else { Issue.record("request"); return }
+        #expect(g == "cib" && p == payload)
+
+        var e = ByteBuffer()
+        #expect(CorosyncAPI.writeBinary(event: .cpgDeliver(group: "crmd", sender: CPGMember(nodeID: 3, pid: 4242), payload: payload), to: &e))
+        #expect(e.readableBytes == 1 + 1 + 4 + 8 + 300)
+        var e2 = e
+        guard case .cpgDeliver(let dg, let sender, let dp)? = CorosyncAPI.readBinaryEvent(&e) else { Issue.record("event"); return }
+        #expect(dg == "crmd" && sender == CPGMember(nodeID: 3, pid: 4242) && dp == payload)
+        // Cut short inside the header: not an event.
+        e2.moveWriterIndex(to: e2.readerIndex + 9)
+        #expect(CorosyncAPI.readBinaryEvent(&e2) == nil)
+
+        for reply in [CorosyncReply.done, .tryAgain(queued: 4096)] {
+            var r = ByteBuffer()
+            #expect(CorosyncAPI.writeBinary(reply: reply, to: &r))
+            switch (reply, CorosyncAPI.readBinaryReply(&r)) {
+            case (.done, .done?): break
+            case (.tryAgain(let a), .tryAgain(let q)?): #expect(a == q)
+            default: Issue.record("\(reply)")
+            }
+        }
+        // Everything else stays JSON.
+        var other = ByteBuffer()
+        #expect(!CorosyncAPI.writeBinary(request: .cpgJoin(group: "cib"), to: &other))
+        #expect(!CorosyncAPI.writeBinary(reply: .nodeID(1), to: &other))
+        #expect(!CorosyncAPI.writeBinary(event: .quorumChanged(QuorumState(nodeID: 1, quorate: true, expectedVotes: 1, highestExpected: 1, totalVotes: 1, quorum: 1, members: [], flags: [], ringRepresentative: 1, ringSequence: 1, providerConfigured: true)), to: &other))
+        #expect(!CorosyncAPI.writeBinary(request: .cpgMulticast(group: String(repeating: "g", count: 300), payload: payload), to: &other))
+        #expect(other.readableBytes == 0)
     }
 }

@@ -23,6 +23,10 @@ import TestSupport
 
     @Test func theFragmentSizeFollowsNetMTU() {
         var config = TotemConfig()
+        // knet without netmtu: packets of up to 64 KB for knet (as corosync), fragmented below it.
+        #expect(config.timing(nodeCount: 3).maxFragmentPayload == TotemTiming.knetPacketSize - TotemTiming.fragmentOverhead)
+        #expect(TotemTiming.knetPacketSize - 48 <= 65_507, "one UDP datagram")
+        config.transport = .udpu
         #expect(config.timing(nodeCount: 3).maxFragmentPayload == 1500 - TotemTiming.fragmentOverhead)
         #expect(config.timing(nodeCount: 3).maxFragmentPayload == 1349)
         config.netMTU = 9000

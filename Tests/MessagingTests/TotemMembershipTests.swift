@@ -53,6 +53,8 @@ struct ClusterSimulation {
         self.faults = faults
         ids = (1...UInt32(nodeCount)).map { $0 }
         var config = TotemConfig()
+        // udpu: netmtu 1500, so large messages go as many fragments.
+        config.transport = .udpu
         config.token = .milliseconds(200)
         config.tokenCoefficient = .milliseconds(100)
         timing = config.timing(nodeCount: nodeCount)
@@ -290,10 +292,11 @@ struct ClusterSimulation {
         #expect(sim.violations.isEmpty, "\(sim.violations.prefix(3))")
     }
 
-    /// 4 x 100 seeds.
+    /// 4 x 150 seeds (with the 400 of TotemSimulationCPGTests, 1 000 runs with crashes,
+    /// restarts and partitions; 1 002 more of loss without crashes in TotemSimulationTests).
     @Test(arguments: [3, 4, 5, 7])
     func crashesAndPartitionsConverge(nodes: Int) {
-        for seed in UInt64(1)...100 {
+        for seed in UInt64(1)...150 {
             let (sim, convergedAt, fresh) = Self.scenario(seed: seed &* 1_000_003 &+ UInt64(nodes), nodes: nodes)
             #expect(sim.violations.isEmpty, "seed \(seed): \(sim.violations.prefix(3))")
             #expect(convergedAt != nil, "seed \(seed): no convergence; states \(sim.nodes.mapValues { "\($0.state) \($0.members)" })")

@@ -346,13 +346,13 @@ struct CPGSimulation {
         #expect(changes > seeds.count * 3)
     }
 
-    /// 200 seeds in the default run; SWIFTHA_SOAK=1 runs 2000 more.
+    /// 400 seeds in the default run; SWIFTHA_SOAK=1 runs 2000 more.
     @Test func cpgConfigurationsKeepExtendedVirtualSynchrony() {
-        Self.check(seeds: 1...200)
+        Self.check(seeds: 1...400)
     }
 
     @Test(.enabled(if: ProcessInfo.processInfo.environment["SWIFTHA_SOAK"] != nil))
     func cpgConfigurationsKeepExtendedVirtualSynchronySoak() {
-        Self.check(seeds: 201...2200)
+        Self.check(seeds: 401...2400)
     }
 }

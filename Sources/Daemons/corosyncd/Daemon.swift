@@ -185,6 +185,7 @@ final class CorosyncDaemon: @unchecked Sendable {
             needsFlush = false
             for c in channels.values { c.flush() }
         }
+        local.flush()
         if clientsNeedQuorum {
             clientsNeedQuorum = false
             publishQuorum()

@@ -33,6 +33,16 @@ struct LocalClients {
     var watched: Set<UInt64> = []
     /// Multicasts answered `tryAgain` (the ring's send queue was full).
     var tryAgainCount: UInt64 = 0
+    /// Connections with deliveries in their write buffer, flushed once the directives of one
+    /// event are done (a token visit's deliveries leave in one write).
+    var unflushed: [UInt64: Connection] = [:]
+
+    /// Sends what the deliveries left in the connections' write buffers.
+    mutating func flush() {
+        guard !unflushed.isEmpty else { return }
+        for c in unflushed.values { c.flush() }
+        unflushed = [:]
+    }
 }
 
 /// The largest CPG message a client may multicast (the ring's own limit, less the header).
@@ -40,8 +50,8 @@ let maximumGroupMessage = TotemNode.maxMessageSize - 256
 
 /// Ring payloads (fragments) that may wait to be sent before clients are told to try again:
 /// a client that sends faster than the ring carries is slowed down, never buffered without
-/// bound (a few MB at the default netmtu).
-let maximumQueuedPayloads = 4096
+/// bound (a few MB for small and middle-sized messages).
+let maximumQueuedPayloads = 256
 
 extension CorosyncDaemon {
     /// Answers one local request; runs on `loop`.
@@ -235,7 +245,8 @@ extension CorosyncDaemon {
             guard let locals = local.groups[group] else { return }
             let out = CorosyncEvent.cpgDeliver(group: group, sender: member(from), payload: Data(payload))
             for pid in locals.keys.sorted() where locals[pid]!.active {
-                locals[pid]!.connection.push(out)
+                let c = locals[pid]!.connection
+                if c.pushWithoutFlush(out) { local.unflushed[c.id] = c }
             }
         }
     }

@@ -129,6 +129,16 @@ struct Corosyncd: ParsableCommand {
                     .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
+                            // Room for a token visit's worth of 64 KB ring messages from every peer
+                            // (knet sets large buffers too): beyond rmem_max when root may.
+                            for (force, plain) in [(SO_RCVBUFFORCE, SO_RCVBUF), (SO_SNDBUFFORCE, SO_SNDBUF)] {
+                                let sync = try channel.syncOptions!
+                                do {
+                                    try sync.setOption(.socketOption(NIOBSDSocket.Option(rawValue: force)), value: 8 << 20)
+                                } catch {
+                                    try? sync.setOption(.socketOption(NIOBSDSocket.Option(rawValue: plain)), value: 8 << 20)
+                                }
+                            }
                             try channel.pipeline.syncOperations.addHandler(TotemChannelHandler(daemon: daemon, link: link))
                         }
                     }
@@ -166,9 +176,11 @@ struct Corosyncd: ParsableCommand {
         // The local IPC (CPG, quorum, cmap, cfg), listening before the ring starts: READY=1
         // (at the first membership) means clients can connect. Requests run on the daemon's loop.
         let socketPath = CorosyncAPI.socketPath(root: env.root)
-        let server = IPCServer<CorosyncAPI>(path: socketPath, group: group, logger: logger) { request, connection in
-            try await loop.submit { try daemon.handle(request, from: connection) }.get()
-        }
+        // The group has one thread: the connections live on the daemon's loop, and requests are
+        // answered there as they arrive.
+        let server = IPCServer<CorosyncAPI>(path: socketPath, group: group, logger: logger, inlineHandler: { request, connection in
+            try daemon.handle(request, from: connection)
+        })
         do {
             try Self.blocking { try await server.start() }
         } catch {

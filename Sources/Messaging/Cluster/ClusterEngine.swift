@@ -65,6 +65,10 @@ public struct ClusterEngine: Sendable {
         case application = 0
         case votequorum = 1
         case processGroups = 2
+        /// Several service messages in one ring message: each a 2-byte big-endian length and
+        /// the message (service byte first). Small CPG requests queued while the token is
+        /// elsewhere are packed so (as corosync's totempg packs its messages).
+        case packed = 3
     }
 
     public let nodeID: NodeID
@@ -111,9 +115,35 @@ public struct ClusterEngine: Sendable {
         return translate(totem.releaseHeldToken())
     }
 
-    /// Submits a local process's group request (join, leave, multicast) to the ring.
+    /// The largest service message packed with others (larger ones travel alone).
+    public static let packable = 16 * 1024
+
+    /// Submits a local process's group request (join, leave, multicast) to the ring. A small
+    /// one is packed into the ring message still waiting for the token, when there is room.
     public mutating func submit(_ request: ProcessGroups.Request) -> [Directive] {
-        totem.submit([Service.processGroups.rawValue] + request.payload)
+        let body = request.payload
+        let size = 1 + body.count
+        let limit = totem.timing.maxFragmentPayload + 1
+        let packed = size <= Self.packable && totem.amendLastSubmitted { last in
+            // last: totem's tag, then one service message or a packed one.
+            guard last.count >= 2 else { return false }
+            if last[1] == Service.packed.rawValue {
+                guard last.count + 2 + size <= limit else { return false }
+            } else {
+                let first = last.count - 1
+                guard first <= Self.packable, last.count + 3 + 2 + size <= limit else { return false }
+                var converted: [UInt8] = [last[0], Service.packed.rawValue, UInt8(first >> 8), UInt8(first & 0xff)]
+                converted.reserveCapacity(limit)
+                converted += last[1...]
+                last = converted
+            }
+            last.append(UInt8(size >> 8))
+            last.append(UInt8(size & 0xff))
+            last.append(Service.processGroups.rawValue)
+            last += body
+            return true
+        }
+        if !packed { totem.submit([Service.processGroups.rawValue] + body) }
         return translate(totem.releaseHeldToken())
     }
 
@@ -217,6 +247,20 @@ public struct ClusterEngine: Sendable {
             return []
         }
         switch service {
+        case .packed:
+            // Each inner message as if it had come on its own; a bad length ends the message.
+            var out: [Directive] = []
+            var i = m.payload.startIndex + 1
+            let end = m.payload.endIndex
+            while i < end {
+                guard end - i >= 2 else { malformedServiceMessages += 1; break }
+                let n = Int(m.payload[i]) << 8 | Int(m.payload[i + 1])
+                i += 2
+                guard n >= 1, end - i >= n, m.payload[i] != Service.packed.rawValue else { malformedServiceMessages += 1; break }
+                out += onDeliver(TotemRing.Message(ring: m.ring, seq: m.seq, sender: m.sender, payload: Array(m.payload[i..<i + n])))
+                i += n
+            }
+            return out
         case .processGroups:
             return processGroups.onDeliver(Array(m.payload.dropFirst()), from: m.sender).map { .processGroup($0) }
         case .application:

@@ -122,8 +122,11 @@ public struct TotemConfig: Sendable, Equatable {
     public var missCountConst: Int = 5
     /// `max_network_delay`. Default 50 ms.
     public var maxNetworkDelay: Duration = .milliseconds(50)
-    /// `netmtu`. Default 1500.
+    /// `netmtu`. Default 1500 (for transport udpu and udp).
     public var netMTU: Int = 1500
+    /// Whether `netmtu` was set. Without it, knet (which fragments for the network itself)
+    /// takes packets of up to ``TotemTiming/knetPacketSize`` from totem, as corosync does.
+    public var netMTUConfigured = false
     /// `crypto_cipher` after `secauth` and the defaults: aes256 unless turned off.
     public var cryptoCipher: Cipher = .aes256
     /// `crypto_hash` after `secauth` and the defaults: sha256 unless turned off.
@@ -179,8 +182,16 @@ public struct TotemTiming: Sendable, Equatable {
     public var tokenRetransmitsBeforeLossConst: Int
     public var maxMessages: Int
     public var windowSize: Int
-    /// `netmtu`: the largest datagram, IP and UDP headers included.
+    /// `netmtu`: the largest datagram, IP and UDP headers included. With transport knet and no
+    /// `netmtu`, ``knetPacketSize``: corosync hands knet packets of up to 64 KiB and knet
+    /// fragments them for the link; SwiftHA's knet leaves that to the kernel's IP
+    /// fragmentation, so a ring message carries up to ~64 KB and a busy ring moves large
+    /// messages in few packets.
     public var netMTU: Int
+
+    /// The largest packet totem hands the knet transport when `netmtu` is not set (a UDP
+    /// datagram's limit, less room for the headers).
+    public static let knetPacketSize = 65_000
 
     /// Bytes one datagram carries besides a fragment's data: IPv6 and UDP headers (48), the
     /// packet header and GCM tag (24 + 16), the ring message header (29), the wrapper of a
@@ -212,7 +223,7 @@ public struct TotemTiming: Sendable, Equatable {
         self.tokenRetransmitsBeforeLossConst = config.tokenRetransmitsBeforeLossConst
         self.maxMessages = config.maxMessages
         self.windowSize = config.windowSize
-        self.netMTU = config.netMTU
+        self.netMTU = config.transport == .knet && !config.netMTUConfigured ? Self.knetPacketSize : config.netMTU
     }
 
     /// The longest time from a node's crash to the survivors' new membership, not counting the
@@ -502,7 +513,7 @@ struct Reader {
             case "window_size": t.windowSize = try int(item, min: 1, max: 10000)
             case "miss_count_const": t.missCountConst = try int(item, min: 1)
             case "max_network_delay": t.maxNetworkDelay = try milliseconds(item)
-            case "netmtu": t.netMTU = try int(item, min: 576, max: 65_535)
+            case "netmtu": t.netMTU = try int(item, min: 576, max: 65_535); t.netMTUConfigured = true
             case "crypto_cipher": cipher = try choice(item, TotemConfig.Cipher.self); cipherLine = item.line
             case "crypto_hash": hash = try choice(item, TotemConfig.Hash.self); hashLine = item.line
             case "secauth": secauth = try bool(item)

@@ -1,5 +1,6 @@
 import Foundation
 import LocalIPC
+import NIOCore
 
 /// corosyncd's local API, served on `<root>/run/swiftha/corosyncd.sock` (peer credentials
 /// checked: root, corosyncd's user, group haclient). It carries corosync's four client
@@ -16,6 +17,84 @@ public enum CorosyncAPI: LocalIPCProtocol {
     /// `<root>/run/swiftha/corosyncd.sock`.
     public static func socketPath(root: String) -> String {
         (root.hasSuffix("/") ? root : root + "/") + "run/swiftha/" + socketName
+    }
+
+    // The CPG data path travels in binary frames (LocalIPC's marker 0, kind, id), everything
+    // else as JSON. Bodies, integers big endian:
+    //   request  cpgMulticast  1, group length (1 byte), group (UTF-8), payload (the rest)
+    //   reply    done          1
+    //   reply    tryAgain      2, queued (4 bytes)
+    //   event    cpgDeliver    1, group length (1 byte), group, sender node (4), sender pid (4), payload (the rest)
+    enum Tag {
+        static let multicast: UInt8 = 1
+        static let done: UInt8 = 1
+        static let tryAgain: UInt8 = 2
+        static let deliver: UInt8 = 1
+    }
+
+    public static func writeBinary(request: CorosyncRequest, to buffer: inout ByteBuffer) -> Bool {
+        guard case .cpgMulticast(let group, let payload) = request, let g = shortName(group) else { return false }
+        buffer.reserveCapacity(minimumWritableBytes: 2 + g.count + payload.count)
+        buffer.writeInteger(Tag.multicast)
+        buffer.writeInteger(UInt8(g.count))
+        buffer.writeBytes(g)
+        buffer.writeBytes(payload)
+        return true
+    }
+
+    public static func readBinaryRequest(_ buffer: inout ByteBuffer) -> CorosyncRequest? {
+        guard buffer.readInteger(as: UInt8.self) == Tag.multicast, let group = readName(&buffer) else { return nil }
+        return .cpgMulticast(group: group, payload: Data(buffer.readableBytesView))
+    }
+
+    public static func writeBinary(reply: CorosyncReply, to buffer: inout ByteBuffer) -> Bool {
+        switch reply {
+        case .done:
+            buffer.writeInteger(Tag.done)
+        case .tryAgain(let queued):
+            buffer.writeInteger(Tag.tryAgain)
+            buffer.writeInteger(UInt32(clamping: queued))
+        default:
+            return false
+        }
+        return true
+    }
+
+    public static func readBinaryReply(_ buffer: inout ByteBuffer) -> CorosyncReply? {
+        switch buffer.readInteger(as: UInt8.self) {
+        case Tag.done: return buffer.readableBytes == 0 ? .done : nil
+        case Tag.tryAgain: return buffer.readInteger(as: UInt32.self).map { .tryAgain(queued: Int($0)) }
+        default: return nil
+        }
+    }
+
+    public static func writeBinary(event: CorosyncEvent, to buffer: inout ByteBuffer) -> Bool {
+        guard case .cpgDeliver(let group, let sender, let payload) = event, let g = shortName(group) else { return false }
+        buffer.reserveCapacity(minimumWritableBytes: 10 + g.count + payload.count)
+        buffer.writeInteger(Tag.deliver)
+        buffer.writeInteger(UInt8(g.count))
+        buffer.writeBytes(g)
+        buffer.writeInteger(sender.nodeID)
+        buffer.writeInteger(sender.pid)
+        buffer.writeBytes(payload)
+        return true
+    }
+
+    public static func readBinaryEvent(_ buffer: inout ByteBuffer) -> CorosyncEvent? {
+        guard buffer.readInteger(as: UInt8.self) == Tag.deliver, let group = readName(&buffer),
+              let node = buffer.readInteger(as: UInt32.self), let pid = buffer.readInteger(as: UInt32.self) else { return nil }
+        return .cpgDeliver(group: group, sender: CPGMember(nodeID: node, pid: pid), payload: Data(buffer.readableBytesView))
+    }
+
+    /// A group name that fits the 1-byte length (longer ones go as JSON, and are refused).
+    private static func shortName(_ group: String) -> String.UTF8View? {
+        let g = group.utf8
+        return g.count <= 255 ? g : nil
+    }
+
+    private static func readName(_ buffer: inout ByteBuffer) -> String? {
+        guard let n = buffer.readInteger(as: UInt8.self) else { return nil }
+        return buffer.readString(length: Int(n))
     }
 }
 

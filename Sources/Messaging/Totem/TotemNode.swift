@@ -258,6 +258,27 @@ public struct TotemNode: Sendable {
         return true
     }
 
+    /// Lets the layer above add to the last payload submitted and not yet sent, when it is a
+    /// whole (unfragmented) one, so that several small messages travel as one ring message
+    /// (as totempg packs them for totemsrp). `body` gets the payload as the ring carries it
+    /// (byte 0 is this node's tag, the submitted bytes follow) and returns whether it changed
+    /// it; the result must stay within ``TotemTiming/maxFragmentPayload`` bytes after the tag.
+    /// Returns false when nothing was changed: submit the message on its own then.
+    public mutating func amendLastSubmitted(_ body: (inout [UInt8]) -> Bool) -> Bool {
+        guard !hasLeft else { return false }
+        let limit = timing.maxFragmentPayload + 1
+        func amend(_ p: inout [UInt8]) -> Bool {
+            guard p.first == Tag.regular.rawValue, body(&p) else { return false }
+            precondition(p.count <= limit && p.first == Tag.regular.rawValue, "an amended payload must stay one regular ring payload")
+            return true
+        }
+        if state == .operational, ring != nil {
+            return ring!.amendLastPending(amend)
+        }
+        guard !pending.isEmpty else { return false }
+        return amend(&pending[pending.count - 1])
+    }
+
     /// A payload as the ring carries it: tagged, and cut into fragments when too long.
     private mutating func ringPayloads(_ payload: [UInt8]) -> [[UInt8]] {
         let chunk = timing.maxFragmentPayload

@@ -208,6 +208,13 @@ public struct TotemRing: Sendable {
         pending.append(payload)
     }
 
+    /// Lets `body` change the last payload still waiting for the token (none: false); how the
+    /// layers above pack several small messages into one ring message.
+    mutating func amendLastPending(_ body: (inout [UInt8]) -> Bool) -> Bool {
+        guard !pending.isEmpty else { return false }
+        return body(&pending[pending.count - 1])
+    }
+
     /// A packet from the network.
     public mutating func onPacket(_ packet: Packet) -> [Directive] {
         guard state == .operational else { return [] }
@@ -333,12 +340,14 @@ public struct TotemRing: Sendable {
         let ringBudget = timing.windowSize - (t.fcc - sentLastVisit)
         let outstanding = Int(t.seq - min(t.seq, t.aru))
         let allowed = max(0, min(timing.maxMessages, ringBudget, timing.windowSize - outstanding, pending.count))
-        for _ in 0..<allowed {
+        for i in 0..<allowed {
             t.seq += 1
-            let m = Message(ring: ring, seq: t.seq, sender: nodeID, payload: pending.removeFirst())
+            let m = Message(ring: ring, seq: t.seq, sender: nodeID, payload: pending[i])
             buffer[m.seq] = m
             out.append(.multicast(.message(m)))
         }
+        // One shift of the queue per visit, not one per message.
+        if allowed > 0 { pending.removeFirst(allowed) }
         t.fcc = max(0, t.fcc - sentLastVisit) + allowed
         sentLastVisit = allowed
         highestSeen = max(highestSeen, t.seq)
