@@ -85,6 +85,11 @@ public struct ControllerCore: Sendable {
     public var retryDelay: Duration = .seconds(1)
     public var maxRetryDelay: Duration = .seconds(60)
     private var failedInTransition = false
+    /// Whether this node's partition has quorum, as corosync last said (the shell tells it,
+    /// before each membership change is handled, with `onQuorum`).
+    public private(set) var quorate = true
+    /// The cluster's no-quorum-policy (the shell sets it from each scheduler run's options).
+    public var noQuorumPolicy = "stop"
     /// Transitions in a row that ended with a failure.
     public private(set) var failedTransitions = 0
     /// The wait before the scheduler runs again after the last failed transition.
@@ -144,6 +149,25 @@ public struct ControllerCore: Sendable {
             out += requestSchedule("\(left.map(\.member.name).joined(separator: ", ")) left")
         }
         return out
+    }
+
+    // MARK: Quorum
+
+    /// Corosync's quorum state for this partition. `schedule`: run the scheduler on it (false
+    /// when a membership change, handled next, schedules anyway).
+    public mutating func onQuorum(_ quorate: Bool, schedule: Bool = true) -> [Directive] {
+        guard quorate != self.quorate else { return [] }
+        self.quorate = quorate
+        var out: [Directive] = [.note("quorum \(quorate ? "gained" : "lost")")]
+        if schedule { out += requestSchedule("quorum \(quorate ? "gained" : "lost")") }
+        return out
+    }
+
+    /// Whether this partition may fence `node` now: with quorum, or when no-quorum-policy is
+    /// ignore, or when the node is a member of this partition (never a node only the other,
+    /// possibly majority, side sees).
+    public func mayFence(_ node: String) -> Bool {
+        quorate || noQuorumPolicy == "ignore" || election.members.contains { $0.name == node }
     }
 
     // MARK: Messages
@@ -313,6 +337,7 @@ public struct ControllerCore: Sendable {
 
     private mutating func perform(_ directives: [TransitionExecutor.Directive]) -> [Directive] {
         var out: [Directive] = []
+        var blockedFencing: [Int] = []
         let t = transitionID
         for d in directives {
             switch d {
@@ -330,6 +355,13 @@ public struct ControllerCore: Sendable {
                                             parameters: a.parameters, meta: a.meta, transitionKey: key.description)
                 out.append(.send(.execute(request)))
             case .fence(let a, let timeout):
+                if !mayFence(a.node ?? "") {
+                    // The quorum was lost after the scheduler ran: fencing a node outside this
+                    // partition now could shoot the majority.
+                    blockedFencing.append(actionIndex[a.id] ?? 0)
+                    out.append(.note("not fencing \(a.node ?? "?"): this partition has no quorum (no-quorum-policy=\(noQuorumPolicy))"))
+                    continue
+                }
                 out.append(.fence(node: a.node ?? "", action: a.meta["stonith_action"] ?? "reboot", timeout: timeout,
                                   transition: t, index: actionIndex[a.id] ?? 0))
             case .armTimer(let i, let after):
@@ -364,6 +396,12 @@ public struct ControllerCore: Sendable {
                     }
                 }
             }
+        }
+        for i in blockedFencing where transitionID == t {
+            guard var ex = executor else { break }
+            let more = ex.onResult(action: i, .error("this partition has no quorum"))
+            executor = ex
+            out += perform(more)
         }
         // After a .clearFailcount the action counts as done.
         for d in out {

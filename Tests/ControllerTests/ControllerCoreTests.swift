@@ -354,6 +354,52 @@ final class SimulatedCluster {
         #expect(core.onMessage(.result(ok), from: me) == [.recordResult(ok)])
     }
 
+    static let n1 = ControllerMember(nodeID: 1, name: "node1"), n2 = ControllerMember(nodeID: 2, name: "node2"),
+               n3 = ControllerMember(nodeID: 3, name: "node3")
+
+    /// node1 as the DC of node1..3, joined, with an empty transition done.
+    static func joinedDC() -> ControllerCore {
+        var core = ControllerCore(local: n1, uuid: "u")
+        _ = core.onMembership([n1, n2, n3])
+        for m in [n1, n2, n3] {
+            _ = core.onMessage(.joinHistory(round: 1, nodeID: m.nodeID, node: m.name, lrmResources: "<lrm_resources/>"), from: m)
+        }
+        _ = core.onScheduled(ActionGraph(), recheck: nil)
+        return core
+    }
+
+    static func isSchedule(_ d: ControllerCore.Directive) -> Bool { if case .schedule = d { return true }; return false }
+    static func isFence(_ d: ControllerCore.Directive) -> Bool { if case .fence = d { return true }; return false }
+
+    /// A DC left in a minority: it learns the quorum before the membership, does not fence the
+    /// nodes on the other side once quorum is lost (unless no-quorum-policy=ignore), and reruns
+    /// the scheduler when corosync's quorum changes.
+    @Test func aDCWithoutQuorumDoesNotFenceTheNodesItLost() {
+        let fence3 = ActionGraph(actions: [GraphAction(id: 1, kind: .fence, task: "stonith", key: "stonith-node3-reboot", node: "node3",
+                                                       meta: ["stonith_action": "reboot"])], inputs: [[]])
+        var core = Self.joinedDC()
+        #expect(core.isDC && core.joinedOnce && !core.busy)
+        // The quorum of the new ring first (no scheduling of its own), then the membership.
+        #expect(!core.onQuorum(false, schedule: false).contains(where: Self.isSchedule))
+        #expect(!core.quorate)
+        let d = core.onMembership([Self.n1], left: [(Self.n2, false, false), (Self.n3, false, false)])
+        #expect(d.contains(where: Self.isSchedule))
+        // A graph computed from a CIB that still said have-quorum=1 fences node3: not done.
+        let out = core.onScheduled(fence3, recheck: nil)
+        #expect(!out.contains(where: Self.isFence), "fenced a node outside a partition without quorum: \(out)")
+        #expect(!core.busy, "the transition ends (failed), to be retried")
+        #expect(out.contains(.arm(.retry, after: core.currentRetryDelay)))
+        // no-quorum-policy=ignore: fenced.
+        core.noQuorumPolicy = "ignore"
+        _ = core.onTimer(.retry)
+        #expect(core.onScheduled(fence3, recheck: nil).contains(where: Self.isFence))
+        // Quorum regained: the scheduler runs again (once the transition in flight ends).
+        var idle = Self.joinedDC()
+        _ = idle.onQuorum(false, schedule: false)
+        #expect(idle.onQuorum(true).contains(where: Self.isSchedule))
+        #expect(idle.onScheduled(fence3, recheck: nil).contains(where: Self.isFence))
+    }
+
     @Test func statusRecordsAreShapedAsPacemakerWritesThem() throws {
         let r = ActionResult(node: "node2", resource: "d1", agent: "ocf:heartbeat:Dummy", task: "start", intervalMS: 0,
                              transitionKey: "7:3:0:abc", callID: 12, rc: 1, opStatus: 0, execTimeMS: 15, lastRCChange: 1_700_000_000,
