@@ -248,9 +248,12 @@ public struct Fencer: Sendable {
             for (id, t) in tracking where history[id]?.state == .pending && t.executor == gone && t.request.originMember == member {
                 let executorNode = names[gone] ?? gone
                 if executorNode.lowercased() == t.request.target.lowercased() {
-                    // The target was fencing itself, and it is gone: that is the outcome.
-                    out += finish(id, outcome: .ok, delegate: executorNode,
-                                  reason: "\(executorNode) fenced itself and left the cluster", now: time)
+                    // The target was fencing itself and its stonithd left the group: that is
+                    // not proof it is down (a stonithd crash or restart, or a partition, looks
+                    // the same). Never a success: another node's device is tried, else the
+                    // request fails and the origin tries again or an operator confirms.
+                    out.append(.log("\(executorNode), which was fencing itself (\(id)), left the group before reporting; that does not prove it is down: trying another node"))
+                    out += nextExecutor(id, now: time)
                 } else {
                     out.append(.log("\(executorNode), which was fencing \(t.request.target) (\(id)), left the group; trying another node"))
                     out += nextExecutor(id, now: time)

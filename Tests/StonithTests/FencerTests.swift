@@ -181,6 +181,25 @@ extension Fencer {
         #expect(c.fencers["3:300"]!.history().first?.timedOut == true)
     }
 
+    /// A target fencing itself whose stonithd leaves the group (a crash, a restart, a
+    /// partition) is not thereby fenced: the request fails, it never reports success.
+    @Test func aTargetFencingItselfThatLeavesTheGroupIsNotCountedAsFenced() {
+        var c = cluster()
+        c.capability["1:100"] = { _ in [] }
+        c.capability["2:200"] = { _ in [] }
+        c.call("1:100") { $0.onFenceRequest(token: 6, target: "node3", action: .reboot, timeout: .seconds(60), client: "crmd.1", now: T0) }
+        c.settle()
+        // Only node3 can: it fences itself.
+        #expect(c.runs.map(\.member) == ["3:300"])
+        c.runs = []
+        c.leave("3:300")
+        c.settle()
+        let r = c.replies[6]
+        #expect(r != nil && r?.outcome != .ok, "\(String(describing: r))")
+        if case .failed = r?.outcome {} else { Issue.record("not failed: \(String(describing: r))") }
+        for m in ["1:100", "2:200"] { #expect(c.fencers[m]!.history(target: "node3").allSatisfy { $0.state != .done }) }
+    }
+
     @Test func theSameRequestTwiceIsJoinedAndAConfirmationSettlesIt() {
         var c = cluster()
         c.call("1:100") { $0.onFenceRequest(token: 1, target: "node3", action: .reboot, timeout: .seconds(60), client: "crmd.1", now: T0) }
