@@ -183,6 +183,11 @@ public struct ControllerCore: Sendable {
             return join.onHistory(from: member, round: round, history: Array(lrm.utf8)).flatMap { handleJoin($0) }
         case .execute(let request):
             guard request.node == local.name else { return [] }
+            // Only the current DC runs transitions: an action (or do_shutdown) from anyone
+            // else (a former DC, a controller in another partition) is not carried out.
+            guard let dc = election.dc, dc.nodeID == sender.nodeID else {
+                return [.note("ignored \(request.operationKey) from \(sender), which is not the DC (\(election.dc.map(\.description) ?? "none"))")]
+            }
             if request.task == "do_shutdown" {
                 let done = ActionResult(node: local.name, resource: "", agent: "", task: "do_shutdown", intervalMS: 0,
                                         transitionKey: request.transitionKey, callID: 0, rc: 0, opStatus: 0, lastRCChange: 0)

@@ -400,6 +400,24 @@ final class SimulatedCluster {
         #expect(idle.onScheduled(fence3, recheck: nil).contains(where: Self.isFence))
     }
 
+    /// Only the current DC's actions (and its do_shutdown) are carried out.
+    @Test func actionsAndShutdownAreTakenOnlyFromTheDC() {
+        var core = ControllerCore(local: ControllerMember(nodeID: 2, name: "node2"), uuid: "u2")
+        let n1 = ControllerMember(nodeID: 1, name: "node1"), n3 = ControllerMember(nodeID: 3, name: "node3")
+        _ = core.onMembership([n1, core.local, n3])
+        #expect(!core.isDC)
+        let req = ActionRequest(node: "node2", task: "start", resource: "d1", agent: "ocf:heartbeat:Dummy", intervalMS: 0,
+                                timeoutMS: 20_000, parameters: [:], meta: [:], transitionKey: "1:1:0:x")
+        #expect(!core.onMessage(.execute(req), from: n3).contains(.runLocally(req)), "an action from a node that is not the DC ran")
+        #expect(!core.onMessage(.execute(req), from: core.local).contains(.runLocally(req)))
+        #expect(core.onMessage(.execute(req), from: n1).contains(.runLocally(req)))
+        var shut = req
+        shut.task = "do_shutdown"
+        shut.resource = nil
+        #expect(!core.onMessage(.execute(shut), from: n3).contains(.exit(clean: true)), "a do_shutdown from a node that is not the DC was obeyed")
+        #expect(core.onMessage(.execute(shut), from: n1).contains(.exit(clean: true)))
+    }
+
     @Test func statusRecordsAreShapedAsPacemakerWritesThem() throws {
         let r = ActionResult(node: "node2", resource: "d1", agent: "ocf:heartbeat:Dummy", task: "start", intervalMS: 0,
                              transitionKey: "7:3:0:abc", callID: 12, rc: 1, opStatus: 0, execTimeMS: 15, lastRCChange: 1_700_000_000,
