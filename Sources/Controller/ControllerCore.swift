@@ -218,6 +218,10 @@ public struct ControllerCore: Sendable {
             out += perform(d)
         } else if r.isFailure {
             out += requestSchedule("\(r.operationKey) on \(r.node) failed (rc=\(r.rc), status \(r.opStatus))")
+        } else if r.intervalMS == 0 {
+            // A late result (its action timed out, or belongs to an older transition): even a
+            // success changes what runs where, and the scheduler's plan with it.
+            out += requestSchedule("late result of \(r.operationKey) on \(r.node) (rc=\(r.rc))")
         }
         return out
     }
@@ -275,9 +279,12 @@ public struct ControllerCore: Sendable {
             return join.onTimer(round: round).flatMap { handleJoin($0) }
         case .action(let t, let i):
             guard isDC, t == transitionID, var ex = executor else { return [] }
+            let wasRunning = ex.running.contains(i)
             let d = ex.onTimeout(action: i)
             executor = ex
-            return perform(d)
+            var out: [Directive] = []
+            if wasRunning, let r = timedOutResult(ex.graph.actions[i]) { out.append(.recordResult(r)) }
+            return out + perform(d)
         case .recheck:
             return requestSchedule("cluster-recheck-interval")
         case .shutdownEscalation:
@@ -296,6 +303,19 @@ public struct ControllerCore: Sendable {
     }
 
     // MARK: Internals
+
+    /// What is recorded for a resource action whose result did not come in time, as
+    /// Pacemaker's controller records it: op-status 2 (timed out), rc 1 (unknown error), call
+    /// id -1; the scheduler then treats the resource as failed there (and stops it first).
+    /// `lastRCChange` 0: the shell's status writes put in the time.
+    func timedOutResult(_ a: GraphAction) -> ActionResult? {
+        guard a.kind == .resource, let node = a.node, let rsc = a.historyName ?? a.resource else { return nil }
+        let key = TransitionKey(actionID: a.id, transitionID: transitionID, targetRC: Int(a.meta["op_target_rc"] ?? "") ?? 0, uuid: uuid)
+        return ActionResult(node: node, resource: rsc, agent: a.agent?.description ?? "", task: a.task, intervalMS: a.intervalMS,
+                            transitionKey: key.description, callID: -1, rc: 1, opStatus: 2, lastRCChange: 0,
+                            digest: ParameterDigest.digest(a.parameters),
+                            exitReason: "\(a.key) on \(node) did not report within its timeout")
+    }
 
     private mutating func handleJoin(_ d: JoinRound.Directive) -> [Directive] {
         switch d {

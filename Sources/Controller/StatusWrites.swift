@@ -75,7 +75,9 @@ public struct StatusWrites: Sendable {
                                                        section: .status, allowCreate: true)]
             if clean { ops.append(.xpath(Self.statePath(id) + "/transient_attributes", .delete(all: true))) }
             return ops
-        case .recordResult(let r):
+        case .recordResult(var r):
+            // A result the DC made itself (a timeout) carries no time of its own.
+            if r.lastRCChange == 0 { r.lastRCChange = now }
             let id = nodeID(r.node)
             let base = Self.statePath(id) + "/lrm/lrm_resources/lrm_resource[@id='\(r.resource)']"
             switch r.task {

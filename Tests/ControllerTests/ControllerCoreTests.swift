@@ -27,6 +27,8 @@ final class SimulatedCluster {
     var now = 1_700_000_000
     var fencer: (String) -> FencingResult = { _ in .failed("no fencer") }
     var fenceRequests: [String] = []
+    /// Operation keys (`d1_start_0`) that are carried out but whose results never come back.
+    var silent: Set<String> = []
     var schedulerRuns = 0
     var startsPerNode: [String: Int] = [:]
     /// Every directive each node was given, for assertions.
@@ -124,6 +126,7 @@ final class SimulatedCluster {
         default:
             break
         }
+        if silent.contains(req.operationKey) { return }
         report(req, rc: rc, at: i)
     }
 
@@ -398,6 +401,44 @@ final class SimulatedCluster {
         _ = idle.onQuorum(false, schedule: false)
         #expect(idle.onQuorum(true).contains(where: Self.isSchedule))
         #expect(idle.onScheduled(fence3, recheck: nil).contains(where: Self.isFence))
+    }
+
+    /// An action whose result does not come in time is recorded as Pacemaker records it (op-status
+    /// 2, rc 1, call-id -1), so the scheduler sees the resource failed there; its late result,
+    /// even a success, reruns the scheduler.
+    @Test func aTimedOutActionIsRecordedAndItsLateResultReschedules() throws {
+        let c = try SimulatedCluster(nodes: 2, configuration: Self.configuration(fencing: false))
+        c.silent = ["d1_start_0"]
+        c.membershipChanged()
+        #expect(c.settle())
+        let at = c.whereRunning("d1")
+        try #require(at.count == 1)
+        let dc = c.index(c.dc!.name)
+        let ex = try #require(c.nodes[dc].core.executor)
+        let i = try #require(ex.running.first)
+        #expect(ex.graph.actions[i].key == "d1_start_0")
+        #expect(c.activeInCIB("d1") == [], "the start has not reported yet")
+        c.perform(c.nodes[dc].core.onTimer(.action(transition: c.nodes[dc].core.transitionID, index: i)), at: dc)
+        #expect(c.settle())
+        let id = c.nodes[c.index(at[0])].core.local.nodeID
+        let op = try #require(try c.cib.root.xpathElements("/cib/status/node_state[@id='\(id)']//lrm_rsc_op[@id='d1_last_failure_0']").first)
+        #expect(op["operation"] == "start" && op["op-status"] == "2" && op["rc-code"] == "1" && op["call-id"] == "-1", "\(op)")
+        #expect(op["transition-magic"]?.hasPrefix("2:1;") == true && op["last-rc-change"] != "0")
+        #expect(c.activeInCIB("d1") == at, "the scheduler must see the timed-out start as (failed) active there")
+        // The retry: d1 is stopped there first, never active twice.
+        c.silent = []
+        c.perform(c.nodes[dc].core.onTimer(.retry), at: dc)
+        #expect(c.settle())
+        #expect(c.whereRunning("d1").count == 1)
+        #expect(c.activeInCIB("d1") == c.whereRunning("d1"), "\(c.cib.root.firstElement(named: "status")!.xmlString(.pretty))")
+
+        // A late success of an action no transition runs any more: the scheduler runs again.
+        var core = Self.joinedDC()
+        let late = ActionResult(node: "node2", resource: "d1", agent: "ocf:heartbeat:Dummy", task: "start", intervalMS: 0,
+                                transitionKey: "4:1:0:u", callID: 9, rc: 0, opStatus: 0, lastRCChange: 1)
+        let out = core.onMessage(.result(late), from: Self.n2)
+        #expect(out.first == .recordResult(late))
+        #expect(out.contains(where: Self.isSchedule), "a late success did not rerun the scheduler")
     }
 
     /// Only the current DC's actions (and its do_shutdown) are carried out.
