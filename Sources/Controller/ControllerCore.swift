@@ -47,6 +47,8 @@ public struct ControllerCore: Sendable {
         case recordResult(ActionResult)
         /// DC: a node asked to shut down (its `shutdown` attribute).
         case recordShutdownRequest(nodeID: UInt32, node: String)
+        /// DC: the DC told a node to shut down (do_shutdown): it is expected down.
+        case recordExpectedDown(node: String)
         /// DC: a node was fenced (down; its history and transient attributes deleted).
         case recordFenced(node: String)
         /// DC: clear a resource's failcounts on a node (`clear_failcount`).
@@ -378,6 +380,7 @@ public struct ControllerCore: Sendable {
                 let request = ActionRequest(node: node, task: a.task, resource: a.historyName ?? a.resource,
                                             agent: a.agent?.description, intervalMS: a.intervalMS, timeoutMS: ms,
                                             parameters: a.parameters, meta: a.meta, transitionKey: key.description)
+                if a.kind == .cluster && a.task == "do_shutdown" { out.append(.recordExpectedDown(node: node)) }
                 out.append(.send(.execute(request)))
             case .fence(let a, let timeout):
                 if !mayFence(a.node ?? "") {

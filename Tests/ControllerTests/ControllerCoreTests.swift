@@ -75,7 +75,7 @@ final class SimulatedCluster {
                 queue.append((me, m))
             case .arm, .disarm, .resignedDC, .note:
                 break
-            case .becameDC, .recordJoin, .recordMembers, .recordLeft, .recordResult, .recordShutdownRequest, .recordFenced, .clearFailcount:
+            case .becameDC, .recordJoin, .recordMembers, .recordLeft, .recordResult, .recordShutdownRequest, .recordExpectedDown, .recordFenced, .clearFailcount:
                 let names = nodes.map(\.core.local)
                 var w = StatusWrites(nodeID: { n in names.first { $0.name == n }.map { String($0.nodeID) } ?? n }, now: now)
                 w.status = cib.root.firstElement(named: "status")
@@ -439,6 +439,39 @@ final class SimulatedCluster {
         let out = core.onMessage(.result(late), from: Self.n2)
         #expect(out.first == .recordResult(late))
         #expect(out.contains(where: Self.isSchedule), "a late success did not rerun the scheduler")
+    }
+
+    /// A node is expected down only once the DC tells it to go; lost before that (its shutdown
+    /// still pending), it is unclean and fenced, not taken as shut down.
+    @Test func aNodeLostWhileItsShutdownIsPendingIsFenced() throws {
+        let c = try SimulatedCluster(nodes: 3, configuration: Self.configuration(fencing: true))
+        c.membershipChanged()
+        #expect(c.settle())
+        #expect(c.whereRunning("d1") == ["node2"])
+        let k = c.index("node2")
+        c.perform(c.nodes[k].core.onShutdownRequested(), at: k)
+        // Only the request reaches the DC; then node2 is lost.
+        let (from, m) = c.queue.removeFirst()
+        let dc = c.index(c.dc!.name)
+        c.perform(c.nodes[dc].core.onMessage(m, from: from), at: dc)
+        #expect(c.attribute("shutdown", of: "node2") != nil)
+        let pending = try #require(try c.cib.root.xpathElements("/cib/status/node_state[@id='2']").first)
+        #expect(pending["expected"] == "member", "expected down before the DC told it to go")
+        c.nodes[k].up = false
+        c.fencer = { _ in .done }
+        c.membershipChanged(left: [(c.nodes[k].core.local, false, false)])
+        #expect(c.settle())
+        #expect(c.fenceRequests == ["node2"], "a node lost with its shutdown pending must be fenced")
+        #expect(c.whereRunning("d1").count == 1 && !c.whereRunning("d1").contains("node2"))
+
+        // do_shutdown sent: expected down from then on.
+        var core = Self.joinedDC()
+        let g = ActionGraph(actions: [GraphAction(id: 1, kind: .cluster, task: "do_shutdown", key: "do_shutdown-node2", node: "node2")], inputs: [[]])
+        #expect(core.onCIBChanged("test").contains(where: Self.isSchedule))
+        let out = core.onScheduled(g, recheck: nil)
+        let down = try #require(out.firstIndex(of: .recordExpectedDown(node: "node2")))
+        let sent = try #require(out.firstIndex { if case .send(.execute(let r)) = $0 { return r.task == "do_shutdown" }; return false })
+        #expect(down < sent)
     }
 
     /// Only the current DC's actions (and its do_shutdown) are carried out.

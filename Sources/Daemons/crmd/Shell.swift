@@ -360,7 +360,7 @@ final class ControllerShell: @unchecked Sendable {
             }
         case .disarm(let t):
             timers.removeValue(forKey: t)?.cancel()
-        case .becameDC, .recordJoin, .recordMembers, .recordLeft, .recordResult, .recordShutdownRequest, .recordFenced, .clearFailcount:
+        case .becameDC, .recordJoin, .recordMembers, .recordLeft, .recordResult, .recordShutdownRequest, .recordExpectedDown, .recordFenced, .clearFailcount:
             switch d {
             case .becameDC: logger.info("this node (\(core.local)) is the DC")
             case .recordMembers(let ms): logger.info("join complete: \(ms.map(\.description).joined(separator: ", "))")
