@@ -187,7 +187,9 @@ public struct Fencer: Sendable {
     /// A client asks to fence `target`. An identical request already pending anywhere in the
     /// cluster is joined rather than repeated.
     public mutating func onFenceRequest(token: UInt64, target: String, action: FenceAction, timeout: Duration,
-                                        client: String, delay: Int? = nil, now: Date) -> [Directive] {
+                                        client: String, delay requestedDelay: Int? = nil, now: Date) -> [Directive] {
+        // Bounded: a timer (and a sleep) must never be asked for an absurd duration.
+        let delay = requestedDelay.map { Swift.min($0, FenceDevice.maxDelaySeconds) }
         // Only an operation this member follows itself (a member that joined later may list
         // operations it only heard of).
         if let same = order.reversed().first(where: { tracking[$0] != nil && history[$0]?.state == .pending && history[$0]?.target == target && history[$0]?.action == action }) {

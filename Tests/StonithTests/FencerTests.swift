@@ -330,6 +330,28 @@ extension Fencer {
         #expect(random.delay(action: "reboot", target: "n", requested: -1, using: &rng) == .zero)
     }
 
+    /// Absurd delays (a client's, or pcmk_delay_base / pcmk_delay_max) are bounded, so that no
+    /// timer or sleep is asked for a duration it cannot take; a request asking for more is refused.
+    @Test func hugeDelaysAreBoundedAndAHugeRequestIsRefused() {
+        var rng = SeededGenerator(seed: 3)
+        let cap = Duration.seconds(FenceDevice.maxDelaySeconds)
+        for params in [["pcmk_delay_base": "99999999999h"], ["pcmk_delay_max": "9223372036854775807"],
+                       ["pcmk_delay_base": "9223372036854775807s", "pcmk_delay_max": "9223372036854775807ms"]] {
+            let d = FenceDevice(id: "d", agent: "fence_x", parameters: params).delay(action: "reboot", target: "n", using: &rng)
+            #expect(d <= cap && d >= .zero, "\(params): \(d)")
+        }
+        let plain = FenceDevice(id: "d", agent: "fence_x", parameters: ["pcmk_delay_base": "3500s"])
+        #expect(plain.delay(action: "reboot", target: "n", requested: Int.max, using: &rng) == cap)
+        #expect(FenceDevice.delayProblem(Int.max)?.contains("at most 3600 seconds") == true)
+        #expect(FenceDevice.delayProblem(3600) == nil && FenceDevice.delayProblem(-1) == nil && FenceDevice.delayProblem(nil) == nil)
+        // The fencer's own timers stay bounded whatever the request says.
+        var c = FencerTests().cluster()
+        c.call("1:100") { $0.onFenceRequest(token: 1, target: "node3", action: .off, timeout: .seconds(60), client: "x.1", delay: Int.max, now: T0) }
+        let request = c.timers.first { if case .request = $0.timer { true } else { false } }
+        #expect(request?.after == .seconds(60) + cap)
+        #expect(c.timers.allSatisfy { $0.after <= .seconds(60) + cap + .seconds(5) })
+    }
+
     @Test func theClientsDelayIsForTheFirstDeviceOnlyAndMinusOneForEvery() {
         // A reboot through two levels: the first fails, the second runs its off and on.
         for (requested, expected) in [(5, [5, nil, nil]), (-1, [-1, -1, -1]), (0, [0, nil, nil])] as [(Int, [Int?])] {
