@@ -47,6 +47,8 @@ public struct ControllerCore: Sendable {
         case recordResult(ActionResult)
         /// DC: a node asked to shut down (its `shutdown` attribute).
         case recordShutdownRequest(nodeID: UInt32, node: String)
+        /// DC: the DC told a node to shut down (do_shutdown): it is expected down.
+        case recordExpectedDown(node: String)
         /// DC: a node was fenced (down; its history and transient attributes deleted).
         case recordFenced(node: String)
         /// DC: clear a resource's failcounts on a node (`clear_failcount`).
@@ -85,6 +87,11 @@ public struct ControllerCore: Sendable {
     public var retryDelay: Duration = .seconds(1)
     public var maxRetryDelay: Duration = .seconds(60)
     private var failedInTransition = false
+    /// Whether this node's partition has quorum, as corosync last said (the shell tells it,
+    /// before each membership change is handled, with `onQuorum`).
+    public private(set) var quorate = true
+    /// The cluster's no-quorum-policy (the shell sets it from each scheduler run's options).
+    public var noQuorumPolicy = "stop"
     /// Transitions in a row that ended with a failure.
     public private(set) var failedTransitions = 0
     /// The wait before the scheduler runs again after the last failed transition.
@@ -146,6 +153,25 @@ public struct ControllerCore: Sendable {
         return out
     }
 
+    // MARK: Quorum
+
+    /// Corosync's quorum state for this partition. `schedule`: run the scheduler on it (false
+    /// when a membership change, handled next, schedules anyway).
+    public mutating func onQuorum(_ quorate: Bool, schedule: Bool = true) -> [Directive] {
+        guard quorate != self.quorate else { return [] }
+        self.quorate = quorate
+        var out: [Directive] = [.note("quorum \(quorate ? "gained" : "lost")")]
+        if schedule { out += requestSchedule("quorum \(quorate ? "gained" : "lost")") }
+        return out
+    }
+
+    /// Whether this partition may fence `node` now: with quorum, or when no-quorum-policy is
+    /// ignore, or when the node is a member of this partition (never a node only the other,
+    /// possibly majority, side sees).
+    public func mayFence(_ node: String) -> Bool {
+        quorate || noQuorumPolicy == "ignore" || election.members.contains { $0.name == node }
+    }
+
     // MARK: Messages
 
     public mutating func onMessage(_ message: ControllerMessage, from sender: ControllerMember) -> [Directive] {
@@ -159,6 +185,11 @@ public struct ControllerCore: Sendable {
             return join.onHistory(from: member, round: round, history: Array(lrm.utf8)).flatMap { handleJoin($0) }
         case .execute(let request):
             guard request.node == local.name else { return [] }
+            // Only the current DC runs transitions: an action (or do_shutdown) from anyone
+            // else (a former DC, a controller in another partition) is not carried out.
+            guard let dc = election.dc, dc.nodeID == sender.nodeID else {
+                return [.note("ignored \(request.operationKey) from \(sender), which is not the DC (\(election.dc.map(\.description) ?? "none"))")]
+            }
             if request.task == "do_shutdown" {
                 let done = ActionResult(node: local.name, resource: "", agent: "", task: "do_shutdown", intervalMS: 0,
                                         transitionKey: request.transitionKey, callID: 0, rc: 0, opStatus: 0, lastRCChange: 0)
@@ -189,6 +220,10 @@ public struct ControllerCore: Sendable {
             out += perform(d)
         } else if r.isFailure {
             out += requestSchedule("\(r.operationKey) on \(r.node) failed (rc=\(r.rc), status \(r.opStatus))")
+        } else if r.intervalMS == 0 {
+            // A late result (its action timed out, or belongs to an older transition): even a
+            // success changes what runs where, and the scheduler's plan with it.
+            out += requestSchedule("late result of \(r.operationKey) on \(r.node) (rc=\(r.rc))")
         }
         return out
     }
@@ -246,9 +281,12 @@ public struct ControllerCore: Sendable {
             return join.onTimer(round: round).flatMap { handleJoin($0) }
         case .action(let t, let i):
             guard isDC, t == transitionID, var ex = executor else { return [] }
+            let wasRunning = ex.running.contains(i)
             let d = ex.onTimeout(action: i)
             executor = ex
-            return perform(d)
+            var out: [Directive] = []
+            if wasRunning, let r = timedOutResult(ex.graph.actions[i]) { out.append(.recordResult(r)) }
+            return out + perform(d)
         case .recheck:
             return requestSchedule("cluster-recheck-interval")
         case .shutdownEscalation:
@@ -267,6 +305,19 @@ public struct ControllerCore: Sendable {
     }
 
     // MARK: Internals
+
+    /// What is recorded for a resource action whose result did not come in time, as
+    /// Pacemaker's controller records it: op-status 2 (timed out), rc 1 (unknown error), call
+    /// id -1; the scheduler then treats the resource as failed there (and stops it first).
+    /// `lastRCChange` 0: the shell's status writes put in the time.
+    func timedOutResult(_ a: GraphAction) -> ActionResult? {
+        guard a.kind == .resource, let node = a.node, let rsc = a.historyName ?? a.resource else { return nil }
+        let key = TransitionKey(actionID: a.id, transitionID: transitionID, targetRC: Int(a.meta["op_target_rc"] ?? "") ?? 0, uuid: uuid)
+        return ActionResult(node: node, resource: rsc, agent: a.agent?.description ?? "", task: a.task, intervalMS: a.intervalMS,
+                            transitionKey: key.description, callID: -1, rc: 1, opStatus: 2, lastRCChange: 0,
+                            digest: ParameterDigest.digest(a.parameters),
+                            exitReason: "\(a.key) on \(node) did not report within its timeout")
+    }
 
     private mutating func handleJoin(_ d: JoinRound.Directive) -> [Directive] {
         switch d {
@@ -313,6 +364,7 @@ public struct ControllerCore: Sendable {
 
     private mutating func perform(_ directives: [TransitionExecutor.Directive]) -> [Directive] {
         var out: [Directive] = []
+        var blockedFencing: [Int] = []
         let t = transitionID
         for d in directives {
             switch d {
@@ -328,8 +380,16 @@ public struct ControllerCore: Sendable {
                 let request = ActionRequest(node: node, task: a.task, resource: a.historyName ?? a.resource,
                                             agent: a.agent?.description, intervalMS: a.intervalMS, timeoutMS: ms,
                                             parameters: a.parameters, meta: a.meta, transitionKey: key.description)
+                if a.kind == .cluster && a.task == "do_shutdown" { out.append(.recordExpectedDown(node: node)) }
                 out.append(.send(.execute(request)))
             case .fence(let a, let timeout):
+                if !mayFence(a.node ?? "") {
+                    // The quorum was lost after the scheduler ran: fencing a node outside this
+                    // partition now could shoot the majority.
+                    blockedFencing.append(actionIndex[a.id] ?? 0)
+                    out.append(.note("not fencing \(a.node ?? "?"): this partition has no quorum (no-quorum-policy=\(noQuorumPolicy))"))
+                    continue
+                }
                 out.append(.fence(node: a.node ?? "", action: a.meta["stonith_action"] ?? "reboot", timeout: timeout,
                                   transition: t, index: actionIndex[a.id] ?? 0))
             case .armTimer(let i, let after):
@@ -364,6 +424,12 @@ public struct ControllerCore: Sendable {
                     }
                 }
             }
+        }
+        for i in blockedFencing where transitionID == t {
+            guard var ex = executor else { break }
+            let more = ex.onResult(action: i, .error("this partition has no quorum"))
+            executor = ex
+            out += perform(more)
         }
         // After a .clearFailcount the action counts as done.
         for d in out {

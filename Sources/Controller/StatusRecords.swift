@@ -124,9 +124,16 @@ public enum StatusRecords {
         return transientAttributes(nodeID: nodeID, uname: r.node, [(names.count, value), (names.last, String(now))])
     }
 
-    /// The shutdown request of a node: its `shutdown` attribute (the time) and expected down.
+    /// The shutdown request of a node: its `shutdown` attribute (the time). It stays expected
+    /// up until the DC tells it to go (`expectedDown`): a node that asked to stop and is then
+    /// lost before that is unclean, not shut down.
     public static func shutdownRequest(nodeID: String, uname: String, now: Int) -> XElement {
-        var e = transientAttributes(nodeID: nodeID, uname: uname, [("shutdown", String(now))])
+        transientAttributes(nodeID: nodeID, uname: uname, [("shutdown", String(now))])
+    }
+
+    /// The DC told the node to shut down (do_shutdown): it is expected down from now on.
+    public static func expectedDown(id: String, uname: String) -> XElement {
+        var e = XElement("node_state", attributes: [XAttribute("id", id), XAttribute("uname", uname)])
         e["expected"] = "down"
         return e
     }

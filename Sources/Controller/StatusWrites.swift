@@ -66,16 +66,26 @@ public struct StatusWrites: Sendable {
             // The DC and quorum again: a write of the DC before this one may have been redone
             // after this DC's first one.
             let ids = Set(members.map { String($0.nodeID) })
-            return [rootAttributes(dc: dc)] + StatusRecords.staleNodes(in: status, members: ids).map {
-                .modify(StatusRecords.left(id: $0.id, uname: $0.uname, clean: false, nodeStillUp: false), section: .status, allowCreate: true)
+            return [rootAttributes(dc: dc)] + StatusRecords.staleNodes(in: status, members: ids).flatMap { n -> [CIBReplica.Operation] in
+                [.modify(StatusRecords.left(id: n.id, uname: n.uname, clean: false, nodeStillUp: false), section: .status, allowCreate: true),
+                 // Lost, not shut down: a pending shutdown request no longer applies.
+                 .xpath(Self.statePath(n.id) + "/transient_attributes/instance_attributes/nvpair[@name='shutdown']", .delete(all: true))]
             }
         case .recordLeft(let m, let clean, let up):
             let id = String(m.nodeID)
             var ops: [CIBReplica.Operation] = [.modify(StatusRecords.left(id: id, uname: m.name, clean: clean, nodeStillUp: up),
                                                        section: .status, allowCreate: true)]
-            if clean { ops.append(.xpath(Self.statePath(id) + "/transient_attributes", .delete(all: true))) }
+            if clean {
+                ops.append(.xpath(Self.statePath(id) + "/transient_attributes", .delete(all: true)))
+            } else {
+                // Lost while its shutdown was pending: not a shutdown. Without its `shutdown`
+                // attribute the scheduler sees it unclean, and it is fenced.
+                ops.append(.xpath(Self.statePath(id) + "/transient_attributes/instance_attributes/nvpair[@name='shutdown']", .delete(all: true)))
+            }
             return ops
-        case .recordResult(let r):
+        case .recordResult(var r):
+            // A result the DC made itself (a timeout) carries no time of its own.
+            if r.lastRCChange == 0 { r.lastRCChange = now }
             let id = nodeID(r.node)
             let base = Self.statePath(id) + "/lrm/lrm_resources/lrm_resource[@id='\(r.resource)']"
             switch r.task {
@@ -91,6 +101,8 @@ public struct StatusWrites: Sendable {
             return ops
         case .recordShutdownRequest(let nodeID, let node):
             return [.modify(StatusRecords.shutdownRequest(nodeID: String(nodeID), uname: node, now: now), section: .status, allowCreate: true)]
+        case .recordExpectedDown(let node):
+            return [.modify(StatusRecords.expectedDown(id: nodeID(node), uname: node), section: .status, allowCreate: true)]
         case .recordFenced(let node):
             let id = nodeID(node)
             return [.modify(StatusRecords.fenced(id: id, uname: node), section: .status, allowCreate: true),

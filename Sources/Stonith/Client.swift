@@ -48,7 +48,7 @@ public final class StonithClient: Sendable {
         let ms = max(1, Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
         // stonithd answers by the timeout; the connection waits a little longer for that answer.
         let request = StonithRequest.fence(target: target, action: action, timeoutMilliseconds: ms, client: name, delaySeconds: delay)
-        switch try await ipc.request(request, timeout: timeout + .seconds(15 + max(0, delay ?? 0))) {
+        switch try await ipc.request(request, timeout: timeout + .seconds(15 + min(max(0, delay ?? 0), FenceDevice.maxDelaySeconds))) {
         case .result(let r): return r
         case .failure(let f): throw f
         case let other: throw Self.unexpected(other)

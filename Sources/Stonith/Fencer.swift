@@ -187,7 +187,9 @@ public struct Fencer: Sendable {
     /// A client asks to fence `target`. An identical request already pending anywhere in the
     /// cluster is joined rather than repeated.
     public mutating func onFenceRequest(token: UInt64, target: String, action: FenceAction, timeout: Duration,
-                                        client: String, delay: Int? = nil, now: Date) -> [Directive] {
+                                        client: String, delay requestedDelay: Int? = nil, now: Date) -> [Directive] {
+        // Bounded: a timer (and a sleep) must never be asked for an absurd duration.
+        let delay = requestedDelay.map { Swift.min($0, FenceDevice.maxDelaySeconds) }
         // Only an operation this member follows itself (a member that joined later may list
         // operations it only heard of).
         if let same = order.reversed().first(where: { tracking[$0] != nil && history[$0]?.state == .pending && history[$0]?.target == target && history[$0]?.action == action }) {
@@ -248,9 +250,12 @@ public struct Fencer: Sendable {
             for (id, t) in tracking where history[id]?.state == .pending && t.executor == gone && t.request.originMember == member {
                 let executorNode = names[gone] ?? gone
                 if executorNode.lowercased() == t.request.target.lowercased() {
-                    // The target was fencing itself, and it is gone: that is the outcome.
-                    out += finish(id, outcome: .ok, delegate: executorNode,
-                                  reason: "\(executorNode) fenced itself and left the cluster", now: time)
+                    // The target was fencing itself and its stonithd left the group: that is
+                    // not proof it is down (a stonithd crash or restart, or a partition, looks
+                    // the same). Never a success: another node's device is tried, else the
+                    // request fails and the origin tries again or an operator confirms.
+                    out.append(.log("\(executorNode), which was fencing itself (\(id)), left the group before reporting; that does not prove it is down: trying another node"))
+                    out += nextExecutor(id, now: time)
                 } else {
                     out.append(.log("\(executorNode), which was fencing \(t.request.target) (\(id)), left the group; trying another node"))
                     out += nextExecutor(id, now: time)

@@ -239,7 +239,8 @@ extension FenceDevice {
         let units: [(String, Int64)] = [("ms", 1), ("msec", 1), ("min", 60_000), ("m", 60_000), ("s", 1000), ("sec", 1000), ("h", 3_600_000), ("hr", 3_600_000)]
         for (unit, factor) in units.sorted(by: { $0.0.count > $1.0.count }) where t.hasSuffix(unit) {
             guard let n = Int64(t.dropLast(unit.count).trimmingCharacters(in: .whitespaces)), n >= 0 else { return nil }
-            return .milliseconds(n * factor)
+            let (ms, overflow) = n.multipliedReportingOverflow(by: factor)
+            return overflow ? nil : .milliseconds(ms)
         }
         guard let n = Int64(t), n >= 0 else { return nil }
         return .seconds(n)
@@ -309,6 +310,16 @@ extension FenceDevice {
 }
 
 extension FenceDevice {
+    /// The longest fencing delay, in seconds, requested or configured (pcmk_delay_base,
+    /// pcmk_delay_max): longer ones are cut to it (and requests asking for more are refused).
+    public static let maxDelaySeconds = 3600
+
+    /// Why a client's requested delay (`stonith_admin --delay`) is refused, nil when it is fine.
+    public static func delayProblem(_ seconds: Int?) -> String? {
+        guard let s = seconds, s > maxDelaySeconds else { return nil }
+        return "the fencing delay must be at most \(maxDelaySeconds) seconds (got \(s)); give a smaller --delay"
+    }
+
     /// The delay before a fencing action (off, reboot) of this device against `target`, as
     /// Pacemaker's fencer computes it: pcmk_delay_base (a duration, or a map
     /// `node1:5s;node2:0s` naming each target's), plus a random part up to pcmk_delay_max.
@@ -318,12 +329,15 @@ extension FenceDevice {
     /// device's; negative disables every delay.
     public func delay(action: String, target: String, requested: Int? = nil, using rng: inout some RandomNumberGenerator) -> Duration {
         if let r = requested, r < 0 { return .zero }
-        return .seconds(Int64(requested ?? 0)) + deviceDelay(action: action, target: target, using: &rng)
+        let total = Swift.min(Int64(requested ?? 0), Int64(Self.maxDelaySeconds)) + deviceDelay(action: action, target: target, using: &rng)
+        return .seconds(Swift.min(total, Int64(Self.maxDelaySeconds)))
     }
 
-    private func deviceDelay(action: String, target: String, using rng: inout some RandomNumberGenerator) -> Duration {
-        guard action == "off" || action == "reboot" else { return .zero }
-        let max = parameters["pcmk_delay_max"].flatMap(Self.parseDuration).map { $0.components.seconds } ?? 0
+    /// Whole seconds, each part at most `maxDelaySeconds`.
+    private func deviceDelay(action: String, target: String, using rng: inout some RandomNumberGenerator) -> Int64 {
+        guard action == "off" || action == "reboot" else { return 0 }
+        let cap = Int64(Self.maxDelaySeconds)
+        let max = Swift.min(cap, parameters["pcmk_delay_max"].flatMap(Self.parseDuration).map { $0.components.seconds } ?? 0)
         var base: Int64 = 0
         if let text = parameters["pcmk_delay_base"] {
             var value: String? = text
@@ -334,13 +348,13 @@ extension FenceDevice {
                     if kv.count == 2, kv[0].lowercased() == target.lowercased() { value = String(kv[1]); break }
                 }
             }
-            base = value.flatMap(Self.parseDuration).map { $0.components.seconds } ?? 0
+            base = Swift.min(cap, value.flatMap(Self.parseDuration).map { $0.components.seconds } ?? 0)
         }
         var top = max == 0 ? base : max
         if top < base { base = top }
         top = Swift.max(top, base)
-        guard top > 0 else { return .zero }
+        guard top > 0 else { return 0 }
         let extra = top != base ? Int64.random(in: 0..<(top - base), using: &rng) : 0
-        return .seconds(base + extra)
+        return base + extra
     }
 }

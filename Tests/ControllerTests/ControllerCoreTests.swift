@@ -27,6 +27,8 @@ final class SimulatedCluster {
     var now = 1_700_000_000
     var fencer: (String) -> FencingResult = { _ in .failed("no fencer") }
     var fenceRequests: [String] = []
+    /// Operation keys (`d1_start_0`) that are carried out but whose results never come back.
+    var silent: Set<String> = []
     var schedulerRuns = 0
     var startsPerNode: [String: Int] = [:]
     /// Every directive each node was given, for assertions.
@@ -73,7 +75,7 @@ final class SimulatedCluster {
                 queue.append((me, m))
             case .arm, .disarm, .resignedDC, .note:
                 break
-            case .becameDC, .recordJoin, .recordMembers, .recordLeft, .recordResult, .recordShutdownRequest, .recordFenced, .clearFailcount:
+            case .becameDC, .recordJoin, .recordMembers, .recordLeft, .recordResult, .recordShutdownRequest, .recordExpectedDown, .recordFenced, .clearFailcount:
                 let names = nodes.map(\.core.local)
                 var w = StatusWrites(nodeID: { n in names.first { $0.name == n }.map { String($0.nodeID) } ?? n }, now: now)
                 w.status = cib.root.firstElement(named: "status")
@@ -124,6 +126,7 @@ final class SimulatedCluster {
         default:
             break
         }
+        if silent.contains(req.operationKey) { return }
         report(req, rc: rc, at: i)
     }
 
@@ -352,6 +355,141 @@ final class SimulatedCluster {
         var ok = stale
         ok.rc = 0
         #expect(core.onMessage(.result(ok), from: me) == [.recordResult(ok)])
+    }
+
+    static let n1 = ControllerMember(nodeID: 1, name: "node1"), n2 = ControllerMember(nodeID: 2, name: "node2"),
+               n3 = ControllerMember(nodeID: 3, name: "node3")
+
+    /// node1 as the DC of node1..3, joined, with an empty transition done.
+    static func joinedDC() -> ControllerCore {
+        var core = ControllerCore(local: n1, uuid: "u")
+        _ = core.onMembership([n1, n2, n3])
+        for m in [n1, n2, n3] {
+            _ = core.onMessage(.joinHistory(round: 1, nodeID: m.nodeID, node: m.name, lrmResources: "<lrm_resources/>"), from: m)
+        }
+        _ = core.onScheduled(ActionGraph(), recheck: nil)
+        return core
+    }
+
+    static func isSchedule(_ d: ControllerCore.Directive) -> Bool { if case .schedule = d { return true }; return false }
+    static func isFence(_ d: ControllerCore.Directive) -> Bool { if case .fence = d { return true }; return false }
+
+    /// A DC left in a minority: it learns the quorum before the membership, does not fence the
+    /// nodes on the other side once quorum is lost (unless no-quorum-policy=ignore), and reruns
+    /// the scheduler when corosync's quorum changes.
+    @Test func aDCWithoutQuorumDoesNotFenceTheNodesItLost() {
+        let fence3 = ActionGraph(actions: [GraphAction(id: 1, kind: .fence, task: "stonith", key: "stonith-node3-reboot", node: "node3",
+                                                       meta: ["stonith_action": "reboot"])], inputs: [[]])
+        var core = Self.joinedDC()
+        #expect(core.isDC && core.joinedOnce && !core.busy)
+        // The quorum of the new ring first (no scheduling of its own), then the membership.
+        #expect(!core.onQuorum(false, schedule: false).contains(where: Self.isSchedule))
+        #expect(!core.quorate)
+        let d = core.onMembership([Self.n1], left: [(Self.n2, false, false), (Self.n3, false, false)])
+        #expect(d.contains(where: Self.isSchedule))
+        // A graph computed from a CIB that still said have-quorum=1 fences node3: not done.
+        let out = core.onScheduled(fence3, recheck: nil)
+        #expect(!out.contains(where: Self.isFence), "fenced a node outside a partition without quorum: \(out)")
+        #expect(!core.busy, "the transition ends (failed), to be retried")
+        #expect(out.contains(.arm(.retry, after: core.currentRetryDelay)))
+        // no-quorum-policy=ignore: fenced.
+        core.noQuorumPolicy = "ignore"
+        _ = core.onTimer(.retry)
+        #expect(core.onScheduled(fence3, recheck: nil).contains(where: Self.isFence))
+        // Quorum regained: the scheduler runs again (once the transition in flight ends).
+        var idle = Self.joinedDC()
+        _ = idle.onQuorum(false, schedule: false)
+        #expect(idle.onQuorum(true).contains(where: Self.isSchedule))
+        #expect(idle.onScheduled(fence3, recheck: nil).contains(where: Self.isFence))
+    }
+
+    /// An action whose result does not come in time is recorded as Pacemaker records it (op-status
+    /// 2, rc 1, call-id -1), so the scheduler sees the resource failed there; its late result,
+    /// even a success, reruns the scheduler.
+    @Test func aTimedOutActionIsRecordedAndItsLateResultReschedules() throws {
+        let c = try SimulatedCluster(nodes: 2, configuration: Self.configuration(fencing: false))
+        c.silent = ["d1_start_0"]
+        c.membershipChanged()
+        #expect(c.settle())
+        let at = c.whereRunning("d1")
+        try #require(at.count == 1)
+        let dc = c.index(c.dc!.name)
+        let ex = try #require(c.nodes[dc].core.executor)
+        let i = try #require(ex.running.first)
+        #expect(ex.graph.actions[i].key == "d1_start_0")
+        #expect(c.activeInCIB("d1") == [], "the start has not reported yet")
+        c.perform(c.nodes[dc].core.onTimer(.action(transition: c.nodes[dc].core.transitionID, index: i)), at: dc)
+        #expect(c.settle())
+        let id = c.nodes[c.index(at[0])].core.local.nodeID
+        let op = try #require(try c.cib.root.xpathElements("/cib/status/node_state[@id='\(id)']//lrm_rsc_op[@id='d1_last_failure_0']").first)
+        #expect(op["operation"] == "start" && op["op-status"] == "2" && op["rc-code"] == "1" && op["call-id"] == "-1", "\(op)")
+        #expect(op["transition-magic"]?.hasPrefix("2:1;") == true && op["last-rc-change"] != "0")
+        #expect(c.activeInCIB("d1") == at, "the scheduler must see the timed-out start as (failed) active there")
+        // The retry: d1 is stopped there first, never active twice.
+        c.silent = []
+        c.perform(c.nodes[dc].core.onTimer(.retry), at: dc)
+        #expect(c.settle())
+        #expect(c.whereRunning("d1").count == 1)
+        #expect(c.activeInCIB("d1") == c.whereRunning("d1"), "\(c.cib.root.firstElement(named: "status")!.xmlString(.pretty))")
+
+        // A late success of an action no transition runs any more: the scheduler runs again.
+        var core = Self.joinedDC()
+        let late = ActionResult(node: "node2", resource: "d1", agent: "ocf:heartbeat:Dummy", task: "start", intervalMS: 0,
+                                transitionKey: "4:1:0:u", callID: 9, rc: 0, opStatus: 0, lastRCChange: 1)
+        let out = core.onMessage(.result(late), from: Self.n2)
+        #expect(out.first == .recordResult(late))
+        #expect(out.contains(where: Self.isSchedule), "a late success did not rerun the scheduler")
+    }
+
+    /// A node is expected down only once the DC tells it to go; lost before that (its shutdown
+    /// still pending), it is unclean and fenced, not taken as shut down.
+    @Test func aNodeLostWhileItsShutdownIsPendingIsFenced() throws {
+        let c = try SimulatedCluster(nodes: 3, configuration: Self.configuration(fencing: true))
+        c.membershipChanged()
+        #expect(c.settle())
+        #expect(c.whereRunning("d1") == ["node2"])
+        let k = c.index("node2")
+        c.perform(c.nodes[k].core.onShutdownRequested(), at: k)
+        // Only the request reaches the DC; then node2 is lost.
+        let (from, m) = c.queue.removeFirst()
+        let dc = c.index(c.dc!.name)
+        c.perform(c.nodes[dc].core.onMessage(m, from: from), at: dc)
+        #expect(c.attribute("shutdown", of: "node2") != nil)
+        let pending = try #require(try c.cib.root.xpathElements("/cib/status/node_state[@id='2']").first)
+        #expect(pending["expected"] == "member", "expected down before the DC told it to go")
+        c.nodes[k].up = false
+        c.fencer = { _ in .done }
+        c.membershipChanged(left: [(c.nodes[k].core.local, false, false)])
+        #expect(c.settle())
+        #expect(c.fenceRequests == ["node2"], "a node lost with its shutdown pending must be fenced")
+        #expect(c.whereRunning("d1").count == 1 && !c.whereRunning("d1").contains("node2"))
+
+        // do_shutdown sent: expected down from then on.
+        var core = Self.joinedDC()
+        let g = ActionGraph(actions: [GraphAction(id: 1, kind: .cluster, task: "do_shutdown", key: "do_shutdown-node2", node: "node2")], inputs: [[]])
+        #expect(core.onCIBChanged("test").contains(where: Self.isSchedule))
+        let out = core.onScheduled(g, recheck: nil)
+        let down = try #require(out.firstIndex(of: .recordExpectedDown(node: "node2")))
+        let sent = try #require(out.firstIndex { if case .send(.execute(let r)) = $0 { return r.task == "do_shutdown" }; return false })
+        #expect(down < sent)
+    }
+
+    /// Only the current DC's actions (and its do_shutdown) are carried out.
+    @Test func actionsAndShutdownAreTakenOnlyFromTheDC() {
+        var core = ControllerCore(local: ControllerMember(nodeID: 2, name: "node2"), uuid: "u2")
+        let n1 = ControllerMember(nodeID: 1, name: "node1"), n3 = ControllerMember(nodeID: 3, name: "node3")
+        _ = core.onMembership([n1, core.local, n3])
+        #expect(!core.isDC)
+        let req = ActionRequest(node: "node2", task: "start", resource: "d1", agent: "ocf:heartbeat:Dummy", intervalMS: 0,
+                                timeoutMS: 20_000, parameters: [:], meta: [:], transitionKey: "1:1:0:x")
+        #expect(!core.onMessage(.execute(req), from: n3).contains(.runLocally(req)), "an action from a node that is not the DC ran")
+        #expect(!core.onMessage(.execute(req), from: core.local).contains(.runLocally(req)))
+        #expect(core.onMessage(.execute(req), from: n1).contains(.runLocally(req)))
+        var shut = req
+        shut.task = "do_shutdown"
+        shut.resource = nil
+        #expect(!core.onMessage(.execute(shut), from: n3).contains(.exit(clean: true)), "a do_shutdown from a node that is not the DC was obeyed")
+        #expect(core.onMessage(.execute(shut), from: n1).contains(.exit(clean: true)))
     }
 
     @Test func statusRecordsAreShapedAsPacemakerWritesThem() throws {

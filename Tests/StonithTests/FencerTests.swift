@@ -181,6 +181,25 @@ extension Fencer {
         #expect(c.fencers["3:300"]!.history().first?.timedOut == true)
     }
 
+    /// A target fencing itself whose stonithd leaves the group (a crash, a restart, a
+    /// partition) is not thereby fenced: the request fails, it never reports success.
+    @Test func aTargetFencingItselfThatLeavesTheGroupIsNotCountedAsFenced() {
+        var c = cluster()
+        c.capability["1:100"] = { _ in [] }
+        c.capability["2:200"] = { _ in [] }
+        c.call("1:100") { $0.onFenceRequest(token: 6, target: "node3", action: .reboot, timeout: .seconds(60), client: "crmd.1", now: T0) }
+        c.settle()
+        // Only node3 can: it fences itself.
+        #expect(c.runs.map(\.member) == ["3:300"])
+        c.runs = []
+        c.leave("3:300")
+        c.settle()
+        let r = c.replies[6]
+        #expect(r != nil && r?.outcome != .ok, "\(String(describing: r))")
+        if case .failed = r?.outcome {} else { Issue.record("not failed: \(String(describing: r))") }
+        for m in ["1:100", "2:200"] { #expect(c.fencers[m]!.history(target: "node3").allSatisfy { $0.state != .done }) }
+    }
+
     @Test func theSameRequestTwiceIsJoinedAndAConfirmationSettlesIt() {
         var c = cluster()
         c.call("1:100") { $0.onFenceRequest(token: 1, target: "node3", action: .reboot, timeout: .seconds(60), client: "crmd.1", now: T0) }
@@ -309,6 +328,28 @@ extension Fencer {
         #expect(fixed.delay(action: "on", target: "node1", requested: 3, using: &rng) == .seconds(3))
         #expect(fixed.delay(action: "reboot", target: "node1", requested: -1, using: &rng) == .zero)
         #expect(random.delay(action: "reboot", target: "n", requested: -1, using: &rng) == .zero)
+    }
+
+    /// Absurd delays (a client's, or pcmk_delay_base / pcmk_delay_max) are bounded, so that no
+    /// timer or sleep is asked for a duration it cannot take; a request asking for more is refused.
+    @Test func hugeDelaysAreBoundedAndAHugeRequestIsRefused() {
+        var rng = SeededGenerator(seed: 3)
+        let cap = Duration.seconds(FenceDevice.maxDelaySeconds)
+        for params in [["pcmk_delay_base": "99999999999h"], ["pcmk_delay_max": "9223372036854775807"],
+                       ["pcmk_delay_base": "9223372036854775807s", "pcmk_delay_max": "9223372036854775807ms"]] {
+            let d = FenceDevice(id: "d", agent: "fence_x", parameters: params).delay(action: "reboot", target: "n", using: &rng)
+            #expect(d <= cap && d >= .zero, "\(params): \(d)")
+        }
+        let plain = FenceDevice(id: "d", agent: "fence_x", parameters: ["pcmk_delay_base": "3500s"])
+        #expect(plain.delay(action: "reboot", target: "n", requested: Int.max, using: &rng) == cap)
+        #expect(FenceDevice.delayProblem(Int.max)?.contains("at most 3600 seconds") == true)
+        #expect(FenceDevice.delayProblem(3600) == nil && FenceDevice.delayProblem(-1) == nil && FenceDevice.delayProblem(nil) == nil)
+        // The fencer's own timers stay bounded whatever the request says.
+        var c = FencerTests().cluster()
+        c.call("1:100") { $0.onFenceRequest(token: 1, target: "node3", action: .off, timeout: .seconds(60), client: "x.1", delay: Int.max, now: T0) }
+        let request = c.timers.first { if case .request = $0.timer { true } else { false } }
+        #expect(request?.after == .seconds(60) + cap)
+        #expect(c.timers.allSatisfy { $0.after <= .seconds(60) + cap + .seconds(5) })
     }
 
     @Test func theClientsDelayIsForTheFirstDeviceOnlyAndMinusOneForEvery() {

@@ -146,6 +146,10 @@ struct CRMDaemonCommand: AsyncParsableCommand {
             cib: cib, lrmd: lrmd, group: group, sink: sink, logger: logger,
             shutdownTimeout: .milliseconds(Int64(shutdownTimeout * 1000)), fencer: StonithdFencer(root: env.root))
         shell.quorate = initialQuorum.map { $0.quorate || !$0.providerConfigured } ?? true
+        _ = shell.core.onQuorum(shell.quorate, schedule: false)
+        shell.quorumQuery = { [corosync] in
+            (try? await corosync.quorumState()).map { $0.quorate || !$0.providerConfigured }
+        }
         logger.info("crmd \(getpid()) started for node \(localName) (id \(corosync.nodeID)) with root \(env.root); member \(corosync.me) of CPG group 'crmd'")
         _ = sd_notify(0, "READY=1\nSTATUS=controller of \(localName)")
 

@@ -40,6 +40,8 @@ final class ControllerShell: @unchecked Sendable {
     let logger: Logger
     let fencer: (any NodeFencer)?
     var quorate = true
+    /// Asks corosyncd for this partition's quorum now (nil: no answer).
+    var quorumQuery: (@Sendable () async -> Bool?)?
     var timers: [ControllerCore.Timer: Task<Void, Never>] = [:]
     /// Versions produced by this controller's own CIB writes: their notifications are not news.
     var ownVersions: Set<CIBVersion> = []
@@ -109,6 +111,10 @@ final class ControllerShell: @unchecked Sendable {
                 (member: member($0.member.nodeID), clean: $0.reason == .leave, nodeStillUp: $0.reason == .processDown)
             }
             logger.info("CPG group 'crmd': \(ms.map(\.description).joined(separator: ", ")); left: \(gone.map { "\($0.member) (\($0.clean ? "clean" : "lost"))" }.joined(separator: ", "))")
+            // corosyncd reports the quorum of the new ring after its membership: ask for it now,
+            // so that have-quorum is written before the scheduler runs on this membership (a
+            // minority must not act on the quorum its ring had before the split).
+            if let q = await quorumQuery?() { await applyQuorum(q, schedule: false) }
             await perform(core.onMembership(ms, left: gone))
         case .cpg(.message(let sender, let payload)):
             guard let m = try? ControllerMessage.decode(payload) else {
@@ -124,13 +130,7 @@ final class ControllerShell: @unchecked Sendable {
             onLRMRecord(record)
             if let (req, record) = takeRecurringResult(record) { await sendResult(req, record) }
         case .quorum(let q):
-            guard q != quorate else { return }
-            quorate = q
-            logger.info("quorum \(q ? "gained" : "lost")")
-            if core.isDC {
-                await writeRootAttributes()
-                await perform(core.onCIBChanged("quorum \(q ? "gained" : "lost")"))
-            }
+            await applyQuorum(q, schedule: true)
         case .timer(let t):
             timers[t] = nil
             await perform(core.onTimer(t))
@@ -160,6 +160,15 @@ final class ControllerShell: @unchecked Sendable {
         case .lost:
             break
         }
+    }
+
+    /// A quorum state from corosyncd: recorded (have-quorum, when DC) before the core hears it.
+    func applyQuorum(_ q: Bool, schedule: Bool) async {
+        guard q != quorate || q != core.quorate else { return }
+        quorate = q
+        logger.info("quorum \(q ? "gained" : "lost")")
+        if core.isDC { await writeRootAttributes() }
+        await perform(core.onQuorum(q, schedule: schedule))
     }
 
     func member(_ id: UInt32) -> ControllerMember {
@@ -351,7 +360,7 @@ final class ControllerShell: @unchecked Sendable {
             }
         case .disarm(let t):
             timers.removeValue(forKey: t)?.cancel()
-        case .becameDC, .recordJoin, .recordMembers, .recordLeft, .recordResult, .recordShutdownRequest, .recordFenced, .clearFailcount:
+        case .becameDC, .recordJoin, .recordMembers, .recordLeft, .recordResult, .recordShutdownRequest, .recordExpectedDown, .recordFenced, .clearFailcount:
             switch d {
             case .becameDC: logger.info("this node (\(core.local)) is the DC")
             case .recordMembers(let ms): logger.info("join complete: \(ms.map(\.description).joined(separator: ", "))")
@@ -455,6 +464,7 @@ final class ControllerShell: @unchecked Sendable {
         let n = peInputs.save(input)
         let (ws, transition) = Simulator.schedule(SchedulerInput(cib: input, now: now))
         startFailureIsFatal = ws.options.startFailureIsFatal
+        core.noQuorumPolicy = ws.options.noQuorumPolicy
         let text = ws.options.raw["cluster-recheck-interval"] ?? "15min"
         let ms = CIBValue.milliseconds(text) ?? 900_000
         logger.info("scheduler run (\(reason)): \(transition.graph.actions.count) action(s)\(n.map { ", input saved as pe-input-\($0).xml" } ?? "")")

@@ -82,6 +82,7 @@ actor FencerShell {
                 return .failure(StonithFailure(.invalidRequest, "'\(target)' is not a node name; give the name of the node to fence"))
             }
             guard ms > 0 else { return .failure(StonithFailure(.invalidRequest, "the timeout must be positive (got \(ms) ms)")) }
+            if let why = FenceDevice.delayProblem(delay) { return .failure(StonithFailure(.invalidRequest, why)) }
             let who = "\(client).\(connection.peer.pid)"
             return .result(await wait { token, now in
                 fencer.onFenceRequest(token: token, target: target, action: action, timeout: .milliseconds(Int64(ms)), client: who, delay: delay, now: now)

@@ -126,13 +126,18 @@ enum History {
     /// default.
     static func evaluate(_ elements: [XElement], fencingEnabled: Bool, failureTimeout: Int = 0, now: Int = 0,
                          policy: (String, Int) -> FailurePolicy?) -> NodeHistory {
-        var ops = elements.map(RecordedOp.init)
-        // Oldest first; pending operations (no call id yet) are the newest.
-        ops.sort { a, b in
-            let ka = a.callID < 0 ? Int.max : a.callID
-            let kb = b.callID < 0 ? Int.max : b.callID
-            return ka < kb
+        let all = elements.map(RecordedOp.init)
+        // Oldest first, by call id; pending operations (no call id yet) are the newest. An
+        // operation the controller recorded without a call id (one that timed out, call-id -1)
+        // is placed by its last-rc-change, as Pacemaker compares such operations: a stop that
+        // came after it is newer.
+        var ops = all.filter { $0.callID >= 0 }.sorted { $0.callID < $1.callID }
+        for op in all where op.callID < 0 && op.status != .pending {
+            let t = op.lastRCChange ?? Int.max
+            let at = ops.lastIndex { $0.callID >= 0 && ($0.lastRCChange ?? 0) <= t }.map { $0 + 1 } ?? 0
+            ops.insert(op, at: ops.firstIndex { $0.callID < 0 && $0.lastRCChange ?? Int.max > t }.map { min($0, at) } ?? at)
         }
+        ops += all.filter { $0.callID < 0 && $0.status == .pending }
         var h = NodeHistory()
         h.activeRecurring = activeRecurring(ops)
         for op in ops {
