@@ -409,3 +409,36 @@ import ToolSupport
         #expect(identical >= Self.identicalAtLeast)
     }
 }
+
+/// `crm_resource --locate -r RSC` beside Pacemaker's on the scheduler suite: for each input,
+/// its first three configured resources (primitives, groups, clones, bundles).
+@Suite struct CrmResourceLocateSuiteTests {
+    /// How many (input, resource) pairs give identical output; raise it when more match.
+    static let identicalAtLeast = 1690
+
+    @Test func locateLikePacemakerOnTheSuite() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/crm_resource") else {
+            print("SKIPPED: Pacemaker's crm_resource is not installed (make test installs pacemaker-cli-utils as root)")
+            return
+        }
+        let files = SharedData.conformanceFiles
+        guard !files.isEmpty else { return }
+        let ours = Tool.binDir.appendingPathComponent("crm_resource").path
+        let element = try NSRegularExpression(pattern: #"<(?:primitive|clone|group|master|bundle)\b[^>]*\bid="([^"]+)""#)
+        var identical = 0, total = 0
+        var first: [String] = []
+        for path in files {
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            let ns = text as NSString
+            for m in element.matches(in: text, range: NSRange(location: 0, length: ns.length)).prefix(3) {
+                let rsc = ns.substring(with: m.range(at: 1))
+                total += 1
+                let a = try Tool.run(executable: "/usr/sbin/crm_resource", ["--locate", "-r", rsc], env: ["CIB_file": path])
+                let b = try Tool.run(executable: ours, ["--locate", "-r", rsc], env: ["CIB_file": path])
+                if (a.status, a.stdout, a.stderr) == (b.status, b.stdout, b.stderr) { identical += 1 } else if first.count < 3 { first.append("\((path as NSString).lastPathComponent):\(rsc)") }
+            }
+        }
+        print("crm_resource --locate -r RSC: \(identical) of \(total) suite (input, resource) pairs identical to Pacemaker 2.1.5's (first differences: \(first.joined(separator: ", ")))")
+        #expect(identical >= Self.identicalAtLeast)
+    }
+}
