@@ -1,9 +1,10 @@
+import ArgumentParser
 import CIB
 import Foundation
 import HASupport
 
-/// What crm_attribute, crm_standby and crm_failcount share: reading, setting and deleting one
-/// attribute of the CIB with Pacemaker's output and exit codes.
+/// What crm_attribute, crm_standby and crm_failcount share: reading, setting and deleting
+/// attributes of the CIB with Pacemaker's output and exit codes.
 public enum AttributeTool {
     public enum Action: Sendable { case query(default: String?), update(String), delete }
 
@@ -27,39 +28,127 @@ public enum AttributeTool {
         return .crmConfig
     }
 
-    /// Performs the action on the CIB the environment names (CIB_file) and prints what
-    /// Pacemaker's tool prints.
+    /// Performs the action on the CIB the environment names (CIB_file, else the cluster
+    /// through cibd) and prints what Pacemaker's tool prints.
     public static func run(program: String, name: String, action: Action, scope: CIBAttributeScope, node: String?, quiet: Bool) {
+        run(program: program, selector: AttributeSelector(name: name), action: action, scope: scope, node: node, quiet: quiet)
+    }
+
+    /// The same with a full selector (--id, --set-name, --pattern, --utilization); with
+    /// `xml`, the result is Pacemaker's `<pacemaker-result>` document, errors included.
+    /// With `exits` false it returns after success (for a second action); failures exit.
+    public static func run(program: String, selector sel: AttributeSelector, action: Action, scope: CIBAttributeScope, node: String?, quiet: Bool, xml: Bool = false, exits: Bool = true) {
+        var out = AttributeOutput(program: program, xml: xml)
         let location = CIBLocation.fromEnvironment()
         var cib = location.load(program: program)
         let original = cib
         if let node, scope == .nodes || scope == .status {
             let known = cib.configuration.element.firstElement(named: "nodes")?.elements(named: "node").contains { $0["uname"] == node || $0.id == node } ?? false
             let inStatus = cib.status.nodeStates.contains { $0.uname == node || $0.id == node }
-            if !known && !inStatus { ToolSupport.fail(program, "Could not map name=\(node) to a UUID", .noSuchObject) }
+            if !known && !inStatus { out.fail("Could not map name=\(node) to a UUID", .noSuchObject) }
         }
         do throws(CIBError) {
             switch action {
             case .query(let fallback):
-                if let a = try cib.attribute(name, scope: scope, node: node) {
-                    print(quiet ? a.value : "scope=\(scope.rawValue)  name=\(name) value=\(a.value)")
-                } else if let fallback {
-                    print(quiet ? fallback : "scope=\(scope.rawValue)  name=\(name) value=\(fallback)")
-                } else {
-                    ToolSupport.fail(program, "Error performing operation: No such device or address", .noSuchObject)
+                let found = try cib.attributes(sel, scope: scope, node: node)
+                if found.isEmpty, let fallback, let name = sel.name {
+                    out.attribute(AttributeValue(scope: scope, id: "", name: name, value: fallback), withID: false, quiet: quiet)
+                } else if found.isEmpty && sel.pattern == nil {
+                    out.fail("Error performing operation: No such device or address", .noSuchObject)
                 }
+                for a in found { out.attribute(a, withID: sel.id != nil, quiet: quiet) }
             case .update(let value):
-                try cib.setAttribute(name, to: value, scope: scope, node: node)
+                if sel.pattern != nil {
+                    // Every attribute the pattern matches takes the value.
+                    for a in try cib.attributes(sel, scope: scope, node: node) {
+                        try cib.setAttribute(AttributeSelector(name: a.name, id: a.id, utilization: sel.utilization), to: value, scope: scope, node: node)
+                    }
+                } else {
+                    try cib.setAttribute(sel, to: value, scope: scope, node: node)
+                }
                 location.save(cib, original: original, program: program)
             case .delete:
-                if let id = try cib.deleteAttribute(name, scope: scope, node: node) {
-                    location.save(cib, original: original, program: program)
-                    let what = scope == .crmConfig ? "crm_config option" : "\(scope.rawValue) attribute"
-                    if !quiet { print("Deleted \(what): id=\(id) name=\(name)") }
+                guard sel.name != nil || sel.pattern != nil || sel.id != nil else {
+                    out.fail("give the attribute to delete: --name NAME, --id ID or --pattern REGEX", .usage)
                 }
+                let found = try cib.attributes(sel, scope: scope, node: node)
+                try cib.deleteAttributes(ids: found.map(\.id), scope: scope, node: node)
+                location.save(cib, original: original, program: program)
+                let what = scope == .crmConfig ? "crm_config option" : "\(scope.rawValue) attribute"
+                if !quiet && !xml { for a in found { print("Deleted \(what): id=\(a.id) name=\(a.name)") } }
             }
         } catch {
-            ToolSupport.fail(program, error)
+            out.fail(error.message, ToolSupport.exitCode(for: error))
+        }
+        if exits { out.finish(.ok) }
+    }
+}
+
+/// crm_attribute's output: text lines, or Pacemaker's XML result collected and printed at
+/// the end (with the status, and the error when there is one).
+struct AttributeOutput {
+    let program: String
+    let xml: Bool
+    var result: XElement
+
+    init(program: String, xml: Bool) {
+        self.program = program
+        self.xml = xml
+        result = XElement("pacemaker-result", ["api-version": "2.25", "request": CommandLine.arguments.joined(separator: " ")])
+    }
+
+    mutating func attribute(_ a: AttributeValue, withID: Bool, quiet: Bool) {
+        if xml {
+            result.append(XElement("attribute", ["name": a.name, "value": a.value, "scope": a.scope.rawValue]))
+        } else if quiet {
+            print(a.value)
+        } else if withID {
+            print("scope=\(a.scope.rawValue) id=\(a.id) name=\(a.name) value=\(a.value)")
+        } else {
+            print("scope=\(a.scope.rawValue)  name=\(a.name) value=\(a.value)")
+        }
+    }
+
+    func finish(_ code: CRMExit, error: String? = nil) -> Never {
+        if xml {
+            var r = result
+            var status = XElement("status", ["code": String(code.rawValue), "message": code.summary])
+            if let error {
+                var errors = XElement("errors")
+                var e = XElement("error")
+                e.children = [.text("\(program): \(error)")]
+                errors.append(e)
+                status.append(errors)
+            }
+            r.append(status)
+            print(r.xmlString(), terminator: "")
+            fflush(nil)
+        } else if let error {
+            ToolSupport.printError(program, error)
+        }
+        HASupport.exit(code)
+    }
+
+    func fail(_ message: String, _ code: CRMExit) -> Never { finish(code, error: message) }
+}
+
+extension ToolSupport {
+    /// Runs a command as Pacemaker's tools do: a wrong option or value is one line on stderr,
+    /// `PROGRAM: Unknown option --bogus`, and exit 64.
+    public static func main(_ command: any ParsableCommand.Type, program: String) -> Never {
+        do {
+            var c = try command.parseAsRoot()
+            try c.run()
+            HASupport.exit(.ok)
+        } catch {
+            let code = command.exitCode(for: error)
+            if code == .validationFailure {
+                var message = command.message(for: error)
+                if message.hasPrefix("Unknown option '") { message = "Unknown option " + message.dropFirst(16).replacingOccurrences(of: "'", with: "") }
+                printError(program, message)
+                HASupport.exit(.usage)
+            }
+            command.exit(withError: error)
         }
     }
 }

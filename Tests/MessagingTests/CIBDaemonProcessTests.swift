@@ -183,6 +183,82 @@ final class CIBDNode: @unchecked Sendable {
         #expect(deleted.status == 0 && deleted.stdout.hasPrefix("Deleted crm_config option:"), "\(deleted.stdout) \(deleted.stderr)")
     }
 
+    /// What an operator types on a live cluster, asked through its daemons: crm_node -l/-p/-q/-n
+    /// through corosyncd; transient (status) node attributes set through one node's cibd and
+    /// read through another's; crm_mon -1 -r -A -f, crm_resource --list and --locate on the live
+    /// CIB, each the same as Pacemaker 2.1.5's tools print for a copy of that CIB (CIB_file).
+    @Test func theOperatorToolsReportTheLiveCluster() throws {
+        let (c, cibds) = try Self.cluster()
+        defer { Self.tearDown(c, cibds) }
+        for n in cibds { try n.start() }
+        let ready = CorosyncdCluster.waitFor(30) { cibds.allSatisfy(\.isReady) }
+        try #require(ready != nil, "not every cibd became ready:\n\(Self.report(cibds))")
+        let env0 = ["SWIFTHA_ROOT": cibds[0].root], env1 = ["SWIFTHA_ROOT": cibds[1].root], env2 = ["SWIFTHA_ROOT": cibds[2].root]
+
+        // crm_node through corosyncd: every node a member, names in Pacemaker's order.
+        let all = CorosyncdCluster.waitFor(15) {
+            (try? Tool.run("crm_node", ["-l"], env: env0))?.stdout == "1 node1 member\n2 node2 member\n3 node3 member\n"
+        }
+        #expect(all != nil, "crm_node -l: \((try? Tool.run("crm_node", ["-l"], env: env0))?.stdout ?? "")")
+        #expect(try Tool.run("crm_node", ["-p"], env: env1).stdout == "node1 node2 node3\n")
+        #expect(try Tool.run("crm_node", ["-q"], env: env1).stdout == "1\n")
+        #expect(try Tool.run("crm_node", ["-n"], env: env2).stdout == "node3\n")
+        #expect(try Tool.run("crm_node", ["-i"], env: env2).stdout == "3\n")
+        #expect(try Tool.run("crm_node", ["-N", "2"], env: env0).stdout == "node2\n")
+        #expect(try Tool.run("crm_node", ["-N", "9"], env: env0).status == 105)
+        #expect(try Tool.run("crm_node", [], env: env0).status == 64)
+
+        // The nodes, their state and a resource running on node1 with a failure on node2, as
+        // crmd would have written them.
+        for i in 1...3 {
+            #expect(try cibds[0].cibadmin(["--create", "--scope", "nodes", "--xml-text", "<node id=\"\(i)\" uname=\"node\(i)\"/>"]).status == 0)
+        }
+        #expect(try cibds[0].cibadmin(["--create", "--scope", "resources", "--xml-text", Self.dummy]).status == 0)
+        let op = #"<lrm_rsc_op id="d1_last_0" operation_key="d1_start_0" operation="start" crm-debug-origin="do_update_resource" crm_feature_set="3.16.2" transition-key="1:1:0:x" transition-magic="0:0;1:1:0:x" exit-reason="" call-id="3" rc-code="0" op-status="0" interval="0" last-rc-change="1700000000" exec-time="10" queue-time="0" op-digest="f2317cad3d54cec5d7d7aa7d0bf35cf8"/>"#
+        let failed = #"<lrm_rsc_op id="d1_last_failure_0" operation_key="d1_monitor_0" operation="monitor" crm-debug-origin="do_update_resource" crm_feature_set="3.16.2" transition-key="2:1:7:x" transition-magic="0:1;2:1:7:x" exit-reason="" call-id="2" rc-code="1" op-status="0" interval="0" last-rc-change="1700000000" exec-time="10" queue-time="0" op-digest="f2317cad3d54cec5d7d7aa7d0bf35cf8"/>"#
+        for i in 1...3 {
+            let lrm = i == 1 ? #"<lrm id="1"><lrm_resources><lrm_resource id="d1" class="ocf" provider="pacemaker" type="Dummy">\#(op)</lrm_resource></lrm_resources></lrm>"#
+                : i == 2 ? #"<lrm id="2"><lrm_resources><lrm_resource id="d1" class="ocf" provider="pacemaker" type="Dummy">\#(failed)</lrm_resource></lrm_resources></lrm>"# : ""
+            let state = "<node_state id=\"\(i)\" uname=\"node\(i)\" in_ccm=\"true\" crmd=\"online\" crm-debug-origin=\"do_update_resource\" join=\"member\" expected=\"member\">\(lrm)</node_state>"
+            #expect(try cibds[0].cibadmin(["--create", "--scope", "status", "--xml-text", state]).status == 0)
+        }
+
+        // A transient attribute set through node1's cibd, read through node3's, then deleted.
+        let set = try Tool.run("crm_attribute", ["-N", "node2", "-n", "fail-count-d1#monitor_0", "-l", "reboot", "-v", "1"], env: env0)
+        #expect(set.status == 0, "crm_attribute -l reboot -v: \(set.stderr)")
+        #expect(try Tool.run("crm_attribute", ["-N", "node2", "-n", "site", "-l", "reboot", "-v", "a"], env: env0).status == 0)
+        let seen = CorosyncdCluster.waitFor(10) {
+            (try? Tool.run("crm_attribute", ["-N", "node2", "-n", "site", "-l", "reboot", "-G"], env: env2))?.stdout == "scope=status  name=site value=a\n"
+        }
+        #expect(seen != nil, "node3 does not see the transient attribute set through node1")
+        let pattern = try Tool.run("crm_attribute", ["-N", "node2", "-P", "fail-count-.*", "-l", "reboot", "-G", "-q"], env: env2)
+        #expect(pattern.stdout == "1\n", "\(pattern.stdout)\(pattern.stderr)")
+        #expect(try Tool.run("crm_failcount", ["-r", "d1", "-N", "node2", "-G"], env: env2).stdout == "scope=status  name=fail-count-d1 value=1\n")
+        #expect(try Tool.run("crm_standby", ["-N", "node3", "-v", "on"], env: env1).status == 0)
+
+        // The live views beside Pacemaker's tools on a copy of the same CIB.
+        _ = CorosyncdCluster.waitFor(10) { (try? cibds[1].cibadmin(["--query"]).stdout.contains("name=\"standby\"")) ?? false }
+        let copy = cibds[1].root + "/copy.xml"
+        try cibds[1].cibadmin(["--query"]).stdout.write(toFile: copy, atomically: true, encoding: .utf8)
+        func lines(_ text: String) -> [String] { text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.hasPrefix("  * Last updated:") } }
+        for (tool, args) in [("crm_mon", ["-1", "-r", "-A", "-f"]), ("crm_mon", ["-1"]), ("crm_resource", ["--list"]), ("crm_resource", ["--locate", "-r", "d1"])] {
+            let live = try Tool.run(tool, args, env: env1)
+            #expect(live.status == 0, "\(tool) \(args): \(live.stderr)")
+            guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/" + tool) else {
+                print("SKIPPED: Pacemaker's \(tool) is not installed; the live output was not compared")
+                continue
+            }
+            let theirs = try Tool.run(executable: "/usr/sbin/" + tool, args, env: ["CIB_file": copy, "TZ": ProcessInfo.processInfo.environment["TZ"] ?? ""])
+            #expect(lines(live.stdout) == lines(theirs.stdout), "\(tool) \(args.joined(separator: " ")) live:\n\(live.stdout)\nPacemaker's on the same CIB:\n\(theirs.stdout)")
+        }
+        let mon = try Tool.run("crm_mon", ["-1", "-r", "-A", "-f"], env: env1)
+        #expect(mon.stdout.contains("* Node node3: standby"), "\(mon.stdout)")
+        #expect(mon.stdout.contains("Migration Summary:") && mon.stdout.contains("site"), "\(mon.stdout)")
+
+        let deleted = try Tool.run("crm_attribute", ["-N", "node2", "-n", "site", "-l", "reboot", "-D"], env: env2)
+        #expect(deleted.stdout == "Deleted status attribute: id=status-2-site name=site\n", "\(deleted.stdout)\(deleted.stderr)")
+    }
+
     /// crm_resource, crm_ticket and crm_node --remove on the live cluster: changes made through
     /// one node's cibd are seen through another's.
     @Test func resourceTicketAndNodeToolsWorkOnTheLiveCluster() throws {

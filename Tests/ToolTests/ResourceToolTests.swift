@@ -362,3 +362,83 @@ import ToolSupport
         #expect(missing.stderr.contains("no node named node9"))
     }
 }
+
+/// `crm_resource --constraints` and `--stack` beside Pacemaker's on the scheduler suite: for
+/// each input, the first two resources its location and colocation constraints name.
+@Suite struct CrmResourceConstraintsSuiteTests {
+    /// How many (input, resource) pairs give identical output for `-A`; raise it when more match.
+    static let identicalAtLeast = 600
+
+    /// The first two resources named by rsc_location or rsc_colocation, in document order.
+    static func constrained(_ text: String) -> [String] {
+        var ids: [String] = []
+        let element = try! NSRegularExpression(pattern: #"<rsc_(?:colocation|location)\b[^>]*>"#)
+        let attribute = try! NSRegularExpression(pattern: #"\s(rsc|with-rsc)="([^"]*)""#)
+        let ns = text as NSString
+        for m in element.matches(in: text, range: NSRange(location: 0, length: ns.length)) {
+            let tag = ns.substring(with: m.range) as NSString
+            var found: [String: String] = [:]
+            for a in attribute.matches(in: tag as String, range: NSRange(location: 0, length: tag.length)) {
+                found[tag.substring(with: a.range(at: 1))] = tag.substring(with: a.range(at: 2))
+            }
+            for k in ["rsc", "with-rsc"] { if let v = found[k], !ids.contains(v) { ids.append(v) } }
+            if ids.count >= 2 { break }
+        }
+        return Array(ids.prefix(2))
+    }
+
+    @Test func constraintsLikePacemakerOnTheSuite() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/crm_resource") else {
+            print("SKIPPED: Pacemaker's crm_resource is not installed (make test installs pacemaker-cli-utils as root)")
+            return
+        }
+        let files = SharedData.conformanceFiles
+        guard !files.isEmpty else { return }
+        let ours = Tool.binDir.appendingPathComponent("crm_resource").path
+        var identical = 0, total = 0
+        var first: [String] = []
+        for path in files {
+            for rsc in Self.constrained(try String(contentsOfFile: path, encoding: .utf8)) {
+                total += 1
+                let a = try Tool.run(executable: "/usr/sbin/crm_resource", ["-A", "-r", rsc], env: ["CIB_file": path])
+                let b = try Tool.run(executable: ours, ["-A", "-r", rsc], env: ["CIB_file": path])
+                if (a.status, a.stdout, a.stderr) == (b.status, b.stdout, b.stderr) { identical += 1 } else if first.count < 3 { first.append("\((path as NSString).lastPathComponent):\(rsc)") }
+            }
+        }
+        print("crm_resource -A -r RSC: \(identical) of \(total) suite (input, resource) pairs identical to Pacemaker 2.1.5's (first differences: \(first.joined(separator: ", ")))")
+        #expect(identical >= Self.identicalAtLeast)
+    }
+}
+
+/// `crm_resource --locate -r RSC` beside Pacemaker's on the scheduler suite: for each input,
+/// its first three configured resources (primitives, groups, clones, bundles).
+@Suite struct CrmResourceLocateSuiteTests {
+    /// How many (input, resource) pairs give identical output; raise it when more match.
+    static let identicalAtLeast = 1690
+
+    @Test func locateLikePacemakerOnTheSuite() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/crm_resource") else {
+            print("SKIPPED: Pacemaker's crm_resource is not installed (make test installs pacemaker-cli-utils as root)")
+            return
+        }
+        let files = SharedData.conformanceFiles
+        guard !files.isEmpty else { return }
+        let ours = Tool.binDir.appendingPathComponent("crm_resource").path
+        let element = try NSRegularExpression(pattern: #"<(?:primitive|clone|group|master|bundle)\b[^>]*\bid="([^"]+)""#)
+        var identical = 0, total = 0
+        var first: [String] = []
+        for path in files {
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            let ns = text as NSString
+            for m in element.matches(in: text, range: NSRange(location: 0, length: ns.length)).prefix(3) {
+                let rsc = ns.substring(with: m.range(at: 1))
+                total += 1
+                let a = try Tool.run(executable: "/usr/sbin/crm_resource", ["--locate", "-r", rsc], env: ["CIB_file": path])
+                let b = try Tool.run(executable: ours, ["--locate", "-r", rsc], env: ["CIB_file": path])
+                if (a.status, a.stdout, a.stderr) == (b.status, b.stdout, b.stderr) { identical += 1 } else if first.count < 3 { first.append("\((path as NSString).lastPathComponent):\(rsc)") }
+            }
+        }
+        print("crm_resource --locate -r RSC: \(identical) of \(total) suite (input, resource) pairs identical to Pacemaker 2.1.5's (first differences: \(first.joined(separator: ", ")))")
+        #expect(identical >= Self.identicalAtLeast)
+    }
+}

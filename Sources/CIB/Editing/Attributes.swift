@@ -16,6 +16,13 @@ public struct AttributeValue: Sendable, Equatable {
     public var id: String
     public var name: String
     public var value: String
+
+    public init(scope: CIBAttributeScope, id: String, name: String, value: String) {
+        self.scope = scope
+        self.id = id
+        self.name = name
+        self.value = value
+    }
 }
 
 extension CIB {
@@ -129,5 +136,124 @@ extension CIB {
             }
             return (statusPath + [k, t], "instance_attributes", "status-\(state.id ?? node)")
         }
+    }
+}
+
+/// Which attributes a command means, as crm_attribute narrows them: by name, by the
+/// nvpair's id (`--id`), by the set's id (`--set-name`), by a regular expression on the name
+/// (`--pattern`), and in a node's utilization rather than its attributes (`--utilization`).
+public struct AttributeSelector: Sendable {
+    public var name: String?
+    public var id: String?
+    public var set: String?
+    public var pattern: String?
+    public var utilization: Bool
+
+    public init(name: String? = nil, id: String? = nil, set: String? = nil, pattern: String? = nil, utilization: Bool = false) {
+        self.name = name
+        self.id = id
+        self.set = set
+        self.pattern = pattern
+        self.utilization = utilization
+    }
+}
+
+extension CIB {
+    /// Pacemaker's ids for new pairs: `:` and `#` become `.`.
+    static func sanitizedID(_ s: String) -> String {
+        String(s.map { $0 == ":" || $0 == "#" ? "." : $0 })
+    }
+
+    /// The set tag for a scope: utilization when asked, else the scope's own.
+    private func setTag(_ scope: CIBAttributeScope, _ sel: AttributeSelector) -> String {
+        switch scope {
+        case .crmConfig: return "cluster_property_set"
+        case .rscDefaults, .opDefaults: return "meta_attributes"
+        case .nodes, .status: return sel.utilization ? "utilization" : "instance_attributes"
+        }
+    }
+
+    /// The sets the selector looks in. A node's transient attributes are searched in every
+    /// set under transient_attributes unless utilization is asked for, as Pacemaker does.
+    private func selectedSets(_ scope: CIBAttributeScope, node: String?, _ sel: AttributeSelector) -> [XElement] {
+        guard let (path, _, _) = try? location(scope, node: node), let owner = root.element(at: path) else { return [] }
+        let tag = setTag(scope, sel)
+        return owner.children.compactMap { child -> XElement? in
+            guard case .element(let e) = child else { return nil }
+            let tagMatches = e.name == tag || (scope == .status && !sel.utilization)
+            guard tagMatches, sel.set == nil || e.id == sel.set else { return nil }
+            return e
+        }
+    }
+
+    /// Every attribute the selector matches, in document order.
+    public func attributes(_ sel: AttributeSelector, scope: CIBAttributeScope, node: String? = nil) throws(CIBError) -> [AttributeValue] {
+        if scope == .nodes || scope == .status, node == nil { throw CIBError(.badRequest, "a node attribute needs a node (--node NAME)") }
+        var regex: Regex<AnyRegexOutput>?
+        if let p = sel.pattern {
+            do { regex = try Regex(p) } catch { throw CIBError(.badRequest, "--pattern \(p) is not a regular expression") }
+        }
+        return selectedSets(scope, node: node, sel).flatMap { $0.elements(named: "nvpair") }.filter { e in
+            let name = e["name"] ?? ""
+            if let n = sel.name, n != name { return false }
+            if let i = sel.id, i != e.id { return false }
+            if let regex, (try? regex.firstMatch(in: name)) == nil { return false }
+            return true
+        }.map { AttributeValue(scope: scope, id: $0.id ?? "", name: $0["name"] ?? "", value: $0["value"] ?? "") }
+    }
+
+    /// Sets the attribute the selector names (by name, with --id and --set-name narrowing
+    /// where it goes), creating the set as Pacemaker would.
+    public mutating func setAttribute(_ sel: AttributeSelector, to value: String, scope: CIBAttributeScope, node: String? = nil) throws(CIBError) {
+        guard let name = sel.name else { throw CIBError(.badRequest, "an update needs the attribute's name (--name NAME)") }
+        switch scope {
+        case .crmConfig: _ = ensureSection(.crmConfig)
+        case .rscDefaults: _ = ensureSection(.rscDefaults)
+        case .opDefaults: _ = ensureSection(.opDefaults)
+        case .nodes: break
+        case .status: try ensureTransientAttributes(node)
+        }
+        let existing = try attributes(AttributeSelector(name: name, id: sel.id, set: sel.set, utilization: sel.utilization), scope: scope, node: node).first
+        let (path, _, defaultSet) = try location(scope, node: node)
+        let tag = setTag(scope, sel)
+        let newSetID = sel.set ?? (sel.utilization ? defaultSet + "-utilization" : defaultSet)
+        root.modifyElement(at: path) { owner in
+            if let existing {
+                owner.children = owner.children.map { child in
+                    guard case .element(var set) = child, set.elements(named: "nvpair").contains(where: { $0.id == existing.id }) else { return child }
+                    set.children = set.children.map { c in
+                        guard case .element(var p) = c, p.name == "nvpair", p.id == existing.id else { return c }
+                        p["value"] = value
+                        return .element(p)
+                    }
+                    return .element(set)
+                }
+                return
+            }
+            let index = owner.children.firstIndex { child in
+                guard case .element(let e) = child, e.name == tag else { return false }
+                return sel.set == nil || e.id == sel.set
+            }
+            var set: XElement
+            if let index, case .element(let e) = owner.children[index] { set = e } else { set = XElement(tag, ["id": newSetID]) }
+            set.append(XElement("nvpair", ["id": sel.id ?? CIB.sanitizedID("\(set.id ?? newSetID)-\(name)"), "name": name, "value": value]))
+            if let index { owner.children[index] = .element(set) } else { owner.append(set) }
+        }
+        bumpVersion(for: scope == .status ? .status : .configuration)
+    }
+
+    /// Deletes the attributes with these ids from the scope's sets.
+    public mutating func deleteAttributes(ids: [String], scope: CIBAttributeScope, node: String? = nil) throws(CIBError) {
+        guard !ids.isEmpty else { return }
+        let (path, _, _) = try location(scope, node: node)
+        let doomed = Set(ids)
+        root.modifyElement(at: path) { owner in
+            owner.children = owner.children.map { child in
+                guard case .element(var set) = child else { return child }
+                set.removeElements { $0.name == "nvpair" && doomed.contains($0.id ?? "") }
+                return .element(set)
+            }
+        }
+        bumpVersion(for: scope == .status ? .status : .configuration)
     }
 }

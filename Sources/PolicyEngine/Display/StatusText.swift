@@ -250,7 +250,7 @@ public enum StatusText {
             }
             if r.failureIgnored { flags.append("failure ignored") }
             text += flagText(flags)
-            if r.activeOn.count > 1 { text += " [ " + r.activeOn.joined(separator: " ") + " ]" }
+            if r.activeOn.count > 1 && options.showNodes { text += " [ " + r.activeOn.joined(separator: " ") + " ]" }
             return text
         }
 

@@ -26,6 +26,7 @@ struct CrmMon: ParsableCommand {
     @Flag(name: [.customShort("f"), .customLong("failcounts")], help: "Display resource fail counts (Migration Summary).") var failcounts = false
     @Flag(name: [.customShort("A"), .customLong("show-node-attributes")], help: "Display node attributes.") var nodeAttributes = false
     @Option(name: [.customShort("i"), .customLong("interval")], help: "Update frequency of the refreshing display (default 5s).") var interval = "5s"
+    @Flag(name: [.customShort("L"), .customLong("neg-locations")], help: "Display negative location constraints (bans).") var negLocations = false
     @Flag(name: [.customShort("V"), .long], help: "Print more details.") var verbose: Int
 
     func run() throws {
@@ -34,7 +35,7 @@ struct CrmMon: ParsableCommand {
             ToolSupport.fail(program, "--output-as \(outputAs): use text, xml or html", .usage)
         }
         guard let intervalMS = CIBValue.milliseconds(interval), intervalMS > 0 else {
-            ToolSupport.fail(program, "--interval \(interval) is not a duration: write e.g. 5s, 500ms or 1min", .usage)
+            ToolSupport.fail(program, "Invalid value for -i: \(interval) (write a duration, e.g. 5s, 500ms or 1min)", .usage)
         }
         // The refreshing display, on a terminal only; elsewhere (a pipe, a file) one shot.
         if outputAs == "text" && !oneShot && !simple && isatty(STDOUT_FILENO) != 0 {
@@ -59,7 +60,7 @@ struct CrmMon: ParsableCommand {
             let text = MonitorHTML.page(cib, ws, now: Date(timeIntervalSince1970: Double(now)), inactive: inactive)
             return [String(text.dropLast())]
         }
-        if simple { return [MonitorText.simpleStatus(ws)] }
+        if simple { return [MonitorText.simpleStatus(cib, ws)] }
         var lines = MonitorText.summary(cib, ws, now: Date())
         lines.append("")
         lines += StatusText.monitorLines(ws, showInactive: inactive)
@@ -70,6 +71,13 @@ struct CrmMon: ParsableCommand {
         if failcounts {
             let summary = MonitorText.migrationSummary(cib, ws)
             if !summary.isEmpty { lines += [""] + summary }
+        }
+        if negLocations {
+            let bans = MonitorText.negativeLocations(cib, ws)
+            if !bans.isEmpty {
+                lines += ["", "Negative Location Constraints:"]
+                lines += bans.map { "  * \($0.id)\tprevents \($0.resource) from running \($0.promoted ? "in Promoted role " : "")on \($0.node)" }
+            }
         }
         let failed = MonitorText.failedActions(ws)
         if !failed.isEmpty {
@@ -100,6 +108,11 @@ enum LiveDisplay {
             LiveDisplay.restore()
             print("")
             exit(0)
+        }
+        // SIGTERM (kill, timeout) also leaves the terminal as it was.
+        signal(SIGTERM) { _ in
+            LiveDisplay.restore()
+            _exit(0)
         }
         defer { restore() }
         while true {
@@ -173,7 +186,8 @@ enum MonitorText {
         ws.failedOperations.map { f in
             var line = "  * \(f.resource) "
             if f.intervalMS > 0 { line += "\(readableInterval(f.intervalMS))-interval " }
-            line += "\(f.task) on \(f.node) "
+            // A monitor without an interval is a probe.
+            line += "\(f.task == "monitor" && f.intervalMS == 0 ? "probe" : f.task) on \(f.node) "
             if f.status == 0 {
                 line += "returned '\(rcText(f.rc))'"
                 if let r = f.exitReason { line += " (\(r))" }
@@ -281,12 +295,58 @@ enum MonitorText {
     }
 
     /// `crm_mon -s`: one line for a monitoring system.
-    static func simpleStatus(_ ws: WorkingSet) -> String {
-        let online = ws.nodes.filter { $0.online && !$0.isBundleNode }.count
-        let total = ws.nodes.filter { !$0.isBundleNode }.count
+    /// The negative location scores, as Pacemaker keeps its placement constraints: the last
+    /// constraint first; a rule-based one under the rule's id, for each node the rule passes
+    /// on (the last node first); a `node=` one only for a known node.
+    static func negativeLocations(_ cib: CIB, _ ws: WorkingSet) -> [(id: String, resource: String, node: String, weight: Int, promoted: Bool)] {
+        var out: [(id: String, resource: String, node: String, weight: Int, promoted: Bool)] = []
+        let dc = cib.root["dc-uuid"]
+        let nodes = ws.nodes.sorted { naturalLess($0.name, $1.name) }
+        func promoted(_ e: XElement) -> Bool { ["Promoted", "Master"].contains(e["role"] ?? "") }
+        for c in cib.constraintElements.reversed() where c.name == "rsc_location" {
+            guard let rsc = c["rsc"] else { continue }
+            if let node = c["node"] {
+                if ws.node(named: node) != nil, let score = CIBValue.score(c["score"] ?? ""), score < 0 {
+                    out.append((c.id ?? "", rsc, node, max(score, -CIBValue.infinity), promoted(c)))
+                }
+                continue
+            }
+            for rule in c.elements(named: "rule").reversed() {
+                guard let score = rule["score"].flatMap(CIBValue.score), score < 0 else { continue }
+                for n in nodes.reversed() {
+                    var attrs = n.configuredAttributes
+                    for (k, v) in n.attributes { attrs[k] = v }
+                    attrs["#uname"] = n.name
+                    attrs["#id"] = n.id
+                    attrs["#kind"] = n.kind == .member ? "cluster" : (n.kind == .remote ? "remote" : "container")
+                    attrs["#is_dc"] = n.id == dc ? "true" : "false"
+                    guard RuleEvaluator.passes(rule, RuleContext(now: ws.now, nodeAttributes: attrs)) else { continue }
+                    out.append((rule.id ?? c.id ?? "", rsc, n.name, max(score, -CIBValue.infinity), promoted(c) || promoted(rule)))
+                }
+            }
+        }
+        return out
+    }
+
+    /// `-s`: one line for a monitoring check, as Pacemaker's: CLUSTER WARN without a DC or
+    /// with offline nodes (named), else CLUSTER OK with the counts.
+    static func simpleStatus(_ cib: CIB, _ ws: WorkingSet) -> String {
+        let noDC = !ws.nodes.contains { $0.id == cib.root["dc-uuid"] }
+        var online = 0, standby = 0, maintenance = 0
+        var offline: [String] = []
+        for n in ws.nodes.sorted(by: { naturalLess($0.name, $1.name) }) {
+            if n.standby && n.online { standby += 1 } else if n.maintenance && n.online { maintenance += 1 } else if n.online { online += 1 } else { offline.append("offline node: \(n.name)") }
+        }
+        if noDC || !offline.isEmpty {
+            return "CLUSTER WARN: " + (noDC ? "No DC" : "") + (noDC && !offline.isEmpty ? ", " : "") + offline.joined(separator: " ")
+        }
+        func plural(_ n: Int) -> String { n == 1 ? "" : "s" }
         let (_, _, instances) = Simulator.instanceCounts(ws)
-        return "CLUSTER OK: \(online) node\(online == 1 ? "" : "s") online, \(instances) resource instance\(instances == 1 ? "" : "s") configured" + (online < total ? " (\(total - online) offline)" : "")
+        return "CLUSTER OK: \(online) node\(plural(online)) online"
+            + (standby > 0 ? ", \(standby) standby node\(plural(standby))" : "")
+            + (maintenance > 0 ? ", \(maintenance) maintenance node\(plural(maintenance))" : "")
+            + ", \(instances) resource instance\(plural(instances)) configured"
     }
 }
 
-CrmMon.main()
+ToolSupport.main(CrmMon.self, program: "crm_mon")

@@ -32,6 +32,11 @@ struct CrmNode: AsyncParsableCommand {
             throw ExitCode(64)
         }
         let env = NodeEnvironment(root: root)
+        // Called from a resource agent: the cluster passes the node's name.
+        if name, let n = ProcessInfo.processInfo.environment["OCF_RESKEY_CRM_meta_on_node"] {
+            print(n)
+            return
+        }
         if let remove { throw ExitCode(await Self.remove(remove, env: env).rawValue) }
         let state: QuorumState
         let nodelist: [(id: UInt32, name: String)]
@@ -49,6 +54,7 @@ struct CrmNode: AsyncParsableCommand {
         }
         if self.name {
             print(env.node ?? nameOf(state.nodeID) ?? ProcessInfo.processInfo.hostName)
+            return
         } else if let id = nameForID {
             guard let n = nameOf(id) else {
                 FileHandle.standardError.write(Data("crm_node: no node with id \(id)\n".utf8))
@@ -61,11 +67,13 @@ struct CrmNode: AsyncParsableCommand {
             let members = Set(state.members.map(\.nodeID))
             var ids = Set(nodelist.map(\.id))
             ids.formUnion(members)
-            for id in ids.sorted() {
-                print("\(id) \(nameOf(id) ?? "(null)") \(members.contains(id) ? "member" : "lost")")
+            // Sorted by name as Pacemaker's (case aside, digit runs as numbers).
+            for id in ids.sorted(by: { Self.numericLess(nameOf($0) ?? "", nameOf($1) ?? "") }) {
+                print("\(id) \(nameOf(id) ?? "") \(members.contains(id) ? "member" : "lost")")
             }
         } else if partition {
-            print(state.members.map { $0.name ?? String($0.nodeID) }.joined(separator: " "))
+            let names = state.members.map { nameOf($0.nodeID) ?? "" }.sorted(by: Self.numericLess)
+            if !names.isEmpty { print(names.joined(separator: " ")) }
         } else if quorum {
             print(state.quorate ? "1" : "0")
         }
@@ -105,6 +113,31 @@ struct CrmNode: AsyncParsableCommand {
             print("To take it out of the membership for good, delete its entry \(nodelistEntry ?? "(node { name: \(name) ... })") from the nodelist of \(conf) on every remaining node, then restart corosyncd there one node at a time: corosyncd reads its nodelist from corosync.conf only when it starts.")
         }
         return .ok
+    }
+
+    /// Pacemaker's order for node names: case-insensitive, runs of digits compared as numbers
+    /// (node2 before node10).
+    static func numericLess(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.lowercased().unicodeScalars), y = Array(b.lowercased().unicodeScalars)
+        var i = 0, j = 0
+        func digit(_ c: Unicode.Scalar) -> Bool { c.properties.numericType == .decimal && c.isASCII }
+        while i < x.count && j < y.count {
+            if digit(x[i]) && digit(y[j]) {
+                var m = i, n = j
+                while m < x.count && digit(x[m]) { m += 1 }
+                while n < y.count && digit(y[n]) { n += 1 }
+                let p = String(String.UnicodeScalarView(x[i..<m])), q = String(String.UnicodeScalarView(y[j..<n]))
+                let (pv, qv) = (Int(p.drop { $0 == "0" }.prefix(18)) ?? 0, Int(q.drop { $0 == "0" }.prefix(18)) ?? 0)
+                if pv != qv { return pv < qv }
+                i = m
+                j = n
+            } else {
+                if x[i] != y[j] { return x[i].value < y[j].value }
+                i += 1
+                j += 1
+            }
+        }
+        return x.count - i < y.count - j
     }
 
     /// `nodelist.node.N.nodeid` and `nodelist.node.N.name` from cmap.

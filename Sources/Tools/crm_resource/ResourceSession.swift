@@ -134,13 +134,36 @@ struct ResourceSession {
 
     func locate(_ i: Int) -> CRMExit {
         let id = o.resource!
-        let leaves = ws.primitives(under: i).filter { !ws.resources[$0].activeOn.isEmpty }
-        if leaves.isEmpty { err("resource \(id) is NOT running") }
-        for p in leaves {
-            for n in ws.resources[p].activeOn {
-                print("resource \(id) is running on: \(n)" + (ws.resources[p].role == .promoted ? " Promoted" : ""))
-            }
+        // Where a resource is active, as Pacemaker's running_on: a primitive's nodes; for a
+        // group or bundle each node once, in the order its members were found there.
+        func nodes(_ k: Int) -> [String] {
+            if ws.resources[k].isPrimitive { return ws.resources[k].activeOn }
+            var seen: [String] = []
+            for p in ws.primitives(under: k) { for n in ws.resources[p].activeOn where !seen.contains(n) { seen.append(n) } }
+            return seen
         }
+        func isClone(_ k: Int) -> (promotable: Bool, unique: Bool)? {
+            if case .clone(let p, let u) = ws.resources[k].variant { return (p, u) }
+            return nil
+        }
+        // Pacemaker gathers the nodes each in front of the last: the last found comes first.
+        var found: [(node: String, promoted: Bool)] = []
+        let r = ws.resources[i]
+        var cloneIndex: Int? = isClone(i) != nil ? i : nil
+        if cloneIndex == nil, let parent = r.parent, let c = isClone(parent), !c.unique, id == r.configuredID, id != r.id,
+           r.historyIDs.values.contains(id) {
+            cloneIndex = parent  // an anonymous clone's instances, by the common id their history uses
+        }
+        if let c = cloneIndex {
+            let promotable = isClone(c)!.promotable
+            for child in ws.resources[c].children {
+                for n in nodes(child) { found.insert((n, promotable && ws.resources[child].role == .promoted), at: 0) }
+            }
+        } else {
+            for n in nodes(i) { found.insert((n, r.isPrimitive && r.role == .promoted), at: 0) }
+        }
+        if found.isEmpty && !o.quiet { err("resource \(id) is NOT running") }
+        for f in found { print(o.quiet ? f.node : "resource \(id) is running on: \(f.node)" + (f.promoted ? " Promoted" : "")) }
         return .ok
     }
 

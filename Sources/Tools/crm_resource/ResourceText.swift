@@ -12,19 +12,33 @@ enum ConstraintText {
         return String(v)
     }
 
-    /// (node, score, constraint id) for each location constraint of the resource: the
-    /// `node=` form, and rules that name one node by `#uname eq`.
-    static func locations(_ cib: CIB, _ rsc: String) -> [(node: String, score: String, id: String)] {
+    /// (node, score, id) for each location constraint of the resource: the `node=` form with
+    /// the constraint's id, and for rules each node the rule passes on (in the configuration's
+    /// node order) with the rule's id.
+    static func locations(_ ws: WorkingSet, _ rsc: String) -> [(node: String, score: String, id: String)] {
         var out: [(String, String, String)] = []
-        for c in cib.constraintElements where c.name == "rsc_location" && c["rsc"] == rsc {
+        let dc = ws.cib.root["dc-uuid"]
+        let nodes = ws.nodes
+        // Pacemaker prepends each constraint (and each rule) to the resource's list.
+        for c in ws.cib.constraintElements.reversed() where c.name == "rsc_location" && c["rsc"] == rsc {
             if let node = c["node"] {
-                out.append((node, readable(c["score"]), c.id ?? ""))
+                if ws.node(named: node) != nil { out.append((node, readable(c["score"]), c.id ?? "")) }
                 continue
             }
-            for rule in c.elements(named: "rule") {
-                for e in rule.elements(named: "expression") where e["attribute"] == "#uname" && e["operation"] == "eq" {
-                    if let v = e["value"] { out.append((v, readable(rule["score"]), c.id ?? "")) }
+            for rule in c.elements(named: "rule").reversed() {
+                var passing: [(String, String, String)] = []
+                for n in nodes {
+                    var attrs = n.configuredAttributes
+                    for (k, v) in n.attributes { attrs[k] = v }
+                    attrs["#uname"] = n.name
+                    attrs["#id"] = n.id
+                    attrs["#kind"] = n.kind == .member ? "cluster" : (n.kind == .remote ? "remote" : "container")
+                    attrs["#is_dc"] = n.id == dc ? "true" : "false"
+                    guard RuleEvaluator.passes(rule, RuleContext(now: ws.now, nodeAttributes: attrs)) else { continue }
+                    let score = rule["score"].map(readable) ?? rule["score-attribute"].flatMap { attrs[$0] }.map(readable) ?? "0"
+                    passing.append((n.name, score, rule.id ?? c.id ?? ""))
                 }
+                out += passing
             }
         }
         return out
@@ -47,8 +61,8 @@ enum ConstraintText {
         return "\(rsc) (score=\(c.score), id=\(c.id))"
     }
 
-    static func locationList(_ cib: CIB, _ rsc: String, into p: inout ListPrinter) {
-        let locs = locations(cib, rsc)
+    static func locationList(_ ws: WorkingSet, _ rsc: String, into p: inout ListPrinter) {
+        let locs = locations(ws, rsc)
         guard !locs.isEmpty else { return }
         p.header("Locations")
         for l in locs { p.item("Node \(l.node) (score=\(l.score), id=\(l.id), rsc=\(rsc))") }
@@ -56,10 +70,37 @@ enum ConstraintText {
     }
 
     /// "Resources colocated with RSC" (dependents == true) or "Resources RSC is colocated with".
-    static func colocationList(_ cib: CIB, _ rsc: String, dependents: Bool, recursive: Bool, visited: inout Set<String>, into p: inout ListPrinter) {
+    static func colocationList(_ ws: WorkingSet, _ rsc: String, dependents: Bool, recursive: Bool, visited: inout Set<String>, into p: inout ListPrinter) {
         if visited.contains(rsc) { return }
         visited.insert(rsc)
-        let list = colocations(cib).filter { dependents ? $0.primary == rsc : $0.dependent == rsc }
+        // Pacemaker keeps each list sorted by the other resource's priority, variant (clones
+        // first, promotable ones before others) and id; equal ones newest first.
+        func key(_ id: String) -> (Int, Int, Int, String) {
+            guard let i = ws.resources.firstIndex(where: { $0.id == id }) else { return (0, 0, 0, id) }
+            let r = ws.resources[i]
+            let variant: Int
+            var promotable = 0
+            switch r.variant {
+            case .primitive: variant = 0
+            case .group: variant = 1
+            case .clone(let p, _): variant = 2; promotable = p ? 1 : 0
+            default: variant = 3
+            }
+            return (CIBValue.score(r.meta["priority"] ?? "0") ?? 0, variant, promotable, id)
+        }
+        func before(_ a: String, _ b: String) -> Bool {
+            let (ka, kb) = (key(a), key(b))
+            if ka.0 != kb.0 { return ka.0 > kb.0 }
+            if ka.1 != kb.1 { return ka.1 > kb.1 }
+            if ka.2 != kb.2 { return ka.2 > kb.2 }
+            return Array(ka.3.utf8).lexicographicallyPrecedes(Array(kb.3.utf8))
+        }
+        var list: [Colocation] = []
+        for c in colocations(ws.cib).reversed() where dependents ? c.primary == rsc : c.dependent == rsc {
+            let other = dependents ? c.dependent : c.primary
+            let at = list.firstIndex { !before(dependents ? $0.dependent : $0.primary, other) } ?? list.count
+            list.insert(c, at: at)
+        }
         guard !list.isEmpty else { return }
         p.header(dependents ? "Resources colocated with \(rsc)" : "Resources \(rsc) is colocated with")
         for c in list {
@@ -70,19 +111,19 @@ enum ConstraintText {
             }
             p.item(header(other, c, dependents: dependents))
             p.begin()
-            locationList(cib, other, into: &p)
-            if recursive { colocationList(cib, other, dependents: dependents, recursive: true, visited: &visited, into: &p) }
+            locationList(ws, other, into: &p)
+            if recursive { colocationList(ws, other, dependents: dependents, recursive: true, visited: &visited, into: &p) }
             p.end()
         }
         p.end()
     }
 
     static func print(_ ws: WorkingSet, _ cib: CIB, resource: String, recursive: Bool, into p: inout ListPrinter) {
-        locationList(cib, resource, into: &p)
+        locationList(ws, resource, into: &p)
         var visited = Set<String>()
-        colocationList(cib, resource, dependents: true, recursive: recursive, visited: &visited, into: &p)
+        colocationList(ws, resource, dependents: true, recursive: recursive, visited: &visited, into: &p)
         visited = []
-        colocationList(cib, resource, dependents: false, recursive: recursive, visited: &visited, into: &p)
+        colocationList(ws, resource, dependents: false, recursive: recursive, visited: &visited, into: &p)
     }
 }
 
