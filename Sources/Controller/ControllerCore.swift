@@ -263,6 +263,27 @@ public struct ControllerCore: Sendable {
         return out
     }
 
+    /// A record the DC wrote (an operation's result, a node fenced) did not reach the CIB: the
+    /// scheduler would plan on a status that misses it. The transition is aborted and the
+    /// scheduler run again after the retry delay (doubling while writes keep failing), as
+    /// after a failed transition; a node whose fencing could not be recorded is still unclean
+    /// in the CIB, so it is fenced again rather than wrongly thought down.
+    public mutating func onRecordFailed(_ what: String) -> [Directive] {
+        guard isDC else { return [] }
+        failedInTransition = true
+        var out: [Directive] = [.note("could not record \(what) in the CIB: aborting the transition")]
+        if var ex = executor, !ex.isFinished {
+            let d = ex.abort(reason: "could not record \(what)")
+            executor = ex
+            out += perform(d)
+        } else {
+            // The transition is over (or the scheduler runs): plan again, after a pause.
+            failedTransitions += 1
+            out += [.disarm(.recheck), .arm(.retry, after: currentRetryDelay)]
+        }
+        return out
+    }
+
     public mutating func onFenceResult(transition: Int, index: Int, _ result: FencingResult) -> [Directive] {
         guard isDC, transition == transitionID, var ex = executor else { return [] }
         let d: [TransitionExecutor.Directive]

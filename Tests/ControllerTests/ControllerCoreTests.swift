@@ -403,6 +403,51 @@ final class SimulatedCluster {
         #expect(idle.onScheduled(fence3, recheck: nil).contains(where: Self.isFence))
     }
 
+    /// A result the DC could not write to the CIB: the transition is aborted, and the scheduler
+    /// runs again only after the retry delay, longer with every failure in a row (not as if
+    /// recorded, and not in a spin while cibd is unavailable).
+    @Test func aFailedRecordAbortsTheTransitionAndRetriesWithBackOff() throws {
+        let graph = ActionGraph(actions: [
+            GraphAction(id: 1, kind: .resource, task: "start", key: "d1_start_0", resource: "d1", node: "node2"),
+            GraphAction(id: 2, kind: .resource, task: "start", key: "d2_start_0", resource: "d2", node: "node3"),
+            GraphAction(id: 3, kind: .resource, task: "monitor", key: "d2_monitor_10000", resource: "d2", node: "node3", intervalMS: 10_000),
+        ], inputs: [[], [], [1]])
+        var core = Self.joinedDC()
+        #expect(core.onTimer(.recheck).contains(where: Self.isSchedule))
+        var delays: [Duration] = []
+        for _ in 0..<2 {
+            _ = core.onScheduled(graph, recheck: nil)
+            let t = core.transitionID
+            #expect(core.busy)
+            let r1 = ActionResult(node: "node2", resource: "d1", agent: "ocf:heartbeat:Dummy", task: "start", intervalMS: 0,
+                                  transitionKey: "1:\(t):0:u", callID: 3, rc: 0, opStatus: 0, lastRCChange: 1)
+            let out = core.onMessage(.result(r1), from: Self.n2)
+            #expect(out.first == .recordResult(r1))
+            // The shell could not write it.
+            let failed = core.onRecordFailed("d1_start_0 on node2")
+            #expect(!failed.contains(where: Self.isSchedule), "rescheduled at once: \(failed)")
+            #expect(core.busy, "d2's start is still in flight")
+            // d2 reports: the transition ends aborted (its monitor is not started), and a retry
+            // is armed rather than a schedule at once.
+            let r2 = ActionResult(node: "node3", resource: "d2", agent: "ocf:heartbeat:Dummy", task: "start", intervalMS: 0,
+                                  transitionKey: "2:\(t):0:u", callID: 4, rc: 0, opStatus: 0, lastRCChange: 1)
+            let end = core.onMessage(.result(r2), from: Self.n3)
+            #expect(!core.busy)
+            #expect(!end.contains(where: Self.isSchedule), "\(end)")
+            #expect(!end.contains { if case .send(.execute(let req)) = $0 { return req.task == "monitor" }; return false },
+                    "carried on with the transition as if recorded: \(end)")
+            #expect(end.contains(.arm(.retry, after: core.currentRetryDelay)), "\(end)")
+            delays.append(core.currentRetryDelay)
+            #expect(core.onTimer(.retry).contains(where: Self.isSchedule))
+        }
+        #expect(delays[0] > .zero && delays[1] > delays[0], "no back-off: \(delays)")
+        // A record failing with no transition in flight: a retry too, never a schedule at once.
+        _ = core.onScheduled(ActionGraph(), recheck: nil)
+        let idle = core.onRecordFailed("node3 fenced")
+        #expect(!idle.contains(where: Self.isSchedule))
+        #expect(idle.contains(.arm(.retry, after: core.currentRetryDelay)))
+    }
+
     /// An action whose result does not come in time is recorded as Pacemaker records it (op-status
     /// 2, rc 1, call-id -1), so the scheduler sees the resource failed there; its late result,
     /// even a success, reruns the scheduler.
