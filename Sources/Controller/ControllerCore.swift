@@ -318,10 +318,20 @@ public struct ControllerCore: Sendable {
     }
 
     /// This node was asked to stop (SIGTERM): ask the DC to move its resources away first.
-    public mutating func onShutdownRequested() -> [Directive] {
+    /// `resourcesActive`: whether the local executor may still run resources (the shell asks
+    /// lrmd; when it cannot tell, true). Without a DC nobody can move them away: the node
+    /// leaves on purpose only when nothing runs here; otherwise it goes as on a failed
+    /// shutdown, so that the others see it lost and fence it before starting its resources.
+    public mutating func onShutdownRequested(resourcesActive: Bool = true) -> [Directive] {
         guard !shuttingDown else { return [] }
         shuttingDown = true
-        guard election.dc != nil else { return [.note("no DC: exiting at once"), .exit(clean: true)] }
+        guard election.dc != nil else {
+            if resourcesActive {
+                return [.note("no DC, and resources may still run here: exiting without a clean leave, so that the cluster recovers them"),
+                        .exit(clean: false)]
+            }
+            return [.note("no DC and nothing running here: exiting at once"), .exit(clean: true)]
+        }
         return [.send(.shutdownRequest(nodeID: local.nodeID, node: local.name)), .arm(.shutdownEscalation, after: shutdownEscalation)]
     }
 

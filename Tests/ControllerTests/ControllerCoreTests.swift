@@ -403,6 +403,25 @@ final class SimulatedCluster {
         #expect(idle.onScheduled(fence3, recheck: nil).contains(where: Self.isFence))
     }
 
+    /// SIGTERM before the first membership event: no DC to move resources away. The node leaves
+    /// cleanly only when lrmd runs nothing; otherwise it goes as on a failed shutdown, so the
+    /// DC sees it lost (and fences it) rather than starting its resources elsewhere.
+    @Test func aShutdownWithoutADCLeavesCleanlyOnlyWhenNothingRuns() {
+        var busy = ControllerCore(local: Self.n2, uuid: "u")
+        let out = busy.onShutdownRequested(resourcesActive: true)
+        #expect(out.contains(.exit(clean: false)) && !out.contains(.exit(clean: true)), "\(out)")
+        var idle = ControllerCore(local: Self.n2, uuid: "u")
+        #expect(idle.onShutdownRequested(resourcesActive: false).contains(.exit(clean: true)))
+        // Unknown (the default): assume resources run.
+        var unknown = ControllerCore(local: Self.n2, uuid: "u")
+        #expect(unknown.onShutdownRequested().contains(.exit(clean: false)))
+        // With a DC, the DC is asked to move them away first, whatever runs.
+        var member = ControllerCore(local: Self.n2, uuid: "u")
+        _ = member.onMembership([Self.n1, Self.n2])
+        let asked = member.onShutdownRequested(resourcesActive: true)
+        #expect(asked.contains(.send(.shutdownRequest(nodeID: 2, node: "node2"))) && !asked.contains { if case .exit = $0 { return true }; return false })
+    }
+
     /// A result the DC could not write to the CIB: the transition is aborted, and the scheduler
     /// runs again only after the retry delay, longer with every failure in a row (not as if
     /// recorded, and not in a spin while cibd is unavailable).

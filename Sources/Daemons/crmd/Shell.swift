@@ -158,7 +158,9 @@ final class ControllerShell: @unchecked Sendable {
             await send(.result(r))
         case .signal(let sig):
             logger.info("received \(sig == SIGINT ? "SIGINT" : "SIGTERM"): asking the DC to move this node's resources away before stopping")
-            await perform(core.onShutdownRequested())
+            // Whether lrmd may still run resources here (unknown: assume so).
+            let active = (try? await lrmd.histories()).map { $0.contains(where: \.mayBeActive) } ?? true
+            await perform(core.onShutdownRequested(resourcesActive: active))
         case .recordFailed(let what):
             await perform(core.onRecordFailed(what))
         case .lost:
