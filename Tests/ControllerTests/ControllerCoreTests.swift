@@ -403,6 +403,27 @@ final class SimulatedCluster {
         #expect(idle.onScheduled(fence3, recheck: nil).contains(where: Self.isFence))
     }
 
+    /// A fencing confirmed after its target rejoined the cluster does not mark it down (nor
+    /// delete the history its join recorded); one confirmed while it is still away does.
+    @Test func aLateFencingOfARejoinedNodeIsNotRecorded() {
+        let fence3 = ActionGraph(actions: [GraphAction(id: 1, kind: .fence, task: "stonith", key: "stonith-node3-reboot", node: "node3",
+                                                       meta: ["stonith_action": "reboot"])], inputs: [[]])
+        func recordsFenced(_ ds: [ControllerCore.Directive]) -> Bool { ds.contains(.recordFenced(node: "node3")) }
+        // node3 lost, fenced, and confirmed while it is still away: recorded.
+        var core = Self.joinedDC()
+        _ = core.onMembership([Self.n1, Self.n2], left: [(Self.n3, false, false)])
+        #expect(core.onScheduled(fence3, recheck: nil).contains(where: Self.isFence))
+        #expect(recordsFenced(core.onFenceResult(transition: core.transitionID, index: 0, .done)))
+        // node3 lost, the fencing asked for, node3 back before the confirmation: not recorded.
+        var late = Self.joinedDC()
+        _ = late.onMembership([Self.n1, Self.n2], left: [(Self.n3, false, false)])
+        #expect(late.onScheduled(fence3, recheck: nil).contains(where: Self.isFence))
+        let t = late.transitionID
+        _ = late.onMembership([Self.n1, Self.n2, Self.n3])
+        let out = late.onFenceResult(transition: t, index: 0, .done)
+        #expect(!recordsFenced(out), "a late confirmation marked the rejoined node3 down: \(out)")
+    }
+
     /// SIGTERM before the first membership event: no DC to move resources away. The node leaves
     /// cleanly only when lrmd runs nothing; otherwise it goes as on a failed shutdown, so the
     /// DC sees it lost (and fences it) rather than starting its resources elsewhere.
