@@ -87,6 +87,12 @@ public struct ControllerCore: Sendable {
     public var retryDelay: Duration = .seconds(1)
     public var maxRetryDelay: Duration = .seconds(60)
     private var failedInTransition = false
+    /// Counts membership changes: when each member last joined, and when each fencing of the
+    /// current transition was asked for, so that a fencing confirmed after its target rejoined
+    /// does not mark the node, now back, as down.
+    private var membershipSequence = 0
+    private var joinedAt: [String: Int] = [:]
+    private var fenceRequestedAt: [Int: Int] = [:]
     /// Whether this node's partition has quorum, as corosync last said (the shell tells it,
     /// before each membership change is handled, with `onQuorum`).
     public private(set) var quorate = true
@@ -115,6 +121,8 @@ public struct ControllerCore: Sendable {
     /// The controllers' group changed: `members` now, and who left (`clean`: on purpose).
     public mutating func onMembership(_ members: [ControllerMember], left: [(member: ControllerMember, clean: Bool, nodeStillUp: Bool)] = []) -> [Directive] {
         let before = Set(election.members)
+        membershipSequence += 1
+        for m in members where !before.contains(m) { joinedAt[m.name] = membershipSequence }
         var out: [Directive] = []
         let wasDC = isDC
         for d in election.onMembership(members) {
@@ -249,6 +257,7 @@ public struct ControllerCore: Sendable {
         }
         transitionID += 1
         failedInTransition = false
+        fenceRequestedAt = [:]
         func setting(_ name: String) -> Duration? {
             graph.settings.first { $0.name == name }.flatMap { CIBValue.milliseconds($0.value) }.map { .milliseconds($0) }
         }
@@ -260,6 +269,27 @@ public struct ControllerCore: Sendable {
         let d = ex.start()
         executor = ex
         out += perform(d)
+        return out
+    }
+
+    /// A record the DC wrote (an operation's result, a node fenced) did not reach the CIB: the
+    /// scheduler would plan on a status that misses it. The transition is aborted and the
+    /// scheduler run again after the retry delay (doubling while writes keep failing), as
+    /// after a failed transition; a node whose fencing could not be recorded is still unclean
+    /// in the CIB, so it is fenced again rather than wrongly thought down.
+    public mutating func onRecordFailed(_ what: String) -> [Directive] {
+        guard isDC else { return [] }
+        failedInTransition = true
+        var out: [Directive] = [.note("could not record \(what) in the CIB: aborting the transition")]
+        if var ex = executor, !ex.isFinished {
+            let d = ex.abort(reason: "could not record \(what)")
+            executor = ex
+            out += perform(d)
+        } else {
+            // The transition is over (or the scheduler runs): plan again, after a pause.
+            failedTransitions += 1
+            out += [.disarm(.recheck), .arm(.retry, after: currentRetryDelay)]
+        }
         return out
     }
 
@@ -297,10 +327,20 @@ public struct ControllerCore: Sendable {
     }
 
     /// This node was asked to stop (SIGTERM): ask the DC to move its resources away first.
-    public mutating func onShutdownRequested() -> [Directive] {
+    /// `resourcesActive`: whether the local executor may still run resources (the shell asks
+    /// lrmd; when it cannot tell, true). Without a DC nobody can move them away: the node
+    /// leaves on purpose only when nothing runs here; otherwise it goes as on a failed
+    /// shutdown, so that the others see it lost and fence it before starting its resources.
+    public mutating func onShutdownRequested(resourcesActive: Bool = true) -> [Directive] {
         guard !shuttingDown else { return [] }
         shuttingDown = true
-        guard election.dc != nil else { return [.note("no DC: exiting at once"), .exit(clean: true)] }
+        guard election.dc != nil else {
+            if resourcesActive {
+                return [.note("no DC, and resources may still run here: exiting without a clean leave, so that the cluster recovers them"),
+                        .exit(clean: false)]
+            }
+            return [.note("no DC and nothing running here: exiting at once"), .exit(clean: true)]
+        }
         return [.send(.shutdownRequest(nodeID: local.nodeID, node: local.name)), .arm(.shutdownEscalation, after: shutdownEscalation)]
     }
 
@@ -390,6 +430,7 @@ public struct ControllerCore: Sendable {
                     out.append(.note("not fencing \(a.node ?? "?"): this partition has no quorum (no-quorum-policy=\(noQuorumPolicy))"))
                     continue
                 }
+                fenceRequestedAt[actionIndex[a.id] ?? 0] = membershipSequence
                 out.append(.fence(node: a.node ?? "", action: a.meta["stonith_action"] ?? "reboot", timeout: timeout,
                                   transition: t, index: actionIndex[a.id] ?? 0))
             case .armTimer(let i, let after):
@@ -397,7 +438,16 @@ public struct ControllerCore: Sendable {
             case .disarmTimer(let i):
                 out.append(.disarm(.action(transition: t, index: i)))
             case .confirmed(let a, _):
-                if a.kind == .fence, let node = a.node { out.append(.recordFenced(node: node)) }
+                if a.kind == .fence, let node = a.node {
+                    if election.members.contains(where: { $0.name == node }), let joined = joinedAt[node],
+                       let asked = fenceRequestedAt[actionIndex[a.id] ?? 0], joined > asked {
+                        // A late confirmation: the node has rejoined since. Its join recorded it up
+                        // with its current history; marking it down would erase that.
+                        out.append(.note("not recording \(node) as fenced: it rejoined after the fencing was asked for"))
+                    } else {
+                        out.append(.recordFenced(node: node))
+                    }
+                }
             case .failed(_, _, let reason):
                 failedInTransition = true
                 out.append(.note("transition \(t): \(reason)"))

@@ -164,6 +164,20 @@ public struct ResourceHistory: Sendable, Hashable, Codable {
         try c.encodeIfPresent(lastFailure, forKey: .lastFailure)
     }
 
+    /// Whether the resource may be running here: false only when it has run nothing, or its
+    /// last one-shot operation was a successful stop or a probe that found it not running (a
+    /// failed stop, a start of any outcome, a probe that found it running: true).
+    public var mayBeActive: Bool {
+        let oneShot = operations.values.filter { $0.key.interval == .zero }
+        guard let last = oneShot.max(by: { ($0.started, $0.callID) < ($1.started, $1.callID) }) else { return false }
+        guard last.status == .done else { return true }
+        switch last.key.action {
+        case .stop: return last.exitCode != .success
+        case .monitor, .status: return last.exitCode != .notRunning
+        default: return true
+        }
+    }
+
     /// The last completed run of any operation (the highest call id, then the latest start).
     public var lastOperation: OperationRecord? {
         operations.values.max { ($0.started, $0.callID) < ($1.started, $1.callID) }

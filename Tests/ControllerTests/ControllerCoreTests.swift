@@ -403,6 +403,91 @@ final class SimulatedCluster {
         #expect(idle.onScheduled(fence3, recheck: nil).contains(where: Self.isFence))
     }
 
+    /// A fencing confirmed after its target rejoined the cluster does not mark it down (nor
+    /// delete the history its join recorded); one confirmed while it is still away does.
+    @Test func aLateFencingOfARejoinedNodeIsNotRecorded() {
+        let fence3 = ActionGraph(actions: [GraphAction(id: 1, kind: .fence, task: "stonith", key: "stonith-node3-reboot", node: "node3",
+                                                       meta: ["stonith_action": "reboot"])], inputs: [[]])
+        func recordsFenced(_ ds: [ControllerCore.Directive]) -> Bool { ds.contains(.recordFenced(node: "node3")) }
+        // node3 lost, fenced, and confirmed while it is still away: recorded.
+        var core = Self.joinedDC()
+        _ = core.onMembership([Self.n1, Self.n2], left: [(Self.n3, false, false)])
+        #expect(core.onScheduled(fence3, recheck: nil).contains(where: Self.isFence))
+        #expect(recordsFenced(core.onFenceResult(transition: core.transitionID, index: 0, .done)))
+        // node3 lost, the fencing asked for, node3 back before the confirmation: not recorded.
+        var late = Self.joinedDC()
+        _ = late.onMembership([Self.n1, Self.n2], left: [(Self.n3, false, false)])
+        #expect(late.onScheduled(fence3, recheck: nil).contains(where: Self.isFence))
+        let t = late.transitionID
+        _ = late.onMembership([Self.n1, Self.n2, Self.n3])
+        let out = late.onFenceResult(transition: t, index: 0, .done)
+        #expect(!recordsFenced(out), "a late confirmation marked the rejoined node3 down: \(out)")
+    }
+
+    /// SIGTERM before the first membership event: no DC to move resources away. The node leaves
+    /// cleanly only when lrmd runs nothing; otherwise it goes as on a failed shutdown, so the
+    /// DC sees it lost (and fences it) rather than starting its resources elsewhere.
+    @Test func aShutdownWithoutADCLeavesCleanlyOnlyWhenNothingRuns() {
+        var busy = ControllerCore(local: Self.n2, uuid: "u")
+        let out = busy.onShutdownRequested(resourcesActive: true)
+        #expect(out.contains(.exit(clean: false)) && !out.contains(.exit(clean: true)), "\(out)")
+        var idle = ControllerCore(local: Self.n2, uuid: "u")
+        #expect(idle.onShutdownRequested(resourcesActive: false).contains(.exit(clean: true)))
+        // Unknown (the default): assume resources run.
+        var unknown = ControllerCore(local: Self.n2, uuid: "u")
+        #expect(unknown.onShutdownRequested().contains(.exit(clean: false)))
+        // With a DC, the DC is asked to move them away first, whatever runs.
+        var member = ControllerCore(local: Self.n2, uuid: "u")
+        _ = member.onMembership([Self.n1, Self.n2])
+        let asked = member.onShutdownRequested(resourcesActive: true)
+        #expect(asked.contains(.send(.shutdownRequest(nodeID: 2, node: "node2"))) && !asked.contains { if case .exit = $0 { return true }; return false })
+    }
+
+    /// A result the DC could not write to the CIB: the transition is aborted, and the scheduler
+    /// runs again only after the retry delay, longer with every failure in a row (not as if
+    /// recorded, and not in a spin while cibd is unavailable).
+    @Test func aFailedRecordAbortsTheTransitionAndRetriesWithBackOff() throws {
+        let graph = ActionGraph(actions: [
+            GraphAction(id: 1, kind: .resource, task: "start", key: "d1_start_0", resource: "d1", node: "node2"),
+            GraphAction(id: 2, kind: .resource, task: "start", key: "d2_start_0", resource: "d2", node: "node3"),
+            GraphAction(id: 3, kind: .resource, task: "monitor", key: "d2_monitor_10000", resource: "d2", node: "node3", intervalMS: 10_000),
+        ], inputs: [[], [], [1]])
+        var core = Self.joinedDC()
+        #expect(core.onTimer(.recheck).contains(where: Self.isSchedule))
+        var delays: [Duration] = []
+        for _ in 0..<2 {
+            _ = core.onScheduled(graph, recheck: nil)
+            let t = core.transitionID
+            #expect(core.busy)
+            let r1 = ActionResult(node: "node2", resource: "d1", agent: "ocf:heartbeat:Dummy", task: "start", intervalMS: 0,
+                                  transitionKey: "1:\(t):0:u", callID: 3, rc: 0, opStatus: 0, lastRCChange: 1)
+            let out = core.onMessage(.result(r1), from: Self.n2)
+            #expect(out.first == .recordResult(r1))
+            // The shell could not write it.
+            let failed = core.onRecordFailed("d1_start_0 on node2")
+            #expect(!failed.contains(where: Self.isSchedule), "rescheduled at once: \(failed)")
+            #expect(core.busy, "d2's start is still in flight")
+            // d2 reports: the transition ends aborted (its monitor is not started), and a retry
+            // is armed rather than a schedule at once.
+            let r2 = ActionResult(node: "node3", resource: "d2", agent: "ocf:heartbeat:Dummy", task: "start", intervalMS: 0,
+                                  transitionKey: "2:\(t):0:u", callID: 4, rc: 0, opStatus: 0, lastRCChange: 1)
+            let end = core.onMessage(.result(r2), from: Self.n3)
+            #expect(!core.busy)
+            #expect(!end.contains(where: Self.isSchedule), "\(end)")
+            #expect(!end.contains { if case .send(.execute(let req)) = $0 { return req.task == "monitor" }; return false },
+                    "carried on with the transition as if recorded: \(end)")
+            #expect(end.contains(.arm(.retry, after: core.currentRetryDelay)), "\(end)")
+            delays.append(core.currentRetryDelay)
+            #expect(core.onTimer(.retry).contains(where: Self.isSchedule))
+        }
+        #expect(delays[0] > .zero && delays[1] > delays[0], "no back-off: \(delays)")
+        // A record failing with no transition in flight: a retry too, never a schedule at once.
+        _ = core.onScheduled(ActionGraph(), recheck: nil)
+        let idle = core.onRecordFailed("node3 fenced")
+        #expect(!idle.contains(where: Self.isSchedule))
+        #expect(idle.contains(.arm(.retry, after: core.currentRetryDelay)))
+    }
+
     /// An action whose result does not come in time is recorded as Pacemaker records it (op-status
     /// 2, rc 1, call-id -1), so the scheduler sees the resource failed there; its late result,
     /// even a success, reruns the scheduler.

@@ -25,6 +25,8 @@ enum ShellEvent: Sendable {
     case localResult(ActionResult)
     case signal(Int32)
     case lost(String)
+    /// A record (a result, a fencing) could not be written to the CIB.
+    case recordFailed(String)
 }
 
 /// The shell: one loop that owns the core and performs its directives in order (each CIB write
@@ -156,7 +158,11 @@ final class ControllerShell: @unchecked Sendable {
             await send(.result(r))
         case .signal(let sig):
             logger.info("received \(sig == SIGINT ? "SIGINT" : "SIGTERM"): asking the DC to move this node's resources away before stopping")
-            await perform(core.onShutdownRequested())
+            // Whether lrmd may still run resources here (unknown: assume so).
+            let active = (try? await lrmd.histories()).map { $0.contains(where: \.mayBeActive) } ?? true
+            await perform(core.onShutdownRequested(resourcesActive: active))
+        case .recordFailed(let what):
+            await perform(core.onRecordFailed(what))
         case .lost:
             break
         }
@@ -371,7 +377,14 @@ final class ControllerShell: @unchecked Sendable {
                             metadata: ["node": "\(r.node)", "resource": "\(r.resource)", "operation": "\(r.operationKey)"])
             default: break
             }
-            await record(d)
+            if !(await record(d)) {
+                // Not recorded: the core aborts the transition and plans again after a pause.
+                switch d {
+                case .recordResult(let r): sink.yield(.recordFailed("the result of \(r.operationKey) on \(r.node)"))
+                case .recordFenced(let node): sink.yield(.recordFailed("the fencing of \(node)"))
+                default: break
+                }
+            }
         case .resignedDC:
             logger.info("this node is no longer the DC")
         case .sendHistory(let round):
@@ -432,8 +445,10 @@ final class ControllerShell: @unchecked Sendable {
         await record(.becameDC)
     }
 
-    /// Carries out a record directive: its CIB changes, in order.
-    func record(_ d: ControllerCore.Directive) async {
+    /// Carries out a record directive: its CIB changes, in order. False when one of them
+    /// failed (deleting what is already gone does not count).
+    @discardableResult
+    func record(_ d: ControllerCore.Directive) async -> Bool {
         let names = self.names
         var writes = StatusWrites(nodeID: { n in names.first { $0.value == n }.map { String($0.key) } ?? n },
                                   now: Int(Date().timeIntervalSince1970), startFailureIsFatal: startFailureIsFatal, quorate: quorate)
@@ -441,11 +456,13 @@ final class ControllerShell: @unchecked Sendable {
             writes.status = (try? await cib.queryXML(section: .status)).flatMap { try? XElement.parse(Array($0.utf8), source: "cibd's status") }
             writes.nodes = (try? await cib.queryXML(section: .nodes)).flatMap { try? XElement.parse(Array($0.utf8), source: "cibd's nodes") }
         }
+        var ok = true
         for op in writes.operations(for: d, dc: core.local) {
             var quiet = false
             if case .xpath(_, .delete) = op { quiet = true }
-            await write(op, quietIfMissing: quiet)
+            if !(await write(op, quietIfMissing: quiet)) && !quiet { ok = false }
         }
+        return ok
     }
 
     /// Runs the scheduler on the CIB as it is now and hands the graph to the core.
