@@ -603,15 +603,16 @@ struct Assignment {
         defer { updating.remove(source) }
         var work = nodes
         let src = tables[source] ?? NodeScores()
-        for n in work.scores.keys.sorted() {
-            let value = attribute(n, c.nodeAttribute)
-            var best = -Score.infinity
-            for (m, s) in src.scores where isUsable(m) && attribute(m, c.nodeAttribute) == value {
-                best = max(best, s)
-            }
-            if src.scores.isEmpty { best = -Score.infinity }
+        // The source's best score among the usable nodes sharing each value of the attribute.
+        var bestByValue: [String?: Int] = [:]
+        for (m, s) in src.scores where isUsable(m) {
+            let v = attribute(m, c.nodeAttribute)
+            bestByValue[v] = max(bestByValue[v] ?? -Score.infinity, s)
+        }
+        let allowed = factor < 0 ? src.scores.values.filter { $0 >= 0 }.count : 0
+        for n in work.scores.keys {
+            let best = bestByValue[attribute(n, c.nodeAttribute)] ?? -Score.infinity
             if factor < 0 && best < 0 {
-                let allowed = src.scores.filter { $0.value >= 0 }.count
                 if stickiness(primary) >= -best || !c.influence || allowed != 1 { continue }
             }
             let old = work[n]!
@@ -716,14 +717,28 @@ struct Assignment {
             // node out for this instance, and try again (a bounded number of times).
             var kept: String?
             let before = tables
-            for _ in 0..<max(1, instances.count) {
+            let budget = max(1, instances.count)
+            var attempt = 0
+            while attempt < budget {
+                attempt += 1
                 let saved = (tables, assigned, numResources, nextRole, utilization)
                 let node = assignInstance(inst, prefer: current)
                 if node == current { kept = node; break }
+                // Each attempt only rules out the node the last one chose, so the nodes the
+                // attempts would choose in turn can be read off this attempt's table: rule
+                // them out at once and make only the attempt that would succeed (or the
+                // last one). Not when the scores are shown: each attempt shows its own.
+                let skip = attempt == 1 && scoreLog == nil ? attemptsAhead(inst, current: current, numResources: saved.2) : []
                 // The attempt is undone, but the scores it used were shown (as Pacemaker does).
                 (tables, assigned, numResources, nextRole, utilization) = saved
                 guard let elsewhere = node else { break }
                 for leaf in subtree(inst) { tables[leaf]?[elsewhere] = -Score.infinity }
+                if skip.first == elsewhere {
+                    for n in skip.dropFirst().prefix(budget - 1 - attempt) {
+                        for leaf in subtree(inst) { tables[leaf]?[n] = -Score.infinity }
+                        attempt += 1
+                    }
+                }
             }
             if let kept {
                 perNode[kept, default: 0] += 1
@@ -740,6 +755,32 @@ struct Assignment {
         for o in r.children where ws.resources[o].orphan { for leaf in subtree(o) { assigned[leaf] = .some(nil) } }
         if promotable { assignRoles(c) }
         assigned[c] = .some(nil)
+    }
+
+    /// The nodes that attempts to keep primitive instance `inst` on `current` would choose
+    /// in turn, each ruling out the one before, read off the table the first attempt left:
+    /// the nodes ranked above `current` (as `assignBestNode` ranks them) whose score beats
+    /// it. Empty when that cannot be read off (capacities, a group, an unusable current node).
+    func attemptsAhead(_ inst: Int, current: String, numResources counts: [String: Int]) -> [String] {
+        guard ws.resources[inst].isPrimitive, !utilization.isActive, let table = tables[inst],
+              let cs = table[current], cs >= 0, available(current) else { return [] }
+        let running = ws.resources[inst].activeOn.first { ws.node(named: $0).map { $0.online && !$0.unclean } ?? false }
+        var effective: [String: Int] = [:]
+        for (n, v) in table.scores { effective[n] = available(n) ? v : -Score.infinity }
+        let ranked = table.scores.keys.sorted { a, b in
+            let ea = effective[a]!, eb = effective[b]!
+            if ea != eb { return ea > eb }
+            return utilization.prefers(a, over: b, counts: counts, current: running)
+        }
+        var ahead: [String] = []
+        for n in ranked {
+            // The attempt that finds `current` at least as good as the best left keeps it;
+            // one whose best is unusable places the instance nowhere (and the attempts end).
+            if n == current || cs >= (table[n] ?? 0) { break }
+            if (table[n] ?? -Score.infinity) < 0 || !available(n) { break }
+            ahead.append(n)
+        }
+        return ahead
     }
 
     /// The order in which a clone's instances are placed (as Pacemaker orders them): running
