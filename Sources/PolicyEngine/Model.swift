@@ -201,6 +201,12 @@ public struct WorkingSet: Sendable {
         return nodes.first { $0.name == name }
     }
 
+    /// The position of a node in `nodes` by its name (the first of that name).
+    public func nodeIndex(named name: String) -> Int? {
+        if let i = nodePositions[name], i < nodes.count, nodes[i].name == name { return i }
+        return nodes.firstIndex { $0.name == name }
+    }
+
     /// The position of the first node of each name, as `indexNodes()` last saw them.
     var nodePositions: [String: Int] = [:]
 

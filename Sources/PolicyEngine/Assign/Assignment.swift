@@ -13,11 +13,23 @@ struct Assignment {
         didSet {
             byDependent = Dictionary(grouping: colocations.indices, by: { colocations[$0].dependent })
             byPrimary = Dictionary(grouping: colocations.indices, by: { colocations[$0].primary })
+            withThisMemo = [:]
         }
     }
     /// Positions in `colocations` by dependent and by primary, in list order.
     private(set) var byDependent: [Int: [Int]] = [:]
     private(set) var byPrimary: [Int: [Int]] = [:]
+    /// `withThis` of each resource asked so far (the colocations do not change while
+    /// resources are assigned; setting them empties it).
+    private var withThisMemo: [Int: [Colocation]] = [:]
+
+    /// `withThis(i)`, sorted once.
+    mutating func withThisSorted(_ i: Int) -> [Colocation] {
+        if let known = withThisMemo[i] { return known }
+        let list = withThis(i)
+        withThisMemo[i] = list
+        return list
+    }
 
     /// The colocations where `i` is the dependent, in list order.
     func colocations(dependent i: Int) -> [Colocation] { (byDependent[i] ?? []).map { colocations[$0] } }
@@ -53,7 +65,13 @@ struct Assignment {
     // MARK: node criteria
 
     func available(_ node: String) -> Bool {
-        guard let n = ws.node(named: node) else { return false }
+        guard let k = ws.nodeIndex(named: node) else { return false }
+        // (Read in place: a copy of the node would copy its attributes too.)
+        if ws.nodes[k].kind == .member {
+            return !(ws.nodes[k].shutdown || ws.nodes[k].standby || ws.nodes[k].standbyOnFail || ws.nodes[k].maintenance
+                     || ws.nodes[k].pending) && ws.nodes[k].online && !ws.nodes[k].unclean
+        }
+        let n = ws.nodes[k]
         guard !n.shutdown && !n.standby && !n.standbyOnFail && !n.maintenance && !n.pending else { return false }
         if n.kind != .member {
             // A remote or guest node is usable where its connection (or container) is placed.
@@ -402,7 +420,7 @@ struct Assignment {
         }
         assigning.insert(i)
         defer { assigning.remove(i) }
-        let this = thisWith(i), with = withThis(i)
+        let this = thisWith(i), with = withThisSorted(i)
         for c in this where abs(c.score) >= Score.infinity { applyThisWith(c, to: i) }
         for c in with where abs(c.score) >= Score.infinity { addDependentScores(c, primary: i) }
         for c in this where abs(c.score) < Score.infinity { applyThisWith(c, to: i) }
@@ -573,7 +591,7 @@ struct Assignment {
 
     func attribute(_ node: String, _ name: String) -> String? {
         if name == "#uname" { return node }
-        return ws.node(named: node)?.attributes[name]
+        return ws.nodeIndex(named: node).flatMap { ws.nodes[$0].attributes[name] }
     }
 
     /// The primary side: the dependent's preferences, scaled by the colocation's strength,
@@ -604,14 +622,20 @@ struct Assignment {
         var work = nodes
         let src = tables[source] ?? NodeScores()
         // The source's best score among the usable nodes sharing each value of the attribute.
+        // (With the usual attribute, #uname, each value is one node: its own score.)
+        let byName = c.nodeAttribute == "#uname"
         var bestByValue: [String?: Int] = [:]
-        for (m, s) in src.scores where isUsable(m) {
-            let v = attribute(m, c.nodeAttribute)
-            bestByValue[v] = max(bestByValue[v] ?? -Score.infinity, s)
+        if !byName {
+            bestByValue.reserveCapacity(src.scores.count)
+            for (m, s) in src.scores where isUsable(m) {
+                let v = attribute(m, c.nodeAttribute)
+                bestByValue[v] = max(bestByValue[v] ?? -Score.infinity, s)
+            }
         }
         let allowed = factor < 0 ? src.scores.values.filter { $0 >= 0 }.count : 0
         for n in work.scores.keys {
-            let best = bestByValue[attribute(n, c.nodeAttribute)] ?? -Score.infinity
+            let best = byName ? (src.scores[n].flatMap { isUsable(n) ? $0 : nil } ?? -Score.infinity)
+                : (bestByValue[attribute(n, c.nodeAttribute)] ?? -Score.infinity)
             if factor < 0 && best < 0 {
                 if stickiness(primary) >= -best || !c.influence || allowed != 1 { continue }
             }
@@ -628,7 +652,7 @@ struct Assignment {
             work[n] = new
         }
         if work.scores.contains(where: { available($0.key) && $0.value >= 0 }) {
-            for c2 in withThis(source) where c2.influence && c2.dependent != primary {
+            for c2 in withThisSorted(source) where c2.influence && c2.dependent != primary {
                 merge(source: firstLeaf(c2.dependent), into: &work, colocation: c2,
                       factor: factor * Float(c2.score) / 1_000_000, primary: primary, nonnegative: nonnegative)
             }
@@ -638,8 +662,8 @@ struct Assignment {
     }
 
     func isUsable(_ node: String) -> Bool {
-        guard let n = ws.node(named: node) else { return false }
-        return n.online && !n.unclean && !n.shutdown && !n.standby && !n.maintenance
+        guard let k = ws.nodeIndex(named: node) else { return false }
+        return ws.nodes[k].online && !ws.nodes[k].unclean && !ws.nodes[k].shutdown && !ws.nodes[k].standby && !ws.nodes[k].maintenance
     }
 
     // MARK: clones and bundles
@@ -760,10 +784,12 @@ struct Assignment {
     /// The nodes that attempts to keep primitive instance `inst` on `current` would choose
     /// in turn, each ruling out the one before, read off the table the first attempt left:
     /// the nodes ranked above `current` (as `assignBestNode` ranks them) whose score beats
-    /// it. Empty when that cannot be read off (capacities, a group, an unusable current node).
+    /// it (every usable node, when `current` is not usable). Empty when that cannot be read
+    /// off (capacities, a group).
     func attemptsAhead(_ inst: Int, current: String, numResources counts: [String: Int]) -> [String] {
-        guard ws.resources[inst].isPrimitive, !utilization.isActive, let table = tables[inst],
-              let cs = table[current], cs >= 0, available(current) else { return [] }
+        guard ws.resources[inst].isPrimitive, !utilization.isActive, let table = tables[inst] else { return [] }
+        // The score that keeps the instance where it runs, if any can.
+        let keeping = table[current].flatMap { $0 >= 0 && available(current) ? $0 : nil }
         let running = ws.resources[inst].activeOn.first { ws.node(named: $0).map { $0.online && !$0.unclean } ?? false }
         var effective: [String: Int] = [:]
         for (n, v) in table.scores { effective[n] = available(n) ? v : -Score.infinity }
@@ -776,7 +802,8 @@ struct Assignment {
         for n in ranked {
             // The attempt that finds `current` at least as good as the best left keeps it;
             // one whose best is unusable places the instance nowhere (and the attempts end).
-            if n == current || cs >= (table[n] ?? 0) { break }
+            if n == current { break }
+            if let cs = keeping, cs >= (table[n] ?? 0) { break }
             if (table[n] ?? -Score.infinity) < 0 || !available(n) { break }
             ahead.append(n)
         }
