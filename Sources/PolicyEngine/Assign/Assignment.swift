@@ -633,23 +633,25 @@ struct Assignment {
             }
         }
         let allowed = factor < 0 ? src.scores.values.filter { $0 >= 0 }.count : 0
-        for n in work.scores.keys {
+        // (Through the table's positions: each score is read and written without a lookup.)
+        for k in work.scores.indices {
+            let n = work.scores[k].key
             let best = byName ? (src.scores[n].flatMap { isUsable(n) ? $0 : nil } ?? -Score.infinity)
                 : (bestByValue[attribute(n, c.nodeAttribute)] ?? -Score.infinity)
             if factor < 0 && best < 0 {
                 if stickiness(primary) >= -best || !c.influence || allowed != 1 { continue }
             }
-            let old = work[n]!
+            let old = work.scores[k].value
             if old == Self.unusableMark { continue }
             let product = Float(factor) * Float(best)
             var d = Int(product.rounded(.toNearestOrAwayFromZero))
             if d == 0 && best != 0 { d = factor < 0 ? -1 : 1 }
             let new = Score.add(d, old)
             if nonnegative && new < 0 {
-                if old > 0 { work[n] = Self.unusableMark }
+                if old > 0 { work.scores.values[k] = Self.unusableMark }
                 continue
             }
-            work[n] = new
+            work.scores.values[k] = new
         }
         if work.scores.contains(where: { available($0.key) && $0.value >= 0 }) {
             for c2 in withThisSorted(source) where c2.influence && c2.dependent != primary {
