@@ -195,7 +195,28 @@ public struct WorkingSet: Sendable {
     }
 
     public func node(named name: String) -> SchedulerNode? {
-        nodes.first { $0.name == name }
+        // The index is a hint: checked on every hit, and a miss falls back to the scan, so a
+        // stale index (nodes added or reordered since) never gives a wrong answer.
+        if let i = nodePositions[name], i < nodes.count, nodes[i].name == name { return nodes[i] }
+        return nodes.first { $0.name == name }
+    }
+
+    /// The position of a node in `nodes` by its name (the first of that name).
+    public func nodeIndex(named name: String) -> Int? {
+        if let i = nodePositions[name], i < nodes.count, nodes[i].name == name { return i }
+        return nodes.firstIndex { $0.name == name }
+    }
+
+    /// The position of the first node of each name, as `indexNodes()` last saw them.
+    var nodePositions: [String: Int] = [:]
+
+    /// Rebuilds the node index `node(named:)` looks in first (stages call it once the node
+    /// list is complete: lookups by name happen for every resource on every node).
+    mutating func indexNodes() {
+        var positions: [String: Int] = [:]
+        positions.reserveCapacity(nodes.count)
+        for (i, n) in nodes.enumerated() where positions[n.name] == nil { positions[n.name] = i }
+        nodePositions = positions
     }
 
     /// Whether a resource sits in a promotable clone.

@@ -56,13 +56,21 @@ public enum Simulator {
     ///
     /// With `scores`, the transition also carries the allocation and promotion scores each
     /// assignment stage used (recording them costs time and memory, so only when asked).
-    public static func schedule(_ input: SchedulerInput, scores: Bool = false) -> (WorkingSet, Transition) {
+    ///
+    /// `stageDone`, when given, is told the name of each stage as it ends (a caller may time
+    /// the stages with it; the scheduler itself reads no clock).
+    public static func schedule(_ input: SchedulerInput, scores: Bool = false,
+                                stageDone: ((String) -> Void)? = nil) -> (WorkingSet, Transition) {
         let ws = Unpack.run(input)
+        stageDone?("unpack")
         let assignment = Assignment.run(ws, recordScores: scores)
+        stageDone?("assign")
         // Assignment may learn more about the nodes (a node to fence for a lost ticket).
         var transition = TransitionPlanner.plan(assignment.ws, assignment)
         transition.scores = assignment.scoreLog ?? []
+        stageDone?("plan")
         transition.graph = GraphBuilder.build(assignment.ws, assignment, transition)
+        stageDone?("graph")
         return (ws, transition)
     }
 

@@ -397,10 +397,15 @@ enum TransitionPlanner {
                 if revised.resources[i].activeOn.isEmpty && !before.isEmpty { revised.resources[i].role = .stopped }
             }
         }
+        // The usable nodes in natural order, found once: each placement lists its scores best
+        // first, ties in that order.
+        var seenNames = Set<String>()
+        let usableInOrder = ws.nodes.map(\.name).filter { seenNames.insert($0).inserted && a.available($0) }.sorted(by: naturalLess)
         let placements = order(ws).filter { ws.resources[$0].isPrimitive && ws.resources[$0].meta["internal_rsc"] == nil }.map { i in
-            let scores = (a.tables[i]?.scores ?? [:]).filter { a.available($0.key) }
-                .sorted { $0.value != $1.value ? $0.value > $1.value : naturalLess($0.key, $1.key) }
-                .map { (node: $0.key, score: $0.value) }
+            let table = a.tables[i]?.scores ?? [:]
+            let scores = usableInOrder.enumerated().compactMap { k, n in table[n].map { (k, n, $0) } }
+                .sorted { $0.2 != $1.2 ? $0.2 > $1.2 : $0.0 < $1.0 }
+                .map { (node: $0.1, score: $0.2) }
             return Placement(resource: ws.resources[i].id, current: ws.resources[i].activeOn,
                              next: revised.resources[i].activeOn.first, role: revised.resources[i].role, scores: scores)
         }

@@ -13,11 +13,23 @@ struct Assignment {
         didSet {
             byDependent = Dictionary(grouping: colocations.indices, by: { colocations[$0].dependent })
             byPrimary = Dictionary(grouping: colocations.indices, by: { colocations[$0].primary })
+            withThisMemo = [:]
         }
     }
     /// Positions in `colocations` by dependent and by primary, in list order.
     private(set) var byDependent: [Int: [Int]] = [:]
     private(set) var byPrimary: [Int: [Int]] = [:]
+    /// `withThis` of each resource asked so far (the colocations do not change while
+    /// resources are assigned; setting them empties it).
+    private var withThisMemo: [Int: [Colocation]] = [:]
+
+    /// `withThis(i)`, sorted once.
+    mutating func withThisSorted(_ i: Int) -> [Colocation] {
+        if let known = withThisMemo[i] { return known }
+        let list = withThis(i)
+        withThisMemo[i] = list
+        return list
+    }
 
     /// The colocations where `i` is the dependent, in list order.
     func colocations(dependent i: Int) -> [Colocation] { (byDependent[i] ?? []).map { colocations[$0] } }
@@ -53,7 +65,13 @@ struct Assignment {
     // MARK: node criteria
 
     func available(_ node: String) -> Bool {
-        guard let n = ws.node(named: node) else { return false }
+        guard let k = ws.nodeIndex(named: node) else { return false }
+        // (Read in place: a copy of the node would copy its attributes too.)
+        if ws.nodes[k].kind == .member {
+            return !(ws.nodes[k].shutdown || ws.nodes[k].standby || ws.nodes[k].standbyOnFail || ws.nodes[k].maintenance
+                     || ws.nodes[k].pending) && ws.nodes[k].online && !ws.nodes[k].unclean
+        }
+        let n = ws.nodes[k]
         guard !n.shutdown && !n.standby && !n.standbyOnFail && !n.maintenance && !n.pending else { return false }
         if n.kind != .member {
             // A remote or guest node is usable where its connection (or container) is placed.
@@ -402,7 +420,7 @@ struct Assignment {
         }
         assigning.insert(i)
         defer { assigning.remove(i) }
-        let this = thisWith(i), with = withThis(i)
+        let this = thisWith(i), with = withThisSorted(i)
         for c in this where abs(c.score) >= Score.infinity { applyThisWith(c, to: i) }
         for c in with where abs(c.score) >= Score.infinity { addDependentScores(c, primary: i) }
         for c in this where abs(c.score) < Score.infinity { applyThisWith(c, to: i) }
@@ -573,7 +591,7 @@ struct Assignment {
 
     func attribute(_ node: String, _ name: String) -> String? {
         if name == "#uname" { return node }
-        return ws.node(named: node)?.attributes[name]
+        return ws.nodeIndex(named: node).flatMap { ws.nodes[$0].attributes[name] }
     }
 
     /// The primary side: the dependent's preferences, scaled by the colocation's strength,
@@ -603,31 +621,40 @@ struct Assignment {
         defer { updating.remove(source) }
         var work = nodes
         let src = tables[source] ?? NodeScores()
-        for n in work.scores.keys.sorted() {
-            let value = attribute(n, c.nodeAttribute)
-            var best = -Score.infinity
-            for (m, s) in src.scores where isUsable(m) && attribute(m, c.nodeAttribute) == value {
-                best = max(best, s)
+        // The source's best score among the usable nodes sharing each value of the attribute.
+        // (With the usual attribute, #uname, each value is one node: its own score.)
+        let byName = c.nodeAttribute == "#uname"
+        var bestByValue: [String?: Int] = [:]
+        if !byName {
+            bestByValue.reserveCapacity(src.scores.count)
+            for (m, s) in src.scores where isUsable(m) {
+                let v = attribute(m, c.nodeAttribute)
+                bestByValue[v] = max(bestByValue[v] ?? -Score.infinity, s)
             }
-            if src.scores.isEmpty { best = -Score.infinity }
+        }
+        let allowed = factor < 0 ? src.scores.values.filter { $0 >= 0 }.count : 0
+        // (Through the table's positions: each score is read and written without a lookup.)
+        for k in work.scores.indices {
+            let n = work.scores[k].key
+            let best = byName ? (src.scores[n].flatMap { isUsable(n) ? $0 : nil } ?? -Score.infinity)
+                : (bestByValue[attribute(n, c.nodeAttribute)] ?? -Score.infinity)
             if factor < 0 && best < 0 {
-                let allowed = src.scores.filter { $0.value >= 0 }.count
                 if stickiness(primary) >= -best || !c.influence || allowed != 1 { continue }
             }
-            let old = work[n]!
+            let old = work.scores[k].value
             if old == Self.unusableMark { continue }
             let product = Float(factor) * Float(best)
             var d = Int(product.rounded(.toNearestOrAwayFromZero))
             if d == 0 && best != 0 { d = factor < 0 ? -1 : 1 }
             let new = Score.add(d, old)
             if nonnegative && new < 0 {
-                if old > 0 { work[n] = Self.unusableMark }
+                if old > 0 { work.scores.values[k] = Self.unusableMark }
                 continue
             }
-            work[n] = new
+            work.scores.values[k] = new
         }
         if work.scores.contains(where: { available($0.key) && $0.value >= 0 }) {
-            for c2 in withThis(source) where c2.influence && c2.dependent != primary {
+            for c2 in withThisSorted(source) where c2.influence && c2.dependent != primary {
                 merge(source: firstLeaf(c2.dependent), into: &work, colocation: c2,
                       factor: factor * Float(c2.score) / 1_000_000, primary: primary, nonnegative: nonnegative)
             }
@@ -637,8 +664,8 @@ struct Assignment {
     }
 
     func isUsable(_ node: String) -> Bool {
-        guard let n = ws.node(named: node) else { return false }
-        return n.online && !n.unclean && !n.shutdown && !n.standby && !n.maintenance
+        guard let k = ws.nodeIndex(named: node) else { return false }
+        return ws.nodes[k].online && !ws.nodes[k].unclean && !ws.nodes[k].shutdown && !ws.nodes[k].standby && !ws.nodes[k].maintenance
     }
 
     // MARK: clones and bundles
@@ -716,14 +743,28 @@ struct Assignment {
             // node out for this instance, and try again (a bounded number of times).
             var kept: String?
             let before = tables
-            for _ in 0..<max(1, instances.count) {
+            let budget = max(1, instances.count)
+            var attempt = 0
+            while attempt < budget {
+                attempt += 1
                 let saved = (tables, assigned, numResources, nextRole, utilization)
                 let node = assignInstance(inst, prefer: current)
                 if node == current { kept = node; break }
+                // Each attempt only rules out the node the last one chose, so the nodes the
+                // attempts would choose in turn can be read off this attempt's table: rule
+                // them out at once and make only the attempt that would succeed (or the
+                // last one). Not when the scores are shown: each attempt shows its own.
+                let skip = attempt == 1 && scoreLog == nil ? attemptsAhead(inst, current: current, numResources: saved.2) : []
                 // The attempt is undone, but the scores it used were shown (as Pacemaker does).
                 (tables, assigned, numResources, nextRole, utilization) = saved
                 guard let elsewhere = node else { break }
                 for leaf in subtree(inst) { tables[leaf]?[elsewhere] = -Score.infinity }
+                if skip.first == elsewhere {
+                    for n in skip.dropFirst().prefix(budget - 1 - attempt) {
+                        for leaf in subtree(inst) { tables[leaf]?[n] = -Score.infinity }
+                        attempt += 1
+                    }
+                }
             }
             if let kept {
                 perNode[kept, default: 0] += 1
@@ -740,6 +781,35 @@ struct Assignment {
         for o in r.children where ws.resources[o].orphan { for leaf in subtree(o) { assigned[leaf] = .some(nil) } }
         if promotable { assignRoles(c) }
         assigned[c] = .some(nil)
+    }
+
+    /// The nodes that attempts to keep primitive instance `inst` on `current` would choose
+    /// in turn, each ruling out the one before, read off the table the first attempt left:
+    /// the nodes ranked above `current` (as `assignBestNode` ranks them) whose score beats
+    /// it (every usable node, when `current` is not usable). Empty when that cannot be read
+    /// off (capacities, a group).
+    func attemptsAhead(_ inst: Int, current: String, numResources counts: [String: Int]) -> [String] {
+        guard ws.resources[inst].isPrimitive, !utilization.isActive, let table = tables[inst] else { return [] }
+        // The score that keeps the instance where it runs, if any can.
+        let keeping = table[current].flatMap { $0 >= 0 && available(current) ? $0 : nil }
+        let running = ws.resources[inst].activeOn.first { ws.node(named: $0).map { $0.online && !$0.unclean } ?? false }
+        var effective: [String: Int] = [:]
+        for (n, v) in table.scores { effective[n] = available(n) ? v : -Score.infinity }
+        let ranked = table.scores.keys.sorted { a, b in
+            let ea = effective[a]!, eb = effective[b]!
+            if ea != eb { return ea > eb }
+            return utilization.prefers(a, over: b, counts: counts, current: running)
+        }
+        var ahead: [String] = []
+        for n in ranked {
+            // The attempt that finds `current` at least as good as the best left keeps it;
+            // one whose best is unusable places the instance nowhere (and the attempts end).
+            if n == current { break }
+            if let cs = keeping, cs >= (table[n] ?? 0) { break }
+            if (table[n] ?? -Score.infinity) < 0 || !available(n) { break }
+            ahead.append(n)
+        }
+        return ahead
     }
 
     /// The order in which a clone's instances are placed (as Pacemaker orders them): running

@@ -19,7 +19,9 @@ enum Unpack {
             if options.fencingEnabled && options.startupFencing { nodes[i].unclean = true }
         }
         ws.nodes = nodes
+        ws.indexNodes()
         Resources.unpack(config: config, into: &ws)
+        ws.indexNodes()
         applyHistory(&ws)
         for i in ws.nodes.indices { ws.nodes[i].health = Nodes.health(ws.nodes[i], options: options) }
         return ws

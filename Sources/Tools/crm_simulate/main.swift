@@ -45,7 +45,9 @@ struct CrmSimulate: ParsableCommand {
 
     func run() throws {
         let program = "crm_simulate"
+        StageTimer.shared.mark("start")
         let cib = loadCIB(program: program)
+        StageTimer.shared.mark("load")
         var now = SchedulerInput.executionDate(of: cib) ?? Int(Date().timeIntervalSince1970)
         if let dateTime {
             guard let t = ISO8601Time.parse(dateTime) else {
@@ -100,9 +102,10 @@ struct CrmSimulate: ParsableCommand {
             for line in StatusText.render(ws) { print(line) }
             return
         }
-        let (ws, transition) = Simulator.schedule(input, scores: showScores)
+        let (ws, transition) = Simulator.schedule(input, scores: showScores, stageDone: StageTimer.shared.hook)
         saveResult(input, transition)
         if let saveGraph { writeGraph(transition.graph, to: saveGraph, program: program) }
+        StageTimer.shared.mark("write graph")
         if let saveDot { write(transition.graph.dot(), to: saveDot, what: "DOT file", program: program) }
         if quiet { printQuietScores(transition, spacerBefore: false) }
         if simulate {
@@ -161,6 +164,24 @@ struct CrmSimulate: ParsableCommand {
             ToolSupport.fail(program, error)
         }
         return CIBLocation.fromEnvironment().load(program: program)
+    }
+}
+
+/// With SWIFTHA_STAGE_TIMES=1 in the environment, the time each stage took goes to stderr
+/// (load, unpack, assign, plan, graph, write graph): a profiling aid for the benchmark.
+final class StageTimer: @unchecked Sendable {
+    static let shared = StageTimer()
+    let enabled = ProcessInfo.processInfo.environment["SWIFTHA_STAGE_TIMES"] == "1"
+    var last = Date()
+
+    var hook: ((String) -> Void)? { enabled ? { self.mark($0) } : nil }
+
+    func mark(_ stage: String) {
+        guard enabled else { return }
+        let now = Date()
+        let line = "stage " + stage.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %8.3f s\n", now.timeIntervalSince(last))
+        FileHandle.standardError.write(Data(line.utf8))
+        last = now
     }
 }
 
