@@ -89,7 +89,7 @@ struct CIBDaemonCommand: AsyncParsableCommand {
         }
 
         let (outbox, outSink) = AsyncStream<Data>.makeStream()
-        let core = CIBCore(member: corosync.me.description, nodeName: env.node ?? ProcessInfo.processInfo.hostName, cib: cib, store: store, outbox: outSink, logger: logger)
+        let core = CIBCore(member: corosync.me.description, cib: cib, store: store, outbox: outSink, logger: logger)
         let path = env.socketDirectory + "/" + CIBAPI.socketName
         let server = IPCServer<CIBAPI>(path: path, requestConcurrency: 64, logger: logger) { request, connection in
             await core.handle(request, from: connection)
