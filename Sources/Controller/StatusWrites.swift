@@ -66,7 +66,13 @@ public struct StatusWrites: Sendable {
             // The DC and quorum again: a write of the DC before this one may have been redone
             // after this DC's first one.
             let ids = Set(members.map { String($0.nodeID) })
-            return [rootAttributes(dc: dc)] + StatusRecords.staleNodes(in: status, members: ids).flatMap { n -> [CIBReplica.Operation] in
+            // Every member's membership attributes again: when partitions merge, cibd keeps the
+            // newest copy, which may be one where a member (the DC itself, even) was recorded
+            // down by the other partition's DC, after this round's own join record was written.
+            let joined = members.map { m -> CIBReplica.Operation in
+                .modify(StatusRecords.joined(id: String(m.nodeID), uname: m.name), section: .status, allowCreate: true)
+            }
+            return [rootAttributes(dc: dc)] + joined + StatusRecords.staleNodes(in: status, members: ids).flatMap { n -> [CIBReplica.Operation] in
                 [.modify(StatusRecords.left(id: n.id, uname: n.uname, clean: false, nodeStillUp: false), section: .status, allowCreate: true),
                  // Lost, not shut down: a pending shutdown request no longer applies.
                  .xpath(Self.statePath(n.id) + "/transient_attributes/instance_attributes/nvpair[@name='shutdown']", .delete(all: true))]

@@ -117,6 +117,17 @@ import Glibc
         return r
     }
 
+    /// Every node's copy of the CIB names node1 as the DC and shows all nodes as members
+    /// (node_state in_ccm, crmd online, join member): the cluster has formed. The tests act only
+    /// then, so a node whose corosyncd merged late is not fenced as an unseen node (startup
+    /// fencing) in the middle of a test's first commands.
+    static func formed(_ nodes: [Node]) -> Bool {
+        nodes.allSatisfy { n in
+            n.query("/cib[@dc-uuid='1']").count == 1
+                && n.query("/cib/status/node_state[@in_ccm='true'][@crmd='online'][@join='member']").count == nodes.count
+        }
+    }
+
     static func waitFor(_ seconds: Double, _ condition: () async -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
@@ -152,6 +163,8 @@ import Glibc
         for n in nodes { try n.start() }
         let up = await Self.waitFor(90) { nodes.allSatisfy(\.started) }
         try #require(up, "not every node started:\n\(Self.report(nodes))")
+        let formed = await Self.waitFor(60) { Self.formed(nodes) }
+        try #require(formed, "the nodes did not form one cluster: \(nodes.map { n in "\(n.name): dc \(n.query("/cib").first?["dc-uuid"] ?? "-") states \(n.query("/cib/status/node_state").map { "\($0["uname"] ?? "?")/\($0["in_ccm"] ?? "?")/\($0["crmd"] ?? "?")/\($0["join"] ?? "?")" })" })\n\(Self.report(nodes))")
 
         // The configuration, through node1's cibd (the DC's: a change through another node's
         // cibd can be refused with 103 when the DC's status writes keep getting in first; see
@@ -250,6 +263,8 @@ import Glibc
         for n in nodes { try n.start(daemons: "corosyncd,cibd,stonithd,lrmd,crmd") }
         let up = await Self.waitFor(90) { nodes.allSatisfy(\.started) }
         try #require(up, "not every node started:\n\(Self.report(nodes))")
+        let formed = await Self.waitFor(60) { Self.formed(nodes) }
+        try #require(formed, "the nodes did not form one cluster: \(nodes.map { n in "\(n.name): dc \(n.query("/cib").first?["dc-uuid"] ?? "-") states \(n.query("/cib/status/node_state").map { "\($0["uname"] ?? "?")/\($0["in_ccm"] ?? "?")/\($0["crmd"] ?? "?")/\($0["join"] ?? "?")" })" })\n\(Self.report(nodes))")
         let roots = nodes.map { "\($0.name):\($0.root)" }.joined(separator: ";")
         let device = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "resources", "--xml-text", """
             <primitive id="fence" class="stonith" type="fence_swiftha"><instance_attributes id="fence-ia">\
@@ -363,6 +378,8 @@ import Glibc
         for n in nodes { try n.start(daemons: "corosyncd,cibd,stonithd,lrmd,crmd") }
         let up = await Self.waitFor(90) { nodes.allSatisfy(\.started) }
         try #require(up, "not every node started:\n\(Self.report(nodes))")
+        let formed = await Self.waitFor(60) { Self.formed(nodes) }
+        try #require(formed, "the nodes did not form one cluster: \(nodes.map { n in "\(n.name): dc \(n.query("/cib").first?["dc-uuid"] ?? "-") states \(n.query("/cib/status/node_state").map { "\($0["uname"] ?? "?")/\($0["in_ccm"] ?? "?")/\($0["crmd"] ?? "?")/\($0["join"] ?? "?")" })" })\n\(Self.report(nodes))")
         let roots = nodes.map { "\($0.name):\($0.root)" }.joined(separator: ";")
         let device = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "resources", "--xml-text", """
             <primitive id="fence" class="stonith" type="fence_swiftha"><instance_attributes id="fence-ia">\
