@@ -68,6 +68,24 @@ import Testing
         #expect(cib.configuration.constraints.isEmpty)
     }
 
+    @Test func statusRootAttributesRaiseOnlyNumUpdates() throws {
+        var cib = try CIB.parse(sampleCIB)
+        let v0 = cib.version
+        try cib.edit(xpath: "/cib", .modify(XElement("cib", ["dc-uuid": "1", "have-quorum": "1"])))
+        #expect(cib.version.epoch == v0.epoch)
+        #expect(cib.version.numUpdates == v0.numUpdates + 1)
+        #expect(cib.root["dc-uuid"] == "1")
+        try cib.edit(xpath: "/cib", .modify(XElement("cib", ["update-origin": "node1", "update-client": "crmd", "update-user": "hacluster", "cib-last-written": "Tue Nov 24 02:00:00 2026"])))
+        #expect(cib.version.epoch == v0.epoch)
+        try cib.edit(xpath: "/cib/@dc-uuid", .delete(all: true))
+        #expect(cib.version.epoch == v0.epoch)
+        #expect(cib.root["dc-uuid"] == nil)
+        // Anything else on <cib> is configuration.
+        try cib.edit(xpath: "/cib", .modify(XElement("cib", ["have-quorum": "0", "validate-with": "pacemaker-3.9"])))
+        #expect(cib.version.epoch == v0.epoch + 1)
+        #expect(cib.version.numUpdates == 0)
+    }
+
     @Test func xpathEdits() throws {
         var cib = try CIB.parse(sampleCIB)
         try cib.edit(xpath: "//op", .modify(XElement("op", ["timeout": "30s"])))

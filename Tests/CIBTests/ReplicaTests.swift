@@ -24,6 +24,7 @@ import TestSupport
         var channel: [CIBReplica.Message] = []
         var replies: [UInt64: Result<CIBVersion, CIBError>] = [:]
         var persisted: [String: Int] = [:]
+        var notified: [String: [CIBPatch]] = [:]
 
         init(_ names: [String], cibs: [String: CIB] = [:]) throws {
             for n in names { replicas[n] = CIBReplica(localName: n, cib: try cibs[n] ?? CIB.parse(ReplicaTests.base)) }
@@ -38,6 +39,7 @@ import TestSupport
                     #expect(replies[r] == nil, "request \(r) answered twice")
                     replies[r] = result
                 case .persist: persisted[node, default: 0] += 1
+                case .notify(let p): notified[node, default: []].append(p)
                 default: break
                 }
             }
@@ -129,6 +131,59 @@ import TestSupport
         #expect(c.digests.count == 1)
         #expect(c.replicas["node3"]!.cib.configuration.resources.contains { $0.id == "web" })
         #expect(c.replicas.values.allSatisfy { $0.isSynced })
+    }
+
+    @Test func aFullSyncNotifiesSubscribers() throws {
+        var c = try Cluster(["node1", "node2"])
+        c.deliverAll()
+        c.request("node1", 1, .create(Self.primitive("web"), section: .resources))
+        c.deliverAll()
+        c.replicas["node3"] = CIBReplica(localName: "node3", cib: try CIB.parse(Self.base))
+        c.notified = [:]
+        for n in ["node1", "node2", "node3"] { var r = c.replicas[n]!; let ds = r.onMembership(["node1", "node2", "node3"], view: 2); c.replicas[n] = r; c.handle(n, ds) }
+        c.deliverAll()
+        // node3's copy was replaced: its subscribers hear of it; the others' copies did not change.
+        let patches = c.notified["node3"] ?? []
+        #expect(patches.count == 1)
+        #expect(patches.first?.target == c.replicas["node1"]!.cib.version)
+        #expect(patches.first?.source == (try CIB.parse(Self.base)).version)
+        #expect(c.notified["node1"] == nil)
+    }
+
+    /// A partition healing: the cut-off node becomes DC of its own partition and writes
+    /// dc-uuid and have-quorum many times, while the majority stops a resource. Those root
+    /// attributes raise num_updates only, so the majority's configuration change wins.
+    @Test func aMinorityDCsRootWritesDoNotOutrankTheMajoritysChange() throws {
+        var c = try Cluster(["node1", "node2", "node3"])
+        c.deliverAll()
+        c.request("node1", 1, .create(Self.primitive("web"), section: .resources))
+        c.deliverAll()
+        // Partition: node3 alone, node1 and node2 together (separate channels: deliver in turn).
+        var minority = c
+        minority.replicas = ["node3": c.replicas["node3"]!]
+        c.replicas["node3"] = nil
+        for n in ["node1", "node2"] { var r = c.replicas[n]!; let ds = r.onMembership(["node1", "node2"], view: 2); c.replicas[n] = r; c.handle(n, ds) }
+        do { var r = minority.replicas["node3"]!; let ds = r.onMembership(["node3"], view: 2); minority.replicas["node3"] = r; minority.handle("node3", ds) }
+        c.deliverAll()
+        minority.deliverAll()
+        var stop = XElement("primitive", ["id": "web"])
+        stop.append(XElement("meta_attributes", ["id": "web-meta_attributes"], children: [
+            XElement("nvpair", ["id": "web-meta_attributes-target-role", "name": "target-role", "value": "Stopped"])]))
+        c.request("node1", 2, .modify(stop, section: .resources, allowCreate: false))
+        c.deliverAll()
+        guard case .success = c.replies[2] else { Issue.record("the stop was not acknowledged"); return }
+        for i in 0..<5 {
+            minority.request("node3", 100 + UInt64(i), .xpath("/cib", .modify(XElement("cib", ["dc-uuid": "3", "have-quorum": i % 2 == 0 ? "0" : "1"]))))
+            minority.deliverAll()
+        }
+        #expect(minority.replicas["node3"]!.cib.version.epoch == c.replicas["node1"]!.cib.version.epoch - 1)
+        // Heal.
+        c.replicas["node3"] = minority.replicas["node3"]!
+        for n in ["node1", "node2", "node3"] { var r = c.replicas[n]!; let ds = r.onMembership(["node1", "node2", "node3"], view: 3); c.replicas[n] = r; c.handle(n, ds) }
+        c.deliverAll()
+        #expect(c.digests.count == 1)
+        let web = try c.replicas["node3"]!.cib.root.xpathElements("//primitive[@id='web']/meta_attributes/nvpair[@name='target-role']")
+        #expect(web.first?["value"] == "Stopped")
     }
 
     @Test func aNewerAdminEpochWinsOverMoreUpdates() throws {

@@ -162,7 +162,7 @@ extension CIB {
         var targets = matches.reversed().map { $0 }
         if case .delete(let all) = edit, !all { targets = [matches[0]] }
         for m in targets {
-            if copy.isStatusPath(m.path) { touchedStatus = true } else { touchedConfig = true }
+            if copy.isStatusPath(m.path) || Self.isStatusRootEdit(m, edit) { touchedStatus = true } else { touchedConfig = true }
             switch edit {
             case .modify(let xml): copy.root.modifyElement(at: m.path) { CIB.merge(xml, into: &$0) }
             case .replace(let xml): copy.root.modifyElement(at: m.path) { $0 = xml }
@@ -191,6 +191,28 @@ extension CIB {
             v.numUpdates = 0
         }
         version = v
+    }
+
+    /// Attributes of `<cib>` that describe the cluster's state rather than its configuration:
+    /// as in Pacemaker, changing them raises num_updates only, never the epoch (a partition's
+    /// new DC writing dc-uuid must not make its stale copy win the next sync).
+    public static let statusRootAttributes: Set<String> = [
+        "dc-uuid", "have-quorum", "cib-last-written", "update-origin", "update-client", "update-user",
+    ]
+
+    /// Whether an XPath edit touches only status-like attributes of `<cib>` itself.
+    static func isStatusRootEdit(_ m: XPathMatch, _ edit: XPathEdit) -> Bool {
+        guard m.path.isEmpty else { return false }
+        switch edit {
+        case .modify(let xml):
+            let hasChildElements = xml.children.contains { if case .element = $0 { return true } else { return false } }
+            return xml.name == "cib" && !hasChildElements && !xml.attributes.isEmpty
+                && xml.attributes.allSatisfy { statusRootAttributes.contains($0.name) }
+        case .delete:
+            return m.attribute.map { statusRootAttributes.contains($0) } ?? false
+        case .replace, .create:
+            return false
+        }
     }
 
     func isStatusPath(_ path: [Int]) -> Bool {

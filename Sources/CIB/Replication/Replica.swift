@@ -140,9 +140,12 @@ public struct CIBReplica: Sendable {
             guard v == view, !isSynced else { return [] }
             var out: [Directive] = []
             if newest.version != cib.version || newest.digest != cib.digest {
+                let old = cib
                 cib = newest
                 out.append(.persist(newest))
                 out.append(.synced(from: from, version: newest.version))
+                // Subscribers (crmd, stonithd) must learn of the copy they now read.
+                out.append(.notify(CIBPatch.diff(old, newest)))
             }
             return out + finishSync()
         }
