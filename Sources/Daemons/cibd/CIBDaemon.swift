@@ -59,15 +59,8 @@ struct CIBDaemonCommand: AsyncParsableCommand {
         let env = NodeEnvironment(root: root, node: node)
 
         let (signals, signalSink) = AsyncStream<Int32>.makeStream()
-        var sources: [DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { signalSink.yield(sig) }
-            source.resume()
-            sources.append(source)
-        }
-        defer { for s in sources { s.cancel() } }
+        let watch = SignalWatch([SIGTERM, SIGINT]) { signalSink.yield($0) }
+        defer { watch.cancel() }
 
         // The node's copy as it was left.
         let store = CIBStore(directory: env.cibDirectory)

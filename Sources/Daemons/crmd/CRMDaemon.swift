@@ -70,15 +70,8 @@ struct CRMDaemonCommand: AsyncParsableCommand {
         let env = NodeEnvironment(root: root, node: node)
 
         let (events, sink) = AsyncStream<ShellEvent>.makeStream()
-        var sources: [DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { sink.yield(.signal(sig)) }
-            source.resume()
-            sources.append(source)
-        }
-        defer { for s in sources { s.cancel() } }
+        let watch = SignalWatch([SIGTERM, SIGINT]) { sink.yield(.signal($0)) }
+        defer { watch.cancel() }
 
         let deadline = ContinuousClock.now + .milliseconds(Int64(connectTimeout * 1000))
         let corosync: CorosyncClient

@@ -62,14 +62,7 @@ struct LRMDaemon: AsyncParsableCommand {
         // Signals become events; the default actions are off while lrmd shuts down cleanly.
         // (Agents get default dispositions back: the spawner resets them in the child.)
         let (signals, signalSink) = AsyncStream<Int32>.makeStream()
-        var sources: [DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT, SIGHUP] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { signalSink.yield(sig) }
-            source.resume()
-            sources.append(source)
-        }
+        let watch = SignalWatch([SIGTERM, SIGINT, SIGHUP]) { signalSink.yield($0) }
 
         let host = AgentHost(root: env.root, ocfRoot: ocfRoot)
         let service = LRMService(host: host, node: env.node, parallelLimit: parallelLimit,
@@ -108,7 +101,7 @@ struct LRMDaemon: AsyncParsableCommand {
         _ = sd_notify(0, "STOPPING=1")
         await server.stop()
         await service.shutdown()
-        for s in sources { s.cancel() }
+        watch.cancel()
         logger.info("lrmd stopped")
     }
 }

@@ -82,15 +82,8 @@ struct StonithDaemon: AsyncParsableCommand {
         // (agents get the default dispositions back: the spawner resets them).
         signal(SIGPIPE, SIG_IGN)
         let (signals, signalSink) = AsyncStream<Int32>.makeStream()
-        var sources: [DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { signalSink.yield(sig) }
-            source.resume()
-            sources.append(source)
-        }
-        defer { for s in sources { s.cancel() } }
+        let watch = SignalWatch([SIGTERM, SIGINT]) { signalSink.yield($0) }
+        defer { watch.cancel() }
 
         let corosync: CorosyncClient
         do {

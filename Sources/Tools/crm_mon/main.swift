@@ -192,7 +192,7 @@ enum MonitorText {
                 line += "returned '\(rcText(f.rc))'"
                 if let r = f.exitReason { line += " (\(r))" }
             } else {
-                line += "could not be executed (\(statusText(f.status)))"
+                line += "could not be executed (\(MonitorXML.execStatus(f.status)))"
                 if let r = f.exitReason { line += ": \(r)" }
             }
             if let t = f.lastRCChange, t > 0 { line += " at \(timestamp(Date(timeIntervalSince1970: Double(t))))" }
@@ -217,26 +217,6 @@ enum MonitorText {
         case 190: "degraded"
         case 191: "degraded promoted"
         default: "unknown"
-        }
-    }
-
-    /// The executor's op-status in words.
-    static func statusText(_ status: Int) -> String {
-        switch status {
-        case -1: "pending"
-        case 0: "complete"
-        case 1: "Cancelled"
-        case 2: "Timed Out"
-        case 3: "NOT SUPPORTED"
-        case 4: "Error"
-        case 5: "Hard error"
-        case 6: "Fatal error"
-        case 7: "Not installed"
-        case 8: "Internal communication failure"
-        case 9: "Cannot execute now"
-        case 10: "No fence device"
-        case 11: "CIB secrets unavailable"
-        default: "UNKNOWN"
         }
     }
 
