@@ -148,6 +148,12 @@ public struct SchedulerResource: Sendable {
     public var bundlePromotable = false
     /// The worst failure policy the history asks for.
     public var onFail: FailurePolicy?
+    /// The resource that launches this one (the `container` meta attribute of a primitive,
+    /// naming a resource that is not a guest node's): it runs with it and is restarted with
+    /// it (see Launchers.swift).
+    public var launcher: Int?
+    /// A failure of a launched resource restarts its launcher on these nodes.
+    public var launcherRestartOn: Set<String> = []
 
     public var isPrimitive: Bool { if case .primitive = variant { return true } else { return false } }
     public var agent: ResourceAgentName? { if case .primitive(let a) = variant { return a } else { return nil } }

@@ -138,7 +138,7 @@ enum TransitionPlanner {
             let r = ws.resources[i]
             next[i] = a.assigned[i] ?? nil
             guard let n = next[i] ?? nil, r.managed, !a.isMaintained(r), !r.blocked, !a.frozen.contains(i) else { continue }
-            if r.activeOn.first != n || r.failed || r.activeOn.count > 1 { starting.insert(i) }
+            if r.activeOn.first != n || r.failed || r.activeOn.count > 1 || r.launcherRestartOn.contains(n) { starting.insert(i) }
         }
         // A resource whose parameters changed since it started restarts where it is.
         var definitionChanged = Set<Int>()
@@ -359,6 +359,10 @@ enum TransitionPlanner {
                     let unexpected = active.count > 1 && r.meta["multiple-active"] == "stop_unexpected"
                     changes.append(PlannedChange(kind: r.failed ? .recover : .restart, subject: r.id, details: details,
                                                  reason: r.failed && unexpected ? "due to being multiply active" : nil))
+                } else if r.launcherRestartOn.contains(n) && current == n {
+                    // A launched resource failed: its launcher restarts in place.
+                    mode = .restart
+                    changes.append(PlannedChange(kind: .restart, subject: r.id, details: needRole ? "\(roleText(origRole)) \(n)" : n, reason: nil))
                 } else if reloads.contains(i) && effects.restart[i] == nil {
                     mode = .reload
                     changes.append(PlannedChange(kind: .reload, subject: r.id, details: needRole ? "\(roleText(origRole)) \(n)" : n, reason: nil))

@@ -6,7 +6,13 @@ import PolicyEngine
 /// start from.
 enum TwoNodeCluster {
     static func schedule(_ resources: String, constraints: String = "", status: String = "", scores: Bool = false) throws -> Transition {
-        let xml = """
+        let xml = xml(resources, constraints: constraints, status: status)
+        return Simulator.schedule(SchedulerInput(cib: try CIB.parse(xml), now: 0), scores: scores).1
+    }
+
+    /// The CIB text `schedule` reads.
+    static func xml(_ resources: String, constraints: String = "", status: String = "") -> String {
+        """
         <cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0" have-quorum="1">
           <configuration>
             <crm_config><cluster_property_set id="o"><nvpair id="o1" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
@@ -20,6 +26,5 @@ enum TwoNodeCluster {
           </status>
         </cib>
         """
-        return Simulator.schedule(SchedulerInput(cib: try CIB.parse(xml), now: 0), scores: scores).1
     }
 }

@@ -208,15 +208,22 @@ struct Assignment {
             if ws.options.symmetricCluster { tables[i]?.add(s, to: r.activeOn[0]) } else { tables[i]?.addIfAllowed(s, to: r.activeOn[0]) }
         }
         // migration-threshold: enough failures ban the node.
+        let launchedBy = Launchers.launchedMap(ws)
         for i in ws.resources.indices where ws.resources[i].isPrimitive {
             let r = ws.resources[i]
             if r.onFail == .stop { for j in subtree(anonymousClone(of: i) ?? i) { for n in ws.nodes { tables[j]?[n.name] = -Score.infinity } } }
             let threshold = r.meta["migration-threshold"].flatMap(CIBValue.score) ?? Score.infinity
             guard threshold > 0, !r.failureIgnored else { continue }
             let timeout = (r.meta["failure-timeout"].flatMap(CIBValue.milliseconds) ?? 0) / 1000
+            // A launcher (outside bundles) also counts the failures of what it launches.
+            let launched = launchedBy[i] ?? []
             for n in ws.nodes {
-                let fc = Failcounts.count(r.configuredID, node: n, failureTimeoutSeconds: timeout, now: ws.now)
+                var fc = Failcounts.count(r.configuredID, node: n, failureTimeoutSeconds: timeout, now: ws.now)
                     + (r.id != r.configuredID ? Failcounts.count(r.id, node: n, failureTimeoutSeconds: timeout, now: ws.now) : 0)
+                for l in launched {
+                    let lt = (ws.resources[l].meta["failure-timeout"].flatMap(CIBValue.milliseconds) ?? 0) / 1000
+                    fc += Failcounts.count(ws.resources[l].configuredID, node: n, failureTimeoutSeconds: lt, now: ws.now)
+                }
                 guard fc >= threshold else { continue }
                 let target = anonymousClone(of: i) ?? i
                 for j in subtree(target) { tables[j]?[n.name] = -Score.infinity }

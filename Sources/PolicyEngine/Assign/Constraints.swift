@@ -68,6 +68,7 @@ enum ConstraintSet {
             }
             _ = i
         }
+        out += Launchers.colocations(ws)
         return out
     }
 

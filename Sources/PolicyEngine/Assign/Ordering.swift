@@ -105,6 +105,7 @@ struct OrderingEffects {
                                     firstAction: "start", thenAction: "start", mandatory: true))
             }
         }
+        out += Launchers.orderings(ws)
         return out
     }
 

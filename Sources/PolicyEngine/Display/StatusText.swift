@@ -217,7 +217,8 @@ public enum StatusText {
             var words: [String] = []
             if r.orphan { words.append("ORPHANED") }
             let pending = options.showPending ? r.pendingTask : nil
-            if r.failed && !r.activeOn.isEmpty {
+            // (A launched resource whose stop failed counts as stopped, yet failed.)
+            if r.failed && (!r.activeOn.isEmpty || r.failureIgnored) {
                 words.append("FAILED")
                 if role == .promoted { words.append("Promoted") }
             } else if let p = pending, let word = pendingWord(p) {

@@ -269,6 +269,8 @@ struct GraphBuilder {
             return
         case .primitive:
             guard !r.orphan, !known([i], on: node.name) else { return }
+            // A launched resource is known through its launcher: never probed.
+            if r.launcher != nil { return }
             if assignment.exclusiveDiscovery.contains(i), !(assignment.probeNodes[i]?.contains(node.name) ?? false) { return }
             if assignment.noProbeNodes[i]?.contains(node.name) == true { return }
             if node.kind != .member && r.agent?.standard == "stonith" { return }

@@ -309,6 +309,15 @@ enum History {
             h.banNode = true
         }
         if op.rc == OCFResult.notConfigured || op.status == .errorFatal { h.banEverywhere = true }
+        if action == .restartContainer && op.task == "stop" {
+            // A launched resource's failed stop counts as done: the launcher's restart
+            // stops it for sure.
+            h.failureIgnored = true
+            h.failedStop = false
+            h.role = .stopped
+            h.onFail = max(h.onFail ?? action, action)
+            return
+        }
         if action == .ignore {
             h.failureIgnored = true
             // An ignored failure counts as the operation's success: an ignored failed stop

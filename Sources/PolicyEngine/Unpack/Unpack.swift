@@ -22,6 +22,7 @@ enum Unpack {
         ws.indexNodes()
         Resources.unpack(config: config, into: &ws)
         ws.indexNodes()
+        Launchers.link(&ws)
         applyHistory(&ws)
         for i in ws.nodes.indices { ws.nodes[i].health = Nodes.health(ws.nodes[i], options: options) }
         return ws
@@ -146,7 +147,9 @@ enum Unpack {
             let configured = findConfigured(lrm.id, in: ws)
             let policy: (String, Int) -> FailurePolicy? = { task, interval in
                 guard let i = configured else { return nil }
+                // A launched resource's failures restart its launcher unless told otherwise.
                 return Resources.configuredOnFail(ws.resources[i], task: task, intervalMS: interval)
+                    ?? (ws.resources[i].launcher != nil ? .restartContainer : nil)
             }
             let timeout = configured.flatMap { ws.resources[$0].meta["failure-timeout"] }.flatMap(CIBValue.milliseconds) ?? 0
             var h = History.evaluate(ops, fencingEnabled: ws.options.fencingEnabled, failureTimeout: timeout / 1000,
@@ -321,6 +324,9 @@ enum Unpack {
         let settled = ws.options.fencingEnabled && ws.nodes[n].unclean && ws.nodes[n].fenceReason != nil
         if let f = h.onFail {
             ws.resources[r].onFail = max(ws.resources[r].onFail ?? f, f)
+            // restart-container: the launcher is stopped where the failure happened (and so
+            // started again).
+            if f == .restartContainer, !settled, let l = ws.resources[r].launcher { ws.resources[l].launcherRestartOn.insert(node) }
             if f != .ignore { ws.resources[r].failedOn.insert(node) }
             switch f {
             case .ignore:
