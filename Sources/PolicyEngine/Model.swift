@@ -230,6 +230,8 @@ public struct WorkingSet: Sendable {
         var p = r.parent
         while let j = p {
             if case .clone(let promotable, _) = resources[j].variant { return promotable }
+            // A promotable bundle's resource (not its container, address or connection).
+            if resources[j].variant == .bundle { return resources[j].bundlePromotable && r.id != r.configuredID }
             p = resources[j].parent
         }
         return false

@@ -987,18 +987,23 @@ struct Assignment {
         showScores("pcmk__bundle_assign", b)
         let perHost = Int(ws.resources[b].element.elements.first { ["docker", "podman", "rkt"].contains($0.name) }?["replicas-per-host"] ?? "1") ?? 1
         var used: [String: Int] = [:]
-        // Replicas running now keep their node first; each host takes replicas-per-host.
+        // Replicas running now come first, then by number.
         let replicas = (ws.bundleReplicas[b] ?? []).sorted { a, c in
             let aa = !ws.resources[a.container].activeOn.isEmpty, ca = !ws.resources[c.container].activeOn.isEmpty
             return aa != ca ? aa : a.number < c.number
         }
-        for rep in replicas {
+        let bundleTable = tables[b] ?? NodeScores()
+        let availableCount = max(1, ws.nodes.filter { $0.kind == .member && available($0.name) && (bundleTable[$0.name] ?? -1) >= 0 }.count)
+        // As for clone instances: no node takes more than its share while replicas stay put.
+        let optimal = max(1, replicas.count / availableCount)
+        func restrict(_ rep: BundleReplica) {
             for (n, count) in used where count >= perHost { tables[rep.container]?[n] = -Score.infinity }
             // Containers run on cluster nodes, never inside another guest.
             for n in ws.nodes where n.kind == .guest {
                 for part in [Optional(rep.container), rep.ip, rep.connection].compactMap({ $0 }) { tables[part]?[n.name] = -Score.infinity }
             }
-            let node = assignPrimitive(rep.container, prefer: ws.resources[rep.container].activeOn.first)
+        }
+        func finish(_ rep: BundleReplica, on node: String?) {
             if let node { used[node, default: 0] += 1 }
             // The address and the connection go with the container.
             for part in [rep.ip, rep.connection].compactMap({ $0 }) {
@@ -1008,7 +1013,9 @@ struct Assignment {
                 _ = node == nil && part != rep.connection ? place(part, nil) : assignPrimitive(part, prefer: node)
             }
             if let child = rep.child, let guest = rep.node {
-                if node != nil, ws.resources[child].managed {
+                // (A copy running in a container that cannot run stays assigned to its guest:
+                // its container's unrunnable start stops it.)
+                if (node != nil || !ws.resources[child].activeOn.isEmpty), ws.resources[child].managed {
                     place(child, guest)
                     // A promoted copy stays promoted (bundle promotion is not scheduled yet).
                     if ws.resources[child].role == .promoted { nextRole[child] = .promoted }
@@ -1016,6 +1023,29 @@ struct Assignment {
                     place(child, nil)
                 }
             }
+        }
+        // First, replicas running now stay where they are when they can (an attempt that
+        // lands elsewhere is undone); then the rest go where they are preferred.
+        var done = Set<Int>()
+        for rep in replicas {
+            let c = rep.container
+            guard ws.resources[c].activeOn.count == 1, let current = ws.resources[c].activeOn.first, !ws.resources[c].failed,
+                  available(current), (bundleTable[current] ?? -1) >= 0, used[current, default: 0] < min(optimal, perHost),
+                  (tables[c]?[current] ?? -1) >= 0 else { continue }
+            let saved = (tables, assigned, numResources, nextRole, utilization)
+            restrict(rep)
+            let node = assignPrimitive(c, prefer: current)
+            if node == current {
+                finish(rep, on: node)
+                done.insert(rep.number)
+            } else {
+                (tables, assigned, numResources, nextRole, utilization) = saved
+            }
+        }
+        for rep in replicas where !done.contains(rep.number) {
+            restrict(rep)
+            let node = assignPrimitive(rep.container, prefer: ws.resources[rep.container].activeOn.first)
+            finish(rep, on: node)
         }
     }
 

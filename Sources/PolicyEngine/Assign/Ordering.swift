@@ -106,6 +106,7 @@ struct OrderingEffects {
             }
         }
         out += Launchers.orderings(ws)
+        out += Bundles.orderings(ws)
         return out
     }
 
@@ -199,7 +200,7 @@ struct OrderingEffects {
                             effects.unrunnable[t] = interleaved && o.requireAll && !counting && o.anyOf.isEmpty ? ""
                                 : !o.anyOf.isEmpty ? "unrunnable one-or-more:\(o.anyOfSet ?? o.id)"
                                 : !o.requireAll || counting ? "unrunnable clone-one-or-more:\(o.id)"
-                                : (stopping && o.symmetrical && !ws.resources[t].activeOn.isEmpty
+                                : (stopping && o.symmetrical && !ws.resources[t].activeOn.isEmpty && o.id != Bundles.replicaOrder
                                     ? "required \(name(o.first, o.firstAction))" : "unrunnable \(name(o.first, o.firstAction))")
                             changed = true
                             // A plain group's members all wait for the group's start: they

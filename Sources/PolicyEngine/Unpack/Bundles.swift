@@ -106,6 +106,23 @@ enum Bundles {
         return out.map(String.init).joined(separator: ".")
     }
 
+    /// The id of the orderings inside a replica.
+    static let replicaOrder = "#bundle-replica"
+
+    /// Inside each replica, the connection and the bundled resource start after the
+    /// container (what cannot start for want of its container is "unrunnable").
+    static func orderings(_ ws: WorkingSet) -> [Ordering] {
+        var out: [Ordering] = []
+        for b in ws.bundleReplicas.keys.sorted() {
+            for rep in ws.bundleReplicas[b] ?? [] {
+                for then in [rep.connection, rep.child].compactMap({ $0 }) {
+                    out.append(Ordering(id: replicaOrder, first: rep.container, then: then, firstAction: "start", thenAction: "start", mandatory: true))
+                }
+            }
+        }
+        return out
+    }
+
     /// The replica whose guest node is `node`, for a bundle's resource history found there.
     static func replica(onNode node: String, of bundle: Int, in ws: WorkingSet) -> BundleReplica? {
         ws.bundleReplicas[bundle]?.first { $0.node == node }
