@@ -510,6 +510,8 @@ struct Assignment {
         // For a promotable dependent, a colocation of its Promoted role decides only which
         // instance is promoted (see assignRoles), not where instances run.
         if c.dependentRole == .promoted, case .clone(true, _) = ws.resources[c.dependent].variant { return }
+        // So for a promotable bundle (see BundleRoles.swift).
+        if c.dependentRole == .promoted, ws.resources[c.dependent].variant == .bundle, ws.resources[c.dependent].bundlePromotable { return }
         if case .clone = ws.resources[primary].variant {
             applyCloneColocation(c, primary: primary, dependent: dependent)
             return
@@ -1017,7 +1019,7 @@ struct Assignment {
                 // its container's unrunnable start stops it.)
                 if (node != nil || !ws.resources[child].activeOn.isEmpty), ws.resources[child].managed {
                     place(child, guest)
-                    // A promoted copy stays promoted (bundle promotion is not scheduled yet).
+                    // (A promotable bundle's roles are chosen below.)
                     if ws.resources[child].role == .promoted { nextRole[child] = .promoted }
                 } else {
                     place(child, nil)
@@ -1047,6 +1049,7 @@ struct Assignment {
             let node = assignPrimitive(rep.container, prefer: ws.resources[rep.container].activeOn.first)
             finish(rep, on: node)
         }
+        assignBundleRoles(b)
     }
 
     /// Runs every assignment stage.

@@ -1,0 +1,49 @@
+import CIB
+import PolicyEngine
+import Testing
+
+/// Bundles on a two-node cluster: replica placement and promotion inside a promotable bundle.
+@Suite struct BundleTests {
+    static func bundle(replicas: Int, promotedMax: Int? = nil) -> String {
+        let promoted = promotedMax.map { #" promoted-max="\#($0)""# } ?? ""
+        return """
+            <bundle id="b"><podman image="img" replicas="\(replicas)"\(promoted)/>
+              <network control-port="3121"/>
+              <primitive id="base" class="ocf" provider="pacemaker" type="Stateful"/>
+            </bundle>
+            <primitive id="vip" class="ocf" provider="heartbeat" type="IPaddr2"/>
+            """
+    }
+
+    @Test func eachHostTakesOneReplicaAndABannedHostNone() throws {
+        let t = try TwoNodeCluster.schedule(Self.bundle(replicas: 2), constraints: #"<rsc_location id="l" rsc="b" node="node1" score="-INFINITY"/>"#)
+        let containers = t.placements.filter { $0.resource.hasPrefix("b-podman-") }
+        #expect(containers.map(\.next) == ["node2", nil])
+        // The second replica's resource has no container to run in.
+        #expect(t.changes.contains { $0.kind == .start && $0.subject == "base:0" && $0.details == "b-0" })
+        #expect(!t.changes.contains { $0.subject == "base:1" })
+    }
+
+    @Test func aPromotedRoleColocationChoosesTheReplicaToPromote() throws {
+        let withVip = """
+            <rsc_location id="l" rsc="vip" node="node2" score="100"/>
+            <rsc_colocation id="c" rsc="b" rsc-role="Promoted" with-rsc="vip" score="INFINITY"/>
+            """
+        let t = try TwoNodeCluster.schedule(Self.bundle(replicas: 2, promotedMax: 1), constraints: withVip)
+        let containers = t.placements.filter { $0.resource.hasPrefix("b-podman-") }
+        // The colocation of the Promoted role does not move the containers...
+        #expect(Set(containers.compactMap(\.next)) == ["node1", "node2"])
+        // ...it promotes the copy whose container shares vip's node.
+        let onNode2 = containers.first { $0.next == "node2" }!.resource.replacingOccurrences(of: "b-podman-", with: "")
+        let promotes = t.changes.filter { $0.kind == .promote }
+        #expect(promotes.map(\.subject) == ["base:\(onNode2)"])
+        #expect(promotes.first?.details == "Stopped -> Promoted b-\(onNode2)")
+        #expect(t.changes.filter { $0.kind == .start }.map(\.subject).contains("base:\(onNode2 == "0" ? "1" : "0")"))
+    }
+
+    @Test func withoutAPromotionScoreNothingIsPromoted() throws {
+        let t = try TwoNodeCluster.schedule(Self.bundle(replicas: 2, promotedMax: 1))
+        #expect(!t.changes.contains { $0.kind == .promote })
+        #expect(t.changes.filter { $0.kind == .start && $0.subject.hasPrefix("base:") }.count == 2)
+    }
+}
