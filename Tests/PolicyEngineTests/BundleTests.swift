@@ -46,4 +46,28 @@ import Testing
         #expect(!t.changes.contains { $0.kind == .promote })
         #expect(t.changes.filter { $0.kind == .start && $0.subject.hasPrefix("base:") }.count == 2)
     }
+
+    @Test func startingABundleGoesThroughTheBundlesAndItsClonesPoints() throws {
+        let t = try TwoNodeCluster.schedule(Self.bundle(replicas: 1))
+        let keys = t.graph.actions.map(\.key)
+        for key in ["b_start_0", "b_running_0", "b-clone_start_0", "b-clone_running_0", "b-podman-0_start_0", "b-0_start_0", "base:0_start_0"] {
+            #expect(keys.contains(key), "missing \(key)")
+        }
+        let order = t.graph.simulationLines()
+        func position(_ text: String) -> Int? { order.firstIndex { $0.contains(text) } }
+        // The bundle's start, its container, connection and copy in turn, the clone's and
+        // the bundle's running points; the clone's start comes before the copy's too.
+        let chain = ["Pseudo action:   b_start_0", "b-podman-0      start on", "b-0             start on",
+                     "base:0          start on b-0", "Pseudo action:   b-clone_running_0", "Pseudo action:   b_running_0"]
+        let positions = chain.map(position)
+        #expect(!positions.contains(nil), "\(order)")
+        let found = positions.compactMap { $0 }
+        #expect(found == found.sorted(), "\(order)")
+        if let cloneStart = position("Pseudo action:   b-clone_start_0"), let copy = position("base:0          start on b-0"),
+           let bundleStart = position("Pseudo action:   b_start_0") {
+            #expect(bundleStart < cloneStart && cloneStart < copy)
+        } else {
+            Issue.record("no clone start or copy start: \(order)")
+        }
+    }
 }

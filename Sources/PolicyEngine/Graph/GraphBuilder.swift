@@ -356,7 +356,95 @@ struct GraphBuilder {
                 notificationPoints(i, "demote", "demoted")
             }
         case .bundle:
-            return
+            createBundleActions(i)
+        }
+    }
+
+    // MARK: Bundles
+
+    /// The name of the clone a bundle keeps its resource's copies in: `<bundle>-master` for
+    /// a bundle made promotable the old way (`masters`), else `<bundle>-clone`.
+    private func bundleCloneName(_ b: Int) -> String {
+        let container = ws.resources[b].element.elements.first { ["docker", "podman", "rkt"].contains($0.name) }
+        return ws.resources[b].id + (container?["masters"] != nil ? "-master" : "-clone")
+    }
+
+    /// A bundle's resource copies, in the order their actions are listed: those to be
+    /// promoted first, then by replica number.
+    private func bundleChildren(_ b: Int) -> [Int] {
+        let children = (ws.bundleReplicas[b] ?? []).compactMap(\.child)
+        return children.filter { transition.plans[$0]?.nextRole == .promoted } + children.filter { transition.plans[$0]?.nextRole != .promoted }
+    }
+
+    /// Each replica's address, container and connection.
+    private func bundleParts(_ b: Int) -> [Int] {
+        (ws.bundleReplicas[b] ?? []).flatMap { [$0.ip, Optional($0.container), $0.connection].compactMap { $0 } }
+    }
+
+    /// The points of a bundle's inner clone (owned by the bundle) and of the bundle itself
+    /// (owned by nothing: Pacemaker lists them last), each when some member does what it
+    /// stands for.
+    private mutating func createBundleActions(_ b: Int) {
+        let children = bundleChildren(b)
+        for c in children { createActions(c) }
+        let parts = bundleParts(b)
+        for p in parts { createActions(p) }
+        var tasks = [("start", "start"), ("running", "start"), ("stop", "stop"), ("stopped", "stop")]
+        if ws.resources[b].bundlePromotable {
+            tasks += [("promote", "promote"), ("promoted", "promote"), ("demote", "demote"), ("demoted", "demote")]
+        }
+        func does(_ members: [Int], _ task: String) -> Bool {
+            members.contains { p in (owned[p] ?? []).contains { actions[$0].key == "\(ws.resources[p].id)_\(task)_0" } }
+        }
+        if !children.isEmpty {
+            let clone = bundleCloneName(b)
+            for (task, member) in tasks where does(children, member) {
+                add(.pseudo, task: task, key: "\(clone)_\(task)_0", resource: b, node: nil)
+            }
+        }
+        for (task, member) in tasks where does(children + parts, member) {
+            add(.pseudo, task: task, key: "\(ws.resources[b].id)_\(task)_0", resource: nil, node: nil)
+        }
+    }
+
+    /// A bundle's points: the bundle's around its inner clone's and its containers', the
+    /// clone's around its copies'; demotions before promotions, stops before starts.
+    private mutating func orderBundle(_ b: Int) {
+        let clone = bundleCloneName(b)
+        let id = ws.resources[b].id
+        func cp(_ t: String) -> Int? { find("\(clone)_\(t)_0", on: nil) }
+        func bp(_ t: String) -> Int? { find("\(id)_\(t)_0", on: nil) }
+        let pairs = [("start", "running"), ("stop", "stopped"), ("promote", "promoted"), ("demote", "demoted")]
+        for child in bundleChildren(b) {
+            for (task, done) in pairs {
+                for s in actionsOf(child, task) {
+                    order(cp(task), s)
+                    order(s, cp(done))
+                }
+            }
+        }
+        for (task, done) in pairs {
+            order(bp(task), cp(task))
+            order(cp(done), bp(done))
+            order(cp(task), cp(done))
+            order(bp(task), bp(done))
+        }
+        for prefix in [clone, id] {
+            func point(_ t: String) -> Int? { find("\(prefix)_\(t)_0", on: nil) }
+            order(point("demoted"), point("promote"))
+            order(point("running"), point("promote"))
+            order(point("stopped"), point("start"))
+            order(point("demoted"), point("stop"))
+        }
+        for rep in ws.bundleReplicas[b] ?? [] {
+            for s in actionsOf(rep.container, "start") {
+                order(bp("start"), s)
+                order(s, bp("running"))
+            }
+            for s in actionsOf(rep.container, "stop") {
+                order(bp("stop"), s)
+                order(s, bp("stopped"))
+            }
         }
     }
 
@@ -680,7 +768,7 @@ struct GraphBuilder {
             case .primitive: orderPrimitive(i)
             case .group: orderGroup(i)
             case .clone(let promotable, _): orderClone(i, promotable: promotable)
-            case .bundle: break
+            case .bundle: orderBundle(i)
             }
         }
         // Fencing comes before whatever it implies, and a node shuts down once stopped.
@@ -1033,7 +1121,10 @@ struct GraphBuilder {
             let r = ws.resources[i]
             switch r.variant {
             case .bundle:
+                // Its copies' actions, its inner clone's points, then each replica's parts'.
+                for c in bundleChildren(i) { walk(c) }
                 listing += own
+                for p in bundleParts(i) { walk(p) }
             case .clone:
                 // A clone lists its instances' actions before its own.
                 for c in r.children { walk(c) }

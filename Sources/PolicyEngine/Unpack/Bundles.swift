@@ -36,13 +36,13 @@ enum Bundles {
             let containerID = "\(bundle.id)-\(kind)-\(i)"
             let c = addPrimitive(id: containerID, configuredID: containerID,
                                  agent: ResourceAgentName(standard: "ocf", provider: "heartbeat", type: kind),
-                                 parent: b, meta: meta, into: &ws)
+                                 parent: b, meta: meta, element: implicit(containerID, monitor: "60s"), into: &ws)
             var replica = BundleReplica(number: i, container: c)
             if let ipStart, let address = increment(ipStart, by: i) {
                 let ipID = "\(bundle.id)-ip-\(address)"
                 replica.ip = addPrimitive(id: ipID, configuredID: ipID,
                                           agent: ResourceAgentName(standard: "ocf", provider: "heartbeat", type: "IPaddr2"),
-                                          parent: b, meta: meta, into: &ws)
+                                          parent: b, meta: meta, element: implicit(ipID, monitor: "60s"), into: &ws)
                 replica.ipAddress = address
             }
             if var p = bundle.primitive {
@@ -52,7 +52,7 @@ enum Bundles {
                 connMeta["internal_rsc"] = "true"
                 replica.connection = addPrimitive(id: nodeName, configuredID: nodeName,
                                                   agent: ResourceAgentName(standard: "ocf", provider: "pacemaker", type: "remote"),
-                                                  parent: b, meta: connMeta, into: &ws)
+                                                  parent: b, meta: connMeta, element: implicit(nodeName, monitor: "30s"), into: &ws)
                 var childMeta = defaults
                 childMeta.merge(ws.resources[b].meta) { _, m in m }
                 childMeta.merge(NVSets.flatten(p.metaAttributes)) { _, own in own }
@@ -79,6 +79,13 @@ enum Bundles {
             list.append(replica)
         }
         ws.bundleReplicas[b] = list
+    }
+
+    /// The definition Pacemaker gives a replica's part: a primitive with one recurring
+    /// monitor (60 s for containers and addresses, 30 s for connections).
+    static func implicit(_ id: String, monitor interval: String) -> XElement {
+        let op = XElement("op", ["id": "\(id)-monitor-\(interval)", "name": "monitor", "interval": interval])
+        return XElement("primitive", ["id": id], children: [XElement("operations", ["id": "\(id)-operations"], children: [op])])
     }
 
     @discardableResult
