@@ -120,8 +120,8 @@ struct Assignment {
                 if !own { t.scores.removeValue(forKey: n.name) }
             }
             // A remote connection, or a guest's container, runs on a cluster node, never on a
-            // remote or guest node.
-            let isContainer = ws.nodes.contains { $0.kind == .guest && $0.container == r.id }
+            // remote or guest node (a bundle's container may run on a remote node).
+            let isContainer = ws.nodes.contains { $0.kind == .guest && !$0.isBundleNode && $0.container == r.id }
             if let a = r.agent, isContainer || a.standard == "stonith" || (a.standard == "ocf" && a.provider == "pacemaker" && a.type == "remote") {
                 for n in ws.nodes where n.kind != .member { t[n.name] = -Score.infinity }
             }
@@ -1004,12 +1004,23 @@ struct Assignment {
             for n in ws.nodes where n.kind == .guest {
                 for part in [Optional(rep.container), rep.ip, rep.connection].compactMap({ $0 }) { tables[part]?[n.name] = -Score.infinity }
             }
+            // They may run on remote nodes, but their connection may not: it wants (10000) to
+            // be with its container, which so prefers cluster nodes (unless that would leave
+            // it nowhere to run: then the preference is dropped, as Pacemaker drops it).
+            if rep.connection != nil, var t = tables[rep.container] {
+                for n in ws.nodes where n.kind == .remote {
+                    if let s = t[n.name], s > -Score.infinity { t[n.name] = Score.add(s, -10000) }
+                }
+                if t.scores.contains(where: { $0.value >= 0 && available($0.key) }) { tables[rep.container] = t }
+            }
         }
         func finish(_ rep: BundleReplica, on node: String?) {
             if let node { used[node, default: 0] += 1 }
             // The address and the connection go with the container.
             for part in [rep.ip, rep.connection].compactMap({ $0 }) {
-                if let node { for n in ws.nodes where n.name != node { tables[part]?[n.name] = -Score.infinity } }
+                // (A connection to a container on a remote node runs on some cluster node.)
+                let free = part == rep.connection && node.flatMap { ws.node(named: $0)?.kind } == .remote
+                if let node, !free { for n in ws.nodes where n.name != node { tables[part]?[n.name] = -Score.infinity } }
                 // A connection whose container cannot run is still placed (its start is then
                 // unrunnable); an address is not.
                 _ = node == nil && part != rep.connection ? place(part, nil) : assignPrimitive(part, prefer: node)
