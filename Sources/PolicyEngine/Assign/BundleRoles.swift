@@ -3,8 +3,9 @@ import CIB
 /// Promotion inside a promotable bundle (`promoted-max` on its container element).
 ///
 /// Each replica whose resource will run is a candidate. Its priority is the promotion score
-/// its resource has on its guest node (the `master-RSC` attribute there), plus the bundle's
-/// role colocations (compared by the node its container runs on): a Promoted role drawn to (or, when mandatory, kept to) the hosts of the
+/// its resource has on its guest node (the `master-RSC` attribute there), plus Promoted-role
+/// locations for that guest node, plus the bundle's role colocations (compared by the node
+/// its container runs on): a Promoted role drawn to (or, when mandatory, kept to) the hosts of the
 /// primary, an Unpromoted role pushed away from them. The best `promoted-max` candidates with
 /// a priority of 0 or more are promoted; ties go to the one promoted now, then by number.
 extension Assignment {
@@ -57,8 +58,11 @@ extension Assignment {
                 priority = s
             }
             if res.targetRole == .unpromoted || !res.managed { priority = -Score.infinity }
-            // (Promoted-role locations on the bundle are not applied: Pacemaker ignores them
-            // for bundles.)
+            // Promoted-role locations count for the node the copy runs on: its guest node
+            // (one naming the container's host does not apply).
+            for (rsc, node, s) in promotedLocations where (rsc == b || rsc == child) && node == guest {
+                priority = Score.add(priority, s)
+            }
             for col in colocations(dependent: b) where col.dependentRole == .promoted || col.dependentRole == .unpromoted {
                 guard let host else { break }
                 let targets = hostNodes(of: effectivePrimary(col), role: col.primaryRole)
