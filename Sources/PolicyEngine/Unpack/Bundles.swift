@@ -130,6 +130,12 @@ enum Bundles {
         return out
     }
 
+    /// The connection resource of a bundle's guest node.
+    static func connection(ofGuest node: String, in ws: WorkingSet) -> Int? {
+        for (_, reps) in ws.bundleReplicas { if let rep = reps.first(where: { $0.node == node }) { return rep.connection } }
+        return nil
+    }
+
     /// The replica whose guest node is `node`, for a bundle's resource history found there.
     static func replica(onNode node: String, of bundle: Int, in ws: WorkingSet) -> BundleReplica? {
         ws.bundleReplicas[bundle]?.first { $0.node == node }

@@ -107,6 +107,15 @@ enum Unpack {
                 online = false
             }
             if ws.nodes[n].kind == .guest && res.failed { ws.nodes[n].remoteReset = true }
+            // A bundle's guest node is up only while its connection runs too; a failed
+            // connection resets it.
+            if ws.nodes[n].isBundleNode, let conn = Bundles.connection(ofGuest: ws.nodes[n].name, in: ws) {
+                if ws.resources[conn].activeOn.isEmpty { online = false }
+                if ws.resources[conn].failed {
+                    online = false
+                    ws.nodes[n].remoteReset = true
+                }
+            }
             ws.nodes[n].online = online
             if ws.nodes[n].kind == .guest, !res.managed { ws.nodes[n].maintenance = true }
         }
