@@ -135,7 +135,14 @@ struct Assignment {
         case .group:
             tables[r]?.add(score, to: node)
             for (k, m) in ws.resources[r].children.enumerated() { location(m, node, k == 0 ? score : 0) }
-        case .clone, .bundle:
+        case .bundle:
+            // A bundle's locations apply to it, its containers and addresses (not to the
+            // connections, which go where the containers are, nor to its resource's copies).
+            tables[r]?.add(score, to: node)
+            for rep in ws.bundleReplicas[r] ?? [] {
+                for part in [Optional(rep.container), rep.ip].compactMap({ $0 }) { location(part, node, score) }
+            }
+        case .clone:
             tables[r]?.add(score, to: node)
             for c in ws.resources[r].children { location(c, node, score) }
         case .primitive:
@@ -186,7 +193,11 @@ struct Assignment {
         // resource-discovery=exclusive names for it; "never" only stops probes there.
         var exclusive: [Int: Set<String>] = [:]
         for d in discovery {
-            for leaf in ws.primitives(under: d.resource) {
+            // (A bundle's are its containers' and addresses', as for its locations.)
+            let leaves = ws.resources[d.resource].variant == .bundle
+                ? (ws.bundleReplicas[d.resource] ?? []).flatMap { [Optional($0.container), $0.ip].compactMap { $0 } }
+                : ws.primitives(under: d.resource)
+            for leaf in leaves {
                 if d.mode == "exclusive" {
                     exclusive[leaf, default: []].formUnion(d.nodes)
                     probeNodes[leaf, default: []].formUnion(d.nodes)
