@@ -312,7 +312,8 @@ struct Assignment {
     mutating func assignAll() {
         // What carries remote and guest nodes first (their connections and containers), so
         // that those nodes are known to be usable or not when the rest is placed.
-        for n in ws.nodes where n.kind != .member {
+        // (A bundle is placed in its turn: its connections are not top-level resources.)
+        for n in ws.nodes where n.kind != .member && !n.isBundleNode {
             if let c = (n.kind == .guest ? n.container : n.connection), let ci = ws.index(of: c) { assign(topAncestor(ci)) }
         }
         for i in assignmentOrder() { assign(i) }
@@ -1034,7 +1035,8 @@ struct Assignment {
                 if let node, !free { for n in ws.nodes where n.name != node { tables[part]?[n.name] = -Score.infinity } }
                 // A connection whose container cannot run is still placed (its start is then
                 // unrunnable); an address is not.
-                _ = node == nil && part != rep.connection ? place(part, nil) : assignPrimitive(part, prefer: node)
+                _ = node == nil && part != rep.connection ? place(part, nil)
+                    : assignPrimitive(part, prefer: free ? ws.resources[part].activeOn.first : node)
             }
             if let child = rep.child, let guest = rep.node {
                 // (A copy running in a container that cannot run stays assigned to its guest:
