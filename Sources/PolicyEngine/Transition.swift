@@ -104,7 +104,8 @@ enum TransitionPlanner {
         let canFence = !fenceable.isEmpty
         // Fencing: the newest request first; nodes the status never mentions were added last.
         // A guest is "fenced" by recovering its container; that needs no fence device.
-        for n in ws.nodes.reversed() where n.kind == .guest && n.remoteReset {
+        // (Guests by name, bundles' included, the last first.)
+        for n in ws.nodes.filter({ $0.kind == .guest && $0.remoteReset }).sorted(by: { naturalLess($0.name, $1.name) }).reversed() {
             var change = PlannedChange(kind: .fence, subject: "\(n.name) (resource: \(n.container ?? ""))", details: "guest is unclean", reason: nil)
             // A guest whose container will not run again is switched off, not rebooted.
             if let c = n.container, let ci = ws.index(of: c), (a.assigned[ci] ?? nil) == nil { change.fenceAction = "off" }
