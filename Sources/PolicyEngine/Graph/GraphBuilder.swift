@@ -266,7 +266,14 @@ struct GraphBuilder {
                 if let c = chosen { probe(c, on: node) }
             }
         case .bundle:
-            return
+            // Each replica's container, address and connection, on the cluster nodes. With
+            // exclusive discovery for the bundle, only where it is enabled, and so never for
+            // the connections (the constraint does not name them).
+            let reps = ws.bundleReplicas[i] ?? []
+            let exclusive = reps.contains { assignment.exclusiveDiscovery.contains($0.container) }
+            for rep in reps {
+                for part in [Optional(rep.container), rep.ip, exclusive ? nil : rep.connection].compactMap({ $0 }) { probe(part, on: node) }
+            }
         case .primitive:
             guard !r.orphan, !known([i], on: node.name) else { return }
             // A launched resource is known through its launcher: never probed.
@@ -362,11 +369,13 @@ struct GraphBuilder {
 
     // MARK: Bundles
 
-    /// The name of the clone a bundle keeps its resource's copies in: `<bundle>-master` for
-    /// a bundle made promotable the old way (`masters`), else `<bundle>-clone`.
+    /// The name of the clone a bundle keeps its resource's copies in: `<bundle>-master` when
+    /// its container element sets promoted-max (or the older masters) above 0, else
+    /// `<bundle>-clone` (also for a bundle made promotable by its meta attributes).
     private func bundleCloneName(_ b: Int) -> String {
         let container = ws.resources[b].element.elements.first { ["docker", "podman", "rkt"].contains($0.name) }
-        return ws.resources[b].id + (container?["masters"] != nil ? "-master" : "-clone")
+        let promotedMax = Int(container?["promoted-max"] ?? container?["masters"] ?? "") ?? 0
+        return ws.resources[b].id + (promotedMax > 0 ? "-master" : "-clone")
     }
 
     /// A bundle's resource copies, in the order their actions are listed: those to be
