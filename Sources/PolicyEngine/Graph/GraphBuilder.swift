@@ -266,13 +266,16 @@ struct GraphBuilder {
                 if let c = chosen { probe(c, on: node) }
             }
         case .bundle:
-            // Each replica's container, address and connection, on the cluster nodes. With
-            // exclusive discovery for the bundle, only where it is enabled, and so never for
-            // the connections (the constraint does not name them).
-            let reps = ws.bundleReplicas[i] ?? []
-            let exclusive = reps.contains { assignment.exclusiveDiscovery.contains($0.container) }
-            for rep in reps {
-                for part in [Optional(rep.container), rep.ip, exclusive ? nil : rep.connection].compactMap({ $0 }) { probe(part, on: node) }
+            // Each replica's address and container on the cluster nodes, its resource's copy on
+            // its own guest node. (Connections are probed once their container starts: see
+            // probeConnections.)
+            for rep in ws.bundleReplicas[i] ?? [] {
+                if node.kind == .member {
+                    for part in [rep.ip, Optional(rep.container)].compactMap({ $0 }) { probe(part, on: node) }
+                } else if let child = rep.child, rep.node == node.name, !known([child], on: node.name), !ws.resources[child].orphan {
+                    add(.resource, task: "monitor", key: "\(ws.resources[child].id)_monitor_0", resource: child, node: node.name,
+                        meta: ["op_target_rc": "7"])
+                }
             }
         case .primitive:
             guard !r.orphan, !known([i], on: node.name) else { return }
@@ -398,6 +401,7 @@ struct GraphBuilder {
         for c in children { createActions(c) }
         let parts = bundleParts(b)
         for p in parts { createActions(p) }
+        probeConnections(b)
         var tasks = [("start", "start"), ("running", "start"), ("stop", "stop"), ("stopped", "stop")]
         if ws.resources[b].bundlePromotable {
             tasks += [("promote", "promote"), ("promoted", "promote"), ("demote", "demote"), ("demoted", "demote")]
@@ -413,6 +417,23 @@ struct GraphBuilder {
         }
         for (task, member) in tasks where does(children + parts, member) {
             add(.pseudo, task: task, key: "\(ws.resources[b].id)_\(task)_0", resource: nil, node: nil)
+        }
+    }
+
+    /// A replica's connection is probed (where its state is unknown) only once its container
+    /// starts; without exclusive discovery for the bundle, which does not name connections.
+    private mutating func probeConnections(_ b: Int) {
+        guard ws.options.startupProbes else { return }
+        let reps = ws.bundleReplicas[b] ?? []
+        guard !reps.contains(where: { assignment.exclusiveDiscovery.contains($0.container) }) else { return }
+        let nodes = ws.nodes.filter { $0.kind == .member && $0.online && !$0.unclean && !$0.pending }.sorted { naturalLess($0.name, $1.name) }
+        for rep in reps {
+            guard let conn = rep.connection, let start = actionsOf(rep.container, "start").first else { continue }
+            for node in nodes where !known([conn], on: node.name) && assignment.noProbeNodes[conn]?.contains(node.name) != true {
+                let p = add(.resource, task: "monitor", key: "\(ws.resources[conn].id)_monitor_0", resource: conn, node: node.name,
+                            meta: ["op_target_rc": "7"])
+                order(start, p)
+            }
         }
     }
 
