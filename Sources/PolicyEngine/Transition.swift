@@ -99,7 +99,7 @@ enum TransitionPlanner {
         // Without quorum, only nodes still in the membership (online) can be fenced.
         let fencingPossible = ws.options.fencingEnabled && (a.hasFenceDevice || ws.options.haveWatchdog)
         let fenceable = Set(ws.nodes.filter {
-            $0.unclean && $0.kind == .member && fencingPossible && (ws.haveQuorum || policy == "ignore" || $0.online)
+            $0.unclean && ($0.kind == .member || remoteNeedsFencing($0, ws, a)) && fencingPossible && (ws.haveQuorum || policy == "ignore" || $0.online)
         }.map(\.name))
         let canFence = !fenceable.isEmpty
         // Fencing: the newest request first; nodes the status never mentions were added last.
@@ -246,6 +246,13 @@ enum TransitionPlanner {
                 for n in active {
                     changes.append(PlannedChange(kind: .stop, subject: r.id, details: needRole ? "\(origRole) \(n)" : n, reason: reason))
                 }
+                continue
+            }
+            // Left where it is on lost nodes that none can fence: nothing can be done there.
+            if active.count > 1, let n = next, active.contains(n), active.allSatisfy({ c in
+                ws.node(named: c).map { $0.unclean && !fenceable.contains(c) } ?? false
+            }) {
+                plans[i] = ResourcePlan(current: active, origRole: origRole, next: next, nextRole: nextRole, mode: .none)
                 continue
             }
             var mode = ResourcePlan.Mode.none
@@ -397,6 +404,7 @@ enum TransitionPlanner {
                 if revised.resources[i].activeOn.isEmpty && !before.isEmpty { revised.resources[i].role = .stopped }
             }
         }
+        reviseRemoteNodes(&revised, ws, fenced: fenceable)
         // The usable nodes in natural order, found once: each placement lists its scores best
         // first, ties in that order.
         var seenNames = Set<String>()
@@ -410,6 +418,36 @@ enum TransitionPlanner {
                              next: revised.resources[i].activeOn.first, role: revised.resources[i].role, scores: scores)
         }
         return Transition(changes: changes, revised: revised, placements: placements, plans: plans)
+    }
+
+    /// Remote and guest nodes once the transition has run: up where their connection (and a
+    /// guest's container) runs, clean once fenced or reconnected.
+    static func reviseRemoteNodes(_ revised: inout WorkingSet, _ ws: WorkingSet, fenced: Set<String>) {
+        func running(_ id: String?) -> Bool {
+            guard let id, let i = revised.index(of: id) else { return false }
+            let r = revised.resources[i]
+            return !r.activeOn.isEmpty && r.role >= .started
+        }
+        for k in revised.nodes.indices where revised.nodes[k].kind != .member && !revised.nodes[k].isBundleNode {
+            let n = revised.nodes[k]
+            let up = n.kind == .guest ? running(n.name) && running(n.container) : running(n.connection)
+            if up || fenced.contains(n.name) || n.kind == .guest {
+                revised.nodes[k].unclean = false
+                revised.nodes[k].remoteReset = false
+                revised.nodes[k].unseen = false
+                revised.nodes[k].fenceReason = nil
+            }
+            revised.nodes[k].online = up
+        }
+    }
+
+    /// Whether an unclean remote node is fenced: not when its connection is unmanaged, nor when
+    /// it was only presumed lost with its connection's host and the connection runs again.
+    static func remoteNeedsFencing(_ n: SchedulerNode, _ ws: WorkingSet, _ a: Assignment) -> Bool {
+        guard n.kind == .remote, let c = n.connection, let ci = ws.index(of: c) else { return false }
+        if !ws.resources[ci].managed { return false }
+        if n.unseen, (a.assigned[ci] ?? nil) != nil { return false }
+        return true
     }
 
     /// The instance attributes the configured start operation (interval 0) adds to the

@@ -217,7 +217,7 @@ public enum StatusText {
             var words: [String] = []
             if r.orphan { words.append("ORPHANED") }
             let pending = options.showPending ? r.pendingTask : nil
-            if r.failed && !r.activeOn.isEmpty {
+            if r.failed && (!r.activeOn.isEmpty || r.failedInactive) {
                 words.append("FAILED")
                 if role == .promoted { words.append("Promoted") }
             } else if let p = pending, let word = pendingWord(p) {

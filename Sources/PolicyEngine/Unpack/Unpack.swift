@@ -18,6 +18,12 @@ enum Unpack {
             // A remote node is presumed unclean until its status says otherwise.
             if options.fencingEnabled && options.startupFencing { nodes[i].unclean = true }
         }
+        // Whether a remote node was fenced since its connection last ran.
+        for i in nodes.indices where nodes[i].kind != .member {
+            if let state = Nodes.nodeState(for: nodes[i], in: cib.status), let v = state.element["node_fenced"], let n = Int(v), n > 0 {
+                nodes[i].remoteWasFenced = true
+            }
+        }
         ws.nodes = nodes
         ws.indexNodes()
         Resources.unpack(config: config, into: &ws)
@@ -144,9 +150,17 @@ enum Unpack {
             guard !ops.isEmpty else { continue }
             ws.historyEntries[nodeName, default: []].insert(lrm.id)
             let configured = findConfigured(lrm.id, in: ws)
+            let isRemoteConnection = configured.map { isConnection(ws.resources[$0], in: ws) } ?? false
+            let connectionManaged = configured.map { ws.resources[$0].managed } ?? true
             let policy: (String, Int) -> FailurePolicy? = { task, interval in
                 guard let i = configured else { return nil }
-                return Resources.configuredOnFail(ws.resources[i], task: task, intervalMS: interval)
+                let own = Resources.configuredOnFail(ws.resources[i], task: task, intervalMS: interval)
+                // Losing an established connection to a remote node (any failure but a probe's
+                // or a start's) fences the node; an unmanaged connection is just stopped.
+                if isRemoteConnection, own == nil || !connectionManaged, !(task == "monitor" && interval == 0), task != "start" {
+                    return connectionManaged ? .resetRemote : .stop
+                }
+                return own
             }
             let timeout = configured.flatMap { ws.resources[$0].meta["failure-timeout"] }.flatMap(CIBValue.milliseconds) ?? 0
             var h = History.evaluate(ops, fencingEnabled: ws.options.fencingEnabled, failureTimeout: timeout / 1000,
@@ -278,12 +292,44 @@ enum Unpack {
     }
 
     static func addOrphan(_ lrm: LRMResource, in ws: inout WorkingSet) -> Int {
+        // One orphan for all the nodes whose history has it.
+        if let existing = ws.resources.firstIndex(where: { $0.orphan && $0.parent == nil && $0.id == lrm.id && $0.isPrimitive }) {
+            return existing
+        }
         var r = SchedulerResource(id: lrm.id, configuredID: lrm.id, variant: .primitive(lrm.agent), parent: nil,
                                   element: XElement("primitive", ["id": lrm.id]))
         r.orphan = true
         ws.resources.append(r)
         ws.topLevel.append(ws.resources.count - 1)
+        // A removed remote connection still defines its node, which is shutting down; one
+        // that ran in a container makes that a guest node.
+        if lrm.agent.standard == "ocf" && lrm.agent.provider == "pacemaker" && lrm.agent.type == "remote" {
+            var k = ws.nodeIndex(named: lrm.id)
+            if k == nil {
+                ws.nodes.append(SchedulerNode(id: lrm.id, name: lrm.id))
+                k = ws.nodes.count - 1
+                ws.nodes[k!].kind = .remote
+            }
+            if let k {
+                if let c = lrm.container {
+                    ws.nodes[k].kind = .guest
+                    ws.nodes[k].container = c
+                } else {
+                    ws.nodes[k].connection = lrm.id
+                }
+                ws.nodes[k].shutdown = true
+            }
+            ws.nodes.sort { naturalLess($0.name, $1.name) }
+            ws.indexNodes()
+        }
         return ws.resources.count - 1
+    }
+
+    /// Whether a resource is the connection of a remote (not guest) node.
+    static func isConnection(_ r: SchedulerResource, in ws: WorkingSet) -> Bool {
+        guard let a = r.agent, a.standard == "ocf", a.provider == "pacemaker", a.type == "remote",
+              let n = ws.node(named: r.id) else { return false }
+        return n.kind == .remote
     }
 
     /// Bans `node` for `r`, or for the whole anonymous clone `r` belongs to.
@@ -337,14 +383,36 @@ enum Unpack {
             case .standby:
                 ws.nodes[n].standbyOnFail = true
                 ws.resources[r].failed = true
+            case .resetRemote:
+                ws.resources[r].failed = true
+                // The connection failed in a way that leaves the remote node's state unknown.
+                if ws.options.fencingEnabled, let k = ws.nodeIndex(named: ws.resources[r].id), ws.nodes[k].kind == .remote,
+                   !ws.nodes[k].remoteWasFenced {
+                    Nodes.fence(&ws.nodes[k], "remote connection is unrecoverable")
+                }
             default:
                 if !settled { ws.resources[r].failed = true }
             }
         }
+        // A failed connection fences its unclean remote node whether or not it reconnects.
+        if ws.resources[r].failed, let k = ws.nodeIndex(named: ws.resources[r].id), ws.nodes[k].kind == .remote, ws.nodes[k].unclean {
+            ws.nodes[k].unseen = false
+        }
         // A managed resource thought active on a node that is down: the node must be fenced.
         if h.isActive, !ws.nodes[n].online, !ws.nodes[n].maintenance, ws.resources[r].managed, !ws.options.maintenanceMode {
             if ws.nodes[n].kind == .guest {
-                if let c = ws.nodes[n].container, let ci = ws.index(of: c) { ws.resources[ci].failed = true }
+                // A guest is fenced by recovering its container.
+                if let c = ws.nodes[n].container, let ci = ws.index(of: c), ws.resources[ci].managed {
+                    ws.resources[ci].failed = true
+                    ws.resources[ci].failedInactive = true
+                    ws.nodes[n].remoteReset = true
+                }
+                ws.resources[r].failed = true
+            } else if ws.options.fencingEnabled, ws.nodes[n].kind == .remote, let c = ws.nodes[n].connection,
+                      let ci = ws.index(of: c), !ws.resources[ci].failed {
+                // Fenced only if the connection cannot be re-established elsewhere.
+                ws.nodes[n].unseen = true
+                Nodes.fence(&ws.nodes[n], "\(ws.resources[r].id) is active there (fencing will be revoked if remote connection can be re-established elsewhere)")
             } else if ws.options.fencingEnabled {
                 Nodes.fence(&ws.nodes[n], "\(ws.resources[r].id) is thought to be active there")
             }
