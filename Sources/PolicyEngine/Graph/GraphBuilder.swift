@@ -56,6 +56,7 @@ struct GraphBuilder {
         b.createFencingAndShutdowns()
         b.createNotifications()
         b.orderResources()
+        b.orderRemoteActions()
         b.orderUserConstraints()
         b.orderLoadPoints(load)
         b.orderStartsAfterFencing()
@@ -244,7 +245,7 @@ struct GraphBuilder {
 
     private mutating func createProbes() {
         guard ws.options.startupProbes else { return }
-        let nodes = ws.nodes.filter { $0.online && !$0.unclean && !$0.pending }.sorted { naturalLess($0.name, $1.name) }
+        let nodes = ws.nodes.filter { probesRun(on: $0) }.sorted { naturalLess($0.name, $1.name) }
         for node in nodes {
             for top in ws.topLevel { probe(top, on: node) }
         }
@@ -252,6 +253,12 @@ struct GraphBuilder {
 
     private mutating func probe(_ i: Int, on node: SchedulerNode) {
         let r = ws.resources[i]
+        if node.kind != .member {
+            // Remote and guest nodes run no fence devices, no connections, and a guest does
+            // not run what holds a guest.
+            if r.agent?.standard == "stonith" || isConnectionResource(i) { return }
+            if node.kind == .guest && holdsGuest(i) { return }
+        }
         switch r.variant {
         case .group:
             for c in r.children { probe(c, on: node) }
@@ -271,8 +278,16 @@ struct GraphBuilder {
             guard !r.orphan, !known([i], on: node.name) else { return }
             if assignment.exclusiveDiscovery.contains(i), !(assignment.probeNodes[i]?.contains(node.name) ?? false) { return }
             if assignment.noProbeNodes[i]?.contains(node.name) == true { return }
-            if node.kind != .member && r.agent?.standard == "stonith" { return }
-            if node.kind == .remote || node.kind == .guest { return }
+            if node.kind != .member {
+                if node.isBundleNode || r.meta["container"] != nil { return }
+                // On a guest whose container is stopped, or about to stop, nothing runs yet.
+                if node.kind == .guest, let c = container(of: node) {
+                    let cr = ws.resources[c]
+                    if cr.activeOn.isEmpty { return }
+                    let next = nextNode(c)
+                    if node.remoteReset || node.unclean || cr.failed || next == nil || !cr.activeOn.contains(next!) { return }
+                }
+            }
             add(.resource, task: "monitor", key: "\(r.id)_monitor_0", resource: i, node: node.name,
                 meta: ["op_target_rc": "7"])
         }
@@ -1162,6 +1177,122 @@ extension GraphBuilder {
         for f in firstTasks.flatMap({ completionActions(first, $0) }) + probes {
             for t in thens where actions[f].node == nil || actions[t].node == nil || actions[f].node == actions[t].node {
                 order(f, t)
+            }
+        }
+    }
+}
+
+// MARK: Remote and guest nodes
+
+extension GraphBuilder {
+    /// The connection resource of a remote or guest node.
+    fileprivate func connection(of node: SchedulerNode) -> Int? {
+        switch node.kind {
+        case .member: return nil
+        case .remote: return node.connection.flatMap { ws.index(of: $0) }
+        case .guest: return ws.index(of: node.name)
+        }
+    }
+
+    fileprivate func container(of node: SchedulerNode) -> Int? {
+        node.kind == .guest ? node.container.flatMap { ws.index(of: $0) } : nil
+    }
+
+    /// Where a resource will be once the transition has run.
+    fileprivate func nextNode(_ i: Int) -> String? {
+        if let plan = transition.plans[i] { return plan.next }
+        return ws.resources[i].activeOn.first
+    }
+
+    fileprivate func isConnectionResource(_ i: Int) -> Bool {
+        guard let a = ws.resources[i].agent else { return false }
+        return a.standard == "ocf" && a.provider == "pacemaker" && a.type == "remote"
+    }
+
+    /// Whether a resource is, or contains, the container of a guest node.
+    fileprivate func holdsGuest(_ i: Int) -> Bool {
+        let inside = Set(ws.primitives(under: i).map { ws.resources[$0].id })
+        return ws.nodes.contains { $0.kind == .guest && $0.container.map(inside.contains) == true }
+    }
+
+    /// Whether resources are probed on a node: a cluster node that is up; a remote or guest
+    /// node that is up or whose connection will start (and is not to be fenced), unless it
+    /// has resource discovery disabled.
+    fileprivate func probesRun(on n: SchedulerNode) -> Bool {
+        if n.kind == .member || n.isBundleNode { return n.online && !n.unclean && !n.pending }
+        guard let ci = connection(of: n) else { return n.online && !n.unclean }
+        let connects = nextNode(ci) != nil && transition.plans[ci]?.blockedStart != true
+        let online = n.online || connects
+        let unclean = n.unclean && !(n.unseen && connects)
+        guard online && !unclean else { return false }
+        if let d = n.attributes["resource-discovery-enabled"], !CIBValue.isTrue(d), n.kind == .guest || ws.options.fencingEnabled {
+            return false
+        }
+        return true
+    }
+
+    fileprivate enum ConnectionState { case unknown, alive, resting, failed, stopped }
+
+    /// The state of a remote node's connection, for ordering what runs behind it.
+    fileprivate func connectionState(_ n: SchedulerNode, _ ci: Int) -> ConnectionState {
+        let conn = ws.resources[ci]
+        let current = conn.activeOn.first
+        if nextNode(ci) == nil {
+            if let c = current, ws.node(named: c)?.unclean == true { return .failed }
+            if !conn.failed { return .stopped }
+            let reconnect = (conn.parameters["reconnect_interval"].flatMap(CIBValue.milliseconds) ?? 0) > 0
+            if reconnect && n.remoteWasFenced && !n.shutdown { return .unknown }
+            return .failed
+        }
+        guard let c = current, let host = ws.node(named: c) else { return .unknown }
+        if host.unclean || !host.online || conn.activeOn.count > 1 { return .resting }
+        return .alive
+    }
+
+    /// What runs on a remote or guest node runs while its connection is up: after the
+    /// connection starts, before it stops (Pacemaker's remote connection orderings).
+    fileprivate mutating func orderRemoteActions() {
+        for k in actions.indices where actions[k].kind == .resource {
+            guard let name = actions[k].node, let n = ws.node(named: name), n.kind != .member, !n.isBundleNode,
+                  let ci = connection(of: n), let o = owner[k], o != ci else { continue }
+            let starts = actionsOf(ci, "start"), stops = actionsOf(ci, "stop")
+            var task = actions[k].task
+            if task == "migrate_to" || task == "migrate_from" { task = "stop" }
+            let recurring = actions[k].intervalMS > 0
+            if n.kind == .guest {
+                let containerFailed = container(of: n).map { ws.resources[$0].failed } ?? false
+                switch task {
+                case "start", "promote":
+                    for s in (container(of: n).map { actionsOf($0, "start") } ?? []) + starts { order(s, k) }
+                case "stop", "demote":
+                    if !containerFailed { for s in stops { order(k, s) } }
+                case "cancel":
+                    break
+                default:
+                    for s in starts { order(s, k) }
+                }
+                continue
+            }
+            let state = connectionState(n, ci)
+            switch task {
+            case "start", "promote":
+                for s in starts { order(s, k) }
+            case "stop":
+                if state == .alive || (state != .failed && nextNode(ci) == nil) {
+                    for s in stops { order(k, s) }
+                } else if state != .failed {
+                    for s in starts { order(s, k) }
+                }
+            case "demote":
+                if state == .resting || state == .unknown { for s in starts { order(s, k) } }
+            default:
+                if recurring {
+                    for s in starts { order(s, k) }
+                } else if !ws.resources[ci].activeOn.isEmpty && state == .stopped {
+                    for s in stops { order(k, s) }
+                } else {
+                    for s in starts { order(s, k) }
+                }
             }
         }
     }
