@@ -439,6 +439,15 @@ enum TransitionPlanner {
             }
             revised.nodes[k].online = up
         }
+        // A removed connection that stopped has its history deleted: its node is gone.
+        let declared = Set(ws.cib.configuration.nodes.map(\.uname))
+        let snapshot = revised
+        revised.nodes.removeAll { n in
+            guard n.kind != .member, !n.isBundleNode, !n.online, !declared.contains(n.name),
+                  let i = snapshot.index(of: n.kind == .guest ? n.name : (n.connection ?? n.name)) else { return false }
+            return snapshot.resources[i].orphan
+        }
+        revised.indexNodes()
     }
 
     /// Whether an unclean remote node is fenced: not when its connection is unmanaged, nor when

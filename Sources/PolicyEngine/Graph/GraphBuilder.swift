@@ -715,9 +715,10 @@ struct GraphBuilder {
             guard let o = owner[k] else { continue }
             for stop in actionsOf(o, "stop") { order(k, stop) }
         }
+        // A removed resource's history is deleted everywhere once it has stopped.
         for k in actions.indices where actions[k].task == "delete" {
             guard let o = owner[k] else { continue }
-            order(find("\(ws.resources[o].id)_stop_0", on: actions[k].node), k)
+            for s in actionsOf(o, "stop") { order(s, k) }
         }
         var byNode: [String: [Int]] = [:]
         for k in actions.indices { if let n = actions[k].node { byNode[n, default: []].append(k) } }
