@@ -439,11 +439,11 @@ enum TransitionPlanner {
             }
             revised.nodes[k].online = up
         }
-        // A removed connection that stopped has its history deleted: its node is gone.
+        // A removed guest connection that stopped has its history deleted: its node is gone.
         let declared = Set(ws.cib.configuration.nodes.map(\.uname))
         let snapshot = revised
         revised.nodes.removeAll { n in
-            guard n.kind != .member, !n.isBundleNode, !n.online, !declared.contains(n.name),
+            guard n.kind == .guest, !n.isBundleNode, !n.online, !declared.contains(n.name),
                   let i = snapshot.index(of: n.kind == .guest ? n.name : (n.connection ?? n.name)) else { return false }
             return snapshot.resources[i].orphan
         }
