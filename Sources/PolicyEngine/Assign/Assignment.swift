@@ -76,7 +76,12 @@ struct Assignment {
         if n.kind != .member {
             // A remote or guest node is usable where its connection (or container) is placed.
             let carrier = n.kind == .guest ? n.container : n.connection
-            if let c = carrier, let ci = ws.index(of: c), let placed = assigned[ci] { return placed != nil }
+            if let c = carrier, let ci = ws.index(of: c), let placed = assigned[ci] {
+                // A remote node to be fenced runs nothing until it is back, unless it was only
+                // presumed lost with its connection's host.
+                if n.kind == .remote && n.unclean && !n.unseen { return false }
+                return placed != nil
+            }
             // A guest whose container is being recovered comes back where the container goes.
             return (n.online || (n.kind == .guest && n.remoteReset)) && !n.unclean
         }

@@ -643,7 +643,7 @@ struct GraphBuilder {
         var dcDown: Int?
         var fencings: [Int] = []
         var shutdowns: [Int] = []
-        for n in ws.nodes.sorted(by: { naturalLess($0.name, $1.name) }) where n.kind == .member {
+        for n in ws.nodes.sorted(by: { naturalLess($0.name, $1.name) }) where n.kind != .guest {
             let isDC = dc != nil && n.id == dc
             if let action = fenceAction[n.name] {
                 let k = add(.fence, task: "stonith", key: "stonith-\(n.name)-\(action)", resource: nil, node: n.name,
@@ -655,7 +655,7 @@ struct GraphBuilder {
                     if !ws.options.concurrentFencing, let previous = fencings.last { order(previous, k) }
                     fencings.append(k)
                 }
-            } else if n.shutdown && n.online && !n.unclean {
+            } else if n.kind == .member && n.shutdown && n.online && !n.unclean {
                 let k = add(.cluster, task: "do_shutdown", key: "do_shutdown-\(n.name)", resource: nil, node: n.name)
                 if isDC { dcDown = k } else { shutdowns.append(k) }
             }
@@ -1253,8 +1253,15 @@ extension GraphBuilder {
     /// What runs on a remote or guest node runs while its connection is up: after the
     /// connection starts, before it stops (Pacemaker's remote connection orderings).
     fileprivate mutating func orderRemoteActions() {
-        for k in actions.indices where actions[k].kind == .resource {
-            guard let name = actions[k].node, let n = ws.node(named: name), n.kind != .member, !n.isBundleNode,
+        for k in actions.indices where actions[k].kind == .resource || actions[k].kind == .pseudo {
+            // A stop implied by fencing a remote node is still ordered as one made there.
+            var node = actions[k].node
+            if actions[k].kind == .pseudo {
+                guard node == nil, actions[k].task == "stop" || actions[k].task == "demote", let o = owner[k], ws.resources[o].isPrimitive,
+                      let lost = transition.plans[o]?.current.first(where: { ws.node(named: $0)?.kind == .remote }) else { continue }
+                node = lost
+            }
+            guard let name = node, let n = ws.node(named: name), n.kind != .member, !n.isBundleNode,
                   let ci = connection(of: n), let o = owner[k], o != ci else { continue }
             let starts = actionsOf(ci, "start"), stops = actionsOf(ci, "stop")
             var task = actions[k].task
