@@ -54,9 +54,11 @@ struct GraphBuilder {
         b.clearRemovedFailcounts()
         for top in ws.topLevel { b.createActions(top) }
         b.createFencingAndShutdowns()
+        b.createGuestFencing()
         b.createNotifications()
         b.orderResources()
         b.orderRemoteActions()
+        b.orderGuestFencing()
         b.orderUserConstraints()
         b.orderLoadPoints(load)
         b.orderStartsAfterFencing()
@@ -90,7 +92,7 @@ struct GraphBuilder {
             }
         }
         if let node { actions[actions.count - 1].nodeID = ws.node(named: node)?.id }
-        if kind == .resource, let resource, let name = historyName(resource) {
+        if kind == .resource || kind == .pseudo, let resource, ws.resources[resource].isPrimitive, let name = historyName(resource) {
             actions[actions.count - 1].historyName = name
             actions[actions.count - 1].instanceID = ws.resources[resource].id
         }
@@ -410,7 +412,9 @@ struct GraphBuilder {
         let id = r.id
         @discardableResult func resourceOp(_ task: String, on node: String, meta: [String: String] = [:]) -> Int {
             // What would run on a node being fenced is implied by the fencing.
-            let kind: GraphAction.Kind = isUnclean(node) ? .pseudo : .resource
+            // So is a stop on a guest "fenced" by recovering its container.
+            let implied = isUnclean(node) || ((task == "stop" || task == "demote") && ws.node(named: node).map { $0.kind == .guest && $0.remoteReset } == true)
+            let kind: GraphAction.Kind = implied ? .pseudo : .resource
             return add(kind, task: task, key: "\(id)_\(task)_0", resource: i, node: kind == .pseudo ? nil : node, meta: meta)
         }
         func down(_ nodes: [String]) {
@@ -1021,7 +1025,8 @@ struct GraphBuilder {
     }
 
     private mutating func orderUserConstraints() {
-        for o in OrderingEffects.orderings(ws) where o.id != "#group-order" {
+        // (What runs on a guest is ordered by where it runs: see orderRemoteActions.)
+        for o in OrderingEffects.orderings(ws) where o.id != "#group-order" && o.id != "#guest-resource" {
             guard o.first != o.then else { continue }
             if let set = o.anyOfSet, !o.anyOf.isEmpty {
                 orderAnyOf(o, set: set)
@@ -1134,7 +1139,9 @@ extension GraphBuilder {
     /// what needs only quorum waits for the fencing of a node where it might be running
     /// unknown to us (never probed there).
     fileprivate mutating func orderStartsAfterFencing() {
-        let fencings = actions.indices.filter { actions[$0].kind == .fence && actions[$0].meta["stonith_action"] != "on" }
+        let fencings = actions.indices.filter {
+            (actions[$0].kind == .fence || isGuestFencing($0)) && actions[$0].meta["stonith_action"] != "on"
+        }
         guard !fencings.isEmpty else { return }
         for i in ws.resources.indices where ws.resources[i].isPrimitive && ws.resources[i].managed {
             let r = ws.resources[i]
@@ -1301,6 +1308,46 @@ extension GraphBuilder {
                 } else {
                     for s in starts { order(s, k) }
                 }
+            }
+        }
+    }
+}
+
+extension GraphBuilder {
+    fileprivate func isGuestFencing(_ k: Int) -> Bool { actions[k].kind == .pseudo && actions[k].task == "stonith" }
+
+    /// A guest is "fenced" by recovering its container: a pseudo fencing event marks it, after
+    /// which what ran on the guest counts as stopped.
+    fileprivate mutating func createGuestFencing() {
+        for change in transition.changes where change.kind == .fence {
+            let name = change.subject.split(separator: " ").first.map(String.init) ?? change.subject
+            guard let n = ws.node(named: name), n.kind == .guest, !n.isBundleNode else { continue }
+            add(.pseudo, task: "stonith", key: "stonith-\(name)-\(change.fenceAction)", resource: nil, node: name,
+                meta: ["stonith_action": change.fenceAction])
+        }
+    }
+
+    fileprivate mutating func orderGuestFencing() {
+        for k in actions.indices where isGuestFencing(k) {
+            guard let name = actions[k].node, let n = ws.node(named: name) else { continue }
+            // After the container stops (or its host is fenced), else after the connection stops.
+            if let c = container(of: n), let stop = actionsOf(c, "stop").first {
+                if actions[stop].kind == .pseudo {
+                    let host = ws.resources[c].activeOn.first
+                    for f in actions.indices where actions[f].kind == .fence && actions[f].node == host { order(f, k) }
+                } else {
+                    order(stop, k)
+                }
+            } else if let ci = connection(of: n), let stop = actionsOf(ci, "stop").first {
+                order(stop, k)
+            }
+            // Before the stops and demotes it implies, and the stop of what they belong to.
+            for s in actions.indices where actions[s].kind == .pseudo && (actions[s].task == "stop" || actions[s].task == "demote") {
+                guard let o = owner[s], ws.resources[o].isPrimitive, transition.plans[o]?.current.contains(name) == true else { continue }
+                order(k, s)
+                var top = o
+                while let p = ws.resources[top].parent { top = p }
+                if top != o { order(k, find("\(ws.resources[top].id)_stop_0", on: nil)) }
             }
         }
     }
