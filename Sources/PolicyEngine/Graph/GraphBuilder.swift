@@ -677,7 +677,9 @@ struct GraphBuilder {
     /// Whether recovering a resource from a lost node must wait for the node's fencing.
     private func requiresFencing(_ r: SchedulerResource) -> Bool {
         guard ws.options.fencingEnabled else { return false }
-        let requires = r.meta["requires"] ?? (r.agent?.standard == "stonith" ? "quorum" : "fencing")
+        // Fence devices and remote connections need only quorum by default.
+        let connection = r.agent.map { $0.standard == "ocf" && $0.provider == "pacemaker" && $0.type == "remote" } ?? false
+        let requires = r.meta["requires"] ?? (r.agent?.standard == "stonith" || connection ? "quorum" : "fencing")
         return requires == "fencing" || requires == "unfencing"
     }
 
@@ -1319,11 +1321,14 @@ extension GraphBuilder {
     /// A guest is "fenced" by recovering its container: a pseudo fencing event marks it, after
     /// which what ran on the guest counts as stopped.
     fileprivate mutating func createGuestFencing() {
+        var action: [String: String] = [:]
         for change in transition.changes where change.kind == .fence {
-            let name = change.subject.split(separator: " ").first.map(String.init) ?? change.subject
-            guard let n = ws.node(named: name), n.kind == .guest, !n.isBundleNode else { continue }
-            add(.pseudo, task: "stonith", key: "stonith-\(name)-\(change.fenceAction)", resource: nil, node: name,
-                meta: ["stonith_action": change.fenceAction])
+            action[change.subject.split(separator: " ").first.map(String.init) ?? change.subject] = change.fenceAction
+        }
+        for n in ws.nodes.sorted(by: { naturalLess($0.name, $1.name) }) where n.kind == .guest && !n.isBundleNode {
+            guard let fenceAction = action[n.name] else { continue }
+            add(.pseudo, task: "stonith", key: "stonith-\(n.name)-\(fenceAction)", resource: nil, node: n.name,
+                meta: ["stonith_action": fenceAction])
         }
     }
 
