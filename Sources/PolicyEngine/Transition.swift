@@ -420,6 +420,26 @@ enum TransitionPlanner {
         return Transition(changes: changes, revised: revised, placements: placements, plans: plans)
     }
 
+    /// A remote node whose connection will run nowhere, while its host is lost or it failed,
+    /// cannot be reached to stop what runs there (or to learn what does): it is fenced.
+    static func fenceUnreachableRemotes(_ ws: inout WorkingSet, _ a: Assignment) {
+        guard ws.options.fencingEnabled else { return }
+        for k in ws.nodes.indices where ws.nodes[k].kind == .remote && !ws.nodes[k].unclean {
+            let n = ws.nodes[k]
+            guard let c = n.connection, let ci = ws.index(of: c), ws.resources[ci].managed,
+                  (a.assigned[ci] ?? nil) == nil || ws.resources[ci].targetRole == .stopped else { continue }
+            let conn = ws.resources[ci]
+            let hostLost = conn.activeOn.first.flatMap { ws.node(named: $0) }.map { $0.unclean } ?? false
+            let reconnect = (conn.parameters["reconnect_interval"].flatMap(CIBValue.milliseconds) ?? 0) > 0
+            let failed = hostLost || (conn.failed && !(reconnect && n.remoteWasFenced && !n.shutdown))
+            guard failed else { continue }
+            let active = ws.resources.contains { $0.isPrimitive && $0.managed && $0.activeOn.contains(n.name) }
+            if active {
+                Nodes.fence(&ws.nodes[k], "resources are active but connection is unrecoverable")
+            }
+        }
+    }
+
     /// Remote and guest nodes once the transition has run: up where their connection (and a
     /// guest's container) runs, clean once fenced or reconnected.
     static func reviseRemoteNodes(_ revised: inout WorkingSet, _ ws: WorkingSet, fenced: Set<String>) {

@@ -239,7 +239,7 @@ struct GraphBuilder {
     /// The name the history knows an anonymous clone instance by, when not its own.
     private func historyName(_ i: Int) -> String? {
         let r = ws.resources[i]
-        guard r.isPrimitive, r.id != r.configuredID, !r.orphan, !isUniqueInstance(i) else { return nil }
+        guard r.isPrimitive, r.id != r.configuredID, !isUniqueInstance(i) else { return nil }
         return ws.nodes.lazy.compactMap { r.historyIDs[$0.name] }.first { $0 != r.id }
     }
 

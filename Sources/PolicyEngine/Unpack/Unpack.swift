@@ -52,20 +52,29 @@ enum Unpack {
         func nodeIndex(_ state: NodeState) -> Int? {
             ws.nodes.firstIndex { $0.id == state.id } ?? ws.nodes.firstIndex { $0.name == state.uname }
         }
-        for (k, state) in states.enumerated() {
-            guard let n = nodeIndex(state), ws.nodes[n].kind == .member else { continue }
-            if !ws.nodes[n].online && (ws.options.fencingEnabled || ws.options.shutdownLock) { continue }
-            // Without fencing, nothing can be known about an offline node: skip its history.
-            if !ws.nodes[n].online { done.insert(k); continue }
-            process(k, state, node: n)
+        // Pass after pass over the status in document order: cluster nodes (offline ones
+        // only when fencing or shutdown locks can tell something of them), then remote nodes
+        // once their connection is known to run, guests once their container does too.
+        func started(_ id: String?) -> Bool {
+            guard let id, let i = ws.index(of: id) else { return false }
+            return ws.resources[i].role >= .started && !ws.resources[i].activeOn.isEmpty
         }
-        // Remote and guest nodes come up when their connection (or container) runs.
         var progress = true
         while progress {
             progress = false
-            updateRemoteStates(&ws)
             for (k, state) in states.enumerated() where !done.contains(k) {
-                guard let n = nodeIndex(state), ws.nodes[n].kind != .member, ws.nodes[n].online else { continue }
+                guard let n = nodeIndex(state) else { continue }
+                switch ws.nodes[n].kind {
+                case .member:
+                    if !ws.nodes[n].online && !(ws.options.fencingEnabled || ws.options.shutdownLock) { continue }
+                case .remote:
+                    guard let c = ws.nodes[n].connection, ws.index(of: c) != nil else { continue }
+                    if !ws.options.shutdownLock && !started(c) { continue }
+                case .guest:
+                    guard started(ws.nodes[n].container) else { continue }
+                    if ws.index(of: ws.nodes[n].name) != nil && !started(ws.nodes[n].name) { continue }
+                }
+                if ws.nodes[n].kind != .member { updateRemoteStates(&ws) }
                 process(k, state, node: n)
                 progress = true
             }
@@ -73,6 +82,7 @@ enum Unpack {
         if ws.options.fencingEnabled {
             for (k, state) in states.enumerated() where !done.contains(k) {
                 guard let n = nodeIndex(state) else { continue }
+                if ws.nodes[n].kind != .member { updateRemoteStates(&ws) }
                 process(k, state, node: n)
             }
         }
@@ -260,15 +270,39 @@ enum Unpack {
         }
         // (History showing it stopped is matched only for the orphan it may need: its
         // operations are not kept.)
+        // A copy on a lost cluster node of a resource that does not need fencing is an
+        // orphan, unless the clone runs everywhere (it cannot be recovered by fencing).
+        let lost = snapshot.node(named: node).map { $0.kind != .guest && (!$0.online || $0.unclean) } ?? false
+        let universal = instances.count == snapshot.nodes.count
+        func settle(_ m: Int) -> Int? {
+            if lost && !universal && !needsFencing(snapshot.resources[m], snapshot) {
+                let orphan = addCloneOrphan(clone: cloneIndex, configured: i, id: nil, in: &ws)
+                return active ? orphan : nil
+            }
+            return active ? m : nil
+        }
         if let inst = instances.first(where: activeHere), let m = member(of: inst) {
-            if !ws.resources[m].activeOn.contains(node) && ws.resources[m].onFail == nil { return active ? m : nil }
+            if !ws.resources[m].activeOn.contains(node) && ws.resources[m].onFail == nil { return settle(m) }
             // A second copy on the same node: an orphan.
             let orphan = addCloneOrphan(clone: cloneIndex, configured: i, id: nil, in: &ws)
             return active ? orphan : nil
         }
-        if let inst = instances.first(where: { !activeAnywhere($0) }), let m = member(of: inst) { return active ? m : nil }
+        if let inst = instances.first(where: { !activeAnywhere($0) }), let m = member(of: inst) { return settle(m) }
         let orphan = addCloneOrphan(clone: cloneIndex, configured: i, id: nil, in: &ws)
         return active ? orphan : nil
+    }
+
+    /// Whether a resource needs its lost nodes fenced before it starts elsewhere (its
+    /// `requires`, by default "fencing" when fencing is enabled, "quorum" for fence devices
+    /// and remote connections).
+    static func needsFencing(_ r: SchedulerResource, _ ws: WorkingSet) -> Bool {
+        if let v = r.meta["requires"]?.lowercased(), ["nothing", "quorum", "fencing", "unfencing"].contains(v) {
+            return (v == "fencing" || v == "unfencing") && ws.options.fencingEnabled
+        }
+        if let a = r.agent, a.standard == "stonith" || (a.standard == "ocf" && a.provider == "pacemaker" && a.type == "remote") {
+            return false
+        }
+        return ws.options.fencingEnabled
     }
 
     /// An instance beyond clone-max found in the history: an orphan inside the clone.
