@@ -436,7 +436,27 @@ enum TransitionPlanner {
             let active = ws.resources.contains { $0.isPrimitive && $0.managed && $0.activeOn.contains(n.name) }
             if active {
                 Nodes.fence(&ws.nodes[k], "resources are active but connection is unrecoverable")
+            } else if !n.online {
+                Nodes.fence(&ws.nodes[k], "the connection is unrecoverable")
+            } else if ws.options.startupProbes && hasUnknownResources(n, ws, a) {
+                // What would be probed there cannot be.
+                Nodes.fence(&ws.nodes[k], "resources are in unknown state and connection is unrecoverable")
             }
+        }
+    }
+
+    /// Whether a remote node has resources whose state there is unknown (they would be probed).
+    static func hasUnknownResources(_ n: SchedulerNode, _ ws: WorkingSet, _ a: Assignment) -> Bool {
+        if let d = n.attributes["resource-discovery-enabled"], !CIBValue.isTrue(d) { return false }
+        let known = ws.historyEntries[n.name] ?? []
+        return ws.resources.indices.contains { i in
+            let r = ws.resources[i]
+            guard r.isPrimitive, !r.orphan, r.managed, r.meta["container"] == nil, let agent = r.agent, agent.standard != "stonith",
+                  !(agent.standard == "ocf" && agent.provider == "pacemaker" && agent.type == "remote"),
+                  !(r.parent.map { ws.resources[$0].variant == .bundle } ?? false) else { return false }
+            if a.noProbeNodes[i]?.contains(n.name) == true { return false }
+            if a.exclusiveDiscovery.contains(i), !(a.probeNodes[i]?.contains(n.name) ?? false) { return false }
+            return !known.contains(r.id) && !known.contains(r.configuredID) && r.historyIDs[n.name] == nil
         }
     }
 

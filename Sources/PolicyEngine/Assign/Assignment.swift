@@ -130,6 +130,12 @@ struct Assignment {
             if let a = r.agent, isContainer || a.standard == "stonith" || (a.standard == "ocf" && a.provider == "pacemaker" && a.type == "remote") {
                 for n in ws.nodes where n.kind != .member { t[n.name] = -Score.infinity }
             }
+            // A connection that failed with a reconnect interval stays down until the
+            // interval has passed (its failure expires then).
+            if r.onFail == .resetRemote, r.failed, Unpack.isConnection(r, in: ws),
+               (r.parameters["reconnect_interval"].flatMap(CIBValue.milliseconds) ?? 0) > 0 {
+                for n in ws.nodes { t[n.name] = -Score.infinity }
+            }
             tables[i] = t
         }
         for f in ws.fatallyFailed { for j in subtree(f) { for n in ws.nodes { tables[j]?[n.name] = -Score.infinity } } }

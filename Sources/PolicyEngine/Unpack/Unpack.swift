@@ -172,9 +172,14 @@ enum Unpack {
                 }
                 return own
             }
-            let timeout = configured.flatMap { ws.resources[$0].meta["failure-timeout"] }.flatMap(CIBValue.milliseconds) ?? 0
+            // A remote connection's failures expire after its reconnect interval.
+            let reconnect = isRemoteConnection ? configured.flatMap { ws.resources[$0].parameters["reconnect_interval"] } : nil
+            let timeout = (reconnect ?? configured.flatMap { ws.resources[$0].meta["failure-timeout"] }).flatMap(CIBValue.milliseconds) ?? 0
+            // A connection's monitor failure is kept until its remote node has been fenced.
+            let remoteFenced = isRemoteConnection ? configured.flatMap { ws.node(named: ws.resources[$0].id) }.map(\.remoteWasFenced) ?? true : true
             var h = History.evaluate(ops, fencingEnabled: ws.options.fencingEnabled, failureTimeout: timeout / 1000,
-                                     now: ws.now, policy: policy)
+                                     now: ws.now, recurringFailuresExpire: reconnect == nil || !ws.options.fencingEnabled || remoteFenced,
+                                     policy: policy)
             for var f in h.failures {
                 f.resource = lrm.id
                 f.node = nodeName
@@ -419,6 +424,7 @@ enum Unpack {
                 ws.resources[r].failed = true
             case .resetRemote:
                 ws.resources[r].failed = true
+                if !h.isActive { ws.resources[r].failedInactive = true }
                 // The connection failed in a way that leaves the remote node's state unknown.
                 if ws.options.fencingEnabled, let k = ws.nodeIndex(named: ws.resources[r].id), ws.nodes[k].kind == .remote,
                    !ws.nodes[k].remoteWasFenced {
