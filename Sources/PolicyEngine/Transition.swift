@@ -390,7 +390,16 @@ enum TransitionPlanner {
                                     blockedStart: blockedStart)
             revised.resources[i].activeOn = next.map { [$0] } ?? []
             revised.resources[i].role = next == nil ? .stopped : nextRole
-            revised.resources[i].failed = false
+            // A connection's failure under a reconnect interval outlives its stop, and so does
+            // the need to fence its node (the simulated fencing does not record it as fenced).
+            let keepsFailure = next == nil && r.onFail == .resetRemote && Unpack.isConnection(r, in: ws)
+                && (r.parameters["reconnect_interval"].flatMap(CIBValue.milliseconds) ?? 0) > 0
+            revised.resources[i].failed = keepsFailure
+            revised.resources[i].failedInactive = keepsFailure
+            if keepsFailure, let k = revised.nodeIndex(named: r.id), !revised.nodes[k].remoteWasFenced {
+                revised.nodes[k].remoteReset = true
+            }
+            if keepsFailure { continue }
             revised.resources[i].onFail = nil
             revised.resources[i].pendingTask = nil
             revised.resources[i].pendingNode = nil
@@ -471,6 +480,12 @@ enum TransitionPlanner {
         for k in revised.nodes.indices where revised.nodes[k].kind != .member && !revised.nodes[k].isBundleNode {
             let n = revised.nodes[k]
             let up = n.kind == .guest ? running(n.name) && running(n.container) : running(n.connection)
+            if n.kind == .remote && n.remoteReset && !up && n.connection.flatMap({ revised.index(of: $0) }).map({ revised.resources[$0].failedInactive }) == true {
+                // Still to be fenced: its connection's failure remains.
+                revised.nodes[k].unclean = true
+                revised.nodes[k].online = false
+                continue
+            }
             if up || fenced.contains(n.name) || n.kind == .guest {
                 revised.nodes[k].unclean = false
                 revised.nodes[k].remoteReset = false
