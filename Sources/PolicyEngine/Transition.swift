@@ -432,6 +432,15 @@ enum TransitionPlanner {
     /// A remote node whose connection will run nowhere, while its host is lost or it failed,
     /// cannot be reached to stop what runs there (or to learn what does): it is fenced.
     static func fenceUnreachableRemotes(_ ws: inout WorkingSet, _ a: Assignment) {
+        // A remote node presumed lost only with its connection's host is clean once the
+        // connection is placed again: it will be reached through it.
+        for k in ws.nodes.indices where ws.nodes[k].kind == .remote && ws.nodes[k].unseen && ws.nodes[k].unclean {
+            guard let c = ws.nodes[k].connection, let ci = ws.index(of: c), (a.assigned[ci] ?? nil) != nil else { continue }
+            ws.nodes[k].unclean = false
+            ws.nodes[k].remoteReset = false
+            ws.nodes[k].fenceReason = nil
+            ws.nodes[k].online = true
+        }
         guard ws.options.fencingEnabled else { return }
         for k in ws.nodes.indices where ws.nodes[k].kind == .remote && !ws.nodes[k].unclean {
             let n = ws.nodes[k]

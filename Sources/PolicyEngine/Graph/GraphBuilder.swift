@@ -534,7 +534,7 @@ struct GraphBuilder {
                 }
                 continue
             }
-            guard changedHere || !running.contains(key) else { continue }
+            guard changedHere || connectionStarts(node) || !running.contains(key) else { continue }
             add(.resource, task: op.name, key: "\(r.id)_\(key)", resource: i, node: node, interval: interval,
                 meta: ["interval": String(interval), "name": op.name])
         }
@@ -1214,6 +1214,17 @@ extension GraphBuilder {
         return ws.resources[i].activeOn.first
     }
 
+    /// Whether a remote or guest node's connection starts in this transition: the recurring
+    /// monitors of what runs there are then scheduled again.
+    fileprivate func connectionStarts(_ node: String) -> Bool {
+        guard let n = ws.node(named: node), n.kind != .member, !n.isBundleNode, let ci = connection(of: n),
+              let plan = transition.plans[ci] else { return false }
+        switch plan.mode {
+        case .start, .restart, .move(migrate: false): return true
+        default: return false
+        }
+    }
+
     fileprivate func isConnectionResource(_ i: Int) -> Bool {
         guard let a = ws.resources[i].agent else { return false }
         return a.standard == "ocf" && a.provider == "pacemaker" && a.type == "remote"
@@ -1291,6 +1302,11 @@ extension GraphBuilder {
                 continue
             }
             let state = connectionState(n, ci)
+            // A resource moving to a remote node stops elsewhere only once the connection is up
+            // (should it fail to start, the resource keeps running).
+            if task == "start" {
+                for stop in actionsOf(o, "stop") where actions[stop].node != name { for s in starts { order(s, stop) } }
+            }
             switch task {
             case "start", "promote":
                 for s in starts { order(s, k) }
