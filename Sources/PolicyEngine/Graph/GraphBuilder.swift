@@ -227,7 +227,7 @@ struct GraphBuilder {
     /// the clone's primitive id when the history records them under it, else by instance id.
     private func displayName(_ i: Int) -> String {
         let r = ws.resources[i]
-        guard r.isPrimitive, r.id != r.configuredID, !r.orphan else { return r.id }
+        guard r.isPrimitive, r.id != r.configuredID else { return r.id }
         // An anonymous instance found in the history under another instance's number keeps it.
         if let recorded = historyName(i), recorded != r.configuredID { return recorded }
         guard historyNamed.contains(r.configuredID) else { return r.id }
