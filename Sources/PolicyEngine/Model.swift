@@ -28,6 +28,11 @@ public struct SchedulerNode: Sendable, Equatable {
     public var isBundleNode = false
     /// A guest node whose container failed: it is reset rather than fenced.
     public var remoteReset = false
+    /// A remote node to fence only if its connection cannot run again elsewhere (a resource
+    /// thought active on it while its connection's host was lost).
+    public var unseen = false
+    /// The status says the remote node was fenced (`node_fenced`) since its connection last ran.
+    public var remoteWasFenced = false
     public var health: Health = .green
     /// Why the node must be fenced, when it must.
     public var fenceReason: String?
@@ -71,7 +76,7 @@ public enum Role: Int, Sendable, Comparable, CustomStringConvertible {
 
 /// What failure handling an operation asks for (`on-fail`), ordered by severity.
 public enum FailurePolicy: Int, Sendable, Comparable {
-    case ignore = 0, demote, restart, restartContainer, resetRemote, block, stop, standby, fence
+    case ignore = 0, demote, restart, resetRemote, restartContainer, block, stop, standby, fence
 
     public static func < (a: FailurePolicy, b: FailurePolicy) -> Bool { a.rawValue < b.rawValue }
 
@@ -121,6 +126,9 @@ public struct SchedulerResource: Sendable {
     public var role: Role = .unknown
     public var failed = false
     public var failureIgnored = false
+    /// Marked failed although not active (a guest's container, recovered to fence the guest):
+    /// shown as FAILED with no node.
+    public var failedInactive = false
     public var blocked = false
     public var orphan = false
     /// A pending operation (record-pending), by node.

@@ -66,10 +66,13 @@ public enum Simulator {
         let assignment = Assignment.run(ws, recordScores: scores)
         stageDone?("assign")
         // Assignment may learn more about the nodes (a node to fence for a lost ticket).
-        var transition = TransitionPlanner.plan(assignment.ws, assignment)
+        // Remote nodes that cannot be reached to stop what runs there are fenced.
+        var current = assignment.ws
+        TransitionPlanner.fenceUnreachableRemotes(&current, assignment)
+        var transition = TransitionPlanner.plan(current, assignment)
         transition.scores = assignment.scoreLog ?? []
         stageDone?("plan")
-        transition.graph = GraphBuilder.build(assignment.ws, assignment, transition)
+        transition.graph = GraphBuilder.build(current, assignment, transition)
         stageDone?("graph")
         return (ws, transition)
     }

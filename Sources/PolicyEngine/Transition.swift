@@ -99,7 +99,7 @@ enum TransitionPlanner {
         // Without quorum, only nodes still in the membership (online) can be fenced.
         let fencingPossible = ws.options.fencingEnabled && (a.hasFenceDevice || ws.options.haveWatchdog)
         let fenceable = Set(ws.nodes.filter {
-            $0.unclean && $0.kind == .member && fencingPossible && (ws.haveQuorum || policy == "ignore" || $0.online)
+            $0.unclean && ($0.kind == .member || remoteNeedsFencing($0, ws, a)) && fencingPossible && (ws.haveQuorum || policy == "ignore" || $0.online)
         }.map(\.name))
         let canFence = !fenceable.isEmpty
         // Fencing: the newest request first; nodes the status never mentions were added last.
@@ -249,6 +249,13 @@ enum TransitionPlanner {
                 }
                 continue
             }
+            // Left where it is on lost nodes that none can fence: nothing can be done there.
+            if active.count > 1, let n = next, active.contains(n), active.allSatisfy({ c in
+                ws.node(named: c).map { $0.unclean && !fenceable.contains(c) } ?? false
+            }) {
+                plans[i] = ResourcePlan(current: active, origRole: origRole, next: next, nextRole: nextRole, mode: .none)
+                continue
+            }
             var mode = ResourcePlan.Mode.none
             var blockedStart = false
             func roleText(_ role: Role) -> String { role == .started && ws.isInPromotableClone(r) ? "Unpromoted" : role.description }
@@ -388,7 +395,16 @@ enum TransitionPlanner {
                                     blockedStart: blockedStart)
             revised.resources[i].activeOn = next.map { [$0] } ?? []
             revised.resources[i].role = next == nil ? .stopped : nextRole
-            revised.resources[i].failed = false
+            // A connection's failure under a reconnect interval outlives its stop, and so does
+            // the need to fence its node (the simulated fencing does not record it as fenced).
+            let keepsFailure = next == nil && r.onFail == .resetRemote && Unpack.isConnection(r, in: ws)
+                && (r.parameters["reconnect_interval"].flatMap(CIBValue.milliseconds) ?? 0) > 0
+            revised.resources[i].failed = keepsFailure
+            revised.resources[i].failedInactive = keepsFailure
+            if keepsFailure, let k = revised.nodeIndex(named: r.id), !revised.nodes[k].remoteWasFenced {
+                revised.nodes[k].remoteReset = true
+            }
+            if keepsFailure { continue }
             revised.resources[i].onFail = nil
             revised.resources[i].pendingTask = nil
             revised.resources[i].pendingNode = nil
@@ -402,6 +418,7 @@ enum TransitionPlanner {
                 if revised.resources[i].activeOn.isEmpty && !before.isEmpty { revised.resources[i].role = .stopped }
             }
         }
+        reviseRemoteNodes(&revised, ws, fenced: fenceable)
         // The usable nodes in natural order, found once: each placement lists its scores best
         // first, ties in that order.
         var seenNames = Set<String>()
@@ -415,6 +432,100 @@ enum TransitionPlanner {
                              next: revised.resources[i].activeOn.first, role: revised.resources[i].role, scores: scores)
         }
         return Transition(changes: changes, revised: revised, placements: placements, plans: plans)
+    }
+
+    /// A remote node whose connection will run nowhere, while its host is lost or it failed,
+    /// cannot be reached to stop what runs there (or to learn what does): it is fenced.
+    static func fenceUnreachableRemotes(_ ws: inout WorkingSet, _ a: Assignment) {
+        // A remote node presumed lost only with its connection's host is clean once the
+        // connection is placed again: it will be reached through it.
+        for k in ws.nodes.indices where ws.nodes[k].kind == .remote && ws.nodes[k].unseen && ws.nodes[k].unclean {
+            guard let c = ws.nodes[k].connection, let ci = ws.index(of: c), (a.assigned[ci] ?? nil) != nil else { continue }
+            ws.nodes[k].unclean = false
+            ws.nodes[k].remoteReset = false
+            ws.nodes[k].fenceReason = nil
+            ws.nodes[k].online = true
+        }
+        guard ws.options.fencingEnabled else { return }
+        for k in ws.nodes.indices where ws.nodes[k].kind == .remote && !ws.nodes[k].unclean {
+            let n = ws.nodes[k]
+            guard let c = n.connection, let ci = ws.index(of: c), ws.resources[ci].managed,
+                  (a.assigned[ci] ?? nil) == nil || ws.resources[ci].targetRole == .stopped else { continue }
+            let conn = ws.resources[ci]
+            let hostLost = conn.activeOn.first.flatMap { ws.node(named: $0) }.map { $0.unclean } ?? false
+            let reconnect = (conn.parameters["reconnect_interval"].flatMap(CIBValue.milliseconds) ?? 0) > 0
+            let failed = hostLost || (conn.failed && !(reconnect && n.remoteWasFenced && !n.shutdown))
+            guard failed else { continue }
+            let active = ws.resources.contains { $0.isPrimitive && $0.managed && $0.activeOn.contains(n.name) }
+            if active {
+                Nodes.fence(&ws.nodes[k], "resources are active but connection is unrecoverable")
+            } else if !n.online {
+                Nodes.fence(&ws.nodes[k], "the connection is unrecoverable")
+            } else if ws.options.startupProbes && hasUnknownResources(n, ws, a) {
+                // What would be probed there cannot be.
+                Nodes.fence(&ws.nodes[k], "resources are in unknown state and connection is unrecoverable")
+            }
+        }
+    }
+
+    /// Whether a remote node has resources whose state there is unknown (they would be probed).
+    static func hasUnknownResources(_ n: SchedulerNode, _ ws: WorkingSet, _ a: Assignment) -> Bool {
+        if let d = n.attributes["resource-discovery-enabled"], !CIBValue.isTrue(d) { return false }
+        let known = ws.historyEntries[n.name] ?? []
+        return ws.resources.indices.contains { i in
+            let r = ws.resources[i]
+            guard r.isPrimitive, !r.orphan, r.managed, r.meta["container"] == nil, let agent = r.agent, agent.standard != "stonith",
+                  !(agent.standard == "ocf" && agent.provider == "pacemaker" && agent.type == "remote"),
+                  !(r.parent.map { ws.resources[$0].variant == .bundle } ?? false) else { return false }
+            if a.noProbeNodes[i]?.contains(n.name) == true { return false }
+            if a.exclusiveDiscovery.contains(i), !(a.probeNodes[i]?.contains(n.name) ?? false) { return false }
+            return !known.contains(r.id) && !known.contains(r.configuredID) && r.historyIDs[n.name] == nil
+        }
+    }
+
+    /// Remote and guest nodes once the transition has run: up where their connection (and a
+    /// guest's container) runs, clean once fenced or reconnected.
+    static func reviseRemoteNodes(_ revised: inout WorkingSet, _ ws: WorkingSet, fenced: Set<String>) {
+        func running(_ id: String?) -> Bool {
+            guard let id, let i = revised.index(of: id) else { return false }
+            let r = revised.resources[i]
+            return !r.activeOn.isEmpty && r.role >= .started
+        }
+        for k in revised.nodes.indices where revised.nodes[k].kind != .member && !revised.nodes[k].isBundleNode {
+            let n = revised.nodes[k]
+            let up = n.kind == .guest ? running(n.name) && running(n.container) : running(n.connection)
+            if n.kind == .remote && n.remoteReset && !up && n.connection.flatMap({ revised.index(of: $0) }).map({ revised.resources[$0].failedInactive }) == true {
+                // Still to be fenced: its connection's failure remains.
+                revised.nodes[k].unclean = true
+                revised.nodes[k].online = false
+                continue
+            }
+            if up || fenced.contains(n.name) || n.kind == .guest {
+                revised.nodes[k].unclean = false
+                revised.nodes[k].remoteReset = false
+                revised.nodes[k].unseen = false
+                revised.nodes[k].fenceReason = nil
+            }
+            revised.nodes[k].online = up
+        }
+        // A removed guest connection that stopped has its history deleted: its node is gone.
+        let declared = Set(ws.cib.configuration.nodes.map(\.uname))
+        let snapshot = revised
+        revised.nodes.removeAll { n in
+            guard n.kind == .guest, !n.isBundleNode, !n.online, !declared.contains(n.name),
+                  let i = snapshot.index(of: n.kind == .guest ? n.name : (n.connection ?? n.name)) else { return false }
+            return snapshot.resources[i].orphan
+        }
+        revised.indexNodes()
+    }
+
+    /// Whether an unclean remote node is fenced: not when its connection is unmanaged, nor when
+    /// it was only presumed lost with its connection's host and the connection runs again.
+    static func remoteNeedsFencing(_ n: SchedulerNode, _ ws: WorkingSet, _ a: Assignment) -> Bool {
+        guard n.kind == .remote, let c = n.connection, let ci = ws.index(of: c) else { return false }
+        if !ws.resources[ci].managed { return false }
+        if n.unseen, (a.assigned[ci] ?? nil) != nil { return false }
+        return true
     }
 
     /// The instance attributes the configured start operation (interval 0) adds to the

@@ -76,7 +76,12 @@ struct Assignment {
         if n.kind != .member {
             // A remote or guest node is usable where its connection (or container) is placed.
             let carrier = n.kind == .guest ? n.container : n.connection
-            if let c = carrier, let ci = ws.index(of: c), let placed = assigned[ci] { return placed != nil }
+            if let c = carrier, let ci = ws.index(of: c), let placed = assigned[ci] {
+                // A remote node to be fenced runs nothing until it is back, unless it was only
+                // presumed lost with its connection's host.
+                if n.kind == .remote && n.unclean && !n.unseen { return false }
+                return placed != nil
+            }
             // A guest whose container is being recovered comes back where the container goes.
             return (n.online || (n.kind == .guest && n.remoteReset)) && !n.unclean
         }
@@ -124,6 +129,12 @@ struct Assignment {
             let isContainer = ws.nodes.contains { $0.kind == .guest && !$0.isBundleNode && $0.container == r.id }
             if let a = r.agent, isContainer || a.standard == "stonith" || (a.standard == "ocf" && a.provider == "pacemaker" && a.type == "remote") {
                 for n in ws.nodes where n.kind != .member { t[n.name] = -Score.infinity }
+            }
+            // A connection that failed with a reconnect interval stays down until the
+            // interval has passed (its failure expires then).
+            if r.onFail == .resetRemote, r.failed, Unpack.isConnection(r, in: ws),
+               (r.parameters["reconnect_interval"].flatMap(CIBValue.milliseconds) ?? 0) > 0 {
+                for n in ws.nodes { t[n.name] = -Score.infinity }
             }
             tables[i] = t
         }

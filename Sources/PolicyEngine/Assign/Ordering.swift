@@ -93,6 +93,9 @@ struct OrderingEffects {
         for n in ws.nodes where n.kind == .guest && !n.isBundleNode {
             guard let c = n.container, let ci = ws.index(of: c), let conn = ws.index(of: n.name) else { continue }
             out.append(Ordering(id: "#guest-container", first: ci, then: conn, firstAction: "start", thenAction: "start", mandatory: true))
+            // (Not for a guest shutting down, whose resources move elsewhere, nor one whose
+            // container live-migrates, carrying them along.)
+            if n.shutdown || ws.resources[ci].meta["allow-migrate"].map(CIBValue.isTrue) == true { continue }
             for (i, r) in ws.resources.enumerated() where r.isPrimitive && r.activeOn.contains(n.name) {
                 out.append(Ordering(id: "#guest-resource", first: ci, then: i, firstAction: "start", thenAction: "start", mandatory: true))
             }

@@ -218,7 +218,7 @@ public enum StatusText {
             if r.orphan { words.append("ORPHANED") }
             let pending = options.showPending ? r.pendingTask : nil
             // (A launched resource whose stop failed counts as stopped, yet failed.)
-            if r.failed && (!r.activeOn.isEmpty || r.failureIgnored) {
+            if r.failed && (!r.activeOn.isEmpty || r.failureIgnored || r.failedInactive) {
                 words.append("FAILED")
                 if role == .promoted { words.append("Promoted") }
             } else if let p = pending, let word = pendingWord(p) {
@@ -320,13 +320,19 @@ public enum StatusText {
                 let label = promotable ? (r.targetRole == .unpromoted ? "Unpromoted (target-role)" : "Unpromoted") : "Started"
                 lines.append(inner + "* \(label): [ \(sortedNames(started)) ]")
             }
-            let cloneMax = Resources.cloneMax(r.meta, nodeCount: r.children.count)
+            let cloneMax = Resources.cloneMax(r.meta, nodeCount: r.children.filter { !ws.resources[$0].orphan }.count)
             let activeInstances = promoted.count + started.count
             guard cloneMax > activeInstances, options.showInactive else { return lines }
             let everActive = Set(r.children.flatMap { ws.primitives(under: $0) }.flatMap { ws.resources[$0].activeOn })
             // A bundle's nodes count only when the nodes section declares them.
             let declared = Set(ws.cib.configuration.nodes.map(\.uname))
-            var candidates = ws.nodes.filter { !$0.isBundleNode || declared.contains($0.name) }.map(\.name)
+            // Nor do the nodes of removed connections, known only from the history.
+            var candidates = ws.nodes.filter { n in
+                guard !n.isBundleNode || declared.contains(n.name) else { return false }
+                guard n.kind != .member, !declared.contains(n.name),
+                      let c = ws.index(of: n.kind == .guest ? n.name : (n.connection ?? n.name)) else { return true }
+                return !ws.resources[c].orphan
+            }.map(\.name)
             if !ws.options.symmetricCluster {
                 let probed = Set(r.children.flatMap { ws.primitives(under: $0) }.flatMap { ws.resources[$0].activeOn })
                 candidates = candidates.filter { probed.contains($0) }

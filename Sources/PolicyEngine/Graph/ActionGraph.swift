@@ -106,7 +106,12 @@ extension ActionGraph {
             let a = actions[i]
             switch a.kind {
             case .pseudo:
-                return "  * Pseudo action:   \(a.key)" + (a.node.map { " on \($0)" } ?? "")
+                // An anonymous instance's action is known by the id its history records.
+                var key = a.key
+                if let history = a.historyName, let instance = a.instanceID, key.hasPrefix(instance + "_") {
+                    key = history + key.dropFirst(instance.count)
+                }
+                return "  * Pseudo action:   \(key)" + (a.node.map { " on \($0)" } ?? "")
             case .fence:
                 return "  * Fencing \(a.node ?? "") (\(a.meta["stonith_action"] ?? "reboot"))"
             case .cluster:

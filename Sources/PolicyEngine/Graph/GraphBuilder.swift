@@ -54,8 +54,11 @@ struct GraphBuilder {
         b.clearRemovedFailcounts()
         for top in ws.topLevel { b.createActions(top) }
         b.createFencingAndShutdowns()
+        b.createGuestFencing()
         b.createNotifications()
         b.orderResources()
+        b.orderRemoteActions()
+        b.orderGuestFencing()
         b.orderUserConstraints()
         b.orderLoadPoints(load)
         b.orderStartsAfterFencing()
@@ -89,7 +92,7 @@ struct GraphBuilder {
             }
         }
         if let node { actions[actions.count - 1].nodeID = ws.node(named: node)?.id }
-        if kind == .resource, let resource, let name = historyName(resource) {
+        if kind == .resource || kind == .pseudo, let resource, ws.resources[resource].isPrimitive, let name = historyName(resource) {
             actions[actions.count - 1].historyName = name
             actions[actions.count - 1].instanceID = ws.resources[resource].id
         }
@@ -224,7 +227,7 @@ struct GraphBuilder {
     /// the clone's primitive id when the history records them under it, else by instance id.
     private func displayName(_ i: Int) -> String {
         let r = ws.resources[i]
-        guard r.isPrimitive, r.id != r.configuredID, !r.orphan else { return r.id }
+        guard r.isPrimitive, r.id != r.configuredID else { return r.id }
         // An anonymous instance found in the history under another instance's number keeps it.
         if let recorded = historyName(i), recorded != r.configuredID { return recorded }
         guard historyNamed.contains(r.configuredID) else { return r.id }
@@ -236,7 +239,7 @@ struct GraphBuilder {
     /// The name the history knows an anonymous clone instance by, when not its own.
     private func historyName(_ i: Int) -> String? {
         let r = ws.resources[i]
-        guard r.isPrimitive, r.id != r.configuredID, !r.orphan, !isUniqueInstance(i) else { return nil }
+        guard r.isPrimitive, r.id != r.configuredID, !isUniqueInstance(i) else { return nil }
         return ws.nodes.lazy.compactMap { r.historyIDs[$0.name] }.first { $0 != r.id }
     }
 
@@ -244,7 +247,7 @@ struct GraphBuilder {
 
     private mutating func createProbes() {
         guard ws.options.startupProbes else { return }
-        let nodes = ws.nodes.filter { $0.online && !$0.unclean && !$0.pending }.sorted { naturalLess($0.name, $1.name) }
+        let nodes = ws.nodes.filter { probesRun(on: $0) }.sorted { naturalLess($0.name, $1.name) }
         for node in nodes {
             for top in ws.topLevel { probe(top, on: node) }
         }
@@ -252,6 +255,12 @@ struct GraphBuilder {
 
     private mutating func probe(_ i: Int, on node: SchedulerNode) {
         let r = ws.resources[i]
+        if node.kind != .member {
+            // Remote and guest nodes run no fence devices, no connections, and a guest does
+            // not run what holds a guest.
+            if r.agent?.standard == "stonith" || isConnectionResource(i) { return }
+            if node.kind == .guest && holdsGuest(i) { return }
+        }
         switch r.variant {
         case .group:
             for c in r.children { probe(c, on: node) }
@@ -283,8 +292,16 @@ struct GraphBuilder {
             if r.launcher != nil { return }
             if assignment.exclusiveDiscovery.contains(i), !(assignment.probeNodes[i]?.contains(node.name) ?? false) { return }
             if assignment.noProbeNodes[i]?.contains(node.name) == true { return }
-            if node.kind != .member && r.agent?.standard == "stonith" { return }
-            if node.kind == .remote || node.kind == .guest { return }
+            if node.kind != .member {
+                if node.isBundleNode || r.meta["container"] != nil { return }
+                // On a guest whose container is stopped, or about to stop, nothing runs yet.
+                if node.kind == .guest, let c = container(of: node) {
+                    let cr = ws.resources[c]
+                    if cr.activeOn.isEmpty { return }
+                    let next = nextNode(c)
+                    if node.remoteReset || node.unclean || cr.failed || next == nil || !cr.activeOn.contains(next!) { return }
+                }
+            }
             add(.resource, task: "monitor", key: "\(r.id)_monitor_0", resource: i, node: node.name,
                 meta: ["op_target_rc": "7"])
         }
@@ -515,7 +532,9 @@ struct GraphBuilder {
         let id = r.id
         @discardableResult func resourceOp(_ task: String, on node: String, meta: [String: String] = [:]) -> Int {
             // What would run on a node being fenced is implied by the fencing.
-            let kind: GraphAction.Kind = isUnclean(node) ? .pseudo : .resource
+            // So is a stop on a guest "fenced" by recovering its container.
+            let implied = isUnclean(node) || ((task == "stop" || task == "demote") && ws.node(named: node).map { $0.kind == .guest && $0.remoteReset } == true)
+            let kind: GraphAction.Kind = implied ? .pseudo : .resource
             return add(kind, task: task, key: "\(id)_\(task)_0", resource: i, node: kind == .pseudo ? nil : node, meta: meta)
         }
         func down(_ nodes: [String]) {
@@ -635,7 +654,7 @@ struct GraphBuilder {
                 }
                 continue
             }
-            guard changedHere || !running.contains(key) else { continue }
+            guard changedHere || connectionStarts(node) || !running.contains(key) else { continue }
             add(.resource, task: op.name, key: "\(r.id)_\(key)", resource: i, node: node, interval: interval,
                 meta: ["interval": String(interval), "name": op.name])
         }
@@ -748,7 +767,7 @@ struct GraphBuilder {
         var dcDown: Int?
         var fencings: [Int] = []
         var shutdowns: [Int] = []
-        for n in ws.nodes.sorted(by: { naturalLess($0.name, $1.name) }) where n.kind == .member {
+        for n in ws.nodes.sorted(by: { naturalLess($0.name, $1.name) }) where n.kind != .guest {
             let isDC = dc != nil && n.id == dc
             if let action = fenceAction[n.name] {
                 let k = add(.fence, task: "stonith", key: "stonith-\(n.name)-\(action)", resource: nil, node: n.name,
@@ -760,7 +779,7 @@ struct GraphBuilder {
                     if !ws.options.concurrentFencing, let previous = fencings.last { order(previous, k) }
                     fencings.append(k)
                 }
-            } else if n.shutdown && n.online && !n.unclean {
+            } else if n.kind == .member && n.shutdown && n.online && !n.unclean {
                 let k = add(.cluster, task: "do_shutdown", key: "do_shutdown-\(n.name)", resource: nil, node: n.name)
                 if isDC { dcDown = k } else { shutdowns.append(k) }
             }
@@ -778,7 +797,9 @@ struct GraphBuilder {
     /// Whether recovering a resource from a lost node must wait for the node's fencing.
     private func requiresFencing(_ r: SchedulerResource) -> Bool {
         guard ws.options.fencingEnabled else { return false }
-        let requires = r.meta["requires"] ?? (r.agent?.standard == "stonith" ? "quorum" : "fencing")
+        // Fence devices and remote connections need only quorum by default.
+        let connection = r.agent.map { $0.standard == "ocf" && $0.provider == "pacemaker" && $0.type == "remote" } ?? false
+        let requires = r.meta["requires"] ?? (r.agent?.standard == "stonith" || connection ? "quorum" : "fencing")
         return requires == "fencing" || requires == "unfencing"
     }
 
@@ -820,9 +841,10 @@ struct GraphBuilder {
             guard let o = owner[k] else { continue }
             for stop in actionsOf(o, "stop") { order(k, stop) }
         }
+        // A removed resource's history is deleted everywhere once it has stopped.
         for k in actions.indices where actions[k].task == "delete" {
             guard let o = owner[k] else { continue }
-            order(find("\(ws.resources[o].id)_stop_0", on: actions[k].node), k)
+            for s in actionsOf(o, "stop") { order(s, k) }
         }
         var byNode: [String: [Int]] = [:]
         for k in actions.indices { if let n = actions[k].node { byNode[n, default: []].append(k) } }
@@ -1125,7 +1147,8 @@ struct GraphBuilder {
     }
 
     private mutating func orderUserConstraints() {
-        for o in OrderingEffects.orderings(ws) where o.id != "#group-order" {
+        // (What runs on a guest is ordered by where it runs: see orderRemoteActions.)
+        for o in OrderingEffects.orderings(ws) where o.id != "#group-order" && o.id != "#guest-resource" {
             guard o.first != o.then else { continue }
             if let set = o.anyOfSet, !o.anyOf.isEmpty {
                 orderAnyOf(o, set: set)
@@ -1241,7 +1264,9 @@ extension GraphBuilder {
     /// what needs only quorum waits for the fencing of a node where it might be running
     /// unknown to us (never probed there).
     fileprivate mutating func orderStartsAfterFencing() {
-        let fencings = actions.indices.filter { actions[$0].kind == .fence && actions[$0].meta["stonith_action"] != "on" }
+        let fencings = actions.indices.filter {
+            (actions[$0].kind == .fence || isGuestFencing($0)) && actions[$0].meta["stonith_action"] != "on"
+        }
         guard !fencings.isEmpty else { return }
         for i in ws.resources.indices where ws.resources[i].isPrimitive && ws.resources[i].managed {
             let r = ws.resources[i]
@@ -1285,6 +1310,188 @@ extension GraphBuilder {
         for f in firstTasks.flatMap({ completionActions(first, $0) }) + probes {
             for t in thens where actions[f].node == nil || actions[t].node == nil || actions[f].node == actions[t].node {
                 order(f, t)
+            }
+        }
+    }
+}
+
+// MARK: Remote and guest nodes
+
+extension GraphBuilder {
+    /// The connection resource of a remote or guest node.
+    fileprivate func connection(of node: SchedulerNode) -> Int? {
+        switch node.kind {
+        case .member: return nil
+        case .remote: return node.connection.flatMap { ws.index(of: $0) }
+        case .guest: return ws.index(of: node.name)
+        }
+    }
+
+    fileprivate func container(of node: SchedulerNode) -> Int? {
+        node.kind == .guest ? node.container.flatMap { ws.index(of: $0) } : nil
+    }
+
+    /// Where a resource will be once the transition has run.
+    fileprivate func nextNode(_ i: Int) -> String? {
+        if let plan = transition.plans[i] { return plan.next }
+        return ws.resources[i].activeOn.first
+    }
+
+    /// Whether a remote or guest node's connection starts in this transition: the recurring
+    /// monitors of what runs there are then scheduled again.
+    fileprivate func connectionStarts(_ node: String) -> Bool {
+        guard let n = ws.node(named: node), n.kind != .member, !n.isBundleNode, let ci = connection(of: n),
+              let plan = transition.plans[ci] else { return false }
+        switch plan.mode {
+        case .start, .restart, .move(migrate: false): return true
+        default: return false
+        }
+    }
+
+    fileprivate func isConnectionResource(_ i: Int) -> Bool {
+        guard let a = ws.resources[i].agent else { return false }
+        return a.standard == "ocf" && a.provider == "pacemaker" && a.type == "remote"
+    }
+
+    /// Whether a resource is, or contains, the container of a guest node.
+    fileprivate func holdsGuest(_ i: Int) -> Bool {
+        let inside = Set(ws.primitives(under: i).map { ws.resources[$0].id })
+        return ws.nodes.contains { $0.kind == .guest && $0.container.map(inside.contains) == true }
+    }
+
+    /// Whether resources are probed on a node: a cluster node that is up; a remote or guest
+    /// node that is up or whose connection will start (and is not to be fenced), unless it
+    /// has resource discovery disabled.
+    fileprivate func probesRun(on n: SchedulerNode) -> Bool {
+        if n.kind == .member || n.isBundleNode { return n.online && !n.unclean && !n.pending }
+        guard let ci = connection(of: n) else { return n.online && !n.unclean }
+        let connects = nextNode(ci) != nil && transition.plans[ci]?.blockedStart != true
+        let online = n.online || connects
+        let unclean = n.unclean && !(n.unseen && connects)
+        guard online && !unclean else { return false }
+        if let d = n.attributes["resource-discovery-enabled"], !CIBValue.isTrue(d), n.kind == .guest || ws.options.fencingEnabled {
+            return false
+        }
+        return true
+    }
+
+    fileprivate enum ConnectionState { case unknown, alive, resting, failed, stopped }
+
+    /// The state of a remote node's connection, for ordering what runs behind it.
+    fileprivate func connectionState(_ n: SchedulerNode, _ ci: Int) -> ConnectionState {
+        let conn = ws.resources[ci]
+        let current = conn.activeOn.first
+        if nextNode(ci) == nil {
+            if let c = current, ws.node(named: c)?.unclean == true { return .failed }
+            if !conn.failed { return .stopped }
+            let reconnect = (conn.parameters["reconnect_interval"].flatMap(CIBValue.milliseconds) ?? 0) > 0
+            if reconnect && n.remoteWasFenced && !n.shutdown { return .unknown }
+            return .failed
+        }
+        guard let c = current, let host = ws.node(named: c) else { return .unknown }
+        if host.unclean || !host.online || conn.activeOn.count > 1 { return .resting }
+        return .alive
+    }
+
+    /// What runs on a remote or guest node runs while its connection is up: after the
+    /// connection starts, before it stops (Pacemaker's remote connection orderings).
+    fileprivate mutating func orderRemoteActions() {
+        for k in actions.indices where actions[k].kind == .resource || actions[k].kind == .pseudo {
+            // A stop implied by fencing a remote node is still ordered as one made there.
+            var node = actions[k].node
+            if actions[k].kind == .pseudo {
+                guard node == nil, actions[k].task == "stop" || actions[k].task == "demote", let o = owner[k], ws.resources[o].isPrimitive,
+                      let lost = transition.plans[o]?.current.first(where: { ws.node(named: $0)?.kind == .remote }) else { continue }
+                node = lost
+            }
+            guard let name = node, let n = ws.node(named: name), n.kind != .member, !n.isBundleNode,
+                  let ci = connection(of: n), let o = owner[k], o != ci else { continue }
+            let starts = actionsOf(ci, "start"), stops = actionsOf(ci, "stop")
+            var task = actions[k].task
+            if task == "migrate_to" || task == "migrate_from" { task = "stop" }
+            let recurring = actions[k].intervalMS > 0
+            if n.kind == .guest {
+                let containerFailed = container(of: n).map { ws.resources[$0].failed } ?? false
+                switch task {
+                case "start", "promote":
+                    for s in (container(of: n).map { actionsOf($0, "start") } ?? []) + starts { order(s, k) }
+                case "stop", "demote":
+                    if !containerFailed { for s in stops { order(k, s) } }
+                case "cancel":
+                    break
+                default:
+                    for s in starts { order(s, k) }
+                }
+                continue
+            }
+            let state = connectionState(n, ci)
+            // A resource moving to a remote node stops elsewhere only once the connection is up
+            // (should it fail to start, the resource keeps running).
+            if task == "start" {
+                for stop in actionsOf(o, "stop") where actions[stop].node != name { for s in starts { order(s, stop) } }
+            }
+            switch task {
+            case "start", "promote":
+                for s in starts { order(s, k) }
+            case "stop":
+                if state == .alive || (state != .failed && nextNode(ci) == nil) {
+                    for s in stops { order(k, s) }
+                } else if state != .failed {
+                    for s in starts { order(s, k) }
+                }
+            case "demote":
+                if state == .resting || state == .unknown { for s in starts { order(s, k) } }
+            default:
+                if recurring {
+                    for s in starts { order(s, k) }
+                } else if !ws.resources[ci].activeOn.isEmpty && state == .stopped {
+                    for s in stops { order(k, s) }
+                } else {
+                    for s in starts { order(s, k) }
+                }
+            }
+        }
+    }
+}
+
+extension GraphBuilder {
+    fileprivate func isGuestFencing(_ k: Int) -> Bool { actions[k].kind == .pseudo && actions[k].task == "stonith" }
+
+    /// A guest is "fenced" by recovering its container: a pseudo fencing event marks it, after
+    /// which what ran on the guest counts as stopped.
+    fileprivate mutating func createGuestFencing() {
+        var action: [String: String] = [:]
+        for change in transition.changes where change.kind == .fence {
+            action[change.subject.split(separator: " ").first.map(String.init) ?? change.subject] = change.fenceAction
+        }
+        for n in ws.nodes.sorted(by: { naturalLess($0.name, $1.name) }) where n.kind == .guest && !n.isBundleNode {
+            guard let fenceAction = action[n.name] else { continue }
+            add(.pseudo, task: "stonith", key: "stonith-\(n.name)-\(fenceAction)", resource: nil, node: n.name,
+                meta: ["stonith_action": fenceAction])
+        }
+    }
+
+    fileprivate mutating func orderGuestFencing() {
+        for k in actions.indices where isGuestFencing(k) {
+            guard let name = actions[k].node, let n = ws.node(named: name) else { continue }
+            // After the container stops (or its host is fenced), else after the connection stops.
+            if let c = container(of: n), let stop = actionsOf(c, "stop").first {
+                if actions[stop].kind == .pseudo {
+                    let host = ws.resources[c].activeOn.first
+                    for f in actions.indices where actions[f].kind == .fence && actions[f].node == host { order(f, k) }
+                } else {
+                    order(stop, k)
+                }
+            } else if let ci = connection(of: n), let stop = actionsOf(ci, "stop").first {
+                order(stop, k)
+            }
+            // Before the stops and demotes it implies, and the stop of what they belong to.
+            for s in actions.indices where actions[s].kind == .pseudo && (actions[s].task == "stop" || actions[s].task == "demote") {
+                guard let o = owner[s], ws.resources[o].isPrimitive, transition.plans[o]?.current.contains(name) == true else { continue }
+                order(k, s)
+                var top = o
+                while let p = ws.resources[top].parent { top = p }
+                if top != o { order(k, find("\(ws.resources[top].id)_stop_0", on: nil)) }
             }
         }
     }

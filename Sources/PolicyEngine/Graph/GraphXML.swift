@@ -35,7 +35,7 @@ extension ActionGraph {
         case .fence, .cluster: name = "crm_event"
         }
         var e = XElement(name, ["id": String(a.id), "operation": a.task, "operation_key": a.key])
-        if a.kind == .resource, let history = a.historyName, let instance = a.instanceID, a.key.hasPrefix(instance + "_") {
+        if a.kind == .resource || a.kind == .pseudo, let history = a.historyName, let instance = a.instanceID, a.key.hasPrefix(instance + "_") {
             e["operation_key"] = history + a.key.dropFirst(instance.count)
             e["internal_operation_key"] = a.key
         }

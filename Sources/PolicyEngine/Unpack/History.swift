@@ -124,7 +124,10 @@ enum History {
     ///
     /// `policy(task, interval)` gives the configured on-fail for an operation, or nil for the
     /// default.
+    /// `recurringFailuresExpire` false keeps recurring monitor failures past the failure
+    /// timeout (a remote connection's, until its node has been fenced).
     static func evaluate(_ elements: [XElement], fencingEnabled: Bool, failureTimeout: Int = 0, now: Int = 0,
+                         recurringFailuresExpire: Bool = true,
                          policy: (String, Int) -> FailurePolicy?) -> NodeHistory {
         let all = elements.map(RecordedOp.init)
         // Oldest first, by call id; pending operations (no call id yet) are the newest. An
@@ -158,7 +161,8 @@ enum History {
             if op.status == .cancelled { continue }
             if let outcome = success(op) {
                 apply(success: outcome, of: op, to: &h)
-            } else if failureTimeout > 0, let changed = op.lastRCChange, changed + failureTimeout <= now {
+            } else if failureTimeout > 0, let changed = op.lastRCChange, changed + failureTimeout <= now,
+                      recurringFailuresExpire || !(op.task == "monitor" && op.intervalMS > 0) {
                 // An expired failure no longer counts, but what it says about the resource
                 // still does: a failed stop leaves it running.
                 if op.task == "stop", h.role < .started { h.role = .started }

@@ -103,6 +103,8 @@ enum Nodes {
 
     static func fence(_ node: inout SchedulerNode, _ reason: String) {
         node.unclean = true
+        // A remote node stays unclean once asked to be fenced (its status does not clear it).
+        if node.kind == .remote { node.remoteReset = true }
         if node.fenceReason == nil { node.fenceReason = reason }
     }
 

@@ -15,10 +15,16 @@ enum Resources {
         // Guest nodes (remote-node meta) are reached through an implicit, hidden connection.
         for n in ws.nodes where n.kind == .guest && !n.isBundleNode {
             guard ws.index(of: n.name) == nil else { continue }
+            let containerMeta = n.container.flatMap { c in ws.resources.first { $0.id == c }?.meta } ?? [:]
             var r = SchedulerResource(id: n.name, configuredID: n.name,
                                       variant: .primitive(ResourceAgentName(standard: "ocf", provider: "pacemaker", type: "remote")),
-                                      parent: nil, element: XElement("primitive", ["id": n.name]))
+                                      parent: nil, element: guestConnectionElement(n.name, containerMeta: containerMeta))
             r.meta = ["internal_rsc": "true"]
+            if let c = n.container { r.meta["container"] = c }
+            if let v = containerMeta["remote-allow-migrate"] { r.meta["allow-migrate"] = v }
+            if let v = containerMeta["is-managed"] { r.meta["is-managed"] = v }
+            if let v = containerMeta["remote-addr"] { r.parameters["addr"] = v }
+            if let v = containerMeta["remote-port"] { r.parameters["port"] = v }
             ws.resources.append(r)
             ws.topLevel.append(ws.resources.count - 1)
         }
@@ -27,6 +33,17 @@ enum Resources {
             let pa = priority(ws.resources[a.element]), pb = priority(ws.resources[b.element])
             return pa != pb ? pa > pb : a.offset < b.offset
         }.map(\.element)
+    }
+
+    /// The implicit connection of a guest node: monitored every 30s, started within the
+    /// container's remote-connect-timeout (60s by default).
+    static func guestConnectionElement(_ name: String, containerMeta: [String: String]) -> XElement {
+        let timeout = containerMeta["remote-connect-timeout"] ?? "60s"
+        let ops = XElement("operations", [:], children: [
+            XElement("op", ["id": "\(name)-monitor-interval-30s", "name": "monitor", "interval": "30s", "timeout": "30s"]),
+            XElement("op", ["id": "\(name)-start-interval-0", "name": "start", "interval": "0", "timeout": timeout]),
+        ])
+        return XElement("primitive", ["id": name, "class": "ocf", "provider": "pacemaker", "type": "remote"], children: [ops])
     }
 
     /// The `priority` meta attribute as Pacemaker reads a score: the leading integer.

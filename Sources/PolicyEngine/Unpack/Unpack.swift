@@ -18,6 +18,12 @@ enum Unpack {
             // A remote node is presumed unclean until its status says otherwise.
             if options.fencingEnabled && options.startupFencing { nodes[i].unclean = true }
         }
+        // Whether a remote node was fenced since its connection last ran.
+        for i in nodes.indices where nodes[i].kind != .member {
+            if let state = Nodes.nodeState(for: nodes[i], in: cib.status), let v = state.element["node_fenced"], let n = Int(v), n > 0 {
+                nodes[i].remoteWasFenced = true
+            }
+        }
         ws.nodes = nodes
         ws.indexNodes()
         Resources.unpack(config: config, into: &ws)
@@ -47,20 +53,29 @@ enum Unpack {
         func nodeIndex(_ state: NodeState) -> Int? {
             ws.nodes.firstIndex { $0.id == state.id } ?? ws.nodes.firstIndex { $0.name == state.uname }
         }
-        for (k, state) in states.enumerated() {
-            guard let n = nodeIndex(state), ws.nodes[n].kind == .member else { continue }
-            if !ws.nodes[n].online && (ws.options.fencingEnabled || ws.options.shutdownLock) { continue }
-            // Without fencing, nothing can be known about an offline node: skip its history.
-            if !ws.nodes[n].online { done.insert(k); continue }
-            process(k, state, node: n)
+        // Pass after pass over the status in document order: cluster nodes (offline ones
+        // only when fencing or shutdown locks can tell something of them), then remote nodes
+        // once their connection is known to run, guests once their container does too.
+        func started(_ id: String?) -> Bool {
+            guard let id, let i = ws.index(of: id) else { return false }
+            return ws.resources[i].role >= .started && !ws.resources[i].activeOn.isEmpty
         }
-        // Remote and guest nodes come up when their connection (or container) runs.
         var progress = true
         while progress {
             progress = false
-            updateRemoteStates(&ws)
             for (k, state) in states.enumerated() where !done.contains(k) {
-                guard let n = nodeIndex(state), ws.nodes[n].kind != .member, ws.nodes[n].online else { continue }
+                guard let n = nodeIndex(state) else { continue }
+                switch ws.nodes[n].kind {
+                case .member:
+                    if !ws.nodes[n].online && !(ws.options.fencingEnabled || ws.options.shutdownLock) { continue }
+                case .remote:
+                    guard let c = ws.nodes[n].connection, ws.index(of: c) != nil else { continue }
+                    if !ws.options.shutdownLock && !started(c) { continue }
+                case .guest:
+                    guard started(ws.nodes[n].container) else { continue }
+                    if ws.index(of: ws.nodes[n].name) != nil && !started(ws.nodes[n].name) { continue }
+                }
+                if ws.nodes[n].kind != .member { updateRemoteStates(&ws) }
                 process(k, state, node: n)
                 progress = true
             }
@@ -68,6 +83,7 @@ enum Unpack {
         if ws.options.fencingEnabled {
             for (k, state) in states.enumerated() where !done.contains(k) {
                 guard let n = nodeIndex(state) else { continue }
+                if ws.nodes[n].kind != .member { updateRemoteStates(&ws) }
                 process(k, state, node: n)
             }
         }
@@ -154,15 +170,27 @@ enum Unpack {
             guard !ops.isEmpty else { continue }
             ws.historyEntries[nodeName, default: []].insert(lrm.id)
             let configured = findConfigured(lrm.id, in: ws)
+            let isRemoteConnection = configured.map { isConnection(ws.resources[$0], in: ws) } ?? false
+            let connectionManaged = configured.map { ws.resources[$0].managed } ?? true
             let policy: (String, Int) -> FailurePolicy? = { task, interval in
                 guard let i = configured else { return nil }
+                let own = Resources.configuredOnFail(ws.resources[i], task: task, intervalMS: interval)
+                // Losing an established connection to a remote node (any failure but a probe's
+                // or a start's) fences the node; an unmanaged connection is just stopped.
+                if isRemoteConnection, own == nil || !connectionManaged, !(task == "monitor" && interval == 0), task != "start" {
+                    return connectionManaged ? .resetRemote : .stop
+                }
                 // A launched resource's failures restart its launcher unless told otherwise.
-                return Resources.configuredOnFail(ws.resources[i], task: task, intervalMS: interval)
-                    ?? (ws.resources[i].launcher != nil ? .restartContainer : nil)
+                return own ?? (ws.resources[i].launcher != nil ? .restartContainer : nil)
             }
-            let timeout = configured.flatMap { ws.resources[$0].meta["failure-timeout"] }.flatMap(CIBValue.milliseconds) ?? 0
+            // A remote connection's failures expire after its reconnect interval.
+            let reconnect = isRemoteConnection ? configured.flatMap { ws.resources[$0].parameters["reconnect_interval"] } : nil
+            let timeout = (reconnect ?? configured.flatMap { ws.resources[$0].meta["failure-timeout"] }).flatMap(CIBValue.milliseconds) ?? 0
+            // A connection's monitor failure is kept until its remote node has been fenced.
+            let remoteFenced = isRemoteConnection ? configured.flatMap { ws.node(named: ws.resources[$0].id) }.map(\.remoteWasFenced) ?? true : true
             var h = History.evaluate(ops, fencingEnabled: ws.options.fencingEnabled, failureTimeout: timeout / 1000,
-                                     now: ws.now, policy: policy)
+                                     now: ws.now, recurringFailuresExpire: reconnect == nil || !ws.options.fencingEnabled || remoteFenced,
+                                     policy: policy)
             for var f in h.failures {
                 f.resource = lrm.id
                 f.node = nodeName
@@ -258,15 +286,39 @@ enum Unpack {
         }
         // (History showing it stopped is matched only for the orphan it may need: its
         // operations are not kept.)
+        // A copy on a lost cluster node of a resource that does not need fencing is an
+        // orphan, unless the clone runs everywhere (it cannot be recovered by fencing).
+        let lost = snapshot.node(named: node).map { $0.kind != .guest && (!$0.online || $0.unclean) } ?? false
+        let universal = instances.count == snapshot.nodes.count
+        func settle(_ m: Int) -> Int? {
+            if lost && !universal && !needsFencing(snapshot.resources[m], snapshot) {
+                let orphan = addCloneOrphan(clone: cloneIndex, configured: i, id: nil, in: &ws)
+                return active ? orphan : nil
+            }
+            return active ? m : nil
+        }
         if let inst = instances.first(where: activeHere), let m = member(of: inst) {
-            if !ws.resources[m].activeOn.contains(node) && ws.resources[m].onFail == nil { return active ? m : nil }
+            if !ws.resources[m].activeOn.contains(node) && ws.resources[m].onFail == nil { return settle(m) }
             // A second copy on the same node: an orphan.
             let orphan = addCloneOrphan(clone: cloneIndex, configured: i, id: nil, in: &ws)
             return active ? orphan : nil
         }
-        if let inst = instances.first(where: { !activeAnywhere($0) }), let m = member(of: inst) { return active ? m : nil }
+        if let inst = instances.first(where: { !activeAnywhere($0) }), let m = member(of: inst) { return settle(m) }
         let orphan = addCloneOrphan(clone: cloneIndex, configured: i, id: nil, in: &ws)
         return active ? orphan : nil
+    }
+
+    /// Whether a resource needs its lost nodes fenced before it starts elsewhere (its
+    /// `requires`, by default "fencing" when fencing is enabled, "quorum" for fence devices
+    /// and remote connections).
+    static func needsFencing(_ r: SchedulerResource, _ ws: WorkingSet) -> Bool {
+        if let v = r.meta["requires"]?.lowercased(), ["nothing", "quorum", "fencing", "unfencing"].contains(v) {
+            return (v == "fencing" || v == "unfencing") && ws.options.fencingEnabled
+        }
+        if let a = r.agent, a.standard == "stonith" || (a.standard == "ocf" && a.provider == "pacemaker" && a.type == "remote") {
+            return false
+        }
+        return ws.options.fencingEnabled
     }
 
     /// An instance beyond clone-max found in the history: an orphan inside the clone.
@@ -290,12 +342,44 @@ enum Unpack {
     }
 
     static func addOrphan(_ lrm: LRMResource, in ws: inout WorkingSet) -> Int {
+        // One orphan for all the nodes whose history has it.
+        if let existing = ws.resources.firstIndex(where: { $0.orphan && $0.parent == nil && $0.id == lrm.id && $0.isPrimitive }) {
+            return existing
+        }
         var r = SchedulerResource(id: lrm.id, configuredID: lrm.id, variant: .primitive(lrm.agent), parent: nil,
                                   element: XElement("primitive", ["id": lrm.id]))
         r.orphan = true
         ws.resources.append(r)
         ws.topLevel.append(ws.resources.count - 1)
+        // A removed remote connection still defines its node, which is shutting down; one
+        // that ran in a container makes that a guest node.
+        if lrm.agent.standard == "ocf" && lrm.agent.provider == "pacemaker" && lrm.agent.type == "remote" {
+            var k = ws.nodeIndex(named: lrm.id)
+            if k == nil {
+                ws.nodes.append(SchedulerNode(id: lrm.id, name: lrm.id))
+                k = ws.nodes.count - 1
+                ws.nodes[k!].kind = .remote
+            }
+            if let k {
+                if let c = lrm.container {
+                    ws.nodes[k].kind = .guest
+                    ws.nodes[k].container = c
+                } else {
+                    ws.nodes[k].connection = lrm.id
+                }
+                ws.nodes[k].shutdown = true
+            }
+            ws.nodes.sort { naturalLess($0.name, $1.name) }
+            ws.indexNodes()
+        }
         return ws.resources.count - 1
+    }
+
+    /// Whether a resource is the connection of a remote (not guest) node.
+    static func isConnection(_ r: SchedulerResource, in ws: WorkingSet) -> Bool {
+        guard let a = r.agent, a.standard == "ocf", a.provider == "pacemaker", a.type == "remote",
+              let n = ws.node(named: r.id) else { return false }
+        return n.kind == .remote
     }
 
     /// Bans `node` for `r`, or for the whole anonymous clone `r` belongs to.
@@ -352,14 +436,37 @@ enum Unpack {
             case .standby:
                 ws.nodes[n].standbyOnFail = true
                 ws.resources[r].failed = true
+            case .resetRemote:
+                ws.resources[r].failed = true
+                if !h.isActive { ws.resources[r].failedInactive = true }
+                // The connection failed in a way that leaves the remote node's state unknown.
+                if ws.options.fencingEnabled, let k = ws.nodeIndex(named: ws.resources[r].id), ws.nodes[k].kind == .remote,
+                   !ws.nodes[k].remoteWasFenced {
+                    Nodes.fence(&ws.nodes[k], "remote connection is unrecoverable")
+                }
             default:
                 if !settled { ws.resources[r].failed = true }
             }
         }
+        // A failed connection fences its unclean remote node whether or not it reconnects.
+        if ws.resources[r].failed, let k = ws.nodeIndex(named: ws.resources[r].id), ws.nodes[k].kind == .remote, ws.nodes[k].unclean {
+            ws.nodes[k].unseen = false
+        }
         // A managed resource thought active on a node that is down: the node must be fenced.
         if h.isActive, !ws.nodes[n].online, !ws.nodes[n].maintenance, ws.resources[r].managed, !ws.options.maintenanceMode {
             if ws.nodes[n].kind == .guest {
-                if let c = ws.nodes[n].container, let ci = ws.index(of: c) { ws.resources[ci].failed = true }
+                // A guest is fenced by recovering its container.
+                if let c = ws.nodes[n].container, let ci = ws.index(of: c), ws.resources[ci].managed {
+                    ws.resources[ci].failed = true
+                    ws.resources[ci].failedInactive = true
+                    ws.nodes[n].remoteReset = true
+                }
+                ws.resources[r].failed = true
+            } else if ws.options.fencingEnabled, ws.nodes[n].kind == .remote, let c = ws.nodes[n].connection,
+                      let ci = ws.index(of: c), !ws.resources[ci].failed {
+                // Fenced only if the connection cannot be re-established elsewhere.
+                ws.nodes[n].unseen = true
+                Nodes.fence(&ws.nodes[n], "\(ws.resources[r].id) is active there (fencing will be revoked if remote connection can be re-established elsewhere)")
             } else if ws.options.fencingEnabled {
                 Nodes.fence(&ws.nodes[n], "\(ws.resources[r].id) is thought to be active there")
             }
