@@ -22,6 +22,8 @@ struct Ordering: Sendable {
     /// Whether the inverse actions are ordered the other way round in the graph (the default
     /// for every kind but Serialize).
     var inverse = true
+    /// Whether it is of kind Optional (not Mandatory, not Serialize).
+    var optionalOnly = false
 }
 
 /// How orderings change what the transition does: a start that cannot happen makes what
@@ -47,7 +49,8 @@ struct OrderingEffects {
                         out.append(Ordering(id: c.id, first: fi, then: ti, firstAction: e["first-action"] ?? "start",
                                             thenAction: e["then-action"] ?? e["first-action"] ?? "start", mandatory: mandatory,
                                             requireAll: e["require-all"].map(CIBValue.isTrue) ?? true,
-                                            symmetrical: symmetrical, inverse: inverse))
+                                            symmetrical: symmetrical, inverse: inverse,
+                                            optionalOnly: kind.lowercased() == "optional"))
                     }
                 }
                 continue

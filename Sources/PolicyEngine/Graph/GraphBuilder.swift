@@ -855,9 +855,15 @@ struct GraphBuilder {
     /// "First do this to one resource, then that to another": the actions that complete the
     /// first task wait before those that begin the second, with what that implies for probes
     /// and live migrations.
-    private mutating func orderResources(_ first: Int, _ firstTask: String, _ then: Int, _ thenTask: String) {
+    /// An optional ordering (kind Optional) does not hold back what follows the stop of a
+    /// resource that live-migrates: that stop ends the migration, it does not begin the move.
+    private mutating func orderResources(_ first: Int, _ firstTask: String, _ then: Int, _ thenTask: String,
+                                         optional: Bool = false) {
         let thens = firstActions(then, thenTask)
-        for f in completionActions(first, firstTask) { for t in thens { order(f, t) } }
+        let migratingStop = optional && firstTask == "stop" && ws.resources[first].isPrimitive && isMigrating(first)
+        if !migratingStop {
+            for f in completionActions(first, firstTask) { for t in thens { order(f, t) } }
+        }
         if firstTask == "stop" { probesBefore(first, thens) }
         orderMigrations(first, firstTask, then, thenTask)
     }
@@ -868,24 +874,32 @@ struct GraphBuilder {
 
     private func isMigrating(_ i: Int) -> Bool { migrationAction(i, "migrate_from") != nil }
 
+    private func isAncestor(_ a: Int, of i: Int) -> Bool {
+        var p = ws.resources[i].parent
+        while let q = p { if q == a { return true }; p = ws.resources[q].parent }
+        return false
+    }
+
     /// Orderings with a live-migrating resource apply to its migration: what must come
     /// before its start (or, for a stop, before it leaves) comes before its migrate_to.
     private mutating func orderMigrations(_ first: Int, _ firstTask: String, _ then: Int, _ thenTask: String) {
-        guard ws.resources[first].isPrimitive, ws.resources[then].isPrimitive, first != then,
+        // The first may be a collective: its completion (running, stopped, ...) comes first.
+        guard ws.resources[then].isPrimitive, first != then, !isAncestor(first, of: then), !isAncestor(then, of: first),
               let migrateTo = migrationAction(then, "migrate_to") else { return }
+        let primitiveFirst = ws.resources[first].isPrimitive
         switch (firstTask, thenTask) {
         case ("start", "start"):
-            if let from = migrationAction(first, "migrate_from") {
+            if primitiveFirst, let from = migrationAction(first, "migrate_from") {
                 order(from, migrateTo)
             } else {
-                for f in actionsOf(first, "start") { order(f, migrateTo) }
+                for f in completionActions(first, "start") { order(f, migrateTo) }
             }
         case ("stop", "stop"):
-            if !isMigrating(first) { for f in actionsOf(first, "stop") { order(f, migrateTo) } }
+            if !(primitiveFirst && isMigrating(first)) { for f in completionActions(first, "stop") { order(f, migrateTo) } }
         case ("promote", "start"):
-            for f in actionsOf(first, "promote") { order(f, migrateTo) }
+            for f in completionActions(first, "promote") { order(f, migrateTo) }
         case ("demote", "stop"):
-            for f in actionsOf(first, "demote") { order(f, migrateTo) }
+            for f in completionActions(first, "demote") { order(f, migrateTo) }
         default:
             break
         }
@@ -1014,10 +1028,10 @@ struct GraphBuilder {
             if let minimum = minimumInstances(o) {
                 orderAfterInstances(o, minimum: minimum)
             } else {
-                orderResources(o.first, o.firstAction, o.then, o.thenAction)
+                orderResources(o.first, o.firstAction, o.then, o.thenAction, optional: o.optionalOnly)
             }
             if o.inverse, let fi = Self.inverse(o.thenAction), let ti = Self.inverse(o.firstAction) {
-                orderResources(o.then, fi, o.first, ti)
+                orderResources(o.then, fi, o.first, ti, optional: o.optionalOnly)
             }
         }
     }
@@ -1123,7 +1137,8 @@ extension GraphBuilder {
         for i in ws.resources.indices where ws.resources[i].isPrimitive && ws.resources[i].managed {
             let r = ws.resources[i]
             if requiresFencing(r) {
-                let starts = actionsOf(i, "start") + actionsOf(i, "promote")
+                // (A live migration begins the start: its migrate_to waits too.)
+                let starts = actionsOf(i, "start") + actionsOf(i, "promote") + actionsOf(i, "migrate_to")
                 for f in fencings { for k in starts { order(f, k) } }
             } else if (r.meta["requires"] ?? "quorum") == "quorum" {
                 let starts = actionsOf(i, "start")
