@@ -64,6 +64,9 @@ public struct Transition: Sendable {
     /// The allocation and promotion scores the assignment decided with, in the order it used
     /// them (empty unless asked for: see `Simulator.schedule(_:scores:)`).
     public var scores: [ScoreLine] = []
+    /// Active primitives whose configuration changed since they started where they run
+    /// (they restart or reload there).
+    var definitionChanged: Set<Int> = []
 }
 
 /// What the transition does to one primitive, in terms of where and in which role it runs.
@@ -409,7 +412,8 @@ enum TransitionPlanner {
             return Placement(resource: ws.resources[i].id, current: ws.resources[i].activeOn,
                              next: revised.resources[i].activeOn.first, role: revised.resources[i].role, scores: scores)
         }
-        return Transition(changes: changes, revised: revised, placements: placements, plans: plans)
+        return Transition(changes: changes, revised: revised, placements: placements, plans: plans,
+                          definitionChanged: definitionChanged.union(reloads))
     }
 
     /// The instance attributes the configured start operation (interval 0) adds to the

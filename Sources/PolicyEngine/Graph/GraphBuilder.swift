@@ -48,7 +48,9 @@ struct GraphBuilder {
         b.reserveOneOrMorePoints()
         let load = LoadPoints(ws, a)
         b.addLoadPoints(load)
+        b.clearExpiredFailcounts()
         b.cancelRemovedOperations()
+        b.clearChangedFailcounts()
         b.deleteRemovedHistory()
         b.createProbes()
         b.clearRemovedFailcounts()
@@ -697,7 +699,7 @@ struct GraphBuilder {
             }
         }
         for k in actions.indices where actions[k].task == "clear_failcount" {
-            guard let o = owner[k] else { continue }
+            guard let o = owner[k], ws.resources[o].orphan else { continue }
             for stop in actionsOf(o, "stop") { order(k, stop) }
         }
         for k in actions.indices where actions[k].task == "delete" {
@@ -1178,6 +1180,65 @@ extension GraphBuilder {
             for t in thens where actions[f].node == nil || actions[t].node == nil || actions[f].node == actions[t].node {
                 order(f, t)
             }
+        }
+    }
+}
+
+// MARK: Clearing fail counts
+
+extension GraphBuilder {
+    private func isUniqueInstance(of i: Int) -> Bool {
+        guard let c = Resources.enclosingClone(i, in: ws), case .clone(_, let unique) = ws.resources[c].variant else { return true }
+        return unique
+    }
+
+    /// The history entries of a primitive on a node.
+    private func historyOps(_ i: Int, on node: String) -> [XElement] {
+        let r = ws.resources[i]
+        let id = r.historyIDs[node] ?? r.id
+        return ws.cib.status.nodeStates.first { $0.uname == node }?.lrmResources.first { $0.id == id }?
+            .element.elements(named: "lrm_rsc_op") ?? []
+    }
+
+    /// A failure older than the resource's failure-timeout expires: where some operation of
+    /// its history is that old and the fail count is set, but no failure is recent enough to
+    /// count, the fail count is cleared.
+    fileprivate mutating func clearExpiredFailcounts() {
+        for i in TransitionPlanner.order(ws) where ws.resources[i].isPrimitive && !ws.resources[i].orphan {
+            let r = ws.resources[i]
+            let timeout = (r.meta["failure-timeout"].flatMap(CIBValue.milliseconds) ?? 0) / 1000
+            guard timeout > 0 else { continue }
+            let unique = isUniqueInstance(of: i)
+            for n in ws.nodes where n.online && !n.unclean {
+                let old = historyOps(i, on: n.name).contains { op in
+                    guard let changed = op["last-rc-change"].flatMap({ Int($0) }) else { return false }
+                    return ws.now >= changed + timeout
+                }
+                guard old, Failcounts.total(r, unique: unique, node: n, now: ws.now, effective: false) > 0,
+                      Failcounts.total(r, unique: unique, node: n, now: ws.now, effective: true) == 0 else { continue }
+                add(.cluster, task: "clear_failcount", key: "\(r.id)_clear_failcount_0", resource: i, node: n.name)
+            }
+        }
+    }
+
+    /// Where a resource's configuration changed since it started (it restarts or reloads, or
+    /// runs a recurring operation no longer configured), its failures are forgotten: the
+    /// fail count there is cleared.
+    fileprivate mutating func clearChangedFailcounts() {
+        for i in TransitionPlanner.order(ws) where ws.resources[i].isPrimitive && !ws.resources[i].orphan {
+            let r = ws.resources[i]
+            guard r.managed, r.activeOn.count == 1, let node = ws.node(named: r.activeOn[0]), node.online, !node.unclean else { continue }
+            var changed = transition.definitionChanged.contains(i)
+            if !changed, ws.options.stopOrphanActions, !(ws.options.maintenanceMode || r.maintenance || node.maintenance) {
+                let configured = Set(Primitive(r.element).operations.compactMap { op -> String? in
+                    guard let ms = CIBValue.milliseconds(op.interval), ms > 0 else { return nil }
+                    if let enabled = op.enabled, !CIBValue.isTrue(enabled) { return nil }
+                    return "\(op.name)_\(ms)"
+                })
+                changed = (r.recurringOn[node.name] ?? []).contains { !configured.contains($0) }
+            }
+            guard changed, Failcounts.total(r, unique: isUniqueInstance(of: i), node: node, now: ws.now, effective: true) != 0 else { continue }
+            add(.cluster, task: "clear_failcount", key: "\(r.id)_clear_failcount_0", resource: i, node: node.name)
         }
     }
 }
