@@ -110,7 +110,8 @@ extension ActionGraph {
             case .fence:
                 return "  * Fencing \(a.node ?? "") (\(a.meta["stonith_action"] ?? "reboot"))"
             case .cluster:
-                if let r = a.resource { return "  * Cluster action:  \(a.task) for \(r) on \(a.node ?? "")" }
+                // (Named by the configured resource, as the graph's <primitive id> names it.)
+                if let r = a.configuredID ?? a.resource { return "  * Cluster action:  \(a.task) for \(r) on \(a.node ?? "")" }
                 return "  * Cluster action:  \(a.task) on \(a.node ?? "")"
             case .resource:
                 let name = (a.resource ?? "").padding(toLength: max(15, (a.resource ?? "").count), withPad: " ", startingAt: 0)

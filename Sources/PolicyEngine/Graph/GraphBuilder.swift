@@ -23,6 +23,9 @@ struct GraphBuilder {
     private var nextID = 0
     /// Ids reserved for recurring operations found in the history, by "rsc key@node".
     private var reserved: [String: Int] = [:]
+    /// Recurring operations ("monitor_10000") running where their resource stays, whose
+    /// definition changed since they were scheduled: they are scheduled again.
+    private var rescheduled: [Int: Set<String>] = [:]
     /// Cancellations that wait for the resource's stops (removed operations, maintenance).
     private var cancelsAfterStop: Set<Int> = []
     /// History deletions of resources that exist only in the history, by action.
@@ -50,6 +53,7 @@ struct GraphBuilder {
         b.addLoadPoints(load)
         b.clearExpiredFailcounts()
         b.cancelRemovedOperations()
+        b.findRescheduled()
         b.clearChangedFailcounts()
         b.deleteRemovedHistory()
         b.createProbes()
@@ -517,7 +521,7 @@ struct GraphBuilder {
                 }
                 continue
             }
-            guard changedHere || !running.contains(key) else { continue }
+            guard changedHere || !running.contains(key) || (rescheduled[i]?.contains(key) ?? false) else { continue }
             add(.resource, task: op.name, key: "\(r.id)_\(key)", resource: i, node: node, interval: interval,
                 meta: ["interval": String(interval), "name": op.name])
         }
@@ -1221,6 +1225,42 @@ extension GraphBuilder {
         }
     }
 
+    /// A recurring operation's digest covers the resource's parameters, the operation's own
+    /// and its timeout: when it no longer matches the one recorded (or none was), the
+    /// operation is scheduled again. (When only secret parameters, shown masked, differ, the
+    /// digest without them, and without the timeout, decides.)
+    fileprivate mutating func findRescheduled() {
+        for i in ws.resources.indices where ws.resources[i].isPrimitive && !ws.resources[i].orphan {
+            let r = ws.resources[i]
+            guard r.managed, !ws.options.maintenanceMode, !r.maintenance, r.activeOn.count == 1,
+                  let node = ws.node(named: r.activeOn[0]), node.online, !node.unclean, !node.maintenance,
+                  let running = r.recurringOn[node.name], !running.isEmpty else { continue }
+            let history = historyOps(i, on: node.name)
+            for op in Primitive(r.element).operations {
+                guard let ms = CIBValue.milliseconds(op.interval), ms > 0, running.contains("\(op.name)_\(ms)") else { continue }
+                if let enabled = op.enabled, !CIBValue.isTrue(enabled) { continue }
+                let recorded = history.filter { $0["operation"] == op.name && Int($0["interval"] ?? "") == ms }
+                    .max { (Int($0["call-id"] ?? "") ?? -1) < (Int($1["call-id"] ?? "") ?? -1) }
+                guard let recorded else { continue }
+                var parameters = r.parameters
+                parameters.merge(NVSets.flatten(op.instanceAttributes)) { _, own in own }
+                parameters["CRM_meta_timeout"] = String(timeout(of: r, task: op.name, interval: ms))
+                if let digest = recorded["op-digest"] {
+                    if ParameterDigest.digest(parameters) == digest { continue }
+                    if let secure = recorded["op-secure-digest"] {
+                        let hidden = Set((recorded["op-secure-params"] ?? "").split(separator: " ").map(String.init))
+                        // (A fence device's pcmk_* host settings are left out of it too.)
+                        let fencing = r.agent?.standard == "stonith"
+                        if ParameterDigest.digest(parameters.filter {
+                            !hidden.contains($0.key) && !(fencing && $0.key.hasPrefix("pcmk_")) && $0.key != "CRM_meta_timeout"
+                        }) == secure { continue }
+                    }
+                }
+                rescheduled[i, default: []].insert("\(op.name)_\(ms)")
+            }
+        }
+    }
+
     /// Where a resource's configuration changed since it started (it restarts or reloads, or
     /// runs a recurring operation no longer configured), its failures are forgotten: the
     /// fail count there is cleared.
@@ -1228,7 +1268,7 @@ extension GraphBuilder {
         for i in TransitionPlanner.order(ws) where ws.resources[i].isPrimitive && !ws.resources[i].orphan {
             let r = ws.resources[i]
             guard r.managed, r.activeOn.count == 1, let node = ws.node(named: r.activeOn[0]), node.online, !node.unclean else { continue }
-            var changed = transition.definitionChanged.contains(i)
+            var changed = transition.definitionChanged.contains(i) || !(rescheduled[i] ?? []).isEmpty
             if !changed, ws.options.stopOrphanActions, !(ws.options.maintenanceMode || r.maintenance || node.maintenance) {
                 let configured = Set(Primitive(r.element).operations.compactMap { op -> String? in
                     guard let ms = CIBValue.milliseconds(op.interval), ms > 0 else { return nil }
