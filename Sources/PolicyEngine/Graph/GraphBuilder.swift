@@ -1229,6 +1229,8 @@ extension GraphBuilder {
     /// and its timeout: when it no longer matches the one recorded (or none was), the
     /// operation is scheduled again. (When only secret parameters, shown masked, differ, the
     /// digest without them, and without the timeout, decides.)
+    /// Pacemaker also reschedules an operation recorded without a digest; this scheduler
+    /// compares only recorded digests, as it does for starts.
     fileprivate mutating func findRescheduled() {
         for i in ws.resources.indices where ws.resources[i].isPrimitive && !ws.resources[i].orphan {
             let r = ws.resources[i]
@@ -1245,6 +1247,7 @@ extension GraphBuilder {
                 var parameters = r.parameters
                 parameters.merge(NVSets.flatten(op.instanceAttributes)) { _, own in own }
                 parameters["CRM_meta_timeout"] = String(timeout(of: r, task: op.name, interval: ms))
+                // (One recorded without a digest is left alone, as a start without one is.)
                 if let digest = recorded["op-digest"] {
                     if ParameterDigest.digest(parameters) == digest { continue }
                     if let secure = recorded["op-secure-digest"] {
@@ -1255,6 +1258,8 @@ extension GraphBuilder {
                             !hidden.contains($0.key) && !(fencing && $0.key.hasPrefix("pcmk_")) && $0.key != "CRM_meta_timeout"
                         }) == secure { continue }
                     }
+                } else {
+                    continue
                 }
                 rescheduled[i, default: []].insert("\(op.name)_\(ms)")
             }
