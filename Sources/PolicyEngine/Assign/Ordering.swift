@@ -164,8 +164,8 @@ struct OrderingEffects {
                         firstRunnable = !firsts.isEmpty && firsts.allSatisfy(willRun)
                     }
                     // A primitive or group that (re)starts restarts what depends on it. A clone
-                    // does when one of its instances stops somewhere (a new instance elsewhere
-                    // does not).
+                    // does when one of its running instances starts again (a new instance
+                    // elsewhere does not).
                     let firstStarts: Bool
                     if counting || !o.requireAll || !o.anyOf.isEmpty {
                         // When any one (or clone-min) of several will do, losing one matters
@@ -175,8 +175,12 @@ struct OrderingEffects {
                         // Interleaved: the instance on the same node starting restarts this one.
                         firstStarts = firsts.contains { starting.contains($0) || effects.restart[$0] != nil }
                     } else if case .clone = ws.resources[o.first].variant {
+                        // Its start (and running) is required when an instance that runs now
+                        // is assigned a node and starts there: it moves, restarts, or cannot
+                        // start where it stays. One that only stops (assigned nowhere) needs
+                        // no start.
                         firstStarts = firsts.contains { p in
-                            guard let cur = ws.resources[p].activeOn.first else { return false }
+                            guard let cur = ws.resources[p].activeOn.first, (next[p] ?? nil) != nil else { return false }
                             return (next[p] ?? nil) != cur || effects.restart[p] != nil || effects.unrunnable[p] != nil
                         }
                     } else {
