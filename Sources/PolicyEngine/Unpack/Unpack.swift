@@ -48,9 +48,10 @@ enum Unpack {
         }
         for (k, state) in states.enumerated() {
             guard let n = nodeIndex(state), ws.nodes[n].kind == .member else { continue }
-            if !ws.nodes[n].online && (ws.options.fencingEnabled || ws.options.shutdownLock) { continue }
-            // Without fencing, nothing can be known about an offline node: skip its history.
-            if !ws.nodes[n].online { done.insert(k); continue }
+            // Without fencing (or shutdown locks), nothing can be known about an offline node:
+            // skip its history. With them, it is read in the status order with the others
+            // (which numbers the anonymous clone instances it lists in that order).
+            if !ws.nodes[n].online && !(ws.options.fencingEnabled || ws.options.shutdownLock) { done.insert(k); continue }
             process(k, state, node: n)
         }
         // Remote and guest nodes come up when their connection (or container) runs.
@@ -246,6 +247,19 @@ enum Unpack {
         }
         // (History showing it stopped is matched only for the orphan it may need: its
         // operations are not kept.)
+        // On a node that is down or lost (not a guest), history of a resource that does not
+        // need fencing takes no instance number unless the clone runs on every node: it may
+        // look active, but the instance should be free to start elsewhere. It is an orphan.
+        if let n = ws.node(named: node), !n.online || n.unclean, n.kind != .guest {
+            let r = ws.resources[i]
+            let requires = r.meta["requires"] ?? (r.agent?.standard == "stonith" || !ws.options.fencingEnabled ? "quorum" : "fencing")
+            let needsFencing = ws.options.fencingEnabled && (requires == "fencing" || requires == "unfencing")
+            let cloneMax = Resources.cloneMax(ws.resources[cloneIndex].meta, nodeCount: ws.nodes.count)
+            if !needsFencing && cloneMax != ws.nodes.count {
+                let orphan = addCloneOrphan(clone: cloneIndex, configured: i, id: nil, in: &ws)
+                return active ? orphan : nil
+            }
+        }
         if let inst = instances.first(where: activeHere), let m = member(of: inst) {
             if !ws.resources[m].activeOn.contains(node) && ws.resources[m].onFail == nil { return active ? m : nil }
             // A second copy on the same node: an orphan.
