@@ -329,6 +329,8 @@ enum TransitionPlanner {
                 var canMigrate = (r.meta["allow-migrate"].map(CIBValue.isTrue) ?? isConnection) && !r.failed && active.count == 1
                     && ws.node(named: c).map { $0.online && !$0.unclean } == true && origRole == nextRole && origRole == .started
                     && effects.restart[i] == nil
+                    // (Nor while an earlier migration's source still needs its stop.)
+                    && (ws.danglingMigrations[i] ?? []).isEmpty
                 var reason: String?
                 if canMigrate {
                     for o in allOrders where o.mandatory && o.firstAction == "start" {

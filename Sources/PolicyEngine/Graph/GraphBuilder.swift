@@ -404,6 +404,10 @@ struct GraphBuilder {
             let kind: GraphAction.Kind = isUnclean(node) ? .pseudo : .resource
             return add(kind, task: task, key: "\(id)_\(task)_0", resource: i, node: kind == .pseudo ? nil : node, meta: meta)
         }
+        // The source of a completed migration is stopped first.
+        for source in ws.danglingMigrations[i] ?? [] where ws.node(named: source).map({ $0.online && !$0.unclean }) == true {
+            resourceOp("stop", on: source)
+        }
         func down(_ nodes: [String]) {
             for n in nodes {
                 if plan.origRole == .promoted { resourceOp("demote", on: n) }
