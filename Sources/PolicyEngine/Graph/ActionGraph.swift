@@ -75,6 +75,14 @@ public struct GraphAction: Sendable, Equatable {
         self.intervalMS = intervalMS
         self.meta = meta
     }
+
+    /// The operation key the graph shows: keyed by the history's name when the instance has
+    /// one (`rsc_stop_0` for `rsc:1`), else its own key.
+    public var operationKey: String {
+        guard kind == .resource || kind == .pseudo, let history = historyName, let instance = instanceID,
+              key.hasPrefix(instance + "_") else { return key }
+        return history + key.dropFirst(instance.count)
+    }
 }
 
 extension ActionGraph {
@@ -106,7 +114,7 @@ extension ActionGraph {
             let a = actions[i]
             switch a.kind {
             case .pseudo:
-                return "  * Pseudo action:   \(a.key)" + (a.node.map { " on \($0)" } ?? "")
+                return "  * Pseudo action:   \(a.operationKey)" + (a.node.map { " on \($0)" } ?? "")
             case .fence:
                 return "  * Fencing \(a.node ?? "") (\(a.meta["stonith_action"] ?? "reboot"))"
             case .cluster:

@@ -95,7 +95,7 @@ struct GraphBuilder {
             }
         }
         if let node { actions[actions.count - 1].nodeID = ws.node(named: node)?.id }
-        if kind == .resource, let resource, let name = historyName(resource) {
+        if kind == .resource || kind == .pseudo, let resource, let name = historyName(resource) {
             actions[actions.count - 1].historyName = name
             actions[actions.count - 1].instanceID = ws.resources[resource].id
         }
