@@ -324,7 +324,20 @@ struct GraphBuilder {
             if partial && !membersDo(i, "start") {
                 add(.pseudo, task: "start", key: "\(r.id)_start_0", resource: i, node: nil)
             }
-            for task in ["start", "running", "stop", "stopped"] { pseudoIfNeeded(i, task) }
+            let members = ws.primitives(under: i)
+            func assigned(_ p: Int) -> Bool { (transition.plans[p]?.next ?? (assignment.assigned[p] ?? nil)) != nil }
+            pseudoIfNeeded(i, "start")
+            // Its running point follows every member's start: a member assigned nowhere has a
+            // start that cannot run, and so the group is never "running" in this transition.
+            if members.allSatisfy(assigned) { pseudoIfNeeded(i, "running") }
+            // A managed member that must stop makes the group stop, even when its own stop is
+            // blocked (by a member that cannot stop).
+            if members.contains(where: { p in
+                ws.resources[p].managed && !ws.resources[p].blocked && !ws.resources[p].activeOn.isEmpty && !assigned(p)
+            }) {
+                add(.pseudo, task: "stop", key: "\(r.id)_stop_0", resource: i, node: nil)
+            }
+            for task in ["stop", "stopped"] { pseudoIfNeeded(i, task) }
             if r.meta["promotable"].map(CIBValue.isTrue) == true {
                 for task in ["demote", "demoted", "promote", "promoted"] { pseudoIfNeeded(i, task) }
             }
