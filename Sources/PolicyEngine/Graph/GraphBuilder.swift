@@ -26,6 +26,8 @@ struct GraphBuilder {
     /// Recurring operations ("monitor_10000") running where their resource stays, whose
     /// definition changed since they were scheduled: they are scheduled again.
     private var rescheduled: [Int: Set<String>] = [:]
+    /// History clean-ups of resources whose agent changed, by action.
+    private var agentCleanups: Set<Int> = []
     /// Cancellations that wait for the resource's stops (removed operations, maintenance).
     private var cancelsAfterStop: Set<Int> = []
     /// History deletions of resources that exist only in the history, by action.
@@ -53,6 +55,7 @@ struct GraphBuilder {
         b.addLoadPoints(load)
         b.clearExpiredFailcounts()
         b.cancelRemovedOperations()
+        b.cleanUpChangedAgents()
         b.findRescheduled()
         b.clearChangedFailcounts()
         b.deleteRemovedHistory()
@@ -725,6 +728,12 @@ struct GraphBuilder {
         }
         for k in actions.indices where actions[k].task == "delete" {
             guard let o = owner[k] else { continue }
+            if agentCleanups.contains(k) {
+                // stop (anywhere) -> clean-up -> start
+                for s in actionsOf(o, "stop") { order(s, k) }
+                for s in actionsOf(o, "start") { order(k, s) }
+                continue
+            }
             order(find("\(ws.resources[o].id)_stop_0", on: actions[k].node), k)
         }
         var byNode: [String: [Int]] = [:]
@@ -1242,6 +1251,54 @@ extension GraphBuilder {
         }
     }
 
+    /// The nodes whose history is checked against the configuration: those that can run
+    /// resources (online, not lost, shutting down, in standby or in maintenance).
+    private func historyChecked(_ n: SchedulerNode) -> Bool {
+        n.online && !n.unclean && !n.shutdown && !n.standby && !n.maintenance
+    }
+
+    /// Where the history names another agent (class, provider or type) than the
+    /// configuration, it is cleaned up (deleted) on that node: after the resource's stops,
+    /// before its starts.
+    fileprivate mutating func cleanUpChangedAgents() {
+        let positions = Dictionary(ws.cib.status.nodeStates.enumerated().map { ($1.uname, $0) }, uniquingKeysWith: { a, _ in a })
+        for state in ws.cib.status.nodeStates {
+            guard let node = ws.node(named: state.uname), historyChecked(node) else { continue }
+            var taken = Set<Int>()
+            for lrm in state.lrmResources where !lrm.element.elements(named: "lrm_rsc_op").isEmpty {
+                guard let configured = Unpack.findConfigured(lrm.id, in: ws), let agent = ws.resources[configured].agent,
+                      lrm.agent != agent else { continue }
+                // The instance the history belongs to: the one recorded so, else for an
+                // anonymous clone the first instance not running on a node read before.
+                var target: Int? = ws.resources.indices.first { ws.resources[$0].isPrimitive && !ws.resources[$0].orphan && ws.resources[$0].historyIDs[node.name] == lrm.id }
+                if target == nil {
+                    if let c = Resources.enclosingClone(configured, in: ws), case .clone(_, let unique) = ws.resources[c].variant {
+                        let base = ws.resources[configured].configuredID
+                        let candidates = ws.primitives(under: c).filter { ws.resources[$0].configuredID == base && !ws.resources[$0].orphan }
+                        if unique {
+                            target = candidates.first { ws.resources[$0].id == lrm.id }
+                        } else {
+                            let mine = positions[node.name] ?? 0
+                            target = candidates.first { p in
+                                !taken.contains(p) && !ws.resources[p].activeOn.contains { (positions[$0] ?? Int.max) < mine || $0 == node.name }
+                            }
+                        }
+                    } else {
+                        target = configured
+                    }
+                }
+                guard let i = target, ws.resources[i].managed, !ws.resources[i].failed else { continue }
+                taken.insert(i)
+                // Where it runs, its stop (it restarts as the new agent) comes first.
+                if ws.resources[i].activeOn.contains(node.name) {
+                    add(.resource, task: "stop", key: "\(ws.resources[i].id)_stop_0", resource: i, node: node.name)
+                }
+                let k = add(.resource, task: "delete", key: "\(ws.resources[i].id)_delete_0", resource: i, node: node.name)
+                agentCleanups.insert(k)
+            }
+        }
+    }
+
     /// A recurring operation's digest covers the resource's parameters, the operation's own
     /// and its timeout: when it no longer matches the one recorded (or none was), the
     /// operation is scheduled again. (When only secret parameters, shown masked, differ, the
@@ -1252,7 +1309,7 @@ extension GraphBuilder {
         for i in ws.resources.indices where ws.resources[i].isPrimitive && !ws.resources[i].orphan {
             let r = ws.resources[i]
             guard r.managed, !ws.options.maintenanceMode, !r.maintenance, r.activeOn.count == 1,
-                  let node = ws.node(named: r.activeOn[0]), node.online, !node.unclean, !node.maintenance,
+                  let node = ws.node(named: r.activeOn[0]), historyChecked(node),
                   let running = r.recurringOn[node.name], !running.isEmpty else { continue }
             let history = historyOps(i, on: node.name)
             for op in Primitive(r.element).operations {
@@ -1289,7 +1346,7 @@ extension GraphBuilder {
     fileprivate mutating func clearChangedFailcounts() {
         for i in TransitionPlanner.order(ws) where ws.resources[i].isPrimitive && !ws.resources[i].orphan {
             let r = ws.resources[i]
-            guard r.managed, r.activeOn.count == 1, let node = ws.node(named: r.activeOn[0]), node.online, !node.unclean else { continue }
+            guard r.managed, r.activeOn.count == 1, let node = ws.node(named: r.activeOn[0]), historyChecked(node) else { continue }
             var changed = transition.definitionChanged.contains(i) || !(rescheduled[i] ?? []).isEmpty
             if !changed, ws.options.stopOrphanActions, !(ws.options.maintenanceMode || r.maintenance || node.maintenance) {
                 let configured = Set(Primitive(r.element).operations.compactMap { op -> String? in
