@@ -196,6 +196,9 @@ public struct WorkingSet: Sendable {
     public var historyEntries: [String: Set<String>] = [:]
     /// The replicas of each bundle, by the bundle's index.
     public var bundleReplicas: [Int: [BundleReplica]] = [:]
+    /// Completed live migrations whose source was not stopped yet ("dangling"): the source
+    /// nodes, by primitive. The resource runs on the target; the source still gets a stop.
+    public var danglingMigrations: [Int: [String]] = [:]
     public var cib: CIB
 
     /// Configured (not orphaned) primitives by id and by configured id, the first of each:

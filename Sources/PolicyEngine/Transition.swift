@@ -64,6 +64,9 @@ public struct Transition: Sendable {
     /// The allocation and promotion scores the assignment decided with, in the order it used
     /// them (empty unless asked for: see `Simulator.schedule(_:scores:)`).
     public var scores: [ScoreLine] = []
+    /// Active primitives whose configuration changed since they started where they run
+    /// (they restart or reload there).
+    var definitionChanged: Set<Int> = []
 }
 
 /// What the transition does to one primitive, in terms of where and in which role it runs.
@@ -334,6 +337,8 @@ enum TransitionPlanner {
                 var canMigrate = (r.meta["allow-migrate"].map(CIBValue.isTrue) ?? isConnection) && !r.failed && active.count == 1
                     && ws.node(named: c).map { $0.online && !$0.unclean } == true && origRole == nextRole && origRole == .started
                     && effects.restart[i] == nil
+                    // (Nor while an earlier migration's source still needs its stop.)
+                    && (ws.danglingMigrations[i] ?? []).isEmpty
                 var reason: String?
                 if canMigrate {
                     for o in allOrders where o.mandatory && o.firstAction == "start" {
@@ -431,7 +436,8 @@ enum TransitionPlanner {
             return Placement(resource: ws.resources[i].id, current: ws.resources[i].activeOn,
                              next: revised.resources[i].activeOn.first, role: revised.resources[i].role, scores: scores)
         }
-        return Transition(changes: changes, revised: revised, placements: placements, plans: plans)
+        return Transition(changes: changes, revised: revised, placements: placements, plans: plans,
+                          definitionChanged: definitionChanged.union(reloads))
     }
 
     /// A remote node whose connection will run nowhere, while its host is lost or it failed,

@@ -22,6 +22,8 @@ struct Ordering: Sendable {
     /// Whether the inverse actions are ordered the other way round in the graph (the default
     /// for every kind but Serialize).
     var inverse = true
+    /// Whether it is of kind Optional (not Mandatory, not Serialize).
+    var optionalOnly = false
 }
 
 /// How orderings change what the transition does: a start that cannot happen makes what
@@ -47,7 +49,8 @@ struct OrderingEffects {
                         out.append(Ordering(id: c.id, first: fi, then: ti, firstAction: e["first-action"] ?? "start",
                                             thenAction: e["then-action"] ?? e["first-action"] ?? "start", mandatory: mandatory,
                                             requireAll: e["require-all"].map(CIBValue.isTrue) ?? true,
-                                            symmetrical: symmetrical, inverse: inverse))
+                                            symmetrical: symmetrical, inverse: inverse,
+                                            optionalOnly: kind.lowercased() == "optional"))
                     }
                 }
                 continue
@@ -166,8 +169,8 @@ struct OrderingEffects {
                         firstRunnable = !firsts.isEmpty && firsts.allSatisfy(willRun)
                     }
                     // A primitive or group that (re)starts restarts what depends on it. A clone
-                    // does when one of its instances stops somewhere (a new instance elsewhere
-                    // does not).
+                    // does when one of its running instances starts again (a new instance
+                    // elsewhere does not).
                     let firstStarts: Bool
                     if counting || !o.requireAll || !o.anyOf.isEmpty {
                         // When any one (or clone-min) of several will do, losing one matters
@@ -177,8 +180,12 @@ struct OrderingEffects {
                         // Interleaved: the instance on the same node starting restarts this one.
                         firstStarts = firsts.contains { starting.contains($0) || effects.restart[$0] != nil }
                     } else if case .clone = ws.resources[o.first].variant {
+                        // Its start (and running) is required when an instance that runs now
+                        // is assigned a node and starts there: it moves, restarts, or cannot
+                        // start where it stays. One that only stops (assigned nowhere) needs
+                        // no start.
                         firstStarts = firsts.contains { p in
-                            guard let cur = ws.resources[p].activeOn.first else { return false }
+                            guard let cur = ws.resources[p].activeOn.first, (next[p] ?? nil) != nil else { return false }
                             return (next[p] ?? nil) != cur || effects.restart[p] != nil || effects.unrunnable[p] != nil
                         }
                     } else {

@@ -58,3 +58,38 @@ enum Failcounts {
         return total
     }
 }
+
+extension Failcounts {
+    /// A resource's fail count on a node as Pacemaker sums it: every `fail-count-NAME#OP_INTERVAL`
+    /// (or legacy `fail-count-NAME`) attribute, where NAME is the resource's id, with any
+    /// instance number for an anonymous clone's instance; and the newest `last-failure-`.
+    /// `effective`: zero once the newest failure is older than the failure timeout.
+    static func total(_ r: SchedulerResource, unique: Bool, node: SchedulerNode, now: Int, effective: Bool) -> Int {
+        let name = unique ? r.id : r.configuredID
+        func matches(_ key: String, prefix: String) -> Bool {
+            guard key.hasPrefix(prefix + name) else { return false }
+            var rest = Substring(key.dropFirst(prefix.count + name.count))
+            if !unique, rest.first == ":" {
+                let digits = rest.dropFirst().prefix { $0.isNumber }
+                guard !digits.isEmpty else { return false }
+                rest = rest.dropFirst(1 + digits.count)
+            }
+            if rest.isEmpty { return true }
+            // "#<op>_<interval>"
+            guard rest.first == "#", let us = rest.lastIndex(of: "_"), us > rest.index(after: rest.startIndex) else { return false }
+            let interval = rest[rest.index(after: us)...]
+            return !interval.isEmpty && interval.allSatisfy(\.isNumber)
+        }
+        var count = 0, last = 0
+        for (key, value) in node.attributes {
+            if matches(key, prefix: "fail-count-") {
+                count = Score.add(count, CIBValue.score(value) ?? 0)
+            } else if matches(key, prefix: "last-failure-") {
+                last = max(last, Int(value) ?? 0)
+            }
+        }
+        let timeout = (r.meta["failure-timeout"].flatMap(CIBValue.milliseconds) ?? 0) / 1000
+        if effective, count > 0, last > 0, timeout > 0, now > last + timeout { return 0 }
+        return count
+    }
+}

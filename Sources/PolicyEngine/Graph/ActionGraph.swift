@@ -75,6 +75,14 @@ public struct GraphAction: Sendable, Equatable {
         self.intervalMS = intervalMS
         self.meta = meta
     }
+
+    /// The operation key the graph shows: keyed by the history's name when the instance has
+    /// one (`rsc_stop_0` for `rsc:1`), else its own key.
+    public var operationKey: String {
+        guard kind == .resource || kind == .pseudo, let history = historyName, let instance = instanceID,
+              key.hasPrefix(instance + "_") else { return key }
+        return history + key.dropFirst(instance.count)
+    }
 }
 
 extension ActionGraph {
@@ -106,16 +114,12 @@ extension ActionGraph {
             let a = actions[i]
             switch a.kind {
             case .pseudo:
-                // An anonymous instance's action is known by the id its history records.
-                var key = a.key
-                if let history = a.historyName, let instance = a.instanceID, key.hasPrefix(instance + "_") {
-                    key = history + key.dropFirst(instance.count)
-                }
-                return "  * Pseudo action:   \(key)" + (a.node.map { " on \($0)" } ?? "")
+                return "  * Pseudo action:   \(a.operationKey)" + (a.node.map { " on \($0)" } ?? "")
             case .fence:
                 return "  * Fencing \(a.node ?? "") (\(a.meta["stonith_action"] ?? "reboot"))"
             case .cluster:
-                if let r = a.resource { return "  * Cluster action:  \(a.task) for \(r) on \(a.node ?? "")" }
+                // (Named by the configured resource, as the graph's <primitive id> names it.)
+                if let r = a.configuredID ?? a.resource { return "  * Cluster action:  \(a.task) for \(r) on \(a.node ?? "")" }
                 return "  * Cluster action:  \(a.task) on \(a.node ?? "")"
             case .resource:
                 let name = (a.resource ?? "").padding(toLength: max(15, (a.resource ?? "").count), withPad: " ", startingAt: 0)

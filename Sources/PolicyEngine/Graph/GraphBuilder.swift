@@ -23,6 +23,11 @@ struct GraphBuilder {
     private var nextID = 0
     /// Ids reserved for recurring operations found in the history, by "rsc key@node".
     private var reserved: [String: Int] = [:]
+    /// Recurring operations ("monitor_10000") running where their resource stays, whose
+    /// definition changed since they were scheduled: they are scheduled again.
+    private var rescheduled: [Int: Set<String>] = [:]
+    /// History clean-ups of resources whose agent changed, by action.
+    private var agentCleanups: Set<Int> = []
     /// Cancellations that wait for the resource's stops (removed operations, maintenance).
     private var cancelsAfterStop: Set<Int> = []
     /// History deletions of resources that exist only in the history, by action.
@@ -48,7 +53,11 @@ struct GraphBuilder {
         b.reserveOneOrMorePoints()
         let load = LoadPoints(ws, a)
         b.addLoadPoints(load)
+        b.clearExpiredFailcounts()
         b.cancelRemovedOperations()
+        b.cleanUpChangedAgents()
+        b.findRescheduled()
+        b.clearChangedFailcounts()
         b.deleteRemovedHistory()
         b.createProbes()
         b.clearRemovedFailcounts()
@@ -347,7 +356,20 @@ struct GraphBuilder {
             if partial && !membersDo(i, "start") {
                 add(.pseudo, task: "start", key: "\(r.id)_start_0", resource: i, node: nil)
             }
-            for task in ["start", "running", "stop", "stopped"] { pseudoIfNeeded(i, task) }
+            let members = ws.primitives(under: i)
+            func assigned(_ p: Int) -> Bool { (transition.plans[p]?.next ?? (assignment.assigned[p] ?? nil)) != nil }
+            pseudoIfNeeded(i, "start")
+            // Its running point follows every member's start: a member assigned nowhere has a
+            // start that cannot run, and so the group is never "running" in this transition.
+            if members.allSatisfy(assigned) { pseudoIfNeeded(i, "running") }
+            // A managed member that must stop makes the group stop, even when its own stop is
+            // blocked (by a member that cannot stop).
+            if members.contains(where: { p in
+                ws.resources[p].managed && !ws.resources[p].blocked && !ws.resources[p].activeOn.isEmpty && !assigned(p)
+            }) {
+                add(.pseudo, task: "stop", key: "\(r.id)_stop_0", resource: i, node: nil)
+            }
+            for task in ["stop", "stopped"] { pseudoIfNeeded(i, task) }
             if r.meta["promotable"].map(CIBValue.isTrue) == true {
                 for task in ["demote", "demoted", "promote", "promoted"] { pseudoIfNeeded(i, task) }
             }
@@ -537,6 +559,10 @@ struct GraphBuilder {
             let kind: GraphAction.Kind = implied ? .pseudo : .resource
             return add(kind, task: task, key: "\(id)_\(task)_0", resource: i, node: kind == .pseudo ? nil : node, meta: meta)
         }
+        // The source of a completed migration is stopped first.
+        for source in ws.danglingMigrations[i] ?? [] where ws.node(named: source).map({ $0.online && !$0.unclean }) == true {
+            resourceOp("stop", on: source)
+        }
         func down(_ nodes: [String]) {
             for n in nodes {
                 if plan.origRole == .promoted { resourceOp("demote", on: n) }
@@ -654,7 +680,7 @@ struct GraphBuilder {
                 }
                 continue
             }
-            guard changedHere || connectionStarts(node) || !running.contains(key) else { continue }
+            guard changedHere || connectionStarts(node) || !running.contains(key) || (rescheduled[i]?.contains(key) ?? false) else { continue }
             add(.resource, task: op.name, key: "\(r.id)_\(key)", resource: i, node: node, interval: interval,
                 meta: ["interval": String(interval), "name": op.name])
         }
@@ -838,12 +864,18 @@ struct GraphBuilder {
             }
         }
         for k in actions.indices where actions[k].task == "clear_failcount" {
-            guard let o = owner[k] else { continue }
+            guard let o = owner[k], ws.resources[o].orphan else { continue }
             for stop in actionsOf(o, "stop") { order(k, stop) }
         }
         // A removed resource's history is deleted everywhere once it has stopped.
         for k in actions.indices where actions[k].task == "delete" {
             guard let o = owner[k] else { continue }
+            if agentCleanups.contains(k) {
+                // stop (anywhere) -> clean-up -> start
+                for s in actionsOf(o, "stop") { order(s, k) }
+                for s in actionsOf(o, "start") { order(k, s) }
+                continue
+            }
             for s in actionsOf(o, "stop") { order(s, k) }
         }
         var byNode: [String: [Int]] = [:]
@@ -997,9 +1029,15 @@ struct GraphBuilder {
     /// "First do this to one resource, then that to another": the actions that complete the
     /// first task wait before those that begin the second, with what that implies for probes
     /// and live migrations.
-    private mutating func orderResources(_ first: Int, _ firstTask: String, _ then: Int, _ thenTask: String) {
+    /// An optional ordering (kind Optional) does not hold back what follows the stop of a
+    /// resource that live-migrates: that stop ends the migration, it does not begin the move.
+    private mutating func orderResources(_ first: Int, _ firstTask: String, _ then: Int, _ thenTask: String,
+                                         optional: Bool = false) {
         let thens = firstActions(then, thenTask)
-        for f in completionActions(first, firstTask) { for t in thens { order(f, t) } }
+        let migratingStop = optional && firstTask == "stop" && ws.resources[first].isPrimitive && isMigrating(first)
+        if !migratingStop {
+            for f in completionActions(first, firstTask) { for t in thens { order(f, t) } }
+        }
         if firstTask == "stop" { probesBefore(first, thens) }
         orderMigrations(first, firstTask, then, thenTask)
     }
@@ -1010,24 +1048,32 @@ struct GraphBuilder {
 
     private func isMigrating(_ i: Int) -> Bool { migrationAction(i, "migrate_from") != nil }
 
+    private func isAncestor(_ a: Int, of i: Int) -> Bool {
+        var p = ws.resources[i].parent
+        while let q = p { if q == a { return true }; p = ws.resources[q].parent }
+        return false
+    }
+
     /// Orderings with a live-migrating resource apply to its migration: what must come
     /// before its start (or, for a stop, before it leaves) comes before its migrate_to.
     private mutating func orderMigrations(_ first: Int, _ firstTask: String, _ then: Int, _ thenTask: String) {
-        guard ws.resources[first].isPrimitive, ws.resources[then].isPrimitive, first != then,
+        // The first may be a collective: its completion (running, stopped, ...) comes first.
+        guard ws.resources[then].isPrimitive, first != then, !isAncestor(first, of: then), !isAncestor(then, of: first),
               let migrateTo = migrationAction(then, "migrate_to") else { return }
+        let primitiveFirst = ws.resources[first].isPrimitive
         switch (firstTask, thenTask) {
         case ("start", "start"):
-            if let from = migrationAction(first, "migrate_from") {
+            if primitiveFirst, let from = migrationAction(first, "migrate_from") {
                 order(from, migrateTo)
             } else {
-                for f in actionsOf(first, "start") { order(f, migrateTo) }
+                for f in completionActions(first, "start") { order(f, migrateTo) }
             }
         case ("stop", "stop"):
-            if !isMigrating(first) { for f in actionsOf(first, "stop") { order(f, migrateTo) } }
+            if !(primitiveFirst && isMigrating(first)) { for f in completionActions(first, "stop") { order(f, migrateTo) } }
         case ("promote", "start"):
-            for f in actionsOf(first, "promote") { order(f, migrateTo) }
+            for f in completionActions(first, "promote") { order(f, migrateTo) }
         case ("demote", "stop"):
-            for f in actionsOf(first, "demote") { order(f, migrateTo) }
+            for f in completionActions(first, "demote") { order(f, migrateTo) }
         default:
             break
         }
@@ -1157,10 +1203,10 @@ struct GraphBuilder {
             if let minimum = minimumInstances(o) {
                 orderAfterInstances(o, minimum: minimum)
             } else {
-                orderResources(o.first, o.firstAction, o.then, o.thenAction)
+                orderResources(o.first, o.firstAction, o.then, o.thenAction, optional: o.optionalOnly)
             }
             if o.inverse, let fi = Self.inverse(o.thenAction), let ti = Self.inverse(o.firstAction) {
-                orderResources(o.then, fi, o.first, ti)
+                orderResources(o.then, fi, o.first, ti, optional: o.optionalOnly)
             }
         }
     }
@@ -1271,7 +1317,8 @@ extension GraphBuilder {
         for i in ws.resources.indices where ws.resources[i].isPrimitive && ws.resources[i].managed {
             let r = ws.resources[i]
             if requiresFencing(r) {
-                let starts = actionsOf(i, "start") + actionsOf(i, "promote")
+                // (A live migration begins the start: its migrate_to waits too.)
+                let starts = actionsOf(i, "start") + actionsOf(i, "promote") + actionsOf(i, "migrate_to")
                 for f in fencings { for k in starts { order(f, k) } }
             } else if (r.meta["requires"] ?? "quorum") == "quorum" {
                 let starts = actionsOf(i, "start")
@@ -1493,6 +1540,160 @@ extension GraphBuilder {
                 while let p = ws.resources[top].parent { top = p }
                 if top != o { order(k, find("\(ws.resources[top].id)_stop_0", on: nil)) }
             }
+        }
+    }
+}
+
+// MARK: Clearing fail counts
+
+extension GraphBuilder {
+    private func isUniqueInstance(of i: Int) -> Bool {
+        guard let c = Resources.enclosingClone(i, in: ws), case .clone(_, let unique) = ws.resources[c].variant else { return true }
+        return unique
+    }
+
+    /// The history entries of a primitive on a node.
+    private func historyOps(_ i: Int, on node: String) -> [XElement] {
+        let r = ws.resources[i]
+        let id = r.historyIDs[node] ?? r.id
+        return ws.cib.status.nodeStates.first { $0.uname == node }?.lrmResources.first { $0.id == id }?
+            .element.elements(named: "lrm_rsc_op") ?? []
+    }
+
+    /// A failure older than the resource's failure-timeout expires: where some operation of
+    /// its history is that old and the fail count is set, but no failure is recent enough to
+    /// count, the fail count is cleared.
+    fileprivate mutating func clearExpiredFailcounts() {
+        for i in TransitionPlanner.order(ws) where ws.resources[i].isPrimitive && !ws.resources[i].orphan {
+            let r = ws.resources[i]
+            let timeout = (r.meta["failure-timeout"].flatMap(CIBValue.milliseconds) ?? 0) / 1000
+            guard timeout > 0 else { continue }
+            let unique = isUniqueInstance(of: i)
+            for n in ws.nodes where n.online && !n.unclean {
+                let old = historyOps(i, on: n.name).contains { op in
+                    guard let changed = op["last-rc-change"].flatMap({ Int($0) }) else { return false }
+                    return ws.now >= changed + timeout
+                }
+                guard old, Failcounts.total(r, unique: unique, node: n, now: ws.now, effective: false) > 0,
+                      Failcounts.total(r, unique: unique, node: n, now: ws.now, effective: true) == 0 else { continue }
+                add(.cluster, task: "clear_failcount", key: "\(r.id)_clear_failcount_0", resource: i, node: n.name)
+            }
+        }
+    }
+
+    /// The nodes whose history is checked against the configuration: those that can run
+    /// resources (online, not lost, shutting down, in standby or in maintenance).
+    private func historyChecked(_ n: SchedulerNode) -> Bool {
+        n.online && !n.unclean && !n.shutdown && !n.standby && !n.maintenance
+    }
+
+    /// Where the history names another agent (class, provider or type) than the
+    /// configuration, it is cleaned up (deleted) on that node: after the resource's stops,
+    /// before its starts.
+    fileprivate mutating func cleanUpChangedAgents() {
+        let positions = Dictionary(ws.cib.status.nodeStates.enumerated().map { ($1.uname, $0) }, uniquingKeysWith: { a, _ in a })
+        for state in ws.cib.status.nodeStates {
+            guard let node = ws.node(named: state.uname), historyChecked(node) else { continue }
+            var taken = Set<Int>()
+            for lrm in state.lrmResources where !lrm.element.elements(named: "lrm_rsc_op").isEmpty {
+                guard let configured = Unpack.findConfigured(lrm.id, in: ws), let agent = ws.resources[configured].agent,
+                      lrm.agent != agent else { continue }
+                // The instance the history belongs to: the one recorded so, else for an
+                // anonymous clone the first instance not running on a node read before.
+                var target: Int? = ws.resources.indices.first { ws.resources[$0].isPrimitive && !ws.resources[$0].orphan && ws.resources[$0].historyIDs[node.name] == lrm.id }
+                if target == nil {
+                    if let c = Resources.enclosingClone(configured, in: ws), case .clone(_, let unique) = ws.resources[c].variant {
+                        let base = ws.resources[configured].configuredID
+                        let candidates = ws.primitives(under: c).filter { ws.resources[$0].configuredID == base && !ws.resources[$0].orphan }
+                        if unique {
+                            target = candidates.first { ws.resources[$0].id == lrm.id }
+                        } else {
+                            let mine = positions[node.name] ?? 0
+                            target = candidates.first { p in
+                                !taken.contains(p) && !ws.resources[p].activeOn.contains { (positions[$0] ?? Int.max) < mine || $0 == node.name }
+                            }
+                        }
+                    } else {
+                        target = configured
+                    }
+                }
+                guard let i = target, ws.resources[i].managed, !ws.resources[i].failed else { continue }
+                taken.insert(i)
+                // Where it runs, its stop (it restarts as the new agent) comes first.
+                if ws.resources[i].activeOn.contains(node.name) {
+                    add(.resource, task: "stop", key: "\(ws.resources[i].id)_stop_0", resource: i, node: node.name)
+                }
+                let k = add(.resource, task: "delete", key: "\(ws.resources[i].id)_delete_0", resource: i, node: node.name)
+                agentCleanups.insert(k)
+            }
+        }
+    }
+
+    /// A recurring operation's digest covers the resource's parameters, the operation's own
+    /// and its timeout: when it no longer matches the one recorded (or none was), the
+    /// operation is scheduled again. (When only secret parameters, shown masked, differ, the
+    /// digest without them, and without the timeout, decides.)
+    /// Pacemaker also reschedules an operation recorded without a digest; this scheduler
+    /// compares only recorded digests, as it does for starts.
+    fileprivate mutating func findRescheduled() {
+        for i in ws.resources.indices where ws.resources[i].isPrimitive && !ws.resources[i].orphan {
+            let r = ws.resources[i]
+            guard r.managed, !ws.options.maintenanceMode, !r.maintenance, r.activeOn.count == 1,
+                  let node = ws.node(named: r.activeOn[0]), historyChecked(node),
+                  let running = r.recurringOn[node.name], !running.isEmpty else { continue }
+            let history = historyOps(i, on: node.name)
+            for op in Primitive(r.element).operations {
+                guard let ms = CIBValue.milliseconds(op.interval), ms > 0, running.contains("\(op.name)_\(ms)") else { continue }
+                if let enabled = op.enabled, !CIBValue.isTrue(enabled) { continue }
+                let recorded = history.filter { $0["operation"] == op.name && Int($0["interval"] ?? "") == ms }
+                    .max { (Int($0["call-id"] ?? "") ?? -1) < (Int($1["call-id"] ?? "") ?? -1) }
+                guard let recorded else { continue }
+                var parameters = r.parameters
+                parameters.merge(NVSets.flatten(op.instanceAttributes)) { _, own in own }
+                parameters["CRM_meta_timeout"] = String(timeout(of: r, task: op.name, interval: ms))
+                // (One recorded without a digest is left alone, as a start without one is.)
+                if let digest = recorded["op-digest"] {
+                    if ParameterDigest.digest(parameters) == digest { continue }
+                    if let secure = recorded["op-secure-digest"] {
+                        let hidden = Set((recorded["op-secure-params"] ?? "").split(separator: " ").map(String.init))
+                        // (A fence device's pcmk_* host settings are left out of it too.)
+                        let fencing = r.agent?.standard == "stonith"
+                        if ParameterDigest.digest(parameters.filter {
+                            !hidden.contains($0.key) && !(fencing && $0.key.hasPrefix("pcmk_")) && $0.key != "CRM_meta_timeout"
+                        }) == secure { continue }
+                    }
+                } else {
+                    continue
+                }
+                rescheduled[i, default: []].insert("\(op.name)_\(ms)")
+            }
+        }
+    }
+
+    /// Where a resource's configuration changed since it started (it restarts or reloads, or
+    /// runs a recurring operation no longer configured), its failures are forgotten: the
+    /// fail count there is cleared.
+    fileprivate mutating func clearChangedFailcounts() {
+        for i in TransitionPlanner.order(ws) where ws.resources[i].isPrimitive && !ws.resources[i].orphan {
+            let r = ws.resources[i]
+            guard r.managed, r.activeOn.count == 1, let node = ws.node(named: r.activeOn[0]), historyChecked(node) else { continue }
+            // A restart forced by the changed definition is known from here: its start was
+            // created before anything the resource's own actions add (its stop included).
+            if transition.definitionChanged.contains(i), let plan = transition.plans[i], plan.mode == .restart,
+               plan.next == node.name {
+                add(.resource, task: "start", key: "\(r.id)_start_0", resource: i, node: node.name)
+            }
+            var changed = transition.definitionChanged.contains(i) || !(rescheduled[i] ?? []).isEmpty
+            if !changed, ws.options.stopOrphanActions, !(ws.options.maintenanceMode || r.maintenance || node.maintenance) {
+                let configured = Set(Primitive(r.element).operations.compactMap { op -> String? in
+                    guard let ms = CIBValue.milliseconds(op.interval), ms > 0 else { return nil }
+                    if let enabled = op.enabled, !CIBValue.isTrue(enabled) { return nil }
+                    return "\(op.name)_\(ms)"
+                })
+                changed = (r.recurringOn[node.name] ?? []).contains { !configured.contains($0) }
+            }
+            guard changed, Failcounts.total(r, unique: isUniqueInstance(of: i), node: node, now: ws.now, effective: true) != 0 else { continue }
+            add(.cluster, task: "clear_failcount", key: "\(r.id)_clear_failcount_0", resource: i, node: node.name)
         }
     }
 }

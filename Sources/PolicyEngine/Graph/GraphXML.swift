@@ -35,8 +35,8 @@ extension ActionGraph {
         case .fence, .cluster: name = "crm_event"
         }
         var e = XElement(name, ["id": String(a.id), "operation": a.task, "operation_key": a.key])
-        if a.kind == .resource || a.kind == .pseudo, let history = a.historyName, let instance = a.instanceID, a.key.hasPrefix(instance + "_") {
-            e["operation_key"] = history + a.key.dropFirst(instance.count)
+        if a.operationKey != a.key {
+            e["operation_key"] = a.operationKey
             e["internal_operation_key"] = a.key
         }
         if a.kind != .pseudo, let node = a.node {

@@ -89,6 +89,7 @@ enum Unpack {
         }
         updateRemoteStates(&ws)
         activeAfterFailedMigration(&ws)
+        danglingMigrations(&ws)
         // A migration whose migrate_from failed on the target leaves the resource failed
         // where it still runs (the source).
         for f in ws.failedOperations where f.task == "migrate_from" {
@@ -134,6 +135,32 @@ enum Unpack {
             }
             ws.nodes[n].online = online
             if ws.nodes[n].kind == .guest, !res.managed { ws.nodes[n].maintenance = true }
+        }
+    }
+
+    /// A migrate_to that succeeded (the source's latest operation but monitors) whose
+    /// migrate_from succeeded on the target completed the migration: the resource runs on the
+    /// target only, and the source, not stopped yet, is "dangling" (it gets a stop).
+    static func danglingMigrations(_ ws: inout WorkingSet) {
+        let states = ws.cib.status.nodeStates
+        func callID(_ e: XElement) -> Int { Int(e["call-id"] ?? "") ?? -1 }
+        func succeeded(_ e: XElement) -> Bool { (Int(e["rc-code"] ?? "") ?? -1) == 0 && (Int(e["op-status"] ?? "") ?? -1) == 0 }
+        for state in states {
+            let source = state.uname
+            for lrm in state.lrmResources {
+                let ops = lrm.element.elements(named: "lrm_rsc_op").filter { $0["operation"] != "monitor" && $0["operation"] != "notify" && $0["operation"] != "cancel" }
+                guard let last = ops.max(by: { callID($0) < callID($1) }), last["operation"] == "migrate_to", succeeded(last),
+                      last["migrate_source"] == source, let target = last["migrate_target"], target != source else { continue }
+                let targetOps = states.first { $0.uname == target }?.lrmResources.first { $0.id == lrm.id }?
+                    .element.elements(named: "lrm_rsc_op") ?? []
+                guard targetOps.contains(where: { $0["operation"] == "migrate_from" && $0["migrate_source"] == source && succeeded($0) }),
+                      let i = ws.resources.indices.first(where: {
+                          ws.resources[$0].isPrimitive && ws.resources[$0].historyIDs[source] == lrm.id && ws.resources[$0].activeOn.contains(source)
+                      }), ws.resources[i].activeOn.contains(target) else { continue }
+                ws.resources[i].activeOn.removeAll { $0 == source }
+                ws.resources[i].recurringOn[source] = nil
+                ws.danglingMigrations[i, default: []].append(source)
+            }
         }
     }
 
