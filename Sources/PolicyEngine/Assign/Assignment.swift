@@ -48,6 +48,8 @@ struct Assignment {
     /// Primitives assigned to each node in this run (the tie-breaker).
     var numResources: [String: Int] = [:]
     var updating: Set<Int> = []
+    /// What merging each source adds, worked out once (see `mergeDeltas`).
+    private var mergeDeltaCache: [MergeDeltas.Key: MergeDeltas] = [:]
     /// Capacities and needs under the placement strategy (see Utilization.swift).
     var utilization: Utilization
     /// The nodes each primitive needing capacity may run on before assignment (for the
@@ -656,6 +658,26 @@ struct Assignment {
         // The source's best score among the usable nodes sharing each value of the attribute.
         // (With the usual attribute, #uname, each value is one node: its own score.)
         let byName = c.nodeAttribute == "#uname"
+        if byName {
+            // What the source adds on each node depends only on its table, the nodes and the
+            // colocation: worked out once and reused (the instances of a clone merge the same
+            // sources one after the other), then applied here with one lookup a node.
+            let deltas = mergeDeltas(source: source, src, colocation: c, factor: factor, primary: primary)
+            for k in work.scores.indices {
+                let d = ws.nodeIndex(named: work.scores[k].key).map { deltas.delta[$0] } ?? deltas.absent
+                if d == MergeDeltas.skip { continue }
+                let old = work.scores[k].value
+                if old == Self.unusableMark { continue }
+                let new = Score.add(d, old)
+                if nonnegative && new < 0 {
+                    if old > 0 { work.scores.values[k] = Self.unusableMark }
+                    continue
+                }
+                work.scores.values[k] = new
+            }
+            finishMerge(source: source, work: work, into: &nodes, factor: factor, primary: primary, nonnegative: nonnegative)
+            return
+        }
         var bestByValue: [String?: Int] = [:]
         if !byName {
             bestByValue.reserveCapacity(src.scores.count)
@@ -685,6 +707,14 @@ struct Assignment {
             }
             work.scores.values[k] = new
         }
+        finishMerge(source: source, work: work, into: &nodes, factor: factor, primary: primary, nonnegative: nonnegative)
+    }
+
+    /// The end of a merge: when some usable node is left allowed, what is colocated with the
+    /// source is merged too, and the result kept.
+    private mutating func finishMerge(source: Int, work: NodeScores, into nodes: inout NodeScores, factor: Float, primary: Int,
+                                      nonnegative: Bool) {
+        var work = work
         if work.scores.contains(where: { available($0.key) && $0.value >= 0 }) {
             for c2 in withThisSorted(source) where c2.influence && c2.dependent != primary {
                 merge(source: firstLeaf(c2.dependent), into: &work, colocation: c2,
@@ -693,6 +723,37 @@ struct Assignment {
             if nonnegative { for (n, v) in work.scores where v == Self.unusableMark { work[n] = 1 } }
             nodes = work
         }
+    }
+
+    /// What merging `source` (by node name) adds to each node, by position in `ws.nodes`, and
+    /// to a node the nodes do not list; `MergeDeltas.skip` where it leaves the node alone.
+    /// Kept per source, factor, influence and (for a negative factor) the primary's
+    /// stickiness, and reused while the source's table and the nodes are unchanged (the entry
+    /// holds both, so a change to either makes a new copy and the comparison fails at once).
+    private mutating func mergeDeltas(source: Int, _ src: NodeScores, colocation c: Colocation, factor: Float,
+                                      primary: Int) -> MergeDeltas {
+        let stick = factor < 0 ? stickiness(primary) : 0
+        let key = MergeDeltas.Key(source: source, factor: factor.bitPattern, influence: c.influence, stickiness: stick)
+        if let known = mergeDeltaCache[key], known.source == src, known.nodes == ws.nodes { return known }
+        let allowed = factor < 0 ? src.scores.values.filter { $0 >= 0 }.count : 0
+        func delta(_ best: Int) -> Int {
+            if factor < 0 && best < 0 {
+                if stick >= -best || !c.influence || allowed != 1 { return MergeDeltas.skip }
+            }
+            let product = Float(factor) * Float(best)
+            var d = Int(product.rounded(.toNearestOrAwayFromZero))
+            if d == 0 && best != 0 { d = factor < 0 ? -1 : 1 }
+            return d
+        }
+        let absent = delta(-Score.infinity)
+        var deltas = [Int](repeating: absent, count: ws.nodes.count)
+        for k in ws.nodes.indices {
+            let n = ws.nodes[k].name
+            deltas[k] = delta(src.scores[n].flatMap { isUsable(n) ? $0 : nil } ?? -Score.infinity)
+        }
+        let entry = MergeDeltas(source: src, nodes: ws.nodes, delta: deltas, absent: absent)
+        mergeDeltaCache[key] = entry
+        return entry
     }
 
     func isUsable(_ node: String) -> Bool {
@@ -1108,4 +1169,23 @@ struct Assignment {
         }
         return a
     }
+}
+
+/// What merging one source's scores adds to each node (see `Assignment.mergeDeltas`).
+struct MergeDeltas {
+    struct Key: Hashable {
+        var source: Int
+        var factor: UInt32
+        var influence: Bool
+        var stickiness: Int
+    }
+    /// The node is left as it is.
+    static let skip = Int.min
+    /// The source's table and the nodes the deltas were worked out from.
+    var source: NodeScores
+    var nodes: [SchedulerNode]
+    /// By position in `nodes`.
+    var delta: [Int]
+    /// For a node `nodes` does not list.
+    var absent: Int
 }

@@ -270,17 +270,18 @@ struct GraphBuilder {
             if r.agent?.standard == "stonith" || isConnectionResource(i) { return }
             if node.kind == .guest && holdsGuest(i) { return }
         }
+        let children = r.children
         switch r.variant {
         case .group:
-            for c in r.children { probe(c, on: node) }
+            for c in children { probe(c, on: node) }
         case .clone(_, let unique):
             if unique {
-                for c in r.children { probe(c, on: node) }
+                for c in children { probe(c, on: node) }
             } else {
                 // An anonymous clone probes one instance per node: the one already known
                 // there, else the one going there, else the first.
-                let chosen = r.children.first { known(ws.primitives(under: $0), on: node.name) }
-                    ?? r.children.first { (assignment.assigned[firstLeaf($0)] ?? nil) == node.name } ?? r.children.first
+                let chosen = children.first { known(ws.primitives(under: $0), on: node.name) }
+                    ?? children.first { (assignment.assigned[firstLeaf($0)] ?? nil) == node.name } ?? children.first
                 if let c = chosen { probe(c, on: node) }
             }
         case .bundle:
@@ -296,7 +297,7 @@ struct GraphBuilder {
                 }
             }
         case .primitive:
-            guard !r.orphan, !known([i], on: node.name) else { return }
+            guard !r.orphan, !known(i, on: node.name) else { return }
             // A launched resource is known through its launcher: never probed.
             if r.launcher != nil { return }
             if assignment.exclusiveDiscovery.contains(i), !(assignment.probeNodes[i]?.contains(node.name) ?? false) { return }
@@ -318,14 +319,17 @@ struct GraphBuilder {
 
     /// Whether the history on a node says anything about any of these primitives.
     private func known(_ leaves: [Int], on node: String) -> Bool {
-        let entries = ws.historyEntries[node] ?? []
-        return leaves.contains { p in
-            let r = ws.resources[p]
-            if r.pendingProbeOn.contains(node) { return false }
-            if r.historyIDs[node] != nil || entries.contains(r.id) { return true }
-            // An anonymous instance's history may be recorded under the unnumbered id.
-            return r.id != r.configuredID && !isUniqueInstance(p) && entries.contains(r.configuredID)
-        }
+        leaves.contains { known($0, on: node) }
+    }
+
+    /// Whether the history on a node says anything about this primitive.
+    private func known(_ p: Int, on node: String) -> Bool {
+        if ws.resources[p].pendingProbeOn.contains(node) { return false }
+        if ws.resources[p].historyIDs[node] != nil { return true }
+        guard let entries = ws.historyEntries[node] else { return false }
+        if entries.contains(ws.resources[p].id) { return true }
+        // An anonymous instance's history may be recorded under the unnumbered id.
+        return ws.resources[p].id != ws.resources[p].configuredID && !isUniqueInstance(p) && entries.contains(ws.resources[p].configuredID)
     }
 
     private func isUniqueInstance(_ p: Int) -> Bool {
