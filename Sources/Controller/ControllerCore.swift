@@ -23,6 +23,8 @@ public struct ControllerCore: Sendable {
         /// Run the scheduler again after a transition failed (not at once: a failure that
         /// repeats, like a fence device that does not answer, must not spin).
         case retry
+        /// A quorum gained is acted on even though no membership of the controllers followed.
+        case quorumSettle
     }
 
     public enum Directive: Sendable, Equatable {
@@ -96,6 +98,14 @@ public struct ControllerCore: Sendable {
     /// Whether this node's partition has quorum, as corosync last said (the shell tells it,
     /// before each membership change is handled, with `onQuorum`).
     public private(set) var quorate = true
+    /// Quorum was gained, and the controllers' membership of the new ring has not come in yet
+    /// (corosync tells the quorum of a ring as soon as it is installed; the process groups of
+    /// the ring follow a little later). Until it comes, or `quorumSettle` passes, this node
+    /// acts as without quorum and plans nothing: as the DC of its old, smaller membership it
+    /// would otherwise plan with quorum while the other side's DC does the same, each seeing
+    /// only its own nodes online (and fencing the others as never seen).
+    public private(set) var quorumPending = false
+    public var quorumSettle: Duration = .seconds(5)
     /// The cluster's no-quorum-policy (the shell sets it from each scheduler run's options).
     public var noQuorumPolicy = "stop"
     /// Transitions in a row that ended with a failure.
@@ -124,6 +134,13 @@ public struct ControllerCore: Sendable {
         membershipSequence += 1
         for m in members where !before.contains(m) { joinedAt[m.name] = membershipSequence }
         var out: [Directive] = []
+        // The membership that a quorum gained was waiting for.
+        let quorumReleased = quorumPending
+        if quorumPending {
+            quorumPending = false
+            quorate = true
+            out += [.disarm(.quorumSettle), .note("quorum gained, with the controllers' membership \(members.map(\.name))")]
+        }
         let wasDC = isDC
         for d in election.onMembership(members) {
             switch d {
@@ -157,6 +174,8 @@ public struct ControllerCore: Sendable {
         } else if !left.isEmpty {
             out += join.onLeft(left.map(\.member)).flatMap { self.handleJoin($0) }
             out += requestSchedule("\(left.map(\.member.name).joined(separator: ", ")) left")
+        } else if quorumReleased {
+            out += requestSchedule(pendingReason ?? "quorum gained")
         }
         return out
     }
@@ -166,6 +185,17 @@ public struct ControllerCore: Sendable {
     /// Corosync's quorum state for this partition. `schedule`: run the scheduler on it (false
     /// when a membership change, handled next, schedules anyway).
     public mutating func onQuorum(_ quorate: Bool, schedule: Bool = true) -> [Directive] {
+        if quorate && !self.quorate {
+            // Gained: acted on once the controllers' membership of the new ring is in.
+            guard !quorumPending else { return [] }
+            quorumPending = true
+            return [.note("quorum gained; waiting for the controllers' membership of the new ring before acting on it"),
+                    .arm(.quorumSettle, after: quorumSettle)]
+        }
+        if !quorate && quorumPending {
+            quorumPending = false
+            return [.disarm(.quorumSettle), .note("quorum lost again before the controllers' membership came in")]
+        }
         guard quorate != self.quorate else { return [] }
         self.quorate = quorate
         var out: [Directive] = [.note("quorum \(quorate ? "gained" : "lost")")]
@@ -323,6 +353,11 @@ public struct ControllerCore: Sendable {
             return [.note("the DC did not tell this node to shut down in time; exiting anyway"), .exit(clean: false)]
         case .retry:
             return requestSchedule("retrying after a failed transition")
+        case .quorumSettle:
+            guard quorumPending else { return [] }
+            quorumPending = false
+            quorate = true
+            return [.note("quorum gained (no membership change of the controllers came with it)")] + requestSchedule(pendingReason ?? "quorum gained")
         }
     }
 
@@ -392,6 +427,11 @@ public struct ControllerCore: Sendable {
         }
         if let ex = executor, !ex.isFinished {
             return abortTransition(reason)
+        }
+        if quorumPending {
+            // Planned once the quorum gained is settled (`onMembership`, `.quorumSettle`).
+            pendingReason = pendingReason ?? reason
+            return []
         }
         if scheduling {
             pendingReason = pendingReason ?? reason

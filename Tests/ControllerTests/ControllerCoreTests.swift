@@ -396,11 +396,61 @@ final class SimulatedCluster {
         core.noQuorumPolicy = "ignore"
         _ = core.onTimer(.retry)
         #expect(core.onScheduled(fence3, recheck: nil).contains(where: Self.isFence))
-        // Quorum regained: the scheduler runs again (once the transition in flight ends).
+        // Quorum regained with no change of the controllers' membership: the scheduler runs
+        // again once `quorumSettle` has passed.
         var idle = Self.joinedDC()
         _ = idle.onQuorum(false, schedule: false)
-        #expect(idle.onQuorum(true).contains(where: Self.isSchedule))
+        let gained = idle.onQuorum(true)
+        #expect(!gained.contains(where: Self.isSchedule) && gained.contains(.arm(.quorumSettle, after: idle.quorumSettle)))
+        #expect(idle.onTimer(.quorumSettle).contains(where: Self.isSchedule))
+        #expect(idle.quorate)
         #expect(idle.onScheduled(fence3, recheck: nil).contains(where: Self.isFence))
+    }
+
+    /// Found by the whole-cluster simulation (nodes starting a little apart): corosync tells a
+    /// node its new ring is quorate before the controllers' process group tells it the ring's
+    /// members. The DC of the node's old one-node membership then planned with quorum, seeing
+    /// only itself online, and fenced the other nodes as never seen, while the other side's DC
+    /// did the same. Now a quorum gained is acted on only once the controllers' membership is
+    /// in (or `quorumSettle` has passed without one).
+    @Test func aQuorumGainedIsNotActedOnBeforeTheControllersMembership() {
+        var core = ControllerCore(local: Self.n3, uuid: "u")
+        _ = core.onQuorum(false, schedule: false)
+        _ = core.onMembership([Self.n3])
+        _ = core.onMessage(.joinHistory(round: 1, nodeID: 3, node: "node3", lrmResources: "<lrm_resources/>"), from: Self.n3)
+        _ = core.onScheduled(ActionGraph(), recheck: nil)
+        #expect(core.isDC && !core.busy && !core.quorate)
+        // The ring of node1 and node3 is quorate: nothing is planned, no fencing allowed yet.
+        let gained = core.onQuorum(true)
+        #expect(!gained.contains(where: Self.isSchedule), "planned on a quorum without the membership: \(gained)")
+        #expect(!core.quorate && !core.mayFence("node2"))
+        // Other events meanwhile (a CIB change) plan nothing either.
+        #expect(!core.onCIBChanged("a change").contains(where: Self.isSchedule))
+        // The controllers' membership of the ring: node1 is the DC; node3 plans nothing at all.
+        let d = core.onMembership([Self.n1, Self.n3])
+        #expect(!core.isDC && core.quorate && !d.contains(where: Self.isSchedule))
+        #expect(d.contains(.disarm(.quorumSettle)))
+        // The same, seen from node1 (DC of the new membership): it plans at the join's end.
+        var dc = ControllerCore(local: Self.n1, uuid: "v")
+        _ = dc.onQuorum(false, schedule: false)
+        _ = dc.onMembership([Self.n1])
+        _ = dc.onMessage(.joinHistory(round: 1, nodeID: 1, node: "node1", lrmResources: "<lrm_resources/>"), from: Self.n1)
+        _ = dc.onScheduled(ActionGraph(), recheck: nil)
+        #expect(!dc.onQuorum(true).contains(where: Self.isSchedule))
+        _ = dc.onMembership([Self.n1, Self.n3])
+        #expect(dc.isDC && dc.quorate)
+        var planned: [ControllerCore.Directive] = []
+        for m in [Self.n1, Self.n3] {
+            planned += dc.onMessage(.joinHistory(round: 2, nodeID: m.nodeID, node: m.name, lrmResources: "<lrm_resources/>"), from: m)
+        }
+        #expect(planned.contains(where: Self.isSchedule))
+        // Quorum lost again before the membership came: nothing pending.
+        var lost = Self.joinedDC()
+        _ = lost.onQuorum(false, schedule: false)
+        _ = lost.onQuorum(true)
+        #expect(lost.quorumPending)
+        _ = lost.onQuorum(false)
+        #expect(!lost.quorumPending && !lost.quorate && lost.onTimer(.quorumSettle).isEmpty)
     }
 
     /// A fencing confirmed after its target rejoined the cluster does not mark it down (nor
