@@ -95,6 +95,10 @@ public struct ControllerCore: Sendable {
     private var membershipSequence = 0
     private var joinedAt: [String: Int] = [:]
     private var fenceRequestedAt: [Int: Int] = [:]
+    /// The actions this node's executor was told to run (by the DC) whose results this
+    /// controller has not yet seen multicast, by transition key: they go into the node's
+    /// history as pending at a join (`StatusRecords.addingPending`).
+    public private(set) var runningLocally: [String: ActionRequest] = [:]
     /// Whether this node's partition has quorum, as corosync last said (the shell tells it,
     /// before each membership change is handled, with `onQuorum`).
     public private(set) var quorate = true
@@ -233,8 +237,10 @@ public struct ControllerCore: Sendable {
                                         transitionKey: request.transitionKey, callID: 0, rc: 0, opStatus: 0, lastRCChange: 0)
                 return [.note("the DC told this node to shut down"), .send(.result(done)), .exit(clean: true)]
             }
+            if request.task != "cancel" && request.task != "delete" { runningLocally[request.transitionKey] = request }
             return [.runLocally(request)]
         case .result(let result):
+            if result.node == local.name, let key = result.transitionKey { runningLocally[key] = nil }
             guard isDC else { return [] }
             return onResult(result)
         case .shutdownRequest(let nodeID, let node):

@@ -157,7 +157,8 @@ struct ClusterSimulation {
 
     // The admin's CIB changes: acknowledged ones, by number.
     var nextUpdate = 1
-    var acknowledged: Set<Int> = []
+    /// Each acknowledged change, with the version its acknowledgement gave.
+    var acknowledged: [Int: CIBVersion] = [:]
     /// Versions of each node's copy already checked.
     var checkedVersion: [NodeID: CIBVersion] = [:]
 
@@ -391,9 +392,9 @@ struct ClusterSimulation {
                     guard let client = nodes[id]!.cibRequests.removeValue(forKey: request) else { continue }
                     switch client {
                     case .admin(let u):
-                        if case .success = result {
+                        if case .success(let v) = result {
                             // Acknowledged in a quorate partition: it must never be lost.
-                            if nodes[id]!.quorate { acknowledged.insert(u) }
+                            if nodes[id]!.quorate { acknowledged[u] = v }
                             note("\(nodes[id]!.name): admin change \(u) acknowledged\(nodes[id]!.quorate ? "" : " (without quorum)")")
                         }
                     case .crmd(let quiet):
@@ -805,7 +806,7 @@ struct ClusterSimulation {
             }
             list.append(e)
         }
-        return list.xmlString(.compact)
+        return StatusRecords.addingPending(Array(nodes[id]!.crmd.core.runningLocally.values), to: list.xmlString(.compact))
     }
 
     // MARK: - Stepping
@@ -879,6 +880,13 @@ struct ClusterSimulation {
 
     // MARK: - Invariants
 
+    /// Whether a node's cibd has agreed on a copy with the members of its current ring (not
+    /// the copy of the partition it was in before).
+    func cibViewCurrent(_ id: NodeID) -> Bool {
+        guard let ring = nodes[id]!.engine?.membership?.members else { return false }
+        return Set(nodes[id]!.cib.replica.members.compactMap { $0.split(separator: ":").first.flatMap { NodeID($0) } }) == Set(ring)
+    }
+
     func activeCount(_ rsc: String) -> Int { ids.filter { active[$0]!.contains(rsc) }.count }
     func where_(_ rsc: String) -> [String] { ids.filter { active[$0]!.contains(rsc) }.map { nodes[$0]!.name } }
 
@@ -900,14 +908,18 @@ struct ClusterSimulation {
         for rsc in Self.resources where activeCount(rsc) > 1 {
             violations.append("\(rsc) is active on \(where_(rsc)) at once")
         }
-        // No acknowledged CIB change missing from a synced copy of a quorate partition.
+        // No acknowledged CIB change missing from a synced copy of a quorate partition that
+        // has reached the version the acknowledgement gave (a copy that has not yet had the
+        // change delivered is older).
         if !acknowledged.isEmpty {
-            for id in ids where nodes[id]!.alive && nodes[id]!.quorate && nodes[id]!.cib.replica.isSynced {
+            for id in ids where nodes[id]!.alive && nodes[id]!.quorate && nodes[id]!.cib.replica.isSynced && cibViewCurrent(id) {
                 let cib = nodes[id]!.cib.replica.cib
                 let v = cib.version
                 if checkedVersion[id] == v { continue }
                 checkedVersion[id] = v
-                let missing = acknowledged.subtracting(Self.updates(in: cib))
+                let due = Set(acknowledged.filter { $0.value <= v }.keys)
+                if due.isEmpty { continue }
+                let missing = due.subtracting(Self.updates(in: cib))
                 if !missing.isEmpty {
                     violations.append("\(nodes[id]!.name)'s synced copy \(v) lacks acknowledged change(s) \(missing.sorted())")
                 }

@@ -453,6 +453,44 @@ final class SimulatedCluster {
         #expect(!lost.quorumPending && !lost.quorate && lost.onTimer(.quorumSettle).isEmpty)
     }
 
+    /// Found by the whole-cluster simulation: a DC asked node2 to start d1 and was replaced
+    /// (a node with a lower id joined) before the start ended. node2's history for the new
+    /// DC's join did not show the start, so the new DC started d1 elsewhere too. The start in
+    /// flight is now in the history as pending, and the scheduler counts d1 as active there.
+    @Test func anActionInFlightIsInTheJoinHistoryAsPending() throws {
+        var core = ControllerCore(local: Self.n2, uuid: "u")
+        _ = core.onMembership([Self.n2, Self.n3])
+        let start = ActionRequest(node: "node2", task: "start", resource: "d1", agent: "ocf:heartbeat:Dummy", intervalMS: 0, timeoutMS: 20_000,
+                                  parameters: [:], meta: [:], transitionKey: "4:7:0:u")
+        #expect(core.onMessage(.execute(start), from: Self.n2) == [.runLocally(start)])
+        #expect(core.runningLocally == ["4:7:0:u": start])
+        let probe = #"<lrm_resources><lrm_resource id="d1" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="d1_last_0" operation_key="d1_monitor_0" operation="monitor" call-id="3" rc-code="7" op-status="0" interval="0" transition-key="1:2:7:u" transition-magic="0:7;1:2:7:u"/></lrm_resource></lrm_resources>"#
+        let history = StatusRecords.addingPending(Array(core.runningLocally.values), to: probe)
+        let list = try XElement.parse(Array(history.utf8), source: "history")
+        let ops = try list.xpathElements("//lrm_resource[@id='d1']/lrm_rsc_op")
+        #expect(ops.count == 1 && ops.first?["operation"] == "start" && ops.first?["op-status"] == "-1" && ops.first?["call-id"] == "-1")
+        // The scheduler reads d1 as active on node2: it plans no start elsewhere.
+        let cib = try CIB.parse("""
+        <cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0"><configuration>
+        <crm_config><cluster_property_set id="o"><nvpair id="o1" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+        <nodes><node id="1" uname="node1"/><node id="2" uname="node2"/></nodes>
+        <resources><primitive id="d1" class="ocf" provider="heartbeat" type="Dummy"/></resources><constraints/></configuration>
+        <status><node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/>
+        <node_state id="2" uname="node2" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="2">\(history)</lrm></node_state>
+        </status></cib>
+        """)
+        let ws = Simulator.workingSet(SchedulerInput(cib: cib, now: 1_700_000_000))
+        #expect(ws.resources.first { $0.id == "d1" }?.activeOn == ["node2"])
+        let graph = Simulator.schedule(SchedulerInput(cib: cib, now: 1_700_000_000)).1.graph
+        #expect(!graph.actions.contains { $0.task == "start" && $0.node == "node1" }, "\(graph.actions.map(\.key))")
+        // Its result, multicast: no longer pending.
+        let done = ActionResult(node: "node2", resource: "d1", agent: "ocf:heartbeat:Dummy", task: "start", intervalMS: 0,
+                                transitionKey: "4:7:0:u", callID: 4, rc: 0, opStatus: 0, lastRCChange: 1)
+        _ = core.onMessage(.result(done), from: Self.n2)
+        #expect(core.runningLocally.isEmpty)
+        #expect(StatusRecords.addingPending([], to: probe) == probe)
+    }
+
     /// A fencing confirmed after its target rejoined the cluster does not mark it down (nor
     /// delete the history its join recorded); one confirmed while it is still away does.
     @Test func aLateFencingOfARejoinedNodeIsNotRecorded() {

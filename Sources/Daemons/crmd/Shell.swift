@@ -342,7 +342,8 @@ final class ControllerShell: @unchecked Sendable {
                 list.append(e)
             }
         }
-        return list.xmlString(.compact)
+        // What the DC asked this node to run and has not reported yet: pending.
+        return StatusRecords.addingPending(Array(core.runningLocally.values), to: list.xmlString(.compact))
     }
 
     // MARK: Directives
