@@ -133,6 +133,21 @@ public struct ControllerCore: Sendable {
     // MARK: Membership
 
     /// The controllers' group changed: `members` now, and who left (`clean`: on purpose).
+    /// `restarted`: members whose controller process was replaced by a new one within this
+    /// one change (CPG says the old process left and the new one joined, on the same node):
+    /// handled as a loss and a join, so that the actions the old process ran are not waited
+    /// for and the new one's history is read (its node may even have rebooted meanwhile).
+    public mutating func onMembership(_ members: [ControllerMember], left: [(member: ControllerMember, clean: Bool, nodeStillUp: Bool)] = [],
+                                      restarted: [ControllerMember]) -> [Directive] {
+        guard !restarted.isEmpty else { return onMembership(members, left: left) }
+        let gone = Set(restarted)
+        var out = onMembership(members.filter { !gone.contains($0) },
+                               left: left + restarted.map { (member: $0, clean: false, nodeStillUp: true) })
+        out += onMembership(members)
+        return out
+    }
+
+    /// The controllers' group changed: `members` now, and who left (`clean`: on purpose).
     public mutating func onMembership(_ members: [ControllerMember], left: [(member: ControllerMember, clean: Bool, nodeStillUp: Bool)] = []) -> [Directive] {
         let before = Set(election.members)
         membershipSequence += 1

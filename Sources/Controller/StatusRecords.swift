@@ -101,7 +101,9 @@ public enum StatusRecords {
     /// pending operations (op-status -1, call-id -1), as Pacemaker's controller adds them at a
     /// join: a new DC must know that a start the previous DC asked for may be running, or it
     /// starts the resource a second time elsewhere. A pending one-shot operation takes the
-    /// place of the resource's `_last_0` entry, a pending recurring one its own.
+    /// place of the resource's `_last_0` entry, a pending recurring one its own; but a pending
+    /// stop or demote leaves what the history says: until it ends, the resource runs as before
+    /// (read as stopped, it would be started elsewhere while the stop is still running).
     public static func addingPending(_ pending: [ActionRequest], to lrmResources: String) -> String {
         guard !pending.isEmpty else { return lrmResources }
         var list = (try? XElement.parse(Array(lrmResources.utf8), source: "the member's history")) ?? XElement("lrm_resources")
@@ -115,6 +117,7 @@ public enum StatusRecords {
             let op = operation(r, id: id)
             if let i = list.children.firstIndex(where: { if case .element(let e) = $0 { return e.name == "lrm_resource" && e.id == rsc }; return false }),
                case .element(var e) = list.children[i] {
+                if ["stop", "demote"].contains(req.task), e.elements.contains(where: { $0.id == id }) { continue }
                 e.children.removeAll { if case .element(let o) = $0 { return o.id == id }; return false }
                 e.append(op)
                 list.children[i] = .element(e)

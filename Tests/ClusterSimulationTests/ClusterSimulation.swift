@@ -71,7 +71,7 @@ struct ClusterSimulation {
         case endRecord(ControllerCore.Directive, report: Bool)
         case applyQuorum(Bool, schedule: Bool)
         case coreQuorum(Bool, schedule: Bool)
-        case coreMembership([ControllerMember], left: [(member: ControllerMember, clean: Bool, nodeStillUp: Bool)])
+        case coreMembership([ControllerMember], left: [(member: ControllerMember, clean: Bool, nodeStillUp: Bool)], restarted: [ControllerMember])
     }
 
     /// crmd's shell around its core.
@@ -102,7 +102,9 @@ struct ClusterSimulation {
         var startedDevices: [String: ActionResult] = [:]
     }
 
-    struct Node {
+    /// One node's processes and disk-less state. A class: the simulation reads its fields at
+    /// every step, and a struct in an array would be copied whole at each read in debug builds.
+    final class Node {
         let id: NodeID
         var name: String { "node\(id)" }
         var alive = false
@@ -123,6 +125,13 @@ struct ClusterSimulation {
         /// CIB requests: who waits for each.
         var cibRequests: [UInt64: CIBClient] = [:]
         var nextRequest: UInt64 = 1
+
+        init(id: NodeID, cib: CIBGroupMember, crmd: Crmd, fencer: Fencer) {
+            self.id = id
+            self.cib = cib
+            self.crmd = crmd
+            self.fencer = fencer
+        }
     }
 
     enum CIBClient { case crmd(quiet: Bool), admin(update: Int) }
@@ -137,7 +146,8 @@ struct ClusterSimulation {
     var rng: SeededGenerator
     var faults = Faults()
     var blocked: Set<[NodeID]> = []
-    var nodes: [NodeID: Node] = [:]
+    /// By node id - 1.
+    var nodes: [Node] = []
     var queue = EventQueue<Event>()
     var order = 0
     var now: Int64 = 0
@@ -168,6 +178,7 @@ struct ClusterSimulation {
     var traceAll = false
     var steps = 0
     var schedulerRuns = 0
+    var cibChanges = 0
 
     init(seed: UInt64, nodes count: Int) {
         self.seed = seed
@@ -178,9 +189,9 @@ struct ClusterSimulation {
         ids = (1...NodeID(count)).map { $0 }
         initialCIB = try! CIB.parse(Self.cibText(nodes: count))
         for id in ids {
-            nodes[id] = Node(id: id, cib: CIBGroupMember(member: "\(id):0", cib: initialCIB),
+            nodes.append(Node(id: id, cib: CIBGroupMember(member: "\(id):0", cib: initialCIB),
                              crmd: Crmd(core: ControllerCore(local: ControllerMember(nodeID: id, name: "node\(id)"), uuid: "x")),
-                             fencer: Fencer(node: "node\(id)", member: "\(id):0"))
+                             fencer: Fencer(node: "node\(id)", member: "\(id):0")))
             active[id] = []
         }
     }
@@ -226,7 +237,8 @@ struct ClusterSimulation {
     // MARK: - Nodes: boot, crash
 
     mutating func boot(_ id: NodeID) {
-        guard var n = nodes[id], !n.alive else { return }
+        let n = nodes[Int(id) - 1]
+        guard !n.alive else { return }
         n.incarnation += 1
         n.alive = true
         n.quorate = false
@@ -238,13 +250,12 @@ struct ClusterSimulation {
         n.fencer = Fencer(node: n.name, member: "\(id):\(n.fencerPid)")
         n.executor = Executor()
         n.cibRequests = [:]
-        nodes[id] = n
         // A node that boots runs nothing.
         active[id] = []
         bootPending.remove(id)
         note("boot \(n.name) (incarnation \(n.incarnation))")
         engine(id) { $0.start() }
-        let pg = nodes[id]!.engine!.processGroups
+        let pg = nodes[Int(id) - 1].engine!.processGroups
         for (group, pid) in [("cib", n.cibPid), ("crmd", n.crmdPid), ("stonith-ng", n.fencerPid)] {
             let r = try! pg.join(group, pid: pid)
             engine(id) { $0.submit(r) }
@@ -255,14 +266,14 @@ struct ClusterSimulation {
     /// A power cut: everything on the node stops at once. Its resources stay where they were
     /// (as far as the others can know) until it is fenced or boots again.
     mutating func crash(_ id: NodeID) {
-        guard nodes[id]!.alive else { return }
-        nodes[id]!.alive = false
+        guard nodes[Int(id) - 1].alive else { return }
+        nodes[Int(id) - 1].alive = false
         crashes += 1
-        note("CRASH \(nodes[id]!.name) (running \(active[id]!.sorted()))")
+        note("CRASH \(nodes[Int(id) - 1].name) (running \(active[id]!.sorted()))")
     }
 
     func isCurrent(_ id: NodeID, _ incarnation: Int) -> Bool {
-        nodes[id]!.alive && nodes[id]!.incarnation == incarnation
+        nodes[Int(id) - 1].alive && nodes[Int(id) - 1].incarnation == incarnation
     }
 
     // MARK: - The network and the engines
@@ -277,9 +288,9 @@ struct ClusterSimulation {
     }
 
     mutating func engine(_ id: NodeID, _ body: (inout ClusterEngine) -> [ClusterEngine.Directive]) {
-        guard var e = nodes[id]!.engine else { return }
+        guard var e = nodes[Int(id) - 1].engine else { return }
         let out = body(&e)
-        nodes[id]!.engine = e
+        nodes[Int(id) - 1].engine = e
         for d in out { performEngine(d, at: id) }
     }
 
@@ -290,19 +301,19 @@ struct ClusterSimulation {
         case .send(let p, let to):
             transmit(p, from: id, to: to)
         case .schedule(let t, let after):
-            let g = (nodes[id]!.engineTimers[t] ?? 0) + 1
-            nodes[id]!.engineTimers[t] = g
-            push(.engineTimer(t, node: id, incarnation: nodes[id]!.incarnation, generation: g), after: Self.micros(after))
+            let g = (nodes[Int(id) - 1].engineTimers[t] ?? 0) + 1
+            nodes[Int(id) - 1].engineTimers[t] = g
+            push(.engineTimer(t, node: id, incarnation: nodes[Int(id) - 1].incarnation, generation: g), after: Self.micros(after))
         case .cancel(let t):
-            nodes[id]!.engineTimers[t, default: 0] += 1
+            nodes[Int(id) - 1].engineTimers[t, default: 0] += 1
         case .storeRingSeq(let s):
             ringSeq[id] = s
         case .membershipChanged(let m):
-            note("\(nodes[id]!.name): ring \(m.members) (joined \(m.joined), left \(m.left))")
+            note("\(nodes[Int(id) - 1].name): ring \(m.members) (joined \(m.joined), left \(m.left))")
         case .quorumChanged(let status):
-            if status.quorate != nodes[id]!.quorate { note("\(nodes[id]!.name): quorum \(status.quorate ? "gained" : "lost")") }
-            nodes[id]!.quorate = status.quorate
-            nodes[id]!.crmd.inbox.append(.quorum(status.quorate))
+            if status.quorate != nodes[Int(id) - 1].quorate { note("\(nodes[Int(id) - 1].name): quorum \(status.quorate ? "gained" : "lost")") }
+            nodes[Int(id) - 1].quorate = status.quorate
+            nodes[Int(id) - 1].crmd.inbox.append(.quorum(status.quorate))
         case .processGroup(let e):
             groupEvent(e, at: id)
         case .gathering, .transitionalMembership, .deliver:
@@ -311,53 +322,53 @@ struct ClusterSimulation {
     }
 
     mutating func multicast(_ group: String, pid: UInt32, _ payload: [UInt8], from id: NodeID) {
-        guard let r = try? nodes[id]!.engine!.processGroups.multicast(group, pid: pid, payload: payload) else {
-            violations.append("\(nodes[id]!.name) cannot multicast to \(group)")
+        guard let r = try? nodes[Int(id) - 1].engine!.processGroups.multicast(group, pid: pid, payload: payload) else {
+            violations.append("\(nodes[Int(id) - 1].name) cannot multicast to \(group)")
             return
         }
         engine(id) { $0.submit(r) }
     }
 
     mutating func groupEvent(_ e: ProcessGroups.Event, at id: NodeID) {
-        let n = nodes[id]!
+        let i = Int(id) - 1
         switch e {
         case .configurationChange(let group, let members, _, let left):
-            let pid = group == "cib" ? n.cibPid : group == "crmd" ? n.crmdPid : n.fencerPid
+            let pid = group == "cib" ? nodes[i].cibPid : group == "crmd" ? nodes[i].crmdPid : nodes[i].fencerPid
             let me = ProcessGroups.Member(node: id, pid: pid)
-            if !n.joined.contains(group) {
+            if !nodes[i].joined.contains(group) {
                 guard members.contains(me) else { return }
-                nodes[id]!.joined.insert(group)
+                nodes[Int(id) - 1].joined.insert(group)
             }
             switch group {
             case "cib":
-                performCIB(nodes[id]!.cib.onConfigurationChange(members.map(\.description)), at: id)
+                performCIB(nodes[Int(id) - 1].cib.onConfigurationChange(members.map(\.description)), at: id)
             case "crmd":
-                nodes[id]!.crmd.inbox.append(.configuration(members: members, left: left))
+                nodes[Int(id) - 1].crmd.inbox.append(.configuration(members: members, left: left))
             case "stonith-ng":
-                let joined = members.filter { !(nodes[id]!.fencer.members.contains($0.description)) }.map(\.description)
+                let joined = members.filter { !(nodes[Int(id) - 1].fencer.members.contains($0.description)) }.map(\.description)
                 let d = date
                 fencer(id) { $0.onMembership(members: members.map(\.description), joined: joined, left: left.map(\.member.description), at: d) }
             default:
                 break
             }
         case .deliver(let group, let from, let payload):
-            guard n.joined.contains(group) else { return }
+            guard nodes[i].joined.contains(group) else { return }
             switch group {
             case "cib":
                 do {
                     let x = try XElement.parse(payload, source: "the cib group")
-                    var member = nodes[id]!.cib
+                    var member = nodes[Int(id) - 1].cib
                     let out = try member.onMessage(x, from: from.description)
-                    nodes[id]!.cib = member
+                    nodes[Int(id) - 1].cib = member
                     performCIB(out, at: id)
                 } catch {
-                    violations.append("\(n.name): a CIB message from \(from) was refused: \(error)")
+                    violations.append("\(nodes[i].name): a CIB message from \(from) was refused: \(error)")
                 }
             case "crmd":
-                nodes[id]!.crmd.inbox.append(.message(from: from, payload: payload))
+                nodes[Int(id) - 1].crmd.inbox.append(.message(from: from, payload: payload))
             case "stonith-ng":
                 guard let m = try? JSONDecoder().decode(FencerMessage.self, from: Data(payload)) else {
-                    violations.append("\(n.name): a fencer message from \(from) does not decode")
+                    violations.append("\(nodes[i].name): a fencer message from \(from) does not decode")
                     return
                 }
                 let d = date
@@ -374,39 +385,40 @@ struct ClusterSimulation {
         for d in directives {
             switch d {
             case .multicastRaw(let e):
-                note("\(nodes[id]!.name): cib asks for a new round of agreement")
-                multicast("cib", pid: nodes[id]!.cibPid, e.xmlBytes(.compact), from: id)
+                note("\(nodes[Int(id) - 1].name): cib asks for a new round of agreement")
+                multicast("cib", pid: nodes[Int(id) - 1].cibPid, e.xmlBytes(.compact), from: id)
             case .resyncing:
                 break
             case .replica(let r):
                 switch r {
                 case .multicast(let m):
-                    multicast("cib", pid: nodes[id]!.cibPid, m.xml.xmlBytes(.compact), from: id)
+                    cibChanges += 1
+                    multicast("cib", pid: nodes[Int(id) - 1].cibPid, m.xml.xmlBytes(.compact), from: id)
                 case .persist(let cib):
                     disk[id] = cib
                 case .notify(let patch):
-                    nodes[id]!.crmd.inbox.append(.cibChanged(patch))
+                    nodes[Int(id) - 1].crmd.inbox.append(.cibChanged(patch))
                 case .synced(let from, let version):
-                    note("\(nodes[id]!.name): cib took \(from)'s copy \(version)")
+                    note("\(nodes[Int(id) - 1].name): cib took \(from)'s copy \(version)")
                 case .reply(let request, let result):
-                    guard let client = nodes[id]!.cibRequests.removeValue(forKey: request) else { continue }
+                    guard let client = nodes[Int(id) - 1].cibRequests.removeValue(forKey: request) else { continue }
                     switch client {
                     case .admin(let u):
                         if case .success(let v) = result {
                             // Acknowledged in a quorate partition: it must never be lost.
-                            if nodes[id]!.quorate { acknowledged[u] = v }
-                            note("\(nodes[id]!.name): admin change \(u) acknowledged\(nodes[id]!.quorate ? "" : " (without quorum)")")
+                            if nodes[Int(id) - 1].quorate { acknowledged[u] = v }
+                            note("\(nodes[Int(id) - 1].name): admin change \(u) acknowledged\(nodes[Int(id) - 1].quorate ? "" : " (without quorum)")")
                         }
                     case .crmd(let quiet):
-                        guard nodes[id]!.crmd.waiting == request else { continue }
-                        nodes[id]!.crmd.waiting = nil
+                        guard nodes[Int(id) - 1].crmd.waiting == request else { continue }
+                        nodes[Int(id) - 1].crmd.waiting = nil
                         switch result {
                         case .success(let v):
-                            nodes[id]!.crmd.ownVersions.insert(v)
+                            nodes[Int(id) - 1].crmd.ownVersions.insert(v)
                         case .failure(let e):
                             if !quiet {
-                                nodes[id]!.crmd.writeFailed = true
-                                note("\(nodes[id]!.name): crmd's CIB write failed: \(e)")
+                                nodes[Int(id) - 1].crmd.writeFailed = true
+                                note("\(nodes[Int(id) - 1].name): crmd's CIB write failed: \(e)")
                             }
                         }
                     }
@@ -416,12 +428,12 @@ struct ClusterSimulation {
     }
 
     mutating func cibRequest(_ op: CIBReplica.Operation, by client: CIBClient, at id: NodeID) -> UInt64 {
-        let r = nodes[id]!.nextRequest
-        nodes[id]!.nextRequest += 1
-        nodes[id]!.cibRequests[r] = client
-        var member = nodes[id]!.cib
+        let r = nodes[Int(id) - 1].nextRequest
+        nodes[Int(id) - 1].nextRequest += 1
+        nodes[Int(id) - 1].cibRequests[r] = client
+        var member = nodes[Int(id) - 1].cib
         let out = member.onRequest(r, op)
-        nodes[id]!.cib = member
+        nodes[Int(id) - 1].cib = member
         performCIB(out, at: id)
         return r
     }
@@ -432,7 +444,7 @@ struct ClusterSimulation {
         nextUpdate += 1
         var set = XElement("cluster_property_set", attributes: [XAttribute("id", "sim-updates")])
         set.append(XElement("nvpair", attributes: [XAttribute("id", "sim-u-\(u)"), XAttribute("name", "sim-u-\(u)"), XAttribute("value", "\(u)")]))
-        note("\(nodes[id]!.name): admin change \(u) asked")
+        note("\(nodes[Int(id) - 1].name): admin change \(u) asked")
         _ = cibRequest(.modify(set, section: .crmConfig, allowCreate: true), by: .admin(update: u), at: id)
     }
 
@@ -445,28 +457,28 @@ struct ClusterSimulation {
     // MARK: - stonithd
 
     mutating func fencer(_ id: NodeID, _ body: (inout Fencer) -> [Fencer.Directive]) {
-        var f = nodes[id]!.fencer
+        var f = nodes[Int(id) - 1].fencer
         let out = body(&f)
-        nodes[id]!.fencer = f
-        let inc = nodes[id]!.incarnation
+        nodes[Int(id) - 1].fencer = f
+        let inc = nodes[Int(id) - 1].incarnation
         for d in out {
             switch d {
             case .multicast(let m):
-                multicast("stonith-ng", pid: nodes[id]!.fencerPid, Array(try! JSONEncoder().encode(m)), from: id)
+                multicast("stonith-ng", pid: nodes[Int(id) - 1].fencerPid, Array(try! JSONEncoder().encode(m)), from: id)
             case .assess(let fid, let target, _):
                 push(.fencerAssessed(node: id, incarnation: inc, id: fid, target: target), after: 1_000)
             case .runAgent(let fid, _, let action, let target, _, _):
-                note("\(nodes[id]!.name): fence agent runs: \(action) \(target)")
+                note("\(nodes[Int(id) - 1].name): fence agent runs: \(action) \(target)")
                 push(.agentDone(node: id, incarnation: inc, id: fid, action: action, target: target),
                      after: Int64.random(in: 200_000...2_000_000, using: &rng))
             case .reply(let token, let result):
-                if let (t, i) = nodes[id]!.crmd.fenceTokens.removeValue(forKey: token) {
-                    nodes[id]!.crmd.inbox.append(.fenced(transition: t, index: i, result.succeeded ? .done : .failed(result.reason ?? "failed")))
+                if let (t, i) = nodes[Int(id) - 1].crmd.fenceTokens.removeValue(forKey: token) {
+                    nodes[Int(id) - 1].crmd.inbox.append(.fenced(transition: t, index: i, result.succeeded ? .done : .failed(result.reason ?? "failed")))
                 }
             case .schedule(let timer, let after):
                 push(.fencerTimer(timer, node: id, incarnation: inc), after: Self.micros(after))
             case .log(let s):
-                note("\(nodes[id]!.name): stonithd: \(s)")
+                note("\(nodes[Int(id) - 1].name): stonithd: \(s)")
             case .notify, .done:
                 break
             }
@@ -478,10 +490,10 @@ struct ClusterSimulation {
         var ok = true
         if faults.fenceFailure > 0, Double.random(in: 0..<1, using: &rng) < faults.fenceFailure {
             ok = false
-            note("\(nodes[id]!.name): fence device FAILED to \(action) \(target)")
-        } else if let t = ids.first(where: { nodes[$0]!.name == target }) {
+            note("\(nodes[Int(id) - 1].name): fence device FAILED to \(action) \(target)")
+        } else if let t = ids.first(where: { nodes[Int($0) - 1].name == target }) {
             fencings += 1
-            note("FENCED \(target) (\(action)) by \(nodes[id]!.name); it ran \(active[t]!.sorted())")
+            note("FENCED \(target) (\(action)) by \(nodes[Int(id) - 1].name); it ran \(active[t]!.sorted())")
             crash(t)
             active[t] = []
             if action != "off" {
@@ -489,7 +501,7 @@ struct ClusterSimulation {
                 push(.boot(t), after: Int64.random(in: 1_000_000...3_000_000, using: &rng))
             }
         }
-        guard isCurrent(id, nodes[id]!.incarnation), nodes[id]!.alive else { return }
+        guard isCurrent(id, nodes[Int(id) - 1].incarnation), nodes[Int(id) - 1].alive else { return }
         let d = date
         fencer(id) { $0.onAgentResult(id: fenceID, success: ok, output: ok ? "" : "simulated device failure", now: d) }
     }
@@ -499,17 +511,17 @@ struct ClusterSimulation {
     /// Runs the controller's shell until it waits for the CIB or has nothing left to do.
     mutating func runCrmd(_ id: NodeID) {
         var guardSteps = 0
-        while nodes[id]!.alive, nodes[id]!.crmd.waiting == nil {
+        while nodes[Int(id) - 1].alive, nodes[Int(id) - 1].crmd.waiting == nil {
             guardSteps += 1
             if guardSteps > 100_000 {
-                violations.append("\(nodes[id]!.name): the controller loops")
+                violations.append("\(nodes[Int(id) - 1].name): the controller loops")
                 return
             }
-            if !nodes[id]!.crmd.work.isEmpty {
-                let w = nodes[id]!.crmd.work.removeFirst()
+            if !nodes[Int(id) - 1].crmd.work.isEmpty {
+                let w = nodes[Int(id) - 1].crmd.work.removeFirst()
                 execute(w, at: id)
-            } else if !nodes[id]!.crmd.inbox.isEmpty {
-                let e = nodes[id]!.crmd.inbox.removeFirst()
+            } else if !nodes[Int(id) - 1].crmd.inbox.isEmpty {
+                let e = nodes[Int(id) - 1].crmd.inbox.removeFirst()
                 handle(e, at: id)
             } else {
                 return
@@ -518,10 +530,10 @@ struct ClusterSimulation {
     }
 
     mutating func core(_ id: NodeID, _ body: (inout ControllerCore) -> [ControllerCore.Directive]) {
-        var c = nodes[id]!.crmd.core
+        var c = nodes[Int(id) - 1].crmd.core
         let out = body(&c)
-        nodes[id]!.crmd.core = c
-        nodes[id]!.crmd.work.insert(contentsOf: out.map { .directive($0) }, at: 0)
+        nodes[Int(id) - 1].crmd.core = c
+        nodes[Int(id) - 1].crmd.work.insert(contentsOf: out.map { .directive($0) }, at: 0)
     }
 
     func member(_ id: NodeID) -> ControllerMember { ControllerMember(nodeID: id, name: "node\(id)") }
@@ -535,26 +547,27 @@ struct ClusterSimulation {
             let gone = left.filter { !still.contains($0.member.node) }.map {
                 (member: member($0.member.node), clean: $0.reason == .leave, nodeStillUp: $0.reason == .processDown)
             }
-            nodes[id]!.crmd.work += [.applyQuorum(nodes[id]!.quorate, schedule: false), .coreMembership(ms, left: gone)]
+            let restarted = Set(left.filter { still.contains($0.member.node) }.map(\.member.node)).sorted().map { member($0) }
+            nodes[Int(id) - 1].crmd.work += [.applyQuorum(nodes[Int(id) - 1].quorate, schedule: false), .coreMembership(ms, left: gone, restarted: restarted)]
         case .message(let from, let payload):
             guard let m = try? ControllerMessage.decode(Data(payload)) else {
-                violations.append("\(nodes[id]!.name): a controller message from \(from) does not decode")
+                violations.append("\(nodes[Int(id) - 1].name): a controller message from \(from) does not decode")
                 return
             }
             let sender = member(from.node)
             core(id) { $0.onMessage(m, from: sender) }
         case .cibChanged(let patch):
-            if nodes[id]!.crmd.ownVersions.remove(patch.target) != nil { return }
-            guard nodes[id]!.crmd.core.isDC else { return }
+            if nodes[Int(id) - 1].crmd.ownVersions.remove(patch.target) != nil { return }
+            guard nodes[Int(id) - 1].crmd.core.isDC else { return }
             core(id) { $0.onCIBChanged("the CIB changed (now \(patch.target))") }
         case .quorum(let q):
-            nodes[id]!.crmd.work.append(.applyQuorum(q, schedule: true))
+            nodes[Int(id) - 1].crmd.work.append(.applyQuorum(q, schedule: true))
         case .timer(let t):
             core(id) { $0.onTimer(t) }
         case .localResult(let r):
             send(.result(r), from: id)
         case .fenced(let t, let i, let r):
-            note("\(nodes[id]!.name): fencing result \(r) for transition \(t) action \(i)")
+            note("\(nodes[Int(id) - 1].name): fencing result \(r) for transition \(t) action \(i)")
             core(id) { $0.onFenceResult(transition: t, index: i, r) }
         case .recordFailed(let what):
             core(id) { $0.onRecordFailed(what) }
@@ -562,7 +575,7 @@ struct ClusterSimulation {
     }
 
     mutating func send(_ m: ControllerMessage, from id: NodeID) {
-        multicast("crmd", pid: nodes[id]!.crmdPid, Array(m.encoded()), from: id)
+        multicast("crmd", pid: nodes[Int(id) - 1].crmdPid, Array(m.encoded()), from: id)
     }
 
     mutating func execute(_ w: Work, at id: NodeID) {
@@ -570,45 +583,45 @@ struct ClusterSimulation {
         case .directive(let d):
             perform(d, at: id)
         case .write(let op, let quiet):
-            let r = nodes[id]!.nextRequest
-            nodes[id]!.crmd.waiting = r
+            let r = nodes[Int(id) - 1].nextRequest
+            nodes[Int(id) - 1].crmd.waiting = r
             _ = cibRequest(op, by: .crmd(quiet: quiet), at: id)
         case .endRecord(let d, let report):
-            let failed = nodes[id]!.crmd.writeFailed
-            nodes[id]!.crmd.writeFailed = false
+            let failed = nodes[Int(id) - 1].crmd.writeFailed
+            nodes[Int(id) - 1].crmd.writeFailed = false
             guard failed, report else { return }
             switch d {
-            case .recordResult(let r): nodes[id]!.crmd.inbox.append(.recordFailed("the result of \(r.operationKey) on \(r.node)"))
-            case .recordFenced(let node): nodes[id]!.crmd.inbox.append(.recordFailed("the fencing of \(node)"))
+            case .recordResult(let r): nodes[Int(id) - 1].crmd.inbox.append(.recordFailed("the result of \(r.operationKey) on \(r.node)"))
+            case .recordFenced(let node): nodes[Int(id) - 1].crmd.inbox.append(.recordFailed("the fencing of \(node)"))
             default: break
             }
         case .applyQuorum(let q, let schedule):
-            let c = nodes[id]!.crmd
+            let c = nodes[Int(id) - 1].crmd
             guard q != c.quorate || q != c.core.quorate else { return }
-            nodes[id]!.crmd.quorate = q
+            nodes[Int(id) - 1].crmd.quorate = q
             var more: [Work] = []
             if c.core.isDC { more = recordWork(.becameDC, at: id, report: false) }
-            nodes[id]!.crmd.work.insert(contentsOf: more + [.coreQuorum(q, schedule: schedule)], at: 0)
+            nodes[Int(id) - 1].crmd.work.insert(contentsOf: more + [.coreQuorum(q, schedule: schedule)], at: 0)
         case .coreQuorum(let q, let schedule):
             core(id) { $0.onQuorum(q, schedule: schedule) }
-        case .coreMembership(let ms, let left):
-            let wasDC = nodes[id]!.crmd.core.isDC
-            core(id) { $0.onMembership(ms, left: left) }
-            let isDC = nodes[id]!.crmd.core.isDC
-            if wasDC != isDC { note("\(nodes[id]!.name): \(isDC ? "is now the DC" : "is no longer the DC") (members \(ms.map(\.name)))") }
+        case .coreMembership(let ms, let left, let restarted):
+            let wasDC = nodes[Int(id) - 1].crmd.core.isDC
+            core(id) { $0.onMembership(ms, left: left, restarted: restarted) }
+            let isDC = nodes[Int(id) - 1].crmd.core.isDC
+            if wasDC != isDC { note("\(nodes[Int(id) - 1].name): \(isDC ? "is now the DC" : "is no longer the DC") (members \(ms.map(\.name)))") }
         }
     }
 
     /// The CIB writes of a record directive (crmd's `record`).
     mutating func recordWork(_ d: ControllerCore.Directive, at id: NodeID, report: Bool) -> [Work] {
-        let cib = nodes[id]!.cib.replica.cib
+        let cib = nodes[Int(id) - 1].cib.replica.cib
         var writes = StatusWrites(nodeID: { n in String(n.dropFirst(4)) }, now: wallSeconds,
-                                  startFailureIsFatal: nodes[id]!.crmd.startFailureIsFatal, quorate: nodes[id]!.crmd.quorate)
+                                  startFailureIsFatal: nodes[Int(id) - 1].crmd.startFailureIsFatal, quorate: nodes[Int(id) - 1].crmd.quorate)
         if StatusWrites.needsSections(d) {
             writes.status = cib.root.firstElement(named: "status")
             writes.nodes = cib.root.firstElement(named: "configuration")?.firstElement(named: "nodes")
         }
-        let ops = writes.operations(for: d, dc: nodes[id]!.crmd.core.local)
+        let ops = writes.operations(for: d, dc: nodes[Int(id) - 1].crmd.core.local)
         return ops.map { op -> Work in
             if case .xpath(_, .delete) = op { return .write(op, quiet: true) }
             return .write(op, quiet: false)
@@ -616,16 +629,16 @@ struct ClusterSimulation {
     }
 
     mutating func perform(_ d: ControllerCore.Directive, at id: NodeID) {
-        let name = nodes[id]!.name
+        let name = nodes[Int(id) - 1].name
         switch d {
         case .send(let m):
             send(m, from: id)
         case .arm(let t, let after):
-            let g = (nodes[id]!.crmd.timers[t] ?? 0) + 1
-            nodes[id]!.crmd.timers[t] = g
-            push(.crmdTimer(t, node: id, incarnation: nodes[id]!.incarnation, generation: g), after: Self.micros(after))
+            let g = (nodes[Int(id) - 1].crmd.timers[t] ?? 0) + 1
+            nodes[Int(id) - 1].crmd.timers[t] = g
+            push(.crmdTimer(t, node: id, incarnation: nodes[Int(id) - 1].incarnation, generation: g), after: Self.micros(after))
         case .disarm(let t):
-            nodes[id]!.crmd.timers[t, default: 0] += 1
+            nodes[Int(id) - 1].crmd.timers[t, default: 0] += 1
         case .becameDC, .recordJoin, .recordMembers, .recordLeft, .recordResult, .recordShutdownRequest, .recordExpectedDown, .recordFenced, .clearFailcount:
             switch d {
             case .recordFenced(let n): note("\(name): records \(n) fenced")
@@ -634,7 +647,7 @@ struct ClusterSimulation {
             case .recordResult(let r): note("\(name): records \(r.operationKey) on \(r.node) rc=\(r.rc) status=\(r.opStatus)")
             default: break
             }
-            nodes[id]!.crmd.work.insert(contentsOf: recordWork(d, at: id, report: true), at: 0)
+            nodes[Int(id) - 1].crmd.work.insert(contentsOf: recordWork(d, at: id, report: true), at: 0)
         case .resignedDC:
             break
         case .sendHistory(let round):
@@ -646,7 +659,7 @@ struct ClusterSimulation {
         case .fence(let target, let action, let timeout, let t, let i):
             note("\(name): asks stonithd to \(action) \(target) (transition \(t))")
             let token = UInt64(order + 1) << 8 | UInt64(id)
-            nodes[id]!.crmd.fenceTokens[token] = (t, i)
+            nodes[Int(id) - 1].crmd.fenceTokens[token] = (t, i)
             let d = date
             fencer(id) { $0.onFenceRequest(token: token, target: target, action: FenceAction(rawValue: action) ?? .reboot, timeout: timeout,
                                            client: "crmd", now: d) }
@@ -660,14 +673,14 @@ struct ClusterSimulation {
 
     mutating func schedule(_ reason: String, at id: NodeID) {
         schedulerRuns += 1
-        var input = nodes[id]!.cib.replica.cib
+        var input = nodes[Int(id) - 1].cib.replica.cib
         input.root["execution-date"] = String(wallSeconds)
         let (ws, transition) = Simulator.schedule(SchedulerInput(cib: input, now: wallSeconds))
-        nodes[id]!.crmd.startFailureIsFatal = ws.options.startFailureIsFatal
-        nodes[id]!.crmd.core.noQuorumPolicy = ws.options.noQuorumPolicy
+        nodes[Int(id) - 1].crmd.startFailureIsFatal = ws.options.startFailureIsFatal
+        nodes[Int(id) - 1].crmd.core.noQuorumPolicy = ws.options.noQuorumPolicy
         let graph = transition.graph
-        nodes[id]!.crmd.lastGraph = graph.actions.count
-        note("\(nodes[id]!.name): scheduler (\(reason)): \(graph.actions.filter { $0.kind != .pseudo }.map { "\($0.key)@\($0.node ?? "-")" })")
+        nodes[Int(id) - 1].crmd.lastGraph = graph.actions.count
+        note("\(nodes[Int(id) - 1].name): scheduler (\(reason)): \(graph.actions.filter { $0.kind != .pseudo }.map { "\($0.key)@\($0.node ?? "-")" })")
         core(id) { $0.onScheduled(graph, recheck: .seconds(900)) }
     }
 
@@ -675,39 +688,39 @@ struct ClusterSimulation {
 
     mutating func runLocally(_ req: ActionRequest, at id: NodeID) {
         let rsc = req.resource ?? ""
-        let inc = nodes[id]!.incarnation
-        note("\(nodes[id]!.name): runs \(req.operationKey)")
+        let inc = nodes[Int(id) - 1].incarnation
+        note("\(nodes[Int(id) - 1].name): runs \(req.operationKey)")
         func reply(rc: Int, reason: String? = nil, digest: String = "") {
-            nodes[id]!.executor.callID += 1
-            let r = ActionResult(node: nodes[id]!.name, resource: rsc, agent: req.agent ?? "", task: req.task, intervalMS: req.intervalMS,
-                                 transitionKey: req.transitionKey, callID: nodes[id]!.executor.callID, rc: rc, opStatus: 0,
+            nodes[Int(id) - 1].executor.callID += 1
+            let r = ActionResult(node: nodes[Int(id) - 1].name, resource: rsc, agent: req.agent ?? "", task: req.task, intervalMS: req.intervalMS,
+                                 transitionKey: req.transitionKey, callID: nodes[Int(id) - 1].executor.callID, rc: rc, opStatus: 0,
                                  lastRCChange: wallSeconds, digest: digest, exitReason: reason)
-            if req.task == "start" { nodes[id]!.executor.startedDevices[rsc] = r }
-            nodes[id]!.crmd.inbox.append(.localResult(r))
+            if req.task == "start" { nodes[Int(id) - 1].executor.startedDevices[rsc] = r }
+            nodes[Int(id) - 1].crmd.inbox.append(.localResult(r))
         }
         if req.agent?.hasPrefix("stonith:") == true {
             switch req.task {
             case "start": reply(rc: 0, digest: ParameterDigest.digest(req.parameters))
             case "stop":
-                nodes[id]!.executor.startedDevices[rsc] = nil
+                nodes[Int(id) - 1].executor.startedDevices[rsc] = nil
                 reply(rc: 0, digest: ParameterDigest.digest(req.parameters))
-            case "monitor": reply(rc: nodes[id]!.executor.startedDevices[rsc] != nil ? 0 : 7, digest: ParameterDigest.digest(req.parameters))
+            case "monitor": reply(rc: nodes[Int(id) - 1].executor.startedDevices[rsc] != nil ? 0 : 7, digest: ParameterDigest.digest(req.parameters))
             default: reply(rc: 3, reason: "not an action of fence devices")
             }
             return
         }
         switch req.task {
         case "cancel":
-            nodes[id]!.executor.recurring = nodes[id]!.executor.recurring.filter { !($0.value.request.resource == rsc && $0.value.request.intervalMS == req.intervalMS) }
+            nodes[Int(id) - 1].executor.recurring = nodes[Int(id) - 1].executor.recurring.filter { !($0.value.request.resource == rsc && $0.value.request.intervalMS == req.intervalMS) }
             reply(rc: 0, reason: "cancelled")
             return
         case "delete":
-            nodes[id]!.executor.history.removeAll { $0.resource == rsc }
+            nodes[Int(id) - 1].executor.history.removeAll { $0.resource == rsc }
             reply(rc: 0, reason: "deleted")
             return
         case "stop":
             // A stop ends the resource's recurring operations first.
-            nodes[id]!.executor.recurring = nodes[id]!.executor.recurring.filter { $0.value.request.resource != rsc }
+            nodes[Int(id) - 1].executor.recurring = nodes[Int(id) - 1].executor.recurring.filter { $0.value.request.resource != rsc }
         default:
             break
         }
@@ -717,8 +730,8 @@ struct ClusterSimulation {
         case "stop": duration = Int64.random(in: 20_000...500_000, using: &rng)
         default: duration = Int64.random(in: 5_000...50_000, using: &rng)
         }
-        let begin = max(now, nodes[id]!.executor.busyUntil[rsc] ?? 0)
-        nodes[id]!.executor.busyUntil[rsc] = begin + duration
+        let begin = max(now, nodes[Int(id) - 1].executor.busyUntil[rsc] ?? 0)
+        nodes[Int(id) - 1].executor.busyUntil[rsc] = begin + duration
         push(.operationDone(node: id, incarnation: inc, req), after: begin + duration - now)
     }
 
@@ -745,8 +758,8 @@ struct ClusterSimulation {
         case "monitor":
             rc = active[id]!.contains(rsc) ? 0 : 7
             if req.intervalMS > 0 {
-                nodes[id]!.executor.recurring[req.operationKey] = (req, rc)
-                push(.monitorTick(node: id, incarnation: nodes[id]!.incarnation, key: req.operationKey, transitionKey: req.transitionKey),
+                nodes[Int(id) - 1].executor.recurring[req.operationKey] = (req, rc)
+                push(.monitorTick(node: id, incarnation: nodes[Int(id) - 1].incarnation, key: req.operationKey, transitionKey: req.transitionKey),
                      after: Int64(req.intervalMS) * 1000)
             }
         default:
@@ -754,46 +767,46 @@ struct ClusterSimulation {
             reason = "the simulated agent does not do \(req.task)"
         }
         if active[id]!.contains(rsc), activeCount(rsc) > 1 {
-            violations.append("\(rsc) is active on \(where_(rsc)) (started on \(nodes[id]!.name))")
+            violations.append("\(rsc) is active on \(where_(rsc)) (started on \(nodes[Int(id) - 1].name))")
         }
-        note("\(nodes[id]!.name): \(req.operationKey) done rc=\(rc)")
+        note("\(nodes[Int(id) - 1].name): \(req.operationKey) done rc=\(rc)")
         result(req, rc: rc, reason: reason, at: id)
     }
 
     mutating func result(_ req: ActionRequest, rc: Int, reason: String?, at id: NodeID) {
-        nodes[id]!.executor.callID += 1
-        let r = ActionResult(node: nodes[id]!.name, resource: req.resource ?? "", agent: req.agent ?? "", task: req.task,
-                             intervalMS: req.intervalMS, transitionKey: req.transitionKey, callID: nodes[id]!.executor.callID, rc: rc,
+        nodes[Int(id) - 1].executor.callID += 1
+        let r = ActionResult(node: nodes[Int(id) - 1].name, resource: req.resource ?? "", agent: req.agent ?? "", task: req.task,
+                             intervalMS: req.intervalMS, transitionKey: req.transitionKey, callID: nodes[Int(id) - 1].executor.callID, rc: rc,
                              opStatus: 0, lastRCChange: wallSeconds, digest: ParameterDigest.digest(req.parameters), exitReason: reason)
-        nodes[id]!.executor.history.append(r)
-        if nodes[id]!.executor.history.count > 200 { nodes[id]!.executor.history.removeFirst(50) }
-        nodes[id]!.crmd.inbox.append(.localResult(r))
+        nodes[Int(id) - 1].executor.history.append(r)
+        if nodes[Int(id) - 1].executor.history.count > 200 { nodes[Int(id) - 1].executor.history.removeFirst(50) }
+        nodes[Int(id) - 1].crmd.inbox.append(.localResult(r))
     }
 
     /// A recurring monitor runs again: it reports only a change.
     mutating func monitorTick(key: String, transitionKey: String, at id: NodeID) {
-        guard let (req, last) = nodes[id]!.executor.recurring[key], req.transitionKey == transitionKey else { return }
+        guard let (req, last) = nodes[Int(id) - 1].executor.recurring[key], req.transitionKey == transitionKey else { return }
         let rc = active[id]!.contains(req.resource ?? "") ? 0 : 7
         if rc != last {
-            nodes[id]!.executor.recurring[key] = (req, rc)
-            note("\(nodes[id]!.name): monitor \(key) finds rc=\(rc)")
+            nodes[Int(id) - 1].executor.recurring[key] = (req, rc)
+            note("\(nodes[Int(id) - 1].name): monitor \(key) finds rc=\(rc)")
             result(req, rc: rc, reason: nil, at: id)
         }
-        push(.monitorTick(node: id, incarnation: nodes[id]!.incarnation, key: key, transitionKey: transitionKey), after: Int64(req.intervalMS) * 1000)
+        push(.monitorTick(node: id, incarnation: nodes[Int(id) - 1].incarnation, key: key, transitionKey: transitionKey), after: Int64(req.intervalMS) * 1000)
     }
 
     /// A resource dies on its node (its monitor will notice).
     mutating func resourceFails(_ rsc: String, at id: NodeID) {
-        guard nodes[id]!.alive, active[id]!.remove(rsc) != nil else { return }
-        note("RESOURCE FAILURE: \(rsc) dies on \(nodes[id]!.name)")
+        guard nodes[Int(id) - 1].alive, active[id]!.remove(rsc) != nil else { return }
+        note("RESOURCE FAILURE: \(rsc) dies on \(nodes[Int(id) - 1].name)")
     }
 
     /// This node's history as `<lrm_resources>`, as lrmd gives it to crmd at a join.
     func historyXML(_ id: NodeID) -> String {
         var list = XElement("lrm_resources")
         var byResource: [String: [ActionResult]] = [:]
-        for r in nodes[id]!.executor.history { byResource[r.resource, default: []].append(r) }
-        for (rsc, start) in nodes[id]!.executor.startedDevices { byResource[rsc, default: []].append(start) }
+        for r in nodes[Int(id) - 1].executor.history { byResource[r.resource, default: []].append(r) }
+        for (rsc, start) in nodes[Int(id) - 1].executor.startedDevices { byResource[rsc, default: []].append(start) }
         for (rsc, results) in byResource.sorted(by: { $0.key < $1.key }) {
             guard var e = StatusRecords.result(results[0], nodeID: "x").firstElement(named: "lrm")?.firstElement(named: "lrm_resources")?
                 .firstElement(named: "lrm_resource") else { continue }
@@ -801,12 +814,12 @@ struct ClusterSimulation {
             if let last = results.last(where: { $0.intervalMS == 0 }) { e.append(StatusRecords.operation(last, id: "\(rsc)_last_0")) }
             var seen = Set<String>()
             for r in results.reversed() where r.intervalMS > 0 && seen.insert(r.operationKey).inserted
-                && nodes[id]!.executor.recurring[r.operationKey] != nil {
+                && nodes[Int(id) - 1].executor.recurring[r.operationKey] != nil {
                 e.append(StatusRecords.operation(r, id: r.operationKey))
             }
             list.append(e)
         }
-        return StatusRecords.addingPending(Array(nodes[id]!.crmd.core.runningLocally.values), to: list.xmlString(.compact))
+        return StatusRecords.addingPending(Array(nodes[Int(id) - 1].crmd.core.runningLocally.values), to: list.xmlString(.compact))
     }
 
     // MARK: - Stepping
@@ -818,16 +831,16 @@ struct ClusterSimulation {
         var touched: NodeID?
         switch e.payload {
         case .packet(let p, let to, let from):
-            guard nodes[to]!.alive else { return true }
+            guard nodes[Int(to) - 1].alive else { return true }
             engine(to) { $0.onPacket(p, from: from) }
             touched = to
         case .engineTimer(let t, let id, let inc, let g):
-            guard isCurrent(id, inc), nodes[id]!.engineTimers[t] == g else { return true }
+            guard isCurrent(id, inc), nodes[Int(id) - 1].engineTimers[t] == g else { return true }
             engine(id) { $0.onTimer(t) }
             touched = id
         case .crmdTimer(let t, let id, let inc, let g):
-            guard isCurrent(id, inc), nodes[id]!.crmd.timers[t] == g else { return true }
-            nodes[id]!.crmd.inbox.append(.timer(t))
+            guard isCurrent(id, inc), nodes[Int(id) - 1].crmd.timers[t] == g else { return true }
+            nodes[Int(id) - 1].crmd.inbox.append(.timer(t))
             touched = id
         case .fencerTimer(let t, let id, let inc):
             guard isCurrent(id, inc) else { return true }
@@ -836,7 +849,7 @@ struct ClusterSimulation {
             touched = id
         case .fencerAssessed(let id, let inc, let fid, let target):
             guard isCurrent(id, inc) else { return true }
-            let levels = ids.contains { nodes[$0]!.name == target } ? [["fence-sim"]] : []
+            let levels = ids.contains { nodes[Int($0) - 1].name == target } ? [["fence-sim"]] : []
             fencer(id) { $0.onAssessed(id: fid, levels: levels) }
             touched = id
         case .agentDone(let id, let inc, let fid, let action, let target):
@@ -853,9 +866,9 @@ struct ClusterSimulation {
             touched = id
         case .cibTick(let id, let inc):
             guard isCurrent(id, inc) else { return true }
-            var member = nodes[id]!.cib
+            var member = nodes[Int(id) - 1].cib
             let out = member.tick()
-            nodes[id]!.cib = member
+            nodes[Int(id) - 1].cib = member
             performCIB(out, at: id)
             push(.cibTick(node: id, incarnation: inc), after: 1_000_000)
             touched = id
@@ -864,7 +877,7 @@ struct ClusterSimulation {
             touched = id
         }
         if touched != nil {
-            for id in ids where nodes[id]!.alive { runCrmd(id) }
+            for id in ids where nodes[Int(id) - 1].alive { runCrmd(id) }
             check()
         }
         return true
@@ -883,23 +896,30 @@ struct ClusterSimulation {
     /// Whether a node's cibd has agreed on a copy with the members of its current ring (not
     /// the copy of the partition it was in before).
     func cibViewCurrent(_ id: NodeID) -> Bool {
-        guard let ring = nodes[id]!.engine?.membership?.members else { return false }
-        return Set(nodes[id]!.cib.replica.members.compactMap { $0.split(separator: ":").first.flatMap { NodeID($0) } }) == Set(ring)
+        guard let ring = nodes[Int(id) - 1].engine?.membership?.members else { return false }
+        let members = nodes[Int(id) - 1].cib.members
+        guard members.count == ring.count else { return false }
+        return ring.allSatisfy { r in members.contains { $0.hasPrefix("\(r):") } }
     }
 
     func activeCount(_ rsc: String) -> Int { ids.filter { active[$0]!.contains(rsc) }.count }
-    func where_(_ rsc: String) -> [String] { ids.filter { active[$0]!.contains(rsc) }.map { nodes[$0]!.name } }
+    func where_(_ rsc: String) -> [String] { ids.filter { active[$0]!.contains(rsc) }.map { nodes[Int($0) - 1].name } }
 
     mutating func check() {
         // At most one DC acting with quorum per quorate partition (the nodes of one installed
-        // ring). A DC of an older, smaller membership whose controllers have not yet heard of
-        // the new ring does not count while it does not act on the ring's quorum.
+        // ring), among the controllers that know the ring's membership of the controllers. One
+        // that has not yet heard of it (its configuration change waits in its queue) does not
+        // count, nor a DC of an older, smaller membership while it does not act on the ring's
+        // quorum; what such a stale DC still does is judged by the other invariants.
         var dcs: [TotemRing.RingID: [String]] = [:]
         var quorate: Set<TotemRing.RingID> = []
-        for id in ids where nodes[id]!.alive {
-            guard let ring = nodes[id]!.engine?.membership?.ring else { continue }
-            if nodes[id]!.quorate { quorate.insert(ring) }
-            if nodes[id]!.crmd.core.isDC && nodes[id]!.crmd.core.quorate { dcs[ring, default: []].append(nodes[id]!.name) }
+        for id in ids where nodes[Int(id) - 1].alive {
+            guard let ring = nodes[Int(id) - 1].engine?.membership?.ring else { continue }
+            if nodes[Int(id) - 1].quorate { quorate.insert(ring) }
+            let n = nodes[Int(id) - 1]
+            guard n.crmd.core.isDC && n.crmd.core.quorate else { continue }
+            let groupNodes = Set(n.engine!.processGroups.members(of: "crmd").map(\.node))
+            if Set(n.crmd.core.election.members.map(\.nodeID)) == groupNodes { dcs[ring, default: []].append(n.name) }
         }
         for (ring, names) in dcs where names.count > 1 && quorate.contains(ring) {
             violations.append("two DCs in the quorate partition of ring \(ring): \(names)")
@@ -912,8 +932,8 @@ struct ClusterSimulation {
         // has reached the version the acknowledgement gave (a copy that has not yet had the
         // change delivered is older).
         if !acknowledged.isEmpty {
-            for id in ids where nodes[id]!.alive && nodes[id]!.quorate && nodes[id]!.cib.replica.isSynced && cibViewCurrent(id) {
-                let cib = nodes[id]!.cib.replica.cib
+            for id in ids where nodes[Int(id) - 1].alive && nodes[Int(id) - 1].quorate && nodes[Int(id) - 1].cib.replica.isSynced && cibViewCurrent(id) {
+                let cib = nodes[Int(id) - 1].cib.replica.cib
                 let v = cib.version
                 if checkedVersion[id] == v { continue }
                 checkedVersion[id] = v
@@ -921,7 +941,7 @@ struct ClusterSimulation {
                 if due.isEmpty { continue }
                 let missing = due.subtracting(Self.updates(in: cib))
                 if !missing.isEmpty {
-                    violations.append("\(nodes[id]!.name)'s synced copy \(v) lacks acknowledged change(s) \(missing.sorted())")
+                    violations.append("\(nodes[Int(id) - 1].name)'s synced copy \(v) lacks acknowledged change(s) \(missing.sorted())")
                 }
             }
         }
@@ -931,26 +951,26 @@ struct ClusterSimulation {
 
     /// Why the cluster has not settled yet (nil: it has).
     var unsettled: String? {
-        let live = ids.filter { nodes[$0]!.alive }
-        guard live.count == ids.count else { return "nodes down: \(ids.filter { !nodes[$0]!.alive })" }
-        let rings = Set(live.map { nodes[$0]!.engine!.membership?.ring })
-        guard rings.count == 1, live.allSatisfy({ nodes[$0]!.engine!.membership?.members == ids }) else { return "more than one ring" }
+        let live = ids.filter { nodes[Int($0) - 1].alive }
+        guard live.count == ids.count else { return "nodes down: \(ids.filter { !nodes[Int($0) - 1].alive })" }
+        let rings = Set(live.map { nodes[Int($0) - 1].engine!.membership?.ring })
+        guard rings.count == 1, live.allSatisfy({ nodes[Int($0) - 1].engine!.membership?.members == ids }) else { return "more than one ring" }
         let all = ids.map { member($0) }
         for id in live {
-            let c = nodes[id]!.crmd
-            guard c.core.election.members == all else { return "\(nodes[id]!.name)'s controller sees \(c.core.election.members.map(\.name))" }
-            guard c.inbox.isEmpty, c.work.isEmpty, c.waiting == nil else { return "\(nodes[id]!.name)'s controller is busy" }
+            let c = nodes[Int(id) - 1].crmd
+            guard c.core.election.members == all else { return "\(nodes[Int(id) - 1].name)'s controller sees \(c.core.election.members.map(\.name))" }
+            guard c.inbox.isEmpty, c.work.isEmpty, c.waiting == nil else { return "\(nodes[Int(id) - 1].name)'s controller is busy" }
         }
-        guard let dc = live.first(where: { nodes[$0]!.crmd.core.isDC }) else { return "no DC" }
-        let d = nodes[dc]!.crmd
+        guard let dc = live.first(where: { nodes[Int($0) - 1].crmd.core.isDC }) else { return "no DC" }
+        let d = nodes[Int(dc) - 1].crmd
         guard d.core.joinedOnce, !d.core.join.active, !d.core.busy, !d.core.quorumPending, d.core.failedTransitions == 0,
               d.lastGraph >= 0 else {
             return "the DC is not idle (graph of \(d.lastGraph), busy \(d.core.busy))"
         }
-        let copies = Set(live.map { nodes[$0]!.cib.replica.cib.digest })
-        guard live.allSatisfy({ nodes[$0]!.cib.replica.isSynced }), copies.count == 1 else { return "the CIB copies differ" }
+        let copies = Set(live.map { nodes[Int($0) - 1].cib.replica.cib.digest })
+        guard live.allSatisfy({ nodes[Int($0) - 1].cib.replica.isSynced }), copies.count == 1 else { return "the CIB copies differ" }
         // Every resource runs exactly once (unless failures banned it everywhere), where the CIB says.
-        let cib = nodes[dc]!.cib.replica.cib
+        let cib = nodes[Int(dc) - 1].cib.replica.cib
         let ws = Simulator.workingSet(SchedulerInput(cib: cib, now: wallSeconds))
         for rsc in Self.resources {
             let there = where_(rsc)

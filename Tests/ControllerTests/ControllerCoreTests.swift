@@ -489,6 +489,34 @@ final class SimulatedCluster {
         _ = core.onMessage(.result(done), from: Self.n2)
         #expect(core.runningLocally.isEmpty)
         #expect(StatusRecords.addingPending([], to: probe) == probe)
+        // A stop in flight leaves the start in the history: d1 still runs there until it ends.
+        let started = probe.replacingOccurrences(of: #"operation_key="d1_monitor_0" operation="monitor" call-id="3" rc-code="7""#,
+                                                 with: #"operation_key="d1_start_0" operation="start" call-id="3" rc-code="0""#)
+        var stop = start
+        stop.task = "stop"
+        stop.transitionKey = "5:8:0:u"
+        let stopping = try XElement.parse(Array(StatusRecords.addingPending([stop], to: started).utf8), source: "history")
+        #expect(try stopping.xpathElements("//lrm_rsc_op").map { $0["operation"] } == ["start"])
+    }
+
+    /// Found by the whole-cluster simulation: node3 lost power while starting d1 and was back
+    /// (a new controller process) before the others noticed; CPG reported its old process
+    /// leaving and its new one joining in one change, and the DC, seeing the same members,
+    /// waited for the start's result until its timeout and never read node3's new history.
+    /// A restarted member now counts as lost (its actions fail at once) and joins again.
+    @Test func aControllerRestartedWithinOneChangeIsLostAndJoinsAgain() {
+        var core = Self.joinedDC()
+        let start = ActionGraph(actions: [GraphAction(id: 1, kind: .resource, task: "start", key: "d1_start_0", resource: "d1", node: "node3")],
+                                inputs: [[]])
+        _ = core.onCIBChanged("a change")
+        _ = core.onScheduled(start, recheck: nil)
+        #expect(core.busy)
+        let d = core.onMembership([Self.n1, Self.n2, Self.n3], restarted: [Self.n3])
+        #expect(d.contains(.recordLeft(Self.n3, clean: false, nodeStillUp: true)))
+        #expect(d.contains(.send(.joinRequest(round: 2, dc: 1))), "no join round for the restarted member: \(d)")
+        #expect(core.join.active && core.join.waitingFor.contains(Self.n3))
+        // The start in flight on node3 failed at once; the transition is over.
+        #expect(core.executor?.isFinished == true)
     }
 
     /// A fencing confirmed after its target rejoined the cluster does not mark it down (nor
