@@ -238,6 +238,9 @@ let package = Package(
         .testTarget(name: "AgentsTests", dependencies: ["Agents", "LRM", "CIB", "CSystemd", "TestSupport"]),
         .testTarget(name: "StonithTests", dependencies: ["Stonith", "CIB", "LocalIPC", "Messaging", "TestSupport"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "PolicyEngine", "CIB", "TestSupport"]),
+        // The whole cluster in one process (docs/DESIGN.md, "How it is tested", 3): every node's
+        // ClusterEngine, CIB replica, controller and fencer on a faulty simulated network.
+        .testTarget(name: "ClusterSimulationTests", dependencies: ["Controller", "PolicyEngine", "CIB", "Messaging", "Stonith", "TestSupport"]),
         .testTarget(name: "LocalIPCTests", dependencies: [
             "LocalIPC", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -23,6 +23,8 @@ public struct ControllerCore: Sendable {
         /// Run the scheduler again after a transition failed (not at once: a failure that
         /// repeats, like a fence device that does not answer, must not spin).
         case retry
+        /// A quorum gained is acted on even though no membership of the controllers followed.
+        case quorumSettle
     }
 
     public enum Directive: Sendable, Equatable {
@@ -93,9 +95,21 @@ public struct ControllerCore: Sendable {
     private var membershipSequence = 0
     private var joinedAt: [String: Int] = [:]
     private var fenceRequestedAt: [Int: Int] = [:]
+    /// The actions this node's executor was told to run (by the DC) whose results this
+    /// controller has not yet seen multicast, by transition key: they go into the node's
+    /// history as pending at a join (`StatusRecords.addingPending`).
+    public private(set) var runningLocally: [String: ActionRequest] = [:]
     /// Whether this node's partition has quorum, as corosync last said (the shell tells it,
     /// before each membership change is handled, with `onQuorum`).
     public private(set) var quorate = true
+    /// Quorum was gained, and the controllers' membership of the new ring has not come in yet
+    /// (corosync tells the quorum of a ring as soon as it is installed; the process groups of
+    /// the ring follow a little later). Until it comes, or `quorumSettle` passes, this node
+    /// acts as without quorum and plans nothing: as the DC of its old, smaller membership it
+    /// would otherwise plan with quorum while the other side's DC does the same, each seeing
+    /// only its own nodes online (and fencing the others as never seen).
+    public private(set) var quorumPending = false
+    public var quorumSettle: Duration = .seconds(5)
     /// The cluster's no-quorum-policy (the shell sets it from each scheduler run's options).
     public var noQuorumPolicy = "stop"
     /// Transitions in a row that ended with a failure.
@@ -119,11 +133,33 @@ public struct ControllerCore: Sendable {
     // MARK: Membership
 
     /// The controllers' group changed: `members` now, and who left (`clean`: on purpose).
+    /// `restarted`: members whose controller process was replaced by a new one within this
+    /// one change (CPG says the old process left and the new one joined, on the same node):
+    /// handled as a loss and a join, so that the actions the old process ran are not waited
+    /// for and the new one's history is read (its node may even have rebooted meanwhile).
+    public mutating func onMembership(_ members: [ControllerMember], left: [(member: ControllerMember, clean: Bool, nodeStillUp: Bool)] = [],
+                                      restarted: [ControllerMember]) -> [Directive] {
+        guard !restarted.isEmpty else { return onMembership(members, left: left) }
+        let gone = Set(restarted)
+        var out = onMembership(members.filter { !gone.contains($0) },
+                               left: left + restarted.map { (member: $0, clean: false, nodeStillUp: true) })
+        out += onMembership(members)
+        return out
+    }
+
+    /// The controllers' group changed: `members` now, and who left (`clean`: on purpose).
     public mutating func onMembership(_ members: [ControllerMember], left: [(member: ControllerMember, clean: Bool, nodeStillUp: Bool)] = []) -> [Directive] {
         let before = Set(election.members)
         membershipSequence += 1
         for m in members where !before.contains(m) { joinedAt[m.name] = membershipSequence }
         var out: [Directive] = []
+        // The membership that a quorum gained was waiting for.
+        let quorumReleased = quorumPending
+        if quorumPending {
+            quorumPending = false
+            quorate = true
+            out += [.disarm(.quorumSettle), .note("quorum gained, with the controllers' membership \(members.map(\.name))")]
+        }
         let wasDC = isDC
         for d in election.onMembership(members) {
             switch d {
@@ -157,6 +193,8 @@ public struct ControllerCore: Sendable {
         } else if !left.isEmpty {
             out += join.onLeft(left.map(\.member)).flatMap { self.handleJoin($0) }
             out += requestSchedule("\(left.map(\.member.name).joined(separator: ", ")) left")
+        } else if quorumReleased {
+            out += requestSchedule(pendingReason ?? "quorum gained")
         }
         return out
     }
@@ -166,6 +204,17 @@ public struct ControllerCore: Sendable {
     /// Corosync's quorum state for this partition. `schedule`: run the scheduler on it (false
     /// when a membership change, handled next, schedules anyway).
     public mutating func onQuorum(_ quorate: Bool, schedule: Bool = true) -> [Directive] {
+        if quorate && !self.quorate {
+            // Gained: acted on once the controllers' membership of the new ring is in.
+            guard !quorumPending else { return [] }
+            quorumPending = true
+            return [.note("quorum gained; waiting for the controllers' membership of the new ring before acting on it"),
+                    .arm(.quorumSettle, after: quorumSettle)]
+        }
+        if !quorate && quorumPending {
+            quorumPending = false
+            return [.disarm(.quorumSettle), .note("quorum lost again before the controllers' membership came in")]
+        }
         guard quorate != self.quorate else { return [] }
         self.quorate = quorate
         var out: [Directive] = [.note("quorum \(quorate ? "gained" : "lost")")]
@@ -203,8 +252,10 @@ public struct ControllerCore: Sendable {
                                         transitionKey: request.transitionKey, callID: 0, rc: 0, opStatus: 0, lastRCChange: 0)
                 return [.note("the DC told this node to shut down"), .send(.result(done)), .exit(clean: true)]
             }
+            if request.task != "cancel" && request.task != "delete" { runningLocally[request.transitionKey] = request }
             return [.runLocally(request)]
         case .result(let result):
+            if result.node == local.name, let key = result.transitionKey { runningLocally[key] = nil }
             guard isDC else { return [] }
             return onResult(result)
         case .shutdownRequest(let nodeID, let node):
@@ -323,6 +374,11 @@ public struct ControllerCore: Sendable {
             return [.note("the DC did not tell this node to shut down in time; exiting anyway"), .exit(clean: false)]
         case .retry:
             return requestSchedule("retrying after a failed transition")
+        case .quorumSettle:
+            guard quorumPending else { return [] }
+            quorumPending = false
+            quorate = true
+            return [.note("quorum gained (no membership change of the controllers came with it)")] + requestSchedule(pendingReason ?? "quorum gained")
         }
     }
 
@@ -392,6 +448,11 @@ public struct ControllerCore: Sendable {
         }
         if let ex = executor, !ex.isFinished {
             return abortTransition(reason)
+        }
+        if quorumPending {
+            // Planned once the quorum gained is settled (`onMembership`, `.quorumSettle`).
+            pendingReason = pendingReason ?? reason
+            return []
         }
         if scheduling {
             pendingReason = pendingReason ?? reason

@@ -97,6 +97,38 @@ public enum StatusRecords {
         return XElement("node_state", attributes: [XAttribute("id", nodeID), XAttribute("uname", r.node)], children: [.element(lrm)])
     }
 
+    /// A member's history (`<lrm_resources>` XML) with its actions still in flight added as
+    /// pending operations (op-status -1, call-id -1), as Pacemaker's controller adds them at a
+    /// join: a new DC must know that a start the previous DC asked for may be running, or it
+    /// starts the resource a second time elsewhere. A pending one-shot operation takes the
+    /// place of the resource's `_last_0` entry, a pending recurring one its own; but a pending
+    /// stop or demote leaves what the history says: until it ends, the resource runs as before
+    /// (read as stopped, it would be started elsewhere while the stop is still running).
+    public static func addingPending(_ pending: [ActionRequest], to lrmResources: String) -> String {
+        guard !pending.isEmpty else { return lrmResources }
+        var list = (try? XElement.parse(Array(lrmResources.utf8), source: "the member's history")) ?? XElement("lrm_resources")
+        if list.name != "lrm_resources" { list = XElement("lrm_resources") }
+        for req in pending.sorted(by: { $0.transitionKey < $1.transitionKey }) {
+            guard let rsc = req.resource, !["cancel", "delete", "do_shutdown", "notify"].contains(req.task) else { continue }
+            let r = ActionResult(node: req.node, resource: rsc, agent: req.agent ?? "", task: req.task, intervalMS: req.intervalMS,
+                                 transitionKey: req.transitionKey, callID: -1, rc: 193, opStatus: -1, lastRCChange: 0,
+                                 digest: ParameterDigest.digest(req.parameters))
+            let id = req.intervalMS > 0 ? r.operationKey : "\(rsc)_last_0"
+            let op = operation(r, id: id)
+            if let i = list.children.firstIndex(where: { if case .element(let e) = $0 { return e.name == "lrm_resource" && e.id == rsc }; return false }),
+               case .element(var e) = list.children[i] {
+                if ["stop", "demote"].contains(req.task), e.elements.contains(where: { $0.id == id }) { continue }
+                e.children.removeAll { if case .element(let o) = $0 { return o.id == id }; return false }
+                e.append(op)
+                list.children[i] = .element(e)
+            } else {
+                list.append(XElement("lrm_resource", attributes: [XAttribute("id", rsc)] + agentAttributes(req.agent ?? ""),
+                                     children: [.element(op)]))
+            }
+        }
+        return list.xmlString(.compact)
+    }
+
     /// The failcount attribute names of a failed operation: `fail-count-RSC#OP_INTERVAL` and
     /// `last-failure-RSC#OP_INTERVAL`.
     public static func failcountNames(resource: String, task: String, intervalMS: Int) -> (count: String, last: String) {

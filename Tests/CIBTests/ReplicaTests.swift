@@ -186,6 +186,34 @@ import TestSupport
         #expect(web.first?["value"] == "Stopped")
     }
 
+    /// Found by the whole-cluster simulation: a DC writes dc-version and cluster-infrastructure
+    /// at every election and quorum change. Written again unchanged, each write raised the
+    /// epoch; a minority partition whose DC came and went often enough outbid the majority's
+    /// acknowledged change at the merge, and the change was lost. A change that changes
+    /// nothing now keeps the version and is acknowledged at once, without a multicast.
+    @Test func aChangeThatChangesNothingKeepsTheVersion() throws {
+        var c = try Cluster(["node1", "node2"])
+        c.deliverAll()
+        var set = XElement("cluster_property_set", ["id": "cib-bootstrap-options"])
+        set.append(XElement("nvpair", ["id": "cib-bootstrap-options-dc-version", "name": "dc-version", "value": "2.1.5"]))
+        c.request("node1", 1, .modify(set, section: .crmConfig, allowCreate: true))
+        c.deliverAll()
+        guard case .success(let first)? = c.replies[1] else { Issue.record("not acknowledged"); return }
+        #expect(first.epoch == 6)
+        for i in 2...6 {
+            c.request("node1", UInt64(i), .modify(set, section: .crmConfig, allowCreate: true))
+            #expect(c.channel.isEmpty, "multicast a change that changes nothing")
+            #expect(c.replies[UInt64(i)] == .success(first))
+        }
+        #expect(c.versions == [first])
+        // A whole replacement with a raised epoch and the same content still raises it.
+        var raised = c.replicas["node1"]!.cib
+        raised.root["epoch"] = "9"
+        c.request("node1", 7, .replaceAll(raised))
+        c.deliverAll()
+        #expect(c.versions.first?.epoch == 9)
+    }
+
     @Test func aNewerAdminEpochWinsOverMoreUpdates() throws {
         let busy = try CIB.parse(Self.base.replacingOccurrences(of: #"epoch="5""#, with: #"epoch="90""#))
         let admin = try CIB.parse(Self.base.replacingOccurrences(of: #"admin_epoch="0""#, with: #"admin_epoch="1""#))
@@ -224,7 +252,8 @@ import TestSupport
         c.deliverAll()
         let ops: [CIBReplica.Operation] = [
             .create(Self.primitive("a"), section: .resources),
-            .modify(Self.primitive("a"), section: .resources, allowCreate: true),
+            // (a modify that changes something: one that does not is not multicast)
+            .modify(XElement("primitive", ["id": "a", "description": "changed"]), section: .resources, allowCreate: true),
             .xpath("//primitive[@id='a']", .delete(all: true)),
         ]
         var id: UInt64 = 0

@@ -396,11 +396,127 @@ final class SimulatedCluster {
         core.noQuorumPolicy = "ignore"
         _ = core.onTimer(.retry)
         #expect(core.onScheduled(fence3, recheck: nil).contains(where: Self.isFence))
-        // Quorum regained: the scheduler runs again (once the transition in flight ends).
+        // Quorum regained with no change of the controllers' membership: the scheduler runs
+        // again once `quorumSettle` has passed.
         var idle = Self.joinedDC()
         _ = idle.onQuorum(false, schedule: false)
-        #expect(idle.onQuorum(true).contains(where: Self.isSchedule))
+        let gained = idle.onQuorum(true)
+        #expect(!gained.contains(where: Self.isSchedule) && gained.contains(.arm(.quorumSettle, after: idle.quorumSettle)))
+        #expect(idle.onTimer(.quorumSettle).contains(where: Self.isSchedule))
+        #expect(idle.quorate)
         #expect(idle.onScheduled(fence3, recheck: nil).contains(where: Self.isFence))
+    }
+
+    /// Found by the whole-cluster simulation (nodes starting a little apart): corosync tells a
+    /// node its new ring is quorate before the controllers' process group tells it the ring's
+    /// members. The DC of the node's old one-node membership then planned with quorum, seeing
+    /// only itself online, and fenced the other nodes as never seen, while the other side's DC
+    /// did the same. Now a quorum gained is acted on only once the controllers' membership is
+    /// in (or `quorumSettle` has passed without one).
+    @Test func aQuorumGainedIsNotActedOnBeforeTheControllersMembership() {
+        var core = ControllerCore(local: Self.n3, uuid: "u")
+        _ = core.onQuorum(false, schedule: false)
+        _ = core.onMembership([Self.n3])
+        _ = core.onMessage(.joinHistory(round: 1, nodeID: 3, node: "node3", lrmResources: "<lrm_resources/>"), from: Self.n3)
+        _ = core.onScheduled(ActionGraph(), recheck: nil)
+        #expect(core.isDC && !core.busy && !core.quorate)
+        // The ring of node1 and node3 is quorate: nothing is planned, no fencing allowed yet.
+        let gained = core.onQuorum(true)
+        #expect(!gained.contains(where: Self.isSchedule), "planned on a quorum without the membership: \(gained)")
+        #expect(!core.quorate && !core.mayFence("node2"))
+        // Other events meanwhile (a CIB change) plan nothing either.
+        #expect(!core.onCIBChanged("a change").contains(where: Self.isSchedule))
+        // The controllers' membership of the ring: node1 is the DC; node3 plans nothing at all.
+        let d = core.onMembership([Self.n1, Self.n3])
+        #expect(!core.isDC && core.quorate && !d.contains(where: Self.isSchedule))
+        #expect(d.contains(.disarm(.quorumSettle)))
+        // The same, seen from node1 (DC of the new membership): it plans at the join's end.
+        var dc = ControllerCore(local: Self.n1, uuid: "v")
+        _ = dc.onQuorum(false, schedule: false)
+        _ = dc.onMembership([Self.n1])
+        _ = dc.onMessage(.joinHistory(round: 1, nodeID: 1, node: "node1", lrmResources: "<lrm_resources/>"), from: Self.n1)
+        _ = dc.onScheduled(ActionGraph(), recheck: nil)
+        #expect(!dc.onQuorum(true).contains(where: Self.isSchedule))
+        _ = dc.onMembership([Self.n1, Self.n3])
+        #expect(dc.isDC && dc.quorate)
+        var planned: [ControllerCore.Directive] = []
+        for m in [Self.n1, Self.n3] {
+            planned += dc.onMessage(.joinHistory(round: 2, nodeID: m.nodeID, node: m.name, lrmResources: "<lrm_resources/>"), from: m)
+        }
+        #expect(planned.contains(where: Self.isSchedule))
+        // Quorum lost again before the membership came: nothing pending.
+        var lost = Self.joinedDC()
+        _ = lost.onQuorum(false, schedule: false)
+        _ = lost.onQuorum(true)
+        #expect(lost.quorumPending)
+        _ = lost.onQuorum(false)
+        #expect(!lost.quorumPending && !lost.quorate && lost.onTimer(.quorumSettle).isEmpty)
+    }
+
+    /// Found by the whole-cluster simulation: a DC asked node2 to start d1 and was replaced
+    /// (a node with a lower id joined) before the start ended. node2's history for the new
+    /// DC's join did not show the start, so the new DC started d1 elsewhere too. The start in
+    /// flight is now in the history as pending, and the scheduler counts d1 as active there.
+    @Test func anActionInFlightIsInTheJoinHistoryAsPending() throws {
+        var core = ControllerCore(local: Self.n2, uuid: "u")
+        _ = core.onMembership([Self.n2, Self.n3])
+        let start = ActionRequest(node: "node2", task: "start", resource: "d1", agent: "ocf:heartbeat:Dummy", intervalMS: 0, timeoutMS: 20_000,
+                                  parameters: [:], meta: [:], transitionKey: "4:7:0:u")
+        #expect(core.onMessage(.execute(start), from: Self.n2) == [.runLocally(start)])
+        #expect(core.runningLocally == ["4:7:0:u": start])
+        let probe = #"<lrm_resources><lrm_resource id="d1" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="d1_last_0" operation_key="d1_monitor_0" operation="monitor" call-id="3" rc-code="7" op-status="0" interval="0" transition-key="1:2:7:u" transition-magic="0:7;1:2:7:u"/></lrm_resource></lrm_resources>"#
+        let history = StatusRecords.addingPending(Array(core.runningLocally.values), to: probe)
+        let list = try XElement.parse(Array(history.utf8), source: "history")
+        let ops = try list.xpathElements("//lrm_resource[@id='d1']/lrm_rsc_op")
+        #expect(ops.count == 1 && ops.first?["operation"] == "start" && ops.first?["op-status"] == "-1" && ops.first?["call-id"] == "-1")
+        // The scheduler reads d1 as active on node2: it plans no start elsewhere.
+        let cib = try CIB.parse("""
+        <cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0"><configuration>
+        <crm_config><cluster_property_set id="o"><nvpair id="o1" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+        <nodes><node id="1" uname="node1"/><node id="2" uname="node2"/></nodes>
+        <resources><primitive id="d1" class="ocf" provider="heartbeat" type="Dummy"/></resources><constraints/></configuration>
+        <status><node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/>
+        <node_state id="2" uname="node2" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="2">\(history)</lrm></node_state>
+        </status></cib>
+        """)
+        let ws = Simulator.workingSet(SchedulerInput(cib: cib, now: 1_700_000_000))
+        #expect(ws.resources.first { $0.id == "d1" }?.activeOn == ["node2"])
+        let graph = Simulator.schedule(SchedulerInput(cib: cib, now: 1_700_000_000)).1.graph
+        #expect(!graph.actions.contains { $0.task == "start" && $0.node == "node1" }, "\(graph.actions.map(\.key))")
+        // Its result, multicast: no longer pending.
+        let done = ActionResult(node: "node2", resource: "d1", agent: "ocf:heartbeat:Dummy", task: "start", intervalMS: 0,
+                                transitionKey: "4:7:0:u", callID: 4, rc: 0, opStatus: 0, lastRCChange: 1)
+        _ = core.onMessage(.result(done), from: Self.n2)
+        #expect(core.runningLocally.isEmpty)
+        #expect(StatusRecords.addingPending([], to: probe) == probe)
+        // A stop in flight leaves the start in the history: d1 still runs there until it ends.
+        let started = probe.replacingOccurrences(of: #"operation_key="d1_monitor_0" operation="monitor" call-id="3" rc-code="7""#,
+                                                 with: #"operation_key="d1_start_0" operation="start" call-id="3" rc-code="0""#)
+        var stop = start
+        stop.task = "stop"
+        stop.transitionKey = "5:8:0:u"
+        let stopping = try XElement.parse(Array(StatusRecords.addingPending([stop], to: started).utf8), source: "history")
+        #expect(try stopping.xpathElements("//lrm_rsc_op").map { $0["operation"] } == ["start"])
+    }
+
+    /// Found by the whole-cluster simulation: node3 lost power while starting d1 and was back
+    /// (a new controller process) before the others noticed; CPG reported its old process
+    /// leaving and its new one joining in one change, and the DC, seeing the same members,
+    /// waited for the start's result until its timeout and never read node3's new history.
+    /// A restarted member now counts as lost (its actions fail at once) and joins again.
+    @Test func aControllerRestartedWithinOneChangeIsLostAndJoinsAgain() {
+        var core = Self.joinedDC()
+        let start = ActionGraph(actions: [GraphAction(id: 1, kind: .resource, task: "start", key: "d1_start_0", resource: "d1", node: "node3")],
+                                inputs: [[]])
+        _ = core.onCIBChanged("a change")
+        _ = core.onScheduled(start, recheck: nil)
+        #expect(core.busy)
+        let d = core.onMembership([Self.n1, Self.n2, Self.n3], restarted: [Self.n3])
+        #expect(d.contains(.recordLeft(Self.n3, clean: false, nodeStillUp: true)))
+        #expect(d.contains(.send(.joinRequest(round: 2, dc: 1))), "no join round for the restarted member: \(d)")
+        #expect(core.join.active && core.join.waitingFor.contains(Self.n3))
+        // The start in flight on node3 failed at once; the transition is over.
+        #expect(core.executor?.isFinished == true)
     }
 
     /// A fencing confirmed after its target rejoined the cluster does not mark it down (nor

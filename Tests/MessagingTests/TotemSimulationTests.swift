@@ -3,47 +3,6 @@ import NIOCore
 import Testing
 import TestSupport
 
-/// Simulated events in time order: a binary min-heap on (time, order of scheduling).
-struct EventQueue<Payload> {
-    struct Entry {
-        var time: Int64
-        var order: Int
-        var payload: Payload
-    }
-
-    var heap: [Entry] = []
-
-    static func less(_ a: Entry, _ b: Entry) -> Bool { (a.time, a.order) < (b.time, b.order) }
-
-    mutating func push(_ e: Entry) {
-        heap.append(e)
-        var i = heap.count - 1
-        while i > 0 {
-            let p = (i - 1) / 2
-            guard Self.less(heap[i], heap[p]) else { break }
-            heap.swapAt(i, p)
-            i = p
-        }
-    }
-
-    mutating func pop() -> Entry? {
-        guard !heap.isEmpty else { return nil }
-        heap.swapAt(0, heap.count - 1)
-        let top = heap.removeLast()
-        var i = 0
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var m = i
-            if l < heap.count && Self.less(heap[l], heap[m]) { m = l }
-            if r < heap.count && Self.less(heap[r], heap[m]) { m = r }
-            if m == i { break }
-            heap.swapAt(i, m)
-            i = m
-        }
-        return top
-    }
-}
-
 /// Several ``TotemRing`` instances in one process, on a simulated network that drops,
 /// duplicates, delays and reorders packets, with simulated time; everything seeded, so a failing
 /// seed replays exactly. Invariants are checked at every delivery.

@@ -103,3 +103,52 @@ public func scratchDirectory(_ label: String) -> String {
     try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
     return d
 }
+
+/// Simulated events in time order: a binary min-heap on (time, order of scheduling).
+public struct EventQueue<Payload> {
+    public struct Entry {
+        public var time: Int64
+        public var order: Int
+        public var payload: Payload
+
+        public init(time: Int64, order: Int, payload: Payload) {
+            self.time = time
+            self.order = order
+            self.payload = payload
+        }
+    }
+
+    public var heap: [Entry] = []
+
+    public init() {}
+
+    public static func less(_ a: Entry, _ b: Entry) -> Bool { (a.time, a.order) < (b.time, b.order) }
+
+    public mutating func push(_ e: Entry) {
+        heap.append(e)
+        var i = heap.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            guard Self.less(heap[i], heap[p]) else { break }
+            heap.swapAt(i, p)
+            i = p
+        }
+    }
+
+    public mutating func pop() -> Entry? {
+        guard !heap.isEmpty else { return nil }
+        heap.swapAt(0, heap.count - 1)
+        let top = heap.removeLast()
+        var i = 0
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < heap.count && Self.less(heap[l], heap[m]) { m = l }
+            if r < heap.count && Self.less(heap[r], heap[m]) { m = r }
+            if m == i { break }
+            heap.swapAt(i, m)
+            i = m
+        }
+        return top
+    }
+}

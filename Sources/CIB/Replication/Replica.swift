@@ -87,13 +87,26 @@ public struct CIBReplica: Sendable {
         do {
             let next = try Self.apply(op, to: cib)
             let patch = CIBPatch.diff(cib, next)
-            if patch.isEmpty && patch.source == patch.target {
+            if patch.isEmpty && (patch.source == patch.target || !Self.raisesVersionByItself(op)) {
+                // Nothing changes (a DC writing the same dc-version again): as in Pacemaker's
+                // cib, the version stays. An epoch raised for nothing would let a partition
+                // without quorum outbid the quorate partition's real changes at the next merge,
+                // where the newest copy wins.
                 return [.reply(request: request, .success(cib.version))]
             }
             inFlight[request] = op
             return [.multicast(.change(origin: localName, request: request, attempt: attempt, patch: patch, operation: op))]
         } catch {
             return [.reply(request: request, .failure(error))]
+        }
+    }
+
+    /// Whether an operation may raise the version without changing anything else: a whole
+    /// replacement or a patch says what version it brings.
+    static func raisesVersionByItself(_ op: Operation) -> Bool {
+        switch op {
+        case .replaceAll, .patch: return true
+        default: return false
         }
     }
 

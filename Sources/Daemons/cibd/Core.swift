@@ -7,29 +7,12 @@ import LocalIPC
 import Logging
 import Messaging
 
-/// The shell around `CIBReplica`: feeds it CPG's events and clients' requests, and performs
-/// what it asks (multicast, write, reply, notify).
-///
-/// Member names are CPG members as `nodeid:pid`: unique per process, and the same text on
-/// every node, so the replicas' tie-breaks and `origin`s agree.
-///
-/// The view number given to the replica for a configuration is a 64-bit FNV-1a hash of its
-/// sorted member list. CPG delivers every configuration change, and the messages between
-/// them, in one order on every member, and each member computes the number from the list
-/// alone, so all members of a configuration agree on it without any extra message. It tells
-/// a configuration's offers from those of the one before, which always has another member list
-/// (a process that leaves never comes back with the same pid while a peer still runs). A list
-/// recurs only after a member joined and left again; offers of the earlier configuration are
-/// delivered before the configuration change that ends it, so none is taken for the later one.
-///
-/// A round of agreement can stall when messages of a configuration are lost while the ring
-/// re-forms (nodes starting together). A member still unsynced after `resyncTicks` ticks
-/// multicasts `<cib_resync>`; every member takes its delivery, at the same place in the total
-/// order, as a new configuration with the same members and the view number of the member
-/// list plus the request's origin and count, and agrees on the newest copy again. Changes in
-/// flight are redone by their origins, as after any membership change.
+/// The shell around `CIBGroupMember` (a `CIBReplica` with its group's numbering and resync):
+/// feeds it CPG's events, clients' requests and a tick about once a second, and performs what
+/// it asks (multicast, write, reply, notify).
 actor CIBCore {
-    private var replica: CIBReplica
+    private var group: CIBGroupMember
+    private var replica: CIBReplica { group.replica }
     private let store: CIBStore
     private let outbox: AsyncStream<Data>.Continuation
     private let logger: Logger
@@ -38,15 +21,9 @@ actor CIBCore {
     private var pending: [UInt64: CheckedContinuation<Result<CIBVersion, CIBError>, Never>] = [:]
     private var nextRequest: UInt64 = 1
     private var readySent = false
-    /// The current configuration's members as CPG reported them.
-    private var members: [String] = []
-    private var unsyncedTicks = 0
-    private var resyncsSent = 0
-    /// Ticks (of about a second) unsynced before asking for a new round of agreement.
-    static let resyncTicks = 2
 
     init(member: String, cib: CIB, store: CIBStore, outbox: AsyncStream<Data>.Continuation, logger: Logger) {
-        replica = CIBReplica(localName: member, cib: cib)
+        group = CIBGroupMember(member: member, cib: cib)
         self.store = store
         self.outbox = outbox
         self.logger = logger
@@ -56,40 +33,22 @@ actor CIBCore {
         self.server = server
     }
 
-    /// The view number of a configuration (see the type's documentation).
-    static func viewNumber(_ members: [String]) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in members.sorted().joined(separator: ",").utf8 {
-            h ^= UInt64(b)
-            h = h &* 0x0000_0100_0000_01b3
-        }
-        return h
-    }
-
     // MARK: CPG
 
     func onEvent(_ event: CPGEvent) {
         switch event {
         case .configurationChange(let members, let joined, let left):
             let names = members.map(\.description)
-            self.members = names
-            unsyncedTicks = 0
             logger.info("CPG group 'cib' now has \(names.count) member(s) [\(names.joined(separator: " "))]; joined [\(joined.map(\.member.description).joined(separator: " "))], left [\(left.map { "\($0.member) (\($0.reason))" }.joined(separator: " "))]; agreeing on the newest copy")
-            perform(replica.onMembership(names, view: Self.viewNumber(names)))
+            perform(group.onConfigurationChange(names))
         case .message(let sender, let payload):
-            let message: CIBReplica.Message
             do {
                 let e = try XElement.parse(payload, source: "CPG message from \(sender)")
-                if e.name == "cib_resync" {
-                    onResync(e, from: sender.description)
-                    return
-                }
-                message = try CIBReplica.Message(xml: e)
+                perform(try group.onMessage(e, from: sender.description))
             } catch {
                 logger.error("dropped a message from \(sender) that is not a CIB message: \(error)")
                 return
             }
-            perform(replica.onDeliver(message))
         }
         if replica.isSynced && !readySent {
             readySent = true
@@ -99,25 +58,23 @@ actor CIBCore {
     }
 
     /// Called about once a second: asks for a new round of agreement when this copy has been
-    /// unsynced for `resyncTicks` ticks.
+    /// unsynced for `CIBGroupMember.resyncTicks` ticks.
     func tick() {
-        guard !replica.isSynced, !members.isEmpty else {
-            unsyncedTicks = 0
-            return
-        }
-        unsyncedTicks += 1
-        guard unsyncedTicks >= Self.resyncTicks else { return }
-        unsyncedTicks = 0
-        resyncsSent += 1
-        logger.warning("the members have not agreed on a copy for \(Self.resyncTicks) s; asking for a new round")
-        outbox.yield(Data(XElement("cib_resync", ["from": replica.localName, "n": String(resyncsSent)]).xmlBytes(.compact)))
+        perform(group.tick())
     }
 
-    private func onResync(_ e: XElement, from sender: String) {
-        guard members.contains(sender), let n = e["n"] else { return }
-        unsyncedTicks = 0
-        logger.info("\(sender) asked for a new round of agreement (\(n)); agreeing on the newest copy again")
-        perform(replica.onMembership(members, view: Self.viewNumber(members + ["resync \(sender) \(n)"])))
+    private func perform(_ directives: [CIBGroupMember.Directive]) {
+        for d in directives {
+            switch d {
+            case .replica(let r):
+                perform([r])
+            case .multicastRaw(let e):
+                logger.warning("the members have not agreed on a copy for \(CIBGroupMember.resyncTicks) s; asking for a new round")
+                outbox.yield(Data(e.xmlBytes(.compact)))
+            case .resyncing(let sender, let n):
+                logger.info("\(sender) asked for a new round of agreement (\(n)); agreeing on the newest copy again")
+            }
+        }
     }
 
     private func perform(_ directives: [CIBReplica.Directive]) {
@@ -169,7 +126,7 @@ actor CIBCore {
             let result = await withCheckedContinuation { (c: CheckedContinuation<Result<CIBVersion, CIBError>, Never>) in
                 self.assumeIsolated { core in
                     core.pending[id] = c
-                    core.perform(core.replica.onRequest(id, op))
+                    core.perform(core.group.onRequest(id, op))
                 }
             }
             switch result {

@@ -112,12 +112,14 @@ final class ControllerShell: @unchecked Sendable {
             let gone = left.filter { !stillThere.contains($0.member.nodeID) }.map {
                 (member: member($0.member.nodeID), clean: $0.reason == .leave, nodeStillUp: $0.reason == .processDown)
             }
+            // A node whose old controller left and whose new one joined in this one change.
+            let restarted = Set(left.filter { stillThere.contains($0.member.nodeID) }.map(\.member.nodeID)).sorted().map { member($0) }
             logger.info("CPG group 'crmd': \(ms.map(\.description).joined(separator: ", ")); left: \(gone.map { "\($0.member) (\($0.clean ? "clean" : "lost"))" }.joined(separator: ", "))")
             // corosyncd reports the quorum of the new ring after its membership: ask for it now,
             // so that have-quorum is written before the scheduler runs on this membership (a
             // minority must not act on the quorum its ring had before the split).
             if let q = await quorumQuery?() { await applyQuorum(q, schedule: false) }
-            await perform(core.onMembership(ms, left: gone))
+            await perform(core.onMembership(ms, left: gone, restarted: restarted))
         case .cpg(.message(let sender, let payload)):
             guard let m = try? ControllerMessage.decode(payload) else {
                 logger.warning("dropped a message from \(sender) that is not a controller message")
@@ -342,7 +344,8 @@ final class ControllerShell: @unchecked Sendable {
                 list.append(e)
             }
         }
-        return list.xmlString(.compact)
+        // What the DC asked this node to run and has not reported yet: pending.
+        return StatusRecords.addingPending(Array(core.runningLocally.values), to: list.xmlString(.compact))
     }
 
     // MARK: Directives
