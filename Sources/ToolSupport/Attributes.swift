@@ -135,9 +135,9 @@ struct AttributeOutput {
 extension ToolSupport {
     /// Runs a command as Pacemaker's tools do: a wrong option or value is one line on stderr,
     /// `PROGRAM: Unknown option --bogus`, and exit 64.
-    public static func main(_ command: any ParsableCommand.Type, program: String) -> Never {
+    public static func main(_ command: any ParsableCommand.Type, program: String, arguments: [String]? = nil) -> Never {
         do {
-            var c = try command.parseAsRoot()
+            var c = try command.parseAsRoot(arguments)
             try c.run()
             HASupport.exit(.ok)
         } catch {

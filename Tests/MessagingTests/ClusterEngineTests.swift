@@ -26,6 +26,9 @@ struct EngineCluster {
     var delivered: [NodeID: [[UInt8]]] = [:]
     var groupEvents: [NodeID: [ProcessGroups.Event]] = [:]
     var disk: [NodeID: UInt64] = [:]
+    /// Config reloads each node was asked for (by whom), and who asked a node to stop.
+    var reloads: [NodeID: [NodeID]] = [:]
+    var killedBy: [NodeID: (by: NodeID, reason: String)] = [:]
 
     static func config(nodes: Int, extraQuorum: String = "", extraTotem: String = "") -> CorosyncConfig {
         var text = "totem {\n token: 300\n token_coefficient: 0\n\(extraTotem)\n}\nquorum {\n provider: corosync_votequorum\n\(extraQuorum)\n}\nnodelist {\n"
@@ -78,6 +81,8 @@ struct EngineCluster {
             case .quorumChanged(let s): quorum[id] = s
             case .deliver(let m): delivered[id, default: []].append(m.payload)
             case .processGroup(let e): groupEvents[id, default: []].append(e)
+            case .reloadConfig(let by): reloads[id, default: []].append(by)
+            case .killed(let by, let reason): killedBy[id] = (by, reason)
             }
         }
     }
@@ -311,6 +316,34 @@ struct EngineCluster {
             #expect(got == sent, "node \(id) delivered \(got.count) of \(sent.count), or out of order")
         }
         #expect(c.engines[1]!.malformedServiceMessages == 0)
+    }
+
+    /// corosync-quorumtool -e/-v and corosync-cfgtool -R/-k: an administrator's request sent
+    /// from one node is applied by every member at the same place in the order.
+    @Test func administratorsRequestsReachEveryMember() {
+        var c = EngineCluster(nodes: 3)
+        c.run(for: 5_000_000) { $0.settled }
+        #expect(c.settled)
+        // Expected votes 5 with 3 votes present: quorum 3 everywhere, still quorate.
+        #expect(c.engines[1]!.quorum!.acceptsExpectedVotes(5))
+        #expect(!c.engines[1]!.quorum!.acceptsExpectedVotes(7), "quorum 4 could not be met by 3 votes")
+        c.perform(c.engines[2]!.submit(.setExpectedVotes(5)), at: 2)
+        c.run(for: 2_000_000) { c in (1...3).allSatisfy { c.quorum[$0]?.expectedVotes == 5 } }
+        for id: UInt32 in 1...3 {
+            #expect(c.quorum[id]?.expectedVotes == 5 && c.quorum[id]?.quorum == 3 && c.quorum[id]?.quorate == true, "node \(id): \(String(describing: c.quorum[id]))")
+        }
+        // Node 3 gets 3 votes: total 5 at every node.
+        c.perform(c.engines[1]!.submit(.setVotes(node: 3, votes: 3)), at: 1)
+        c.run(for: 2_000_000) { c in (1...3).allSatisfy { c.quorum[$0]?.totalVotes == 5 } }
+        for id: UInt32 in 1...3 { #expect(c.quorum[id]?.totalVotes == 5, "node \(id): \(String(describing: c.quorum[id]))") }
+        #expect(c.engines[2]!.votes(of: 3) == 3)
+        // Reload reaches all; kill reaches only its target.
+        c.perform(c.engines[1]!.submit(.reloadConfig), at: 1)
+        c.perform(c.engines[1]!.submit(.killNode(2, reason: "Killed by corosync-cfgtool")), at: 1)
+        c.run(for: 2_000_000) { c in c.killedBy[2] != nil && (1...3).allSatisfy { c.reloads[$0] != nil } }
+        for id: UInt32 in 1...3 { #expect(c.reloads[id] == [1]) }
+        #expect(c.killedBy[2]?.by == 1 && c.killedBy[2]?.reason == "Killed by corosync-cfgtool")
+        #expect(c.killedBy[1] == nil && c.killedBy[3] == nil)
     }
 }
 

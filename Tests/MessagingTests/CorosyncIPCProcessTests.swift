@@ -466,6 +466,84 @@ extension CPGEvent {
         await again.close()
     }
 
+    /// corosync-quorumtool -e/-v/-m and corosync-cfgtool -R/-k against three real corosyncd:
+    /// the change made through one node shows on the others; refused values are refused with
+    /// corosync's messages; the killed node's corosyncd exits.
+    @Test func quorumAndCfgChangesThroughTheTools() async throws {
+        let c = try CorosyncdProcessTests.freshCluster()
+        defer { c.tearDown() }
+        let ok = await Self.formed(c)
+        #expect(ok, "no ring of 3")
+        guard ok else { return }
+        let probe = try await Self.connect(c[3])
+        defer { Task { await probe.close() } }
+
+        // Monitoring: the status at once, then again at every change, each followed by a blank line.
+        let monitorOut = scratchDirectory("quorumtool-m") + "/out"
+        FileManager.default.createFile(atPath: monitorOut, contents: nil)
+        let monitor = Process()
+        monitor.executableURL = Tool.binDir.appendingPathComponent("corosync-quorumtool")
+        monitor.arguments = ["-m", "--root", c[2].root]
+        monitor.standardOutput = FileHandle(forWritingAtPath: monitorOut)
+        try monitor.run()
+        defer { if monitor.isRunning { kill(monitor.processIdentifier, SIGKILL); monitor.waitUntilExit() } }
+        func monitorText() -> String { (try? String(contentsOfFile: monitorOut, encoding: .utf8)) ?? "" }
+        let first = await Self.eventually(10) { monitorText().contains("Membership information") }
+        #expect(first, "corosync-quorumtool -m printed: \(monitorText())")
+
+        // -e: refused when the present votes could not make the quorum; else applied everywhere.
+        let tooMany = try Tool.run("corosync-quorumtool", ["-e", "9", "--root", c[1].root])
+        #expect(tooMany.status == 1 && tooMany.stderr.hasPrefix("Unable to set expected votes: CS_ERR_INVALID_PARAM"), "\(tooMany.stderr)")
+        let badNumber = try Tool.run("corosync-quorumtool", ["-e", "0", "--root", c[1].root])
+        #expect(badNumber.status == 1 && badNumber.stderr == "New expected votes value was not valid, try a positive number\n")
+        let e = try Tool.run("corosync-quorumtool", ["-e", "5", "--root", c[1].root])
+        #expect(e.status == 0 && e.stdout.isEmpty, "\(e.stderr)")
+        let five = await Self.eventually(10) { (try? await probe.quorumState()).map { $0.expectedVotes == 5 && $0.quorum == 3 } ?? false }
+        #expect(five, "node 3 does not show expected votes 5 and quorum 3")
+        let s3 = try Tool.run("corosync-quorumtool", ["-s", "--root", c[3].root])
+        #expect(s3.stdout.contains("Expected votes:   5\nHighest expected: 5\nTotal votes:      3\nQuorum:           3  \n"), "\(s3.stdout)")
+        let changed = await Self.eventually(10) { monitorText().contains("Expected votes:   5\n") }
+        #expect(changed, "the monitor did not print the change: \(monitorText())")
+        #expect(monitorText().components(separatedBy: "Quorum information\n").count >= 3)
+        #expect(monitor.isRunning, "corosync-quorumtool -m keeps monitoring")
+
+        // -v: node 1 (by -n) gets 3 votes: total 5 on node 3; -v alone is this node.
+        let v = try Tool.run("corosync-quorumtool", ["-v", "3", "-n", "1", "--root", c[2].root])
+        #expect(v.status == 0, "\(v.stderr)")
+        let votes = await Self.eventually(10) { (try? await probe.quorumState())?.totalVotes == 5 }
+        #expect(votes)
+        let l = try Tool.run("corosync-quorumtool", ["-l", "--root", c[3].root])
+        #expect(l.stdout.contains("         1          3 node1\n"), "\(l.stdout)")
+        let unknown = try Tool.run("corosync-quorumtool", ["-v", "1", "-n", "7", "--root", c[2].root])
+        #expect(unknown.status == 1 && unknown.stderr.hasPrefix("Unable to set votes 1 for nodeid: 7: CS_ERR_NAME_NOT_FOUND"), "\(unknown.stderr)")
+
+        // -R: every node reads corosync.conf again; a file that does not parse is refused.
+        let conf = "\(c[1].root)/etc/corosync/corosync.conf"
+        let good = try String(contentsOfFile: conf, encoding: .utf8)
+        try (good + "\nnonsense {\n").write(toFile: conf, atomically: true, encoding: .utf8)
+        let refused = try Tool.run("corosync-cfgtool", ["-R", "--root", c[1].root])
+        #expect(refused.status == 1 && refused.stdout == "Reloading corosync.conf...\n" && refused.stderr.hasPrefix("Could not reload configuration. Error CS_ERR_INVALID_PARAM"), "\(refused.stdout)\(refused.stderr)")
+        try good.write(toFile: conf, atomically: true, encoding: .utf8)
+        let reload = try Tool.run("corosync-cfgtool", ["-R", "--root", c[1].root])
+        #expect(reload.status == 0 && reload.stdout == "Reloading corosync.conf...\nDone\n", "\(reload.stdout)\(reload.stderr)")
+        let logged = await Self.eventually(10) { c.all.allSatisfy { $0.log.contains("Config reloaded from") } }
+        #expect(logged, "every node reloads: \(c.all.map { String($0.log.suffix(300)) })")
+
+        // -k: node 3's corosyncd stops; the others see it leave.
+        let badID = try Tool.run("corosync-cfgtool", ["-k", "x", "--root", c[1].root])
+        #expect(badID.status == 1 && badID.stderr == "The nodeid was not valid, try a positive number\n")
+        let k = try Tool.run("corosync-cfgtool", ["-k", "3", "--root", c[1].root])
+        #expect(k.status == 0 && k.stdout == "Killing node 3\n", "\(k.stdout)\(k.stderr)")
+        let gone = await Self.eventually(10) { !c[3].isRunning }
+        #expect(gone)
+        #expect(c[3].log.contains("Killed by node 1 : Killed by corosync-cfgtool"), "\(c[3].log.suffix(500))")
+        let noMember = try Tool.run("corosync-cfgtool", ["-k", "3", "--root", c[1].root])
+        let left = await Self.eventually(10) { (try? Tool.run("corosync-quorumtool", ["-l", "--root", c[1].root]))?.stdout.contains("node3") == false }
+        #expect(left)
+        let again = try Tool.run("corosync-cfgtool", ["-k", "3", "--root", c[1].root])
+        #expect(again.status == 1 && again.stderr.hasPrefix("Could not kill node (error = CS_ERR_NOT_EXIST"), "\(noMember.stderr) \(again.stderr)")
+    }
+
     /// Connects to a Unix socket, reads the welcome, writes `bytes`, and waits (bounded) for the
     /// server to close the connection.
     static func sendRaw(_ bytes: [UInt8], to path: String) throws {

@@ -21,19 +21,30 @@ import TestSupport
         #expect(try Tool.run("crm_node", ["-i"], env: root2).stdout == "2\n")
         #expect(try Tool.run("crm_node", ["-N", "3"], env: root2).stdout == "node3\n")
         #expect(try Tool.run("crm_node", ["-q"], env: root2).stdout == "1\n")
-        #expect(try Tool.run("crm_node", ["-p"], env: root2).stdout == "node1 node2 node3\n")
+        #expect(try Tool.run("crm_node", ["-p"], env: root2).stdout == "node1 node2 node3 \n")
         #expect(try Tool.run("crm_node", ["-l", "--root", c[2].root]).stdout == "1 node1 member\n2 node2 member\n3 node3 member\n")
 
         // node3 gone: it is lost in the list, out of the partition; two of three still make quorum.
         c[3].killHard()
         let dropped = await CorosyncIPCProcessTests.eventually(15) {
-            (try? Tool.run("crm_node", ["-p"], env: root2))?.stdout == "node1 node2\n"
+            (try? Tool.run("crm_node", ["-p"], env: root2))?.stdout == "node1 node2 \n"
         }
         #expect(dropped)
         #expect(try Tool.run("crm_node", ["-l"], env: root2).stdout == "1 node1 member\n2 node2 member\n3 node3 lost\n")
         #expect(try Tool.run("crm_node", ["-q"], env: root2).stdout == "1\n")
         let unknown = try Tool.run("crm_node", ["-N", "9"], env: root2)
         #expect(unknown.status == 105)
+
+        // node1 gone too: node2 alone has no quorum (exit 106, as Pacemaker's), and the list
+        // still has every peer, the two others lost.
+        c[1].killHard()
+        let alone = await CorosyncIPCProcessTests.eventually(15) {
+            (try? Tool.run("crm_node", ["-p"], env: root2))?.stdout == "node2 \n"
+        }
+        #expect(alone)
+        let q = try Tool.run("crm_node", ["-q"], env: root2)
+        #expect(q.stdout == "0\n" && q.status == 106, "\(q.stdout) \(q.status)")
+        #expect(try Tool.run("crm_node", ["-l"], env: root2).stdout == "1 node1 lost\n2 node2 member\n3 node3 lost\n")
     }
 
     @Test func usageAndNoDaemon() throws {

@@ -128,7 +128,7 @@ struct CPGSimulation {
             case .storeRingSeq(let s): disk[id] = s
             case .membershipChanged(let m): installed(m.ring, at: id)
             case .processGroup(let e): groupEvent(e, at: id)
-            case .gathering, .transitionalMembership, .quorumChanged, .deliver: break
+            case .gathering, .transitionalMembership, .quorumChanged, .deliver, .reloadConfig, .killed: break
             }
         }
     }

@@ -13,7 +13,7 @@ import NIOPosix
 final class CorosyncDaemon: @unchecked Sendable {
     let loop: any EventLoop
     let logger: Logger
-    let startup: Startup
+    var startup: Startup
     let protection: PacketProtection
     let incarnation: UInt64
     let ringSeqPath: String
@@ -40,7 +40,7 @@ final class CorosyncDaemon: @unchecked Sendable {
     private var statusDirty = true
     private var lastStatsWritten: PacketProtection.Stats?
     /// Set when the daemon must stop with an error (a ring id that cannot be stored).
-    private(set) var exitCode: CRMExit = .ok
+    var exitCode: CRMExit = .ok
 
     init(loop: any EventLoop, logger: Logger, startup: Startup, incarnation: UInt64, ringSeq: UInt64,
          ringSeqPath: String, statusPath: String) {
@@ -179,6 +179,13 @@ final class CorosyncDaemon: @unchecked Sendable {
                 route(event)
             case .deliver:
                 break  // Raw application messages have no local client.
+            case .reloadConfig(let by):
+                reloadConfig(requestedBy: by)
+            case .killed(let by, let reason):
+                logger.notice("[CFG   ] Killed by node \(by) : \(reason)")
+                exitCode = .error
+                shutdown(reason: "killed by node \(by) (\(reason))")
+                return
             }
         }
         if needsFlush {
@@ -343,6 +350,35 @@ final class CorosyncDaemon: @unchecked Sendable {
         } catch {
             logger.debug("cannot write \(statusPath): \(error)")
         }
+    }
+
+    // MARK: reload
+
+    /// `corosync-cfgtool -R`: reads corosync.conf again. What can change at run time takes
+    /// effect (the quorum's expected votes and each node's votes, and what cmap shows of the
+    /// file); a file that does not parse, or that changes this node's id, the transport or
+    /// the addresses, is refused with a log line and the running configuration kept.
+    func reloadConfig(requestedBy: UInt32) {
+        if let problem = Startup.checkReload(startup) {
+            logger.error("[CFG   ] Config reload requested by node \(requestedBy) failed, keeping the running configuration: \(problem)")
+            return
+        }
+        guard let fresh = try? CorosyncConfig.parse(String(decoding: FileManager.default.contents(atPath: startup.configFile) ?? Data(), as: UTF8.self),
+                                                    file: startup.configFile) else { return }
+        let old = startup.config
+        startup.config = fresh
+        logger.notice("[CFG   ] Config reloaded from \(startup.configFile) (requested by node \(requestedBy))")
+        // Runtime changes of votes, as corosync applies them after a reload.
+        if engine.quorum != nil {
+            if let expected = fresh.quorum.expectedVotes, expected != old.quorum.expectedVotes {
+                perform(engine.applyLocally(.setExpectedVotes(expected)))
+            }
+            for n in fresh.nodes {
+                let v = n.quorumVotes ?? fresh.quorum.votes ?? 1
+                if v != engine.votes(of: n.nodeID) { perform(engine.applyLocally(.setVotes(node: n.nodeID, votes: v))) }
+            }
+        }
+        publishCMapChanges()
     }
 
     // MARK: shutdown

@@ -171,6 +171,43 @@ extension CorosyncDaemon {
         case .cfgRingStatus:
             return .ringStatus(ringStatus)
 
+        case .quorumSetExpectedVotes(let votes):
+            guard let q = engine.quorum else { throw LocalRequestError("CS_ERR_NOT_EXIST: votequorum is not running (corosync.conf has no `quorum { provider: corosync_votequorum }`)") }
+            guard q.acceptsExpectedVotes(votes) else {
+                throw LocalRequestError("CS_ERR_INVALID_PARAM (with \(q.totalVotes) votes present, expected votes \(votes) would give a quorum they could not meet)")
+            }
+            logger.notice("[VOTEQ ] Expected votes set to \(votes) by pid \(pid) (uid \(connection.peer.uid))")
+            perform(engine.submit(.setExpectedVotes(votes)))
+            return .done
+
+        case .quorumSetVotes(let node, let votes):
+            guard let q = engine.quorum else { throw LocalRequestError("CS_ERR_NOT_EXIST: votequorum is not running (corosync.conf has no `quorum { provider: corosync_votequorum }`)") }
+            guard q.members.contains(where: { $0.nodeID == node }) else {
+                throw LocalRequestError("CS_ERR_NAME_NOT_FOUND (node \(node) is not a member; corosync-quorumtool -l lists the members)")
+            }
+            guard q.acceptsVotes(votes, for: node) else {
+                throw LocalRequestError("CS_ERR_INVALID_PARAM (node \(node) with \(votes) votes would give a quorum the votes present could not meet)")
+            }
+            logger.notice("[VOTEQ ] Votes of node \(node) set to \(votes) by pid \(pid) (uid \(connection.peer.uid))")
+            perform(engine.submit(.setVotes(node: node, votes: votes)))
+            return .done
+
+        case .cfgReloadConfig:
+            // Checked here first: a file that does not parse is refused before any member
+            // tries it (each member still reads its own copy).
+            if let problem = Startup.checkReload(startup) { throw LocalRequestError("CS_ERR_INVALID_PARAM (\(problem))") }
+            logger.notice("[CFG   ] Config reload requested by pid \(pid) (uid \(connection.peer.uid))")
+            perform(engine.submit(.reloadConfig))
+            return .done
+
+        case .cfgKillNode(let node, let reason):
+            guard engine.membership?.members.contains(node) == true else {
+                throw LocalRequestError("CS_ERR_NOT_EXIST (node \(node) is not a member of the ring; corosync-cfgtool -n lists the nodes)")
+            }
+            logger.notice("[CFG   ] Request to kill node \(node) from pid \(pid) (uid \(connection.peer.uid)): \(reason)")
+            perform(engine.submit(.killNode(node, reason: reason)))
+            return .done
+
         case .cfgShutdown:
             logger.notice("[CFG   ] Shutdown requested by pid \(pid) (uid \(connection.peer.uid)) over the local IPC")
             // After the reply has gone out.

@@ -127,3 +127,29 @@ struct Startup {
         }
     }
 }
+
+extension Startup {
+    /// Why corosync.conf cannot be reloaded now, or nil: it must parse, and keep this node's
+    /// id, the transport and every node's addresses (those need a restart, as in corosync).
+    static func checkReload(_ running: Startup) -> String? {
+        let file = running.configFile
+        guard let data = FileManager.default.contents(atPath: file) else { return "\(file) cannot be read" }
+        let fresh: CorosyncConfig
+        do {
+            fresh = try CorosyncConfig.parse(String(decoding: data, as: UTF8.self), file: file)
+        } catch {
+            return error.description
+        }
+        if fresh.totem.transport != running.config.totem.transport {
+            return "\(file): the transport changed; restart corosyncd on every node to change it"
+        }
+        let before = Dictionary(running.config.nodes.map { ($0.nodeID, $0.addresses) }, uniquingKeysWith: { a, _ in a })
+        for n in fresh.nodes where before[n.nodeID].map({ $0 != n.addresses }) ?? false {
+            return "\(file): the addresses of node \(n.nodeID) changed; restart corosyncd to change them"
+        }
+        guard fresh.nodes.contains(where: { $0.nodeID == running.node.nodeID }) else {
+            return "\(file): this node (id \(running.node.nodeID)) is no longer in the nodelist; put it back or stop corosyncd here"
+        }
+        return nil
+    }
+}

@@ -58,6 +58,10 @@ public struct ClusterEngine: Sendable {
         case deliver(TotemRing.Message)
         /// A closed process group event for the local members of that group.
         case processGroup(ProcessGroups.Event)
+        /// A member asked every node to read corosync.conf again (`corosync-cfgtool -R`).
+        case reloadConfig(requestedBy: NodeID)
+        /// A member asked this node to stop (`corosync-cfgtool -k`): the shell exits.
+        case killed(by: NodeID, reason: String)
     }
 
     /// The first byte of every payload on the ring says which service it belongs to.
@@ -69,6 +73,62 @@ public struct ClusterEngine: Sendable {
         /// the message (service byte first). Small CPG requests queued while the token is
         /// elsewhere are packed so (as corosync's totempg packs its messages).
         case packed = 3
+        /// An administrator's request every member applies when it is delivered (``AdminRequest``).
+        case admin = 4
+    }
+
+    /// What an administrator asks of the whole cluster, applied by every member at the same
+    /// place in the agreed order: votequorum's reconfigure (`corosync-quorumtool -e`, `-v`),
+    /// cfg's reload and kill (`corosync-cfgtool -R`, `-k`).
+    public enum AdminRequest: Sendable, Equatable {
+        case setExpectedVotes(Int)
+        case setVotes(node: NodeID, votes: Int)
+        case reloadConfig
+        case killNode(NodeID, reason: String)
+
+        /// `0x04 | kind u8 | ...`: 1 expected u32; 2 node u32, votes u32; 3; 4 node u32, reason (UTF-8, at most 255 bytes).
+        var encoded: [UInt8] {
+            var b: [UInt8] = [Service.admin.rawValue]
+            func put(_ v: UInt32) { withUnsafeBytes(of: v.bigEndian) { b.append(contentsOf: $0) } }
+            switch self {
+            case .setExpectedVotes(let n):
+                b.append(1)
+                put(UInt32(clamping: n))
+            case .setVotes(let node, let votes):
+                b.append(2)
+                put(node)
+                put(UInt32(clamping: votes))
+            case .reloadConfig:
+                b.append(3)
+            case .killNode(let node, let reason):
+                b.append(4)
+                put(node)
+                b += Array(reason.utf8.prefix(255))
+            }
+            return b
+        }
+
+        init?(decoding b: [UInt8]) {
+            guard b.count >= 2, b[0] == Service.admin.rawValue else { return nil }
+            func get(_ at: Int) -> UInt32 { b[at..<at + 4].reduce(0) { $0 << 8 | UInt32($1) } }
+            switch b[1] {
+            case 1 where b.count == 6:
+                let n = Int(get(2))
+                guard n >= 1, n <= Votequorum.maxVotes else { return nil }
+                self = .setExpectedVotes(n)
+            case 2 where b.count == 10:
+                let v = Int(get(6))
+                guard get(2) != 0, v <= Votequorum.maxVotes else { return nil }
+                self = .setVotes(node: get(2), votes: v)
+            case 3 where b.count == 2:
+                self = .reloadConfig
+            case 4 where b.count >= 6 && b.count <= 6 + 255:
+                guard get(2) != 0 else { return nil }
+                self = .killNode(get(2), reason: String(decoding: b[6...], as: UTF8.self))
+            default:
+                return nil
+            }
+        }
     }
 
     public let nodeID: NodeID
@@ -83,7 +143,7 @@ public struct ClusterEngine: Sendable {
     public private(set) var deliveredCount: UInt64 = 0
     /// Service messages that could not be decoded (and were ignored).
     public private(set) var malformedServiceMessages: UInt64 = 0
-    private let votes: [NodeID: Int]
+    private var votes: [NodeID: Int]
     private var quorumInfo: [NodeID: Votequorum.Member] = [:]
     /// The totem state after the last call, to notice a return to gather.
     private var stateSeen: TotemNode.State = .gather
@@ -102,6 +162,13 @@ public struct ClusterEngine: Sendable {
         var v: [NodeID: Int] = [:]
         for n in config.nodes { v[n.nodeID] = n.quorumVotes ?? config.quorum.votes ?? 1 }
         votes = v
+    }
+
+    /// Queues an administrator's request for every member (this one too) to apply when it is
+    /// delivered in the agreed order.
+    public mutating func submit(_ request: AdminRequest) -> [Directive] {
+        totem.submit(request.encoded)
+        return translate(totem.releaseHeldToken())
     }
 
     /// Starts gathering a membership.
@@ -266,6 +333,12 @@ public struct ClusterEngine: Sendable {
         case .application:
             deliveredCount += 1
             return [.deliver(TotemRing.Message(ring: m.ring, seq: m.seq, sender: m.sender, payload: Array(m.payload.dropFirst())))]
+        case .admin:
+            guard let request = AdminRequest(decoding: m.payload) else {
+                malformedServiceMessages += 1
+                return []
+            }
+            return onAdmin(request, from: m.sender)
         case .votequorum:
             guard let info = QuorumNodeInfo(decoding: m.payload), info.member.nodeID == m.sender else {
                 malformedServiceMessages += 1
@@ -285,6 +358,46 @@ public struct ClusterEngine: Sendable {
             return out
         }
     }
+}
+
+extension ClusterEngine {
+    /// An administrator's request, delivered: every member applies it at the same place in
+    /// the order.
+    private mutating func onAdmin(_ request: AdminRequest, from sender: NodeID) -> [Directive] {
+        switch request {
+        case .reloadConfig:
+            return [.reloadConfig(requestedBy: sender)]
+        case .killNode(let node, let reason):
+            return node == nodeID ? [.killed(by: sender, reason: reason)] : []
+        case .setExpectedVotes(let n):
+            guard quorum != nil else { return [] }
+            return translate(quorum!.setExpectedVotes(n)) + announceOwnInfo()
+        case .setVotes(let node, let n):
+            guard quorum != nil else { return [] }
+            votes[node] = n
+            quorumInfo[node]?.votes = n
+            if node == nodeID { quorumInfo[nodeID] = ownInfo }
+            let members = (membership?.members ?? []).compactMap { quorumInfo[$0] }
+            return translate(quorum!.onVotesChanged(members)) + announceOwnInfo()
+        }
+    }
+
+    /// Multicasts this node's votequorum information when it changed.
+    private mutating func announceOwnInfo() -> [Directive] {
+        guard quorum != nil, quorumInfo[nodeID] != ownInfo else { return [] }
+        quorumInfo[nodeID] = ownInfo
+        totem.submit(QuorumNodeInfo(ownInfo).encoded)
+        return translate(totem.releaseHeldToken())
+    }
+
+    /// Applies a request on this node alone, without the ring: after a config reload each
+    /// member applies what its own copy of corosync.conf says.
+    public mutating func applyLocally(_ request: AdminRequest) -> [Directive] {
+        onAdmin(request, from: nodeID)
+    }
+
+    /// The votes a node has (its configured votes, or what an administrator set).
+    public func votes(of node: NodeID) -> Int { votes[node] ?? 1 }
 }
 
 /// votequorum's node information, multicast by every member after each membership change:

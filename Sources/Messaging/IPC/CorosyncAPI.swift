@@ -369,6 +369,15 @@ public enum CorosyncRequest: Codable, Sendable {
     case cfgRingStatus
     /// cfg: shut corosyncd down (it leaves the ring cleanly).
     case cfgShutdown
+    /// votequorum: set the cluster's expected votes (every member applies it; refused, with
+    /// CS_ERR_INVALID_PARAM, when the votes present could not make the new quorum).
+    case quorumSetExpectedVotes(Int)
+    /// votequorum: set a member's votes (CS_ERR_NAME_NOT_FOUND for a node that is no member).
+    case quorumSetVotes(node: UInt32, votes: Int)
+    /// cfg: every member reads corosync.conf again.
+    case cfgReloadConfig
+    /// cfg: the node stops (corosync's kill_node); the reason goes to its log.
+    case cfgKillNode(node: UInt32, reason: String)
 }
 
 /// corosyncd's answers.

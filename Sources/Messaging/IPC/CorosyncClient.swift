@@ -229,6 +229,26 @@ public final class CorosyncClient: Sendable {
         try await expectDone(.cfgShutdown)
     }
 
+    /// Sets the cluster's expected votes (`corosync-quorumtool -e`).
+    public func setExpectedVotes(_ votes: Int) async throws {
+        try await expectDone(.quorumSetExpectedVotes(votes))
+    }
+
+    /// Sets a member's votes (`corosync-quorumtool -v N [-n NODEID]`).
+    public func setVotes(_ votes: Int, node: UInt32) async throws {
+        try await expectDone(.quorumSetVotes(node: node, votes: votes))
+    }
+
+    /// Asks every member to read corosync.conf again (`corosync-cfgtool -R`).
+    public func reloadConfig() async throws {
+        try await expectDone(.cfgReloadConfig)
+    }
+
+    /// Asks a node's corosyncd to stop (`corosync-cfgtool -k NODEID`).
+    public func killNode(_ node: UInt32, reason: String) async throws {
+        try await expectDone(.cfgKillNode(node: node, reason: reason))
+    }
+
     // MARK: - Internals
 
     private func register(_ add: (inout State, Int) -> Void) -> Int? {

@@ -217,6 +217,33 @@ public struct Votequorum: Sendable, Equatable {
         return publishIfChanged()
     }
 
+    /// A member's votes changed (the administrator's `corosync-quorumtool -v`): quorum is
+    /// calculated again and may go down.
+    public mutating func onVotesChanged(_ newMembers: [Member]) -> [Directive] {
+        members = newMembers.sorted { $0.nodeID < $1.nodeID }
+        recalculate(allowDecrease: true, byCurrentNodes: false)
+        return publishIfChanged()
+    }
+
+    /// Whether the administrator may set these expected votes: corosync refuses a value whose
+    /// quorum the votes present could not meet (or would meet with less than half of them).
+    public func acceptsExpectedVotes(_ expected: Int) -> Bool {
+        guard expected >= 1, expected <= Votequorum.maxVotes else { return false }
+        return acceptable(total: totalVotes, expected: max(expected, totalVotes))
+    }
+
+    /// Whether the administrator may give a member these votes (same rule as for expected votes).
+    public func acceptsVotes(_ votes: Int, for node: UInt32) -> Bool {
+        guard votes >= 0, votes <= Votequorum.maxVotes, members.contains(where: { $0.nodeID == node }) else { return false }
+        let total = members.reduce(0) { $0 + ($1.nodeID == node ? votes : $1.votes) }
+        return acceptable(total: total, expected: max(highestExpected(), total))
+    }
+
+    private func acceptable(total: Int, expected: Int) -> Bool {
+        let q = max(expected / 2 + 1, total / 2 + 1)
+        return q >= total / 2 && q <= total
+    }
+
     // MARK: the calculation (calculate_quorum and are_we_quorate in votequorum.c)
 
     private func highestExpected() -> Int {

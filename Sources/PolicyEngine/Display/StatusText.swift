@@ -11,16 +11,30 @@ public enum StatusText {
         public var showInactive: Bool
         /// The node a primitive runs on (crm_resource --list leaves it out).
         public var showNodes: Bool
-        public init(showPending: Bool = true, showInactive: Bool = true, showNodes: Bool = true) {
+        /// Whose layout: the two tools differ on unmanaged resources (see `Flavour`).
+        public var flavour: Flavour
+        public init(showPending: Bool = true, showInactive: Bool = true, showNodes: Bool = true, flavour: Flavour = .simulate) {
             self.showPending = showPending
             self.showInactive = showInactive
             self.showNodes = showNodes
+            self.flavour = flavour
         }
     }
 
+    /// The two layouts of the same status. `crm_simulate`'s (the scheduler suite's expected
+    /// output) names maintenance "(maintenance)" and lists a group's or clone's flags as
+    /// "disabled, maintenance"; Pacemaker 2.1.5's crm_mon and crm_resource say "(unmanaged)"
+    /// for any resource the cluster does not manage, put "unmanaged" before "disabled" on
+    /// groups and clones, give a bundle's flags in separate parentheses, and show a
+    /// promotable resource's "target-role:Unpromoted".
+    public enum Flavour: Sendable {
+        case simulate
+        case monitor
+    }
+
     /// `crm_resource --list`: every resource, with its state but not its node.
-    public static func resourceList(_ ws: WorkingSet) -> [String] {
-        let printer = Printer(ws: ws, options: .init(showPending: true, showInactive: true, showNodes: false))
+    public static func resourceList(_ ws: WorkingSet, flavour: Flavour = .monitor) -> [String] {
+        let printer = Printer(ws: ws, options: .init(showPending: true, showInactive: true, showNodes: false, flavour: flavour))
         var out = ["Full List of Resources:"]
         for i in ws.topLevel where printer.isShown(i) { out += printer.lines(i, indent: "  ") }
         if out.count == 1 { out.append("  * No resources") }
@@ -29,9 +43,9 @@ public enum StatusText {
 
     /// The status as `crm_mon -1` prints it below its summary: the node list, then the active
     /// resources (or all of them), each block at the left margin.
-    public static func monitorLines(_ ws: WorkingSet, showInactive: Bool) -> [String] {
+    public static func monitorLines(_ ws: WorkingSet, showInactive: Bool, flavour: Flavour = .monitor) -> [String] {
         var out: [String] = []
-        for line in render(ws, options: .init(showPending: true, showInactive: showInactive)) {
+        for line in render(ws, options: .init(showPending: true, showInactive: showInactive, flavour: flavour)) {
             guard line.hasPrefix("  ") else { out.append(line); continue }
             let body = String(line.dropFirst(2))
             // The block headers lose their bullet.
@@ -72,27 +86,10 @@ public enum StatusText {
         var remoteOnline: [String] = [], remoteOffline: [String] = []
         var guestOnline: [String] = []
         for n in ws.nodes.sorted(by: { naturalLess($0.name, $1.name) }) {
-            let kind = n.kind == .member ? "Node" : (n.kind == .remote ? "RemoteNode" : "GuestNode")
-            let health = n.health == .red ? " (health is RED)" : (n.health == .yellow ? " (health is YELLOW)" : "")
             if n.kind == .guest && !n.online { continue }
             let individual = n.unclean || n.pending || (n.standbyOnFail && n.online) || n.standby || n.maintenance || n.health != .green
             if individual {
-                let status: String
-                if n.unclean {
-                    status = "UNCLEAN (\(n.online ? "online" : (n.pending ? "pending" : "offline")))"
-                } else if n.pending {
-                    status = "pending"
-                } else if n.standbyOnFail && n.online {
-                    status = "standby (on-fail)"
-                } else if n.standby {
-                    let active = ws.resources.contains { $0.isPrimitive && $0.activeOn.contains(n.name) && $0.role >= .started }
-                    status = !n.online ? "OFFLINE (standby)" : (active ? "standby (with active resources)" : "standby")
-                } else if n.maintenance {
-                    status = n.online ? "maintenance" : "OFFLINE (maintenance)"
-                } else {
-                    status = n.online ? "online" : "OFFLINE"
-                }
-                lines.append("\(kind) \(n.name): \(status)\(health)")
+                lines.append(nodeLine(ws, n))
                 continue
             }
             switch (n.kind, n.online) {
@@ -109,6 +106,28 @@ public enum StatusText {
             lines.append("\(label): [ \(names.joined(separator: " ")) ]")
         }
         return lines
+    }
+
+    /// A node on its own line: `Node node1: standby (with active resources)`.
+    static func nodeLine(_ ws: WorkingSet, _ n: SchedulerNode) -> String {
+        let kind = n.kind == .member ? "Node" : (n.kind == .remote ? "RemoteNode" : "GuestNode")
+        let health = n.health == .red ? " (health is RED)" : (n.health == .yellow ? " (health is YELLOW)" : "")
+        let status: String
+        if n.unclean {
+            status = "UNCLEAN (\(n.online ? "online" : (n.pending ? "pending" : "offline")))"
+        } else if n.pending {
+            status = "pending"
+        } else if n.standbyOnFail && n.online {
+            status = "standby (on-fail)"
+        } else if n.standby {
+            let active = ws.resources.contains { $0.isPrimitive && $0.activeOn.contains(n.name) && $0.role >= .started }
+            status = !n.online ? "OFFLINE (standby)" : (active ? "standby (with active resources)" : "standby")
+        } else if n.maintenance {
+            status = n.online ? "maintenance" : "OFFLINE (maintenance)"
+        } else {
+            status = n.online ? "online" : "OFFLINE"
+        }
+        return "\(kind) \(n.name): \(status)\(health)"
     }
 
     // MARK: resources
@@ -161,9 +180,21 @@ public enum StatusText {
 
         func groupFlags(_ r: SchedulerResource) -> [String] {
             var flags: [String] = []
-            if r.targetRole == .stopped || (r.targetRole == .unpromoted && inPromotable(r)) { flags.append("disabled") }
+            let disabled = r.targetRole == .stopped || (r.targetRole == .unpromoted && inPromotable(r))
+            if options.flavour == .monitor {
+                if !collectiveManaged(r) { flags.append("unmanaged") }
+                if disabled { flags.append("disabled") }
+                return flags
+            }
+            if disabled { flags.append("disabled") }
             if ws.options.maintenanceMode || r.maintenance { flags.append("maintenance") } else if !r.managed { flags.append("unmanaged") }
             return flags
+        }
+
+        /// Whether the cluster manages a group, clone or bundle: not in maintenance (the
+        /// cluster's or its own) and not is-managed=false.
+        func collectiveManaged(_ r: SchedulerResource) -> Bool {
+            !(ws.options.maintenanceMode || r.maintenance) && r.managed
         }
 
         /// Whether the top non-bundle ancestor is a promotable clone, or the resource is the
@@ -180,6 +211,14 @@ public enum StatusText {
                 p = ws.resources[j].parent
             }
             return promotable
+        }
+
+        /// Whether the resource's top ancestor is a promotable clone.
+        func topIsPromotable(_ r: SchedulerResource) -> Bool {
+            var top = r
+            while let p = top.parent { top = ws.resources[p] }
+            if case .clone(let promotable, _) = top.variant { return promotable }
+            return false
         }
 
         func inAnonymousClone(_ r: SchedulerResource) -> Bool {
@@ -241,9 +280,15 @@ public enum StatusText {
             var flags: [String] = []
             if options.showNodes, let node, let n = ws.node(named: node), n.unclean, !n.online, r.activeOn.count <= 1 { flags.append("UNCLEAN") }
             if options.showPending, r.pendingTask == "monitor", r.pendingNode != nil { flags.append("Monitoring") }
-            if r.targetRole == .stopped && !r.orphan { flags.append("disabled") }
+            if r.targetRole == .stopped && !r.orphan {
+                flags.append("disabled")
+            } else if options.flavour == .monitor, r.targetRole == .unpromoted, topIsPromotable(r), let raw = r.meta["target-role"] {
+                flags.append("target-role:" + raw)
+            }
             if r.blocked {
                 flags.append("blocked")
+            } else if options.flavour == .monitor, !isManaged(r) {
+                flags.append("unmanaged")
             } else if isMaintenance(r) {
                 flags.append("maintenance")
             } else if !r.managed || (r.orphan && !ws.options.stopOrphanResources) {
@@ -285,8 +330,14 @@ public enum StatusText {
             var attrs: [String] = []
             if promotable { attrs.append("promotable") }
             if unique { attrs.append("unique") }
-            if r.targetRole == .stopped || (promotable && r.targetRole == .unpromoted) { attrs.append("disabled") }
-            if ws.options.maintenanceMode || r.maintenance { attrs.append("maintenance") } else if !r.managed { attrs.append("unmanaged") }
+            let cloneDisabled = r.targetRole == .stopped || (promotable && r.targetRole == .unpromoted)
+            if options.flavour == .monitor {
+                if !collectiveManaged(r) { attrs.append("unmanaged") }
+                if cloneDisabled { attrs.append("disabled") }
+            } else {
+                if cloneDisabled { attrs.append("disabled") }
+                if ws.options.maintenanceMode || r.maintenance { attrs.append("maintenance") } else if !r.managed { attrs.append("unmanaged") }
+            }
             let childName = ws.resources[i].element.elements.first { $0.name == "primitive" || $0.name == "group" }?.id ?? ""
             var lines = [indent + "* Clone Set: \(r.id) [\(childName)]" + flagText(attrs) + ":"]
             let inner = indent + "  "
@@ -378,7 +429,11 @@ public enum StatusText {
             if r.meta["globally-unique"].map(CIBValue.isTrue) == true { attrs.append("unique") }
             if ws.options.maintenanceMode || r.maintenance { attrs.append("maintenance") } else if !r.managed { attrs.append("unmanaged") }
             let word = replicas.count > 1 ? "Container bundle set" : "Container bundle"
-            var lines = [indent + "* \(word): \(r.id) [\(r.bundleImage ?? "")]" + flagText(attrs) + ":"]
+            // 2.1.5's crm_mon: each flag in its own parentheses, "unmanaged" for maintenance.
+            let flags = options.flavour == .monitor
+                ? attrs.map { " (\($0 == "maintenance" ? "unmanaged" : $0))" }.joined()
+                : flagText(attrs)
+            var lines = [indent + "* \(word): \(r.id) [\(r.bundleImage ?? "")]" + flags + ":"]
             for rep in replicas {
                 let shown = rep.child ?? rep.container
                 let containerRes = ws.resources[rep.container]

@@ -20,11 +20,34 @@ struct CfgTool: AsyncParsableCommand {
     @Flag(name: .customShort("H"), help: "Shut corosyncd down on this node (it leaves the ring cleanly).")
     var shutdown = false
 
+    @Flag(name: .customShort("R"), help: "Tell all instances of corosync in this cluster to reload corosync.conf.")
+    var reload = false
+
+    @Option(name: .customShort("k"), help: ArgumentHelp("Kill a node identified by node id.", valueName: "nodeid"))
+    var kill: String?
+
     @Option(name: .long, help: ArgumentHelp("The node's root directory (default: $SWIFTHA_ROOT, else /).", valueName: "DIR"))
     var root: String?
 
+    /// corosyncd's reason for refusing (its CS_ERR_ name first).
+    static func reason(_ error: any Error) -> String {
+        // corosyncd's own refusal reads "corosyncd: CS_ERR_...": its reason without the name.
+        let text = "\(error)"
+        return text.hasPrefix("corosyncd: CS_ERR_") ? String(text.dropFirst("corosyncd: ".count)) : text
+    }
+
     func run() async throws {
         let env = NodeEnvironment(root: root)
+        var killTarget: UInt32?
+        if let kill {
+            guard let n = UInt32(kill), n >= 1 else {
+                FileHandle.standardError.write(Data("The nodeid was not valid, try a positive number\n".utf8))
+                throw ExitCode(1)
+            }
+            killTarget = n
+            print("Killing node \(n)")
+        }
+        if reload { print("Reloading corosync.conf...") }
         let client: CorosyncClient
         do {
             client = try await CorosyncClient.connect(root: env.root, timeout: .seconds(5))
@@ -33,6 +56,25 @@ struct CfgTool: AsyncParsableCommand {
             throw ExitCode(1)
         }
         defer { Task { await client.close() } }
+        if let killTarget {
+            do {
+                try await client.killNode(killTarget, reason: "Killed by corosync-cfgtool")
+            } catch {
+                FileHandle.standardError.write(Data("Could not kill node (error = \(Self.reason(error)))\n".utf8))
+                throw ExitCode(1)
+            }
+            return
+        }
+        if reload {
+            do {
+                try await client.reloadConfig()
+                print("Done")
+            } catch {
+                FileHandle.standardError.write(Data("Could not reload configuration. Error \(Self.reason(error))\n".utf8))
+                throw ExitCode(1)
+            }
+            return
+        }
         if shutdown {
             do {
                 try await client.shutdown()

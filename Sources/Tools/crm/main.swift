@@ -322,10 +322,11 @@ struct ShellHost: CrmHost {
     static let statusOptions: [String: [String]] = [
         "inactive": ["-r"], "failcounts": ["-f"], "simple": ["-s"], "verbose": ["-V"],
         "xml": ["--output-as", "xml"], "html": ["--output-as", "html"],
+        "bynode": ["-n"], "ops": ["-o"], "timing": ["-t"], "tickets": ["-c"], "noheaders": ["-D"],
+        "full": ["-n", "-c", "-r", "-f", "-t"],
     ]
     static let statusNotYet: [String: String] = [
-        "bynode": "-n", "ops": "-o", "timing": "-t", "quiet": "-Q", "tickets": "-c", "noheaders": "-D",
-        "detail": "-R", "brief": "-b", "full": "-ncrft",
+        "quiet": "-Q", "detail": "-R", "brief": "-b",
     ]
 
     /// `crm status [<option>...]`: crm_mon -1 with crmsh's options (none: -r, as crmsh).

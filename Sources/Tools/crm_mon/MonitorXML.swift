@@ -55,12 +55,13 @@ enum MonitorXML {
         ws.resources.filter { $0.isPrimitive && $0.activeOn.contains(node) }.count
     }
 
+    /// The nodes; an online node still pending counts as standby, as Pacemaker keeps it.
     static func nodes(_ cib: CIB, _ ws: WorkingSet) -> XElement {
         var list = XElement("nodes")
         let dc = cib.root["dc-uuid"]
         for n in ws.nodes.sorted(by: { naturalLess($0.name, $1.name) }) {
             var attrs: [XAttribute] = [
-                .init("name", n.name), .init("id", n.id), .init("online", bool(n.online)), .init("standby", bool(n.standby)),
+                .init("name", n.name), .init("id", n.id), .init("online", bool(n.online)), .init("standby", bool(n.standby || (n.pending && n.online))),
                 .init("standby_onfail", bool(n.standbyOnFail)), .init("maintenance", bool(n.maintenance)),
                 .init("pending", bool(n.pending)), .init("unclean", bool(n.unclean)),
                 .init("health", n.health == .red ? "red" : (n.health == .yellow ? "yellow" : "green")),
@@ -91,6 +92,13 @@ enum MonitorXML {
         return t == .stopped || (t == .unpromoted && promotable)
     }
 
+    /// Whether the cluster manages a primitive: not blocked, not is-managed=false, and not in
+    /// maintenance (its own, the cluster's, or that of a node it is active on).
+    static func isManaged(_ ws: WorkingSet, _ r: SchedulerResource) -> Bool {
+        r.managed && !r.maintenance && !r.blocked && !ws.options.maintenanceMode
+            && !r.activeOn.contains { ws.node(named: $0)?.maintenance == true }
+    }
+
     static func resource(_ ws: WorkingSet, _ i: Int) -> XElement? {
         let r = ws.resources[i]
         switch r.variant {
@@ -99,7 +107,7 @@ enum MonitorXML {
             var attrs: [XAttribute] = [.init("id", unique ? r.id : r.configuredID), .init("resource_agent", agentName(r)), .init("role", displayRole(ws, r))]
             if let t = r.meta["target-role"] { attrs.append(.init("target_role", t)) }
             attrs += [.init("active", bool(!r.activeOn.isEmpty)), .init("orphaned", bool(r.orphan)), .init("blocked", bool(r.blocked)),
-                      .init("managed", bool(r.managed && !r.maintenance && !r.blocked)), .init("failed", bool(r.failed)),
+                      .init("managed", bool(isManaged(ws, r))), .init("failed", bool(r.failed)),
                       .init("failure_ignored", bool(r.failureIgnored)), .init("nodes_running_on", String(r.activeOn.count))]
             var e = XElement("resource", attributes: attrs)
             for n in r.activeOn {
@@ -108,21 +116,35 @@ enum MonitorXML {
             }
             return e
         case .group:
-            var e = XElement("group", ["id": r.id, "number_resources": String(r.children.count), "managed": bool(r.managed && !r.maintenance),
+            var e = XElement("group", ["id": r.id, "number_resources": String(r.children.count), "managed": bool(r.managed && !r.maintenance && !ws.options.maintenanceMode),
                                        "disabled": bool(isDisabled(r, promotable: false))])
             for c in r.children { if let x = resource(ws, c) { e.append(x) } }
             return e
         case .clone(let promotable, _):
             var attrs: [XAttribute] = [.init("id", r.id), .init("multi_state", bool(promotable)),
                                        .init("unique", bool(CIBValue.isTrue(r.meta["globally-unique"] ?? "false"))),
-                                       .init("managed", bool(r.managed && !r.maintenance)), .init("disabled", bool(isDisabled(r, promotable: promotable))),
+                                       .init("managed", bool(r.managed && !r.maintenance && !ws.options.maintenanceMode)), .init("disabled", bool(isDisabled(r, promotable: promotable))),
                                        .init("failed", bool(r.failed)), .init("failure_ignored", bool(r.failureIgnored))]
             if let t = r.meta["target-role"] ?? r.children.first.flatMap({ ws.resources[$0].meta["target-role"] }) { attrs.append(.init("target_role", t)) }
             var e = XElement("clone", attributes: attrs)
             for c in r.children { if let x = resource(ws, c) { e.append(x) } }
             return e
-        default:
-            return nil
+        case .bundle:
+            // Each replica: its address, its resource, its container, its connection.
+            let kind = ["docker", "podman", "rkt"].first { r.element.firstElement(named: $0) != nil } ?? "docker"
+            var e = XElement("bundle", attributes: [
+                .init("id", r.id), .init("type", kind), .init("image", r.bundleImage ?? ""),
+                .init("unique", bool(CIBValue.isTrue(r.meta["globally-unique"] ?? "false"))),
+                .init("managed", bool(r.managed && !r.maintenance && !ws.options.maintenanceMode)), .init("failed", bool(r.failed)),
+            ])
+            for replica in ws.bundleReplicas[i] ?? [] {
+                var x = XElement("replica", ["id": String(replica.number)])
+                for part in [replica.ip, replica.child, replica.container, replica.connection].compactMap({ $0 }) {
+                    if let y = resource(ws, part) { x.append(y) }
+                }
+                e.append(x)
+            }
+            return e
         }
     }
 
@@ -200,7 +222,7 @@ enum MonitorXML {
                 let ops = entry.elements(named: "lrm_rsc_op").filter { op in
                     let probe = op["operation"] == "monitor" && (op["interval"] ?? "0") == "0"
                     return op["operation"] != "notify" && !(probe && op["rc-code"] == "7")
-                }.sorted { (Int($0["call-id"] ?? "") ?? 0) < (Int($1["call-id"] ?? "") ?? 0) }
+                }.sorted(by: isOlder)
                 guard !ops.isEmpty else { continue }
                 let base = id.split(separator: ":").first.map(String.init) ?? id
                 let known = ws.resources.first { $0.id == id && !$0.orphan } ?? ws.resources.first { $0.configuredID == base && !$0.orphan }
@@ -231,6 +253,31 @@ enum MonitorXML {
             if !e.elements.isEmpty { list.append(e) }
         }
         return any ? list : nil
+    }
+
+    /// Pacemaker's order of one resource's operations on a node: by call id, a pending one
+    /// (call id -1) after the others unless the transition numbers say otherwise, equal call
+    /// ids by last-rc-change.
+    static func isOlder(_ a: XElement, _ b: XElement) -> Bool {
+        let x = Int(a["call-id"] ?? "") ?? -1, y = Int(b["call-id"] ?? "") ?? -1
+        if x == -1 && y == -1 { return false }
+        if x >= 0 && y >= 0 {
+            if x != y { return x < y }
+            let p = Int(a["last-rc-change"] ?? "") ?? -1, q = Int(b["last-rc-change"] ?? "") ?? -1
+            return p >= 0 && p < q
+        }
+        if x >= 0 && x < y { return true }
+        if y >= 0 && x > y { return false }
+        // One is pending: the transitions that asked for them (uuid and number in the magic).
+        func transition(_ e: XElement) -> (uuid: String, id: Int)? {
+            guard let magic = e["transition-magic"], let key = magic.split(separator: ";", maxSplits: 1).last else { return nil }
+            let parts = key.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count >= 4, let id = Int(parts[1]) else { return nil }
+            return (parts[3...].joined(separator: ":"), id)
+        }
+        guard let s = transition(a), let t = transition(b) else { return false }
+        if s.uuid.lowercased() != t.uuid.lowercased() || s.id == t.id { return y == -1 }
+        return (s.id >= 0 && s.id < t.id) || t.id == -1
     }
 
     static func failures(_ ws: WorkingSet, _ cib: CIB) -> XElement? {
@@ -296,14 +343,27 @@ enum MonitorXML {
         return list
     }
 
+    /// The tickets as Pacemaker's working set gathers them: those the status section holds,
+    /// in its order, then those only an rsc_ticket constraint names.
+    static func ticketOrder(_ cib: CIB) -> [TicketInfo] {
+        let byID = Dictionary(cib.tickets.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var ids: [String] = []
+        for s in cib.root.firstElement(named: "status")?.firstElement(named: "tickets")?.elements(named: "ticket_state") ?? [] {
+            if let id = s.id, !ids.contains(id) { ids.append(id) }
+        }
+        for c in cib.constraintElements where c.name == "rsc_ticket" {
+            if let id = c["ticket"], !ids.contains(id) { ids.append(id) }
+        }
+        for t in cib.tickets where !ids.contains(t.id) { ids.append(t.id) }
+        return ids.compactMap { byID[$0] }
+    }
+
+    /// The negative location constraints, in the order (and with the rules) the text shows them.
     static func bans(_ cib: CIB, _ ws: WorkingSet) -> XElement? {
         var list = XElement("bans")
-        for c in cib.constraintElements where c.name == "rsc_location" {
-            guard let rsc = c["rsc"], let node = c["node"], ws.node(named: node) != nil,
-                  let score = CIBValue.score(c["score"] ?? ""), score < 0 else { continue }
-            let promoted = ["Promoted", "Master"].contains(c["role"] ?? "")
-            list.append(XElement("ban", ["id": c.id ?? "", "resource": rsc, "node": node, "weight": String(max(score, -CIBValue.infinity)),
-                                         "promoted-only": bool(promoted), "master_only": bool(promoted)]))
+        for b in MonitorText.negativeLocations(cib, ws) {
+            list.append(XElement("ban", ["id": b.id, "resource": b.resource, "node": b.node, "weight": String(b.weight),
+                                         "promoted-only": bool(b.promoted), "master_only": bool(b.promoted)]))
         }
         return list.elements.isEmpty ? nil : list
     }

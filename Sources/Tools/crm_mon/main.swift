@@ -27,12 +27,39 @@ struct CrmMon: ParsableCommand {
     @Flag(name: [.customShort("A"), .customLong("show-node-attributes")], help: "Display node attributes.") var nodeAttributes = false
     @Option(name: [.customShort("i"), .customLong("interval")], help: "Update frequency of the refreshing display (default 5s).") var interval = "5s"
     @Flag(name: [.customShort("L"), .customLong("neg-locations")], help: "Display negative location constraints (bans).") var negLocations = false
+    @Flag(name: [.customShort("n"), .customLong("group-by-node")], help: "Group resources by node.") var groupByNode = false
+    @Flag(name: [.customShort("o"), .customLong("operations")], help: "Display resource operation history.") var operations = false
+    @Flag(name: [.customShort("t"), .customLong("timing-details")], help: "Display resource operation history with timing details.") var timing = false
+    @Flag(name: [.customShort("c"), .customLong("tickets")], help: "Display cluster tickets.") var tickets = false
+    @Option(name: [.customShort("m"), .customLong("fence-history")], help: ArgumentHelp(
+        "Show fence history: 0=off, 1=failures and pending (default without option), 2=add successes (default without value for option), 3=show full history.",
+        valueName: "LEVEL")) var fenceHistory: Int?
+    @Flag(name: [.customShort("D"), .customLong("hide-headers")], help: "Hide all headers.") var hideHeaders = false
     @Flag(name: [.customShort("V"), .long], help: "Print more details.") var verbose: Int
+
+    /// `-m` takes an optional level (`-m`, `-m2`, `--fence-history`, `--fence-history=3`), as
+    /// Pacemaker's does: a bare one means 2.
+    static func normalizedArguments(_ args: [String]) -> [String] {
+        var out: [String] = []
+        for a in args {
+            if a == "-m" || a == "--fence-history" {
+                out.append("--fence-history=2")
+            } else if a.hasPrefix("-m"), !a.hasPrefix("--"), a.count > 2 {
+                out.append("--fence-history=" + a.dropFirst(2))
+            } else {
+                out.append(a)
+            }
+        }
+        return out
+    }
 
     func run() throws {
         let program = "crm_mon"
         guard ["text", "xml", "html"].contains(outputAs) else {
             ToolSupport.fail(program, "--output-as \(outputAs): use text, xml or html", .usage)
+        }
+        if let level = fenceHistory, !(0...3).contains(level) {
+            ToolSupport.fail(program, "Fence history must be 0-3 (got \(level))", .usage)
         }
         guard let intervalMS = CIBValue.milliseconds(interval), intervalMS > 0 else {
             ToolSupport.fail(program, "Invalid value for -i: \(interval) (write a duration, e.g. 5s, 500ms or 1min)", .usage)
@@ -50,7 +77,9 @@ struct CrmMon: ParsableCommand {
         let program = "crm_mon"
         let cib = CIBLocation.fromEnvironment().load(program: program)
         let now = Int(Date().timeIntervalSince1970)
-        let ws = Simulator.workingSet(SchedulerInput(cib: cib, now: now))
+        var ws = Simulator.workingSet(SchedulerInput(cib: cib, now: now))
+        // Pacemaker reads the constraints only for -c and -L; a lost ticket then shows.
+        if tickets || negLocations { MonitorText.applyLostTickets(&ws) }
         if outputAs == "xml" {
             let request = CommandLine.arguments.joined(separator: " ")
             let text = MonitorXML.document(cib, ws, request: request, now: Date(timeIntervalSince1970: Double(now))).xmlString()
@@ -61,29 +90,40 @@ struct CrmMon: ParsableCommand {
             return [String(text.dropLast())]
         }
         if simple { return [MonitorText.simpleStatus(cib, ws)] }
-        var lines = MonitorText.summary(cib, ws, now: Date())
-        lines.append("")
-        lines += StatusText.monitorLines(ws, showInactive: inactive)
-        if nodeAttributes {
-            let attrs = MonitorText.nodeAttributes(ws)
-            if !attrs.isEmpty { lines += [""] + attrs }
+        // The sections in Pacemaker 2.1.5's order, a blank line between those that print.
+        var sections: [[String]] = []
+        let noDC = !ws.nodes.contains { $0.id == cib.root["dc-uuid"] }
+        if !hideHeaders {
+            sections.append(MonitorText.summary(cib, ws, now: Date()))
+            if let banner = MonitorText.managementDisabled(ws) { sections.append(banner) }
+        } else if noDC {
+            // Pacemaker always names a missing DC.
+            sections.append(["Cluster Summary:", "  * Current DC: NONE"])
         }
-        if failcounts {
-            let summary = MonitorText.migrationSummary(cib, ws)
-            if !summary.isEmpty { lines += [""] + summary }
+        if groupByNode {
+            sections += MonitorText.split(StatusText.monitorByNode(ws, showInactive: inactive))
+        } else {
+            sections += MonitorText.split(StatusText.monitorLines(ws, showInactive: inactive))
         }
+        if nodeAttributes { sections.append(MonitorText.nodeAttributes(ws)) }
+        if operations || timing {
+            sections.append(MonitorText.operations(cib, ws, timing: timing))
+        } else if failcounts {
+            sections.append(MonitorText.migrationSummary(cib, ws))
+        }
+        let failed = MonitorText.failedActions(ws)
+        if !failed.isEmpty { sections.append(["Failed Resource Actions:"] + failed) }
+        if tickets { sections.append(MonitorText.tickets(cib)) }
         if negLocations {
             let bans = MonitorText.negativeLocations(cib, ws)
             if !bans.isEmpty {
-                lines += ["", "Negative Location Constraints:"]
-                lines += bans.map { "  * \($0.id)\tprevents \($0.resource) from running \($0.promoted ? "in Promoted role " : "")on \($0.node)" }
+                sections.append(["Negative Location Constraints:"]
+                    + bans.map { "  * \($0.id)\tprevents \($0.resource) from running \($0.promoted ? "in Promoted role " : "")on \($0.node)" })
             }
         }
-        let failed = MonitorText.failedActions(ws)
-        if !failed.isEmpty {
-            lines += ["", "Failed Resource Actions:"] + failed
-        }
-        return lines
+        // -m: on a CIB file there is no fencer to ask, and Pacemaker shows no fence history
+        // either; on the live cluster stonithd's history is not shown yet.
+        return sections.filter { !$0.isEmpty }.enumerated().flatMap { $0.offset == 0 ? $0.element : [""] + $0.element }
     }
 }
 
@@ -169,6 +209,110 @@ enum MonitorText {
         lines.append(instances)
         return lines
     }
+
+    /// "Resource management is DISABLED", as 2.1.5's crm_mon says it below the summary in
+    /// maintenance mode or with stop-all-resources.
+    static func managementDisabled(_ ws: WorkingSet) -> [String]? {
+        if ws.options.maintenanceMode {
+            return ["              *** Resource management is DISABLED ***",
+                    "  The cluster will not attempt to start, stop or recover services"]
+        }
+        if ws.options.stopAllResources {
+            return ["    *** Resource management is DISABLED ***",
+                    "  The cluster will keep all resources stopped"]
+        }
+        return nil
+    }
+
+    /// What reading the rsc_ticket constraints changes in the status (Pacemaker 2.1.5 reads
+    /// them for `-c` and `-L` only): for a ticket not granted, the active resources that
+    /// depend on it with loss-policy=freeze are blocked, and with loss-policy=fence their
+    /// nodes are unclean (the role, when the constraint names one, must match).
+    static func applyLostTickets(_ ws: inout WorkingSet) {
+        let states = Dictionary((ws.cib.root.firstElement(named: "status")?.firstElement(named: "tickets")?.elements(named: "ticket_state") ?? [])
+            .compactMap { s in s.id.map { ($0, s) } }, uniquingKeysWith: { a, _ in a })
+        for c in ws.cib.constraintElements where c.name == "rsc_ticket" {
+            guard let ticket = c["ticket"], !(states[ticket]?["granted"].map(CIBValue.isTrue) ?? false) else { continue }
+            let policy = c["loss-policy"] ?? "stop"
+            guard policy == "freeze" || policy == "fence" else { continue }
+            var targets: [(id: String, role: String?)] = []
+            if let rsc = c["rsc"] { targets.append((rsc, c["rsc-role"])) }
+            for set in c.elements(named: "resource_set") {
+                for ref in set.elements(named: "resource_ref") { if let id = ref.id { targets.append((id, set["role"] ?? c["rsc-role"])) } }
+            }
+            for (id, roleName) in targets {
+                guard let top = ws.resources.firstIndex(where: { $0.id == id && !$0.orphan }) else { continue }
+                let role = roleName.flatMap { Role(name: $0) }
+                for j in ws.primitives(under: top) where !ws.resources[j].activeOn.isEmpty {
+                    var current = ws.resources[j].role
+                    if current == .started && ws.isInPromotableClone(ws.resources[j]) { current = .unpromoted }
+                    guard role == nil || role == current else { continue }
+                    if policy == "freeze" {
+                        ws.resources[j].blocked = true
+                    } else {
+                        for n in ws.nodes.indices where ws.resources[j].activeOn.contains(ws.nodes[n].name) { ws.nodes[n].unclean = true }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Lines cut into blocks at their blank lines.
+    static func split(_ lines: [String]) -> [[String]] {
+        lines.split(separator: "", omittingEmptySubsequences: true).map(Array.init)
+    }
+
+    /// `crm_mon -o` / `-t`: "Operations", each online node's resources with their history
+    /// (probes that found nothing and notifications left out), by call id; the heading alone
+    /// when no online node has any.
+    static func operations(_ cib: CIB, _ ws: WorkingSet, timing: Bool) -> [String] {
+        guard let history = MonitorXML.nodeHistory(cib, ws) else { return [] }
+        var lines = ["Operations:"]
+        for node in history.elements {
+            lines.append("  * Node: \(node["name"] ?? ""):")
+            for rsc in node.elements {
+                let id = rsc["id"] ?? ""
+                if rsc["orphan"] == "true" {
+                    lines.append("    * \(id): orphan")
+                } else {
+                    var header = "    * \(id): migration-threshold=\(rsc["migration-threshold"] ?? "")"
+                    if let c = rsc["fail-count"] { header += " fail-count=\(c)" }
+                    if let l = rsc["last-failure"] { header += " last-failure='\(l)'" }
+                    lines.append(header + ":")
+                }
+                for op in rsc.elements {
+                    var line = "      * (\(op["call"] ?? "")) \(op["task"] ?? "")"
+                    let interval = op["interval"].map { " interval=\"\($0)\"" } ?? ""
+                    if timing {
+                        line += ":" + interval
+                        if let t = op["last-rc-change"] { line += " last-rc-change=\"\(t)\"" }
+                        if let e = op["exec-time"] { line += " exec-time=\"\(e)\"" }
+                        if let q = op["queue-time"] { line += " queue-time=\"\(q)\"" }
+                        line += " rc=\(op["rc"] ?? "") (\(op["rc_text"] ?? ""))"
+                    } else if !interval.isEmpty {
+                        line += ":" + interval
+                    }
+                    lines.append(line)
+                }
+            }
+        }
+        // The heading comes with the first online node, whether or not it has a history.
+        return lines
+    }
+
+    /// `crm_mon -c`: "Tickets", `id: granted|revoked [standby] last-granted="DATE"`: the
+    /// status's tickets in document order, then those only constraints name.
+    static func tickets(_ cib: CIB) -> [String] {
+        let all = MonitorXML.ticketOrder(cib)
+        guard !all.isEmpty else { return [] }
+        return ["Tickets:"] + all.map { t in
+            var line = "  * \(t.id): \(t.granted ? "granted" : "revoked")\(t.standby ? " [standby]" : "")"
+            if let g = t.lastGranted { line += " last-granted=\"\(ctimeText(g))\"" }
+            return line
+        }
+    }
+
+    static func ctimeText(_ seconds: Int) -> String { MonitorXML.ctime(seconds) }
 
     /// `Mon Nov 23 23:14:10 2026`, in local time.
     static func timestamp(_ date: Date) -> String {
@@ -329,4 +473,4 @@ enum MonitorText {
     }
 }
 
-ToolSupport.main(CrmMon.self, program: "crm_mon")
+ToolSupport.main(CrmMon.self, program: "crm_mon", arguments: CrmMon.normalizedArguments(Array(CommandLine.arguments.dropFirst())))

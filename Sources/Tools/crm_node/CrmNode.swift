@@ -13,7 +13,7 @@ struct CrmNode: AsyncParsableCommand {
         commandName: "crm_node",
         abstract: "Tool for displaying low-level node information.",
         discussion: """
-        EXIT STATUS: 0 ok; 64 usage; 102 corosyncd or cibd is not reachable (not connected); 105 no such node; 107 (--remove) the node is still a member.
+        EXIT STATUS: 0 ok; 64 usage; 102 corosyncd or cibd is not reachable (not connected); 105 no such node; 106 (-q) the partition has no quorum; 107 (--remove) the node is still a member.
         """)
 
     @Flag(name: [.customShort("n"), .customLong("name")], help: "Show the name of the local node.") var name = false
@@ -72,10 +72,13 @@ struct CrmNode: AsyncParsableCommand {
                 print("\(id) \(nameOf(id) ?? "") \(members.contains(id) ? "member" : "lost")")
             }
         } else if partition {
+            // As Pacemaker's: each name followed by a space, then the end of the line.
             let names = state.members.map { nameOf($0.nodeID) ?? "" }.sorted(by: Self.numericLess)
-            if !names.isEmpty { print(names.joined(separator: " ")) }
+            print(names.map { $0 + " " }.joined())
         } else if quorum {
             print(state.quorate ? "1" : "0")
+            // Pacemaker's crm_node -q exits CRM_EX_QUORUM (106) without quorum.
+            if !state.quorate { throw ExitCode(106) }
         }
     }
 
