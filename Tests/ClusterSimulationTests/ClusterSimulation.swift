@@ -318,6 +318,9 @@ struct ClusterSimulation {
             groupEvent(e, at: id)
         case .gathering, .transitionalMembership, .deliver:
             break
+        case .reloadConfig, .killed:
+            // (corosync-cfgtool -R / -k: no operator in the simulation asks for them.)
+            break
         }
     }
 
