@@ -409,13 +409,17 @@ struct GraphBuilder {
         func does(_ members: [Int], _ task: String) -> Bool {
             members.contains { p in (owned[p] ?? []).contains { actions[$0].key == "\(ws.resources[p].id)_\(task)_0" } }
         }
+        // Copies stopping while others keep running: the inner clone passes its start and
+        // running points again, and the bundle its running point.
+        let partial = does(children, "stop") && !does(children, "start")
+            && children.contains { (transition.plans[$0]?.next ?? nil) != nil }
         if !children.isEmpty {
             let clone = bundleCloneName(b)
-            for (task, member) in tasks where does(children, member) {
+            for (task, member) in tasks where does(children, member) || (partial && (task == "start" || task == "running")) {
                 add(.pseudo, task: task, key: "\(clone)_\(task)_0", resource: b, node: nil)
             }
         }
-        for (task, member) in tasks where does(children + parts, member) {
+        for (task, member) in tasks where does(children + parts, member) || (partial && task == "running") {
             add(.pseudo, task: task, key: "\(ws.resources[b].id)_\(task)_0", resource: nil, node: nil)
         }
     }
