@@ -423,6 +423,14 @@ enum TransitionPlanner {
                 if revised.resources[i].activeOn.isEmpty && !before.isEmpty { revised.resources[i].role = .stopped }
             }
         }
+        // A bundle's guest node is up afterwards when its container and connection run.
+        for k in revised.nodes.indices where revised.nodes[k].isBundleNode {
+            guard let c = revised.nodes[k].container.flatMap({ revised.index(of: $0) }),
+                  let conn = Bundles.connection(ofGuest: revised.nodes[k].name, in: revised) else { continue }
+            revised.nodes[k].online = !revised.resources[c].activeOn.isEmpty && !revised.resources[conn].activeOn.isEmpty
+            revised.nodes[k].remoteReset = false
+            revised.nodes[k].unclean = false
+        }
         reviseRemoteNodes(&revised, ws, fenced: fenceable)
         // The usable nodes in natural order, found once: each placement lists its scores best
         // first, ties in that order.

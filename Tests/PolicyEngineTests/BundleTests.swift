@@ -70,4 +70,22 @@ import Testing
             Issue.record("no clone start or copy start: \(order)")
         }
     }
+
+    @Test func anUnmanagedRunningResourceIsStillMonitored() throws {
+        let rsc = """
+            <primitive id="d" class="ocf" provider="pacemaker" type="Dummy">
+              <meta_attributes id="d-m"><nvpair id="d-m1" name="is-managed" value="false"/></meta_attributes>
+              <operations><op id="d-mon" name="monitor" interval="10s"/></operations>
+            </primitive>
+            """
+        let running = """
+            <lrm id="1"><lrm_resources><lrm_resource id="d" class="ocf" provider="pacemaker" type="Dummy">
+              <lrm_rsc_op id="d_last_0" operation="start" call-id="1" rc-code="0" op-status="0" interval="0" transition-key="1:1:0:x"/>
+            </lrm_resource></lrm_resources></lrm>
+            """
+        let t = try TwoNodeCluster.schedule(rsc, status: running)
+        let onNode1 = t.graph.actions.filter { $0.node == "node1" && $0.resource == "d" }.map(\.key)
+        #expect(onNode1 == ["d_monitor_10000"])
+        #expect(t.changes.isEmpty)
+    }
 }

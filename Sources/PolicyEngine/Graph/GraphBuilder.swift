@@ -452,26 +452,33 @@ struct GraphBuilder {
         func does(_ members: [Int], _ task: String) -> Bool {
             members.contains { p in (owned[p] ?? []).contains { actions[$0].key == "\(ws.resources[p].id)_\(task)_0" } }
         }
+        // Copies stopping while others keep running: the inner clone passes its start and
+        // running points again, and the bundle its running point.
+        let partial = does(children, "stop") && !does(children, "start")
+            && children.contains { (transition.plans[$0]?.next ?? nil) != nil }
         if !children.isEmpty {
             let clone = bundleCloneName(b)
-            for (task, member) in tasks where does(children, member) {
+            for (task, member) in tasks where does(children, member) || (partial && (task == "start" || task == "running")) {
                 add(.pseudo, task: task, key: "\(clone)_\(task)_0", resource: b, node: nil)
             }
         }
-        for (task, member) in tasks where does(children + parts, member) {
+        for (task, member) in tasks where does(children + parts, member) || (partial && task == "running") {
             add(.pseudo, task: task, key: "\(ws.resources[b].id)_\(task)_0", resource: nil, node: nil)
         }
     }
 
-    /// A replica's connection is probed (where its state is unknown) only once its container
-    /// starts; without exclusive discovery for the bundle, which does not name connections.
+    /// A replica's connection is probed (where its state is unknown) once its container
+    /// starts, or at once when the container runs already (not when it cannot start);
+    /// never with exclusive discovery for the bundle, which does not name connections.
     private mutating func probeConnections(_ b: Int) {
         guard ws.options.startupProbes else { return }
         let reps = ws.bundleReplicas[b] ?? []
         guard !reps.contains(where: { assignment.exclusiveDiscovery.contains($0.container) }) else { return }
         let nodes = ws.nodes.filter { $0.kind == .member && $0.online && !$0.unclean && !$0.pending }.sorted { naturalLess($0.name, $1.name) }
         for rep in reps {
-            guard let conn = rep.connection, let start = actionsOf(rep.container, "start").first else { continue }
+            guard let conn = rep.connection else { continue }
+            let start = actionsOf(rep.container, "start").first
+            guard start != nil || !ws.resources[rep.container].activeOn.isEmpty else { continue }
             for node in nodes where !known([conn], on: node.name) && assignment.noProbeNodes[conn]?.contains(node.name) != true {
                 let p = add(.resource, task: "monitor", key: "\(ws.resources[conn].id)_monitor_0", resource: conn, node: node.name,
                             meta: ["op_target_rc": "7"])
@@ -552,6 +559,12 @@ struct GraphBuilder {
             // A resource that stays stopped still gets its Stopped-role monitors.
             if r.managed && !r.orphan && r.activeOn.isEmpty {
                 createRecurring(i, ResourcePlan(current: [], origRole: .stopped, next: nil, nextRole: .stopped, mode: .none))
+            }
+            // An unmanaged resource running on one node is still monitored there.
+            if !r.managed, !r.orphan, r.activeOn.count == 1, !assignment.isMaintained(r), !ws.options.maintenanceMode,
+               let n = ws.node(named: r.activeOn[0]), n.online, !n.maintenance {
+                let role = r.role == .unknown ? Role.started : r.role
+                createRecurring(i, ResourcePlan(current: r.activeOn, origRole: role, next: r.activeOn[0], nextRole: role, mode: .none))
             }
             return
         }

@@ -117,13 +117,19 @@ enum Bundles {
     static let replicaOrder = "#bundle-replica"
 
     /// Inside each replica, the connection and the bundled resource start after the
-    /// container (what cannot start for want of its container is "unrunnable").
+    /// container, the resource after the connection too (what cannot start for want of its
+    /// container is "unrunnable").
     static func orderings(_ ws: WorkingSet) -> [Ordering] {
         var out: [Ordering] = []
         for b in ws.bundleReplicas.keys.sorted() {
             for rep in ws.bundleReplicas[b] ?? [] {
                 for then in [rep.connection, rep.child].compactMap({ $0 }) {
                     out.append(Ordering(id: replicaOrder, first: rep.container, then: then, firstAction: "start", thenAction: "start", mandatory: true))
+                }
+                // The copy also starts after the connection to its guest node (and stops
+                // before it).
+                if let conn = rep.connection, let child = rep.child {
+                    out.append(Ordering(id: replicaOrder, first: conn, then: child, firstAction: "start", thenAction: "start", mandatory: true))
                 }
             }
         }
