@@ -123,6 +123,11 @@ enum Unpack {
             if ws.nodes[n].kind == .guest, let host = res.activeOn.first, let h = ws.node(named: host), h.unclean && !h.online {
                 online = false
             }
+            // A guest is up only once its connection is too.
+            if ws.nodes[n].kind == .guest, let ci = ws.index(of: ws.nodes[n].name), ci != r {
+                let conn = ws.resources[ci]
+                if !(conn.role >= .started && !conn.activeOn.isEmpty && !conn.failed) { online = false }
+            }
             if ws.nodes[n].kind == .guest && res.failed { ws.nodes[n].remoteReset = true }
             // A bundle's guest node is up only while its connection runs too; a failed
             // connection resets it.
