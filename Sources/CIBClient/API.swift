@@ -55,6 +55,11 @@ public enum CIBReply: Codable, Sendable, Hashable {
 public enum CIBEvent: Codable, Sendable, Hashable {
     /// A change was applied: its patch (`<diff format="2">`) as XML text.
     case changed(patch: String)
+    /// The node's copy was replaced by the cluster's newest one (a sync when members joined,
+    /// e.g. at a partition merge): the patch from the old copy to the new one. Like Pacemaker's
+    /// replace notification: what this node's partition wrote after a split may be gone (the
+    /// DC reads every node's history again).
+    case replaced(patch: String, from: String)
 }
 
 /// A cibd's state.

@@ -27,14 +27,19 @@ import Glibc
             out = root + "/pacemakerd.out"
         }
 
-        func start(daemons: String = "corosyncd,cibd,lrmd,crmd") throws {
+        /// `poweredByRoot`: pacemakerd itself carries SWIFTHA_ROOT, so that fencing the node
+        /// (fence_swiftha) takes it down too, as a power-off would; by default it survives a
+        /// fencing and starts the node's daemons again.
+        func start(daemons: String = "corosyncd,cibd,lrmd,crmd", poweredByRoot: Bool = false) throws {
             _ = FileManager.default.createFile(atPath: out, contents: nil)
             let p = Process()
             p.executableURL = Tool.binDir.appendingPathComponent("pacemakerd")
             p.arguments = ["--root", root, "--node", name, "--daemons", daemons]
             var env = ProcessInfo.processInfo.environment
             for key in ["SWIFTHA_ROOT", "SWIFTHA_NODE", "NOTIFY_SOCKET", "CIB_file"] { env.removeValue(forKey: key) }
+            if poweredByRoot { env["SWIFTHA_ROOT"] = root }
             p.environment = env
+            exitStatus = nil
             p.standardOutput = FileHandle(forWritingAtPath: out)
             p.standardError = FileHandle(forWritingAtPath: out)
             try p.run()
@@ -177,6 +182,13 @@ import Glibc
             <op id="d1-monitor-2s" name="monitor" interval="2s" timeout="20s"/></operations></primitive>
             """]) }
         #expect(rsc?.status == 0, "cibadmin: \(rsc?.status ?? -1) \(rsc?.stderr ?? "")")
+        // cibd stamped the configuration change as Pacemaker's CIB manager does; crm_mon, on
+        // another node, shows when, by whom, through which program and on which node.
+        let monitor = try Tool.run("crm_mon", ["-1"], env: ["SWIFTHA_ROOT": nodes[2].root])
+        let lastChange = monitor.stdout.split(separator: "\n").first { $0.hasPrefix("  * Last change:") }.map(String.init) ?? ""
+        let user = String(cString: getpwuid(geteuid()).pointee.pw_name)
+        #expect(lastChange.range(of: #"^  \* Last change:  \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} by \#(user) via cibadmin on node1$"#,
+                                 options: .regularExpression) != nil, "crm_mon -1 on node3: Last change line '\(lastChange)'\n\(monitor.stdout)")
 
         // 1. d1 runs on exactly one node; its lrmd and the CIB agree.
         let started = await Self.waitFor(60) {
@@ -289,6 +301,22 @@ import Glibc
             nodes[0].query("/cib/status/node_state/lrm/lrm_resources/lrm_resource[@id='fence']/lrm_rsc_op[@id='fence_last_0'][@operation='start'][@rc-code='0']").count == 1
         }
         #expect(watched, "the fence device is not started on exactly one node")
+        // Its start ran the agent's monitor through stonithd, as Pacemaker's executor does: a
+        // device whose monitor fails (fence_swiftha checks that every root exists) does not
+        // start; its start is recorded failed, with the agent's words, and it is never started.
+        let bad = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "resources", "--xml-text", """
+            <primitive id="bad-fence" class="stonith" type="fence_swiftha"><instance_attributes id="bad-ia">            <nvpair id="bad-roots" name="roots" value="node9:\(nodes[0].root)/no-such-node9"/></instance_attributes></primitive>
+            """]) }
+        #expect(bad?.status == 0, "cibadmin: \(bad?.stderr ?? "")")
+        let badFailed = await Self.waitFor(60) {
+            !nodes[0].query("/cib/status/node_state/lrm/lrm_resources/lrm_resource[@id='bad-fence']/lrm_rsc_op[@operation='start'][@rc-code='1']").isEmpty
+        }
+        let badOps = nodes[0].query("/cib/status/node_state/lrm/lrm_resources/lrm_resource[@id='bad-fence']/lrm_rsc_op")
+        #expect(badFailed, "the start of a fence device whose monitor fails was not recorded failed: \(badOps.map(\.attributes))\n\(Self.report(nodes))")
+        #expect(badOps.contains { $0["exit-reason"]?.contains("no-such-node9") == true }, "\(badOps.map(\.attributes))")
+        #expect(!badOps.contains { $0["operation"] == "start" && $0["rc-code"] == "0" }, "bad-fence was started: \(badOps.map(\.attributes))")
+        let removed = Self.retrying { nodes[0].cibadmin(["--delete", "--scope", "resources", "--xml-text", #"<primitive id="bad-fence"/>"#]) }
+        #expect(removed?.status == 0, "cibadmin --delete: \(removed?.stderr ?? "")")
 
         // Power cut on node2.
         let cut = ContinuousClock.now

@@ -45,8 +45,12 @@ actor CIBCore {
     /// Ticks (of about a second) unsynced before asking for a new round of agreement.
     static let resyncTicks = 2
 
-    init(member: String, cib: CIB, store: CIBStore, outbox: AsyncStream<Data>.Continuation, logger: Logger) {
+    /// This node's name, stamped on changes made here as `update-origin`.
+    private let nodeName: String
+
+    init(member: String, nodeName: String, cib: CIB, store: CIBStore, outbox: AsyncStream<Data>.Continuation, logger: Logger) {
         replica = CIBReplica(localName: member, cib: cib)
+        self.nodeName = nodeName
         self.store = store
         self.outbox = outbox
         self.logger = logger
@@ -121,6 +125,8 @@ actor CIBCore {
     }
 
     private func perform(_ directives: [CIBReplica.Directive]) {
+        // The member whose copy replaced this one, for the notification that follows.
+        var replacedBy: String?
         for d in directives {
             switch d {
             case .multicast(let m):
@@ -138,8 +144,12 @@ actor CIBCore {
             case .notify(let patch):
                 guard let server, !subscribers.isEmpty else { continue }
                 let subs = subscribers
-                server.broadcast(.changed(patch: patch.xml.xmlString(.compact))) { subs.contains($0.id) }
+                let text = patch.xml.xmlString(.compact)
+                let event: CIBEvent = replacedBy.map { .replaced(patch: text, from: $0) } ?? .changed(patch: text)
+                replacedBy = nil
+                server.broadcast(event) { subs.contains($0.id) }
             case .synced(let from, let version):
+                replacedBy = from
                 logger.info("took the cluster's newest copy, version \(version), from \(from)")
             }
         }
@@ -166,10 +176,11 @@ actor CIBCore {
             }
             let id = nextRequest
             nextRequest += 1
+            let stamp = Self.stamp(origin: nodeName, peer: connection.peer, now: time(nil))
             let result = await withCheckedContinuation { (c: CheckedContinuation<Result<CIBVersion, CIBError>, Never>) in
                 self.assumeIsolated { core in
                     core.pending[id] = c
-                    core.perform(core.replica.onRequest(id, op))
+                    core.perform(core.replica.onRequest(id, op, stamp: stamp))
                 }
             }
             switch result {
@@ -218,6 +229,31 @@ actor CIBCore {
             s = known
         }
         return try cib.query(section: s).xmlString()
+    }
+
+    /// Who is making a change: the client is the peer's program name (/proc/PID/comm:
+    /// cibadmin, crmd, crm_attribute...), else "cib-client"; the user is the peer's user name
+    /// (its uid when it has none); the time is in the form crm_mon reads.
+    static func stamp(origin: String, peer: PeerCredentials, now: time_t) -> CIBReplica.Stamp {
+        var client = "cib-client"
+        if let comm = try? String(contentsOfFile: "/proc/\(peer.pid)/comm", encoding: .utf8) {
+            let name = comm.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !name.isEmpty { client = name }
+        }
+        var user = String(peer.uid)
+        var pw = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        if getpwuid_r(peer.uid, &pw, &buffer, buffer.count, &result) == 0, result != nil, let name = pw.pw_name {
+            user = String(cString: name)
+        }
+        var t = now
+        var tm = tm()
+        localtime_r(&t, &tm)
+        var out = [CChar](repeating: 0, count: 64)
+        let n = strftime(&out, out.count, "%a %b %e %H:%M:%S %Y", &tm)
+        let written = String(decoding: out.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return CIBReplica.Stamp(written: written, origin: origin, client: client, user: user)
     }
 
     private static func failure(_ error: any Error) -> CIBReply {
