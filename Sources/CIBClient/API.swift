@@ -74,12 +74,16 @@ public struct CIBDaemonStatus: Codable, Sendable, Hashable {
     public var version: String
     /// The copy's digest.
     public var digest: String
+    /// How many times this cibd's copy was replaced by another member's (syncs) since it
+    /// started: a client that wrote something can tell whether it may have been lost since.
+    public var replacements: Int
 
-    public init(member: String, members: [String], synced: Bool, version: String, digest: String) {
+    public init(member: String, members: [String], synced: Bool, version: String, digest: String, replacements: Int = 0) {
         self.member = member
         self.members = members
         self.synced = synced
         self.version = version
         self.digest = digest
+        self.replacements = replacements
     }
 }

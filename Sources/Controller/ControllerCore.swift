@@ -294,8 +294,14 @@ public struct ControllerCore: Sendable {
     /// Pacemaker's DC does after a replace, the join is run again: every member's history is
     /// read from its executor and each node's `lrm` rewritten, membership and the DC recorded
     /// again, and only then is the scheduler run.
+    ///
+    /// The shell may also call it instead of `onScheduled` when it finds, about to run the
+    /// scheduler, that the copy was replaced since the join's records were written (the
+    /// scheduler's run is then dropped: it would plan on a status that misses them).
     public mutating func onCIBReplaced(_ reason: String) -> [Directive] {
         guard isDC else { return [] }
+        scheduling = false
+        pendingReason = nil
         var out: [Directive] = [.note("\(reason): reading every member's history again")]
         out += join.start(members: election.members).flatMap { handleJoin($0) }
         out += abortTransition(reason)

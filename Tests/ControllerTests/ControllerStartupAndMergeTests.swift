@@ -123,6 +123,19 @@ import TestSupport
         #expect(c.whereRunning("d1") == ["node3"] && c.startsPerNode.values.reduce(0, +) == 1)
         let rerun = c.log[recordedBefore...].filter { $0.contains("runLocally") && $0.contains("d1") }
         #expect(rerun.isEmpty, "actions on d1 after the merge: \(rerun)")
+        // Found just before the scheduler runs (the shell compares cibd's count of
+        // replacements): the run is dropped, the histories are read again, then it runs.
+        let dcCore = c.nodes[dc].core
+        var core = dcCore
+        let asked = core.onCIBChanged("a change")
+        #expect(asked.contains(where: Self.isSchedule) && core.busy)
+        let again2 = core.onCIBReplaced("replaced since the join")
+        #expect(!core.busy && core.join.active && again2.contains(.send(.joinRequest(round: 3, dc: 1))))
+        var end: [ControllerCore.Directive] = []
+        for m in [Self.n1, Self.n2, Self.n3] {
+            end += core.onMessage(.joinHistory(round: 3, nodeID: m.nodeID, node: m.name, lrmResources: "<lrm_resources/>"), from: m)
+        }
+        #expect(end.contains(where: Self.isSchedule), "the scheduler does not run after the new join: \(end)")
         // Only the DC acts on a replacement.
         var member = c.nodes[c.index("node2")].core
         #expect(member.onCIBReplaced("x").isEmpty)

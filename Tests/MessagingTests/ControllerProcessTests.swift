@@ -20,6 +20,8 @@ import Glibc
         let root: String
         var process: Process?
         let out: String
+        /// A command that runs pacemakerd elsewhere (`ip netns exec NS`), or empty.
+        var launcher: [String] = []
 
         init(name: String, root: String) {
             self.name = name
@@ -33,8 +35,15 @@ import Glibc
         func start(daemons: String = "corosyncd,cibd,lrmd,crmd", poweredByRoot: Bool = false) throws {
             _ = FileManager.default.createFile(atPath: out, contents: nil)
             let p = Process()
-            p.executableURL = Tool.binDir.appendingPathComponent("pacemakerd")
-            p.arguments = ["--root", root, "--node", name, "--daemons", daemons]
+            let pacemakerd = Tool.binDir.appendingPathComponent("pacemakerd")
+            let arguments = ["--root", root, "--node", name, "--daemons", daemons]
+            if let first = launcher.first {
+                p.executableURL = URL(fileURLWithPath: first)
+                p.arguments = Array(launcher.dropFirst()) + [pacemakerd.path] + arguments
+            } else {
+                p.executableURL = pacemakerd
+                p.arguments = arguments
+            }
             var env = ProcessInfo.processInfo.environment
             for key in ["SWIFTHA_ROOT", "SWIFTHA_NODE", "NOTIFY_SOCKET", "CIB_file"] { env.removeValue(forKey: key) }
             if poweredByRoot { env["SWIFTHA_ROOT"] = root }

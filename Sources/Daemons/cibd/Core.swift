@@ -41,6 +41,8 @@ actor CIBCore {
     /// The current configuration's members as CPG reported them.
     private var members: [String] = []
     private var unsyncedTicks = 0
+    /// Times the copy was replaced by another member's (`CIBDaemonStatus.replacements`).
+    private var replacements = 0
     private var resyncsSent = 0
     /// Ticks (of about a second) unsynced before asking for a new round of agreement.
     static let resyncTicks = 2
@@ -150,6 +152,7 @@ actor CIBCore {
                 server.broadcast(event) { subs.contains($0.id) }
             case .synced(let from, let version):
                 replacedBy = from
+                replacements += 1
                 logger.info("took the cluster's newest copy, version \(version), from \(from)")
             }
         }
@@ -197,7 +200,8 @@ actor CIBCore {
             return .done
         case .status:
             return .status(CIBDaemonStatus(member: replica.localName, members: replica.members, synced: replica.isSynced,
-                                           version: replica.cib.version.description, digest: replica.cib.digest))
+                                           version: replica.cib.version.description, digest: replica.cib.digest,
+                                           replacements: replacements))
         }
     }
 

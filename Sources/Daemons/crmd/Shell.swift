@@ -62,6 +62,10 @@ final class ControllerShell: @unchecked Sendable {
     var exiting = false
     /// Whether to leave the group on purpose when exiting (see `ControllerCore.Directive.exit`).
     var cleanExit = false
+    /// cibd's count of copy replacements when the current join round's first record was
+    /// written (see `schedule`), and whether the round has taken it yet.
+    var replacementsAtJoin: Int?
+    var joinBaselineTaken = false
     /// Fence devices started on this node (see `runLocally`).
     var startedDevices: [String: ActionResult] = [:]
     /// Call ids for results this controller makes itself (fence devices, actions lrmd could
@@ -136,6 +140,7 @@ final class ControllerShell: @unchecked Sendable {
         case .cibReplaced(let patch, let from):
             ownVersions.removeAll()
             guard core.isDC else { return }
+            joinBaselineTaken = false
             await perform(core.onCIBReplaced("the CIB was replaced by \(from)'s copy (now \(patch.target))"))
         case .lrm(let record):
             onLRMRecord(record)
@@ -517,6 +522,15 @@ final class ControllerShell: @unchecked Sendable {
             writes.status = (try? await cib.queryXML(section: .status)).flatMap { try? XElement.parse(Array($0.utf8), source: "cibd's status") }
             writes.nodes = (try? await cib.queryXML(section: .nodes)).flatMap { try? XElement.parse(Array($0.utf8), source: "cibd's nodes") }
         }
+        switch d {
+        case .recordJoin where !joinBaselineTaken:
+            joinBaselineTaken = true
+            replacementsAtJoin = (try? await cib.status())?.replacements
+        case .recordMembers:
+            joinBaselineTaken = false
+        default:
+            break
+        }
         var ok = true
         for op in writes.operations(for: d, dc: core.local) {
             var quiet = false
@@ -534,6 +548,15 @@ final class ControllerShell: @unchecked Sendable {
         } catch {
             logger.error("cannot read the CIB to run the scheduler: \(error); trying again at the next event")
             await perform(core.onScheduled(ActionGraph(), recheck: .seconds(5)))
+            return
+        }
+        // A copy replaced (a merge's sync) since this join's records were written may not hold
+        // them: the histories are read again instead of planning on it (the status is asked
+        // after the CIB, so a replacement before the CIB was read is counted).
+        if let before = replacementsAtJoin, let now = (try? await cib.status())?.replacements, now != before {
+            replacementsAtJoin = now
+            joinBaselineTaken = false
+            await perform(core.onCIBReplaced("the CIB was replaced since the join's records were written"))
             return
         }
         let now = Int(Date().timeIntervalSince1970)
