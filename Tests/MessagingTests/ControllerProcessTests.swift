@@ -326,6 +326,28 @@ import Glibc
         #expect(!badOps.contains { $0["operation"] == "start" && $0["rc-code"] == "0" }, "bad-fence was started: \(badOps.map(\.attributes))")
         let removed = Self.retrying { nodes[0].cibadmin(["--delete", "--scope", "resources", "--xml-text", #"<primitive id="bad-fence"/>"#]) }
         #expect(removed?.status == 0, "cibadmin --delete: \(removed?.stderr ?? "")")
+        // A device with a recurring monitor: it runs the agent's monitor every second; once the
+        // monitor fails (a root it names is removed), the failure and a failcount are recorded.
+        let extra = nodes[0].root + "/../watched-root"
+        try FileManager.default.createDirectory(atPath: extra, withIntermediateDirectories: true)
+        let watchedDevice = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "resources", "--xml-text", """
+            <primitive id="watched" class="stonith" type="fence_swiftha"><instance_attributes id="watched-ia">\
+            <nvpair id="watched-roots" name="roots" value="node9:\(extra)"/></instance_attributes><operations>\
+            <op id="watched-monitor-1s" name="monitor" interval="1s" timeout="20s"/></operations></primitive>
+            """]) }
+        #expect(watchedDevice?.status == 0, "cibadmin: \(watchedDevice?.stderr ?? "")")
+        let watching = await Self.waitFor(30) {
+            !nodes[0].query("//lrm_resource[@id='watched']/lrm_rsc_op[@id='watched_monitor_1000'][@rc-code='0']").isEmpty
+        }
+        #expect(watching, "the device's recurring monitor did not start:\n\(Self.report(nodes))")
+        try FileManager.default.removeItem(atPath: extra)
+        let noticed = await Self.waitFor(30) {
+            !nodes[0].query("//lrm_resource[@id='watched']/lrm_rsc_op[@id='watched_last_failure_0'][@operation='monitor']").isEmpty
+                && !nodes[0].query("//transient_attributes//nvpair[@name='fail-count-watched#monitor_1000']").isEmpty
+        }
+        #expect(noticed, "the device's failed monitor was not recorded: \(nodes[0].query("//lrm_resource[@id='watched']/lrm_rsc_op").map(\.attributes))\n\(Self.report(nodes))")
+        let unwatched = Self.retrying { nodes[0].cibadmin(["--delete", "--scope", "resources", "--xml-text", #"<primitive id="watched"/>"#]) }
+        #expect(unwatched?.status == 0, "cibadmin --delete: \(unwatched?.stderr ?? "")")
 
         // Power cut on node2.
         let cut = ContinuousClock.now

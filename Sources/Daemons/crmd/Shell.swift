@@ -66,6 +66,8 @@ final class ControllerShell: @unchecked Sendable {
     /// written (see `schedule`), and whether the round has taken it yet.
     var replacementsAtJoin: Int?
     var joinBaselineTaken = false
+    /// Recurring monitors of fence devices started here, by device (see `watchDevice`).
+    var deviceMonitors: [String: Task<Void, Never>] = [:]
     /// Fence devices started on this node (see `runLocally`).
     var startedDevices: [String: ActionResult] = [:]
     /// Call ids for results this controller makes itself (fence devices, actions lrmd could
@@ -270,12 +272,16 @@ final class ControllerShell: @unchecked Sendable {
             switch req.task {
             case "stop":
                 startedDevices[rsc] = nil
+                deviceMonitors.removeValue(forKey: rsc)?.cancel()
+            case "cancel":
+                deviceMonitors.removeValue(forKey: rsc)?.cancel()
             case "monitor":
                 rc = startedDevices[rsc] != nil ? 0 : 7
             default:
                 rc = 3
             }
             nextCallID += 1
+            if req.task == "monitor", req.intervalMS > 0, rc == 0 { watchDevice(req, rsc, callID: nextCallID) }
             let r = ActionResult(node: localName, resource: rsc, agent: req.agent ?? "", task: req.task, intervalMS: req.intervalMS,
                                  transitionKey: req.transitionKey, callID: nextCallID, rc: rc, opStatus: 0,
                                  lastRCChange: Int(Date().timeIntervalSince1970), digest: ParameterDigest.digest(req.parameters),
@@ -379,6 +385,42 @@ final class ControllerShell: @unchecked Sendable {
                                  lastRCChange: Int(Date().timeIntervalSince1970), digest: ParameterDigest.digest(req.parameters),
                                  exitReason: failure)
             sink.yield(.localResult(r))
+        }
+    }
+
+    /// A fence device's recurring monitor, as Pacemaker's executor runs it: every interval the
+    /// agent's monitor through this node's stonithd; a change of result (a failure, or a
+    /// recovery) is reported with the operation's call id, like lrmd's recurring operations.
+    func watchDevice(_ req: ActionRequest, _ rsc: String, callID: Int) {
+        deviceMonitors.removeValue(forKey: rsc)?.cancel()
+        let sink = self.sink
+        let root = env.root
+        let node = localName
+        let logger = self.logger
+        deviceMonitors[rsc] = Task {
+            var last = 0
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(max(100, req.intervalMS)))
+                guard !Task.isCancelled else { return }
+                var failure: String?
+                do {
+                    let client = try await StonithClient.connect(root: root, name: "crmd", timeout: .seconds(10))
+                    defer { Task { await client.close() } }
+                    try await client.monitor(device: rsc)
+                } catch let f as StonithFailure {
+                    failure = f.message
+                } catch {
+                    failure = "cannot ask stonithd to monitor \(rsc): \(error)"
+                }
+                let rc = failure == nil ? 0 : 1
+                guard rc != last, !Task.isCancelled else { continue }
+                last = rc
+                if let failure { logger.error("\(rsc) monitor on \(node) failed: \(failure)") }
+                sink.yield(.localResult(ActionResult(
+                    node: node, resource: rsc, agent: req.agent ?? "", task: req.task, intervalMS: req.intervalMS,
+                    transitionKey: req.transitionKey, callID: callID, rc: rc, opStatus: rc == 0 ? 0 : 4,
+                    lastRCChange: Int(Date().timeIntervalSince1970), digest: ParameterDigest.digest(req.parameters), exitReason: failure)))
+            }
         }
     }
 
