@@ -44,6 +44,8 @@ extension ControllerProcessTests {
         // node3 never starts: fenced, no sooner than 6 s after node1 and node2 were started.
         let t0 = Date()
         for n in nodes.prefix(2) { try n.start(daemons: daemons) }
+        let up = await Self.waitFor(90) { nodes.prefix(2).allSatisfy(\.started) }
+        try #require(up, "node1 and node2 did not start:\n\(Self.report(Array(nodes.prefix(2))))")
         var completed: Date?
         let fenced = await Self.waitFor(60) {
             guard let stonith = try? await StonithClient.connect(root: nodes[0].root, name: "test") else { return false }
