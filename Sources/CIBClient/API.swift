@@ -55,6 +55,11 @@ public enum CIBReply: Codable, Sendable, Hashable {
 public enum CIBEvent: Codable, Sendable, Hashable {
     /// A change was applied: its patch (`<diff format="2">`) as XML text.
     case changed(patch: String)
+    /// The node's copy was replaced by the cluster's newest one (a sync when members joined,
+    /// e.g. at a partition merge): the patch from the old copy to the new one. Like Pacemaker's
+    /// replace notification: what this node's partition wrote after a split may be gone (the
+    /// DC reads every node's history again).
+    case replaced(patch: String, from: String)
 }
 
 /// A cibd's state.
@@ -69,12 +74,16 @@ public struct CIBDaemonStatus: Codable, Sendable, Hashable {
     public var version: String
     /// The copy's digest.
     public var digest: String
+    /// How many times this cibd's copy was replaced by another member's (syncs) since it
+    /// started: a client that wrote something can tell whether it may have been lost since.
+    public var replacements: Int
 
-    public init(member: String, members: [String], synced: Bool, version: String, digest: String) {
+    public init(member: String, members: [String], synced: Bool, version: String, digest: String, replacements: Int = 0) {
         self.member = member
         self.members = members
         self.synced = synced
         self.version = version
         self.digest = digest
+        self.replacements = replacements
     }
 }

@@ -75,9 +75,45 @@ public final class CIBClient: Sendable {
             let task = Task {
                 for await event in events {
                     switch event {
-                    case .changed(let text):
+                    case .changed(let text), .replaced(let text, _):
                         if let e = try? XElement.parse(text, source: "cibd's notification"), let p = try? CIBPatch(xml: e) {
                             sink.yield(p)
+                        }
+                    }
+                }
+                sink.finish()
+            }
+            sink.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// What cibd tells a subscriber.
+    public enum Notification: Sendable, Equatable {
+        /// A change applied in the agreed order.
+        case changed(CIBPatch)
+        /// The copy was replaced by the cluster's newest one (from the member named).
+        case replaced(CIBPatch, from: String)
+    }
+
+    /// Like `changes()`, but tells a replacement of the whole copy (a sync) from a change.
+    /// Call it (or `changes()`) once per client.
+    public func notifications() async throws -> AsyncStream<Notification> {
+        let events = ipc.events
+        switch try await ipc.request(.subscribe) {
+        case .done: break
+        case let other: throw Self.failure(other)
+        }
+        return AsyncStream { sink in
+            let task = Task {
+                for await event in events {
+                    switch event {
+                    case .changed(let text):
+                        if let e = try? XElement.parse(text, source: "cibd's notification"), let p = try? CIBPatch(xml: e) {
+                            sink.yield(.changed(p))
+                        }
+                    case .replaced(let text, let from):
+                        if let e = try? XElement.parse(text, source: "cibd's notification"), let p = try? CIBPatch(xml: e) {
+                            sink.yield(.replaced(p, from: from))
                         }
                     }
                 }

@@ -25,6 +25,9 @@ public struct ControllerCore: Sendable {
         case retry
         /// A quorum gained is acted on even though no membership of the controllers followed.
         case quorumSettle
+        /// dc-deadtime since this controller started: nodes of the nodelist not seen by then
+        /// are treated as down (and, with startup-fencing, fenced).
+        case dcDeadtime
     }
 
     public enum Directive: Sendable, Equatable {
@@ -100,7 +103,8 @@ public struct ControllerCore: Sendable {
     /// history as pending at a join (`StatusRecords.addingPending`).
     public private(set) var runningLocally: [String: ActionRequest] = [:]
     /// Whether this node's partition has quorum, as corosync last said (the shell tells it,
-    /// before each membership change is handled, with `onQuorum`).
+    /// before each membership change is handled, with `onQuorum`). Meaningful only once
+    /// `quorumKnown`.
     public private(set) var quorate = true
     /// Quorum was gained, and the controllers' membership of the new ring has not come in yet
     /// (corosync tells the quorum of a ring as soon as it is installed; the process groups of
@@ -110,6 +114,17 @@ public struct ControllerCore: Sendable {
     /// only its own nodes online (and fencing the others as never seen).
     public private(set) var quorumPending = false
     public var quorumSettle: Duration = .seconds(5)
+    /// Whether corosync has told the quorum yet. Until it has, nothing is assumed: the DC
+    /// joins the members (their histories are only read) but runs no scheduler, so it starts
+    /// nothing and fences nobody; the shell keeps asking corosyncd, and the first answer
+    /// (`onQuorum`) lets the scheduler run.
+    public private(set) var quorumKnown = true
+    /// The nodes of the cluster's nodelist (`onStart`); empty: not known.
+    public private(set) var expectedNodes: Set<String> = []
+    /// Waiting, at start, for the nodes of the nodelist (up to dc-deadtime): as DC, this
+    /// controller joins the members present but runs no scheduler, so a node that is merely
+    /// slower to start is neither fenced as unseen nor has its resources placed elsewhere.
+    public private(set) var awaitingNodes = false
     /// The cluster's no-quorum-policy (the shell sets it from each scheduler run's options).
     public var noQuorumPolicy = "stop"
     /// Transitions in a row that ended with a failure.
@@ -119,14 +134,31 @@ public struct ControllerCore: Sendable {
         failedTransitions == 0 ? .zero : min(maxRetryDelay, retryDelay * (1 << min(failedTransitions - 1, 16)))
     }
 
-    public init(local: ControllerMember, uuid: String, joinDeadline: Duration = .seconds(10)) {
+    /// `quorum`: this partition's quorum when known at start; nil when corosyncd could not be
+    /// asked (see `quorumKnown`).
+    public init(local: ControllerMember, uuid: String, joinDeadline: Duration = .seconds(10), quorum: Bool? = true) {
         self.local = local
         self.uuid = uuid
+        quorate = quorum ?? false
+        quorumKnown = quorum != nil
         election = DCElection(local: local)
         join = JoinRound(deadline: joinDeadline)
     }
 
     public var isDC: Bool { election.isDC }
+
+    /// This controller starts: `nodes` are the cluster's nodelist, `deadtime` its dc-deadtime
+    /// (default 20 s). As Pacemaker's controller waits up to dc-deadtime at start before it
+    /// acts without the nodes it has not heard from, the DC runs no scheduler until every node
+    /// of the nodelist is a member or `deadtime` has passed (`Timer.dcDeadtime`). Call it once,
+    /// before the first membership.
+    public mutating func onStart(nodes: [String], deadtime: Duration) -> [Directive] {
+        expectedNodes = Set(nodes)
+        guard !expectedNodes.subtracting([local.name]).isEmpty, deadtime > .zero else { return [] }
+        awaitingNodes = true
+        return [.arm(.dcDeadtime, after: deadtime),
+                .note("waiting up to dc-deadtime (\(deadtime)) for \(expectedNodes.subtracting([local.name]).sorted().joined(separator: ", "))")]
+    }
     /// Whether the DC has a transition in progress.
     public var busy: Bool { scheduling || (executor.map { !$0.isFinished } ?? false) }
 
@@ -151,8 +183,13 @@ public struct ControllerCore: Sendable {
     public mutating func onMembership(_ members: [ControllerMember], left: [(member: ControllerMember, clean: Bool, nodeStillUp: Bool)] = []) -> [Directive] {
         let before = Set(election.members)
         membershipSequence += 1
+        var waitEnded: [Directive] = []
+        if awaitingNodes, expectedNodes.isSubset(of: Set(members.map(\.name))) {
+            awaitingNodes = false
+            waitEnded = [.disarm(.dcDeadtime), .note("every node of the nodelist is a member")]
+        }
         for m in members where !before.contains(m) { joinedAt[m.name] = membershipSequence }
-        var out: [Directive] = []
+        var out: [Directive] = waitEnded
         // The membership that a quorum gained was waiting for.
         let quorumReleased = quorumPending
         if quorumPending {
@@ -204,21 +241,28 @@ public struct ControllerCore: Sendable {
     /// Corosync's quorum state for this partition. `schedule`: run the scheduler on it (false
     /// when a membership change, handled next, schedules anyway).
     public mutating func onQuorum(_ quorate: Bool, schedule: Bool = true) -> [Directive] {
-        if quorate && !self.quorate {
-            // Gained: acted on once the controllers' membership of the new ring is in.
-            guard !quorumPending else { return [] }
-            quorumPending = true
-            return [.note("quorum gained; waiting for the controllers' membership of the new ring before acting on it"),
-                    .arm(.quorumSettle, after: quorumSettle)]
+        if quorumKnown {
+            if quorate && !self.quorate {
+                // Gained: acted on once the controllers' membership of the new ring is in.
+                guard !quorumPending else { return [] }
+                quorumPending = true
+                return [.note("quorum gained; waiting for the controllers' membership of the new ring before acting on it"),
+                        .arm(.quorumSettle, after: quorumSettle)]
+            }
+            if !quorate && quorumPending {
+                quorumPending = false
+                return [.disarm(.quorumSettle), .note("quorum lost again before the controllers' membership came in")]
+            }
+            guard quorate != self.quorate else { return [] }
         }
-        if !quorate && quorumPending {
-            quorumPending = false
-            return [.disarm(.quorumSettle), .note("quorum lost again before the controllers' membership came in")]
-        }
-        guard quorate != self.quorate else { return [] }
+        let first = !quorumKnown
         self.quorate = quorate
-        var out: [Directive] = [.note("quorum \(quorate ? "gained" : "lost")")]
-        if schedule { out += requestSchedule("quorum \(quorate ? "gained" : "lost")") }
+        quorumKnown = true
+        let what = first ? "quorum known: \(quorate ? "quorate" : "not quorate")" : "quorum \(quorate ? "gained" : "lost")"
+        var out: [Directive] = [.note(what)]
+        // The first answer ends the wait of a DC that held back its scheduler (with `schedule`
+        // false, the membership change handled next schedules).
+        if schedule { out += requestSchedule(what) }
         return out
     }
 
@@ -226,7 +270,8 @@ public struct ControllerCore: Sendable {
     /// ignore, or when the node is a member of this partition (never a node only the other,
     /// possibly majority, side sees).
     public func mayFence(_ node: String) -> Bool {
-        quorate || noQuorumPolicy == "ignore" || election.members.contains { $0.name == node }
+        guard quorumKnown else { return false }
+        return quorate || noQuorumPolicy == "ignore" || election.members.contains { $0.name == node }
     }
 
     // MARK: Messages
@@ -293,6 +338,27 @@ public struct ControllerCore: Sendable {
     public mutating func onCIBChanged(_ reason: String) -> [Directive] {
         guard isDC else { return [] }
         return requestSchedule(reason)
+    }
+
+    /// This node's copy of the CIB was replaced by another member's (cibd's sync when members
+    /// joined, as at a partition merge). A merge keeps one partition's copy whole: what the
+    /// other partition recorded since the split (results, joins, fencing) is not in it, and
+    /// this DC's own join records may have been written before the sync and lost with it. As
+    /// Pacemaker's DC does after a replace, the join is run again: every member's history is
+    /// read from its executor and each node's `lrm` rewritten, membership and the DC recorded
+    /// again, and only then is the scheduler run.
+    ///
+    /// The shell may also call it instead of `onScheduled` when it finds, about to run the
+    /// scheduler, that the copy was replaced since the join's records were written (the
+    /// scheduler's run is then dropped: it would plan on a status that misses them).
+    public mutating func onCIBReplaced(_ reason: String) -> [Directive] {
+        guard isDC else { return [] }
+        scheduling = false
+        pendingReason = nil
+        var out: [Directive] = [.note("\(reason): reading every member's history again")]
+        out += join.start(members: election.members).flatMap { handleJoin($0) }
+        out += abortTransition(reason)
+        return out
     }
 
     /// The scheduler's answer to `.schedule`. `recheck` is cluster-recheck-interval (nil: none).
@@ -379,6 +445,12 @@ public struct ControllerCore: Sendable {
             quorumPending = false
             quorate = true
             return [.note("quorum gained (no membership change of the controllers came with it)")] + requestSchedule(pendingReason ?? "quorum gained")
+        case .dcDeadtime:
+            guard awaitingNodes else { return [] }
+            awaitingNodes = false
+            let missing = expectedNodes.subtracting(election.members.map(\.name)).sorted()
+            return [.note("dc-deadtime passed without \(missing.joined(separator: ", ")): acting without them")]
+                + requestSchedule("dc-deadtime passed")
         }
     }
 
@@ -445,6 +517,14 @@ public struct ControllerCore: Sendable {
         guard isDC else { return [] }
         guard joinedOnce, !join.active else {
             return []  // the join round's completion schedules
+        }
+        guard !awaitingNodes else {
+            return []  // dc-deadtime, or the last node of the nodelist joining, schedules
+        }
+        guard quorumKnown else {
+            // Nothing is decided before corosync has said whether this partition is quorate
+            // (`onQuorum` schedules once it has).
+            return []
         }
         if let ex = executor, !ex.isFinished {
             return abortTransition(reason)

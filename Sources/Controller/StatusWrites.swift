@@ -13,6 +13,10 @@ public struct StatusWrites: Sendable {
     /// The `<status>` and `<nodes>` sections as they are now (for join and membership records).
     public var status: XElement?
     public var nodes: XElement?
+    /// The cluster's nodelist (corosync.conf): at the end of each join round, its nodes not yet
+    /// in `<nodes>` are added, as Pacemaker's DC does, so that the scheduler knows the nodes it
+    /// has never seen (unclean with startup-fencing, fenced before their resources are used).
+    public var nodelist: [ControllerMember] = []
 
     public init(nodeID: @escaping @Sendable (String) -> String, now: Int, startFailureIsFatal: Bool = true, quorate: Bool = true,
                 status: XElement? = nil, nodes: XElement? = nil) {
@@ -72,7 +76,9 @@ public struct StatusWrites: Sendable {
             let joined = members.map { m -> CIBReplica.Operation in
                 .modify(StatusRecords.joined(id: String(m.nodeID), uname: m.name), section: .status, allowCreate: true)
             }
-            return [rootAttributes(dc: dc)] + joined + StatusRecords.staleNodes(in: status, members: ids).flatMap { n -> [CIBReplica.Operation] in
+            let unseen = StatusRecords.missingNodes(in: nodes, members: nodelist.map { (String($0.nodeID), $0.name) })
+                .map { CIBReplica.Operation.create($0, section: .nodes) }
+            return [rootAttributes(dc: dc)] + joined + unseen + StatusRecords.staleNodes(in: status, members: ids).flatMap { n -> [CIBReplica.Operation] in
                 [.modify(StatusRecords.left(id: n.id, uname: n.uname, clean: false, nodeStillUp: false), section: .status, allowCreate: true),
                  // Lost, not shut down: a pending shutdown request no longer applies.
                  .xpath(Self.statePath(n.id) + "/transient_attributes/instance_attributes/nvpair[@name='shutdown']", .delete(all: true))]

@@ -45,9 +45,9 @@ import TestSupport
             }
         }
 
-        mutating func request(_ node: String, _ id: UInt64, _ op: CIBReplica.Operation) {
+        mutating func request(_ node: String, _ id: UInt64, _ op: CIBReplica.Operation, stamp: CIBReplica.Stamp? = nil) {
             var r = replicas[node]!
-            let ds = r.onRequest(id, op)
+            let ds = r.onRequest(id, op, stamp: stamp)
             replicas[node] = r
             handle(node, ds)
         }
@@ -84,6 +84,35 @@ import TestSupport
         #expect(v.epoch == 6)
         #expect(c.digests.count == 1)
         #expect(c.replicas.values.allSatisfy { $0.cib.configuration.resources.contains { $0.id == "web" } })
+    }
+
+    @Test func aConfigurationChangeIsStampedAlikeEverywhereWithoutRaisingTheEpochFurther() throws {
+        var c = try Cluster(["node1", "node2", "node3"])
+        c.deliverAll()
+        let stamp = CIBReplica.Stamp(written: "Tue Nov 24 02:46:00 2026", origin: "node2", client: "cibadmin", user: "root")
+        c.request("node2", 1, .create(Self.primitive("web"), section: .resources), stamp: stamp)
+        c.deliverAll()
+        guard case .success(let v)? = c.replies[1] else { Issue.record("no success: \(String(describing: c.replies[1]))"); return }
+        // One epoch for the change itself; the stamp raises nothing more.
+        #expect(v.epoch == 6 && v.numUpdates == 0)
+        #expect(c.digests.count == 1)
+        for r in c.replicas.values {
+            #expect(r.cib.root["cib-last-written"] == "Tue Nov 24 02:46:00 2026")
+            #expect(r.cib.root["update-origin"] == "node2")
+            #expect(r.cib.root["update-client"] == "cibadmin")
+            #expect(r.cib.root["update-user"] == "root")
+        }
+        // A status-only change is not stamped (as in Pacemaker): the last change stays.
+        let later = CIBReplica.Stamp(written: "Tue Nov 24 03:00:00 2026", origin: "node1", client: "crmd", user: "hacluster")
+        c.request("node1", 2, .modify(XElement("node_state", ["id": "1", "uname": "node1"]), section: .status, allowCreate: true), stamp: later)
+        c.deliverAll()
+        guard case .success(let v2)? = c.replies[2] else { Issue.record("no success: \(String(describing: c.replies[2]))"); return }
+        #expect(v2.epoch == 6 && v2.numUpdates == 1)
+        #expect(c.replicas.values.allSatisfy { $0.cib.root["update-origin"] == "node2" && $0.cib.root["update-client"] == "cibadmin" })
+        // A no-op change is answered without a round trip and stamps nothing.
+        c.request("node3", 3, .create(Self.primitive("web"), section: .resources), stamp: later)
+        c.deliverAll()
+        #expect(c.replicas.values.allSatisfy { $0.cib.root["cib-last-written"] == "Tue Nov 24 02:46:00 2026" })
     }
 
     @Test func aBadRequestIsRefusedAtOnceAndChangesNothing() throws {

@@ -33,6 +33,8 @@ final class SimulatedCluster {
     var startsPerNode: [String: Int] = [:]
     /// Every directive each node was given, for assertions.
     var log: [String] = []
+    /// The nodelist the DC's records add to `<nodes>` (empty: only members are added).
+    var nodelist: [ControllerMember] = []
 
     init(nodes count: Int, configuration: String) throws {
         nodes = (1...count).map { Node(core: ControllerCore(local: ControllerMember(nodeID: UInt32($0), name: "node\($0)"), uuid: "uuid-\($0)")) }
@@ -77,7 +79,9 @@ final class SimulatedCluster {
                 break
             case .becameDC, .recordJoin, .recordMembers, .recordLeft, .recordResult, .recordShutdownRequest, .recordExpectedDown, .recordFenced, .clearFailcount:
                 let names = nodes.map(\.core.local)
-                var w = StatusWrites(nodeID: { n in names.first { $0.name == n }.map { String($0.nodeID) } ?? n }, now: now)
+                var w = StatusWrites(nodeID: { n in names.first { $0.name == n }.map { String($0.nodeID) } ?? n }, now: now,
+                                     quorate: nodes[i].core.quorate)
+                w.nodelist = nodelist
                 w.status = cib.root.firstElement(named: "status")
                 w.nodes = cib.root.firstElement(named: "configuration")?.firstElement(named: "nodes")
                 apply(w.operations(for: d, dc: me))

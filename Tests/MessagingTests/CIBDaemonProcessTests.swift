@@ -178,6 +178,10 @@ final class CIBDNode: @unchecked Sendable {
         #expect(seen != nil, "node3 does not see the option set through node1")
         let mon = try Tool.run("crm_mon", ["-1"], env: ["SWIFTHA_ROOT": cibds[1].root])
         #expect(mon.status == 0 && mon.stdout.hasPrefix("Cluster Summary:"), "crm_mon: \(mon.stderr)")
+        // cibd stamped the change with when, who, through which program and on which node.
+        let lastChange = mon.stdout.split(separator: "\n").first { $0.hasPrefix("  * Last change:") }.map(String.init) ?? ""
+        #expect(lastChange.range(of: #"^  \* Last change:  \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} by \S+ via crm_attribute on \#(cibds[0].name)$"#,
+                                 options: .regularExpression) != nil, "crm_mon -1 Last change line: '\(lastChange)'")
         #expect(try Tool.run("crm_verify", ["-L"], env: ["SWIFTHA_ROOT": cibds[1].root]).status == 0)
         let deleted = try Tool.run("crm_attribute", ["--name", "no-quorum-policy", "--delete"], env: ["SWIFTHA_ROOT": cibds[1].root])
         #expect(deleted.status == 0 && deleted.stdout.hasPrefix("Deleted crm_config option:"), "\(deleted.stdout) \(deleted.stderr)")
@@ -319,6 +323,26 @@ final class CIBDNode: @unchecked Sendable {
         try cibds[0].start()
         try cibds[2].start()
         try #require(CorosyncdCluster.waitFor(30) { cibds[0].isReady && cibds[2].isReady } != nil, Comment(rawValue: Self.report(cibds)))
+        // A subscriber on node1 (as crmd is) will be told that its copy was replaced.
+        final class Heard: @unchecked Sendable {
+            let lock = NSLock()
+            var replaced: (version: CIBVersion, from: String)?
+            var subscribed = false
+        }
+        let heard = Heard()
+        let listener = Task {
+            guard let client = try? await CIBClient.connect(root: cibds[0].root), let events = try? await client.notifications() else { return }
+            heard.lock.withLock { heard.subscribed = true }
+            for await e in events {
+                if case .replaced(let patch, let from) = e {
+                    heard.lock.withLock { heard.replaced = (patch.target, from) }
+                    break
+                }
+            }
+            await client.close()
+        }
+        defer { listener.cancel() }
+        try #require(CorosyncdCluster.waitFor(10) { heard.lock.withLock { heard.subscribed } } != nil, "cannot subscribe to node1's cibd")
         // node2 joins later with the newest copy: the others take it.
         try cibds[1].start()
         try #require(CorosyncdCluster.waitFor(30) { cibds[1].isReady } != nil, Comment(rawValue: Self.report(cibds)))
@@ -326,6 +350,10 @@ final class CIBDNode: @unchecked Sendable {
             cibds.allSatisfy { $0.onDisk?.version == CIBVersion(adminEpoch: 0, epoch: 5, numUpdates: 0) }
         }
         #expect(synced != nil, "not every node took the newest copy: \(cibds.map { $0.onDisk?.version.description ?? "-" })\n\(Self.report(cibds))")
+        _ = CorosyncdCluster.waitFor(10) { heard.lock.withLock { heard.replaced != nil } }
+        let told = heard.lock.withLock { heard.replaced }
+        #expect(told?.version == CIBVersion(adminEpoch: 0, epoch: 5, numUpdates: 0) && told?.from.hasPrefix("2:") == true,
+                "node1's subscriber was not told its copy was replaced by node2's: \(String(describing: told))")
         let q = try cibds[0].cibadmin(["--query", "--scope", "resources"])
         #expect(q.stdout.contains("newer") && !q.stdout.contains("older"), "\(q.stdout)")
 

@@ -20,6 +20,8 @@ import Glibc
         let root: String
         var process: Process?
         let out: String
+        /// A command that runs pacemakerd elsewhere (`ip netns exec NS`), or empty.
+        var launcher: [String] = []
 
         init(name: String, root: String) {
             self.name = name
@@ -27,14 +29,26 @@ import Glibc
             out = root + "/pacemakerd.out"
         }
 
-        func start(daemons: String = "corosyncd,cibd,lrmd,crmd") throws {
+        /// `poweredByRoot`: pacemakerd itself carries SWIFTHA_ROOT, so that fencing the node
+        /// (fence_swiftha) takes it down too, as a power-off would; by default it survives a
+        /// fencing and starts the node's daemons again.
+        func start(daemons: String = "corosyncd,cibd,lrmd,crmd", poweredByRoot: Bool = false) throws {
             _ = FileManager.default.createFile(atPath: out, contents: nil)
             let p = Process()
-            p.executableURL = Tool.binDir.appendingPathComponent("pacemakerd")
-            p.arguments = ["--root", root, "--node", name, "--daemons", daemons]
+            let pacemakerd = Tool.binDir.appendingPathComponent("pacemakerd")
+            let arguments = ["--root", root, "--node", name, "--daemons", daemons]
+            if let first = launcher.first {
+                p.executableURL = URL(fileURLWithPath: first)
+                p.arguments = Array(launcher.dropFirst()) + [pacemakerd.path] + arguments
+            } else {
+                p.executableURL = pacemakerd
+                p.arguments = arguments
+            }
             var env = ProcessInfo.processInfo.environment
             for key in ["SWIFTHA_ROOT", "SWIFTHA_NODE", "NOTIFY_SOCKET", "CIB_file"] { env.removeValue(forKey: key) }
+            if poweredByRoot { env["SWIFTHA_ROOT"] = root }
             p.environment = env
+            exitStatus = nil
             p.standardOutput = FileHandle(forWritingAtPath: out)
             p.standardError = FileHandle(forWritingAtPath: out)
             try p.run()
@@ -177,6 +191,13 @@ import Glibc
             <op id="d1-monitor-2s" name="monitor" interval="2s" timeout="20s"/></operations></primitive>
             """]) }
         #expect(rsc?.status == 0, "cibadmin: \(rsc?.status ?? -1) \(rsc?.stderr ?? "")")
+        // cibd stamped the configuration change as Pacemaker's CIB manager does; crm_mon, on
+        // another node, shows when, by whom, through which program and on which node.
+        let monitor = try Tool.run("crm_mon", ["-1"], env: ["SWIFTHA_ROOT": nodes[2].root])
+        let lastChange = monitor.stdout.split(separator: "\n").first { $0.hasPrefix("  * Last change:") }.map(String.init) ?? ""
+        let user = String(cString: getpwuid(geteuid()).pointee.pw_name)
+        #expect(lastChange.range(of: #"^  \* Last change:  \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} by \#(user) via cibadmin on node1$"#,
+                                 options: .regularExpression) != nil, "crm_mon -1 on node3: Last change line '\(lastChange)'\n\(monitor.stdout)")
 
         // 1. d1 runs on exactly one node; its lrmd and the CIB agree.
         let started = await Self.waitFor(60) {
@@ -289,6 +310,44 @@ import Glibc
             nodes[0].query("/cib/status/node_state/lrm/lrm_resources/lrm_resource[@id='fence']/lrm_rsc_op[@id='fence_last_0'][@operation='start'][@rc-code='0']").count == 1
         }
         #expect(watched, "the fence device is not started on exactly one node")
+        // Its start ran the agent's monitor through stonithd, as Pacemaker's executor does: a
+        // device whose monitor fails (fence_swiftha checks that every root exists) does not
+        // start; its start is recorded failed, with the agent's words, and it is never started.
+        let bad = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "resources", "--xml-text", """
+            <primitive id="bad-fence" class="stonith" type="fence_swiftha"><instance_attributes id="bad-ia">            <nvpair id="bad-roots" name="roots" value="node9:\(nodes[0].root)/no-such-node9"/></instance_attributes></primitive>
+            """]) }
+        #expect(bad?.status == 0, "cibadmin: \(bad?.stderr ?? "")")
+        let badFailed = await Self.waitFor(60) {
+            !nodes[0].query("/cib/status/node_state/lrm/lrm_resources/lrm_resource[@id='bad-fence']/lrm_rsc_op[@operation='start'][@rc-code='1']").isEmpty
+        }
+        let badOps = nodes[0].query("/cib/status/node_state/lrm/lrm_resources/lrm_resource[@id='bad-fence']/lrm_rsc_op")
+        #expect(badFailed, "the start of a fence device whose monitor fails was not recorded failed: \(badOps.map(\.attributes))\n\(Self.report(nodes))")
+        #expect(badOps.contains { $0["exit-reason"]?.contains("no-such-node9") == true }, "\(badOps.map(\.attributes))")
+        #expect(!badOps.contains { $0["operation"] == "start" && $0["rc-code"] == "0" }, "bad-fence was started: \(badOps.map(\.attributes))")
+        let removed = Self.retrying { nodes[0].cibadmin(["--delete", "--scope", "resources", "--xml-text", #"<primitive id="bad-fence"/>"#]) }
+        #expect(removed?.status == 0, "cibadmin --delete: \(removed?.stderr ?? "")")
+        // A device with a recurring monitor: it runs the agent's monitor every second; once the
+        // monitor fails (a root it names is removed), the failure and a failcount are recorded.
+        let extra = nodes[0].root + "/../watched-root"
+        try FileManager.default.createDirectory(atPath: extra, withIntermediateDirectories: true)
+        let watchedDevice = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "resources", "--xml-text", """
+            <primitive id="watched" class="stonith" type="fence_swiftha"><instance_attributes id="watched-ia">\
+            <nvpair id="watched-roots" name="roots" value="node9:\(extra)"/></instance_attributes><operations>\
+            <op id="watched-monitor-1s" name="monitor" interval="1s" timeout="20s"/></operations></primitive>
+            """]) }
+        #expect(watchedDevice?.status == 0, "cibadmin: \(watchedDevice?.stderr ?? "")")
+        let watching = await Self.waitFor(30) {
+            !nodes[0].query("//lrm_resource[@id='watched']/lrm_rsc_op[@id='watched_monitor_1000'][@rc-code='0']").isEmpty
+        }
+        #expect(watching, "the device's recurring monitor did not start:\n\(Self.report(nodes))")
+        try FileManager.default.removeItem(atPath: extra)
+        let noticed = await Self.waitFor(30) {
+            !nodes[0].query("//lrm_resource[@id='watched']/lrm_rsc_op[@id='watched_last_failure_0'][@operation='monitor']").isEmpty
+                && !nodes[0].query("//transient_attributes//nvpair[@name='fail-count-watched#monitor_1000']").isEmpty
+        }
+        #expect(noticed, "the device's failed monitor was not recorded: \(nodes[0].query("//lrm_resource[@id='watched']/lrm_rsc_op").map(\.attributes))\n\(Self.report(nodes))")
+        let unwatched = Self.retrying { nodes[0].cibadmin(["--delete", "--scope", "resources", "--xml-text", #"<primitive id="watched"/>"#]) }
+        #expect(unwatched?.status == 0, "cibadmin --delete: \(unwatched?.stderr ?? "")")
 
         // Power cut on node2.
         let cut = ContinuousClock.now

@@ -73,8 +73,8 @@ public struct CIBGroupMember: Sendable {
     }
 
     /// A client's change (see `CIBReplica.onRequest`).
-    public mutating func onRequest(_ request: UInt64, _ op: CIBReplica.Operation) -> [Directive] {
-        replica.onRequest(request, op).map { .replica($0) }
+    public mutating func onRequest(_ request: UInt64, _ op: CIBReplica.Operation, stamp: CIBReplica.Stamp? = nil) -> [Directive] {
+        replica.onRequest(request, op, stamp: stamp).map { .replica($0) }
     }
 
     /// About once a second: asks for a new round of agreement when this copy has been

@@ -49,6 +49,36 @@ public struct CIBReplica: Sendable {
         case synced(from: String, version: CIBVersion)
     }
 
+    /// Who made a change and when, stamped on `<cib>` (`cib-last-written`, `update-origin`,
+    /// `update-client`, `update-user`) as Pacemaker's CIB manager does. The origin puts it in
+    /// the patch it multicasts, so every member writes the same values. Like Pacemaker, only a
+    /// configuration change (one that raises the epoch) is stamped; the stamp itself raises
+    /// nothing (these are status root attributes).
+    public struct Stamp: Sendable, Equatable {
+        /// In the form crm_mon reads: "Tue Nov 24 02:46:00 2026".
+        public var written: String
+        public var origin: String
+        public var client: String
+        public var user: String
+
+        public init(written: String, origin: String, client: String, user: String) {
+            self.written = written
+            self.origin = origin
+            self.client = client
+            self.user = user
+        }
+
+        /// The CIB with the stamp on its root; the version is left as it is.
+        public func applied(to cib: CIB) -> CIB {
+            var c = cib
+            c.root["cib-last-written"] = written
+            c.root["update-origin"] = origin
+            c.root["update-client"] = client
+            c.root["update-user"] = user
+            return c
+        }
+    }
+
     public let localName: String
     public private(set) var cib: CIB
     public private(set) var members: [String] = []
@@ -64,6 +94,8 @@ public struct CIBReplica: Sendable {
     private var queued: [(UInt64, Operation)] = []
     /// Changes multicast and not yet delivered back, by request.
     private var inFlight: [UInt64: Operation] = [:]
+    /// The stamps of requests not yet answered (kept for redoing them).
+    private var stamps: [UInt64: Stamp] = [:]
 
     public init(localName: String, cib: CIB, maxAttempts: Int = 5) {
         self.localName = localName
@@ -75,7 +107,8 @@ public struct CIBReplica: Sendable {
 
     /// A client asks for a change. It is checked against the local copy at once (a bad
     /// request is refused without a round trip) and multicast.
-    public mutating func onRequest(_ request: UInt64, _ op: Operation) -> [Directive] {
+    public mutating func onRequest(_ request: UInt64, _ op: Operation, stamp: Stamp? = nil) -> [Directive] {
+        if let stamp { stamps[request] = stamp }
         guard isSynced else {
             queued.append((request, op))
             return []
@@ -85,18 +118,25 @@ public struct CIBReplica: Sendable {
 
     private mutating func propose(_ request: UInt64, _ op: Operation, attempt: Int) -> [Directive] {
         do {
-            let next = try Self.apply(op, to: cib)
-            let patch = CIBPatch.diff(cib, next)
+            var next = try Self.apply(op, to: cib)
+            var patch = CIBPatch.diff(cib, next)
             if patch.isEmpty && (patch.source == patch.target || !Self.raisesVersionByItself(op)) {
                 // Nothing changes (a DC writing the same dc-version again): as in Pacemaker's
                 // cib, the version stays. An epoch raised for nothing would let a partition
                 // without quorum outbid the quorate partition's real changes at the next merge,
                 // where the newest copy wins.
+                stamps[request] = nil
                 return [.reply(request: request, .success(cib.version))]
+            }
+            let configChanged = next.version.adminEpoch != cib.version.adminEpoch || next.version.epoch != cib.version.epoch
+            if configChanged, let stamp = stamps[request] {
+                next = stamp.applied(to: next)
+                patch = CIBPatch.diff(cib, next)
             }
             inFlight[request] = op
             return [.multicast(.change(origin: localName, request: request, attempt: attempt, patch: patch, operation: op))]
         } catch {
+            stamps[request] = nil
             return [.reply(request: request, .failure(error))]
         }
     }
@@ -176,6 +216,7 @@ public struct CIBReplica: Sendable {
             cib = next
             var out: [Directive] = [.persist(next), .notify(patch)]
             if origin == localName, inFlight.removeValue(forKey: request) != nil {
+                stamps[request] = nil
                 out.append(.reply(request: request, .success(next.version)))
             }
             return out
@@ -184,6 +225,7 @@ public struct CIBReplica: Sendable {
             // refuses it). The origin redoes the operation on the new copy.
             guard origin == localName, inFlight.removeValue(forKey: request) != nil else { return [] }
             if attempt >= maxAttempts {
+                stamps[request] = nil
                 return [.reply(request: request, .failure(CIBError(.versionMismatch, "the change kept conflicting with concurrent changes (\(attempt) attempts); try again")))]
             }
             return propose(request, op, attempt: attempt + 1)

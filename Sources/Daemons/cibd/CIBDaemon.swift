@@ -82,7 +82,7 @@ struct CIBDaemonCommand: AsyncParsableCommand {
         }
 
         let (outbox, outSink) = AsyncStream<Data>.makeStream()
-        let core = CIBCore(member: corosync.me.description, cib: cib, store: store, outbox: outSink, logger: logger)
+        let core = CIBCore(member: corosync.me.description, nodeName: await Self.nodeName(env: env, corosync: corosync), cib: cib, store: store, outbox: outSink, logger: logger)
         let path = env.socketDirectory + "/" + CIBAPI.socketName
         let server = IPCServer<CIBAPI>(path: path, requestConcurrency: 64, logger: logger) { request, connection in
             await core.handle(request, from: connection)
@@ -153,6 +153,14 @@ struct CIBDaemonCommand: AsyncParsableCommand {
             await corosync.close()
             throw ExitCode(CRMExit.disconnect.rawValue)
         }
+    }
+
+    /// This node's name, stamped on the changes made here (`update-origin`): --node /
+    /// SWIFTHA_NODE, else corosync.conf's name for this node id, else the host name.
+    static func nodeName(env: NodeEnvironment, corosync: CorosyncClient) async -> String {
+        if let n = env.node { return n }
+        if let n = await corosync.nodelistName() { return n }
+        return ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
     }
 
     /// Connects to corosyncd, trying again every 100 ms while its socket is not there yet.

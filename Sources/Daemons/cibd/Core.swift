@@ -21,9 +21,14 @@ actor CIBCore {
     private var pending: [UInt64: CheckedContinuation<Result<CIBVersion, CIBError>, Never>] = [:]
     private var nextRequest: UInt64 = 1
     private var readySent = false
+    /// Times the copy was replaced by another member's (`CIBDaemonStatus.replacements`).
+    private var replacements = 0
+    /// This node's name, stamped on changes made here as `update-origin`.
+    private let nodeName: String
 
-    init(member: String, cib: CIB, store: CIBStore, outbox: AsyncStream<Data>.Continuation, logger: Logger) {
+    init(member: String, nodeName: String, cib: CIB, store: CIBStore, outbox: AsyncStream<Data>.Continuation, logger: Logger) {
         group = CIBGroupMember(member: member, cib: cib)
+        self.nodeName = nodeName
         self.store = store
         self.outbox = outbox
         self.logger = logger
@@ -78,6 +83,8 @@ actor CIBCore {
     }
 
     private func perform(_ directives: [CIBReplica.Directive]) {
+        // The member whose copy replaced this one, for the notification that follows.
+        var replacedBy: String?
         for d in directives {
             switch d {
             case .multicast(let m):
@@ -95,8 +102,13 @@ actor CIBCore {
             case .notify(let patch):
                 guard let server, !subscribers.isEmpty else { continue }
                 let subs = subscribers
-                server.broadcast(.changed(patch: patch.xml.xmlString(.compact))) { subs.contains($0.id) }
+                let text = patch.xml.xmlString(.compact)
+                let event: CIBEvent = replacedBy.map { .replaced(patch: text, from: $0) } ?? .changed(patch: text)
+                replacedBy = nil
+                server.broadcast(event) { subs.contains($0.id) }
             case .synced(let from, let version):
+                replacedBy = from
+                replacements += 1
                 logger.info("took the cluster's newest copy, version \(version), from \(from)")
             }
         }
@@ -123,10 +135,11 @@ actor CIBCore {
             }
             let id = nextRequest
             nextRequest += 1
+            let stamp = Self.stamp(origin: nodeName, peer: connection.peer, now: time(nil))
             let result = await withCheckedContinuation { (c: CheckedContinuation<Result<CIBVersion, CIBError>, Never>) in
                 self.assumeIsolated { core in
                     core.pending[id] = c
-                    core.perform(core.group.onRequest(id, op))
+                    core.perform(core.group.onRequest(id, op, stamp: stamp))
                 }
             }
             switch result {
@@ -143,7 +156,8 @@ actor CIBCore {
             return .done
         case .status:
             return .status(CIBDaemonStatus(member: replica.localName, members: replica.members, synced: replica.isSynced,
-                                           version: replica.cib.version.description, digest: replica.cib.digest))
+                                           version: replica.cib.version.description, digest: replica.cib.digest,
+                                           replacements: replacements))
         }
     }
 
@@ -175,6 +189,31 @@ actor CIBCore {
             s = known
         }
         return try cib.query(section: s).xmlString()
+    }
+
+    /// Who is making a change: the client is the peer's program name (/proc/PID/comm:
+    /// cibadmin, crmd, crm_attribute...), else "cib-client"; the user is the peer's user name
+    /// (its uid when it has none); the time is in the form crm_mon reads.
+    static func stamp(origin: String, peer: PeerCredentials, now: time_t) -> CIBReplica.Stamp {
+        var client = "cib-client"
+        if let comm = try? String(contentsOfFile: "/proc/\(peer.pid)/comm", encoding: .utf8) {
+            let name = comm.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !name.isEmpty { client = name }
+        }
+        var user = String(peer.uid)
+        var pw = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        if getpwuid_r(peer.uid, &pw, &buffer, buffer.count, &result) == 0, result != nil, let name = pw.pw_name {
+            user = String(cString: name)
+        }
+        var t = now
+        var tm = tm()
+        localtime_r(&t, &tm)
+        var out = [CChar](repeating: 0, count: 64)
+        let n = strftime(&out, out.count, "%a %b %e %H:%M:%S %Y", &tm)
+        let written = String(decoding: out.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return CIBReplica.Stamp(written: written, origin: origin, client: client, user: user)
     }
 
     private static func failure(_ error: any Error) -> CIBReply {

@@ -122,7 +122,7 @@ struct CRMDaemonCommand: AsyncParsableCommand {
             await corosync.close()
             throw ExitCode(CRMExit.unavailable.rawValue)
         }
-        let changes = try await cib.changes()
+        let changes = try await cib.notifications()
         let results = lrmd.results()
         let group: CPGHandle
         do {
@@ -137,12 +137,17 @@ struct CRMDaemonCommand: AsyncParsableCommand {
         let shell = ControllerShell(
             env: env, local: ControllerMember(nodeID: corosync.nodeID, name: localName), names: names,
             cib: cib, lrmd: lrmd, group: group, sink: sink, logger: logger,
-            shutdownTimeout: .milliseconds(Int64(shutdownTimeout * 1000)), fencer: StonithdFencer(root: env.root))
-        shell.quorate = initialQuorum.map { $0.quorate || !$0.providerConfigured } ?? true
-        _ = shell.core.onQuorum(shell.quorate, schedule: false)
+            shutdownTimeout: .milliseconds(Int64(shutdownTimeout * 1000)), fencer: StonithdFencer(root: env.root),
+            quorum: initialQuorum.map { $0.quorate || !$0.providerConfigured })
+        if initialQuorum == nil {
+            logger.warning("cannot ask corosyncd for the quorum yet: assuming none (nothing is started or fenced) and asking again every second")
+        }
         shell.quorumQuery = { [corosync] in
             (try? await corosync.quorumState()).map { $0.quorate || !$0.providerConfigured }
         }
+        // dc-deadtime: how long the DC waits at start for the nodes of the nodelist.
+        let deadtime = await Self.dcDeadtime(cib, logger: logger)
+        await shell.perform(shell.core.onStart(nodes: Array(Set(names.values)), deadtime: deadtime))
         logger.info("crmd \(getpid()) started for node \(localName) (id \(corosync.nodeID)) with root \(env.root); member \(corosync.me) of CPG group 'crmd'")
         _ = sd_notify(0, "READY=1\nSTATUS=controller of \(localName)")
 
@@ -153,7 +158,12 @@ struct CRMDaemonCommand: AsyncParsableCommand {
                 return nil
             }
             tasks.addTask {
-                for await p in changes { sink.yield(.cibChanged(p)) }
+                for await n in changes {
+                    switch n {
+                    case .changed(let p): sink.yield(.cibChanged(p))
+                    case .replaced(let p, let from): sink.yield(.cibReplaced(p, from: from))
+                    }
+                }
                 sink.yield(.lost("the connection to cibd ended"))
                 return nil
             }
@@ -162,11 +172,24 @@ struct CRMDaemonCommand: AsyncParsableCommand {
                 sink.yield(.lost("the connection to lrmd ended"))
                 return nil
             }
-            if let quorum {
-                tasks.addTask {
-                    for await q in quorum { sink.yield(.quorum(q.quorate || !q.providerConfigured)) }
-                    return nil
+            tasks.addTask {
+                // corosyncd's quorum changes; until it has answered once (and the subscription
+                // is in place), asked again every second.
+                var stream = quorum
+                var known = initialQuorum != nil
+                while !Task.isCancelled {
+                    if stream == nil { stream = try? await corosync.quorumChanges() }
+                    if !known, let q = try? await corosync.quorumState() {
+                        known = true
+                        sink.yield(.quorum(q.quorate || !q.providerConfigured))
+                    }
+                    if known, let stream {
+                        for await q in stream { sink.yield(.quorum(q.quorate || !q.providerConfigured)) }
+                        return nil
+                    }
+                    try? await Task.sleep(for: .seconds(1))
                 }
+                return nil
             }
             tasks.addTask {
                 await shell.run(events)
@@ -194,6 +217,20 @@ struct CRMDaemonCommand: AsyncParsableCommand {
             logger.critical("\(end); exiting (pacemakerd restarts crmd)")
             throw ExitCode(CRMExit.disconnect.rawValue)
         }
+    }
+
+    /// The cluster property dc-deadtime (default 20 s, as Pacemaker's).
+    static func dcDeadtime(_ cib: CIBClient, logger: Logger) async -> Duration {
+        let fallback = Duration.seconds(20)
+        guard let text = try? await cib.queryXML(xpath: "/cib/configuration/crm_config//nvpair[@name='dc-deadtime']"),
+              let e = try? XElement.parse(Array(text.utf8), source: "dc-deadtime") else { return fallback }
+        let pair = e.name == "xpath-query" ? e.elements.first : e
+        guard let value = pair?["value"] else { return fallback }
+        guard let ms = CIBValue.milliseconds(value), ms >= 0 else {
+            logger.warning("dc-deadtime '\(value)' is not a duration; using 20s (fix the cluster property, e.g. dc-deadtime=20s)")
+            return fallback
+        }
+        return .milliseconds(ms)
     }
 
     /// Tries `body` every 200 ms until it succeeds or the deadline passes.

@@ -8,11 +8,14 @@ import LRM
 import Logging
 import Messaging
 import PolicyEngine
+import Stonith
 
 /// What reaches the shell's one loop.
 enum ShellEvent: Sendable {
     case cpg(CPGEvent)
     case cibChanged(CIBPatch)
+    /// cibd's copy was replaced by another member's (a sync).
+    case cibReplaced(CIBPatch, from: String)
     case lrm(OperationRecord)
     case quorum(Bool)
     case timer(ControllerCore.Timer)
@@ -41,7 +44,8 @@ final class ControllerShell: @unchecked Sendable {
     let sink: AsyncStream<ShellEvent>.Continuation
     let logger: Logger
     let fencer: (any NodeFencer)?
-    var quorate = true
+    /// The quorum as last heard from corosyncd (false while not known: have-quorum="0").
+    var quorate = false
     /// Asks corosyncd for this partition's quorum now (nil: no answer).
     var quorumQuery: (@Sendable () async -> Bool?)?
     var timers: [ControllerCore.Timer: Task<Void, Never>] = [:]
@@ -58,6 +62,12 @@ final class ControllerShell: @unchecked Sendable {
     var exiting = false
     /// Whether to leave the group on purpose when exiting (see `ControllerCore.Directive.exit`).
     var cleanExit = false
+    /// cibd's count of copy replacements when the current join round's first record was
+    /// written (see `schedule`), and whether the round has taken it yet.
+    var replacementsAtJoin: Int?
+    var joinBaselineTaken = false
+    /// Recurring monitors of fence devices started here, by device (see `watchDevice`).
+    var deviceMonitors: [String: Task<Void, Never>] = [:]
     /// Fence devices started on this node (see `runLocally`).
     var startedDevices: [String: ActionResult] = [:]
     /// Call ids for results this controller makes itself (fence devices, actions lrmd could
@@ -66,9 +76,10 @@ final class ControllerShell: @unchecked Sendable {
 
     init(env: NodeEnvironment, local: ControllerMember, names: [UInt32: String], cib: CIBClient, lrmd: LRMClient,
          group: CPGHandle, sink: AsyncStream<ShellEvent>.Continuation, logger: Logger, shutdownTimeout: Duration,
-         fencer: (any NodeFencer)? = nil) {
+         fencer: (any NodeFencer)? = nil, quorum: Bool?) {
         self.env = env
-        core = ControllerCore(local: local, uuid: UUID().uuidString.lowercased())
+        core = ControllerCore(local: local, uuid: UUID().uuidString.lowercased(), quorum: quorum)
+        quorate = quorum ?? false
         core.shutdownEscalation = shutdownTimeout
         self.names = names
         self.cib = cib
@@ -130,6 +141,11 @@ final class ControllerShell: @unchecked Sendable {
             if ownVersions.remove(patch.target) != nil { return }
             guard core.isDC else { return }
             await perform(core.onCIBChanged("the CIB changed (now \(patch.target))"))
+        case .cibReplaced(let patch, let from):
+            ownVersions.removeAll()
+            guard core.isDC else { return }
+            joinBaselineTaken = false
+            await perform(core.onCIBReplaced("the CIB was replaced by \(from)'s copy (now \(patch.target))"))
         case .lrm(let record):
             onLRMRecord(record)
             if let (req, record) = takeRecurringResult(record) { await sendResult(req, record) }
@@ -157,6 +173,9 @@ final class ControllerShell: @unchecked Sendable {
         case .fenced(let t, let i, let result):
             await perform(core.onFenceResult(transition: t, index: i, result))
         case .localResult(let r):
+            if r.agent.hasPrefix("stonith:"), r.task == "start", r.intervalMS == 0 {
+                startedDevices[r.resource] = r.rc == 0 ? r : nil
+            }
             await send(.result(r))
         case .signal(let sig):
             logger.info("received \(sig == SIGINT ? "SIGINT" : "SIGTERM"): asking the DC to move this node's resources away before stopping")
@@ -172,7 +191,7 @@ final class ControllerShell: @unchecked Sendable {
 
     /// A quorum state from corosyncd: recorded (have-quorum, when DC) before the core hears it.
     func applyQuorum(_ q: Bool, schedule: Bool) async {
-        guard q != quorate || q != core.quorate else { return }
+        guard q != quorate || q != core.quorate || !core.quorumKnown else { return }
         quorate = q
         logger.info("quorum \(q ? "gained" : "lost")")
         if core.isDC { await writeRootAttributes() }
@@ -242,26 +261,33 @@ final class ControllerShell: @unchecked Sendable {
         let logger = self.logger
         let stopping = req.task == "stop" ? recurring.filter { $0.value.resource == req.resource }.map(\.value) : []
         // Fence devices: stonithd runs them, straight from the CIB; "started" only says where
-        // the cluster watches one, kept here as Pacemaker's executor keeps it. A start always
-        // succeeds, a stop too; a monitor says running where started, not running elsewhere.
+        // the cluster watches one, kept here as Pacemaker's executor keeps it. A start runs the
+        // device's monitor through this node's stonithd, as Pacemaker's executor does (a
+        // failed monitor is a failed start); a stop always succeeds; a monitor says running
+        // where started, not running elsewhere.
+        if req.agent?.hasPrefix("stonith:") == true, let rsc = req.resource, req.task == "start" {
+            startDevice(req, rsc)
+            return
+        }
         if req.agent?.hasPrefix("stonith:") == true, let rsc = req.resource {
             var rc = 0
             switch req.task {
-            case "start":
-                break
             case "stop":
                 startedDevices[rsc] = nil
+                deviceMonitors.removeValue(forKey: rsc)?.cancel()
+            case "cancel":
+                deviceMonitors.removeValue(forKey: rsc)?.cancel()
             case "monitor":
                 rc = startedDevices[rsc] != nil ? 0 : 7
             default:
                 rc = 3
             }
             nextCallID += 1
+            if req.task == "monitor", req.intervalMS > 0, rc == 0 { watchDevice(req, rsc, callID: nextCallID) }
             let r = ActionResult(node: localName, resource: rsc, agent: req.agent ?? "", task: req.task, intervalMS: req.intervalMS,
                                  transitionKey: req.transitionKey, callID: nextCallID, rc: rc, opStatus: 0,
                                  lastRCChange: Int(Date().timeIntervalSince1970), digest: ParameterDigest.digest(req.parameters),
                                  exitReason: rc == 3 ? "\(req.task) is not an action of fence devices" : nil)
-            if req.task == "start" { startedDevices[rsc] = r }
             let sink = self.sink
             Task { sink.yield(.localResult(r)) }
             return
@@ -315,6 +341,87 @@ final class ControllerShell: @unchecked Sendable {
                 }
             } catch {
                 fail(1, 8, "lrmd: \(error)")
+            }
+        }
+    }
+
+    /// Starts a fence device: its agent's monitor, run by this node's stonithd (which registers
+    /// devices from the CIB itself: one just configured may not be there yet, so "not found" is
+    /// asked again until the action's timeout). The result comes back as `.localResult`.
+    func startDevice(_ req: ActionRequest, _ rsc: String) {
+        nextCallID += 1
+        let callID = nextCallID
+        let sink = self.sink
+        let root = env.root
+        let node = localName
+        let logger = self.logger
+        Task {
+            let clock = ContinuousClock()
+            let deadline = clock.now + .milliseconds(max(1000, req.timeoutMS))
+            let began = clock.now
+            var failure: String?
+            while true {
+                do {
+                    let client = try await StonithClient.connect(root: root, name: "crmd", timeout: .seconds(10))
+                    defer { Task { await client.close() } }
+                    try await client.monitor(device: rsc)
+                    failure = nil
+                    break
+                } catch let f as StonithFailure where f.kind == .notFound && clock.now < deadline {
+                    failure = f.message
+                } catch let f as StonithFailure {
+                    failure = f.message
+                    break
+                } catch {
+                    failure = "cannot ask stonithd to monitor \(rsc): \(error)"
+                    guard clock.now < deadline else { break }
+                }
+                try? await Task.sleep(for: .milliseconds(250))
+            }
+            let elapsed = clock.now - began
+            if let failure { logger.error("\(rsc) start on \(node): its monitor failed: \(failure)") }
+            let r = ActionResult(node: node, resource: rsc, agent: req.agent ?? "", task: req.task, intervalMS: req.intervalMS,
+                                 transitionKey: req.transitionKey, callID: callID, rc: failure == nil ? 0 : 1,
+                                 opStatus: failure == nil ? 0 : 4,
+                                 execTimeMS: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000),
+                                 lastRCChange: Int(Date().timeIntervalSince1970), digest: ParameterDigest.digest(req.parameters),
+                                 exitReason: failure)
+            sink.yield(.localResult(r))
+        }
+    }
+
+    /// A fence device's recurring monitor, as Pacemaker's executor runs it: every interval the
+    /// agent's monitor through this node's stonithd; a change of result (a failure, or a
+    /// recovery) is reported with the operation's call id, like lrmd's recurring operations.
+    func watchDevice(_ req: ActionRequest, _ rsc: String, callID: Int) {
+        deviceMonitors.removeValue(forKey: rsc)?.cancel()
+        let sink = self.sink
+        let root = env.root
+        let node = localName
+        let logger = self.logger
+        deviceMonitors[rsc] = Task {
+            var last = 0
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(max(100, req.intervalMS)))
+                guard !Task.isCancelled else { return }
+                var failure: String?
+                do {
+                    let client = try await StonithClient.connect(root: root, name: "crmd", timeout: .seconds(10))
+                    defer { Task { await client.close() } }
+                    try await client.monitor(device: rsc)
+                } catch let f as StonithFailure {
+                    failure = f.message
+                } catch {
+                    failure = "cannot ask stonithd to monitor \(rsc): \(error)"
+                }
+                let rc = failure == nil ? 0 : 1
+                guard rc != last, !Task.isCancelled else { continue }
+                last = rc
+                if let failure { logger.error("\(rsc) monitor on \(node) failed: \(failure)") }
+                sink.yield(.localResult(ActionResult(
+                    node: node, resource: rsc, agent: req.agent ?? "", task: req.task, intervalMS: req.intervalMS,
+                    transitionKey: req.transitionKey, callID: callID, rc: rc, opStatus: rc == 0 ? 0 : 4,
+                    lastRCChange: Int(Date().timeIntervalSince1970), digest: ParameterDigest.digest(req.parameters), exitReason: failure)))
             }
         }
     }
@@ -455,9 +562,19 @@ final class ControllerShell: @unchecked Sendable {
         let names = self.names
         var writes = StatusWrites(nodeID: { n in names.first { $0.value == n }.map { String($0.key) } ?? n },
                                   now: Int(Date().timeIntervalSince1970), startFailureIsFatal: startFailureIsFatal, quorate: quorate)
+        writes.nodelist = names.sorted { $0.key < $1.key }.map { ControllerMember(nodeID: $0.key, name: $0.value) }
         if StatusWrites.needsSections(d) {
             writes.status = (try? await cib.queryXML(section: .status)).flatMap { try? XElement.parse(Array($0.utf8), source: "cibd's status") }
             writes.nodes = (try? await cib.queryXML(section: .nodes)).flatMap { try? XElement.parse(Array($0.utf8), source: "cibd's nodes") }
+        }
+        switch d {
+        case .recordJoin where !joinBaselineTaken:
+            joinBaselineTaken = true
+            replacementsAtJoin = (try? await cib.status())?.replacements
+        case .recordMembers:
+            joinBaselineTaken = false
+        default:
+            break
         }
         var ok = true
         for op in writes.operations(for: d, dc: core.local) {
@@ -476,6 +593,15 @@ final class ControllerShell: @unchecked Sendable {
         } catch {
             logger.error("cannot read the CIB to run the scheduler: \(error); trying again at the next event")
             await perform(core.onScheduled(ActionGraph(), recheck: .seconds(5)))
+            return
+        }
+        // A copy replaced (a merge's sync) since this join's records were written may not hold
+        // them: the histories are read again instead of planning on it (the status is asked
+        // after the CIB, so a replacement before the CIB was read is counted).
+        if let before = replacementsAtJoin, let now = (try? await cib.status())?.replacements, now != before {
+            replacementsAtJoin = now
+            joinBaselineTaken = false
+            await perform(core.onCIBReplaced("the CIB was replaced since the join's records were written"))
             return
         }
         let now = Int(Date().timeIntervalSince1970)

@@ -229,14 +229,7 @@ struct StonithDaemon: AsyncParsableCommand {
     /// else the host name.
     static func nodeName(env: NodeEnvironment, corosync: CorosyncClient) async -> String {
         if let n = env.node { return n }
-        if let entries = try? await corosync.cmapList(prefix: "nodelist.node.") {
-            for e in entries where e.key.hasSuffix(".nodeid") {
-                if case .u32(let id) = e.value, id == corosync.nodeID {
-                    let nameKey = String(e.key.dropLast(".nodeid".count)) + ".name"
-                    if let n = entries.first(where: { $0.key == nameKey }), case .string(let s) = n.value { return s }
-                }
-            }
-        }
+        if let n = await corosync.nodelistName() { return n }
         return ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
     }
 

@@ -198,6 +198,19 @@ public final class CorosyncClient: Sendable {
         try await expectDone(.cmapDeletePrefix(prefix: prefix))
     }
 
+    /// This node's name in corosync.conf's nodelist (`nodelist.node.N.name` of the entry whose
+    /// nodeid is this node's), or nil when it has none or cmap cannot be read.
+    public func nodelistName() async -> String? {
+        guard let entries = try? await cmapList(prefix: "nodelist.node.") else { return nil }
+        for e in entries where e.key.hasSuffix(".nodeid") {
+            if case .u32(let id) = e.value, id == nodeID {
+                let nameKey = String(e.key.dropLast(".nodeid".count)) + ".name"
+                if let n = entries.first(where: { $0.key == nameKey }), case .string(let s) = n.value { return s }
+            }
+        }
+        return nil
+    }
+
     public func cmapList(prefix: String = "") async throws -> [CMapEntry] {
         guard case .cmap(let entries) = try await ipc.request(.cmapList(prefix: prefix)) else { throw Self.unexpected("cmap") }
         return entries
