@@ -268,7 +268,8 @@ struct GraphBuilder {
             // Remote and guest nodes run no fence devices, no connections, and a guest does
             // not run what holds a guest.
             if r.agent?.standard == "stonith" || isConnectionResource(i) { return }
-            if node.kind == .guest && holdsGuest(i) { return }
+            // (A bundle decides for its own parts, below.)
+            if case .bundle = r.variant {} else if node.kind == .guest && holdsGuest(i) { return }
         }
         let children = r.children
         switch r.variant {
@@ -298,8 +299,9 @@ struct GraphBuilder {
             }
         case .primitive:
             guard !r.orphan, !known(i, on: node.name) else { return }
-            // A launched resource is known through its launcher: never probed.
-            if r.launcher != nil { return }
+            // A launched resource is known through its launcher: never probed (a guest node's
+            // connection is, though: it is probed like any resource).
+            if r.launcher != nil, !ws.nodes.contains(where: { $0.kind == .guest && $0.name == r.id }) { return }
             if assignment.exclusiveDiscovery.contains(i), !(assignment.probeNodes[i]?.contains(node.name) ?? false) { return }
             if assignment.noProbeNodes[i]?.contains(node.name) == true { return }
             if node.kind != .member {
@@ -1653,7 +1655,10 @@ extension GraphBuilder {
     /// Pacemaker also reschedules an operation recorded without a digest; this scheduler
     /// compares only recorded digests, as it does for starts.
     fileprivate mutating func findRescheduled() {
-        for i in ws.resources.indices where ws.resources[i].isPrimitive && !ws.resources[i].orphan {
+        // The parts a bundle generates (containers, addresses, connections) are left out:
+        // their parameters are generated, and a change of the bundle's definition restarts them.
+        let generated = Set(ws.bundleReplicas.values.flatMap { $0.flatMap { [Optional($0.container), $0.ip, $0.connection].compactMap { $0 } } })
+        for i in ws.resources.indices where ws.resources[i].isPrimitive && !ws.resources[i].orphan && !generated.contains(i) {
             let r = ws.resources[i]
             guard r.managed, !ws.options.maintenanceMode, !r.maintenance, r.activeOn.count == 1,
                   let node = ws.node(named: r.activeOn[0]), historyChecked(node),
