@@ -94,3 +94,42 @@ import TestSupport
         #expect(accepted > 0 && refused > 0, "the mutations should both pass and fail: \(accepted) accepted, \(refused) refused")
     }
 }
+
+/// Repeated values share storage through the intern table; the tree stays the same.
+@Suite struct InternTableTests {
+    @Test func internedValuesAreEqualToTheirBytesAndFoundAgain() {
+        var table = InternTable()
+        var firsts: [String] = []
+        for k in 0..<5000 {
+            let text = "value-number-\(k)-with-a-long-tail"
+            let s = Array(text.utf8).withUnsafeBufferPointer { table.intern($0) }
+            #expect(s == text)
+            firsts.append(s)
+        }
+        // Met again (after the table grew many times): the same strings come back.
+        for k in stride(from: 0, to: 5000, by: 97) {
+            let text = "value-number-\(k)-with-a-long-tail"
+            let s = Array(text.utf8).withUnsafeBufferPointer { table.intern($0) }
+            #expect(s == firsts[k])
+        }
+        // Bytes that are no valid UTF-8 decode as before (with replacement characters).
+        let bad: [UInt8] = Array("prefix-long-enough-".utf8) + [0xFF, 0xFE]
+        let s = bad.withUnsafeBufferPointer { table.intern($0) }
+        #expect(s == String(decoding: bad, as: UTF8.self))
+    }
+
+    @Test func repeatedLongNamesAndValuesGiveTheDocumentTree() throws {
+        var xml = "<cib><status>"
+        for k in 0..<300 {
+            xml += #"<lrm_rsc_op id="rsc\#(k % 7)_monitor_10000_long" transition-magic="0:0;12:1:0:00000000-0000-0000-0000-000000000001" crm-debug-origin="do_update_resource" op-digest="4811cef7f7f94e3a35a70be7916cb2fd" exit-reason="a &amp; b, long enough to intern" call-id="\#(k)"/>"#
+        }
+        xml += "</status></cib>"
+        let sax = try #require(try SAXReader.parse(Array(xml.utf8), source: "t", limits: .init()))
+        #expect(sax == (try XElement.parseThroughDocument(Array(xml.utf8), source: "t")))
+        let ops = sax.firstElement(named: "status")?.elements(named: "lrm_rsc_op") ?? []
+        #expect(ops.count == 300)
+        #expect(ops[8]["id"] == "rsc1_monitor_10000_long")
+        #expect(ops[299]["exit-reason"] == "a & b, long enough to intern")
+        #expect(ops[299]["call-id"] == "299")
+    }
+}

@@ -18,6 +18,26 @@ enum SAXReader {
         let source: String
         var limitError: XMLParseError?
         var ctxt: xmlParserCtxtPtr?
+        /// Names by libxml2's interned pointer, and values met before: a large CIB repeats
+        /// the same names, digests, keys and nodes hundreds of thousands of times, and each
+        /// repeat then shares one string's storage instead of allocating its own.
+        var names: [UnsafePointer<xmlChar>: String] = [:]
+        var values = InternTable()
+
+        func name(_ p: UnsafePointer<xmlChar>?) -> String {
+            guard let p else { return "" }
+            let count = strlen(UnsafeRawPointer(p).assumingMemoryBound(to: CChar.self))
+            if let known = names[p], InternTable.equal(known, UnsafeBufferPointer(start: p, count: count)) { return known }
+            let s = String(decoding: UnsafeBufferPointer(start: p, count: count), as: UTF8.self)
+            names[p] = s
+            return s
+        }
+
+        func value(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+            // Short values are stored inline anyway; long ones are rarely repeated.
+            guard bytes.count > 15 && bytes.count <= 96 else { return String(decoding: bytes, as: UTF8.self) }
+            return values.intern(bytes)
+        }
 
         init(limits: XMLReadLimits, source: String) {
             self.limits = limits
@@ -94,7 +114,7 @@ enum SAXReader {
         attrs.reserveCapacity(Int(nbAttributes))
         if let attributes {
             for i in 0..<Int(nbAttributes) {
-                let name = string(attributes[i * 5])
+                let name = b.name(attributes[i * 5])
                 guard let begin = attributes[i * 5 + 3], let end = attributes[i * 5 + 4] else { continue }
                 let count = end - begin
                 if count > b.limits.maxValueBytes {
@@ -102,12 +122,12 @@ enum SAXReader {
                     return
                 }
                 let bytes = UnsafeBufferPointer(start: begin, count: count)
-                let value = String(decoding: bytes, as: UTF8.self)
+                let value = b.value(bytes)
                 // Only a value with a reference left in it needs decoding.
                 attrs.append(XAttribute(name, bytes.contains(0x26) ? decodeReferences(value) : value))
             }
         }
-        b.stack.append(XElement(string(localname), attributes: attrs, children: []))
+        b.stack.append(XElement(b.name(localname), attributes: attrs, children: []))
     }
 
     static let endElement: endElementNsSAX2Func = { ctx, _, _, _ in
@@ -205,4 +225,65 @@ private let collectSAXError: xmlStructuredErrorFunc = { user, error in
     guard let sax = c.pointee.sax, let p = sax.pointee._private else { return }
     let box = Unmanaged<ErrorBox>.fromOpaque(p).takeUnretainedValue()
     box.parseErrors.append(LibXMLDocument.parseError(from: error, source: ""))
+}
+
+/// A set of strings looked up by their bytes (open addressing), so that a value met before
+/// is found without building a string for it first.
+struct InternTable {
+    private var slots: [(hash: Int, string: String)?] = Array(repeating: nil, count: 1024)
+    private var count = 0
+
+    static func equal(_ s: String, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        s.utf8.count == bytes.count && s.utf8.elementsEqual(bytes)
+    }
+
+    /// A hash of the bytes, eight at a time.
+    private static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        let raw = UnsafeRawBufferPointer(bytes)
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(raw.count)
+        var i = 0
+        while i + 8 <= raw.count {
+            h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
+            h ^= h >> 32
+            i += 8
+        }
+        var tail: UInt64 = 0
+        while i < raw.count {
+            tail = (tail << 8) | UInt64(raw[i])
+            i += 1
+        }
+        h = (h ^ tail) &* 0xC4CE_B9FE_1A85_EC53
+        return Int(truncatingIfNeeded: h ^ (h >> 29))
+    }
+
+    mutating func intern(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        let h = Self.hash(bytes)
+        var mask = slots.count - 1
+        var i = h & mask
+        while let slot = slots[i] {
+            if slot.hash == h && Self.equal(slot.string, bytes) { return slot.string }
+            i = (i + 1) & mask
+        }
+        let s = String(decoding: bytes, as: UTF8.self)
+        if (count + 1) * 2 > slots.count {
+            grow()
+            mask = slots.count - 1
+            i = h & mask
+            while slots[i] != nil { i = (i + 1) & mask }
+        }
+        slots[i] = (h, s)
+        count += 1
+        return s
+    }
+
+    private mutating func grow() {
+        let old = slots
+        slots = Array(repeating: nil, count: old.count * 2)
+        let mask = slots.count - 1
+        for case let slot? in old {
+            var i = slot.hash & mask
+            while slots[i] != nil { i = (i + 1) & mask }
+            slots[i] = slot
+        }
+    }
 }

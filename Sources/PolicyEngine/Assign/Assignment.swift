@@ -50,6 +50,8 @@ struct Assignment {
     var updating: Set<Int> = []
     /// What merging each source adds, worked out once (see `mergeDeltas`).
     private var mergeDeltaCache: [MergeDeltas.Key: MergeDeltas] = [:]
+    /// The node position of each entry of the table merged into last (a hint, checked by name).
+    private var mergePositions: [Int] = []
     /// Capacities and needs under the placement strategy (see Utilization.swift).
     var utilization: Utilization
     /// The nodes each primitive needing capacity may run on before assignment (for the
@@ -233,6 +235,7 @@ struct Assignment {
         }
         // migration-threshold: enough failures ban the node.
         let launchedBy = Launchers.launchedMap(ws)
+        let failcounts = FailcountIndex(ws.nodes)
         for i in ws.resources.indices where ws.resources[i].isPrimitive {
             let r = ws.resources[i]
             if r.onFail == .stop { for j in subtree(anonymousClone(of: i) ?? i) { for n in ws.nodes { tables[j]?[n.name] = -Score.infinity } } }
@@ -241,12 +244,12 @@ struct Assignment {
             let timeout = (r.meta["failure-timeout"].flatMap(CIBValue.milliseconds) ?? 0) / 1000
             // A launcher (outside bundles) also counts the failures of what it launches.
             let launched = launchedBy[i] ?? []
-            for n in ws.nodes {
-                var fc = Failcounts.count(r.configuredID, node: n, failureTimeoutSeconds: timeout, now: ws.now)
-                    + (r.id != r.configuredID ? Failcounts.count(r.id, node: n, failureTimeoutSeconds: timeout, now: ws.now) : 0)
+            for (k, n) in ws.nodes.enumerated() {
+                var fc = failcounts.count(r.configuredID, position: k, node: n, failureTimeoutSeconds: timeout, now: ws.now)
+                    + (r.id != r.configuredID ? failcounts.count(r.id, position: k, node: n, failureTimeoutSeconds: timeout, now: ws.now) : 0)
                 for l in launched {
                     let lt = (ws.resources[l].meta["failure-timeout"].flatMap(CIBValue.milliseconds) ?? 0) / 1000
-                    fc += Failcounts.count(ws.resources[l].configuredID, node: n, failureTimeoutSeconds: lt, now: ws.now)
+                    fc += failcounts.count(ws.resources[l].configuredID, position: k, node: n, failureTimeoutSeconds: lt, now: ws.now)
                 }
                 guard fc >= threshold else { continue }
                 let target = anonymousClone(of: i) ?? i
@@ -663,8 +666,20 @@ struct Assignment {
             // colocation: worked out once and reused (the instances of a clone merge the same
             // sources one after the other), then applied here with one lookup a node.
             let deltas = mergeDeltas(source: source, src, colocation: c, factor: factor, primary: primary)
+            // A table and its copies keep their order, and one table takes many merges in a
+            // row: the position found for each entry last time is tried first.
+            var ordinal = 0
             for k in work.scores.indices {
-                let d = ws.nodeIndex(named: work.scores[k].key).map { deltas.delta[$0] } ?? deltas.absent
+                defer { ordinal += 1 }
+                let name = work.scores[k].key
+                var p = ordinal < mergePositions.count ? mergePositions[ordinal] : -1
+                if p < 0 || p >= deltas.nodes.count || deltas.nodes[p].name != name {
+                    p = ws.nodeIndex(named: name) ?? -1
+                    if ordinal >= mergePositions.count { mergePositions.append(contentsOf: repeatElement(-1, count: ordinal + 1 - mergePositions.count)) }
+                    mergePositions[ordinal] = p
+                }
+                // (Positions with the same name have the same delta.)
+                let d = p >= 0 && p < deltas.delta.count ? deltas.delta[p] : deltas.absent
                 if d == MergeDeltas.skip { continue }
                 let old = work.scores[k].value
                 if old == Self.unusableMark { continue }

@@ -46,14 +46,52 @@ enum Failcounts {
     /// The total failcount of a resource (by configured id) on a node.
     static func count(_ resourceID: String, node: SchedulerNode, failureTimeoutSeconds: Int, now: Int) -> Int {
         var total = 0
+        let exact = "fail-count-\(resourceID)", prefix = "fail-count-\(resourceID)#"
         for (name, value) in node.attributes {
-            guard name == "fail-count-\(resourceID)" || name.hasPrefix("fail-count-\(resourceID)#") else { continue }
-            if failureTimeoutSeconds > 0 {
-                let suffix = name.dropFirst("fail-count-".count)
-                let last = node.attributes["last-failure-\(suffix)"].flatMap { Int($0) } ?? 0
-                if last > 0 && last + failureTimeoutSeconds <= now { continue }
+            guard name == exact || name.hasPrefix(prefix) else { continue }
+            total = add(total, name, value, node: node, failureTimeoutSeconds: failureTimeoutSeconds, now: now)
+        }
+        return total
+    }
+
+    /// `total` plus one fail-count attribute, unless its failure has expired.
+    static func add(_ total: Int, _ name: String, _ value: String, node: SchedulerNode, failureTimeoutSeconds: Int, now: Int) -> Int {
+        if failureTimeoutSeconds > 0 {
+            let suffix = name.dropFirst("fail-count-".count)
+            let last = node.attributes["last-failure-\(suffix)"].flatMap { Int($0) } ?? 0
+            if last > 0 && last + failureTimeoutSeconds <= now { return total }
+        }
+        return Score.add(total, CIBValue.score(value) ?? 0)
+    }
+}
+
+/// The fail-count attributes of each node (by position) under the resource id they name,
+/// in the order `Failcounts.count` reads them: counting every resource on every node then
+/// reads only the node's attributes for that resource.
+struct FailcountIndex {
+    private let byNode: [[String: [(name: String, value: String)]]]
+
+    init(_ nodes: [SchedulerNode]) {
+        byNode = nodes.map { n in
+            var entries: [String: [(name: String, value: String)]] = [:]
+            for (name, value) in n.attributes where name.hasPrefix("fail-count-") {
+                let rest = name.dropFirst("fail-count-".count)
+                let id = rest.firstIndex(of: "#").map { String(rest[..<$0]) } ?? String(rest)
+                entries[id, default: []].append((name, value))
             }
-            total = Score.add(total, CIBValue.score(value) ?? 0)
+            return entries
+        }
+    }
+
+    /// `Failcounts.count` for the node at `position` of the nodes indexed.
+    func count(_ resourceID: String, position: Int, node: SchedulerNode, failureTimeoutSeconds: Int, now: Int) -> Int {
+        // (An id with "#" in it is no XML id; read such a one the long way.)
+        guard position < byNode.count, !resourceID.contains("#") else {
+            return Failcounts.count(resourceID, node: node, failureTimeoutSeconds: failureTimeoutSeconds, now: now)
+        }
+        var total = 0
+        for (name, value) in byNode[position][resourceID] ?? [] {
+            total = Failcounts.add(total, name, value, node: node, failureTimeoutSeconds: failureTimeoutSeconds, now: now)
         }
         return total
     }

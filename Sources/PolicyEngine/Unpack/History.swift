@@ -76,24 +76,49 @@ struct RecordedOp {
     var execTimeMS: Int?
 
     init(_ e: XElement) {
-        exitReason = e["exit-reason"].flatMap { $0.isEmpty ? nil : $0 }
-        execTimeMS = e["exec-time"].flatMap { Int($0) }
-        digest = e["op-digest"]
-        restartDigest = e["op-restart-digest"]
-        if let d = e["op-secure-digest"] {
-            secureDigest = SecureDigest(digest: d, parameters: (e["op-secure-params"] ?? "").split(separator: " ").map(String.init))
+        // The attributes are read in one pass (the first of each name counts, as with
+        // `e[name]`): a large history has a million operations.
+        var exitReasonText, execTime, opDigest, opRestartDigest, opSecureDigest, opSecureParams, opForceRestart: String?
+        var lastRCChangeText, idText, operation, interval, callIDText, rcCode, opStatus, transitionKey, transitionMagic: String?
+        for a in e.attributes {
+            switch a.name {
+            case "exit-reason": if exitReasonText == nil { exitReasonText = a.value }
+            case "exec-time": if execTime == nil { execTime = a.value }
+            case "op-digest": if opDigest == nil { opDigest = a.value }
+            case "op-restart-digest": if opRestartDigest == nil { opRestartDigest = a.value }
+            case "op-secure-digest": if opSecureDigest == nil { opSecureDigest = a.value }
+            case "op-secure-params": if opSecureParams == nil { opSecureParams = a.value }
+            case "op-force-restart": if opForceRestart == nil { opForceRestart = a.value }
+            case "last-rc-change": if lastRCChangeText == nil { lastRCChangeText = a.value }
+            case "id": if idText == nil { idText = a.value }
+            case "operation": if operation == nil { operation = a.value }
+            case "interval": if interval == nil { interval = a.value }
+            case "call-id": if callIDText == nil { callIDText = a.value }
+            case "rc-code": if rcCode == nil { rcCode = a.value }
+            case "op-status": if opStatus == nil { opStatus = a.value }
+            case "transition-key": if transitionKey == nil { transitionKey = a.value }
+            case "transition-magic": if transitionMagic == nil { transitionMagic = a.value }
+            default: break
+            }
         }
-        forceRestart = e["op-force-restart"].map { $0.split(separator: " ").map(String.init) }
-        lastRCChange = e["last-rc-change"].flatMap { Int($0) }
-        id = e["id"] ?? ""
-        task = e["operation"] ?? ""
-        intervalMS = Int(e["interval"] ?? "0") ?? 0
-        callID = Int(e["call-id"] ?? "") ?? -1
-        rc = Int(e["rc-code"] ?? "") ?? 0
-        status = ExecStatus(rawValue: Int(e["op-status"] ?? "0") ?? 0) ?? .error
+        exitReason = exitReasonText.flatMap { $0.isEmpty ? nil : $0 }
+        execTimeMS = execTime.flatMap { Int($0) }
+        digest = opDigest
+        restartDigest = opRestartDigest
+        if let d = opSecureDigest {
+            secureDigest = SecureDigest(digest: d, parameters: (opSecureParams ?? "").split(separator: " ").map(String.init))
+        }
+        forceRestart = opForceRestart.map { $0.split(separator: " ").map(String.init) }
+        lastRCChange = lastRCChangeText.flatMap { Int($0) }
+        id = idText ?? ""
+        task = operation ?? ""
+        intervalMS = Int(interval ?? "0") ?? 0
+        callID = Int(callIDText ?? "") ?? -1
+        rc = Int(rcCode ?? "") ?? 0
+        status = ExecStatus(rawValue: Int(opStatus ?? "0") ?? 0) ?? .error
         // transition-key: "action:transition:target-rc:uuid"
-        if let key = e["transition-key"] { targetRC = Self.thirdField(key) }
-        if callID == -1 && status == .done && e["transition-magic"] == nil { status = .pending }
+        if let key = transitionKey { targetRC = Self.thirdField(key) }
+        if callID == -1 && status == .done && transitionMagic == nil { status = .pending }
     }
 
     var isProbe: Bool { task == "monitor" && intervalMS == 0 }
