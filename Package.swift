@@ -186,7 +186,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/crm_node"),
         .executableTarget(name: "crm_mon", dependencies: [
-            "CIB", "PolicyEngine", "ToolSupport", "HASupport",
+            "CIB", "PolicyEngine", "ToolSupport", "HASupport", "Stonith",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/crm_mon"),
         .executableTarget(name: "corosync-keygen", dependencies: [

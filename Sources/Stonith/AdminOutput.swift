@@ -31,6 +31,41 @@ public enum StonithAdminOutput {
         return Array(pending) + finished
     }
 
+    /// crm_mon's fencing sections for `-m LEVEL` (Pacemaker 2.1.5): the failed operations
+    /// ("Failed Fencing Actions", shown after the failed resource actions) and, at the end,
+    /// with level 2 or 3 every other operation ("Fencing History", full descriptions), with
+    /// level 1 the pending ones until the first finished one ("Pending Fencing Actions"), on a
+    /// history reduced to the latest of each kind.
+    public static func monitorSections(_ events: [FenceEvent], level: Int, zone: TimeZone = .current) -> (failed: [String], history: [String]) {
+        guard level > 0 else { return ([], []) }
+        var list = sorted(events)
+        if level == 1 {
+            // Pacemaker's reduce_fence_history: an older finished operation goes when a newer
+            // one has the same target, action and outcome (and delegate, for failures).
+            var kept: [FenceEvent] = []
+            for e in list {
+                let older = (e.state == .done || e.state == .failed) && kept.contains { k in
+                    k.target.lowercased() == e.target.lowercased() && k.action == e.action && k.state == e.state
+                        && (e.state == .done || k.delegate?.lowercased() == e.delegate?.lowercased())
+                }
+                if !older { kept.append(e) }
+            }
+            list = kept
+        }
+        let full = level >= 2
+        func line(_ e: FenceEvent) -> String { "  * " + description(e, fullHistory: full, laterSucceeded: laterSucceeded(e, in: list), zone: zone) }
+        let failed = list.filter { $0.state == .failed }.map(line)
+        var history: [String] = []
+        if full {
+            let rest = list.filter { $0.state != .failed }.map(line)
+            if !rest.isEmpty { history = ["Fencing History:"] + rest }
+        } else {
+            let pending = list.prefix { $0.state == .pending }.map(line)
+            if !pending.isEmpty { history = ["Pending Fencing Actions:"] + pending }
+        }
+        return (failed.isEmpty ? [] : ["Failed Fencing Actions:"] + failed, history)
+    }
+
     /// The node whose later attempt at the same action on the same target succeeded, for a
     /// failed one (history sorted newest first).
     public static func laterSucceeded(_ event: FenceEvent, in sorted: [FenceEvent]) -> String? {

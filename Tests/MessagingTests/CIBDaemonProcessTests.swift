@@ -204,7 +204,7 @@ final class CIBDNode: @unchecked Sendable {
             (try? Tool.run("crm_node", ["-l"], env: env0))?.stdout == "1 node1 member\n2 node2 member\n3 node3 member\n"
         }
         #expect(all != nil, "crm_node -l: \((try? Tool.run("crm_node", ["-l"], env: env0))?.stdout ?? "")")
-        #expect(try Tool.run("crm_node", ["-p"], env: env1).stdout == "node1 node2 node3\n")
+        #expect(try Tool.run("crm_node", ["-p"], env: env1).stdout == "node1 node2 node3 \n")
         #expect(try Tool.run("crm_node", ["-q"], env: env1).stdout == "1\n")
         #expect(try Tool.run("crm_node", ["-n"], env: env2).stdout == "node3\n")
         #expect(try Tool.run("crm_node", ["-i"], env: env2).stdout == "3\n")

@@ -205,6 +205,21 @@ final class StonithdNode: @unchecked Sendable {
         let all = try stonithds[1].admin(["-H", "*", "-V"])
         #expect(all.stdout.hasSuffix("3 events found\n"), "\(all.stdout)")
 
+        // crm_mon -m shows the same history as Pacemaker 2.1.5's crm_mon lays it out: the
+        // failed operations after the failed resource actions, the rest at the end (-m2/-m3),
+        // or only the failed and pending ones (-m1); nothing without -m.
+        let mon = try Tool.run("crm_mon", ["-1", "-m3"], env: ["SWIFTHA_ROOT": stonithds[1].root])
+        #expect(mon.status == 0, "\(mon.stderr)")
+        #expect(mon.stdout.contains("\n\nFailed Fencing Actions:\n  * reboot of node4 failed (could not fence node4: fail-dev reboot: fence_fail: exit status 1: power switch unreachable): delegate=node2, client=stonith_admin."), "\(mon.stdout)")
+        #expect(mon.stdout.contains("\n\nFencing History:\n  * turning off of node4 successful: delegate=a human, client=stonith_admin."), "\(mon.stdout)")
+        #expect(mon.stdout.contains("\n  * reboot of node3 successful: delegate=node1, client="), "\(mon.stdout)")
+        #expect(mon.stdout.contains(", completed='"), "\(mon.stdout)")
+        let level1 = try Tool.run("crm_mon", ["-1", "-m1"], env: ["SWIFTHA_ROOT": stonithds[1].root])
+        #expect(level1.stdout.contains("Failed Fencing Actions:\n  * reboot of node4 failed") && level1.stdout.contains(", last-failed='"), "\(level1.stdout)")
+        #expect(!level1.stdout.contains("Fencing History:"), "\(level1.stdout)")
+        let noOption = try Tool.run("crm_mon", ["-1"], env: ["SWIFTHA_ROOT": stonithds[1].root])
+        #expect(!noOption.stdout.contains("Fencing"), "\(noOption.stdout)")
+
         // --cleanup forgets node4's operations on every node, and only node4's.
         let cleaned = try stonithds[0].admin(["--history", "node4", "--cleanup"])
         #expect(cleaned.status == 0 && cleaned.stdout == "cleaning up fencing-history for node node4\n", "\(cleaned.status) \(cleaned.stdout) \(cleaned.stderr)")

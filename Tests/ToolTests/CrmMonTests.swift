@@ -219,7 +219,7 @@ import TestSupport
     /// when more match; the test fails when fewer do. (On a CIB file Pacemaker shows no fence
     /// history, so -m must change nothing there.)
     static let optionsIdenticalAtLeast: [(args: [String], count: Int)] = [
-        (["-1", "-n"], 181), (["-1", "-n", "-r"], 181), (["-1", "-o"], 174), (["-1", "-t"], 174),
+        (["-1", "-n"], 189), (["-1", "-n", "-r"], 189), (["-1", "-o"], 174), (["-1", "-t"], 174),
         (["-1", "-c"], 181), (["-1", "-D"], 184), (["-1", "-m"], 184), (["-1", "-D", "-o", "-c", "-A"], 174),
     ]
 

@@ -15,7 +15,9 @@ extension StatusText {
                 out.append("  * " + nodeLine(ws, n) + ":")
                 out.append("    * Resources:")
                 for i in runningOrder(ws, node: n) {
-                    out.append("      * " + byNode.primitiveLine(i))
+                    // A bundle's resource goes by its configured name, as an anonymous clone's.
+                    let bundled = byNode.inBundle(ws.resources[i]) ? ws.resources[i].configuredID : nil
+                    out.append("      * " + byNode.primitiveLine(i, nameOverride: bundled))
                 }
             }
         }
@@ -54,6 +56,16 @@ extension StatusText {
 }
 
 extension StatusText.Printer {
+    /// Whether a bundle holds the resource.
+    func inBundle(_ r: SchedulerResource) -> Bool {
+        var p = r.parent
+        while let j = p {
+            if case .bundle = ws.resources[j].variant { return true }
+            p = ws.resources[j].parent
+        }
+        return false
+    }
+
     /// Whether every part of a resource is active (Pacemaker's `active(rsc, all: true)`).
     func isFullyActive(_ i: Int) -> Bool {
         let r = ws.resources[i]

@@ -3,6 +3,7 @@ import CIB
 import Foundation
 import HASupport
 import PolicyEngine
+import Stonith
 import ToolSupport
 
 /// crm_mon: the cluster's status, laid out as Pacemaker's crm_mon prints it.
@@ -113,6 +114,12 @@ struct CrmMon: ParsableCommand {
         }
         let failed = MonitorText.failedActions(ws)
         if !failed.isEmpty { sections.append(["Failed Resource Actions:"] + failed) }
+        // -m on the live cluster: stonithd's history (a CIB file has no fencer, as in Pacemaker).
+        var fencing: (failed: [String], history: [String]) = ([], [])
+        if let level = fenceHistory, level > 0, CIBLocation.fromEnvironment() == .live {
+            fencing = MonitorText.fencing(level: level)
+        }
+        sections.append(fencing.failed)
         if tickets { sections.append(MonitorText.tickets(cib)) }
         if negLocations {
             let bans = MonitorText.negativeLocations(cib, ws)
@@ -121,8 +128,7 @@ struct CrmMon: ParsableCommand {
                     + bans.map { "  * \($0.id)\tprevents \($0.resource) from running \($0.promoted ? "in Promoted role " : "")on \($0.node)" })
             }
         }
-        // -m: on a CIB file there is no fencer to ask, and Pacemaker shows no fence history
-        // either; on the live cluster stonithd's history is not shown yet.
+        sections.append(fencing.history)
         return sections.filter { !$0.isEmpty }.enumerated().flatMap { $0.offset == 0 ? $0.element : [""] + $0.element }
     }
 }
@@ -254,6 +260,30 @@ enum MonitorText {
                     }
                 }
             }
+        }
+    }
+
+    /// The fencing sections from this node's stonithd; when it cannot be asked, Pacemaker's
+    /// "Failed to get fencing history" item.
+    static func fencing(level: Int) -> (failed: [String], history: [String]) {
+        final class Box: @unchecked Sendable { var result: Result<[FenceEvent], any Error> = .success([]) }
+        let box = Box()
+        let done = DispatchSemaphore(value: 0)
+        let root = NodeEnvironment(root: nil).root
+        Task {
+            do {
+                let client = try await StonithClient.connect(root: root, name: "crm_mon", timeout: .seconds(5))
+                box.result = .success(try await client.history())
+                await client.close()
+            } catch {
+                box.result = .failure(error)
+            }
+            done.signal()
+        }
+        done.wait()
+        switch box.result {
+        case .success(let events): return StonithAdminOutput.monitorSections(events, level: level)
+        case .failure(let error): return (["Failed Fencing Actions:", "  * Failed to get fencing history: \(error)"], [])
         }
     }
 
