@@ -26,6 +26,8 @@ struct GraphBuilder {
     /// Recurring operations ("monitor_10000") running where their resource stays, whose
     /// definition changed since they were scheduled: they are scheduled again.
     private var rescheduled: [Int: Set<String>] = [:]
+    /// The lost node each implied (pseudo) action of a primitive stands for.
+    private var impliedOn: [Int: String] = [:]
     /// History clean-ups of resources whose agent changed, by action.
     private var agentCleanups: Set<Int> = []
     /// Cancellations that wait for the resource's stops (removed operations, maintenance).
@@ -81,8 +83,8 @@ struct GraphBuilder {
 
     @discardableResult
     private mutating func add(_ kind: GraphAction.Kind, task: String, key: String, resource: Int?, node: String?,
-                              interval: Int = 0, meta: [String: String] = [:]) -> Int {
-        let lookup = Self.lookupKey(key, node)
+                              interval: Int = 0, meta: [String: String] = [:], lookupNode: String? = nil) -> Int {
+        let lookup = Self.lookupKey(key, lookupNode ?? node)
         if let existing = byKey[lookup] { return existing }
         let id: Int
         if let r = reserved[lookup] { id = r } else { id = nextID; nextID += 1 }
@@ -418,7 +420,16 @@ struct GraphBuilder {
         @discardableResult func resourceOp(_ task: String, on node: String, meta: [String: String] = [:]) -> Int {
             // What would run on a node being fenced is implied by the fencing.
             let kind: GraphAction.Kind = isUnclean(node) ? .pseudo : .resource
-            return add(kind, task: task, key: "\(id)_\(task)_0", resource: i, node: kind == .pseudo ? nil : node, meta: meta)
+            let key = "\(id)_\(task)_0"
+            if kind == .pseudo, let existing = find(key, on: nil), impliedOn[existing] != node {
+                // Active on several lost nodes: each fencing implies its own stop.
+                let k = add(.pseudo, task: task, key: key, resource: i, node: nil, meta: meta, lookupNode: "~\(node)")
+                impliedOn[k] = node
+                return k
+            }
+            let k = add(kind, task: task, key: key, resource: i, node: kind == .pseudo ? nil : node, meta: meta)
+            if kind == .pseudo { impliedOn[k] = node }
+            return k
         }
         // The source of a completed migration is stopped first.
         for source in ws.danglingMigrations[i] ?? [] where ws.node(named: source).map({ $0.online && !$0.unclean }) == true {
