@@ -235,9 +235,11 @@ struct GraphBuilder {
     /// the clone's primitive id when the history records them under it, else by instance id.
     private func displayName(_ i: Int) -> String {
         let r = ws.resources[i]
-        guard r.isPrimitive, r.id != r.configuredID, !r.orphan else { return r.id }
-        // An anonymous instance found in the history under another instance's number keeps it.
+        guard r.isPrimitive, r.id != r.configuredID else { return r.id }
+        // An anonymous instance found in the history under another instance's number keeps it
+        // (an orphan instance too: it is known by the history entry it came from).
         if let recorded = historyName(i), recorded != r.configuredID { return recorded }
+        if r.orphan { return r.id }
         guard historyNamed.contains(r.configuredID) else { return r.id }
         return r.configuredID
     }
@@ -247,7 +249,7 @@ struct GraphBuilder {
     /// The name the history knows an anonymous clone instance by, when not its own.
     private func historyName(_ i: Int) -> String? {
         let r = ws.resources[i]
-        guard r.isPrimitive, r.id != r.configuredID, !r.orphan, !isUniqueInstance(i) else { return nil }
+        guard r.isPrimitive, r.id != r.configuredID, !isUniqueInstance(i) else { return nil }
         return ws.nodes.lazy.compactMap { r.historyIDs[$0.name] }.first { $0 != r.id }
     }
 
