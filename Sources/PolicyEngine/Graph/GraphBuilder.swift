@@ -1362,9 +1362,13 @@ extension GraphBuilder {
             guard r.managed, r.activeOn.count == 1, let node = ws.node(named: r.activeOn[0]), historyChecked(node) else { continue }
             // A restart forced by the changed definition is known from here: its start was
             // created before anything the resource's own actions add (its stop included).
-            if transition.definitionChanged.contains(i), let plan = transition.plans[i], plan.mode == .restart,
-               plan.next == node.name {
-                add(.resource, task: "start", key: "\(r.id)_start_0", resource: i, node: node.name)
+            // So is a reload.
+            if transition.definitionChanged.contains(i), let plan = transition.plans[i], plan.next == node.name {
+                if plan.mode == .restart {
+                    add(.resource, task: "start", key: "\(r.id)_start_0", resource: i, node: node.name)
+                } else if plan.mode == .reload {
+                    add(.resource, task: "reload-agent", key: "\(r.id)_reload-agent_0", resource: i, node: node.name)
+                }
             }
             var changed = transition.definitionChanged.contains(i) || !(rescheduled[i] ?? []).isEmpty
             if !changed, ws.options.stopOrphanActions, !(ws.options.maintenanceMode || r.maintenance || node.maintenance) {
