@@ -1103,13 +1103,16 @@ struct GraphBuilder {
         for top in ws.topLevel { walk(top) }
         // Resources found only in the history come after the configured ones, each with its
         // actions newest first.
-        var seen: [String] = []
+        // (In the order the status section's histories name them: as they were unpacked.)
         var byID: [String: [Int]] = [:]
         for k in removedHistory.keys.sorted(by: { actions[$0].id < actions[$1].id }) {
-            let id = removedHistory[k]!
-            if byID[id] == nil { seen.append(id) }
-            byID[id, default: []].append(k)
+            byID[removedHistory[k]!, default: []].append(k)
         }
+        var seen: [String] = []
+        for state in ws.cib.status.nodeStates {
+            for lrm in state.lrmResources where byID[lrm.id] != nil && !seen.contains(lrm.id) { seen.append(lrm.id) }
+        }
+        for id in byID.keys.sorted() where !seen.contains(id) { seen.append(id) }
         for id in seen {
             listing += byID[id]!.sorted { actions[$0].id > actions[$1].id }
         }
