@@ -458,6 +458,13 @@ struct GraphBuilder {
             if let n = plan.next { up(n) }
         case .stop:
             down(plan.current)
+        case .restart where r.meta["multiple-active"] == "stop_unexpected" && plan.current.count > 1
+            && plan.next.map(plan.current.contains) == true && plan.origRole == plan.nextRole:
+            // Active where expected and elsewhere: only the unexpected copies stop; the start
+            // where it stays is only an ordering point.
+            let n = plan.next!
+            down(plan.current.filter { $0 != n })
+            add(.pseudo, task: "start", key: "\(id)_start_0", resource: i, node: nil)
         case .restart, .move(migrate: false):
             down(plan.current)
             if let n = plan.next { up(n) }
