@@ -160,4 +160,32 @@ import Testing
         #expect(t.changes.contains { $0.kind == .stop && $0.details == "node2" })
         #expect(!t.changes.contains { $0.subject == "vm" })
     }
+
+    // MARK: Groups and interleaved clones
+
+    @Test func aGroupWithAMemberAssignedNowhereIsNeverRunning() throws {
+        let resources = """
+        <group id="g"><primitive id="a" class="ocf" provider="heartbeat" type="Dummy"/>
+          <primitive id="b" class="ocf" provider="heartbeat" type="Dummy"><meta_attributes id="bm"><nvpair id="bm1" name="target-role" value="Stopped"/></meta_attributes></primitive></group>
+        """
+        let g = try schedule(resources: resources).graph
+        #expect(g.actions.contains { $0.key == "g_start_0" })
+        #expect(g.actions.contains { $0.key == "a_start_0" })
+        #expect(!g.actions.contains { $0.key == "g_running_0" })
+    }
+
+    @Test func cloneMinCountsInstancesEvenForAnInterleavedDependent() throws {
+        let resources = """
+        <clone id="c1"><meta_attributes id="c1m"><nvpair id="c1m1" name="clone-min" value="2"/></meta_attributes><primitive id="p1" class="ocf" provider="heartbeat" type="Dummy"/></clone>
+        <clone id="c2"><meta_attributes id="c2m"><nvpair id="c2m1" name="interleave" value="true"/></meta_attributes><primitive id="p2" class="ocf" provider="heartbeat" type="Dummy"/></clone>
+        <clone id="c3"><meta_attributes id="c3m"><nvpair id="c3m1" name="interleave" value="true"/></meta_attributes><primitive id="p3" class="ocf" provider="heartbeat" type="Dummy"/></clone>
+        """
+        let t = try schedule(resources: resources,
+                             constraints: #"<rsc_location id="ban" rsc="c1" node="node2" score="-INFINITY"/><rsc_order id="o1" first="c1" then="c2"/><rsc_order id="o2" first="c2" then="c3"/>"#)
+        func reasons(_ prefix: String) -> [String] { t.changes.filter { $0.subject.hasPrefix(prefix) }.map { $0.reason ?? "" } }
+        // Only one instance of c1 can run: c2 may start nowhere, and each c3 instance names
+        // the c2 instance it waits for on its node (as crm_simulate 2.1.5 does).
+        #expect(reasons("p2:") == ["due to unrunnable clone-one-or-more:o1 (blocked)", "due to unrunnable clone-one-or-more:o1 (blocked)"])
+        #expect(reasons("p3:") == ["due to unrunnable p2:0 start (blocked)", "due to unrunnable p2:1 start (blocked)"])
+    }
 }

@@ -143,7 +143,9 @@ struct OrderingEffects {
                 }()
                 for t in thens {
                     var firsts = (o.anyOf.isEmpty ? [o.first] : o.anyOf).flatMap(leaves)
-                    if interleaved && o.requireAll {
+                    // (clone-min counts the first clone's instances everywhere, interleaved or not.)
+                    let minimumSet = (Int(ws.resources[o.first].meta["clone-min"] ?? "") ?? 0) > 0
+                    if interleaved && o.requireAll && !minimumSet {
                         let node = (next[t] ?? nil) ?? ws.resources[t].activeOn.first
                         firsts = firsts.filter { (next[$0] ?? nil) == node || ws.resources[$0].activeOn.first == node }
                     }
@@ -154,7 +156,7 @@ struct OrderingEffects {
                         guard case .clone = ws.resources[o.first].variant else { return nil }
                         return ws.resources[o.first].meta["clone-min"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil }
                     }()
-                    let counting = cloneMin != nil && o.anyOf.isEmpty && !interleaved
+                    let counting = cloneMin != nil && o.anyOf.isEmpty
                     if let minimum = cloneMin, counting {
                         firstRunnable = firsts.filter(willRun).count >= minimum
                     } else if !o.anyOf.isEmpty || interleaved || !o.requireAll {
@@ -207,7 +209,14 @@ struct OrderingEffects {
                             }
                             // (Between interleaved clones the instances are ordered one by
                             // one, which gives no reason: an empty one.)
-                            effects.unrunnable[t] = interleaved && o.requireAll && !counting && o.anyOf.isEmpty ? ""
+                            // When the peer instance there is assigned but cannot start, it is
+                            // named.
+                            let blockedPeer = firsts.first { (next[$0] ?? nil) != nil && (effects.unrunnable[$0].map { !$0.isEmpty } ?? false) }
+                            effects.unrunnable[t] = interleaved && o.requireAll && !counting && o.anyOf.isEmpty
+                                ? blockedPeer.map { f in
+                                    (!ws.resources[f].activeOn.isEmpty && o.symmetrical && !ws.resources[t].activeOn.isEmpty ? "required " : "unrunnable ")
+                                        + "\(ws.resources[f].id) \(o.firstAction)"
+                                } ?? ""
                                 : !o.anyOf.isEmpty ? "unrunnable one-or-more:\(o.anyOfSet ?? o.id)"
                                 : !o.requireAll || counting ? "unrunnable clone-one-or-more:\(o.id)"
                                 : (stopping && o.symmetrical && !ws.resources[t].activeOn.isEmpty && o.id != Bundles.replicaOrder

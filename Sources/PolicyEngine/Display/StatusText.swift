@@ -385,7 +385,16 @@ public enum StatusText {
                 return !ws.resources[c].orphan
             }.map(\.name)
             if !ws.options.symmetricCluster {
-                let probed = Set(r.children.flatMap { ws.primitives(under: $0) }.flatMap { ws.resources[$0].activeOn })
+                // (Without a symmetric cluster, the nodes where its state is known: where it
+                // runs, or where the history has an entry for it.)
+                let prims = r.children.flatMap { ws.primitives(under: $0) }
+                var probed = Set(prims.flatMap { ws.resources[$0].activeOn })
+                for n in candidates {
+                    let entries = ws.historyEntries[n] ?? []
+                    if prims.contains(where: { p in
+                        entries.contains(ws.resources[p].historyIDs[n] ?? ws.resources[p].id) || entries.contains(ws.resources[p].configuredID)
+                    }) { probed.insert(n) }
+                }
                 candidates = candidates.filter { probed.contains($0) }
             }
             candidates = candidates.filter { !everActive.contains($0) }

@@ -26,6 +26,8 @@ struct GraphBuilder {
     /// Recurring operations ("monitor_10000") running where their resource stays, whose
     /// definition changed since they were scheduled: they are scheduled again.
     private var rescheduled: [Int: Set<String>] = [:]
+    /// The lost node each implied (pseudo) action of a primitive stands for.
+    private var impliedOn: [Int: String] = [:]
     /// History clean-ups of resources whose agent changed, by action.
     private var agentCleanups: Set<Int> = []
     /// Cancellations that wait for the resource's stops (removed operations, maintenance).
@@ -84,8 +86,8 @@ struct GraphBuilder {
 
     @discardableResult
     private mutating func add(_ kind: GraphAction.Kind, task: String, key: String, resource: Int?, node: String?,
-                              interval: Int = 0, meta: [String: String] = [:]) -> Int {
-        let lookup = Self.lookupKey(key, node)
+                              interval: Int = 0, meta: [String: String] = [:], lookupNode: String? = nil) -> Int {
+        let lookup = Self.lookupKey(key, lookupNode ?? node)
         if let existing = byKey[lookup] { return existing }
         let id: Int
         if let r = reserved[lookup] { id = r } else { id = nextID; nextID += 1 }
@@ -237,8 +239,10 @@ struct GraphBuilder {
     private func displayName(_ i: Int) -> String {
         let r = ws.resources[i]
         guard r.isPrimitive, r.id != r.configuredID else { return r.id }
-        // An anonymous instance found in the history under another instance's number keeps it.
+        // An anonymous instance found in the history under another instance's number keeps it
+        // (an orphan instance too: it is known by the history entry it came from).
         if let recorded = historyName(i), recorded != r.configuredID { return recorded }
+        if r.orphan { return r.id }
         guard historyNamed.contains(r.configuredID) else { return r.id }
         return r.configuredID
     }
@@ -576,7 +580,16 @@ struct GraphBuilder {
             // So is a stop on a guest "fenced" by recovering its container.
             let implied = isUnclean(node) || ((task == "stop" || task == "demote") && ws.node(named: node).map { $0.kind == .guest && $0.remoteReset } == true)
             let kind: GraphAction.Kind = implied ? .pseudo : .resource
-            return add(kind, task: task, key: "\(id)_\(task)_0", resource: i, node: kind == .pseudo ? nil : node, meta: meta)
+            let key = "\(id)_\(task)_0"
+            if kind == .pseudo, let existing = find(key, on: nil), impliedOn[existing] != node {
+                // Active on several lost nodes: each fencing implies its own stop.
+                let k = add(.pseudo, task: task, key: key, resource: i, node: nil, meta: meta, lookupNode: "~\(node)")
+                impliedOn[k] = node
+                return k
+            }
+            let k = add(kind, task: task, key: key, resource: i, node: kind == .pseudo ? nil : node, meta: meta)
+            if kind == .pseudo { impliedOn[k] = node }
+            return k
         }
         // The source of a completed migration is stopped first.
         for source in ws.danglingMigrations[i] ?? [] where ws.node(named: source).map({ $0.online && !$0.unclean }) == true {
@@ -603,6 +616,13 @@ struct GraphBuilder {
             if let n = plan.next { up(n) }
         case .stop:
             down(plan.current)
+        case .restart where r.meta["multiple-active"] == "stop_unexpected" && plan.current.count > 1
+            && plan.next.map(plan.current.contains) == true && plan.origRole == plan.nextRole:
+            // Active where expected and elsewhere: only the unexpected copies stop; the start
+            // where it stays is only an ordering point.
+            let n = plan.next!
+            down(plan.current.filter { $0 != n })
+            add(.pseudo, task: "start", key: "\(id)_start_0", resource: i, node: nil)
         case .restart, .move(migrate: false):
             down(plan.current)
             if let n = plan.next { up(n) }
@@ -1255,13 +1275,16 @@ struct GraphBuilder {
         for top in ws.topLevel { walk(top) }
         // Resources found only in the history come after the configured ones, each with its
         // actions newest first.
-        var seen: [String] = []
+        // (In the order the status section's histories name them: as they were unpacked.)
         var byID: [String: [Int]] = [:]
         for k in removedHistory.keys.sorted(by: { actions[$0].id < actions[$1].id }) {
-            let id = removedHistory[k]!
-            if byID[id] == nil { seen.append(id) }
-            byID[id, default: []].append(k)
+            byID[removedHistory[k]!, default: []].append(k)
         }
+        var seen: [String] = []
+        for state in ws.cib.status.nodeStates {
+            for lrm in state.lrmResources where byID[lrm.id] != nil && !seen.contains(lrm.id) { seen.append(lrm.id) }
+        }
+        for id in byID.keys.sorted() where !seen.contains(id) { seen.append(id) }
         for id in seen {
             listing += byID[id]!.sorted { actions[$0].id > actions[$1].id }
         }
@@ -1701,9 +1724,13 @@ extension GraphBuilder {
             guard r.managed, r.activeOn.count == 1, let node = ws.node(named: r.activeOn[0]), historyChecked(node) else { continue }
             // A restart forced by the changed definition is known from here: its start was
             // created before anything the resource's own actions add (its stop included).
-            if transition.definitionChanged.contains(i), let plan = transition.plans[i], plan.mode == .restart,
-               plan.next == node.name {
-                add(.resource, task: "start", key: "\(r.id)_start_0", resource: i, node: node.name)
+            // So is a reload.
+            if transition.definitionChanged.contains(i), let plan = transition.plans[i], plan.next == node.name {
+                if plan.mode == .restart {
+                    add(.resource, task: "start", key: "\(r.id)_start_0", resource: i, node: node.name)
+                } else if plan.mode == .reload {
+                    add(.resource, task: "reload-agent", key: "\(r.id)_reload-agent_0", resource: i, node: node.name)
+                }
             }
             var changed = transition.definitionChanged.contains(i) || !(rescheduled[i] ?? []).isEmpty
             if !changed, ws.options.stopOrphanActions, !(ws.options.maintenanceMode || r.maintenance || node.maintenance) {
