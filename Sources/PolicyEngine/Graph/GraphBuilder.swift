@@ -242,7 +242,7 @@ struct GraphBuilder {
         // An anonymous instance found in the history under another instance's number keeps it
         // (an orphan instance too: it is known by the history entry it came from).
         if let recorded = historyName(i), recorded != r.configuredID { return recorded }
-        if r.orphan { return r.id }
+        if r.orphan && historyName(i) == nil { return r.id }
         guard historyNamed.contains(r.configuredID) else { return r.id }
         return r.configuredID
     }
