@@ -483,7 +483,8 @@ public struct ControllerCore: Sendable {
         let key = TransitionKey(actionID: a.id, transitionID: transitionID, targetRC: Int(a.meta["op_target_rc"] ?? "") ?? 0, uuid: uuid)
         return ActionResult(node: node, resource: rsc, agent: a.agent?.description ?? "", task: a.task, intervalMS: a.intervalMS,
                             transitionKey: key.description, callID: -1, rc: 1, opStatus: 2, lastRCChange: 0,
-                            digest: ParameterDigest.digest(a.parameters),
+                            digest: ParameterDigest.operationDigest(a.parameters, intervalMS: a.intervalMS,
+                                                                    timeoutMS: Int(a.meta["timeout"] ?? "") ?? 0),
                             exitReason: "\(a.key) on \(node) did not report within its timeout")
     }
 

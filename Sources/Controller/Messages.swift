@@ -1,4 +1,5 @@
 import Foundation
+import CIB
 
 /// A transition key, as Pacemaker writes it in `transition-key`: the graph action's id, the
 /// transition's number, the result the scheduler expects, and the DC's transition uuid
@@ -48,6 +49,11 @@ public struct ActionRequest: Codable, Sendable, Hashable {
     public var meta: [String: String]
     /// Where the result goes: the action and the transition.
     public var transitionKey: String
+
+    /// The digest its result is recorded with (`ParameterDigest.operationDigest`).
+    public var operationDigest: String {
+        ParameterDigest.operationDigest(parameters, intervalMS: intervalMS, timeoutMS: timeoutMS)
+    }
 
     public init(node: String, task: String, resource: String?, agent: String?, intervalMS: Int, timeoutMS: Int,
                 parameters: [String: String], meta: [String: String], transitionKey: String) {

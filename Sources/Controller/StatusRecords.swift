@@ -112,7 +112,7 @@ public enum StatusRecords {
             guard let rsc = req.resource, !["cancel", "delete", "do_shutdown", "notify"].contains(req.task) else { continue }
             let r = ActionResult(node: req.node, resource: rsc, agent: req.agent ?? "", task: req.task, intervalMS: req.intervalMS,
                                  transitionKey: req.transitionKey, callID: -1, rc: 193, opStatus: -1, lastRCChange: 0,
-                                 digest: ParameterDigest.digest(req.parameters))
+                                 digest: req.operationDigest)
             let id = req.intervalMS > 0 ? r.operationKey : "\(rsc)_last_0"
             let op = operation(r, id: id)
             if let i = list.children.firstIndex(where: { if case .element(let e) = $0 { return e.name == "lrm_resource" && e.id == rsc }; return false }),

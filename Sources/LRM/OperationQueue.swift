@@ -192,7 +192,7 @@ public struct OperationQueue: Sendable {
             key: key, callID: callID, exitCode: exitCode, status: status, exitReason: reason,
             started: started, execTime: now - started, queueTime: queued,
             lastChange: changed ? now : (previous?.lastChange ?? now),
-            parameterDigest: ParameterDigest.digest(op.request.parameters))
+            parameterDigest: op.request.operationDigest)
         if resources[op.request.resource] != nil, status != .cancelled {
             resources[op.request.resource]!.operations[key] = record
             if record.isFailure { resources[op.request.resource]!.lastFailure = record }
@@ -267,7 +267,7 @@ public struct OperationQueue: Sendable {
         let cancelled = OperationRecord(
             key: op.request.key, callID: callID, exitCode: .errGeneric, status: .cancelled,
             exitReason: "the operation was cancelled", started: now, execTime: .zero, queueTime: .zero,
-            lastChange: now, parameterDigest: ParameterDigest.digest(op.request.parameters))
+            lastChange: now, parameterDigest: op.request.operationDigest)
         switch op.state {
         case .waiting(let since):
             waiting.removeAll { $0 == callID }

@@ -56,6 +56,12 @@ public struct OperationRequest: Sendable, Hashable, Codable {
     /// The monitor depth (`OCF_CHECK_LEVEL`).
     public var checkLevel: Int?
 
+    /// The digest its result is recorded with (`ParameterDigest.operationDigest`).
+    public var operationDigest: String {
+        func ms(_ d: Duration) -> Int { Int(d.components.seconds) * 1000 + Int(d.components.attoseconds / 1_000_000_000_000_000) }
+        return ParameterDigest.operationDigest(parameters, intervalMS: ms(interval), timeoutMS: ms(timeout))
+    }
+
     public init(resource: String, action: AgentAction, interval: Duration = .zero, timeout: Duration = .seconds(20),
                 parameters: [String: String] = [:], meta: [String: String] = [:], checkLevel: Int? = nil) {
         self.resource = resource

@@ -703,11 +703,11 @@ struct ClusterSimulation {
         }
         if req.agent?.hasPrefix("stonith:") == true {
             switch req.task {
-            case "start": reply(rc: 0, digest: ParameterDigest.digest(req.parameters))
+            case "start": reply(rc: 0, digest: req.operationDigest)
             case "stop":
                 nodes[Int(id) - 1].executor.startedDevices[rsc] = nil
-                reply(rc: 0, digest: ParameterDigest.digest(req.parameters))
-            case "monitor": reply(rc: nodes[Int(id) - 1].executor.startedDevices[rsc] != nil ? 0 : 7, digest: ParameterDigest.digest(req.parameters))
+                reply(rc: 0, digest: req.operationDigest)
+            case "monitor": reply(rc: nodes[Int(id) - 1].executor.startedDevices[rsc] != nil ? 0 : 7, digest: req.operationDigest)
             default: reply(rc: 3, reason: "not an action of fence devices")
             }
             return
@@ -780,7 +780,7 @@ struct ClusterSimulation {
         nodes[Int(id) - 1].executor.callID += 1
         let r = ActionResult(node: nodes[Int(id) - 1].name, resource: req.resource ?? "", agent: req.agent ?? "", task: req.task,
                              intervalMS: req.intervalMS, transitionKey: req.transitionKey, callID: nodes[Int(id) - 1].executor.callID, rc: rc,
-                             opStatus: 0, lastRCChange: wallSeconds, digest: ParameterDigest.digest(req.parameters), exitReason: reason)
+                             opStatus: 0, lastRCChange: wallSeconds, digest: req.operationDigest, exitReason: reason)
         nodes[Int(id) - 1].executor.history.append(r)
         if nodes[Int(id) - 1].executor.history.count > 200 { nodes[Int(id) - 1].executor.history.removeFirst(50) }
         nodes[Int(id) - 1].crmd.inbox.append(.localResult(r))

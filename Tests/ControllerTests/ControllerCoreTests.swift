@@ -138,7 +138,7 @@ final class SimulatedCluster {
         nodes[i].callID += 1
         let r = ActionResult(node: nodes[i].core.local.name, resource: req.resource ?? "", agent: req.agent ?? "", task: req.task,
                              intervalMS: req.intervalMS, transitionKey: req.transitionKey, callID: nodes[i].callID, rc: rc,
-                             opStatus: 0, lastRCChange: now, digest: ParameterDigest.digest(req.parameters))
+                             opStatus: 0, lastRCChange: now, digest: req.operationDigest)
         if !["cancel", "delete"].contains(req.task) { nodes[i].history.append(r) }
         queue.append((nodes[i].core.local, .result(r)))
     }

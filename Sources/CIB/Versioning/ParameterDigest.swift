@@ -11,6 +11,16 @@ public enum ParameterDigest {
         CIBDigest.md5Hex(Array(canonicalText(parameters).utf8))
     }
 
+    /// The digest an operation is recorded with (its `op-digest`): of its parameters, plus, for
+    /// a recurring operation, its timeout as `CRM_meta_timeout`, which Pacemaker's controller
+    /// keeps in that digest (a recurring operation whose timeout changed is scheduled again).
+    public static func operationDigest(_ parameters: [String: String], intervalMS: Int, timeoutMS: Int) -> String {
+        guard intervalMS > 0 else { return digest(parameters) }
+        var p = parameters
+        p["CRM_meta_timeout"] = String(timeoutMS)
+        return digest(p)
+    }
+
     /// The text that is digested.
     public static func canonicalText(_ parameters: [String: String]) -> String {
         var text = " <parameters"

@@ -286,7 +286,7 @@ final class ControllerShell: @unchecked Sendable {
             if req.task == "monitor", req.intervalMS > 0, rc == 0 { watchDevice(req, rsc, callID: nextCallID) }
             let r = ActionResult(node: localName, resource: rsc, agent: req.agent ?? "", task: req.task, intervalMS: req.intervalMS,
                                  transitionKey: req.transitionKey, callID: nextCallID, rc: rc, opStatus: 0,
-                                 lastRCChange: Int(Date().timeIntervalSince1970), digest: ParameterDigest.digest(req.parameters),
+                                 lastRCChange: Int(Date().timeIntervalSince1970), digest: req.operationDigest,
                                  exitReason: rc == 3 ? "\(req.task) is not an action of fence devices" : nil)
             let sink = self.sink
             Task { sink.yield(.localResult(r)) }
@@ -384,7 +384,7 @@ final class ControllerShell: @unchecked Sendable {
                                  transitionKey: req.transitionKey, callID: callID, rc: failure == nil ? 0 : 1,
                                  opStatus: failure == nil ? 0 : 4,
                                  execTimeMS: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000),
-                                 lastRCChange: Int(Date().timeIntervalSince1970), digest: ParameterDigest.digest(req.parameters),
+                                 lastRCChange: Int(Date().timeIntervalSince1970), digest: req.operationDigest,
                                  exitReason: failure)
             sink.yield(.localResult(r))
         }
@@ -421,7 +421,7 @@ final class ControllerShell: @unchecked Sendable {
                 sink.yield(.localResult(ActionResult(
                     node: node, resource: rsc, agent: req.agent ?? "", task: req.task, intervalMS: req.intervalMS,
                     transitionKey: req.transitionKey, callID: callID, rc: rc, opStatus: rc == 0 ? 0 : 4,
-                    lastRCChange: Int(Date().timeIntervalSince1970), digest: ParameterDigest.digest(req.parameters), exitReason: failure)))
+                    lastRCChange: Int(Date().timeIntervalSince1970), digest: req.operationDigest, exitReason: failure)))
             }
         }
     }
