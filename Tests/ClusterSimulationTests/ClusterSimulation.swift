@@ -989,8 +989,11 @@ struct ClusterSimulation {
         }
     }
 
+    /// How to replay this run: the environment and the test that runs it.
+    var replay = ""
+
     var report: String {
-        "seed \(seed) (replay: SWIFTHA_SIM_SEED=\(seed)), \(ids.count) nodes, at \(Double(now) / 1_000_000) s:\n  "
+        "seed \(seed) (replay: SWIFTHA_SIM_SEED=\(seed) \(replay)), \(ids.count) nodes, at \(Double(now) / 1_000_000) s:\n  "
             + violations.prefix(5).joined(separator: "\n  ") + "\nlast events:\n" + trace.suffix(120).joined(separator: "\n")
     }
 }
