@@ -154,7 +154,7 @@ extension ClusterSimulationTests {
     @Test func faultsNeverBreakSafetyAndTheClusterSettlesAfterThem() {
         if let seed = Self.replaySeed { return Self.checkFaults(seeds: seed...seed, long: Self.env["SWIFTHA_SIM_LONG"] != nil) }
         let range = Self.env["SWIFTHA_SIM_RANGE"].map { $0.split(separator: "-").compactMap { UInt64($0) } }.flatMap { $0.count == 2 ? $0[0]...$0[1] : nil }
-        Self.checkFaults(seeds: range ?? 1...380)
+        Self.checkFaults(seeds: range ?? 1...380, long: range != nil && Self.env["SWIFTHA_SIM_LONG"] != nil)
     }
 
     /// SWIFTHA_SOAK=1: 5000 more seeds with longer faults (replay one with SWIFTHA_SIM_SEED=N
