@@ -918,7 +918,11 @@ struct ClusterSimulation {
             if nodes[Int(id) - 1].quorate { quorate.insert(ring) }
             let n = nodes[Int(id) - 1]
             guard n.crmd.core.isDC && n.crmd.core.quorate else { continue }
-            let groupNodes = Set(n.engine!.processGroups.members(of: "crmd").map(\.node))
+            // Its process groups must be synchronized for this ring (until then no controller
+            // of the node can know the ring's membership).
+            let pg = n.engine!.processGroups
+            guard pg.isSynchronized, pg.ring == ring else { continue }
+            let groupNodes = Set(pg.members(of: "crmd").map(\.node))
             if Set(n.crmd.core.election.members.map(\.nodeID)) == groupNodes { dcs[ring, default: []].append(n.name) }
         }
         for (ring, names) in dcs where names.count > 1 && quorate.contains(ring) {
