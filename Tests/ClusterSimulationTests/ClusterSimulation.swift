@@ -921,7 +921,11 @@ struct ClusterSimulation {
             if nodes[Int(id) - 1].quorate { quorate.insert(ring) }
             let n = nodes[Int(id) - 1]
             guard n.crmd.core.isDC && n.crmd.core.quorate else { continue }
-            let groupNodes = Set(n.engine!.processGroups.members(of: "crmd").map(\.node))
+            // Its process groups must be synchronized for this ring (until then no controller
+            // of the node can know the ring's membership).
+            let pg = n.engine!.processGroups
+            guard pg.isSynchronized, pg.ring == ring else { continue }
+            let groupNodes = Set(pg.members(of: "crmd").map(\.node))
             if Set(n.crmd.core.election.members.map(\.nodeID)) == groupNodes { dcs[ring, default: []].append(n.name) }
         }
         for (ring, names) in dcs where names.count > 1 && quorate.contains(ring) {
@@ -992,8 +996,11 @@ struct ClusterSimulation {
         }
     }
 
+    /// How to replay this run: the environment and the test that runs it.
+    var replay = ""
+
     var report: String {
-        "seed \(seed) (replay: SWIFTHA_SIM_SEED=\(seed)), \(ids.count) nodes, at \(Double(now) / 1_000_000) s:\n  "
+        "seed \(seed) (replay: SWIFTHA_SIM_SEED=\(seed) \(replay)), \(ids.count) nodes, at \(Double(now) / 1_000_000) s:\n  "
             + violations.prefix(5).joined(separator: "\n  ") + "\nlast events:\n" + trace.suffix(120).joined(separator: "\n")
     }
 }
