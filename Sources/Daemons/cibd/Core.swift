@@ -25,6 +25,9 @@ actor CIBCore {
     private var replacements = 0
     /// This node's name, stamped on changes made here as `update-origin`.
     private let nodeName: String
+    /// The member whose copy replaced this one, for the notification that follows (the group
+    /// hands over the replica's directives one at a time).
+    private var replacedBy: String?
 
     init(member: String, nodeName: String, cib: CIB, store: CIBStore, outbox: AsyncStream<Data>.Continuation, logger: Logger) {
         group = CIBGroupMember(member: member, cib: cib)
@@ -83,8 +86,6 @@ actor CIBCore {
     }
 
     private func perform(_ directives: [CIBReplica.Directive]) {
-        // The member whose copy replaced this one, for the notification that follows.
-        var replacedBy: String?
         for d in directives {
             switch d {
             case .multicast(let m):
