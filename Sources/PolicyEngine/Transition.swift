@@ -387,7 +387,7 @@ enum TransitionPlanner {
                 } else if let reason = effects.restart[i] {
                     mode = .restart
                     let details = needRole && origRole != nextRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : (needRole ? "\(roleText(origRole)) \(n)" : n)
-                    changes.append(PlannedChange(kind: .restart, subject: r.id, details: details, reason: "due to \(reason)"))
+                    changes.append(PlannedChange(kind: .restart, subject: r.id, details: details, reason: reason.isEmpty ? nil : "due to \(reason)"))
                 } else if origRole == .promoted && nextRole < .promoted {
                     mode = .demote
                     changes.append(PlannedChange(kind: .demote, subject: r.id, details: "Promoted -> \(roleText(nextRole)) \(n)", reason: nil))
