@@ -234,7 +234,11 @@ enum TransitionPlanner {
         }
         for i in resources {
             let r = ws.resources[i]
-            let active = r.activeOn
+            // Active on several nodes, the copies on nodes being fenced are stopped by the
+            // fencing: only the clean copies count (a resource left on one clean node is not
+            // multiply active).
+            let cleanActive = r.activeOn.filter { n in !(fenceable.contains(n) && (ws.node(named: n)?.unclean ?? false)) }
+            let active = r.activeOn.count > 1 && !cleanActive.isEmpty ? cleanActive : r.activeOn
             let current = active.first
             var next = a.assigned[i] ?? nil
             let origRole: Role = active.isEmpty ? .stopped : (r.role == .unknown ? .started : r.role)
