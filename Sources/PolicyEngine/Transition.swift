@@ -387,7 +387,9 @@ enum TransitionPlanner {
                     mode = .restart
                     let details = needRole ? "\(roleText(origRole)) \(n)" : n
                     changes.append(PlannedChange(kind: .restart, subject: r.id, details: details,
-                                                 reason: agentChanged.contains(i) ? nil : "due to resource definition change"))
+                                                 // (A start still under way is started again, giving no reason.)
+                                                 reason: agentChanged.contains(i) || (r.pendingTask == "start" && r.pendingNode == n)
+                                                    ? nil : "due to resource definition change"))
                 } else if let reason = effects.restart[i] {
                     mode = .restart
                     let details = needRole && origRole != nextRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : (needRole ? "\(roleText(origRole)) \(n)" : n)

@@ -181,6 +181,14 @@ enum History {
                 if op.task == "start" || op.task == "migrate_from" || op.task == "promote" || op.task == "demote" || op.task == "stop" {
                     if h.role < .started && op.task != "stop" { h.role = .started }
                 }
+                // A start under way runs with the parameters it records: its digest is the one
+                // the definition is compared with (it cannot be reloaded before it completes).
+                if op.task == "start", op.digest != nil {
+                    h.startDigest = op.digest
+                    h.restartDigest = nil
+                    h.forceRestart = nil
+                    h.secureDigest = op.secureDigest
+                }
                 continue
             }
             if op.status == .cancelled { continue }
