@@ -341,11 +341,14 @@ enum History {
         }
         h.lastFailureTask = op.task
         if op.task == "stop" { h.failedStop = true }
-        if op.rc == OCFResult.notInstalled || op.status == .notInstalled || op.status == .errorHard
-            || op.rc == OCFResult.invalidParameter || op.rc == OCFResult.insufficientPrivileges {
+        // (An ignored error result counts as success: it bans nothing. The executor finding
+        // the agent missing still does.)
+        let ignored = action == .ignore || (action == .restartContainer && op.task == "stop")
+        if op.status == .notInstalled || (!ignored && (op.rc == OCFResult.notInstalled || op.status == .errorHard
+            || op.rc == OCFResult.invalidParameter || op.rc == OCFResult.insufficientPrivileges)) {
             h.banNode = true
         }
-        if op.rc == OCFResult.notConfigured || op.status == .errorFatal { h.banEverywhere = true }
+        if !ignored, op.rc == OCFResult.notConfigured || op.status == .errorFatal { h.banEverywhere = true }
         if action == .restartContainer && op.task == "stop" {
             // A launched resource's failed stop counts as done: the launcher's restart
             // stops it for sure.
