@@ -234,7 +234,11 @@ enum TransitionPlanner {
         }
         for i in resources {
             let r = ws.resources[i]
-            let active = r.activeOn
+            // Active on several nodes, the copies on nodes being fenced are stopped by the
+            // fencing: only the clean copies count (a resource left on one clean node is not
+            // multiply active).
+            let cleanActive = r.activeOn.filter { n in !(fenceable.contains(n) && (ws.node(named: n)?.unclean ?? false)) }
+            let active = r.activeOn.count > 1 && !cleanActive.isEmpty ? cleanActive : r.activeOn
             let current = active.first
             var next = a.assigned[i] ?? nil
             let origRole: Role = active.isEmpty ? .stopped : (r.role == .unknown ? .started : r.role)
@@ -383,11 +387,13 @@ enum TransitionPlanner {
                     mode = .restart
                     let details = needRole ? "\(roleText(origRole)) \(n)" : n
                     changes.append(PlannedChange(kind: .restart, subject: r.id, details: details,
-                                                 reason: agentChanged.contains(i) ? nil : "due to resource definition change"))
+                                                 // (A start still under way is started again, giving no reason.)
+                                                 reason: agentChanged.contains(i) || (r.pendingTask == "start" && r.pendingNode == n)
+                                                    ? nil : "due to resource definition change"))
                 } else if let reason = effects.restart[i] {
                     mode = .restart
                     let details = needRole && origRole != nextRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : (needRole ? "\(roleText(origRole)) \(n)" : n)
-                    changes.append(PlannedChange(kind: .restart, subject: r.id, details: details, reason: "due to \(reason)"))
+                    changes.append(PlannedChange(kind: .restart, subject: r.id, details: details, reason: reason.isEmpty ? nil : "due to \(reason)"))
                 } else if origRole == .promoted && nextRole < .promoted {
                     mode = .demote
                     changes.append(PlannedChange(kind: .demote, subject: r.id, details: "Promoted -> \(roleText(nextRole)) \(n)", reason: nil))

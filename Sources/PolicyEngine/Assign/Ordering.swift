@@ -244,6 +244,19 @@ struct OrderingEffects {
                 }
             }
         }
+        // A mandatory "stop then stop" ordering: when the first stops where it runs now (it
+        // moves or stops), a `then` that stays running must stop before it, and so restarts.
+        for o in orderings(ws) where o.mandatory && o.firstAction == "stop" && o.thenAction == "stop" {
+            let firstStops = leaves(o.first).contains { f in
+                guard let cur = ws.resources[f].activeOn.first else { return false }
+                return (next[f] ?? nil) != cur || effects.restart[f] != nil
+            }
+            guard firstStops else { continue }
+            for t in leaves(o.then) where effects.restart[t] == nil && effects.unrunnable[t] == nil && !starting.contains(t) {
+                guard ws.resources[t].activeOn.count == 1, let cur = ws.resources[t].activeOn.first, (next[t] ?? nil) == cur else { continue }
+                effects.restart[t] = ""
+            }
+        }
         return effects
     }
 }

@@ -181,6 +181,14 @@ enum History {
                 if op.task == "start" || op.task == "migrate_from" || op.task == "promote" || op.task == "demote" || op.task == "stop" {
                     if h.role < .started && op.task != "stop" { h.role = .started }
                 }
+                // A start under way runs with the parameters it records: its digest is the one
+                // the definition is compared with (it cannot be reloaded before it completes).
+                if op.task == "start", op.digest != nil {
+                    h.startDigest = op.digest
+                    h.restartDigest = nil
+                    h.forceRestart = nil
+                    h.secureDigest = op.secureDigest
+                }
                 continue
             }
             if op.status == .cancelled { continue }
@@ -333,11 +341,14 @@ enum History {
         }
         h.lastFailureTask = op.task
         if op.task == "stop" { h.failedStop = true }
-        if op.rc == OCFResult.notInstalled || op.status == .notInstalled || op.status == .errorHard
-            || op.rc == OCFResult.invalidParameter || op.rc == OCFResult.insufficientPrivileges {
+        // (An ignored error result counts as success: it bans nothing. The executor finding
+        // the agent missing still does.)
+        let ignored = action == .ignore || (action == .restartContainer && op.task == "stop")
+        if op.status == .notInstalled || (!ignored && (op.rc == OCFResult.notInstalled || op.status == .errorHard
+            || op.rc == OCFResult.invalidParameter || op.rc == OCFResult.insufficientPrivileges)) {
             h.banNode = true
         }
-        if op.rc == OCFResult.notConfigured || op.status == .errorFatal { h.banEverywhere = true }
+        if !ignored, op.rc == OCFResult.notConfigured || op.status == .errorFatal { h.banEverywhere = true }
         if action == .restartContainer && op.task == "stop" {
             // A launched resource's failed stop counts as done: the launcher's restart
             // stops it for sure.

@@ -141,8 +141,9 @@ enum Nodes {
             return
         }
         let terminate = node.attributes["terminate"].map { Int($0).map { $0 > 0 } ?? CIBValue.isTrue($0) } ?? false
-        if join == "nack" {
-            fence(&node, "peer failed membership criteria")
+        // (The controller's join state for a refused node is "banned".)
+        if join == "banned" || join == "nack" {
+            fence(&node, "peer failed Pacemaker membership criteria")
         } else if terminate {
             if member <= 0 && online <= 0 && join == "down" {
                 node.online = false

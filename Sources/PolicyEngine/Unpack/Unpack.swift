@@ -122,6 +122,9 @@ enum Unpack {
             var online = res.role >= .started && !res.activeOn.isEmpty && !res.failed
             if ws.nodes[n].kind == .guest, let host = res.activeOn.first, let h = ws.node(named: host), h.unclean && !h.online {
                 online = false
+                // A guest whose host is lost is unclean too: it is reset (by recovering its
+                // container) along with the host.
+                if res.role >= .started, !res.failed { ws.nodes[n].remoteReset = true }
             }
             // A guest is up only once its connection is too.
             if ws.nodes[n].kind == .guest, let ci = ws.index(of: ws.nodes[n].name), ci != r {
