@@ -96,9 +96,18 @@ final class LRMNode: @unchecked Sendable {
         guard ok, p.isRunning else { throw NodeError("lrmd for \(name) did not start: \(self.log)") }
     }
 
-    /// A client of this node's lrmd.
+    /// A client of this node's lrmd. The socket file appears when lrmd binds it, a moment
+    /// before it listens: a refused connection is tried again (bounded, 10 s).
     func connect() async throws -> LRMClient {
-        try await LRMClient.connect(root: root)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            do {
+                return try await LRMClient.connect(root: root)
+            } catch {
+                guard ContinuousClock.now < deadline, process?.isRunning == true else { throw error }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
     }
 
     /// Sends SIGTERM to lrmd and waits (bounded) for it to exit; returns its exit status.
