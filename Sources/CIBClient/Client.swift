@@ -66,19 +66,12 @@ public final class CIBClient: Sendable {
     /// cluster, in the order this node applies them). Finishes when the connection ends.
     /// Call it once per client: the connection has one event stream.
     public func changes() async throws -> AsyncStream<CIBPatch> {
-        let events = ipc.events
-        switch try await ipc.request(.subscribe) {
-        case .done: break
-        case let other: throw Self.failure(other)
-        }
+        let notifications = try await notifications()
         return AsyncStream { sink in
             let task = Task {
-                for await event in events {
-                    switch event {
-                    case .changed(let text), .replaced(let text, _):
-                        if let e = try? XElement.parse(text, source: "cibd's notification"), let p = try? CIBPatch(xml: e) {
-                            sink.yield(p)
-                        }
+                for await n in notifications {
+                    switch n {
+                    case .changed(let p), .replaced(let p, _): sink.yield(p)
                     }
                 }
                 sink.finish()
