@@ -4,7 +4,7 @@ import CIB
 public enum AgentStandard: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// Open Cluster Framework agents, `ocf:provider:type`, under `$OCF_ROOT/resource.d`.
     case ocf
-    /// LSB init scripts, `lsb:name`, in /etc/init.d.
+    /// LSB init scripts, `lsb:name`, in /etc/init.d (a node root's own etc/init.d first).
     case lsb
     /// systemd units, `systemd:name`, driven over D-Bus.
     case systemd

@@ -46,7 +46,7 @@ public struct AgentCatalog: Sendable {
             return names.sorted()
         case .lsb:
             let skip: Set<String> = ["README", "skeleton", "rc", "rcS", "functions", "halt", "reboot", "single"]
-            return executables(in: host.lsbDirectory).filter { !skip.contains($0) }.sorted()
+            return Set(host.lsbDirectories.flatMap(executables(in:))).filter { !skip.contains($0) }.sorted()
         case .stonith:
             return executables(in: host.fenceDirectory).filter { $0.hasPrefix("fence_") && !$0.hasSuffix(".py") }.sorted()
         case .systemd:
@@ -75,7 +75,7 @@ public struct AgentCatalog: Sendable {
             }
             candidates = [host.ocfRoot + "/resource.d/" + provider + "/" + type]
         case .lsb, .service:
-            candidates = [host.lsbDirectory + "/" + type]
+            candidates = host.lsbDirectories.map { $0 + "/" + type }
         case .stonith:
             candidates = [host.fenceDirectory + "/" + type]
         case .systemd:

@@ -7,12 +7,17 @@ import Foundation
 /// that node get their scratch directories under it: `HA_RSCTMP=<root>/run/resource-agents` and
 /// `HA_VARRUN=<root>/run`, which resource-agents' ocf-shellfuncs honour. Two nodes sharing one
 /// machine therefore never share an agent's state file.
+///
+/// LSB init scripts of a node with a root of its own are looked up in `<root>/etc/init.d`
+/// first, then in ``lsbDirectory`` (`/etc/init.d`): a node root can bring its own `lsb:NAME`
+/// scripts (a test cluster on one machine does) without touching the machine's /etc/init.d.
+/// With the root `/` only /etc/init.d is read, as Pacemaker does.
 public struct AgentHost: Sendable, Hashable {
     /// The node's root directory.
     public var root: String
     /// The OCF root, where `resource.d/PROVIDER/TYPE` agents and `lib/heartbeat` live.
     public var ocfRoot: String
-    /// Where LSB init scripts are.
+    /// Where LSB init scripts are (after `<root>/etc/init.d` for a node root other than `/`).
     public var lsbDirectory: String
     /// Where fence agents (`fence_*`) are.
     public var fenceDirectory: String
@@ -38,6 +43,14 @@ public struct AgentHost: Sendable, Hashable {
     public func underRoot(_ relative: String) -> String {
         let base = root.hasSuffix("/") ? String(root.dropLast()) : root
         return base + "/" + relative
+    }
+
+    /// The directories searched for `lsb:NAME`, in order: `<root>/etc/init.d` (only when the
+    /// root is not `/`), then ``lsbDirectory``.
+    public var lsbDirectories: [String] {
+        let own = underRoot("etc/init.d")
+        let base = root.hasSuffix("/") ? String(root.dropLast()) : root
+        return base.isEmpty || own == lsbDirectory ? [lsbDirectory] : [own, lsbDirectory]
     }
 
     /// `HA_RSCTMP`: `<root>/run/resource-agents`.

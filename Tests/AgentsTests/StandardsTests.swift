@@ -268,6 +268,29 @@ import Testing
         #expect(meta.supports("status"))
     }
 
+    /// A node root's own etc/init.d is read before the LSB directory, and only for a root other
+    /// than `/`: two nodes on one machine can each have their own `lsb:web`.
+    @Test func lsbScriptsOfTheNodeRootComeFirst() async throws {
+        let s = try Scratch()
+        let own = s.root + "/etc/init.d"
+        try FileManager.default.createDirectory(atPath: own, withIntermediateDirectories: true)
+        try s.script(s.lsbDirectory, "web", "#!/bin/sh\nexit 3\n")
+        try s.script(s.lsbDirectory, "shared", "#!/bin/sh\nexit 0\n")
+        try s.script(own, "web", "#!/bin/sh\nexit 0\n")
+        #expect(s.host.lsbDirectories == [own, s.lsbDirectory])
+        let catalog = AgentCatalog(host: s.host)
+        #expect(catalog.agents(standard: .lsb) == ["shared", "web"])
+        #expect(try catalog.executable(for: ResourceAgentName(standard: "lsb", provider: nil, type: "web")) == own + "/web")
+        #expect(try catalog.executable(for: ResourceAgentName(standard: "lsb", provider: nil, type: "shared")) == s.lsbDirectory + "/shared")
+        let executor = AgentExecutor(host: s.host)
+        let r = await executor.run(AgentRequest(resource: "w", agent: ResourceAgentName(standard: "lsb", provider: nil, type: "web"), action: .monitor, timeout: .seconds(5)))
+        #expect(r.exitCode == .success, "the root's web (exit 0) did not run: \(r)")
+        let missing = await executor.run(AgentRequest(resource: "m", agent: ResourceAgentName(standard: "lsb", provider: nil, type: "nope"), action: .monitor))
+        #expect(missing.exitCode == .errInstalled)
+        #expect(missing.exitReason?.contains("\(own)/nope, \(s.lsbDirectory)/nope") == true, "\(missing.exitReason ?? "")")
+        #expect(AgentHost(root: "/").lsbDirectories == ["/etc/init.d"])
+    }
+
     // MARK: fence agents
 
     @Test func fenceStdinProtocol() {

@@ -57,6 +57,56 @@ import TestSupport
     /// to Pacemaker's.
     static let identicalWithAttributesAtLeast = 514
 
+    /// Failed actions with execution times and statuses the suite lacks, as Pacemaker 2.1.5
+    /// prints them (its readable interval: `1.500s`, `30.061s`, but `1000ms` and `1m1000ms`;
+    /// an exit reason inside the parentheses of a status that is not "done").
+    @Test func failedActionTimesAndStatusesAsPacemakerPrintsThem() throws {
+        let dir = scratchDirectory("crm-mon-failed")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let ours = Tool.binDir.appendingPathComponent("crm_mon").path
+        let cases: [(interval: Int, exec: Int, status: Int, rc: Int, reason: String?, line: String)] = [
+            (0, 12, 0, 1, "boom", "  * d1 start on node1 returned 'error' (boom) at Thu Jan  1 00:00:01 1970 after 12ms"),
+            (0, 1000, 4, 1, "boom", "  * d1 start on node1 could not be executed (Error: boom) at Thu Jan  1 00:00:01 1970 after 1000ms"),
+            (0, 1500, 0, 1, nil, "  * d1 start on node1 returned 'error' at Thu Jan  1 00:00:01 1970 after 1.500s"),
+            (0, 30061, 4, 1, "vmfence monitor: fence_xvm: exit status 1: Operation failed",
+             "  * d1 start on node1 could not be executed (Error: vmfence monitor: fence_xvm: exit status 1: Operation failed) at Thu Jan  1 00:00:01 1970 after 30.061s"),
+            (0, 61000, 2, 1, nil, "  * d1 start on node1 could not be executed (Timed Out) at Thu Jan  1 00:00:01 1970 after 1m1000ms"),
+            (0, 90500, 0, 1, nil, "  * d1 start on node1 returned 'error' at Thu Jan  1 00:00:01 1970 after 1m30.500s"),
+            (0, 3_600_001, 0, 1, nil, "  * d1 start on node1 returned 'error' at Thu Jan  1 00:00:01 1970 after 1h1ms"),
+            (60000, 0, 0, 7, nil, "  * d1 60s-interval monitor on node1 returned 'not running' at Thu Jan  1 00:00:01 1970"),
+            (1000, 0, 0, 7, nil, "  * d1 1000ms-interval monitor on node1 returned 'not running' at Thu Jan  1 00:00:01 1970"),
+            (90000, 0, 0, 7, nil, "  * d1 1m30s-interval monitor on node1 returned 'not running' at Thu Jan  1 00:00:01 1970"),
+        ]
+        for (n, c) in cases.enumerated() {
+            let task = c.interval > 0 ? "monitor" : "start"
+            let reason = c.reason.map { " exit-reason=\"\($0)\"" } ?? ""
+            let cib = """
+            <cib crm_feature_set="3.16.1" validate-with="pacemaker-3.9" epoch="5" num_updates="0" admin_epoch="0" dc-uuid="1" have-quorum="1">
+              <configuration>
+                <crm_config><cluster_property_set id="o"><nvpair id="o1" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+                <nodes><node id="1" uname="node1"/></nodes>
+                <resources><primitive id="d1" class="ocf" provider="heartbeat" type="Dummy"/></resources>
+                <constraints/>
+              </configuration>
+              <status>
+                <node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="1"><lrm_resources>
+                  <lrm_resource id="d1" class="ocf" provider="heartbeat" type="Dummy">
+                    <lrm_rsc_op id="d1_last_failure_0" operation_key="d1_\(task)_\(c.interval)" operation="\(task)" crm_feature_set="3.16.1" transition-key="1:1:0:a" transition-magic="\(c.status):\(c.rc);1:1:0:a"\(reason) call-id="3" rc-code="\(c.rc)" op-status="\(c.status)" interval="\(c.interval)" last-rc-change="1" exec-time="\(c.exec)" queue-time="0" op-digest="x"/>
+                  </lrm_resource></lrm_resources></lrm></node_state>
+              </status>
+            </cib>
+            """
+            let f = "\(dir)/case\(n).xml"
+            try cib.write(toFile: f, atomically: true, encoding: .utf8)
+            let text = try Self.output(ours, f, ["-1"])
+            let line = text.split(separator: "\n").drop { $0 != "Failed Resource Actions:" }.dropFirst().first.map(String.init)
+            #expect(line == c.line, "case \(n):\n\(text)")
+            if FileManager.default.isExecutableFile(atPath: Self.pacemaker) {
+                #expect(try Self.output(Self.pacemaker, f, ["-1"]) == text, "case \(n): Pacemaker's crm_mon differs")
+            }
+        }
+    }
+
     @Test func attributesAndFailcountsLikePacemakersOnTheSuite() throws {
         guard FileManager.default.isExecutableFile(atPath: Self.pacemaker) else {
             print("SKIPPED: Pacemaker's crm_mon is not installed (make test installs pacemaker-cli-utils as root)")

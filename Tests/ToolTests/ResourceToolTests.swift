@@ -275,6 +275,43 @@ import ToolSupport
     }
 }
 
+/// A resource deleted from the configuration whose history a node still has (as after the
+/// tutorial's `crm configure delete vip`): crm_resource finds it, as Pacemaker's does (it says
+/// "Dry run: skipping clean-up of vip on node1" on a file), and cleans it up where known.
+@Suite struct ResourceCleanupOfDeletedTests {
+    func run(_ args: [String], failed: Bool) throws -> (Tool.Result, [String]) {
+        let rc = failed ? "1" : "0"
+        let vip = #"<lrm_resource id="vip" class="ocf" provider="heartbeat" type="IPaddr2">"#
+            + #"<lrm_rsc_op id="vip_last_0" operation_key="vip_stop_0" operation="stop" call-id="7" rc-code="\#(rc)" op-status="0" interval="0" transition-key="9:1:0:x"/>"#
+            + #"</lrm_resource><lrm_resource id="web" "#
+        let cib = ResourceCleanupTests.cib.replacingOccurrences(of: #"<lrm_resource id="web" "#, with: vip)
+        let dir = scratchDirectory("cleanup-deleted")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try cib.write(toFile: dir + "/cib.xml", atomically: true, encoding: .utf8)
+        let r = try Tool.run("crm_resource", args, env: ["CIB_file": dir + "/cib.xml"])
+        let after = try CIB.parse(String(contentsOfFile: dir + "/cib.xml", encoding: .utf8))
+        return (r, after.root.descendants().filter { $0.name == "lrm_resource" }.compactMap(\.id))
+    }
+
+    @Test func cleanupAndRefreshOfADeletedResource() throws {
+        let (failed, left) = try run(["--cleanup", "-r", "vip"], failed: true)
+        #expect(failed.status == 0, "\(failed.stderr)")
+        #expect(failed.stdout == "Cleaned up vip on node1\n")
+        #expect(!left.contains("vip") && left.contains("web"), "\(left)")
+        // Stopped cleanly: --cleanup keeps the history (no failure), --refresh forgets it.
+        let (clean, kept) = try run(["--cleanup", "-r", "vip"], failed: false)
+        #expect(clean.status == 0 && clean.stdout == "Cleaned up vip on node1\n", "\(clean.stdout)\(clean.stderr)")
+        #expect(kept.contains("vip"))
+        let (refresh, forgotten) = try run(["--refresh", "-r", "vip"], failed: false)
+        #expect(refresh.status == 0 && refresh.stdout == "Cleaned up vip on node1\n")
+        #expect(!forgotten.contains("vip"))
+        // A name no node knows is still an error.
+        let (ghost, _) = try run(["--cleanup", "-r", "ghost"], failed: true)
+        #expect(ghost.status == 105)
+        #expect(ghost.stderr == "crm_resource: Resource 'ghost' not found\nError performing operation: No such object\n")
+    }
+}
+
 /// The pure parts: lifetimes, the cli- constraints, tickets.
 @Suite struct ResourceEditingTests {
     @Test func durationsAndLifetimeEnds() {

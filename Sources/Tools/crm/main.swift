@@ -352,7 +352,8 @@ struct ShellHost: CrmHost {
 
     var catalog: AgentCatalog {
         let env = ProcessInfo.processInfo.environment
-        return AgentCatalog(host: AgentHost(ocfRoot: env["OCF_ROOT"] ?? "/usr/lib/ocf"))
+        // The node's root too: its own etc/init.d holds lsb: scripts before /etc/init.d.
+        return AgentCatalog(host: AgentHost(root: NodeEnvironment().root, ocfRoot: env["OCF_ROOT"] ?? "/usr/lib/ocf"))
     }
 
     static let raUsage = "ra {classes | list <class> [<provider>] | info [<class>:[<provider>:]]<type> | providers <type> [<class>]}"

@@ -364,10 +364,11 @@ enum MonitorText {
             line += "\(f.task == "monitor" && f.intervalMS == 0 ? "probe" : f.task) on \(f.node) "
             if f.status == 0 {
                 line += "returned '\(rcText(f.rc))'"
-                if let r = f.exitReason { line += " (\(r))" }
+                if let r = f.exitReason, !r.isEmpty { line += " (\(r))" }
             } else {
-                line += "could not be executed (\(MonitorXML.execStatus(f.status)))"
-                if let r = f.exitReason { line += ": \(r)" }
+                line += "could not be executed (\(MonitorXML.execStatus(f.status))"
+                if let r = f.exitReason, !r.isEmpty { line += ": \(r)" }
+                line += ")"
             }
             if let t = f.lastRCChange, t > 0 { line += " at \(timestamp(Date(timeIntervalSince1970: Double(t))))" }
             if let e = f.execTimeMS, e > 0 { line += " after \(readableInterval(e))" }
@@ -394,15 +395,26 @@ enum MonitorText {
         }
     }
 
-    /// 10000 -> "10s", 90000 -> "1m30s", 1 -> "1ms".
+    /// A duration as Pacemaker 2.1.5 writes it in failed actions: days, hours and minutes
+    /// each only when the rest is more than one of them, then `Ns`, `N.NNNs` or `NNNms`
+    /// (also only above a second). 10000 -> "10s", 90000 -> "1m30s", 30061 -> "30.061s",
+    /// and, as Pacemaker prints them, 1000 -> "1000ms", 60000 -> "60s", 61000 -> "1m1000ms".
     static func readableInterval(_ ms: Int) -> String {
         var rest = ms
         var out = ""
-        for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] where rest >= size {
+        for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000)] where rest > size {
             out += "\(rest / size)\(unit)"
             rest %= size
         }
-        if rest > 0 || out.isEmpty { out += "\(rest)ms" }
+        if rest > 1000 {
+            out += "\(rest / 1000)"
+            if rest % 1000 > 0 { out += "." + String(String(1000 + rest % 1000).dropFirst()) }
+            out += "s"
+        } else if rest > 0 {
+            out += "\(rest)ms"
+        } else if out.isEmpty {
+            out = "0s"
+        }
         return out
     }
 

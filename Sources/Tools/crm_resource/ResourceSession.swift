@@ -100,7 +100,13 @@ struct ResourceSession {
         }
         if command == "delete" { return deleteResource() }
         var rsc: Int?
-        if let id = o.resource, !id.isEmpty {
+        var removed: String?
+        if let id = o.resource, !id.isEmpty, findResource(id) == nil, ["cleanup", "refresh"].contains(command),
+           ws.historyEntries.values.contains(where: { $0.contains(id) }) {
+            // Deleted from the configuration, its history still on some nodes: Pacemaker's
+            // crm_resource finds it (as an orphan) and cleans it up where it is known.
+            removed = id
+        } else if let id = o.resource, !id.isEmpty {
             guard let i = findResource(id) else { return fail(.noSuchObject, "Resource '\(id)' not found") }
             if id.contains(":"), let p = ws.resources[i].parent, isClone(p), ["ban", "clear", "move"].contains(command) {
                 return fail(.invalidParameter, "Cannot operate on clone resource instance '\(id)'")
@@ -116,7 +122,8 @@ struct ResourceSession {
         case "move": code = o.node == nil ? banOrMove(rsc!) : moveTo(rsc!, o.node!)
         case "ban": code = o.node == nil ? banOrMove(rsc!) : banOn(o.resource!, o.node!, promoted: o.promoted)
         case "clear": code = clearConstraints()
-        case "cleanup", "refresh": code = cleanup(rsc, refresh: command == "refresh")
+        case "cleanup", "refresh":
+            code = removed.map { cleanupRemoved($0, refresh: command == "refresh") } ?? cleanup(rsc, refresh: command == "refresh")
         case "constraints": code = showConstraints(rsc!)
         case "why": code = explain(rsc)
         case "get-parameter": code = getParameter(rsc!, o.getParameter!)
@@ -321,6 +328,20 @@ struct ResourceSession {
             }
         }
         if !o.quiet { printChecks(target, node: o.node) }
+        return .ok
+    }
+
+    /// A resource no longer configured, known from the history of some nodes: its failcounts
+    /// there go, and its history where it failed (--cleanup) or wholly (--refresh).
+    mutating func cleanupRemoved(_ id: String, refresh: Bool) -> CRMExit {
+        let nodes = (o.node.map { [$0] } ?? nodeNames).filter { (ws.historyEntries[$0] ?? []).contains(id) }
+        for n in nodes {
+            cib.deleteFailAttributes(resource: id, node: n, operation: refresh ? nil : o.operation, intervalMS: nil)
+            if refresh || ws.failedOperations.contains(where: { $0.node == n && $0.resource == id }) {
+                cib.deleteResourceHistory([id], node: n)
+            }
+            info("Cleaned up \(id) on \(n)")
+        }
         return .ok
     }
 
