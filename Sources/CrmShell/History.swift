@@ -5,7 +5,64 @@ import CIB
 /// var/lib/pacemaker/pengine). Which file a command means and how it is replayed are decided
 /// here; the crm executable reads the directory and runs crm_simulate.
 public enum CrmHistory {
-    public static let usage = "history {transitions | peinputs [<n>|<n>:<m>...] [v] | transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization] | latest | show <pe> [status]}"
+    public static let usage = "history {info | log [<node>] | transitions | peinputs [<n>|<n>:<m>...] [v] | transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization] | latest | show <pe> [status]}"
+
+    /// How long back `info` and `log` look on the live cluster: the last hour, crmsh's default.
+    public static let livePeriod = 3600
+
+    /// The daemons whose messages `log` shows (their journal identifiers).
+    public static let daemons = ["corosyncd", "pacemakerd", "cibd", "stonithd", "lrmd", "crmd"]
+
+    /// The groups, clones (promotable ones too) and primitives of a configuration, each in
+    /// document order (primitives inside groups and clones included), as `info` lists them.
+    public static func objects(_ cib: CIB) -> (groups: [String], clones: [String], primitives: [String]) {
+        var groups: [String] = [], clones: [String] = [], primitives: [String] = []
+        cib.root.firstElement(named: "configuration")?.firstElement(named: "resources")?.walk { e in
+            guard let id = e.id else { return }
+            switch e.name {
+            case "group": groups.append(id)
+            case "clone", "master": clones.append(id)
+            case "primitive": primitives.append(id)
+            default: break
+            }
+        }
+        return (groups, clones, primitives)
+    }
+
+    /// The transitions line of `info`: the numbers of the last 20 inputs, after "... " when
+    /// there are more, as crmsh shortens it.
+    public static func shortList(_ list: [Input]) -> String {
+        (list.count > 20 ? "... " : "") + list.suffix(20).map { String($0.number) }.joined(separator: " ")
+    }
+
+    /// `info`: crmsh's summary of the source (`Source:`, `Created on:`, `By:`, `Period:`,
+    /// `Nodes:`, `Groups:`, `Clones:`, `Resources:`, `Transitions:`), for the live cluster:
+    /// the period is the last hour up to now, the transitions the inputs the DC saved in it.
+    public static func info(cib: CIB, inputs: [Input], now: Int, format: (Int, String) -> String) -> String {
+        let from = now - livePeriod
+        let nodes = cib.root.firstElement(named: "configuration")?.firstElement(named: "nodes")?.elements(named: "node").compactMap { $0["uname"] ?? $0.id } ?? []
+        let (groups, clones, primitives) = objects(cib)
+        let recent = inputs.filter { $0.time >= from }
+        return [
+            "Source: live",
+            "Created on: \(format(now, "%a %d %b %H:%M:%S %Z %Y"))",
+            "By: crm history",
+            "Period: \(format(from, "%F %T")) - \(format(now, "%F %T"))",
+            "Nodes: \(nodes.joined(separator: " "))",
+            "Groups: \(groups.joined(separator: " "))",
+            "Clones: \(clones.joined(separator: " "))",
+            "Resources: \(primitives.joined(separator: " "))",
+            "Transitions: \(shortList(recent))",
+        ].joined(separator: "\n")
+    }
+
+    /// `log`'s node words: none (this node) or this node's own name; the logs of other nodes
+    /// are on those nodes.
+    public static func checkLogNodes(_ words: [String], local: String?) throws(CrmError) {
+        for w in words where w != local {
+            throw CrmError("history.log: \(w)'s log is on \(w) (this is \(local ?? "an unnamed node")): run crm history log there; usage: log [<node>]")
+        }
+    }
 
     /// One saved scheduler input.
     public struct Input: Equatable, Sendable {

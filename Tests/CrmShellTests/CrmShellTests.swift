@@ -477,6 +477,38 @@ final class MemoryHost: CrmHost {
         ("pe-input-x.xml", 50), ("cib.xml", 10), ("pe-input-.bz2", 10), ("pe-error-3.bz2", 400),
     ]
 
+    /// `info`: crmsh's lines; groups, clones and primitives in document order (members
+    /// too); the transitions of the last hour, the last 20 after "... ".
+    @Test func infoSummarisesTheConfigurationAndTheRecentTransitions() throws {
+        let cib = try CIB.parse("""
+            <cib epoch="1" num_updates="0" admin_epoch="0"><configuration><crm_config/>
+            <nodes><node id="1" uname="node1"/><node id="2" uname="node2"/></nodes>
+            <resources><group id="website"><primitive id="vip" class="ocf" provider="heartbeat" type="IPaddr2"/><primitive id="apache" class="lsb" type="httpd"/></group>
+            <clone id="c1"><primitive id="ping" class="ocf" provider="pacemaker" type="ping"/></clone>
+            <primitive id="vmfence" class="stonith" type="fence_xvm"/></resources><constraints/></configuration><status/></cib>
+            """)
+        let objects = CrmHistory.objects(cib)
+        #expect(objects.groups == ["website"] && objects.clones == ["c1"] && objects.primitives == ["vip", "apache", "ping", "vmfence"])
+        let now = 100_000
+        let inputs = (0..<25).map { CrmHistory.Input(series: "input", number: $0, file: "pe-input-\($0).bz2", time: now - 3600 - 5 + $0) }
+        let text = CrmHistory.info(cib: cib, inputs: inputs, now: now) { t, f in "\(f)@\(t)" }
+        #expect(text == """
+            Source: live
+            Created on: %a %d %b %H:%M:%S %Z %Y@100000
+            By: crm history
+            Period: %F %T@96400 - %F %T@100000
+            Nodes: node1 node2
+            Groups: website
+            Clones: c1
+            Resources: vip apache ping vmfence
+            Transitions: 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24
+            """)
+        #expect(CrmHistory.shortList(inputs) == "... " + (5..<25).map(String.init).joined(separator: " "))
+        #expect(CrmHistory.shortList([]) == "")
+        #expect(throws: CrmError.self) { try CrmHistory.checkLogNodes(["node2"], local: "node1") }
+        try CrmHistory.checkLogNodes(["node1"], local: "node1")
+    }
+
     @Test func theSavedInputsInTheOrderTheyWereWritten() {
         let list = CrmHistory.inputs(Self.files)
         #expect(list.map(\.file) == ["pe-input-2.xml", "pe-input-3.xml", "pe-warn-0.bz2", "pe-input-10.bz2", "pe-error-3.bz2"])

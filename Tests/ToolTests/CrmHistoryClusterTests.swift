@@ -72,6 +72,30 @@ import Glibc
         #expect(lines.dropFirst().first?.hasSuffix(" - --:--:--: pe-input-0      node1") == true, "\(list.stdout)")
         if compressed { #expect(lines.last?.contains(": pe-input-1      node1") == true) }
 
+        // info: crmsh's summary, here of the saved inputs with a CIB file for the configuration.
+        let cibFile = root + "/cib.xml"
+        try Self.input.write(toFile: cibFile, atomically: true, encoding: .utf8)
+        let info = try Tool.run("crm", ["history", "info"], env: ["SWIFTHA_ROOT": root, "SWIFTHA_NODE": "node1", "CIB_file": cibFile])
+        #expect(info.status == 0, "\(info.stderr)")
+        let infoLines = info.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(infoLines.count == 10 && infoLines.last == "", "\(info.stdout)")
+        #expect(infoLines.first == "Source: \(cibFile)")
+        #expect(infoLines.dropFirst().first?.hasPrefix("Created on: ") == true && infoLines.dropFirst(2).first == "By: crm history")
+        #expect(infoLines.dropFirst(3).first?.range(of: #"^Period: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d - \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$"#, options: .regularExpression) != nil, "\(info.stdout)")
+        #expect(Array(infoLines.dropFirst(4).prefix(5)) == ["Nodes: node1 node2", "Groups: ", "Clones: ", "Resources: d1", "Transitions: \(compressed ? "0 1" : "0")"], "\(info.stdout)")
+        #expect(try crm(root, ["history", "info", "x"]).stderr == "ERROR: history.info: unknown keyword \"x\"; usage: info\n")
+        // log: this node's log (a node root's, as crm cluster start writes it); another node's is there.
+        let log = root + "/var/log/pacemaker/pacemaker.log"
+        let missing = try crm(root, ["history", "log"])
+        #expect(missing.status == 1 && missing.stderr.contains("\(log) does not exist"), "\(missing.stderr)")
+        try FileManager.default.createDirectory(atPath: root + "/var/log/pacemaker", withIntermediateDirectories: true)
+        try "pacemakerd: notice: all daemons started\ncrmd: info: node1 is the DC\n".write(toFile: log, atomically: true, encoding: .utf8)
+        #expect(try crm(root, ["history", "log"]).stdout == "pacemakerd: notice: all daemons started\ncrmd: info: node1 is the DC\n")
+        #expect(try crm(root, ["history", "log", "node1"]).status == 0)
+        let elsewhere = try crm(root, ["history", "log", "node2"])
+        #expect(elsewhere.status == 1)
+        #expect(elsewhere.stderr == "ERROR: history.log: node2's log is on node2 (this is node1): run crm history log there; usage: log [<node>]\n")
+
         let paths = try crm(root, ["history", "peinputs"])
         #expect(paths.stdout == "\(dir)/pe-input-0.xml\n" + (compressed ? "\(dir)/pe-input-1.bz2\n" : ""))
         #expect(try crm(root, ["history", "peinputs", "0"]).stdout == "\(dir)/pe-input-0.xml\n")
@@ -247,6 +271,18 @@ import Glibc
         }))
 
         if let net { try tutorial(net, roots) }
+
+        // crm history info and log on the live cluster.
+        let info = try crm(1, ["history", "info"])
+        #expect(info.status == 0, "\(info.stderr)")
+        #expect(info.stdout.range(of: #"\nTransitions: (\.\.\. )?\d+( \d+)+\n"#, options: .regularExpression) != nil, "\(info.stdout)")
+        for line in ["Source: live\n", "By: crm history\n", "Nodes: node1 node2 node3\n"] {
+            #expect(info.stdout.contains(line), "\(line) not in:\n\(info.stdout)")
+        }
+        #expect(info.stdout.contains(net == nil ? "Resources: d1\n" : "Groups: website\nClones: \nResources: d1 apache vmfence\n"), "\(info.stdout)")
+        let log = try crm(1, ["history", "log"])
+        #expect(log.status == 0 && log.stdout.contains("all daemons started"), "\(log.stdout.suffix(2000))\(log.stderr)")
+        #expect(try crm(1, ["history", "log", "node3"]).status == 1)
 
         for i in [3, 2, 1] {
             let stop = try crm(i, ["cluster", "stop"])
@@ -630,7 +666,7 @@ import Glibc
 
 /// Texts the tests compare with.
 enum CrmHistoryLines {
-    static let usage = "history {transitions | peinputs [<n>|<n>:<m>...] [v] | transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization] | latest | show <pe> [status]}"
+    static let usage = "history {info | log [<node>] | transitions | peinputs [<n>|<n>:<m>...] [v] | transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization] | latest | show <pe> [status]}"
     static let resourceUsage = "resource {start|stop|restart|promote|demote|manage|unmanage|maintenance|locate|cleanup|refresh|move|ban|clear|failcount|param|meta|utilization} <rsc> ..."
 
     /// The Transition Summary lines of crm_simulate's output.

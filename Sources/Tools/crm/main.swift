@@ -31,7 +31,7 @@ struct Crm: ParsableCommand {
               crm node standby node2
               crm ra info ocf:heartbeat:IPaddr2
               crm cluster start       (this node: SWIFTHA_ROOT or systemd)
-              crm history transitions ; crm history transition -1
+              crm history transitions ; crm history transition -1 ; crm history info ; crm history log
               crm -f commands.txt
             In the interactive form (crm, then configure), changes stay in a working copy until
             commit; leaving with changes pending asks on a terminal, and commits them when the
@@ -541,6 +541,32 @@ struct ShellHost: CrmHost {
         var args = Array(words.dropFirst())
         do throws(CrmError) {
             switch w {
+            case "info":
+                guard args.isEmpty else { throw CrmError("history.info: unknown keyword \"\(args[0])\"; usage: info") }
+                // No saved inputs yet (no DC has run here) is not an error: the list is empty.
+                let inputs = (try? peInputs()) ?? []
+                var text = CrmHistory.info(cib: try loadCIB(), inputs: inputs, now: Int(Date().timeIntervalSince1970), format: ShellHost.localTime)
+                if location != .live, let file = ProcessInfo.processInfo.environment["CIB_file"] {
+                    text = text.replacingOccurrences(of: "Source: live", with: "Source: \(file)")
+                }
+                out(text)
+                return true
+            case "log":
+                try CrmHistory.checkLogNodes(args, local: localNode)
+                let env = NodeEnvironment()
+                // Under journald (a normal installation) the daemons log to the journal; a
+                // node root's stack, started by crm cluster start, writes its log file.
+                if env.root == "/", JournalLogHandler.journalAvailable,
+                   let journalctl = ["/usr/bin/journalctl", "/bin/journalctl"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
+                    let since = ShellHost.localTime(Int(Date().timeIntervalSince1970) - CrmHistory.livePeriod, "%F %T")
+                    return spawn(journalctl, ["--no-pager", "-o", "short", "--since", since] + CrmHistory.daemons.flatMap { ["-t", $0] }) == 0
+                }
+                let file = env.path("var/log/pacemaker/pacemaker.log")
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                    throw CrmError("history.log: there is no log to show: \(file) does not exist or cannot be read (crm cluster start writes it; under journald the daemons log to the journal)")
+                }
+                if !text.isEmpty { out(text.hasSuffix("\n") ? String(text.dropLast()) : text) }
+                return true
             case "transitions":
                 guard args.isEmpty else { throw CrmError("history.transitions: unknown keyword \"\(args[0])\"; usage: transitions") }
                 let list = try peInputs()
