@@ -60,13 +60,13 @@ bench: deps peer-deps
 
 # Failover of a real 3-node cluster on 127.0.0.1-3 with fencing: a web server grouped with a
 # dummy address, its node SIGKILLed FAILOVERS times with token 300 ms and FAILOVERS_1000 times
-# with token 1000 ms; prints median/min/max beside Pacemaker's figures, and the peak RSS of one
-# node's daemons.
+# with token 1000 ms; prints each failover's steps from the survivors' logs (--timeline), then
+# median/p90/min/max beside Pacemaker's figures, and the peak RSS of one node's daemons.
 FAILOVERS      ?= 20
-FAILOVERS_1000 ?= 3
+FAILOVERS_1000 ?= 20
 bench-failover: deps
 	$(SWIFT) build -c release $(BUILD_FLAGS)
-	python3 scripts/failover.py bench --bin $$($(SWIFT) build -c release --show-bin-path) --failovers $(FAILOVERS) --token 300 --failovers2 $(FAILOVERS_1000) --token2 1000
+	python3 scripts/failover.py bench --bin $$($(SWIFT) build -c release --show-bin-path) --failovers $(FAILOVERS) --token 300 --failovers2 $(FAILOVERS_1000) --token2 1000 --timeline
 
 clean:
 	rm -rf .build

@@ -91,7 +91,9 @@ let package = Package(
         ]),
         .target(name: "LRM", dependencies: ["Agents", "CIB", "LocalIPC", .product(name: "Logging", package: "swift-log")]),
         // Fencing: devices, topology, the fencer instance, and stonithd's API and client library.
-        .target(name: "Stonith", dependencies: ["Agents", "Messaging", "CIB", "LocalIPC"]),
+        .target(name: "Stonith", dependencies: ["Agents", "Messaging", "CIB", "LocalIPC", "HostProcesses"]),
+        // The C library only: fence_swiftha, built on it alone, starts in a few milliseconds.
+        .target(name: "HostProcesses"),
         .target(name: "Controller", dependencies: ["CIB", "PolicyEngine", "Messaging"]),
         .target(name: "HASupport", dependencies: [
             "CSystemd",
@@ -193,7 +195,7 @@ let package = Package(
             "Messaging", "HASupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/corosync-keygen"),
-        .executableTarget(name: "fence_swiftha", dependencies: ["Stonith"], path: "Sources/Tools/fence_swiftha"),
+        .executableTarget(name: "fence_swiftha", dependencies: ["HostProcesses"], path: "Sources/Tools/fence_swiftha"),
         .executableTarget(name: "stonith_admin", dependencies: [
             "Stonith", "Agents", "CIB", "LocalIPC", "HASupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -20,6 +20,7 @@ failure and on Ctrl-C too.
 import argparse
 import os
 import random
+import re
 import shutil
 import signal
 import statistics
@@ -35,6 +36,24 @@ HTTP_PORT = 8080
 # Measured for the real Pacemaker 2.1.5 + Corosync 3.1.7 in network namespaces (issue 6).
 PACEMAKER_DEFAULTS = "7.6-8.4 s (corosync's default timers)"
 PACEMAKER_TOKEN_1000 = "4.8 s (token 1000 ms)"
+
+
+# The steps of a failover in the survivors' logs: (label, test on a line's text and the victim).
+TIMELINE_STEPS = [
+    ("token lost", lambda t, v: "A processor failed" in t),
+    ("membership formed", lambda t, v: "A new membership" in t and "Members left" in t),
+    ("crmd sees the loss", lambda t, v: t.startswith("crmd:") and f"left: {v}" in t),
+    ("new DC", lambda t, v: t.startswith("crmd:") and "is the DC" in t),
+    ("join complete", lambda t, v: "join complete" in t),
+    ("scheduler run", lambda t, v: "scheduler run" in t),
+    ("fencing asked", lambda t, v: f"fencing {v}" in t),
+    ("fence agent runs", lambda t, v: "running fence_swiftha" in t),
+    ("fenced (recorded)", lambda t, v: f"{v} was fenced" in t),
+    ("web-ip start sent", lambda t, v: "running web-ip_start_0" in t),
+    ("web-ip started", lambda t, v: "web-ip_start_0 on" in t and "rc=" in t),
+    ("web-server start sent", lambda t, v: "running web-server_start_0" in t),
+    ("web-server started", lambda t, v: "web-server_start_0 on" in t and "rc=" in t),
+]
 
 
 def log(msg):
@@ -320,15 +339,44 @@ nodelist {{
         if not holder:
             raise RuntimeError("the web server does not answer:\n" + "\n".join(f"--- {n.name}\n{n.tail()}" for n in self.nodes))
         victim = self.node(holder)
+        self.last_cut = time.time()
         cut = time.monotonic()
         victim.power_cut()
-        self.last_cut = time.time()
         back = wait_for(60, lambda: (lambda s: s if s and s != holder else None)(serving_node()), 0.01)
         took = time.monotonic() - cut
+        self.last_answer = self.last_cut + took
         if not back:
             raise RuntimeError(f"the web server did not answer again after the power cut of {holder}:\n"
                                + "\n".join(f"--- {n.name}\n{n.tail()}" for n in self.nodes))
         return victim, back, took
+
+    def timeline(self, victim):
+        """The survivors' log lines of the last failover that mark its steps, as offsets from the
+        power cut (the daemons' lines carry the time they reached this script)."""
+        lines = []
+        for n in self.nodes:
+            if n is victim:
+                continue
+            try:
+                with open(n.out) as f:
+                    for line in f:
+                        t, _, text = line.partition(" ")
+                        try:
+                            t = float(t)
+                        except ValueError:
+                            continue
+                        if self.last_cut <= t <= self.last_answer + 0.05:
+                            lines.append((t, n.name, text.rstrip()))
+            except OSError:
+                pass
+        steps = []
+        for label, needle in TIMELINE_STEPS:
+            hit = min((l for l in lines if needle(l[2], victim.name)), default=None)
+            if hit:
+                m = re.search(r"exec=(\d+)ms", hit[2])
+                steps.append((hit[0] - self.last_cut, label + (f", its agent ran {m.group(1)} ms" if m else ""), hit[1]))
+        steps.append((self.last_answer - self.last_cut, "http answer", ""))
+        return sorted(steps)
 
     def rejoin(self, victim, via):
         victim.start()
@@ -369,6 +417,9 @@ def bench(args):
                 victim, back, took = c.failover()
                 times.append(took)
                 log(f"  failover {i + 1}: power cut of {victim.name}, served by {back} after {took:.3f} s")
+                if args.timeline:
+                    for at, label, where in c.timeline(victim):
+                        log(f"      {at:7.3f}  {label}{f' ({where})' if where else ''}")
                 if i + 1 < count:
                     c.rejoin(victim, c.node(back))
             results[token] = times
@@ -376,12 +427,18 @@ def bench(args):
             c.tear_down()
     log("")
     log("Failover: SIGKILL of the serving node (all its processes) to the web server answering on a survivor, fencing on")
-    log(f"{'':24}{'median':>9}{'min':>9}{'max':>9}   n   Pacemaker 2.1.5 + Corosync 3.1.7")
+    log(f"{'':24}{'median':>9}{'p90':>9}{'min':>9}{'max':>9}   n   Pacemaker 2.1.5 + Corosync 3.1.7")
     for token, times in results.items():
         peer = PACEMAKER_TOKEN_1000 if token == 1000 else PACEMAKER_DEFAULTS
-        log(f"  SwiftHA token {token:>4} ms {statistics.median(times):8.3f}s{min(times):8.3f}s{max(times):8.3f}s {len(times):3}   {peer}")
+        log(f"  SwiftHA token {token:>4} ms {statistics.median(times):8.3f}s{p90(times):8.3f}s{min(times):8.3f}s{max(times):8.3f}s {len(times):3}   {peer}")
     log(f"Peak RSS of one node's five daemons (corosyncd, cibd, stonithd, lrmd, crmd): {rss_peak[0] / 1024:.1f} MB"
         f" (+ pacemakerd {rss_peak[1] / 1024:.1f} MB); Pacemaker + Corosync: about 100 MB for corosync plus 10-25 MB per Pacemaker daemon")
+
+
+def p90(times):
+    """The 90th percentile (nearest rank)."""
+    ordered = sorted(times)
+    return ordered[max(0, -(-9 * len(ordered) // 10) - 1)]
 
 
 def demo(args):
@@ -422,8 +479,9 @@ def main():
     p.add_argument("--token", type=int, default=300, help="totem token in ms (token_coefficient 0)")
     p.add_argument("--failovers", type=int, default=20)
     p.add_argument("--token2", type=int, default=1000, help="a second round with this token (bench)")
-    p.add_argument("--failovers2", type=int, default=3)
+    p.add_argument("--failovers2", type=int, default=20)
     p.add_argument("--keep", action="store_true", help="keep the work directory")
+    p.add_argument("--timeline", action="store_true", help="print each failover's steps from the survivors' logs (bench)")
     p.add_argument("--work", default=None, help="make the work directory in this directory (default: the system's temporary one)")
     args = p.parse_args()
     if args.bin is None:

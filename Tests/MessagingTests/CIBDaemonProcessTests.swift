@@ -159,6 +159,49 @@ final class CIBDNode: @unchecked Sendable {
         }
     }
 
+    /// A status-only change (num_updates moves, the epoch does not) is acknowledged before it
+    /// is on disk and written behind: it reaches every node's disk soon after; a burst of them
+    /// is on disk once cibd has stopped (SIGTERM); a configuration change is on disk when it is
+    /// acknowledged, with the status changes before it.
+    @Test func aStatusChangeIsWrittenBehindAndAConfigurationChangeAtOnce() throws {
+        let (c, cibds) = try Self.cluster()
+        defer { Self.tearDown(c, cibds) }
+        for n in cibds { try n.start() }
+        try #require(CorosyncdCluster.waitFor(30) { cibds.allSatisfy(\.isReady) } != nil, Comment(rawValue: Self.report(cibds)))
+
+        let create = try cibds[0].cibadmin(["--create", "--scope", "resources", "--xml-text", Self.dummy])
+        try #require(create.status == 0, "cibadmin --create: \(create.stderr)")
+        #expect(cibds[0].holds("//primitive[@id='d1']"), "a configuration change is on disk when acknowledged")
+        let configured = try #require(cibds[0].onDisk?.version)
+
+        let state = #"<node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/>"#
+        let status = try cibds[0].cibadmin(["--create", "--scope", "status", "--xml-text", state])
+        try #require(status.status == 0, "cibadmin --create --scope status: \(status.stderr)")
+        let everywhere = CorosyncdCluster.waitFor(10) { cibds.allSatisfy { $0.holds("//node_state[@id='1']") } }
+        #expect(everywhere != nil, "the status change did not reach every node's disk:\n\(Self.report(cibds))")
+        let afterStatus = cibds[0].onDisk?.version
+        #expect(afterStatus.map { $0.epoch == configured.epoch && $0.numUpdates > configured.numUpdates } == true,
+                "a status change moves num_updates only: \(configured) -> \(String(describing: afterStatus))")
+
+        // A burst of status changes, then a stop: the last one is on disk.
+        for i in 1...5 {
+            let attr = #"<node_state id="1"><transient_attributes id="1"><instance_attributes id="status-1"><nvpair id="status-1-n\#(i)" name="n\#(i)" value="\#(i)"/></instance_attributes></transient_attributes></node_state>"#
+            let r = try cibds[0].cibadmin(["--modify", "--scope", "status", "--allow-create", "--xml-text", attr])
+            #expect(r.status == 0, "status change \(i): \(r.stderr)")
+        }
+        let live = try cibds[0].cibadmin(["--query", "--xpath", "//nvpair[@name='n5']"])
+        try #require(live.status == 0, "the last status change is not in node1's copy: \(live.stderr)")
+        #expect(cibds[0].terminate() == 0, "cibd on node1 did not stop cleanly:\n\(cibds[0].log)")
+        #expect(cibds[0].holds("//nvpair[@name='n5']"), "the last status change is not on node1's disk after cibd stopped")
+
+        // A configuration change through node2: on node2's disk at once, status included.
+        let config = try cibds[1].cibadmin(["--create", "--scope", "constraints",
+                                            "--xml-text", #"<rsc_location id="loc" rsc="d1" node="node1" score="100"/>"#])
+        #expect(config.status == 0, "cibadmin --create through node2: \(config.stderr)")
+        #expect(cibds[1].holds("//rsc_location[@id='loc']") && cibds[1].holds("//nvpair[@name='n5']"),
+                "node2's disk misses the configuration change or the status before it:\n\(Self.report(cibds))")
+    }
+
     /// A node that starts with an older CIB takes the newest when it joins; a SIGKILLed cibd,
     /// restarted, rejoins and takes the changes it missed.
     /// The operator tools on the live cluster: an attribute set through node1 is read through

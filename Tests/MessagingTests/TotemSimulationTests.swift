@@ -403,6 +403,64 @@ struct TotemSimulation {
         #expect((try? TotemWire.decodeNode(wire).get()) == .ring(.holdCancel(ringID, from: 2)))
     }
 
+    /// The failover case: the representative multicasts (a request), the member receives it and
+    /// passes the token on with nothing to send, though the token still counts that message
+    /// (fcc 1); back at the representative the ring is idle and the token is held. The member's
+    /// answer, submitted next, must ask for the token rather than wait for the hold timer.
+    @Test func aMemberAsksForTheTokenAfterAVisitThatDidNotLookIdleFromThere() {
+        let timing = Self.timing(token: 1000)
+        let ringID = TotemRing.RingID(seq: 1, representative: 1)
+        var rep = TotemRing(nodeID: 1, members: [1, 2], ring: ringID, timing: timing)
+        var member = TotemRing(nodeID: 2, members: [1, 2], ring: ringID, timing: timing)
+        _ = member.start()
+        func token(_ d: [TotemRing.Directive], to node: TotemRing.NodeID) -> TotemRing.Token? {
+            d.compactMap { if case .send(.token(let t), to: node) = $0 { t } else { nil } }.first
+        }
+        func messages(_ d: [TotemRing.Directive]) -> [TotemRing.Message] {
+            d.compactMap { if case .multicast(.message(let m)) = $0 { m } else { nil } }
+        }
+        rep.submit([1])
+        let sent = rep.start()
+        guard let toMember = token(sent, to: 2) else {
+            Issue.record("the representative did not pass the token with its message")
+            return
+        }
+        #expect(toMember.fcc == 1)
+        for m in messages(sent) { _ = member.onPacket(.message(m)) }
+        let visit = member.onPacket(.token(toMember))
+        guard let back = token(visit, to: 1) else {
+            Issue.record("the member did not pass the token on")
+            return
+        }
+        #expect(back.fcc == 1, "the member's view of this visit is not idle")
+        _ = rep.onPacket(.token(back))
+        #expect(rep.heldToken != nil, "idle at the representative: held")
+        member.submit([2])
+        #expect(member.releaseHeldToken() == [.multicast(.holdCancel(ringID, from: 2))])
+    }
+
+    /// A member's request that overtakes the token it passed on: the representative is not
+    /// holding the token yet, so it passes on the next token at once instead of holding it.
+    @Test func aRequestThatArrivesBeforeTheTokenStillCancelsTheNextHold() {
+        let timing = Self.timing(token: 1000)
+        let ringID = TotemRing.RingID(seq: 1, representative: 1)
+        var rep = TotemRing(nodeID: 1, members: [1, 2], ring: ringID, timing: timing)
+        #expect(rep.start().contains(.schedule(.hold, after: timing.hold)))
+        _ = rep.onTimer(.hold)
+        #expect(rep.heldToken == nil)
+        // The request comes while the token is away: nothing to pass now.
+        #expect(rep.onPacket(.holdCancel(ringID, from: 2)).isEmpty)
+        let back = TotemRing.Token(ring: ringID, tokenSeq: 3, seq: 0, aru: 0, aruID: nil, rtr: [], fcc: 0)
+        let d = rep.onPacket(.token(back))
+        #expect(rep.heldToken == nil)
+        #expect(!d.contains(.schedule(.hold, after: timing.hold)))
+        #expect(d.contains { if case .send(.token(let t), to: 2) = $0 { t.tokenSeq == 4 } else { false } })
+        // Only once: the token after that, on a still idle ring, is held again.
+        let again = TotemRing.Token(ring: ringID, tokenSeq: 5, seq: 0, aru: 0, aruID: nil, rtr: [], fcc: 0)
+        _ = rep.onPacket(.token(again))
+        #expect(rep.heldToken != nil)
+    }
+
     @Test func flowControlBoundsMessagesPerVisit() {
         var ring = TotemRing(nodeID: 1, members: [1, 2], ring: .init(seq: 1, representative: 1), timing: Self.timing())
         for i in 0..<100 { ring.submit([UInt8(i)]) }

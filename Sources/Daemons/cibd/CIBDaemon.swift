@@ -65,8 +65,11 @@ struct CIBDaemonCommand: AsyncParsableCommand {
         // The node's copy as it was left.
         let store = CIBStore(directory: env.cibDirectory)
         let cib: CIB
+        let onDisk: CIBVersion?
         do {
-            cib = try store.load() ?? CIB.empty()
+            let loaded = try store.load()
+            onDisk = loaded?.version
+            cib = loaded ?? CIB.empty()
         } catch {
             logger.critical("cannot load \(store.cibPath): \(error.description); repair it, or move it away and copy the newest good backup (\(env.cibDirectory)/cib-N.raw) in its place, or remove it to take the cluster's copy")
             throw ExitCode(CRMExit.config.rawValue)
@@ -82,7 +85,7 @@ struct CIBDaemonCommand: AsyncParsableCommand {
         }
 
         let (outbox, outSink) = AsyncStream<Data>.makeStream()
-        let core = CIBCore(member: corosync.me.description, nodeName: await Self.nodeName(env: env, corosync: corosync), cib: cib, store: store, outbox: outSink, logger: logger)
+        let core = CIBCore(member: corosync.me.description, nodeName: await Self.nodeName(env: env, corosync: corosync), cib: cib, onDisk: onDisk, store: store, outbox: outSink, logger: logger)
         let path = env.socketDirectory + "/" + CIBAPI.socketName
         let server = IPCServer<CIBAPI>(path: path, requestConcurrency: 64, logger: logger) { request, connection in
             await core.handle(request, from: connection)
@@ -140,17 +143,20 @@ struct CIBDaemonCommand: AsyncParsableCommand {
             await core.failPending()
             await server.stop()
             await corosync.close()
+            await core.flushWrites()
             logger.info("cibd stopped")
         case .corosyncLost:
             logger.critical("the connection to corosyncd ended: this node's CIB can no longer be kept in step with the cluster; exiting (pacemakerd restarts cibd once corosyncd is back)")
             await core.failPending()
             await server.stop()
+            await core.flushWrites()
             throw ExitCode(CRMExit.disconnect.rawValue)
         case .sendFailed(let why):
             logger.critical("cannot multicast to CPG group 'cib': \(why); exiting so that pacemakerd restarts cibd")
             await core.failPending()
             await server.stop()
             await corosync.close()
+            await core.flushWrites()
             throw ExitCode(CRMExit.disconnect.rawValue)
         }
     }

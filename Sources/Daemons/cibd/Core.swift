@@ -14,6 +14,7 @@ actor CIBCore {
     private var group: CIBGroupMember
     private var replica: CIBReplica { group.replica }
     private let store: CIBStore
+    private let writer: CIBWriter
     private let outbox: AsyncStream<Data>.Continuation
     private let logger: Logger
     private var server: IPCServer<CIBAPI>?
@@ -29,12 +30,22 @@ actor CIBCore {
     /// hands over the replica's directives one at a time).
     private var replacedBy: String?
 
-    init(member: String, nodeName: String, cib: CIB, store: CIBStore, outbox: AsyncStream<Data>.Continuation, logger: Logger) {
+    /// `onDisk`: the version of the copy read from disk (nil: none).
+    init(member: String, nodeName: String, cib: CIB, onDisk: CIBVersion?, store: CIBStore, outbox: AsyncStream<Data>.Continuation, logger: Logger) {
         group = CIBGroupMember(member: member, cib: cib)
         self.nodeName = nodeName
         self.store = store
         self.outbox = outbox
         self.logger = logger
+        writer = CIBWriter(store: store, onDisk: onDisk) { [logger, store] error in
+            logger.critical("cannot write the CIB to \(store.cibPath): \(error.description); free space or fix permissions on \(store.directory); exiting")
+            HASupport.exit(.ioError)
+        }
+    }
+
+    /// Writes a status change still waiting to be written behind (cibd is stopping).
+    func flushWrites() {
+        writer.flush()
     }
 
     func attach(_ server: IPCServer<CIBAPI>) {
@@ -92,9 +103,10 @@ actor CIBCore {
                 outbox.yield(Data(m.xml.xmlBytes(.compact)))
             case .persist(let cib):
                 do {
-                    try store.save(cib)
+                    // A status-only change is written behind (see CIBWriter).
+                    try writer.save(cib)
                 } catch {
-                    // A change must never be acknowledged unless it is on disk: stop here.
+                    // A configuration change must never be acknowledged unless it is on disk: stop here.
                     logger.critical("cannot write the CIB to \(store.cibPath): \(error.description); free space or fix permissions on \(store.directory); exiting without acknowledging the change")
                     HASupport.exit(.ioError)
                 }

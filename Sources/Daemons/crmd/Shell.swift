@@ -483,7 +483,7 @@ final class ControllerShell: @unchecked Sendable {
             case .recordLeft(let m, let clean, _): logger.info("\(m.name) left \(clean ? "cleanly" : "without a clean leave: it is unclean until fenced")")
             case .recordFenced(let node): logger.notice("\(node) was fenced")
             case .recordResult(let r):
-                logger.info("\(r.operationKey) on \(r.node): rc=\(r.rc) status=\(r.opStatus)\(r.isFailure ? " (failed)" : "")",
+                logger.info("\(r.operationKey) on \(r.node): rc=\(r.rc) status=\(r.opStatus)\(r.isFailure ? " (failed)" : "")\(r.execTimeMS > 0 ? " exec=\(r.execTimeMS)ms" : "")",
                             metadata: ["node": "\(r.node)", "resource": "\(r.resource)", "operation": "\(r.operationKey)"])
             default: break
             }

@@ -168,6 +168,9 @@ public struct TotemRing: Sendable {
     /// Whether the token last left this node (not the representative) on an idle ring, so the
     /// representative may be holding it: a payload submitted now asks for it (`holdCancel`).
     private var ringIdle = false
+    /// The representative was asked for the token while it did not hold it: the next token
+    /// is passed on at once even on an idle ring.
+    private var holdCancelled = false
 
     /// A member of ring `ring` with these `members` (this node among them).
     public init(nodeID: NodeID, members: [NodeID], ring: RingID, timing: TotemTiming) {
@@ -222,7 +225,13 @@ public struct TotemRing: Sendable {
         case .message(let m): return onMessage(m)
         case .token(let t): return onToken(t)
         case .holdCancel(let r, _):
-            guard r == ring, heldToken != nil else { return [] }
+            guard r == ring else { return [] }
+            guard heldToken != nil else {
+                // The token is still on its way here: it is not held when it arrives (a
+                // member's request can overtake the token it passed on just before).
+                if nodeID == ring.representative { holdCancelled = true }
+                return []
+            }
             return [.cancel(.hold)] + passHeldToken()
         }
     }
@@ -376,8 +385,17 @@ public struct TotemRing: Sendable {
         t.tokenSeq += 1
         let idle = timing.hold > .zero && pending.isEmpty && allowed == 0
             && t.rtr.isEmpty && t.fcc == 0 && t.aru == t.seq && delivered == t.seq
-        ringIdle = idle && nodeID != ring.representative
-        if nodeID == ring.representative, idle {
+        // A member that had nothing to send counts the token as possibly held from now on, even
+        // when the ring does not look idle from here: the representative judges on the token
+        // as it comes back, after this visit (messages sent earlier in this rotation are
+        // delivered everywhere by then, and fcc counts only its own). Judging on this visit's
+        // view missed that case, and a payload submitted next waited for the whole hold timer
+        // (as totemsrp, whose members count the token held one rotation before the
+        // representative does).
+        ringIdle = timing.hold > .zero && nodeID != ring.representative && pending.isEmpty && allowed == 0 && t.rtr.isEmpty
+        let asked = holdCancelled
+        holdCancelled = false
+        if nodeID == ring.representative, idle, !asked {
             heldToken = t
             out.append(.schedule(.hold, after: timing.hold))
             return out

@@ -1,10 +1,13 @@
-import Foundation
-import Stonith
+#if canImport(Glibc)
+import Glibc
+#endif
+import HostProcesses
 
 // fence_swiftha: the fence agent for SwiftHA test clusters whose nodes share one machine.
 // It fences a node by killing every process that carries that node's SWIFTHA_ROOT, as
 // fence_xvm destroys a virtual machine. It speaks the fence-agent protocol: options as
-// key=value lines on stdin (what stonithd sends) or on the command line.
+// key=value lines on stdin (what stonithd sends) or on the command line. It links the C
+// library only (no Foundation): a fencing waits for its start.
 
 let metadata = """
 <?xml version="1.0" ?>
@@ -47,8 +50,28 @@ let metadata = """
 """
 
 func fail(_ message: String, code: Int32 = 1) -> Never {
-    FileHandle.standardError.write(Data("fence_swiftha: \(message)\n".utf8))
+    let bytes = Array("fence_swiftha: \(message)\n".utf8)
+    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     exit(code)
+}
+
+/// `s` without leading and trailing white space.
+func stripped(_ s: some StringProtocol) -> String {
+    guard let first = s.firstIndex(where: { !$0.isWhitespace }), let last = s.lastIndex(where: { !$0.isWhitespace }) else { return "" }
+    return String(s[first...last])
+}
+
+/// Everything on stdin.
+func readStandardInput() -> String {
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        bytes.append(contentsOf: buffer[0..<n])
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }
 
 /// Options from the command line, else from stdin (key=value per line, # comments).
@@ -56,9 +79,9 @@ func readOptions() -> [String: String] {
     var options: [String: String] = [:]
     var args = CommandLine.arguments.dropFirst()
     if args.isEmpty {
-        let input = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        let input = readStandardInput()
         for line in input.split(whereSeparator: \.isNewline) {
-            let l = line.trimmingCharacters(in: .whitespaces)
+            let l = stripped(line)
             guard !l.isEmpty, !l.hasPrefix("#"), let eq = l.firstIndex(of: "=") else { continue }
             options[String(l[..<eq])] = String(l[l.index(after: eq)...])
         }
@@ -111,7 +134,7 @@ case "list", "list-status":
         if action == "list" { print("\(node),") } else { print("\(node),,\(NodeProcesses.find(root: root).isEmpty ? "off" : "on")") }
     }
 case "monitor", "validate-all":
-    for (node, root) in roots.roots where !FileManager.default.fileExists(atPath: root) {
+    for (node, root) in roots.roots where access(root, F_OK) != 0 {
         fail("the root of \(node), \(root), does not exist")
     }
 case "status":
