@@ -269,7 +269,8 @@ enum History {
                 return nil
             }
         }
-        if let expected, rc == expected { return .some(nil) }
+        // "Not running" when that was expected means stopped, whatever the operation.
+        if let expected, rc == expected { return rc == OCFResult.notRunning ? .some(.stopped) : .some(nil) }
         if expected == nil && (rc == OCFResult.ok || rc == OCFResult.degraded) { return .some(nil) }
         return nil
     }
@@ -281,6 +282,11 @@ enum History {
     }
 
     private static func apply(success outcome: Role?, of op: RecordedOp, to h: inout NodeHistory) {
+        if outcome == .stopped, op.task != "monitor" {
+            h.role = .stopped
+            clearPastFailure(&h)
+            return
+        }
         switch op.task {
         case "monitor":
             // A probe finding the resource running stands for its start: its digest is the

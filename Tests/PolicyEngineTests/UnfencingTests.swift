@@ -1,0 +1,55 @@
+import CIB
+import PolicyEngine
+import Testing
+
+/// Unfencing ("Fence (on)") before a node that was never unfenced probes or starts what needs
+/// it, and operations whose expected result was "not running".
+@Suite struct UnfencingTests {
+    let history = HistoryRuleTests()
+
+    func device(provides: Bool) -> String {
+        #"<primitive id="dev" class="stonith" type="fence_scsi">\#(provides ? #"<meta_attributes id="dm"><nvpair id="dm1" name="provides" value="unfencing"/></meta_attributes>"# : "")</primitive>"#
+    }
+
+    let resource = #"<primitive id="a" class="ocf" provider="heartbeat" type="Dummy"/>"#
+    let unfenced = ##"<nvpair id="u" name="#node-unfenced" value="1234567"/>"##
+
+    @Test func aNodeNeverUnfencedIsUnfencedForItsFirstProbe() throws {
+        let t = try history.schedule(fencing: true, resources: device(provides: true) + resource, attributes: ["node2": unfenced])
+        let fences = t.changes.filter { $0.kind == .fence }
+        // node1 has no #node-unfenced: the first probe there (the device's) asks for it.
+        #expect(fences.map(\.text) == ["  * Fence (on) node1 'required by dev monitor'"])
+        // Listed before the resource changes.
+        #expect(t.changes.first?.kind == .fence)
+    }
+
+    @Test func withoutADeviceProvidingItNothingIsUnfenced() throws {
+        let t = try history.schedule(fencing: true, resources: device(provides: false) + resource, attributes: ["node2": unfenced])
+        #expect(!t.changes.contains { $0.kind == .fence })
+        // Nor with fencing disabled.
+        let off = try history.schedule(fencing: false, resources: device(provides: true) + resource)
+        #expect(!off.changes.contains { $0.kind == .fence })
+    }
+
+    @Test func aResourceThatRequiresOnlyQuorumDoesNotAskForUnfencing() throws {
+        // Everything is known on node1 but a resource requiring quorum: its start asks nothing.
+        let quorum = #"<primitive id="q" class="ocf" provider="heartbeat" type="Dummy"><meta_attributes id="qm"><nvpair id="qm1" name="requires" value="quorum"/></meta_attributes></primitive>"#
+        let probe = { (id: String, cls: String) in
+            #"<lrm_resource id="\#(id)" class="\#(cls)" type="x"><lrm_rsc_op id="\#(id)_p" operation="monitor" call-id="1" rc-code="7" op-status="0" interval="0" transition-key="1:1:7:x"/></lrm_resource>"#
+        }
+        let status = probe("dev", "stonith") + probe("fence", "stonith")
+        let t = try history.schedule(fencing: true, resources: device(provides: true) + quorum,
+                                     constraints: #"<rsc_location id="l" rsc="q" node="node1" score="100"/><rsc_location id="l2" rsc="dev" node="node2" score="100"/><rsc_location id="l3" rsc="fence" node="node2" score="100"/>"#,
+                                     status: ["node1": status], attributes: ["node2": unfenced])
+        #expect(t.changes.contains { $0.kind == .start && $0.subject == "q" })
+        #expect(!t.changes.contains { $0.kind == .fence })
+    }
+
+    @Test func anOperationThatFoundItStoppedAsExpectedLeavesItStopped() throws {
+        // A start recorded with rc 7 where 7 was expected (target in the transition key).
+        let status = #"<lrm_resource id="a" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="a_last_0" operation="start" call-id="3" rc-code="7" op-status="0" interval="0" transition-key="3:1:7:x"/></lrm_resource>"#
+        let t = try history.schedule(resources: resource, constraints: #"<rsc_location id="l" rsc="a" node="node1" score="100"/>"#,
+                                     status: ["node1": status])
+        #expect(t.changes.map(\.text) == ["  * Start      a       ( node1 )"])
+    }
+}
