@@ -269,7 +269,9 @@ enum History {
                 return nil
             }
         }
-        // "Not running" when that was expected means stopped, whatever the operation.
+        // "Not running" when that was expected means stopped, whatever the operation. An
+        // error code is a failure even when it was the expected result.
+        guard [OCFResult.ok, OCFResult.notRunning, OCFResult.runningPromoted].contains(rc) else { return nil }
         if let expected, rc == expected { return rc == OCFResult.notRunning ? .some(.stopped) : .some(nil) }
         if expected == nil && (rc == OCFResult.ok || rc == OCFResult.degraded) { return .some(nil) }
         return nil

@@ -3,8 +3,9 @@ import PolicyEngine
 import Testing
 
 /// Unfencing ("Fence (on)") before a node that was never unfenced probes or starts what needs
-/// it, and operations whose expected result was "not running".
-@Suite struct UnfencingTests {
+/// it; how recorded results count (an expected "not running", an expected error) and when a
+/// failure expires.
+@Suite struct UnfencingAndResultTests {
     let history = HistoryRuleTests()
 
     func device(provides: Bool) -> String {
@@ -51,5 +52,29 @@ import Testing
         let t = try history.schedule(resources: resource, constraints: #"<rsc_location id="l" rsc="a" node="node1" score="100"/>"#,
                                      status: ["node1": status])
         #expect(t.changes.map(\.text) == ["  * Start      a       ( node1 )"])
+    }
+
+    @Test func anErrorIsAFailureEvenWhenItWasTheExpectedResult() throws {
+        // A start recorded with rc 1 where 1 was "expected" (as crm_simulate's injected failures are).
+        let status = #"<lrm_resource id="a" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="a_last_0" operation="start" call-id="3" rc-code="1" op-status="0" interval="0" transition-key="3:1:1:x"/></lrm_resource>"#
+        let t = try history.schedule(resources: resource, constraints: #"<rsc_location id="l" rsc="a" node="node1" score="100"/>"#,
+                                     status: ["node1": status])
+        #expect(t.changes.map(\.text) == ["  * Recover    a       ( node1 )"])
+    }
+
+    // MARK: Failure timeouts
+
+    @Test func aFailureDoesNotExpireWhileItsFailCountHasNot() throws {
+        let rsc = #"<primitive id="a" class="ocf" provider="heartbeat" type="Dummy"><meta_attributes id="m"><nvpair id="m1" name="failure-timeout" value="60s"/></meta_attributes><operations><op id="mon" name="monitor" interval="10s"/></operations></primitive>"#
+        let status = history.lrm("a", history.op("a", "start", call: 1), history.op("a", "monitor", call: 2, rc: 1, interval: 10000, changed: 1000))
+        let location = #"<rsc_location id="l" rsc="a" node="node1" score="100"/>"#
+        // Long past the timeout, with no fail count left: the failure has expired.
+        let expired = try history.schedule(resources: rsc, constraints: location, status: ["node1": status], now: 5000)
+        #expect(!expired.changes.contains { $0.kind == .recover })
+        // A fail count with no last-failure time never expires: nor does the failure.
+        let count = #"<nvpair id="f1" name="fail-count-a#monitor_10000" value="1"/>"#
+        let kept = try history.schedule(resources: rsc, constraints: location, status: ["node1": status],
+                                        attributes: ["node1": count], now: 5000)
+        #expect(kept.changes.map(\.text) == ["  * Recover    a       ( node1 )"])
     }
 }
