@@ -77,4 +77,23 @@ import Testing
                                         attributes: ["node1": count], now: 5000)
         #expect(kept.changes.map(\.text) == ["  * Recover    a       ( node1 )"])
     }
+
+    @Test func aFailedStartWithOtherParametersHasItsFailCountClearedAndBansNothing() throws {
+        let rsc = #"<primitive id="a" class="ocf" provider="heartbeat" type="Dummy"><instance_attributes id="i"><nvpair id="i1" name="port" value="2"/></instance_attributes></primitive>"#
+        func status(_ digest: String) -> String {
+            #"<lrm_resource id="a" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="a_last_0" operation="stop" call-id="4" rc-code="0" op-status="0" interval="0" transition-key="4:1:0:x"/><lrm_rsc_op id="a_last_failure_0" operation="start" call-id="3" rc-code="1" op-status="0" interval="0" transition-key="3:1:0:x" op-digest="\#(digest)"/></lrm_resource>"#
+        }
+        let location = #"<rsc_location id="l" rsc="a" node="node1" score="100"/>"#
+        let failCount = #"<nvpair id="f1" name="fail-count-a#start_0" value="INFINITY"/>"#
+        // The start failed with port=1: the fail count is cleared and node1 is still preferred.
+        let changed = try history.schedule(resources: rsc, constraints: location,
+                                           status: ["node1": status(ParameterDigest.digest(["port": "1"]))], attributes: ["node1": failCount])
+        #expect(changed.changes.map(\.text) == ["  * Start      a       ( node1 )"])
+        #expect(history.lines(changed).contains("* Cluster action: clear_failcount for a on node1"))
+        // It failed with the parameters it has now: the fail count bans node1.
+        let same = try history.schedule(resources: rsc, constraints: location,
+                                        status: ["node1": status(ParameterDigest.digest(["port": "2"]))], attributes: ["node1": failCount])
+        #expect(same.changes.map(\.text) == ["  * Start      a       ( node2 )"])
+        #expect(!history.lines(same).contains { $0.contains("clear_failcount") })
+    }
 }

@@ -236,6 +236,7 @@ struct Assignment {
         // migration-threshold: enough failures ban the node.
         let launchedBy = Launchers.launchedMap(ws)
         let failcounts = FailcountIndex(ws.nodes)
+        let lastFailures = LastFailures(ws.cib.status)
         for i in ws.resources.indices where ws.resources[i].isPrimitive {
             let r = ws.resources[i]
             if r.onFail == .stop { for j in subtree(anonymousClone(of: i) ?? i) { for n in ws.nodes { tables[j]?[n.name] = -Score.infinity } } }
@@ -245,6 +246,8 @@ struct Assignment {
             // A launcher (outside bundles) also counts the failures of what it launches.
             let launched = launchedBy[i] ?? []
             for (k, n) in ws.nodes.enumerated() {
+                // (A fail count to be cleared, the failed start having had other parameters, bans nothing.)
+                if n.online && !n.unclean && lastFailures.startChanged(r, on: n.name, in: ws) { continue }
                 var fc = failcounts.count(r.configuredID, position: k, node: n, failureTimeoutSeconds: timeout, now: ws.now)
                     + (r.id != r.configuredID ? failcounts.count(r.id, position: k, node: n, failureTimeoutSeconds: timeout, now: ws.now) : 0)
                 for l in launched {
