@@ -191,7 +191,18 @@ enum TransitionPlanner {
                 starting.insert(i)
             }
         }
-        var effects = OrderingEffects.compute(ws, next: next, starting: starting)
+        // Those that move by live migration (as far as can be told before the orderings):
+        // their start is no restart of what is ordered after them.
+        let migrating = Set(resources.filter { i in
+            let r = ws.resources[i]
+            guard starting.contains(i), !definitionChanged.contains(i), r.activeOn.count == 1, let c = r.activeOn.first,
+                  let n = next[i] ?? nil, c != n, !r.failed, (ws.danglingMigrations[i] ?? []).isEmpty,
+                  r.role == .started || r.role == .unknown, (a.nextRole[i] ?? .started) == .started,
+                  ws.node(named: c).map({ $0.online && !$0.unclean }) == true else { return false }
+            let isConnection = r.meta["internal_rsc"] == nil && (r.agent.map { $0.standard == "ocf" && $0.provider == "pacemaker" && $0.type == "remote" } ?? false)
+            return r.meta["allow-migrate"].map(CIBValue.isTrue) ?? isConnection
+        })
+        var effects = OrderingEffects.compute(ws, next: next, starting: starting, migrating: migrating)
         // What must run with a resource that cannot start cannot run either.
         var colocatedChange = true
         var colocatedRounds = 0

@@ -4,7 +4,7 @@ import Testing
 
 /// Unfencing ("Fence (on)") before a node that was never unfenced probes or starts what needs
 /// it; how recorded results count (an expected "not running", an expected error) and when a
-/// failure expires.
+/// failure expires; what a live migration leaves alone.
 @Suite struct UnfencingAndResultTests {
     let history = HistoryRuleTests()
 
@@ -95,5 +95,20 @@ import Testing
                                         status: ["node1": status(ParameterDigest.digest(["port": "2"]))], attributes: ["node1": failCount])
         #expect(same.changes.map(\.text) == ["  * Start      a       ( node2 )"])
         #expect(!history.lines(same).contains { $0.contains("clear_failcount") })
+    }
+
+    // MARK: Orderings after a live migration
+
+    @Test func aLiveMigrationRestartsNothingOrderedAfterIt() throws {
+        func resources(migrate: Bool) -> String {
+            #"<primitive id="A" class="ocf" provider="heartbeat" type="Dummy"><meta_attributes id="am"><nvpair id="am1" name="allow-migrate" value="\#(migrate)"/></meta_attributes></primitive><primitive id="B" class="ocf" provider="heartbeat" type="Dummy"/>"#
+        }
+        let constraints = #"<rsc_location id="la" rsc="A" node="node1" score="100"/><rsc_location id="lb" rsc="B" node="node1" score="100"/><rsc_order id="o" first="A" then="B"/>"#
+        let status = ["node1": history.lrm("B", history.op("B", "start", call: 1)), "node2": history.lrm("A", history.op("A", "start", call: 1))]
+        let migrated = try history.schedule(resources: resources(migrate: true), constraints: constraints, status: status)
+        #expect(migrated.changes.map(\.text) == ["  * Migrate    A       ( node2 -> node1 )"])
+        // Moved by a stop and a start, A's start is required: B restarts after it.
+        let moved = try history.schedule(resources: resources(migrate: false), constraints: constraints, status: status)
+        #expect(moved.changes.map(\.text) == ["  * Move       A       ( node2 -> node1 )", "  * Restart    B       ( node1 )  due to required A start"])
     }
 }

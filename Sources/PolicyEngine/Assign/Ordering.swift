@@ -118,7 +118,9 @@ struct OrderingEffects {
 
     /// Propagates unrunnable starts and required restarts along mandatory start orderings,
     /// until nothing changes.
-    static func compute(_ ws: WorkingSet, next: [Int: String?], starting: Set<Int>) -> OrderingEffects {
+    /// `migrating`: primitives that move by live migration; a migrating start does not make
+    /// the starts ordered after it required (a running dependent is not restarted).
+    static func compute(_ ws: WorkingSet, next: [Int: String?], starting: Set<Int>, migrating: Set<Int> = []) -> OrderingEffects {
         var effects = OrderingEffects()
         let orders = orderings(ws).filter { $0.mandatory && $0.firstAction == "start" && $0.thenAction == "start" }
         func leaves(_ i: Int) -> [Int] { ws.primitives(under: i) }
@@ -191,7 +193,7 @@ struct OrderingEffects {
                             return (next[p] ?? nil) != cur || effects.restart[p] != nil || effects.unrunnable[p] != nil
                         }
                     } else {
-                        firstStarts = firsts.contains { starting.contains($0) || effects.restart[$0] != nil }
+                        firstStarts = firsts.contains { (starting.contains($0) && !migrating.contains($0)) || effects.restart[$0] != nil }
                     }
                     if !firstRunnable {
                         // A running `then` that stays put needs no start, unless the ordering
