@@ -111,4 +111,18 @@ import Testing
         let moved = try history.schedule(resources: resources(migrate: false), constraints: constraints, status: status)
         #expect(moved.changes.map(\.text) == ["  * Move       A       ( node2 -> node1 )", "  * Restart    B       ( node1 )  due to required A start"])
     }
+
+    @Test func aMissingAgentIsNotIgnoredByOnFailIgnore() throws {
+        let rsc = #"<primitive id="a" class="ocf" provider="heartbeat" type="Dummy"><operations><op id="m" name="monitor" interval="10s" on-fail="ignore"/></operations></primitive>"#
+        func status(rc: Int, opStatus: Int) -> String {
+            #"<lrm_resource id="a" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="a_last_0" operation="start" call-id="1" rc-code="0" op-status="0" interval="0" transition-key="1:1:0:x" last-rc-change="900"/><lrm_rsc_op id="a_last_failure_0" operation="monitor" call-id="2" rc-code="\#(rc)" op-status="\#(opStatus)" interval="10000" transition-key="2:1:0:x" last-rc-change="1000"/></lrm_resource>"#
+        }
+        let location = #"<rsc_location id="l" rsc="a" node="node1" score="100"/>"#
+        // The executor found the agent missing (op-status 7): recovered on the other node.
+        let missing = try history.schedule(resources: rsc, constraints: location, status: ["node1": status(rc: 5, opStatus: 7)])
+        #expect(missing.changes.map(\.text) == ["  * Recover    a       ( node1 -> node2 )"])
+        // An ordinary error is ignored as configured: nothing changes.
+        let error = try history.schedule(resources: rsc, constraints: location, status: ["node1": status(rc: 1, opStatus: 0)])
+        #expect(error.changes.isEmpty)
+    }
 }

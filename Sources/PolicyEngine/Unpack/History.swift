@@ -346,6 +346,9 @@ enum History {
             action = .restart
         }
         if action == .fence && !fencingEnabled { action = .block }
+        // A failure because the agent is not installed cannot be ignored: the resource is
+        // recovered elsewhere (the node is banned below).
+        if action == .ignore && op.status == .notInstalled { action = .restart }
         h.failures.append(FailedOperation(task: op.task, intervalMS: op.intervalMS, rc: op.rc, status: op.status.rawValue,
                                           exitReason: op.exitReason, lastRCChange: op.lastRCChange, execTimeMS: op.execTimeMS))
         // A probe that finds the agent missing, or its parameters invalid here, only means
