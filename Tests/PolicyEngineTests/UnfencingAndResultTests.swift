@@ -125,4 +125,18 @@ import Testing
         let error = try history.schedule(resources: rsc, constraints: location, status: ["node1": status(rc: 1, opStatus: 0)])
         #expect(error.changes.isEmpty)
     }
+
+    @Test func aCloneOfGroupsRunsOnlyWhenOneGroupRunsWhole() throws {
+        func resources(disabled: Bool) -> String {
+            let meta = disabled ? #"<meta_attributes id="m2m"><nvpair id="m2m1" name="target-role" value="Stopped"/></meta_attributes>"# : ""
+            return #"<clone id="c"><group id="g"><primitive id="m1" class="ocf" provider="heartbeat" type="Dummy"/><primitive id="m2" class="ocf" provider="heartbeat" type="Dummy">\#(meta)</primitive></group></clone><primitive id="d" class="ocf" provider="heartbeat" type="Dummy"/>"#
+        }
+        let constraints = #"<rsc_location id="l" rsc="d" node="node1" score="100"/><rsc_order id="o" first="c" then="d"/>"#
+        // A member of every group stays stopped: the clone's running is unrunnable.
+        let blocked = try history.schedule(resources: resources(disabled: true), constraints: constraints)
+        #expect(blocked.changes.first { $0.subject == "d" }?.reason == "due to unrunnable c running (blocked)")
+        #expect(blocked.changes.contains { $0.subject == "m1:0" && $0.kind == .start })
+        let whole = try history.schedule(resources: resources(disabled: false), constraints: constraints)
+        #expect(whole.changes.first { $0.subject == "d" }.map { $0.kind == .start && $0.reason == nil } == true)
+    }
 }

@@ -168,7 +168,17 @@ struct OrderingEffects {
                         let core = (ws.bundleReplicas[o.first] ?? []).map { $0.child ?? $0.container }
                         firstRunnable = core.contains(where: willRun)
                     } else if case .clone = ws.resources[o.first].variant {
-                        firstRunnable = firsts.contains(where: willRun)
+                        // A clone of groups runs when one of its groups runs whole (a group's
+                        // running waits for every member's start).
+                        let groups = ws.resources[o.first].children.filter { ws.resources[$0].variant == .group && !ws.resources[$0].orphan }
+                        if !groups.isEmpty {
+                            firstRunnable = groups.contains { g in
+                                let members = leaves(g)
+                                return !members.isEmpty && members.allSatisfy(willRun)
+                            }
+                        } else {
+                            firstRunnable = firsts.contains(where: willRun)
+                        }
                     } else {
                         firstRunnable = !firsts.isEmpty && firsts.allSatisfy(willRun)
                     }
