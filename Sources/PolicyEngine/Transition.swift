@@ -222,6 +222,16 @@ enum TransitionPlanner {
                 colocatedChange = true
             }
         }
+        // The Promoted role of a clone that must be with a primitive which cannot start cannot
+        // be taken: the primitive's id.
+        func promotionBlocker(_ i: Int) -> String? {
+            guard let p = ws.resources[i].parent else { return nil }
+            for c in a.colocations where c.dependent == p && c.dependentRole == .promoted && c.score >= Score.infinity {
+                guard ws.resources[c.primary].isPrimitive, let reason = effects.unrunnable[c.primary], !reason.isEmpty else { continue }
+                return ws.resources[c.primary].id
+            }
+            return nil
+        }
         // A stop that must wait for a dependent which cannot stop (blocked or unmanaged) is
         // blocked too.
         var stopBlocked = Set<Int>()
@@ -329,7 +339,13 @@ enum TransitionPlanner {
             } else if current == nil, let n = next {
                 mode = .start
                 let details = needRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : n
-                changes.append(PlannedChange(kind: nextRole == .promoted ? .promote : .start, subject: r.id, details: details, reason: nil))
+                if nextRole == .promoted, let blocker = promotionBlocker(i) {
+                    // It starts, but its promotion waits for what cannot start.
+                    changes.append(PlannedChange(kind: .promote, subject: r.id, details: details, reason: "due to colocation with \(blocker) (blocked)"))
+                    nextRole = .unpromoted
+                } else {
+                    changes.append(PlannedChange(kind: nextRole == .promoted ? .promote : .start, subject: r.id, details: details, reason: nil))
+                }
             } else if next == nil {
                 mode = .stop
                 let blocked = stopBlocked.contains(i)
@@ -408,6 +424,10 @@ enum TransitionPlanner {
                 } else if origRole == .promoted && nextRole < .promoted {
                     mode = .demote
                     changes.append(PlannedChange(kind: .demote, subject: r.id, details: "Promoted -> \(roleText(nextRole)) \(n)", reason: nil))
+                } else if nextRole == .promoted && origRole < .promoted, let blocker = promotionBlocker(i) {
+                    changes.append(PlannedChange(kind: .promote, subject: r.id, details: "\(roleText(origRole)) -> Promoted \(n)",
+                                                 reason: "due to colocation with \(blocker) (blocked)"))
+                    nextRole = origRole
                 } else if nextRole == .promoted && origRole < .promoted {
                     mode = .promote
                     changes.append(PlannedChange(kind: .promote, subject: r.id, details: "\(roleText(origRole)) -> Promoted \(n)", reason: nil))

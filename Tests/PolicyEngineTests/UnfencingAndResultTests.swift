@@ -139,4 +139,19 @@ import Testing
         let whole = try history.schedule(resources: resources(disabled: false), constraints: constraints)
         #expect(whole.changes.first { $0.subject == "d" }.map { $0.kind == .start && $0.reason == nil } == true)
     }
+
+    @Test func thePromotedRoleWithAResourceThatCannotStartIsBlocked() throws {
+        func resources(disabled: Bool) -> String {
+            let meta = disabled ? #"<meta_attributes id="r3m"><nvpair id="r3m1" name="target-role" value="Stopped"/></meta_attributes>"# : ""
+            return #"<primitive id="r1" class="ocf" provider="heartbeat" type="Dummy"/><clone id="p"><meta_attributes id="pm"><nvpair id="pm1" name="promotable" value="true"/></meta_attributes><primitive id="s" class="ocf" provider="pacemaker" type="Stateful"/></clone><primitive id="r3" class="ocf" provider="heartbeat" type="Dummy">\#(meta)</primitive>"#
+        }
+        let constraints = #"<rsc_colocation id="c" rsc="p" rsc-role="Promoted" with-rsc="r1" score="INFINITY"/><rsc_order id="o" first="r3" then="r1"/>"#
+        let blocked = try history.schedule(resources: resources(disabled: true), constraints: constraints)
+        let promote = try #require(blocked.changes.first { $0.kind == .promote })
+        #expect(promote.reason == "due to colocation with r1 (blocked)")
+        // The instance still starts, unpromoted.
+        #expect(blocked.placements.contains { $0.resource == promote.subject && $0.next != nil && $0.role == .unpromoted })
+        let free = try history.schedule(resources: resources(disabled: false), constraints: constraints)
+        #expect(free.changes.first { $0.kind == .promote }.map { $0.reason == nil } == true)
+    }
 }
