@@ -325,14 +325,22 @@ enum TransitionPlanner {
                     next = nil
                     nextRole = .stopped
                 }
-            } else if current == nil, let n = next, ws.nodes.contains(where: { p in
+            } else if current == nil, let n = next, let pending = ws.nodes.first(where: { p in
                 p.pending && p.kind == .member && !(ws.historyEntries[p.name] ?? []).contains(r.historyIDs[p.name] ?? r.id)
                     && !(ws.historyEntries[p.name] ?? []).contains(r.configuredID)
             }) {
                 // A start waits for the probe on a node still joining (pending), which
-                // cannot run yet: it is blocked.
+                // cannot run yet: it is blocked. For an anonymous clone that probe is one
+                // instance's (the one known there, else the first): another instance's is named.
+                var reason = "blocked"
+                if let c = r.parent, case .clone(_, let unique) = ws.resources[c].variant, !unique,
+                   ws.resources[c].children.allSatisfy({ ws.resources[$0].isPrimitive }) {
+                    let kids = ws.resources[c].children.filter { !ws.resources[$0].orphan }
+                    let probed = kids.first { ws.resources[$0].historyIDs[pending.name] != nil } ?? kids.first
+                    if let p = probed, p != i { reason = "due to unrunnable \(ws.resources[p].id) monitor (blocked)" }
+                }
                 let details = needRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : n
-                changes.append(PlannedChange(kind: nextRole == .promoted ? .promote : .start, subject: r.id, details: details, reason: "blocked"))
+                changes.append(PlannedChange(kind: nextRole == .promoted ? .promote : .start, subject: r.id, details: details, reason: reason))
                 blockedStart = true
                 next = nil
                 nextRole = .stopped

@@ -154,4 +154,33 @@ import Testing
         let free = try history.schedule(resources: resources(disabled: false), constraints: constraints)
         #expect(free.changes.first { $0.kind == .promote }.map { $0.reason == nil } == true)
     }
+
+    // MARK: Probes on a node still joining
+
+    @Test func aStartWaitingForAnotherInstancesProbeNamesIt() throws {
+        let xml = """
+        <cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0" have-quorum="1">
+          <configuration>
+            <crm_config><cluster_property_set id="o"><nvpair id="o1" name="stonith-enabled" value="true"/></cluster_property_set></crm_config>
+            <nodes><node id="1" uname="node1"/><node id="2" uname="node2"/><node id="3" uname="node3"/></nodes>
+            <resources>
+              <primitive id="f" class="stonith" type="fence_dummy"/>
+              <clone id="c"><meta_attributes id="cm"><nvpair id="cm1" name="clone-max" value="2"/></meta_attributes><primitive id="x" class="ocf" provider="heartbeat" type="Dummy"/></clone>
+              <primitive id="p" class="ocf" provider="heartbeat" type="Dummy"/>
+            </resources>
+            <constraints><rsc_location id="l" rsc="p" node="node1" score="100"/></constraints>
+          </configuration>
+          <status>
+            <node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="1"><lrm_resources><lrm_resource id="f" class="stonith" type="fence_dummy"><lrm_rsc_op id="f_last_0" operation="start" call-id="1" rc-code="0" op-status="0" interval="0" transition-key="1:1:0:x"/></lrm_resource></lrm_resources></lrm></node_state>
+            <node_state id="2" uname="node2" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="2"><lrm_resources>\(history.lrm("x", history.op("x", "start", call: 1)))</lrm_resources></lrm></node_state>
+            <node_state id="3" uname="node3" in_ccm="true" crmd="offline" join="down" expected="down"/>
+          </status>
+        </cib>
+        """
+        let t = Simulator.schedule(SchedulerInput(cib: try CIB.parse(xml), now: 0)).1
+        // The clone's probe on node3 is its first instance's (x:0, running on node2): x:1
+        // waits for it. The primitive waits for its own probe there: plainly "blocked".
+        #expect(t.changes.first { $0.subject == "x:1" }?.reason == "due to unrunnable x:0 monitor (blocked)")
+        #expect(t.changes.first { $0.subject == "p" }?.reason == "blocked")
+    }
 }
