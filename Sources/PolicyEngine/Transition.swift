@@ -183,7 +183,7 @@ enum TransitionPlanner {
                 // When only parameters the agent can reload changed, it reloads in place
                 // (unless the start has parameters of its own: they only apply by starting).
                 if own.isEmpty, let (restartDigest, names) = r.restartDigests[n],
-                   ParameterDigest.digest(parameters.filter { names.contains($0.key) }) == restartDigest {
+                   ParameterDigest.digest(parameters.filter { names?.contains($0.key) ?? true }) == restartDigest {
                     reloads.insert(i)
                     continue
                 }

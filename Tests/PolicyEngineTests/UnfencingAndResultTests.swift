@@ -183,4 +183,22 @@ import Testing
         #expect(t.changes.first { $0.subject == "x:1" }?.reason == "due to unrunnable x:0 monitor (blocked)")
         #expect(t.changes.first { $0.subject == "p" }?.reason == "blocked")
     }
+
+    // MARK: Reloads
+
+    @Test func aRestartDigestWithoutForceRestartListCoversEveryParameter() throws {
+        let rsc = #"<primitive id="a" class="ocf" provider="heartbeat" type="Dummy"><instance_attributes id="i"><nvpair id="i1" name="x" value="new"/></instance_attributes></primitive>"#
+        func status(restartDigest: String) -> String {
+            history.lrm("a", history.op("a", "start", call: 1,
+                                        extra: #"op-digest="\#(ParameterDigest.digest(["x": "old"]))" op-restart-digest="\#(restartDigest)""#))
+        }
+        let location = #"<rsc_location id="l" rsc="a" node="node1" score="100"/>"#
+        // The restart digest (over all parameters, no op-force-restart) still matches: reload.
+        let reload = try history.schedule(resources: rsc, constraints: location,
+                                          status: ["node1": status(restartDigest: ParameterDigest.digest(["x": "new"]))])
+        #expect(reload.changes.map(\.text) == ["  * Reload     a       ( node1 )"])
+        let restart = try history.schedule(resources: rsc, constraints: location,
+                                           status: ["node1": status(restartDigest: ParameterDigest.digest(["x": "old"]))])
+        #expect(restart.changes.map(\.text) == ["  * Restart    a       ( node1 )  due to resource definition change"])
+    }
 }

@@ -442,7 +442,8 @@ enum Unpack {
         guard let n = ws.nodes.firstIndex(where: { $0.name == node }) else { return }
         if h.isActive && !ws.resources[r].activeOn.contains(node) { ws.resources[r].activeOn.append(node) }
         if h.isActive, let d = h.startDigest { ws.resources[r].startDigests[node] = d }
-        if h.isActive, let d = h.restartDigest, let names = h.forceRestart { ws.resources[r].restartDigests[node] = (d, names) }
+        // (Without op-force-restart the restart digest covers every parameter: nil names.)
+        if h.isActive, let d = h.restartDigest { ws.resources[r].restartDigests[node] = (d, h.forceRestart) }
         if h.isActive, let secure = h.secureDigest { ws.resources[r].secureDigests[node] = secure }
         if !h.activeRecurring.isEmpty, ws.nodes[n].online { ws.resources[r].recurringOn[node] = h.activeRecurring }
         if ws.resources[r].activeOn.count > 1, ws.resources[r].meta["multiple-active"] == "block" { ws.resources[r].blocked = true }
