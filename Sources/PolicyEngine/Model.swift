@@ -146,7 +146,7 @@ public struct SchedulerResource: Sendable {
     /// The parameter digest each node last started the resource with.
     public var startDigests: [String: String] = [:]
     /// Where the agent can reload: the restart digest and the parameters it covers, by node.
-    public var restartDigests: [String: (digest: String, parameters: [String])] = [:]
+    public var restartDigests: [String: (digest: String, parameters: [String]?)] = [:]
     /// Per node: the last start's digest without its secret parameters, and their names.
     public var secureDigests: [String: SecureDigest] = [:]
     /// The recurring operations active on each node ("monitor_10000"), oldest first.

@@ -73,6 +73,10 @@ public enum Simulator {
         transition.scores = assignment.scoreLog ?? []
         stageDone?("plan")
         transition.graph = GraphBuilder.build(current, assignment, transition)
+        // Nodes to unfence first, after the nodes to fence.
+        let unfence = Unfencing.requests(current, transition.graph)
+        let fences = transition.changes.prefix { $0.kind == .fence }.count
+        transition.changes.insert(contentsOf: unfence, at: fences)
         stageDone?("graph")
         return (ws, transition)
     }

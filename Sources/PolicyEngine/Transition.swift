@@ -183,7 +183,7 @@ enum TransitionPlanner {
                 // When only parameters the agent can reload changed, it reloads in place
                 // (unless the start has parameters of its own: they only apply by starting).
                 if own.isEmpty, let (restartDigest, names) = r.restartDigests[n],
-                   ParameterDigest.digest(parameters.filter { names.contains($0.key) }) == restartDigest {
+                   ParameterDigest.digest(parameters.filter { names?.contains($0.key) ?? true }) == restartDigest {
                     reloads.insert(i)
                     continue
                 }
@@ -191,7 +191,18 @@ enum TransitionPlanner {
                 starting.insert(i)
             }
         }
-        var effects = OrderingEffects.compute(ws, next: next, starting: starting)
+        // Those that move by live migration (as far as can be told before the orderings):
+        // their start is no restart of what is ordered after them.
+        let migrating = Set(resources.filter { i in
+            let r = ws.resources[i]
+            guard starting.contains(i), !definitionChanged.contains(i), r.activeOn.count == 1, let c = r.activeOn.first,
+                  let n = next[i] ?? nil, c != n, !r.failed, (ws.danglingMigrations[i] ?? []).isEmpty,
+                  r.role == .started || r.role == .unknown, (a.nextRole[i] ?? .started) == .started,
+                  ws.node(named: c).map({ $0.online && !$0.unclean }) == true else { return false }
+            let isConnection = r.meta["internal_rsc"] == nil && (r.agent.map { $0.standard == "ocf" && $0.provider == "pacemaker" && $0.type == "remote" } ?? false)
+            return r.meta["allow-migrate"].map(CIBValue.isTrue) ?? isConnection
+        })
+        var effects = OrderingEffects.compute(ws, next: next, starting: starting, migrating: migrating)
         // What must run with a resource that cannot start cannot run either.
         var colocatedChange = true
         var colocatedRounds = 0
@@ -210,6 +221,16 @@ enum TransitionPlanner {
                 effects.unrunnable[d] = "colocation with \(ws.resources[c.primary].id)"
                 colocatedChange = true
             }
+        }
+        // The Promoted role of a clone that must be with a primitive which cannot start cannot
+        // be taken: the primitive's id.
+        func promotionBlocker(_ i: Int) -> String? {
+            guard let p = ws.resources[i].parent else { return nil }
+            for c in a.colocations where c.dependent == p && c.dependentRole == .promoted && c.score >= Score.infinity {
+                guard ws.resources[c.primary].isPrimitive, let reason = effects.unrunnable[c.primary], !reason.isEmpty else { continue }
+                return ws.resources[c.primary].id
+            }
+            return nil
         }
         // A stop that must wait for a dependent which cannot stop (blocked or unmanaged) is
         // blocked too.
@@ -304,21 +325,35 @@ enum TransitionPlanner {
                     next = nil
                     nextRole = .stopped
                 }
-            } else if current == nil, let n = next, ws.nodes.contains(where: { p in
+            } else if current == nil, let n = next, let pending = ws.nodes.first(where: { p in
                 p.pending && p.kind == .member && !(ws.historyEntries[p.name] ?? []).contains(r.historyIDs[p.name] ?? r.id)
                     && !(ws.historyEntries[p.name] ?? []).contains(r.configuredID)
             }) {
                 // A start waits for the probe on a node still joining (pending), which
-                // cannot run yet: it is blocked.
+                // cannot run yet: it is blocked. For an anonymous clone that probe is one
+                // instance's (the one known there, else the first): another instance's is named.
+                var reason = "blocked"
+                if let c = r.parent, case .clone(_, let unique) = ws.resources[c].variant, !unique,
+                   ws.resources[c].children.allSatisfy({ ws.resources[$0].isPrimitive }) {
+                    let kids = ws.resources[c].children.filter { !ws.resources[$0].orphan }
+                    let probed = kids.first { ws.resources[$0].historyIDs[pending.name] != nil } ?? kids.first
+                    if let p = probed, p != i { reason = "due to unrunnable \(ws.resources[p].id) monitor (blocked)" }
+                }
                 let details = needRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : n
-                changes.append(PlannedChange(kind: nextRole == .promoted ? .promote : .start, subject: r.id, details: details, reason: "blocked"))
+                changes.append(PlannedChange(kind: nextRole == .promoted ? .promote : .start, subject: r.id, details: details, reason: reason))
                 blockedStart = true
                 next = nil
                 nextRole = .stopped
             } else if current == nil, let n = next {
                 mode = .start
                 let details = needRole ? "\(roleText(origRole)) -> \(roleText(nextRole)) \(n)" : n
-                changes.append(PlannedChange(kind: nextRole == .promoted ? .promote : .start, subject: r.id, details: details, reason: nil))
+                if nextRole == .promoted, let blocker = promotionBlocker(i) {
+                    // It starts, but its promotion waits for what cannot start.
+                    changes.append(PlannedChange(kind: .promote, subject: r.id, details: details, reason: "due to colocation with \(blocker) (blocked)"))
+                    nextRole = .unpromoted
+                } else {
+                    changes.append(PlannedChange(kind: nextRole == .promoted ? .promote : .start, subject: r.id, details: details, reason: nil))
+                }
             } else if next == nil {
                 mode = .stop
                 let blocked = stopBlocked.contains(i)
@@ -397,6 +432,10 @@ enum TransitionPlanner {
                 } else if origRole == .promoted && nextRole < .promoted {
                     mode = .demote
                     changes.append(PlannedChange(kind: .demote, subject: r.id, details: "Promoted -> \(roleText(nextRole)) \(n)", reason: nil))
+                } else if nextRole == .promoted && origRole < .promoted, let blocker = promotionBlocker(i) {
+                    changes.append(PlannedChange(kind: .promote, subject: r.id, details: "\(roleText(origRole)) -> Promoted \(n)",
+                                                 reason: "due to colocation with \(blocker) (blocked)"))
+                    nextRole = origRole
                 } else if nextRole == .promoted && origRole < .promoted {
                     mode = .promote
                     changes.append(PlannedChange(kind: .promote, subject: r.id, details: "\(roleText(origRole)) -> Promoted \(n)", reason: nil))

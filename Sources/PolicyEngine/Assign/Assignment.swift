@@ -236,6 +236,7 @@ struct Assignment {
         // migration-threshold: enough failures ban the node.
         let launchedBy = Launchers.launchedMap(ws)
         let failcounts = FailcountIndex(ws.nodes)
+        let lastFailures = LastFailures(ws.cib.status)
         for i in ws.resources.indices where ws.resources[i].isPrimitive {
             let r = ws.resources[i]
             if r.onFail == .stop { for j in subtree(anonymousClone(of: i) ?? i) { for n in ws.nodes { tables[j]?[n.name] = -Score.infinity } } }
@@ -245,6 +246,8 @@ struct Assignment {
             // A launcher (outside bundles) also counts the failures of what it launches.
             let launched = launchedBy[i] ?? []
             for (k, n) in ws.nodes.enumerated() {
+                // (A fail count to be cleared, the failed start having had other parameters, bans nothing.)
+                if n.online && !n.unclean && lastFailures.startChanged(r, on: n.name, in: ws) { continue }
                 var fc = failcounts.count(r.configuredID, position: k, node: n, failureTimeoutSeconds: timeout, now: ws.now)
                     + (r.id != r.configuredID ? failcounts.count(r.id, position: k, node: n, failureTimeoutSeconds: timeout, now: ws.now) : 0)
                 for l in launched {
@@ -470,7 +473,11 @@ struct Assignment {
         if ws.options.fencingEnabled && !hasFenceDevice && !ws.options.haveWatchdog {
             return place(i, r.activeOn.first)
         }
-        if !r.managed || isMaintained(r) || frozen.contains(i) {
+        // (A clone instance blocked by a failure is left as it is, like an unmanaged one.)
+        // (Not one left on a lost node: that is blocked only for want of fencing.)
+        let blockedInstance = r.blocked && r.parent.map { if case .clone = ws.resources[$0].variant { true } else { false } } == true
+            && r.activeOn.allSatisfy { ws.node(named: $0).map { !$0.unclean } ?? false }
+        if !r.managed || blockedInstance || isMaintained(r) || frozen.contains(i) {
             return place(i, r.activeOn.count == 1 ? r.activeOn[0] : nil)
         }
         if ws.options.stopAllResources { return place(i, nil) }
@@ -868,7 +875,7 @@ struct Assignment {
                 guard let elsewhere = node else { break }
                 for leaf in subtree(inst) { tables[leaf]?[elsewhere] = -Score.infinity }
                 if skip.first == elsewhere {
-                    for n in skip.dropFirst().prefix(budget - 1 - attempt) {
+                    for n in skip.dropFirst().prefix(max(0, budget - 1 - attempt)) {
                         for leaf in subtree(inst) { tables[leaf]?[n] = -Score.infinity }
                         attempt += 1
                     }
@@ -1074,6 +1081,15 @@ struct Assignment {
             showPromotionScore(inst, node: nil, score: -Score.infinity)
         }
         for (inst, priority, node) in candidates {
+            // An instance left promoted as it is keeps the role wherever it is, and takes one
+            // of the clone's promoted places.
+            let leaves = ws.primitives(under: inst)
+            if leaves.contains(where: { (!ws.resources[$0].managed || ws.resources[$0].blocked) && ws.resources[$0].role == .promoted }) {
+                for leaf in leaves { nextRole[leaf] = .promoted }
+                promoted += 1
+                promotedOn[node, default: 0] += 1
+                continue
+            }
             guard promoted < promotedMax, priority >= 0, available(node), ws.resources[inst].managed,
                   !noPromotion.contains(inst), promotedOn[node, default: 0] < promotedNodeMax else { continue }
             for leaf in ws.primitives(under: inst) { nextRole[leaf] = .promoted }

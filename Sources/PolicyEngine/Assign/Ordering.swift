@@ -118,7 +118,9 @@ struct OrderingEffects {
 
     /// Propagates unrunnable starts and required restarts along mandatory start orderings,
     /// until nothing changes.
-    static func compute(_ ws: WorkingSet, next: [Int: String?], starting: Set<Int>) -> OrderingEffects {
+    /// `migrating`: primitives that move by live migration; a migrating start does not make
+    /// the starts ordered after it required (a running dependent is not restarted).
+    static func compute(_ ws: WorkingSet, next: [Int: String?], starting: Set<Int>, migrating: Set<Int> = []) -> OrderingEffects {
         var effects = OrderingEffects()
         let orders = orderings(ws).filter { $0.mandatory && $0.firstAction == "start" && $0.thenAction == "start" }
         func leaves(_ i: Int) -> [Int] { ws.primitives(under: i) }
@@ -166,7 +168,17 @@ struct OrderingEffects {
                         let core = (ws.bundleReplicas[o.first] ?? []).map { $0.child ?? $0.container }
                         firstRunnable = core.contains(where: willRun)
                     } else if case .clone = ws.resources[o.first].variant {
-                        firstRunnable = firsts.contains(where: willRun)
+                        // A clone of groups runs when one of its groups runs whole (a group's
+                        // running waits for every member's start).
+                        let groups = ws.resources[o.first].children.filter { ws.resources[$0].variant == .group && !ws.resources[$0].orphan }
+                        if !groups.isEmpty {
+                            firstRunnable = groups.contains { g in
+                                let members = leaves(g)
+                                return !members.isEmpty && members.allSatisfy(willRun)
+                            }
+                        } else {
+                            firstRunnable = firsts.contains(where: willRun)
+                        }
                     } else {
                         firstRunnable = !firsts.isEmpty && firsts.allSatisfy(willRun)
                     }
@@ -191,7 +203,7 @@ struct OrderingEffects {
                             return (next[p] ?? nil) != cur || effects.restart[p] != nil || effects.unrunnable[p] != nil
                         }
                     } else {
-                        firstStarts = firsts.contains { starting.contains($0) || effects.restart[$0] != nil }
+                        firstStarts = firsts.contains { (starting.contains($0) && !migrating.contains($0)) || effects.restart[$0] != nil }
                     }
                     if !firstRunnable {
                         // A running `then` that stays put needs no start, unless the ordering

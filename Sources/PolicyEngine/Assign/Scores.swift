@@ -103,6 +103,13 @@ extension Failcounts {
     /// instance number for an anonymous clone's instance; and the newest `last-failure-`.
     /// `effective`: zero once the newest failure is older than the failure timeout.
     static func total(_ r: SchedulerResource, unique: Bool, node: SchedulerNode, now: Int, effective: Bool) -> Int {
+        let timeout = (r.meta["failure-timeout"].flatMap(CIBValue.milliseconds) ?? 0) / 1000
+        return total(r, unique: unique, node: node, now: now, effective: effective, timeoutSeconds: timeout)
+    }
+
+    /// The same, with the failure timeout given (a remote connection's failures expire after
+    /// its reconnect interval).
+    static func total(_ r: SchedulerResource, unique: Bool, node: SchedulerNode, now: Int, effective: Bool, timeoutSeconds timeout: Int) -> Int {
         let name = unique ? r.id : r.configuredID
         func matches(_ key: String, prefix: String) -> Bool {
             guard key.hasPrefix(prefix + name) else { return false }
@@ -126,7 +133,6 @@ extension Failcounts {
                 last = max(last, Int(value) ?? 0)
             }
         }
-        let timeout = (r.meta["failure-timeout"].flatMap(CIBValue.milliseconds) ?? 0) / 1000
         if effective, count > 0, last > 0, timeout > 0, now > last + timeout { return 0 }
         return count
     }

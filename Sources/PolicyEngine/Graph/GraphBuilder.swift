@@ -1605,9 +1605,15 @@ extension GraphBuilder {
     /// A failure older than the resource's failure-timeout expires: where some operation of
     /// its history is that old and the fail count is set, but no failure is recent enough to
     /// count, the fail count is cleared.
+    /// So is it where a recorded failed start ran with other parameters than the resource has
+    /// now (see `LastFailures`).
     fileprivate mutating func clearExpiredFailcounts() {
+        let lastFailures = LastFailures(ws.cib.status)
         for i in TransitionPlanner.order(ws) where ws.resources[i].isPrimitive && !ws.resources[i].orphan {
             let r = ws.resources[i]
+            for n in ws.nodes where n.online && !n.unclean && lastFailures.startChanged(r, on: n.name, in: ws) {
+                add(.cluster, task: "clear_failcount", key: "\(r.id)_clear_failcount_0", resource: i, node: n.name)
+            }
             let timeout = (r.meta["failure-timeout"].flatMap(CIBValue.milliseconds) ?? 0) / 1000
             guard timeout > 0 else { continue }
             let unique = isUniqueInstance(of: i)
@@ -1616,7 +1622,8 @@ extension GraphBuilder {
                     guard let changed = op["last-rc-change"].flatMap({ Int($0) }) else { return false }
                     return ws.now >= changed + timeout
                 }
-                guard old, Failcounts.total(r, unique: unique, node: n, now: ws.now, effective: false) > 0,
+                guard old, find("\(r.id)_clear_failcount_0", on: n.name) == nil,
+                      Failcounts.total(r, unique: unique, node: n, now: ws.now, effective: false) > 0,
                       Failcounts.total(r, unique: unique, node: n, now: ws.now, effective: true) == 0 else { continue }
                 add(.cluster, task: "clear_failcount", key: "\(r.id)_clear_failcount_0", resource: i, node: n.name)
             }

@@ -26,6 +26,9 @@ struct NodeHistory: Equatable {
     var onFail: FailurePolicy?
     var pendingTask: String?
     var lastFailureTask: String?
+    /// The operation key (without the resource) of the latest failure so far, "monitor_15000":
+    /// a later success of the same operation clears it.
+    var lastFailureKey: String?
     /// A probe found the agent missing: the resource can never run on this node.
     var notInstalled = false
     /// A failure happened whose on-fail is ignore.
@@ -159,7 +162,11 @@ enum History {
         // operation the controller recorded without a call id (one that timed out, call-id -1)
         // is placed by its last-rc-change, as Pacemaker compares such operations: a stop that
         // came after it is newer.
-        var ops = all.filter { $0.callID >= 0 }.sorted { $0.callID < $1.callID }
+        // (The same call recorded twice, as its result and as its last failure: the older
+        // result change first.)
+        var ops = all.filter { $0.callID >= 0 }.sorted {
+            $0.callID != $1.callID ? $0.callID < $1.callID : ($0.lastRCChange ?? -1) < ($1.lastRCChange ?? -1)
+        }
         for op in all where op.callID < 0 && op.status != .pending {
             let t = op.lastRCChange ?? Int.max
             let at = ops.lastIndex { $0.callID >= 0 && ($0.lastRCChange ?? 0) <= t }.map { $0 + 1 } ?? 0
@@ -262,7 +269,10 @@ enum History {
                 return nil
             }
         }
-        if let expected, rc == expected { return .some(nil) }
+        // "Not running" when that was expected means stopped, whatever the operation. An
+        // error code is a failure even when it was the expected result.
+        guard [OCFResult.ok, OCFResult.notRunning, OCFResult.runningPromoted].contains(rc) else { return nil }
+        if let expected, rc == expected { return rc == OCFResult.notRunning ? .some(.stopped) : .some(nil) }
         if expected == nil && (rc == OCFResult.ok || rc == OCFResult.degraded) { return .some(nil) }
         return nil
     }
@@ -274,6 +284,11 @@ enum History {
     }
 
     private static func apply(success outcome: Role?, of op: RecordedOp, to h: inout NodeHistory) {
+        if outcome == .stopped, op.task != "monitor" {
+            h.role = .stopped
+            clearPastFailure(&h)
+            return
+        }
         switch op.task {
         case "monitor":
             // A probe finding the resource running stands for its start: its digest is the
@@ -292,6 +307,8 @@ enum History {
             } else if h.role < .started {
                 h.role = .started
             }
+            // The same monitor succeeding after its failure clears that failure.
+            if outcome != .stopped, h.lastFailureKey == "\(op.task)_\(op.intervalMS)" { clearPastFailure(&h) }
         case "start", "migrate_from":
             h.role = .started
             h.startDigest = op.digest
@@ -329,6 +346,9 @@ enum History {
             action = .restart
         }
         if action == .fence && !fencingEnabled { action = .block }
+        // A failure because the agent is not installed cannot be ignored: the resource is
+        // recovered elsewhere (the node is banned below).
+        if action == .ignore && op.status == .notInstalled { action = .restart }
         h.failures.append(FailedOperation(task: op.task, intervalMS: op.intervalMS, rc: op.rc, status: op.status.rawValue,
                                           exitReason: op.exitReason, lastRCChange: op.lastRCChange, execTimeMS: op.execTimeMS))
         // A probe that finds the agent missing, or its parameters invalid here, only means
@@ -340,6 +360,7 @@ enum History {
             return
         }
         h.lastFailureTask = op.task
+        h.lastFailureKey = "\(op.task)_\(op.intervalMS)"
         if op.task == "stop" { h.failedStop = true }
         // (An ignored error result counts as success: it bans nothing. The executor finding
         // the agent missing still does.)
@@ -374,7 +395,9 @@ enum History {
         case "promote":
             h.role = .promoted
         case "demote":
-            h.role = .unpromoted
+            // A demote that failed with on-fail=block leaves it promoted (and left alone);
+            // otherwise it is taken as unpromoted, to be recovered by a stop.
+            h.role = action == .block ? .promoted : .unpromoted
         default:
             if op.rc == OCFResult.failedPromoted || op.rc == OCFResult.runningPromoted {
                 h.role = .promoted

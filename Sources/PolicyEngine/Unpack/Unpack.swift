@@ -220,7 +220,18 @@ enum Unpack {
             }
             // A remote connection's failures expire after its reconnect interval.
             let reconnect = isRemoteConnection ? configured.flatMap { ws.resources[$0].parameters["reconnect_interval"] } : nil
-            let timeout = (reconnect ?? configured.flatMap { ws.resources[$0].meta["failure-timeout"] }).flatMap(CIBValue.milliseconds) ?? 0
+            var timeout = (reconnect ?? configured.flatMap { ws.resources[$0].meta["failure-timeout"] }).flatMap(CIBValue.milliseconds) ?? 0
+            // Nothing in the history expires while the resource's fail count there has not
+            // (a fail count without a last-failure time never does).
+            if timeout > 0, let i = configured {
+                let unique = ws.resources[i].parent.map { p in
+                    if case .clone(_, let u) = ws.resources[p].variant { return u } else { return true }
+                } ?? true
+                if Failcounts.total(ws.resources[i], unique: unique, node: node, now: ws.now, effective: true,
+                                    timeoutSeconds: timeout / 1000) > 0 {
+                    timeout = 0
+                }
+            }
             // A connection's monitor failure is kept until its remote node has been fenced.
             let remoteFenced = isRemoteConnection ? configured.flatMap { ws.node(named: ws.resources[$0].id) }.map(\.remoteWasFenced) ?? true : true
             var h = History.evaluate(ops, fencingEnabled: ws.options.fencingEnabled, failureTimeout: timeout / 1000,
@@ -431,7 +442,8 @@ enum Unpack {
         guard let n = ws.nodes.firstIndex(where: { $0.name == node }) else { return }
         if h.isActive && !ws.resources[r].activeOn.contains(node) { ws.resources[r].activeOn.append(node) }
         if h.isActive, let d = h.startDigest { ws.resources[r].startDigests[node] = d }
-        if h.isActive, let d = h.restartDigest, let names = h.forceRestart { ws.resources[r].restartDigests[node] = (d, names) }
+        // (Without op-force-restart the restart digest covers every parameter: nil names.)
+        if h.isActive, let d = h.restartDigest { ws.resources[r].restartDigests[node] = (d, h.forceRestart) }
         if h.isActive, let secure = h.secureDigest { ws.resources[r].secureDigests[node] = secure }
         if !h.activeRecurring.isEmpty, ws.nodes[n].online { ws.resources[r].recurringOn[node] = h.activeRecurring }
         if ws.resources[r].activeOn.count > 1, ws.resources[r].meta["multiple-active"] == "block" { ws.resources[r].blocked = true }
