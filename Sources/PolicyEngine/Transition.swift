@@ -17,14 +17,18 @@ public struct PlannedChange: Sendable, Equatable {
     public var text: String { Self.lines([self])[0] }
 
     /// The lines as crm_simulate prints them: the change, then the resource and the details
-    /// in columns that widen as longer names come (so earlier lines may be narrower, exactly
-    /// as Pacemaker lays them out).
+    /// in columns. The columns widen as longer names come (the resource column to the name
+    /// and two more, the details column to the details), and Pacemaker 3 lays the changes
+    /// out twice, first to its log: the widths the first pass ends with hold for every line
+    /// printed.
     public static func lines(_ changes: [PlannedChange]) -> [String] {
         var resourceWidth = 5, detailWidth = 5
-        return changes.map { c in
-            if c.kind == .fence { return "  * Fence (\(c.fenceAction)) \(c.subject) '\(c.details)'" }
+        for c in changes where c.kind != .fence {
             if c.subject.count > resourceWidth { resourceWidth = c.subject.count + 2 }
             if c.details.count > detailWidth { detailWidth = c.details.count }
+        }
+        return changes.map { c in
+            if c.kind == .fence { return "  * Fence (\(c.fenceAction)) \(c.subject) '\(c.details)'" }
             let kind = c.kind.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
             let rsc = c.subject.padding(toLength: max(resourceWidth, c.subject.count), withPad: " ", startingAt: 0)
             let details = String(repeating: " ", count: max(0, detailWidth - c.details.count)) + c.details

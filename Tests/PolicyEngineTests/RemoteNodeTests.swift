@@ -187,4 +187,15 @@ import Testing
         #expect(printed.contains { $0.hasPrefix("* remote1") && $0.hasSuffix("FAILED") })
         #expect(!lines(t).contains { $0.contains("Start remote1") })
     }
+
+    /// Remote connections are assigned first, in the order resources are assigned (the
+    /// configuration's), not in their nodes' name order: with equal scores each goes to the
+    /// node given fewer resources so far, so the first listed takes the first node.
+    @Test func remoteConnectionsAreAssignedInResourceOrder() throws {
+        let remote = { (id: String) in #"<primitive id="\#(id)" class="ocf" provider="pacemaker" type="remote"/>"# }
+        let (_, t) = try schedule(remote("zz-remote") + remote("aa-remote"))
+        let next = Dictionary(uniqueKeysWithValues: t.placements.map { ($0.resource, $0.next) })
+        #expect(next["zz-remote"] == "node1")
+        #expect(next["aa-remote"] == "node2")
+    }
 }
