@@ -123,7 +123,18 @@ enum TransitionPlanner {
             let unclean = ws.nodes.filter { fenceable.contains($0.name) }
             let seen = unclean.filter { order.contains($0.name) }.sorted { order.firstIndex(of: $0.name)! > order.firstIndex(of: $1.name)! }
             let unseen = unclean.filter { !order.contains($0.name) }
-            for n in unseen.reversed() + seen {
+            // Remote nodes whose connection cannot be recovered are fenced last, when the
+            // actions there are ordered against the connection (newest first: those found
+            // with resources to probe after those with resources to stop), so they come first.
+            func stage(_ n: SchedulerNode) -> Int {
+                switch n.fenceReason {
+                case Nodes.unknownStateUnrecoverable: 0
+                case Nodes.activeUnrecoverable: 1
+                default: 2
+                }
+            }
+            let listed = unseen.reversed() + seen
+            for n in listed.enumerated().sorted(by: { (stage($0.element), $0.offset) < (stage($1.element), $1.offset) }).map(\.element) {
                 changes.append(PlannedChange(kind: .fence, subject: n.name, details: n.fenceReason ?? "node is unclean", reason: nil))
             }
             for i in revised.nodes.indices where fenceable.contains(revised.nodes[i].name) {
@@ -482,12 +493,12 @@ enum TransitionPlanner {
             guard failed else { continue }
             let active = ws.resources.contains { $0.isPrimitive && $0.managed && $0.activeOn.contains(n.name) }
             if active {
-                Nodes.fence(&ws.nodes[k], "resources are active but connection is unrecoverable")
+                Nodes.fence(&ws.nodes[k], Nodes.activeUnrecoverable)
             } else if !n.online {
                 Nodes.fence(&ws.nodes[k], "the connection is unrecoverable")
             } else if ws.options.startupProbes && hasUnknownResources(n, ws, a) {
                 // What would be probed there cannot be.
-                Nodes.fence(&ws.nodes[k], "resources are in unknown state and connection is unrecoverable")
+                Nodes.fence(&ws.nodes[k], Nodes.unknownStateUnrecoverable)
             }
         }
     }
