@@ -207,6 +207,16 @@ enum TransitionPlanner {
             }
         }
         var effects = OrderingEffects.compute(ws, next: next, starting: starting)
+        // A bundle's copy that cannot start because its replica cannot run anywhere waits
+        // for the connection to its guest node, which is not even placed: that is the start
+        // named (one whose connection is placed but cannot start names the container).
+        for (_, replicas) in ws.bundleReplicas {
+            for rep in replicas {
+                guard let child = rep.child, let conn = rep.connection, (next[conn] ?? nil) == nil,
+                      effects.unrunnable[child] == "unrunnable \(ws.resources[rep.container].id) start" else { continue }
+                effects.unrunnable[child] = "unrunnable \(ws.resources[conn].id) start"
+            }
+        }
         // What must run with a resource that cannot start cannot run either.
         var colocatedChange = true
         var colocatedRounds = 0
@@ -224,6 +234,18 @@ enum TransitionPlanner {
                 guard effects.unrunnable[d] == nil, (next[d] ?? nil) != nil else { continue }
                 effects.unrunnable[d] = "colocation with \(ws.resources[c.primary].id)"
                 colocatedChange = true
+            }
+        }
+        // A bundle that must run with another bundle none of whose containers can run
+        // cannot start its copies: the colocation is the reason given (it is found as the
+        // actions are made, before the orderings name a container).
+        for c in a.colocations where c.score >= Score.infinity && c.dependentRole == nil && c.primaryRole == nil
+            && ws.resources[c.dependent].variant == .bundle && ws.resources[c.primary].variant == .bundle {
+            guard let primaryReplicas = ws.bundleReplicas[c.primary], let last = primaryReplicas.last,
+                  primaryReplicas.allSatisfy({ (next[$0.container] ?? nil) == nil || effects.unrunnable[$0.container] != nil }) else { continue }
+            for rep in ws.bundleReplicas[c.dependent] ?? [] {
+                guard let child = rep.child, (next[child] ?? nil) != nil else { continue }
+                effects.unrunnable[child] = "colocation with \(ws.resources[last.container].id)"
             }
         }
         // A stop that must wait for a dependent which cannot stop (blocked or unmanaged) is
