@@ -72,32 +72,8 @@ public struct SchedulerInjections: Sendable, Equatable {
         guard let p = primitive else {
             throw CIBError(.notFound, "--op-inject '\(spec)': no primitive '\(base)' in the configuration")
         }
-        let now = self.now
-        let fatalStart = ClusterOptions(c.configuration).startFailureIsFatal
-        var notes: [String] = []
-        c.updateNodeState(node) { s in
-            // A failure counts (a probe finding the resource stopped is no failure).
-            let failed = rc != 0 && !(task == "monitor" && interval == 0 && rc == 7)
-            if failed {
-                var attrs = s.firstElement(named: "transient_attributes") ?? XElement("transient_attributes", ["id": s["id"] ?? node])
-                var set = attrs.firstElement(named: "instance_attributes") ?? XElement("instance_attributes", ["id": s["id"] ?? node])
-                let name = "fail-count-\(rsc)#\(task)_\(interval)"
-                let current = set.elements(named: "nvpair").first { $0["name"] == name }?["value"].flatMap(CIBValue.score) ?? 0
-                let infinite = task == "stop" || (task == "start" && fatalStart)
-                let value = infinite ? "INFINITY" : String(current + 1)
-                let where_ = "/node_state '\(s["id"] ?? node)'"
-                notes.append("  * Injecting attribute \(name)=\(infinite ? "INFINITY" : "value++") into \(where_)")
-                notes.append("  * Injecting attribute last-failure-\(rsc)#\(task)_\(interval)=\(now) into \(where_)")
-                set.removeElements { $0.name == "nvpair" && ($0["name"] == name || $0["name"] == "last-failure-\(rsc)#\(task)_\(interval)") }
-                // Pacemaker's ids: the node id, a dash, and the name with '#' as '.'.
-                let last = "last-failure-\(rsc)#\(task)_\(interval)"
-                func nvpairID(_ n: String) -> String { "\(s["id"] ?? node)-" + n.replacingOccurrences(of: "#", with: ".") }
-                set.append(XElement("nvpair", ["id": nvpairID(name), "name": name, "value": value]))
-                set.append(XElement("nvpair", ["id": nvpairID(last), "name": last, "value": String(now)]))
-                attrs.setFirstElement(named: "instance_attributes", to: set)
-                s.setFirstElement(named: "transient_attributes", to: attrs)
-            }
-        }
+        let notes = c.injectFailCount(resource: rsc, task: task, intervalMS: interval, rc: rc, node: node, now: now,
+                                      infinite: task == "stop" || (task == "start" && ClusterOptions(c.configuration).startFailureIsFatal))
         // The failure is counted first, then the result recorded (the order Pacemaker's
         // status section shows).
         c.recordResult(resource: rsc, task: task, intervalMS: interval, rc: rc, expected: 0, node: node,
@@ -121,6 +97,38 @@ public struct SchedulerInjections: Sendable, Equatable {
 }
 
 extension CIB {
+    /// Counts a failed operation result in the node's transient attributes, as Pacemaker's
+    /// simulation counts one (--op-inject, --op-fail): the fail count goes up by one, or to
+    /// INFINITY when `infinite` (a failed stop, a failed start when start failures are
+    /// fatal), and the last failure is `now`. A success, and a one-time operation finding the
+    /// resource not running (rc 7), count nothing. Returns the lines crm_simulate prints.
+    mutating func injectFailCount(resource rsc: String, task: String, intervalMS interval: Int, rc: Int, node: String,
+                                  now: Int, infinite: Bool) -> [String] {
+        guard rc != 0, !(rc == 7 && interval == 0) else { return [] }
+        var notes: [String] = []
+        updateNodeState(node) { s in
+            var attrs = s.firstElement(named: "transient_attributes") ?? XElement("transient_attributes", ["id": s["id"] ?? node])
+            var set = attrs.firstElement(named: "instance_attributes") ?? XElement("instance_attributes", ["id": s["id"] ?? node])
+            let name = "fail-count-\(rsc)#\(task)_\(interval)"
+            let last = "last-failure-\(rsc)#\(task)_\(interval)"
+            let current = set.elements(named: "nvpair").first { $0["name"] == name }?["value"].flatMap(CIBValue.score) ?? 0
+            let value = infinite ? "INFINITY" : String(current + 1)
+            let where_ = "/node_state '\(s["id"] ?? node)'"
+            notes.append("  * Injecting attribute \(name)=\(infinite ? "INFINITY" : "value++") into \(where_)")
+            notes.append("  * Injecting attribute \(last)=\(now) into \(where_)")
+            set.removeElements { $0.name == "nvpair" && ($0["name"] == name || $0["name"] == last) }
+            // Pacemaker's ids: the node id, a dash, and the name with '#' and ':' as '.'.
+            func nvpairID(_ n: String) -> String {
+                "\(s["id"] ?? node)-" + String(n.map { $0 == "#" || $0 == ":" ? "." : $0 })
+            }
+            set.append(XElement("nvpair", ["id": nvpairID(name), "name": name, "value": value]))
+            set.append(XElement("nvpair", ["id": nvpairID(last), "name": last, "value": String(now)]))
+            attrs.setFirstElement(named: "instance_attributes", to: set)
+            s.setFirstElement(named: "transient_attributes", to: attrs)
+        }
+        return notes
+    }
+
     /// Edits a node's `<node_state>`, creating it (with the node's id from the nodes section)
     /// when the status has none.
     mutating func updateNodeState(_ node: String, _ edit: (inout XElement) -> Void) {

@@ -10,6 +10,30 @@ extension Simulator {
     /// Reading the result again gives the status the simulation shows as "Revised Cluster
     /// Status".
     public static func resultingCIB(_ cib: CIB, _ transition: Transition, now: Int) -> CIB {
+        execute(cib, transition, now: now).cib
+    }
+
+    /// What simulating a transition's execution does: the lines of "Executing Cluster
+    /// Transition" and the CIB it leaves.
+    public struct Execution: Sendable {
+        /// The lines crm_simulate prints while it runs the actions.
+        public var lines: [String]
+        /// The CIB with every result recorded.
+        public var cib: CIB
+        /// The graph ids of the actions that failed (--op-fail).
+        public var failedActions: [Int]
+        /// The failures that matched no action the simulation ran.
+        public var unmatched: [OperationFailure]
+    }
+
+    /// Simulates the execution of a transition on `cib`, as `crm_simulate -S` does.
+    ///
+    /// An action a `failures` entry names gets that result instead of the expected one: it
+    /// is recorded as the resource's failure (counted as `--op-inject` counts one) and the
+    /// transition is aborted, so that what waits for it, and every other action not yet
+    /// started, does not run.
+    public static func execute(_ cib: CIB, _ transition: Transition, now: Int,
+                               failures: [OperationFailure] = []) -> Execution {
         var out = cib
         let graph = transition.graph
         let ws = transition.revised
@@ -24,14 +48,37 @@ extension Simulator {
             }
             return rsc
         }
-        for i in graph.executionOrder() {
+        // Which failure (and under which name) each failing action gets.
+        var failing: [Int: (failure: OperationFailure, name: String)] = [:]
+        var used = Set<Int>()
+        let run = graph.execution(failing: { i in
             let a = graph.actions[i]
+            guard a.kind == .resource, a.task != "delete", a.task != "meta-data" else { return false }
+            for (n, f) in failures.enumerated() {
+                if let name = f.matchedName(a) {
+                    failing[i] = (f, name)
+                    used.insert(n)
+                    return true
+                }
+            }
+            return false
+        })
+        let startFailureIsFatal = ClusterOptions(cib.configuration, now: now).startFailureIsFatal
+        var lines: [String] = []
+        for i in run.order {
+            let a = graph.actions[i]
+            lines.append(graph.simulationLine(a))
             guard let node = a.node else { continue }
             switch a.kind {
             case .resource:
-                // Notifications leave nothing in the history.
-                guard let rsc = a.resource, a.task != "notify" else { continue }
-                out.recordOperation(a, resource: historyID(rsc, node), node: node, now: now)
+                guard let rsc = a.resource else { continue }
+                if let (f, name) = failing[i] {
+                    lines.append("Pretending action \(a.id) failed with rc=\(f.rc)")
+                    let infinite = a.task == "stop" || (a.task == "start" && startFailureIsFatal)
+                    lines += out.injectFailCount(resource: name, task: a.task, intervalMS: a.intervalMS, rc: f.rc,
+                                                 node: node, now: now, infinite: infinite)
+                }
+                out.recordOperation(a, resource: historyID(rsc, node), node: node, now: now, rc: failing[i]?.failure.rc)
             case .fence:
                 guard (a.meta["stonith_action"] ?? "reboot") != "on" else { continue }
                 out.updateNodeState(node) { s in
@@ -46,20 +93,29 @@ extension Simulator {
                 continue
             }
         }
-        return out
+        let unmatched = failures.indices.filter { !used.contains($0) }.map { failures[$0] }
+        return Execution(lines: lines, cib: out, failedActions: run.failed.map { graph.actions[$0].id }, unmatched: unmatched)
     }
 }
 
 extension CIB {
     /// Records a simulated operation as the controller records one: the recurring ones under
-    /// their own key, the others as the resource's last operation on the node.
-    mutating func recordOperation(_ a: GraphAction, resource rsc: String, node: String, now: Int) {
+    /// their own key, notifications under theirs (`rsc_post_notify_start_0`, always a
+    /// success: their errors are ignored), the others as the resource's last operation on
+    /// the node. `rc`, when given, is the result instead of the expected one (--op-fail).
+    mutating func recordOperation(_ a: GraphAction, resource rsc: String, node: String, now: Int, rc: Int? = nil) {
         let expected = Int(a.meta["op_target_rc"] ?? "") ?? (a.task == "monitor" && a.meta["role"] == "Promoted" ? 8 : 0)
         // The digest covers the agent's parameters, and for recurring operations their timeout.
         var parameters = a.parameters.filter { !$0.key.hasPrefix("CRM_meta") }
         if a.intervalMS > 0, let timeout = a.meta["timeout"] { parameters["CRM_meta_timeout"] = timeout }
-        recordResult(resource: rsc, task: a.task, intervalMS: a.intervalMS, rc: expected, expected: expected, node: node,
-                     agent: a.agent.map { ($0.standard, $0.provider, $0.type) }, digest: ParameterDigest.digest(parameters), now: now)
+        var notification: String?
+        if a.task == "notify", let type = a.meta["notify_type"], let operation = a.meta["notify_operation"] {
+            notification = "\(rsc)_\(type)_notify_\(operation)_0"
+        }
+        recordResult(resource: rsc, task: a.task, intervalMS: a.intervalMS, rc: notification == nil ? rc ?? expected : expected,
+                     expected: expected, node: node, agent: a.agent.map { ($0.standard, $0.provider, $0.type) },
+                     digest: ParameterDigest.digest(parameters), now: now, id: notification,
+                     exitReason: rc == nil ? "Simulated action result" : "User-injected result")
     }
 
     /// Records an operation result in a node's history as Pacemaker's simulation records one
@@ -69,8 +125,12 @@ extension CIB {
     /// operation, also its last operation); a recurring success is kept under its own key, any
     /// other success as the last operation. A record of the same id is updated in place, so
     /// recurring monitors stay recorded after a stop, as in Pacemaker's simulation.
+    ///
+    /// `id`, when given, is the record's id (a notification's); `exitReason` is the reason a
+    /// failure records.
     mutating func recordResult(resource rsc: String, task: String, intervalMS: Int, rc: Int, expected: Int, node: String,
-                               agent: (standard: String, provider: String?, type: String)?, digest: String?, now: Int) {
+                               agent: (standard: String, provider: String?, type: String)?, digest: String?, now: Int,
+                               id: String? = nil, exitReason: String = "Simulated action result") {
         updateNodeState(node) { s in
             var lrm = s.firstElement(named: "lrm") ?? XElement("lrm", ["id": s["id"] ?? node])
             var resources = lrm.firstElement(named: "lrm_resources") ?? XElement("lrm_resources")
@@ -85,7 +145,9 @@ extension CIB {
             callID += 1
             let key = "\(rsc)_\(task)_\(intervalMS)"
             let ids: [String]
-            if rc != expected {
+            if let id {
+                ids = [id]
+            } else if rc != expected {
                 ids = intervalMS == 0 ? ["\(rsc)_last_failure_0", "\(rsc)_last_0"] : ["\(rsc)_last_failure_0"]
             } else {
                 ids = [intervalMS > 0 ? key : "\(rsc)_last_0"]
@@ -96,7 +158,7 @@ extension CIB {
                 let values: KeyValuePairs<String, String> = [
                     "operation_key": key, "operation": task, "crm-debug-origin": "crm_simulate",
                     "crm_feature_set": "3.16.1", "transition-key": transitionKey,
-                    "transition-magic": "0:\(rc);\(transitionKey)", "exit-reason": rc == expected ? "" : "Simulated action result",
+                    "transition-magic": "0:\(rc);\(transitionKey)", "exit-reason": rc == expected ? "" : exitReason,
                     "call-id": String(callID), "rc-code": String(rc), "op-status": "0",
                     "interval": String(intervalMS), "last-rc-change": String(now), "exec-time": "0", "queue-time": "0",
                 ]

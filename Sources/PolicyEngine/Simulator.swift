@@ -8,8 +8,9 @@ public enum Simulator {
         Unpack.run(input)
     }
 
-    /// The line saying which time the simulation uses, if any.
-    static func timeLine(_ input: SchedulerInput) -> String? {
+    /// The line saying which time the simulation uses, if any. (crm_simulate prints it again
+    /// after the what-if changes, as it reads the changed CIB.)
+    public static func timeLine(_ input: SchedulerInput) -> String? {
         if let t = input.effectiveTimeText { return "Setting effective cluster time: \(t)" }
         if let d = SchedulerInput.executionDate(of: input.cib) {
             let c = CivilTime(d)
@@ -97,9 +98,13 @@ public enum Simulator {
     ///
     /// With what-if changes, the status shown first is the one `before` describes (the CIB as
     /// read), then the changes, then the transition of the changed CIB.
+    ///
+    /// `execution`, when given, is the simulated execution to show (one with failures,
+    /// `--op-fail`). When an action failed, the revised status is the one the CIB it leaves
+    /// shows, read again as Pacemaker reads it.
     public static func summaryText(_ input: SchedulerInput, _ ws: WorkingSet, _ transition: Transition,
                                    before: (input: SchedulerInput, ws: WorkingSet)? = nil, modifications: [String] = [],
-                                   showScores: Bool = false) -> String {
+                                   showScores: Bool = false, execution: Execution? = nil) -> String {
         let shown = before ?? (input, ws)
         var lines = preamble(shown.input, shown.ws)
         lines.append("Current cluster status:")
@@ -108,6 +113,7 @@ public enum Simulator {
         if !modifications.isEmpty {
             lines.append("Performing Requested Modifications:")
             lines += modifications
+            if let t = timeLine(input) { lines.append(t) }
             lines.append("")
         }
         if showScores { lines += scoreSection(transition) }
@@ -115,11 +121,15 @@ public enum Simulator {
         lines += PlannedChange.lines(transition.changes)
         lines.append("")
         lines.append("Executing Cluster Transition:")
-        lines += transition.graph.simulationLines()
+        lines += execution?.lines ?? transition.graph.simulationLines()
         if let t = timeLine(input) { lines.append(t) }
         lines.append("")
         lines.append("Revised Cluster Status:")
-        lines += StatusText.render(transition.revised, options: .init(showPending: false))
+        var revised = transition.revised
+        if let execution, !execution.failedActions.isEmpty {
+            revised = Unpack.run(SchedulerInput(cib: execution.cib, now: input.now, effectiveTimeText: input.effectiveTimeText))
+        }
+        lines += StatusText.render(revised, options: .init(showPending: false))
         return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -17,14 +17,18 @@ public struct PlannedChange: Sendable, Equatable {
     public var text: String { Self.lines([self])[0] }
 
     /// The lines as crm_simulate prints them: the change, then the resource and the details
-    /// in columns that widen as longer names come (so earlier lines may be narrower, exactly
-    /// as Pacemaker lays them out).
+    /// in columns. The columns widen as longer names come (the resource column to the name
+    /// and two more, the details column to the details), and Pacemaker 3 lays the changes
+    /// out twice, first to its log: the widths the first pass ends with hold for every line
+    /// printed.
     public static func lines(_ changes: [PlannedChange]) -> [String] {
         var resourceWidth = 5, detailWidth = 5
-        return changes.map { c in
-            if c.kind == .fence { return "  * Fence (\(c.fenceAction)) \(c.subject) '\(c.details)'" }
+        for c in changes where c.kind != .fence {
             if c.subject.count > resourceWidth { resourceWidth = c.subject.count + 2 }
             if c.details.count > detailWidth { detailWidth = c.details.count }
+        }
+        return changes.map { c in
+            if c.kind == .fence { return "  * Fence (\(c.fenceAction)) \(c.subject) '\(c.details)'" }
             let kind = c.kind.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
             let rsc = c.subject.padding(toLength: max(resourceWidth, c.subject.count), withPad: " ", startingAt: 0)
             let details = String(repeating: " ", count: max(0, detailWidth - c.details.count)) + c.details
@@ -119,7 +123,18 @@ enum TransitionPlanner {
             let unclean = ws.nodes.filter { fenceable.contains($0.name) }
             let seen = unclean.filter { order.contains($0.name) }.sorted { order.firstIndex(of: $0.name)! > order.firstIndex(of: $1.name)! }
             let unseen = unclean.filter { !order.contains($0.name) }
-            for n in unseen.reversed() + seen {
+            // Remote nodes whose connection cannot be recovered are fenced last, when the
+            // actions there are ordered against the connection (newest first: those found
+            // with resources to probe after those with resources to stop), so they come first.
+            func stage(_ n: SchedulerNode) -> Int {
+                switch n.fenceReason {
+                case Nodes.unknownStateUnrecoverable: 0
+                case Nodes.activeUnrecoverable: 1
+                default: 2
+                }
+            }
+            let listed = unseen.reversed() + seen
+            for n in listed.enumerated().sorted(by: { (stage($0.element), $0.offset) < (stage($1.element), $1.offset) }).map(\.element) {
                 changes.append(PlannedChange(kind: .fence, subject: n.name, details: n.fenceReason ?? "node is unclean", reason: nil))
             }
             for i in revised.nodes.indices where fenceable.contains(revised.nodes[i].name) {
@@ -203,6 +218,16 @@ enum TransitionPlanner {
             return r.meta["allow-migrate"].map(CIBValue.isTrue) ?? isConnection
         })
         var effects = OrderingEffects.compute(ws, next: next, starting: starting, migrating: migrating)
+        // A bundle's copy that cannot start because its replica cannot run anywhere waits
+        // for the connection to its guest node, which is not even placed: that is the start
+        // named (one whose connection is placed but cannot start names the container).
+        for (_, replicas) in ws.bundleReplicas {
+            for rep in replicas {
+                guard let child = rep.child, let conn = rep.connection, (next[conn] ?? nil) == nil,
+                      effects.unrunnable[child] == "unrunnable \(ws.resources[rep.container].id) start" else { continue }
+                effects.unrunnable[child] = "unrunnable \(ws.resources[conn].id) start"
+            }
+        }
         // What must run with a resource that cannot start cannot run either.
         var colocatedChange = true
         var colocatedRounds = 0
@@ -220,6 +245,18 @@ enum TransitionPlanner {
                 guard effects.unrunnable[d] == nil, (next[d] ?? nil) != nil else { continue }
                 effects.unrunnable[d] = "colocation with \(ws.resources[c.primary].id)"
                 colocatedChange = true
+            }
+        }
+        // A bundle that must run with another bundle none of whose containers can run
+        // cannot start its copies: the colocation is the reason given (it is found as the
+        // actions are made, before the orderings name a container).
+        for c in a.colocations where c.score >= Score.infinity && c.dependentRole == nil && c.primaryRole == nil
+            && ws.resources[c.dependent].variant == .bundle && ws.resources[c.primary].variant == .bundle {
+            guard let primaryReplicas = ws.bundleReplicas[c.primary], let last = primaryReplicas.last,
+                  primaryReplicas.allSatisfy({ (next[$0.container] ?? nil) == nil || effects.unrunnable[$0.container] != nil }) else { continue }
+            for rep in ws.bundleReplicas[c.dependent] ?? [] {
+                guard let child = rep.child, (next[child] ?? nil) != nil else { continue }
+                effects.unrunnable[child] = "colocation with \(ws.resources[last.container].id)"
             }
         }
         // The Promoted role of a clone that must be with a primitive which cannot start cannot
@@ -517,12 +554,12 @@ enum TransitionPlanner {
             guard failed else { continue }
             let active = ws.resources.contains { $0.isPrimitive && $0.managed && $0.activeOn.contains(n.name) }
             if active {
-                Nodes.fence(&ws.nodes[k], "resources are active but connection is unrecoverable")
+                Nodes.fence(&ws.nodes[k], Nodes.activeUnrecoverable)
             } else if !n.online {
                 Nodes.fence(&ws.nodes[k], "the connection is unrecoverable")
             } else if ws.options.startupProbes && hasUnknownResources(n, ws, a) {
                 // What would be probed there cannot be.
-                Nodes.fence(&ws.nodes[k], "resources are in unknown state and connection is unrecoverable")
+                Nodes.fence(&ws.nodes[k], Nodes.unknownStateUnrecoverable)
             }
         }
     }

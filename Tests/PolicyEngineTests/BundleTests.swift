@@ -88,4 +88,47 @@ import Testing
         #expect(onNode1 == ["d_monitor_10000"])
         #expect(t.changes.isEmpty)
     }
+
+    /// A bundle that must run with another bundle none of whose containers can run cannot
+    /// start its copies: the colocation with that container is the reason its copy stops
+    /// (rather than its own container's unrunnable start, which its connection still gives).
+    @Test func aCopyStopsForItsBundlesColocationWithABundleThatCannotRun() throws {
+        let xml = """
+        <cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0" have-quorum="1">
+          <configuration>
+            <crm_config><cluster_property_set id="o"><nvpair id="o1" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+            <nodes><node id="1" uname="node1"/><node id="2" uname="node2"/></nodes>
+            <resources>
+              <bundle id="b"><podman image="img" replicas="1"/><network control-port="3121"/>
+                <primitive id="base" class="ocf" provider="heartbeat" type="Dummy"/>
+              </bundle>
+              <bundle id="h"><podman image="himg" replicas="1"/></bundle>
+            </resources>
+            <constraints>
+              <rsc_location id="h-ban1" rsc="h" node="node1" score="-INFINITY"/>
+              <rsc_location id="h-ban2" rsc="h" node="node2" score="-INFINITY"/>
+              <rsc_colocation id="bh" rsc="b" with-rsc="h" score="INFINITY"/>
+            </constraints>
+          </configuration>
+          <status>
+            <node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member">
+              <lrm id="1"><lrm_resources>
+                <lrm_resource id="b-podman-0" class="ocf" provider="heartbeat" type="podman"><lrm_rsc_op id="b-podman-0_last_0" operation="start" call-id="1" rc-code="0" op-status="0" interval="0" transition-key="1:1:0:x"/></lrm_resource>
+                <lrm_resource id="b-0" class="ocf" provider="pacemaker" type="remote"><lrm_rsc_op id="b-0_last_0" operation="start" call-id="2" rc-code="0" op-status="0" interval="0" transition-key="2:1:0:x"/></lrm_resource>
+                <lrm_resource id="h-podman-0" class="ocf" provider="heartbeat" type="podman"><lrm_rsc_op id="h-podman-0_last_0" operation="start" call-id="3" rc-code="0" op-status="0" interval="0" transition-key="3:1:0:x"/></lrm_resource>
+              </lrm_resources></lrm>
+            </node_state>
+            <node_state id="2" uname="node2" in_ccm="true" crmd="online" join="member" expected="member"/>
+            <node_state id="b-0" uname="b-0" remote_node="true"><lrm id="b-0"><lrm_resources>
+              <lrm_resource id="base" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="base_last_0" operation="start" call-id="1" rc-code="0" op-status="0" interval="0" transition-key="1:1:0:x"/></lrm_resource>
+            </lrm_resources></lrm></node_state>
+          </status>
+        </cib>
+        """
+        let (_, t) = Simulator.schedule(SchedulerInput(cib: try CIB.parse(xml), now: 0))
+        let stops = Dictionary(uniqueKeysWithValues: t.changes.filter { $0.kind == .stop }.map { ($0.subject, $0.reason ?? "") })
+        #expect(stops["base:0"] == "due to colocation with h-podman-0")
+        #expect(stops["b-0"] == "due to unrunnable b-podman-0 start")
+        #expect(stops["b-podman-0"] == "due to node availability")
+    }
 }

@@ -187,4 +187,61 @@ import Testing
         #expect(printed.contains { $0.hasPrefix("* remote1") && $0.hasSuffix("FAILED") })
         #expect(!lines(t).contains { $0.contains("Start remote1") })
     }
+
+    /// Remote connections are assigned first, in the order resources are assigned (the
+    /// configuration's), not in their nodes' name order: with equal scores each goes to the
+    /// node given fewer resources so far, so the first listed takes the first node.
+    @Test func remoteConnectionsAreAssignedInResourceOrder() throws {
+        let remote = { (id: String) in #"<primitive id="\#(id)" class="ocf" provider="pacemaker" type="remote"/>"# }
+        let (_, t) = try schedule(remote("zz-remote") + remote("aa-remote"))
+        let next = Dictionary(uniqueKeysWithValues: t.placements.map { ($0.resource, $0.next) })
+        #expect(next["zz-remote"] == "node1")
+        #expect(next["aa-remote"] == "node2")
+    }
+
+    /// Remote nodes whose connections cannot be recovered (their host is lost, they may not
+    /// run elsewhere) are fenced when the actions there are ordered: they are listed first,
+    /// those with resources whose state is unknown before those with resources to stop,
+    /// whatever the status order. (Checked against Pacemaker 2.1.5's crm_simulate.)
+    @Test func unrecoverableRemoteFencingIsListedFirst() throws {
+        let xml = """
+        <cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0" have-quorum="1">
+          <configuration>
+            <crm_config><cluster_property_set id="o"/></crm_config>
+            <nodes><node id="1" uname="node1"/><node id="2" uname="node2"/><node id="3" uname="node3"/></nodes>
+            <resources>
+              <primitive id="fence" class="stonith" type="fence_dummy"/>
+              <primitive id="remoteA" class="ocf" provider="pacemaker" type="remote"><meta_attributes id="ma"><nvpair id="ma1" name="target-role" value="Stopped"/></meta_attributes></primitive>
+              <primitive id="remoteB" class="ocf" provider="pacemaker" type="remote"><meta_attributes id="mb"><nvpair id="mb1" name="target-role" value="Stopped"/></meta_attributes></primitive>
+              <primitive id="rsc1" class="ocf" provider="heartbeat" type="Dummy"/>
+            </resources>
+            <constraints/>
+          </configuration>
+          <status>
+            <node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member">
+              <lrm id="1"><lrm_resources>
+                <lrm_resource id="fence" class="stonith" type="fence_dummy"><lrm_rsc_op id="fence_last_0" operation="start" call-id="1" rc-code="0" op-status="0" interval="0" transition-key="1:1:0:x"/></lrm_resource>
+              </lrm_resources></lrm>
+            </node_state>
+            <node_state id="2" uname="node2" in_ccm="false" crmd="offline" join="down" expected="member">
+              <lrm id="2"><lrm_resources>
+                <lrm_resource id="remoteA" class="ocf" provider="pacemaker" type="remote"><lrm_rsc_op id="remoteA_last_0" operation="start" call-id="1" rc-code="0" op-status="0" interval="0" transition-key="1:1:0:x"/></lrm_resource>
+                <lrm_resource id="remoteB" class="ocf" provider="pacemaker" type="remote"><lrm_rsc_op id="remoteB_last_0" operation="start" call-id="2" rc-code="0" op-status="0" interval="0" transition-key="2:1:0:x"/></lrm_resource>
+              </lrm_resources></lrm>
+            </node_state>
+            <node_state id="3" uname="node3" in_ccm="true" crmd="online" join="member" expected="member"/>
+            <node_state id="remoteB" uname="remoteB" remote_node="true"><lrm id="remoteB"><lrm_resources/></lrm></node_state>
+            <node_state id="remoteA" uname="remoteA" remote_node="true"><lrm id="remoteA"><lrm_resources>
+              <lrm_resource id="rsc1" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="rsc1_last_0" operation="start" call-id="1" rc-code="0" op-status="0" interval="0" transition-key="1:1:0:x"/></lrm_resource>
+            </lrm_resources></lrm></node_state>
+          </status>
+        </cib>
+        """
+        let (_, t) = Simulator.schedule(SchedulerInput(cib: try CIB.parse(xml), now: 1000))
+        #expect(Array(lines(t).prefix(3)) == [
+            "* Fence (reboot) remoteB 'resources are in unknown state and connection is unrecoverable'",
+            "* Fence (reboot) remoteA 'resources are active but connection is unrecoverable'",
+            "* Fence (reboot) node2 'peer is no longer part of the cluster'",
+        ])
+    }
 }

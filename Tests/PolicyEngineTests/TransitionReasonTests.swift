@@ -88,4 +88,15 @@ import Testing
         #expect(try passes("lt", "3.6", "number"))
         #expect(try passes("gt", "2", "integer"))
     }
+
+    /// The summary's columns are as wide for the first line as for the last: a longer name
+    /// further down widens them all (Pacemaker lays the summary out once to its log first).
+    @Test func summaryColumnsAreAsWideOnEveryLine() throws {
+        let t = try schedule(#"<primitive id="d1" class="ocf" provider="heartbeat" type="Dummy"/><primitive id="a-much-longer-name" class="ocf" provider="heartbeat" type="Dummy"/>"#,
+                             constraints: #"<rsc_location id="l" rsc="a-much-longer-name" node="node2" score="10"/><rsc_location id="l2" rsc="d1" node="node1" score="10"/>"#)
+        #expect(PlannedChange.lines(t.changes) == [
+            "  * Start      d1                     ( node1 )",
+            "  * Start      a-much-longer-name     ( node2 )",
+        ])
+    }
 }

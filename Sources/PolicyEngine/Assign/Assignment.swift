@@ -332,10 +332,17 @@ struct Assignment {
         // What carries remote and guest nodes first (their connections and containers), so
         // that those nodes are known to be usable or not when the rest is placed.
         // (A bundle is placed in its turn: its connections are not top-level resources.)
-        for n in ws.nodes where n.kind != .member && !n.isBundleNode {
-            if let c = (n.kind == .guest ? n.container : n.connection), let ci = ws.index(of: c) { assign(topAncestor(ci)) }
+        // Remote connections go in the order resources are assigned (which decides ties
+        // between equally good nodes by how many each has been given); then the containers
+        // of guest nodes, whose connections Pacemaker lists after the configured resources.
+        let order = assignmentOrder()
+        let carriers = ws.nodes.filter { $0.kind != .member && !$0.isBundleNode }
+        let connections = Set(carriers.filter { $0.kind == .remote }.compactMap { $0.connection.flatMap(ws.index(of:)).map(topAncestor) })
+        for i in order where connections.contains(i) { assign(i) }
+        for n in carriers where n.kind == .guest {
+            if let c = n.container, let ci = ws.index(of: c) { assign(topAncestor(ci)) }
         }
-        for i in assignmentOrder() { assign(i) }
+        for i in order { assign(i) }
     }
 
     func topAncestor(_ i: Int) -> Int {

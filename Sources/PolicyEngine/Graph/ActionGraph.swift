@@ -76,6 +76,13 @@ public struct GraphAction: Sendable, Equatable {
         self.meta = meta
     }
 
+    /// Whether the action still runs once its transition is aborted: ordering points, and
+    /// post-notifications (the scheduler gives them priority INFINITY, as it does the
+    /// pseudo-actions that complete a clone's actions).
+    public var runsAfterAbort: Bool {
+        kind == .pseudo || (task == "notify" && meta["notify_type"] == "post")
+    }
+
     /// The operation key the graph shows: keyed by the history's name when the instance has
     /// one (`rsc_stop_0` for `rsc:1`), else its own key.
     public var operationKey: String {
@@ -91,41 +98,57 @@ extension ActionGraph {
     /// inputs have completed (including those completed earlier in the same pass).
     /// This is the order `crm_simulate -S` prints them in.
     public func executionOrder() -> [Int] {
+        execution(failing: { _ in false }).order
+    }
+
+    /// The simulated execution when some actions fail (`crm_simulate --op-fail`): `fails` is
+    /// asked once for each action as it runs. A failure aborts the transition, as the
+    /// controller aborts it: from then on only actions of priority INFINITY still run once
+    /// their inputs have completed, the pseudo-actions and post-notifications. (As in
+    /// Pacemaker's simulation, a failed action counts as completed for those.)
+    public func execution(failing fails: (Int) -> Bool) -> (order: [Int], failed: [Int]) {
         var done = [Bool](repeating: false, count: actions.count)
-        var order: [Int] = []
+        var order: [Int] = [], failures: [Int] = []
         order.reserveCapacity(actions.count)
+        var aborted = false
         var progressed = true
         while progressed {
             progressed = false
             for i in actions.indices where !done[i] {
-                if inputs[i].allSatisfy({ done[$0] }) {
-                    done[i] = true
-                    order.append(i)
-                    progressed = true
+                guard inputs[i].allSatisfy({ done[$0] }) else { continue }
+                if aborted && !actions[i].runsAfterAbort { continue }
+                done[i] = true
+                order.append(i)
+                progressed = true
+                if fails(i) {
+                    failures.append(i)
+                    aborted = true
                 }
             }
         }
-        return order
+        return (order, failures)
     }
 
     /// The lines of crm_simulate's "Executing Cluster Transition" section.
     public func simulationLines() -> [String] {
-        executionOrder().map { i in
-            let a = actions[i]
-            switch a.kind {
-            case .pseudo:
-                return "  * Pseudo action:   \(a.operationKey)" + (a.node.map { " on \($0)" } ?? "")
-            case .fence:
-                return "  * Fencing \(a.node ?? "") (\(a.meta["stonith_action"] ?? "reboot"))"
-            case .cluster:
-                // (Named by the configured resource, as the graph's <primitive id> names it.)
-                if let r = a.configuredID ?? a.resource { return "  * Cluster action:  \(a.task) for \(r) on \(a.node ?? "")" }
-                return "  * Cluster action:  \(a.task) on \(a.node ?? "")"
-            case .resource:
-                let name = (a.resource ?? "").padding(toLength: max(15, (a.resource ?? "").count), withPad: " ", startingAt: 0)
-                let op = a.intervalMS > 0 ? "\(a.task)=\(a.intervalMS)" : a.task
-                return "  * Resource action: \(name) \(op) on \(a.node ?? "")"
-            }
+        executionOrder().map { simulationLine(actions[$0]) }
+    }
+
+    /// The line crm_simulate prints when the simulation runs an action.
+    public func simulationLine(_ a: GraphAction) -> String {
+        switch a.kind {
+        case .pseudo:
+            return "  * Pseudo action:   \(a.operationKey)" + (a.node.map { " on \($0)" } ?? "")
+        case .fence:
+            return "  * Fencing \(a.node ?? "") (\(a.meta["stonith_action"] ?? "reboot"))"
+        case .cluster:
+            // (Named by the configured resource, as the graph's <primitive id> names it.)
+            if let r = a.configuredID ?? a.resource { return "  * Cluster action:  \(a.task) for \(r) on \(a.node ?? "")" }
+            return "  * Cluster action:  \(a.task) on \(a.node ?? "")"
+        case .resource:
+            let name = (a.resource ?? "").padding(toLength: max(15, (a.resource ?? "").count), withPad: " ", startingAt: 0)
+            let op = a.intervalMS > 0 ? "\(a.task)=\(a.intervalMS)" : a.task
+            return "  * Resource action: \(name) \(op) on \(a.node ?? "")"
         }
     }
 }

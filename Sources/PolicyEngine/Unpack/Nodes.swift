@@ -101,6 +101,10 @@ enum Nodes {
         return v == "online" ? 1 : 0
     }
 
+    /// Why a remote node whose connection cannot be recovered is fenced.
+    static let activeUnrecoverable = "resources are active but connection is unrecoverable"
+    static let unknownStateUnrecoverable = "resources are in unknown state and connection is unrecoverable"
+
     static func fence(_ node: inout SchedulerNode, _ reason: String) {
         node.unclean = true
         // A remote node stays unclean once asked to be fenced (its status does not clear it).

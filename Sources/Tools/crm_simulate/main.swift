@@ -11,8 +11,8 @@ import ToolSupport
 /// It shows the cluster status as Pacemaker's crm_simulate does (the same layout as
 /// `crm_mon -1`), computes the transition (-R), simulates its execution (-S) and saves its
 /// graph (-G), prints the allocation and promotion scores (-s), saves the CIB the simulation
-/// leaves (-O), and answers what-if questions. --op-fail arrives with the rest of issue #3;
-/// until then it says so and exits with status 3 instead of printing a guess.
+/// leaves (-O), and answers what-if questions: nodes up, down or failed, operation results
+/// injected before scheduling (-i), and actions failing while the transition runs (-F).
 struct CrmSimulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crm_simulate",
@@ -56,8 +56,10 @@ struct CrmSimulate: ParsableCommand {
             now = t
         }
         let input = SchedulerInput(cib: cib, now: now, effectiveTimeText: dateTime)
-        if !opFail.isEmpty {
-            ToolSupport.fail(program, "--op-fail is not available in this build yet; it is issue #3 in progress. -S, -R, -s, -O, -G, -D, --node-up, --node-down, --node-fail and --op-inject work", .unimplementedFeature)
+        let failures: [OperationFailure]
+        do { failures = try opFail.map { spec throws(CIBError) in try OperationFailure(spec, in: cib) } } catch { ToolSupport.fail(program, error) }
+        if !failures.isEmpty && !simulate {
+            ToolSupport.printError(program, "warning: --op-fail takes effect only when the transition's execution is simulated (-S); it was ignored")
         }
         let injections = SchedulerInjections(nodeUp: nodeUp, nodeDown: nodeDown, nodeFail: nodeFail, opInject: opInject, now: now)
         if !injections.isEmpty {
@@ -65,14 +67,15 @@ struct CrmSimulate: ParsableCommand {
             do { changed = try injections.apply(to: cib) } catch { ToolSupport.fail(program, error) }
             let modified = SchedulerInput(cib: changed.cib, now: now, effectiveTimeText: dateTime)
             let (ws, transition) = Simulator.schedule(modified, scores: showScores)
-            saveResult(modified, transition)
+            let execution = simulate ? simulateExecution(modified, transition, failures) : nil
+            saveResult(modified, transition, execution)
             if let saveGraph { writeGraph(transition.graph, to: saveGraph, program: program) }
             if let saveDot { write(transition.graph.dot(), to: saveDot, what: "DOT file", program: program) }
             if quiet { printQuietScores(transition, spacerBefore: true) }
             if simulate {
                 let before = (input: input, ws: Simulator.workingSet(input))
                 print(Simulator.summaryText(modified, ws, transition, before: before, modifications: changed.lines,
-                                            showScores: showScores), terminator: "")
+                                            showScores: showScores, execution: execution), terminator: "")
                 return
             }
             let original = Simulator.workingSet(input)
@@ -82,6 +85,7 @@ struct CrmSimulate: ParsableCommand {
             print("")
             print("Performing Requested Modifications:")
             for line in changed.lines { print(line) }
+            if let t = Simulator.timeLine(modified) { print(t) }
             if showScores {
                 print("")
                 for line in Simulator.scoreSection(transition).dropLast() { print(line) }
@@ -103,13 +107,14 @@ struct CrmSimulate: ParsableCommand {
             return
         }
         let (ws, transition) = Simulator.schedule(input, scores: showScores, stageDone: StageTimer.shared.hook)
-        saveResult(input, transition)
+        let execution = simulate ? simulateExecution(input, transition, failures) : nil
+        saveResult(input, transition, execution)
         if let saveGraph { writeGraph(transition.graph, to: saveGraph, program: program) }
         StageTimer.shared.mark("write graph")
         if let saveDot { write(transition.graph.dot(), to: saveDot, what: "DOT file", program: program) }
         if quiet { printQuietScores(transition, spacerBefore: false) }
         if simulate {
-            print(Simulator.summaryText(input, ws, transition, showScores: showScores), terminator: "")
+            print(Simulator.summaryText(input, ws, transition, showScores: showScores, execution: execution), terminator: "")
             return
         }
         for line in Simulator.preamble(input, ws) { print(line) }
@@ -135,10 +140,22 @@ struct CrmSimulate: ParsableCommand {
         Foundation.exit(0)
     }
 
+    /// -S: the simulated execution, with the --op-fail failures (nil without any: the plain
+    /// simulation is done where it is shown). A failure that names no action the simulation
+    /// ran is said on stderr, as it changed nothing.
+    func simulateExecution(_ input: SchedulerInput, _ transition: Transition, _ failures: [OperationFailure]) -> Simulator.Execution? {
+        guard !failures.isEmpty else { return nil }
+        let execution = Simulator.execute(input.cib, transition, now: input.now, failures: failures)
+        for f in execution.unmatched {
+            ToolSupport.printError("crm_simulate", "warning: --op-fail '\(f.spec)' matched no action the simulated transition ran; nothing failed for it")
+        }
+        return execution
+    }
+
     /// -O: the CIB the simulated transition leaves (with -S), or the CIB as scheduled.
-    func saveResult(_ input: SchedulerInput, _ transition: Transition) {
+    func saveResult(_ input: SchedulerInput, _ transition: Transition, _ execution: Simulator.Execution?) {
         guard let saveOutput else { return }
-        let result = simulate ? Simulator.resultingCIB(input.cib, transition, now: input.now) : input.cib
+        let result = simulate ? (execution?.cib ?? Simulator.resultingCIB(input.cib, transition, now: input.now)) : input.cib
         write(result.xmlString(.pretty), to: saveOutput, what: "resulting CIB", program: "crm_simulate")
     }
 
