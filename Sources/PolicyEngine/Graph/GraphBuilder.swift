@@ -172,8 +172,8 @@ struct GraphBuilder {
         for n in ws.nodes where n.online && !n.unclean {
             guard let state = states[n.name] else { continue }
             let node = n.name
-            for lrm in state.lrmResources where lrm.element.firstElement(named: "lrm_rsc_op") != nil {
-                guard ws.configuredPrimitives.find(lrm.id) == nil else { continue }
+            for lrm in state.lrmResources where ws.configuredPrimitives.find(lrm.id) == nil {
+                guard lrm.element.firstElement(named: "lrm_rsc_op") != nil else { continue }
                 let orphan = ws.resources.indices.first { ws.resources[$0].orphan && ws.resources[$0].isPrimitive
                     && (ws.resources[$0].id == lrm.id || ws.resources[$0].historyIDs[node] == lrm.id) }
                 if let o = orphan, !ws.resources[o].managed { continue }
@@ -1637,9 +1637,9 @@ extension GraphBuilder {
         for state in ws.cib.status.nodeStates {
             guard let node = ws.node(named: state.uname), historyChecked(node) else { continue }
             var taken = Set<Int>()
-            for lrm in state.lrmResources where lrm.element.firstElement(named: "lrm_rsc_op") != nil {
+            for lrm in state.lrmResources {
                 guard let configured = ws.configuredPrimitives.find(lrm.id), let agent = ws.resources[configured].agent,
-                      lrm.agent != agent else { continue }
+                      lrm.agent != agent, lrm.element.firstElement(named: "lrm_rsc_op") != nil else { continue }
                 // The instance the history belongs to: the one recorded so, else for an
                 // anonymous clone the first instance not running on a node read before.
                 var target: Int? = ws.resources.indices.first { ws.resources[$0].isPrimitive && !ws.resources[$0].orphan && ws.resources[$0].historyIDs[node.name] == lrm.id }

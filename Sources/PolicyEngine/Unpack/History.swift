@@ -81,24 +81,41 @@ struct RecordedOp {
         var exitReasonText, execTime, opDigest, opRestartDigest, opSecureDigest, opSecureParams, opForceRestart: String?
         var lastRCChangeText, idText, operation, interval, callIDText, rcCode, opStatus, transitionKey, transitionMagic: String?
         for a in e.attributes {
-            switch a.name {
-            case "exit-reason": if exitReasonText == nil { exitReasonText = a.value }
-            case "exec-time": if execTime == nil { execTime = a.value }
-            case "op-digest": if opDigest == nil { opDigest = a.value }
-            case "op-restart-digest": if opRestartDigest == nil { opRestartDigest = a.value }
-            case "op-secure-digest": if opSecureDigest == nil { opSecureDigest = a.value }
-            case "op-secure-params": if opSecureParams == nil { opSecureParams = a.value }
-            case "op-force-restart": if opForceRestart == nil { opForceRestart = a.value }
-            case "last-rc-change": if lastRCChangeText == nil { lastRCChangeText = a.value }
-            case "id": if idText == nil { idText = a.value }
-            case "operation": if operation == nil { operation = a.value }
-            case "interval": if interval == nil { interval = a.value }
-            case "call-id": if callIDText == nil { callIDText = a.value }
-            case "rc-code": if rcCode == nil { rcCode = a.value }
-            case "op-status": if opStatus == nil { opStatus = a.value }
-            case "transition-key": if transitionKey == nil { transitionKey = a.value }
-            case "transition-magic": if transitionMagic == nil { transitionMagic = a.value }
-            default: break
+            // (By length first: most names are then told apart without comparing them with
+            // every other name, a million operations times over.)
+            switch a.name.utf8.count {
+            case 2:
+                if a.name == "id", idText == nil { idText = a.value }
+            case 7:
+                if a.name == "call-id" { if callIDText == nil { callIDText = a.value } }
+                else if a.name == "rc-code" { if rcCode == nil { rcCode = a.value } }
+            case 8:
+                if a.name == "interval", interval == nil { interval = a.value }
+            case 9:
+                switch a.name {
+                case "operation": if operation == nil { operation = a.value }
+                case "op-status": if opStatus == nil { opStatus = a.value }
+                case "op-digest": if opDigest == nil { opDigest = a.value }
+                case "exec-time": if execTime == nil { execTime = a.value }
+                default: break
+                }
+            case 11:
+                if a.name == "exit-reason", exitReasonText == nil { exitReasonText = a.value }
+            case 14:
+                if a.name == "transition-key" { if transitionKey == nil { transitionKey = a.value } }
+                else if a.name == "last-rc-change" { if lastRCChangeText == nil { lastRCChangeText = a.value } }
+            case 16:
+                switch a.name {
+                case "transition-magic": if transitionMagic == nil { transitionMagic = a.value }
+                case "op-secure-digest": if opSecureDigest == nil { opSecureDigest = a.value }
+                case "op-secure-params": if opSecureParams == nil { opSecureParams = a.value }
+                case "op-force-restart": if opForceRestart == nil { opForceRestart = a.value }
+                default: break
+                }
+            case 17:
+                if a.name == "op-restart-digest", opRestartDigest == nil { opRestartDigest = a.value }
+            default:
+                break
             }
         }
         exitReason = exitReasonText.flatMap { $0.isEmpty ? nil : $0 }

@@ -217,8 +217,19 @@ enum Unpack {
             guard !ops.isEmpty else { continue }
             ws.historyEntries[nodeName, default: []].insert(lrm.id)
             let configured = ws.configuredPrimitives.find(lrm.id)
-            let isRemoteConnection = configured.map { ws.resources[$0].agent.map(isRemoteAgent) == true && isConnection(ws.resources[$0], in: ws) } ?? false
-            let connectionManaged = configured.map { ws.resources[$0].managed } ?? true
+            // (What the configured resource says is read here, not in closures, where each
+            // access would copy the resource.)
+            var isRemoteConnection = false, connectionManaged = true, remoteFenced = true
+            var reconnect: String?, failureTimeout: String?
+            if let i = configured {
+                isRemoteConnection = ws.resources[i].agent.map(isRemoteAgent) == true && isConnection(ws.resources[i], in: ws)
+                connectionManaged = ws.resources[i].managed
+                // A remote connection's failures expire after its reconnect interval.
+                if isRemoteConnection { reconnect = ws.resources[i].parameters["reconnect_interval"] }
+                failureTimeout = ws.resources[i].meta["failure-timeout"]
+                // A connection's monitor failure is kept until its remote node has been fenced.
+                if isRemoteConnection { remoteFenced = ws.node(named: ws.resources[i].id)?.remoteWasFenced ?? true }
+            }
             let policy: (String, Int) -> FailurePolicy? = { task, interval in
                 guard let i = configured else { return nil }
                 let own = Resources.configuredOnFail(ws.resources[i], task: task, intervalMS: interval)
@@ -230,11 +241,7 @@ enum Unpack {
                 // A launched resource's failures restart its launcher unless told otherwise.
                 return own ?? (ws.resources[i].launcher != nil ? .restartContainer : nil)
             }
-            // A remote connection's failures expire after its reconnect interval.
-            let reconnect = isRemoteConnection ? configured.flatMap { ws.resources[$0].parameters["reconnect_interval"] } : nil
-            let timeout = (reconnect ?? configured.flatMap { ws.resources[$0].meta["failure-timeout"] }).flatMap(CIBValue.milliseconds) ?? 0
-            // A connection's monitor failure is kept until its remote node has been fenced.
-            let remoteFenced = isRemoteConnection ? configured.flatMap { ws.node(named: ws.resources[$0].id) }.map(\.remoteWasFenced) ?? true : true
+            let timeout = (reconnect ?? failureTimeout).flatMap(CIBValue.milliseconds) ?? 0
             var h = History.evaluate(ops, fencingEnabled: ws.options.fencingEnabled, failureTimeout: timeout / 1000,
                                      now: ws.now, recurringFailuresExpire: reconnect == nil || !ws.options.fencingEnabled || remoteFenced,
                                      policy: policy)
