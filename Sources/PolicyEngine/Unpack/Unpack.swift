@@ -217,18 +217,19 @@ enum Unpack {
             guard !ops.isEmpty else { continue }
             ws.historyEntries[nodeName, default: []].insert(lrm.id)
             let configured = ws.configuredPrimitives.find(lrm.id)
-            // (What the configured resource says is read here, not in closures, where each
-            // access would copy the resource.)
+            // (What the configured resource says is read here, from one copy of it: each read
+            // through the array, or in a closure, would copy it again.)
             var isRemoteConnection = false, connectionManaged = true, remoteFenced = true
             var reconnect: String?, failureTimeout: String?
             if let i = configured {
-                isRemoteConnection = ws.resources[i].agent.map(isRemoteAgent) == true && isConnection(ws.resources[i], in: ws)
-                connectionManaged = ws.resources[i].managed
+                let r = ws.resources[i]
+                isRemoteConnection = r.agent.map(isRemoteAgent) == true && isConnection(r, in: ws)
+                connectionManaged = r.managed
                 // A remote connection's failures expire after its reconnect interval.
-                if isRemoteConnection { reconnect = ws.resources[i].parameters["reconnect_interval"] }
-                failureTimeout = ws.resources[i].meta["failure-timeout"]
+                if isRemoteConnection { reconnect = r.parameters["reconnect_interval"] }
+                failureTimeout = r.meta["failure-timeout"]
                 // A connection's monitor failure is kept until its remote node has been fenced.
-                if isRemoteConnection { remoteFenced = ws.node(named: ws.resources[i].id)?.remoteWasFenced ?? true }
+                if isRemoteConnection { remoteFenced = ws.node(named: r.id)?.remoteWasFenced ?? true }
             }
             let policy: (String, Int) -> FailurePolicy? = { task, interval in
                 guard let i = configured else { return nil }
@@ -454,7 +455,8 @@ enum Unpack {
         if h.isActive, let d = h.restartDigest, let names = h.forceRestart { ws.resources[r].restartDigests[node] = (d, names) }
         if h.isActive, let secure = h.secureDigest { ws.resources[r].secureDigests[node] = secure }
         if !h.activeRecurring.isEmpty, ws.nodes[n].online { ws.resources[r].recurringOn[node] = h.activeRecurring }
-        if ws.resources[r].activeOn.count > 1, ws.resources[r].meta["multiple-active"] == "block" { ws.resources[r].blocked = true }
+        // (Only an active entry adds a node: the others need not look, which copies the resource.)
+        if h.isActive, ws.resources[r].activeOn.count > 1, ws.resources[r].meta["multiple-active"] == "block" { ws.resources[r].blocked = true }
         if h.isActive { ws.resources[r].role = max(ws.resources[r].role, h.role) }
         if let p = h.pendingTask {
             ws.resources[r].pendingTask = p
