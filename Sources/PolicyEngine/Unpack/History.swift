@@ -176,13 +176,20 @@ enum History {
         // operation the controller recorded without a call id (one that timed out, call-id -1)
         // is placed by its last-rc-change, as Pacemaker compares such operations: a stop that
         // came after it is newer.
-        var ops = all.filter { $0.callID >= 0 }.sorted { $0.callID < $1.callID }
-        for op in all where op.callID < 0 && op.status != .pending {
-            let t = op.lastRCChange ?? Int.max
-            let at = ops.lastIndex { $0.callID >= 0 && ($0.lastRCChange ?? 0) <= t }.map { $0 + 1 } ?? 0
-            ops.insert(op, at: ops.firstIndex { $0.callID < 0 && $0.lastRCChange ?? Int.max > t }.map { min($0, at) } ?? at)
+        var ops: [RecordedOp]
+        if all.allSatisfy({ $0.callID >= 0 }) {
+            // (The usual case, sorted in place: a large history has a million entries.)
+            ops = all
+            ops.sort { $0.callID < $1.callID }
+        } else {
+            ops = all.filter { $0.callID >= 0 }.sorted { $0.callID < $1.callID }
+            for op in all where op.callID < 0 && op.status != .pending {
+                let t = op.lastRCChange ?? Int.max
+                let at = ops.lastIndex { $0.callID >= 0 && ($0.lastRCChange ?? 0) <= t }.map { $0 + 1 } ?? 0
+                ops.insert(op, at: ops.firstIndex { $0.callID < 0 && $0.lastRCChange ?? Int.max > t }.map { min($0, at) } ?? at)
+            }
+            ops += all.filter { $0.callID < 0 && $0.status == .pending }
         }
-        ops += all.filter { $0.callID < 0 && $0.status == .pending }
         var h = NodeHistory()
         h.activeRecurring = activeRecurring(ops)
         for op in ops {
@@ -253,13 +260,12 @@ enum History {
     /// The role a successful operation leaves, or nil when the operation failed.
     private static func success(_ op: RecordedOp) -> Role?? {
         // The degraded results mean running (190) and running promoted (191).
-        var op = op
-        if op.rc == OCFResult.degraded { op.rc = OCFResult.ok } else if op.rc == OCFResult.degradedPromoted { op.rc = OCFResult.runningPromoted }
+        var rc = op.rc
+        if rc == OCFResult.degraded { rc = OCFResult.ok } else if rc == OCFResult.degradedPromoted { rc = OCFResult.runningPromoted }
         // Old executors recorded an unexpected result as op-status 4 (error) with the real
         // rc: judge those by the rc, as for a completed operation.
         guard op.status == .done || op.status == .error else { return nil }
         let expected = op.targetRC
-        let rc = op.rc
         if op.task == "monitor" {
             switch rc {
             case OCFResult.notRunning:
