@@ -103,6 +103,16 @@ public struct CIB: Hashable, Sendable {
         }
     }
 
+    /// Parses a CIB file, reading it a piece at a time: a large CIB is never held whole in
+    /// memory beside its tree.
+    public static func parse(file path: String) throws(CIBError) -> CIB {
+        let root: XElement
+        do { root = try XElement.parse(file: path) } catch { throw CIBError.from(error) }
+        do { return try CIB(root) } catch {
+            throw CIBError(.invalid, "\(path): \(error.message)")
+        }
+    }
+
     /// Parses a CIB from an XML string.
     public static func parse(_ text: String, source: String = "input") throws(CIBError) -> CIB {
         try parse(Array(text.utf8), source: source)

@@ -206,6 +206,10 @@ public struct WorkingSet: Sendable {
     /// Unpacking builds it once the configuration is read (orphans, added later, are never in it).
     var configuredPrimitives = PrimitiveIndex()
 
+    /// The status section's `<lrm_resource>` entries by node and id, read once: later stages
+    /// look up a resource's history on a node for every resource.
+    var history = HistoryIndex()
+
     /// The index of a resource by its id (instance id for clone instances).
     public func index(of id: String) -> Int? {
         resources.firstIndex { $0.id == id }
@@ -289,6 +293,34 @@ public func naturalCompare(_ a: String, _ b: String) -> Int {
     return 0
 }
 
+/// Each node's `<lrm_resource>` entries by id (the first node_state of a name, the first
+/// entry of an id, as a scan in document order finds them).
+struct HistoryIndex: Sendable {
+    private var byNode: [String: [String: XElement]] = [:]
+
+    init() {}
+
+    init(_ status: Status) {
+        for state in status.nodeStates where byNode[state.uname] == nil {
+            let entries = state.lrmResources
+            var byID: [String: XElement] = [:]
+            byID.reserveCapacity(entries.count)
+            for lrm in entries where byID[lrm.id] == nil { byID[lrm.id] = lrm.element }
+            byNode[state.uname] = byID
+        }
+    }
+
+    /// The `<lrm_resource>` of a resource id on a node.
+    func entry(_ id: String, on node: String) -> XElement? {
+        byNode[node]?[id]
+    }
+
+    /// The recorded operations (`<lrm_rsc_op>`) of a resource id on a node.
+    func operations(_ id: String, on node: String) -> [XElement] {
+        entry(id, on: node)?.elements(named: "lrm_rsc_op") ?? []
+    }
+}
+
 struct PrimitiveIndex: Sendable {
     var byID: [String: Int] = [:]
     var byConfiguredID: [String: Int] = [:]
@@ -300,5 +332,13 @@ struct PrimitiveIndex: Sendable {
             if byID[r.id] == nil { byID[r.id] = i }
             if byConfiguredID[r.configuredID] == nil { byConfiguredID[r.configuredID] = i }
         }
+    }
+
+    /// The configured primitive an lrm_resource id names: the exact id, or for clone
+    /// instances the id before the `:N` suffix.
+    func find(_ id: String) -> Int? {
+        if let i = byID[id] { return i }
+        let base = id.split(separator: ":").first.map(String.init) ?? id
+        return byConfiguredID[base]
     }
 }

@@ -163,7 +163,6 @@ enum TransitionPlanner {
         var definitionChanged = Set<Int>()
         var reloads = Set<Int>()
         var agentChanged = Set<Int>()
-        var recordedAgents = RecordedAgents(ws.cib.status)
         for i in resources {
             let r = ws.resources[i]
             // Removed resources, bundle parts and fence devices (whose digests leave out the
@@ -187,7 +186,7 @@ enum TransitionPlanner {
             // The history names another agent (class, provider or type): the resource is
             // restarted as the new one, which gives no reason.
             let historyID = r.historyIDs[n] ?? r.id
-            let recordedAgent = recordedAgents.agent(historyID, on: n)
+            let recordedAgent = ws.history.entry(historyID, on: n).map { LRMResource($0).agent }
             if let recordedAgent, let agent = r.agent, recordedAgent != agent {
                 agentChanged.insert(i)
                 definitionChanged.insert(i)
@@ -651,27 +650,5 @@ enum TransitionPlanner {
             return [i] + r.children.flatMap(walk)
         }
         return ws.topLevel.flatMap(walk)
-    }
-}
-
-/// The agent each node's history records for a resource id: the first `<node_state>` of the
-/// node's name, its first `<lrm_resource>` of that id. Each node's entries are indexed the
-/// first time it is asked about (thousands of resources ask about the same few nodes).
-struct RecordedAgents {
-    private let states: [String: NodeState]
-    private var byNode: [String: [String: ResourceAgentName]] = [:]
-
-    init(_ status: Status) {
-        var states: [String: NodeState] = [:]
-        for s in status.nodeStates where states[s.uname] == nil { states[s.uname] = s }
-        self.states = states
-    }
-
-    mutating func agent(_ id: String, on node: String) -> ResourceAgentName? {
-        if let known = byNode[node] { return known[id] }
-        var agents: [String: ResourceAgentName] = [:]
-        for lrm in states[node]?.lrmResources ?? [] where agents[lrm.id] == nil { agents[lrm.id] = lrm.agent }
-        byNode[node] = agents
-        return agents[id]
     }
 }

@@ -54,6 +54,86 @@ import TestSupport
     }
 }
 
+/// A file is read a piece at a time: the tree, and the errors, are those of its bytes.
+@Suite struct SAXFileReaderTests {
+    func temporaryFile(_ bytes: [UInt8]) throws -> String {
+        let path = NSTemporaryDirectory() + "swiftha-sax-\(UUID().uuidString).xml"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test func sameTreeAsTheBytesOnEverySuiteInput() throws {
+        guard let dir = SharedData.schedulerSuite.map({ $0 + "/xml" }) else {
+            print("SKIPPED: ../shared/conformance is not present (set SWIFTHA_SHARED)")
+            return
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".xml") }.sorted()
+        #expect(files.count > 600)
+        for name in files {
+            let path = dir + "/" + name
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            // Small pieces: most inputs are split somewhere inside an element or a value.
+            let fromFile = try SAXReader.parse(file: path, source: name, limits: .init(), pieceSize: 4096)
+            #expect(fromFile == (try SAXReader.parse(data, source: name, limits: .init())), "\(name): the file's tree differs from its bytes'")
+        }
+    }
+
+    @Test func piecesSplitAnywhereGiveTheSameTree() throws {
+        var xml = "<cib a=\"x &amp; y\"><status>"
+        for k in 0..<2000 {
+            xml += #"<lrm_rsc_op id="rsc\#(k)_monitor_10000" transition-magic="0:0;12:1:0:00000000-0000-0000-0000-000000000001" exit-reason="a &amp; b &#x41;" call-id="\#(k)"/>"#
+            if k % 97 == 0 { xml += "<!-- note \(k) --><t>text &lt;\(k)&gt;<![CDATA[ raw <x> ]]></t>" }
+        }
+        xml += "</status></cib>"
+        let bytes = Array(xml.utf8)
+        let path = try temporaryFile(bytes)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let expected = try #require(try SAXReader.parse(bytes, source: "t", limits: .init()))
+        for piece in [4096, 4099, 65536, 1 << 20] {
+            let tree = try SAXReader.parse(file: path, source: "t", limits: .init(), pieceSize: piece)
+            #expect(tree == expected, "pieces of \(piece) bytes")
+        }
+        #expect(try XElement.parse(file: path) == expected)
+    }
+
+    @Test func errorsNameTheFileAndLineAndDoctypeFallsBack() throws {
+        // A mismatched tag far beyond the first piece.
+        let bad = "<cib>\n" + String(repeating: "<a b=\"0123456789\"/>\n", count: 5000) + "<a>\n</cib>\n"
+        let path = try temporaryFile(Array(bad.utf8))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            _ = try XElement.parse(file: path)
+            Issue.record("accepted a mismatched tag")
+        } catch {
+            #expect(error.source == path)
+            #expect(error.line == 5003, "the line of the problem: \(error)")
+            do {
+                _ = try XElement.parse(Array(bad.utf8), source: path)
+            } catch let fromBytes {
+                #expect(fromBytes == error, "the same error as reading the bytes")
+            }
+        }
+        let empty = try temporaryFile([])
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        #expect(throws: XMLParseError.self) { try XElement.parse(file: empty) }
+        #expect(throws: XMLParseError.self) { try XElement.parse(file: "/nonexistent/swiftha-no-such.xml") }
+        // A DOCTYPE goes through the document path, entity references kept.
+        let doctype = try temporaryFile(Array("<!DOCTYPE cib [<!ENTITY e \"v\">]><cib>&e;</cib>".utf8))
+        defer { try? FileManager.default.removeItem(atPath: doctype) }
+        #expect(try SAXReader.parse(file: doctype, source: "d", limits: .init()) == nil)
+        #expect(try XElement.parse(file: doctype).children == [.text("&e;")])
+    }
+
+    @Test func cibFileLoadReadsThePiecesAndRefusesBadPaths() throws {
+        let cib = CIB.empty()
+        let path = try temporaryFile(cib.root.xmlBytes(.pretty))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(try CIBFile.load(path) == cib)
+        #expect(throws: CIBError.self) { try CIBFile.load("/nonexistent/swiftha-no-such.xml") }
+        #expect(throws: CIBError.self) { try CIBFile.load(NSTemporaryDirectory()) }
+    }
+}
+
 /// Seeded mutations of real CIBs: the reader either returns a tree or throws a parse error
 /// naming a place; it never crashes, hangs or returns a tree the document path refuses.
 @Suite struct XMLFuzzTests {

@@ -10,19 +10,27 @@ import Foundation
 public enum CIBFile {
     /// Reads and parses a CIB file, checking `path.sig` when it exists.
     public static func load(_ path: String, requireDigest: Bool = false) throws(CIBError) -> CIB {
-        let data = try read(path)
-        let cib = try CIB.parse(data, source: path)
+        try checkReadable(path)
+        let cib = try CIB.parse(file: path)
         try verifyDigest(of: cib, at: path, required: requireDigest)
         return cib
     }
 
-    /// Reads a file's bytes with a clear error when it is missing or unreadable.
-    public static func read(_ path: String) throws(CIBError) -> Data {
+    /// Refuses, with a clear error, a path that is missing, a directory or unreadable.
+    static func checkReadable(_ path: String) throws(CIBError) {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw CIBError(.io, "\(path): no such file; check the path (or CIB_file)")
         }
         if isDir.boolValue { throw CIBError(.io, "\(path): is a directory, not a CIB file") }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw CIBError(.io, "\(path): cannot be read (check its permissions)")
+        }
+    }
+
+    /// Reads a file's bytes with a clear error when it is missing or unreadable.
+    public static func read(_ path: String) throws(CIBError) -> Data {
+        try checkReadable(path)
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CIBError(.io, "\(path): cannot be read (check its permissions)")
         }

@@ -308,6 +308,17 @@ extension XElement {
         return try parseThroughDocument(data, source: source, limits: limits)
     }
 
+    /// Parses an XML file into an element tree, reading it a piece at a time (a file with a
+    /// DOCTYPE is read whole, through the document path). `source` names it in errors.
+    public static func parse(file path: String, source: String? = nil, limits: XMLReadLimits = .init()) throws(XMLParseError) -> XElement {
+        let source = source ?? path
+        if let tree = try SAXReader.parse(file: path, source: source, limits: limits) { return tree }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw XMLParseError(source: source, line: 0, column: 0, message: "cannot be read (check the path and its permissions)")
+        }
+        return try parseThroughDocument(data, source: source, limits: limits)
+    }
+
     /// The same, through a libxml2 document (what validation and XPath use).
     static func parseThroughDocument(_ data: some ContiguousBytes, source: String = "input", limits: XMLReadLimits = .init()) throws(XMLParseError) -> XElement {
         try LibXMLDocument.parse(data, source: source, limits: limits).toElement()

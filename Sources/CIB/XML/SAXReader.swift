@@ -20,16 +20,19 @@ enum SAXReader {
         var ctxt: xmlParserCtxtPtr?
         /// Names by libxml2's interned pointer, and values met before: a large CIB repeats
         /// the same names, digests, keys and nodes hundreds of thousands of times, and each
-        /// repeat then shares one string's storage instead of allocating its own.
-        var names: [UnsafePointer<xmlChar>: String] = [:]
+        /// repeat then shares one string's storage instead of allocating its own. The names
+        /// are kept in a small table indexed by a hash of the pointer (a CIB has a few dozen).
+        var names: [(pointer: UnsafePointer<xmlChar>?, name: String)] = Array(repeating: (nil, ""), count: 256)
         var values = InternTable()
 
         func name(_ p: UnsafePointer<xmlChar>?) -> String {
             guard let p else { return "" }
             let count = strlen(UnsafeRawPointer(p).assumingMemoryBound(to: CChar.self))
-            if let known = names[p], InternTable.equal(known, UnsafeBufferPointer(start: p, count: count)) { return known }
-            let s = String(decoding: UnsafeBufferPointer(start: p, count: count), as: UTF8.self)
-            names[p] = s
+            let bytes = UnsafeBufferPointer(start: p, count: count)
+            let slot = Int(truncatingIfNeeded: (UInt(bitPattern: p) &* 0x9E37_79B9_7F4A_7C15) >> 56) & (names.count - 1)
+            if names[slot].pointer == p, InternTable.equal(names[slot].name, bytes) { return names[slot].name }
+            let s = String(decoding: bytes, as: UTF8.self)
+            names[slot] = (p, s)
             return s
         }
 
@@ -124,7 +127,7 @@ enum SAXReader {
                 let bytes = UnsafeBufferPointer(start: begin, count: count)
                 let value = b.value(bytes)
                 // Only a value with a reference left in it needs decoding.
-                attrs.append(XAttribute(name, bytes.contains(0x26) ? decodeReferences(value) : value))
+                attrs.append(XAttribute(name, memchr(begin, 0x26, count) != nil ? decodeReferences(value) : value))
             }
         }
         b.stack.append(XElement(b.name(localname), attributes: attrs, children: []))
@@ -161,26 +164,22 @@ enum SAXReader {
 
     static let ignorable: ignorableWhitespaceSAXFunc = { _, _, _ in }
 
-    /// The element tree of the bytes, or nil when the document path must read them (a DOCTYPE).
-    static func parse(_ data: some ContiguousBytes, source: String, limits: XMLReadLimits) throws(XMLParseError) -> XElement? {
-        _ = libxmlReady
-        try LibXMLDocument.checkSize(data, source: source, limits: limits)
-        let hasDoctype = data.withUnsafeBytes { raw -> Bool in
-            let needle = Array("<!DOCTYPE".utf8)
-            let limit = min(raw.count, 4096)
-            guard limit >= needle.count else { return false }
-            for i in 0...(limit - needle.count) where raw[i] == needle[0] {
-                if (0..<needle.count).allSatisfy({ raw[i + $0] == needle[$0] }) { return true }
-            }
-            return false
+    /// Whether the start of a document declares a DOCTYPE (and so possibly entities).
+    static func hasDoctype(_ raw: UnsafeRawBufferPointer) -> Bool {
+        let needle = Array("<!DOCTYPE".utf8)
+        let limit = min(raw.count, 4096)
+        guard limit >= needle.count else { return false }
+        for i in 0...(limit - needle.count) where raw[i] == needle[0] {
+            if (0..<needle.count).allSatisfy({ raw[i + $0] == needle[$0] }) { return true }
         }
-        if hasDoctype { return nil }
-        let builder = Builder(limits: limits, source: source)
-        let box = ErrorBox()
-        let unmanagedBox = Unmanaged.passRetained(box)
-        defer { unmanagedBox.release() }
-        let unmanagedBuilder = Unmanaged.passRetained(builder)
-        defer { unmanagedBuilder.release() }
+        return false
+    }
+
+    static let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOBLANKS.rawValue | XML_PARSE_HUGE.rawValue
+        | XML_PARSE_NOWARNING.rawValue | XML_PARSE_NOCDATA.rawValue)
+
+    /// The callbacks, with the error box as the handler's `_private`.
+    static func handler(errors box: Unmanaged<ErrorBox>) -> xmlSAXHandler {
         var handler = xmlSAXHandler()
         handler.initialized = XML_SAX2_MAGIC
         handler.startElementNs = startElement
@@ -191,28 +190,126 @@ enum SAXReader {
         handler.reference = reference
         handler.ignorableWhitespace = ignorable
         handler.serror = collectSAXError
-        handler._private = unmanagedBox.toOpaque()
-        let ok: Bool = data.withUnsafeBytes { raw in
-            raw.withMemoryRebound(to: CChar.self) { chars -> Bool in
-                guard let ctxt = xmlCreateMemoryParserCtxt(chars.baseAddress, Int32(clamping: chars.count)) else { return false }
-                defer { xmlFreeParserCtxt(ctxt) }
-                if let sax = ctxt.pointee.sax { sax.pointee = handler }
-                ctxt.pointee._private = unmanagedBuilder.toOpaque()
-                builder.ctxt = ctxt
-                let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOBLANKS.rawValue | XML_PARSE_HUGE.rawValue
-                    | XML_PARSE_NOWARNING.rawValue | XML_PARSE_NOCDATA.rawValue)
-                xmlCtxtUseOptions(ctxt, options)
-                xmlParseDocument(ctxt)
-                builder.ctxt = nil
-                return ctxt.pointee.wellFormed != 0
-            }
+        handler._private = box.toOpaque()
+        return handler
+    }
+
+    /// Runs `parse` (which creates a parser context with the handler it is given, hands it to
+    /// `attach`, parses and returns whether the document was well-formed) and gives the tree.
+    static func build(source: String, limits: XMLReadLimits,
+                     _ parse: (inout xmlSAXHandler, _ attach: (xmlParserCtxtPtr) -> Void) throws(XMLParseError) -> Bool) throws(XMLParseError) -> XElement {
+        let builder = Builder(limits: limits, source: source)
+        let box = ErrorBox()
+        let unmanagedBox = Unmanaged.passRetained(box)
+        defer { unmanagedBox.release() }
+        let unmanagedBuilder = Unmanaged.passRetained(builder)
+        defer { unmanagedBuilder.release() }
+        var handler = handler(errors: unmanagedBox)
+        let ok = try parse(&handler) { ctxt in
+            xmlCtxtUseOptions(ctxt, options)
+            ctxt.pointee._private = unmanagedBuilder.toOpaque()
+            builder.ctxt = ctxt
         }
+        builder.ctxt = nil
         if let e = builder.limitError { throw e }
         if let first = box.firstError { throw first.withSource(source) }
         guard ok, let root = builder.root else {
             throw XMLParseError(source: source, line: 0, column: 0, message: "the XML could not be parsed")
         }
         return root
+    }
+
+    /// The element tree of the bytes, or nil when the document path must read them (a DOCTYPE).
+    static func parse(_ data: some ContiguousBytes, source: String, limits: XMLReadLimits) throws(XMLParseError) -> XElement? {
+        _ = libxmlReady
+        try LibXMLDocument.checkSize(data, source: source, limits: limits)
+        if data.withUnsafeBytes({ hasDoctype($0) }) { return nil }
+        return try build(source: source, limits: limits) { handler, attach in
+            data.withUnsafeBytes { raw in
+                raw.withMemoryRebound(to: CChar.self) { chars -> Bool in
+                    guard let ctxt = xmlCreateMemoryParserCtxt(chars.baseAddress, Int32(clamping: chars.count)) else { return false }
+                    defer { xmlFreeParserCtxt(ctxt) }
+                    if let sax = ctxt.pointee.sax { sax.pointee = handler }
+                    attach(ctxt)
+                    xmlParseDocument(ctxt)
+                    return ctxt.pointee.wellFormed != 0
+                }
+            }
+        }
+    }
+
+    /// The element tree of a file, read a piece at a time with libxml2's push parser, so that
+    /// a CIB of hundreds of MB is never held in memory whole beside its tree. Nil when the
+    /// file starts with a DOCTYPE (the caller reads it whole, through the document path).
+    static func parse(file path: String, source: String, limits: XMLReadLimits, pieceSize: Int = 1 << 20) throws(XMLParseError) -> XElement? {
+        _ = libxmlReady
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else {
+            throw XMLParseError(source: source, line: 0, column: 0, message: "cannot be read: \(String(cString: strerror(errno))) (check the path and its permissions)")
+        }
+        defer { close(fd) }
+        var info = stat()
+        if fstat(fd, &info) == 0 {
+            if info.st_size == 0 {
+                throw XMLParseError(source: source, line: 0, column: 0, message: "the file is empty; a CIB starts with <cib ...>")
+            }
+            if Int(info.st_size) > limits.maxBytes {
+                throw XMLParseError(source: source, line: 0, column: 0,
+                                    message: "the input is \(info.st_size) bytes, over the limit of \(limits.maxBytes) bytes; this is not a CIB")
+            }
+        }
+        var piece = [UInt8](repeating: 0, count: max(pieceSize, 4096))
+        var total = 0
+        /// Fills `piece` as far as the file goes; the number of bytes read.
+        func next() throws(XMLParseError) -> Int {
+            var filled = 0
+            while filled < piece.count {
+                let n = piece.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 {
+                    throw XMLParseError(source: source, line: 0, column: 0, message: "reading failed: \(String(cString: strerror(errno)))")
+                }
+                if n == 0 { break }
+                filled += n
+            }
+            total += filled
+            if total > limits.maxBytes {
+                throw XMLParseError(source: source, line: 0, column: 0,
+                                    message: "the input is over the limit of \(limits.maxBytes) bytes; this is not a CIB")
+            }
+            return filled
+        }
+        var count = try next()
+        if count == 0 {
+            throw XMLParseError(source: source, line: 0, column: 0, message: "the file is empty; a CIB starts with <cib ...>")
+        }
+        if piece.withUnsafeBytes({ hasDoctype(UnsafeRawBufferPointer(rebasing: $0[..<count])) }) { return nil }
+        return try build(source: source, limits: limits) { (handler, attach) throws(XMLParseError) -> Bool in
+            // The first bytes go with the context's creation: libxml2 detects the encoding from them.
+            let head = min(4, count)
+            let created = piece.withUnsafeBytes { raw in
+                raw.withMemoryRebound(to: CChar.self) { xmlCreatePushParserCtxt(&handler, nil, $0.baseAddress, Int32(head), nil) }
+            }
+            guard let ctxt = created else {
+                throw XMLParseError(source: source, line: 0, column: 0, message: "out of memory creating the XML parser")
+            }
+            defer { xmlFreeParserCtxt(ctxt) }
+            attach(ctxt)
+            var offset = head
+            while count > 0 {
+                piece.withUnsafeBytes { raw in
+                    raw.withMemoryRebound(to: CChar.self) { chars in
+                        _ = xmlParseChunk(ctxt, chars.baseAddress! + offset, Int32(count - offset), 0)
+                    }
+                }
+                // A fatal error (or a limit) stops the parser: the rest need not be read.
+                if ctxt.pointee.instate == XML_PARSER_EOF { break }
+                offset = 0
+                count = try next()
+            }
+            if ctxt.pointee.instate != XML_PARSER_EOF { xmlParseChunk(ctxt, nil, 0, 1) }
+            return ctxt.pointee.wellFormed != 0
+        }
     }
 }
 
@@ -230,11 +327,16 @@ private let collectSAXError: xmlStructuredErrorFunc = { user, error in
 /// A set of strings looked up by their bytes (open addressing), so that a value met before
 /// is found without building a string for it first.
 struct InternTable {
-    private var slots: [(hash: Int, string: String)?] = Array(repeating: nil, count: 1024)
+    /// Each slot's hash (with its lowest bit set, so 0 marks an empty slot; the slot is
+    /// chosen by the other bits) beside its string: one memory access finds both.
+    private var slots: [(hash: Int, string: String)] = Array(repeating: (0, ""), count: 1024)
     private var count = 0
 
     static func equal(_ s: String, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        s.utf8.count == bytes.count && s.utf8.elementsEqual(bytes)
+        var s = s
+        return s.withUTF8 { utf8 in
+            utf8.count == bytes.count && (utf8.isEmpty || memcmp(utf8.baseAddress!, bytes.baseAddress!, utf8.count) == 0)
+        }
     }
 
     /// A hash of the bytes, eight at a time.
@@ -257,19 +359,19 @@ struct InternTable {
     }
 
     mutating func intern(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
-        let h = Self.hash(bytes)
+        let h = Self.hash(bytes) | 1
         var mask = slots.count - 1
-        var i = h & mask
-        while let slot = slots[i] {
-            if slot.hash == h && Self.equal(slot.string, bytes) { return slot.string }
+        var i = (h >> 1) & mask
+        while slots[i].hash != 0 {
+            if slots[i].hash == h && Self.equal(slots[i].string, bytes) { return slots[i].string }
             i = (i + 1) & mask
         }
         let s = String(decoding: bytes, as: UTF8.self)
         if (count + 1) * 2 > slots.count {
             grow()
             mask = slots.count - 1
-            i = h & mask
-            while slots[i] != nil { i = (i + 1) & mask }
+            i = (h >> 1) & mask
+            while slots[i].hash != 0 { i = (i + 1) & mask }
         }
         slots[i] = (h, s)
         count += 1
@@ -278,11 +380,11 @@ struct InternTable {
 
     private mutating func grow() {
         let old = slots
-        slots = Array(repeating: nil, count: old.count * 2)
+        slots = Array(repeating: (0, ""), count: old.count * 2)
         let mask = slots.count - 1
-        for case let slot? in old {
-            var i = slot.hash & mask
-            while slots[i] != nil { i = (i + 1) & mask }
+        for slot in old where slot.hash != 0 {
+            var i = (slot.hash >> 1) & mask
+            while slots[i].hash != 0 { i = (i + 1) & mask }
             slots[i] = slot
         }
     }

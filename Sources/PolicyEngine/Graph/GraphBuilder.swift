@@ -172,8 +172,8 @@ struct GraphBuilder {
         for n in ws.nodes where n.online && !n.unclean {
             guard let state = states[n.name] else { continue }
             let node = n.name
-            for lrm in state.lrmResources where !lrm.element.elements(named: "lrm_rsc_op").isEmpty {
-                guard Unpack.findConfigured(lrm.id, in: ws) == nil else { continue }
+            for lrm in state.lrmResources where ws.configuredPrimitives.find(lrm.id) == nil {
+                guard lrm.element.firstElement(named: "lrm_rsc_op") != nil else { continue }
                 let orphan = ws.resources.indices.first { ws.resources[$0].orphan && ws.resources[$0].isPrimitive
                     && (ws.resources[$0].id == lrm.id || ws.resources[$0].historyIDs[node] == lrm.id) }
                 if let o = orphan, !ws.resources[o].managed { continue }
@@ -267,16 +267,16 @@ struct GraphBuilder {
     }
 
     private mutating func probe(_ i: Int, on node: SchedulerNode) {
-        let r = ws.resources[i]
+        // (The resource is read in place, not copied: this runs for every resource on every node.)
         if node.kind != .member {
             // Remote and guest nodes run no fence devices, no connections, and a guest does
             // not run what holds a guest.
-            if r.agent?.standard == "stonith" || isConnectionResource(i) { return }
+            if ws.resources[i].agent?.standard == "stonith" || isConnectionResource(i) { return }
             // (A bundle decides for its own parts, below.)
-            if case .bundle = r.variant {} else if node.kind == .guest && holdsGuest(i) { return }
+            if case .bundle = ws.resources[i].variant {} else if node.kind == .guest && holdsGuest(i) { return }
         }
-        let children = r.children
-        switch r.variant {
+        let children = ws.resources[i].children
+        switch ws.resources[i].variant {
         case .group:
             for c in children { probe(c, on: node) }
         case .clone(_, let unique):
@@ -302,7 +302,8 @@ struct GraphBuilder {
                 }
             }
         case .primitive:
-            guard !r.orphan, !known(i, on: node.name) else { return }
+            guard !ws.resources[i].orphan, !known(i, on: node.name) else { return }
+            let r = ws.resources[i]
             // A launched resource is known through its launcher: never probed (a guest node's
             // connection is, though: it is probed like any resource).
             if r.launcher != nil, !ws.nodes.contains(where: { $0.kind == .guest && $0.name == r.id }) { return }
@@ -1281,7 +1282,7 @@ struct GraphBuilder {
             byID[removedHistory[k]!, default: []].append(k)
         }
         var seen: [String] = []
-        for state in ws.cib.status.nodeStates {
+        for state in ws.cib.status.nodeStates where !byID.isEmpty {
             for lrm in state.lrmResources where byID[lrm.id] != nil && !seen.contains(lrm.id) { seen.append(lrm.id) }
         }
         for id in byID.keys.sorted() where !seen.contains(id) { seen.append(id) }
@@ -1598,8 +1599,7 @@ extension GraphBuilder {
     private func historyOps(_ i: Int, on node: String) -> [XElement] {
         let r = ws.resources[i]
         let id = r.historyIDs[node] ?? r.id
-        return ws.cib.status.nodeStates.first { $0.uname == node }?.lrmResources.first { $0.id == id }?
-            .element.elements(named: "lrm_rsc_op") ?? []
+        return ws.history.operations(id, on: node)
     }
 
     /// A failure older than the resource's failure-timeout expires: where some operation of
@@ -1644,9 +1644,9 @@ extension GraphBuilder {
         for state in ws.cib.status.nodeStates {
             guard let node = ws.node(named: state.uname), historyChecked(node) else { continue }
             var taken = Set<Int>()
-            for lrm in state.lrmResources where !lrm.element.elements(named: "lrm_rsc_op").isEmpty {
-                guard let configured = Unpack.findConfigured(lrm.id, in: ws), let agent = ws.resources[configured].agent,
-                      lrm.agent != agent else { continue }
+            for lrm in state.lrmResources {
+                guard let configured = ws.configuredPrimitives.find(lrm.id), let agent = ws.resources[configured].agent,
+                      lrm.agent != agent, lrm.element.firstElement(named: "lrm_rsc_op") != nil else { continue }
                 // The instance the history belongs to: the one recorded so, else for an
                 // anonymous clone the first instance not running on a node read before.
                 var target: Int? = ws.resources.indices.first { ws.resources[$0].isPrimitive && !ws.resources[$0].orphan && ws.resources[$0].historyIDs[node.name] == lrm.id }

@@ -84,24 +84,41 @@ struct RecordedOp {
         var exitReasonText, execTime, opDigest, opRestartDigest, opSecureDigest, opSecureParams, opForceRestart: String?
         var lastRCChangeText, idText, operation, interval, callIDText, rcCode, opStatus, transitionKey, transitionMagic: String?
         for a in e.attributes {
-            switch a.name {
-            case "exit-reason": if exitReasonText == nil { exitReasonText = a.value }
-            case "exec-time": if execTime == nil { execTime = a.value }
-            case "op-digest": if opDigest == nil { opDigest = a.value }
-            case "op-restart-digest": if opRestartDigest == nil { opRestartDigest = a.value }
-            case "op-secure-digest": if opSecureDigest == nil { opSecureDigest = a.value }
-            case "op-secure-params": if opSecureParams == nil { opSecureParams = a.value }
-            case "op-force-restart": if opForceRestart == nil { opForceRestart = a.value }
-            case "last-rc-change": if lastRCChangeText == nil { lastRCChangeText = a.value }
-            case "id": if idText == nil { idText = a.value }
-            case "operation": if operation == nil { operation = a.value }
-            case "interval": if interval == nil { interval = a.value }
-            case "call-id": if callIDText == nil { callIDText = a.value }
-            case "rc-code": if rcCode == nil { rcCode = a.value }
-            case "op-status": if opStatus == nil { opStatus = a.value }
-            case "transition-key": if transitionKey == nil { transitionKey = a.value }
-            case "transition-magic": if transitionMagic == nil { transitionMagic = a.value }
-            default: break
+            // (By length first: most names are then told apart without comparing them with
+            // every other name, a million operations times over.)
+            switch a.name.utf8.count {
+            case 2:
+                if a.name == "id", idText == nil { idText = a.value }
+            case 7:
+                if a.name == "call-id" { if callIDText == nil { callIDText = a.value } }
+                else if a.name == "rc-code" { if rcCode == nil { rcCode = a.value } }
+            case 8:
+                if a.name == "interval", interval == nil { interval = a.value }
+            case 9:
+                switch a.name {
+                case "operation": if operation == nil { operation = a.value }
+                case "op-status": if opStatus == nil { opStatus = a.value }
+                case "op-digest": if opDigest == nil { opDigest = a.value }
+                case "exec-time": if execTime == nil { execTime = a.value }
+                default: break
+                }
+            case 11:
+                if a.name == "exit-reason", exitReasonText == nil { exitReasonText = a.value }
+            case 14:
+                if a.name == "transition-key" { if transitionKey == nil { transitionKey = a.value } }
+                else if a.name == "last-rc-change" { if lastRCChangeText == nil { lastRCChangeText = a.value } }
+            case 16:
+                switch a.name {
+                case "transition-magic": if transitionMagic == nil { transitionMagic = a.value }
+                case "op-secure-digest": if opSecureDigest == nil { opSecureDigest = a.value }
+                case "op-secure-params": if opSecureParams == nil { opSecureParams = a.value }
+                case "op-force-restart": if opForceRestart == nil { opForceRestart = a.value }
+                default: break
+                }
+            case 17:
+                if a.name == "op-restart-digest", opRestartDigest == nil { opRestartDigest = a.value }
+            default:
+                break
             }
         }
         exitReason = exitReasonText.flatMap { $0.isEmpty ? nil : $0 }
@@ -162,17 +179,22 @@ enum History {
         // operation the controller recorded without a call id (one that timed out, call-id -1)
         // is placed by its last-rc-change, as Pacemaker compares such operations: a stop that
         // came after it is newer.
-        // (The same call recorded twice, as its result and as its last failure: the older
-        // result change first.)
-        var ops = all.filter { $0.callID >= 0 }.sorted {
-            $0.callID != $1.callID ? $0.callID < $1.callID : ($0.lastRCChange ?? -1) < ($1.lastRCChange ?? -1)
+        var ops: [RecordedOp]
+        if all.allSatisfy({ $0.callID >= 0 }) {
+            // (The usual case, sorted in place: a large history has a million entries.)
+            ops = all
+            ops.sort { $0.callID != $1.callID ? $0.callID < $1.callID : ($0.lastRCChange ?? -1) < ($1.lastRCChange ?? -1) }
+        } else {
+            ops = all.filter { $0.callID >= 0 }.sorted {
+                $0.callID != $1.callID ? $0.callID < $1.callID : ($0.lastRCChange ?? -1) < ($1.lastRCChange ?? -1)
+            }
+            for op in all where op.callID < 0 && op.status != .pending {
+                let t = op.lastRCChange ?? Int.max
+                let at = ops.lastIndex { $0.callID >= 0 && ($0.lastRCChange ?? 0) <= t }.map { $0 + 1 } ?? 0
+                ops.insert(op, at: ops.firstIndex { $0.callID < 0 && $0.lastRCChange ?? Int.max > t }.map { min($0, at) } ?? at)
+            }
+            ops += all.filter { $0.callID < 0 && $0.status == .pending }
         }
-        for op in all where op.callID < 0 && op.status != .pending {
-            let t = op.lastRCChange ?? Int.max
-            let at = ops.lastIndex { $0.callID >= 0 && ($0.lastRCChange ?? 0) <= t }.map { $0 + 1 } ?? 0
-            ops.insert(op, at: ops.firstIndex { $0.callID < 0 && $0.lastRCChange ?? Int.max > t }.map { min($0, at) } ?? at)
-        }
-        ops += all.filter { $0.callID < 0 && $0.status == .pending }
         var h = NodeHistory()
         h.activeRecurring = activeRecurring(ops)
         for op in ops {
@@ -243,13 +265,12 @@ enum History {
     /// The role a successful operation leaves, or nil when the operation failed.
     private static func success(_ op: RecordedOp) -> Role?? {
         // The degraded results mean running (190) and running promoted (191).
-        var op = op
-        if op.rc == OCFResult.degraded { op.rc = OCFResult.ok } else if op.rc == OCFResult.degradedPromoted { op.rc = OCFResult.runningPromoted }
+        var rc = op.rc
+        if rc == OCFResult.degraded { rc = OCFResult.ok } else if rc == OCFResult.degradedPromoted { rc = OCFResult.runningPromoted }
         // Old executors recorded an unexpected result as op-status 4 (error) with the real
         // rc: judge those by the rc, as for a completed operation.
         guard op.status == .done || op.status == .error else { return nil }
         let expected = op.targetRC
-        let rc = op.rc
         if op.task == "monitor" {
             switch rc {
             case OCFResult.notRunning:

@@ -40,6 +40,7 @@ enum Unpack {
     /// down gets that node fenced).
     static func applyHistory(_ ws: inout WorkingSet) {
         ws.configuredPrimitives = PrimitiveIndex(ws.resources)
+        ws.history = HistoryIndex(ws.cib.status)
         let states = ws.cib.status.nodeStates
         var done = Set<Int>()
         func process(_ k: Int, _ state: NodeState, node n: Int) {
@@ -146,6 +147,15 @@ enum Unpack {
         }
     }
 
+    /// Whether a history entry records a migrate_to (few do: the passes over migrations look
+    /// no further into the others).
+    static func recordsMigration(_ lrm: LRMResource) -> Bool {
+        lrm.element.children.contains { node in
+            if case .element(let op) = node { return op.name == "lrm_rsc_op" && op["operation"] == "migrate_to" }
+            return false
+        }
+    }
+
     /// A migrate_to that succeeded (the source's latest operation but monitors) whose
     /// migrate_from succeeded on the target completed the migration: the resource runs on the
     /// target only, and the source, not stopped yet, is "dangling" (it gets a stop).
@@ -155,12 +165,11 @@ enum Unpack {
         func succeeded(_ e: XElement) -> Bool { (Int(e["rc-code"] ?? "") ?? -1) == 0 && (Int(e["op-status"] ?? "") ?? -1) == 0 }
         for state in states {
             let source = state.uname
-            for lrm in state.lrmResources {
+            for lrm in state.lrmResources where recordsMigration(lrm) {
                 let ops = lrm.element.elements(named: "lrm_rsc_op").filter { $0["operation"] != "monitor" && $0["operation"] != "notify" && $0["operation"] != "cancel" }
                 guard let last = ops.max(by: { callID($0) < callID($1) }), last["operation"] == "migrate_to", succeeded(last),
                       last["migrate_source"] == source, let target = last["migrate_target"], target != source else { continue }
-                let targetOps = states.first { $0.uname == target }?.lrmResources.first { $0.id == lrm.id }?
-                    .element.elements(named: "lrm_rsc_op") ?? []
+                let targetOps = ws.history.operations(lrm.id, on: target)
                 guard targetOps.contains(where: { $0["operation"] == "migrate_from" && $0["migrate_source"] == source && succeeded($0) }),
                       let i = ws.resources.indices.first(where: {
                           ws.resources[$0].isPrimitive && ws.resources[$0].historyIDs[source] == lrm.id && ws.resources[$0].activeOn.contains(source)
@@ -179,7 +188,7 @@ enum Unpack {
         let states = ws.cib.status.nodeStates
         for state in states {
             let source = state.uname
-            for lrm in state.lrmResources {
+            for lrm in state.lrmResources where recordsMigration(lrm) {
                 let ops = lrm.element.elements(named: "lrm_rsc_op")
                 guard let last = ops.max(by: { (Int($0["call-id"] ?? "") ?? -1) < (Int($1["call-id"] ?? "") ?? -1) }),
                       last["operation"] == "migrate_to", let target = last["migrate_target"], target != source,
@@ -190,8 +199,7 @@ enum Unpack {
                 }), !ws.resources[i].activeOn.contains(target) else { continue }
                 // Something newer on the target (by the time of its last change) settles it.
                 let when = last["last-rc-change"].flatMap { Int($0) }
-                let targetOps = states.first { $0.uname == target }?.lrmResources.first { $0.id == lrm.id }?
-                    .element.elements(named: "lrm_rsc_op") ?? []
+                let targetOps = ws.history.operations(lrm.id, on: target)
                 if let when, targetOps.contains(where: { ($0["last-rc-change"].flatMap { Int($0) } ?? 0) > when }) { continue }
                 ws.resources[i].activeOn.insert(target, at: 0)
             }
@@ -200,13 +208,29 @@ enum Unpack {
 
     static func unpackLRM(_ state: NodeState, node nodeName: String, in ws: inout WorkingSet) {
         guard let node = ws.node(named: nodeName) else { return }
-        for lrm in state.lrmResources {
+        let entries = state.lrmResources
+        ws.historyEntries[nodeName, default: []].reserveCapacity(entries.count)
+        // (Per entry, the working set is read in place, never passed whole: a copy of it for
+        // each of a million entries is costly.)
+        for lrm in entries {
             let ops = lrm.element.elements(named: "lrm_rsc_op")
             guard !ops.isEmpty else { continue }
             ws.historyEntries[nodeName, default: []].insert(lrm.id)
-            let configured = findConfigured(lrm.id, in: ws)
-            let isRemoteConnection = configured.map { isConnection(ws.resources[$0], in: ws) } ?? false
-            let connectionManaged = configured.map { ws.resources[$0].managed } ?? true
+            let configured = ws.configuredPrimitives.find(lrm.id)
+            // (What the configured resource says is read here, from one copy of it: each read
+            // through the array, or in a closure, would copy it again.)
+            var isRemoteConnection = false, connectionManaged = true, remoteFenced = true
+            var reconnect: String?, failureTimeout: String?
+            if let i = configured {
+                let r = ws.resources[i]
+                isRemoteConnection = r.agent.map(isRemoteAgent) == true && isConnection(r, in: ws)
+                connectionManaged = r.managed
+                // A remote connection's failures expire after its reconnect interval.
+                if isRemoteConnection { reconnect = r.parameters["reconnect_interval"] }
+                failureTimeout = r.meta["failure-timeout"]
+                // A connection's monitor failure is kept until its remote node has been fenced.
+                if isRemoteConnection { remoteFenced = ws.node(named: r.id)?.remoteWasFenced ?? true }
+            }
             let policy: (String, Int) -> FailurePolicy? = { task, interval in
                 guard let i = configured else { return nil }
                 let own = Resources.configuredOnFail(ws.resources[i], task: task, intervalMS: interval)
@@ -218,9 +242,7 @@ enum Unpack {
                 // A launched resource's failures restart its launcher unless told otherwise.
                 return own ?? (ws.resources[i].launcher != nil ? .restartContainer : nil)
             }
-            // A remote connection's failures expire after its reconnect interval.
-            let reconnect = isRemoteConnection ? configured.flatMap { ws.resources[$0].parameters["reconnect_interval"] } : nil
-            var timeout = (reconnect ?? configured.flatMap { ws.resources[$0].meta["failure-timeout"] }).flatMap(CIBValue.milliseconds) ?? 0
+            var timeout = (reconnect ?? failureTimeout).flatMap(CIBValue.milliseconds) ?? 0
             // Nothing in the history expires while the resource's fail count there has not
             // (a fail count without a last-failure time never does).
             if timeout > 0, let i = configured {
@@ -232,8 +254,6 @@ enum Unpack {
                     timeout = 0
                 }
             }
-            // A connection's monitor failure is kept until its remote node has been fenced.
-            let remoteFenced = isRemoteConnection ? configured.flatMap { ws.node(named: ws.resources[$0].id) }.map(\.remoteWasFenced) ?? true : true
             var h = History.evaluate(ops, fencingEnabled: ws.options.fencingEnabled, failureTimeout: timeout / 1000,
                                      now: ws.now, recurringFailuresExpire: reconnect == nil || !ws.options.fencingEnabled || remoteFenced,
                                      policy: policy)
@@ -286,10 +306,7 @@ enum Unpack {
     /// The configured primitive an lrm_resource id names: the exact id, or for clone
     /// instances the id before the `:N` suffix.
     static func findConfigured(_ id: String, in ws: WorkingSet) -> Int? {
-        let index = ws.configuredPrimitives
-        if let i = index.byID[id] { return i }
-        let base = id.split(separator: ":").first.map(String.init) ?? id
-        return index.byConfiguredID[base]
+        ws.configuredPrimitives.find(id)
     }
 
     /// A clone whose configured child is `id` but that has no instances (clone-max 0).
@@ -423,9 +440,13 @@ enum Unpack {
 
     /// Whether a resource is the connection of a remote (not guest) node.
     static func isConnection(_ r: SchedulerResource, in ws: WorkingSet) -> Bool {
-        guard let a = r.agent, a.standard == "ocf", a.provider == "pacemaker", a.type == "remote",
-              let n = ws.node(named: r.id) else { return false }
+        guard let a = r.agent, isRemoteAgent(a), let n = ws.node(named: r.id) else { return false }
         return n.kind == .remote
+    }
+
+    /// Whether an agent is ocf:pacemaker:remote, a remote node's connection.
+    static func isRemoteAgent(_ a: ResourceAgentName) -> Bool {
+        a.standard == "ocf" && a.provider == "pacemaker" && a.type == "remote"
     }
 
     /// Bans `node` for `r`, or for the whole anonymous clone `r` belongs to.
@@ -439,14 +460,15 @@ enum Unpack {
     }
 
     static func record(_ h: NodeHistory, node: String, resource r: Int, in ws: inout WorkingSet) {
-        guard let n = ws.nodes.firstIndex(where: { $0.name == node }) else { return }
+        guard let n = ws.nodeIndex(named: node) else { return }
         if h.isActive && !ws.resources[r].activeOn.contains(node) { ws.resources[r].activeOn.append(node) }
         if h.isActive, let d = h.startDigest { ws.resources[r].startDigests[node] = d }
         // (Without op-force-restart the restart digest covers every parameter: nil names.)
         if h.isActive, let d = h.restartDigest { ws.resources[r].restartDigests[node] = (d, h.forceRestart) }
         if h.isActive, let secure = h.secureDigest { ws.resources[r].secureDigests[node] = secure }
         if !h.activeRecurring.isEmpty, ws.nodes[n].online { ws.resources[r].recurringOn[node] = h.activeRecurring }
-        if ws.resources[r].activeOn.count > 1, ws.resources[r].meta["multiple-active"] == "block" { ws.resources[r].blocked = true }
+        // (Only an active entry adds a node: the others need not look, which copies the resource.)
+        if h.isActive, ws.resources[r].activeOn.count > 1, ws.resources[r].meta["multiple-active"] == "block" { ws.resources[r].blocked = true }
         if h.isActive { ws.resources[r].role = max(ws.resources[r].role, h.role) }
         if let p = h.pendingTask {
             ws.resources[r].pendingTask = p
