@@ -142,6 +142,9 @@ struct ClusterSimulation {
 
     let seed: UInt64
     let config: CorosyncConfig
+    /// Whether cibd is told the partition's quorum (and so refuses configuration changes
+    /// without it); SWIFTHA_SIM_CIB_QUORUM=0 replays runs from before it was.
+    let cibFollowsQuorum = ProcessInfo.processInfo.environment["SWIFTHA_SIM_CIB_QUORUM"] != "0"
     let ids: [NodeID]
     var rng: SeededGenerator
     var faults = Faults()
@@ -246,6 +249,8 @@ struct ClusterSimulation {
         n.joined = []
         n.engine = ClusterEngine(nodeID: id, config: config, ringSeq: ringSeq[id] ?? 0, seed: UInt64(id) &* 77 &+ UInt64(n.incarnation) &+ seed)
         n.cib = CIBGroupMember(member: "\(id):\(n.cibPid)", cib: disk[id] ?? initialCIB)
+        // Without quorum until corosync says otherwise (cibd asks it before joining its group).
+        if cibFollowsQuorum { n.cib.onQuorum(false) }
         n.crmd = Crmd(core: ControllerCore(local: ControllerMember(nodeID: id, name: n.name), uuid: "uuid-\(id)-\(n.incarnation)"))
         n.fencer = Fencer(node: n.name, member: "\(id):\(n.fencerPid)")
         n.executor = Executor()
@@ -313,6 +318,7 @@ struct ClusterSimulation {
         case .quorumChanged(let status):
             if status.quorate != nodes[Int(id) - 1].quorate { note("\(nodes[Int(id) - 1].name): quorum \(status.quorate ? "gained" : "lost")") }
             nodes[Int(id) - 1].quorate = status.quorate
+            if cibFollowsQuorum { nodes[Int(id) - 1].cib.onQuorum(status.quorate) }
             nodes[Int(id) - 1].crmd.inbox.append(.quorum(status.quorate))
         case .processGroup(let e):
             groupEvent(e, at: id)
@@ -965,7 +971,10 @@ struct ClusterSimulation {
         let all = ids.map { member($0) }
         for id in live {
             let c = nodes[Int(id) - 1].crmd
-            guard c.core.election.members == all else { return "\(nodes[Int(id) - 1].name)'s controller sees \(c.core.election.members.map(\.name))" }
+            guard c.core.election.members == all else {
+                let waiting = c.waiting.map { " (waiting for its CIB request \($0); the cib copy is \(nodes[Int(id) - 1].cib.replica.isSynced ? "synced" : "not synced"), members \(nodes[Int(id) - 1].cib.members))" } ?? ""
+                return "\(nodes[Int(id) - 1].name)'s controller sees \(c.core.election.members.map(\.name))\(waiting), \(c.inbox.count) event(s) unread"
+            }
             guard c.inbox.isEmpty, c.work.isEmpty, c.waiting == nil else { return "\(nodes[Int(id) - 1].name)'s controller is busy" }
         }
         guard let dc = live.first(where: { nodes[Int($0) - 1].crmd.core.isDC }) else { return "no DC" }

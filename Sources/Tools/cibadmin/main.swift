@@ -157,7 +157,7 @@ struct CibAdmin: ParsableCommand {
             ToolSupport.fail(program, "the change was refused because it makes the configuration invalid (nothing was written); fix the problems above, or add --force to write it anyway", .config)
         }
         if let live {
-            live.apply(liveOperation(command, xml: xml, section: section, result: cib))
+            live.apply(liveOperation(command, xml: xml, section: section, result: cib), force: force)
         } else {
             location.save(cib, original: before, program: program)
         }
