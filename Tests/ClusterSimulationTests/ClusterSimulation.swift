@@ -667,6 +667,12 @@ struct ClusterSimulation {
             schedule(reason, at: id)
         case .fence(let target, let action, let timeout, let t, let i):
             note("\(name): asks stonithd to \(action) \(target) (transition \(t))")
+            // stonithd carries out a controller's request only where the CIB names the DC.
+            if let why = FenceRequestAuthorization.refusal(client: "crmd", target: target, localNode: name, cib: nodes[Int(id) - 1].cib.replica.cib) {
+                note("\(name): stonithd: \(why)")
+                nodes[Int(id) - 1].crmd.inbox.append(.fenced(transition: t, index: i, .failed(why)))
+                return
+            }
             let token = UInt64(order + 1) << 8 | UInt64(id)
             nodes[Int(id) - 1].crmd.fenceTokens[token] = (t, i)
             let d = date

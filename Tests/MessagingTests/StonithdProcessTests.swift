@@ -249,7 +249,7 @@ final class StonithdNode: @unchecked Sendable {
         let noDC = await refusal(crmd2)
         #expect(noDC?.kind == .notAuthorized && noDC?.message.contains("the CIB names no DC") == true, "\(String(describing: noDC))")
         let cib1 = try await CIBClient.connect(root: c[1].root)
-        for i in 1...3 { _ = try await cib1.change(.create(XElement("node", ["id": "\(i)", "uname": "node\(i)"]), section: .nodes)) }
+        for i in 1...3 { _ = try await cib1.change(.modify(XElement("node", ["id": "\(i)", "uname": "node\(i)"]), section: .nodes, allowCreate: true)) }
         _ = try await cib1.change(.xpath("/cib", .modify(XElement("cib", ["dc-uuid": "1"]))))
         await cib1.close()
         let notDC = await refusal(crmd2)

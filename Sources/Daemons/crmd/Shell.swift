@@ -545,6 +545,11 @@ final class ControllerShell: @unchecked Sendable {
             return true
         } catch let e as CIBError where e.kind == .notFound && quietIfMissing {
             return false
+        } catch let e as CIBError where e.kind == .noQuorum {
+            // A configuration write (a node's <node> entry, dc-version) in a partition without
+            // quorum: the DC writes it again once the partition has quorum or merges.
+            logger.notice("not written without quorum: \(e.message)")
+            return false
         } catch {
             logger.error("cannot update the CIB: \(error)")
             return false
