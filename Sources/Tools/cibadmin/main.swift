@@ -42,7 +42,7 @@ struct CibAdmin: ParsableCommand {
     @Flag(name: [.customShort("6"), .customLong("md5-sum-versioned")], help: "Print the versioned CIB digest.") var md5Versioned = false
 
     // Options.
-    @Flag(name: [.customShort("f"), .long], help: "Force the action (needed by --erase).") var force = false
+    @Flag(name: [.customShort("f"), .long], help: "Force the action (needed by --erase; on the live cluster, also where this node's partition has no quorum).") var force = false
     @Option(name: [.customShort("t"), .long], help: "Seconds to wait for the operation (accepted for compatibility).") var timeout: Int?
     @Option(name: [.customShort("U"), .long], help: "Run the command with the permissions of the named user.") var user: String?
     @Flag(name: [.customShort("s"), .customLong("sync-call")], help: "Wait for the call to complete (always the case here).") var syncCall = false
