@@ -56,6 +56,8 @@ struct ClusterSimulation {
         case configuration(members: [ProcessGroups.Member], left: [ProcessGroups.Change])
         case message(from: ProcessGroups.Member, payload: [UInt8])
         case cibChanged(CIBPatch)
+        /// The copy was replaced by another member's (a sync at a merge), as crmd's `cibReplaced`.
+        case cibReplaced(CIBPatch, from: String)
         case quorum(Bool)
         case timer(ControllerCore.Timer)
         case localResult(ActionResult)
@@ -167,6 +169,10 @@ struct ClusterSimulation {
     var fencings = 0
     var crashes = 0
     var starts = 0
+
+    /// Nodes whose copy was just replaced, by whose (the notification that follows says so,
+    /// as cibd's does).
+    var replacedBy: [NodeID: String] = [:]
 
     // The admin's CIB changes: acknowledged ones, by number.
     var nextUpdate = 1
@@ -406,8 +412,13 @@ struct ClusterSimulation {
                 case .persist(let cib):
                     disk[id] = cib
                 case .notify(let patch):
-                    nodes[Int(id) - 1].crmd.inbox.append(.cibChanged(patch))
+                    if let from = replacedBy.removeValue(forKey: id) {
+                        nodes[Int(id) - 1].crmd.inbox.append(.cibReplaced(patch, from: from))
+                    } else {
+                        nodes[Int(id) - 1].crmd.inbox.append(.cibChanged(patch))
+                    }
                 case .synced(let from, let version):
+                    replacedBy[id] = from
                     note("\(nodes[Int(id) - 1].name): cib took \(from)'s copy \(version)")
                 case .reply(let request, let result):
                     guard let client = nodes[Int(id) - 1].cibRequests.removeValue(forKey: request) else { continue }
@@ -569,6 +580,17 @@ struct ClusterSimulation {
             if nodes[Int(id) - 1].crmd.ownVersions.remove(patch.target) != nil { return }
             guard nodes[Int(id) - 1].crmd.core.isDC else { return }
             core(id) { $0.onCIBChanged("the CIB changed (now \(patch.target))") }
+            if StatusWrites.namesOtherDC(patch, dcID: String(id)) {
+                // Before anything the change led to (crmd writes it, then hands the change on).
+                note("\(nodes[Int(id) - 1].name): a change named another node as DC: writing dc-uuid again")
+                nodes[Int(id) - 1].crmd.work.insert(contentsOf: recordWork(.becameDC, at: id, report: false), at: 0)
+            }
+        case .cibReplaced(let patch, let from):
+            // As crmd does: the DC joins every member again (its records, dc-uuid among them,
+            // may be gone with its copy).
+            nodes[Int(id) - 1].crmd.ownVersions.removeAll()
+            guard nodes[Int(id) - 1].crmd.core.isDC else { return }
+            core(id) { $0.onCIBReplaced("the CIB was replaced by \(from)'s copy (now \(patch.target))") }
         case .quorum(let q):
             nodes[Int(id) - 1].crmd.work.append(.applyQuorum(q, schedule: true))
         case .timer(let t):

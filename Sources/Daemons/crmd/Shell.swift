@@ -140,6 +140,10 @@ final class ControllerShell: @unchecked Sendable {
         case .cibChanged(let patch):
             if ownVersions.remove(patch.target) != nil { return }
             guard core.isDC else { return }
+            if StatusWrites.namesOtherDC(patch, dcID: String(core.local.nodeID)) {
+                logger.notice("a change named another node as DC (a former DC's write after a merge): writing dc-uuid again")
+                await writeRootAttributes()
+            }
             await perform(core.onCIBChanged("the CIB changed (now \(patch.target))"))
         case .cibReplaced(let patch, let from):
             ownVersions.removeAll()
