@@ -162,6 +162,20 @@ import TestSupport
         return c
     }
 
+    /// A former DC's write of dc-uuid, redone on the merged copy after the merged cluster's DC
+    /// wrote its own, is noticed, so that the DC writes it again (stonithd fences only for the
+    /// controller of the node the CIB names).
+    @Test func aChangeNamingAnotherDCIsNoticed() throws {
+        let base = try CIB.parse(#"<cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0" dc-uuid="1"><configuration><crm_config/><nodes/><resources/><constraints/></configuration><status/></cib>"#)
+        let byOther = try CIBReplica.apply(StatusWrites(nodeID: { $0 }, now: 0).rootAttributes(dc: Self.n3), to: base)
+        #expect(StatusWrites.namesOtherDC(CIBPatch.diff(base, byOther), dcID: "1"))
+        #expect(!StatusWrites.namesOtherDC(CIBPatch.diff(base, byOther), dcID: "3"))
+        let mine = try CIBReplica.apply(StatusWrites(nodeID: { $0 }, now: 0, quorate: false).rootAttributes(dc: Self.n1), to: base)
+        #expect(!StatusWrites.namesOtherDC(CIBPatch.diff(base, mine), dcID: "1"), "have-quorum alone changed")
+        let other = try CIBReplica.apply(.create(XElement("primitive", ["id": "d", "class": "ocf", "provider": "heartbeat", "type": "Dummy"]), section: .resources), to: base)
+        #expect(!StatusWrites.namesOtherDC(CIBPatch.diff(base, other), dcID: "1"))
+    }
+
     /// dc-deadtime counts from when the node is in the membership (the election starts), as in
     /// Pacemaker, not from the controller's start: a controller that waits long for its first
     /// membership (corosync slow to form the ring) still waits the whole dc-deadtime for the
