@@ -22,6 +22,9 @@ public struct CIBError: Error, CustomStringConvertible, Sendable, Equatable {
         case badRequest
         /// More than one element matched where one was required.
         case multiple
+        /// A configuration change asked of a cluster partition without quorum (Pacemaker's
+        /// "Write requires quorum").
+        case noQuorum
     }
 
     public var kind: Kind

@@ -28,7 +28,10 @@ public enum CIBRequest: Codable, Sendable, Hashable {
     case query(section: String?, xpath: String?)
     /// A change: a `CIBReplica.Operation` in its XML form. Answered once the change has been
     /// delivered to every member in the agreed order, applied and written to disk here.
-    case change(operation: String)
+    /// `force`: the change may touch the configuration even without quorum (`cibadmin
+    /// --force`, Pacemaker's cib_quorum_override); otherwise a partition without quorum
+    /// refuses it (`noQuorum`) unless no-quorum-policy is ignore.
+    case change(operation: String, force: Bool? = nil)
     /// From now on, send this connection every change (`CIBEvent.changed`).
     case subscribe
     /// Stop sending changes to this connection.

@@ -47,8 +47,10 @@ public final class CIBClient: Sendable {
 
     /// Makes a change through the cluster. Returns the version it produced, once the change
     /// has been delivered in the agreed order, applied and written to disk on this node.
-    public func change(_ operation: CIBReplica.Operation, timeout: Duration = .seconds(60)) async throws -> CIBVersion {
-        switch try await ipc.request(.change(operation: operation.xml.xmlString(.compact)), timeout: timeout) {
+    /// `force`: touch the configuration even where this node's partition has no quorum
+    /// (refused with `noQuorum` otherwise, unless no-quorum-policy is ignore).
+    public func change(_ operation: CIBReplica.Operation, timeout: Duration = .seconds(60), force: Bool = false) async throws -> CIBVersion {
+        switch try await ipc.request(.change(operation: operation.xml.xmlString(.compact), force: force ? true : nil), timeout: timeout) {
         case .version(let a, let e, let n): return CIBVersion(adminEpoch: a, epoch: e, numUpdates: n)
         case let other: throw Self.failure(other)
         }

@@ -152,13 +152,21 @@ public struct ControllerCore: Sendable {
     /// acts without the nodes it has not heard from, the DC runs no scheduler until every node
     /// of the nodelist is a member or `deadtime` has passed (`Timer.dcDeadtime`). Call it once,
     /// before the first membership.
+    ///
+    /// As in Pacemaker, dc-deadtime counts from when this node is in the membership and the
+    /// election starts (its first membership of the controllers' group that includes it), not
+    /// from the process start: a node whose corosync takes long to form or join a ring does
+    /// not spend the wait before it can hear anybody.
     public mutating func onStart(nodes: [String], deadtime: Duration) -> [Directive] {
         expectedNodes = Set(nodes)
         guard !expectedNodes.subtracting([local.name]).isEmpty, deadtime > .zero else { return [] }
         awaitingNodes = true
-        return [.arm(.dcDeadtime, after: deadtime),
-                .note("waiting up to dc-deadtime (\(deadtime)) for \(expectedNodes.subtracting([local.name]).sorted().joined(separator: ", "))")]
+        deadtimeToArm = deadtime
+        return [.note("will wait up to dc-deadtime (\(deadtime)) for \(expectedNodes.subtracting([local.name]).sorted().joined(separator: ", ")), from this node's first membership")]
     }
+
+    /// dc-deadtime, not yet armed: it is armed at the first membership that includes this node.
+    public private(set) var deadtimeToArm: Duration?
     /// Whether the DC has a transition in progress.
     public var busy: Bool { scheduling || (executor.map { !$0.isFinished } ?? false) }
 
@@ -187,6 +195,13 @@ public struct ControllerCore: Sendable {
         if awaitingNodes, expectedNodes.isSubset(of: Set(members.map(\.name))) {
             awaitingNodes = false
             waitEnded = [.disarm(.dcDeadtime), .note("every node of the nodelist is a member")]
+            deadtimeToArm = nil
+        } else if awaitingNodes, let deadtime = deadtimeToArm, members.contains(local) {
+            // This node is in the membership: the election starts, and dc-deadtime with it.
+            deadtimeToArm = nil
+            let missing = expectedNodes.subtracting(members.map(\.name)).sorted()
+            waitEnded = [.arm(.dcDeadtime, after: deadtime),
+                         .note("in the membership: waiting up to dc-deadtime (\(deadtime)) for \(missing.joined(separator: ", "))")]
         }
         for m in members where !before.contains(m) { joinedAt[m.name] = membershipSequence }
         var out: [Directive] = waitEnded

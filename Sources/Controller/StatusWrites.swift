@@ -41,6 +41,17 @@ public struct StatusWrites: Sendable {
     /// What the DC writes as `dc-version`: the Pacemaker version it is compatible with.
     public static let dcVersion = "2.1.5-swiftha"
 
+    /// Whether a change (not the DC's own) names another node as DC than `dcID`: a controller
+    /// that was DC of a partition until the merge may have had its write of `dc-uuid` redone
+    /// on the merged copy, after the merged cluster's DC wrote its own. The DC then writes
+    /// `dc-uuid` again (stonithd fences only for the controller of the node the CIB names).
+    public static func namesOtherDC(_ patch: CIBPatch, dcID: String) -> Bool {
+        patch.changes.contains { change in
+            guard case .modify(let path, let set, _, _) = change, path == "/cib" else { return false }
+            return set.contains { $0.name == "dc-uuid" && $0.value != dcID }
+        }
+    }
+
     /// `dc-uuid` and `have-quorum` on the `<cib>` element.
     public func rootAttributes(dc: ControllerMember) -> CIBReplica.Operation {
         var e = XElement("cib")

@@ -208,6 +208,8 @@ public struct StonithFailure: Error, Codable, Sendable, Hashable, CustomStringCo
         case agentFailed
         /// stonithd is stopping.
         case shuttingDown
+        /// The client may not ask this (a controller that is not the DC asking to fence).
+        case notAuthorized
     }
 
     public var kind: Kind

@@ -128,6 +128,12 @@ public struct Fencer: Sendable {
     private var executions: [String: FencingOperation] = [:]
     /// Operations whose first device has run (the client's delay is spent).
     private var delaySpent: Set<String> = []
+    /// Results this member multicast and has not yet seen delivered back. One multicast as
+    /// the ring re-formed can be lost with the old ring; it is multicast again at the next
+    /// membership change (a result recorded twice is ignored the second time), so that the
+    /// origin is not left waiting for its whole timeout (found by the whole-cluster
+    /// simulation: soak seed 1458).
+    private var unconfirmed: [String: FenceResult] = [:]
     /// The levels this node offered, by operation.
     private var offered: [String: [[String]]] = [:]
     private var waiters: [String: [UInt64]] = [:]
@@ -238,7 +244,7 @@ public struct Fencer: Sendable {
     public mutating func onMembership(members now: [String], joined: [String], left: [String], at time: Date) -> [Directive] {
         let before = members
         members = now.sorted()
-        var out: [Directive] = []
+        var out: [Directive] = unconfirmed.sorted { $0.key < $1.key }.map { .multicast(.result($0.value)) }
         for gone in left {
             for id in Array(originated.keys) {
                 guard var o = originated[id] else { continue }
@@ -516,17 +522,20 @@ public struct Fencer: Sendable {
     }
 
     /// Multicasts the end of an operation.
-    private func finish(_ id: String, outcome: FenceResult.Outcome, delegate: String?, reason: String, now: Date) -> [Directive] {
+    private mutating func finish(_ id: String, outcome: FenceResult.Outcome, delegate: String?, reason: String, now: Date) -> [Directive] {
         guard let t = tracking[id] else { return [] }
         let state: FenceEvent.State = outcome == .ok ? .done : .failed
         var e = event(of: t.request, state: state, delegate: delegate, reason: reason, completed: now)
         if case .timedOut = outcome { e.timedOut = true }
-        return [.multicast(.result(FenceResult(outcome: outcome, event: e)))]
+        let result = FenceResult(outcome: outcome, event: e)
+        unconfirmed[id] = result
+        return [.multicast(.result(result))]
     }
 
     /// Records a finished operation (delivered, or decided alike on every member).
     private mutating func record(_ r: FenceResult) -> [Directive] {
         let id = r.event.id
+        unconfirmed[id] = nil
         if let known = history[id], known.state != .pending { return [] }
         if history[id] == nil { insert(r.event) } else { history[id] = r.event }
         var out: [Directive] = [.notify(r.event)]

@@ -20,8 +20,9 @@ public struct LiveCIB: Sendable {
         blocking { client in try await client.query() }
     }
 
-    public func apply(_ operation: CIBReplica.Operation) {
-        _ = blocking { client in try await client.change(operation) }
+    /// `force`: even without quorum (cibadmin --force).
+    public func apply(_ operation: CIBReplica.Operation, force: Bool = false) {
+        _ = blocking { client in try await client.change(operation, force: force) }
     }
 
     private func blocking<T: Sendable>(_ body: @escaping @Sendable (CIBClient) async throws -> T) -> T {

@@ -22,6 +22,7 @@ public enum ToolSupport {
         case .io: .noInput
         case .badRequest: .usage
         case .multiple: .multiple
+        case .noQuorum: .quorum
         }
     }
 

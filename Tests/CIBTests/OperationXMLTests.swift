@@ -18,7 +18,7 @@ import Testing
     }
 
     @Test func errorKindsHaveStableNames() {
-        let all: [CIBError.Kind] = [.malformed, .invalid, .notFound, .exists, .versionMismatch, .digestMismatch, .io, .badRequest, .multiple]
+        let all: [CIBError.Kind] = [.malformed, .invalid, .notFound, .exists, .versionMismatch, .digestMismatch, .io, .badRequest, .multiple, .noQuorum]
         for k in all { #expect(CIBError.Kind(name: k.name) == k) }
         #expect(CIBError.Kind(name: "nonsense") == nil)
     }

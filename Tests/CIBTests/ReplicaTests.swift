@@ -274,6 +274,23 @@ import TestSupport
         #expect(c.replicas["node1"]!.cib.configuration.resources.filter { $0.id == "db" }.count == 1)
     }
 
+    /// Found by the whole-cluster simulation (soak seed 1225): a change multicast as the ring
+    /// re-formed was never delivered (lost with the old ring); its origin waited for it
+    /// forever, and so did the DC's controller that had asked, stuck on the membership it knew
+    /// then. A change in flight at a membership change is now redone once the members agree,
+    /// whether or not the old one is still delivered, and answered once.
+    @Test func aChangeLostWithTheOldRingIsRedoneAndAnswered() throws {
+        var c = try Cluster(["node1", "node2", "node3"])
+        c.deliverAll()
+        c.request("node3", 9, .create(Self.primitive("db"), section: .resources))
+        c.channel.removeAll()  // lost as the ring re-formed
+        for n in ["node1", "node2", "node3"] { var r = c.replicas[n]!; let ds = r.onMembership(["node1", "node2", "node3"], view: 2); c.replicas[n] = r; c.handle(n, ds) }
+        c.deliverAll()
+        guard case .success? = c.replies[9] else { Issue.record("never answered: \(String(describing: c.replies[9]))"); return }
+        #expect(c.digests.count == 1)
+        #expect(c.replicas["node1"]!.cib.configuration.resources.filter { $0.id == "db" }.count == 1)
+    }
+
     @Test func messagesSurviveTheirWireForm() throws {
         var c = try Cluster(["node1", "node2"])
         let offer = c.channel[0]

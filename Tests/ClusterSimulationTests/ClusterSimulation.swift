@@ -56,6 +56,8 @@ struct ClusterSimulation {
         case configuration(members: [ProcessGroups.Member], left: [ProcessGroups.Change])
         case message(from: ProcessGroups.Member, payload: [UInt8])
         case cibChanged(CIBPatch)
+        /// The copy was replaced by another member's (a sync at a merge), as crmd's `cibReplaced`.
+        case cibReplaced(CIBPatch, from: String)
         case quorum(Bool)
         case timer(ControllerCore.Timer)
         case localResult(ActionResult)
@@ -142,6 +144,9 @@ struct ClusterSimulation {
 
     let seed: UInt64
     let config: CorosyncConfig
+    /// Whether cibd is told the partition's quorum (and so refuses configuration changes
+    /// without it); SWIFTHA_SIM_CIB_QUORUM=0 replays runs from before it was.
+    let cibFollowsQuorum = ProcessInfo.processInfo.environment["SWIFTHA_SIM_CIB_QUORUM"] != "0"
     let ids: [NodeID]
     var rng: SeededGenerator
     var faults = Faults()
@@ -164,6 +169,10 @@ struct ClusterSimulation {
     var fencings = 0
     var crashes = 0
     var starts = 0
+
+    /// Nodes whose copy was just replaced, by whose (the notification that follows says so,
+    /// as cibd's does).
+    var replacedBy: [NodeID: String] = [:]
 
     // The admin's CIB changes: acknowledged ones, by number.
     var nextUpdate = 1
@@ -246,6 +255,8 @@ struct ClusterSimulation {
         n.joined = []
         n.engine = ClusterEngine(nodeID: id, config: config, ringSeq: ringSeq[id] ?? 0, seed: UInt64(id) &* 77 &+ UInt64(n.incarnation) &+ seed)
         n.cib = CIBGroupMember(member: "\(id):\(n.cibPid)", cib: disk[id] ?? initialCIB)
+        // Without quorum until corosync says otherwise (cibd asks it before joining its group).
+        if cibFollowsQuorum { n.cib.onQuorum(false) }
         n.crmd = Crmd(core: ControllerCore(local: ControllerMember(nodeID: id, name: n.name), uuid: "uuid-\(id)-\(n.incarnation)"))
         n.fencer = Fencer(node: n.name, member: "\(id):\(n.fencerPid)")
         n.executor = Executor()
@@ -313,6 +324,7 @@ struct ClusterSimulation {
         case .quorumChanged(let status):
             if status.quorate != nodes[Int(id) - 1].quorate { note("\(nodes[Int(id) - 1].name): quorum \(status.quorate ? "gained" : "lost")") }
             nodes[Int(id) - 1].quorate = status.quorate
+            if cibFollowsQuorum { nodes[Int(id) - 1].cib.onQuorum(status.quorate) }
             nodes[Int(id) - 1].crmd.inbox.append(.quorum(status.quorate))
         case .processGroup(let e):
             groupEvent(e, at: id)
@@ -400,8 +412,13 @@ struct ClusterSimulation {
                 case .persist(let cib):
                     disk[id] = cib
                 case .notify(let patch):
-                    nodes[Int(id) - 1].crmd.inbox.append(.cibChanged(patch))
+                    if let from = replacedBy.removeValue(forKey: id) {
+                        nodes[Int(id) - 1].crmd.inbox.append(.cibReplaced(patch, from: from))
+                    } else {
+                        nodes[Int(id) - 1].crmd.inbox.append(.cibChanged(patch))
+                    }
                 case .synced(let from, let version):
+                    replacedBy[id] = from
                     note("\(nodes[Int(id) - 1].name): cib took \(from)'s copy \(version)")
                 case .reply(let request, let result):
                     guard let client = nodes[Int(id) - 1].cibRequests.removeValue(forKey: request) else { continue }
@@ -563,6 +580,17 @@ struct ClusterSimulation {
             if nodes[Int(id) - 1].crmd.ownVersions.remove(patch.target) != nil { return }
             guard nodes[Int(id) - 1].crmd.core.isDC else { return }
             core(id) { $0.onCIBChanged("the CIB changed (now \(patch.target))") }
+            if StatusWrites.namesOtherDC(patch, dcID: String(id)) {
+                // Before anything the change led to (crmd writes it, then hands the change on).
+                note("\(nodes[Int(id) - 1].name): a change named another node as DC: writing dc-uuid again")
+                nodes[Int(id) - 1].crmd.work.insert(contentsOf: recordWork(.becameDC, at: id, report: false), at: 0)
+            }
+        case .cibReplaced(let patch, let from):
+            // As crmd does: the DC joins every member again (its records, dc-uuid among them,
+            // may be gone with its copy).
+            nodes[Int(id) - 1].crmd.ownVersions.removeAll()
+            guard nodes[Int(id) - 1].crmd.core.isDC else { return }
+            core(id) { $0.onCIBReplaced("the CIB was replaced by \(from)'s copy (now \(patch.target))") }
         case .quorum(let q):
             nodes[Int(id) - 1].crmd.work.append(.applyQuorum(q, schedule: true))
         case .timer(let t):
@@ -661,6 +689,12 @@ struct ClusterSimulation {
             schedule(reason, at: id)
         case .fence(let target, let action, let timeout, let t, let i):
             note("\(name): asks stonithd to \(action) \(target) (transition \(t))")
+            // stonithd carries out a controller's request only where the CIB names the DC.
+            if let why = FenceRequestAuthorization.refusal(client: "crmd", target: target, localNode: name, cib: nodes[Int(id) - 1].cib.replica.cib) {
+                note("\(name): stonithd: \(why)")
+                nodes[Int(id) - 1].crmd.inbox.append(.fenced(transition: t, index: i, .failed(why)))
+                return
+            }
             let token = UInt64(order + 1) << 8 | UInt64(id)
             nodes[Int(id) - 1].crmd.fenceTokens[token] = (t, i)
             let d = date
@@ -965,7 +999,10 @@ struct ClusterSimulation {
         let all = ids.map { member($0) }
         for id in live {
             let c = nodes[Int(id) - 1].crmd
-            guard c.core.election.members == all else { return "\(nodes[Int(id) - 1].name)'s controller sees \(c.core.election.members.map(\.name))" }
+            guard c.core.election.members == all else {
+                let waiting = c.waiting.map { " (waiting for its CIB request \($0); the cib copy is \(nodes[Int(id) - 1].cib.replica.isSynced ? "synced" : "not synced"), members \(nodes[Int(id) - 1].cib.members))" } ?? ""
+                return "\(nodes[Int(id) - 1].name)'s controller sees \(c.core.election.members.map(\.name))\(waiting), \(c.inbox.count) event(s) unread"
+            }
             guard c.inbox.isEmpty, c.work.isEmpty, c.waiting == nil else { return "\(nodes[Int(id) - 1].name)'s controller is busy" }
         }
         guard let dc = live.first(where: { nodes[Int($0) - 1].crmd.core.isDC }) else { return "no DC" }

@@ -117,10 +117,11 @@ extension ClusterSimulationTests {
                 let running = live.flatMap { id in sim.active[id]!.sorted().map { (id, $0) } }
                 if let (id, rsc) = running.randomElement(using: &pick) { sim.resourceFails(rsc, at: id) }
             default:
-                // An administrator's change, through a node of a quorate partition. (One made
-                // without quorum can be lost when the partitions merge and the newest copy
-                // wins, as in Pacemaker; so can a quorate partition's, when the other side
-                // changed the configuration as often meanwhile. Not checked here.)
+                // An administrator's change, through a node of a quorate partition. (cibd
+                // refuses a configuration change without quorum: one acknowledged there would
+                // be lost when the partitions merge and the newest copy wins, and could outbid
+                // the quorate side's. A node that loses quorum while the change is in flight
+                // answers it with that error.)
                 if let id = live.filter({ sim.nodes[Int($0) - 1].quorate }).randomElement(using: &pick) { sim.adminChange(at: id) }
             }
             t += Int64.random(in: s(0.3)...s(3), using: &pick)

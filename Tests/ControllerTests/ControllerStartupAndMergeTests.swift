@@ -153,12 +153,54 @@ import TestSupport
         c.fencer = { _ in .done }
         for i in c.nodes.indices {
             let d = c.nodes[i].core.onStart(nodes: ["node1", "node2", "node3"], deadtime: .seconds(20))
-            #expect(d.contains(.arm(.dcDeadtime, after: .seconds(20))))
+            // Not armed yet: dc-deadtime counts from the node's first membership.
+            #expect(!d.contains(.arm(.dcDeadtime, after: .seconds(20))) && c.nodes[i].core.deadtimeToArm == .seconds(20))
         }
         c.nodes[2].up = false
         c.membershipChanged()
         #expect(c.settle())
         return c
+    }
+
+    /// A former DC's write of dc-uuid, redone on the merged copy after the merged cluster's DC
+    /// wrote its own, is noticed, so that the DC writes it again (stonithd fences only for the
+    /// controller of the node the CIB names).
+    @Test func aChangeNamingAnotherDCIsNoticed() throws {
+        let base = try CIB.parse(#"<cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0" dc-uuid="1"><configuration><crm_config/><nodes/><resources/><constraints/></configuration><status/></cib>"#)
+        let byOther = try CIBReplica.apply(StatusWrites(nodeID: { $0 }, now: 0).rootAttributes(dc: Self.n3), to: base)
+        #expect(StatusWrites.namesOtherDC(CIBPatch.diff(base, byOther), dcID: "1"))
+        #expect(!StatusWrites.namesOtherDC(CIBPatch.diff(base, byOther), dcID: "3"))
+        let mine = try CIBReplica.apply(StatusWrites(nodeID: { $0 }, now: 0, quorate: false).rootAttributes(dc: Self.n1), to: base)
+        #expect(!StatusWrites.namesOtherDC(CIBPatch.diff(base, mine), dcID: "1"), "have-quorum alone changed")
+        let other = try CIBReplica.apply(.create(XElement("primitive", ["id": "d", "class": "ocf", "provider": "heartbeat", "type": "Dummy"]), section: .resources), to: base)
+        #expect(!StatusWrites.namesOtherDC(CIBPatch.diff(base, other), dcID: "1"))
+    }
+
+    /// dc-deadtime counts from when the node is in the membership (the election starts), as in
+    /// Pacemaker, not from the controller's start: a controller that waits long for its first
+    /// membership (corosync slow to form the ring) still waits the whole dc-deadtime for the
+    /// others once it is in it; one whose first membership has every node waits for nothing.
+    @Test func dcDeadtimeCountsFromTheFirstMembershipNotFromTheStart() {
+        var core = ControllerCore(local: Self.n1, uuid: "u")
+        let started = core.onStart(nodes: ["node1", "node2", "node3"], deadtime: .seconds(20))
+        #expect(!started.contains { if case .arm(.dcDeadtime, _) = $0 { return true }; return false }, "\(started)")
+        #expect(core.awaitingNodes && core.deadtimeToArm == .seconds(20))
+        // Whatever time passes before it, the first membership (this node alone) arms it.
+        let first = core.onMembership([Self.n1])
+        #expect(first.contains(.arm(.dcDeadtime, after: .seconds(20))), "\(first)")
+        #expect(core.awaitingNodes && core.deadtimeToArm == nil)
+        // It is not armed again at later memberships (it would never pass with nodes coming
+        // and going); the last node of the nodelist joining ends the wait.
+        let second = core.onMembership([Self.n1, Self.n2])
+        #expect(!second.contains { if case .arm(.dcDeadtime, _) = $0 { return true }; return false }, "\(second)")
+        let all = core.onMembership([Self.n1, Self.n2, Self.n3])
+        #expect(all.contains(.disarm(.dcDeadtime)) && !core.awaitingNodes)
+
+        // Every node in the first membership: nothing is armed, nothing awaited.
+        var full = ControllerCore(local: Self.n2, uuid: "u")
+        _ = full.onStart(nodes: ["node1", "node2", "node3"], deadtime: .seconds(20))
+        let d = full.onMembership([Self.n1, Self.n2, Self.n3])
+        #expect(!d.contains { if case .arm(.dcDeadtime, _) = $0 { return true }; return false } && !full.awaitingNodes)
     }
 
     /// dc-deadtime: at start the DC waits for the nodes of the nodelist before acting as if they

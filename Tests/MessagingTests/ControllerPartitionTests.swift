@@ -100,10 +100,17 @@ import Glibc
         }
         let recorded = await ControllerProcessTests.waitFor(30) { started(x.name, in: nodes[0]) }
         #expect(recorded, "the majority's copy does not record d1 started on \(x.name)")
-        // The minority makes a configuration change: its copy will be the one kept.
-        let change = ControllerProcessTests.retrying { try? Tool.run("crm_attribute", ["--type", "crm_config", "--name", "batch-limit", "--update", "30"],
-                                                                     env: ["SWIFTHA_ROOT": nodes[2].root]) }
-        #expect(change?.status == 0, "crm_attribute on node3: \(change?.stderr ?? "")")
+        // The minority has no quorum: a configuration change is refused, with Pacemaker's exit
+        // code for it (106) and what to do, rather than acknowledged and lost at the merge.
+        let refused = ControllerProcessTests.retrying { try? Tool.run("crm_attribute", ["--type", "crm_config", "--name", "batch-limit", "--update", "30"],
+                                                                      env: ["SWIFTHA_ROOT": nodes[2].root]) }
+        #expect(refused?.status == 106 && (refused?.stderr ?? "").contains("has no quorum: configuration changes are refused"),
+                "crm_attribute on node3 without quorum: \(refused?.status ?? -1) \(refused?.stderr ?? "")")
+        // Forced (cibadmin --force, Pacemaker's quorum override), it is taken: node3's copy
+        // will be the one kept at the merge.
+        let change = ControllerProcessTests.retrying { nodes[2].cibadmin(["--modify", "--force", "--allow-create", "--scope", "crm_config", "--xml-text",
+            #"<cluster_property_set id="cib-bootstrap-options"><nvpair id="cib-bootstrap-options-batch-limit" name="batch-limit" value="30"/></cluster_property_set>"#]) }
+        #expect(change?.status == 0, "cibadmin --force on node3: \(change?.stderr ?? "")")
         #expect(!started(x.name, in: nodes[2]), "node3's copy knows of d1 on \(x.name)")
 
         // The heal: node3's copy wins the sync (the higher epoch), the DC re-reads the histories.

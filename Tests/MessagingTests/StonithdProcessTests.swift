@@ -1,4 +1,5 @@
 import CIB
+import CIBClient
 import Foundation
 import Stonith
 import Testing
@@ -231,6 +232,34 @@ final class StonithdNode: @unchecked Sendable {
         let none = try stonithds[0].admin(["-F", "node9", "-t", "20"])
         #expect(none.status == 105, "\(none.status) \(none.stderr)")
         #expect(none.stderr.contains("Couldn't fence node9: No such device (no fence device can fence node9"), "\(none.stderr)")
+
+        // Only the DC's controller may fence (as in Pacemaker, the DC decides fencing): a
+        // controller's request is refused, and logged, on a node the CIB does not name as DC
+        // (no dc-uuid yet; then node1's), and carried out on the DC's node; stonith_admin,
+        // above, is obeyed anywhere.
+        func refusal(_ client: StonithClient) async -> StonithFailure? {
+            do {
+                _ = try await client.fence(target: "node4", timeout: .seconds(20))
+                return nil
+            } catch {
+                return error as? StonithFailure
+            }
+        }
+        let crmd2 = try await StonithClient.connect(root: c[2].root, name: "crmd")
+        let noDC = await refusal(crmd2)
+        #expect(noDC?.kind == .notAuthorized && noDC?.message.contains("the CIB names no DC") == true, "\(String(describing: noDC))")
+        let cib1 = try await CIBClient.connect(root: c[1].root)
+        for i in 1...3 { _ = try await cib1.change(.modify(XElement("node", ["id": "\(i)", "uname": "node\(i)"]), section: .nodes, allowCreate: true)) }
+        _ = try await cib1.change(.xpath("/cib", .modify(XElement("cib", ["dc-uuid": "1"]))))
+        await cib1.close()
+        let notDC = await refusal(crmd2)
+        #expect(notDC?.kind == .notAuthorized && notDC?.message.contains("node2 is not the DC (the CIB names node1") == true, "\(String(describing: notDC))")
+        #expect(stonithds[1].log.contains("refuses crmd's request to fence node4"), "\(stonithds[1].log.suffix(1500))")
+        await crmd2.close()
+        let crmd1 = try await StonithClient.connect(root: c[1].root, name: "crmd")
+        let byDC = try await crmd1.fence(target: "node4", timeout: .seconds(30))
+        #expect(!byDC.succeeded && (byDC.reason ?? "").contains("power switch unreachable"), "the DC's request was not carried out: \(byDC)")
+        await crmd1.close()
 
         // An agent of Debian's fence-agents, unchanged, carries out a fencing: fence_dummy
         // keeps the "power" state of its plug in a file.

@@ -34,6 +34,15 @@ public struct CIBGroupMember: Sendable {
     public private(set) var replica: CIBReplica
     /// The current configuration's members as CPG reported them.
     public private(set) var members: [String] = []
+    /// Whether this member's copy has been the agreed one at least once since it started:
+    /// from then on its node's transient attributes are live values (set while this process
+    /// ran), not leftovers of an earlier boot read from disk.
+    private var everSynced = false
+    /// Requests this member makes itself (the rewrite of its node's transient attributes);
+    /// counted down from the top of the request numbers, so no client's number is taken, and
+    /// their replies are not handed to the shell.
+    private var ownRequest = UInt64.max
+    private var ownRequests: Set<UInt64> = []
     private var unsyncedTicks = 0
     private var resyncsSent = 0
     /// Ticks (of about a second) unsynced before asking for a new round of agreement.
@@ -57,7 +66,7 @@ public struct CIBGroupMember: Sendable {
     public mutating func onConfigurationChange(_ names: [String]) -> [Directive] {
         members = names
         unsyncedTicks = 0
-        return replica.onMembership(names, view: Self.viewNumber(names)).map { .replica($0) }
+        return filtered(replica.onMembership(names, view: Self.viewNumber(names)))
     }
 
     /// A group message, parsed; a resync request or a replica message.
@@ -66,15 +75,63 @@ public struct CIBGroupMember: Sendable {
             guard members.contains(sender), let n = e["n"] else { return [] }
             unsyncedTicks = 0
             return [.resyncing(from: sender, count: n)]
-                + replica.onMembership(members, view: Self.viewNumber(members + ["resync \(sender) \(n)"])).map { .replica($0) }
+                + filtered(replica.onMembership(members, view: Self.viewNumber(members + ["resync \(sender) \(n)"])))
         }
         let message = try CIBReplica.Message(xml: e)
-        return replica.onDeliver(message).map { .replica($0) }
+        let before = replica.cib
+        let wasSynced = replica.isSynced
+        let out = replica.onDeliver(message)
+        return filtered(out) + keepingTransientAttributes(of: before, after: out, wasSynced: wasSynced)
+    }
+
+    /// The CIB node id of this member's node (the `nodeid` of its `nodeid:pid` name).
+    public var nodeID: String { String(replica.localName.prefix { $0 != ":" }) }
+
+    /// When partitions merge, one partition's copy is kept whole, and the other's status with
+    /// it: the transient attributes (`--lifetime reboot`, fail counts) of the nodes of the
+    /// partition whose copy lost would be gone. As Pacemaker's attribute manager writes its
+    /// node's attributes again after such a sync, each member whose copy was replaced puts back
+    /// the transient attributes its node had (merged into what the new copy has for it; its
+    /// own values win), through the group like any change. Only live values: a member that
+    /// was never synced since it started (its copy read from disk, of an earlier boot) keeps
+    /// nothing.
+    private mutating func keepingTransientAttributes(of before: CIB, after out: [CIBReplica.Directive], wasSynced: Bool) -> [Directive] {
+        let replaced = out.contains { if case .synced = $0 { return true }; return false }
+        defer { if replica.isSynced { everSynced = true } }
+        guard replaced, !wasSynced, replica.isSynced, everSynced else { return [] }
+        let path = "/cib/status/node_state[@id='\(nodeID)']"
+        guard let old = (try? before.root.xpathElements(path + "/transient_attributes"))?.first, !old.elements.isEmpty else { return [] }
+        let now = (try? replica.cib.root.xpathElements(path + "/transient_attributes"))?.first
+        // Nothing to do when the new copy already has every value.
+        var merged = now ?? XElement("transient_attributes", ["id": nodeID])
+        CIB.merge(old, into: &merged)
+        if let now, merged == now { return [] }
+        var state = XElement("node_state", ["id": nodeID])
+        if let uname = (try? before.root.xpathElements(path))?.first?["uname"] { state["uname"] = uname }
+        state.append(old)
+        let request = ownRequest
+        ownRequest -= 1
+        ownRequests.insert(request)
+        return filtered(replica.onRequest(request, .modify(state, section: .status, allowCreate: true)))
+    }
+
+    /// The replica's directives, without the replies to this member's own requests.
+    private mutating func filtered(_ directives: [CIBReplica.Directive]) -> [Directive] {
+        directives.compactMap { d in
+            if case .reply(let request, _) = d, ownRequests.remove(request) != nil { return nil }
+            return .replica(d)
+        }
     }
 
     /// A client's change (see `CIBReplica.onRequest`).
-    public mutating func onRequest(_ request: UInt64, _ op: CIBReplica.Operation, stamp: CIBReplica.Stamp? = nil) -> [Directive] {
-        replica.onRequest(request, op, stamp: stamp).map { .replica($0) }
+    public mutating func onRequest(_ request: UInt64, _ op: CIBReplica.Operation, stamp: CIBReplica.Stamp? = nil,
+                                   quorumOverride: Bool = false) -> [Directive] {
+        filtered(replica.onRequest(request, op, stamp: stamp, quorumOverride: quorumOverride))
+    }
+
+    /// The partition's quorum changed (see `CIBReplica.onQuorum`).
+    public mutating func onQuorum(_ quorate: Bool) {
+        replica.onQuorum(quorate)
     }
 
     /// About once a second: asks for a new round of agreement when this copy has been

@@ -22,12 +22,13 @@ extension CIBError.Kind {
         case .io: "io"
         case .badRequest: "badRequest"
         case .multiple: "multiple"
+        case .noQuorum: "noQuorum"
         }
     }
 
     /// The kind with this `name`, or nil.
     public init?(name: String) {
-        let all: [CIBError.Kind] = [.malformed, .invalid, .notFound, .exists, .versionMismatch, .digestMismatch, .io, .badRequest, .multiple]
+        let all: [CIBError.Kind] = [.malformed, .invalid, .notFound, .exists, .versionMismatch, .digestMismatch, .io, .badRequest, .multiple, .noQuorum]
         guard let k = all.first(where: { $0.name == name }) else { return nil }
         self = k
     }

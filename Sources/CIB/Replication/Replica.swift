@@ -96,6 +96,33 @@ public struct CIBReplica: Sendable {
     private var inFlight: [UInt64: Operation] = [:]
     /// The stamps of requests not yet answered (kept for redoing them).
     private var stamps: [UInt64: Stamp] = [:]
+    /// Requests not yet answered that may change the configuration without quorum
+    /// (`quorumOverride`).
+    private var overrides: Set<UInt64> = []
+    /// Whether this member's partition has quorum, as the cluster layer last said (`onQuorum`);
+    /// true until told.
+    public private(set) var quorate = true
+
+    /// The partition's quorum changed.
+    ///
+    /// Without quorum, a change of the configuration (one that raises `epoch` or
+    /// `admin_epoch`) is refused (`CIBError.Kind.noQuorum`) unless no-quorum-policy is
+    /// ignore or the client overrides it (Pacemaker's cib_quorum_override, `cibadmin
+    /// --force`). When partitions merge, the newest copy is kept whole: a configuration
+    /// change acknowledged in a partition without quorum would be lost as soon as the quorate
+    /// partition changed its configuration, and a change acknowledged in the quorate
+    /// partition could be outbid by the other side's. Refused, the client learns it at once
+    /// and can retry where the cluster has quorum. Status changes (num_updates) are taken:
+    /// they are each partition's own record, and the DC writes them again after a merge.
+    public mutating func onQuorum(_ quorate: Bool) {
+        self.quorate = quorate
+    }
+
+    /// Whether the copy says no-quorum-policy=ignore (a partition without quorum then acts as
+    /// if it had it, and so may change the configuration).
+    static func ignoresQuorum(_ cib: CIB) -> Bool {
+        cib.configuration.clusterOption("no-quorum-policy") == "ignore"
+    }
 
     public init(localName: String, cib: CIB, maxAttempts: Int = 5) {
         self.localName = localName
@@ -107,8 +134,11 @@ public struct CIBReplica: Sendable {
 
     /// A client asks for a change. It is checked against the local copy at once (a bad
     /// request is refused without a round trip) and multicast.
-    public mutating func onRequest(_ request: UInt64, _ op: Operation, stamp: Stamp? = nil) -> [Directive] {
+    /// `quorumOverride`: the change may touch the configuration even without quorum (see
+    /// `onQuorum`).
+    public mutating func onRequest(_ request: UInt64, _ op: Operation, stamp: Stamp? = nil, quorumOverride: Bool = false) -> [Directive] {
         if let stamp { stamps[request] = stamp }
+        if quorumOverride { overrides.insert(request) }
         guard isSynced else {
             queued.append((request, op))
             return []
@@ -126,9 +156,16 @@ public struct CIBReplica: Sendable {
                 // without quorum outbid the quorate partition's real changes at the next merge,
                 // where the newest copy wins.
                 stamps[request] = nil
+                overrides.remove(request)
                 return [.reply(request: request, .success(cib.version))]
             }
             let configChanged = next.version.adminEpoch != cib.version.adminEpoch || next.version.epoch != cib.version.epoch
+            if configChanged && !quorate && !overrides.contains(request) && !Self.ignoresQuorum(cib) {
+                stamps[request] = nil
+                return [.reply(request: request, .failure(CIBError(.noQuorum,
+                    "this node's cluster partition has no quorum: configuration changes are refused, as they could be lost when the partitions merge; "
+                    + "make the change on a node of the quorate partition, or once the cluster is whole again (no-quorum-policy=ignore or cibadmin --force allow it, at that risk)")))]
+            }
             if configChanged, let stamp = stamps[request] {
                 next = stamp.applied(to: next)
                 patch = CIBPatch.diff(cib, next)
@@ -137,6 +174,7 @@ public struct CIBReplica: Sendable {
             return [.multicast(.change(origin: localName, request: request, attempt: attempt, patch: patch, operation: op))]
         } catch {
             stamps[request] = nil
+            overrides.remove(request)
             return [.reply(request: request, .failure(error))]
         }
     }
@@ -217,6 +255,7 @@ public struct CIBReplica: Sendable {
             var out: [Directive] = [.persist(next), .notify(patch)]
             if origin == localName, inFlight.removeValue(forKey: request) != nil {
                 stamps[request] = nil
+                overrides.remove(request)
                 out.append(.reply(request: request, .success(next.version)))
             }
             return out
@@ -226,6 +265,7 @@ public struct CIBReplica: Sendable {
             guard origin == localName, inFlight.removeValue(forKey: request) != nil else { return [] }
             if attempt >= maxAttempts {
                 stamps[request] = nil
+                overrides.remove(request)
                 return [.reply(request: request, .failure(CIBError(.versionMismatch, "the change kept conflicting with concurrent changes (\(attempt) attempts); try again")))]
             }
             return propose(request, op, attempt: attempt + 1)
@@ -241,6 +281,15 @@ public struct CIBReplica: Sendable {
         view = newView
         offers = [:]
         isSynced = false
+        // Changes multicast in the configuration that just ended and not yet delivered back:
+        // those the group still delivers arrive before the members agree on a copy, and are
+        // dropped by everyone alike; those it never delivers (sent as the ring re-formed, and
+        // lost with it) would otherwise wait for their answer forever, and the client with
+        // them (found by the whole-cluster simulation, seed 1225: a DC's controller stuck on a
+        // write, and on the membership it knew then). Both are redone once synced.
+        // (Proposed before those still queued: redone first.)
+        queued = inFlight.sorted(by: { $0.key < $1.key }).map { ($0.key, $0.value) } + queued
+        inFlight = [:]
         return [.multicast(.offer(from: localName, view: view, version: cib.version, digest: cib.digest))]
     }
 

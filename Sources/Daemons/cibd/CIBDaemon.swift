@@ -98,6 +98,8 @@ struct CIBDaemonCommand: AsyncParsableCommand {
             await corosync.close()
             throw ExitCode(CRMExit.unavailable.rawValue)
         }
+        // The partition's quorum, before any change is taken (configuration changes need it).
+        if let q = try? await corosync.quorumState() { await core.onQuorum(q.quorate || !q.providerConfigured) }
         let group: CPGHandle
         do {
             group = try await corosync.join("cib")
@@ -121,6 +123,17 @@ struct CIBDaemonCommand: AsyncParsableCommand {
             tasks.addTask {
                 for await event in group.events { await core.onEvent(event) }
                 return .corosyncLost
+            }
+            tasks.addTask {
+                // corosync's quorum changes (asked again every second while it cannot be).
+                while !Task.isCancelled {
+                    if let stream = try? await corosync.quorumChanges() {
+                        if let q = try? await corosync.quorumState() { await core.onQuorum(q.quorate || !q.providerConfigured) }
+                        for await q in stream { await core.onQuorum(q.quorate || !q.providerConfigured) }
+                    }
+                    if (try? await Task.sleep(for: .seconds(1))) == nil { break }
+                }
+                return .signal(SIGTERM)
             }
             tasks.addTask {
                 // The resync timer (see CIBCore).

@@ -76,6 +76,15 @@ actor CIBCore {
         }
     }
 
+    /// corosync's quorum for this node's partition: without it, configuration changes are
+    /// refused (see `CIBReplica.onQuorum`).
+    func onQuorum(_ quorate: Bool) {
+        guard quorate != replica.quorate else { return }
+        logger.notice(quorate ? "the partition has quorum: configuration changes are taken again"
+                              : "the partition has no quorum: configuration changes are refused unless forced or no-quorum-policy=ignore")
+        group.onQuorum(quorate)
+    }
+
     /// Called about once a second: asks for a new round of agreement when this copy has been
     /// unsynced for `CIBGroupMember.resyncTicks` ticks.
     func tick() {
@@ -137,7 +146,7 @@ actor CIBCore {
             } catch {
                 return Self.failure(error)
             }
-        case .change(let text):
+        case .change(let text, let force):
             let op: CIBReplica.Operation
             do {
                 op = try CIBReplica.Operation(xml: try XElement.parse(text, source: "the change request"))
@@ -152,7 +161,7 @@ actor CIBCore {
             let result = await withCheckedContinuation { (c: CheckedContinuation<Result<CIBVersion, CIBError>, Never>) in
                 self.assumeIsolated { core in
                     core.pending[id] = c
-                    core.perform(core.group.onRequest(id, op, stamp: stamp))
+                    core.perform(core.group.onRequest(id, op, stamp: stamp, quorumOverride: force ?? false))
                 }
             }
             switch result {

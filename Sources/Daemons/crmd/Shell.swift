@@ -140,6 +140,10 @@ final class ControllerShell: @unchecked Sendable {
         case .cibChanged(let patch):
             if ownVersions.remove(patch.target) != nil { return }
             guard core.isDC else { return }
+            if StatusWrites.namesOtherDC(patch, dcID: String(core.local.nodeID)) {
+                logger.notice("a change named another node as DC (a former DC's write after a merge): writing dc-uuid again")
+                await writeRootAttributes()
+            }
             await perform(core.onCIBChanged("the CIB changed (now \(patch.target))"))
         case .cibReplaced(let patch, let from):
             ownVersions.removeAll()
@@ -544,6 +548,11 @@ final class ControllerShell: @unchecked Sendable {
             if ownVersions.count > 4096 { ownVersions.removeAll() }
             return true
         } catch let e as CIBError where e.kind == .notFound && quietIfMissing {
+            return false
+        } catch let e as CIBError where e.kind == .noQuorum {
+            // A configuration write (a node's <node> entry, dc-version) in a partition without
+            // quorum: the DC writes it again once the partition has quorum or merges.
+            logger.notice("not written without quorum: \(e.message)")
             return false
         } catch {
             logger.error("cannot update the CIB: \(error)")

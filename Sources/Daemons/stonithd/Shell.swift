@@ -75,6 +75,21 @@ actor FencerShell {
 
     // MARK: - Clients
 
+    /// Why a controller's fencing request is refused (`FenceRequestAuthorization`): read from
+    /// cibd's current copy, not from the copy this shell last followed, so that a DC whose
+    /// `dc-uuid` write was just acknowledged is not refused for a notification still on its way.
+    private func controllerRefusal(client: String, target: String) async -> String? {
+        do {
+            let cib = try await CIBClient.connect(root: root, timeout: .seconds(5))
+            let copy: Result<CIB, any Error>
+            do { copy = .success(try await cib.query()) } catch { copy = .failure(error) }
+            await cib.close()
+            return FenceRequestAuthorization.refusal(client: client, target: target, localNode: node, cib: try copy.get())
+        } catch {
+            return "stonithd on \(node) refuses \(client)'s request to fence \(target): cannot read the CIB from cibd to check that \(node) is the DC (\(error)); only the DC's controller may fence"
+        }
+    }
+
     func handle(_ request: StonithRequest, from connection: IPCConnection<StonithAPI>) async -> StonithReply {
         switch request {
         case .fence(let target, let action, let ms, let client, let delay):
@@ -83,6 +98,10 @@ actor FencerShell {
             }
             guard ms > 0 else { return .failure(StonithFailure(.invalidRequest, "the timeout must be positive (got \(ms) ms)")) }
             if let why = FenceDevice.delayProblem(delay) { return .failure(StonithFailure(.invalidRequest, why)) }
+            if FenceRequestAuthorization.isController(client), let why = await controllerRefusal(client: client, target: target) {
+                logger.warning("\(why)")
+                return .failure(StonithFailure(.notAuthorized, why))
+            }
             let who = "\(client).\(connection.peer.pid)"
             return .result(await wait { token, now in
                 fencer.onFenceRequest(token: token, target: target, action: action, timeout: .milliseconds(Int64(ms)), client: who, delay: delay, now: now)

@@ -42,7 +42,7 @@ struct CibAdmin: ParsableCommand {
     @Flag(name: [.customShort("6"), .customLong("md5-sum-versioned")], help: "Print the versioned CIB digest.") var md5Versioned = false
 
     // Options.
-    @Flag(name: [.customShort("f"), .long], help: "Force the action (needed by --erase).") var force = false
+    @Flag(name: [.customShort("f"), .long], help: "Force the action (needed by --erase; on the live cluster, also where this node's partition has no quorum).") var force = false
     @Option(name: [.customShort("t"), .long], help: "Seconds to wait for the operation (accepted for compatibility).") var timeout: Int?
     @Option(name: [.customShort("U"), .long], help: "Run the command with the permissions of the named user.") var user: String?
     @Flag(name: [.customShort("s"), .customLong("sync-call")], help: "Wait for the call to complete (always the case here).") var syncCall = false
@@ -157,7 +157,7 @@ struct CibAdmin: ParsableCommand {
             ToolSupport.fail(program, "the change was refused because it makes the configuration invalid (nothing was written); fix the problems above, or add --force to write it anyway", .config)
         }
         if let live {
-            live.apply(liveOperation(command, xml: xml, section: section, result: cib))
+            live.apply(liveOperation(command, xml: xml, section: section, result: cib), force: force)
         } else {
             location.save(cib, original: before, program: program)
         }

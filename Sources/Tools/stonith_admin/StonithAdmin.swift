@@ -249,6 +249,7 @@ struct StonithAdmin: AsyncParsableCommand {
             case .notFound: return .noSuchObject
             case .agentFailed: return .error
             case .shuttingDown: return .disconnect
+            case .notAuthorized: return .insufficientPrivileges
             }
         }
         if let e = error as? IPCError {
