@@ -69,6 +69,7 @@ struct Corosyncd: ParsableCommand {
     var foreground = false
 
     func run() throws {
+        ParentWatch.start(program: "corosyncd")
         let env = NodeEnvironment(root: root, node: node)
         let startup: Startup
         do {

@@ -55,6 +55,7 @@ struct LRMDaemon: AsyncParsableCommand {
     }
 
     func run() async throws {
+        ParentWatch.start(program: "lrmd")
         bootstrapLogging(program: "lrmd", level: verbose ? .debug : .info)
         let logger = Logger(label: "lrmd")
         let env = NodeEnvironment(root: root, node: node)

@@ -15,7 +15,8 @@ struct Pacemakerd: ParsableCommand {
         discussion: """
         Starts corosyncd, cibd, stonithd, lrmd and crmd in that order, passing each --root and
         --node. A daemon that dies is restarted; one that dies more than 5 times in 60 s makes
-        pacemakerd stop the node's daemons and exit 1. SIGTERM stops them, crmd first.
+        pacemakerd stop the node's daemons and exit 1. Each daemon stops (SIGTERM) when
+        pacemakerd exits, however it exits. SIGTERM stops them, crmd first.
         The root and node name come from --root/--node or SWIFTHA_ROOT/SWIFTHA_NODE.
         """)
 
@@ -27,6 +28,7 @@ struct Pacemakerd: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Log debug messages.") var verbose = false
 
     func run() throws {
+        ParentWatch.start(program: "pacemakerd")
         bootstrapLogging(program: "pacemakerd", level: verbose ? .debug : .info)
         let env = NodeEnvironment(root: root, node: node)
         let dir = daemonsFrom ?? URL(fileURLWithPath: Self.ownExecutable()).deletingLastPathComponent().path
@@ -157,6 +159,9 @@ final class SupervisorShell: @unchecked Sendable {
         environment["SWIFTHA_ROOT"] = env.root
         if let node = env.node { environment["SWIFTHA_NODE"] = node }
         environment["NOTIFY_SOCKET"] = notifyPath(name)
+        // A daemon stops when pacemakerd exits, even by SIGKILL: a pacemakerd started again
+        // does not adopt the daemons of the one before, it would start a second set.
+        environment[ParentWatch.variable] = String(getpid())
         var pid: pid_t = 0
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
