@@ -7,23 +7,24 @@ import Glibc
 #endif
 
 /// Makes a daemon stop when the process that started it exits, when that process asks for it
-/// by putting its own PID in `SWIFTHA_DIE_WITH_PARENT`: tests do, so that a killed test run
-/// leaves no daemon behind, and pacemakerd does for the daemons it starts.
+/// by putting a PID in `SWIFTHA_DIE_WITH_PARENT`: its own (tests do, so that a killed test run
+/// leaves no daemon behind), or the one it was itself told to watch (pacemakerd passes its
+/// own value on, so that the daemons of a test's pacemakerd stop with the test too).
 ///
 /// `prctl(PR_SET_PDEATHSIG)` is not used: it fires when the *thread* that forked the child
 /// exits, and both the test runner and pacemakerd spawn from pool threads that come and go.
-/// A pidfd of the parent reports the exit of the whole process instead.
+/// A pidfd of the process reports the exit of the whole process instead.
 public enum ParentWatch {
     public static let variable = "SWIFTHA_DIE_WITH_PARENT"
 
-    /// The parent being watched, once `start` found the variable.
-    public private(set) nonisolated(unsafe) static var parent: pid_t?
+    /// The process being watched, once `start` found the variable.
+    public private(set) nonisolated(unsafe) static var watched: pid_t?
     private nonisolated(unsafe) static var sources: [any DispatchSourceProtocol] = []
 
-    /// Reads (and removes, so that agents do not inherit it) `SWIFTHA_DIE_WITH_PARENT`. When it
-    /// names this process's parent, the parent's exit sends this process SIGTERM (its normal
-    /// shutdown), and SIGKILL 30 s later if that shutdown hangs. When the parent is already
-    /// gone, this process exits at once. Call it first thing in a daemon's `run()`.
+    /// Reads (and removes, so that agents do not inherit it) `SWIFTHA_DIE_WITH_PARENT`. The
+    /// exit of the process it names sends this process SIGTERM (its normal shutdown), and
+    /// SIGKILL 30 s later if that shutdown hangs. When that process is already gone, this
+    /// process exits at once. Call it first thing in a daemon's `run()`.
     public static func start(program: String) {
         guard let raw = getenv(variable) else { return }
         let value = String(cString: raw)
@@ -32,15 +33,15 @@ public enum ParentWatch {
             say("\(program): ignoring \(variable)=\(value): it must be the PID of the process that started \(program)")
             return
         }
-        // The pidfd is opened before the parent is checked: if getppid() still is `expected`
-        // afterwards, the pidfd refers to the real parent and reports its exit however soon
-        // it comes; otherwise the parent has already gone.
+        // The pidfd is opened first: when `expected` is the parent and getppid() still says
+        // so afterwards, the pidfd refers to it and reports its exit however soon it comes.
+        // (Another process, named by a parent that was told to watch it, is taken by its PID.)
         let fd = pidfd_open(expected, 0)
-        guard getppid() == expected else {
-            say("\(program): the process that started it (PID \(expected)) has already exited; not starting")
+        guard getppid() == expected || fd >= 0 else {
+            say("\(program): the process it was to stop with (PID \(expected)) has already exited; not starting")
             exit(0)
         }
-        parent = expected
+        watched = expected
         let queue = DispatchQueue(label: "parent-watch")
         if fd >= 0 {
             let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
@@ -66,7 +67,7 @@ public enum ParentWatch {
     }
 
     private static func parentExited(program: String, parent: pid_t, queue: DispatchQueue) {
-        say("\(program): the process that started it (PID \(parent)) exited: stopping")
+        say("\(program): the process it stops with (PID \(parent)) exited: stopping")
         kill(getpid(), SIGTERM)
         queue.asyncAfter(deadline: .now() + .seconds(30)) {
             say("\(program): still running 30 s after its parent exited: killing itself")

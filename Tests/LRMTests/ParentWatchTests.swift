@@ -68,42 +68,83 @@ import Glibc
         #expect(node.log.contains("lrmd stopped"), "lrmd stops cleanly (SIGTERM), not by a kill: \(node.log)")
     }
 
-    /// A daemon whose parent has gone before it looked does not start at all.
-    @Test func lrmdDoesNotStartWhenItsParentIsAlreadyGone() throws {
+    /// A daemon whose process to stop with has gone before it looked does not start at all.
+    @Test func lrmdDoesNotStartWhenTheProcessToStopWithIsAlreadyGone() throws {
         let node = try LRMNode(name: "late")
-        // PID 1 is never lrmd's parent here; a PID that is not its parent stands for one that
-        // died (and was maybe reused) before lrmd looked.
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
         let r = try Tool.run("lrmd", ["--root", node.root, "--node", "late", "--ocf-root", node.ocfRoot],
-                             env: ["SWIFTHA_DIE_WITH_PARENT": "1"])
+                             env: ["SWIFTHA_DIE_WITH_PARENT": String(gone.processIdentifier)])
         #expect(r.status == 0 && r.stderr.contains("has already exited; not starting"), "\(r)")
         #expect(!FileManager.default.fileExists(atPath: node.socketPath))
     }
 
-    /// pacemakerd ties the daemons it starts to itself: pacemakerd SIGKILLed, its lrmd stops.
-    @Test func pacemakerdsDaemonsStopWhenPacemakerdIsKilled() async throws {
+    /// pacemakerd started by a short-lived shell that names itself: pacemakerd passes the PID
+    /// on to its daemons; the shell SIGKILLed, pacemakerd and its lrmd stop.
+    @Test func aTestsPacemakerdAndItsDaemonsStopWhenTheTestGoes() async throws {
         let node = try LRMNode(name: "pm")
         let out = node.base + "/pacemakerd.out"
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        let p = Process()
-        p.executableURL = Tool.binDir.appendingPathComponent("pacemakerd")
-        p.arguments = ["--root", node.root, "--node", "pm", "--daemons", "lrmd"]
-        p.environment = TestDaemon.tied(ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SWIFTHA_") && $0.key != "NOTIFY_SOCKET" })
-        p.standardOutput = FileHandle(forWritingAtPath: out)
-        p.standardError = FileHandle(forWritingAtPath: out)
-        try p.run()
-        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+        let pidFile = node.base + "/pacemakerd.pid"
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", """
+            SWIFTHA_DIE_WITH_PARENT=$$ "$0" --root "$1" --node pm --daemons lrmd >"$2" 2>&1 &
+            echo $! > "$3"
+            wait
+            """, Tool.binDir.appendingPathComponent("pacemakerd").path, node.root, out, pidFile]
+        shell.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SWIFTHA_") && $0.key != "NOTIFY_SOCKET" }
+        try shell.run()
+        defer { if shell.isRunning { kill(shell.processIdentifier, SIGKILL); shell.waitUntilExit() } }
+        guard let pacemakerd = await Self.pid(in: pidFile) else {
+            Issue.record("the shell did not start pacemakerd")
+            return
+        }
+        defer { if !Self.gone(pacemakerd) { kill(pacemakerd, SIGKILL) } }
         let log = { (try? String(contentsOfFile: out, encoding: .utf8)) ?? "" }
         let started = await eventually(within: .seconds(30)) { log().contains("all daemons started") }
         #expect(started, "pacemakerd starts lrmd: \(log())")
         // lrmd's PID: the process whose parent is pacemakerd.
-        let lrmdPIDs = Self.children(of: p.processIdentifier)
+        let lrmdPIDs = Self.children(of: pacemakerd)
         #expect(lrmdPIDs.count == 1, "pacemakerd has one child, lrmd: \(lrmdPIDs)")
         guard let child = lrmdPIDs.first else { return }
         defer { if !Self.gone(child) { kill(child, SIGKILL) } }
 
+        kill(shell.processIdentifier, SIGKILL)
+        shell.waitUntilExit()
+        let exited = await eventually(within: .seconds(20)) { Self.gone(pacemakerd) && Self.gone(child) }
+        #expect(exited, "pacemakerd (\(Self.gone(pacemakerd) ? "gone" : "runs")) or lrmd (\(Self.gone(child) ? "gone" : "runs")) outlived the shell by 20 s: \(log())")
+    }
+
+    /// pacemakerd SIGKILLed alone (a crash): its daemons run on, as Pacemaker's do, so that a
+    /// node's power cut stays one (every process killed at once, none shutting down cleanly).
+    @Test func pacemakerdsDaemonsOutliveAPacemakerdCrash() async throws {
+        let node = try LRMNode(name: "crash")
+        let out = node.base + "/pacemakerd.out"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        let p = Process()
+        p.executableURL = Tool.binDir.appendingPathComponent("pacemakerd")
+        p.arguments = ["--root", node.root, "--node", "crash", "--daemons", "lrmd"]
+        p.environment = TestDaemon.tied(ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SWIFTHA_") && $0.key != "NOTIFY_SOCKET" })
+        p.standardOutput = FileHandle(forWritingAtPath: out)
+        p.standardError = FileHandle(forWritingAtPath: out)
+        try p.run()
+        defer { if !Self.gone(p.processIdentifier) { kill(p.processIdentifier, SIGKILL) } }
+        let log = { (try? String(contentsOfFile: out, encoding: .utf8)) ?? "" }
+        let started = await eventually(within: .seconds(30)) { log().contains("all daemons started") }
+        #expect(started, "pacemakerd starts lrmd: \(log())")
+        let lrmdPIDs = Self.children(of: p.processIdentifier)
+        #expect(lrmdPIDs.count == 1, "pacemakerd has one child, lrmd: \(lrmdPIDs)")
+        guard let child = lrmdPIDs.first else { return }
+        defer { if !Self.gone(child) { kill(child, SIGTERM) } }
+
         kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
-        let exited = await eventually(within: .seconds(20)) { Self.gone(child) }
-        #expect(exited, "lrmd (PID \(child)) still runs 20 s after pacemakerd was killed: \(log())")
+        _ = await eventually(within: .seconds(10)) { Self.gone(p.processIdentifier) }
+        try await Task.sleep(for: .seconds(2))
+        #expect(!Self.gone(child), "lrmd stopped with pacemakerd: \(log())")
+        // Tied to this test process, it still stops with it (checked by the tests above).
+        let env = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(child)/environ"))) ?? Data()
+        #expect(String(decoding: env, as: UTF8.self).contains("SWIFTHA_DIE_WITH_PARENT=\(ProcessInfo.processInfo.processIdentifier)"))
     }
 }

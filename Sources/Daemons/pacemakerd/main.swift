@@ -15,8 +15,7 @@ struct Pacemakerd: ParsableCommand {
         discussion: """
         Starts corosyncd, cibd, stonithd, lrmd and crmd in that order, passing each --root and
         --node. A daemon that dies is restarted; one that dies more than 5 times in 60 s makes
-        pacemakerd stop the node's daemons and exit 1. Each daemon stops (SIGTERM) when
-        pacemakerd exits, however it exits. SIGTERM stops them, crmd first.
+        pacemakerd stop the node's daemons and exit 1. SIGTERM stops them, crmd first.
         The root and node name come from --root/--node or SWIFTHA_ROOT/SWIFTHA_NODE.
         """)
 
@@ -159,9 +158,10 @@ final class SupervisorShell: @unchecked Sendable {
         environment["SWIFTHA_ROOT"] = env.root
         if let node = env.node { environment["SWIFTHA_NODE"] = node }
         environment["NOTIFY_SOCKET"] = notifyPath(name)
-        // A daemon stops when pacemakerd exits, even by SIGKILL: a pacemakerd started again
-        // does not adopt the daemons of the one before, it would start a second set.
-        environment[ParentWatch.variable] = String(getpid())
+        // When pacemakerd was told to stop with a process (a test), so are its daemons. Not
+        // with pacemakerd itself: a node's power cut (fence_swiftha) kills them all at once,
+        // and daemons that noticed pacemakerd's end first would shut down cleanly instead.
+        if let watched = ParentWatch.watched { environment[ParentWatch.variable] = String(watched) }
         var pid: pid_t = 0
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
