@@ -132,6 +132,7 @@ let package = Package(
             "LRM", "Agents", "LocalIPC", "HASupport", "CSystemd",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ], path: "Sources/Daemons/lrmd"),
         .executableTarget(name: "stonithd", dependencies: [
             "Stonith", "Agents", "CIB", "CIBClient", "Messaging", "LocalIPC", "HASupport", "CSystemd",

@@ -89,12 +89,23 @@ def op(resource, timeout_s=20):
 WINDOW = 64  # operations in flight in the parallel runs (execd evicts a client ~500 behind)
 
 
-def rss_kb(pid):
+def memory_kb(pid):
+    """VmRSS (every resident page, shared libraries' included, as `ps` shows it) and RssAnon
+    (the process's own heap and stacks, what it costs beyond the libraries every process of
+    the node shares), in kB."""
+    out = {"VmRSS": 0, "RssAnon": 0}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+            key = line.split(":")[0]
+            if key in out:
+                out[key] = int(line.split()[1])
+    return out
+
+
+def memory_line(who, pid, before):
+    after = memory_kb(pid)
+    return (f"{who} RSS: {before['VmRSS']} kB with 16 resources, {after['VmRSS']} kB with 1016; "
+            f"own memory (RssAnon): {before['RssAnon']} kB, {after['RssAnon']} kB")
 
 
 def main():
@@ -165,11 +176,10 @@ def main():
         print(f"bare fork/exec of the agent:             {bare * 1e3:8.2f} ms/run")
         print(f"lrmd overhead per operation:             {(seq - bare) * 1e3:8.2f} ms")
 
-        before = rss_kb(daemon.pid)
+        before = memory_kb(daemon.pid)
         for i in range(1000):
             lrmd.call({"register": {"_0": {"id": f"m{i}", "agent": "ocf:bench:Noop", "parameters": {"p": str(i)}, "meta": {}}}})
-        after = rss_kb(daemon.pid)
-        print(f"lrmd RSS: {before} kB with 16 resources, {after} kB with 1016")
+        print(memory_line("lrmd", daemon.pid, before))
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=30)
@@ -228,12 +238,11 @@ def peer(args, base, seq_ops, bare, agent):
         par = timed("par", args.ops)
         print(f"peer pacemaker-execd, 16 resources:      {args.ops / par:8.0f} ops/s ({WINDOW} in flight, no parallel limit)")
         print(f"peer pacemaker-execd overhead per op:    {(seq - bare) * 1e3:8.2f} ms")
-        before = rss_kb(execd.pid)
+        before = memory_kb(execd.pid)
         r = subprocess.run([client, "register", "1000", "m", "swiftha-bench", "Noop"], capture_output=True, text=True)
         if r.returncode != 0:
             raise RuntimeError(f"execd-bench register: {r.stderr.strip()}")
-        after = rss_kb(execd.pid)
-        print(f"peer pacemaker-execd RSS: {before} kB with 16 resources, {after} kB with 1016")
+        print(memory_line("peer pacemaker-execd", execd.pid, before))
     except (RuntimeError, subprocess.TimeoutExpired) as e:
         print(f"peer: FAILED: {e}; see {log}")
     finally:

@@ -21,7 +21,15 @@ public actor LRMShell<C: Clock> where C.Duration == Duration {
     public nonisolated let epochOfOrigin: Int
     private let logger: Logger
     private var actions: [Int: Task<Void, Never>] = [:]
-    private var timers: [LRMTimer: Task<Void, Never>] = [:]
+    /// Armed timers and when they are due. One task (the alarm) sleeps until the earliest;
+    /// a timer is not a task of its own: a cancelled `Task.sleep` keeps its wake-up job (and
+    /// memory) until its deadline, so a task per operation timeout (20 s and more, cancelled
+    /// when the operation ends in milliseconds) held about 1.5 kB per operation for that long.
+    private var deadlines: [LRMTimer: C.Instant] = [:]
+    /// The alarm's task, what it sleeps until, and its generation (an alarm that was replaced
+    /// and still rings is ignored).
+    private var alarm: (task: Task<Void, Never>, until: C.Instant, generation: Int)?
+    private var alarmGeneration = 0
     private var subscribers: [Int: AsyncStream<OperationRecord>.Continuation] = [:]
     private var nextSubscriber = 0
     private var stopped = false
@@ -99,8 +107,9 @@ public actor LRMShell<C: Clock> where C.Duration == Duration {
     /// Cancels every timer and running action (killing their process groups) and waits for them.
     public func shutdown() async {
         stopped = true
-        for t in timers.values { t.cancel() }
-        timers = [:]
+        alarm?.task.cancel()
+        alarm = nil
+        deadlines = [:]
         let running = actions
         for t in running.values { t.cancel() }
         for t in running.values { await t.value }
@@ -130,17 +139,12 @@ public actor LRMShell<C: Clock> where C.Duration == Duration {
             case .schedule(let timer, let delay):
                 // After shutdown no timer may be armed again.
                 guard !stopped else { continue }
-                timers[timer]?.cancel()
-                let clock = self.clock
                 let deadline = clock.now.advanced(by: delay)
-                timers[timer] = Task {
-                    do { try await clock.sleep(until: deadline, tolerance: nil) } catch { return }
-                    guard !Task.isCancelled else { return }
-                    self.fired(timer)
-                }
+                deadlines[timer] = deadline
+                armAlarm(deadline)
             case .cancelTimer(let timer):
-                timers[timer]?.cancel()
-                timers[timer] = nil
+                // The alarm may wake for nothing; it is not cancelled (see `deadlines`).
+                deadlines[timer] = nil
             case .report(let record):
                 if record.isFailure {
                     logger.warning("\(record.key) (call \(record.callID)): \(record.exitCode), \(record.status)\(record.exitReason.map { ": " + $0 } ?? "")")
@@ -155,9 +159,33 @@ public actor LRMShell<C: Clock> where C.Duration == Duration {
         perform(queue.onCompleted(callID: callID, result: result, now: now))
     }
 
-    private func fired(_ timer: LRMTimer) {
-        timers[timer] = nil
+    /// Makes the alarm ring at `deadline` at the latest: a new alarm only when `deadline` is
+    /// earlier than the one armed (or none is).
+    private func armAlarm(_ deadline: C.Instant) {
+        if let a = alarm, a.until <= deadline { return }
+        alarm?.task.cancel()
+        alarmGeneration += 1
+        let generation = alarmGeneration
+        let clock = self.clock
+        let task = Task {
+            do { try await clock.sleep(until: deadline, tolerance: nil) } catch { return }
+            guard !Task.isCancelled else { return }
+            self.alarmRang(generation)
+        }
+        alarm = (task, deadline, generation)
+    }
+
+    /// Fires every timer that is due, earliest first, then arms the alarm for the next one.
+    private func alarmRang(_ generation: Int) {
+        guard alarm?.generation == generation else { return }
+        alarm = nil
         guard !stopped else { return }
-        perform(queue.onTimer(timer, now: now))
+        let instant = clock.now
+        let due = deadlines.filter { $0.value <= instant }.sorted { $0.value < $1.value }
+        for (timer, deadline) in due where deadlines[timer] == deadline {
+            deadlines[timer] = nil
+            perform(queue.onTimer(timer, now: now))
+        }
+        if let next = deadlines.values.min() { armAlarm(next) }
     }
 }

@@ -85,7 +85,7 @@ final class LRMNode: @unchecked Sendable {
         env.removeValue(forKey: "SWIFTHA_NODE")
         env.removeValue(forKey: "NOTIFY_SOCKET")
         env.merge(environment) { _, new in new }
-        p.environment = env
+        p.environment = TestDaemon.tied(env)
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         p.standardOutput = log

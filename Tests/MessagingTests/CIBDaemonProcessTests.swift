@@ -37,7 +37,7 @@ final class CIBDNode: @unchecked Sendable {
         var env = ProcessInfo.processInfo.environment
         for key in ["SWIFTHA_ROOT", "SWIFTHA_NODE", "CIB_file"] { env.removeValue(forKey: key) }
         env["NOTIFY_SOCKET"] = n.path
-        p.environment = env
+        p.environment = TestDaemon.tied(env)
         let log = FileHandle(forWritingAtPath: logPath)!
         p.standardError = log
         p.standardOutput = log

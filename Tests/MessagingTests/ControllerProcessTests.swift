@@ -47,7 +47,7 @@ import Glibc
             var env = ProcessInfo.processInfo.environment
             for key in ["SWIFTHA_ROOT", "SWIFTHA_NODE", "NOTIFY_SOCKET", "CIB_file"] { env.removeValue(forKey: key) }
             if poweredByRoot { env["SWIFTHA_ROOT"] = root }
-            p.environment = env
+            p.environment = TestDaemon.tied(env)
             exitStatus = nil
             p.standardOutput = FileHandle(forWritingAtPath: out)
             p.standardError = FileHandle(forWritingAtPath: out)

@@ -237,6 +237,11 @@ extension CPGEvent {
         var inbox: [Collected<CPGEvent>] = []
         for k in 0..<4 { inbox.append(Collected.reading(try await receivers[k].join("blast-\(k)").events)) }
         let blastHandles = try await (0..<4).asyncMap { try await blasters[$0].join("blast-\($0)") }
+        // A join returns once corosyncd has taken it, not once the ring has agreed on it: a
+        // receiver on node 2 whose join the ring orders after the blaster's first messages
+        // would (rightly) not get those. Blast once every receiver is in with its blaster.
+        let paired = await Self.eventually(15) { inbox.allSatisfy { $0.items.last?.members?.count == 2 } }
+        #expect(paired, "receivers and blasters not paired: \(inbox.map { $0.items.last.map { "\($0)" } ?? "nothing" })")
         try await withThrowingTaskGroup(of: Void.self) { group in
             for h in blastHandles {
                 group.addTask { for _ in 0..<blastCount { try await h.multicast(big) } }
@@ -244,7 +249,7 @@ extension CPGEvent {
             try await group.waitForAll()
         }
         let blasted = await Self.eventually(60) { inbox.allSatisfy { $0.items.compactMap(\.message).count >= blastCount } }
-        #expect(blasted, "blasts missing: \(inbox.map { $0.items.compactMap(\.message).count })")
+        #expect(blasted, "blasts missing: \(inbox.map { $0.items.compactMap(\.message).count }); each receiver's first events: \(inbox.map { $0.items.prefix(2).map { "\($0)".prefix(200) } })")
         let retried = try await clients[0].cmapGet("stats.cpg.try_again")
         print("corosyncd: \(2 * perSender) CPG messages of 6 kB from 2 nodes, then \(4 * blastCount) of 60 kB, delivered in \(clock.now - start); multicasts paced at node 1: \(retried)")
 
@@ -541,6 +546,53 @@ extension CPGEvent {
         #expect(left)
         let again = try Tool.run("corosync-cfgtool", ["-k", "3", "--root", c[1].root])
         #expect(again.status == 1 && again.stderr.hasPrefix("Could not kill node (error = CS_ERR_NOT_EXIST"), "\(again.stderr)")
+    }
+
+    /// `corosync-cfgtool -R` applies what corosync applies at run time: the totem timers (cmap's
+    /// runtime.config.totem.* on every node, and the ring runs on with them) and the logging
+    /// section (debug messages and a log file start at once); netmtu is logged as needing a
+    /// restart and left as it runs.
+    @Test func reloadAppliesTotemTimersAndLogging() async throws {
+        let c = try CorosyncdProcessTests.freshCluster()
+        defer { c.tearDown() }
+        let ok = await Self.formed(c)
+        #expect(ok, "no ring of 3")
+        guard ok else { return }
+        let clients = try await [1, 2].asyncMap { try await Self.connect(c[$0]) }
+        defer { for client in clients { Task { await client.close() } } }
+        #expect(try await clients[0].cmapGet("runtime.config.totem.token") == .u32(UInt32(CorosyncdCluster.token)))
+        #expect(!c[1].log.contains("[TOTEM ] Transitional membership"), "debug is off at first")
+
+        let logfile = "/var/log/corosync/corosync.log"
+        for n in c.all {
+            let conf = "\(n.root)/etc/corosync/corosync.conf"
+            let text = try String(contentsOfFile: conf, encoding: .utf8)
+                .replacingOccurrences(of: "token: \(CorosyncdCluster.token)\n", with: "token: 1200\n    consensus: 2000\n    join: 80\n    netmtu: 1400\n")
+                .replacingOccurrences(of: "to_stderr: yes\n", with: "to_stderr: yes\n    debug: on\n    to_logfile: yes\n    logfile: \(logfile)\n")
+            try text.write(toFile: conf, atomically: true, encoding: .utf8)
+        }
+        let reload = try Tool.run("corosync-cfgtool", ["-R", "--root", c[1].root])
+        #expect(reload.status == 0 && reload.stdout == "Reloading corosync.conf...\nDone\n", "\(reload.stdout)\(reload.stderr)")
+        let applied = await Self.eventually(15) { c.all.allSatisfy { $0.log.contains("New totem timers: token 1200 ms") } }
+        #expect(applied, "every node takes the new timers: \(c.all.map { String($0.log.suffix(600)) })")
+        for client in clients {
+            #expect(try await client.cmapGet("runtime.config.totem.token") == .u32(1200))
+            #expect(try await client.cmapGet("runtime.config.totem.consensus") == .u32(2000))
+            #expect(try await client.cmapGet("runtime.config.totem.join") == .u32(80))
+        }
+        #expect(c[1].log.contains("totem.netmtu changed in"), "netmtu needs a restart: \(c[1].log.suffix(600))")
+        let file = "\(c[1].root)\(logfile)"
+        let logged = await Self.eventually(10) { ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").contains("[TOTEM ] New totem timers") }
+        #expect(logged, "the log file \(file) has the messages after the reload")
+
+        // The ring runs on with the new timers: node 3 crashes, nodes 1 and 2 form a ring of
+        // two, and with debug on the transitional membership is logged.
+        c[3].killHard()
+        let two = await Self.eventually(30) { [1, 2].allSatisfy { c[$0].members == [1, 2] } }
+        #expect(two, "nodes 1 and 2 did not re-form: \(c[1].log.suffix(800))")
+        #expect(c[1].log.contains("[TOTEM ] Transitional membership"), "debug messages after the reload: \(c[1].log.suffix(800))")
+        let fileText = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+        #expect(fileText.contains("Members[2]: 1 2"), "the log file follows: \(fileText.suffix(800))")
     }
 
     /// Connects to a Unix socket, reads the welcome, writes `bytes`, and waits (bounded) for the

@@ -46,7 +46,7 @@ final class CorosyncdNode: @unchecked Sendable {
         var env = ProcessInfo.processInfo.environment
         for key in ["SWIFTHA_ROOT", "SWIFTHA_NODE", "NOTIFY_SOCKET"] { env.removeValue(forKey: key) }
         env.merge(environment) { _, new in new }
-        p.environment = env
+        p.environment = TestDaemon.tied(env)
         let log = FileHandle(forWritingAtPath: logPath)!
         p.standardError = log
         p.standardOutput = log

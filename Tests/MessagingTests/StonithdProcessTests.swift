@@ -37,7 +37,7 @@ final class StonithdNode: @unchecked Sendable {
         for key in ["SWIFTHA_NODE", "CIB_file"] { env.removeValue(forKey: key) }
         env["SWIFTHA_ROOT"] = root
         env["NOTIFY_SOCKET"] = n.path
-        p.environment = env
+        p.environment = TestDaemon.tied(env)
         let log = FileHandle(forWritingAtPath: logPath)!
         p.standardError = log
         p.standardOutput = log

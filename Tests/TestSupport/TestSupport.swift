@@ -152,3 +152,17 @@ public struct EventQueue<Payload> {
         return top
     }
 }
+
+/// What a test puts in the environment of a daemon it starts, so that the daemon stops when
+/// the test process exits, killed included (HASupport's ParentWatch): no daemon outlives a
+/// test run that was interrupted.
+public enum TestDaemon {
+    public static let dieWithParent = ("SWIFTHA_DIE_WITH_PARENT", String(ProcessInfo.processInfo.processIdentifier))
+
+    /// `environment` with the entry that ties the daemon to this test process.
+    public static func tied(_ environment: [String: String]) -> [String: String] {
+        var e = environment
+        e[dieWithParent.0] = dieWithParent.1
+        return e
+    }
+}

@@ -51,6 +51,7 @@ import TestSupport
         let p = Process()
         p.executableURL = Tool.binDir.appendingPathComponent("pacemakerd")
         p.arguments = args
+        p.environment = TestDaemon.tied(ProcessInfo.processInfo.environment)
         p.standardOutput = FileHandle(forWritingAtPath: output)
         p.standardError = FileHandle(forWritingAtPath: output)
         try p.run()

@@ -54,6 +54,7 @@ struct CIBDaemonCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        ParentWatch.start(program: "cibd")
         bootstrapLogging(program: "cibd", level: verbose ? .debug : .info)
         let logger = Logger(label: "cibd")
         let env = NodeEnvironment(root: root, node: node)

@@ -41,6 +41,8 @@ final class CorosyncDaemon: @unchecked Sendable {
     private var lastStatsWritten: PacketProtection.Stats?
     /// Set when the daemon must stop with an error (a ring id that cannot be stored).
     var exitCode: CRMExit = .ok
+    /// The logging settings a config reload changes.
+    var logSettings: LogSettings?
 
     init(loop: any EventLoop, logger: Logger, startup: Startup, incarnation: UInt64, ringSeq: UInt64,
          ringSeqPath: String, statusPath: String) {
@@ -354,10 +356,15 @@ final class CorosyncDaemon: @unchecked Sendable {
 
     // MARK: reload
 
-    /// `corosync-cfgtool -R`: reads corosync.conf again. What can change at run time takes
-    /// effect (the quorum's expected votes and each node's votes, and what cmap shows of the
-    /// file); a file that does not parse, or that changes this node's id, the transport or
-    /// the addresses, is refused with a log line and the running configuration kept.
+    /// `corosync-cfgtool -R`: reads corosync.conf again. What corosync 3.1.7 changes at run
+    /// time takes effect: the totem timers (token, token_coefficient, token_retransmit, hold,
+    /// token_retransmits_before_loss_const, join, send_join, consensus, merge, downcheck,
+    /// fail_recv_const, max_messages, window_size), the logging section (debug, to_stderr,
+    /// to_logfile, logfile), the quorum's expected votes and each node's votes, and what cmap
+    /// shows of the file. What needs a restart (netmtu, crypto, cluster_name, ports) is
+    /// logged as such and left as it runs. A file that does not parse, or that changes this
+    /// node's id, the transport or the addresses, is refused with a log line and the running
+    /// configuration kept.
     func reloadConfig(requestedBy: UInt32) {
         if let problem = Startup.checkReload(startup) {
             logger.error("[CFG   ] Config reload requested by node \(requestedBy) failed, keeping the running configuration: \(problem)")
@@ -367,7 +374,29 @@ final class CorosyncDaemon: @unchecked Sendable {
                                                     file: startup.configFile) else { return }
         let old = startup.config
         startup.config = fresh
+        // Logging first, so that what follows goes where the new settings say.
+        if let problem = logSettings?.apply(fresh.logging) { logger.error("[MAIN  ] \(problem)") }
         logger.notice("[CFG   ] Config reloaded from \(startup.configFile) (requested by node \(requestedBy))")
+        if fresh.logging != old.logging {
+            let l = fresh.logging
+            logger.notice("[MAIN  ] Logging: debug \(l.debug.rawValue), to_stderr \(l.toStderr ? "yes" : "no"), to_logfile \(l.toLogfile ? "yes (\(l.logfile ?? ""))" : "no")")
+        }
+        var timing = fresh.totem.timing(nodeCount: fresh.nodes.count)
+        timing.netMTU = engine.totem.timing.netMTU
+        if timing != engine.totem.timing {
+            engine.updateTiming(timing)
+            logger.notice("[TOTEM ] New totem timers: token \(timing.token.milliseconds) ms, token_retransmit \(timing.tokenRetransmit.milliseconds) ms, hold \(timing.hold.milliseconds) ms, join \(timing.join.milliseconds) ms, consensus \(timing.consensus.milliseconds) ms, merge \(timing.merge.milliseconds) ms, fail_recv_const \(timing.failRecvConst), max_messages \(timing.maxMessages), window_size \(timing.windowSize): a failed node is detected within about \(timing.failureDetectionBound.milliseconds) ms")
+        }
+        var restartOnly: [String] = []
+        if fresh.totem.netMTU != old.totem.netMTU || fresh.totem.netMTUConfigured != old.totem.netMTUConfigured { restartOnly.append("totem.netmtu") }
+        if fresh.totem.cryptoCipher != old.totem.cryptoCipher || fresh.totem.cryptoHash != old.totem.cryptoHash { restartOnly.append("totem.crypto_cipher/crypto_hash") }
+        if fresh.totem.clusterName != old.totem.clusterName { restartOnly.append("totem.cluster_name") }
+        if fresh.totem.keyFile != old.totem.keyFile { restartOnly.append("totem.keyfile") }
+        if fresh.totem.interfaces.map(\.multicastPort) != old.totem.interfaces.map(\.multicastPort) { restartOnly.append("totem.interface.mcastport") }
+        if fresh.totem.ipVersion != old.totem.ipVersion { restartOnly.append("totem.ip_version") }
+        if !restartOnly.isEmpty {
+            logger.warning("[CFG   ] \(restartOnly.joined(separator: ", ")) changed in \(startup.configFile) but cannot change at run time (as in corosync); they take effect when corosyncd restarts on every node")
+        }
         // Runtime changes of votes, as corosync applies them after a reload.
         if engine.quorum != nil {
             if let expected = fresh.quorum.expectedVotes, expected != old.quorum.expectedVotes {

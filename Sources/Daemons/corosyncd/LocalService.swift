@@ -53,6 +53,16 @@ let maximumGroupMessage = TotemNode.maxMessageSize - 256
 /// bound (a few MB for small and middle-sized messages).
 let maximumQueuedPayloads = 256
 
+/// And the bytes they may hold: packed or large messages fill 64 kB payloads (knet), so 256
+/// of them would be 16 MB; 4 MB is still several token visits' worth of sending.
+let maximumQueuedBytes = 4 << 20
+
+/// Events waiting in a client's socket buffer (its own deliveries, mostly) beyond which its
+/// multicasts are answered try again, as corosync flow-controls a client whose dispatch queue
+/// is full: a sender that sends faster than it reads does not make corosyncd hold the
+/// difference (tens of MB in a flood) in its memory.
+let maximumUnsentBytesOfASender = 2 << 20
+
 extension CorosyncDaemon {
     /// Answers one local request; runs on `loop`.
     func handle(_ request: CorosyncRequest, from connection: IPCConnection<CorosyncAPI>) throws -> CorosyncReply {
@@ -94,7 +104,8 @@ extension CorosyncDaemon {
                 throw LocalRequestError("a CPG message of \(payload.count) bytes is larger than the limit of \(maximumGroupMessage) bytes; split it")
             }
             let queued = engine.totem.queuedPayloads
-            guard queued < maximumQueuedPayloads else {
+            guard queued < maximumQueuedPayloads, engine.totem.queuedBytes < maximumQueuedBytes,
+                  connection.unsentBytes < maximumUnsentBytesOfASender else {
                 local.tryAgainCount += 1
                 return .tryAgain(queued: queued)
             }

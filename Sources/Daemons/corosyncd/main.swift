@@ -69,6 +69,7 @@ struct Corosyncd: ParsableCommand {
     var foreground = false
 
     func run() throws {
+        ParentWatch.start(program: "corosyncd")
         let env = NodeEnvironment(root: root, node: node)
         let startup: Startup
         do {
@@ -76,7 +77,8 @@ struct Corosyncd: ParsableCommand {
         } catch {
             fail(error.code, error.message)
         }
-        let logger = makeLogger(startup.config.logging)
+        let (logger, logSettings) = makeLogger(startup.config.logging, environment: env)
+        if let problem = logSettings.apply(startup.config.logging) { logger.error("[MAIN  ] \(problem)") }
         for w in startup.config.warnings { logger.warning("\(w)") }
 
         let stateDir = env.path("var/lib/corosync")
@@ -116,6 +118,7 @@ struct Corosyncd: ParsableCommand {
         let loop = group.next()
         let daemon = CorosyncDaemon(loop: loop, logger: logger, startup: startup, incarnation: incarnation, ringSeq: ringSeq,
                                     ringSeqPath: ringSeqPath, statusPath: env.path("run/swiftha/corosyncd.status"))
+        daemon.logSettings = logSettings
         try? FileManager.default.createDirectory(atPath: env.path("run/swiftha"), withIntermediateDirectories: true)
 
         // One socket per link. A link that cannot be bound is left out (knet carries on with
@@ -217,19 +220,12 @@ struct Corosyncd: ParsableCommand {
     }
 
     /// journald when it is there; stderr otherwise, and also when running with -f and
-    /// logging.to_stderr (the default).
-    private func makeLogger(_ logging: LoggingConfig) -> Logger {
-        let journal = JournalLogHandler.journalAvailable
-        let level: Logger.Level = logging.debug == .off ? .info : .debug
-        LoggingSystem.bootstrap { label in
-            var handlers: [any LogHandler] = []
-            if journal { handlers.append(JournalLogHandler(label: label, journal: true)) }
-            if !journal || (foreground && logging.toStderr) { handlers.append(JournalLogHandler(label: label, journal: false)) }
-            var h = MultiplexLogHandler(handlers)
-            h.logLevel = level
-            return h
-        }
-        return Logger(label: "corosyncd")
+    /// logging.to_stderr (the default); and the log file with to_logfile. A config reload
+    /// changes the settings in place (``LogSettings/apply(_:)``).
+    private func makeLogger(_ logging: LoggingConfig, environment: NodeEnvironment) -> (Logger, LogSettings) {
+        let settings = LogSettings(logging, journal: JournalLogHandler.journalAvailable, foreground: foreground, environment: environment)
+        LoggingSystem.bootstrap { label in CorosyncLogHandler(label: label, settings: settings) }
+        return (Logger(label: "corosyncd"), settings)
     }
 
     /// One corosyncd per node root: a second one would reuse the boot counter and ring ids.

@@ -65,6 +65,7 @@ struct CRMDaemonCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        ParentWatch.start(program: "crmd")
         bootstrapLogging(program: "crmd", level: verbose ? .debug : .info)
         let logger = Logger(label: "crmd")
         let env = NodeEnvironment(root: root, node: node)

@@ -7,6 +7,7 @@ import HASupport
 import LocalIPC
 import Logging
 import LRM
+import NIOCore
 
 #if canImport(Glibc)
 import Glibc
@@ -55,6 +56,11 @@ struct LRMDaemon: AsyncParsableCommand {
     }
 
     func run() async throws {
+        ParentWatch.start(program: "lrmd")
+        // One event loop thread serves every client (requests are small; agents run in their
+        // own processes): not one per core, each with its stack and malloc arena.
+        NIOSingletons.groupLoopCountSuggestion = 1
+        NIOSingletons.blockingPoolThreadCountSuggestion = 1
         bootstrapLogging(program: "lrmd", level: verbose ? .debug : .info)
         let logger = Logger(label: "lrmd")
         let env = NodeEnvironment(root: root, node: node)

@@ -27,6 +27,7 @@ struct Pacemakerd: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Log debug messages.") var verbose = false
 
     func run() throws {
+        ParentWatch.start(program: "pacemakerd")
         bootstrapLogging(program: "pacemakerd", level: verbose ? .debug : .info)
         let env = NodeEnvironment(root: root, node: node)
         let dir = daemonsFrom ?? URL(fileURLWithPath: Self.ownExecutable()).deletingLastPathComponent().path
@@ -157,6 +158,10 @@ final class SupervisorShell: @unchecked Sendable {
         environment["SWIFTHA_ROOT"] = env.root
         if let node = env.node { environment["SWIFTHA_NODE"] = node }
         environment["NOTIFY_SOCKET"] = notifyPath(name)
+        // When pacemakerd was told to stop with a process (a test), so are its daemons. Not
+        // with pacemakerd itself: a node's power cut (fence_swiftha) kills them all at once,
+        // and daemons that noticed pacemakerd's end first would shut down cleanly instead.
+        if let watched = ParentWatch.watched { environment[ParentWatch.variable] = String(watched) }
         var pid: pid_t = 0
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]

@@ -200,7 +200,9 @@ public struct ClusterEngine: Sendable {
                 let first = last.count - 1
                 guard first <= Self.packable, last.count + 3 + 2 + size <= limit else { return false }
                 var converted: [UInt8] = [last[0], Service.packed.rawValue, UInt8(first >> 8), UInt8(first & 0xff)]
-                converted.reserveCapacity(limit)
+                // Room for a few more like it, not for `limit`: 256 payloads waiting for the
+                // token, each with 64 kB reserved, held 16 MB for a few messages each.
+                converted.reserveCapacity(min(limit, last.count + 4 * (5 + size)))
                 converted += last[1...]
                 last = converted
             }
@@ -388,6 +390,11 @@ extension ClusterEngine {
         quorumInfo[nodeID] = ownInfo
         totem.submit(QuorumNodeInfo(ownInfo).encoded)
         return translate(totem.releaseHeldToken())
+    }
+
+    /// New totem timers after a config reload (see ``TotemNode/updateTiming(_:)``).
+    public mutating func updateTiming(_ timing: TotemTiming) {
+        totem.updateTiming(timing)
     }
 
     /// Applies a request on this node alone, without the ring: after a config reload each

@@ -144,7 +144,7 @@ public struct TotemNode: Sendable {
 
     public let nodeID: NodeID
     public let nodelist: [NodeID]
-    public let timing: TotemTiming
+    public private(set) var timing: TotemTiming
     public private(set) var state: State = .gather
     /// The operational ring, when there is one.
     public private(set) var ring: TotemRing?
@@ -215,12 +215,28 @@ public struct TotemNode: Sendable {
         self.highestRingSeq = min(ringSeq, Self.maxRingSeq)
     }
 
+    /// Takes new timers (a config reload: `corosync-cfgtool -R`), as corosync does: timers
+    /// armed from now on use them, those already running keep their length. The packet size
+    /// stays (netmtu needs a restart: fragments already cut or in flight keep their size).
+    public mutating func updateTiming(_ new: TotemTiming) {
+        var t = new
+        t.netMTU = timing.netMTU
+        timing = t
+        ring?.timing = t
+        previous?.timing = t
+    }
+
     /// The members of the installed ring (empty before the first one).
     public var members: [NodeID] { ring?.members ?? [] }
 
     /// Ring payloads (fragments counted one by one) submitted here and not yet sent: what the
     /// shell looks at to push back on local clients that send faster than the ring carries.
     public var queuedPayloads: Int { pending.count + (ring?.pending.count ?? 0) }
+
+    /// The bytes of those payloads: what the queue holds in memory.
+    public var queuedBytes: Int {
+        pending.reduce(0) { $0 + $1.count } + (ring?.pending.reduce(0) { $0 + $1.count } ?? 0)
+    }
 
     /// Starts gathering, alone.
     public mutating func start() -> [Directive] {

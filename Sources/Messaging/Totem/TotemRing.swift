@@ -140,7 +140,8 @@ public struct TotemRing: Sendable {
     public let nodeID: NodeID
     public let members: [NodeID]
     public let ring: RingID
-    public let timing: TotemTiming
+    /// Changed at run time by ``TotemNode/updateTiming(_:)`` (a config reload).
+    public internal(set) var timing: TotemTiming
     public private(set) var state: State = .operational
 
     /// Every message up to this one has been received.
