@@ -249,8 +249,12 @@ public enum StatusText {
                 return [indent + "* " + primitiveLine(i)]
             case .group:
                 var flags = groupFlags(r)
-                let members = r.children.filter { options.showInactive || isActive($0) }
+                var members = r.children.filter { options.showInactive || isActive($0) }
                 let inactive = r.children.count - members.count
+                // A member --resource names shows even when inactive.
+                if let wanted = options.onlyResources, r.parent == nil {
+                    members = r.children.filter { members.contains($0) || wanted.contains(ws.resources[$0].id) }
+                }
                 if inactive > 0 { flags.insert("\(inactive) member\(inactive == 1 ? "" : "s") inactive", at: 0) }
                 var lines = [indent + "* Resource Group: \(r.id)" + flagText(flags) + ":"]
                 if options.brief {
