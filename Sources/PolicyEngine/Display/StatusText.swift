@@ -13,6 +13,12 @@ public enum StatusText {
         public var showNodes: Bool
         /// Whose layout: the two tools differ on unmanaged resources (see `Flavour`).
         public var flavour: Flavour
+        /// crm_mon --node: only these nodes (lowercased names) and the resources active there.
+        public var onlyNodes: Set<String>?
+        /// crm_mon --resource: only these resources (ids), with their members.
+        public var onlyResources: Set<String>?
+        /// crm_mon -b: primitives counted by agent and node, not listed one by one.
+        public var brief = false
         public init(showPending: Bool = true, showInactive: Bool = true, showNodes: Bool = true, flavour: Flavour = .simulate) {
             self.showPending = showPending
             self.showInactive = showInactive
@@ -43,9 +49,14 @@ public enum StatusText {
 
     /// The status as `crm_mon -1` prints it below its summary: the node list, then the active
     /// resources (or all of them), each block at the left margin.
-    public static func monitorLines(_ ws: WorkingSet, showInactive: Bool, flavour: Flavour = .monitor) -> [String] {
+    public static func monitorLines(_ ws: WorkingSet, showInactive: Bool, flavour: Flavour = .monitor,
+                                    onlyNodes: Set<String>? = nil, onlyResources: Set<String>? = nil, brief: Bool = false) -> [String] {
         var out: [String] = []
-        for line in render(ws, options: .init(showPending: true, showInactive: showInactive, flavour: flavour)) {
+        var options = Options(showPending: true, showInactive: showInactive, flavour: flavour)
+        options.brief = brief
+        options.onlyNodes = onlyNodes
+        options.onlyResources = onlyResources
+        for line in render(ws, options: options) {
             guard line.hasPrefix("  ") else { out.append(line); continue }
             let body = String(line.dropFirst(2))
             // The block headers lose their bullet.
@@ -61,7 +72,7 @@ public enum StatusText {
     /// The lines of the "Node List" and "Full List of Resources" blocks (two-space indented).
     public static func render(_ ws: WorkingSet, options: Options = .init()) -> [String] {
         var out: [String] = []
-        let nodes = nodeList(ws)
+        let nodes = nodeList(ws, only: options.onlyNodes)
         if !nodes.isEmpty {
             out.append("  * Node List:")
             out += nodes.map { "    * " + $0 }
@@ -70,7 +81,13 @@ public enum StatusText {
         out.append(options.showInactive ? "  * Full List of Resources:" : "  * Active Resources:")
         let printer = Printer(ws: ws, options: options)
         var any = false
-        for i in ws.topLevel where printer.isShown(i) {
+        if options.brief {
+            // The top-level primitives in one count per agent and node, before the rest.
+            let brief = printer.briefLines(ws.topLevel.filter { printer.passesResourceFilter($0) }, indent: "    ", all: options.showInactive)
+            out += brief
+            any = !brief.isEmpty
+        }
+        for i in ws.topLevel where printer.isShown(i) && printer.passesFilters(i) && !(options.brief && ws.resources[i].isPrimitive) {
             out += printer.lines(i, indent: "    ")
             any = true
         }
@@ -80,12 +97,12 @@ public enum StatusText {
 
     // MARK: nodes
 
-    static func nodeList(_ ws: WorkingSet) -> [String] {
+    static func nodeList(_ ws: WorkingSet, only: Set<String>? = nil) -> [String] {
         var lines: [String] = []
         var online: [String] = [], offline: [String] = []
         var remoteOnline: [String] = [], remoteOffline: [String] = []
         var guestOnline: [String] = []
-        for n in ws.nodes.sorted(by: { naturalLess($0.name, $1.name) }) {
+        for n in ws.nodes.sorted(by: { naturalLess($0.name, $1.name) }) where only?.contains(n.name.lowercased()) ?? true {
             if n.kind == .guest && !n.online { continue }
             let individual = n.unclean || n.pending || (n.standbyOnFail && n.online) || n.standby || n.maintenance || n.health != .green
             if individual {
@@ -145,6 +162,86 @@ public enum StatusText {
             return true
         }
 
+        /// crm_mon's --node and --resource: a resource active elsewhere only is left out, and
+        /// so is one that neither is, nor holds, nor belongs to a resource asked for.
+        func passesFilters(_ i: Int) -> Bool {
+            if let nodes = options.onlyNodes {
+                let on = ws.primitives(under: i).flatMap { ws.resources[$0].activeOn }
+                if !on.isEmpty && !on.contains(where: { nodes.contains($0.lowercased()) }) { return false }
+            }
+            if let wanted = options.onlyResources {
+                func matches(_ j: Int) -> Bool {
+                    let r = ws.resources[j]
+                    return wanted.contains(r.id) || wanted.contains(r.configuredID) || r.children.contains(where: matches)
+                }
+                var up: Int? = i
+                var any = false
+                while let k = up { if wanted.contains(ws.resources[k].id) || wanted.contains(ws.resources[k].configuredID) { any = true }; up = ws.resources[k].parent }
+                if !any && !matches(i) { return false }
+            }
+            return true
+        }
+
+        /// crm_mon --resource alone (its brief counts ignore --node).
+        func passesResourceFilter(_ i: Int) -> Bool {
+            guard let wanted = options.onlyResources else { return true }
+            let r = ws.resources[i]
+            if wanted.contains(r.id) || wanted.contains(r.configuredID) { return true }
+            if let p = r.parent { return wanted.contains(ws.resources[p].id) || wanted.contains(ws.resources[p].configuredID) }
+            return false
+        }
+
+        /// crm_mon -b: `N/M\t(class:provider:type):\tActive node` for each agent (in byte
+        /// order) and node it is active on (in natural order); `N` alone without `all`; with
+        /// `all`, `0/M ... Active` for an agent active nowhere.
+        func briefLines(_ list: [Int], indent: String, all: Bool) -> [String] {
+            var total: [String: Int] = [:]
+            var active: [String: [String: Int]] = [:]
+            for i in list where ws.resources[i].isPrimitive {
+                let r = ws.resources[i]
+                let type = agentText(r)
+                total[type, default: 0] += 1
+                for n in r.activeOn {
+                    if let node = ws.node(named: n), !node.unclean, !node.online, r.managed { continue }
+                    active[type, default: [:]][n, default: 0] += 1
+                }
+            }
+            var out: [String] = []
+            for type in total.keys.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+                var sum = 0
+                let counts = active[type] ?? [:]
+                for node in counts.keys.sorted(by: naturalLess) {
+                    let c = counts[node]!
+                    sum += c
+                    out.append(indent + "* " + (all ? "\(c)/\(total[type]!)" : "\(c)") + "\t(\(type)):\tActive \(node)")
+                }
+                if all && sum == 0 { out.append(indent + "* 0/\(total[type]!)\t(\(type)):\tActive") }
+            }
+            return out
+        }
+
+        /// Active, but not on a node --node names.
+        func filteredByNode(_ i: Int) -> Bool {
+            guard let nodes = options.onlyNodes else { return false }
+            let on = ws.primitives(under: i).flatMap { ws.resources[$0].activeOn }
+            return !on.isEmpty && !on.contains { nodes.contains($0.lowercased()) }
+        }
+
+        /// A member shown under its group or clone: all of them when the parent was asked for.
+        func memberPasses(_ i: Int) -> Bool {
+            if filteredByNode(i) { return false }
+            guard let wanted = options.onlyResources else { return true }
+            var up: Int? = i
+            while let k = up {
+                if wanted.contains(ws.resources[k].id) || wanted.contains(ws.resources[k].configuredID) { return true }
+                up = ws.resources[k].parent
+            }
+            func below(_ j: Int) -> Bool {
+                ws.resources[j].children.contains { wanted.contains(ws.resources[$0].id) || wanted.contains(ws.resources[$0].configuredID) || below($0) }
+            }
+            return below(i)
+        }
+
         func lines(_ i: Int, indent: String) -> [String] {
             let r = ws.resources[i]
             switch r.variant {
@@ -152,11 +249,22 @@ public enum StatusText {
                 return [indent + "* " + primitiveLine(i)]
             case .group:
                 var flags = groupFlags(r)
-                let members = r.children.filter { options.showInactive || isActive($0) }
+                var members = r.children.filter { options.showInactive || isActive($0) }
                 let inactive = r.children.count - members.count
+                // A member --resource names shows even when inactive.
+                if let wanted = options.onlyResources, r.parent == nil {
+                    members = r.children.filter { members.contains($0) || wanted.contains(ws.resources[$0].id) }
+                }
                 if inactive > 0 { flags.insert("\(inactive) member\(inactive == 1 ? "" : "s") inactive", at: 0) }
                 var lines = [indent + "* Resource Group: \(r.id)" + flagText(flags) + ":"]
-                for c in members { lines += self.lines(c, indent: indent + "  ") }
+                if options.brief {
+                    let listed = r.children.filter { passesResourceFilter($0) }
+                    return listed.isEmpty ? [] : lines + briefLines(listed, indent: indent + "  ", all: true)
+                }
+                // A clone's instance shows all its members, as Pacemaker's.
+                for c in members where r.parent != nil ? !filteredByNode(c) : memberPasses(c) {
+                    lines += self.lines(c, indent: indent + "  ")
+                }
                 return lines
             case .clone(let promotable, let unique):
                 return cloneLines(i, indent: indent, promotable: promotable, unique: unique)
@@ -342,14 +450,14 @@ public enum StatusText {
             var lines = [indent + "* Clone Set: \(r.id) [\(childName)]" + flagText(attrs) + ":"]
             let inner = indent + "  "
             if unique {
-                for c in r.children where !(ws.resources[c].orphan && !isActive(c)) && (options.showInactive || isActive(c)) {
+                for c in r.children where !(ws.resources[c].orphan && !isActive(c)) && (options.showInactive || isActive(c)) && memberPasses(c) {
                     lines += self.lines(c, indent: inner)
                 }
                 return lines
             }
             var promoted: [String] = [], started: [String] = []
             var full: [Int] = []
-            for c in r.children {
+            for c in r.children where memberPasses(c) {
                 let prims = ws.primitives(under: c)
                 let activePrims = prims.filter { !displayNodes(ws.resources[$0]).isEmpty }
                 let nodes = Set(activePrims.flatMap { displayNodes(ws.resources[$0]) })
@@ -397,7 +505,7 @@ public enum StatusText {
                 }
                 candidates = candidates.filter { probed.contains($0) }
             }
-            candidates = candidates.filter { !everActive.contains($0) }
+            candidates = candidates.filter { !everActive.contains($0) && (options.onlyNodes?.contains($0.lowercased()) ?? true) }
             let childID = childName
             let disabled = r.targetRole.map { $0 == .stopped } ?? (r.children.first.map { ws.resources[$0].targetRole == .stopped } ?? false)
             var byStatus: [String: [String]] = [:]
@@ -443,7 +551,7 @@ public enum StatusText {
                 ? attrs.map { " (\($0 == "maintenance" ? "unmanaged" : $0))" }.joined()
                 : flagText(attrs)
             var lines = [indent + "* \(word): \(r.id) [\(r.bundleImage ?? "")]" + flags + ":"]
-            for rep in replicas {
+            for rep in replicas where !filteredByNode(rep.container) {
                 let shown = rep.child ?? rep.container
                 let containerRes = ws.resources[rep.container]
                 var name = rep.connection.map { ws.resources[$0].id } ?? containerRes.id

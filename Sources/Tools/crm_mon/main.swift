@@ -37,6 +37,13 @@ struct CrmMon: ParsableCommand {
         valueName: "LEVEL")) var fenceHistory: Int?
     @Flag(name: [.customShort("D"), .customLong("hide-headers")], help: "Hide all headers.") var hideHeaders = false
     @Flag(name: [.customShort("V"), .long], help: "Print more details.") var verbose: Int
+    @Flag(name: [.customShort("Q"), .long], help: "Be less descriptive in output.") var quiet = false
+    @Flag(name: [.customShort("R"), .customLong("show-detail")], help: "Show more details (node IDs, individual clone instances).") var showDetail = false
+    @Flag(name: [.customShort("b"), .customLong("brief")], help: "Brief output.") var brief = false
+    @Option(name: [.customShort("I"), .customLong("include")], help: ArgumentHelp("A list of sections to include in the output (all, attributes, bans, counts, dc, default, failcounts, failures, fencing, fencing-failed, fencing-pending, fencing-succeeded, maint-mode, nodes, none, operations, options, resources, stack, summary, tickets, times).", valueName: "SECTIONS")) var include: [String] = []
+    @Option(name: [.customShort("U"), .customLong("exclude")], help: ArgumentHelp("A list of sections to exclude from the output.", valueName: "SECTIONS")) var exclude: [String] = []
+    @Option(name: .customLong("node"), help: "Only show output for this node (a name or a tag).") var node: String?
+    @Option(name: .customLong("resource"), help: "Only show output for this resource (an id or a tag).") var resource: String?
 
     /// `-m` takes an optional level (`-m`, `-m2`, `--fence-history`, `--fence-history=3`), as
     /// Pacemaker's does: a bare one means 2.
@@ -47,6 +54,9 @@ struct CrmMon: ParsableCommand {
                 out.append("--fence-history=2")
             } else if a.hasPrefix("-m"), !a.hasPrefix("--"), a.count > 2 {
                 out.append("--fence-history=" + a.dropFirst(2))
+            } else if a.hasPrefix("-I") || a.hasPrefix("-U"), a.count > 2 {
+                // `-Inodes` (glib's attached value) is `--include=nodes`.
+                out.append((a.hasPrefix("-I") ? "--include=" : "--exclude=") + a.dropFirst(a.dropFirst(2).hasPrefix("=") ? 3 : 2))
             } else {
                 out.append(a)
             }
@@ -65,6 +75,7 @@ struct CrmMon: ParsableCommand {
         guard let intervalMS = CIBValue.milliseconds(interval), intervalMS > 0 else {
             ToolSupport.fail(program, "Invalid value for -i: \(interval) (write a duration, e.g. 5s, 500ms or 1min)", .usage)
         }
+        _ = chosenSections()
         // The refreshing display, on a terminal only; elsewhere (a pipe, a file) one shot.
         if outputAs == "text" && !oneShot && !simple && isatty(STDOUT_FILENO) != 0 {
             LiveDisplay.run(every: intervalMS) { render() }
@@ -73,14 +84,45 @@ struct CrmMon: ParsableCommand {
         for line in render() { print(line) }
     }
 
+    /// The sections to print, whether to ask stonithd for its history, and the bans' id
+    /// prefix: Pacemaker's defaults, then its own includes and excludes (-m, -Q, a CIB file),
+    /// then the user's, from left to right.
+    func chosenSections() -> (show: MonitorSections, fenceConnect: Bool, banPrefix: String?) {
+        let all: MonitorSections = outputAs == "text" ? .allText : .all
+        let defaults: MonitorSections = outputAs == "xml" ? all : .defaultText
+        var show = defaults
+        var prefix: String?
+        var ownSteps: [(Bool, String)] = [(true, "fencing-failed,fencing-pending")]
+        var connect = true
+        if let level = fenceHistory {
+            ownSteps.append(level == 0 ? (false, "fencing") : level == 1 ? (true, "fencing-failed,fencing-pending") : (true, "fencing"))
+            connect = level != 0
+        }
+        if quiet { ownSteps.append((false, "times")) }
+        if CIBLocation.fromEnvironment() != .live {
+            ownSteps.append((false, "fencing"))
+            connect = false
+        }
+        for (include, list) in ownSteps {
+            _ = show.apply(include: include, list, all: all, defaults: defaults, banPrefix: &prefix)
+        }
+        for step in MonitorSections.steps(CrmMon.normalizedArguments(Array(CommandLine.arguments.dropFirst()))) {
+            guard show.apply(include: step.include, step.list, all: all, defaults: defaults, banPrefix: &prefix) else {
+                ToolSupport.fail("crm_mon", step.include ? MonitorSections.includeHelp : MonitorSections.excludeHelp, .usage)
+            }
+        }
+        return (show, connect, prefix)
+    }
+
     /// The status once: loaded fresh from CIB_file or the cluster.
     func render() -> [String] {
         let program = "crm_mon"
         let cib = CIBLocation.fromEnvironment().load(program: program)
         let now = Int(Date().timeIntervalSince1970)
         var ws = Simulator.workingSet(SchedulerInput(cib: cib, now: now))
-        // Pacemaker reads the constraints only for -c and -L; a lost ticket then shows.
-        if tickets || negLocations { MonitorText.applyLostTickets(&ws) }
+        let chosen = chosenSections()
+        // Pacemaker reads the constraints only for tickets and bans; a lost ticket then shows.
+        if !chosen.show.isDisjoint(with: [.tickets, .bans]) { MonitorText.applyLostTickets(&ws) }
         if outputAs == "xml" {
             let request = CommandLine.arguments.joined(separator: " ")
             let text = MonitorXML.document(cib, ws, request: request, now: Date(timeIntervalSince1970: Double(now))).xmlString()
@@ -91,38 +133,49 @@ struct CrmMon: ParsableCommand {
             return [String(text.dropLast())]
         }
         if simple { return [MonitorText.simpleStatus(cib, ws)] }
+        var show = chosen.show
         // The sections in Pacemaker 2.1.5's order, a blank line between those that print.
         var sections: [[String]] = []
-        let noDC = !ws.nodes.contains { $0.id == cib.root["dc-uuid"] }
-        if !hideHeaders {
-            sections.append(MonitorText.summary(cib, ws, now: Date()))
-            if let banner = MonitorText.managementDisabled(ws) { sections.append(banner) }
-        } else if noDC {
-            // Pacemaker always names a missing DC.
-            sections.append(["Cluster Summary:", "  * Current DC: NONE"])
+        // Pacemaker always names a missing DC.
+        if !ws.nodes.contains(where: { $0.id == cib.root["dc-uuid"] }) { show.insert(.dc) }
+        let summary = MonitorText.summary(cib, ws, now: Date(), show: show)
+        if !summary.isEmpty { sections.append(summary) }
+        if show.contains(.maintMode), let banner = MonitorText.managementDisabled(ws) {
+            // Pacemaker writes a newline before the banner, even when nothing precedes it.
+            sections.append(sections.isEmpty ? [""] + banner : banner)
         }
-        if groupByNode {
-            sections += MonitorText.split(StatusText.monitorByNode(ws, showInactive: inactive))
-        } else {
-            sections += MonitorText.split(StatusText.monitorLines(ws, showInactive: inactive))
+        let filter = MonitorFilter(cib, ws, node: node, resource: resource)
+        let blocks = MonitorText.split(groupByNode
+            ? StatusText.monitorByNode(ws, showInactive: inactive)
+            : StatusText.monitorLines(ws, showInactive: inactive, onlyNodes: filter.nodes, onlyResources: filter.resources, brief: brief))
+        for block in blocks {
+            let isNodes = block.first == "Node List:"
+            if show.contains(isNodes ? .nodes : .resources) { sections.append(block) }
         }
-        if nodeAttributes { sections.append(MonitorText.nodeAttributes(ws)) }
-        if operations || timing {
-            sections.append(MonitorText.operations(cib, ws, timing: timing))
-        } else if failcounts {
-            sections.append(MonitorText.migrationSummary(cib, ws))
+        if show.contains(.attributes) { sections.append(MonitorText.nodeAttributes(ws, filter: filter)) }
+        if show.contains(.operations) {
+            sections.append(MonitorText.operations(cib, ws, timing: timing, filter: filter))
+        } else if show.contains(.failcounts) {
+            sections.append(MonitorText.migrationSummary(cib, ws, filter: filter))
         }
-        let failed = MonitorText.failedActions(ws)
-        if !failed.isEmpty { sections.append(["Failed Resource Actions:"] + failed) }
-        // -m on the live cluster: stonithd's history (a CIB file has no fencer, as in Pacemaker).
+        if show.contains(.failures) {
+            let failed = MonitorText.failedActions(ws, filter: filter)
+            if !failed.isEmpty { sections.append(["Failed Resource Actions:"] + failed) }
+        }
+        // The live cluster's stonithd history (a CIB file has no fencer, as in Pacemaker).
         var fencing: (failed: [String], history: [String]) = ([], [])
-        if let level = fenceHistory, level > 0, CIBLocation.fromEnvironment() == .live {
+        if chosen.fenceConnect, !show.isDisjoint(with: .fencing) {
+            let level = show.isSuperset(of: .fencing) ? 3 : show.contains(.fenceWorked) ? 2 : 1
             fencing = MonitorText.fencing(level: level)
+            if !show.contains(.fenceFailed) && !fencing.failed.contains(where: { $0.contains("Failed to get fencing history") }) {
+                fencing.failed = []
+            }
+            if !show.contains(.fenceWorked) && !show.contains(.fencePending) { fencing.history = [] }
         }
         sections.append(fencing.failed)
-        if tickets { sections.append(MonitorText.tickets(cib)) }
-        if negLocations {
-            let bans = MonitorText.negativeLocations(cib, ws)
+        if show.contains(.tickets) { sections.append(MonitorText.tickets(cib)) }
+        if show.contains(.bans) {
+            let bans = MonitorText.negativeLocations(cib, ws).filter { chosen.banPrefix == nil || $0.id.hasPrefix(chosen.banPrefix!) }
             if !bans.isEmpty {
                 sections.append(["Negative Location Constraints:"]
                     + bans.map { "  * \($0.id)\tprevents \($0.resource) from running \($0.promoted ? "in Promoted role " : "")on \($0.node)" })
@@ -185,35 +238,59 @@ enum LiveDisplay {
 
 /// What crm_mon prints that crm_simulate does not.
 enum MonitorText {
-    /// The "Cluster Summary" block.
-    static func summary(_ cib: CIB, _ ws: WorkingSet, now: Date) -> [String] {
+    /// The "Cluster Summary" block: the parts `show` names (none: no block).
+    static func summary(_ cib: CIB, _ ws: WorkingSet, now: Date, show: MonitorSections = .summary) -> [String] {
         let props = ws.options.raw
-        var lines = ["Cluster Summary:"]
-        lines.append("  * Stack: \(props["cluster-infrastructure"] ?? "unknown")")
-        if let dc = cib.root["dc-uuid"], let node = ws.nodes.first(where: { $0.id == dc }) {
-            let version = props["dc-version"] ?? "unknown"
-            lines.append("  * Current DC: \(node.name) (version \(version)) - partition \(ws.haveQuorum ? "with" : "WITHOUT") quorum")
-        } else {
-            lines.append("  * Current DC: NONE")
+        var lines: [String] = []
+        if show.contains(.stack) {
+            lines.append("  * Stack: \(props["cluster-infrastructure"] ?? "unknown")")
         }
-        lines.append("  * Last updated: \(timestamp(now))")
-        var change = "  * Last change:  \(cib.root["cib-last-written"] ?? "")"
-        if let user = cib.root["update-user"] { change += " by \(user)" }
-        if let client = cib.root["update-client"] { change += " via \(client)" }
-        if let origin = cib.root["update-origin"] { change += " on \(origin)" }
-        lines.append(change)
-        let nodes = ws.nodes.count
-        lines.append("  * \(nodes) node\(nodes == 1 ? "" : "s") configured")
-        let (disabled, blocked, total) = Simulator.instanceCounts(ws)
-        var instances = "  * \(total) resource instance\(total == 1 ? "" : "s") configured"
-        if disabled > 0 || blocked > 0 {
-            var parts: [String] = []
-            if disabled > 0 { parts.append("\(disabled) DISABLED") }
-            if blocked > 0 { parts.append("\(blocked) BLOCKED from further action due to failure") }
-            instances += " (" + parts.joined(separator: ", ") + ")"
+        if show.contains(.dc) {
+            if let dc = cib.root["dc-uuid"], let node = ws.nodes.first(where: { $0.id == dc }) {
+                let version = props["dc-version"] ?? "unknown"
+                lines.append("  * Current DC: \(node.name) (version \(version)) - partition \(ws.haveQuorum ? "with" : "WITHOUT") quorum")
+            } else {
+                lines.append("  * Current DC: NONE")
+            }
         }
-        lines.append(instances)
-        return lines
+        if show.contains(.times) {
+            lines.append("  * Last updated: \(timestamp(now))")
+            var change = "  * Last change:  \(cib.root["cib-last-written"] ?? "")"
+            if let user = cib.root["update-user"] { change += " by \(user)" }
+            if let client = cib.root["update-client"] { change += " via \(client)" }
+            if let origin = cib.root["update-origin"] { change += " on \(origin)" }
+            lines.append(change)
+        }
+        if show.contains(.counts) {
+            let nodes = ws.nodes.count
+            lines.append("  * \(nodes) node\(nodes == 1 ? "" : "s") configured")
+            let (disabled, blocked, total) = Simulator.instanceCounts(ws)
+            var instances = "  * \(total) resource instance\(total == 1 ? "" : "s") configured"
+            if disabled > 0 || blocked > 0 {
+                var parts: [String] = []
+                if disabled > 0 { parts.append("\(disabled) DISABLED") }
+                if blocked > 0 { parts.append("\(blocked) BLOCKED from further action due to failure") }
+                instances += " (" + parts.joined(separator: ", ") + ")"
+            }
+            lines.append(instances)
+        }
+        if show.contains(.options) {
+            let o = ws.options
+            // 2.1.5 knows the option by its old name only (fencing-enabled came with 3.0).
+            let fencing = o.raw["stonith-enabled"].map(CIBValue.isTrue) ?? true
+            lines.append("  * STONITH of failed nodes \(fencing ? "enabled" : "disabled")")
+            lines.append("  * Cluster is \(o.symmetricCluster ? "symmetric" : "asymmetric")")
+            let policy: String
+            switch o.noQuorumPolicy.lowercased() {
+            case "freeze": policy = "Freeze resources"
+            case "ignore": policy = "Ignore"
+            case "demote": policy = "Demote promotable resources and stop all other resources"
+            case "suicide": policy = fencing ? "Suicide" : "Stop ALL resources"
+            default: policy = "Stop ALL resources"
+            }
+            lines.append("  * No quorum policy: \(policy)")
+        }
+        return lines.isEmpty ? [] : ["Cluster Summary:"] + lines
     }
 
     /// "Resource management is DISABLED", as 2.1.5's crm_mon says it below the summary in
@@ -295,12 +372,12 @@ enum MonitorText {
     /// `crm_mon -o` / `-t`: "Operations", each online node's resources with their history
     /// (probes that found nothing and notifications left out), by call id; the heading alone
     /// when no online node has any.
-    static func operations(_ cib: CIB, _ ws: WorkingSet, timing: Bool) -> [String] {
+    static func operations(_ cib: CIB, _ ws: WorkingSet, timing: Bool, filter: MonitorFilter = .none) -> [String] {
         guard let history = MonitorXML.nodeHistory(cib, ws) else { return [] }
         var lines = ["Operations:"]
-        for node in history.elements {
+        for node in history.elements where filter.passes(node: node["name"] ?? "") {
             lines.append("  * Node: \(node["name"] ?? ""):")
-            for rsc in node.elements {
+            for rsc in node.elements where filter.passes(resource: rsc["id"] ?? "") {
                 let id = rsc["id"] ?? ""
                 if rsc["orphan"] == "true" {
                     lines.append("    * \(id): orphan")
@@ -356,8 +433,8 @@ enum MonitorText {
 
     /// "Failed Resource Actions": `rsc 10s-interval monitor on node1 returned 'not running'
     /// (reason) at TIME after 12ms`, or `... could not be executed (Timed Out)`.
-    static func failedActions(_ ws: WorkingSet) -> [String] {
-        ws.failedOperations.map { f in
+    static func failedActions(_ ws: WorkingSet, filter: MonitorFilter = .none) -> [String] {
+        ws.failedOperations.filter { filter.passes(node: $0.node) && filter.passes(resource: $0.resource) }.map { f in
             var line = "  * \(f.resource) "
             if f.intervalMS > 0 { line += "\(readableInterval(f.intervalMS))-interval " }
             // A monitor without an interval is a probe.
@@ -419,10 +496,10 @@ enum MonitorText {
     }
 
     /// `crm_mon -A`: each online node's attributes but the internal ones, `name : value`.
-    static func nodeAttributes(_ ws: WorkingSet) -> [String] {
+    static func nodeAttributes(_ ws: WorkingSet, filter: MonitorFilter = .none) -> [String] {
         guard let list = MonitorXML.nodeAttributes(ws) else { return [] }
         var lines = ["Node Attributes:"]
-        for node in list.elements {
+        for node in list.elements where filter.passes(node: node["name"] ?? "") {
             lines.append("  * Node: \(node["name"] ?? ""):")
             for a in node.elements {
                 let name = a["name"] ?? "", value = a["value"] ?? ""
@@ -438,16 +515,17 @@ enum MonitorText {
     }
 
     /// `crm_mon -f`: "Migration Summary", each online node's resources that have failed there.
-    static func migrationSummary(_ cib: CIB, _ ws: WorkingSet) -> [String] {
+    static func migrationSummary(_ cib: CIB, _ ws: WorkingSet, filter: MonitorFilter = .none) -> [String] {
         var lines: [String] = []
         for state in cib.root.firstElement(named: "status")?.elements(named: "node_state") ?? [] {
-            guard let node = ws.nodes.first(where: { $0.id == state.id }), node.online else { continue }
+            guard let node = ws.nodes.first(where: { $0.id == state.id }), node.online, filter.passes(node: node.name) else { continue }
             if lines.isEmpty { lines.append("Migration Summary:") }
             var header = false
             for entry in state.firstElement(named: "lrm")?.firstElement(named: "lrm_resources")?.elements(named: "lrm_resource") ?? [] {
                 let id = entry.id ?? ""
                 let base = id.split(separator: ":").first.map(String.init) ?? id
                 guard let r = ws.resources.first(where: { ($0.id == id || $0.configuredID == base) && !$0.orphan }) else { continue }
+                guard filter.passes(resource: base) || filter.passes(resource: id) else { continue }
                 let (count, last) = MonitorXML.failcount(ws, node: node, resource: base)
                 guard count > 0 else { continue }
                 if !header { lines.append("  * Node: \(node.name):"); header = true }
