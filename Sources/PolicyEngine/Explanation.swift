@@ -29,6 +29,8 @@ public struct Explanation: Sendable, Equatable {
         case expiredFailures(resource: String, count: Int, failureTimeout: Int)
         /// One of a clone's instances runs on the node, with this stickiness.
         case instanceHere(instance: String, stickiness: Int)
+        /// Another instance of the clone goes to the node.
+        case otherInstance(clone: String, instance: String, cloneNodeMax: Int)
         /// The resource's history bans it from the node (a failed stop, a hard error).
         case historyBan(resource: String)
         /// A fatal error bans it from every node.
@@ -174,8 +176,14 @@ public struct Explanation: Sendable, Equatable {
             let threshold = pr.meta["migration-threshold"].flatMap(CIBValue.score) ?? Score.infinity
             let timeout = (pr.meta["failure-timeout"].flatMap(CIBValue.milliseconds) ?? 0) / 1000
             let names = pr.id != pr.configuredID ? [pr.configuredID, pr.id] : [pr.configuredID]
+            // An anonymous clone's instances share their fail counts: said once, by the
+            // configured id.
+            let anonymous = Resources.enclosingClone(p, in: ws).map { c -> Bool in
+                if case .clone(_, let unique) = ws.resources[c].variant { return !unique } else { return false }
+            } ?? false
+            let shown = anonymous ? pr.configuredID : pr.id
             for n in ws.nodes {
-                guard seenFailures.insert(pr.id + "\u{0}" + n.name).inserted else { continue }
+                guard !seenFailures.contains(shown + "\u{0}" + n.name) else { continue }
                 var fc = 0, last = 0
                 var ops: [String] = []
                 for name in names {
@@ -192,11 +200,12 @@ public struct Explanation: Sendable, Equatable {
                 if fc == 0 && timeout > 0 {
                     var raw = 0
                     for name in names { raw = Score.add(raw, Failcounts.count(name, node: n, failureTimeoutSeconds: 0, now: ws.now)) }
-                    if raw > 0 { add(.expiredFailures(resource: pr.id, count: raw, failureTimeout: timeout), n.name) }
+                    if raw > 0 { add(.expiredFailures(resource: shown, count: raw, failureTimeout: timeout), n.name) }
                 }
                 guard fc > 0 else { continue }
+                seenFailures.insert(shown + "\u{0}" + n.name)
                 let bans = threshold > 0 && !pr.failureIgnored && fc >= threshold
-                add(.failures(resource: pr.id, operations: ops.sorted(), count: fc, threshold: threshold, bans: bans,
+                add(.failures(resource: shown, operations: ops.sorted(), count: fc, threshold: threshold, bans: bans,
                               failureTimeout: timeout > 0 ? timeout : nil,
                               expiresAt: timeout > 0 && last > 0 ? last + timeout : nil), n.name)
             }
@@ -205,6 +214,14 @@ public struct Explanation: Sendable, Equatable {
                 for node in (ws.historyBans[x] ?? []).sorted(by: naturalLess) { add(.historyBan(resource: ws.resources[x].id), node) }
                 j = ws.resources[x].parent
                 if j != nil && !scope.contains(j!) { break }
+            }
+        }
+        // A clone instance: the clone's other instances take the nodes they go to.
+        if let c = Resources.enclosingClone(i, in: ws) {
+            let own = chain.first { ws.resources[$0].parent == c } ?? i
+            let nodeMax = ws.resources[c].meta["clone-node-max"].flatMap { Int($0) } ?? 1
+            for other in ws.resources[c].children where other != own {
+                for n in goesTo(other) { add(.otherInstance(clone: ws.resources[c].id, instance: ws.resources[other].id, cloneNodeMax: nodeMax), n) }
             }
         }
         // Colocations: with what this resource (or what encloses it) must or wants to be.
@@ -425,6 +442,8 @@ extension Explanation {
             return "it follows \(member) in group \(group), and \(member) " + (goes.isEmpty ? "runs nowhere" : "goes to \(list(goes))")
         case .expiredFailures(let r, let count, let timeout):
             return "\(r) failed there \(count) time\(count == 1 ? "" : "s"), but that no longer counts (failure-timeout \(timeout)s has passed)"
+        case .otherInstance(let clone, let inst, let nodeMax):
+            return "\(clone)'s instance \(inst) goes here (clone-node-max \(nodeMax))"
         case .instanceHere(let inst, let s): return "\(inst) runs here (resource-stickiness \(Score.text(s)))"
         case .historyBan(let r): return "\(r) failed there in a way that bans it (a failed stop or a hard error; crm_resource --cleanup -r \(r) clears it)"
         case .fatalFailure(let r): return "\(r) had a fatal error"

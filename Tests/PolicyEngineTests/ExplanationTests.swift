@@ -141,6 +141,20 @@ import Testing
         #expect(b.facts(on: "node2") == [])
     }
 
+    @Test func cloneLimitsAndInstances() throws {
+        let xml = Self.cib(#"<clone id="c"><meta_attributes id="cm"><nvpair id="cm1" name="clone-max" value="1"/></meta_attributes>"#
+                           + Self.primitive("d1") + "</clone>",
+                           node1: Self.d1Running.replacingOccurrences(of: #"<lrm_resource id="d1""#, with: #"<lrm_resource id="d1:0""#))
+        let c = try explain(xml, "c")
+        #expect(c.kind == "clone")
+        #expect(c.facts.contains(.cloneLimits(cloneMax: 1, cloneNodeMax: 1)))
+        #expect(c.runningOn == ["node1"] && c.placedOn == ["node1"])
+        #expect(c.facts(on: "node1") == [.instanceHere(instance: "d1:0", stickiness: 1)])
+        #expect(c.lines.contains("It runs at most 1 copy (clone-max), at most 1 on one node (clone-node-max)."))
+        // The configured id of the clone's primitive names the clone.
+        #expect(try explain(xml, "d1").resource == "c")
+    }
+
     @Test func unknownResource() throws {
         #expect(Explanation.explain(SchedulerInput(cib: try CIB.parse(Self.cib(Self.primitive("d1"))), now: 0), resource: "nope") == nil)
     }
