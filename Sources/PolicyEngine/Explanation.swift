@@ -107,16 +107,20 @@ public struct Explanation: Sendable, Equatable {
         var a = Assignment(ws)
         let prims = ws.primitives(under: i)
         let primIDs = Set(prims.map { ws.resources[$0].id })
+        let bundle = r.variant == .bundle
         func goesTo(_ j: Int) -> [String] {
             let ids = Set(ws.primitives(under: j).map { ws.resources[$0].id })
             var out: [String] = []
             for p in transition.placements where ids.contains(p.resource) {
-                if let n = p.next, !out.contains(n) { out.append(n) }
+                // (A bundle is where its containers are, not on its replicas' own nodes.)
+                if let n = p.next, !out.contains(n), !(bundle && ws.node(named: n)?.isBundleNode == true) { out.append(n) }
             }
             return out
         }
         var running: [String] = []
-        for p in prims { for n in ws.resources[p].activeOn where !running.contains(n) { running.append(n) } }
+        for p in prims {
+            for n in ws.resources[p].activeOn where !running.contains(n) && !(bundle && ws.node(named: n)?.isBundleNode == true) { running.append(n) }
+        }
         let placed = goesTo(i)
         // `a` knows where everything goes, for `available` (remote nodes' connections).
         for (k, res) in ws.resources.enumerated() where res.isPrimitive {
@@ -360,6 +364,14 @@ extension Explanation {
     var summary: String {
         let now = runningOn.isEmpty ? "\(resource) is stopped now" : "\(resource) runs on \(Self.list(runningOn)) now"
         if placedOn.isEmpty {
+            // Stopped by a resource-wide fact (said next), or for want of a node.
+            let wide = facts.contains { f in
+                switch f {
+                case .targetRole(.stopped), .noQuorum, .stopAll, .unmanaged, .maintenance, .blocked: return true
+                default: return false
+                }
+            }
+            if wide { return runningOn.isEmpty ? "\(now) and stays stopped." : "\(now) and will be stopped." }
             return runningOn.isEmpty ? "\(now) and can run on no node." : "\(now) and will be stopped: it can run on no node."
         }
         if Set(placedOn) == Set(runningOn) {
@@ -396,7 +408,15 @@ extension Explanation {
         case .blocked(let r):
             return "A failure of \(r) blocked it (on-fail=block), so the cluster leaves it as it is until it is cleaned up (crm_resource --cleanup -r \(r))."
         case .stopAll: return "stop-all-resources is set, so every resource stops."
-        case .noQuorum(let policy): return "This partition has no quorum, and no-quorum-policy is \(policy)."
+        case .noQuorum(let policy):
+            let effect: String
+            switch policy {
+            case "freeze": effect = "so what runs keeps running and nothing else starts"
+            case "demote": effect = "so promoted instances are demoted and the other resources stop"
+            case "suicide", "fence": effect = "so resources stop and the partition's nodes are fenced"
+            default: effect = "so resources stop"
+            }
+            return "This partition has no quorum, and no-quorum-policy is \(policy), \(effect)."
         case .fatalFailure(let r): return "\(r) had a fatal error, which keeps it off every node until it is cleaned up (crm_resource --cleanup -r \(r))."
         case .cloneLimits(let max, let nodeMax):
             return "It runs at most \(max) \(max == 1 ? "copy" : "copies") (clone-max), at most \(nodeMax) on one node (clone-node-max)."

@@ -104,7 +104,7 @@ import Testing
         let d0 = try explain(xml, "d0")
         #expect(d0.facts.contains(.targetRole(.stopped)))
         #expect(d0.facts.contains(.dependent(id: "d2-with-d0", score: Score.infinity, resource: "d2")))
-        #expect(d0.lines.contains("Its target-role is Stopped, so the cluster keeps it stopped."))
+        #expect(d0.lines[0...1] == ["d0 is stopped now and stays stopped.", "Its target-role is Stopped, so the cluster keeps it stopped."])
     }
 
     @Test func cliBanIsNamedWithHowToClearIt() throws {
@@ -153,6 +153,15 @@ import Testing
         #expect(c.lines.contains("It runs at most 1 copy (clone-max), at most 1 on one node (clone-node-max)."))
         // The configured id of the clone's primitive names the clone.
         #expect(try explain(xml, "d1").resource == "c")
+    }
+
+    @Test func noQuorum() throws {
+        let xml = Self.cib(Self.primitive("d1"), node1: Self.d1Running).replacingOccurrences(of: #"have-quorum="1""#, with: #"have-quorum="0""#)
+        let e = try explain(xml, "d1")
+        #expect(e.facts.contains(.noQuorum(policy: "stop")))
+        #expect(e.placedOn.isEmpty)
+        #expect(e.lines[0] == "d1 runs on node1 now and will be stopped.")
+        #expect(e.lines.contains("This partition has no quorum, and no-quorum-policy is stop, so resources stop."))
     }
 
     @Test func unknownResource() throws {
