@@ -338,7 +338,7 @@ public struct CrmSession {
 
     // MARK: resource
 
-    static let resourceUsage = "resource {start|stop|restart|promote|demote|manage|unmanage|maintenance|locate|cleanup|refresh|move|ban|clear|failcount|param|meta|utilization} <rsc> ..."
+    static let resourceUsage = "resource {start|stop|restart|promote|demote|manage|unmanage|maintenance|locate|why|cleanup|refresh|move|ban|clear|failcount|param|meta|utilization} <rsc> ..."
 
     /// Loads, changes and writes the CIB at once (the resource and node levels do not use the
     /// shadow copy, as in crmsh).
@@ -516,6 +516,10 @@ public struct CrmSession {
         case "locate":
             guard let r = need("locate <rsc>") else { return }
             tool("crm_resource", ["--resource", r, "--locate"])
+        case "why":
+            // crm_resource --why, with the plain-words explanation (-V asks for it off a terminal).
+            guard let r = need("why <rsc>") else { return }
+            tool("crm_resource", ["--resource", r, "--why", "-V"])
         case "move", "migrate": placement("--move")
         case "ban": placement("--ban")
         case "clear", "unmove", "unmigrate", "unban":

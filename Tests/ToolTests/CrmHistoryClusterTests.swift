@@ -670,7 +670,7 @@ import Glibc
 /// Texts the tests compare with.
 enum CrmHistoryLines {
     static let usage = "history {info | log [<node>] | transitions | peinputs [<n>|<n>:<m>...] [v] | transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization] | latest | show <pe> [status]}"
-    static let resourceUsage = "resource {start|stop|restart|promote|demote|manage|unmanage|maintenance|locate|cleanup|refresh|move|ban|clear|failcount|param|meta|utilization} <rsc> ..."
+    static let resourceUsage = "resource {start|stop|restart|promote|demote|manage|unmanage|maintenance|locate|why|cleanup|refresh|move|ban|clear|failcount|param|meta|utilization} <rsc> ..."
 
     /// The Transition Summary lines of crm_simulate's output.
     static func actions(_ output: String) -> String {

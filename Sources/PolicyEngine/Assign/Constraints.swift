@@ -13,6 +13,17 @@ struct Colocation: Sendable {
     var influence: Bool
 }
 
+/// One node a location constraint gives a resource a score on.
+struct LocationMatch {
+    var constraint: String
+    /// The rule that passed on the node (nil for a constraint naming the node).
+    var rule: String?
+    var resource: Int
+    var node: String
+    var score: Int
+    var role: Role?
+}
+
 /// Reading the constraints section into the working set's terms.
 enum ConstraintSet {
     /// Explicit colocations (simple form and sequential resource sets), then the internal
@@ -94,8 +105,11 @@ enum ConstraintSet {
 
     /// Location constraints as (resource, node, score) entries, rules evaluated per node.
     /// Promoted-role constraints are kept apart for promotion.
-    static func locations(_ ws: WorkingSet) -> (placement: [(Int, String, Int)], promoted: [(Int, String, Int)],
-                                                 discovery: [(resource: Int, mode: String, nodes: [String])]) {
+    /// `matched`, when given, is told each entry with the constraint (and rule) it came from
+    /// (the explanation's source: see Explanation.swift).
+    static func locations(_ ws: WorkingSet, matched: ((LocationMatch) -> Void)? = nil)
+        -> (placement: [(Int, String, Int)], promoted: [(Int, String, Int)],
+            discovery: [(resource: Int, mode: String, nodes: [String])]) {
         var placement: [(Int, String, Int)] = []
         var promoted: [(Int, String, Int)] = []
         var discovery: [(resource: Int, mode: String, nodes: [String])] = []
@@ -163,6 +177,10 @@ enum ConstraintSet {
             for (r, role) in targets {
                 let entries = perResource ? entriesFor(r) : shared
                 for (node, s) in entries {
+                    if let matched {
+                        let rule = e.firstElement(named: "rule").map { ($0["id-ref"].flatMap { rules[$0] } ?? $0).id ?? "" }
+                        matched(LocationMatch(constraint: c.id, rule: rule, resource: r, node: node, score: s, role: role))
+                    }
                     if role == .promoted { promoted.append((r, node, s)) } else { placement.append((r, node, s)) }
                 }
                 // resource-discovery: where the resource is probed (and, when exclusive, the

@@ -404,10 +404,10 @@ struct ResourceSession {
         // The plain-words paragraph goes only to a terminal (or with -V), so that scripts that
         // read Pacemaker's lines see exactly those.
         if let rsc, !o.quiet, isatty(1) != 0 || o.verbose > 0 {
-            let words = WhyExplanation.paragraph(ws, rsc, node: o.node, now: Int(now.timeIntervalSince1970))
-            if !words.isEmpty {
+            let input = SchedulerInput(cib: ws.cib, now: Int(now.timeIntervalSince1970))
+            if let words = Explanation.explain(input, resource: ws.resources[rsc].id) {
                 print("")
-                print(words)
+                for line in words.lines { print(line) }
             }
         }
         return .ok

@@ -23,6 +23,7 @@ struct CrmSimulate: ParsableCommand {
           crm_simulate -x pe-input-42.xml -S         (what the cluster did with it, step by step)
           crm_simulate -x pe-input-42.xml -R -G g.xml (save the transition graph)
           CIB_file=cib.xml crm_simulate -L
+          crm_simulate -x pe-input-42.xml --explain d1  (why d1 runs where it does, in plain words)
         """)
 
     @Option(name: [.customShort("x"), .customLong("xml-file")], help: "Use the CIB in the named file.") var xmlFile: String?
@@ -41,6 +42,7 @@ struct CrmSimulate: ParsableCommand {
     @Option(name: [.customShort("f"), .customLong("node-fail")], help: "Mark a node as failed.") var nodeFail: [String] = []
     @Option(name: [.customShort("i"), .customLong("op-inject")], help: "Inject an operation result: RSC_TASK_INTERVAL@NODE=RC.") var opInject: [String] = []
     @Option(name: [.customShort("F"), .customLong("op-fail")], help: "Fail an operation when simulating: RSC_TASK_INTERVAL@NODE=RC.") var opFail: [String] = []
+    @Option(name: .customLong("explain"), help: "Say in plain sentences why the resource is placed where it is, or why it cannot run.") var explain: String?
     @Flag(name: [.customShort("V"), .long], help: "Print more details.") var verbose: Int
 
     func run() throws {
@@ -62,6 +64,18 @@ struct CrmSimulate: ParsableCommand {
             ToolSupport.printError(program, "warning: --op-fail takes effect only when the transition's execution is simulated (-S); it was ignored")
         }
         let injections = SchedulerInjections(nodeUp: nodeUp, nodeDown: nodeDown, nodeFail: nodeFail, opInject: opInject, now: now)
+        if let explain {
+            // --explain: the sentences alone, for the CIB as the what-if options leave it.
+            var explained = input
+            if !injections.isEmpty {
+                do { explained = SchedulerInput(cib: try injections.apply(to: cib).cib, now: now, effectiveTimeText: dateTime) } catch { ToolSupport.fail(program, error) }
+            }
+            guard let e = Explanation.explain(explained, resource: explain) else {
+                ToolSupport.fail(program, "Resource '\(explain)' not found", .noSuchObject)
+            }
+            for line in e.lines { print(line) }
+            return
+        }
         if !injections.isEmpty {
             let changed: (cib: CIB, lines: [String])
             do { changed = try injections.apply(to: cib) } catch { ToolSupport.fail(program, error) }
