@@ -208,7 +208,8 @@ final class StonithdNode: @unchecked Sendable {
 
         // crm_mon -m shows the same history as Pacemaker 2.1.5's crm_mon lays it out: the
         // failed operations after the failed resource actions, the rest at the end (-m2/-m3),
-        // or only the failed and pending ones (-m1); nothing without -m.
+        // or only the failed and pending ones (-m1, which is also the default, as in
+        // Pacemaker 2.1.5; -m0 shows none).
         let mon = try Tool.run("crm_mon", ["-1", "-m3"], env: ["SWIFTHA_ROOT": stonithds[1].root])
         #expect(mon.status == 0, "\(mon.stderr)")
         #expect(mon.stdout.contains("\n\nFailed Fencing Actions:\n  * reboot of node4 failed (could not fence node4: fail-dev reboot: fence_fail: exit status 1: power switch unreachable): delegate=node2, client=stonith_admin."), "\(mon.stdout)")
@@ -219,7 +220,10 @@ final class StonithdNode: @unchecked Sendable {
         #expect(level1.stdout.contains("Failed Fencing Actions:\n  * reboot of node4 failed") && level1.stdout.contains(", last-failed='"), "\(level1.stdout)")
         #expect(!level1.stdout.contains("Fencing History:"), "\(level1.stdout)")
         let noOption = try Tool.run("crm_mon", ["-1"], env: ["SWIFTHA_ROOT": stonithds[1].root])
-        #expect(!noOption.stdout.contains("Fencing"), "\(noOption.stdout)")
+        #expect(noOption.stdout.contains("\n\nFailed Fencing Actions:\n  * reboot of node4 failed"), "\(noOption.stdout)")
+        #expect(!noOption.stdout.contains("Fencing History:"), "\(noOption.stdout)")
+        let noFencing = try Tool.run("crm_mon", ["-1", "-m0"], env: ["SWIFTHA_ROOT": stonithds[1].root])
+        #expect(!noFencing.stdout.contains("Fencing"), "\(noFencing.stdout)")
 
         // --cleanup forgets node4's operations on every node, and only node4's.
         let cleaned = try stonithds[0].admin(["--history", "node4", "--cleanup"])

@@ -340,27 +340,32 @@ enum MonitorText {
         }
     }
 
-    /// The fencing sections from this node's stonithd; when it cannot be asked, Pacemaker's
-    /// "Failed to get fencing history" item.
+    /// The fencing sections from this node's stonithd. As in Pacemaker, a stonithd that cannot
+    /// be reached (not running on this node) leaves them out; one that is reached but cannot
+    /// answer gives the "Failed to get fencing history" item.
     static func fencing(level: Int) -> (failed: [String], history: [String]) {
-        final class Box: @unchecked Sendable { var result: Result<[FenceEvent], any Error> = .success([]) }
+        final class Box: @unchecked Sendable { var result: Result<[FenceEvent], any Error>? = .success([]) }
         let box = Box()
         let done = DispatchSemaphore(value: 0)
         let root = NodeEnvironment(root: nil).root
         Task {
-            do {
-                let client = try await StonithClient.connect(root: root, name: "crm_mon", timeout: .seconds(5))
-                box.result = .success(try await client.history())
+            if let client = try? await StonithClient.connect(root: root, name: "crm_mon", timeout: .seconds(5)) {
+                do {
+                    box.result = .success(try await client.history())
+                } catch {
+                    box.result = .failure(error)
+                }
                 await client.close()
-            } catch {
-                box.result = .failure(error)
+            } else {
+                box.result = nil
             }
             done.signal()
         }
         done.wait()
         switch box.result {
-        case .success(let events): return StonithAdminOutput.monitorSections(events, level: level)
-        case .failure(let error): return (["Failed Fencing Actions:", "  * Failed to get fencing history: \(error)"], [])
+        case nil: return ([], [])
+        case .success(let events)?: return StonithAdminOutput.monitorSections(events, level: level)
+        case .failure(let error)?: return (["Failed Fencing Actions:", "  * Failed to get fencing history: \(error)"], [])
         }
     }
 
