@@ -7,28 +7,12 @@ import TestSupport
 import Glibc
 #endif
 
-/// A network of its own for a test: a bridge namespace and one namespace per node, linked by
-/// veth pairs, addresses 10.99.S.1-N. Everything it creates is deleted by ``tearDown()``.
-final class TestNetwork: @unchecked Sendable {
-    static let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) }
+/// The namespace network of the Messaging tests: addresses 10.99.S.1-N, S random.
+typealias TestNetwork = NamespaceNetwork
 
-    let tag: String
-    let subnet: Int
-    let nodes: Int
-    private(set) var created: [String] = []
-
-    var bridge: String { "swha\(tag)b" }
-    func namespace(_ i: Int) -> String { "swha\(tag)n\(i)" }
-    func address(_ i: Int) -> String { "10.99.\(subnet).\(i)" }
-    /// The bridge side of node i's link (what a partition takes down).
-    func bridgePort(_ i: Int) -> String { "sw\(tag)p\(i)" }
-
-    /// Why this machine cannot run the test, or nil.
-    static var unavailable: String? {
-        guard getuid() == 0 else { return "network namespaces need root (uid is \(getuid()))" }
-        guard let ip else { return "no `ip` command (iproute2) found" }
-        guard let r = try? Tool.run(executable: ip, ["netns", "list"]), r.status == 0 else { return "`ip netns` does not work here" }
-        return nil
+extension NamespaceNetwork {
+    convenience init(nodes: Int) throws {
+        try self.init(nodes: nodes, prefix: "10.99.\(Int.random(in: 1...250))", hostBase: 0)
     }
 
     /// ``unavailable``, printed once when not nil.
@@ -37,58 +21,6 @@ final class TestNetwork: @unchecked Sendable {
         if let why { print("SKIPPED: CorosyncdNamespaceTests: \(why)") }
         return why
     }()
-
-    init(nodes: Int) throws {
-        var rng = SystemRandomNumberGenerator()
-        tag = String(UInt32.random(in: 0x1000...0xFFFF, using: &rng), radix: 16)
-        subnet = Int.random(in: 1...250, using: &rng)
-        self.nodes = nodes
-        do {
-            try add(bridge)
-            try run(["-n", bridge, "link", "set", "lo", "up"])
-            try run(["-n", bridge, "link", "add", "br0", "type", "bridge"])
-            try run(["-n", bridge, "link", "set", "br0", "up"])
-            for i in 1...nodes {
-                let ns = namespace(i)
-                try add(ns)
-                try run(["-n", ns, "link", "set", "lo", "up"])
-                try run(["link", "add", "sw\(tag)e\(i)", "netns", ns, "type", "veth", "peer", "name", bridgePort(i), "netns", bridge])
-                try run(["-n", bridge, "link", "set", bridgePort(i), "master", "br0"])
-                try run(["-n", bridge, "link", "set", bridgePort(i), "up"])
-                try run(["-n", ns, "addr", "add", "\(address(i))/24", "dev", "sw\(tag)e\(i)"])
-                try run(["-n", ns, "link", "set", "sw\(tag)e\(i)", "up"])
-            }
-        } catch {
-            tearDown()
-            throw error
-        }
-    }
-
-    private func add(_ ns: String) throws {
-        try run(["netns", "add", ns])
-        created.append(ns)
-    }
-
-    struct Failure: Error, CustomStringConvertible { var description: String }
-
-    func run(_ args: [String]) throws {
-        let r = try Tool.run(executable: Self.ip!, args)
-        guard r.status == 0 else { throw Failure(description: "ip \(args.joined(separator: " ")): \(r.stderr)") }
-    }
-
-    /// Cuts node i off from the others (its bridge port goes down), or heals it.
-    func cut(_ i: Int, _ down: Bool) throws {
-        try run(["-n", bridge, "link", "set", bridgePort(i), down ? "down" : "up"])
-    }
-
-    /// The launcher that runs a command inside node i's namespace.
-    func launcher(_ i: Int) -> [String] { [Self.ip!, "netns", "exec", namespace(i)] }
-
-    /// Deletes every namespace it created (the veth pairs go with them).
-    func tearDown() {
-        for ns in created.reversed() { _ = try? Tool.run(executable: Self.ip!, ["netns", "del", ns]) }
-        created = []
-    }
 }
 
 /// Three real corosyncd, each in a network namespace of its own: a 2 | 1 partition keeps quorum

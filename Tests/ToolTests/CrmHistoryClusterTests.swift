@@ -164,12 +164,12 @@ import Glibc
             print("SKIPPED: clusterStartStatusStopOnEachNode: resource-agents is not installed (no ocf:heartbeat:Dummy)")
             return
         }
-        var why = TutorialNetwork.unavailable
+        var why = NamespaceNetwork.unavailable
         if why == nil, !FileManager.default.isExecutableFile(atPath: "/usr/sbin/fence_xvm") {
             why = "fence-virt is not installed (no /usr/sbin/fence_xvm; make deps installs it)"
         }
         if let why { print("SKIPPED (part): clusterStartStatusStopOnEachNode: the tutorial session does not run: \(why); the cluster runs on 127.0.0.1-3 without it") }
-        let net = why == nil ? try TutorialNetwork(nodes: 3, prefix: "172.25.70") : nil
+        let net = why == nil ? try NamespaceNetwork(nodes: 3, prefix: "172.25.70", hostBase: 10) : nil
         defer { net?.tearDown() }
         let base = scratchDirectory("crm-cluster")
         let roots = (1...3).map { "\(base)/node\($0)" }
@@ -304,7 +304,7 @@ import Glibc
 
     /// The issue's tutorial session on the live cluster of three namespaces, each command as
     /// the issue writes it (ip=172.25.70.100 nic=eth0), and what it really does.
-    func tutorial(_ net: TutorialNetwork, _ roots: [String]) throws {
+    func tutorial(_ net: NamespaceNetwork, _ roots: [String]) throws {
         let vip = "172.25.70.100"
         func crm(_ i: Int, _ args: [String]) throws -> Tool.Result {
             try Tool.run("crm", args, env: ["SWIFTHA_ROOT": roots[i - 1], "SWIFTHA_NODE": "node\(i)"])
@@ -421,7 +421,7 @@ import Glibc
         guard until("vip and apache stopped, \(vip) gone", 60, {
             node(of: "vip") == nil && node(of: "apache") == nil && holders().isEmpty
         }) else { return }
-        #expect(try net.exec(web, [TutorialNetwork.ip!, "addr"]).stdout.contains(vip) == false)
+        #expect(try net.exec(web, [NamespaceNetwork.ip!, "addr"]).stdout.contains(vip) == false)
         #expect(get(vip, from: client) == nil)
         let stopped = try crm(1, ["status"]).stdout
         #expect(stopped.contains("Active Resources:") == false && stopped.contains("  * Resource Group: website:\n    * vip\t(ocf:heartbeat:IPaddr2):\t Stopped (disabled)\n    * apache\t(lsb:httpd):\t Stopped\n"), "\(stopped)")
