@@ -9,12 +9,25 @@ public struct JournalLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
     public let label: String
+    /// Fields every journal entry of this process carries (DAEMON, NODE): they make
+    /// `journalctl DAEMON=crmd NODE=node2` work. They are left out of the stderr lines,
+    /// which already start with the program's name.
+    public var fields: [String: String]
     private let useJournal: Bool
 
-    /// `identifier` is the SYSLOG_IDENTIFIER (the program's name).
-    public init(label: String, journal: Bool = JournalLogHandler.journalAvailable) {
+    /// `label` is the SYSLOG_IDENTIFIER (the program's name).
+    public init(label: String, journal: Bool = JournalLogHandler.journalAvailable, fields: [String: String] = [:]) {
         self.label = label
         self.useJournal = journal
+        self.fields = fields
+    }
+
+    /// The fields of a daemon's entries: DAEMON, and NODE when the node's name is known
+    /// (given, else SWIFTHA_NODE).
+    public static func processFields(daemon: String, node: String? = nil) -> [String: String] {
+        var f = ["DAEMON": daemon]
+        if let n = node ?? ProcessInfo.processInfo.environment["SWIFTHA_NODE"], !n.isEmpty { f["NODE"] = n }
+        return f
     }
 
     /// Whether journald's socket exists on this machine.
@@ -51,9 +64,9 @@ public struct JournalLogHandler: LogHandler {
                 "CODE_LINE=\(event.line)",
                 "CODE_FUNC=\(event.function)",
             ]
-            for (k, v) in all.sorted(by: { $0.key < $1.key }) {
-                fields.append("\(Self.journalFieldName(k))=\(v)")
-            }
+            var named = self.fields
+            for (k, v) in all { named[Self.journalFieldName(k)] = "\(v)" }
+            for (k, v) in named.sorted(by: { $0.key < $1.key }) { fields.append("\(k)=\(v)") }
             if Self.send(fields) { return }
         }
         let meta = all.isEmpty ? "" : " " + all.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " ")
@@ -85,10 +98,12 @@ public struct JournalLogHandler: LogHandler {
     }
 }
 
-/// Sets swift-log up once for a program: journald when available, stderr otherwise.
-public func bootstrapLogging(program: String, level: Logger.Level = .info) {
+/// Sets swift-log up once for a program: journald when available (each entry with the
+/// DAEMON and NODE fields), stderr otherwise.
+public func bootstrapLogging(program: String, level: Logger.Level = .info, node: String? = nil) {
+    let fields = JournalLogHandler.processFields(daemon: program, node: node)
     LoggingSystem.bootstrap { label in
-        var h = JournalLogHandler(label: program == label ? label : "\(program)[\(label)]")
+        var h = JournalLogHandler(label: program == label ? label : "\(program)[\(label)]", fields: fields)
         h.logLevel = level
         return h
     }

@@ -128,7 +128,8 @@ public actor LRMShell<C: Clock> where C.Duration == Duration {
             switch directive {
             case .execute(let callID, let request):
                 guard !stopped else { continue }
-                logger.debug("executing \(request.agent) \(request.action) on \(request.resource)", metadata: ["call": "\(callID)"])
+                logger.debug("executing \(request.agent) \(request.action) on \(request.resource)",
+                             metadata: ["call": "\(callID)", "resource": "\(request.resource)", "operation": "\(OperationKey(resource: request.resource, action: request.action, interval: request.interval))"])
                 let executor = self.executor
                 actions[callID] = Task {
                     let result = await executor.run(request)
@@ -147,7 +148,8 @@ public actor LRMShell<C: Clock> where C.Duration == Duration {
                 deadlines[timer] = nil
             case .report(let record):
                 if record.isFailure {
-                    logger.warning("\(record.key) (call \(record.callID)): \(record.exitCode), \(record.status)\(record.exitReason.map { ": " + $0 } ?? "")")
+                    logger.warning("\(record.key) (call \(record.callID)): \(record.exitCode), \(record.status)\(record.exitReason.map { ": " + $0 } ?? "")",
+                                   metadata: ["resource": "\(record.key.resource)", "operation": "\(record.key)"])
                 }
                 for c in subscribers.values { c.yield(record) }
             }

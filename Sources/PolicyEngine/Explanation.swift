@@ -353,6 +353,24 @@ extension Explanation {
     /// The explanation as one paragraph.
     public var paragraph: String { lines.joined(separator: " ") }
 
+    /// The paragraph broken between words into lines of at most `width` characters (a word
+    /// longer than that gets a line of its own).
+    public func paragraph(width: Int) -> [String] {
+        var out: [String] = []
+        var line = ""
+        for word in paragraph.split(separator: " ", omittingEmptySubsequences: true) {
+            if line.isEmpty { line = String(word); continue }
+            if line.count + 1 + word.count > width {
+                out.append(line)
+                line = String(word)
+            } else {
+                line += " " + word
+            }
+        }
+        if !line.isEmpty { out.append(line) }
+        return out
+    }
+
     static func list(_ names: [String]) -> String {
         switch names.count {
         case 0: return ""
@@ -487,14 +505,32 @@ extension Explanation {
         }
     }
 
+    /// What a contribution adds to a node's score, as far as the fact itself says.
+    static func amount(_ f: Fact) -> Int {
+        switch f {
+        case .location(_, _, let score): return score
+        case .stickiness(_, let score): return score
+        case .colocation(_, _, _, _, let effect): return effect
+        case .failures, .historyBan: return -Score.infinity
+        default: return 0
+        }
+    }
+
+    /// A node's line. The contributions are written as a sum only when they add up to the
+    /// score; otherwise (the scheduler weighed them: a colocation with a clone counts that
+    /// clone's own scores, a group's stickiness sits on its members) they are listed as what
+    /// was weighed, so the line never shows arithmetic that does not hold.
     static func nodeSentence(_ n: NodeFacts, resource: String) -> String {
         let head = "\(n.node) scores " + (n.score.map(Score.text) ?? "nothing")
         guard !n.facts.isEmpty else { return head + "." }
-        let plus = n.facts.filter(isContribution).map { fragment($0, resource: resource) }
+        let contributions = n.facts.filter(isContribution)
+        let plus = contributions.map { fragment($0, resource: resource) }
         let other = n.facts.filter { !isContribution($0) }.map { fragment($0, resource: resource) }
+        let sum = contributions.reduce(0) { Score.add($0, amount($1)) }
+        let adds = n.score == nil || n.score == sum
         var parts: [String] = []
-        if !plus.isEmpty { parts.append(plus.joined(separator: " + ")) }
+        if !plus.isEmpty { parts.append(plus.joined(separator: adds ? " + " : "; ")) }
         parts += other
-        return head + ": " + parts.joined(separator: "; ") + "."
+        return head + (adds || plus.isEmpty ? ": " : ", weighing: ") + parts.joined(separator: "; ") + "."
     }
 }

@@ -75,11 +75,34 @@ final class LRMNode: @unchecked Sendable {
             """)
     }
 
-    /// Starts lrmd and waits (bounded) until it accepts connections.
-    func start(extra: [String] = [], environment: [String: String] = [:], verbose: Bool = true) async throws {
+    /// Starts lrmd and waits (bounded) until it accepts connections. With `journal`, lrmd runs
+    /// in a mount namespace of its own beside a real systemd-journald (at most 120 s), whose
+    /// /run/log is the directory `journal`: the journal files land there, for journalctl -D.
+    func start(extra: [String] = [], environment: [String: String] = [:], verbose: Bool = true, journal: String? = nil) async throws {
         let p = Process()
-        p.executableURL = Tool.binDir.appendingPathComponent("lrmd")
-        p.arguments = ["--root", root, "--node", name, "--ocf-root", ocfRoot, "--kill-grace", "1"] + (verbose ? ["--verbose"] : []) + extra
+        let lrmd = Tool.binDir.appendingPathComponent("lrmd").path
+        let arguments = ["--root", root, "--node", name, "--ocf-root", ocfRoot, "--kill-grace", "1"] + (verbose ? ["--verbose"] : []) + extra
+        if let journal {
+            let script = """
+                set -e
+                mount -t tmpfs tmpfs /run
+                mkdir -p /run/systemd/journal /run/log
+                mount --bind "\(journal)" /run/log
+                # journald gets none of the test's descriptors: Foundation's Process sees
+                # lrmd's exit when the last holder of one of them closes it.
+                python3 -c 'import os, sys; os.closerange(3, 65536); os.execvp(sys.argv[1], sys.argv[1:])' \\
+                    timeout 120 /lib/systemd/systemd-journald &
+                echo $! > "\(journal)/journald.pid"
+                i=0
+                while [ ! -S /run/systemd/journal/socket ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+                exec "$@"
+                """
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+            p.arguments = ["-m", "--propagation", "private", "/bin/sh", "-c", script, "sh", lrmd] + arguments
+        } else {
+            p.executableURL = URL(fileURLWithPath: lrmd)
+            p.arguments = arguments
+        }
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "SWIFTHA_ROOT")
         env.removeValue(forKey: "SWIFTHA_NODE")

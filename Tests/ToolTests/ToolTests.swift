@@ -57,6 +57,28 @@ let validCIB = """
         #expect(lines.contains { $0.contains("Errors found during check: config not valid") })
     }
 
+    /// A ticket whose loss fences, on a cluster without fencing: Pacemaker's crm_verify calls
+    /// it an error (exit 78), and so does ours, naming the ticket and the way out.
+    @Test func crmVerifyTicketFenceWithoutFencing() throws {
+        let f = try scratch(validCIB.replacingOccurrences(of: "<constraints/>",
+            with: #"<constraints><rsc_ticket id="t1" rsc="d1" ticket="tA" loss-policy="fence"/></constraints>"#))
+        defer { try? FileManager.default.removeItem(atPath: f) }
+        let r = try Tool.run("crm_verify", ["-L"], env: ["CIB_file": f])
+        #expect(r.status == 78)
+        #expect(r.stderr.contains("rsc_ticket 't1': loss-policy 'fence' for ticket 'tA' needs fencing"), "\(r.stderr)")
+        if FileManager.default.isExecutableFile(atPath: "/usr/sbin/crm_verify") {
+            let theirs = try Tool.run(executable: "/usr/sbin/crm_verify", ["-L"], env: ["CIB_file": f])
+            #expect(theirs.status == r.status)
+        } else {
+            print("SKIPPED: Pacemaker's crm_verify is not installed; only SwiftHA's exit code checked")
+        }
+        // With loss-policy=stop the same configuration is valid.
+        let ok = try scratch(validCIB.replacingOccurrences(of: "<constraints/>",
+            with: #"<constraints><rsc_ticket id="t1" rsc="d1" ticket="tA" loss-policy="stop"/></constraints>"#))
+        defer { try? FileManager.default.removeItem(atPath: ok) }
+        #expect(try Tool.run("crm_verify", ["-L"], env: ["CIB_file": ok]).status == 0)
+    }
+
     @Test func crmVerifyMalformedGivesLineAndColumn() throws {
         let f = try scratch("<cib validate-with=\"pacemaker-3.9\">\n  <configuration>\n    <resources>\n</cib>\n")
         defer { try? FileManager.default.removeItem(atPath: f) }

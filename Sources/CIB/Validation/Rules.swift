@@ -84,7 +84,10 @@ public enum CIBRules {
             checkConstraints()
             checkFencingTopology()
             checkReferences()
-            if operational { checkFencingConfigured() }
+            if operational {
+                checkFencingConfigured()
+                checkTicketLossPolicies()
+            }
         }
 
         /// Element names whose `id` refers to something defined elsewhere, or (node) lives in
@@ -358,6 +361,17 @@ public enum CIBRules {
                 for ref in t.references where allIDs[ref] == nil {
                     error(t.element, "obj_ref '\(ref)' refers to nothing; define it or remove the reference")
                 }
+            }
+        }
+
+        /// A ticket whose loss would fence the nodes needs fencing: without it Pacemaker falls
+        /// back to stopping the resources (and crm_verify counts that an error), so say so here.
+        mutating func checkTicketLossPolicies() {
+            let enabled = (config.clusterOption("fencing-enabled") ?? config.clusterOption("stonith-enabled")).map(CIBValue.isTrue) ?? true
+            guard !enabled else { return }
+            for c in config.constraints where c.kind == .ticket && c.element["loss-policy"] == "fence" {
+                let ticket = c.element["ticket"] ?? "?"
+                error(c.element, "loss-policy 'fence' for ticket '\(ticket)' needs fencing, which is disabled (stonith-enabled=false): the cluster would stop the resources instead; enable fencing with a fence device, or use loss-policy=stop")
             }
         }
 

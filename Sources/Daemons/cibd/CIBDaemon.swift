@@ -55,7 +55,7 @@ struct CIBDaemonCommand: AsyncParsableCommand {
 
     func run() async throws {
         ParentWatch.start(program: "cibd")
-        bootstrapLogging(program: "cibd", level: verbose ? .debug : .info)
+        bootstrapLogging(program: "cibd", level: verbose ? .debug : .info, node: node)
         let logger = Logger(label: "cibd")
         let env = NodeEnvironment(root: root, node: node)
 

@@ -60,7 +60,7 @@ final class LogSettings: Sendable {
 
     func write(label: String, event: LogEvent) {
         let (toStderr, file) = state.withLock { ($0.toStderr, $0.file) }
-        if journal { JournalLogHandler(label: label, journal: true).log(event: event) }
+        if journal { JournalLogHandler(label: label, journal: true, fields: JournalLogHandler.processFields(daemon: "corosyncd", node: environment.node)).log(event: event) }
         if !journal || (foreground && toStderr) { JournalLogHandler(label: label, journal: false).log(event: event) }
         if let file {
             let stamp = Self.stamp.withLock { $0.string(from: Date()) }

@@ -66,7 +66,7 @@ struct CRMDaemonCommand: AsyncParsableCommand {
 
     func run() async throws {
         ParentWatch.start(program: "crmd")
-        bootstrapLogging(program: "crmd", level: verbose ? .debug : .info)
+        bootstrapLogging(program: "crmd", level: verbose ? .debug : .info, node: node)
         let logger = Logger(label: "crmd")
         let env = NodeEnvironment(root: root, node: node)
 

@@ -61,7 +61,7 @@ struct LRMDaemon: AsyncParsableCommand {
         // own processes): not one per core, each with its stack and malloc arena.
         NIOSingletons.groupLoopCountSuggestion = 1
         NIOSingletons.blockingPoolThreadCountSuggestion = 1
-        bootstrapLogging(program: "lrmd", level: verbose ? .debug : .info)
+        bootstrapLogging(program: "lrmd", level: verbose ? .debug : .info, node: node)
         let logger = Logger(label: "lrmd")
         let env = NodeEnvironment(root: root, node: node)
 

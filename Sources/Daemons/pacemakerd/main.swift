@@ -28,7 +28,7 @@ struct Pacemakerd: ParsableCommand {
 
     func run() throws {
         ParentWatch.start(program: "pacemakerd")
-        bootstrapLogging(program: "pacemakerd", level: verbose ? .debug : .info)
+        bootstrapLogging(program: "pacemakerd", level: verbose ? .debug : .info, node: node)
         let env = NodeEnvironment(root: root, node: node)
         let dir = daemonsFrom ?? URL(fileURLWithPath: Self.ownExecutable()).deletingLastPathComponent().path
         let names = daemons.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

@@ -98,7 +98,8 @@ actor AgentRunner {
             logger.notice("delaying \(action) of \(target) with device \(device.id) by \(delay.cibText) (\(requestedDelay.map { $0 > 0 ? "\($0)s requested, " : "" } ?? "")pcmk_delay_base / pcmk_delay_max)")
             try? await Task.sleep(for: delay)
         }
-        logger.notice("running \(device.agent) \(agentAction) of \(target) for device \(device.id) (timeout \(timeout.cibText))")
+        logger.notice("running \(device.agent) \(agentAction) of \(target) for device \(device.id) (timeout \(timeout.cibText))",
+                      metadata: ["resource": "\(device.id)", "operation": "\(agentAction)", "target": "\(target)"])
         let r = await run(agent: device.agent, resource: device.id, action: agentAction, parameters: params, timeout: timeout)
         let ok = r.status == .done && r.exitCode == .success
         return (ok, ok ? "" : "\(device.agent): \(Self.summary(r))")

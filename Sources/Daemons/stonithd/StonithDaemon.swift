@@ -75,7 +75,7 @@ struct StonithDaemon: AsyncParsableCommand {
 
     func run() async throws {
         ParentWatch.start(program: "stonithd")
-        bootstrapLogging(program: "stonithd", level: verbose ? .debug : .info)
+        bootstrapLogging(program: "stonithd", level: verbose ? .debug : .info, node: node)
         let logger = Logger(label: "stonithd")
         let env = NodeEnvironment(root: root, node: node)
 

@@ -324,9 +324,7 @@ struct ShellHost: CrmHost {
         "xml": ["--output-as", "xml"], "html": ["--output-as", "html"],
         "bynode": ["-n"], "ops": ["-o"], "timing": ["-t"], "tickets": ["-c"], "noheaders": ["-D"],
         "full": ["-n", "-c", "-r", "-f", "-t"],
-    ]
-    static let statusNotYet: [String: String] = [
-        "quiet": "-Q", "detail": "-R", "brief": "-b",
+        "quiet": ["-Q"], "detail": ["-R"], "brief": ["-b"],
     ]
 
     /// `crm status [<option>...]`: crm_mon -1 with crmsh's options (none: -r, as crmsh).
@@ -335,10 +333,6 @@ struct ShellHost: CrmHost {
         if words.isEmpty { args.append("-r") }
         for w in words {
             if let o = ShellHost.statusOptions[w] { args += o; continue }
-            if let o = ShellHost.statusNotYet[w] {
-                err("ERROR: status: \(w) (crm_mon \(o)) is not available in this build yet; usage: status [\(ShellHost.statusOptions.keys.sorted().joined(separator: "|"))...]")
-                return false
-            }
             err("ERROR: status: unknown keyword \"\(w)\"; usage: status [\(ShellHost.statusOptions.keys.sorted().joined(separator: "|"))...]")
             return false
         }

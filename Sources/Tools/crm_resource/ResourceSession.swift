@@ -406,8 +406,9 @@ struct ResourceSession {
         if let rsc, !o.quiet, isatty(1) != 0 || o.verbose > 0 {
             let input = SchedulerInput(cib: ws.cib, now: Int(now.timeIntervalSince1970))
             if let words = Explanation.explain(input, resource: ws.resources[rsc].id) {
+                // The reason as one paragraph, broken for a terminal.
                 print("")
-                for line in words.lines { print(line) }
+                for line in words.paragraph(width: 100) { print(line) }
             }
         }
         return .ok
