@@ -58,6 +58,54 @@ import Glibc
         #expect(stopped.stderr.hasSuffix("crm_resource: Error performing operation: Not running\n"))
     }
 
+    /// --force-promote and --force-demote on a promotable clone's primitive (Pacemaker's
+    /// Stateful agent): --force-check then says promoted (8) or ok (0), with Pacemaker's lines
+    /// and exit codes; the same sequence through Pacemaker's crm_resource gives the same.
+    @Test func forcePromoteDemoteStateful() throws {
+        let agent = "/usr/lib/ocf/resource.d/pacemaker/Stateful"
+        guard FileManager.default.isExecutableFile(atPath: agent) else {
+            print("SKIPPED: forcePromoteDemoteStateful: \(agent) is not installed (apt-get install pacemaker)")
+            return
+        }
+        let node = try LRMNode(name: "n1")
+        try FileManager.default.createSymbolicLink(atPath: node.ocfRoot + "/resource.d/pacemaker", withDestinationPath: "/usr/lib/ocf/resource.d/pacemaker")
+        let file = node.base + "/cib.xml"
+        let id = "st-\(UUID().uuidString.prefix(8))"
+        try Self.cib("""
+            <clone id="ms"><meta_attributes id="ms-m"><nvpair id="ms-p" name="promotable" value="true"/></meta_attributes>
+              <primitive id="\(id)" class="ocf" provider="pacemaker" type="Stateful"/>
+            </clone>
+            """).write(toFile: file, atomically: true, encoding: .utf8)
+        let steps: [(String, Int32, String)] = [
+            ("--force-start", 0, "0 (ok)"), ("--force-promote", 0, "0 (ok)"), ("--force-check", 8, "8 (promoted)"),
+            ("--force-demote", 0, "0 (ok)"), ("--force-check", 0, "0 (ok)"), ("--force-stop", 0, "0 (ok)"),
+            ("--force-check", 7, "7 (not running)"),
+        ]
+        var ours: [(Int32, String)] = []
+        for (option, code, said) in steps {
+            let r = try run(node, file, [option, "-r", id])
+            let line = r.stdout.split(separator: "\n").first.map(String.init) ?? ""
+            #expect(r.status == code, "\(option): \(r.stdout)\(r.stderr)")
+            #expect(line.hasPrefix("Operation \(option.dropFirst(2)) for \(id) (ocf:pacemaker:Stateful) returned \(said)"), "\(option): \(line)")
+            ours.append((r.status, line))
+        }
+        let peer = "/usr/sbin/crm_resource"
+        guard FileManager.default.isExecutableFile(atPath: peer) else {
+            print("SKIPPED: forcePromoteDemoteStateful: \(peer) is not installed; Pacemaker's side not compared")
+            return
+        }
+        // Pacemaker's crm_resource keeps Stateful's state under its own HA_VARRUN: another id.
+        let theirs = "st-\(UUID().uuidString.prefix(8))"
+        let peerFile = node.base + "/peer.xml"
+        try (try String(contentsOfFile: file, encoding: .utf8)).replacingOccurrences(of: id, with: theirs)
+            .write(toFile: peerFile, atomically: true, encoding: .utf8)
+        for (i, (option, _, _)) in steps.enumerated() {
+            let r = try Tool.run(executable: peer, [option, "-r", theirs], env: ["CIB_file": peerFile])
+            let line = (r.stdout.split(separator: "\n").first.map(String.init) ?? "").replacingOccurrences(of: theirs, with: id)
+            #expect(r.status == ours[i].0 && line == ours[i].1, "\(option): Pacemaker \(r.status) \(line), ours \(ours[i].0) \(ours[i].1)")
+        }
+    }
+
     @Test func theCIBsTimeoutKillsAHungAgentsWholeGroup() async throws {
         let node = try LRMNode(name: "n1")
         let pidFile = node.base + "/hang.pids"
