@@ -61,6 +61,51 @@ public enum NodeProcesses {
         return r
     }
 
+    /// Powers a node on: starts `launcher --root ROOT --node NODE` (the node's pacemakerd) in
+    /// a session of its own, detached from the caller, with SWIFTHA_ROOT and SWIFTHA_NODE set
+    /// and its output appended to `log`. Returns the launcher's pid, or an error in words.
+    public static func powerOn(node: String, root: String, launcher: String, log: String, path: String) -> Result<Int32, PowerOnError> {
+        guard access(launcher, X_OK) == 0 else { return .failure(PowerOnError(message: "\(launcher) is not an executable program")) }
+        // The log's directory, made as `mkdir -p` would.
+        var dir = ""
+        for part in log.split(separator: "/").dropLast() {
+            dir += "/" + part
+            if mkdir(dir, 0o755) != 0 && errno != EEXIST { return .failure(PowerOnError(message: "cannot create \(dir): \(String(cString: strerror(errno)))")) }
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of the caller's: a caller waiting for the end of its pipes or sockets
+        // (stonithd reading the agent's output) must not wait for the node.
+        for name in directoryEntries("/proc/self/fd") {
+            if let fd = Int32(name), fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
+        }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // A session of its own: the node outlives the fencer that powered it on.
+        // (POSIX_SPAWN_SETSID is glibc's 0x80; Swift does not see the GNU-only macro.)
+        let setsid: Int32 = 0x80
+        posix_spawnattr_setflags(&attributes, Int16(setsid | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        let argv = [launcher, "--root", root, "--node", node]
+        let envp = ["SWIFTHA_ROOT=\(root)", "SWIFTHA_NODE=\(node)", "PATH=\(path)"]
+        var cArgs = argv.map { strdup($0) } + [nil]
+        var cEnv = envp.map { strdup($0) } + [nil]
+        defer { for p in cArgs + cEnv { free(p) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, launcher, &actions, &attributes, &cArgs, &cEnv)
+        guard rc == 0 else { return .failure(PowerOnError(message: "cannot start \(launcher): \(String(cString: strerror(rc)))")) }
+        return .success(pid)
+    }
+
     /// The names in a directory ([] when it cannot be read).
     static func directoryEntries(_ path: String) -> [String] {
         guard let dir = opendir(path) else { return [] }
@@ -92,6 +137,12 @@ public enum NodeProcesses {
             out.append(contentsOf: buffer[0..<n])
         }
     }
+}
+
+/// Why a node could not be powered on.
+public struct PowerOnError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
 }
 
 /// The `roots` parameter of fence_swiftha: `node1:/path1;node2:/path2`.

@@ -52,6 +52,48 @@ import TestSupport
         #expect(list.stdout == "node1,\nnode2,\n")
     }
 
+    /// `on` starts the node's launcher (pacemakerd; here a script standing in for it, given
+    /// with the pacemakerd parameter) in a session of its own with the node's SWIFTHA_ROOT and
+    /// SWIFTHA_NODE: the node's status is then ON; `on` again changes nothing; `off` ends it.
+    @Test func onStartsTheNodesLauncher() throws {
+        let base = scratchDirectory("fence-swiftha-on")
+        let root = base + "/node1"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let launcher = base + "/launcher"
+        try """
+            #!/bin/sh
+            echo "$@ $SWIFTHA_ROOT $SWIFTHA_NODE" > "\(base)/started"
+            sleep 300 &
+            exec sleep 300
+            """.write(toFile: launcher, atomically: true, encoding: .utf8)
+        chmod(launcher, 0o755)
+        defer { NodeProcesses.killAll(root: root) }
+        let roots = "node1:\(root)"
+        #expect(try Tool.run("fence_swiftha", ["-o", "status", "-n", "node1", "--roots=\(roots)"]).status == 2)
+        let on = try Tool.run("fence_swiftha", [], stdin: "action=on\nplug=node1\nroots=\(roots)\npacemakerd=\(launcher)\n")
+        #expect(on.status == 0, "\(on.stderr)")
+        #expect(on.stdout.hasPrefix("Success: node1 powered on"))
+        waitUntil("the launcher and its child running") { NodeProcesses.find(root: root).count == 2 }
+        #expect((try? String(contentsOfFile: base + "/started", encoding: .utf8)) == "--root \(root) --node node1 \(root) node1\n")
+        #expect(try Tool.run("fence_swiftha", ["-o", "status", "-n", "node1", "--roots=\(roots)"]).status == 0)
+        // In a session of its own: not the fencer's, not the test's.
+        let pid = try #require(NodeProcesses.find(root: root).first)
+        #expect(getsid(pid) != getsid(0))
+        let again = try Tool.run("fence_swiftha", ["-o", "on", "-n", "node1", "--roots=\(roots)", "--pacemakerd=\(launcher)"])
+        #expect(again.status == 0 && again.stdout == "Success: node1 is already on\n")
+        #expect(NodeProcesses.find(root: root).count == 2)
+        let off = try Tool.run("fence_swiftha", ["-o", "off", "-n", "node1", "--roots=\(roots)"])
+        #expect(off.status == 0)
+        waitUntil("node1 off") { NodeProcesses.find(root: root).filter { !NodeProcesses.isZombie($0) }.isEmpty }
+        // A launcher that fails at once: on says so.
+        let broken = base + "/broken"
+        try "#!/bin/sh\nexit 3\n".write(toFile: broken, atomically: true, encoding: .utf8)
+        chmod(broken, 0o755)
+        let failed = try Tool.run("fence_swiftha", ["-o", "on", "-n", "node1", "--roots=\(roots)", "--pacemakerd=\(broken)"])
+        #expect(failed.status == 1)
+        #expect(failed.stderr.contains("cannot power node1 on: \(broken) exited at once"), "\(failed.stderr)")
+    }
+
     @Test func badParametersAreNamed() throws {
         let noRoots = try Tool.run("fence_swiftha", ["-o", "off", "-n", "node1"])
         #expect(noRoots.status == 1)
@@ -61,8 +103,9 @@ import TestSupport
         #expect(bad.stderr.contains("'node1' has no ':'"))
         let unknown = try Tool.run("fence_swiftha", ["-o", "off", "-n", "node9", "--roots=node1:/tmp"])
         #expect(unknown.stderr.contains("node 'node9' is not in roots"))
-        let on = try Tool.run("fence_swiftha", ["-o", "on", "-n", "node1", "--roots=node1:/tmp"])
+        let on = try Tool.run("fence_swiftha", ["-o", "on", "-n", "node1", "--roots=node1:/nonexistent-root", "--pacemakerd=/nonexistent/pacemakerd"])
         #expect(on.status == 1)
+        #expect(on.stderr == "fence_swiftha: cannot power node1 on: /nonexistent/pacemakerd is not an executable program\n", "\(on.stderr)")
         let meta = try Tool.run("fence_swiftha", ["-o", "metadata"])
         #expect(meta.status == 0)
         #expect(meta.stdout.contains(#"<resource-agent name="fence_swiftha""#))

@@ -12,7 +12,7 @@ import HostProcesses
 let metadata = """
 <?xml version="1.0" ?>
 <resource-agent name="fence_swiftha" shortdesc="Fence agent for SwiftHA nodes sharing one machine">
-<longdesc>Fences a SwiftHA node that runs on this machine beside others by killing all of its processes (every process whose environment has SWIFTHA_ROOT set to the node's root directory), as fence_xvm destroys a virtual machine. The node comes back when it is started again.</longdesc>
+<longdesc>Fences a SwiftHA node that runs on this machine beside others by killing all of its processes (every process whose environment has SWIFTHA_ROOT set to the node's root directory), as fence_xvm destroys a virtual machine. A reboot leaves the node off, like a power cut: it comes back when it is started again, or powered on (action on), which starts its pacemakerd.</longdesc>
 <vendor-url>https://github.com/swiftha</vendor-url>
 <parameters>
 	<parameter name="action" unique="0" required="1">
@@ -34,6 +34,11 @@ let metadata = """
 		<getopt mixed="--roots=[node:/path;...]" />
 		<content type="string" />
 		<shortdesc lang="en">Each node and its root directory: node1:/path1;node2:/path2</shortdesc>
+	</parameter>
+	<parameter name="pacemakerd" unique="0" required="0">
+		<getopt mixed="--pacemakerd=[path]" />
+		<content type="string" />
+		<shortdesc lang="en">The program that powers a node on (action on), run as PROGRAM --root ROOT --node NODE; default: the pacemakerd beside fence_swiftha, else /usr/sbin/pacemakerd</shortdesc>
 	</parameter>
 </parameters>
 <actions>
@@ -109,6 +114,17 @@ func readOptions() -> [String: String] {
     return options
 }
 
+/// A program in the directory of this executable, if it is there.
+func besideMe(_ name: String) -> String? {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    guard n > 0 else { return nil }
+    let me = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    guard let slash = me.lastIndex(of: "/") else { return nil }
+    let path = String(me[..<slash]) + "/" + name
+    return access(path, X_OK) == 0 ? path : nil
+}
+
 let options = readOptions()
 let action = (options["action"] ?? options["option"] ?? "reboot").lowercased()
 if action == "metadata" {
@@ -149,7 +165,25 @@ case "off", "reboot":
     print("Success: \(t.node) fenced (\(action))")
 case "on":
     let t = target()
-    fail("cannot power \(t.node) on: start it again with pacemakerd --root \(t.root)")
+    if !NodeProcesses.find(root: t.root).isEmpty {
+        print("Success: \(t.node) is already on")
+        break
+    }
+    let launcher = options["pacemakerd"] ?? besideMe("pacemakerd") ?? "/usr/sbin/pacemakerd"
+    let log = NodeProcesses.normalized(t.root) + "/var/log/pacemaker/pacemakerd.log"
+    let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/sbin:/usr/bin:/sbin:/bin"
+    switch NodeProcesses.powerOn(node: t.node, root: t.root, launcher: launcher, log: log, path: path) {
+    case .failure(let e):
+        fail("cannot power \(t.node) on: \(e.message)")
+    case .success(let pid):
+        // On once its launcher is running; a launcher that exits at once failed.
+        usleep(200_000)
+        var status: Int32 = 0
+        if waitpid(pid, &status, WNOHANG) == pid {
+            fail("cannot power \(t.node) on: \(launcher) exited at once (see \(log))")
+        }
+        print("Success: \(t.node) powered on (\(launcher) pid \(pid))")
+    }
 default:
     fail("unknown action '\(action)'; use on, off, reboot, status, list, list-status, monitor, metadata or validate-all")
 }
