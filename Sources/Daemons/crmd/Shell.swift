@@ -622,8 +622,18 @@ final class ControllerShell: @unchecked Sendable {
         core.noQuorumPolicy = ws.options.noQuorumPolicy
         let text = ws.options.raw["cluster-recheck-interval"] ?? "15min"
         let ms = CIBValue.milliseconds(text) ?? 900_000
+        var recheck: Duration? = ms > 0 ? .milliseconds(ms) : nil
+        // A failure that stops counting before then (failure-timeout) is a reason to plan
+        // again at that moment (a second after it, so that it has surely passed).
+        if let expiry = Recheck.next(ws) {
+            let wait = Duration.seconds(max(1, expiry - now + 1))
+            if recheck.map({ wait < $0 }) ?? true {
+                recheck = wait
+                logger.info("a failure expires at \(expiry) (failure-timeout): the scheduler runs again in \(max(1, expiry - now + 1))s")
+            }
+        }
         logger.info("scheduler run (\(reason)): \(transition.graph.actions.count) action(s)\(n.map { ", input saved as pe-input-\($0).xml" } ?? "")")
-        await perform(core.onScheduled(transition.graph, recheck: ms > 0 ? .milliseconds(ms) : nil))
+        await perform(core.onScheduled(transition.graph, recheck: recheck))
     }
 }
 
