@@ -36,4 +36,24 @@ import Testing
         let (none, _) = Simulator.schedule(try Self.input(now: 1030, failures: ""))
         #expect(Recheck.next(none) == nil)
     }
+
+    /// A location rule in force from 1 000 000 to 2 000 000 (epoch seconds): the scheduler's
+    /// answer changes when the range begins and a second after it ends.
+    @Test func aDateRangeBeginsAndEnds() throws {
+        func ws(now: Int) throws -> WorkingSet {
+            let xml = ExplanationTests.cib(ExplanationTests.primitive("d1"), constraints: """
+                <rsc_location id="l" rsc="d1"><rule id="l-r" score="100">
+                  <date_expression id="l-d" operation="in_range" start="1970-01-12T13:46:40Z" end="1970-01-24T03:33:20Z"/>
+                </rule></rsc_location>
+                <rsc_location id="m" rsc="d1"><rule id="m-r" score="50">
+                  <date_expression id="m-d" operation="gt" start="1970-01-01T00:16:40Z"/>
+                </rule></rsc_location>
+                """)
+            return Simulator.schedule(SchedulerInput(cib: try CIB.parse(xml), now: now)).0
+        }
+        #expect(Recheck.next(try ws(now: 500)) == 1001)
+        #expect(Recheck.next(try ws(now: 5000)) == 1_000_000)
+        #expect(Recheck.next(try ws(now: 1_500_000)) == 2_000_001)
+        #expect(Recheck.next(try ws(now: 2_000_001)) == nil)
+    }
 }

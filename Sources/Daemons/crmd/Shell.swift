@@ -623,13 +623,14 @@ final class ControllerShell: @unchecked Sendable {
         let text = ws.options.raw["cluster-recheck-interval"] ?? "15min"
         let ms = CIBValue.milliseconds(text) ?? 900_000
         var recheck: Duration? = ms > 0 ? .milliseconds(ms) : nil
-        // A failure that stops counting before then (failure-timeout) is a reason to plan
-        // again at that moment (a second after it, so that it has surely passed).
+        // A failure that stops counting (failure-timeout) or a date rule that begins or ends
+        // before then is a reason to plan again at that moment (a second after it, so that
+        // it has surely passed).
         if let expiry = Recheck.next(ws) {
             let wait = Duration.seconds(max(1, expiry - now + 1))
             if recheck.map({ wait < $0 }) ?? true {
                 recheck = wait
-                logger.info("a failure expires at \(expiry) (failure-timeout): the scheduler runs again in \(max(1, expiry - now + 1))s")
+                logger.info("a failure-timeout or a date rule changes the placement at \(expiry): the scheduler runs again in \(max(1, expiry - now + 1))s")
             }
         }
         logger.info("scheduler run (\(reason)): \(transition.graph.actions.count) action(s)\(n.map { ", input saved as pe-input-\($0).xml" } ?? "")")
