@@ -94,6 +94,48 @@ import TestSupport
         #expect(log.contains("cibd exited with status 137; restarting it"))
     }
 
+    /// A daemon that keeps dying (cibd killed six times within the 60 s window, the limit
+    /// being five restarts): pacemakerd gives up and stops the node as on SIGTERM, crmd first
+    /// (which moves the node's resources away), corosyncd last, then exits 1.
+    @Test func aDaemonThatKeepsDyingStopsTheNodeCleanly() throws {
+        let base = scratchDirectory("pacemakerd-limit")
+        let bin = base + "/bin", root = base + "/root"
+        for d in [bin, root] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        try Self.fake.write(toFile: bin + "/fake", atomically: true, encoding: .utf8)
+        chmod(bin + "/fake", 0o755)
+        for d in Self.daemons { try FileManager.default.createSymbolicLink(atPath: "\(bin)/\(d)", withDestinationPath: "fake") }
+        let out = base + "/pacemakerd.out"
+        FileManager.default.createFile(atPath: out, contents: nil)
+        let p = try Self.pacemakerd(["--root", root, "--node", "node1", "--daemons-from", bin], output: out)
+        defer {
+            if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+            for pid in NodeProcesses.find(root: root) { kill(pid, SIGKILL) }
+        }
+        guard Self.waitUntil("all five started", { Self.daemons.allSatisfy { !Self.entries(root, $0).isEmpty } }) else { return }
+        for round in 1...6 {
+            let starts = Self.entries(root, "cibd").filter { $0.what == "start" }
+            guard starts.count == round, let victim = starts.last else {
+                Issue.record("cibd started \(starts.count) times before kill \(round)")
+                return
+            }
+            kill(victim.pid, SIGKILL)
+            if round < 6 {
+                guard Self.waitUntil("cibd restarted after kill \(round)", { Self.entries(root, "cibd").filter { $0.what == "start" }.count == round + 1 }) else { return }
+            }
+        }
+        guard Self.waitUntil("pacemakerd gives up and exits", timeout: 30, { !p.isRunning }) else { return }
+        #expect(p.terminationStatus == 1)
+        let log = try String(contentsOfFile: out, encoding: .utf8)
+        #expect(log.contains("cibd died 6 times within 60.0 seconds; giving up and stopping this node's daemons"), "\(log)")
+        // Not started a seventh time; the others stopped in reverse order, crmd first.
+        #expect(Self.entries(root, "cibd").filter { $0.what == "start" }.count == 6)
+        let others = ["corosyncd", "stonithd", "lrmd", "crmd"]
+        let terms = others.map { d in Self.entries(root, d).last { $0.what == "term" }?.time ?? -1 }
+        #expect(terms.allSatisfy { $0 > 0 }, "a daemon was not asked to stop: \(terms)")
+        #expect(terms == terms.sorted(by: >), "not stopped in reverse order: \(terms)")
+        #expect(NodeProcesses.find(root: root).filter { !NodeProcesses.isZombie($0) }.isEmpty)
+    }
+
     @Test func runsTheRealCorosyncdAndLrmd() throws {
         let root = scratchDirectory("pacemakerd-real")
         try FileManager.default.createDirectory(atPath: root + "/etc/corosync", withIntermediateDirectories: true)
