@@ -10,10 +10,14 @@ import LocalIPC
 public struct LiveCIB: Sendable {
     public let program: String
     public let root: String
+    /// The exit status when cibd cannot be reached: Pacemaker's tools mostly say 102
+    /// (not connected); crm_verify -L says 66 (no input).
+    public let unreachable: CRMExit
 
-    public init(program: String, root: String = NodeEnvironment().root) {
+    public init(program: String, root: String = NodeEnvironment().root, unreachable: CRMExit = .disconnect) {
         self.program = program
         self.root = root
+        self.unreachable = unreachable
     }
 
     public func load() -> CIB {
@@ -49,9 +53,9 @@ public struct LiveCIB: Sendable {
         case .failure(let e as CIBError): ToolSupport.fail(program, e)
         case .failure(let e as IPCError):
             if case .cannotConnect = e {
-                ToolSupport.fail(program, "cannot connect to the cluster's CIB at \(CIBAPI.socketPath(root: root)): cibd is not running on this node (start the cluster, set SWIFTHA_ROOT to the node's root, or set CIB_file=FILE to work on a file instead)", .disconnect)
+                ToolSupport.fail(program, "cannot connect to the cluster's CIB at \(CIBAPI.socketPath(root: root)): cibd is not running on this node (start the cluster, set SWIFTHA_ROOT to the node's root, or set CIB_file=FILE to work on a file instead)", unreachable)
             }
-            ToolSupport.fail(program, e.description, .disconnect)
+            ToolSupport.fail(program, e.description, unreachable)
         case .failure(let e): ToolSupport.fail(program, "\(e)", .error)
         }
     }

@@ -35,7 +35,8 @@ struct CrmVerify: ParsableCommand {
             if live {
                 guard case .file(let path) = CIBLocation.fromEnvironment() else {
                     // The running cluster's CIB, through this node's cibd.
-                    let cib = LiveCIB(program: program).load()
+                    // Unreachable: exit 66 (no input), as Pacemaker's crm_verify -L.
+                    let cib = LiveCIB(program: program, unreachable: .noInput).load()
                     return (Data(cib.xmlString().utf8), "the live CIB")
                 }
                 return (try CIBFile.read(path), path)
