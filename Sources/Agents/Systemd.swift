@@ -64,9 +64,9 @@ public enum Systemd {
         }
     }
 
-    /// True when systemd knows the unit (its LoadState is not `not-found`): a unit file, a
-    /// generated unit (an init script through systemd-sysv-generator) or a loaded unit.
-    /// False where systemd is absent or does not answer.
+    /// True when systemd has the unit (its LoadState is `loaded` or `masked`, as Pacemaker
+    /// checks): a unit file, or a generated unit (an init script through
+    /// systemd-sysv-generator). False where systemd is absent or does not answer.
     public static func isKnownUnit(_ type: String, bus target: Bus = .system, timeout: Duration = .seconds(10)) async -> Bool {
         if target == .system && !isAvailable() { return false }
         let unit = unitName(type)
@@ -75,7 +75,7 @@ public enum Systemd {
             let path = try loadUnit(bus, unit, deadline: deadline)
             return try property(bus, path: path, interface: "org.freedesktop.systemd1.Unit", name: "LoadState", unit: unit, deadline: deadline)
         }
-        return load != nil && load != "not-found"
+        return load == "loaded" || load == "masked"
     }
 
     /// Runs a start, stop or monitor/status of a unit and maps the outcome to OCF.
@@ -123,7 +123,7 @@ public enum Systemd {
                 let state = try property(bus, path: path, interface: "org.freedesktop.systemd1.Unit", name: "ActiveState", unit: unit, deadline: deadline)
                 switch state {
                 case "active", "reloading", "activating": return Outcome(.success)
-                default: return Outcome(.notRunning)
+                default: return Outcome(.notRunning, state)  // Pacemaker's exit reason: the state
                 }
             default:
                 throw AgentError.unsupportedAction(agent: "systemd:\(unit)", action: action.rawValue)
@@ -131,7 +131,8 @@ public enum Systemd {
         }
     }
 
-    /// The service units systemd has unit files for, without the `.service` suffix.
+    /// The units systemd has unit files for that a cluster can manage, as Pacemaker lists them:
+    /// services without their `.service` suffix, sockets, mounts, timers and paths with theirs.
     public static func listUnits(bus target: Bus = .system, timeout: Duration = defaultCallTimeout) throws(AgentError) -> [String] {
         let deadline = ContinuousClock.now + timeout
         return try withBus(target, deadline: deadline) { bus throws(AgentError) -> [String] in
@@ -148,10 +149,14 @@ public enum Systemd {
                 _ = sd_bus_message_exit_container(reply)
                 if let path {
                     let file = String(cString: path).split(separator: "/").last.map(String.init) ?? ""
-                    if file.hasSuffix(".service") && !file.contains("@") { names.append(String(file.dropLast(8))) }
+                    if file.hasSuffix(".service") {
+                        names.append(String(file.dropLast(8)))
+                    } else if [".socket", ".mount", ".timer", ".path"].contains(where: file.hasSuffix) {
+                        names.append(file)
+                    }
                 }
             }
-            return Array(Set(names)).sorted()
+            return Array(Set(names)).sorted { ($0.lowercased(), $0) < ($1.lowercased(), $1) }
         }
     }
 

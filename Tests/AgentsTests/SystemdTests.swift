@@ -18,7 +18,7 @@ import Glibc
         let bus = Systemd.Bus.address(systemd.busAddress)
         let marker = s.base + "/web.up"
 
-        #expect(try await Systemd.perform(.monitor, unit: "web", timeout: .seconds(20), bus: bus) == .init(.notRunning))
+        #expect(try await Systemd.perform(.monitor, unit: "web", timeout: .seconds(20), bus: bus) == .init(.notRunning, "inactive"))
         #expect(try await Systemd.perform(.start, unit: "web", timeout: .seconds(20), bus: bus) == .init(.success))
         #expect(systemd.unitProperty("web.service", "ActiveState") == "active")
         #expect(FileManager.default.fileExists(atPath: marker), "the service really ran")
@@ -28,7 +28,7 @@ import Glibc
         #expect(try await Systemd.perform(.stop, unit: "web", timeout: .seconds(20), bus: bus) == .init(.success))
         #expect(systemd.unitProperty("web.service", "ActiveState") == "inactive")
         #expect(!FileManager.default.fileExists(atPath: marker), "the service's stop ran")
-        #expect(try await Systemd.perform(.monitor, unit: "web", timeout: .seconds(20), bus: bus) == .init(.notRunning))
+        #expect(try await Systemd.perform(.monitor, unit: "web", timeout: .seconds(20), bus: bus) == .init(.notRunning, "inactive"))
         #expect(try await Systemd.perform(.stop, unit: "web", timeout: .seconds(20), bus: bus) == .init(.success), "stopping a stopped unit")
 
         // A unit that fails to start: rc 1 with systemd's reason.
@@ -37,7 +37,7 @@ import Glibc
         #expect(broken.reason?.contains("systemd's start job for broken.service finished with 'failed'") == true, "\(broken)")
         #expect(broken.reason?.contains("its main process exited with status 3 (Result=exit-code)") == true, "\(broken)")
         #expect(systemd.unitProperty("broken.service", "ActiveState") == "failed")
-        #expect(try await Systemd.perform(.monitor, unit: "broken", timeout: .seconds(20), bus: bus) == .init(.notRunning))
+        #expect(try await Systemd.perform(.monitor, unit: "broken", timeout: .seconds(20), bus: bus) == .init(.notRunning, "failed"))
         #expect(try await Systemd.perform(.stop, unit: "broken", timeout: .seconds(20), bus: bus).exitCode == .success)
 
         // A unit systemd does not have: rc 5.
@@ -45,8 +45,22 @@ import Glibc
         #expect(missing == .init(.errInstalled, "systemd has no unit missing.service"))
         #expect(try await Systemd.perform(.monitor, unit: "missing", timeout: .seconds(20), bus: bus).exitCode == .errInstalled)
 
+        // A unit file systemd refuses: an error with systemd's words, and not a known unit.
+        await #expect(throws: AgentError.self) { try await Systemd.perform(.start, unit: "bad", timeout: .seconds(20), bus: bus) }
+        do {
+            _ = try await Systemd.perform(.start, unit: "bad", timeout: .seconds(20), bus: bus)
+        } catch {
+            #expect(error.description.contains("systemd unit bad.service: StartUnit failed: Unit bad.service has a bad unit file setting"), "\(error)")
+        }
+        #expect(!(await Systemd.isKnownUnit("bad", bus: bus)))
+        // A program that is not there: systemd's status 203 (EXEC).
+        let noexec = try await Systemd.perform(.start, unit: "noexec", timeout: .seconds(20), bus: bus)
+        #expect(noexec.exitCode == .errGeneric)
+        #expect(noexec.reason?.contains("finished with 'failed': the unit is failed: its main process exited with status 203 (Result=exit-code)") == true, "\(noexec)")
+
         let units = try Systemd.listUnits(bus: bus)
-        #expect(Set(["web", "broken", "slow", "dbus"]).isSubset(of: units), "\(units)")
+        #expect(Set(["web", "broken", "slow", "dbus", "dbus.socket"]).isSubset(of: units), "\(units)")
+        #expect(!units.contains("swiftha-test.target") && !units.contains("web.service"), "\(units)")
         #expect(await Systemd.isKnownUnit("web", bus: bus))
         #expect(await Systemd.isKnownUnit("web.service", bus: bus))
         #expect(!(await Systemd.isKnownUnit("missing", bus: bus)))

@@ -60,7 +60,8 @@ public final class PrivateSystemd: @unchecked Sendable {
 
     /// Units for tests: `web` a long-running service that marks its start and stop in
     /// `<dir>/web.up`, `broken` a oneshot that fails with status 3, `slow` a oneshot whose
-    /// start takes 300 s.
+    /// start takes 300 s, `bad` a unit file systemd refuses (no ExecStart: bad-setting),
+    /// `noexec` a service whose program does not exist.
     public static func testUnits(marker dir: String) -> [String: String] {
         [
             "web.service": """
@@ -78,6 +79,8 @@ public final class PrivateSystemd: @unchecked Sendable {
                 ExecStart=/bin/sh -c 'echo "no configuration" >&2; exit 3'
 
                 """,
+            "bad.service": "[Service]\nType=simple\n",
+            "noexec.service": "[Service]\nType=exec\nExecStart=/nonexistent/swiftha-program\n",
             "slow.service": """
                 [Service]
                 Type=oneshot
