@@ -246,6 +246,10 @@ public final class PrivateSystemd: @unchecked Sendable {
         wait $child; rc=$?
         cleanup
         echo "systemd's namespace ended (status $rc)"
+        # The test died without stopping it: nobody else will remove the directory.
+        if ! kill -0 "$WATCH" 2>/dev/null; then
+            case "$T" in */swiftha-systemd-*) rm -rf "$T";; esac
+        fi
         exit $rc
         """
 
