@@ -9,9 +9,10 @@ BUILD_FLAGS ?=
 # What building and testing need: libxml2 and libsystemd headers, pkg-config, Pacemaker's
 # RelaxNG schemas (pacemaker-common), python3 for the benchmark generator, and the real
 # resource and fence agents the Agents tests run unchanged (resource-agents, fence-agents), and
-# dbus-daemon for the systemd-over-D-Bus tests. The crm tutorial test (CrmHistoryClusterTests)
+# systemd, dbus-daemon and dbus-system-bus-common for the systemd tests (which run a private
+# systemd as PID 1 of its own namespaces, with its own system bus). The crm tutorial test (CrmHistoryClusterTests)
 # runs its nodes in network namespaces (iproute2) and configures fence_xvm (fence-virt).
-DEB_PACKAGES := libxml2-dev libsystemd-dev pkg-config pacemaker-common python3 resource-agents fence-agents dbus-daemon iproute2 fence-virt
+DEB_PACKAGES := libxml2-dev libsystemd-dev pkg-config pacemaker-common python3 resource-agents fence-agents dbus-daemon dbus-system-bus-common systemd iproute2 fence-virt
 # The real Pacemaker tools, crmsh and corosync (with libcpg and a C compiler for its CPG
 # client), for differential tests and side-by-side benchmarks.
 PEER_PACKAGES := pacemaker-cli-utils crmsh corosync libcpg4 gcc

@@ -94,7 +94,12 @@ public struct AgentExecutor: Sendable {
         case .stonith: return await runFence(request)
         case .systemd: return await runSystemd(request)
         case .service:
-            if await Systemd.isKnownUnit(request.agent.type, bus: systemdBus) { return await runSystemd(request) }
+            // As Pacemaker: an init script first (a file check), then a systemd unit, else LSB's
+            // "not installed".
+            let lsb = ResourceAgentName(standard: "lsb", provider: nil, type: request.agent.type)
+            if (try? catalog.executable(for: lsb)) == nil, await Systemd.isKnownUnit(request.agent.type, bus: systemdBus) {
+                return await runSystemd(request)
+            }
             return await runLSB(request)
         }
     }
@@ -170,9 +175,8 @@ public struct AgentExecutor: Sendable {
         let clock = ContinuousClock()
         let started = clock.now
         do {
-            let code = try await Systemd.perform(request.action, unit: request.agent.type, timeout: request.timeout, bus: systemdBus)
-            return AgentResult(exitCode: code, status: .done, exitReason: code == .errInstalled ? "systemd has no unit \(Systemd.unitName(request.agent.type))" : nil,
-                               duration: clock.now - started)
+            let outcome = try await Systemd.perform(request.action, unit: request.agent.type, timeout: request.timeout, bus: systemdBus)
+            return AgentResult(exitCode: outcome.exitCode, status: .done, exitReason: outcome.reason, duration: clock.now - started)
         } catch {
             switch error {
             case .systemdNotAvailable:
@@ -240,21 +244,5 @@ public struct AgentExecutor: Sendable {
             result.exitReason = AgentResult.exitReason(fromStandardError: outcome.standardError)
         }
         return result
-    }
-}
-
-extension Systemd {
-    /// True when the unit manager has a unit file for this service. False where systemd is absent.
-    /// The bus call blocks, so it runs on a thread of its own, never on Swift's cooperative
-    /// pool (two such calls would otherwise stall every other operation's timers).
-    public static func isKnownUnit(_ type: String, bus: Bus = .system) async -> Bool {
-        if bus == .system && !isAvailable() { return false }
-        let name = type.hasSuffix(".service") ? String(type.dropLast(8)) : type
-        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let thread = Thread {
-                continuation.resume(returning: (try? listUnits(bus: bus).contains(name)) ?? false)
-            }
-            thread.start()
-        }
     }
 }

@@ -1,276 +1,190 @@
 import Agents
 import CIB
-import CSystemd
 import Foundation
+import TestSupport
 import Testing
 
-/// A stand-in for systemd's unit manager on a private D-Bus: enough of
-/// org.freedesktop.systemd1 (LoadUnit, StartUnit, StopUnit, ListUnitFiles, unit and job
-/// properties) to drive `Systemd` through real sd-bus round trips where systemd itself is absent.
-/// Jobs stay alive for two polls before they finish, so waiting for a job is exercised too;
-/// jobs of units named `slow*` never finish until cancelled (`Job.Cancel`).
-final class FakeSystemd: @unchecked Sendable {
-    let address: String
-    /// dbus-daemon, run by our own runner: cancelling the task kills and reaps it.
-    private let daemon: Task<Void, Never>
-    private var bus: OpaquePointer?
-    private let lock = NSLock()
-    private var states: [String: String] = [:]
-    private var jobs: [String: (unit: String, polls: Int, result: String)] = [:]
-    private var nextJob = 1
-    private var cancelled: [String] = []
-    private var stopped = false
-    private var loop: Thread?
-    private let done = DispatchSemaphore(value: 0)
+#if canImport(Glibc)
+import Glibc
+#endif
 
-    init(directory: String) throws {
-        address = "unix:path=\(directory)/bus"
-        let request = ProcessRequest(executable: "/usr/bin/dbus-daemon",
-                                     arguments: ["--session", "--address=\(address)", "--nofork", "--nopidfile"],
-                                     environment: ["PATH": AgentHost.defaultPath], timeout: .seconds(600), killGrace: .milliseconds(500))
-        daemon = Task { _ = try? await ProcessRunner.run(request) }
-        // Wait (bounded) for the socket.
-        for _ in 0..<3000 where !FileManager.default.fileExists(atPath: "\(directory)/bus") { usleep(10_000) }
-        var r = sd_bus_new(&bus)
-        if r >= 0 { r = sd_bus_set_address(bus, address) }
-        if r >= 0 { r = sd_bus_set_bus_client(bus, 1) }
-        if r >= 0 { r = sd_bus_start(bus) }
-        if r >= 0 { r = sd_bus_request_name(bus, "org.freedesktop.systemd1", 0) }
-        if r >= 0 { r = sd_bus_add_fallback(bus, nil, "/org/freedesktop/systemd1", FakeSystemd.handler, Unmanaged.passUnretained(self).toOpaque()) }
-        guard r >= 0 else {
-            daemon.cancel()
-            throw POSIXError(POSIXErrorCode(rawValue: -r) ?? .EIO)
-        }
-        let thread = Thread { [self] in
-            while !isStopped {
-                if sd_bus_process(bus, nil) > 0 { continue }
-                _ = sd_bus_wait(bus, 20_000)
-            }
-            done.signal()
-        }
-        loop = thread
-        thread.start()
-    }
-
-    private var isStopped: Bool { lock.withLock { stopped } }
-
-    func stop() async {
-        lock.withLock { stopped = true }
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            Thread.detachNewThread { [done] in
-                done.wait()
-                c.resume()
-            }
-        }
-        sd_bus_flush_close_unref(bus)
-        daemon.cancel()
-        await daemon.value
-    }
-
-    func state(of unit: String) -> String { lock.withLock { states[unit] ?? "inactive" } }
-    /// The jobs cancelled through Job.Cancel, in order.
-    var cancelledJobs: [String] { lock.withLock { cancelled } }
-    /// The jobs not finished yet.
-    var pendingJobs: [String] { lock.withLock { Array(jobs.keys) } }
-
-    static func unitPath(_ unit: String) -> String {
-        "/org/freedesktop/systemd1/unit/" + unit.unicodeScalars.map { c in
-            (c.properties.isAlphabetic && c.isASCII) || ("0"..."9").contains(c) ? String(c) : "_" + String(c.value, radix: 16)
-        }.joined()
-    }
-
-    private static let handler: sd_bus_message_handler_t = { message, userdata, _ in
-        guard let message, let userdata else { return 0 }
-        let me = Unmanaged<FakeSystemd>.fromOpaque(userdata).takeUnretainedValue()
-        return me.handle(message)
-    }
-
-    private func readString(_ m: OpaquePointer) -> String {
-        var p: UnsafePointer<CChar>?
-        _ = sd_bus_message_read_basic(m, CChar(UInt8(ascii: "s")), &p)
-        return p.map { String(cString: $0) } ?? ""
-    }
-
-    private func reply(_ call: OpaquePointer, _ fill: (OpaquePointer) -> Void) -> Int32 {
-        var r: OpaquePointer?
-        guard sd_bus_message_new_method_return(call, &r) >= 0, let r else { return -1 }
-        fill(r)
-        let sent = sd_bus_send(bus, r, nil)
-        sd_bus_message_unref(r)
-        return sent < 0 ? sent : 1
-    }
-
-    private func append(_ m: OpaquePointer, _ type: Character, _ value: String) {
-        _ = value.withCString { sd_bus_message_append_basic(m, CChar(type.asciiValue!), $0) }
-    }
-
-    private func fail(_ call: OpaquePointer, _ name: String, _ text: String) -> Int32 {
-        var e = sd_bus_error()
-        sd_bus_error_set(&e, name, text)
-        let r = sd_bus_reply_method_error(call, &e)
-        sd_bus_error_free(&e)
-        return r < 0 ? r : 1
-    }
-
-    private func handle(_ m: OpaquePointer) -> Int32 {
-        let path = String(cString: sd_bus_message_get_path(m))
-        let member = sd_bus_message_get_member(m).map { String(cString: $0) } ?? ""
-        if path == "/org/freedesktop/systemd1" {
-            switch member {
-            case "LoadUnit":
-                let unit = readString(m)
-                return reply(m) { append($0, "o", Self.unitPath(unit)) }
-            case "StartUnit", "StopUnit":
-                let unit = readString(m)
-                let job = lock.withLock { () -> String in
-                    let path = "/org/freedesktop/systemd1/job/\(nextJob)"
-                    nextJob += 1
-                    let result = member == "StopUnit" ? "inactive" : (unit.hasPrefix("broken") ? "failed" : "active")
-                    jobs[path] = (unit, unit.hasPrefix("slow") ? Int.max : 2, result)
-                    states[unit] = member == "StopUnit" ? "deactivating" : "activating"
-                    return path
-                }
-                return reply(m) { append($0, "o", job) }
-            case "ListUnitFiles":
-                return reply(m) { r in
-                    _ = sd_bus_message_open_container(r, CChar(UInt8(ascii: "a")), "(ss)")
-                    for (file, state) in [("/lib/systemd/system/web.service", "enabled"), ("/lib/systemd/system/getty@.service", "enabled"), ("/lib/systemd/system/sshd.socket", "disabled")] {
-                        _ = sd_bus_message_open_container(r, CChar(UInt8(ascii: "r")), "ss")
-                        append(r, "s", file)
-                        append(r, "s", state)
-                        _ = sd_bus_message_close_container(r)
-                    }
-                    _ = sd_bus_message_close_container(r)
-                }
-            default:
-                return fail(m, "org.freedesktop.DBus.Error.UnknownMethod", "no method \(member)")
-            }
-        }
-        if member == "Cancel" && path.hasPrefix("/org/freedesktop/systemd1/job/") {
-            let known = lock.withLock { () -> Bool in
-                guard let job = jobs.removeValue(forKey: path) else { return false }
-                cancelled.append(path)
-                states[job.unit] = "inactive"
-                return true
-            }
-            guard known else { return fail(m, "org.freedesktop.systemd1.NoSuchJob", "no job \(path)") }
-            return reply(m) { _ in }
-        }
-        guard member == "Get" else { return fail(m, "org.freedesktop.DBus.Error.UnknownMethod", "no method \(member)") }
-        _ = readString(m)  // interface
-        let property = readString(m)
-        if path.hasPrefix("/org/freedesktop/systemd1/job/") {
-            let value: String? = lock.withLock {
-                guard let job = jobs[path] else { return nil }
-                if job.polls > 0 {
-                    jobs[path]!.polls -= 1
-                    return "running"
-                }
-                states[job.unit] = job.result
-                jobs[path] = nil
-                return nil
-            }
-            guard let value else { return fail(m, "org.freedesktop.DBus.Error.UnknownObject", "no job \(path)") }
-            return reply(m) { r in
-                _ = sd_bus_message_open_container(r, CChar(UInt8(ascii: "v")), "s")
-                append(r, "s", value)
-                _ = sd_bus_message_close_container(r)
-            }
-        }
-        let unit = String(path.dropFirst("/org/freedesktop/systemd1/unit/".count))
-        let value: String
-        switch property {
-        case "LoadState": value = unit.hasPrefix("missing") ? "not-found" : "loaded"
-        case "ActiveState": value = lock.withLock { states.first { Self.unitPath($0.key) == path }?.value ?? "inactive" }
-        default: return fail(m, "org.freedesktop.DBus.Error.UnknownProperty", "no property \(property)")
-        }
-        return reply(m) { r in
-            _ = sd_bus_message_open_container(r, CChar(UInt8(ascii: "v")), "s")
-            append(r, "s", value)
-            _ = sd_bus_message_close_container(r)
-        }
-    }
-}
-
-/// systemd units over sd-bus, against the stand-in manager on a private bus.
-@Suite struct SystemdBusTests {
-    @Test func startStatusStopOverDBus() async throws {
-        guard Installed.agent("/usr/bin/dbus-daemon", for: "startStatusStopOverDBus") else { return }
+/// systemd units over sd-bus against a real systemd (the machine's, run privately as PID 1 of
+/// its own namespaces; see PrivateSystemd).
+@Suite(.serialized) struct SystemdTests {
+    @Test func startMonitorStopAFailingAndAMissingUnit() async throws {
         let s = try Scratch()
-        let fake = try FakeSystemd(directory: s.base)
-        do {
-            try await exercise(fake)
-        } catch {
-            Issue.record("\(error)")
-        }
-        await fake.stop()
-    }
+        guard let systemd = PrivateSystemd.forTest("startMonitorStopAFailingAndAMissingUnit", units: PrivateSystemd.testUnits(marker: s.base)) else { return }
+        defer { systemd.stop() }
+        let bus = Systemd.Bus.address(systemd.busAddress)
+        let marker = s.base + "/web.up"
 
-    private func exercise(_ fake: FakeSystemd) async throws {
-        let bus = Systemd.Bus.address(fake.address)
-        #expect(try await Systemd.perform(.monitor, unit: "web", timeout: .seconds(5), bus: bus) == .notRunning)
-        #expect(try await Systemd.perform(.start, unit: "web", timeout: .seconds(5), bus: bus) == .success)
-        #expect(fake.state(of: "web.service") == "active")
+        #expect(try await Systemd.perform(.monitor, unit: "web", timeout: .seconds(20), bus: bus) == .init(.notRunning, "inactive"))
+        #expect(try await Systemd.perform(.start, unit: "web", timeout: .seconds(20), bus: bus) == .init(.success))
+        #expect(systemd.unitProperty("web.service", "ActiveState") == "active")
+        #expect(FileManager.default.fileExists(atPath: marker), "the service really ran")
         #expect(try await Systemd.activeState(unit: "web", bus: bus) == "active")
-        #expect(try await Systemd.perform(.status, unit: "web.service", timeout: .seconds(5), bus: bus) == .success)
-        #expect(try await Systemd.perform(.stop, unit: "web", timeout: .seconds(5), bus: bus) == .success)
-        #expect(try await Systemd.perform(.monitor, unit: "web", timeout: .seconds(5), bus: bus) == .notRunning)
-        #expect(try await Systemd.perform(.start, unit: "broken", timeout: .seconds(5), bus: bus) == .errGeneric)
-        #expect(try await Systemd.perform(.start, unit: "missing", timeout: .seconds(5), bus: bus) == .errInstalled)
-        #expect(try Systemd.listUnits(bus: bus) == ["web"])
-        await #expect(throws: AgentError.self) { try await Systemd.perform(.promote, unit: "web", timeout: .seconds(5), bus: bus) }
+        #expect(try await Systemd.perform(.status, unit: "web.service", timeout: .seconds(20), bus: bus) == .init(.success))
+        #expect(try await Systemd.perform(.start, unit: "web", timeout: .seconds(20), bus: bus) == .init(.success), "starting a started unit")
+        #expect(try await Systemd.perform(.stop, unit: "web", timeout: .seconds(20), bus: bus) == .init(.success))
+        #expect(systemd.unitProperty("web.service", "ActiveState") == "inactive")
+        #expect(!FileManager.default.fileExists(atPath: marker), "the service's stop ran")
+        #expect(try await Systemd.perform(.monitor, unit: "web", timeout: .seconds(20), bus: bus) == .init(.notRunning, "inactive"))
+        #expect(try await Systemd.perform(.stop, unit: "web", timeout: .seconds(20), bus: bus) == .init(.success), "stopping a stopped unit")
 
-        // The same through the executor, for systemd: and service: agents.
+        // A unit that fails to start: rc 1 with systemd's reason.
+        let broken = try await Systemd.perform(.start, unit: "broken", timeout: .seconds(20), bus: bus)
+        #expect(broken.exitCode == .errGeneric)
+        #expect(broken.reason?.contains("systemd's start job for broken.service finished with 'failed'") == true, "\(broken)")
+        #expect(broken.reason?.contains("its main process exited with status 3 (Result=exit-code)") == true, "\(broken)")
+        #expect(systemd.unitProperty("broken.service", "ActiveState") == "failed")
+        #expect(try await Systemd.perform(.monitor, unit: "broken", timeout: .seconds(20), bus: bus) == .init(.notRunning, "failed"))
+        #expect(try await Systemd.perform(.stop, unit: "broken", timeout: .seconds(20), bus: bus).exitCode == .success)
+
+        // A unit systemd does not have: rc 5.
+        let missing = try await Systemd.perform(.start, unit: "missing", timeout: .seconds(20), bus: bus)
+        #expect(missing == .init(.errInstalled, "systemd has no unit missing.service"))
+        #expect(try await Systemd.perform(.monitor, unit: "missing", timeout: .seconds(20), bus: bus).exitCode == .errInstalled)
+
+        // A unit file systemd refuses: an error with systemd's words, and not a known unit.
+        await #expect(throws: AgentError.self) { try await Systemd.perform(.start, unit: "bad", timeout: .seconds(20), bus: bus) }
+        do {
+            _ = try await Systemd.perform(.start, unit: "bad", timeout: .seconds(20), bus: bus)
+        } catch {
+            #expect(error.description.contains("systemd unit bad.service: StartUnit failed: Unit bad.service has a bad unit file setting"), "\(error)")
+        }
+        #expect(!(await Systemd.isKnownUnit("bad", bus: bus)))
+        // A program that is not there: systemd's status 203 (EXEC).
+        let noexec = try await Systemd.perform(.start, unit: "noexec", timeout: .seconds(20), bus: bus)
+        #expect(noexec.exitCode == .errGeneric)
+        #expect(noexec.reason?.contains("finished with 'failed': the unit is failed: its main process exited with status 203 (Result=exit-code)") == true, "\(noexec)")
+
+        let units = try Systemd.listUnits(bus: bus)
+        #expect(Set(["web", "broken", "slow", "dbus", "dbus.socket"]).isSubset(of: units), "\(units)")
+        #expect(!units.contains("swiftha-test.target") && !units.contains("web.service"), "\(units)")
+        #expect(await Systemd.isKnownUnit("web", bus: bus))
+        #expect(await Systemd.isKnownUnit("web.service", bus: bus))
+        #expect(!(await Systemd.isKnownUnit("missing", bus: bus)))
+        await #expect(throws: AgentError.self) { try await Systemd.perform(.promote, unit: "web", timeout: .seconds(5), bus: bus) }
+        #expect(systemd.jobs == "a(usssoo) 0", "no job left queued")
+    }
+
+    /// The executor, for systemd: and service: agents; service: takes an init script of the
+    /// name first, as Pacemaker does.
+    @Test func theExecutorRunsUnitsForSystemdAndServiceAgents() async throws {
         let s = try Scratch()
+        guard let systemd = PrivateSystemd.forTest("theExecutorRunsUnitsForSystemdAndServiceAgents", units: PrivateSystemd.testUnits(marker: s.base)) else { return }
+        defer { systemd.stop() }
         var executor = AgentExecutor(host: s.host)
-        executor.systemdBus = bus
+        executor.systemdBus = .address(systemd.busAddress)
         for standard in ["systemd", "service"] {
             let agent = ResourceAgentName(standard: standard, provider: nil, type: "web")
-            func run(_ a: AgentAction) async -> AgentResult { await executor.run(AgentRequest(resource: "web", agent: agent, action: a, timeout: .seconds(5))) }
-            #expect(await run(.start).exitCode == .success)
-            #expect(await run(.monitor).exitCode == .success)
-            #expect(await run(.stop).exitCode == .success)
-            #expect(await run(.monitor).exitCode == .notRunning)
+            func run(_ a: AgentAction) async -> AgentResult { await executor.run(AgentRequest(resource: "web", agent: agent, action: a, timeout: .seconds(20))) }
+            #expect(await run(.monitor).exitCode == .notRunning, "\(standard)")
+            #expect(await run(.start).exitCode == .success, "\(standard)")
+            #expect(systemd.unitProperty("web.service", "ActiveState") == "active", "\(standard)")
+            #expect(await run(.monitor).exitCode == .success, "\(standard)")
+            #expect(await run(.stop).exitCode == .success, "\(standard)")
+            #expect(systemd.unitProperty("web.service", "ActiveState") == "inactive", "\(standard)")
+            #expect(await run(.monitor).exitCode == .notRunning, "\(standard)")
         }
+        let broken = await executor.run(AgentRequest(resource: "b", agent: ResourceAgentName(standard: "systemd", provider: nil, type: "broken"), action: .start, timeout: .seconds(20)))
+        #expect(broken.exitCode == .errGeneric && broken.status == .done, "\(broken)")
+        #expect(broken.exitReason?.contains("status 3") == true, "\(broken)")
         let missing = await executor.run(AgentRequest(resource: "m", agent: ResourceAgentName(standard: "systemd", provider: nil, type: "missing"), action: .start))
         #expect(missing.exitCode == .errInstalled)
         #expect(missing.exitReason == "systemd has no unit missing.service")
+
+        // An init script of the same name wins over the unit; without either, LSB's "not installed".
+        try s.script(s.lsbDirectory, "web", """
+            #!/bin/sh
+            echo "$1" >> \(s.base)/lsb-web.log
+            case "$1" in status) exit 3;; *) exit 0;; esac
+            """)
+        let viaLSB = await executor.run(AgentRequest(resource: "web", agent: ResourceAgentName(standard: "service", provider: nil, type: "web"), action: .start, timeout: .seconds(20)))
+        #expect(viaLSB.exitCode == .success)
+        #expect(s.read("lsb-web.log") == "start\n")
+        #expect(systemd.unitProperty("web.service", "ActiveState") == "inactive", "the unit was not started")
+        let neither = await executor.run(AgentRequest(resource: "n", agent: ResourceAgentName(standard: "service", provider: nil, type: "neither"), action: .monitor))
+        #expect(neither.exitCode == .errInstalled)
+        #expect(neither.exitReason?.contains(s.lsbDirectory + "/neither") == true, "\(neither)")
     }
 
-    /// A job that outlives the operation's timeout is cancelled and reported as a timeout;
-    /// cancelling the operation cancels its job.
+    /// A job that outlives the operation's timeout is cancelled in systemd and reported as a
+    /// timeout; cancelling the operation cancels its job.
     @Test func slowJobsTimeOutAndCancelledOperationsCancelTheirJob() async throws {
-        guard Installed.agent("/usr/bin/dbus-daemon", for: "slowJobsTimeOutAndCancelledOperationsCancelTheirJob") else { return }
         let s = try Scratch()
-        let fake = try FakeSystemd(directory: s.base)
+        guard let systemd = PrivateSystemd.forTest("slowJobsTimeOutAndCancelledOperationsCancelTheirJob", units: PrivateSystemd.testUnits(marker: s.base)) else { return }
+        defer { systemd.stop() }
         var executor = AgentExecutor(host: s.host)
-        executor.systemdBus = .address(fake.address)
+        executor.systemdBus = .address(systemd.busAddress)
         let slow = ResourceAgentName(standard: "systemd", provider: nil, type: "slow")
 
-        let timedOut = await executor.run(AgentRequest(resource: "slow", agent: slow, action: .start, timeout: .milliseconds(300)))
+        let timedOut = await executor.run(AgentRequest(resource: "slow", agent: slow, action: .start, timeout: .seconds(2)))
         #expect(timedOut.status == .timedOut, "\(timedOut)")
-        #expect(timedOut.exitReason?.contains("did not finish within 300ms") == true, "\(timedOut.exitReason ?? "")")
-        #expect(fake.cancelledJobs.count == 1, "the timed-out job was cancelled in systemd")
-        #expect(fake.pendingJobs.isEmpty)
+        #expect(timedOut.exitReason?.contains("did not finish within 2s and was cancelled") == true, "\(timedOut.exitReason ?? "")")
+        #expect(systemd.jobs == "a(usssoo) 0", "the timed-out job was cancelled in systemd")
+        #expect(await executor.run(AgentRequest(resource: "slow", agent: slow, action: .stop, timeout: .seconds(20))).exitCode == .success)
+        // A oneshot stopped while it starts ends "failed" (Result=signal) in systemd: not running.
+        #expect(["inactive", "failed"].contains(systemd.unitProperty("slow.service", "ActiveState")))
+        #expect(systemd.unitProperty("slow.service", "MainPID", interface: "org.freedesktop.systemd1.Service") == "0", "its sleep was killed")
 
         let running = Task { await executor.run(AgentRequest(resource: "slow", agent: slow, action: .start, timeout: .seconds(60))) }
-        #expect(await eventually { fake.pendingJobs.count == 1 }, "the job was queued")
+        #expect(await eventually { systemd.jobs != "a(usssoo) 0" }, "the job was queued")
         running.cancel()
         let result = await running.value
         #expect(result.status == .cancelled, "\(result)")
-        #expect(fake.cancelledJobs.count == 2)
-        #expect(fake.pendingJobs.isEmpty)
-        await fake.stop()
+        #expect(systemd.jobs == "a(usssoo) 0", "the cancelled operation's job was cancelled")
+        #expect(await executor.run(AgentRequest(resource: "slow", agent: slow, action: .stop, timeout: .seconds(20))).exitCode == .success)
     }
 
-    @Test func unreachableBusIsAClearError() async throws {
+    /// Where systemd is not on the bus, or no bus answers, the answer is "systemd is not
+    /// available on this node" with the reason, at once or within the operation's timeout.
+    @Test func noSystemdOnTheBusIsAClearErrorNeverAHang() async throws {
         let s = try Scratch()
+        // Nobody listens: the socket file does not exist.
         do {
             _ = try await Systemd.activeState(unit: "web", bus: .address("unix:path=\(s.base)/no-such-bus"))
             Issue.record("a missing bus answered")
         } catch {
             #expect(error.description.contains("systemd is not available on this node"))
-            #expect(error.description.contains("no-such-bus"))
+            #expect(error.description.contains("cannot connect to the system bus at unix:path=\(s.base)/no-such-bus"), "\(error)")
         }
+
+        // A socket that accepts connections but never answers: bounded by the timeout.
+        let silent = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(silent) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let path = s.base + "/silent"
+        withUnsafeMutableBytes(of: &addr.sun_path) { buf in
+            for (i, b) in path.utf8.enumerated() { buf[i] = b }
+        }
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        #expect(bound == 0 && listen(silent, 8) == 0)
+        var executor = AgentExecutor(host: s.host)
+        executor.systemdBus = .address("unix:path=\(path)")
+        let agent = ResourceAgentName(standard: "systemd", provider: nil, type: "web")
+        let hung = await executor.run(AgentRequest(resource: "web", agent: agent, action: .start, timeout: .seconds(1)))
+        #expect(hung.status == .notInstalled && hung.exitCode == .errInstalled, "\(hung)")
+        #expect(hung.exitReason?.contains("systemd is not available on this node (the system bus at unix:path=\(path) did not answer in time)") == true, "\(hung)")
+
+        // A real D-Bus daemon with no systemd on it.
+        guard Installed.agent("/usr/bin/dbus-daemon", for: "noSystemdOnTheBusIsAClearErrorNeverAHang (dbus-daemon part)") else { return }
+        let address = "unix:path=\(s.base)/bus"
+        let daemon = Task {
+            try? await ProcessRunner.run(ProcessRequest(executable: "/usr/bin/dbus-daemon",
+                                                        arguments: ["--session", "--address=\(address)", "--nofork", "--nopidfile"],
+                                                        environment: ["PATH": AgentHost.defaultPath], timeout: .seconds(120), killGrace: .milliseconds(500)))
+        }
+        #expect(await eventually { FileManager.default.fileExists(atPath: s.base + "/bus") })
+        executor.systemdBus = .address(address)
+        let none = await executor.run(AgentRequest(resource: "web", agent: agent, action: .monitor, timeout: .seconds(20)))
+        #expect(none.status == .notInstalled && none.exitCode == .errInstalled, "\(none)")
+        #expect(none.exitReason?.contains("nothing owns org.freedesktop.systemd1 on the system bus at \(address)") == true, "\(none)")
+        #expect(!(await Systemd.isKnownUnit("web", bus: .address(address))))
+        let service = await executor.run(AgentRequest(resource: "web", agent: ResourceAgentName(standard: "service", provider: nil, type: "web"), action: .monitor))
+        #expect(service.exitCode == .errInstalled && service.exitReason?.contains(s.lsbDirectory + "/web") == true, "service: falls back to LSB: \(service)")
+        daemon.cancel()
+        _ = await daemon.value
     }
 }

@@ -207,11 +207,16 @@ struct CrmResource: AsyncParsableCommand {
         var executor = AgentExecutor(host: AgentHost(root: env.root, ocfRoot: ocfRoot), killGrace: .seconds(5))
         executor.logger.logLevel = .critical
 
-        // Like Pacemaker, only OCF and LSB agents are run by hand (service: is whichever of
-        // systemd and LSB has the service).
+        // Like Pacemaker, only OCF and LSB agents are run by hand. service: is LSB when an init
+        // script has the name, else systemd when a unit has it, else neither ("unspecified").
         var standard = request.agent.standard
         if standard.lowercased() == "service" {
-            standard = await Systemd.isKnownUnit(request.agent.type) ? "systemd" : "lsb"
+            let lsb = ResourceAgentName(standard: "lsb", provider: nil, type: request.agent.type)
+            if (try? executor.catalog.executable(for: lsb)) != nil {
+                standard = "lsb"
+            } else {
+                standard = await Systemd.isKnownUnit(request.agent.type) ? "systemd" : "unspecified"
+            }
         }
         if let refused = operation.unsupportedStandard(resolvedStandard: standard) {
             let code = ForcedOperation.exitCode(refused)
