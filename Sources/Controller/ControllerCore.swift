@@ -86,7 +86,12 @@ public struct ControllerCore: Sendable {
     private var pendingReason: String?
     private var actionIndex: [Int: Int] = [:]
     private var recheck: Duration?
-    public var shutdownEscalation: Duration = .seconds(45)
+    /// How long, after it was asked to stop, this controller waits for the DC to tell it to
+    /// shut down (its resources moved away) before it exits anyway: the cluster option
+    /// `shutdown-escalation` (`shutdownEscalation(from:)`), which the shell sets at the stop.
+    public var shutdownEscalation: Duration = Self.defaultShutdownEscalation
+    /// Pacemaker's default for `shutdown-escalation`.
+    public static let defaultShutdownEscalation: Duration = .seconds(20 * 60)
     /// How long after a failed transition the scheduler is run again; it doubles with every
     /// failed transition in a row (a fence device that never answers), up to `maxRetryDelay`.
     public var retryDelay: Duration = .seconds(1)
@@ -310,7 +315,7 @@ public struct ControllerCore: Sendable {
             if request.task == "do_shutdown" {
                 let done = ActionResult(node: local.name, resource: "", agent: "", task: "do_shutdown", intervalMS: 0,
                                         transitionKey: request.transitionKey, callID: 0, rc: 0, opStatus: 0, lastRCChange: 0)
-                return [.note("the DC told this node to shut down"), .send(.result(done)), .exit(clean: true)]
+                return [.note("the DC told this node to shut down"), .disarm(.shutdownEscalation), .send(.result(done)), .exit(clean: true)]
             }
             if request.task != "cancel" && request.task != "delete" { runningLocally[request.transitionKey] = request }
             return [.runLocally(request)]
@@ -452,7 +457,9 @@ public struct ControllerCore: Sendable {
         case .recheck:
             return requestSchedule("cluster-recheck-interval")
         case .shutdownEscalation:
-            return [.note("the DC did not tell this node to shut down in time; exiting anyway"), .exit(clean: false)]
+            guard shuttingDown else { return [] }
+            return [.note("the DC did not tell this node to shut down within shutdown-escalation (\(shutdownEscalation)); exiting anyway"),
+                    .exit(clean: false)]
         case .retry:
             return requestSchedule("retrying after a failed transition")
         case .quorumSettle:
@@ -484,7 +491,19 @@ public struct ControllerCore: Sendable {
             }
             return [.note("no DC and nothing running here: exiting at once"), .exit(clean: true)]
         }
-        return [.send(.shutdownRequest(nodeID: local.nodeID, node: local.name)), .arm(.shutdownEscalation, after: shutdownEscalation)]
+        return [.note("asking the DC to move this node's resources away; exiting anyway after shutdown-escalation (\(shutdownEscalation))"),
+                .send(.shutdownRequest(nodeID: local.nodeID, node: local.name)), .arm(.shutdownEscalation, after: shutdownEscalation)]
+    }
+
+    /// The cluster option `shutdown-escalation` (Pacemaker's controller option, default
+    /// 20min): a duration above zero; anything else is not used (the default is), and said.
+    public static func shutdownEscalation(from options: ClusterOptions) -> (Duration, problem: String?) {
+        guard let text = options.raw["shutdown-escalation"] else { return (defaultShutdownEscalation, nil) }
+        guard let ms = CIBValue.milliseconds(text), ms > 0 else {
+            return (defaultShutdownEscalation,
+                    "shutdown-escalation '\(text)' in crm_config is not a duration above zero (like 20min or 90s); using the default 20min")
+        }
+        return (.milliseconds(ms), nil)
     }
 
     // MARK: Internals

@@ -2,6 +2,14 @@
 /// says it is ready), restarts one that dies, gives up on one that keeps dying, and stops them
 /// all in reverse order.
 ///
+/// Stopping follows Pacemaker's pacemakerd: the controller (crmd), stopped first, moves the
+/// node's resources away, which may take as long as their stop operations; it is not killed on
+/// a fixed timer but waited for (with a line in the log every 30 s), since it exits by itself
+/// once the cluster's `shutdown-escalation` (default 20min) has passed. When it says so (a
+/// notification `EXTEND_TIMEOUT_USEC=`, as systemd takes it), its stop is given that long
+/// before it is killed, and the extension is passed on to systemd. The daemons stopped after
+/// it are killed if they take longer than `stopTimeout` (Pacemaker's 3 minutes).
+///
 /// An instance (docs/DESIGN.md): no clock, no processes. The shell spawns, signals, arms the
 /// timers and reports what happened; time comes in as `now`.
 public struct Supervisor: Sendable {
@@ -12,23 +20,34 @@ public struct Supervisor: Sendable {
         public var window: Duration
         /// How long a daemon may take to say it is ready.
         public var readyTimeout: Duration
-        /// How long a daemon may take to stop after SIGTERM before it gets SIGKILL.
+        /// How long a daemon other than the controller may take to stop after SIGTERM before
+        /// it gets SIGKILL (Pacemaker's SHUTDOWN_ESCALATION_PERIOD, 3 minutes).
         public var stopTimeout: Duration
+        /// The controller: waited for at a stop, without a kill timer unless it announces how
+        /// long its stop may take (`onStopDeadline`). nil: every daemon gets `stopTimeout`.
+        public var controller: String?
+        /// How often a stop still waiting for the controller is logged.
+        public var stillWaitingInterval: Duration
         /// The pause before a dead daemon is started again.
         public var restartDelay: Duration
 
         public init(maxRestarts: Int = 5, window: Duration = .seconds(60), readyTimeout: Duration = .seconds(60),
-                    stopTimeout: Duration = .seconds(60), restartDelay: Duration = .milliseconds(500)) {
+                    stopTimeout: Duration = .seconds(180), restartDelay: Duration = .milliseconds(500),
+                    controller: String? = "crmd", stillWaitingInterval: Duration = .seconds(30)) {
             self.maxRestarts = maxRestarts
             self.window = window
             self.readyTimeout = readyTimeout
             self.stopTimeout = stopTimeout
+            self.controller = controller
+            self.stillWaitingInterval = stillWaitingInterval
             self.restartDelay = restartDelay
         }
     }
 
     public enum Timer: Sendable, Hashable {
         case ready(String), kill(String), restart(String)
+        /// A stop still waiting for this daemon: say so in the log.
+        case stillWaiting(String)
     }
 
     public enum Directive: Sendable, Equatable {
@@ -41,6 +60,9 @@ public struct Supervisor: Sendable {
         case log(String)
         /// Everything is stopped: exit with this status.
         case exit(Int32)
+        /// Tell the service manager the stop may take this much longer (sd_notify
+        /// `EXTEND_TIMEOUT_USEC`).
+        case extendTimeout(Duration)
     }
 
     private enum State: Sendable, Equatable { case idle, starting, running, stopping, dead, absent }
@@ -58,6 +80,8 @@ public struct Supervisor: Sendable {
     private var stopping = false
     private var exitStatus: Int32 = 0
     private var announcedReady = false
+    /// When each daemon being stopped was sent SIGTERM.
+    private var stopSent: [String: Duration] = [:]
 
     public init(daemons: [String], policy: Policy = Policy()) {
         self.daemons = daemons
@@ -107,9 +131,10 @@ public struct Supervisor: Sendable {
     public mutating func onExit(_ daemon: String, status: Int32, now: Duration) -> [Directive] {
         guard let state = states[daemon], state != .idle, state != .dead, state != .absent else { return [] }
         var out: [Directive] = [.disarm(.ready(daemon)), .disarm(.kill(daemon))]
+        if state == .stopping { out.append(.disarm(.stillWaiting(daemon))) }
         if stopping {
             states[daemon] = .dead
-            return out + stopNext()
+            return out + stopNext(now: now)
         }
         if state == .starting && status == Self.notAvailable {
             states[daemon] = .absent
@@ -121,7 +146,7 @@ public struct Supervisor: Sendable {
         if recent.count > policy.maxRestarts {
             exitStatus = 1
             out.append(.log("\(daemon) died \(recent.count) times within \(policy.window); giving up and stopping this node's daemons"))
-            return out + beginStop()
+            return out + beginStop(now: now)
         }
         out.append(.log("\(daemon) exited with status \(status); restarting it (\(recent.count) of \(policy.maxRestarts) within \(policy.window))"))
         out.append(.arm(.restart(daemon), after: policy.restartDelay))
@@ -136,7 +161,12 @@ public struct Supervisor: Sendable {
             return [.log("\(d) did not become ready within \(policy.readyTimeout); killing it"), .signal(d, Self.sigkill)]
         case .kill(let d):
             guard states[d] == .stopping else { return [] }
-            return [.log("\(d) did not stop within \(policy.stopTimeout); killing it"), .signal(d, Self.sigkill)]
+            let waited = stopSent[d].map { now - $0 } ?? policy.stopTimeout
+            return [.disarm(.stillWaiting(d)), .log("\(d) did not stop within \(Self.text(waited)) of SIGTERM; killing it"), .signal(d, Self.sigkill)]
+        case .stillWaiting(let d):
+            guard states[d] == .stopping else { return [] }
+            let waited = stopSent[d].map { now - $0 } ?? .zero
+            return [.log("still waiting for \(d) to stop (\(Self.text(waited)) since SIGTERM)"), .arm(.stillWaiting(d), after: policy.stillWaitingInterval)]
         case .restart(let d):
             guard states[d] == .dead, !stopping else { return [] }
             states[d] = .starting
@@ -144,23 +174,48 @@ public struct Supervisor: Sendable {
         }
     }
 
+    /// A daemon being stopped said how much longer its stop may take (`EXTEND_TIMEOUT_USEC`;
+    /// crmd: the cluster's shutdown-escalation, after which it exits anyway, and a margin). It
+    /// is killed only past that; the service manager is told to wait that long too, and for
+    /// the daemons still to stop after it.
+    public mutating func onStopDeadline(_ daemon: String, after: Duration, now: Duration) -> [Directive] {
+        guard stopping, states[daemon] == .stopping, after > .zero else { return [] }
+        let later = daemons.filter { states[$0] == .running || states[$0] == .starting }.count
+        return [.log("\(daemon) may take up to \(Self.text(after)) to stop; waiting for it that long"),
+                .arm(.kill(daemon), after: after), .extendTimeout(after + policy.stopTimeout * later)]
+    }
+
     /// SIGTERM: stop the daemons, the last started first. crmd, stopped first, moves the
     /// node's resources away before it exits.
     public mutating func stop(now: Duration) -> [Directive] {
         guard !stopping else { return [] }
-        return beginStop()
+        return beginStop(now: now)
     }
 
-    private mutating func beginStop() -> [Directive] {
+    private mutating func beginStop(now: Duration) -> [Directive] {
         stopping = true
         for d in daemons where states[d] == .idle { states[d] = .dead }
-        return stopNext()
+        return stopNext(now: now)
     }
 
-    private mutating func stopNext() -> [Directive] {
+    /// A duration as the log says it: 20min, 3min, 45s, 1.5s.
+    static func text(_ d: Duration) -> String {
+        let ms = d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+        if ms >= 60_000 && ms % 1000 == 0 { return "\(ms / 60_000)min" + (ms % 60_000 == 0 ? "" : "\(ms % 60_000 / 1000)s") }
+        if ms % 1000 == 0 { return "\(ms / 1000)s" }
+        return "\(Double(ms) / 1000)s"
+    }
+
+    private mutating func stopNext(now: Duration) -> [Directive] {
         if daemons.contains(where: { states[$0] == .stopping }) { return [] }
         for d in daemons.reversed() where states[d] == .running || states[d] == .starting {
             states[d] = .stopping
+            stopSent[d] = now
+            if d == policy.controller {
+                // Not on a timer: it exits by itself after shutdown-escalation (or says when).
+                return [.log("stopping \(d) (it moves this node's resources away first, and exits by itself after the cluster's shutdown-escalation at the latest)"),
+                        .signal(d, Self.sigterm), .arm(.stillWaiting(d), after: policy.stillWaitingInterval)]
+            }
             return [.log("stopping \(d)"), .signal(d, Self.sigterm), .arm(.kill(d), after: policy.stopTimeout)]
         }
         return [.log("all daemons stopped"), .exit(exitStatus)]

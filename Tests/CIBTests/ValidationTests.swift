@@ -46,6 +46,25 @@ import Testing
         #expect(errs.contains { $0.contains("kind 'Always'") })
     }
 
+    /// pcmk_delay_base is a duration or, as Pacemaker's fencer takes it, a node map
+    /// ("node1:1s;node2:5s"); an entry that is not NODE:DURATION is named.
+    @Test func aFencingDelayMayBeANodeMap() throws {
+        func device(_ delay: String) -> String {
+            sampleCIB.replacingOccurrences(of: #"<primitive id="fence1" class="stonith" type="fence_dummy"/>"#, with: """
+                <primitive id="fence1" class="stonith" type="fence_dummy"><instance_attributes id="f-ia">\
+                <nvpair id="f-delay" name="pcmk_delay_base" value="\(delay)"/></instance_attributes></primitive>
+                """)
+        }
+        for good in ["5s", "node3:3s", "node1:1s;node2:5s", "node1:1s node2:PT5S"] {
+            let errs = try problems(device(good))
+            #expect(errs.isEmpty, "\(good): \(errs)")
+        }
+        for bad in ["soon", "node1:soon", "node1:1s;:2s"] {
+            let errs = try problems(device(bad))
+            #expect(errs.contains { $0.contains("pcmk_delay_base '\(bad)'") }, "\(bad): \(errs)")
+        }
+    }
+
     @Test func missingFencingIsReported() throws {
         let nofence = sampleCIB.replacingOccurrences(of: #"<primitive id="fence1" class="stonith" type="fence_dummy"/>"#, with: "")
         let errs = try problems(nofence)

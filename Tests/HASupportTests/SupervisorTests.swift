@@ -55,20 +55,101 @@ import Testing
         }
     }
 
-    @Test func stopGoesInReverseAndEscalatesToKill() {
-        var s = Supervisor(daemons: daemons, policy: .init(stopTimeout: .seconds(5)))
+    /// A simulated clock: armed timers with their deadlines; `advance` fires the due ones in
+    /// order and keeps every directive given.
+    struct Clock {
+        var now: Duration = .zero
+        var armed: [Supervisor.Timer: Duration] = [:]
+        var given: [Supervisor.Directive] = []
+
+        mutating func apply(_ ds: [Supervisor.Directive]) {
+            for d in ds {
+                given.append(d)
+                switch d {
+                case .arm(let t, let after): armed[t] = now + after
+                case .disarm(let t): armed[t] = nil
+                default: break
+                }
+            }
+        }
+
+        mutating func advance(to t: Duration, _ s: inout Supervisor) {
+            while let due = armed.filter({ $0.value <= t }).min(by: { $0.value < $1.value }) {
+                armed[due.key] = nil
+                now = due.value
+                apply(s.onTimer(due.key, now: due.value))
+            }
+            now = t
+        }
+
+        func killed(_ d: String) -> Bool { given.contains(.signal(d, Supervisor.sigkill)) }
+        var stillWaiting: Int { given.filter { if case .log(let m) = $0 { return m.hasPrefix("still waiting for crmd") } else { return false } }.count }
+    }
+
+    func running() -> Supervisor {
+        var s = Supervisor(daemons: daemons)
         _ = s.start(now: .zero)
         for d in daemons { _ = s.onReady(d, now: .zero) }
-        var out = s.stop(now: .seconds(1))
-        #expect(out.contains(.signal("crmd", Supervisor.sigterm)))
-        #expect(out.contains(.arm(.kill("crmd"), after: .seconds(5))))
-        out = s.onTimer(.kill("crmd"), now: .seconds(6))
-        #expect(out.contains(.signal("crmd", Supervisor.sigkill)))
-        out = s.onExit("crmd", status: 137, now: .seconds(6))
-        #expect(out.contains(.signal("lrmd", Supervisor.sigterm)), "a stop is not a death to restart")
-        for d in ["lrmd", "stonithd", "cibd"] { out = s.onExit(d, status: 0, now: .seconds(7)) }
-        out = s.onExit("corosyncd", status: 0, now: .seconds(8))
-        #expect(out.contains(.exit(0)))
+        return s
+    }
+
+    /// As Pacemaker's pacemakerd: the controller (crmd), stopped first, is waited for without
+    /// a kill timer (it exits by itself after shutdown-escalation, 20min by default), with a
+    /// line in the log every 30 s; the daemons after it get SIGKILL after 3 minutes.
+    @Test func stopGoesInReverseWaitsForTheControllerAndKillsTheOthersAfterThreeMinutes() {
+        var s = running()
+        var clock = Clock()
+        clock.apply(s.stop(now: .zero))
+        #expect(clock.given.contains(.signal("crmd", Supervisor.sigterm)))
+        #expect(clock.armed[.kill("crmd")] == nil, "crmd has a kill timer: \(clock.given)")
+        // 25 minutes: still waited for, never killed.
+        clock.advance(to: .seconds(25 * 60), &s)
+        #expect(!clock.killed("crmd"))
+        #expect(clock.stillWaiting == 50, "\(clock.stillWaiting) 'still waiting' lines in 25 minutes")
+        clock.apply(s.onExit("crmd", status: 0, now: clock.now))
+        #expect(clock.armed[.stillWaiting("crmd")] == nil)
+        #expect(clock.given.contains(.signal("lrmd", Supervisor.sigterm)), "a stop is not a death to restart")
+        #expect(clock.armed[.kill("lrmd")] == clock.now + .seconds(180))
+        let lrmdAsked = clock.now
+        clock.advance(to: lrmdAsked + .seconds(179), &s)
+        #expect(!clock.killed("lrmd"))
+        clock.advance(to: lrmdAsked + .seconds(180), &s)
+        #expect(clock.killed("lrmd"))
+        #expect(clock.given.contains(.log("lrmd did not stop within 3min of SIGTERM; killing it")), "\(clock.given)")
+        clock.apply(s.onExit("lrmd", status: 137, now: clock.now))
+        for d in ["stonithd", "cibd"] { clock.apply(s.onExit(d, status: 0, now: clock.now)) }
+        clock.apply(s.onExit("corosyncd", status: 0, now: clock.now))
+        #expect(clock.given.last == .exit(0))
+        #expect(!clock.given.contains { if case .arm(.restart, _) = $0 { return true } else { return false } })
+    }
+
+    /// crmd says how long its stop may take (EXTEND_TIMEOUT_USEC: its shutdown-escalation and
+    /// a margin): it is killed only past that, and systemd is told to wait that long plus the
+    /// other daemons' stop time.
+    @Test func aControllerThatSaysHowLongItsStopMayTakeIsKilledOnlyPastThat() {
+        var s = running()
+        // Not stopping: nothing to do with it.
+        #expect(s.onStopDeadline("crmd", after: .seconds(90), now: .zero).isEmpty)
+        var clock = Clock()
+        clock.apply(s.stop(now: .zero))
+        clock.now = .seconds(1)
+        let deadline = Duration.seconds(20 * 60 + 30)
+        clock.apply(s.onStopDeadline("crmd", after: deadline, now: clock.now))
+        #expect(clock.armed[.kill("crmd")] == .seconds(1) + deadline)
+        #expect(clock.given.contains(.extendTimeout(deadline + .seconds(4 * 180))), "\(clock.given)")
+        clock.advance(to: deadline, &s)
+        #expect(!clock.killed("crmd"))
+        clock.advance(to: deadline + .seconds(1), &s)
+        #expect(clock.killed("crmd"))
+        #expect(clock.given.contains(.log("crmd did not stop within 20min31s of SIGTERM; killing it")), "\(clock.given)")
+        // Its exit (killed) goes on with the stop.
+        clock.apply(s.onExit("crmd", status: 137, now: clock.now))
+        #expect(clock.given.contains(.signal("lrmd", Supervisor.sigterm)))
+        // Without a controller named, every daemon gets the same kill timer.
+        var plain = Supervisor(daemons: ["a", "b"], policy: .init(stopTimeout: .seconds(5), controller: nil))
+        _ = plain.start(now: .zero)
+        for d in ["a", "b"] { _ = plain.onReady(d, now: .zero) }
+        #expect(plain.stop(now: .zero).contains(.arm(.kill("b"), after: .seconds(5))))
     }
 
     @Test func aDaemonMissingFromThisBuildIsSkipped() {

@@ -186,6 +186,10 @@ import Glibc
         let props = Self.retrying { try? Tool.run("crm_attribute", ["--type", "crm_config", "--name", "stonith-enabled", "--update", "false"],
                                                   env: ["SWIFTHA_ROOT": nodes[0].root]) }
         #expect(props?.status == 0, "crm_attribute: \(props?.status ?? -1) \(props?.stderr ?? "")")
+        // crmd reads shutdown-escalation at SIGTERM and tells pacemakerd (section 3).
+        let escalation = Self.retrying { try? Tool.run("crm_attribute", ["--type", "crm_config", "--name", "shutdown-escalation", "--update", "90s"],
+                                                       env: ["SWIFTHA_ROOT": nodes[0].root]) }
+        #expect(escalation?.status == 0, "crm_attribute: \(escalation?.status ?? -1) \(escalation?.stderr ?? "")")
         let rsc = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "resources", "--xml-text", """
             <primitive id="d1" class="ocf" provider="heartbeat" type="Dummy"><operations>\
             <op id="d1-monitor-2s" name="monitor" interval="2s" timeout="20s"/></operations></primitive>
@@ -254,6 +258,9 @@ import Glibc
         let exited = await Self.waitFor(90) { nodes[holder].hasExited }
         #expect(exited, "\(nodes[holder].name)'s pacemakerd did not stop:\n\(Self.report(nodes))")
         #expect(nodes[holder].exitStatus == 0)
+        // crmd took the cluster's shutdown-escalation (90s) and told pacemakerd how long its
+        // stop may take (it and a margin of 30 s), so pacemakerd would kill it only past that.
+        #expect(nodes[holder].log.contains("crmd may take up to 2min to stop"), "\(nodes[holder].name)'s log:\n\(Self.report([nodes[holder]]))")
         let reader = nodes[holder == 0 ? 1 : 0]
         let moved = await Self.waitFor(60) {
             let running = nodes.filter(\.runsDummy)

@@ -140,7 +140,17 @@ public enum CIBRules {
         }
 
         mutating func checkValue(name: String, value v: String, in e: XElement) {
-            if CIBRules.durationOptions.contains(name) {
+            if name == "pcmk_delay_base", v.contains(":") {
+                // A node map, as Pacemaker's fencer takes it: "node1:1s;node2:5s" (entries
+                // separated by ';' or spaces), each target's delay a duration.
+                for entry in v.split(whereSeparator: { $0 == ";" || $0 == " " || $0 == "\t" }) {
+                    let kv = entry.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+                    guard kv.count == 2, !kv[0].isEmpty, CIBValue.milliseconds(String(kv[1])) != nil else {
+                        error(e, "pcmk_delay_base '\(v)': '\(entry)' is not NODE:DURATION; write a duration like 5s, or a node map like node1:1s;node2:5s")
+                        return
+                    }
+                }
+            } else if CIBRules.durationOptions.contains(name) {
                 // stonith-watchdog-timeout may be negative (auto) or 0.
                 let isWatchdogAuto = name.hasSuffix("watchdog-timeout") && (v.hasPrefix("-") || v == "0")
                 if !isWatchdogAuto && CIBValue.milliseconds(v) == nil {

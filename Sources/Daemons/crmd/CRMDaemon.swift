@@ -33,7 +33,10 @@ struct CRMDaemonCommand: AsyncParsableCommand {
             executes the transition graph: each action goes to its node's crmd, which runs it \
             through its lrmd; results are recorded in the status. Sends READY=1 to NOTIFY_SOCKET \
             once joined. SIGTERM or SIGINT: asks the DC to move the node's resources away, then \
-            leaves the group and exits 0.
+            leaves the group and exits 0; if the DC has not told it to go within the cluster \
+            option shutdown-escalation (default 20min), it exits anyway (its node is then seen \
+            lost and fenced). It tells its supervisor (NOTIFY_SOCKET, EXTEND_TIMEOUT_USEC) how \
+            long that may take.
             """)
 
     @Option(help: "The node's root directory (default: $SWIFTHA_ROOT, else /).")
@@ -45,8 +48,9 @@ struct CRMDaemonCommand: AsyncParsableCommand {
     @Option(name: .customLong("connect-timeout"), help: "Seconds to wait for corosyncd, cibd and lrmd at start.")
     var connectTimeout: Double = 60
 
-    @Option(name: .customLong("shutdown-timeout"), help: "Seconds to wait at SIGTERM for the DC to move this node's resources away.")
-    var shutdownTimeout: Double = 45
+    @Option(name: .customLong("shutdown-timeout"),
+            help: "Seconds to wait at SIGTERM for the DC to move this node's resources away before exiting anyway (default: the cluster option shutdown-escalation, 20min unless set).")
+    var shutdownTimeout: Double?
 
     @Flag(name: .shortAndLong, help: "Log debug messages.")
     var verbose = false
@@ -59,8 +63,8 @@ struct CRMDaemonCommand: AsyncParsableCommand {
         guard connectTimeout > 0, connectTimeout <= 3600 else {
             throw ValidationError("--connect-timeout must be between 0 and 3600 seconds (got \(connectTimeout))")
         }
-        guard shutdownTimeout > 0, shutdownTimeout <= 86400 else {
-            throw ValidationError("--shutdown-timeout must be between 0 and 86400 seconds (got \(shutdownTimeout))")
+        if let shutdownTimeout, !(shutdownTimeout > 0 && shutdownTimeout <= 86400) {
+            throw ValidationError("--shutdown-timeout must be between 0 and 86400 seconds (got \(shutdownTimeout)); leave it out to use the cluster's shutdown-escalation")
         }
     }
 
@@ -138,7 +142,7 @@ struct CRMDaemonCommand: AsyncParsableCommand {
         let shell = ControllerShell(
             env: env, local: ControllerMember(nodeID: corosync.nodeID, name: localName), names: names,
             cib: cib, lrmd: lrmd, group: group, sink: sink, logger: logger,
-            shutdownTimeout: .milliseconds(Int64(shutdownTimeout * 1000)), fencer: StonithdFencer(root: env.root),
+            shutdownTimeout: shutdownTimeout.map { .milliseconds(Int64($0 * 1000)) }, fencer: StonithdFencer(root: env.root),
             quorum: initialQuorum.map { $0.quorate || !$0.providerConfigured })
         if initialQuorum == nil {
             logger.warning("cannot ask corosyncd for the quorum yet: assuming none (nothing is started or fenced) and asking again every second")

@@ -1,6 +1,7 @@
 import Agents
 import CIB
 import CIBClient
+import CSystemd
 import Controller
 import Foundation
 import HASupport
@@ -58,6 +59,8 @@ final class ControllerShell: @unchecked Sendable {
     /// Transition keys of operations run here, by call id (added to the history at a join).
     var keysByCallID: [Int: String] = [:]
     let peInputs: PEInputSeries
+    /// --shutdown-timeout, which replaces the cluster's shutdown-escalation (nil: not given).
+    let shutdownOverride: Duration?
     var startFailureIsFatal = true
     var exiting = false
     /// Whether to leave the group on purpose when exiting (see `ControllerCore.Directive.exit`).
@@ -75,12 +78,12 @@ final class ControllerShell: @unchecked Sendable {
     var nextCallID = Int(Date().timeIntervalSince1970) * 10
 
     init(env: NodeEnvironment, local: ControllerMember, names: [UInt32: String], cib: CIBClient, lrmd: LRMClient,
-         group: CPGHandle, sink: AsyncStream<ShellEvent>.Continuation, logger: Logger, shutdownTimeout: Duration,
+         group: CPGHandle, sink: AsyncStream<ShellEvent>.Continuation, logger: Logger, shutdownTimeout: Duration?,
          fencer: (any NodeFencer)? = nil, quorum: Bool?) {
         self.env = env
         core = ControllerCore(local: local, uuid: UUID().uuidString.lowercased(), quorum: quorum)
         quorate = quorum ?? false
-        core.shutdownEscalation = shutdownTimeout
+        shutdownOverride = shutdownTimeout
         self.names = names
         self.cib = cib
         self.lrmd = lrmd
@@ -185,12 +188,37 @@ final class ControllerShell: @unchecked Sendable {
             logger.info("received \(sig == SIGINT ? "SIGINT" : "SIGTERM"): asking the DC to move this node's resources away before stopping")
             // Whether lrmd may still run resources here (unknown: assume so).
             let active = (try? await lrmd.histories()).map { $0.contains(where: \.mayBeActive) } ?? true
+            core.shutdownEscalation = await shutdownEscalation()
             await perform(core.onShutdownRequested(resourcesActive: active))
         case .recordFailed(let what):
             await perform(core.onRecordFailed(what))
         case .lost:
             break
         }
+    }
+
+    /// How long to wait at a stop for the DC: --shutdown-timeout if given, else the cluster
+    /// option shutdown-escalation as cibd has it now (read within 5 s; else the default).
+    func shutdownEscalation() async -> Duration {
+        if let shutdownOverride { return shutdownOverride }
+        let cib = self.cib
+        let options: ClusterOptions? = await withTaskGroup(of: ClusterOptions?.self) { group in
+            group.addTask { (try? await cib.query()).map { ClusterOptions($0.configuration, now: Int(Date().timeIntervalSince1970)) } }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(5))
+                return nil
+            }
+            let first: ClusterOptions?? = await group.next()
+            group.cancelAll()
+            return first ?? nil
+        }
+        guard let options else {
+            logger.warning("cannot read shutdown-escalation from cibd; using the default (20min)")
+            return ControllerCore.defaultShutdownEscalation
+        }
+        let (d, problem) = ControllerCore.shutdownEscalation(from: options)
+        if let problem { logger.warning("\(problem)") }
+        return d
     }
 
     /// A quorum state from corosyncd: recorded (have-quorum, when DC) before the core hears it.
@@ -472,6 +500,13 @@ final class ControllerShell: @unchecked Sendable {
         case .send(let m):
             await send(m)
         case .arm(let t, let after):
+            if t == .shutdownEscalation {
+                // The supervisor (pacemakerd, or systemd) is told how long this stop may take:
+                // the escalation, and a margin for the exit itself.
+                let total = after + .seconds(30)
+                let usec = total.components.seconds * 1_000_000 + total.components.attoseconds / 1_000_000_000_000
+                _ = sd_notify(0, "STOPPING=1\nEXTEND_TIMEOUT_USEC=\(usec)")
+            }
             timers[t]?.cancel()
             let sink = self.sink
             timers[t] = Task {

@@ -15,7 +15,10 @@ struct Pacemakerd: ParsableCommand {
         discussion: """
         Starts corosyncd, cibd, stonithd, lrmd and crmd in that order, passing each --root and
         --node. A daemon that dies is restarted; one that dies more than 5 times in 60 s makes
-        pacemakerd stop the node's daemons and exit 1. SIGTERM stops them, crmd first.
+        pacemakerd stop the node's daemons and exit 1. SIGTERM stops them, crmd first: crmd
+        moves the node's resources away and is waited for (it exits by itself after the
+        cluster's shutdown-escalation, default 20min, and says so with EXTEND_TIMEOUT_USEC);
+        a daemon stopped after it that takes more than 3 minutes is killed.
         The root and node name come from --root/--node or SWIFTHA_ROOT/SWIFTHA_NODE.
         """)
 
@@ -112,8 +115,14 @@ final class SupervisorShell: @unchecked Sendable {
             let n = recv(fd, &buffer, buffer.count, 0)
             guard n > 0 else { return }
             let text = String(decoding: buffer[0..<n], as: UTF8.self)
-            if text.split(separator: "\n").contains("READY=1") {
+            let lines = text.split(separator: "\n")
+            if lines.contains("READY=1") {
                 perform(supervisor.onReady(daemon, now: now))
+            }
+            // How much longer its stop may take (crmd: the cluster's shutdown-escalation).
+            if let line = lines.first(where: { $0.hasPrefix("EXTEND_TIMEOUT_USEC=") }),
+               let usec = UInt64(line.dropFirst("EXTEND_TIMEOUT_USEC=".count)) {
+                perform(supervisor.onStopDeadline(daemon, after: .microseconds(Int64(clamping: usec)), now: now))
             }
         }
         source.resume()
@@ -140,6 +149,9 @@ final class SupervisorShell: @unchecked Sendable {
                 timers.removeValue(forKey: timer)?.cancel()
             case .ready:
                 _ = sd_notify(0, "READY=1\nSTATUS=all daemons started")
+            case .extendTimeout(let d):
+                let usec = d.components.seconds * 1_000_000 + d.components.attoseconds / 1_000_000_000_000
+                _ = sd_notify(0, "EXTEND_TIMEOUT_USEC=\(usec)")
             case .log(let message):
                 logger.notice("\(message)")
             case .exit(let status):
