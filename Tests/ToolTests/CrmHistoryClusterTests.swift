@@ -405,7 +405,7 @@ import Glibc
         // crm history info and log on the live cluster.
         let info = try crm(1, ["history", "info"])
         #expect(info.status == 0, "\(info.stderr)")
-        #expect(info.stdout.range(of: #"\nTransitions: (\.\.\. )?\d+( \d+)+\n"#, options: .regularExpression) != nil, "\(info.stdout)")
+        #expect(info.stdout.range(of: #"\nTransitions: (\.\.\. )?\d+\*?( \d+\*?)+\n"#, options: .regularExpression) != nil, "\(info.stdout)")
         for line in ["Source: live\n", "By: crm history\n"] {
             #expect(info.stdout.contains(line), "\(line) not in:\n\(info.stdout)")
         }
