@@ -82,7 +82,12 @@ extension CrmHistory {
         }
         // `program[pid]: message` or `program: message`.
         var program: String?
-        if let colon = rest.range(of: ": ") {
+        // The first ": " ends the head, when the head has no space.
+        var colon: Range<Substring.Index>?
+        if let space = rest.firstIndex(of: " "), space > rest.startIndex, rest[rest.index(before: space)] == ":" {
+            colon = rest.index(before: space)..<rest.index(after: space)
+        }
+        if let colon {
             var head = rest[..<colon.lowerBound]
             if !head.contains(" ") {
                 if head.hasSuffix("]"), let open = head.lastIndex(of: "["),
@@ -127,9 +132,28 @@ extension CrmHistory {
             rest = r2
         }
         guard rest.isEmpty || rest.first == " " else { return nil }
-        guard let t = epoch(year: y, month: mo, day: d, hour: h, minute: mi, second: sec,
-                            zone: offset.flatMap { TimeZone(secondsFromGMT: $0) } ?? zone) else { return nil }
+        if let offset {
+            // The common case (every line our daemons and journalctl write): plain arithmetic.
+            guard let days = daysSinceEpoch(year: y, month: mo, day: d), (0...23).contains(h), (0...59).contains(mi), (0...60).contains(sec) else { return nil }
+            return (Double(days * 86400 + h * 3600 + mi * 60 + sec - offset) + fraction, rest)
+        }
+        guard let t = epoch(year: y, month: mo, day: d, hour: h, minute: mi, second: sec, zone: zone) else { return nil }
         return (t + fraction, rest)
+    }
+
+    /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar; nil for a day the
+    /// month does not have.
+    static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int? {
+        guard (1...12).contains(month), day >= 1 else { return nil }
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+        let lengths = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard day <= lengths[month - 1] else { return nil }
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * ((month + 9) % 12) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
     }
 
     static func syslogStamp(_ s: Substring, now: Double, zone: TimeZone) -> (Double, Substring)? {
@@ -475,10 +499,15 @@ extension CrmHistory {
         return levels.prefix(detail + 1).flatMap { $0 }
     }
 
-    /// The compiled patterns of a kind; `names` nil or empty: any name.
-    static func compiled(_ kind: EventKind, detail: Int, names: [String]?) -> [NSRegularExpression] {
+    /// The compiled patterns of a kind, each with the program its lines come from (nil: any);
+    /// `names` nil or empty: any name.
+    static func compiled(_ kind: EventKind, detail: Int, names: [String]?) -> [(program: String?, regex: NSRegularExpression)] {
         let group = (names?.isEmpty ?? true) ? #"(\S+?)"# : "(" + names!.joined(separator: "|") + ")"
-        return patterns(kind, detail: detail).compactMap { try? NSRegularExpression(pattern: $0.replacingOccurrences(of: "%%", with: group)) }
+        return patterns(kind, detail: detail).compactMap { p in
+            guard let re = try? NSRegularExpression(pattern: p.replacingOccurrences(of: "%%", with: group)) else { return nil }
+            let program = ["crmd", "lrmd", "stonithd", "corosyncd"].first { p.hasPrefix("^\($0)") }
+            return (program, re)
+        }
     }
 
     /// An event: its line, its kind and the names it mentions.
@@ -500,7 +529,7 @@ extension CrmHistory {
             var first: EventKind?
             var tags = Set<String>()
             for (kind, res) in table {
-                for re in res {
+                for (only, re) in res where only.map({ program.hasPrefix($0) }) ?? true {
                     guard let m = re.firstMatch(in: body, range: NSRange(body.startIndex..., in: body)) else { continue }
                     first = first ?? kind
                     for i in 1..<max(1, m.numberOfRanges) {

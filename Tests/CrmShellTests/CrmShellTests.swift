@@ -610,6 +610,10 @@ final class MemoryHost: CrmHost {
         #expect(syslog.time == 1_767_225_540 && syslog.node == "node2" && syslog.program == "stonithd")
         let sub = CrmHistory.parseLine("2026-11-24T10:00:00Z n lrmd[swiftha.agents][9]: warning: z", now: Self.now, zone: Self.utc)
         #expect(sub.program == "lrmd[swiftha.agents]" && sub.message == "warning: z")
+        // Dates by arithmetic: a leap day, a day February does not have, before 1970.
+        #expect(CrmHistory.parseLine("2024-02-29T00:00:00Z n crmd[1]: info: a", now: Self.now, zone: Self.utc).time == 1_709_164_800)
+        #expect(CrmHistory.parseLine("2025-02-29T00:00:00Z n crmd[1]: info: a", now: Self.now, zone: Self.utc).time == nil)
+        #expect(CrmHistory.parseLine("1970-01-01T00:00:00+01:00 n crmd[1]: info: a", now: Self.now, zone: Self.utc).time == -3600)
         let plain = CrmHistory.parseLine("Transition Summary: nothing", now: Self.now, zone: Self.utc)
         #expect(plain.program == nil && plain.time == nil && plain.message == "Transition Summary: nothing")
     }
