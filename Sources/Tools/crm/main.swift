@@ -718,7 +718,7 @@ struct ShellHost: CrmHost {
                 args.removeAll { $0 == "v" }
                 let ranges = try CrmHistory.ranges(args)
                 let list = inWindow(try peInputs()).filter { input in ranges.map { $0.contains { $0.contains(input.number) } } ?? true }
-                guard !list.isEmpty else { throw CrmError("history.peinputs: no transitions found\(ranges == nil ? "" : " in \(args.joined(separator: " "))") in \(peDirectory) between \(format(from, "%F %T")) and \(to.map { format($0, "%F %T") } ?? "now")") }
+                guard !list.isEmpty else { throw CrmError("history.peinputs: no transitions found\(ranges == nil ? "" : " in \(args.joined(separator: " "))") in \(peDirectory) between \(format(from, "%F %T")) and \(to.map { format($0, "%F %T") } ?? "now") (widen the window with limit <from> [<to>])") }
                 let log = verbose ? logged() : []
                 if verbose {
                     out("Date       Start    End       Filename      Client     User       Origin      Tags")
