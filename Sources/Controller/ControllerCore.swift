@@ -631,14 +631,14 @@ public struct ControllerCore: Sendable {
                 switch outcome {
                 case .complete:
                     failedTransitions = 0
-                    out.append(.note("transition \(t) complete"))
+                    out.append(.note("transition \(t) complete (\(executor?.tally ?? ""))"))
                     if let reason = pendingReason {
                         out += requestSchedule(reason)
                     } else if let recheck {
                         out.append(.arm(.recheck, after: recheck))
                     }
                 case .aborted(let reason):
-                    out.append(.note("transition \(t) aborted: \(reason)"))
+                    out.append(.note("transition \(t) aborted (\(executor?.tally ?? "")): \(reason)"))
                     if let why = pendingReason {
                         pendingReason = nil
                         out += requestSchedule(why)

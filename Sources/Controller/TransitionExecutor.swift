@@ -77,6 +77,17 @@ public struct TransitionExecutor: Sendable {
     /// Positions of the actions that succeeded.
     public var succeeded: [Int] { states.indices.filter { states[$0] == .succeeded } }
 
+    /// The actions by state, in the words of Pacemaker's "Transition N (Complete=…, Pending=…,
+    /// Fired=…, Skipped=…, Incomplete=…)" log line, which `crm history` reads: Complete (done,
+    /// failed ones too), Fired (in flight), Incomplete (never started). Pending and Skipped
+    /// are always 0 here (no action waits on a confirmation that is not its result).
+    public var tally: String {
+        let complete = states.filter { $0 == .succeeded || $0 == .failed }.count
+        let fired = states.filter { $0 == .running }.count
+        let incomplete = states.filter { $0 == .waiting }.count
+        return "Complete=\(complete), Pending=0, Fired=\(fired), Skipped=0, Incomplete=\(incomplete)"
+    }
+
     /// Starts what can start.
     public mutating func start() -> [Directive] {
         advance()

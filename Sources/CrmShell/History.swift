@@ -5,7 +5,7 @@ import CIB
 /// var/lib/pacemaker/pengine). Which file a command means and how it is replayed are decided
 /// here; the crm executable reads the directory and runs crm_simulate.
 public enum CrmHistory {
-    public static let usage = "history {info | log [<node>] | transitions | peinputs [<n>|<n>:<m>...] [v] | transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization] | latest | show <pe> [status]}"
+    public static let usage = "history {info | log [<node>] | events | resource <rsc>... | node <node>... | transitions | peinputs [<n>|<n>:<m>...] [v] | transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization] | transition log|tags [<pe>] | latest | show <pe> [status] | limit [<from> [<to>]] | exclude [<regex>|clear] | detail <0|1>}"
 
     /// How long back `info` and `log` look on the live cluster: the last hour, crmsh's default.
     public static let livePeriod = 3600
@@ -30,29 +30,32 @@ public enum CrmHistory {
     }
 
     /// The transitions line of `info`: the numbers of the last 20 inputs, after "... " when
-    /// there are more, as crmsh shortens it.
-    public static func shortList(_ list: [Input]) -> String {
-        (list.count > 20 ? "... " : "") + list.suffix(20).map { String($0.number) }.joined(separator: " ")
+    /// there are more, as crmsh shortens it; a `*` marks those whose log has events (tags).
+    public static func shortList(_ list: [Input], tagged: Set<String> = []) -> String {
+        (list.count > 20 ? "... " : "") + list.suffix(20).map { "\($0.number)\(tagged.contains($0.shortName) ? "*" : "")" }.joined(separator: " ")
     }
 
     /// `info`: crmsh's summary of the source (`Source:`, `Created on:`, `By:`, `Period:`,
     /// `Nodes:`, `Groups:`, `Clones:`, `Resources:`, `Transitions:`), for the live cluster:
-    /// the period is the last hour up to now, the transitions the inputs the DC saved in it.
-    public static func info(cib: CIB, inputs: [Input], now: Int, format: (Int, String) -> String) -> String {
-        let from = now - livePeriod
+    /// the period is the window (`limit`; by default the last hour up to now), the
+    /// transitions the inputs the DC saved in it.
+    public static func info(cib: CIB, inputs: [Input], now: Int, format: (Int, String) -> String,
+                            window: (from: Int, to: Int?)? = nil, tagged: Set<String> = []) -> String {
+        let from = window?.from ?? now - livePeriod
+        let to = window?.to
         let nodes = cib.root.firstElement(named: "configuration")?.firstElement(named: "nodes")?.elements(named: "node").compactMap { $0["uname"] ?? $0.id } ?? []
         let (groups, clones, primitives) = objects(cib)
-        let recent = inputs.filter { $0.time >= from }
+        let recent = inputs.filter { input in input.time >= from && to.map { input.time <= $0 } ?? true }
         return [
             "Source: live",
             "Created on: \(format(now, "%a %d %b %H:%M:%S %Z %Y"))",
             "By: crm history",
-            "Period: \(format(from, "%F %T")) - \(format(now, "%F %T"))",
+            "Period: \(format(from, "%F %T")) - \(format(to ?? now, "%F %T"))",
             "Nodes: \(nodes.joined(separator: " "))",
             "Groups: \(groups.joined(separator: " "))",
             "Clones: \(clones.joined(separator: " "))",
             "Resources: \(primitives.joined(separator: " "))",
-            "Transitions: \(shortList(recent))",
+            "Transitions: \(shortList(recent, tagged: tagged))",
         ].joined(separator: "\n")
     }
 

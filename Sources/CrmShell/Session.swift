@@ -46,6 +46,8 @@ public struct CrmSession {
     public var failures = 0
     /// `crm -F`: commit even when verification finds errors, delete running resources.
     public var force = false
+    /// The history level's window, excludes and detail (`limit`, `exclude`, `detail`).
+    public var history = CrmHistory.Settings()
 
     public init(host: any CrmHost) { self.host = host }
 
@@ -92,7 +94,9 @@ public struct CrmSession {
             return run(level: w, Array(words.dropFirst()))
         }
         // A level name from inside another level goes there first (crmsh allows `configure` within `resource`).
-        if CrmSession.levels.contains(w) && w != level[0] && !(level[0] == "configure" && w == "node") {
+        // (configure has a node command of its own, history node and resource commands.)
+        let own: Set<String> = level[0] == "configure" ? ["node"] : level[0] == "history" ? ["node", "resource"] : []
+        if CrmSession.levels.contains(w) && w != level[0] && !own.contains(w) {
             if words.count == 1 && !["status", "help"].contains(w) {
                 if level[0] == "configure" && !leave(all: false) { return false }
                 level = [w]

@@ -56,8 +56,10 @@ public struct JournalLogHandler: LogHandler {
         var all = metadata
         if let extra = event.metadata { all.merge(extra) { _, new in new } }
         if useJournal {
+            // The level leads the message, as in Pacemaker's syslog lines ("notice: ..."), so
+            // that `journalctl -o short-iso` shows it (crm history reads it there).
             var fields = [
-                "MESSAGE=\(event.message)",
+                "MESSAGE=\(event.level): \(event.message)",
                 "PRIORITY=\(Self.priority(event.level))",
                 "SYSLOG_IDENTIFIER=\(label)",
                 "CODE_FILE=\(event.file)",
@@ -70,8 +72,33 @@ public struct JournalLogHandler: LogHandler {
             if Self.send(fields) { return }
         }
         let meta = all.isEmpty ? "" : " " + all.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        FileHandle.standardError.write(Data("\(label): \(event.level): \(event.message)\(meta)\n".utf8))
+        FileHandle.standardError.write(Data(Self.line(time: Date(), host: Self.host, label: label, pid: getpid(), level: event.level, message: "\(event.message)\(meta)").utf8))
     }
+
+    /// A log line as `journalctl -o short-iso-precise` shows the journal's, so that one reader
+    /// (crm history) takes both: `2026-11-24T12:11:12.345678+00:00 node1 crmd[1234]: notice: text`.
+    public static func line(time: Date, host: String, label: String, pid: Int32, level: Logger.Level, message: String, zone: TimeZone = .current) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: time)
+        let micros = Int((time.timeIntervalSince1970 - time.timeIntervalSince1970.rounded(.down)) * 1_000_000)
+        let offset = zone.secondsFromGMT(for: time)
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let micro = String(micros + 1_000_000).dropFirst()
+        let stamp = "\(c.year ?? 1970)-\(two(c.month ?? 1))-\(two(c.day ?? 1))T\(two(c.hour ?? 0)):\(two(c.minute ?? 0)):\(two(c.second ?? 0)).\(micro)"
+            + "\(offset < 0 ? "-" : "+")\(two(abs(offset) / 3600)):\(two(abs(offset) % 3600 / 60))"
+        return "\(stamp) \(host) \(label)[\(pid)]: \(level): \(message)\n"
+    }
+
+    /// The node name a line carries: the node's (SWIFTHA_NODE, as pacemakerd passes it down),
+    /// else the host name.
+    static let host: String = {
+        if let node = ProcessInfo.processInfo.environment["SWIFTHA_NODE"], !node.isEmpty { return node }
+        var buf = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buf, buf.count) == 0 else { return "localhost" }
+        let name = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.split(separator: ".").first.map(String.init) ?? name
+    }()
 
     /// Journal field names are upper-case letters, digits and underscores.
     static func journalFieldName(_ key: String) -> String {

@@ -206,6 +206,8 @@ public struct StonithFailure: Error, Codable, Sendable, Hashable, CustomStringCo
         case notFound
         /// The agent could not be run or answered badly.
         case agentFailed
+        /// The agent did not finish within its timeout.
+        case timedOut
         /// stonithd is stopping.
         case shuttingDown
         /// The client may not ask this (a controller that is not the DC asking to fence).

@@ -1,3 +1,4 @@
+import Foundation
 import CIB
 import Controller
 import PolicyEngine
@@ -125,6 +126,15 @@ import TestSupport
         #expect(after.contains { if case .failed(let a, _, let r) = $0 { return a.key == "web_stop_0" && r.contains("timed out") } else { return false } })
         #expect(after.contains { if case .finished(.aborted) = $0 { return true } else { return false } })
         #expect(ex.isFinished)
+        // The counts crmd logs at the end (crm history reads them): what ran (the failed stop
+        // too), nothing in flight, what never started (the start, waiting on the stop).
+        let counts = Dictionary(uniqueKeysWithValues: ex.tally.split(separator: ",").map { part -> (String, Int) in
+            let kv = part.split(separator: "=")
+            return (kv[0].trimmingCharacters(in: .whitespaces), Int(kv[1])!)
+        })
+        #expect(counts.keys.sorted() == ["Complete", "Fired", "Incomplete", "Pending", "Skipped"])
+        #expect(counts["Fired"] == 0 && counts["Incomplete"]! >= 1 && counts["Complete"]! >= 1, "\(ex.tally)")
+        #expect(counts["Complete"]! + counts["Incomplete"]! == g.actions.count, "\(ex.tally)")
         // A late result changes nothing.
         #expect(ex.onResult(action: stop, .finished(rc: 0)).isEmpty)
     }

@@ -553,6 +553,152 @@ final class MemoryHost: CrmHost {
     }
 }
 
+/// `crm history` over a node's log: lines as our daemons write them (JournalLogHandler's
+/// `2026-11-24T10:00:06.000000+00:00 node1 crmd[12]: info: ...`, the same as
+/// `journalctl -o short-iso-precise`), the transitions crmd logged, the events, the window.
+@Suite struct CrmHistoryLogTests {
+    static let utc = TimeZone(secondsFromGMT: 0)!
+    /// 2026-11-24 12:00:00 UTC.
+    static let now = 1_795_521_600.0
+
+    static let log = """
+        crmd: info: a line from before the daemons wrote times
+        2026-11-24T10:00:00.100000+00:00 node1 pacemakerd[10]: notice: all daemons started
+        2026-11-24T10:00:01.000000+00:00 node1 corosyncd[11]: notice: [QUORUM] This node is within the primary component and will provide service.
+        2026-11-24T10:00:02.000000+00:00 node1 crmd[12]: info: crmd 12 started for node node1 (id 1) with root /r; member 1 of CPG group 'crmd'
+        2026-11-24T10:00:03.000000+00:00 node1 crmd[12]: info: this node (node1 (id 1)) is the DC
+        2026-11-24T10:00:04.000000+00:00 node1 crmd[12]: info: join complete: node1 (id 1), node2 (id 2)
+        2026-11-24T10:00:05.000000+00:00 node1 crmd[12]: info: quorum gained
+        2026-11-24T10:00:06.000000+00:00 node1 crmd[12]: info: scheduler run (join): 3 action(s), input saved as pe-input-4.xml
+        2026-11-24T10:00:06.000000+00:00 node1 crmd[12]: info: transition 1: 3 action(s)
+        2026-11-24T10:00:06.100000+00:00 node1 crmd[12]: info: running d1_monitor_0 (1:1:7:u) node=node1 operation=d1_monitor_0 resource=d1
+        2026-11-24T10:00:06.500000+00:00 node1 crmd[12]: info: d1_monitor_0 on node1: rc=7 status=0 node=node1 operation=d1_monitor_0 resource=d1
+        2026-11-24T10:00:07.000000+00:00 node1 crmd[12]: info: running d1_start_0 (2:1:0:u) node=node2 operation=d1_start_0 resource=d1
+        2026-11-24T10:00:07.200000+00:00 node1 crmd[12]: info: d1_start_0 on node2: rc=0 status=0 exec=150ms node=node2 operation=d1_start_0 resource=d1
+        2026-11-24T10:00:07.300000+00:00 node1 crmd[12]: info: transition 1 complete (Complete=3, Pending=0, Fired=0, Skipped=0, Incomplete=0)
+        2026-11-24T10:05:00.000000+00:00 node1 crmd[12]: info: node2 left without a clean leave: it is unclean until fenced
+        2026-11-24T10:05:00.100000+00:00 node1 crmd[12]: info: scheduler run (node2 left): 2 action(s), input saved as pe-input-5.xml
+        2026-11-24T10:05:00.100000+00:00 node1 crmd[12]: info: transition 2: 2 action(s)
+        2026-11-24T10:05:00.200000+00:00 node1 crmd[12]: warning: fencing node2 (reboot)
+        2026-11-24T10:05:01.000000+00:00 node1 stonithd[13]: notice: reboot of node2 by node1 for crmd.12@node1: done (abc)
+        2026-11-24T10:05:01.100000+00:00 node1 crmd[12]: notice: node2 was fenced
+        2026-11-24T10:05:02.000000+00:00 node1 crmd[12]: error: vmfence start on node1: its monitor failed: vmfence monitor: fence_xvm: exit status 1: Operation failed
+        2026-11-24T10:05:02.100000+00:00 node1 crmd[12]: info: vmfence_start_0 on node1: rc=1 status=0 (failed) exec=30061ms node=node1 operation=vmfence_start_0 resource=vmfence
+        2026-11-24T10:05:02.200000+00:00 node1 crmd[12]: info: transition 2 aborted (Complete=2, Pending=0, Fired=0, Skipped=0, Incomplete=1): vmfence_start_0 on node1 failed
+        2026-11-24T10:05:03.000000+00:00 node1 cibd[14]: info: CPG group 'cib' now has 1 member(s) [1]
+        2026-11-24T10:06:00.000000+00:00 node1 crmd[12]: info: scheduler run (recheck): 0 action(s), input saved as pe-input-6.xml
+        """
+
+    static var lines: [CrmHistory.LogLine] { CrmHistory.parseLog(log, now: now, zone: utc) }
+
+    static func at(_ lines: [CrmHistory.LogLine], _ hhmmss: String) -> [String] {
+        lines.map(\.text).filter { $0.hasPrefix("2026-11-24T\(hhmmss)") }
+    }
+
+    @Test func linesTheirTimesNodesAndPrograms() throws {
+        let lines = Self.lines
+        #expect(lines.count == 25)
+        // A line without a time of its own takes the previous one's (none before the first).
+        #expect(lines[0].time == nil && lines[0].program == "crmd" && lines[0].message == "info: a line from before the daemons wrote times")
+        #expect(lines[7].time == 1_795_514_406 && lines[7].node == "node1" && lines[7].program == "crmd")
+        #expect(lines[1].time.map { abs($0 - 1_795_514_400.1) < 0.001 } == true)
+        // journalctl's +0000 offsets, a zone ahead of UTC, syslog lines (the year that puts them
+        // before now: Dec 31 is last year's), labels with a subsystem.
+        let journal = CrmHistory.parseLine("2026-11-24T12:00:00.5+0100 host crmd[1]: notice: x", now: Self.now, zone: Self.utc)
+        #expect(journal.time == Self.now - 3600 + 0.5 && journal.node == "host" && journal.message == "notice: x")
+        let syslog = CrmHistory.parseLine("Dec 31 23:59:00 node2 stonithd[77]: notice: y", now: Self.now, zone: Self.utc)
+        #expect(syslog.time == 1_767_225_540 && syslog.node == "node2" && syslog.program == "stonithd")
+        let sub = CrmHistory.parseLine("2026-11-24T10:00:00Z n lrmd[swiftha.agents][9]: warning: z", now: Self.now, zone: Self.utc)
+        #expect(sub.program == "lrmd[swiftha.agents]" && sub.message == "warning: z")
+        // Dates by arithmetic: a leap day, a day February does not have, before 1970.
+        #expect(CrmHistory.parseLine("2024-02-29T00:00:00Z n crmd[1]: info: a", now: Self.now, zone: Self.utc).time == 1_709_164_800)
+        #expect(CrmHistory.parseLine("2025-02-29T00:00:00Z n crmd[1]: info: a", now: Self.now, zone: Self.utc).time == nil)
+        #expect(CrmHistory.parseLine("1970-01-01T00:00:00+01:00 n crmd[1]: info: a", now: Self.now, zone: Self.utc).time == -3600)
+        let plain = CrmHistory.parseLine("Transition Summary: nothing", now: Self.now, zone: Self.utc)
+        #expect(plain.program == nil && plain.time == nil && plain.message == "Transition Summary: nothing")
+    }
+
+    @Test func transitionsFromCrmdsLines() {
+        let list = CrmHistory.transitions(Self.lines)
+        #expect(list.map(\.input) == ["pe-input-4", "pe-input-5", "pe-input-6"])
+        #expect(list.map(\.number) == [1, 2, nil])
+        #expect(list.map(\.state) == ["Complete", "Aborted", nil])
+        #expect(list[0].name == "node1:pe-input-4" && list[0].planned == 3 && list[0].total == 3)
+        #expect(list[1].actions.map(\.0) == ["Complete", "Incomplete"] && list[1].actions.map(\.1) == [2, 1])
+        #expect(list[0].tags == ["d1"])
+        #expect(list[1].tags == ["node2", "vmfence", "error"], "\(list[1].tags)")
+        let format: (Double, String) -> String = { t, f in
+            var c = Calendar(identifier: .gregorian)
+            c.timeZone = Self.utc
+            let d = c.dateComponents([.hour, .minute, .second], from: Date(timeIntervalSince1970: t))
+            return String(format: "%02d:%02d:%02d", d.hour!, d.minute!, d.second!) + (f == "%H:%M:%S" ? "" : "?")
+        }
+        #expect(CrmHistory.transitionInfo(list[0], format: format) == "Transition node1:pe-input-4 (10:00:06 - 10:00:07):\n\ttotal 3 actions: 3 Complete")
+        #expect(CrmHistory.transitionInfo(list[1], format: format) == "Transition node1:pe-input-5 (10:05:00 - 10:05:02):\n\ttotal 3 actions: 2 Complete, 1 Incomplete")
+        #expect(CrmHistory.transitionInfo(list[2], format: format) == "Transition node1:pe-input-6 (10:06:00 - [unfinished])")
+        let input = CrmHistory.Input(series: "input", number: 5, file: "pe-input-5.xml", time: 0)
+        #expect(CrmHistory.transition(of: input, in: list)?.number == 2)
+        #expect(CrmHistory.transition(of: CrmHistory.Input(series: "input", number: 9, file: "pe-input-9.xml", time: 0), in: list) == nil)
+    }
+
+    @Test func eventsResourcesAndNodes() throws {
+        let lines = Self.lines
+        let events = CrmHistory.events(lines).map(\.line.text)
+        #expect(events == Self.at(lines, "10:00:01") + Self.at(lines, "10:00:02") + Self.at(lines, "10:00:04") + Self.at(lines, "10:00:05")
+            + Self.at(lines, "10:00:07.0") + Self.at(lines, "10:00:07.2") + Self.at(lines, "10:05:00.0") + Self.at(lines, "10:05:00.2")
+            + Self.at(lines, "10:05:01") + Self.at(lines, "10:05:02.0") + Self.at(lines, "10:05:02.1"), "\(events.joined(separator: "\n"))")
+        // resource: its starts and stops (probes at detail 1); failures of any operation.
+        #expect(CrmHistory.events(lines, kinds: [.resource], names: ["d1"]).map(\.line.text) == Self.at(lines, "10:00:07.0") + Self.at(lines, "10:00:07.2"))
+        #expect(CrmHistory.events(lines, kinds: [.resource], names: ["d1"], detail: 1).count == 4)
+        #expect(CrmHistory.events(lines, kinds: [.resource], names: ["vmfence"]).map(\.line.text) == Self.at(lines, "10:05:02.0") + Self.at(lines, "10:05:02.1"))
+        #expect(CrmHistory.events(lines, kinds: [.resource], names: ["d"]).isEmpty, "a prefix of a name is not the name")
+        // node: joined, lost, fenced.
+        #expect(CrmHistory.events(lines, kinds: [.node], names: ["node2"]).map(\.line.text)
+                == Self.at(lines, "10:00:04") + Self.at(lines, "10:05:00.0") + Self.at(lines, "10:05:00.2") + Self.at(lines, "10:05:01.0") + Self.at(lines, "10:05:01.1"))
+        // Groups and clones are never logged: their primitives are (clone instances too).
+        let cib = try CIB.parse("""
+            <cib epoch="1" num_updates="0" admin_epoch="0"><configuration><crm_config/><nodes/>
+            <resources><group id="g"><primitive id="a" class="ocf" provider="heartbeat" type="Dummy"/><primitive id="b" class="ocf" provider="heartbeat" type="Dummy"/></group>
+            <clone id="c"><primitive id="p.1" class="ocf" provider="pacemaker" type="ping"/></clone></resources><constraints/></configuration><status/></cib>
+            """)
+        #expect(CrmHistory.expand(["g", "c", "p.1", "x.*"], in: cib) == ["a", "b", #"p\.1(?::[0-9]+)?"#, #"p\.1(?::[0-9]+)?"#, "x.*"])
+        #expect(CrmHistory.unknown(["g", "a.*", "zz"], among: ["g", "a", "b"]) == "zz")
+        #expect(CrmHistory.unknown(["("], among: ["g"]) == "(")
+    }
+
+    @Test func windowExcludesAndTimes() throws {
+        let lines = Self.lines
+        var settings = CrmHistory.Settings()
+        #expect(settings.window(now: Self.now).from == Self.now - 3600 && settings.window(now: Self.now).to == nil)
+        settings.from = try #require(CrmHistory.parseTime("10:05", now: Self.now, zone: Self.utc))
+        settings.to = try #require(CrmHistory.parseTime("10:05:02", now: Self.now, zone: Self.utc))
+        let (from, to) = settings.window(now: Self.now)
+        let inside = CrmHistory.within(lines, from: from, to: to)
+        // The untimed first line stays (nothing says it is outside).
+        #expect(inside.map(\.text) == [lines[0].text] + Self.at(lines, "10:05:00") + Self.at(lines, "10:05:01") + Self.at(lines, "10:05:02.0"), "\(inside.map(\.text))")
+        let excludes = try CrmHistory.excludePatterns(["stonithd", "fencing node[0-9]"])
+        #expect(CrmHistory.excluding(inside, excludes).map(\.text) == [lines[0].text] + Self.at(lines, "10:05:00.0") + Self.at(lines, "10:05:00.1") + Self.at(lines, "10:05:01.1") + Self.at(lines, "10:05:02.0"))
+        #expect(throws: CrmError.self) { try CrmHistory.excludePatterns(["("]) }
+
+        // Times as crmsh's limit takes them (dateutil's forms), today's date by default.
+        let t = { (s: String) in CrmHistory.parseTime(s, now: Self.now, zone: Self.utc) }
+        #expect(t("10:15") == 1_795_515_300)
+        #expect(t("10:15:00") == 1_795_515_300)
+        #expect(t("15h22m") == 1_795_533_720)
+        #expect(t("3:22pm") == 1_795_533_720)
+        #expect(t("3pm") == 1_795_532_400)
+        #expect(t("2026-11-24 10:15") == 1_795_515_300)
+        #expect(t("2026-11-24T10:15:00Z") == 1_795_515_300)
+        #expect(t("2010/9/1 2pm") == 1_283_349_600)
+        #expect(t("Jul 18 12:00") == 1_784_376_000)
+        #expect(t("Sun 5 20:46") == 1_793_911_560)
+        #expect(t("Tue Sep 15 20:46:27 UTC 2010") == 1_284_583_587)
+        for bad in ["tomorrowish", "25:00", "10:61", "Feb 30 10:00", "", "10:15 10:16"] {
+            #expect(t(bad) == nil, "\(bad)")
+        }
+    }
+}
+
 /// `edit`: only what the text changed is redefined, in place; what was taken out is deleted.
 @Suite struct CrmEditTests {
     @Test func onlyChangedObjectsMoveAndRemovedOnesGo() throws {

@@ -1,3 +1,4 @@
+import Foundation
 import HASupport
 import Logging
 import Testing
@@ -22,6 +23,16 @@ import ToolSupport
         #expect(CRMExit.exists.rawValue == 108)
         #expect(CRMExit.usage.rawValue == 64)
         #expect(CRMExit.disconnect.rawValue == 102)
+    }
+
+    /// The stderr/log-file line: the journal's short-iso-precise form, which crm history reads.
+    @Test func logLinesCarryTimeNodeProgramAndLevel() {
+        let t = Date(timeIntervalSince1970: 1_795_514_406.25)
+        #expect(JournalLogHandler.line(time: t, host: "node1", label: "crmd", pid: 12, level: .info, message: "transition 1: 3 action(s)",
+                                       zone: TimeZone(secondsFromGMT: 0)!)
+                == "2026-11-24T10:00:06.250000+00:00 node1 crmd[12]: info: transition 1: 3 action(s)\n")
+        #expect(JournalLogHandler.line(time: t, host: "n", label: "lrmd", pid: 1, level: .warning, message: "x", zone: TimeZone(secondsFromGMT: -5400)!)
+                == "2026-11-24T08:30:06.250000-01:30 n lrmd[1]: warning: x\n")
     }
 
     @Test func journalFieldsAndPriorities() {

@@ -330,6 +330,9 @@ import Glibc
         let badOps = nodes[0].query("/cib/status/node_state/lrm/lrm_resources/lrm_resource[@id='bad-fence']/lrm_rsc_op")
         #expect(badFailed, "the start of a fence device whose monitor fails was not recorded failed: \(badOps.map(\.attributes))\n\(Self.report(nodes))")
         #expect(badOps.contains { $0["exit-reason"]?.contains("no-such-node9") == true }, "\(badOps.map(\.attributes))")
+        // The agent ran and failed: recorded as Pacemaker's executor records it, a completed
+        // operation (op-status 0) with rc 1, not an execution error (op-status 4).
+        #expect(badOps.contains { $0["operation"] == "start" && $0["rc-code"] == "1" && $0["op-status"] == "0" }, "\(badOps.map(\.attributes))")
         #expect(!badOps.contains { $0["operation"] == "start" && $0["rc-code"] == "0" }, "bad-fence was started: \(badOps.map(\.attributes))")
         let removed = Self.retrying { nodes[0].cibadmin(["--delete", "--scope", "resources", "--xml-text", #"<primitive id="bad-fence"/>"#]) }
         #expect(removed?.status == 0, "cibadmin --delete: \(removed?.stderr ?? "")")

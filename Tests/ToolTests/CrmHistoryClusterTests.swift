@@ -107,6 +107,8 @@ import Glibc
         #expect(replay.status == 0, "\(replay.stderr)")
         let direct = try Tool.run("crm_simulate", ["-x", dir + "/pe-input-0.xml", "-S"])
         #expect(replay.stdout == "INFO: running ptest with \(dir)/pe-input-0.xml\n" + direct.stdout)
+        // The log (two lines without times) has nothing of this transition: said, the replay stands.
+        #expect(replay.stderr.hasPrefix("WARNING: history.transition: \(dir)/pe-input-0.xml: transition not found in the log"), "\(replay.stderr)")
         #expect(direct.stdout.contains("Transition Summary:"))
         let actions = try crm(root, ["history", "transition", "-\(compressed ? 1 : 0)", "actions"])
         #expect(actions.stdout == "INFO: running ptest with \(dir)/pe-input-0.xml\n  * Start      d1      ( node2 )\n", "\(actions.stdout)\(actions.stderr)")
@@ -118,11 +120,14 @@ import Glibc
         }
         if compressed {
             // The latest (pe-input-1.bz2): d1 runs where it should, nothing to do.
-            let latest = try crm(root, ["history", "latest"])
+            let latest = try crm(root, ["history", "transition"])
             #expect(latest.status == 0, "\(latest.stderr)")
             #expect(latest.stdout.hasPrefix("INFO: running ptest with \(dir)/pe-input-1.bz2\n"))
             #expect(latest.stdout.contains("d1\t(ocf:heartbeat:Dummy):\t Started node2"), "\(latest.stdout)")
             #expect(try crm(root, ["history", "transition", "1", "actions"]).stdout.hasSuffix("WARNING: No actions found.\n"))
+            // latest is the log of the latest transition: this log has none of it.
+            let log = try crm(root, ["history", "latest"])
+            #expect(log.status == 1 && log.stderr.hasPrefix("ERROR: history.latest: \(dir)/pe-input-1.bz2: transition not found in the log"), "\(log.stderr)")
         }
         let scores = try crm(root, ["history", "transition", "pe-input-0", "scores", "nograph"])
         #expect(scores.stdout.contains("d1 allocation score on node2: 100"), "\(scores.stdout)\(scores.stderr)")
@@ -145,6 +150,123 @@ import Glibc
         #expect(frob.stderr == "ERROR: history.frob: No such command; usage: \(CrmHistoryLines.usage)\n")
         #expect(try crm(root, ["history", "transition", "0", "extra"]).stderr.contains("unknown keyword \"extra\""))
         #expect(try crm(root, ["history", "show"]).status == 1)
+    }
+
+    /// The history commands over a node root's log and saved inputs, as the daemons write
+    /// them (the log's lines in JournalLogHandler's form, the crmd messages of a transition
+    /// that completed and one that was aborted by a fence device's failed start): events,
+    /// resource, node, transition (replay, then its summary and events), transition log and
+    /// tags, latest, transitions, and the session's limit, exclude and detail.
+    @Test func historyOverANodeRootsLogAndInputs() throws {
+        let root = scratchDirectory("crm-history-log")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let dir = root + "/var/lib/pacemaker/pengine"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/var/log/pacemaker", withIntermediateDirectories: true)
+        // Half an hour ago, to the second: within the default window (the last hour).
+        let base = Int(Date().timeIntervalSince1970) - 1800
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(secondsFromGMT: 0)
+        f.dateFormat = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'+00:00'"
+        func at(_ offset: Double) -> String { f.string(from: Date(timeIntervalSince1970: Double(base) + offset)) }
+        func hms(_ offset: Double) -> String {
+            let h = DateFormatter()
+            h.locale = Locale(identifier: "en_US_POSIX")
+            h.timeZone = TimeZone(secondsFromGMT: 0)
+            h.dateFormat = "HH:mm:ss"
+            return h.string(from: Date(timeIntervalSince1970: Double(base) + offset))
+        }
+        let entries: [(Double, String)] = [
+            (0.1, "pacemakerd[10]: notice: all daemons started"),
+            (4, "crmd[12]: info: join complete: node1 (id 1), node2 (id 2)"),
+            (6, "crmd[12]: info: scheduler run (join): 3 action(s), input saved as pe-input-4.xml"),
+            (6, "crmd[12]: info: transition 1: 3 action(s)"),
+            (6.1, "crmd[12]: info: running d1_monitor_0 (1:1:7:u) node=node2 operation=d1_monitor_0 resource=d1"),
+            (7, "crmd[12]: info: running d1_start_0 (2:1:0:u) node=node2 operation=d1_start_0 resource=d1"),
+            (7.2, "crmd[12]: info: d1_start_0 on node2: rc=0 status=0 exec=150ms node=node2 operation=d1_start_0 resource=d1"),
+            (7.3, "crmd[12]: info: transition 1 complete (Complete=3, Pending=0, Fired=0, Skipped=0, Incomplete=0)"),
+            (300, "crmd[12]: info: node2 left without a clean leave: it is unclean until fenced"),
+            (300.1, "crmd[12]: info: scheduler run (node2 left): 2 action(s), input saved as pe-input-5.xml"),
+            (300.1, "crmd[12]: info: transition 2: 2 action(s)"),
+            (300.2, "crmd[12]: warning: fencing node2 (reboot)"),
+            (301, "stonithd[13]: notice: reboot of node2 by node1 for crmd.12@node1: done (abc)"),
+            (301.1, "crmd[12]: notice: node2 was fenced"),
+            (302, "crmd[12]: error: vmfence start on node1: its monitor failed: vmfence monitor: fence_xvm: exit status 1: Operation failed"),
+            (302.1, "crmd[12]: info: vmfence_start_0 on node1: rc=1 status=0 (failed) exec=30061ms node=node1 operation=vmfence_start_0 resource=vmfence"),
+            (302.2, "crmd[12]: info: transition 2 aborted (Complete=2, Pending=0, Fired=0, Skipped=0, Incomplete=1): vmfence_start_0 on node1 failed"),
+        ]
+        let lines = entries.map { "\(at($0.0)) node1 \($0.1)" }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: root + "/var/log/pacemaker/pacemaker.log", atomically: true, encoding: .utf8)
+        for (n, offset) in [(4, 6), (5, 300)] {
+            let path = "\(dir)/pe-input-\(n).xml"
+            try Self.input.write(toFile: path, atomically: true, encoding: .utf8)
+            var times = [timeval(tv_sec: base + offset, tv_usec: 0), timeval(tv_sec: base + offset, tv_usec: 0)]
+            utimes(path, &times)
+        }
+        let cibFile = root + "/cib.xml"
+        try Self.input.replacingOccurrences(of: "</resources>", with: "<primitive id=\"vmfence\" class=\"stonith\" type=\"fence_xvm\"/></resources>")
+            .write(toFile: cibFile, atomically: true, encoding: .utf8)
+        let env = ["SWIFTHA_ROOT": root, "SWIFTHA_NODE": "node1", "CIB_file": cibFile, "TZ": "UTC"]
+        func crm(_ args: [String], stdin: String? = nil) throws -> Tool.Result { try Tool.run("crm", args, env: env, stdin: stdin) }
+        func text(_ indexes: [Int]) -> String { indexes.map { lines[$0] + "\n" }.joined() }
+
+        let events = try crm(["history", "events"])
+        #expect(events.status == 0, "\(events.stderr)")
+        #expect(events.stdout == text([1, 5, 6, 8, 11, 12, 13, 14, 15]), "\(events.stdout)")
+        #expect(try crm(["history", "resource", "d1"]).stdout == text([5, 6]))
+        #expect(try crm(["history", "resource", "vmfence", "d.*"]).stdout == text([5, 6, 14, 15]))
+        #expect(try crm(["history", "node", "node2"]).stdout == text([1, 8, 11, 12, 13]))
+        let unknown = try crm(["history", "resource", "d2"])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr == "ERROR: history.resource: no resource \"d2\" in the configuration or the log (resources: d1 vmfence); usage: resource <rsc> [<rsc> ...]\n", "\(unknown.stderr)")
+        #expect(try crm(["history", "node"]).stderr == "ERROR: history.node: name at least one node; usage: node <node> [<node> ...]\n")
+
+        // transition: crm_simulate's replay, then crmsh's summary of the transition and its events.
+        let t4 = try crm(["history", "transition", "4"])
+        #expect(t4.status == 0, "\(t4.stderr)")
+        #expect(t4.stdout.hasPrefix("INFO: running ptest with \(dir)/pe-input-4.xml\n") && t4.stdout.contains("Transition Summary:"), "\(t4.stdout)")
+        #expect(t4.stdout.hasSuffix("Transition node1:pe-input-4 (\(hms(6)) - \(hms(7.3))):\n\ttotal 3 actions: 3 Complete\n" + text([5, 6])), "\(t4.stdout)")
+        #expect(t4.stderr == "")
+        let latest = try crm(["history", "latest"])
+        #expect(latest.status == 0, "\(latest.stderr)")
+        #expect(latest.stdout == "Transition node1:pe-input-5 (\(hms(300.1)) - \(hms(302.2))):\n\ttotal 3 actions: 2 Complete, 1 Incomplete\n" + text([11, 12, 13, 14, 15]), "\(latest.stdout)")
+        #expect(try crm(["history", "transition", "log", "-1"]).stdout == text(Array(2...7)))
+        #expect(try crm(["history", "transition", "tags", "-1"]).stdout == "d1\n")
+        #expect(try crm(["history", "transition", "tags"]).stdout == "error node2 vmfence\n")
+        let list = try crm(["history", "transitions"])
+        #expect(list.stdout.split(separator: "\n").dropFirst().map(String.init) == [
+            "\(at(6).prefix(10)) \(hms(6)) - \(hms(7.3)): pe-input-4      node1           d1",
+            "\(at(300).prefix(10)) \(hms(300.1)) - \(hms(302.2)): pe-input-5      node1           error node2 vmfence",
+        ], "\(list.stdout)")
+        let info = try crm(["history", "info"])
+        #expect(info.stdout.hasSuffix("Transitions: 4* 5*\n"), "\(info.stdout)")
+
+        // The session: a window (limit), excludes and the detail level hold for the commands after.
+        let session = try crm([], stdin: """
+            history
+            limit "\(at(250).prefix(19).replacingOccurrences(of: "T", with: " "))" "\(at(301.05).prefix(19).replacingOccurrences(of: "T", with: " "))"
+            events
+            exclude stonithd
+            exclude
+            node node2
+            exclude clear
+            limit
+            detail 1
+            resource d1
+            quit
+
+            """)
+        #expect(session.status == 0, "\(session.stderr)")
+        #expect(session.stdout == text([8, 11, 12]) + "stonithd\n" + text([8, 11]) + text([4, 5, 6]), "\(session.stdout)")
+        // Wrong words: named, with the right form.
+        let bad = try crm(["history", "limit", "25:00"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.hasPrefix("ERROR: history.limit: \"25:00\" is not a time; give one as 10:15"), "\(bad.stderr)")
+        #expect(try crm(["history", "detail", "2"]).stderr == "ERROR: history.detail: expected 0 or 1 (was '2'); usage: detail <detail_level>\n")
+        #expect(try crm(["history", "exclude", "("]).stderr.hasPrefix("ERROR: history.exclude: bad regex \"(\""))
+        #expect(try crm(["history", "transition", "tags", "9"]).stderr.hasPrefix("ERROR: history: PE file 9 not found"))
+        #expect(try crm(["history", "events", "x"]).stderr == "ERROR: history.events: unknown keyword \"x\"; usage: events\n")
     }
 
     /// `crm cluster start` on each of three nodes (each its own SWIFTHA_ROOT) runs that node's
@@ -261,8 +383,16 @@ import Glibc
         let transitions = try crm(1, ["history", "transitions"])
         #expect(transitions.status == 0, "\(transitions.stderr)")
         #expect(transitions.stdout.contains(": pe-input-0      node1"), "\(transitions.stdout)")
-        let latest = try crm(1, ["history", "latest"])
-        #expect(latest.status == 0 && latest.stdout.contains("Transition Summary:"), "\(latest.stdout)\(latest.stderr)")
+        let replay = try crm(1, ["history", "transition"])
+        #expect(replay.status == 0 && replay.stdout.contains("Transition Summary:"), "\(replay.stdout)\(replay.stderr)")
+        // The DC's log (this node root's pacemaker.log, in the daemons' own lines): the latest
+        // transition's summary, d1's start and the events.
+        var latest = try crm(1, ["history", "latest"])
+        for _ in 0..<20 where latest.status != 0 { usleep(500_000); latest = try crm(1, ["history", "latest"]) }
+        #expect(latest.status == 0 && latest.stdout.hasPrefix("Transition node1:pe-input-"), "\(latest.stdout)\(latest.stderr)")
+        let started = try crm(1, ["history", "resource", "d1"])
+        #expect(started.status == 0 && started.stdout.contains(" crmd[") && started.stdout.contains(": info: d1_start_0 on node"), "\(started.stdout)\(started.stderr)")
+        #expect(try crm(1, ["history", "events"]).stdout.contains(": info: d1_start_0 on node"))
         #expect(try crm(1, ["history", "transitions"]).stdout.split(separator: "\n").count >= 2)
         // resource stop through the live CIB.
         #expect(try crm(1, ["resource", "stop", "d1"]).status == 0)
@@ -275,7 +405,7 @@ import Glibc
         // crm history info and log on the live cluster.
         let info = try crm(1, ["history", "info"])
         #expect(info.status == 0, "\(info.stderr)")
-        #expect(info.stdout.range(of: #"\nTransitions: (\.\.\. )?\d+( \d+)+\n"#, options: .regularExpression) != nil, "\(info.stdout)")
+        #expect(info.stdout.range(of: #"\nTransitions: (\.\.\. )?\d+\*?( \d+\*?)+\n"#, options: .regularExpression) != nil, "\(info.stdout)")
         for line in ["Source: live\n", "By: crm history\n"] {
             #expect(info.stdout.contains(line), "\(line) not in:\n\(info.stdout)")
         }
@@ -384,8 +514,9 @@ import Glibc
         }) else { return }
         let failures = try Tool.run("crm_mon", ["-1"], env: ["SWIFTHA_ROOT": roots[0]]).stdout
         // The device's start failed on a node, the agent's failure its reason (crmd records
-        // it with op-status Error: "could not be executed (Error: ...)").
+        // it as Pacemaker's executor does: completed, rc 1, "returned 'error' (...)").
         #expect(failures.contains("Failed Resource Actions:\n  * vmfence start on node"), "\(failures)")
+        #expect(failures.contains("returned 'error' (vmfence monitor: fence_xvm: exit status 1: Operation failed)"), "\(failures)")
         #expect(failures.contains("vmfence monitor: fence_xvm: exit status 1: Operation failed"), "\(failures)")
         #expect(failures.contains("  * vmfence\t(stonith:fence_xvm):\t FAILED node") || failures.contains("  * vmfence\t(stonith:fence_xvm):\t Stopped"), "\(failures)")
         // The same CIB, saved, shows the same in Pacemaker's crm_mon (2.1.5) as in ours.
@@ -669,7 +800,7 @@ import Glibc
 
 /// Texts the tests compare with.
 enum CrmHistoryLines {
-    static let usage = "history {info | log [<node>] | transitions | peinputs [<n>|<n>:<m>...] [v] | transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization] | latest | show <pe> [status]}"
+    static let usage = "history {info | log [<node>] | events | resource <rsc>... | node <node>... | transitions | peinputs [<n>|<n>:<m>...] [v] | transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization] | transition log|tags [<pe>] | latest | show <pe> [status] | limit [<from> [<to>]] | exclude [<regex>|clear] | detail <0|1>}"
     static let resourceUsage = "resource {start|stop|restart|promote|demote|manage|unmanage|maintenance|locate|why|cleanup|refresh|move|ban|clear|failcount|param|meta|utilization} <rsc> ..."
 
     /// The Transition Summary lines of crm_simulate's output.

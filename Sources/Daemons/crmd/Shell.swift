@@ -392,33 +392,49 @@ final class ControllerShell: @unchecked Sendable {
             let deadline = clock.now + .milliseconds(max(1000, req.timeoutMS))
             let began = clock.now
             var failure: String?
+            var outcome = FenceDeviceOutcome.ok
             while true {
                 do {
                     let client = try await StonithClient.connect(root: root, name: "crmd", timeout: .seconds(10))
                     defer { Task { await client.close() } }
                     try await client.monitor(device: rsc)
                     failure = nil
+                    outcome = .ok
                     break
                 } catch let f as StonithFailure where f.kind == .notFound && clock.now < deadline {
                     failure = f.message
+                    outcome = .noDevice
                 } catch let f as StonithFailure {
                     failure = f.message
+                    outcome = Self.outcome(f)
                     break
                 } catch {
                     failure = "cannot ask stonithd to monitor \(rsc): \(error)"
+                    outcome = .notConnected
                     guard clock.now < deadline else { break }
                 }
                 try? await Task.sleep(for: .milliseconds(250))
             }
             let elapsed = clock.now - began
             if let failure { logger.error("\(rsc) start on \(node): its monitor failed: \(failure)") }
+            let recorded = FenceDeviceResult.record(task: req.task, outcome)
             let r = ActionResult(node: node, resource: rsc, agent: req.agent ?? "", task: req.task, intervalMS: req.intervalMS,
-                                 transitionKey: req.transitionKey, callID: callID, rc: failure == nil ? 0 : 1,
-                                 opStatus: failure == nil ? 0 : 4,
+                                 transitionKey: req.transitionKey, callID: callID, rc: recorded.rc,
+                                 opStatus: recorded.opStatus,
                                  execTimeMS: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000),
                                  lastRCChange: Int(Date().timeIntervalSince1970), digest: req.operationDigest,
                                  exitReason: failure)
             sink.yield(.localResult(r))
+        }
+    }
+
+    /// What a fencer's refusal of a device's monitor means for its operation history.
+    static func outcome(_ f: StonithFailure) -> FenceDeviceOutcome {
+        switch f.kind {
+        case .agentFailed: .agentError
+        case .timedOut: .timedOut
+        case .notFound: .noDevice
+        case .invalidRequest, .shuttingDown, .notAuthorized: .notConnected
         }
     }
 
@@ -437,22 +453,26 @@ final class ControllerShell: @unchecked Sendable {
                 try? await Task.sleep(for: .milliseconds(max(100, req.intervalMS)))
                 guard !Task.isCancelled else { return }
                 var failure: String?
+                var outcome = FenceDeviceOutcome.ok
                 do {
                     let client = try await StonithClient.connect(root: root, name: "crmd", timeout: .seconds(10))
                     defer { Task { await client.close() } }
                     try await client.monitor(device: rsc)
                 } catch let f as StonithFailure {
                     failure = f.message
+                    outcome = Self.outcome(f)
                 } catch {
                     failure = "cannot ask stonithd to monitor \(rsc): \(error)"
+                    outcome = .notConnected
                 }
-                let rc = failure == nil ? 0 : 1
+                let recorded = FenceDeviceResult.record(task: req.task, outcome)
+                let rc = recorded.rc
                 guard rc != last, !Task.isCancelled else { continue }
                 last = rc
                 if let failure { logger.error("\(rsc) monitor on \(node) failed: \(failure)") }
                 sink.yield(.localResult(ActionResult(
                     node: node, resource: rsc, agent: req.agent ?? "", task: req.task, intervalMS: req.intervalMS,
-                    transitionKey: req.transitionKey, callID: callID, rc: rc, opStatus: rc == 0 ? 0 : 4,
+                    transitionKey: req.transitionKey, callID: callID, rc: rc, opStatus: recorded.opStatus,
                     lastRCChange: Int(Date().timeIntervalSince1970), digest: req.operationDigest, exitReason: failure)))
             }
         }

@@ -137,7 +137,11 @@ actor FencerShell {
             let r = await runner.run(agent: device.agent, resource: device.id, action: device.agentAction(for: action), parameters: params,
                                      timeout: device.timeout(for: action, default: stonithTimeout))
             guard r.status == .done, r.exitCode == .success else {
-                return .failure(StonithFailure(.agentFailed, "\(device.id) \(action): \(device.agent): \(AgentRunner.summary(r))"))
+                let kind: StonithFailure.Kind = switch r.status {
+                case .timedOut: .timedOut
+                default: .agentFailed
+                }
+                return .failure(StonithFailure(kind, "\(device.id) \(action): \(device.agent): \(AgentRunner.summary(r))"))
             }
             return action == "list" ? .names(StonithAdminOutput.parseTargets(r.standardOutput)) : .done
         case .agents:

@@ -32,6 +32,7 @@ struct Crm: ParsableCommand {
               crm ra info ocf:heartbeat:IPaddr2
               crm cluster start       (this node: SWIFTHA_ROOT or systemd)
               crm history transitions ; crm history transition -1 ; crm history info ; crm history log
+              crm history events ; crm history resource d1 ; crm history node node2 ; crm history latest
               crm -f commands.txt
             In the interactive form (crm, then configure), changes stay in a working copy until
             commit; leaving with changes pending asks on a terminal, and commits them when the
@@ -311,7 +312,7 @@ struct ShellHost: CrmHost {
         case "ra": return ra(words, &session)
         case "cluster": return cluster(words)
         case "wait-stopped": return waitStopped(words[0])
-        case "history": return history(words)
+        case "history": return history(words, &session.history)
         default: return nil
         }
     }
@@ -530,16 +531,89 @@ struct ShellHost: CrmHost {
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    func history(_ words: [String]) -> Bool {
+    /// The node's log, for the history commands: the journal (journalctl, from the window's
+    /// start) on a normal installation, else the node root's pacemaker.log, which crm cluster
+    /// start makes the stack write. Nil with what is missing when there is none.
+    func historyLog(from: Double, to: Double?) -> (text: String?, missing: String) {
+        let env = NodeEnvironment()
+        if env.root == "/", JournalLogHandler.journalAvailable,
+           let journalctl = ["/usr/bin/journalctl", "/bin/journalctl"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
+            var args = ["--no-pager", "-q", "-o", "short-iso-precise", "--since", "@\(Int(from))"]
+            if let to { args += ["--until", "@\(Int(to) + 1)"] }
+            let (status, text) = captureExecutable(journalctl, args + CrmHistory.daemons.flatMap { ["-t", $0] })
+            return status == 0 ? (text, "") : (nil, "journalctl exited with \(status)")
+        }
+        let file = env.path("var/log/pacemaker/pacemaker.log")
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            return (nil, "\(file) does not exist or cannot be read (crm cluster start writes it; under journald the daemons log to the journal)")
+        }
+        return (text, "")
+    }
+
+    /// Runs a program and returns its exit status and standard output.
+    func captureExecutable(_ path: String, _ arguments: [String]) -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        do { try p.run() } catch { return (127, "") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    func history(_ words: [String], _ settings: inout CrmHistory.Settings) -> Bool {
         guard let w = words.first else { return true }
         var args = Array(words.dropFirst())
+        let now = Date().timeIntervalSince1970
+        let (from, to) = settings.window(now: now)
+        let zone = TimeZone.current
+        let format: (Double, String) -> String = { ShellHost.localTime(Int($0), $1) }
+        /// The log's lines in the window, the excludes applied; nil (with why) when there is no log.
+        func logLines() throws(CrmError) -> (lines: [CrmHistory.LogLine]?, missing: String) {
+            let (text, missing) = historyLog(from: from, to: to)
+            guard let text else { return (nil, missing) }
+            let excludes = try CrmHistory.excludePatterns(settings.excludes)
+            return (CrmHistory.excluding(CrmHistory.within(CrmHistory.parseLog(text, now: now, zone: zone), from: from, to: to), excludes), "")
+        }
+        /// The transitions the log has (none without a log).
+        func logged() -> [CrmHistory.Transition] {
+            guard let lines = (try? logLines())?.lines else { return [] }
+            return CrmHistory.transitions(lines, detail: settings.detail)
+        }
+        func show(_ lines: [CrmHistory.LogLine]) {
+            if !lines.isEmpty { out(lines.map(\.text).joined(separator: "\n")) }
+        }
+        /// crmsh's transition log: the summary line and the events between its start and end.
+        func transitionLog(_ input: CrmHistory.Input, full: Bool) throws(CrmError) -> Bool {
+            let (lines, missing) = try logLines()
+            guard let lines else { throw CrmError("history.\(w): \(peDirectory)/\(input.file): transition not found: there is no log (\(missing))") }
+            let list = CrmHistory.transitions(lines, detail: settings.detail)
+            guard let t = CrmHistory.transition(of: input, in: list) else {
+                throw CrmError("history.\(w): \(peDirectory)/\(input.file): transition not found in the log between \(format(from, "%F %T")) and \(to.map { format($0, "%F %T") } ?? "now") (widen the window with limit <from> [<to>])")
+            }
+            let inside = CrmHistory.within(lines, from: t.start, to: t.end)
+            if full {
+                show(inside)
+            } else {
+                out(CrmHistory.transitionInfo(t, format: format))
+                show(CrmHistory.events(inside, detail: settings.detail).map(\.line))
+            }
+            return true
+        }
+        func inWindow(_ list: [CrmHistory.Input]) -> [CrmHistory.Input] {
+            list.filter { input in Double(input.time) >= from - 1 && to.map { Double(input.time) <= $0 + 1 } ?? true }
+        }
         do throws(CrmError) {
             switch w {
             case "info":
                 guard args.isEmpty else { throw CrmError("history.info: unknown keyword \"\(args[0])\"; usage: info") }
                 // No saved inputs yet (no DC has run here) is not an error: the list is empty.
                 let inputs = (try? peInputs()) ?? []
-                var text = CrmHistory.info(cib: try loadCIB(), inputs: inputs, now: Int(Date().timeIntervalSince1970), format: ShellHost.localTime)
+                let tagged = Set(logged().filter { !$0.tags.isEmpty }.map(\.input))
+                var text = CrmHistory.info(cib: try loadCIB(), inputs: inputs, now: Int(now), format: ShellHost.localTime,
+                                           window: (Int(from), to.map { Int($0) }), tagged: tagged)
                 if location != .live, let file = ProcessInfo.processInfo.environment["CIB_file"] {
                     text = text.replacingOccurrences(of: "Source: live", with: "Source: \(file)")
                 }
@@ -547,27 +621,89 @@ struct ShellHost: CrmHost {
                 return true
             case "log":
                 try CrmHistory.checkLogNodes(args, local: localNode)
-                let env = NodeEnvironment()
-                // Under journald (a normal installation) the daemons log to the journal; a
-                // node root's stack, started by crm cluster start, writes its log file.
-                if env.root == "/", JournalLogHandler.journalAvailable,
-                   let journalctl = ["/usr/bin/journalctl", "/bin/journalctl"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
-                    let since = ShellHost.localTime(Int(Date().timeIntervalSince1970) - CrmHistory.livePeriod, "%F %T")
-                    return spawn(journalctl, ["--no-pager", "-o", "short", "--since", since] + CrmHistory.daemons.flatMap { ["-t", $0] }) == 0
+                let (lines, missing) = try logLines()
+                guard let lines else { throw CrmError("history.log: there is no log to show: \(missing)") }
+                show(lines)
+                return true
+            case "events":
+                guard args.isEmpty else { throw CrmError("history.events: unknown keyword \"\(args[0])\"; usage: events") }
+                let (lines, missing) = try logLines()
+                guard let lines else { throw CrmError("history.events: there is no log to read: \(missing)") }
+                show(CrmHistory.events(lines, detail: settings.detail).map(\.line))
+                return true
+            case "resource", "node":
+                let usage = "\(w) <\(w == "node" ? "node" : "rsc")> [<\(w == "node" ? "node" : "rsc")> ...]"
+                guard !args.isEmpty else { throw CrmError("history.\(w): name at least one \(w == "node" ? "node" : "resource"); usage: \(usage)") }
+                if let bad = args.first(where: { (try? NSRegularExpression(pattern: $0)) == nil }) {
+                    throw CrmError("history.\(w): \"\(bad)\" is neither a name nor a regular expression; usage: \(usage)")
                 }
-                let file = env.path("var/log/pacemaker/pacemaker.log")
-                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                    throw CrmError("history.log: there is no log to show: \(file) does not exist or cannot be read (crm cluster start writes it; under journald the daemons log to the journal)")
+                let (lines, missing) = try logLines()
+                guard let lines else { throw CrmError("history.\(w): there is no log to read: \(missing)") }
+                let cib = try? loadCIB()
+                let kind: CrmHistory.EventKind = w == "node" ? .node : .resource
+                let names = w == "node" ? args : CrmHistory.expand(args, in: cib)
+                let found = CrmHistory.events(lines, kinds: [kind], names: names, detail: settings.detail)
+                if let cib {
+                    let known: [String]
+                    if w == "node" {
+                        known = cib.root.firstElement(named: "configuration")?.firstElement(named: "nodes")?.elements(named: "node").compactMap { $0["uname"] ?? $0.id } ?? []
+                    } else {
+                        let o = CrmHistory.objects(cib)
+                        known = o.primitives + o.groups + o.clones
+                    }
+                    // A word that names nothing configured and nothing in the log is a mistake.
+                    for a in args where CrmHistory.unknown([a], among: known) != nil {
+                        let logged = CrmHistory.events(lines, kinds: [kind], names: w == "node" ? [a] : CrmHistory.expand([a], in: cib), detail: 1)
+                        if logged.isEmpty {
+                            throw CrmError("history.\(w): no \(w == "node" ? "node" : "resource") \"\(a)\" in the configuration or the log (\(w == "node" ? "nodes" : "resources"): \(known.isEmpty ? "none" : known.joined(separator: " "))); usage: \(usage)")
+                        }
+                    }
                 }
-                if !text.isEmpty { out(text.hasSuffix("\n") ? String(text.dropLast()) : text) }
+                show(found.map(\.line))
+                return true
+            case "limit", "timeframe":
+                guard args.count <= 2 else { throw CrmError("history.\(w): unknown keyword \"\(args[2])\"; usage: \(w) [<from_time> [<to_time>]]") }
+                var times: [Double] = []
+                for a in args {
+                    guard let t = CrmHistory.parseTime(a, now: now, zone: zone) else {
+                        throw CrmError("history.\(w): \"\(a)\" is not a time; give one as 10:15, 15h22m, 3pm, \"2026-11-24 10:15\", \"Nov 24 10:15\" or \"Tue Nov 24 10:15:00 UTC 2026\"; usage: \(w) [<from_time> [<to_time>]]")
+                    }
+                    times.append(t)
+                }
+                if times.count == 2 {
+                    if times[0] == times[1] { throw CrmError("history.\(w): \(args[0]) - \(args[1]): the start and the end of the window cannot be the same") }
+                    if times[1] < times[0] { times.swapAt(0, 1) }
+                }
+                settings.from = times.first
+                settings.to = times.count == 2 ? times[1] : nil
+                return true
+            case "exclude":
+                guard args.count <= 1 else { throw CrmError("history.exclude: unknown keyword \"\(args[1])\" (quote a regex with spaces); usage: exclude [<regex>|clear]") }
+                switch args.first {
+                case nil: if !settings.excludes.isEmpty { out(settings.excludes.joined(separator: "\n")) }
+                case "clear": settings.excludes = []
+                case let regex?:
+                    _ = try CrmHistory.excludePatterns([regex])
+                    settings.excludes.append(regex)
+                }
+                return true
+            case "detail":
+                guard args.count == 1, let n = Int(args[0]), n == 0 || n == 1 else {
+                    throw CrmError("history.detail: expected 0 or 1 (was \(args.first.map { "'\($0)'" } ?? "nothing")); usage: detail <detail_level>")
+                }
+                settings.detail = n
                 return true
             case "transitions":
                 guard args.isEmpty else { throw CrmError("history.transitions: unknown keyword \"\(args[0])\"; usage: transitions") }
-                let list = try peInputs()
+                let list = inWindow(try peInputs())
+                let log = logged()
                 out("\(ShellHost.pad("Time", 30))  \(ShellHost.pad("Name", 15)) \(ShellHost.pad("Node", 15)) Tags")
                 for input in list {
                     let d = details(input)
-                    let line = "\(ShellHost.localTime(d.time, "%F")) \(ShellHost.localTime(d.time, "%X")) - --:--:--: \(ShellHost.pad(input.shortName, 15)) \(ShellHost.pad(d.dc, 15)) "
+                    let t = CrmHistory.transition(of: input, in: log)
+                    let start = t?.start ?? Double(d.time)
+                    let end = t?.end.map { ShellHost.localTime(Int($0), "%T") } ?? "--:--:--"
+                    let line = "\(ShellHost.localTime(Int(start), "%F")) \(ShellHost.localTime(Int(start), "%T")) - \(end): \(ShellHost.pad(input.shortName, 15)) \(ShellHost.pad(t?.dc ?? d.dc, 15)) \((t?.tags ?? []).sorted().joined(separator: " "))"
                     out(String(line.reversed().drop { $0 == " " }.reversed()))
                 }
                 return true
@@ -575,8 +711,9 @@ struct ShellHost: CrmHost {
                 let verbose = args.contains("v")
                 args.removeAll { $0 == "v" }
                 let ranges = try CrmHistory.ranges(args)
-                let list = try peInputs().filter { input in ranges.map { $0.contains { $0.contains(input.number) } } ?? true }
-                guard !list.isEmpty else { throw CrmError("history.peinputs: no transitions found\(ranges == nil ? "" : " in \(args.joined(separator: " "))") in \(peDirectory)") }
+                let list = inWindow(try peInputs()).filter { input in ranges.map { $0.contains { $0.contains(input.number) } } ?? true }
+                guard !list.isEmpty else { throw CrmError("history.peinputs: no transitions found\(ranges == nil ? "" : " in \(args.joined(separator: " "))") in \(peDirectory) between \(format(from, "%F %T")) and \(to.map { format($0, "%F %T") } ?? "now") (widen the window with limit <from> [<to>])") }
+                let log = verbose ? logged() : []
                 if verbose {
                     out("Date       Start    End       Filename      Client     User       Origin      Tags")
                     out("====       =====    ===       ========      ======     ====       ======      ====")
@@ -584,14 +721,31 @@ struct ShellHost: CrmHost {
                 for input in list {
                     guard verbose else { out(peDirectory + "/" + input.file); continue }
                     let d = details(input)
+                    let t = CrmHistory.transition(of: input, in: log)
+                    let start = t.map { Int($0.start) } ?? d.time
+                    let end = t?.end.map { ShellHost.localTime(Int($0), "%T") } ?? "--:--:--"
                     let attr = { (name: String, none: String) in d.cib?.root[name] ?? none }
-                    out("\(ShellHost.localTime(d.time, "%F")) \(ShellHost.localTime(d.time, "%X")) --:--:--  \(ShellHost.pad(input.shortName, 13)) \(ShellHost.pad(attr("update-client", "no-client"), 10)) \(ShellHost.pad(attr("update-user", "no-user"), 10)) \(attr("update-origin", "no-origin"))   ")
+                    out("\(ShellHost.localTime(start, "%F")) \(ShellHost.localTime(start, "%T")) \(end)  \(ShellHost.pad(input.shortName, 13)) \(ShellHost.pad(attr("update-client", "no-client"), 10)) \(ShellHost.pad(attr("update-user", "no-user"), 10)) \(attr("update-origin", "no-origin"))   \((t?.tags ?? []).sorted().joined(separator: " "))")
                 }
                 return true
-            case "transition", "latest":
-                if w == "latest" && !args.isEmpty { throw CrmError("history.latest: unknown keyword \"\(args[0])\"; usage: latest") }
-                if let sub = args.first, ["showdot", "log", "save", "tags"].contains(sub) {
-                    throw CrmError("history.transition: \(sub) is not available in this build (no logs or graphs are collected); usage: transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions]")
+            case "latest":
+                guard args.isEmpty else { throw CrmError("history.latest: unknown keyword \"\(args[0])\"; usage: latest") }
+                return try transitionLog(try CrmHistory.select(nil, from: peInputs()), full: false)
+            case "transition":
+                if let sub = args.first, ["showdot", "save"].contains(sub) {
+                    throw CrmError("history.transition: \(sub) is not available in this build (no graphs or shadow CIBs are made from inputs); usage: transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization] | transition log|tags [<number>|<index>|<file>]")
+                }
+                if let sub = args.first, ["log", "tags"].contains(sub) {
+                    guard args.count <= 2 else { throw CrmError("history.transition: unknown keyword \"\(args[2])\"; usage: transition \(sub) [<number>|<index>|<file>]") }
+                    let input = try CrmHistory.select(args.count == 2 ? args[1] : nil, from: peInputs())
+                    if sub == "log" { return try transitionLog(input, full: true) }
+                    let (lines, missing) = try logLines()
+                    guard let lines else { throw CrmError("history.transition: \(peDirectory)/\(input.file): transition not found: there is no log (\(missing))") }
+                    guard let t = CrmHistory.transition(of: input, in: CrmHistory.transitions(lines, detail: settings.detail)) else {
+                        throw CrmError("history.transition: \(peDirectory)/\(input.file): transition not found in the log (widen the window with limit <from> [<to>])")
+                    }
+                    out(t.tags.isEmpty ? "No tags." : t.tags.sorted().joined(separator: " "))
+                    return true
                 }
                 let replay = try CrmHistory.replay(args)
                 let input = try CrmHistory.select(replay.rest.first, from: peInputs())
@@ -606,6 +760,9 @@ struct ShellHost: CrmHost {
                 } else if !text.isEmpty {
                     out(String(text.hasSuffix("\n") ? text.dropLast() : Substring(text)))
                 }
+                // Then, as crmsh, the transition's summary and events from the log; an input
+                // the log does not reach (or no log) is said on stderr: the replay stands.
+                do { _ = try transitionLog(input, full: false) } catch { err("WARNING: \(error.message)") }
                 return status == 0
             case "show":
                 guard let spec = args.first else { throw CrmError("history.show: name the transition; usage: show <pe> [status]") }

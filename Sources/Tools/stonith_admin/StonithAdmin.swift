@@ -248,6 +248,7 @@ struct StonithAdmin: AsyncParsableCommand {
             case .invalidRequest: return .invalidParameter
             case .notFound: return .noSuchObject
             case .agentFailed: return .error
+            case .timedOut: return .timeout
             case .shuttingDown: return .disconnect
             case .notAuthorized: return .insufficientPrivileges
             }
