@@ -226,7 +226,7 @@ let package = Package(
         .executableTarget(name: "cib-bench", dependencies: ["CIB", "CLibXML2", "PolicyEngine"], path: "Benchmarks/cib-bench"),
 
         // Tests, and what they share.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["CIB", "Messaging", "HostProcesses"], path: "Tests/TestSupport"),
         .testTarget(name: "CIBTests", dependencies: ["CIB", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ToolTests", dependencies: ["CIB", "Stonith", "ToolSupport", "TestSupport"]),
         .testTarget(name: "CrmShellTests", dependencies: ["CrmShell", "CIB", "TestSupport"]),

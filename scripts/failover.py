@@ -18,11 +18,13 @@ which names a directory this script created), and the directory is removed at th
 failure and on Ctrl-C too.
 """
 import argparse
+import fcntl
 import os
 import random
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -224,13 +226,45 @@ def serving_node():
         return None
 
 
+# UDP ports are reserved as the tests reserve theirs (Tests/TestSupport/TestPorts.swift): an
+# exclusive flock on PORT_LOCKS/udp-PORT, held while the cluster runs (the kernel drops it when
+# this script ends), on a port below Linux's ephemeral range that is free to bind right now.
+PORT_LOCKS = "/tmp/swiftha-test-ports"
+PORT_RANGE = range(20000, 32000)
+
+
+def reserve_port(addresses):
+    os.makedirs(PORT_LOCKS, mode=0o777, exist_ok=True)
+    start = random.randrange(len(PORT_RANGE))
+    for step in range(len(PORT_RANGE)):
+        port = PORT_RANGE[(start + step) % len(PORT_RANGE)]
+        fd = os.open(os.path.join(PORT_LOCKS, f"udp-{port}"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        free = True
+        for a in addresses:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                try:
+                    s.bind((a, port))
+                except OSError:
+                    free = False
+                    break
+        if free:
+            return port, fd
+        os.close(fd)
+    raise SystemExit(f"failover.py: no free UDP port in {PORT_RANGE.start}-{PORT_RANGE.stop - 1} on {addresses}")
+
+
 class Cluster:
     def __init__(self, bin_dir, token, keep=False, work=None):
         self.bin = os.path.abspath(bin_dir)
         self.token = token
         self.work = tempfile.mkdtemp(prefix="swiftha-failover.", dir=work)
         self.keep = keep
-        self.port = random.randint(20000, 59000)
+        self.port, self.port_lock = reserve_port([f"127.0.0.{i}" for i in (1, 2, 3)])
         self.nodes = [Node(self, i) for i in (1, 2, 3)]
         for exe in ("pacemakerd", "corosyncd", "cibd", "stonithd", "lrmd", "crmd", "fence_swiftha", "cibadmin", "crm_mon", "corosync-keygen"):
             if not os.access(os.path.join(self.bin, exe), os.X_OK):

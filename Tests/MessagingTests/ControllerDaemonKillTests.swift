@@ -9,21 +9,6 @@ import Glibc
 #endif
 
 extension ControllerProcessTests {
-    /// The pids of a node's processes whose program is `name` (/proc/PID/comm).
-    static func pids(of name: String, on node: Node) -> [Int32] {
-        NodeProcesses.find(root: node.root).filter { pid in
-            !NodeProcesses.isZombie(pid)
-                && (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) == name
-        }
-    }
-
-    /// Whether the service's runs never overlapped, and the last one runs now.
-    static func serviceRunsOnceNow(_ records: String) -> Bool {
-        let runs = serviceRuns(records)
-        guard let last = runs.last, Date().timeIntervalSince1970 - last.last < 1 else { return false }
-        return zip(runs, runs.dropFirst()).allSatisfy { $0.last < $1.first }
-    }
-
     /// The completed fencings of a node, as node1's stonithd knows them.
     static func fencings(of target: String, _ nodes: [Node]) async -> Int {
         guard let stonith = try? await StonithClient.connect(root: nodes[0].root, name: "test") else { return -1 }
@@ -41,64 +26,39 @@ extension ControllerProcessTests {
     /// survivor; the node is then started again, rejoins, and the service moves back to it. The
     /// service's own records show it never ran on two nodes at once.
     @Test func eachDaemonKilledAloneIsRestartedOrItsNodeFencedAndTheServiceNeverRunsTwice() async throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/lib/ocf/resource.d/heartbeat/anything"),
-              FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else {
-            print("SKIPPED: eachDaemonKilledAlone...: needs resource-agents (ocf:heartbeat:anything) and /usr/bin/python3")
+        if let why = PacemakerCluster.serviceUnavailable {
+            print("SKIPPED: eachDaemonKilledAlone...: \(why)")
             return
         }
-        let c = try CorosyncdProcessTests.freshCluster(start: [])
-        let nodes = c.all.map { Node(name: $0.name, root: $0.root) }
-        defer {
-            for n in nodes { n.cleanUp() }
-            c.tearDown()
-        }
-        let script = c.scratch + "/service.py"
-        let records = c.scratch + "/service.records"
-        try Self.serviceScript.write(toFile: script, atomically: true, encoding: .utf8)
-        let daemons = "corosyncd,cibd,stonithd,lrmd,crmd"
-        for n in nodes { try n.start(daemons: daemons, poweredByRoot: true) }
-        let up = await Self.waitFor(90) { nodes.allSatisfy(\.started) }
-        try #require(up, "not every node started:\n\(Self.report(nodes))")
-        let formed = await Self.waitFor(60) { Self.formed(nodes) }
-        try #require(formed, "the nodes did not form one cluster\n\(Self.report(nodes))")
-        let roots = nodes.map { "\($0.name):\($0.root)" }.joined(separator: ";")
-        let device = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "resources", "--xml-text", """
-            <primitive id="fence" class="stonith" type="fence_swiftha"><instance_attributes id="fence-ia">\
-            <nvpair id="fence-roots" name="roots" value="\(roots)"/></instance_attributes></primitive>
-            """]) }
-        #expect(device?.status == 0, "cibadmin: \(device?.stderr ?? "")")
-        let rsc = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "resources", "--xml-text", """
-            <primitive id="svc" class="ocf" provider="heartbeat" type="anything"><instance_attributes id="svc-ia">\
-            <nvpair id="svc-binfile" name="binfile" value="/usr/bin/env"/>\
-            <nvpair id="svc-cmdline" name="cmdline_options" value="SWIFTHA_ROOT=$SWIFTHA_ROOT /usr/bin/python3 \(script) \(records)"/>\
-            </instance_attributes><operations><op id="svc-monitor-2s" name="monitor" interval="2s" timeout="20s"/></operations></primitive>
-            """]) }
-        #expect(rsc?.status == 0, "cibadmin: \(rsc?.stderr ?? "")")
-        let prefer = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "constraints", "--xml-text",
-            #"<rsc_location id="svc-prefers-node2" rsc="svc" node="node2" score="100"/>"#]) }
-        #expect(prefer?.status == 0, "cibadmin: \(prefer?.stderr ?? "")")
+        let c = try PacemakerCluster()
+        defer { c.tearDown() }
+        let nodes = c.nodes
+        let records = c.service.records
+        let daemons = PacemakerCluster.allDaemons
+        try await c.start(daemons: daemons, poweredByRoot: true)
+        try c.configureFencedService(preferring: "node2")
         let target = nodes[1]
 
         for daemon in ["stonithd", "lrmd", "cibd", "crmd", "corosyncd"] {
             let onTarget = await Self.waitFor(60) {
-                Self.serviceRunsOnceNow(records) && Self.serviceRuns(records).last?.root == target.root && Self.formed(nodes)
+                c.service.runsOnceNow && Self.serviceRuns(records).last?.root == target.root && Self.formed(nodes)
             }
             try #require(onTarget, "before killing \(daemon): svc does not run on node2 alone: \(Self.serviceRuns(records))\n\(Self.report(nodes))")
             let before = Self.serviceRuns(records)
             let fencedBefore = await Self.fencings(of: "node2", nodes)
-            let old = Self.pids(of: daemon, on: target)
+            let old = target.pids(of: daemon)
             try #require(old.count == 1, "node2 runs \(old.count) \(daemon) processes")
             kill(old[0], SIGKILL)
             if daemon == "stonithd" {
                 // Started again by pacemakerd; nothing else changes.
                 let back = await Self.waitFor(60) {
-                    let now = Self.pids(of: daemon, on: target)
+                    let now = target.pids(of: daemon)
                     return now.count == 1 && now[0] != old[0]
                 }
                 #expect(back, "stonithd on node2 was not started again:\n\(Self.report(nodes))")
                 try await Task.sleep(for: .seconds(4))
                 let after = Self.serviceRuns(records)
-                #expect(after == before.dropLast() + [after.last!] && after.count == before.count && Self.serviceRunsOnceNow(records),
+                #expect(after == before.dropLast() + [after.last!] && after.count == before.count && c.service.runsOnceNow,
                         "after stonithd was killed on node2, svc ran: \(after) (before: \(before))\n\(Self.report(nodes))")
                 #expect(await Self.fencings(of: "node2", nodes) == fencedBefore, "node2 was fenced after only its stonithd was killed")
                 #expect(!target.hasExited && Self.formed(nodes))
@@ -106,7 +66,7 @@ extension ControllerProcessTests {
             }
             // node2 is fenced, and svc runs again once, on a survivor.
             let recovered = await Self.waitFor(60) {
-                Self.serviceRuns(records).count == before.count + 1 && Self.serviceRunsOnceNow(records)
+                Self.serviceRuns(records).count == before.count + 1 && c.service.runsOnceNow
                     && Self.serviceRuns(records).last?.root != target.root
             }
             #expect(recovered, "after \(daemon) was killed on node2, svc was not recovered once on a survivor: \(Self.serviceRuns(records))\n\(Self.report(nodes))")

@@ -31,12 +31,9 @@ extension ControllerProcessTests {
     /// cluster starts again from that CIB with node3 three seconds late, within dc-deadtime:
     /// it joins and is never fenced.
     @Test func atStartTheDCWaitsUpToDCDeadtimeBeforeFencingANodeItNeverSaw() async throws {
-        let c = try CorosyncdProcessTests.freshCluster(start: [])
-        let nodes = c.all.map { Node(name: $0.name, root: $0.root) }
-        defer {
-            for n in nodes { n.cleanUp() }
-            c.tearDown()
-        }
+        let c = try PacemakerCluster()
+        defer { c.tearDown() }
+        let nodes = c.nodes
         let daemons = "corosyncd,cibd,stonithd,lrmd,crmd"
         let seeded = try Self.seededCIB(nodes, deadtime: "6s")
         for n in nodes { try CIBStore(directory: n.root + "/var/lib/pacemaker/cib").save(seeded) }
@@ -72,6 +69,6 @@ extension ControllerProcessTests {
         try await Task.sleep(for: .seconds(2))
         #expect(!nodes[0].log.contains("fencing node3") && !nodes[1].log.contains("fencing node3"),
                 "node3, three seconds late, was fenced:\n\(Self.report(nodes))")
-        #expect(!nodes[2].hasExited && Self.pids(of: "crmd", on: nodes[2]).count == 1, "node3 does not run")
+        #expect(!nodes[2].hasExited && nodes[2].pids(of: "crmd").count == 1, "node3 does not run")
     }
 }

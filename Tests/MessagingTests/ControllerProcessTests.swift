@@ -15,145 +15,14 @@ import Glibc
 /// is configured through cibadmin; the test reads the Dummy state files (the resource itself),
 /// each node's lrmd and the CIB, and waits only with deadlines.
 @Suite(.serialized) struct ControllerProcessTests {
-    final class Node: @unchecked Sendable {
-        let name: String
-        let root: String
-        var process: Process?
-        let out: String
-        /// A command that runs pacemakerd elsewhere (`ip netns exec NS`), or empty.
-        var launcher: [String] = []
+    typealias Node = PacemakerNode
 
-        init(name: String, root: String) {
-            self.name = name
-            self.root = root
-            out = root + "/pacemakerd.out"
-        }
-
-        /// `poweredByRoot`: pacemakerd itself carries SWIFTHA_ROOT, so that fencing the node
-        /// (fence_swiftha) takes it down too, as a power-off would; by default it survives a
-        /// fencing and starts the node's daemons again.
-        func start(daemons: String = "corosyncd,cibd,lrmd,crmd", poweredByRoot: Bool = false) throws {
-            _ = FileManager.default.createFile(atPath: out, contents: nil)
-            let p = Process()
-            let pacemakerd = Tool.binDir.appendingPathComponent("pacemakerd")
-            let arguments = ["--root", root, "--node", name, "--daemons", daemons]
-            if let first = launcher.first {
-                p.executableURL = URL(fileURLWithPath: first)
-                p.arguments = Array(launcher.dropFirst()) + [pacemakerd.path] + arguments
-            } else {
-                p.executableURL = pacemakerd
-                p.arguments = arguments
-            }
-            var env = ProcessInfo.processInfo.environment
-            for key in ["SWIFTHA_ROOT", "SWIFTHA_NODE", "NOTIFY_SOCKET", "CIB_file"] { env.removeValue(forKey: key) }
-            if poweredByRoot { env["SWIFTHA_ROOT"] = root }
-            p.environment = TestDaemon.tied(env)
-            exitStatus = nil
-            p.standardOutput = FileHandle(forWritingAtPath: out)
-            p.standardError = FileHandle(forWritingAtPath: out)
-            try p.run()
-            process = p
-        }
-
-        var log: String { (try? String(contentsOfFile: out, encoding: .utf8)) ?? "" }
-        var started: Bool { log.contains("all daemons started") }
-        /// The Dummy's state file: it exists while the resource runs here.
-        var stateFile: String { root + "/run/resource-agents/Dummy-d1.state" }
-        var runsDummy: Bool { FileManager.default.fileExists(atPath: stateFile) }
-
-        func cibadmin(_ args: [String]) -> Tool.Result? {
-            try? Tool.run("cibadmin", args, env: ["SWIFTHA_ROOT": root])
-        }
-
-        /// The elements an XPath selects in this node's CIB (through its cibd).
-        func query(_ xpath: String) -> [XElement] {
-            guard let r = cibadmin(["--query", "--xpath", xpath]), r.status == 0,
-                  let e = try? XElement.parse(Array(r.stdout.utf8)) else { return [] }
-            return e.name == "xpath-query" ? e.elements : [e]
-        }
-
-        /// d1's history in this node's lrmd.
-        func lrmdHistory() async -> ResourceHistory? {
-            guard let c = try? await LRMClient.connect(root: root, timeout: .seconds(5)) else { return nil }
-            defer { Task { await c.close() } }
-            return try? await c.history(of: "d1")
-        }
-
-        /// pacemakerd's exit status, once it has exited (reaped here with waitpid: Foundation
-        /// does not always notice the exit of a child started from an async test).
-        private(set) var exitStatus: Int32?
-
-        var hasExited: Bool {
-            if exitStatus != nil { return true }
-            guard let p = process else { return true }
-            var status: Int32 = 0
-            let r = waitpid(p.processIdentifier, &status, WNOHANG)
-            if r == p.processIdentifier {
-                exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-                return true
-            }
-            if r < 0 && errno == ECHILD && !p.isRunning {
-                exitStatus = p.terminationStatus
-                return true
-            }
-            return false
-        }
-
-        func stop() {
-            guard let p = process, !hasExited else { return }
-            kill(p.processIdentifier, SIGTERM)
-        }
-
-        /// A power cut: SIGKILL to pacemakerd and every process of the node at once.
-        func killAll() {
-            if let p = process, !hasExited { kill(p.processIdentifier, SIGKILL) }
-            for pid in NodeProcesses.find(root: root) { kill(pid, SIGKILL) }
-            for _ in 0..<100 where !hasExited { usleep(50_000) }
-        }
-
-        func cleanUp() {
-            if let p = process, !hasExited {
-                kill(p.processIdentifier, SIGKILL)
-                for _ in 0..<100 where !hasExited { usleep(50_000) }
-            }
-            for pid in NodeProcesses.find(root: root) { kill(pid, SIGKILL) }
-        }
-    }
-
-    /// Runs a CIB-writing tool again while it exits 103 (CRM_EX_OLD: its change kept
-    /// conflicting with the DC's status writes; see the report), at most 10 times.
-    static func retrying(_ body: () -> Tool.Result?) -> Tool.Result? {
-        var r = body()
-        for _ in 0..<10 where r?.status == 103 {
-            usleep(500_000)
-            r = body()
-        }
-        return r
-    }
-
-    /// Every node's copy of the CIB names node1 as the DC and shows all nodes as members
-    /// (node_state in_ccm, crmd online, join member): the cluster has formed. The tests act only
-    /// then, so a node whose corosyncd merged late is not fenced as an unseen node (startup
-    /// fencing) in the middle of a test's first commands.
-    static func formed(_ nodes: [Node]) -> Bool {
-        nodes.allSatisfy { n in
-            n.query("/cib[@dc-uuid='1']").count == 1
-                && n.query("/cib/status/node_state[@in_ccm='true'][@crmd='online'][@join='member']").count == nodes.count
-        }
-    }
-
-    static func waitFor(_ seconds: Double, _ condition: () async -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while ContinuousClock.now < deadline {
-            if await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(200))
-        }
-        return await condition()
-    }
-
-    static func report(_ nodes: [Node]) -> String {
-        nodes.map { "--- \($0.name):\n\($0.log.split(separator: "\n").suffix(60).joined(separator: "\n"))" }.joined(separator: "\n")
-    }
+    // The shared harness (TestSupport's PacemakerCluster), under the names these suites use.
+    static func waitFor(_ seconds: Double, _ condition: () async -> Bool) async -> Bool { await PacemakerCluster.waitFor(seconds, condition) }
+    static func report(_ nodes: [Node]) -> String { PacemakerCluster.report(nodes) }
+    static func formed(_ nodes: [Node]) -> Bool { PacemakerCluster.formed(nodes) }
+    static func retrying(_ body: () -> Tool.Result?) -> Tool.Result? { PacemakerCluster.retrying(body) }
+    static func serviceRuns(_ records: String) -> [RecordingService.Run] { RecordingService.runs(records) }
 
     /// Whether the CIB (as `node` reads it) records d1 started on `where` and stopped elsewhere.
     static func cibSaysStarted(_ reader: Node, on whereName: String, id: Int) -> Bool {
@@ -163,22 +32,22 @@ import Glibc
             && op["transition-key"] != nil && op["op-digest"] != nil && op["exec-time"] != nil && op["last-rc-change"] != nil
     }
 
+    /// d1's history in `node`'s lrmd.
+    static func lrmdHistory(_ node: Node) async -> ResourceHistory? {
+        guard let c = try? await LRMClient.connect(root: node.root, timeout: .seconds(5)) else { return nil }
+        defer { Task { await c.close() } }
+        return try? await c.history(of: "d1")
+    }
+
     @Test func aDummyStartsOnceIsRecoveredAfterAFailureAndMovesWhenItsNodeStops() async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/lib/ocf/resource.d/heartbeat/Dummy") else {
             print("SKIPPED: aDummyStartsOnce...: resource-agents is not installed (no /usr/lib/ocf/resource.d/heartbeat/Dummy)")
             return
         }
-        let c = try CorosyncdProcessTests.freshCluster(start: [])
-        let nodes = c.all.map { Node(name: $0.name, root: $0.root) }
-        defer {
-            for n in nodes { n.cleanUp() }
-            c.tearDown()
-        }
-        for n in nodes { try n.start() }
-        let up = await Self.waitFor(90) { nodes.allSatisfy(\.started) }
-        try #require(up, "not every node started:\n\(Self.report(nodes))")
-        let formed = await Self.waitFor(60) { Self.formed(nodes) }
-        try #require(formed, "the nodes did not form one cluster: \(nodes.map { n in "\(n.name): dc \(n.query("/cib").first?["dc-uuid"] ?? "-") states \(n.query("/cib/status/node_state").map { "\($0["uname"] ?? "?")/\($0["in_ccm"] ?? "?")/\($0["crmd"] ?? "?")/\($0["join"] ?? "?")" })" })\n\(Self.report(nodes))")
+        let c = try PacemakerCluster()
+        defer { c.tearDown() }
+        let nodes = c.nodes
+        try await c.start()
 
         // The configuration, through node1's cibd (the DC's: a change through another node's
         // cibd can be refused with 103 when the DC's status writes keep getting in first; see
@@ -211,11 +80,11 @@ import Glibc
         }
         try #require(started, "d1 did not start on exactly one node:\n\(Self.report(nodes))")
         let first = nodes.firstIndex(where: \.runsDummy)!
-        let history = await nodes[first].lrmdHistory()
+        let history = await Self.lrmdHistory(nodes[first])
         let start = history?.operations.values.first { $0.key.action == .start }
         #expect(start?.exitCode == .success, "lrmd's history on \(nodes[first].name): \(String(describing: history))")
         for (i, n) in nodes.enumerated() where i != first {
-            let h = await n.lrmdHistory()
+            let h = await Self.lrmdHistory(n)
             #expect(h?.operations.values.contains { $0.key.action == .start } != true, "\(n.name)'s lrmd started d1 too")
         }
         // Every node's CIB says the same; the DC is recorded; saved scheduler inputs replay.
@@ -282,31 +151,16 @@ import Glibc
             print("SKIPPED: aLostNodeIsFenced...: resource-agents is not installed (no /usr/lib/ocf/resource.d/heartbeat/Dummy)")
             return
         }
-        let c = try CorosyncdProcessTests.freshCluster(start: [])
-        let nodes = c.all.map { Node(name: $0.name, root: $0.root) }
-        defer {
-            for n in nodes { n.cleanUp() }
-            c.tearDown()
-        }
-        for n in nodes { try n.start(daemons: "corosyncd,cibd,stonithd,lrmd,crmd") }
-        let up = await Self.waitFor(90) { nodes.allSatisfy(\.started) }
-        try #require(up, "not every node started:\n\(Self.report(nodes))")
-        let formed = await Self.waitFor(60) { Self.formed(nodes) }
-        try #require(formed, "the nodes did not form one cluster: \(nodes.map { n in "\(n.name): dc \(n.query("/cib").first?["dc-uuid"] ?? "-") states \(n.query("/cib/status/node_state").map { "\($0["uname"] ?? "?")/\($0["in_ccm"] ?? "?")/\($0["crmd"] ?? "?")/\($0["join"] ?? "?")" })" })\n\(Self.report(nodes))")
-        let roots = nodes.map { "\($0.name):\($0.root)" }.joined(separator: ";")
-        let device = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "resources", "--xml-text", """
-            <primitive id="fence" class="stonith" type="fence_swiftha"><instance_attributes id="fence-ia">\
-            <nvpair id="fence-roots" name="roots" value="\(roots)"/></instance_attributes></primitive>
-            """]) }
-        #expect(device?.status == 0, "cibadmin: \(device?.stderr ?? "")")
-        let rsc = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "resources", "--xml-text", """
+        let c = try PacemakerCluster()
+        defer { c.tearDown() }
+        let nodes = c.nodes
+        try await c.start(daemons: PacemakerCluster.allDaemons)
+        try c.create("resources", c.fenceDevice)
+        try c.create("resources", """
             <primitive id="d1" class="ocf" provider="heartbeat" type="Dummy"><operations>\
             <op id="d1-monitor-2s" name="monitor" interval="2s" timeout="20s"/></operations></primitive>
-            """]) }
-        #expect(rsc?.status == 0, "cibadmin: \(rsc?.stderr ?? "")")
-        let prefer = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "constraints", "--xml-text",
-            #"<rsc_location id="d1-prefers-node2" rsc="d1" node="node2" score="100"/>"#]) }
-        #expect(prefer?.status == 0, "cibadmin: \(prefer?.stderr ?? "")")
+            """)
+        try c.create("constraints", #"<rsc_location id="d1-prefers-node2" rsc="d1" node="node2" score="100"/>"#)
 
         let onNode2 = await Self.waitFor(60) {
             nodes.filter(\.runsDummy).map(\.name) == ["node2"] && Self.cibSaysStarted(nodes[0], on: "node2", id: 2)
@@ -388,85 +242,21 @@ import Glibc
         }
     }
 
-    /// The service of the power-cut test: ocf:heartbeat:anything, unchanged, runs this script
-    /// (through /usr/bin/env, which puts the node's SWIFTHA_ROOT back after the agent's `su -`,
-    /// so fence_swiftha finds it). Every 50 ms it appends "<root> <pid> <time>" to a file all
-    /// nodes share: each instance of the service says itself where and when it ran.
-    static let serviceScript = """
-        import os, sys, time
-        root = os.environ.get("SWIFTHA_ROOT", "?")
-        while True:
-            with open(sys.argv[1], "a") as f:
-                f.write("%s %d %.3f\\n" % (root, os.getpid(), time.time()))
-            time.sleep(0.05)
-
-        """
-
-    /// One run of the service: where (the node's root), its pid, its first and last record.
-    struct ServiceRun: Equatable, CustomStringConvertible {
-        var root: String
-        var pid: Int
-        var first: Double
-        var last: Double
-        var description: String { "\((root as NSString).lastPathComponent) pid \(pid) \(first)...\(last)" }
-    }
-
-    /// The service's runs, in the order they began.
-    static func serviceRuns(_ file: String) -> [ServiceRun] {
-        let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
-        var runs: [ServiceRun] = []
-        for line in text.split(separator: "\n") {
-            let f = line.split(separator: " ")
-            guard f.count == 3, let pid = Int(f[1]), let t = Double(f[2]) else { continue }
-            if let i = runs.firstIndex(where: { $0.root == String(f[0]) && $0.pid == pid }) {
-                runs[i].last = max(runs[i].last, t)
-            } else {
-                runs.append(ServiceRun(root: String(f[0]), pid: pid, first: t, last: t))
-            }
-        }
-        return runs.sorted { $0.first < $1.first }
-    }
-
     /// A power cut of the node that runs a real service (and is the DC): SIGKILL of every
     /// process carrying its SWIFTHA_ROOT. The survivors elect a DC, fence the node through
     /// stonithd (fence_swiftha), and start the service once, on one survivor; the service's own
     /// records show it never ran on two nodes at once.
     @Test func aPowerCutOfTheDCFencesItAndItsServiceRunsAgainOnceOnASurvivor() async throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/lib/ocf/resource.d/heartbeat/anything"),
-              FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else {
-            print("SKIPPED: aPowerCutOfTheDC...: needs resource-agents (ocf:heartbeat:anything) and /usr/bin/python3")
+        if let why = PacemakerCluster.serviceUnavailable {
+            print("SKIPPED: aPowerCutOfTheDC...: \(why)")
             return
         }
-        let c = try CorosyncdProcessTests.freshCluster(start: [])
-        let nodes = c.all.map { Node(name: $0.name, root: $0.root) }
-        defer {
-            for n in nodes { n.cleanUp() }
-            c.tearDown()
-        }
-        let script = c.scratch + "/service.py"
-        let records = c.scratch + "/service.records"
-        try Self.serviceScript.write(toFile: script, atomically: true, encoding: .utf8)
-        for n in nodes { try n.start(daemons: "corosyncd,cibd,stonithd,lrmd,crmd") }
-        let up = await Self.waitFor(90) { nodes.allSatisfy(\.started) }
-        try #require(up, "not every node started:\n\(Self.report(nodes))")
-        let formed = await Self.waitFor(60) { Self.formed(nodes) }
-        try #require(formed, "the nodes did not form one cluster: \(nodes.map { n in "\(n.name): dc \(n.query("/cib").first?["dc-uuid"] ?? "-") states \(n.query("/cib/status/node_state").map { "\($0["uname"] ?? "?")/\($0["in_ccm"] ?? "?")/\($0["crmd"] ?? "?")/\($0["join"] ?? "?")" })" })\n\(Self.report(nodes))")
-        let roots = nodes.map { "\($0.name):\($0.root)" }.joined(separator: ";")
-        let device = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "resources", "--xml-text", """
-            <primitive id="fence" class="stonith" type="fence_swiftha"><instance_attributes id="fence-ia">\
-            <nvpair id="fence-roots" name="roots" value="\(roots)"/></instance_attributes></primitive>
-            """]) }
-        #expect(device?.status == 0, "cibadmin: \(device?.stderr ?? "")")
-        let rsc = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "resources", "--xml-text", """
-            <primitive id="svc" class="ocf" provider="heartbeat" type="anything"><instance_attributes id="svc-ia">\
-            <nvpair id="svc-binfile" name="binfile" value="/usr/bin/env"/>\
-            <nvpair id="svc-cmdline" name="cmdline_options" value="SWIFTHA_ROOT=$SWIFTHA_ROOT /usr/bin/python3 \(script) \(records)"/>\
-            </instance_attributes><operations><op id="svc-monitor-2s" name="monitor" interval="2s" timeout="20s"/></operations></primitive>
-            """]) }
-        #expect(rsc?.status == 0, "cibadmin: \(rsc?.stderr ?? "")")
-        let prefer = Self.retrying { nodes[0].cibadmin(["--create", "--scope", "constraints", "--xml-text",
-            #"<rsc_location id="svc-prefers-node1" rsc="svc" node="node1" score="100"/>"#]) }
-        #expect(prefer?.status == 0, "cibadmin: \(prefer?.stderr ?? "")")
+        let c = try PacemakerCluster()
+        defer { c.tearDown() }
+        let nodes = c.nodes
+        let records = c.service.records
+        try await c.start(daemons: PacemakerCluster.allDaemons)
+        try c.configureFencedService(preferring: "node1")
 
         // The service runs on node1 (it may have started elsewhere first, before the location
         // constraint was in: then that run ended before this one began).

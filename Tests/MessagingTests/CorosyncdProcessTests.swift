@@ -95,80 +95,34 @@ final class CorosyncdNode: @unchecked Sendable {
     }
 }
 
-/// Three corosyncd on 127.0.0.1-3, each with its own root, one port chosen for this run.
+/// Three corosyncd on 127.0.0.1-3, each with its own root (TestSupport's TestClusterFiles:
+/// the files, and UDP ports reserved for this cluster alone).
 final class CorosyncdCluster: @unchecked Sendable {
-    let scratch: String
-    let port: Int
-    let key: AuthKey
+    let files: TestClusterFiles
     /// node1, node2, node3.
     let all: [CorosyncdNode]
 
     /// token 300 ms, token_coefficient 0: a crash is detected after about 300 + 360 ms.
-    static let token = 300
+    static let token = TestClusterFiles.token
 
-    /// Whether packets are sealed (false: crypto_cipher and crypto_hash none).
-    let secure: Bool
-
-    /// The totem timer lines of corosync.conf; empty: corosync's defaults.
-    let timers: String
-
-    /// 1, or 2 for knet with ring1_addr on 127.0.1.x (port + 1).
-    let links: Int
-
-    init(port: Int, secure: Bool = true, links: Int = 1,
-         timers: String = "token: \(CorosyncdCluster.token)\n    token_coefficient: 0") throws {
-        self.secure = secure
-        self.links = links
-        self.timers = timers
-        let dir = scratchDirectory("corosyncd")
-        scratch = dir
-        self.port = port
-        key = try AuthKey.generate()
-        all = (1...3).map { CorosyncdNode(name: "node\($0)", nodeID: $0, root: "\(dir)/node\($0)") }
-        for n in all {
-            try FileManager.default.createDirectory(atPath: "\(n.root)/etc/corosync", withIntermediateDirectories: true)
-            try config.write(toFile: "\(n.root)/etc/corosync/corosync.conf", atomically: true, encoding: .utf8)
-            try key.write(to: "\(n.root)/etc/corosync/authkey")
-        }
+    init(secure: Bool = true, links: Int = 1, timers: String = TestClusterFiles.defaultTimers) throws {
+        let files = try TestClusterFiles(label: "corosyncd", secure: secure, links: links, timers: timers)
+        self.files = files
+        all = (1...3).map { CorosyncdNode(name: "node\($0)", nodeID: $0, root: files.root($0)) }
     }
+
+    var scratch: String { files.scratch }
+    var port: Int { files.port }
+    var key: AuthKey { files.key }
+    var config: String { files.config }
 
     subscript(_ i: Int) -> CorosyncdNode { all[i - 1] }
 
-    var config: String {
-        var text = """
-        totem {
-            version: 2
-            cluster_name: swiftha-test
-            transport: knet
-            \(timers)
-            \(secure ? "" : "crypto_cipher: none\n    crypto_hash: none")
-            interface {
-                linknumber: 0
-                mcastport: \(port)
-            }
-            \(links > 1 ? "interface {\n        linknumber: 1\n        mcastport: \(port + 1)\n    }" : "")
-        }
-        quorum {
-            provider: corosync_votequorum
-        }
-        logging {
-            to_stderr: yes
-        }
-        nodelist {
-
-        """
-        for i in 1...3 {
-            let ring1 = links > 1 ? "        ring1_addr: 127.0.1.\(i)\n" : ""
-            text += "    node {\n        ring0_addr: 127.0.0.\(i)\n\(ring1)        name: node\(i)\n        nodeid: \(i)\n    }\n"
-        }
-        return text + "}\n"
-    }
-
-    /// Stops every process this test started that still runs (SIGKILL, by PID) and removes the
-    /// scratch directory.
+    /// Stops every process this test started that still runs (SIGKILL, by PID), gives the
+    /// ports back and removes the scratch directory.
     func tearDown() {
         for n in all { n.killHard() }
-        try? FileManager.default.removeItem(atPath: scratch)
+        files.tearDown()
     }
 
     /// Polls `condition` every 50 ms until it holds or `seconds` pass; returns how long it took.
@@ -197,11 +151,11 @@ extension CorosyncdCluster {
 @Suite(.serialized) struct CorosyncdProcessTests {
     static func freshCluster(secure: Bool = true, links: Int = 1, timers: String? = nil, start: [Int] = [1, 2, 3],
                              prepare: (CorosyncdCluster) throws -> Void = { _ in }) throws -> CorosyncdCluster {
-        var rng = SystemRandomNumberGenerator()
+        // The ports are reserved for this cluster (TestPorts); a daemon outside the tests
+        // may still take one between the check and the bind: then another is tried.
         for _ in 0..<5 {
-            let port = Int.random(in: 20_000..<60_000, using: &rng)
-            let cluster = try timers.map { try CorosyncdCluster(port: port, secure: secure, links: links, timers: $0) }
-                ?? CorosyncdCluster(port: port, secure: secure, links: links)
+            let cluster = try timers.map { try CorosyncdCluster(secure: secure, links: links, timers: $0) }
+                ?? CorosyncdCluster(secure: secure, links: links)
             try prepare(cluster)
             if try cluster.start(start) { return cluster }
             let why = cluster.all.map(\.log).joined(separator: "\n")

@@ -307,7 +307,10 @@ import Glibc
         let early = try crm(1, ["cluster", "start"])
         #expect(early.status == 1)
         #expect(early.stderr.contains("\(roots[0])/etc/corosync/corosync.conf does not exist"), "\(early.stderr)")
-        let port = 20000 + Int((getpid() + 7919) % 20000)
+        // A port of its own, reserved while the test runs (no other test cluster takes it).
+        let ports = try TestPorts.reserve(addresses: (1...3).map { "127.0.0.\($0)" })
+        defer { ports.release() }
+        let port = ports.port
         let conf = """
         totem {
             version: 2

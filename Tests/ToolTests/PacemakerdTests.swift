@@ -139,7 +139,10 @@ import TestSupport
     @Test func runsTheRealCorosyncdAndLrmd() throws {
         let root = scratchDirectory("pacemakerd-real")
         try FileManager.default.createDirectory(atPath: root + "/etc/corosync", withIntermediateDirectories: true)
-        let port = 20000 + Int(getpid() % 20000)
+        // A port of its own, reserved while the test runs (no other test cluster takes it).
+        let ports = try TestPorts.reserve(addresses: ["127.0.0.1"])
+        defer { ports.release() }
+        let port = ports.port
         try """
         totem {
             version: 2
