@@ -1,5 +1,6 @@
 import CIB
 import Foundation
+import LRM
 import Stonith
 import Testing
 import TestSupport
@@ -33,12 +34,17 @@ extension ControllerProcessTests {
     }
 
     /// SIGKILL of each daemon alone on the node that runs a real service (node2; node1 is the
-    /// DC), one after the other, with what Pacemaker does for each (its CTS component-failure
-    /// tests): stonithd (pacemaker-fenced) is started again by pacemakerd and nothing else
-    /// happens: the service keeps running where it was. lrmd, cibd, crmd (execd, based,
-    /// controld) and corosyncd: the node's controller is lost to the cluster, so the DC fences
-    /// the node (a power-off here: pacemakerd goes too) and runs the service again, once, on a
-    /// survivor; the node is then started again, rejoins, and the service moves back to it. The
+    /// DC), one after the other. Pacemaker's CTS component-failure patterns (cts/lab/patterns.py
+    /// of Pacemaker 2.1.5) expect for pacemaker-fenced: respawned, the controller reconnects;
+    /// for pacemaker-execd: the controller loses its executor, exits, and pacemakerd respawns
+    /// both, the node not fenced (the new controller's probes find the resources running).
+    /// Here: stonithd is started again by pacemakerd and nothing else happens. lrmd is started
+    /// again and crmd (not restarted) connects to it and has the node probed again: the service
+    /// keeps running, same process, the node is not fenced, and the service's monitor runs
+    /// again (its process killed afterwards, the service is recovered on node2). cibd, crmd and
+    /// corosyncd: the node's controller is lost to the cluster, so the DC fences the node (a
+    /// power-off here: pacemakerd goes too) and runs the service again, once, on a survivor;
+    /// the node is then started again, rejoins, and the service moves back to it. The
     /// service's own records show it never ran on two nodes at once.
     @Test func eachDaemonKilledAloneIsRestartedOrItsNodeFencedAndTheServiceNeverRunsTwice() async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/lib/ocf/resource.d/heartbeat/anything"),
@@ -104,6 +110,10 @@ extension ControllerProcessTests {
                 #expect(!target.hasExited && Self.formed(nodes))
                 continue
             }
+            if daemon == "lrmd" {
+                try await Self.lrmdKilled(old: old[0], target: target, nodes: nodes, records: records, before: before, fencedBefore: fencedBefore)
+                continue
+            }
             // node2 is fenced, and svc runs again once, on a survivor.
             let recovered = await Self.waitFor(60) {
                 Self.serviceRuns(records).count == before.count + 1 && Self.serviceRunsOnceNow(records)
@@ -125,5 +135,39 @@ extension ControllerProcessTests {
         for (a, b) in zip(runs, runs.dropFirst()) {
             #expect(a.last < b.first, "svc ran on two nodes at once: \(a) and \(b)")
         }
+    }
+
+    /// lrmd of node2 was killed: started again, crmd stays and reconnects, the node is probed
+    /// again, svc keeps running (same process), its monitor is set up again, nobody is fenced.
+    static func lrmdKilled(old: Int32, target: Node, nodes: [Node], records: String, before: [ServiceRun], fencedBefore: Int) async throws {
+        let crmd = pids(of: "crmd", on: target)
+        let back = await waitFor(60) {
+            let now = pids(of: "lrmd", on: target)
+            return now.count == 1 && now[0] != old
+        }
+        #expect(back, "lrmd on node2 was not started again:\n\(report(nodes))")
+        // The new lrmd runs svc's monitor again (after the probe found svc running).
+        let monitored = await waitFor(60) {
+            guard let lrmd = try? await LRMClient.connect(root: target.root, timeout: .seconds(5)) else { return false }
+            defer { Task { await lrmd.close() } }
+            guard let h = try? await lrmd.history(of: "svc") else { return false }
+            return h.operations.values.contains { $0.key.action == .monitor && $0.key.interval == .seconds(2) && $0.exitCode.rawValue == 0 }
+        }
+        #expect(monitored, "svc's monitor is not running in node2's new lrmd:\n\(report(nodes))")
+        #expect(pids(of: "crmd", on: target) == crmd, "crmd on node2 was restarted (it should have reconnected to the new lrmd)")
+        let after = serviceRuns(records)
+        #expect(after.count == before.count && after.last?.pid == before.last?.pid && serviceRunsOnceNow(records),
+                "after lrmd was killed on node2, svc ran: \(after) (before: \(before))\n\(report(nodes))")
+        #expect(await fencings(of: "node2", nodes) == fencedBefore, "node2 was fenced after only its lrmd was killed")
+        #expect(!target.hasExited && formed(nodes))
+        // The monitor works: svc's process killed, it is found dead and started again on node2.
+        guard let pid = after.last?.pid, after.last?.root == target.root else { return }
+        kill(Int32(pid), SIGKILL)
+        let recovered = await waitFor(60) {
+            let runs = serviceRuns(records)
+            return runs.count == before.count + 1 && runs.last?.root == target.root && serviceRunsOnceNow(records)
+        }
+        #expect(recovered, "svc killed on node2 after lrmd's restart was not recovered there: \(serviceRuns(records))\n\(report(nodes))")
+        #expect(await fencings(of: "node2", nodes) == fencedBefore, "node2 was fenced after its service failed once")
     }
 }

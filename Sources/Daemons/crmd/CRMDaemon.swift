@@ -31,7 +31,10 @@ struct CRMDaemonCommand: AsyncParsableCommand {
             the scheduler on every relevant change (saving each input as \
             <root>/var/lib/pacemaker/pengine/pe-input-N.xml, which crm_simulate -x replays) and \
             executes the transition graph: each action goes to its node's crmd, which runs it \
-            through its lrmd; results are recorded in the status. Sends READY=1 to NOTIFY_SOCKET \
+            through its lrmd; results are recorded in the status. If lrmd dies, crmd waits up to \
+            --connect-timeout for pacemakerd to start it again, connects to the new one and has \
+            the DC probe the node (resources still running stay where they are, and get their \
+            monitors back); if it does not come back, crmd exits. Sends READY=1 to NOTIFY_SOCKET \
             once joined. SIGTERM or SIGINT: asks the DC to move the node's resources away, then \
             leaves the group and exits 0.
             """)
@@ -42,7 +45,7 @@ struct CRMDaemonCommand: AsyncParsableCommand {
     @Option(help: "The node's name (default: $SWIFTHA_NODE, else its name in corosync.conf's nodelist).")
     var node: String?
 
-    @Option(name: .customLong("connect-timeout"), help: "Seconds to wait for corosyncd, cibd and lrmd at start.")
+    @Option(name: .customLong("connect-timeout"), help: "Seconds to wait for corosyncd, cibd and lrmd at start, and for lrmd again when it was restarted.")
     var connectTimeout: Double = 60
 
     @Option(name: .customLong("shutdown-timeout"), help: "Seconds to wait at SIGTERM for the DC to move this node's resources away.")
@@ -124,7 +127,6 @@ struct CRMDaemonCommand: AsyncParsableCommand {
             throw ExitCode(CRMExit.unavailable.rawValue)
         }
         let changes = try await cib.notifications()
-        let results = lrmd.results()
         let group: CPGHandle
         do {
             group = try await corosync.join("crmd")
@@ -139,7 +141,9 @@ struct CRMDaemonCommand: AsyncParsableCommand {
             env: env, local: ControllerMember(nodeID: corosync.nodeID, name: localName), names: names,
             cib: cib, lrmd: lrmd, group: group, sink: sink, logger: logger,
             shutdownTimeout: .milliseconds(Int64(shutdownTimeout * 1000)), fencer: StonithdFencer(root: env.root),
-            quorum: initialQuorum.map { $0.quorate || !$0.providerConfigured })
+            quorum: initialQuorum.map { $0.quorate || !$0.providerConfigured },
+            reconnectTimeout: .milliseconds(Int64(connectTimeout * 1000)))
+        shell.watchResults()
         if initialQuorum == nil {
             logger.warning("cannot ask corosyncd for the quorum yet: assuming none (nothing is started or fenced) and asking again every second")
         }
@@ -166,11 +170,6 @@ struct CRMDaemonCommand: AsyncParsableCommand {
                     }
                 }
                 sink.yield(.lost("the connection to cibd ended"))
-                return nil
-            }
-            tasks.addTask {
-                for await r in results { sink.yield(.lrm(r)) }
-                sink.yield(.lost("the connection to lrmd ended"))
                 return nil
             }
             tasks.addTask {
@@ -209,7 +208,7 @@ struct CRMDaemonCommand: AsyncParsableCommand {
         // Only a node whose resources were moved away leaves on purpose; otherwise closing the
         // connection makes the others see this controller lost.
         if end == "exit" { try? await group.leave() }
-        await lrmd.close()
+        await shell.lrmd.close()
         await cib.close()
         await corosync.close()
         if end == "exit" || end == "exit-unclean" {

@@ -28,6 +28,8 @@ enum ShellEvent: Sendable {
     case localResult(ActionResult)
     case signal(Int32)
     case lost(String)
+    /// The connection to lrmd ended (`generation`: which connection, see `watchResults`).
+    case lrmdLost(generation: Int)
     /// A record (a result, a fencing) could not be written to the CIB.
     case recordFailed(String)
 }
@@ -39,7 +41,15 @@ final class ControllerShell: @unchecked Sendable {
     var core: ControllerCore
     var names: [UInt32: String]
     let cib: CIBClient
-    let lrmd: LRMClient
+    /// The connection to this node's lrmd; replaced when lrmd is restarted (`reconnectLRM`).
+    var lrmd: LRMClient
+    /// Counts the connections to lrmd: an end reported for an older one is not news.
+    var lrmdGeneration = 0
+    /// How long to wait for a restarted lrmd before giving up (and exiting: the DC then sees
+    /// this controller lost, and the node is fenced).
+    let reconnectTimeout: Duration
+    /// Why the loop must end (a connection that could not be made again).
+    var lostReason: String?
     let group: CPGHandle
     let sink: AsyncStream<ShellEvent>.Continuation
     let logger: Logger
@@ -76,8 +86,9 @@ final class ControllerShell: @unchecked Sendable {
 
     init(env: NodeEnvironment, local: ControllerMember, names: [UInt32: String], cib: CIBClient, lrmd: LRMClient,
          group: CPGHandle, sink: AsyncStream<ShellEvent>.Continuation, logger: Logger, shutdownTimeout: Duration,
-         fencer: (any NodeFencer)? = nil, quorum: Bool?) {
+         fencer: (any NodeFencer)? = nil, quorum: Bool?, reconnectTimeout: Duration = .seconds(60)) {
         self.env = env
+        self.reconnectTimeout = reconnectTimeout
         core = ControllerCore(local: local, uuid: UUID().uuidString.lowercased(), quorum: quorum)
         quorate = quorum ?? false
         core.shutdownEscalation = shutdownTimeout
@@ -107,6 +118,7 @@ final class ControllerShell: @unchecked Sendable {
             default:
                 await handle(event)
             }
+            if let why = lostReason { return why }
             if exiting { return cleanExit ? "exit" : "exit-unclean" }
         }
         return "the event stream ended"
@@ -188,6 +200,9 @@ final class ControllerShell: @unchecked Sendable {
             await perform(core.onShutdownRequested(resourcesActive: active))
         case .recordFailed(let what):
             await perform(core.onRecordFailed(what))
+        case .lrmdLost(let generation):
+            guard generation == lrmdGeneration else { return }
+            await reconnectLRM()
         case .lost:
             break
         }
@@ -204,6 +219,59 @@ final class ControllerShell: @unchecked Sendable {
 
     func member(_ id: UInt32) -> ControllerMember {
         ControllerMember(nodeID: id, name: names[id] ?? "node\(id)")
+    }
+
+    // MARK: The connection to lrmd
+
+    /// Forwards the results of the current lrmd connection to the loop; its end comes as
+    /// `.lrmdLost` with this connection's generation.
+    func watchResults() {
+        let generation = lrmdGeneration
+        let results = lrmd.results()
+        let sink = self.sink
+        Task {
+            for await r in results { sink.yield(.lrm(r)) }
+            sink.yield(.lrmdLost(generation: generation))
+        }
+    }
+
+    /// lrmd went away (killed: pacemakerd starts it again). The resources it started keep
+    /// running (their processes are not lrmd's), so instead of exiting (which the DC would see
+    /// as this controller lost, and fence the node) the controller waits, up to
+    /// `reconnectTimeout`, for the new lrmd, connects to it and has the DC read this
+    /// node's history again: the scheduler probes the node's resources, finds those that still
+    /// run, and sets up their recurring monitors again. The loop waits meanwhile, so that no
+    /// action is sent to a dead lrmd; the actions the old one was running report a failure
+    /// (their own tasks see the connection end). If lrmd does not come back in time, the
+    /// controller exits: its node is then fenced, as before.
+    func reconnectLRM() async {
+        logger.error("lost the connection to lrmd; waiting up to \(reconnectTimeout) for it to be started again")
+        let root = env.root
+        let fresh: LRMClient
+        do {
+            fresh = try await CRMDaemonCommand.retry(until: ContinuousClock.now + reconnectTimeout) {
+                try await LRMClient.connect(root: root, timeout: .seconds(5))
+            }
+        } catch {
+            lostReason = "the connection to lrmd ended and lrmd could not be reached again within \(reconnectTimeout): \(error)"
+            return
+        }
+        let old = lrmd
+        lrmd = fresh
+        lrmdGeneration += 1
+        await old.close()
+        watchResults()
+        // A new lrmd starts with no history and its own call ids: what was known of the old
+        // one's operations is dropped (the same lrmd, reached again, still has them).
+        let histories = (try? await fresh.histories()) ?? []
+        if histories.isEmpty {
+            recurring = [:]
+            early = [:]
+            keysByCallID = [:]
+        }
+        logger.notice("connected to lrmd again (\(histories.isEmpty ? "a new lrmd, with no history" : "its history kept"))")
+        await adoptRecurring()
+        await perform(core.onExecutorRestarted())
     }
 
     // MARK: Local operations
