@@ -38,10 +38,14 @@ extension ControllerProcessTests {
     /// of Pacemaker 2.1.5) expect for pacemaker-fenced: respawned, the controller reconnects;
     /// for pacemaker-execd: the controller loses its executor, exits, and pacemakerd respawns
     /// both, the node not fenced (the new controller's probes find the resources running).
-    /// Here: stonithd is started again by pacemakerd and nothing else happens. lrmd is started
+    /// for pacemaker-based: the controller loses the CIB manager, exits, and is respawned with
+    /// it (and the fencer and attrd).
+    /// Here: stonithd is started again by pacemakerd and nothing else happens; so is cibd, which
+    /// syncs its copy from its peers while crmd (not restarted) waits for it and connects to it
+    /// again: the service keeps running, same process, the node is not fenced. lrmd is started
     /// again and crmd (not restarted) connects to it and has the node probed again: the service
     /// keeps running, same process, the node is not fenced, and the service's monitor runs
-    /// again (its process killed afterwards, the service is recovered on node2). cibd, crmd and
+    /// again (its process killed afterwards, the service is recovered on node2). crmd and
     /// corosyncd: the node's controller is lost to the cluster, so the DC fences the node (a
     /// power-off here: pacemakerd goes too) and runs the service again, once, on a survivor;
     /// the node is then started again, rejoins, and the service moves back to it. The
@@ -95,18 +99,25 @@ extension ControllerProcessTests {
             let old = Self.pids(of: daemon, on: target)
             try #require(old.count == 1, "node2 runs \(old.count) \(daemon) processes")
             kill(old[0], SIGKILL)
-            if daemon == "stonithd" {
-                // Started again by pacemakerd; nothing else changes.
+            if daemon == "stonithd" || daemon == "cibd" {
+                // Started again by pacemakerd; nothing else changes (crmd reconnects to cibd).
+                let crmd = Self.pids(of: "crmd", on: target)
                 let back = await Self.waitFor(60) {
                     let now = Self.pids(of: daemon, on: target)
                     return now.count == 1 && now[0] != old[0]
                 }
-                #expect(back, "stonithd on node2 was not started again:\n\(Self.report(nodes))")
+                #expect(back, "\(daemon) on node2 was not started again:\n\(Self.report(nodes))")
+                if daemon == "cibd" {
+                    // crmd waits for the new cibd to have synced its copy, and connects to it.
+                    let reconnected = await Self.waitFor(60) { target.log.contains("connected to cibd again") }
+                    #expect(reconnected, "crmd on node2 did not connect to its new cibd:\n\(Self.report(nodes))")
+                }
                 try await Task.sleep(for: .seconds(4))
+                #expect(Self.pids(of: "crmd", on: target) == crmd, "crmd on node2 was restarted after its \(daemon) was killed")
                 let after = Self.serviceRuns(records)
                 #expect(after == before.dropLast() + [after.last!] && after.count == before.count && Self.serviceRunsOnceNow(records),
-                        "after stonithd was killed on node2, svc ran: \(after) (before: \(before))\n\(Self.report(nodes))")
-                #expect(await Self.fencings(of: "node2", nodes) == fencedBefore, "node2 was fenced after only its stonithd was killed")
+                        "after \(daemon) was killed on node2, svc ran: \(after) (before: \(before))\n\(Self.report(nodes))")
+                #expect(await Self.fencings(of: "node2", nodes) == fencedBefore, "node2 was fenced after only its \(daemon) was killed")
                 #expect(!target.hasExited && Self.formed(nodes))
                 continue
             }

@@ -34,7 +34,10 @@ struct CRMDaemonCommand: AsyncParsableCommand {
             through its lrmd; results are recorded in the status. If lrmd dies, crmd waits up to \
             --connect-timeout for pacemakerd to start it again, connects to the new one and has \
             the DC probe the node (resources still running stay where they are, and get their \
-            monitors back); if it does not come back, crmd exits. Sends READY=1 to NOTIFY_SOCKET \
+            monitors back); if it does not come back, crmd exits. If cibd dies, crmd waits as \
+            long for the new one to have synced its copy from its peers, connects to it and (as \
+            DC) records every member's history again; if it does not come back, crmd exits. \
+            Sends READY=1 to NOTIFY_SOCKET \
             once joined. SIGTERM or SIGINT: asks the DC to move the node's resources away, then \
             leaves the group and exits 0.
             """)
@@ -45,7 +48,7 @@ struct CRMDaemonCommand: AsyncParsableCommand {
     @Option(help: "The node's name (default: $SWIFTHA_NODE, else its name in corosync.conf's nodelist).")
     var node: String?
 
-    @Option(name: .customLong("connect-timeout"), help: "Seconds to wait for corosyncd, cibd and lrmd at start, and for lrmd again when it was restarted.")
+    @Option(name: .customLong("connect-timeout"), help: "Seconds to wait for corosyncd, cibd and lrmd at start, and for lrmd or a synced cibd again when it was restarted.")
     var connectTimeout: Double = 60
 
     @Option(name: .customLong("shutdown-timeout"), help: "Seconds to wait at SIGTERM for the DC to move this node's resources away.")
@@ -126,7 +129,6 @@ struct CRMDaemonCommand: AsyncParsableCommand {
             await corosync.close()
             throw ExitCode(CRMExit.unavailable.rawValue)
         }
-        let changes = try await cib.notifications()
         let group: CPGHandle
         do {
             group = try await corosync.join("crmd")
@@ -144,6 +146,7 @@ struct CRMDaemonCommand: AsyncParsableCommand {
             quorum: initialQuorum.map { $0.quorate || !$0.providerConfigured },
             reconnectTimeout: .milliseconds(Int64(connectTimeout * 1000)))
         shell.watchResults()
+        try await shell.watchCIB()
         if initialQuorum == nil {
             logger.warning("cannot ask corosyncd for the quorum yet: assuming none (nothing is started or fenced) and asking again every second")
         }
@@ -160,16 +163,6 @@ struct CRMDaemonCommand: AsyncParsableCommand {
             tasks.addTask {
                 for await e in group.events { sink.yield(.cpg(e)) }
                 sink.yield(.lost("the connection to corosyncd ended"))
-                return nil
-            }
-            tasks.addTask {
-                for await n in changes {
-                    switch n {
-                    case .changed(let p): sink.yield(.cibChanged(p))
-                    case .replaced(let p, let from): sink.yield(.cibReplaced(p, from: from))
-                    }
-                }
-                sink.yield(.lost("the connection to cibd ended"))
                 return nil
             }
             tasks.addTask {
@@ -209,7 +202,7 @@ struct CRMDaemonCommand: AsyncParsableCommand {
         // connection makes the others see this controller lost.
         if end == "exit" { try? await group.leave() }
         await shell.lrmd.close()
-        await cib.close()
+        await shell.cib.close()
         await corosync.close()
         if end == "exit" || end == "exit-unclean" {
             logger.info("crmd stopped\(end == "exit" ? "" : " without the DC's leave: the cluster sees this node's controller lost")")

@@ -5,6 +5,7 @@ import Controller
 import Foundation
 import HASupport
 import LRM
+import LocalIPC
 import Logging
 import Messaging
 import PolicyEngine
@@ -30,6 +31,8 @@ enum ShellEvent: Sendable {
     case lost(String)
     /// The connection to lrmd ended (`generation`: which connection, see `watchResults`).
     case lrmdLost(generation: Int)
+    /// The connection to cibd ended (`generation`: which connection, see `watchCIB`).
+    case cibdLost(generation: Int)
     /// A record (a result, a fencing) could not be written to the CIB.
     case recordFailed(String)
 }
@@ -40,13 +43,15 @@ final class ControllerShell: @unchecked Sendable {
     let env: NodeEnvironment
     var core: ControllerCore
     var names: [UInt32: String]
-    let cib: CIBClient
+    /// The connection to this node's cibd; replaced when cibd is restarted (`reconnectCIB`).
+    var cib: CIBClient
+    var cibGeneration = 0
     /// The connection to this node's lrmd; replaced when lrmd is restarted (`reconnectLRM`).
     var lrmd: LRMClient
     /// Counts the connections to lrmd: an end reported for an older one is not news.
     var lrmdGeneration = 0
-    /// How long to wait for a restarted lrmd before giving up (and exiting: the DC then sees
-    /// this controller lost, and the node is fenced).
+    /// How long to wait for a restarted lrmd, or a restarted cibd to be synced, before giving
+    /// up (and exiting: the DC then sees this controller lost, and the node is fenced).
     let reconnectTimeout: Duration
     /// Why the loop must end (a connection that could not be made again).
     var lostReason: String?
@@ -203,6 +208,9 @@ final class ControllerShell: @unchecked Sendable {
         case .lrmdLost(let generation):
             guard generation == lrmdGeneration else { return }
             await reconnectLRM()
+        case .cibdLost(let generation):
+            guard generation == cibGeneration else { return }
+            await reconnectCIB()
         case .lost:
             break
         }
@@ -272,6 +280,67 @@ final class ControllerShell: @unchecked Sendable {
         logger.notice("connected to lrmd again (\(histories.isEmpty ? "a new lrmd, with no history" : "its history kept"))")
         await adoptRecurring()
         await perform(core.onExecutorRestarted())
+    }
+
+    // MARK: The connection to cibd
+
+    /// Subscribes to the current cibd connection's notifications and forwards them to the
+    /// loop; their end comes as `.cibdLost` with this connection's generation.
+    func watchCIB() async throws {
+        let generation = cibGeneration
+        let changes = try await cib.notifications()
+        let sink = self.sink
+        Task {
+            for await n in changes {
+                switch n {
+                case .changed(let p): sink.yield(.cibChanged(p))
+                case .replaced(let p, let from): sink.yield(.cibReplaced(p, from: from))
+                }
+            }
+            sink.yield(.cibdLost(generation: generation))
+        }
+    }
+
+    /// cibd went away (killed: pacemakerd starts it again, and the new one syncs its copy from
+    /// the other members'). Pacemaker's controller exits here (and its node is usually fenced);
+    /// this one waits, up to `reconnectTimeout`, for the new cibd to be synced, connects to
+    /// it, and, when DC, has every member's history read and recorded again (a write in flight
+    /// when cibd died may be lost) before the scheduler runs. Nothing is decided meanwhile:
+    /// the loop waits. The node's resources are not touched: where they run is what the
+    /// executors say, not the CIB. If cibd is not back and synced in time, the controller
+    /// exits and its node is fenced, as before.
+    func reconnectCIB() async {
+        logger.error("lost the connection to cibd; waiting up to \(reconnectTimeout) for it to be started again and synced with its peers")
+        let root = env.root
+        let fresh: CIBClient
+        do {
+            fresh = try await CRMDaemonCommand.retry(until: ContinuousClock.now + reconnectTimeout) {
+                let c = try await CIBClient.connect(root: root, timeout: .seconds(5))
+                guard try await c.status().synced else {
+                    await c.close()
+                    throw IPCError.cannotConnect(service: "cibd", path: CIBAPI.socketPath(root: root), reason: "its copy is not synced yet")
+                }
+                return c
+            }
+        } catch {
+            lostReason = "the connection to cibd ended and cibd was not back and synced within \(reconnectTimeout): \(error)"
+            return
+        }
+        let old = cib
+        cib = fresh
+        cibGeneration += 1
+        await old.close()
+        do {
+            try await watchCIB()
+        } catch {
+            lostReason = "cannot subscribe to the restarted cibd's changes: \(error)"
+            return
+        }
+        ownVersions.removeAll()
+        replacementsAtJoin = nil
+        joinBaselineTaken = false
+        logger.notice("connected to cibd again (its copy synced)")
+        await perform(core.onCIBReplaced("this node's cibd was restarted and synced its copy from its peers"))
     }
 
     // MARK: Local operations
