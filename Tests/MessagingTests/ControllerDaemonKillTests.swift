@@ -48,7 +48,8 @@ extension ControllerProcessTests {
     /// again (its process killed afterwards, the service is recovered on node2). crmd and
     /// corosyncd: the node's controller is lost to the cluster, so the DC fences the node (a
     /// power-off here: pacemakerd goes too) and runs the service again, once, on a survivor;
-    /// the node is then started again, rejoins, and the service moves back to it. The
+    /// the node is then started again, rejoins, and the service moves back to it. The DC's own
+    /// cibd and lrmd are killed too (between node2's cibd and crmd): the same as on node2. The
     /// service's own records show it never ran on two nodes at once.
     @Test func eachDaemonKilledAloneIsRestartedOrItsNodeFencedAndTheServiceNeverRunsTwice() async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/lib/ocf/resource.d/heartbeat/anything"),
@@ -89,13 +90,17 @@ extension ControllerProcessTests {
         #expect(prefer?.status == 0, "cibadmin: \(prefer?.stderr ?? "")")
         let target = nodes[1]
 
-        for daemon in ["stonithd", "lrmd", "cibd", "crmd", "corosyncd"] {
+        for daemon in ["stonithd", "lrmd", "cibd", "dc-cibd", "dc-lrmd", "crmd", "corosyncd"] {
             let onTarget = await Self.waitFor(60) {
                 Self.serviceRunsOnceNow(records) && Self.serviceRuns(records).last?.root == target.root && Self.formed(nodes)
             }
             try #require(onTarget, "before killing \(daemon): svc does not run on node2 alone: \(Self.serviceRuns(records))\n\(Self.report(nodes))")
             let before = Self.serviceRuns(records)
             let fencedBefore = await Self.fencings(of: "node2", nodes)
+            if daemon.hasPrefix("dc-") {
+                try await Self.dcDaemonKilled(String(daemon.dropFirst(3)), dc: nodes[0], nodes: nodes, records: records, before: before)
+                continue
+            }
             let old = Self.pids(of: daemon, on: target)
             try #require(old.count == 1, "node2 runs \(old.count) \(daemon) processes")
             kill(old[0], SIGKILL)
@@ -180,5 +185,40 @@ extension ControllerProcessTests {
         }
         #expect(recovered, "svc killed on node2 after lrmd's restart was not recovered there: \(serviceRuns(records))\n\(report(nodes))")
         #expect(await fencings(of: "node2", nodes) == fencedBefore, "node2 was fenced after its service failed once")
+    }
+
+    /// The DC's (node1's) cibd or lrmd was killed: started again; its crmd, still the DC,
+    /// connects to the new one (cibd: once synced from its peers; lrmd: and has its own node
+    /// probed again, svc found not running there); nobody is fenced, svc (on node2) untouched.
+    static func dcDaemonKilled(_ daemon: String, dc: Node, nodes: [Node], records: String, before: [ServiceRun]) async throws {
+        let fencedBefore = await fencings(of: dc.name, nodes)
+        let old = pids(of: daemon, on: dc)
+        try #require(old.count == 1, "node1 runs \(old.count) \(daemon) processes")
+        let crmd = pids(of: "crmd", on: dc)
+        let reconnects = dc.log.components(separatedBy: "connected to \(daemon) again").count
+        kill(old[0], SIGKILL)
+        let back = await waitFor(60) {
+            let now = pids(of: daemon, on: dc)
+            return now.count == 1 && now[0] != old[0]
+        }
+        #expect(back, "\(daemon) on node1 (the DC) was not started again:\n\(report(nodes))")
+        let reconnected = await waitFor(60) { dc.log.components(separatedBy: "connected to \(daemon) again").count > reconnects }
+        #expect(reconnected, "crmd on node1 (the DC) did not connect to its new \(daemon):\n\(report(nodes))")
+        if daemon == "lrmd" {
+            let probed = await waitFor(60) {
+                guard let lrmd = try? await LRMClient.connect(root: dc.root, timeout: .seconds(5)) else { return false }
+                defer { Task { await lrmd.close() } }
+                guard let h = try? await lrmd.history(of: "svc") else { return false }
+                return h.operations.values.contains { $0.key.action == .monitor && $0.key.interval == .zero && $0.exitCode.rawValue == 7 }
+            }
+            #expect(probed, "node1's new lrmd did not probe svc:\n\(report(nodes))")
+        }
+        try await Task.sleep(for: .seconds(3))
+        #expect(pids(of: "crmd", on: dc) == crmd, "crmd on node1 (the DC) was restarted after its \(daemon) was killed")
+        let after = serviceRuns(records)
+        #expect(after.count == before.count && after.last?.pid == before.last?.pid && serviceRunsOnceNow(records),
+                "after the DC's \(daemon) was killed, svc ran: \(after) (before: \(before))\n\(report(nodes))")
+        #expect(await fencings(of: dc.name, nodes) == fencedBefore, "node1 was fenced after only its \(daemon) was killed")
+        #expect(!dc.hasExited && formed(nodes))
     }
 }
