@@ -326,7 +326,29 @@ public struct ControllerCore: Sendable {
         case .shutdownRequest(let nodeID, let node):
             guard isDC else { return [] }
             return [.recordShutdownRequest(nodeID: nodeID, node: node)] + requestSchedule("\(node) is shutting down")
+        case .executorRestarted(_, let node):
+            guard isDC, election.members.contains(sender) else { return [] }
+            // As after a controller restart in Pacemaker: the node's history is read again
+            // (now empty: its `lrm` is rewritten so), and the scheduler, knowing nothing of what
+            // runs there, probes it before it starts anything anywhere; what still runs is
+            // found running and kept where it is, and its recurring monitors are set up again.
+            var out: [Directive] = [.note("\(node)'s executor was restarted: reading every member's history again")]
+            out += join.start(members: election.members).flatMap { handleJoin($0) }
+            out += abortTransition("\(node)'s executor was restarted")
+            return out
         }
+    }
+
+    /// This node's executor (lrmd) ended and the shell connected to the one pacemakerd
+    /// started in its place. The agents' processes outlive the executor, so the resources may
+    /// still run here, but the new executor knows none of them: its history is empty and no
+    /// recurring monitor runs. Unlike Pacemaker's controller, which exits and is respawned
+    /// (its node kept up by luck of timing), this controller stays in the group and tells the
+    /// DC, which reads the histories again and has the node probed (`executorRestarted`).
+    /// Actions the old executor was running are not waited for: the shell reports them failed.
+    public mutating func onExecutorRestarted() -> [Directive] {
+        [.note("connected to the new executor: asking the DC to read this node's history again"),
+         .send(.executorRestarted(nodeID: local.nodeID, node: local.name))]
     }
 
     /// An operation's result reached the DC.

@@ -142,6 +142,10 @@ public enum ControllerMessage: Codable, Sendable, Hashable {
     case result(ActionResult)
     /// A node is shutting down: the DC should move its resources away and then tell it to go.
     case shutdownRequest(nodeID: UInt32, node: String)
+    /// A node's executor (lrmd) was restarted and its controller connected to the new one:
+    /// the history the DC has for the node is gone with the old one (the resources may still
+    /// run), so the DC reads every member's history again and the scheduler probes the node.
+    case executorRestarted(nodeID: UInt32, node: String)
 
     public func encoded() -> Data {
         (try? JSONEncoder().encode(self)) ?? Data()

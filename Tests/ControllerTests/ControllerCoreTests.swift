@@ -523,6 +523,61 @@ final class SimulatedCluster {
         #expect(core.executor?.isFinished == true)
     }
 
+    /// A node's lrmd is killed and started again by pacemakerd: the new one knows nothing (no
+    /// history, no recurring monitor, call ids from 1), but the resource it had started still
+    /// runs. Its controller, connected to the new lrmd, tells the DC; the DC reads the histories
+    /// again and the scheduler probes the node: the resource is found running where it is, not
+    /// started again anywhere, the node is not fenced, and its monitor runs again (a later
+    /// failure is recovered). The same on the DC's own node.
+    @Test func aRestartedExecutorIsProbedAgainAndWhatStillRunsStaysWithoutFencing() throws {
+        let c = try SimulatedCluster(nodes: 3, configuration: Self.configuration(fencing: true))
+        c.fencer = { _ in .done }
+        c.membershipChanged()
+        #expect(c.settle())
+        try #require(c.whereRunning("d1") == ["node2"] && c.dc?.name == "node1")
+        for name in ["node2", "node1"] {
+            let starts = c.startsPerNode
+            let k = c.index(name)
+            let running = c.nodes[k].running
+            c.nodes[k].history = []
+            c.nodes[k].recurring = [:]
+            c.nodes[k].callID = 0
+            c.perform(c.nodes[k].core.onExecutorRestarted(), at: k)
+            #expect(c.queue.contains { $0.message == .executorRestarted(nodeID: c.nodes[k].core.local.nodeID, node: name) })
+            #expect(c.settle())
+            #expect(c.fenceRequests.isEmpty, "\(name) was fenced after its lrmd restarted")
+            #expect(c.startsPerNode == starts, "started again after \(name)'s lrmd restarted: \(c.startsPerNode) (before: \(starts))")
+            #expect(c.nodes[k].running == running && c.whereRunning("d1") == ["node2"])
+            #expect(c.activeInCIB("d1") == ["node2"])
+            for rsc in running {
+                #expect(c.nodes[k].history.contains { $0.resource == rsc && $0.isProbe && $0.rc == 0 }, "\(rsc) was not probed on \(name)")
+            }
+        }
+        let k = c.index("node2")
+        #expect(c.nodes[k].recurring.values.contains { $0.resource == "d1" && $0.task == "monitor" && $0.intervalMS == 10_000 },
+                "d1's monitor was not set up again: \(c.nodes[k].recurring.keys.sorted())")
+        // The monitor works again: d1 dies, is found dead and recovered on node2 (preferred).
+        let starts = c.startsPerNode["node2", default: 0]
+        c.killResource("d1", on: "node2")
+        #expect(c.settle())
+        #expect(c.whereRunning("d1") == ["node2"] && c.startsPerNode["node2", default: 0] == starts + 1)
+        #expect(c.attribute("fail-count-d1#monitor_10000", of: "node2") == "1")
+        #expect(c.fenceRequests.isEmpty)
+    }
+
+    /// Only the DC acts on an executor restart, and only for a member of its group.
+    @Test func anExecutorRestartIsActedOnByTheDCForAMemberOnly() {
+        var dc = Self.joinedDC()
+        #expect(dc.onMessage(.executorRestarted(nodeID: 9, node: "node9"), from: ControllerMember(nodeID: 9, name: "node9")).isEmpty)
+        let d = dc.onMessage(.executorRestarted(nodeID: 3, node: "node3"), from: Self.n3)
+        #expect(d.contains(.send(.joinRequest(round: 2, dc: 1))), "no join round after node3's executor restarted: \(d)")
+        #expect(dc.join.active)
+        var other = ControllerCore(local: Self.n2, uuid: "u2")
+        _ = other.onMembership([Self.n1, Self.n2, Self.n3])
+        #expect(!other.isDC)
+        #expect(other.onMessage(.executorRestarted(nodeID: 3, node: "node3"), from: Self.n3).isEmpty)
+    }
+
     /// A fencing confirmed after its target rejoined the cluster does not mark it down (nor
     /// delete the history its join recorded); one confirmed while it is still away does.
     @Test func aLateFencingOfARejoinedNodeIsNotRecorded() {

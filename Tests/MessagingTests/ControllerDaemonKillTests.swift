@@ -1,5 +1,6 @@
 import CIB
 import Foundation
+import LRM
 import Stonith
 import Testing
 import TestSupport
@@ -18,12 +19,22 @@ extension ControllerProcessTests {
     }
 
     /// SIGKILL of each daemon alone on the node that runs a real service (node2; node1 is the
-    /// DC), one after the other, with what Pacemaker does for each (its CTS component-failure
-    /// tests): stonithd (pacemaker-fenced) is started again by pacemakerd and nothing else
-    /// happens: the service keeps running where it was. lrmd, cibd, crmd (execd, based,
-    /// controld) and corosyncd: the node's controller is lost to the cluster, so the DC fences
-    /// the node (a power-off here: pacemakerd goes too) and runs the service again, once, on a
-    /// survivor; the node is then started again, rejoins, and the service moves back to it. The
+    /// DC), one after the other. Pacemaker's CTS component-failure patterns (cts/lab/patterns.py
+    /// of Pacemaker 2.1.5) expect for pacemaker-fenced: respawned, the controller reconnects;
+    /// for pacemaker-execd: the controller loses its executor, exits, and pacemakerd respawns
+    /// both, the node not fenced (the new controller's probes find the resources running).
+    /// for pacemaker-based: the controller loses the CIB manager, exits, and is respawned with
+    /// it (and the fencer and attrd).
+    /// Here: stonithd is started again by pacemakerd and nothing else happens; so is cibd, which
+    /// syncs its copy from its peers while crmd (not restarted) waits for it and connects to it
+    /// again: the service keeps running, same process, the node is not fenced. lrmd is started
+    /// again and crmd (not restarted) connects to it and has the node probed again: the service
+    /// keeps running, same process, the node is not fenced, and the service's monitor runs
+    /// again (its process killed afterwards, the service is recovered on node2). crmd and
+    /// corosyncd: the node's controller is lost to the cluster, so the DC fences the node (a
+    /// power-off here: pacemakerd goes too) and runs the service again, once, on a survivor;
+    /// the node is then started again, rejoins, and the service moves back to it. The DC's own
+    /// cibd and lrmd are killed too (between node2's cibd and crmd): the same as on node2. The
     /// service's own records show it never ran on two nodes at once.
     @Test func eachDaemonKilledAloneIsRestartedOrItsNodeFencedAndTheServiceNeverRunsTwice() async throws {
         if let why = PacemakerCluster.serviceUnavailable {
@@ -39,29 +50,44 @@ extension ControllerProcessTests {
         try c.configureFencedService(preferring: "node2")
         let target = nodes[1]
 
-        for daemon in ["stonithd", "lrmd", "cibd", "crmd", "corosyncd"] {
+        for daemon in ["stonithd", "lrmd", "cibd", "dc-cibd", "dc-lrmd", "crmd", "corosyncd"] {
             let onTarget = await Self.waitFor(60) {
                 c.service.runsOnceNow && Self.serviceRuns(records).last?.root == target.root && Self.formed(nodes)
             }
             try #require(onTarget, "before killing \(daemon): svc does not run on node2 alone: \(Self.serviceRuns(records))\n\(Self.report(nodes))")
             let before = Self.serviceRuns(records)
             let fencedBefore = await Self.fencings(of: "node2", nodes)
+            if daemon.hasPrefix("dc-") {
+                try await Self.dcDaemonKilled(String(daemon.dropFirst(3)), dc: nodes[0], nodes: nodes, service: c.service, before: before)
+                continue
+            }
             let old = target.pids(of: daemon)
             try #require(old.count == 1, "node2 runs \(old.count) \(daemon) processes")
             kill(old[0], SIGKILL)
-            if daemon == "stonithd" {
-                // Started again by pacemakerd; nothing else changes.
+            if daemon == "stonithd" || daemon == "cibd" {
+                // Started again by pacemakerd; nothing else changes (crmd reconnects to cibd).
+                let crmd = target.pids(of: "crmd")
                 let back = await Self.waitFor(60) {
                     let now = target.pids(of: daemon)
                     return now.count == 1 && now[0] != old[0]
                 }
-                #expect(back, "stonithd on node2 was not started again:\n\(Self.report(nodes))")
+                #expect(back, "\(daemon) on node2 was not started again:\n\(Self.report(nodes))")
+                if daemon == "cibd" {
+                    // crmd waits for the new cibd to have synced its copy, and connects to it.
+                    let reconnected = await Self.waitFor(60) { target.log.contains("connected to cibd again") }
+                    #expect(reconnected, "crmd on node2 did not connect to its new cibd:\n\(Self.report(nodes))")
+                }
                 try await Task.sleep(for: .seconds(4))
+                #expect(target.pids(of: "crmd") == crmd, "crmd on node2 was restarted after its \(daemon) was killed")
                 let after = Self.serviceRuns(records)
                 #expect(after == before.dropLast() + [after.last!] && after.count == before.count && c.service.runsOnceNow,
-                        "after stonithd was killed on node2, svc ran: \(after) (before: \(before))\n\(Self.report(nodes))")
-                #expect(await Self.fencings(of: "node2", nodes) == fencedBefore, "node2 was fenced after only its stonithd was killed")
+                        "after \(daemon) was killed on node2, svc ran: \(after) (before: \(before))\n\(Self.report(nodes))")
+                #expect(await Self.fencings(of: "node2", nodes) == fencedBefore, "node2 was fenced after only its \(daemon) was killed")
                 #expect(!target.hasExited && Self.formed(nodes))
+                continue
+            }
+            if daemon == "lrmd" {
+                try await Self.lrmdKilled(old: old[0], target: target, nodes: nodes, service: c.service, before: before, fencedBefore: fencedBefore)
                 continue
             }
             // node2 is fenced, and svc runs again once, on a survivor.
@@ -85,5 +111,74 @@ extension ControllerProcessTests {
         for (a, b) in zip(runs, runs.dropFirst()) {
             #expect(a.last < b.first, "svc ran on two nodes at once: \(a) and \(b)")
         }
+    }
+
+    /// lrmd of node2 was killed: started again, crmd stays and reconnects, the node is probed
+    /// again, svc keeps running (same process), its monitor is set up again, nobody is fenced.
+    static func lrmdKilled(old: Int32, target: Node, nodes: [Node], service: RecordingService, before: [RecordingService.Run], fencedBefore: Int) async throws {
+        let crmd = target.pids(of: "crmd")
+        let back = await waitFor(60) {
+            let now = target.pids(of: "lrmd")
+            return now.count == 1 && now[0] != old
+        }
+        #expect(back, "lrmd on node2 was not started again:\n\(report(nodes))")
+        // The new lrmd runs svc's monitor again (after the probe found svc running).
+        let monitored = await waitFor(60) {
+            guard let lrmd = try? await LRMClient.connect(root: target.root, timeout: .seconds(5)) else { return false }
+            defer { Task { await lrmd.close() } }
+            guard let h = try? await lrmd.history(of: "svc") else { return false }
+            return h.operations.values.contains { $0.key.action == .monitor && $0.key.interval == .seconds(2) && $0.exitCode.rawValue == 0 }
+        }
+        #expect(monitored, "svc's monitor is not running in node2's new lrmd:\n\(report(nodes))")
+        #expect(target.pids(of: "crmd") == crmd, "crmd on node2 was restarted (it should have reconnected to the new lrmd)")
+        let after = service.runs
+        #expect(after.count == before.count && after.last?.pid == before.last?.pid && service.runsOnceNow,
+                "after lrmd was killed on node2, svc ran: \(after) (before: \(before))\n\(report(nodes))")
+        #expect(await fencings(of: "node2", nodes) == fencedBefore, "node2 was fenced after only its lrmd was killed")
+        #expect(!target.hasExited && formed(nodes))
+        // The monitor works: svc's process killed, it is found dead and started again on node2.
+        guard let pid = after.last?.pid, after.last?.root == target.root else { return }
+        kill(Int32(pid), SIGKILL)
+        let recovered = await waitFor(60) {
+            let runs = service.runs
+            return runs.count == before.count + 1 && runs.last?.root == target.root && service.runsOnceNow
+        }
+        #expect(recovered, "svc killed on node2 after lrmd's restart was not recovered there: \(service.runs)\n\(report(nodes))")
+        #expect(await fencings(of: "node2", nodes) == fencedBefore, "node2 was fenced after its service failed once")
+    }
+
+    /// The DC's (node1's) cibd or lrmd was killed: started again; its crmd, still the DC,
+    /// connects to the new one (cibd: once synced from its peers; lrmd: and has its own node
+    /// probed again, svc found not running there); nobody is fenced, svc (on node2) untouched.
+    static func dcDaemonKilled(_ daemon: String, dc: Node, nodes: [Node], service: RecordingService, before: [RecordingService.Run]) async throws {
+        let fencedBefore = await fencings(of: dc.name, nodes)
+        let old = dc.pids(of: daemon)
+        try #require(old.count == 1, "node1 runs \(old.count) \(daemon) processes")
+        let crmd = dc.pids(of: "crmd")
+        let reconnects = dc.log.components(separatedBy: "connected to \(daemon) again").count
+        kill(old[0], SIGKILL)
+        let back = await waitFor(60) {
+            let now = dc.pids(of: daemon)
+            return now.count == 1 && now[0] != old[0]
+        }
+        #expect(back, "\(daemon) on node1 (the DC) was not started again:\n\(report(nodes))")
+        let reconnected = await waitFor(60) { dc.log.components(separatedBy: "connected to \(daemon) again").count > reconnects }
+        #expect(reconnected, "crmd on node1 (the DC) did not connect to its new \(daemon):\n\(report(nodes))")
+        if daemon == "lrmd" {
+            let probed = await waitFor(60) {
+                guard let lrmd = try? await LRMClient.connect(root: dc.root, timeout: .seconds(5)) else { return false }
+                defer { Task { await lrmd.close() } }
+                guard let h = try? await lrmd.history(of: "svc") else { return false }
+                return h.operations.values.contains { $0.key.action == .monitor && $0.key.interval == .zero && $0.exitCode.rawValue == 7 }
+            }
+            #expect(probed, "node1's new lrmd did not probe svc:\n\(report(nodes))")
+        }
+        try await Task.sleep(for: .seconds(3))
+        #expect(dc.pids(of: "crmd") == crmd, "crmd on node1 (the DC) was restarted after its \(daemon) was killed")
+        let after = service.runs
+        #expect(after.count == before.count && after.last?.pid == before.last?.pid && service.runsOnceNow,
+                "after the DC's \(daemon) was killed, svc ran: \(after) (before: \(before))\n\(report(nodes))")
+        #expect(await fencings(of: dc.name, nodes) == fencedBefore, "node1 was fenced after only its \(daemon) was killed")
+        #expect(!dc.hasExited && formed(nodes))
     }
 }

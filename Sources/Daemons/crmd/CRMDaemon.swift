@@ -31,7 +31,13 @@ struct CRMDaemonCommand: AsyncParsableCommand {
             the scheduler on every relevant change (saving each input as \
             <root>/var/lib/pacemaker/pengine/pe-input-N.xml, which crm_simulate -x replays) and \
             executes the transition graph: each action goes to its node's crmd, which runs it \
-            through its lrmd; results are recorded in the status. Sends READY=1 to NOTIFY_SOCKET \
+            through its lrmd; results are recorded in the status. If lrmd dies, crmd waits up to \
+            --connect-timeout for pacemakerd to start it again, connects to the new one and has \
+            the DC probe the node (resources still running stay where they are, and get their \
+            monitors back); if it does not come back, crmd exits. If cibd dies, crmd waits as \
+            long for the new one to have synced its copy from its peers, connects to it and (as \
+            DC) records every member's history again; if it does not come back, crmd exits. \
+            Sends READY=1 to NOTIFY_SOCKET \
             once joined. SIGTERM or SIGINT: asks the DC to move the node's resources away, then \
             leaves the group and exits 0; if the DC has not told it to go within the cluster \
             option shutdown-escalation (default 20min), it exits anyway (its node is then seen \
@@ -45,7 +51,7 @@ struct CRMDaemonCommand: AsyncParsableCommand {
     @Option(help: "The node's name (default: $SWIFTHA_NODE, else its name in corosync.conf's nodelist).")
     var node: String?
 
-    @Option(name: .customLong("connect-timeout"), help: "Seconds to wait for corosyncd, cibd and lrmd at start.")
+    @Option(name: .customLong("connect-timeout"), help: "Seconds to wait for corosyncd, cibd and lrmd at start, and for lrmd or a synced cibd again when it was restarted.")
     var connectTimeout: Double = 60
 
     @Option(name: .customLong("shutdown-timeout"),
@@ -127,8 +133,6 @@ struct CRMDaemonCommand: AsyncParsableCommand {
             await corosync.close()
             throw ExitCode(CRMExit.unavailable.rawValue)
         }
-        let changes = try await cib.notifications()
-        let results = lrmd.results()
         let group: CPGHandle
         do {
             group = try await corosync.join("crmd")
@@ -143,7 +147,10 @@ struct CRMDaemonCommand: AsyncParsableCommand {
             env: env, local: ControllerMember(nodeID: corosync.nodeID, name: localName), names: names,
             cib: cib, lrmd: lrmd, group: group, sink: sink, logger: logger,
             shutdownTimeout: shutdownTimeout.map { .milliseconds(Int64($0 * 1000)) }, fencer: StonithdFencer(root: env.root),
-            quorum: initialQuorum.map { $0.quorate || !$0.providerConfigured })
+            quorum: initialQuorum.map { $0.quorate || !$0.providerConfigured },
+            reconnectTimeout: .milliseconds(Int64(connectTimeout * 1000)))
+        shell.watchResults()
+        try await shell.watchCIB()
         if initialQuorum == nil {
             logger.warning("cannot ask corosyncd for the quorum yet: assuming none (nothing is started or fenced) and asking again every second")
         }
@@ -160,21 +167,6 @@ struct CRMDaemonCommand: AsyncParsableCommand {
             tasks.addTask {
                 for await e in group.events { sink.yield(.cpg(e)) }
                 sink.yield(.lost("the connection to corosyncd ended"))
-                return nil
-            }
-            tasks.addTask {
-                for await n in changes {
-                    switch n {
-                    case .changed(let p): sink.yield(.cibChanged(p))
-                    case .replaced(let p, let from): sink.yield(.cibReplaced(p, from: from))
-                    }
-                }
-                sink.yield(.lost("the connection to cibd ended"))
-                return nil
-            }
-            tasks.addTask {
-                for await r in results { sink.yield(.lrm(r)) }
-                sink.yield(.lost("the connection to lrmd ended"))
                 return nil
             }
             tasks.addTask {
@@ -213,8 +205,8 @@ struct CRMDaemonCommand: AsyncParsableCommand {
         // Only a node whose resources were moved away leaves on purpose; otherwise closing the
         // connection makes the others see this controller lost.
         if end == "exit" { try? await group.leave() }
-        await lrmd.close()
-        await cib.close()
+        await shell.lrmd.close()
+        await shell.cib.close()
         await corosync.close()
         if end == "exit" || end == "exit-unclean" {
             logger.info("crmd stopped\(end == "exit" ? "" : " without the DC's leave: the cluster sees this node's controller lost")")

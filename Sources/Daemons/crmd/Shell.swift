@@ -6,6 +6,7 @@ import Controller
 import Foundation
 import HASupport
 import LRM
+import LocalIPC
 import Logging
 import Messaging
 import PolicyEngine
@@ -29,6 +30,10 @@ enum ShellEvent: Sendable {
     case localResult(ActionResult)
     case signal(Int32)
     case lost(String)
+    /// The connection to lrmd ended (`generation`: which connection, see `watchResults`).
+    case lrmdLost(generation: Int)
+    /// The connection to cibd ended (`generation`: which connection, see `watchCIB`).
+    case cibdLost(generation: Int)
     /// A record (a result, a fencing) could not be written to the CIB.
     case recordFailed(String)
 }
@@ -39,8 +44,18 @@ final class ControllerShell: @unchecked Sendable {
     let env: NodeEnvironment
     var core: ControllerCore
     var names: [UInt32: String]
-    let cib: CIBClient
-    let lrmd: LRMClient
+    /// The connection to this node's cibd; replaced when cibd is restarted (`reconnectCIB`).
+    var cib: CIBClient
+    var cibGeneration = 0
+    /// The connection to this node's lrmd; replaced when lrmd is restarted (`reconnectLRM`).
+    var lrmd: LRMClient
+    /// Counts the connections to lrmd: an end reported for an older one is not news.
+    var lrmdGeneration = 0
+    /// How long to wait for a restarted lrmd, or a restarted cibd to be synced, before giving
+    /// up (and exiting: the DC then sees this controller lost, and the node is fenced).
+    let reconnectTimeout: Duration
+    /// Why the loop must end (a connection that could not be made again).
+    var lostReason: String?
     let group: CPGHandle
     let sink: AsyncStream<ShellEvent>.Continuation
     let logger: Logger
@@ -79,8 +94,9 @@ final class ControllerShell: @unchecked Sendable {
 
     init(env: NodeEnvironment, local: ControllerMember, names: [UInt32: String], cib: CIBClient, lrmd: LRMClient,
          group: CPGHandle, sink: AsyncStream<ShellEvent>.Continuation, logger: Logger, shutdownTimeout: Duration?,
-         fencer: (any NodeFencer)? = nil, quorum: Bool?) {
+         fencer: (any NodeFencer)? = nil, quorum: Bool?, reconnectTimeout: Duration = .seconds(60)) {
         self.env = env
+        self.reconnectTimeout = reconnectTimeout
         core = ControllerCore(local: local, uuid: UUID().uuidString.lowercased(), quorum: quorum)
         quorate = quorum ?? false
         shutdownOverride = shutdownTimeout
@@ -110,6 +126,7 @@ final class ControllerShell: @unchecked Sendable {
             default:
                 await handle(event)
             }
+            if let why = lostReason { return why }
             if exiting { return cleanExit ? "exit" : "exit-unclean" }
         }
         return "the event stream ended"
@@ -192,6 +209,12 @@ final class ControllerShell: @unchecked Sendable {
             await perform(core.onShutdownRequested(resourcesActive: active))
         case .recordFailed(let what):
             await perform(core.onRecordFailed(what))
+        case .lrmdLost(let generation):
+            guard generation == lrmdGeneration else { return }
+            await reconnectLRM()
+        case .cibdLost(let generation):
+            guard generation == cibGeneration else { return }
+            await reconnectCIB()
         case .lost:
             break
         }
@@ -232,6 +255,120 @@ final class ControllerShell: @unchecked Sendable {
 
     func member(_ id: UInt32) -> ControllerMember {
         ControllerMember(nodeID: id, name: names[id] ?? "node\(id)")
+    }
+
+    // MARK: The connection to lrmd
+
+    /// Forwards the results of the current lrmd connection to the loop; its end comes as
+    /// `.lrmdLost` with this connection's generation.
+    func watchResults() {
+        let generation = lrmdGeneration
+        let results = lrmd.results()
+        let sink = self.sink
+        Task {
+            for await r in results { sink.yield(.lrm(r)) }
+            sink.yield(.lrmdLost(generation: generation))
+        }
+    }
+
+    /// lrmd went away (killed: pacemakerd starts it again). The resources it started keep
+    /// running (their processes are not lrmd's), so instead of exiting (which the DC would see
+    /// as this controller lost, and fence the node) the controller waits, up to
+    /// `reconnectTimeout`, for the new lrmd, connects to it and has the DC read this
+    /// node's history again: the scheduler probes the node's resources, finds those that still
+    /// run, and sets up their recurring monitors again. The loop waits meanwhile, so that no
+    /// action is sent to a dead lrmd; the actions the old one was running report a failure
+    /// (their own tasks see the connection end). If lrmd does not come back in time, the
+    /// controller exits: its node is then fenced, as before.
+    func reconnectLRM() async {
+        logger.error("lost the connection to lrmd; waiting up to \(reconnectTimeout) for it to be started again")
+        let root = env.root
+        let fresh: LRMClient
+        do {
+            fresh = try await CRMDaemonCommand.retry(until: ContinuousClock.now + reconnectTimeout) {
+                try await LRMClient.connect(root: root, timeout: .seconds(5))
+            }
+        } catch {
+            lostReason = "the connection to lrmd ended and lrmd could not be reached again within \(reconnectTimeout): \(error)"
+            return
+        }
+        let old = lrmd
+        lrmd = fresh
+        lrmdGeneration += 1
+        await old.close()
+        watchResults()
+        // A new lrmd starts with no history and its own call ids: what was known of the old
+        // one's operations is dropped (the same lrmd, reached again, still has them).
+        let histories = (try? await fresh.histories()) ?? []
+        if histories.isEmpty {
+            recurring = [:]
+            early = [:]
+            keysByCallID = [:]
+        }
+        logger.notice("connected to lrmd again (\(histories.isEmpty ? "a new lrmd, with no history" : "its history kept"))")
+        await adoptRecurring()
+        await perform(core.onExecutorRestarted())
+    }
+
+    // MARK: The connection to cibd
+
+    /// Subscribes to the current cibd connection's notifications and forwards them to the
+    /// loop; their end comes as `.cibdLost` with this connection's generation.
+    func watchCIB() async throws {
+        let generation = cibGeneration
+        let changes = try await cib.notifications()
+        let sink = self.sink
+        Task {
+            for await n in changes {
+                switch n {
+                case .changed(let p): sink.yield(.cibChanged(p))
+                case .replaced(let p, let from): sink.yield(.cibReplaced(p, from: from))
+                }
+            }
+            sink.yield(.cibdLost(generation: generation))
+        }
+    }
+
+    /// cibd went away (killed: pacemakerd starts it again, and the new one syncs its copy from
+    /// the other members'). Pacemaker's controller exits here (and its node is usually fenced);
+    /// this one waits, up to `reconnectTimeout`, for the new cibd to be synced, connects to
+    /// it, and, when DC, has every member's history read and recorded again (a write in flight
+    /// when cibd died may be lost) before the scheduler runs. Nothing is decided meanwhile:
+    /// the loop waits. The node's resources are not touched: where they run is what the
+    /// executors say, not the CIB. If cibd is not back and synced in time, the controller
+    /// exits and its node is fenced, as before.
+    func reconnectCIB() async {
+        logger.error("lost the connection to cibd; waiting up to \(reconnectTimeout) for it to be started again and synced with its peers")
+        let root = env.root
+        let fresh: CIBClient
+        do {
+            fresh = try await CRMDaemonCommand.retry(until: ContinuousClock.now + reconnectTimeout) {
+                let c = try await CIBClient.connect(root: root, timeout: .seconds(5))
+                guard try await c.status().synced else {
+                    await c.close()
+                    throw IPCError.cannotConnect(service: "cibd", path: CIBAPI.socketPath(root: root), reason: "its copy is not synced yet")
+                }
+                return c
+            }
+        } catch {
+            lostReason = "the connection to cibd ended and cibd was not back and synced within \(reconnectTimeout): \(error)"
+            return
+        }
+        let old = cib
+        cib = fresh
+        cibGeneration += 1
+        await old.close()
+        do {
+            try await watchCIB()
+        } catch {
+            lostReason = "cannot subscribe to the restarted cibd's changes: \(error)"
+            return
+        }
+        ownVersions.removeAll()
+        replacementsAtJoin = nil
+        joinBaselineTaken = false
+        logger.notice("connected to cibd again (its copy synced)")
+        await perform(core.onCIBReplaced("this node's cibd was restarted and synced its copy from its peers"))
     }
 
     // MARK: Local operations
