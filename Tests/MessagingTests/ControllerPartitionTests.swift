@@ -207,7 +207,7 @@ import Glibc
         let script = scratch + "/service.py"
         let records = scratch + "/service.records"
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        try ControllerProcessTests.serviceScript.write(toFile: script, atomically: true, encoding: .utf8)
+        try RecordingService.source.write(toFile: script, atomically: true, encoding: .utf8)
         for (i, n) in nodes.enumerated() {
             try FileManager.default.createDirectory(atPath: "\(n.root)/etc/corosync", withIntermediateDirectories: true)
             try config.write(toFile: "\(n.root)/etc/corosync/corosync.conf", atomically: true, encoding: .utf8)
@@ -247,7 +247,7 @@ import Glibc
         let role = ControllerProcessTests.retrying { nodes[0].cibadmin(["--modify", "--scope", "resources", "--xml-text",
             #"<nvpair id="svc-role" name="target-role" value="Started"/>"#]) }
         #expect(role?.status == 0, "cibadmin --modify: \(role?.stderr ?? "")")
-        func runs() -> [ControllerProcessTests.ServiceRun] { ControllerProcessTests.serviceRuns(records) }
+        func runs() -> [RecordingService.Run] { ControllerProcessTests.serviceRuns(records) }
         func now() -> Double { Date().timeIntervalSince1970 }
         let onNode3 = await ControllerProcessTests.waitFor(60) {
             let r = runs()
