@@ -77,7 +77,8 @@ import Glibc
         let failure = found.first { $0["RESOURCE"] == "web" }
         #expect(failure?["OPERATION"] == "web_start_0")
         #expect(failure?["PRIORITY"] == "4")
-        #expect(failure?["MESSAGE"]?.hasPrefix("web_start_0 (call ") == true, "\(String(describing: failure))")
+        // As Pacemaker's, a message starts with its level.
+        #expect(failure?["MESSAGE"]?.hasPrefix("warning: web_start_0 (call ") == true, "\(String(describing: failure))")
         // Nothing went to stderr but what journald could not take.
         #expect(!node.log.contains("ready for node jnode"), "lrmd wrote to stderr although journald was there: \(node.log)")
         _ = try await node.terminate()
