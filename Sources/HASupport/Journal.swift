@@ -1,5 +1,13 @@
 import CSystemd
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 import Logging
 
 /// A swift-log handler that writes to journald through libsystemd's `sd_journal_send`, with
@@ -57,7 +65,7 @@ public struct JournalLogHandler: LogHandler {
             if Self.send(fields) { return }
         }
         let meta = all.isEmpty ? "" : " " + all.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        FileHandle.standardError.write(Data("\(label): \(event.level): \(event.message)\(meta)\n".utf8))
+        writeStandardError("\(label): \(event.level): \(event.message)\(meta)\n")
     }
 
     /// Journal field names are upper-case letters, digits and underscores.

@@ -2,7 +2,14 @@ import Agents
 import CIB
 import CIBClient
 import Controller
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import HASupport
 import LRM
 import Logging
