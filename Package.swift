@@ -234,7 +234,7 @@ let package = Package(
         .testTarget(name: "CIBTests", dependencies: ["CIB", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ToolTests", dependencies: ["CIB", "Stonith", "ToolSupport", "TestSupport"]),
         .testTarget(name: "CrmShellTests", dependencies: ["CrmShell", "CIB", "TestSupport"]),
-        .testTarget(name: "HASupportTests", dependencies: ["HASupport", "ToolSupport", "EssentialsExtras"]),
+        .testTarget(name: "HASupportTests", dependencies: ["HASupport", "ToolSupport", "EssentialsExtras", "TestSupport"]),
         .testTarget(name: "PolicyEngineTests", dependencies: ["PolicyEngine", "CIB", "TestSupport"], exclude: ["ratchet.txt"]),
         .testTarget(name: "MessagingTests", dependencies: [
             "Messaging", "LocalIPC", "TestSupport", "CIB", "CIBClient", "LRM", "Stonith",

@@ -19,20 +19,23 @@ import Musl
 #endif
 
 extension Unicode.Scalar {
-    /// A member of Foundation's `CharacterSet.whitespaces`: tab and the space separators (Zs).
+    /// A member of Foundation's `CharacterSet.whitespaces` (CoreFoundation's set): tab, space,
+    /// no-break space, U+1680, U+2000 to U+200B, U+202F, U+205F and U+3000.
     @inlinable
     public var isSpaceOrTab: Bool {
-        value == 0x09 || properties.generalCategory == .spaceSeparator
+        switch value {
+        case 0x09, 0x20, 0xA0, 0x1680, 0x2000...0x200B, 0x202F, 0x205F, 0x3000: return true
+        default: return false
+        }
     }
 
-    /// A member of Foundation's `CharacterSet.whitespacesAndNewlines`: the separators (Z*),
-    /// U+0009 to U+000D and U+0085.
+    /// A member of Foundation's `CharacterSet.whitespacesAndNewlines`: the above, U+000A to
+    /// U+000D, U+0085, U+2028 and U+2029.
     @inlinable
     public var isWhitespaceOrNewline: Bool {
-        if (0x09...0x0D).contains(value) || value == 0x85 { return true }
-        switch properties.generalCategory {
-        case .spaceSeparator, .lineSeparator, .paragraphSeparator: return true
-        default: return false
+        switch value {
+        case 0x0A...0x0D, 0x85, 0x2028, 0x2029: return true
+        default: return isSpaceOrTab
         }
     }
 }

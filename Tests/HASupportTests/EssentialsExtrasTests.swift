@@ -1,12 +1,14 @@
 import EssentialsExtras
 import Foundation
 import Testing
+import TestSupport
 
 /// The helpers that replace Foundation proper in the libraries and daemons give what the
 /// Foundation calls they replace gave: each is compared with that call on the same input.
 @Suite struct EssentialsExtrasTests {
     static let texts = ["", " ", "\t\n", "abc", "  abc  ", "\t a b \t", "\n\r\n x \r\n", "\u{00A0}nbsp\u{2003}",
-                        "\u{2028}line\u{2029}", "\u{0085}next\u{000B}\u{000C}", "é ", " \u{0301}x", "日本 ", "a\u{200B}"]
+                        "\u{2028}line\u{2029}", "\u{0085}next\u{000B}\u{000C}", "é ", " \u{0301}x", "日本 ", "a\u{200B}",
+                        "\u{180E}x\u{180E}", "\u{3000}x\u{205F}", "\u{202F}x\u{1680}", "\u{2060}x"]
 
     @Test func trimmingIsFoundations() {
         for t in Self.texts {
@@ -33,9 +35,11 @@ import Testing
     }
 
     @Test func pathsAreNSStrings() {
-        for p in ["/a/b/c", "/a/b/c/", "/a", "/", "a", "a/b", "a/b/", "/a//b", "//a", "", "/var/lib/pacemaker/cib/cib.xml"] {
+        for p in ["/a/b/c", "/a/b/c/", "/a", "/", "a/b", "a/b/", "/a//b", "//a", "", "/var/lib/pacemaker/cib/cib.xml"] {
             #expect(deletingLastPathComponent(p) == (p as NSString).deletingLastPathComponent, "\(p)")
         }
+        // A name without a slash: "" as on Darwin (this Foundation traps on it).
+        #expect(deletingLastPathComponent("cib.xml") == "")
     }
 
     @Test func numbersAreStringFormats() {
@@ -76,5 +80,27 @@ import Testing
         }
         lock.withLock { counter.n += 1 }
         #expect(counter.n == 1001)
+    }
+}
+
+/// The daemons stay off Foundation proper: a module they link that imports Foundation (not
+/// FoundationEssentials) brings libFoundation, FoundationInternationalization and ICU back into
+/// every daemon, about 6 MB of resident memory each.
+@Suite struct DaemonLibrariesTests {
+    static let readelf = "/usr/bin/readelf"
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: readelf), "needs readelf (binutils)"))
+    func daemonsDoNotLinkFoundationProper() throws {
+        for daemon in ["pacemakerd", "corosyncd", "cibd", "stonithd", "lrmd", "crmd"] {
+            let path = Tool.binDir.appendingPathComponent(daemon).path
+            try #require(FileManager.default.isExecutableFile(atPath: path), "\(daemon) is not built beside the tests (swift build --build-tests builds it)")
+            let r = try Tool.run(executable: Self.readelf, ["-d", path])
+            try #require(r.status == 0, "readelf -d \(path): \(r.stderr)")
+            let needed = r.stdout.split(separator: "\n").filter { $0.contains("(NEEDED)") }
+            #expect(needed.contains { $0.contains("libFoundationEssentials.so") }, "\(daemon): \(needed)")
+            for library in ["libFoundation.so", "libFoundationInternationalization.so", "lib_FoundationICU.so"] {
+                #expect(!needed.contains { $0.contains("[\(library)]") }, "\(daemon) links \(library): a module it uses imports Foundation instead of FoundationEssentials")
+            }
+        }
     }
 }
