@@ -19,7 +19,7 @@ PEER_PACKAGES := pacemaker-cli-utils crmsh corosync libcpg4 gcc
 # pacemaker-execd and liblrmd's headers, for the lrmd benchmark's side-by-side figures.
 BENCH_PEER_PACKAGES := pacemaker pacemaker-dev gcc
 
-.PHONY: all deps peer-deps build test demo bench bench-failover clean ratchet
+.PHONY: all deps peer-deps build test demo bench bench-memory bench-failover clean ratchet
 
 all: build
 
@@ -57,7 +57,15 @@ bench: deps peer-deps
 	python3 scripts/bench-lrmd.py --lrmd .build/release/lrmd
 	$(SWIFT) build -c release --product corosyncd
 	python3 scripts/bench-corosync.py --corosyncd .build/release/corosyncd
+	$(MAKE) bench-memory
 	$(MAKE) bench-failover
+
+# Memory of one node (scripts/bench-memory.py): pacemakerd and its five daemons running a fence
+# device and 20 Dummy resources; each daemon's RSS, peak, own (anon) and mapped-file memory and
+# PSS, and the total, beside Pacemaker + Corosync's figures.
+bench-memory: deps
+	$(SWIFT) build -c release $(BUILD_FLAGS)
+	python3 scripts/bench-memory.py --bin $$($(SWIFT) build -c release --show-bin-path)
 
 # Failover of a real 3-node cluster on 127.0.0.1-3 with fencing: a web server grouped with a
 # dummy address, its node SIGKILLed FAILOVERS times with token 300 ms and FAILOVERS_1000 times

@@ -50,7 +50,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
@@ -62,41 +62,45 @@ let package = Package(
 
         // Libraries.
         .target(name: "DurableFile"),
+        // What the libraries and daemons use beyond FoundationEssentials: they import that, not
+        // Foundation, which would load ICU and two more libraries into every daemon (SWIFT-NOTES).
+        .target(name: "EssentialsExtras"),
         // Local IPC between daemons and tools: framed messages over Unix sockets, peer
         // credentials checked. Every daemon's API and client library sits on it.
         .target(name: "LocalIPC", dependencies: [
+            "EssentialsExtras",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "CIB", dependencies: [
-            "CLibXML2", "DurableFile",
+            "CLibXML2", "DurableFile", "EssentialsExtras",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // cibd's client API and library (CIB itself imports no networking).
         .target(name: "CIBClient", dependencies: ["CIB", "LocalIPC"]),
-        .target(name: "PolicyEngine", dependencies: ["CIB"]),
+        .target(name: "PolicyEngine", dependencies: ["CIB", "EssentialsExtras"]),
         .target(name: "Messaging", dependencies: [
-            "DurableFile", "LocalIPC",
+            "DurableFile", "LocalIPC", "EssentialsExtras",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Agents", dependencies: [
-            "CIB", "CSystemd",
+            "CIB", "CSystemd", "EssentialsExtras",
             .product(name: "Subprocess", package: "swift-subprocess"),
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "LRM", dependencies: ["Agents", "CIB", "LocalIPC", .product(name: "Logging", package: "swift-log")]),
         // Fencing: devices, topology, the fencer instance, and stonithd's API and client library.
-        .target(name: "Stonith", dependencies: ["Agents", "Messaging", "CIB", "LocalIPC", "HostProcesses"]),
+        .target(name: "Stonith", dependencies: ["Agents", "Messaging", "CIB", "LocalIPC", "HostProcesses", "EssentialsExtras"]),
         // The C library only: fence_swiftha, built on it alone, starts in a few milliseconds.
         .target(name: "HostProcesses"),
         .target(name: "Controller", dependencies: ["CIB", "PolicyEngine", "Messaging"]),
         .target(name: "HASupport", dependencies: [
-            "CSystemd",
+            "CSystemd", "EssentialsExtras",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -108,18 +112,18 @@ let package = Package(
 
         // The crm shell's syntax (crmsh): parser, configure show printer and the session's
         // levels, over CIB values; the crm executable does the I/O.
-        .target(name: "CrmShell", dependencies: ["CIB", "Agents"]),
+        .target(name: "CrmShell", dependencies: ["CIB", "Agents", "EssentialsExtras"]),
 
         // Daemons.
         .executableTarget(name: "corosyncd", dependencies: [
-            "Messaging", "LocalIPC", "HASupport", "CSystemd",
+            "Messaging", "LocalIPC", "HASupport", "CSystemd", "EssentialsExtras",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Sources/Daemons/corosyncd"),
         .executableTarget(name: "cibd", dependencies: [
-            "CIB", "CIBClient", "Messaging", "LocalIPC", "HASupport", "CSystemd",
+            "CIB", "CIBClient", "Messaging", "LocalIPC", "HASupport", "CSystemd", "EssentialsExtras",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Sources/Daemons/cibd"),
@@ -135,12 +139,12 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ], path: "Sources/Daemons/lrmd"),
         .executableTarget(name: "stonithd", dependencies: [
-            "Stonith", "Agents", "CIB", "CIBClient", "Messaging", "LocalIPC", "HASupport", "CSystemd",
+            "Stonith", "Agents", "CIB", "CIBClient", "Messaging", "LocalIPC", "HASupport", "CSystemd", "EssentialsExtras",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Sources/Daemons/stonithd"),
         .executableTarget(name: "pacemakerd", dependencies: [
-            "HASupport", "CSystemd",
+            "HASupport", "CSystemd", "EssentialsExtras",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Sources/Daemons/pacemakerd"),
@@ -230,7 +234,7 @@ let package = Package(
         .testTarget(name: "CIBTests", dependencies: ["CIB", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ToolTests", dependencies: ["CIB", "Stonith", "ToolSupport", "TestSupport"]),
         .testTarget(name: "CrmShellTests", dependencies: ["CrmShell", "CIB", "TestSupport"]),
-        .testTarget(name: "HASupportTests", dependencies: ["HASupport", "ToolSupport"]),
+        .testTarget(name: "HASupportTests", dependencies: ["HASupport", "ToolSupport", "EssentialsExtras", "TestSupport"]),
         .testTarget(name: "PolicyEngineTests", dependencies: ["PolicyEngine", "CIB", "TestSupport"], exclude: ["ratchet.txt"]),
         .testTarget(name: "MessagingTests", dependencies: [
             "Messaging", "LocalIPC", "TestSupport", "CIB", "CIBClient", "LRM", "Stonith",

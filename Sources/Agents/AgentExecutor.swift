@@ -1,5 +1,13 @@
 import CIB
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 import Logging
 
 /// What an agent action came to: the OCF code, how the run ended, why, what it printed and how
@@ -43,8 +51,8 @@ public struct AgentResult: Sendable, Hashable, CustomStringConvertible {
     public static func exitReason(fromStandardError text: String) -> String? {
         var reason: String?
         for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
-            if let r = line.range(of: "ocf-exit-reason:") {
-                let s = line[r.upperBound...].trimmingCharacters(in: .whitespaces)
+            if let r = line.firstRange(of: "ocf-exit-reason:") {
+                let s = line[r.upperBound...].trimmingSpaces()
                 if !s.isEmpty { reason = String(s.prefix(512)) }
             }
         }

@@ -1,5 +1,12 @@
 import CIB
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What agents a node has: the classes, the OCF providers, the agents of each, and where each
 /// agent's executable is. `crm ra classes`, `crm ra list` and `crm ra info` read it.
@@ -96,7 +103,7 @@ public struct AgentCatalog: Sendable {
     }
 
     private func isDirectory(_ path: String) -> Bool {
-        var isDir: ObjCBool = false
-        return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
+        var isDir = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir
     }
 }

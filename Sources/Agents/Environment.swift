@@ -1,5 +1,13 @@
 import CIB
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 
 /// Where a node's agents live and where they keep their state.
 ///
@@ -66,7 +74,7 @@ public struct AgentHost: Sendable, Hashable {
             do {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             } catch {
-                throw AgentError.directory(path: dir, reason: "\(error.localizedDescription)")
+                throw AgentError.directory(path: dir, reason: failureReason(error))
             }
         }
     }
@@ -161,7 +169,7 @@ public enum OCFEnvironment {
             env["OCF_RESKEY_" + name] = value
         }
         for (name, value) in request.meta {
-            env["OCF_RESKEY_CRM_meta_" + name.replacingOccurrences(of: "-", with: "_")] = value
+            env["OCF_RESKEY_CRM_meta_" + name.replacingEvery("-", with: "_")] = value
         }
         env["OCF_RESKEY_CRM_meta_timeout"] = String(request.timeout.wholeMilliseconds)
         env["OCF_RESKEY_CRM_meta_interval"] = String(request.interval.wholeMilliseconds)

@@ -1,4 +1,12 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 
 /// The fence-agent protocol: options as `key=value` lines on stdin, the action among them.
 ///
@@ -43,9 +51,9 @@ public enum FenceProtocol {
     /// Parses the output of the `list` action.
     public static func parseList(_ output: String) -> [Target] {
         output.split(separator: "\n").compactMap { raw in
-            let line = raw.trimmingCharacters(in: .whitespaces)
+            let line = raw.trimmingSpaces()
             guard !line.isEmpty else { return nil }
-            let parts = line.split(separator: ",", maxSplits: 1, omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let parts = line.split(separator: ",", maxSplits: 1, omittingEmptySubsequences: false).map { $0.trimmingSpaces() }
             guard let port = parts.first, !port.isEmpty else { return nil }
             let alias = parts.count > 1 && !parts[1].isEmpty ? parts[1] : nil
             return Target(port: port, alias: alias)

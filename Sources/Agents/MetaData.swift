@@ -1,5 +1,13 @@
 import CIB
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 
 /// An agent's meta-data (OCF 1.1 section 5), parsed into types.
 ///
@@ -211,7 +219,7 @@ public struct AgentMetadata: Sendable, Hashable, Codable {
     }
 
     private static func trimmed(_ s: String) -> String {
-        s.trimmingCharacters(in: .whitespacesAndNewlines)
+        s.trimmingWhitespace()
     }
 
     /// The English (or first) description child, trimmed.
@@ -304,7 +312,7 @@ extension AgentMetadata {
     }
 
     private func typeProblem(_ value: String, _ type: ContentType) -> String? {
-        let v = value.trimmingCharacters(in: .whitespaces)
+        let v = value.trimmingSpaces()
         switch type {
         case .string, .other: return nil
         case .integer:

@@ -1,4 +1,10 @@
+import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EssentialsExtras
 import Subprocess
 import SystemPackage
 
@@ -337,7 +343,7 @@ public enum ProcessTable {
 enum DeadlineSleep {
     /// The continuation and the timer, ended once (by the timer or by cancellation).
     private final class State: @unchecked Sendable {
-        private let lock = NSLock()
+        private let lock = ThreadLock()
         private var continuation: CheckedContinuation<Void, any Error>?
         private var source: (any DispatchSourceTimer)?
         private var cancelled = false

@@ -1,5 +1,13 @@
 import CSystemd
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 import Synchronization
 
 /// systemd units driven over D-Bus through libsystemd's sd-bus: start or stop a unit and wait
@@ -180,7 +188,7 @@ public enum Systemd {
         if target == .system && !isAvailable() { throw notBooted }
         let result: Result<T, AgentError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                Thread.detachNewThread {
+                detachThread {
                     do throws(AgentError) {
                         continuation.resume(returning: .success(try withBus(target, deadline: deadline, body)))
                     } catch {

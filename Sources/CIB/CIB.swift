@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What went wrong with a CIB operation, with the category a tool turns into its exit code.
 public struct CIBError: Error, CustomStringConvertible, Sendable, Equatable {

@@ -1,5 +1,12 @@
 import CIB
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import LocalIPC
 
 /// A connection to a node's cibd, with a typed method for every request (for crmd, cibadmin

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import CIB
 
 /// A transition key, as Pacemaker writes it in `transition-key`: the graph action's id, the

@@ -1,3 +1,4 @@
+import EssentialsExtras
 /// Splits crmsh input into words, as crmsh's own reader does: words are separated by blanks;
 /// "double" and 'single' quotes group words (and are removed); a backslash escapes the next
 /// character outside single quotes. A line whose first word starts with `#` is a comment.
@@ -62,7 +63,7 @@ public enum CrmLexer {
         if !v.isEmpty && v.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "." || $0 == "-" }) {
             return v
         }
-        return "\"" + v.replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        return "\"" + v.replacingEvery("\"", with: "\\\"") + "\""
     }
 }
 

@@ -1,3 +1,4 @@
+import EssentialsExtras
 import Agents
 import CIB
 
@@ -15,7 +16,7 @@ public enum CrmRA {
             let row = names[i..<min(i + cols, names.count)]
             var line = ""
             for (k, n) in row.enumerated() {
-                line += k == row.count - 1 ? n : n.padding(toLength: max(colWidth, n.count), withPad: " ", startingAt: 0)
+                line += k == row.count - 1 ? n : n.padded(toLength: max(colWidth, n.count))
             }
             lines.append(line)
             i += cols
@@ -40,7 +41,7 @@ public enum CrmRA {
             head += ": \(short(p.shortDescription, name: p.name, long: p.longDescription) ?? "")"
             var s = head
             if let long = p.longDescription, !long.isEmpty {
-                s += "\n    " + long.replacingOccurrences(of: "\n", with: "\n    ") + "\n"
+                s += "\n    " + long.replacingEvery("\n", with: "\n    ") + "\n"
             }
             params.append(s)
         }
@@ -51,7 +52,7 @@ public enum CrmRA {
         }
         var actions: [String] = []
         for a in m.actions where a.name != "meta-data" && a.name != "validate-all" {
-            var s = a.name.padding(toLength: max(13, a.name.count), withPad: " ", startingAt: 0)
+            var s = a.name.padded(toLength: max(13, a.name.count))
             if let t = a.timeout { s += " timeout=\(seconds(t))" }
             if let i = a.interval { s += " interval=\(seconds(i))" }
             if let d = a.depth { s += " depth=\(d)" }
@@ -62,7 +63,7 @@ public enum CrmRA {
             // The agent's own attribute order, as crmsh prints it.
             actions = actionsXML.compactMap { a in
                 guard let name = a["name"], name != "meta-data", name != "validate-all" else { return nil }
-                var s = name.padding(toLength: max(13, name.count), withPad: " ", startingAt: 0)
+                var s = name.padded(toLength: max(13, name.count))
                 for attr in a.attributes where attr.name != "name" && !attr.value.isEmpty { s += " \(attr.name)=\(attr.value)" }
                 return "    " + s
             }

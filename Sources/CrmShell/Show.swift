@@ -1,3 +1,4 @@
+import EssentialsExtras
 import CIB
 
 /// `crm configure show`: the configuration in crmsh's syntax and layout. One object per
@@ -151,7 +152,7 @@ public enum CrmShow {
     }
 
     static func score(_ s: String) -> String {
-        s.replacingOccurrences(of: "INFINITY", with: "inf")
+        s.replacingEvery("INFINITY", with: "inf")
     }
 
     static func node(_ n: XElement) -> (String, [String]) {

@@ -1,4 +1,12 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 
 /// Where a node's files live and what the node is called.
 ///
@@ -38,6 +46,6 @@ public struct NodeEnvironment: Sendable, Equatable {
 /// Prints that a program belongs to an issue not yet delivered, and exits with
 /// CRM_EX_UNIMPLEMENT_FEATURE (3).
 public func notYetAvailable(program: String, issue: Int) -> Never {
-    FileHandle.standardError.write(Data("\(program): not available yet in this build of SwiftHA (it is delivered by issue #\(issue)); nothing was started\n".utf8))
+    writeStandardError("\(program): not available yet in this build of SwiftHA (it is delivered by issue #\(issue)); nothing was started\n")
     exit(.unimplementedFeature)
 }

@@ -1,5 +1,13 @@
 import CSystemd
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 import Logging
 
 /// A swift-log handler that writes to journald through libsystemd's `sd_journal_send`, with
@@ -72,7 +80,7 @@ public struct JournalLogHandler: LogHandler {
             if Self.send(fields) { return }
         }
         let meta = all.isEmpty ? "" : " " + all.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        FileHandle.standardError.write(Data(Self.line(time: Date(), host: Self.host, label: label, pid: getpid(), level: event.level, message: "\(event.message)\(meta)").utf8))
+        writeStandardError(Self.line(time: Date(), host: Self.host, label: label, pid: getpid(), level: event.level, message: "\(event.message)\(meta)"))
     }
 
     /// A log line as `journalctl -o short-iso-precise` shows the journal's, so that one reader

@@ -1,6 +1,11 @@
 import CSystemd
 import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EssentialsExtras
 
 #if canImport(Glibc)
 import Glibc
@@ -76,6 +81,6 @@ public enum ParentWatch {
     }
 
     private static func say(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        writeStandardError(line + "\n")
     }
 }

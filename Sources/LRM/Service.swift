@@ -1,6 +1,13 @@
 import Agents
 import CIB
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import LocalIPC
 import Logging
 import Synchronization

@@ -1,6 +1,13 @@
 import Agents
 import CIB
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 
 /// The thin shell around `OperationQueue`: it performs the queue's directives with the real

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EssentialsExtras
 import Logging
 import NIOCore
 import NIOPosix
@@ -510,20 +515,20 @@ public final class IPCServer<P: LocalIPCProtocol>: Sendable {
 
     /// Creates the directory, and clears a stale socket out of the way.
     private func prepareSocketPath() async throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        var isDir: ObjCBool = false
+        let directory = deletingLastPathComponent(path)
+        var isDir = false
         if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDir) {
             do {
-                try FileManager.default.createDirectory(atPath: (directory as NSString).deletingLastPathComponent,
+                try FileManager.default.createDirectory(atPath: deletingLastPathComponent(directory),
                                                         withIntermediateDirectories: true)
             } catch {
-                throw IPCServerError.directory(path: directory, reason: error.localizedDescription)
+                throw IPCServerError.directory(path: directory, reason: failureReason(error))
             }
             if mkdir(directory, 0o750) != 0 && errno != EEXIST {
                 throw IPCServerError.directory(path: directory, reason: String(cString: strerror(errno)))
             }
             if let g = policy.allowedGroup { _ = chown(directory, getuid(), g) }
-        } else if !isDir.boolValue {
+        } else if !isDir {
             throw IPCServerError.directory(path: directory, reason: "it exists and is not a directory")
         }
 

@@ -1,3 +1,4 @@
+import EssentialsExtras
 import CIB
 
 /// One line of the Transition Summary: what changes for a resource or node, and why.
@@ -29,8 +30,8 @@ public struct PlannedChange: Sendable, Equatable {
         }
         return changes.map { c in
             if c.kind == .fence { return "  * Fence (\(c.fenceAction)) \(c.subject) '\(c.details)'" }
-            let kind = c.kind.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
-            let rsc = c.subject.padding(toLength: max(resourceWidth, c.subject.count), withPad: " ", startingAt: 0)
+            let kind = c.kind.rawValue.padded(toLength: 8)
+            let rsc = c.subject.padded(toLength: max(resourceWidth, c.subject.count))
             let details = String(repeating: " ", count: max(0, detailWidth - c.details.count)) + c.details
             return "  * \(kind)   \(rsc)   ( \(details) )" + (c.reason.map { "  \($0)" } ?? "")
         }

@@ -1,5 +1,13 @@
 import CIB
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 
 /// What `stonith_admin` prints, as Pacemaker 2.1.5's prints it (lib/fencing/st_output.c,
 /// lib/pacemaker/pcmk_fence.c and the text and XML formatters). Pure: times and the time zone
@@ -11,13 +19,14 @@ public enum StonithAdminOutput {
         var cal = Calendar(identifier: .gregorian)
         cal.timeZone = zone
         let c = cal.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        var s = String(format: "%04d-%02d-%02d %02d:%02d:%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0, c.hour ?? 0, c.minute ?? 0, c.second ?? 0)
+        var s = "\(zeroPadded(c.year ?? 0, width: 4))-\(zeroPadded(c.month ?? 0, width: 2))-\(zeroPadded(c.day ?? 0, width: 2))"
+            + " \(zeroPadded(c.hour ?? 0, width: 2)):\(zeroPadded(c.minute ?? 0, width: 2)):\(zeroPadded(c.second ?? 0, width: 2))"
         let offset = zone.secondsFromGMT(for: date)
         if offset == 0 {
             s += "Z"
         } else {
             let a = abs(offset)
-            s += String(format: " %@%02d:%02d", offset < 0 ? "-" : "+", a / 3600, (a % 3600) / 60)
+            s += " \(offset < 0 ? "-" : "+")\(zeroPadded(a / 3600, width: 2)):\(zeroPadded((a % 3600) / 60, width: 2))"
         }
         return s
     }
@@ -137,7 +146,7 @@ public enum StonithAdminOutput {
     public static func parseTargets(_ output: String) -> [String] {
         var out: [String] = []
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
-        for line in output.replacingOccurrences(of: "\\n", with: "\n").split(separator: "\n") {
+        for line in output.replacingEvery("\\n", with: "\n").split(separator: "\n") {
             if line.contains("invalid") || line.contains("variable") { continue }
             for word in line.split(whereSeparator: { $0.isWhitespace || $0 == "," || $0 == ";" }) {
                 let entry = String(word.prefix { allowed.contains($0) })

@@ -1,4 +1,12 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 
 /// What stonithd's of a cluster tell each other in CPG group "stonith-ng". Every member
 /// receives every message in one order, so every member's history agrees.
@@ -603,6 +611,6 @@ extension Duration {
     /// `60s`, `1.5s`.
     var secondsText: String {
         let ms = components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
-        return ms % 1000 == 0 ? "\(ms / 1000)s" : String(format: "%.1fs", Double(ms) / 1000)
+        return ms % 1000 == 0 ? "\(ms / 1000)s" : fixedPoint(Double(ms) / 1000, decimals: 1) + "s"
     }
 }

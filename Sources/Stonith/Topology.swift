@@ -1,6 +1,14 @@
 import Agents
 import CIB
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 
 /// A fence device: a stonith-class primitive of the CIB.
 public struct FenceDevice: Sendable, Equatable {
@@ -80,8 +88,8 @@ public enum FencingTopology {
         let matching = levels.filter { level in
             if let t = level.target { return t == target }
             if let pattern = level.targetPattern {
-                guard let re = try? NSRegularExpression(pattern: pattern) else { return false }
-                return re.firstMatch(in: target, range: NSRange(target.startIndex..., in: target)) != nil
+                guard let re = try? Regex(pattern) else { return false }
+                return (try? re.firstMatch(in: target)) != nil
             }
             if let a = level.targetAttribute { return attributes[a] == level.targetValue }
             return false
@@ -235,10 +243,10 @@ extension FenceDevice {
 
     /// `60`, `60s`, `90000ms`, `2min`.
     public static func parseDuration(_ text: String) -> Duration? {
-        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let t = text.trimmingSpaces().lowercased()
         let units: [(String, Int64)] = [("ms", 1), ("msec", 1), ("min", 60_000), ("m", 60_000), ("s", 1000), ("sec", 1000), ("h", 3_600_000), ("hr", 3_600_000)]
         for (unit, factor) in units.sorted(by: { $0.0.count > $1.0.count }) where t.hasSuffix(unit) {
-            guard let n = Int64(t.dropLast(unit.count).trimmingCharacters(in: .whitespaces)), n >= 0 else { return nil }
+            guard let n = Int64(t.dropLast(unit.count).trimmingSpaces()), n >= 0 else { return nil }
             let (ms, overflow) = n.multipliedReportingOverflow(by: factor)
             return overflow ? nil : .milliseconds(ms)
         }

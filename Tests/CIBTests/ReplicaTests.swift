@@ -1,4 +1,5 @@
 import CIB
+import Foundation
 import Testing
 import TestSupport
 

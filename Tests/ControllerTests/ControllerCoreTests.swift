@@ -1,5 +1,6 @@
 import CIB
 import Controller
+import Foundation
 import PolicyEngine
 import Testing
 import TestSupport

@@ -1,6 +1,7 @@
 import Foundation
 import CIB
 import Controller
+import Foundation
 import PolicyEngine
 import Testing
 import TestSupport

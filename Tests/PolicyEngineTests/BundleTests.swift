@@ -1,4 +1,5 @@
 import CIB
+import Foundation
 import PolicyEngine
 import Testing
 

@@ -1,5 +1,13 @@
 import DurableFile
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 
 /// Reading and writing CIB files safely.
 ///
@@ -18,11 +26,11 @@ public enum CIBFile {
 
     /// Refuses, with a clear error, a path that is missing, a directory or unreadable.
     static func checkReadable(_ path: String) throws(CIBError) {
-        var isDir: ObjCBool = false
+        var isDir = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw CIBError(.io, "\(path): no such file; check the path (or CIB_file)")
         }
-        if isDir.boolValue { throw CIBError(.io, "\(path): is a directory, not a CIB file") }
+        if isDir { throw CIBError(.io, "\(path): is a directory, not a CIB file") }
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw CIBError(.io, "\(path): cannot be read (check its permissions)")
         }
@@ -109,7 +117,7 @@ public struct CIBStore: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw CIBError(.io, "\(directory): cannot create the CIB directory (\(error.localizedDescription))")
+            throw CIBError(.io, "\(directory): cannot create the CIB directory (\(failureReason(error)))")
         }
         if FileManager.default.fileExists(atPath: cibPath) {
             let n = nextBackupNumber()

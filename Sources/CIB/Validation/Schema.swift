@@ -1,5 +1,13 @@
 import CLibXML2
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 import Synchronization
 
 /// Pacemaker's RelaxNG schemas, as Debian's pacemaker-common installs them in
@@ -135,7 +143,7 @@ private let collectError: xmlStructuredErrorFunc = { user, error in
     guard let user, let error else { return }
     let box = Unmanaged<ErrorBox>.fromOpaque(user).takeUnretainedValue()
     var message = error.pointee.message.map { String(cString: $0) } ?? "schema error"
-    message = message.trimmingCharacters(in: .whitespacesAndNewlines)
+    message = message.trimmingWhitespace()
     var element = "document"
     var id: String?
     if let raw = error.pointee.node {

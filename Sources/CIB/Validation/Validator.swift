@@ -1,5 +1,12 @@
 import CLibXML2
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Validation in two parts: Pacemaker's RelaxNG schema through libxml2 (when installed and
 /// when `validate-with` names one), then SwiftHA's own semantic rules (always).

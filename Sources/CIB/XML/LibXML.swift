@@ -1,5 +1,13 @@
 import CLibXML2
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 
 /// Initialises libxml2 once per process (required before it is used from several threads).
 let libxmlReady: Void = {
@@ -265,7 +273,7 @@ final class LibXMLDocument {
             return XMLParseError(source: source, line: 0, column: 0, message: "the XML could not be parsed")
         }
         var message = e.message.map { String(cString: $0) } ?? "malformed XML"
-        message = message.trimmingCharacters(in: .whitespacesAndNewlines)
+        message = message.trimmingWhitespace()
         if message.hasPrefix("Excessive depth") {
             message = "elements are nested more than 256 levels deep; no CIB is nested that deep, so the file is damaged or not a CIB"
         } else if message.contains("not proper UTF-8") || message.contains("encoding") {

@@ -1,5 +1,12 @@
 import CLibXML2
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Reads XML straight into an element tree with libxml2's SAX2 interface: no libxml2 document
 /// is built and then walked, which halves the time of reading a large CIB.

@@ -1,5 +1,13 @@
 import CLibXML2
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 
 /// A node an XPath expression selected, named by its place in the tree.
 public struct XPathMatch: Hashable, Sendable {
@@ -92,6 +100,6 @@ private func xmlXPathSetErrorHandler(_ ctx: xmlXPathContextPtr, _ box: UnsafeMut
         guard let user, let error else { return }
         let box = Unmanaged<ErrorBox>.fromOpaque(user).takeUnretainedValue()
         let msg = error.pointee.message.map { String(cString: $0) } ?? "error"
-        box.messages.append(msg.trimmingCharacters(in: .whitespacesAndNewlines))
+        box.messages.append(msg.trimmingWhitespace())
     }
 }

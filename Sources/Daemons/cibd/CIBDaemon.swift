@@ -3,7 +3,11 @@ import CIB
 import CIBClient
 import CSystemd
 import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import HASupport
 import LocalIPC
 import Logging

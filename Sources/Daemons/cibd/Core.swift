@@ -1,7 +1,15 @@
 import CIB
 import CIBClient
 import CSystemd
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 import HASupport
 import LocalIPC
 import Logging
@@ -219,7 +227,7 @@ actor CIBCore {
     static func stamp(origin: String, peer: PeerCredentials, now: time_t) -> CIBReplica.Stamp {
         var client = "cib-client"
         if let comm = try? String(contentsOfFile: "/proc/\(peer.pid)/comm", encoding: .utf8) {
-            let name = comm.trimmingCharacters(in: .whitespacesAndNewlines)
+            let name = comm.trimmingWhitespace()
             if !name.isEmpty { client = name }
         }
         var user = String(peer.uid)

@@ -1,5 +1,14 @@
 import CIB
+import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 
 /// Writes this node's copy of the CIB to disk for cibd.
 ///
@@ -18,9 +27,9 @@ final class CIBWriter: @unchecked Sendable {
     private let store: CIBStore
     /// Called on the writer's thread when a written-behind copy cannot be saved.
     private let onFailure: @Sendable (CIBError) -> Void
-    private let state = NSLock()
+    private let state = ThreadLock()
     /// One save at a time, in version order.
-    private let disk = NSLock()
+    private let disk = ThreadLock()
     private let queue = DispatchQueue(label: "cibd.cib-writer")
     // Guarded by `state`:
     /// The version on disk (nil: none yet; the first save is always immediate).

@@ -1,8 +1,16 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import EssentialsExtras
 import HASupport
 import Logging
 import Messaging
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// corosyncd's logging settings (corosync.conf's `logging` section), shared by every logger
 /// of the process and changed in place by a config reload, as corosync applies `debug`,
@@ -12,7 +20,7 @@ final class LogSettings: Sendable {
         var level: Logger.Level
         var toStderr: Bool
         /// The open log file (`to_logfile: yes`), and its path.
-        var file: FileHandle?
+        var file: LogFile?
         var filePath: String?
     }
 
@@ -38,18 +46,16 @@ final class LogSettings: Sendable {
             s.level = logging.debug == .off ? .info : .debug
             s.toStderr = logging.toStderr
             guard path != s.filePath else { return }
-            try? s.file?.close()
             s.file = nil
             s.filePath = nil
             guard let path else { return }
-            let dir = (path as NSString).deletingLastPathComponent
+            let dir = deletingLastPathComponent(path)
             try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-            guard let handle = FileHandle(forWritingAtPath: path) else {
+            guard let handle = LogFile(path: path) else {
                 problem = "cannot open the log file \(path) (logging.logfile); check that its directory is writable"
                 return
             }
-            handle.seekToEndOfFile()
             s.file = handle
             s.filePath = path
         }
@@ -63,17 +69,44 @@ final class LogSettings: Sendable {
         if journal { JournalLogHandler(label: label, journal: true, fields: JournalLogHandler.processFields(daemon: "corosyncd", node: environment.node)).log(event: event) }
         if !journal || (foreground && toStderr) { JournalLogHandler(label: label, journal: false).log(event: event) }
         if let file {
-            let stamp = Self.stamp.withLock { $0.string(from: Date()) }
-            file.write(Data("\(stamp) [\(getpid())] \(label) \(event.level)\t\(event.message)\n".utf8))
+            file.write("\(Self.stamp()) [\(getpid())] \(label) \(event.level)\t\(event.message)\n")
         }
     }
 
-    private static let stamp = Mutex<DateFormatter>({
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.dateFormat = "MMM dd HH:mm:ss.SSS"
-        return f
-    }())
+    /// The local time as corosync's log file has it: `Nov 24 12:30:05.123`.
+    static func stamp() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var t = now.tv_sec
+        var tm = tm()
+        localtime_r(&t, &tm)
+        var out = [CChar](repeating: 0, count: 64)
+        let n = strftime(&out, out.count, "%b %d %H:%M:%S", &tm)
+        let head = String(decoding: out[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return head + "." + zeroPadded(now.tv_nsec / 1_000_000, width: 3)
+    }
+}
+
+/// The log file (`to_logfile: yes`), opened for writing at its end; closed when let go.
+final class LogFile: Sendable {
+    let fd: Int32
+
+    init?(path: String) {
+        fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        lseek(fd, 0, SEEK_END)
+    }
+
+    func write(_ line: String) {
+        var bytes = Array(line.utf8)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n > 0 { done += n } else if n < 0 && errno == EINTR { continue } else { return }
+        }
+    }
+
+    deinit { _ = Glibc.close(fd) }
 }
 
 /// A swift-log handler over ``LogSettings``: its level is the settings' level at each call.

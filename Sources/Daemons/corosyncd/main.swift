@@ -1,6 +1,14 @@
 import ArgumentParser
 import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 import HASupport
 import LocalIPC
 import Logging
@@ -215,7 +223,7 @@ struct Corosyncd: ParsableCommand {
     }
 
     private func fail(_ code: CRMExit, _ message: String) -> Never {
-        FileHandle.standardError.write(Data("corosyncd: \(message)\n".utf8))
+        writeStandardError("corosyncd: \(message)\n")
         HASupport.exit(code)
     }
 

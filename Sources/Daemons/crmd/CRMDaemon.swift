@@ -4,7 +4,11 @@ import CIBClient
 import CSystemd
 import Controller
 import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import HASupport
 import LRM
 import LocalIPC

@@ -3,7 +3,14 @@ import CIB
 import CIBClient
 import CSystemd
 import Controller
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import HASupport
 import LRM
 import LocalIPC

@@ -1,5 +1,12 @@
 import Controller
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Stonith
 
 /// Fencing through the node's stonithd: each request connects, asks, and waits for the

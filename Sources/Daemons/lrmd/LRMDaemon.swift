@@ -2,7 +2,11 @@ import Agents
 import ArgumentParser
 import CSystemd
 import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import HASupport
 import LocalIPC
 import Logging

@@ -1,6 +1,15 @@
 import ArgumentParser
 import CSystemd
+import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 import HASupport
 import Logging
 
@@ -34,7 +43,7 @@ struct Pacemakerd: ParsableCommand {
         bootstrapLogging(program: "pacemakerd", level: verbose ? .debug : .info, node: node)
         let env = NodeEnvironment(root: root, node: node)
         let dir = daemonsFrom ?? URL(fileURLWithPath: Self.ownExecutable()).deletingLastPathComponent().path
-        let names = daemons.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let names = daemons.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
         guard !names.isEmpty else { throw ValidationError("--daemons names no daemon") }
         for n in names where !FileManager.default.isExecutableFile(atPath: dir + "/" + n) {
             throw ValidationError("\(n) is not an executable in \(dir); build the package (swift build) or give --daemons-from DIR")
@@ -204,7 +213,7 @@ final class SupervisorShell: @unchecked Sendable {
         let child = pid
         logger.debug("\(name) started, pid \(child)")
         // A thread per daemon waits for it; its exit comes back through the queue.
-        let thread = Thread { [unowned self] in
+        detachThread { [unowned self] in
             var status: Int32 = 0
             while waitpid(child, &status, 0) < 0 && errno == EINTR {}
             let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
@@ -213,7 +222,6 @@ final class SupervisorShell: @unchecked Sendable {
                 perform(supervisor.onExit(name, status: code, now: now))
             }
         }
-        thread.start()
     }
 }
 

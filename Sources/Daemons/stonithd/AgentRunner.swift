@@ -1,6 +1,14 @@
 import Agents
 import CIB
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 import Logging
 import Stonith
 
@@ -144,7 +152,7 @@ actor AgentRunner {
         case .done: s = r.rawExitStatus.map { "exit status \($0)" } ?? "\(r.exitCode)"
         default: s = r.exitReason ?? "\(r.status)"
         }
-        let said = (r.standardError + "\n" + r.standardOutput).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let said = (r.standardError + "\n" + r.standardOutput).split(separator: "\n").map { $0.trimmingSpaces() }
             .filter { !$0.isEmpty }
         if case .done = r.status, let last = said.last { s += ": " + String(last.prefix(300)) }
         return s

@@ -1,7 +1,14 @@
 import CIB
 import CIBClient
 import CSystemd
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import LocalIPC
 import Logging
 import Messaging

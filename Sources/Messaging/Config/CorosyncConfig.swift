@@ -1,4 +1,12 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 
 /// A parsed `corosync.conf`: the totem, nodelist, quorum, logging and system sections, typed,
 /// with corosync's defaults filled in, and the warnings found on the way.
@@ -352,7 +360,7 @@ extension CorosyncConfig {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw ConfigError(file: path, line: 0,
-                              "cannot read the file (\(error.localizedDescription)); check the path, or pass another with -c FILE")
+                              "cannot read the file (\(failureReason(error))); check the path, or pass another with -c FILE")
         }
         return try parse(text, file: path)
     }

@@ -1,4 +1,12 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 import LocalIPC
 import NIOCore
 
@@ -228,8 +236,8 @@ public enum CMapValue: Codable, Sendable, Equatable, CustomStringConvertible {
         case .i16(let v): "\(v)"
         case .i32(let v): "\(v)"
         case .i64(let v): "\(v)"
-        case .float(let v): String(format: "%.6f", v)
-        case .double(let v): String(format: "%.6f", v)
+        case .float(let v): fixedPoint(Double(v), decimals: 6)
+        case .double(let v): fixedPoint(v, decimals: 6)
         case .string(let s): s
         }
     }

@@ -1,4 +1,12 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 
 /// The text corosync 3.1's tools print, from corosyncd's answers; pure, so the layout is
 /// tested without a daemon. The tools (Sources/Tools/corosync-*) only fetch and print.
@@ -44,7 +52,7 @@ public enum CorosyncToolOutput {
             guard escape else { return g.name }
             var out = ""
             for b in g.name.utf8 {
-                if b < 0x20 || b >= 0x7F { out += "\\x" + String(format: "%02X", b) } else { out.append(Character(Unicode.Scalar(b))) }
+                if b < 0x20 || b >= 0x7F { out += "\\x" + zeroPadded(b, width: 2, radix: 16, uppercase: true) } else { out.append(Character(Unicode.Scalar(b))) }
             }
             return out
         }

@@ -1,5 +1,13 @@
 import DurableFile
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 
 /// The cluster's shared secret (`/etc/corosync/authkey`): random bytes that every node holds.
 /// Packet keys are derived from it with HKDF (see ``PacketProtection``); the bytes themselves
@@ -73,7 +81,7 @@ public struct AuthKey: Sendable, Equatable {
     /// half-written key. An existing file is kept (and `.exists` thrown) unless `overwrite`.
     /// Missing parent directories are created (mode 0755), so that a fresh node root works.
     public func write(to path: String, overwrite: Bool = false) throws(AuthKeyError) {
-        let dir = (path as NSString).deletingLastPathComponent
+        let dir = deletingLastPathComponent(path)
         let directory = dir.isEmpty ? "." : dir
         if !FileManager.default.fileExists(atPath: directory) {
             do {
@@ -103,7 +111,7 @@ public struct AuthKey: Sendable, Equatable {
     }
 
     private static func errnoText(_ error: any Error) -> String {
-        (error as NSError).localizedDescription
+        failureReason(error)
     }
 }
 

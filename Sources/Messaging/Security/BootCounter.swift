@@ -1,5 +1,13 @@
 import DurableFile
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import EssentialsExtras
 
 /// A number kept in a small file and raised durably before it is used: the node's boot counter
 /// (the packet incarnation) and its highest ring sequence number survive restarts this way.
@@ -13,7 +21,7 @@ public enum PersistentCounter {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw PersistentCounterError("\(path): cannot read this file; it must be readable by the user corosyncd runs as (root)")
         }
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: data, as: UTF8.self).trimmingWhitespace()
         guard let value = UInt64(text) else {
             throw PersistentCounterError("\(path): expected one decimal number, found \(text.isEmpty ? "nothing" : "'\(text.prefix(40))'"); the file is damaged. Stop the cluster's other nodes' corosyncd too, remove the file and start again, so that no peer remembers a higher number")
         }
@@ -22,13 +30,13 @@ public enum PersistentCounter {
 
     /// Stores `value` at `path` (creating the directories above it), durably.
     public static func write(_ value: UInt64, path: String) throws(PersistentCounterError) {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = deletingLastPathComponent(path)
         if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                         attributes: [.posixPermissions: 0o755])
             } catch {
-                throw PersistentCounterError("\(directory): cannot create this directory (\((error as NSError).localizedDescription)); create it, writable by root")
+                throw PersistentCounterError("\(directory): cannot create this directory (\(failureReason(error))); create it, writable by root")
             }
         }
         do {

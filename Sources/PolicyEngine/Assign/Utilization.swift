@@ -1,3 +1,4 @@
+import EssentialsExtras
 import CIB
 
 /// Utilization and placement strategy (Pacemaker Explained, "Utilization and Placement
@@ -66,7 +67,7 @@ struct Utilization: Sendable {
 
     /// A utilization amount: an integer; anything else counts as 0.
     static func amount(_ text: String) -> Int {
-        Int(text.trimmingCharacters(in: .whitespaces)) ?? 0
+        Int(text.trimmingSpaces()) ?? 0
     }
 
     /// Takes what a primitive needs from a node's remaining capacity.

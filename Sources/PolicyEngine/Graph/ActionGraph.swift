@@ -1,3 +1,4 @@
+import EssentialsExtras
 import CIB
 
 /// The transition graph: the actions a transition needs and the order they must run in.
@@ -146,7 +147,7 @@ extension ActionGraph {
             if let r = a.configuredID ?? a.resource { return "  * Cluster action:  \(a.task) for \(r) on \(a.node ?? "")" }
             return "  * Cluster action:  \(a.task) on \(a.node ?? "")"
         case .resource:
-            let name = (a.resource ?? "").padding(toLength: max(15, (a.resource ?? "").count), withPad: " ", startingAt: 0)
+            let name = (a.resource ?? "").padded(toLength: max(15, (a.resource ?? "").count))
             let op = a.intervalMS > 0 ? "\(a.task)=\(a.intervalMS)" : a.task
             return "  * Resource action: \(name) \(op) on \(a.node ?? "")"
         }

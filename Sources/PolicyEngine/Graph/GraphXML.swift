@@ -1,3 +1,4 @@
+import EssentialsExtras
 import CIB
 
 extension ActionGraph {
@@ -79,7 +80,7 @@ extension ActionGraph {
             default: return a.node.map { "\(a.key) \($0)" } ?? a.key
             }
         }
-        func quoted(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        func quoted(_ s: String) -> String { "\"" + s.replacingEvery("\"", with: "\\\"") + "\"" }
         let order = actions.indices.sorted { actions[$0].id > actions[$1].id }
         var out = " digraph \"g\" {\n"
         for i in order {
