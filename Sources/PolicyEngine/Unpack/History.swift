@@ -77,6 +77,10 @@ struct RecordedOp {
     var forceRestart: [String]?
     var exitReason: String?
     var execTimeMS: Int?
+    /// `transition-magic` and `transition-key` as recorded: read only to place an operation
+    /// without a call id (`isOlder`).
+    var transitionMagic: String?
+    var transitionKey: String?
 
     init(_ e: XElement) {
         // The attributes are read in one pass (the first of each name counts, as with
@@ -138,10 +142,44 @@ struct RecordedOp {
         status = ExecStatus(rawValue: Int(opStatus ?? "0") ?? 0) ?? .error
         // transition-key: "action:transition:target-rc:uuid"
         if let key = transitionKey { targetRC = Self.thirdField(key) }
+        self.transitionMagic = transitionMagic
+        self.transitionKey = transitionKey
         if callID == -1 && status == .done && transitionMagic == nil { status = .pending }
     }
 
     var isProbe: Bool { task == "monitor" && intervalMS == 0 }
+
+    /// Whether this operation, recorded without a call id (a timeout the controller recorded
+    /// itself), is older than `other`, which has one, as Pacemaker's scheduler compares them
+    /// (`pe__is_newer_op`): by their transition keys. Asked for by the same controller (the
+    /// same uuid) in different transitions, the one of the lower transition is older (an
+    /// operation of transition -1, a shutdown's, is the newest); from different controllers,
+    /// or the same transition, the one without a call id is the newer. Without both keys,
+    /// by `last-rc-change` (the later one is newer; at the same second this one is).
+    func isOlder(than other: RecordedOp) -> Bool {
+        guard let mine = transition, let theirs = other.transition else {
+            return (other.lastRCChange ?? 0) > (lastRCChange ?? Int.max)
+        }
+        guard mine.uuid == theirs.uuid, mine.id != theirs.id else { return false }
+        return (mine.id >= 0 && mine.id < theirs.id) || theirs.id == -1
+    }
+
+    /// The transition number and the controller's uuid of the operation's transition key
+    /// ("action:transition:target-rc:uuid"), read from `transition-magic` ("status:rc;KEY")
+    /// as Pacemaker does, else from `transition-key`.
+    var transition: (id: Int, uuid: Substring)? {
+        let key: Substring
+        if let m = transitionMagic, let semicolon = m.firstIndex(of: ";") {
+            key = m[m.index(after: semicolon)...]
+        } else if let k = transitionKey {
+            key = k[...]
+        } else {
+            return nil
+        }
+        let f = key.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
+        guard f.count == 4, let id = Int(f[1]) else { return nil }
+        return (id, f[3])
+    }
 
     /// The third colon-separated field as a number (a transition key's expected result),
     /// read without splitting the string: the history of a large cluster has many thousands.
@@ -177,8 +215,9 @@ enum History {
         let all = elements.map(RecordedOp.init)
         // Oldest first, by call id; pending operations (no call id yet) are the newest. An
         // operation the controller recorded without a call id (one that timed out, call-id -1)
-        // is placed by its last-rc-change, as Pacemaker compares such operations: a stop that
-        // came after it is newer.
+        // is placed as Pacemaker compares such operations (`RecordedOp.isOlder`): by the
+        // transitions that asked for them, so a stop that came after it is newer even when it
+        // ended within the same second.
         var ops: [RecordedOp]
         if all.allSatisfy({ $0.callID >= 0 }) {
             // (The usual case, sorted in place: a large history has a million entries.)
@@ -189,9 +228,11 @@ enum History {
                 $0.callID != $1.callID ? $0.callID < $1.callID : ($0.lastRCChange ?? -1) < ($1.lastRCChange ?? -1)
             }
             for op in all where op.callID < 0 && op.status != .pending {
-                let t = op.lastRCChange ?? Int.max
-                let at = ops.lastIndex { $0.callID >= 0 && ($0.lastRCChange ?? 0) <= t }.map { $0 + 1 } ?? 0
-                ops.insert(op, at: ops.firstIndex { $0.callID < 0 && $0.lastRCChange ?? Int.max > t }.map { min($0, at) } ?? at)
+                // After every operation with a call id it is not older than (and after the
+                // operations without one already placed there: among themselves, as recorded).
+                var at = ops.lastIndex { $0.callID >= 0 && !op.isOlder(than: $0) }.map { $0 + 1 } ?? 0
+                while at < ops.count && ops[at].callID < 0 { at += 1 }
+                ops.insert(op, at: at)
             }
             ops += all.filter { $0.callID < 0 && $0.status == .pending }
         }
