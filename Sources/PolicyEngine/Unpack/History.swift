@@ -77,10 +77,6 @@ struct RecordedOp {
     var forceRestart: [String]?
     var exitReason: String?
     var execTimeMS: Int?
-    /// `transition-magic` and `transition-key` as recorded: read only to place an operation
-    /// without a call id (`isOlder`).
-    var transitionMagic: String?
-    var transitionKey: String?
 
     init(_ e: XElement) {
         // The attributes are read in one pass (the first of each name counts, as with
@@ -142,36 +138,35 @@ struct RecordedOp {
         status = ExecStatus(rawValue: Int(opStatus ?? "0") ?? 0) ?? .error
         // transition-key: "action:transition:target-rc:uuid"
         if let key = transitionKey { targetRC = Self.thirdField(key) }
-        self.transitionMagic = transitionMagic
-        self.transitionKey = transitionKey
         if callID == -1 && status == .done && transitionMagic == nil { status = .pending }
     }
 
     var isProbe: Bool { task == "monitor" && intervalMS == 0 }
 
-    /// Whether this operation, recorded without a call id (a timeout the controller recorded
-    /// itself), is older than `other`, which has one, as Pacemaker's scheduler compares them
-    /// (`pe__is_newer_op`): by their transition keys. Asked for by the same controller (the
-    /// same uuid) in different transitions, the one of the lower transition is older (an
-    /// operation of transition -1, a shutdown's, is the newest); from different controllers,
-    /// or the same transition, the one without a call id is the newer. Without both keys,
-    /// by `last-rc-change` (the later one is newer; at the same second this one is).
-    func isOlder(than other: RecordedOp) -> Bool {
-        guard let mine = transition, let theirs = other.transition else {
-            return (other.lastRCChange ?? 0) > (lastRCChange ?? Int.max)
-        }
+    /// The transition that asked for an operation: its number and its controller's uuid.
+    typealias Transition = (id: Int, uuid: Substring)
+
+    /// Whether `op`, recorded without a call id (a timeout the controller recorded itself),
+    /// is older than `other`, which has one, as Pacemaker's scheduler compares them
+    /// (`pe__is_newer_op`): by the transitions that asked for them. Asked for by the same
+    /// controller (the same uuid) in different transitions, the one of the lower transition is
+    /// older (an operation of transition -1, a shutdown's, is the newest); from different
+    /// controllers, or the same transition, the one without a call id is the newer. Without
+    /// both keys, by `last-rc-change` (the later one is newer; at the same second, `op` is).
+    static func isOlder(_ op: RecordedOp, _ mine: Transition?, than other: RecordedOp, _ theirs: Transition?) -> Bool {
+        guard let mine, let theirs else { return (other.lastRCChange ?? 0) > (op.lastRCChange ?? Int.max) }
         guard mine.uuid == theirs.uuid, mine.id != theirs.id else { return false }
         return (mine.id >= 0 && mine.id < theirs.id) || theirs.id == -1
     }
 
-    /// The transition number and the controller's uuid of the operation's transition key
+    /// The transition of an `lrm_rsc_op`, from its transition key
     /// ("action:transition:target-rc:uuid"), read from `transition-magic` ("status:rc;KEY")
     /// as Pacemaker does, else from `transition-key`.
-    var transition: (id: Int, uuid: Substring)? {
+    static func transition(of e: XElement) -> Transition? {
         let key: Substring
-        if let m = transitionMagic, let semicolon = m.firstIndex(of: ";") {
+        if let m = e["transition-magic"], let semicolon = m.firstIndex(of: ";") {
             key = m[m.index(after: semicolon)...]
-        } else if let k = transitionKey {
+        } else if let k = e["transition-key"] {
             key = k[...]
         } else {
             return nil
@@ -224,17 +219,21 @@ enum History {
             ops = all
             ops.sort { $0.callID != $1.callID ? $0.callID < $1.callID : ($0.lastRCChange ?? -1) < ($1.lastRCChange ?? -1) }
         } else {
-            ops = all.filter { $0.callID >= 0 }.sorted {
-                $0.callID != $1.callID ? $0.callID < $1.callID : ($0.lastRCChange ?? -1) < ($1.lastRCChange ?? -1)
+            // (Rare: the transition keys are read only here.) By position in `all`.
+            let transitions = elements.map(RecordedOp.transition(of:))
+            var order = all.indices.filter { all[$0].callID >= 0 }.sorted {
+                all[$0].callID != all[$1].callID ? all[$0].callID < all[$1].callID : (all[$0].lastRCChange ?? -1) < (all[$1].lastRCChange ?? -1)
             }
-            for op in all where op.callID < 0 && op.status != .pending {
+            for k in all.indices where all[k].callID < 0 && all[k].status != .pending {
                 // After every operation with a call id it is not older than (and after the
                 // operations without one already placed there: among themselves, as recorded).
-                var at = ops.lastIndex { $0.callID >= 0 && !op.isOlder(than: $0) }.map { $0 + 1 } ?? 0
-                while at < ops.count && ops[at].callID < 0 { at += 1 }
-                ops.insert(op, at: at)
+                var at = order.lastIndex { all[$0].callID >= 0 && !RecordedOp.isOlder(all[k], transitions[k], than: all[$0], transitions[$0]) }
+                    .map { $0 + 1 } ?? 0
+                while at < order.count && all[order[at]].callID < 0 { at += 1 }
+                order.insert(k, at: at)
             }
-            ops += all.filter { $0.callID < 0 && $0.status == .pending }
+            order += all.indices.filter { all[$0].callID < 0 && all[$0].status == .pending }
+            ops = order.map { all[$0] }
         }
         var h = NodeHistory()
         h.activeRecurring = activeRecurring(ops)
