@@ -26,6 +26,8 @@ final class SimulatedCluster {
     var cib: CIB
     var queue: [(from: ControllerMember, message: ControllerMessage)] = []
     var now = 1_700_000_000
+    /// How far the clock moves at each scheduler run (0: everything within one second).
+    var secondsPerSchedule = 1
     var fencer: (String) -> FencingResult = { _ in .failed("no fencer") }
     var fenceRequests: [String] = []
     /// Operation keys (`d1_start_0`) that are carried out but whose results never come back.
@@ -92,7 +94,7 @@ final class SimulatedCluster {
                 run(req, at: i)
             case .schedule:
                 schedulerRuns += 1
-                now += 1
+                now += secondsPerSchedule
                 var input = cib
                 input.root["execution-date"] = String(now)
                 let graph = Simulator.schedule(SchedulerInput(cib: input, now: now)).1.graph
@@ -700,6 +702,36 @@ final class SimulatedCluster {
         let out = core.onMessage(.result(late), from: Self.n2)
         #expect(out.first == .recordResult(late))
         #expect(out.contains(where: Self.isSchedule), "a late success did not rerun the scheduler")
+    }
+
+    /// The stop that follows a timed-out start supersedes the DC's record of the timeout even
+    /// when both are recorded within the same second (soak seed 1495: the status kept the
+    /// resource active, and failed, on the node where it had been stopped, besides where it
+    /// was started next, and the cluster never settled): the scheduler orders them by their
+    /// transitions, as Pacemaker's does.
+    @Test func aStopWithinTheSecondOfATimedOutStartSupersedesIt() throws {
+        let c = try SimulatedCluster(nodes: 2, configuration: Self.configuration(fencing: false))
+        c.secondsPerSchedule = 0
+        c.silent = ["d1_start_0"]
+        c.membershipChanged()
+        #expect(c.settle())
+        let at = c.whereRunning("d1")
+        try #require(at.count == 1)
+        let dc = c.index(c.dc!.name)
+        let i = try #require(c.nodes[dc].core.executor?.running.first)
+        c.perform(c.nodes[dc].core.onTimer(.action(transition: c.nodes[dc].core.transitionID, index: i)), at: dc)
+        #expect(c.settle())
+        #expect(c.activeInCIB("d1") == at)
+        c.silent = []
+        c.perform(c.nodes[dc].core.onTimer(.retry), at: dc)
+        #expect(c.settle())
+        let id = c.nodes[c.index(at[0])].core.local.nodeID
+        let ops = try c.cib.root.xpathElements("/cib/status/node_state[@id='\(id)']//lrm_resource[@id='d1']/lrm_rsc_op")
+        #expect(ops.contains { $0["operation"] == "stop" && $0["call-id"] != "-1" } && ops.contains { $0["call-id"] == "-1" },
+                "the stop and the timeout are both recorded there: \(ops)")
+        #expect(Set(ops.compactMap { $0["last-rc-change"] }).count == 1, "all within one second")
+        #expect(c.whereRunning("d1").count == 1)
+        #expect(c.activeInCIB("d1") == c.whereRunning("d1"), "\(c.cib.root.firstElement(named: "status")!.xmlString(.pretty))")
     }
 
     /// A node is expected down only once the DC tells it to go; lost before that (its shutdown

@@ -143,6 +143,39 @@ struct RecordedOp {
 
     var isProbe: Bool { task == "monitor" && intervalMS == 0 }
 
+    /// The transition that asked for an operation: its number and its controller's uuid.
+    typealias Transition = (id: Int, uuid: Substring)
+
+    /// Whether `op`, recorded without a call id (a timeout the controller recorded itself),
+    /// is older than `other`, which has one, as Pacemaker's scheduler compares them
+    /// (`pe__is_newer_op`): by the transitions that asked for them. Asked for by the same
+    /// controller (the same uuid) in different transitions, the one of the lower transition is
+    /// older (an operation of transition -1, a shutdown's, is the newest); from different
+    /// controllers, or the same transition, the one without a call id is the newer. Without
+    /// both keys, by `last-rc-change` (the later one is newer; at the same second, `op` is).
+    static func isOlder(_ op: RecordedOp, _ mine: Transition?, than other: RecordedOp, _ theirs: Transition?) -> Bool {
+        guard let mine, let theirs else { return (other.lastRCChange ?? 0) > (op.lastRCChange ?? Int.max) }
+        guard mine.uuid == theirs.uuid, mine.id != theirs.id else { return false }
+        return (mine.id >= 0 && mine.id < theirs.id) || theirs.id == -1
+    }
+
+    /// The transition of an `lrm_rsc_op`, from its transition key
+    /// ("action:transition:target-rc:uuid"), read from `transition-magic` ("status:rc;KEY")
+    /// as Pacemaker does, else from `transition-key`.
+    static func transition(of e: XElement) -> Transition? {
+        let key: Substring
+        if let m = e["transition-magic"], let semicolon = m.firstIndex(of: ";") {
+            key = m[m.index(after: semicolon)...]
+        } else if let k = e["transition-key"] {
+            key = k[...]
+        } else {
+            return nil
+        }
+        let f = key.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
+        guard f.count == 4, let id = Int(f[1]) else { return nil }
+        return (id, f[3])
+    }
+
     /// The third colon-separated field as a number (a transition key's expected result),
     /// read without splitting the string: the history of a large cluster has many thousands.
     static func thirdField(_ key: String) -> Int? {
@@ -177,23 +210,30 @@ enum History {
         let all = elements.map(RecordedOp.init)
         // Oldest first, by call id; pending operations (no call id yet) are the newest. An
         // operation the controller recorded without a call id (one that timed out, call-id -1)
-        // is placed by its last-rc-change, as Pacemaker compares such operations: a stop that
-        // came after it is newer.
+        // is placed as Pacemaker compares such operations (`RecordedOp.isOlder`): by the
+        // transitions that asked for them, so a stop that came after it is newer even when it
+        // ended within the same second.
         var ops: [RecordedOp]
         if all.allSatisfy({ $0.callID >= 0 }) {
             // (The usual case, sorted in place: a large history has a million entries.)
             ops = all
             ops.sort { $0.callID != $1.callID ? $0.callID < $1.callID : ($0.lastRCChange ?? -1) < ($1.lastRCChange ?? -1) }
         } else {
-            ops = all.filter { $0.callID >= 0 }.sorted {
-                $0.callID != $1.callID ? $0.callID < $1.callID : ($0.lastRCChange ?? -1) < ($1.lastRCChange ?? -1)
+            // (Rare: the transition keys are read only here.) By position in `all`.
+            let transitions = elements.map(RecordedOp.transition(of:))
+            var order = all.indices.filter { all[$0].callID >= 0 }.sorted {
+                all[$0].callID != all[$1].callID ? all[$0].callID < all[$1].callID : (all[$0].lastRCChange ?? -1) < (all[$1].lastRCChange ?? -1)
             }
-            for op in all where op.callID < 0 && op.status != .pending {
-                let t = op.lastRCChange ?? Int.max
-                let at = ops.lastIndex { $0.callID >= 0 && ($0.lastRCChange ?? 0) <= t }.map { $0 + 1 } ?? 0
-                ops.insert(op, at: ops.firstIndex { $0.callID < 0 && $0.lastRCChange ?? Int.max > t }.map { min($0, at) } ?? at)
+            for k in all.indices where all[k].callID < 0 && all[k].status != .pending {
+                // After every operation with a call id it is not older than (and after the
+                // operations without one already placed there: among themselves, as recorded).
+                var at = order.lastIndex { all[$0].callID >= 0 && !RecordedOp.isOlder(all[k], transitions[k], than: all[$0], transitions[$0]) }
+                    .map { $0 + 1 } ?? 0
+                while at < order.count && all[order[at]].callID < 0 { at += 1 }
+                order.insert(k, at: at)
             }
-            ops += all.filter { $0.callID < 0 && $0.status == .pending }
+            order += all.indices.filter { all[$0].callID < 0 && all[$0].status == .pending }
+            ops = order.map { all[$0] }
         }
         var h = NodeHistory()
         h.activeRecurring = activeRecurring(ops)
