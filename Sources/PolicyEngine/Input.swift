@@ -13,6 +13,11 @@ public struct SchedulerInput: Sendable {
     /// the CIB (crm_simulate says "Setting effective cluster time" then).
     public var effectiveTimeText: String?
 
+    /// Read the cluster options by their Pacemaker 2.1.5 names only (stonith-enabled,
+    /// stop-orphan-resources, stop-orphan-actions), as 2.1.5's tools do: a CIB that says
+    /// fencing-enabled=false (Pacemaker 3's name) still has fencing on for them.
+    public var pacemaker2OptionNames = false
+
     public init(cib: CIB, now: Int, effectiveTimeText: String? = nil) {
         self.cib = cib
         self.now = now
@@ -49,11 +54,12 @@ public struct ClusterOptions: Sendable, Equatable {
 
     /// Reads the options from `crm_config`: the first value each name has among the sets
     /// that apply at `now` (rule-less ones and those whose rule passes).
-    public init(_ config: Configuration, now: Int = 0) {
+    public init(_ config: Configuration, now: Int = 0, pacemaker2Names: Bool = false) {
         let values = NVSets.flatten(config.clusterPropertySets, context: RuleContext(now: now))
         raw = values
+        let renamed: Set<String> = ["fencing-enabled", "stop-removed-resources", "cancel-removed-actions"]
         func bool(_ names: String..., default d: Bool) -> Bool {
-            for n in names { if let v = values[n] { return CIBValue.isTrue(v) } }
+            for n in names where !(pacemaker2Names && renamed.contains(n)) { if let v = values[n] { return CIBValue.isTrue(v) } }
             return d
         }
         fencingEnabled = bool("fencing-enabled", "stonith-enabled", default: true)

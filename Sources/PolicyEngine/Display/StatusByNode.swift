@@ -5,30 +5,53 @@ extension StatusText {
     /// with the primitives active there (in the order its history lists them, without the
     /// node), then, with `-r`, the resources that are not active in full ("Inactive Resources").
     /// Both blocks at the left margin, like `monitorLines`.
-    public static func monitorByNode(_ ws: WorkingSet, showInactive: Bool, flavour: Flavour = .monitor) -> [String] {
-        let byNode = Printer(ws: ws, options: .init(showPending: true, showInactive: showInactive, showNodes: false, flavour: flavour))
+    public static func monitorByNode(_ ws: WorkingSet, showInactive: Bool, flavour: Flavour = .monitor, detail: Bool = false,
+                                     brief: Bool = false, onlyNodes: Set<String>? = nil, onlyResources: Set<String>? = nil) -> [String] {
+        var byNodeOptions = Options(showPending: true, showInactive: showInactive, showNodes: false, flavour: flavour)
+        byNodeOptions.detail = detail
+        byNodeOptions.onlyResources = onlyResources
+        let byNode = Printer(ws: ws, options: byNodeOptions)
         var out: [String] = []
-        let nodes = ws.nodes.sorted { naturalLess($0.name, $1.name) }
+        // --node: only those nodes; --resource: only the primitives it names (or whose top
+        // resource holds one it names), as Pacemaker filters a node's running list.
+        let nodes = ws.nodes.sorted { naturalLess($0.name, $1.name) }.filter { onlyNodes?.contains($0.name.lowercased()) ?? true }
         if !nodes.isEmpty {
-            out.append("Node List:")
+            var list: [String] = []
             for n in nodes {
-                out.append("  * " + nodeLine(ws, n) + ":")
-                out.append("    * Resources:")
-                for i in runningOrder(ws, node: n) {
+                let running = runningOrder(ws, node: n).filter { !byNode.isFiltered($0, checkParent: true) }
+                if brief {
+                    // -b: the node only with resources, counted by agent (no node named).
+                    let counts = byNode.briefLines(running, indent: "      ", all: false, nodeNames: false)
+                    guard !counts.isEmpty else { continue }
+                    list.append("  * " + nodeLine(ws, n, detail: detail) + ":")
+                    list.append("    * Resources:")
+                    list += counts
+                    continue
+                }
+                list.append("  * " + nodeLine(ws, n, detail: detail) + ":")
+                list.append("    * Resources:")
+                for i in running where byNode.isShownOnNode(i) {
                     // A bundle's resource goes by its configured name, as an anonymous clone's.
                     let bundled = byNode.inBundle(ws.resources[i]) ? ws.resources[i].configuredID : nil
-                    out.append("      * " + byNode.primitiveLine(i, nameOverride: bundled))
+                    list.append("      * " + byNode.primitiveLine(i, nameOverride: bundled))
                 }
             }
+            if !list.isEmpty { out = ["Node List:"] + list }
         }
         guard showInactive else { return out }
-        let printer = Printer(ws: ws, options: .init(showPending: true, showInactive: true, flavour: flavour))
+        var inactiveOptions = Options(showPending: true, showInactive: true, flavour: flavour)
+        inactiveOptions.detail = detail
+        inactiveOptions.brief = brief
+        inactiveOptions.onlyNodes = onlyNodes
+        inactiveOptions.onlyResources = onlyResources
+        let printer = Printer(ws: ws, options: inactiveOptions)
         if !out.isEmpty { out.append("") }
         out.append("Inactive Resources:")
         var any = false
-        for i in ws.topLevel where printer.isShown(i) && !printer.isFullyActive(i) {
-            out += printer.lines(i, indent: "  ")
-            any = true
+        for i in ws.topLevel where printer.isShown(i) && !printer.isFullyActive(i) && printer.passesFilters(i) {
+            let lines = printer.lines(i, indent: "  ")
+            out += lines
+            any = any || !lines.isEmpty
         }
         if !any { out.append("  * No inactive resources") }
         return out
@@ -56,6 +79,51 @@ extension StatusText {
 }
 
 extension StatusText.Printer {
+    /// An internal resource shows only with -R.
+    func isShownOnNode(_ i: Int) -> Bool {
+        options.detail || ws.resources[i].meta["internal_rsc"].map(CIBValue.isTrue) != true
+    }
+
+    /// The name Pacemaker prints a resource by (`rsc_printable_id`): an anonymous clone's
+    /// instance by its configured id.
+    func printableID(_ i: Int) -> String { name(ws.resources[i]) }
+
+    /// Pacemaker's `is_filtered` for --resource: whether the resource is left out. A
+    /// primitive passes by its own name or (with `checkParent`) when its top resource (below
+    /// a bundle: the bundle) passes; a group, clone or bundle by its name, a clone's by its
+    /// child's configured id, or when one of its members passes.
+    func isFiltered(_ i: Int, checkParent: Bool) -> Bool {
+        guard let wanted = options.onlyResources else { return false }
+        let r = ws.resources[i]
+        switch r.variant {
+        case .primitive:
+            if wanted.contains(printableID(i)) || wanted.contains(r.id) { return false }
+            guard checkParent, r.parent != nil else { return true }
+            var up = i
+            while let p = ws.resources[up].parent {
+                if case .bundle = ws.resources[p].variant { return isFiltered(p, checkParent: false) }
+                up = p
+            }
+            return isFiltered(up, checkParent: false)
+        case .group:
+            if wanted.contains(printableID(i)) || (r.id.contains(":") && wanted.contains(r.id)) { return false }
+            return r.children.allSatisfy { isFiltered($0, checkParent: false) }
+        case .clone:
+            if wanted.contains(printableID(i)) { return false }
+            let childID = r.element.elements.first { $0.name == "primitive" || $0.name == "group" }?.id ?? ""
+            if wanted.contains(childID) { return false }
+            return r.children.allSatisfy { isFiltered($0, checkParent: false) }
+        case .bundle:
+            if wanted.contains(r.id) { return false }
+            for rep in ws.bundleReplicas[i] ?? [] {
+                for part in [rep.ip, rep.child, rep.container, rep.connection].compactMap({ $0 }) where !isFiltered(part, checkParent: false) {
+                    return false
+                }
+            }
+            return true
+        }
+    }
+
     /// Whether a bundle holds the resource.
     func inBundle(_ r: SchedulerResource) -> Bool {
         var p = r.parent

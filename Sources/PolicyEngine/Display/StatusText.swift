@@ -19,6 +19,9 @@ public enum StatusText {
         public var onlyResources: Set<String>?
         /// crm_mon -b: primitives counted by agent and node, not listed one by one.
         public var brief = false
+        /// crm_mon -R (Pacemaker's pcmk_show_details): node ids and feature sets, every clone
+        /// instance on its own line, a bundle's implicit resources.
+        public var detail = false
         public init(showPending: Bool = true, showInactive: Bool = true, showNodes: Bool = true, flavour: Flavour = .simulate) {
             self.showPending = showPending
             self.showInactive = showInactive
@@ -50,10 +53,12 @@ public enum StatusText {
     /// The status as `crm_mon -1` prints it below its summary: the node list, then the active
     /// resources (or all of them), each block at the left margin.
     public static func monitorLines(_ ws: WorkingSet, showInactive: Bool, flavour: Flavour = .monitor,
-                                    onlyNodes: Set<String>? = nil, onlyResources: Set<String>? = nil, brief: Bool = false) -> [String] {
+                                    onlyNodes: Set<String>? = nil, onlyResources: Set<String>? = nil, brief: Bool = false,
+                                    detail: Bool = false) -> [String] {
         var out: [String] = []
         var options = Options(showPending: true, showInactive: showInactive, flavour: flavour)
         options.brief = brief
+        options.detail = detail
         options.onlyNodes = onlyNodes
         options.onlyResources = onlyResources
         for line in render(ws, options: options) {
@@ -72,7 +77,7 @@ public enum StatusText {
     /// The lines of the "Node List" and "Full List of Resources" blocks (two-space indented).
     public static func render(_ ws: WorkingSet, options: Options = .init()) -> [String] {
         var out: [String] = []
-        let nodes = nodeList(ws, only: options.onlyNodes)
+        let nodes = nodeList(ws, only: options.onlyNodes, detail: options.detail)
         if !nodes.isEmpty {
             out.append("  * Node List:")
             out += nodes.map { "    * " + $0 }
@@ -97,12 +102,17 @@ public enum StatusText {
 
     // MARK: nodes
 
-    static func nodeList(_ ws: WorkingSet, only: Set<String>? = nil) -> [String] {
+    static func nodeList(_ ws: WorkingSet, only: Set<String>? = nil, detail: Bool = false) -> [String] {
         var lines: [String] = []
         var online: [String] = [], offline: [String] = []
         var remoteOnline: [String] = [], remoteOffline: [String] = []
         var guestOnline: [String] = []
         for n in ws.nodes.sorted(by: { naturalLess($0.name, $1.name) }) where only?.contains(n.name.lowercased()) ?? true {
+            // (With -R every node has its own line, an offline guest node too.)
+            if detail {
+                lines.append(nodeLine(ws, n, detail: true))
+                continue
+            }
             if n.kind == .guest && !n.online { continue }
             let individual = n.unclean || n.pending || (n.standbyOnFail && n.online) || n.standby || n.maintenance || n.health != .green
             if individual {
@@ -125,8 +135,35 @@ public enum StatusText {
         return lines
     }
 
+    /// A node's name as Pacemaker displays it: with -R, a guest node's host after `@` (empty
+    /// when its container runs nowhere) and the node's id in parentheses when it differs from
+    /// the name.
+    public static func displayName(_ ws: WorkingSet, _ n: SchedulerNode, detail: Bool) -> String {
+        guard detail else { return n.name }
+        var name = n.name
+        if n.kind == .guest {
+            let host = n.container.flatMap { ws.index(of: $0) }.flatMap { ws.resources[$0].activeOn.first }
+            name += "@" + (host ?? "")
+        }
+        if n.id.lowercased() != n.name.lowercased() { name += " (\(n.id))" }
+        return name
+    }
+
+    /// A cluster node's feature set as -R shows it: its `#feature-set` attribute, or
+    /// `<3.15.1` (older versions did not set one); none for offline, remote and guest nodes.
+    public static func featureSet(_ n: SchedulerNode) -> String? {
+        guard n.online, n.kind == .member else { return nil }
+        return n.attributes["#feature-set"] ?? "<3.15.1"
+    }
+
+    /// Whether the online cluster nodes run different feature sets (the DC line says
+    /// "MIXED-VERSION").
+    public static func isMixedVersion(_ ws: WorkingSet) -> Bool {
+        Set(ws.nodes.compactMap(featureSet)).count > 1
+    }
+
     /// A node on its own line: `Node node1: standby (with active resources)`.
-    static func nodeLine(_ ws: WorkingSet, _ n: SchedulerNode) -> String {
+    static func nodeLine(_ ws: WorkingSet, _ n: SchedulerNode, detail: Bool = false) -> String {
         let kind = n.kind == .member ? "Node" : (n.kind == .remote ? "RemoteNode" : "GuestNode")
         let health = n.health == .red ? " (health is RED)" : (n.health == .yellow ? " (health is YELLOW)" : "")
         let status: String
@@ -144,7 +181,8 @@ public enum StatusText {
         } else {
             status = n.online ? "online" : "OFFLINE"
         }
-        return "\(kind) \(n.name): \(status)\(health)"
+        let features = detail ? featureSet(n).map { ", feature set \($0)" } ?? "" : ""
+        return "\(kind) \(displayName(ws, n, detail: detail)): \(status)\(health)\(features)"
     }
 
     // MARK: resources
@@ -156,7 +194,7 @@ public enum StatusText {
         /// Inactive orphans and the hidden connections of guest nodes are not shown.
         func isShown(_ i: Int) -> Bool {
             let r = ws.resources[i]
-            if r.meta["internal_rsc"].map(CIBValue.isTrue) == true { return false }
+            if r.meta["internal_rsc"].map(CIBValue.isTrue) == true && !options.detail { return false }
             if r.orphan && !isActive(i) && r.activeOn.isEmpty { return false }
             if !options.showInactive && !isActive(i) { return false }
             return true
@@ -194,7 +232,7 @@ public enum StatusText {
         /// crm_mon -b: `N/M\t(class:provider:type):\tActive node` for each agent (in byte
         /// order) and node it is active on (in natural order); `N` alone without `all`; with
         /// `all`, `0/M ... Active` for an agent active nowhere.
-        func briefLines(_ list: [Int], indent: String, all: Bool) -> [String] {
+        func briefLines(_ list: [Int], indent: String, all: Bool, nodeNames: Bool = true) -> [String] {
             var total: [String: Int] = [:]
             var active: [String: [String: Int]] = [:]
             for i in list where ws.resources[i].isPrimitive {
@@ -213,7 +251,7 @@ public enum StatusText {
                 for node in counts.keys.sorted(by: naturalLess) {
                     let c = counts[node]!
                     sum += c
-                    out.append(indent + "* " + (all ? "\(c)/\(total[type]!)" : "\(c)") + "\t(\(type)):\tActive \(node)")
+                    out.append(indent + "* " + (all ? "\(c)/\(total[type]!)" : "\(c)") + "\t(\(type)):\tActive \(nodeNames ? node : "")")
                 }
                 if all && sum == 0 { out.append(indent + "* 0/\(total[type]!)\t(\(type)):\tActive") }
             }
@@ -265,6 +303,8 @@ public enum StatusText {
                 for c in members where r.parent != nil ? !filteredByNode(c) : memberPasses(c) {
                     lines += self.lines(c, indent: indent + "  ")
                 }
+                // No member to show, no header (a stopped instance of a cloned group with -R).
+                if (options.detail || r.parent != nil) && lines.count == 1 { return [] }
                 return lines
             case .clone(let promotable, let unique):
                 return cloneLines(i, indent: indent, promotable: promotable, unique: unique)
@@ -449,8 +489,17 @@ public enum StatusText {
             let childName = ws.resources[i].element.elements.first { $0.name == "primitive" || $0.name == "group" }?.id ?? ""
             var lines = [indent + "* Clone Set: \(r.id) [\(childName)]" + flagText(attrs) + ":"]
             let inner = indent + "  "
+            if options.detail {
+                // -R: every instance on its own line, stopped ones too.
+                for c in r.children where memberPasses(c) && !(ws.resources[c].orphan && !isActive(c)) {
+                    lines += self.lines(c, indent: inner)
+                }
+                return lines.count > 1 ? lines : []
+            }
             if unique {
-                for c in r.children where !(ws.resources[c].orphan && !isActive(c)) && (options.showInactive || isActive(c)) && memberPasses(c) {
+                // Every instance but stopped orphans, active or not (crm_mon without -r too).
+                let everyInstance = options.flavour == .monitor || options.showInactive
+                for c in r.children where !(ws.resources[c].orphan && !isActive(c)) && (everyInstance || isActive(c)) && memberPasses(c) {
                     lines += self.lines(c, indent: inner)
                 }
                 return lines
@@ -551,6 +600,19 @@ public enum StatusText {
                 ? attrs.map { " (\($0 == "maintenance" ? "unmanaged" : $0))" }.joined()
                 : flagText(attrs)
             var lines = [indent + "* \(word): \(r.id) [\(r.bundleImage ?? "")]" + flags + ":"]
+            if options.detail {
+                // -R: each replica's address, resource, container and connection, under
+                // "Replica[N]" when there are several.
+                for rep in replicas where !filteredByNode(rep.container) {
+                    if replicas.count > 1 { lines.append(indent + "  * Replica[\(rep.number)]") }
+                    for part in [rep.ip, rep.child, rep.container, rep.connection].compactMap({ $0 }) {
+                        // The bundled resource by its configured name (unless the bundle is unique).
+                        let bundled = part == rep.child && r.meta["globally-unique"].map(CIBValue.isTrue) != true
+                        lines.append(indent + "    * " + primitiveLine(part, nameOverride: bundled ? ws.resources[part].configuredID : nil))
+                    }
+                }
+                return lines
+            }
             for rep in replicas where !filteredByNode(rep.container) {
                 let shown = rep.child ?? rep.container
                 let containerRes = ws.resources[rep.container]

@@ -6,7 +6,7 @@ enum Unpack {
     static func run(_ input: SchedulerInput) -> WorkingSet {
         let cib = input.cib
         let config = cib.configuration
-        let options = ClusterOptions(config, now: input.now)
+        let options = ClusterOptions(config, now: input.now, pacemaker2Names: input.pacemaker2OptionNames)
         let haveQuorum = cib.root["have-quorum"].map(CIBValue.isTrue) ?? false
         let panic = cib.root["no-quorum-panic"].map(CIBValue.isTrue) ?? false
         var ws = WorkingSet(options: options, nodes: [], resources: [], topLevel: [],

@@ -78,7 +78,7 @@ enum MonitorHTML {
             let items = Array(lines[(h + 1)...].prefix { !$0.isEmpty })
             body.append(.el("ul", tree(items[...], depth: 1)))
         }
-        let failed = MonitorText.failedActions(ws)
+        let failed = MonitorText.failedActions(cib, ws)
         if !failed.isEmpty {
             body.append(.el("h2", [.text("Failed Resource Actions")]))
             body.append(.el("ul", failed.map { .el("li", [.text(String($0.dropFirst(4)))]) }))

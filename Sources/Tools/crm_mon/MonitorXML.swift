@@ -9,9 +9,10 @@ import ToolSupport
 enum MonitorXML {
     static func bool(_ b: Bool) -> String { b ? "true" : "false" }
 
-    static func document(_ cib: CIB, _ ws: WorkingSet, request: String, now: Date) -> XElement {
+    /// `unpacked`: the working set before lost tickets were applied (the summary's counts).
+    static func document(_ cib: CIB, _ ws: WorkingSet, unpacked: WorkingSet? = nil, request: String, now: Date) -> XElement {
         var result = XElement("pacemaker-result", ["api-version": "2.25", "request": request])
-        result.append(summary(cib, ws, now: now))
+        result.append(summary(cib, unpacked ?? ws, now: now))
         result.append(nodes(cib, ws))
         result.append(resources(ws))
         if let a = nodeAttributes(ws) { result.append(a) }
@@ -280,10 +281,10 @@ enum MonitorXML {
         return (s.id >= 0 && s.id < t.id) || t.id == -1
     }
 
-    static func failures(_ ws: WorkingSet, _ cib: CIB) -> XElement? {
-        guard !ws.failedOperations.isEmpty else { return nil }
-        var list = XElement("failures")
-        // The failed entries of the history, found again for their call ids and keys.
+    /// The failed operations, each with its entry in the history (found again for its call
+    /// id, key and times).
+    static func failedOperationRecords(_ ws: WorkingSet, _ cib: CIB) -> [(failure: FailedOperation, op: XElement?)] {
+        guard !ws.failedOperations.isEmpty else { return [] }
         var ops: [String: [XElement]] = [:]
         for state in cib.root.firstElement(named: "status")?.elements(named: "node_state") ?? [] {
             let name = state["uname"] ?? ""
@@ -291,9 +292,24 @@ enum MonitorXML {
                 for op in r.elements(named: "lrm_rsc_op") { ops["\(name)|\(r.id ?? "")", default: []].append(op) }
             }
         }
-        for f in ws.failedOperations {
+        // A probe that found the agent missing or its parameters invalid is not listed
+        // (Pacemaker's pcmk_xe_mask_probe_failure).
+        let masked = { (f: FailedOperation) in
+            f.task == "monitor" && f.intervalMS == 0 && (f.rc == 5 || f.rc == 2 || f.status == 7)
+        }
+        // Nor is a failure on a node that is not online (Pacemaker records none there).
+        return ws.failedOperations.filter { !masked($0) && ws.node(named: $0.node)?.online == true }.map { f in
             let candidates = ops["\(f.node)|\(f.resource)"] ?? []
             let op = candidates.last { ($0["operation"] == f.task) && (Int($0["interval"] ?? "0") ?? 0) == f.intervalMS && (Int($0["rc-code"] ?? "") ?? -1) == f.rc }
+            return (f, op)
+        }
+    }
+
+    static func failures(_ ws: WorkingSet, _ cib: CIB) -> XElement? {
+        let records = failedOperationRecords(ws, cib)
+        guard !records.isEmpty else { return nil }
+        var list = XElement("failures")
+        for (f, op) in records {
             var e = XElement("failure", attributes: [
                 .init(op?["operation_key"] == nil ? "id" : "op_key", op?["operation_key"] ?? op?.id ?? ""),
                 .init("node", f.node), .init("exitstatus", MonitorText.rcText(f.rc)), .init("exitreason", op?["exit-reason"] ?? f.exitReason ?? "none"),
@@ -332,7 +348,7 @@ enum MonitorXML {
     }
 
     static func tickets(_ cib: CIB) -> XElement? {
-        let all = cib.tickets
+        let all = ticketOrder(cib)
         guard !all.isEmpty else { return nil }
         var list = XElement("tickets")
         for t in all {
@@ -343,8 +359,9 @@ enum MonitorXML {
         return list
     }
 
-    /// The tickets as Pacemaker's working set gathers them: those the status section holds,
-    /// in its order, then those only an rsc_ticket constraint names.
+    /// The tickets in the order Pacemaker 2.1.5 prints them: its working set gathers those the
+    /// status section holds, in its order, then those only an rsc_ticket constraint names, into
+    /// a GLib hash table, and crm_mon lists them as that table iterates.
     static func ticketOrder(_ cib: CIB) -> [TicketInfo] {
         let byID = Dictionary(cib.tickets.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var ids: [String] = []
@@ -355,7 +372,7 @@ enum MonitorXML {
             if let id = c["ticket"], !ids.contains(id) { ids.append(id) }
         }
         for t in cib.tickets where !ids.contains(t.id) { ids.append(t.id) }
-        return ids.compactMap { byID[$0] }
+        return GLibHashOrder.order(ids).compactMap { byID[$0] }
     }
 
     /// The negative location constraints, in the order (and with the rules) the text shows them.

@@ -119,13 +119,19 @@ struct CrmMon: ParsableCommand {
         let program = "crm_mon"
         let cib = CIBLocation.fromEnvironment().load(program: program)
         let now = Int(Date().timeIntervalSince1970)
-        var ws = Simulator.workingSet(SchedulerInput(cib: cib, now: now))
+        // Pacemaker 2.1.5's crm_mon knows the cluster options by their 2.1.5 names only.
+        var input = SchedulerInput(cib: cib, now: now)
+        input.pacemaker2OptionNames = true
+        var ws = Simulator.workingSet(input)
         let chosen = chosenSections()
         // Pacemaker reads the constraints only for tickets and bans; a lost ticket then shows.
+        // (The summary's counts are taken before: Pacemaker counts blocked resources while
+        // unpacking the status, and a frozen ticket blocks them later.)
+        let unpacked = ws
         if !chosen.show.isDisjoint(with: [.tickets, .bans]) { MonitorText.applyLostTickets(&ws) }
         if outputAs == "xml" {
             let request = CommandLine.arguments.joined(separator: " ")
-            let text = MonitorXML.document(cib, ws, request: request, now: Date(timeIntervalSince1970: Double(now))).xmlString()
+            let text = MonitorXML.document(cib, ws, unpacked: unpacked, request: request, now: Date(timeIntervalSince1970: Double(now))).xmlString()
             return [text.hasSuffix("\n") ? String(text.dropLast()) : text]
         }
         if outputAs == "html" {
@@ -138,7 +144,7 @@ struct CrmMon: ParsableCommand {
         var sections: [[String]] = []
         // Pacemaker always names a missing DC.
         if !ws.nodes.contains(where: { $0.id == cib.root["dc-uuid"] }) { show.insert(.dc) }
-        let summary = MonitorText.summary(cib, ws, now: Date(), show: show)
+        let summary = MonitorText.summary(cib, unpacked, now: Date(), show: show, detail: showDetail)
         if !summary.isEmpty { sections.append(summary) }
         if show.contains(.maintMode), let banner = MonitorText.managementDisabled(ws) {
             // Pacemaker writes a newline before the banner, even when nothing precedes it.
@@ -146,20 +152,22 @@ struct CrmMon: ParsableCommand {
         }
         let filter = MonitorFilter(cib, ws, node: node, resource: resource)
         let blocks = MonitorText.split(groupByNode
-            ? StatusText.monitorByNode(ws, showInactive: inactive)
-            : StatusText.monitorLines(ws, showInactive: inactive, onlyNodes: filter.nodes, onlyResources: filter.resources, brief: brief))
+            ? StatusText.monitorByNode(ws, showInactive: inactive, detail: showDetail, brief: brief,
+                                       onlyNodes: filter.nodes, onlyResources: filter.resources)
+            : StatusText.monitorLines(ws, showInactive: inactive, onlyNodes: filter.nodes, onlyResources: filter.resources, brief: brief,
+                                      detail: showDetail))
         for block in blocks {
             let isNodes = block.first == "Node List:"
             if show.contains(isNodes ? .nodes : .resources) { sections.append(block) }
         }
-        if show.contains(.attributes) { sections.append(MonitorText.nodeAttributes(ws, filter: filter)) }
+        if show.contains(.attributes) { sections.append(MonitorText.nodeAttributes(ws, filter: filter, detail: showDetail)) }
         if show.contains(.operations) {
-            sections.append(MonitorText.operations(cib, ws, timing: timing, filter: filter))
+            sections.append(MonitorText.operations(cib, ws, timing: timing, filter: filter, detail: showDetail))
         } else if show.contains(.failcounts) {
-            sections.append(MonitorText.migrationSummary(cib, ws, filter: filter))
+            sections.append(MonitorText.migrationSummary(cib, ws, filter: filter, detail: showDetail))
         }
         if show.contains(.failures) {
-            let failed = MonitorText.failedActions(ws, filter: filter)
+            let failed = showDetail ? MonitorText.failedActionsInDetail(cib, ws, filter: filter) : MonitorText.failedActions(cib, ws, filter: filter)
             if !failed.isEmpty { sections.append(["Failed Resource Actions:"] + failed) }
         }
         // The live cluster's stonithd history (a CIB file has no fencer, as in Pacemaker).
@@ -178,7 +186,7 @@ struct CrmMon: ParsableCommand {
             let bans = MonitorText.negativeLocations(cib, ws).filter { chosen.banPrefix == nil || $0.id.hasPrefix(chosen.banPrefix!) }
             if !bans.isEmpty {
                 sections.append(["Negative Location Constraints:"]
-                    + bans.map { "  * \($0.id)\tprevents \($0.resource) from running \($0.promoted ? "in Promoted role " : "")on \($0.node)" })
+                    + bans.map { "  * \($0.id)\tprevents \($0.resource) from running \($0.promoted ? "in Promoted role " : "")on \(MonitorText.nodeTitle(ws, $0.node, detail: showDetail))" })
             }
         }
         sections.append(fencing.history)
@@ -239,7 +247,7 @@ enum LiveDisplay {
 /// What crm_mon prints that crm_simulate does not.
 enum MonitorText {
     /// The "Cluster Summary" block: the parts `show` names (none: no block).
-    static func summary(_ cib: CIB, _ ws: WorkingSet, now: Date, show: MonitorSections = .summary) -> [String] {
+    static func summary(_ cib: CIB, _ ws: WorkingSet, now: Date, show: MonitorSections = .summary, detail: Bool = false) -> [String] {
         let props = ws.options.raw
         var lines: [String] = []
         if show.contains(.stack) {
@@ -248,7 +256,8 @@ enum MonitorText {
         if show.contains(.dc) {
             if let dc = cib.root["dc-uuid"], let node = ws.nodes.first(where: { $0.id == dc }) {
                 let version = props["dc-version"] ?? "unknown"
-                lines.append("  * Current DC: \(node.name) (version \(version)) - partition \(ws.haveQuorum ? "with" : "WITHOUT") quorum")
+                let mixed = StatusText.isMixedVersion(ws) ? "MIXED-VERSION " : ""
+                lines.append("  * Current DC: \(StatusText.displayName(ws, node, detail: detail)) (version \(version)) - \(mixed)partition \(ws.haveQuorum ? "with" : "WITHOUT") quorum")
             } else {
                 lines.append("  * Current DC: NONE")
             }
@@ -369,6 +378,12 @@ enum MonitorText {
         }
     }
 
+    /// A node by name as -R shows it (with its id), or as named.
+    static func nodeTitle(_ ws: WorkingSet, _ name: String, detail: Bool) -> String {
+        guard detail, let n = ws.node(named: name) else { return name }
+        return StatusText.displayName(ws, n, detail: true)
+    }
+
     /// Lines cut into blocks at their blank lines.
     static func split(_ lines: [String]) -> [[String]] {
         lines.split(separator: "", omittingEmptySubsequences: true).map(Array.init)
@@ -377,11 +392,11 @@ enum MonitorText {
     /// `crm_mon -o` / `-t`: "Operations", each online node's resources with their history
     /// (probes that found nothing and notifications left out), by call id; the heading alone
     /// when no online node has any.
-    static func operations(_ cib: CIB, _ ws: WorkingSet, timing: Bool, filter: MonitorFilter = .none) -> [String] {
+    static func operations(_ cib: CIB, _ ws: WorkingSet, timing: Bool, filter: MonitorFilter = .none, detail: Bool = false) -> [String] {
         guard let history = MonitorXML.nodeHistory(cib, ws) else { return [] }
         var lines = ["Operations:"]
         for node in history.elements where filter.passes(node: node["name"] ?? "") {
-            lines.append("  * Node: \(node["name"] ?? ""):")
+            lines.append("  * Node: \(nodeTitle(ws, node["name"] ?? "", detail: detail)):")
             for rsc in node.elements where filter.passes(resource: rsc["id"] ?? "") {
                 let id = rsc["id"] ?? ""
                 if rsc["orphan"] == "true" {
@@ -438,12 +453,22 @@ enum MonitorText {
 
     /// "Failed Resource Actions": `rsc 10s-interval monitor on node1 returned 'not running'
     /// (reason) at TIME after 12ms`, or `... could not be executed (Timed Out)`.
-    static func failedActions(_ ws: WorkingSet, filter: MonitorFilter = .none) -> [String] {
-        ws.failedOperations.filter { filter.passes(node: $0.node) && filter.passes(resource: $0.resource) }.map { f in
-            var line = "  * \(f.resource) "
-            if f.intervalMS > 0 { line += "\(readableInterval(f.intervalMS))-interval " }
+    static func failedActions(_ cib: CIB, _ ws: WorkingSet, filter: MonitorFilter = .none) -> [String] {
+        MonitorXML.failedOperationRecords(ws, cib).compactMap { f, op in
+            // Pacemaker names the resource, action and interval from the operation's key
+            // (an instance's own history may name another: a bundle's, a group's old name);
+            // one it cannot parse is left out.
+            var (resource, task, interval) = (f.resource, f.task, f.intervalMS)
+            if let op {
+                let key = op["operation_key"].flatMap { $0.isEmpty ? nil : $0 } ?? op.id ?? ""
+                guard let parsed = parseOperationKey(key) else { return nil }
+                (resource, task, interval) = parsed
+            }
+            guard filter.passes(node: f.node) && filter.passes(resource: resource) else { return nil }
+            var line = "  * \(resource) "
+            if interval > 0 { line += "\(readableInterval(interval))-interval " }
             // A monitor without an interval is a probe.
-            line += "\(f.task == "monitor" && f.intervalMS == 0 ? "probe" : f.task) on \(f.node) "
+            line += "\(task == "monitor" && interval == 0 ? "probe" : task) on \(f.node) "
             if f.status == 0 {
                 line += "returned '\(rcText(f.rc))'"
                 if let r = f.exitReason, !r.isEmpty { line += " (\(r))" }
@@ -454,6 +479,43 @@ enum MonitorText {
             }
             if let t = f.lastRCChange, t > 0 { line += " at \(timestamp(Date(timeIntervalSince1970: Double(t))))" }
             if let e = f.execTimeMS, e > 0 { line += " after \(readableInterval(e))" }
+            return line
+        }
+    }
+
+    /// An operation key (`RSC_TASK_INTERVAL`) taken apart as Pacemaker's parse_op_key does:
+    /// with two underscores, the resource before the first; with more, a migration or
+    /// notification task when it reads as one, else the task between the last two.
+    static func parseOperationKey(_ key: String) -> (resource: String, task: String, intervalMS: Int)? {
+        func interval<S: StringProtocol>(_ s: S) -> Int { Int(s.prefix { $0.isASCII && $0.isNumber }) ?? 0 }
+        let parts = key.split(separator: "_", omittingEmptySubsequences: false)
+        guard parts.count >= 3 else { return nil }
+        if parts.count == 3 { return (String(parts[0]), String(parts[1]), interval(parts[2])) }
+        let pattern = #"^(.*)_(migrate_(from|to)|(pre|post)_notify_([a-z]+|migrate_(from|to)))_([0-9]+)$"#
+        if let re = try? NSRegularExpression(pattern: pattern),
+           let m = re.firstMatch(in: key, range: NSRange(key.startIndex..., in: key)),
+           let r = Range(m.range(at: 1), in: key), let t = Range(m.range(at: 2), in: key), let i = Range(m.range(at: 7), in: key) {
+            return (String(key[r]), String(key[t]), interval(key[i]))
+        }
+        return (parts.dropLast(2).joined(separator: "_"), String(parts[parts.count - 2]), interval(parts[parts.count - 1]))
+    }
+
+    /// "Failed Resource Actions" with -R, as Pacemaker's technical layout: `KEY on NODE
+    /// 'STATUS' (RC): call=N, status='S', exitreason='...', last-rc-change='TIME', queued=Nms,
+    /// exec=Nms`, the values as the history records them.
+    static func failedActionsInDetail(_ cib: CIB, _ ws: WorkingSet, filter: MonitorFilter = .none) -> [String] {
+        MonitorXML.failedOperationRecords(ws, cib).compactMap { f, op in
+            let key = op?["operation_key"].flatMap { $0.isEmpty ? nil : $0 } ?? op?.id ?? "unknown operation"
+            let resource = op == nil ? f.resource : parseOperationKey(key)?.resource
+            guard let resource, filter.passes(node: f.node) && filter.passes(resource: resource) else { return nil }
+            let call = op?["call-id"].flatMap { $0.isEmpty ? nil : $0 } ?? "unknown"
+            var line = "  * \(key) on \(f.node) '\(rcText(f.rc))' (\(f.rc)): call=\(call), status='\(MonitorXML.execStatus(f.status))'"
+            if let r = op?["exit-reason"] ?? f.exitReason, !r.isEmpty { line += ", exitreason='\(r)'" }
+            if let t = op?["last-rc-change"].flatMap({ Int($0) }) ?? f.lastRCChange {
+                line += ", last-rc-change='\(timestamp(Date(timeIntervalSince1970: Double(t))))'"
+            }
+            if let q = op?["queue-time"], !q.isEmpty { line += ", queued=\(q)ms" }
+            if let e = op?["exec-time"], !e.isEmpty { line += ", exec=\(e)ms" }
             return line
         }
     }
@@ -501,11 +563,11 @@ enum MonitorText {
     }
 
     /// `crm_mon -A`: each online node's attributes but the internal ones, `name : value`.
-    static func nodeAttributes(_ ws: WorkingSet, filter: MonitorFilter = .none) -> [String] {
+    static func nodeAttributes(_ ws: WorkingSet, filter: MonitorFilter = .none, detail: Bool = false) -> [String] {
         guard let list = MonitorXML.nodeAttributes(ws) else { return [] }
         var lines = ["Node Attributes:"]
         for node in list.elements where filter.passes(node: node["name"] ?? "") {
-            lines.append("  * Node: \(node["name"] ?? ""):")
+            lines.append("  * Node: \(nodeTitle(ws, node["name"] ?? "", detail: detail)):")
             for a in node.elements {
                 let name = a["name"] ?? "", value = a["value"] ?? ""
                 var line = "    * " + name.padding(toLength: max(32, name.count), withPad: " ", startingAt: 0) + "\t: " + value.padding(toLength: max(10, value.count), withPad: " ", startingAt: 0)
@@ -520,7 +582,7 @@ enum MonitorText {
     }
 
     /// `crm_mon -f`: "Migration Summary", each online node's resources that have failed there.
-    static func migrationSummary(_ cib: CIB, _ ws: WorkingSet, filter: MonitorFilter = .none) -> [String] {
+    static func migrationSummary(_ cib: CIB, _ ws: WorkingSet, filter: MonitorFilter = .none, detail: Bool = false) -> [String] {
         var lines: [String] = []
         for state in cib.root.firstElement(named: "status")?.elements(named: "node_state") ?? [] {
             guard let node = ws.nodes.first(where: { $0.id == state.id }), node.online, filter.passes(node: node.name) else { continue }
@@ -533,7 +595,7 @@ enum MonitorText {
                 guard filter.passes(resource: base) || filter.passes(resource: id) else { continue }
                 let (count, last) = MonitorXML.failcount(ws, node: node, resource: base)
                 guard count > 0 else { continue }
-                if !header { lines.append("  * Node: \(node.name):"); header = true }
+                if !header { lines.append("  * Node: \(StatusText.displayName(ws, node, detail: detail)):"); header = true }
                 let threshold = r.meta["migration-threshold"].flatMap { CIBValue.score($0) }.map { min($0, CIBValue.infinity) } ?? CIBValue.infinity
                 var line = "    * \(base): migration-threshold=\(threshold) fail-count=\(count)"
                 if last > 0 { line += " last-failure='\(MonitorXML.ctime(last))'" }
