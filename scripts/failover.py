@@ -318,11 +318,15 @@ nodelist {{
         if not wait_for(120, lambda: all(n.started() for n in self.nodes), 0.2):
             raise RuntimeError("the nodes did not start:\n" + "\n".join(f"--- {n.name}\n{n.tail()}" for n in self.nodes))
 
+    # Exit codes worth trying again for a while: the change lost to a newer one (103), or
+    # this node's cibd has not seen the quorum yet just after the start (106).
+    AGAIN = (103, 106)
+
     def cib(self, node, args):
-        """cibadmin, again while the cluster says its change lost to a newer one (103)."""
-        for _ in range(20):
+        """cibadmin, again while the cluster says try again (AGAIN), for at most 30 s."""
+        for _ in range(60):
             r = node.tool(["cibadmin"] + args)
-            if r.returncode != 103:
+            if r.returncode not in self.AGAIN:
                 break
             time.sleep(0.5)
         if r.returncode != 0:
@@ -331,9 +335,9 @@ nodelist {{
     def configure(self):
         n = self.nodes[0]
         roots = ";".join(f"{m.name}:{m.root}" for m in self.nodes)
-        for _ in range(20):
+        for _ in range(60):
             r = n.tool(["crm_attribute", "--type", "crm_config", "--name", "stonith-enabled", "--update", "true"])
-            if r.returncode != 103:
+            if r.returncode not in self.AGAIN:
                 break
             time.sleep(0.5)
         if r.returncode != 0:
