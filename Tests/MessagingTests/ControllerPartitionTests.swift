@@ -14,23 +14,8 @@ import Glibc
 @Suite(.serialized) struct ControllerPartitionTests {
     typealias Node = ControllerProcessTests.Node
 
-    /// Node 3, which runs d1, is cut off (fencing disabled). The majority (node1, the DC, and
-    /// node2) starts d1 on one of its nodes and records it in its copy of the CIB; node3, alone
-    /// and without quorum, stops d1 (no-quorum-policy=stop), and a configuration change is made
-    /// there, so that at the heal cibd keeps node3's copy, which has no record of d1 running in
-    /// the majority. The DC then reads every node's history again: every copy shows d1 where it
-    /// runs, and it runs on one node only.
-    @Test(.enabled(if: TestNetwork.skipReason == nil, "needs root and `ip netns`"))
-    func afterAMergeKeepsTheOtherPartitionsCopyTheStatusShowsWhatRanInThisOne() async throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/lib/ocf/resource.d/heartbeat/Dummy") else {
-            print("SKIPPED: afterAMerge...: resource-agents is not installed (no /usr/lib/ocf/resource.d/heartbeat/Dummy)")
-            return
-        }
-        let net = try TestNetwork(nodes: 3)
-        defer { net.tearDown() }
-        let scratch = scratchDirectory("crmd-netns")
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let key = try AuthKey.generate()
+    /// The corosync.conf of the three namespace nodes: knet, token 300, votequorum.
+    static func corosyncConf(_ net: TestNetwork) -> String {
         var config = """
         totem {
             version: 2
@@ -50,6 +35,27 @@ import Glibc
         """
         for i in 1...3 { config += "    node {\n        ring0_addr: \(net.address(i))\n        name: node\(i)\n        nodeid: \(i)\n    }\n" }
         config += "}\n"
+        return config
+    }
+
+    /// Node 3, which runs d1, is cut off (fencing disabled). The majority (node1, the DC, and
+    /// node2) starts d1 on one of its nodes and records it in its copy of the CIB; node3, alone
+    /// and without quorum, stops d1 (no-quorum-policy=stop), and a configuration change is made
+    /// there, so that at the heal cibd keeps node3's copy, which has no record of d1 running in
+    /// the majority. The DC then reads every node's history again: every copy shows d1 where it
+    /// runs, and it runs on one node only.
+    @Test(.enabled(if: TestNetwork.skipReason == nil, "needs root and `ip netns`"))
+    func afterAMergeKeepsTheOtherPartitionsCopyTheStatusShowsWhatRanInThisOne() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/lib/ocf/resource.d/heartbeat/Dummy") else {
+            print("SKIPPED: afterAMerge...: resource-agents is not installed (no /usr/lib/ocf/resource.d/heartbeat/Dummy)")
+            return
+        }
+        let net = try TestNetwork(nodes: 3)
+        defer { net.tearDown() }
+        let scratch = scratchDirectory("crmd-netns")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let key = try AuthKey.generate()
+        let config = Self.corosyncConf(net)
         let nodes = (1...3).map { Node(name: "node\($0)", root: "\(scratch)/node\($0)") }
         defer { for n in nodes { n.cleanUp() } }
         for (i, n) in nodes.enumerated() {
@@ -182,25 +188,7 @@ import Glibc
         let scratch = scratchDirectory("crmd-netns-fence")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let key = try AuthKey.generate()
-        var config = """
-        totem {
-            version: 2
-            cluster_name: swiftha-netns
-            transport: knet
-            token: 300
-            token_coefficient: 0
-        }
-        quorum {
-            provider: corosync_votequorum
-        }
-        logging {
-            to_stderr: yes
-        }
-        nodelist {
-
-        """
-        for i in 1...3 { config += "    node {\n        ring0_addr: \(net.address(i))\n        name: node\(i)\n        nodeid: \(i)\n    }\n" }
-        config += "}\n"
+        let config = Self.corosyncConf(net)
         let daemons = "corosyncd,cibd,stonithd,lrmd,crmd"
         let nodes = (1...3).map { Node(name: "node\($0)", root: "\(scratch)/node\($0)") }
         defer { for n in nodes { n.cleanUp() } }
