@@ -58,16 +58,23 @@ import TestSupport
         return p
     }
 
-    @Test func startsInOrderRestartsADeadDaemonAndStopsInReverse() throws {
-        let base = scratchDirectory("pacemakerd-fake")
+    /// pacemakerd started over the stand-in daemons, for node1 in a scratch root: the root,
+    /// pacemakerd's output file, and its process.
+    static func fakeNode(_ label: String) throws -> (root: String, out: String, process: Process) {
+        let base = scratchDirectory(label)
         let bin = base + "/bin", root = base + "/root"
         for d in [bin, root] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
-        try Self.fake.write(toFile: bin + "/fake", atomically: true, encoding: .utf8)
+        try fake.write(toFile: bin + "/fake", atomically: true, encoding: .utf8)
         chmod(bin + "/fake", 0o755)
-        for d in Self.daemons { try FileManager.default.createSymbolicLink(atPath: "\(bin)/\(d)", withDestinationPath: "fake") }
+        for d in daemons { try FileManager.default.createSymbolicLink(atPath: "\(bin)/\(d)", withDestinationPath: "fake") }
         let out = base + "/pacemakerd.out"
         FileManager.default.createFile(atPath: out, contents: nil)
-        let p = try Self.pacemakerd(["--root", root, "--node", "node1", "--daemons-from", bin], output: out)
+        let p = try pacemakerd(["--root", root, "--node", "node1", "--daemons-from", bin], output: out)
+        return (root, out, p)
+    }
+
+    @Test func startsInOrderRestartsADeadDaemonAndStopsInReverse() throws {
+        let (root, out, p) = try Self.fakeNode("pacemakerd-fake")
         defer {
             if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
             for pid in NodeProcesses.find(root: root) { kill(pid, SIGKILL) }
@@ -98,15 +105,7 @@ import TestSupport
     /// being five restarts): pacemakerd gives up and stops the node as on SIGTERM, crmd first
     /// (which moves the node's resources away), corosyncd last, then exits 1.
     @Test func aDaemonThatKeepsDyingStopsTheNodeCleanly() throws {
-        let base = scratchDirectory("pacemakerd-limit")
-        let bin = base + "/bin", root = base + "/root"
-        for d in [bin, root] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
-        try Self.fake.write(toFile: bin + "/fake", atomically: true, encoding: .utf8)
-        chmod(bin + "/fake", 0o755)
-        for d in Self.daemons { try FileManager.default.createSymbolicLink(atPath: "\(bin)/\(d)", withDestinationPath: "fake") }
-        let out = base + "/pacemakerd.out"
-        FileManager.default.createFile(atPath: out, contents: nil)
-        let p = try Self.pacemakerd(["--root", root, "--node", "node1", "--daemons-from", bin], output: out)
+        let (root, out, p) = try Self.fakeNode("pacemakerd-limit")
         defer {
             if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
             for pid in NodeProcesses.find(root: root) { kill(pid, SIGKILL) }
