@@ -28,11 +28,14 @@ final class LogSettings: Sendable {
     let journal: Bool
     let foreground: Bool
     let environment: NodeEnvironment
+    /// The journal fields of every entry (DAEMON, NODE), made once.
+    let journalFields: [String: String]
 
     init(_ logging: LoggingConfig, journal: Bool, foreground: Bool, environment: NodeEnvironment) {
         self.journal = journal
         self.foreground = foreground
         self.environment = environment
+        journalFields = JournalLogHandler.processFields(daemon: "corosyncd", node: environment.node)
         state = Mutex(State(level: logging.debug == .off ? .info : .debug, toStderr: logging.toStderr))
     }
 
@@ -66,7 +69,7 @@ final class LogSettings: Sendable {
 
     func write(label: String, event: LogEvent) {
         let (toStderr, file) = state.withLock { ($0.toStderr, $0.file) }
-        if journal { JournalLogHandler(label: label, journal: true, fields: JournalLogHandler.processFields(daemon: "corosyncd", node: environment.node)).log(event: event) }
+        if journal { JournalLogHandler(label: label, journal: true, fields: journalFields).log(event: event) }
         if !journal || (foreground && toStderr) { JournalLogHandler(label: label, journal: false).log(event: event) }
         if let file {
             file.write("\(Self.stamp()) [\(getpid())] \(label) \(event.level)\t\(event.message)\n")
