@@ -77,6 +77,9 @@ public struct AgentExecutor: Sendable {
     public var logger: Logger
     /// Where systemd's unit manager is reached (the system bus, unless told otherwise).
     public var systemdBus: Systemd.Bus = .system
+    /// Where the cluster's drop-ins for the systemd services it starts go (see
+    /// `ClusterDropIn`): `/run/systemd/system` unless `SWIFTHA_SYSTEMD_RUNTIME_DIR` says.
+    public var systemdDropInRoot: String = Systemd.defaultDropInRoot
 
     public init(host: AgentHost, killGrace: Duration = .seconds(5), outputLimit: Int = 64 * 1024,
                 logger: Logger = Logger(label: "swiftha.agents")) {
@@ -183,8 +186,9 @@ public struct AgentExecutor: Sendable {
         let clock = ContinuousClock()
         let started = clock.now
         do {
-            let outcome = try await Systemd.perform(request.action, unit: request.agent.type, timeout: request.timeout, bus: systemdBus)
-            return AgentResult(exitCode: outcome.exitCode, status: .done, exitReason: outcome.reason, duration: clock.now - started)
+            let outcome = try await Systemd.perform(request.action, unit: request.agent.type, timeout: request.timeout, bus: systemdBus,
+                                                    dropInRoot: systemdDropInRoot, logger: logger)
+            return AgentResult(exitCode: outcome.exitCode, status: outcome.status, exitReason: outcome.reason, duration: clock.now - started)
         } catch {
             switch error {
             case .systemdNotAvailable:

@@ -28,11 +28,15 @@ public enum OCFExitCode: Int32, Sendable, Hashable, Codable, CaseIterable, Custo
     case degraded = 190
     /// `OCF_DEGRADED_PROMOTED`: running promoted, but degraded.
     case degradedPromoted = 191
+    /// Pacemaker's `PCMK_OCF_UNKNOWN` (193): no result yet. It goes with the execution status
+    /// `pending` (a systemd unit still activating or deactivating, an operation in flight) and
+    /// is what the CIB records as the rc-code of a pending operation. No agent returns it.
+    case unknown = 193
 
-    /// Maps any exit status to an OCF code. Codes outside the OCF set become `errGeneric`,
-    /// which is what Pacemaker does with them.
+    /// Maps any exit status to an OCF code. Codes outside the OCF set (193 included: an agent
+    /// cannot say "pending") become `errGeneric`, which is what Pacemaker does with them.
     public init(exitStatus: Int32) {
-        self = OCFExitCode(rawValue: exitStatus) ?? .errGeneric
+        self = exitStatus == OCFExitCode.unknown.rawValue ? .errGeneric : OCFExitCode(rawValue: exitStatus) ?? .errGeneric
     }
 
     /// The constant's name in OCF 1.1, as `ocf-returncodes` spells it.
@@ -50,6 +54,7 @@ public enum OCFExitCode: Int32, Sendable, Hashable, Codable, CaseIterable, Custo
         case .failedPromoted: "OCF_FAILED_PROMOTED"
         case .degraded: "OCF_DEGRADED"
         case .degradedPromoted: "OCF_DEGRADED_PROMOTED"
+        case .unknown: "PCMK_OCF_UNKNOWN"
         }
     }
 
@@ -68,6 +73,7 @@ public enum OCFExitCode: Int32, Sendable, Hashable, Codable, CaseIterable, Custo
         case .failedPromoted: "promoted (failed)"
         case .degraded: "degraded"
         case .degradedPromoted: "promoted (degraded)"
+        case .unknown: "unknown"
         }
     }
 
@@ -89,7 +95,7 @@ public enum OCFExitCode: Int32, Sendable, Hashable, Codable, CaseIterable, Custo
     /// The severity of this code when it is not the expected result of an action.
     public var severity: Severity {
         switch self {
-        case .success, .notRunning, .runningPromoted, .degraded, .degradedPromoted: .none
+        case .success, .notRunning, .runningPromoted, .degraded, .degradedPromoted, .unknown: .none
         case .errGeneric, .failedPromoted: .soft
         case .errArgs, .errUnimplemented, .errPerm, .errInstalled: .hard
         case .errConfigured: .fatal
@@ -119,11 +125,15 @@ public enum ExecutionStatus: Hashable, Sendable, Codable, CustomStringConvertibl
     case notInstalled
     /// The agent could not be run at all (launch failure, systemd unavailable, ...).
     case error(String)
+    /// No result yet (Pacemaker's `PCMK_EXEC_PENDING`): a monitor found the systemd unit
+    /// activating or deactivating. Not a failure; a recurring monitor reports again later.
+    case pending
 
-    /// Pacemaker's execution status code (`op-status` in the CIB): 0 done, 1 cancelled,
-    /// 2 timed out, 4 error, 7 not installed.
+    /// Pacemaker's execution status code (`op-status` in the CIB): -1 pending, 0 done,
+    /// 1 cancelled, 2 timed out, 4 error, 7 not installed.
     public var pacemakerCode: Int {
         switch self {
+        case .pending: -1
         case .done: 0
         case .cancelled: 1
         case .timedOut: 2
@@ -140,6 +150,7 @@ public enum ExecutionStatus: Hashable, Sendable, Codable, CustomStringConvertibl
         case .cancelled: "cancelled"
         case .notInstalled: "not installed"
         case .error(let why): "error: \(why)"
+        case .pending: "pending"
         }
     }
 }

@@ -8,6 +8,7 @@ import Foundation
 import Glibc
 #endif
 import EssentialsExtras
+import Logging
 import Synchronization
 
 /// systemd units driven over D-Bus through libsystemd's sd-bus: start or stop a unit and wait
@@ -20,6 +21,13 @@ import Synchronization
 public enum Systemd {
     /// The directory systemd creates when it is the init system (what `sd_booted()` checks).
     public static let runtimeDirectory = "/run/systemd/system"
+    /// Where systemd reads runtime unit configuration (drop-ins included) from, as this process
+    /// sees it: `SWIFTHA_SYSTEMD_RUNTIME_DIR` when set (a test's private systemd, whose /run
+    /// is a directory of the test's), else `/run/systemd/system`, where Pacemaker writes.
+    public static var defaultDropInRoot: String {
+        if let dir = ProcessInfo.processInfo.environment["SWIFTHA_SYSTEMD_RUNTIME_DIR"], !dir.isEmpty { return dir }
+        return runtimeDirectory
+    }
     /// Where the system bus is when `DBUS_SYSTEM_BUS_ADDRESS` does not say.
     public static let defaultSystemBusAddress = "unix:path=/run/dbus/system_bus_socket"
     /// How long a call that has no operation timeout of its own may take.
@@ -35,13 +43,22 @@ public enum Systemd {
     }
 
     /// What a start, stop or monitor of a unit gave, in OCF terms, with the reason for a failure.
+    /// `status` is `.done` for an answer, `.pending` for a monitor of a unit still activating
+    /// or deactivating (Pacemaker's `PCMK_OCF_UNKNOWN` with `PCMK_EXEC_PENDING`), `.timedOut`
+    /// for a start or stop whose unit did not settle within the operation's timeout, and
+    /// `.cancelled` when the operation was cancelled while it waited for that.
     public struct Outcome: Sendable, Hashable {
         public var exitCode: OCFExitCode
         public var reason: String?
-        public init(_ exitCode: OCFExitCode, _ reason: String? = nil) {
+        public var status: ExecutionStatus
+        public init(_ exitCode: OCFExitCode, _ reason: String? = nil, status: ExecutionStatus = .done) {
             self.exitCode = exitCode
             self.reason = reason
+            self.status = status
         }
+
+        /// A monitor's "no answer yet".
+        public static let pending = Outcome(.unknown, status: .pending)
     }
 
     /// `DBUS_SYSTEM_BUS_ADDRESS`, when set and not empty.
@@ -86,29 +103,68 @@ public enum Systemd {
         return load == "loaded" || load == "masked"
     }
 
-    /// Runs a start, stop or monitor/status of a unit and maps the outcome to OCF.
+    /// Runs a start, stop or monitor/status of a unit and maps the outcome to OCF, with
+    /// Pacemaker 2.1.5's semantics.
     ///
-    /// start and stop wait for their job (up to `timeout`, through systemd's JobRemoved signal)
-    /// and then read ActiveState. start succeeds when the job is done and the unit active; a
-    /// failed job, or a unit that failed at once, is `errGeneric` with systemd's reason (the
-    /// service's Result and its main process's exit status). stop succeeds when its job is done.
-    /// monitor and status report `success` for active, reloading and activating units,
-    /// `notRunning` else. A unit systemd does not know gives `errInstalled`.
+    /// - monitor and status: `active` and `reloading` are `success`; `activating` and
+    ///   `deactivating` are `Outcome.pending` (no answer yet, not a failure); anything else is
+    ///   `notRunning` with the state as the reason.
+    /// - start: for a service, first the cluster's drop-in (`ClusterDropIn`: `Restart=no`, so
+    ///   that systemd never restarts behind the cluster's back, and the shutdown ordering
+    ///   after the cluster) and a daemon reload when systemd has not loaded it yet; then
+    ///   `StartUnit`, its job waited for (systemd's JobRemoved signal), then ActiveState
+    ///   waited on while it is `activating` (Pacemaker's executor re-checks the same way). It
+    ///   succeeds when the unit is `active` (or `reloading`); a failed job, or a unit down
+    ///   after its job, is `errGeneric` with systemd's reason (the service's Result and its
+    ///   main process's exit status).
+    /// - stop: the drop-in is removed (and systemd reloaded when there was one), then
+    ///   `StopUnit`, its job waited for, then ActiveState until the unit is `inactive` or
+    ///   `failed`.
+    /// - A unit systemd does not know gives `errInstalled`.
     ///
     /// A job that does not finish within `timeout` is cancelled (systemd's `Job.Cancel`) and
-    /// `AgentError.systemdJobTimedOut` is thrown. Cancelling the calling task cancels the job
-    /// the same way and throws `AgentError.systemdJobCancelled`.
-    public static func perform(_ action: AgentAction, unit: String, timeout: Duration, bus target: Bus = .system) async throws(AgentError) -> Outcome {
+    /// `AgentError.systemdJobTimedOut` is thrown; a unit that is still activating or
+    /// deactivating at the deadline is an outcome with status `.timedOut`. Cancelling the
+    /// calling task cancels the job the same way and throws `AgentError.systemdJobCancelled`.
+    ///
+    /// `dropInRoot` is the directory systemd reads runtime unit configuration from, as this
+    /// process sees it (`/run/systemd/system`; see `defaultDropInRoot`).
+    public static func perform(_ action: AgentAction, unit: String, timeout: Duration, bus target: Bus = .system,
+                               dropInRoot: String = defaultDropInRoot, logger: Logger? = nil) async throws(AgentError) -> Outcome {
+        let type = unit
         let unit = unitName(unit)
         let cancelled = CancelFlag()
         let deadline = ContinuousClock.now + timeout
         return try await onBusThread(target, deadline: deadline, cancelled: cancelled) { bus throws(AgentError) -> Outcome in
-            let path = try loadUnit(bus, unit, deadline: deadline)
+            var path = try loadUnit(bus, unit, deadline: deadline)
             let load = try property(bus, path: path, interface: "org.freedesktop.systemd1.Unit", name: "LoadState", unit: unit, deadline: deadline)
             if load == "not-found" { return Outcome(.errInstalled, "systemd has no unit \(unit)") }
             switch action {
             case .start, .stop:
                 let verb = action == .start ? "start" : "stop"
+                if let dropIn = ClusterDropIn(unit: unit, type: type, root: dropInRoot) {
+                    var reloadNeeded = false
+                    do {
+                        if action == .start {
+                            reloadNeeded = try dropIn.install()
+                                || boolProperty(bus, path: path, interface: "org.freedesktop.systemd1.Unit", name: "NeedDaemonReload", deadline: deadline) == true
+                        } else {
+                            reloadNeeded = try dropIn.remove()
+                        }
+                    } catch {
+                        // As Pacemaker: the operation goes on; the unit keeps its own Restart=.
+                        logger?.warning("\(unit): \(error)")
+                    }
+                    if reloadNeeded {
+                        if let why = reload(bus, unit: unit, deadline: deadline) {
+                            logger?.warning("\(unit): systemd's daemon reload after writing \(dropIn.file) failed: \(why)")
+                        } else {
+                            logger?.debug("\(unit): \(action == .start ? "installed" : "removed") \(dropIn.file) and reloaded systemd")
+                        }
+                        // A reload can give the unit a new object; the name is what counts.
+                        path = try loadUnit(bus, unit, deadline: deadline)
+                    }
+                }
                 // The bus's match callback points at `watch`: it lives as long as the bus does.
                 let watch = JobWatch()
                 defer { withExtendedLifetime(watch) {} }
@@ -117,20 +173,32 @@ public enum Systemd {
                 let result = try waitForJob(bus, watch, job: job, unit: unit, timeout: timeout, deadline: deadline, cancelled: cancelled)
                 // The job is over: what is left to read may take a moment past the deadline.
                 let after = max(deadline, ContinuousClock.now + .seconds(2))
-                let state = try property(bus, path: path, interface: "org.freedesktop.systemd1.Unit", name: "ActiveState", unit: unit, deadline: after)
                 if let result, result != "done" {
+                    let state = try property(bus, path: path, interface: "org.freedesktop.systemd1.Unit", name: "ActiveState", unit: unit, deadline: after)
                     return Outcome(.errGeneric, "systemd's \(verb) job for \(unit) finished with '\(result)'\(failure(bus, path: path, unit: unit, state: state, deadline: after))")
                 }
+                // systemd ends some jobs before the unit settles (a Type=simple service whose
+                // process dies at once goes on to auto-restart, a socket's service, ...): as
+                // Pacemaker's executor, wait until it is no longer in transition.
+                let moving: Set<String> = action == .start ? ["activating", "deactivating"] : ["activating", "deactivating", "active", "reloading"]
+                let (state, settled) = try waitWhile(moving, bus: bus, path: path, unit: unit, deadline: deadline, cancelled: cancelled)
+                if !settled {
+                    if cancelled.isSet {
+                        return Outcome(.errGeneric, "the \(verb) of \(unit) was cancelled while the unit was \(state)", status: .cancelled)
+                    }
+                    return Outcome(.errGeneric, "\(unit) was still \(state) after \(timeout.cibText): Investigate reason for timeout, and adjust configured operation timeout if necessary",
+                                   status: .timedOut)
+                }
                 if action == .start {
-                    if state == "active" || state == "reloading" || state == "activating" { return Outcome(.success) }
+                    if state == "active" || state == "reloading" { return Outcome(.success) }
                     return Outcome(.errGeneric, "\(unit) did not stay up after its start job\(failure(bus, path: path, unit: unit, state: state, deadline: after))")
                 }
-                if state == "inactive" || state == "failed" { return Outcome(.success) }
-                return Outcome(.errGeneric, "\(unit) is still \(state) after its stop job")
+                return Outcome(.success)
             case .monitor, .status:
                 let state = try property(bus, path: path, interface: "org.freedesktop.systemd1.Unit", name: "ActiveState", unit: unit, deadline: deadline)
                 switch state {
-                case "active", "reloading", "activating": return Outcome(.success)
+                case "active", "reloading": return Outcome(.success)
+                case "activating", "deactivating": return .pending
                 default: return Outcome(.notRunning, state)  // Pacemaker's exit reason: the state
                 }
             default:
@@ -328,6 +396,44 @@ public enum Systemd {
             throw AgentError.systemd(unit: unit, call: "Get \(name)", reason: "the answer is not a string")
         }
         return String(cString: value)
+    }
+
+    private static func boolProperty(_ bus: OpaquePointer, path: String, interface: String, name: String, deadline: ContinuousClock.Instant) -> Bool? {
+        guard let reply = try? methodCall(bus, path: path, interface: "org.freedesktop.DBus.Properties", member: "Get",
+                                          arguments: [interface, name], unit: "", deadline: deadline, cap: .seconds(2)) else { return nil }
+        defer { sd_bus_message_unref(reply) }
+        var value: Int32 = 0
+        guard sd_bus_message_enter_container(reply, CChar(UInt8(ascii: "v")), "b") > 0,
+              sd_bus_message_read_basic(reply, CChar(UInt8(ascii: "b")), &value) >= 0 else { return nil }
+        return value != 0
+    }
+
+    /// `Manager.Reload` (what `systemctl daemon-reload` asks), waited for: systemd answers once
+    /// it has read its unit files again. Nil when done, else why not.
+    private static func reload(_ bus: OpaquePointer, unit: String, deadline: ContinuousClock.Instant) -> String? {
+        do throws(AgentError) {
+            let reply = try methodCall(bus, path: "/org/freedesktop/systemd1", interface: "org.freedesktop.systemd1.Manager",
+                                       member: "Reload", unit: unit, deadline: deadline)
+            sd_bus_message_unref(reply)
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    /// Reads ActiveState until it is none of `states` (settled: true) or the deadline passes
+    /// or the caller is cancelled (settled: false), polling every 100 ms.
+    private static func waitWhile(_ states: Set<String>, bus: OpaquePointer, path: String, unit: String,
+                                  deadline: ContinuousClock.Instant, cancelled: CancelFlag) throws(AgentError) -> (state: String, settled: Bool) {
+        while true {
+            let state = try property(bus, path: path, interface: "org.freedesktop.systemd1.Unit", name: "ActiveState", unit: unit,
+                                     deadline: max(deadline, ContinuousClock.now + .seconds(2)))
+            if !states.contains(state) { return (state, true) }
+            if cancelled.isSet || ContinuousClock.now >= deadline { return (state, false) }
+            // Signals (other units' JobRemoved) are of no use here: drop them as they come.
+            while sd_bus_process(bus, nil) > 0 {}
+            usleep(UInt32(min(100_000, microseconds(until: deadline))))
+        }
     }
 
     private static func intProperty(_ bus: OpaquePointer, path: String, interface: String, name: String, deadline: ContinuousClock.Instant) -> Int32? {

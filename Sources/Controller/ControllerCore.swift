@@ -355,6 +355,11 @@ public struct ControllerCore: Sendable {
     mutating func onResult(_ r: ActionResult) -> [Directive] {
         var out: [Directive] = []
         if !["do_shutdown"].contains(r.task) { out.append(.recordResult(r)) }
+        // A pending result (a systemd unit still activating or deactivating) is recorded, as
+        // Pacemaker's controller records it, but confirms no action and asks for no new plan:
+        // the answer comes later (a recurring monitor reports again when its result changes;
+        // a one-shot action waits for its final result or its timer).
+        if r.isPending { return out }
         let key = r.transitionKey.flatMap(TransitionKey.init)
         if var ex = executor, !ex.isFinished, let key, key.uuid == uuid, key.transitionID == transitionID,
            let i = actionIndex[key.actionID], ex.running.contains(i) {

@@ -123,14 +123,17 @@ public struct ActionResult: Codable, Sendable, Hashable {
     /// `RSC_TASK_INTERVAL`.
     public var operationKey: String { "\(resource)_\(task)_\(intervalMS)" }
     public var isProbe: Bool { task == "monitor" && intervalMS == 0 }
+    /// Pacemaker's `PCMK_EXEC_PENDING` (op-status -1): no result yet.
+    public var isPending: Bool { opStatus == -1 }
     /// The result the scheduler expected (the transition key's), 0 when unknown.
     public var targetRC: Int { transitionKey.flatMap(TransitionKey.init)?.targetRC ?? 0 }
 
     /// Whether this is a failure: not done, or another result than expected. A probe only
     /// tells what it found (running, stopped, promoted), which is never a failure by itself;
-    /// a cancellation is not one either.
+    /// a cancellation is not one either, nor a pending result (op-status -1: a systemd unit
+    /// still activating or deactivating), which only says that the answer comes later.
     public var isFailure: Bool {
-        if opStatus == 1 { return false }
+        if opStatus == 1 || isPending { return false }
         if opStatus != 0 { return true }
         if isProbe { return ![0, 7, 8].contains(rc) }
         return rc != targetRC

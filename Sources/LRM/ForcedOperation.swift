@@ -150,11 +150,12 @@ public struct ForcedOperation: Sendable, Hashable {
     }
 
     /// The exit code: the agent's OCF code (1 when it did not run to its end, 5 when it is not
-    /// installed), as Pacemaker's crm_resource exits.
+    /// installed, 193 when the result is pending), as Pacemaker's crm_resource exits.
     public static func exitCode(_ result: AgentResult) -> Int32 {
         switch result.status {
         case .done: return result.exitCode.rawValue
         case .notInstalled: return OCFExitCode.errInstalled.rawValue
+        case .pending: return OCFExitCode.unknown.rawValue  // 193, Pacemaker's PCMK_OCF_UNKNOWN
         default: return result.exitCode == .success ? OCFExitCode.errGeneric.rawValue : result.exitCode.rawValue
         }
     }
@@ -167,6 +168,7 @@ public struct ForcedOperation: Sendable, Hashable {
         case .timedOut: "Timed Out"
         case .crashed, .error: "Error"
         case .notInstalled: "Not installed"
+        case .pending: "pending"
         }
     }
 }

@@ -122,7 +122,7 @@ public struct OperationRecord: Sendable, Hashable, Codable {
     public var isFailure: Bool {
         switch status {
         case .done: break
-        case .cancelled: return false
+        case .cancelled, .pending: return false
         default: return true
         }
         switch key.action {

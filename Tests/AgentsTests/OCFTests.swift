@@ -7,19 +7,21 @@ import Testing
 /// resource-agents and Pacemaker, with their state kept under the node root.
 @Suite struct OCFTests {
     @Test func exitCodesHaveTheirOCFNamesAndMeanings() {
-        #expect(OCFExitCode.allCases.map(\.rawValue) == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 190, 191])
+        #expect(OCFExitCode.allCases.map(\.rawValue) == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 190, 191, 193])
         #expect(OCFExitCode.notRunning.description == "OCF_NOT_RUNNING (7): not running")
         #expect(OCFExitCode.errInstalled.meaning == "not installed")
         #expect(OCFExitCode.degradedPromoted.name == "OCF_DEGRADED_PROMOTED")
         #expect(OCFExitCode(exitStatus: 42) == .errGeneric)
         #expect(OCFExitCode(exitStatus: 190) == .degraded)
+        #expect(OCFExitCode(exitStatus: 193) == .errGeneric, "an agent cannot answer 'pending'")
+        #expect(ExecutionStatus.pending.pacemakerCode == -1 && OCFExitCode.unknown.meaning == "unknown")
         #expect(OCFExitCode.errConfigured.severity == .fatal)
         #expect(OCFExitCode.errInstalled.severity == .hard)
         #expect(OCFExitCode.errGeneric.severity == .soft)
         #expect(OCFExitCode.degraded.severity == .none)
         #expect(OCFExitCode.failedPromoted.meansActive)
         #expect(!OCFExitCode.notRunning.meansActive)
-        for code in OCFExitCode.allCases { #expect(!code.meaning.isEmpty && code.name.hasPrefix("OCF_")) }
+        for code in OCFExitCode.allCases { #expect(!code.meaning.isEmpty && (code.name.hasPrefix("OCF_") || code == .unknown)) }
     }
 
     /// Every exit code a scripted agent returns comes back as that OCF code.

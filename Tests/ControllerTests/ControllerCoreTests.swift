@@ -362,6 +362,17 @@ final class SimulatedCluster {
         var ok = stale
         ok.rc = 0
         #expect(core.onMessage(.result(ok), from: me) == [.recordResult(ok)])
+        // Pending (a systemd unit activating or deactivating: op-status -1, rc 193): recorded
+        // as Pacemaker's controller records it, neither a failure nor a reason to plan again,
+        // whether from a recurring monitor or a one-shot action.
+        var pending = stale
+        pending.rc = 193
+        pending.opStatus = -1
+        #expect(pending.isPending && !pending.isFailure)
+        #expect(core.onMessage(.result(pending), from: me) == [.recordResult(pending)])
+        pending.intervalMS = 0
+        #expect(core.onMessage(.result(pending), from: me) == [.recordResult(pending)])
+        #expect(StatusRecords.failcount(pending, nodeID: "1", now: 5, startFailureIsFatal: true) == nil)
     }
 
     static let n1 = ControllerMember(nodeID: 1, name: "node1"), n2 = ControllerMember(nodeID: 2, name: "node2"),

@@ -13,7 +13,7 @@ import Testing
         let node = try LRMNode(name: "n1")
         guard let systemd = PrivateSystemd.forTest("lrmdStartsMonitorsAndStopsAUnit", units: PrivateSystemd.testUnits(marker: node.base)) else { return }
         defer { systemd.stop() }
-        try await node.start(environment: ["DBUS_SYSTEM_BUS_ADDRESS": systemd.busAddress])
+        try await node.start(environment: ["DBUS_SYSTEM_BUS_ADDRESS": systemd.busAddress, "SWIFTHA_SYSTEMD_RUNTIME_DIR": systemd.runtimeDirectory])
         let lrmd = try await node.connect()
         let web = ResourceAgentName(standard: "systemd", provider: nil, type: "web")
         try await lrmd.register(ResourceDefinition(id: "web", agent: web))
@@ -44,6 +44,65 @@ import Testing
         #expect(try await lrmd.agents(standard: "systemd", provider: nil).contains("web"))
         await lrmd.close()
         #expect(try await node.terminate() == 0)
+    }
+
+    /// A recurring monitor of a unit that systemd stops and starts outside the cluster (by
+    /// hand, over the bus): pending while the unit deactivates or activates, reported once
+    /// each time as a change, never a failure; lrmd's start and stop write and remove the
+    /// cluster's drop-in.
+    @Test func aRecurringMonitorReportsPendingWhileTheUnitIsInTransition() async throws {
+        let node = try LRMNode(name: "n1")
+        guard let systemd = PrivateSystemd.forTest("aRecurringMonitorReportsPendingWhileTheUnitIsInTransition", units: PrivateSystemd.testUnits(marker: node.base)) else { return }
+        defer { systemd.stop() }
+        try await node.start(environment: ["DBUS_SYSTEM_BUS_ADDRESS": systemd.busAddress, "SWIFTHA_SYSTEMD_RUNTIME_DIR": systemd.runtimeDirectory])
+        let lrmd = try await node.connect()
+        let results = ResultLog(lrmd)
+        let dropIn = systemd.runtimeDirectory + "/pending.service.d/50-pacemaker.conf"
+        try await lrmd.register(ResourceDefinition(id: "p", agent: ResourceAgentName(standard: "systemd", provider: nil, type: "pending")))
+
+        // The start waits through ExecStartPre=/bin/sleep 2 until the unit is active.
+        let start = try await lrmd.run(OperationRequest(resource: "p", action: .start, timeout: .seconds(20)))
+        #expect(start.exitCode == .success && start.status == .done, "\(start)")
+        #expect(systemd.unitProperty("pending.service", "ActiveState") == "active")
+        #expect((try? String(contentsOfFile: dropIn, encoding: .utf8))?.contains("Description=Cluster Controlled pending\n") == true)
+
+        let monitor = try await lrmd.execute(OperationRequest(resource: "p", action: .monitor, interval: .milliseconds(200), timeout: .seconds(20)))
+        #expect(await results.wait { $0.callID == monitor }?.exitCode == .success)
+        func manager(_ method: String) -> Int32 {
+            (try? systemd.busctl(["call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+                                  method, "ss", "pending.service", "replace"]))?.status ?? -1
+        }
+        func seen() -> [String] { results.of(monitor).map { "\($0.exitCode.rawValue)/\($0.status.pacemakerCode)" } }
+        // ExecStop=/bin/sleep 2: deactivating, then inactive.
+        #expect(manager("StopUnit") == 0)
+        #expect(await results.wait { $0.callID == monitor && $0.exitCode == .notRunning } != nil, "\(seen())")
+        // ExecStartPre=/bin/sleep 2: activating, then active.
+        #expect(manager("StartUnit") == 0)
+        _ = await results.wait { _ in results.of(monitor).count >= 5 }
+        #expect(seen() == ["0/0", "193/-1", "7/0", "193/-1", "0/0"], "ok, pending, not running, pending, ok: \(seen())")
+        let pending = results.of(monitor).first { $0.status == .pending }
+        #expect(pending?.exitCode == .unknown && pending?.isFailure == false)
+        #expect(try await lrmd.history(of: "p").lastFailure == nil, "pending is no failure")
+
+        try await lrmd.cancel(OperationKey(resource: "p", action: .monitor, interval: .milliseconds(200)))
+        let stop = try await lrmd.run(OperationRequest(resource: "p", action: .stop, timeout: .seconds(20)))
+        #expect(stop.exitCode == .success && stop.status == .done, "\(stop)")
+        #expect(["inactive", "failed"].contains(systemd.unitProperty("pending.service", "ActiveState")))
+        #expect(!FileManager.default.fileExists(atPath: dropIn), "the stop removed the drop-in")
+        await lrmd.close()
+        #expect(try await node.terminate() == 0)
+    }
+
+    /// crm_resource's words and exit code for a pending result, as Pacemaker's prints them
+    /// (`pcmk_exec_status_str`, exit 193). Both refuse to run systemd units by hand (below),
+    /// so a real unit never gets here; the mapping stays consistent for every standard.
+    @Test func aPendingForcedResultIsReportedAsPacemakersCrmResourceReportsIt() throws {
+        let cib = try CIB.parse(CrmResourceTests.cib("<primitive id=\"svc\" class=\"systemd\" type=\"web\"/>"))
+        let op = try ForcedOperation.prepare("force-check", resource: "svc", in: cib)
+        let pending = AgentResult(exitCode: .unknown, status: .pending)
+        let report = op.report(pending)
+        #expect(report.line == "Operation force-check for svc (systemd:web) could not be executed (pending)" && report.toStandardError)
+        #expect(ForcedOperation.exitCode(pending) == 193)
     }
 
     /// `service:` in crm_resource --force-*: LSB when an init script has the name, else systemd

@@ -9,7 +9,8 @@ import Glibc
 /// network namespaces, with a private /dev, a read-only /proc/sys and a cgroup of its own
 /// (created under this process's cgroup2 group and removed at the end), without
 /// CAP_SYS_TIME, CAP_SYS_MODULE and CAP_SYS_BOOT. Its units are only the test's own (its unit
-/// path is `SYSTEMD_UNIT_PATH=<dir>/units`) plus a D-Bus system bus (`dbus.socket`,
+/// path is `SYSTEMD_UNIT_PATH=/run/systemd/system:<dir>/units`, the first for runtime drop-ins
+/// such as the cluster's) plus a D-Bus system bus (`dbus.socket`,
 /// `dbus.service`) that systemd joins as on any machine, reached from outside at
 /// ``busAddress``, which is what `DBUS_SYSTEM_BUS_ADDRESS` is set to for the product.
 ///
@@ -25,6 +26,10 @@ public final class PrivateSystemd: @unchecked Sendable {
     public var unitDirectory: String { directory + "/units" }
     /// The system bus inside, from outside: `unix:path=<dir>/run/dbus/system_bus_socket`.
     public var busAddress: String { "unix:path=\(directory)/run/dbus/system_bus_socket" }
+    /// The namespace's /run/systemd/system from outside: where the product writes its drop-ins
+    /// for this systemd (`SWIFTHA_SYSTEMD_RUNTIME_DIR`). It is on this systemd's unit path, as
+    /// /run/systemd/system is on every systemd's.
+    public var runtimeDirectory: String { directory + "/run/systemd/system" }
     private let launcher: Process
     private var stopped = false
 
@@ -61,7 +66,9 @@ public final class PrivateSystemd: @unchecked Sendable {
     /// Units for tests: `web` a long-running service that marks its start and stop in
     /// `<dir>/web.up`, `broken` a oneshot that fails with status 3, `slow` a oneshot whose
     /// start takes 300 s, `bad` a unit file systemd refuses (no ExecStart: bad-setting),
-    /// `noexec` a service whose program does not exist.
+    /// `noexec` a service whose program does not exist, `pending` a service that is activating
+    /// for 2 s (ExecStartPre=/bin/sleep 2) and deactivating for 2 s (ExecStop=/bin/sleep 2),
+    /// `respawn` a long-running service with Restart=always.
     public static func testUnits(marker dir: String) -> [String: String] {
         [
             "web.service": """
@@ -81,6 +88,22 @@ public final class PrivateSystemd: @unchecked Sendable {
                 """,
             "bad.service": "[Service]\nType=simple\n",
             "noexec.service": "[Service]\nType=exec\nExecStart=/nonexistent/swiftha-program\n",
+            "pending.service": """
+                [Service]
+                ExecStartPre=/bin/sleep 2
+                ExecStart=/bin/sleep 1000
+                ExecStop=/bin/sleep 2
+
+                """,
+            "respawn.service": """
+                [Unit]
+                StartLimitIntervalSec=0
+                [Service]
+                ExecStart=/bin/sleep 1000
+                Restart=always
+                RestartSec=100ms
+
+                """,
             "slow.service": """
                 [Service]
                 Type=oneshot
@@ -272,7 +295,7 @@ public final class PrivateSystemd: @unchecked Sendable {
         touch "$T/dev/console" "$T/console.log"
         mount --bind "$T/console.log" "$T/dev/console"
         mount --bind "$T/dev" /dev
-        exec env -i container=swiftha-test PATH=/usr/sbin:/usr/bin:/sbin:/bin SYSTEMD_UNIT_PATH="$T/units" \\
+        exec env -i container=swiftha-test PATH=/usr/sbin:/usr/bin:/sbin:/bin SYSTEMD_UNIT_PATH="/run/systemd/system:$T/units" \\
             /lib/systemd/systemd --system --unit=swiftha-test.target --default-standard-output=null --show-status=no
         """
 }
