@@ -160,6 +160,28 @@ struct Sim {
         #expect(sim.queue.history(of: "a")!.lastFailure == nil)  // not running and degraded are not failures
     }
 
+    /// A pending result (a systemd unit activating or deactivating) is a change like any
+    /// other: reported once, the monitor keeps its interval and reports the next change; it
+    /// is no failure, and the status XML writes it as Pacemaker does (op-status -1, rc 193).
+    @Test func aRecurringMonitorReportsPendingOnceAndGoesOn() {
+        var sim = Sim()
+        let m = sim.submit("a", .monitor, interval: .seconds(5))
+        let results: [(OCFExitCode, ExecutionStatus)] = [(.success, .done), (.unknown, .pending), (.unknown, .pending), (.success, .done), (.success, .done)]
+        for (code, status) in results {
+            sim.complete(sim.runningCall("a")!, code, status: status)
+            sim.advance(to: sim.timers[.recurring(callID: m)]!)
+        }
+        #expect(sim.reports.map(\.status) == [.done, .pending, .done])
+        #expect(sim.reports.map(\.exitCode) == [.success, .unknown, .success])
+        #expect(sim.runningCall("a") != nil, "the monitor still runs at its interval")
+        #expect(sim.queue.history(of: "a")!.lastFailure == nil)
+        var pendingOnly = Sim()
+        let p = pendingOnly.submit("b", .monitor, interval: .seconds(5))
+        pendingOnly.complete(p, .unknown, status: .pending)
+        let op = pendingOnly.queue.history(of: "b")!.lrmResource(epochOfOrigin: 1_700_000_000, node: "n1").operations.first
+        #expect(op?.opStatus == -1 && op?.rcCode == 193, "\(String(describing: op))")
+    }
+
     @Test func slowMonitorSkipsMissedRunsInsteadOfPilingUp() {
         var sim = Sim()
         let m = sim.submit("a", .monitor, interval: .seconds(1), timeout: .seconds(60))
