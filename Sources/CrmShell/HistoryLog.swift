@@ -18,6 +18,12 @@ extension CrmHistory {
         public var excludes: [String] = []
         /// 0 or 1: 1 adds probes, notifies and warnings to the events.
         public var detail = 0
+        /// The nodes `setnodes` named (nil: the cluster's).
+        public var nodes: [String]?
+        /// A report or saved session's directory (`source`, `session load`); nil: live.
+        public var source: String?
+        /// The session loaded or saved last, when there is one.
+        public var session: String?
 
         public init() {}
 
@@ -448,7 +454,7 @@ extension CrmHistory {
 
     /// The transition of an input, when the log has it (the latest run that saved it).
     public static func transition(of input: Input, in list: [Transition]) -> Transition? {
-        list.last { $0.input == input.shortName }
+        list.last { $0.input == input.shortName && (input.node.isEmpty || $0.dc == input.node) }
     }
 
     // MARK: events
