@@ -221,6 +221,12 @@ extension CrmHistory {
         return out.replacingOccurrences(of: "&nbsp;&nbsp;", with: "&nbsp;")
     }
 
+    /// `configure show`'s text with each object on one line (its continuation lines joined),
+    /// as crmsh's plain representation writes the configuration for `diff ... html`.
+    public static func onePerLine(_ text: String) -> String {
+        text.replacingOccurrences(of: " \\\n\t", with: " ")
+    }
+
     /// crm_mon's output without its header (the lines up to the first empty one), as `diff
     /// status` compares it.
     public static func withoutHeader(_ status: String) -> String {

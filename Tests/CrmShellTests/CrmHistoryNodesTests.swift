@@ -178,6 +178,8 @@ import Testing
         #expect(CrmHistory.htmlDiff(a, b, labels: ("1", "2")) == difflib)
         #expect(CrmHistory.lineDiff(["a", "b", "c"], ["a", "x", "c", "d"]) == [.same(0, 0), .removed(1), .added(1), .same(2, 2), .added(3)])
         #expect(CrmHistory.lineDiff([], []) == [])
+        #expect(CrmHistory.onePerLine("primitive vip IPaddr2 \\\n\tparams ip=1 \\\n\top monitor interval=10s\nproperty x: \\\n\ta=b\n")
+                == "primitive vip IPaddr2 params ip=1 op monitor interval=10s\nproperty x: a=b\n")
         #expect(CrmHistory.withoutHeader("Cluster Summary:\n  * Stack: corosync\n\n\nNode List:\n  * Online: [ n1 ]\n") == "Node List:\n  * Online: [ n1 ]\n")
     }
 }

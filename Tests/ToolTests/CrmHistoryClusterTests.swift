@@ -411,12 +411,13 @@ import Glibc
         #expect(FileManager.default.fileExists(atPath: sessionDir + "/node1/pengine/pe-input-4.xml") && FileManager.default.fileExists(atPath: sessionDir + "/node1/cib.xml"))
         // The cluster's files change; the session keeps what it saved.
         try FileManager.default.removeItem(atPath: pe[1] + "/pe-input-3.xml")
-        let loaded = try crm([], stdin: "history\nsession load s1\nsession\nexclude\npeinputs\ninfo\nlog node2\nsession pack\nsession delete s1\nsession\nsource\nquit\n")
+        let loaded = try crm([], stdin: "history\nsession load s1\nsession\nexclude\npeinputs\ninfo\nlog node2\nrefresh\nsession pack\nsession delete s1\nsession\nsource\nquit\n")
         #expect(loaded.status == 0, "\(loaded.stderr)")
         let out = loaded.stdout
         #expect(out.hasPrefix("current session: s1\nlrmd\n\(sessionDir)/node1/pengine/pe-input-3.xml\n\(sessionDir)/node1/pengine/pe-input-4.xml\n\(sessionDir)/node2/pengine/pe-input-3.xml\nSource: \(sessionDir)\nCreated on: "), "\(out)")
         #expect(out.contains("\nBy: crm history\n") && out.contains("\nTransitions: 3* 4 3\n"), "\(out)")
         #expect(out.contains("Transitions: 3* 4 3\n" + [lines[1][1], lines[1][2], lines[1][3], lines[1][4]].map { $0 + "\n" }.joined()), "lrmd excluded: \(out)")
+        #expect(out.contains("\nRefreshing log data...\n2 transitions, 3 events.\nReport saved in"), "\(out)")
         #expect(out.hasSuffix("Report saved in '\(base)/home/s1.tar.bz2'\nINFO: current history session deleted, setting source to live\ncurrent session: None\nCurrent source: live\n"), "\(out)")
         #expect(FileManager.default.fileExists(atPath: base + "/home/s1.tar.bz2") && !FileManager.default.fileExists(atPath: sessionDir))
         for (args, message) in [
@@ -1011,7 +1012,7 @@ import Glibc
 
 /// Texts the tests compare with.
 enum CrmHistoryLines {
-    static let usage = "history {info | log [<node>...] | events | resource <rsc>... | node <node>... | transitions | peinputs [<n>|<n>:<m>...] [v] | transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization] | transition showdot|log|tags [<pe>] | transition save [<pe> [<name>]] | latest | show <pe>|live [status] | diff <pe> <pe> [status] [html] | setnodes <node>... | source [<dir>|live] | session [{save|load|delete} <name> | pack [<name>] | update | list] | limit [<from> [<to>]] | exclude [<regex>|clear] | detail <0|1>}"
+    static let usage = "history {info | log [<node>...] | events | resource <rsc>... | node <node>... | transitions | peinputs [<n>|<n>:<m>...] [v] | transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization] | transition showdot|log|tags [<pe>] | transition save [<pe> [<name>]] | latest | show <pe>|live [status] | diff <pe> <pe> [status] [html] | setnodes <node>... | source [<dir>|live] | refresh [force] | session [{save|load|delete} <name> | pack [<name>] | update | list] | limit [<from> [<to>]] | exclude [<regex>|clear] | detail <0|1>}"
     static let resourceUsage = "resource {start|stop|restart|promote|demote|manage|unmanage|maintenance|locate|why|cleanup|refresh|move|ban|clear|failcount|param|meta|utilization} <rsc> ..."
 
     /// The Transition Summary lines of crm_simulate's output.

@@ -33,6 +33,8 @@ struct Crm: ParsableCommand {
               crm cluster start       (this node: SWIFTHA_ROOT or systemd)
               crm history transitions ; crm history transition -1 ; crm history info ; crm history log
               crm history events ; crm history resource d1 ; crm history node node2 ; crm history latest
+              crm history diff -1 0 ; crm history transition showdot node2:pe-input-7 ; crm history session save s1
+              (history reads every node whose root lies beside this one, named after it, or SWIFTHA_ROOTS=node:/root;...)
               crm -f commands.txt
             In the interactive form (crm, then configure), changes stay in a working copy until
             commit; leaving with changes pending asks on a terminal, and commits them when the
@@ -1020,6 +1022,17 @@ extension ShellHost {
                 return true
             case "session":
                 return try session(try CrmHistory.sessionCommand(args), &settings, from: from, to: to)
+            case "refresh":
+                guard args.isEmpty || (args.count == 1 && ["force", "--force"].contains(args[0])) else {
+                    throw CrmError("history.refresh: Expected 'force' or '--force' (was '\(args[0])'); usage: refresh [force]")
+                }
+                // The live cluster's files are read afresh by every command; a report's are counted again.
+                guard current.source != nil else { return true }
+                out("Refreshing log data...")
+                let (lines, _) = try logLines()
+                let events = CrmHistory.events(lines ?? [], detail: current.detail).count
+                out("\((lines.map { CrmHistory.transitions($0, detail: current.detail) } ?? []).count) transitions, \(events) events.")
+                return true
             case "transitions":
                 guard args.isEmpty else { throw CrmError("history.transitions: unknown keyword \"\(args[0])\"; usage: transitions") }
                 let list = inWindow(try peInputs())
@@ -1126,6 +1139,8 @@ extension ShellHost {
                 var s2 = try configuration(t2, status: status, command: "diff")
                 if status { (s1, s2) = (CrmHistory.withoutHeader(s1), CrmHistory.withoutHeader(s2)) }
                 if html {
+                    // The table has one line per object (crmsh's configuration without line continuations).
+                    if !status { (s1, s2) = (CrmHistory.onePerLine(s1), CrmHistory.onePerLine(s2)) }
                     FileHandle.standardOutput.write(Data(CrmHistory.htmlDiff(s1, s2, labels: (t1, t2)).utf8))
                     return true
                 }
