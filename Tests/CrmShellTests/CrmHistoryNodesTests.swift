@@ -127,6 +127,24 @@ import Testing
         #expect(throws: CrmError("history: PE file 9 not found (saved: 5, node1:pe-input-2 to node2:pe-input-4)")) { try CrmHistory.select("9", from: inputs) }
     }
 
+    /// A crm report of a Pacemaker cluster: its controller's lines give the transitions.
+    @Test func pacemakersControllerLinesInAReport() {
+        let log = """
+            Nov 24 10:00:01 node1 pacemaker-schedulerd[100]:  notice: Calculated transition 1, saving inputs in /var/lib/pacemaker/pengine/pe-input-3.bz2
+            Nov 24 10:00:01 node1 pacemaker-controld[101]:  notice: Processing graph 1 (ref=pe_calc-dc-1) derived from /var/lib/pacemaker/pengine/pe-input-3.bz2
+            Nov 24 10:00:02 node1 pacemaker-controld[101]:  notice: Transition 1 (Complete=2, Pending=0, Fired=0, Skipped=1, Incomplete=0, Source=/var/lib/pacemaker/pengine/pe-input-3.bz2): Stopped
+            Nov 24 10:05:01 node2 crmd[7]:  notice: Processing graph 9 (ref=pe_calc-dc-2) derived from /var/lib/pacemaker/pengine/pe-warn-4.bz2
+            """
+        let now = 1_795_000_000.0  // 2026-11-18: the lines are of 2025 (a syslog line is not put ahead of now)
+        let list = CrmHistory.transitions(CrmHistory.parseLog(log, now: now, zone: Self.utc))
+        #expect(list.map(\.name) == ["node1:pe-input-3", "node2:pe-warn-4"])
+        #expect(list.map(\.number) == [1, 9] && list.map(\.state) == ["Stopped", nil])
+        #expect(list[0].actions.map(\.0) == ["Complete", "Skipped"] && list[0].total == 3 && list[0].end == list[0].start + 1)
+        #expect(CrmHistory.transitionInfo(list[0], format: { _, _ in "t" }) == "Transition node1:pe-input-3 (t - t):\n\ttotal 3 actions: 2 Complete, 1 Skipped")
+        let input = CrmHistory.inputs([("pe-input-3.bz2", 0)], node: "node1", directory: "/r/node1/pengine")[0]
+        #expect(CrmHistory.transition(of: input, in: list)?.number == 1)
+    }
+
     /// `journalctl -o json` entries of several nodes on one machine read as their lines.
     @Test func journalEntriesAsLogLines() {
         let json = """
