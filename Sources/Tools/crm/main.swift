@@ -628,7 +628,7 @@ extension ShellHost {
             }, node: n.name, directory: n.peDirectory))
         }
         if lists.isEmpty {
-            throw CrmError("history: no transitions found: \(missing.isEmpty ? "no nodes" : missing.joined(separator: ", ")) does not exist or cannot be read (the DC saves its scheduler inputs there)")
+            throw CrmError("history: no transitions found: \(missing.isEmpty ? "no nodes" : missing.joined(separator: ", ")) \(missing.count > 1 ? "do" : "does") not exist or cannot be read (the DC saves its scheduler inputs there)")
         }
         return CrmHistory.merged(lists)
     }
@@ -742,7 +742,7 @@ extension ShellHost {
             }
         }
         let how = live ? " (crm cluster start writes it; under journald the daemons log to the journal)" : ""
-        return (logs, missing.isEmpty ? "" : "\(missing.joined(separator: ", ")) does not exist or cannot be read\(how)")
+        return (logs, missing.isEmpty ? "" : "\(missing.joined(separator: ", ")) \(missing.count > 1 ? "do" : "does") not exist or cannot be read\(how)")
     }
 
     /// The CIB of the source: the live cluster's (or CIB_file), or the report's first node's.
