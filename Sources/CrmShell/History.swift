@@ -5,7 +5,7 @@ import CIB
 /// var/lib/pacemaker/pengine). Which file a command means and how it is replayed are decided
 /// here; the crm executable reads the directory and runs crm_simulate.
 public enum CrmHistory {
-    public static let usage = "history {info | log [<node>] | events | resource <rsc>... | node <node>... | transitions | peinputs [<n>|<n>:<m>...] [v] | transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization] | transition log|tags [<pe>] | latest | show <pe> [status] | limit [<from> [<to>]] | exclude [<regex>|clear] | detail <0|1>}"
+    public static let usage = "history {info | log [<node>...] | events | resource <rsc>... | node <node>... | transitions | peinputs [<n>|<n>:<m>...] [v] | transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization] | transition showdot|log|tags [<pe>] | transition save [<pe> [<name>]] | latest | show <pe>|live [status] | diff <pe> <pe> [status] [html] | setnodes <node>... | source [<dir>|live] | refresh [force] | session [{save|load|delete} <name> | pack [<name>] | update | list] | limit [<from> [<to>]] | exclude [<regex>|clear] | detail <0|1>}"
 
     /// How long back `info` and `log` look on the live cluster: the last hour, crmsh's default.
     public static let livePeriod = 3600
@@ -32,7 +32,7 @@ public enum CrmHistory {
     /// The transitions line of `info`: the numbers of the last 20 inputs, after "... " when
     /// there are more, as crmsh shortens it; a `*` marks those whose log has events (tags).
     public static func shortList(_ list: [Input], tagged: Set<String> = []) -> String {
-        (list.count > 20 ? "... " : "") + list.suffix(20).map { "\($0.number)\(tagged.contains($0.shortName) ? "*" : "")" }.joined(separator: " ")
+        (list.count > 20 ? "... " : "") + list.suffix(20).map { "\($0.number)\(tagged.contains($0.name) || tagged.contains($0.shortName) ? "*" : "")" }.joined(separator: " ")
     }
 
     /// `info`: crmsh's summary of the source (`Source:`, `Created on:`, `By:`, `Period:`,
@@ -76,16 +76,27 @@ public enum CrmHistory {
         public var file: String
         /// When it was written (seconds since the epoch), for the order of the list.
         public var time: Int
+        /// The node that saved it (the DC then); empty when not known.
+        public var node: String
+        /// The directory it is in (empty: the file name alone is its path).
+        public var directory: String
 
-        public init(series: String, number: Int, file: String, time: Int) {
+        public init(series: String, number: Int, file: String, time: Int, node: String = "", directory: String = "") {
             self.series = series
             self.number = number
             self.file = file
             self.time = time
+            self.node = node
+            self.directory = directory
         }
 
         /// `pe-input-12`: the name without `.bz2`/`.xml`, as crmsh shows it.
         public var shortName: String { "pe-\(series)-\(number)" }
+        /// `node1:pe-input-12`, crmsh's name of the transition (the short name alone when
+        /// the node is not known).
+        public var name: String { node.isEmpty ? shortName : "\(node):\(shortName)" }
+        /// Its path.
+        public var path: String { directory.isEmpty ? file : directory + "/" + file }
         public var compressed: Bool { file.hasSuffix(".bz2") }
     }
 
@@ -104,8 +115,27 @@ public enum CrmHistory {
 
     /// The saved inputs among a directory's files (name, modification time), oldest first
     /// (the numbers wrap at pe-input-series-max, so time decides; the number breaks ties).
-    public static func inputs(_ files: [(name: String, time: Int)]) -> [Input] {
-        files.compactMap { input(named: $0.name, time: $0.time) }.sorted { ($0.time, $0.number, $0.series) < ($1.time, $1.number, $1.series) }
+    public static func inputs(_ files: [(name: String, time: Int)], node: String = "", directory: String = "") -> [Input] {
+        files.compactMap { f in
+            input(named: f.name, time: f.time).map { i in
+                var i = i
+                i.node = node
+                i.directory = directory
+                return i
+            }
+        }.sorted { ($0.time, $0.number, $0.series) < ($1.time, $1.number, $1.series) }
+    }
+
+    /// The inputs of several nodes (each node's, as `inputs` reads them) as one list, oldest
+    /// first: each was saved by the node that was DC at the time.
+    public static func merged(_ lists: [[Input]]) -> [Input] {
+        let nodes = lists.compactMap(\.first?.node)
+        return lists.flatMap { $0 }.enumerated().sorted { a, b in
+            let (x, y) = (a.element, b.element)
+            if x.time != y.time { return x.time < y.time }
+            if x.node != y.node { return (nodes.firstIndex(of: x.node) ?? 0) < (nodes.firstIndex(of: y.node) ?? 0) }
+            return a.offset < b.offset
+        }.map(\.element)
     }
 
     /// The input a `transition`/`show` argument means, as crmsh reads it: a name (anything
@@ -117,9 +147,12 @@ public enum CrmHistory {
             return last
         }
         if spec.contains("pe-") {
-            let found = list.filter { $0.file.contains(spec) }
+            // A part of the path (crmsh's form), or the transition's name (node1:pe-input-3).
+            var found = list.filter { $0.path.contains(spec) }
+            if found.count != 1, let exact = list.first(where: { $0.name == spec || $0.path == spec }) { found = [exact] }
+            if found.isEmpty { found = list.filter { $0.name.contains(spec) } }
             if found.isEmpty { throw CrmError("history: \(spec): path not found") }
-            if found.count > 1 { throw CrmError("history: \(spec): path ambiguous (\(found.map(\.file).joined(separator: ", ")))") }
+            if found.count > 1 { throw CrmError("history: \(spec): path ambiguous (\(found.map(label).joined(separator: ", ")))") }
             return found[0]
         }
         guard let n = Int(spec) else {
@@ -128,7 +161,10 @@ public enum CrmHistory {
         if n > 0 {
             let found = list.filter { $0.number == n }
             if found.isEmpty { throw CrmError("history: PE file \(n) not found (saved: \(summary(list)))") }
-            if found.count > 1 { throw CrmError("history: PE file \(n) ambiguous (\(found.map(\.file).joined(separator: ", "))); name the file") }
+            if found.count > 1 {
+                let named = Set(found.map(\.node)).count > 1
+                throw CrmError("history: PE file \(n) ambiguous (\(found.map(label).joined(separator: ", "))); name the \(named ? "transition as <node>:pe-input-<number>" : "file")")
+            }
             return found[0]
         }
         let index = list.count - 1 + n
@@ -139,9 +175,12 @@ public enum CrmHistory {
         return list[index]
     }
 
+    /// An input as errors name it: its file, with its node when the list spans nodes.
+    static func label(_ input: Input) -> String { input.node.isEmpty ? input.file : "\(input.node):\(input.file)" }
+
     static func summary(_ list: [Input]) -> String {
         guard let first = list.first, let last = list.last else { return "none" }
-        return list.count == 1 ? first.shortName : "\(list.count), \(first.shortName) to \(last.shortName)"
+        return list.count == 1 ? first.name : "\(list.count), \(first.name) to \(last.name)"
     }
 
     /// `peinputs` arguments: numbers and `a:b` ranges select by number; nil selects all.

@@ -18,6 +18,12 @@ extension CrmHistory {
         public var excludes: [String] = []
         /// 0 or 1: 1 adds probes, notifies and warnings to the events.
         public var detail = 0
+        /// The nodes `setnodes` named (nil: the cluster's).
+        public var nodes: [String]?
+        /// A report or saved session's directory (`source`, `session load`); nil: live.
+        public var source: String?
+        /// The session loaded or saved last, when there is one.
+        public var session: String?
 
         public init() {}
 
@@ -388,11 +394,20 @@ extension CrmHistory {
 
     /// A line's message without its level (`info: `).
     static func text(of l: LogLine) -> String {
-        for level in ["trace", "debug", "info", "notice", "warning", "error", "critical"] where l.message.hasPrefix(level + ": ") {
-            return String(l.message.dropFirst(level.count + 2))
+        // Pacemaker's syslog lines have two spaces before the level.
+        let message = l.message.drop { $0 == " " }
+        for level in ["trace", "debug", "info", "notice", "warning", "error", "critical"] where message.hasPrefix(level + ": ") {
+            return String(message.dropFirst(level.count + 2))
         }
-        return l.message
+        return String(message)
     }
+
+    /// Pacemaker's controller's lines (crmd or pacemaker-controld), in a crm report of a
+    /// Pacemaker cluster: `Processing graph 7 (ref=...) derived from
+    /// /var/lib/pacemaker/pengine/pe-input-12.bz2` and `Transition 7 (Complete=3, ...,
+    /// Source=/var/lib/pacemaker/pengine/pe-input-12.bz2): Complete`.
+    nonisolated(unsafe) static let pacemakerStarted = try! NSRegularExpression(pattern: #"Processing graph (\d+) .*derived from \S*?(pe-[a-z]+-\d+)\.bz2"#)
+    nonisolated(unsafe) static let pacemakerEnded = try! NSRegularExpression(pattern: #"Transition (\d+) \((.*), Source=\S*?(pe-[a-z]+-\d+)\.bz2\): (Complete|Stopped|Terminated)"#)
 
     static func groups(_ re: NSRegularExpression, _ s: String) -> [String?]? {
         guard let m = re.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) else { return nil }
@@ -406,11 +421,24 @@ extension CrmHistory {
         var out: [Transition] = []
         var pending: [String: Int] = [:]   // node -> index of the input saved, waiting for its transition
         var running: [String: Int] = [:]   // node -> index of the transition under way
-        for l in lines where l.program == "crmd" {
+        for l in lines where l.program == "crmd" || l.program == "pacemaker-controld" {
             guard let t = l.time else { continue }
             let node = l.node ?? ""
             let message = text(of: l)
-            if let g = groups(scheduled, message), let input = g[1] {
+            if let g = groups(pacemakerStarted, message), let input = g[1] {
+                if let i = running[node] { out[i].end = out[i].end ?? t }
+                out.append(Transition(input: input, dc: node, number: Int(g[0] ?? ""), start: t, end: nil, state: nil, planned: 0))
+                running[node] = out.count - 1
+            } else if let g = groups(pacemakerEnded, message), let i = running[node], out[i].number == Int(g[0] ?? ""), out[i].input == g[2] {
+                running[node] = nil
+                out[i].end = t
+                out[i].state = g[3]
+                for part in (g[1] ?? "").split(separator: ",") {
+                    let kv = part.split(separator: "=")
+                    if kv.count == 2, let n = Int(kv[1]), n != 0 { out[i].actions.append((kv[0].trimmingCharacters(in: .whitespaces), n)) }
+                }
+                out[i].planned = out[i].total
+            } else if let g = groups(scheduled, message), let input = g[1] {
                 // A run whose graph never started (the scheduler ran again at once) ends here.
                 if let i = pending[node] { out[i].end = t }
                 out.append(Transition(input: input, dc: node, number: nil, start: t, end: nil, state: nil, planned: Int(g[0] ?? "") ?? 0))
@@ -448,7 +476,7 @@ extension CrmHistory {
 
     /// The transition of an input, when the log has it (the latest run that saved it).
     public static func transition(of input: Input, in list: [Transition]) -> Transition? {
-        list.last { $0.input == input.shortName }
+        list.last { $0.input == input.shortName && (input.node.isEmpty || $0.dc == input.node) }
     }
 
     // MARK: events

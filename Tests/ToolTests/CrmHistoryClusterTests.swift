@@ -94,7 +94,7 @@ import Glibc
         #expect(try crm(root, ["history", "log", "node1"]).status == 0)
         let elsewhere = try crm(root, ["history", "log", "node2"])
         #expect(elsewhere.status == 1)
-        #expect(elsewhere.stderr == "ERROR: history.log: node2's log is on node2 (this is node1): run crm history log there; usage: log [<node>]\n")
+        #expect(elsewhere.stderr == "ERROR: history.log: no node \"node2\" in the source (nodes: node1); usage: log [<node> ...]\n")
 
         let paths = try crm(root, ["history", "peinputs"])
         #expect(paths.stdout == "\(dir)/pe-input-0.xml\n" + (compressed ? "\(dir)/pe-input-1.bz2\n" : ""))
@@ -269,6 +269,168 @@ import Glibc
         #expect(try crm(["history", "events", "x"]).stderr == "ERROR: history.events: unknown keyword \"x\"; usage: events\n")
     }
 
+    /// Two nodes' roots side by side (as the demo and the cluster test lay them out), each
+    /// with its log and the inputs it saved while it was DC (node1 first, node2 after node1
+    /// left, both numbering from their own series): the history of both, merged in time
+    /// order, through the executable; showdot, save, diff, show, setnodes, source and the
+    /// sessions.
+    @Test func historyAcrossTheNodesRoots() throws {
+        let base = scratchDirectory("crm-history-nodes")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let roots = ["\(base)/node1", "\(base)/node2"]
+        let start = Int(Date().timeIntervalSince1970) - 1200
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(secondsFromGMT: 0)
+        f.dateFormat = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'+00:00'"
+        func at(_ offset: Double) -> String { f.string(from: Date(timeIntervalSince1970: Double(start) + offset)) }
+        let logs: [[(Double, String)]] = [[
+            (1, "crmd[12]: info: scheduler run (join): 1 action(s), input saved as pe-input-3.xml"),
+            (1, "crmd[12]: info: transition 1: 1 action(s)"),
+            (1.2, "crmd[12]: info: running d1_start_0 (2:1:0:u) node=node2 operation=d1_start_0 resource=d1"),
+            (2, "crmd[12]: info: d1_start_0 on node2: rc=0 status=0 exec=150ms node=node2 operation=d1_start_0 resource=d1"),
+            (2.1, "crmd[12]: info: transition 1 complete (Complete=1, Pending=0, Fired=0, Skipped=0, Incomplete=0)"),
+            (60, "pacemakerd[10]: notice: stopping the daemons"),
+        ], [
+            (1.5, "lrmd[22]: info: d1_start_0 (call 3): done"),
+            (61, "crmd[23]: info: node1 left cleanly"),
+            (100, "crmd[23]: info: scheduler run (node1 left): 0 action(s), input saved as pe-input-3.xml"),
+            (100, "crmd[23]: info: transition 1: 0 action(s)"),
+            (100.5, "crmd[23]: info: transition 1 complete (Complete=0, Pending=0, Fired=0, Skipped=0, Incomplete=0)"),
+        ]]
+        let lines = logs.enumerated().map { i, entries in entries.map { "\(at($0.0)) node\(i + 1) \($0.1)" } }
+        let node2Input = Self.input.replacingOccurrences(of: "dc-uuid=\"1\"", with: "dc-uuid=\"2\"")
+            .replacingOccurrences(of: "</resources>", with: "<primitive id=\"d2\" class=\"ocf\" provider=\"heartbeat\" type=\"Dummy\"/></resources>")
+            .replacingOccurrences(of: "<node_state id=\"2\" uname=\"node2\" in_ccm=\"true\" crmd=\"online\" join=\"member\" expected=\"member\"/>", with: """
+                <node_state id="2" uname="node2" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="2"><lrm_resources>
+                <lrm_resource id="d1" class="ocf" provider="heartbeat" type="Dummy">
+                <lrm_rsc_op id="d1_last_0" operation_key="d1_start_0" operation="start" crm_feature_set="3.16.1" transition-key="1:1:0:a" transition-magic="0:0;1:1:0:a" call-id="2" rc-code="0" op-status="0" interval="0" last-rc-change="1" exec-time="1" queue-time="0" op-digest="f2317cad3d54cec5d7d7aa7d0bf35cf8"/>
+                </lrm_resource></lrm_resources></lrm></node_state>
+                """)
+        let inputs: [(Int, Int, Int, String)] = [(0, 3, 1, Self.input), (0, 4, 50, Self.input), (1, 3, 100, node2Input)]
+        for (i, r) in roots.enumerated() {
+            for d in ["etc/corosync", "var/log/pacemaker", "var/lib/pacemaker/pengine", "var/lib/pacemaker/cib"] {
+                try FileManager.default.createDirectory(atPath: "\(r)/\(d)", withIntermediateDirectories: true)
+            }
+            try "nodelist {\n    node {\n        name: node1\n        nodeid: 1\n    }\n    node {\n        name: node2\n        nodeid: 2\n    }\n}\n"
+                .write(toFile: r + "/etc/corosync/corosync.conf", atomically: true, encoding: .utf8)
+            try (lines[i].joined(separator: "\n") + "\n").write(toFile: r + "/var/log/pacemaker/pacemaker.log", atomically: true, encoding: .utf8)
+            try Self.input.write(toFile: r + "/var/lib/pacemaker/cib/cib.xml", atomically: true, encoding: .utf8)
+        }
+        for (node, n, offset, text) in inputs {
+            let path = "\(roots[node])/var/lib/pacemaker/pengine/pe-input-\(n).xml"
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            var times = [timeval(tv_sec: start + offset, tv_usec: 0), timeval(tv_sec: start + offset, tv_usec: 0)]
+            utimes(path, &times)
+        }
+        let pe = roots.map { $0 + "/var/lib/pacemaker/pengine" }
+        let env = ["SWIFTHA_ROOT": roots[0], "SWIFTHA_NODE": "node1", "CIB_file": roots[0] + "/var/lib/pacemaker/cib/cib.xml", "TZ": "UTC",
+                   "SWIFTHA_CRM_CACHE": base + "/cache", "HOME": base + "/home", "CIB_shadow_dir": base + "/shadows"]
+        func crm(_ args: [String], stdin: String? = nil) throws -> Tool.Result { try Tool.run("crm", args, env: env, stdin: stdin) }
+        func hms(_ offset: Double) -> String { String(at(offset).dropFirst(11).prefix(8)) }
+
+        // log: every node's lines in time order; log node2: node2's.
+        let log = try crm(["history", "log"])
+        #expect(log.status == 0, "\(log.stderr)")
+        let merged = [lines[0][0], lines[0][1], lines[0][2], lines[1][0], lines[0][3], lines[0][4], lines[0][5], lines[1][1], lines[1][2], lines[1][3], lines[1][4]]
+        #expect(log.stdout == merged.map { $0 + "\n" }.joined(), "\(log.stdout)")
+        #expect(try crm(["history", "log", "node2"]).stdout == lines[1].map { $0 + "\n" }.joined())
+        #expect(try crm(["history", "log", "node3"]).stderr == "ERROR: history.log: no node \"node3\" in the source (nodes: node1 node2); usage: log [<node> ...]\n")
+        // The resource's events come from both nodes' logs.
+        #expect(try crm(["history", "resource", "d1"]).stdout == [lines[0][2], lines[1][0], lines[0][3]].map { $0 + "\n" }.joined())
+
+        // transitions and peinputs: the inputs of both DCs, in time order.
+        let list = try crm(["history", "transitions"])
+        #expect(list.stdout.split(separator: "\n").dropFirst().map(String.init) == [
+            "\(at(1).prefix(10)) \(hms(1)) - \(hms(2.1)): pe-input-3      node1           d1",
+            "\(at(50).prefix(10)) \(hms(50)) - --:--:--: pe-input-4      node1",
+            "\(at(100).prefix(10)) \(hms(100)) - \(hms(100.5)): pe-input-3      node2",
+        ], "\(list.stdout)\(list.stderr)")
+        #expect(try crm(["history", "peinputs"]).stdout == "\(pe[0])/pe-input-3.xml\n\(pe[0])/pe-input-4.xml\n\(pe[1])/pe-input-3.xml\n")
+        #expect(try crm(["history", "info"]).stdout.contains("\nTransitions: 3* 4 3\n"))
+        let ambiguous = try crm(["history", "transition", "3"])
+        #expect(ambiguous.status == 1)
+        #expect(ambiguous.stderr == "ERROR: history: PE file 3 ambiguous (node1:pe-input-3.xml, node2:pe-input-3.xml); name the transition as <node>:pe-input-<number>\n")
+        let second = try crm(["history", "transition", "node2:pe-input-3", "nograph"])
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stdout.hasPrefix("INFO: running ptest with \(pe[1])/pe-input-3.xml\n"))
+        #expect(second.stdout.hasSuffix("Transition node2:pe-input-3 (\(hms(100)) - \(hms(100.5))):\n\ttotal 0 actions: \n"), "\(second.stdout)")
+        #expect(try crm(["history", "latest"]).stdout.hasPrefix("Transition node2:pe-input-3 ("))
+        // A transition's log: every node's lines between its start and its end.
+        #expect(try crm(["history", "transition", "log", "-2"]).stdout == merged[0...5].map { $0 + "\n" }.joined())
+
+        // showdot: crm_simulate -D's graph of the input; save: the input as a shadow CIB.
+        let dot = try crm(["history", "transition", "showdot", "node1:pe-input-3"])
+        #expect(dot.status == 0, "\(dot.stderr)")
+        let direct = base + "/direct.dot"
+        _ = try Tool.run("crm_simulate", ["-x", pe[0] + "/pe-input-3.xml", "-D", direct, "-Q"])
+        #expect(dot.stdout == (try String(contentsOfFile: direct, encoding: .utf8)), "\(dot.stdout)")
+        #expect(dot.stdout.hasPrefix(" digraph \"g\" {\n") && dot.stdout.contains("d1_start_0 node2"), "\(dot.stdout)")
+        if FileManager.default.isExecutableFile(atPath: "/usr/sbin/crm_simulate") {
+            // Pacemaker's crm_simulate draws the same graph (its edges may come in another order).
+            let theirs = base + "/theirs.dot"
+            _ = try Tool.run(executable: "/usr/sbin/crm_simulate", ["-x", pe[0] + "/pe-input-3.xml", "-D", theirs, "-Q"])
+            #expect(dot.stdout.split(separator: "\n").sorted() == (try String(contentsOfFile: theirs, encoding: .utf8)).split(separator: "\n").sorted())
+        }
+        let save = try crm(["history", "transition", "save", "node2:pe-input-3", "before"])
+        #expect(save.stdout == "INFO: transition \(pe[1])/pe-input-3.xml saved to shadow before\n", "\(save.stderr)")
+        #expect(try String(contentsOfFile: base + "/shadows/shadow.before", encoding: .utf8) == node2Input)
+        #expect(try crm(["history", "transition", "save", "-1"]).stdout.hasSuffix("saved to shadow pe-input-4\n"))
+        #expect(FileManager.default.fileExists(atPath: base + "/shadows/shadow.pe-input-4"))
+        #expect(try crm(["history", "transition", "save", "-1", "a/b"]).stderr.hasPrefix("ERROR: history.transition: save: a/b: bad name"))
+        #expect(try crm(["history", "transition", "showdot", "1", "2"]).stderr == "ERROR: history.transition: unknown keyword \"2\"; usage: transition showdot [<number>|<index>|<file>]\n")
+
+        // diff: the configurations of two inputs (GNU diff -U 0, labelled as named), html, status.
+        let diff = try crm(["history", "diff", "node1:pe-input-3", "node2:pe-input-3"])
+        #expect(diff.status == 0, "\(diff.stderr)")
+        #expect(diff.stdout == "--- node1:pe-input-3\n+++ node2:pe-input-3\n@@ -3,0 +4 @@\n+primitive d2 Dummy\n", "\(diff.stdout)")
+        #expect(try crm(["history", "diff", "-1", "-2"]).stdout == "", "no change between node1's two inputs")
+        let html = try crm(["history", "diff", "node1:pe-input-3", "node2:pe-input-3", "html"])
+        #expect(html.stdout.hasPrefix("\n    <table class=\"diff\" id=\"difflib_chg_to0__top\"") && html.stdout.contains("<span class=\"diff_add\">primitive&nbsp;d2&nbsp;Dummy</span>"), "\(html.stdout)")
+        let status = try crm(["history", "diff", "node1:pe-input-3", "node2:pe-input-3", "status"])
+        #expect(status.status == 0 && status.stdout.contains("+  * d1\t(ocf:heartbeat:Dummy):\t Started node2"), "\(status.stdout)\(status.stderr)")
+        #expect(try crm(["history", "diff", "1", "2", "frob"]).stderr == "ERROR: history.diff: unknown keyword \"frob\"; usage: diff <pe> <pe> [status] [html]\n")
+        #expect(try crm(["history", "diff", "1"]).status == 1)
+        #expect(try crm(["history", "show", "node2:pe-input-3"]).stdout.contains("primitive d2 Dummy\n"))
+        #expect(try crm(["history", "show", "live"]).stdout.contains("primitive d1 Dummy\n"))
+
+        // setnodes: the history of the nodes named; a node the cluster does not have is named.
+        let one = try crm([], stdin: "history\nsetnodes node2\nlog\nsetnodes node9\npeinputs\nquit\n")
+        #expect(one.stdout == lines[1].map { $0 + "\n" }.joined() + "\(pe[1])/pe-input-3.xml\n", "\(one.stdout)")
+        #expect(one.stderr == "ERROR: history.setnodes: no node \"node9\" in the source (nodes: node1 node2); usage: setnodes <node> [<node> ...] (the cluster's nodes)\n", "\(one.stderr)")
+
+        // Sessions: saved (the history copied as a report), listed, loaded, packed, deleted.
+        let user = String(cString: getpwuid(geteuid())!.pointee.pw_name)
+        let sessionDir = "\(base)/cache/history-\(user)/session/s1"
+        try FileManager.default.createDirectory(atPath: base + "/home", withIntermediateDirectories: true)
+        let saved = try crm([], stdin: "history\nexclude lrmd\nsession save s1\nsession\nsession list\nsession save s1\nquit\n")
+        #expect(saved.stdout == "current session: s1\ns1\n", "\(saved.stdout)\(saved.stderr)")
+        #expect(saved.stderr == "ERROR: history.session: history session s1 exists (session delete s1 first, or pick another name)\n")
+        #expect(try String(contentsOfFile: sessionDir + "/history_state.cfg", encoding: .utf8) == "[report]\ndir = \(sessionDir)\nfrom_time = \nto_time = \ndetail = 0\n\n[log]\nexclude_0 = lrmd\n\n")
+        #expect(try String(contentsOfFile: sessionDir + "/node2/ha-log.txt", encoding: .utf8) == lines[1].map { $0 + "\n" }.joined())
+        #expect(FileManager.default.fileExists(atPath: sessionDir + "/node1/pengine/pe-input-4.xml") && FileManager.default.fileExists(atPath: sessionDir + "/node1/cib.xml"))
+        // The cluster's files change; the session keeps what it saved.
+        try FileManager.default.removeItem(atPath: pe[1] + "/pe-input-3.xml")
+        let loaded = try crm([], stdin: "history\nsession load s1\nsession\nexclude\npeinputs\ninfo\nlog node2\nrefresh\nsession pack\nsession delete s1\nsession\nsource\nquit\n")
+        #expect(loaded.status == 0, "\(loaded.stderr)")
+        let out = loaded.stdout
+        #expect(out.hasPrefix("current session: s1\nlrmd\n\(sessionDir)/node1/pengine/pe-input-3.xml\n\(sessionDir)/node1/pengine/pe-input-4.xml\n\(sessionDir)/node2/pengine/pe-input-3.xml\nSource: \(sessionDir)\nCreated on: "), "\(out)")
+        #expect(out.contains("\nBy: crm history\n") && out.contains("\nTransitions: 3* 4 3\n"), "\(out)")
+        #expect(out.contains("Transitions: 3* 4 3\n" + [lines[1][1], lines[1][2], lines[1][3], lines[1][4]].map { $0 + "\n" }.joined()), "lrmd excluded: \(out)")
+        #expect(out.contains("\nRefreshing log data...\n2 transitions, 3 events.\nReport saved in"), "\(out)")
+        #expect(out.hasSuffix("Report saved in '\(base)/home/s1.tar.bz2'\nINFO: current history session deleted, setting source to live\ncurrent session: None\nCurrent source: live\n"), "\(out)")
+        #expect(FileManager.default.fileExists(atPath: base + "/home/s1.tar.bz2") && !FileManager.default.fileExists(atPath: sessionDir))
+        for (args, message) in [
+            (["session", "load", "s1"], "ERROR: history.session: history session s1 does not exist (session list shows the saved ones)\n"),
+            (["session", "update"], "ERROR: history.session: need to load a history session before update/pack (session load <name>)\n"),
+            (["session", "frob"], "ERROR: history.session: unknown history session subcmd: frob; usage: session [{save|load|delete} <name> | pack [<name>] | update | list]\n"),
+            (["source", base + "/nothing"], "ERROR: history.source: source \(base)/nothing doesn't exist (a crm report directory, a saved session's name or live); usage: source {<dir>|live}\n"),
+        ] {
+            let r = try crm(args.count == 0 ? [] : ["history"] + args)
+            #expect(r.status == 1 && r.stderr == message, "\(args): \(r.stderr)")
+        }
+    }
+
     /// `crm cluster start` on each of three nodes (each its own SWIFTHA_ROOT) runs that node's
     /// pacemakerd with the real corosyncd, cibd, stonithd, lrmd and crmd; crm then works on the
     /// live CIB, the DC's saved inputs show in `crm history`, and `crm cluster stop` stops
@@ -418,12 +580,59 @@ import Glibc
         #expect(info.stdout.contains(net == nil ? "Resources: d1\n" : "Groups: website\nClones: \nResources: d1 apache vmfence\n"), "\(info.stdout)")
         let log = try crm(1, ["history", "log"])
         #expect(log.status == 0 && log.stdout.contains("all daemons started"), "\(log.stdout.suffix(2000))\(log.stderr)")
-        #expect(try crm(1, ["history", "log", "node3"]).status == 1)
+        // Every node's log is read (the roots side by side): node3's alone with log node3.
+        let node3 = try crm(1, ["history", "log", "node3"])
+        #expect(node3.status == 0 && !node3.stdout.isEmpty && node3.stdout.split(separator: "\n").allSatisfy { $0.split(separator: " ").dropFirst().first == "node3" }, "\(node3.stdout.prefix(2000))")
+        #expect(try crm(1, ["history", "log", "node9"]).status == 1)
 
-        for i in [3, 2, 1] {
+        // Failover: the DC stops; another node becomes DC and saves its inputs in its own
+        // root. The history, read on a node that stays, has both DCs' transitions.
+        let dcLine = try Tool.run("crm_mon", ["-1"], env: ["SWIFTHA_ROOT": roots[0]]).stdout.split(separator: "\n").first { $0.contains("Current DC: node") }
+        let oldDC = dcLine.flatMap { $0.split(separator: " ").first { $0.hasPrefix("node") } }.flatMap { Int($0.dropFirst(4)) } ?? 1
+        let stayer = oldDC % 3 + 1
+        let stopDC = try crm(oldDC, ["cluster", "stop"])
+        #expect(stopDC.status == 0 && stopDC.stdout == "INFO: The cluster stack stopped on node\(oldDC)\n", "\(stopDC.stderr)")
+        var newDC = 0
+        #expect(PacemakerdTests.waitUntil("a new DC saved an input", timeout: 60, {
+            for i in 1...3 where i != oldDC {
+                let files = (try? FileManager.default.contentsOfDirectory(atPath: roots[i - 1] + "/var/lib/pacemaker/pengine")) ?? []
+                if files.contains(where: { $0.hasPrefix("pe-input-") }) { newDC = i; return true }
+            }
+            return false
+        }))
+        if newDC != 0 {
+            var list = try crm(stayer, ["history", "transitions"])
+            for _ in 0..<20 where !list.stdout.contains(" node\(newDC) ") { usleep(500_000); list = try crm(stayer, ["history", "transitions"]) }
+            #expect(list.status == 0, "\(list.stderr)")
+            let dcs = Set(list.stdout.split(separator: "\n").dropFirst().compactMap { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst(5).first })
+            #expect(dcs.isSuperset(of: ["node\(oldDC)", "node\(newDC)"]), "\(list.stdout)")
+            let paths = try crm(stayer, ["history", "peinputs"]).stdout.split(separator: "\n")
+            #expect(paths.contains { $0.hasPrefix(roots[oldDC - 1] + "/var/lib/pacemaker/pengine/pe-input-") }, "\(paths)")
+            #expect(paths.last?.hasPrefix(roots[newDC - 1] + "/var/lib/pacemaker/pengine/pe-input-") == true, "\(paths)")
+            // The merged log: all three nodes' lines, in time order.
+            let merged = try crm(stayer, ["history", "log"]).stdout.split(separator: "\n")
+            let hosts = Set(merged.compactMap { $0.split(separator: " ").dropFirst().first })
+            #expect(hosts.isSuperset(of: ["node1", "node2", "node3"]), "\(hosts)")
+            let stamps = merged.map { String($0.prefix(26)) }.filter { $0.first?.isNumber == true }
+            #expect(stamps == stamps.sorted(), "the merged log is not in time order")
+            // The new DC's latest transition, with its log from its node; a diff across the two DCs.
+            var latest = try crm(stayer, ["history", "latest"])
+            for _ in 0..<20 where latest.status != 0 { usleep(500_000); latest = try crm(stayer, ["history", "latest"]) }
+            #expect(latest.status == 0 && latest.stdout.hasPrefix("Transition node\(newDC):pe-input-"), "\(latest.stdout)\(latest.stderr)")
+            let oldName = try #require(list.stdout.split(separator: "\n").last { $0.contains(" node\(oldDC)") }?.split(separator: " ").dropFirst(4).first)
+            let newName = try #require(list.stdout.split(separator: "\n").last { $0.contains(" node\(newDC)") }?.split(separator: " ").dropFirst(4).first)
+            let diff = try crm(stayer, ["history", "diff", "node\(oldDC):\(oldName)", "node\(newDC):\(newName)", "status"])
+            #expect(diff.status == 0 && diff.stdout.hasPrefix("--- node\(oldDC):\(oldName)\n+++ node\(newDC):\(newName)\n"), "\(diff.stdout)\(diff.stderr)")
+            let dot = try crm(stayer, ["history", "transition", "showdot", "node\(newDC):\(newName)"])
+            #expect(dot.status == 0 && dot.stdout.hasPrefix(" digraph \"g\" {\n"), "\(dot.stdout)\(dot.stderr)")
+        }
+
+        for i in [3, 2, 1] where i != oldDC {
             let stop = try crm(i, ["cluster", "stop"])
             #expect(stop.status == 0, "\(stop.stderr)")
             #expect(stop.stdout == "INFO: The cluster stack stopped on node\(i)\n")
+        }
+        for i in [3, 2, 1] {
             #expect(NodeProcesses.find(root: roots[i - 1]).filter { !NodeProcesses.isZombie($0) }.isEmpty, "node\(i)'s daemons left behind")
             #expect(!FileManager.default.fileExists(atPath: roots[i - 1] + "/run/swiftha/pacemakerd.pid"))
         }
@@ -803,7 +1012,7 @@ import Glibc
 
 /// Texts the tests compare with.
 enum CrmHistoryLines {
-    static let usage = "history {info | log [<node>] | events | resource <rsc>... | node <node>... | transitions | peinputs [<n>|<n>:<m>...] [v] | transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization] | transition log|tags [<pe>] | latest | show <pe> [status] | limit [<from> [<to>]] | exclude [<regex>|clear] | detail <0|1>}"
+    static let usage = "history {info | log [<node>...] | events | resource <rsc>... | node <node>... | transitions | peinputs [<n>|<n>:<m>...] [v] | transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization] | transition showdot|log|tags [<pe>] | transition save [<pe> [<name>]] | latest | show <pe>|live [status] | diff <pe> <pe> [status] [html] | setnodes <node>... | source [<dir>|live] | refresh [force] | session [{save|load|delete} <name> | pack [<name>] | update | list] | limit [<from> [<to>]] | exclude [<regex>|clear] | detail <0|1>}"
     static let resourceUsage = "resource {start|stop|restart|promote|demote|manage|unmanage|maintenance|locate|why|cleanup|refresh|move|ban|clear|failcount|param|meta|utilization} <rsc> ..."
 
     /// The Transition Summary lines of crm_simulate's output.

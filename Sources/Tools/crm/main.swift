@@ -33,6 +33,8 @@ struct Crm: ParsableCommand {
               crm cluster start       (this node: SWIFTHA_ROOT or systemd)
               crm history transitions ; crm history transition -1 ; crm history info ; crm history log
               crm history events ; crm history resource d1 ; crm history node node2 ; crm history latest
+              crm history diff -1 0 ; crm history transition showdot node2:pe-input-7 ; crm history session save s1
+              (history reads every node whose root lies beside this one, named after it, or SWIFTHA_ROOTS=node:/root;...)
               crm -f commands.txt
             In the interactive form (crm, then configure), changes stay in a working copy until
             commit; leaving with changes pending asks on a terminal, and commits them when the
@@ -446,349 +448,6 @@ struct ShellHost: CrmHost {
         return m.problems(in: params, agent: agent.description).map { "\(primitive.id ?? ""): parameter '\($0.parameter)': \($0.message)" }
     }
 
-    // MARK: history
-
-    /// Where the DC saves its scheduler inputs on this node.
-    var peDirectory: String { NodeEnvironment().path("var/lib/pacemaker/pengine") }
-
-    func peInputs() throws(CrmError) -> [CrmHistory.Input] {
-        let dir = peDirectory
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
-            throw CrmError("history: no transitions found: \(dir) does not exist or cannot be read (the DC saves its scheduler inputs there)")
-        }
-        return CrmHistory.inputs(names.map { name in
-            var st = stat()
-            let time = stat(dir + "/" + name, &st) == 0 ? Int(st.st_mtim.tv_sec) : 0
-            return (name, time)
-        })
-    }
-
-    /// The input as XML in a file crm_simulate reads (a .bz2 is decompressed with bzip2 into
-    /// a temporary file, which `done` removes).
-    func readable(_ input: CrmHistory.Input) throws(CrmError) -> (path: String, done: () -> Void) {
-        let path = peDirectory + "/" + input.file
-        guard input.compressed else { return (path, {}) }
-        guard let bzip2 = ["/usr/bin/bzip2", "/bin/bzip2"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw CrmError("history: \(input.file) is compressed and bzip2 is not installed (apt-get install bzip2)")
-        }
-        let tmp = NSTemporaryDirectory() + "crm-\(input.shortName)-\(getpid()).xml"
-        FileManager.default.createFile(atPath: tmp, contents: nil)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: bzip2)
-        p.arguments = ["-dc", path]
-        p.standardOutput = FileHandle(forWritingAtPath: tmp)
-        do { try p.run() } catch { throw CrmError("history: cannot run \(bzip2): \(error.localizedDescription)") }
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            try? FileManager.default.removeItem(atPath: tmp)
-            throw CrmError("history: \(path) is not a bzip2 file bzip2 can read")
-        }
-        return (tmp, { try? FileManager.default.removeItem(atPath: tmp) })
-    }
-
-    func loadInput(_ input: CrmHistory.Input) throws(CrmError) -> CIB {
-        let (path, done) = try readable(input)
-        defer { done() }
-        do { return try CIBFile.load(path) } catch { throw CrmError("history: \(input.file): \(error.message)") }
-    }
-
-    static func localTime(_ t: Int, _ format: String) -> String {
-        var time = time_t(t)
-        var parts = tm()
-        localtime_r(&time, &parts)
-        var buf = [CChar](repeating: 0, count: 64)
-        let n = strftime(&buf, buf.count, format, &parts)
-        return String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    static func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
-
-    /// When the scheduler ran on the input (its execution-date), else the file's time; and
-    /// the DC it names.
-    func details(_ input: CrmHistory.Input) -> (time: Int, dc: String, cib: CIB?) {
-        guard let cib = try? loadInput(input) else { return (input.time, "", nil) }
-        let time = cib.root["execution-date"].flatMap { Int($0) } ?? input.time
-        let dcID = cib.root["dc-uuid"] ?? ""
-        let dc = cib.root.firstElement(named: "configuration")?.firstElement(named: "nodes")?.elements(named: "node")
-            .first { $0.id == dcID }?["uname"] ?? dcID
-        return (time, dc, cib)
-    }
-
-    /// Runs a tool beside crm and returns its exit status and standard output.
-    func capture(_ tool: String, _ arguments: [String]) -> (Int32, String) {
-        let path = ShellHost.toolPath(tool)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = arguments
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        do { try p.run() } catch {
-            err("ERROR: cannot run \(path): \(error.localizedDescription)")
-            return (1, "")
-        }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
-    /// The node's log, for the history commands: the journal (journalctl, from the window's
-    /// start) on a normal installation, else the node root's pacemaker.log, which crm cluster
-    /// start makes the stack write. Nil with what is missing when there is none.
-    func historyLog(from: Double, to: Double?) -> (text: String?, missing: String) {
-        let env = NodeEnvironment()
-        if env.root == "/", JournalLogHandler.journalAvailable,
-           let journalctl = ["/usr/bin/journalctl", "/bin/journalctl"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
-            var args = ["--no-pager", "-q", "-o", "short-iso-precise", "--since", "@\(Int(from))"]
-            if let to { args += ["--until", "@\(Int(to) + 1)"] }
-            let (status, text) = captureExecutable(journalctl, args + CrmHistory.daemons.flatMap { ["-t", $0] })
-            return status == 0 ? (text, "") : (nil, "journalctl exited with \(status)")
-        }
-        let file = env.path("var/log/pacemaker/pacemaker.log")
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-            return (nil, "\(file) does not exist or cannot be read (crm cluster start writes it; under journald the daemons log to the journal)")
-        }
-        return (text, "")
-    }
-
-    /// Runs a program and returns its exit status and standard output.
-    func captureExecutable(_ path: String, _ arguments: [String]) -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = arguments
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        do { try p.run() } catch { return (127, "") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
-    func history(_ words: [String], _ settings: inout CrmHistory.Settings) -> Bool {
-        guard let w = words.first else { return true }
-        var args = Array(words.dropFirst())
-        let now = Date().timeIntervalSince1970
-        let (from, to) = settings.window(now: now)
-        let zone = TimeZone.current
-        let format: (Double, String) -> String = { ShellHost.localTime(Int($0), $1) }
-        /// The log's lines in the window, the excludes applied; nil (with why) when there is no log.
-        func logLines() throws(CrmError) -> (lines: [CrmHistory.LogLine]?, missing: String) {
-            let (text, missing) = historyLog(from: from, to: to)
-            guard let text else { return (nil, missing) }
-            let excludes = try CrmHistory.excludePatterns(settings.excludes)
-            return (CrmHistory.excluding(CrmHistory.within(CrmHistory.parseLog(text, now: now, zone: zone), from: from, to: to), excludes), "")
-        }
-        /// The transitions the log has (none without a log).
-        func logged() -> [CrmHistory.Transition] {
-            guard let lines = (try? logLines())?.lines else { return [] }
-            return CrmHistory.transitions(lines, detail: settings.detail)
-        }
-        func show(_ lines: [CrmHistory.LogLine]) {
-            if !lines.isEmpty { out(lines.map(\.text).joined(separator: "\n")) }
-        }
-        /// crmsh's transition log: the summary line and the events between its start and end.
-        func transitionLog(_ input: CrmHistory.Input, full: Bool) throws(CrmError) -> Bool {
-            let (lines, missing) = try logLines()
-            guard let lines else { throw CrmError("history.\(w): \(peDirectory)/\(input.file): transition not found: there is no log (\(missing))") }
-            let list = CrmHistory.transitions(lines, detail: settings.detail)
-            guard let t = CrmHistory.transition(of: input, in: list) else {
-                throw CrmError("history.\(w): \(peDirectory)/\(input.file): transition not found in the log between \(format(from, "%F %T")) and \(to.map { format($0, "%F %T") } ?? "now") (widen the window with limit <from> [<to>])")
-            }
-            let inside = CrmHistory.within(lines, from: t.start, to: t.end)
-            if full {
-                show(inside)
-            } else {
-                out(CrmHistory.transitionInfo(t, format: format))
-                show(CrmHistory.events(inside, detail: settings.detail).map(\.line))
-            }
-            return true
-        }
-        func inWindow(_ list: [CrmHistory.Input]) -> [CrmHistory.Input] {
-            list.filter { input in Double(input.time) >= from - 1 && to.map { Double(input.time) <= $0 + 1 } ?? true }
-        }
-        do throws(CrmError) {
-            switch w {
-            case "info":
-                guard args.isEmpty else { throw CrmError("history.info: unknown keyword \"\(args[0])\"; usage: info") }
-                // No saved inputs yet (no DC has run here) is not an error: the list is empty.
-                let inputs = (try? peInputs()) ?? []
-                let tagged = Set(logged().filter { !$0.tags.isEmpty }.map(\.input))
-                var text = CrmHistory.info(cib: try loadCIB(), inputs: inputs, now: Int(now), format: ShellHost.localTime,
-                                           window: (Int(from), to.map { Int($0) }), tagged: tagged)
-                if location != .live, let file = ProcessInfo.processInfo.environment["CIB_file"] {
-                    text = text.replacingOccurrences(of: "Source: live", with: "Source: \(file)")
-                }
-                out(text)
-                return true
-            case "log":
-                try CrmHistory.checkLogNodes(args, local: localNode)
-                let (lines, missing) = try logLines()
-                guard let lines else { throw CrmError("history.log: there is no log to show: \(missing)") }
-                show(lines)
-                return true
-            case "events":
-                guard args.isEmpty else { throw CrmError("history.events: unknown keyword \"\(args[0])\"; usage: events") }
-                let (lines, missing) = try logLines()
-                guard let lines else { throw CrmError("history.events: there is no log to read: \(missing)") }
-                show(CrmHistory.events(lines, detail: settings.detail).map(\.line))
-                return true
-            case "resource", "node":
-                let usage = "\(w) <\(w == "node" ? "node" : "rsc")> [<\(w == "node" ? "node" : "rsc")> ...]"
-                guard !args.isEmpty else { throw CrmError("history.\(w): name at least one \(w == "node" ? "node" : "resource"); usage: \(usage)") }
-                if let bad = args.first(where: { (try? NSRegularExpression(pattern: $0)) == nil }) {
-                    throw CrmError("history.\(w): \"\(bad)\" is neither a name nor a regular expression; usage: \(usage)")
-                }
-                let (lines, missing) = try logLines()
-                guard let lines else { throw CrmError("history.\(w): there is no log to read: \(missing)") }
-                let cib = try? loadCIB()
-                let kind: CrmHistory.EventKind = w == "node" ? .node : .resource
-                let names = w == "node" ? args : CrmHistory.expand(args, in: cib)
-                let found = CrmHistory.events(lines, kinds: [kind], names: names, detail: settings.detail)
-                if let cib {
-                    let known: [String]
-                    if w == "node" {
-                        known = cib.root.firstElement(named: "configuration")?.firstElement(named: "nodes")?.elements(named: "node").compactMap { $0["uname"] ?? $0.id } ?? []
-                    } else {
-                        let o = CrmHistory.objects(cib)
-                        known = o.primitives + o.groups + o.clones
-                    }
-                    // A word that names nothing configured and nothing in the log is a mistake.
-                    for a in args where CrmHistory.unknown([a], among: known) != nil {
-                        let logged = CrmHistory.events(lines, kinds: [kind], names: w == "node" ? [a] : CrmHistory.expand([a], in: cib), detail: 1)
-                        if logged.isEmpty {
-                            throw CrmError("history.\(w): no \(w == "node" ? "node" : "resource") \"\(a)\" in the configuration or the log (\(w == "node" ? "nodes" : "resources"): \(known.isEmpty ? "none" : known.joined(separator: " "))); usage: \(usage)")
-                        }
-                    }
-                }
-                show(found.map(\.line))
-                return true
-            case "limit", "timeframe":
-                guard args.count <= 2 else { throw CrmError("history.\(w): unknown keyword \"\(args[2])\"; usage: \(w) [<from_time> [<to_time>]]") }
-                var times: [Double] = []
-                for a in args {
-                    guard let t = CrmHistory.parseTime(a, now: now, zone: zone) else {
-                        throw CrmError("history.\(w): \"\(a)\" is not a time; give one as 10:15, 15h22m, 3pm, \"2026-11-24 10:15\", \"Nov 24 10:15\" or \"Tue Nov 24 10:15:00 UTC 2026\"; usage: \(w) [<from_time> [<to_time>]]")
-                    }
-                    times.append(t)
-                }
-                if times.count == 2 {
-                    if times[0] == times[1] { throw CrmError("history.\(w): \(args[0]) - \(args[1]): the start and the end of the window cannot be the same") }
-                    if times[1] < times[0] { times.swapAt(0, 1) }
-                }
-                settings.from = times.first
-                settings.to = times.count == 2 ? times[1] : nil
-                return true
-            case "exclude":
-                guard args.count <= 1 else { throw CrmError("history.exclude: unknown keyword \"\(args[1])\" (quote a regex with spaces); usage: exclude [<regex>|clear]") }
-                switch args.first {
-                case nil: if !settings.excludes.isEmpty { out(settings.excludes.joined(separator: "\n")) }
-                case "clear": settings.excludes = []
-                case let regex?:
-                    _ = try CrmHistory.excludePatterns([regex])
-                    settings.excludes.append(regex)
-                }
-                return true
-            case "detail":
-                guard args.count == 1, let n = Int(args[0]), n == 0 || n == 1 else {
-                    throw CrmError("history.detail: expected 0 or 1 (was \(args.first.map { "'\($0)'" } ?? "nothing")); usage: detail <detail_level>")
-                }
-                settings.detail = n
-                return true
-            case "transitions":
-                guard args.isEmpty else { throw CrmError("history.transitions: unknown keyword \"\(args[0])\"; usage: transitions") }
-                let list = inWindow(try peInputs())
-                let log = logged()
-                out("\(ShellHost.pad("Time", 30))  \(ShellHost.pad("Name", 15)) \(ShellHost.pad("Node", 15)) Tags")
-                for input in list {
-                    let d = details(input)
-                    let t = CrmHistory.transition(of: input, in: log)
-                    let start = t?.start ?? Double(d.time)
-                    let end = t?.end.map { ShellHost.localTime(Int($0), "%T") } ?? "--:--:--"
-                    let line = "\(ShellHost.localTime(Int(start), "%F")) \(ShellHost.localTime(Int(start), "%T")) - \(end): \(ShellHost.pad(input.shortName, 15)) \(ShellHost.pad(t?.dc ?? d.dc, 15)) \((t?.tags ?? []).sorted().joined(separator: " "))"
-                    out(String(line.reversed().drop { $0 == " " }.reversed()))
-                }
-                return true
-            case "peinputs":
-                let verbose = args.contains("v")
-                args.removeAll { $0 == "v" }
-                let ranges = try CrmHistory.ranges(args)
-                let list = inWindow(try peInputs()).filter { input in ranges.map { $0.contains { $0.contains(input.number) } } ?? true }
-                guard !list.isEmpty else { throw CrmError("history.peinputs: no transitions found\(ranges == nil ? "" : " in \(args.joined(separator: " "))") in \(peDirectory) between \(format(from, "%F %T")) and \(to.map { format($0, "%F %T") } ?? "now") (widen the window with limit <from> [<to>])") }
-                let log = verbose ? logged() : []
-                if verbose {
-                    out("Date       Start    End       Filename      Client     User       Origin      Tags")
-                    out("====       =====    ===       ========      ======     ====       ======      ====")
-                }
-                for input in list {
-                    guard verbose else { out(peDirectory + "/" + input.file); continue }
-                    let d = details(input)
-                    let t = CrmHistory.transition(of: input, in: log)
-                    let start = t.map { Int($0.start) } ?? d.time
-                    let end = t?.end.map { ShellHost.localTime(Int($0), "%T") } ?? "--:--:--"
-                    let attr = { (name: String, none: String) in d.cib?.root[name] ?? none }
-                    out("\(ShellHost.localTime(start, "%F")) \(ShellHost.localTime(start, "%T")) \(end)  \(ShellHost.pad(input.shortName, 13)) \(ShellHost.pad(attr("update-client", "no-client"), 10)) \(ShellHost.pad(attr("update-user", "no-user"), 10)) \(attr("update-origin", "no-origin"))   \((t?.tags ?? []).sorted().joined(separator: " "))")
-                }
-                return true
-            case "latest":
-                guard args.isEmpty else { throw CrmError("history.latest: unknown keyword \"\(args[0])\"; usage: latest") }
-                return try transitionLog(try CrmHistory.select(nil, from: peInputs()), full: false)
-            case "transition":
-                if let sub = args.first, ["showdot", "save"].contains(sub) {
-                    throw CrmError("history.transition: \(sub) is not available in this build (no graphs or shadow CIBs are made from inputs); usage: transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization] | transition log|tags [<number>|<index>|<file>]")
-                }
-                if let sub = args.first, ["log", "tags"].contains(sub) {
-                    guard args.count <= 2 else { throw CrmError("history.transition: unknown keyword \"\(args[2])\"; usage: transition \(sub) [<number>|<index>|<file>]") }
-                    let input = try CrmHistory.select(args.count == 2 ? args[1] : nil, from: peInputs())
-                    if sub == "log" { return try transitionLog(input, full: true) }
-                    let (lines, missing) = try logLines()
-                    guard let lines else { throw CrmError("history.transition: \(peDirectory)/\(input.file): transition not found: there is no log (\(missing))") }
-                    guard let t = CrmHistory.transition(of: input, in: CrmHistory.transitions(lines, detail: settings.detail)) else {
-                        throw CrmError("history.transition: \(peDirectory)/\(input.file): transition not found in the log (widen the window with limit <from> [<to>])")
-                    }
-                    out(t.tags.isEmpty ? "No tags." : t.tags.sorted().joined(separator: " "))
-                    return true
-                }
-                let replay = try CrmHistory.replay(args)
-                let input = try CrmHistory.select(replay.rest.first, from: peInputs())
-                let (path, done) = try readable(input)
-                defer { done() }
-                out("INFO: running ptest with \(peDirectory)/\(input.file)")
-                let (status, text) = capture("crm_simulate", ["-x", path] + replay.arguments)
-                if status != 0 { out("WARNING: Simulation was unsuccessful (RC=\(status)).") }
-                if replay.actionsOnly {
-                    let actions = CrmHistory.actions(in: text)
-                    if actions.isEmpty { out("WARNING: No actions found.") } else { out(actions) }
-                } else if !text.isEmpty {
-                    out(String(text.hasSuffix("\n") ? text.dropLast() : Substring(text)))
-                }
-                // Then, as crmsh, the transition's summary and events from the log; an input
-                // the log does not reach (or no log) is said on stderr: the replay stands.
-                do { _ = try transitionLog(input, full: false) } catch { err("WARNING: \(error.message)") }
-                return status == 0
-            case "show":
-                guard let spec = args.first else { throw CrmError("history.show: name the transition; usage: show <pe> [status]") }
-                if args.count > 1 && (args[1] != "status" || args.count > 2) {
-                    throw CrmError("history.show: unknown keyword \"\(args[args[1] == "status" ? 2 : 1])\"; usage: show <pe> [status]")
-                }
-                let input = try CrmHistory.select(spec, from: peInputs())
-                if args.count == 2 {
-                    let (path, done) = try readable(input)
-                    defer { done() }
-                    let (status, text) = capture("crm_simulate", ["-x", path])
-                    out(String(text.hasSuffix("\n") ? text.dropLast() : Substring(text)))
-                    return status == 0
-                }
-                let text = try CrmShow.render(try loadInput(input))
-                if !text.isEmpty { out(String(text.dropLast())) }
-                return true
-            default:
-                throw CrmError("history.\(w): No such command; usage: \(CrmHistory.usage)")
-            }
-        } catch {
-            err("ERROR: \(error.message)")
-            return false
-        }
-    }
-
     // MARK: cluster
 
     /// pacemakerd for this node: through systemctl on a normal installation where systemd
@@ -913,6 +572,728 @@ struct ShellHost: CrmHost {
             usleep(500_000)
         }
         err("WARNING: \(rsc) did not stop within a minute")
+        return true
+    }
+}
+
+/// `crm history`: the files behind it (every node's log and saved scheduler inputs, a
+/// report or saved session's directory, the sessions, the shadow CIBs) and the tools it
+/// runs (crm_simulate, crm_mon, diff, tar, bzip2, journalctl). What to show is decided in
+/// CrmShell.
+extension ShellHost {
+    static func isDirectory(_ path: String) -> Bool {
+        var d: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &d) && d.boolValue
+    }
+
+    static func isFile(_ path: String) -> Bool {
+        var d: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &d) && !d.boolValue
+    }
+
+    /// The nodes the history reads: the report's (a session or `source DIR`), else the live
+    /// cluster's that this machine holds (their roots), limited to `setnodes`' when set.
+    func historyNodes(_ settings: CrmHistory.Settings) throws(CrmError) -> [CrmHistory.NodeSource] {
+        if let dir = settings.source {
+            let nodes = CrmHistory.reportNodes(dir, contents: { ShellHost.isDirectory($0) ? (try? FileManager.default.contentsOfDirectory(atPath: $0)) : nil },
+                                               isFile: ShellHost.isFile)
+            guard !nodes.isEmpty else { throw CrmError("history: \(dir): no nodes in the report (it holds a directory per node with its cib.xml, log or pengine directory)") }
+            return nodes.filter { settings.nodes?.contains($0.name) ?? true }
+        }
+        return try liveNodePairs(settings.nodes).map { CrmHistory.rootSource(name: $0.node, root: $0.root) }
+    }
+
+    /// The live cluster's nodes (`names`, else corosync.conf's nodelist) with their roots.
+    func liveNodePairs(_ names: [String]?) throws(CrmError) -> [(node: String, root: String)] {
+        let env = NodeEnvironment()
+        let local = env.node ?? ShellHost.hostname()
+        let listed = names ?? CrmHistory.nodelistNames((try? String(contentsOfFile: env.corosyncConf, encoding: .utf8)) ?? "")
+        return try CrmHistory.liveNodes(names: listed, local: local, root: env.root, roots: ProcessInfo.processInfo.environment["SWIFTHA_ROOTS"],
+                                        exists: ShellHost.isDirectory)
+    }
+
+    /// Every node's saved inputs, as one list in time order.
+    func historyInputs(_ nodes: [CrmHistory.NodeSource]) throws(CrmError) -> [CrmHistory.Input] {
+        var lists: [[CrmHistory.Input]] = []
+        var missing: [String] = []
+        for n in nodes {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: n.peDirectory) else {
+                missing.append(n.peDirectory)
+                continue
+            }
+            lists.append(CrmHistory.inputs(names.map { name in
+                var st = stat()
+                let time = stat(n.peDirectory + "/" + name, &st) == 0 ? Int(st.st_mtim.tv_sec) : 0
+                return (name, time)
+            }, node: n.name, directory: n.peDirectory))
+        }
+        if lists.isEmpty {
+            throw CrmError("history: no transitions found: \(missing.isEmpty ? "no nodes" : missing.joined(separator: ", ")) \(missing.count > 1 ? "do" : "does") not exist or cannot be read (the DC saves its scheduler inputs there)")
+        }
+        return CrmHistory.merged(lists)
+    }
+
+    /// The input as XML in a file crm_simulate reads (a .bz2 is decompressed with bzip2 into
+    /// a temporary file, which `done` removes).
+    func readable(_ input: CrmHistory.Input) throws(CrmError) -> (path: String, done: () -> Void) {
+        let path = input.path
+        guard input.compressed else { return (path, {}) }
+        guard let bzip2 = ["/usr/bin/bzip2", "/bin/bzip2"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw CrmError("history: \(input.file) is compressed and bzip2 is not installed (apt-get install bzip2)")
+        }
+        let tmp = NSTemporaryDirectory() + "crm-\(input.shortName)-\(getpid()).xml"
+        FileManager.default.createFile(atPath: tmp, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: bzip2)
+        p.arguments = ["-dc", path]
+        p.standardOutput = FileHandle(forWritingAtPath: tmp)
+        do { try p.run() } catch { throw CrmError("history: cannot run \(bzip2): \(error.localizedDescription)") }
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw CrmError("history: \(path) is not a bzip2 file bzip2 can read")
+        }
+        return (tmp, { try? FileManager.default.removeItem(atPath: tmp) })
+    }
+
+    func loadInput(_ input: CrmHistory.Input) throws(CrmError) -> CIB {
+        let (path, done) = try readable(input)
+        defer { done() }
+        do { return try CIBFile.load(path) } catch { throw CrmError("history: \(input.file): \(error.message)") }
+    }
+
+    static func localTime(_ t: Int, _ format: String) -> String {
+        var time = time_t(t)
+        var parts = tm()
+        localtime_r(&time, &parts)
+        var buf = [CChar](repeating: 0, count: 64)
+        let n = strftime(&buf, buf.count, format, &parts)
+        return String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
+
+    /// When the scheduler ran on the input (its execution-date), else the file's time; and
+    /// the DC it names.
+    func details(_ input: CrmHistory.Input) -> (time: Int, dc: String, cib: CIB?) {
+        guard let cib = try? loadInput(input) else { return (input.time, input.node, nil) }
+        let time = cib.root["execution-date"].flatMap { Int($0) } ?? input.time
+        let dcID = cib.root["dc-uuid"] ?? ""
+        let dc = cib.root.firstElement(named: "configuration")?.firstElement(named: "nodes")?.elements(named: "node")
+            .first { $0.id == dcID }?["uname"] ?? (input.node.isEmpty ? dcID : input.node)
+        return (time, dc, cib)
+    }
+
+    /// Runs a tool beside crm (with extra environment) and returns its exit status and output.
+    func capture(_ tool: String, _ arguments: [String], environment: [String: String?] = [:]) -> (Int32, String) {
+        let path = ShellHost.toolPath(tool)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        if !environment.isEmpty {
+            var env = ProcessInfo.processInfo.environment
+            for (k, v) in environment { env[k] = v }
+            p.environment = env
+        }
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        do { try p.run() } catch {
+            err("ERROR: cannot run \(path): \(error.localizedDescription)")
+            return (1, "")
+        }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Runs a program and returns its exit status and standard output.
+    func captureExecutable(_ path: String, _ arguments: [String]) -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        do { try p.run() } catch { return (127, "") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// The nodes' logs: the journal on a normal installation (every node's entries on this
+    /// machine, each with its NODE), else each node's log file. Empty, with what is missing,
+    /// when there is none.
+    func historyLogs(_ nodes: [CrmHistory.NodeSource], live: Bool, from: Double, to: Double?) -> (logs: [(node: String, text: String)], missing: String) {
+        let env = NodeEnvironment()
+        if live, env.root == "/", JournalLogHandler.journalAvailable,
+           let journalctl = ["/usr/bin/journalctl", "/bin/journalctl"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
+            var args = ["--no-pager", "-q", "-o", "json", "--since", "@\(Int(from))"]
+            if let to { args += ["--until", "@\(Int(to) + 1)"] }
+            let (status, text) = captureExecutable(journalctl, args + CrmHistory.daemons.flatMap { ["-t", $0] })
+            guard status == 0 else { return ([], "journalctl exited with \(status)") }
+            return ([(localNode ?? "", CrmHistory.journalLines(text, zone: .current))], "")
+        }
+        var logs: [(String, String)] = []
+        var missing: [String] = []
+        for n in nodes {
+            if let file = n.log, let text = try? String(contentsOfFile: file, encoding: .utf8) {
+                logs.append((n.name, text))
+            } else {
+                missing.append(n.log ?? "\(n.name)'s log")
+            }
+        }
+        let how = live ? " (crm cluster start writes it; under journald the daemons log to the journal)" : ""
+        return (logs, missing.isEmpty ? "" : "\(missing.joined(separator: ", ")) \(missing.count > 1 ? "do" : "does") not exist or cannot be read\(how)")
+    }
+
+    /// The CIB of the source: the live cluster's (or CIB_file), or the report's first node's.
+    func historyCIB(_ settings: CrmHistory.Settings, _ nodes: [CrmHistory.NodeSource]) throws(CrmError) -> CIB {
+        guard settings.source != nil else { return try loadCIB() }
+        guard let file = nodes.compactMap(\.cib).first else { throw CrmError("history: \(settings.source ?? ""): no cib.xml in the report's node directories") }
+        do { return try CIBFile.load(file) } catch { throw CrmError("history: \(error.message)") }
+    }
+
+    /// crmsh's cache directory (`/var/cache/crm`, under the node root), or SWIFTHA_CRM_CACHE.
+    var crmCache: String {
+        if let c = ProcessInfo.processInfo.environment["SWIFTHA_CRM_CACHE"], !c.isEmpty { return c }
+        return NodeEnvironment().path("var/cache/crm")
+    }
+
+    static var userName: String {
+        if let pw = getpwuid(geteuid()), let name = pw.pointee.pw_name { return String(cString: name) }
+        return "\(geteuid())"
+    }
+
+    /// Runs a program, its output to ours; its exit status.
+    func runQuiet(_ path: String, _ arguments: [String]) -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        do { try p.run() } catch { return 127 }
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
+    /// The session directory made from the live cluster: a report's layout, a directory
+    /// per node with its log (ha-log.txt), its saved inputs (pengine/) and its CIB (cib.xml).
+    func copyLive(_ nodes: [CrmHistory.NodeSource], into dir: String, from: Double, to: Double?) throws(CrmError) {
+        let fm = FileManager.default
+        let (logs, _) = historyLogs(nodes, live: true, from: from, to: to)
+        let now = Int(Date().timeIntervalSince1970)
+        let journal = NodeEnvironment().root == "/" && JournalLogHandler.journalAvailable
+        do {
+            for n in nodes {
+                let d = dir + "/" + n.name
+                try fm.createDirectory(atPath: d + "/pengine", withIntermediateDirectories: true)
+                // The journal (one log of every node on this machine) goes to each node as its own lines.
+                var text = logs.first { $0.node == n.name && !journal }?.text ?? ""
+                if journal, let all = logs.first?.text {
+                    text = CrmHistory.parseLog(all, now: Double(now), zone: .current).filter { $0.node == n.name }.map { $0.text + "\n" }.joined()
+                }
+                try text.write(toFile: d + "/ha-log.txt", atomically: true, encoding: .utf8)
+                for f in (try? fm.contentsOfDirectory(atPath: n.peDirectory)) ?? [] where CrmHistory.input(named: f) != nil {
+                    try fm.copyItem(atPath: n.peDirectory + "/" + f, toPath: d + "/pengine/" + f)
+                    var st = stat()
+                    if stat(n.peDirectory + "/" + f, &st) == 0 {
+                        var times = [timespec(tv_sec: st.st_mtim.tv_sec, tv_nsec: 0), timespec(tv_sec: st.st_mtim.tv_sec, tv_nsec: 0)]
+                        utimensat(AT_FDCWD, d + "/pengine/" + f, &times, 0)
+                    }
+                }
+                if let cib = n.cib, ShellHost.isFile(cib) { try fm.copyItem(atPath: cib, toPath: d + "/cib.xml") }
+            }
+            try "Date: \(ShellHost.localTime(now, "%a %d %b %H:%M:%S %Z %Y"))\nBy: crm history\n".write(toFile: dir + "/description.txt", atomically: true, encoding: .utf8)
+        } catch {
+            throw CrmError("history.session: cannot copy the cluster's history into \(dir): \(error.localizedDescription)")
+        }
+    }
+
+    func history(_ words: [String], _ settings: inout CrmHistory.Settings) -> Bool {
+        guard let w = words.first else { return true }
+        var args = Array(words.dropFirst())
+        let now = Date().timeIntervalSince1970
+        let live = settings.source == nil
+        // The live cluster's window is the last hour by default; a report's is all of it.
+        let from = settings.from ?? (live ? now - Double(CrmHistory.livePeriod) : 0)
+        let to = settings.to
+        let zone = TimeZone.current
+        let format: (Double, String) -> String = { ShellHost.localTime(Int($0), $1) }
+        let current = settings
+        func nodes() throws(CrmError) -> [CrmHistory.NodeSource] { try historyNodes(current) }
+        func peInputs() throws(CrmError) -> [CrmHistory.Input] { try historyInputs(try nodes()) }
+        /// The nodes' log lines in the window, merged, the excludes applied; nil (with why) when there is no log.
+        func logLines() throws(CrmError) -> (lines: [CrmHistory.LogLine]?, missing: String) {
+            let (logs, missing) = historyLogs(try nodes(), live: live, from: from, to: to)
+            guard !logs.isEmpty else { return (nil, missing) }
+            let excludes = try CrmHistory.excludePatterns(current.excludes)
+            let merged = CrmHistory.merge(logs.map { ($0.node, CrmHistory.parseLog($0.text, now: now, zone: zone)) })
+            return (CrmHistory.excluding(CrmHistory.within(merged, from: from, to: to), excludes), "")
+        }
+        /// The transitions the logs have (none without a log).
+        func logged() -> [CrmHistory.Transition] {
+            guard let lines = (try? logLines())?.lines else { return [] }
+            return CrmHistory.transitions(lines, detail: current.detail)
+        }
+        func show(_ lines: [CrmHistory.LogLine]) {
+            if !lines.isEmpty { out(lines.map(\.text).joined(separator: "\n")) }
+        }
+        let window = "between \(format(from, "%F %T")) and \(to.map { format($0, "%F %T") } ?? "now")"
+        /// crmsh's transition log: the summary line and the events between its start and end.
+        func transitionLog(_ input: CrmHistory.Input, full: Bool) throws(CrmError) -> Bool {
+            let (lines, missing) = try logLines()
+            guard let lines else { throw CrmError("history.\(w): \(input.path): transition not found: there is no log (\(missing))") }
+            let list = CrmHistory.transitions(lines, detail: current.detail)
+            guard let t = CrmHistory.transition(of: input, in: list) else {
+                throw CrmError("history.\(w): \(input.path): transition not found in the log \(window) (widen the window with limit <from> [<to>])")
+            }
+            let inside = CrmHistory.within(lines, from: t.start, to: t.end)
+            if full {
+                show(inside)
+            } else {
+                out(CrmHistory.transitionInfo(t, format: format))
+                show(CrmHistory.events(inside, detail: current.detail).map(\.line))
+            }
+            return true
+        }
+        func inWindow(_ list: [CrmHistory.Input]) -> [CrmHistory.Input] {
+            list.filter { input in Double(input.time) >= from - 1 && to.map { Double(input.time) <= $0 + 1 } ?? true }
+        }
+        /// A transition's input, or the live CIB (`live`), as `show` and `diff` read them.
+        func configuration(_ spec: String, status: Bool, command: String) throws(CrmError) -> String {
+            if spec == "live" {
+                guard live else { throw CrmError("history.\(command): live: the source is \(current.source ?? ""), not the live cluster (source live)") }
+                if status {
+                    let (code, text) = capture("crm_mon", ["-1"])
+                    guard code == 0 else { throw CrmError("history.\(command): crm_mon exited with code \(code)") }
+                    return text
+                }
+                return try CrmShow.render(try loadCIB())
+            }
+            let input = try CrmHistory.select(spec, from: peInputs())
+            if status {
+                let (path, done) = try readable(input)
+                defer { done() }
+                let (code, text) = capture("crm_mon", ["-1"], environment: ["CIB_file": path])
+                guard code == 0 else { throw CrmError("history.\(command): crm_mon exited with code \(code) on \(input.path)") }
+                return text
+            }
+            return try CrmShow.render(try loadInput(input))
+        }
+        do throws(CrmError) {
+            switch w {
+            case "info":
+                guard args.isEmpty else { throw CrmError("history.info: unknown keyword \"\(args[0])\"; usage: info") }
+                let sources = try nodes()
+                // No saved inputs yet (no DC has run here) is not an error: the list is empty.
+                let inputs = (try? historyInputs(sources)) ?? []
+                let tagged = Set(logged().filter { !$0.tags.isEmpty }.map(\.name))
+                var text = CrmHistory.info(cib: try historyCIB(current, sources), inputs: inputs, now: Int(now), format: ShellHost.localTime,
+                                           window: (Int(from), to.map { Int($0) }), tagged: tagged)
+                if let dir = current.source {
+                    text = text.replacingOccurrences(of: "Source: live", with: "Source: \(dir)")
+                    // A report's description says when and by what it was made.
+                    if let desc = try? String(contentsOfFile: dir + "/description.txt", encoding: .utf8) {
+                        for field in ["Date", "By"] {
+                            guard let line = desc.split(separator: "\n").first(where: { $0.hasPrefix(field + ": ") }) else { continue }
+                            let label = field == "Date" ? "Created on" : "By"
+                            text = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasPrefix(label + ": ") ? label + ": " + line.dropFirst(field.count + 2) : String($0) }.joined(separator: "\n")
+                        }
+                    }
+                } else if location != .live, let file = ProcessInfo.processInfo.environment["CIB_file"] {
+                    text = text.replacingOccurrences(of: "Source: live", with: "Source: \(file)")
+                }
+                out(text)
+                return true
+            case "log":
+                try CrmHistory.checkNodes(args, known: try nodes().map(\.name), command: "log", usage: "log [<node> ...]")
+                let (lines, missing) = try logLines()
+                guard let lines else { throw CrmError("history.log: there is no log to show: \(missing)") }
+                show(CrmHistory.lines(lines, of: args))
+                return true
+            case "events":
+                guard args.isEmpty else { throw CrmError("history.events: unknown keyword \"\(args[0])\"; usage: events") }
+                let (lines, missing) = try logLines()
+                guard let lines else { throw CrmError("history.events: there is no log to read: \(missing)") }
+                show(CrmHistory.events(lines, detail: current.detail).map(\.line))
+                return true
+            case "resource", "node":
+                let usage = "\(w) <\(w == "node" ? "node" : "rsc")> [<\(w == "node" ? "node" : "rsc")> ...]"
+                guard !args.isEmpty else { throw CrmError("history.\(w): name at least one \(w == "node" ? "node" : "resource"); usage: \(usage)") }
+                if let bad = args.first(where: { (try? NSRegularExpression(pattern: $0)) == nil }) {
+                    throw CrmError("history.\(w): \"\(bad)\" is neither a name nor a regular expression; usage: \(usage)")
+                }
+                let (lines, missing) = try logLines()
+                guard let lines else { throw CrmError("history.\(w): there is no log to read: \(missing)") }
+                let cib = try? historyCIB(current, try nodes())
+                let kind: CrmHistory.EventKind = w == "node" ? .node : .resource
+                let names = w == "node" ? args : CrmHistory.expand(args, in: cib)
+                let found = CrmHistory.events(lines, kinds: [kind], names: names, detail: current.detail)
+                if let cib {
+                    let known: [String]
+                    if w == "node" {
+                        known = cib.root.firstElement(named: "configuration")?.firstElement(named: "nodes")?.elements(named: "node").compactMap { $0["uname"] ?? $0.id } ?? []
+                    } else {
+                        let o = CrmHistory.objects(cib)
+                        known = o.primitives + o.groups + o.clones
+                    }
+                    // A word that names nothing configured and nothing in the log is a mistake.
+                    for a in args where CrmHistory.unknown([a], among: known) != nil {
+                        let logged = CrmHistory.events(lines, kinds: [kind], names: w == "node" ? [a] : CrmHistory.expand([a], in: cib), detail: 1)
+                        if logged.isEmpty {
+                            throw CrmError("history.\(w): no \(w == "node" ? "node" : "resource") \"\(a)\" in the configuration or the log (\(w == "node" ? "nodes" : "resources"): \(known.isEmpty ? "none" : known.joined(separator: " "))); usage: \(usage)")
+                        }
+                    }
+                }
+                show(found.map(\.line))
+                return true
+            case "limit", "timeframe":
+                guard args.count <= 2 else { throw CrmError("history.\(w): unknown keyword \"\(args[2])\"; usage: \(w) [<from_time> [<to_time>]]") }
+                var times: [Double] = []
+                for a in args {
+                    guard let t = CrmHistory.parseTime(a, now: now, zone: zone) else {
+                        throw CrmError("history.\(w): \"\(a)\" is not a time; give one as 10:15, 15h22m, 3pm, \"2026-11-24 10:15\", \"Nov 24 10:15\" or \"Tue Nov 24 10:15:00 UTC 2026\"; usage: \(w) [<from_time> [<to_time>]]")
+                    }
+                    times.append(t)
+                }
+                if times.count == 2 {
+                    if times[0] == times[1] { throw CrmError("history.\(w): \(args[0]) - \(args[1]): the start and the end of the window cannot be the same") }
+                    if times[1] < times[0] { times.swapAt(0, 1) }
+                }
+                settings.from = times.first
+                settings.to = times.count == 2 ? times[1] : nil
+                return true
+            case "exclude":
+                guard args.count <= 1 else { throw CrmError("history.exclude: unknown keyword \"\(args[1])\" (quote a regex with spaces); usage: exclude [<regex>|clear]") }
+                switch args.first {
+                case nil: if !settings.excludes.isEmpty { out(settings.excludes.joined(separator: "\n")) }
+                case "clear": settings.excludes = []
+                case let regex?:
+                    _ = try CrmHistory.excludePatterns([regex])
+                    settings.excludes.append(regex)
+                }
+                return true
+            case "detail":
+                guard args.count == 1, let n = Int(args[0]), n == 0 || n == 1 else {
+                    throw CrmError("history.detail: expected 0 or 1 (was \(args.first.map { "'\($0)'" } ?? "nothing")); usage: detail <detail_level>")
+                }
+                settings.detail = n
+                return true
+            case "setnodes":
+                let usage = "setnodes <node> [<node> ...]"
+                guard !args.isEmpty else { throw CrmError("history.setnodes: name at least one node; usage: \(usage)") }
+                if let dup = args.enumerated().first(where: { args.firstIndex(of: $0.element) != $0.offset }) {
+                    throw CrmError("history.setnodes: \(dup.element) is named twice; usage: \(usage)")
+                }
+                if let dir = current.source {
+                    out("INFO: setting nodes not necessary for existing reports, proceeding anyway")
+                    var all = current
+                    all.nodes = nil
+                    try CrmHistory.checkNodes(args, known: try historyNodes(all).map(\.name), command: "setnodes", usage: "\(usage) (the nodes of \(dir))")
+                } else {
+                    let env = NodeEnvironment()
+                    var known = CrmHistory.nodelistNames((try? String(contentsOfFile: env.corosyncConf, encoding: .utf8)) ?? "")
+                    if known.isEmpty, let cib = try? loadCIB() {
+                        known = cib.root.firstElement(named: "configuration")?.firstElement(named: "nodes")?.elements(named: "node").compactMap { $0["uname"] } ?? []
+                    }
+                    if !known.isEmpty { try CrmHistory.checkNodes(args, known: known, command: "setnodes", usage: "\(usage) (the cluster's nodes)") }
+                    let found = try liveNodePairs(args).map(\.node)
+                    for n in args where !found.contains(n) {
+                        err("WARNING: history.setnodes: \(n)'s log and inputs are not on this machine (no node root for it beside \(env.root); SWIFTHA_ROOTS=node:/root;... names them)")
+                    }
+                }
+                settings.nodes = args
+                return true
+            case "source":
+                guard args.count <= 1 else { throw CrmError("history.source: unknown keyword \"\(args[1])\"; usage: source {<dir>|live}") }
+                guard let src = args.first else { out("Current source: \(current.source ?? "live")"); return true }
+                if src == "live" {
+                    settings.source = nil
+                } else {
+                    let sessionDir = CrmHistory.sessionsDirectory(cache: crmCache, user: ShellHost.userName) + "/" + src
+                    if ShellHost.isDirectory(src) {
+                        settings.source = URL(fileURLWithPath: src).standardizedFileURL.path
+                    } else if !src.contains("/"), ShellHost.isFile(sessionDir + "/history_state.cfg") {
+                        return history(["session", "load", src], &settings)
+                    } else {
+                        throw CrmError("history.source: source \(src) doesn't exist (a crm report directory, a saved session's name or live); usage: source {<dir>|live}")
+                    }
+                }
+                settings.session = nil
+                settings.from = nil
+                settings.to = nil
+                return true
+            case "session":
+                return try session(try CrmHistory.sessionCommand(args), &settings, from: from, to: to)
+            case "refresh":
+                guard args.isEmpty || (args.count == 1 && ["force", "--force"].contains(args[0])) else {
+                    throw CrmError("history.refresh: Expected 'force' or '--force' (was '\(args[0])'); usage: refresh [force]")
+                }
+                // The live cluster's files are read afresh by every command; a report's are counted again.
+                guard current.source != nil else { return true }
+                out("Refreshing log data...")
+                let (lines, _) = try logLines()
+                let events = CrmHistory.events(lines ?? [], detail: current.detail).count
+                out("\((lines.map { CrmHistory.transitions($0, detail: current.detail) } ?? []).count) transitions, \(events) events.")
+                return true
+            case "transitions":
+                guard args.isEmpty else { throw CrmError("history.transitions: unknown keyword \"\(args[0])\"; usage: transitions") }
+                let list = inWindow(try peInputs())
+                let log = logged()
+                out("\(ShellHost.pad("Time", 30))  \(ShellHost.pad("Name", 15)) \(ShellHost.pad("Node", 15)) Tags")
+                for input in list {
+                    let d = details(input)
+                    let t = CrmHistory.transition(of: input, in: log)
+                    let start = t?.start ?? Double(d.time)
+                    let end = t?.end.map { ShellHost.localTime(Int($0), "%T") } ?? "--:--:--"
+                    let dc = t?.dc ?? (input.node.isEmpty ? d.dc : input.node)
+                    let line = "\(ShellHost.localTime(Int(start), "%F")) \(ShellHost.localTime(Int(start), "%T")) - \(end): \(ShellHost.pad(input.shortName, 15)) \(ShellHost.pad(dc, 15)) \((t?.tags ?? []).sorted().joined(separator: " "))"
+                    out(String(line.reversed().drop { $0 == " " }.reversed()))
+                }
+                return true
+            case "peinputs":
+                let verbose = args.contains("v")
+                args.removeAll { $0 == "v" }
+                let ranges = try CrmHistory.ranges(args)
+                let list = inWindow(try peInputs()).filter { input in ranges.map { $0.contains { $0.contains(input.number) } } ?? true }
+                guard !list.isEmpty else {
+                    throw CrmError("history.peinputs: no transitions found\(ranges == nil ? "" : " in \(args.joined(separator: " "))") in \(try nodes().map(\.peDirectory).joined(separator: ", ")) \(window) (widen the window with limit <from> [<to>])")
+                }
+                let log = verbose ? logged() : []
+                if verbose {
+                    out("Date       Start    End       Filename      Client     User       Origin      Tags")
+                    out("====       =====    ===       ========      ======     ====       ======      ====")
+                }
+                for input in list {
+                    guard verbose else { out(input.path); continue }
+                    let d = details(input)
+                    let t = CrmHistory.transition(of: input, in: log)
+                    let start = t.map { Int($0.start) } ?? d.time
+                    let end = t?.end.map { ShellHost.localTime(Int($0), "%T") } ?? "--:--:--"
+                    let attr = { (name: String, none: String) in d.cib?.root[name] ?? none }
+                    out("\(ShellHost.localTime(start, "%F")) \(ShellHost.localTime(start, "%T")) \(end)  \(ShellHost.pad(input.shortName, 13)) \(ShellHost.pad(attr("update-client", "no-client"), 10)) \(ShellHost.pad(attr("update-user", "no-user"), 10)) \(attr("update-origin", "no-origin"))   \((t?.tags ?? []).sorted().joined(separator: " "))")
+                }
+                return true
+            case "latest":
+                guard args.isEmpty else { throw CrmError("history.latest: unknown keyword \"\(args[0])\"; usage: latest") }
+                return try transitionLog(try CrmHistory.select(nil, from: peInputs()), full: false)
+            case "transition":
+                if let sub = args.first, ["log", "tags", "showdot", "save"].contains(sub) {
+                    let max = sub == "save" ? 3 : 2
+                    guard args.count <= max else {
+                        throw CrmError("history.transition: unknown keyword \"\(args[max])\"; usage: transition \(sub) [<number>|<index>|<file>\(sub == "save" ? " [<name>]" : "")]")
+                    }
+                    let input = try CrmHistory.select(args.count >= 2 ? args[1] : nil, from: peInputs())
+                    switch sub {
+                    case "log":
+                        return try transitionLog(input, full: true)
+                    case "showdot":
+                        return try showDot(input)
+                    case "save":
+                        return try saveShadow(input, name: args.count == 3 ? args[2] : input.shortName)
+                    default:
+                        let (lines, missing) = try logLines()
+                        guard let lines else { throw CrmError("history.transition: \(input.path): transition not found: there is no log (\(missing))") }
+                        guard let t = CrmHistory.transition(of: input, in: CrmHistory.transitions(lines, detail: current.detail)) else {
+                            throw CrmError("history.transition: \(input.path): transition not found in the log (widen the window with limit <from> [<to>])")
+                        }
+                        out(t.tags.isEmpty ? "No tags." : t.tags.sorted().joined(separator: " "))
+                        return true
+                    }
+                }
+                let replay = try CrmHistory.replay(args)
+                let input = try CrmHistory.select(replay.rest.first, from: peInputs())
+                let (path, done) = try readable(input)
+                defer { done() }
+                out("INFO: running ptest with \(input.path)")
+                let (status, text) = capture("crm_simulate", ["-x", path] + replay.arguments)
+                if status != 0 { out("WARNING: Simulation was unsuccessful (RC=\(status)).") }
+                if replay.actionsOnly {
+                    let actions = CrmHistory.actions(in: text)
+                    if actions.isEmpty { out("WARNING: No actions found.") } else { out(actions) }
+                } else if !text.isEmpty {
+                    out(String(text.hasSuffix("\n") ? text.dropLast() : Substring(text)))
+                }
+                // Then, as crmsh, the transition's summary and events from the log; an input
+                // the log does not reach (or no log) is said on stderr: the replay stands.
+                do { _ = try transitionLog(input, full: false) } catch { err("WARNING: \(error.message)") }
+                return status == 0
+            case "show":
+                guard let spec = args.first else { throw CrmError("history.show: name the transition; usage: show <pe>|live [status]") }
+                if args.count > 1 && (args[1] != "status" || args.count > 2) {
+                    throw CrmError("history.show: unknown keyword \"\(args[args[1] == "status" ? 2 : 1])\"; usage: show <pe>|live [status]")
+                }
+                let text = try configuration(spec, status: args.count == 2, command: "show")
+                if !text.isEmpty { out(String(text.hasSuffix("\n") ? text.dropLast() : Substring(text))) }
+                return true
+            case "diff":
+                let usage = "diff <pe> <pe> [status] [html]"
+                guard args.count >= 2 else { throw CrmError("history.diff: name two transitions (a number, an index, a file or live); usage: \(usage)") }
+                let (t1, t2) = (args[0], args[1])
+                var status = false, html = false
+                for a in args.dropFirst(2) {
+                    switch a {
+                    case "status": status = true
+                    case "html": html = true
+                    default: throw CrmError("history.diff: unknown keyword \"\(a)\"; usage: \(usage)")
+                    }
+                }
+                var s1 = try configuration(t1, status: status, command: "diff")
+                var s2 = try configuration(t2, status: status, command: "diff")
+                if status { (s1, s2) = (CrmHistory.withoutHeader(s1), CrmHistory.withoutHeader(s2)) }
+                if html {
+                    // The table has one line per object (crmsh's configuration without line continuations).
+                    if !status { (s1, s2) = (CrmHistory.onePerLine(s1), CrmHistory.onePerLine(s2)) }
+                    FileHandle.standardOutput.write(Data(CrmHistory.htmlDiff(s1, s2, labels: (t1, t2)).utf8))
+                    return true
+                }
+                return try unifiedDiff(s1, s2, labels: (t1, t2))
+            default:
+                throw CrmError("history.\(w): No such command; usage: \(CrmHistory.usage)")
+            }
+        } catch {
+            err("ERROR: \(error.message)")
+            return false
+        }
+    }
+
+    /// `transition showdot`: the transition graph in graphviz's dot language, as crm_simulate
+    /// -D writes it for the input (no viewer is started: `dot -Tsvg` draws it).
+    func showDot(_ input: CrmHistory.Input) throws(CrmError) -> Bool {
+        let (path, done) = try readable(input)
+        defer { done() }
+        let dot = NSTemporaryDirectory() + "crm-\(input.shortName)-\(getpid()).dot"
+        defer { try? FileManager.default.removeItem(atPath: dot) }
+        let (status, _) = capture("crm_simulate", ["-x", path, "-D", dot, "-Q"])
+        guard status == 0, let text = try? String(contentsOfFile: dot, encoding: .utf8) else {
+            throw CrmError("history.transition: showdot: crm_simulate made no graph of \(input.path) (exit status \(status))")
+        }
+        out(String(text.hasSuffix("\n") ? text.dropLast() : Substring(text)))
+        return true
+    }
+
+    /// `transition save`: the input as the shadow CIB `name` (shadow.NAME in CIB_shadow_dir,
+    /// else the node's CIB directory, where crm_shadow keeps them).
+    func saveShadow(_ input: CrmHistory.Input, name: String) throws(CrmError) -> Bool {
+        if name.isEmpty || name.contains(where: { "'`/#*?$[];".contains($0) }) {
+            throw CrmError("history.transition: save: \(name): bad name for a shadow CIB (none of ' ` / # * ? $ [ ] ;); usage: transition save [<pe> [<name>]]")
+        }
+        let (path, done) = try readable(input)
+        defer { done() }
+        let env = ProcessInfo.processInfo.environment
+        let dir = env["CIB_shadow_dir"].flatMap { $0.isEmpty ? nil : $0 } ?? NodeEnvironment().path("var/lib/pacemaker/cib")
+        let shadow = dir + "/shadow." + name
+        out("INFO: transition \(input.path) saved to shadow \(name)")
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            try data.write(to: URL(fileURLWithPath: shadow), options: .atomic)
+        } catch {
+            throw CrmError("history.transition: save: cannot write \(shadow): \(error.localizedDescription)")
+        }
+        return true
+    }
+
+    /// crmsh's `diff -U 0 -d -b` of the two texts, labelled with the words that named them.
+    func unifiedDiff(_ a: String, _ b: String, labels: (String, String)) throws(CrmError) -> Bool {
+        guard let diff = ["/usr/bin/diff", "/bin/diff"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw CrmError("history.diff: diff is not installed (apt-get install diffutils)")
+        }
+        let base = NSTemporaryDirectory() + "crm-diff-\(getpid())"
+        let (f1, f2) = (base + "-1", base + "-2")
+        defer { for f in [f1, f2] { try? FileManager.default.removeItem(atPath: f) } }
+        do {
+            try (a.hasSuffix("\n") || a.isEmpty ? a : a + "\n").write(toFile: f1, atomically: true, encoding: .utf8)
+            try (b.hasSuffix("\n") || b.isEmpty ? b : b + "\n").write(toFile: f2, atomically: true, encoding: .utf8)
+        } catch { throw CrmError("history.diff: cannot write \(base): \(error.localizedDescription)") }
+        let (status, text) = captureExecutable(diff, ["-U", "0", "-d", "-b", "--label", labels.0, "--label", labels.1, f1, f2])
+        guard status == 0 || status == 1 else { throw CrmError("history.diff: diff exited with \(status)") }
+        if !text.isEmpty { out(String(text.hasSuffix("\n") ? text.dropLast() : Substring(text))) }
+        return true
+    }
+
+    /// `session`: save (the live history copied as a report), load, delete, list, pack, update.
+    func session(_ command: CrmHistory.SessionCommand, _ settings: inout CrmHistory.Settings, from: Double, to: Double?) throws(CrmError) -> Bool {
+        let sessions = CrmHistory.sessionsDirectory(cache: crmCache, user: ShellHost.userName)
+        let fm = FileManager.default
+        func stateText(dir: String) -> String {
+            CrmHistory.sessionState(dir: dir, from: settings.from.map { ShellHost.localTime(Int($0), "%F %T") } ?? "",
+                                    to: settings.to.map { ShellHost.localTime(Int($0), "%F %T") } ?? "", detail: settings.detail, excludes: settings.excludes)
+        }
+        func writeState(_ dir: String, source: String) throws(CrmError) {
+            do { try stateText(dir: source).write(toFile: dir + "/history_state.cfg", atomically: true, encoding: .utf8) } catch {
+                throw CrmError("history.session: Failed to save state: \(error.localizedDescription)")
+            }
+        }
+        switch command {
+        case .show:
+            out("current session: \(settings.session ?? "None")")
+        case .list:
+            for name in ((try? fm.contentsOfDirectory(atPath: sessions)) ?? []).sorted() where ShellHost.isDirectory(sessions + "/" + name) { out(name) }
+        case .save(let name):
+            let dir = sessions + "/" + name
+            if fm.fileExists(atPath: dir) { throw CrmError("history.session: history session \(name) exists (session delete \(name) first, or pick another name)") }
+            do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                throw CrmError("history.session: cannot make \(dir): \(error.localizedDescription)")
+            }
+            var source = settings.source ?? dir
+            do throws(CrmError) {
+                if settings.source == nil { try copyLive(try historyNodes(settings), into: dir, from: from, to: to) }
+                if settings.source == nil { source = dir }
+                try writeState(dir, source: source)
+            } catch {
+                try? fm.removeItem(atPath: dir)
+                throw error
+            }
+            settings.source = source
+            settings.session = name
+        case .load(let name):
+            let dir = sessions + "/" + name
+            guard fm.fileExists(atPath: dir) else { throw CrmError("history.session: history session \(name) does not exist (session list shows the saved ones)") }
+            let file = dir + "/history_state.cfg"
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw CrmError("history.session: Failed to load state: cannot read \(file)") }
+            let state = try CrmHistory.parseSessionState(text, file: file)
+            guard ShellHost.isDirectory(state.dir) else {
+                throw CrmError("history.session: session state file \(file) points to a non-existing directory: \(state.dir)")
+            }
+            let now = Date().timeIntervalSince1970
+            func time(_ s: String, _ what: String) throws(CrmError) -> Double? {
+                guard !s.isEmpty else { return nil }
+                guard let t = CrmHistory.parseTime(s, now: now, zone: .current) else { throw CrmError("history.session: \(file): bad value '\(s)' for '\(what)'") }
+                return t
+            }
+            let excludes = try CrmHistory.excludePatterns(state.excludes)
+            _ = excludes
+            settings.from = try time(state.from, "from_time")
+            settings.to = try time(state.to, "to_time")
+            settings.detail = state.detail
+            settings.excludes = state.excludes
+            settings.source = state.dir
+            settings.session = name
+            settings.nodes = nil
+        case .delete(let name):
+            let dir = sessions + "/" + name
+            guard fm.fileExists(atPath: dir) else { throw CrmError("history.session: history session \(name) does not exist (session list shows the saved ones)") }
+            do { try fm.removeItem(atPath: dir) } catch { throw CrmError("history.session: cannot remove \(dir): \(error.localizedDescription)") }
+            if settings.session == name {
+                out("INFO: current history session deleted, setting source to live")
+                settings = CrmHistory.Settings()
+            }
+        case .update:
+            guard let name = settings.session else { throw CrmError("history.session: need to load a history session before update/pack (session load <name>)") }
+            let dir = sessions + "/" + name
+            guard fm.fileExists(atPath: dir) else { throw CrmError("history.session: history session \(name) does not exist") }
+            try writeState(dir, source: settings.source ?? dir)
+        case .pack(let given):
+            guard let name = given ?? settings.session else { throw CrmError("history.session: need to load a history session before update/pack (or name it: session pack <name>)") }
+            let dir = sessions + "/" + name
+            guard fm.fileExists(atPath: dir) else { throw CrmError("history.session: history session \(name) does not exist (session list shows the saved ones)") }
+            guard let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty else {
+                throw CrmError("history.session: no home directory, nowhere to pack report (set HOME)")
+            }
+            let archive = "\(home)/\(name).tar.bz2"
+            guard let tar = ["/usr/bin/tar", "/bin/tar"].first(where: { fm.isExecutableFile(atPath: $0) }) else { throw CrmError("history.session: tar is not installed") }
+            let status = runQuiet(tar, ["-C", sessions, "-cj", "-f", archive, name])
+            guard status == 0 else { throw CrmError("history.session: could not pack report, tar -C \(sessions) -cj -f \(archive) \(name) exited with \(status) (is bzip2 installed?)") }
+            out("Report saved in '\(archive)'")
+        }
         return true
     }
 }
