@@ -166,6 +166,12 @@ final class ControllerShell: @unchecked Sendable {
             await perform(core.onMessage(m, from: member(sender.nodeID)))
         case .cibChanged(let patch):
             if ownVersions.remove(patch.target) != nil { return }
+            // A resource's history here deleted (crm_resource --cleanup/--refresh): lrmd
+            // forgets it too (its operations are cancelled), before the DC probes it again.
+            for rsc in StatusWrites.deletedHistories(in: patch, nodeID: String(core.local.nodeID)) {
+                logger.notice("\(rsc)'s history on this node was deleted from the CIB: lrmd forgets it, and it is probed again")
+                try? await lrmd.unregister(rsc)
+            }
             guard core.isDC else { return }
             if StatusWrites.namesOtherDC(patch, dcID: String(core.local.nodeID)) {
                 logger.notice("a change named another node as DC (a former DC's write after a merge): writing dc-uuid again")
