@@ -166,6 +166,20 @@ import TestSupport
         try #require(failed, "no failcount, failed operation and recovery on node1:\n\(c.report)")
         let mon = try c[2].tool("crm_mon", ["-1"])
         #expect(mon.stdout.contains("Failed Resource Actions:") && mon.stdout.contains("* d1 2s-interval monitor on node1 returned 'not running'"), "\(mon.stdout)")
+        // A join round (node3 leaves and comes back) records every node's history from its
+        // executor again: the failure stays recorded, as with Pacemaker.
+        let firstProbe = Self.last(c, 3)?["transition-key"]
+        c[3].stop()
+        let down = await PacemakerCluster.waitFor(60) { c[3].hasExited }
+        try #require(down, "node3 did not stop:\n\(c.report)")
+        try await c.start([c[3]])
+        let joined = await PacemakerCluster.waitFor(60) {
+            Self.last(c, 3).map { $0["transition-key"] != firstProbe } == true && Self.runsOnlyOn(c, 1)
+        }
+        #expect(joined, "node3 was not probed again after it rejoined:\n\(c.report)")
+        #expect(Self.failcount(c, 1) == "1" && Self.last(c, 1, "d1_last_failure_0")?["rc-code"] == "7",
+                "the failure was lost in the join: \(c[1].query("/cib/status/node_state[@id='1']//lrm_rsc_op").map { $0.id ?? "" })")
+        #expect(try c[2].tool("crm_mon", ["-1"]).stdout.contains("* d1 2s-interval monitor on node1 returned 'not running'"))
         let probes = (2...3).map { Self.last(c, $0)?["transition-key"] }
 
         // --cleanup: the failcount and the failed operation go from the live CIB; the
