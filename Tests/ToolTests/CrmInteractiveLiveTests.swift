@@ -196,5 +196,18 @@ import TestSupport
         #expect(report["status"] as? Int == 0, "\(report)")
         #expect(c[1].query("//primitive[@id='d5']").count == 1, "d5 was not committed at exit")
         #expect(c[1].query("//primitive[@id='d4']").isEmpty)
+
+        // Another session: quit with changes pending, answered n: discarded, and it ends.
+        try JSONSerialization.data(withJSONObject: [["send": "configure"], ["send": "primitive d6 Dummy"], ["send": "quit"], ["send": "n", "last": true]])
+            .write(to: URL(fileURLWithPath: dir + "/steps.json"))
+        let second = try Tool.run(executable: "/usr/bin/python3", [dir + "/driver.py", bin + "/crm", dir + "/steps.json"],
+                                  env: ["SWIFTHA_ROOT": c[2].root, "SWIFTHA_NODE": "node2"])
+        let report2 = try #require(try JSONSerialization.jsonObject(with: Data(second.stdout.utf8)) as? [String: Any], "\(second.stdout)\(second.stderr)")
+        let outs = (report2["transcript"] as? [[String: Any]] ?? []).map { $0["out"] as? String ?? "" }
+        try #require(outs.count == 5, "\(outs)")
+        #expect(outs[3] == "quit\nThere are changes pending. Do you want to commit them (y/n)? ", "\(outs[3].debugDescription)")
+        #expect(outs[4] == "n\nbye\n", "\(outs[4].debugDescription)")
+        #expect(report2["status"] as? Int == 0, "\(report2)")
+        #expect(c[1].query("//primitive[@id='d6']").isEmpty, "d6 was committed though the answer was n")
     }
 }
