@@ -52,6 +52,22 @@ public struct StatusWrites: Sendable {
         }
     }
 
+    /// The resources whose whole history on node `nodeID` a change deleted (their
+    /// `lrm_resource` under the node's `lrm`), as crm_resource --cleanup and --refresh do so
+    /// that they are probed again. The node's controller has its executor forget them too, as
+    /// Pacemaker's controller does when asked to, so that the next join round (which records
+    /// each node's history from its executor) does not bring a forgotten failure back.
+    public static func deletedHistories(in patch: CIBPatch, nodeID: String) -> [String] {
+        patch.changes.compactMap { change in
+            guard case .delete(let path) = change else { return nil }
+            let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count == 7, parts[1] == "cib", parts[2] == "status", parts[3] == "node_state[@id='\(nodeID)']",
+                  parts[4] == "lrm" || parts[4].hasPrefix("lrm[@id="), parts[5] == "lrm_resources",
+                  parts[6].hasPrefix("lrm_resource[@id='"), parts[6].hasSuffix("']") else { return nil }
+            return String(parts[6].dropFirst("lrm_resource[@id='".count).dropLast(2))
+        }
+    }
+
     /// `dc-uuid` and `have-quorum` on the `<cib>` element.
     public func rootAttributes(dc: ControllerMember) -> CIBReplica.Operation {
         var e = XElement("cib")

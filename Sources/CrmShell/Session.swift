@@ -70,8 +70,10 @@ public struct CrmSession {
         let before = failures
         switch w {
         case "quit", "exit", "bye", "q":
+            noteAlias(w)
             return leave(all: true)
-        case "end", "up":
+        case "end", "up", "back":
+            noteAlias(w)
             return leave(all: false)
         case "cd":
             if words.count == 1 || words[1] == ".." { return leave(all: false) }
@@ -106,6 +108,16 @@ public struct CrmSession {
         }
         _ = run(level: level[0], words)
         return failures == before
+    }
+
+    /// crmsh 4.4's aliases of quit and up, and its notice when one is used.
+    static let aliases = ["exit": "quit", "bye": "quit", "end": "up", "back": "up"]
+
+    /// What crmsh says when a command is typed by an alias (`exit`, `end`...): deprecated.
+    public func noteAlias(_ word: String) {
+        guard let name = CrmSession.aliases[word] else { return }
+        host.out("WARNING: This command '\(word)' is deprecated, please use '\(name)'")
+        host.out("INFO: \"\(word)\" is accepted as \"\(name)\"")
     }
 
     mutating func run(level name: String, _ words: [String]) -> Bool {
@@ -167,8 +179,11 @@ public struct CrmSession {
     }
 
     public mutating func commit(force: Bool) -> Bool {
-        guard var cib = shadow, let original else { return true }
-        guard pending else { return true }
+        guard var cib = shadow, let original, pending else {
+            host.out("INFO: apparently there is nothing to commit")
+            host.out("INFO: try changing something first")
+            return true
+        }
         let report = CIBValidator.validate(cib)
         // With no resources (after erase), nothing can start wrongly: fencing settings do not
         // block it, and are said as warnings.

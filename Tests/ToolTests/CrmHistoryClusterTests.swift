@@ -138,7 +138,7 @@ import Glibc
 
         // The interactive form: the history level, its help, back up and out.
         let session = try Tool.run("crm", [], env: ["SWIFTHA_ROOT": root, "SWIFTHA_NODE": "node1"],
-                                   stdin: "history\nhelp\npeinputs 0\nend\ncluster\nhelp\nquit\n")
+                                   stdin: "history\nhelp\npeinputs 0\nup\ncluster\nhelp\nquit\n")
         #expect(session.status == 0, "\(session.stderr)")
         #expect(session.stdout == "usage: \(CrmHistoryLines.usage)\n\(dir)/pe-input-0.xml\nusage: cluster {start|stop|restart|status} (this node)\n")
         // Wrong words: named, with the right form, exit 1.

@@ -67,8 +67,13 @@ final class CIBWriter: @unchecked Sendable {
     }
 
     /// Writes what is waiting now (on the caller's thread): when cibd stops, and from the
-    /// background thread.
+    /// background thread. The copy is taken under the disk lock, so that a flush when cibd
+    /// stops also waits for a write the background thread has begun: cibd must not exit
+    /// between writing cib.xml and its digest (the node could not start again: "cib.xml does
+    /// not match its digest").
     func flush() {
+        disk.lock()
+        defer { disk.unlock() }
         let next: CIB? = state.withLock {
             flushQueued = false
             defer { waiting = nil }
@@ -76,7 +81,7 @@ final class CIBWriter: @unchecked Sendable {
         }
         guard let next else { return }
         do {
-            try write(next)
+            try writeLocked(next)
         } catch {
             onFailure(error)
         }
@@ -87,6 +92,11 @@ final class CIBWriter: @unchecked Sendable {
     private func write(_ cib: CIB) throws(CIBError) {
         disk.lock()
         defer { disk.unlock() }
+        try writeLocked(cib)
+    }
+
+    /// `write`, the disk lock held.
+    private func writeLocked(_ cib: CIB) throws(CIBError) {
         let current: CIBVersion? = state.withLock { onDisk }
         if let current, cib.version < current { return }
         try store.save(cib)

@@ -95,6 +95,12 @@ final class ControllerShell: @unchecked Sendable {
     var deviceMonitors: [String: Task<Void, Never>] = [:]
     /// Fence devices started on this node (see `runLocally`).
     var startedDevices: [String: ActionResult] = [:]
+    /// The last failed result of each resource on this node, as Pacemaker's controller keeps
+    /// it in its history: lrmd cannot tell a failure (a monitor that finds the resource
+    /// stopped is one only when it was expected running), so a join round would otherwise
+    /// record the history without its `RSC_last_failure_0`. Forgotten with the history
+    /// (crm_resource --cleanup/--refresh, a delete).
+    var lastFailures: [String: ActionResult] = [:]
     /// Call ids for results this controller makes itself (fence devices, actions lrmd could
     /// not take): increasing across restarts, above lrmd's.
     var nextCallID = Int(Date().timeIntervalSince1970) * 10
@@ -166,6 +172,13 @@ final class ControllerShell: @unchecked Sendable {
             await perform(core.onMessage(m, from: member(sender.nodeID)))
         case .cibChanged(let patch):
             if ownVersions.remove(patch.target) != nil { return }
+            // A resource's history here deleted (crm_resource --cleanup/--refresh): lrmd
+            // forgets it too (its operations are cancelled), before the DC probes it again.
+            for rsc in StatusWrites.deletedHistories(in: patch, nodeID: String(core.local.nodeID)) {
+                logger.notice("\(rsc)'s history on this node was deleted from the CIB: lrmd forgets it, and it is probed again")
+                try? await lrmd.unregister(rsc)
+                lastFailures[rsc] = nil
+            }
             guard core.isDC else { return }
             if StatusWrites.namesOtherDC(patch, dcID: String(core.local.nodeID)) {
                 logger.notice("a change named another node as DC (a former DC's write after a merge): writing dc-uuid again")
@@ -186,6 +199,7 @@ final class ControllerShell: @unchecked Sendable {
             timers[t] = nil
             await perform(core.onTimer(t))
         case .localDone(let req, let record, let failure):
+            if req.task == "delete", let rsc = req.resource { lastFailures[rsc] = nil }
             if let record {
                 remember(record.callID, req.transitionKey)
                 await sendResult(req, record)
@@ -634,6 +648,9 @@ final class ControllerShell: @unchecked Sendable {
                     op["transition-key"] = key
                     op["transition-magic"] = "\(op["op-status"] ?? "0"):\(op["rc-code"] ?? "0");\(key)"
                 }
+                if let id = e.id, let failure = lastFailures[id], !e.elements.contains(where: { $0.id == "\(id)_last_failure_0" }) {
+                    e.append(StatusRecords.operation(failure, id: "\(id)_last_failure_0"))
+                }
                 list.append(e)
             }
         } catch {
@@ -730,6 +747,9 @@ final class ControllerShell: @unchecked Sendable {
     }
 
     func send(_ m: ControllerMessage) async {
+        if case .result(let r) = m, r.node == localName, r.isFailure, !["cancel", "delete", "notify", "do_shutdown"].contains(r.task) {
+            lastFailures[r.resource] = r
+        }
         do {
             try await group.multicast(m.encoded())
         } catch {

@@ -118,7 +118,10 @@ struct Crm: ParsableCommand {
             }
             guard let first = words.first else { continue }
             if ["quit", "exit", "bye", "q"].contains(first) && words.count == 1 {
+                session.noteAlias(first)
                 _ = session.leave(all: true)
+                // crmsh's last word on a terminal.
+                if interactive { print("bye") }
                 return
             }
             session.execute(words)
@@ -131,6 +134,7 @@ struct Crm: ParsableCommand {
                 _ = session.finish()
             }
         }
+        if interactive { print("bye") }
     }
 }
 

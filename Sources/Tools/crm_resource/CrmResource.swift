@@ -145,10 +145,7 @@ struct CrmResource: AsyncParsableCommand {
         if clusterCommands.count + forced > 1 {
             throw ValidationError("give only one command (got --\((clusterCommands + (forced > 0 ? ["force-*"] : [])).joined(separator: ", --")))")
         }
-        if !clusterCommands.isEmpty { return }
-        if forced == 0 {
-            throw ValidationError("say what to do: e.g. --list, --locate, --move, --ban, --clear, --cleanup, --refresh, --why, --constraints, --set-parameter, --get-parameter or --force-start (see --help)")
-        }
+        if !clusterCommands.isEmpty || forced == 0 { return }
         if let timeout, CIBValue.milliseconds(timeout) == nil || CIBValue.milliseconds(timeout)! <= 0 {
             throw ValidationError("--timeout \(timeout) is not a duration: write e.g. 30s, 500ms or 2min")
         }
@@ -171,8 +168,38 @@ struct CrmResource: AsyncParsableCommand {
         }
     }
 
+    /// As Pacemaker's crm_resource: a wrong option or value is one line on stderr
+    /// (`crm_resource: Unknown option --bogus`) and exit 64.
+    static func main() async {
+        do {
+            guard var command = try parseAsRoot() as? CrmResource else {
+                ToolSupport.printError("crm_resource", "unexpected command")
+                HASupport.exit(.usage)
+            }
+            try await command.run()
+        } catch let code as ExitCode {
+            Glibc.exit(code.rawValue)
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                var message = self.message(for: error)
+                if message.hasPrefix("Unknown option '") {
+                    // Pacemaker's one line, without ArgumentParser's suggestion.
+                    message = "Unknown option " + (message.dropFirst(16).components(separatedBy: ". Did you mean").first ?? "").replacingOccurrences(of: "'", with: "")
+                }
+                ToolSupport.printError("crm_resource", message)
+                HASupport.exit(.usage)
+            }
+            exit(withError: error)
+        }
+    }
+
     func run() async throws {
         let program = "crm_resource"
+        if command == nil && clusterCommands.isEmpty {
+            // (Not in validate(): an unknown option is said first, as Pacemaker does.)
+            Self.printErrors("\(program): say what to do: e.g. --list, --locate, --move, --ban, --clear, --cleanup, --refresh, --why, --constraints, --set-parameter, --get-parameter or --force-start (see --help)")
+            throw ExitCode(CRMExit.usage.rawValue)
+        }
         if let name = clusterCommands.first {
             var session = ResourceSession(options: self, command: name)
             let code = session.run()

@@ -17,6 +17,10 @@ struct ResourceSession {
     let original: CIB
     let ws: WorkingSet
     let now: Date
+    /// The histories --cleanup/--refresh deleted (a primitive's ids, the node): on the live
+    /// cluster each is a request to that node's controller, answered when it has probed the
+    /// resource again (its history is back).
+    var cleared: [(ids: Set<String>, node: String)] = []
 
     init(options: CrmResource, command: String, now: Date = Date()) {
         self.o = options
@@ -134,6 +138,7 @@ struct ResourceSession {
         if code == .ok || code == .usage || cib != original {
             location.save(cib, original: original, program: program, root: o.root)
         }
+        if code == .ok && ["cleanup", "refresh"].contains(command) { return awaitControllers() }
         return code
     }
 
@@ -338,7 +343,7 @@ struct ResourceSession {
         for n in nodes {
             cib.deleteFailAttributes(resource: id, node: n, operation: refresh ? nil : o.operation, intervalMS: nil)
             if refresh || ws.failedOperations.contains(where: { $0.node == n && $0.resource == id }) {
-                cib.deleteResourceHistory([id], node: n)
+                if cib.deleteResourceHistory([id], node: n) { cleared.append(([id], n)) }
             }
             info("Cleaned up \(id) on \(n)")
         }
@@ -352,14 +357,44 @@ struct ResourceSession {
         cib.deleteFailAttributes(resource: r.configuredID, node: node, operation: operation, intervalMS: intervalMS)
         var ids: Set<String> = [r.id, r.configuredID]
         if let h = r.historyIDs[node] { ids.insert(h) }
-        if refresh {
-            cib.deleteResourceHistory(ids, node: node)
-            return
-        }
-        let failed = ws.failedOperations.contains { f in
+        let failed = refresh || ws.failedOperations.contains { f in
             f.node == node && ids.contains(f.resource) && (operation == nil || (f.task == operation && f.intervalMS == (intervalMS ?? 0)))
         }
-        if failed { cib.deleteResourceHistory(ids, node: node) }
+        if failed && cib.deleteResourceHistory(ids, node: node) && !all { cleared.append((ids, node)) }
+    }
+
+    /// On the live cluster, after --cleanup/--refresh of a resource: Pacemaker's wait for the
+    /// controllers' replies, each the resource's history on that node written again by its
+    /// probe. 60 s at most, then Pacemaker's timeout (124).
+    func awaitControllers() -> CRMExit {
+        guard location == .live, !cleared.isEmpty else { return .ok }
+        info("Waiting for \(cleared.count) \(cleared.count == 1 ? "reply" : "replies") from the controller")
+        let live = LiveCIB(program: program, root: NodeEnvironment(root: o.root).root)
+        let deadline = Date().addingTimeInterval(60)
+        var waiting = cleared
+        var printed = 0
+        while !waiting.isEmpty {
+            guard Date() < deadline else {
+                err("\(program): Aborting because no messages received in 60 seconds")
+                return .timeout
+            }
+            usleep(250_000)
+            let status = live.load().root.firstElement(named: "status")
+            waiting.removeAll { w in
+                let back = status?.elements(named: "node_state").contains { state in
+                    state["uname"] == w.node && state.elements(named: "lrm").contains { lrm in
+                        lrm.elements(named: "lrm_resources").contains { $0.elements(named: "lrm_resource").contains { w.ids.contains($0.id ?? "") } }
+                    }
+                } ?? false
+                return back
+            }
+            let answered = cleared.count - waiting.count
+            while printed < answered {
+                printed += 1
+                info(printed == cleared.count ? "... got reply (done)" : "... got reply")
+            }
+        }
+        return .ok
     }
 
     // MARK: --why
