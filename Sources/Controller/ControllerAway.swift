@@ -14,7 +14,9 @@ import PolicyEngine
 /// the CIB says it is: lost, fenced before anything of it is recovered.
 ///
 /// Only a `processDown` counts (the node's corosyncd said its process ended). A node that
-/// leaves the ring (a power cut) is not waited for at all.
+/// leaves the ring (a power cut) is not waited for at all. A corosyncd killed on the node and
+/// started again at once by pacemakerd, back in the ring before the others' token timeout,
+/// comes here too: its node never left the ring, its processes (crmd among them) ended.
 extension ControllerCore {
     /// Notes the members whose controller left while their node stays up, and those that are
     /// back (or gone from the ring after all). Every controller keeps the list; only the DC
