@@ -28,6 +28,9 @@ public struct ControllerCore: Sendable {
         /// dc-deadtime since this controller started: nodes of the nodelist not seen by then
         /// are treated as down (and, with startup-fencing, fenced).
         case dcDeadtime
+        /// A node's controller left while the node stayed in the ring, and has not come back
+        /// within `controllerRestartGrace` (see `controllersAway`).
+        case controllerGrace(node: String)
     }
 
     public enum Directive: Sendable, Equatable {
@@ -134,6 +137,34 @@ public struct ControllerCore: Sendable {
     public var noQuorumPolicy = "stop"
     /// Transitions in a row that ended with a failure.
     public private(set) var failedTransitions = 0
+    /// Members whose controller process ended while their node stayed in the corosync ring
+    /// (CPG said `processDown`): pacemakerd is starting it again, and the node's executor
+    /// still runs its resources. Until the controller is back, or `controllerRestartGrace`
+    /// has passed, or the node leaves the ring, the scheduler sees the node as up and in
+    /// maintenance (`schedulerInput`): what runs there stays, unmanaged, nothing new is placed
+    /// there, nothing is sent there (`onScheduled`), and it is not fenced. Every controller
+    /// keeps this, not only the DC, so that a DC elected meanwhile (the lost controller may
+    /// have been the DC's) waits out the same grace. By name.
+    public internal(set) var controllersAway: [String: ControllerMember] = [:]
+    /// The corosync ring's members as last heard (`onRing`); nil: not known yet.
+    public internal(set) var ringMembers: Set<UInt32>?
+    /// How long a node whose controller was lost while the node stayed in the ring is waited
+    /// for before it is treated as Pacemaker treats it at once ("peer process is no longer
+    /// available": fenced).
+    public var controllerRestartGrace: Duration = Self.defaultControllerRestartGrace
+    /// 20 s. What bounds the wait is pacemakerd (`Supervisor.Policy`): it starts a dead crmd
+    /// again after 0.5 s; the new crmd finds corosyncd, cibd and lrmd running, joins the
+    /// group and answers the join: about a second, a few under load. 20 s leaves a wide
+    /// margin for a loaded machine, and is what Pacemaker gives a peer's controller to answer
+    /// at start (dc-deadtime's default). A crmd that keeps dying makes pacemakerd give up
+    /// (more than 5 deaths in 60 s) and stop the node's daemons, corosyncd last: the node
+    /// leaves the ring, which ends the grace at once (`onRing`). The grace is deliberately
+    /// shorter than pacemakerd's readyTimeout (60 s): a crmd that hangs at start is a wedged
+    /// node, fenced rather than waited on for a minute while its resources are unwatched.
+    /// Pacemaker 2.1.7's node-pending-timeout is the kin of this wait for a node in the ring
+    /// whose controller never joined; its default (0: never fence) would be unsafe here,
+    /// where the node may hold resources, so the wait is always bounded.
+    public static let defaultControllerRestartGrace: Duration = .seconds(20)
     /// The wait before the scheduler runs again after the last failed transition.
     public var currentRetryDelay: Duration {
         failedTransitions == 0 ? .zero : min(maxRetryDelay, retryDelay * (1 << min(failedTransitions - 1, 16)))
@@ -210,6 +241,7 @@ public struct ControllerCore: Sendable {
         }
         for m in members where !before.contains(m) { joinedAt[m.name] = membershipSequence }
         var out: [Directive] = waitEnded
+        out += trackControllersAway(members, left: left)
         // The membership that a quorum gained was waiting for.
         let quorumReleased = quorumPending
         if quorumPending {
@@ -422,6 +454,18 @@ public struct ControllerCore: Sendable {
         transitionID += 1
         failedInTransition = false
         fenceRequestedAt = [:]
+        var out: [Directive] = []
+        var graph = graph
+        if !controllersAway.isEmpty {
+            // Nothing is sent to a node whose controller is away (the scheduler input shows it
+            // in maintenance, which would cancel its monitors): those actions, and what is
+            // ordered after them, wait for the controller's return (its join reschedules).
+            let (kept, deferred) = Self.deferringActions(on: Set(controllersAway.keys), in: graph)
+            if !deferred.isEmpty {
+                out.append(.note("deferred until their node's controller is back: \(deferred.map { "\($0.key)@\($0.node ?? "-")" }.joined(separator: ", "))"))
+            }
+            graph = kept
+        }
         func setting(_ name: String) -> Duration? {
             graph.settings.first { $0.name == name }.flatMap { CIBValue.milliseconds($0.value) }.map { .milliseconds($0) }
         }
@@ -429,7 +473,7 @@ public struct ControllerCore: Sendable {
         var ex = TransitionExecutor(graph: graph, batchLimit: limit, clusterDelay: setting("cluster-delay") ?? .seconds(60),
                                     fencingTimeout: setting("stonith-timeout") ?? .seconds(60))
         actionIndex = Dictionary(graph.actions.indices.map { (graph.actions[$0].id, $0) }, uniquingKeysWith: { a, _ in a })
-        var out: [Directive] = [.disarm(.recheck), .note("transition \(transitionID): \(graph.actions.count) action(s)")]
+        out += [.disarm(.recheck), .note("transition \(transitionID): \(graph.actions.count) action(s)")]
         let d = ex.start()
         executor = ex
         out += perform(d)
@@ -494,6 +538,10 @@ public struct ControllerCore: Sendable {
             quorumPending = false
             quorate = true
             return [.note("quorum gained (no membership change of the controllers came with it)")] + requestSchedule(pendingReason ?? "quorum gained")
+        case .controllerGrace(let node):
+            guard let m = controllersAway.removeValue(forKey: node) else { return [] }
+            return [.note("\(m.name)'s controller did not come back within \(controllerRestartGrace): \(m.name) is treated as lost (fenced before its resources are recovered)")]
+                + requestSchedule("\(m.name)'s controller did not come back")
         case .dcDeadtime:
             guard awaitingNodes else { return [] }
             awaitingNodes = false
@@ -575,7 +623,7 @@ public struct ControllerCore: Sendable {
     }
 
     /// Runs the scheduler now, or once the transition in progress has stopped.
-    private mutating func requestSchedule(_ reason: String) -> [Directive] {
+    mutating func requestSchedule(_ reason: String) -> [Directive] {
         guard isDC else { return [] }
         guard joinedOnce, !join.active else {
             return []  // the join round's completion schedules

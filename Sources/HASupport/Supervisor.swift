@@ -30,9 +30,18 @@ public struct Supervisor: Sendable {
         public var stillWaitingInterval: Duration
         /// The pause before a dead daemon is started again.
         public var restartDelay: Duration
+        /// Daemons started again at once instead. corosyncd: when the new corosyncd asks
+        /// the ring for a new membership before the others' token timeout has passed (it does
+        /// so about 60 ms after it starts), the others never see the node leave the ring: its
+        /// old processes leave their groups as ended processes (`processDown`), not with their
+        /// node, so the DC waits for the node's new controller instead of fencing the node
+        /// (`ControllerCore.controllersAway`). After the pause the others have already formed
+        /// a ring without the node (token + consensus: 0.66 s at token 300), and it is fenced.
+        public var restartAtOnce: Set<String>
 
         public init(maxRestarts: Int = 5, window: Duration = .seconds(60), readyTimeout: Duration = .seconds(60),
                     stopTimeout: Duration = .seconds(180), restartDelay: Duration = .milliseconds(500),
+                    restartAtOnce: Set<String> = ["corosyncd"],
                     controller: String? = "crmd", stillWaitingInterval: Duration = .seconds(30)) {
             self.maxRestarts = maxRestarts
             self.window = window
@@ -41,6 +50,7 @@ public struct Supervisor: Sendable {
             self.controller = controller
             self.stillWaitingInterval = stillWaitingInterval
             self.restartDelay = restartDelay
+            self.restartAtOnce = restartAtOnce
         }
     }
 
@@ -149,7 +159,7 @@ public struct Supervisor: Sendable {
             return out + beginStop(now: now)
         }
         out.append(.log("\(daemon) exited with status \(status); restarting it (\(recent.count) of \(policy.maxRestarts) within \(policy.window))"))
-        out.append(.arm(.restart(daemon), after: policy.restartDelay))
+        out.append(.arm(.restart(daemon), after: policy.restartAtOnce.contains(daemon) ? .zero : policy.restartDelay))
         return out
     }
 

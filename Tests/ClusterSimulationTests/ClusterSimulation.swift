@@ -59,6 +59,8 @@ struct ClusterSimulation {
         /// The copy was replaced by another member's (a sync at a merge), as crmd's `cibReplaced`.
         case cibReplaced(CIBPatch, from: String)
         case quorum(Bool)
+        /// The ring's members, as corosyncd reports them with each quorum (crmd's `ring`).
+        case ring(Set<UInt32>)
         case timer(ControllerCore.Timer)
         case localResult(ActionResult)
         case fenced(transition: Int, index: Int, FencingResult)
@@ -326,6 +328,7 @@ struct ClusterSimulation {
             nodes[Int(id) - 1].quorate = status.quorate
             if cibFollowsQuorum { nodes[Int(id) - 1].cib.onQuorum(status.quorate) }
             nodes[Int(id) - 1].crmd.inbox.append(.quorum(status.quorate))
+            nodes[Int(id) - 1].crmd.inbox.append(.ring(Set(status.members)))
         case .processGroup(let e):
             groupEvent(e, at: id)
         case .gathering, .transitionalMembership, .deliver:
@@ -593,6 +596,8 @@ struct ClusterSimulation {
             core(id) { $0.onCIBReplaced("the CIB was replaced by \(from)'s copy (now \(patch.target))") }
         case .quorum(let q):
             nodes[Int(id) - 1].crmd.work.append(.applyQuorum(q, schedule: true))
+        case .ring(let ids):
+            core(id) { $0.onRing(ids) }
         case .timer(let t):
             core(id) { $0.onTimer(t) }
         case .localResult(let r):
@@ -710,7 +715,7 @@ struct ClusterSimulation {
 
     mutating func schedule(_ reason: String, at id: NodeID) {
         schedulerRuns += 1
-        var input = nodes[Int(id) - 1].cib.replica.cib
+        var input = nodes[Int(id) - 1].crmd.core.schedulerInput(nodes[Int(id) - 1].cib.replica.cib)
         input.root["execution-date"] = String(wallSeconds)
         let (ws, transition) = Simulator.schedule(SchedulerInput(cib: input, now: wallSeconds))
         nodes[Int(id) - 1].crmd.startFailureIsFatal = ws.options.startFailureIsFatal

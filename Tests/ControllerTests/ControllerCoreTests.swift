@@ -95,7 +95,7 @@ final class SimulatedCluster {
             case .schedule:
                 schedulerRuns += 1
                 now += secondsPerSchedule
-                var input = cib
+                var input = nodes[i].core.schedulerInput(cib)
                 input.root["execution-date"] = String(now)
                 let graph = Simulator.schedule(SchedulerInput(cib: input, now: now)).1.graph
                 perform(nodes[i].core.onScheduled(graph, recheck: nil), at: i)

@@ -22,6 +22,24 @@ import Testing
         #expect(out.contains(.ready))
     }
 
+    /// corosyncd is started again at once (so that it can rejoin the ring before the other
+    /// nodes see this one leave it), the others after the pause; a corosyncd that keeps dying
+    /// still makes pacemakerd give up.
+    @Test func corosyncdIsRestartedAtOnceAndStillGivenUpOnWhenItKeepsDying() {
+        var s = Supervisor(daemons: daemons, policy: .init(maxRestarts: 2, window: .seconds(60)))
+        _ = s.start(now: .zero)
+        for d in daemons { _ = s.onReady(d, now: .zero) }
+        #expect(s.onExit("corosyncd", status: 137, now: .seconds(10)).contains(.arm(.restart("corosyncd"), after: .zero)))
+        #expect(spawned(s.onTimer(.restart("corosyncd"), now: .seconds(10))) == ["corosyncd"])
+        #expect(s.onExit("crmd", status: 102, now: .seconds(10)).contains(.arm(.restart("crmd"), after: .milliseconds(500))))
+        _ = s.onReady("corosyncd", now: .seconds(10))
+        _ = s.onExit("corosyncd", status: 137, now: .seconds(11))
+        _ = s.onTimer(.restart("corosyncd"), now: .seconds(11))
+        let out = s.onExit("corosyncd", status: 137, now: .seconds(12))
+        #expect(!out.contains { if case .arm(.restart, _) = $0 { return true } else { return false } }, "\(out)")
+        #expect(out.contains { if case .log(let m) = $0 { return m.contains("giving up") } else { return false } })
+    }
+
     @Test func aDaemonThatDiesIsRestartedAndOneThatKeepsDyingStopsTheNode() {
         var s = Supervisor(daemons: daemons, policy: .init(maxRestarts: 2, window: .seconds(60)))
         _ = s.start(now: .zero)

@@ -41,6 +41,11 @@ struct CRMDaemonCommand: AsyncParsableCommand {
             monitors back); if it does not come back, crmd exits. If cibd dies, crmd waits as \
             long for the new one to have synced its copy from its peers, connects to it and (as \
             DC) records every member's history again; if it does not come back, crmd exits. \
+            When another node's crmd ends while that node stays in the corosync ring (killed: \
+            its pacemakerd starts a new one), the DC waits up to 20 s for the new one, with the \
+            node in maintenance for the scheduler only (what runs there stays, nothing is sent \
+            or placed there), and reads its history again at its join; the node is fenced only \
+            if its crmd is not back by then or the node leaves the ring. \
             Sends READY=1 to NOTIFY_SOCKET \
             once joined. SIGTERM or SIGINT: asks the DC to move the node's resources away, then \
             leaves the group and exits 0; if the DC has not told it to go within the cluster \
@@ -159,7 +164,7 @@ struct CRMDaemonCommand: AsyncParsableCommand {
             logger.warning("cannot ask corosyncd for the quorum yet: assuming none (nothing is started or fenced) and asking again every second")
         }
         shell.quorumQuery = { [corosync] in
-            (try? await corosync.quorumState()).map { $0.quorate || !$0.providerConfigured }
+            (try? await corosync.quorumState()).map { (quorate: $0.quorate || !$0.providerConfigured, ring: Set($0.members.map(\.nodeID))) }
         }
         // dc-deadtime: how long the DC waits at start for the nodes of the nodelist.
         let deadtime = await Self.dcDeadtime(cib, logger: logger)
@@ -183,9 +188,13 @@ struct CRMDaemonCommand: AsyncParsableCommand {
                     if !known, let q = try? await corosync.quorumState() {
                         known = true
                         sink.yield(.quorum(q.quorate || !q.providerConfigured))
+                        sink.yield(.ring(Set(q.members.map(\.nodeID))))
                     }
                     if known, let stream {
-                        for await q in stream { sink.yield(.quorum(q.quorate || !q.providerConfigured)) }
+                        for await q in stream {
+                            sink.yield(.quorum(q.quorate || !q.providerConfigured))
+                            sink.yield(.ring(Set(q.members.map(\.nodeID))))
+                        }
                         return nil
                     }
                     try? await Task.sleep(for: .seconds(1))

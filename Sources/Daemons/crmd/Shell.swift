@@ -27,6 +27,8 @@ enum ShellEvent: Sendable {
     case cibReplaced(CIBPatch, from: String)
     case lrm(OperationRecord)
     case quorum(Bool)
+    /// The corosync ring's members (node ids), as corosyncd reports them with each quorum.
+    case ring(Set<UInt32>)
     case timer(ControllerCore.Timer)
     /// A local operation ended (its record), or could not run (rc, op-status, why).
     case localDone(ActionRequest, OperationRecord?, failure: (rc: Int, status: Int, reason: String)?)
@@ -69,8 +71,8 @@ final class ControllerShell: @unchecked Sendable {
     let fencer: (any NodeFencer)?
     /// The quorum as last heard from corosyncd (false while not known: have-quorum="0").
     var quorate = false
-    /// Asks corosyncd for this partition's quorum now (nil: no answer).
-    var quorumQuery: (@Sendable () async -> Bool?)?
+    /// Asks corosyncd for this partition's quorum and the ring's members now (nil: no answer).
+    var quorumQuery: (@Sendable () async -> (quorate: Bool, ring: Set<UInt32>)?)?
     var timers: [ControllerCore.Timer: Task<Void, Never>] = [:]
     /// Versions produced by this controller's own CIB writes: their notifications are not news.
     var ownVersions: Set<CIBVersion> = []
@@ -162,8 +164,13 @@ final class ControllerShell: @unchecked Sendable {
             // corosyncd reports the quorum of the new ring after its membership: ask for it now,
             // so that have-quorum is written before the scheduler runs on this membership (a
             // minority must not act on the quorum its ring had before the split).
-            if let q = await quorumQuery?() { await applyQuorum(q, schedule: false) }
+            let q = await quorumQuery?()
+            if let q { await applyQuorum(q.quorate, schedule: false) }
             await perform(core.onMembership(ms, left: gone, restarted: restarted))
+            // After the membership: a member whose controller left with its node still in the
+            // ring is awaited (`ControllerCore.controllersAway`), unless the ring now says the
+            // node is gone too.
+            if let q { await perform(core.onRing(q.ring)) }
         case .cpg(.message(let sender, let payload)):
             guard let m = try? ControllerMessage.decode(payload) else {
                 logger.warning("dropped a message from \(sender) that is not a controller message")
@@ -195,6 +202,8 @@ final class ControllerShell: @unchecked Sendable {
             if let (req, record) = takeRecurringResult(record) { await sendResult(req, record) }
         case .quorum(let q):
             await applyQuorum(q, schedule: true)
+        case .ring(let ids):
+            await perform(core.onRing(ids))
         case .timer(let t):
             timers[t] = nil
             await perform(core.onTimer(t))
@@ -833,7 +842,11 @@ final class ControllerShell: @unchecked Sendable {
             return
         }
         let now = Int(Date().timeIntervalSince1970)
-        var input = cibNow
+        // Nodes whose controller is being restarted are frozen (in maintenance) for this run.
+        var input = core.schedulerInput(cibNow)
+        if !core.controllersAway.isEmpty {
+            logger.info("scheduling with \(core.controllersAway.keys.sorted().joined(separator: ", ")) in maintenance until its controller is back")
+        }
         input.root["execution-date"] = String(now)
         let n = peInputs.save(input)
         let (ws, transition) = Simulator.schedule(SchedulerInput(cib: input, now: now))

@@ -23,7 +23,8 @@ struct Pacemakerd: ParsableCommand {
         abstract: "Start and watch a SwiftHA node's daemons.",
         discussion: """
         Starts corosyncd, cibd, stonithd, lrmd and crmd in that order, passing each --root and
-        --node. A daemon that dies is restarted; one that dies more than 5 times in 60 s makes
+        --node. A daemon that dies is restarted (after 0.5 s; corosyncd at once, so that it can
+        rejoin the ring before the other nodes see this one leave it); one that dies more than 5 times in 60 s makes
         pacemakerd stop the node's daemons and exit 1. SIGTERM stops them, crmd first: crmd
         moves the node's resources away and is waited for (it exits by itself after the
         cluster's shutdown-escalation, default 20min, and says so with EXTEND_TIMEOUT_USEC);

@@ -1,0 +1,120 @@
+import CIB
+import PolicyEngine
+
+/// A node's controller lost while the node stays in the ring (`ControllerCore.controllersAway`).
+///
+/// Pacemaker's DC fences such a node at once ("peer process is no longer available"), though
+/// its executor still runs its resources and pacemakerd is already starting a new controller.
+/// Here the DC waits, for a bounded grace, with the node frozen in the scheduler's input: shown
+/// up and in maintenance, so that what runs there stays where it is (unmanaged), nothing new is
+/// placed there and nothing there is recovered elsewhere; no action is sent there. When the
+/// new controller joins, the join reads the node's history from its executor again (which
+/// still holds it) and the cluster goes on as before: no fencing, nothing started twice. When
+/// the grace passes first, or the node leaves the ring, the freeze ends and the node is what
+/// the CIB says it is: lost, fenced before anything of it is recovered.
+///
+/// Only a `processDown` counts (the node's corosyncd said its process ended). A node that
+/// leaves the ring (a power cut) is not waited for at all. A corosyncd killed on the node and
+/// started again at once by pacemakerd, back in the ring before the others' token timeout,
+/// comes here too: its node never left the ring, its processes (crmd among them) ended.
+extension ControllerCore {
+    /// Notes the members whose controller left while their node stays up, and those that are
+    /// back (or gone from the ring after all). Every controller keeps the list; only the DC
+    /// acts on it.
+    mutating func trackControllersAway(_ members: [ControllerMember],
+                                       left: [(member: ControllerMember, clean: Bool, nodeStillUp: Bool)]) -> [Directive] {
+        var out: [Directive] = []
+        let present = Set(members.map(\.name))
+        for name in controllersAway.keys.sorted() where present.contains(name) {
+            controllersAway[name] = nil
+            out += [.disarm(.controllerGrace(node: name)), .note("\(name)'s controller is back: its history is read again, and it is not fenced")]
+        }
+        for l in left where l.member != local && !present.contains(l.member.name) {
+            let name = l.member.name
+            let inRing = ringMembers.map { $0.contains(l.member.nodeID) } ?? true
+            if !l.clean && l.nodeStillUp && inRing {
+                if controllersAway[name] == nil {
+                    out += [.arm(.controllerGrace(node: name), after: controllerRestartGrace),
+                            .note("\(name)'s controller was lost but \(name) is still in the ring: waiting up to \(controllerRestartGrace) for its new controller, with \(name) frozen (in maintenance) for the scheduler")]
+                }
+                controllersAway[name] = l.member
+            } else if controllersAway.removeValue(forKey: name) != nil {
+                out.append(.disarm(.controllerGrace(node: name)))
+            }
+        }
+        return out
+    }
+
+    /// The corosync ring's members now (from each quorum report, which corosyncd sends at
+    /// every membership change). A node whose controller is awaited and that has left the ring
+    /// is not waited for any longer: the DC records it out of the membership and the scheduler
+    /// has it fenced.
+    public mutating func onRing(_ nodeIDs: Set<UInt32>) -> [Directive] {
+        ringMembers = nodeIDs
+        var out: [Directive] = []
+        var gone: [ControllerMember] = []
+        for (name, m) in controllersAway.sorted(by: { $0.key < $1.key }) where !nodeIDs.contains(m.nodeID) {
+            controllersAway[name] = nil
+            gone.append(m)
+            out += [.disarm(.controllerGrace(node: name)), .note("\(name) left the ring while its controller was away: it is treated as lost")]
+        }
+        guard !gone.isEmpty, isDC else { return out }
+        out += gone.map { .recordLeft($0, clean: false, nodeStillUp: false) }
+        return out + requestSchedule("\(gone.map(\.name).joined(separator: ", ")) left the ring")
+    }
+
+    /// The scheduler's input for `cib`: each node whose controller is awaited shown as a
+    /// joined member in maintenance (not written to the CIB; the shell saves this input as
+    /// the pe-input, so that crm_simulate replays the decision as it was taken).
+    public func schedulerInput(_ cib: CIB) -> CIB {
+        Self.freezing(controllersAway.values.sorted(), in: cib)
+    }
+
+    /// `cib` with these nodes up (in the membership, controller online, joined, expected up)
+    /// and their `maintenance` node attribute true.
+    public static func freezing(_ nodes: [ControllerMember], in cib: CIB) -> CIB {
+        var out = cib
+        for m in nodes {
+            let id = String(m.nodeID)
+            let states = (try? cib.root.xpathElements("/cib/status/node_state[@id='\(id)']")) ?? []
+            guard !states.isEmpty else { continue }
+            for op: CIBReplica.Operation in [
+                .modify(StatusRecords.joined(id: id, uname: m.name), section: .status, allowCreate: true),
+                .modify(StatusRecords.transientAttributes(nodeID: id, uname: m.name, [("maintenance", "true")]), section: .status, allowCreate: true),
+            ] {
+                if let changed = try? CIBReplica.apply(op, to: out) { out = changed }
+            }
+        }
+        return out
+    }
+
+    /// `graph` without the actions that run on `nodes` (resource and controller actions; a
+    /// fencing of such a node is kept: fencing is always safe), nor those ordered after them,
+    /// which could not run before them; the inputs renumbered. Also what was taken out.
+    public static func deferringActions(on nodes: Set<String>, in graph: ActionGraph) -> (ActionGraph, deferred: [GraphAction]) {
+        var dropped = Set(graph.actions.indices.filter { i in
+            let a = graph.actions[i]
+            return (a.kind == .resource || a.kind == .cluster) && nodes.contains(a.node ?? "")
+        })
+        guard !dropped.isEmpty else { return (graph, []) }
+        // What depends on a dropped action, transitively.
+        var changed = true
+        while changed {
+            changed = false
+            for i in graph.actions.indices where !dropped.contains(i) && (i < graph.inputs.count ? graph.inputs[i] : []).contains(where: dropped.contains) {
+                dropped.insert(i)
+                changed = true
+            }
+        }
+        var newIndex: [Int: Int] = [:]
+        var kept = ActionGraph(settings: graph.settings)
+        for i in graph.actions.indices where !dropped.contains(i) {
+            newIndex[i] = kept.actions.count
+            kept.actions.append(graph.actions[i])
+        }
+        for i in graph.actions.indices where !dropped.contains(i) {
+            kept.inputs.append((i < graph.inputs.count ? graph.inputs[i] : []).compactMap { newIndex[$0] })
+        }
+        return (kept, dropped.sorted().map { graph.actions[$0] })
+    }
+}
