@@ -237,7 +237,7 @@ let package = Package(
         .testTarget(name: "HASupportTests", dependencies: ["HASupport", "ToolSupport", "EssentialsExtras", "TestSupport"]),
         .testTarget(name: "PolicyEngineTests", dependencies: ["PolicyEngine", "CIB", "TestSupport"], exclude: ["ratchet.txt"]),
         .testTarget(name: "MessagingTests", dependencies: [
-            "Messaging", "LocalIPC", "TestSupport", "CIB", "CIBClient", "LRM", "Stonith",
+            "Messaging", "LocalIPC", "TestSupport", "CIB", "CIBClient", "LRM", "Stonith", "ToolSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),

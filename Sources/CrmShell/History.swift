@@ -262,15 +262,10 @@ public enum CrmRebase {
     /// operation results to the status all the time), so that no one's configuration change
     /// is overwritten. The patch has no digest (the status it lands on differs).
     public static func patch(from original: CIB, to changed: CIB, onto current: CIB) throws(CrmError) -> CIBPatch {
-        guard current.root.firstElement(named: "configuration") == original.root.firstElement(named: "configuration") else {
+        do {
+            return try CIBPatch.rebased(from: original, to: changed, onto: current)
+        } catch {
             throw CrmError("the cluster's configuration changed since crm read it (now version \(current.version)); nothing was written; look at it again (configure refresh, or run the command again)")
         }
-        var patch = CIBPatch.diff(original, changed)
-        patch.source = current.version
-        if patch.target <= current.version {
-            patch.target = CIBVersion(adminEpoch: current.version.adminEpoch, epoch: current.version.epoch, numUpdates: current.version.numUpdates + 1)
-        }
-        patch.digest = nil
-        return patch
     }
 }

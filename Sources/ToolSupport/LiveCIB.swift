@@ -29,6 +29,34 @@ public struct LiveCIB: Sendable {
         _ = blocking { client in try await client.change(operation, force: force) }
     }
 
+    /// Writes the change from `original` (the copy the tool read) to `changed`, as a patch. When
+    /// cibd refuses it because the version moved on in between, and only the status changed
+    /// (the cluster records operation results all the time), the same change is made again on
+    /// the current copy, as Pacemaker's tools' version-less requests apply; a configuration
+    /// someone else changed in between is never overwritten (the tool says so and exits 103).
+    public func save(_ changed: CIB, original: CIB) {
+        do { try write(changed, original: original) } catch { ToolSupport.fail(program, error) }
+    }
+
+    /// `save`, with cibd's refusals thrown rather than ending the program.
+    public func write(_ changed: CIB, original: CIB) throws(CIBError) {
+        var patch = CIBPatch.diff(original, changed)
+        for _ in 0..<20 {
+            let attempt = patch
+            let refusal: CIBError? = blocking { client in
+                do {
+                    _ = try await client.change(.patch(attempt))
+                    return nil
+                } catch let e as CIBError where e.kind == .versionMismatch {
+                    return e
+                }
+            }
+            guard refusal != nil else { return }
+            patch = try CIBPatch.rebased(from: original, to: changed, onto: load())
+        }
+        throw CIBError(.versionMismatch, "the cluster's CIB kept changing while \(program) wrote to it (20 tries); nothing was written; try again")
+    }
+
     private func blocking<T: Sendable>(_ body: @escaping @Sendable (CIBClient) async throws -> T) -> T {
         let box = ResultBox<T>()
         let done = DispatchSemaphore(value: 0)

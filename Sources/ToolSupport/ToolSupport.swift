@@ -65,15 +65,16 @@ public enum CIBLocation: Equatable, Sendable {
     }
 
     /// Writes a changed CIB back: the file atomically; to the running cluster as a patch from
-    /// the copy it was made from, so a change someone made in between is never overwritten
-    /// (the patch is refused and the tool says to try again).
+    /// the copy it was made from, made again on the current copy when only the status moved on
+    /// in between, so a configuration change someone made meanwhile is never overwritten (the
+    /// tool says to try again).
     public func save(_ cib: CIB, original: CIB, program: String, root: String? = nil) {
         if cib == original { return }
         switch self {
         case .file(let path):
             do { try CIBFile.write(cib, to: path, digest: false) } catch { ToolSupport.fail(program, error) }
         case .live:
-            LiveCIB(program: program, root: NodeEnvironment(root: root).root).apply(.patch(CIBPatch.diff(original, cib)))
+            LiveCIB(program: program, root: NodeEnvironment(root: root).root).save(cib, original: original)
         }
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 import Messaging
 import Testing
 import TestSupport
+import ToolSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -228,6 +229,47 @@ final class CIBDNode: @unchecked Sendable {
         #expect(try Tool.run("crm_verify", ["-L"], env: ["SWIFTHA_ROOT": cibds[1].root]).status == 0)
         let deleted = try Tool.run("crm_attribute", ["--name", "no-quorum-policy", "--delete"], env: ["SWIFTHA_ROOT": cibds[1].root])
         #expect(deleted.status == 0 && deleted.stdout.hasPrefix("Deleted crm_config option:"), "\(deleted.stdout) \(deleted.stderr)")
+    }
+
+    /// A tool's write (a patch from the copy it read) lands when only the status moved on
+    /// between its read and its write: the cluster records operation results all the time, and
+    /// Pacemaker's tools never fail there. When the configuration changed in between, it is
+    /// refused (103), nothing written, so no one's change is overwritten.
+    @Test func aToolsWriteIsMadeAgainOnANewerStatusButNeverOverAnotherConfiguration() throws {
+        let (c, cibds) = try Self.cluster()
+        defer { Self.tearDown(c, cibds) }
+        for n in cibds { try n.start() }
+        let ready = CorosyncdCluster.waitFor(30) { cibds.allSatisfy(\.isReady) }
+        try #require(ready != nil, "not every cibd became ready:\n\(Self.report(cibds))")
+        let live = LiveCIB(program: "test", root: cibds[0].root)
+        let original = live.load()
+        func property(_ name: String, _ value: String, on base: CIB) throws -> CIB {
+            try CIBReplica.apply(.modify(try XElement.parse("""
+                <cluster_property_set id="cib-bootstrap-options"><nvpair id="cib-bootstrap-options-\(name)" name="\(name)" value="\(value)"/></cluster_property_set>
+                """), section: .crmConfig, allowCreate: true), to: base)
+        }
+        let changed = try property("batch-limit", "17", on: original)
+        // The status moves on through node2 between the read and the write.
+        let status = try cibds[1].cibadmin(["--create", "--scope", "status", "--xml-text", #"<node_state id="7" uname="node7"/>"#])
+        #expect(status.status == 0, "cibadmin --create in the status: \(status.stderr)")
+        let moved = CorosyncdCluster.waitFor(10) { live.load().version > original.version }
+        try #require(moved != nil, "the status change through node2 did not reach node1")
+        try live.write(changed, original: original)
+        let now = live.load()
+        #expect(now.root.xmlString().contains(#"name="batch-limit" value="17""#) && now.root.xmlString().contains(#"uname="node7""#),
+                "the tool's change or the status change is missing: \(now.version)")
+        #expect(now.version.epoch == original.version.epoch + 1, "a configuration change must raise the epoch: \(original.version) -> \(now.version)")
+        // Now the configuration moves on in between: refused, nothing written.
+        let second = try property("batch-limit", "18", on: now)
+        let other = try cibds[2].cibadmin(["--modify", "--allow-create", "--scope", "crm_config", "--xml-text",
+            #"<cluster_property_set id="cib-bootstrap-options"><nvpair id="cib-bootstrap-options-migration-limit" name="migration-limit" value="3"/></cluster_property_set>"#])
+        #expect(other.status == 0, "cibadmin --modify through node3: \(other.stderr)")
+        let moved2 = CorosyncdCluster.waitFor(10) { live.load().version > now.version }
+        try #require(moved2 != nil, "the configuration change through node3 did not reach node1")
+        #expect(throws: CIBError.self) { try live.write(second, original: now) }
+        let last = live.load()
+        #expect(last.root.xmlString().contains(#"name="batch-limit" value="17""#) && last.root.xmlString().contains(#"name="migration-limit" value="3""#),
+                "a refused write changed the CIB, or the other change is gone")
     }
 
     /// What an operator types on a live cluster, asked through its daemons: crm_node -l/-p/-q/-n

@@ -271,3 +271,24 @@ extension CIB {
         self = try applying(patch)
     }
 }
+
+extension CIBPatch {
+    /// The patch from `original` to `changed`, made again for `current`, the cluster's copy
+    /// now, when the cluster's version moved on between a tool's read and its write. Allowed
+    /// only when the configuration is as the tool read it: the cluster writes operation
+    /// results to the status all the time, and a status change in between must not make a
+    /// tool fail, but no one's configuration change is ever overwritten. The patch has no
+    /// digest (the status it lands on differs from the one it was made on).
+    public static func rebased(from original: CIB, to changed: CIB, onto current: CIB) throws(CIBError) -> CIBPatch {
+        guard current.root.firstElement(named: "configuration") == original.root.firstElement(named: "configuration") else {
+            throw CIBError(.versionMismatch, "the cluster's configuration changed since it was read (now version \(current.version)); nothing was written; run the command again")
+        }
+        var patch = CIBPatch.diff(original, changed)
+        patch.source = current.version
+        if patch.target <= current.version {
+            patch.target = CIBVersion(adminEpoch: current.version.adminEpoch, epoch: current.version.epoch, numUpdates: current.version.numUpdates + 1)
+        }
+        patch.digest = nil
+        return patch
+    }
+}
