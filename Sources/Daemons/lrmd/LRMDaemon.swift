@@ -75,8 +75,20 @@ struct LRMDaemon: AsyncParsableCommand {
         let watch = SignalWatch([SIGTERM, SIGINT, SIGHUP]) { signalSink.yield($0) }
 
         let host = AgentHost(root: env.root, ocfRoot: ocfRoot)
-        let service = LRMService(host: host, node: env.node, parallelLimit: parallelLimit,
-                                 killGrace: .milliseconds(Int64(killGrace * 1000)), logger: logger)
+        let grace = Duration.milliseconds(Int64(killGrace * 1000))
+        // This root's lrmd lock, then what a killed predecessor left running is ended (as a
+        // timeout ends an agent: SIGTERM, SIGKILL after the grace), before anyone is served.
+        let journal: OperationJournal
+        do {
+            journal = try OperationJournal.open(root: env.root)
+        } catch {
+            logger.critical("cannot start: \(error.description)")
+            if case .alreadyRunning = error { throw ExitCode(CRMExit.unavailable.rawValue) }
+            throw ExitCode(CRMExit.cantCreate.rawValue)
+        }
+        let interrupted = await journal.endInterrupted(grace: grace, logger: logger)
+        let service = LRMService(host: host, node: env.node, parallelLimit: parallelLimit, killGrace: grace,
+                                 journal: journal, interrupted: interrupted, logger: logger)
         do {
             try await service.start()
         } catch {
@@ -113,5 +125,6 @@ struct LRMDaemon: AsyncParsableCommand {
         await service.shutdown()
         watch.cancel()
         logger.info("lrmd stopped")
+        withExtendedLifetime(journal) {}
     }
 }
