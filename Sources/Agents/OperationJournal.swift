@@ -280,10 +280,13 @@ public final class OperationJournal: Sendable {
             found = Self.processes(of: rs, root: root)
         }
         var rounds = 0
+        var told = Set<Int32>()
         while !found.isEmpty && rounds < 250 {
             for p in found {
-                logger.warning("process \(p.pid) of \(rs[p.record].operation) (left by the previous lrmd) outlived SIGTERM: SIGKILL",
-                               metadata: ["resource": "\(rs[p.record].resource)", "operation": "\(rs[p.record].operation)"])
+                if told.insert(p.pid).inserted {
+                    logger.warning("process \(p.pid) of \(rs[p.record].operation) (left by the previous lrmd) outlived SIGTERM: SIGKILL",
+                                   metadata: ["resource": "\(rs[p.record].resource)", "operation": "\(rs[p.record].operation)"])
+                }
                 kill(p.pid, SIGKILL)
             }
             try? await Task.sleep(for: .milliseconds(20))

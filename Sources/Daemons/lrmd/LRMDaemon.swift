@@ -29,7 +29,9 @@ struct LRMDaemon: AsyncParsableCommand {
             lrmd's user and group haclient). Agents get HA_RSCTMP=<root>/run/resource-agents, \
             HA_VARRUN=<root>/run and SWIFTHA_ROOT=<root>, so nodes sharing a machine never share \
             agent state. SIGTERM or SIGINT cancels every operation and exits 0; SIGHUP makes lrmd \
-            read agents' meta-data afresh.
+            read agents' meta-data afresh. Running agents are recorded under <root>/run/lrmd: an \
+            lrmd started after one that was killed ends (SIGTERM, then SIGKILL after --kill-grace) \
+            the agent processes it left running, and logs each, before it serves.
             """)
 
     @Option(help: "The node's root directory (default: $SWIFTHA_ROOT, else /).")
