@@ -88,7 +88,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Agents", dependencies: [
-            "CIB", "CSystemd", "EssentialsExtras",
+            "CIB", "CSystemd", "EssentialsExtras", "HostProcesses",
             .product(name: "Subprocess", package: "swift-subprocess"),
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
@@ -256,6 +256,6 @@ let package = Package(
             .product(name: "NIOTestUtils", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "LRMTests", dependencies: ["LRM", "Agents", "LocalIPC", "CIB", "TestSupport"]),
+        .testTarget(name: "LRMTests", dependencies: ["LRM", "Agents", "LocalIPC", "CIB", "HostProcesses", "TestSupport"]),
     ]
 )

@@ -80,6 +80,9 @@ public struct AgentExecutor: Sendable {
     /// Where the cluster's drop-ins for the systemd services it starts go (see
     /// `ClusterDropIn`): `/run/systemd/system` unless `SWIFTHA_SYSTEMD_RUNTIME_DIR` says.
     public var systemdDropInRoot: String = Systemd.defaultDropInRoot
+    /// Where every agent process is recorded while it runs (lrmd's), so that an lrmd started
+    /// after this one was killed can end what it left running; nil records nothing.
+    public var journal: OperationJournal?
 
     public init(host: AgentHost, killGrace: Duration = .seconds(5), outputLimit: Int = 64 * 1024,
                 logger: Logger = Logger(label: "swiftha.agents")) {
@@ -143,7 +146,7 @@ public struct AgentExecutor: Sendable {
         do { try host.prepareDirectories() } catch { return AgentResult(exitCode: .errPerm, status: .error(error.description), exitReason: error.description) }
         let env = OCFEnvironment.variables(for: request, on: host)
         return await launch(ProcessRequest(executable: exe, arguments: [request.action.rawValue], environment: env,
-                                           timeout: request.timeout, killGrace: killGrace, outputLimit: outputLimit)) { code in
+                                           timeout: request.timeout, killGrace: killGrace, outputLimit: outputLimit), for: request) { code in
             OCFExitCode(exitStatus: code)
         }
     }
@@ -163,7 +166,7 @@ public struct AgentExecutor: Sendable {
         }
         do { try host.prepareDirectories() } catch { return AgentResult(exitCode: .errPerm, status: .error(error.description), exitReason: error.description) }
         return await launch(ProcessRequest(executable: exe, arguments: [argument], environment: host.nodeEnvironment,
-                                           timeout: request.timeout, killGrace: killGrace, outputLimit: outputLimit)) { code in
+                                           timeout: request.timeout, killGrace: killGrace, outputLimit: outputLimit), for: request) { code in
             LSBMapping.ocfCode(exitStatus: code, action: request.action)
         }
     }
@@ -177,7 +180,7 @@ public struct AgentExecutor: Sendable {
         }
         let input = FenceProtocol.standardInput(action: request.action, parameters: request.parameters)
         return await launch(ProcessRequest(executable: exe, environment: host.nodeEnvironment, standardInput: input,
-                                           timeout: request.timeout, killGrace: killGrace, outputLimit: outputLimit)) { code in
+                                           timeout: request.timeout, killGrace: killGrace, outputLimit: outputLimit), for: request) { code in
             FenceProtocol.ocfCode(exitStatus: code, action: request.action)
         }
     }
@@ -215,8 +218,16 @@ public struct AgentExecutor: Sendable {
         }
     }
 
-    private func launch(_ process: ProcessRequest, map: (Int32) -> OCFExitCode) async -> AgentResult {
-        let result = await launchUnlogged(process, map: map)
+    private func launch(_ process: ProcessRequest, for request: AgentRequest, map: (Int32) -> OCFExitCode) async -> AgentResult {
+        var process = process
+        let entry = journal?.begin(resource: request.resource,
+                                   operation: "\(request.resource)_\(request.action.rawValue)_\(request.interval.wholeMilliseconds)",
+                                   callID: request.callID)
+        if let entry { process.environment[OperationJournal.variable] = entry.token }
+        var launched: (@Sendable (Int32) -> Void)?
+        if let entry { launched = { pid in entry.launched(pid) } }
+        let result = await launchUnlogged(process, launched: launched, map: map)
+        entry?.end()
         let what = "\(process.executable) \(process.arguments.joined(separator: " "))"
         switch result.status {
         case .done:
@@ -227,10 +238,10 @@ public struct AgentExecutor: Sendable {
         return result
     }
 
-    private func launchUnlogged(_ process: ProcessRequest, map: (Int32) -> OCFExitCode) async -> AgentResult {
+    private func launchUnlogged(_ process: ProcessRequest, launched: (@Sendable (Int32) -> Void)?, map: (Int32) -> OCFExitCode) async -> AgentResult {
         let outcome: ProcessOutcome
         do {
-            outcome = try await ProcessRunner.run(process)
+            outcome = try await ProcessRunner.run(process, launched: launched)
         } catch {
             if error.notFound {
                 return AgentResult(exitCode: .errInstalled, status: .notInstalled, exitReason: error.description)

@@ -108,11 +108,13 @@ public struct AgentRequest: Sendable, Hashable {
     public var checkLevel: Int?
     /// Run the agent with `OCF_TRACE_RA=1` (resource-agents then traces it with `set -x`).
     public var trace: Bool
+    /// lrmd's call id of the operation (recorded with the agent's process, see `OperationJournal`).
+    public var callID: Int?
 
     public init(resource: String, agent: ResourceAgentName, action: AgentAction,
                 parameters: [String: String] = [:], meta: [String: String] = [:],
                 timeout: Duration = .seconds(20), interval: Duration = .zero,
-                checkLevel: Int? = nil, trace: Bool = false) {
+                checkLevel: Int? = nil, trace: Bool = false, callID: Int? = nil) {
         self.resource = resource
         self.agent = agent
         self.action = action
@@ -122,6 +124,7 @@ public struct AgentRequest: Sendable, Hashable {
         self.interval = interval
         self.checkLevel = checkLevel
         self.trace = trace
+        self.callID = callID
     }
 }
 

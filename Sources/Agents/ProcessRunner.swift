@@ -104,8 +104,10 @@ public struct ProcessLaunchError: Error, Hashable, Sendable, CustomStringConvert
 /// can act on it), then SIGKILL once the grace period is over or at once when only the agent
 /// itself remains, so no member of the group survives.
 public enum ProcessRunner {
-    /// Runs the request to its end.
-    public static func run(_ request: ProcessRequest) async throws(ProcessLaunchError) -> ProcessOutcome {
+    /// Runs the request to its end. `launched` is called with the process id (also its group
+    /// and session id) as soon as the process runs, before its end is awaited (lrmd records it
+    /// there: see `OperationJournal`).
+    public static func run(_ request: ProcessRequest, launched: (@Sendable (Int32) -> Void)? = nil) async throws(ProcessLaunchError) -> ProcessOutcome {
         var env: [Environment.Key: String] = [:]
         for (k, v) in request.environment {
             if let key = Environment.Key(rawValue: k) { env[key] = v }
@@ -127,11 +129,13 @@ public enum ProcessRunner {
             let result: ExecutionResult<Supervised, SequenceOutput, SequenceOutput>
             if let text = request.standardInput {
                 result = try await Subprocess.run(configuration, input: .string(text), output: .sequence, error: .sequence) { execution in
-                    await supervise(execution, request)
+                    launched?(execution.processIdentifier.value)
+                    return await supervise(execution, request)
                 }
             } else {
                 result = try await Subprocess.run(configuration, input: .none, output: .sequence, error: .sequence) { execution in
-                    await supervise(execution, request)
+                    launched?(execution.processIdentifier.value)
+                    return await supervise(execution, request)
                 }
             }
             let supervised = result.closureResult
@@ -302,17 +306,21 @@ public enum ProcessTable {
         public var parent: Int32
         public var processGroup: Int32
         public var session: Int32
+        /// When the process started, in clock ticks since boot (field 22 of /proc/PID/stat):
+        /// with the pid, it names one process of this boot (a reused pid has a later one).
+        public var startTime: UInt64
     }
 
     /// The entry of one process, nil when there is no such process.
     public static func entry(of pid: Int32) -> Entry? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = text.lastIndex(of: ")") else { return nil }
-        // After "pid (comm) ": state ppid pgrp session ...
+        // After "pid (comm) ": state ppid pgrp session ... (field 3 on); starttime is field 22.
         let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count >= 4, let state = fields[0].first,
-              let ppid = Int32(fields[1]), let pgrp = Int32(fields[2]), let sid = Int32(fields[3]) else { return nil }
-        return Entry(pid: pid, state: state, parent: ppid, processGroup: pgrp, session: sid)
+        guard fields.count >= 20, let state = fields[0].first,
+              let ppid = Int32(fields[1]), let pgrp = Int32(fields[2]), let sid = Int32(fields[3]),
+              let start = UInt64(fields[19]) else { return nil }
+        return Entry(pid: pid, state: state, parent: ppid, processGroup: pgrp, session: sid, startTime: start)
     }
 
     /// The state letter (R, S, D, Z, ...) of a process, nil when there is none.

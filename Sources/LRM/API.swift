@@ -87,6 +87,10 @@ public struct LRMStatus: Codable, Sendable, Hashable {
     /// Seconds since 1970 at lrmd's time origin: an operation record's `started` and
     /// `lastChange` are durations since then (pass it to `ResourceHistory.lrmResource`).
     public var epochOfOrigin: Int
+    /// The operations the previous lrmd of this root was running when it was killed, which
+    /// this one ended before serving (their processes killed): they count as failed,
+    /// "interrupted: lrmd restarted". Nil from an lrmd that does not report them.
+    public var interrupted: [InterruptedOperation]?
 }
 
 /// Why lrmd could not do what it was asked.

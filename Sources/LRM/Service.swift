@@ -27,6 +27,7 @@ public final class LRMService: Sendable {
     private let executor: AgentExecutor
     private let metadataCache: MetadataCache
     private let logger: Logger
+    private let interrupted: [InterruptedOperation]
     private let state = Mutex(State())
 
     private struct State: Sendable {
@@ -41,12 +42,19 @@ public final class LRMService: Sendable {
     ///   - parallelLimit: how many operations (of different resources) may run at once.
     ///   - killGrace: after SIGTERM, how long a timed-out or cancelled agent's group has before
     ///     SIGKILL.
+    ///   - journal: where running agent processes are recorded (lrmd's, see `OperationJournal`).
+    ///   - interrupted: what a previous lrmd of this root was running when it died, and this
+    ///     one ended (reported by `status`).
     public init(host: AgentHost, node: String? = nil, parallelLimit: Int = 8, killGrace: Duration = .seconds(5),
+                journal: OperationJournal? = nil, interrupted: [InterruptedOperation] = [],
                 logger: Logger = Logger(label: "lrmd")) {
         self.host = host
         self.node = node
         self.logger = logger
-        self.executor = AgentExecutor(host: host, killGrace: killGrace, logger: logger)
+        self.interrupted = interrupted
+        var executor = AgentExecutor(host: host, killGrace: killGrace, logger: logger)
+        executor.journal = journal
+        self.executor = executor
         self.metadataCache = MetadataCache(executor: executor)
         self.shell = LRMShell(executor: executor, clock: ContinuousClock(), parallelLimit: parallelLimit, logger: logger)
     }
@@ -169,7 +177,7 @@ public final class LRMService: Sendable {
             return .status(LRMStatus(node: node, root: host.root, pid: getpid(), resources: load.resources,
                                      running: load.running, queued: load.queued,
                                      subscribers: state.withLock { $0.subscribers.count },
-                                     epochOfOrigin: shell.epochOfOrigin))
+                                     epochOfOrigin: shell.epochOfOrigin, interrupted: interrupted))
         }
     }
 

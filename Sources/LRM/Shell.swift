@@ -138,6 +138,8 @@ public actor LRMShell<C: Clock> where C.Duration == Duration {
                 logger.debug("executing \(request.agent) \(request.action) on \(request.resource)",
                              metadata: ["call": "\(callID)", "resource": "\(request.resource)", "operation": "\(OperationKey(resource: request.resource, action: request.action, interval: request.interval))"])
                 let executor = self.executor
+                var request = request
+                request.callID = callID
                 actions[callID] = Task {
                     let result = await executor.run(request)
                     self.completed(callID, result)

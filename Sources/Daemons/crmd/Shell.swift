@@ -336,6 +336,11 @@ final class ControllerShell: @unchecked Sendable {
             keysByCallID = [:]
         }
         logger.notice("connected to lrmd again (\(histories.isEmpty ? "a new lrmd, with no history" : "its history kept"))")
+        // What the killed lrmd was running, the new one ended before serving (its processes
+        // killed); those actions already failed here when the connection ended.
+        if let gone = try? await fresh.status().interrupted, !gone.isEmpty {
+            logger.warning("the new lrmd ended what the killed one was running: \(gone.map(\.description).joined(separator: "; "))")
+        }
         await adoptRecurring()
         await perform(core.onExecutorRestarted())
     }
@@ -538,6 +543,10 @@ final class ControllerShell: @unchecked Sendable {
                 case .notInstalled, .invalidAgent: fail(5, 7, f.message)
                 default: fail(1, 4, f.message)
                 }
+            } catch IPCError.disconnected {
+                // lrmd died with the action running; the next lrmd ends what is left of it
+                // (its process group) before it serves, and this node is probed again.
+                fail(1, 8, "interrupted: lrmd restarted (the connection to lrmd ended while the action ran)")
             } catch {
                 fail(1, 8, "lrmd: \(error)")
             }

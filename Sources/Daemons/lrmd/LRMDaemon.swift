@@ -29,7 +29,9 @@ struct LRMDaemon: AsyncParsableCommand {
             lrmd's user and group haclient). Agents get HA_RSCTMP=<root>/run/resource-agents, \
             HA_VARRUN=<root>/run and SWIFTHA_ROOT=<root>, so nodes sharing a machine never share \
             agent state. SIGTERM or SIGINT cancels every operation and exits 0; SIGHUP makes lrmd \
-            read agents' meta-data afresh.
+            read agents' meta-data afresh. Running agents are recorded under <root>/run/lrmd: an \
+            lrmd started after one that was killed ends (SIGTERM, then SIGKILL after --kill-grace) \
+            the agent processes it left running, and logs each, before it serves.
             """)
 
     @Option(help: "The node's root directory (default: $SWIFTHA_ROOT, else /).")
@@ -75,8 +77,20 @@ struct LRMDaemon: AsyncParsableCommand {
         let watch = SignalWatch([SIGTERM, SIGINT, SIGHUP]) { signalSink.yield($0) }
 
         let host = AgentHost(root: env.root, ocfRoot: ocfRoot)
-        let service = LRMService(host: host, node: env.node, parallelLimit: parallelLimit,
-                                 killGrace: .milliseconds(Int64(killGrace * 1000)), logger: logger)
+        let grace = Duration.milliseconds(Int64(killGrace * 1000))
+        // This root's lrmd lock, then what a killed predecessor left running is ended (as a
+        // timeout ends an agent: SIGTERM, SIGKILL after the grace), before anyone is served.
+        let journal: OperationJournal
+        do {
+            journal = try OperationJournal.open(root: env.root)
+        } catch {
+            logger.critical("cannot start: \(error.description)")
+            if case .alreadyRunning = error { throw ExitCode(CRMExit.unavailable.rawValue) }
+            throw ExitCode(CRMExit.cantCreate.rawValue)
+        }
+        let interrupted = await journal.endInterrupted(grace: grace, logger: logger)
+        let service = LRMService(host: host, node: env.node, parallelLimit: parallelLimit, killGrace: grace,
+                                 journal: journal, interrupted: interrupted, logger: logger)
         do {
             try await service.start()
         } catch {
@@ -113,5 +127,6 @@ struct LRMDaemon: AsyncParsableCommand {
         await service.shutdown()
         watch.cancel()
         logger.info("lrmd stopped")
+        withExtendedLifetime(journal) {}
     }
 }
