@@ -7,7 +7,7 @@ public enum CrmConfig {
     static func section(_ kind: CrmDefinition.Kind) -> CIBSection {
         switch kind {
         case .node: .nodes
-        case .primitive, .group, .clone, .ms: .resources
+        case .primitive, .rscTemplate, .group, .clone, .ms: .resources
         case .location, .colocation, .order, .rscTicket: .constraints
         case .property: .crmConfig
         case .rscDefaults: .rscDefaults
@@ -96,7 +96,7 @@ public enum CrmConfig {
                 guard replace else {
                     throw CrmError("Cannot create \(kind == .ms ? "ms" : kind.rawValue) with ID '\(id)': Found existing \(kindName(old)) with same ID.")
                 }
-                if old.name == d.element.name && (kind == .primitive || kind == .node) {
+                if old.name == d.element.name && (kind == .primitive || kind == .rscTemplate || kind == .node) {
                     // In place: a primitive stays in its group or clone.
                     copy.root.modifyElement(at: existing) { $0 = d.element }
                     break

@@ -912,7 +912,7 @@ struct ShellHost: CrmHost {
             if ws.primitives(under: i).allSatisfy({ ws.resources[$0].activeOn.isEmpty }) { return true }
             usleep(500_000)
         }
-        err("WARNING: \(rsc) did not stop within a minute")
+        out("WARNING: \(rsc) did not stop within a minute")
         return true
     }
 }
