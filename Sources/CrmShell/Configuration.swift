@@ -260,12 +260,14 @@ public enum CrmConfig {
         case "primitive", "template", "group", "clone", "master", "bundle": section = .resources
         case "rsc_location", "rsc_colocation", "rsc_order", "rsc_ticket": section = .constraints
         case "alert": section = .alerts
+        case "cluster_property_set": section = .crmConfig
+        case "node": section = .nodes
         case "tag": section = .tags
         default: throw CrmError("xml: <\(e.name)> is not an object crm can add; use cibadmin")
         }
         guard let id = e.id else { throw CrmError("xml: <\(e.name)> needs an id") }
         var copy = cib
-        if e.name != "alert", let p = find(id, in: copy) {
+        if e.name != "alert", let p = find(id, in: copy, nodes: e.name == "node") {
             copy.root.modifyElement(at: p) { $0 = e }
         } else if e.name == "alert", let p = copy.sectionPath(.alerts),
                   let k = copy.root.element(at: p)!.children.firstIndex(where: { $0.element?.name == "alert" && $0.element?.id == id }) {

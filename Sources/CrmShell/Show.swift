@@ -45,11 +45,16 @@ public enum CrmShow {
         }
         for n in config.firstElement(named: "nodes")?.elements(named: "node") ?? [] {
             let (id, lines) = node(n)
-            add("node", id, lines)
+            // crmsh's `<id>:` takes letters, digits, _ and - only; another id is shown as XML.
+            let plainID = !id.isEmpty && id.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }
+            add("node", id, id == (n["uname"] ?? id) || plainID ? lines : xml(n))
         }
         func resources(_ r: XElement) {
             for e in r.elements {
                 switch e.name {
+                // An empty <operations/> has no words in crmsh (it would not read back): XML.
+                case "primitive" where e.elements(named: "operations").contains { $0.elements.isEmpty && $0.id == nil }:
+                    add("primitive", e.id ?? "", xml(e))
                 case "primitive": add("primitive", e.id ?? "", primitive(e, keyword: "primitive", obscure: obscure))
                 case "template": add("rsc_template", e.id ?? "", primitive(e, keyword: "rsc_template", obscure: obscure))
                 case "group", "clone", "master":
@@ -88,7 +93,8 @@ public enum CrmShow {
             add("fencing_topology", "fencing_topology", fencing(f, nodes: config.firstElement(named: "nodes")?.elements(named: "node").compactMap { $0["uname"] } ?? []))
         }
         for s in config.firstElement(named: "crm_config")?.elements(named: "cluster_property_set") ?? [] {
-            add("property", s.id ?? "", properties(s, keyword: "property"))
+            // A scored or ruled set has no words in crmsh's property syntax: XML.
+            add("property", s.id ?? "", s["score"] != nil || !s.elements(named: "rule").isEmpty ? xml(s) : properties(s, keyword: "property"))
         }
         for (section, kind) in [("rsc_defaults", "rsc_defaults"), ("op_defaults", "op_defaults")] {
             for s in config.firstElement(named: section)?.elements(named: "meta_attributes") ?? [] {
@@ -116,6 +122,8 @@ public enum CrmShow {
             // One resource in one set: crmsh has no words for it either.
             let sets = c.elements(named: "resource_set")
             if sets.count == 1 && sets[0].elements(named: "resource_ref").count == 1 { ok = false }
+            // crmsh's order takes symmetrical only, not require-all.
+            if c["require-all"] != nil { ok = false }
         default: break
         }
         return ok
