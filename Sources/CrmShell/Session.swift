@@ -813,11 +813,20 @@ public struct CrmSession {
             }
         case "show", "list", "status":
             do {
+                // crmsh's listing: `uname(id): type` (member when none; "(offline)" when its
+                // controller is), then its other attributes and attribute sets, by name.
                 let cib = try host.loadCIB()
                 let nodes = cib.root.firstElement(named: "configuration")?.firstElement(named: "nodes")?.elements(named: "node") ?? []
-                for n in nodes where args.isEmpty || args.contains(n["uname"] ?? "") {
-                    let (_, lines) = CrmShow.node(n)
-                    host.out(lines.joined(separator: " \\\n\t"))
+                let states = cib.root.firstElement(named: "status")?.elements(named: "node_state") ?? []
+                let names = Set((nodes + states).compactMap { $0["uname"] }).sorted()
+                for uname in args.isEmpty ? names : [args[0]] {
+                    let state = states.first { $0["uname"] == uname }
+                    guard let n = nodes.first(where: { $0["uname"] == uname }) ?? state else { continue }
+                    let offline = state?["crmd"] == "offline" ? "(offline)" : ""
+                    let id = n.id ?? "", type = n["type"] ?? "member"
+                    host.out(uname == id ? "\(uname): \(type)\(offline)" : "\(uname)(\(id)): \(type)\(offline)")
+                    for a in n.attributes where !["type", "uname", "id"].contains(a.name) { host.out("\t\(a.name): \(a.value)") }
+                    for set in n.elements(named: "instance_attributes") { host.out("\t" + CrmShow.pairs(set).joined(separator: " ")) }
                 }
             } catch {
                 self.error(error.message)

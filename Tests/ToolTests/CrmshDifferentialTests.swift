@@ -308,6 +308,7 @@ extension CrmshDifferentialTests {
             resource clear p1
             resource ban c1 node2
             resource unban c1
+            resource list
             """)
         print("crm resource move/ban/clear: \(same) of \(of) commands as crmsh 4.4.1 (output, exit code, resulting CIB)")
     }
@@ -373,6 +374,9 @@ extension CrmshDifferentialTests {
             node status-attr NODE1 show foo
             node status-attr NODE1 delete foo
             node standby node9
+            node show
+            node list
+            node show NODE1
             """)
         if !reachable { print("SKIPPED: ping \(Self.hostname) fails here; crmsh's standby/online (which ping the node first) were not compared") }
         print("crm node: \(same) of \(of) commands as crmsh 4.4.1 (output, exit code, resulting CIB)")

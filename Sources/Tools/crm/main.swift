@@ -258,6 +258,7 @@ struct ShellHost: CrmHost {
             err("ERROR: \(tool) is not installed beside crm (looked for \(path))")
             return 1
         }
+        fflush(nil)  // what crm printed comes before what the tool prints
         return spawn(path, arguments)
     }
 
