@@ -488,10 +488,9 @@ public struct CrmParser {
     mutating func resourceSets(_ list: RefList, owner: String, qualifierAttr: String) -> [XElement] {
         var groups: [(set: Int?, q: String?, members: [String])] = []
         for item in list.items {
-            if let last = groups.last, last.set == item.set,
-               item.set != nil || last.q == item.qualifier {
+            // A new role (or action) starts a new set, inside brackets too, as in crmsh.
+            if let last = groups.last, last.set == item.set, last.q == item.qualifier {
                 groups[groups.count - 1].members.append(item.rsc)
-                if item.set != nil && last.q != item.qualifier { groups[groups.count - 1].q = last.q ?? item.qualifier }
             } else {
                 groups.append((item.set, item.qualifier, [item.rsc]))
             }

@@ -182,6 +182,14 @@ func words(_ text: String) throws -> [[String]] {
         let o4 = try cib.q("//rsc_order[@id='o4']/resource_set")
         #expect(o4[0]["require-all"] == "false" && o4[0]["sequential"] == "false")
         #expect(try cib.q("//nvpair[@id='p2-maintenance-mode']").count == 1)
+        // A new role inside brackets starts a new set (crmsh: "( a:Master ) ( b:Slave )").
+        try CrmConfig.define(["colocation", "c4", "-inf:", "(", "d1:Master", "p1:Slave", ")", "d3"], in: &cib)
+        let c4 = try cib.q("//rsc_colocation[@id='c4']/resource_set")
+        #expect(c4.map { $0["role"] } == ["Master", "Slave", nil] && c4.prefix(2).allSatisfy { $0["sequential"] == "false" })
+        #expect(try CrmShow.render(cib, only: ["c4"]) == "colocation c4 -inf: ( d1:Master ) ( p1:Slave ) d3\n")
+        // An order of one resource is crmsh's too; crmsh shows it as XML.
+        try CrmConfig.define(["order", "o5", "Mandatory:", "d3"], in: &cib)
+        #expect(try CrmShow.render(cib, only: ["o5"]).hasPrefix("xml <rsc_order id=\"o5\" kind=\"Mandatory\">"))
     }
 
     @Test func errorsNameTheWordAndTheForm() throws {

@@ -165,6 +165,7 @@ import TestSupport
     colocation col1 inf: d1 ms1:Promoted
     colocation col2 inf: p2:Promoted ( d1 d2 ) ms1:Master
     colocation col3 -100: d2:Started p3:Slave
+    colocation col4 -inf: ( ms1:Master p2:Slave ) [ d3 d2:Started ]
     order ord1 Mandatory: ms1:promote d1:start
     order ord2 Optional: [ d1 d2 ] p2:promote
     order ord3 Serialize: p3:demote d2:stop symmetrical=false
