@@ -7,7 +7,7 @@ public enum CrmConfig {
     static func section(_ kind: CrmDefinition.Kind) -> CIBSection {
         switch kind {
         case .node: .nodes
-        case .primitive, .group, .clone, .ms: .resources
+        case .primitive, .rscTemplate, .group, .clone, .ms: .resources
         case .location, .colocation, .order, .rscTicket: .constraints
         case .property: .crmConfig
         case .rscDefaults: .rscDefaults
@@ -96,7 +96,7 @@ public enum CrmConfig {
                 guard replace else {
                     throw CrmError("Cannot create \(kind == .ms ? "ms" : kind.rawValue) with ID '\(id)': Found existing \(kindName(old)) with same ID.")
                 }
-                if old.name == d.element.name && (kind == .primitive || kind == .node) {
+                if old.name == d.element.name && (kind == .primitive || kind == .rscTemplate || kind == .node) {
                     // In place: a primitive stays in its group or clone.
                     copy.root.modifyElement(at: existing) { $0 = d.element }
                     break
@@ -260,12 +260,14 @@ public enum CrmConfig {
         case "primitive", "template", "group", "clone", "master", "bundle": section = .resources
         case "rsc_location", "rsc_colocation", "rsc_order", "rsc_ticket": section = .constraints
         case "alert": section = .alerts
+        case "cluster_property_set": section = .crmConfig
+        case "node": section = .nodes
         case "tag": section = .tags
         default: throw CrmError("xml: <\(e.name)> is not an object crm can add; use cibadmin")
         }
         guard let id = e.id else { throw CrmError("xml: <\(e.name)> needs an id") }
         var copy = cib
-        if e.name != "alert", let p = find(id, in: copy) {
+        if e.name != "alert", let p = find(id, in: copy, nodes: e.name == "node") {
             copy.root.modifyElement(at: p) { $0 = e }
         } else if e.name == "alert", let p = copy.sectionPath(.alerts),
                   let k = copy.root.element(at: p)!.children.firstIndex(where: { $0.element?.name == "alert" && $0.element?.id == id }) {

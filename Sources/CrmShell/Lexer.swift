@@ -46,7 +46,15 @@ public enum CrmLexer {
             var line = String(raw)
             if line.hasSuffix("\r") { line.removeLast() }
             if line.hasSuffix("\\") && !line.hasSuffix("\\\\") {
-                pending += line.dropLast() + " "
+                // An `xml <...>` object keeps its lines (a comment's text stays as it was);
+                // show writes each with " \\" after it.
+                if (pending.isEmpty ? Substring(line) : Substring(pending)).drop(while: { $0 == " " || $0 == "\t" }).hasPrefix("xml ") {
+                    var l = line.dropLast()
+                    if l.hasSuffix(" ") { l = l.dropLast() }
+                    pending += l + "\n"
+                } else {
+                    pending += line.dropLast() + " "
+                }
                 continue
             }
             pending += line

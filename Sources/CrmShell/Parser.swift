@@ -5,6 +5,7 @@ import CIB
 public struct CrmDefinition: Equatable, Sendable {
     public enum Kind: String, Sendable, CaseIterable {
         case node, primitive, group, clone, ms, location, colocation, order
+        case rscTemplate = "rsc_template"
         case rscTicket = "rsc_ticket"
         case property
         case rscDefaults = "rsc_defaults"
@@ -66,6 +67,7 @@ public struct CrmParser {
     public static let usage: [String: String] = [
         "node": "node [<id>:]<uname> [description=<text>] [attributes <name>=<value>...] [utilization <name>=<value>...]",
         "primitive": "primitive <rsc> {[<class>:[<provider>:]]<type>|@<template>} [params ...] [meta ...] [op ...]",
+        "rsc_template": "rsc_template <name> [<class>:[<provider>:]]<type> [params ...] [meta ...] [op ...]",
         "group": "group <name> <rsc> [<rsc>...] [description=<text>] [meta ...] [params ...]",
         "clone": "clone <name> <rsc> [description=<text>] [meta ...] [params ...]",
         "ms": "ms <name> <rsc> [description=<text>] [meta ...] [params ...]",
@@ -98,6 +100,7 @@ public struct CrmParser {
         switch keyword {
         case "node": return try parseNode(&t)
         case "primitive": return try parsePrimitive(&t)
+        case "rsc_template": return try parsePrimitive(&t, template: true)
         case "group": return try parseContainer(&t, kind: .group)
         case "clone": return try parseContainer(&t, kind: .clone)
         case "ms": return try parseContainer(&t, kind: .ms)
@@ -181,13 +184,18 @@ public struct CrmParser {
 
     // MARK: resources
 
-    mutating func parsePrimitive(_ t: inout Tokens) throws(CrmError) -> CrmDefinition {
+    /// The attributes an `op` itself takes (pacemaker-3.9's schema); other name=value pairs
+    /// after `op <name>` are its instance attributes (OCF_CHECK_LEVEL=10), as in crmsh.
+    static let opAttributes: Set<String> = ["id", "name", "interval", "description", "start-delay", "interval-origin",
+                                            "timeout", "enabled", "record-pending", "role", "on-fail"]
+
+    mutating func parsePrimitive(_ t: inout Tokens, template: Bool = false) throws(CrmError) -> CrmDefinition {
         guard t.words.count >= 2 else { throw t.error("expected at least a resource id and an agent") }
         let id = try t.require("the resource id")
         try checkID(id, t)
         let agent = try t.require("the agent")
-        var e = XElement("primitive", ["id": id])
-        if agent.hasPrefix("@") {
+        var e = XElement(template ? "template" : "primitive", ["id": id])
+        if agent.hasPrefix("@") && !template {
             e["template"] = String(agent.dropFirst())
         } else {
             let parts = agent.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
@@ -231,10 +239,19 @@ public struct CrmParser {
                 let name = try t.require("the operation name after op")
                 if name.contains("=") { throw t.error("op needs an operation name first (op monitor interval=10s), not \"\(name)\"") }
                 var op = XElement("op", ["name": name])
-                for (n, v) in t.pairs() { op[n] = v }
+                var inline: [(String, String)] = []
+                for (n, v) in t.pairs() {
+                    if CrmParser.opAttributes.contains(n) {
+                        guard inline.isEmpty else { throw t.error("Attribute order error: \(n) must appear before any instance attribute") }
+                        op[n] = v
+                    } else {
+                        inline.append((n, v))
+                    }
+                }
                 if op["interval"] == nil { op["interval"] = "0" }
                 let opID = ids.make("\(operations?.id ?? id)-\(name)-\(op["interval"]!)")
                 op["id"] = opID
+                if !inline.isEmpty { op.append(attributeSet("instance_attributes", owner: opID, pairs: inline)) }
                 while let k = t.peek, k == "op_params" || k == "op_meta" {
                     _ = t.next()
                     op.append(attributeSet(k == "op_params" ? "instance_attributes" : "meta_attributes", owner: opID, pairs: t.pairs()))
@@ -257,7 +274,7 @@ public struct CrmParser {
         }
         // The operations go where the first op was written (crmsh keeps the order).
         if let operations { e.children.insert(.element(operations), at: operationsAt ?? e.children.count) }
-        return CrmDefinition(kind: .primitive, element: e)
+        return CrmDefinition(kind: template ? .rscTemplate : .primitive, element: e)
     }
 
     mutating func parseContainer(_ t: inout Tokens, kind: CrmDefinition.Kind) throws(CrmError) -> CrmDefinition {
@@ -448,6 +465,9 @@ public struct CrmParser {
                 continue
             }
             if let (n, v) = CrmParser.split(w) {
+                guard let f = n.first, f.isLetter, n.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+                    throw t.error("unknown attribute \"\(n)\" in \"\(w)\"")
+                }
                 if let (k, _) = open { list.setAttributes[k, default: []].append((n, v)) } else { list.attributes.append((n, v)) }
                 continue
             }
@@ -468,10 +488,9 @@ public struct CrmParser {
     mutating func resourceSets(_ list: RefList, owner: String, qualifierAttr: String) -> [XElement] {
         var groups: [(set: Int?, q: String?, members: [String])] = []
         for item in list.items {
-            if let last = groups.last, last.set == item.set,
-               item.set != nil || last.q == item.qualifier {
+            // A new role (or action) starts a new set, inside brackets too, as in crmsh.
+            if let last = groups.last, last.set == item.set, last.q == item.qualifier {
                 groups[groups.count - 1].members.append(item.rsc)
-                if item.set != nil && last.q != item.qualifier { groups[groups.count - 1].q = last.q ?? item.qualifier }
             } else {
                 groups.append((item.set, item.qualifier, [item.rsc]))
             }
@@ -528,7 +547,7 @@ public struct CrmParser {
             }
         }
         let list = try refList(&t, qualifiers: CrmParser.actions)
-        guard list.items.count >= 2 || (list.hasSets && !list.items.isEmpty) else { throw t.error("an order needs at least two resources") }
+        guard !list.items.isEmpty else { throw t.error("an order needs resources") }
         for (n, v) in list.attributes { e[n] = v }
         if !list.hasSets && list.items.count == 2 {
             e["first"] = list.items[0].rsc
@@ -642,7 +661,8 @@ public struct CrmParser {
         }
         let parts = head.split(separator: ":").map(String.init)
         guard let uname = parts.first, parts.count <= 2 else { throw t.error("\"\(head)\" is not a node name") }
-        var e = XElement("node", ["id": nodeID ?? uname, "uname": uname])
+        // crmsh's attribute order: an id given comes first, an id made from the name last.
+        var e = nodeID.map { XElement("node", ["id": $0, "uname": uname]) } ?? XElement("node", ["uname": uname, "id": uname])
         if parts.count == 2 { e["type"] = parts[1] }
         let owner = uname
         while let w = t.next() {

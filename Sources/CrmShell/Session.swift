@@ -52,7 +52,8 @@ public struct CrmSession {
     public init(host: any CrmHost) { self.host = host }
 
     public var pending: Bool {
-        guard let shadow, let original else { return false }
+        guard let shadow, var original else { return false }
+        CrmShow.sanitize(&original)
         return shadow.root.firstElement(named: "configuration") != original.root.firstElement(named: "configuration")
     }
 
@@ -85,6 +86,7 @@ public struct CrmSession {
         default: break
         }
         if level.isEmpty {
+            let w = resolve(w, level: "")
             guard CrmSession.levels.contains(w) else {
                 error("\(w): No such command")
                 return false
@@ -122,6 +124,8 @@ public struct CrmSession {
 
     mutating func run(level name: String, _ words: [String]) -> Bool {
         let before = failures
+        var words = words
+        if let w = words.first, CrmSession.commandNames[name] != nil { words[0] = resolve(w, level: name) }
         switch name {
         case "configure": configure(words)
         case "resource": resource(words)
@@ -135,6 +139,54 @@ public struct CrmSession {
             }
         }
         return failures == before
+    }
+
+    /// crmsh's command words of each level, an alias written `alias>command` (for its matching
+    /// of misspelt commands).
+    static let commandNames: [String: [String]] = [
+        "": "bye>quit cd cib cibstatus cluster configure corosync exit>quit help history ls maintenance node options quit ra report resource script site status verify",
+        "resource": "back>up ban bye>quit cd cleanup clear constraints demote end>up exit>quit failcount help list>status locate ls maintenance manage meta migrate>move move operations param promote quit refresh reprobe>refresh restart scores secret show>status start status stop trace unban>clear unmanage unmigrate>clear unmove>clear untrace up utilization",
+        "node": "attribute back>up bye>quit cd clearstate delete end>up exit>quit fence help list>show ls maintenance online quit ready server show standby status-attr up utilization",
+        "configure": "acl_target alert assist back>up bundle bye>quit cd cib cibstatus clone collocation>colocation colocation commit default-timeouts default_timeouts>default-timeouts delete edit end>up erase exit>quit fencing_topology filter get-property>get_property get_property graph group help history load location ls master>ms modgroup monitor ms node op_defaults order primitive property ptest quit ra refresh rename resource>primitive rm>delete role rsc_defaults rsc_template rsc_ticket rsctest save schema set show simulate>ptest tag template up upgrade user validate-all validate_all>validate-all verify xml",
+    ].mapValues { $0.split(separator: " ").map(String.init) }
+
+    /// What crmsh takes a command word for: the word itself, else the one command it is a
+    /// prefix of, else the one command that starts with its first letter and has its letters
+    /// in order ("standy" is standby). An alias stands for its command, and using one (or a
+    /// corrected word) is said, as crmsh says it. A word matching none or several is left as
+    /// it is (and is then no command).
+    static func match(_ word: String, level: String) -> (command: String, alias: Bool)? {
+        guard let names = commandNames[level] else { return nil }
+        let entries = names.map { n -> (key: String, command: String) in
+            let parts = n.split(separator: ">").map(String.init)
+            return (parts[0], parts.count == 2 ? parts[1] : parts[0])
+        }
+        if let e = entries.first(where: { $0.key == word }) { return (e.command, e.key != e.command) }
+        let w = Array(word.lowercased())
+        guard !w.isEmpty else { return nil }
+        func unique(_ test: ([Character]) -> Bool) -> (String, Bool)? {
+            let found = entries.filter { test(Array($0.key.lowercased())) }
+            return found.count == 1 ? (found[0].command, found[0].key != found[0].command) : nil
+        }
+        if let m = unique({ $0.starts(with: w) }) { return m }
+        return unique { key in
+            guard key.first == w.first else { return false }
+            var i = key.startIndex
+            for c in w {
+                guard let k = key[i...].firstIndex(of: c) else { return false }
+                i = key.index(after: k)
+            }
+            return true
+        }
+    }
+
+    mutating func resolve(_ word: String, level: String) -> String {
+        guard let (command, alias) = CrmSession.match(word, level: level), command != word else { return word }
+        // quit, up and friends are the shell's own, said nothing about.
+        if ["quit", "up"].contains(command) { return word }
+        if alias { host.out("WARNING: This command '\(word)' is deprecated, please use '\(command)'") }
+        host.out("INFO: \"\(word)\" is accepted as \"\(command)\"")
+        return command
     }
 
     /// Leaves the current level (or every level). Leaving configure with pending changes asks
@@ -169,9 +221,12 @@ public struct CrmSession {
         if let shadow { return shadow }
         do {
             let cib = try host.loadCIB()
-            shadow = cib
+            // Worked on as crmsh holds it (defaults dropped...); written back from the CIB as read.
+            var working = cib
+            CrmShow.sanitize(&working)
+            shadow = working
             original = cib
-            return cib
+            return working
         } catch {
             self.error(error.message)
             return nil
@@ -209,11 +264,12 @@ public struct CrmSession {
         }
     }
 
-    /// `ERROR: primitive 'vip': ...` / `WARNING: ...`, one line each, on stderr.
+    /// `ERROR: primitive 'vip': ...` on stderr / `WARNING: ...` on stdout (where crmsh's log
+    /// puts everything but errors), one line each.
     func printProblems(_ report: ValidationReport, asWarnings: Set<String> = []) {
         for p in report.problems {
             let text = p.description.hasPrefix(p.severity.rawValue + ": ") ? String(p.description.dropFirst(p.severity.rawValue.count + 2)) : p.description
-            host.err("\(p.severity == .error && !asWarnings.contains(p.element) ? "ERROR" : "WARNING"): \(text)")
+            if p.severity == .error && !asWarnings.contains(p.element) { host.err("ERROR: \(text)") } else { host.out("WARNING: \(text)") }
         }
     }
 
@@ -226,9 +282,9 @@ public struct CrmSession {
             guard var cib = workingCopy() else { return }
             do {
                 let d = try CrmConfig.define(words, in: &cib)
-                for warning in d.warnings { host.err("WARNING: \(warning)") }
+                for warning in d.warnings { host.out("WARNING: \(warning)") }
                 if d.kind == .primitive {
-                    for warning in host.checkPrimitive(d.element) { host.err("WARNING: \(warning)") }
+                    for warning in host.checkPrimitive(d.element) { host.out("WARNING: \(warning)") }
                 }
                 shadow = cib
             } catch {
@@ -240,17 +296,8 @@ public struct CrmSession {
         case "show":
             guard let cib = workingCopy() else { return }
             if args.first == "xml" {
-                var copy = cib
-                copy.root.removeElements { $0.name == "status" }
-                var text = copy.xmlString()
-                if args.count > 1 {
-                    text = ""
-                    for id in args.dropFirst() {
-                        guard let p = CrmConfig.find(id, in: cib) else { error("object \(id) does not exist"); return }
-                        text += cib.root.element(at: p)!.xmlString()
-                    }
-                }
-                if args.count == 1 { text = "<?xml version=\"1.0\" ?>\n" + text }
+                let (text, missing) = CrmShow.xmlDocument(cib, only: Array(args.dropFirst()))
+                if let missing { error("object \(missing) does not exist") }
                 host.out(text)
                 return
             }
@@ -351,7 +398,7 @@ public struct CrmSession {
                 self.error(error.message)
             }
         default:
-            error("configure.\(w): No such command; usage: \(CrmSession.configureUsage)")
+            error("configure.\(w): No such command")
         }
     }
 
@@ -370,6 +417,68 @@ public struct CrmSession {
         } catch {
             self.error(error.message)
         }
+    }
+
+    /// What start, stop, manage, unmanage and maintenance do, as crmsh does it: the meta
+    /// attribute goes on the resource itself when it is a primitive in a group, else on the
+    /// topmost resource holding it (a clone's, not its member's). A clone's members lose their
+    /// own value of it; empty attribute sets go; an existing value is changed in place, else
+    /// the pair is added to each meta_attributes set (one is made at the end when there is
+    /// none), with crmsh's ids.
+    static func setDeepMeta(_ name: String, _ value: String, resource: String, in cib: inout CIB) throws(CrmError) {
+        let kinds: Set<String> = ["primitive", "group", "clone", "master", "bundle"]
+        let containers: Set<String> = ["group", "clone", "master", "bundle"]
+        guard let r = cib.sectionPath(.resources) else { throw CrmError("Resource not found: \(resource)") }
+        var found: [Int]?
+        cib.root.element(at: r)!.walkWithPath { e, p in
+            if found == nil, e.id == resource, kinds.contains(e.name) { found = r + p }
+        }
+        guard var target = found else { throw CrmError("Resource not found: \(resource)") }
+        let e = cib.root.element(at: target)!
+        if !(e.name == "primitive" && cib.root.element(at: target.dropLast())?.name == "group") {
+            while target.count > r.count + 1, let parent = cib.root.element(at: target.dropLast()), containers.contains(parent.name) {
+                target.removeLast()
+            }
+        }
+        var ids = IDAllocator(cib: cib)
+        cib.root.modifyElement(at: target) { top in
+            func dropOwn(_ e: inout XElement, parentIsGroup: Bool) {
+                let isGroup = e.name == "group"
+                e.updateElements { c in
+                    if c.name == "meta_attributes" {
+                        c.removeElements { $0.name == "nvpair" && $0["name"] == name }
+                    } else if (c.name == "group" || c.name == "primitive") && !parentIsGroup {
+                        dropOwn(&c, parentIsGroup: isGroup)
+                    }
+                }
+            }
+            if top.name == "clone" || top.name == "master" {
+                top.updateElements { c in
+                    if c.name == "group" || c.name == "primitive" { dropOwn(&c, parentIsGroup: false) }
+                }
+            }
+            func dropEmptySets(_ e: inout XElement) {
+                e.removeElements { ["meta_attributes", "instance_attributes", "utilization"].contains($0.name) && $0.children.allSatisfy { $0.element == nil } && $0["id-ref"] == nil }
+                e.updateElements { dropEmptySets(&$0) }
+            }
+            dropEmptySets(&top)
+            let existing = top.elements(named: "meta_attributes").contains { $0.elements(named: "nvpair").contains { $0["name"] == name } }
+            if existing {
+                top.updateElements { set in
+                    guard set.name == "meta_attributes" else { return }
+                    set.updateElements { if $0.name == "nvpair" && $0["name"] == name { $0["value"] = value } }
+                }
+                return
+            }
+            if top.elements(named: "meta_attributes").isEmpty {
+                top.append(XElement("meta_attributes", ["id": ids.make("\(top.id ?? resource)-meta_attributes")]))
+            }
+            top.updateElements { set in
+                guard set.name == "meta_attributes" else { return }
+                set.append(XElement("nvpair", ["id": ids.make("\(set.id ?? "")-\(name)"), "name": name, "value": value]))
+            }
+        }
+        cib.bumpVersion(for: .configuration)
     }
 
     /// Sets (or with nil removes) a meta attribute of a resource, with crm_resource's ids.
@@ -416,9 +525,8 @@ public struct CrmSession {
                 message = "Set '\(resource)' option: id=\(id) set=\(set.id ?? "") name=\(name) value=\(value)"
             }
             if let setIndex { e.children[setIndex] = .element(set) } else if value != nil {
-                // Pacemaker puts the sets before the operations.
-                let at = e.children.firstIndex { $0.element?.name == "operations" || ["primitive", "group", "clone"].contains($0.element?.name ?? "") } ?? e.children.count
-                e.children.insert(.element(set), at: at)
+                // crm_resource adds a new set at the end.
+                e.append(set)
             }
         }
         cib.bumpVersion(for: .configuration)
@@ -434,7 +542,11 @@ public struct CrmSession {
         }
         func meta(_ name: String, _ value: String?, usage: String) {
             guard let r = need(usage) else { return }
-            change { (cib: inout CIB) throws(CrmError) in try CrmSession.setMeta(name, value, resource: r, in: &cib) }
+            change { (cib: inout CIB) throws(CrmError) in
+                // crmsh commits the configuration as it holds it (defaults dropped, sets first).
+                CrmShow.sanitize(&cib)
+                try CrmSession.setDeepMeta(name, value ?? "", resource: r, in: &cib)
+            }
         }
         func tool(_ name: String, _ arguments: [String]) {
             if host.run(name, arguments) != 0 { failures += 1 }
@@ -448,12 +560,20 @@ public struct CrmSession {
             rest.removeAll { $0 == "force" }
             guard rest.count <= 2 else { error("resource.\(w): too many arguments; usage: \(usage)"); return }
             let nodes = (try? host.loadCIB()).map(CrmConfig.nodeNames) ?? []
-            var node: String?, lifetime: String?
-            for x in rest {
-                let value = x.hasPrefix("lifetime=") ? String(x.dropFirst(9)) : x
-                if node == nil && lifetime == nil && nodes.contains(x) { node = x } else { lifetime = value }
+            // As crmsh reads them: <node> <lifetime>, or one of them; a lifetime is reboot,
+            // forever or what starts like an ISO 8601 duration or time (others are ignored).
+            func lifetimeWord(_ x: String) -> String? {
+                if x == "reboot" || x == "forever" { return x }
+                return x.range(of: #"^(PT?[0-9]|[0-9]+.*[:-])"#, options: .regularExpression) != nil ? x : nil
             }
-            if rest.count == 2 && node == nil { error("resource.\(w): Not our node: \(rest[0])"); return }
+            var node: String?, lifetime: String?
+            if rest.count == 2 {
+                guard nodes.contains(where: { $0.lowercased() == rest[0].lowercased() }) else { error("resource.\(w): Not our node: \(rest[0]); usage: \(usage) (<node> one of \(nodes.joined(separator: ", ")))"); return }
+                node = rest[0]
+                lifetime = lifetimeWord(rest[1])
+            } else if let x = rest.first {
+                if nodes.contains(where: { $0.lowercased() == x.lowercased() }) { node = x } else { lifetime = lifetimeWord(x) }
+            }
             if option == "--move" && node == nil && !force {
                 error("resource.\(w): No target node: Move requires either a target node or 'force'")
                 return
@@ -485,7 +605,8 @@ public struct CrmSession {
             case "show", "get":
                 do {
                     guard let v = try CrmSession.attribute(name, set: tag, resource: r, in: try host.loadCIB()) else {
-                        error("resource.\(w): \(r) has no \(name)")
+                        // crm_resource's words, and its exit status 0.
+                        host.err("Attribute '\(name)' not found for '\(r)'")
                         return
                     }
                     host.out(v)
@@ -522,9 +643,10 @@ public struct CrmSession {
                 guard let p = CrmConfig.find(r, in: cib), let e = cib.root.element(at: p),
                       e.name == "master" || (e.name == "clone" && e.elements(named: "meta_attributes").flatMap { $0.elements(named: "nvpair") }
                         .contains { $0["name"] == "promotable" && CIBValue.isTrue($0["value"] ?? "") }) else {
-                    throw CrmError("resource.\(w): \(r) is not a promotable resource")
+                    throw CrmError("\(r) is not a promotable resource")
                 }
-                said = try CrmSession.setMeta("target-role", w == "promote" ? "Promoted" : "Unpromoted", resource: r, in: &cib)
+                // crmsh 4.4's words for the roles (it uses the OCF 1.1 ones only when told to).
+                said = try CrmSession.setMeta("target-role", w == "promote" ? "Master" : "Slave", resource: r, in: &cib)
             }
             if failures == before, let said { host.out(said) }
         case "manage": meta("is-managed", "true", usage: "manage <rsc>")
@@ -558,9 +680,38 @@ public struct CrmSession {
             case "show": tool("crm_failcount", ["-G", "-r", args[0], "-N", args[2]])
             case "delete": tool("crm_failcount", ["-D", "-r", args[0], "-N", args[2]])
             case "set":
-                guard args.count == 4 else { error("resource.failcount: usage: failcount <rsc> set <node> <value>"); return }
-                if args[3] == "0" { tool("crm_failcount", ["-D", "-r", args[0], "-N", args[2]]); return }
-                tool("crm_attribute", ["-t", "status", "-n", "fail-count-\(args[0])", "-N", args[2], "-v", args[3]])
+                guard args.count >= 4 else { error("resource.failcount: usage: failcount <rsc> set <node> <value> [<operation> [<interval>]]"); return }
+                // As crmsh: the node's fail counts of the resource (fail-count-<rsc>#<op>_<ms>);
+                // with none there is nothing to set (a failure unless the value is 0); with one,
+                // that one is set; with several, the operation (and interval) must be named.
+                guard let cib = try? host.loadCIB() else { error("resource.failcount: cannot read the CIB"); return }
+                let nodes = cib.root.firstElement(named: "configuration")?.firstElement(named: "nodes")?.elements(named: "node") ?? []
+                guard let nodeID = nodes.first(where: { $0["uname"] == args[2] })?.id else { error("resource.failcount: Node \(args[2]) not in this cluster"); return }
+                var counts: [(op: String, interval: String)] = []
+                let prefix = "fail-count-\(args[0])#"
+                for state in (cib.root.firstElement(named: "status")?.elements(named: "node_state") ?? []) where state.id == nodeID {
+                    state.walk { e in
+                        guard e.name == "nvpair", let n = e["name"], n.hasPrefix(prefix), let u = n.lastIndex(of: "_") else { return }
+                        let op = String(n[n.index(n.startIndex, offsetBy: prefix.count)..<u]), interval = String(n[n.index(after: u)...])
+                        if !op.isEmpty, !interval.isEmpty, interval.allSatisfy(\.isNumber) { counts.append((op, interval)) }
+                    }
+                }
+                let value = args[3]
+                guard !counts.isEmpty else {
+                    if Int(value) != 0 { failures += 1 }
+                    return
+                }
+                let operation = args.count > 4 ? args[4] : nil
+                let interval = args.count > 5 ? args[5] + "000" : nil
+                var chosen: (String, String)?
+                if let operation, let interval { chosen = counts.contains { $0 == (operation, interval) } ? (operation, interval) : nil }
+                else if counts.count == 1 { chosen = counts[0] }
+                else if let operation, counts.filter({ $0.op == operation }).count == 1 { chosen = counts.first { $0.op == operation } }
+                guard let (op, ms) = chosen else {
+                    error("resource.failcount: Should specify (operation, interval) between \(counts.map { "('\($0.op)', '\($0.interval.dropLast(3))')" }.joined(separator: ", "))")
+                    return
+                }
+                tool("crm_attribute", ["-t", "status", "-n", "fail-count-\(args[0])#\(op)_\(ms)", "-N", args[2], "-v", value])
             default: error("resource.failcount: unknown keyword \"\(args[1])\"; usage: failcount <rsc> set|delete|show <node> [<value>]")
             }
         case "param": attributeCommand("instance_attributes")
@@ -605,21 +756,46 @@ public struct CrmSession {
             // crmsh's values: standby on|off, maintenance true|off.
             let value = w == "standby" ? "on" : w == "maintenance" ? "true" : "off"
             let before = failures
-            if w == "standby" {
-                // One standby per node: the other lifetime's goes, as crmsh does.
-                let other: CIBAttributeScope = lifetime() == .nodes ? .status : .nodes
+            if w == "standby" || w == "online" {
                 change { (cib: inout CIB) throws(CrmError) in
-                    guard CrmConfig.nodeNames(cib).contains(n) || cib.status.nodeStates.contains(where: { $0.uname == n }) else {
-                        throw CrmError("node.\(w): node \(n) does not exist")
-                    }
-                    if (try? cib.attribute("standby", scope: other, node: n)) != nil {
-                        do throws(CIBError) { try cib.deleteAttribute("standby", scope: other, node: n) } catch { throw CrmError(error.message) }
-                    }
+                    guard CrmConfig.nodeNames(cib).contains(n) else { throw CrmError("node.\(w): Node \"\(n)\" is not a cluster node") }
+                    CrmSession.standby(n, on: w == "standby", reboot: lifetime() == .status, in: &cib)
                 }
+                if failures == before { host.out("INFO: \(w) node \(n)") }
+                return
             }
-            guard failures == before else { return }
+            if w == "maintenance" {
+                // crmsh writes this one itself, on the configuration as it holds it.
+                change { (cib: inout CIB) throws(CrmError) in
+                    guard let nodes = cib.sectionPath(.nodes),
+                          let k = cib.root.element(at: nodes)!.children.firstIndex(where: { $0.element?.name == "node" && $0.element?["uname"] == n }) else {
+                        throw CrmError("CIB is not valid!")
+                    }
+                    CrmShow.sanitize(&cib)
+                    var ids = IDAllocator(cib: cib)
+                    cib.root.modifyElement(at: nodes + [k]) { node in
+                        let has = node.elements(named: "instance_attributes").contains { $0.elements(named: "nvpair").contains { $0["name"] == name } }
+                        if !has && node.elements(named: "instance_attributes").isEmpty {
+                            // (crmsh names this new set as crm_attribute would, unchecked.)
+                            node.append(XElement("instance_attributes", ["id": "nodes-\(node.id ?? n)"]))
+                        }
+                        node.updateElements { set in
+                            guard set.name == "instance_attributes" else { return }
+                            if has {
+                                set.updateElements { if $0.name == "nvpair" && $0["name"] == name { $0["value"] = value } }
+                            } else if let j = set.children.firstIndex(where: { $0.element?["name"] == name }), case .element(var pair) = set.children[j] {
+                                pair["value"] = value
+                                set.children[j] = .element(pair)
+                            } else {
+                                set.append(XElement("nvpair", ["id": ids.make("\(set.id ?? "")-\(name)"), "name": name, "value": value]))
+                            }
+                        }
+                    }
+                    cib.bumpVersion(for: .configuration)
+                }
+                return
+            }
             set(name, value, node: n, scope: lifetime())
-            if failures == before && (w == "standby" || w == "online") { host.out("INFO: \(w) node \(n)") }
         case "attribute", "status-attr", "utilization":
             guard args.count >= 3 else { error("node.\(w): usage: \(w) <node> set|delete|show <name> [<value>]"); return }
             let (n, verb, name) = (args[0], args[1], args[2])
@@ -646,35 +822,98 @@ public struct CrmSession {
                 }
                 if failures == before, let existing { host.out("Deleted \(scope.rawValue) attribute: id=\(existing) name=\(name)") }
             case "show":
-                do {
-                    let cib = try host.loadCIB()
-                    if w == "utilization" {
-                        let value = CrmSession.utilization(name, node: n, in: cib)
-                        host.out("scope=nodes  name=\(name) value=\(value ?? "")")
-                        if value == nil { failures += 1 }
-                    } else if let a = try? cib.attribute(name, scope: scope, node: n) {
-                        host.out("scope=\(scope.rawValue)  name=\(name) value=\(a.value)")
-                    } else {
-                        error("node.\(w): \(n) has no attribute \(name)")
-                    }
-                } catch {
-                    self.error(error.message)
-                }
+                // crm_attribute answers, as in crmsh (its words when there is no such attribute).
+                if host.run("crm_attribute", (w == "utilization" ? ["-z"] : []) + ["-G", "-t", scope.rawValue, "-N", n, "-n", name]) != 0 { failures += 1 }
             default: error("node.\(w): unknown keyword \"\(verb)\"; usage: \(w) <node> set|delete|show <name> [<value>]")
             }
         case "show", "list", "status":
             do {
+                // crmsh's listing: `uname(id): type` (member when none; "(offline)" when its
+                // controller is), then its other attributes and attribute sets, by name.
                 let cib = try host.loadCIB()
                 let nodes = cib.root.firstElement(named: "configuration")?.firstElement(named: "nodes")?.elements(named: "node") ?? []
-                for n in nodes where args.isEmpty || args.contains(n["uname"] ?? "") {
-                    let (_, lines) = CrmShow.node(n)
-                    host.out(lines.joined(separator: " \\\n\t"))
+                let states = cib.root.firstElement(named: "status")?.elements(named: "node_state") ?? []
+                let names = Set((nodes + states).compactMap { $0["uname"] }).sorted()
+                for uname in args.isEmpty ? names : [args[0]] {
+                    let state = states.first { $0["uname"] == uname }
+                    guard let n = nodes.first(where: { $0["uname"] == uname }) ?? state else { continue }
+                    let offline = state?["crmd"] == "offline" ? "(offline)" : ""
+                    let id = n.id ?? "", type = n["type"] ?? "member"
+                    host.out(uname == id ? "\(uname): \(type)\(offline)" : "\(uname)(\(id)): \(type)\(offline)")
+                    for a in n.attributes where !["type", "uname", "id"].contains(a.name) { host.out("\t\(a.name): \(a.value)") }
+                    for set in n.elements(named: "instance_attributes") { host.out("\t" + CrmShow.pairs(set).joined(separator: " ")) }
                 }
             } catch {
                 self.error(error.message)
             }
         default:
             error("node.\(w): No such command; usage: \(CrmSession.nodeUsage)")
+        }
+    }
+
+    /// crmsh's standby and online (which it writes itself, not through crm_attribute): standby
+    /// sets standby=on in the node's attributes (reboot: its status attributes), taking out
+    /// the other lifetime's; online sets every standby of the node to off. New sets and pairs
+    /// get crmsh's ids (a number-only id gets "num-" before it).
+    static func standby(_ node: String, on: Bool, reboot: Bool, in cib: inout CIB) {
+        guard let nodes = cib.sectionPath(.nodes),
+              let k = cib.root.element(at: nodes)!.children.firstIndex(where: { $0.element?.name == "node" && $0.element?["uname"] == node }),
+              let nodeID = cib.root.element(at: nodes + [k])!.id else { return }
+        var ids = IDAllocator(cib: cib)
+        cib.root.walk { e in if let id = e.id { ids.used.insert(id) } }
+        func prefix(_ id: String) -> String { id.allSatisfy(\.isNumber) && !id.isEmpty ? "num-\(id)" : id }
+        func standbyPairs(_ e: inout XElement, _ body: (inout XElement) -> Void) {
+            e.updateElements { set in
+                guard set.name == "instance_attributes" else { return }
+                set.updateElements { if $0.name == "nvpair" && $0["name"] == "standby" { body(&$0) } }
+            }
+        }
+        func statusPath() -> [Int]? {
+            guard let st = cib.sectionPath(.status) else { return nil }
+            return cib.root.element(at: st)!.children.firstIndex { $0.element?.name == "node_state" && $0.element?.id == nodeID }.map { st + [$0] }
+        }
+        if !on {
+            cib.root.modifyElement(at: nodes + [k]) { n in standbyPairs(&n) { if $0["value"] != "off" { $0["value"] = "off" } } }
+            if let sp = statusPath() {
+                cib.root.modifyElement(at: sp) { state in
+                    state.updateElements { t in if t.name == "transient_attributes" { standbyPairs(&t) { if $0["value"] != "off" { $0["value"] = "off" } } } }
+                }
+            }
+            return
+        }
+        // The other lifetime's standby goes.
+        if reboot {
+            cib.root.modifyElement(at: nodes + [k]) { n in n.updateElements { set in if set.name == "instance_attributes" { set.removeElements { $0.name == "nvpair" && $0["name"] == "standby" } } } }
+        } else if let sp = statusPath() {
+            cib.root.modifyElement(at: sp) { state in
+                state.updateElements { t in
+                    guard t.name == "transient_attributes" else { return }
+                    t.updateElements { set in if set.name == "instance_attributes" { set.removeElements { $0.name == "nvpair" && $0["name"] == "standby" } } }
+                }
+            }
+        }
+        func setOn(_ holder: inout XElement) {
+            if !holder.children.contains(where: { $0.element?.name == "instance_attributes" }) {
+                holder.append(XElement("instance_attributes", ["id": ids.make("\(prefix(holder.id ?? ""))-instance_attributes")]))
+            }
+            guard let i = holder.children.firstIndex(where: { $0.element?.name == "instance_attributes" }), case .element(var set) = holder.children[i] else { return }
+            if let j = set.children.firstIndex(where: { $0.element?.name == "nvpair" && $0.element?["name"] == "standby" }), case .element(var pair) = set.children[j] {
+                pair["value"] = "on"
+                set.children[j] = .element(pair)
+            } else {
+                set.append(XElement("nvpair", ["id": ids.make("\(prefix(set.id ?? ""))-standby"), "name": "standby", "value": "on"]))
+            }
+            holder.children[i] = .element(set)
+        }
+        if !reboot {
+            cib.root.modifyElement(at: nodes + [k]) { setOn(&$0) }
+        } else if let sp = statusPath() {
+            cib.root.modifyElement(at: sp) { state in
+                if !state.children.contains(where: { $0.element?.name == "transient_attributes" }) {
+                    state.append(XElement("transient_attributes", ["id": ids.make(prefix(state.id ?? ""))]))
+                }
+                state.updateElements { if $0.name == "transient_attributes" && !$0.children.contains(where: { _ in false }) { setOn(&$0) } }
+            }
         }
     }
 

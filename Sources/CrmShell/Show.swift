@@ -25,10 +25,14 @@ public enum CrmShow {
     public static func render(_ cib: CIB, only: [String] = [], obscure: Bool = true) throws(CrmError) -> String {
         var objects = self.objects(cib, obscure: obscure)
         if !only.isEmpty {
-            for id in only where !objects.contains(where: { $0.id == id }) {
-                throw CrmError("object \(id) does not exist")
+            // An id, or type:<kind> (type:primitive, type:location...).
+            func selects(_ o: Object, _ spec: String) -> Bool {
+                spec.hasPrefix("type:") ? o.kind == String(spec.dropFirst(5)) : o.id == spec
             }
-            objects = objects.filter { only.contains($0.id) }
+            for spec in only where !spec.hasPrefix("type:") && !objects.contains(where: { selects($0, spec) }) {
+                throw CrmError("object \(spec) does not exist")
+            }
+            objects = objects.filter { o in only.contains { selects(o, $0) } }
         }
         return objects.map { $0.text + "\n" }.joined()
     }
@@ -41,13 +45,18 @@ public enum CrmShow {
         }
         for n in config.firstElement(named: "nodes")?.elements(named: "node") ?? [] {
             let (id, lines) = node(n)
-            add("node", id, lines)
+            // crmsh's `<id>:` takes letters, digits, _ and - only; another id is shown as XML.
+            let plainID = !id.isEmpty && id.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }
+            add("node", id, id == (n["uname"] ?? id) || plainID ? lines : xml(n))
         }
         func resources(_ r: XElement) {
             for e in r.elements {
                 switch e.name {
+                // An empty <operations/> has no words in crmsh (it would not read back): XML.
+                case "primitive" where e.elements(named: "operations").contains { $0.elements.isEmpty && $0.id == nil }:
+                    add("primitive", e.id ?? "", xml(e))
                 case "primitive": add("primitive", e.id ?? "", primitive(e, keyword: "primitive", obscure: obscure))
-                case "template": add("rsc_template", e.id ?? "", xml(e))
+                case "template": add("rsc_template", e.id ?? "", primitive(e, keyword: "rsc_template", obscure: obscure))
                 case "group", "clone", "master":
                     let kind = e.name == "master" ? "ms" : e.name
                     add(kind, e.id ?? "", container(e, keyword: kind))
@@ -84,7 +93,8 @@ public enum CrmShow {
             add("fencing_topology", "fencing_topology", fencing(f, nodes: config.firstElement(named: "nodes")?.elements(named: "node").compactMap { $0["uname"] } ?? []))
         }
         for s in config.firstElement(named: "crm_config")?.elements(named: "cluster_property_set") ?? [] {
-            add("property", s.id ?? "", properties(s, keyword: "property"))
+            // A scored or ruled set has no words in crmsh's property syntax: XML.
+            add("property", s.id ?? "", s["score"] != nil || !s.elements(named: "rule").isEmpty ? xml(s) : properties(s, keyword: "property"))
         }
         for (section, kind) in [("rsc_defaults", "rsc_defaults"), ("op_defaults", "op_defaults")] {
             for s in config.firstElement(named: section)?.elements(named: "meta_attributes") ?? [] {
@@ -109,6 +119,11 @@ public enum CrmShow {
         case "rsc_location": if !c.elements(named: "resource_set").isEmpty || (c["node"] != nil && c["score"] == nil && c["score-attribute"] == nil) { ok = false }
         case "rsc_colocation": if c["score"] == nil && c["score-attribute"] == nil { ok = false }
         case "rsc_order": if let k = c["kind"], !["Mandatory", "Optional", "Serialize"].contains(k) { ok = false }
+            // One resource in one set: crmsh has no words for it either.
+            let sets = c.elements(named: "resource_set")
+            if sets.count == 1 && sets[0].elements(named: "resource_ref").count == 1 { ok = false }
+            // crmsh's order takes symmetrical only, not require-all.
+            if c["require-all"] != nil { ok = false }
         default: break
         }
         return ok
@@ -162,8 +177,8 @@ public enum CrmShow {
         if id != uname { head += CrmLexer.quoted(id) == id ? " \(id):" : " $id=\"\(id)\"" }
         head += " \(uname)"
         if let t = n["type"], t != "normal" { head += ":\(t)" }
-        if let d = n["description"] { head += " description=\(q(d))" }
-        return (id, [head] + sets(n, [("instance_attributes", "attributes"), ("utilization", "utilization")]))
+        return (id, [head] + n["description"].map { ["description=\(q($0))"] }.orEmpty
+                    + sets(n, [("instance_attributes", "attributes"), ("utilization", "utilization")]))
     }
 
     static func agent(_ e: XElement) -> String {
@@ -232,7 +247,7 @@ public enum CrmShow {
             switch x.name {
             case "expression":
                 var operation = x["operation"] ?? ""
-                if let t = x["type"], t != "string" { operation = "\(t):\(operation)" }
+                if let t = x["type"] { operation = "\(t):\(operation)" }
                 let attr = x["attribute"] ?? ""
                 guard let v = x["value"] else { return "\(operation) \(attr)" }
                 return "\(attr) \(operation) \(v)"
@@ -324,4 +339,8 @@ public enum CrmShow {
         }
         return ["fencing_topology"] + byTarget.map { (["\($0.0.hasPrefix("attr:") ? $0.0 : $0.0 + ":")"] + $0.1).joined(separator: " ") }
     }
+}
+
+extension Optional where Wrapped == [String] {
+    var orEmpty: [String] { self ?? [] }
 }

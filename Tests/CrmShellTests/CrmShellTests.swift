@@ -182,6 +182,14 @@ func words(_ text: String) throws -> [[String]] {
         let o4 = try cib.q("//rsc_order[@id='o4']/resource_set")
         #expect(o4[0]["require-all"] == "false" && o4[0]["sequential"] == "false")
         #expect(try cib.q("//nvpair[@id='p2-maintenance-mode']").count == 1)
+        // A new role inside brackets starts a new set (crmsh: "( a:Master ) ( b:Slave )").
+        try CrmConfig.define(["colocation", "c4", "-inf:", "(", "d1:Master", "p1:Slave", ")", "d3"], in: &cib)
+        let c4 = try cib.q("//rsc_colocation[@id='c4']/resource_set")
+        #expect(c4.map { $0["role"] } == ["Master", "Slave", nil] && c4.prefix(2).allSatisfy { $0["sequential"] == "false" })
+        #expect(try CrmShow.render(cib, only: ["c4"]) == "colocation c4 -inf: ( d1:Master ) ( p1:Slave ) d3\n")
+        // An order of one resource is crmsh's too; crmsh shows it as XML.
+        try CrmConfig.define(["order", "o5", "Mandatory:", "d3"], in: &cib)
+        #expect(try CrmShow.render(cib, only: ["o5"]).hasPrefix("xml <rsc_order id=\"o5\" kind=\"Mandatory\">"))
     }
 
     @Test func errorsNameTheWordAndTheForm() throws {
@@ -191,7 +199,7 @@ func words(_ text: String) throws -> [[String]] {
         }
         #expect(throws: CrmError("configure.frobnicate: No such command")) { try CrmConfig.define(["frobnicate", "x"], in: &cib) }
         for bad in [["primitive", "d1"], ["group", "g"], ["location", "l", "d1", "xyz"], ["colocation", "c", "d1", "d2"],
-                    ["order", "o", "Mandatory:", "d1"], ["property", "stonith-enabled"], ["location", "l", "d1", "rule", "#uname", "is", "x"],
+                    ["order", "o", "Mandatory:"], ["order", "o", "d1", "d2", "$id=x"], ["property", "stonith-enabled"], ["location", "l", "d1", "rule", "#uname", "is", "x"],
                     ["primitive", "1bad", "Dummy"], ["primitive", "d", "weird:a:b:c"]] {
             #expect(throws: CrmError.self, "\(bad)") { try CrmConfig.define(bad, in: &cib) }
         }
@@ -426,7 +434,8 @@ final class MemoryHost: CrmHost {
         #expect(try host.stored.q("//nvpair[@id='vip-meta_attributes-target-role']").isEmpty)
         _ = try run(host, "node online node2\nresource start vip\n")
         #expect(try host.stored.attribute("standby", scope: .nodes, node: "node2")?.value == "off")
-        #expect(try host.stored.q("//nvpair[@id='vip-meta_attributes-target-role']").first?["value"] == "Started")
+        // crmsh's start: the emptied set goes, a new one is made (its old id stays taken).
+        #expect(try host.stored.q("//nvpair[@id='vip-meta_attributes-0-target-role']").first?["value"] == "Started")
     }
 
     @Test func editAndLoadGoThroughTheShadow() throws {

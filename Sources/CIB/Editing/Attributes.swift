@@ -52,8 +52,11 @@ extension CIB {
         }
         let (path, setTag, setID) = try location(scope, node: node)
         root.modifyElement(at: path) { owner in
-            var set = owner.elements(named: setTag).first { $0.id == setID } ?? owner.elements(named: setTag).first
-                ?? XElement(setTag, ["id": setID])
+            // As Pacemaker: the set that has the attribute already, else the set with the
+            // default id (made when missing), never another set of the owner.
+            let sets = owner.elements(named: setTag)
+            var set = sets.first { $0.elements(named: "nvpair").contains { $0["name"] == name } }
+                ?? sets.first { $0.id == setID } ?? XElement(setTag, ["id": setID])
             var pairs = set.elements(named: "nvpair")
             if let k = pairs.firstIndex(where: { $0["name"] == name }) {
                 pairs[k]["value"] = value

@@ -264,6 +264,7 @@ struct ShellHost: CrmHost {
             err("ERROR: \(tool) is not installed beside crm (looked for \(path))")
             return 1
         }
+        fflush(nil)  // what crm printed comes before what the tool prints
         return spawn(path, arguments)
     }
 
@@ -575,7 +576,7 @@ struct ShellHost: CrmHost {
             if ws.primitives(under: i).allSatisfy({ ws.resources[$0].activeOn.isEmpty }) { return true }
             usleep(500_000)
         }
-        err("WARNING: \(rsc) did not stop within a minute")
+        out("WARNING: \(rsc) did not stop within a minute")
         return true
     }
 }
