@@ -9,7 +9,7 @@ import TestSupport
     static let pacemaker = "/usr/sbin/crm_mon"
     /// How many suite inputs give output identical to Pacemaker's (the "Last updated" line
     /// aside). Raise it when more match; the test fails when fewer do.
-    static let identicalAtLeast = 665
+    static let identicalAtLeast = 666
 
     /// Stdout and stderr of a run on a CIB file, the "Last updated" line left out.
     static func output(_ binary: String, _ file: String, _ args: [String]) throws -> String {
@@ -42,7 +42,7 @@ import TestSupport
 
     /// How many suite inputs give `--output-as xml` identical to Pacemaker's (the
     /// last_update element and the program's path in `request` aside).
-    static let identicalXMLAtLeast = 652
+    static let identicalXMLAtLeast = 653
 
     /// The XML of a run, without what depends on the moment and the path of the binary.
     static func xmlOutput(_ binary: String, _ file: String) throws -> String {
