@@ -194,6 +194,22 @@ import TestSupport
             """))
     }
 
+    /// -n -b: each node with resources, counted by agent; a node without any is left out,
+    /// but the heading stays even when --node keeps only such a node.
+    @Test func groupByNodeBrief() throws {
+        #expect(try Self.run(["-1", "-n", "-b"]).text == Self.page(Self.summary, """
+            Node List:
+              * Node node1: online:
+                * Resources:
+                  * 2\t(ocf:heartbeat:Dummy):\tActive\u{20}
+              * Node node2: online:
+                * Resources:
+                  * 1\t(ocf:heartbeat:Dummy):\tActive\u{20}
+
+            """, Self.failed))
+        #expect(try Self.run(["-1", "-n", "-b", "--node", "node3"]).text == Self.page(Self.summary, "Node List:\n"))
+    }
+
     /// Tickets alone: the status's, then those only a constraint names.
     @Test func ticketsAlone() throws {
         #expect(try Self.run(["-1", "-c", "-U", "all", "-I", "tickets"]).text == Self.tickets)

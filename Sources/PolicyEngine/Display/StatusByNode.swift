@@ -18,11 +18,15 @@ extension StatusText {
         if !nodes.isEmpty {
             var list: [String] = []
             for n in nodes {
-                let running = runningOrder(ws, node: n).filter { !byNode.isFiltered($0, checkParent: true) }
+                // -b counts every resource the node runs, implicit ones (a bundle's or a guest
+                // node's connection) too.
+                let running = runningOrder(ws, node: n, includeInternal: brief).filter { !byNode.isFiltered($0, checkParent: true) }
                 if brief {
-                    // -b: the node only with resources, counted by agent (no node named).
+                    // -b: the node only with resources, counted by agent (no node named); a
+                    // node whose resources are all left uncounted (active on an offline
+                    // node) keeps its empty heading.
+                    guard !running.isEmpty else { continue }
                     let counts = byNode.briefLines(running, indent: "      ", all: false, nodeNames: false)
-                    guard !counts.isEmpty else { continue }
                     list.append("  * " + nodeLine(ws, n, detail: detail) + ":")
                     list.append("    * Resources:")
                     list += counts
@@ -36,7 +40,9 @@ extension StatusText {
                     list.append("      * " + byNode.primitiveLine(i, nameOverride: bundled))
                 }
             }
-            if !list.isEmpty { out = ["Node List:"] + list }
+            // The heading comes with the first node the filter lets through, even when
+            // (with -b) no node has resources to list.
+            out = ["Node List:"] + list
         }
         guard showInactive else { return out }
         var inactiveOptions = Options(showPending: true, showInactive: true, flavour: flavour)
@@ -59,10 +65,10 @@ extension StatusText {
 
     /// The primitives active on a node, as Pacemaker adds them to the node's running list:
     /// in the order of the node's history entries, then any others in configuration order.
-    static func runningOrder(_ ws: WorkingSet, node: SchedulerNode) -> [Int] {
+    static func runningOrder(_ ws: WorkingSet, node: SchedulerNode, includeInternal: Bool = false) -> [Int] {
         let active = ws.resources.indices.filter { i in
             let r = ws.resources[i]
-            return r.isPrimitive && r.activeOn.contains(node.name) && r.meta["internal_rsc"].map(CIBValue.isTrue) != true
+            return r.isPrimitive && r.activeOn.contains(node.name) && (includeInternal || r.meta["internal_rsc"].map(CIBValue.isTrue) != true)
         }
         var order: [Int] = []
         var taken = Set<Int>()

@@ -192,7 +192,9 @@ enum Nodes {
             case "green": score = green
             default: score = CIBValue.score(value) ?? 0
             }
-            if value.lowercased() == "yellow" && score > red {
+            // The words are taken first (Pacemaker's pe__node_health): "yellow" is yellow even
+            // when a strategy scores it as low as red.
+            if value.lowercased() == "yellow" {
                 if worst == .green { worst = .yellow }
             } else if score <= red {
                 worst = .red

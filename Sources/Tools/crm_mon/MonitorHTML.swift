@@ -66,6 +66,13 @@ enum MonitorHTML {
 
         """
 
+    /// The page when the CIB cannot be read: the message as the only list item.
+    static func errorPage(_ message: String) -> String {
+        var out = head + "<body>"
+        write(.el("ul", [.el("li", [.text(message)])]), next: nil, into: &out)
+        return out + "</body>\n</html>"
+    }
+
     static func page(_ cib: CIB, _ ws: WorkingSet, now: Date, inactive: Bool) -> String {
         var body: [Node] = []
         body.append(.el("h2", [.text("Cluster Summary")]))
@@ -127,7 +134,8 @@ enum MonitorHTML {
         let running = MonitorXML.runningCount(ws, n.name) > 0
         if n.standbyOnFail {
             parts.append(.span(running ? " (in standby due to on-fail, with active resources)" : " (in standby due to on-fail)", "standby"))
-        } else if n.standby {
+        } else if n.standby || (n.pending && n.online) {
+            // (An online node still pending counts as standby, as in the XML.)
             parts.append(.span(running ? " (in standby, with active resources)" : " (in standby)", "standby"))
         }
         if n.maintenance { parts.append(.span(" (in maintenance mode)", "maint")) }
@@ -161,7 +169,7 @@ enum MonitorHTML {
     }
 
     static func resourceClass(_ line: String) -> String {
-        if line.contains("unmanaged") { return "rsc-managed" }
+        if line.contains("unmanaged") || line.contains("(blocked") || line.contains(", blocked") { return "rsc-managed" }
         if line.contains("FAILED") || line.hasSuffix(" Stopped") || line.contains(" Stopped ") { return "rsc-failed" }
         if line.contains("failure ignored") { return "rsc-failure-ignored" }
         if line.contains("\t Started [") || line.contains("\t Promoted [") { return "rsc-multiple" }

@@ -30,7 +30,7 @@ enum MonitorXML {
         s.append(XElement("stack", ["type": props["cluster-infrastructure"] ?? "unknown"]))
         if let dc = cib.root["dc-uuid"], let node = ws.nodes.first(where: { $0.id == dc }) {
             s.append(XElement("current_dc", ["present": "true", "version": props["dc-version"] ?? "", "name": node.name, "id": node.id,
-                                             "with_quorum": bool(ws.haveQuorum), "mixed_version": "false"]))
+                                             "with_quorum": bool(ws.haveQuorum), "mixed_version": bool(StatusText.isMixedVersion(ws))]))
         } else {
             s.append(XElement("current_dc", ["present": "false"]))
         }
@@ -44,11 +44,20 @@ enum MonitorXML {
         let delay = (props["priority-fencing-delay"].flatMap(CIBValue.milliseconds) ?? 0) / 1000 * 1000
         s.append(XElement("cluster_options", [
             "stonith-enabled": bool(CIBValue.isTrue(props["stonith-enabled"] ?? "true")), "symmetric-cluster": bool(ws.options.symmetricCluster),
-            "no-quorum-policy": ws.options.noQuorumPolicy, "maintenance-mode": bool(ws.options.maintenanceMode),
+            "no-quorum-policy": effectiveNoQuorumPolicy(cib, ws), "maintenance-mode": bool(ws.options.maintenanceMode),
             "stop-all-resources": bool(ws.options.stopAllResources), "stonith-timeout-ms": String(timeout),
             "priority-fencing-delay-ms": String(delay),
         ]))
         return s
+    }
+
+    /// The no-quorum-policy in force: "suicide" only with fencing enabled and a cluster that
+    /// has had quorum (or no-quorum-panic set), else "stop", as Pacemaker resets it.
+    static func effectiveNoQuorumPolicy(_ cib: CIB, _ ws: WorkingSet) -> String {
+        let policy = ws.options.noQuorumPolicy
+        guard policy == "suicide" else { return policy }
+        let panic = (Int(cib.root["no-quorum-panic"] ?? "") ?? 0) != 0
+        return ws.options.fencingEnabled && (panic || ws.haveQuorum) ? policy : "stop"
     }
 
     /// How many primitives are active on a node (Pacemaker's running_rsc).
@@ -63,12 +72,13 @@ enum MonitorXML {
         for n in ws.nodes.sorted(by: { naturalLess($0.name, $1.name) }) {
             var attrs: [XAttribute] = [
                 .init("name", n.name), .init("id", n.id), .init("online", bool(n.online)), .init("standby", bool(n.standby || (n.pending && n.online))),
-                .init("standby_onfail", bool(n.standbyOnFail)), .init("maintenance", bool(n.maintenance)),
+                .init("standby_onfail", bool(n.standbyOnFail)), .init("maintenance", bool(n.maintenance && (n.kind == .member || n.hasState))),
                 .init("pending", bool(n.pending)), .init("unclean", bool(n.unclean)),
                 .init("health", n.health == .red ? "red" : (n.health == .yellow ? "yellow" : "green")),
             ]
             if n.online && n.kind == .member { attrs.append(.init("feature_set", n.attributes["#feature-set"] ?? "<3.15.1")) }
-            attrs += [.init("shutdown", bool(n.shutdown)), .init("expected_up", bool(n.expectedUp)), .init("is_dc", bool(n.id == dc)),
+            let shutdown = n.shutdown || remoteStopping(ws, n)
+            attrs += [.init("shutdown", bool(shutdown)), .init("expected_up", bool(n.expectedUp && !shutdown)), .init("is_dc", bool(n.id == dc)),
                       .init("resources_running", String(runningCount(ws, n.name))), .init("type", n.kind == .member ? "member" : "remote")]
             if n.kind == .guest, let c = n.container { attrs.append(.init("id_as_resource", c)) }
             list.append(XElement("node", attributes: attrs))
@@ -76,8 +86,18 @@ enum MonitorXML {
         return list
     }
 
+    /// A remote or guest node whose connection runs but is to stop (its target-role, or its
+    /// bundle's, is Stopped) is shutting down, as Pacemaker marks it.
+    static func remoteStopping(_ ws: WorkingSet, _ n: SchedulerNode) -> Bool {
+        guard n.kind != .member, let c = ws.resources.first(where: { $0.isPrimitive && $0.id == (n.kind == .remote ? n.connection ?? n.name : n.name) }) else { return false }
+        return !c.activeOn.isEmpty && c.targetRole == .stopped
+    }
+
     static func agentName(_ r: SchedulerResource) -> String {
+        // A bundle's implicit resources (container, address, connection) have no configured
+        // element: their agent is the scheduler's.
         let e = r.element
+        if e["class"] == nil, let a = r.agent { return "\(a.standard)\(a.provider.map { ":" + $0 } ?? ""):\(a.type)" }
         return "\(e["class"] ?? "")\(e["provider"].map { ":" + $0 } ?? ""):\(e["type"] ?? "")"
     }
 
@@ -88,8 +108,46 @@ enum MonitorXML {
         return role.description
     }
 
+    /// Pacemaker's native_active: active on some node, a cleanly offline node counting only
+    /// for a resource the cluster does not manage.
+    static func isActive(_ ws: WorkingSet, _ r: SchedulerResource) -> Bool {
+        let managed = isManaged(ws, r)
+        return r.activeOn.contains { n in
+            guard let node = ws.node(named: n) else { return true }
+            return node.online || node.unclean || !managed
+        }
+    }
+
+    /// Whether the resource is an instance (or an instance's member) of a globally unique
+    /// clone; a bundle's resource by the bundle's globally-unique.
+    static func inUniqueClone(_ ws: WorkingSet, _ r: SchedulerResource) -> Bool {
+        var p = r.parent
+        while let j = p {
+            switch ws.resources[j].variant {
+            case .clone(_, let unique): return unique
+            case .bundle: return CIBValue.isTrue(ws.resources[j].meta["globally-unique"] ?? "false")
+            default: p = ws.resources[j].parent
+            }
+        }
+        return false
+    }
+
+    /// The role a pending action leads to, as crm_mon names it.
+    static func pendingState(_ task: String) -> String? {
+        switch task {
+        case "start": "Starting"
+        case "stop": "Stopping"
+        case "promote": "Promoting"
+        case "demote": "Demoting"
+        case "migrate_to", "migrate_from": "Migrating"
+        default: nil
+        }
+    }
+
+    /// Pacemaker's pe__resource_is_disabled: the target-role of the resource's meta
+    /// attributes (its own, else its parent's or the resource defaults').
     static func isDisabled(_ r: SchedulerResource, promotable: Bool) -> Bool {
-        guard let t = r.element.firstElementValue(meta: "target-role").flatMap(Role.init(name:)) else { return false }
+        guard let t = (r.element.firstElementValue(meta: "target-role") ?? r.meta["target-role"]).flatMap(Role.init(name:)) else { return false }
         return t == .stopped || (t == .unpromoted && promotable)
     }
 
@@ -104,12 +162,17 @@ enum MonitorXML {
         let r = ws.resources[i]
         switch r.variant {
         case .primitive:
-            let unique = r.parent.map { CIBValue.isTrue(ws.resources[$0].meta["globally-unique"] ?? "false") } ?? false
-            var attrs: [XAttribute] = [.init("id", unique ? r.id : r.configuredID), .init("resource_agent", agentName(r)), .init("role", displayRole(ws, r))]
+            let unique = inUniqueClone(ws, r)
+            // A pending action shows as the role it leads to ("Starting"); a pending monitor
+            // as pending="Monitoring" (Pacemaker's native_pending_state and _task).
+            let pendingRole = r.pendingTask.flatMap(pendingState)
+            var attrs: [XAttribute] = [.init("id", unique ? r.id : r.configuredID), .init("resource_agent", agentName(r)),
+                                       .init("role", pendingRole ?? displayRole(ws, r))]
             if let t = r.meta["target-role"] { attrs.append(.init("target_role", t)) }
-            attrs += [.init("active", bool(!r.activeOn.isEmpty)), .init("orphaned", bool(r.orphan)), .init("blocked", bool(r.blocked)),
+            attrs += [.init("active", bool(isActive(ws, r))), .init("orphaned", bool(r.orphan)), .init("blocked", bool(r.blocked)),
                       .init("managed", bool(isManaged(ws, r))), .init("failed", bool(r.failed)),
                       .init("failure_ignored", bool(r.failureIgnored)), .init("nodes_running_on", String(r.activeOn.count))]
+            if r.pendingTask == "monitor" && r.pendingNode != nil { attrs.append(.init("pending", "Monitoring")) }
             var e = XElement("resource", attributes: attrs)
             for n in r.activeOn {
                 let node = ws.node(named: n)
@@ -121,9 +184,11 @@ enum MonitorXML {
                                        "disabled": bool(isDisabled(r, promotable: false))])
             for c in r.children { if let x = resource(ws, c) { e.append(x) } }
             return e
-        case .clone(let promotable, _):
+        case .clone(let promotable, let unique):
+            // (A clone of agents that cannot tell instances apart, LSB and the like, is
+            // anonymous whatever globally-unique says.)
             var attrs: [XAttribute] = [.init("id", r.id), .init("multi_state", bool(promotable)),
-                                       .init("unique", bool(CIBValue.isTrue(r.meta["globally-unique"] ?? "false"))),
+                                       .init("unique", bool(unique)),
                                        .init("managed", bool(r.managed && !r.maintenance && !ws.options.maintenanceMode)), .init("disabled", bool(isDisabled(r, promotable: promotable))),
                                        .init("failed", bool(r.failed)), .init("failure_ignored", bool(r.failureIgnored))]
             if let t = r.meta["target-role"] ?? r.children.first.flatMap({ ws.resources[$0].meta["target-role"] }) { attrs.append(.init("target_role", t)) }
@@ -193,16 +258,41 @@ enum MonitorXML {
         return nil
     }
 
-    /// A resource's failcount on a node (sum over its operations) and its latest failure.
+    /// Whether the CIB's history names fail counts the old way (`fail-count-RSC`, one per
+    /// resource), as Pacemaker decides: a crm_feature_set before 3.0.13 (or none). Otherwise
+    /// only the per-operation names (`fail-count-RSC#OP_INTERVAL`) count.
+    static func legacyFailcounts(_ cib: CIB) -> Bool {
+        guard let v = cib.root["crm_feature_set"] else { return true }
+        let x = v.split(separator: ".").map { Int($0) ?? 0 }, y = [3, 0, 13]
+        for i in 0..<max(x.count, y.count) {
+            let p = i < x.count ? x[i] : 0, q = i < y.count ? y[i] : 0
+            if p != q { return p < q }
+        }
+        return false
+    }
+
+    /// A resource's failcount on a node (sum over its operations) and its latest failure:
+    /// the attributes Pacemaker's pattern takes, `PREFIX-RSC(:N)?` then `#OP_INTERVAL` (or,
+    /// for a legacy CIB, nothing).
     static func failcount(_ ws: WorkingSet, node: SchedulerNode, resource: String) -> (Int, Int) {
         var count = 0, last = 0
         var all = node.configuredAttributes
         for (k, v) in node.attributes { all[k] = v }
+        let legacy = legacyFailcounts(ws.cib)
         for (k, v) in all {
-            for (prefix, isCount) in [("fail-count-", true), ("last-failure-", false)] where k.hasPrefix(prefix) {
-                let rest = k.dropFirst(prefix.count)
-                let rsc = rest.split(separator: "#", maxSplits: 1).first.map(String.init) ?? String(rest)
-                guard rsc == resource else { continue }
+            for (prefix, isCount) in [("fail-count-", true), ("last-failure-", false)] where k.hasPrefix(prefix + resource) {
+                var rest = k.dropFirst(prefix.count + resource.count)
+                if rest.first == ":" {
+                    let digits = rest.dropFirst().prefix { $0.isASCII && $0.isNumber }
+                    guard !digits.isEmpty else { continue }
+                    rest = rest.dropFirst(1 + digits.count)
+                }
+                if legacy {
+                    guard rest.isEmpty else { continue }
+                } else {
+                    guard rest.first == "#", let us = rest.lastIndex(of: "_"), us > rest.index(after: rest.startIndex),
+                          rest[rest.index(after: us)...].allSatisfy({ $0.isASCII && $0.isNumber }), rest.index(after: us) < rest.endIndex else { continue }
+                }
                 if isCount { count = min(CIBValue.infinity, count + (CIBValue.score(v) ?? 0)) } else { last = max(last, Int(v) ?? 0) }
             }
         }
@@ -226,17 +316,23 @@ enum MonitorXML {
                 }.sorted(by: isOlder)
                 guard !ops.isEmpty else { continue }
                 let base = id.split(separator: ":").first.map(String.init) ?? id
-                let known = ws.resources.first { $0.id == id && !$0.orphan } ?? ws.resources.first { $0.configuredID == base && !$0.orphan }
+                // Pacemaker finds the entry's resource among all it knows, orphans too (it
+                // makes one for every history entry it cannot place).
+                let known = ws.resources.first { $0.id == id && !$0.orphan } ?? ws.resources.first { $0.id == id }
+                    ?? ws.resources.first { $0.configuredID == base && !$0.orphan } ?? ws.resources.first { $0.configuredID == base }
                 let unique = known.map { k in k.parent.map { CIBValue.isTrue(ws.resources[$0].meta["globally-unique"] ?? "false") } ?? false } ?? false
                 var h = XElement("resource_history", ["id": known == nil ? id : (unique ? known!.id : known!.configuredID)])
                 if let known {
                     h["orphan"] = "false"
                     h["migration-threshold"] = known.meta["migration-threshold"].flatMap { CIBValue.score($0) }.map { String(min($0, CIBValue.infinity)) } ?? String(CIBValue.infinity)
                     let (count, last) = failcount(ws, node: node, resource: base)
-                    if count > 0 { h["fail-count"] = count >= CIBValue.infinity ? "INFINITY" : String(count) }
-                    if last > 0 { h["last-failure"] = ctime(last) }
+                    // (A fail count is a number, INFINITY 1000000; the last failure shows
+                    // only with one.)
+                    if count > 0 { h["fail-count"] = String(min(count, CIBValue.infinity)) }
+                    if count > 0 && last > 0 { h["last-failure"] = ctime(last) }
                 } else {
-                    h["orphan"] = "true"
+                    h["orphan"] = "false"
+                    h["migration-threshold"] = String(CIBValue.infinity)
                 }
                 for op in ops {
                     let interval = op["interval"] ?? "0"
@@ -298,10 +394,19 @@ enum MonitorXML {
             f.task == "monitor" && f.intervalMS == 0 && (f.rc == 5 || f.rc == 2 || f.status == 7)
         }
         // Nor is a failure on a node that is not online (Pacemaker records none there).
-        return ws.failedOperations.filter { !masked($0) && ws.node(named: $0.node)?.online == true }.map { f in
+        let records = ws.failedOperations.filter { !masked($0) && ws.node(named: $0.node)?.online == true }.map { f in
             let candidates = ops["\(f.node)|\(f.resource)"] ?? []
             let op = candidates.last { ($0["operation"] == f.task) && (Int($0["interval"] ?? "0") ?? 0) == f.intervalMS && (Int($0["rc-code"] ?? "") ?? -1) == f.rc }
-            return (f, op)
+            return (failure: f, op: op)
+        }
+        // Pacemaker keeps one failure per operation key and node (compared without case): a
+        // history without operation_key attributes (an old one) has one key, none, so only
+        // the first failure on each node is listed.
+        var seen = Set<String>()
+        return records.filter { r in
+            guard r.op != nil else { return true }
+            let key = (r.op?["operation_key"].map { "=" + $0.lowercased() } ?? "none") + "|" + r.failure.node.lowercased()
+            return seen.insert(key).inserted
         }
     }
 

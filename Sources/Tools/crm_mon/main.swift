@@ -118,6 +118,25 @@ struct CrmMon: ParsableCommand {
     func render() -> [String] {
         let program = "crm_mon"
         let cib = CIBLocation.fromEnvironment().load(program: program)
+        if cib.root["validate-with"] == "none" {
+            FileHandle.standardError.write(Data("Schema validation of configuration is disabled (enabling is encouraged and prevents common misconfigurations)\n".utf8))
+        }
+        if let problem = MonitorText.unreadable(cib) {
+            // Pacemaker's crm_mon says it could not connect (and still exits 0).
+            let message = "Could not connect to the CIB: \(problem)"
+            if outputAs == "xml" {
+                let request = CommandLine.arguments.joined(separator: " ")
+                var status = XElement("status", ["code": "0", "message": "OK"])
+                var errors = XElement("errors")
+                errors.append(XElement("error", children: [.text(message)]))
+                status.append(errors)
+                let doc = XElement("pacemaker-result", ["api-version": "2.25", "request": request], children: [status])
+                return [String(doc.xmlString().dropLast())]
+            }
+            FileHandle.standardError.write(Data((message + "\n").utf8))
+            if outputAs == "html" { return [MonitorHTML.errorPage(message)] }
+            return []
+        }
         let now = Int(Date().timeIntervalSince1970)
         // Pacemaker 2.1.5's crm_mon knows the cluster options by their 2.1.5 names only.
         var input = SchedulerInput(cib: cib, now: now)
@@ -246,6 +265,15 @@ enum LiveDisplay {
 
 /// What crm_mon prints that crm_simulate does not.
 enum MonitorText {
+    /// Why Pacemaker 2.1.5's crm_mon cannot read a CIB its schemas do not cover: one that
+    /// declares a `pacemaker-X.Y` newer than the newest it knows (the installed schemas',
+    /// else pacemaker-3.9).
+    static func unreadable(_ cib: CIB) -> String? {
+        guard let declared = cib.root["validate-with"].flatMap(CIBSchema.version(of:)) else { return nil }
+        let newest = CIBSchema.newestInstalled.flatMap(CIBSchema.version(of:)) ?? CIBSchema.version(of: "pacemaker-3.9")!
+        return declared > newest ? "Update does not conform to the configured schema" : nil
+    }
+
     /// The "Cluster Summary" block: the parts `show` names (none: no block).
     static func summary(_ cib: CIB, _ ws: WorkingSet, now: Date, show: MonitorSections = .summary, detail: Bool = false) -> [String] {
         let props = ws.options.raw
@@ -533,8 +561,14 @@ enum MonitorText {
         case 7: "not running"
         case 8: "promoted"
         case 9: "promoted (failed)"
-        case 190: "degraded"
-        case 191: "degraded promoted"
+        case 190: "OCF_DEGRADED"
+        case 191: "promoted (degraded)"
+        case 194: "interrupted by signal (DEPRECATED STATUS)"
+        case 195: "not supported (DEPRECATED STATUS)"
+        case 196: "pending (DEPRECATED STATUS)"
+        case 197: "cancelled (DEPRECATED STATUS)"
+        case 198: "timeout (DEPRECATED STATUS)"
+        case 199: "other error (DEPRECATED STATUS)"
         default: "unknown"
         }
     }
@@ -615,28 +649,47 @@ enum MonitorText {
         let nodes = ws.nodes.sorted { naturalLess($0.name, $1.name) }
         func promoted(_ e: XElement) -> Bool { ["Promoted", "Master"].contains(e["role"] ?? "") }
         for c in cib.constraintElements.reversed() where c.name == "rsc_location" {
-            guard let rsc = c["rsc"] else { continue }
-            if let node = c["node"] {
-                if ws.node(named: node) != nil, let score = CIBValue.score(c["score"] ?? ""), score < 0 {
-                    out.append((c.id ?? "", rsc, node, max(score, -CIBValue.infinity), promoted(c)))
+            // rsc-pattern: each top-level resource whose id the regular expression finds
+            // (with "!", each it does not), one constraint apiece, the last first.
+            for rsc in locationTargets(c, ws).reversed() {
+                if let node = c["node"] {
+                    if ws.node(named: node) != nil, let score = CIBValue.score(c["score"] ?? ""), score < 0 {
+                        out.append((c.id ?? "", rsc, node, max(score, -CIBValue.infinity), promoted(c)))
+                    }
+                    continue
                 }
-                continue
-            }
-            for rule in c.elements(named: "rule").reversed() {
-                guard let score = rule["score"].flatMap(CIBValue.score), score < 0 else { continue }
-                for n in nodes.reversed() {
-                    var attrs = n.configuredAttributes
-                    for (k, v) in n.attributes { attrs[k] = v }
-                    attrs["#uname"] = n.name
-                    attrs["#id"] = n.id
-                    attrs["#kind"] = n.kind == .member ? "cluster" : (n.kind == .remote ? "remote" : "container")
-                    attrs["#is_dc"] = n.id == dc ? "true" : "false"
-                    guard RuleEvaluator.passes(rule, RuleContext(now: ws.now, nodeAttributes: attrs)) else { continue }
-                    out.append((rule.id ?? c.id ?? "", rsc, n.name, max(score, -CIBValue.infinity), promoted(c) || promoted(rule)))
+                for rule in c.elements(named: "rule").reversed() {
+                    guard let score = rule["score"].flatMap(CIBValue.score), score < 0 else { continue }
+                    // An "and" rule starts from a copy of all the nodes (reversed) and drops those
+                    // it fails on; an "or" rule appends those it passes on.
+                    let isOr = rule["boolean-op"]?.lowercased() == "or"
+                    for n in isOr ? nodes : nodes.reversed() {
+                        var attrs = n.configuredAttributes
+                        for (k, v) in n.attributes { attrs[k] = v }
+                        attrs["#uname"] = n.name
+                        attrs["#id"] = n.id
+                        attrs["#kind"] = n.kind == .member ? "cluster" : (n.kind == .remote ? "remote" : "container")
+                        attrs["#is_dc"] = n.id == dc ? "true" : "false"
+                        guard RuleEvaluator.passes(rule, RuleContext(now: ws.now, nodeAttributes: attrs)) else { continue }
+                        out.append((rule.id ?? c.id ?? "", rsc, n.name, max(score, -CIBValue.infinity), promoted(c) || promoted(rule)))
+                    }
                 }
             }
         }
         return out
+    }
+
+    /// The resources a location constraint applies to: its `rsc`, or the top-level
+    /// resources (in configuration order) its `rsc-pattern` matches, as regexec searches.
+    static func locationTargets(_ c: XElement, _ ws: WorkingSet) -> [String] {
+        if let rsc = c["rsc"] { return [rsc] }
+        guard var pattern = c["rsc-pattern"] else { return [] }
+        let invert = pattern.hasPrefix("!")
+        if invert { pattern.removeFirst() }
+        guard let re = try? NSRegularExpression(pattern: pattern) else { return [] }
+        return ws.topLevel.map { ws.resources[$0].id }.filter { id in
+            (re.firstMatch(in: id, range: NSRange(id.startIndex..., in: id)) != nil) != invert
+        }
     }
 
     /// `-s`: one line for a monitoring check, as Pacemaker's: CLUSTER WARN without a DC or
