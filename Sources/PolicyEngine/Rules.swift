@@ -60,7 +60,13 @@ public enum RuleEvaluator {
         case "meta": expected = expected.flatMap { ctx.resourceMeta[$0] }
         default: break
         }
-        guard let actual, let expected else { return op == "ne" && actual == nil ? false : false }
+        guard let actual, let expected else {
+            // A missing side (no such node attribute, or no such parameter for value-source):
+            // as Pacemaker, two missing sides are equal and one missing side is unequal to the
+            // other; any ordering comparison with a missing side is false.
+            let order = actual == nil && expected == nil ? 0 : 1
+            return op == "eq" || op == "ne" ? test(op, order) : false
+        }
         let type = e["type"]?.lowercased() ?? inferType(op, actual, expected)
         let order: Int
         switch type {
