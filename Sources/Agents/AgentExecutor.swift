@@ -89,6 +89,10 @@ public struct AgentExecutor: Sendable {
     public var host: AgentHost { catalog.host }
 
     /// Runs one action to its end. Never throws: every failure is a result with a reason.
+    ///
+    /// Runs on the global executor, not on the caller's actor: starting a process holds its
+    /// thread until the agent's exec, and operations of a queue's actor start in parallel.
+    @concurrent
     public func run(_ request: AgentRequest) async -> AgentResult {
         let standard: AgentStandard
         do {
@@ -213,12 +217,13 @@ public struct AgentExecutor: Sendable {
 
     private func launch(_ process: ProcessRequest, map: (Int32) -> OCFExitCode) async -> AgentResult {
         let result = await launchUnlogged(process, map: map)
-        let what = "\(process.executable) \(process.arguments.joined(separator: " "))"
+        // The text is made only when the message is logged.
+        func what() -> String { "\(process.executable) \(process.arguments.joined(separator: " "))" }
         switch result.status {
         case .done:
-            logger.debug("\(what): \(result.exitCode) after \(result.duration)")
+            logger.debug("\(what()): \(result.exitCode) after \(result.duration)")
         default:
-            logger.warning("\(what): \(result)")
+            logger.warning("\(what()): \(result)")
         }
         return result
     }
