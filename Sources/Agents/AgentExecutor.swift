@@ -95,6 +95,10 @@ public struct AgentExecutor: Sendable {
     public var host: AgentHost { catalog.host }
 
     /// Runs one action to its end. Never throws: every failure is a result with a reason.
+    ///
+    /// Runs on the global executor, not on the caller's actor: starting a process holds its
+    /// thread until the agent's exec, and operations of a queue's actor start in parallel.
+    @concurrent
     public func run(_ request: AgentRequest) async -> AgentResult {
         let standard: AgentStandard
         do {
@@ -228,12 +232,13 @@ public struct AgentExecutor: Sendable {
         if let entry { launched = { pid in entry.launched(pid) } }
         let result = await launchUnlogged(process, launched: launched, map: map)
         entry?.end()
-        let what = "\(process.executable) \(process.arguments.joined(separator: " "))"
+        // The text is made only when the message is logged.
+        func what() -> String { "\(process.executable) \(process.arguments.joined(separator: " "))" }
         switch result.status {
         case .done:
-            logger.debug("\(what): \(result.exitCode) after \(result.duration)")
+            logger.debug("\(what()): \(result.exitCode) after \(result.duration)")
         default:
-            logger.warning("\(what): \(result)")
+            logger.warning("\(what()): \(result)")
         }
         return result
     }

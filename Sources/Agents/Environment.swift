@@ -70,6 +70,10 @@ public struct AgentHost: Sendable, Hashable {
 
     /// Creates the node's agent scratch directories (idempotent).
     public func prepareDirectories() throws(AgentError) {
+        // Nearly always both exist already (HA_RSCTMP is under HA_VARRUN): one stat per
+        // operation, not a walk of both paths.
+        var info = stat()
+        if stat(resourceTemporaryDirectory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR { return }
         for dir in [runDirectory, resourceTemporaryDirectory] {
             do {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

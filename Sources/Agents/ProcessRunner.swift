@@ -107,7 +107,76 @@ public enum ProcessRunner {
     /// Runs the request to its end. `launched` is called with the process id (also its group
     /// and session id) as soon as the process runs, before its end is awaited (lrmd records it
     /// there: see `OperationJournal`).
+    ///
+    /// The process is started with posix_spawn and watched, with every other running agent, by
+    /// one epoll thread (`AgentSpawn`, `ProcessReactor`); where the C library lacks what that
+    /// needs (glibc before 2.36), by swift-subprocess.
     public static func run(_ request: ProcessRequest, launched: (@Sendable (Int32) -> Void)? = nil) async throws(ProcessLaunchError) -> ProcessOutcome {
+        guard AgentSpawn.isAvailable else { return try await runWithSubprocess(request, launched: launched) }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let spawned = try AgentSpawn.spawn(request)
+        launched?(spawned.pid)
+        let limit = max(0, request.outputLimit)
+        let ticket = ProcessReactor.Ticket()
+        var completion = await withTaskCancellationHandler {
+            await ProcessReactor.shared.watch(spawned, limit: limit, timeout: request.timeout, ticket: ticket)
+        } onCancel: {
+            ProcessReactor.shared.cancel(ticket)
+        }
+        var ending = ProcessOutcome.Ending.finished
+        let status: Int32
+        switch completion.ending {
+        case .exited(let s):
+            status = s
+        case .deadline, .cancelled:
+            // Outside this (possibly cancelled) task, so that the grace period and the reaping
+            // are really waited for.
+            let pid = spawned.pid, pidfd = completion.pidfd, grace = request.killGrace
+            var timedOut = false
+            if case .deadline = completion.ending { timedOut = true }
+            let (s, killed) = await Task {
+                var killed = false
+                // An agent that already exited finished in time: never kill what a successful
+                // start left running.
+                if !ProcessRunner.processHasExited(pid, pidfd) {
+                    killed = true
+                    await ProcessRunner.killProcessGroup(pid, grace: grace, leaderExited: { ProcessRunner.processHasExited(pid, pidfd) })
+                }
+                return (await ProcessRunner.reap(pid), killed)
+            }.value
+            close(pidfd)
+            ProcessReactor.collectRest(&completion, limit: limit)
+            status = s
+            if killed { ending = timedOut ? .timedOut : .cancelled }
+        }
+        let termination: ProcessOutcome.Termination = status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signalled(status & 0x7f)
+        return ProcessOutcome(
+            termination: termination,
+            ending: ending,
+            processGroup: spawned.pid,
+            standardOutput: String(decoding: completion.stdout, as: UTF8.self),
+            standardError: String(decoding: completion.stderr, as: UTF8.self),
+            outputTruncated: completion.truncated,
+            duration: clock.now - started)
+    }
+
+    /// Waits for our child `pid` to end and reaps it; returns its wait status.
+    private static func reap(_ pid: pid_t) async -> Int32 {
+        var status: Int32 = 0
+        var pause = Duration.milliseconds(1)
+        while true {
+            let rc = waitpid(pid, &status, WNOHANG)
+            if rc == pid { return status }
+            if rc < 0 && errno == EINTR { continue }
+            if rc < 0 { return 255 << 8 }  // reaped elsewhere: the status is lost
+            try? await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(20))
+        }
+    }
+
+    /// The same with swift-subprocess (fork/exec and its own monitor threads).
+    private static func runWithSubprocess(_ request: ProcessRequest, launched: (@Sendable (Int32) -> Void)?) async throws(ProcessLaunchError) -> ProcessOutcome {
         var env: [Environment.Key: String] = [:]
         for (k, v) in request.environment {
             if let key = Environment.Key(rawValue: k) { env[key] = v }

@@ -66,6 +66,21 @@ public struct OperationQueue: Sendable {
     private var waiting: [Int] = []
     private var busy: [String: Int] = [:]
     private var nextCallID = 1
+    /// The last parameter digest taken per resource, with what it was taken of: a resource's
+    /// operations nearly always run with the same parameters, so the digest (sorting, escaping
+    /// and MD5) is taken once per change of them, not once per operation.
+    private var digests: [DigestKey: DigestInput] = [:]
+
+    private struct DigestKey: Sendable, Hashable {
+        var resource: String
+        var intervalMS: Int
+    }
+
+    private struct DigestInput: Sendable {
+        var parameters: [String: String]
+        var timeoutMS: Int
+        var digest: String
+    }
 
     private struct Operation: Sendable {
         var request: OperationRequest
@@ -77,6 +92,8 @@ public struct OperationQueue: Sendable {
         var lastReported: (OCFExitCode, ExecutionStatus)?
         var killReason: ExecutionStatus?
         var cancelled = false
+        /// `request.operationDigest`, taken at submission.
+        var digest: String
 
         enum State: Sendable {
             case waiting(since: Duration)
@@ -129,6 +146,7 @@ public struct OperationQueue: Sendable {
             out += cancel(callID: callID, now: now)
         }
         resources[id] = nil
+        digests = digests.filter { $0.key.resource != id }
         return out
     }
 
@@ -152,8 +170,9 @@ public struct OperationQueue: Sendable {
         }
         let callID = nextCallID
         nextCallID += 1
+        let opDigest = digest(of: request)
         operations[callID] = Operation(request: request, agent: history.resource.agent, callID: callID,
-                                       state: .waiting(since: now), due: now)
+                                       state: .waiting(since: now), due: now, digest: opDigest)
         waiting.append(callID)
         out += dispatch(now: now)
         return (callID, out)
@@ -192,7 +211,7 @@ public struct OperationQueue: Sendable {
             key: key, callID: callID, exitCode: exitCode, status: status, exitReason: reason,
             started: started, execTime: now - started, queueTime: queued,
             lastChange: changed ? now : (previous?.lastChange ?? now),
-            parameterDigest: op.request.operationDigest)
+            parameterDigest: op.digest)
         if resources[op.request.resource] != nil, status != .cancelled {
             resources[op.request.resource]!.operations[key] = record
             if record.isFailure { resources[op.request.resource]!.lastFailure = record }
@@ -261,13 +280,27 @@ public struct OperationQueue: Sendable {
 
     // MARK: - Internals
 
+    /// `request.operationDigest`, from the resource's cache when its parameters, interval and
+    /// timeout are those of the last digest taken.
+    private mutating func digest(of request: OperationRequest) -> String {
+        let intervalMS = Int(request.interval.wholeMilliseconds), timeoutMS = Int(request.timeout.wholeMilliseconds)
+        // The timeout is part of the digest of recurring operations only.
+        let key = DigestKey(resource: request.resource, intervalMS: intervalMS)
+        if let c = digests[key], c.timeoutMS == timeoutMS || intervalMS == 0, c.parameters == request.parameters {
+            return c.digest
+        }
+        let digest = request.operationDigest
+        digests[key] = DigestInput(parameters: request.parameters, timeoutMS: timeoutMS, digest: digest)
+        return digest
+    }
+
     private mutating func cancel(callID: Int, now: Duration) -> [LRMDirective] {
         guard var op = operations[callID], !op.cancelled else { return [] }
         op.cancelled = true
         let cancelled = OperationRecord(
             key: op.request.key, callID: callID, exitCode: .errGeneric, status: .cancelled,
             exitReason: "the operation was cancelled", started: now, execTime: .zero, queueTime: .zero,
-            lastChange: now, parameterDigest: op.request.operationDigest)
+            lastChange: now, parameterDigest: op.digest)
         switch op.state {
         case .waiting(let since):
             waiting.removeAll { $0 == callID }

@@ -32,7 +32,6 @@ public final class LRMService: Sendable {
 
     private struct State: Sendable {
         var subscribers: [UInt64: IPCConnection<LRMAPI>] = [:]
-        var forwarder: Task<Void, Never>?
         var stopping = false
     }
 
@@ -62,25 +61,19 @@ public final class LRMService: Sendable {
     /// Creates the node's agent directories and starts sending results to subscribers.
     public func start() async throws(AgentError) {
         try host.prepareDirectories()
-        let results = await shell.results()
-        let task = Task { [self] in
-            for await record in results {
-                let targets = state.withLock { Array($0.subscribers.values) }
-                for c in targets { c.push(.result(record)) }
-            }
+        // Pushed as the queue reports them, without a task in between.
+        await shell.onResult { [weak self] record in
+            guard let self else { return }
+            let targets = state.withLock { Array($0.subscribers.values) }
+            for c in targets { c.push(.result(record)) }
         }
-        state.withLock { $0.forwarder = task }
     }
 
     /// Takes no new work, cancels every operation (killing their process groups) and waits
     /// for them to end.
     public func shutdown() async {
-        let forwarder = state.withLock { s in
-            s.stopping = true
-            return s.forwarder
-        }
+        state.withLock { $0.stopping = true }
         await shell.shutdown()
-        await forwarder?.value
     }
 
     /// Answers one request. `connection` is the requesting client (for `subscribe`); nil for
@@ -108,12 +101,9 @@ public final class LRMService: Sendable {
             await shell.unregister(id)
             return .done
 
-        case .execute(var op):
-            guard let resource = await shell.resource(op.resource) else { return .failure(Self.unknown(op.resource)) }
-            op.parameters = resource.parameters.merging(op.parameters) { _, new in new }
-            op.meta = resource.meta.merging(op.meta) { _, new in new }
+        case .execute(let op):
             do {
-                return .callID(try await shell.submit(op))
+                return .callID(try await shell.submitWithResourceAttributes(op))
             } catch {
                 switch error {
                 case .unknownResource: return .failure(Self.unknown(op.resource))

@@ -38,6 +38,7 @@ public actor LRMShell<C: Clock> where C.Duration == Duration {
     private var alarm: (task: Task<Void, Never>, until: C.Instant, generation: Int)?
     private var alarmGeneration = 0
     private var subscribers: [Int: AsyncStream<OperationRecord>.Continuation] = [:]
+    private var resultHandler: (@Sendable (OperationRecord) -> Void)?
     private var nextSubscriber = 0
     private var stopped = false
 
@@ -60,6 +61,26 @@ public actor LRMShell<C: Clock> where C.Duration == Duration {
     /// Forgets a resource, cancelling its operations.
     public func unregister(_ id: String) {
         perform(queue.onUnregister(id, now: now))
+    }
+
+    /// Submits an operation on a registered resource with the resource's instance and meta
+    /// attributes under the operation's own (the operation's win); returns its call id. One
+    /// call, where looking the resource up first would be two trips to the actor.
+    @discardableResult
+    public func submitWithResourceAttributes(_ request: OperationRequest) throws(LRMError) -> Int {
+        guard let resource = queue.history(of: request.resource)?.resource else { throw LRMError.unknownResource(request.resource) }
+        var op = request
+        if op.parameters.isEmpty {
+            op.parameters = resource.parameters
+        } else if !resource.parameters.isEmpty {
+            op.parameters = resource.parameters.merging(op.parameters) { _, new in new }
+        }
+        if op.meta.isEmpty {
+            op.meta = resource.meta
+        } else if !resource.meta.isEmpty {
+            op.meta = resource.meta.merging(op.meta) { _, new in new }
+        }
+        return try submit(op)
     }
 
     /// Submits an operation; returns its call id. Results arrive on `results()`.
@@ -111,6 +132,13 @@ public actor LRMShell<C: Clock> where C.Duration == Duration {
         return stream
     }
 
+    /// Calls `handler` with every result the queue reports from now on, synchronously as it is
+    /// reported (no stream, no task between the queue and, say, an IPC push), until `shutdown()`
+    /// has returned. The handler must not block.
+    public func onResult(_ handler: @escaping @Sendable (OperationRecord) -> Void) {
+        resultHandler = handler
+    }
+
     /// Cancels every timer and running action (killing their process groups) and waits for them.
     public func shutdown() async {
         stopped = true
@@ -160,6 +188,7 @@ public actor LRMShell<C: Clock> where C.Duration == Duration {
                     logger.warning("\(record.key) (call \(record.callID)): \(record.exitCode), \(record.status)\(record.exitReason.map { ": " + $0 } ?? "")",
                                    metadata: ["resource": "\(record.key.resource)", "operation": "\(record.key)"])
                 }
+                resultHandler?(record)
                 for c in subscribers.values { c.yield(record) }
             }
         }
