@@ -25,6 +25,12 @@ import Testing
         #expect(RuleEvaluator.passes(try rule(##"<rule id="r"><expression id="e" attribute="os" operation="eq" value="linux"/></rule>"##), ctx))
         #expect(RuleEvaluator.passes(try rule(##"<rule id="r" boolean-op="or"><expression id="a" attribute="x" operation="defined"/><expression id="b" attribute="y" operation="not_defined"/></rule>"##), ctx))
         #expect(!RuleEvaluator.passes(try rule(##"<rule id="r"><expression id="a" attribute="x" operation="defined"/><expression id="b" attribute="y" operation="not_defined"/></rule>"##), ctx))
+        // A missing attribute is unequal to any value (ne holds, eq does not), and no ordering
+        // comparison with it holds, as in Pacemaker (a ban with `ne` must keep nodes without it).
+        #expect(RuleEvaluator.passes(try rule(##"<rule id="r"><expression id="e" attribute="site" operation="ne" value="a"/></rule>"##), ctx))
+        #expect(!RuleEvaluator.passes(try rule(##"<rule id="r"><expression id="e" attribute="site" operation="eq" value="a"/></rule>"##), ctx))
+        #expect(!RuleEvaluator.passes(try rule(##"<rule id="r"><expression id="e" attribute="site" operation="lt" value="a"/></rule>"##), ctx))
+        #expect(!RuleEvaluator.passes(try rule(##"<rule id="r"><expression id="e" attribute="site" operation="gte" value="a"/></rule>"##), ctx))
         ctx.nodeAttributes["ver"] = "1.10"
         #expect(RuleEvaluator.passes(try rule(##"<rule id="r"><expression id="e" attribute="ver" operation="gt" value="1.9" type="version"/></rule>"##), ctx))
     }
