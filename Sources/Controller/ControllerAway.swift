@@ -34,6 +34,7 @@ extension ControllerCore {
             let inRing = ringMembers.map { $0.contains(l.member.nodeID) } ?? true
             if !l.clean && l.nodeStillUp && inRing {
                 if controllersAway[name] == nil {
+                    if let pending = inFlight(on: name), !pending.isEmpty { inFlightWhenAway[name] = pending }
                     out += [.arm(.controllerGrace(node: name), after: controllerRestartGrace),
                             .note("\(name)'s controller was lost but \(name) is still in the ring: waiting up to \(controllerRestartGrace) for its new controller, with \(name) frozen (in maintenance) for the scheduler")]
                 }
@@ -43,6 +44,19 @@ extension ControllerCore {
             }
         }
         return out
+    }
+
+    /// The one-shot resource actions on `node` that the DC's transition is waiting for (nil
+    /// when this controller runs no transition), as they were sent.
+    func inFlight(on node: String) -> [ActionRequest]? {
+        guard let ex = executor, !ex.isFinished else { return nil }
+        return ex.running.sorted().compactMap { i -> ActionRequest? in
+            let a = ex.graph.actions[i]
+            guard a.kind == .resource, a.node == node, a.intervalMS == 0 else { return nil }
+            let key = TransitionKey(actionID: a.id, transitionID: transitionID, targetRC: Int(a.meta["op_target_rc"] ?? "") ?? 0, uuid: uuid)
+            return ActionRequest(node: node, task: a.task, resource: a.historyName ?? a.resource, agent: a.agent?.description,
+                                 intervalMS: 0, timeoutMS: 0, parameters: a.parameters, meta: a.meta, transitionKey: key.description)
+        }
     }
 
     /// The corosync ring's members now (from each quorum report, which corosyncd sends at
@@ -67,12 +81,14 @@ extension ControllerCore {
     /// joined member in maintenance (not written to the CIB; the shell saves this input as
     /// the pe-input, so that crm_simulate replays the decision as it was taken).
     public func schedulerInput(_ cib: CIB) -> CIB {
-        Self.freezing(controllersAway.values.sorted(), in: cib)
+        Self.freezing(controllersAway.values.sorted(), pending: inFlightWhenAway, in: cib)
     }
 
     /// `cib` with these nodes up (in the membership, controller online, joined, expected up)
-    /// and their `maintenance` node attribute true.
-    public static func freezing(_ nodes: [ControllerMember], in cib: CIB) -> CIB {
+    /// and their `maintenance` node attribute true; `pending`, by node name, added to their
+    /// histories as operations in progress (a start in flight: the resource may be running
+    /// there, so it is not started anywhere else meanwhile).
+    public static func freezing(_ nodes: [ControllerMember], pending: [String: [ActionRequest]] = [:], in cib: CIB) -> CIB {
         var out = cib
         for m in nodes {
             let id = String(m.nodeID)
@@ -83,6 +99,19 @@ extension ControllerCore {
                 .modify(StatusRecords.transientAttributes(nodeID: id, uname: m.name, [("maintenance", "true")]), section: .status, allowCreate: true),
             ] {
                 if let changed = try? CIBReplica.apply(op, to: out) { out = changed }
+            }
+            guard let requests = pending[m.name], !requests.isEmpty else { continue }
+            out.root.updateElements { section in
+                guard section.name == "status" else { return }
+                section.updateElements { state in
+                    guard state.name == "node_state", state.id == id else { return }
+                    var lrm = state.firstElement(named: "lrm") ?? XElement("lrm", attributes: [XAttribute("id", id)])
+                    let list = lrm.firstElement(named: "lrm_resources") ?? XElement("lrm_resources")
+                    let withPending = StatusRecords.addingPending(requests, to: list.xmlString(.compact))
+                    guard let parsed = try? XElement.parse(Array(withPending.utf8), source: "pending operations") else { return }
+                    lrm.setFirstElement(named: "lrm_resources", to: parsed)
+                    state.setFirstElement(named: "lrm", to: lrm)
+                }
             }
         }
         return out

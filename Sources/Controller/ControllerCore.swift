@@ -145,7 +145,13 @@ public struct ControllerCore: Sendable {
     /// there, nothing is sent there (`onScheduled`), and it is not fenced. Every controller
     /// keeps this, not only the DC, so that a DC elected meanwhile (the lost controller may
     /// have been the DC's) waits out the same grace. By name.
-    public internal(set) var controllersAway: [String: ControllerMember] = [:]
+    public internal(set) var controllersAway: [String: ControllerMember] = [:] {
+        didSet { inFlightWhenAway = inFlightWhenAway.filter { controllersAway[$0.key] != nil } }
+    }
+    /// What the DC had sent to each member in `controllersAway` and not heard back about when
+    /// its controller was lost: the node's executor may still be running it (a start may yet
+    /// succeed), so the scheduler sees it pending there, never as nothing having run.
+    public internal(set) var inFlightWhenAway: [String: [ActionRequest]] = [:]
     /// The corosync ring's members as last heard (`onRing`); nil: not known yet.
     public internal(set) var ringMembers: Set<UInt32>?
     /// How long a node whose controller was lost while the node stayed in the ring is waited

@@ -113,7 +113,18 @@ public struct OperationQueue: Sendable {
     public var registeredResources: [ResourceDefinition] { resources.values.map(\.resource).sorted { $0.id < $1.id } }
 
     /// The history of a resource.
-    public func history(of resource: String) -> ResourceHistory? { resources[resource] }
+    /// The history of a resource, with its one-shot operations queued or running now.
+    public func history(of resource: String) -> ResourceHistory? {
+        guard var h = resources[resource] else { return nil }
+        if busy[resource] != nil || !waiting.isEmpty {
+            h.inProgress = operations.values.filter { op in
+                guard op.request.resource == resource, !op.request.isRecurring, !op.cancelled else { return false }
+                if case .idle = op.state { return false }
+                return true
+            }.sorted { $0.callID < $1.callID }.map(\.request)
+        }
+        return h
+    }
 
     /// The call ids now running.
     public var running: [Int] { busy.values.sorted() }

@@ -147,12 +147,16 @@ public struct ResourceHistory: Sendable, Hashable, Codable {
     public var operations: [OperationKey: OperationRecord] = [:]
     /// The most recent failed run, whichever operation it was.
     public var lastFailure: OperationRecord?
+    /// One-shot operations queued or running now, oldest first: a controller started after
+    /// the one that asked for them (crmd killed and started again) must know that a start may
+    /// be under way here, or the cluster could start the resource a second time elsewhere.
+    public var inProgress: [OperationRequest] = []
 
     public init(resource: ResourceDefinition) {
         self.resource = resource
     }
 
-    private enum CodingKeys: String, CodingKey { case resource, operations, lastFailure }
+    private enum CodingKeys: String, CodingKey { case resource, operations, lastFailure, inProgress }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -160,6 +164,7 @@ public struct ResourceHistory: Sendable, Hashable, Codable {
         let records = try c.decode([OperationRecord].self, forKey: .operations)
         operations = Dictionary(records.map { ($0.key, $0) }, uniquingKeysWith: { a, b in a.callID > b.callID ? a : b })
         lastFailure = try c.decodeIfPresent(OperationRecord.self, forKey: .lastFailure)
+        inProgress = try c.decodeIfPresent([OperationRequest].self, forKey: .inProgress) ?? []
     }
 
     /// Encoded with the operations as a list sorted by key.
@@ -168,6 +173,7 @@ public struct ResourceHistory: Sendable, Hashable, Codable {
         try c.encode(resource, forKey: .resource)
         try c.encode(operations.values.sorted { $0.key < $1.key }, forKey: .operations)
         try c.encodeIfPresent(lastFailure, forKey: .lastFailure)
+        if !inProgress.isEmpty { try c.encode(inProgress, forKey: .inProgress) }
     }
 
     /// Whether the resource may be running here: false only when it has run nothing, or its

@@ -23,6 +23,31 @@ extension ResourceHistory {
         if let failure = lastFailure {
             e.append(Self.operationElement(failure, id: "\(resource.id)_last_failure_0", epochOfOrigin: epochOfOrigin, node: node))
         }
+        // Operations under way, as Pacemaker records pending ones (call-id -1, op-status -1):
+        // one takes the place of the `_last_0` entry, but a stop or demote under way leaves
+        // what ran before it (until it ends, the resource runs as before).
+        let lastID = "\(resource.id)_last_0"
+        for request in inProgress where request.interval == .zero {
+            let hasLast = e.elements.contains { $0.id == lastID }
+            if hasLast && (request.action == .stop || request.action == .demote) { continue }
+            var op = XElement("lrm_rsc_op", attributes: [
+                XAttribute("id", lastID),
+                XAttribute("operation_key", request.key.description),
+                XAttribute("operation", request.action.rawValue),
+                XAttribute("crm-debug-origin", "swiftha-lrmd"),
+                XAttribute("call-id", "-1"),
+                XAttribute("rc-code", "193"),
+                XAttribute("op-status", "-1"),
+                XAttribute("interval", "0"),
+                XAttribute("last-rc-change", "0"),
+                XAttribute("exec-time", "0"),
+                XAttribute("queue-time", "0"),
+                XAttribute("op-digest", request.operationDigest),
+            ])
+            if let node { op["on_node"] = node }
+            e.children.removeAll { if case .element(let x) = $0 { return x.id == lastID }; return false }
+            e.children.insert(.element(op), at: 0)
+        }
         return LRMResource(e)
     }
 

@@ -1,4 +1,6 @@
 import Agents
+import class Foundation.JSONEncoder
+import class Foundation.JSONDecoder
 import CIB
 import LRM
 import Testing
@@ -92,6 +94,31 @@ struct Sim {
         #expect(sim.running.isEmpty)
         #expect(sim.reports.map(\.callID) == [start, monitor, stop])
         #expect(sim.reports.map(\.key.action) == [.start, .monitor, .stop])
+    }
+
+    /// A history read while a start runs carries it as in progress, and its status XML shows it
+    /// pending in place of what ran before (a controller started meanwhile must not take the
+    /// resource for stopped); a stop under way leaves the start it follows.
+    @Test func aHistoryReadWhileAStartRunsShowsItPending() throws {
+        var sim = Sim()
+        let probe = sim.submit("a", .monitor)
+        sim.complete(probe, .notRunning)
+        let start = sim.submit("a", .start)
+        let h = try #require(sim.queue.history(of: "a"))
+        #expect(h.inProgress.map(\.action) == [.start])
+        let e = h.lrmResource(epochOfOrigin: 0, node: "node1").element
+        let last = try #require(e.elements.first { $0.id == "a_last_0" })
+        #expect(last["operation"] == "start" && last["call-id"] == "-1" && last["op-status"] == "-1" && last["rc-code"] == "193")
+        #expect(e.elements.filter { $0.id == "a_last_0" }.count == 1)
+        sim.complete(start)
+        #expect(sim.queue.history(of: "a")?.inProgress.isEmpty == true)
+        let stop = sim.submit("a", .stop)
+        let during = try #require(sim.queue.history(of: "a")).lrmResource(epochOfOrigin: 0).element
+        #expect(during.elements.first { $0.id == "a_last_0" }?["operation"] == "start", "a stop under way must leave the start")
+        sim.complete(stop)
+        // Encoded for the IPC and read back the same.
+        let again = try JSONDecoder().decode(ResourceHistory.self, from: JSONEncoder().encode(h))
+        #expect(again == h)
     }
 
     @Test func differentResourcesRunInParallelUpToTheLimit() {

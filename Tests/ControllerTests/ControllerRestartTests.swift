@@ -71,6 +71,33 @@ import Testing
         #expect(ws.resources.first { $0.id == "d1" }?.activeOn == ["node2"])
     }
 
+    /// The controller is lost while a start it was given is still running in its node's
+    /// executor (its result not back): the start may yet succeed, so the DC takes the resource
+    /// as starting there and starts it nowhere else while it waits.
+    @Test func aStartInFlightWhenTheControllerIsLostIsTakenAsRunningThereNotStartedElsewhere() throws {
+        let c = try SimulatedCluster(nodes: 3, configuration: ControllerCoreTests.configuration(fencing: true))
+        c.fencer = { _ in .done }
+        c.silent = ["d1_start_0"]
+        c.membershipChanged()
+        #expect(c.settle())
+        try #require(c.whereRunning("d1") == ["node2"] && c.dc?.name == "node1")
+        #expect(c.activeInCIB("d1") == [], "the start has not reported yet")
+        Self.killController("node2", in: c)
+        #expect(c.settle())
+        let dc = c.nodes[c.index("node1")].core
+        #expect(dc.inFlightWhenAway["node2"]?.map(\.task) == ["start"])
+        #expect(c.whereRunning("d1") == ["node2"], "d1 was started elsewhere while its start on node2 may still be running")
+        #expect(c.fenceRequests.isEmpty)
+        let ws = Simulator.workingSet(SchedulerInput(cib: dc.schedulerInput(c.cib), now: c.now))
+        #expect(ws.resources.first { $0.id == "d1" }?.activeOn == ["node2"])
+        // Past the grace: node2 is fenced, and only then is d1 started elsewhere, once.
+        let k = c.index("node1")
+        c.perform(c.nodes[k].core.onTimer(.controllerGrace(node: "node2")), at: k)
+        #expect(c.settle())
+        #expect(c.fenceRequests == ["node2"])
+        #expect(c.nodes[k].core.inFlightWhenAway.isEmpty)
+    }
+
     @Test func aControllerBackWithinTheGraceJoinsWithItsHistoryAndNothingIsFencedOrStartedAgain() throws {
         let c = try Self.running()
         let starts = c.startsPerNode
