@@ -117,22 +117,6 @@ import TestSupport
             .joined(separator: "\n")
     }
 
-    static let twoNodes = """
-    <cib crm_feature_set="3.16.1" validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0">
-      <configuration>
-        <crm_config/>
-        <nodes>
-          <node id="1" uname="node1"/>
-          <node id="2" uname="node2"/>
-        </nodes>
-        <resources/>
-        <constraints/>
-      </configuration>
-      <status/>
-    </cib>
-
-    """
-
     /// Promotable clones (ms and clone meta promotable=true), rules with roles and dates,
     /// colocations and orders with roles and sets, tickets, fencing levels, tags, defaults with
     /// ids, OCF_CHECK_LEVEL, utilization, templates and node definitions: `show` and `show xml`
@@ -186,7 +170,7 @@ import TestSupport
 
     @Test func definitionsShowAndXMLLikeCrmsh() throws {
         guard Self.available else { return }
-        let pair = try Pair(Self.twoNodes)
+        let pair = try Pair(CrmTests.emptyCIB)
         try pair.compare([], stdin: Self.syntax + "\n")
         // Each on the CIB it wrote: the same XML, and crmsh's selections of it.
         for args in [["configure", "show", "xml"], ["configure", "show", "xml", "d1", "p2", "loc1", "s1", "tg1", "fencing_topology"],
@@ -196,7 +180,7 @@ import TestSupport
         }
         // Read back: `show`'s text, loaded by both into an empty configuration.
         let text = try pair.run(ours: false, ["configure", "show"]).stdout
-        let again = try Pair(Self.twoNodes)
+        let again = try Pair(CrmTests.emptyCIB)
         try text.write(toFile: again.dir + "/config.crm", atomically: true, encoding: .utf8)
         try again.compare(["configure", "load", "update", again.dir + "/config.crm"])
         try again.compare(["configure", "show"])
