@@ -11,8 +11,9 @@ BUILD_FLAGS ?=
 # resource and fence agents the Agents tests run unchanged (resource-agents, fence-agents), and
 # systemd, dbus-daemon and dbus-system-bus-common for the systemd tests (which run a private
 # systemd as PID 1 of its own namespaces, with its own system bus). The crm tutorial test (CrmHistoryClusterTests)
-# runs its nodes in network namespaces (iproute2) and configures fence_xvm (fence-virt).
-DEB_PACKAGES := libxml2-dev libsystemd-dev pkg-config pacemaker-common python3 resource-agents fence-agents dbus-daemon dbus-system-bus-common systemd iproute2 fence-virt
+# runs its nodes in network namespaces (iproute2) and configures fence_xvm (fence-virt);
+# `crm history wdiff` runs GNU wdiff, as crmsh does.
+DEB_PACKAGES := libxml2-dev libsystemd-dev pkg-config pacemaker-common python3 resource-agents fence-agents dbus-daemon dbus-system-bus-common systemd iproute2 fence-virt wdiff
 # The real Pacemaker tools, crmsh and corosync (with libcpg and a C compiler for its CPG
 # client), for differential tests and side-by-side benchmarks.
 PEER_PACKAGES := pacemaker-cli-utils crmsh corosync libcpg4 gcc

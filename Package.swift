@@ -99,6 +99,7 @@ let package = Package(
         // The C library only: fence_swiftha, built on it alone, starts in a few milliseconds.
         .target(name: "HostProcesses"),
         .target(name: "Controller", dependencies: ["CIB", "PolicyEngine", "Messaging"]),
+        .target(name: "ControllerClient", dependencies: ["Controller", "LocalIPC"]),
         .target(name: "HASupport", dependencies: [
             "CSystemd", "EssentialsExtras",
             .product(name: "Logging", package: "swift-log"),
@@ -128,7 +129,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Sources/Daemons/cibd"),
         .executableTarget(name: "crmd", dependencies: [
-            "Controller", "PolicyEngine", "CIB", "CIBClient", "LRM", "Agents", "Messaging", "LocalIPC", "HASupport", "CSystemd", "Stonith",
+            "Controller", "ControllerClient", "PolicyEngine", "CIB", "CIBClient", "LRM", "Agents", "Messaging", "LocalIPC", "HASupport", "CSystemd", "Stonith",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Sources/Daemons/crmd"),
@@ -165,7 +166,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/crm_resource"),
         .executableTarget(name: "crm", dependencies: [
-            "CrmShell", "CIB", "CIBClient", "Agents", "PolicyEngine", "HASupport", "ToolSupport",
+            "CrmShell", "CIB", "CIBClient", "Agents", "PolicyEngine", "HASupport", "ToolSupport", "Controller", "ControllerClient", "LocalIPC",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/Tools/crm"),
         .executableTarget(name: "crm_simulate", dependencies: [
@@ -233,7 +234,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["CIB", "Messaging", "HostProcesses"], path: "Tests/TestSupport"),
         .testTarget(name: "CIBTests", dependencies: ["CIB", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ToolTests", dependencies: ["CIB", "Stonith", "ToolSupport", "TestSupport"], exclude: ["CrmMonGolden"]),
-        .testTarget(name: "CrmShellTests", dependencies: ["CrmShell", "CIB", "TestSupport"]),
+        .testTarget(name: "CrmShellTests", dependencies: ["CrmShell", "CIB", "Controller", "TestSupport"]),
         .testTarget(name: "HASupportTests", dependencies: ["HASupport", "ToolSupport", "EssentialsExtras", "TestSupport"]),
         .testTarget(name: "PolicyEngineTests", dependencies: ["PolicyEngine", "CIB", "TestSupport"], exclude: ["ratchet.txt"]),
         .testTarget(name: "MessagingTests", dependencies: [

@@ -2,7 +2,7 @@
 """crm_mon beside Pacemaker 2.1.5's on the scheduler suite's inputs.
 
 For each option set, runs both crm_mons on every input (CIB_file=FILE, TZ=UTC) and counts
-the inputs whose stdout+stderr are identical, the "Last updated" line (text) or the
+the inputs whose stdout+stderr are identical, the "Last updated" line (text, HTML) or the
 last_update element and the program's path (XML) left out. Pacemaker's outputs are cached
 (they do not change) under $CRM_MON_CACHE (default /tmp/crm-mon-compare-cache).
 
@@ -68,7 +68,8 @@ def clean(text, xml):
     if xml:
         lines = [re.sub(r'request="[^"]*crm_mon ', 'request="crm_mon ', l) for l in lines if "<last_update " not in l]
     else:
-        lines = [l for l in lines if not l.startswith("  * Last updated:")]
+        # (HTML: the line after the "Last updated" label holds the time.)
+        lines = [l for l in lines if not l.startswith("  * Last updated:") and not l.startswith('<span class="bold">Last updated: </span>')]
     return "\n".join(lines)
 
 

@@ -80,8 +80,9 @@ public struct AgentExecutor: Sendable {
     /// Where the cluster's drop-ins for the systemd services it starts go (see
     /// `ClusterDropIn`): `/run/systemd/system` unless `SWIFTHA_SYSTEMD_RUNTIME_DIR` says.
     public var systemdDropInRoot: String = Systemd.defaultDropInRoot
-    /// Where every agent process is recorded while it runs (lrmd's), so that an lrmd started
-    /// after this one was killed can end what it left running; nil records nothing.
+    /// Where every agent process is recorded while it runs (lrmd's, stonithd's), so that the
+    /// daemon started after this one was killed can end what it left running; nil records
+    /// nothing.
     public var journal: OperationJournal?
 
     public init(host: AgentHost, killGrace: Duration = .seconds(5), outputLimit: Int = 64 * 1024,
@@ -226,8 +227,9 @@ public struct AgentExecutor: Sendable {
         var process = process
         let entry = journal?.begin(resource: request.resource,
                                    operation: "\(request.resource)_\(request.action.rawValue)_\(request.interval.wholeMilliseconds)",
-                                   callID: request.callID)
-        if let entry { process.environment[OperationJournal.variable] = entry.token }
+                                   callID: request.callID,
+                                   target: request.agent.standard == "stonith" ? request.parameters["nodename"] : nil)
+        if let entry, let journal { process.environment[journal.variable] = entry.token }
         var launched: (@Sendable (Int32) -> Void)?
         if let entry { launched = { pid in entry.launched(pid) } }
         let result = await launchUnlogged(process, launched: launched, map: map)

@@ -275,6 +275,8 @@ extension AgentMetadata {
         public var parameter: String
         /// What is wrong and what to do about it.
         public var message: String
+        /// A required parameter that was not given.
+        public var isMissing = false
 
         public var description: String { "\(severity.rawValue): parameter '\(parameter)': \(message)" }
     }
@@ -285,12 +287,17 @@ extension AgentMetadata {
 
     /// Checks parameters against this meta-data: required parameters without a default that are
     /// missing, values that are not of the declared type, and unknown names (a warning: agents
-    /// may accept more than they declare).
-    public func problems(in parameters: [String: String], agent: String) -> [ParameterProblem] {
+    /// may accept more than they declare). A deprecated parameter, or one that replaces
+    /// another (`obsoletes`), is not required (either name may be given), and an empty default
+    /// is no default (IPaddr2's `ip`). `suppliedByCluster`: parameters the cluster fills in
+    /// itself (a fence agent's action and port/plug, from the fencer).
+    public func problems(in parameters: [String: String], agent: String, suppliedByCluster: Set<String> = []) -> [ParameterProblem] {
         var out: [ParameterProblem] = []
-        for p in self.parameters where p.required && parameters[p.name] == nil && p.defaultValue == nil {
+        for p in self.parameters where p.required && !p.deprecated && p.obsoletes == nil && parameters[p.name] == nil
+            && (p.defaultValue ?? "").isEmpty && !suppliedByCluster.contains(p.name) {
             out.append(ParameterProblem(severity: .error, parameter: p.name,
-                                        message: "\(agent) requires it and it has no default; set it in the resource's instance_attributes"))
+                                        message: "\(agent) requires it and it has no default; set it in the resource's instance_attributes",
+                                        isMissing: true))
         }
         for (name, value) in parameters.sorted(by: { $0.key < $1.key }) {
             guard let p = parameter(name) else {

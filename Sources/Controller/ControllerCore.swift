@@ -146,12 +146,41 @@ public struct ControllerCore: Sendable {
     /// keeps this, not only the DC, so that a DC elected meanwhile (the lost controller may
     /// have been the DC's) waits out the same grace. By name.
     public internal(set) var controllersAway: [String: ControllerMember] = [:] {
-        didSet { inFlightWhenAway = inFlightWhenAway.filter { controllersAway[$0.key] != nil } }
+        didSet { awayFromRing = awayFromRing.filter { controllersAway[$0] != nil } }
     }
+    /// Of `controllersAway`, the nodes this controller found in the ring without a controller
+    /// (`deriveAway`) rather than saw their controller's process end: a controller started
+    /// after the loss (a DC elected after the old DC's power cut, a controller itself
+    /// restarted) knows of the loss only so. Such a node is frozen only while the CIB has it
+    /// last recorded in the ring and expected up (`schedulerInput`): a node fenced, shut down
+    /// or recorded out of the ring, now booting (its corosync up before its controller), runs
+    /// nothing that a freeze could keep, and its fencing is not delayed.
+    public internal(set) var awayFromRing: Set<String> = []
+    /// Nodes in the ring without a controller that are not awaited again: their grace ran out,
+    /// or their controller left the group on purpose (the node shuts down: corosync goes
+    /// next). Forgotten once the node's controller is a member again or the node leaves the
+    /// ring.
+    public internal(set) var notAwaited: Set<String> = []
+    /// The cluster's nodes by corosync node id (the shell sets it from the nodelist; members
+    /// seen are added): names of the nodes in the ring that have no controller in the group.
+    public var nodeNames: [UInt32: String] = [:]
     /// What the DC had sent to each member in `controllersAway` and not heard back about when
     /// its controller was lost: the node's executor may still be running it (a start may yet
-    /// succeed), so the scheduler sees it pending there, never as nothing having run.
+    /// succeed), so the scheduler sees it pending there, never as nothing having run. Kept
+    /// past the grace, until the node is fenced or its controller is back (its join reads the
+    /// executor's history, which has it): a node not waited for any longer may still be
+    /// running it, so what it is starting is recovered elsewhere only after the fencing.
     public internal(set) var inFlightWhenAway: [String: [ActionRequest]] = [:]
+    /// Every one-shot resource action the DC sent that this controller saw delivered to the
+    /// controllers' group and whose result it has not seen, by transition key. Every
+    /// controller keeps this, not only the DC: the group delivers each request and each result
+    /// to all members in one order, so a controller elected DC after the old DC's loss knows
+    /// what the old DC had under way on a node whose controller is away at the same time
+    /// (both lost at once): that node's executor may be running it, and the scheduler sees it
+    /// pending there (`schedulerInput`) rather than nothing having run. Forgotten at its
+    /// result, when the node is fenced, or when its controller joins again (the join reads
+    /// the executor's history, which has it).
+    public internal(set) var unansweredRequests: [String: ActionRequest] = [:]
     /// The corosync ring's members as last heard (`onRing`); nil: not known yet.
     public internal(set) var ringMembers: Set<UInt32>?
     /// How long a node whose controller was lost while the node stayed in the ring is waited
@@ -246,8 +275,13 @@ public struct ControllerCore: Sendable {
                          .note("in the membership: waiting up to dc-deadtime (\(deadtime)) for \(missing.joined(separator: ", "))")]
         }
         for m in members where !before.contains(m) { joinedAt[m.name] = membershipSequence }
+        for m in members + left.map(\.member) where nodeNames[m.nodeID] == nil { nodeNames[m.nodeID] = m.name }
+        // A member lost with its node (CPG's nodedown) is out of the ring, whether or not the
+        // ring's report (`onRing`) has come in yet: never awaited.
+        for l in left where !l.clean && !l.nodeStillUp { ringMembers?.remove(l.member.nodeID) }
         var out: [Directive] = waitEnded
         out += trackControllersAway(members, left: left)
+        out += deriveAway(members: members)
         // The membership that a quorum gained was waiting for.
         let quorumReleased = quorumPending
         if quorumPending {
@@ -262,6 +296,8 @@ public struct ControllerCore: Sendable {
             case .resignDC:
                 out.append(.resignedDC)
                 executor = nil
+                // What this DC had in flight is its own knowledge; another DC plans now.
+                inFlightWhenAway = [:]
                 scheduling = false
                 joinedOnce = false
                 pendingReason = nil
@@ -344,6 +380,10 @@ public struct ControllerCore: Sendable {
             let member = ControllerMember(nodeID: nodeID, name: name)
             return join.onHistory(from: member, round: round, history: Array(lrm.utf8)).flatMap { handleJoin($0) }
         case .execute(let request):
+            if request.node != local.name, request.intervalMS == 0, request.resource != nil,
+               !["cancel", "delete", "do_shutdown"].contains(request.task), election.dc?.nodeID == sender.nodeID {
+                unansweredRequests[request.transitionKey] = request
+            }
             guard request.node == local.name else { return [] }
             // Only the current DC runs transitions: an action (or do_shutdown) from anyone
             // else (a former DC, a controller in another partition) is not carried out.
@@ -359,6 +399,7 @@ public struct ControllerCore: Sendable {
             return [.runLocally(request)]
         case .result(let result):
             if result.node == local.name, let key = result.transitionKey { runningLocally[key] = nil }
+            if !result.isPending, let key = result.transitionKey { unansweredRequests[key] = nil }
             guard isDC else { return [] }
             return onResult(result)
         case .shutdownRequest(let nodeID, let node):
@@ -546,6 +587,8 @@ public struct ControllerCore: Sendable {
             return [.note("quorum gained (no membership change of the controllers came with it)")] + requestSchedule(pendingReason ?? "quorum gained")
         case .controllerGrace(let node):
             guard let m = controllersAway.removeValue(forKey: node) else { return [] }
+            // Still in the ring without a controller: not awaited again (`deriveAway`).
+            if ringMembers?.contains(m.nodeID) ?? true { notAwaited.insert(node) }
             return [.note("\(m.name)'s controller did not come back within \(controllerRestartGrace): \(m.name) is treated as lost (fenced before its resources are recovered)")]
                 + requestSchedule("\(m.name)'s controller did not come back")
         case .dcDeadtime:
@@ -703,6 +746,9 @@ public struct ControllerCore: Sendable {
                         out.append(.note("not recording \(node) as fenced: it rejoined after the fencing was asked for"))
                     } else {
                         out.append(.recordFenced(node: node))
+                        // Whatever it was running is stopped now.
+                        inFlightWhenAway[node] = nil
+                        unansweredRequests = unansweredRequests.filter { $0.value.node != node }
                     }
                 }
             case .failed(_, _, let reason):

@@ -17,6 +17,12 @@ public struct StatusWrites: Sendable {
     /// in `<nodes>` are added, as Pacemaker's DC does, so that the scheduler knows the nodes it
     /// has never seen (unclean with startup-fencing, fenced before their resources are used).
     public var nodelist: [ControllerMember] = []
+    /// The corosync ring's members now, as node ids (`ControllerCore.ringMembers`); nil: not
+    /// known. A node the status shows up that is no longer a member of the controllers' group
+    /// is recorded lost at the end of a join round; while it is in the ring it is recorded in
+    /// it (`in_ccm`), its controller lost (as when the loss was seen: `recordLeft`), so that
+    /// every controller, one started later included, finds it so (`ControllerCore.frozen`).
+    public var inRing: Set<String>?
 
     public init(nodeID: @escaping @Sendable (String) -> String, now: Int, startFailureIsFatal: Bool = true, quorate: Bool = true,
                 status: XElement? = nil, nodes: XElement? = nil) {
@@ -106,7 +112,8 @@ public struct StatusWrites: Sendable {
             let unseen = StatusRecords.missingNodes(in: nodes, members: nodelist.map { (String($0.nodeID), $0.name) })
                 .map { CIBReplica.Operation.create($0, section: .nodes) }
             return [rootAttributes(dc: dc)] + joined + unseen + StatusRecords.staleNodes(in: status, members: ids).flatMap { n -> [CIBReplica.Operation] in
-                [.modify(StatusRecords.left(id: n.id, uname: n.uname, clean: false, nodeStillUp: false), section: .status, allowCreate: true),
+                [.modify(StatusRecords.left(id: n.id, uname: n.uname, clean: false, nodeStillUp: inRing?.contains(n.id) ?? false),
+                          section: .status, allowCreate: true),
                  // Lost, not shut down: a pending shutdown request no longer applies.
                  .xpath(Self.statePath(n.id) + "/transient_attributes/instance_attributes/nvpair[@name='shutdown']", .delete(all: true))]
             }

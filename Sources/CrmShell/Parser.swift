@@ -248,7 +248,15 @@ public struct CrmParser {
                         inline.append((n, v))
                     }
                 }
-                if op["interval"] == nil { op["interval"] = "0" }
+                if op["interval"] == nil {
+                    // crmsh adds interval=0 after the instance attributes, and refuses the
+                    // order: `op monitor intervl=10s` would be a probe setting, not a monitor.
+                    if let (n, _) = inline.first {
+                        let near = CrmParser.closest(to: n, in: CrmParser.opAttributes).map { "; '\(n)' is not an operation attribute: did you mean '\($0)'?" } ?? ""
+                        throw t.error("Attribute order error: interval must appear before any instance attribute\(near)")
+                    }
+                    op["interval"] = "0"
+                }
                 let opID = ids.make("\(operations?.id ?? id)-\(name)-\(op["interval"]!)")
                 op["id"] = opID
                 if !inline.isEmpty { op.append(attributeSet("instance_attributes", owner: opID, pairs: inline)) }
@@ -592,7 +600,54 @@ public struct CrmParser {
         let id = setID ?? (kind == .property ? "cib-bootstrap-options" : (kind == .rscDefaults ? "rsc-options" : "op-options"))
         var set = XElement(kind == .property ? "cluster_property_set" : "meta_attributes", ["id": id])
         for (n, v) in pairs { set.append(XElement("nvpair", ["name": n, "value": v, "id": "\(id)-\(n)"])) }
-        return CrmDefinition(kind: kind, element: set)
+        var d = CrmDefinition(kind: kind, element: set)
+        // crmsh checks the names of the cluster's own option set against the daemons'
+        // meta-data: a misspelt option would otherwise be kept and do nothing.
+        if kind == .property && id == "cib-bootstrap-options" {
+            for (n, _) in pairs where !CrmParser.clusterOptions.contains(n) {
+                let near = CrmParser.closest(to: n, in: CrmParser.clusterOptions)
+                d.warnings.append("\(id): unknown attribute '\(n)'" + (near.map { "; did you mean '\($0)'?" } ?? "; it is kept, but Pacemaker 2.1.5 has no such cluster option"))
+            }
+        }
+        return d
+    }
+
+    /// The cluster options of Pacemaker 2.1.5 (the meta-data of its controller, scheduler and
+    /// CIB manager, as crmsh reads them) and the ones the cluster writes itself.
+    public static let clusterOptions: Set<String> = [
+        "no-quorum-policy", "symmetric-cluster", "maintenance-mode", "start-failure-is-fatal", "enable-startup-probes",
+        "shutdown-lock", "shutdown-lock-limit", "stonith-enabled", "stonith-action", "stonith-timeout", "have-watchdog",
+        "concurrent-fencing", "startup-fencing", "priority-fencing-delay", "cluster-delay", "batch-limit", "migration-limit",
+        "stop-all-resources", "stop-orphan-resources", "stop-orphan-actions", "remove-after-stop", "pe-error-series-max",
+        "pe-warn-series-max", "pe-input-series-max", "node-health-strategy", "node-health-base", "node-health-green",
+        "node-health-yellow", "node-health-red", "placement-strategy",
+        "dc-version", "cluster-infrastructure", "cluster-name", "dc-deadtime", "cluster-recheck-interval", "load-threshold",
+        "node-action-limit", "fence-reaction", "election-timeout", "shutdown-escalation", "join-integration-timeout",
+        "join-finalization-timeout", "transition-delay", "stonith-watchdog-timeout", "stonith-max-attempts",
+        "enable-acl", "cluster-ipc-limit", "last-lrm-refresh",
+    ]
+
+    /// The name in `names` nearest to `word` (at most 2 edits away, or a third of its length).
+    public static func closest(to word: String, in names: some Sequence<String>) -> String? {
+        let limit = max(2, word.count / 3)
+        return names.map { ($0, editDistance(word, $0)) }.filter { $0.1 <= limit }
+            .min { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }?.0
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
+        var row = Array(0...b.count)
+        for i in 1...a.count {
+            var previous = row[0]
+            row[0] = i
+            for j in 1...b.count {
+                let current = row[j]
+                row[j] = a[i - 1] == b[j - 1] ? previous : 1 + min(previous, row[j], row[j - 1])
+                previous = current
+            }
+        }
+        return row[b.count]
     }
 
     mutating func parseFencing(_ t: inout Tokens, nodes: [String]) throws(CrmError) -> CrmDefinition {

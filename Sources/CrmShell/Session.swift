@@ -18,9 +18,10 @@ public protocol CrmHost {
     /// The levels the executable serves itself (ra, cluster, status, history): true when done
     /// without error, nil when it does not know the level.
     func external(_ level: String, _ words: [String], _ session: inout CrmSession) -> Bool?
-    /// Warnings about a new primitive's agent: not installed here, unknown or missing
-    /// parameters (from its meta-data). They do not stop the definition.
-    func checkPrimitive(_ primitive: XElement) -> [String]
+    /// What is wrong with a new primitive, from its agent: not installed here, unknown
+    /// parameters or actions (warnings), a required parameter missing (refuses the
+    /// definition, as crmsh does, unless forced).
+    func checkPrimitive(_ primitive: XElement) -> [CrmCheck]
     /// Which of these resources are active in the CIB's status (delete refuses them).
     func active(_ ids: [String], in cib: CIB) -> [String]
     /// This node's name (for `node standby` without a node).
@@ -30,8 +31,18 @@ public protocol CrmHost {
 }
 
 extension CrmHost {
-    public func checkPrimitive(_ primitive: XElement) -> [String] { [] }
+    public func checkPrimitive(_ primitive: XElement) -> [CrmCheck] { [] }
     public func active(_ ids: [String], in cib: CIB) -> [String] { [] }
+}
+
+/// One finding about a definition: a warning, or an error that refuses it.
+public struct CrmCheck: Equatable, Sendable {
+    public var refuses: Bool
+    public var message: String
+    public init(refuses: Bool = false, _ message: String) {
+        self.refuses = refuses
+        self.message = message
+    }
 }
 
 /// The shell: levels, the configure level's shadow copy, and each command. Lines go in one at
@@ -273,6 +284,20 @@ public struct CrmSession {
         }
     }
 
+    /// Whether a stop of the resource was ordered: its target-role, or one of its
+    /// parents', is Stopped.
+    static func stopOrdered(_ id: String, in cib: CIB) -> Bool {
+        guard var path = CrmConfig.find(id, in: cib) else { return false }
+        while !path.isEmpty {
+            if let e = cib.root.element(at: path), ["primitive", "group", "clone", "master", "bundle"].contains(e.name) {
+                let roles = e.elements(named: "meta_attributes").flatMap { $0.elements(named: "nvpair") }.filter { $0["name"] == "target-role" }
+                if roles.contains(where: { $0["value"]?.lowercased() == "stopped" }) { return true }
+            }
+            path.removeLast()
+        }
+        return false
+    }
+
     static let configureUsage = "configure {<definition> | show [xml] [<id>...] | delete <id>... | verify | commit [force] | erase [nodes] | load [xml] update|replace <file> | edit [<id>] | refresh}"
 
     mutating func configure(_ words: [String]) {
@@ -284,7 +309,14 @@ public struct CrmSession {
                 let d = try CrmConfig.define(words, in: &cib)
                 for warning in d.warnings { host.out("WARNING: \(warning)") }
                 if d.kind == .primitive {
-                    for warning in host.checkPrimitive(d.element) { host.out("WARNING: \(warning)") }
+                    let checks = host.checkPrimitive(d.element)
+                    for c in checks where !c.refuses || force { host.out("WARNING: \(c.message)") }
+                    let refusals = force ? [] : checks.filter(\.refuses)
+                    if !refusals.isEmpty {
+                        for c in refusals { host.err("ERROR: \(c.message)") }
+                        failures += 1
+                        return
+                    }
                 }
                 shadow = cib
             } catch {
@@ -312,7 +344,10 @@ public struct CrmSession {
             guard var cib = workingCopy() else { return }
             let names = args.filter { $0 != "force" }
             if !force && !args.contains("force"), let running = host.active(names, in: cib).first {
-                error("resource \(running) is running, can't delete it; stop it first (crm resource stop \(running)), or delete ... force")
+                let stopping = CrmSession.stopOrdered(running, in: cib)
+                error(stopping
+                      ? "resource \(running) is still stopping (target-role=Stopped), can't delete it yet; wait until crm status shows it Stopped, then delete it again, or delete ... force"
+                      : "resource \(running) is running, can't delete it; stop it first (crm resource stop \(running)), or delete ... force")
                 return
             }
             do {

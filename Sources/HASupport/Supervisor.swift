@@ -32,7 +32,8 @@ public struct Supervisor: Sendable {
         public var restartDelay: Duration
         /// Daemons started again at once instead. corosyncd: when the new corosyncd asks
         /// the ring for a new membership before the others' token timeout has passed (it does
-        /// so about 60 ms after it starts), the others never see the node leave the ring: its
+        /// so 20-45 ms after the SIGKILL, measured with scripts/corosync-restart.py on a busy
+        /// machine; pacemakerd starts it with SCHED_RR), the others never see the node leave the ring: its
         /// old processes leave their groups as ended processes (`processDown`), not with their
         /// node, so the DC waits for the node's new controller instead of fencing the node
         /// (`ControllerCore.controllersAway`). After the pause the others have already formed
@@ -82,6 +83,11 @@ public struct Supervisor: Sendable {
     /// The exit status of a daemon that is not part of this build (CRM_EX_UNIMPLEMENT_FEATURE):
     /// it is not restarted.
     public static let notAvailable: Int32 = 3
+    /// Exit statuses that starting the daemon again cannot cure: a configuration it cannot
+    /// use (EX_CONFIG, 78: a bad corosync.conf, say) and CRM_EX_FATAL (100). The daemon has
+    /// said what is wrong; the node stops at once with that status, as Pacemaker's pacemakerd
+    /// does not respawn a daemon that exits CRM_EX_FATAL.
+    public static let fatalStatuses: Set<Int32> = [78, 100]
 
     public let daemons: [String]
     public let policy: Policy
@@ -151,6 +157,11 @@ public struct Supervisor: Sendable {
             return out + [.log("\(daemon) is not available in this build (exit status 3); continuing without it")] + startNext()
         }
         states[daemon] = .dead
+        if Self.fatalStatuses.contains(status) {
+            exitStatus = status
+            out.append(.log("\(daemon) exited with status \(status) (\(status == 78 ? "a configuration error" : "a fatal error")); not restarting it: correct what it reported above, then start the node again"))
+            return out + beginStop(now: now)
+        }
         let recent = (deaths[daemon] ?? []).filter { now - $0 < policy.window } + [now]
         deaths[daemon] = recent
         if recent.count > policy.maxRestarts {

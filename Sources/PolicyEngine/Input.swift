@@ -49,6 +49,10 @@ public struct ClusterOptions: Sendable, Equatable {
     /// Whether resources are probed on nodes where their state is unknown.
     public var startupProbes = true
     public var raw: [String: String] = [:]
+    /// The status is read as Pacemaker 2.1.5 reads it (its crm_mon): `in_ccm` a boolean and
+    /// `crmd` "online" or not (not the times later versions record), and a `node_state`
+    /// without both an id and a uname ignored.
+    public var pacemaker2Status = false
 
     public init() {}
 
@@ -57,6 +61,7 @@ public struct ClusterOptions: Sendable, Equatable {
     public init(_ config: Configuration, now: Int = 0, pacemaker2Names: Bool = false) {
         let values = NVSets.flatten(config.clusterPropertySets, context: RuleContext(now: now))
         raw = values
+        pacemaker2Status = pacemaker2Names
         let renamed: Set<String> = ["fencing-enabled", "stop-removed-resources", "cancel-removed-actions"]
         func bool(_ names: String..., default d: Bool) -> Bool {
             for n in names where !(pacemaker2Names && renamed.contains(n)) { if let v = values[n] { return CIBValue.isTrue(v) } }

@@ -199,6 +199,10 @@ public struct WorkingSet: Sendable {
     /// Completed live migrations whose source was not stopped yet ("dangling"): the source
     /// nodes, by primitive. The resource runs on the target; the source still gets a stop.
     public var danglingMigrations: [Int: [String]] = [:]
+    /// Partial live migrations (migrate_to done on the source, migrate_from not yet on the
+    /// target, nothing newer there): the target, by primitive. Pacemaker's status counts the
+    /// resource active on the target too (listed first); see `showingPartialMigrations()`.
+    public var partialMigrationTargets: [Int: String] = [:]
     public var cib: CIB
 
     /// Configured (not orphaned) primitives by id and by configured id, the first of each:
@@ -250,6 +254,24 @@ public struct WorkingSet: Sendable {
             p = resources[j].parent
         }
         return false
+    }
+
+    /// The working set as Pacemaker's status shows it: a resource in a partial migration
+    /// active on its target too (before the nodes its own history gives), and started.
+    /// (For display: the scheduler does not continue partial migrations.)
+    public func showingPartialMigrations() -> WorkingSet {
+        var copy = self
+        for (i, target) in partialMigrationTargets where i < copy.resources.count {
+            if !copy.resources[i].activeOn.contains(target) { copy.resources[i].activeOn.insert(target, at: 0) }
+            if copy.resources[i].role < .started { copy.resources[i].role = .started }
+        }
+        return copy
+    }
+
+    /// The resource defaults that apply at `now` (without rules that test a resource): what
+    /// a resource Pacemaker makes itself, a guest node's connection, is given.
+    public var plainResourceDefaults: [String: String] {
+        NVSets.flatten(resourceDefaultSets, context: RuleContext(now: now))
     }
 
     /// Every primitive under (and including) a resource.

@@ -1,3 +1,4 @@
+import Agents
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -194,13 +195,18 @@ public struct StonithStatus: Codable, Sendable, Hashable {
     public var members: [String]
     /// The devices registered from the CIB.
     public var devices: [String]
+    /// The fence agents the previous stonithd of this root was running when it was killed,
+    /// ended by this one before it served (`OperationJournal`); nil from a stonithd that does
+    /// not report them.
+    public var interrupted: [InterruptedOperation]?
 
-    public init(node: String, root: String, pid: Int32, members: [String], devices: [String]) {
+    public init(node: String, root: String, pid: Int32, members: [String], devices: [String], interrupted: [InterruptedOperation]? = nil) {
         self.node = node
         self.root = root
         self.pid = pid
         self.members = members
         self.devices = devices
+        self.interrupted = interrupted
     }
 }
 

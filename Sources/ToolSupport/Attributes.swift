@@ -2,6 +2,9 @@ import ArgumentParser
 import CIB
 import Foundation
 import HASupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What crm_attribute, crm_standby and crm_failcount share: reading, setting and deleting
 /// attributes of the CIB with Pacemaker's output and exit codes.
@@ -28,6 +31,18 @@ public enum AttributeTool {
         return .crmConfig
     }
 
+    /// A node's id (its configuration's, else its status's), or the name itself.
+    static func nodeID(_ node: String, of cib: CIB) -> String {
+        if let n = cib.configuration.element.firstElement(named: "nodes")?.elements(named: "node").first(where: { $0["uname"] == node || $0.id == node }), let id = n.id { return id }
+        return cib.status.nodeStates.first { $0.uname == node || $0.id == node }?.id ?? node
+    }
+
+    /// Whether the CIB knows a node by this name or id (its configuration or its status).
+    public static func isNode(_ node: String, of cib: CIB) -> Bool {
+        let known = cib.configuration.element.firstElement(named: "nodes")?.elements(named: "node").contains { $0["uname"] == node || $0.id == node } ?? false
+        return known || cib.status.nodeStates.contains { $0.uname == node || $0.id == node }
+    }
+
     /// Performs the action on the CIB the environment names (CIB_file, else the cluster
     /// through cibd) and prints what Pacemaker's tool prints.
     public static func run(program: String, name: String, action: Action, scope: CIBAttributeScope, node: String?, quiet: Bool) {
@@ -42,10 +57,8 @@ public enum AttributeTool {
         let location = CIBLocation.fromEnvironment()
         var cib = location.load(program: program)
         let original = cib
-        if let node, scope == .nodes || scope == .status {
-            let known = cib.configuration.element.firstElement(named: "nodes")?.elements(named: "node").contains { $0["uname"] == node || $0.id == node } ?? false
-            let inStatus = cib.status.nodeStates.contains { $0.uname == node || $0.id == node }
-            if !known && !inStatus { out.fail("Could not map name=\(node) to a UUID", .noSuchObject) }
+        if let node, scope != .crmConfig, !isNode(node, of: cib) {
+            out.fail("Could not map name=\(node) to a UUID", .noSuchObject)
         }
         do throws(CIBError) {
             switch action {
@@ -58,6 +71,13 @@ public enum AttributeTool {
                 }
                 for a in found { out.attribute(a, withID: sel.id != nil, quiet: quiet) }
             case .update(let value):
+                if location.refusesChanges(to: cib) {
+                    // Pacemaker's lines for a CIB of a newer feature set (exit 76).
+                    let set = sel.set ?? (scope == .crmConfig ? "cib-bootstrap-options"
+                        : scope == .nodes || scope == .status ? "\(scope.rawValue)-\(Self.nodeID(node ?? "", of: cib))" : scope.rawValue)
+                    if !xml { FileHandle.standardError.write(Data("Error setting \(sel.name ?? sel.pattern ?? "")=\(value) (section=\(scope.rawValue), set=\(set)): Protocol not supported\n".utf8)) }
+                    out.fail("Error performing operation: Protocol not supported", .protocolError)
+                }
                 if sel.pattern != nil {
                     // Every attribute the pattern matches takes the value.
                     for a in try cib.attributes(sel, scope: scope, node: node) {
@@ -140,6 +160,10 @@ extension ToolSupport {
             var c = try command.parseAsRoot(arguments)
             try c.run()
             HASupport.exit(.ok)
+        } catch let code as ExitCode {
+            // (A command's own exit, its message already given: 64 too.)
+            fflush(nil)
+            Glibc.exit(code.rawValue)
         } catch {
             let code = command.exitCode(for: error)
             if code == .validationFailure {

@@ -13,11 +13,14 @@ public struct LiveCIB: Sendable {
     /// The exit status when cibd cannot be reached: Pacemaker's tools mostly say 102
     /// (not connected); crm_verify -L says 66 (no input).
     public let unreachable: CRMExit
+    /// Put before the message when cibd cannot be reached (crm_mon -s: `CLUSTER CRIT: `).
+    public let unreachableLead: String
 
-    public init(program: String, root: String = NodeEnvironment().root, unreachable: CRMExit = .disconnect) {
+    public init(program: String, root: String = NodeEnvironment().root, unreachable: CRMExit = .disconnect, unreachableLead: String = "") {
         self.program = program
         self.root = root
         self.unreachable = unreachable
+        self.unreachableLead = unreachableLead
     }
 
     public func load() -> CIB {
@@ -81,9 +84,9 @@ public struct LiveCIB: Sendable {
         case .failure(let e as CIBError): ToolSupport.fail(program, e)
         case .failure(let e as IPCError):
             if case .cannotConnect = e {
-                ToolSupport.fail(program, "cannot connect to the cluster's CIB at \(CIBAPI.socketPath(root: root)): cibd is not running on this node (start the cluster, set SWIFTHA_ROOT to the node's root, or set CIB_file=FILE to work on a file instead)", unreachable)
+                ToolSupport.fail(program, unreachableLead + "cannot connect to the cluster's CIB at \(CIBAPI.socketPath(root: root)): cibd is not running on this node (start the cluster, set SWIFTHA_ROOT to the node's root, or set CIB_file=FILE to work on a file instead)", unreachable)
             }
-            ToolSupport.fail(program, e.description, unreachable)
+            ToolSupport.fail(program, unreachableLead + e.description, unreachable)
         case .failure(let e): ToolSupport.fail(program, "\(e)", .error)
         }
     }

@@ -53,6 +53,22 @@ public enum CIBLocation: Equatable, Sendable {
     /// The message given while the live CIB is not reachable from tools.
     public static let liveUnavailable = "cannot connect to the cluster's CIB: cibd is not running on this node (set CIB_file=FILE to work on a file instead)"
 
+    /// The feature set of the Pacemaker release this build matches (2.1.5).
+    public static let featureSet = "3.16.2"
+
+    /// Whether Pacemaker 2.1.5's tools would refuse to change this CIB file: one written by a
+    /// newer release (a higher crm_feature_set) is read, never written (EPROTONOSUPPORT).
+    public func refusesChanges(to cib: CIB) -> Bool {
+        guard case .file = self, let set = cib.root["crm_feature_set"] else { return false }
+        func parts(_ v: String) -> [Int] { v.split(separator: ".").map { Int($0) ?? 0 } }
+        let (a, b) = (parts(set), parts(Self.featureSet))
+        for k in 0..<max(a.count, b.count) {
+            let (x, y) = (k < a.count ? a[k] : 0, k < b.count ? b[k] : 0)
+            if x != y { return x > y }
+        }
+        return false
+    }
+
     /// Loads the CIB: the file, or the running cluster's through this node's cibd (102 when
     /// cibd cannot be reached).
     public func load(program: String, root: String? = nil) -> CIB {
@@ -105,5 +121,35 @@ public struct XMLInput: Sendable {
     public func element() throws(CIBError) -> XElement? {
         guard let (data, source) = try bytes() else { return nil }
         do { return try XElement.parse(data, source: source) } catch { throw CIBError(.malformed, error.description) }
+    }
+}
+
+extension ToolSupport {
+    /// Pacemaker's words for an operation's execution status (op-status, pcmk_exec_status_str);
+    /// `unknown` for a value outside the table.
+    public static func execStatusText(_ status: Int, unknown: String = "UNKNOWN") -> String {
+        switch status {
+        case -1: "pending"
+        case 0: "complete"
+        case 1: "Cancelled"
+        case 2: "Timed Out"
+        case 3: "NOT SUPPORTED"
+        case 4: "Error"
+        case 5: "Hard error"
+        case 6: "Fatal error"
+        case 7: "Not installed"
+        case 8: "Internal communication failure"
+        case 9: "Cannot execute now"
+        case 10: "No fence device"
+        case 11: "CIB secrets unavailable"
+        default: unknown
+        }
+    }
+
+    /// ArgumentParser's "Unknown option '--x'. Did you mean ...?" as Pacemaker's tools say it:
+    /// "Unknown option --x"; any other message as it is.
+    public static func pacemakerUnknownOption(_ message: String) -> String {
+        guard message.hasPrefix("Unknown option '") else { return message }
+        return "Unknown option " + (message.dropFirst(16).components(separatedBy: ". Did you mean").first ?? "").replacingOccurrences(of: "'", with: "")
     }
 }

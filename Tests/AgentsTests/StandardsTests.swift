@@ -116,6 +116,28 @@ import Testing
         let missing = meta.problems(in: [:], agent: "ocf:x:web")
         #expect(missing.map(\.parameter) == ["port"], "conf has a default, so only port is missing")
         #expect(missing.first?.severity == .error)
+        #expect(missing.first?.isMissing == true)
+    }
+
+    /// Which required parameters count as missing, as crmsh judges them: an empty default is
+    /// no default (IPaddr2's ip, `<content type="string" default="" />`, was let through
+    /// before the fix), a deprecated parameter or one that replaces another (fence_xvm's
+    /// port and plug) is not required, and a fence agent's port/plug/action come from the
+    /// fencer (the tutorial's fence_xvm got two false warnings before the fix).
+    @Test func requiredParametersAsCrmshJudgesThem() {
+        let meta = AgentMetadata(name: "x", parameters: [
+            .init(name: "ip", type: .string, defaultValue: "", required: true),
+            .init(name: "plug", required: true, obsoletes: "port"),
+            .init(name: "port", required: true, deprecated: true),
+            .init(name: "action", defaultValue: "reboot", required: true),
+            .init(name: "ipaddr", required: true),
+        ])
+        #expect(meta.problems(in: [:], agent: "ocf:heartbeat:x").map(\.parameter) == ["ip", "ipaddr"])
+        #expect(meta.problems(in: ["ip": "10.0.0.1", "ipaddr": "h"], agent: "ocf:heartbeat:x").isEmpty)
+        let fence = AgentMetadata(name: "fence_x", parameters: [
+            .init(name: "port", required: true), .init(name: "action", required: true), .init(name: "ipaddr", required: true),
+        ])
+        #expect(fence.problems(in: [:], agent: "stonith:fence_x", suppliedByCluster: ["action", "port", "plug"]).map(\.parameter) == ["ipaddr"])
     }
 
     @Test(arguments: [

@@ -46,6 +46,24 @@ import Testing
         #expect(errs.contains { $0.contains("kind 'Always'") })
     }
 
+    /// A problem one of SwiftHA's rules explains is said once: libxml2's IDREF complaint and
+    /// its generic interleave cascade for the same element are left out beside the rule's
+    /// message (before: two or three lines for one missing resource). A schema problem the
+    /// rules do not explain is still said.
+    @Test func aProblemTheRulesExplainIsSaidOnce() throws {
+        guard CIBSchema.newestInstalled != nil else {
+            print("SKIPPED: Pacemaker's schemas are not installed (make test installs pacemaker-common)")
+            return
+        }
+        let bad = sampleCIB.replacingOccurrences(of: #"rsc="vip" node="node1" score="100""#, with: #"rsc="ghost" node="node1" score="100""#)
+        let errs = try problems(bad)
+        let aboutLocation = errs.filter { $0.contains("rsc_location 'loc-vip'") }
+        #expect(aboutLocation.count == 1, "\(errs)")
+        #expect(aboutLocation.first?.contains("rsc 'ghost' names no resource; define it first or correct the name") == true)
+        let bogus = sampleCIB.replacingOccurrences(of: #"<node id="2" uname="node2"/>"#, with: #"<node id="2" uname="node2" bogus="1"/>"#)
+        #expect(try problems(bogus).contains { $0.contains("node '2'") && $0.contains("pacemaker-3.9 schema") })
+    }
+
     /// pcmk_delay_base is a duration or, as Pacemaker's fencer takes it, a node map
     /// ("node1:1s;node2:5s"); an entry that is not NODE:DURATION is named.
     @Test func aFencingDelayMayBeANodeMap() throws {

@@ -260,6 +260,8 @@ struct ClusterSimulation {
         // Without quorum until corosync says otherwise (cibd asks it before joining its group).
         if cibFollowsQuorum { n.cib.onQuorum(false) }
         n.crmd = Crmd(core: ControllerCore(local: ControllerMember(nodeID: id, name: n.name), uuid: "uuid-\(id)-\(n.incarnation)"))
+        // As crmd has them from corosync's nodelist.
+        n.crmd.core.nodeNames = Dictionary(uniqueKeysWithValues: ids.map { ($0, "node\($0)") })
         n.fencer = Fencer(node: n.name, member: "\(id):\(n.fencerPid)")
         n.executor = Executor()
         n.cibRequests = [:]
@@ -653,6 +655,7 @@ struct ClusterSimulation {
         let cib = nodes[Int(id) - 1].cib.replica.cib
         var writes = StatusWrites(nodeID: { n in String(n.dropFirst(4)) }, now: wallSeconds,
                                   startFailureIsFatal: nodes[Int(id) - 1].crmd.startFailureIsFatal, quorate: nodes[Int(id) - 1].crmd.quorate)
+        writes.inRing = nodes[Int(id) - 1].crmd.core.ringMembers.map { Set($0.map(String.init)) }
         if StatusWrites.needsSections(d) {
             writes.status = cib.root.firstElement(named: "status")
             writes.nodes = cib.root.firstElement(named: "configuration")?.firstElement(named: "nodes")

@@ -41,6 +41,8 @@ final class SimulatedCluster {
 
     init(nodes count: Int, configuration: String) throws {
         nodes = (1...count).map { Node(core: ControllerCore(local: ControllerMember(nodeID: UInt32($0), name: "node\($0)"), uuid: "uuid-\($0)")) }
+        // As crmd has them from corosync's nodelist.
+        for i in nodes.indices { nodes[i].core.nodeNames = Self.names(count) }
         cib = try CIB.parse("""
         <cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0">
           <configuration>\(configuration)</configuration><status/>
@@ -48,6 +50,7 @@ final class SimulatedCluster {
         """)
     }
 
+    static func names(_ count: Int) -> [UInt32: String] { Dictionary(uniqueKeysWithValues: (1...count).map { (UInt32($0), "node\($0)") }) }
     func index(_ name: String) -> Int { nodes.firstIndex { $0.core.local.name == name }! }
     var members: [ControllerMember] { nodes.filter(\.up).map(\.core.local) }
 
@@ -85,6 +88,7 @@ final class SimulatedCluster {
                 var w = StatusWrites(nodeID: { n in names.first { $0.name == n }.map { String($0.nodeID) } ?? n }, now: now,
                                      quorate: nodes[i].core.quorate)
                 w.nodelist = nodelist
+                w.inRing = nodes[i].core.ringMembers.map { Set($0.map(String.init)) }
                 w.status = cib.root.firstElement(named: "status")
                 w.nodes = cib.root.firstElement(named: "configuration")?.firstElement(named: "nodes")
                 apply(w.operations(for: d, dc: me))

@@ -198,6 +198,15 @@ func words(_ text: String) throws -> [[String]] {
             try CrmConfig.define(["primitive", "d1", "Dummy", "meta", "a=1", "parms", "x=1"], in: &cib)
         }
         #expect(throws: CrmError("configure.frobnicate: No such command")) { try CrmConfig.define(["frobnicate", "x"], in: &cib) }
+        // A misspelt interval is refused as crmsh refuses it (before: `op monitor interval=0`
+        // with op_params intervl=10s was written, a probe setting instead of a monitor).
+        #expect(throws: CrmError("configure.primitive: Attribute order error: interval must appear before any instance attribute; 'intervl' is not an operation attribute: did you mean 'interval'?; usage: primitive <rsc> {[<class>:[<provider>:]]<type>|@<template>} [params ...] [meta ...] [op ...]")) {
+            try CrmConfig.define(["primitive", "d9", "Dummy", "op", "monitor", "intervl=10s"], in: &cib)
+        }
+        // And with crmsh's `property` check: a misspelt cluster option is kept with a warning.
+        let typo = try CrmConfig.define(["property", "no-quorum-polcy=ignore"], in: &cib)
+        #expect(typo.warnings == ["cib-bootstrap-options: unknown attribute 'no-quorum-polcy'; did you mean 'no-quorum-policy'?"])
+        #expect(try CrmConfig.define(["property", "no-quorum-policy=ignore", "dc-version=x"], in: &cib).warnings.isEmpty)
         for bad in [["primitive", "d1"], ["group", "g"], ["location", "l", "d1", "xyz"], ["colocation", "c", "d1", "d2"],
                     ["order", "o", "Mandatory:"], ["order", "o", "d1", "d2", "$id=x"], ["property", "stonith-enabled"], ["location", "l", "d1", "rule", "#uname", "is", "x"],
                     ["primitive", "1bad", "Dummy"], ["primitive", "d", "weird:a:b:c"]] {

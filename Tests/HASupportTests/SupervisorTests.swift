@@ -191,4 +191,29 @@ import Testing
         #expect(out.contains(.arm(.restart("a"), after: .milliseconds(500))))
         #expect(spawned(s.onTimer(.restart("a"), now: .seconds(3))) == ["a"])
     }
+
+    /// A daemon that exits with a configuration error (78: corosyncd on a bad corosync.conf)
+    /// or CRM_EX_FATAL (100) is not started again: the node stops at once with that status
+    /// (before the fix it was restarted five times, repeating its error, then pacemakerd
+    /// exited 1).
+    @Test func aDaemonExitingWithAConfigurationErrorIsNotRestarted() {
+        var s = Supervisor(daemons: daemons)
+        _ = s.start(now: .zero)
+        let out = s.onExit("corosyncd", status: 78, now: .milliseconds(20))
+        #expect(!out.contains { if case .arm(.restart, _) = $0 { return true } else { return false } }, "\(out)")
+        #expect(out.contains { if case .log(let m) = $0 { return m.contains("corosyncd exited with status 78 (a configuration error); not restarting it") } else { return false } }, "\(out)")
+        #expect(out.contains(.exit(78)), "\(out)")
+
+        // Later in the node's life too: cibd exiting 100 stops the others, crmd first.
+        var t = Supervisor(daemons: daemons)
+        _ = t.start(now: .zero)
+        for d in daemons { _ = t.onReady(d, now: .zero) }
+        let stop = t.onExit("cibd", status: 100, now: .seconds(5))
+        #expect(stop.contains(.signal("crmd", Supervisor.sigterm)))
+        #expect(!stop.contains { if case .arm(.restart, _) = $0 { return true } else { return false } })
+        _ = t.onExit("crmd", status: 0, now: .seconds(6))
+        _ = t.onExit("lrmd", status: 0, now: .seconds(6))
+        _ = t.onExit("stonithd", status: 0, now: .seconds(6))
+        #expect(t.onExit("corosyncd", status: 0, now: .seconds(7)).contains(.exit(100)))
+    }
 }

@@ -130,7 +130,7 @@ import Glibc
         let dir = node.root + "/run/lrmd/operations"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let record = OperationJournal.Record(token: "\(gone.processIdentifier).1.1", resource: "ghost", operation: "ghost_start_0",
-                                             callID: 7, boot: OperationJournal.bootID(), lrmd: gone.processIdentifier, lrmdStart: 1,
+                                             callID: 7, boot: OperationJournal.bootID(), daemon: gone.processIdentifier, daemonStart: 1,
                                              pid: pid, start: start - 1)
         try record.text.write(toFile: dir + "/" + record.token, atomically: true, encoding: .utf8)
         #expect(OperationJournal.Record(parsing: record.text) == record)

@@ -243,6 +243,21 @@ func parseError(_ text: String, file: String = "corosync.conf") -> ConfigError? 
         #expect(c.warnings.isEmpty, "\(c.warnings)")
     }
 
+    /// The system section as corosync 3.1 reads it: sched_rr yes unless said otherwise, no
+    /// priority unless given, and a priority beside sched_rr yes is said to have no effect.
+    @Test func systemSectionSchedulingDefaultsAndAPriorityWithoutEffect() throws {
+        let plain = try CorosyncConfig.parse("totem {\n    version: 2\n}\n")
+        #expect(plain.system.schedRR && plain.system.priority == nil)
+        let both = try CorosyncConfig.parse("totem {\n    version: 2\n}\nsystem {\n    priority: max\n}\n", file: "/etc/c.conf")
+        #expect(both.system.schedRR && both.system.priority == "max")
+        let w = both.warnings.map(\.description)
+        #expect(w.contains { $0.contains("/etc/c.conf:5") && $0.contains("system.priority has no effect while sched_rr is yes") && $0.contains("sched_rr: no") }, "\(w)")
+        let nice = try CorosyncConfig.parse("totem {\n    version: 2\n}\nsystem {\n    sched_rr: no\n    priority: min\n}\n")
+        #expect(!nice.system.schedRR && nice.system.priority == "min")
+        #expect(!nice.warnings.contains { $0.message.contains("priority") })
+        #expect(parseError("system {\n    priority: 25\n}\n")?.description.contains("priority must be max, min or a nice value from -20 to 19") == true)
+    }
+
     @Test func commentsBlanksAndValuesWithColonsAndHashes() throws {
         let text = "   # indented comment\n"
             + "\t#tab comment\n"

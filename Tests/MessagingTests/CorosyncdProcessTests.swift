@@ -22,6 +22,8 @@ final class CorosyncdNode: @unchecked Sendable {
     /// A command that runs corosyncd (its path and arguments follow), e.g. `ip netns exec NS`;
     /// it must exec it, so that the PID is corosyncd's.
     var launcher: [String] = []
+    /// More options for corosyncd (`-p`, ...).
+    var arguments: [String] = []
 
     init(name: String, nodeID: Int, root: String) {
         self.name = name
@@ -38,10 +40,10 @@ final class CorosyncdNode: @unchecked Sendable {
         let daemon = Tool.binDir.appendingPathComponent("corosyncd")
         if let first = launcher.first {
             p.executableURL = URL(fileURLWithPath: first)
-            p.arguments = Array(launcher.dropFirst()) + [daemon.path, "-f", "--root", root, "--node", name]
+            p.arguments = Array(launcher.dropFirst()) + [daemon.path, "-f", "--root", root, "--node", name] + arguments
         } else {
             p.executableURL = daemon
-            p.arguments = ["-f", "--root", root, "--node", name]
+            p.arguments = ["-f", "--root", root, "--node", name] + arguments
         }
         var env = ProcessInfo.processInfo.environment
         for key in ["SWIFTHA_ROOT", "SWIFTHA_NODE", "NOTIFY_SOCKET"] { env.removeValue(forKey: key) }
@@ -385,6 +387,31 @@ extension CorosyncdCluster {
         let none = try Tool.run("corosyncd", ["--root", empty])
         #expect(none.status == 78)
         #expect(none.stderr.contains("there is no corosync.conf"))
+    }
+
+    /// A port another program holds: one line naming the address and the system's reason
+    /// (before the fix NIO's description came through with unbalanced parentheses:
+    /// "(bind(descriptor:ptr:bytes:): Address already in use) (errno: 98))").
+    @Test func aPortInUseIsNamedWithTheSystemsReason() throws {
+        let ports = try TestPorts.reserve(addresses: ["127.0.0.1"])
+        defer { ports.release() }
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(ports.port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        try #require(bound == 0)
+        let dir = scratchDirectory("corosyncd-inuse")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/etc/corosync", withIntermediateDirectories: true)
+        let conf = "totem {\n version: 2\n crypto_cipher: none\n crypto_hash: none\n interface {\n  linknumber: 0\n  mcastport: \(ports.port)\n }\n}\nnodelist {\n node {\n  ring0_addr: 127.0.0.1\n  nodeid: 1\n  name: a\n }\n}\n"
+        try conf.write(toFile: dir + "/etc/corosync/corosync.conf", atomically: true, encoding: .utf8)
+        let r = try Tool.run("corosyncd", ["-f", "--root", dir, "--node", "a"])
+        #expect(r.status == 71)
+        let last = r.stderr.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last == "corosyncd: cannot open UDP 127.0.0.1:\(ports.port) for node 1 link 0 (Address already in use); is another corosync running on this address, or is the address not on this machine? Change ring0_addr or mcastport in \(dir)/etc/corosync/corosync.conf", "\(r.stderr)")
     }
 
     /// The root and the node come from SWIFTHA_ROOT and SWIFTHA_NODE too, and -c picks another

@@ -50,8 +50,14 @@ import TestSupport
     @Test func usageAndNoDaemon() throws {
         let none = try Tool.run("crm_node", ["-n"], env: ["SWIFTHA_ROOT": scratchDirectory("crm_node-none")])
         #expect(none.status == 102)
-        #expect(none.stderr.contains("Is corosyncd (or pacemakerd) running?"))
+        // Pacemaker 2.1.5's line; with -V also where corosyncd was looked for, asked once.
+        #expect(none.stderr == "error: Could not connect to controller: Connection refused\n", "\(none.stderr)")
+        let verbose = try Tool.run("crm_node", ["-n", "-V"], env: ["SWIFTHA_ROOT": scratchDirectory("crm_node-none")])
+        #expect(verbose.status == 102 && verbose.stderr.contains("is corosyncd running for this node root (--root / SWIFTHA_ROOT)?\n"), "\(verbose.stderr)")
+        #expect(!verbose.stderr.contains("Is corosyncd (or pacemakerd) running?"))
         let two = try Tool.run("crm_node", ["-n", "-q"])
         #expect(two.status == 64)
+        let bogus = try Tool.run("crm_node", ["--bogus"])
+        #expect(bogus.status == 64 && bogus.stderr == "crm_node: Unknown option --bogus\n", "\(bogus.stderr)")
     }
 }

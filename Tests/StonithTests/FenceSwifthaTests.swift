@@ -112,6 +112,36 @@ import TestSupport
         #expect(meta.stdout.contains(#"<parameter name="roots""#))
     }
 
+    /// fence-agents' `delay`: off and reboot wait that long before the node is touched; a
+    /// delay that is not a number of seconds is named.
+    @Test func delayWaitsBeforeFencing() async throws {
+        let base = scratchDirectory("fence-swiftha-delay")
+        let root = base + "/node1"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let node = try startNode(root: root)
+        defer {
+            for pid in NodeProcesses.find(root: root) { kill(pid, SIGKILL) }
+            node.waitUntilExit()
+            try? FileManager.default.removeItem(atPath: base)
+        }
+        waitUntil("node1's processes running") { NodeProcesses.find(root: root).count == 2 }
+        let roots = "node1:\(root)"
+        let bad = try Tool.run("fence_swiftha", [], stdin: "action=off\nplug=node1\nroots=\(roots)\ndelay=soon\n")
+        #expect(bad.status == 1 && bad.stderr == "fence_swiftha: delay 'soon' is not a number of seconds from 0 to 3600; give delay=SECONDS\n", "\(bad.stderr)")
+        #expect(NodeProcesses.find(root: root).count == 2, "a bad delay fenced the node")
+
+        let fencing = Task.detached { try Tool.run("fence_swiftha", [], stdin: "action=reboot\nplug=node1\nroots=\(roots)\ndelay=3\n") }
+        // Within its delay, the node runs on (however slowly the agent started).
+        try await Task.sleep(for: .seconds(1))
+        #expect(node.isRunning && NodeProcesses.find(root: root).count == 2, "node1 was fenced before the delay was over")
+        let r = try await fencing.value
+        #expect(r.status == 0 && r.stdout == "Success: node1 fenced (reboot)\n", "\(r.status) \(r.stderr)")
+        node.waitUntilExit()
+        waitUntil("node1's processes gone") { NodeProcesses.find(root: root).filter { !NodeProcesses.isZombie($0) }.isEmpty }
+        let meta = try Tool.run("fence_swiftha", ["-o", "metadata"])
+        #expect(meta.stdout.contains(#"<parameter name="delay" unique="0" required="0">"#))
+    }
+
     @Test func rootsParse() throws {
         let r = try NodeRoots("node1:/a; node2:/b/")
         #expect(r.root(of: "node2") == "/b/")

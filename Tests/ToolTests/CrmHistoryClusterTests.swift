@@ -390,6 +390,39 @@ import Glibc
         let status = try crm(["history", "diff", "node1:pe-input-3", "node2:pe-input-3", "status"])
         #expect(status.status == 0 && status.stdout.contains("+  * d1\t(ocf:heartbeat:Dummy):\t Started node2"), "\(status.stdout)\(status.stderr)")
         #expect(try crm(["history", "diff", "1", "2", "frob"]).stderr == "ERROR: history.diff: unknown keyword \"frob\"; usage: diff <pe> <pe> [status] [html]\n")
+        // wdiff: crmsh's word diff (GNU wdiff) of the two configurations, or statuses.
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/wdiff") {
+            let words = try crm(["history", "wdiff", "node1:pe-input-3", "node2:pe-input-3"])
+            #expect(words.status == 0, "\(words.stderr)")
+            #expect(words.stdout.contains("{+primitive d2 Dummy+}") && !words.stdout.contains("[-"), "\(words.stdout)")
+            let a = base + "/w1", b = base + "/w2"
+            try crm(["history", "show", "node1:pe-input-3"]).stdout.write(toFile: a, atomically: true, encoding: .utf8)
+            try crm(["history", "show", "node2:pe-input-3"]).stdout.write(toFile: b, atomically: true, encoding: .utf8)
+            let direct = try Tool.run(executable: "/usr/bin/wdiff", [a, b])
+            #expect(words.stdout == direct.stdout + (direct.stdout.hasSuffix("\n") ? "" : "\n"), "\(words.stdout)")
+            let ws = try crm(["history", "wdiff", "node1:pe-input-3", "node2:pe-input-3", "status"])
+            #expect(ws.status == 0 && ws.stdout.contains("{+Started node2+}") || ws.stdout.contains("Started node2+}"), "\(ws.stdout)\(ws.stderr)")
+        } else {
+            print("SKIPPED (part): wdiff is not installed (apt-get install wdiff); history wdiff was not compared")
+            #expect(try crm(["history", "wdiff", "-1", "-2"]).stderr.hasPrefix("ERROR: history.wdiff: wdiff is not installed"))
+        }
+        // graph: the input's configuration as crmsh's dot graph, saved to a file.
+        let graph = try crm(["history", "graph", "node2:pe-input-3", "dot", base + "/g.dot"])
+        #expect(graph.status == 0 && graph.stdout.isEmpty, "\(graph.stderr)")
+        let dotText = try String(contentsOfFile: base + "/g.dot", encoding: .utf8)
+        #expect(dotText.hasPrefix("digraph G {\n\n") && dotText.contains("\tnode2 -> d1 [style=\"dashed\",dir=\"none\",label=\"100\"];\n")
+                && dotText.contains("\td2 [label=\"d2\\nDummy\","), "\(dotText)")
+        if FileManager.default.isExecutableFile(atPath: "/usr/sbin/crm") {
+            // crmsh draws the same graph of the same CIB.
+            let r = try Tool.run(executable: "/usr/sbin/crm", ["configure", "graph", "dot", base + "/theirs-g.dot", "dot"], env: ["CIB_file": pe[1] + "/pe-input-3.xml"], stdin: "")
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(dotText == (try? String(contentsOfFile: base + "/theirs-g.dot", encoding: .utf8)))
+        }
+        let noFile = try crm(["history", "graph", "-1"])
+        #expect(noFile.status == 1 && noFile.stderr == "ERROR: history.graph: dotty not found (no graph viewer here); save the graph instead: graph -1 dot <file> [<img_format>]\n", "\(noFile.stderr)")
+        #expect(try crm(["history", "graph", "-1", "neato"]).stderr == "ERROR: history.graph: graph type neato is not supported (dot is); usage: graph <pe> [<gtype> [<file> [<img_format>]]]\n")
+        #expect(try crm(["history", "wdiff", "1", "2", "html"]).stderr == "ERROR: history.wdiff: unknown keyword \"html\"; usage: wdiff <pe> <pe> [status]\n")
+        #expect(try crm(["history", "wdiff", "1"]).stderr == "ERROR: history.wdiff: name two transitions (a number, an index, a file or live); usage: wdiff <pe> <pe> [status]\n")
         #expect(try crm(["history", "diff", "1"]).status == 1)
         #expect(try crm(["history", "show", "node2:pe-input-3"]).stdout.contains("primitive d2 Dummy\n"))
         #expect(try crm(["history", "show", "live"]).stdout.contains("primitive d1 Dummy\n"))
@@ -429,6 +462,117 @@ import Glibc
             let r = try crm(args.count == 0 ? [] : ["history"] + args)
             #expect(r.status == 1 && r.stderr == message, "\(args): \(r.stderr)")
         }
+    }
+
+    /// `crm history` on a cluster whose nodes share no files: with SWIFTHA_ROOTS unset, crm on
+    /// node3 asks its crmd, which asks every node's crmd over CPG (group crmd-history) for its
+    /// log lines and saved inputs. node1 is DC, stops (node2 becomes DC and saves inputs of its
+    /// own), starts again: node3 sees the transitions both computed, replays one, and every
+    /// node's log lines, all copied into node3's own cache (none read from the other roots).
+    /// A node whose crmd does not answer (stopped with SIGSTOP) is named and left out, and the
+    /// command ends. A node that is down is named too.
+    @Test func historyGatheredThroughTheCluster() async throws {
+        let cluster = try PacemakerCluster()
+        defer { cluster.tearDown() }
+        // The daemons' output is each node's log, where crm cluster start has it written.
+        for n in cluster.nodes {
+            try FileManager.default.createDirectory(atPath: n.root + "/var/log/pacemaker", withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: n.root + "/var/log/pacemaker/pacemaker.log", withDestinationPath: n.out)
+        }
+        try await cluster.start()
+        let user = String(cString: getpwuid(geteuid())!.pointee.pw_name)
+        let cache = cluster[3].root + "/var/cache/crm/history-\(user)/live"
+        func crm3(_ args: [String], timeout: String? = nil) throws -> Tool.Result {
+            var env = ["SWIFTHA_ROOT": cluster[3].root, "SWIFTHA_NODE": "node3", "TZ": "UTC"]
+            if let timeout { env["SWIFTHA_HISTORY_TIMEOUT"] = timeout }
+            return try Tool.run("crm", args, env: env)
+        }
+        func inputs(_ i: Int) -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: cluster[i].root + "/var/lib/pacemaker/pengine")) ?? []).filter { $0.hasPrefix("pe-input-") }
+        }
+        // The DC saves its first input once its first join is over, maybe after start() returns.
+        #expect(await PacemakerCluster.waitFor(60, { !inputs(1).isEmpty }), "the DC saved no input:\n\(cluster.report)")
+        #expect(inputs(3).isEmpty)
+
+        // node1 (the DC) stops; node2 becomes DC and saves inputs; node1 starts again.
+        cluster[1].stop()
+        guard await PacemakerCluster.waitFor(60, { cluster[1].isDown && !inputs(2).isEmpty }) else {
+            Issue.record("node2 saved no input after node1 stopped:\n\(cluster.report)")
+            return
+        }
+        // While node1 is down: named, and its history left out.
+        let down = try crm3(["history", "peinputs"])
+        #expect(down.status == 0, "\(down.stderr)")
+        #expect(down.stderr.contains("WARNING: node1 is not in the cluster (its crmd is not running): its history is left out"), "\(down.stderr)")
+        #expect(!down.stdout.contains("/node1/") && down.stdout.contains("\(cache)/node2/pengine/pe-input-"), "\(down.stdout)")
+        try await cluster.start([cluster[1]])
+
+        func dcs(_ r: Tool.Result) -> Set<Substring> {
+            Set(r.stdout.split(separator: "\n").dropFirst().compactMap { $0.split(separator: " ").dropFirst(5).first })
+        }
+        var list = try crm3(["history", "transitions"])
+        for _ in 0..<20 where !dcs(list).isSuperset(of: ["node1", "node2"]) || list.stderr.contains("WARNING") {
+            usleep(500_000)
+            list = try crm3(["history", "transitions"])
+        }
+        #expect(list.status == 0 && !list.stderr.contains("WARNING"), "\(list.stdout)\(list.stderr)")
+        #expect(dcs(list).isSuperset(of: ["node1", "node2"]), "\(list.stdout)")
+        // The inputs came through the cluster into node3's cache, not from the other roots.
+        let paths = try crm3(["history", "peinputs"]).stdout.split(separator: "\n").map(String.init)
+        #expect(!paths.isEmpty && paths.allSatisfy { $0.hasPrefix(cache + "/") }, "\(paths)")
+        #expect(paths.contains { $0.hasPrefix(cache + "/node1/pengine/pe-input-") } && paths.contains { $0.hasPrefix(cache + "/node2/pengine/pe-input-") }, "\(paths)")
+        for p in paths {
+            let name = (p as NSString).lastPathComponent
+            let node = p.dropFirst(cache.count + 1).prefix { $0 != "/" }
+            let original = "\(cluster.files.scratch)/\(node)/var/lib/pacemaker/pengine/\(name)"
+            #expect(FileManager.default.contents(atPath: p) == FileManager.default.contents(atPath: original), "\(p) differs from \(original)")
+        }
+        // A transition the former DC (node2) computed, replayed on node3.
+        let node2Input = try #require(paths.last { $0.hasPrefix(cache + "/node2/") }.map { ($0 as NSString).lastPathComponent })
+        let name = "node2:" + node2Input.replacingOccurrences(of: ".xml", with: "").replacingOccurrences(of: ".bz2", with: "")
+        let replay = try crm3(["history", "transition", name, "nograph"])
+        #expect(replay.status == 0 && replay.stdout.hasPrefix("INFO: running ptest with \(cache)/node2/pengine/\(node2Input)\n"), "\(replay.stdout)\(replay.stderr)")
+        #expect(try crm3(["history", "show", name]).status == 0)
+        // Every node's log lines, merged in time order; node1's alone with log node1.
+        let log = try crm3(["history", "log"])
+        #expect(log.status == 0, "\(log.stderr)")
+        let hosts = Set(log.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").dropFirst().first })
+        #expect(hosts.isSuperset(of: ["node1", "node2", "node3"]), "\(hosts)")
+        let stamps = log.stdout.split(separator: "\n").map { String($0.prefix(26)) }.filter { $0.first?.isNumber == true }
+        #expect(stamps == stamps.sorted(), "the merged log is not in time order")
+        let node1 = try crm3(["history", "log", "node1"]).stdout.split(separator: "\n")
+        #expect(!node1.isEmpty && node1.allSatisfy { $0.split(separator: " ").dropFirst().first == "node1" })
+        // A second command: the inputs node3 has are not sent again (the answer lists them).
+        #expect(try crm3(["history", "peinputs"]).stdout.split(separator: "\n").map(String.init) == paths)
+        // node2 (no longer DC, its inputs unchanged) sent its inputs to node3 the first time
+        // it was asked, none of them since.
+        let answers = cluster[2].log.split(separator: "\n").filter { $0.contains(" from node3: answered with ") }
+        #expect(answers.count >= 2 && answers.last?.contains("answered with 0 input(s)") == true && answers.first?.contains("answered with 0 input(s)") == false,
+                "\(answers.suffix(3))")
+
+        // crmd's socket is as closed as every daemon's (its file's mode, then the peer's
+        // credentials): another user is not answered, and crm says so and reads the files
+        // it can.
+        if getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") {
+            let r = try Tool.run(executable: "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", Tool.binDir.appendingPathComponent("crm").path, "history", "peinputs"],
+                                 env: ["SWIFTHA_ROOT": cluster[3].root, "SWIFTHA_NODE": "node3", "SWIFTHA_CRM_CACHE": cluster.files.scratch + "/nobody-cache"])
+            #expect(r.stderr.contains("WARNING: history: cannot ask the cluster through this node's crmd (") && !r.stdout.contains("/nobody-cache/"), "\(r.stdout)\(r.stderr)")
+        } else {
+            print("SKIPPED (part): not root or no setpriv; crmd's socket was not tried as another user")
+        }
+
+        // node2's crmd stops answering (SIGSTOP): after the time allowed, it is named and its
+        // history left out; the rest is shown.
+        let crmd2 = cluster[2].pids(of: "crmd")
+        #expect(crmd2.count == 1)
+        for pid in crmd2 { kill(pid, SIGSTOP) }
+        let silent = try crm3(["history", "peinputs"], timeout: "2")
+        for pid in crmd2 { kill(pid, SIGCONT) }
+        #expect(silent.status == 0, "\(silent.stderr)")
+        #expect(silent.stderr.contains("WARNING: node2 did not answer: its history is left out"), "\(silent.stderr)")
+        #expect(!silent.stdout.contains("/node2/") && silent.stdout.contains("\(cache)/node1/pengine/"), "\(silent.stdout)")
+        // Answering again.
+        #expect(await PacemakerCluster.waitFor(20, { ((try? crm3(["history", "peinputs"]))?.stdout.contains("/node2/")) ?? false }))
     }
 
     /// `crm cluster start` on each of three nodes (each its own SWIFTHA_ROOT) runs that node's
@@ -600,30 +744,35 @@ import Glibc
             }
             return false
         }))
+        // The stopped DC's crmd cannot answer: its files are read from its root, named in SWIFTHA_ROOTS.
+        let allRoots = (1...3).map { "node\($0):\(roots[$0 - 1])" }.joined(separator: ";")
+        func crmRoots(_ i: Int, _ args: [String]) throws -> Tool.Result {
+            try Tool.run("crm", args, env: ["SWIFTHA_ROOT": roots[i - 1], "SWIFTHA_NODE": "node\(i)", "SWIFTHA_ROOTS": allRoots])
+        }
         if newDC != 0 {
-            var list = try crm(stayer, ["history", "transitions"])
-            for _ in 0..<20 where !list.stdout.contains(" node\(newDC) ") { usleep(500_000); list = try crm(stayer, ["history", "transitions"]) }
+            var list = try crmRoots(stayer, ["history", "transitions"])
+            for _ in 0..<20 where !list.stdout.contains(" node\(newDC) ") { usleep(500_000); list = try crmRoots(stayer, ["history", "transitions"]) }
             #expect(list.status == 0, "\(list.stderr)")
             let dcs = Set(list.stdout.split(separator: "\n").dropFirst().compactMap { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst(5).first })
             #expect(dcs.isSuperset(of: ["node\(oldDC)", "node\(newDC)"]), "\(list.stdout)")
-            let paths = try crm(stayer, ["history", "peinputs"]).stdout.split(separator: "\n")
+            let paths = try crmRoots(stayer, ["history", "peinputs"]).stdout.split(separator: "\n")
             #expect(paths.contains { $0.hasPrefix(roots[oldDC - 1] + "/var/lib/pacemaker/pengine/pe-input-") }, "\(paths)")
             #expect(paths.last?.hasPrefix(roots[newDC - 1] + "/var/lib/pacemaker/pengine/pe-input-") == true, "\(paths)")
             // The merged log: all three nodes' lines, in time order.
-            let merged = try crm(stayer, ["history", "log"]).stdout.split(separator: "\n")
+            let merged = try crmRoots(stayer, ["history", "log"]).stdout.split(separator: "\n")
             let hosts = Set(merged.compactMap { $0.split(separator: " ").dropFirst().first })
             #expect(hosts.isSuperset(of: ["node1", "node2", "node3"]), "\(hosts)")
             let stamps = merged.map { String($0.prefix(26)) }.filter { $0.first?.isNumber == true }
             #expect(stamps == stamps.sorted(), "the merged log is not in time order")
             // The new DC's latest transition, with its log from its node; a diff across the two DCs.
-            var latest = try crm(stayer, ["history", "latest"])
-            for _ in 0..<20 where latest.status != 0 { usleep(500_000); latest = try crm(stayer, ["history", "latest"]) }
+            var latest = try crmRoots(stayer, ["history", "latest"])
+            for _ in 0..<20 where latest.status != 0 { usleep(500_000); latest = try crmRoots(stayer, ["history", "latest"]) }
             #expect(latest.status == 0 && latest.stdout.hasPrefix("Transition node\(newDC):pe-input-"), "\(latest.stdout)\(latest.stderr)")
             let oldName = try #require(list.stdout.split(separator: "\n").last { $0.contains(" node\(oldDC)") }?.split(separator: " ").dropFirst(4).first)
             let newName = try #require(list.stdout.split(separator: "\n").last { $0.contains(" node\(newDC)") }?.split(separator: " ").dropFirst(4).first)
-            let diff = try crm(stayer, ["history", "diff", "node\(oldDC):\(oldName)", "node\(newDC):\(newName)", "status"])
+            let diff = try crmRoots(stayer, ["history", "diff", "node\(oldDC):\(oldName)", "node\(newDC):\(newName)", "status"])
             #expect(diff.status == 0 && diff.stdout.hasPrefix("--- node\(oldDC):\(oldName)\n+++ node\(newDC):\(newName)\n"), "\(diff.stdout)\(diff.stderr)")
-            let dot = try crm(stayer, ["history", "transition", "showdot", "node\(newDC):\(newName)"])
+            let dot = try crmRoots(stayer, ["history", "transition", "showdot", "node\(newDC):\(newName)"])
             #expect(dot.status == 0 && dot.stdout.hasPrefix(" digraph \"g\" {\n"), "\(dot.stdout)\(dot.stderr)")
         }
 
@@ -1014,7 +1163,7 @@ import Glibc
 
 /// Texts the tests compare with.
 enum CrmHistoryLines {
-    static let usage = "history {info | log [<node>...] | events | resource <rsc>... | node <node>... | transitions | peinputs [<n>|<n>:<m>...] [v] | transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization] | transition showdot|log|tags [<pe>] | transition save [<pe> [<name>]] | latest | show <pe>|live [status] | diff <pe> <pe> [status] [html] | setnodes <node>... | source [<dir>|live] | refresh [force] | session [{save|load|delete} <name> | pack [<name>] | update | list] | limit [<from> [<to>]] | exclude [<regex>|clear] | detail <0|1>}"
+    static let usage = "history {info | log [<node>...] | events | resource <rsc>... | node <node>... | transitions | peinputs [<n>|<n>:<m>...] [v] | transition [<number>|<index>|<file>] [nograph] [v...] [scores] [actions] [utilization] | transition showdot|log|tags [<pe>] | transition save [<pe> [<name>]] | latest | show <pe>|live [status] | diff <pe> <pe> [status] [html] | wdiff <pe> <pe> [status] | graph <pe> [<gtype> [<file> [<img_format>]]] | setnodes <node>... | source [<dir>|live] | refresh [force] | session [{save|load|delete} <name> | pack [<name>] | update | list] | limit [<from> [<to>]] | exclude [<regex>|clear] | detail <0|1>}"
     static let resourceUsage = "resource {start|stop|restart|promote|demote|manage|unmanage|maintenance|locate|why|cleanup|refresh|move|ban|clear|failcount|param|meta|utilization} <rsc> ..."
 
     /// The Transition Summary lines of crm_simulate's output.

@@ -39,7 +39,8 @@ import ToolSupport
             lines = lines.filter { !$0.contains("<last_update ") }
                 .map { $0.replacingOccurrences(of: #"request="[^"]*crm_mon "#, with: #"request="crm_mon "#, options: .regularExpression) }
         } else {
-            lines = lines.filter { !$0.hasPrefix("  * Last updated:") }
+            // (HTML: the line after the "Last updated" label holds the time.)
+            lines = lines.filter { !$0.hasPrefix("  * Last updated:") && !$0.hasPrefix(#"<span class="bold">Last updated: </span>"#) }
         }
         return "\(r.status)\n" + lines.joined(separator: "\n")
     }

@@ -234,5 +234,29 @@ import TestSupport
         #expect(reprobed, "d1 was not probed again everywhere: \((1...3).map { Self.last(c, $0).map { "\($0.attributes)" } ?? "-" })\n\(c.report)")
         #expect(try FileManager.default.attributesOfItem(atPath: c[1].stateFile)[.modificationDate] as? Date == started, "d1 was restarted by --refresh")
         #expect(try crmResource(c, ["--locate", "-r", "d1"]).stdout == "resource d1 is running on: node1\n")
+
+        // Without -r: --cleanup asks the controller about each resource that failed on each
+        // node (d1 on node1: one reply), --refresh makes one reprobe request (one reply), and
+        // each waits for it as Pacemaker's crm_resource does.
+        try FileManager.default.removeItem(atPath: c[1].stateFile)
+        let failedAgain = await PacemakerCluster.waitFor(60) {
+            Self.failcount(c, 1) == "1" && Self.last(c, 1, "d1_last_failure_0")?["rc-code"] == "7" && Self.runsOnlyOn(c, 1)
+        }
+        try #require(failedAgain, "no second failure and recovery on node1:\n\(c.report)")
+        let cleanupAll = try crmResource(c, ["--cleanup"])
+        #expect(cleanupAll.status == 0, "\(cleanupAll)")
+        #expect(cleanupAll.stdout == "Cleaned up all resources on all nodes\nWaiting for 1 reply from the controller\n... got reply (done)\n", "\(cleanupAll)")
+        let cleanedAll = await PacemakerCluster.waitFor(60) {
+            Self.failcount(c, 1) == nil && Self.last(c, 1, "d1_last_failure_0") == nil && Self.runsOnlyOn(c, 1)
+        }
+        #expect(cleanedAll, "after --cleanup without -r: failcount \(Self.failcount(c, 1) ?? "-")\n\(c.report)")
+        let beforeAll = (1...3).map { Self.last(c, $0)?["transition-key"] }
+        let refreshAll = try crmResource(c, ["--refresh"])
+        #expect(refreshAll.status == 0, "\(refreshAll)")
+        #expect(refreshAll.stdout == "Waiting for 1 reply from the controller\n... got reply (done)\n", "\(refreshAll)")
+        let reprobedAll = await PacemakerCluster.waitFor(60) {
+            (1...3).allSatisfy { i in Self.last(c, i).map { $0["transition-key"] != beforeAll[i - 1] } == true } && Self.runsOnlyOn(c, 1)
+        }
+        #expect(reprobedAll, "d1 was not probed again everywhere after --refresh without -r:\n\(c.report)")
     }
 }

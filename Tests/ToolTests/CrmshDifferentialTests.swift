@@ -443,4 +443,60 @@ extension CrmshDifferentialTests {
         print("scheduler suite sample: \(same) of \(compared) show / show xml outputs identical to crmsh 4.4.1's")
         #expect(compared > 20)
     }
+
+    /// The interactive prompts on a terminal, with CIB_file set: crmsh 4.4 says
+    /// `crm(live/HOST)# ` whatever CIB_file names, with its level after it, green and bold
+    /// when TERM has colours. Both shells are driven on a pty and the transcripts compared.
+    @Test func promptOnATerminalLikeCrmsh() throws {
+        guard Self.available else { return }
+        let driver = #"""
+            import os, pty, select, sys, time
+            program, cib, term = sys.argv[1], sys.argv[2], sys.argv[3]
+            pid, fd = pty.fork()
+            if pid == 0:
+                env = {k: v for k, v in os.environ.items() if k not in ("CIB_shadow", "SWIFTHA_ROOT")}
+                env.update(CIB_file=cib, TERM=term)
+                os.execve(program, [program], env)
+            out = b""
+            def until(marker, timeout=20):
+                global out
+                end = time.time() + timeout
+                while marker not in out and time.time() < end:
+                    r, _, _ = select.select([fd], [], [], 0.1)
+                    if r:
+                        try:
+                            chunk = os.read(fd, 65536)
+                        except OSError:
+                            return
+                        if not chunk:
+                            return
+                        out += chunk
+            until(b"# ")
+            for line, marker in (("configure", b"configure# "), ("up", b"quit"), ("quit", b"bye")):
+                n = out.count(b"# ")
+                os.write(fd, (line + "\n").encode())
+                end = time.time() + 20
+                while out.count(b"# ") == n and b"bye" not in out and time.time() < end:
+                    until(b"\x00", 0.2)
+            until(b"\x00", 0.5)
+            os.waitpid(pid, 0)
+            sys.stdout.write(repr(out))
+            """#
+        let dir = scratchDirectory("crm-prompt")
+        let script = dir + "/prompt-driver.py"
+        try driver.write(toFile: script, atomically: true, encoding: .utf8)
+        var transcripts: [String: String] = [:]
+        for term in ["xterm", "dumb"] {
+            for (name, program) in [("ours", Tool.binDir.appendingPathComponent("crm").path), ("crmsh", Self.crmsh)] {
+                let cib = dir + "/\(name)-\(term).xml"
+                try CrmTests.emptyCIB.write(toFile: cib, atomically: true, encoding: .utf8)
+                let r = try Tool.run(executable: "/usr/bin/python3", [script, program, cib, term])
+                #expect(r.status == 0, "\(r.stderr)")
+                transcripts["\(name)-\(term)"] = r.stdout
+            }
+            let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? ""
+            #expect(transcripts["crmsh-\(term)"]!.contains("crm(live/\(host))configure# "), "\(transcripts["crmsh-\(term)"]!)")
+            #expect(transcripts["ours-\(term)"] == transcripts["crmsh-\(term)"], "TERM=\(term)\nours:  \(transcripts["ours-\(term)"]!)\ncrmsh: \(transcripts["crmsh-\(term)"]!)")
+        }
+    }
 }

@@ -16,6 +16,8 @@ import TestSupport
     def note(what):
         with open(log, "a") as f: f.write("%s %d %.6f %s\\n" % (what, os.getpid(), time.monotonic(), " ".join(sys.argv[1:])))
     note("start")
+    with open(os.path.join(os.environ["SWIFTHA_ROOT"], name + ".sched"), "a") as f:
+        f.write("%d %d %d\\n" % (os.getpid(), os.sched_getscheduler(0), os.sched_getparam(0).sched_priority))
     def term(*a):
         note("term")
         sys.exit(0)
@@ -47,10 +49,11 @@ import TestSupport
         return true
     }
 
-    static func pacemakerd(_ args: [String], output: String) throws -> Process {
+    static func pacemakerd(_ args: [String], output: String, launcher: [String] = []) throws -> Process {
         let p = Process()
-        p.executableURL = Tool.binDir.appendingPathComponent("pacemakerd")
-        p.arguments = args
+        let path = Tool.binDir.appendingPathComponent("pacemakerd").path
+        p.executableURL = URL(fileURLWithPath: launcher.first ?? path)
+        p.arguments = launcher.isEmpty ? args : Array(launcher.dropFirst()) + [path] + args
         p.environment = TestDaemon.tied(ProcessInfo.processInfo.environment)
         p.standardOutput = FileHandle(forWritingAtPath: output)
         p.standardError = FileHandle(forWritingAtPath: output)
@@ -60,7 +63,7 @@ import TestSupport
 
     /// pacemakerd started over the stand-in daemons, for node1 in a scratch root: the root,
     /// pacemakerd's output file, and its process.
-    static func fakeNode(_ label: String) throws -> (root: String, out: String, process: Process) {
+    static func fakeNode(_ label: String, launcher: [String] = []) throws -> (root: String, out: String, process: Process) {
         let base = scratchDirectory(label)
         let bin = base + "/bin", root = base + "/root"
         for d in [bin, root] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
@@ -69,7 +72,7 @@ import TestSupport
         for d in daemons { try FileManager.default.createSymbolicLink(atPath: "\(bin)/\(d)", withDestinationPath: "fake") }
         let out = base + "/pacemakerd.out"
         FileManager.default.createFile(atPath: out, contents: nil)
-        let p = try pacemakerd(["--root", root, "--node", "node1", "--daemons-from", bin], output: out)
+        let p = try pacemakerd(["--root", root, "--node", "node1", "--daemons-from", bin], output: out, launcher: launcher)
         return (root, out, p)
     }
 
@@ -133,6 +136,111 @@ import TestSupport
         #expect(terms.allSatisfy { $0 > 0 }, "a daemon was not asked to stop: \(terms)")
         #expect(terms == terms.sorted(by: >), "not stopped in reverse order: \(terms)")
         #expect(NodeProcesses.find(root: root).filter { !NodeProcesses.isZombie($0) }.isEmpty)
+    }
+
+    /// A root that does not exist is refused at once with one line and EX_CONFIG, nothing
+    /// made under it (before the fix pacemakerd created <root>/run/swiftha, then started
+    /// corosyncd six times over the missing corosync.conf and exited 1).
+    @Test func aRootThatDoesNotExistIsRefusedAtOnce() throws {
+        let base = scratchDirectory("pacemakerd-noroot")
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let root = base + "/nosuch"
+        let r = try Tool.run("pacemakerd", ["--root", root, "--node", "node1"])
+        #expect(r.status == 78, "\(r.stderr)")
+        #expect(r.stderr == "pacemakerd: the node root \(root) does not exist; give the node's root with --root DIR (or SWIFTHA_ROOT), the directory holding etc/corosync/corosync.conf\n")
+        #expect(!FileManager.default.fileExists(atPath: root))
+    }
+
+    /// A second pacemakerd for a node root that already has one is refused (CRM_EX_FATAL,
+    /// naming the first one's pid), and leaves the first one's daemons and notify sockets
+    /// alone (before the fix it unlinked the first one's notify sockets and started a second
+    /// set of daemons).
+    @Test func aSecondPacemakerdOnOneRootIsRefused() throws {
+        let (root, _, p) = try Self.fakeNode("pacemakerd-twice")
+        defer {
+            if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+            for pid in NodeProcesses.find(root: root) { kill(pid, SIGKILL) }
+        }
+        guard Self.waitUntil("all five started", { Self.daemons.allSatisfy { !Self.entries(root, $0).isEmpty } }) else { return }
+        let base = (root as NSString).deletingLastPathComponent
+        let out = base + "/second.out"
+        FileManager.default.createFile(atPath: out, contents: nil)
+        let second = try Self.pacemakerd(["--root", root, "--node", "node1", "--daemons-from", base + "/bin"], output: out)
+        defer { if second.isRunning { kill(second.processIdentifier, SIGKILL); second.waitUntilExit() } }
+        guard Self.waitUntil("the second pacemakerd exits", { !second.isRunning }) else { return }
+        #expect(second.terminationStatus == 100)
+        #expect(try String(contentsOfFile: out, encoding: .utf8) == "pacemakerd: another pacemakerd (pid \(p.processIdentifier)) already runs for the node root \(root); stop it first (crm cluster stop, or kill -TERM \(p.processIdentifier)), or give this one its own --root\n")
+        #expect(p.isRunning)
+        for d in Self.daemons {
+            #expect(Self.entries(root, d).filter { $0.what == "start" }.count == 1, "\(d) was started again")
+            #expect(FileManager.default.fileExists(atPath: "\(root)/run/swiftha/notify-\(d).sock"), "\(d)'s notify socket is gone")
+        }
+        // The first one still hears its daemons: a restarted cibd says READY again and the
+        // node stops cleanly on SIGTERM.
+        kill(Self.entries(root, "cibd")[0].pid, SIGKILL)
+        guard Self.waitUntil("cibd restarted", { Self.entries(root, "cibd").filter { $0.what == "start" }.count == 2 }) else { return }
+        kill(p.processIdentifier, SIGTERM)
+        guard Self.waitUntil("pacemakerd exits", { !p.isRunning }) else { return }
+        #expect(p.terminationStatus == 0)
+    }
+
+    /// Each start's scheduling (policy, realtime priority) as the stand-in saw it.
+    static func scheduling(_ root: String, _ daemon: String) -> [(policy: Int, priority: Int)] {
+        guard let text = try? String(contentsOfFile: "\(root)/\(daemon).sched", encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            let f = line.split(separator: " ").compactMap { Int($0) }
+            return f.count == 3 ? (f[1], f[2]) : nil
+        }
+    }
+
+    /// corosyncd is started with SCHED_RR at the highest priority, and so is its restart after
+    /// SIGKILL (at once: a busy machine must not hold up its rejoining the ring); the other
+    /// daemons are not.
+    @Test func corosyncdIsStartedWithRealtimeSchedulingAndRestartedSo() throws {
+        guard getuid() == 0 else {
+            print("SKIPPED: corosyncdIsStartedWithRealtimeScheduling...: needs root (pacemakerd may not set SCHED_RR otherwise)")
+            return
+        }
+        let (root, _, p) = try Self.fakeNode("pacemakerd-rr")
+        defer {
+            if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+            for pid in NodeProcesses.find(root: root) { kill(pid, SIGKILL) }
+        }
+        guard Self.waitUntil("all five started", { Self.daemons.allSatisfy { !Self.scheduling(root, $0).isEmpty } }) else { return }
+        let rr = Int(SCHED_RR), max = Int(sched_get_priority_max(SCHED_RR))
+        #expect(Self.scheduling(root, "corosyncd").map(\.policy) == [rr] && Self.scheduling(root, "corosyncd").map(\.priority) == [max])
+        for d in Self.daemons.dropFirst() {
+            #expect(Self.scheduling(root, d).map(\.policy) == [Int(SCHED_OTHER)], "\(d) was started with \(Self.scheduling(root, d))")
+        }
+        kill(Self.entries(root, "corosyncd")[0].pid, SIGKILL)
+        guard Self.waitUntil("corosyncd restarted", { Self.scheduling(root, "corosyncd").count == 2 }) else { return }
+        #expect(Self.scheduling(root, "corosyncd").map(\.policy) == [rr, rr])
+        kill(p.processIdentifier, SIGTERM)
+        _ = Self.waitUntil("pacemakerd exits", { !p.isRunning })
+    }
+
+    /// A pacemakerd that may not set realtime scheduling (root without CAP_SYS_NICE here, as a
+    /// non-root one) says so once and starts corosyncd without it.
+    @Test func withoutThePrivilegeCorosyncdIsStartedNormallyAndItIsSaid() throws {
+        let setpriv = "/usr/bin/setpriv"
+        let launcher = getuid() == 0 ? [setpriv, "--bounding-set=-sys_nice", "--inh-caps=-sys_nice"] : []
+        if !launcher.isEmpty && !FileManager.default.isExecutableFile(atPath: setpriv) {
+            print("SKIPPED: withoutThePrivilegeCorosyncd...: \(setpriv) is not installed (util-linux), and this test runs as root")
+            return
+        }
+        let (root, out, p) = try Self.fakeNode("pacemakerd-norr", launcher: launcher)
+        defer {
+            if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+            for pid in NodeProcesses.find(root: root) { kill(pid, SIGKILL) }
+        }
+        guard Self.waitUntil("all five started", { Self.daemons.allSatisfy { !Self.scheduling(root, $0).isEmpty } }) else { return }
+        #expect(Self.scheduling(root, "corosyncd").map(\.policy) == [Int(SCHED_OTHER)])
+        let log = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        #expect(log.contains("cannot start corosyncd with realtime scheduling (SCHED_RR: Operation not permitted); starting it without"), "\(log)")
+        #expect(log.contains("all daemons started"), "\(log)")
+        kill(p.processIdentifier, SIGTERM)
+        _ = Self.waitUntil("pacemakerd exits", { !p.isRunning })
     }
 
     @Test func runsTheRealCorosyncdAndLrmd() throws {

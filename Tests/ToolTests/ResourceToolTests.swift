@@ -180,6 +180,81 @@ import ToolSupport
         ], program: "crm_resource")
     }
 
+    @Test func operationsAndQueryXMLLikePacemaker() throws {
+        try Self.compare([
+            ["crm_resource", "--list-operations"],
+            ["crm_resource", "-O", "-r", "web"],
+            ["crm_resource", "-O", "-r", "nothere"],
+            ["crm_resource", "--list-all-operations"],
+            ["crm_resource", "-o", "-N", "node1"],
+            ["crm_resource", "-o", "-N", "node2"],
+            ["crm_resource", "--query-xml", "-r", "web"],
+            ["crm_resource", "-q", "-r", "db"],
+            ["crm_resource", "-q", "-r", "grp"],
+            ["crm_resource", "-w", "-r", "ms"],
+            ["crm_resource", "--query-xml-raw", "-r", "g1"],
+            ["crm_resource", "--query-xml"],
+            ["crm_resource", "-q", "-r", "nothere"],
+            ["crm_ticket", "-c", "-t", "ticketB"],
+            ["crm_ticket", "-c", "-t", "ticketA"],
+            ["crm_ticket", "-q", "-t", "nothere"],
+            ["crm_ticket", "-q", "-t", "ticketB"],
+            ["crm_ticket", "--bogus"],
+        ], program: "crm_resource")
+    }
+
+    /// `--list` and `--list-raw` with `--output-as xml` (and in text) on suite inputs with a
+    /// group, a clone, a promotable clone and a bundle, and on an empty configuration (exit
+    /// 105, "No resources" / "NO resources configured"); a wrong format exits 1.
+    @Test func listAsXMLLikePacemaker() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/crm_resource") else {
+            print("SKIPPED: Pacemaker's crm_resource is not installed (make test installs pacemaker-cli-utils as root)")
+            return
+        }
+        let empty = scratchDirectory("rsc-empty") + "/cib.xml"
+        try """
+            <cib crm_feature_set="3.0.14" validate-with="pacemaker-3.0" epoch="1" num_updates="0" admin_epoch="0">
+              <configuration><crm_config/><nodes/><resources/><constraints/></configuration><status/>
+            </cib>
+            """.write(toFile: empty, atomically: true, encoding: .utf8)
+        var inputs = [("empty", empty)]
+        if let dir = SharedData.schedulerSuite.map({ $0 + "/xml" }) {
+            for name in ["group1", "clone-anon-failcount", "promoted-1", "bundle-order-stop"] where FileManager.default.fileExists(atPath: "\(dir)/\(name).xml") {
+                inputs.append((name, "\(dir)/\(name).xml"))
+            }
+        } else {
+            print("SKIPPED (in part): the scheduler suite is not present (set SWIFTHA_SHARED); the empty configuration only")
+        }
+        let commands = [["--list", "--output-as", "xml"], ["-L", "--output-as", "xml"], ["--list-raw", "--output-as", "xml"],
+                        ["-l", "--output-as", "xml"], ["--list"], ["--list-raw"], ["--list", "--output-as", "bogus"]]
+        let ours = Tool.binDir.appendingPathComponent("crm_resource").path
+        // The request names the program as it was run.
+        func plain(_ s: String) -> String {
+            s.replacingOccurrences(of: #"request="[^"]*/crm_resource "#, with: #"request="crm_resource "#, options: .regularExpression)
+        }
+        var compared = 0
+        for (name, path) in inputs {
+            for args in commands {
+                let a = try Tool.run(executable: "/usr/sbin/crm_resource", args, env: ["CIB_file": path, "TZ": "UTC"])
+                let b = try Tool.run(executable: ours, args, env: ["CIB_file": path, "TZ": "UTC"])
+                #expect(a.status == b.status && plain(a.stdout) == plain(b.stdout) && a.stderr == b.stderr,
+                        "\(name): crm_resource \(args.joined(separator: " "))\npacemaker: \(a.status)\n\(a.stdout)\(a.stderr)\nours: \(b.status)\n\(b.stdout)\(b.stderr)")
+                compared += 1
+            }
+        }
+        // The empty configuration's answers, as Pacemaker 2.1.5 gives them.
+        let r = try Tool.run(executable: ours, ["--list", "--output-as", "xml"], env: ["CIB_file": empty])
+        #expect(r.status == 105)
+        #expect(r.stdout.contains("<item>No resources</item>") && r.stdout.contains(#"<status code="105" message="No such object">"#))
+        let raw = try Tool.run(executable: ours, ["--list-raw", "--output-as", "xml"], env: ["CIB_file": empty])
+        #expect(raw.status == 105 && raw.stdout.contains("<error>NO resources configured\n</error>"))
+        if inputs.count > 1 {
+            let g = try Tool.run(executable: ours, ["--list", "--output-as", "xml"], env: ["CIB_file": inputs[1].1])
+            #expect(g.status == 0 && g.stdout.contains("<group ") && g.stdout.hasSuffix("  <status code=\"0\" message=\"OK\"/>\n</pacemaker-result>\n"))
+        }
+        print("crm_resource --list as xml: \(compared) runs compared with Pacemaker 2.1.5's")
+    }
+
     @Test func ticketsLikePacemaker() throws {
         try Self.compare([
             ["crm_ticket", "-l"],
@@ -378,6 +453,38 @@ import ToolSupport
         }
         print("crm_resource --why: \(identical) of \(files.count) suite inputs identical to Pacemaker 2.1.5's (first differences: \(first.joined(separator: ", ")))")
         #expect(identical >= Self.identicalAtLeast)
+    }
+
+    /// Inputs that showed differences in scripts/tools-compare.py, each with its command:
+    /// a meta attribute of "#default" (not set), resources active on several nodes (said on
+    /// stderr), --why -N in the order of the node's history, the operations of a node.
+    @Test func sweepCasesLikePacemaker() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/crm_resource") else {
+            print("SKIPPED: Pacemaker's crm_resource is not installed (make test installs pacemaker-cli-utils as root)")
+            return
+        }
+        guard let dir = SharedData.schedulerSuite.map({ $0 + "/xml" }) else { print("SKIPPED: the scheduler suite is not present (set SWIFTHA_SHARED)"); return }
+        let cases: [(String, [String])] = [
+            ("bug-lf-1852", ["--meta", "--get-parameter", "target-role", "-r", "ms-drbd0"]),
+            ("multiply-active-stonith", ["--get-parameter", "none", "-r", "fencer"]),
+            ("asymmetric", ["--meta", "--get-parameter", "target-role", "-r", "ms_drbd_poolA"]),
+            ("662", ["--why", "-N", "c001n09"]),
+            ("bug-lf-2422", ["--why", "-N", "qa-suse-2"]),
+            ("bug-lf-1852", ["--why", "-N", "mysql-02"]),
+            ("662", ["--list-operations"]),
+            ("bug-lf-1852", ["--list-all-operations", "-N", "mysql-02"]),
+            ("group3", ["--query-xml", "-r", "rsc2"]),
+            ("promoted-depend", ["--query-xml-raw", "-r", "drbd"]),
+        ]
+        let ours = Tool.binDir.appendingPathComponent("crm_resource").path
+        for (name, args) in cases {
+            let path = dir + "/\(name).xml"
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            let a = try Tool.run(executable: "/usr/sbin/crm_resource", args, env: ["CIB_file": path, "TZ": "UTC"])
+            let b = try Tool.run(executable: ours, args, env: ["CIB_file": path, "TZ": "UTC"])
+            #expect(a.status == b.status && a.stdout == b.stdout && a.stderr == b.stderr,
+                    "\(name): crm_resource \(args.joined(separator: " "))\npacemaker: \(a.status)\n\(a.stdout)\(a.stderr)\nours: \(b.status)\n\(b.stdout)\(b.stderr)")
+        }
     }
 }
 

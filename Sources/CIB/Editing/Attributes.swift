@@ -233,9 +233,12 @@ extension CIB {
                 }
                 return
             }
+            // As Pacemaker: a new attribute goes into the set of the given id, else of the
+            // default id (cib-bootstrap-options, nodes-ID, status-ID), created when missing;
+            // never into another set that happens to be there.
             let index = owner.children.firstIndex { child in
                 guard case .element(let e) = child, e.name == tag else { return false }
-                return sel.set == nil || e.id == sel.set
+                return e.id == newSetID
             }
             var set: XElement
             if let index, case .element(let e) = owner.children[index] { set = e } else { set = XElement(tag, ["id": newSetID]) }

@@ -50,6 +50,12 @@ final class CorosyncDaemon: @unchecked Sendable {
     var exitCode: CRMExit = .ok
     /// The logging settings a config reload changes.
     var logSettings: LogSettings?
+    /// The start-up's steps, logged once the first join is out.
+    var startupClock: StartupClock?
+    /// The local IPC listens: READY=1 may be sent (once there is a membership too).
+    private var localIPCServing = false
+    /// The first membership, for READY=1 when the local IPC comes after it.
+    private var firstRing: (ring: String, members: Int)?
 
     init(loop: any EventLoop, logger: Logger, startup: Startup, incarnation: UInt64, ringSeq: UInt64,
          ringSeqPath: String, statusPath: String) {
@@ -89,6 +95,10 @@ final class CorosyncDaemon: @unchecked Sendable {
             }
         }
         perform(engine.start())
+        if let clock = startupClock {
+            startupClock = nil
+            logger.notice("[MAIN  ] \(clock.summary(event: "first join sent"))")
+        }
         statusTimer = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in
             if protection.stats != lastStatsWritten { statusDirty = true }
             writeStatusIfDirty()
@@ -297,10 +307,23 @@ final class CorosyncDaemon: @unchecked Sendable {
         if !m.left.isEmpty { logger.notice("[QUORUM] Sync left[\(m.left.count)]: \(list(m.left))") }
         logger.notice("[QUORUM] Members[\(m.members.count)]: \(list(m.members))")
         logger.notice("[MAIN  ] Completed service synchronization, ready to provide service.")
-        if !notifiedReady {
-            notifiedReady = true
-            notify("READY=1\nSTATUS=Ring \(m.ring) formed with \(m.members.count) member(s)")
-        }
+        if firstRing == nil { firstRing = ("\(m.ring)", m.members.count) }
+        notifyReadyOnce()
+    }
+
+    /// The local IPC listens now (it is started after the ring, so that the first join goes
+    /// out as early as possible).
+    func servingLocalIPC() {
+        loop.preconditionInEventLoop()
+        localIPCServing = true
+        notifyReadyOnce()
+    }
+
+    /// READY=1 once the node is in a ring and clients can connect.
+    private func notifyReadyOnce() {
+        guard !notifiedReady, localIPCServing, let first = firstRing else { return }
+        notifiedReady = true
+        notify("READY=1\nSTATUS=Ring \(first.ring) formed with \(first.members) member(s)")
     }
 
     private func logQuorum(_ s: Votequorum.Status) {

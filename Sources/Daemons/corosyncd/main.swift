@@ -59,6 +59,14 @@ struct Corosyncd: ParsableCommand {
         run/swiftha/corosyncd.sock (the local IPC: CPG, quorum, cmap and cfg for cibd, crmd, stonithd and \
         corosync-cfgtool, corosync-quorumtool and corosync-cmapctl; root, corosyncd's user and group haclient).
 
+        SCHEDULING (system section, as corosync 3.1): sched_rr: yes (the default) runs corosyncd \
+        with round-robin realtime scheduling at the highest priority, so that a busy machine cannot \
+        delay the token; when that is not permitted (not root, no CAP_SYS_NICE) it says so in the \
+        log and tries the highest nice priority. sched_rr: no leaves the scheduling alone, or sets \
+        the nice value of priority (-20..19, max, min). Its memory is locked against paging \
+        (mlockall). -r and -p are corosync 3.0's options for sched_rr yes and no; they win over \
+        the file. Every start logs how long it took to send its first join ("first join sent").
+
         EXIT STATUS: 0 after a clean shutdown; 78 for a configuration error (the message names the \
         file and line); 69 when another corosyncd runs for this root (or serves its IPC socket); 71 when the socket cannot be \
         opened; 74 when the state files cannot be written.
@@ -76,7 +84,20 @@ struct Corosyncd: ParsableCommand {
     @Flag(name: .customShort("f"), help: "Run in the foreground (corosyncd always does; accepted for compatibility).")
     var foreground = false
 
+    @Flag(name: .customShort("p"), help: "Do not set realtime scheduling (corosync 3.0's option; system.sched_rr: no).")
+    var noRealtime = false
+
+    @Flag(name: .customShort("r"), help: "Set round robin realtime scheduling, the default (corosync 3.0's option; system.sched_rr: yes).")
+    var realtime = false
+
+    func validate() throws {
+        if noRealtime && realtime {
+            throw ValidationError("-p (no realtime scheduling) and -r (realtime scheduling) contradict each other; give one of them")
+        }
+    }
+
     func run() throws {
+        var clock = StartupClock()
         ParentWatch.start(program: "corosyncd")
         let env = NodeEnvironment(root: root, node: node)
         let startup: Startup
@@ -85,9 +106,14 @@ struct Corosyncd: ParsableCommand {
         } catch {
             fail(error.code, error.message)
         }
+        clock.mark("config")
+        // Before any thread is started: the event loop's thread inherits it.
+        let priority = ProcessPriority.apply(ProcessPriority.request(system: startup.config.system, noRealtime: noRealtime, realtime: realtime))
+        clock.mark("scheduling")
         let (logger, logSettings) = makeLogger(startup.config.logging, environment: env)
         if let problem = logSettings.apply(startup.config.logging) { logger.error("[MAIN  ] \(problem)") }
         for w in startup.config.warnings { logger.warning("\(w)") }
+        for note in priority { logger.log(level: note.level, "\(note.message)") }
 
         let stateDir = env.path("var/lib/corosync")
         // Held (open) until the process ends.
@@ -103,6 +129,7 @@ struct Corosyncd: ParsableCommand {
         } catch {
             fail(.ioError, error.message)
         }
+        clock.mark("boot counter")
 
         let name = startup.node.name.map { " (\($0))" } ?? ""
         logger.notice("[MAIN  ] Corosync Cluster Engine (SwiftHA) starting up as node \(startup.node.nodeID)\(name), incarnation \(incarnation)")
@@ -128,6 +155,7 @@ struct Corosyncd: ParsableCommand {
                                     ringSeqPath: ringSeqPath, statusPath: env.path("run/swiftha/corosyncd.status"))
         daemon.logSettings = logSettings
         try? FileManager.default.createDirectory(atPath: env.path("run/swiftha"), withIntermediateDirectories: true)
+        clock.mark("event loop")
 
         // One socket per link. A link that cannot be bound is left out (knet carries on with
         // the others); without any, corosyncd cannot run.
@@ -156,7 +184,7 @@ struct Corosyncd: ParsableCommand {
                     .bind(to: address)
                     .wait()
             } catch {
-                let what = "cannot open UDP \(address.ipAddress ?? "?"):\(address.port ?? 0) for node \(startup.node.nodeID) link \(link) (\(error)); is another corosync running on this address, or is the address not on this machine? Change ring\(link)_addr or mcastport in \(startup.configFile)"
+                let what = "cannot open UDP \(address.ipAddress ?? "?"):\(address.port ?? 0) for node \(startup.node.nodeID) link \(link) (\((error as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(error)")); is another corosync running on this address, or is the address not on this machine? Change ring\(link)_addr or mcastport in \(startup.configFile)"
                 failures.append(what)
                 if startup.links.count > 1 { logger.error("[KNET  ] \(what); running without link \(link)") }
             }
@@ -165,6 +193,12 @@ struct Corosyncd: ParsableCommand {
             try? group.syncShutdownGracefully()
             fail(.osError, failures.joined(separator: "; "))
         }
+        clock.mark("sockets")
+        // The ring first: a corosyncd restarted after a crash must ask for a new membership
+        // before the other nodes give up on the old one. READY=1 waits for the local IPC too.
+        let opened = channels
+        daemon.startupClock = clock
+        loop.execute { daemon.start(channels: opened) }
         if startup.links.count > 1 {
             logger.notice("[KNET  ] \(channels.count) of \(startup.links.count) links open (\(channels.keys.sorted().map { "link \($0)" }.joined(separator: ", "))); link_mode passive: each peer is reached on its lowest working link")
         }
@@ -182,29 +216,31 @@ struct Corosyncd: ParsableCommand {
             sources.append(source)
         }
 
-        let opened = channels
-
-        // The local IPC (CPG, quorum, cmap, cfg), listening before the ring starts: READY=1
-        // (at the first membership) means clients can connect. Requests run on the daemon's loop.
+        // The local IPC (CPG, quorum, cmap, cfg): READY=1 (at the first membership, once this
+        // listens) means clients can connect. Requests run on the daemon's loop.
         let socketPath = CorosyncAPI.socketPath(root: env.root)
         // The group has one thread: the connections live on the daemon's loop, and requests are
         // answered there as they arrive.
         let server = IPCServer<CorosyncAPI>(path: socketPath, group: group, logger: logger, inlineHandler: { request, connection in
             try daemon.handle(request, from: connection)
         })
+        var serving = false
         do {
             try Self.blocking { try await server.start() }
+            serving = true
+            logger.notice("[IPC   ] Serving CPG, quorum, cmap and cfg on \(socketPath)")
+            loop.execute { daemon.servingLocalIPC() }
         } catch {
             logger.critical("[MAIN  ] cannot serve the local IPC on \(socketPath): \(error)")
-            for c in opened.values { try? c.close().wait() }
-            try? group.syncShutdownGracefully()
-            HASupport.exit(.unavailable)
+            // The ring has started: leave it cleanly.
+            loop.execute {
+                daemon.exitCode = .unavailable
+                daemon.shutdown(reason: "the local IPC cannot be served")
+            }
         }
-        logger.notice("[IPC   ] Serving CPG, quorum, cmap and cfg on \(socketPath)")
-        loop.execute { daemon.start(channels: opened) }
 
         try? EventLoopFuture.andAllComplete(opened.values.map(\.closeFuture), on: loop).wait()
-        try? Self.blocking { await server.stop() }
+        if serving { try? Self.blocking { await server.stop() } }
         for s in sources { s.cancel() }
         try? group.syncShutdownGracefully()
         HASupport.exit(daemon.exitCode)

@@ -3,6 +3,7 @@ import CIB
 import CIBClient
 import CSystemd
 import Controller
+import ControllerClient
 import Dispatch
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -46,6 +47,10 @@ struct CRMDaemonCommand: AsyncParsableCommand {
             node in maintenance for the scheduler only (what runs there stays, nothing is sent \
             or placed there), and reads its history again at its join; the node is fenced only \
             if its crmd is not back by then or the node leaves the ring. \
+            For crm history it serves <root>/run/swiftha/crmd.sock and joins CPG group \
+            "crmd-history": a tool's question goes to every node's crmd, which answers with its \
+            log lines and saved inputs of the time window (bounded); nodes that do not answer \
+            in time are named. \
             Sends READY=1 to NOTIFY_SOCKET \
             once joined. SIGTERM or SIGINT: asks the DC to move the node's resources away, then \
             leaves the group and exits 0; if the DC has not told it to go within the cluster \
@@ -149,6 +154,29 @@ struct CRMDaemonCommand: AsyncParsableCommand {
             logger.critical("cannot join CPG group 'crmd': \(error); is another crmd running for this node root?")
             throw ExitCode(CRMExit.unavailable.rawValue)
         }
+        // crm history's questions: the node's tools on crmd.sock, the other nodes in CPG
+        // group "crmd-history".
+        let historyGroup: CPGHandle
+        do {
+            historyGroup = try await corosync.join(HistoryMessage.group)
+        } catch {
+            logger.critical("cannot join CPG group '\(HistoryMessage.group)': \(error); is another crmd running for this node root?")
+            throw ExitCode(CRMExit.unavailable.rawValue)
+        }
+        let nodelist = names.sorted { $0.key < $1.key }.map(\.value)
+        let history = HistoryService(env: env, localName: localName, names: names, group: historyGroup, logger: logger)
+        let server = IPCServer<ControllerAPI>(path: env.socketDirectory + "/" + ControllerAPI.socketName, maximumFrameSize: ControllerAPI.maximumFrameSize,
+                                              requestConcurrency: 4, logger: logger) { request, _ in
+            switch request {
+            case .history(let q): return .history(await history.ask(q, nodes: nodelist))
+            }
+        }
+        do {
+            try await server.start()
+        } catch {
+            logger.critical("cannot serve crmd's API on \(env.socketDirectory)/\(ControllerAPI.socketName): \(error)")
+            throw ExitCode(CRMExit.unavailable.rawValue)
+        }
         let quorum = try? await corosync.quorumChanges()
         let initialQuorum = try? await corosync.quorumState()
 
@@ -204,6 +232,10 @@ struct CRMDaemonCommand: AsyncParsableCommand {
             tasks.addTask {
                 await shell.run(events)
             }
+            tasks.addTask {
+                await history.run()
+                return nil
+            }
             var why = ""
             for await r in tasks {
                 if let r {
@@ -215,6 +247,7 @@ struct CRMDaemonCommand: AsyncParsableCommand {
             return why
         }
         _ = sd_notify(0, "STOPPING=1")
+        await server.stop()
         // Only a node whose resources were moved away leaves on purpose; otherwise closing the
         // connection makes the others see this controller lost.
         if end == "exit" { try? await group.leave() }

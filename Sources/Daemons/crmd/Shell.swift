@@ -113,6 +113,7 @@ final class ControllerShell: @unchecked Sendable {
         self.env = env
         self.reconnectTimeout = reconnectTimeout
         core = ControllerCore(local: local, uuid: UUID().uuidString.lowercased(), quorum: quorum)
+        core.nodeNames = names
         quorate = quorum ?? false
         shutdownOverride = shutdownTimeout
         self.names = names
@@ -751,9 +752,17 @@ final class ControllerShell: @unchecked Sendable {
                 sink.yield(.fenced(transition: t, index: i, .failed("no fencer configured")))
                 return
             }
-            let sink = self.sink
+            let sink = self.sink, logger = self.logger
             Task {
                 let r = await fencer.fence(target: node, action: action, timeout: timeout)
+                if case .failed(let why) = r {
+                    // As Pacemaker's controller: the transition is aborted and the scheduler,
+                    // finding the node still unclean, asks for its fencing again; nothing of
+                    // the node is recovered meanwhile.
+                    logger.warning("fencing \(node) (\(action)) failed: \(why); \(node) stays unclean and is fenced again before anything of it is recovered")
+                } else {
+                    logger.notice("\(node) fenced (\(action)): confirmed by stonithd")
+                }
                 sink.yield(.fenced(transition: t, index: i, r))
             }
         case .exit(let clean):
@@ -809,6 +818,7 @@ final class ControllerShell: @unchecked Sendable {
         var writes = StatusWrites(nodeID: { n in names.first { $0.value == n }.map { String($0.key) } ?? n },
                                   now: Int(Date().timeIntervalSince1970), startFailureIsFatal: startFailureIsFatal, quorate: quorate)
         writes.nodelist = names.sorted { $0.key < $1.key }.map { ControllerMember(nodeID: $0.key, name: $0.value) }
+        writes.inRing = core.ringMembers.map { Set($0.map(String.init)) }
         if StatusWrites.needsSections(d) {
             writes.status = (try? await cib.queryXML(section: .status)).flatMap { try? XElement.parse(Array($0.utf8), source: "cibd's status") }
             writes.nodes = (try? await cib.queryXML(section: .nodes)).flatMap { try? XElement.parse(Array($0.utf8), source: "cibd's nodes") }
@@ -853,8 +863,9 @@ final class ControllerShell: @unchecked Sendable {
         let now = Int(Date().timeIntervalSince1970)
         // Nodes whose controller is being restarted are frozen (in maintenance) for this run.
         var input = core.schedulerInput(cibNow)
-        if !core.controllersAway.isEmpty {
-            logger.info("scheduling with \(core.controllersAway.keys.sorted().joined(separator: ", ")) in maintenance until its controller is back")
+        let frozen = core.frozen(in: cibNow).map(\.name)
+        if !frozen.isEmpty {
+            logger.info("scheduling with \(frozen.joined(separator: ", ")) in maintenance until its controller is back")
         }
         input.root["execution-date"] = String(now)
         let n = peInputs.save(input)

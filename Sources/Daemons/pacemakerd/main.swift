@@ -24,7 +24,9 @@ struct Pacemakerd: ParsableCommand {
         discussion: """
         Starts corosyncd, cibd, stonithd, lrmd and crmd in that order, passing each --root and
         --node. A daemon that dies is restarted (after 0.5 s; corosyncd at once, so that it can
-        rejoin the ring before the other nodes see this one leave it); one that dies more than 5 times in 60 s makes
+        rejoin the ring before the other nodes see this one leave it, and with realtime scheduling,
+        SCHED_RR, when pacemakerd may set it, so that a busy machine does not hold its start up;
+        corosyncd then keeps it or drops it as corosync.conf's system.sched_rr says); one that dies more than 5 times in 60 s makes
         pacemakerd stop the node's daemons and exit 1. SIGTERM stops them, crmd first: crmd
         moves the node's resources away and is waited for (it exits by itself after the
         cluster's shutdown-escalation, default 20min, and says so with EXTEND_TIMEOUT_USEC);
@@ -49,8 +51,53 @@ struct Pacemakerd: ParsableCommand {
         for n in names where !FileManager.default.isExecutableFile(atPath: dir + "/" + n) {
             throw ValidationError("\(n) is not an executable in \(dir); build the package (swift build) or give --daemons-from DIR")
         }
+        Self.checkRoot(env.root)
+        Self.lockRoot(env)
         let shell = try SupervisorShell(env: env, directory: dir, daemons: names)
         shell.run()
+    }
+
+    /// Says what is wrong on one line and exits with `code`.
+    static func fail(_ message: String, _ code: CRMExit) -> Never {
+        let line = Array("pacemakerd: \(message)\n".utf8)
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        HASupport.exit(code)
+    }
+
+    /// The node's root must be a writable directory already (it holds corosync.conf and the
+    /// CIB): a mistyped --root is refused at once, nothing made under it.
+    static func checkRoot(_ root: String) {
+        var st = stat()
+        guard stat(root, &st) == 0 else {
+            fail("the node root \(root) does not exist; give the node's root with --root DIR (or SWIFTHA_ROOT), the directory holding etc/corosync/corosync.conf", .config)
+        }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else {
+            fail("the node root \(root) is not a directory; give the node's root with --root DIR (or SWIFTHA_ROOT)", .config)
+        }
+        guard access(root, W_OK) == 0 else {
+            fail("the node root \(root) is not writable (\(String(cString: strerror(errno)))); run pacemakerd as root or as the owner of \(root)", .insufficientPrivileges)
+        }
+    }
+
+    /// One pacemakerd per node root: a second one would take over the first one's notify
+    /// sockets and start a second set of daemons. Held (flock) until pacemakerd exits; the
+    /// daemons do not inherit it.
+    static func lockRoot(_ env: NodeEnvironment) {
+        let dir = env.socketDirectory
+        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+            fail("cannot create \(dir): \(error)", .cantCreate)
+        }
+        let path = dir + "/pacemakerd.lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { fail("cannot open \(path): \(String(cString: strerror(errno)))", .cantCreate) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingWhitespace() ?? ""
+            fail("another pacemakerd\(holder.isEmpty ? "" : " (pid \(holder))") already runs for the node root \(env.root); stop it first (crm cluster stop, or kill -TERM\(holder.isEmpty ? "" : " \(holder)")), or give this one its own --root", .fatal)
+        }
+        _ = ftruncate(fd, 0)
+        let pid = Array("\(getpid())\n".utf8)
+        _ = pid.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        // fd stays open (and locked) for the life of the process.
     }
 
     static func ownExecutable() -> String {
@@ -71,6 +118,10 @@ final class SupervisorShell: @unchecked Sendable {
     var timers: [Supervisor.Timer: DispatchWorkItem] = [:]
     var signalSources: [DispatchSourceSignal] = []
     let socketDirectory: String
+    /// Started with SCHED_RR at the highest priority, as they would set it themselves at
+    /// once: their start-up (loading, reading the configuration) is not delayed on a busy
+    /// machine. Cleared when pacemakerd may not (not root: it says so once).
+    var realtime: Set<String> = ["corosyncd"]
 
     init(env: NodeEnvironment, directory: String, daemons: [String]) throws {
         self.env = env
@@ -153,6 +204,11 @@ final class SupervisorShell: @unchecked Sendable {
                     perform(supervisor.onTimer(timer, now: now))
                 }
                 timers[timer] = item
+                if after <= .zero {
+                    // At once (corosyncd's restart): no timer in between.
+                    queue.async(execute: item)
+                    continue
+                }
                 let ns = after.components.seconds * 1_000_000_000 + after.components.attoseconds / 1_000_000_000
                 queue.asyncAfter(deadline: .now() + .nanoseconds(Int(ns)), execute: item)
             case .disarm(let timer):
@@ -171,6 +227,9 @@ final class SupervisorShell: @unchecked Sendable {
             }
         }
     }
+
+    /// POSIX_SPAWN_SETSCHEDULER (glibc's spawn.h), which Swift's Glibc module may not show.
+    static let spawnSetScheduler: Int32 = 0x20
 
     func spawn(_ name: String) {
         let path = directory + "/" + name
@@ -203,8 +262,22 @@ final class SupervisorShell: @unchecked Sendable {
         sigemptyset(&defaults)
         for sig in [SIGTERM, SIGINT, SIGHUP, SIGPIPE] { sigaddset(&defaults, sig) }
         posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let rc = posix_spawn(&pid, path, nil, &attr, argv, envp)
+        let flags = Int32(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+        posix_spawnattr_setflags(&attr, Int16(flags))
+        let rr = realtime.contains(name)
+        if rr {
+            var param = sched_param(sched_priority: sched_get_priority_max(SCHED_RR))
+            posix_spawnattr_setschedpolicy(&attr, SCHED_RR)
+            posix_spawnattr_setschedparam(&attr, &param)
+            posix_spawnattr_setflags(&attr, Int16(flags | Self.spawnSetScheduler))
+        }
+        var rc = posix_spawn(&pid, path, nil, &attr, argv, envp)
+        if rr && rc == EPERM {
+            realtime.remove(name)
+            logger.warning("cannot start \(name) with realtime scheduling (SCHED_RR: \(String(cString: strerror(rc)))); starting it without, and it sets its own if it may")
+            posix_spawnattr_setflags(&attr, Int16(flags))
+            rc = posix_spawn(&pid, path, nil, &attr, argv, envp)
+        }
         guard rc == 0 else {
             logger.error("cannot start \(name) (\(path)): \(String(cString: strerror(rc)))")
             perform(supervisor.onExit(name, status: 127, now: now))

@@ -20,13 +20,18 @@ actor AgentRunner {
     let root: String
     let directories: [String]
     let logger: Logger
+    /// Where the fence agents running are recorded (`OperationJournal`, stonithd's).
+    let journal: OperationJournal?
     private var listCache: [String: (output: String, at: ContinuousClock.Instant)] = [:]
     private var hostArguments: [String: String] = [:]
     private let clock = ContinuousClock()
     static let listLifetime = Duration.seconds(60)
+    /// After SIGTERM, how long a timed-out agent's group has before SIGKILL.
+    static let killGrace = Duration.seconds(2)
 
-    init(root: String, directories: [String], logger: Logger) {
+    init(root: String, directories: [String], journal: OperationJournal? = nil, logger: Logger) {
         self.root = root
+        self.journal = journal
         self.directories = directories
         self.logger = logger
     }
@@ -50,7 +55,9 @@ actor AgentRunner {
 
     private func executor(for agent: String) -> AgentExecutor? {
         guard let dir = directory(of: agent) else { return nil }
-        return AgentExecutor(host: AgentHost(root: root, fenceDirectory: dir), killGrace: .seconds(2), logger: logger)
+        var executor = AgentExecutor(host: AgentHost(root: root, fenceDirectory: dir), killGrace: Self.killGrace, logger: logger)
+        executor.journal = journal
+        return executor
     }
 
     /// Runs one action of an agent with these parameters.

@@ -1,3 +1,4 @@
+import Agents
 import CIB
 import CIBClient
 import CSystemd
@@ -35,8 +36,13 @@ actor FencerShell {
     let node: String
     let root: String
 
-    init(node: String, member: String, root: String, runner: AgentRunner, outbox: AsyncStream<Data>.Continuation, logger: Logger) {
+    /// What the previous stonithd of this root was running when it was killed (ended).
+    let interrupted: [InterruptedOperation]
+
+    init(node: String, member: String, root: String, runner: AgentRunner, outbox: AsyncStream<Data>.Continuation,
+         interrupted: [InterruptedOperation] = [], logger: Logger) {
         fencer = Fencer(node: node, member: member)
+        self.interrupted = interrupted
         self.node = node
         self.root = root
         self.runner = runner
@@ -167,7 +173,8 @@ actor FencerShell {
             connection.onClose { [weak self] in Task { await self?.unsubscribe(id) } }
             return .done
         case .status:
-            return .status(StonithStatus(node: node, root: root, pid: getpid(), members: fencer.memberNames.sorted(), devices: devices.map(\.id)))
+            return .status(StonithStatus(node: node, root: root, pid: getpid(), members: fencer.memberNames.sorted(), devices: devices.map(\.id),
+                                         interrupted: interrupted))
         }
     }
 

@@ -35,7 +35,9 @@ struct StonithDaemon: AsyncParsableCommand {
             which of its devices can fence the target, one node other than the target (when \
             possible) runs the agents, and every node records the result in its history. \
             Fence agents are looked up in /usr/sbin, then beside stonithd's own executable, then \
-            in each --agent-dir; they run with SWIFTHA_ROOT=<root>. Clients (crmd, \
+            in each --agent-dir; they run with SWIFTHA_ROOT=<root>, and are recorded under \
+            <root>/run/stonithd while they run: a stonithd started after one that was killed ends \
+            (SIGTERM, then SIGKILL) the fence agents it left running before it serves. Clients (crmd, \
             stonith_admin) use <root>/run/swiftha/stonithd.sock. Sends READY=1 to NOTIFY_SOCKET \
             once it serves and has read the CIB; SIGTERM or SIGINT: leaves the group, exits 0.
             """)
@@ -90,6 +92,24 @@ struct StonithDaemon: AsyncParsableCommand {
         let watch = SignalWatch([SIGTERM, SIGINT]) { signalSink.yield($0) }
         defer { watch.cancel() }
 
+        // This root's stonithd lock, then the fence agents a killed predecessor left running
+        // are ended (as a timeout ends one: SIGTERM, SIGKILL after the grace), before this
+        // stonithd joins the group or serves anyone: the request they served was failed (or
+        // handed to another node) when that stonithd left the group, and an agent of it must
+        // not power a node off later, behind the back of whoever fences it now.
+        let journal: OperationJournal
+        do {
+            journal = try OperationJournal.open(root: env.root, owner: .stonithd)
+        } catch {
+            logger.critical("cannot start: \(error.description)")
+            if case .alreadyRunning = error { throw ExitCode(CRMExit.unavailable.rawValue) }
+            throw ExitCode(CRMExit.cantCreate.rawValue)
+        }
+        let interrupted = await journal.endInterrupted(grace: AgentRunner.killGrace, logger: logger)
+        if !interrupted.isEmpty {
+            logger.warning("the previous stonithd of this node was killed while running \(interrupted.map { "\($0.operation)\($0.target.map { " against \($0)" } ?? "")" }.joined(separator: ", ")): ended; whatever it was fencing was failed by the other nodes (or handed to another node) when it left the group, and is asked again by its requester")
+        }
+
         let corosync: CorosyncClient
         do {
             corosync = try await Self.connectToCorosync(root: env.root, within: connectTimeout)
@@ -99,9 +119,9 @@ struct StonithDaemon: AsyncParsableCommand {
         }
         let name = await Self.nodeName(env: env, corosync: corosync)
 
-        let runner = AgentRunner(root: env.root, directories: Self.agentDirectories(extra: agentDirectories), logger: logger)
+        let runner = AgentRunner(root: env.root, directories: Self.agentDirectories(extra: agentDirectories), journal: journal, logger: logger)
         let (outbox, outSink) = AsyncStream<Data>.makeStream()
-        let shell = FencerShell(node: name, member: corosync.me.description, root: env.root, runner: runner, outbox: outSink, logger: logger)
+        let shell = FencerShell(node: name, member: corosync.me.description, root: env.root, runner: runner, outbox: outSink, interrupted: interrupted, logger: logger)
         let path = env.socketDirectory + "/" + StonithAPI.socketName
         let server = IPCServer<StonithAPI>(path: path, requestConcurrency: 64, logger: logger) { request, connection in
             await shell.handle(request, from: connection)
@@ -168,6 +188,7 @@ struct StonithDaemon: AsyncParsableCommand {
             tasks.cancelAll()
             return first ?? .signal(SIGTERM)
         }
+        defer { withExtendedLifetime(journal) {} }
         switch end {
         case .signal(let sig):
             logger.info("received \(sig == SIGINT ? "SIGINT" : "SIGTERM"): leaving CPG group 'stonith-ng' and stopping")

@@ -342,7 +342,8 @@ public struct LoggingConfig: Sendable, Equatable {
 public struct SystemConfig: Sendable, Equatable {
     public var qbIPCType: String?
     public var schedRR: Bool = true
-    public var priority: String = "max"
+    /// A nice value (-20 to 19), "max" or "min"; used only with `sched_rr: no` (nil: unchanged).
+    public var priority: String?
     public var moveToRootCgroup: String = "auto"
     public var allowKnetHandleFallback: Bool = false
     public var stateDir: String?
@@ -856,6 +857,9 @@ struct Reader {
         }
         for sub in section.sections {
             warn(sub.line, "unknown section 'system.\(sub.name)' is ignored")
+        }
+        if s.schedRR, s.priority != nil, let line = section.items.last(where: { $0.key == "priority" })?.line {
+            warn(line, "system.priority has no effect while sched_rr is yes (corosync runs with realtime scheduling then); add `sched_rr: no` to use it")
         }
         return s
     }

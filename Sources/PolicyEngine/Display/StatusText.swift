@@ -50,6 +50,34 @@ public enum StatusText {
         return out
     }
 
+    /// A primitive as `crm_resource --list-operations` names it before each operation: its
+    /// state line without its node (`rsc\t(ocf:heartbeat:Dummy):\t Started`), under its
+    /// configured id when it is an anonymous clone's instance.
+    public static func operationOwnerText(_ ws: WorkingSet, _ i: Int) -> String {
+        let printer = Printer(ws: ws, options: .init(showPending: true, showInactive: true, showNodes: false, flavour: .monitor))
+        return printer.primitiveLine(i, nameOverride: printer.inAnonymousClone(ws.resources[i]) ? ws.resources[i].configuredID : ws.resources[i].id)
+    }
+
+    /// `crm_resource --query-xml`'s first lines: the resource as `crm_mon` shows it, without
+    /// the headers of groups, clones and bundles and without bullets or indentation (Pacemaker
+    /// prints that list as plain text).
+    public static func plainResourceLines(_ ws: WorkingSet, _ i: Int) -> [String] {
+        // Inactive resources are left out (Pacemaker prints this list without
+        // pcmk_show_inactive_rscs), except the primitive asked about.
+        let primitive = ws.resources[i].isPrimitive
+        var options = Options(showPending: true, showInactive: primitive, flavour: .monitor)
+        options.onlyResources = [ws.resources[i].id]
+        let printer = Printer(ws: ws, options: options)
+        if !primitive && !printer.isShown(i) { return [] }
+        return printer.lines(i, indent: "").compactMap { line in
+            var body = Substring(line.drop { $0 == " " })
+            if body.hasPrefix("* ") { body = body.dropFirst(2) }
+            let headers = ["Resource Group:", "Clone Set:", "Container bundle set:", "Container bundle:", "Replica["]
+            if body.hasSuffix(":") && headers.contains(where: { body.hasPrefix($0) }) { return nil }
+            return String(body)
+        }
+    }
+
     /// The status as `crm_mon -1` prints it below its summary: the node list, then the active
     /// resources (or all of them), each block at the left margin.
     public static func monitorLines(_ ws: WorkingSet, showInactive: Bool, flavour: Flavour = .monitor,
@@ -113,12 +141,16 @@ public enum StatusText {
                 lines.append(nodeLine(ws, n, detail: true))
                 continue
             }
-            if n.kind == .guest && !n.online { continue }
+            // (A node in a bad state has its own line, an offline guest node too once its
+            // status entry was read; other offline guest nodes are left out.)
             let individual = n.unclean || n.pending || (n.standbyOnFail && n.online) || n.standby || n.maintenance || n.health != .green
-            if individual {
+            // (2.1.5; later versions leave every offline guest node out.)
+            let guestShown = ws.options.pacemaker2Status && n.hasState
+            if individual && !(n.kind == .guest && !n.online && !guestShown) {
                 lines.append(nodeLine(ws, n))
                 continue
             }
+            if n.kind == .guest && !n.online { continue }
             switch (n.kind, n.online) {
             case (.member, true): online.append(n.name)
             case (.member, false): offline.append(n.name)
@@ -418,7 +450,7 @@ public enum StatusText {
             var node: String?
             if r.activeOn.count == 1 {
                 node = r.activeOn[0]
-            } else if r.activeOn.isEmpty, let p = r.pendingNode, options.showPending, r.pendingTask != "monitor" {
+            } else if r.activeOn.isEmpty, let p = r.pendingNode, options.showPending {
                 node = p
             }
             if let override = nodeOverride { node = override }
@@ -450,8 +482,14 @@ public enum StatusText {
 
         func maskedProbe(_ r: SchedulerResource, node: String?) -> String? {
             guard let byNode = ws.maskedProbes[r.configuredID] else { return nil }
-            if let node { return byNode[node] }
-            return ws.nodes.sorted { naturalLess($0.name, $1.name) }.lazy.compactMap { byNode[$0.name] }.first
+            if let node { return byNode[node].map(maskedWords) }
+            return ws.nodes.sorted { naturalLess($0.name, $1.name) }.lazy.compactMap { byNode[$0.name] }.first.map(maskedWords)
+        }
+
+        /// A masked probe's result as the status names it: 2.1.5 in its OCF words
+        /// ("not installed"), later versions capitalized.
+        func maskedWords(_ s: String) -> String {
+            ws.options.pacemaker2Status ? s.lowercased() : s
         }
 
         func agentText(_ r: SchedulerResource) -> String {
@@ -490,8 +528,9 @@ public enum StatusText {
             var lines = [indent + "* Clone Set: \(r.id) [\(childName)]" + flagText(attrs) + ":"]
             let inner = indent + "  "
             if options.detail {
-                // -R: every instance on its own line, stopped ones too.
-                for c in r.children where memberPasses(c) && !(ws.resources[c].orphan && !isActive(c)) {
+                // -R: every instance on its own line, stopped ones too (an orphan instance the
+                // history of a stopped copy made as well: "ORPHANED Stopped").
+                for c in r.children where memberPasses(c) {
                     lines += self.lines(c, indent: inner)
                 }
                 return lines.count > 1 ? lines : []
@@ -512,7 +551,10 @@ public enum StatusText {
                 let nodes = Set(activePrims.flatMap { displayNodes(ws.resources[$0]) })
                 let partly = !activePrims.isEmpty
                 let fully = partly && activePrims.count == prims.count
-                let pending = options.showPending && prims.contains { ws.resources[$0].pendingTask.map { $0 != "monitor" } ?? false }
+                // (A pending action other than a probe: a recurring monitor's has its node.)
+                let pending = options.showPending && prims.contains { p in
+                    ws.resources[p].pendingTask.map { $0 != "monitor" || ws.resources[p].pendingNode != nil } ?? false
+                }
                 let troubled = prims.contains { ws.resources[$0].orphan || !isManaged(ws.resources[$0]) || ws.resources[$0].failed }
                 let uncleanNode = nodes.count == 1 && ws.node(named: nodes.first!).map { $0.unclean && !$0.online } == true
                 if pending || (partly && troubled) || (fully && uncleanNode) || (fully && nodes.count > 1) || (partly && !fully) {
@@ -522,7 +564,10 @@ public enum StatusText {
                     if role == .promoted { promoted.append(node) } else { started.append(node) }
                 }
             }
-            for c in full where options.showInactive || isActive(c) { lines += self.lines(c, indent: inner) }
+            // (An instance with an action pending shows even when inactive.)
+            for c in full where options.showInactive || isActive(c) || (options.showPending && ws.primitives(under: c).contains { ws.resources[$0].pendingNode != nil }) {
+                lines += self.lines(c, indent: inner)
+            }
             if !promoted.isEmpty { lines.append(inner + "* Promoted: [ \(sortedNames(promoted)) ]") }
             if !started.isEmpty {
                 let label = promotable ? (r.targetRole == .unpromoted ? "Unpromoted (target-role)" : "Unpromoted") : "Started"
@@ -561,7 +606,7 @@ public enum StatusText {
             for n in candidates {
                 var status = "Stopped"
                 if let masked = ws.maskedProbes[childID]?[n] ?? firstMemberMasked(r, node: n) {
-                    status = "Stopped (\(masked))"
+                    status = "Stopped (\(maskedWords(masked)))"
                 } else if disabled {
                     status = "Stopped (disabled)"
                 }

@@ -261,6 +261,12 @@ enum History {
                 continue
             }
             if op.status == .cancelled { continue }
+            // A degraded monitor result counts as success, yet is listed among the failed
+            // actions (Pacemaker's remap_operation records it).
+            if op.task == "monitor", op.rc == OCFResult.degraded || op.rc == OCFResult.degradedPromoted {
+                h.failures.append(FailedOperation(task: op.task, intervalMS: op.intervalMS, rc: op.rc, status: op.status.rawValue,
+                                                  exitReason: op.exitReason, lastRCChange: op.lastRCChange, execTimeMS: op.execTimeMS))
+            }
             if let outcome = success(op) {
                 apply(success: outcome, of: op, to: &h)
             } else if failureTimeout > 0, let changed = op.lastRCChange, changed + failureTimeout <= now,

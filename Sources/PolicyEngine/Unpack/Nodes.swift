@@ -54,7 +54,7 @@ enum Nodes {
     static func unpackMembers(_ nodes: inout [SchedulerNode], status: Status, options: ClusterOptions,
                               haveQuorum: Bool, noQuorumPanic: Bool) {
         for i in nodes.indices where nodes[i].kind == .member {
-            let state = nodeState(for: nodes[i], in: status)
+            let state = nodeState(for: nodes[i], in: status, pacemaker2: options.pacemaker2Status)
             if let state { readAttributes(&nodes[i], state) }
             determineMemberState(&nodes[i], state: state, options: options)
             // Without quorum, a policy of fence (or suicide) fences the nodes still online.
@@ -65,8 +65,13 @@ enum Nodes {
         }
     }
 
-    static func nodeState(for node: SchedulerNode, in status: Status) -> NodeState? {
-        status.nodeStates.first { $0.id == node.id } ?? status.nodeStates.first { $0.uname == node.name && $0.element["id"] == nil }
+    static func nodeState(for node: SchedulerNode, in status: Status, pacemaker2: Bool = false) -> NodeState? {
+        // (2.1.5 ignores an entry without an id or a uname, and finds a node by id, then by name.)
+        if pacemaker2 {
+            let usable = status.nodeStates.filter { $0.element["id"] != nil && $0.element["uname"] != nil }
+            return usable.first { $0.id == node.id } ?? usable.first { $0.uname == node.name }
+        }
+        return status.nodeStates.first { $0.id == node.id } ?? status.nodeStates.first { $0.uname == node.name && $0.element["id"] == nil }
             ?? status.nodeStates.first { $0.uname == node.name }
     }
 
@@ -119,8 +124,13 @@ enum Nodes {
             if options.fencingEnabled && options.startupFencing { fence(&node, "node is unclean") }
             return
         }
-        let member = memberSince(state.inCCM)
-        let online = onlineSince(state.crmd)
+        var member = memberSince(state.inCCM)
+        var online = onlineSince(state.crmd)
+        if options.pacemaker2Status {
+            // 2.1.5: in_ccm is a boolean (a time reads as false), crmd "online" or not.
+            member = state.inCCM.map { CIBValue.isTrue($0) ? 1 : 0 } ?? -1
+            online = state.crmd?.lowercased() == "online" ? 1 : 0
+        }
         let join = state.join
         let expected = state.expected
         node.expectedUp = expected == "member"
@@ -156,6 +166,8 @@ enum Nodes {
             fence(&node, "fencing was requested")
         } else if expected == nil || expected == "down" {
             if member > 0 || online > 0 { node.pending = true }
+            // (2.1.5 marks a node not ready to run resources standby too.)
+            if node.pending && options.pacemaker2Status { node.standby = true }
         } else if member <= 0 {
             fence(&node, "peer is no longer part of the cluster")
         } else if online <= 0 {
@@ -164,6 +176,7 @@ enum Nodes {
             // Active.
         } else if join == "pending" || join == "down" {
             node.pending = true
+            if options.pacemaker2Status { node.standby = true }
         } else {
             fence(&node, "peer was in an unknown state")
         }

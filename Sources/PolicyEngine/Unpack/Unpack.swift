@@ -20,7 +20,7 @@ enum Unpack {
         }
         // Whether a remote node was fenced since its connection last ran.
         for i in nodes.indices where nodes[i].kind != .member {
-            if let state = Nodes.nodeState(for: nodes[i], in: cib.status), let v = state.element["node_fenced"], let n = Int(v), n > 0 {
+            if let state = Nodes.nodeState(for: nodes[i], in: cib.status, pacemaker2: options.pacemaker2Status), let v = state.element["node_fenced"], let n = Int(v), n > 0 {
                 nodes[i].remoteWasFenced = true
             }
         }
@@ -52,7 +52,8 @@ enum Unpack {
             unpackLRM(state, node: ws.nodes[n].name, in: &ws)
         }
         func nodeIndex(_ state: NodeState) -> Int? {
-            ws.nodes.firstIndex { $0.id == state.id } ?? ws.nodes.firstIndex { $0.name == state.uname }
+            if ws.options.pacemaker2Status && (state.element["id"] == nil || state.element["uname"] == nil) { return nil }
+            return ws.nodes.firstIndex { $0.id == state.id } ?? ws.nodes.firstIndex { $0.name == state.uname }
         }
         // Pass after pass over the status in document order: cluster nodes (offline ones
         // only when fencing or shutdown locks can tell something of them), then remote nodes
@@ -91,6 +92,7 @@ enum Unpack {
         updateRemoteStates(&ws)
         activeAfterFailedMigration(&ws)
         danglingMigrations(&ws)
+        partialMigrations(&ws)
         // A migration whose migrate_from failed on the target leaves the resource failed
         // where it still runs (the source).
         for f in ws.failedOperations where f.task == "migrate_from" {
@@ -143,7 +145,8 @@ enum Unpack {
                 }
             }
             ws.nodes[n].online = online
-            if ws.nodes[n].kind == .guest, !res.managed { ws.nodes[n].maintenance = true }
+            // (2.1.5 reads this with the node's status entry: none, no maintenance.)
+            if ws.nodes[n].kind == .guest, !res.managed, !ws.options.pacemaker2Status || ws.nodes[n].hasState { ws.nodes[n].maintenance = true }
         }
     }
 
@@ -177,6 +180,60 @@ enum Unpack {
                 ws.resources[i].activeOn.removeAll { $0 == source }
                 ws.resources[i].recurringOn[source] = nil
                 ws.danglingMigrations[i, default: []].append(source)
+            }
+        }
+    }
+
+    /// Whether operation `a` is newer than `b` as Pacemaker's pe__is_newer_op decides: on
+    /// the same node (by their on_node, else `sameNode`) by call id, otherwise by the time
+    /// of the last change; an operation still pending (call id -1) is the newer.
+    static func isNewer(_ a: XElement, than b: XElement, sameNode: Bool) -> Bool {
+        let same = a["on_node"].flatMap { x in b["on_node"].map { $0.lowercased() == x.lowercased() } } ?? sameNode
+        let ca = Int(a["call-id"] ?? "") ?? -1, cb = Int(b["call-id"] ?? "") ?? -1
+        if ca == -1 && cb == -1 { return false }
+        if same && ca >= 0 && ca < cb { return false }
+        if same && cb >= 0 && ca > cb { return true }
+        if ca >= 0 && cb >= 0 {
+            let ta = a["last-rc-change"].flatMap { Int($0) } ?? -1, tb = b["last-rc-change"].flatMap { Int($0) } ?? -1
+            return tb >= 0 && ta > tb
+        }
+        return ca == -1
+    }
+
+    /// Pacemaker's partial migrations (its unpack_migrate_to_success): a successful
+    /// migrate_to whose migrate_from has not run (or is pending) on an online target that
+    /// recorded nothing newer leaves the resource active on the target as well.
+    static func partialMigrations(_ ws: inout WorkingSet) {
+        func succeeded(_ e: XElement) -> Bool { (Int(e["rc-code"] ?? "") ?? -1) == 0 && (Int(e["op-status"] ?? "") ?? -1) == 0 }
+        let moves: Set<String> = ["start", "stop", "migrate_to", "migrate_from"]
+        // Any start, stop or migration on the node newer than `ref`, or a monitor there
+        // finding it not running.
+        func newerOn(_ ops: [XElement], than ref: XElement, sameNode: Bool) -> Bool {
+            if ops.contains(where: { $0 != ref && moves.contains($0["operation"] ?? "") && isNewer($0, than: ref, sameNode: sameNode) }) { return true }
+            if let m = ops.first(where: { $0["operation"] == "monitor" && $0["rc-code"] == "7" }) { return isNewer(m, than: ref, sameNode: sameNode) }
+            return false
+        }
+        for state in ws.cib.status.nodeStates {
+            let source = state.uname
+            for lrm in state.lrmResources where recordsMigration(lrm) {
+                let ops = lrm.element.elements(named: "lrm_rsc_op")
+                for mt in ops where mt["operation"] == "migrate_to" && succeeded(mt) {
+                    guard mt["migrate_source"] == source, let target = mt["migrate_target"], target != source else { continue }
+                    let sourceNewer = ops.contains { $0 != mt && moves.contains($0["operation"] ?? "") && isNewer($0, than: mt, sameNode: true) }
+                    let targetOps = ws.history.operations(lrm.id, on: target)
+                    let from = targetOps.first { $0["operation"] == "migrate_from" && $0["migrate_source"] == source }
+                    if sourceNewer && from != nil { continue }
+                    let targetNewer = newerOn(targetOps, than: from ?? mt, sameNode: from != nil)
+                    if sourceNewer && targetNewer { continue }
+                    // (Completed: dangling; failed: see activeAfterFailedMigration.)
+                    if let from, succeeded(from) || from["op-status"] != "-1" { continue }
+                    // (Only from an online source: 2.1.5's crm_mon shows no target for the
+                    // migrate_to of a node shut down since.)
+                    guard !targetNewer, let t = ws.node(named: target), t.online, ws.node(named: source)?.online == true,
+                          let i = ws.resources.indices.first(where: { ws.resources[$0].isPrimitive && ws.resources[$0].historyIDs[source] == lrm.id })
+                    else { continue }
+                    ws.partialMigrationTargets[i] = target
+                }
             }
         }
     }
@@ -277,10 +334,22 @@ enum Unpack {
             }
             let target: Int?
             if let i = configured {
-                target = instance(for: i, lrmID: lrm.id, node: nodeName, active: h.isActive || h.onFail != nil, in: &ws)
-            } else if h.isActive, let c = emptyClone(for: lrm.id, in: ws) {
+                // (A copy with an action pending, a recurring monitor's too, takes an instance:
+                // Pacemaker shows it, "Stopped node1 (Monitoring)".)
+                // (2.1.5's status; the scheduler leaves such a copy out.)
+                let pending = ws.options.pacemaker2Status && (h.pendingTask.map { $0 != "monitor" || h.pendingInterval > 0 } ?? false)
+                target = instance(for: i, lrmID: lrm.id, node: nodeName, active: h.isActive || h.onFail != nil || pending, in: &ws)
+            } else if h.isActive || ws.options.pacemaker2Status, let c = emptyClone(for: lrm.id, in: ws) {
                 let base = lrm.id.split(separator: ":").first.map(String.init) ?? lrm.id
                 let proto = Primitive(ws.resources[c].element.elements.first { $0.id == base }!)
+                // (An orphan instance active nowhere, made for a copy found stopped, is taken
+                // first, as Pacemaker takes any inactive instance.)
+                if let free = ws.resources[c].children.first(where: { ws.resources[$0].activeOn.isEmpty && ws.resources[$0].pendingTask == nil }) {
+                    target = free
+                    ws.resources[free].historyIDs[nodeName] = lrm.id
+                    record(h, node: nodeName, resource: free, in: &ws)
+                    continue
+                }
                 var r = SchedulerResource(id: "\(base):\(ws.resources[c].children.count)", configuredID: base,
                                           variant: .primitive(proto.agent), parent: c, element: proto.element)
                 r.meta = ws.resources[c].meta
@@ -288,7 +357,11 @@ enum Unpack {
                 ws.resources.append(r)
                 ws.resources[c].children.append(ws.resources.count - 1)
                 target = ws.resources.count - 1
-            } else if h.isActive {
+            } else if h.isActive || (ws.options.pacemaker2Status && !isRemoteAgent(lrm.agent)) {
+                // (Pacemaker makes the orphan for any history: an inactive one is not shown,
+                // but holds its place among the orphans. A removed remote connection found
+                // stopped defines no node here. For the status display only: the scheduler
+                // would clear its fail counts.)
                 target = addOrphan(lrm, in: &ws)
             } else {
                 target = nil
@@ -300,7 +373,32 @@ enum Unpack {
             }
             ws.resources[r].historyIDs[nodeName] = lrm.id
             record(h, node: nodeName, resource: r, in: &ws)
+            // A stop that failed with a hard error where the node cannot be fenced leaves
+            // nothing more to try: the resource is blocked (Pacemaker's check_recoverable,
+            // expired failures included: 2.1.5's; later versions let those expire).
+            if ws.options.pacemaker2Status, ops.contains(where: isUnrecoverableStop), !canFence(ws, node) { ws.resources[r].blocked = true }
         }
+    }
+
+    /// A stop that ended (done or error) with "not installed", "invalid parameter",
+    /// "insufficient privileges", or as an unimplemented one-shot operation.
+    static func isUnrecoverableStop(_ e: XElement) -> Bool {
+        guard e["operation"] == "stop", ["0", "4"].contains(e["op-status"] ?? "0") else { return false }
+        let rc = Int(e["rc-code"] ?? "") ?? 0
+        return [OCFResult.notInstalled, OCFResult.invalidParameter, OCFResult.insufficientPrivileges].contains(rc)
+            || (rc == OCFResult.unimplemented && (e["interval"] ?? "0") == "0")
+    }
+
+    /// Whether a node can be fenced (Pacemaker's pe_can_fence): a guest node while its
+    /// container's hosts are online or can be; otherwise with fencing enabled, a fence
+    /// device configured, and quorum (or no-quorum-policy=ignore, or the node online).
+    static func canFence(_ ws: WorkingSet, _ n: SchedulerNode) -> Bool {
+        if n.kind == .guest {
+            guard let c = n.container, let ci = ws.index(of: c) else { return true }
+            return ws.resources[ci].activeOn.allSatisfy { h in ws.node(named: h).map { $0.online || canFence(ws, $0) } ?? true }
+        }
+        guard ws.options.fencingEnabled, ws.resources.contains(where: { $0.agent?.standard == "stonith" && !$0.orphan }) else { return false }
+        return ws.haveQuorum || ws.options.noQuorumPolicy == "ignore" || n.online
     }
 
     /// The configured primitive an lrm_resource id names: the exact id, or for clone
@@ -313,7 +411,8 @@ enum Unpack {
     static func emptyClone(for id: String, in ws: WorkingSet) -> Int? {
         let base = id.split(separator: ":").first.map(String.init) ?? id
         return ws.resources.firstIndex { r in
-            guard case .clone = r.variant, r.children.isEmpty else { return false }
+            // (Its orphans made so far aside.)
+            guard case .clone = r.variant, r.children.allSatisfy({ ws.resources[$0].orphan }) else { return false }
             return r.element.elements.contains { $0.name == "primitive" && $0.id == base }
         }
     }
@@ -345,7 +444,9 @@ enum Unpack {
             snapshot.primitives(under: inst).contains { snapshot.resources[$0].activeOn.contains(node) }
         }
         func activeAnywhere(_ inst: Int) -> Bool {
-            snapshot.primitives(under: inst).contains { !snapshot.resources[$0].activeOn.isEmpty || snapshot.resources[$0].onFail != nil }
+            snapshot.primitives(under: inst).contains {
+                !snapshot.resources[$0].activeOn.isEmpty || snapshot.resources[$0].onFail != nil || snapshot.resources[$0].pendingNode != nil
+            }
         }
         // (History showing it stopped is matched only for the orphan it may need: its
         // operations are not kept.)
@@ -360,6 +461,12 @@ enum Unpack {
             }
             return active ? m : nil
         }
+        // A cloned group's orphan instance with a member here already takes the others
+        // (Pacemaker makes the whole group instance an orphan).
+        let orphanGroups = snapshot.resources[cloneIndex].children.filter { snapshot.resources[$0].orphan && snapshot.resources[$0].variant == .group }
+        if let inst = orphanGroups.first(where: activeHere), let m = member(of: inst), !ws.resources[m].activeOn.contains(node) {
+            return active ? m : nil
+        }
         if let inst = instances.first(where: activeHere), let m = member(of: inst) {
             if !ws.resources[m].activeOn.contains(node) && ws.resources[m].onFail == nil { return settle(m) }
             // A second copy on the same node: an orphan.
@@ -367,6 +474,12 @@ enum Unpack {
             return active ? orphan : nil
         }
         if let inst = instances.first(where: { !activeAnywhere($0) }), let m = member(of: inst) { return settle(m) }
+        // The history of a copy found stopped reuses an orphan instance active nowhere (as
+        // Pacemaker, which looks through every instance, orphans too, for one inactive).
+        if !active, let inst = snapshot.resources[cloneIndex].children.first(where: { snapshot.resources[$0].orphan && !activeAnywhere($0) }),
+           let m = member(of: inst) {
+            return settle(m)
+        }
         let orphan = addCloneOrphan(clone: cloneIndex, configured: i, id: nil, in: &ws)
         return active ? orphan : nil
     }
@@ -388,6 +501,36 @@ enum Unpack {
     static func addCloneOrphan(clone: Int, configured i: Int, id: String?, in ws: inout WorkingSet) -> Int {
         let base = ws.resources[i].configuredID
         let n = ws.resources[clone].children.count
+        if id == nil, let g = ws.resources[i].parent, g != clone, ws.resources[g].variant == .group, ws.resources[g].parent == clone {
+            // A cloned group: the orphan is a whole group instance ("grrr:2"), every member
+            // of it an orphan; the member the history names is returned.
+            var group = ws.resources[g]
+            group.id = "\(group.configuredID):\(n)"
+            group.orphan = true
+            group.children = []
+            ws.resources.append(group)
+            let gi = ws.resources.count - 1
+            ws.resources[clone].children.append(gi)
+            var found = gi
+            for m in ws.resources[g].children {
+                var r = ws.resources[m]
+                r.id = "\(r.configuredID):\(n)"
+                r.orphan = true
+                r.activeOn = []
+                r.role = .unknown
+                r.failed = false
+                r.onFail = nil
+                r.pendingTask = nil
+                r.pendingNode = nil
+                r.historyIDs = [:]
+                r.children = []
+                r.parent = gi
+                ws.resources.append(r)
+                ws.resources[gi].children.append(ws.resources.count - 1)
+                if ws.resources[m].configuredID == base { found = ws.resources.count - 1 }
+            }
+            return found
+        }
         var r = ws.resources[i]
         r.id = id ?? "\(base):\(n)"
         r.orphan = true
@@ -468,7 +611,13 @@ enum Unpack {
         if h.isActive, let secure = h.secureDigest { ws.resources[r].secureDigests[node] = secure }
         if !h.activeRecurring.isEmpty, ws.nodes[n].online { ws.resources[r].recurringOn[node] = h.activeRecurring }
         // (Only an active entry adds a node: the others need not look, which copies the resource.)
-        if h.isActive, ws.resources[r].activeOn.count > 1, ws.resources[r].meta["multiple-active"] == "block" { ws.resources[r].blocked = true }
+        if h.isActive, ws.resources[r].activeOn.count > 1, ws.resources[r].meta["multiple-active"] == "block" {
+            ws.resources[r].blocked = true
+            // A group that says multiple-active=block is blocked as a whole.
+            if let g = ws.resources[r].parent, ws.resources[g].variant == .group, ws.resources[g].meta["multiple-active"] == "block" {
+                for m in ws.resources[g].children { ws.resources[m].blocked = true }
+            }
+        }
         if h.isActive { ws.resources[r].role = max(ws.resources[r].role, h.role) }
         if let p = h.pendingTask {
             ws.resources[r].pendingTask = p

@@ -2,10 +2,13 @@ import Agents
 import ArgumentParser
 import CIB
 import CIBClient
+import Controller
+import ControllerClient
 import CrmShell
 import Dispatch
 import Foundation
 import HASupport
+import LocalIPC
 import PolicyEngine
 import ToolSupport
 
@@ -90,10 +93,14 @@ struct Crm: ParsableCommand {
         Foundation.exit(session.failures == 0 ? 0 : 1)
     }
 
+    /// crmsh 4.4's prompt: `crm(live/HOST)LEVEL# `, the same with CIB_file or CIB_shadow set
+    /// (crmsh names only a shadow CIB chosen with `cib use`); green and bold on a terminal that
+    /// has colours (TERM set and not dumb), as crmsh writes it with xterm's sequences.
     func prompt(_ session: CrmSession) -> String {
-        let node = ShellHost.hostname()
-        let place = CIBLocation.fromEnvironment() == .live ? "live/\(node)" : "file"
-        return "crm(\(place))\(session.level.joined(separator: "."))# "
+        let text = "crm(live/\(ShellHost.hostname()))\(session.level.joined(separator: "."))# "
+        let term = ProcessInfo.processInfo.environment["TERM"] ?? ""
+        if term.isEmpty || term == "dumb" { return text }
+        return "\u{1B}[32m\u{1B}[1m" + text + "\u{1B}(B\u{1B}[m"
     }
 
     /// Reads commands until quit or the end of input; continuation lines end with `\`.
@@ -176,7 +183,7 @@ struct ShellHost: CrmHost {
         return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    var localNode: String? { NodeEnvironment().node ?? ShellHost.hostname() }
+    var localNode: String? { LocalNode.name(cib: try? loadCIB()) }
 
     /// The CIB; on the live cluster a failure (cibd not running) is an error of the command,
     /// so that an interactive session goes on.
@@ -358,6 +365,20 @@ struct ShellHost: CrmHost {
         return AgentCatalog(host: AgentHost(root: NodeEnvironment().root, ocfRoot: env["OCF_ROOT"] ?? "/usr/lib/ocf"))
     }
 
+    /// The catalog to find one agent in: a fence agent is looked for in /usr/sbin, then
+    /// beside crm (fence_swiftha), where stonithd and stonith_admin find it too.
+    func catalog(for agent: ResourceAgentName) -> AgentCatalog {
+        let base = catalog
+        guard agent.standard == "stonith", !agent.type.contains("/") else { return base }
+        let own = URL(fileURLWithPath: ShellHost.toolPath("crm")).deletingLastPathComponent().path
+        for dir in ["/usr/sbin", own] where FileManager.default.isExecutableFile(atPath: dir + "/" + agent.type) {
+            var host = base.host
+            host.fenceDirectory = dir
+            return AgentCatalog(host: host)
+        }
+        return base
+    }
+
     static let raUsage = "ra {classes | list <class> [<provider>] | info [<class>:[<provider>:]]<type> | providers <type> [<class>]}"
 
     func ra(_ words: [String], _ session: inout CrmSession) -> Bool {
@@ -413,7 +434,7 @@ struct ShellHost: CrmHost {
 
     /// The agent's meta-data, typed, and (for OCF and fence agents) as the XML it printed.
     func metadataWithXML(_ agent: ResourceAgentName) -> Result<(AgentMetadata, XElement?), any Error> {
-        let executor = AgentExecutor(host: catalog.host)
+        let executor = AgentExecutor(host: catalog(for: agent).host)
         let box = Box()
         let done = DispatchSemaphore(value: 0)
         Task {
@@ -439,18 +460,35 @@ struct ShellHost: CrmHost {
         metadataWithXML(agent).map(\.0)
     }
 
-    func checkPrimitive(_ primitive: XElement) -> [String] {
+    func checkPrimitive(_ primitive: XElement) -> [CrmCheck] {
         guard let cls = primitive["class"], let type = primitive["type"], cls != "systemd", cls != "service" else { return [] }
+        let id = primitive.id ?? ""
         let agent = ResourceAgentName(standard: cls, provider: primitive["provider"], type: type)
-        do { _ = try catalog.executable(for: agent) } catch {
-            return ["\(primitive.id ?? ""): \(error) (the definition is kept: the agent must be installed on every node that may run it)"]
+        do { _ = try catalog(for: agent).executable(for: agent) } catch {
+            return [CrmCheck("\(id): \(error) (the definition is kept: the agent must be installed on every node that may run it)")]
         }
         guard cls == "ocf" || cls == "stonith", case .success(let m) = metadata(agent) else { return [] }
         var params: [String: String] = [:]
         for set in primitive.elements(named: "instance_attributes") {
             for p in set.elements(named: "nvpair") { params[p["name"] ?? ""] = p["value"] ?? "" }
         }
-        return m.problems(in: params, agent: agent.description).map { "\(primitive.id ?? ""): parameter '\($0.parameter)': \($0.message)" }
+        // The fencer gives a fence agent its action and the node to act on (crmsh's exception).
+        let supplied: Set<String> = cls == "stonith" ? ["action", "port", "plug"] : []
+        var checks = m.problems(in: params, agent: agent.description, suppliedByCluster: supplied).map { p in
+            p.isMissing
+                ? CrmCheck(refuses: true, "\(id): required parameter \"\(p.parameter)\" not defined; \(agent) needs it: add params \(p.parameter)=<value> (crm ra info \(agent) describes it)")
+                : CrmCheck("\(id): parameter '\(p.parameter)': \(p.message)")
+        }
+        // Operations the agent does not have never run (crmsh's warning); the cluster runs
+        // start and stop of a fence device itself.
+        let actions = Set(m.actions.map(\.name))
+        for op in primitive.firstElement(named: "operations")?.elements(named: "op") ?? [] {
+            guard let name = op["name"], !actions.isEmpty, !actions.contains(name) else { continue }
+            if cls == "stonith" && (name == "start" || name == "stop") { continue }
+            let near = CrmParser.closest(to: name, in: actions).map { "; did you mean '\($0)'?" } ?? "; its actions: \(actions.sorted().joined(separator: ", "))"
+            checks.append(CrmCheck("\(id): action '\(name)' not found in Resource Agent meta-data\(near)"))
+        }
+        return checks
     }
 
     // MARK: cluster
@@ -605,7 +643,105 @@ extension ShellHost {
             guard !nodes.isEmpty else { throw CrmError("history: \(dir): no nodes in the report (it holds a directory per node with its cib.xml, log or pengine directory)") }
             return nodes.filter { settings.nodes?.contains($0.name) ?? true }
         }
+        if let gathered = gatherLive(settings) { return gathered }
         return try liveNodePairs(settings.nodes).map { CrmHistory.rootSource(name: $0.node, root: $0.root) }
+    }
+
+    /// What the last gathering from the cluster brought, for the window and nodes it was
+    /// made for (one gathering serves one command).
+    final class Gathered: @unchecked Sendable {
+        nonisolated(unsafe) static var last: (key: String, nodes: [CrmHistory.NodeSource])?
+        nonisolated(unsafe) static var fromCluster = false
+        /// The log file a node that answered without a log would have read.
+        nonisolated(unsafe) static var noLog: [String: String] = [:]
+    }
+
+    /// The live history from every node through the cluster: this node's crmd asks every
+    /// node's crmd (CPG group crmd-history) for its log lines of the window and its saved
+    /// inputs, and answers with what came in time; each node's part is kept in crm's cache
+    /// (`<cache>/history-<user>/live/<node>/`, a report's layout), and only inputs not there
+    /// yet travel. A node that did not answer is named on stderr. nil (the files on this
+    /// machine are read instead) with SWIFTHA_ROOTS set, or when this node's crmd is not
+    /// running.
+    func gatherLive(_ settings: CrmHistory.Settings) -> [CrmHistory.NodeSource]? {
+        let environment = ProcessInfo.processInfo.environment
+        if let roots = environment["SWIFTHA_ROOTS"], !roots.isEmpty { return nil }
+        let env = NodeEnvironment()
+        let socket = ControllerAPI.socketPath(root: env.root)
+        guard FileManager.default.fileExists(atPath: socket) else { Gathered.fromCluster = false; return nil }
+        let now = Date().timeIntervalSince1970
+        let from = settings.from ?? now - Double(CrmHistory.livePeriod)
+        let key = "\(settings.from.map { "\($0)" } ?? "-")|\(settings.to.map { "\($0)" } ?? "-")|\(settings.nodes?.joined(separator: ",") ?? "*")"
+        if let last = Gathered.last, last.key == key { return last.nodes }
+        let dir = crmCache + "/history-\(ShellHost.userName)/live"
+        let fm = FileManager.default
+        func mtime(_ path: String) -> Int? {
+            var st = stat()
+            return stat(path, &st) == 0 ? Int(st.st_mtim.tv_sec) : nil
+        }
+        var known: [String: [String: Int]] = [:]
+        for node in (try? fm.contentsOfDirectory(atPath: dir)) ?? [] {
+            let pe = dir + "/" + node + "/pengine"
+            for f in (try? fm.contentsOfDirectory(atPath: pe)) ?? [] { known[node, default: [:]][f] = mtime(pe + "/" + f) }
+        }
+        var timeout = HistoryQuery.defaultTimeoutMS
+        if let t = environment["SWIFTHA_HISTORY_TIMEOUT"].flatMap(Double.init), t > 0 { timeout = Int(t * 1000) }
+        let query = HistoryQuery(from: from, to: settings.to, known: known, timeoutMS: timeout)
+        final class Box: @unchecked Sendable { var result: Result<HistoryCollection, any Error>? }
+        let box = Box()
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do {
+                let client = try await IPCClient<ControllerAPI>.connect(path: socket, timeout: .seconds(5), maximumFrameSize: ControllerAPI.maximumFrameSize)
+                do {
+                    guard case .history(let c) = try await client.request(.history(query), timeout: .milliseconds(timeout + 10_000)) else {
+                        throw CrmError("history: crmd's answer is not a history")
+                    }
+                    box.result = .success(c)
+                } catch { box.result = .failure(error) }
+                await client.close()
+            } catch {
+                box.result = .failure(error)
+            }
+            done.signal()
+        }
+        done.wait()
+        let collection: HistoryCollection
+        switch box.result! {
+        case .success(let c): collection = c
+        case .failure(let e):
+            // crmd not running (or too old to answer): the files on this machine.
+            err("WARNING: history: cannot ask the cluster through this node's crmd (\(e)); reading the files on this machine")
+            Gathered.fromCluster = false
+            return nil
+        }
+        for w in collection.warnings { err("WARNING: \(w)") }
+        var nodes: [CrmHistory.NodeSource] = []
+        for b in collection.bundles where settings.nodes?.contains(b.node) ?? true {
+            let d = dir + "/" + b.node
+            let pe = d + "/pengine"
+            try? fm.createDirectory(atPath: pe, withIntermediateDirectories: true)
+            try? (b.log ?? "").write(toFile: d + "/ha-log.txt", atomically: true, encoding: .utf8)
+            // The node's inputs of the window, as it listed them: new ones written, those it
+            // no longer has (or has anew under the same name) removed.
+            let listed = Set(b.files.map(\.name))
+            for f in (try? fm.contentsOfDirectory(atPath: pe)) ?? [] where !listed.contains(f) { try? fm.removeItem(atPath: pe + "/" + f) }
+            for f in b.files {
+                let path = pe + "/" + f.name
+                if let data = f.data {
+                    fm.createFile(atPath: path, contents: data)
+                    var times = [timespec(tv_sec: f.time, tv_nsec: 0), timespec(tv_sec: f.time, tv_nsec: 0)]
+                    utimensat(AT_FDCWD, path, &times, 0)
+                } else if f.left {
+                    try? fm.removeItem(atPath: path)
+                }
+            }
+            if b.log == nil { Gathered.noLog[b.node] = b.logSource }
+            nodes.append(CrmHistory.NodeSource(name: b.node, log: b.log == nil ? nil : d + "/ha-log.txt", peDirectory: pe, cib: nil))
+        }
+        Gathered.last = (key, nodes)
+        Gathered.fromCluster = true
+        return nodes
     }
 
     /// The live cluster's nodes (`names`, else corosync.conf's nodelist) with their roots.
@@ -729,7 +865,7 @@ extension ShellHost {
     /// when there is none.
     func historyLogs(_ nodes: [CrmHistory.NodeSource], live: Bool, from: Double, to: Double?) -> (logs: [(node: String, text: String)], missing: String) {
         let env = NodeEnvironment()
-        if live, env.root == "/", JournalLogHandler.journalAvailable,
+        if live, !Gathered.fromCluster, env.root == "/", JournalLogHandler.journalAvailable,
            let journalctl = ["/usr/bin/journalctl", "/bin/journalctl"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
             var args = ["--no-pager", "-q", "-o", "json", "--since", "@\(Int(from))"]
             if let to { args += ["--until", "@\(Int(to) + 1)"] }
@@ -743,7 +879,7 @@ extension ShellHost {
             if let file = n.log, let text = try? String(contentsOfFile: file, encoding: .utf8) {
                 logs.append((n.name, text))
             } else {
-                missing.append(n.log ?? "\(n.name)'s log")
+                missing.append(n.log ?? Gathered.noLog[n.name].map { "\($0) on \(n.name)" } ?? "\(n.name)'s log")
             }
         }
         let how = live ? " (crm cluster start writes it; under journald the daemons log to the journal)" : ""
@@ -784,7 +920,7 @@ extension ShellHost {
         let fm = FileManager.default
         let (logs, _) = historyLogs(nodes, live: true, from: from, to: to)
         let now = Int(Date().timeIntervalSince1970)
-        let journal = NodeEnvironment().root == "/" && JournalLogHandler.journalAvailable
+        let journal = NodeEnvironment().root == "/" && JournalLogHandler.journalAvailable && !Gathered.fromCluster
         do {
             for n in nodes {
                 let d = dir + "/" + n.name
@@ -813,6 +949,8 @@ extension ShellHost {
 
     func history(_ words: [String], _ settings: inout CrmHistory.Settings) -> Bool {
         guard let w = words.first else { return true }
+        // Every command gathers the live history afresh (once).
+        Gathered.last = nil
         var args = Array(words.dropFirst())
         let now = Date().timeIntervalSince1970
         let live = settings.source == nil
@@ -1000,7 +1138,9 @@ extension ShellHost {
                     }
                     if !known.isEmpty { try CrmHistory.checkNodes(args, known: known, command: "setnodes", usage: "\(usage) (the cluster's nodes)") }
                     let found = try liveNodePairs(args).map(\.node)
-                    for n in args where !found.contains(n) {
+                    let cluster = ProcessInfo.processInfo.environment["SWIFTHA_ROOTS"].map(\.isEmpty) ?? true
+                        && FileManager.default.fileExists(atPath: ControllerAPI.socketPath(root: env.root))
+                    for n in args where !found.contains(n) && !cluster {
                         err("WARNING: history.setnodes: \(n)'s log and inputs are not on this machine (no node root for it beside \(env.root); SWIFTHA_ROOTS=node:/root;... names them)")
                     }
                 }
@@ -1150,6 +1290,50 @@ extension ShellHost {
                     return true
                 }
                 return try unifiedDiff(s1, s2, labels: (t1, t2))
+            case "graph":
+                // crmsh's configuration graph of a transition's input (or live), in dot.
+                guard let spec = args.first else { throw CrmError("history.graph: name the transition; usage: graph <pe> [<gtype> [<file> [<img_format>]]]") }
+                let (_, file, format) = try CrmGraph.arguments(Array(args.dropFirst()))
+                let cib: CIB
+                if spec == "live" {
+                    guard live else { throw CrmError("history.graph: live: the source is \(current.source ?? ""), not the live cluster (source live)") }
+                    cib = try loadCIB()
+                } else {
+                    cib = try loadInput(try CrmHistory.select(spec, from: peInputs()))
+                }
+                let dot = CrmGraph.dot(cib)
+                guard let file else {
+                    throw CrmError("history.graph: dotty not found (no graph viewer here); save the graph instead: graph \(spec) dot <file> [<img_format>]")
+                }
+                if format == "dot" {
+                    do { try dot.write(toFile: file, atomically: true, encoding: .utf8) } catch {
+                        throw CrmError("history.graph: cannot write \(file): \(error.localizedDescription)")
+                    }
+                    return true
+                }
+                guard let dotTool = ["/usr/bin/dot", "/bin/dot"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+                    throw CrmError("history.graph: dot not found (apt-get install graphviz), or save the dot text: graph \(spec) dot <file>")
+                }
+                let tmp = NSTemporaryDirectory() + "crm-graph-\(getpid()).dot"
+                defer { try? FileManager.default.removeItem(atPath: tmp) }
+                do { try dot.write(toFile: tmp, atomically: true, encoding: .utf8) } catch { throw CrmError("history.graph: cannot write \(tmp): \(error.localizedDescription)") }
+                let status = runQuiet(dotTool, ["-T\(format)", "-o\(file)", tmp])
+                guard status == 0 else { throw CrmError("history.graph: dot -T\(format) exited with \(status)") }
+                return true
+            case "wdiff":
+                // crmsh's: GNU wdiff of the two configurations (or statuses, without header).
+                let usage = "wdiff <pe> <pe> [status]"
+                guard args.count >= 2 else { throw CrmError("history.wdiff: name two transitions (a number, an index, a file or live); usage: \(usage)") }
+                let (t1, t2) = (args[0], args[1])
+                var status = false
+                for a in args.dropFirst(2) {
+                    guard a == "status" else { throw CrmError("history.wdiff: unknown keyword \"\(a)\"; usage: \(usage)") }
+                    status = true
+                }
+                var s1 = try configuration(t1, status: status, command: "wdiff")
+                var s2 = try configuration(t2, status: status, command: "wdiff")
+                if status { (s1, s2) = (CrmHistory.withoutHeader(s1), CrmHistory.withoutHeader(s2)) }
+                return try wordDiff(s1, s2)
             default:
                 throw CrmError("history.\(w): No such command; usage: \(CrmHistory.usage)")
             }
@@ -1210,6 +1394,25 @@ extension ShellHost {
         } catch { throw CrmError("history.diff: cannot write \(base): \(error.localizedDescription)") }
         let (status, text) = captureExecutable(diff, ["-U", "0", "-d", "-b", "--label", labels.0, "--label", labels.1, f1, f2])
         guard status == 0 || status == 1 else { throw CrmError("history.diff: diff exited with \(status)") }
+        if !text.isEmpty { out(String(text.hasSuffix("\n") ? text.dropLast() : Substring(text))) }
+        return true
+    }
+
+    /// crmsh's `wdiff FILE1 FILE2` of the two texts: the words removed as [-...-], those
+    /// added as {+...+}, inline.
+    func wordDiff(_ a: String, _ b: String) throws(CrmError) -> Bool {
+        guard let wdiff = ["/usr/bin/wdiff", "/bin/wdiff"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw CrmError("history.wdiff: wdiff is not installed (apt-get install wdiff), or use diff <pe> <pe>")
+        }
+        let base = NSTemporaryDirectory() + "crm-wdiff-\(getpid())"
+        let (f1, f2) = (base + "-1", base + "-2")
+        defer { for f in [f1, f2] { try? FileManager.default.removeItem(atPath: f) } }
+        do {
+            try a.write(toFile: f1, atomically: true, encoding: .utf8)
+            try b.write(toFile: f2, atomically: true, encoding: .utf8)
+        } catch { throw CrmError("history.wdiff: cannot write \(base): \(error.localizedDescription)") }
+        let (status, text) = captureExecutable(wdiff, [f1, f2])
+        guard status == 0 || status == 1 else { throw CrmError("history.wdiff: wdiff exited with \(status)") }
         if !text.isEmpty { out(String(text.hasSuffix("\n") ? text.dropLast() : Substring(text))) }
         return true
     }

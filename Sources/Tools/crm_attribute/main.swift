@@ -1,6 +1,7 @@
 import ArgumentParser
 import CIB
 import Foundation
+import HASupport
 import ToolSupport
 
 /// crm_attribute: query, set or delete a cluster option, a resource or operation default, or a
@@ -52,18 +53,65 @@ struct CrmAttribute: ParsableCommand {
             if last != "v" { update = nil }
         }
         var name = self.name
-        var lifetime = self.lifetime
-        if let promotion {
-            name = "master-\(promotion)"
-            lifetime = lifetime ?? "reboot"
+        if let promotion { name = "master-\(promotion)" }
+        // As Pacemaker's: --type and --lifetime set the same thing (the last one given counts;
+        // reboot is status, forever nodes); without either, a promotion score is transient, an
+        // attribute with --node permanent, else a cluster option.
+        var typeValue = type ?? lifetime
+        if type != nil, lifetime != nil {
+            for a in CommandLine.arguments.dropFirst() {
+                if ["-t", "--type", "--scope"].contains(a) || a.hasPrefix("--type=") || a.hasPrefix("--scope=") { typeValue = type }
+                if ["-l", "--lifetime"].contains(a) || a.hasPrefix("--lifetime=") { typeValue = lifetime }
+            }
+        }
+        let known = typeValue.map { t in ["reboot", "forever"].contains(t) || CIBAttributeScope(rawValue: t) != nil } ?? true
+        let scope: CIBAttributeScope
+        if let typeValue, known {
+            scope = AttributeTool.scope(type: typeValue, node: nil, lifetime: nil, program: program)
+        } else {
+            scope = promotion != nil ? .status : (node != nil ? .nodes : .crmConfig)
+        }
+        // Everything but cluster options belongs to a node, by default this one: the name the
+        // cluster passes a resource agent, else (with CIB_file) this host's name, else the
+        // node's own (SWIFTHA_NODE). It must be a node of the CIB.
+        var node = self.node
+        if scope != .crmConfig || !known {
+            let env = ProcessInfo.processInfo.environment
+            if node == nil || ["auto", "localhost"].contains(node!.lowercased()), let target = env["OCF_RESKEY_CRM_meta_on_node"] {
+                node = target
+            }
+            if node == nil {
+                // Live: the node's name in the cluster (SWIFTHA_NODE, else the CIB's name for
+                // corosyncd's node id, else the host name), as crm_standby finds it.
+                node = CIBLocation.fromEnvironment() == .live
+                    ? LocalNode.name(cib: CIBLocation.fromEnvironment().load(program: program)) : Self.hostname()
+            }
+        }
+        if !known {
+            // Pacemaker maps the node before it looks at the section.
+            let cib = CIBLocation.fromEnvironment().load(program: program)
+            if !AttributeTool.isNode(node!, of: cib) { ToolSupport.fail(program, "Could not map name=\(node!) to a UUID", .noSuchObject) }
+            // Then the CIB finds no such section: Pacemaker's ENOMSG, exit 76.
+            ToolSupport.fail(program, "Error performing operation: No message of desired type", .protocolError)
+        }
+        if delete && update == nil && !query && name == nil && pattern == nil {
+            ToolSupport.fail(program, "Error: must specify attribute name or pattern to delete", .usage)
         }
         if name == nil && pattern == nil && id == nil && !query && (update != nil || delete) {
             ToolSupport.fail(program, "which attribute? give --name NAME (or --pattern REGEX, --id ID)", .usage)
         }
         let action: AttributeTool.Action = update.map { .update($0) } ?? (delete ? .delete : .query(default: defaultValue))
-        let scope = AttributeTool.scope(type: type, node: node, lifetime: lifetime, program: program)
         let selector = AttributeSelector(name: name, id: id, set: setName, pattern: name == nil ? pattern : nil, utilization: utilization)
         AttributeTool.run(program: program, selector: selector, action: action, scope: scope, node: node, quiet: quiet, xml: outputAs == "xml")
+    }
+}
+
+extension CrmAttribute {
+    /// This host's name (uname's nodename), as Pacemaker's tools take it.
+    static func hostname() -> String {
+        var u = utsname()
+        uname(&u)
+        return withUnsafePointer(to: &u.nodename) { $0.withMemoryRebound(to: CChar.self, capacity: 65) { String(cString: $0) } }
     }
 }
 

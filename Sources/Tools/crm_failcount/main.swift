@@ -55,7 +55,7 @@ struct CrmFailcount: ParsableCommand {
         }
         guard query || delete else { usageError("must specify a command") }
         guard let resource else { usageError("resource name required") }
-        guard let node = node ?? NodeEnvironment().node else { usageError("node name required") }
+        let node = node ?? LocalNode.name(cib: CIBLocation.fromEnvironment().load(program: program))
         guard let ms = CIBValue.milliseconds(interval) else {
             ToolSupport.fail(program, "--interval \(interval) is not a duration: write e.g. 10s, 500ms or 1min", .usage)
         }

@@ -172,7 +172,9 @@ enum MonitorHTML {
         if line.contains("unmanaged") || line.contains("(blocked") || line.contains(", blocked") { return "rsc-managed" }
         if line.contains("FAILED") || line.hasSuffix(" Stopped") || line.contains(" Stopped ") { return "rsc-failed" }
         if line.contains("failure ignored") { return "rsc-failure-ignored" }
-        if line.contains("\t Started [") || line.contains("\t Promoted [") { return "rsc-multiple" }
+        // (Active on several nodes: the list of them ends the line, an orphan's too.)
+        if line.contains("\t Started [") || line.contains("\t Promoted [")
+            || (line.contains("):\t ") && line.contains(" [ ") && line.hasSuffix(" ]")) { return "rsc-multiple" }
         return "rsc-ok"
     }
 }

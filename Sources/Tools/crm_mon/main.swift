@@ -117,7 +117,12 @@ struct CrmMon: ParsableCommand {
     /// The status once: loaded fresh from CIB_file or the cluster.
     func render() -> [String] {
         let program = "crm_mon"
-        let cib = CIBLocation.fromEnvironment().load(program: program)
+        let location = CIBLocation.fromEnvironment()
+        // -s is a monitoring check: no cluster is CRITICAL (exit 2), as Pacemaker's crm_mon
+        // says it, not a tool error.
+        let cib = simple && location == .live
+            ? LiveCIB(program: program, unreachable: .invalidParameter, unreachableLead: "CLUSTER CRIT: Connection to cluster failed: ").load()
+            : location.load(program: program)
         if cib.root["validate-with"] == "none" {
             FileHandle.standardError.write(Data("Schema validation of configuration is disabled (enabling is encouraged and prevents common misconfigurations)\n".utf8))
         }
@@ -141,7 +146,7 @@ struct CrmMon: ParsableCommand {
         // Pacemaker 2.1.5's crm_mon knows the cluster options by their 2.1.5 names only.
         var input = SchedulerInput(cib: cib, now: now)
         input.pacemaker2OptionNames = true
-        var ws = Simulator.workingSet(input)
+        var ws = Simulator.workingSet(input).showingPartialMigrations()
         let chosen = chosenSections()
         // Pacemaker reads the constraints only for tickets and bans; a lost ticket then shows.
         // (The summary's counts are taken before: Pacemaker counts blocked resources while
@@ -501,7 +506,7 @@ enum MonitorText {
                 line += "returned '\(rcText(f.rc))'"
                 if let r = f.exitReason, !r.isEmpty { line += " (\(r))" }
             } else {
-                line += "could not be executed (\(MonitorXML.execStatus(f.status))"
+                line += "could not be executed (\(ToolSupport.execStatusText(f.status))"
                 if let r = f.exitReason, !r.isEmpty { line += ": \(r)" }
                 line += ")"
             }
@@ -537,7 +542,7 @@ enum MonitorText {
             let resource = op == nil ? f.resource : parseOperationKey(key)?.resource
             guard let resource, filter.passes(node: f.node) && filter.passes(resource: resource) else { return nil }
             let call = op?["call-id"].flatMap { $0.isEmpty ? nil : $0 } ?? "unknown"
-            var line = "  * \(key) on \(f.node) '\(rcText(f.rc))' (\(f.rc)): call=\(call), status='\(MonitorXML.execStatus(f.status))'"
+            var line = "  * \(key) on \(f.node) '\(rcText(f.rc))' (\(f.rc)): call=\(call), status='\(ToolSupport.execStatusText(f.status))'"
             if let r = op?["exit-reason"] ?? f.exitReason, !r.isEmpty { line += ", exitreason='\(r)'" }
             if let t = op?["last-rc-change"].flatMap({ Int($0) }) ?? f.lastRCChange {
                 line += ", last-rc-change='\(timestamp(Date(timeIntervalSince1970: Double(t))))'"

@@ -4,6 +4,9 @@ import HASupport
 import Messaging
 import CIB
 import ToolSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// crm_node: this node's name and id, the cluster's nodes, the partition and its quorum, as
 /// Pacemaker's crm_node prints them. It asks the node's corosyncd (--root or SWIFTHA_ROOT).
@@ -24,6 +27,25 @@ struct CrmNode: AsyncParsableCommand {
     @Flag(name: [.customShort("q"), .customLong("quorum")], help: "Show whether this node's partition is quorate (1) or not (0).") var quorum = false
     @Option(name: [.customShort("R"), .customLong("remove")], help: "Remove a node that left the cluster from the CIB (its nodes entry and status), on CIB_file or through cibd; refused while it is still a member.") var remove: String?
     @Option(help: ArgumentHelp("The node's root directory (default: $SWIFTHA_ROOT, else /).", valueName: "DIR")) var root: String?
+    @Flag(name: [.customShort("V"), .customLong("verbose")], help: "Say more (where corosyncd was looked for when it cannot be reached).") var verbose: Int
+
+    /// As Pacemaker's crm_node: a wrong option is one line, `crm_node: Unknown option --bogus`,
+    /// and exit 64.
+    static func main() async {
+        do {
+            guard var command = try parseAsRoot() as? CrmNode else { HASupport.exit(.usage) }
+            try await command.run()
+        } catch let code as ExitCode {
+            Glibc.exit(code.rawValue)
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                let message = ToolSupport.pacemakerUnknownOption(self.message(for: error))
+                FileHandle.standardError.write(Data("crm_node: \(message)\n".utf8))
+                HASupport.exit(.usage)
+            }
+            exit(withError: error)
+        }
+    }
 
     func run() async throws {
         let chosen = [name, nameForID != nil, clusterID, list, partition, quorum, remove != nil].filter { $0 }.count
@@ -46,7 +68,15 @@ struct CrmNode: AsyncParsableCommand {
             state = try await client.quorumState()
             nodelist = Self.nodelist(try await client.cmapList(prefix: "nodelist.node."))
         } catch {
-            FileHandle.standardError.write(Data("crm_node: could not connect to corosyncd for \(env.root == "/" ? "this node" : env.root): \(error). Is corosyncd (or pacemakerd) running?\n".utf8))
+            // Pacemaker's line (its crm_node asks the controller), then, with -V, where we
+            // looked (the client's error already asks whether corosyncd runs when it cannot
+            // connect).
+            FileHandle.standardError.write(Data("error: Could not connect to controller: Connection refused\n".utf8))
+            if verbose > 0 {
+                let text = "\(error)"
+                let hint = text.hasSuffix("?") ? "" : "; is corosyncd (or pacemakerd) running for this node?"
+                FileHandle.standardError.write(Data("crm_node: could not connect to corosyncd for \(env.root == "/" ? "this node" : env.root): \(text)\(hint)\n".utf8))
+            }
             throw ExitCode(102)
         }
         func nameOf(_ id: UInt32) -> String? {

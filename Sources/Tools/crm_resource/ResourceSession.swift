@@ -17,10 +17,10 @@ struct ResourceSession {
     let original: CIB
     let ws: WorkingSet
     let now: Date
-    /// The histories --cleanup/--refresh deleted (a primitive's ids, the node): on the live
-    /// cluster each is a request to that node's controller, answered when it has probed the
-    /// resource again (its history is back).
-    var cleared: [(ids: Set<String>, node: String)] = []
+    /// The requests --cleanup/--refresh made of the controllers: each the histories it deleted
+    /// (ids) on some nodes. On the live cluster each is answered when a node among them has
+    /// probed one of those again (its history is back); one that deleted nothing at once.
+    var cleared: [(ids: Set<String>, nodes: Set<String>)] = []
 
     init(options: CrmResource, command: String, now: Date = Date()) {
         self.o = options
@@ -28,13 +28,19 @@ struct ResourceSession {
         self.now = now
         cib = location.load(program: program, root: options.root)
         original = cib
-        ws = Simulator.workingSet(SchedulerInput(cib: cib, now: Int(now.timeIntervalSince1970)))
+        // Pacemaker 2.1.5 knows the cluster options by their 2.1.5 names only.
+        var input = SchedulerInput(cib: cib, now: Int(now.timeIntervalSince1970))
+        input.pacemaker2OptionNames = true
+        ws = Simulator.workingSet(input)
     }
 
     // MARK: Output as Pacemaker's text output gives it
 
     func info(_ line: String) { if !o.quiet { print(line) } }
-    func err(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+    func err(_ line: String) {
+        fflush(nil)
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
 
     /// The closing lines of a failed run: `crm_resource: MESSAGE` and, unless the code is a
     /// usage error, `Error performing operation: TEXT`.
@@ -88,18 +94,14 @@ struct ResourceSession {
     // MARK: Dispatch
 
     mutating func run() -> CRMExit {
-        let needsResource: Set<String> = ["locate", "move", "ban", "clear", "constraints", "set-parameter", "get-parameter", "delete-parameter", "delete"]
+        let needsResource: Set<String> = ["query-xml", "query-xml-raw", "locate", "move", "ban", "clear", "constraints", "set-parameter", "get-parameter", "delete-parameter", "delete"]
         if needsResource.contains(command) && (o.resource ?? "").isEmpty {
             return fail(.usage, "Must supply a resource id with -r")
         }
-        if command == "list" {
-            for line in StatusText.resourceList(ws) { print(line) }
-            return .ok
-        }
-        if command == "list-raw" {
-            for top in ws.topLevel where !ws.resources[top].orphan {
-                for p in ws.primitives(under: top) { print(ws.resources[p].id) }
-            }
+        if command == "list" { return listResources() }
+        if command == "list-raw" { return listRawResources() }
+        if command == "list-operations" || command == "list-all-operations" {
+            for line in operationLines(active: command == "list-operations") { print(line) }
             return .ok
         }
         if command == "delete" { return deleteResource() }
@@ -123,6 +125,7 @@ struct ResourceSession {
         let code: CRMExit
         switch command {
         case "locate": code = locate(rsc!)
+        case "query-xml", "query-xml-raw": code = queryXML(rsc!, raw: command == "query-xml-raw")
         case "move": code = o.node == nil ? banOrMove(rsc!) : moveTo(rsc!, o.node!)
         case "ban": code = o.node == nil ? banOrMove(rsc!) : banOn(o.resource!, o.node!, promoted: o.promoted)
         case "clear": code = clearConstraints()
@@ -130,6 +133,9 @@ struct ResourceSession {
             code = removed.map { cleanupRemoved($0, refresh: command == "refresh") } ?? cleanup(rsc, refresh: command == "refresh")
         case "constraints": code = showConstraints(rsc!)
         case "why": code = explain(rsc)
+        case "set-parameter" where location.refusesChanges(to: cib), "delete-parameter" where location.refusesChanges(to: cib):
+            // A CIB file of a newer feature set: Pacemaker 2.1.5 does not write it.
+            code = fail(.protocolError)
         case "get-parameter": code = getParameter(rsc!, o.getParameter!)
         case "set-parameter": code = setParameter(rsc!, o.setParameter!)
         case "delete-parameter": code = deleteParameter(rsc!, o.deleteParameter!)
@@ -176,6 +182,152 @@ struct ResourceSession {
         }
         if found.isEmpty && !o.quiet { err("resource \(id) is NOT running") }
         for f in found { print(o.quiet ? f.node : "resource \(id) is running on: \(f.node)" + (f.promoted ? " Promoted" : "")) }
+        return .ok
+    }
+
+    // MARK: --list, --list-raw
+
+    /// `--list`: the resources as crm_mon lists them (text, or its `<resources>` section with
+    /// `--output-as xml`); none to list is "No resources" and exit 105 (no such object).
+    func listResources() -> CRMExit {
+        if o.outputAs == "xml" {
+            var list = ResourcesXML.resources(ws.showingPartialMigrations())
+            let none = list.elements.isEmpty
+            if none {
+                var item = XElement("item")
+                item.children = [.text("No resources")]
+                list.append(item)
+            }
+            var result = XMLResult(program: program)
+            result.body.append(list)
+            return result.finish(none ? .noSuchObject : .ok)
+        }
+        for line in StatusText.resourceList(ws.showingPartialMigrations()) { print(line) }
+        if ResourcesXML.resources(ws).elements.isEmpty { return fail(.noSuchObject) }
+        return .ok
+    }
+
+    /// `--list-raw`: the ids of the primitives (`<list name="resource names">` with xml); none
+    /// is "NO resources configured" and exit 105.
+    func listRawResources() -> CRMExit {
+        var ids: [String] = []
+        for top in ws.topLevel where !ws.resources[top].orphan {
+            for p in ws.primitives(under: top) { ids.append(ws.resources[p].id) }
+        }
+        if o.outputAs == "xml" {
+            var result = XMLResult(program: program)
+            if ids.isEmpty {
+                result.errors.append("NO resources configured\n")
+                return result.finish(.noSuchObject)
+            }
+            var list = XElement("list", ["name": "resource names", "count": String(ids.count)])
+            for id in ids {
+                var item = XElement("item", ["name": "resource"])
+                item.children = [.text(id)]
+                list.append(item)
+            }
+            result.body.append(list)
+            return result.finish(.ok)
+        }
+        if ids.isEmpty {
+            err("NO resources configured\n")
+            return fail(.noSuchObject)
+        }
+        for id in ids { print(id) }
+        return .ok
+    }
+
+    // MARK: --list-operations, --list-all-operations, --query-xml
+
+    /// The operations recorded in the status (of -r, on -N), node by node as the status lists
+    /// them, each resource's oldest first by call id; with `active`, only those since its last
+    /// start (none when it was stopped since). Nodes offline count only while fencing is
+    /// enabled, as in Pacemaker's `find_operations`.
+    func operationLines(active: Bool) -> [String] {
+        var out: [String] = []
+        let fencing = ws.options.fencingEnabled
+        for state in cib.root.firstElement(named: "status")?.elements(named: "node_state") ?? [] {
+            let uname = state["uname"] ?? ""
+            if let n = o.node, n.lowercased() != uname.lowercased() { continue }
+            guard let node = ws.node(named: uname), node.online || fencing else { continue }
+            for lrm in state.elements(named: "lrm") {
+                for list in lrm.elements(named: "lrm_resources") {
+                    for entry in list.elements(named: "lrm_resource") {
+                        let id = entry.id ?? ""
+                        if let r = o.resource, r.lowercased() != id.lowercased() { continue }
+                        out += operations(of: entry, id: id, node: uname, active: active)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    func operations(of entry: XElement, id: String, node: String, active: Bool) -> [String] {
+        let recorded = entry.elements(named: "lrm_rsc_op")
+        // Oldest first: by call id, operations still pending (no call id) last; at equal call
+        // ids by last-rc-change.
+        let order = recorded.indices.sorted { a, b in
+            let ca = Int(recorded[a]["call-id"] ?? "") ?? -1, cb = Int(recorded[b]["call-id"] ?? "") ?? -1
+            if ca != cb {
+                if ca < 0 || cb < 0 { return cb < 0 }
+                return ca < cb
+            }
+            let la = Int(recorded[a]["last-rc-change"] ?? "") ?? -1, lb = Int(recorded[b]["last-rc-change"] ?? "") ?? -1
+            return la != lb ? la < lb : a < b
+        }
+        var ops = order.map { recorded[$0] }
+        if active {
+            var start = -1, stop = -1, impliedMonitor = -1, impliedClone = -1
+            for (k, op) in ops.enumerated() {
+                let task = (op["operation"] ?? "").lowercased()
+                if task == "stop" && op["op-status"] == "0" {
+                    stop = k
+                } else if task == "start" || task == "migrate_from" {
+                    start = k
+                } else if impliedMonitor <= stop && task == "monitor" {
+                    if ["0", "8"].contains(op["rc-code"] ?? "") { impliedMonitor = k }
+                } else if task == "promote" || task == "demote" {
+                    impliedClone = k
+                }
+            }
+            if start == -1 { start = impliedClone != -1 ? impliedClone : impliedMonitor }
+            if start < stop { return [] }
+            ops = Array(ops.dropFirst(max(start, 0)))
+        }
+        let primitive = ws.resources.firstIndex { $0.isPrimitive && $0.id == id }
+            ?? ws.resources.firstIndex { $0.isPrimitive && ($0.configuredID == id || $0.historyIDs.values.contains(id)) }
+        let owner = primitive.map { StatusText.operationOwnerText(ws, $0) } ?? "Unknown resource \(id)"
+        return ops.map { op in
+            var change = ""
+            if let t = op["last-rc-change"].flatMap({ Int($0) }) {
+                change = ", last-rc-change='\(Self.ctime(t))', exec=\(op["exec-time"] ?? "(null)")ms"
+            }
+            let status = Int(op["op-status"] ?? "") ?? -2
+            return "\(owner): \(op["operation_key"] ?? op.id ?? "(null)") (node=\(node), call=\(op["call-id"] ?? "(null)"), rc=\(op["rc-code"] ?? "(null)")\(change)): \(ToolSupport.execStatusText(status, unknown: "UNKNOWN!"))"
+        }
+    }
+
+    /// C's ctime() without its newline, in the local time zone: `Mon Jan  1 00:00:00 2024`.
+    static func ctime(_ t: Int) -> String {
+        var time = time_t(t)
+        var buf = [CChar](repeating: 0, count: 32)
+        guard ctime_r(&time, &buf) != nil else { return "" }
+        return String(cString: buf).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The resource as crm_mon shows it, then its configuration as the CIB has it.
+    func queryXML(_ i: Int, raw: Bool) -> CRMExit {
+        for line in StatusText.plainResourceLines(ws, i) { print(line) }
+        print("Resource XML:")
+        let id = ws.resources[i].configuredID
+        var found: XElement?
+        if let path = cib.sectionPath(.resources) {
+            cib.root.element(at: path)?.walkWithPath { e, p in
+                if found == nil, !p.isEmpty, ["primitive", "group", "clone", "master", "bundle"].contains(e.name), e.id == id { found = e }
+            }
+        }
+        if let found { print(found.xmlString(), terminator: found.xmlString().hasSuffix("\n") ? "" : "\n") }
         return .ok
     }
 
@@ -304,16 +456,30 @@ struct ResourceSession {
             intervalMS = o.operation == nil ? nil : 0
         }
         guard let rsc else {
+            // Of everything: Pacemaker's --cleanup asks each node's controller to forget each
+            // resource that failed there (a reply each); --refresh makes one reprobe request of
+            // the controller for all the nodes (one reply).
             let nodes = o.node.map { [$0] } ?? nodeNames
+            var reprobed: Set<String> = []
             for n in nodes {
                 for top in ws.topLevel {
                     for p in ws.primitives(under: top) {
-                        forget(p, on: n, refresh: refresh, operation: refresh ? nil : o.operation, intervalMS: refresh ? nil : intervalMS, all: true)
+                        forget(p, on: n, refresh: refresh, operation: refresh ? nil : o.operation, intervalMS: refresh ? nil : intervalMS, all: refresh)
                     }
                 }
-                if refresh { _ = cib.deleteResourceHistory(Set(ws.historyEntries[n] ?? []), node: n) }
+                if refresh {
+                    let known = Set(ws.historyEntries[n] ?? [])
+                    _ = cib.deleteResourceHistory(known, node: n)
+                    reprobed.formUnion(known)
+                }
             }
-            if !refresh { info("Cleaned up all resources on \(o.node ?? "all nodes")") }
+            if refresh {
+                // Those that come back: the configured primitives' histories.
+                let configured = Set(ws.resources.filter { $0.isPrimitive && !$0.orphan }.flatMap { [$0.id, $0.configuredID] + $0.historyIDs.values })
+                cleared = [(reprobed.intersection(configured), Set(nodes))]
+            } else {
+                info("Cleaned up all resources on \(o.node ?? "all nodes")")
+            }
             return .ok
         }
         let target = o.force ? rsc : topParent(rsc)
@@ -343,7 +509,7 @@ struct ResourceSession {
         for n in nodes {
             cib.deleteFailAttributes(resource: id, node: n, operation: refresh ? nil : o.operation, intervalMS: nil)
             if refresh || ws.failedOperations.contains(where: { $0.node == n && $0.resource == id }) {
-                if cib.deleteResourceHistory([id], node: n) { cleared.append(([id], n)) }
+                if cib.deleteResourceHistory([id], node: n) { cleared.append(([id], [n])) }
             }
             info("Cleaned up \(id) on \(n)")
         }
@@ -360,7 +526,7 @@ struct ResourceSession {
         let failed = refresh || ws.failedOperations.contains { f in
             f.node == node && ids.contains(f.resource) && (operation == nil || (f.task == operation && f.intervalMS == (intervalMS ?? 0)))
         }
-        if failed && cib.deleteResourceHistory(ids, node: node) && !all { cleared.append((ids, node)) }
+        if failed && cib.deleteResourceHistory(ids, node: node) && !all { cleared.append((ids, [node])) }
     }
 
     /// On the live cluster, after --cleanup/--refresh of a resource: Pacemaker's wait for the
@@ -381,8 +547,9 @@ struct ResourceSession {
             usleep(250_000)
             let status = live.load().root.firstElement(named: "status")
             waiting.removeAll { w in
+                if w.ids.isEmpty { return true }
                 let back = status?.elements(named: "node_state").contains { state in
-                    state["uname"] == w.node && state.elements(named: "lrm").contains { lrm in
+                    w.nodes.contains(state["uname"] ?? "") && state.elements(named: "lrm").contains { lrm in
                         lrm.elements(named: "lrm_resources").contains { $0.elements(named: "lrm_resource").contains { w.ids.contains($0.id ?? "") } }
                     }
                 } ?? false
@@ -427,7 +594,15 @@ struct ResourceSession {
             lines.append("Resource \(ws.resources[i].id) is \(activeNodes(i).contains(node) ? "" : "not ")running on host \(node)")
             lines += checks(i)
         case (nil, let node?):
-            for i in ws.resources.indices where ws.resources[i].isPrimitive && ws.resources[i].activeOn.contains(node) {
+            // In the order Pacemaker found them running there: that of the node's history.
+            let states = cib.root.firstElement(named: "status")?.elements(named: "node_state") ?? []
+            let history = states.first { $0["uname"] == node }?.descendants().filter { $0.name == "lrm_resource" }.compactMap(\.id) ?? []
+            func rank(_ i: Int) -> Int {
+                let r = ws.resources[i]
+                return history.firstIndex(of: r.historyIDs[node] ?? r.id) ?? history.firstIndex(of: r.id) ?? Int.max
+            }
+            let running = ws.resources.indices.filter { ws.resources[$0].isPrimitive && ws.resources[$0].activeOn.contains(node) }
+            for i in running.enumerated().sorted(by: { (rank($0.element), $0.offset) < (rank($1.element), $1.offset) }).map(\.element) {
                 lines.append("Resource \(ws.resources[i].id) is running on host \(node)")
                 lines += checks(i)
             }
@@ -465,6 +640,10 @@ struct ResourceSession {
 
     func getParameter(_ i: Int, _ name: String) -> CRMExit {
         let r = ws.resources[i]
+        // As Pacemaker's: active on several nodes, no node's rules apply (it says so).
+        if activeNodes(i).count > 1 {
+            err("\(r.id) is active on more than one node, returning the default value for \(name)")
+        }
         let value: String?
         switch attributeKind {
         case .instance:
@@ -474,7 +653,8 @@ struct ResourceSession {
         case .utilization:
             value = cib.resourceAttributes(r.configuredID, kind: .utilization, name: name).first?.value
         }
-        if let value { print(value) } else { err("Attribute '\(name)' not found for '\(r.id)'") }
+        // ("#default" is how a set says the default applies: as if not set.)
+        if let value, value != "#default" { print(value) } else { err("Attribute '\(name)' not found for '\(r.id)'") }
         return .ok
     }
 
@@ -613,3 +793,32 @@ struct ListPrinter {
 }
 
 extension CRMExit: Error {}
+
+/// Pacemaker's `<pacemaker-result>` document for `--output-as xml`: the elements, then
+/// `<status>` with the errors (each, and the closing `crm_resource: Error performing
+/// operation: TEXT`, as an `<error>`).
+struct XMLResult {
+    let program: String
+    var body: [XElement] = []
+    var errors: [String] = []
+
+    func finish(_ code: CRMExit) -> CRMExit {
+        var result = XElement("pacemaker-result", ["api-version": "2.25", "request": CommandLine.arguments.joined(separator: " ")])
+        for e in body { result.append(e) }
+        var status = XElement("status", ["code": String(code.rawValue), "message": code.summary])
+        var lines = errors
+        if code != .ok { lines.append("\(program): Error performing operation: \(code.summary)") }
+        if !lines.isEmpty {
+            var list = XElement("errors")
+            for line in lines {
+                var e = XElement("error")
+                e.children = [.text(line)]
+                list.append(e)
+            }
+            status.append(list)
+        }
+        result.append(status)
+        print(result.xmlString(), terminator: "")
+        return code
+    }
+}

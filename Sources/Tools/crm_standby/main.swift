@@ -21,16 +21,16 @@ struct CrmStandby: ParsableCommand {
 
     func run() throws {
         let program = "crm_standby"
-        guard let node = node ?? NodeEnvironment().node else {
-            ToolSupport.fail(program, "which node? give --node NAME (or set SWIFTHA_NODE)", .usage)
-        }
+        let node = node ?? LocalNode.name(cib: CIBLocation.fromEnvironment().load(program: program))
         if let update, !["on", "off", "true", "false", "yes", "no", "1", "0"].contains(update.lowercased()) {
             ToolSupport.fail(program, "--update \(update): use on or off", .usage)
         }
         let sel = AttributeSelector(name: "standby", id: id)
         func run(_ action: AttributeTool.Action, _ lifetime: String) {
             let scope = AttributeTool.scope(type: nil, node: node, lifetime: lifetime, program: program)
-            AttributeTool.run(program: program, selector: sel, action: action, scope: scope, node: node, quiet: quiet, exits: false)
+            // (Pacemaker's crm_standby is a script that runs crm_attribute: its errors are
+            // crm_attribute's.)
+            AttributeTool.run(program: "crm_attribute", selector: sel, action: action, scope: scope, node: node, quiet: quiet, exits: false)
         }
         if let update {
             run(.update(update), lifetime ?? "forever")

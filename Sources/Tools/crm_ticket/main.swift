@@ -80,17 +80,20 @@ struct CrmTicket: ParsableCommand {
             return .ok
         }
         if queryXML {
+            // Nothing to show is Pacemaker's "No such device or address" (105).
             if let id = ticket {
-                guard let s = cib.ticketState(id) else { return .ok }
+                guard let s = cib.ticketState(id) else { return fail(.noSuchObject, "Could not query ticket XML: No such device or address") }
                 print("State XML:\n\n" + s.xmlString(), terminator: s.xmlString().hasSuffix("\n") ? "" : "\n")
             } else if let all = cib.root.firstElement(named: "status")?.firstElement(named: "tickets") {
                 print("State XML:\n\n" + all.xmlString(), terminator: all.xmlString().hasSuffix("\n") ? "" : "\n")
+            } else {
+                return fail(.noSuchObject, "Could not query ticket XML: No such device or address")
             }
             return .ok
         }
         if constraints {
             let list = cib.constraintElements.filter { $0.name == "rsc_ticket" && (ticket == nil || $0["ticket"] == ticket) }
-            guard !list.isEmpty else { return .ok }
+            guard !list.isEmpty else { return fail(.noSuchObject, "Could not show ticket constraints: No such device or address") }
             let text = list.count == 1 ? list[0].xmlString() : XElement("xpath-query", attributes: [], children: list.map { .element($0) }).xmlString()
             print("Constraints XML:\n\n" + text, terminator: text.hasSuffix("\n") ? "" : "\n")
             return .ok
@@ -144,6 +147,7 @@ struct CrmTicket: ParsableCommand {
                     return fail(.insufficientPrivileges, "Ticket modification not allowed")
                 }
             }
+            if location.refusesChanges(to: cib) { return fail(.protocolError, "Could not modify ticket: Protocol not supported") }
             cib.modifyTicket(id, set: set, delete: deleteAttr, now: Int(Date().timeIntervalSince1970))
             location.save(cib, original: original, program: "crm_ticket", root: root)
             return .ok
@@ -154,4 +158,4 @@ struct CrmTicket: ParsableCommand {
     }
 }
 
-CrmTicket.main()
+ToolSupport.main(CrmTicket.self, program: "crm_ticket")

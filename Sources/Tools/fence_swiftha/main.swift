@@ -35,6 +35,11 @@ let metadata = """
 		<content type="string" />
 		<shortdesc lang="en">Each node and its root directory: node1:/path1;node2:/path2</shortdesc>
 	</parameter>
+	<parameter name="delay" unique="0" required="0">
+		<getopt mixed="--delay=[seconds]" />
+		<content type="second" default="0" />
+		<shortdesc lang="en">Wait X seconds before fencing is started (off and reboot only), as every agent of fence-agents</shortdesc>
+	</parameter>
 	<parameter name="pacemakerd" unique="0" required="0">
 		<getopt mixed="--pacemakerd=[path]" />
 		<content type="string" />
@@ -160,6 +165,14 @@ case "status":
     exit(on ? 0 : 2)
 case "off", "reboot":
     let t = target()
+    // fence-agents' delay: a wait before the power switch is touched (not for status...).
+    if let text = options["delay"], !text.isEmpty {
+        guard let seconds = UInt32(stripped(text)), seconds <= 3600 else {
+            fail("delay '\(text)' is not a number of seconds from 0 to 3600; give delay=SECONDS")
+        }
+        var left = seconds
+        while left > 0 { left = sleep(left) }
+    }
     let left = NodeProcesses.killAll(root: t.root)
     guard left.isEmpty else { fail("could not kill every process of \(t.node): still alive: \(left.map(String.init).joined(separator: " "))") }
     print("Success: \(t.node) fenced (\(action))")
