@@ -393,7 +393,12 @@ public struct ControllerCore: Sendable {
             if request.task == "do_shutdown" {
                 let done = ActionResult(node: local.name, resource: "", agent: "", task: "do_shutdown", intervalMS: 0,
                                         transitionKey: request.transitionKey, callID: 0, rc: 0, opStatus: 0, lastRCChange: 0)
-                return [.note("the DC told this node to shut down"), .disarm(.shutdownEscalation), .send(.result(done)), .exit(clean: true)]
+                // The DC stopping itself (the last node, or before a successor is elected)
+                // records its own clean stop, as it records another node's: its `shutdown`
+                // request goes with its other transient attributes. Left in the CIB, the
+                // request would stop the node again at its next start.
+                let own: [Directive] = isDC ? [.recordLeft(local, clean: true, nodeStillUp: true)] : []
+                return own + [.note("the DC told this node to shut down"), .disarm(.shutdownEscalation), .send(.result(done)), .exit(clean: true)]
             }
             if request.task != "cancel" && request.task != "delete" { runningLocally[request.transitionKey] = request }
             return [.runLocally(request)]

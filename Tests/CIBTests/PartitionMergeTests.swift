@@ -166,4 +166,31 @@ import TestSupport
         #expect(Self.value(g.cib("2:20"), node: "1", name: "stale") == nil)
         #expect(Self.value(g.cib("1:11"), node: "1", name: "stale") == nil)
     }
+
+    /// A node that starts while its ring has not merged yet agrees on its disk copy alone
+    /// first: what that copy held for the node (an old `shutdown` request, which would stop the
+    /// node again) is a leftover and is not put back when it merges; what the node set while
+    /// alone is.
+    @Test func aNodeThatStartsAloneFirstPutsNoLeftoverBack() throws {
+        var g = try Group(["1:10", "2:20", "3:30"])
+        var disk = try CIB.parse(Self.base)
+        disk = try CIBReplica.apply(Self.attribute(node: "3", name: "shutdown", value: "1795556967"), to: disk)
+        disk = try CIBReplica.apply(Self.attribute(node: "3", name: "pingd", value: "5"), to: disk)
+        g.members["3:31"] = CIBGroupMember(member: "3:31", cib: disk)
+        g.members["3:30"] = nil
+        g.partition([["1:10", "2:20"], ["3:31"]])
+        #expect(Self.value(g.cib("3:31"), node: "3", name: "shutdown") == "1795556967", "alone, it agrees on its disk copy")
+        // While alone, node3 sets an attribute again, and a new one.
+        g.request("3:31", 1, Self.attribute(node: "3", name: "pingd", value: "7"))
+        g.request("3:31", 2, Self.attribute(node: "3", name: "fresh", value: "1"))
+        // The majority changes its configuration: its copy is the newest at the merge.
+        g.request("1:10", 3, .create(Self.primitive, section: .resources))
+        g.partition([["1:10", "2:20", "3:31"]])
+        for n in ["1:10", "2:20", "3:31"] {
+            let cib = g.cib(n)
+            #expect(Self.value(cib, node: "3", name: "shutdown") == nil, "\(n): node3's old shutdown request came back")
+            #expect(Self.value(cib, node: "3", name: "pingd") == "7" && Self.value(cib, node: "3", name: "fresh") == "1",
+                    "\(n): what node3 set while alone is lost: \(cib.root.firstElement(named: "status")?.xmlString() ?? "")")
+        }
+    }
 }

@@ -88,8 +88,14 @@ public final class TestClusterFiles: @unchecked Sendable {
 
     /// Gives the ports back and removes the scratch directory (the caller has stopped its
     /// processes first).
+    /// Releases the ports and removes the files; with SWIFTHA_KEEP_TEST_FILES set, the files
+    /// stay (their path is printed) for a look after a failure.
     public func tearDown() {
         ports.release()
+        if ProcessInfo.processInfo.environment["SWIFTHA_KEEP_TEST_FILES"] != nil {
+            print("SWIFTHA_KEEP_TEST_FILES: kept \(scratch)")
+            return
+        }
         try? FileManager.default.removeItem(atPath: scratch)
     }
 }

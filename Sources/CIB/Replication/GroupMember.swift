@@ -48,8 +48,23 @@ public struct CIBGroupMember: Sendable {
     /// Ticks (of about a second) unsynced before asking for a new round of agreement.
     public static let resyncTicks = 2
 
+    /// This node's transient attributes in the copy this process started with (read from disk,
+    /// so of an earlier run): values still equal to these are leftovers, never put back.
+    private let startingAttributes: [String: String]
+
     public init(member: String, cib: CIB) {
         replica = CIBReplica(localName: member, cib: cib)
+        startingAttributes = Self.attributeValues(in: cib, nodeID: String(member.prefix { $0 != ":" }))
+    }
+
+    /// `set id/nvpair id` -> value of a node's transient attributes in `cib`.
+    static func attributeValues(in cib: CIB, nodeID: String) -> [String: String] {
+        let path = "/cib/status/node_state[@id='\(nodeID)']/transient_attributes/instance_attributes/nvpair"
+        var out: [String: String] = [:]
+        for pair in (try? cib.root.xpathElements(path)) ?? [] {
+            out[pair.id ?? ""] = pair["value"] ?? ""
+        }
+        return out
     }
 
     /// The view number of a configuration (see the type's documentation).
@@ -100,7 +115,19 @@ public struct CIBGroupMember: Sendable {
         defer { if replica.isSynced { everSynced = true } }
         guard replaced, !wasSynced, replica.isSynced, everSynced else { return [] }
         let path = "/cib/status/node_state[@id='\(nodeID)']"
-        guard let old = (try? before.root.xpathElements(path + "/transient_attributes"))?.first, !old.elements.isEmpty else { return [] }
+        guard var old = (try? before.root.xpathElements(path + "/transient_attributes"))?.first else { return [] }
+        // A copy first agreed alone (this node's ring had not merged yet) is still the one read
+        // from disk: what it holds unchanged since the start is not live (a restarted node's
+        // old `shutdown` request would come back and stop it again).
+        old.children = old.children.compactMap { child in
+            guard case .element(var set) = child else { return child }
+            set.children = set.children.filter { c in
+                guard case .element(let pair) = c, pair.name == "nvpair" else { return true }
+                return startingAttributes[pair.id ?? ""] != (pair["value"] ?? "")
+            }
+            return set.elements.isEmpty ? nil : .element(set)
+        }
+        guard !old.elements.isEmpty else { return [] }
         let now = (try? replica.cib.root.xpathElements(path + "/transient_attributes"))?.first
         // Nothing to do when the new copy already has every value.
         var merged = now ?? XElement("transient_attributes", ["id": nodeID])
