@@ -49,6 +49,8 @@ struct ClusterSimulation {
         case monitorTick(node: NodeID, incarnation: Int, key: String, transitionKey: String)
         case cibTick(node: NodeID, incarnation: Int)
         case boot(NodeID)
+        /// pacemakerd starts the node's crmd again (its previous one was killed).
+        case crmdStart(node: NodeID, incarnation: Int)
     }
 
     /// What happens in the controller's shell loop, in order (crmd's `ShellEvent`).
@@ -104,6 +106,9 @@ struct ClusterSimulation {
         /// Operations on one resource run one after the other.
         var busyUntil: [String: Int64] = [:]
         var startedDevices: [String: ActionResult] = [:]
+        /// Operations queued or running, by transition key: lrmd's own knowledge of what is under
+        /// way, which a restarted crmd's join history carries (`ResourceHistory.inProgress`).
+        var inFlight: [String: ActionRequest] = [:]
     }
 
     /// One node's processes and disk-less state. A class: the simulation reads its fields at
@@ -122,9 +127,14 @@ struct ClusterSimulation {
         var executor = Executor()
         /// The groups this node's processes have seen themselves join.
         var joined: Set<String> = []
+        /// Whether the node's crmd runs (false from its SIGKILL until pacemakerd starts it again;
+        /// the node's other processes run on meanwhile).
+        var crmdAlive = true
+        /// crmd processes killed in this incarnation (each restart has a new pid).
+        var crmdRestarts = 0
         var pidBase: UInt32 { UInt32(incarnation) * 100 }
         var cibPid: UInt32 { pidBase + 1 }
-        var crmdPid: UInt32 { pidBase + 2 }
+        var crmdPid: UInt32 { pidBase + 2 + UInt32(crmdRestarts) * 10 }
         var fencerPid: UInt32 { pidBase + 3 }
         /// CIB requests: who waits for each.
         var cibRequests: [UInt64: CIBClient] = [:]
@@ -170,6 +180,7 @@ struct ClusterSimulation {
     var bootPending: Set<NodeID> = []
     var fencings = 0
     var crashes = 0
+    var crmdKills = 0
     var starts = 0
 
     /// Nodes whose copy was just replaced, by whose (the notification that follows says so,
@@ -252,6 +263,8 @@ struct ClusterSimulation {
         guard !n.alive else { return }
         n.incarnation += 1
         n.alive = true
+        n.crmdAlive = true
+        n.crmdRestarts = 0
         n.quorate = false
         n.engineTimers = [:]
         n.joined = []
@@ -285,6 +298,46 @@ struct ClusterSimulation {
         nodes[Int(id) - 1].alive = false
         crashes += 1
         note("CRASH \(nodes[Int(id) - 1].name) (running \(active[id]!.sorted()))")
+    }
+
+    /// crmd alone is SIGKILLed: it leaves its process group (corosync sees its connection
+    /// close); lrmd, cibd, stonithd and corosyncd run on, and so do the node's resources.
+    /// pacemakerd starts a new crmd half a second later.
+    mutating func killCrmd(_ id: NodeID) {
+        let n = nodes[Int(id) - 1]
+        guard n.alive, n.crmdAlive, n.crmdRestarts < 8 else { return }
+        n.crmdAlive = false
+        crmdKills += 1
+        n.crmd.inbox = []
+        n.crmd.work = []
+        n.crmd.waiting = nil
+        n.joined.remove("crmd")
+        note("KILL crmd of \(n.name) (running \(active[id]!.sorted()))")
+        if let r = try? n.engine!.processGroups.processDown("crmd", pid: n.crmdPid) { engine(id) { $0.submit(r) } }
+        push(.crmdStart(node: id, incarnation: n.incarnation), after: 500_000)
+    }
+
+    /// pacemakerd's new crmd: a new process in the group, knowing only what corosync tells it
+    /// (the ring, quorum) and, at the join, what lrmd tells it.
+    mutating func startCrmd(_ id: NodeID) {
+        let n = nodes[Int(id) - 1]
+        guard n.alive, !n.crmdAlive else { return }
+        n.crmdRestarts += 1
+        n.crmdAlive = true
+        var crmd = Crmd(core: ControllerCore(local: ControllerMember(nodeID: id, name: n.name), uuid: "uuid-\(id)-\(n.incarnation)-\(n.crmdRestarts)"))
+        crmd.core.nodeNames = Dictionary(uniqueKeysWithValues: ids.map { ($0, "node\($0)") })
+        // The killed crmd's timers never fire for this one.
+        crmd.timers = n.crmd.timers.mapValues { $0 + 1 }
+        n.crmd = crmd
+        // The CIB requests the killed one waited for are answered to nobody.
+        n.cibRequests = n.cibRequests.filter { if case .crmd = $0.value { return false }; return true }
+        note("\(n.name): pacemakerd starts crmd again (pid \(n.crmdPid))")
+        if let ring = n.engine?.membership?.members {
+            n.crmd.inbox.append(.quorum(n.quorate))
+            n.crmd.inbox.append(.ring(Set(ring)))
+        }
+        let r = try! n.engine!.processGroups.join("crmd", pid: n.crmdPid)
+        engine(id) { $0.submit(r) }
     }
 
     func isCurrent(_ id: NodeID, _ incarnation: Int) -> Bool {
@@ -363,6 +416,7 @@ struct ClusterSimulation {
             case "cib":
                 performCIB(nodes[Int(id) - 1].cib.onConfigurationChange(members.map(\.description)), at: id)
             case "crmd":
+                guard nodes[i].crmdAlive else { return }
                 nodes[Int(id) - 1].crmd.inbox.append(.configuration(members: members, left: left))
             case "stonith-ng":
                 let joined = members.filter { !(nodes[Int(id) - 1].fencer.members.contains($0.description)) }.map(\.description)
@@ -385,6 +439,7 @@ struct ClusterSimulation {
                     violations.append("\(nodes[i].name): a CIB message from \(from) was refused: \(error)")
                 }
             case "crmd":
+                guard nodes[i].crmdAlive else { return }
                 nodes[Int(id) - 1].crmd.inbox.append(.message(from: from, payload: payload))
             case "stonith-ng":
                 guard let m = try? JSONDecoder().decode(FencerMessage.self, from: Data(payload)) else {
@@ -536,7 +591,7 @@ struct ClusterSimulation {
     /// Runs the controller's shell until it waits for the CIB or has nothing left to do.
     mutating func runCrmd(_ id: NodeID) {
         var guardSteps = 0
-        while nodes[Int(id) - 1].alive, nodes[Int(id) - 1].crmd.waiting == nil {
+        while nodes[Int(id) - 1].alive, nodes[Int(id) - 1].crmdAlive, nodes[Int(id) - 1].crmd.waiting == nil {
             guardSteps += 1
             if guardSteps > 100_000 {
                 violations.append("\(nodes[Int(id) - 1].name): the controller loops")
@@ -777,11 +832,13 @@ struct ClusterSimulation {
         }
         let begin = max(now, nodes[Int(id) - 1].executor.busyUntil[rsc] ?? 0)
         nodes[Int(id) - 1].executor.busyUntil[rsc] = begin + duration
+        nodes[Int(id) - 1].executor.inFlight[req.transitionKey] = req
         push(.operationDone(node: id, incarnation: inc, req), after: begin + duration - now)
     }
 
     mutating func operationDone(_ req: ActionRequest, at id: NodeID) {
         let rsc = req.resource ?? ""
+        nodes[Int(id) - 1].executor.inFlight[req.transitionKey] = nil
         var rc = 0
         var reason: String?
         switch req.task {
@@ -825,7 +882,9 @@ struct ClusterSimulation {
                              opStatus: 0, lastRCChange: wallSeconds, digest: req.operationDigest, exitReason: reason)
         nodes[Int(id) - 1].executor.history.append(r)
         if nodes[Int(id) - 1].executor.history.count > 200 { nodes[Int(id) - 1].executor.history.removeFirst(50) }
-        nodes[Int(id) - 1].crmd.inbox.append(.localResult(r))
+        // lrmd hands results to the crmd connected to it; none while crmd is down (the next one
+        // reads them in the history at its join).
+        if nodes[Int(id) - 1].crmdAlive { nodes[Int(id) - 1].crmd.inbox.append(.localResult(r)) }
     }
 
     /// A recurring monitor runs again: it reports only a change.
@@ -864,7 +923,11 @@ struct ClusterSimulation {
             }
             list.append(e)
         }
-        return StatusRecords.addingPending(Array(nodes[Int(id) - 1].crmd.core.runningLocally.values), to: list.xmlString(.compact))
+        // What is under way: what lrmd runs or has queued (for a restarted crmd, its
+        // predecessor's requests too), and what this crmd asked for.
+        var pending = nodes[Int(id) - 1].executor.inFlight
+        pending.merge(nodes[Int(id) - 1].crmd.core.runningLocally) { a, _ in a }
+        return StatusRecords.addingPending(pending.values.sorted { $0.transitionKey < $1.transitionKey }, to: list.xmlString(.compact))
     }
 
     // MARK: - Stepping
@@ -920,6 +983,10 @@ struct ClusterSimulation {
         case .boot(let id):
             boot(id)
             touched = id
+        case .crmdStart(let id, let inc):
+            guard isCurrent(id, inc) else { return true }
+            startCrmd(id)
+            touched = id
         }
         if touched != nil {
             for id in ids where nodes[Int(id) - 1].alive { runCrmd(id) }
@@ -956,22 +1023,27 @@ struct ClusterSimulation {
         // that has not yet heard of it (its configuration change waits in its queue) does not
         // count, nor a DC of an older, smaller membership while it does not act on the ring's
         // quorum; what such a stale DC still does is judged by the other invariants.
-        var dcs: [TotemRing.RingID: [String]] = [:]
+        // Within one ring, the controllers' group changes too (a crmd killed, or started
+        // again): the members hear of it one after the other, so a DC is counted with the
+        // group view it acts on; two DCs of one view are two DCs.
+        var dcs: [TotemRing.RingID: [Set<UInt32>: [String]]] = [:]
         var quorate: Set<TotemRing.RingID> = []
         for id in ids where nodes[Int(id) - 1].alive {
             guard let ring = nodes[Int(id) - 1].engine?.membership?.ring else { continue }
             if nodes[Int(id) - 1].quorate { quorate.insert(ring) }
             let n = nodes[Int(id) - 1]
-            guard n.crmd.core.isDC && n.crmd.core.quorate else { continue }
+            guard n.crmdAlive, n.crmd.core.isDC && n.crmd.core.quorate else { continue }
             // Its process groups must be synchronized for this ring (until then no controller
             // of the node can know the ring's membership).
             let pg = n.engine!.processGroups
             guard pg.isSynchronized, pg.ring == ring else { continue }
             let groupNodes = Set(pg.members(of: "crmd").map(\.node))
-            if Set(n.crmd.core.election.members.map(\.nodeID)) == groupNodes { dcs[ring, default: []].append(n.name) }
+            if Set(n.crmd.core.election.members.map(\.nodeID)) == groupNodes { dcs[ring, default: [:]][groupNodes, default: []].append(n.name) }
         }
-        for (ring, names) in dcs where names.count > 1 && quorate.contains(ring) {
-            violations.append("two DCs in the quorate partition of ring \(ring): \(names)")
+        for (ring, views) in dcs where quorate.contains(ring) {
+            for (view, names) in views where names.count > 1 {
+                violations.append("two DCs in the quorate partition of ring \(ring) (controllers \(view.sorted())): \(names)")
+            }
         }
         // No resource active twice, anywhere (crashed, unfenced nodes included).
         for rsc in Self.resources where activeCount(rsc) > 1 {
@@ -1005,6 +1077,7 @@ struct ClusterSimulation {
         let rings = Set(live.map { nodes[Int($0) - 1].engine!.membership?.ring })
         guard rings.count == 1, live.allSatisfy({ nodes[Int($0) - 1].engine!.membership?.members == ids }) else { return "more than one ring" }
         let all = ids.map { member($0) }
+        if let down = live.first(where: { !nodes[Int($0) - 1].crmdAlive }) { return "\(nodes[Int(down) - 1].name)'s crmd is down" }
         for id in live {
             let c = nodes[Int(id) - 1].crmd
             guard c.core.election.members == all else {

@@ -72,14 +72,17 @@ extension ClusterSimulationTests {
     /// power cuts (some nodes come back by themselves), resources dying, starts and stops
     /// failing, fence devices failing, and administrators' CIB changes. Then the network
     /// heals, the failures stop, every node is powered on, and the cluster must settle.
-    /// `long`: faults for 5 to 25 s (the soak); otherwise for 2 to 8 s.
-    static func faultScenario(seed: UInt64, long: Bool = false) -> (ClusterSimulation, problem: String?) {
+    /// `long`: faults for 5 to 25 s (the soak); otherwise for 2 to 8 s. `crmdKills`: crmd
+    /// alone is SIGKILLed too (the DC's or another node's, pacemakerd starting it again half a
+    /// second later), among the other faults; the seeds without it run as they always did.
+    static func faultScenario(seed: UInt64, long: Bool = false, crmdKills: Bool = false) -> (ClusterSimulation, problem: String?) {
         var pick = SeededGenerator(seed: seed &* 0x9E37_79B9 &+ 7)
         // 3 to 5 nodes; 3 and 4 more often (the cost grows with the nodes), 5 in the soak alike.
         let n = long ? Int.random(in: 3...5, using: &pick) : [3, 3, 3, 4, 4, 5].randomElement(using: &pick)!
         var sim = ClusterSimulation(seed: seed, nodes: n)
         sim.traceAll = replaySeed == seed
-        sim.replay = (long ? "SWIFTHA_SIM_LONG=1 " : "") + "swift test --skip-build --filter ClusterSimulationTests/faultsNever"
+        sim.replay = (long ? "SWIFTHA_SIM_LONG=1 " : "")
+            + (crmdKills ? "swift test --skip-build --filter ClusterSimulationTests/crmdKills" : "swift test --skip-build --filter ClusterSimulationTests/faultsNever")
         let staggered = Bool.random(using: &pick)
         for id in sim.ids { sim.push(.boot(id), after: Int64.random(in: 0...(staggered ? 3_000_000 : 200_000), using: &pick)) }
         if let why = settle(&sim, within: 60) { return (sim, "the cluster did not form: \(why)") }
@@ -96,7 +99,7 @@ extension ClusterSimulationTests {
             sim.run(until: t)
             if !sim.violations.isEmpty { return (sim, nil) }
             let live = sim.ids.filter { sim.nodes[Int($0) - 1].alive }
-            switch Int.random(in: 0..<10, using: &pick) {
+            switch Int.random(in: 0..<(crmdKills ? 13 : 10), using: &pick) {
             case 0, 1:
                 let side = Set(sim.ids.filter { _ in Bool.random(using: &pick) })
                 sim.blocked = []
@@ -116,6 +119,17 @@ extension ClusterSimulationTests {
             case 5, 6:
                 let running = live.flatMap { id in sim.active[id]!.sorted().map { (id, $0) } }
                 if let (id, rsc) = running.randomElement(using: &pick) { sim.resourceFails(rsc, at: id) }
+            case 10, 11, 12:
+                // crmd alone: the DC's half the time, else any node's; now and then together
+                // with a power cut of another node (the DC's, when the victim is not the DC).
+                let dc = live.first { sim.nodes[Int($0) - 1].crmdAlive && sim.nodes[Int($0) - 1].crmd.core.isDC }
+                guard let victim = (Bool.random(using: &pick) ? dc : nil) ?? live.randomElement(using: &pick) else { break }
+                sim.killCrmd(victim)
+                if Int.random(in: 0..<4, using: &pick) == 0, live.count > 2,
+                   let other = (dc != victim ? dc : nil) ?? live.filter({ $0 != victim }).randomElement(using: &pick) {
+                    sim.crash(other)
+                    if Bool.random(using: &pick) { sim.push(.boot(other), after: Int64.random(in: s(0.5)...s(8), using: &pick)) }
+                }
             default:
                 // An administrator's change, through a node of a quorate partition. (cibd
                 // refuses a configuration change without quorum: one acknowledged there would
@@ -137,11 +151,12 @@ extension ClusterSimulationTests {
         return (sim, nil)
     }
 
-    static func checkFaults(seeds: ClosedRange<UInt64>, long: Bool = false) {
-        var fencings = 0, crashes = 0
+    static func checkFaults(seeds: ClosedRange<UInt64>, long: Bool = false, crmdKills: Bool = false) {
+        var fencings = 0, crashes = 0, kills = 0
         for seed in seeds {
             let t0 = ContinuousClock.now
-            let (sim, problem) = faultScenario(seed: seed, long: long)
+            let (sim, problem) = faultScenario(seed: seed, long: long, crmdKills: crmdKills)
+            kills += sim.crmdKills
             if env["SWIFTHA_SIM_STATS"] != nil { print("seed \(seed): \(sim.ids.count) nodes, \(sim.steps) steps, \(sim.schedulerRuns) scheduler runs, \(sim.cibChanges) CIB changes, \(sim.now / 1_000_000) s simulated, \(ContinuousClock.now - t0)") }
             fencings += sim.fencings
             crashes += sim.crashes
@@ -150,12 +165,26 @@ extension ClusterSimulationTests {
         }
         // The faults did happen.
         #expect(seeds.count < 20 || (fencings > 0 && crashes > 0))
+        #expect(!crmdKills || seeds.count < 20 || kills > seeds.count / 2, "only \(kills) crmd kills in \(seeds.count) seeds")
     }
 
     @Test func faultsNeverBreakSafetyAndTheClusterSettlesAfterThem() {
         if let seed = Self.replaySeed { return Self.checkFaults(seeds: seed...seed, long: Self.env["SWIFTHA_SIM_LONG"] != nil) }
         let range = Self.env["SWIFTHA_SIM_RANGE"].map { $0.split(separator: "-").compactMap { UInt64($0) } }.flatMap { $0.count == 2 ? $0[0]...$0[1] : nil }
         Self.checkFaults(seeds: range ?? 1...380, long: range != nil && Self.env["SWIFTHA_SIM_LONG"] != nil)
+    }
+
+    /// crmd SIGKILLed alone among the other faults (120 seeds; SWIFTHA_SIM_RANGE=A-B with
+    /// SWIFTHA_SIM_CRMD=1 runs others): the node keeps its resources and is not fenced while
+    /// its new crmd comes back within the grace, and nothing runs twice meanwhile.
+    @Test func crmdKillsNeverBreakSafetyAndTheClusterSettlesAfterThem() {
+        if let seed = Self.replaySeed { return Self.checkFaults(seeds: seed...seed, long: Self.env["SWIFTHA_SIM_LONG"] != nil, crmdKills: true) }
+        if Self.env["SWIFTHA_SIM_RANGE"] != nil && Self.env["SWIFTHA_SIM_CRMD"] == nil {
+            print("SKIPPED: crmdKillsNeverBreakSafety: SWIFTHA_SIM_RANGE without SWIFTHA_SIM_CRMD=1 runs the seeds without crmd kills (faultsNever)")
+            return
+        }
+        let range = Self.env["SWIFTHA_SIM_RANGE"].map { $0.split(separator: "-").compactMap { UInt64($0) } }.flatMap { $0.count == 2 ? $0[0]...$0[1] : nil }
+        Self.checkFaults(seeds: range ?? 1...120, long: range != nil && Self.env["SWIFTHA_SIM_LONG"] != nil, crmdKills: true)
     }
 
     /// SWIFTHA_SOAK=1: 5000 more seeds with longer faults (replay one with SWIFTHA_SIM_SEED=N
