@@ -181,6 +181,10 @@ public struct ControllerCore: Sendable {
     /// result, when the node is fenced, or when its controller joins again (the join reads
     /// the executor's history, which has it).
     public internal(set) var unansweredRequests: [String: ActionRequest] = [:]
+    /// What this controller tells a DC at a join: the unanswered requests to other nodes.
+    public var witnessedRequests: [ActionRequest] {
+        unansweredRequests.values.filter { $0.node != local.name }.sorted { $0.transitionKey < $1.transitionKey }
+    }
     /// The corosync ring's members as last heard (`onRing`); nil: not known yet.
     public internal(set) var ringMembers: Set<UInt32>?
     /// How long a node whose controller was lost while the node stayed in the ring is waited
@@ -375,8 +379,14 @@ public struct ControllerCore: Sendable {
         case .joinRequest(let round, let dc):
             guard dc == election.dc?.nodeID else { return [] }
             return [.sendHistory(round: round)]
-        case .joinHistory(let round, let nodeID, let name, let lrm):
+        case .joinHistory(let round, let nodeID, let name, let lrm, let unanswered):
             guard isDC else { return [] }
+            // What a member saw sent to other nodes and not answered: may be under way there.
+            // (Forgotten as ever: at its result, a fencing, or the node's controller joining.)
+            for r in unanswered ?? [] where r.node != name && unansweredRequests[r.transitionKey] == nil
+                && !election.members.contains(where: { $0.name == r.node }) {
+                unansweredRequests[r.transitionKey] = r
+            }
             let member = ControllerMember(nodeID: nodeID, name: name)
             return join.onHistory(from: member, round: round, history: Array(lrm.utf8)).flatMap { handleJoin($0) }
         case .execute(let request):

@@ -144,8 +144,11 @@ public struct ActionResult: Codable, Sendable, Hashable {
 public enum ControllerMessage: Codable, Sendable, Hashable {
     /// The DC asks every member for its node's operation history (a join round).
     case joinRequest(round: Int, dc: UInt32)
-    /// A member's answer: its executor's history as `<lrm_resources>` XML.
-    case joinHistory(round: Int, nodeID: UInt32, node: String, lrmResources: String)
+    /// A member's answer: its executor's history as `<lrm_resources>` XML, and the DC's
+    /// requests to other nodes it saw delivered and not answered (`unansweredRequests`): a DC
+    /// that was not there when they were sent (its controller was restarted meanwhile) learns
+    /// them at its join.
+    case joinHistory(round: Int, nodeID: UInt32, node: String, lrmResources: String, unanswered: [ActionRequest]? = nil)
     /// The DC asks the named node to run an action.
     case execute(ActionRequest)
     /// A node reports an operation's result.

@@ -745,7 +745,8 @@ struct ClusterSimulation {
         case .resignedDC:
             break
         case .sendHistory(let round):
-            send(.joinHistory(round: round, nodeID: id, node: name, lrmResources: historyXML(id)), from: id)
+            let witnessed = nodes[Int(id) - 1].crmd.core.witnessedRequests
+            send(.joinHistory(round: round, nodeID: id, node: name, lrmResources: historyXML(id), unanswered: witnessed.isEmpty ? nil : witnessed), from: id)
         case .runLocally(let req):
             runLocally(req, at: id)
         case .schedule(let reason):

@@ -185,6 +185,12 @@ extension ClusterSimulationTests {
         }
         let range = Self.env["SWIFTHA_SIM_RANGE"].map { $0.split(separator: "-").compactMap { UInt64($0) } }.flatMap { $0.count == 2 ? $0[0]...$0[1] : nil }
         Self.checkFaults(seeds: range ?? 1...120, long: range != nil && Self.env["SWIFTHA_SIM_LONG"] != nil, crmdKills: true)
+        guard range == nil else { return }
+        // Long seeds that found bugs. 157: node1's crmd restarted, then elected DC, had not seen
+        // the old DC's start sent to node4, whose crmd was killed with the start under way:
+        // it started rsc2 on node1 too (now the members tell a DC at its join what they saw
+        // sent and not answered).
+        for seed: UInt64 in [157] { Self.checkFaults(seeds: seed...seed, long: true, crmdKills: true) }
     }
 
     /// SWIFTHA_SOAK=1: 5000 more seeds with longer faults (replay one with SWIFTHA_SIM_SEED=N

@@ -738,7 +738,9 @@ final class ControllerShell: @unchecked Sendable {
             logger.info("this node is no longer the DC")
         case .sendHistory(let round):
             let history = await localHistory()
-            await send(.joinHistory(round: round, nodeID: core.local.nodeID, node: localName, lrmResources: history))
+            let witnessed = core.witnessedRequests
+            await send(.joinHistory(round: round, nodeID: core.local.nodeID, node: localName, lrmResources: history,
+                                    unanswered: witnessed.isEmpty ? nil : witnessed))
         case .runLocally(let req):
             logger.info("running \(req.operationKey) (\(req.transitionKey))",
                         metadata: ["node": "\(localName)", "resource": "\(req.resource ?? "")", "operation": "\(req.operationKey)"])
