@@ -93,7 +93,9 @@ final class SimulatedCluster {
                 w.nodes = cib.root.firstElement(named: "configuration")?.firstElement(named: "nodes")
                 apply(w.operations(for: d, dc: me))
             case .sendHistory(let round):
-                queue.append((me, .joinHistory(round: round, nodeID: me.nodeID, node: me.name, lrmResources: historyXML(i))))
+                let witnessed = nodes[i].core.witnessedRequests
+                queue.append((me, .joinHistory(round: round, nodeID: me.nodeID, node: me.name, lrmResources: historyXML(i),
+                                               unanswered: witnessed.isEmpty ? nil : witnessed)))
             case .runLocally(let req):
                 run(req, at: i)
             case .schedule:

@@ -369,6 +369,38 @@ import Testing
         #expect(fenced < started, "d1 was started on node3 before node2's fencing was confirmed")
     }
 
+    /// A start under way on node2 when node2's controller is lost; then the DC's (node1's)
+    /// controller is lost too and node3, which saw the start sent, becomes DC; then node1's
+    /// new controller starts and is elected DC again. It never saw that start, but node3 tells
+    /// it at the join (its history message carries what it saw sent and not answered): d1 is
+    /// pending on node2 for node1's scheduler and started nowhere else. Without that, node1
+    /// started d1 on another node (the simulation's crmd-kill seed 157).
+    @Test func aDCRestartedAfterAStartWasSentLearnsOfItAtTheJoin() throws {
+        let c = try Self.twoResources()
+        c.silent = ["d1_start_0"]
+        #expect(c.settle())
+        try #require(c.whereRunning("d1") == ["node2"] && c.dc?.name == "node1")
+        let mark = c.log.count
+        Self.killController("node2", in: c)
+        #expect(c.settle())
+        Self.killController("node1", in: c)
+        #expect(c.settle())
+        #expect(c.dc?.name == "node3" && c.fenceRequests.isEmpty)
+        Self.restartController("node1", in: c, ring: [1, 2, 3])
+        #expect(c.settle())
+        let k = c.index("node1")
+        #expect(c.dc?.name == "node1")
+        #expect(c.nodes[k].core.unansweredRequests.values.map { "\($0.task) \($0.resource ?? "") \($0.node)" } == ["start d1 node2"],
+                "the new DC does not know of the start under way on node2")
+        #expect(c.whereRunning("d1") == ["node2"], "d1 was started elsewhere while its start on node2 may still be running")
+        for other in ["node1", "node3"] {
+            #expect(Self.firstIndex(in: c, from: mark, Self.isStart("d1", on: other)) == nil, "d1 was started on \(other)")
+        }
+        let ws = Simulator.workingSet(SchedulerInput(cib: c.nodes[k].core.schedulerInput(c.cib), now: c.now))
+        #expect(ws.resources.first { $0.id == "d1" }?.activeOn == ["node2"])
+        #expect(c.fenceRequests.isEmpty)
+    }
+
     /// A controller that never saw node2's controller end: node2's controller is killed, then
     /// node1's (the DC's), and node1's new controller, elected DC again (lowest id), finds
     /// node2 in the ring without a controller. It waits for it too, from its own observation
