@@ -308,9 +308,6 @@ struct ClusterSimulation {
         guard n.alive, n.crmdAlive, n.crmdRestarts < 8 else { return }
         n.crmdAlive = false
         crmdKills += 1
-        n.crmd.inbox = []
-        n.crmd.work = []
-        n.crmd.waiting = nil
         n.joined.remove("crmd")
         note("KILL crmd of \(n.name) (running \(active[id]!.sorted()))")
         if let r = try? n.engine!.processGroups.processDown("crmd", pid: n.crmdPid) { engine(id) { $0.submit(r) } }
@@ -328,9 +325,8 @@ struct ClusterSimulation {
         crmd.core.nodeNames = Dictionary(uniqueKeysWithValues: ids.map { ($0, "node\($0)") })
         // The killed crmd's timers never fire for this one.
         crmd.timers = n.crmd.timers.mapValues { $0 + 1 }
+        // (A late reply to a CIB request of the killed one finds no crmd waiting for it.)
         n.crmd = crmd
-        // The CIB requests the killed one waited for are answered to nobody.
-        n.cibRequests = n.cibRequests.filter { if case .crmd = $0.value { return false }; return true }
         note("\(n.name): pacemakerd starts crmd again (pid \(n.crmdPid))")
         if let ring = n.engine?.membership?.members {
             n.crmd.inbox.append(.quorum(n.quorate))

@@ -7,11 +7,6 @@ import TestSupport
 /// DC, recorded its own clean stop, so no node finds an old shutdown request of its own at
 /// the next start (which would stop its controller again, and have pacemakerd restart it).
 @Suite(.serialized) struct ClusterRestartTests {
-    static var unavailable: String? {
-        FileManager.default.isExecutableFile(atPath: "/usr/lib/ocf/resource.d/heartbeat/Dummy")
-            ? nil : "resource-agents is not installed (no /usr/lib/ocf/resource.d/heartbeat/Dummy)"
-    }
-
     /// The `shutdown` attributes in a node's CIB on disk.
     static func shutdownRequests(_ n: PacemakerNode) throws -> [String] {
         let cib = try CIB.parse(String(contentsOfFile: n.root + "/var/lib/pacemaker/cib/cib.xml", encoding: .utf8))
@@ -19,19 +14,12 @@ import TestSupport
     }
 
     @Test func aClusterStoppedCleanlyStartsAgainWithoutAStaleShutdownRequest() async throws {
-        if let why = Self.unavailable { print("SKIPPED: aClusterStoppedCleanlyStartsAgainWithoutAStaleShutdownRequest: \(why)"); return }
+        if let why = CrmResourceLiveTests.unavailable { print("SKIPPED: aClusterStoppedCleanlyStartsAgainWithoutAStaleShutdownRequest: \(why)"); return }
         let c = try PacemakerCluster()
         defer { c.tearDown() }
         try await c.start()
-        let props = PacemakerCluster.retrying {
-            try? c[1].tool("crm_attribute", ["--type", "crm_config", "--name", "stonith-enabled", "--update", "false"])
-        }
-        try #require(props?.status == 0, "crm_attribute: \(props?.stderr ?? "")")
-        try c.create("resources", """
-            <primitive id="d1" class="ocf" provider="heartbeat" type="Dummy"><operations>\
-            <op id="d1-monitor-2s" name="monitor" interval="2s" timeout="20s"/></operations></primitive>
-            """)
-        try c.create("constraints", #"<rsc_location id="d1-prefers-node1" rsc="d1" node="node1" score="50"/>"#)
+        // d1 (Dummy, monitor 2 s) preferring node1, fencing off: as CrmResourceLiveTests has it.
+        try CrmResourceLiveTests.configure(c)
         let running = await PacemakerCluster.waitFor(60) { c[1].runsDummy }
         try #require(running, "d1 did not start on node1:\n\(c.report)")
 

@@ -57,7 +57,7 @@ public struct CIBGroupMember: Sendable {
         startingAttributes = Self.attributeValues(in: cib, nodeID: String(member.prefix { $0 != ":" }))
     }
 
-    /// `set id/nvpair id` -> value of a node's transient attributes in `cib`.
+    /// nvpair id -> value, of a node's transient attributes in `cib`.
     static func attributeValues(in cib: CIB, nodeID: String) -> [String: String] {
         let path = "/cib/status/node_state[@id='\(nodeID)']/transient_attributes/instance_attributes/nvpair"
         var out: [String: String] = [:]

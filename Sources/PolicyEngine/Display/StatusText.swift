@@ -440,7 +440,7 @@ public enum StatusText {
             if r.failed && (!r.activeOn.isEmpty || r.failureIgnored || r.failedInactive) {
                 words.append("FAILED")
                 if role == .promoted { words.append("Promoted") }
-            } else if let p = pending, let word = pendingWord(p) {
+            } else if let p = pending, let word = ResourcesXML.pendingState(p) {
                 words.append(word)
             } else if role == .started && inPromotable(r) {
                 words.append("Unpromoted")
@@ -498,16 +498,6 @@ public enum StatusText {
             return "\(a.standard):\(a.type)"
         }
 
-        func pendingWord(_ task: String) -> String? {
-            switch task {
-            case "start": "Starting"
-            case "stop": "Stopping"
-            case "promote": "Promoting"
-            case "demote": "Demoting"
-            case "migrate_to", "migrate_from": "Migrating"
-            default: nil
-            }
-        }
 
         // MARK: clones
 
